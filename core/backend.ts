@@ -1,0 +1,92 @@
+/**
+ * The `Backend` interface: everything the core asks of a device. Backends register here; the
+ * core never imports from `gpu/`.
+ *
+ * @module
+ */
+import type { DType, TypedArray } from "./dtype.ts";
+
+/** An abstract value: the shape and dtype of an array, without its data. */
+export interface AvalLike {
+  readonly shape: readonly number[];
+  readonly dtype: DType;
+}
+
+/** An opaque handle to a backend's storage for one array. */
+export type Buf = unknown;
+
+/** What the core needs from a device. */
+export interface Backend {
+  /** The backend's name: "cpu" or "webgpu". */
+  readonly name: string;
+  /** A human-readable description of the device (e.g. the adapter's name). */
+  readonly description: string;
+  /** Copies host data (already of the right typed array for `aval.dtype`) to the device. */
+  upload(data: TypedArray, aval: AvalLike): Buf;
+  /** Reads an array back to the host. */
+  read(buf: Buf, aval: AvalLike): Promise<TypedArray>;
+  /** Reads an array back synchronously, where the backend can (the cpu backend can). */
+  readSync?(buf: Buf, aval: AvalLike): TypedArray;
+  /**
+   * Runs one first-order primitive on device buffers and returns the output buffers.
+   * `params` are the primitive's parameters as bound; `outAvals` come from its abstract
+   * evaluation.
+   */
+  execute(
+    prim: string,
+    inputs: readonly Buf[],
+    inAvals: readonly AvalLike[],
+    params: Readonly<Record<string, unknown>>,
+    outAvals: readonly AvalLike[],
+  ): Buf[];
+  /** Optionally frees a buffer now (otherwise it is left to the garbage collector). */
+  release?(buf: Buf, aval: AvalLike): void;
+  /** Waits for all submitted work to finish. */
+  sync?(): Promise<void>;
+}
+
+let _current: Backend | null = null;
+const _registry = new Map<string, () => Promise<Backend>>();
+
+/** Registers a backend factory under a name ("cpu", "webgpu"). */
+export function registerBackend(name: string, factory: () => Promise<Backend>): void {
+  _registry.set(name, factory);
+}
+
+/** The names of the registered backends. */
+export function backendNames(): string[] {
+  return [..._registry.keys()];
+}
+
+/** Creates (or re-creates) the backend called `name` and makes it current. */
+export async function useBackend(name: string): Promise<Backend> {
+  const f = _registry.get(name);
+  if (!f) {
+    throw new RangeError(
+      `Unknown backend '${name}': registered backends are ${backendNames().join(", ")}`,
+    );
+  }
+  _current = await f();
+  return _current;
+}
+
+/** Makes an already-created backend current. */
+export function setBackend(b: Backend): void {
+  _current = b;
+}
+
+/** The current backend; the cpu backend is created on first use when none was chosen. */
+export function currentBackend(): Backend {
+  if (!_current) {
+    const f = _defaultFactory;
+    if (!f) throw new Error("internal: no backend registered");
+    _current = f();
+  }
+  return _current;
+}
+
+let _defaultFactory: (() => Backend) | null = null;
+/** Sets the synchronous factory used when no backend was chosen with `init()`. */
+export function setDefaultBackendFactory(f: () => Backend): void {
+  _defaultFactory = f;
+}

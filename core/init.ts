@@ -1,0 +1,57 @@
+/**
+ * Backend selection: `init()` picks webgpu where an adapter exists, else cpu.
+ *
+ * @module
+ */
+import { type Backend, backendNames, currentBackend, registerBackend, setDefaultBackendFactory, useBackend } from "./backend.ts";
+import { createCpuBackend } from "./cpu.ts";
+
+setDefaultBackendFactory(createCpuBackend);
+registerBackend("cpu", () => Promise.resolve(createCpuBackend()));
+
+/** Options of `init`. */
+export interface InitOptions {
+  /** "cpu", "webgpu", or undefined to choose (DENAX_BACKEND, then webgpu when available). */
+  backend?: string;
+}
+
+function envBackend(): string | undefined {
+  try {
+    // deno-lint-ignore no-explicit-any
+    const d = (globalThis as any).Deno;
+    return d?.env?.get?.("DENAX_BACKEND") || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Chooses and starts a backend. Without options: `DENAX_BACKEND` when set, otherwise
+ * "webgpu" when an adapter exists, otherwise "cpu".
+ * @returns the backend's name and description
+ * @example
+ * ```ts
+ * import { init } from "../mod.ts";
+ * const { name } = await init({ backend: "cpu" });
+ * console.log(name); // cpu
+ * ```
+ */
+export async function init(opts: InitOptions = {}): Promise<{ name: string; description: string }> {
+  const want = opts.backend ?? envBackend();
+  let b: Backend;
+  if (want) b = await useBackend(want);
+  else if (backendNames().includes("webgpu")) {
+    try {
+      b = await useBackend("webgpu");
+    } catch {
+      b = await useBackend("cpu");
+    }
+  } else b = await useBackend("cpu");
+  return { name: b.name, description: b.description };
+}
+
+/** The current backend's name and description. */
+export function backendInfo(): { name: string; description: string } {
+  const b = currentBackend();
+  return { name: b.name, description: b.description };
+}

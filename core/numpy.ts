@@ -1,0 +1,652 @@
+/**
+ * `np`: the NumPy-like API. Functions broadcast, promote dtypes (JS numbers are weakly typed),
+ * accept negative axes, and bind the primitives.
+ *
+ * @module
+ */
+import { broadcastShapes, normAxes, normAxis, prod, ShapedArray } from "./aval.ts";
+import { type DType, isFloat, promoteTypes, toDType } from "./dtype.ts";
+import * as ew from "./prims/elementwise.ts";
+import * as rd from "./prims/reduce.ts";
+import * as st from "./prims/structural.ts";
+import { dotGeneral } from "./prims/linalg.ts";
+import { _installMethods, type Axis, type NestedArray, type ReduceOptions, Tensor, type TensorLike } from "./tensor.ts";
+
+export type { Axis, NestedArray, ReduceOptions, TensorLike };
+
+// ---------------------------------------------------------------- creation
+
+function inferShape(x: NestedArray, what: string): number[] {
+  const shape: number[] = [];
+  let cur: NestedArray = x;
+  while (Array.isArray(cur)) {
+    shape.push(cur.length);
+    cur = cur[0];
+    if (cur === undefined) break;
+  }
+  const check = (v: NestedArray, d: number): void => {
+    if (d === shape.length) {
+      if (Array.isArray(v)) throw new TypeError(`${what}: ragged nested array (too deep at dimension ${d})`);
+      return;
+    }
+    if (!Array.isArray(v) || v.length !== shape[d]) {
+      throw new TypeError(`${what}: ragged nested array: expected length ${shape[d]} at dimension ${d}`);
+    }
+    for (const c of v) check(c, d + 1);
+  };
+  check(x, 0);
+  return shape;
+}
+
+function isBoolTree(x: NestedArray): boolean {
+  let v: NestedArray = x;
+  while (Array.isArray(v)) v = v[0];
+  return typeof v === "boolean";
+}
+
+/**
+ * Makes a Tensor from nested arrays, a typed array, or a number. Numbers default to f32
+ * (booleans to bool); pass `dtype` to choose.
+ * @example
+ * ```ts
+ * import { np } from "../mod.ts";
+ * const x = np.array([[1, 2], [3, 4]]);
+ * console.log(String(x)); // Tensor(f32[2,2])
+ * ```
+ */
+export function array(
+  x: TensorLike | ArrayLike<number>,
+  opts: { dtype?: DType | string; shape?: readonly number[] } | DType = {},
+): Tensor {
+  const o = typeof opts === "string" ? { dtype: opts } : opts;
+  if (x instanceof Tensor) return o.dtype ? astype(x, toDType(o.dtype)) : x;
+  if (ArrayBuffer.isView(x)) {
+    const ta = x as unknown as ArrayLike<number>;
+    const dtype = o.dtype
+      ? toDType(o.dtype)
+      : x instanceof Int32Array
+      ? "i32"
+      : x instanceof Uint32Array
+      ? "u32"
+      : "f32";
+    const shape = o.shape ?? [ta.length];
+    if (prod(shape) !== ta.length) {
+      throw new TypeError(`array: shape [${shape}] does not hold ${ta.length} elements`);
+    }
+    return st.constant(ta, shape, dtype);
+  }
+  const nested = x as NestedArray;
+  const shape = inferShape(nested, "array");
+  const flat: (number | boolean)[] = [];
+  const walk = (v: NestedArray): void => {
+    if (Array.isArray(v)) for (const c of v as NestedArray[]) walk(c);
+    else flat.push(v as number | boolean);
+  };
+  walk(nested);
+  const dtype = o.dtype ? toDType(o.dtype) : isBoolTree(nested) ? "bool" : "f32";
+  return st.constant(flat.map(Number), o.shape ?? shape, dtype);
+}
+
+/** Converts a TensorLike to a Tensor (alias of `array` without copying tensors). */
+export function asarray(x: TensorLike, dtype?: DType): Tensor {
+  return array(x, dtype ? { dtype } : {});
+}
+
+/**
+ * A tensor of `shape` filled with `value`.
+ * @example
+ * ```ts
+ * import { np } from "../mod.ts";
+ * console.log(await np.full([2], 7).toArray()); // [7, 7]
+ * ```
+ */
+export function full(shape: readonly number[] | number, value: number | boolean, dtype?: DType): Tensor {
+  const s = typeof shape === "number" ? [shape] : shape;
+  return st.full(s, Number(value), dtype ?? (typeof value === "boolean" ? "bool" : "f32"));
+}
+/** Zeros of a shape (f32 by default). */
+export function zeros(shape: readonly number[] | number, dtype: DType = "f32"): Tensor {
+  return full(shape, 0, dtype);
+}
+/** Ones of a shape (f32 by default). */
+export function ones(shape: readonly number[] | number, dtype: DType = "f32"): Tensor {
+  return full(shape, 1, dtype);
+}
+/** Zeros with the shape and dtype of `x`. */
+export function zerosLike(x: Tensor, dtype?: DType): Tensor {
+  return full(x.shape, 0, dtype ?? x.dtype);
+}
+/** Ones with the shape and dtype of `x`. */
+export function onesLike(x: Tensor, dtype?: DType): Tensor {
+  return full(x.shape, 1, dtype ?? x.dtype);
+}
+/** `value` with the shape and dtype of `x`. */
+export function fullLike(x: Tensor, value: number, dtype?: DType): Tensor {
+  return full(x.shape, value, dtype ?? x.dtype);
+}
+
+/**
+ * Evenly spaced values in `[start, stop)`: `arange(stop)` or `arange(start, stop, step)`.
+ * Integer arguments give i32 unless a dtype is passed.
+ * @example
+ * ```ts
+ * import { np } from "../mod.ts";
+ * console.log(await np.arange(4).toArray()); // [0, 1, 2, 3]
+ * ```
+ */
+export function arange(start: number, stop?: number, step = 1, dtype?: DType): Tensor {
+  if (stop === undefined) [start, stop] = [0, start];
+  if (step === 0) throw new RangeError("arange: step must not be zero");
+  const n = Math.max(0, Math.ceil((stop - start) / step));
+  const dt = dtype ?? ([start, stop, step].every(Number.isInteger) ? "i32" : "f32");
+  const d = new Float64Array(n);
+  for (let i = 0; i < n; i++) d[i] = start + i * step;
+  return st.constant(d, [n], dt);
+}
+
+/** `num` evenly spaced values from `start` to `stop` (inclusive unless `endpoint: false`). */
+export function linspace(start: number, stop: number, num = 50, opts: { endpoint?: boolean; dtype?: DType } = {}): Tensor {
+  const endpoint = opts.endpoint ?? true;
+  const div = endpoint ? num - 1 : num;
+  const d = new Float64Array(num);
+  for (let i = 0; i < num; i++) d[i] = div > 0 ? start + ((stop - start) * i) / div : start;
+  return st.constant(d, [num], opts.dtype ?? "f32");
+}
+
+/** Identity-like matrix with ones on diagonal `k`. */
+export function eye(n: number, m?: number, opts: { k?: number; dtype?: DType } = {}): Tensor {
+  const cols = m ?? n, k = opts.k ?? 0;
+  const d = new Float64Array(n * cols);
+  for (let i = 0; i < n; i++) if (i + k >= 0 && i + k < cols) d[i * cols + i + k] = 1;
+  return st.constant(d, [n, cols], opts.dtype ?? "f32");
+}
+
+/** Lower-triangular ones: `tri[i, j] = j <= i + k`. */
+export function tri(n: number, m?: number, opts: { k?: number; dtype?: DType } = {}): Tensor {
+  const cols = m ?? n, k = opts.k ?? 0;
+  const d = new Float64Array(n * cols);
+  for (let i = 0; i < n; i++) for (let j = 0; j < cols; j++) d[i * cols + j] = j <= i + k ? 1 : 0;
+  return st.constant(d, [n, cols], opts.dtype ?? "f32");
+}
+/** Zeros above diagonal `k` of the last two axes. */
+export function tril(x: TensorLike, k = 0): Tensor {
+  const t = asarray(x);
+  const [n, m] = t.shape.slice(-2);
+  return where(tri(n, m, { k, dtype: "bool" }), t, 0);
+}
+/** Zeros below diagonal `k` of the last two axes. */
+export function triu(x: TensorLike, k = 0): Tensor {
+  const t = asarray(x);
+  const [n, m] = t.shape.slice(-2);
+  return where(tri(n, m, { k: k - 1, dtype: "bool" }), 0, t);
+}
+
+// ---------------------------------------------------------------- dtype helpers
+
+/** Converts the dtype. */
+export function astype(x: TensorLike, dtype: DType): Tensor {
+  return x instanceof Tensor ? ew.convert(x, dtype) : array(x, { dtype });
+}
+
+function isWeak(x: TensorLike): boolean {
+  return typeof x === "number" || typeof x === "boolean";
+}
+function dtypeOf(x: TensorLike): DType {
+  if (x instanceof Tensor) return x.dtype;
+  if (typeof x === "boolean") return "bool";
+  if (typeof x === "number") return Number.isInteger(x) ? "i32" : "f32";
+  return isBoolTree(x) ? "bool" : "f32";
+}
+/** The result dtype of combining the operands (weak JS numbers never widen tensors). */
+export function resultType(...xs: TensorLike[]): DType {
+  let dt = dtypeOf(xs[0]), weak = isWeak(xs[0]);
+  for (const x of xs.slice(1)) {
+    dt = promoteTypes(dt, weak, dtypeOf(x), isWeak(x));
+    weak = weak && isWeak(x);
+  }
+  return dt;
+}
+
+/** Broadcasts to a shape (NumPy rules). */
+export function broadcastTo(x: TensorLike, shape: readonly number[]): Tensor {
+  const t = asarray(x);
+  const out = broadcastShapes("broadcastTo", t.shape, shape);
+  if (out.length !== shape.length || out.some((d, i) => d !== shape[i])) {
+    throw new TypeError(`Cannot broadcast ${t.aval} to shape [${shape}]`);
+  }
+  const nd = shape.length;
+  return st.broadcastInDim(t, shape, t.shape.map((_, i) => nd - t.ndim + i));
+}
+
+function prep(op: string, xs: TensorLike[], dtype?: DType): Tensor[] {
+  const dt = dtype ?? resultType(...xs);
+  const ts = xs.map((x) => (x instanceof Tensor ? ew.convert(x, dt) : array(x as NestedArray, { dtype: dt })));
+  const shape = broadcastShapes(op, ...ts.map((t) => t.shape));
+  return ts.map((t) => broadcastTo(t, shape));
+}
+
+// ---------------------------------------------------------------- elementwise
+
+type Un = (x: TensorLike) => Tensor;
+const floatUnary = (f: (x: Tensor) => Tensor): Un => (x) => {
+  const t = asarray(x);
+  return f(isFloat(t.dtype) ? t : ew.convert(t, "f32"));
+};
+const anyUnary = (f: (x: Tensor) => Tensor): Un => (x) => f(asarray(x));
+
+/** −x. */ export const neg: Un = anyUnary(ew.neg);
+/** Alias of `neg`. */ export const negative: Un = neg;
+/** |x|. Gradient at 0 is 0 (sign(0)), as JAX. */ export const abs: Un = anyUnary(ew.abs);
+/** Sign: −1, 0 or 1. */ export const sign: Un = anyUnary(ew.sign);
+/** e^x. */ export const exp: Un = floatUnary(ew.exp);
+/** e^x − 1, accurate near 0. */ export const expm1: Un = floatUnary(ew.expm1);
+/** Natural log. */ export const log: Un = floatUnary(ew.log);
+/** log(1 + x), accurate near 0. */ export const log1p: Un = floatUnary(ew.log1p);
+/** √x. */ export const sqrt: Un = floatUnary(ew.sqrt);
+/** 1/√x. */ export const rsqrt: Un = floatUnary(ew.rsqrt);
+/** x². */ export const square: Un = (x) => {
+  const t = asarray(x);
+  return ew.mul(t, t);
+};
+/** 1/x. */ export const reciprocal: Un = (x) => divide(1, x);
+/** sin. */ export const sin: Un = floatUnary(ew.sin);
+/** cos. */ export const cos: Un = floatUnary(ew.cos);
+/** tan. */ export const tan: Un = floatUnary(ew.tan);
+/** tanh. */ export const tanh: Un = floatUnary(ew.tanh);
+/** sinh. */ export const sinh: Un = floatUnary(ew.sinh);
+/** cosh. */ export const cosh: Un = floatUnary(ew.cosh);
+/** arcsin. */ export const arcsin: Un = floatUnary(ew.asin);
+/** arccos. */ export const arccos: Un = floatUnary(ew.acos);
+/** arctan. */ export const arctan: Un = floatUnary(ew.atan);
+/** floor (identity on integers). */ export const floor: Un = (x) => {
+  const t = asarray(x);
+  return isFloat(t.dtype) ? ew.floor(t) : t;
+};
+/** ceil (identity on integers). */ export const ceil: Un = (x) => {
+  const t = asarray(x);
+  return isFloat(t.dtype) ? ew.ceil(t) : t;
+};
+/** Round half to even, as NumPy. */ export const round: Un = (x) => {
+  const t = asarray(x);
+  return isFloat(t.dtype) ? ew.round(t) : t;
+};
+/** The error function (needed for exact GELU). */ export const erf: Un = floatUnary(ew.erf);
+/** The inverse error function. */ export const erfInv: Un = floatUnary(ew.erfInv);
+/** NaN test (false for integers). */ export const isnan: Un = (x) => {
+  const t = asarray(x);
+  return isFloat(t.dtype) ? ew.isNan(t) : full(t.shape, false);
+};
+/** ±∞ test. */ export const isinf: Un = (x) => {
+  const t = asarray(x);
+  return isFloat(t.dtype) ? ew.isInf(t) : full(t.shape, false);
+};
+/** Finite test (not NaN, not ±∞). */ export const isfinite: Un = (x) => {
+  const t = asarray(x);
+  return isFloat(t.dtype) ? ew.not(ew.or(ew.isNan(t), ew.isInf(t))) : full(t.shape, true);
+};
+/** Logical not. */ export const logicalNot: Un = (x) => ew.not(astype(x, "bool"));
+/** The logistic sigmoid, stable for large |x|. */ export const sigmoid: Un = floatUnary(ew.logistic);
+/** Identity with zero gradient. */ export const stopGradient: Un = anyUnary(ew.stopGradient);
+
+type Bin = (x: TensorLike, y: TensorLike) => Tensor;
+const binary = (op: string, f: (a: Tensor, b: Tensor) => Tensor, dtype?: (dt: DType) => DType): Bin => (x, y) => {
+  const dt = resultType(x, y);
+  const [a, b] = prep(op, [x, y], dtype ? dtype(dt) : dt);
+  return f(a, b);
+};
+const toFloat = (dt: DType): DType => (isFloat(dt) ? dt : "f32");
+
+/** x + y. */ export const add: Bin = binary("add", ew.add);
+/** x − y. */ export const subtract: Bin = binary("subtract", ew.sub);
+/** x · y. */ export const multiply: Bin = binary("multiply", ew.mul);
+/** True division x / y (integers promote to f32, as NumPy). */ export const divide: Bin = binary("divide", ew.div, toFloat);
+/** x ** y (computed in f32). */ export const power: Bin = binary("power", ew.pow, toFloat);
+/** Elementwise maximum; NaN propagates; ties split the gradient equally (as JAX). */
+export const maximum: Bin = binary("maximum", ew.max);
+/** Elementwise minimum; NaN propagates; ties split the gradient equally (as JAX). */
+export const minimum: Bin = binary("minimum", ew.min);
+/** arctan2(y, x). */ export const arctan2: Bin = binary("arctan2", ew.atan2, toFloat);
+/** Floor division (rounds toward −∞, as NumPy). */
+export const floorDivide: Bin = (x, y) => {
+  const [a, b] = prep("floorDivide", [x, y]);
+  if (isFloat(a.dtype)) return ew.floor(ew.div(a, b));
+  // integer: trunc division corrected when signs differ and the remainder is nonzero
+  const q = ew.div(a, b), r = ew.rem(a, b);
+  const zero = st.zerosLikeT(a);
+  const fix = ew.and(ew.ne(r, zero), ew.ne(ew.lt(r, zero), ew.lt(b, zero)));
+  return ew.select(fix, ew.sub(q, st.full(q.shape, 1, q.dtype)), q);
+};
+/** Modulo with the sign of the divisor (NumPy `mod`; `lax.rem` has the dividend's sign). */
+export const mod: Bin = (x, y) => {
+  const [a, b] = prep("mod", [x, y]);
+  const r = ew.rem(a, b);
+  const zero = st.zerosLikeT(a);
+  const fix = ew.and(ew.ne(r, zero), ew.ne(ew.lt(r, zero), ew.lt(b, zero)));
+  return ew.select(fix, ew.add(r, b), r);
+};
+const cmp = (op: string, f: (a: Tensor, b: Tensor) => Tensor): Bin => (x, y) => {
+  const [a, b] = prep(op, [x, y]);
+  return f(a, b);
+};
+/** x == y. */ export const equal: Bin = cmp("equal", ew.eq);
+/** x != y. */ export const notEqual: Bin = cmp("notEqual", ew.ne);
+/** x < y. */ export const less: Bin = cmp("less", ew.lt);
+/** x <= y. */ export const lessEqual: Bin = cmp("lessEqual", ew.le);
+/** x > y. */ export const greater: Bin = cmp("greater", ew.gt);
+/** x >= y. */ export const greaterEqual: Bin = cmp("greaterEqual", ew.ge);
+/** Logical and. */ export const logicalAnd: Bin = (x, y) => ew.and(...(prep("logicalAnd", [x, y], "bool") as [Tensor, Tensor]));
+/** Logical or. */ export const logicalOr: Bin = (x, y) => ew.or(...(prep("logicalOr", [x, y], "bool") as [Tensor, Tensor]));
+/** Logical xor. */ export const logicalXor: Bin = (x, y) => ew.xor(...(prep("logicalXor", [x, y], "bool") as [Tensor, Tensor]));
+
+/**
+ * `where(cond, x, y)`: x where cond is true, else y (broadcasting).
+ * @example
+ * ```ts
+ * import { np } from "../mod.ts";
+ * console.log(await np.where(np.array([true, false]), 1, 2).toArray()); // [1, 2]
+ * ```
+ */
+export function where(cond: TensorLike, x: TensorLike, y: TensorLike): Tensor {
+  const dt = resultType(x, y);
+  const c = astype(cond, "bool");
+  const a = astype(x, dt), b = astype(y, dt);
+  const shape = broadcastShapes("where", c.shape, a.shape, b.shape);
+  return ew.select(broadcastTo(c, shape), broadcastTo(a, shape), broadcastTo(b, shape));
+}
+
+/** Clips to `[lo, hi]` (either may be null). */
+export function clip(x: TensorLike, lo: TensorLike | null, hi: TensorLike | null): Tensor {
+  let t = asarray(x);
+  if (lo !== null && lo !== undefined) t = maximum(t, lo);
+  if (hi !== null && hi !== undefined) t = minimum(t, hi);
+  return t;
+}
+
+// ---------------------------------------------------------------- reductions
+
+function reduceWith(
+  op: string,
+  f: (x: Tensor, axes: number[]) => Tensor,
+  x: TensorLike,
+  opts: ReduceOptions = {},
+): Tensor {
+  const t = asarray(x);
+  const axes = normAxes(op, opts.axis, t.ndim, t.aval);
+  const r = f(t, axes);
+  return opts.keepdims ? keepDims(r, t.shape, axes) : r;
+}
+function keepDims(r: Tensor, shape: readonly number[], axes: number[]): Tensor {
+  return st.reshape(r, shape.map((d, i) => (axes.includes(i) ? 1 : d)));
+}
+
+/**
+ * Sum over axes (all by default). Booleans sum as i32.
+ * @example
+ * ```ts
+ * import { np } from "../mod.ts";
+ * console.log(await np.sum(np.array([[1, 2], [3, 4]]), { axis: 0 }).toArray()); // [4, 6]
+ * ```
+ */
+export function sum(x: TensorLike, opts?: ReduceOptions): Tensor {
+  const t = asarray(x);
+  return reduceWith("sum", rd.reduceSum, t.dtype === "bool" ? ew.convert(t, "i32") : t, opts);
+}
+/** Product over axes. */
+export function prod_(x: TensorLike, opts?: ReduceOptions): Tensor {
+  return reduceWith("prod", rd.reduceProd, x, opts);
+}
+export { prod_ as prod };
+/** Maximum over axes (NaN propagates). */
+export function max(x: TensorLike, opts?: ReduceOptions): Tensor {
+  return reduceWith("max", rd.reduceMax, x, opts);
+}
+/** Minimum over axes (NaN propagates). */
+export function min(x: TensorLike, opts?: ReduceOptions): Tensor {
+  return reduceWith("min", rd.reduceMin, x, opts);
+}
+/** Mean over axes (integers give f32). */
+export function mean(x: TensorLike, opts: ReduceOptions = {}): Tensor {
+  const t = asarray(x);
+  const axes = normAxes("mean", opts.axis, t.ndim, t.aval);
+  const n = axes.reduce((a, k) => a * t.shape[k], 1);
+  return divide(sum(isFloat(t.dtype) ? t : ew.convert(t, "f32"), opts), n);
+}
+/**
+ * Variance with `ddof` (default 0, as NumPy/JAX; PyTorch's `var` defaults to the unbiased
+ * ddof = 1).
+ */
+export function var_(x: TensorLike, opts: ReduceOptions & { ddof?: number } = {}): Tensor {
+  const t = astype(x, "f32");
+  const axes = normAxes("var", opts.axis, t.ndim, t.aval);
+  const n = axes.reduce((a, k) => a * t.shape[k], 1);
+  const mu = mean(t, { axis: axes, keepdims: true });
+  const d = subtract(t, mu);
+  return divide(sum(multiply(d, d), { axis: axes, keepdims: opts.keepdims }), Math.max(0, n - (opts.ddof ?? 0)));
+}
+export { var_ as var };
+/** Standard deviation with `ddof` (default 0). */
+export function std(x: TensorLike, opts: ReduceOptions & { ddof?: number } = {}): Tensor {
+  return sqrt(var_(x, opts));
+}
+/** Whether all elements (along axes) are true. */
+export function all(x: TensorLike, opts?: ReduceOptions): Tensor {
+  return reduceWith("all", rd.reduceMin, astype(x, "bool"), opts);
+}
+/** Whether any element (along axes) is true. */
+export function any(x: TensorLike, opts?: ReduceOptions): Tensor {
+  return reduceWith("any", rd.reduceMax, astype(x, "bool"), opts);
+}
+/** Index of the maximum along `axis` (over the flattened array when no axis). */
+export function argmax(x: TensorLike, opts: { axis?: number; keepdims?: boolean } = {}): Tensor {
+  return argWith("argmax", rd.argmax, x, opts);
+}
+/** Index of the minimum along `axis`. */
+export function argmin(x: TensorLike, opts: { axis?: number; keepdims?: boolean } = {}): Tensor {
+  return argWith("argmin", rd.argmin, x, opts);
+}
+function argWith(op: string, f: (x: Tensor, a: number) => Tensor, x: TensorLike, opts: { axis?: number; keepdims?: boolean }): Tensor {
+  let t = asarray(x);
+  if (opts.axis === undefined || opts.axis === null) {
+    t = st.reshape(t, [t.size]);
+    const r = f(t, 0);
+    return opts.keepdims ? st.reshape(r, asarray(x).shape.map(() => 1)) : r;
+  }
+  const a = normAxis(op, opts.axis, t.ndim, t.aval);
+  const r = f(t, a);
+  return opts.keepdims ? keepDims(r, t.shape, [a]) : r;
+}
+/**
+ * log Σ exp(x), stable for large inputs: max is subtracted first (and the max is not
+ * differentiated through, as JAX).
+ */
+export function logsumexp(x: TensorLike, opts: ReduceOptions = {}): Tensor {
+  const t = astype(x, "f32");
+  const axes = normAxes("logsumexp", opts.axis, t.ndim, t.aval);
+  const m = ew.stopGradient(rd.reduceMax(t, axes));
+  const mFinite = where(isfinite(m), m, 0);
+  const mk = keepDims(mFinite, t.shape, axes);
+  const s = log(sum(exp(subtract(t, mk)), { axis: axes }));
+  const r = add(s, mFinite);
+  return opts.keepdims ? keepDims(r, t.shape, axes) : r;
+}
+
+// ---------------------------------------------------------------- shape
+
+/** Reshapes; one dimension may be −1. */
+export function reshape(x: TensorLike, shape: readonly number[] | number): Tensor {
+  const t = asarray(x);
+  const s = typeof shape === "number" ? [shape] : [...shape];
+  const neg = s.filter((d) => d === -1).length;
+  if (neg > 1) throw new TypeError(`Cannot reshape ${t.aval} to [${s}]: more than one -1`);
+  if (neg === 1) {
+    const known = prod(s.filter((d) => d !== -1));
+    if (known === 0 || t.size % known !== 0) {
+      throw new TypeError(`Cannot reshape ${t.aval} to [${s}]: ${t.size} elements do not divide evenly`);
+    }
+    s[s.indexOf(-1)] = t.size / known;
+  }
+  return st.reshape(t, s);
+}
+/** Permutes axes (reverses by default). */
+export function transpose(x: TensorLike, axes?: readonly number[]): Tensor {
+  const t = asarray(x);
+  const perm = axes ? axes.map((a) => normAxis("transpose", a, t.ndim, t.aval)) : [...Array(t.ndim).keys()].reverse();
+  return st.transpose(t, perm);
+}
+/** Swaps two axes. */
+export function swapaxes(x: TensorLike, a: number, b: number): Tensor {
+  const t = asarray(x);
+  const perm = [...Array(t.ndim).keys()];
+  const i = normAxis("swapaxes", a, t.ndim, t.aval), j = normAxis("swapaxes", b, t.ndim, t.aval);
+  [perm[i], perm[j]] = [perm[j], perm[i]];
+  return st.transpose(t, perm);
+}
+/** Moves an axis to a new position. */
+export function moveaxis(x: TensorLike, source: number, destination: number): Tensor {
+  const t = asarray(x);
+  return st.moveaxis(t, normAxis("moveaxis", source, t.ndim, t.aval), normAxis("moveaxis", destination, t.ndim, t.aval));
+}
+/** Inserts size-1 axes. */
+export function expandDims(x: TensorLike, axis: number | readonly number[]): Tensor {
+  const t = asarray(x);
+  const axes = typeof axis === "number" ? [axis] : [...axis];
+  const nd = t.ndim + axes.length;
+  const norm = axes.map((a) => normAxis("expandDims", a, nd, t.aval)).sort((a, b) => a - b);
+  const shape = [...t.shape];
+  for (const a of norm) shape.splice(a, 0, 1);
+  return st.reshape(t, shape);
+}
+/** Removes size-1 axes (all of them, or those given). */
+export function squeeze(x: TensorLike, axis?: Axis): Tensor {
+  const t = asarray(x);
+  const axes = axis === undefined || axis === null
+    ? t.shape.flatMap((d, i) => (d === 1 ? [i] : []))
+    : normAxes("squeeze", axis, t.ndim, t.aval);
+  for (const a of axes) {
+    if (t.shape[a] !== 1) throw new TypeError(`Cannot squeeze axis ${a} of ${t.aval}: its size is not 1`);
+  }
+  return st.reshape(t, t.shape.filter((_, i) => !axes.includes(i)));
+}
+/** Concatenates along an existing axis (dtypes promote). */
+export function concatenate(xs: readonly TensorLike[], axis = 0): Tensor {
+  if (xs.length === 0) throw new TypeError("concatenate: needs at least one array");
+  const dt = resultType(...xs);
+  const ts = xs.map((x) => astype(x, dt));
+  const a = normAxis("concatenate", axis, ts[0].ndim, ts[0].aval);
+  return st.concatenate(ts, a);
+}
+/** Stacks along a new axis. */
+export function stack(xs: readonly TensorLike[], axis = 0): Tensor {
+  if (xs.length === 0) throw new TypeError("stack: needs at least one array");
+  const ts = xs.map((x) => asarray(x));
+  const a = normAxis("stack", axis, ts[0].ndim + 1, ts[0].aval);
+  return concatenate(ts.map((t) => expandDims(t, a)), a);
+}
+/** Reverses the order of elements along axes (all by default). */
+export function flip(x: TensorLike, axis?: Axis): Tensor {
+  const t = asarray(x);
+  return st.rev(t, normAxes("flip", axis, t.ndim, t.aval));
+}
+/**
+ * Static slice along every axis: `slice(x, start, stop, step?)` (NumPy semantics for
+ * negative and out-of-range bounds).
+ */
+export function slice(x: TensorLike, start: readonly number[], stop: readonly (number | null)[], step?: readonly number[]): Tensor {
+  const t = asarray(x);
+  const starts: number[] = [], limits: number[] = [], strides: number[] = [];
+  let out: Tensor = t;
+  const revAxes: number[] = [];
+  t.shape.forEach((n, k) => {
+    const s = step?.[k] ?? 1;
+    if (s === 0) throw new RangeError("slice: step must not be zero");
+    const norm = (v: number | null | undefined, dflt: number) => {
+      if (v === null || v === undefined) return dflt;
+      const w = v < 0 ? v + n : v;
+      return s > 0 ? Math.min(Math.max(w, 0), n) : Math.min(Math.max(w, -1), n - 1);
+    };
+    if (s > 0) {
+      const a = norm(start[k], 0), b = Math.max(norm(stop[k], n), norm(start[k], 0));
+      starts.push(a);
+      limits.push(b);
+      strides.push(s);
+    } else {
+      // negative steps: reverse the axis, then slice forward
+      const a = norm(start[k], n - 1), b = norm(stop[k], -1);
+      revAxes.push(k);
+      const ra = n - 1 - a, rb = Math.max(n - 1 - b, ra);
+      starts.push(ra);
+      limits.push(rb);
+      strides.push(-s);
+    }
+  });
+  if (revAxes.length) out = st.rev(out, revAxes);
+  return st.slice(out, starts, limits, strides);
+}
+
+// ---------------------------------------------------------------- linear algebra
+
+/**
+ * Matrix product with NumPy semantics: 1-D operands are promoted and the added axis
+ * removed; leading dimensions broadcast.
+ * @example
+ * ```ts
+ * import { np } from "../mod.ts";
+ * console.log(await np.matmul(np.array([[1, 2], [3, 4]]), np.array([1, 1])).toArray()); // [3, 7]
+ * ```
+ */
+export function matmul(x: TensorLike, y: TensorLike): Tensor {
+  const dt = resultType(x, y);
+  let a = astype(x, dt), b = astype(y, dt);
+  if (a.ndim === 0 || b.ndim === 0) throw new TypeError(`Cannot matmul ${a.aval} and ${b.aval}: scalars are not allowed (use multiply)`);
+  const aVec = a.ndim === 1, bVec = b.ndim === 1;
+  if (aVec) a = st.reshape(a, [1, a.shape[0]]);
+  if (bVec) b = st.reshape(b, [b.shape[0], 1]);
+  const k1 = a.shape[a.ndim - 1], k2 = b.shape[b.ndim - 2];
+  if (k1 !== k2) {
+    throw new TypeError(`Cannot matmul ${asarray(x).aval} and ${asarray(y).aval}: contracting dimensions differ (${k1} vs ${k2})`);
+  }
+  const batch = broadcastShapes("matmul", a.shape.slice(0, -2), b.shape.slice(0, -2));
+  const nb = batch.length;
+  let out: Tensor;
+  if (b.ndim === 2 && nb > 0 && a.ndim === nb + 2) {
+    // [..., m, k] · [k, n]: one contraction, no broadcast copy of b
+    out = dotGeneral(a, b, { contracting: [[a.ndim - 1], [0]], batch: [[], []] });
+  } else {
+    a = broadcastTo(a, [...batch, ...a.shape.slice(-2)]);
+    b = broadcastTo(b, [...batch, ...b.shape.slice(-2)]);
+    const bd = [...Array(nb).keys()];
+    out = dotGeneral(a, b, { contracting: [[nb + 1], [nb]], batch: [bd, bd] });
+  }
+  if (aVec) out = squeeze(out, out.ndim - 2);
+  if (bVec) out = squeeze(out, out.ndim - 1);
+  return out;
+}
+/** Dot product (1-D · 1-D), matrix-vector or matrix product; as `np.dot` for ≤ 2-D. */
+export function dot(x: TensorLike, y: TensorLike): Tensor {
+  const a = asarray(x), b = asarray(y);
+  if (a.ndim === 0 || b.ndim === 0) return multiply(a, b);
+  if (a.ndim <= 2 && b.ndim <= 2) return matmul(a, b);
+  // N-d: contract the last axis of a with the second-to-last of b
+  const dt = resultType(a, b);
+  return dotGeneral(astype(a, dt), astype(b, dt), { contracting: [[a.ndim - 1], [Math.max(0, b.ndim - 2)]], batch: [[], []] });
+}
+/** Outer product of two flattened arrays. */
+export function outer(x: TensorLike, y: TensorLike): Tensor {
+  const a = reshape(x, [-1, 1]), b = reshape(y, [1, -1]);
+  return multiply(a, b);
+}
+
+// ---------------------------------------------------------------- methods
+
+const methodTable: Record<string, (...args: any[]) => any> = {
+  add, subtract, multiply, divide, power, maximum, minimum, neg, abs, exp, log, sqrt, square, tanh, sin, cos,
+  equal, notEqual, less, lessEqual, greater, greaterEqual, clip, matmul, reshape, transpose, swapaxes, squeeze,
+  expandDims, broadcastTo, astype, sum, mean, max, min, prod: prod_, var: var_, std, argmax, argmin,
+};
+/** @internal registers more method implementations (used by modules that extend np). */
+export function _registerMethods(extra: Record<string, (...args: any[]) => any>): void {
+  Object.assign(methodTable, extra);
+  _installMethods(methodTable);
+}
+_installMethods(methodTable);
+void ShapedArray;

@@ -1,0 +1,355 @@
+/**
+ * The immutable `Tensor` and the `Tracer` base class of every transformation's values.
+ *
+ * @module
+ */
+import { ShapedArray } from "./aval.ts";
+import type { Backend, Buf } from "./backend.ts";
+import type { DType, TypedArray } from "./dtype.ts";
+import { ConcretizationError } from "./errors.ts";
+
+/** Nested JS arrays of numbers or booleans. */
+export type NestedArray = number | boolean | readonly NestedArray[];
+/** Anything that converts to a Tensor: a Tensor, a JS number/boolean, or nested arrays. */
+export type TensorLike = Tensor | NestedArray;
+/** An axis argument: one axis, several, or all (undefined/null). */
+export type Axis = number | readonly number[] | null | undefined;
+/** Options of reductions. */
+export interface ReduceOptions {
+  /** Axis or axes to reduce (default: all). */
+  axis?: Axis;
+  /** Keep reduced axes as size 1. */
+  keepdims?: boolean;
+}
+
+/** The method implementations, installed by the numpy module (avoids an import cycle). */
+export interface TensorMethods {
+  [name: string]: (...args: any[]) => any;
+}
+let _m: TensorMethods | null = null;
+/** Installs the method implementations (called once by `core/numpy.ts`). */
+export function _installMethods(m: TensorMethods): void {
+  _m = m;
+}
+function m(): TensorMethods {
+  if (!_m) throw new Error("internal: numpy methods not installed; import mod.ts");
+  return _m;
+}
+
+/**
+ * An immutable n-dimensional array. Operations return new Tensors; none mutates its inputs.
+ * A Tensor outside any transformation holds device data; inside `jit`, `grad` or `vmap` the
+ * values seen by the user's function are `Tracer`s, which have the same methods.
+ *
+ * @example
+ * ```ts
+ * import { np } from "../mod.ts";
+ * const x = np.array([[1, 2], [3, 4]]);
+ * const y = x.matmul(x).add(1);
+ * console.log(String(y), await y.toArray()); // Tensor(f32[2,2]) [[8, 11], [16, 23]]
+ * ```
+ */
+export class Tensor {
+  /** Shape and dtype. */
+  readonly aval: ShapedArray;
+  /** @internal device storage (concrete tensors only). */
+  readonly _buf: Buf;
+  /** @internal the backend that owns `_buf`. */
+  readonly _backend: Backend | null;
+
+  /** @internal use `np.array` and friends to make tensors. */
+  constructor(aval: ShapedArray, buf: Buf = undefined, backend: Backend | null = null) {
+    this.aval = aval;
+    this._buf = buf;
+    this._backend = backend;
+  }
+
+  /** The dimensions. */
+  get shape(): readonly number[] {
+    return this.aval.shape;
+  }
+  /** The element type. */
+  get dtype(): DType {
+    return this.aval.dtype;
+  }
+  /** Number of dimensions. */
+  get ndim(): number {
+    return this.aval.shape.length;
+  }
+  /** Number of elements. */
+  get size(): number {
+    return this.aval.size;
+  }
+
+  /** Reads the values back to the host as a flat row-major typed array (bool as Uint8Array). */
+  data(): Promise<TypedArray> {
+    if (!this._backend) throw this._concretizationError("data()");
+    return this._backend.read(this._buf, this.aval);
+  }
+  /** Reads the values back as nested JS arrays (numbers; booleans for bool). */
+  async toArray(): Promise<NestedArray> {
+    const d = await this.data();
+    return toNested(d, this.shape, this.dtype === "bool");
+  }
+  /** Reads a one-element tensor back as a JS number (or boolean for bool). */
+  async item(): Promise<number | boolean> {
+    if (this.size !== 1) {
+      throw new TypeError(`item() needs a tensor with one element, got ${this.aval}`);
+    }
+    const d = await this.data();
+    return this.dtype === "bool" ? d[0] !== 0 : d[0];
+  }
+  /** `Tensor(f32[2,2])`: printing never reads from the device. */
+  toString(): string {
+    return `Tensor(${this.aval})`;
+  }
+  /** Frees the device storage now (optional: it is freed when the tensor is collected). */
+  [Symbol.dispose](): void {
+    this._backend?.release?.(this._buf, this.aval);
+  }
+  /** @internal */
+  protected _concretizationError(what: string): Error {
+    return new ConcretizationError(`${what} needs a concrete value`);
+  }
+
+  // ---- method forms of the common ops (implemented in core/numpy.ts) ----
+  /** Elementwise `this + y` with broadcasting. */
+  add(y: TensorLike): Tensor {
+    return m().add(this, y);
+  }
+  /** Elementwise `this - y`. */
+  sub(y: TensorLike): Tensor {
+    return m().subtract(this, y);
+  }
+  /** Elementwise `this * y`. */
+  mul(y: TensorLike): Tensor {
+    return m().multiply(this, y);
+  }
+  /** Elementwise `this / y` (true division). */
+  div(y: TensorLike): Tensor {
+    return m().divide(this, y);
+  }
+  /** Elementwise `this ** y`. */
+  pow(y: TensorLike): Tensor {
+    return m().power(this, y);
+  }
+  /** Elementwise maximum. */
+  maximum(y: TensorLike): Tensor {
+    return m().maximum(this, y);
+  }
+  /** Elementwise minimum. */
+  minimum(y: TensorLike): Tensor {
+    return m().minimum(this, y);
+  }
+  /** Elementwise `-this`. */
+  neg(): Tensor {
+    return m().neg(this);
+  }
+  /** Elementwise `|this|`. */
+  abs(): Tensor {
+    return m().abs(this);
+  }
+  /** Elementwise `e^this`. */
+  exp(): Tensor {
+    return m().exp(this);
+  }
+  /** Elementwise natural log. */
+  log(): Tensor {
+    return m().log(this);
+  }
+  /** Elementwise square root. */
+  sqrt(): Tensor {
+    return m().sqrt(this);
+  }
+  /** Elementwise square. */
+  square(): Tensor {
+    return m().square(this);
+  }
+  /** Elementwise tanh. */
+  tanh(): Tensor {
+    return m().tanh(this);
+  }
+  /** Elementwise sine. */
+  sin(): Tensor {
+    return m().sin(this);
+  }
+  /** Elementwise cosine. */
+  cos(): Tensor {
+    return m().cos(this);
+  }
+  /** Elementwise `this == y` (bool). */
+  equal(y: TensorLike): Tensor {
+    return m().equal(this, y);
+  }
+  /** Elementwise `this != y` (bool). */
+  notEqual(y: TensorLike): Tensor {
+    return m().notEqual(this, y);
+  }
+  /** Elementwise `this < y` (bool). */
+  less(y: TensorLike): Tensor {
+    return m().less(this, y);
+  }
+  /** Elementwise `this <= y` (bool). */
+  lessEqual(y: TensorLike): Tensor {
+    return m().lessEqual(this, y);
+  }
+  /** Elementwise `this > y` (bool). */
+  greater(y: TensorLike): Tensor {
+    return m().greater(this, y);
+  }
+  /** Elementwise `this >= y` (bool). */
+  greaterEqual(y: TensorLike): Tensor {
+    return m().greaterEqual(this, y);
+  }
+  /** Clips values to `[lo, hi]`. */
+  clip(lo: TensorLike | null, hi: TensorLike | null): Tensor {
+    return m().clip(this, lo, hi);
+  }
+  /** Matrix product with NumPy's `matmul` semantics. */
+  matmul(y: TensorLike): Tensor {
+    return m().matmul(this, y);
+  }
+  /** Reshapes (one dimension may be -1). */
+  reshape(...shape: number[] | [readonly number[]]): Tensor {
+    const s = (Array.isArray(shape[0]) ? shape[0] : shape) as number[];
+    return m().reshape(this, s);
+  }
+  /** Flattens to one dimension. */
+  flatten(): Tensor {
+    return m().reshape(this, [-1]);
+  }
+  /** Permutes axes (reverses them by default). */
+  transpose(axes?: readonly number[]): Tensor {
+    return m().transpose(this, axes);
+  }
+  /** The transpose (axes reversed). */
+  get T(): Tensor {
+    return m().transpose(this);
+  }
+  /** Swaps two axes. */
+  swapaxes(a: number, b: number): Tensor {
+    return m().swapaxes(this, a, b);
+  }
+  /** Removes size-1 axes. */
+  squeeze(axis?: Axis): Tensor {
+    return m().squeeze(this, axis);
+  }
+  /** Inserts a size-1 axis. */
+  expandDims(axis: number | readonly number[]): Tensor {
+    return m().expandDims(this, axis);
+  }
+  /** Broadcasts to a shape. */
+  broadcastTo(shape: readonly number[]): Tensor {
+    return m().broadcastTo(this, shape);
+  }
+  /** Converts the dtype. */
+  astype(dtype: DType): Tensor {
+    return m().astype(this, dtype);
+  }
+  /** Sum over axes. */
+  sum(opts?: ReduceOptions): Tensor {
+    return m().sum(this, opts);
+  }
+  /** Mean over axes. */
+  mean(opts?: ReduceOptions): Tensor {
+    return m().mean(this, opts);
+  }
+  /** Maximum over axes. */
+  max(opts?: ReduceOptions): Tensor {
+    return m().max(this, opts);
+  }
+  /** Minimum over axes. */
+  min(opts?: ReduceOptions): Tensor {
+    return m().min(this, opts);
+  }
+  /** Product over axes. */
+  prod(opts?: ReduceOptions): Tensor {
+    return m().prod(this, opts);
+  }
+  /** Variance over axes (ddof 0 as NumPy; PyTorch defaults to 1). */
+  var(opts?: ReduceOptions & { ddof?: number }): Tensor {
+    return m().var(this, opts);
+  }
+  /** Standard deviation over axes (ddof 0 by default). */
+  std(opts?: ReduceOptions & { ddof?: number }): Tensor {
+    return m().std(this, opts);
+  }
+  /** Index of the maximum along an axis (flattened when no axis). */
+  argmax(opts?: { axis?: number; keepdims?: boolean }): Tensor {
+    return m().argmax(this, opts);
+  }
+  /** Index of the minimum along an axis (flattened when no axis). */
+  argmin(opts?: { axis?: number; keepdims?: boolean }): Tensor {
+    return m().argmin(this, opts);
+  }
+  /** `take(this, indices, axis)` as in NumPy. */
+  take(indices: TensorLike, opts?: { axis?: number }): Tensor {
+    return m().take(this, indices, opts);
+  }
+  /** Indexes along leading axes with numbers, `null` (all), or `[start, stop, step?]` triples. */
+  index(...idx: (number | null | readonly [number | null, number | null, number?])[]): Tensor {
+    return m()._index(this, idx);
+  }
+  /**
+   * Functional indexed update, as JAX's `x.at[idx]`: `x.at(i).set(v)` and `x.at(i).add(v)`
+   * return new tensors; `i` indexes the first axis (a number, numbers or an integer tensor).
+   */
+  at(index: TensorLike): { set(v: TensorLike): Tensor; add(v: TensorLike): Tensor; get(): Tensor } {
+    return m()._at(this, index);
+  }
+}
+
+/** Base class of the values that transformations trace with. */
+export abstract class Tracer extends Tensor {
+  /** The interpreter that owns this tracer. */
+  abstract readonly _interp: { readonly name: string; active: boolean };
+  /** @internal */
+  protected override _concretizationError(what: string): Error {
+    return new ConcretizationError(
+      `${what} cannot read an abstract tracer ${this.aval} inside ${this._interp.name}: ` +
+        `its value is not known while tracing\n` +
+        `help: branch with lax.cond/np.where, or mark the argument static with ` +
+        `jit(f, { staticArgnums })`,
+    );
+  }
+  /** Tracers have no data; always throws ConcretizationError. */
+  override data(): Promise<TypedArray> {
+    throw this._concretizationError("data()");
+  }
+  /** Tracers have no data; always throws ConcretizationError. */
+  override item(): Promise<number | boolean> {
+    throw this._concretizationError("item()");
+  }
+  /** Tracers have no data; always throws ConcretizationError. */
+  override toArray(): Promise<NestedArray> {
+    throw this._concretizationError("toArray()");
+  }
+  /** `Tracer(f32[2,2])`. */
+  override toString(): string {
+    return `Tracer<${this._interp.name}>(${this.aval})`;
+  }
+}
+
+/** Converts flat data to nested arrays. */
+export function toNested(d: ArrayLike<number>, shape: readonly number[], bool: boolean): NestedArray {
+  const conv = (v: number) => (bool ? v !== 0 : v);
+  if (shape.length === 0) return conv(d[0]);
+  const rec = (off: number, dim: number): NestedArray[] => {
+    const n = shape[dim];
+    const out: NestedArray[] = new Array(n);
+    if (dim === shape.length - 1) {
+      for (let i = 0; i < n; i++) out[i] = conv(d[off + i]);
+      return out;
+    }
+    let stride = 1;
+    for (let k = dim + 1; k < shape.length; k++) stride *= shape[k];
+    for (let i = 0; i < n; i++) out[i] = rec(off + i * stride, dim + 1);
+    return out;
+  };
+  return rec(0, 0);
+}
+
+/** Whether a value is a Tensor (concrete or tracer). */
+export function isTensor(x: unknown): x is Tensor {
+  return x instanceof Tensor;
+}

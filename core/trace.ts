@@ -1,0 +1,119 @@
+/**
+ * Interpreter state: the one module that knows which interpreter is current. Interpreters are
+ * scoped with `using` (context-based, "stackless" tracing as in JAX since 0.4.36 and
+ * Autodidax2): `bind` hands each primitive to the current interpreter, which runs its rule in
+ * the context of its parent.
+ *
+ * @module
+ */
+import { fmtAvals, ShapedArray } from "./aval.ts";
+import { currentBackend } from "./backend.ts";
+import { TracerLeakError } from "./errors.ts";
+import type { Params, Primitive } from "./primitive.ts";
+import { Tensor, Tracer } from "./tensor.ts";
+
+/** An interpreter: evaluation, JVP, batching or jaxpr building. */
+export interface Interpreter {
+  /** Printed in errors, e.g. "jit", "grad", "vmap". */
+  readonly name: string;
+  /** The interpreter whose context this one's rules run in (null for evaluation). */
+  readonly parent: Interpreter | null;
+  /** False once the interpreter's scope has ended; its tracers are then leaked. */
+  active: boolean;
+  /** Applies a primitive to values of this level. */
+  process(prim: Primitive, args: Tensor[], params: Params): Tensor[];
+}
+
+/** Evaluates primitives on the current backend. */
+class EvalInterpreter implements Interpreter {
+  readonly name = "eval";
+  readonly parent = null;
+  active = true;
+  process(prim: Primitive, args: Tensor[], params: Params): Tensor[] {
+    for (const a of args) if (a instanceof Tracer) throw leakError(prim, a);
+    if (prim.evalImpl) return prim.evalImpl(args, params);
+    const avals = args.map((a) => a.aval);
+    const outAvals = prim.abstractEval(avals, params);
+    const backend = currentBackend();
+    const bufs = args.map((a) => {
+      if (a._backend === backend) return a._buf;
+      if (!a._backend?.readSync) {
+        throw new Error(
+          `${prim.name}: an operand lives on backend '${a._backend?.name}' but the current ` +
+            `backend is '${backend.name}'\nhelp: create tensors after init()`,
+        );
+      }
+      return backend.upload(a._backend.readSync(a._buf, a.aval), a.aval);
+    });
+    const outs = backend.execute(prim.name, bufs, avals, params, outAvals);
+    return outs.map((b, i) => new Tensor(outAvals[i], b, backend));
+  }
+}
+
+function leakError(prim: Primitive, t: Tracer): Error {
+  return new TracerLeakError(
+    `${prim.name}: a tracer ${t.aval} of ${t._interp.name} escaped its transformation ` +
+      `(it was stored outside the traced function, or returned through a side channel)\n` +
+      `help: return values from the transformed function instead of saving them in outer ` +
+      `variables`,
+  );
+}
+
+/** The interpreter at the bottom of every stack. */
+export const evalInterpreter: Interpreter = new EvalInterpreter();
+let _current: Interpreter = evalInterpreter;
+
+/** The current interpreter. */
+export function currentInterpreter(): Interpreter {
+  return _current;
+}
+
+/**
+ * Makes `interp` current until the returned handle is disposed:
+ * `using _ = pushInterpreter(new JvpInterpreter(parent));`.
+ */
+export function pushInterpreter(interp: Interpreter): Disposable {
+  const prev = _current;
+  _current = interp;
+  return {
+    [Symbol.dispose]() {
+      _current = prev;
+    },
+  };
+}
+
+/** Marks an interpreter finished when disposed: its tracers become leaks. */
+export function scopeOf(interp: Interpreter): Disposable {
+  return {
+    [Symbol.dispose]() {
+      interp.active = false;
+    },
+  };
+}
+
+/** Applies a primitive to tensors through the current interpreter. */
+export function bind(prim: Primitive, args: Tensor[], params: Params = {}): Tensor[] {
+  for (const a of args) {
+    if (!(a instanceof Tensor)) {
+      throw new TypeError(`internal: ${prim.name} was bound with a non-tensor ${a}`);
+    }
+    if (a instanceof Tracer && !a._interp.active) throw leakError(prim, a);
+  }
+  return _current.process(prim, args, params);
+}
+
+/** `bind` for single-output primitives. */
+export function bind1(prim: Primitive, args: Tensor[], params: Params = {}): Tensor {
+  return bind(prim, args, params)[0];
+}
+
+/** Runs `fn` with `interp` current. */
+export function withInterpreter<T>(interp: Interpreter, fn: () => T): T {
+  using _ = pushInterpreter(interp);
+  return fn();
+}
+
+/** Abstract evaluation helper for error messages. */
+export function describeOperands(avals: readonly ShapedArray[]): string {
+  return fmtAvals(avals);
+}

@@ -1,0 +1,490 @@
+/**
+ * The public transformations: grad, valueAndGrad, vjp, jvp, linearize, vmap, jit, jacfwd,
+ * jacrev, hessian, makeJaxpr. They flatten pytrees, run the flat interpreters, and rebuild.
+ *
+ * @module
+ */
+import { ShapedArray } from "./aval.ts";
+import { backwardPass } from "./ad.ts";
+import { traceToJaxpr } from "./builder.ts";
+import { type DType, isFloat } from "./dtype.ts";
+import { type ClosedJaxpr, dce, evalJaxpr, Jaxpr, objectId } from "./jaxpr.ts";
+import { compileStats, jit_call_p } from "./jit_prim.ts";
+import { jvpFlat, linearizeFlat } from "./jvp.ts";
+import { UndefinedPrimal } from "./primitive.ts";
+import { constant, full, reshape, zerosLikeT } from "./prims/structural.ts";
+import { Tensor, Tracer } from "./tensor.ts";
+import { bind } from "./trace.ts";
+import * as tree from "./tree.ts";
+import { vmapFlat } from "./vmap_core.ts";
+import { closureConvert } from "./builder.ts";
+
+const isLeaf = (x: unknown): boolean => x instanceof Tensor;
+
+/** Converts a pytree leaf (Tensor, number or boolean) to a Tensor. */
+function toTensor(x: unknown, what: string): Tensor {
+  if (x instanceof Tensor) return x;
+  if (typeof x === "number") return constant([x], [], "f32");
+  if (typeof x === "boolean") return constant([x ? 1 : 0], [], "bool");
+  throw new TypeError(`${what}: expected a pytree of Tensors or numbers, got a leaf ${String(x)}`);
+}
+
+function flattenArgs(args: unknown, what: string): [Tensor[], tree.TreeDef] {
+  const [leaves, def] = tree.flatten(args, isLeaf);
+  return [leaves.map((l) => toTensor(l, what)), def];
+}
+
+function outLeaves(out: unknown, what: string): [Tensor[], tree.TreeDef] {
+  return flattenArgs(out, what);
+}
+
+// ---------------------------------------------------------------- jvp / linearize
+
+/**
+ * Forward-mode JVP: evaluates `f(...primals)` and its directional derivative along `tangents`.
+ * @param f a function of tensors (or pytrees of them)
+ * @param primals the arguments, as an array
+ * @param tangents one tangent per argument, with the same structure
+ * @returns `[out, tangentOut]`
+ * @example
+ * ```ts
+ * import { jvp, np } from "../mod.ts";
+ * const [y, dy] = jvp((x: any) => np.sin(x), [np.array(0)], [np.array(1)]);
+ * console.log(await dy.item()); // cos(0) = 1
+ * ```
+ */
+export function jvp<T = any>(
+  f: (...args: any[]) => T,
+  primals: readonly unknown[],
+  tangents: readonly unknown[],
+): [T, T] {
+  const [pl, pdef] = flattenArgs(primals, "jvp");
+  const [tl, tdef] = flattenArgs(tangents, "jvp");
+  if (!pdef.equals(tdef)) throw new TypeError(`jvp: primals ${pdef} and tangents ${tdef} differ in structure`);
+  pl.forEach((p, i) => {
+    if (!p.aval.equals(tl[i].aval)) {
+      throw new TypeError(`jvp: primal ${p.aval} and tangent ${tl[i].aval} differ (argument leaf ${i})`);
+    }
+  });
+  let odef: tree.TreeDef | null = null;
+  const [outs, touts] = jvpFlat((...xs) => {
+    const [ol, d] = outLeaves(f(...pdef.unflatten(xs) as unknown[]), "jvp");
+    odef = d;
+    return ol;
+  }, pl, tl);
+  return [odef!.unflatten(outs), odef!.unflatten(touts.map((t, i) => t ?? zerosLikeT(outs[i])))];
+}
+
+/**
+ * Linearizes `f` at `primals`: returns `[out, fJvp]` where `fJvp(...tangents)` evaluates the
+ * JVP without re-running the primal computation.
+ * @example
+ * ```ts
+ * import { linearize, np } from "../mod.ts";
+ * const [y, fl] = linearize((x: any) => x.mul(x), np.array(3));
+ * console.log(await fl(np.array(1)).item()); // 6
+ * ```
+ */
+export function linearize<T = any>(f: (...args: any[]) => T, ...primals: unknown[]): [T, (...tangents: unknown[]) => T] {
+  const [pl, pdef] = flattenArgs(primals, "linearize");
+  let odef: tree.TreeDef | null = null;
+  const { outs, linear } = linearizeFlat((...xs) => {
+    const [ol, d] = outLeaves(f(...pdef.unflatten(xs) as unknown[]), "linearize");
+    odef = d;
+    return ol;
+  }, pl);
+  const fl = (...tangents: unknown[]): T => {
+    const [tl] = flattenArgs(tangents, "linearize");
+    return odef!.unflatten(evalJaxpr(linear.jaxpr, linear.consts, tl));
+  };
+  return [odef!.unflatten(outs), fl];
+}
+
+// ---------------------------------------------------------------- vjp / grad
+
+/**
+ * Reverse-mode VJP: returns `[out, vjpFn]`; `vjpFn(cotangent)` returns one cotangent per
+ * argument (as an array), each with that argument's structure.
+ * @example
+ * ```ts
+ * import { vjp, np } from "../mod.ts";
+ * const [y, back] = vjp((x: any) => x.mul(2), np.array([1, 2]));
+ * console.log(await back(np.array([1, 1]))[0].toArray()); // [2, 2]
+ * ```
+ */
+export function vjp<T = any>(
+  f: (...args: any[]) => T,
+  ...primals: unknown[]
+): [T, (cotangent: T) => any[]] {
+  const [out, back] = vjpInternal(f, primals, false);
+  return [out as T, back];
+}
+
+function vjpInternal(
+  f: (...args: any[]) => any,
+  primals: unknown[],
+  hasAux: boolean,
+): [unknown, (ct: unknown) => any[], unknown] {
+  const [pl, pdef] = flattenArgs(primals, "vjp");
+  let odef: tree.TreeDef | null = null, adef: tree.TreeDef | null = null;
+  let nOut = 0;
+  const { outs, linear } = linearizeFlat((...xs) => {
+    let r = f(...pdef.unflatten(xs) as unknown[]);
+    let auxLeaves: Tensor[] = [];
+    if (hasAux) {
+      if (!Array.isArray(r) || r.length !== 2) {
+        throw new TypeError("hasAux: the function must return a pair [output, aux]");
+      }
+      [auxLeaves, adef] = outLeaves(r[1], "vjp");
+      r = r[0];
+    }
+    const [ol, d] = outLeaves(r, "vjp");
+    odef = d;
+    nOut = ol.length;
+    return [...ol, ...auxLeaves];
+  }, pl);
+  const lj = linear.jaxpr;
+  const pruned = dce(new Jaxpr(lj.constvars, lj.invars, lj.eqns, lj.outvars.slice(0, nOut)));
+  const back = (ct: unknown): any[] => {
+    const [cl, cdef] = flattenArgs(ct, "vjp");
+    if (!cdef.equals(odef!)) throw new TypeError(`vjp: cotangent structure ${cdef} differs from the output's ${odef}`);
+    cl.forEach((c, i) => {
+      if (!c.aval.equals(outs[i].aval)) {
+        throw new TypeError(`vjp: cotangent ${c.aval} does not match output ${outs[i].aval}`);
+      }
+    });
+    const res = backwardPass(pruned, linear.consts, pl.map((p) => new UndefinedPrimal(p.aval)), cl);
+    return pdef.unflatten(res.map((r, i) => r ?? zerosLikeT(pl[i]))) as any[];
+  };
+  const out = odef!.unflatten(outs.slice(0, nOut));
+  const aux = hasAux ? adef!.unflatten(outs.slice(nOut)) : undefined;
+  return [out, back, aux];
+}
+
+/** Options of `grad` and `valueAndGrad`. */
+export interface GradOptions {
+  /** Which positional argument(s) to differentiate (default 0). */
+  argnums?: number | readonly number[];
+  /** Whether `f` returns `[value, aux]`. */
+  hasAux?: boolean;
+}
+
+/**
+ * `valueAndGrad(f)` returns a function computing `[f(...args), ∇f]` (with `hasAux`:
+ * `[[value, aux], grads]`). `f` must return a scalar f32.
+ * @example
+ * ```ts
+ * import { valueAndGrad, np } from "../mod.ts";
+ * const [v, g] = valueAndGrad((x: any) => x.mul(x).sum())(np.array([1, 2]));
+ * console.log(await v.item(), await g.toArray()); // 5 [2, 4]
+ * ```
+ */
+export function valueAndGrad(f: (...args: any[]) => any, opts: GradOptions = {}): (...args: any[]) => [any, any] {
+  const argnums = opts.argnums ?? 0;
+  const nums = typeof argnums === "number" ? [argnums] : [...argnums];
+  return (...args: any[]) => {
+    nums.forEach((n) => {
+      if (n < 0 || n >= args.length) {
+        throw new RangeError(`grad: argnums ${n} is out of range for ${args.length} arguments`);
+      }
+    });
+    const diffArgs = nums.map((n) => args[n]);
+    const [leaves] = tree.flatten(diffArgs, isLeaf);
+    leaves.forEach((l) => {
+      const t = toTensor(l, "grad");
+      if (!isFloat(t.dtype)) {
+        throw new TypeError(`grad requires f32 inputs to differentiate, got ${t.aval}\nhelp: cast with astype("f32") or exclude the argument from argnums`);
+      }
+    });
+    const g = (...d: unknown[]) => {
+      const full = [...args];
+      nums.forEach((n, i) => (full[n] = d[i]));
+      return f(...full);
+    };
+    const [out, back, aux] = vjpInternal(g, diffArgs, !!opts.hasAux);
+    if (!(out instanceof Tensor) || out.size !== 1 || out.ndim !== 0 || !isFloat(out.dtype)) {
+      const desc = out instanceof Tensor ? String(out.aval) : typeof out;
+      throw new TypeError(`grad requires a scalar f32 output, got ${desc}\nhelp: reduce the output (e.g. .sum() or .mean()), or use vjp/jacrev for non-scalar outputs`);
+    }
+    const gs = back(full_(out.aval));
+    const grads = typeof argnums === "number" ? gs[0] : gs;
+    return [opts.hasAux ? [out, aux] : out, grads];
+  };
+}
+const full_ = (a: ShapedArray) => full(a.shape, 1, a.dtype);
+
+/**
+ * `grad(f)` returns a function computing the gradient of scalar `f` with respect to the
+ * argument(s) in `argnums` (with `hasAux`: `[grads, aux]`).
+ * @example
+ * ```ts
+ * import { grad, np } from "../mod.ts";
+ * const df = grad((x: any) => np.sin(x));
+ * console.log(await df(np.array(0)).item()); // 1
+ * ```
+ */
+export function grad(f: (...args: any[]) => any, opts: GradOptions = {}): (...args: any[]) => any {
+  const vg = valueAndGrad(f, opts);
+  return (...args: any[]) => {
+    const [v, g] = vg(...args);
+    return opts.hasAux ? [g, v[1]] : g;
+  };
+}
+
+// ---------------------------------------------------------------- vmap
+
+/** Options of `vmap`. */
+export interface VmapOptions {
+  /** Batch axis per argument: a number, null (not batched), or a pytree prefix of them. */
+  inAxes?: number | null | readonly unknown[];
+  /** Batch axis of the outputs: a number, null, or a pytree prefix. */
+  outAxes?: number | null | unknown;
+  /** Batch size, required only when no argument is batched. */
+  axisSize?: number;
+}
+
+function broadcastPrefix(prefix: unknown, full: unknown, what: string): (number | null)[] {
+  // expands a pytree prefix of axes to one axis per leaf of `full`
+  if (prefix === null || typeof prefix === "number") return tree.leaves(full, isLeaf).map(() => prefix as number | null);
+  if (Array.isArray(prefix) && Array.isArray(full)) {
+    if (prefix.length !== full.length) {
+      throw new TypeError(`${what}: axes spec has ${prefix.length} entries but there are ${full.length} values`);
+    }
+    return prefix.flatMap((p, i) => broadcastPrefix(p, full[i], what));
+  }
+  if (prefix && typeof prefix === "object" && full && typeof full === "object") {
+    return Object.keys(full).sort().flatMap((k) => broadcastPrefix((prefix as any)[k] ?? null, (full as any)[k], what));
+  }
+  throw new TypeError(`${what}: axes spec ${JSON.stringify(prefix)} does not match the values' structure`);
+}
+
+/**
+ * Vectorizes `f` over a batch axis of its arguments.
+ * @example
+ * ```ts
+ * import { vmap, np } from "../mod.ts";
+ * const f = vmap((v: any) => v.sum());
+ * console.log(await f(np.array([[1, 2], [3, 4]])).toArray()); // [3, 7]
+ * ```
+ */
+export function vmap(f: (...args: any[]) => any, opts: VmapOptions = {}): (...args: any[]) => any {
+  return (...args: any[]) => {
+    const inAxes = opts.inAxes === undefined ? 0 : opts.inAxes;
+    const [leaves, def] = flattenArgs(args, "vmap");
+    const axes = broadcastPrefix(inAxes, args, "vmap inAxes");
+    const dims = axes.map((a, i) => {
+      if (a === null) return null;
+      const nd = leaves[i].ndim;
+      if (a < -nd || a >= nd) {
+        throw new RangeError(`vmap: inAxes ${a} is out of bounds for an argument of ${leaves[i].aval}`);
+      }
+      return a < 0 ? a + nd : a;
+    });
+    const sizes = dims.flatMap((d, i) => (d === null ? [] : [[i, leaves[i].shape[d]] as const]));
+    let size = opts.axisSize;
+    if (sizes.length) {
+      size = sizes[0][1];
+      const bad = sizes.find(([, s]) => s !== size);
+      if (bad) {
+        throw new TypeError(
+          `vmap got inconsistent sizes for the mapped axis: ${
+            sizes.map(([i, s]) => `argument leaf ${i} (${leaves[i].aval}) has size ${s}`).join(", ")
+          }`,
+        );
+      }
+    }
+    if (size === undefined) throw new TypeError("vmap: no argument is batched; pass axisSize");
+    let odef: tree.TreeDef | null = null;
+    let outAxesFlat: (number | null)[] = [];
+    const outs = vmapFlat((...xs) => {
+      const out = f(...def.unflatten(xs) as unknown[]);
+      const [ol, d] = outLeaves(out, "vmap");
+      odef = d;
+      outAxesFlat = broadcastPrefix(opts.outAxes === undefined ? 0 : opts.outAxes, out, "vmap outAxes");
+      return ol;
+    }, leaves, dims, () => outAxesFlat, size);
+    return odef!.unflatten(outs);
+  };
+}
+
+// ---------------------------------------------------------------- jit
+
+/** Options of `jit`. */
+export interface JitOptions {
+  /** Positional arguments that are compile-time constants (part of the cache key). */
+  staticArgnums?: number | readonly number[];
+  /** Positional arguments whose buffers the compiled program may reuse for its outputs. */
+  donateArgnums?: number | readonly number[];
+}
+
+/** A jitted function, with its compile cache exposed for tests. */
+export interface Jitted<F extends (...args: any[]) => any> {
+  (...args: Parameters<F>): ReturnType<F>;
+  /** Number of traces done so far (one per distinct signature). */
+  readonly traceCount: number;
+  /** The jaxpr traced for the given arguments. */
+  lower(...args: Parameters<F>): ClosedJaxpr;
+}
+
+function staticKey(v: unknown): string {
+  if (typeof v === "function" || (typeof v === "object" && v !== null)) {
+    try {
+      return JSON.stringify(v, (_k, x) => (typeof x === "function" ? `#${objectId(x)}` : x));
+    } catch {
+      return `#${objectId(v as object)}`;
+    }
+  }
+  return `${typeof v}:${String(v)}`;
+}
+
+/**
+ * Compiles `f` by tracing it once per signature (pytree structure, shapes and dtypes, static
+ * arguments) and running the staged program on the backend.
+ * @example
+ * ```ts
+ * import { jit, np } from "../mod.ts";
+ * const f = jit((x: any) => x.mul(2).add(1));
+ * console.log(await f(np.array([1, 2])).toArray(), f.traceCount); // [3, 5] 1
+ * ```
+ */
+export function jit<F extends (...args: any[]) => any>(f: F, opts: JitOptions = {}): Jitted<F> {
+  const statics = new Set(typeof opts.staticArgnums === "number" ? [opts.staticArgnums] : opts.staticArgnums ?? []);
+  const donate = new Set(typeof opts.donateArgnums === "number" ? [opts.donateArgnums] : opts.donateArgnums ?? []);
+  const cache = new Map<string, { jaxpr: Jaxpr; consts: Tensor[]; odef: tree.TreeDef; closed: ClosedJaxpr }>();
+  let traceCount = 0;
+  const prepare = (args: unknown[]) => {
+    const dyn = args.map((a, i) => (statics.has(i) ? null : a));
+    const [leaves, def] = flattenArgs(dyn, "jit");
+    const key = `${def.key}|${leaves.map((l) => String(l.aval)).join(";")}|${
+      args.map((a, i) => (statics.has(i) ? staticKey(a) : "")).join(",")
+    }`;
+    let entry = cache.get(key);
+    if (!entry) {
+      traceCount++;
+      compileStats.traces++;
+      let odef: tree.TreeDef | null = null;
+      const closed = traceToJaxpr((...xs) => {
+        const rebuilt = def.unflatten(xs) as unknown[];
+        const full = args.map((a, i) => (statics.has(i) ? a : rebuilt[i]));
+        const [ol, d] = outLeaves(f(...full), "jit");
+        odef = d;
+        return ol;
+      }, leaves.map((l) => l.aval), { name: `jit(${f.name || "fn"})` });
+      const { jaxpr, consts } = closureConvert(closed);
+      entry = { jaxpr, consts, odef: odef!, closed };
+      if (!consts.some((c) => c instanceof Tracer)) cache.set(key, entry);
+    }
+    return { entry, leaves, def };
+  };
+  const wrapped = ((...args: unknown[]) => {
+    const { entry, leaves, def } = prepare(args);
+    const donated = [...entry.consts.map(() => false), ...leafDonation(def, args, donate, statics)];
+    const outs = bind(jit_call_p, [...entry.consts, ...leaves], {
+      jaxpr: entry.jaxpr,
+      name: f.name || "fn",
+      donated: donated.some((d) => d) ? donated : undefined,
+    });
+    void leaves;
+    return entry.odef.unflatten(outs);
+  }) as unknown as Jitted<F>;
+  Object.defineProperty(wrapped, "traceCount", { get: () => traceCount });
+  (wrapped as { lower: unknown }).lower = (...args: unknown[]) => prepare(args).entry.closed;
+  return wrapped;
+}
+
+function leafDonation(def: tree.TreeDef, args: unknown[], donate: Set<number>, statics: Set<number>): boolean[] {
+  void def;
+  return args.flatMap((a, i) => (statics.has(i) ? [] : tree.leaves(a, isLeaf).map(() => donate.has(i))));
+}
+
+// ---------------------------------------------------------------- makeJaxpr
+
+/**
+ * Traces `f` and returns its jaxpr (printable with `String()`), as `jax.make_jaxpr`.
+ * @example
+ * ```ts
+ * import { makeJaxpr, np } from "../mod.ts";
+ * console.log(String(makeJaxpr((x: any) => x.mul(2))(np.array([1, 2]))));
+ * ```
+ */
+export function makeJaxpr(f: (...args: any[]) => any): (...args: any[]) => ClosedJaxpr {
+  return (...args: any[]) => {
+    const [leaves, def] = flattenArgs(args, "makeJaxpr");
+    return traceToJaxpr((...xs) => outLeaves(f(...def.unflatten(xs) as unknown[]), "makeJaxpr")[0], leaves.map((l) => l.aval), {
+      name: "makeJaxpr",
+    });
+  };
+}
+
+// ---------------------------------------------------------------- jacobians
+
+function singleArg(what: string, x: unknown): Tensor {
+  if (!(x instanceof Tensor)) throw new TypeError(`${what}: expected a Tensor argument`);
+  return x;
+}
+
+/**
+ * Jacobian by forward mode: `jacfwd(f)(x)` has shape `out.shape ++ x.shape`.
+ * @example
+ * ```ts
+ * import { jacfwd, np } from "../mod.ts";
+ * console.log(await jacfwd((x: any) => x.mul(x))(np.array([1, 2])).toArray()); // [[2, 0], [0, 4]]
+ * ```
+ */
+export function jacfwd(f: (x: Tensor) => Tensor, opts: { argnums?: number } = {}): (...args: any[]) => Tensor {
+  return (...args: any[]) => {
+    const k = opts.argnums ?? 0;
+    const x = singleArg("jacfwd", args[k]);
+    const n = x.size;
+    const basis = reshape(eyeF32(n), [n, ...x.shape]);
+    const g = (t: Tensor) => jvp((xi: Tensor) => f(...withArg(args, k, xi) as [Tensor]), [x], [t])[1] as Tensor;
+    const cols = vmap(g)(basis) as Tensor; // [n, ...out]
+    const outShape = cols.shape.slice(1);
+    const perm = [...outShape.map((_, i) => i + 1), 0];
+    return reshape(transposeT(cols, perm), [...outShape, ...x.shape]);
+  };
+}
+
+/**
+ * Jacobian by reverse mode: `jacrev(f)(x)` has shape `out.shape ++ x.shape`.
+ * @example
+ * ```ts
+ * import { jacrev, np } from "../mod.ts";
+ * console.log(await jacrev((x: any) => x.mul(x))(np.array([1, 2])).toArray()); // [[2, 0], [0, 4]]
+ * ```
+ */
+export function jacrev(f: (x: Tensor) => Tensor, opts: { argnums?: number } = {}): (...args: any[]) => Tensor {
+  return (...args: any[]) => {
+    const k = opts.argnums ?? 0;
+    const x = singleArg("jacrev", args[k]);
+    const [y, back] = vjp((xi: Tensor) => f(...withArg(args, k, xi) as [Tensor]), x);
+    const m = (y as Tensor).size;
+    const basis = reshape(eyeF32(m), [m, ...(y as Tensor).shape]);
+    const rows = vmap((c: Tensor) => back(c)[0])(basis) as Tensor; // [m, ...x]
+    return reshape(rows, [...(y as Tensor).shape, ...x.shape]);
+  };
+}
+
+/**
+ * Hessian: `jacfwd(jacrev(f))`.
+ * @example
+ * ```ts
+ * import { hessian, np } from "../mod.ts";
+ * console.log(await hessian((x: any) => x.mul(x).sum())(np.array([1, 2])).toArray()); // [[2, 0], [0, 2]]
+ * ```
+ */
+export function hessian(f: (x: Tensor) => Tensor, opts: { argnums?: number } = {}): (...args: any[]) => Tensor {
+  return jacfwd(jacrev(f, opts), opts);
+}
+
+function withArg(args: unknown[], k: number, v: unknown): unknown[] {
+  const a = [...args];
+  a[k] = v;
+  return a;
+}
+function eyeF32(n: number): Tensor {
+  const d = new Float32Array(n * n);
+  for (let i = 0; i < n; i++) d[i * n + i] = 1;
+  return constant(d, [n, n], "f32" as DType);
+}
+import { transpose as transposeT } from "./prims/structural.ts";

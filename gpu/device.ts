@@ -1,0 +1,172 @@
+/**
+ * Acquires the WebGPU adapter and device, with the adapter's own limits requested (the defaults
+ * are far tighter: 8 storage buffers, 16 KiB of workgroup memory, 256 invocations), and turns
+ * device loss and uncaptured errors into the typed errors of `errors.ts`.
+ *
+ * This is the one module of `gpu/` that touches `Deno.*` (STYLE.md §22): the environment is
+ * read here (`DENAX_DEBUG`).
+ *
+ * @module
+ */
+import { GpuError, GpuUnavailableError } from "./errors.ts";
+
+/** The limits requested from the adapter at their maxima. */
+const _LIMITS = [
+  "maxStorageBuffersPerShaderStage",
+  "maxComputeWorkgroupStorageSize",
+  "maxComputeInvocationsPerWorkgroup",
+  "maxComputeWorkgroupSizeX",
+  "maxComputeWorkgroupSizeY",
+  "maxComputeWorkgroupSizeZ",
+  "maxStorageBufferBindingSize",
+  "maxBufferSize",
+  "maxComputeWorkgroupsPerDimension",
+] as const;
+
+/** The granted limits that kernels and the runtime plan with. */
+export interface GpuLimits {
+  /** Storage buffers one kernel may bind. */
+  readonly maxStorageBuffersPerShaderStage: number;
+  /** Bytes of `var<workgroup>` memory. */
+  readonly maxComputeWorkgroupStorageSize: number;
+  /** Invocations per workgroup. */
+  readonly maxComputeInvocationsPerWorkgroup: number;
+  /** Workgroups per dispatch dimension (65535 everywhere today). */
+  readonly maxComputeWorkgroupsPerDimension: number;
+  /** Bytes one storage binding may cover. */
+  readonly maxStorageBufferBindingSize: number;
+  /** Bytes one buffer may hold. */
+  readonly maxBufferSize: number;
+}
+
+/** A device with its adapter, limits and error channel. */
+export interface GpuContext {
+  /** The adapter, kept referenced for the process lifetime (see {@link requestGpu}). */
+  readonly adapter: GPUAdapter;
+  /** The device. */
+  readonly device: GPUDevice;
+  /** The adapter's description, e.g. `"llvmpipe (LLVM 15.0.6, 256 bits)"`. */
+  readonly description: string;
+  /** The limits granted. */
+  readonly limits: GpuLimits;
+  /** Whether `timestamp-query` was enabled. */
+  readonly timestampQuery: boolean;
+  /** Whether `shader-f16` was enabled. */
+  readonly shaderF16: boolean;
+  /**
+   * Returns (and clears) the first error the device reported since the last call: a
+   * `GpuUnavailableError` once the device is lost (that one is never cleared), a `GpuError`
+   * for an uncaptured validation or out-of-memory error.
+   */
+  takeError(): Error | null;
+  /** Resolves with a `GpuUnavailableError` when the device is lost; never rejects. */
+  readonly lost: Promise<GpuUnavailableError>;
+}
+
+// Adapters are never released: Deno panics reading an adapter's info once the adapter object
+// has been collected, so every adapter we hand out stays referenced here.
+const _adapters: GPUAdapter[] = [];
+let _available: Promise<boolean> | null = null;
+
+/**
+ * Requests an adapter and a device with the adapter's maxima as `requiredLimits`, and the
+ * `timestamp-query` and `shader-f16` features where present.
+ *
+ * @returns The device context.
+ * @throws {GpuUnavailableError} When WebGPU is missing or no adapter or device can be had.
+ */
+export async function requestGpu(): Promise<GpuContext> {
+  const gpu = (globalThis.navigator as Navigator | undefined)?.gpu;
+  if (!gpu) throw new GpuUnavailableError("WebGPU is not available: navigator.gpu is undefined");
+  let adapter: GPUAdapter | null;
+  try {
+    adapter = await gpu.requestAdapter({ powerPreference: "high-performance" });
+  } catch (e) {
+    throw new GpuUnavailableError(`WebGPU adapter request failed: ${e}`, { cause: e });
+  }
+  if (!adapter) throw new GpuUnavailableError("WebGPU is not available: no adapter was found");
+  _adapters.push(adapter);
+  const requiredLimits: Record<string, number> = {};
+  for (const k of _LIMITS) requiredLimits[k] = adapter.limits[k];
+  const wanted: GPUFeatureName[] = ["timestamp-query", "shader-f16"];
+  const requiredFeatures = wanted.filter((f) => adapter.features.has(f));
+  let device: GPUDevice;
+  try {
+    device = await adapter.requestDevice({ requiredLimits, requiredFeatures });
+  } catch (e) {
+    throw new GpuUnavailableError(`WebGPU device request failed: ${e}`, { cause: e });
+  }
+  let pending: Error | null = null;
+  let lostError: GpuUnavailableError | null = null;
+  const lost = device.lost.then((info) => {
+    lostError = new GpuUnavailableError(
+      `The WebGPU device was lost (${info.reason}): ${info.message}`,
+    );
+    return lostError;
+  });
+  device.onuncapturederror = (ev: GPUUncapturedErrorEvent) => {
+    const kind = ev.error.constructor?.name ?? "GPUError";
+    pending ??= new GpuError(`Uncaptured WebGPU ${kind}: ${ev.error.message}`, {
+      cause: ev.error,
+    });
+  };
+  const l = device.limits;
+  return {
+    adapter,
+    device,
+    description: adapter.info?.description || adapter.info?.vendor || "webgpu",
+    limits: {
+      maxStorageBuffersPerShaderStage: l.maxStorageBuffersPerShaderStage,
+      maxComputeWorkgroupStorageSize: l.maxComputeWorkgroupStorageSize,
+      maxComputeInvocationsPerWorkgroup: l.maxComputeInvocationsPerWorkgroup,
+      maxComputeWorkgroupsPerDimension: l.maxComputeWorkgroupsPerDimension,
+      maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,
+      maxBufferSize: l.maxBufferSize,
+    },
+    timestampQuery: requiredFeatures.includes("timestamp-query"),
+    shaderF16: requiredFeatures.includes("shader-f16"),
+    takeError(): Error | null {
+      if (lostError) return lostError;
+      const e = pending;
+      pending = null;
+      return e;
+    },
+    lost,
+  };
+}
+
+/**
+ * Whether a WebGPU adapter can be had here (cached after the first call).
+ *
+ * @returns `true` when `navigator.gpu.requestAdapter()` gives an adapter.
+ */
+export function gpuAdapterAvailable(): Promise<boolean> {
+  _available ??= (async () => {
+    try {
+      const gpu = (globalThis.navigator as Navigator | undefined)?.gpu;
+      if (!gpu) return false;
+      const a = await gpu.requestAdapter();
+      if (a) _adapters.push(a);
+      return a !== null;
+    } catch {
+      return false;
+    }
+  })();
+  return _available;
+}
+
+/**
+ * The debug level from `DENAX_DEBUG` (0 when unset or unreadable): 1 prints compile events,
+ * 2 the IR, 3 the generated WGSL.
+ *
+ * @returns The level, an integer >= 0.
+ */
+export function debugLevel(): number {
+  try {
+    const v = globalThis.Deno?.env.get("DENAX_DEBUG");
+    const n = v ? parseInt(v, 10) : 0;
+    return Number.isFinite(n) ? n : 0;
+  } catch {
+    return 0; // no --allow-env: debugging stays off
+  }
+}

@@ -1,0 +1,260 @@
+/**
+ * The data a kernel generator returns, and the small WGSL helpers every generator shares:
+ * storage types per dtype, index decoding with baked-in shapes, and grid folding.
+ *
+ * Kernels are pure functions of avals and params that return {@link Kernel} data; they never
+ * touch the device (STYLE.md §5). Shapes and strides are baked into the generated source as
+ * constants, so one pipeline serves one shape; the runtime caches pipelines by source.
+ *
+ * @module
+ */
+import type { DType } from "../../core/dtype.ts";
+
+/** Which buffer a binding refers to: an input, an output or a temporary of the plan. */
+export interface BufRef {
+  /** The buffer's role. */
+  readonly kind: "in" | "out" | "tmp";
+  /** Its index among the inputs, outputs or temporaries. */
+  readonly index: number;
+}
+
+/** One compute dispatch: WGSL source, launch shape and buffer bindings. */
+export interface Kernel {
+  /** The WGSL source; entry point `main`, bind group 0. */
+  readonly wgsl: string;
+  /** The `@workgroup_size` of `main` (for information; the source has it). */
+  readonly workgroupSize: readonly [number, number, number];
+  /** Workgroups to launch in x, y, z. A zero anywhere means nothing to do. */
+  readonly dispatch: readonly [number, number, number];
+  /** Binding `i` of group 0 is the buffer `bindings[i]`. */
+  readonly bindings: readonly BufRef[];
+}
+
+/** One step of a lowered primitive. */
+export type Step =
+  | { readonly kind: "dispatch"; readonly kernel: Kernel }
+  | { readonly kind: "copy"; readonly src: BufRef; readonly dst: BufRef; readonly bytes: number };
+
+/** A lowered primitive: steps run in order, with temporaries of the given byte sizes. */
+export interface Plan {
+  /** The steps, in order. */
+  readonly steps: readonly Step[];
+  /** Byte sizes of the temporary buffers that `tmp` refs index. */
+  readonly temps: readonly number[];
+}
+
+/** Shorthand for input `i`. */
+export const inp = (index: number): BufRef => ({ kind: "in", index });
+/** Shorthand for output `i`. */
+export const out = (index: number): BufRef => ({ kind: "out", index });
+/** Shorthand for temporary `i`. */
+export const tmp = (index: number): BufRef => ({ kind: "tmp", index });
+
+/** A plan of one dispatch and no temporaries. */
+export function single(kernel: Kernel): Plan {
+  return { steps: [{ kind: "dispatch", kernel }], temps: [] };
+}
+
+/** A plan that copies input 0 to output 0 (`bytes` bytes). */
+export function copyPlan(bytes: number): Plan {
+  return { steps: bytes > 0 ? [{ kind: "copy", src: inp(0), dst: out(0), bytes }] : [], temps: [] };
+}
+
+/**
+ * The WGSL storage type of a dtype: bool is stored as u32 (0 or 1) on the GPU.
+ *
+ * @param dtype The dtype.
+ * @returns `"f32"`, `"i32"` or `"u32"`.
+ */
+export function storageType(dtype: DType): "f32" | "i32" | "u32" {
+  return dtype === "bool" ? "u32" : dtype;
+}
+
+/** Bytes per element on the GPU (every dtype is 4 bytes there). */
+export const GPU_ITEM_BYTES = 4;
+
+/** The number of elements of a shape. */
+export function size(shape: readonly number[]): number {
+  let n = 1;
+  for (const d of shape) n *= d;
+  return n;
+}
+
+/** Row-major strides of a shape, in elements. */
+export function strides(shape: readonly number[]): number[] {
+  const s = new Array<number>(shape.length);
+  let acc = 1;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    s[i] = acc;
+    acc *= shape[i];
+  }
+  return s;
+}
+
+/** A u32 literal. */
+export function u(n: number): string {
+  if (!Number.isInteger(n) || n < 0 || n > 0xffffffff) {
+    throw new Error(`internal: ${n} is not a u32 literal`);
+  }
+  return `${n}u`;
+}
+
+/** An i32 literal (the most negative one written as an expression, as WGSL requires). */
+export function i(n: number): string {
+  if (!Number.isInteger(n) || n < -0x80000000 || n > 0x7fffffff) {
+    throw new Error(`internal: ${n} is not an i32 literal`);
+  }
+  return n === -0x80000000 ? "(-2147483647i - 1i)" : `${n}i`;
+}
+
+/**
+ * WGSL lines that decode the linear row-major index `lin` into `${name}0 … ${name}{r-1}` for
+ * `shape` (u32 `let`s; dims of size 1 decode to `0u` without arithmetic).
+ *
+ * @param lin A u32 expression (evaluated once).
+ * @param shape The shape.
+ * @param name The prefix of the per-dimension variables.
+ * @returns WGSL statements.
+ */
+export function decode(lin: string, shape: readonly number[], name: string): string {
+  const r = shape.length;
+  if (r === 0) return "";
+  const lines = [`var ${name}_r = ${lin};`];
+  for (let d = r - 1; d >= 0; d--) {
+    const n = shape[d];
+    if (d === 0) lines.push(`let ${name}${d} = ${name}_r;`);
+    else if (n === 1) lines.push(`let ${name}${d} = 0u;`);
+    else lines.push(`let ${name}${d} = ${name}_r % ${u(n)}; ${name}_r = ${name}_r / ${u(n)};`);
+  }
+  return lines.join("\n  ");
+}
+
+/**
+ * A linear-offset expression `Σ terms[d] * strides[d]` (terms are WGSL u32 expressions),
+ * skipping zero strides.
+ */
+export function dotStrides(terms: readonly string[], strides: readonly number[]): string {
+  const parts: string[] = [];
+  for (let d = 0; d < terms.length; d++) {
+    if (strides[d] === 0) continue;
+    parts.push(strides[d] === 1 ? `(${terms[d]})` : `(${terms[d]}) * ${u(strides[d])}`);
+  }
+  return parts.length ? parts.join(" + ") : "0u";
+}
+
+/** The largest number of workgroups in one dispatch dimension (WebGPU's default and max). */
+export const MAX_WORKGROUPS_PER_DIM = 65535;
+
+/** A launch of `groups` workgroups folded into x, y (and z) when it exceeds 65535. */
+export interface Grid {
+  /** The dispatch dimensions. */
+  readonly dispatch: [number, number, number];
+  /** A WGSL u32 expression for the flat workgroup index, from `wid: vec3u`. */
+  readonly flatGroup: string;
+}
+
+/**
+ * Folds a 1-D launch of `groups` workgroups into a 2-D or 3-D grid when it exceeds the
+ * per-dimension limit. Some workgroups of the last row may lie past `groups`; kernels guard.
+ *
+ * @param groups Workgroups needed (0 gives an empty dispatch).
+ * @returns The grid.
+ */
+export function foldGrid(groups: number): Grid {
+  const M = MAX_WORKGROUPS_PER_DIM;
+  if (groups <= M) return { dispatch: [groups, 1, 1], flatGroup: "wid.x" };
+  const y = Math.ceil(groups / M);
+  if (y <= M) {
+    const x = Math.ceil(groups / y);
+    return { dispatch: [x, y, 1], flatGroup: `(wid.x + wid.y * ${u(x)})` };
+  }
+  const z = Math.ceil(groups / (M * M));
+  const yy = Math.ceil(groups / (M * z));
+  const x = Math.ceil(groups / (yy * z));
+  return {
+    dispatch: [x, yy, z],
+    flatGroup: `(wid.x + (wid.y + wid.z * ${u(yy)}) * ${u(x)})`,
+  };
+}
+
+/** A storage binding declaration for {@link elementwiseKernel} and friends. */
+export interface BindingDecl {
+  /** The WGSL variable name. */
+  readonly name: string;
+  /** The element type (`f32`, `i32`, `u32`, `atomic<u32>` …). */
+  readonly type: string;
+  /** Read-only or read-write. */
+  readonly access: "read" | "read_write";
+  /** The buffer it binds. */
+  readonly ref: BufRef;
+}
+
+/** WGSL declarations of storage bindings 0…n-1 of group 0. */
+export function declareBindings(decls: readonly BindingDecl[]): string {
+  return decls
+    .map((d, k) =>
+      `@group(0) @binding(${k}) var<storage, ${d.access}> ${d.name}: array<${d.type}>;`
+    )
+    .join("\n");
+}
+
+/** The workgroup size of one-thread-per-element kernels. */
+export const ELEMENTWISE_WG = 64;
+
+/**
+ * A one-invocation-per-element kernel over `total` elements: `body` runs with `i: u32` the
+ * element index (already checked against `total`).
+ *
+ * @param opts The bindings, the element count, the body and helper functions.
+ * @returns The kernel.
+ */
+export function elementwiseKernel(opts: {
+  readonly bindings: readonly BindingDecl[];
+  readonly total: number;
+  readonly body: string;
+  readonly helpers?: string;
+  readonly workgroupSize?: number;
+}): Kernel {
+  const wg = opts.workgroupSize ?? ELEMENTWISE_WG;
+  const grid = foldGrid(Math.ceil(opts.total / wg));
+  const wgsl = `${declareBindings(opts.bindings)}
+${opts.helpers ?? ""}
+@compute @workgroup_size(${wg})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let i = ${grid.flatGroup} * ${u(wg)} + lid;
+  if (i >= ${u(opts.total)}) { return; }
+  ${opts.body}
+}
+`;
+  return {
+    wgsl,
+    workgroupSize: [wg, 1, 1],
+    dispatch: grid.dispatch,
+    bindings: opts.bindings.map((b) => b.ref),
+  };
+}
+
+/**
+ * WGSL helpers for f32 special values. NaN and infinity are tested by bit pattern, because
+ * WGSL leaves NaN behaviour of comparisons and builtins unspecified; they are made at run time
+ * (from a `var`) because a constant expression that yields NaN or infinity is a WGSL error.
+ */
+export const F32_SPECIALS = `
+fn _isnan(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u; }
+fn _isinf(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) == 0x7f800000u; }
+fn _nan() -> f32 { var b = 0x7fc00000u; return bitcast<f32>(b); }
+fn _inf() -> f32 { var b = 0x7f800000u; return bitcast<f32>(b); }
+`;
+
+/** Collects WGSL helper snippets once each, in insertion order. */
+export class Helpers {
+  #parts: string[] = [];
+  /** Adds a snippet unless already present. */
+  add(src: string): void {
+    if (!this.#parts.includes(src)) this.#parts.push(src);
+  }
+  /** The snippets joined. */
+  toString(): string {
+    return this.#parts.join("\n");
+  }
+}

@@ -1,0 +1,127 @@
+/**
+ * `conv_general_dilated` as an implicit GEMM, with PyTorch layouts: lhs `[N, C, ...spatial]`,
+ * rhs `[O, C / featureGroupCount, ...kernel]`, out `[N / batchGroupCount, O, ...outSpatial]`.
+ *
+ * Per group g (G = featureGroupCount · batchGroupCount groups, one of the two being 1):
+ * rows m = (n, output position), columns = the group's Og = O / G output features, and the
+ * contraction k = (input channel of the group, kernel position). The A operand is the im2col
+ * matrix, computed on the fly: input position = out · stride + kpos · rhsDilation - padLo, in
+ * the lhs-dilated input (zero off the dilation grid and outside the input).
+ *
+ * Groups follow XLA: with feature groups, group g reads input channels [g·Cg, (g+1)·Cg); with
+ * batch groups, the input batch splits into G blocks of N / G (group g reads batch entries
+ * g·(N/G) + n) — the layout JAX's batching and grouped-weight-gradient rules rely on. Output
+ * feature o belongs to group ⌊o / Og⌋ either way.
+ *
+ * @module
+ */
+import type { DType } from "../../core/dtype.ts";
+import { decode, i, type Kernel, size, storageType, strides, u } from "./common.ts";
+import { gemmKernel } from "./gemm.ts";
+
+/** Parameters of `conv_general_dilated`. */
+export interface ConvParams {
+  /** Stride per spatial dim. */
+  readonly windowStrides: readonly number[];
+  /** `[lo, hi]` padding per spatial dim (may be negative). */
+  readonly padding: readonly (readonly [number, number])[];
+  /** Input (transposed-conv) dilation per spatial dim. */
+  readonly lhsDilation: readonly number[];
+  /** Kernel (atrous) dilation per spatial dim. */
+  readonly rhsDilation: readonly number[];
+  /** Feature groups. */
+  readonly featureGroupCount: number;
+  /** Batch groups. */
+  readonly batchGroupCount: number;
+}
+
+/**
+ * The output shape of a convolution.
+ *
+ * @param lhs The lhs shape.
+ * @param rhs The rhs shape.
+ * @param p The parameters.
+ * @returns `[N / batchGroupCount, O, ...outSpatial]`.
+ */
+export function convOutShape(lhs: readonly number[], rhs: readonly number[], p: ConvParams): number[] {
+  const sp = lhs.slice(2).map((n, d) => {
+    const din = n === 0 ? 0 : (n - 1) * p.lhsDilation[d] + 1;
+    const dk = (rhs[d + 2] - 1) * p.rhsDilation[d] + 1;
+    const span = din + p.padding[d][0] + p.padding[d][1] - dk;
+    return span < 0 ? 0 : Math.floor(span / p.windowStrides[d]) + 1;
+  });
+  return [lhs[0] / p.batchGroupCount, rhs[0], ...sp];
+}
+
+/**
+ * The convolution kernel.
+ *
+ * @param dtype f32, i32 or u32.
+ * @param lhs The lhs shape.
+ * @param rhs The rhs shape.
+ * @param p The parameters.
+ * @returns The kernel: inputs (lhs, rhs) → output 0.
+ */
+export function convKernel(
+  dtype: DType,
+  lhs: readonly number[],
+  rhs: readonly number[],
+  p: ConvParams,
+): Kernel {
+  if (dtype === "bool") {
+    throw new TypeError("Cannot lower conv_general_dilated for bool on webgpu");
+  }
+  const outShape = convOutShape(lhs, rhs, p);
+  const [Nout, O] = outShape;
+  const C = lhs[1], Cg = rhs[1];
+  const inSp = lhs.slice(2), kSp = rhs.slice(2), oSp = outShape.slice(2);
+  const S = size(oSp), KS = size(kSp);
+  const fg = p.featureGroupCount, bg = p.batchGroupCount;
+  const G = fg * bg, Og = O / G;
+  const K = Cg * KS;
+  const t = storageType(dtype);
+  const ist = strides(inSp);
+  const nd = inSp.length;
+  const lines: string[] = [];
+  lines.push(`let n = m / ${u(S)};`, `let sp = m % ${u(S)};`);
+  lines.push(`let c = k / ${u(KS)};`, `let kp = k % ${u(KS)};`);
+  lines.push(decode("sp", oSp, "s"), decode("kp", kSp, "w"));
+  lines.push("var ok = true;", "var off = 0u;");
+  for (let d = 0; d < nd; d++) {
+    const ld = p.lhsDilation[d];
+    lines.push(
+      `let q${d} = i32(s${d} * ${u(p.windowStrides[d])} + w${d} * ${u(p.rhsDilation[d])}) - ${
+        i(p.padding[d][0])
+      };`,
+    );
+    if (ld === 1) {
+      lines.push(`ok = ok && q${d} >= 0i && q${d} < ${i(inSp[d])};`);
+      lines.push(`off = off + u32(q${d}) * ${u(ist[d])};`);
+    } else {
+      lines.push(
+        `ok = ok && q${d} >= 0i && q${d} % ${i(ld)} == 0i && q${d} / ${i(ld)} < ${i(inSp[d])};`,
+      );
+      lines.push(`off = off + u32(q${d} / ${i(ld)}) * ${u(ist[d])};`);
+    }
+  }
+  const nb = bg > 1 ? `n + g * ${u(Nout)}` : "n";
+  const ch = fg > 1 ? `c + g * ${u(Cg)}` : "c";
+  lines.push(`if (!ok) { return ${t}(0); }`);
+  lines.push(`return a[((${nb}) * ${u(C)} + ${ch}) * ${u(size(inSp))} + off];`);
+  return gemmKernel({
+    dtype,
+    batch: G,
+    M: Nout * S,
+    N: Og,
+    K,
+    loadA: `fn loadA(g: u32, m: u32, k: u32) -> ${t} {\n  ${lines.join("\n  ")}\n}`,
+    loadB: `fn loadB(g: u32, k: u32, n: u32) -> ${t} { return b[(g * ${u(Og)} + n) * ${
+      u(K)
+    } + k]; }`,
+    storeC: `fn storeC(g: u32, m: u32, n: u32, v: ${t}) {
+  o[((m / ${u(S)}) * ${u(O)} + g * ${u(Og)} + n) * ${u(S)} + m % ${u(S)}] = v;
+}`,
+    aKFast: false,
+    bKFast: true,
+  });
+}

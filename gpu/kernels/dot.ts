@@ -1,0 +1,109 @@
+/**
+ * `dot_general` as a batched GEMM over strided views: batch dims, lhs free dims (M), rhs free
+ * dims (N) and contracting dims (K) each become one flat index, and the operand loads compute
+ * their addresses from the original strides, so transposed or permuted operands are read in
+ * place. Groups of dims that are adjacent in memory merge into one (a plain multiply).
+ *
+ * @module
+ */
+import type { DType } from "../../core/dtype.ts";
+import { decode, dotStrides, type Kernel, size, storageType, strides, u } from "./common.ts";
+import { gemmKernel, type GemmTiles } from "./gemm.ts";
+
+/** One merged dim of a group: its size and its stride in each operand that has it. */
+interface _Dim {
+  size: number;
+  strides: number[];
+}
+
+/**
+ * Merges a group of dims (listed per operand) into as few dims as possible: size-1 dims go,
+ * and a dim folds into its predecessor when, in every operand, it is laid out right inside it.
+ */
+function _merge(sizes: readonly number[], perOperand: readonly (readonly number[])[]): _Dim[] {
+  const dims: _Dim[] = [];
+  for (let i = 0; i < sizes.length; i++) {
+    if (sizes[i] === 1) continue;
+    const s = perOperand.map((st) => st[i]);
+    const last = dims[dims.length - 1];
+    if (last && last.strides.every((ls, k) => ls === s[k] * sizes[i])) {
+      last.size *= sizes[i];
+      last.strides = s;
+    } else dims.push({ size: sizes[i], strides: s });
+  }
+  return dims;
+}
+
+/** WGSL statements computing `name` = the offset of flat index `x` in operand `k`. */
+function _offset(name: string, x: string, dims: readonly _Dim[], k: number): string {
+  if (dims.length === 0) return `let ${name} = 0u;`;
+  if (dims.length === 1) return `let ${name} = ${dotStrides([x], [dims[0].strides[k]])};`;
+  const vars = dims.map((_, d) => `${name}_${d}`);
+  return `${decode(x, dims.map((d) => d.size), `${name}_`)}\n  let ${name} = ${
+    dotStrides(vars, dims.map((d) => d.strides[k]))
+  };`;
+}
+
+/** `dot_general` dimension numbers. */
+export interface DotDims {
+  /** `[lhs contracting dims, rhs contracting dims]`. */
+  readonly contracting: readonly [readonly number[], readonly number[]];
+  /** `[lhs batch dims, rhs batch dims]`. */
+  readonly batch: readonly [readonly number[], readonly number[]];
+}
+
+/**
+ * `dot_general`: output shape = batch dims, then lhs free dims, then rhs free dims.
+ *
+ * @param dtype f32, i32 or u32.
+ * @param lhs The lhs shape.
+ * @param rhs The rhs shape.
+ * @param dims The dimension numbers.
+ * @param tiles Optional GEMM tiles (for tuning).
+ * @returns The kernel: inputs (lhs, rhs) → output 0.
+ */
+export function dotGeneralKernel(
+  dtype: DType,
+  lhs: readonly number[],
+  rhs: readonly number[],
+  dims: DotDims,
+  tiles?: GemmTiles,
+): Kernel {
+  if (dtype === "bool") {
+    throw new TypeError("Cannot lower dot_general for bool on webgpu: convert to an int first");
+  }
+  const [lc, rc] = dims.contracting, [lb, rb] = dims.batch;
+  const sl = strides(lhs), sr = strides(rhs);
+  const lf = lhs.map((_, d) => d).filter((d) => !lc.includes(d) && !lb.includes(d));
+  const rf = rhs.map((_, d) => d).filter((d) => !rc.includes(d) && !rb.includes(d));
+  const bDims = _merge(lb.map((d) => lhs[d]), [lb.map((d) => sl[d]), rb.map((d) => sr[d])]);
+  const kDims = _merge(lc.map((d) => lhs[d]), [lc.map((d) => sl[d]), rc.map((d) => sr[d])]);
+  const mDims = _merge(lf.map((d) => lhs[d]), [lf.map((d) => sl[d])]);
+  const nDims = _merge(rf.map((d) => rhs[d]), [rf.map((d) => sr[d])]);
+  const B = size(lb.map((d) => lhs[d])), K = size(lc.map((d) => lhs[d]));
+  const M = size(lf.map((d) => lhs[d])), N = size(rf.map((d) => rhs[d]));
+  const t = storageType(dtype);
+  const kFast = (k: number) => kDims.length === 1 && kDims[0].strides[k] === 1;
+  return gemmKernel({
+    dtype,
+    batch: B,
+    M,
+    N,
+    K,
+    loadA: `fn loadA(bi: u32, m: u32, k: u32) -> ${t} {
+  ${_offset("ob", "bi", bDims, 0)}
+  ${_offset("om", "m", mDims, 0)}
+  ${_offset("ok", "k", kDims, 0)}
+  return a[ob + om + ok];
+}`,
+    loadB: `fn loadB(bi: u32, k: u32, n: u32) -> ${t} {
+  ${_offset("ob", "bi", bDims, 1)}
+  ${_offset("ok", "k", kDims, 1)}
+  ${_offset("on", "n", nDims, 0)}
+  return b[ob + ok + on];
+}`,
+    storeC: `fn storeC(bi: u32, m: u32, n: u32, v: ${t}) { o[(bi * ${u(M)} + m) * ${u(N)} + n] = v; }`,
+    aKFast: kFast(0),
+    bKFast: kFast(1),
+  }, tiles);
+}

@@ -1,0 +1,344 @@
+/**
+ * Elementwise kernels: unary and binary math, select, convert. The per-op WGSL expressions are
+ * exported separately ({@link unaryExpr}, {@link binaryExpr}, {@link convertExpr}) so that the
+ * jit's fused kernels can reuse them.
+ *
+ * Values are in their storage types: bool is a u32 holding 0 or 1.
+ *
+ * Integer semantics (documented deviations from C, matching numpy where it defines them):
+ * integer `div` truncates toward zero and gives 0 for a zero divisor; integer `rem` has the
+ * sign of the dividend and gives 0 for a zero divisor; shifts by 32 or more give 0;
+ * arithmetic wraps modulo 2^32.
+ *
+ * @module
+ */
+import type { DType } from "../../core/dtype.ts";
+import type { BinaryPrim, UnaryPrim } from "../prims.ts";
+import {
+  elementwiseKernel,
+  F32_SPECIALS,
+  Helpers,
+  inp,
+  type Kernel,
+  out,
+  storageType,
+} from "./common.ts";
+import {
+  ERF,
+  ERF_INV,
+  EXPM1,
+  FMAX_FMIN,
+  FMOD,
+  IPOW,
+  LOG1P,
+  LOGISTIC,
+  POW,
+  SINH_COSH,
+  TANH,
+} from "./math.ts";
+
+/** The output dtype of a unary primitive on `dtype`. */
+export function unaryOutDtype(op: UnaryPrim, dtype: DType): DType {
+  return op === "is_nan" || op === "is_inf" ? "bool" : dtype;
+}
+
+/** The output dtype of a binary primitive on `dtype`. */
+export function binaryOutDtype(op: BinaryPrim, dtype: DType): DType {
+  return op === "eq" || op === "ne" || op === "lt" || op === "le" || op === "gt" || op === "ge"
+    ? "bool"
+    : dtype;
+}
+
+const _b2u = (cond: string) => `select(0u, 1u, ${cond})`;
+
+function _unsupported(op: string, dtype: DType): never {
+  throw new TypeError(`Cannot lower ${op} for ${dtype} on webgpu: ${op} needs a float operand`);
+}
+
+/**
+ * The WGSL expression of a unary primitive applied to `x` (a storage-typed expression).
+ *
+ * @param op The primitive.
+ * @param dtype The operand's dtype.
+ * @param x The operand expression (may be evaluated more than once: pass a name).
+ * @param h Collects the helper functions the expression calls.
+ * @returns The result, in the output dtype's storage type.
+ * @throws {TypeError} For a float-only op on an integer or bool operand.
+ */
+export function unaryExpr(op: UnaryPrim, dtype: DType, x: string, h: Helpers): string {
+  if (dtype === "f32") return _unaryF32(op, x, h);
+  switch (op) {
+    case "neg":
+      return dtype === "i32" ? `-${x}` : `(0u - ${x})`;
+    case "abs":
+      return dtype === "i32" ? `abs(${x})` : x;
+    case "sign":
+      return dtype === "i32" ? `sign(${x})` : `select(0u, 1u, ${x} > 0u)`;
+    case "not":
+      return dtype === "bool" ? `(1u - ${x})` : `(~${x})`;
+    case "is_nan":
+    case "is_inf":
+      return "0u";
+    case "floor":
+    case "ceil":
+    case "round":
+    case "stop_gradient":
+      return x;
+    default:
+      return _unsupported(op, dtype);
+  }
+}
+
+function _unaryF32(op: UnaryPrim, x: string, h: Helpers): string {
+  switch (op) {
+    case "neg":
+      return `-${x}`;
+    case "abs":
+    case "exp":
+    case "log":
+    case "sqrt":
+    case "sin":
+    case "cos":
+    case "tan":
+    case "asin":
+    case "acos":
+    case "atan":
+    case "floor":
+    case "ceil":
+    case "round": // WGSL round is half to even, as numpy's
+      return `${op}(${x})`;
+    case "sign":
+      h.add(F32_SPECIALS);
+      return `select(sign(${x}), ${x}, _isnan(${x}))`;
+    case "expm1":
+      h.add(EXPM1);
+      return `_expm1(${x})`;
+    case "log1p":
+      h.add(LOG1P);
+      return `_log1p(${x})`;
+    case "rsqrt": // inverseSqrt may be a 12-bit estimate on some drivers
+      return `(1.0 / sqrt(${x}))`;
+    case "tanh":
+      h.add(TANH);
+      return `_tanh(${x})`;
+    case "sinh":
+    case "cosh":
+      h.add(SINH_COSH);
+      return `_${op}(${x})`;
+    case "logistic":
+      h.add(LOGISTIC);
+      return `_logistic(${x})`;
+    case "erf":
+      h.add(ERF);
+      return `_erf(${x})`;
+    case "erf_inv":
+      h.add(ERF_INV);
+      return `_erf_inv(${x})`;
+    case "not":
+      return _unsupported(op, "f32");
+    case "is_nan":
+      h.add(F32_SPECIALS);
+      return _b2u(`_isnan(${x})`);
+    case "is_inf":
+      h.add(F32_SPECIALS);
+      return _b2u(`_isinf(${x})`);
+    case "stop_gradient":
+      return x;
+    default:
+      throw new Error(`internal: no f32 lowering for ${op satisfies never}`);
+  }
+}
+
+/**
+ * The WGSL expression of a binary primitive on `a` and `b` (storage-typed expressions of one
+ * dtype; pass names, as they may be evaluated more than once).
+ *
+ * @param op The primitive.
+ * @param dtype The operands' dtype.
+ * @param a The first operand.
+ * @param b The second operand.
+ * @param h Collects helper functions.
+ * @returns The result in the output dtype's storage type.
+ * @throws {TypeError} For an op the dtype does not support.
+ */
+export function binaryExpr(op: BinaryPrim, dtype: DType, a: string, b: string, h: Helpers): string {
+  const f = dtype === "f32", s = dtype === "i32", bool = dtype === "bool";
+  const zero = s ? "0i" : "0u";
+  switch (op) {
+    case "add":
+      return bool ? `(${a} | ${b})` : `(${a} + ${b})`;
+    case "sub":
+      return bool ? `(${a} ^ ${b})` : `(${a} - ${b})`;
+    case "mul":
+      return bool ? `(${a} & ${b})` : `(${a} * ${b})`;
+    case "div":
+      return f ? `(${a} / ${b})` : `select(${a} / ${b}, ${zero}, ${b} == ${zero})`;
+    case "rem":
+      if (f) {
+        h.add(FMOD);
+        return `_fmod(${a}, ${b})`;
+      }
+      return `select(${a} % ${b}, ${zero}, ${b} == ${zero})`;
+    case "pow":
+      if (f) {
+        h.add(POW);
+        return `_pow(${a}, ${b})`;
+      }
+      if (bool) return `(${a} | (1u - ${b}))`; // x ** 0 = 1
+      h.add(IPOW);
+      return `_ipow_${dtype}(${a}, ${b})`;
+    case "max":
+    case "min":
+      if (f) {
+        h.add(FMAX_FMIN);
+        return `_f${op}(${a}, ${b})`;
+      }
+      return `${op}(${a}, ${b})`;
+    case "atan2":
+      if (!f) _unsupported(op, dtype);
+      return `atan2(${a}, ${b})`;
+    case "and":
+    case "or":
+    case "xor": {
+      if (f) _unsupported(op, dtype);
+      const sym = op === "and" ? "&" : op === "or" ? "|" : "^";
+      return `(${a} ${sym} ${b})`;
+    }
+    case "shift_left":
+    case "shift_right_logical": {
+      if (f || bool) {
+        throw new TypeError(`Cannot lower ${op} for ${dtype} on webgpu: it needs integers`);
+      }
+      const amt = s ? `u32(${b})` : b;
+      const va = s ? `bitcast<u32>(${a})` : a;
+      const sh = op === "shift_left" ? "<<" : ">>";
+      const r = `select(${va} ${sh} ${amt}, 0u, ${amt} >= 32u)`;
+      return s ? `bitcast<i32>(${r})` : r;
+    }
+    case "eq":
+    case "ne":
+    case "lt":
+    case "le":
+    case "gt":
+    case "ge": {
+      const sym = { eq: "==", ne: "!=", lt: "<", le: "<=", gt: ">", ge: ">=" }[op];
+      if (!f) return _b2u(`${a} ${sym} ${b}`);
+      h.add(F32_SPECIALS);
+      // Comparisons with NaN are false (true for ne) whatever the driver assumes about NaN.
+      const nan = `(_isnan(${a}) || _isnan(${b}))`;
+      return op === "ne" ? _b2u(`${nan} || ${a} != ${b}`) : _b2u(`!${nan} && ${a} ${sym} ${b}`);
+    }
+    default:
+      throw new Error(`internal: no lowering for ${op satisfies never}`);
+  }
+}
+
+/**
+ * The WGSL expression converting `x` from one dtype to another (`convert`): floats truncate
+ * toward zero into ints (saturating out of range, as WGSL defines; numpy leaves that
+ * undefined), bools become 0 or 1, anything nonzero (NaN included) becomes true, and i32/u32
+ * reinterpret their bits (wrapping, as numpy's `astype`).
+ *
+ * @param from The operand's dtype.
+ * @param to The result's dtype.
+ * @param x The operand expression.
+ * @returns The converted expression, in `to`'s storage type.
+ */
+export function convertExpr(from: DType, to: DType, x: string): string {
+  if (from === to) return x;
+  if (to === "bool") {
+    return from === "f32"
+      ? _b2u(`(bitcast<u32>(${x}) & 0x7fffffffu) != 0u`)
+      : _b2u(`${x} != ${from === "i32" ? "0i" : "0u"}`);
+  }
+  if (to === "f32") return `f32(${x})`;
+  if (from === "f32") return `${to}(${x})`;
+  if (from === "bool") return to === "i32" ? `i32(${x})` : x;
+  return `bitcast<${to}>(${x})`; // i32 <-> u32
+}
+
+/**
+ * A kernel applying a unary primitive to `n` elements: input 0 → output 0.
+ *
+ * @param op The primitive.
+ * @param dtype The operand's dtype.
+ * @param n The element count.
+ * @returns The kernel.
+ */
+export function unaryKernel(op: UnaryPrim, dtype: DType, n: number): Kernel {
+  const h = new Helpers();
+  const expr = unaryExpr(op, dtype, "x", h);
+  return elementwiseKernel({
+    bindings: [
+      { name: "a", type: storageType(dtype), access: "read", ref: inp(0) },
+      { name: "o", type: storageType(unaryOutDtype(op, dtype)), access: "read_write", ref: out(0) },
+    ],
+    total: n,
+    helpers: String(h),
+    body: `let x = a[i];\n  o[i] = ${expr};`,
+  });
+}
+
+/**
+ * A kernel applying a binary primitive to `n` element pairs: inputs 0, 1 → output 0.
+ *
+ * @param op The primitive.
+ * @param dtype The operands' dtype.
+ * @param n The element count.
+ * @returns The kernel.
+ */
+export function binaryKernel(op: BinaryPrim, dtype: DType, n: number): Kernel {
+  const h = new Helpers();
+  const expr = binaryExpr(op, dtype, "x", "y", h);
+  const t = storageType(dtype);
+  return elementwiseKernel({
+    bindings: [
+      { name: "a", type: t, access: "read", ref: inp(0) },
+      { name: "b", type: t, access: "read", ref: inp(1) },
+      { name: "o", type: storageType(binaryOutDtype(op, dtype)), access: "read_write", ref: out(0) },
+    ],
+    total: n,
+    helpers: String(h),
+    body: `let x = a[i];\n  let y = b[i];\n  o[i] = ${expr};`,
+  });
+}
+
+/**
+ * `select(pred, onTrue, onFalse)` over `n` elements: inputs (bool pred, x, y) → output 0.
+ *
+ * @param dtype The dtype of the two branches.
+ * @param n The element count.
+ * @returns The kernel.
+ */
+export function selectKernel(dtype: DType, n: number): Kernel {
+  const t = storageType(dtype);
+  return elementwiseKernel({
+    bindings: [
+      { name: "p", type: "u32", access: "read", ref: inp(0) },
+      { name: "a", type: t, access: "read", ref: inp(1) },
+      { name: "b", type: t, access: "read", ref: inp(2) },
+      { name: "o", type: t, access: "read_write", ref: out(0) },
+    ],
+    total: n,
+    body: `o[i] = select(b[i], a[i], p[i] != 0u);`,
+  });
+}
+
+/**
+ * `convert` of `n` elements from one dtype to another (see {@link convertExpr}).
+ *
+ * @param from The operand's dtype.
+ * @param to The result's dtype.
+ * @param n The element count.
+ * @returns The kernel.
+ */
+export function convertKernel(from: DType, to: DType, n: number): Kernel {
+  return elementwiseKernel({
+    bindings: [
+      { name: "a", type: storageType(from), access: "read", ref: inp(0) },
+      { name: "o", type: storageType(to), access: "read_write", ref: out(0) },
+    ],
+    total: n,
+    body: `let x = a[i];\n  o[i] = ${convertExpr(from, to, "x")};`,
+  });
+}

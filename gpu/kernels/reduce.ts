@@ -1,0 +1,352 @@
+/**
+ * Reductions over any set of axes (`reduce_sum`, `reduce_max`, `reduce_min`, `reduce_prod`)
+ * and `argmax`/`argmin` along one axis.
+ *
+ * The operand is first viewed with adjacent kept or reduced dims merged. Two strategies:
+ * - few elements per output (R <= 512) or many outputs: one invocation per output, looping
+ *   over its R elements in order;
+ * - otherwise one workgroup of 256 invocations per (output, chunk), each summing a strided
+ *   share, then a tree in workgroup memory; with more than one chunk, a second pass reduces
+ *   the per-chunk partials.
+ *
+ * Empty reductions give the identity (0, 1, -inf / int min, +inf / int max). max and min
+ * propagate NaN (numpy `max`); argmax/argmin return the first index of the extreme, and a NaN
+ * counts as the extreme (numpy), the first NaN winning.
+ *
+ * @module
+ */
+import type { DType } from "../../core/dtype.ts";
+import type { ReducePrim } from "../prims.ts";
+import {
+  declareBindings,
+  decode,
+  dotStrides,
+  elementwiseKernel,
+  F32_SPECIALS,
+  foldGrid,
+  Helpers,
+  inp,
+  type Kernel,
+  out,
+  type Plan,
+  size,
+  storageType,
+  strides,
+  tmp,
+  u,
+  type BufRef,
+} from "./common.ts";
+import { FMAX_FMIN } from "./math.ts";
+
+/** The combining operation of a reduction or scan. */
+export type Monoid = "sum" | "prod" | "max" | "min";
+
+/** The monoid of a reduction primitive. */
+export function monoidOf(op: ReducePrim): Monoid {
+  return op === "reduce_sum" ? "sum" : op === "reduce_prod" ? "prod" : op === "reduce_max"
+    ? "max"
+    : "min";
+}
+
+/**
+ * The identity of a monoid as a WGSL expression (a call for the float infinities, which are
+ * not constant expressions).
+ */
+export function identityOf(m: Monoid, dtype: DType, h: Helpers): string {
+  const t = storageType(dtype);
+  if (m === "sum") return `${t}(0)`;
+  if (m === "prod") return `${t}(1)`;
+  if (dtype === "f32") {
+    h.add(F32_SPECIALS);
+    return m === "max" ? "(-_inf())" : "_inf()";
+  }
+  if (dtype === "i32") return m === "max" ? "(-2147483647i - 1i)" : "2147483647i";
+  if (dtype === "bool") return m === "max" ? "0u" : "1u";
+  return m === "max" ? "0u" : "4294967295u";
+}
+
+/** The WGSL expression combining `a` and `b` under a monoid (bool sum/prod are or/and). */
+export function combineExpr(m: Monoid, dtype: DType, a: string, b: string, h: Helpers): string {
+  if (dtype === "bool" && (m === "sum" || m === "prod")) {
+    return m === "sum" ? `(${a} | ${b})` : `(${a} & ${b})`;
+  }
+  switch (m) {
+    case "sum":
+      return `(${a} + ${b})`;
+    case "prod":
+      return `(${a} * ${b})`;
+    case "max":
+    case "min":
+      if (dtype !== "f32") return `${m}(${a}, ${b})`;
+      h.add(FMAX_FMIN);
+      return `_f${m}(${a}, ${b})`;
+  }
+}
+
+/** A shape split into kept and reduced dims, adjacent dims of one kind merged. */
+interface _View {
+  readonly keptShape: number[];
+  readonly keptStrides: number[];
+  readonly redShape: number[];
+  readonly redStrides: number[];
+}
+
+function _view(shape: readonly number[], axes: readonly number[]): _View {
+  const st = strides(shape);
+  const v: _View = { keptShape: [], keptStrides: [], redShape: [], redStrides: [] };
+  let last: "k" | "r" | null = null;
+  for (let d = 0; d < shape.length; d++) {
+    if (shape[d] === 1) continue;
+    const kind = axes.includes(d) ? "r" : "k";
+    const sh = kind === "r" ? v.redShape : v.keptShape;
+    const ss = kind === "r" ? v.redStrides : v.keptStrides;
+    if (last === kind) {
+      sh[sh.length - 1] *= shape[d];
+      ss[ss.length - 1] = st[d];
+    } else {
+      sh.push(shape[d]);
+      ss.push(st[d]);
+    }
+    last = kind;
+  }
+  return v;
+}
+
+const _WG = 256;
+const _SEQ_MAX = 512;
+const _CHUNK = _WG * 64;
+
+/** WGSL computing the offset of reduced element `r` (a u32 expression) into `roff`. */
+function _redOffset(v: _View, r: string): string {
+  if (v.redShape.length === 1 && v.redStrides[0] === 1) return `let roff = ${r};`;
+  const vars = v.redShape.map((_, d) => `r${d}`);
+  return `${decode(r, v.redShape, "r")}\n    let roff = ${dotStrides(vars, v.redStrides)};`;
+}
+
+function _baseOffset(v: _View, o: string): string {
+  const vars = v.keptShape.map((_, d) => `k${d}`);
+  return `${decode(o, v.keptShape, "k")}\n  let base = ${dotStrides(vars, v.keptStrides)};`;
+}
+
+/** Options of a reduction pass. */
+interface _Pass {
+  readonly m: Monoid;
+  readonly dtype: DType;
+  readonly view: _View;
+  readonly src: BufRef;
+  readonly dst: BufRef;
+  /** Chunks per output (workgroup strategy only). */
+  readonly chunks: number;
+}
+
+function _sequential(p: _Pass): Kernel {
+  const h = new Helpers();
+  const t = storageType(p.dtype);
+  const R = size(p.view.redShape);
+  const body = `${_baseOffset(p.view, "i")}
+  var acc = ${identityOf(p.m, p.dtype, h)};
+  for (var r = 0u; r < ${u(R)}; r = r + 1u) {
+    ${_redOffset(p.view, "r")}
+    let x = a[base + roff];
+    acc = ${combineExpr(p.m, p.dtype, "acc", "x", h)};
+  }
+  o[i] = acc;`;
+  return elementwiseKernel({
+    bindings: [
+      { name: "a", type: t, access: "read", ref: p.src },
+      { name: "o", type: t, access: "read_write", ref: p.dst },
+    ],
+    total: size(p.view.keptShape),
+    helpers: String(h),
+    body,
+  });
+}
+
+function _workgroup(p: _Pass): Kernel {
+  const h = new Helpers();
+  const t = storageType(p.dtype);
+  const R = size(p.view.redShape);
+  const outs = size(p.view.keptShape);
+  const C = p.chunks;
+  const chunk = Math.ceil(R / C);
+  const grid = foldGrid(outs * C);
+  const comb = (a: string, b: string) => combineExpr(p.m, p.dtype, a, b, h);
+  const ident = identityOf(p.m, p.dtype, h);
+  const wgsl = `${
+    declareBindings([
+      { name: "a", type: t, access: "read", ref: p.src },
+      { name: "o", type: t, access: "read_write", ref: p.dst },
+    ])
+  }
+var<workgroup> sv: array<${t}, ${_WG}>;
+@compute @workgroup_size(${_WG})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let g = ${grid.flatGroup};
+  let ob = g / ${u(C)};
+  let c = g % ${u(C)};
+  var acc = ${ident};
+  if (g < ${u(outs * C)}) {
+    ${_baseOffset(p.view, "ob")}
+    let end = min((c + 1u) * ${u(chunk)}, ${u(R)});
+    for (var r = c * ${u(chunk)} + lid; r < end; r = r + ${u(_WG)}) {
+      ${_redOffset(p.view, "r")}
+      let x = a[base + roff];
+      acc = ${comb("acc", "x")};
+    }
+  }
+  sv[lid] = acc;
+  workgroupBarrier();
+  for (var s = ${u(_WG / 2)}; s > 0u; s = s >> 1u) {
+    if (lid < s) { sv[lid] = ${comb("sv[lid]", "sv[lid + s]")}; }
+    workgroupBarrier();
+  }
+  if (lid == 0u && g < ${u(outs * C)}) { o[g] = sv[0]; }
+}
+${h}`;
+  return {
+    wgsl,
+    workgroupSize: [_WG, 1, 1],
+    dispatch: grid.dispatch,
+    bindings: [p.src, p.dst],
+  };
+}
+
+/**
+ * A reduction over `axes` (sorted), removed from the output shape.
+ *
+ * @param op The reduction primitive.
+ * @param dtype The dtype.
+ * @param shape The operand's shape.
+ * @param axes The reduced axes.
+ * @returns The plan: input 0 → output 0.
+ */
+export function reducePlan(
+  op: ReducePrim,
+  dtype: DType,
+  shape: readonly number[],
+  axes: readonly number[],
+): Plan {
+  const m = monoidOf(op);
+  const view = _view(shape, axes);
+  const R = size(view.redShape), outs = size(view.keptShape);
+  if (R <= _SEQ_MAX || outs >= 4096) {
+    return {
+      steps: [{
+        kind: "dispatch",
+        kernel: _sequential({ m, dtype, view, src: inp(0), dst: out(0), chunks: 1 }),
+      }],
+      temps: [],
+    };
+  }
+  const chunks = Math.min(Math.ceil(R / _CHUNK), 256);
+  if (chunks === 1) {
+    return {
+      steps: [{
+        kind: "dispatch",
+        kernel: _workgroup({ m, dtype, view, src: inp(0), dst: out(0), chunks }),
+      }],
+      temps: [],
+    };
+  }
+  // Pass 1 writes partials [outs, chunks]; pass 2 reduces each row of partials.
+  const partial: _View = {
+    keptShape: [outs],
+    keptStrides: [chunks],
+    redShape: [chunks],
+    redStrides: [1],
+  };
+  return {
+    steps: [
+      { kind: "dispatch", kernel: _workgroup({ m, dtype, view, src: inp(0), dst: tmp(0), chunks }) },
+      {
+        kind: "dispatch",
+        kernel: _sequential({ m, dtype, view: partial, src: tmp(0), dst: out(0), chunks: 1 }),
+      },
+    ],
+    temps: [outs * chunks * 4],
+  };
+}
+
+/**
+ * `argmax` / `argmin` along one axis: the first index of the extreme, NaN counting as the
+ * extreme. One invocation per output for short axes, one workgroup per output otherwise.
+ *
+ * @param op "argmax" or "argmin".
+ * @param dtype The operand's dtype.
+ * @param shape The operand's shape.
+ * @param axis The axis.
+ * @returns The kernel: input 0 → output 0 (i32).
+ */
+export function argReduceKernel(
+  op: "argmax" | "argmin",
+  dtype: DType,
+  shape: readonly number[],
+  axis: number,
+): Kernel {
+  const h = new Helpers();
+  const t = storageType(dtype);
+  const P = size(shape.slice(0, axis)), L = shape[axis], Q = size(shape.slice(axis + 1));
+  const m: Monoid = op === "argmax" ? "max" : "min";
+  const cmp = op === "argmax" ? ">" : "<";
+  let nanTests = "";
+  if (dtype === "f32") {
+    h.add(F32_SPECIALS);
+    nanTests = `
+  if (_isnan(bv)) { return !_isnan(av) || bi < ai; }
+  if (_isnan(av)) { return false; }`;
+  }
+  // Whether (bv, bi) beats (av, ai).
+  h.add(`fn _better(av: ${t}, ai: u32, bv: ${t}, bi: u32) -> bool {${nanTests}
+  return bv ${cmp} av || (bv == av && bi < ai);
+}`);
+  const ident = identityOf(m, dtype, h);
+  const bindings = [
+    { name: "a", type: t, access: "read" as const, ref: inp(0) },
+    { name: "o", type: "i32", access: "read_write" as const, ref: out(0) },
+  ];
+  const outs = P * Q;
+  const addr = (o: string, r: string) => `(${o} / ${u(Q)}) * ${u(L * Q)} + (${o} % ${u(Q)}) + ${r} * ${u(Q)}`;
+  if (L <= _SEQ_MAX || outs >= 4096) {
+    return elementwiseKernel({
+      bindings,
+      total: outs,
+      helpers: String(h),
+      body: `var av = ${ident};
+  var ai = 0xffffffffu;
+  for (var r = 0u; r < ${u(L)}; r = r + 1u) {
+    let bv = a[${addr("i", "r")}];
+    if (_better(av, ai, bv, r)) { av = bv; ai = r; }
+  }
+  o[i] = bitcast<i32>(ai);`,
+    });
+  }
+  const grid = foldGrid(outs);
+  const wgsl = `${declareBindings(bindings)}
+var<workgroup> sv: array<${t}, ${_WG}>;
+var<workgroup> si: array<u32, ${_WG}>;
+@compute @workgroup_size(${_WG})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let g = ${grid.flatGroup};
+  var av = ${ident};
+  var ai = 0xffffffffu;
+  if (g < ${u(outs)}) {
+    for (var r = lid; r < ${u(L)}; r = r + ${u(_WG)}) {
+      let bv = a[${addr("g", "r")}];
+      if (_better(av, ai, bv, r)) { av = bv; ai = r; }
+    }
+  }
+  sv[lid] = av;
+  si[lid] = ai;
+  workgroupBarrier();
+  for (var s = ${u(_WG / 2)}; s > 0u; s = s >> 1u) {
+    if (lid < s && _better(sv[lid], si[lid], sv[lid + s], si[lid + s])) {
+      sv[lid] = sv[lid + s];
+      si[lid] = si[lid + s];
+    }
+    workgroupBarrier();
+  }
+  if (lid == 0u && g < ${u(outs)}) { o[g] = bitcast<i32>(si[0]); }
+}
+${h}`;
+  return { wgsl, workgroupSize: [_WG, 1, 1], dispatch: grid.dispatch, bindings: [inp(0), out(0)] };
+}

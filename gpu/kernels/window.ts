@@ -1,0 +1,109 @@
+/**
+ * `reduce_window` (sum, max or min pooling): one invocation per output element loops over its
+ * window. Window element w of output position o along dim d sits at
+ * `o · stride + w · windowDilation - padLo` in the base-dilated, padded operand; positions in
+ * the padding or between dilated base elements contribute the op's identity.
+ *
+ * @module
+ */
+import type { DType } from "../../core/dtype.ts";
+import {
+  decode,
+  elementwiseKernel,
+  Helpers,
+  i,
+  inp,
+  type Kernel,
+  out,
+  size,
+  storageType,
+  strides,
+  u,
+} from "./common.ts";
+import { combineExpr, identityOf, type Monoid } from "./reduce.ts";
+
+/** Parameters of `reduce_window`. */
+export interface WindowParams {
+  /** "sum", "max" or "min". */
+  readonly op: "sum" | "max" | "min";
+  /** Window size per dim. */
+  readonly windowDimensions: readonly number[];
+  /** Stride per dim. */
+  readonly windowStrides: readonly number[];
+  /** `[lo, hi]` padding per dim. */
+  readonly padding: readonly (readonly [number, number])[];
+  /** Base (input) dilation per dim. */
+  readonly baseDilation: readonly number[];
+  /** Window dilation per dim. */
+  readonly windowDilation: readonly number[];
+}
+
+/**
+ * The output shape of `reduce_window`.
+ *
+ * @param shape The operand's shape.
+ * @param p The parameters.
+ * @returns The output shape.
+ */
+export function windowOutShape(shape: readonly number[], p: WindowParams): number[] {
+  return shape.map((n, d) => {
+    const din = n === 0 ? 0 : (n - 1) * p.baseDilation[d] + 1;
+    const dw = (p.windowDimensions[d] - 1) * p.windowDilation[d] + 1;
+    const span = din + p.padding[d][0] + p.padding[d][1] - dw;
+    return span < 0 ? 0 : Math.floor(span / p.windowStrides[d]) + 1;
+  });
+}
+
+/**
+ * The `reduce_window` kernel.
+ *
+ * @param dtype The dtype.
+ * @param shape The operand's shape.
+ * @param p The parameters.
+ * @returns The kernel: input 0 → output 0.
+ */
+export function reduceWindowKernel(dtype: DType, shape: readonly number[], p: WindowParams): Kernel {
+  const h = new Helpers();
+  const m: Monoid = p.op;
+  const t = storageType(dtype);
+  const outShape = windowOutShape(shape, p);
+  const st = strides(shape);
+  const W = size(p.windowDimensions);
+  const lines = [
+    decode("i", outShape, "o"),
+    `var acc = ${identityOf(m, dtype, h)};`,
+    `for (var w = 0u; w < ${u(W)}; w = w + 1u) {`,
+    `  ${decode("w", p.windowDimensions, "w")}`,
+    "  var ok = true;",
+    "  var off = 0u;",
+  ];
+  for (let d = 0; d < shape.length; d++) {
+    const bd = p.baseDilation[d];
+    lines.push(
+      `  let q${d} = i32(o${d} * ${u(p.windowStrides[d])} + w${d} * ${u(p.windowDilation[d])}) - ${
+        i(p.padding[d][0])
+      };`,
+    );
+    if (bd === 1) {
+      lines.push(`  ok = ok && q${d} >= 0i && q${d} < ${i(shape[d])};`);
+      lines.push(`  off = off + u32(q${d}) * ${u(st[d])};`);
+    } else {
+      lines.push(
+        `  ok = ok && q${d} >= 0i && q${d} % ${i(bd)} == 0i && q${d} / ${i(bd)} < ${i(shape[d])};`,
+      );
+      lines.push(`  off = off + u32(q${d} / ${i(bd)}) * ${u(st[d])};`);
+    }
+  }
+  lines.push(`  if (ok) { let x = a[off]; acc = ${combineExpr(m, dtype, "acc", "x", h)}; }`);
+  lines.push("}", "o[i] = acc;");
+  const body = lines.join("\n  ");
+  return elementwiseKernel({
+    bindings: [
+      { name: "a", type: t, access: "read", ref: inp(0) },
+      { name: "o", type: t, access: "read_write", ref: out(0) },
+    ],
+    total: size(outShape),
+    helpers: String(h),
+    body,
+  });
+}

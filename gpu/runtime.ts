@@ -1,0 +1,329 @@
+/**
+ * The WebGPU runtime: owns the device, the buffer pools, the pipeline cache and the shared
+ * command encoder. Kernels (pure data, see `kernels/common.ts`) are recorded into one compute
+ * pass of a shared encoder, which is submitted lazily: when a readback needs the results, or
+ * every {@link RuntimeOptions.flushEvery} dispatches, never once per op.
+ *
+ * Buffer reuse is safe against the lazy submit: a buffer released while unsubmitted commands
+ * may still use it waits in a deferred list and joins the pool only when those commands are
+ * submitted (after which queue order protects it, `writeBuffer` included).
+ *
+ * Errors: a WGSL compile failure is caught with a validation error scope around pipeline
+ * creation and reported with the op's name, the compiler's messages and the numbered source;
+ * it, and any uncaptured device error, is thrown by the next {@link GpuRuntime.read} or
+ * {@link GpuRuntime.sync}. A lost device rejects them with `GpuUnavailableError`.
+ *
+ * @module
+ */
+import { debugLevel, type GpuContext, requestGpu } from "./device.ts";
+import { GpuError, numberLines } from "./errors.ts";
+import type { BufRef, Kernel, Plan } from "./kernels/common.ts";
+import { BufferPool, type PoolStats } from "./pool.ts";
+
+/** Options of {@link GpuRuntime.create}. */
+export interface RuntimeOptions {
+  /** Submit the shared encoder after this many dispatches (default 64). */
+  readonly flushEvery?: number;
+}
+
+/** Counters of the runtime, for tests and profiling. */
+export interface RuntimeStats {
+  /** Pipeline cache hits. */
+  readonly pipelineHits: number;
+  /** Pipelines compiled (cache misses). */
+  readonly pipelineMisses: number;
+  /** Compute dispatches recorded. */
+  readonly dispatches: number;
+  /** Command buffers submitted. */
+  readonly submits: number;
+  /** The storage buffer pool's counters. */
+  readonly storage: PoolStats;
+}
+
+// GPUBufferUsage and GPUMapMode flags, spelled out so that importing this module needs no
+// WebGPU globals: MAP_READ 0x1, COPY_SRC 0x4, COPY_DST 0x8, STORAGE 0x80; GPUMapMode.READ 0x1.
+const _STORAGE_USAGE = 0x80 | 0x4 | 0x8;
+const _STAGING_USAGE = 0x1 | 0x8;
+const _MAP_READ = 0x1;
+
+/** Owns a device and runs kernels on it. */
+export class GpuRuntime {
+  /** The device context. */
+  readonly ctx: GpuContext;
+  /** Storage buffers (STORAGE | COPY_SRC | COPY_DST). */
+  readonly storage: BufferPool;
+  #staging: BufferPool;
+  #pipelines = new Map<string, GPUComputePipeline>();
+  #checks = new Map<string, Promise<GpuError | null>>();
+  #encoder: GPUCommandEncoder | null = null;
+  #pass: GPUComputePassEncoder | null = null;
+  #pending = 0;
+  #deferred: GPUBuffer[] = [];
+  #error: Error | null = null;
+  #flushEvery: number;
+  #hits = 0;
+  #misses = 0;
+  #dispatches = 0;
+  #submits = 0;
+  #debug = debugLevel();
+
+  private constructor(ctx: GpuContext, opts: RuntimeOptions) {
+    this.ctx = ctx;
+    this.storage = new BufferPool(ctx.device, _STORAGE_USAGE);
+    this.#staging = new BufferPool(ctx.device, _STAGING_USAGE, 1 << 28);
+    this.#flushEvery = opts.flushEvery ?? 64;
+  }
+
+  /**
+   * Requests a device and makes a runtime on it.
+   *
+   * @param opts Runtime options.
+   * @returns The runtime.
+   * @throws {GpuUnavailableError} When no device can be had.
+   */
+  static async create(opts: RuntimeOptions = {}): Promise<GpuRuntime> {
+    return new GpuRuntime(await requestGpu(), opts);
+  }
+
+  /** The runtime's counters. */
+  get stats(): RuntimeStats {
+    return {
+      pipelineHits: this.#hits,
+      pipelineMisses: this.#misses,
+      dispatches: this.#dispatches,
+      submits: this.#submits,
+      storage: this.storage.stats,
+    };
+  }
+
+  /**
+   * The compute pipeline of a WGSL source (entry point `main`), compiled once and cached by
+   * its source text. A compile error is recorded (see the module doc) and also available
+   * from {@link checkCompile}.
+   *
+   * @param wgsl The source.
+   * @param op The op it implements, for error messages and debug output.
+   * @returns The pipeline (invalid, if the source does not compile).
+   */
+  pipeline(wgsl: string, op: string): GPUComputePipeline {
+    const hit = this.#pipelines.get(wgsl);
+    if (hit) {
+      this.#hits++;
+      return hit;
+    }
+    this.#misses++;
+    if (this.#debug >= 1) {
+      console.error(`[denax:gpu] compile ${op} (${wgsl.split("\n").length} lines)`);
+    }
+    if (this.#debug >= 3) console.error(numberLines(wgsl));
+    const device = this.ctx.device;
+    device.pushErrorScope("validation");
+    const module = device.createShaderModule({ code: wgsl, label: op });
+    const pipe = device.createComputePipeline({
+      layout: "auto",
+      compute: { module, entryPoint: "main" },
+      label: op,
+    });
+    const check = device.popErrorScope().then(async (err) => {
+      if (!err) return null;
+      let detail = err.message;
+      try {
+        const info = await module.getCompilationInfo();
+        const msgs = info.messages.filter((m) => m.type === "error");
+        if (msgs.length) {
+          detail = msgs.map((m) => `line ${m.lineNum}:${m.linePos}: ${m.message.trim()}`)
+            .join("\n");
+        }
+      } catch { /* keep the scope's message */ }
+      const e = new GpuError(
+        `Cannot compile the WGSL kernel of ${op}: ${detail}\n${numberLines(wgsl)}`,
+        { op, wgsl, cause: err },
+      );
+      this.#pipelines.delete(wgsl);
+      this.#error ??= e;
+      return e;
+    });
+    this.#checks.set(wgsl, check);
+    check.finally(() => this.#checks.delete(wgsl));
+    this.#pipelines.set(wgsl, pipe);
+    return pipe;
+  }
+
+  /**
+   * Compiles a WGSL source and waits for the compiler's verdict.
+   *
+   * @param wgsl The source.
+   * @param op The op it implements.
+   * @returns The pipeline.
+   * @throws {GpuError} With the compiler's message and the numbered source.
+   */
+  async checkCompile(wgsl: string, op: string): Promise<GPUComputePipeline> {
+    const p = this.pipeline(wgsl, op);
+    const e = await (this.#checks.get(wgsl) ?? Promise.resolve(null));
+    if (e) {
+      if (this.#error === e) this.#error = null; // reported here, not at the next read
+      throw e;
+    }
+    return p;
+  }
+
+  #beginPass(): GPUComputePassEncoder {
+    this.#encoder ??= this.ctx.device.createCommandEncoder();
+    this.#pass ??= this.#encoder.beginComputePass();
+    return this.#pass;
+  }
+
+  #endPass(): GPUCommandEncoder {
+    this.#encoder ??= this.ctx.device.createCommandEncoder();
+    if (this.#pass) {
+      this.#pass.end();
+      this.#pass = null;
+    }
+    return this.#encoder;
+  }
+
+  /**
+   * Records one kernel dispatch into the shared encoder.
+   *
+   * @param kernel The kernel.
+   * @param buffers The buffer of each binding, in order.
+   * @param op The op, for errors and debug output.
+   */
+  dispatch(kernel: Kernel, buffers: readonly GPUBuffer[], op: string): void {
+    const [x, y, z] = kernel.dispatch;
+    if (x === 0 || y === 0 || z === 0) return;
+    const pipe = this.pipeline(kernel.wgsl, op);
+    const bindGroup = this.ctx.device.createBindGroup({
+      layout: pipe.getBindGroupLayout(0),
+      entries: buffers.map((buffer, binding) => ({ binding, resource: { buffer } })),
+    });
+    const pass = this.#beginPass();
+    pass.setPipeline(pipe);
+    pass.setBindGroup(0, bindGroup);
+    pass.dispatchWorkgroups(x, y, z);
+    this.#dispatches++;
+    if (++this.#pending >= this.#flushEvery) this.flush();
+  }
+
+  /**
+   * Records a buffer-to-buffer copy into the shared encoder.
+   *
+   * @param src Source buffer.
+   * @param dst Destination buffer.
+   * @param bytes Bytes to copy (a multiple of 4).
+   */
+  copy(src: GPUBuffer, dst: GPUBuffer, bytes: number): void {
+    if (bytes === 0) return;
+    this.#endPass().copyBufferToBuffer(src, 0, dst, 0, bytes);
+    this.#pending++;
+  }
+
+  /**
+   * Runs a lowered primitive: acquires its temporaries, records its steps, releases the
+   * temporaries.
+   *
+   * @param plan The plan.
+   * @param inputs Input buffers.
+   * @param outputs Output buffers.
+   * @param op The op, for errors.
+   */
+  run(plan: Plan, inputs: readonly GPUBuffer[], outputs: readonly GPUBuffer[], op: string): void {
+    const temps = plan.temps.map((b) => this.storage.acquire(b));
+    const pick = (r: BufRef) =>
+      r.kind === "in" ? inputs[r.index] : r.kind === "out" ? outputs[r.index] : temps[r.index];
+    for (const s of plan.steps) {
+      if (s.kind === "dispatch") this.dispatch(s.kernel, s.kernel.bindings.map(pick), op);
+      else this.copy(pick(s.src), pick(s.dst), s.bytes);
+    }
+    for (const t of temps) this.release(t);
+  }
+
+  /** Submits the shared encoder, if it holds anything. */
+  flush(): void {
+    if (!this.#encoder) return;
+    const enc = this.#endPass();
+    this.#encoder = null;
+    this.#pending = 0;
+    this.ctx.device.queue.submit([enc.finish()]);
+    this.#submits++;
+    for (const b of this.#deferred) this.storage.release(b);
+    this.#deferred.length = 0;
+  }
+
+  /**
+   * Returns a storage buffer to the pool, deferred while unsubmitted commands may use it.
+   *
+   * @param buf A buffer from {@link storage}.
+   */
+  release(buf: GPUBuffer): void {
+    if (this.#encoder) this.#deferred.push(buf);
+    else this.storage.release(buf);
+  }
+
+  /**
+   * Uploads host bytes into a storage buffer (queue order: after all submitted work).
+   *
+   * @param buf The destination buffer.
+   * @param data The bytes (a multiple of 4).
+   */
+  write(buf: GPUBuffer, data: ArrayBufferView<ArrayBuffer>): void {
+    if (data.byteLength > 0) this.ctx.device.queue.writeBuffer(buf, 0, data);
+  }
+
+  async #raise(): Promise<void> {
+    if (this.#checks.size) await Promise.all(this.#checks.values());
+    const e = this.#error ?? this.ctx.takeError();
+    this.#error = null;
+    if (e) throw e;
+  }
+
+  async #wait<T>(p: Promise<T>): Promise<T> {
+    const r = await Promise.race([p, this.ctx.lost]);
+    if (r instanceof Error) throw r;
+    return r as T;
+  }
+
+  /**
+   * Reads `bytes` bytes of a storage buffer back: submits pending work with a copy into a
+   * pooled staging buffer and maps it.
+   *
+   * @param buf The buffer.
+   * @param bytes How many bytes (a multiple of 4).
+   * @returns A copy of the bytes.
+   * @throws {GpuError} For a compile or device error recorded since the last readback.
+   * @throws {GpuUnavailableError} When the device is lost.
+   */
+  async read(buf: GPUBuffer, bytes: number): Promise<ArrayBuffer> {
+    if (bytes === 0) {
+      this.flush();
+      await this.#raise();
+      return new ArrayBuffer(0);
+    }
+    const staging = this.#staging.acquire(bytes);
+    this.#endPass().copyBufferToBuffer(buf, 0, staging, 0, bytes);
+    this.flush();
+    try {
+      await this.#wait(staging.mapAsync(_MAP_READ, 0, bytes));
+    } catch (e) {
+      await this.#raise();
+      throw e;
+    }
+    const data = staging.getMappedRange(0, bytes).slice(0);
+    staging.unmap();
+    this.#staging.release(staging);
+    await this.#raise();
+    return data;
+  }
+
+  /**
+   * Submits pending work and waits for the device to finish it.
+   *
+   * @throws {GpuError} For a compile or device error recorded since the last readback.
+   * @throws {GpuUnavailableError} When the device is lost.
+   */
+  async sync(): Promise<void> {
+    this.flush();
+    await this.#wait(this.ctx.device.queue.onSubmittedWorkDone());
+    await this.#raise();
+  }
+}

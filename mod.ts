@@ -1,0 +1,44 @@
+/**
+ * denax: JAX's model of computation for Deno — immutable arrays, pure functions, and
+ * composable `grad` / `vmap` / `jit` over a traced IR.
+ *
+ * @example
+ * ```ts
+ * import { grad, init, jit, np } from "./mod.ts";
+ * await init({ backend: "cpu" });
+ * const loss = (w: any, x: any, y: any) => np.square(np.matmul(x, w).sub(y)).mean();
+ * const step = jit((w: any, x: any, y: any) => w.sub(grad(loss)(w, x, y).mul(0.1)));
+ * let w = np.zeros([2]);
+ * const x = np.array([[1, 0], [0, 1], [1, 1]]), y = np.array([1, 2, 3]);
+ * for (let i = 0; i < 100; i++) w = step(w, x, y);
+ * console.log(await w.toArray()); // ≈ [1, 2]
+ * ```
+ *
+ * @module
+ */
+export { init, backendInfo, type InitOptions } from "./core/init.ts";
+export { Tensor, Tracer, type TensorLike, type NestedArray } from "./core/tensor.ts";
+export type { DType } from "./core/dtype.ts";
+export { ShapedArray } from "./core/aval.ts";
+export { TracerLeakError, ConcretizationError } from "./core/errors.ts";
+export * as np from "./core/numpy.ts";
+export * as tree from "./core/tree.ts";
+export {
+  grad,
+  hessian,
+  jacfwd,
+  jacrev,
+  jit,
+  jvp,
+  linearize,
+  makeJaxpr,
+  valueAndGrad,
+  vjp,
+  vmap,
+  type GradOptions,
+  type JitOptions,
+  type Jitted,
+  type VmapOptions,
+} from "./core/transforms.ts";
+export { compileStats } from "./core/jit_prim.ts";
+export { ClosedJaxpr, Jaxpr } from "./core/jaxpr.ts";

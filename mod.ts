@@ -42,3 +42,5 @@ export {
 } from "./core/transforms.ts";
 export { compileStats } from "./core/jit_prim.ts";
 export { ClosedJaxpr, Jaxpr } from "./core/jaxpr.ts";
+export * as lax from "./core/lax.ts";
+export { checkpoint, customJvp, customVjp, type CustomJvpFunction, type CustomVjpFunction } from "./core/custom.ts";

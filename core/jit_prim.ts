@@ -52,10 +52,11 @@ export const jit_call_p: Primitive = definePrimitive("jit_call", {
   evalImpl(args, { jaxpr }) {
     return runCompiled(jaxpr, args);
   },
+  symbolicZeros: true,
   jvp(primals, tangents, { jaxpr, name }) {
     const j = jaxpr as Jaxpr;
-    const nz = primals.map((p) => p.dtype === "f32");
-    const { jaxpr: jj, outNonzeros } = jvpJaxpr(j, nz, true);
+    const nz = tangents.map((t) => t !== null);
+    const { jaxpr: jj, outNonzeros } = jvpJaxpr(j, nz, false);
     const outs = bind(jit_call_p, [...jj.consts, ...primals, ...tangents.filter((_, i) => nz[i])], {
       jaxpr: jj.jaxpr,
       name: `jvp(${name})`,

@@ -54,7 +54,7 @@ export class JvpInterpreter implements Interpreter {
     using _ = pushInterpreter(this.parent);
     if (tangents.every((t) => t === null)) return bind(prim, primals, params);
     if (!prim.jvp) throw new Error(`Differentiation rule for '${prim.name}' is not implemented`);
-    const inst = tangents.map((t, i) => t ?? zerosLikeT(primals[i]));
+    const inst = prim.symbolicZeros ? tangents : tangents.map((t, i) => t ?? zerosLikeT(primals[i]));
     const [outs, outT] = prim.jvp(primals, inst, params);
     return outs.map((o, i) => new JvpTracer(this, o, isFloat(o.dtype) ? outT[i] ?? null : null));
   }

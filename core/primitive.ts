@@ -36,7 +36,7 @@ export interface PrimitiveRules {
   /** The eager implementation in terms of other binds (higher-order primitives). */
   evalImpl?(args: Tensor[], params: Params): Tensor[];
   /** Forward-mode rule: primal and tangent outputs; a null tangent means zero. */
-  jvp?(primals: Tensor[], tangents: Tensor[], params: Params): [Tensor[], (Tensor | null)[]];
+  jvp?(primals: Tensor[], tangents: any[], params: Params): [Tensor[], (Tensor | null)[]];
   /**
    * Transposition, for primitives linear in their undefined inputs: given the output
    * cotangents (null = zero), returns a cotangent for each input (null where none).
@@ -53,6 +53,8 @@ export interface PrimitiveRules {
     params: Params,
     axisSize: number,
   ): [Tensor[], (number | null)[]];
+  /** Whether the JVP rule accepts null (symbolic zero) tangents instead of instantiated zeros. */
+  symbolicZeros?: boolean;
   /** Marks higher-order primitives (they carry jaxprs in their params). */
   higherOrder?: boolean;
   /** Whether the primitive returns several outputs. */

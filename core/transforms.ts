@@ -8,7 +8,7 @@ import { ShapedArray } from "./aval.ts";
 import { backwardPass } from "./ad.ts";
 import { traceToJaxpr } from "./builder.ts";
 import { type DType, isFloat } from "./dtype.ts";
-import { type ClosedJaxpr, dce, evalJaxpr, Jaxpr, objectId } from "./jaxpr.ts";
+import { type ClosedJaxpr, cse, dce, evalJaxpr, Jaxpr, objectId } from "./jaxpr.ts";
 import { compileStats, jit_call_p } from "./jit_prim.ts";
 import { jvpFlat, linearizeFlat } from "./jvp.ts";
 import { UndefinedPrimal } from "./primitive.ts";
@@ -370,7 +370,9 @@ export function jit<F extends (...args: any[]) => any>(f: F, opts: JitOptions = 
         odef = d;
         return ol;
       }, leaves.map((l) => l.aval), { name: `jit(${f.name || "fn"})` });
-      const { jaxpr, consts } = closureConvert(closed);
+      const converted = closureConvert(closed);
+      const jaxpr = cse(dce(converted.jaxpr));
+      const consts = converted.consts;
       entry = { jaxpr, consts, odef: odef!, closed };
       if (!consts.some((c) => c instanceof Tracer)) cache.set(key, entry);
     }

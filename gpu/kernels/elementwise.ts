@@ -24,6 +24,7 @@ import {
   storageType,
 } from "./common.ts";
 import {
+  ATAN,
   ERF,
   ERF_INV,
   EXPM1,
@@ -100,9 +101,6 @@ function _unaryF32(op: UnaryPrim, x: string, h: Helpers): string {
     case "sin":
     case "cos":
     case "tan":
-    case "asin":
-    case "acos":
-    case "atan":
     case "floor":
     case "ceil":
     case "round": // WGSL round is half to even, as numpy's
@@ -110,6 +108,11 @@ function _unaryF32(op: UnaryPrim, x: string, h: Helpers): string {
     case "sign":
       h.add(F32_SPECIALS);
       return `select(sign(${x}), ${x}, _isnan(${x}))`;
+    case "asin":
+    case "acos":
+    case "atan":
+      h.add(ATAN);
+      return `_${op}(${x})`;
     case "expm1":
       h.add(EXPM1);
       return `_expm1(${x})`;
@@ -196,7 +199,8 @@ export function binaryExpr(op: BinaryPrim, dtype: DType, a: string, b: string, h
       return `${op}(${a}, ${b})`;
     case "atan2":
       if (!f) _unsupported(op, dtype);
-      return `atan2(${a}, ${b})`;
+      h.add(ATAN);
+      return `_atan2(${a}, ${b})`;
     case "and":
     case "or":
     case "xor": {

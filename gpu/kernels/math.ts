@@ -209,24 +209,73 @@ fn _ipow_u32(x: u32, y: u32) -> u32 {
 `;
 
 /**
- * C fmod (the result has the sign of the dividend): r = fma(-q, |y|, |x|) with
- * q = trunc(|x| / |y|), then one correction step for a q that rounding put off by one. Exact
- * while the quotient stays below 2^24 (the fused multiply-add makes |x| - q|y| exact);
- * fmod(x, 0), fmod(±inf, y) and NaNs give NaN, fmod(x, ±inf) = x.
+ * C fmod (the result has the sign of the dividend), exact: binary long division on |x|, each
+ * step subtracting the largest |y|·2^k not above the remainder, a subtraction that Sterbenz's
+ * lemma makes exact. Steps are bounded by the exponent gap of x and y (at most 277); no
+ * fused multiply-add is needed (llvmpipe does not fuse WGSL's fma). fmod(x, 0), fmod(±inf, y)
+ * and NaNs give NaN, fmod(x, ±inf) = x; subnormals are flushed as the device does.
  */
 export const FMOD = `${F32_SPECIALS}
 fn _fmod(x: f32, y: f32) -> f32 {
   if (_isnan(x) || _isnan(y) || _isinf(x) || y == 0.0) { return _nan(); }
   if (_isinf(y)) { return x; }
-  let ax = abs(x);
   let ay = abs(y);
-  var r = ax;
-  if (ax >= ay) {
-    let q = trunc(ax / ay);
-    r = fma(-q, ay, ax);
-    if (r < 0.0) { r = r + ay; }
-    if (r >= ay) { r = r - ay; }
+  let ey = (bitcast<u32>(ay) >> 23u) & 0xffu;
+  var r = abs(x);
+  for (var it = 0; it < 300 && r >= ay; it = it + 1) {
+    let er = (bitcast<u32>(r) >> 23u) & 0xffu;
+    var d = bitcast<f32>(bitcast<u32>(ay) + ((er - ey) << 23u));
+    if (d > r) { d = d * 0.5; }
+    r = r - d;
   }
   return select(r, -r, (bitcast<u32>(x) >> 31u) == 1u);
 }
+`;
+
+/**
+ * atan, atan2, asin and acos. WGSL's builtins are off by up to 2e-4 relative on llvmpipe, so
+ * atan is Cephes' `atanf` (range reduction at tan(3π/8) and tan(π/8), then a degree-9 odd
+ * polynomial; about 2e-7 relative), atan2 takes the quadrant from the signs (IEEE special
+ * cases included), and asin(x) = atan2(x, sqrt((1 - x)(1 + x))),
+ * acos(x) = 2 atan2(sqrt(1 - x), sqrt(1 + x)).
+ */
+export const ATAN = `${F32_SPECIALS}
+fn _atan_pos(x0: f32) -> f32 {
+  var x = x0;
+  var y = 0.0;
+  if (x > 2.414213562373095) {
+    y = 1.5707963267948966;
+    x = -1.0 / x;
+  } else if (x > 0.4142135623730950) {
+    y = 0.7853981633974483;
+    x = (x - 1.0) / (x + 1.0);
+  }
+  let z = x * x;
+  return y + ((((8.05374449538e-2 * z - 1.38776856032e-1) * z + 1.99777106478e-1) * z -
+    3.33329491539e-1) * z * x + x);
+}
+fn _atan(x: f32) -> f32 {
+  if (_isnan(x)) { return x; }
+  let r = _atan_pos(abs(x));
+  return select(r, -r, x < 0.0);
+}
+fn _atan2(y: f32, x: f32) -> f32 {
+  if (_isnan(x) || _isnan(y)) { return _nan(); }
+  let xneg = (bitcast<u32>(x) >> 31u) == 1u;
+  let yneg = (bitcast<u32>(y) >> 31u) == 1u;
+  let ax = abs(x);
+  let ay = abs(y);
+  var r: f32;
+  if (ay == 0.0) {
+    r = select(0.0, 3.141592653589793, xneg);
+  } else if (_isinf(ax) && _isinf(ay)) {
+    r = select(0.7853981633974483, 2.356194490192345, xneg);
+  } else {
+    if (ay <= ax) { r = _atan_pos(ay / ax); } else { r = 1.5707963267948966 - _atan_pos(ax / ay); }
+    if (xneg) { r = 3.141592653589793 - r; }
+  }
+  return select(r, -r, yneg);
+}
+fn _asin(x: f32) -> f32 { return _atan2(x, sqrt((1.0 - x) * (1.0 + x))); }
+fn _acos(x: f32) -> f32 { return 2.0 * _atan2(sqrt(1.0 - x), sqrt(1.0 + x)); }
 `;

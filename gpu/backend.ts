@@ -1,0 +1,274 @@
+/**
+ * The WebGPU backend: eager execution of every first-order primitive as cached WGSL kernels
+ * recorded into a shared, lazily submitted command encoder (see `runtime.ts`).
+ *
+ * Arrays live in pooled storage buffers owned by {@link WebGpuArray} handles; a handle that is
+ * garbage-collected returns its buffer to the pool, and `release` returns it at once. bool
+ * arrays are u32 0/1 on the GPU and `Uint8Array`s on the host (converted at upload/readback).
+ *
+ * @example
+ * ```ts ignore
+ * import { createWebGpuBackend } from "./backend.ts";
+ *
+ * const gpu = await createWebGpuBackend();
+ * const aval = { shape: [3], dtype: "f32" } as const;
+ * const x = gpu.upload(new Float32Array([1, 2, 3]), aval);
+ * const [y] = gpu.execute("exp", [x], [aval], {}, [aval]);
+ * console.log(await gpu.read(y, aval)); // Float32Array [2.718…, 7.389…, 20.08…]
+ * ```
+ *
+ * @module
+ */
+import { type AvalLike, type Backend, type Buf, registerBackend } from "../core/backend.ts";
+import type { DType, TypedArray } from "../core/dtype.ts";
+import { gpuAdapterAvailable } from "./device.ts";
+import { copyPlan, type Plan, single, size } from "./kernels/common.ts";
+import { convKernel, type ConvParams } from "./kernels/conv.ts";
+import { cumulativeKernel } from "./kernels/cumulative.ts";
+import { dotGeneralKernel, type DotDims } from "./kernels/dot.ts";
+import { binaryKernel, convertKernel, selectKernel, unaryKernel } from "./kernels/elementwise.ts";
+import { gatherKernel, scatterPlan } from "./kernels/gather.ts";
+import {
+  broadcastKernel,
+  concatenatePlan,
+  iotaKernel,
+  padKernel,
+  revKernel,
+  sliceKernel,
+  transposeKernel,
+} from "./kernels/movement.ts";
+import { threefryKernel } from "./kernels/random.ts";
+import { argReduceKernel, reducePlan } from "./kernels/reduce.ts";
+import { sortPlan } from "./kernels/sort.ts";
+import { reduceWindowKernel, type WindowParams } from "./kernels/window.ts";
+import { BufferOwnerRegistry } from "./pool.ts";
+import {
+  BINARY_PRIMS,
+  type BinaryPrim,
+  CUMULATIVE_PRIMS,
+  type CumulativePrim,
+  type PrimName,
+  REDUCE_PRIMS,
+  type ReducePrim,
+  UNARY_PRIMS,
+  type UnaryPrim,
+} from "./prims.ts";
+import { GpuRuntime, type RuntimeOptions } from "./runtime.ts";
+
+/** A device array: a pooled storage buffer and its byte length. */
+export class WebGpuArray {
+  /** The buffer (its size is the pool bucket's, at least `bytes`). */
+  readonly buffer: GPUBuffer;
+  /** Bytes of data (4 per element). */
+  readonly bytes: number;
+  /** Set once the buffer went back to the pool. */
+  released = false;
+
+  /** Wraps a buffer holding `bytes` bytes. */
+  constructor(buffer: GPUBuffer, bytes: number) {
+    this.buffer = buffer;
+    this.bytes = bytes;
+  }
+}
+
+/** What a lowering sees: the operand and result avals and the params. */
+export interface LowerCtx {
+  /** Operand avals. */
+  readonly ins: readonly AvalLike[];
+  /** Result avals (from the primitive's abstract evaluation). */
+  readonly outs: readonly AvalLike[];
+  /** The primitive's params as bound. */
+  readonly params: Readonly<Record<string, unknown>>;
+}
+
+/** Lowers one primitive application to a plan of kernels. */
+export type Lowering = (c: LowerCtx) => Plan;
+
+const _n = (a: AvalLike) => size(a.shape);
+// Params arrive untyped from the core; each lowering reads the fields its primitive defines.
+const _p = <T>(c: LowerCtx) => c.params as unknown as T;
+
+function _unary(op: UnaryPrim): Lowering {
+  if (op === "stop_gradient") return (c) => copyPlan(_n(c.ins[0]) * 4);
+  return (c) => single(unaryKernel(op, c.ins[0].dtype, _n(c.ins[0])));
+}
+
+function _binary(op: BinaryPrim): Lowering {
+  return (c) => single(binaryKernel(op, c.ins[0].dtype, _n(c.ins[0])));
+}
+
+function _reduce(op: ReducePrim): Lowering {
+  return (c) => reducePlan(op, c.ins[0].dtype, c.ins[0].shape, _p<{ axes: number[] }>(c).axes);
+}
+
+function _cumulative(op: CumulativePrim): Lowering {
+  return (c) => {
+    const p = _p<{ axis: number; reverse?: boolean }>(c);
+    return single(cumulativeKernel(op, c.ins[0].dtype, c.ins[0].shape, p.axis, !!p.reverse));
+  };
+}
+
+function _table<K extends string>(names: readonly K[], f: (k: K) => Lowering): Record<K, Lowering> {
+  return Object.fromEntries(names.map((k) => [k, f(k)])) as Record<K, Lowering>;
+}
+
+/** The lowering of every first-order primitive; a missing entry fails `deno check`. */
+export const LOWERINGS: { readonly [P in PrimName]: Lowering } = {
+  ..._table(UNARY_PRIMS, _unary),
+  ..._table(BINARY_PRIMS, _binary),
+  ..._table(REDUCE_PRIMS, _reduce),
+  ..._table(CUMULATIVE_PRIMS, _cumulative),
+  select: (c) => single(selectKernel(c.ins[1].dtype, _n(c.ins[1]))),
+  convert: (c) => single(convertKernel(c.ins[0].dtype, c.outs[0].dtype, _n(c.ins[0]))),
+  bitcast: (c) => copyPlan(_n(c.ins[0]) * 4),
+  reshape: (c) => copyPlan(_n(c.ins[0]) * 4),
+  broadcast_in_dim: (c) =>
+    single(
+      broadcastKernel(
+        c.ins[0].dtype,
+        c.ins[0].shape,
+        c.outs[0].shape,
+        _p<{ broadcastDimensions: number[] }>(c).broadcastDimensions,
+      ),
+    ),
+  transpose: (c) =>
+    single(transposeKernel(c.ins[0].dtype, c.ins[0].shape, _p<{ perm: number[] }>(c).perm)),
+  slice: (c) => {
+    const p = _p<{ start: number[]; strides?: number[] | null }>(c);
+    const step = p.strides ?? p.start.map(() => 1);
+    return single(sliceKernel(c.ins[0].dtype, c.ins[0].shape, p.start, step, c.outs[0].shape));
+  },
+  pad: (c) => {
+    const p = _p<{ lo: number[]; interior?: number[] }>(c);
+    const interior = p.interior ?? p.lo.map(() => 0);
+    return single(padKernel(c.ins[0].dtype, c.ins[0].shape, c.outs[0].shape, p.lo, interior));
+  },
+  concatenate: (c) =>
+    concatenatePlan(c.outs[0].dtype, c.ins.map((a) => a.shape), _p<{ axis: number }>(c).axis),
+  rev: (c) => single(revKernel(c.ins[0].dtype, c.ins[0].shape, _p<{ axes: number[] }>(c).axes)),
+  iota: (c) =>
+    single(iotaKernel(c.outs[0].dtype, c.outs[0].shape, _p<{ dimension: number }>(c).dimension)),
+  gather: (c) =>
+    single(gatherKernel(c.ins[0].dtype, c.ins[0].shape, _n(c.ins[1]), _p<{ axis: number }>(c).axis)),
+  scatter: (c) => {
+    const p = _p<{ axis: number; mode: "set" | "add" }>(c);
+    return scatterPlan(c.ins[0].dtype, c.ins[0].shape, _n(c.ins[1]), p.axis, p.mode);
+  },
+  argmax: (c) =>
+    single(argReduceKernel("argmax", c.ins[0].dtype, c.ins[0].shape, _p<{ axis: number }>(c).axis)),
+  argmin: (c) =>
+    single(argReduceKernel("argmin", c.ins[0].dtype, c.ins[0].shape, _p<{ axis: number }>(c).axis)),
+  dot_general: (c) =>
+    single(dotGeneralKernel(c.ins[0].dtype, c.ins[0].shape, c.ins[1].shape, _p<DotDims>(c))),
+  conv_general_dilated: (c) =>
+    single(convKernel(c.ins[0].dtype, c.ins[0].shape, c.ins[1].shape, _p<ConvParams>(c))),
+  reduce_window: (c) => single(reduceWindowKernel(c.ins[0].dtype, c.ins[0].shape, _p<WindowParams>(c))),
+  sort: (c) => {
+    const p = _p<{ axis: number; descending?: boolean }>(c);
+    return sortPlan(c.ins.map((a) => a.dtype), c.ins[0].shape, p.axis, !!p.descending);
+  },
+  threefry2x32: (c) => single(threefryKernel(_n(c.ins[0]))),
+};
+
+/** The WebGPU backend, with its runtime exposed for tests and profiling. */
+export interface WebGpuBackend extends Backend {
+  /** The runtime (device, pools, pipeline cache, encoder). */
+  readonly runtime: GpuRuntime;
+}
+
+function _toDevice(data: TypedArray, dtype: DType): ArrayBufferView<ArrayBuffer> {
+  const Ctor = dtype === "f32" ? Float32Array : dtype === "i32" ? Int32Array : Uint32Array;
+  if (data instanceof Ctor && data.buffer instanceof ArrayBuffer) {
+    return data as ArrayBufferView<ArrayBuffer>;
+  }
+  return Ctor.from(data as ArrayLike<number>);
+}
+
+function _fromDevice(bytes: ArrayBuffer, dtype: DType): TypedArray {
+  switch (dtype) {
+    case "f32":
+      return new Float32Array(bytes);
+    case "i32":
+      return new Int32Array(bytes);
+    case "u32":
+      return new Uint32Array(bytes);
+    case "bool":
+      return Uint8Array.from(new Uint32Array(bytes), (v) => (v ? 1 : 0));
+    default:
+      throw new TypeError(`Unknown dtype ${dtype satisfies never}`);
+  }
+}
+
+/**
+ * Creates the WebGPU backend on a new device.
+ *
+ * @param opts Runtime options (how often the shared encoder is submitted).
+ * @returns The backend, named "webgpu".
+ * @throws {GpuUnavailableError} When no adapter or device can be had.
+ */
+export async function createWebGpuBackend(opts: RuntimeOptions = {}): Promise<WebGpuBackend> {
+  const rt = await GpuRuntime.create(opts);
+  const owners = new BufferOwnerRegistry((buf) => rt.release(buf));
+  const alloc = (bytes: number): WebGpuArray => {
+    const arr = new WebGpuArray(rt.storage.acquire(bytes), bytes);
+    owners.register(arr, arr.buffer);
+    return arr;
+  };
+  const handle = (b: Buf): WebGpuArray => {
+    if (!(b instanceof WebGpuArray)) {
+      throw new TypeError("Cannot use a buffer of another backend on webgpu");
+    }
+    if (b.released) throw new Error("internal: webgpu buffer used after release");
+    return b;
+  };
+  return {
+    name: "webgpu",
+    description: rt.ctx.description,
+    runtime: rt,
+    upload(data: TypedArray, aval: AvalLike): Buf {
+      const arr = alloc(_n(aval) * 4);
+      rt.write(arr.buffer, _toDevice(data, aval.dtype));
+      return arr;
+    },
+    async read(buf: Buf, aval: AvalLike): Promise<TypedArray> {
+      const arr = handle(buf);
+      return _fromDevice(await rt.read(arr.buffer, _n(aval) * 4), aval.dtype);
+    },
+    execute(prim, inputs, inAvals, params, outAvals): Buf[] {
+      const lower = (LOWERINGS as Record<string, Lowering | undefined>)[prim];
+      if (!lower) throw new Error(`Cannot execute ${prim} on webgpu: no lowering`);
+      const plan = lower({ ins: inAvals, outs: outAvals, params });
+      const outs = outAvals.map((a) => alloc(_n(a) * 4));
+      rt.run(
+        plan,
+        inputs.map((b) => handle(b).buffer),
+        outs.map((o) => o.buffer),
+        prim,
+      );
+      return outs;
+    },
+    release(buf: Buf): void {
+      const arr = handle(buf);
+      arr.released = true;
+      owners.unregister(arr);
+      rt.release(arr.buffer);
+    },
+    sync(): Promise<void> {
+      return rt.sync();
+    },
+  };
+}
+
+/**
+ * Whether a WebGPU adapter exists here (cached).
+ *
+ * @returns `true` when the webgpu backend can be created.
+ */
+export function webgpuAvailable(): Promise<boolean> {
+  return gpuAdapterAvailable();
+}
+
+/** Registers {@link createWebGpuBackend} with the core under the name "webgpu". */
+export function registerWebGpuBackend(): void {
+  registerBackend("webgpu", createWebGpuBackend);
+}

@@ -44,3 +44,4 @@ export { compileStats } from "./core/jit_prim.ts";
 export { ClosedJaxpr, Jaxpr } from "./core/jaxpr.ts";
 export * as lax from "./core/lax.ts";
 export { checkpoint, customJvp, customVjp, type CustomJvpFunction, type CustomVjpFunction } from "./core/custom.ts";
+export * as random from "./core/random.ts";

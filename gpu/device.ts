@@ -54,11 +54,11 @@ export interface GpuContext {
   /** Whether `shader-f16` was enabled. */
   readonly shaderF16: boolean;
   /**
-   * Returns (and clears) the first error the device reported since the last call: a
-   * `GpuUnavailableError` once the device is lost (that one is never cleared), a `GpuError`
-   * for an uncaptured validation or out-of-memory error.
+   * Returns (and clears) the errors the device reported since the last call, oldest first:
+   * `GpuError`s for uncaptured validation, out-of-memory or internal errors, and once the
+   * device is lost a `GpuUnavailableError` (that one is never cleared).
    */
-  takeError(): Error | null;
+  takeErrors(): Error[];
   /** Resolves with a `GpuUnavailableError` when the device is lost; never rejects. */
   readonly lost: Promise<GpuUnavailableError>;
 }
@@ -96,7 +96,7 @@ export async function requestGpu(): Promise<GpuContext> {
   } catch (e) {
     throw new GpuUnavailableError(`WebGPU device request failed: ${e}`, { cause: e });
   }
-  let pending: Error | null = null;
+  const pending: Error[] = [];
   let lostError: GpuUnavailableError | null = null;
   const lost = device.lost.then((info) => {
     lostError = new GpuUnavailableError(
@@ -106,9 +106,11 @@ export async function requestGpu(): Promise<GpuContext> {
   });
   device.onuncapturederror = (ev: GPUUncapturedErrorEvent) => {
     const kind = ev.error.constructor?.name ?? "GPUError";
-    pending ??= new GpuError(`Uncaptured WebGPU ${kind}: ${ev.error.message}`, {
-      cause: ev.error,
-    });
+    if (pending.length < 100) {
+      pending.push(new GpuError(`Uncaptured WebGPU ${kind}: ${ev.error.message}`, {
+        cause: ev.error,
+      }));
+    }
   };
   const l = device.limits;
   return {
@@ -125,11 +127,10 @@ export async function requestGpu(): Promise<GpuContext> {
     },
     timestampQuery: requiredFeatures.includes("timestamp-query"),
     shaderF16: requiredFeatures.includes("shader-f16"),
-    takeError(): Error | null {
-      if (lostError) return lostError;
-      const e = pending;
-      pending = null;
-      return e;
+    takeErrors(): Error[] {
+      const es = pending.splice(0);
+      if (lostError) es.push(lostError);
+      return es;
     },
     lost,
   };

@@ -16,7 +16,7 @@
  * @module
  */
 import { debugLevel, type GpuContext, requestGpu } from "./device.ts";
-import { GpuError, numberLines } from "./errors.ts";
+import { GpuError, GpuUnavailableError, numberLines } from "./errors.ts";
 import type { BufRef, Kernel, Plan } from "./kernels/common.ts";
 import { BufferPool, type PoolStats } from "./pool.ts";
 
@@ -60,6 +60,8 @@ export class GpuRuntime {
   #pending = 0;
   #deferred: GPUBuffer[] = [];
   #error: Error | null = null;
+  #failedLabels = new Set<string>();
+  #labels = 0;
   #flushEvery: number;
   #hits = 0;
   #misses = 0;
@@ -117,12 +119,14 @@ export class GpuRuntime {
     }
     if (this.#debug >= 3) console.error(numberLines(wgsl));
     const device = this.ctx.device;
+    // A unique label lets later errors caused by this pipeline being invalid be recognised.
+    const label = `${op}#${++this.#labels}`;
     device.pushErrorScope("validation");
-    const module = device.createShaderModule({ code: wgsl, label: op });
+    const module = device.createShaderModule({ code: wgsl, label });
     const pipe = device.createComputePipeline({
       layout: "auto",
       compute: { module, entryPoint: "main" },
-      label: op,
+      label,
     });
     const check = device.popErrorScope().then(async (err) => {
       if (!err) return null;
@@ -140,6 +144,7 @@ export class GpuRuntime {
         { op, wgsl, cause: err },
       );
       this.#pipelines.delete(wgsl);
+      this.#failedLabels.add(label);
       this.#error ??= e;
       return e;
     });
@@ -272,7 +277,12 @@ export class GpuRuntime {
 
   async #raise(): Promise<void> {
     if (this.#checks.size) await Promise.all(this.#checks.values());
-    const e = this.#error ?? this.ctx.takeError();
+    // Errors about using a pipeline that failed to compile are consequences of the compile
+    // error already recorded, not news.
+    const others = this.ctx.takeErrors().filter((e) =>
+      ![...this.#failedLabels].some((l) => e.message.includes(`'${l}'`))
+    );
+    const e = this.#error ?? others.find((x) => x instanceof GpuUnavailableError) ?? others[0];
     this.#error = null;
     if (e) throw e;
   }

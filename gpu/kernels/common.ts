@@ -246,15 +246,24 @@ fn _nan() -> f32 { var b = 0x7fc00000u; return bitcast<f32>(b); }
 fn _inf() -> f32 { var b = 0x7f800000u; return bitcast<f32>(b); }
 `;
 
-/** Collects WGSL helper snippets once each, in insertion order. */
+/**
+ * Collects WGSL helper functions once each. Snippets may embed the snippets they depend on;
+ * they are split at top-level `fn` definitions and each function is kept once, by name, in
+ * first-seen order.
+ */
 export class Helpers {
-  #parts: string[] = [];
-  /** Adds a snippet unless already present. */
+  #fns = new Map<string, string>();
+  /** Adds the functions of a snippet that are not present yet. */
   add(src: string): void {
-    if (!this.#parts.includes(src)) this.#parts.push(src);
+    for (const chunk of src.split(/\n(?=fn )/)) {
+      const body = chunk.trim();
+      if (!body) continue;
+      const name = /^fn\s+(\w+)/.exec(body)?.[1] ?? body;
+      if (!this.#fns.has(name)) this.#fns.set(name, body);
+    }
   }
-  /** The snippets joined. */
+  /** The functions joined. */
   toString(): string {
-    return this.#parts.join("\n");
+    return [...this.#fns.values()].join("\n");
   }
 }

@@ -1,0 +1,245 @@
+/**
+ * Dense layers and the small parameterless ones: `linear`, `flatten`, `dropout`, `identity`,
+ * plus the shape and key helpers the other layer files share.
+ *
+ * Parameters follow PyTorch's names and layouts (`weight` [out, in], `bias` [out]) and its
+ * default initialization, so a PyTorch `state_dict` maps onto the pytree name for name.
+ *
+ * @module
+ */
+import * as np from "../core/numpy.ts";
+import { dotGeneral } from "../core/prims/linalg.ts";
+import * as random from "../core/random.ts";
+import type { Tensor } from "../core/tensor.ts";
+import { checkInput, type Layer } from "./layer.ts";
+
+/** An empty parameter pytree (layers without parameters). */
+export type NoParams = Record<string, never>;
+
+// ---------------------------------------------------------------- shared helpers
+
+/**
+ * @internal Checks that `x` is `[...batch, ...trailing]` with at least `minLead` and at most
+ * `maxLead` leading dimensions, via {@link checkInput} so the message names every dimension.
+ */
+export function _checkTrailing(
+  layer: string,
+  x: Tensor,
+  trailing: readonly (number | string)[],
+  minLead = 0,
+  maxLead = Infinity,
+): void {
+  const lead = x.ndim - trailing.length;
+  if (lead < minLead || lead > maxLead) {
+    const names = maxLead === Infinity
+      ? [...Array(minLead).fill("N"), "..."]
+      : Array(minLead).fill("N").concat(Array(maxLead - minLead).fill("N?"));
+    throw new TypeError(`${layer} expects input [${[...names, ...trailing].join(", ")}], got ${x.aval}`);
+  }
+  checkInput(layer, x, [...Array(lead).fill(lead === 1 ? "N" : "batch"), ...trailing]);
+}
+
+/** @internal `n` independent keys from `key` (rows of `random.split`). */
+export function _splitKeys(key: Tensor, n: number): Tensor[] {
+  const ks = random.split(key, n);
+  return Array.from({ length: n }, (_, i) => np.reshape(np.slice(ks, [i, 0], [i + 1, 2]), [2]));
+}
+
+/** @internal PyTorch's default `U(−1/√fanIn, 1/√fanIn)` (kaiming_uniform with a = √5). */
+export function _fanInUniform(key: Tensor, shape: readonly number[], fanIn: number): Tensor {
+  const bound = fanIn > 0 ? 1 / Math.sqrt(fanIn) : 0;
+  return random.uniform(key, shape, { minval: -bound, maxval: bound });
+}
+
+/** @internal Converts non-float inputs to f32 (layers compute in floating point). */
+export function _float(x: Tensor): Tensor {
+  return x.dtype === "f32" ? x : np.astype(x, "f32");
+}
+
+// ---------------------------------------------------------------- linear
+
+/** Config of {@link linear}. */
+export interface LinearConfig {
+  /** Size of the last input dimension. */
+  inFeatures: number;
+  /** Size of the last output dimension. */
+  outFeatures: number;
+  /** Whether to add a learned bias (default true). */
+  bias?: boolean;
+}
+
+/** Parameters of {@link linear}: `weight` f32[out, in], `bias` f32[out] (absent without bias). */
+export interface LinearParams {
+  /** f32[outFeatures, inFeatures]. */
+  weight: Tensor;
+  /** f32[outFeatures]. */
+  bias?: Tensor;
+}
+
+/**
+ * A fully connected layer, PyTorch's `nn.Linear`: `y = x Wᵀ + b`.
+ *
+ * Input f32[...batch, inFeatures] (any number of leading dimensions, including none), output
+ * f32[...batch, outFeatures]. Params `{ weight: [out, in], bias: [out] }`, initialized as
+ * PyTorch does: `W, b ~ U(−1/√in, 1/√in)` (kaiming_uniform with a = √5).
+ *
+ * @param config `{ inFeatures, outFeatures, bias = true }`.
+ * @returns The layer.
+ * @throws {TypeError} From `apply`, when the last input dimension is not `inFeatures`.
+ * @example
+ * ```ts
+ * import { np, random } from "../mod.ts";
+ * import { linear } from "./linear.ts";
+ *
+ * const fc = linear({ inFeatures: 3, outFeatures: 2 });
+ * const params = fc.init(random.key(0)); // { weight: f32[2,3], bias: f32[2] }
+ * const y = fc.apply(params, np.ones([5, 3]));
+ * console.log(String(y)); // Tensor(f32[5,2])
+ * ```
+ */
+export function linear(config: LinearConfig): Layer<LinearParams> {
+  const { inFeatures, outFeatures } = config;
+  const useBias = config.bias ?? true;
+  const name = `Linear(${inFeatures} → ${outFeatures})`;
+  return {
+    name,
+    init(key: Tensor): LinearParams {
+      const [kw, kb] = _splitKeys(key, 2);
+      const weight = _fanInUniform(kw, [outFeatures, inFeatures], inFeatures);
+      return useBias ? { weight, bias: _fanInUniform(kb, [outFeatures], inFeatures) } : { weight };
+    },
+    apply(params: LinearParams, x: Tensor): Tensor {
+      _checkTrailing(name, x, [inFeatures]);
+      const xf = _float(x);
+      // contract x's last axis with the weight's `in` axis: [..., in] · [out, in] → [..., out]
+      const y = dotGeneral(xf, params.weight, { contracting: [[xf.ndim - 1], [1]], batch: [[], []] });
+      return params.bias ? y.add(params.bias) : y;
+    },
+  };
+}
+
+// ---------------------------------------------------------------- flatten
+
+/** Config of {@link flatten}. */
+export interface FlattenConfig {
+  /** First dimension to flatten (default 1, as PyTorch; negative counts from the end). */
+  startDim?: number;
+  /** Last dimension to flatten, inclusive (default −1). */
+  endDim?: number;
+}
+
+/**
+ * Flattens dimensions `startDim..endDim` (inclusive) into one, PyTorch's `nn.Flatten`:
+ * f32[N, C, H, W] → f32[N, C·H·W] with the defaults `startDim = 1, endDim = −1`.
+ *
+ * Under `vmap` the mapped axis is invisible, so count from the end instead (`startDim: −3`
+ * flattens [C, H, W] both with and without a leading batch).
+ *
+ * @param config `{ startDim = 1, endDim = −1 }`.
+ * @returns A layer without parameters.
+ * @throws {RangeError} From `apply`, when the dimensions are out of range or in the wrong order.
+ * @example
+ * ```ts
+ * import { np } from "../mod.ts";
+ * import { flatten } from "./linear.ts";
+ *
+ * const f = flatten();
+ * console.log(String(f.apply({}, np.ones([2, 3, 4, 5])))); // Tensor(f32[2,60])
+ * ```
+ */
+export function flatten(config: FlattenConfig = {}): Layer<NoParams> {
+  const startDim = config.startDim ?? 1, endDim = config.endDim ?? -1;
+  const name = `Flatten(${startDim}, ${endDim})`;
+  return {
+    name,
+    init: () => ({}),
+    apply(_params: NoParams, x: Tensor): Tensor {
+      const nd = Math.max(x.ndim, 1);
+      const s = startDim < 0 ? startDim + nd : startDim, e = endDim < 0 ? endDim + nd : endDim;
+      if (s < 0 || s >= nd || e < 0 || e >= nd || s > e) {
+        throw new RangeError(
+          `${name} cannot flatten dimensions ${startDim}..${endDim} of ${x.aval}`,
+        );
+      }
+      if (x.ndim === 0) return np.reshape(x, [1]);
+      const shape = x.shape;
+      const mid = shape.slice(s, e + 1).reduce((a, b) => a * b, 1);
+      return np.reshape(x, [...shape.slice(0, s), mid, ...shape.slice(e + 1)]);
+    },
+  };
+}
+
+// ---------------------------------------------------------------- dropout
+
+/** Config of {@link dropout}. */
+export interface DropoutConfig {
+  /** Probability of zeroing an element (PyTorch's `p`), in [0, 1]. Default 0.5. */
+  rate?: number;
+}
+
+/**
+ * Inverted dropout, PyTorch's `nn.Dropout`: in training each element is zeroed with
+ * probability `rate` and the survivors are scaled by `1 / (1 − rate)`, so the expected output
+ * equals the input; in evaluation (the default, `train: false`) it is the identity.
+ *
+ * Training needs a PRNG key (`apply(params, x, { train: true, key })`); the mask is
+ * `random.bernoulli(key, 1 − rate, x.shape)`, so the same key gives the same mask.
+ *
+ * @param config `{ rate = 0.5 }`.
+ * @returns A layer without parameters.
+ * @throws {RangeError} When `rate` is outside [0, 1].
+ * @throws {TypeError} From `apply`, when `train` is set without a `key`.
+ * @example
+ * ```ts
+ * import { np, random } from "../mod.ts";
+ * import { dropout } from "./linear.ts";
+ *
+ * const drop = dropout({ rate: 0.5 });
+ * const x = np.ones([4]);
+ * const y = drop.apply({}, x, { train: true, key: random.key(1) }); // entries 0 or 2
+ * console.log(await drop.apply({}, x).toArray(), String(y)); // [1, 1, 1, 1] Tensor(f32[4])
+ * ```
+ */
+export function dropout(config: DropoutConfig = {}): Layer<NoParams> {
+  const rate = config.rate ?? 0.5;
+  if (!(rate >= 0 && rate <= 1)) {
+    throw new RangeError(`dropout: rate must be in [0, 1], got ${rate}`);
+  }
+  const name = `Dropout(${rate})`;
+  return {
+    name,
+    init: () => ({}),
+    apply(_params: NoParams, x: Tensor, opts = {}): Tensor {
+      if (!opts.train || rate === 0) return x;
+      if (!opts.key) {
+        throw new TypeError(
+          `${name} needs a PRNG key in training mode\n` +
+            `help: pass apply(params, x, { train: true, key: random.key(seed) })`,
+        );
+      }
+      const xf = _float(x);
+      if (rate === 1) return np.zerosLike(xf);
+      const keep = random.bernoulli(opts.key, 1 - rate, xf.shape);
+      return np.where(keep, xf.div(1 - rate), 0);
+    },
+  };
+}
+
+// ---------------------------------------------------------------- identity
+
+/**
+ * The identity layer, PyTorch's `nn.Identity`: returns its input unchanged (a placeholder, or
+ * the default shortcut of `residual`).
+ *
+ * @returns A layer without parameters.
+ * @example
+ * ```ts
+ * import { np } from "../mod.ts";
+ * import { identity } from "./linear.ts";
+ *
+ * console.log(await identity().apply({}, np.array([1, 2])).toArray()); // [1, 2]
+ * ```
+ */
+export function identity(): Layer<NoParams> {
+  return { name: "Identity", init: () => ({}), apply: (_p: NoParams, x: Tensor) => x };
+}

@@ -7,16 +7,9 @@
  * @module
  */
 import { type DType, isFloat } from "./dtype.ts";
-import { type ConvParams, convGeneralDilatedPrim, dilateDim } from "./prims/conv.ts";
+import { convGeneralDilatedPrim, type ConvParams, dilateDim } from "./prims/conv.ts";
 import { convert, div } from "./prims/elementwise.ts";
-import {
-  broadcastInDim,
-  constant,
-  full,
-  reshape,
-  rev,
-  transpose,
-} from "./prims/structural.ts";
+import { broadcastInDim, constant, full, reshape, rev, transpose } from "./prims/structural.ts";
 import { reduceWindowPrim, type WindowOp, type WindowParams } from "./prims/window.ts";
 import type { Tensor } from "./tensor.ts";
 
@@ -110,9 +103,9 @@ export function convGeneralDilated(lhs: Tensor, rhs: Tensor, opts: ConvOptions =
   const lhsDilation = opts.lhsDilation ?? ones(nsp);
   const rhsDilation = opts.rhsDilation ?? ones(nsp);
   const pad = opts.padding ?? "VALID";
-  if (typeof pad === "string" && lhsDilation.some((d) => d !== 1)) {
+  if (pad === "SAME" && lhsDilation.some((d) => d !== 1)) {
     throw new TypeError(
-      `convGeneralDilated: "${pad}" padding is not defined with lhsDilation [${lhsDilation}]` +
+      `convGeneralDilated: "SAME" padding is not defined with lhsDilation [${lhsDilation}]` +
         `\nhelp: give explicit [lo, hi] pairs, or use lax.convTranspose`,
     );
   }
@@ -341,7 +334,11 @@ function poolSpatial(
   if (k < 1 || k > x.ndim) {
     throw new TypeError(`${op}: kernelSize [${kernel}] has more dimensions than ${x.aval}`);
   }
-  const per = (v: number | readonly number[] | undefined, dflt: number[], name: string): number[] => {
+  const per = (
+    v: number | readonly number[] | undefined,
+    dflt: number[],
+    name: string,
+  ): number[] => {
     if (v === undefined) return dflt;
     const a = typeof v === "number" ? new Array(k).fill(v) : [...v];
     if (a.length !== k) {

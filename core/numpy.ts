@@ -11,6 +11,7 @@ import * as rd from "./prims/reduce.ts";
 import * as st from "./prims/structural.ts";
 import { dotGeneral } from "./prims/linalg.ts";
 import { _installMethods, type Axis, type NestedArray, type ReduceOptions, Tensor, type TensorLike } from "./tensor.ts";
+export * from "./numpy_extra.ts";
 
 export type { Axis, NestedArray, ReduceOptions, TensorLike };
 

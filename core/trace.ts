@@ -31,9 +31,9 @@ class EvalInterpreter implements Interpreter {
   active = true;
   process(prim: Primitive, args: Tensor[], params: Params): Tensor[] {
     for (const a of args) if (a instanceof Tracer) throw leakError(prim, a);
-    if (prim.evalImpl) return prim.evalImpl(args, params);
     const avals = args.map((a) => a.aval);
     const outAvals = prim.abstractEval(avals, params);
+    if (prim.evalImpl) return prim.evalImpl(args, params);
     const backend = currentBackend();
     const bufs = args.map((a) => {
       if (a._backend === backend) return a._buf;

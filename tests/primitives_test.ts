@@ -171,7 +171,9 @@ const HIGHER_ORDER_TESTS: Record<string, string> = {
   checkpoint: "tests/control_test.ts",
 };
 /** Primitives whose table rows live with their own module's tests. */
-const OWN_TABLES: Record<string, string> = {};
+const OWN_TABLES: Record<string, string> = {
+  threefry2x32: "tests/random_test.ts",
+};
 export function registerOwnTable(prims: string[], file: string): void {
   for (const p of prims) OWN_TABLES[p] = file;
 }

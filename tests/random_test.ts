@@ -91,6 +91,15 @@ Deno.test("vmap of threefry2x32 with a batched key and shared counters is one ba
   assertEquals(jaxpr.match(/threefry2x32/g)?.length, 1);
 });
 
+Deno.test("threefry2x32 under jit equals eager", async () => {
+  const x = np.array(u32([0, 1, 2, 0xffffffff]));
+  const k = np.array(u32([7, 7, 7, 7]));
+  const f = (a: Tensor, b: Tensor) => threefry2x32(a, a, b, b);
+  const [e0, e1] = f(k, x), [j0, j1] = jit(f)(k, x);
+  assertEquals(await j0.data(), await e0.data());
+  assertEquals(await j1.data(), await e1.data());
+});
+
 // ---------------------------------------------------------------- keys
 
 Deno.test("key holds [0, seed mod 2^32] as JAX with 64-bit types off", async () => {
@@ -337,6 +346,18 @@ Deno.test("permutation sorts by the bits of the subkey, as JAX's shuffle", async
   // An array along axis 0 is permuted with the same order.
   const x = np.multiply(np.arange(10), 10);
   assertEquals(await random.permutation(random.key(0), x).toArray(), expected.map((i) => i * 10));
+});
+
+Deno.test("permutation sorts twice from 1626 elements on, as JAX's round count asks", async () => {
+  // rounds = ceil(3 ln(n) / ln(2^32 - 1)): 1 below n = 1626, 2 from there to about 2^21.
+  const n = 2000;
+  let k = splitRef(keyFromSeed(8)), order = Array.from({ length: n }, (_, i) => i);
+  for (let round = 0; round < 2; round++) {
+    const b = randomBits(k.subarray(2, 4), 32, n);
+    order = argsortStable(b).map((i) => order[i]);
+    k = splitRef(k.subarray(0, 2));
+  }
+  assertEquals(await random.permutation(random.key(8), n).toArray(), order);
 });
 
 Deno.test("permutation of a matrix moves whole slices along the axis, or each slice independently", async () => {

@@ -30,7 +30,13 @@
  */
 import { prod, ShapedArray } from "../aval.ts";
 import type { TypedArray } from "../dtype.ts";
-import { definePrimitive, type HostArray, type Params, type Primitive, UndefinedPrimal } from "../primitive.ts";
+import {
+  definePrimitive,
+  type HostArray,
+  type Params,
+  type Primitive,
+  UndefinedPrimal,
+} from "../primitive.ts";
 import type { Tensor } from "../tensor.ts";
 import { bind1 } from "../trace.ts";
 import { add } from "./elementwise.ts";
@@ -107,8 +113,16 @@ function convAval(l: ShapedArray, r: ShapedArray, p: Params): ShapedArray {
     (q) => Array.isArray(q) && q.length === 2 && q.every(Number.isInteger),
     "[lo, hi] integer pairs",
   );
-  if (!isPosInt(fgc)) throw new RangeError(`Cannot conv ${l} with ${r}: featureGroupCount ${fgc} is not a positive integer`);
-  if (!isPosInt(bgc)) throw new RangeError(`Cannot conv ${l} with ${r}: batchGroupCount ${bgc} is not a positive integer`);
+  if (!isPosInt(fgc)) {
+    throw new RangeError(
+      `Cannot conv ${l} with ${r}: featureGroupCount ${fgc} is not a positive integer`,
+    );
+  }
+  if (!isPosInt(bgc)) {
+    throw new RangeError(
+      `Cannot conv ${l} with ${r}: batchGroupCount ${bgc} is not a positive integer`,
+    );
+  }
   const [n, c] = l.shape, [o, cg] = r.shape;
   if (c !== cg * fgc) {
     throw bad(`input channels ${c} do not match kernel channels ${cg} × featureGroupCount ${fgc}`);
@@ -125,7 +139,11 @@ function convAval(l: ShapedArray, r: ShapedArray, p: Params): ShapedArray {
   }
   const spatial = l.shape.slice(2).map((d, i) => {
     if (dilateDim(d, ld[i]) + pad[i][0] + pad[i][1] < 0) {
-      throw bad(`padding [${pad[i]}] crops more than the ${dilateDim(d, ld[i])} elements of spatial dimension ${i}`);
+      throw bad(
+        `padding [${pad[i]}] crops more than the ${
+          dilateDim(d, ld[i])
+        } elements of spatial dimension ${i}`,
+      );
     }
     return windowOutDim(d, ld[i], r.shape[i + 2], rd[i], pad[i][0], pad[i][1], ws[i]);
   });
@@ -164,7 +182,15 @@ function convImpl([l, r]: HostArray[], p: Params, o: ShapedArray): TypedArray {
   const inS = sp(l.aval.shape), kS = sp(r.aval.shape), outS = sp(o.shape);
   const tabs = [0, 1, 2].map((d) =>
     d < nsp
-      ? tapTable(inS[d], outS[d], kS[d], p.windowStrides[d], p.padding[d][0], p.lhsDilation[d], p.rhsDilation[d])
+      ? tapTable(
+        inS[d],
+        outS[d],
+        kS[d],
+        p.windowStrides[d],
+        p.padding[d][0],
+        p.lhsDilation[d],
+        p.rhsDilation[d],
+      )
       : new Int32Array([0])
   );
   const [t0, t1, t2] = tabs;
@@ -175,7 +201,11 @@ function convImpl([l, r]: HostArray[], p: Params, o: ShapedArray): TypedArray {
   const oPerF = O / fgc, oPerB = O / bgc, nPerB = N / bgc, outN = o.shape[0];
   const ld = l.data, rd = r.data;
   const acc = new Float64Array(outSize);
-  const wrap = o.dtype === "i32" ? (v: number) => v | 0 : o.dtype === "u32" ? (v: number) => v >>> 0 : null;
+  const wrap = o.dtype === "i32"
+    ? (v: number) => v | 0
+    : o.dtype === "u32"
+    ? (v: number) => v >>> 0
+    : null;
   for (let n = 0; n < outN; n++) {
     for (let oc = 0; oc < O; oc++) {
       const gF = Math.floor(oc / oPerF), gB = Math.floor(oc / oPerB);
@@ -206,7 +236,7 @@ function convImpl([l, r]: HostArray[], p: Params, o: ShapedArray): TypedArray {
         }
       }
       const base = (n * O + oc) * outSize;
-      if (wrap) for (let i = 0; i < outSize; i++) out[base + i] = wrap(acc[i]);
+      if (wrap) { for (let i = 0; i < outSize; i++) out[base + i] = wrap(acc[i]); }
       else for (let i = 0; i < outSize; i++) out[base + i] = acc[i];
     }
   }
@@ -371,7 +401,9 @@ function batchRule(
   }
   const r = moveaxis(rhs, dr!, 0);
   const b = r.shape[0];
-  if (fgc === 1 && bgc === 1) return [[reshapeAxisOutOf(1, b, conv(lhs, reshapeAxisInto(0, 0, r)))], [1]];
+  if (fgc === 1 && bgc === 1) {
+    return [[reshapeAxisOutOf(1, b, conv(lhs, reshapeAxisInto(0, 0, r)))], [1]];
+  }
   // groups must stay outermost in O: [b, O] → [g, b·O/g]; the output is unshuffled likewise
   const g = fgc > 1 ? fgc : bgc;
   let nr = reshapeAxisOutOf(1, g, r); // [b, g, O/g, ...]
@@ -392,17 +424,23 @@ export const conv_general_dilated_p: Primitive = definePrimitive("conv_general_d
   impl([l, r], p, [o]) {
     return [convImpl([l, r], p, o)];
   },
-  // bilinear: d conv(l, r) = conv(dl, r) + conv(l, dr)
-  jvp([l, r], [tl, tr], p) {
+  // bilinear: d conv(l, r) = conv(dl, r) + conv(l, dr); symbolic zeros skip a term, so
+  // differentiating only the kernel (the usual training step) costs no extra forward conv
+  symbolicZeros: true,
+  jvp([l, r], [tl, tr]: (Tensor | null)[], p) {
     const q = p as ConvParams;
     const y = convGeneralDilatedPrim(l, r, q);
-    return [[y], [add(convGeneralDilatedPrim(tl, r, q), convGeneralDilatedPrim(l, tr, q))]];
+    const a = tl ? convGeneralDilatedPrim(tl, r, q) : null;
+    const b = tr ? convGeneralDilatedPrim(l, tr, q) : null;
+    return [[y], [a && b ? add(a, b) : a ?? b]];
   },
   transpose([ct], [l, r], p) {
     if (!ct) return [null, null];
     const q = p as ConvParams;
     const lu = l instanceof UndefinedPrimal, ru = r instanceof UndefinedPrimal;
-    if (lu && ru) throw new Error("internal: conv_general_dilated transpose with both operands linear");
+    if (lu && ru) {
+      throw new Error("internal: conv_general_dilated transpose with both operands linear");
+    }
     return [
       lu ? transposeLhs(ct, r as Tensor, l.aval, q) : null,
       ru ? transposeRhs(ct, l as Tensor, r.aval, q) : null,

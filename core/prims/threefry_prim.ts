@@ -21,6 +21,7 @@ function _u32(data: ArrayLike<number>): Uint32Array {
   return data instanceof Uint32Array ? data : Uint32Array.from(data);
 }
 
+/** The `threefry2x32` primitive: `(k0, k1, x0, x1) → (y0, y1)`, all u32 of one shape, no params. */
 export const threefry2x32_p: Primitive = definePrimitive("threefry2x32", {
   multipleResults: true,
   abstractEval(avals) {
@@ -46,8 +47,24 @@ export const threefry2x32_p: Primitive = definePrimitive("threefry2x32", {
 (threefry2x32_p as { batch: unknown }).batch = batchElementwise(threefry2x32_p);
 
 /**
- * Threefry-2x32 of counters `(x0, x1)` under keys `(k0, k1)`, elementwise; all four are
- * `u32[...shape]` and the result is `[y0, y1]` of the same shape.
+ * Threefry-2x32 of counters `(x0, x1)` under keys `(k0, k1)`, elementwise (lax level: no
+ * broadcasting).
+ *
+ * @param k0 First key words, `u32[...shape]`.
+ * @param k1 Second key words, `u32[...shape]`.
+ * @param x0 First counter words, `u32[...shape]`.
+ * @param x1 Second counter words, `u32[...shape]`.
+ * @returns `[y0, y1]`, both `u32[...shape]`.
+ * @throws {TypeError} When the operands are not four u32 arrays of one shape.
+ * @example
+ * ```ts
+ * import { np } from "../../mod.ts";
+ * import { threefry2x32 } from "./threefry_prim.ts";
+ *
+ * const zero = np.zeros([1], "u32");
+ * const [y0, y1] = threefry2x32(zero, zero, zero, zero);
+ * console.log(await y0.toArray(), await y1.toArray()); // [1797259609] [2579123966]
+ * ```
  */
 export function threefry2x32(k0: Tensor, k1: Tensor, x0: Tensor, x1: Tensor): [Tensor, Tensor] {
   const [y0, y1] = bind(threefry2x32_p, [k0, k1, x0, x1]);

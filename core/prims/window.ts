@@ -25,14 +25,30 @@
  */
 import { fmtAvals, ShapedArray, stridesOf } from "../aval.ts";
 import { type DType, isFloat } from "../dtype.ts";
-import { definePrimitive, type HostArray, type Params, type Primitive, UndefinedPrimal } from "../primitive.ts";
+import {
+  definePrimitive,
+  type HostArray,
+  type Params,
+  type Primitive,
+  type UndefinedPrimal,
+} from "../primitive.ts";
 import type { Tensor } from "../tensor.ts";
 import { bind1 } from "../trace.ts";
 import { dilateDim, vjpLhsPadding, windowOutDim } from "./conv.ts";
 import { eq, select } from "./elementwise.ts";
 import { alloc, forEachIndex } from "./host.ts";
 import { argmax, argmin, reduceSum } from "./reduce.ts";
-import { broadcastInDim, concatenate, full, iota, moveaxis, pad, reshape, slice, zerosLikeT } from "./structural.ts";
+import {
+  broadcastInDim,
+  concatenate,
+  full,
+  iota,
+  moveaxis,
+  pad,
+  reshape,
+  slice,
+  zerosLikeT,
+} from "./structural.ts";
 
 /** The reduction of `reduce_window`. */
 export type WindowOp = "sum" | "max" | "min";
@@ -88,7 +104,9 @@ function windowAval(x: ShapedArray, p: Params): ShapedArray {
     const v = p[name];
     if (!Array.isArray(v) || v.length !== x.ndim || !v.every(ok)) {
       throw new RangeError(
-        `${what}: ${name} must list ${x.ndim} ${kind} (one per dimension), got ${JSON.stringify(v)}`,
+        `${what}: ${name} must list ${x.ndim} ${kind} (one per dimension), got ${
+          JSON.stringify(v)
+        }`,
       );
     }
   };
@@ -103,7 +121,9 @@ function windowAval(x: ShapedArray, p: Params): ShapedArray {
   );
   x.shape.forEach((n, d) => {
     if (dilateDim(n, p.baseDilation[d]) + p.padding[d][0] + p.padding[d][1] < 0) {
-      throw new RangeError(`${what}: padding [${p.padding[d]}] crops more than dimension ${d} holds`);
+      throw new RangeError(
+        `${what}: padding [${p.padding[d]}] crops more than dimension ${d} holds`,
+      );
     }
   });
   return new ShapedArray(windowOutShape(x.shape, p as WindowParams), x.dtype);
@@ -144,7 +164,11 @@ function windowImpl(x: HostArray, p: WindowParams, o: ShapedArray): ReturnType<t
       if (i >= 0) walk(idx, d + 1, off + i * xs[d]);
     }
   };
-  const wrap = o.dtype === "i32" ? (v: number) => v | 0 : o.dtype === "u32" ? (v: number) => v >>> 0 : (v: number) => v;
+  const wrap = o.dtype === "i32"
+    ? (v: number) => v | 0
+    : o.dtype === "u32"
+    ? (v: number) => v >>> 0
+    : (v: number) => v;
   forEachIndex(o.shape, (idx, flat) => {
     acc = id;
     walk(idx, 0, 0);
@@ -158,14 +182,21 @@ function windowImpl(x: HostArray, p: WindowParams, o: ShapedArray): ReturnType<t
  * Window patches come from strided slices of the padded operand, stacked on a new leading
  * axis; argmax/argmin over that axis picks the element and a select keeps its tangent.
  */
-function chooserTangent(x: Tensor, t: Tensor, p: WindowParams, outShape: readonly number[]): Tensor {
+function chooserTangent(
+  x: Tensor,
+  t: Tensor,
+  p: WindowParams,
+  outShape: readonly number[],
+): Tensor {
   const lo = p.padding.map((q) => q[0]), hi = p.padding.map((q) => q[1]);
   const interior = p.baseDilation.map((b) => b - 1);
   const xp = pad(x, full([], windowIdentity(p.op, x.dtype), x.dtype), lo, hi, interior);
   const tp = pad(t, full([], 0, t.dtype), lo, hi, interior);
   const xs: Tensor[] = [], ts: Tensor[] = [];
   const patch = (a: Tensor, start: number[]) => {
-    const limit = start.map((s, d) => s + (outShape[d] === 0 ? 0 : (outShape[d] - 1) * p.windowStrides[d] + 1));
+    const limit = start.map((s, d) =>
+      s + (outShape[d] === 0 ? 0 : (outShape[d] - 1) * p.windowStrides[d] + 1)
+    );
     return reshape(slice(a, start, limit, p.windowStrides), [1, ...outShape]);
   };
   forEachIndex(p.windowDimensions, (w) => {
@@ -177,7 +208,10 @@ function chooserTangent(x: Tensor, t: Tensor, p: WindowParams, outShape: readonl
   const pick = p.op === "max" ? argmax(X, 0) : argmin(X, 0);
   const nd = outShape.length;
   const shape = [xs.length, ...outShape];
-  const mask = eq(iota("i32", shape, 0), broadcastInDim(pick, shape, [...Array(nd).keys()].map((i) => i + 1)));
+  const mask = eq(
+    iota("i32", shape, 0),
+    broadcastInDim(pick, shape, [...Array(nd).keys()].map((i) => i + 1)),
+  );
   return reduceSum(select(mask, T, zerosLikeT(T)), [0]);
 }
 

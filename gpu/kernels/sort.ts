@@ -67,27 +67,16 @@ function _cmpSwap(K: string, I: string, p: string, q: string, asc: string): stri
 }
 
 /**
- * One workgroup per block of B = min(Pw, 1024) elements: runs the bitonic stages k in
- * `ks` (each with steps j = min(k, B)/2 … 1) in workgroup memory. Directions use the position
- * within the whole padded line (Pw elements).
+ * One workgroup per block of B = min(Pw, 1024) elements: runs the bitonic stages k = kLo,
+ * 2 kLo, …, kHi (each with steps j = min(k, B)/2 … 1) in workgroup memory. Directions use the
+ * position within the whole padded line (Pw elements). The loops are not unrolled, so one
+ * small pipeline serves every stage range of a given block layout.
  */
-function _localKernel(lines: number, Pw: number, ks: readonly number[]): Kernel {
+function _localKernel(lines: number, Pw: number, kLo: number, kHi: number): Kernel {
   const B = Math.min(Pw, _LOCAL);
   const T = Math.min(B / 2, 256);
   const blocks = lines * (Pw / B);
   const grid = foldGrid(blocks);
-  const stages = ks.map((k) => {
-    const js: number[] = [];
-    for (let j = Math.min(k, B) / 2; j >= 1; j /= 2) js.push(j);
-    return js.map((j) => `
-  for (var t = lid; t < ${u(B / 2)}; t = t + ${u(T)}) {
-    let p = 2u * ${u(j)} * (t / ${u(j)}) + t % ${u(j)};
-    let q = p + ${u(j)};
-    let asc = ((lineOff + p) & ${u(k)}) == 0u;
-    ${_cmpSwap("sk", "si", "p", "q", "asc")}
-  }
-  workgroupBarrier();`).join("");
-  }).join("");
   const wgsl = `${
     declareBindings([
       { name: "K", type: "u32", access: "read_write", ref: tmp(0) },
@@ -105,7 +94,18 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   for (var t = lid; t < ${u(B)}; t = t + ${u(T)}) {
     if (valid) { sk[t] = K[base + t]; si[t] = I[base + t]; }
   }
-  workgroupBarrier();${stages}
+  workgroupBarrier();
+  for (var k = ${u(kLo)}; k <= ${u(kHi)}; k = k << 1u) {
+    for (var j = min(k, ${u(B)}) >> 1u; j > 0u; j = j >> 1u) {
+      for (var t = lid; t < ${u(B / 2)}; t = t + ${u(T)}) {
+        let p = 2u * j * (t / j) + t % j;
+        let q = p + j;
+        let asc = ((lineOff + p) & k) == 0u;
+        ${_cmpSwap("sk", "si", "p", "q", "asc")}
+      }
+      workgroupBarrier();
+    }
+  }
   for (var t = lid; t < ${u(B)}; t = t + ${u(T)}) {
     if (valid) { K[base + t] = sk[t]; I[base + t] = si[t]; }
   }
@@ -187,14 +187,12 @@ export function sortPlan(
     }),
   });
   const B = Math.min(Pw, _LOCAL);
-  const first: number[] = [];
-  for (let k = 2; k <= B; k *= 2) first.push(k);
-  steps.push({ kind: "dispatch", kernel: _localKernel(lines, Pw, first) });
+  steps.push({ kind: "dispatch", kernel: _localKernel(lines, Pw, 2, B) });
   for (let k = 2 * B; k <= Pw; k *= 2) {
     for (let j = k / 2; j >= B; j /= 2) {
       steps.push({ kind: "dispatch", kernel: _globalKernel(lines, Pw, k, j) });
     }
-    steps.push({ kind: "dispatch", kernel: _localKernel(lines, Pw, [k]) });
+    steps.push({ kind: "dispatch", kernel: _localKernel(lines, Pw, k, k) });
   }
   dtypes.forEach((dt, k) => {
     const t = storageType(dt);

@@ -1,0 +1,339 @@
+/**
+ * Gradient transformations in the style of Optax: a transformation is a pair of pure functions
+ * `init(params) → state` and `update(updates, state, params?) → [updates, state]`, and
+ * transformations compose with {@linkcode chain}. Every update is traced device code: nothing
+ * reads a value back, so a whole train step jits into one program.
+ *
+ * @module
+ */
+import { np, Tensor, tree } from "../mod.ts";
+import { _count0, _flat, _like, _lrAt, _params, type LearningRate } from "./_util.ts";
+
+export type { LearningRate } from "./_util.ts";
+
+/**
+ * An Optax-style gradient transformation. `init` builds the state from the parameters;
+ * `update` maps incoming updates (gradients, at the start of a chain) to outgoing updates and a
+ * new state. The final updates are *added* to the parameters by {@linkcode applyUpdates}, so
+ * optimizers return negative steps (`−lr · direction`).
+ *
+ * Both functions are pure and work on tracers: call them inside `jit`, `grad` or `vmap`.
+ * The state is a pytree of Tensors, so it can be passed through (and donated to) a jitted step.
+ *
+ * @typeParam S the state's type
+ */
+export interface GradientTransformation<S = unknown> {
+  /** Builds the initial state for parameters `params` (a pytree of Tensors). */
+  init<T>(params: T): S;
+  /**
+   * Transforms `updates` (same structure as the parameters) given the state and, for
+   * transformations that need them (weight decay), the current parameters.
+   */
+  update<T>(updates: T, state: S, params?: T): [T, S];
+}
+
+/** The state of stateless transformations: an empty object (an empty pytree). */
+export type EmptyState = Record<string, never>;
+
+/** The state of {@linkcode scaleByLearningRate}: the number of updates done so far. */
+export interface ScheduleState {
+  /** Step counter: an i32 scalar Tensor, incremented by every update. */
+  readonly count: Tensor;
+}
+
+/**
+ * Adds updates to parameters leafwise: `p ← p + u`. Leaves keep the parameters' dtype.
+ *
+ * @param params a pytree of Tensors
+ * @param updates a pytree of the same structure (the output of an optimizer's `update`)
+ * @returns the new parameters
+ * @throws {TypeError} if the structures differ
+ * @example
+ * ```ts
+ * import { applyUpdates } from "./mod.ts";
+ * import { np } from "../mod.ts";
+ * const p = applyUpdates({ w: np.array([1, 2]) }, { w: np.array([0.5, -1]) });
+ * console.log(await p.w.toArray()); // [1.5, 1]
+ * ```
+ */
+export function applyUpdates<T>(params: T, updates: T): T {
+  const [ps, def] = _flat(params);
+  const us = _like("applyUpdates", "updates", updates, def);
+  return def.unflatten<T>(ps.map((p, i) => {
+    const r = p.add(us[i]);
+    return r.dtype === p.dtype ? r : r.astype(p.dtype);
+  }));
+}
+
+/**
+ * Composes transformations left to right: the updates of one feed the next. The state is the
+ * array of the parts' states (Optax `chain`).
+ *
+ * @param transforms the transformations, applied in order
+ * @returns the composed transformation
+ * @example
+ * ```ts
+ * import { chain, clipByGlobalNorm, scaleByLearningRate } from "./mod.ts";
+ * import { np } from "../mod.ts";
+ * const opt = chain(clipByGlobalNorm(1), scaleByLearningRate(0.1));
+ * const g = { w: np.array([3, 4]) };
+ * const [u] = opt.update(g, opt.init(g));
+ * console.log(await u.w.toArray()); // [-0.06, -0.08]
+ * ```
+ */
+export function chain(
+  ...transforms: readonly GradientTransformation<any>[]
+): GradientTransformation<unknown[]> {
+  return {
+    init: (params) => transforms.map((t) => t.init(params)),
+    update: (updates, state, params) => {
+      if (!Array.isArray(state) || state.length !== transforms.length) {
+        throw new TypeError(
+          `chain.update: the state must be an array of ${transforms.length} states (from init)`,
+        );
+      }
+      const next: unknown[] = [];
+      let u = updates;
+      transforms.forEach((t, i) => {
+        const [u2, s2] = t.update(u, state[i], params);
+        u = u2;
+        next.push(s2);
+      });
+      return [u, next];
+    },
+  };
+}
+
+/**
+ * The transformation that leaves updates unchanged (Optax `identity`).
+ *
+ * @returns a stateless transformation
+ * @example
+ * ```ts
+ * import { identity } from "./mod.ts";
+ * import { np } from "../mod.ts";
+ * const [u] = identity().update(np.array([1, 2]), {});
+ * console.log(await u.toArray()); // [1, 2]
+ * ```
+ */
+export function identity(): GradientTransformation<EmptyState> {
+  return { init: () => ({}), update: (updates, state) => [updates, state] };
+}
+
+/**
+ * Multiplies updates by a constant: `u ← step · u` (Optax `scale`).
+ *
+ * @param step the factor
+ * @returns a stateless transformation
+ * @example
+ * ```ts
+ * import { scale } from "./mod.ts";
+ * import { np } from "../mod.ts";
+ * const [u] = scale(-0.5).update(np.array([2, 4]), {});
+ * console.log(await u.toArray()); // [-1, -2]
+ * ```
+ */
+export function scale(step: number): GradientTransformation<EmptyState> {
+  return {
+    init: () => ({}),
+    update: (updates, state) => {
+      const [us, def] = _flat(updates);
+      return [def.unflatten(us.map((u) => u.mul(step))), state];
+    },
+  };
+}
+
+/**
+ * Scales updates by minus the learning rate: `u ← −lr(count) · u`, where `count` is the number
+ * of updates done before this one (so the first update uses `lr(0)`). Optax
+ * `scale_by_learning_rate`. The counter is a device scalar; a schedule is traced, never read.
+ *
+ * @param lr a number or a {@linkcode Schedule}
+ * @returns a transformation whose state holds the step counter
+ * @example
+ * ```ts
+ * import { exponentialLR, scaleByLearningRate } from "./mod.ts";
+ * import { np } from "../mod.ts";
+ * const t = scaleByLearningRate(exponentialLR({ init: 1, gamma: 0.5 }));
+ * let s = t.init(np.zeros([1]));
+ * let u;
+ * [u, s] = t.update(np.array([1]), s);
+ * [u, s] = t.update(np.array([1]), s);
+ * console.log(await u.toArray()); // [-0.5]
+ * ```
+ */
+export function scaleByLearningRate(lr: LearningRate): GradientTransformation<ScheduleState> {
+  return {
+    init: () => ({ count: _count0() }),
+    update: (updates, state) => {
+      const [us, def] = _flat(updates);
+      const rate = _lrAt(lr, state.count);
+      const factor = typeof rate === "number" ? -rate : rate.neg();
+      return [def.unflatten(us.map((u) => u.mul(factor))), { count: state.count.add(1) }];
+    },
+  };
+}
+
+/**
+ * Adds decayed weights: `u ← u + weightDecay · p` (Optax `add_decayed_weights`). Placed before
+ * a learning-rate scaling it is an L2 penalty on the gradient (PyTorch's `weight_decay` of SGD
+ * or Adam); placed after the preconditioner of Adam it gives AdamW's decoupled decay.
+ *
+ * @param weightDecay the decay coefficient λ
+ * @param mask optional pytree of booleans (or a prefix of one, or a function of the params
+ *   returning one): only leaves marked `true` are decayed, e.g. to skip biases
+ * @returns a stateless transformation; its `update` needs `params`
+ * @throws {TypeError} from `update` when `params` is missing
+ * @example
+ * ```ts
+ * import { addDecayedWeights } from "./mod.ts";
+ * import { np } from "../mod.ts";
+ * const p = { w: np.array([10]), b: np.array([10]) };
+ * const g = { w: np.array([1]), b: np.array([1]) };
+ * const [u] = addDecayedWeights(0.1, { w: true, b: false }).update(g, {}, p);
+ * console.log(await u.w.toArray(), await u.b.toArray()); // [2] [1]
+ * ```
+ */
+export function addDecayedWeights(
+  weightDecay: number,
+  mask?: MaskSpec,
+): GradientTransformation<EmptyState> {
+  return {
+    init: () => ({}),
+    update: (updates, state, params) => {
+      const [us, def] = _flat(updates);
+      const ps = _params("addDecayedWeights", params, def);
+      const flags = mask === undefined ? null : _maskFlags(mask, params, "addDecayedWeights");
+      const out = us.map((u, i) => (flags && !flags[i] ? u : u.add(ps[i].mul(weightDecay))));
+      return [def.unflatten(out), state];
+    },
+  };
+}
+
+/**
+ * The global L2 norm of a pytree: `√(Σ_leaves Σ x²)` (Optax `global_norm`), as an f32 scalar
+ * Tensor.
+ *
+ * @param updates a pytree of Tensors
+ * @returns an f32[] Tensor
+ * @example
+ * ```ts
+ * import { globalNorm } from "./mod.ts";
+ * import { np } from "../mod.ts";
+ * console.log(await globalNorm({ a: np.array([3]), b: np.array([[4]]) }).item()); // 5
+ * ```
+ */
+export function globalNorm(updates: unknown): Tensor {
+  const [us] = _flat(updates);
+  return np.sqrt(us.reduce((acc, u) => acc.add(np.square(u).sum()), np.zeros([])));
+}
+
+/**
+ * Rescales all updates together so that their global norm is at most `maxNorm` (Optax
+ * `clip_by_global_norm`): `u ← u · maxNorm / max(‖u‖, maxNorm)`. Updates with a smaller norm
+ * are unchanged. PyTorch's `clip_grad_norm_` differs slightly: it divides by `‖u‖ + 1e-6`.
+ *
+ * @param maxNorm the largest allowed global norm (> 0)
+ * @returns a stateless transformation
+ * @throws {RangeError} if `maxNorm` is not positive
+ * @example
+ * ```ts
+ * import { clipByGlobalNorm } from "./mod.ts";
+ * import { np } from "../mod.ts";
+ * const [u] = clipByGlobalNorm(1).update({ a: np.array([3]), b: np.array([4]) }, {});
+ * console.log(await u.a.toArray(), await u.b.toArray()); // [0.6] [0.8]
+ * ```
+ */
+export function clipByGlobalNorm(maxNorm: number): GradientTransformation<EmptyState> {
+  if (!(maxNorm > 0)) throw new RangeError(`clipByGlobalNorm: maxNorm must be > 0, got ${maxNorm}`);
+  return {
+    init: () => ({}),
+    update: (updates, state) => {
+      const [us, def] = _flat(updates);
+      const factor = np.divide(maxNorm, np.maximum(globalNorm(updates), maxNorm));
+      return [def.unflatten(us.map((u) => u.mul(factor))), state];
+    },
+  };
+}
+
+/**
+ * Clips every update elementwise to `[min, max]` (Optax `clip(maxDelta)` is
+ * `clipByValue(-maxDelta, maxDelta)`; PyTorch `clip_grad_value_(clip)` is
+ * `clipByValue(-clip, clip)`). Either bound may be omitted (`null`/`undefined`).
+ *
+ * @param min the lower bound, or null for none
+ * @param max the upper bound, or null for none
+ * @returns a stateless transformation
+ * @throws {RangeError} if `min > max`
+ * @example
+ * ```ts
+ * import { clipByValue } from "./mod.ts";
+ * import { np } from "../mod.ts";
+ * const [u] = clipByValue(-1, 1).update(np.array([-3, 0.5, 2]), {});
+ * console.log(await u.toArray()); // [-1, 0.5, 1]
+ * ```
+ */
+export function clipByValue(
+  min?: number | null,
+  max?: number | null,
+): GradientTransformation<EmptyState> {
+  const lo = min ?? null, hi = max ?? null;
+  if (lo !== null && hi !== null && lo > hi) {
+    throw new RangeError(`clipByValue: min (${lo}) must not exceed max (${hi})`);
+  }
+  return {
+    init: () => ({}),
+    update: (updates, state) => {
+      const [us, def] = _flat(updates);
+      return [def.unflatten(us.map((u) => np.clip(u, lo, hi))), state];
+    },
+  };
+}
+
+/**
+ * A mask: a pytree of booleans with the parameters' structure (or a prefix of it, where one
+ * boolean covers a whole subtree), or a function of the parameters (or updates) returning one.
+ */
+export type MaskSpec = unknown | ((params: any) => unknown);
+
+/**
+ * One boolean per leaf of `target`, expanding the prefix `mask`.
+ * @throws {TypeError} when the mask does not match the structure of `target`
+ */
+export function _maskFlags(mask: MaskSpec, target: unknown, op: string): boolean[] {
+  const m = typeof mask === "function" ? (mask as (p: unknown) => unknown)(target) : mask;
+  return _expand(m, target, op, []);
+}
+
+function _expand(m: unknown, t: unknown, op: string, path: (string | number)[]): boolean[] {
+  const where = () => tree.keyPath(path) || "the root";
+  const nLeaves = () => _flat(t)[0].length;
+  if (typeof m === "boolean") return new Array(nLeaves()).fill(m);
+  if (t === null || t === undefined) return [];
+  if (Array.isArray(m) && Array.isArray(t)) {
+    if (m.length !== t.length) {
+      throw new TypeError(
+        `${op}: the mask has ${m.length} entries at ${where()} but the tree has ${t.length}`,
+      );
+    }
+    return m.flatMap((mi, i) => _expand(mi, t[i], op, [...path, i]));
+  }
+  if (_isPlain(m) && _isPlain(t)) {
+    const mo = m as Record<string, unknown>, to = t as Record<string, unknown>;
+    return Object.keys(to).sort().flatMap((k) => {
+      if (!(k in mo)) throw new TypeError(`${op}: the mask has no entry for ${keyAt(path, k)}`);
+      return _expand(mo[k], to[k], op, [...path, k]);
+    });
+  }
+  // registered classes and other containers: the mask must have exactly the tree's structure
+  const [ml, md] = tree.flatten(m), td = tree.structure(t);
+  if (md.equals(td) && ml.every((b) => typeof b === "boolean")) return ml as boolean[];
+  throw new TypeError(
+    `${op}: the mask ${md} does not match the tree ${td} at ${where()}\n` +
+      `help: give one boolean per parameter leaf, or one boolean for a whole subtree`,
+  );
+}
+const keyAt = (path: (string | number)[], k: string) => tree.keyPath([...path, k]);
+const _isPlain = (x: unknown): boolean =>
+  x !== null && typeof x === "object" && !Array.isArray(x) &&
+  [Object.prototype, null].includes(Object.getPrototypeOf(x));

@@ -16,32 +16,52 @@
  *
  * @module
  */
-export { init, backendInfo, type InitOptions } from "./core/init.ts";
-export { Tensor, Tracer, type TensorLike, type NestedArray } from "./core/tensor.ts";
-export type { DType } from "./core/dtype.ts";
+export { backendInfo, init, type InitOptions } from "./core/init.ts";
+export {
+  type Axis,
+  type NestedArray,
+  type ReduceOptions,
+  Tensor,
+  type TensorLike,
+  Tracer,
+} from "./core/tensor.ts";
+export type { DType, TypedArray } from "./core/dtype.ts";
 export { ShapedArray } from "./core/aval.ts";
-export { TracerLeakError, ConcretizationError } from "./core/errors.ts";
+export { ConcretizationError, TracerLeakError } from "./core/errors.ts";
 export * as np from "./core/numpy.ts";
 export * as tree from "./core/tree.ts";
 export {
   grad,
+  type GradOptions,
   hessian,
   jacfwd,
   jacrev,
   jit,
+  type JitOptions,
+  type Jitted,
   jvp,
   linearize,
   makeJaxpr,
   valueAndGrad,
   vjp,
   vmap,
-  type GradOptions,
-  type JitOptions,
-  type Jitted,
   type VmapOptions,
 } from "./core/transforms.ts";
 export { compileStats } from "./core/jit_prim.ts";
-export { ClosedJaxpr, Jaxpr } from "./core/jaxpr.ts";
+export { ClosedJaxpr, type Eqn, Jaxpr, Var } from "./core/jaxpr.ts";
+export {
+  type HostArray,
+  type Params,
+  type Primitive,
+  type PrimitiveRules,
+  UndefinedPrimal,
+} from "./core/primitive.ts";
 export * as lax from "./core/lax.ts";
-export { checkpoint, customJvp, customVjp, type CustomJvpFunction, type CustomVjpFunction } from "./core/custom.ts";
+export {
+  checkpoint,
+  customJvp,
+  type CustomJvpFunction,
+  customVjp,
+  type CustomVjpFunction,
+} from "./core/custom.ts";
 export * as random from "./core/random.ts";

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { Jaxpr, Var } from "./jaxpr.ts";
+import type { Jaxpr, Var } from "./jaxpr.ts";
 import { type Primitive, UndefinedPrimal } from "./primitive.ts";
 import { add } from "./prims/elementwise.ts";
 import { zerosLikeT } from "./prims/structural.ts";
@@ -54,7 +54,9 @@ export function backwardPass(
     if (outCts.every((c) => c === null)) continue;
     const prim: Primitive = e.prim;
     if (!prim.transpose) {
-      throw new Error(`Transpose rule (for reverse-mode differentiation) for '${prim.name}' is not implemented`);
+      throw new Error(
+        `Transpose rule (for reverse-mode differentiation) for '${prim.name}' is not implemented`,
+      );
     }
     const ins = e.inputs.map((v) => (linear.has(v) ? new UndefinedPrimal(v.aval) : primal.get(v)!));
     const inCts = prim.transpose(outCts, ins, e.params);
@@ -64,6 +66,9 @@ export function backwardPass(
 }
 
 /** Instantiates a null cotangent as zeros of the aval. */
-export function instantiateCt(ct: Tensor | null, aval: { shape: readonly number[]; dtype: "f32" | "i32" | "u32" | "bool" }): Tensor {
+export function instantiateCt(
+  ct: Tensor | null,
+  aval: { shape: readonly number[]; dtype: "f32" | "i32" | "u32" | "bool" },
+): Tensor {
   return ct ?? zerosLikeT(aval);
 }

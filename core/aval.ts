@@ -66,7 +66,10 @@ export function fmtAvals(avals: readonly { toString(): string }[]): string {
 
 /** Normalizes a possibly negative axis; throws RangeError naming the op when out of range. */
 export function normAxis(op: string, axis: number, ndim: number, aval?: unknown): number {
-  if (!Number.isInteger(axis) || axis < -ndim || axis >= Math.max(ndim, 1) && !(ndim === 0 && axis === 0)) {
+  if (
+    !Number.isInteger(axis) || axis < -ndim ||
+    axis >= Math.max(ndim, 1) && !(ndim === 0 && axis === 0)
+  ) {
     throw new RangeError(
       `${op}: axis ${axis} is out of bounds for ${aval ?? `an array of rank ${ndim}`}`,
     );

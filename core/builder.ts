@@ -10,7 +10,7 @@
 import { ShapedArray } from "./aval.ts";
 import { ClosedJaxpr, type Eqn, evalJaxpr, Jaxpr, Var } from "./jaxpr.ts";
 import type { Params, Primitive } from "./primitive.ts";
-import { Tensor, Tracer } from "./tensor.ts";
+import { type Tensor, Tracer } from "./tensor.ts";
 import { bind, currentInterpreter, type Interpreter, pushInterpreter, scopeOf } from "./trace.ts";
 
 /** A value being traced into a jaxpr. */
@@ -87,7 +87,12 @@ export class JaxprBuilder implements Interpreter {
   record(prim: Primitive, args: Tensor[], params: Params): JaxprTracer[] {
     const outAvals = prim.abstractEval(args.map((a) => a.aval), params);
     const outs = outAvals.map((a) => new JaxprTracer(this, new Var(a)));
-    this.#eqns.push({ prim, inputs: args.map((a) => this.getVar(a)), params, outputs: outs.map((o) => o.v) });
+    this.#eqns.push({
+      prim,
+      inputs: args.map((a) => this.getVar(a)),
+      params,
+      outputs: outs.map((o) => o.v),
+    });
     return outs;
   }
   /** Finishes: a closed jaxpr over `inputs` (own tracers) computing `outs`. */
@@ -189,7 +194,12 @@ export function partialEvalJaxpr(
   const known = t.build(knownArgs, [...outs.filter((_, i) => !outUnknowns[i]), ...residuals]);
   return {
     known: closureConvert(known),
-    unknown: new Jaxpr([], [...unk.jaxpr.constvars, ...unk.jaxpr.invars], unk.jaxpr.eqns, unk.jaxpr.outvars),
+    unknown: new Jaxpr(
+      [],
+      [...unk.jaxpr.constvars, ...unk.jaxpr.invars],
+      unk.jaxpr.eqns,
+      unk.jaxpr.outvars,
+    ),
     outUnknowns,
     numRes: residuals.length,
     resIsTraced,

@@ -13,13 +13,24 @@ import { batchJaxpr, jvpJaxpr, transposeJaxpr } from "./jaxpr_rules.ts";
 import { definePrimitive, type Primitive, UndefinedPrimal } from "./primitive.ts";
 import * as ew from "./prims/elementwise.ts";
 import { reduceMax } from "./prims/reduce.ts";
-import { broadcastInDim, concatenate, full, reshape, slice, zerosLikeT } from "./prims/structural.ts";
+import {
+  broadcastInDim,
+  concatenate,
+  full,
+  reshape,
+  slice,
+  zerosLikeT,
+} from "./prims/structural.ts";
 import type { Tensor } from "./tensor.ts";
 import { bind, pushInterpreter } from "./trace.ts";
 import { matchAxis } from "./vmap_core.ts";
 
 /** Reorders a jaxpr's inputs and outputs (by index lists into the old ones). */
-export function permuteJaxpr(j: Jaxpr, inOrder: readonly number[], outOrder?: readonly number[]): Jaxpr {
+export function permuteJaxpr(
+  j: Jaxpr,
+  inOrder: readonly number[],
+  outOrder?: readonly number[],
+): Jaxpr {
   return new Jaxpr(
     j.constvars,
     inOrder.map((i) => j.invars[i]),
@@ -28,7 +39,11 @@ export function permuteJaxpr(j: Jaxpr, inOrder: readonly number[], outOrder?: re
   );
 }
 /** Adds ignored inputs before and after a jaxpr's inputs. */
-export function padInvars(j: Jaxpr, before: readonly ShapedArray[], after: readonly ShapedArray[] = []): Jaxpr {
+export function padInvars(
+  j: Jaxpr,
+  before: readonly ShapedArray[],
+  after: readonly ShapedArray[] = [],
+): Jaxpr {
   return new Jaxpr(
     j.constvars,
     [...before.map((a) => new Var(a)), ...j.invars, ...after.map((a) => new Var(a))],
@@ -37,7 +52,8 @@ export function padInvars(j: Jaxpr, before: readonly ShapedArray[], after: reado
   );
 }
 const range = (n: number) => [...Array(n).keys()];
-const pick = <T>(xs: readonly T[], mask: readonly boolean[], want = true): T[] => xs.filter((_, i) => mask[i] === want);
+const pick = <T>(xs: readonly T[], mask: readonly boolean[], want = true): T[] =>
+  xs.filter((_, i) => mask[i] === want);
 
 // ================================================================ scan
 
@@ -67,15 +83,22 @@ export const scan_p: Primitive = definePrimitive("scan", {
       ...ins.slice(nc + ncar).map((a) => new ShapedArray([length, ...a.shape], a.dtype)),
     ];
     if (avals.length !== want.length || avals.some((a, i) => !a.equals(want[i]))) {
-      throw new TypeError(`scan: operands ${fmtAvals(avals)} do not match the body's ${fmtAvals(want)}`);
+      throw new TypeError(
+        `scan: operands ${fmtAvals(avals)} do not match the body's ${fmtAvals(want)}`,
+      );
     }
     const outs = jaxpr.outAvals;
     outs.slice(0, ncar).forEach((a, i) => {
       if (!a.equals(ins[nc + i])) {
-        throw new TypeError(`scan: the body's carry output ${a} differs from its carry input ${ins[nc + i]}`);
+        throw new TypeError(
+          `scan: the body's carry output ${a} differs from its carry input ${ins[nc + i]}`,
+        );
       }
     });
-    return [...outs.slice(0, ncar), ...outs.slice(ncar).map((a) => new ShapedArray([length, ...a.shape], a.dtype))];
+    return [
+      ...outs.slice(0, ncar),
+      ...outs.slice(ncar).map((a) => new ShapedArray([length, ...a.shape], a.dtype)),
+    ];
   },
   evalImpl(args, params) {
     const { jaxpr, numConsts: nc, numCarry: ncar, length, reverse } = params as ScanParams;
@@ -120,7 +143,12 @@ export const scan_p: Primitive = definePrimitive("scan", {
       ...range(hi - lo).map((k) => ne + lo + k),
       ...range(hi - lo).filter((k) => mask[lo + k]).map((k) => tpos(lo + k)),
     ];
-    const inOrder = [...range(ne), ...group(0, nc), ...group(nc, nc + ncar), ...group(nc + ncar, n)];
+    const inOrder = [
+      ...range(ne),
+      ...group(0, nc),
+      ...group(nc, nc + ncar),
+      ...group(nc + ncar, n),
+    ];
     const nOut = jaxpr.outvars.length;
     const outNz = res!.outNonzeros;
     const toutIdx: number[] = [];
@@ -147,7 +175,10 @@ export const scan_p: Primitive = definePrimitive("scan", {
       numCarry: carry.length,
     });
     const nCarryT = carryNz.filter((z) => z).length;
-    const primalOut = [...outs.slice(0, ncar), ...outs.slice(ncar + nCarryT, ncar + nCarryT + nOut - ncar)];
+    const primalOut = [
+      ...outs.slice(0, ncar),
+      ...outs.slice(ncar + nCarryT, ncar + nCarryT + nOut - ncar),
+    ];
     const carryT = outs.slice(ncar, ncar + nCarryT), ysT = outs.slice(ncar + nCarryT + nOut - ncar);
     let ci = 0, yi = 0;
     const tOut = range(nOut).map((i) => (outNz[i] ? (i < ncar ? carryT[ci++] : ysT[yi++]) : null));
@@ -226,14 +257,26 @@ export const scan_p: Primitive = definePrimitive("scan", {
         ...carryB.map((b) => (b ? 0 : null)),
         ...dims.slice(nc + ncar).map((d) => (d === null ? null : 0)),
       ];
-      bj = batchJaxpr(jaxpr, bodyDims, size, [...carryB, ...jaxpr.outvars.slice(ncar).map(() => false)]);
+      bj = batchJaxpr(jaxpr, bodyDims, size, [
+        ...carryB,
+        ...jaxpr.outvars.slice(ncar).map(() => false),
+      ]);
       const outC = bj.outBatched.slice(0, ncar);
       if (outC.every((b, i) => !b || carryB[i])) break;
       outC.forEach((b, i) => b && (carryB[i] = true));
     }
-    const consts = args.slice(0, nc).map((a, i) => (dims[i] === null ? a : matchAxis(a, dims[i], 0, size)));
-    const carry = args.slice(nc, nc + ncar).map((a, i) => (carryB[i] ? matchAxis(a, dims[nc + i], 0, size) : a));
-    const xs = args.slice(nc + ncar).map((a, i) => (dims[nc + ncar + i] === null ? a : matchAxis(a, dims[nc + ncar + i], 1, size)));
+    const consts = args.slice(0, nc).map((
+      a,
+      i,
+    ) => (dims[i] === null ? a : matchAxis(a, dims[i], 0, size)));
+    const carry = args.slice(nc, nc + ncar).map((
+      a,
+      i,
+    ) => (carryB[i] ? matchAxis(a, dims[nc + i], 0, size) : a));
+    const xs = args.slice(nc + ncar).map((
+      a,
+      i,
+    ) => (dims[nc + ncar + i] === null ? a : matchAxis(a, dims[nc + ncar + i], 1, size)));
     const outs = bind(scan_p, [...bj!.jaxpr.consts, ...consts, ...carry, ...xs], {
       ...params,
       jaxpr: bj!.jaxpr.jaxpr,
@@ -338,10 +381,14 @@ export const cond_p: Primitive = definePrimitive("cond", {
   abstractEval(avals, params) {
     const { branches } = params as CondParams;
     const [idx, ...ops] = avals;
-    if (idx.ndim !== 0 || idx.dtype !== "i32") throw new TypeError(`cond: the index must be i32[], got ${idx}`);
+    if (idx.ndim !== 0 || idx.dtype !== "i32") {
+      throw new TypeError(`cond: the index must be i32[], got ${idx}`);
+    }
     for (const br of branches) {
       if (br.invars.length !== ops.length || br.inAvals.some((a, i) => !a.equals(ops[i]))) {
-        throw new TypeError(`cond: operands ${fmtAvals(ops)} do not match a branch's inputs ${fmtAvals(br.inAvals)}`);
+        throw new TypeError(
+          `cond: operands ${fmtAvals(ops)} do not match a branch's inputs ${fmtAvals(br.inAvals)}`,
+        );
       }
     }
     const outs = branches[0].outAvals;
@@ -378,7 +425,7 @@ export const cond_p: Primitive = definePrimitive("cond", {
     }
     const rs = branches.map((br) => jvpJaxpr(br, nz, inst));
     const u = unifyConsts(rs.map((r) => r.jaxpr));
-    const tans = ops.flatMap((o, i) => (nz[i] ? [tangents[i + 1] as Tensor] : []));
+    const tans = ops.flatMap((_o, i) => (nz[i] ? [tangents[i + 1] as Tensor] : []));
     const outs = bind(cond_p, [idx, ...u.consts, ...ops, ...tans], { branches: u.jaxprs });
     const nOut = branches[0].outvars.length;
     let k = nOut;
@@ -391,7 +438,12 @@ export const cond_p: Primitive = definePrimitive("cond", {
     const ts = branches.map((br) => transposeJaxpr(br, lin));
     const u = unifyConsts(ts);
     const ctsIn = cts.map((c, i) => c ?? zerosLikeT(branches[0].outvars[i].aval));
-    const outs = bind(cond_p, [idx as Tensor, ...u.consts, ...pick(ops, lin, false) as Tensor[], ...ctsIn], {
+    const outs = bind(cond_p, [
+      idx as Tensor,
+      ...u.consts,
+      ...pick(ops, lin, false) as Tensor[],
+      ...ctsIn,
+    ], {
       branches: u.jaxprs,
     });
     let k = 0;
@@ -421,7 +473,9 @@ export const cond_p: Primitive = definePrimitive("cond", {
 });
 
 /** Gives every branch the same leading constant inputs (the union of all branches' constants). */
-export function unifyConsts(bs: { jaxpr: Jaxpr; consts: Tensor[] }[]): { jaxprs: Jaxpr[]; consts: Tensor[] } {
+export function unifyConsts(
+  bs: { jaxpr: Jaxpr; consts: Tensor[] }[],
+): { jaxprs: Jaxpr[]; consts: Tensor[] } {
   const all = bs.flatMap((b) => b.consts);
   let off = 0;
   const jaxprs = bs.map((b) => {
@@ -431,7 +485,17 @@ export function unifyConsts(bs: { jaxpr: Jaxpr; consts: Tensor[] }[]): { jaxprs:
     const nc = b.consts.length;
     const j = b.jaxpr;
     const cv = j.invars.slice(0, nc), rest = j.invars.slice(nc);
-    return new Jaxpr([], [...before.map((a) => new Var(a)), ...cv, ...after.map((a) => new Var(a)), ...rest], j.eqns, j.outvars);
+    return new Jaxpr(
+      [],
+      [
+        ...before.map((a) => new Var(a)),
+        ...cv,
+        ...after.map((a) => new Var(a)),
+        ...rest,
+      ],
+      j.eqns,
+      j.outvars,
+    );
   });
   return { jaxprs, consts: all };
 }
@@ -458,12 +522,18 @@ definePartialEval(cond_p, (b: JaxprBuilder, args: Tensor[], params) => {
   const nKnownOut = inst.filter((u) => !u).length;
   const knownOps = pick(ops, unk, false);
   const knownBranches = pes.map((pe, bi) =>
-    traceClosed((...xs: Tensor[]) => {
-      const outs = evalJaxpr(pe.known.jaxpr, [], [...pe.known.consts, ...xs]);
-      const known = outs.slice(0, nKnownOut), res = outs.slice(nKnownOut);
-      const slots = resAvals.flatMap((avs, bj) => (bj === bi ? res : avs.map((a) => zerosLikeT(a))));
-      return [...known, ...slots];
-    }, knownOps.map((o) => o.aval), "cond-known")
+    traceClosed(
+      (...xs: Tensor[]) => {
+        const outs = evalJaxpr(pe.known.jaxpr, [], [...pe.known.consts, ...xs]);
+        const known = outs.slice(0, nKnownOut), res = outs.slice(nKnownOut);
+        const slots = resAvals.flatMap((avs, bj) => (bj === bi ? res : avs.map((a) =>
+          zerosLikeT(a)
+        )));
+        return [...known, ...slots];
+      },
+      knownOps.map((o) => o.aval),
+      "cond-known",
+    )
   );
   const uk = unifyConsts(knownBranches);
   let knownOuts: Tensor[];
@@ -481,7 +551,12 @@ definePartialEval(cond_p, (b: JaxprBuilder, args: Tensor[], params) => {
     const uj = pe.unknown;
     return new Jaxpr(
       [],
-      [...before.map((a) => new Var(a)), ...uj.invars.slice(0, pe.numRes), ...after.map((a) => new Var(a)), ...uj.invars.slice(pe.numRes)],
+      [
+        ...before.map((a) => new Var(a)),
+        ...uj.invars.slice(0, pe.numRes),
+        ...after.map((a) => new Var(a)),
+        ...uj.invars.slice(pe.numRes),
+      ],
       uj.eqns,
       uj.outvars,
     );
@@ -510,11 +585,15 @@ export const while_p: Primitive = definePrimitive("while", {
     const carry = avals.slice(cc + bc);
     const co = condJaxpr.outAvals;
     if (co.length !== 1 || co[0].ndim !== 0 || co[0].dtype !== "bool") {
-      throw new TypeError(`whileLoop: the condition must return a scalar bool, got ${fmtAvals(co)}`);
+      throw new TypeError(
+        `whileLoop: the condition must return a scalar bool, got ${fmtAvals(co)}`,
+      );
     }
     const bo = bodyJaxpr.outAvals;
     if (bo.length !== carry.length || bo.some((a, i) => !a.equals(carry[i]))) {
-      throw new TypeError(`whileLoop: the body returns ${fmtAvals(bo)} but the carry is ${fmtAvals(carry)}`);
+      throw new TypeError(
+        `whileLoop: the body returns ${fmtAvals(bo)} but the carry is ${fmtAvals(carry)}`,
+      );
     }
     return carry;
   },
@@ -573,13 +652,17 @@ export const while_p: Primitive = definePrimitive("while", {
       ...bTan.map((i) => tv(cc + i)),
       ...primals.slice(cc + bc),
       ...cTan.map((i) => tv(cc + bc + i)),
-    ], { condJaxpr: condJ, bodyJaxpr: body, condNumConsts: cc, bodyNumConsts: ne + bc + bTan.length });
+    ], {
+      condJaxpr: condJ,
+      bodyJaxpr: body,
+      condNumConsts: cc,
+      bodyNumConsts: ne + bc + bTan.length,
+    });
     let k = ncar;
     return [outs.slice(0, ncar), carryNz.map((z) => (z ? outs[k++] : null))];
   },
   batch(args, dims, params, size) {
     const { condJaxpr, bodyJaxpr, condNumConsts: cc, bodyNumConsts: bc } = params as WhileParams;
-    const ncar = args.length - cc - bc;
     const cDims = dims.slice(0, cc).map((d) => (d === null ? null : 0));
     const bDims = dims.slice(cc, cc + bc).map((d) => (d === null ? null : 0));
     const carryB = dims.slice(cc + bc).map((d) => d !== null);
@@ -597,12 +680,24 @@ export const while_p: Primitive = definePrimitive("while", {
       }
       if (!changed) break;
     }
-    const norm = (a: Tensor, d: number | null, want: boolean) => (want ? matchAxis(a, d, 0, size) : a);
+    const norm = (
+      a: Tensor,
+      d: number | null,
+      want: boolean,
+    ) => (want ? matchAxis(a, d, 0, size) : a);
     const cconsts = args.slice(0, cc).map((a, i) => norm(a, dims[i], dims[i] !== null));
-    const bconsts = args.slice(cc, cc + bc).map((a, i) => norm(a, dims[cc + i], dims[cc + i] !== null));
+    const bconsts = args.slice(cc, cc + bc).map((a, i) =>
+      norm(a, dims[cc + i], dims[cc + i] !== null)
+    );
     const carry = args.slice(cc + bc).map((a, i) => norm(a, dims[cc + bc + i], carryB[i]));
     if (!cj!.outBatched[0]) {
-      const outs = bind(while_p, [...cj!.jaxpr.consts, ...cconsts, ...bj!.jaxpr.consts, ...bconsts, ...carry], {
+      const outs = bind(while_p, [
+        ...cj!.jaxpr.consts,
+        ...cconsts,
+        ...bj!.jaxpr.consts,
+        ...bconsts,
+        ...carry,
+      ], {
         condJaxpr: cj!.jaxpr.jaxpr,
         bodyJaxpr: bj!.jaxpr.jaxpr,
         condNumConsts: cj!.jaxpr.consts.length + cc,
@@ -613,17 +708,32 @@ export const while_p: Primitive = definePrimitive("while", {
     // a batched predicate: loop while any example continues; finished examples keep their carry
     const carryAvals = carry.map((c) => c.aval);
     const ccAvals = cconsts.map((c) => c.aval), bcAvals = bconsts.map((c) => c.aval);
-    const anyCond = traceClosed((...xs: Tensor[]) => {
-      const [p] = evalJaxpr(cj!.jaxpr.jaxpr, [], [...cj!.jaxpr.consts, ...xs]);
-      return [reduceMax(p, [0])];
-    }, [...ccAvals, ...carryAvals], "while-any");
-    const body = traceClosed((...xs: Tensor[]) => {
-      const c = xs.slice(0, cc), bcs = xs.slice(cc, cc + bc), car = xs.slice(cc + bc);
-      const [p] = evalJaxpr(cj!.jaxpr.jaxpr, [], [...cj!.jaxpr.consts, ...c, ...car]);
-      const next = evalJaxpr(bj!.jaxpr.jaxpr, [], [...bj!.jaxpr.consts, ...bcs, ...car]);
-      return next.map((nx, i) => ew.select(broadcastInDim(p, nx.shape, [0]), nx, car[i]));
-    }, [...ccAvals, ...bcAvals, ...carryAvals], "while-select");
-    const outs = bind(while_p, [...anyCond.consts, ...cconsts, ...body.consts, ...cconsts, ...bconsts, ...carry], {
+    const anyCond = traceClosed(
+      (...xs: Tensor[]) => {
+        const [p] = evalJaxpr(cj!.jaxpr.jaxpr, [], [...cj!.jaxpr.consts, ...xs]);
+        return [reduceMax(p, [0])];
+      },
+      [...ccAvals, ...carryAvals],
+      "while-any",
+    );
+    const body = traceClosed(
+      (...xs: Tensor[]) => {
+        const c = xs.slice(0, cc), bcs = xs.slice(cc, cc + bc), car = xs.slice(cc + bc);
+        const [p] = evalJaxpr(cj!.jaxpr.jaxpr, [], [...cj!.jaxpr.consts, ...c, ...car]);
+        const next = evalJaxpr(bj!.jaxpr.jaxpr, [], [...bj!.jaxpr.consts, ...bcs, ...car]);
+        return next.map((nx, i) => ew.select(broadcastInDim(p, nx.shape, [0]), nx, car[i]));
+      },
+      [...ccAvals, ...bcAvals, ...carryAvals],
+      "while-select",
+    );
+    const outs = bind(while_p, [
+      ...anyCond.consts,
+      ...cconsts,
+      ...body.consts,
+      ...cconsts,
+      ...bconsts,
+      ...carry,
+    ], {
       condJaxpr: anyCond.jaxpr,
       bodyJaxpr: body.jaxpr,
       condNumConsts: anyCond.consts.length + cc,

@@ -19,7 +19,9 @@ const range = (n: number) => [...Array(n).keys()];
 
 function checkCall(name: string, avals: ShapedArray[], j: Jaxpr): void {
   if (avals.length !== j.invars.length || avals.some((a, i) => !a.equals(j.invars[i].aval))) {
-    throw new TypeError(`${name}: arguments ${fmtAvals(avals)} do not match ${fmtAvals(j.inAvals)}`);
+    throw new TypeError(
+      `${name}: arguments ${fmtAvals(avals)} do not match ${fmtAvals(j.inAvals)}`,
+    );
   }
 }
 
@@ -64,7 +66,8 @@ export const custom_jvp_call_p: Primitive = definePrimitive("custom_jvp_call", {
     const moved = args.map((a, i) => (dims[i] === null ? a : matchAxis(a, dims[i], 0, size)));
     const outs = bind(custom_jvp_call_p, [...bj.consts, ...moved], {
       jaxpr: bj.jaxpr,
-      jvp: (ps: Tensor[], ts: Tensor[]) => bjvp(ps.slice(bj.consts.length), ts.slice(bj.consts.length)),
+      jvp: (ps: Tensor[], ts: Tensor[]) =>
+        bjvp(ps.slice(bj.consts.length), ts.slice(bj.consts.length)),
       numConsts: numConsts + bj.consts.length,
     });
     return [outs, outs.map(() => 0)];
@@ -99,20 +102,28 @@ export function customJvp<F extends (...args: any[]) => any>(f: F): CustomJvpFun
     if (!rule) throw new TypeError("customJvp: no rule defined; call .defjvp(rule) first");
     const [leaves, def] = tree.flatten(args, isLeaf);
     const ts = leaves.map((l) => {
-      if (!(l instanceof Tensor)) throw new TypeError("customJvp: arguments must be pytrees of Tensors");
+      if (!(l instanceof Tensor)) {
+        throw new TypeError("customJvp: arguments must be pytrees of Tensors");
+      }
       return l;
     });
     let odef: tree.TreeDef | null = null;
-    const cj = traceClosed((...xs) => {
-      const [ol, d] = tree.flatten(f(...def.unflatten(xs) as any[]), isLeaf);
-      odef = d;
-      return ol as Tensor[];
-    }, ts.map((t) => t.aval), "customJvp");
+    const cj = traceClosed(
+      (...xs) => {
+        const [ol, d] = tree.flatten(f(...def.unflatten(xs) as any[]), isLeaf);
+        odef = d;
+        return ol as Tensor[];
+      },
+      ts.map((t) => t.aval),
+      "customJvp",
+    );
     const r = rule;
     const flatJvp: FlatJvp = (ps, tans) => {
       const [o, t] = r(def.unflatten(ps) as any[], def.unflatten(tans) as any[]);
       const ol = tree.leaves(o, isLeaf) as Tensor[], tl = tree.leaves(t, isLeaf) as Tensor[];
-      if (ol.length !== tl.length) throw new TypeError("customJvp: the rule's outputs and tangents differ in structure");
+      if (ol.length !== tl.length) {
+        throw new TypeError("customJvp: the rule's outputs and tangents differ in structure");
+      }
       return [ol, tl];
     };
     const outs = bind(custom_jvp_call_p, [...cj.consts, ...ts], {
@@ -153,14 +164,22 @@ export const custom_lin_p: Primitive = definePrimitive("custom_lin", {
   batch(args, dims, { bwd, numRes, outAvals }, size) {
     const moved = args.map((a, i) => matchAxis(a, dims[i], 0, size));
     const bbwd: FlatBwd = (res, cts) =>
-      vmapFlat((...xs) => (bwd as FlatBwd)(xs.slice(0, res.length), xs.slice(res.length)), [...res, ...cts], [
-        ...res.map(() => 0),
-        ...cts.map(() => 0),
-      ], (m) => new Array(m).fill(0), size);
+      vmapFlat(
+        (...xs) => (bwd as FlatBwd)(xs.slice(0, res.length), xs.slice(res.length)),
+        [...res, ...cts],
+        [
+          ...res.map(() => 0),
+          ...cts.map(() => 0),
+        ],
+        (m) => new Array(m).fill(0),
+        size,
+      );
     const outs = bind(custom_lin_p, moved, {
       bwd: bbwd,
       numRes,
-      outAvals: (outAvals as ShapedArray[]).map((a) => new ShapedArray([size, ...a.shape], a.dtype)),
+      outAvals: (outAvals as ShapedArray[]).map((a) =>
+        new ShapedArray([size, ...a.shape], a.dtype)
+      ),
     });
     return [outs, outs.map(() => 0)];
   },
@@ -179,8 +198,14 @@ export const custom_vjp_call_p: Primitive = definePrimitive("custom_vjp_call", {
   },
   jvp(primals, tangents, { fwd, bwd, numConsts, jaxpr }) {
     const [outs, res] = (fwd as FlatFwd)(primals.slice(numConsts));
-    const ts = primals.slice(numConsts).map((p, i) => (tangents[numConsts + i] as Tensor | null) ?? zerosLikeT(p));
-    const touts = bind(custom_lin_p, [...res, ...ts], { bwd, numRes: res.length, outAvals: (jaxpr as Jaxpr).outAvals });
+    const ts = primals.slice(numConsts).map((p, i) =>
+      (tangents[numConsts + i] as Tensor | null) ?? zerosLikeT(p)
+    );
+    const touts = bind(custom_lin_p, [...res, ...ts], {
+      bwd,
+      numRes: res.length,
+      outAvals: (jaxpr as Jaxpr).outAvals,
+    });
     return [outs, touts];
   },
   batch(args, dims, { jaxpr, fwd, bwd, numConsts }, size) {
@@ -188,18 +213,30 @@ export const custom_vjp_call_p: Primitive = definePrimitive("custom_vjp_call", {
     const pd = dims.slice(numConsts);
     const bfwd: FlatFwd = (ps) => {
       let nOut = 0;
-      const outs = vmapFlat((...xs) => {
-        const [o, r] = (fwd as FlatFwd)(xs);
-        nOut = o.length;
-        return [...o, ...r];
-      }, ps, pd.map((d) => (d === null ? null : 0)), (m) => new Array(m).fill(0), size);
+      const outs = vmapFlat(
+        (...xs) => {
+          const [o, r] = (fwd as FlatFwd)(xs);
+          nOut = o.length;
+          return [...o, ...r];
+        },
+        ps,
+        pd.map((d) => (d === null ? null : 0)),
+        (m) => new Array(m).fill(0),
+        size,
+      );
       return [outs.slice(0, nOut), outs.slice(nOut)];
     };
     const bbwd: FlatBwd = (res, cts) =>
-      vmapFlat((...xs) => (bwd as FlatBwd)(xs.slice(0, res.length), xs.slice(res.length)), [...res, ...cts], [
-        ...res.map(() => 0),
-        ...cts.map(() => 0),
-      ], (m) => new Array(m).fill(0), size);
+      vmapFlat(
+        (...xs) => (bwd as FlatBwd)(xs.slice(0, res.length), xs.slice(res.length)),
+        [...res, ...cts],
+        [
+          ...res.map(() => 0),
+          ...cts.map(() => 0),
+        ],
+        (m) => new Array(m).fill(0),
+        size,
+      );
     const moved = args.map((a, i) => (dims[i] === null ? a : matchAxis(a, dims[i], 0, size)));
     const outs = bind(custom_vjp_call_p, [...bj.consts, ...moved], {
       jaxpr: bj.jaxpr,
@@ -219,7 +256,10 @@ export interface CustomVjpFunction<F extends (...args: any[]) => any> {
    * cotangent per argument (an array).
    * @returns the function itself
    */
-  defvjp(fwd: (...args: any[]) => [any, any], bwd: (res: any, ct: any) => any[]): CustomVjpFunction<F>;
+  defvjp(
+    fwd: (...args: any[]) => [any, any],
+    bwd: (res: any, ct: any) => any[],
+  ): CustomVjpFunction<F>;
 }
 
 /**
@@ -238,15 +278,21 @@ export function customVjp<F extends (...args: any[]) => any>(f: F): CustomVjpFun
   let fwdU: ((...a: any[]) => [any, any]) | null = null;
   let bwdU: ((r: any, c: any) => any[]) | null = null;
   const wrapped = ((...args: any[]) => {
-    if (!fwdU || !bwdU) throw new TypeError("customVjp: no rule defined; call .defvjp(fwd, bwd) first");
+    if (!fwdU || !bwdU) {
+      throw new TypeError("customVjp: no rule defined; call .defvjp(fwd, bwd) first");
+    }
     const [leaves, def] = tree.flatten(args, isLeaf);
     const ts = leaves as Tensor[];
     let odef: tree.TreeDef | null = null;
-    const cj = traceClosed((...xs) => {
-      const [ol, d] = tree.flatten(f(...def.unflatten(xs) as any[]), isLeaf);
-      odef = d;
-      return ol as Tensor[];
-    }, ts.map((t) => t.aval), "customVjp");
+    const cj = traceClosed(
+      (...xs) => {
+        const [ol, d] = tree.flatten(f(...def.unflatten(xs) as any[]), isLeaf);
+        odef = d;
+        return ol as Tensor[];
+      },
+      ts.map((t) => t.aval),
+      "customVjp",
+    );
     const fu = fwdU, bu = bwdU;
     let rdef: tree.TreeDef | null = null;
     const flatFwd: FlatFwd = (ps) => {
@@ -258,9 +304,14 @@ export function customVjp<F extends (...args: any[]) => any>(f: F): CustomVjpFun
     const flatBwd: FlatBwd = (res, cts) => {
       const g = bu(rdef!.unflatten(res), odef!.unflatten(cts));
       if (!Array.isArray(g) || g.length !== args.length) {
-        throw new TypeError(`customVjp: bwd must return an array with one cotangent per argument (${args.length})`);
+        throw new TypeError(
+          `customVjp: bwd must return an array with one cotangent per argument (${args.length})`,
+        );
       }
-      return tree.leaves(g, isLeaf).map((x, i) => (x instanceof Tensor ? x : zerosLikeT(ts[i]))) as Tensor[];
+      return tree.leaves(g, isLeaf).map((
+        x,
+        i,
+      ) => (x instanceof Tensor ? x : zerosLikeT(ts[i]))) as Tensor[];
     };
     const outs = bind(custom_vjp_call_p, [...cj.consts, ...ts], {
       jaxpr: cj.jaxpr,
@@ -294,7 +345,11 @@ export const checkpoint_p: Primitive = definePrimitive("checkpoint", {
   jvp(primals, tangents, { jaxpr }) {
     const nz = tangents.map((t: Tensor | null) => t !== null);
     const { jaxpr: jj, outNonzeros } = jvpJaxpr(jaxpr, nz, false);
-    const outs = bind(checkpoint_p, [...jj.consts, ...primals, ...tangents.filter((t: Tensor | null) => t !== null)], {
+    const outs = bind(checkpoint_p, [
+      ...jj.consts,
+      ...primals,
+      ...tangents.filter((t: Tensor | null) => t !== null),
+    ], {
       jaxpr: jj.jaxpr,
     });
     const n = (jaxpr as Jaxpr).outvars.length;
@@ -305,7 +360,11 @@ export const checkpoint_p: Primitive = definePrimitive("checkpoint", {
     const lin = args.map((a) => a instanceof UndefinedPrimal);
     const tj = transposeJaxpr(jaxpr, lin);
     const c = cts.map((ct, i) => ct ?? zerosLikeT((jaxpr as Jaxpr).outvars[i].aval));
-    const outs = bind(checkpoint_p, [...tj.consts, ...args.filter((a) => !(a instanceof UndefinedPrimal)) as Tensor[], ...c], {
+    const outs = bind(checkpoint_p, [
+      ...tj.consts,
+      ...args.filter((a) => !(a instanceof UndefinedPrimal)) as Tensor[],
+      ...c,
+    ], {
       jaxpr: tj.jaxpr,
     });
     let k = 0;
@@ -330,7 +389,9 @@ definePartialEval(checkpoint_p, (b: JaxprBuilder, args: Tensor[], params) => {
   let knownOuts: Tensor[];
   {
     using _ = pushInterpreter(b.parent);
-    knownOuts = bind(checkpoint_p, [...pe.known.consts, ...args.filter((_, i) => !unk[i])], { jaxpr: knownOnly });
+    knownOuts = bind(checkpoint_p, [...pe.known.consts, ...args.filter((_, i) => !unk[i])], {
+      jaxpr: knownOnly,
+    });
   }
   const all = b.record(checkpoint_p, args, params);
   let ki = 0;
@@ -352,11 +413,15 @@ export function checkpoint<F extends (...args: any[]) => any>(f: F): F {
     const [leaves, def] = tree.flatten(args, isLeaf);
     const ts = leaves as Tensor[];
     let odef: tree.TreeDef | null = null;
-    const cj = traceClosed((...xs) => {
-      const [ol, d] = tree.flatten(f(...def.unflatten(xs) as any[]), isLeaf);
-      odef = d;
-      return ol as Tensor[];
-    }, ts.map((t) => t.aval), "checkpoint");
+    const cj = traceClosed(
+      (...xs) => {
+        const [ol, d] = tree.flatten(f(...def.unflatten(xs) as any[]), isLeaf);
+        odef = d;
+        return ol as Tensor[];
+      },
+      ts.map((t) => t.aval),
+      "checkpoint",
+    );
     const outs = bind(checkpoint_p, [...cj.consts, ...ts], { jaxpr: cj.jaxpr });
     return odef!.unflatten(outs);
   }) as F;

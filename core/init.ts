@@ -3,7 +3,14 @@
  *
  * @module
  */
-import { type Backend, backendNames, currentBackend, registerBackend, setDefaultBackendFactory, useBackend } from "./backend.ts";
+import {
+  type Backend,
+  backendNames,
+  currentBackend,
+  registerBackend,
+  setDefaultBackendFactory,
+  useBackend,
+} from "./backend.ts";
 import { createCpuBackend } from "./cpu.ts";
 
 setDefaultBackendFactory(createCpuBackend);

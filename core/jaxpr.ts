@@ -25,9 +25,13 @@ export class Var {
 
 /** One equation: `outputs = prim[params](inputs)`. */
 export interface Eqn {
+  /** The primitive. */
   readonly prim: Primitive;
+  /** Input variables. */
   readonly inputs: readonly Var[];
+  /** Parameters. */
   readonly params: Params;
+  /** Output variables. */
   readonly outputs: readonly Var[];
 }
 
@@ -42,7 +46,12 @@ export class Jaxpr {
   /** Output variables (may repeat, or be inputs or constants). */
   readonly outvars: readonly Var[];
   /** Makes a jaxpr. */
-  constructor(constvars: readonly Var[], invars: readonly Var[], eqns: readonly Eqn[], outvars: readonly Var[]) {
+  constructor(
+    constvars: readonly Var[],
+    invars: readonly Var[],
+    eqns: readonly Eqn[],
+    outvars: readonly Var[],
+  ) {
     this.constvars = constvars;
     this.invars = invars;
     this.eqns = eqns;
@@ -152,25 +161,33 @@ export function evalJaxpr(j: Jaxpr, consts: readonly Tensor[], args: readonly Te
 export function checkJaxpr(j: Jaxpr): void {
   const defined = new Set<Var>();
   const define = (v: Var) => {
-    if (defined.has(v)) throw new Error(`internal: jaxpr check: variable defined twice (${v.aval})`);
+    if (defined.has(v)) {
+      throw new Error(`internal: jaxpr check: variable defined twice (${v.aval})`);
+    }
     defined.add(v);
   };
   j.constvars.forEach(define);
   j.invars.forEach(define);
   for (const e of j.eqns) {
     for (const v of e.inputs) {
-      if (!defined.has(v)) throw new Error(`internal: jaxpr check: ${e.prim.name} uses an undefined variable`);
+      if (!defined.has(v)) {
+        throw new Error(`internal: jaxpr check: ${e.prim.name} uses an undefined variable`);
+      }
     }
     const outs = e.prim.abstractEval(e.inputs.map((v) => v.aval), e.params);
     if (outs.length !== e.outputs.length || outs.some((a, i) => !a.equals(e.outputs[i].aval))) {
       throw new Error(
-        `internal: jaxpr check: ${e.prim.name} declares outputs ${e.outputs.map((v) => v.aval).join(", ")} but computes ${outs.join(", ")}`,
+        `internal: jaxpr check: ${e.prim.name} declares outputs ${
+          e.outputs.map((v) => v.aval).join(", ")
+        } but computes ${outs.join(", ")}`,
       );
     }
     for (const p of Object.values(e.params)) if (p instanceof Jaxpr) checkJaxpr(p);
     e.outputs.forEach(define);
   }
-  for (const v of j.outvars) if (!defined.has(v)) throw new Error("internal: jaxpr check: undefined output");
+  for (const v of j.outvars) {
+    if (!defined.has(v)) throw new Error("internal: jaxpr check: undefined output");
+  }
 }
 
 /** Dead-code elimination: drops equations whose outputs are unused (all primitives are pure). */
@@ -199,8 +216,10 @@ export function objectId(o: object): number {
 
 /** A string key for params, with jaxprs and functions by identity. */
 export function paramsKey(p: Params): string {
-  return JSON.stringify(p, (_k, v) =>
-    v instanceof Jaxpr || typeof v === "function" ? `#${objectId(v)}` : v);
+  return JSON.stringify(
+    p,
+    (_k, v) => v instanceof Jaxpr || typeof v === "function" ? `#${objectId(v)}` : v,
+  );
 }
 
 /** Common-subexpression elimination: equal equations on equal inputs are computed once. */

@@ -37,15 +37,19 @@ export function jvpJaxpr(
   const inAvals = [...j.inAvals, ...j.inAvals.filter((_, i) => nonzeros[i])];
   let outNonzeros: boolean[] = [];
   const inst = (i: number) => (typeof instantiate === "boolean" ? instantiate : instantiate[i]);
-  const cj = traceClosed((...args: Tensor[]) => {
-    const primals = args.slice(0, n);
-    let k = n;
-    const tangents = primals.map((_, i) => (nonzeros[i] ? args[k++] : null));
-    const [outs, touts] = jvpFlat((...xs) => evalJaxpr(j, [], xs), primals, tangents);
-    outNonzeros = touts.map((t, i) => (t !== null || inst(i)) && isFloat(outs[i].dtype));
-    const tOut = touts.flatMap((t, i) => (outNonzeros[i] ? [t ?? zerosLikeT(outs[i])] : []));
-    return [...outs, ...tOut];
-  }, inAvals, "jvp");
+  const cj = traceClosed(
+    (...args: Tensor[]) => {
+      const primals = args.slice(0, n);
+      let k = n;
+      const tangents = primals.map((_, i) => (nonzeros[i] ? args[k++] : null));
+      const [outs, touts] = jvpFlat((...xs) => evalJaxpr(j, [], xs), primals, tangents);
+      outNonzeros = touts.map((t, i) => (t !== null || inst(i)) && isFloat(outs[i].dtype));
+      const tOut = touts.flatMap((t, i) => (outNonzeros[i] ? [t ?? zerosLikeT(outs[i])] : []));
+      return [...outs, ...tOut];
+    },
+    inAvals,
+    "jvp",
+  );
   return { jaxpr: cj, outNonzeros };
 }
 
@@ -70,11 +74,15 @@ export function batchJaxpr(
   const inAvals = j.inAvals.map((a, i) => batchedAval(a, dims[i], size));
   let outBatched: boolean[] = [];
   const force = (i: number) => (typeof forceBatched === "boolean" ? forceBatched : forceBatched[i]);
-  const result = traceClosed((...args: Tensor[]) => {
-    const { outs, outDims } = vmapWithDims((...xs) => evalJaxpr(j, [], xs), args, dims, size);
-    outBatched = outDims.map((d, i) => d !== null || force(i));
-    return outs.map((o, i) => (outBatched[i] ? matchAxis(o, outDims[i], 0, size) : o));
-  }, inAvals, "vmap");
+  const result = traceClosed(
+    (...args: Tensor[]) => {
+      const { outs, outDims } = vmapWithDims((...xs) => evalJaxpr(j, [], xs), args, dims, size);
+      outBatched = outDims.map((d, i) => d !== null || force(i));
+      return outs.map((o, i) => (outBatched[i] ? matchAxis(o, outDims[i], 0, size) : o));
+    },
+    inAvals,
+    "vmap",
+  );
   return { jaxpr: result, outBatched };
 }
 
@@ -103,11 +111,15 @@ export function vmapWithDims(
 export function transposeJaxpr(j: Jaxpr, linear: readonly boolean[]): ConvertedJaxpr {
   const nonlinAvals = j.inAvals.filter((_, i) => !linear[i]);
   const ctAvals = j.outAvals;
-  return traceClosed((...args: Tensor[]) => {
-    let k = 0;
-    const ins = j.invars.map((v, i) => (linear[i] ? new UndefinedPrimal(v.aval) : args[k++]));
-    const cts = args.slice(k);
-    const res = backwardPass(j, [], ins, cts);
-    return j.invars.flatMap((v, i) => (linear[i] ? [res[i] ?? zerosLikeT(v.aval)] : []));
-  }, [...nonlinAvals, ...ctAvals], "transpose");
+  return traceClosed(
+    (...args: Tensor[]) => {
+      let k = 0;
+      const ins = j.invars.map((v, i) => (linear[i] ? new UndefinedPrimal(v.aval) : args[k++]));
+      const cts = args.slice(k);
+      const res = backwardPass(j, [], ins, cts);
+      return j.invars.flatMap((v, i) => (linear[i] ? [res[i] ?? zerosLikeT(v.aval)] : []));
+    },
+    [...nonlinAvals, ...ctAvals],
+    "transpose",
+  );
 }

@@ -29,9 +29,7 @@ function runCompiled(j: Jaxpr, args: Tensor[]): Tensor[] {
   let exe = perBackend.get(backend);
   if (!exe) {
     compileStats.compiles++;
-    exe = backend.compileJaxpr
-      ? backend.compileJaxpr(j)
-      : (xs: Tensor[]) => evalJaxpr(j, [], xs);
+    exe = backend.compileJaxpr ? backend.compileJaxpr(j) : (xs: Tensor[]) => evalJaxpr(j, [], xs);
     perBackend.set(backend, exe);
   }
   return exe(args);
@@ -44,7 +42,9 @@ export const jit_call_p: Primitive = definePrimitive("jit_call", {
     const j = jaxpr as Jaxpr;
     if (avals.length !== j.invars.length || avals.some((a, i) => !a.equals(j.invars[i].aval))) {
       throw new TypeError(
-        `jit_call: arguments ${fmtAvals(avals)} do not match the jaxpr's inputs ${fmtAvals(j.inAvals)}`,
+        `jit_call: arguments ${fmtAvals(avals)} do not match the jaxpr's inputs ${
+          fmtAvals(j.inAvals)
+        }`,
       );
     }
     return j.outAvals;
@@ -70,7 +70,11 @@ export const jit_call_p: Primitive = definePrimitive("jit_call", {
     const linear = args.map((a) => a instanceof UndefinedPrimal);
     const tj = transposeJaxpr(j, linear);
     const ctsIn = cts.map((c, i) => c ?? zerosOf(j.outvars[i].aval));
-    const res = bind(jit_call_p, [...tj.consts, ...args.filter((a) => !(a instanceof UndefinedPrimal)) as Tensor[], ...ctsIn], {
+    const res = bind(jit_call_p, [
+      ...tj.consts,
+      ...args.filter((a) => !(a instanceof UndefinedPrimal)) as Tensor[],
+      ...ctsIn,
+    ], {
       jaxpr: tj.jaxpr,
       name: `transpose(${name})`,
     });
@@ -79,7 +83,10 @@ export const jit_call_p: Primitive = definePrimitive("jit_call", {
   },
   batch(args, dims, { jaxpr, name }, size) {
     const { jaxpr: bj, outBatched } = batchJaxpr(jaxpr, dims, size, false);
-    const outs = bind(jit_call_p, [...bj.consts, ...args], { jaxpr: bj.jaxpr, name: `vmap(${name})` });
+    const outs = bind(jit_call_p, [...bj.consts, ...args], {
+      jaxpr: bj.jaxpr,
+      name: `vmap(${name})`,
+    });
     return [outs, outBatched.map((b) => (b ? 0 : null))];
   },
 });

@@ -6,10 +6,10 @@
 import { ShapedArray } from "./aval.ts";
 import { JaxprBuilder, type JaxprTracer } from "./builder.ts";
 import { isFloat } from "./dtype.ts";
-import { ClosedJaxpr } from "./jaxpr.ts";
+import type { ClosedJaxpr } from "./jaxpr.ts";
 import type { Params, Primitive } from "./primitive.ts";
 import { zerosLikeT } from "./prims/structural.ts";
-import { Tensor, Tracer } from "./tensor.ts";
+import { type Tensor, Tracer } from "./tensor.ts";
 import { bind, currentInterpreter, type Interpreter, pushInterpreter, scopeOf } from "./trace.ts";
 
 /** A value carrying a primal and a tangent (null = symbolic zero). */
@@ -54,7 +54,9 @@ export class JvpInterpreter implements Interpreter {
     using _ = pushInterpreter(this.parent);
     if (tangents.every((t) => t === null)) return bind(prim, primals, params);
     if (!prim.jvp) throw new Error(`Differentiation rule for '${prim.name}' is not implemented`);
-    const inst = prim.symbolicZeros ? tangents : tangents.map((t, i) => t ?? zerosLikeT(primals[i]));
+    const inst = prim.symbolicZeros
+      ? tangents
+      : tangents.map((t, i) => t ?? zerosLikeT(primals[i]));
     const [outs, outT] = prim.jvp(primals, inst, params);
     return outs.map((o, i) => new JvpTracer(this, o, isFloat(o.dtype) ? outT[i] ?? null : null));
   }
@@ -89,7 +91,10 @@ export interface Linearized {
  * Linearizes `f` at `primals`: evaluates it and stages out its tangent computation as a jaxpr
  * (JVP + partial evaluation: primal work happens now, tangent work is recorded).
  */
-export function linearizeFlat(f: (...xs: Tensor[]) => Tensor[], primals: readonly Tensor[]): Linearized {
+export function linearizeFlat(
+  f: (...xs: Tensor[]) => Tensor[],
+  primals: readonly Tensor[],
+): Linearized {
   const b = new JaxprBuilder(currentInterpreter(), { name: "linearize", partial: true });
   using _sb = scopeOf(b);
   const tanIn: JaxprTracer[] = primals.map((p) => b.newArg(new ShapedArray(p.shape, p.dtype)));
@@ -99,7 +104,9 @@ export function linearizeFlat(f: (...xs: Tensor[]) => Tensor[], primals: readonl
     [outs, tans] = jvpFlat(f, primals, primals.map((p, i) => (isFloat(p.dtype) ? tanIn[i] : null)));
   }
   for (const o of outs) {
-    if (b.isOwn(o)) throw new Error("internal: linearize produced a primal output that depends on tangents");
+    if (b.isOwn(o)) {
+      throw new Error("internal: linearize produced a primal output that depends on tangents");
+    }
   }
   const tanOut = tans.map((t, i) => t ?? zerosLikeT(outs[i]));
   return { outs, linear: b.build(tanIn, tanOut) };

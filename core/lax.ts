@@ -14,13 +14,67 @@ import { Tensor } from "./tensor.ts";
 import * as tree from "./tree.ts";
 
 export {
-  abs, acos, add, and, asin, atan, atan2, bitcast, ceil, convert, cos, cosh, div, eq, erf, erfInv, exp,
-  expm1, floor, ge, gt, isInf, isNan, le, log, log1p, logistic, lt, max, min, mul, ne, neg, not, or, pow,
-  rem, round, rsqrt, select, shiftLeft, shiftRightLogical, sign, sin, sinh, sqrt, stopGradient, sub, tan,
-  tanh, xor,
+  abs,
+  acos,
+  add,
+  and,
+  asin,
+  atan,
+  atan2,
+  bitcast,
+  ceil,
+  convert,
+  cos,
+  cosh,
+  div,
+  eq,
+  erf,
+  erfInv,
+  exp,
+  expm1,
+  floor,
+  ge,
+  gt,
+  isInf,
+  isNan,
+  le,
+  log,
+  log1p,
+  logistic,
+  lt,
+  max,
+  min,
+  mul,
+  ne,
+  neg,
+  not,
+  or,
+  pow,
+  rem,
+  round,
+  rsqrt,
+  select,
+  shiftLeft,
+  shiftRightLogical,
+  sign,
+  sin,
+  sinh,
+  sqrt,
+  stopGradient,
+  sub,
+  tan,
+  tanh,
+  xor,
 } from "./prims/elementwise.ts";
 export {
-  broadcastInDim, concatenate, iota, pad, reshape, rev, slice, transpose,
+  broadcastInDim,
+  concatenate,
+  iota,
+  pad,
+  reshape,
+  rev,
+  slice,
+  transpose,
 } from "./prims/structural.ts";
 export { argmax, argmin, reduceMax, reduceMin, reduceProd, reduceSum } from "./prims/reduce.ts";
 export { type DotDims, dotGeneral } from "./prims/linalg.ts";
@@ -72,33 +126,43 @@ export function scan<C, X, Y>(
   let length = opts.length ?? lengths[0];
   if (length === undefined) throw new TypeError("scan: pass xs or options.length");
   if (lengths.some((l) => l !== length)) {
-    throw new TypeError(`scan: xs leaves have different leading sizes [${lengths}] (length ${length})`);
+    throw new TypeError(
+      `scan: xs leaves have different leading sizes [${lengths}] (length ${length})`,
+    );
   }
   length = length!;
   let ydef: tree.TreeDef | null = null;
   const xAvals = xsL.map((x) => new ShapedArray(x.shape.slice(1), x.dtype));
-  const body = traceClosed((...args: Tensor[]) => {
-    const c = cdef.unflatten(args.slice(0, carry.length)) as C;
-    const x = xdef.unflatten(args.slice(carry.length)) as X;
-    const r = f(c, x);
-    if (!Array.isArray(r) || r.length !== 2) throw new TypeError("scan: f must return a pair [carry, y]");
-    const [cl, cdef2] = tree.flatten(r[0], isLeaf);
-    if (!cdef2.equals(cdef)) {
-      throw new TypeError(`scan: the carry's structure changed from ${cdef} to ${cdef2}`);
-    }
-    const cOut = toTensors(cl, "scan carry");
-    cOut.forEach((t, i) => {
-      if (!t.aval.equals(carry[i].aval)) {
+  const body = traceClosed(
+    (...args: Tensor[]) => {
+      const c = cdef.unflatten(args.slice(0, carry.length)) as C;
+      const x = xdef.unflatten(args.slice(carry.length)) as X;
+      const r = f(c, x);
+      if (!Array.isArray(r) || r.length !== 2) {
         throw new TypeError(
-          `scan: the carry changed type from ${carry[i].aval} to ${t.aval} (leaf ${i})` +
-            `\nhelp: the body must return a carry of exactly the input carry's shapes and dtypes`,
+          "scan: f must return a pair [carry, y]",
         );
       }
-    });
-    const [yl, yd] = tree.flatten(r[1], isLeaf);
-    ydef = yd;
-    return [...cOut, ...toTensors(yl, "scan y")];
-  }, [...carry.map((c) => c.aval), ...xAvals], "scan");
+      const [cl, cdef2] = tree.flatten(r[0], isLeaf);
+      if (!cdef2.equals(cdef)) {
+        throw new TypeError(`scan: the carry's structure changed from ${cdef} to ${cdef2}`);
+      }
+      const cOut = toTensors(cl, "scan carry");
+      cOut.forEach((t, i) => {
+        if (!t.aval.equals(carry[i].aval)) {
+          throw new TypeError(
+            `scan: the carry changed type from ${carry[i].aval} to ${t.aval} (leaf ${i})` +
+              `\nhelp: the body must return a carry of exactly the input carry's shapes and dtypes`,
+          );
+        }
+      });
+      const [yl, yd] = tree.flatten(r[1], isLeaf);
+      ydef = yd;
+      return [...cOut, ...toTensors(yl, "scan y")];
+    },
+    [...carry.map((c) => c.aval), ...xAvals],
+    "scan",
+  );
   const outs = bind(scan_p, [...body.consts, ...carry, ...xsL], {
     jaxpr: body.jaxpr,
     numConsts: body.consts.length,
@@ -106,7 +170,10 @@ export function scan<C, X, Y>(
     length,
     reverse: !!opts.reverse,
   });
-  return [cdef.unflatten(outs.slice(0, carry.length)) as C, ydef!.unflatten(outs.slice(carry.length)) as Y];
+  return [
+    cdef.unflatten(outs.slice(0, carry.length)) as C,
+    ydef!.unflatten(outs.slice(carry.length)) as Y,
+  ];
 }
 
 /**
@@ -119,7 +186,12 @@ export function scan<C, X, Y>(
  * console.log(await r.item()); // 6
  * ```
  */
-export function cond<T>(pred: Tensor | boolean, trueFn: (...ops: any[]) => T, falseFn: (...ops: any[]) => T, ...operands: unknown[]): T {
+export function cond<T>(
+  pred: Tensor | boolean,
+  trueFn: (...ops: any[]) => T,
+  falseFn: (...ops: any[]) => T,
+  ...operands: unknown[]
+): T {
   const p = pred instanceof Tensor ? pred : constant([pred ? 1 : 0], [], "bool");
   if (p.ndim !== 0) throw new TypeError(`cond: the predicate must be a scalar, got ${p.aval}`);
   const idx = ew.convert(p.dtype === "bool" ? p : ew.ne(p, constant([0], [], p.dtype)), "i32");
@@ -127,14 +199,18 @@ export function cond<T>(pred: Tensor | boolean, trueFn: (...ops: any[]) => T, fa
   const ops = toTensors(opL, "cond operands");
   let outDef: tree.TreeDef | null = null;
   const trace = (fn: (...o: any[]) => T, name: string) =>
-    traceClosed((...xs: Tensor[]) => {
-      const [ol, d] = tree.flatten(fn(...odef.unflatten(xs) as any[]), isLeaf);
-      if (outDef && !outDef.equals(d)) {
-        throw new TypeError(`cond: branches return different structures: ${outDef} vs ${d}`);
-      }
-      outDef = d;
-      return toTensors(ol, "cond output");
-    }, ops.map((o) => o.aval), name);
+    traceClosed(
+      (...xs: Tensor[]) => {
+        const [ol, d] = tree.flatten(fn(...odef.unflatten(xs) as any[]), isLeaf);
+        if (outDef && !outDef.equals(d)) {
+          throw new TypeError(`cond: branches return different structures: ${outDef} vs ${d}`);
+        }
+        outDef = d;
+        return toTensors(ol, "cond output");
+      },
+      ops.map((o) => o.aval),
+      name,
+    );
   const u = unifyConsts([trace(falseFn, "cond-false"), trace(trueFn, "cond-true")]);
   const outs = bind(cond_p, [idx, ...u.consts, ...ops], { branches: u.jaxprs });
   return outDef!.unflatten(outs) as T;
@@ -155,24 +231,42 @@ export function whileLoop<T>(condFn: (x: T) => Tensor, bodyFn: (x: T) => T, init
   const [il, def] = tree.flatten(init, isLeaf);
   const carry = toTensors(il, "whileLoop init");
   const avals = carry.map((c) => c.aval);
-  const cj = traceClosed((...xs: Tensor[]) => {
-    const p = condFn(def.unflatten(xs) as T);
-    if (!(p instanceof Tensor) || p.ndim !== 0 || p.dtype !== "bool") {
-      throw new TypeError(`whileLoop: condFn must return a scalar bool tensor, got ${p instanceof Tensor ? p.aval : typeof p}`);
-    }
-    return [p];
-  }, avals, "while-cond");
-  const bj = traceClosed((...xs: Tensor[]) => {
-    const [ol, d] = tree.flatten(bodyFn(def.unflatten(xs) as T), isLeaf);
-    if (!d.equals(def)) throw new TypeError(`whileLoop: the body changed the carry's structure from ${def} to ${d}`);
-    const outs = toTensors(ol, "whileLoop body");
-    outs.forEach((o, i) => {
-      if (!o.aval.equals(avals[i])) {
-        throw new TypeError(`whileLoop: the body changed the carry type from ${avals[i]} to ${o.aval} (leaf ${i})`);
+  const cj = traceClosed(
+    (...xs: Tensor[]) => {
+      const p = condFn(def.unflatten(xs) as T);
+      if (!(p instanceof Tensor) || p.ndim !== 0 || p.dtype !== "bool") {
+        throw new TypeError(
+          `whileLoop: condFn must return a scalar bool tensor, got ${
+            p instanceof Tensor ? p.aval : typeof p
+          }`,
+        );
       }
-    });
-    return outs;
-  }, avals, "while-body");
+      return [p];
+    },
+    avals,
+    "while-cond",
+  );
+  const bj = traceClosed(
+    (...xs: Tensor[]) => {
+      const [ol, d] = tree.flatten(bodyFn(def.unflatten(xs) as T), isLeaf);
+      if (!d.equals(def)) {
+        throw new TypeError(
+          `whileLoop: the body changed the carry's structure from ${def} to ${d}`,
+        );
+      }
+      const outs = toTensors(ol, "whileLoop body");
+      outs.forEach((o, i) => {
+        if (!o.aval.equals(avals[i])) {
+          throw new TypeError(
+            `whileLoop: the body changed the carry type from ${avals[i]} to ${o.aval} (leaf ${i})`,
+          );
+        }
+      });
+      return outs;
+    },
+    avals,
+    "while-body",
+  );
   const outs = bind(while_p, [...cj.consts, ...bj.consts, ...carry], {
     condJaxpr: cj.jaxpr,
     bodyJaxpr: bj.jaxpr,
@@ -192,7 +286,12 @@ export function whileLoop<T>(condFn: (x: T) => Tensor, bodyFn: (x: T) => T, init
  * console.log(await r.item()); // 10
  * ```
  */
-export function foriLoop<T>(lo: number | Tensor, hi: number | Tensor, body: (i: Tensor, val: T) => T, init: T): T {
+export function foriLoop<T>(
+  lo: number | Tensor,
+  hi: number | Tensor,
+  body: (i: Tensor, val: T) => T,
+  init: T,
+): T {
   if (typeof lo === "number" && typeof hi === "number") {
     const n = Math.max(0, hi - lo);
     const idx = ew.add(
@@ -215,5 +314,7 @@ import { getPrimitive } from "./primitive.ts";
 const getIota = () => getPrimitive("iota");
 function constantFull(n: number, v: number): Tensor {
   const c = constant([v], [], "i32");
-  return n === 0 ? reshape(constant([], [0], "i32"), [0]) : bind(getPrimitive("broadcast_in_dim"), [c], { shape: [n], broadcastDimensions: [] })[0];
+  return n === 0
+    ? reshape(constant([], [0], "i32"), [0])
+    : bind(getPrimitive("broadcast_in_dim"), [c], { shape: [n], broadcastDimensions: [] })[0];
 }

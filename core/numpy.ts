@@ -10,7 +10,14 @@ import * as ew from "./prims/elementwise.ts";
 import * as rd from "./prims/reduce.ts";
 import * as st from "./prims/structural.ts";
 import { dotGeneral } from "./prims/linalg.ts";
-import { _installMethods, type Axis, type NestedArray, type ReduceOptions, Tensor, type TensorLike } from "./tensor.ts";
+import {
+  _installMethods,
+  type Axis,
+  type NestedArray,
+  type ReduceOptions,
+  Tensor,
+  type TensorLike,
+} from "./tensor.ts";
 export * from "./numpy_extra.ts";
 
 export type { Axis, NestedArray, ReduceOptions, TensorLike };
@@ -27,11 +34,15 @@ function inferShape(x: NestedArray, what: string): number[] {
   }
   const check = (v: NestedArray, d: number): void => {
     if (d === shape.length) {
-      if (Array.isArray(v)) throw new TypeError(`${what}: ragged nested array (too deep at dimension ${d})`);
+      if (Array.isArray(v)) {
+        throw new TypeError(`${what}: ragged nested array (too deep at dimension ${d})`);
+      }
       return;
     }
     if (!Array.isArray(v) || v.length !== shape[d]) {
-      throw new TypeError(`${what}: ragged nested array: expected length ${shape[d]} at dimension ${d}`);
+      throw new TypeError(
+        `${what}: ragged nested array: expected length ${shape[d]} at dimension ${d}`,
+      );
     }
     for (const c of v) check(c, d + 1);
   };
@@ -80,7 +91,7 @@ export function array(
   const shape = inferShape(nested, "array");
   const flat: (number | boolean)[] = [];
   const walk = (v: NestedArray): void => {
-    if (Array.isArray(v)) for (const c of v as NestedArray[]) walk(c);
+    if (Array.isArray(v)) { for (const c of v as NestedArray[]) walk(c); }
     else flat.push(v as number | boolean);
   };
   walk(nested);
@@ -101,7 +112,11 @@ export function asarray(x: TensorLike, dtype?: DType): Tensor {
  * console.log(await np.full([2], 7).toArray()); // [7, 7]
  * ```
  */
-export function full(shape: readonly number[] | number, value: number | boolean, dtype?: DType): Tensor {
+export function full(
+  shape: readonly number[] | number,
+  value: number | boolean,
+  dtype?: DType,
+): Tensor {
   const s = typeof shape === "number" ? [shape] : shape;
   return st.full(s, Number(value), dtype ?? (typeof value === "boolean" ? "bool" : "f32"));
 }
@@ -146,7 +161,12 @@ export function arange(start: number, stop?: number, step = 1, dtype?: DType): T
 }
 
 /** `num` evenly spaced values from `start` to `stop` (inclusive unless `endpoint: false`). */
-export function linspace(start: number, stop: number, num = 50, opts: { endpoint?: boolean; dtype?: DType } = {}): Tensor {
+export function linspace(
+  start: number,
+  stop: number,
+  num = 50,
+  opts: { endpoint?: boolean; dtype?: DType } = {},
+): Tensor {
   const endpoint = opts.endpoint ?? true;
   const div = endpoint ? num - 1 : num;
   const d = new Float64Array(num);
@@ -221,7 +241,9 @@ export function broadcastTo(x: TensorLike, shape: readonly number[]): Tensor {
 
 function prep(op: string, xs: TensorLike[], dtype?: DType): Tensor[] {
   const dt = dtype ?? resultType(...xs);
-  const ts = xs.map((x) => (x instanceof Tensor ? ew.convert(x, dt) : array(x as NestedArray, { dtype: dt })));
+  const ts = xs.map((
+    x,
+  ) => (x instanceof Tensor ? ew.convert(x, dt) : array(x as NestedArray, { dtype: dt })));
   const shape = broadcastShapes(op, ...ts.map((t) => t.shape));
   return ts.map((t) => broadcastTo(t, shape));
 }
@@ -245,11 +267,11 @@ const anyUnary = (f: (x: Tensor) => Tensor): Un => (x) => f(asarray(x));
 /** log(1 + x), accurate near 0. */ export const log1p: Un = floatUnary(ew.log1p);
 /** √x. */ export const sqrt: Un = floatUnary(ew.sqrt);
 /** 1/√x. */ export const rsqrt: Un = floatUnary(ew.rsqrt);
-/** x². */ export const square: Un = (x) => {
+/** x². */ export const square: Un = (x): Tensor => {
   const t = asarray(x);
   return ew.mul(t, t);
 };
-/** 1/x. */ export const reciprocal: Un = (x) => divide(1, x);
+/** 1/x. */ export const reciprocal: Un = (x): Tensor => divide(1, x);
 /** sin. */ export const sin: Un = floatUnary(ew.sin);
 /** cos. */ export const cos: Un = floatUnary(ew.cos);
 /** tan. */ export const tan: Un = floatUnary(ew.tan);
@@ -259,48 +281,59 @@ const anyUnary = (f: (x: Tensor) => Tensor): Un => (x) => f(asarray(x));
 /** arcsin. */ export const arcsin: Un = floatUnary(ew.asin);
 /** arccos. */ export const arccos: Un = floatUnary(ew.acos);
 /** arctan. */ export const arctan: Un = floatUnary(ew.atan);
-/** floor (identity on integers). */ export const floor: Un = (x) => {
+/** floor (identity on integers). */ export const floor: Un = (x): Tensor => {
   const t = asarray(x);
   return isFloat(t.dtype) ? ew.floor(t) : t;
 };
-/** ceil (identity on integers). */ export const ceil: Un = (x) => {
+/** ceil (identity on integers). */ export const ceil: Un = (x): Tensor => {
   const t = asarray(x);
   return isFloat(t.dtype) ? ew.ceil(t) : t;
 };
-/** Round half to even, as NumPy. */ export const round: Un = (x) => {
+/** Round half to even, as NumPy. */ export const round: Un = (x): Tensor => {
   const t = asarray(x);
   return isFloat(t.dtype) ? ew.round(t) : t;
 };
 /** The error function (needed for exact GELU). */ export const erf: Un = floatUnary(ew.erf);
 /** The inverse error function. */ export const erfInv: Un = floatUnary(ew.erfInv);
-/** NaN test (false for integers). */ export const isnan: Un = (x) => {
+/** NaN test (false for integers). */ export const isnan: Un = (x): Tensor => {
   const t = asarray(x);
   return isFloat(t.dtype) ? ew.isNan(t) : full(t.shape, false);
 };
-/** ±∞ test. */ export const isinf: Un = (x) => {
+/** ±∞ test. */ export const isinf: Un = (x): Tensor => {
   const t = asarray(x);
   return isFloat(t.dtype) ? ew.isInf(t) : full(t.shape, false);
 };
-/** Finite test (not NaN, not ±∞). */ export const isfinite: Un = (x) => {
+/** Finite test (not NaN, not ±∞). */ export const isfinite: Un = (x): Tensor => {
   const t = asarray(x);
   return isFloat(t.dtype) ? ew.not(ew.or(ew.isNan(t), ew.isInf(t))) : full(t.shape, true);
 };
-/** Logical not. */ export const logicalNot: Un = (x) => ew.not(astype(x, "bool"));
-/** The logistic sigmoid, stable for large |x|. */ export const sigmoid: Un = floatUnary(ew.logistic);
+/** Logical not. */ export const logicalNot: Un = (x): Tensor => ew.not(astype(x, "bool"));
+/** The logistic sigmoid, stable for large |x|. */ export const sigmoid: Un = floatUnary(
+  ew.logistic,
+);
 /** Identity with zero gradient. */ export const stopGradient: Un = anyUnary(ew.stopGradient);
 
 type Bin = (x: TensorLike, y: TensorLike) => Tensor;
-const binary = (op: string, f: (a: Tensor, b: Tensor) => Tensor, dtype?: (dt: DType) => DType): Bin => (x, y) => {
-  const dt = resultType(x, y);
-  const [a, b] = prep(op, [x, y], dtype ? dtype(dt) : dt);
-  return f(a, b);
-};
+const binary =
+  (op: string, f: (a: Tensor, b: Tensor) => Tensor, dtype?: (dt: DType) => DType): Bin =>
+  (
+    x,
+    y,
+  ) => {
+    const dt = resultType(x, y);
+    const [a, b] = prep(op, [x, y], dtype ? dtype(dt) : dt);
+    return f(a, b);
+  };
 const toFloat = (dt: DType): DType => (isFloat(dt) ? dt : "f32");
 
 /** x + y. */ export const add: Bin = binary("add", ew.add);
 /** x − y. */ export const subtract: Bin = binary("subtract", ew.sub);
 /** x · y. */ export const multiply: Bin = binary("multiply", ew.mul);
-/** True division x / y (integers promote to f32, as NumPy). */ export const divide: Bin = binary("divide", ew.div, toFloat);
+/** True division x / y (integers promote to f32, as NumPy). */ export const divide: Bin = binary(
+  "divide",
+  ew.div,
+  toFloat,
+);
 /** x ** y (computed in f32). */ export const power: Bin = binary("power", ew.pow, toFloat);
 /** Elementwise maximum; NaN propagates; ties split the gradient equally (as JAX). */
 export const maximum: Bin = binary("maximum", ew.max);
@@ -308,7 +341,7 @@ export const maximum: Bin = binary("maximum", ew.max);
 export const minimum: Bin = binary("minimum", ew.min);
 /** arctan2(y, x). */ export const arctan2: Bin = binary("arctan2", ew.atan2, toFloat);
 /** Floor division (rounds toward −∞, as NumPy). */
-export const floorDivide: Bin = (x, y) => {
+export const floorDivide: Bin = (x, y): Tensor => {
   const [a, b] = prep("floorDivide", [x, y]);
   if (isFloat(a.dtype)) return ew.floor(ew.div(a, b));
   // integer: trunc division corrected when signs differ and the remainder is nonzero
@@ -318,7 +351,7 @@ export const floorDivide: Bin = (x, y) => {
   return ew.select(fix, ew.sub(q, st.full(q.shape, 1, q.dtype)), q);
 };
 /** Modulo with the sign of the divisor (NumPy `mod`; `lax.rem` has the dividend's sign). */
-export const mod: Bin = (x, y) => {
+export const mod: Bin = (x, y): Tensor => {
   const [a, b] = prep("mod", [x, y]);
   const r = ew.rem(a, b);
   const zero = st.zerosLikeT(a);
@@ -335,9 +368,12 @@ const cmp = (op: string, f: (a: Tensor, b: Tensor) => Tensor): Bin => (x, y) => 
 /** x <= y. */ export const lessEqual: Bin = cmp("lessEqual", ew.le);
 /** x > y. */ export const greater: Bin = cmp("greater", ew.gt);
 /** x >= y. */ export const greaterEqual: Bin = cmp("greaterEqual", ew.ge);
-/** Logical and. */ export const logicalAnd: Bin = (x, y) => ew.and(...(prep("logicalAnd", [x, y], "bool") as [Tensor, Tensor]));
-/** Logical or. */ export const logicalOr: Bin = (x, y) => ew.or(...(prep("logicalOr", [x, y], "bool") as [Tensor, Tensor]));
-/** Logical xor. */ export const logicalXor: Bin = (x, y) => ew.xor(...(prep("logicalXor", [x, y], "bool") as [Tensor, Tensor]));
+/** Logical and. */ export const logicalAnd: Bin = (x, y): Tensor =>
+  ew.and(...(prep("logicalAnd", [x, y], "bool") as [Tensor, Tensor]));
+/** Logical or. */ export const logicalOr: Bin = (x, y): Tensor =>
+  ew.or(...(prep("logicalOr", [x, y], "bool") as [Tensor, Tensor]));
+/** Logical xor. */ export const logicalXor: Bin = (x, y): Tensor =>
+  ew.xor(...(prep("logicalXor", [x, y], "bool") as [Tensor, Tensor]));
 
 /**
  * `where(cond, x, y)`: x where cond is true, else y (broadcasting).
@@ -422,7 +458,10 @@ export function var_(x: TensorLike, opts: ReduceOptions & { ddof?: number } = {}
   const n = axes.reduce((a, k) => a * t.shape[k], 1);
   const mu = mean(t, { axis: axes, keepdims: true });
   const d = subtract(t, mu);
-  return divide(sum(multiply(d, d), { axis: axes, keepdims: opts.keepdims }), Math.max(0, n - (opts.ddof ?? 0)));
+  return divide(
+    sum(multiply(d, d), { axis: axes, keepdims: opts.keepdims }),
+    Math.max(0, n - (opts.ddof ?? 0)),
+  );
 }
 export { var_ as var };
 /** Standard deviation with `ddof` (default 0). */
@@ -445,7 +484,12 @@ export function argmax(x: TensorLike, opts: { axis?: number; keepdims?: boolean 
 export function argmin(x: TensorLike, opts: { axis?: number; keepdims?: boolean } = {}): Tensor {
   return argWith("argmin", rd.argmin, x, opts);
 }
-function argWith(op: string, f: (x: Tensor, a: number) => Tensor, x: TensorLike, opts: { axis?: number; keepdims?: boolean }): Tensor {
+function argWith(
+  op: string,
+  f: (x: Tensor, a: number) => Tensor,
+  x: TensorLike,
+  opts: { axis?: number; keepdims?: boolean },
+): Tensor {
   let t = asarray(x);
   if (opts.axis === undefined || opts.axis === null) {
     t = st.reshape(t, [t.size]);
@@ -482,7 +526,9 @@ export function reshape(x: TensorLike, shape: readonly number[] | number): Tenso
   if (neg === 1) {
     const known = prod(s.filter((d) => d !== -1));
     if (known === 0 || t.size % known !== 0) {
-      throw new TypeError(`Cannot reshape ${t.aval} to [${s}]: ${t.size} elements do not divide evenly`);
+      throw new TypeError(
+        `Cannot reshape ${t.aval} to [${s}]: ${t.size} elements do not divide evenly`,
+      );
     }
     s[s.indexOf(-1)] = t.size / known;
   }
@@ -491,7 +537,9 @@ export function reshape(x: TensorLike, shape: readonly number[] | number): Tenso
 /** Permutes axes (reverses by default). */
 export function transpose(x: TensorLike, axes?: readonly number[]): Tensor {
   const t = asarray(x);
-  const perm = axes ? axes.map((a) => normAxis("transpose", a, t.ndim, t.aval)) : [...Array(t.ndim).keys()].reverse();
+  const perm = axes
+    ? axes.map((a) => normAxis("transpose", a, t.ndim, t.aval))
+    : [...Array(t.ndim).keys()].reverse();
   return st.transpose(t, perm);
 }
 /** Swaps two axes. */
@@ -505,7 +553,11 @@ export function swapaxes(x: TensorLike, a: number, b: number): Tensor {
 /** Moves an axis to a new position. */
 export function moveaxis(x: TensorLike, source: number, destination: number): Tensor {
   const t = asarray(x);
-  return st.moveaxis(t, normAxis("moveaxis", source, t.ndim, t.aval), normAxis("moveaxis", destination, t.ndim, t.aval));
+  return st.moveaxis(
+    t,
+    normAxis("moveaxis", source, t.ndim, t.aval),
+    normAxis("moveaxis", destination, t.ndim, t.aval),
+  );
 }
 /** Inserts size-1 axes. */
 export function expandDims(x: TensorLike, axis: number | readonly number[]): Tensor {
@@ -524,7 +576,9 @@ export function squeeze(x: TensorLike, axis?: Axis): Tensor {
     ? t.shape.flatMap((d, i) => (d === 1 ? [i] : []))
     : normAxes("squeeze", axis, t.ndim, t.aval);
   for (const a of axes) {
-    if (t.shape[a] !== 1) throw new TypeError(`Cannot squeeze axis ${a} of ${t.aval}: its size is not 1`);
+    if (t.shape[a] !== 1) {
+      throw new TypeError(`Cannot squeeze axis ${a} of ${t.aval}: its size is not 1`);
+    }
   }
   return st.reshape(t, t.shape.filter((_, i) => !axes.includes(i)));
 }
@@ -552,7 +606,12 @@ export function flip(x: TensorLike, axis?: Axis): Tensor {
  * Static slice along every axis: `slice(x, start, stop, step?)` (NumPy semantics for
  * negative and out-of-range bounds).
  */
-export function slice(x: TensorLike, start: readonly number[], stop: readonly (number | null)[], step?: readonly number[]): Tensor {
+export function slice(
+  x: TensorLike,
+  start: readonly number[],
+  stop: readonly (number | null)[],
+  step?: readonly number[],
+): Tensor {
   const t = asarray(x);
   const starts: number[] = [], limits: number[] = [], strides: number[] = [];
   let out: Tensor = t;
@@ -598,13 +657,21 @@ export function slice(x: TensorLike, start: readonly number[], stop: readonly (n
 export function matmul(x: TensorLike, y: TensorLike): Tensor {
   const dt = resultType(x, y);
   let a = astype(x, dt), b = astype(y, dt);
-  if (a.ndim === 0 || b.ndim === 0) throw new TypeError(`Cannot matmul ${a.aval} and ${b.aval}: scalars are not allowed (use multiply)`);
+  if (a.ndim === 0 || b.ndim === 0) {
+    throw new TypeError(
+      `Cannot matmul ${a.aval} and ${b.aval}: scalars are not allowed (use multiply)`,
+    );
+  }
   const aVec = a.ndim === 1, bVec = b.ndim === 1;
   if (aVec) a = st.reshape(a, [1, a.shape[0]]);
   if (bVec) b = st.reshape(b, [b.shape[0], 1]);
   const k1 = a.shape[a.ndim - 1], k2 = b.shape[b.ndim - 2];
   if (k1 !== k2) {
-    throw new TypeError(`Cannot matmul ${asarray(x).aval} and ${asarray(y).aval}: contracting dimensions differ (${k1} vs ${k2})`);
+    throw new TypeError(
+      `Cannot matmul ${asarray(x).aval} and ${
+        asarray(y).aval
+      }: contracting dimensions differ (${k1} vs ${k2})`,
+    );
   }
   const batch = broadcastShapes("matmul", a.shape.slice(0, -2), b.shape.slice(0, -2));
   const nb = batch.length;
@@ -629,7 +696,10 @@ export function dot(x: TensorLike, y: TensorLike): Tensor {
   if (a.ndim <= 2 && b.ndim <= 2) return matmul(a, b);
   // N-d: contract the last axis of a with the second-to-last of b
   const dt = resultType(a, b);
-  return dotGeneral(astype(a, dt), astype(b, dt), { contracting: [[a.ndim - 1], [Math.max(0, b.ndim - 2)]], batch: [[], []] });
+  return dotGeneral(astype(a, dt), astype(b, dt), {
+    contracting: [[a.ndim - 1], [Math.max(0, b.ndim - 2)]],
+    batch: [[], []],
+  });
 }
 /** Outer product of two flattened arrays. */
 export function outer(x: TensorLike, y: TensorLike): Tensor {
@@ -640,9 +710,46 @@ export function outer(x: TensorLike, y: TensorLike): Tensor {
 // ---------------------------------------------------------------- methods
 
 const methodTable: Record<string, (...args: any[]) => any> = {
-  add, subtract, multiply, divide, power, maximum, minimum, neg, abs, exp, log, sqrt, square, tanh, sin, cos,
-  equal, notEqual, less, lessEqual, greater, greaterEqual, clip, matmul, reshape, transpose, swapaxes, squeeze,
-  expandDims, broadcastTo, astype, sum, mean, max, min, prod: prod_, var: var_, std, argmax, argmin,
+  add,
+  subtract,
+  multiply,
+  divide,
+  power,
+  maximum,
+  minimum,
+  neg,
+  abs,
+  exp,
+  log,
+  sqrt,
+  square,
+  tanh,
+  sin,
+  cos,
+  equal,
+  notEqual,
+  less,
+  lessEqual,
+  greater,
+  greaterEqual,
+  clip,
+  matmul,
+  reshape,
+  transpose,
+  swapaxes,
+  squeeze,
+  expandDims,
+  broadcastTo,
+  astype,
+  sum,
+  mean,
+  max,
+  min,
+  prod: prod_,
+  var: var_,
+  std,
+  argmax,
+  argmin,
 };
 /** @internal registers more method implementations (used by modules that extend np). */
 export function _registerMethods(extra: Record<string, (...args: any[]) => any>): void {

@@ -7,7 +7,15 @@
  */
 import { broadcastShapes, fmtAvals, normAxis } from "./aval.ts";
 import type { DType } from "./dtype.ts";
-import { _registerMethods, array, asarray, astype, broadcastTo, resultType, slice as npSlice } from "./numpy.ts";
+import {
+  _registerMethods,
+  array,
+  asarray,
+  astype,
+  broadcastTo,
+  resultType,
+  slice as npSlice,
+} from "./numpy.ts";
 import * as cu from "./prims/cumulative.ts";
 import * as ew from "./prims/elementwise.ts";
 import * as ix from "./prims/indexing.ts";
@@ -22,7 +30,7 @@ import { type NestedArray, Tensor, type TensorLike } from "./tensor.ts";
 function flatNumbers(x: NestedArray): number[] {
   const out: number[] = [];
   const walk = (v: NestedArray): void => {
-    if (Array.isArray(v)) for (const c of v as NestedArray[]) walk(c);
+    if (Array.isArray(v)) { for (const c of v as NestedArray[]) walk(c); }
     else out.push(Number(v));
   };
   walk(x);
@@ -101,7 +109,11 @@ export function take(x: TensorLike, indices: TensorLike, opts: TakeOptions = {})
     let idx = indexTensor("take", indices, n, false);
     if (n > 0) {
       const r = ew.rem(idx, st.full(idx.shape, n, "i32"));
-      idx = ew.select(ew.lt(r, st.full(r.shape, 0, "i32")), ew.add(r, st.full(r.shape, n, "i32")), r);
+      idx = ew.select(
+        ew.lt(r, st.full(r.shape, 0, "i32")),
+        ew.add(r, st.full(r.shape, n, "i32")),
+        r,
+      );
     }
     return ix.gather(t, idx, axis);
   }
@@ -109,7 +121,11 @@ export function take(x: TensorLike, indices: TensorLike, opts: TakeOptions = {})
   const out = ix.gather(t, idx, axis);
   if (mode === "clip") return out;
   if (mode !== "fill") throw new TypeError(`take: unknown mode ${JSON.stringify(mode)}`);
-  const ok = st.broadcastInDim(ix.indicesInRange(idx, n), out.shape, idx.shape.map((_, i) => axis + i));
+  const ok = st.broadcastInDim(
+    ix.indicesInRange(idx, n),
+    out.shape,
+    idx.shape.map((_, i) => axis + i),
+  );
   return ew.select(ok, out, st.full(out.shape, opts.fillValue ?? defaultFill(t.dtype), t.dtype));
 }
 
@@ -142,7 +158,9 @@ export function takeAlongAxis(x: TensorLike, indices: TensorLike, axis: number |
     }
     a = 0;
   } else {
-    if (t.ndim === 0) throw new RangeError(`takeAlongAxis: axis ${axis} is out of bounds for ${t.aval}`);
+    if (t.ndim === 0) {
+      throw new RangeError(`takeAlongAxis: axis ${axis} is out of bounds for ${t.aval}`);
+    }
     a = normAxis("takeAlongAxis", axis, t.ndim, t.aval);
   }
   const n = t.shape[a];
@@ -177,7 +195,9 @@ export interface SortOptions {
 
 function sortAxis(op: string, x: Tensor, axis: number | null | undefined): [Tensor, number] {
   if (axis === null) return [st.reshape(x, [x.size]), 0];
-  if (x.ndim === 0) throw new RangeError(`${op}: cannot sort the 0-d array ${x.aval} along an axis`);
+  if (x.ndim === 0) {
+    throw new RangeError(`${op}: cannot sort the 0-d array ${x.aval} along an axis`);
+  }
   return [x, normAxis(op, axis ?? -1, x.ndim, x.aval)];
 }
 
@@ -251,7 +271,13 @@ export interface CumulativeOptions {
   axis?: number | null;
 }
 
-function cumWith(op: string, f: (x: Tensor, axis: number) => Tensor, x: TensorLike, opts: CumulativeOptions, promoteBool: boolean): Tensor {
+function cumWith(
+  op: string,
+  f: (x: Tensor, axis: number) => Tensor,
+  x: TensorLike,
+  opts: CumulativeOptions,
+  promoteBool: boolean,
+): Tensor {
   let t = asarray(x);
   if (promoteBool && t.dtype === "bool") t = ew.convert(t, "i32");
   const [u, a] = flattenOr(op, t, opts.axis);
@@ -345,7 +371,9 @@ function padPairs(pw: PadWidth, x: Tensor): [number, number][] {
     const ps = pw as readonly (readonly [number, number])[];
     if (ps.length === 1 && nd !== 1) pairs = Array.from({ length: nd }, () => [ps[0][0], ps[0][1]]);
     else if (ps.length !== nd) {
-      throw new TypeError(`pad: padWidth has ${ps.length} pairs but the operand ${x.aval} has ${nd} axes`);
+      throw new TypeError(
+        `pad: padWidth has ${ps.length} pairs but the operand ${x.aval} has ${nd} axes`,
+      );
     } else pairs = ps.map((p) => [p[0], p[1]]);
   }
   for (const [lo, hi] of pairs) {
@@ -392,7 +420,9 @@ function sliceAlong(x: Tensor, axis: number, start: number, limit: number): Tens
 function padAxis(x: Tensor, axis: number, lo: number, hi: number, mode: string): Tensor {
   const n = x.shape[axis];
   if (lo === 0 && hi === 0) return x;
-  if (n === 0) throw new RangeError(`pad: cannot pad the empty axis ${axis} of ${x.aval} in mode "${mode}"`);
+  if (n === 0) {
+    throw new RangeError(`pad: cannot pad the empty axis ${axis} of ${x.aval} in mode "${mode}"`);
+  }
   const src = Array.from({ length: lo + n + hi }, (_, i) => padSource(mode, i - lo, n));
   const pieces: Tensor[] = [];
   for (let i = 0; i < src.length;) {
@@ -407,7 +437,13 @@ function padAxis(x: Tensor, axis: number, lo: number, hi: number, mode: string):
     else if (step === -1) pieces.push(st.rev(sliceAlong(x, axis, s - len + 1, s + 1), [axis]));
     else {
       const one = sliceAlong(x, axis, s, s + 1);
-      pieces.push(st.broadcastInDim(one, one.shape.map((d, k) => (k === axis ? len : d)), one.shape.map((_, k) => k)));
+      pieces.push(
+        st.broadcastInDim(
+          one,
+          one.shape.map((d, k) => (k === axis ? len : d)),
+          one.shape.map((_, k) => k),
+        ),
+      );
     }
     i = j + 1;
   }
@@ -462,7 +498,11 @@ export function pad(x: TensorLike, padWidth: PadWidth, opts: PadOptions = {}): T
  * console.log(await a.toArray(), await b.toArray()); // [0, 1] [2, 3, 4]
  * ```
  */
-export function split(x: TensorLike, indicesOrSections: number | readonly number[], axis = 0): Tensor[] {
+export function split(
+  x: TensorLike,
+  indicesOrSections: number | readonly number[],
+  axis = 0,
+): Tensor[] {
   const t = asarray(x);
   if (t.ndim === 0) throw new RangeError(`split: cannot split the 0-d array ${t.aval}`);
   const a = normAxis("split", axis, t.ndim, t.aval);
@@ -470,9 +510,13 @@ export function split(x: TensorLike, indicesOrSections: number | readonly number
   let points: number[];
   if (typeof indicesOrSections === "number") {
     const s = indicesOrSections;
-    if (!Number.isInteger(s) || s <= 0) throw new RangeError(`split: the number of sections must be a positive integer, got ${s}`);
+    if (!Number.isInteger(s) || s <= 0) {
+      throw new RangeError(`split: the number of sections must be a positive integer, got ${s}`);
+    }
     if (n % s !== 0) {
-      throw new TypeError(`split: an axis of size ${n} of ${t.aval} does not divide into ${s} equal sections`);
+      throw new TypeError(
+        `split: an axis of size ${n} of ${t.aval} does not divide into ${s} equal sections`,
+      );
     }
     points = Array.from({ length: s - 1 }, (_, i) => ((i + 1) * n) / s);
   } else points = [...indicesOrSections];
@@ -526,11 +570,17 @@ export function tile(x: TensorLike, reps: number | readonly number[]): Tensor {
  * console.log(await np.repeat(np.array([1, 2]), 2).toArray()); // [1, 1, 2, 2]
  * ```
  */
-export function repeat(x: TensorLike, repeats: number | readonly number[], opts: { axis?: number | null } = {}): Tensor {
+export function repeat(
+  x: TensorLike,
+  repeats: number | readonly number[],
+  opts: { axis?: number | null } = {},
+): Tensor {
   const [t, a] = flattenOr("repeat", asarray(x), opts.axis);
   const n = t.shape[a];
   if (typeof repeats === "number") {
-    if (!Number.isInteger(repeats) || repeats < 0) throw new RangeError(`repeat: repeats must be a non-negative integer, got ${repeats}`);
+    if (!Number.isInteger(repeats) || repeats < 0) {
+      throw new RangeError(`repeat: repeats must be a non-negative integer, got ${repeats}`);
+    }
     const big = [...t.shape.slice(0, a + 1), repeats, ...t.shape.slice(a + 1)];
     const dims = t.shape.map((_, k) => (k <= a ? k : k + 1));
     const b = st.broadcastInDim(t, big, dims);
@@ -539,7 +589,9 @@ export function repeat(x: TensorLike, repeats: number | readonly number[], opts:
   const reps = repeats.length === 1 ? Array(n).fill(repeats[0]) : [...repeats];
   if (reps.length !== n || reps.some((v) => !Number.isInteger(v) || v < 0)) {
     throw new RangeError(
-      `repeat: expected ${n} non-negative integer repeats for axis ${a} of ${t.aval}, got ${JSON.stringify(repeats)}`,
+      `repeat: expected ${n} non-negative integer repeats for axis ${a} of ${t.aval}, got ${
+        JSON.stringify(repeats)
+      }`,
     );
   }
   const idx = reps.flatMap((r, i) => Array(r).fill(i));
@@ -641,7 +693,10 @@ function parseEinsum(subscripts: string, ts: Tensor[]): EinsumSpec {
     throw err(`${terms.length} input terms but ${ts.length} operands`);
   }
   const parsed = terms.map((term) => parseTerm(term, err));
-  const ellRank = Math.max(0, ...parsed.map((p, i) => (p.includes(null) ? ts[i].ndim - (p.length - 1) : 0)));
+  const ellRank = Math.max(
+    0,
+    ...parsed.map((p, i) => (p.includes(null) ? ts[i].ndim - (p.length - 1) : 0)),
+  );
   const inputs = parsed.map((p, i) => {
     const letters = p.filter((l) => l !== null).length;
     const e = ts[i].ndim - letters;
@@ -659,7 +714,9 @@ function parseEinsum(subscripts: string, ts: Tensor[]): EinsumSpec {
     for (const l of output) {
       if (seen.has(l)) throw err(`the output index '${l}' is repeated`);
       seen.add(l);
-      if (!inputs.some((ls) => ls.includes(l))) throw err(`the output index '${l}' appears in no input`);
+      if (!inputs.some((ls) => ls.includes(l))) {
+        throw err(`the output index '${l}' appears in no input`);
+      }
     }
   } else {
     const count = new Map<string, number>();
@@ -694,12 +751,20 @@ function prepareOperand(t: Tensor, labels0: string[], spec: EinsumSpec, i: numbe
     const j = labels.indexOf(labels[k], k + 1);
     if (j < 0) continue;
     const n = t.shape[k];
-    if (t.shape[j] !== n) throw einsumError(spec, `index '${labels[k]}' has sizes ${n} and ${t.shape[j]} in operand ${i}`);
+    if (t.shape[j] !== n) {
+      throw einsumError(
+        spec,
+        `index '${labels[k]}' has sizes ${n} and ${t.shape[j]} in operand ${i}`,
+      );
+    }
     const rest = labels.map((_, m) => m).filter((m) => m !== k && m !== j);
     const tr = st.transpose(t, [...rest, k, j]);
     const flat = st.reshape(tr, [...rest.map((m) => t.shape[m]), n * n]);
     const lead = rest.map(() => 0);
-    t = st.slice(flat, [...lead, 0], [...flat.shape.slice(0, -1), n * n], [...lead.map(() => 1), n + 1]);
+    t = st.slice(flat, [...lead, 0], [...flat.shape.slice(0, -1), n * n], [
+      ...lead.map(() => 1),
+      n + 1,
+    ]);
     labels = [...rest.map((m) => labels[m]), labels[k]];
     k = -1;
   }
@@ -750,7 +815,9 @@ export function _index(x: TensorLike, idx: readonly IndexEntry[]): Tensor {
     } else if (typeof e === "number") {
       if (!Number.isInteger(e)) throw new TypeError(`index: ${e} is not an integer`);
       const i = e < 0 ? e + n : e;
-      if (i < 0 || i >= n) throw new RangeError(`index ${e} is out of bounds for axis ${k} with size ${n}`);
+      if (i < 0 || i >= n) {
+        throw new RangeError(`index ${e} is out of bounds for axis ${k} with size ${n}`);
+      }
       starts.push(i), stops.push(i + 1), steps.push(1);
       drop.push(k);
     } else {

@@ -13,7 +13,9 @@ export type Params = Readonly<Record<string, any>>;
 
 /** A host array handed to reference implementations. */
 export interface HostArray {
+  /** Flat row-major values. */
   readonly data: TypedArray;
+  /** Shape and dtype. */
   readonly aval: ShapedArray;
 }
 
@@ -63,6 +65,7 @@ export interface PrimitiveRules {
 
 /** A primitive: a name and its rules. */
 export interface Primitive extends PrimitiveRules {
+  /** The primitive's name as printed in jaxprs. */
   readonly name: string;
 }
 

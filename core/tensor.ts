@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { ShapedArray } from "./aval.ts";
+import type { ShapedArray } from "./aval.ts";
 import type { Backend, Buf } from "./backend.ts";
 import type { DType, TypedArray } from "./dtype.ts";
 import { ConcretizationError } from "./errors.ts";
@@ -331,7 +331,11 @@ export abstract class Tracer extends Tensor {
 }
 
 /** Converts flat data to nested arrays. */
-export function toNested(d: ArrayLike<number>, shape: readonly number[], bool: boolean): NestedArray {
+export function toNested(
+  d: ArrayLike<number>,
+  shape: readonly number[],
+  bool: boolean,
+): NestedArray {
   const conv = (v: number) => (bool ? v !== 0 : v);
   if (shape.length === 0) return conv(d[0]);
   const rec = (off: number, dim: number): NestedArray[] => {

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { fmtAvals, ShapedArray } from "./aval.ts";
+import { fmtAvals, type ShapedArray } from "./aval.ts";
 import { currentBackend } from "./backend.ts";
 import { TracerLeakError } from "./errors.ts";
 import type { Params, Primitive } from "./primitive.ts";

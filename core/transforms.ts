@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { ShapedArray } from "./aval.ts";
+import type { ShapedArray } from "./aval.ts";
 import { backwardPass } from "./ad.ts";
 import { traceToJaxpr } from "./builder.ts";
 import { type DType, isFloat } from "./dtype.ts";
@@ -60,18 +60,26 @@ export function jvp<T = any>(
 ): [T, T] {
   const [pl, pdef] = flattenArgs(primals, "jvp");
   const [tl, tdef] = flattenArgs(tangents, "jvp");
-  if (!pdef.equals(tdef)) throw new TypeError(`jvp: primals ${pdef} and tangents ${tdef} differ in structure`);
+  if (!pdef.equals(tdef)) {
+    throw new TypeError(`jvp: primals ${pdef} and tangents ${tdef} differ in structure`);
+  }
   pl.forEach((p, i) => {
     if (!p.aval.equals(tl[i].aval)) {
-      throw new TypeError(`jvp: primal ${p.aval} and tangent ${tl[i].aval} differ (argument leaf ${i})`);
+      throw new TypeError(
+        `jvp: primal ${p.aval} and tangent ${tl[i].aval} differ (argument leaf ${i})`,
+      );
     }
   });
   let odef: tree.TreeDef | null = null;
-  const [outs, touts] = jvpFlat((...xs) => {
-    const [ol, d] = outLeaves(f(...pdef.unflatten(xs) as unknown[]), "jvp");
-    odef = d;
-    return ol;
-  }, pl, tl);
+  const [outs, touts] = jvpFlat(
+    (...xs) => {
+      const [ol, d] = outLeaves(f(...pdef.unflatten(xs) as unknown[]), "jvp");
+      odef = d;
+      return ol;
+    },
+    pl,
+    tl,
+  );
   return [odef!.unflatten(outs), odef!.unflatten(touts.map((t, i) => t ?? zerosLikeT(outs[i])))];
 }
 
@@ -85,7 +93,10 @@ export function jvp<T = any>(
  * console.log(await fl(np.array(1)).item()); // 6
  * ```
  */
-export function linearize<T = any>(f: (...args: any[]) => T, ...primals: unknown[]): [T, (...tangents: unknown[]) => T] {
+export function linearize<T = any>(
+  f: (...args: any[]) => T,
+  ...primals: unknown[]
+): [T, (...tangents: unknown[]) => T] {
   const [pl, pdef] = flattenArgs(primals, "linearize");
   let odef: tree.TreeDef | null = null;
   const { outs, linear } = linearizeFlat((...xs) => {
@@ -147,7 +158,9 @@ function vjpInternal(
   const pruned = dce(new Jaxpr(lj.constvars, lj.invars, lj.eqns, lj.outvars.slice(0, nOut)));
   const back = (ct: unknown): any[] => {
     const [cl, cdef] = flattenArgs(ct, "vjp");
-    if (!cdef.equals(odef!)) throw new TypeError(`vjp: cotangent structure ${cdef} differs from the output's ${odef}`);
+    if (!cdef.equals(odef!)) {
+      throw new TypeError(`vjp: cotangent structure ${cdef} differs from the output's ${odef}`);
+    }
     cl.forEach((c, i) => {
       if (!c.aval.equals(outs[i].aval)) {
         throw new TypeError(`vjp: cotangent ${c.aval} does not match output ${outs[i].aval}`);
@@ -179,7 +192,10 @@ export interface GradOptions {
  * console.log(await v.item(), await g.toArray()); // 5 [2, 4]
  * ```
  */
-export function valueAndGrad(f: (...args: any[]) => any, opts: GradOptions = {}): (...args: any[]) => [any, any] {
+export function valueAndGrad(
+  f: (...args: any[]) => any,
+  opts: GradOptions = {},
+): (...args: any[]) => [any, any] {
   const argnums = opts.argnums ?? 0;
   const nums = typeof argnums === "number" ? [argnums] : [...argnums];
   return (...args: any[]) => {
@@ -193,7 +209,9 @@ export function valueAndGrad(f: (...args: any[]) => any, opts: GradOptions = {})
     leaves.forEach((l) => {
       const t = toTensor(l, "grad");
       if (!isFloat(t.dtype)) {
-        throw new TypeError(`grad requires f32 inputs to differentiate, got ${t.aval}\nhelp: cast with astype("f32") or exclude the argument from argnums`);
+        throw new TypeError(
+          `grad requires f32 inputs to differentiate, got ${t.aval}\nhelp: cast with astype("f32") or exclude the argument from argnums`,
+        );
       }
     });
     const g = (...d: unknown[]) => {
@@ -204,7 +222,9 @@ export function valueAndGrad(f: (...args: any[]) => any, opts: GradOptions = {})
     const [out, back, aux] = vjpInternal(g, diffArgs, !!opts.hasAux);
     if (!(out instanceof Tensor) || out.size !== 1 || out.ndim !== 0 || !isFloat(out.dtype)) {
       const desc = out instanceof Tensor ? String(out.aval) : typeof out;
-      throw new TypeError(`grad requires a scalar f32 output, got ${desc}\nhelp: reduce the output (e.g. .sum() or .mean()), or use vjp/jacrev for non-scalar outputs`);
+      throw new TypeError(
+        `grad requires a scalar f32 output, got ${desc}\nhelp: reduce the output (e.g. .sum() or .mean()), or use vjp/jacrev for non-scalar outputs`,
+      );
     }
     const gs = back(full_(out.aval));
     const grads = typeof argnums === "number" ? gs[0] : gs;
@@ -245,17 +265,25 @@ export interface VmapOptions {
 
 function broadcastPrefix(prefix: unknown, full: unknown, what: string): (number | null)[] {
   // expands a pytree prefix of axes to one axis per leaf of `full`
-  if (prefix === null || typeof prefix === "number") return tree.leaves(full, isLeaf).map(() => prefix as number | null);
+  if (prefix === null || typeof prefix === "number") {
+    return tree.leaves(full, isLeaf).map(() => prefix as number | null);
+  }
   if (Array.isArray(prefix) && Array.isArray(full)) {
     if (prefix.length !== full.length) {
-      throw new TypeError(`${what}: axes spec has ${prefix.length} entries but there are ${full.length} values`);
+      throw new TypeError(
+        `${what}: axes spec has ${prefix.length} entries but there are ${full.length} values`,
+      );
     }
     return prefix.flatMap((p, i) => broadcastPrefix(p, full[i], what));
   }
   if (prefix && typeof prefix === "object" && full && typeof full === "object") {
-    return Object.keys(full).sort().flatMap((k) => broadcastPrefix((prefix as any)[k] ?? null, (full as any)[k], what));
+    return Object.keys(full).sort().flatMap((k) =>
+      broadcastPrefix((prefix as any)[k] ?? null, (full as any)[k], what)
+    );
   }
-  throw new TypeError(`${what}: axes spec ${JSON.stringify(prefix)} does not match the values' structure`);
+  throw new TypeError(
+    `${what}: axes spec ${JSON.stringify(prefix)} does not match the values' structure`,
+  );
 }
 
 /**
@@ -276,7 +304,9 @@ export function vmap(f: (...args: any[]) => any, opts: VmapOptions = {}): (...ar
       if (a === null) return null;
       const nd = leaves[i].ndim;
       if (a < -nd || a >= nd) {
-        throw new RangeError(`vmap: inAxes ${a} is out of bounds for an argument of ${leaves[i].aval}`);
+        throw new RangeError(
+          `vmap: inAxes ${a} is out of bounds for an argument of ${leaves[i].aval}`,
+        );
       }
       return a < 0 ? a + nd : a;
     });
@@ -296,13 +326,23 @@ export function vmap(f: (...args: any[]) => any, opts: VmapOptions = {}): (...ar
     if (size === undefined) throw new TypeError("vmap: no argument is batched; pass axisSize");
     let odef: tree.TreeDef | null = null;
     let outAxesFlat: (number | null)[] = [];
-    const outs = vmapFlat((...xs) => {
-      const out = f(...def.unflatten(xs) as unknown[]);
-      const [ol, d] = outLeaves(out, "vmap");
-      odef = d;
-      outAxesFlat = broadcastPrefix(opts.outAxes === undefined ? 0 : opts.outAxes, out, "vmap outAxes");
-      return ol;
-    }, leaves, dims, () => outAxesFlat, size);
+    const outs = vmapFlat(
+      (...xs) => {
+        const out = f(...def.unflatten(xs) as unknown[]);
+        const [ol, d] = outLeaves(out, "vmap");
+        odef = d;
+        outAxesFlat = broadcastPrefix(
+          opts.outAxes === undefined ? 0 : opts.outAxes,
+          out,
+          "vmap outAxes",
+        );
+        return ol;
+      },
+      leaves,
+      dims,
+      () => outAxesFlat,
+      size,
+    );
     return odef!.unflatten(outs);
   };
 }
@@ -348,9 +388,16 @@ function staticKey(v: unknown): string {
  * ```
  */
 export function jit<F extends (...args: any[]) => any>(f: F, opts: JitOptions = {}): Jitted<F> {
-  const statics = new Set(typeof opts.staticArgnums === "number" ? [opts.staticArgnums] : opts.staticArgnums ?? []);
-  const donate = new Set(typeof opts.donateArgnums === "number" ? [opts.donateArgnums] : opts.donateArgnums ?? []);
-  const cache = new Map<string, { jaxpr: Jaxpr; consts: Tensor[]; odef: tree.TreeDef; closed: ClosedJaxpr }>();
+  const statics = new Set(
+    typeof opts.staticArgnums === "number" ? [opts.staticArgnums] : opts.staticArgnums ?? [],
+  );
+  const donate = new Set(
+    typeof opts.donateArgnums === "number" ? [opts.donateArgnums] : opts.donateArgnums ?? [],
+  );
+  const cache = new Map<
+    string,
+    { jaxpr: Jaxpr; consts: Tensor[]; odef: tree.TreeDef; closed: ClosedJaxpr }
+  >();
   let traceCount = 0;
   const prepare = (args: unknown[]) => {
     const dyn = args.map((a, i) => (statics.has(i) ? null : a));
@@ -363,13 +410,17 @@ export function jit<F extends (...args: any[]) => any>(f: F, opts: JitOptions = 
       traceCount++;
       compileStats.traces++;
       let odef: tree.TreeDef | null = null;
-      const closed = traceToJaxpr((...xs) => {
-        const rebuilt = def.unflatten(xs) as unknown[];
-        const full = args.map((a, i) => (statics.has(i) ? a : rebuilt[i]));
-        const [ol, d] = outLeaves(f(...full), "jit");
-        odef = d;
-        return ol;
-      }, leaves.map((l) => l.aval), { name: `jit(${f.name || "fn"})` });
+      const closed = traceToJaxpr(
+        (...xs) => {
+          const rebuilt = def.unflatten(xs) as unknown[];
+          const full = args.map((a, i) => (statics.has(i) ? a : rebuilt[i]));
+          const [ol, d] = outLeaves(f(...full), "jit");
+          odef = d;
+          return ol;
+        },
+        leaves.map((l) => l.aval),
+        { name: `jit(${f.name || "fn"})` },
+      );
       const converted = closureConvert(closed);
       const jaxpr = cse(dce(converted.jaxpr));
       const consts = converted.consts;
@@ -394,9 +445,17 @@ export function jit<F extends (...args: any[]) => any>(f: F, opts: JitOptions = 
   return wrapped;
 }
 
-function leafDonation(def: tree.TreeDef, args: unknown[], donate: Set<number>, statics: Set<number>): boolean[] {
+function leafDonation(
+  def: tree.TreeDef,
+  args: unknown[],
+  donate: Set<number>,
+  statics: Set<number>,
+): boolean[] {
   void def;
-  return args.flatMap((a, i) => (statics.has(i) ? [] : tree.leaves(a, isLeaf).map(() => donate.has(i))));
+  return args.flatMap((
+    a,
+    i,
+  ) => (statics.has(i) ? [] : tree.leaves(a, isLeaf).map(() => donate.has(i))));
 }
 
 // ---------------------------------------------------------------- makeJaxpr
@@ -412,9 +471,13 @@ function leafDonation(def: tree.TreeDef, args: unknown[], donate: Set<number>, s
 export function makeJaxpr(f: (...args: any[]) => any): (...args: any[]) => ClosedJaxpr {
   return (...args: any[]) => {
     const [leaves, def] = flattenArgs(args, "makeJaxpr");
-    return traceToJaxpr((...xs) => outLeaves(f(...def.unflatten(xs) as unknown[]), "makeJaxpr")[0], leaves.map((l) => l.aval), {
-      name: "makeJaxpr",
-    });
+    return traceToJaxpr(
+      (...xs) => outLeaves(f(...def.unflatten(xs) as unknown[]), "makeJaxpr")[0],
+      leaves.map((l) => l.aval),
+      {
+        name: "makeJaxpr",
+      },
+    );
   };
 }
 
@@ -433,13 +496,17 @@ function singleArg(what: string, x: unknown): Tensor {
  * console.log(await jacfwd((x: any) => x.mul(x))(np.array([1, 2])).toArray()); // [[2, 0], [0, 4]]
  * ```
  */
-export function jacfwd(f: (x: Tensor) => Tensor, opts: { argnums?: number } = {}): (...args: any[]) => Tensor {
+export function jacfwd(
+  f: (x: Tensor) => Tensor,
+  opts: { argnums?: number } = {},
+): (...args: any[]) => Tensor {
   return (...args: any[]) => {
     const k = opts.argnums ?? 0;
     const x = singleArg("jacfwd", args[k]);
     const n = x.size;
     const basis = reshape(eyeF32(n), [n, ...x.shape]);
-    const g = (t: Tensor) => jvp((xi: Tensor) => f(...withArg(args, k, xi) as [Tensor]), [x], [t])[1] as Tensor;
+    const g = (t: Tensor) =>
+      jvp((xi: Tensor) => f(...withArg(args, k, xi) as [Tensor]), [x], [t])[1] as Tensor;
     const cols = vmap(g)(basis) as Tensor; // [n, ...out]
     const outShape = cols.shape.slice(1);
     const perm = [...outShape.map((_, i) => i + 1), 0];
@@ -455,7 +522,10 @@ export function jacfwd(f: (x: Tensor) => Tensor, opts: { argnums?: number } = {}
  * console.log(await jacrev((x: any) => x.mul(x))(np.array([1, 2])).toArray()); // [[2, 0], [0, 4]]
  * ```
  */
-export function jacrev(f: (x: Tensor) => Tensor, opts: { argnums?: number } = {}): (...args: any[]) => Tensor {
+export function jacrev(
+  f: (x: Tensor) => Tensor,
+  opts: { argnums?: number } = {},
+): (...args: any[]) => Tensor {
   return (...args: any[]) => {
     const k = opts.argnums ?? 0;
     const x = singleArg("jacrev", args[k]);
@@ -475,7 +545,10 @@ export function jacrev(f: (x: Tensor) => Tensor, opts: { argnums?: number } = {}
  * console.log(await hessian((x: any) => x.mul(x).sum())(np.array([1, 2])).toArray()); // [[2, 0], [0, 2]]
  * ```
  */
-export function hessian(f: (x: Tensor) => Tensor, opts: { argnums?: number } = {}): (...args: any[]) => Tensor {
+export function hessian(
+  f: (x: Tensor) => Tensor,
+  opts: { argnums?: number } = {},
+): (...args: any[]) => Tensor {
   return jacfwd(jacrev(f, opts), opts);
 }
 

@@ -6,7 +6,7 @@
 import { ShapedArray } from "./aval.ts";
 import type { Params, Primitive } from "./primitive.ts";
 import { broadcastInDim, moveaxis } from "./prims/structural.ts";
-import { Tensor, Tracer } from "./tensor.ts";
+import { type Tensor, Tracer } from "./tensor.ts";
 import { bind, currentInterpreter, type Interpreter, pushInterpreter, scopeOf } from "./trace.ts";
 
 /** A value with a batch axis (or none). */
@@ -19,7 +19,9 @@ export class BatchTracer extends Tracer {
   readonly bdim: number | null;
   /** @internal */
   constructor(interp: BatchInterpreter, val: Tensor, bdim: number | null) {
-    super(bdim === null ? val.aval : new ShapedArray(val.shape.filter((_, i) => i !== bdim), val.dtype));
+    super(
+      bdim === null ? val.aval : new ShapedArray(val.shape.filter((_, i) => i !== bdim), val.dtype),
+    );
     this._interp = interp;
     this.val = val;
     this.bdim = bdim;

@@ -25,7 +25,10 @@ function spirals(n: number, seed: number): { x: Tensor; y: Tensor } {
       ys.push(c);
     }
   }
-  return { x: np.array(new Float32Array(xs), { shape: [2 * n, 2] }), y: np.array(new Float32Array(ys)) };
+  return {
+    x: np.array(new Float32Array(xs), { shape: [2 * n, 2] }),
+    y: np.array(new Float32Array(ys)),
+  };
 }
 
 const hidden = 64;
@@ -64,4 +67,8 @@ for (let i = 1; i <= 1500; i++) {
 }
 const pred = forward(p, x).greater(0).astype("f32");
 const acc = await pred.equal(y).astype("f32").mean().item() as number;
-console.log(`accuracy ${(acc * 100).toFixed(1)}%  (${((performance.now() - t0) / 1000).toFixed(1)} s, ${step.traceCount} trace)`);
+console.log(
+  `accuracy ${(acc * 100).toFixed(1)}%  (${
+    ((performance.now() - t0) / 1000).toFixed(1)
+  } s, ${step.traceCount} trace)`,
+);

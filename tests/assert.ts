@@ -101,7 +101,9 @@ export function assertAlmostEquals(
   const delta = Math.abs(expected - actual);
   if (!(delta <= tolerance)) {
     throw new AssertionError(
-      `${msg ? msg + ": " : ""}expected ${actual} to be close to ${expected}: delta ${delta} > ${tolerance}`,
+      `${
+        msg ? msg + ": " : ""
+      }expected ${actual} to be close to ${expected}: delta ${delta} > ${tolerance}`,
     );
   }
 }
@@ -117,16 +119,14 @@ function checkError<E extends Error>(
   const pre = msg ? msg + ": " : "";
   if (ErrorClass && !(e instanceof ErrorClass)) {
     throw new AssertionError(
-      `${pre}expected error of class ${ErrorClass.name}, got ${
-        (e as Error)?.constructor?.name
-      }: ${(e as Error)?.message}`,
+      `${pre}expected error of class ${ErrorClass.name}, got ${(e as Error)?.constructor?.name}: ${
+        (e as Error)?.message
+      }`,
     );
   }
   if (includes !== undefined && !String((e as Error)?.message).includes(includes)) {
     throw new AssertionError(
-      `${pre}expected error message to include ${fmt(includes)}, got ${
-        fmt((e as Error)?.message)
-      }`,
+      `${pre}expected error message to include ${fmt(includes)}, got ${fmt((e as Error)?.message)}`,
     );
   }
   return e as E;
@@ -177,7 +177,9 @@ export function assertAllClose(
     const isSeq = (v: unknown) => Array.isArray(v) || ArrayBuffer.isView(v);
     if (isSeq(e) || isSeq(a)) {
       if (!isSeq(e) || !isSeq(a)) {
-        throw new AssertionError(`${pre}structure differs at ${path || "root"}: ${fmt(a)} vs ${fmt(e)}`);
+        throw new AssertionError(
+          `${pre}structure differs at ${path || "root"}: ${fmt(a)} vs ${fmt(e)}`,
+        );
       }
       const x = a as ArrayLike<unknown>, y = e as ArrayLike<unknown>;
       if (x.length !== y.length) {

@@ -1,20 +1,46 @@
 import { assertAllClose, assertEquals, assertThrows } from "@std/assert";
-import { checkpoint, customJvp, customVjp, grad, init, jit, jvp, lax, makeJaxpr, np, type Tensor, vmap } from "../mod.ts";
+import {
+  checkpoint,
+  customJvp,
+  customVjp,
+  grad,
+  init,
+  jit,
+  jvp,
+  lax,
+  makeJaxpr,
+  np,
+  type Tensor,
+  vmap,
+} from "../mod.ts";
 import { flat, numericGrad, uniform } from "./helpers.ts";
 
 await init({ backend: Deno.env.get("DENAX_BACKEND") ?? "cpu" });
 
 const rnn = (w: Tensor, xs: Tensor) =>
-  lax.scan((h: Tensor, x: Tensor) => {
-    const h2 = np.tanh(h.mul(w).add(x));
-    return [h2, h2];
-  }, np.array(0.5), xs)[1].sum();
+  lax.scan(
+    (h: Tensor, x: Tensor) => {
+      const h2 = np.tanh(h.mul(w).add(x));
+      return [h2, h2];
+    },
+    np.array(0.5),
+    xs,
+  )[1].sum();
 
 Deno.test("scan computes running sums and stacks outputs", async () => {
-  const [tot, ys] = lax.scan((c: Tensor, x: Tensor) => [c.add(x), c.add(x)], np.array(0), np.array([1, 2, 3]));
+  const [tot, ys] = lax.scan(
+    (c: Tensor, x: Tensor) => [c.add(x), c.add(x)],
+    np.array(0),
+    np.array([1, 2, 3]),
+  );
   assertEquals(await tot.item(), 6);
   assertEquals(await ys.toArray(), [1, 3, 6]);
-  const [, rev] = lax.scan((c: Tensor, x: Tensor) => [c.add(x), c.add(x)], np.array(0), np.array([1, 2, 3]), { reverse: true });
+  const [, rev] = lax.scan(
+    (c: Tensor, x: Tensor) => [c.add(x), c.add(x)],
+    np.array(0),
+    np.array([1, 2, 3]),
+    { reverse: true },
+  );
   assertEquals(await rev.toArray(), [6, 5, 3]);
 });
 
@@ -53,18 +79,27 @@ Deno.test("vmap and jit of grad through scan", async () => {
 
 Deno.test("scan over pytrees of carries and xs, with batched xs under vmap", async () => {
   const f = (xs: { a: Tensor; b: Tensor }) =>
-    lax.scan((c: { s: Tensor }, x: { a: Tensor; b: Tensor }) => [{ s: c.s.add(x.a.mul(x.b)) }, x.a], { s: np.array(0) }, xs)[0].s;
+    lax.scan(
+      (c: { s: Tensor }, x: { a: Tensor; b: Tensor }) => [{ s: c.s.add(x.a.mul(x.b)) }, x.a],
+      { s: np.array(0) },
+      xs,
+    )[0].s;
   const a = uniform(5, [2, 4]), b = uniform(6, [2, 4]);
   const out = vmap(f)({ a, b }) as Tensor;
   assertAllClose(await flat(out), await flat(a.mul(b).sum({ axis: 1 })), { rtol: 1e-5 });
 });
 
 Deno.test("scan rejects a carry whose type changes", () => {
-  assertThrows(() => lax.scan((c: Tensor, x: Tensor) => [c.reshape([1]), x], np.array(0), np.array([1, 2])), TypeError, "the carry changed type");
+  assertThrows(
+    () => lax.scan((c: Tensor, x: Tensor) => [c.reshape([1]), x], np.array(0), np.array([1, 2])),
+    TypeError,
+    "the carry changed type",
+  );
 });
 
 Deno.test("cond picks a branch and differentiates through it", async () => {
-  const fc = (x: Tensor) => lax.cond(x.greater(0), (a: Tensor) => a.mul(a), (a: Tensor) => a.neg(), x);
+  const fc = (x: Tensor) =>
+    lax.cond(x.greater(0), (a: Tensor) => a.mul(a), (a: Tensor) => a.neg(), x);
   assertEquals(await fc(np.array(3)).item(), 9);
   assertEquals(await fc(np.array(-3)).item(), 3);
   assertEquals(await grad(fc)(np.array(3)).item(), 6);
@@ -75,7 +110,11 @@ Deno.test("cond picks a branch and differentiates through it", async () => {
 });
 
 Deno.test("cond rejects branches that return different types", () => {
-  assertThrows(() => lax.cond(np.array(true), () => np.zeros([2]), () => np.zeros([3])), TypeError, "branches return different types");
+  assertThrows(
+    () => lax.cond(np.array(true), () => np.zeros([2]), () => np.zeros([3])),
+    TypeError,
+    "branches return different types",
+  );
 });
 
 Deno.test("whileLoop runs until the condition fails, forward-differentiates, and vmaps a batched predicate", async () => {
@@ -88,14 +127,23 @@ Deno.test("whileLoop runs until the condition fails, forward-differentiates, and
 
 Deno.test("reverse-mode through whileLoop is a clear error", () => {
   const fw = (x: Tensor) => lax.whileLoop((v: Tensor) => v.less(10), (v: Tensor) => v.mul(2), x);
-  assertThrows(() => grad(fw)(np.array(1)), TypeError, "Reverse-mode differentiation does not work for lax.whileLoop");
+  assertThrows(
+    () => grad(fw)(np.array(1)),
+    TypeError,
+    "Reverse-mode differentiation does not work for lax.whileLoop",
+  );
 });
 
 Deno.test("foriLoop with static bounds is a differentiable scan", async () => {
   const f = (x: Tensor) => lax.foriLoop(0, 3, (_i: Tensor, v: Tensor) => v.mul(x), np.array(1));
   assertEquals(await f(np.array(2)).item(), 8);
   assertEquals(await grad(f)(np.array(2)).item(), 12);
-  const g = lax.foriLoop(np.array(0, { dtype: "i32" }), np.array(4, { dtype: "i32" }), (i: Tensor, v: Tensor) => v.add(i), np.array(0, { dtype: "i32" }));
+  const g = lax.foriLoop(
+    np.array(0, { dtype: "i32" }),
+    np.array(4, { dtype: "i32" }),
+    (i: Tensor, v: Tensor) => v.add(i),
+    np.array(0, { dtype: "i32" }),
+  );
   assertEquals(await g.item(), 6);
 });
 
@@ -112,19 +160,29 @@ Deno.test("customVjp's backward rule replaces the gradient; its jvp is an error"
   const clip = customVjp((x: Tensor) => x);
   clip.defvjp((x: Tensor) => [x, null], (_r: unknown, g: Tensor) => [np.clip(g, -1, 1)]);
   assertEquals(await grad((x: Tensor) => clip(x).mul(10))(np.array(2)).item(), 1);
-  assertEquals(await vmap(grad((x: Tensor) => clip(x).mul(10)))(np.array([2, 3])).toArray(), [1, 1]);
+  assertEquals(await vmap(grad((x: Tensor) => clip(x).mul(10)))(np.array([2, 3])).toArray(), [
+    1,
+    1,
+  ]);
   assertEquals(await jit(grad((x: Tensor) => clip(x).mul(0.5)))(np.array(2)).item(), 0.5);
   assertThrows(() => jvp(clip, [np.array(1)], [np.array(1)]), TypeError, "forward-mode");
 });
 
 Deno.test("checkpoint recomputes the forward pass in the backward pass", async () => {
   const blk = checkpoint((x: Tensor) => np.sin(np.sin(x)));
-  assertAllClose(await grad((x: Tensor) => blk(x))(np.array(0.5)).item(), Math.cos(Math.sin(0.5)) * Math.cos(0.5), { rtol: 1e-6 });
+  assertAllClose(
+    await grad((x: Tensor) => blk(x))(np.array(0.5)).item(),
+    Math.cos(Math.sin(0.5)) * Math.cos(0.5),
+    { rtol: 1e-6 },
+  );
   const jp = makeJaxpr(grad((x: Tensor) => blk(x)))(np.array(0.5));
   // the backward equation recomputes sin from the input, not from saved residuals
   const last = jp.jaxpr.eqns[jp.jaxpr.eqns.length - 1];
   assertEquals(last.prim.name, "checkpoint");
-  assertEquals(last.params.jaxpr.eqns.some((e: { prim: { name: string } }) => e.prim.name === "sin"), true);
+  assertEquals(
+    last.params.jaxpr.eqns.some((e: { prim: { name: string } }) => e.prim.name === "sin"),
+    true,
+  );
   assertAllClose(await flat(vmap(grad((x: Tensor) => blk(x)))(np.array([0.5, 1])) as Tensor), [
     Math.cos(Math.sin(0.5)) * Math.cos(0.5),
     Math.cos(Math.sin(1)) * Math.cos(1),

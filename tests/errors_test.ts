@@ -13,16 +13,32 @@ Deno.test("matmul with mismatched contracting dimensions names both operands", (
 });
 
 Deno.test("a bad axis is a RangeError naming the op and the operand", () => {
-  assertThrows(() => np.sum(np.zeros([2, 3]), { axis: 2 }), RangeError, "sum: axis 2 is out of bounds for f32[2,3]");
-  assertThrows(() => np.argmax(np.zeros([2, 3]), { axis: -3 }), RangeError, "argmax: axis -3 is out of bounds");
+  assertThrows(
+    () => np.sum(np.zeros([2, 3]), { axis: 2 }),
+    RangeError,
+    "sum: axis 2 is out of bounds for f32[2,3]",
+  );
+  assertThrows(
+    () => np.argmax(np.zeros([2, 3]), { axis: -3 }),
+    RangeError,
+    "argmax: axis -3 is out of bounds",
+  );
 });
 
 Deno.test("incompatible broadcasting names the shapes and the dimension", () => {
-  assertThrows(() => np.add(np.zeros([2, 3]), np.zeros([4])), TypeError, "Cannot add shapes [2,3] and [4]: dimension 1 differs (3 vs 4)");
+  assertThrows(
+    () => np.add(np.zeros([2, 3]), np.zeros([4])),
+    TypeError,
+    "Cannot add shapes [2,3] and [4]: dimension 1 differs (3 vs 4)",
+  );
 });
 
 Deno.test("reshape to a different size says so", () => {
-  assertThrows(() => np.reshape(np.zeros([2, 3]), [4, 2]), TypeError, "Cannot reshape f32[2,3] to [4,2]: sizes differ (6 vs 8)");
+  assertThrows(
+    () => np.reshape(np.zeros([2, 3]), [4, 2]),
+    TypeError,
+    "Cannot reshape f32[2,3] to [4,2]: sizes differ (6 vs 8)",
+  );
   assertThrows(() => np.reshape(np.zeros([2, 3]), [-1, 4]), TypeError, "do not divide evenly");
 });
 
@@ -31,10 +47,18 @@ Deno.test("ragged nested arrays are rejected", () => {
 });
 
 Deno.test("squeezing a non-unit axis is rejected", () => {
-  assertThrows(() => np.squeeze(np.zeros([2, 3]), 0), TypeError, "Cannot squeeze axis 0 of f32[2,3]");
+  assertThrows(
+    () => np.squeeze(np.zeros([2, 3]), 0),
+    TypeError,
+    "Cannot squeeze axis 0 of f32[2,3]",
+  );
 });
 
 Deno.test("item() of a tensor with many elements is rejected", async () => {
   const { assertRejects } = await import("@std/assert");
-  await assertRejects(() => np.zeros([2]).item(), TypeError, "item() needs a tensor with one element");
+  await assertRejects(
+    () => np.zeros([2]).item(),
+    TypeError,
+    "item() needs a tensor with one element",
+  );
 });

@@ -15,7 +15,11 @@ async function golden(name: string, text: string): Promise<void> {
     return;
   }
   const want = await Deno.readTextFile(path);
-  assertEquals(text + "\n", want, `golden file ${name}.txt differs (rerun with UPDATE=1 after review)`);
+  assertEquals(
+    text + "\n",
+    want,
+    `golden file ${name}.txt differs (rerun with UPDATE=1 after review)`,
+  );
 }
 
 type P = { w1: Tensor; b1: Tensor; w2: Tensor; b2: Tensor };
@@ -25,7 +29,12 @@ const mlpLoss = (p: P, x: Tensor, y: Tensor) => {
   const lse = np.logsumexp(logits, { axis: 1 });
   return lse.sub(logits.mul(y).sum({ axis: 1 })).mean();
 };
-const params: P = { w1: np.zeros([4, 3]), b1: np.zeros([3]), w2: np.zeros([3, 2]), b2: np.zeros([2]) };
+const params: P = {
+  w1: np.zeros([4, 3]),
+  b1: np.zeros([3]),
+  w2: np.zeros([3, 2]),
+  b2: np.zeros([2]),
+};
 const x = np.zeros([5, 4]), y = np.zeros([5, 2]);
 
 Deno.test("golden: the IR of an MLP loss", async () => {
@@ -37,6 +46,7 @@ Deno.test("golden: the IR of the MLP loss gradient", async () => {
 });
 
 Deno.test("golden: the IR of a scan", async () => {
-  const f = (xs: Tensor) => lax.scan((c: Tensor, v: Tensor) => [c.mul(v).add(1), c], np.array(1), xs);
+  const f = (xs: Tensor) =>
+    lax.scan((c: Tensor, v: Tensor) => [c.mul(v).add(1), c], np.array(1), xs);
   await golden("scan", String(makeJaxpr(f)(np.zeros([6]))));
 });

@@ -21,7 +21,13 @@ export function rng(seed: number): () => number {
 }
 
 /** Uniform values in [lo, hi) of a shape, as a Tensor. */
-export function uniform(seed: number, shape: readonly number[], lo = -1, hi = 1, dtype: DType = "f32"): Tensor {
+export function uniform(
+  seed: number,
+  shape: readonly number[],
+  lo = -1,
+  hi = 1,
+  dtype: DType = "f32",
+): Tensor {
   const r = rng(seed);
   const n = shape.reduce((a, b) => a * b, 1);
   const d = new Float64Array(n);
@@ -57,7 +63,11 @@ export async function assertTensorClose(
  * Central-difference gradient of a scalar function of one tensor, evaluated with f32 ops
  * (step h); good to ~1e-2 relative for well-conditioned functions.
  */
-export async function numericGrad(f: (x: Tensor) => Tensor, x: Tensor, h = 1e-2): Promise<number[]> {
+export async function numericGrad(
+  f: (x: Tensor) => Tensor,
+  x: Tensor,
+  h = 1e-2,
+): Promise<number[]> {
   const base = await flat(x);
   const g: number[] = [];
   for (let i = 0; i < base.length; i++) {

@@ -40,8 +40,18 @@ const pos = (shape: number[]) => f(shape, 0.5, 2);
 const int = (shape: number[], lo = -5, hi = 6): Domain => ({ shape, lo, hi, dtype: "i32" });
 const bool = (shape: number[]): Domain => ({ shape, lo: 0, hi: 2, dtype: "bool" });
 
-const un = (prim: string, d: Domain, cases: Row["cases"], diff = true): Row => ({ prim, inputs: [d], cases, diff });
-const bin = (prim: string, a: Domain, b: Domain, cases: Row["cases"], diff = true): Row => ({ prim, inputs: [a, b], cases, diff });
+const un = (prim: string, d: Domain, cases: Row["cases"], diff = true): Row => ({
+  prim,
+  inputs: [d],
+  cases,
+  diff,
+});
+const bin = (prim: string, a: Domain, b: Domain, cases: Row["cases"], diff = true): Row => ({
+  prim,
+  inputs: [a, b],
+  cases,
+  diff,
+});
 
 const ROWS: Row[] = [
   un("neg", f([3, 4]), [{ args: [[1, -2]], expected: [-1, 2] }]),
@@ -65,10 +75,24 @@ const ROWS: Row[] = [
   un("logistic", f([4], -4, 4), [{ args: [[0, 1000, -1000]], expected: [0.5, 1, 0] }]),
   un("floor", f([4], 0.1, 0.9), [{ args: [[1.5, -1.5]], expected: [1, -2] }], false),
   un("ceil", f([4], 0.1, 0.9), [{ args: [[1.5, -1.5]], expected: [2, -1] }], false),
-  un("round", f([4], 0.1, 0.4), [{ args: [[2.5, -0.5, 1.5, 0.4]], expected: [2, -0, 2, 0] }], false),
-  un("erf", f([4], -2, 2), [{ args: [[0, 0.5, 1, 2]], expected: [0, 0.5204998778130465, 0.8427007929497149, 0.9953222650189527] }]),
+  un(
+    "round",
+    f([4], 0.1, 0.4),
+    [{ args: [[2.5, -0.5, 1.5, 0.4]], expected: [2, -0, 2, 0] }],
+    false,
+  ),
+  un("erf", f([4], -2, 2), [{
+    args: [[0, 0.5, 1, 2]],
+    expected: [0, 0.5204998778130465, 0.8427007929497149, 0.9953222650189527],
+  }]),
   // the reference erf_inv rounds to f32 internally (XLA's Giles polynomial), so a wider step
-  { ...un("erf_inv", f([4], -0.9, 0.9), [{ args: [[0, 0.5204998778130465, 0.8427007929497149]], expected: [0, 0.5, 1] }]), h: 1e-3 },
+  {
+    ...un("erf_inv", f([4], -0.9, 0.9), [{
+      args: [[0, 0.5204998778130465, 0.8427007929497149]],
+      expected: [0, 0.5, 1],
+    }]),
+    h: 1e-3,
+  },
   { prim: "not", inputs: [bool([5])], cases: [{ args: [[1, 0]], expected: [0, 1] }] },
   un("is_nan", f([3]), [{ args: [[NaN, 1, Infinity]], expected: [1, 0, 0] }], false),
   un("is_inf", f([3]), [{ args: [[NaN, -Infinity, Infinity, 2]], expected: [0, 1, 1, 0] }], false),
@@ -80,30 +104,86 @@ const ROWS: Row[] = [
   bin("pow", pos([3]), f([3]), [{ args: [[2, 9], [3, 0.5]], expected: [8, 3] }]),
   bin("max", f([5]), f([5]), [{ args: [[1, NaN, -1], [2, 1, -3]], expected: [2, NaN, -1] }]),
   bin("min", f([5]), f([5]), [{ args: [[1, NaN, -1], [2, 1, -3]], expected: [1, NaN, -3] }]),
-  bin("rem", f([4], 0.1, 0.9), f([4], 1.2, 2), [{ args: [[7, -7, 7.5], [3, 3, 2]], expected: [1, -1, 1.5] }]),
+  bin("rem", f([4], 0.1, 0.9), f([4], 1.2, 2), [{
+    args: [[7, -7, 7.5], [3, 3, 2]],
+    expected: [1, -1, 1.5],
+  }]),
   bin("atan2", f([4]), f([4]), [{ args: [[1, 1], [1, 0]], expected: [Math.PI / 4, Math.PI / 2] }]),
-  { prim: "and", inputs: [int([4]), int([4])], cases: [{ args: [[6, 5], [3, 4]], expected: [2, 4] }] },
-  { prim: "or", inputs: [int([4]), int([4])], cases: [{ args: [[6, 1], [3, 4]], expected: [7, 5] }] },
-  { prim: "xor", inputs: [int([4]), int([4])], cases: [{ args: [[6, 1], [3, 4]], expected: [5, 5] }] },
-  { prim: "shift_left", inputs: [int([4], 0, 100), int([4], 0, 31)], cases: [{ args: [[1, 3, 1], [4, 1, 40]], expected: [16, 6, 0] }] },
-  { prim: "shift_right_logical", inputs: [int([4], 0, 100), int([4], 0, 31)], cases: [{ args: [[16, -1], [2, 28]], expected: [4, 15] }] },
+  {
+    prim: "and",
+    inputs: [int([4]), int([4])],
+    cases: [{ args: [[6, 5], [3, 4]], expected: [2, 4] }],
+  },
+  {
+    prim: "or",
+    inputs: [int([4]), int([4])],
+    cases: [{ args: [[6, 1], [3, 4]], expected: [7, 5] }],
+  },
+  {
+    prim: "xor",
+    inputs: [int([4]), int([4])],
+    cases: [{ args: [[6, 1], [3, 4]], expected: [5, 5] }],
+  },
+  {
+    prim: "shift_left",
+    inputs: [int([4], 0, 100), int([4], 0, 31)],
+    cases: [{ args: [[1, 3, 1], [4, 1, 40]], expected: [16, 6, 0] }],
+  },
+  {
+    prim: "shift_right_logical",
+    inputs: [int([4], 0, 100), int([4], 0, 31)],
+    cases: [{ args: [[16, -1], [2, 28]], expected: [4, 15] }],
+  },
   ...(["eq", "ne", "lt", "le", "gt", "ge"] as const).map((p, i): Row => ({
     prim: p,
     inputs: [int([6]), int([6])],
-    cases: [{ args: [[1, 2, 3], [2, 2, 2]], expected: [[0, 1, 0], [1, 0, 1], [1, 0, 0], [1, 1, 0], [0, 0, 1], [0, 1, 1]][i] }],
+    cases: [{
+      args: [[1, 2, 3], [2, 2, 2]],
+      expected: [[0, 1, 0], [1, 0, 1], [1, 0, 0], [1, 1, 0], [0, 0, 1], [0, 1, 1]][i],
+    }],
   })),
-  { prim: "select", inputs: [bool([2, 3]), f([2, 3]), f([2, 3])], diff: true, cases: [{ args: [[1, 0], [1, 2], [3, 4]], expected: [1, 4] }] },
-  { prim: "convert", inputs: [f([4], -3, 3)], params: { dtype: "i32" }, cases: [{ args: [[1.7, -1.7, 2.5]], expected: [1, -1, 2] }] },
-  { prim: "bitcast", inputs: [f([3])], params: { dtype: "u32" }, cases: [{ args: [[1, -2]], expected: [0x3f800000, 0xc0000000] }] },
+  {
+    prim: "select",
+    inputs: [bool([2, 3]), f([2, 3]), f([2, 3])],
+    diff: true,
+    cases: [{ args: [[1, 0], [1, 2], [3, 4]], expected: [1, 4] }],
+  },
+  {
+    prim: "convert",
+    inputs: [f([4], -3, 3)],
+    params: { dtype: "i32" },
+    cases: [{ args: [[1.7, -1.7, 2.5]], expected: [1, -1, 2] }],
+  },
+  {
+    prim: "bitcast",
+    inputs: [f([3])],
+    params: { dtype: "u32" },
+    cases: [{ args: [[1, -2]], expected: [0x3f800000, 0xc0000000] }],
+  },
   {
     prim: "broadcast_in_dim",
     inputs: [f([3, 1])],
     params: { shape: [2, 3, 4], broadcastDimensions: [1, 2] },
     diff: true,
-    cases: [{ args: [[1, 2, 3]], expected: [1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3] }],
+    cases: [{
+      args: [[1, 2, 3]],
+      expected: [1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3],
+    }],
   },
-  { prim: "reshape", inputs: [f([2, 3])], params: { shape: [3, 2] }, diff: true, cases: [{ args: [[1, 2, 3, 4, 5, 6]], expected: [1, 2, 3, 4, 5, 6] }] },
-  { prim: "transpose", inputs: [f([2, 3])], params: { perm: [1, 0] }, diff: true, cases: [{ args: [[1, 2, 3, 4, 5, 6]], expected: [1, 4, 2, 5, 3, 6] }] },
+  {
+    prim: "reshape",
+    inputs: [f([2, 3])],
+    params: { shape: [3, 2] },
+    diff: true,
+    cases: [{ args: [[1, 2, 3, 4, 5, 6]], expected: [1, 2, 3, 4, 5, 6] }],
+  },
+  {
+    prim: "transpose",
+    inputs: [f([2, 3])],
+    params: { perm: [1, 0] },
+    diff: true,
+    cases: [{ args: [[1, 2, 3, 4, 5, 6]], expected: [1, 4, 2, 5, 3, 6] }],
+  },
   {
     prim: "slice",
     inputs: [f([4, 5])],
@@ -116,17 +196,71 @@ const ROWS: Row[] = [
     inputs: [f([2, 3]), f([])],
     params: { lo: [1, -1], hi: [0, 2], interior: [1, 0] },
     diff: true,
-    cases: [{ args: [[1, 2, 3, 4, 5, 6], [9]], expected: [9, 9, 9, 9, 2, 3, 9, 9, 9, 9, 9, 9, 5, 6, 9, 9] }],
+    cases: [{
+      args: [[1, 2, 3, 4, 5, 6], [9]],
+      expected: [9, 9, 9, 9, 2, 3, 9, 9, 9, 9, 9, 9, 5, 6, 9, 9],
+    }],
   },
-  { prim: "concatenate", inputs: [f([2, 1]), f([2, 2])], params: { axis: 1 }, diff: true, cases: [{ args: [[1, 2], [3, 4, 5, 6]], expected: [1, 3, 4, 2, 5, 6] }] },
-  { prim: "rev", inputs: [f([2, 3])], params: { axes: [1] }, diff: true, cases: [{ args: [[1, 2, 3, 4, 5, 6]], expected: [3, 2, 1, 6, 5, 4] }] },
-  { prim: "iota", inputs: [], params: { shape: [2, 3], dimension: 1, dtype: "i32" }, cases: [{ args: [], expected: [0, 1, 2, 0, 1, 2] }] },
-  { prim: "reduce_sum", inputs: [f([3, 4])], params: { axes: [1] }, diff: true, cases: [{ args: [[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]], expected: [10, 26, 42] }] },
-  { prim: "reduce_max", inputs: [f([3, 4])], params: { axes: [0] }, diff: true, cases: [{ args: [[1, 9, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]], expected: [9, 10, 11, 12] }] },
-  { prim: "reduce_min", inputs: [f([3, 4])], params: { axes: [0, 1] }, diff: true, cases: [{ args: [[4, 2, 3, 1, 5, 6, 7, 8, 9, 10, 11, 12]], expected: [1] }] },
-  { prim: "reduce_prod", inputs: [f([3, 4], 0.5, 1.5)], params: { axes: [1] }, diff: true, cases: [{ args: [[1, 2, 3, 4, 0, 6, 7, 8, 1, 1, 1, 2]], expected: [24, 0, 2] }] },
-  { prim: "argmax", inputs: [f([3, 4])], params: { axis: 1, indexDtype: "i32" }, cases: [{ args: [[1, 5, 5, 0, 0, 0, 0, 0, 1, NaN, 2, 3]], expected: [1, 0, 1] }] },
-  { prim: "argmin", inputs: [f([3, 4])], params: { axis: 0, indexDtype: "i32" }, cases: [{ args: [[1, 5, 5, 0, 0, 6, 0, 0, 1, 0, 2, 3]], expected: [1, 2, 1, 0] }] },
+  {
+    prim: "concatenate",
+    inputs: [f([2, 1]), f([2, 2])],
+    params: { axis: 1 },
+    diff: true,
+    cases: [{ args: [[1, 2], [3, 4, 5, 6]], expected: [1, 3, 4, 2, 5, 6] }],
+  },
+  {
+    prim: "rev",
+    inputs: [f([2, 3])],
+    params: { axes: [1] },
+    diff: true,
+    cases: [{ args: [[1, 2, 3, 4, 5, 6]], expected: [3, 2, 1, 6, 5, 4] }],
+  },
+  {
+    prim: "iota",
+    inputs: [],
+    params: { shape: [2, 3], dimension: 1, dtype: "i32" },
+    cases: [{ args: [], expected: [0, 1, 2, 0, 1, 2] }],
+  },
+  {
+    prim: "reduce_sum",
+    inputs: [f([3, 4])],
+    params: { axes: [1] },
+    diff: true,
+    cases: [{ args: [[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]], expected: [10, 26, 42] }],
+  },
+  {
+    prim: "reduce_max",
+    inputs: [f([3, 4])],
+    params: { axes: [0] },
+    diff: true,
+    cases: [{ args: [[1, 9, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]], expected: [9, 10, 11, 12] }],
+  },
+  {
+    prim: "reduce_min",
+    inputs: [f([3, 4])],
+    params: { axes: [0, 1] },
+    diff: true,
+    cases: [{ args: [[4, 2, 3, 1, 5, 6, 7, 8, 9, 10, 11, 12]], expected: [1] }],
+  },
+  {
+    prim: "reduce_prod",
+    inputs: [f([3, 4], 0.5, 1.5)],
+    params: { axes: [1] },
+    diff: true,
+    cases: [{ args: [[1, 2, 3, 4, 0, 6, 7, 8, 1, 1, 1, 2]], expected: [24, 0, 2] }],
+  },
+  {
+    prim: "argmax",
+    inputs: [f([3, 4])],
+    params: { axis: 1, indexDtype: "i32" },
+    cases: [{ args: [[1, 5, 5, 0, 0, 0, 0, 0, 1, NaN, 2, 3]], expected: [1, 0, 1] }],
+  },
+  {
+    prim: "argmin",
+    inputs: [f([3, 4])],
+    params: { axis: 0, indexDtype: "i32" },
+    cases: [{ args: [[1, 5, 5, 0, 0, 6, 0, 0, 1, 0, 2, 3]], expected: [1, 2, 1, 0] }],
+  },
   {
     prim: "dot_general",
     inputs: [f([2, 3, 4]), f([2, 4, 5])],
@@ -200,7 +334,10 @@ function refF64(row: Row, args: Float64Array[], shapes: number[][], dtypes: DTyp
 }
 
 function at0(x: Tensor, b: number): Tensor {
-  return np.squeeze(np.slice(x, [b, ...x.shape.slice(1).map(() => 0)], [b + 1, ...x.shape.slice(1)]), 0);
+  return np.squeeze(
+    np.slice(x, [b, ...x.shape.slice(1).map(() => 0)], [b + 1, ...x.shape.slice(1)]),
+    0,
+  );
 }
 
 function dot(a: number[], b: number[]): number {
@@ -208,7 +345,11 @@ function dot(a: number[], b: number[]): number {
 }
 
 Deno.test("every primitive has a row in the table (or a named test file)", () => {
-  const covered = new Set([...ROWS.map((r) => r.prim), ...Object.keys(HIGHER_ORDER_TESTS), ...Object.keys(OWN_TABLES)]);
+  const covered = new Set([
+    ...ROWS.map((r) => r.prim),
+    ...Object.keys(HIGHER_ORDER_TESTS),
+    ...Object.keys(OWN_TABLES),
+  ]);
   const missing = allPrimitives().map((p) => p.name).filter((n) => !covered.has(n));
   assertEquals(missing, [], `primitives without a test row: ${missing.join(", ")}`);
 });
@@ -224,7 +365,10 @@ for (const row of ROWS) {
     for (const c of row.cases ?? []) {
       const shapes = CASE_SHAPES[row.prim] ?? (c.args as number[][]).map((a) => [a.length]);
       const cargs = (c.args as number[][]).map((a, i) =>
-        np.array(new Float64Array(a), { shape: shapes[i] ?? [a.length], dtype: row.inputs[i].dtype ?? "f32" })
+        np.array(new Float64Array(a), {
+          shape: shapes[i] ?? [a.length],
+          dtype: row.inputs[i].dtype ?? "f32",
+        })
       );
       const y = bind(p, cargs, c.params ?? row.params ?? {})[0];
       const got = await flat(y);
@@ -247,9 +391,12 @@ for (const row of ROWS) {
       const shapes = args.map((a) => [...a.shape]);
       const dtypes = args.map((a) => a.dtype);
       const base = await Promise.all(args.map(async (a) => Float64Array.from(await flat(a))));
-      const tv = await Promise.all(tans.map(async (t, i) => (isF[i] ? Float64Array.from(await flat(t)) : null)));
+      const tv = await Promise.all(
+        tans.map(async (t, i) => (isF[i] ? Float64Array.from(await flat(t)) : null)),
+      );
       const h = row.h ?? 1e-6;
-      const shift = (s: number) => base.map((b, i) => (tv[i] ? b.map((v, k) => v + s * h * tv[i]![k]) : b));
+      const shift = (s: number) =>
+        base.map((b, i) => (tv[i] ? b.map((v, k) => v + s * h * tv[i]![k]) : b));
       const fp = refF64(row, shift(1), shapes, dtypes), fm = refF64(row, shift(-1), shapes, dtypes);
       const fd = Array.from(fp).map((v, k) => (v - fm[k]) / (2 * h));
       void r;
@@ -260,13 +407,18 @@ for (const row of ROWS) {
       const args = row.inputs.map((d, i) => sample(d, 21 + i));
       const isF = row.inputs.map((d) => (d.dtype ?? "f32") === "f32");
       const fi = (...xs: Tensor[]) => apply(row, args.map((a, i) => (isF[i] ? xs[i] : a)));
-      const tans = args.map((a, i) => (isF[i] ? uniform(60 + i, a.shape as number[]) : np.zerosLike(a)));
+      const tans = args.map((
+        a,
+        i,
+      ) => (isF[i] ? uniform(60 + i, a.shape as number[]) : np.zerosLike(a)));
       const [y, dy] = jvp(fi, args, tans);
       const c = uniform(77, (y as Tensor).shape as number[]);
       const [, back] = vjp(fi, ...args);
       const cts = back(c);
       let lhs = 0;
-      for (let i = 0; i < args.length; i++) if (isF[i]) lhs += dot(await flat(tans[i]), await flat(cts[i]));
+      for (let i = 0; i < args.length; i++) {
+        if (isF[i]) lhs += dot(await flat(tans[i]), await flat(cts[i]));
+      }
       const rhs = dot(await flat(dy as Tensor), await flat(c));
       assertAllClose(lhs, rhs, { rtol: 1e-3, atol: 1e-4 });
     });
@@ -280,14 +432,20 @@ for (const row of ROWS) {
       const got = vmap(fn)(...batched) as Tensor;
       const per = [];
       for (let b = 0; b < B; b++) per.push(fn(...batched.map((x) => at0(x, b))));
-      assertAllClose(await flat(got), (await Promise.all(per.map(flat))).flat(), { rtol: 1e-5, atol: 1e-6 });
+      assertAllClose(await flat(got), (await Promise.all(per.map(flat))).flat(), {
+        rtol: 1e-5,
+        atol: 1e-6,
+      });
       if (row.inputs.length > 1) {
         const un = sample(row.inputs[0], 41);
         const inAxes = [null, ...row.inputs.slice(1).map(() => 0)];
         const got2 = vmap(fn, { inAxes })(un, ...batched.slice(1)) as Tensor;
         const per2 = [];
         for (let b = 0; b < B; b++) per2.push(fn(un, ...batched.slice(1).map((x) => at0(x, b))));
-        assertAllClose(await flat(got2), (await Promise.all(per2.map(flat))).flat(), { rtol: 1e-5, atol: 1e-6 });
+        assertAllClose(await flat(got2), (await Promise.all(per2.map(flat))).flat(), {
+          rtol: 1e-5,
+          atol: 1e-6,
+        });
       }
     });
   }
@@ -295,7 +453,10 @@ for (const row of ROWS) {
   Deno.test(`${row.prim}: jit matches eager`, async () => {
     const args = row.inputs.map((d, i) => sample(d, 51 + i));
     const fn = (...xs: Tensor[]) => apply(row, xs);
-    assertAllClose(await flat(jit(fn)(...args)), await flat(fn(...args)), { rtol: 1e-6, atol: 1e-7 });
+    assertAllClose(await flat(jit(fn)(...args)), await flat(fn(...args)), {
+      rtol: 1e-6,
+      atol: 1e-7,
+    });
   });
 }
 

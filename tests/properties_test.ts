@@ -8,7 +8,11 @@ await init({ backend: Deno.env.get("DENAX_BACKEND") ?? "cpu" });
 
 const SEED = 4242;
 const shapeArb = fc.array(fc.integer({ min: 1, max: 4 }), { minLength: 0, maxLength: 3 });
-const floatsFor = (n: number) => fc.array(fc.float({ min: -10, max: 10, noNaN: true, noDefaultInfinity: true }), { minLength: n, maxLength: n });
+const floatsFor = (n: number) =>
+  fc.array(fc.float({ min: -10, max: 10, noNaN: true, noDefaultInfinity: true }), {
+    minLength: n,
+    maxLength: n,
+  });
 const tensorArb = shapeArb.chain((shape) => {
   const n = shape.reduce((a, b) => a * b, 1);
   return floatsFor(n).map((v) => np.array(new Float32Array(v), { shape }));
@@ -16,14 +20,20 @@ const tensorArb = shapeArb.chain((shape) => {
 
 Deno.test(`broadcasting is symmetric: a + b == b + a (seed ${SEED})`, async () => {
   await fc.assert(
-    fc.asyncProperty(shapeArb, fc.array(fc.boolean(), { minLength: 3, maxLength: 3 }), async (shape, drop) => {
-      const other = shape.map((d, i) => (drop[i] ? 1 : d));
-      const a = np.ones(shape).mul(np.arange(shape.reduce((x, y) => x * y, 1)).reshape(shape).astype("f32"));
-      const b = np.ones(other).mul(2);
-      const ab = a.add(b), ba = b.add(a);
-      assertEquals(ab.shape, ba.shape);
-      assertEquals(await flat(ab), await flat(ba));
-    }),
+    fc.asyncProperty(
+      shapeArb,
+      fc.array(fc.boolean(), { minLength: 3, maxLength: 3 }),
+      async (shape, drop) => {
+        const other = shape.map((d, i) => (drop[i] ? 1 : d));
+        const a = np.ones(shape).mul(
+          np.arange(shape.reduce((x, y) => x * y, 1)).reshape(shape).astype("f32"),
+        );
+        const b = np.ones(other).mul(2);
+        const ab = a.add(b), ba = b.add(a);
+        assertEquals(ab.shape, ba.shape);
+        assertEquals(await flat(ab), await flat(ba));
+      },
+    ),
     { seed: SEED, numRuns: 40 },
   );
 });
@@ -60,14 +70,20 @@ Deno.test(`vmap equals stacking per-example results (seed ${SEED})`, async () =>
 
 Deno.test(`jvp is linear in the tangent (seed ${SEED})`, async () => {
   await fc.assert(
-    fc.asyncProperty(floatsFor(4), floatsFor(4), floatsFor(4), fc.float({ min: -3, max: 3, noNaN: true }), async (xv, t1v, t2v, a) => {
-      const g = (v: Tensor) => np.sin(v).mul(v).sum();
-      const x = np.array(xv), t1 = np.array(t1v), t2 = np.array(t2v);
-      const d = (t: Tensor) => jvp(g, [x], [t])[1] as Tensor;
-      const lhs = await d(t1.mul(a).add(t2)).item() as number;
-      const rhs = (await d(t1).item() as number) * a + (await d(t2).item() as number);
-      assertAllClose(lhs, rhs, { rtol: 1e-3, atol: 1e-2 });
-    }),
+    fc.asyncProperty(
+      floatsFor(4),
+      floatsFor(4),
+      floatsFor(4),
+      fc.float({ min: -3, max: 3, noNaN: true }),
+      async (xv, t1v, t2v, a) => {
+        const g = (v: Tensor) => np.sin(v).mul(v).sum();
+        const x = np.array(xv), t1 = np.array(t1v), t2 = np.array(t2v);
+        const d = (t: Tensor) => jvp(g, [x], [t])[1] as Tensor;
+        const lhs = await d(t1.mul(a).add(t2)).item() as number;
+        const rhs = (await d(t1).item() as number) * a + (await d(t2).item() as number);
+        assertAllClose(lhs, rhs, { rtol: 1e-3, atol: 1e-2 });
+      },
+    ),
     { seed: SEED, numRuns: 30 },
   );
 });

@@ -42,7 +42,11 @@ Deno.test("vmap(grad(f)) gives per-example gradients", async () => {
   const per = vmap(grad(loss), { inAxes: [null, 0, 0] })(w, xs, ys) as Tensor;
   assertEquals(per.shape, [4, 3]);
   for (let i = 0; i < 4; i++) {
-    const gi = grad(loss)(w, np.slice(xs, [i, 0], [i + 1, 3]).reshape(3), np.slice(ys, [i], [i + 1]).reshape([]));
+    const gi = grad(loss)(
+      w,
+      np.slice(xs, [i, 0], [i + 1, 3]).reshape(3),
+      np.slice(ys, [i], [i + 1]).reshape([]),
+    );
     assertAllClose((await flat(per)).slice(i * 3, i * 3 + 3), await flat(gi), { rtol: 1e-5 });
   }
 });
@@ -83,7 +87,9 @@ Deno.test("vmap moves the batch axis when inAxes is negative and honours outAxes
 Deno.test("vmap with pytree inAxes and null entries", async () => {
   const p = { w: np.array([1, 2]), b: np.array(1) };
   const xs = np.array([[1, 1], [2, 0]]);
-  const out = vmap((p: { w: Tensor; b: Tensor }, x: Tensor) => np.dot(p.w, x).add(p.b), { inAxes: [null, 0] })(p, xs);
+  const out = vmap((p: { w: Tensor; b: Tensor }, x: Tensor) => np.dot(p.w, x).add(p.b), {
+    inAxes: [null, 0],
+  })(p, xs);
   assertEquals(await (out as Tensor).toArray(), [4, 3]);
 });
 
@@ -119,7 +125,10 @@ Deno.test("linearize evaluates the jvp without recomputing the primal", async ()
 
 Deno.test("grad with argnums array and hasAux", async () => {
   const h = (a: Tensor, b: Tensor) => [a.mul(b).sum(), { prod: a.mul(b) }];
-  const [[v, aux], [ga, gb]] = valueAndGrad(h, { argnums: [0, 1], hasAux: true })(np.array([1, 2]), np.array([3, 4]));
+  const [[v, aux], [ga, gb]] = valueAndGrad(h, { argnums: [0, 1], hasAux: true })(
+    np.array([1, 2]),
+    np.array([3, 4]),
+  );
   assertEquals(await v.item(), 11);
   assertEquals(await aux.prod.toArray(), [3, 8]);
   assertEquals(await ga.toArray(), [3, 4]);
@@ -142,7 +151,9 @@ Deno.test("vjp returns one cotangent per argument", async () => {
 });
 
 Deno.test("jit compiles once per signature and the second call does not retrace", async () => {
-  const step = jit((w: Tensor, x: Tensor) => w.sub(grad((w: Tensor) => np.square(x.mul(w)).sum())(w).mul(0.1)));
+  const step = jit((w: Tensor, x: Tensor) =>
+    w.sub(grad((w: Tensor) => np.square(x.mul(w)).sum())(w).mul(0.1))
+  );
   const before = compileStats.compiles;
   let w = np.array([1, 2]);
   for (let i = 0; i < 3; i++) w = step(w, np.array([1, 1]));
@@ -176,15 +187,25 @@ Deno.test("a leaked tracer is reported as a TracerLeakError", () => {
 });
 
 Deno.test("grad of a non-scalar output is a clear error", () => {
-  assertThrows(() => grad((x: Tensor) => x.mul(2))(np.array([1, 2])), TypeError, "grad requires a scalar f32 output, got f32[2]");
+  assertThrows(
+    () => grad((x: Tensor) => x.mul(2))(np.array([1, 2])),
+    TypeError,
+    "grad requires a scalar f32 output, got f32[2]",
+  );
 });
 
 Deno.test("grad with respect to an integer input is a clear error", () => {
-  assertThrows(() => grad((x: Tensor) => x.sum().astype("f32"))(np.array([1], { dtype: "i32" })), TypeError, "grad requires f32 inputs");
+  assertThrows(
+    () => grad((x: Tensor) => x.sum().astype("f32"))(np.array([1], { dtype: "i32" })),
+    TypeError,
+    "grad requires f32 inputs",
+  );
 });
 
 Deno.test("the IR checker accepts the jaxprs of every transformation", () => {
   const x = uniform(10, [3]);
-  for (const fn of [f3, grad(f3), vmap(grad(f3)), jit(grad(f3))]) checkJaxpr(makeJaxpr(fn as (x: Tensor) => Tensor)(x).jaxpr);
+  for (const fn of [f3, grad(f3), vmap(grad(f3)), jit(grad(f3))]) {
+    checkJaxpr(makeJaxpr(fn as (x: Tensor) => Tensor)(x).jaxpr);
+  }
   checkJaxpr(makeJaxpr(vmap(grad(f3)))(uniform(11, [2, 3])).jaxpr);
 });

@@ -26,9 +26,19 @@ const nanMin = (a: number, b: number) => (a !== a || b !== b ? NaN : a < b ? a :
 function combiner(op: Op, dt: DType): (a: number, b: number) => number {
   switch (op) {
     case "cumsum":
-      return dt === "i32" ? (a, b) => (a + b) | 0 : dt === "u32" ? (a, b) => (a + b) >>> 0 : dt === "bool" ? (a, b) => (a || b ? 1 : 0) : (a, b) => a + b;
+      return dt === "i32"
+        ? (a, b) => (a + b) | 0
+        : dt === "u32"
+        ? (a, b) => (a + b) >>> 0
+        : dt === "bool"
+        ? (a, b) => (a || b ? 1 : 0)
+        : (a, b) => a + b;
     case "cumprod":
-      return dt === "i32" ? (a, b) => Math.imul(a, b) : dt === "u32" ? (a, b) => Math.imul(a, b) >>> 0 : (a, b) => a * b;
+      return dt === "i32"
+        ? (a, b) => Math.imul(a, b)
+        : dt === "u32"
+        ? (a, b) => Math.imul(a, b) >>> 0
+        : (a, b) => a * b;
     case "cummax":
       return nanMax;
     case "cummin":
@@ -42,7 +52,9 @@ function defCumulative(op: Op, rules: Pick<Primitive, "jvp" | "transpose">): Pri
       if (!Number.isInteger(axis) || axis < 0 || axis >= x.ndim) {
         throw new RangeError(`${op}: axis ${axis} is out of bounds for ${x}`);
       }
-      if (typeof reverse !== "boolean") throw new TypeError(`${op}: reverse must be a boolean, got ${reverse}`);
+      if (typeof reverse !== "boolean") {
+        throw new TypeError(`${op}: reverse must be a boolean, got ${reverse}`);
+      }
       return [new ShapedArray(x.shape, x.dtype)];
     },
     impl([x]: HostArray[], { axis, reverse }, [o]) {
@@ -74,7 +86,9 @@ function defCumulative(op: Op, rules: Pick<Primitive, "jvp" | "transpose">): Pri
 /** `cumsum` {axis, reverse}: inclusive running sums (bool: running logical or). */
 export const cumsum_p: Primitive = defCumulative("cumsum", {
   jvp([x], [t], params) {
-    return [[bind1(cumsum_p, [x], params)], [isFloat(x.dtype) ? bind1(cumsum_p, [t], params) : null]];
+    return [[bind1(cumsum_p, [x], params)], [
+      isFloat(x.dtype) ? bind1(cumsum_p, [t], params) : null,
+    ]];
   },
   // y_i = Σ_{j ≤ i} x_j, so x̄_j = Σ_{i ≥ j} ȳ_i: the scan in the other direction
   transpose([ct], _x, { axis, reverse }) {
@@ -118,9 +132,13 @@ function chooserJvp(pr: () => Primitive, f: (a: Tensor, b: Tensor) => Tensor): P
   };
 }
 /** `cummax` {axis, reverse}: running maxima (NaN propagates from its position on). */
-export const cummax_p: Primitive = defCumulative("cummax", { jvp: chooserJvp(() => cummax_p, emax) });
+export const cummax_p: Primitive = defCumulative("cummax", {
+  jvp: chooserJvp(() => cummax_p, emax),
+});
 /** `cummin` {axis, reverse}: running minima (NaN propagates from its position on). */
-export const cummin_p: Primitive = defCumulative("cummin", { jvp: chooserJvp(() => cummin_p, emin) });
+export const cummin_p: Primitive = defCumulative("cummin", {
+  jvp: chooserJvp(() => cummin_p, emin),
+});
 
 // ---------------------------------------------------------------- associative scan
 
@@ -134,9 +152,15 @@ function sliceAxis(x: Tensor, axis: number, start: number, limit: number, stride
 function interleave(a: Tensor, b: Tensor, axis: number): Tensor {
   const m = a.shape[axis], short = b.shape[axis] < m;
   const bb = short
-    ? pad(b, full([], 0, b.dtype), b.shape.map(() => 0), b.shape.map((_, k) => (k === axis ? 1 : 0)))
+    ? pad(
+      b,
+      full([], 0, b.dtype),
+      b.shape.map(() => 0),
+      b.shape.map((_, k) => (k === axis ? 1 : 0)),
+    )
     : b;
-  const ex = (t: Tensor) => reshape(t, [...t.shape.slice(0, axis + 1), 1, ...t.shape.slice(axis + 1)]);
+  const ex = (t: Tensor) =>
+    reshape(t, [...t.shape.slice(0, axis + 1), 1, ...t.shape.slice(axis + 1)]);
   const both = concatenate([ex(a), ex(bb)], axis + 1);
   const merged = reshape(both, [...a.shape.slice(0, axis), 2 * m, ...a.shape.slice(axis + 1)]);
   return short ? sliceAxis(merged, axis, 0, 2 * m - 1) : merged;
@@ -159,7 +183,10 @@ export function associativeScan(
     const n = es[0].shape[axis];
     if (n < 2) return es;
     // combine adjacent pairs, scan the pair sums: these are the odd positions of the result
-    const reduced = combine(es.map((e) => sliceAxis(e, axis, 0, n - 1, 2)), es.map((e) => sliceAxis(e, axis, 1, n, 2)));
+    const reduced = combine(
+      es.map((e) => sliceAxis(e, axis, 0, n - 1, 2)),
+      es.map((e) => sliceAxis(e, axis, 1, n, 2)),
+    );
     const odd = scan(reduced);
     // even positions (after the first) combine the previous odd result with their element
     const rest = es.map((e) => sliceAxis(e, axis, 2, n, 2));

@@ -32,7 +32,14 @@ function checkKind(op: string, avals: ShapedArray[], kind: Kind): void {
     if (!ok) {
       throw new TypeError(
         `${op} does not accept ${fmtAvals(avals)}: expected ${
-          { float: "f32", int: "an integer dtype", bool: "bool", intOrBool: "integer or bool", num: "a numeric dtype", any: "" }[kind]
+          {
+            float: "f32",
+            int: "an integer dtype",
+            bool: "bool",
+            intOrBool: "integer or bool",
+            num: "a numeric dtype",
+            any: "",
+          }[kind]
         } operands`,
       );
     }
@@ -42,7 +49,12 @@ function checkKind(op: string, avals: ShapedArray[], kind: Kind): void {
 /** Batching rule for elementwise primitives: batch axes move to 0, unbatched operands broadcast. */
 export function batchElementwise(
   prim: Primitive,
-): (args: Tensor[], dims: (number | null)[], params: Params, size: number) => [Tensor[], (number | null)[]] {
+): (
+  args: Tensor[],
+  dims: (number | null)[],
+  params: Params,
+  size: number,
+) => [Tensor[], (number | null)[]] {
   return (args, dims, params, size) => {
     const moved = args.map((a, i) => {
       const d = dims[i];
@@ -120,14 +132,26 @@ export const abs_p: Primitive = defUnary("abs", {
   // d|x| = sign(x)·dx, with sign(0) = 0 so abs'(0) = 0 (as JAX)
   jvp: (x, _y, t) => mul(sign(x), t),
 });
-export const sign_p: Primitive = defUnary("sign", { kind: "num", f: (x) => (x > 0 ? 1 : x < 0 ? -1 : x), jvp: () => null });
-export const exp_p: Primitive = defUnary("exp", { kind: "float", f: Math.exp, jvp: (_x, y, t) => mul(y, t) });
+export const sign_p: Primitive = defUnary("sign", {
+  kind: "num",
+  f: (x) => (x > 0 ? 1 : x < 0 ? -1 : x),
+  jvp: () => null,
+});
+export const exp_p: Primitive = defUnary("exp", {
+  kind: "float",
+  f: Math.exp,
+  jvp: (_x, y, t) => mul(y, t),
+});
 export const expm1_p: Primitive = defUnary("expm1", {
   kind: "float",
   f: Math.expm1,
   jvp: (_x, y, t) => mul(add(y, full(y.shape, 1, "f32")), t), // d expm1 = (y + 1)·dx
 });
-export const log_p: Primitive = defUnary("log", { kind: "float", f: Math.log, jvp: (x, _y, t) => div(t, x) });
+export const log_p: Primitive = defUnary("log", {
+  kind: "float",
+  f: Math.log,
+  jvp: (x, _y, t) => div(t, x),
+});
 export const log1p_p: Primitive = defUnary("log1p", {
   kind: "float",
   f: Math.log1p,
@@ -144,8 +168,16 @@ export const rsqrt_p: Primitive = defUnary("rsqrt", {
   // d x^{-1/2} = -½ x^{-3/2} dx = -½ · y / x · dx
   jvp: (x, y, t) => mul(mul(div(y, x), full(x.shape, -0.5, "f32")), t),
 });
-export const sin_p: Primitive = defUnary("sin", { kind: "float", f: Math.sin, jvp: (x, _y, t) => mul(cos(x), t) });
-export const cos_p: Primitive = defUnary("cos", { kind: "float", f: Math.cos, jvp: (x, _y, t) => neg(mul(sin(x), t)) });
+export const sin_p: Primitive = defUnary("sin", {
+  kind: "float",
+  f: Math.sin,
+  jvp: (x, _y, t) => mul(cos(x), t),
+});
+export const cos_p: Primitive = defUnary("cos", {
+  kind: "float",
+  f: Math.cos,
+  jvp: (x, _y, t) => neg(mul(sin(x), t)),
+});
 export const tan_p: Primitive = defUnary("tan", {
   kind: "float",
   f: Math.tan,
@@ -171,16 +203,32 @@ export const atan_p: Primitive = defUnary("atan", {
   f: Math.atan,
   jvp: (x, _y, t) => div(t, add(full(x.shape, 1, "f32"), mul(x, x))), // dx/(1+x²)
 });
-export const sinh_p: Primitive = defUnary("sinh", { kind: "float", f: Math.sinh, jvp: (x, _y, t) => mul(cosh(x), t) });
-export const cosh_p: Primitive = defUnary("cosh", { kind: "float", f: Math.cosh, jvp: (x, _y, t) => mul(sinh(x), t) });
+export const sinh_p: Primitive = defUnary("sinh", {
+  kind: "float",
+  f: Math.sinh,
+  jvp: (x, _y, t) => mul(cosh(x), t),
+});
+export const cosh_p: Primitive = defUnary("cosh", {
+  kind: "float",
+  f: Math.cosh,
+  jvp: (x, _y, t) => mul(sinh(x), t),
+});
 export const logistic_p: Primitive = defUnary("logistic", {
   kind: "float",
   f: logisticScalar,
   jvp: (_x, y, t) => mul(mul(y, sub(full(y.shape, 1, "f32"), y)), t), // dσ = σ(1−σ)·dx
 });
-export const floor_p: Primitive = defUnary("floor", { kind: "float", f: Math.floor, jvp: () => null });
+export const floor_p: Primitive = defUnary("floor", {
+  kind: "float",
+  f: Math.floor,
+  jvp: () => null,
+});
 export const ceil_p: Primitive = defUnary("ceil", { kind: "float", f: Math.ceil, jvp: () => null });
-export const round_p: Primitive = defUnary("round", { kind: "float", f: roundHalfEven, jvp: () => null });
+export const round_p: Primitive = defUnary("round", {
+  kind: "float",
+  f: roundHalfEven,
+  jvp: () => null,
+});
 export const erf_p: Primitive = defUnary("erf", {
   kind: "float",
   f: erfScalar,
@@ -201,20 +249,28 @@ export const not_p: Primitive = definePrimitive("not", {
   impl([x], _p, [o]) {
     const out = alloc(o);
     const d = x.data;
-    if (x.aval.dtype === "bool") for (let i = 0; i < d.length; i++) out[i] = d[i] ? 0 : 1;
+    if (x.aval.dtype === "bool") { for (let i = 0; i < d.length; i++) out[i] = d[i] ? 0 : 1; }
     else for (let i = 0; i < d.length; i++) out[i] = ~d[i];
     return [out];
   },
   jvp: ([x]) => [[bind1(not_p, [x])], [null]],
 });
 (not_p as { batch: unknown }).batch = batchElementwise(not_p);
-export const is_nan_p: Primitive = defUnary("is_nan", { kind: "float", f: (x) => (Number.isNaN(x) ? 1 : 0), outDtype: "bool" });
+export const is_nan_p: Primitive = defUnary("is_nan", {
+  kind: "float",
+  f: (x) => (Number.isNaN(x) ? 1 : 0),
+  outDtype: "bool",
+});
 export const is_inf_p: Primitive = defUnary("is_inf", {
   kind: "float",
   f: (x) => (x === Infinity || x === -Infinity ? 1 : 0),
   outDtype: "bool",
 });
-export const stop_gradient_p: Primitive = defUnary("stop_gradient", { kind: "any", f: (x) => x, jvp: () => null });
+export const stop_gradient_p: Primitive = defUnary("stop_gradient", {
+  kind: "any",
+  f: (x) => x,
+  jvp: () => null,
+});
 
 /** Negation. */ export const neg: (x: Tensor) => Tensor = u(neg_p);
 /** Absolute value. */ export const abs: (x: Tensor) => Tensor = u(abs_p);
@@ -234,7 +290,9 @@ export const stop_gradient_p: Primitive = defUnary("stop_gradient", { kind: "any
 /** arctan. */ export const atan: (x: Tensor) => Tensor = u(atan_p);
 /** sinh. */ export const sinh: (x: Tensor) => Tensor = u(sinh_p);
 /** cosh. */ export const cosh: (x: Tensor) => Tensor = u(cosh_p);
-/** The logistic sigmoid 1/(1+e^−x), stable for large |x|. */ export const logistic: (x: Tensor) => Tensor = u(logistic_p);
+/** The logistic sigmoid 1/(1+e^−x), stable for large |x|. */ export const logistic: (
+  x: Tensor,
+) => Tensor = u(logistic_p);
 /** floor. */ export const floor: (x: Tensor) => Tensor = u(floor_p);
 /** ceil. */ export const ceil: (x: Tensor) => Tensor = u(ceil_p);
 /** Round half to even. */ export const round: (x: Tensor) => Tensor = u(round_p);
@@ -243,7 +301,9 @@ export const stop_gradient_p: Primitive = defUnary("stop_gradient", { kind: "any
 /** Logical not (bool) or bitwise not (ints). */ export const not: (x: Tensor) => Tensor = u(not_p);
 /** NaN test. */ export const isNan: (x: Tensor) => Tensor = u(is_nan_p);
 /** ±∞ test. */ export const isInf: (x: Tensor) => Tensor = u(is_inf_p);
-/** Identity whose derivative is zero. */ export const stopGradient: (x: Tensor) => Tensor = u(stop_gradient_p);
+/** Identity whose derivative is zero. */ export const stopGradient: (x: Tensor) => Tensor = u(
+  stop_gradient_p,
+);
 
 // ---------------------------------------------------------------- binary
 
@@ -314,11 +374,23 @@ export const sub_p: Primitive = defBinary("sub", {
 });
 export const mul_p: Primitive = defBinary("mul", {
   kind: "any",
-  f: (a, b, dt) => (dt === "bool" ? (a && b ? 1 : 0) : dt === "i32" ? Math.imul(a, b) : dt === "u32" ? Math.imul(a, b) >>> 0 : a * b),
+  f: (
+    a,
+    b,
+    dt,
+  ) => (dt === "bool"
+    ? (a && b ? 1 : 0)
+    : dt === "i32"
+    ? Math.imul(a, b)
+    : dt === "u32"
+    ? Math.imul(a, b) >>> 0
+    : a * b),
   jvp: (x, y, _o, tx, ty) => add(mul(tx, y), mul(x, ty)),
   transpose: ([ct], [x, y]) => {
     if (!ct) return [null, null];
-    if (isUndef(x) && isUndef(y)) throw new Error("internal: mul transpose with both operands linear");
+    if (isUndef(x) && isUndef(y)) {
+      throw new Error("internal: mul transpose with both operands linear");
+    }
     return [isUndef(x) ? mul(ct, y as Tensor) : null, isUndef(y) ? mul(x as Tensor, ct) : null];
   },
 });
@@ -366,7 +438,11 @@ export const min_p: Primitive = defBinary("min", {
 });
 export const rem_p: Primitive = defBinary("rem", {
   kind: "num",
-  f: (a, b, dt) => (dt === "f32" ? a % b : b === 0 ? 0 : dt === "u32" ? (a % b) >>> 0 : (a % b) | 0),
+  f: (
+    a,
+    b,
+    dt,
+  ) => (dt === "f32" ? a % b : b === 0 ? 0 : dt === "u32" ? (a % b) >>> 0 : (a % b) | 0),
   // d rem(x, y) = dx − trunc(x/y)·dy
   jvp: (x, y, _o, tx, ty) => {
     const q = div(x, y);
@@ -393,27 +469,61 @@ export const shift_right_logical_p: Primitive = defBinary("shift_right_logical",
   f: (a, b, dt) => (b >>> 0 >= 32 ? 0 : dt === "u32" ? a >>> b : (a >>> b) | 0),
 });
 const cmp = (f: (a: number, b: number) => boolean) => (a: number, b: number) => (f(a, b) ? 1 : 0);
-export const eq_p: Primitive = defBinary("eq", { kind: "any", f: cmp((a, b) => a === b), outDtype: "bool" });
-export const ne_p: Primitive = defBinary("ne", { kind: "any", f: cmp((a, b) => a !== b), outDtype: "bool" });
-export const lt_p: Primitive = defBinary("lt", { kind: "any", f: cmp((a, b) => a < b), outDtype: "bool" });
-export const le_p: Primitive = defBinary("le", { kind: "any", f: cmp((a, b) => a <= b), outDtype: "bool" });
-export const gt_p: Primitive = defBinary("gt", { kind: "any", f: cmp((a, b) => a > b), outDtype: "bool" });
-export const ge_p: Primitive = defBinary("ge", { kind: "any", f: cmp((a, b) => a >= b), outDtype: "bool" });
+export const eq_p: Primitive = defBinary("eq", {
+  kind: "any",
+  f: cmp((a, b) => a === b),
+  outDtype: "bool",
+});
+export const ne_p: Primitive = defBinary("ne", {
+  kind: "any",
+  f: cmp((a, b) => a !== b),
+  outDtype: "bool",
+});
+export const lt_p: Primitive = defBinary("lt", {
+  kind: "any",
+  f: cmp((a, b) => a < b),
+  outDtype: "bool",
+});
+export const le_p: Primitive = defBinary("le", {
+  kind: "any",
+  f: cmp((a, b) => a <= b),
+  outDtype: "bool",
+});
+export const gt_p: Primitive = defBinary("gt", {
+  kind: "any",
+  f: cmp((a, b) => a > b),
+  outDtype: "bool",
+});
+export const ge_p: Primitive = defBinary("ge", {
+  kind: "any",
+  f: cmp((a, b) => a >= b),
+  outDtype: "bool",
+});
 
 /** x + y. */ export const add: (x: Tensor, y: Tensor) => Tensor = b2(add_p);
 /** x − y. */ export const sub: (x: Tensor, y: Tensor) => Tensor = b2(sub_p);
 /** x · y. */ export const mul: (x: Tensor, y: Tensor) => Tensor = b2(mul_p);
-/** x / y (integers truncate toward zero). */ export const div: (x: Tensor, y: Tensor) => Tensor = b2(div_p);
+/** x / y (integers truncate toward zero). */ export const div: (x: Tensor, y: Tensor) => Tensor =
+  b2(div_p);
 /** x^y. */ export const pow: (x: Tensor, y: Tensor) => Tensor = b2(pow_p);
-/** Elementwise max (propagates NaN). */ export const max: (x: Tensor, y: Tensor) => Tensor = b2(max_p);
-/** Elementwise min (propagates NaN). */ export const min: (x: Tensor, y: Tensor) => Tensor = b2(min_p);
-/** Remainder with the sign of the dividend (C fmod). */ export const rem: (x: Tensor, y: Tensor) => Tensor = b2(rem_p);
+/** Elementwise max (propagates NaN). */ export const max: (x: Tensor, y: Tensor) => Tensor = b2(
+  max_p,
+);
+/** Elementwise min (propagates NaN). */ export const min: (x: Tensor, y: Tensor) => Tensor = b2(
+  min_p,
+);
+/** Remainder with the sign of the dividend (C fmod). */ export const rem: (
+  x: Tensor,
+  y: Tensor,
+) => Tensor = b2(rem_p);
 /** atan2(y, x). */ export const atan2: (x: Tensor, y: Tensor) => Tensor = b2(atan2_p);
 /** Logical/bitwise and. */ export const and: (x: Tensor, y: Tensor) => Tensor = b2(and_p);
 /** Logical/bitwise or. */ export const or: (x: Tensor, y: Tensor) => Tensor = b2(or_p);
 /** Logical/bitwise xor. */ export const xor: (x: Tensor, y: Tensor) => Tensor = b2(xor_p);
 /** x << y. */ export const shiftLeft: (x: Tensor, y: Tensor) => Tensor = b2(shift_left_p);
-/** x >>> y. */ export const shiftRightLogical: (x: Tensor, y: Tensor) => Tensor = b2(shift_right_logical_p);
+/** x >>> y. */ export const shiftRightLogical: (x: Tensor, y: Tensor) => Tensor = b2(
+  shift_right_logical_p,
+);
 /** x == y. */ export const eq: (x: Tensor, y: Tensor) => Tensor = b2(eq_p);
 /** x != y. */ export const ne: (x: Tensor, y: Tensor) => Tensor = b2(ne_p);
 /** x < y. */ export const lt: (x: Tensor, y: Tensor) => Tensor = b2(lt_p);
@@ -425,9 +535,14 @@ export const ge_p: Primitive = defBinary("ge", { kind: "any", f: cmp((a, b) => a
 
 export const select_p: Primitive = definePrimitive("select", {
   abstractEval([p, a, b]) {
-    if (p.dtype !== "bool" || a.dtype !== b.dtype || !sameShape(p.shape, a.shape) || !sameShape(a.shape, b.shape)) {
+    if (
+      p.dtype !== "bool" || a.dtype !== b.dtype || !sameShape(p.shape, a.shape) ||
+      !sameShape(a.shape, b.shape)
+    ) {
       throw new TypeError(
-        `Cannot select with ${fmtAvals([p, a, b])}: expects a bool predicate and two operands, all of one shape`,
+        `Cannot select with ${
+          fmtAvals([p, a, b])
+        }: expects a bool predicate and two operands, all of one shape`,
       );
     }
     return [a];
@@ -445,7 +560,11 @@ export const select_p: Primitive = definePrimitive("select", {
   transpose([ct], [p, a, b]) {
     if (!ct) return [null, null, null];
     const z = zerosLikeT(ct);
-    return [null, isUndef(a) ? select(p as Tensor, ct, z) : null, isUndef(b) ? select(p as Tensor, z, ct) : null];
+    return [
+      null,
+      isUndef(a) ? select(p as Tensor, ct, z) : null,
+      isUndef(b) ? select(p as Tensor, z, ct) : null,
+    ];
   },
 });
 (select_p as { batch: unknown }).batch = batchElementwise(select_p);
@@ -475,9 +594,11 @@ export const convert_p: Primitive = definePrimitive("convert", {
     const out = alloc(o);
     const d = x.data;
     // i32 → u32 and back wrap as bit patterns (as C casts); floats saturate
-    if (x.aval.dtype === "i32" && dtype === "u32") for (let i = 0; i < d.length; i++) out[i] = d[i] >>> 0;
-    else if (x.aval.dtype === "u32" && dtype === "i32") for (let i = 0; i < d.length; i++) out[i] = d[i] | 0;
-    else for (let i = 0; i < d.length; i++) out[i] = castScalar(d[i], dtype);
+    if (x.aval.dtype === "i32" && dtype === "u32") {
+      for (let i = 0; i < d.length; i++) out[i] = d[i] >>> 0;
+    } else if (x.aval.dtype === "u32" && dtype === "i32") {
+      for (let i = 0; i < d.length; i++) out[i] = d[i] | 0;
+    } else for (let i = 0; i < d.length; i++) out[i] = castScalar(d[i], dtype);
     return [out];
   },
   jvp([x], [t], { dtype }) {
@@ -505,8 +626,11 @@ export const bitcast_p: Primitive = definePrimitive("bitcast", {
   impl([x], _p, [o]) {
     const out = alloc(o);
     const src = x.data instanceof Float64Array ? new Float32Array(x.data) : x.data;
-    if (out instanceof Float64Array) out.set(new Float32Array(src.buffer, src.byteOffset, src.length));
-    else new Uint8Array(out.buffer).set(new Uint8Array(src.buffer, src.byteOffset, src.byteLength));
+    if (out instanceof Float64Array) {
+      out.set(new Float32Array(src.buffer, src.byteOffset, src.length));
+    } else {new Uint8Array(out.buffer).set(
+        new Uint8Array(src.buffer, src.byteOffset, src.byteLength),
+      );}
     return [out];
   },
   jvp([x], _t, { dtype }) {

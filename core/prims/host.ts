@@ -27,7 +27,10 @@ export function alloc(aval: ShapedArray): TypedArray {
 }
 
 /** Calls `fn` with the multi-index of every element of `shape`, in row-major order. */
-export function forEachIndex(shape: readonly number[], fn: (idx: number[], flat: number) => void): void {
+export function forEachIndex(
+  shape: readonly number[],
+  fn: (idx: number[], flat: number) => void,
+): void {
   const n = shape.reduce((a, b) => a * b, 1);
   if (n === 0) return;
   const idx = new Array(shape.length).fill(0);

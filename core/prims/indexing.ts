@@ -35,13 +35,17 @@ function gatheredShape(xs: readonly number[], idxShape: readonly number[], axis:
 
 function checkAxis(op: string, x: ShapedArray, axis: number, all: ShapedArray[]): void {
   if (!Number.isInteger(axis) || axis < 0 || axis >= x.ndim) {
-    throw new RangeError(`${op}: axis ${axis} is out of bounds for ${x} (operands ${fmtAvals(all)})`);
+    throw new RangeError(
+      `${op}: axis ${axis} is out of bounds for ${x} (operands ${fmtAvals(all)})`,
+    );
   }
 }
 
 function checkIndices(op: string, idx: ShapedArray, all: ShapedArray[], axis: number): void {
   if (idx.dtype !== "i32") {
-    throw new TypeError(`Cannot ${op} ${fmtAvals(all)} along axis ${axis}: indices must be i32, got ${idx}`);
+    throw new TypeError(
+      `Cannot ${op} ${fmtAvals(all)} along axis ${axis}: indices must be i32, got ${idx}`,
+    );
   }
 }
 
@@ -155,7 +159,9 @@ export const scatter_p: Primitive = definePrimitive("scatter", {
     const want = gatheredShape(x.shape, idx.shape, axis);
     if (u.dtype !== x.dtype || !sameShape(u.shape, want)) {
       throw new TypeError(
-        `Cannot scatter ${fmtAvals(avals)} along axis ${axis}: updates must be ${x.dtype}[${want}] ` +
+        `Cannot scatter ${
+          fmtAvals(avals)
+        } along axis ${axis}: updates must be ${x.dtype}[${want}] ` +
           `(x.shape[:axis] + indices.shape + x.shape[axis+1:])`,
       );
     }
@@ -187,7 +193,9 @@ export const scatter_p: Primitive = definePrimitive("scatter", {
   jvp([x, idx, u], [tx, _ti, tu], { axis, mode }) {
     if (!isFloat(x.dtype)) return [[scatter(x, idx, u, axis, mode)], [null]];
     // "add" is linear in (x, updates): d out = scatter_add(dx, idx, du)
-    if (mode === "add") return [[scatter(x, idx, u, axis, "add")], [scatter(tx, idx, tu, axis, "add")]];
+    if (mode === "add") {
+      return [[scatter(x, idx, u, axis, "add")], [scatter(tx, idx, tu, axis, "add")]];
+    }
     // "set" with possibly repeated indices, as JAX's _scatter_jvp: scatter the ids of the
     // updates to find which one wins at each position, then express the result (and its
     // tangent) as a scatter-add of the masked operand and of the winning updates only, so
@@ -217,7 +225,9 @@ export const scatter_p: Primitive = definePrimitive("scatter", {
   },
   batch([x, idx, u], [dx, di, du], { axis, mode }, size) {
     const lead = (t: Tensor, d: number | null) =>
-      d === null ? broadcastInDim(t, [size, ...t.shape], t.shape.map((_, k) => k + 1)) : moveaxis(t, d, 0);
+      d === null
+        ? broadcastInDim(t, [size, ...t.shape], t.shape.map((_, k) => k + 1))
+        : moveaxis(t, d, 0);
     const xb = lead(x, dx), ub = lead(u, du);
     if (di === null) return [[scatter(xb, idx, ub, axis + 1, mode)], [0]];
     // batched indices: merge the batch axis into the scattered one (just before it) and offset
@@ -235,7 +245,13 @@ export const scatter_p: Primitive = definePrimitive("scatter", {
 });
 
 /** Writes (`"set"`) or adds (`"add"`) updates at `idx` along `axis`; out-of-range dropped. */
-export function scatter(x: Tensor, idx: Tensor, updates: Tensor, axis: number, mode: ScatterMode): Tensor {
+export function scatter(
+  x: Tensor,
+  idx: Tensor,
+  updates: Tensor,
+  axis: number,
+  mode: ScatterMode,
+): Tensor {
   return bind1(scatter_p, [x, idx, updates], { axis, mode });
 }
 
@@ -251,7 +267,9 @@ export function takeAlongAxis(x: Tensor, idx: Tensor, axis: number): Tensor {
     x.shape.every((d, k) => k === axis || d === idx.shape[k]);
   if (!ok) {
     throw new TypeError(
-      `Cannot takeAlongAxis ${fmtAvals([x.aval, idx.aval])} along axis ${axis}: indices must be i32 ` +
+      `Cannot takeAlongAxis ${
+        fmtAvals([x.aval, idx.aval])
+      } along axis ${axis}: indices must be i32 ` +
         `with the operand's shape except along the axis`,
     );
   }

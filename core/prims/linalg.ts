@@ -25,10 +25,11 @@ function freeDims(ndim: number, c: readonly number[], b: readonly number[]): num
 
 export const dot_general_p: Primitive = definePrimitive("dot_general", {
   abstractEval([l, r], { contracting: [lc, rc], batch: [lb, rb] }) {
-    const bad = (why: string) =>
-      new TypeError(`Cannot dot_general ${fmtAvals([l, r])}: ${why}`);
+    const bad = (why: string) => new TypeError(`Cannot dot_general ${fmtAvals([l, r])}: ${why}`);
     if (l.dtype !== r.dtype) throw bad(`dtypes differ (${l.dtype} vs ${r.dtype})`);
-    if (lc.length !== rc.length || lb.length !== rb.length) throw bad("dimension lists differ in length");
+    if (lc.length !== rc.length || lb.length !== rb.length) {
+      throw bad("dimension lists differ in length");
+    }
     const inRange = (ds: number[], n: number) => ds.every((d) => d >= 0 && d < n);
     if (!inRange([...lc, ...lb], l.ndim) || !inRange([...rc, ...rb], r.ndim)) {
       throw new RangeError(`Cannot dot_general ${fmtAvals([l, r])}: dimension out of range`);
@@ -39,7 +40,9 @@ export const dot_general_p: Primitive = definePrimitive("dot_general", {
       }
     });
     lb.forEach((d: number, i: number) => {
-      if (l.shape[d] !== r.shape[rb[i]]) throw bad(`batch dimensions differ (${l.shape[d]} vs ${r.shape[rb[i]]})`);
+      if (l.shape[d] !== r.shape[rb[i]]) {
+        throw bad(`batch dimensions differ (${l.shape[d]} vs ${r.shape[rb[i]]})`);
+      }
     });
     const shape = [
       ...lb.map((d: number) => l.shape[d]),
@@ -89,7 +92,7 @@ export const dot_general_p: Primitive = definePrimitive("dot_general", {
           for (let n = 0; n < N; n++) row[n] += a * rd[rbase + rfo[n]];
         }
         const ob = (b * M + m) * N;
-        if (isInt) for (let n = 0; n < N; n++) out[ob + n] = row[n] | 0;
+        if (isInt) { for (let n = 0; n < N; n++) out[ob + n] = row[n] | 0; }
         else for (let n = 0; n < N; n++) out[ob + n] = row[n];
       }
     }
@@ -97,7 +100,9 @@ export const dot_general_p: Primitive = definePrimitive("dot_general", {
   },
   jvp([l, r], [tl, tr], params) {
     const y = bind1(dot_general_p, [l, r], params);
-    return [[y], [add(bind1(dot_general_p, [tl, r], params), bind1(dot_general_p, [l, tr], params))]];
+    return [[y], [
+      add(bind1(dot_general_p, [tl, r], params), bind1(dot_general_p, [l, tr], params)),
+    ]];
   },
   transpose([ct], [l, r], { contracting: [lc, rc], batch: [lb, rb] }) {
     if (!ct) return [null, null];
@@ -129,7 +134,10 @@ export const dot_general_p: Primitive = definePrimitive("dot_general", {
     const shift = (ds: readonly number[]) => ds.map((d) => d + 1);
     if (dl !== null && dr !== null) {
       const lm = moveaxis(l, dl, 0), rm = moveaxis(r, dr, 0);
-      const y = dotGeneral(lm, rm, { contracting: [shift(lc), shift(rc)], batch: [[0, ...shift(lb)], [0, ...shift(rb)]] });
+      const y = dotGeneral(lm, rm, {
+        contracting: [shift(lc), shift(rc)],
+        batch: [[0, ...shift(lb)], [0, ...shift(rb)]],
+      });
       return [[y], [0]];
     }
     if (dl !== null) {

@@ -5,16 +5,27 @@
  */
 import { ShapedArray, stridesOf } from "../aval.ts";
 import { isFloat } from "../dtype.ts";
-import { definePrimitive, getPrimitive, type Params, type Primitive, UndefinedPrimal } from "../primitive.ts";
+import {
+  definePrimitive,
+  getPrimitive,
+  type Params,
+  type Primitive,
+  type UndefinedPrimal,
+} from "../primitive.ts";
 import type { Tensor } from "../tensor.ts";
 import { bind1 } from "../trace.ts";
 import { alloc, forEachIndex } from "./host.ts";
 import { broadcastInDim, constant, moveaxis, reshape } from "./structural.ts";
-const convert_ref = (x: Tensor, dtype: string): Tensor => bind1(getPrimitive("convert"), [x], { dtype });
+const convert_ref = (x: Tensor, dtype: string): Tensor =>
+  bind1(getPrimitive("convert"), [x], { dtype });
 
 function reducedAval(x: ShapedArray, axes: readonly number[], op: string): ShapedArray {
-  if (axes.some((a, i) => !Number.isInteger(a) || a < 0 || a >= x.ndim || (i > 0 && a <= axes[i - 1]))) {
-    throw new RangeError(`${op}: axes [${axes}] are invalid for ${x} (expected sorted, unique, in range)`);
+  if (
+    axes.some((a, i) => !Number.isInteger(a) || a < 0 || a >= x.ndim || (i > 0 && a <= axes[i - 1]))
+  ) {
+    throw new RangeError(
+      `${op}: axes [${axes}] are invalid for ${x} (expected sorted, unique, in range)`,
+    );
   }
   return new ShapedArray(x.shape.filter((_, i) => !axes.includes(i)), x.dtype);
 }
@@ -59,7 +70,7 @@ function defReduce(
       const out = alloc(o);
       out.fill(identity(x.aval.dtype));
       reduceLoop(x, axes, (i, v) => (out[i] = combine(out[i], v)));
-      if (o.dtype === "bool") for (let i = 0; i < out.length; i++) out[i] = out[i] ? 1 : 0;
+      if (o.dtype === "bool") { for (let i = 0; i < out.length; i++) out[i] = out[i] ? 1 : 0; }
       return [out];
     },
     batch([x], [d], { axes }) {
@@ -71,20 +82,30 @@ function defReduce(
 }
 const getPrim = (n: string) => getPrimitive(n);
 
-const intMin = (dt: string) => (dt === "f32" ? -Infinity : dt === "u32" ? 0 : dt === "bool" ? 0 : -2147483648);
-const intMax = (dt: string) => (dt === "f32" ? Infinity : dt === "u32" ? 4294967295 : dt === "bool" ? 1 : 2147483647);
+const intMin = (
+  dt: string,
+) => (dt === "f32" ? -Infinity : dt === "u32" ? 0 : dt === "bool" ? 0 : -2147483648);
+const intMax = (
+  dt: string,
+) => (dt === "f32" ? Infinity : dt === "u32" ? 4294967295 : dt === "bool" ? 1 : 2147483647);
 const nanMax = (a: number, b: number) => (Number.isNaN(a) || Number.isNaN(b) ? NaN : a > b ? a : b);
 const nanMin = (a: number, b: number) => (Number.isNaN(a) || Number.isNaN(b) ? NaN : a < b ? a : b);
 
 /** Broadcasts a reduced result back over the reduced axes of `shape`. */
-export function expandReduced(y: Tensor, shape: readonly number[], axes: readonly number[]): Tensor {
+export function expandReduced(
+  y: Tensor,
+  shape: readonly number[],
+  axes: readonly number[],
+): Tensor {
   const keep = [...Array(shape.length).keys()].filter((i) => !axes.includes(i));
   return broadcastInDim(y, shape, keep);
 }
 
 export const reduce_sum_p: Primitive = defReduce("reduce_sum", () => 0, (a, b) => a + b, {
   jvp([x], [t], params) {
-    return [[bind1(reduce_sum_p, [x], params)], [isFloat(x.dtype) ? bind1(reduce_sum_p, [t], params) : null]];
+    return [[bind1(reduce_sum_p, [x], params)], [
+      isFloat(x.dtype) ? bind1(reduce_sum_p, [t], params) : null,
+    ]];
   },
   transpose([ct], [x], { axes }) {
     return [ct ? expandReduced(ct, (x as UndefinedPrimal).aval.shape, axes) : null];
@@ -141,7 +162,11 @@ function exclusiveProducts(x: Tensor, n: number): Tensor {
   });
   const lo = [...x.shape.slice(0, last).map(() => 0), 0];
   const sl = (a: Tensor, s: number, e: number) =>
-    bind1(getPrim("slice"), [a], { start: [...lo.slice(0, last), s], limit: [...a.shape.slice(0, last), e], strides: a.shape.map(() => 1) });
+    bind1(getPrim("slice"), [a], {
+      start: [...lo.slice(0, last), s],
+      limit: [...a.shape.slice(0, last), e],
+      strides: a.shape.map(() => 1),
+    });
   const cat = (a: Tensor, b: Tensor) => bind1(getPrim("concatenate"), [a, b], { axis: last });
   const pre = cat(ones, sl(bind1(cp, [x], { axis: last, reverse: false }), 0, n - 1));
   const post = cat(sl(bind1(cp, [x], { axis: last, reverse: true }), 1, n), ones);
@@ -152,8 +177,12 @@ const constOne = () => constant([1], [], "f32");
 function defArg(name: "argmax" | "argmin", better: (a: number, b: number) => boolean): Primitive {
   const p: Primitive = definePrimitive(name, {
     abstractEval([x], { axis, indexDtype }) {
-      if (axis < 0 || axis >= x.ndim) throw new RangeError(`${name}: axis ${axis} is out of bounds for ${x}`);
-      if (x.shape[axis] === 0) throw new RangeError(`${name}: cannot reduce the empty axis ${axis} of ${x}`);
+      if (axis < 0 || axis >= x.ndim) {
+        throw new RangeError(`${name}: axis ${axis} is out of bounds for ${x}`);
+      }
+      if (x.shape[axis] === 0) {
+        throw new RangeError(`${name}: cannot reduce the empty axis ${axis} of ${x}`);
+      }
       return [new ShapedArray(x.shape.filter((_, i) => i !== axis), indexDtype ?? "i32")];
     },
     impl([x], { axis }, [o]) {

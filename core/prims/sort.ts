@@ -46,7 +46,9 @@ export const sort_p: Primitive = definePrimitive("sort", {
     if (!Number.isInteger(axis) || axis < 0 || axis >= x.ndim) {
       throw new RangeError(`sort: axis ${axis} is out of bounds for ${fmtAvals(avals)}`);
     }
-    if ((numKeys ?? 1) !== 1) throw new TypeError(`sort: only numKeys = 1 is supported, got ${numKeys}`);
+    if ((numKeys ?? 1) !== 1) {
+      throw new TypeError(`sort: only numKeys = 1 is supported, got ${numKeys}`);
+    }
     return avals;
   },
   impl(inputs: HostArray[], { axis, descending }, outAvals) {
@@ -75,13 +77,18 @@ export const sort_p: Primitive = definePrimitive("sort", {
     const x = primals[0];
     const outs = bind(sort_p, [...primals, iota("i32", x.shape, axis)], params);
     const perm = outs[primals.length];
-    const touts = primals.map((p, i) => (isFloat(p.dtype) ? takeAlongAxis(tangents[i], perm, axis) : null));
+    const touts = primals.map((
+      p,
+      i,
+    ) => (isFloat(p.dtype) ? takeAlongAxis(tangents[i], perm, axis) : null));
     return [outs.slice(0, primals.length), touts];
   },
   batch(args, dims, params, size) {
     const moved = args.map((a, i) => {
       const d = dims[i];
-      return d === null ? broadcastInDim(a, [size, ...a.shape], a.shape.map((_, k) => k + 1)) : moveaxis(a, d, 0);
+      return d === null
+        ? broadcastInDim(a, [size, ...a.shape], a.shape.map((_, k) => k + 1))
+        : moveaxis(a, d, 0);
     });
     const outs = bind(sort_p, moved, { ...params, axis: params.axis + 1 });
     return [outs, outs.map(() => 0)];

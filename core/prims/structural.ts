@@ -84,7 +84,11 @@ export const broadcast_in_dim_p: Primitive = definePrimitive("broadcast_in_dim",
   },
 });
 /** Broadcasts `x` to `shape`; operand dim i goes to output dim `dims[i]`. */
-export function broadcastInDim(x: Tensor, shape: readonly number[], dims: readonly number[]): Tensor {
+export function broadcastInDim(
+  x: Tensor,
+  shape: readonly number[],
+  dims: readonly number[],
+): Tensor {
   if (sameShape(x.shape, shape) && dims.every((d, i) => d === i)) return x;
   return bind1(broadcast_in_dim_p, [x], { shape: [...shape], broadcastDimensions: [...dims] });
 }
@@ -94,7 +98,9 @@ export function broadcastInDim(x: Tensor, shape: readonly number[], dims: readon
 export const reshape_p: Primitive = definePrimitive("reshape", {
   abstractEval([x], { shape }) {
     if (prod(shape) !== x.size || shape.some((d: number) => !(Number.isInteger(d) && d >= 0))) {
-      throw new TypeError(`Cannot reshape ${x} to [${shape}]: sizes differ (${x.size} vs ${prod(shape)})`);
+      throw new TypeError(
+        `Cannot reshape ${x} to [${shape}]: sizes differ (${x.size} vs ${prod(shape)})`,
+      );
     }
     return [new ShapedArray(shape, x.dtype)];
   },
@@ -124,7 +130,8 @@ export function reshape(x: Tensor, shape: readonly number[]): Tensor {
 
 export const transpose_p: Primitive = definePrimitive("transpose", {
   abstractEval([x], { perm }) {
-    const ok = perm.length === x.ndim && [...perm].sort((a: number, b: number) => a - b).every((v: number, i: number) => v === i);
+    const ok = perm.length === x.ndim &&
+      [...perm].sort((a: number, b: number) => a - b).every((v: number, i: number) => v === i);
     if (!ok) throw new RangeError(`Cannot transpose ${x} with permutation [${perm}]`);
     return [new ShapedArray(perm.map((p: number) => x.shape[p]), x.dtype)];
   },
@@ -175,11 +182,20 @@ export function moveaxis(x: Tensor, from: number, to: number): Tensor {
 export const slice_p: Primitive = definePrimitive("slice", {
   abstractEval([x], { start, limit, strides }) {
     const ok = start.length === x.ndim && limit.length === x.ndim && strides.length === x.ndim &&
-      start.every((s: number, i: number) => s >= 0 && s <= limit[i] && limit[i] <= x.shape[i] && strides[i] >= 1);
+      start.every((s: number, i: number) =>
+        s >= 0 && s <= limit[i] && limit[i] <= x.shape[i] && strides[i] >= 1
+      );
     if (!ok) {
-      throw new RangeError(`Cannot slice ${x} with start [${start}], limit [${limit}], strides [${strides}]`);
+      throw new RangeError(
+        `Cannot slice ${x} with start [${start}], limit [${limit}], strides [${strides}]`,
+      );
     }
-    return [new ShapedArray(start.map((s: number, i: number) => Math.ceil((limit[i] - s) / strides[i])), x.dtype)];
+    return [
+      new ShapedArray(
+        start.map((s: number, i: number) => Math.ceil((limit[i] - s) / strides[i])),
+        x.dtype,
+      ),
+    ];
   },
   impl([x], { start, strides }, [o]) {
     const out = alloc(o);
@@ -199,7 +215,9 @@ export const slice_p: Primitive = definePrimitive("slice", {
     if (!ct) return [null];
     const xa = (x as UndefinedPrimal).aval;
     // zero-pad back: lo = start, interior = stride − 1, hi = what is left after the last element
-    const hi = xa.shape.map((n, k) => n - (start[k] + (ct.shape[k] === 0 ? 0 : (ct.shape[k] - 1) * strides[k] + 1)));
+    const hi = xa.shape.map((n, k) =>
+      n - (start[k] + (ct.shape[k] === 0 ? 0 : (ct.shape[k] - 1) * strides[k] + 1))
+    );
     void limit;
     return [pad(ct, full([], 0, ct.dtype), start, hi, strides.map((s: number) => s - 1))];
   },
@@ -216,7 +234,10 @@ export function slice(
   strides?: readonly number[],
 ): Tensor {
   const st = strides ?? start.map(() => 1);
-  if (start.every((s) => s === 0) && limit.every((l, i) => l === x.shape[i]) && st.every((s) => s === 1)) return x;
+  if (
+    start.every((s) => s === 0) && limit.every((l, i) => l === x.shape[i]) &&
+    st.every((s) => s === 1)
+  ) return x;
   return bind1(slice_p, [x], { start: [...start], limit: [...limit], strides: [...st] });
 }
 
@@ -224,8 +245,13 @@ export function slice(
 
 export const pad_p: Primitive = definePrimitive("pad", {
   abstractEval([x, v], { lo, hi, interior }) {
-    if (v.ndim !== 0 || v.dtype !== x.dtype || lo.length !== x.ndim || hi.length !== x.ndim || interior.length !== x.ndim || interior.some((i: number) => i < 0)) {
-      throw new TypeError(`Cannot pad ${fmtAvals([x, v])} with lo [${lo}], hi [${hi}], interior [${interior}]`);
+    if (
+      v.ndim !== 0 || v.dtype !== x.dtype || lo.length !== x.ndim || hi.length !== x.ndim ||
+      interior.length !== x.ndim || interior.some((i: number) => i < 0)
+    ) {
+      throw new TypeError(
+        `Cannot pad ${fmtAvals([x, v])} with lo [${lo}], hi [${hi}], interior [${interior}]`,
+      );
     }
     const shape = x.shape.map((n, k) => lo[k] + hi[k] + (n === 0 ? 0 : n + (n - 1) * interior[k]));
     if (shape.some((n) => n < 0)) {
@@ -250,7 +276,9 @@ export const pad_p: Primitive = definePrimitive("pad", {
     return [out];
   },
   jvp([x, v], [tx, tv], params) {
-    return [[bind1(pad_p, [x, v], params)], [isFloat(x.dtype) ? bind1(pad_p, [tx, tv], params) : null]];
+    return [[bind1(pad_p, [x, v], params)], [
+      isFloat(x.dtype) ? bind1(pad_p, [tx, tv], params) : null,
+    ]];
   },
   transpose([ct], [x, v], { lo, hi, interior }) {
     if (!ct) return [null, null];
@@ -263,7 +291,9 @@ export const pad_p: Primitive = definePrimitive("pad", {
       hi.map((h: number) => Math.max(0, -h)),
     );
     const start = lo.map((l: number) => Math.max(0, l));
-    const limit = xa.shape.map((n, k) => start[k] + (n === 0 ? 0 : (n - 1) * (interior[k] + 1) + 1));
+    const limit = xa.shape.map((n, k) =>
+      start[k] + (n === 0 ? 0 : (n - 1) * (interior[k] + 1) + 1)
+    );
     const ctx = slice(unpadded, start, limit, interior.map((i: number) => i + 1));
     const tx = isUndef(x) ? ctx : null;
     let tv: Tensor | null = null;
@@ -277,15 +307,31 @@ export const pad_p: Primitive = definePrimitive("pad", {
   batch([x, v], [dx, dv], params, size) {
     if (dv !== null) {
       // a batched pad value: pad with zeros and select the border per example
-      const xb = dx === null ? broadcastInDim(x, [size, ...x.shape], x.shape.map((_, i) => i + 1)) : moveaxis(x, dx, 0);
+      const xb = dx === null
+        ? broadcastInDim(x, [size, ...x.shape], x.shape.map((_, i) => i + 1))
+        : moveaxis(x, dx, 0);
       const ones = full(xb.shape, 1, "bool");
-      const mask = bind1(pad_p, [ones, full([], 0, "bool")], { lo: [0, ...params.lo], hi: [0, ...params.hi], interior: [0, ...params.interior] });
-      const padded = bind1(pad_p, [xb, full([], 0, x.dtype)], { lo: [0, ...params.lo], hi: [0, ...params.hi], interior: [0, ...params.interior] });
+      const mask = bind1(pad_p, [ones, full([], 0, "bool")], {
+        lo: [0, ...params.lo],
+        hi: [0, ...params.hi],
+        interior: [0, ...params.interior],
+      });
+      const padded = bind1(pad_p, [xb, full([], 0, x.dtype)], {
+        lo: [0, ...params.lo],
+        hi: [0, ...params.hi],
+        interior: [0, ...params.interior],
+      });
       const vb = broadcastInDim(moveaxis(v, dv, 0), padded.shape, [0]);
       return [[bind1(select_ref(), [mask, padded, vb])], [0]];
     }
     const xb = moveaxis(x, dx!, 0);
-    return [[bind1(pad_p, [xb, v], { lo: [0, ...params.lo], hi: [0, ...params.hi], interior: [0, ...params.interior] })], [0]];
+    return [[
+      bind1(pad_p, [xb, v], {
+        lo: [0, ...params.lo],
+        hi: [0, ...params.hi],
+        interior: [0, ...params.interior],
+      }),
+    ], [0]];
   },
 });
 const sub_ref = () => getPrimitive("sub");
@@ -310,11 +356,15 @@ export const concatenate_p: Primitive = definePrimitive("concatenate", {
     const a0 = xs[0];
     if (!a0) throw new TypeError("Cannot concatenate zero arrays");
     const ok = xs.every((a) =>
-      a.dtype === a0.dtype && a.ndim === a0.ndim && a.shape.every((n, k) => k === axis || n === a0.shape[k])
+      a.dtype === a0.dtype && a.ndim === a0.ndim && a.shape.every((n, k) =>
+        k === axis || n === a0.shape[k]
+      )
     ) && axis >= 0 && axis < a0.ndim;
     if (!ok) {
       throw new TypeError(
-        `Cannot concatenate ${fmtAvals(xs)} along axis ${axis}: shapes must agree except on that axis`,
+        `Cannot concatenate ${
+          fmtAvals(xs)
+        } along axis ${axis}: shapes must agree except on that axis`,
       );
     }
     const shape = [...a0.shape];
@@ -336,7 +386,9 @@ export const concatenate_p: Primitive = definePrimitive("concatenate", {
     return [out];
   },
   jvp(xs, ts, params) {
-    return [[bind1(concatenate_p, xs, params)], [isFloat(xs[0].dtype) ? bind1(concatenate_p, ts, params) : null]];
+    return [[bind1(concatenate_p, xs, params)], [
+      isFloat(xs[0].dtype) ? bind1(concatenate_p, ts, params) : null,
+    ]];
   },
   transpose([ct], xs, { axis }) {
     if (!ct) return xs.map(() => null);
@@ -351,7 +403,9 @@ export const concatenate_p: Primitive = definePrimitive("concatenate", {
   },
   batch(xs, dims, { axis }, size) {
     const moved = xs.map((x, i) =>
-      dims[i] === null ? broadcastInDim(x, [size, ...x.shape], x.shape.map((_, k) => k + 1)) : moveaxis(x, dims[i]!, 0)
+      dims[i] === null
+        ? broadcastInDim(x, [size, ...x.shape], x.shape.map((_, k) => k + 1))
+        : moveaxis(x, dims[i]!, 0)
     );
     return [[bind1(concatenate_p, moved, { axis: axis + 1 })], [0]];
   },
@@ -366,7 +420,9 @@ export function concatenate(xs: readonly Tensor[], axis: number): Tensor {
 
 export const rev_p: Primitive = definePrimitive("rev", {
   abstractEval([x], { axes }) {
-    if (axes.some((a: number) => a < 0 || a >= x.ndim)) throw new RangeError(`Cannot reverse ${x} along axes [${axes}]`);
+    if (axes.some((a: number) => a < 0 || a >= x.ndim)) {
+      throw new RangeError(`Cannot reverse ${x} along axes [${axes}]`);
+    }
     return [x];
   },
   impl([x], { axes }, [o]) {
@@ -375,7 +431,9 @@ export const rev_p: Primitive = definePrimitive("rev", {
     const src = x.data;
     forEachIndex(o.shape, (idx, flat) => {
       let off = 0;
-      for (let k = 0; k < idx.length; k++) off += (axes.includes(k) ? o.shape[k] - 1 - idx[k] : idx[k]) * xs[k];
+      for (let k = 0; k < idx.length; k++) {
+        off += (axes.includes(k) ? o.shape[k] - 1 - idx[k] : idx[k]) * xs[k];
+      }
       out[flat] = src[off];
     });
     return [out];
@@ -401,7 +459,9 @@ export function rev(x: Tensor, axes: readonly number[]): Tensor {
 
 export const iota_p: Primitive = definePrimitive("iota", {
   abstractEval(_a, { shape, dimension, dtype }) {
-    if (dimension < 0 || dimension >= shape.length) throw new RangeError(`iota: dimension ${dimension} out of range for shape [${shape}]`);
+    if (dimension < 0 || dimension >= shape.length) {
+      throw new RangeError(`iota: dimension ${dimension} out of range for shape [${shape}]`);
+    }
     return [new ShapedArray(shape, dtype)];
   },
   impl(_a, { dimension }, [o]) {

@@ -1,0 +1,88 @@
+/**
+ * The embedding (lookup table) layer, PyTorch's `nn.Embedding`.
+ *
+ * @module
+ */
+import * as np from "../core/numpy.ts";
+import { take } from "../core/numpy_extra.ts";
+import * as random from "../core/random.ts";
+import type { Tensor } from "../core/tensor.ts";
+import type { Layer } from "./layer.ts";
+
+/** Config of {@link embedding}. */
+export interface EmbeddingConfig {
+  /** Size of the vocabulary (rows of the table). */
+  numEmbeddings: number;
+  /** Size of each embedding vector. */
+  embeddingDim: number;
+  /**
+   * A row that is initialized to zeros and gets no gradient (padding tokens), as PyTorch's
+   * `padding_idx`; negative values count from the end.
+   */
+  paddingIdx?: number;
+}
+
+/** Parameters of {@link embedding}: `weight` f32[numEmbeddings, embeddingDim]. */
+export interface EmbeddingParams {
+  /** The table, f32[numEmbeddings, embeddingDim]. */
+  weight: Tensor;
+}
+
+/**
+ * A lookup table, PyTorch's `nn.Embedding`: `y[..., :] = weight[x[...], :]`.
+ *
+ * Input integer indices of any shape (i32, or f32 holding integers), output
+ * f32[...x.shape, embeddingDim]. Params `{ weight: [num, dim] }` initialized from N(0, 1) as
+ * PyTorch, with row `paddingIdx` (if given) set to zeros. That row's gradient is always zero
+ * (the lookup of it is wrapped in `stopGradient`), so training leaves it as it is.
+ *
+ * Indices are not range-checked (they may be traced): out-of-range ones clamp to the table, as
+ * `np.take`'s default mode, where PyTorch raises an error.
+ *
+ * @param config `{ numEmbeddings, embeddingDim, paddingIdx }`.
+ * @returns The layer.
+ * @throws {RangeError} When `paddingIdx` is outside the table.
+ * @throws {TypeError} From `apply`, for boolean indices.
+ * @example
+ * ```ts
+ * import { np, random } from "../mod.ts";
+ * import { embedding } from "./embedding.ts";
+ *
+ * const emb = embedding({ numEmbeddings: 10, embeddingDim: 3, paddingIdx: 0 });
+ * const params = emb.init(random.key(0));
+ * const y = emb.apply(params, np.array([[0, 2], [5, 0]], { dtype: "i32" }));
+ * console.log(String(y)); // Tensor(f32[2,2,3])
+ * console.log(await y.toArray().then((a: any) => a[0][0])); // [0, 0, 0]
+ * ```
+ */
+export function embedding(config: EmbeddingConfig): Layer<EmbeddingParams> {
+  const { numEmbeddings: num, embeddingDim: dim } = config;
+  let pad = config.paddingIdx;
+  if (pad !== undefined) {
+    if (!Number.isInteger(pad) || pad < -num || pad >= num) {
+      throw new RangeError(`embedding: paddingIdx ${pad} is outside the table of ${num} rows`);
+    }
+    if (pad < 0) pad += num;
+  }
+  const name = `Embedding(${num}, ${dim})`;
+  return {
+    name,
+    init(key: Tensor): EmbeddingParams {
+      const w = random.normal(key, [num, dim]);
+      if (pad === undefined) return { weight: w };
+      const keep = np.notEqual(np.reshape(np.arange(num), [num, 1]), pad);
+      return { weight: np.where(keep, w, 0) };
+    },
+    apply(params: EmbeddingParams, x: Tensor): Tensor {
+      if (x.dtype === "bool") {
+        throw new TypeError(`${name} expects integer indices, got ${x.aval}`);
+      }
+      const idx = x.dtype === "i32" ? x : np.astype(x, "i32");
+      const y = take(params.weight, idx, { axis: 0 });
+      if (pad === undefined) return y;
+      // PyTorch's padding_idx: the padding row receives no gradient
+      const isPad = np.expandDims(np.equal(idx, pad), -1);
+      return np.where(isPad, np.stopGradient(y), y);
+    },
+  };
+}

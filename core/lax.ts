@@ -318,3 +318,4 @@ function constantFull(n: number, v: number): Tensor {
     ? reshape(constant([], [0], "i32"), [0])
     : bind(getPrimitive("broadcast_in_dim"), [c], { shape: [n], broadcastDimensions: [] })[0];
 }
+export * from "./lax_conv.ts";

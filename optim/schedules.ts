@@ -166,8 +166,7 @@ export function exponentialLR(opts: { init: number; gamma: number }): Schedule {
 export function cosineAnnealing(opts: { init: number; tMax: number; etaMin?: number }): Schedule {
   const { init, tMax, etaMin = 0 } = opts;
   _positive("cosineAnnealing", "tMax", tMax);
-  return (step) =>
-    np.cos(_t(step).mul(Math.PI / tMax)).add(1).mul((init - etaMin) / 2).add(etaMin);
+  return (step) => np.cos(_t(step).mul(Math.PI / tMax)).add(1).mul((init - etaMin) / 2).add(etaMin);
 }
 
 /** Options of {@linkcode oneCycle} (PyTorch `OneCycleLR`'s names, camelCased). */
@@ -220,7 +219,9 @@ export function oneCycle(opts: OneCycleOptions): Schedule {
     throw new RangeError(`oneCycle: pctStart must be in [0, 1], got ${pctStart}`);
   }
   if (annealStrategy !== "cos" && annealStrategy !== "linear") {
-    throw new RangeError(`oneCycle: annealStrategy must be "cos" or "linear", got ${annealStrategy}`);
+    throw new RangeError(
+      `oneCycle: annealStrategy must be "cos" or "linear", got ${annealStrategy}`,
+    );
   }
   const initial = maxLr / divFactor, min = initial / finalDivFactor;
   const phases: [end: number, from: number, to: number][] = threePhase
@@ -252,7 +253,9 @@ export function oneCycle(opts: OneCycleOptions): Schedule {
     };
     // the first phase whose end is ≥ t, else the last one (PyTorch's loop)
     let v = value(phases.length - 1);
-    for (let i = phases.length - 2; i >= 0; i--) v = np.where(t.lessEqual(phases[i][0]), value(i), v);
+    for (let i = phases.length - 2; i >= 0; i--) {
+      v = np.where(t.lessEqual(phases[i][0]), value(i), v);
+    }
     return v;
   };
 }

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { np, Tensor, tree } from "../mod.ts";
+import { np, type Tensor, tree } from "../mod.ts";
 import { _count0, _flat, _like, _lrAt, _params, type LearningRate } from "./_util.ts";
 
 export type { LearningRate } from "./_util.ts";

@@ -58,7 +58,9 @@ export function masked<S>(
       let j = 0;
       const out = us.map((u, i) => (flags[i] ? ils[j++] : u));
       if (j !== ils.length) {
-        throw new Error(`internal: masked: the inner update returned ${ils.length} leaves, not ${j}`);
+        throw new Error(
+          `internal: masked: the inner update returned ${ils.length} leaves, not ${j}`,
+        );
       }
       return [def.unflatten(out), { inner: is }];
     },

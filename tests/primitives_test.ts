@@ -307,6 +307,8 @@ const HIGHER_ORDER_TESTS: Record<string, string> = {
 /** Primitives whose table rows live with their own module's tests. */
 const OWN_TABLES: Record<string, string> = {
   threefry2x32: "tests/random_test.ts",
+  conv_general_dilated: "tests/conv_test.ts",
+  reduce_window: "tests/conv_test.ts",
 };
 export function registerOwnTable(prims: string[], file: string): void {
   for (const p of prims) OWN_TABLES[p] = file;

@@ -78,21 +78,34 @@ export const dot_general_p: Primitive = definePrimitive("dot_general", {
     const lbo = offs(lb, l.aval.shape, ls), rbo = offs(rb, r.aval.shape, rs);
     const lfo = offs(lf, l.aval.shape, ls), rfo = offs(rf, r.aval.shape, rs);
     const lco = offs(lc, l.aval.shape, ls), rco = offs(rc, r.aval.shape, rs);
+    // pack both operands into contiguous float64 [B, M, K] and [B, K, N] (monomorphic, cache-
+    // friendly loops), then accumulate rows in the i-k-j order
+    const lp = new Float64Array(B * M * K), rp = new Float64Array(B * K * N);
     const ld = l.data, rd = r.data;
+    for (let b = 0; b < B; b++) {
+      for (let m = 0; m < M; m++) {
+        const base = lbo[b] + lfo[m], o = (b * M + m) * K;
+        for (let k = 0; k < K; k++) lp[o + k] = ld[base + lco[k]];
+      }
+      for (let k = 0; k < K; k++) {
+        const base = rbo[b] + rco[k], o = (b * K + k) * N;
+        for (let n = 0; n < N; n++) rp[o + n] = rd[base + rfo[n]];
+      }
+    }
     const isInt = o.dtype === "i32" || o.dtype === "u32";
     const row = new Float64Array(N);
     for (let b = 0; b < B; b++) {
       for (let m = 0; m < M; m++) {
         row.fill(0);
-        const lbase = lbo[b] + lfo[m];
+        const lo = (b * M + m) * K;
         for (let k = 0; k < K; k++) {
-          const a = ld[lbase + lco[k]];
+          const a = lp[lo + k];
           if (a === 0) continue;
-          const rbase = rbo[b] + rco[k];
-          for (let n = 0; n < N; n++) row[n] += a * rd[rbase + rfo[n]];
+          const ro = (b * K + k) * N;
+          for (let n = 0; n < N; n++) row[n] += a * rp[ro + n];
         }
         const ob = (b * M + m) * N;
-        if (isInt) { for (let n = 0; n < N; n++) out[ob + n] = row[n] | 0; }
+        if (isInt) for (let n = 0; n < N; n++) out[ob + n] = row[n] | 0;
         else for (let n = 0; n < N; n++) out[ob + n] = row[n];
       }
     }

@@ -19,6 +19,7 @@ import {
   type TensorLike,
 } from "./tensor.ts";
 export * from "./numpy_extra.ts";
+import * as extra from "./numpy_extra.ts";
 
 export type { Axis, NestedArray, ReduceOptions, TensorLike };
 
@@ -709,7 +710,12 @@ export function outer(x: TensorLike, y: TensorLike): Tensor {
 
 // ---------------------------------------------------------------- methods
 
+// numpy_extra.ts is evaluated before this module's body (it is re-exported above), so its
+// functions are available here.
 const methodTable: Record<string, (...args: any[]) => any> = {
+  take: extra.take,
+  _index: extra._index,
+  _at: extra._at,
   add,
   subtract,
   multiply,

@@ -8,7 +8,6 @@
 import { broadcastShapes, fmtAvals, normAxis } from "./aval.ts";
 import type { DType } from "./dtype.ts";
 import {
-  _registerMethods,
   array,
   asarray,
   astype,
@@ -149,13 +148,8 @@ export function take(x: TensorLike, indices: TensorLike, opts: TakeOptions = {})
 export function takeAlongAxis(x: TensorLike, indices: TensorLike, axis: number | null): Tensor {
   let t = asarray(x);
   let a: number;
-  let idxIn: TensorLike = indices;
   if (axis === null) {
     t = st.reshape(t, [t.size]);
-    const i = asarray(indices);
-    if (i.ndim !== 1) {
-      throw new TypeError(`takeAlongAxis: with axis null the indices must be 1-D, got ${i.aval}`);
-    }
     a = 0;
   } else {
     if (t.ndim === 0) {
@@ -164,8 +158,7 @@ export function takeAlongAxis(x: TensorLike, indices: TensorLike, axis: number |
     a = normAxis("takeAlongAxis", axis, t.ndim, t.aval);
   }
   const n = t.shape[a];
-  let idx = indexTensor("takeAlongAxis", idxIn, n);
-  idxIn = idx;
+  let idx = indexTensor("takeAlongAxis", indices, n);
   if (idx.ndim !== t.ndim) {
     throw new TypeError(
       `Cannot takeAlongAxis ${t.aval} with indices ${idx.aval}: they must have the same rank`,
@@ -870,29 +863,3 @@ export function _at(x: TensorLike, index: TensorLike): AtHandle {
     get: () => take(t, index, { axis: 0 }),
   };
 }
-
-// ---------------------------------------------------------------- methods
-
-// Tensor's `take`, `index` and `at` call the np method table. core/numpy.ts re-exports this
-// module, so when numpy.ts is imported first this module runs before numpy.ts's body and its
-// table does not exist yet (a temporal-dead-zone ReferenceError): the three methods are then
-// bound on the prototype instead, which has the same effect.
-function _installExtraMethods(): void {
-  const methods = { take, _index, _at };
-  try {
-    _registerMethods(methods);
-  } catch (e) {
-    if (!(e instanceof ReferenceError)) throw e;
-    const proto = Tensor.prototype as unknown as Record<string, unknown>;
-    proto.take = function (this: Tensor, indices: TensorLike, opts?: TakeOptions) {
-      return take(this, indices, opts);
-    };
-    proto.index = function (this: Tensor, ...idx: IndexEntry[]) {
-      return _index(this, idx);
-    };
-    proto.at = function (this: Tensor, index: TensorLike) {
-      return _at(this, index);
-    };
-  }
-}
-_installExtraMethods();

@@ -484,7 +484,9 @@ export function oneHot(labels: TensorLike, numClasses: number, opts: OneHotOptio
   const ax = opts.axis ?? -1;
   const a = ax < 0 ? ax + nd : ax;
   if (a < 0 || a >= nd) {
-    throw new RangeError(`oneHot: axis ${ax} is out of range for ${l.aval} with a class axis added`);
+    throw new RangeError(
+      `oneHot: axis ${ax} is out of range for ${l.aval} with a class axis added`,
+    );
   }
   const shape = Array.from({ length: nd }, (_, i) => (i === a ? numClasses : 1));
   const classes = iota(l.dtype === "u32" ? "u32" : isFloat(l.dtype) ? "f32" : "i32", shape, a);
@@ -535,7 +537,9 @@ export function stochasticBinary(
   const g = opts.gradient ?? "straightThrough";
   if (g === "none") return sample;
   if (g !== "straightThrough") {
-    throw new TypeError(`stochasticBinary: gradient must be "straightThrough" or "none", got "${g}"`);
+    throw new TypeError(
+      `stochasticBinary: gradient must be "straightThrough" or "none", got "${g}"`,
+    );
   }
   // forward: sample + p − p = sample; backward: d/dp = 1
   return np.add(sample, np.subtract(prob, np.stopGradient(prob)));

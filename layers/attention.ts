@@ -425,6 +425,46 @@ function _proj(x: Tensor, w: Tensor, b: Tensor | undefined): Tensor {
 }
 
 /**
+ * Applies nn.MultiheadAttention's masks to scores f32[N, h, L, S]: boolean entries true =
+ * blocked (replaced by NEG), float entries added.
+ */
+function _mhaMasks(
+  name: string,
+  scores: Tensor,
+  opts: MultiHeadAttentionApplyOptions,
+  nh: number,
+  unbatched: boolean,
+): Tensor {
+  const [n, , l, s] = scores.shape;
+  let blocked: Tensor | null = null;
+  const use = (m: Tensor) => {
+    if (m.dtype === "bool") blocked = blocked ? np.logicalOr(blocked, m) : m;
+    else scores = scores.add(m);
+  };
+  const am = opts.attnMask;
+  if (am) {
+    const ok = (am.ndim === 2 && am.shape.join() === `${l},${s}`) ||
+      (am.ndim === 3 && am.shape.join() === `${n * nh},${l},${s}`);
+    if (!ok) {
+      throw new TypeError(
+        `${name} expects attnMask [${l}, ${s}] or [${n * nh}, ${l}, ${s}], got ${am.aval}`,
+      );
+    }
+    use(am.ndim === 3 ? np.reshape(am, [n, nh, l, s]) : am);
+  }
+  const kpm = opts.keyPaddingMask;
+  if (kpm) {
+    const want = unbatched ? [s] : [n, s];
+    if (kpm.shape.join() !== want.join()) {
+      throw new TypeError(`${name} expects keyPaddingMask [${want}], got ${kpm.aval}`);
+    }
+    use(np.reshape(kpm, [n, 1, 1, s]));
+  }
+  if (opts.causal) use(np.logicalNot(np.astype(np.tri(l, s), "bool")));
+  return blocked ? np.where(blocked, NEG, scores) : scores;
+}
+
+/**
  * Multi-head attention, PyTorch's `nn.MultiheadAttention` (Vaswani et al. 2017; CATALOG L39):
  * head_i = softmax(Q_i K_iᵀ / √(E/h) + masks) V_i with Q = query W_qᵀ + b_q (and K, V alike)
  * split into h heads of E/h features; output = Concat(head_1 … head_h) W_oᵀ + b_o.
@@ -529,33 +569,7 @@ export function multiHeadAttention(config: MultiHeadAttentionConfig): MultiHeadA
       const k = heads(_proj(k0, wk, rows(b, 1)), s);
       const v = heads(_proj(v0, wv, rows(b, 2)), s);
       let scores = np.matmul(q, np.swapaxes(k, -1, -2)).mul(1 / Math.sqrt(e / nh)); // [N,h,L,S]
-      let blocked: Tensor | null = null;
-      const block = (m: Tensor) => (blocked = blocked ? np.logicalOr(blocked, m) : m);
-      const am = opts.attnMask;
-      if (am) {
-        const ok = (am.ndim === 2 && am.shape.join() === `${l},${s}`) ||
-          (am.ndim === 3 && am.shape.join() === `${n * nh},${l},${s}`);
-        if (!ok) {
-          throw new TypeError(
-            `${name} expects attnMask [${l}, ${s}] or [${n * nh}, ${l}, ${s}], got ${am.aval}`,
-          );
-        }
-        const m = am.ndim === 3 ? np.reshape(am, [n, nh, l, s]) : am;
-        if (m.dtype === "bool") block(m);
-        else scores = scores.add(m);
-      }
-      const kpm = opts.keyPaddingMask;
-      if (kpm) {
-        const want = ub ? [s] : [n, s];
-        if (kpm.shape.join() !== want.join()) {
-          throw new TypeError(`${name} expects keyPaddingMask [${want}], got ${kpm.aval}`);
-        }
-        const m = np.reshape(kpm, [ub ? 1 : n, 1, 1, s]);
-        if (m.dtype === "bool") block(m);
-        else scores = scores.add(m);
-      }
-      if (opts.causal) block(np.logicalNot(np.astype(np.tri(l, s), "bool")));
-      if (blocked) scores = np.where(blocked, NEG, scores);
+      scores = _mhaMasks(name, scores, opts, nh, ub);
       let w = softmax(scores, -1);
       if (opts.train && rate > 0) {
         if (!opts.key) throw new TypeError(`${name} needs a PRNG key for dropout in training mode`);

@@ -12,8 +12,16 @@
 import { convGeneralDilated, convTranspose, type Padding, reduceWindow } from "../core/lax_conv.ts";
 import * as np from "../core/numpy.ts";
 import type { Tensor } from "../core/tensor.ts";
+import type { Initializer } from "./init.ts";
 import type { Layer } from "./layer.ts";
-import { _checkTrailing, _fanInUniform, _float, _splitKeys, type NoParams } from "./linear.ts";
+import {
+  _checkTrailing,
+  _fanInUniform,
+  _float,
+  _splitKeys,
+  _torchDefaultInit,
+  type NoParams,
+} from "./linear.ts";
 
 /** A size per spatial dimension, or one number for all of them. */
 export type SizeArg = number | readonly number[];
@@ -38,7 +46,9 @@ export interface ConvParams {
 function _tuple(op: string, name: string, v: SizeArg, n: number): number[] {
   const a = typeof v === "number" ? new Array(n).fill(v) : [...v];
   if (a.length !== n || !a.every((d) => Number.isInteger(d) && d >= 0)) {
-    throw new RangeError(`${op}: ${name} must be an integer or ${n} integers, got ${JSON.stringify(v)}`);
+    throw new RangeError(
+      `${op}: ${name} must be an integer or ${n} integers, got ${JSON.stringify(v)}`,
+    );
   }
   return a;
 }
@@ -81,24 +91,46 @@ export interface ConvConfig {
   groups?: number;
   /** Whether to add a learned bias (default true). */
   bias?: boolean;
+  /** Initializer of `weight` (default PyTorch's, `U(−1/√fanIn, 1/√fanIn)`). */
+  weightInit?: Initializer;
+  /** Initializer of `bias` [out] (default PyTorch's, `U(−1/√fanIn, 1/√fanIn)`). */
+  biasInit?: Initializer;
 }
 
 function _convPadding(op: string, p: ConvPadding, nsp: number): Padding {
   if (typeof p === "string") {
     const u = p.toUpperCase();
     if (u !== "SAME" && u !== "VALID") {
-      throw new RangeError(`${op}: padding must be "same", "valid", numbers or [lo, hi] pairs, got "${p}"`);
+      throw new RangeError(
+        `${op}: padding must be "same", "valid", numbers or [lo, hi] pairs, got "${p}"`,
+      );
     }
     return u as Padding;
   }
   if (Array.isArray(p) && p.length > 0 && Array.isArray(p[0])) {
     const pairs = p as readonly (readonly [number, number])[];
     if (pairs.length !== nsp || !pairs.every((q) => q.length === 2 && q.every(Number.isInteger))) {
-      throw new RangeError(`${op}: padding needs ${nsp} [lo, hi] integer pairs, got ${JSON.stringify(p)}`);
+      throw new RangeError(
+        `${op}: padding needs ${nsp} [lo, hi] integer pairs, got ${JSON.stringify(p)}`,
+      );
     }
     return pairs.map(([lo, hi]) => [lo, hi] as [number, number]);
   }
   return _tuple(op, "padding", p as SizeArg, nsp).map((v) => [v, v] as [number, number]);
+}
+
+/** Weight and bias from the config's initializers or PyTorch's defaults. */
+function _initConv(
+  key: Tensor,
+  c: { weightInit?: Initializer; biasInit?: Initializer; bias?: boolean },
+  wshape: number[],
+  cout: number,
+  fanIn: number,
+): ConvParams {
+  const [kw, kb] = _splitKeys(key, 2);
+  const weight = (c.weightInit ?? _torchDefaultInit)(kw, wshape);
+  if (!(c.bias ?? true)) return { weight };
+  return { weight, bias: c.biasInit ? c.biasInit(kb, [cout]) : _fanInUniform(kb, [cout], fanIn) };
 }
 
 function _conv(nsp: number, config: ConvConfig): Layer<ConvParams> {
@@ -109,9 +141,10 @@ function _conv(nsp: number, config: ConvConfig): Layer<ConvParams> {
   const stride = _tuple(op, "stride", config.stride ?? 1, nsp);
   const dilation = _tuple(op, "dilation", config.dilation ?? 1, nsp);
   const padding = _convPadding(op, config.padding ?? 0, nsp);
-  const useBias = config.bias ?? true;
   if (!(Number.isInteger(groups) && groups >= 1 && cin % groups === 0 && cout % groups === 0)) {
-    throw new RangeError(`${op}: groups ${groups} must divide inChannels ${cin} and outChannels ${cout}`);
+    throw new RangeError(
+      `${op}: groups ${groups} must divide inChannels ${cin} and outChannels ${cout}`,
+    );
   }
   if (kernel.some((k) => k < 1) || stride.some((s) => s < 1) || dilation.some((d) => d < 1)) {
     throw new RangeError(`${op}: kernelSize, stride and dilation must be positive`);
@@ -120,11 +153,8 @@ function _conv(nsp: number, config: ConvConfig): Layer<ConvParams> {
   const fanIn = (cin / groups) * _prod(kernel);
   return {
     name,
-    init(key: Tensor): ConvParams {
-      const [kw, kb] = _splitKeys(key, 2);
-      const weight = _fanInUniform(kw, [cout, cin / groups, ...kernel], fanIn);
-      return useBias ? { weight, bias: _fanInUniform(kb, [cout], fanIn) } : { weight };
-    },
+    init: (key: Tensor): ConvParams =>
+      _initConv(key, config, [cout, cin / groups, ...kernel], cout, fanIn),
     apply(params: ConvParams, x: Tensor): Tensor {
       _checkTrailing(name, x, [cin, ..._spatialNames(nsp)]);
       return _withOneBatchDim(_float(x), nsp + 1, (x4) => {
@@ -147,14 +177,15 @@ function _conv(nsp: number, config: ConvConfig): Layer<ConvParams> {
  * Input f32[..., C, L] (any leading dims, including none), output f32[..., O, L'] with
  * `L' = floor((L + lo + hi − dilation·(k − 1) − 1) / stride) + 1`. Params
  * `{ weight: [O, C / groups, k], bias: [O] }`, initialized as PyTorch:
- * `U(−1/√fanIn, 1/√fanIn)` with `fanIn = C / groups · k`.
+ * `U(−1/√fanIn, 1/√fanIn)` with `fanIn = C / groups · k` (`kaimingUniform({ a: √5 })` for the
+ * weight), unless `weightInit`/`biasInit` are given.
  *
  * Padding as PyTorch (a number, `"same"`, `"valid"`) or explicit `[lo, hi]` pairs; `"same"`
  * puts the odd element of padding at the end, as PyTorch, and also works with strides > 1,
  * where it gives `ceil(L / stride)` outputs as JAX/TensorFlow (PyTorch refuses that case).
  *
  * @param config `{ inChannels, outChannels, kernelSize, stride = 1, padding = 0,
- *   dilation = 1, groups = 1, bias = true }`.
+ *   dilation = 1, groups = 1, bias = true, weightInit, biasInit }`.
  * @returns The layer.
  * @throws {RangeError} For malformed sizes, or groups that do not divide the channels.
  * @throws {TypeError} From `apply`, when the input is not [..., C, L].
@@ -183,7 +214,7 @@ export function conv1d(config: ConvConfig): Layer<ConvParams> {
  * `U(−1/√fanIn, 1/√fanIn)` with `fanIn = C / groups · kh · kw`. Padding as {@link conv1d}.
  *
  * @param config `{ inChannels, outChannels, kernelSize, stride = 1, padding = 0,
- *   dilation = 1, groups = 1, bias = true }`.
+ *   dilation = 1, groups = 1, bias = true, weightInit, biasInit }`.
  * @returns The layer.
  * @throws {RangeError} For malformed sizes, or groups that do not divide the channels.
  * @throws {TypeError} From `apply`, when the input is not [..., C, H, W].
@@ -221,6 +252,10 @@ export interface ConvTransposeConfig {
   groups?: number;
   /** Whether to add a learned bias (default true). */
   bias?: boolean;
+  /** Initializer of `weight` (default PyTorch's, `U(−1/√fanIn, 1/√fanIn)`). */
+  weightInit?: Initializer;
+  /** Initializer of `bias` [out] (default PyTorch's, `U(−1/√fanIn, 1/√fanIn)`). */
+  biasInit?: Initializer;
 }
 
 /**
@@ -235,7 +270,7 @@ export interface ConvTransposeConfig {
  * `oph` at the end), with the flipped, channel-swapped kernel.
  *
  * @param config `{ inChannels, outChannels, kernelSize, stride = 1, padding = 0,
- *   outputPadding = 0, dilation = 1, groups = 1, bias = true }`.
+ *   outputPadding = 0, dilation = 1, groups = 1, bias = true, weightInit, biasInit }`.
  * @returns The layer.
  * @throws {RangeError} For malformed sizes, `outputPadding ≥ max(stride, dilation)`, or groups
  *   that do not divide the channels.
@@ -261,9 +296,10 @@ export function convTranspose2d(config: ConvTransposeConfig): Layer<ConvParams> 
   const dilation = _tuple(op, "dilation", config.dilation ?? 1, nsp);
   const pad = _tuple(op, "padding", config.padding ?? 0, nsp);
   const outPad = _tuple(op, "outputPadding", config.outputPadding ?? 0, nsp);
-  const useBias = config.bias ?? true;
   if (!(Number.isInteger(groups) && groups >= 1 && cin % groups === 0 && cout % groups === 0)) {
-    throw new RangeError(`${op}: groups ${groups} must divide inChannels ${cin} and outChannels ${cout}`);
+    throw new RangeError(
+      `${op}: groups ${groups} must divide inChannels ${cin} and outChannels ${cout}`,
+    );
   }
   if (kernel.some((k) => k < 1) || stride.some((s) => s < 1) || dilation.some((d) => d < 1)) {
     throw new RangeError(`${op}: kernelSize, stride and dilation must be positive`);
@@ -282,11 +318,8 @@ export function convTranspose2d(config: ConvTransposeConfig): Layer<ConvParams> 
   });
   return {
     name,
-    init(key: Tensor): ConvParams {
-      const [kw, kb] = _splitKeys(key, 2);
-      const weight = _fanInUniform(kw, [cin, cout / groups, ...kernel], fanIn);
-      return useBias ? { weight, bias: _fanInUniform(kb, [cout], fanIn) } : { weight };
-    },
+    init: (key: Tensor): ConvParams =>
+      _initConv(key, config, [cin, cout / groups, ...kernel], cout, fanIn),
     apply(params: ConvParams, x: Tensor): Tensor {
       _checkTrailing(name, x, [cin, "H", "W"]);
       return _withOneBatchDim(_float(x), nsp + 1, (x4) => {
@@ -352,7 +385,9 @@ function _poolGeom(op: string, nsp: number, c: MaxPoolConfig): _PoolGeom {
     throw new RangeError(`${op}: kernelSize, stride and dilation must be positive`);
   }
   if (pad.some((p, i) => p > Math.floor((dilation[i] * (kernel[i] - 1) + 1) / 2))) {
-    throw new RangeError(`${op}: padding [${pad}] should be at most half of the kernel size [${kernel}]`);
+    throw new RangeError(
+      `${op}: padding [${pad}] should be at most half of the kernel size [${kernel}]`,
+    );
   }
   return { kernel, stride, pad, dilation, ceilMode: c.ceilMode ?? false };
 }
@@ -595,7 +630,11 @@ export function adaptiveAvgPool2d(config: AdaptiveAvgPoolConfig): Layer<NoParams
       if (ow !== w) y = np.matmul(y, np.transpose(_adaptiveMatrix(w, ow)));
       if (oh !== h) {
         // contract H: [..., H, ow] → [..., ow, H] · A_hᵀ → [..., ow, oh] → [..., oh, ow]
-        y = np.swapaxes(np.matmul(np.swapaxes(y, -1, -2), np.transpose(_adaptiveMatrix(h, oh))), -1, -2);
+        y = np.swapaxes(
+          np.matmul(np.swapaxes(y, -1, -2), np.transpose(_adaptiveMatrix(h, oh))),
+          -1,
+          -2,
+        );
       }
       return y;
     },

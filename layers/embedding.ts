@@ -7,6 +7,7 @@ import * as np from "../core/numpy.ts";
 import { take } from "../core/numpy_extra.ts";
 import * as random from "../core/random.ts";
 import type { Tensor } from "../core/tensor.ts";
+import type { Initializer } from "./init.ts";
 import type { Layer } from "./layer.ts";
 
 /** Config of {@link embedding}. */
@@ -20,6 +21,8 @@ export interface EmbeddingConfig {
    * `padding_idx`; negative values count from the end.
    */
   paddingIdx?: number;
+  /** Initializer of `weight` (default N(0, 1), as PyTorch); the padding row is zeroed after. */
+  weightInit?: Initializer;
 }
 
 /** Parameters of {@link embedding}: `weight` f32[numEmbeddings, embeddingDim]. */
@@ -39,7 +42,7 @@ export interface EmbeddingParams {
  * Indices are not range-checked (they may be traced): out-of-range ones clamp to the table, as
  * `np.take`'s default mode, where PyTorch raises an error.
  *
- * @param config `{ numEmbeddings, embeddingDim, paddingIdx }`.
+ * @param config `{ numEmbeddings, embeddingDim, paddingIdx, weightInit }`.
  * @returns The layer.
  * @throws {RangeError} When `paddingIdx` is outside the table.
  * @throws {TypeError} From `apply`, for boolean indices.
@@ -68,7 +71,9 @@ export function embedding(config: EmbeddingConfig): Layer<EmbeddingParams> {
   return {
     name,
     init(key: Tensor): EmbeddingParams {
-      const w = random.normal(key, [num, dim]);
+      const w = config.weightInit
+        ? config.weightInit(key, [num, dim])
+        : random.normal(key, [num, dim]);
       if (pad === undefined) return { weight: w };
       const keep = np.notEqual(np.reshape(np.arange(num), [num, 1]), pad);
       return { weight: np.where(keep, w, 0) };

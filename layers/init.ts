@@ -468,7 +468,9 @@ export function orthogonal(opts: OrthogonalOptions = {}): Initializer {
   return (key, shape, dtype) => {
     _float("orthogonal", dtype);
     if (shape.length < 2) {
-      throw new TypeError(`init.orthogonal: only shapes with 2 or more dimensions are supported, got [${shape}]`);
+      throw new TypeError(
+        `init.orthogonal: only shapes with 2 or more dimensions are supported, got [${shape}]`,
+      );
     }
     const rows = shape[0], size = shape.reduce((a, b) => a * b, 1);
     if (size === 0) return np.zeros(shape);

@@ -11,6 +11,7 @@ import * as np from "../core/numpy.ts";
 import { dotGeneral } from "../core/prims/linalg.ts";
 import * as random from "../core/random.ts";
 import type { Tensor } from "../core/tensor.ts";
+import { type Initializer, kaimingUniform } from "./init.ts";
 import { checkInput, type Layer } from "./layer.ts";
 
 /** An empty parameter pytree (layers without parameters). */
@@ -19,22 +20,17 @@ export type NoParams = Record<string, never>;
 // ---------------------------------------------------------------- shared helpers
 
 /**
- * @internal Checks that `x` is `[...batch, ...trailing]` with at least `minLead` and at most
- * `maxLead` leading dimensions, via {@link checkInput} so the message names every dimension.
+ * @internal Checks that `x` is `[...batch, ...trailing]` (any number of leading dims, including
+ * none) via {@link checkInput}, so the message names every dimension.
  */
 export function _checkTrailing(
   layer: string,
   x: Tensor,
   trailing: readonly (number | string)[],
-  minLead = 0,
-  maxLead = Infinity,
 ): void {
   const lead = x.ndim - trailing.length;
-  if (lead < minLead || lead > maxLead) {
-    const names = maxLead === Infinity
-      ? [...Array(minLead).fill("N"), "..."]
-      : Array(minLead).fill("N").concat(Array(maxLead - minLead).fill("N?"));
-    throw new TypeError(`${layer} expects input [${[...names, ...trailing].join(", ")}], got ${x.aval}`);
+  if (lead < 0) {
+    throw new TypeError(`${layer} expects input [..., ${trailing.join(", ")}], got ${x.aval}`);
   }
   checkInput(layer, x, [...Array(lead).fill(lead === 1 ? "N" : "batch"), ...trailing]);
 }
@@ -51,6 +47,12 @@ export function _fanInUniform(key: Tensor, shape: readonly number[], fanIn: numb
   return random.uniform(key, shape, { minval: -bound, maxval: bound });
 }
 
+/**
+ * @internal PyTorch's default weight initializer of Linear and Conv layers,
+ * `kaiming_uniform_(w, a=√5)`, which is `U(−1/√fanIn, 1/√fanIn)`.
+ */
+export const _torchDefaultInit: Initializer = kaimingUniform({ a: Math.sqrt(5) });
+
 /** @internal Converts non-float inputs to f32 (layers compute in floating point). */
 export function _float(x: Tensor): Tensor {
   return x.dtype === "f32" ? x : np.astype(x, "f32");
@@ -66,6 +68,10 @@ export interface LinearConfig {
   outFeatures: number;
   /** Whether to add a learned bias (default true). */
   bias?: boolean;
+  /** Initializer of `weight` [out, in] (default PyTorch's, `U(−1/√in, 1/√in)`). */
+  weightInit?: Initializer;
+  /** Initializer of `bias` [out] (default PyTorch's, `U(−1/√in, 1/√in)`). */
+  biasInit?: Initializer;
 }
 
 /** Parameters of {@link linear}: `weight` f32[out, in], `bias` f32[out] (absent without bias). */
@@ -81,9 +87,10 @@ export interface LinearParams {
  *
  * Input f32[...batch, inFeatures] (any number of leading dimensions, including none), output
  * f32[...batch, outFeatures]. Params `{ weight: [out, in], bias: [out] }`, initialized as
- * PyTorch does: `W, b ~ U(−1/√in, 1/√in)` (kaiming_uniform with a = √5).
+ * PyTorch does: `W, b ~ U(−1/√in, 1/√in)` (`kaimingUniform({ a: √5 })` for the weight), unless
+ * `weightInit`/`biasInit` (initializers of `./init.ts`) are given.
  *
- * @param config `{ inFeatures, outFeatures, bias = true }`.
+ * @param config `{ inFeatures, outFeatures, bias = true, weightInit, biasInit }`.
  * @returns The layer.
  * @throws {TypeError} From `apply`, when the last input dimension is not `inFeatures`.
  * @example
@@ -105,14 +112,21 @@ export function linear(config: LinearConfig): Layer<LinearParams> {
     name,
     init(key: Tensor): LinearParams {
       const [kw, kb] = _splitKeys(key, 2);
-      const weight = _fanInUniform(kw, [outFeatures, inFeatures], inFeatures);
-      return useBias ? { weight, bias: _fanInUniform(kb, [outFeatures], inFeatures) } : { weight };
+      const weight = (config.weightInit ?? _torchDefaultInit)(kw, [outFeatures, inFeatures]);
+      if (!useBias) return { weight };
+      const bias = config.biasInit
+        ? config.biasInit(kb, [outFeatures])
+        : _fanInUniform(kb, [outFeatures], inFeatures);
+      return { weight, bias };
     },
     apply(params: LinearParams, x: Tensor): Tensor {
       _checkTrailing(name, x, [inFeatures]);
       const xf = _float(x);
       // contract x's last axis with the weight's `in` axis: [..., in] · [out, in] → [..., out]
-      const y = dotGeneral(xf, params.weight, { contracting: [[xf.ndim - 1], [1]], batch: [[], []] });
+      const y = dotGeneral(xf, params.weight, {
+        contracting: [[xf.ndim - 1], [1]],
+        batch: [[], []],
+      });
       return params.bias ? y.add(params.bias) : y;
     },
   };

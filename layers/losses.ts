@@ -73,7 +73,9 @@ function _xlogy(x: Tensor, y: Tensor): Tensor {
 function _alongAxis(op: string, w: TensorLike, C: number, axis: number, nd: number): Tensor {
   const t = _f(w);
   if (t.ndim !== 1 || t.shape[0] !== C) {
-    throw new TypeError(`Cannot ${op} with weight ${t.aval}: expected one weight per class, f32[${C}]`);
+    throw new TypeError(
+      `Cannot ${op} with weight ${t.aval}: expected one weight per class, f32[${C}]`,
+    );
   }
   return np.reshape(t, Array.from({ length: nd }, (_, i) => (i === axis ? C : 1)));
 }
@@ -179,13 +181,21 @@ export interface SmoothL1Options extends ReductionOptions {
  * console.log(await smoothL1(np.array([0.5, 3]), 0, { reduction: "none" }).toArray()); // [0.125, 2.5]
  * ```
  */
-export function smoothL1(input: TensorLike, target: TensorLike, opts: SmoothL1Options = {}): Tensor {
+export function smoothL1(
+  input: TensorLike,
+  target: TensorLike,
+  opts: SmoothL1Options = {},
+): Tensor {
   const beta = opts.beta ?? 1;
   if (!(beta >= 0)) throw new RangeError(`smoothL1: beta must be non-negative, got ${beta}`);
   const x = _f(input);
   const d = np.subtract(x, _target("smoothL1", x, target)), a = np.abs(d);
   if (beta === 0) return _reduce("smoothL1", a, opts.reduction);
-  const l = np.where(np.less(a, beta), np.multiply(np.square(d), 0.5 / beta), np.subtract(a, 0.5 * beta));
+  const l = np.where(
+    np.less(a, beta),
+    np.multiply(np.square(d), 0.5 / beta),
+    np.subtract(a, 0.5 * beta),
+  );
   return _reduce("smoothL1", l, opts.reduction);
 }
 
@@ -216,7 +226,11 @@ export interface BceOptions extends ReductionOptions {
  * // [0.6931472, 100]
  * ```
  */
-export function binaryCrossEntropy(probs: TensorLike, target: TensorLike, opts: BceOptions = {}): Tensor {
+export function binaryCrossEntropy(
+  probs: TensorLike,
+  target: TensorLike,
+  opts: BceOptions = {},
+): Tensor {
   const p = _f(probs), y = _target("binaryCrossEntropy", p, target);
   const logP = _clampedLog(p), log1mP = _clampedLog(np.subtract(1, p));
   let l = np.negative(np.add(np.multiply(y, logP), np.multiply(np.subtract(1, y), log1mP)));
@@ -249,10 +263,16 @@ export interface BceWithLogitsOptions extends BceOptions {
  * // [0, 1000]
  * ```
  */
-export function bceWithLogits(logits: TensorLike, target: TensorLike, opts: BceWithLogitsOptions = {}): Tensor {
+export function bceWithLogits(
+  logits: TensorLike,
+  target: TensorLike,
+  opts: BceWithLogitsOptions = {},
+): Tensor {
   const x = _f(logits), y = _target("bceWithLogits", x, target);
   const spNeg = softplus(np.negative(x), { threshold: Infinity }); // −log σ(x)
-  const lw = opts.posWeight === undefined ? spNeg : np.multiply(np.add(np.multiply(np.subtract(opts.posWeight, 1), y), 1), spNeg);
+  const lw = opts.posWeight === undefined
+    ? spNeg
+    : np.multiply(np.add(np.multiply(np.subtract(opts.posWeight, 1), y), 1), spNeg);
   let l = np.add(np.multiply(np.subtract(1, y), x), lw);
   if (opts.weight !== undefined) l = np.multiply(l, opts.weight);
   return _reduce("bceWithLogits", l, opts.reduction);
@@ -322,7 +342,13 @@ function _indexTarget(op: string, x: Tensor, t: Tensor, ax: number): void {
 }
 
 /** NLL on log-probs with class-index targets, plus PyTorch's label-smoothing term. */
-function _nllIndex(op: string, logp: Tensor, t: Tensor, ax: number, opts: CrossEntropyOptions): Tensor {
+function _nllIndex(
+  op: string,
+  logp: Tensor,
+  t: Tensor,
+  ax: number,
+  opts: CrossEntropyOptions,
+): Tensor {
   _indexTarget(op, logp, t, ax);
   const C = logp.shape[ax], nd = logp.ndim;
   const eps = opts.labelSmoothing ?? 0;
@@ -331,7 +357,13 @@ function _nllIndex(op: string, logp: Tensor, t: Tensor, ax: number, opts: CrossE
   const w = opts.weight === undefined ? null : _alongAxis(op, opts.weight, C, ax, nd);
   // select, not multiply: a −∞ log-prob (masked class) must not turn 0 · −∞ into NaN
   const picked = np.sum(np.where(hot, logp, 0), { axis: ax });
-  const wt = np.where(valid, w === null ? np.astype(np.any(hot, { axis: ax }), "f32") : np.sum(np.where(hot, w, 0), { axis: ax }), 0);
+  const wt = np.where(
+    valid,
+    w === null
+      ? np.astype(np.any(hot, { axis: ax }), "f32")
+      : np.sum(np.where(hot, w, 0), { axis: ax }),
+    0,
+  );
   let l = np.negative(np.multiply(wt, np.where(valid, picked, 0)));
   let smooth: Tensor | null = null;
   if (eps > 0) {
@@ -375,7 +407,9 @@ function _nllIndex(op: string, logp: Tensor, t: Tensor, ax: number, opts: CrossE
 export function nll(logProbs: TensorLike, target: TensorLike, opts: NllOptions = {}): Tensor {
   const x = _f(logProbs), t = np.asarray(target);
   if (isFloat(t.dtype)) {
-    throw new TypeError(`Cannot nll ${x.aval} and ${t.aval}: targets must be integer class indices`);
+    throw new TypeError(
+      `Cannot nll ${x.aval} and ${t.aval}: targets must be integer class indices`,
+    );
   }
   return _nllIndex("nll", x, t, _classAxis("nll", x), opts);
 }
@@ -406,14 +440,20 @@ export function nll(logProbs: TensorLike, target: TensorLike, opts: NllOptions =
  * import { crossEntropy } from "./losses.ts";
  * const logits = np.array([[2, 0, 0], [0, 0, 0]]);
  * const labels = np.array([0, -100], "i32"); // the second row is ignored
- * console.log(await crossEntropy(logits, labels).item()); // 0.2395447 = −log(e²/(e² + 2))
+ * console.log(await crossEntropy(logits, labels).item()); // 0.2395448 = −log(e²/(e² + 2))
  * ```
  */
-export function crossEntropy(logits: TensorLike, target: TensorLike, opts: CrossEntropyOptions = {}): Tensor {
+export function crossEntropy(
+  logits: TensorLike,
+  target: TensorLike,
+  opts: CrossEntropyOptions = {},
+): Tensor {
   const x = _f(logits), t = np.asarray(target);
   const ax = _classAxis("crossEntropy", x);
   const eps = opts.labelSmoothing ?? 0;
-  if (!(eps >= 0 && eps <= 1)) throw new RangeError(`crossEntropy: labelSmoothing must be in [0, 1], got ${eps}`);
+  if (!(eps >= 0 && eps <= 1)) {
+    throw new RangeError(`crossEntropy: labelSmoothing must be in [0, 1], got ${eps}`);
+  }
   const logp = logSoftmax(x, ax);
   if (!isFloat(t.dtype)) return _nllIndex("crossEntropy", logp, t, ax, opts);
   if (t.shape.join() !== x.shape.join()) {
@@ -424,7 +464,9 @@ export function crossEntropy(logits: TensorLike, target: TensorLike, opts: Cross
   }
   const C = x.shape[ax];
   const q = eps > 0 ? np.add(np.multiply(t, 1 - eps), eps / C) : t;
-  const wl = opts.weight === undefined ? logp : np.multiply(logp, _alongAxis("crossEntropy", opts.weight, C, ax, x.ndim));
+  const wl = opts.weight === undefined
+    ? logp
+    : np.multiply(logp, _alongAxis("crossEntropy", opts.weight, C, ax, x.ndim));
   const l = np.negative(np.sum(np.multiply(wl, q), { axis: ax }));
   return _reduce("crossEntropy", l, opts.reduction);
 }
@@ -458,7 +500,9 @@ export interface KlDivOptions {
  */
 export function klDiv(input: TensorLike, target: TensorLike, opts: KlDivOptions = {}): Tensor {
   const x = _f(input), y = _target("klDiv", x, target);
-  const l = opts.logTarget ? np.multiply(np.exp(y), np.subtract(y, x)) : np.subtract(_xlogy(y, y), np.multiply(y, x));
+  const l = opts.logTarget
+    ? np.multiply(np.exp(y), np.subtract(y, x))
+    : np.subtract(_xlogy(y, y), np.multiply(y, x));
   if (opts.reduction === "batchmean") return np.divide(np.sum(l), x.ndim === 0 ? 1 : x.shape[0]);
   return _reduce("klDiv", l, opts.reduction as Reduction | undefined);
 }
@@ -490,12 +534,18 @@ export interface MultiMarginOptions extends ReductionOptions {
  * console.log(await multiMargin(x, np.array([3], "i32")).item()); // 0.325 (PyTorch's doc example)
  * ```
  */
-export function multiMargin(input: TensorLike, target: TensorLike, opts: MultiMarginOptions = {}): Tensor {
+export function multiMargin(
+  input: TensorLike,
+  target: TensorLike,
+  opts: MultiMarginOptions = {},
+): Tensor {
   const x = _f(input), t = np.asarray(target);
   const p = opts.p ?? 1;
   if (p !== 1 && p !== 2) throw new TypeError(`multiMargin: p must be 1 or 2, got ${p}`);
   if (x.ndim < 1 || x.ndim > 2 || isFloat(t.dtype)) {
-    throw new TypeError(`Cannot multiMargin ${x.aval} and ${t.aval}: expects scores [N, C] or [C] and integer targets`);
+    throw new TypeError(
+      `Cannot multiMargin ${x.aval} and ${t.aval}: expects scores [N, C] or [C] and integer targets`,
+    );
   }
   const ax = x.ndim - 1, C = x.shape[ax];
   _indexTarget("multiMargin", x, t, ax);
@@ -506,7 +556,13 @@ export function multiMargin(input: TensorLike, target: TensorLike, opts: MultiMa
   if (p === 2) h = np.square(h);
   h = np.where(hot, 0, h);
   if (opts.weight !== undefined) {
-    h = np.multiply(h, np.sum(np.where(hot, _alongAxis("multiMargin", opts.weight, C, ax, x.ndim), 0), { axis: ax, keepdims: true }));
+    h = np.multiply(
+      h,
+      np.sum(np.where(hot, _alongAxis("multiMargin", opts.weight, C, ax, x.ndim), 0), {
+        axis: ax,
+        keepdims: true,
+      }),
+    );
   }
   return _reduce("multiMargin", np.divide(np.sum(h, { axis: ax }), C), opts.reduction);
 }
@@ -550,7 +606,8 @@ export function cosineEmbedding(
   }
   const ax = a.ndim - 1, EPS = 1e-12;
   const dot = np.sum(np.multiply(a, b), { axis: ax });
-  const m1 = np.add(np.sum(np.square(a), { axis: ax }), EPS), m2 = np.add(np.sum(np.square(b), { axis: ax }), EPS);
+  const m1 = np.add(np.sum(np.square(a), { axis: ax }), EPS),
+    m2 = np.add(np.sum(np.square(b), { axis: ax }), EPS);
   const cos = np.divide(dot, np.sqrt(np.multiply(m1, m2)));
   const yt = np.asarray(y);
   const neg = np.subtract(cos, opts.margin ?? 0);
@@ -614,13 +671,17 @@ export function maskedSequenceCrossEntropy(
   if (opts.mask !== undefined) {
     m = np.astype(opts.mask, "f32");
     if (m.shape.join() !== t.shape.join()) {
-      throw new TypeError(`Cannot maskedSequenceCrossEntropy with mask ${m.aval}: expected the targets' shape [${t.shape}]`);
+      throw new TypeError(
+        `Cannot maskedSequenceCrossEntropy with mask ${m.aval}: expected the targets' shape [${t.shape}]`,
+      );
     }
   } else if (opts.validLens !== undefined) {
     const lens = np.asarray(opts.validLens);
     if (lens.shape.join() !== t.shape.slice(0, -1).join()) {
       throw new TypeError(
-        `Cannot maskedSequenceCrossEntropy with validLens ${lens.aval}: expected one length per sequence, [${t.shape.slice(0, -1)}]`,
+        `Cannot maskedSequenceCrossEntropy with validLens ${lens.aval}: expected one length per sequence, [${
+          t.shape.slice(0, -1)
+        }]`,
       );
     }
     const pos = iota("f32", [...t.shape.slice(0, -1).map(() => 1), T], t.ndim - 1);
@@ -651,10 +712,24 @@ export function maskedSequenceCrossEntropy(
  * console.log(await ganDiscriminator(np.array([0]), np.array([0])).item()); // 1.3862944 = 2 ln 2
  * ```
  */
-export function ganDiscriminator(realLogits: TensorLike, fakeLogits: TensorLike, opts: ReductionOptions = {}): Tensor {
-  if (opts.reduction === "none") throw new TypeError(`ganDiscriminator: reduction must be "mean" or "sum"`);
-  const real = _reduce("ganDiscriminator", softplus(np.negative(_f(realLogits)), { threshold: Infinity }), opts.reduction);
-  const fake = _reduce("ganDiscriminator", softplus(_f(fakeLogits), { threshold: Infinity }), opts.reduction);
+export function ganDiscriminator(
+  realLogits: TensorLike,
+  fakeLogits: TensorLike,
+  opts: ReductionOptions = {},
+): Tensor {
+  if (opts.reduction === "none") {
+    throw new TypeError(`ganDiscriminator: reduction must be "mean" or "sum"`);
+  }
+  const real = _reduce(
+    "ganDiscriminator",
+    softplus(np.negative(_f(realLogits)), { threshold: Infinity }),
+    opts.reduction,
+  );
+  const fake = _reduce(
+    "ganDiscriminator",
+    softplus(_f(fakeLogits), { threshold: Infinity }),
+    opts.reduction,
+  );
   return np.add(real, fake);
 }
 
@@ -706,7 +781,11 @@ export function ganGenerator(fakeLogits: TensorLike, opts: GanGeneratorOptions =
  * console.log(await gaussianKl(np.array([[1, 0]]), np.array([[0, 0]])).item()); // 0.5
  * ```
  */
-export function gaussianKl(mu: TensorLike, logVar: TensorLike, opts: ReductionOptions = {}): Tensor {
+export function gaussianKl(
+  mu: TensorLike,
+  logVar: TensorLike,
+  opts: ReductionOptions = {},
+): Tensor {
   const m = _f(mu), lv = _target("gaussianKl", m, logVar);
   const terms = np.add(np.subtract(lv, np.square(m)), np.subtract(1, np.exp(lv)));
   const perExample = np.multiply(m.ndim === 0 ? terms : np.sum(terms, { axis: -1 }), -0.5);
@@ -781,6 +860,11 @@ export function l2Penalty(params: unknown): Tensor {
  * ```
  */
 export function elasticNet(params: unknown, l1Ratio = 0.5): Tensor {
-  if (!(l1Ratio >= 0 && l1Ratio <= 1)) throw new RangeError(`elasticNet: l1Ratio must be in [0, 1], got ${l1Ratio}`);
-  return np.add(np.multiply(l1Penalty(params), l1Ratio), np.multiply(l2Penalty(params), 1 - l1Ratio));
+  if (!(l1Ratio >= 0 && l1Ratio <= 1)) {
+    throw new RangeError(`elasticNet: l1Ratio must be in [0, 1], got ${l1Ratio}`);
+  }
+  return np.add(
+    np.multiply(l1Penalty(params), l1Ratio),
+    np.multiply(l2Penalty(params), 1 - l1Ratio),
+  );
 }

@@ -262,7 +262,9 @@ export function layerNorm(config: LayerNormConfig): Layer<NormParams> {
     name,
     init(): NormParams {
       if (!affine) return {};
-      return useBias ? { weight: np.ones(shape), bias: np.zeros(shape) } : { weight: np.ones(shape) };
+      return useBias
+        ? { weight: np.ones(shape), bias: np.zeros(shape) }
+        : { weight: np.ones(shape) };
     },
     apply(params: NormParams, x: Tensor): Tensor {
       _checkTrailing(name, x, shape);

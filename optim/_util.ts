@@ -68,3 +68,25 @@ export function _checkLr(op: string, lr: LearningRate): void {
     throw new TypeError(`${op}: lr must be a number or a schedule, got ${String(lr)}`);
   }
 }
+
+/** Flat leaves of a pytree. */
+export type Leaves = Tensor[];
+
+/** `−lr · d` for every leaf `d`, with `lr` a number or a traced scalar. */
+export function _descend(lr: number | Tensor, ds: Leaves): Leaves {
+  const neg = typeof lr === "number" ? -lr : lr.neg();
+  return ds.map((d) => d.mul(neg));
+}
+
+/** `g + λ p` (PyTorch's L2 `weight_decay`, added to the gradient), or `g` when λ = 0. */
+export function _l2(
+  op: string,
+  gs: Leaves,
+  wd: number,
+  params: unknown,
+  def: tree.TreeDef,
+): Leaves {
+  if (wd === 0) return gs;
+  const ps = _params(op, params, def);
+  return gs.map((g, i) => g.add(ps[i].mul(wd)));
+}

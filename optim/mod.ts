@@ -50,10 +50,6 @@ export {
   adagrad,
   type AdagradOptions,
   type AdagradState,
-  adam,
-  type AdamOptions,
-  type AdamState,
-  adamw,
   rmsprop,
   type RmspropOptions,
   type RmspropState,
@@ -61,6 +57,7 @@ export {
   type SgdOptions,
   type SgdState,
 } from "./optimizers.ts";
+export { adam, type AdamOptions, type AdamState, adamw } from "./adam.ts";
 export {
   constantSchedule,
   cosineAnnealing,

@@ -308,6 +308,13 @@ const HIGHER_ORDER_TESTS: Record<string, string> = {
 const OWN_TABLES: Record<string, string> = {
   threefry2x32: "tests/random_test.ts",
   conv_general_dilated: "tests/conv_test.ts",
+  gather: "tests/indexing_test.ts",
+  scatter: "tests/indexing_test.ts",
+  sort: "tests/indexing_test.ts",
+  cumsum: "tests/indexing_test.ts",
+  cumprod: "tests/indexing_test.ts",
+  cummax: "tests/indexing_test.ts",
+  cummin: "tests/indexing_test.ts",
   reduce_window: "tests/conv_test.ts",
 };
 export function registerOwnTable(prims: string[], file: string): void {

@@ -390,7 +390,11 @@ export interface LecunOptions {
 
 function _lecunStd(opts: LecunOptions, shape: readonly number[]): number {
   const { fanIn, fanOut } = computeFans(shape);
-  return 1 / Math.sqrt((opts.mode ?? "fanIn") === "fanIn" ? fanIn : fanOut);
+  const mode = opts.mode ?? "fanIn";
+  if (mode !== "fanIn" && mode !== "fanOut") {
+    throw new TypeError(`init.lecun: mode must be "fanIn" or "fanOut", got "${mode}"`);
+  }
+  return 1 / Math.sqrt(mode === "fanIn" ? fanIn : fanOut);
 }
 
 /**
@@ -447,10 +451,10 @@ export interface OrthogonalOptions {
  * Haar-distributed — and `gain · Q` (transposed back when `rows < cols`) is reshaped to
  * `shape`. Rows are orthonormal when `rows ≤ cols`, columns otherwise.
  *
- * The QR is reorthogonalized classical Gram–Schmidt (CGS2) written with Tensor ops: it gives
- * exactly the QR with positive `diag(R)` that PyTorch's sign fix produces, stays a pure
- * function of the key, and works on any backend and under `jit`. It costs `min(rows, cols)`
- * steps of a few small ops each, run once at initialization.
+ * The QR is block classical Gram–Schmidt with reorthogonalization (BCGS2) written with Tensor
+ * ops: it gives exactly the QR with positive `diag(R)` that PyTorch's sign fix produces, stays
+ * a pure function of the key, and works on any backend and under `jit` (unrolled). It runs
+ * once at initialization; a 512 × 512 matrix takes about 2 s on the cpu reference backend.
  *
  * @param opts `{ gain = 1 }`.
  * @returns An initializer for shapes of at least 2 dimensions.
@@ -484,21 +488,40 @@ export function orthogonal(opts: OrthogonalOptions = {}): Initializer {
   };
 }
 
+/** Rows per block of {@link _gramSchmidtRows}. */
+const _GS_BLOCK = 32;
+
 /**
- * Orthonormalizes the rows of `a` [n, m] (n ≤ m) by classical Gram–Schmidt applied twice per
- * vector (CGS2, "twice is enough": Giraud et al. 2005), so `q = L⁻¹ a` with positive pivots.
+ * Orthonormalizes the rows of `a` [n, m] (n ≤ m) in order, giving `q = L⁻¹ a` with positive
+ * pivots: block classical Gram–Schmidt with reorthogonalization (BCGS2; "twice is enough",
+ * Giraud et al. 2005). Each block of rows is projected twice off the finished rows with two
+ * matmuls, then orthonormalized row by row (CGS2) inside the block, so the large ops number
+ * `n / block` rather than `n`.
  */
 function _gramSchmidtRows(a: Tensor): Tensor {
   const [n, m] = a.shape;
-  const rowIds = iota("i32", [n, 1], 0);
-  let q = np.zeros([n, m]);
-  for (let j = 0; j < n; j++) {
-    let v = np.reshape(np.slice(a, [j, 0], [j + 1, m]), [m]);
-    if (j > 0) {
-      for (let pass = 0; pass < 2; pass++) v = np.subtract(v, np.matmul(np.matmul(q, v), q));
+  let q: Tensor | null = null;
+  for (let start = 0; start < n; start += _GS_BLOCK) {
+    const b = Math.min(_GS_BLOCK, n - start);
+    let blk = np.slice(a, [start, 0], [start + b, m]);
+    if (q !== null) {
+      for (let pass = 0; pass < 2; pass++) {
+        blk = np.subtract(blk, np.matmul(np.matmul(blk, q.T), q));
+      }
     }
-    v = np.divide(v, np.sqrt(np.sum(np.square(v))));
-    q = np.where(np.equal(rowIds, j), np.reshape(v, [1, m]), q);
+    const rowIds = iota("i32", [b, 1], 0);
+    let done = np.zeros([b, m]);
+    for (let j = 0; j < b; j++) {
+      let v = np.reshape(np.slice(blk, [j, 0], [j + 1, m]), [m]);
+      if (j > 0) {
+        for (let pass = 0; pass < 2; pass++) {
+          v = np.subtract(v, np.matmul(np.matmul(done, v), done));
+        }
+      }
+      v = np.divide(v, np.sqrt(np.sum(np.square(v))));
+      done = np.where(np.equal(rowIds, j), np.reshape(v, [1, m]), done);
+    }
+    q = q === null ? done : np.concatenate([q, done], 0);
   }
-  return q;
+  return q!;
 }

@@ -66,6 +66,7 @@ export {
 } from "./core/custom.ts";
 export * as random from "./core/random.ts";
 export * as optim from "./optim/mod.ts";
+export * as nn from "./layers/mod.ts";
 
 // The webgpu backend registers itself with the core; `init()` prefers it where an adapter exists.
 import { registerWebGpuBackend } from "./gpu/backend.ts";

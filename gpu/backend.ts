@@ -25,7 +25,7 @@ import { gpuAdapterAvailable } from "./device.ts";
 import { copyPlan, type Plan, single, size } from "./kernels/common.ts";
 import { convKernel, type ConvParams } from "./kernels/conv.ts";
 import { cumulativeKernel } from "./kernels/cumulative.ts";
-import { dotGeneralKernel, type DotDims } from "./kernels/dot.ts";
+import { type DotDims, dotGeneralKernel } from "./kernels/dot.ts";
 import { binaryKernel, convertKernel, selectKernel, unaryKernel } from "./kernels/elementwise.ts";
 import { gatherKernel, scatterPlan } from "./kernels/gather.ts";
 import {
@@ -149,7 +149,9 @@ export const LOWERINGS: { readonly [P in PrimName]: Lowering } = {
   iota: (c) =>
     single(iotaKernel(c.outs[0].dtype, c.outs[0].shape, _p<{ dimension: number }>(c).dimension)),
   gather: (c) =>
-    single(gatherKernel(c.ins[0].dtype, c.ins[0].shape, _n(c.ins[1]), _p<{ axis: number }>(c).axis)),
+    single(
+      gatherKernel(c.ins[0].dtype, c.ins[0].shape, _n(c.ins[1]), _p<{ axis: number }>(c).axis),
+    ),
   scatter: (c) => {
     const p = _p<{ axis: number; mode: "set" | "add" }>(c);
     return scatterPlan(c.ins[0].dtype, c.ins[0].shape, _n(c.ins[1]), p.axis, p.mode);
@@ -162,7 +164,8 @@ export const LOWERINGS: { readonly [P in PrimName]: Lowering } = {
     single(dotGeneralKernel(c.ins[0].dtype, c.ins[0].shape, c.ins[1].shape, _p<DotDims>(c))),
   conv_general_dilated: (c) =>
     single(convKernel(c.ins[0].dtype, c.ins[0].shape, c.ins[1].shape, _p<ConvParams>(c))),
-  reduce_window: (c) => single(reduceWindowKernel(c.ins[0].dtype, c.ins[0].shape, _p<WindowParams>(c))),
+  reduce_window: (c) =>
+    single(reduceWindowKernel(c.ins[0].dtype, c.ins[0].shape, _p<WindowParams>(c))),
   sort: (c) => {
     const p = _p<{ axis: number; descending?: boolean }>(c);
     return sortPlan(c.ins.map((a) => a.dtype), c.ins[0].shape, p.axis, !!p.descending);

@@ -107,9 +107,11 @@ export async function requestGpu(): Promise<GpuContext> {
   device.onuncapturederror = (ev: GPUUncapturedErrorEvent) => {
     const kind = ev.error.constructor?.name ?? "GPUError";
     if (pending.length < 100) {
-      pending.push(new GpuError(`Uncaptured WebGPU ${kind}: ${ev.error.message}`, {
-        cause: ev.error,
-      }));
+      pending.push(
+        new GpuError(`Uncaptured WebGPU ${kind}: ${ev.error.message}`, {
+          cause: ev.error,
+        }),
+      );
     }
   };
   const l = device.limits;

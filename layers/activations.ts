@@ -149,7 +149,7 @@ export function identity(x: Tensor): Tensor {
  */
 export function relu(x: TensorLike): Tensor {
   const t = np.asarray(x);
-  return np.where(np.greater(t, 0), t, np.zerosLike(t));
+  return np.where(np.greater(t, 0), t, 0);
 }
 
 /**

@@ -141,7 +141,9 @@ export function calculateGain(nonlinearity: Nonlinearity, param?: number): numbe
  * console.log(await zeros(random.key(0), [2]).toArray()); // [0, 0]
  * ```
  */
-export const zeros: Initializer = (_key, shape, dtype = "f32") => np.zeros(shape, dtype);
+export function zeros(_key: Tensor, shape: readonly number[], dtype: DType = "f32"): Tensor {
+  return np.zeros(shape, dtype);
+}
 
 /**
  * All ones. The key is ignored.
@@ -157,7 +159,9 @@ export const zeros: Initializer = (_key, shape, dtype = "f32") => np.zeros(shape
  * console.log(await ones(random.key(0), [2]).toArray()); // [1, 1]
  * ```
  */
-export const ones: Initializer = (_key, shape, dtype = "f32") => np.ones(shape, dtype);
+export function ones(_key: Tensor, shape: readonly number[], dtype: DType = "f32"): Tensor {
+  return np.ones(shape, dtype);
+}
 
 /**
  * A constant, as PyTorch's `constant_` (e.g. the LSTM forget-gate bias of 1, seed S1 L442).

@@ -24,7 +24,7 @@ import * as np from "../core/numpy.ts";
 import * as random from "../core/random.ts";
 import type { Tensor } from "../core/tensor.ts";
 import type { ApplyOptions, Layer } from "./layer.ts";
-import { _fanInUniform, _float, _splitKeys } from "./linear.ts";
+import { _fanInUniform, _float, _splitKeys, dropout } from "./linear.ts";
 
 /** The cell kinds the shared machinery below runs. */
 type Kind = "rnn_tanh" | "rnn_relu" | "lstm" | "gru" | "peephole";
@@ -95,9 +95,9 @@ function _inputProj(p: RnnCellParams, x: Tensor): Tensor {
   return p.bias_ih ? y.add(p.bias_ih) : y;
 }
 
-/** `h W_hhᵀ + b_hh`: the recurrent half of every gate. */
-function _hiddenProj(p: RnnCellParams, h: Tensor): Tensor {
-  const y = np.matmul(h, np.transpose(p.weight_hh));
+/** `h W_hhᵀ + b_hh`: the recurrent half of every gate (`whhT` = W_hhᵀ, hoisted out of scans). */
+function _hiddenProj(p: RnnCellParams, h: Tensor, whhT: Tensor): Tensor {
+  const y = np.matmul(h, whhT);
   return p.bias_hh ? y.add(p.bias_hh) : y;
 }
 
@@ -114,10 +114,16 @@ function _hiddenProj(p: RnnCellParams, h: Tensor): Tensor {
  * - peephole LSTM: as LSTM with i, f pre-activations + w_ci ⊙ c, w_cf ⊙ c (c = c_{t−1}) and
  *   o's + w_co ⊙ c' (the *new* cell).
  */
-function _step(kind: Kind, p: RnnCellParams, carry: Tensor[], gx: Tensor): Tensor[] {
+function _step(
+  kind: Kind,
+  p: RnnCellParams,
+  carry: Tensor[],
+  gx: Tensor,
+  whhT: Tensor = np.transpose(p.weight_hh),
+): Tensor[] {
   const hs = p.weight_hh.shape[1];
   const h = carry[0];
-  const gh = _hiddenProj(p, h);
+  const gh = _hiddenProj(p, h, whhT);
   switch (kind) {
     case "rnn_tanh":
       return [np.tanh(gx.add(gh))];
@@ -526,18 +532,19 @@ function _runSequence(
   for (let l = 0; l < numLayers; l++) {
     if (l > 0 && drop) {
       // dropout on the previous layer's output, PyTorch's `dropout` argument
-      const keep = random.bernoulli(random.foldIn(opts.key!, l), 1 - cfg.dropout, input.shape);
-      input = np.where(keep, input.div(1 - cfg.dropout), 0);
+      const key = random.foldIn(opts.key!, l);
+      input = dropout({ rate: cfg.dropout }).apply({}, input, { train: true, key });
     }
     const outs: Tensor[] = [];
     for (let d = 0; d < nd; d++) {
       const p = _cellParams(kind, params, _suffix(l, d), name);
       const gx = _inputProj(p, input); // [T, B, G·H]: one matmul for the whole sequence
+      const whhT = np.transpose(p.weight_hh); // transposed once, outside the loop
       const i = l * nd + d;
       const init = c0 ? [_row(h0, i), _row(c0, i)] : [_row(h0, i)];
       const [carry, ys] = lax.scan(
         (c: Tensor[], g: Tensor): [Tensor[], Tensor] => {
-          const next = _step(kind, p, c, g);
+          const next = _step(kind, p, c, g, whhT);
           return [next, next[0]];
         },
         init,

@@ -193,7 +193,9 @@ Deno.test("stochasticBinary samples Bernoulli(p) from a key with a straight-thro
   );
   assertEquals(g0, [0, 0]);
   assertEquals(
-    await flat(A.stochasticBinary(random.key(3), np.array([-1000, 1000, -90, 90]), { logits: true })),
+    await flat(
+      A.stochasticBinary(random.key(3), np.array([-1000, 1000, -90, 90]), { logits: true }),
+    ),
     [0, 1, 0, 1],
   );
 });

@@ -65,17 +65,22 @@ function attendJs(
 }
 
 /** ⟨∇f(p), u⟩ against (f(p + hu) − f(p − hu)) / 2h for a random direction u, in float64. */
-async function checkGrad<P>(f: (p: P) => Tensor, p: P, seed: number, rtol = 1e-6): Promise<void> {
+async function checkGrad<P>(
+  f: (p: P) => Tensor,
+  p: P,
+  seed: number,
+  rtol = FD.rtol,
+): Promise<void> {
   const [leaves, def] = tree.flatten<Tensor>(p);
   const u = leaves.map((l, i) => uniform(seed + i, l.shape));
-  const h = 1e-4;
+  const h = FD.h;
   const shift = (s: number): P => def.unflatten(leaves.map((l, i) => l.add(u[i].mul(s))));
   const [g, fp, fm] = withFloat64(() => [grad(f)(p), f(shift(h)), f(shift(-h))]);
   const fd = (Number(await fp.item()) - Number(await fm.item())) / (2 * h);
   const gl = tree.leaves<Tensor>(g);
   let d = 0;
   for (let i = 0; i < gl.length; i++) d += dot(await flat(gl[i]), await flat(u[i]));
-  assertAllClose(d, fd, { rtol, atol: 1e-8 });
+  assertAllClose(d, fd, { rtol, atol: FD.atol });
 }
 
 // ---------------------------------------------------------------- masked softmax, SDPA
@@ -558,13 +563,13 @@ for (const normFirst of [false, true]) {
       (p: typeof pe) => enc.apply(p, x, { isCausal: true }).mul(w).sum(),
       pe,
       70,
-      1e-5,
+      F64 ? 1e-5 : FD.rtol,
     );
     await checkGrad(
       (p: typeof pd) => dec.apply(p, { tgt, memory: x }, { tgtIsCausal: true }).mul(w2).sum(),
       pd,
       90,
-      1e-5,
+      F64 ? 1e-5 : FD.rtol,
     );
   });
 }

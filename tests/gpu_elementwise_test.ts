@@ -78,7 +78,11 @@ for (const [name, row] of Object.entries(UNARY_F32)) {
         if (n >= 17 && row.extra) x.set(row.extra.slice(0, n));
         const [y] = await run(name, [op(x, shape, "f32")], {}, [{ shape, dtype: "f32" }]);
         const want = Array.from(x, (v) => f32(row.ref(v)));
-        assertAllClose(y, want, { rtol: row.rtol ?? 1e-6, atol: row.atol ?? FLT_MIN, msg: `${name}${shape}` });
+        assertAllClose(y, want, {
+          rtol: row.rtol ?? 1e-6,
+          atol: row.atol ?? FLT_MIN,
+          msg: `${name}${shape}`,
+        });
       }
     },
   });
@@ -109,16 +113,17 @@ Deno.test({
       const xi = randArray(r, "i32", n, -1000, 1000) as Int32Array;
       const xu = randArray(r, "u32", n, 0, 1e9) as Uint32Array;
       const xb = randArray(r, "bool", n) as Uint8Array;
-      const cases: [string, Int32Array | Uint32Array | Uint8Array, DType, (v: number) => number][] = [
-        ["neg", xi, "i32", (v) => -v | 0],
-        ["abs", xi, "i32", Math.abs],
-        ["sign", xi, "i32", Math.sign],
-        ["not", xi, "i32", (v) => ~v],
-        ["neg", xu, "u32", (v) => (-v) >>> 0],
-        ["not", xu, "u32", (v) => ~v >>> 0],
-        ["sign", xu, "u32", (v) => (v > 0 ? 1 : 0)],
-        ["not", xb, "bool", (v) => 1 - v],
-      ];
+      const cases: [string, Int32Array | Uint32Array | Uint8Array, DType, (v: number) => number][] =
+        [
+          ["neg", xi, "i32", (v) => -v | 0],
+          ["abs", xi, "i32", Math.abs],
+          ["sign", xi, "i32", Math.sign],
+          ["not", xi, "i32", (v) => ~v],
+          ["neg", xu, "u32", (v) => (-v) >>> 0],
+          ["not", xu, "u32", (v) => ~v >>> 0],
+          ["sign", xu, "u32", (v) => (v > 0 ? 1 : 0)],
+          ["not", xb, "bool", (v) => 1 - v],
+        ];
       for (const [name, x, dtype, ref] of cases) {
         const [y] = await run(name, [op(x, shape, dtype)], {}, [{ shape, dtype }]);
         const want = (x.constructor as typeof Int32Array).from(x, ref);
@@ -198,7 +203,11 @@ for (const [name, row] of Object.entries(BINARY)) {
           }]);
           const want = Array.from(a, (v, k) => _wrap(outDtype, row.ref(v, b[k])));
           if (isF) {
-            assertAllClose(y, want, { rtol: row.rtol ?? 0, atol: row.atol ?? FLT_MIN, msg: `${name} ${dtype}${shape}` });
+            assertAllClose(y, want, {
+              rtol: row.rtol ?? 0,
+              atol: row.atol ?? FLT_MIN,
+              msg: `${name} ${dtype}${shape}`,
+            });
           } else {
             assertEquals(Array.from(y), want, `${name} ${dtype}${shape}`);
           }
@@ -215,14 +224,26 @@ Deno.test({
     const a = new Int32Array([7, -7, 7, -7, 5, 0, -2147483648, 3]);
     const b = new Int32Array([2, 2, -2, -2, 0, 3, 7, 0]);
     const shape = [a.length];
-    const [q] = await run("div", [op(a, shape, "i32"), op(b, shape, "i32")], {}, [{ shape, dtype: "i32" }]);
-    const [m] = await run("rem", [op(a, shape, "i32"), op(b, shape, "i32")], {}, [{ shape, dtype: "i32" }]);
+    const [q] = await run("div", [op(a, shape, "i32"), op(b, shape, "i32")], {}, [{
+      shape,
+      dtype: "i32",
+    }]);
+    const [m] = await run("rem", [op(a, shape, "i32"), op(b, shape, "i32")], {}, [{
+      shape,
+      dtype: "i32",
+    }]);
     assertEquals(Array.from(q), [3, -3, -3, 3, 0, 0, -306783378, 0]);
     assertEquals(Array.from(m), [1, -1, 1, -1, 0, 0, -2, 0]);
     const ua = new Uint32Array([7, 4000000000, 5]), ub = new Uint32Array([2, 3, 0]);
     const s3 = [3];
-    const [uq] = await run("div", [op(ua, s3, "u32"), op(ub, s3, "u32")], {}, [{ shape: s3, dtype: "u32" }]);
-    const [ur] = await run("rem", [op(ua, s3, "u32"), op(ub, s3, "u32")], {}, [{ shape: s3, dtype: "u32" }]);
+    const [uq] = await run("div", [op(ua, s3, "u32"), op(ub, s3, "u32")], {}, [{
+      shape: s3,
+      dtype: "u32",
+    }]);
+    const [ur] = await run("rem", [op(ua, s3, "u32"), op(ub, s3, "u32")], {}, [{
+      shape: s3,
+      dtype: "u32",
+    }]);
     assertEquals(Array.from(uq), [3, 1333333333, 0]);
     assertEquals(Array.from(ur), [1, 1, 0]);
   },
@@ -232,7 +253,24 @@ Deno.test({
   name: "webgpu pow, rem, max and min follow numpy on special values",
   ignore,
   fn: async () => {
-    const a = new Float32Array([-2, -2, -8, 0, 0, -0, 1, NAN, 2, -INF, INF, 0.5, -1, 5.5, -5.5, 1e4]);
+    const a = new Float32Array([
+      -2,
+      -2,
+      -8,
+      0,
+      0,
+      -0,
+      1,
+      NAN,
+      2,
+      -INF,
+      INF,
+      0.5,
+      -1,
+      5.5,
+      -5.5,
+      1e4,
+    ]);
     const b = new Float32Array([3, 2, 1 / 3, -1, 0, -3, NAN, 0, INF, 3, -2, -INF, INF, 2, 2, 0.3]);
     const shape = [a.length];
     const ins = [op(a, shape, "f32"), op(b, shape, "f32")];
@@ -256,7 +294,10 @@ Deno.test({
     const n = 4097;
     const a = Float32Array.from({ length: n }, () => (r() - 0.5) * 2e5);
     const b = Float32Array.from({ length: n }, () => (r() + 0.01) * (r() < 0.5 ? -1 : 1));
-    const [y] = await run("rem", [op(a, [n], "f32"), op(b, [n], "f32")], {}, [{ shape: [n], dtype: "f32" }]);
+    const [y] = await run("rem", [op(a, [n], "f32"), op(b, [n], "f32")], {}, [{
+      shape: [n],
+      dtype: "f32",
+    }]);
     assertAllClose(y, Array.from(a, (v, k) => f32(v % b[k])), { rtol: 0, atol: 0 });
   },
 });
@@ -274,15 +315,39 @@ Deno.test({
         ["u32", randArray(r, "u32", n, 0, 4e9), randArray(r, "u32", n, 0, 4e9)],
       ];
       for (const [dtype, a, b] of cases) {
-        for (const [name, f] of [["and", (x: number, y: number) => x & y], ["or", (x: number, y: number) => x | y], ["xor", (x: number, y: number) => x ^ y]] as const) {
-          const [y] = await run(name, [op(a, shape, dtype), op(b, shape, dtype)], {}, [{ shape, dtype }]);
-          assertEquals(Array.from(y), Array.from(a, (v, k) => _wrap(dtype, f(v, b[k]))), `${name} ${dtype}`);
+        for (
+          const [name, f] of [["and", (x: number, y: number) => x & y], [
+            "or",
+            (x: number, y: number) => x | y,
+          ], ["xor", (x: number, y: number) => x ^ y]] as const
+        ) {
+          const [y] = await run(name, [op(a, shape, dtype), op(b, shape, dtype)], {}, [{
+            shape,
+            dtype,
+          }]);
+          assertEquals(
+            Array.from(y),
+            Array.from(a, (v, k) => _wrap(dtype, f(v, b[k]))),
+            `${name} ${dtype}`,
+          );
         }
         if (dtype === "bool") continue;
         const s = randArray(r, dtype, n, 0, 40); // shifts of 32 and more give 0
-        for (const [name, f] of [["shift_left", (x: number, k: number) => (k >= 32 ? 0 : x << k)], ["shift_right_logical", (x: number, k: number) => (k >= 32 ? 0 : x >>> k)]] as const) {
-          const [y] = await run(name, [op(a, shape, dtype), op(s, shape, dtype)], {}, [{ shape, dtype }]);
-          assertEquals(Array.from(y), Array.from(a, (v, k) => _wrap(dtype, f(v, s[k]))), `${name} ${dtype}`);
+        for (
+          const [name, f] of [["shift_left", (x: number, k: number) => (k >= 32 ? 0 : x << k)], [
+            "shift_right_logical",
+            (x: number, k: number) => (k >= 32 ? 0 : x >>> k),
+          ]] as const
+        ) {
+          const [y] = await run(name, [op(a, shape, dtype), op(s, shape, dtype)], {}, [{
+            shape,
+            dtype,
+          }]);
+          assertEquals(
+            Array.from(y),
+            Array.from(a, (v, k) => _wrap(dtype, f(v, s[k]))),
+            `${name} ${dtype}`,
+          );
         }
       }
     }
@@ -298,7 +363,12 @@ Deno.test({
       for (const shape of SHAPES) {
         const n = shape.reduce((a, b) => a * b, 1);
         const p = randArray(r, "bool", n), a = randArray(r, dtype, n), b = randArray(r, dtype, n);
-        const [y] = await run("select", [op(p, shape, "bool"), op(a, shape, dtype), op(b, shape, dtype)], {}, [{ shape, dtype }]);
+        const [y] = await run(
+          "select",
+          [op(p, shape, "bool"), op(a, shape, dtype), op(b, shape, dtype)],
+          {},
+          [{ shape, dtype }],
+        );
         assertEquals(Array.from(y), Array.from(p, (v, k) => (v ? a[k] : b[k])));
       }
     }
@@ -335,9 +405,15 @@ Deno.test({
   fn: async () => {
     const x = new Float32Array([1, -2.5, 0, NAN, INF]);
     const shape = [5];
-    const [u] = await run("bitcast", [op(x, shape, "f32")], { dtype: "u32" }, [{ shape, dtype: "u32" }]);
+    const [u] = await run("bitcast", [op(x, shape, "f32")], { dtype: "u32" }, [{
+      shape,
+      dtype: "u32",
+    }]);
     assertEquals(u, new Uint32Array(x.buffer.slice(0)));
-    const [back] = await run("bitcast", [op(u, shape, "u32")], { dtype: "f32" }, [{ shape, dtype: "f32" }]);
+    const [back] = await run("bitcast", [op(u, shape, "u32")], { dtype: "f32" }, [{
+      shape,
+      dtype: "f32",
+    }]);
     assertEquals(new Uint32Array(back.buffer), new Uint32Array(x.buffer));
   },
 });
@@ -347,7 +423,10 @@ Deno.test({
   ignore,
   fn: async () => {
     const x = randArray(rng(1), "f32", 257);
-    const [y] = await run("stop_gradient", [op(x, [257], "f32")], {}, [{ shape: [257], dtype: "f32" }]);
+    const [y] = await run("stop_gradient", [op(x, [257], "f32")], {}, [{
+      shape: [257],
+      dtype: "f32",
+    }]);
     assertEquals(y, x);
   },
 });
@@ -388,9 +467,17 @@ Deno.test({
       a[k] = k % 1000;
       b[k] = (k * 7) % 13;
     }
-    const [y] = await run("add", [op(a, [n], "f32"), op(b, [n], "f32")], {}, [{ shape: [n], dtype: "f32" }]);
+    const [y] = await run("add", [op(a, [n], "f32"), op(b, [n], "f32")], {}, [{
+      shape: [n],
+      dtype: "f32",
+    }]);
     let bad = -1;
-    for (let k = 0; k < n; k++) if (y[k] !== a[k] + b[k]) { bad = k; break; }
+    for (let k = 0; k < n; k++) {
+      if (y[k] !== a[k] + b[k]) {
+        bad = k;
+        break;
+      }
+    }
     assertEquals(bad, -1);
   },
 });

@@ -45,7 +45,10 @@ export function randArray(
     case "i32":
       return Int32Array.from({ length: n }, () => Math.floor(lo + (hi - lo) * r()));
     case "u32":
-      return Uint32Array.from({ length: n }, () => Math.floor(Math.max(lo, 0) + (hi - Math.max(lo, 0)) * r()));
+      return Uint32Array.from(
+        { length: n },
+        () => Math.floor(Math.max(lo, 0) + (hi - Math.max(lo, 0)) * r()),
+      );
     case "bool":
       return Uint8Array.from({ length: n }, () => (r() < 0.5 ? 1 : 0));
   }

@@ -71,13 +71,16 @@ Deno.test({
     ];
     for (const c of cases) {
       for (const dtype of ["f32", "i32"] as DType[]) {
-        const a = randArray(r, dtype, numel(c.lhs), -3, 3), b = randArray(r, dtype, numel(c.rhs), -3, 3);
+        const a = randArray(r, dtype, numel(c.lhs), -3, 3),
+          b = randArray(r, dtype, numel(c.rhs), -3, 3);
         const { out, mag, outShape } = refDot(a, b, c, dtype);
         const [y] = await run("dot_general", [op(a, c.lhs, dtype), op(b, c.rhs, dtype)], {
           contracting: c.contracting,
           batch: c.batch,
         }, [{ shape: outShape, dtype }]);
-        const msg = `dot ${dtype}[${c.lhs}]·[${c.rhs}] ${JSON.stringify(c.contracting)} ${JSON.stringify(c.batch)}`;
+        const msg = `dot ${dtype}[${c.lhs}]·[${c.rhs}] ${JSON.stringify(c.contracting)} ${
+          JSON.stringify(c.batch)
+        }`;
         if (dtype === "i32") assertEquals(Array.from(y), out, msg);
         else {
           for (let k = 0; k < out.length; k++) {
@@ -94,13 +97,24 @@ Deno.test({
   ignore,
   fn: async () => {
     const r = rng(2);
-    const c: DotCase = { lhs: [257, 129], rhs: [129, 255], contracting: [[1], [0]], batch: [[], []] };
-    const a = randArray(r, "f32", numel(c.lhs), -1, 1), b = randArray(r, "f32", numel(c.rhs), -1, 1);
+    const c: DotCase = {
+      lhs: [257, 129],
+      rhs: [129, 255],
+      contracting: [[1], [0]],
+      batch: [[], []],
+    };
+    const a = randArray(r, "f32", numel(c.lhs), -1, 1),
+      b = randArray(r, "f32", numel(c.rhs), -1, 1);
     const { out, outShape } = refDot(a, b, c, "f32");
-    const [y] = await run("dot_general", [op(a, c.lhs, "f32"), op(b, c.rhs, "f32")], c as unknown as Record<string, unknown>, [{
-      shape: outShape,
-      dtype: "f32",
-    }]);
+    const [y] = await run(
+      "dot_general",
+      [op(a, c.lhs, "f32"), op(b, c.rhs, "f32")],
+      c as unknown as Record<string, unknown>,
+      [{
+        shape: outShape,
+        dtype: "f32",
+      }],
+    );
     assertAllClose(y, out, { rtol: 1e-4, atol: 1e-4 });
   },
 });
@@ -160,19 +174,110 @@ Deno.test({
     const r = rng(3);
     const one = (n: number) => new Array(n).fill(1);
     const cases: ConvCase[] = [
-      { lhs: [2, 3, 17], rhs: [5, 3, 3], strides: [1], padding: [[0, 0]], lhsDil: [1], rhsDil: [1], fgc: 1, bgc: 1 },
-      { lhs: [1, 2, 17], rhs: [3, 2, 4], strides: [3], padding: [[2, 1]], lhsDil: [1], rhsDil: [2], fgc: 1, bgc: 1 },
-      { lhs: [2, 3, 9, 7], rhs: [4, 3, 3, 3], strides: [1, 1], padding: [[1, 1], [1, 1]], lhsDil: [1, 1], rhsDil: [1, 1], fgc: 1, bgc: 1 },
-      { lhs: [1, 4, 8, 9], rhs: [6, 2, 3, 2], strides: [2, 1], padding: [[0, 1], [1, 0]], lhsDil: [1, 1], rhsDil: [1, 2], fgc: 2, bgc: 1 },
-      { lhs: [2, 3, 5, 4], rhs: [2, 3, 3, 3], strides: [1, 1], padding: [[2, 2], [1, 2]], lhsDil: [2, 2], rhsDil: [1, 1], fgc: 1, bgc: 1 }, // transposed conv
-      { lhs: [2, 6, 7, 7], rhs: [6, 1, 3, 3], strides: [1, 1], padding: [[1, 1], [1, 1]], lhsDil: [1, 1], rhsDil: [1, 1], fgc: 6, bgc: 1 }, // depthwise
-      { lhs: [4, 3, 6, 5], rhs: [6, 3, 2, 2], strides: [1, 1], padding: [[0, 0], [0, 0]], lhsDil: [1, 1], rhsDil: [1, 1], fgc: 1, bgc: 2 }, // batch groups
-      { lhs: [1, 2, 5, 4, 6], rhs: [3, 2, 2, 3, 2], strides: [1, 2, 1], padding: [[1, 0], [0, 1], [1, 1]], lhsDil: one(3), rhsDil: [1, 1, 2], fgc: 1, bgc: 1 },
-      { lhs: [2, 3, 5], rhs: [2, 3, 3], strides: [1], padding: [[-1, 1]], lhsDil: [1], rhsDil: [1], fgc: 1, bgc: 1 }, // negative padding
-      { lhs: [2, 16, 9, 9], rhs: [70, 16, 3, 3], strides: [1, 1], padding: [[1, 1], [1, 1]], lhsDil: [1, 1], rhsDil: [1, 1], fgc: 1, bgc: 1 }, // several tiles
+      {
+        lhs: [2, 3, 17],
+        rhs: [5, 3, 3],
+        strides: [1],
+        padding: [[0, 0]],
+        lhsDil: [1],
+        rhsDil: [1],
+        fgc: 1,
+        bgc: 1,
+      },
+      {
+        lhs: [1, 2, 17],
+        rhs: [3, 2, 4],
+        strides: [3],
+        padding: [[2, 1]],
+        lhsDil: [1],
+        rhsDil: [2],
+        fgc: 1,
+        bgc: 1,
+      },
+      {
+        lhs: [2, 3, 9, 7],
+        rhs: [4, 3, 3, 3],
+        strides: [1, 1],
+        padding: [[1, 1], [1, 1]],
+        lhsDil: [1, 1],
+        rhsDil: [1, 1],
+        fgc: 1,
+        bgc: 1,
+      },
+      {
+        lhs: [1, 4, 8, 9],
+        rhs: [6, 2, 3, 2],
+        strides: [2, 1],
+        padding: [[0, 1], [1, 0]],
+        lhsDil: [1, 1],
+        rhsDil: [1, 2],
+        fgc: 2,
+        bgc: 1,
+      },
+      {
+        lhs: [2, 3, 5, 4],
+        rhs: [2, 3, 3, 3],
+        strides: [1, 1],
+        padding: [[2, 2], [1, 2]],
+        lhsDil: [2, 2],
+        rhsDil: [1, 1],
+        fgc: 1,
+        bgc: 1,
+      }, // transposed conv
+      {
+        lhs: [2, 6, 7, 7],
+        rhs: [6, 1, 3, 3],
+        strides: [1, 1],
+        padding: [[1, 1], [1, 1]],
+        lhsDil: [1, 1],
+        rhsDil: [1, 1],
+        fgc: 6,
+        bgc: 1,
+      }, // depthwise
+      {
+        lhs: [4, 3, 6, 5],
+        rhs: [6, 3, 2, 2],
+        strides: [1, 1],
+        padding: [[0, 0], [0, 0]],
+        lhsDil: [1, 1],
+        rhsDil: [1, 1],
+        fgc: 1,
+        bgc: 2,
+      }, // batch groups
+      {
+        lhs: [1, 2, 5, 4, 6],
+        rhs: [3, 2, 2, 3, 2],
+        strides: [1, 2, 1],
+        padding: [[1, 0], [0, 1], [1, 1]],
+        lhsDil: one(3),
+        rhsDil: [1, 1, 2],
+        fgc: 1,
+        bgc: 1,
+      },
+      {
+        lhs: [2, 3, 5],
+        rhs: [2, 3, 3],
+        strides: [1],
+        padding: [[-1, 1]],
+        lhsDil: [1],
+        rhsDil: [1],
+        fgc: 1,
+        bgc: 1,
+      }, // negative padding
+      {
+        lhs: [2, 16, 9, 9],
+        rhs: [70, 16, 3, 3],
+        strides: [1, 1],
+        padding: [[1, 1], [1, 1]],
+        lhsDil: [1, 1],
+        rhsDil: [1, 1],
+        fgc: 1,
+        bgc: 1,
+      }, // several tiles
     ];
     for (const c of cases) {
-      const x = randArray(r, "f32", numel(c.lhs), -1, 1), w = randArray(r, "f32", numel(c.rhs), -1, 1);
+      const x = randArray(r, "f32", numel(c.lhs), -1, 1),
+        w = randArray(r, "f32", numel(c.rhs), -1, 1);
       const { out, outShape } = refConv(x, w, c);
       const [y] = await run("conv_general_dilated", [op(x, c.lhs, "f32"), op(w, c.rhs, "f32")], {
         windowStrides: c.strides,
@@ -192,8 +297,18 @@ Deno.test({
   ignore,
   fn: async () => {
     const r = rng(4);
-    const c: ConvCase = { lhs: [1, 2, 6, 5], rhs: [3, 2, 2, 2], strides: [1, 2], padding: [[1, 0], [0, 1]], lhsDil: [1, 1], rhsDil: [1, 1], fgc: 1, bgc: 1 };
-    const x = randArray(r, "i32", numel(c.lhs), -5, 5), w = randArray(r, "i32", numel(c.rhs), -5, 5);
+    const c: ConvCase = {
+      lhs: [1, 2, 6, 5],
+      rhs: [3, 2, 2, 2],
+      strides: [1, 2],
+      padding: [[1, 0], [0, 1]],
+      lhsDil: [1, 1],
+      rhsDil: [1, 1],
+      fgc: 1,
+      bgc: 1,
+    };
+    const x = randArray(r, "i32", numel(c.lhs), -5, 5),
+      w = randArray(r, "i32", numel(c.rhs), -5, 5);
     const { out, outShape } = refConv(x, w, c);
     const [y] = await run("conv_general_dilated", [op(x, c.lhs, "i32"), op(w, c.rhs, "i32")], {
       windowStrides: c.strides,

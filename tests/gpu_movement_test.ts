@@ -41,7 +41,12 @@ Deno.test({
           shape,
           broadcastDimensions: dims,
         }, [{ shape, dtype }]);
-        const want = mapIndex(x, inShape, shape, (o) => dims.map((d, k) => (inShape[k] === 1 ? 0 : o[d])));
+        const want = mapIndex(
+          x,
+          inShape,
+          shape,
+          (o) => dims.map((d, k) => (inShape[k] === 1 ? 0 : o[d])),
+        );
         assertEquals(Array.from(y), want, `${inShape} -> ${shape}`);
       }
     }
@@ -53,7 +58,10 @@ Deno.test({
   ignore,
   fn: async () => {
     const x = randArray(rng(2), "i32", 3 * 17, -9, 9);
-    const [y] = await run("reshape", [op(x, [3, 17], "i32")], { shape: [17, 3] }, [{ shape: [17, 3], dtype: "i32" }]);
+    const [y] = await run("reshape", [op(x, [3, 17], "i32")], { shape: [17, 3] }, [{
+      shape: [17, 3],
+      dtype: "i32",
+    }]);
     assertEquals(y, x);
   },
 });
@@ -72,7 +80,10 @@ Deno.test({
     for (const [shape, perm] of cases) {
       const x = randArray(r, "f32", numel(shape));
       const outShape = perm.map((p) => shape[p]);
-      const [y] = await run("transpose", [op(x, shape, "f32")], { perm }, [{ shape: outShape, dtype: "f32" }]);
+      const [y] = await run("transpose", [op(x, shape, "f32")], { perm }, [{
+        shape: outShape,
+        dtype: "f32",
+      }]);
       const want = mapIndex(x, shape, outShape, (o) => {
         const idx = new Array(shape.length);
         perm.forEach((p, j) => (idx[p] = o[j]));
@@ -97,7 +108,10 @@ Deno.test({
     for (const [shape, start, limit, strides] of cases) {
       const x = randArray(r, "u32", numel(shape), 0, 1000);
       const outShape = start.map((s, d) => Math.max(0, Math.ceil((limit[d] - s) / strides[d])));
-      const [y] = await run("slice", [op(x, shape, "u32")], { start, limit, strides }, [{ shape: outShape, dtype: "u32" }]);
+      const [y] = await run("slice", [op(x, shape, "u32")], { start, limit, strides }, [{
+        shape: outShape,
+        dtype: "u32",
+      }]);
       const want = mapIndex(x, shape, outShape, (o) => o.map((k, d) => start[d] + k * strides[d]));
       assertEquals(Array.from(y), want);
     }
@@ -120,10 +134,15 @@ Deno.test({
         const x = randArray(r, dtype, numel(shape));
         const pv = dtype === "f32" ? new Float32Array([-7.5]) : new Int32Array([-7]);
         const outShape = shape.map((n, d) => lo[d] + hi[d] + n + Math.max(0, n - 1) * interior[d]);
-        const [y] = await run("pad", [op(x, shape, dtype), op(pv, [], dtype)], { lo, hi, interior }, [{
-          shape: outShape,
-          dtype,
-        }]);
+        const [y] = await run(
+          "pad",
+          [op(x, shape, dtype), op(pv, [], dtype)],
+          { lo, hi, interior },
+          [{
+            shape: outShape,
+            dtype,
+          }],
+        );
         const want = mapIndex(x, shape, outShape, (o) => {
           const idx: number[] = [];
           for (let d = 0; d < shape.length; d++) {
@@ -174,10 +193,20 @@ Deno.test({
   ignore,
   fn: async () => {
     const r = rng(7);
-    for (const [shape, axes] of [[[17], [0]], [[3, 5, 2], [0, 2]], [[4, 3], []]] as [number[], number[]][]) {
+    for (
+      const [shape, axes] of [[[17], [0]], [[3, 5, 2], [0, 2]], [[4, 3], []]] as [
+        number[],
+        number[],
+      ][]
+    ) {
       const x = randArray(r, "i32", numel(shape), -50, 50);
       const [y] = await run("rev", [op(x, shape, "i32")], { axes }, [{ shape, dtype: "i32" }]);
-      const want = mapIndex(x, shape, shape, (o) => o.map((k, d) => (axes.includes(d) ? shape[d] - 1 - k : k)));
+      const want = mapIndex(
+        x,
+        shape,
+        shape,
+        (o) => o.map((k, d) => (axes.includes(d) ? shape[d] - 1 - k : k)),
+      );
       assertEquals(Array.from(y), want);
     }
   },
@@ -188,9 +217,14 @@ Deno.test({
   ignore,
   fn: async () => {
     for (const dtype of ["f32", "i32", "u32"] as DType[]) {
-      for (const [shape, dimension] of [[[17], 0], [[3, 5], 1], [[3, 5, 2], 0]] as [number[], number][]) {
+      for (
+        const [shape, dimension] of [[[17], 0], [[3, 5], 1], [[3, 5, 2], 0]] as [number[], number][]
+      ) {
         const [y] = await run("iota", [], { shape, dimension, dtype }, [{ shape, dtype }]);
-        assertEquals(Array.from(y), Array.from({ length: numel(shape) }, (_, k) => unravel(k, shape)[dimension]));
+        assertEquals(
+          Array.from(y),
+          Array.from({ length: numel(shape) }, (_, k) => unravel(k, shape)[dimension]),
+        );
       }
     }
   },
@@ -250,7 +284,10 @@ Deno.test({
           : randArray(r, dtype, numel(uShape), 0, 100);
         const ni = idxShape.length;
         const ins = [op(x, xShape, dtype), op(idx, idxShape, "i32"), op(upd, uShape, dtype)];
-        const [added] = await run("scatter", ins, { axis, mode: "add" }, [{ shape: xShape, dtype }]);
+        const [added] = await run("scatter", ins, { axis, mode: "add" }, [{
+          shape: xShape,
+          dtype,
+        }]);
         const want = Array.from(x);
         for (let k = 0; k < upd.length; k++) {
           const o = unravel(k, uShape);
@@ -288,10 +325,15 @@ Deno.test({
     const upd = Float32Array.from({ length: n }, (_, k) => 0.001 * (k % 7) + 0.5);
     const idx = Int32Array.from({ length: n }, (_, k) => k % 3);
     const x = new Float32Array(3);
-    const [y] = await run("scatter", [op(x, [3], "f32"), op(idx, [n], "i32"), op(upd, [n], "f32")], {
-      axis: 0,
-      mode: "add",
-    }, [{ shape: [3], dtype: "f32" }]);
+    const [y] = await run(
+      "scatter",
+      [op(x, [3], "f32"), op(idx, [n], "i32"), op(upd, [n], "f32")],
+      {
+        axis: 0,
+        mode: "add",
+      },
+      [{ shape: [3], dtype: "f32" }],
+    );
     const want = [0, 0, 0];
     upd.forEach((v, k) => (want[k % 3] += v));
     assertAllClose(y, want, { rtol: 1e-5 });

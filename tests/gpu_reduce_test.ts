@@ -58,7 +58,10 @@ Deno.test({
       [[3, 20000], [1]], // workgroup, one chunk
       [[70001], [0]], // workgroup, several chunks
     ];
-    const ops: [string, Mono][] = [["reduce_sum", "sum"], ["reduce_max", "max"], ["reduce_min", "min"], [
+    const ops: [string, Mono][] = [["reduce_sum", "sum"], ["reduce_max", "max"], [
+      "reduce_min",
+      "min",
+    ], [
       "reduce_prod",
       "prod",
     ]];
@@ -68,15 +71,24 @@ Deno.test({
           const big = numel(shape) > 5000;
           if (big && (m === "prod" || dtype === "u32")) continue;
           const x = m === "prod"
-            ? (dtype === "f32" ? randArray(r, dtype, numel(shape), 0.5, 1.5) : randArray(r, dtype, numel(shape), 0, 3))
+            ? (dtype === "f32"
+              ? randArray(r, dtype, numel(shape), 0.5, 1.5)
+              : randArray(r, dtype, numel(shape), 0, 3))
             : randArray(r, dtype, numel(shape), dtype === "u32" ? 0 : -50, 50);
           if (dtype === "f32" && m === "max" && x.length > 20) x[13] = NaN; // NaN propagates
           const { out, mag, outShape } = refReduce(x, shape, axes, m, dtype);
-          const [y] = await run(name, [op(x, shape, dtype)], { axes }, [{ shape: outShape, dtype }]);
+          const [y] = await run(name, [op(x, shape, dtype)], { axes }, [{
+            shape: outShape,
+            dtype,
+          }]);
           const msg = `${name} ${dtype}[${shape}] axes ${axes}`;
           if (dtype === "f32") {
             for (let k = 0; k < out.length; k++) {
-              assertAllClose(y[k], f32(out[k]), { rtol: 1e-5, atol: 1e-6 * mag[k], msg: `${msg} [${k}]` });
+              assertAllClose(y[k], f32(out[k]), {
+                rtol: 1e-5,
+                atol: 1e-6 * mag[k],
+                msg: `${msg} [${k}]`,
+              });
             }
           } else assertEquals(Array.from(y), out, msg);
         }
@@ -90,8 +102,17 @@ Deno.test({
   ignore,
   fn: async () => {
     const x = new Uint8Array([0, 1, 0, 0, 0, 0, 1, 1, 1]);
-    for (const [name, want] of [["reduce_sum", [1, 0, 1]], ["reduce_max", [1, 0, 1]], ["reduce_prod", [0, 0, 1]], ["reduce_min", [0, 0, 1]]] as const) {
-      const [y] = await run(name, [op(x, [3, 3], "bool")], { axes: [1] }, [{ shape: [3], dtype: "bool" }]);
+    for (
+      const [name, want] of [["reduce_sum", [1, 0, 1]], ["reduce_max", [1, 0, 1]], ["reduce_prod", [
+        0,
+        0,
+        1,
+      ]], ["reduce_min", [0, 0, 1]]] as const
+    ) {
+      const [y] = await run(name, [op(x, [3, 3], "bool")], { axes: [1] }, [{
+        shape: [3],
+        dtype: "bool",
+      }]);
       assertEquals(Array.from(y), [...want], name);
     }
   },
@@ -102,7 +123,10 @@ Deno.test({
   ignore,
   fn: async () => {
     const r = rng(2);
-    const cases: [number[], number][] = [[[17], 0], [[3, 17], 1], [[5, 4, 3], 1], [[2, 3000], 1], [[257, 3], 0]];
+    const cases: [number[], number][] = [[[17], 0], [[3, 17], 1], [[5, 4, 3], 1], [[2, 3000], 1], [[
+      257,
+      3,
+    ], 0]];
     for (const [shape, axis] of cases) {
       for (const dtype of ["f32", "i32", "u32"] as DType[]) {
         const x = randArray(r, dtype, numel(shape), 0, 9); // many ties
@@ -141,16 +165,27 @@ Deno.test({
   ignore,
   fn: async () => {
     const r = rng(3);
-    const cases: [number[], number][] = [[[17], 0], [[3, 17], 1], [[5, 4, 3], 1], [[257, 3], 0], [[3, 0], 1]];
-    const ops: [string, Mono][] = [["cumsum", "sum"], ["cumprod", "prod"], ["cummax", "max"], ["cummin", "min"]];
+    const cases: [number[], number][] = [[[17], 0], [[3, 17], 1], [[5, 4, 3], 1], [[257, 3], 0], [[
+      3,
+      0,
+    ], 1]];
+    const ops: [string, Mono][] = [["cumsum", "sum"], ["cumprod", "prod"], ["cummax", "max"], [
+      "cummin",
+      "min",
+    ]];
     for (const [shape, axis] of cases) {
       for (const dtype of ["f32", "i32"] as DType[]) {
         for (const [name, m] of ops) {
           for (const reverse of [false, true]) {
             const x = m === "prod"
-              ? (dtype === "f32" ? randArray(r, dtype, numel(shape), 0.9, 1.1) : randArray(r, dtype, numel(shape), -2, 3))
+              ? (dtype === "f32"
+                ? randArray(r, dtype, numel(shape), 0.9, 1.1)
+                : randArray(r, dtype, numel(shape), -2, 3))
               : randArray(r, dtype, numel(shape), -20, 20);
-            const [y] = await run(name, [op(x, shape, dtype)], { axis, reverse }, [{ shape, dtype }]);
+            const [y] = await run(name, [op(x, shape, dtype)], { axis, reverse }, [{
+              shape,
+              dtype,
+            }]);
             const want = new Array(x.length).fill(0);
             const L = shape[axis];
             for (let k = 0; k < x.length; k++) {
@@ -190,8 +225,22 @@ Deno.test({
     }
     const cases: Case[] = [
       { shape: [17], win: [3], strides: [2], pad: [[1, 1]], base: [1], wdil: [1] },
-      { shape: [2, 3, 9, 7], win: [1, 1, 3, 3], strides: [1, 1, 2, 2], pad: [[0, 0], [0, 0], [1, 1], [0, 1]], base: [1, 1, 1, 1], wdil: [1, 1, 1, 1] },
-      { shape: [5, 6], win: [2, 3], strides: [1, 2], pad: [[0, 1], [2, 0]], base: [2, 1], wdil: [1, 2] },
+      {
+        shape: [2, 3, 9, 7],
+        win: [1, 1, 3, 3],
+        strides: [1, 1, 2, 2],
+        pad: [[0, 0], [0, 0], [1, 1], [0, 1]],
+        base: [1, 1, 1, 1],
+        wdil: [1, 1, 1, 1],
+      },
+      {
+        shape: [5, 6],
+        win: [2, 3],
+        strides: [1, 2],
+        pad: [[0, 1], [2, 0]],
+        base: [2, 1],
+        wdil: [1, 2],
+      },
     ];
     for (const c of cases) {
       const outShape = c.shape.map((n, d) => {
@@ -247,7 +296,9 @@ Deno.test({
   ignore,
   fn: async () => {
     const r = rng(5);
-    const cases: [number[], number][] = [[[17], 0], [[3, 17], 1], [[17, 3], 0], [[2, 5000], 1], [[1], 0], [[4, 1024], 1]];
+    const cases: [number[], number][] = [[[17], 0], [[3, 17], 1], [[17, 3], 0], [[2, 5000], 1], [[
+      1,
+    ], 0], [[4, 1024], 1]];
     for (const [shape, axis] of cases) {
       for (const dtype of ["f32", "i32", "u32"] as DType[]) {
         for (const descending of [false, true]) {

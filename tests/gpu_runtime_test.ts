@@ -106,9 +106,14 @@ Deno.test({
     });
     const x = g.upload(new Float32Array(4), f32x(4));
     const [y] = g.execute("neg", [x], [f32x(4)], {}, [f32x(4)]);
-    g.runtime.run({ steps: [{ kind: "dispatch", kernel: k }], temps: [] }, [
-      (x as { buffer: GPUBuffer }).buffer,
-    ], [(y as { buffer: GPUBuffer }).buffer], "broken_op");
+    g.runtime.run(
+      { steps: [{ kind: "dispatch", kernel: k }], temps: [] },
+      [
+        (x as { buffer: GPUBuffer }).buffer,
+      ],
+      [(y as { buffer: GPUBuffer }).buffer],
+      "broken_op",
+    );
     const e = await assertRejects(() => g.read(y, f32x(4)), GpuError);
     assert(e.message.includes("broken_op"), e.message);
     // the error is reported once; the backend keeps working afterwards
@@ -129,9 +134,18 @@ Deno.test({
     const aval = { shape, dtype: "f32" as const };
     for (let k = 0; k < 5; k++) {
       const x = g.upload(new Float32Array(51).fill(k), aval);
-      const [s] = g.execute("reduce_sum", [x], [aval], { axes: [1] }, [{ shape: [3], dtype: "f32" }]);
-      const [srt] = g.execute("sort", [x], [aval], { axis: 1, numKeys: 1, descending: false }, [aval]);
-      assertEquals(Array.from(await g.read(s, { shape: [3], dtype: "f32" })), [17 * k, 17 * k, 17 * k]);
+      const [s] = g.execute("reduce_sum", [x], [aval], { axes: [1] }, [{
+        shape: [3],
+        dtype: "f32",
+      }]);
+      const [srt] = g.execute("sort", [x], [aval], { axis: 1, numKeys: 1, descending: false }, [
+        aval,
+      ]);
+      assertEquals(Array.from(await g.read(s, { shape: [3], dtype: "f32" })), [
+        17 * k,
+        17 * k,
+        17 * k,
+      ]);
       g.release!(x, aval);
       g.release!(s, aval);
       g.release!(srt, aval);

@@ -371,7 +371,7 @@ Deno.test("a wrong input or state shape names the layer and the expected shape",
 async function checkGrad(f: (p: RnnParams) => Tensor, p: RnnParams, seed: number): Promise<void> {
   const [leaves, def] = tree.flatten<Tensor>(p);
   const u = leaves.map((l, i) => uniform(seed + i, l.shape));
-  const h = 1e-4;
+  const h = FD.h;
   const shift = (s: number): RnnParams => def.unflatten(leaves.map((l, i) => l.add(u[i].mul(s))));
   const [g, fp, fm] = withFloat64(() => [grad(f)(p), f(shift(h)), f(shift(-h))]);
   const fd = (Number(await fp.item()) - Number(await fm.item())) / (2 * h);
@@ -381,7 +381,7 @@ async function checkGrad(f: (p: RnnParams) => Tensor, p: RnnParams, seed: number
     const a = await flat(gl[i]), b = await flat(u[i]);
     dot += a.reduce((s, v, j) => s + v * b[j], 0);
   }
-  assertAllClose(dot, fd, { rtol: 1e-6, atol: 1e-8 });
+  assertAllClose(dot, fd, FD);
 }
 
 for (const kind of ["lstm", "gru", "peephole", "relu"] as const) {
@@ -409,11 +409,11 @@ Deno.test("the input gradient of an LSTM matches central differences", async () 
   const net = lstm({ inputSize: 2, hiddenSize: 3 });
   const p = net.init(random.key(33));
   const f = (x: Tensor) => np.square(net.apply(p, x).output).sum();
-  const x = uniform(34, [5, 2]), u = uniform(35, [5, 2]), h = 1e-4;
+  const x = uniform(34, [5, 2]), u = uniform(35, [5, 2]), h = FD.h;
   const [g, fp, fm] = withFloat64(() => [grad(f)(x), f(x.add(u.mul(h))), f(x.sub(u.mul(h)))]);
   const fd = (Number(await fp.item()) - Number(await fm.item())) / (2 * h);
   const dot = Number(await withFloat64(() => g.mul(u).sum()).item());
-  assertAllClose(dot, fd, { rtol: 1e-6, atol: 1e-8 });
+  assertAllClose(dot, fd, FD);
 });
 
 Deno.test("jit(grad) through a 24-step LSTM matches eager and does not retrace", async () => {

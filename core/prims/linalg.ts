@@ -105,7 +105,7 @@ export const dot_general_p: Primitive = definePrimitive("dot_general", {
           for (let n = 0; n < N; n++) row[n] += a * rp[ro + n];
         }
         const ob = (b * M + m) * N;
-        if (isInt) for (let n = 0; n < N; n++) out[ob + n] = row[n] | 0;
+        if (isInt) { for (let n = 0; n < N; n++) out[ob + n] = row[n] | 0; }
         else for (let n = 0; n < N; n++) out[ob + n] = row[n];
       }
     }

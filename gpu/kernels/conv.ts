@@ -43,7 +43,11 @@ export interface ConvParams {
  * @param p The parameters.
  * @returns `[N / batchGroupCount, O, ...outSpatial]`.
  */
-export function convOutShape(lhs: readonly number[], rhs: readonly number[], p: ConvParams): number[] {
+export function convOutShape(
+  lhs: readonly number[],
+  rhs: readonly number[],
+  p: ConvParams,
+): number[] {
   const sp = lhs.slice(2).map((n, d) => {
     const din = n === 0 ? 0 : (n - 1) * p.lhsDilation[d] + 1;
     const dk = (rhs[d + 2] - 1) * p.rhsDilation[d] + 1;
@@ -121,7 +125,5 @@ export function convKernel(
     storeC: `fn storeC(g: u32, m: u32, n: u32, v: ${t}) {
   o[((m / ${u(S)}) * ${u(O)} + g * ${u(Og)} + n) * ${u(S)} + m % ${u(S)}] = v;
 }`,
-    aKFast: false,
-    bKFast: true,
   });
 }

@@ -8,7 +8,16 @@
  */
 import type { DType } from "../../core/dtype.ts";
 import type { CumulativePrim } from "../prims.ts";
-import { elementwiseKernel, Helpers, inp, type Kernel, out, size, storageType, u } from "./common.ts";
+import {
+  elementwiseKernel,
+  Helpers,
+  inp,
+  type Kernel,
+  out,
+  size,
+  storageType,
+  u,
+} from "./common.ts";
 import { combineExpr, identityOf, type Monoid } from "./reduce.ts";
 
 /**
@@ -28,7 +37,11 @@ export function cumulativeKernel(
   axis: number,
   reverse: boolean,
 ): Kernel {
-  const m: Monoid = op === "cumsum" ? "sum" : op === "cumprod" ? "prod" : op === "cummax"
+  const m: Monoid = op === "cumsum"
+    ? "sum"
+    : op === "cumprod"
+    ? "prod"
+    : op === "cummax"
     ? "max"
     : "min";
   const h = new Helpers();

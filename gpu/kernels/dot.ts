@@ -102,8 +102,8 @@ export function dotGeneralKernel(
   ${_offset("on", "n", nDims, 0)}
   return b[ob + ok + on];
 }`,
-    storeC: `fn storeC(bi: u32, m: u32, n: u32, v: ${t}) { o[(bi * ${u(M)} + m) * ${u(N)} + n] = v; }`,
-    aKFast: kFast(0),
-    bKFast: kFast(1),
+    storeC: `fn storeC(bi: u32, m: u32, n: u32, v: ${t}) { o[(bi * ${u(M)} + m) * ${
+      u(N)
+    } + n] = v; }`,
   }, tiles);
 }

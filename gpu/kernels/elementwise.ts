@@ -299,7 +299,12 @@ export function binaryKernel(op: BinaryPrim, dtype: DType, n: number): Kernel {
     bindings: [
       { name: "a", type: t, access: "read", ref: inp(0) },
       { name: "b", type: t, access: "read", ref: inp(1) },
-      { name: "o", type: storageType(binaryOutDtype(op, dtype)), access: "read_write", ref: out(0) },
+      {
+        name: "o",
+        type: storageType(binaryOutDtype(op, dtype)),
+        access: "read_write",
+        ref: out(0),
+      },
     ],
     total: n,
     helpers: String(h),

@@ -48,9 +48,7 @@ export function gatherKernel(
   const [P, A, Q] = _pqa(xShape, axis);
   const t = storageType(dtype);
   // An empty axis has nothing to take: zeros (the bindings stay statically used).
-  const body = A === 0 ? `_ = a[0];\n  _ = idx[0];\n  o[i] = ${t}(0);` : `let q = i % ${
-    u(Q)
-  };
+  const body = A === 0 ? `_ = a[0];\n  _ = idx[0];\n  o[i] = ${t}(0);` : `let q = i % ${u(Q)};
   let r = i / ${u(Q)};
   let j = r % ${u(idxSize)};
   let p = r / ${u(idxSize)};

@@ -151,7 +151,9 @@ export function vec4GemmKernel(spec: Vec4GemmSpec, tiles: Vec4Tiles = VEC4_TILES
       stores.push(
         `if (mb + ${u(i)} < ${u(M)} && nb + ${u(c)} < ${u(N)}) { C[(cBase + (mb + ${u(i)}) * ${
           u(N)
-        } + nb + ${u(c)}) >> 2u] = ${v}(c${i}_${c}, c${i}_${c + 1}, c${i}_${c + 2}, c${i}_${c + 3}); }`,
+        } + nb + ${u(c)}) >> 2u] = ${v}(c${i}_${c}, c${i}_${c + 1}, c${i}_${c + 2}, c${i}_${
+          c + 3
+        }); }`,
       );
     }
   }
@@ -182,5 +184,10 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
   }
 }
 `;
-  return { wgsl, workgroupSize: [WX, WY, 1], dispatch: grid.dispatch, bindings: [inp(0), inp(1), out(0)] };
+  return {
+    wgsl,
+    workgroupSize: [WX, WY, 1],
+    dispatch: grid.dispatch,
+    bindings: [inp(0), inp(1), out(0)],
+  };
 }

@@ -182,7 +182,11 @@ export function padKernel(
  * @param axis The axis.
  * @returns The plan.
  */
-export function concatenatePlan(dtype: DType, shapes: readonly (readonly number[])[], axis: number): Plan {
+export function concatenatePlan(
+  dtype: DType,
+  shapes: readonly (readonly number[])[],
+  axis: number,
+): Plan {
   const outShape = [...shapes[0]];
   outShape[axis] = shapes.reduce((a, s) => a + s[axis], 0);
   const ost = strides(outShape);

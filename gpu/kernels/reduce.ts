@@ -18,6 +18,7 @@
 import type { DType } from "../../core/dtype.ts";
 import type { ReducePrim } from "../prims.ts";
 import {
+  type BufRef,
   declareBindings,
   decode,
   dotStrides,
@@ -34,7 +35,6 @@ import {
   strides,
   tmp,
   u,
-  type BufRef,
 } from "./common.ts";
 import { FMAX_FMIN } from "./math.ts";
 
@@ -43,7 +43,11 @@ export type Monoid = "sum" | "prod" | "max" | "min";
 
 /** The monoid of a reduction primitive. */
 export function monoidOf(op: ReducePrim): Monoid {
-  return op === "reduce_sum" ? "sum" : op === "reduce_prod" ? "prod" : op === "reduce_max"
+  return op === "reduce_sum"
+    ? "sum"
+    : op === "reduce_prod"
+    ? "prod"
+    : op === "reduce_max"
     ? "max"
     : "min";
 }
@@ -257,7 +261,10 @@ export function reducePlan(
   };
   return {
     steps: [
-      { kind: "dispatch", kernel: _workgroup({ m, dtype, view, src: inp(0), dst: tmp(0), chunks }) },
+      {
+        kind: "dispatch",
+        kernel: _workgroup({ m, dtype, view, src: inp(0), dst: tmp(0), chunks }),
+      },
       {
         kind: "dispatch",
         kernel: _sequential({ m, dtype, view: partial, src: tmp(0), dst: out(0), chunks: 1 }),
@@ -305,7 +312,8 @@ export function argReduceKernel(
     { name: "o", type: "i32", access: "read_write" as const, ref: out(0) },
   ];
   const outs = P * Q;
-  const addr = (o: string, r: string) => `(${o} / ${u(Q)}) * ${u(L * Q)} + (${o} % ${u(Q)}) + ${r} * ${u(Q)}`;
+  const addr = (o: string, r: string) =>
+    `(${o} / ${u(Q)}) * ${u(L * Q)} + (${o} % ${u(Q)}) + ${r} * ${u(Q)}`;
   if (L <= _SEQ_MAX || outs >= 4096) {
     return elementwiseKernel({
       bindings,

@@ -62,7 +62,11 @@ export function windowOutShape(shape: readonly number[], p: WindowParams): numbe
  * @param p The parameters.
  * @returns The kernel: input 0 → output 0.
  */
-export function reduceWindowKernel(dtype: DType, shape: readonly number[], p: WindowParams): Kernel {
+export function reduceWindowKernel(
+  dtype: DType,
+  shape: readonly number[],
+  p: WindowParams,
+): Kernel {
   const h = new Helpers();
   const m: Monoid = p.op;
   const t = storageType(dtype);

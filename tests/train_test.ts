@@ -1,0 +1,253 @@
+import { assert, assertAllClose, assertEquals, assertRejects } from "@std/assert";
+import { init, np, random, type Tensor } from "../mod.ts";
+import { adam, sgd } from "../optim/mod.ts";
+import { sequential } from "../layers/combinators.ts";
+import { linear } from "../layers/linear.ts";
+import { crossEntropy } from "../layers/losses.ts";
+import { accuracy } from "../layers/metrics.ts";
+import { spirals, twoMoons } from "../data/mod.ts";
+import {
+  evaluate,
+  fit,
+  makeEvalStep,
+  makeTrainStep,
+  progressBar,
+  trainingCurvesSvg,
+} from "../train/mod.ts";
+
+await init({ backend: "cpu" });
+
+const mlp = (hidden = 16, classes = 2) =>
+  sequential([
+    linear({ inFeatures: 2, outFeatures: hidden }),
+    (x: Tensor) => np.maximum(x, 0),
+    linear({ inFeatures: hidden, outFeatures: classes }),
+  ]);
+
+Deno.test("makeTrainStep reduces an MLP's loss on a fixed batch and traces once", async () => {
+  const net = mlp(32, 3);
+  const batch = spirals(random.key(0), { n: 32, classes: 3 });
+  const loss = (p: any, b: any) => crossEntropy(net.apply(p, b.x), b.y);
+  const opt = adam({ lr: 0.02 });
+  const step = makeTrainStep(loss, opt);
+  let params = net.init(random.key(1)), optState = opt.init(params);
+  const losses: number[] = [];
+  for (let i = 0; i < 60; i++) {
+    const out = step(params, optState, batch, random.key(i));
+    ({ params, optState } = out);
+    if (i % 20 === 0) losses.push(await out.loss.item() as number);
+  }
+  const final = await loss(params, batch).item() as number;
+  assert(final < 0.6 * losses[0], `loss went from ${losses[0]} to ${final}`);
+  assert(losses[1] < losses[0] && losses[2] < losses[1], `losses ${losses}`);
+  assertEquals(step.traceCount, 1);
+});
+
+Deno.test("makeTrainStep returns the loss's aux output with hasAux", async () => {
+  const loss = (p: any, b: any, key: Tensor) => {
+    const noise = random.normal(key, [3]).mul(0);
+    const err = b.x.mul(p.w).sub(b.y).add(noise);
+    return [np.square(err).mean(), { maxErr: err.abs().max() }];
+  };
+  const step = makeTrainStep(loss, sgd({ lr: 0.1 }), { hasAux: true });
+  const p = { w: np.array(1) };
+  const out = step(p, sgd({ lr: 0.1 }).init(p), {
+    x: np.array([1, 2, 3]),
+    y: np.array([2, 4, 6]),
+  }, random.key(0));
+  assertEquals(await out.aux.maxErr.item(), 3);
+  assertAllClose(await out.loss.item() as number, 14 / 3, { rtol: 1e-6 });
+  assertAllClose(await out.params.w.item() as number, 1 + 0.1 * 28 / 3, { rtol: 1e-6 });
+});
+
+Deno.test("evaluate averages batch means weighted by batch size", async () => {
+  const x = random.normal(random.key(3), [25, 2]);
+  const data = { x, y: np.matmul(x, np.array([1, -1])) };
+  const metrics = {
+    mse: (p: any, b: any) => np.square(np.matmul(b.x, p.w).sub(b.y)).mean(),
+    bias: (p: any, b: any) => np.matmul(b.x, p.w).sub(b.y).mean(),
+  };
+  const p = { w: np.array([0.5, 0]) };
+  const whole = await makeEvalStep(metrics.mse)(p, data).item() as number;
+  const got = await evaluate(p, data, metrics, { batchSize: 7 });
+  assertAllClose(got.mse, whole, { rtol: 1e-5 });
+  assertAllClose(got.bias, await metrics.bias(p, data).item() as number, { rtol: 1e-4 });
+  await assertRejects(
+    () => evaluate(p, data, { bad: (q: any, b: any) => np.matmul(b.x, q.w) }),
+    TypeError,
+    'metric "bad" must return a scalar Tensor, got f32[25]',
+  );
+});
+
+Deno.test("fit trains two moons, logs every epoch and never retraces the step", async () => {
+  const net = mlp(16, 2);
+  const ds = twoMoons(random.key(0), { n: 320, noise: 0.1 });
+  const val = twoMoons(random.key(1), { n: 100, noise: 0.1 });
+  const loss = (p: any, b: any) => crossEntropy(net.apply(p, b.x), b.y);
+  const lines: string[] = [];
+  const { params, history, step, stoppedEarly } = await fit({
+    params: net.init(random.key(2)),
+    optimizer: adam({ lr: 0.02 }),
+    loss,
+    trainData: ds,
+    valData: val,
+    epochs: 12,
+    batchSize: 32,
+    key: random.key(3),
+    logEvery: 4,
+    metrics: {
+      loss: (p: any, b: any) => crossEntropy(net.apply(p, b.x), b.y),
+      accuracy: (p: any, b: any) => accuracy(net.apply(p, b.x), b.y),
+    },
+    progress: { tty: false, write: (s) => lines.push(s) },
+  });
+  assertEquals(step.traceCount, 1);
+  assertEquals(stoppedEarly, false);
+  assertEquals(Object.keys(history).sort(), [
+    "epoch",
+    "loss",
+    "time",
+    "val_accuracy",
+    "val_loss",
+  ]);
+  assertEquals(history.epoch, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+  assert(history.loss[11] < history.loss[0] / 2, `loss ${history.loss}`);
+  assert(history.val_accuracy[11] > 0.85, `val accuracy ${history.val_accuracy}`);
+  const acc = await evaluate(params, val, {
+    a: (p: any, b: any) => accuracy(net.apply(p, b.x), b.y),
+  });
+  assertAllClose(acc.a, history.val_accuracy[11], { atol: 1e-6 });
+  // 10 steps per epoch, logEvery 4: lines at steps 4 and 8, then the epoch summary
+  assertEquals(lines.filter((l) => l.startsWith("epoch 1/12 ")).length, 3);
+  assert(lines[0].startsWith("epoch 1/12 4/10 loss "), lines[0]);
+  assert(/^epoch 12\/12 10\/10 loss \S+ val_loss \S+ val_accuracy \S+ \(/.test(lines.at(-1)!));
+});
+
+Deno.test("fit stops early when the monitored value stops improving", async () => {
+  const x = random.normal(random.key(0), [40, 2]);
+  const data = { x, y: np.matmul(x, np.array([1, 2])) };
+  const loss = (p: any, b: any) => np.square(np.matmul(b.x, p.w).sub(b.y)).mean();
+  const lines: string[] = [];
+  const r = await fit({
+    params: { w: np.zeros([2]) },
+    optimizer: sgd({ lr: 0 }), // nothing changes: the loss never improves
+    loss,
+    trainData: data,
+    epochs: 20,
+    batchSize: 10,
+    key: random.key(1),
+    earlyStopping: { patience: 2, minDelta: 1e-4 },
+    progress: { tty: false, write: (s) => lines.push(s) },
+  });
+  assertEquals(r.stoppedEarly, true);
+  assertEquals(r.history.epoch, [1, 2, 3, 4]); // best at 1, then 3 epochs without improvement
+  assertEquals(r.bestEpoch, 1);
+  assert(lines.at(-1)!.startsWith("early stopping: loss has not improved for 3 epochs"));
+});
+
+const tinyData = () => ({
+  x: np.array([[1, 0], [0, 1], [1, 1], [-1, 0]]),
+  y: np.array([1, -1, 0, -1]),
+});
+const tinyLoss = (p: any, b: any) => np.square(np.matmul(b.x, p.w).sub(b.y)).mean();
+
+Deno.test("fit with restoreBest returns the best epoch's parameters", async () => {
+  let epochSeen = 0;
+  const r = await fit({
+    params: { w: np.array([0, 0]) },
+    optimizer: sgd({ lr: 0.5 }),
+    loss: tinyLoss,
+    trainData: tinyData(),
+    epochs: 4,
+    batchSize: 4,
+    key: random.key(0),
+    // the loss falls every epoch, so "max" makes epoch 1 the best
+    earlyStopping: { monitor: "loss", mode: "max", patience: 10, restoreBest: true },
+    onEpochEnd: (e) => void (epochSeen = e),
+    progress: false,
+  });
+  assertEquals([epochSeen, r.bestEpoch, r.stoppedEarly], [4, 1, false]);
+  // one full-batch step from 0: w = lr · (2/4) Xᵀy = [0.5, −0.25]
+  assertAllClose(await r.params.w.toArray() as number[], [0.5, -0.25], { rtol: 1e-6 });
+});
+
+Deno.test("fit infers max mode for monitors named like accuracy", async () => {
+  const r = await fit({
+    params: { w: np.array([0, 0]) },
+    optimizer: sgd({ lr: 0.5 }),
+    loss: tinyLoss,
+    trainData: tinyData(),
+    epochs: 4,
+    batchSize: 4,
+    key: random.key(0),
+    metrics: { accuracy: (p: any, b: any) => tinyLoss(p, b).neg() }, // rises every epoch
+    earlyStopping: { monitor: "train_accuracy", patience: 0 },
+    progress: false,
+  });
+  assertEquals([r.stoppedEarly, r.bestEpoch, r.history.epoch.length], [false, 4, 4]);
+});
+
+Deno.test("fit rejects an early-stopping monitor that is never logged", async () => {
+  await assertRejects(
+    () =>
+      fit({
+        params: { w: np.zeros([2]) },
+        optimizer: sgd({ lr: 0.1 }),
+        loss: (p: any, b: any) => np.square(np.matmul(b.x, p.w)).mean(),
+        trainData: { x: np.ones([4, 2]) },
+        epochs: 2,
+        batchSize: 2,
+        key: random.key(0),
+        earlyStopping: { monitor: "val_accuracy" },
+        progress: false,
+      }),
+    RangeError,
+    'monitors "val_accuracy", which is not logged; logged: loss',
+  );
+});
+
+Deno.test("the progress bar redraws one line on a terminal", () => {
+  const out: string[] = [];
+  let t = 0;
+  const bar = progressBar({
+    epochs: 3,
+    steps: 10,
+    batchSize: 8,
+    tty: true,
+    width: 10,
+    write: (s) => out.push(s),
+    now: () => t,
+  });
+  bar.startEpoch(2);
+  t = 500;
+  bar.update(5, 1.25);
+  t = 1000;
+  bar.endEpoch({ loss: 1, val_accuracy: 0.5 });
+  assertEquals(out[0], "\repoch 2/3 [====>     ] 5/10 loss 1.2500 80 ex/s ETA 0:01\x1b[K");
+  assertEquals(out[1], "\repoch 2/3 10/10 loss 1.0000 val_accuracy 0.5000 (1.0 s)\x1b[K\n");
+});
+
+Deno.test("trainingCurvesSvg draws one polyline per logged series", () => {
+  const history = {
+    epoch: [1, 2, 3, 4],
+    loss: [1.2, 0.8, 0.6, 0.5],
+    time: [1, 1, 1, 1],
+    val_loss: [1.1, 0.9, 0.7, 0.65],
+    val_accuracy: [0.6, 0.7, 0.75, 0.8],
+  };
+  const svg = trainingCurvesSvg(history, { title: "a < b" });
+  assert(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg"'));
+  assert(svg.trimEnd().endsWith("</svg>"));
+  const lines = [...svg.matchAll(/<polyline data-series="([^"]+)"[^>]*points="([^"]*)"/g)];
+  assertEquals(lines.map((m) => m[1]), ["loss", "val_loss", "val_accuracy"]);
+  for (const m of lines) assertEquals(m[2].split(" ").length, 4);
+  assert(svg.includes(">Loss</text>") && svg.includes(">Accuracy</text>"));
+  assert(svg.includes(">epoch</text>"));
+  assert(svg.includes("a &#60; b") && !svg.includes("a < b"));
+  // loss falls: its y coordinate (downwards in SVG) grows
+  const ys = lines[0][2].split(" ").map((p) => Number(p.split(",")[1]));
+  assert(ys.every((y, i) => i === 0 || y > ys[i - 1]));
+  const lossOnly = trainingCurvesSvg({ loss: [3, 2, 1] });
+  assertEquals([...lossOnly.matchAll(/<polyline/g)].length, 1);
+  assert(!lossOnly.includes("Accuracy"));
+});

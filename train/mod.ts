@@ -1,0 +1,39 @@
+/**
+ * `train`: the jitted train step (loss, gradient, optimizer update in one program with the
+ * parameters and optimizer state donated), evaluation, the `fit` loop with a progress bar and
+ * early stopping, training curves as SVG, and safetensors checkpoints with PyTorch-style keys.
+ *
+ * @example
+ * ```ts
+ * import { np, optim, random } from "../mod.ts";
+ * import { twoMoons } from "../data/mod.ts";
+ * import { sequential } from "../layers/combinators.ts";
+ * import { linear } from "../layers/linear.ts";
+ * import { crossEntropy } from "../layers/losses.ts";
+ * import { accuracy } from "../layers/metrics.ts";
+ * import { fit, save } from "./mod.ts";
+ * const net = sequential([
+ *   linear({ inFeatures: 2, outFeatures: 16 }),
+ *   (x) => np.maximum(x, 0),
+ *   linear({ inFeatures: 16, outFeatures: 2 }),
+ * ]);
+ * const ds = twoMoons(random.key(0), { n: 256 });
+ * const loss = (p: any, b: any) => crossEntropy(net.apply(p, b.x), b.y);
+ * const { params, history } = await fit({
+ *   params: net.init(random.key(1)), optimizer: optim.adam({ lr: 0.01 }), loss,
+ *   trainData: ds, epochs: 20, batchSize: 32, key: random.key(2), progress: false,
+ *   metrics: { accuracy: (p: any, b: any) => accuracy(net.apply(p, b.x), b.y) },
+ * });
+ * console.log(history.train_accuracy.at(-1)); // ≈ 0.9 or better
+ * const dir = await Deno.makeTempDir();
+ * await save(`${dir}/moons.safetensors`, params); // keys 0.bias, 0.weight, 2.bias, 2.weight
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ *
+ * @module
+ */
+export * from "./step.ts";
+export * from "./fit.ts";
+export * from "./progress.ts";
+export * from "./svg.ts";
+export * from "./checkpoint.ts";

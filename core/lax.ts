@@ -319,3 +319,7 @@ function constantFull(n: number, v: number): Tensor {
     : bind(getPrimitive("broadcast_in_dim"), [c], { shape: [n], broadcastDimensions: [] })[0];
 }
 export * from "./lax_conv.ts";
+export { gather, scatter } from "./prims/indexing.ts";
+export { sort } from "./prims/sort.ts";
+export { associativeScan, cummax, cummin, cumprod, cumsum } from "./prims/cumulative.ts";
+export { threefry2x32 } from "./prims/threefry_prim.ts";

@@ -21,6 +21,8 @@ const _LIMITS = [
   "maxStorageBufferBindingSize",
   "maxBufferSize",
   "maxComputeWorkgroupsPerDimension",
+  "maxTextureDimension2D",
+  "maxTextureArrayLayers",
 ] as const;
 
 /** The granted limits that kernels and the runtime plan with. */
@@ -37,6 +39,10 @@ export interface GpuLimits {
   readonly maxStorageBufferBindingSize: number;
   /** Bytes one buffer may hold. */
   readonly maxBufferSize: number;
+  /** Width and height of a 2-D texture. */
+  readonly maxTextureDimension2D: number;
+  /** Layers of a 2-D array texture. */
+  readonly maxTextureArrayLayers: number;
 }
 
 /** A device with its adapter, limits and error channel. */
@@ -53,6 +59,11 @@ export interface GpuContext {
   readonly timestampQuery: boolean;
   /** Whether `shader-f16` was enabled. */
   readonly shaderF16: boolean;
+  /**
+   * Whether the adapter is a CPU implementation (llvmpipe, lavapipe, SwiftShader, WARP):
+   * kernels that prefer textures over storage reads for their operands use this.
+   */
+  readonly software: boolean;
   /**
    * Returns (and clears) the errors the device reported since the last call, oldest first:
    * `GpuError`s for uncaptured validation, out-of-memory or internal errors, and once the
@@ -126,7 +137,11 @@ export async function requestGpu(): Promise<GpuContext> {
       maxComputeWorkgroupsPerDimension: l.maxComputeWorkgroupsPerDimension,
       maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,
       maxBufferSize: l.maxBufferSize,
+      maxTextureDimension2D: l.maxTextureDimension2D,
+      maxTextureArrayLayers: l.maxTextureArrayLayers,
     },
+    software: !!adapter.info?.isFallbackAdapter ||
+      /llvmpipe|lavapipe|swiftshader|warp|software/i.test(adapter.info?.description ?? ""),
     timestampQuery: requiredFeatures.includes("timestamp-query"),
     shaderF16: requiredFeatures.includes("shader-f16"),
     takeErrors(): Error[] {

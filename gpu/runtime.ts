@@ -17,7 +17,7 @@
  */
 import { debugLevel, type GpuContext, requestGpu } from "./device.ts";
 import { GpuError, GpuUnavailableError, numberLines } from "./errors.ts";
-import type { BufRef, Kernel, Plan } from "./kernels/common.ts";
+import type { BufRef, Kernel, Plan, TexRef, TextureSpec } from "./kernels/common.ts";
 import { BufferPool, type PoolStats } from "./pool.ts";
 
 /** Options of {@link GpuRuntime.create}. */
@@ -59,6 +59,8 @@ export class GpuRuntime {
   #pass: GPUComputePassEncoder | null = null;
   #pending = 0;
   #deferred: GPUBuffer[] = [];
+  #deferredTex: (() => void)[] = [];
+  #textures = new Map<string, GPUTexture[]>();
   #error: Error | null = null;
   #failedLabels = new Set<string>();
   #labels = 0;
@@ -194,13 +196,16 @@ export class GpuRuntime {
    * @param buffers The buffer of each binding, in order.
    * @param op The op, for errors and debug output.
    */
-  dispatch(kernel: Kernel, buffers: readonly GPUBuffer[], op: string): void {
+  dispatch(kernel: Kernel, buffers: readonly (GPUBuffer | GPUTexture)[], op: string): void {
     const [x, y, z] = kernel.dispatch;
     if (x === 0 || y === 0 || z === 0) return;
     const pipe = this.pipeline(kernel.wgsl, op);
     const bindGroup = this.ctx.device.createBindGroup({
       layout: pipe.getBindGroupLayout(0),
-      entries: buffers.map((buffer, binding) => ({ binding, resource: { buffer } })),
+      entries: buffers.map((r, binding) => ({
+        binding,
+        resource: r instanceof GPUBuffer ? { buffer: r } : r.createView({ dimension: "2d-array" }),
+      })),
     });
     const pass = this.#beginPass();
     pass.setPipeline(pipe);
@@ -234,13 +239,40 @@ export class GpuRuntime {
    */
   run(plan: Plan, inputs: readonly GPUBuffer[], outputs: readonly GPUBuffer[], op: string): void {
     const temps = plan.temps.map((b) => this.storage.acquire(b));
+    const texs = (plan.textures ?? []).map((t) => this.#acquireTexture(t));
     const pick = (r: BufRef) =>
       r.kind === "in" ? inputs[r.index] : r.kind === "out" ? outputs[r.index] : temps[r.index];
+    const pickAny = (r: BufRef | TexRef) => (r.kind === "tex" ? texs[r.index][1] : pick(r));
     for (const s of plan.steps) {
-      if (s.kind === "dispatch") this.dispatch(s.kernel, s.kernel.bindings.map(pick), op);
+      if (s.kind === "dispatch") this.dispatch(s.kernel, s.kernel.bindings.map(pickAny), op);
       else this.copy(pick(s.src), pick(s.dst), s.bytes);
     }
     for (const t of temps) this.release(t);
+    for (const [key, t] of texs) this.#releaseTexture(key, t);
+  }
+
+  #acquireTexture(t: TextureSpec): [string, GPUTexture] {
+    const key = `${t.width}x${t.height}x${t.layers}:${t.format}`;
+    const hit = this.#textures.get(key)?.pop();
+    if (hit) return [key, hit];
+    const tex = this.ctx.device.createTexture({
+      size: [t.width, t.height, t.layers],
+      format: t.format,
+      // TEXTURE_BINDING 0x04 | STORAGE_BINDING 0x08
+      usage: 0x04 | 0x08,
+    });
+    return [key, tex];
+  }
+
+  #releaseTexture(key: string, tex: GPUTexture): void {
+    const put = () => {
+      let list = this.#textures.get(key);
+      if (!list) this.#textures.set(key, list = []);
+      if (list.length < 4) list.push(tex);
+      else tex.destroy();
+    };
+    if (this.#encoder) this.#deferredTex.push(put);
+    else put();
   }
 
   /** Submits the shared encoder, if it holds anything. */
@@ -253,6 +285,8 @@ export class GpuRuntime {
     this.#submits++;
     for (const b of this.#deferred) this.storage.release(b);
     this.#deferred.length = 0;
+    for (const put of this.#deferredTex) put();
+    this.#deferredTex.length = 0;
   }
 
   /**

@@ -18,6 +18,30 @@ export interface BufRef {
   readonly index: number;
 }
 
+/**
+ * A temporary 2-D array texture of the plan (index into {@link Plan.textures}), bound as a
+ * `2d-array` view: sampled (`texture_2d_array<T>`, read with `textureLoad`) or write-only
+ * storage (`texture_storage_2d_array<F, write>`), as the WGSL declares it.
+ */
+export interface TexRef {
+  /** Always "tex". */
+  readonly kind: "tex";
+  /** Its index among the plan's textures. */
+  readonly index: number;
+}
+
+/** A temporary texture: four 32-bit channels per texel. */
+export interface TextureSpec {
+  /** Texels per row. */
+  readonly width: number;
+  /** Rows per layer. */
+  readonly height: number;
+  /** Layers. */
+  readonly layers: number;
+  /** The texel format. */
+  readonly format: "rgba32float" | "rgba32sint" | "rgba32uint";
+}
+
 /** One compute dispatch: WGSL source, launch shape and buffer bindings. */
 export interface Kernel {
   /** The WGSL source; entry point `main`, bind group 0. */
@@ -26,8 +50,8 @@ export interface Kernel {
   readonly workgroupSize: readonly [number, number, number];
   /** Workgroups to launch in x, y, z. A zero anywhere means nothing to do. */
   readonly dispatch: readonly [number, number, number];
-  /** Binding `i` of group 0 is the buffer `bindings[i]`. */
-  readonly bindings: readonly BufRef[];
+  /** Binding `i` of group 0 is the buffer (or texture) `bindings[i]`. */
+  readonly bindings: readonly (BufRef | TexRef)[];
 }
 
 /** One step of a lowered primitive. */
@@ -41,6 +65,8 @@ export interface Plan {
   readonly steps: readonly Step[];
   /** Byte sizes of the temporary buffers that `tmp` refs index. */
   readonly temps: readonly number[];
+  /** Temporary textures that `tex` refs index. */
+  readonly textures?: readonly TextureSpec[];
 }
 
 /** Shorthand for input `i`. */

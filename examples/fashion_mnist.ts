@@ -14,12 +14,8 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { init, np, optim, random, type Tensor } from "../mod.ts";
+import { init, nn, np, optim, random, type Tensor } from "../mod.ts";
 import { loadMnistLike, mnistTensors, splitData } from "../data/mod.ts";
-import { sequential } from "../layers/combinators.ts";
-import { linear } from "../layers/linear.ts";
-import { crossEntropy } from "../layers/losses.ts";
-import { accuracy } from "../layers/metrics.ts";
 import { evaluate, fit, save, writeTrainingCurves } from "../train/mod.ts";
 
 const { values: args } = parseArgs({
@@ -110,19 +106,19 @@ console.log(
     `${test.x.shape[0]} test images`,
 );
 
-const net = sequential([
-  linear({ inFeatures: 784, outFeatures: hidden }),
-  (x: Tensor) => np.maximum(x, 0),
-  linear({ inFeatures: hidden, outFeatures: 10 }),
+const net = nn.sequential([
+  nn.linear({ inFeatures: 784, outFeatures: hidden }),
+  nn.relu,
+  nn.linear({ inFeatures: hidden, outFeatures: 10 }),
 ]);
 console.log(net.name);
 const optimizer: optim.GradientTransformation<unknown> = args.optimizer === "adam"
   ? optim.adam({ lr })
   : optim.sgd({ lr, momentum: 0.9 });
-const loss = (p: unknown, b: Split) => crossEntropy(net.apply(p as never, b.x), b.y);
+const loss = (p: unknown, b: Split) => nn.losses.crossEntropy(net.apply(p as never, b.x), b.y);
 const metrics = {
   loss,
-  accuracy: (p: unknown, b: Split) => accuracy(net.apply(p as never, b.x), b.y),
+  accuracy: (p: unknown, b: Split) => nn.metrics.accuracy(net.apply(p as never, b.x), b.y),
 };
 
 const { params, history, step } = await fit({

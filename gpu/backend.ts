@@ -23,9 +23,10 @@ import { type AvalLike, type Backend, type Buf, registerBackend } from "../core/
 import type { DType, TypedArray } from "../core/dtype.ts";
 import { gpuAdapterAvailable } from "./device.ts";
 import { copyPlan, type Plan, single, size } from "./kernels/common.ts";
-import { convKernel, type ConvParams } from "./kernels/conv.ts";
+import { type ConvParams, convPlan } from "./kernels/conv.ts";
 import { cumulativeKernel } from "./kernels/cumulative.ts";
-import { type DotDims, dotGeneralKernel } from "./kernels/dot.ts";
+import { type DotDims, dotGeneralPlan } from "./kernels/dot.ts";
+import type { GemmCaps } from "./kernels/gemm.ts";
 import { binaryKernel, convertKernel, selectKernel, unaryKernel } from "./kernels/elementwise.ts";
 import { gatherKernel, scatterPlan } from "./kernels/gather.ts";
 import {
@@ -79,6 +80,8 @@ export interface LowerCtx {
   readonly outs: readonly AvalLike[];
   /** The primitive's params as bound. */
   readonly params: Readonly<Record<string, unknown>>;
+  /** What GEMM-shaped kernels may use on this device. */
+  readonly gemm: GemmCaps;
 }
 
 /** Lowers one primitive application to a plan of kernels. */
@@ -161,9 +164,9 @@ export const LOWERINGS: { readonly [P in PrimName]: Lowering } = {
   argmin: (c) =>
     single(argReduceKernel("argmin", c.ins[0].dtype, c.ins[0].shape, _p<{ axis: number }>(c).axis)),
   dot_general: (c) =>
-    single(dotGeneralKernel(c.ins[0].dtype, c.ins[0].shape, c.ins[1].shape, _p<DotDims>(c))),
+    dotGeneralPlan(c.ins[0].dtype, c.ins[0].shape, c.ins[1].shape, _p<DotDims>(c), c.gemm),
   conv_general_dilated: (c) =>
-    single(convKernel(c.ins[0].dtype, c.ins[0].shape, c.ins[1].shape, _p<ConvParams>(c))),
+    convPlan(c.ins[0].dtype, c.ins[0].shape, c.ins[1].shape, _p<ConvParams>(c), c.gemm),
   reduce_window: (c) =>
     single(reduceWindowKernel(c.ins[0].dtype, c.ins[0].shape, _p<WindowParams>(c))),
   sort: (c) => {
@@ -172,6 +175,16 @@ export const LOWERINGS: { readonly [P in PrimName]: Lowering } = {
   },
   threefry2x32: (c) => single(threefryKernel(_n(c.ins[0]))),
 };
+
+/** Options of {@link createWebGpuBackend}. */
+export interface WebGpuOptions extends RuntimeOptions {
+  /**
+   * How GEMM-shaped ops (dot_general, conv) read their operands: "texture" packs them into
+   * textures first (much faster on CPU adapters), "shared" stages tiles in workgroup memory,
+   * "auto" (default) picks "texture" on CPU adapters and "shared" elsewhere.
+   */
+  readonly gemm?: "auto" | "texture" | "shared";
+}
 
 /** The WebGPU backend, with its runtime exposed for tests and profiling. */
 export interface WebGpuBackend extends Backend {
@@ -205,12 +218,18 @@ function _fromDevice(bytes: ArrayBuffer, dtype: DType): TypedArray {
 /**
  * Creates the WebGPU backend on a new device.
  *
- * @param opts Runtime options (how often the shared encoder is submitted).
+ * @param opts Backend options (encoder flushing, GEMM strategy).
  * @returns The backend, named "webgpu".
  * @throws {GpuUnavailableError} When no adapter or device can be had.
  */
-export async function createWebGpuBackend(opts: RuntimeOptions = {}): Promise<WebGpuBackend> {
+export async function createWebGpuBackend(opts: WebGpuOptions = {}): Promise<WebGpuBackend> {
   const rt = await GpuRuntime.create(opts);
+  const lim = rt.ctx.limits;
+  const gemm: GemmCaps = {
+    textures: (opts.gemm ?? "auto") === "auto" ? rt.ctx.software : opts.gemm === "texture",
+    maxTextureDimension2D: lim.maxTextureDimension2D,
+    maxTextureArrayLayers: lim.maxTextureArrayLayers,
+  };
   const owners = new BufferOwnerRegistry((buf) => rt.release(buf));
   const alloc = (bytes: number): WebGpuArray => {
     const arr = new WebGpuArray(rt.storage.acquire(bytes), bytes);
@@ -240,7 +259,7 @@ export async function createWebGpuBackend(opts: RuntimeOptions = {}): Promise<We
     execute(prim, inputs, inAvals, params, outAvals): Buf[] {
       const lower = (LOWERINGS as Record<string, Lowering | undefined>)[prim];
       if (!lower) throw new Error(`Cannot execute ${prim} on webgpu: no lowering`);
-      const plan = lower({ ins: inAvals, outs: outAvals, params });
+      const plan = lower({ ins: inAvals, outs: outAvals, params, gemm });
       const outs = outAvals.map((a) => alloc(_n(a) * 4));
       rt.run(
         plan,

@@ -13,10 +13,17 @@ import { createWebGpuBackend, webgpuAvailable, type WebGpuBackend } from "../gpu
 export const HAS_GPU: boolean = await webgpuAvailable();
 
 let _gpu: Promise<WebGpuBackend> | null = null;
+let _shared: Promise<WebGpuBackend> | null = null;
 /** The shared backend of the GPU tests (created on first use). */
 export function gpu(): Promise<WebGpuBackend> {
   _gpu ??= createWebGpuBackend();
   return _gpu;
+}
+
+/** A second backend whose GEMMs stage tiles in workgroup memory (the non-texture path). */
+export function gpuSharedGemm(): Promise<WebGpuBackend> {
+  _shared ??= createWebGpuBackend({ gemm: "shared" });
+  return _shared;
 }
 
 /** mulberry32: a tiny seeded PRNG giving floats in [0, 1). */
@@ -79,8 +86,9 @@ export async function run(
   inputs: readonly Operand[],
   params: Record<string, unknown>,
   outs: readonly { shape: readonly number[]; dtype: DType }[],
+  backend?: WebGpuBackend,
 ): Promise<TypedArray[]> {
-  const g = await gpu();
+  const g = backend ?? await gpu();
   const bufs = inputs.map((x) => g.upload(x.data, x));
   const res = g.execute(prim, bufs, inputs, params, outs);
   const data = await Promise.all(res.map((b, k) => g.read(b, outs[k])));

@@ -6,7 +6,20 @@
  */
 import { assertAllClose, assertEquals } from "@std/assert";
 import type { DType } from "../core/dtype.ts";
-import { HAS_GPU, numel, op, randArray, ravel, rng, run, unravel } from "./gpu_helpers_test.ts";
+import { dotGeneralPlan } from "../gpu/kernels/dot.ts";
+import type { WebGpuBackend } from "../gpu/backend.ts";
+import {
+  gpu,
+  gpuSharedGemm,
+  HAS_GPU,
+  numel,
+  op,
+  randArray,
+  ravel,
+  rng,
+  run,
+  unravel,
+} from "./gpu_helpers_test.ts";
 
 const ignore = !HAS_GPU;
 
@@ -49,48 +62,67 @@ function refDot(a: ArrayLike<number>, b: ArrayLike<number>, c: DotCase, dtype: D
   return { out, mag, outShape };
 }
 
-Deno.test({
-  name: "webgpu dot_general matches JS for batched, transposed and multi-dim contractions",
-  ignore,
-  fn: async () => {
-    const r = rng(1);
-    const cases: DotCase[] = [
-      { lhs: [3, 17], rhs: [17, 5], contracting: [[1], [0]], batch: [[], []] }, // plain
-      { lhs: [17, 3], rhs: [5, 17], contracting: [[0], [1]], batch: [[], []] }, // both transposed
-      { lhs: [1, 1], rhs: [1, 1], contracting: [[1], [0]], batch: [[], []] },
-      { lhs: [65, 130], rhs: [130, 67], contracting: [[1], [0]], batch: [[], []] }, // several tiles
-      { lhs: [70, 33], rhs: [70, 65], contracting: [[0], [0]], batch: [[], []] }, // lhsᵀ rhs
-      { lhs: [3, 17, 5], rhs: [3, 5, 7], contracting: [[2], [1]], batch: [[0], [0]] }, // batched
-      { lhs: [5, 3, 17], rhs: [17, 7, 3], contracting: [[2], [0]], batch: [[1], [2]] }, // batch not leading
-      { lhs: [2, 3, 4, 5], rhs: [4, 5, 6], contracting: [[2, 3], [0, 1]], batch: [[], []] }, // K = 20
-      { lhs: [4, 3, 2], rhs: [2, 3, 7], contracting: [[1, 2], [1, 0]], batch: [[], []] }, // K permuted
-      { lhs: [17], rhs: [17], contracting: [[0], [0]], batch: [[], []] }, // inner product
-      { lhs: [3], rhs: [5], contracting: [[], []], batch: [[], []] }, // outer product
-      { lhs: [2, 3, 4], rhs: [2, 4, 3], contracting: [[], []], batch: [[0, 1], [0, 2]] }, // no K
-      { lhs: [3, 0], rhs: [0, 4], contracting: [[1], [0]], batch: [[], []] }, // empty K gives 0
-    ];
-    for (const c of cases) {
-      for (const dtype of ["f32", "i32"] as DType[]) {
-        const a = randArray(r, dtype, numel(c.lhs), -3, 3),
-          b = randArray(r, dtype, numel(c.rhs), -3, 3);
-        const { out, mag, outShape } = refDot(a, b, c, dtype);
-        const [y] = await run("dot_general", [op(a, c.lhs, dtype), op(b, c.rhs, dtype)], {
-          contracting: c.contracting,
-          batch: c.batch,
-        }, [{ shape: outShape, dtype }]);
-        const msg = `dot ${dtype}[${c.lhs}]·[${c.rhs}] ${JSON.stringify(c.contracting)} ${
-          JSON.stringify(c.batch)
-        }`;
-        if (dtype === "i32") assertEquals(Array.from(y), out, msg);
-        else {
-          for (let k = 0; k < out.length; k++) {
-            assertAllClose(y[k], out[k], { rtol: 1e-5, atol: 1e-6 * mag[k], msg: `${msg} [${k}]` });
+const PATHS: [string, () => Promise<WebGpuBackend>][] = [["default", gpu], [
+  "shared-memory",
+  gpuSharedGemm,
+]];
+
+for (const [path, backend] of PATHS) {
+  Deno.test({
+    name:
+      `webgpu dot_general (${path} GEMM) matches JS for batched, transposed and multi-dim contractions`,
+    ignore,
+    fn: async () => {
+      const g = await backend();
+      const r = rng(1);
+      const cases: DotCase[] = [
+        { lhs: [3, 17], rhs: [17, 5], contracting: [[1], [0]], batch: [[], []] }, // plain
+        { lhs: [17, 3], rhs: [5, 17], contracting: [[0], [1]], batch: [[], []] }, // both transposed
+        { lhs: [1, 1], rhs: [1, 1], contracting: [[1], [0]], batch: [[], []] },
+        { lhs: [65, 130], rhs: [130, 67], contracting: [[1], [0]], batch: [[], []] }, // several tiles
+        { lhs: [70, 33], rhs: [70, 65], contracting: [[0], [0]], batch: [[], []] }, // lhsᵀ rhs
+        { lhs: [3, 17, 5], rhs: [3, 5, 7], contracting: [[2], [1]], batch: [[0], [0]] }, // batched
+        { lhs: [5, 3, 17], rhs: [17, 7, 3], contracting: [[2], [0]], batch: [[1], [2]] }, // batch not leading
+        { lhs: [2, 3, 4, 5], rhs: [4, 5, 6], contracting: [[2, 3], [0, 1]], batch: [[], []] }, // K = 20
+        { lhs: [4, 3, 2], rhs: [2, 3, 7], contracting: [[1, 2], [1, 0]], batch: [[], []] }, // K permuted
+        { lhs: [17], rhs: [17], contracting: [[0], [0]], batch: [[], []] }, // inner product
+        { lhs: [3], rhs: [5], contracting: [[], []], batch: [[], []] }, // outer product
+        { lhs: [2, 3, 4], rhs: [2, 4, 3], contracting: [[], []], batch: [[0, 1], [0, 2]] }, // no K
+        { lhs: [3, 0], rhs: [0, 4], contracting: [[1], [0]], batch: [[], []] }, // empty K gives 0
+      ];
+      for (const c of cases) {
+        for (const dtype of ["f32", "i32"] as DType[]) {
+          const a = randArray(r, dtype, numel(c.lhs), -3, 3),
+            b = randArray(r, dtype, numel(c.rhs), -3, 3);
+          const { out, mag, outShape } = refDot(a, b, c, dtype);
+          const [y] = await run(
+            "dot_general",
+            [op(a, c.lhs, dtype), op(b, c.rhs, dtype)],
+            {
+              contracting: c.contracting,
+              batch: c.batch,
+            },
+            [{ shape: outShape, dtype }],
+            g,
+          );
+          const msg = `dot ${dtype}[${c.lhs}]·[${c.rhs}] ${JSON.stringify(c.contracting)} ${
+            JSON.stringify(c.batch)
+          }`;
+          if (dtype === "i32") assertEquals(Array.from(y), out, msg);
+          else {
+            for (let k = 0; k < out.length; k++) {
+              assertAllClose(y[k], out[k], {
+                rtol: 1e-5,
+                atol: 1e-6 * mag[k],
+                msg: `${msg} [${k}]`,
+              });
+            }
           }
         }
       }
-    }
-  },
-});
+    },
+  });
+}
 
 Deno.test({
   name: "webgpu dot_general multiplies 257 x 129 by 129 x 255 exactly enough",
@@ -167,128 +199,170 @@ function refConv(x: ArrayLike<number>, w: ArrayLike<number>, c: ConvCase) {
   return { out, outShape };
 }
 
+for (const [path, backend] of PATHS) {
+  Deno.test({
+    name:
+      `webgpu conv_general_dilated (${path} GEMM) matches JS in 1-D, 2-D and 3-D with groups and dilations`,
+    ignore,
+    fn: async () => {
+      const g = await backend();
+      const r = rng(3);
+      const one = (n: number) => new Array(n).fill(1);
+      const cases: ConvCase[] = [
+        {
+          lhs: [2, 3, 17],
+          rhs: [5, 3, 3],
+          strides: [1],
+          padding: [[0, 0]],
+          lhsDil: [1],
+          rhsDil: [1],
+          fgc: 1,
+          bgc: 1,
+        },
+        {
+          lhs: [1, 2, 17],
+          rhs: [3, 2, 4],
+          strides: [3],
+          padding: [[2, 1]],
+          lhsDil: [1],
+          rhsDil: [2],
+          fgc: 1,
+          bgc: 1,
+        },
+        {
+          lhs: [2, 3, 9, 7],
+          rhs: [4, 3, 3, 3],
+          strides: [1, 1],
+          padding: [[1, 1], [1, 1]],
+          lhsDil: [1, 1],
+          rhsDil: [1, 1],
+          fgc: 1,
+          bgc: 1,
+        },
+        {
+          lhs: [1, 4, 8, 9],
+          rhs: [6, 2, 3, 2],
+          strides: [2, 1],
+          padding: [[0, 1], [1, 0]],
+          lhsDil: [1, 1],
+          rhsDil: [1, 2],
+          fgc: 2,
+          bgc: 1,
+        },
+        {
+          lhs: [2, 3, 5, 4],
+          rhs: [2, 3, 3, 3],
+          strides: [1, 1],
+          padding: [[2, 2], [1, 2]],
+          lhsDil: [2, 2],
+          rhsDil: [1, 1],
+          fgc: 1,
+          bgc: 1,
+        }, // transposed conv
+        {
+          lhs: [2, 6, 7, 7],
+          rhs: [6, 1, 3, 3],
+          strides: [1, 1],
+          padding: [[1, 1], [1, 1]],
+          lhsDil: [1, 1],
+          rhsDil: [1, 1],
+          fgc: 6,
+          bgc: 1,
+        }, // depthwise
+        {
+          lhs: [4, 3, 6, 5],
+          rhs: [6, 3, 2, 2],
+          strides: [1, 1],
+          padding: [[0, 0], [0, 0]],
+          lhsDil: [1, 1],
+          rhsDil: [1, 1],
+          fgc: 1,
+          bgc: 2,
+        }, // batch groups
+        {
+          lhs: [1, 2, 5, 4, 6],
+          rhs: [3, 2, 2, 3, 2],
+          strides: [1, 2, 1],
+          padding: [[1, 0], [0, 1], [1, 1]],
+          lhsDil: one(3),
+          rhsDil: [1, 1, 2],
+          fgc: 1,
+          bgc: 1,
+        },
+        {
+          lhs: [2, 3, 5],
+          rhs: [2, 3, 3],
+          strides: [1],
+          padding: [[-1, 1]],
+          lhsDil: [1],
+          rhsDil: [1],
+          fgc: 1,
+          bgc: 1,
+        }, // negative padding
+        {
+          lhs: [2, 16, 9, 9],
+          rhs: [70, 16, 3, 3],
+          strides: [1, 1],
+          padding: [[1, 1], [1, 1]],
+          lhsDil: [1, 1],
+          rhsDil: [1, 1],
+          fgc: 1,
+          bgc: 1,
+        }, // several tiles
+      ];
+      for (const c of cases) {
+        const x = randArray(r, "f32", numel(c.lhs), -1, 1),
+          w = randArray(r, "f32", numel(c.rhs), -1, 1);
+        const { out, outShape } = refConv(x, w, c);
+        const [y] = await run(
+          "conv_general_dilated",
+          [op(x, c.lhs, "f32"), op(w, c.rhs, "f32")],
+          {
+            windowStrides: c.strides,
+            padding: c.padding,
+            lhsDilation: c.lhsDil,
+            rhsDilation: c.rhsDil,
+            featureGroupCount: c.fgc,
+            batchGroupCount: c.bgc,
+          },
+          [{ shape: outShape, dtype: "f32" }],
+          g,
+        );
+        assertAllClose(y, out, { rtol: 1e-5, atol: 1e-5, msg: `conv [${c.lhs}] * [${c.rhs}]` });
+      }
+    },
+  });
+}
+
 Deno.test({
-  name: "webgpu conv_general_dilated matches JS in 1-D, 2-D and 3-D with groups and dilations",
+  name: "webgpu texture GEMM spills rows past the texture height into further layers",
   ignore,
   fn: async () => {
-    const r = rng(3);
-    const one = (n: number) => new Array(n).fill(1);
-    const cases: ConvCase[] = [
-      {
-        lhs: [2, 3, 17],
-        rhs: [5, 3, 3],
-        strides: [1],
-        padding: [[0, 0]],
-        lhsDil: [1],
-        rhsDil: [1],
-        fgc: 1,
-        bgc: 1,
-      },
-      {
-        lhs: [1, 2, 17],
-        rhs: [3, 2, 4],
-        strides: [3],
-        padding: [[2, 1]],
-        lhsDil: [1],
-        rhsDil: [2],
-        fgc: 1,
-        bgc: 1,
-      },
-      {
-        lhs: [2, 3, 9, 7],
-        rhs: [4, 3, 3, 3],
-        strides: [1, 1],
-        padding: [[1, 1], [1, 1]],
-        lhsDil: [1, 1],
-        rhsDil: [1, 1],
-        fgc: 1,
-        bgc: 1,
-      },
-      {
-        lhs: [1, 4, 8, 9],
-        rhs: [6, 2, 3, 2],
-        strides: [2, 1],
-        padding: [[0, 1], [1, 0]],
-        lhsDil: [1, 1],
-        rhsDil: [1, 2],
-        fgc: 2,
-        bgc: 1,
-      },
-      {
-        lhs: [2, 3, 5, 4],
-        rhs: [2, 3, 3, 3],
-        strides: [1, 1],
-        padding: [[2, 2], [1, 2]],
-        lhsDil: [2, 2],
-        rhsDil: [1, 1],
-        fgc: 1,
-        bgc: 1,
-      }, // transposed conv
-      {
-        lhs: [2, 6, 7, 7],
-        rhs: [6, 1, 3, 3],
-        strides: [1, 1],
-        padding: [[1, 1], [1, 1]],
-        lhsDil: [1, 1],
-        rhsDil: [1, 1],
-        fgc: 6,
-        bgc: 1,
-      }, // depthwise
-      {
-        lhs: [4, 3, 6, 5],
-        rhs: [6, 3, 2, 2],
-        strides: [1, 1],
-        padding: [[0, 0], [0, 0]],
-        lhsDil: [1, 1],
-        rhsDil: [1, 1],
-        fgc: 1,
-        bgc: 2,
-      }, // batch groups
-      {
-        lhs: [1, 2, 5, 4, 6],
-        rhs: [3, 2, 2, 3, 2],
-        strides: [1, 2, 1],
-        padding: [[1, 0], [0, 1], [1, 1]],
-        lhsDil: one(3),
-        rhsDil: [1, 1, 2],
-        fgc: 1,
-        bgc: 1,
-      },
-      {
-        lhs: [2, 3, 5],
-        rhs: [2, 3, 3],
-        strides: [1],
-        padding: [[-1, 1]],
-        lhsDil: [1],
-        rhsDil: [1],
-        fgc: 1,
-        bgc: 1,
-      }, // negative padding
-      {
-        lhs: [2, 16, 9, 9],
-        rhs: [70, 16, 3, 3],
-        strides: [1, 1],
-        padding: [[1, 1], [1, 1]],
-        lhsDil: [1, 1],
-        rhsDil: [1, 1],
-        fgc: 1,
-        bgc: 1,
-      }, // several tiles
-    ];
-    for (const c of cases) {
-      const x = randArray(r, "f32", numel(c.lhs), -1, 1),
-        w = randArray(r, "f32", numel(c.rhs), -1, 1);
-      const { out, outShape } = refConv(x, w, c);
-      const [y] = await run("conv_general_dilated", [op(x, c.lhs, "f32"), op(w, c.rhs, "f32")], {
-        windowStrides: c.strides,
-        padding: c.padding,
-        lhsDilation: c.lhsDil,
-        rhsDilation: c.rhsDil,
-        featureGroupCount: c.fgc,
-        batchGroupCount: c.bgc,
-      }, [{ shape: outShape, dtype: "f32" }]);
-      assertAllClose(y, out, { rtol: 1e-5, atol: 1e-5, msg: `conv [${c.lhs}] * [${c.rhs}]` });
-    }
+    const g = await gpu();
+    const r = rng(9);
+    const c: DotCase = {
+      lhs: [2, 37, 45],
+      rhs: [2, 45, 13],
+      contracting: [[2], [1]],
+      batch: [[0], [0]],
+    };
+    const a = randArray(r, "f32", numel(c.lhs)), b = randArray(r, "f32", numel(c.rhs));
+    const { out, outShape } = refDot(a, b, c, "f32");
+    // A 16-texel texture limit makes A (37 rows) and B (48 rows) span 3 layers per batch entry.
+    const plan = dotGeneralPlan("f32", c.lhs, c.rhs, c, {
+      textures: true,
+      maxTextureDimension2D: 16,
+      maxTextureArrayLayers: 64,
+    });
+    assertEquals(plan.textures?.map((t) => t.layers), [6, 6]);
+    const aval = (shape: number[]) => ({ shape, dtype: "f32" as DType });
+    const ha = g.upload(a, aval(c.lhs)) as { buffer: GPUBuffer };
+    const hb = g.upload(b, aval(c.rhs)) as { buffer: GPUBuffer };
+    const o = g.runtime.storage.acquire(numel(outShape) * 4);
+    g.runtime.run(plan, [ha.buffer, hb.buffer], [o], "dot_general");
+    const y = new Float32Array(await g.runtime.read(o, numel(outShape) * 4));
+    assertAllClose(y, out, { rtol: 1e-5, atol: 1e-5 });
+    g.runtime.release(o);
   },
 });
 

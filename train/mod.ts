@@ -5,18 +5,15 @@
  *
  * @example
  * ```ts
- * import { np, optim, random } from "../mod.ts";
+ * import { nn, optim, random } from "../mod.ts";
  * import { twoMoons } from "../data/mod.ts";
- * import { sequential } from "../layers/combinators.ts";
- * import { linear } from "../layers/linear.ts";
- * import { crossEntropy } from "../layers/losses.ts";
- * import { accuracy } from "../layers/metrics.ts";
  * import { fit, save } from "./mod.ts";
- * const net = sequential([
- *   linear({ inFeatures: 2, outFeatures: 16 }),
- *   (x) => np.maximum(x, 0),
- *   linear({ inFeatures: 16, outFeatures: 2 }),
+ * const net = nn.sequential([
+ *   nn.linear({ inFeatures: 2, outFeatures: 16 }),
+ *   nn.relu,
+ *   nn.linear({ inFeatures: 16, outFeatures: 2 }),
  * ]);
+ * const { crossEntropy } = nn.losses, { accuracy } = nn.metrics;
  * const ds = twoMoons(random.key(0), { n: 256 });
  * const loss = (p: any, b: any) => crossEntropy(net.apply(p, b.x), b.y);
  * const { params, history } = await fit({

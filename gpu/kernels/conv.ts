@@ -16,8 +16,8 @@
  * @module
  */
 import type { DType } from "../../core/dtype.ts";
-import { decode, i, type Kernel, size, storageType, strides, u } from "./common.ts";
-import { gemmKernel } from "./gemm.ts";
+import { decode, i, type Plan, size, storageType, strides, u } from "./common.ts";
+import { type GemmCaps, gemmPlan } from "./gemm.ts";
 
 /** Parameters of `conv_general_dilated`. */
 export interface ConvParams {
@@ -64,14 +64,16 @@ export function convOutShape(
  * @param lhs The lhs shape.
  * @param rhs The rhs shape.
  * @param p The parameters.
- * @returns The kernel: inputs (lhs, rhs) → output 0.
+ * @param caps What the GEMM may use on the device (textures on CPU adapters).
+ * @returns The plan: inputs (lhs, rhs) → output 0.
  */
-export function convKernel(
+export function convPlan(
   dtype: DType,
   lhs: readonly number[],
   rhs: readonly number[],
   p: ConvParams,
-): Kernel {
+  caps?: GemmCaps,
+): Plan {
   if (dtype === "bool") {
     throw new TypeError("Cannot lower conv_general_dilated for bool on webgpu");
   }
@@ -112,7 +114,7 @@ export function convKernel(
   const ch = fg > 1 ? `c + g * ${u(Cg)}` : "c";
   lines.push(`if (!ok) { return ${t}(0); }`);
   lines.push(`return a[((${nb}) * ${u(C)} + ${ch}) * ${u(size(inSp))} + off];`);
-  return gemmKernel({
+  return gemmPlan({
     dtype,
     batch: G,
     M: Nout * S,
@@ -125,5 +127,5 @@ export function convKernel(
     storeC: `fn storeC(g: u32, m: u32, n: u32, v: ${t}) {
   o[((m / ${u(S)}) * ${u(O)} + g * ${u(Og)} + n) * ${u(S)} + m % ${u(S)}] = v;
 }`,
-  });
+  }, caps);
 }

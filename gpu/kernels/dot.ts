@@ -7,8 +7,8 @@
  * @module
  */
 import type { DType } from "../../core/dtype.ts";
-import { decode, dotStrides, type Kernel, size, storageType, strides, u } from "./common.ts";
-import { gemmKernel, type GemmTiles } from "./gemm.ts";
+import { decode, dotStrides, type Plan, size, storageType, strides, u } from "./common.ts";
+import { type GemmCaps, gemmPlan } from "./gemm.ts";
 
 /** One merged dim of a group: its size and its stride in each operand that has it. */
 interface _Dim {
@@ -59,16 +59,16 @@ export interface DotDims {
  * @param lhs The lhs shape.
  * @param rhs The rhs shape.
  * @param dims The dimension numbers.
- * @param tiles Optional GEMM tiles (for tuning).
- * @returns The kernel: inputs (lhs, rhs) → output 0.
+ * @param caps What the GEMM may use on the device (textures on CPU adapters).
+ * @returns The plan: inputs (lhs, rhs) → output 0.
  */
-export function dotGeneralKernel(
+export function dotGeneralPlan(
   dtype: DType,
   lhs: readonly number[],
   rhs: readonly number[],
   dims: DotDims,
-  tiles?: GemmTiles,
-): Kernel {
+  caps?: GemmCaps,
+): Plan {
   if (dtype === "bool") {
     throw new TypeError("Cannot lower dot_general for bool on webgpu: convert to an int first");
   }
@@ -83,8 +83,7 @@ export function dotGeneralKernel(
   const B = size(lb.map((d) => lhs[d])), K = size(lc.map((d) => lhs[d]));
   const M = size(lf.map((d) => lhs[d])), N = size(rf.map((d) => rhs[d]));
   const t = storageType(dtype);
-  const kFast = (k: number) => kDims.length === 1 && kDims[0].strides[k] === 1;
-  return gemmKernel({
+  return gemmPlan({
     dtype,
     batch: B,
     M,
@@ -105,5 +104,5 @@ export function dotGeneralKernel(
     storeC: `fn storeC(bi: u32, m: u32, n: u32, v: ${t}) { o[(bi * ${u(M)} + m) * ${
       u(N)
     } + n] = v; }`,
-  }, tiles);
+  }, caps);
 }

@@ -26,9 +26,34 @@ import {
   inp,
   type Kernel,
   out,
+  type Plan,
+  single,
   storageType,
   u,
 } from "./common.ts";
+import { textureGemmPlan, type TextureLimits } from "./gemm_texture.ts";
+
+/** What the GEMM lowering may use on the device. */
+export interface GemmCaps extends TextureLimits {
+  /** Pack operands into textures (`gemm_texture.ts`): the fast path on CPU adapters. */
+  readonly textures: boolean;
+}
+
+/**
+ * The GEMM as a plan: the texture GEMM where `caps.textures` is set and the operands fit,
+ * else the workgroup-memory kernel of {@link gemmKernel}.
+ *
+ * @param spec The problem and its operand accessors.
+ * @param caps Device capabilities (absent: workgroup-memory kernel).
+ * @returns The plan.
+ */
+export function gemmPlan(spec: GemmSpec, caps?: GemmCaps): Plan {
+  if (caps?.textures) {
+    const p = textureGemmPlan(spec, caps);
+    if (p) return p;
+  }
+  return single(gemmKernel(spec));
+}
 
 /** Tile sizes of the GEMM template. */
 export interface GemmTiles {

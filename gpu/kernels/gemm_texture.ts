@@ -18,6 +18,7 @@
  */
 import type { DType } from "../../core/dtype.ts";
 import {
+  type BufRef,
   foldGrid,
   inp,
   type Kernel,
@@ -132,7 +133,7 @@ function _packA(
   spec: GemmSpec,
   L: _Layout,
   format: string,
-  src: GemmSpec["refs"] extends undefined ? never : NonNullable<GemmSpec["refs"]>[0],
+  src: BufRef,
   dst: TexRef,
 ): Kernel {
   const t = storageType(spec.dtype);
@@ -163,7 +164,7 @@ function _packB(
   spec: GemmSpec,
   L: _Layout,
   format: string,
-  src: NonNullable<GemmSpec["refs"]>[0],
+  src: BufRef,
   dst: TexRef,
 ): Kernel {
   const t = storageType(spec.dtype);
@@ -196,7 +197,7 @@ function _multiply(
   tiles: TextureGemmTiles,
   texA: TexRef,
   texB: TexRef,
-  dst: NonNullable<GemmSpec["refs"]>[2],
+  dst: BufRef,
 ): Kernel {
   const { TM, TN, WX, WY } = tiles;
   const { M, N } = spec;

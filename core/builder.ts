@@ -8,7 +8,7 @@
  * @module
  */
 import { ShapedArray } from "./aval.ts";
-import { ClosedJaxpr, type Eqn, evalJaxpr, Jaxpr, Var } from "./jaxpr.ts";
+import { checkJaxpr, ClosedJaxpr, type Eqn, evalJaxpr, Jaxpr, strictChecks, Var } from "./jaxpr.ts";
 import type { Params, Primitive } from "./primitive.ts";
 import { type Tensor, Tracer } from "./tensor.ts";
 import { bind, currentInterpreter, type Interpreter, pushInterpreter, scopeOf } from "./trace.ts";
@@ -105,6 +105,7 @@ export class JaxprBuilder implements Interpreter {
       this.#eqns,
       outvars,
     );
+    if (strictChecks()) checkJaxpr(jaxpr);
     return new ClosedJaxpr(jaxpr, consts);
   }
 }

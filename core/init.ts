@@ -12,6 +12,7 @@ import {
   useBackend,
 } from "./backend.ts";
 import { createCpuBackend } from "./cpu.ts";
+import { setStrictChecks } from "./jaxpr.ts";
 
 setDefaultBackendFactory(createCpuBackend);
 registerBackend("cpu", () => Promise.resolve(createCpuBackend()));
@@ -22,14 +23,17 @@ export interface InitOptions {
   backend?: string;
 }
 
-function envBackend(): string | undefined {
+function env(name: string): string | undefined {
   try {
     // deno-lint-ignore no-explicit-any
     const d = (globalThis as any).Deno;
-    return d?.env?.get?.("DENAX_BACKEND") || undefined;
+    return d?.env?.get?.(name) || undefined;
   } catch {
     return undefined;
   }
+}
+function envBackend(): string | undefined {
+  return env("DENAX_BACKEND");
 }
 
 /**
@@ -44,6 +48,8 @@ function envBackend(): string | undefined {
  * ```
  */
 export async function init(opts: InitOptions = {}): Promise<{ name: string; description: string }> {
+  // DENAX_STRICT=1 checks every traced jaxpr (the test task sets it)
+  if (env("DENAX_STRICT") === "1") setStrictChecks(true);
   const want = opts.backend ?? envBackend();
   let b: Backend;
   if (want) b = await useBackend(want);

@@ -190,6 +190,16 @@ export function checkJaxpr(j: Jaxpr): void {
   }
 }
 
+let _strict = false;
+/** Turns on strict mode: every traced jaxpr is checked with `checkJaxpr` (tests use it). */
+export function setStrictChecks(on: boolean): void {
+  _strict = on;
+}
+/** Whether strict mode is on. */
+export function strictChecks(): boolean {
+  return _strict;
+}
+
 /** Dead-code elimination: drops equations whose outputs are unused (all primitives are pure). */
 export function dce(j: Jaxpr): Jaxpr {
   const live = new Set<Var>(j.outvars);

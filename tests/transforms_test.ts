@@ -209,3 +209,29 @@ Deno.test("the IR checker accepts the jaxprs of every transformation", () => {
   }
   checkJaxpr(makeJaxpr(vmap(grad(f3)))(uniform(11, [2, 3])).jaxpr);
 });
+
+Deno.test("DCE drops unused equations, CSE merges equal ones, constant folding evaluates constant ones", async () => {
+  const { cse, dce, foldConstants, ClosedJaxpr, Jaxpr } = await import("../core/jaxpr.ts");
+  const jp = makeJaxpr((x: Tensor) => {
+    np.exp(x); // dead
+    const a = np.sin(x), b = np.sin(x); // common
+    return a.add(b);
+  })(np.array([1, 2]));
+  const j = jp.jaxpr;
+  const names = (jj: typeof j) => jj.eqns.map((e) => e.prim.name);
+  assertEquals(names(j).filter((n) => n === "exp").length, 1);
+  assertEquals(names(dce(j)).includes("exp"), false);
+  assertEquals(names(cse(dce(j))).filter((n) => n === "sin").length, 1);
+  checkJaxpr(cse(dce(j)));
+  // constant folding: an equation on constants only becomes a constant
+  const c = np.array([1, 2]);
+  const v = j.invars[0];
+  const folded = foldConstants(
+    new ClosedJaxpr(new Jaxpr([v], [], j.eqns, j.outvars), [c]),
+  );
+  assertEquals(folded.jaxpr.eqns.length, 0);
+  assertAllClose(await flat(folded.consts[folded.consts.length - 1]), [
+    2 * Math.sin(1),
+    2 * Math.sin(2),
+  ], { rtol: 1e-6 });
+});

@@ -76,7 +76,10 @@ export interface FitOptions<P = any, S = any, B = any> {
   readonly earlyStopping?: EarlyStopping;
   /** Show the progress bar (default true), or its options (`write`, `tty`). */
   readonly progress?: boolean | Pick<ProgressOptions, "write" | "tty" | "width">;
-  /** Called after every epoch with its logs and the current parameters. */
+  /**
+   * Called (and awaited) after every epoch with its logs and the current parameters, which the
+   * next step donates: save or copy them here rather than keeping them.
+   */
   readonly onEpochEnd?: (
     epoch: number,
     logs: Readonly<Record<string, number>>,

@@ -95,7 +95,7 @@ function panel(
       `epoch</text>`,
   );
   // series
-  series.forEach((s, i) => {
+  series.forEach((s) => {
     const color = colorOf(s.name);
     const pts = s.values.map((v, j) => [epochs[j], v] as const).filter(([, v]) =>
       Number.isFinite(v)
@@ -109,8 +109,17 @@ function panel(
         return `<circle cx="${cx}" cy="${cy}" r="2.5" fill="${color}"/>`;
       }),
     );
-    // legend, top right inside the plot
-    const ly = y0 + mt + 14 + i * 16, lx = x0 + ml + pw - 120;
+  });
+  // legend, top right inside the plot, drawn over the curves on a translucent box
+  const lx = x0 + ml + pw - 128, ly0 = y0 + mt + 6;
+  if (series.length > 0) {
+    out.push(
+      `<rect x="${lx - 6}" y="${ly0}" width="128" height="${series.length * 16 + 6}" ` +
+        `fill="white" fill-opacity="0.85" stroke="#ccc"/>`,
+    );
+  }
+  series.forEach((s, i) => {
+    const color = colorOf(s.name), ly = ly0 + 11 + i * 16;
     out.push(
       `<line x1="${lx}" x2="${lx + 18}" y1="${ly}" y2="${ly}" stroke="${color}" ` +
         `stroke-width="2"/>`,

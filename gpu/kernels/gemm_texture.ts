@@ -139,7 +139,8 @@ function _packA(
   const t = storageType(spec.dtype);
   const total = spec.batch * spec.M * L.WA;
   const grid = foldGrid(Math.ceil(total / _WG));
-  const lane = (d: number) => `select(${t}(0), loadA(b, m, k + ${u(d)}), k + ${u(d)} < ${u(spec.K)})`;
+  const lane = (d: number) =>
+    `select(${t}(0), loadA(b, m, k + ${u(d)}), k + ${u(d)} < ${u(spec.K)})`;
   const wgsl = `@group(0) @binding(0) var<storage, read> a: array<${t}>;
 @group(0) @binding(1) var T: texture_storage_2d_array<${format}, write>;
 ${spec.loadA}
@@ -170,7 +171,8 @@ function _packB(
   const t = storageType(spec.dtype);
   const total = spec.batch * L.Kp * L.WB;
   const grid = foldGrid(Math.ceil(total / _WG));
-  const lane = (d: number) => `select(${t}(0), loadB(b, k, n + ${u(d)}), n + ${u(d)} < ${u(spec.N)})`;
+  const lane = (d: number) =>
+    `select(${t}(0), loadB(b, k, n + ${u(d)}), n + ${u(d)} < ${u(spec.N)})`;
   const wgsl = `@group(0) @binding(0) var<storage, read> b_: array<${t}>;
 @group(0) @binding(1) var T: texture_storage_2d_array<${format}, write>;
 ${spec.loadB.replace(/\bb\[/g, "b_[")}
@@ -216,8 +218,14 @@ function _multiply(
   for (let i = 0; i < TM; i++) {
     for (let c = 0; c < TN; c++) pre.push(`var c${i}_${c} = ${t}(0);`);
   }
-  for (let i = 0; i < TM; i++) body.push(`let a${i} = textureLoad(TA, vec2u(k4, ya${i}), la${i}, 0);`);
-  body.push(`let kb = k4 * 4u;`, `let lb = bt * ${u(L.LB)} + kb / ${u(L.HB)};`, `let yb = kb % ${u(L.HB)};`);
+  for (let i = 0; i < TM; i++) {
+    body.push(`let a${i} = textureLoad(TA, vec2u(k4, ya${i}), la${i}, 0);`);
+  }
+  body.push(
+    `let kb = k4 * 4u;`,
+    `let lb = bt * ${u(L.LB)} + kb / ${u(L.HB)};`,
+    `let yb = kb % ${u(L.HB)};`,
+  );
   for (let kk = 0; kk < 4; kk++) {
     for (let j = 0; j < TN4; j++) {
       body.push(`let b${kk}_${j} = textureLoad(TB, vec2u(cx${j}, yb + ${u(kk)}), lb, 0);`);

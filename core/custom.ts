@@ -15,7 +15,6 @@ import * as tree from "./tree.ts";
 import { matchAxis, vmapFlat } from "./vmap_core.ts";
 
 const isLeaf = (x: unknown): boolean => x instanceof Tensor;
-const range = (n: number) => [...Array(n).keys()];
 
 function checkCall(name: string, avals: ShapedArray[], j: Jaxpr): void {
   if (avals.length !== j.invars.length || avals.some((a, i) => !a.equals(j.invars[i].aval))) {
@@ -23,6 +22,32 @@ function checkCall(name: string, avals: ShapedArray[], j: Jaxpr): void {
       `${name}: arguments ${fmtAvals(avals)} do not match ${fmtAvals(j.inAvals)}`,
     );
   }
+}
+
+/** Traces a pytree function on the flattened `args`: its jaxpr, the input and output treedefs. */
+function traceTree(
+  f: (...args: any[]) => any,
+  args: any[],
+  name: string,
+): { cj: ReturnType<typeof traceClosed>; ts: Tensor[]; def: tree.TreeDef; odef: tree.TreeDef } {
+  const [leaves, def] = tree.flatten(args, isLeaf);
+  const ts = leaves.map((l) => {
+    if (!(l instanceof Tensor)) {
+      throw new TypeError(`${name}: arguments must be pytrees of Tensors`);
+    }
+    return l;
+  });
+  let odef: tree.TreeDef | null = null;
+  const cj = traceClosed(
+    (...xs) => {
+      const [ol, d] = tree.flatten(f(...def.unflatten(xs) as any[]), isLeaf);
+      odef = d;
+      return ol as Tensor[];
+    },
+    ts.map((t) => t.aval),
+    name,
+  );
+  return { cj, ts, def, odef: odef! };
 }
 
 /** A flat JVP rule: (primals, tangents) → [outs, tangentOuts]. */
@@ -100,23 +125,7 @@ export function customJvp<F extends (...args: any[]) => any>(f: F): CustomJvpFun
   let rule: ((p: any[], t: any[]) => [any, any]) | null = null;
   const wrapped = ((...args: any[]) => {
     if (!rule) throw new TypeError("customJvp: no rule defined; call .defjvp(rule) first");
-    const [leaves, def] = tree.flatten(args, isLeaf);
-    const ts = leaves.map((l) => {
-      if (!(l instanceof Tensor)) {
-        throw new TypeError("customJvp: arguments must be pytrees of Tensors");
-      }
-      return l;
-    });
-    let odef: tree.TreeDef | null = null;
-    const cj = traceClosed(
-      (...xs) => {
-        const [ol, d] = tree.flatten(f(...def.unflatten(xs) as any[]), isLeaf);
-        odef = d;
-        return ol as Tensor[];
-      },
-      ts.map((t) => t.aval),
-      "customJvp",
-    );
+    const { cj, ts, def, odef } = traceTree(f, args, "customJvp");
     const r = rule;
     const flatJvp: FlatJvp = (ps, tans) => {
       const [o, t] = r(def.unflatten(ps) as any[], def.unflatten(tans) as any[]);
@@ -131,7 +140,7 @@ export function customJvp<F extends (...args: any[]) => any>(f: F): CustomJvpFun
       jvp: flatJvp,
       numConsts: cj.consts.length,
     });
-    return odef!.unflatten(outs);
+    return odef.unflatten(outs);
   }) as CustomJvpFunction<F>;
   wrapped.defjvp = (r) => {
     rule = r;
@@ -281,18 +290,7 @@ export function customVjp<F extends (...args: any[]) => any>(f: F): CustomVjpFun
     if (!fwdU || !bwdU) {
       throw new TypeError("customVjp: no rule defined; call .defvjp(fwd, bwd) first");
     }
-    const [leaves, def] = tree.flatten(args, isLeaf);
-    const ts = leaves as Tensor[];
-    let odef: tree.TreeDef | null = null;
-    const cj = traceClosed(
-      (...xs) => {
-        const [ol, d] = tree.flatten(f(...def.unflatten(xs) as any[]), isLeaf);
-        odef = d;
-        return ol as Tensor[];
-      },
-      ts.map((t) => t.aval),
-      "customVjp",
-    );
+    const { cj, ts, def, odef } = traceTree(f, args, "customVjp");
     const fu = fwdU, bu = bwdU;
     let rdef: tree.TreeDef | null = null;
     const flatFwd: FlatFwd = (ps) => {
@@ -302,7 +300,7 @@ export function customVjp<F extends (...args: any[]) => any>(f: F): CustomVjpFun
       return [tree.leaves(o, isLeaf) as Tensor[], rl as Tensor[]];
     };
     const flatBwd: FlatBwd = (res, cts) => {
-      const g = bu(rdef!.unflatten(res), odef!.unflatten(cts));
+      const g = bu(rdef!.unflatten(res), odef.unflatten(cts));
       if (!Array.isArray(g) || g.length !== args.length) {
         throw new TypeError(
           `customVjp: bwd must return an array with one cotangent per argument (${args.length})`,
@@ -319,7 +317,7 @@ export function customVjp<F extends (...args: any[]) => any>(f: F): CustomVjpFun
       bwd: flatBwd,
       numConsts: cj.consts.length,
     });
-    return odef!.unflatten(outs);
+    return odef.unflatten(outs);
   }) as CustomVjpFunction<F>;
   wrapped.defvjp = (fwd, bwd) => {
     fwdU = fwd;
@@ -410,20 +408,8 @@ definePartialEval(checkpoint_p, (b: JaxprBuilder, args: Tensor[], params) => {
  */
 export function checkpoint<F extends (...args: any[]) => any>(f: F): F {
   return ((...args: any[]) => {
-    const [leaves, def] = tree.flatten(args, isLeaf);
-    const ts = leaves as Tensor[];
-    let odef: tree.TreeDef | null = null;
-    const cj = traceClosed(
-      (...xs) => {
-        const [ol, d] = tree.flatten(f(...def.unflatten(xs) as any[]), isLeaf);
-        odef = d;
-        return ol as Tensor[];
-      },
-      ts.map((t) => t.aval),
-      "checkpoint",
-    );
+    const { cj, ts, odef } = traceTree(f, args, "checkpoint");
     const outs = bind(checkpoint_p, [...cj.consts, ...ts], { jaxpr: cj.jaxpr });
-    return odef!.unflatten(outs);
+    return odef.unflatten(outs);
   }) as F;
 }
-void range;

@@ -763,4 +763,3 @@ export function _registerMethods(extra: Record<string, (...args: any[]) => any>)
   _installMethods(methodTable);
 }
 _installMethods(methodTable);
-void ShapedArray;

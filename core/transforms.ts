@@ -431,13 +431,12 @@ export function jit<F extends (...args: any[]) => any>(f: F, opts: JitOptions = 
   };
   const wrapped = ((...args: unknown[]) => {
     const { entry, leaves, def } = prepare(args);
-    const donated = [...entry.consts.map(() => false), ...leafDonation(def, args, donate, statics)];
+    const donated = [...entry.consts.map(() => false), ...leafDonation(args, donate, statics)];
     const outs = bind(jit_call_p, [...entry.consts, ...leaves], {
       jaxpr: entry.jaxpr,
       name: f.name || "fn",
       donated: donated.some((d) => d) ? donated : undefined,
     });
-    void leaves;
     return entry.odef.unflatten(outs);
   }) as unknown as Jitted<F>;
   Object.defineProperty(wrapped, "traceCount", { get: () => traceCount });
@@ -446,12 +445,10 @@ export function jit<F extends (...args: any[]) => any>(f: F, opts: JitOptions = 
 }
 
 function leafDonation(
-  def: tree.TreeDef,
   args: unknown[],
   donate: Set<number>,
   statics: Set<number>,
 ): boolean[] {
-  void def;
   return args.flatMap((
     a,
     i,

@@ -389,7 +389,6 @@ for (const row of ROWS) {
   if (row.diff) {
     Deno.test(`${row.prim}: jvp matches float64 central differences`, async () => {
       const args = row.inputs.map((d, i) => sample(d, 11 + i));
-      const r = rng(99);
       const isF = row.inputs.map((d) => (d.dtype ?? "f32") === "f32");
       const tans = args.map((a, i) => (isF[i] ? uniform(50 + i, a.shape as number[]) : a));
       const [, dy] = jvp(
@@ -408,7 +407,6 @@ for (const row of ROWS) {
         base.map((b, i) => (tv[i] ? b.map((v, k) => v + s * h * tv[i]![k]) : b));
       const fp = refF64(row, shift(1), shapes, dtypes), fm = refF64(row, shift(-1), shapes, dtypes);
       const fd = Array.from(fp).map((v, k) => (v - fm[k]) / (2 * h));
-      void r;
       assertAllClose(await flat(dy as Tensor), fd, { rtol: row.tol ?? 2e-3, atol: 2e-4 });
     });
 

@@ -142,7 +142,7 @@ export const dot_general_p: Primitive = definePrimitive("dot_general", {
     }
     return [tl, tr];
   },
-  batch([l, r], [dl, dr], { contracting: [lc, rc], batch: [lb, rb] }, size) {
+  batch([l, r], [dl, dr], { contracting: [lc, rc], batch: [lb, rb] }) {
     // batched operands get their batch axis as a new leading dot batch dimension
     const shift = (ds: readonly number[]) => ds.map((d) => d + 1);
     if (dl !== null && dr !== null) {
@@ -162,7 +162,6 @@ export const dot_general_p: Primitive = definePrimitive("dot_general", {
     const rm = moveaxis(r, dr!, 0);
     const y = dotGeneral(l, rm, { contracting: [lc, shift(rc)], batch: [lb, shift(rb)] });
     const lfree = freeDims(l.ndim, lc, lb).length;
-    void size;
     return [[y], [lb.length + lfree]];
   },
 });

@@ -211,14 +211,13 @@ export const slice_p: Primitive = definePrimitive("slice", {
   jvp([x], [t], params) {
     return [[bind1(slice_p, [x], params)], [bind1(slice_p, [t], params)]];
   },
-  transpose([ct], [x], { start, limit, strides }) {
+  transpose([ct], [x], { start, strides }) {
     if (!ct) return [null];
     const xa = (x as UndefinedPrimal).aval;
     // zero-pad back: lo = start, interior = stride − 1, hi = what is left after the last element
     const hi = xa.shape.map((n, k) =>
       n - (start[k] + (ct.shape[k] === 0 ? 0 : (ct.shape[k] - 1) * strides[k] + 1))
     );
-    void limit;
     return [pad(ct, full([], 0, ct.dtype), start, hi, strides.map((s: number) => s - 1))];
   },
   batch([x], [d], { start, limit, strides }) {

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { broadcastShapes, normAxes, normAxis, prod, ShapedArray } from "./aval.ts";
+import { broadcastShapes, normAxes, normAxis, prod } from "./aval.ts";
 import { type DType, isFloat, promoteTypes, toDType } from "./dtype.ts";
 import * as ew from "./prims/elementwise.ts";
 import * as rd from "./prims/reduce.ts";

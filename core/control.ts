@@ -21,8 +21,8 @@ import {
   slice,
   zerosLikeT,
 } from "./prims/structural.ts";
-import type { Tensor } from "./tensor.ts";
-import { bind, pushInterpreter } from "./trace.ts";
+import { Tensor } from "./tensor.ts";
+import { bind, evalInterpreter, pushInterpreter } from "./trace.ts";
 import { matchAxis } from "./vmap_core.ts";
 
 /** Reorders a jaxpr's inputs and outputs (by index lists into the old ones). */
@@ -602,18 +602,41 @@ export const while_p: Primitive = definePrimitive("while", {
     const cconsts = args.slice(0, cc), bconsts = args.slice(cc, cc + bc);
     let carry = args.slice(cc + bc);
     const backend = currentBackend();
-    if (!backend.readSync) {
+    if (backend.readSync) {
+      for (;;) {
+        const [p] = evalJaxpr(condJaxpr, [], [...cconsts, ...carry]);
+        if (!backend.readSync(p._buf, p.aval)[0]) break;
+        carry = evalJaxpr(bodyJaxpr, [], [...bconsts, ...carry]);
+      }
+      return carry;
+    }
+    const { defer, alloc, copy } = backend;
+    if (!defer || !alloc || !copy) {
       throw new Error(
-        `whileLoop: the '${backend.name}' backend cannot read the loop condition synchronously` +
-          `\nhelp: use lax.foriLoop with static bounds or lax.scan, which run without reading back`,
+        `whileLoop: the '${backend.name}' backend can neither read the loop condition ` +
+          `synchronously nor defer work\nhelp: use lax.foriLoop with static bounds or lax.scan`,
       );
     }
-    for (;;) {
-      const [p] = evalJaxpr(condJaxpr, [], [...cconsts, ...carry]);
-      if (!backend.readSync(p._buf, p.aval)[0]) break;
-      carry = evalJaxpr(bodyJaxpr, [], [...bconsts, ...carry]);
-    }
-    return carry;
+    // The condition lives on the device: the outputs are allocated now and filled by a task
+    // that the backend runs before any later work (see Backend.defer).
+    const avals = carry.map((c) => c.aval);
+    const outBufs = avals.map((a) => alloc.call(backend, a));
+    defer.call(backend, async (direct) => {
+      let cur = carry;
+      const inEval = <T>(fn: () => T): T =>
+        direct(() => {
+          using _ = pushInterpreter(evalInterpreter);
+          return fn();
+        });
+      for (;;) {
+        const [p] = inEval(() => evalJaxpr(condJaxpr, [], [...cconsts, ...cur]));
+        const v = await direct(() => p.data());
+        if (!v[0]) break;
+        cur = inEval(() => evalJaxpr(bodyJaxpr, [], [...bconsts, ...cur]));
+      }
+      direct(() => cur.forEach((c, i) => copy.call(backend, c._buf, outBufs[i], avals[i])));
+    });
+    return outBufs.map((b, i) => new Tensor(avals[i], b, backend));
   },
   jvp(primals, tangents, params) {
     const { condJaxpr, bodyJaxpr, condNumConsts: cc, bodyNumConsts: bc } = params as WhileParams;

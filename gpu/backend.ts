@@ -170,7 +170,10 @@ export const LOWERINGS: { readonly [P in PrimName]: Lowering } = {
   reduce_window: (c) =>
     single(reduceWindowKernel(c.ins[0].dtype, c.ins[0].shape, _p<WindowParams>(c))),
   sort: (c) => {
-    const p = _p<{ axis: number; descending?: boolean }>(c);
+    const p = _p<{ axis: number; descending?: boolean; numKeys?: number }>(c);
+    if ((p.numKeys ?? 1) !== 1) {
+      throw new RangeError(`Cannot lower sort with numKeys ${p.numKeys} on webgpu: only 1 key`);
+    }
     return sortPlan(c.ins.map((a) => a.dtype), c.ins[0].shape, p.axis, !!p.descending);
   },
   threefry2x32: (c) => single(threefryKernel(_n(c.ins[0]))),

@@ -12,7 +12,7 @@
  */
 
 /** The smallest bucket, in bytes. */
-export const MIN_BUCKET_BYTES = 256;
+export const MIN_BUCKET_BYTES: number = 256;
 
 /**
  * The bucket a request of `bytes` is served from: the smallest of 2^k or 1.5 * 2^k (k >= 8)

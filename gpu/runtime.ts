@@ -245,7 +245,16 @@ export class GpuRuntime {
     const pickAny = (r: BufRef | TexRef) => (r.kind === "tex" ? texs[r.index][1] : pick(r));
     for (const s of plan.steps) {
       if (s.kind === "dispatch") this.dispatch(s.kernel, s.kernel.bindings.map(pickAny), op);
-      else this.copy(pick(s.src), pick(s.dst), s.bytes);
+      else if (s.kind === "copy") this.copy(pick(s.src), pick(s.dst), s.bytes);
+      else {
+        const t = plan.textures![s.dst.index];
+        this.#endPass().copyBufferToTexture(
+          { buffer: pick(s.src), offset: 0, bytesPerRow: s.bytesPerRow, rowsPerImage: t.height },
+          { texture: texs[s.dst.index][1] },
+          [t.width, t.height, t.layers],
+        );
+        this.#pending++;
+      }
     }
     for (const t of temps) this.release(t);
     for (const [key, t] of texs) this.#releaseTexture(key, t);
@@ -258,8 +267,8 @@ export class GpuRuntime {
     const tex = this.ctx.device.createTexture({
       size: [t.width, t.height, t.layers],
       format: t.format,
-      // TEXTURE_BINDING 0x04 | STORAGE_BINDING 0x08
-      usage: 0x04 | 0x08,
+      // COPY_DST 0x02 | TEXTURE_BINDING 0x04 | STORAGE_BINDING 0x08
+      usage: 0x02 | 0x04 | 0x08,
     });
     return [key, tex];
   }

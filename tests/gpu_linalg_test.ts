@@ -89,6 +89,9 @@ for (const [path, backend] of PATHS) {
         { lhs: [3], rhs: [5], contracting: [[], []], batch: [[], []] }, // outer product
         { lhs: [2, 3, 4], rhs: [2, 4, 3], contracting: [[], []], batch: [[0, 1], [0, 2]] }, // no K
         { lhs: [3, 0], rhs: [0, 4], contracting: [[1], [0]], batch: [[], []] }, // empty K gives 0
+        // dense operands with 256-byte rows: copied into textures instead of packed
+        { lhs: [2, 5, 64], rhs: [2, 64, 128], contracting: [[2], [1]], batch: [[0], [0]] },
+        { lhs: [64, 5], rhs: [64, 64], contracting: [[0], [0]], batch: [[], []] },
       ];
       for (const c of cases) {
         for (const dtype of ["f32", "i32"] as DType[]) {

@@ -110,11 +110,15 @@ function panel(
       }),
     );
   });
-  // legend, top right inside the plot, drawn over the curves on a translucent box
-  const lx = x0 + ml + pw - 128, ly0 = y0 + mt + 6;
+  // legend in the right corner the curves end away from (bottom right for rising accuracy),
+  // on a translucent box over the curves
+  const ends = series.map((s) => s.values.findLast(Number.isFinite)).filter((v) => v !== undefined);
+  const endHigh = ends.filter((v) => v! > (lo + hi) / 2).length > ends.length / 2;
+  const boxH = series.length * 16 + 6;
+  const lx = x0 + ml + pw - 128, ly0 = endHigh ? y0 + mt + ph - 6 - boxH : y0 + mt + 6;
   if (series.length > 0) {
     out.push(
-      `<rect x="${lx - 6}" y="${ly0}" width="128" height="${series.length * 16 + 6}" ` +
+      `<rect x="${lx - 6}" y="${ly0}" width="128" height="${boxH}" ` +
         `fill="white" fill-opacity="0.85" stroke="#ccc"/>`,
     );
   }

@@ -57,7 +57,15 @@ export interface Kernel {
 /** One step of a lowered primitive. */
 export type Step =
   | { readonly kind: "dispatch"; readonly kernel: Kernel }
-  | { readonly kind: "copy"; readonly src: BufRef; readonly dst: BufRef; readonly bytes: number };
+  | { readonly kind: "copy"; readonly src: BufRef; readonly dst: BufRef; readonly bytes: number }
+  | {
+    /** `copyBufferToTexture` of a whole texture from a buffer starting at offset 0. */
+    readonly kind: "toTexture";
+    readonly src: BufRef;
+    readonly dst: TexRef;
+    /** Bytes between buffer rows (a multiple of 256). */
+    readonly bytesPerRow: number;
+  };
 
 /** A lowered primitive: steps run in order, with temporaries of the given byte sizes. */
 export interface Plan {
@@ -97,7 +105,7 @@ export function storageType(dtype: DType): "f32" | "i32" | "u32" {
 }
 
 /** Bytes per element on the GPU (every dtype is 4 bytes there). */
-export const GPU_ITEM_BYTES = 4;
+export const GPU_ITEM_BYTES: number = 4;
 
 /** The number of elements of a shape. */
 export function size(shape: readonly number[]): number {
@@ -169,7 +177,7 @@ export function dotStrides(terms: readonly string[], strides: readonly number[])
 }
 
 /** The largest number of workgroups in one dispatch dimension (WebGPU's default and max). */
-export const MAX_WORKGROUPS_PER_DIM = 65535;
+export const MAX_WORKGROUPS_PER_DIM: number = 65535;
 
 /** A launch of `groups` workgroups folded into x, y (and z) when it exceeds 65535. */
 export interface Grid {
@@ -225,7 +233,7 @@ export function declareBindings(decls: readonly BindingDecl[]): string {
 }
 
 /** The workgroup size of one-thread-per-element kernels. */
-export const ELEMENTWISE_WG = 64;
+export const ELEMENTWISE_WG: number = 64;
 
 /**
  * A one-invocation-per-element kernel over `total` elements: `body` runs with `i: u32` the
@@ -265,7 +273,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
  * WGSL leaves NaN behaviour of comparisons and builtins unspecified; they are made at run time
  * (from a `var`) because a constant expression that yields NaN or infinity is a WGSL error.
  */
-export const F32_SPECIALS = `
+export const F32_SPECIALS: string = `
 fn _isnan(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u; }
 fn _isinf(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) == 0x7f800000u; }
 fn _nan() -> f32 { var b = 0x7fc00000u; return bitcast<f32>(b); }

@@ -83,7 +83,14 @@ export function dotGeneralPlan(
   const B = size(lb.map((d) => lhs[d])), K = size(lc.map((d) => lhs[d]));
   const M = size(lf.map((d) => lhs[d])), N = size(rf.map((d) => rhs[d]));
   const t = storageType(dtype);
+  // Whether an operand is laid out exactly as [batch, rows, cols] row-major.
+  const dense = (groups: [_Dim[], number, number][]) =>
+    groups.every(([ds, k, stride]) =>
+      ds.length === 0 || (ds.length === 1 && ds[0].strides[k] === stride)
+    );
   return gemmPlan({
+    aDense: dense([[bDims, 0, M * K], [mDims, 0, K], [kDims, 0, 1]]),
+    bDense: dense([[bDims, 1, K * N], [kDims, 1, N], [nDims, 0, 1]]),
     dtype,
     batch: B,
     M,

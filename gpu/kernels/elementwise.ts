@@ -5,10 +5,10 @@
  *
  * Values are in their storage types: bool is a u32 holding 0 or 1.
  *
- * Integer semantics (documented deviations from C, matching numpy where it defines them):
- * integer `div` truncates toward zero and gives 0 for a zero divisor; integer `rem` has the
- * sign of the dividend and gives 0 for a zero divisor; shifts by 32 or more give 0;
- * arithmetic wraps modulo 2^32.
+ * Integer semantics (C leaves these undefined; these are WGSL's, which the core's reference
+ * implementations share): integer `div` truncates toward zero, `x / 0 = x` and
+ * `INT_MIN / -1 = INT_MIN`; integer `rem` has the sign of the dividend and gives 0 for a zero
+ * divisor; shifts by 32 or more give 0; arithmetic wraps modulo 2^32.
  *
  * @module
  */
@@ -175,7 +175,8 @@ export function binaryExpr(op: BinaryPrim, dtype: DType, a: string, b: string, h
     case "mul":
       return bool ? `(${a} & ${b})` : `(${a} * ${b})`;
     case "div":
-      return f ? `(${a} / ${b})` : `select(${a} / ${b}, ${zero}, ${b} == ${zero})`;
+      // ints: WGSL defines x / 0 = x and INT_MIN / -1 = INT_MIN (the core's reference agrees)
+      return `(${a} / ${b})`;
     case "rem":
       if (f) {
         h.add(FMOD);

@@ -10,11 +10,12 @@
  * accumulates the TM × TN block of rows `ty·TM + i` and columns `tx·TN + c` in registers,
  * reading A four k at a time and B four columns at a time.
  *
- * Why this shape (measured on llvmpipe, Mesa's CPU driver, where kernels are tested): there a
- * storage-buffer read costs ~10 ns per lane and float, a workgroup-memory vec4 read well under
- * 1 ns, and FMAs almost nothing, so the kernel is bound by how often each global element is
- * read: once per workgroup, so large tiles (128 × 128) win. Discrete GPUs like the same
- * shape (tiles in shared memory, register blocking, vec4 shared reads).
+ * This is the GEMM for discrete GPUs (the classic shape: tiles in shared memory, register
+ * blocking, vec4 shared reads, few barriers per K step). On CPU adapters the backend uses the
+ * texture GEMM of `gemm_texture.ts` instead: llvmpipe (Mesa 22.x) turns every storage read,
+ * and every workgroup-memory access, into a loop over the SIMD lanes (a storage read costs
+ * ~10 ns per lane and float), which holds this kernel to about 1.8 GFLOP/s at 1024³ there,
+ * against 15–18 for the texture GEMM. Both paths are tested on every adapter.
  *
  * @module
  */
@@ -89,6 +90,10 @@ export interface GemmSpec {
   readonly storeC: string;
   /** The bindings of `a`, `b` and `o` (default inputs 0, 1 and output 0). */
   readonly refs?: readonly [BufRef, BufRef, BufRef];
+  /** A is dense row-major `[batch, M, K]` from offset 0 (lets the texture GEMM copy it). */
+  readonly aDense?: boolean;
+  /** B is dense row-major `[batch, K, N]` from offset 0. */
+  readonly bDense?: boolean;
 }
 
 /**

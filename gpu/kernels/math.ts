@@ -11,7 +11,7 @@
 import { F32_SPECIALS } from "./common.ts";
 
 /** NaN-propagating max and min (numpy `maximum`/`minimum`): a NaN operand wins. */
-export const FMAX_FMIN = `${F32_SPECIALS}
+export const FMAX_FMIN: string = `${F32_SPECIALS}
 fn _fmax(a: f32, b: f32) -> f32 { if (_isnan(a)) { return a; } if (_isnan(b)) { return b; } return max(a, b); }
 fn _fmin(a: f32, b: f32) -> f32 { if (_isnan(a)) { return a; } if (_isnan(b)) { return b; } return min(a, b); }
 `;
@@ -20,7 +20,7 @@ fn _fmin(a: f32, b: f32) -> f32 { if (_isnan(a)) { return a; } if (_isnan(b)) { 
  * expm1: the Taylor series to x^9/9! on |x| < 0.5 (truncation error below 1e-8 relative), and
  * exp(x) - 1 elsewhere, where the cancellation costs at most a factor 1.6.
  */
-export const EXPM1 = `
+export const EXPM1: string = `
 fn _expm1(x: f32) -> f32 {
   if (abs(x) < 0.5) {
     return x * (1.0 + x * (0.5 + x * (0.16666666666666666 + x * (0.041666666666666664 +
@@ -35,7 +35,7 @@ fn _expm1(x: f32) -> f32 {
  * log1p: on |x| < 0.5, log(1 + x) = 2 atanh(s) with s = x / (2 + x), |s| <= 1/3, summed to
  * s^19 (truncation below 1e-10); elsewhere log(1 + x), whose rounding of 1 + x is harmless.
  */
-export const LOG1P = `
+export const LOG1P: string = `
 fn _log1p(x: f32) -> f32 {
   if (abs(x) < 0.5) {
     let s = x / (2.0 + x);
@@ -50,7 +50,7 @@ fn _log1p(x: f32) -> f32 {
 `;
 
 /** tanh = expm1(2|x|) / (expm1(2|x|) + 2) with the sign of x; ±1 beyond |x| > 9. */
-export const TANH = `${EXPM1}
+export const TANH: string = `${EXPM1}
 fn _tanh(x: f32) -> f32 {
   let ax = abs(x);
   if (ax > 9.0) { return sign(x); }
@@ -64,7 +64,7 @@ fn _tanh(x: f32) -> f32 {
  * sinh: (e + e / (e + 1)) / 2 with e = expm1(|x|) below 1 (no cancellation), else
  * h^2/2 - 1/(2 h^2) with h = exp(|x|/2) (no premature overflow); cosh likewise.
  */
-export const SINH_COSH = `${EXPM1}
+export const SINH_COSH: string = `${EXPM1}
 fn _sinh(x: f32) -> f32 {
   let ax = abs(x);
   var r: f32;
@@ -84,7 +84,7 @@ fn _cosh(x: f32) -> f32 {
 `;
 
 /** logistic(x) = 1 / (1 + e^-x), computed from e = exp(-|x|) so it never overflows. */
-export const LOGISTIC = `
+export const LOGISTIC: string = `
 fn _logistic(x: f32) -> f32 {
   let e = exp(-abs(x));
   let r = 1.0 / (1.0 + e);
@@ -96,7 +96,7 @@ fn _logistic(x: f32) -> f32 {
  * erf: Eigen's and XLA's f32 rational approximation (`generic_fast_erf_float`, XLA
  * `ErfImpl32`): x P(x²) / Q(x²) on x clamped to [-4, 4], where erf rounds to ±1 in f32.
  */
-export const ERF = `${F32_SPECIALS}
+export const ERF: string = `${F32_SPECIALS}
 fn _erf(x0: f32) -> f32 {
   if (_isnan(x0)) { return x0; }
   let x = clamp(x0, -4.0, 4.0);
@@ -122,7 +122,7 @@ fn _erf(x0: f32) -> f32 {
  * Gems Jade, 2011): w = -log1p(-x²), a degree-8 polynomial in w - 2.5 (w < 5) or sqrt(w) - 3,
  * times x; ±inf at ±1 and NaN beyond.
  */
-export const ERF_INV = `${F32_SPECIALS}${LOG1P}
+export const ERF_INV: string = `${F32_SPECIALS}${LOG1P}
 fn _erf_inv(x: f32) -> f32 {
   let w0 = -_log1p(-x * x);
   var p: f32;
@@ -160,7 +160,7 @@ fn _erf_inv(x: f32) -> f32 {
  * sign of the base (−0 included), zeros and infinities as IEEE 754 `pow`. The general case is
  * exp2(y log2 |x|), whose relative error grows like |y log2 x| · 2^-24.
  */
-export const POW = `${F32_SPECIALS}
+export const POW: string = `${F32_SPECIALS}
 fn _pow(x: f32, y: f32) -> f32 {
   if (y == 0.0 || x == 1.0) { return 1.0; }
   if (_isnan(x) || _isnan(y)) { return _nan(); }
@@ -190,7 +190,7 @@ fn _pow(x: f32, y: f32) -> f32 {
 `;
 
 /** Integer pow by squaring (wrapping); negative exponents give 0 except for bases ±1. */
-export const IPOW = `
+export const IPOW: string = `
 fn _ipow_i32(x: i32, y: i32) -> i32 {
   if (y < 0) {
     if (x == 1) { return 1; }
@@ -215,7 +215,7 @@ fn _ipow_u32(x: u32, y: u32) -> u32 {
  * fused multiply-add is needed (llvmpipe does not fuse WGSL's fma). fmod(x, 0), fmod(±inf, y)
  * and NaNs give NaN, fmod(x, ±inf) = x; subnormals are flushed as the device does.
  */
-export const FMOD = `${F32_SPECIALS}
+export const FMOD: string = `${F32_SPECIALS}
 fn _fmod(x: f32, y: f32) -> f32 {
   if (_isnan(x) || _isnan(y) || _isinf(x) || y == 0.0) { return _nan(); }
   if (_isinf(y)) { return x; }
@@ -239,7 +239,7 @@ fn _fmod(x: f32, y: f32) -> f32 {
  * cases included), and asin(x) = atan2(x, sqrt((1 - x)(1 + x))),
  * acos(x) = 2 atan2(sqrt(1 - x), sqrt(1 + x)).
  */
-export const ATAN = `${F32_SPECIALS}
+export const ATAN: string = `${F32_SPECIALS}
 fn _atan_pos(x0: f32) -> f32 {
   var x = x0;
   var y = 0.0;

@@ -1,3 +1,4 @@
+import "./backend.ts";
 import { assertAllClose, assertEquals, assertThrows } from "@std/assert";
 import { grad, jit, jvp, np, type Tensor, vjp, vmap } from "../mod.ts";
 import {

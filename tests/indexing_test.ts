@@ -1,6 +1,7 @@
 // Tests of the gather, scatter, sort and cumulative primitives (core/prims/indexing.ts,
 // sort.ts, cumulative.ts): values against plain-JS references, gradients against central
 // differences, vmap against a loop, jit against eager, and the error messages.
+import "./backend.ts";
 import { assertAllClose, assertEquals, assertThrows } from "@std/assert";
 import { grad, jit, jvp, np, type Tensor, vjp, vmap } from "../mod.ts";
 import { withFloat64 } from "../core/prims/host.ts";

@@ -1,3 +1,4 @@
+import "./backend.ts";
 import { assert, assertAllClose, assertEquals, assertThrows } from "@std/assert";
 import { grad, jit, np, type Tensor, vmap } from "../mod.ts";
 import { withFloat64 } from "../core/prims/host.ts";

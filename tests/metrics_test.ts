@@ -1,3 +1,4 @@
+import "./backend.ts";
 import { assertAllClose, assertEquals, assertThrows } from "@std/assert";
 import { jit, np, type Tensor, vmap } from "../mod.ts";
 import * as M from "../layers/metrics.ts";

@@ -1,3 +1,4 @@
+import "./backend.ts";
 import { assert, assertAllClose, assertEquals, assertNotEquals, assertThrows } from "@std/assert";
 import { jit, np, random, type Tensor } from "../mod.ts";
 import * as I from "../layers/init.ts";

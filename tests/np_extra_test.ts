@@ -1,5 +1,6 @@
 // Tests of the np functions in core/numpy_extra.ts: take, takeAlongAxis, sort, argsort, topK,
 // the cumulative ops, pad, split, tile, repeat, einsum, and the index/at Tensor methods.
+import "./backend.ts";
 import { assertAllClose, assertEquals, assertThrows } from "@std/assert";
 import { grad, jit, makeJaxpr, np, type Tensor, vmap } from "../mod.ts";
 import { withFloat64 } from "../core/prims/host.ts";

@@ -1,3 +1,4 @@
+import "./backend.ts";
 import { assert, assertAllClose, assertEquals, assertThrows } from "@std/assert";
 import { jit, np, type Tensor, tree, valueAndGrad } from "../mod.ts";
 import { type Backend, currentBackend, setBackend } from "../core/backend.ts";

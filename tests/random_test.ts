@@ -1,3 +1,4 @@
+import "./backend.ts";
 import { assert, assertAllClose, assertEquals, assertThrows } from "@std/assert";
 import { grad, jit, makeJaxpr, np, type Tensor, vmap } from "../mod.ts";
 import * as random from "../core/random.ts";

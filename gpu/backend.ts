@@ -55,6 +55,8 @@ import {
   type UnaryPrim,
 } from "./prims.ts";
 import { GpuRuntime, type RuntimeOptions } from "./runtime.ts";
+import type { Jaxpr } from "../core/jaxpr.ts";
+import { compileJaxpr, type Executable, type JitCompileOptions } from "./jit/mod.ts";
 
 /** A device array: a pooled storage buffer and its byte length. */
 export class WebGpuArray {
@@ -193,6 +195,8 @@ export interface WebGpuOptions extends RuntimeOptions {
 export interface WebGpuBackend extends Backend {
   /** The runtime (device, pools, pipeline cache, encoder). */
   readonly runtime: GpuRuntime;
+  /** Compiles a jaxpr into fused kernels, replayed per call (see `jit/mod.ts`). */
+  compileJaxpr(j: Jaxpr, opts?: JitCompileOptions): Executable;
 }
 
 function _toDevice(data: TypedArray, dtype: DType): ArrayBufferView<ArrayBuffer> {
@@ -276,10 +280,29 @@ export async function createWebGpuBackend(opts: WebGpuOptions = {}): Promise<Web
       const arr = handle(buf);
       arr.released = true;
       owners.unregister(arr);
-      rt.release(arr.buffer);
+      rt.releaseOrdered(arr.buffer);
     },
     sync(): Promise<void> {
       return rt.sync();
+    },
+    alloc(aval: AvalLike): Buf {
+      return alloc(_n(aval) * 4);
+    },
+    copy(src: Buf, dst: Buf, aval: AvalLike): void {
+      rt.copy(handle(src).buffer, handle(dst).buffer, _n(aval) * 4);
+    },
+    defer(task: (direct: <T>(fn: () => T) => T) => Promise<void>): void {
+      rt.defer(task);
+    },
+    compileJaxpr(j: Jaxpr, o?: JitCompileOptions): Executable {
+      const adopt = (arr: WebGpuArray): WebGpuArray => {
+        arr.released = true;
+        owners.unregister(arr);
+        const next = new WebGpuArray(arr.buffer, arr.bytes);
+        owners.register(next, next.buffer);
+        return next;
+      };
+      return compileJaxpr({ rt, gemm, backend: this, alloc, handle, adopt }, j, o);
     },
   };
 }

@@ -174,17 +174,27 @@ export function gpuAdapterAvailable(): Promise<boolean> {
 }
 
 /**
+ * An environment variable, or undefined when unset or unreadable (no `--allow-env`).
+ *
+ * @param name The variable's name.
+ * @returns Its value.
+ */
+export function envVar(name: string): string | undefined {
+  try {
+    return globalThis.Deno?.env.get(name);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * The debug level from `DENAX_DEBUG` (0 when unset or unreadable): 1 prints compile events,
  * 2 the IR, 3 the generated WGSL.
  *
  * @returns The level, an integer >= 0.
  */
 export function debugLevel(): number {
-  try {
-    const v = globalThis.Deno?.env.get("DENAX_DEBUG");
-    const n = v ? parseInt(v, 10) : 0;
-    return Number.isFinite(n) ? n : 0;
-  } catch {
-    return 0; // no --allow-env: debugging stays off
-  }
+  const v = envVar("DENAX_DEBUG"); // unreadable (no --allow-env): debugging stays off
+  const n = v ? parseInt(v, 10) : 0;
+  return Number.isFinite(n) ? n : 0;
 }

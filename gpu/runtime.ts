@@ -8,6 +8,16 @@
  * may still use it waits in a deferred list and joins the pool only when those commands are
  * submitted (after which queue order protects it, `writeBuffer` included).
  *
+ * Deferred work (`Backend.defer`, used by `whileLoop`): every operation that reaches the device
+ * (dispatch, copy, upload, read, sync, explicit release) goes through a {@link Scheduler}, which
+ * holds it back while a deferred task is pending and replays it in order afterwards (see
+ * `defer.ts`); garbage-collected buffers that held-back work still uses stay out of the pool
+ * until that work has run.
+ *
+ * Profiling (`DENAX_PROFILE=1` or {@link RuntimeOptions.profile}, where the device has
+ * `timestamp-query`): every dispatch is timed on the GPU, and per-op times are printed per
+ * submit and as totals at exit (see `profile.ts`).
+ *
  * Errors: a WGSL compile failure is caught with a validation error scope around pipeline
  * creation and reported with the op's name, the compiler's messages and the numbered source;
  * it, and any uncaptured device error, is thrown by the next {@link GpuRuntime.read} or
@@ -15,15 +25,22 @@
  *
  * @module
  */
-import { debugLevel, type GpuContext, requestGpu } from "./device.ts";
+import { type DeferredTask, Scheduler } from "./defer.ts";
+import { debugLevel, envVar, type GpuContext, requestGpu } from "./device.ts";
 import { GpuError, GpuUnavailableError, numberLines } from "./errors.ts";
 import type { BufRef, Kernel, Plan, TexRef, TextureSpec } from "./kernels/common.ts";
 import { BufferPool, type PoolStats } from "./pool.ts";
+import { KernelProfiler } from "./profile.ts";
 
 /** Options of {@link GpuRuntime.create}. */
 export interface RuntimeOptions {
   /** Submit the shared encoder after this many dispatches (default 64). */
   readonly flushEvery?: number;
+  /**
+   * Time every kernel with timestamp queries and print per-op GPU times (default: the
+   * `DENAX_PROFILE` environment variable is "1"). Ignored without `timestamp-query`.
+   */
+  readonly profile?: boolean;
 }
 
 /** Counters of the runtime, for tests and profiling. */
@@ -70,12 +87,21 @@ export class GpuRuntime {
   #dispatches = 0;
   #submits = 0;
   #debug = debugLevel();
+  #sched = new Scheduler();
+  /** The kernel profiler, when profiling is on (see {@link RuntimeOptions.profile}). */
+  readonly profiler: KernelProfiler | null;
 
   private constructor(ctx: GpuContext, opts: RuntimeOptions) {
     this.ctx = ctx;
     this.storage = new BufferPool(ctx.device, _STORAGE_USAGE);
     this.#staging = new BufferPool(ctx.device, _STAGING_USAGE, 1 << 28);
     this.#flushEvery = opts.flushEvery ?? 64;
+    const profile = opts.profile ?? envVar("DENAX_PROFILE") === "1";
+    this.profiler = profile && ctx.timestampQuery ? new KernelProfiler(ctx.device) : null;
+    if (this.profiler && opts.profile === undefined) {
+      const prof = this.profiler;
+      globalThis.addEventListener?.("unload", () => console.error(prof.report()));
+    }
   }
 
   /**
@@ -197,6 +223,10 @@ export class GpuRuntime {
    * @param op The op, for errors and debug output.
    */
   dispatch(kernel: Kernel, buffers: readonly (GPUBuffer | GPUTexture)[], op: string): void {
+    this.#sched.submit(() => this.#dispatch(kernel, buffers, op), buffers);
+  }
+
+  #dispatch(kernel: Kernel, buffers: readonly (GPUBuffer | GPUTexture)[], op: string): void {
     const [x, y, z] = kernel.dispatch;
     if (x === 0 || y === 0 || z === 0) return;
     const pipe = this.pipeline(kernel.wgsl, op);
@@ -207,10 +237,14 @@ export class GpuRuntime {
         resource: r instanceof GPUBuffer ? { buffer: r } : r.createView({ dimension: "2d-array" }),
       })),
     });
-    const pass = this.#beginPass();
+    const prof = this.profiler;
+    if (prof?.full) this.flush();
+    // Profiling: one pass per dispatch, its start and end time-stamped.
+    const pass = prof ? this.#endPass().beginComputePass(prof.pass(op)) : this.#beginPass();
     pass.setPipeline(pipe);
     pass.setBindGroup(0, bindGroup);
     pass.dispatchWorkgroups(x, y, z);
+    if (prof) pass.end();
     this.#dispatches++;
     if (++this.#pending >= this.#flushEvery) this.flush();
   }
@@ -223,6 +257,10 @@ export class GpuRuntime {
    * @param bytes Bytes to copy (a multiple of 4).
    */
   copy(src: GPUBuffer, dst: GPUBuffer, bytes: number): void {
+    this.#sched.submit(() => this.#copy(src, dst, bytes), [src, dst]);
+  }
+
+  #copy(src: GPUBuffer, dst: GPUBuffer, bytes: number): void {
     if (bytes === 0) return;
     this.#endPass().copyBufferToBuffer(src, 0, dst, 0, bytes);
     this.#pending++;
@@ -238,14 +276,18 @@ export class GpuRuntime {
    * @param op The op, for errors.
    */
   run(plan: Plan, inputs: readonly GPUBuffer[], outputs: readonly GPUBuffer[], op: string): void {
+    this.#sched.submit(() => this.#run(plan, inputs, outputs, op), [...inputs, ...outputs]);
+  }
+
+  #run(plan: Plan, inputs: readonly GPUBuffer[], outputs: readonly GPUBuffer[], op: string): void {
     const temps = plan.temps.map((b) => this.storage.acquire(b));
     const texs = (plan.textures ?? []).map((t) => this.#acquireTexture(t));
     const pick = (r: BufRef) =>
       r.kind === "in" ? inputs[r.index] : r.kind === "out" ? outputs[r.index] : temps[r.index];
     const pickAny = (r: BufRef | TexRef) => (r.kind === "tex" ? texs[r.index][1] : pick(r));
     for (const s of plan.steps) {
-      if (s.kind === "dispatch") this.dispatch(s.kernel, s.kernel.bindings.map(pickAny), op);
-      else if (s.kind === "copy") this.copy(pick(s.src), pick(s.dst), s.bytes);
+      if (s.kind === "dispatch") this.#dispatch(s.kernel, s.kernel.bindings.map(pickAny), op);
+      else if (s.kind === "copy") this.#copy(pick(s.src), pick(s.dst), s.bytes);
       else {
         const t = plan.textures![s.dst.index];
         this.#endPass().copyBufferToTexture(
@@ -256,7 +298,7 @@ export class GpuRuntime {
         this.#pending++;
       }
     }
-    for (const t of temps) this.release(t);
+    for (const t of temps) this.#release(t);
     for (const [key, t] of texs) this.#releaseTexture(key, t);
   }
 
@@ -290,7 +332,9 @@ export class GpuRuntime {
     const enc = this.#endPass();
     this.#encoder = null;
     this.#pending = 0;
+    const timed = this.profiler?.resolve(enc);
     this.ctx.device.queue.submit([enc.finish()]);
+    timed?.();
     this.#submits++;
     for (const b of this.#deferred) this.storage.release(b);
     this.#deferred.length = 0;
@@ -299,11 +343,27 @@ export class GpuRuntime {
   }
 
   /**
-   * Returns a storage buffer to the pool, deferred while unsubmitted commands may use it.
+   * Returns a storage buffer to the pool, deferred while unsubmitted commands, or commands held
+   * back behind a deferred task, may use it. For buffers whose owner is gone (collected); an
+   * explicit release goes through {@link releaseOrdered}.
    *
    * @param buf A buffer from {@link storage}.
    */
   release(buf: GPUBuffer): void {
+    this.#sched.whenUnused(buf, () => this.#release(buf));
+  }
+
+  /**
+   * Releases a buffer after all work issued so far (an explicit `dispose`): while a deferred
+   * task is pending the release waits in line, since the task may still read the buffer.
+   *
+   * @param buf A buffer from {@link storage}.
+   */
+  releaseOrdered(buf: GPUBuffer): void {
+    this.#sched.submit(() => this.release(buf));
+  }
+
+  #release(buf: GPUBuffer): void {
     if (this.#encoder) this.#deferred.push(buf);
     else this.storage.release(buf);
   }
@@ -312,10 +372,42 @@ export class GpuRuntime {
    * Uploads host bytes into a storage buffer (queue order: after all submitted work).
    *
    * @param buf The destination buffer.
-   * @param data The bytes (a multiple of 4).
+   * @param data The bytes (a multiple of 4); copied if the upload has to wait.
    */
   write(buf: GPUBuffer, data: ArrayBufferView<ArrayBuffer>): void {
-    if (data.byteLength > 0) this.ctx.device.queue.writeBuffer(buf, 0, data);
+    if (data.byteLength === 0) return;
+    if (this.#sched.blocked) {
+      data = new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice();
+    }
+    this.#sched.submit(() => this.ctx.device.queue.writeBuffer(buf, 0, data), [buf]);
+  }
+
+  /**
+   * Runs `op` now, or after the pending deferred tasks (see `defer.ts`), keeping `uses` out of
+   * the pool until it has run. For callers that record commands of their own (compiled
+   * programs); the runtime's own methods already go through this.
+   *
+   * @param op The operation.
+   * @param uses The buffers it reads or writes.
+   */
+  enqueue(op: () => void, uses: readonly GPUBuffer[] = []): void {
+    this.#sched.submit(op, uses);
+  }
+
+  /**
+   * Runs an asynchronous task after all work issued so far and before any work issued later,
+   * which is held back until it finishes (`Backend.defer`). Work issued inside `direct(fn)`
+   * runs at once; an error thrown by the task is thrown by the next read or sync.
+   *
+   * @param task The task.
+   */
+  defer(task: DeferredTask): void {
+    this.#sched.defer(task);
+  }
+
+  /** Deferred tasks now pending (running or waiting), for tests. */
+  get pendingTasks(): number {
+    return this.#sched.pendingTasks;
   }
 
   async #raise(): Promise<void> {
@@ -325,7 +417,8 @@ export class GpuRuntime {
     const others = this.ctx.takeErrors().filter((e) =>
       ![...this.#failedLabels].some((l) => e.message.includes(`'${l}'`))
     );
-    const e = this.#error ?? others.find((x) => x instanceof GpuUnavailableError) ?? others[0];
+    const lost = others.find((x) => x instanceof GpuUnavailableError);
+    const e = this.#error ?? lost ?? this.#sched.takeError()?.value ?? others[0];
     this.#error = null;
     if (e) throw e;
   }
@@ -346,7 +439,11 @@ export class GpuRuntime {
    * @throws {GpuError} For a compile or device error recorded since the last readback.
    * @throws {GpuUnavailableError} When the device is lost.
    */
-  async read(buf: GPUBuffer, bytes: number): Promise<ArrayBuffer> {
+  read(buf: GPUBuffer, bytes: number): Promise<ArrayBuffer> {
+    return this.#sched.submitAsync(() => this.#read(buf, bytes), [buf]);
+  }
+
+  async #read(buf: GPUBuffer, bytes: number): Promise<ArrayBuffer> {
     if (bytes === 0) {
       this.flush();
       await this.#raise();
@@ -374,7 +471,11 @@ export class GpuRuntime {
    * @throws {GpuError} For a compile or device error recorded since the last readback.
    * @throws {GpuUnavailableError} When the device is lost.
    */
-  async sync(): Promise<void> {
+  sync(): Promise<void> {
+    return this.#sched.submitAsync(() => this.#sync());
+  }
+
+  async #sync(): Promise<void> {
     this.flush();
     await this.#wait(this.ctx.device.queue.onSubmittedWorkDone());
     await this.#raise();

@@ -1,5 +1,5 @@
 import { assert, assertAllClose, assertEquals, assertThrows } from "@std/assert";
-import { compileStats, init, np, random } from "../mod.ts";
+import { compileStats, init, jit, np, random, type Tensor } from "../mod.ts";
 import {
   batches,
   charDataset,
@@ -10,6 +10,7 @@ import {
   mnistTensors,
   numBatches,
   numExamples,
+  packBytes,
   padSequences,
   spirals,
   splitData,
@@ -18,6 +19,7 @@ import {
   trainValSplit,
   truthTable,
   twoMoons,
+  unpackBytes,
   Vocab,
 } from "../data/mod.ts";
 import { flat } from "./helpers.ts";
@@ -251,4 +253,29 @@ Deno.test("batches gather every full batch with one compiled program", () => {
   assertEquals(compileStats.traces - before, 1);
   for (const _ of batches(data, { batchSize: 4, shuffle: random.key(0), epoch: 2 }));
   assertEquals(compileStats.traces - before, 1);
+});
+
+Deno.test("packBytes stores four bytes per u32 and unpackBytes restores them, also under jit", async () => {
+  const bytes = new Uint8Array(2 * 12).map((_, i) => (i * 37) % 256);
+  const packed = packBytes(bytes, [2, 12]);
+  assertEquals([packed.dtype, packed.shape], ["u32", [2, 3]]);
+  const back = unpackBytes(packed);
+  assertEquals([back.dtype, back.shape], ["f32", [2, 12]]);
+  assertEquals(await flat(back), Array.from(bytes));
+  const viaJit = jit((w: Tensor) => unpackBytes(w).sum())(packed);
+  assertEquals(await viaJit.item(), bytes.reduce((a, b) => a + b, 0));
+  // an unaligned view is copied first
+  assertEquals(await flat(unpackBytes(packBytes(bytes.subarray(1, 5), [4]))), [37, 74, 111, 148]);
+  assertThrows(() => packBytes(bytes, [4, 6]), TypeError, "multiple of 4");
+  assertThrows(() => unpackBytes(np.zeros([3])), TypeError, "u32[..., k]");
+});
+
+Deno.test("mnistTensors packed keeps bytes and gathers like the f32 version", async () => {
+  const images = new Uint8Array(3 * 784).map((_, i) => (i * 7) % 256);
+  const split = { images, labels: new Uint8Array([1, 2, 3]), n: 3 };
+  const packed = mnistTensors(split, { packed: true });
+  assertEquals([packed.x.dtype, packed.x.shape], ["u32", [3, 196]]);
+  const rows = subset(packed, [2, 0]);
+  const plain = subset(mnistTensors(split, { scale: false }), [2, 0]);
+  assertEquals(await flat(unpackBytes(rows.x)), await flat(plain.x));
 });

@@ -93,20 +93,33 @@ export const dot_general_p: Primitive = definePrimitive("dot_general", {
       }
     }
     const isInt = o.dtype === "i32" || o.dtype === "u32";
-    const row = new Float64Array(N);
+    // four output rows at a time: each rhs element loaded once feeds four accumulators
+    const acc = new Float64Array(4 * N);
     for (let b = 0; b < B; b++) {
-      for (let m = 0; m < M; m++) {
-        row.fill(0);
-        const lo = (b * M + m) * K;
+      for (let m0 = 0; m0 < M; m0 += 4) {
+        const rows = Math.min(4, M - m0);
+        acc.fill(0);
+        const l0 = (b * M + m0) * K;
         for (let k = 0; k < K; k++) {
-          const a = lp[lo + k];
-          if (a === 0) continue;
+          const a0 = lp[l0 + k];
+          const a1 = rows > 1 ? lp[l0 + K + k] : 0;
+          const a2 = rows > 2 ? lp[l0 + 2 * K + k] : 0;
+          const a3 = rows > 3 ? lp[l0 + 3 * K + k] : 0;
+          if (a0 === 0 && a1 === 0 && a2 === 0 && a3 === 0) continue;
           const ro = (b * K + k) * N;
-          for (let n = 0; n < N; n++) row[n] += a * rp[ro + n];
+          for (let n = 0; n < N; n++) {
+            const r = rp[ro + n];
+            acc[n] += a0 * r;
+            acc[N + n] += a1 * r;
+            acc[2 * N + n] += a2 * r;
+            acc[3 * N + n] += a3 * r;
+          }
         }
-        const ob = (b * M + m) * N;
-        if (isInt) { for (let n = 0; n < N; n++) out[ob + n] = row[n] | 0; }
-        else for (let n = 0; n < N; n++) out[ob + n] = row[n];
+        for (let i = 0; i < rows; i++) {
+          const ob = (b * M + m0 + i) * N;
+          if (isInt) for (let n = 0; n < N; n++) out[ob + n] = acc[i * N + n] | 0;
+          else for (let n = 0; n < N; n++) out[ob + n] = acc[i * N + n];
+        }
       }
     }
     return [out];

@@ -1,0 +1,145 @@
+/**
+ * The five workloads with denax (webgpu by default, or cpu), for the peer comparison runner.
+ *
+ * The device is waited on inside every timed region by reading a value back to the host: the
+ * loss (W3, W4) or one element of the last output (W1, W2; every earlier dispatch went into
+ * the same queue, so that readback waits for all of them).
+ *
+ * @module
+ */
+import { backendInfo, init, jit, lax, nn, np, type Tensor, tree, valueAndGrad } from "../../mod.ts";
+import {
+  CONV,
+  convData,
+  type ConvResult,
+  ELEMENTWISE_CALLS,
+  elementwiseData,
+  type HostTensor,
+  type LibRunner,
+  matmulData,
+  matmulPickRows,
+  median,
+  type Measured,
+  MLP_LR,
+  MLP_PARAM_NAMES,
+  mlpData,
+  type MlpResult,
+  sample,
+  type SampleOptions,
+} from "./workloads.ts";
+
+const put = (t: HostTensor): Tensor => np.array(t.data, { shape: t.shape });
+/** Reads one element back: waits for everything queued before it. */
+const sync1 = async (t: Tensor): Promise<void> => {
+  await np.slice(t.reshape([-1]), [0], [1]).data();
+};
+
+/** The W2 formula. */
+export function elementwiseFn(x: Tensor): Tensor {
+  return np.tanh(x.mul(2).add(1)).mul(np.sigmoid(x)).sub(np.exp(x.neg().mul(x)));
+}
+
+type Params = Record<(typeof MLP_PARAM_NAMES)[number], Tensor>;
+
+/** Softmax cross-entropy of the MLP 784-256-256-10 with ReLU. */
+export function mlpLoss(p: Params, x: Tensor, y: Tensor): Tensor {
+  const h1 = nn.relu(x.matmul(p.w1).add(p.b1));
+  const h2 = nn.relu(h1.matmul(p.w2).add(p.b2));
+  const logits = h2.matmul(p.w3).add(p.b3);
+  return y.mul(nn.logSoftmax(logits)).sum({ axis: -1 }).mean().neg();
+}
+
+/** One SGD step, `(params, x, y) → [params', loss]`, to be jitted with params donated. */
+export function mlpStep(p: Params, x: Tensor, y: Tensor): [Params, Tensor] {
+  const [loss, g] = valueAndGrad(mlpLoss)(p, x, y);
+  return [tree.map((w: Tensor, gw: Tensor) => w.sub(gw.mul(MLP_LR)), p, g), loss];
+}
+
+/** The MLP parameters and batch on the device. */
+export function mlpInputs(): { params: Params; x: Tensor; y: Tensor } {
+  const d = mlpData();
+  const params = Object.fromEntries(
+    MLP_PARAM_NAMES.map((k) => [k, put(d.params[k])]),
+  ) as Params;
+  return { params, x: put(d.x), y: put(d.y) };
+}
+
+/** W4's loss: Σ conv(conv(x, k1, pad 2), k2, valid) ⊙ c. */
+export function convLoss(x: Tensor, k1: Tensor, k2: Tensor, c: Tensor): Tensor {
+  const p = CONV.pad1;
+  const h = lax.conv(x, k1, [1, 1], [[p, p], [p, p]]);
+  return lax.conv(h, k2, [1, 1], "VALID").mul(c).sum();
+}
+
+/** Creates the denax runner on `backend` ("webgpu" or "cpu"). */
+export async function createRunner(
+  backend = "webgpu",
+  budget: Partial<SampleOptions> = {},
+): Promise<LibRunner> {
+  const info = await init({ backend });
+  const opts = (o: SampleOptions): SampleOptions => ({ ...o, ...budget });
+  return {
+    name: "denax",
+    backend: info.name,
+    adapter: backendInfo().description,
+
+    async matmul(n, reps): Promise<Measured<Float64Array>> {
+      const { a: ha, b: hb } = matmulData(n);
+      const a = put(ha), b = put(hb);
+      const samples = await sample(async () => {
+        let last: Tensor | undefined;
+        for (let r = 0; r < reps; r++) last = np.matmul(a, b);
+        await sync1(last!);
+      }, opts({ per: reps, warmup: 2, maxReps: 20, budgetMs: 4000 }));
+      const full = await np.matmul(a, b).data();
+      return { ms: median(samples), samples, result: matmulPickRows(full, n) };
+    },
+
+    async elementwise(useJit): Promise<Measured<ArrayLike<number>>> {
+      const x = put(elementwiseData());
+      const f = useJit ? jit(elementwiseFn) : elementwiseFn;
+      const samples = await sample(async () => {
+        let last: Tensor | undefined;
+        for (let r = 0; r < ELEMENTWISE_CALLS; r++) last = f(x);
+        await sync1(last!);
+      }, opts({ per: ELEMENTWISE_CALLS, warmup: 2, maxReps: 20, budgetMs: 3000 }));
+      return { ms: median(samples), samples, result: await f(x).data() };
+    },
+
+    async mlp(stepsPerReadback): Promise<Measured<MlpResult>> {
+      const step = jit(mlpStep, { donateArgnums: [0] });
+      // the check: one step from the initial parameters
+      const first = mlpInputs();
+      const [p1, l1] = step(first.params, first.x, first.y);
+      const result = { loss: (await l1.data())[0] } as MlpResult;
+      for (const k of MLP_PARAM_NAMES) result[k] = await p1[k].data();
+      // the timing: keep training from there
+      let params = p1;
+      const { x, y } = first;
+      const samples = await sample(async () => {
+        let loss: Tensor | undefined;
+        for (let s = 0; s < stepsPerReadback; s++) [params, loss] = step(params, x, y);
+        await loss!.data();
+      }, opts({ per: stepsPerReadback, warmup: 2, maxReps: 30, budgetMs: 4000 }));
+      return { ms: median(samples), samples, result };
+    },
+
+    async conv(): Promise<Measured<ConvResult>> {
+      const d = convData();
+      const x = put(d.x), k1 = put(d.k1), k2 = put(d.k2), c = put(d.c);
+      const f = jit(valueAndGrad(convLoss, { argnums: [0, 1, 2] }));
+      const samples = await sample(async () => {
+        const [loss] = f(x, k1, k2, c);
+        await loss.data();
+      }, opts({ warmup: 2, maxReps: 20, budgetMs: 5000 }));
+      const [loss, [dx, dk1, dk2]] = f(x, k1, k2, c);
+      const result: ConvResult = {
+        loss: (await loss.data())[0],
+        dx: await dx.data(),
+        dk1: await dk1.data(),
+        dk2: await dk2.data(),
+      };
+      return { ms: median(samples), samples, result };
+    },
+  };
+}

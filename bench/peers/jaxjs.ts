@@ -1,0 +1,171 @@
+/**
+ * The five workloads with `@jax-js/jax` (webgpu backend, jitted), for the peer comparison
+ * runner only; the library never imports it.
+ *
+ * jax-js arrays are reference-counted: every function consumes its array arguments, so an
+ * array used again is passed as `x.ref`, and results are disposed. Its operations are lazy,
+ * so each timed region ends with `blockUntilReady` (or `data()` of the loss), which dispatches
+ * and waits for the pending work.
+ *
+ * @module
+ */
+import {
+  blockUntilReady,
+  defaultDevice,
+  getWebGPUDevice,
+  init,
+  jit,
+  lax,
+  nn,
+  numpy as np,
+  tree,
+  valueAndGrad,
+} from "npm:@jax-js/jax@0.1.25";
+import {
+  CONV,
+  convData,
+  type ConvResult,
+  ELEMENTWISE_CALLS,
+  elementwiseData,
+  type HostTensor,
+  type LibRunner,
+  matmulData,
+  matmulPickRows,
+  median,
+  type Measured,
+  MLP_LR,
+  MLP_PARAM_NAMES,
+  mlpData,
+  type MlpResult,
+  sample,
+} from "./workloads.ts";
+
+type Arr = np.Array;
+type Params = Record<(typeof MLP_PARAM_NAMES)[number], Arr>;
+
+/** The jax-js version this runner pins. */
+export const VERSION = "0.1.25";
+
+const put = (t: HostTensor): Arr => np.array(t.data).reshape(t.shape);
+
+/** The W2 formula (x is consumed). */
+function elementwiseFn(x: Arr): Arr {
+  return np.tanh(x.ref.mul(2).add(1)).mul(nn.sigmoid(x.ref)).sub(np.exp(x.ref.neg().mul(x)));
+}
+
+function mlpLoss(p: Params, x: Arr, y: Arr): Arr {
+  const h1 = nn.relu(np.matmul(x, p.w1).add(p.b1));
+  const h2 = nn.relu(np.matmul(h1, p.w2).add(p.b2));
+  const logits = np.matmul(h2, p.w3).add(p.b3);
+  return y.mul(nn.logSoftmax(logits)).sum(-1).mean().neg();
+}
+
+function mlpStep(p: Params, x: Arr, y: Arr): [Params, Arr] {
+  const [loss, g] = valueAndGrad(mlpLoss)(tree.ref(p), x, y) as [Arr, Params];
+  const next = tree.map((w: Arr, gw: Arr) => w.sub(gw.mul(MLP_LR)), p, g) as Params;
+  return [next, loss];
+}
+
+function mlpInputs(): { params: Params; x: Arr; y: Arr } {
+  const d = mlpData();
+  const params = Object.fromEntries(
+    MLP_PARAM_NAMES.map((k) => [k, put(d.params[k])]),
+  ) as Params;
+  return { params, x: put(d.x), y: put(d.y) };
+}
+
+function convLoss(x: Arr, k1: Arr, k2: Arr, c: Arr): Arr {
+  const p = CONV.pad1;
+  const h = lax.conv(x, k1, [1, 1], [[p, p], [p, p]]);
+  return lax.conv(h, k2, [1, 1], "VALID").mul(c).sum();
+}
+
+/** Creates the jax-js runner on `device` ("webgpu" or "wasm"). */
+export async function createRunner(device: "webgpu" | "wasm" = "webgpu"): Promise<LibRunner> {
+  const devices = await init();
+  if (!devices.includes(device)) {
+    throw new Error(`jax-js: device "${device}" unavailable (init() gave [${devices}])`);
+  }
+  defaultDevice(device);
+  let adapter: string | undefined;
+  if (device === "webgpu") {
+    try {
+      // deno-lint-ignore no-explicit-any
+      const info = (getWebGPUDevice() as any).adapterInfo;
+      adapter = info ? [info.vendor, info.architecture, info.device, info.description]
+        .filter((s: string) => s).join(" ") : undefined;
+    } catch { /* not exposed */ }
+  }
+  return {
+    name: "jax-js",
+    backend: device,
+    adapter,
+
+    async matmul(n, reps): Promise<Measured<Float64Array>> {
+      const { a: ha, b: hb } = matmulData(n);
+      const a = put(ha), b = put(hb);
+      const samples = await sample(async () => {
+        const outs: Arr[] = [];
+        for (let r = 0; r < reps; r++) outs.push(np.matmul(a.ref, b.ref));
+        await blockUntilReady(outs);
+        tree.dispose(outs);
+      }, { per: reps, warmup: 2, maxReps: 20, budgetMs: 4000 });
+      const full = await np.matmul(a, b).data();
+      return { ms: median(samples), samples, result: matmulPickRows(full, n) };
+    },
+
+    async elementwise(useJit): Promise<Measured<ArrayLike<number>>> {
+      const x = put(elementwiseData());
+      const f = useJit ? jit(elementwiseFn) : elementwiseFn;
+      const samples = await sample(async () => {
+        const outs: Arr[] = [];
+        for (let r = 0; r < ELEMENTWISE_CALLS; r++) outs.push(f(x.ref));
+        await blockUntilReady(outs);
+        tree.dispose(outs);
+      }, { per: ELEMENTWISE_CALLS, warmup: 2, maxReps: 20, budgetMs: 3000 });
+      const result = await f(x).data();
+      return { ms: median(samples), samples, result };
+    },
+
+    async mlp(stepsPerReadback): Promise<Measured<MlpResult>> {
+      const step = jit(mlpStep);
+      const first = mlpInputs();
+      const { x, y } = first;
+      const [p1, l1] = step(first.params, x.ref, y.ref);
+      const result = { loss: (await l1.data())[0] } as MlpResult;
+      for (const k of MLP_PARAM_NAMES) result[k] = await p1[k].ref.data();
+      let params = p1;
+      const samples = await sample(async () => {
+        let loss: Arr | undefined;
+        for (let s = 0; s < stepsPerReadback; s++) {
+          loss?.dispose();
+          [params, loss] = step(params, x.ref, y.ref);
+        }
+        await loss!.data();
+      }, { per: stepsPerReadback, warmup: 2, maxReps: 30, budgetMs: 4000 });
+      tree.dispose([params, x, y]);
+      step.dispose();
+      return { ms: median(samples), samples, result };
+    },
+
+    async conv(): Promise<Measured<ConvResult>> {
+      const d = convData();
+      const x = put(d.x), k1 = put(d.k1), k2 = put(d.k2), c = put(d.c);
+      const f = jit(valueAndGrad(convLoss, { argnums: [0, 1, 2] }));
+      const samples = await sample(async () => {
+        const out = f(x.ref, k1.ref, k2.ref, c.ref);
+        await blockUntilReady(out);
+        tree.dispose(out);
+      }, { warmup: 2, maxReps: 20, budgetMs: 5000 });
+      const [loss, [dx, dk1, dk2]] = f(x, k1, k2, c) as [Arr, Arr[]];
+      const result: ConvResult = {
+        loss: (await loss.data())[0],
+        dx: await dx.data(),
+        dk1: await dk1.data(),
+        dk2: await dk2.data(),
+      };
+      f.dispose();
+      return { ms: median(samples), samples, result };
+    },
+  };
+}

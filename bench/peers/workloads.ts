@@ -1,0 +1,499 @@
+/**
+ * The five peer-comparison workloads, shared by every library runner: shapes, seeded data, the
+ * timing protocol, and float64 host references that every library's result is checked against.
+ *
+ * - W1 matmul: f32 `A·B`, both N × N, N = 256, 512, 1024; GFLOP/s = 2N³ / time.
+ * - W2 elementwise: `tanh(x*2+1)*sigmoid(x) - exp(-x*x)` on 2²⁰ floats, eager and jitted.
+ * - W3 MLP 784-256-256-10, ReLU, softmax cross-entropy, batch 128, SGD lr 0.1: one jitted
+ *   training step (forward, backward, update), loss read back every step or every 10 steps.
+ * - W4 conv: x 64×1×28×28 → conv 6 filters 5×5 padding 2 → conv 16 filters 5×5 valid;
+ *   loss = Σ y ⊙ c for a fixed cotangent c; forward + backward (grads of x and both kernels).
+ * - W5 cold start: a fresh process, from the import to the first MLP step's loss on the host.
+ *
+ * Layouts are NCHW / OIHW (denax, jax-js); the tfjs runner converts to its NHWC / HWIO on the
+ * host, outside the timed region.
+ *
+ * @module
+ */
+
+// ------------------------------------------------------------------ shapes and constants
+
+/** Matrix sizes of W1, with the products per timed iteration (the readback costs ≥ 10 ms). */
+export const MATMUL_SIZES: readonly { n: number; reps: number }[] = [
+  { n: 256, reps: 16 },
+  { n: 512, reps: 4 },
+  { n: 1024, reps: 1 },
+];
+/** Elements of W2. */
+export const ELEMENTWISE_SIZE = 1 << 20;
+/** Calls of the W2 function per timed iteration (one wait for the device at the end). */
+export const ELEMENTWISE_CALLS = 10;
+/** Layer sizes of W3. */
+export const MLP_SIZES = [784, 256, 256, 10] as const;
+/** Batch of W3. */
+export const MLP_BATCH = 128;
+/** Learning rate of W3. */
+export const MLP_LR = 0.1;
+/** Shapes of W4 (NCHW / OIHW). */
+export const CONV = {
+  x: [64, 1, 28, 28],
+  k1: [6, 1, 5, 5],
+  pad1: 2,
+  k2: [16, 6, 5, 5],
+  h: [64, 6, 28, 28],
+  y: [64, 16, 24, 24],
+} as const;
+
+/** The parameter names of the MLP, in order: w1 b1 w2 b2 w3 b3. */
+export const MLP_PARAM_NAMES = ["w1", "b1", "w2", "b2", "w3", "b3"] as const;
+/** MLP parameters as flat f32 host arrays with their shapes. */
+export type MlpHostParams = Record<(typeof MLP_PARAM_NAMES)[number], HostTensor>;
+
+/** A flat host array with its shape (row-major). */
+export interface HostTensor {
+  data: Float32Array;
+  shape: number[];
+}
+
+// ------------------------------------------------------------------ seeded data
+
+/** mulberry32: a small, fast, seeded 32-bit PRNG returning floats in [0, 1). */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** `size` floats uniform in [lo, hi), rounded to f32. */
+export function uniform(seed: number, shape: readonly number[], lo = -1, hi = 1): HostTensor {
+  const r = prng(seed);
+  const n = shape.reduce((a, b) => a * b, 1);
+  const data = new Float32Array(n);
+  for (let i = 0; i < n; i++) data[i] = lo + (hi - lo) * r();
+  return { data, shape: [...shape] };
+}
+
+/** W1 operands. */
+export function matmulData(n: number): { a: HostTensor; b: HostTensor } {
+  return { a: uniform(100 + n, [n, n]), b: uniform(200 + n, [n, n]) };
+}
+
+/** W2 input, uniform in [-3, 3). */
+export function elementwiseData(): HostTensor {
+  return uniform(7, [ELEMENTWISE_SIZE], -3, 3);
+}
+
+/** W3 initial parameters (Glorot-uniform weights, small uniform biases) and batch. */
+export function mlpData(): { params: MlpHostParams; x: HostTensor; y: HostTensor } {
+  const [d0, d1, d2, d3] = MLP_SIZES;
+  const g = (fi: number, fo: number) => Math.sqrt(6 / (fi + fo));
+  const params: MlpHostParams = {
+    w1: uniform(11, [d0, d1], -g(d0, d1), g(d0, d1)),
+    b1: uniform(12, [d1], -0.05, 0.05),
+    w2: uniform(13, [d1, d2], -g(d1, d2), g(d1, d2)),
+    b2: uniform(14, [d2], -0.05, 0.05),
+    w3: uniform(15, [d2, d3], -g(d2, d3), g(d2, d3)),
+    b3: uniform(16, [d3], -0.05, 0.05),
+  };
+  const x = uniform(17, [MLP_BATCH, d0], 0, 1);
+  const r = prng(18);
+  const y = new Float32Array(MLP_BATCH * d3);
+  for (let i = 0; i < MLP_BATCH; i++) y[i * d3 + Math.floor(r() * d3)] = 1;
+  return { params, x, y: { data: y, shape: [MLP_BATCH, d3] } };
+}
+
+/** W4 input, kernels and output cotangent (NCHW / OIHW). */
+export function convData(): { x: HostTensor; k1: HostTensor; k2: HostTensor; c: HostTensor } {
+  return {
+    x: uniform(21, CONV.x),
+    k1: uniform(22, CONV.k1, -0.2, 0.2),
+    k2: uniform(23, CONV.k2, -0.08, 0.08),
+    c: uniform(24, CONV.y),
+  };
+}
+
+/** Transposes a row-major host tensor (for the tfjs NHWC layouts). */
+export function transposeHost(t: HostTensor, perm: readonly number[]): HostTensor {
+  const shape = perm.map((p) => t.shape[p]);
+  const inStrides = t.shape.map((_, i) => t.shape.slice(i + 1).reduce((a, b) => a * b, 1));
+  const n = t.data.length;
+  const out = new Float32Array(n);
+  const idx = new Array(shape.length).fill(0);
+  for (let o = 0; o < n; o++) {
+    let src = 0;
+    for (let k = 0; k < shape.length; k++) src += idx[k] * inStrides[perm[k]];
+    out[o] = t.data[src];
+    for (let k = shape.length - 1; k >= 0; k--) {
+      if (++idx[k] < shape[k]) break;
+      idx[k] = 0;
+    }
+  }
+  return { data: out, shape };
+}
+
+// ------------------------------------------------------------------ float64 references
+
+/** Rows of the W1 reference that are checked (all rows for small N). */
+export function matmulCheckedRows(n: number): number[] {
+  const step = Math.max(1, Math.floor(n / 32));
+  const rows: number[] = [];
+  for (let i = 0; i < n; i += step) rows.push(i);
+  return rows;
+}
+
+/** float64 reference of W1 on the checked rows, flattened `[rows, n]`. */
+export function matmulReference(n: number): Float64Array {
+  const { a, b } = matmulData(n);
+  const rows = matmulCheckedRows(n);
+  const out = new Float64Array(rows.length * n);
+  rows.forEach((i, r) => {
+    const o = r * n;
+    for (let k = 0; k < n; k++) {
+      const aik = a.data[i * n + k];
+      for (let j = 0; j < n; j++) out[o + j] += aik * b.data[k * n + j];
+    }
+  });
+  return out;
+}
+
+/** Picks the checked rows out of a full `n × n` result. */
+export function matmulPickRows(full: ArrayLike<number>, n: number): Float64Array {
+  const rows = matmulCheckedRows(n);
+  const out = new Float64Array(rows.length * n);
+  rows.forEach((i, r) => {
+    for (let j = 0; j < n; j++) out[r * n + j] = full[i * n + j];
+  });
+  return out;
+}
+
+/** The W2 formula in float64. */
+export function elementwiseFormula(x: number): number {
+  return Math.tanh(x * 2 + 1) * (1 / (1 + Math.exp(-x))) - Math.exp(-x * x);
+}
+
+/** float64 reference of W2. */
+export function elementwiseReference(): Float64Array {
+  const x = elementwiseData().data;
+  return Float64Array.from(x, elementwiseFormula);
+}
+
+function mm(a: ArrayLike<number>, b: ArrayLike<number>, m: number, k: number, n: number) {
+  const o = new Float64Array(m * n);
+  for (let i = 0; i < m; i++) {
+    for (let p = 0; p < k; p++) {
+      const v = a[i * k + p];
+      if (v === 0) continue;
+      for (let j = 0; j < n; j++) o[i * n + j] += v * b[p * n + j];
+    }
+  }
+  return o;
+}
+/** aᵀ·b for a [k, m], b [k, n] → [m, n]. */
+function mmTA(a: ArrayLike<number>, b: ArrayLike<number>, k: number, m: number, n: number) {
+  const o = new Float64Array(m * n);
+  for (let p = 0; p < k; p++) {
+    for (let i = 0; i < m; i++) {
+      const v = a[p * m + i];
+      if (v === 0) continue;
+      for (let j = 0; j < n; j++) o[i * n + j] += v * b[p * n + j];
+    }
+  }
+  return o;
+}
+/** a·bᵀ for a [m, k], b [n, k] → [m, n]. */
+function mmTB(a: ArrayLike<number>, b: ArrayLike<number>, m: number, k: number, n: number) {
+  const o = new Float64Array(m * n);
+  for (let i = 0; i < m; i++) {
+    for (let j = 0; j < n; j++) {
+      let s = 0;
+      for (let p = 0; p < k; p++) s += a[i * k + p] * b[j * k + p];
+      o[i * n + j] = s;
+    }
+  }
+  return o;
+}
+
+/** The MLP result that is checked: the first step's loss and the updated parameters. */
+export type MlpResult = { loss: number } & Record<(typeof MLP_PARAM_NAMES)[number], ArrayLike<number>>;
+
+/** float64 reference of one W3 step from the initial parameters. */
+export function mlpReference(): MlpResult {
+  const { params: p, x, y } = mlpData();
+  const B = MLP_BATCH;
+  const [d0, d1, d2, d3] = MLP_SIZES;
+  const dense = (inp: ArrayLike<number>, w: HostTensor, b: HostTensor, k: number, n: number) => {
+    const z = mm(inp, w.data, B, k, n);
+    for (let i = 0; i < B; i++) for (let j = 0; j < n; j++) z[i * n + j] += b.data[j];
+    return z;
+  };
+  const relu = (z: Float64Array) => z.map((v) => (v > 0 ? v : 0));
+  const h1 = relu(dense(x.data, p.w1, p.b1, d0, d1));
+  const h2 = relu(dense(h1, p.w2, p.b2, d1, d2));
+  const z = dense(h2, p.w3, p.b3, d2, d3);
+  let loss = 0;
+  const dz = new Float64Array(B * d3);
+  for (let i = 0; i < B; i++) {
+    let m = -Infinity;
+    for (let j = 0; j < d3; j++) m = Math.max(m, z[i * d3 + j]);
+    let s = 0;
+    for (let j = 0; j < d3; j++) s += Math.exp(z[i * d3 + j] - m);
+    const lse = m + Math.log(s);
+    for (let j = 0; j < d3; j++) {
+      const t = y.data[i * d3 + j];
+      loss -= t * (z[i * d3 + j] - lse);
+      dz[i * d3 + j] = (Math.exp(z[i * d3 + j] - lse) - t) / B;
+    }
+  }
+  loss /= B;
+  const colSum = (d: Float64Array, n: number) => {
+    const s = new Float64Array(n);
+    for (let i = 0; i < B; i++) for (let j = 0; j < n; j++) s[j] += d[i * n + j];
+    return s;
+  };
+  const dw3 = mmTA(h2, dz, B, d2, d3), db3 = colSum(dz, d3);
+  const dh2 = mmTB(dz, p.w3.data, B, d3, d2).map((v, i) => (h2[i] > 0 ? v : 0));
+  const dw2 = mmTA(h1, dh2, B, d1, d2), db2 = colSum(dh2, d2);
+  const dh1 = mmTB(dh2, p.w2.data, B, d2, d1).map((v, i) => (h1[i] > 0 ? v : 0));
+  const dw1 = mmTA(x.data, dh1, B, d0, d1), db1 = colSum(dh1, d1);
+  const upd = (w: HostTensor, g: Float64Array) =>
+    Float64Array.from(w.data, (v, i) => v - MLP_LR * g[i]);
+  return {
+    loss,
+    w1: upd(p.w1, dw1),
+    b1: upd(p.b1, db1),
+    w2: upd(p.w2, dw2),
+    b2: upd(p.b2, db2),
+    w3: upd(p.w3, dw3),
+    b3: upd(p.b3, db3),
+  };
+}
+
+/** The W4 result that is checked: the loss and the gradients of x, k1 and k2 (NCHW / OIHW). */
+export interface ConvResult {
+  loss: number;
+  dx: ArrayLike<number>;
+  dk1: ArrayLike<number>;
+  dk2: ArrayLike<number>;
+}
+
+/**
+ * Cross-correlation of x [N, C, H, W] (zero-padded by `pad`) with k [O, C, K, K] in float64,
+ * and the two gradients given the output cotangent (the transposes, written out directly).
+ */
+function conv2d(
+  x: ArrayLike<number>,
+  xs: readonly number[],
+  k: ArrayLike<number>,
+  ks: readonly number[],
+  pad: number,
+) {
+  const [N, C, H, W] = xs, [O, , K] = ks;
+  const OH = H + 2 * pad - K + 1, OW = W + 2 * pad - K + 1;
+  const y = new Float64Array(N * O * OH * OW);
+  for (let n = 0; n < N; n++) {
+    for (let o = 0; o < O; o++) {
+      const yo = (n * O + o) * OH * OW;
+      for (let c = 0; c < C; c++) {
+        const xo = (n * C + c) * H * W;
+        for (let ki = 0; ki < K; ki++) {
+          for (let kj = 0; kj < K; kj++) {
+            const kv = k[((o * C + c) * K + ki) * K + kj];
+            for (let i = 0; i < OH; i++) {
+              const r = i + ki - pad;
+              if (r < 0 || r >= H) continue;
+              for (let j = 0; j < OW; j++) {
+                const s = j + kj - pad;
+                if (s < 0 || s >= W) continue;
+                y[yo + i * OW + j] += kv * x[xo + r * W + s];
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+  return { y, oh: OH, ow: OW };
+}
+
+/** Gradients of Σ conv2d(x, k) ⊙ g with respect to x and k, in float64. */
+function conv2dVjp(
+  x: ArrayLike<number>,
+  xs: readonly number[],
+  k: ArrayLike<number>,
+  ks: readonly number[],
+  pad: number,
+  g: ArrayLike<number>,
+) {
+  const [N, C, H, W] = xs, [O, , K] = ks;
+  const OH = H + 2 * pad - K + 1, OW = W + 2 * pad - K + 1;
+  const dx = new Float64Array(N * C * H * W), dk = new Float64Array(O * C * K * K);
+  for (let n = 0; n < N; n++) {
+    for (let o = 0; o < O; o++) {
+      const go = (n * O + o) * OH * OW;
+      for (let c = 0; c < C; c++) {
+        const xo = (n * C + c) * H * W;
+        for (let ki = 0; ki < K; ki++) {
+          for (let kj = 0; kj < K; kj++) {
+            const kIdx = ((o * C + c) * K + ki) * K + kj;
+            const kv = k[kIdx];
+            let acc = 0;
+            for (let i = 0; i < OH; i++) {
+              const r = i + ki - pad;
+              if (r < 0 || r >= H) continue;
+              for (let j = 0; j < OW; j++) {
+                const s = j + kj - pad;
+                if (s < 0 || s >= W) continue;
+                const gv = g[go + i * OW + j];
+                acc += gv * x[xo + r * W + s];
+                dx[xo + r * W + s] += gv * kv;
+              }
+            }
+            dk[kIdx] += acc;
+          }
+        }
+      }
+    }
+  }
+  return { dx, dk };
+}
+
+/** float64 reference of W4. */
+export function convReference(): ConvResult {
+  const { x, k1, k2, c } = convData();
+  const h = conv2d(x.data, CONV.x, k1.data, CONV.k1, CONV.pad1).y;
+  const y = conv2d(h, CONV.h, k2.data, CONV.k2, 0).y;
+  let loss = 0;
+  for (let i = 0; i < y.length; i++) loss += y[i] * c.data[i];
+  const g2 = conv2dVjp(h, CONV.h, k2.data, CONV.k2, 0, c.data);
+  const g1 = conv2dVjp(x.data, CONV.x, k1.data, CONV.k1, CONV.pad1, g2.dx);
+  return { loss, dx: g1.dx, dk1: g1.dk, dk2: g2.dk };
+}
+
+// ------------------------------------------------------------------ checking
+
+/** How far a result is from its reference. */
+export interface Check {
+  ok: boolean;
+  /** max |a − r| / (atol + rtol·|r|) over all compared values (≤ 1 passes). */
+  worst: number;
+  /** max |a − r| over all compared values. */
+  maxAbs: number;
+  detail: string;
+}
+
+/** Compares named arrays (or scalars) against references with `atol + rtol·|r|`. */
+export function compare(
+  actual: Record<string, ArrayLike<number> | number>,
+  expected: Record<string, ArrayLike<number> | number>,
+  tol: { rtol: number; atol: number },
+): Check {
+  let worst = 0, maxAbs = 0;
+  const parts: string[] = [];
+  for (const [name, e] of Object.entries(expected)) {
+    const a = actual[name];
+    const av = typeof a === "number" ? [a] : a, ev = typeof e === "number" ? [e] : e;
+    if (!av || av.length !== ev.length) {
+      return {
+        ok: false,
+        worst: Infinity,
+        maxAbs: Infinity,
+        detail: `${name}: length ${av?.length} vs ${ev.length}`,
+      };
+    }
+    let w = 0, m = 0;
+    for (let i = 0; i < ev.length; i++) {
+      const d = Math.abs(av[i] - ev[i]);
+      const q = d / (tol.atol + tol.rtol * Math.abs(ev[i]));
+      if (!(q <= w)) w = Number.isNaN(q) ? Infinity : Math.max(w, q);
+      if (!(d <= m)) m = Number.isNaN(d) ? Infinity : Math.max(m, d);
+    }
+    worst = Math.max(worst, w);
+    maxAbs = Math.max(maxAbs, m);
+    if (w > 1) parts.push(`${name}: max|err| ${m.toExponential(2)}`);
+  }
+  return {
+    ok: worst <= 1,
+    worst,
+    maxAbs,
+    detail: parts.length ? parts.join(", ") : `max|err| ${maxAbs.toExponential(2)}`,
+  };
+}
+
+/** Tolerances per workload (f32 on the device vs float64 on the host). */
+export const TOLERANCE = {
+  matmul: { rtol: 1e-3, atol: 1e-3 },
+  elementwise: { rtol: 1e-4, atol: 1e-5 },
+  mlp: { rtol: 1e-3, atol: 1e-5 },
+  conv: { rtol: 1e-3, atol: 1e-3 },
+} as const;
+
+// ------------------------------------------------------------------ timing
+
+/** Options of {@linkcode sample}. */
+export interface SampleOptions {
+  /** Untimed calls first (the first compiles). Default 2. */
+  warmup?: number;
+  /** Timed calls at least. Default 5. */
+  minReps?: number;
+  /** Timed calls at most. Default 30. */
+  maxReps?: number;
+  /** Stop after `minReps` once this much time went into timed calls. Default 3000 ms. */
+  budgetMs?: number;
+  /** Divide each time by this many units (products, calls, steps). Default 1. */
+  per?: number;
+}
+
+/** Timing samples of an async iteration, in ms per unit. */
+export async function sample(fn: () => Promise<void>, opts: SampleOptions = {}): Promise<number[]> {
+  const { warmup = 2, minReps = 5, maxReps = 30, budgetMs = 3000, per = 1 } = opts;
+  for (let i = 0; i < warmup; i++) await fn();
+  const times: number[] = [];
+  let spent = 0;
+  while (times.length < maxReps && (times.length < minReps || spent < budgetMs)) {
+    const t0 = performance.now();
+    await fn();
+    const dt = performance.now() - t0;
+    spent += dt;
+    times.push(dt / per);
+  }
+  return times;
+}
+
+/** Median of a list. */
+export function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/** One workload's measurement: median ms per unit, the samples, and the values to check. */
+export interface Measured<R> {
+  ms: number;
+  samples: number[];
+  result: R;
+}
+
+/** What a library runner exports for the comparison. */
+export interface LibRunner {
+  /** e.g. "denax", "jax-js", "tfjs". */
+  name: string;
+  /** The backend it ended up on (e.g. "webgpu", "wasm"), with a note when it fell back. */
+  backend: string;
+  /** The adapter, where the library exposes it. */
+  adapter?: string;
+  /** W1: median ms per product; result = the checked rows of A·B. */
+  matmul(n: number, reps: number): Promise<Measured<Float64Array>>;
+  /** W2: median ms per call; result = f(x). `jit` false runs eagerly. */
+  elementwise(jit: boolean): Promise<Measured<ArrayLike<number>> | null>;
+  /** W3: median ms per step; result = the first step's loss and updated params. */
+  mlp(stepsPerReadback: number): Promise<Measured<MlpResult>>;
+  /** W4: median ms per forward + backward; result = loss and grads (NCHW / OIHW). */
+  conv(): Promise<Measured<ConvResult>>;
+  /** Frees what the runner holds (optional). */
+  close?(): Promise<void> | void;
+}

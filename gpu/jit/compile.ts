@@ -1,0 +1,107 @@
+/**
+ * Graph → program: fusion, buffer planning and code generation, recursively for scan bodies.
+ *
+ * @module
+ */
+import type { GemmCaps } from "../kernels/gemm.ts";
+import { fuse } from "./fusion.ts";
+import { lowerDot } from "./gemm_fused.ts";
+import type { Graph } from "./graph.ts";
+import { type CodegenCtx, lowerGroup } from "./kernels.ts";
+import { planBuffers } from "./plan.ts";
+import type { Op, Program } from "./program.ts";
+
+/** Options of {@link compileGraph}. */
+export interface CompileOptions {
+  /** GEMM capabilities of the device. */
+  readonly gemm: GemmCaps;
+  /** Storage buffers one kernel may bind. */
+  readonly maxBindings: number;
+  /** Donated inputs (top level). */
+  readonly donated?: readonly boolean[];
+  /** Elements per step of stacked outputs (scan bodies; 0 for carries). */
+  readonly steppedOutputs?: readonly number[];
+}
+
+/**
+ * Compiles a graph into a program.
+ *
+ * @param g The graph.
+ * @param o Options.
+ * @returns The program.
+ */
+export function compileGraph(g: Graph, o: CompileOptions): Program {
+  const f = fuse(g, o.maxBindings);
+  const plan = planBuffers(g, f, { donated: o.donated, steppedOutputs: o.steppedOutputs });
+  const c: CodegenCtx = { fusion: f, plan, gemm: o.gemm, temps: [], textures: [] };
+  const slot = (v: (typeof g.inputs)[number]) => plan.slotOf.get(v)!;
+  const ops: Op[] = [];
+  for (const grp of plan.order) {
+    const e = grp.root;
+    switch (grp.kind) {
+      case "ew":
+      case "reduce":
+      case "opaque":
+        ops.push(...lowerGroup(c, grp));
+        break;
+      case "dot":
+        ops.push(...lowerDot(c, grp));
+        break;
+      case "scan": {
+        const p = e!.params;
+        const ncar = p.numCarry as number;
+        const body = compileGraph(e!.body!, {
+          gemm: o.gemm,
+          maxBindings: o.maxBindings,
+          steppedOutputs: e!.body!.outputs.map((v, k) => (k < ncar ? 0 : v.aval.size)),
+        });
+        ops.push({
+          kind: "scan",
+          body,
+          length: p.length as number,
+          reverse: !!p.reverse,
+          numConsts: p.numConsts as number,
+          numCarry: ncar,
+          ins: e!.inputs.map(slot),
+          outs: e!.outputs.map(slot),
+          carryBytes: e!.outputs.slice(0, ncar).map((v) => v.aval.size * 4),
+        });
+        break;
+      }
+      case "core":
+        ops.push({
+          kind: "core",
+          prim: e!.corePrim!,
+          params: e!.params,
+          ins: e!.inputs.map(slot),
+          inAvals: e!.inputs.map((v) => v.aval),
+          outs: e!.outputs.map(slot),
+        });
+        break;
+      default:
+        throw new Error(`internal: unknown group kind ${grp.kind satisfies never}`);
+    }
+  }
+  if (o.steppedOutputs) {
+    for (const cp of plan.copies) {
+      ops.push({
+        kind: "copy",
+        src: { kind: "slot", slot: cp.src },
+        dst: { kind: "slot", slot: cp.dst },
+        bytes: cp.bytes,
+        srcStep: cp.srcStep,
+        dstStep: cp.dstStep,
+      });
+    }
+  }
+  return {
+    ops,
+    slots: plan.slots,
+    plan,
+    outValSlots: g.outputs.map(slot),
+    temps: c.temps,
+    textures: c.textures,
+    inAvals: g.inputs.map((v) => v.aval),
+    outAvals: g.outputs.map((v) => v.aval),
+  };
+}

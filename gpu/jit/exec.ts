@@ -1,0 +1,418 @@
+/**
+ * Replaying a compiled program: one command encoder per call (per segment between `core`
+ * equations), pipelines and bind groups cached on the program, scratch buffers, temporaries
+ * and textures kept between calls, scan loops encoded step by step into the same encoder
+ * (their per-step xs/ys offsets come from a uniform holding each step's index, bound at a
+ * 256-byte offset per step). Nothing is read back.
+ *
+ * @module
+ */
+import type { Backend, Buf } from "../../core/backend.ts";
+import { Tensor } from "../../core/tensor.ts";
+import { bind } from "../../core/trace.ts";
+import type { WebGpuArray } from "../backend.ts";
+import type { GemmCaps } from "../kernels/gemm.ts";
+import { bucketBytes } from "../pool.ts";
+import type { GpuRuntime } from "../runtime.ts";
+import type { CoreOp, DispatchOp, Op, Program, ScanOp } from "./program.ts";
+
+/** What the executor needs from the backend. */
+export interface JitEnv {
+  /** The runtime (device, pipeline cache, shared encoder). */
+  readonly rt: GpuRuntime;
+  /** GEMM capabilities. */
+  readonly gemm: GemmCaps;
+  /** The backend, owner of the result tensors. */
+  readonly backend: Backend;
+  /** A fresh pooled array of `bytes` bytes. */
+  alloc(bytes: number): WebGpuArray;
+  /** The array of a tensor's buffer (throws for other backends). */
+  handle(buf: Buf): WebGpuArray;
+  /** Takes over a donated array's buffer: the old handle is released, a new one returned. */
+  adopt(arr: WebGpuArray): WebGpuArray;
+}
+
+/** Counters of compiled execution, for tests and profiling. */
+export const jitStats = {
+  /** Programs compiled. */
+  compiles: 0,
+  /** Calls of compiled programs. */
+  calls: 0,
+  /** Command buffers submitted by compiled programs. */
+  submits: 0,
+  /** Dispatches recorded by compiled programs. */
+  dispatches: 0,
+  /** Bind groups created (a cache miss each). */
+  bindGroups: 0,
+};
+
+// GPUBufferUsage: COPY_SRC 0x4 | COPY_DST 0x8 | STORAGE 0x80; UNIFORM 0x40.
+const _STORAGE = 0x80 | 0x4 | 0x8;
+const _UNIFORM = 0x40 | 0x8;
+const _STEP_STRIDE = 256;
+
+const _ids = new WeakMap<object, number>();
+let _nextId = 1;
+const _id = (o: object) => {
+  let k = _ids.get(o);
+  if (k === undefined) _ids.set(o, k = _nextId++);
+  return k;
+};
+
+const _reclaim = new FinalizationRegistry<(GPUBuffer | GPUTexture)[]>((rs) => {
+  for (const r of rs) r.destroy();
+});
+
+interface _Dispatch {
+  readonly pipe: GPUComputePipeline;
+  readonly layout: GPUBindGroupLayout;
+  readonly groups: Map<string, GPUBindGroup>;
+}
+
+interface _Scan {
+  readonly step: GPUBuffer;
+  readonly ping: GPUBuffer[][];
+  readonly body: ProgramState;
+  readonly table: GPUBuffer[];
+}
+
+/** The device resources a program keeps between calls. */
+export class ProgramState {
+  readonly #env: JitEnv;
+  readonly #p: Program;
+  /** Scratch buffers by slot. */
+  readonly scratch: (GPUBuffer | undefined)[];
+  /** Temporaries of eager lowerings. */
+  readonly temps: GPUBuffer[];
+  /** Texture views. */
+  readonly views: GPUTextureView[];
+  readonly #textures: GPUTexture[];
+  readonly #dispatch = new Map<DispatchOp, _Dispatch>();
+  readonly #scans = new Map<ScanOp, _Scan>();
+  /** Every resource created, destroyed when the owner is collected. */
+  readonly owned: (GPUBuffer | GPUTexture)[];
+
+  /** Creates the program's buffers and textures. */
+  constructor(env: JitEnv, p: Program, owned: (GPUBuffer | GPUTexture)[]) {
+    this.#env = env;
+    this.#p = p;
+    this.owned = owned;
+    this.scratch = p.slots.map((s) => (s.kind === "scratch" ? this.buffer(s.bytes) : undefined));
+    this.temps = p.temps.map((b) => this.buffer(b));
+    const device = env.rt.ctx.device;
+    this.#textures = p.textures.map((t) => {
+      // COPY_DST 0x02 | TEXTURE_BINDING 0x04 | STORAGE_BINDING 0x08
+      const tex = device.createTexture({
+        size: [t.width, t.height, t.layers],
+        format: t.format,
+        usage: 0x02 | 0x04 | 0x08,
+      });
+      owned.push(tex);
+      return tex;
+    });
+    this.views = this.#textures.map((t) => t.createView({ dimension: "2d-array" }));
+  }
+
+  /** A storage buffer owned by the program. */
+  buffer(bytes: number): GPUBuffer {
+    const b = this.#env.rt.ctx.device.createBuffer({ size: bucketBytes(bytes), usage: _STORAGE });
+    this.owned.push(b);
+    return b;
+  }
+
+  /** The texture of index `k`. */
+  texture(k: number): GPUTexture {
+    return this.#textures[k];
+  }
+
+  /** The pipeline and bind group cache of a dispatch. */
+  dispatchState(op: DispatchOp): _Dispatch {
+    let d = this.#dispatch.get(op);
+    if (!d) {
+      const pipe = this.#env.rt.pipeline(op.wgsl, op.label);
+      d = { pipe, layout: pipe.getBindGroupLayout(0), groups: new Map() };
+      this.#dispatch.set(op, d);
+    }
+    return d;
+  }
+
+  /** The loop state of a scan. */
+  scanState(op: ScanOp): _Scan {
+    let s = this.#scans.get(op);
+    if (!s) {
+      const device = this.#env.rt.ctx.device;
+      const L = op.length;
+      const step = device.createBuffer({ size: Math.max(L, 1) * _STEP_STRIDE, usage: _UNIFORM });
+      this.owned.push(step);
+      const idx = new Uint32Array(Math.max(L, 1) * (_STEP_STRIDE / 4));
+      for (let k = 0; k < L; k++) idx[k * (_STEP_STRIDE / 4)] = op.reverse ? L - 1 - k : k;
+      device.queue.writeBuffer(step, 0, idx);
+      const ping = L > 1 ? [0, 1].map(() => op.carryBytes.map((b) => this.buffer(b))) : [];
+      const body = new ProgramState(this.#env, op.body, this.owned);
+      s = { step, ping, body, table: new Array(op.body.slots.length) };
+      this.#scans.set(op, s);
+    }
+    return s;
+  }
+}
+
+/** Records commands into one encoder, a compute pass kept open across dispatches. */
+class _Recorder {
+  #enc: GPUCommandEncoder | null = null;
+  #pass: GPUComputePassEncoder | null = null;
+  readonly #env: JitEnv;
+  constructor(env: JitEnv) {
+    this.#env = env;
+  }
+  get encoder(): GPUCommandEncoder {
+    return this.#enc ??= this.#env.rt.ctx.device.createCommandEncoder();
+  }
+  pass(): GPUComputePassEncoder {
+    return this.#pass ??= this.encoder.beginComputePass();
+  }
+  outside(): GPUCommandEncoder {
+    if (this.#pass) {
+      this.#pass.end();
+      this.#pass = null;
+    }
+    return this.encoder;
+  }
+  /** Submits after the runtime's pending eager work (queue order). */
+  submit(): void {
+    if (!this.#enc) return;
+    const enc = this.outside();
+    this.#enc = null;
+    this.#env.rt.flush();
+    this.#env.rt.ctx.device.queue.submit([enc.finish()]);
+    jitStats.submits++;
+  }
+}
+
+interface _Step {
+  readonly buf: GPUBuffer;
+  /** The slot of the step in the uniform buffer. */
+  readonly k: number;
+  /** The index into xs / ys. */
+  readonly i: number;
+}
+
+function _dispatch(
+  env: JitEnv,
+  st: ProgramState,
+  op: DispatchOp,
+  table: readonly GPUBuffer[],
+  step: _Step | null,
+  rec: _Recorder,
+): void {
+  const [x, y, z] = op.grid;
+  if (x === 0 || y === 0 || z === 0) return;
+  const d = st.dispatchState(op);
+  const key = op.bindings.map((r) =>
+    r.kind === "slot" ? _id(table[r.slot]) : r.kind === "step" ? `s${step!.k}` : r.kind === "tmp"
+      ? `t${r.index}`
+      : `x${r.index}`
+  ).join(",");
+  let bg = d.groups.get(key);
+  if (!bg) {
+    if (d.groups.size >= 4096) d.groups.clear();
+    bg = env.rt.ctx.device.createBindGroup({
+      layout: d.layout,
+      entries: op.bindings.map((r, binding): GPUBindGroupEntry => ({
+        binding,
+        resource: r.kind === "slot"
+          ? { buffer: table[r.slot] }
+          : r.kind === "tmp"
+          ? { buffer: st.temps[r.index] }
+          : r.kind === "tex"
+          ? st.views[r.index]
+          : { buffer: step!.buf, offset: step!.k * _STEP_STRIDE, size: 16 },
+      })),
+    });
+    d.groups.set(key, bg);
+    jitStats.bindGroups++;
+  }
+  const pass = rec.pass();
+  pass.setPipeline(d.pipe);
+  pass.setBindGroup(0, bg);
+  pass.dispatchWorkgroups(x, y, z);
+  jitStats.dispatches++;
+}
+
+function _scan(
+  env: JitEnv,
+  st: ProgramState,
+  op: ScanOp,
+  table: readonly GPUBuffer[],
+  rec: _Recorder,
+): void {
+  const s = st.scanState(op);
+  const L = op.length, nc = op.numConsts, ncar = op.numCarry;
+  const body = op.body;
+  for (let k = 0; k < L; k++) {
+    body.slots.forEach((spec, slot) => {
+      if (spec.kind === "in") {
+        const j = spec.index;
+        const carry = j >= nc && j < nc + ncar;
+        s.table[slot] = carry && k > 0 ? s.ping[(L - k) % 2][j - nc] : table[op.ins[j]];
+      } else if (spec.kind === "out") {
+        const j = spec.index;
+        s.table[slot] = j < ncar && k < L - 1 ? s.ping[(L - 1 - k) % 2][j] : table[op.outs[j]];
+      } else if (spec.kind === "scratch") s.table[slot] = s.body.scratch[slot]!;
+      else throw new Error(`internal: a scan body has a ${spec.kind} slot`);
+    });
+    run(env, s.body, body.ops, s.table, { buf: s.step, k, i: op.reverse ? L - 1 - k : k }, rec);
+  }
+}
+
+/** Records `ops` (no `core` ones) of a program. */
+function run(
+  env: JitEnv,
+  st: ProgramState,
+  ops: readonly Op[],
+  table: GPUBuffer[],
+  step: _Step | null,
+  rec: _Recorder,
+): void {
+  for (const op of ops) {
+    switch (op.kind) {
+      case "dispatch":
+        _dispatch(env, st, op, table, step, rec);
+        break;
+      case "copy": {
+        if (op.bytes === 0) break;
+        const buf = (r: typeof op.src) =>
+          r.kind === "slot" ? table[r.slot] : r.kind === "tmp" ? st.temps[r.index] : null;
+        const i = step?.i ?? 0;
+        rec.outside().copyBufferToBuffer(
+          buf(op.src)!,
+          op.srcStep * i,
+          buf(op.dst)!,
+          op.dstStep * i,
+          op.bytes,
+        );
+        break;
+      }
+      case "toTexture": {
+        const tex = st.texture(op.tex);
+        const src = op.src.kind === "slot" ? table[op.src.slot] : st.temps[(op.src as { index: number }).index];
+        rec.outside().copyBufferToTexture(
+          { buffer: src, offset: 0, bytesPerRow: op.bytesPerRow, rowsPerImage: tex.height },
+          { texture: tex },
+          [tex.width, tex.height, tex.depthOrArrayLayers],
+        );
+        break;
+      }
+      case "scan":
+        _scan(env, st, op, table, rec);
+        break;
+      case "core":
+        throw new Error("internal: core equation inside a compiled segment");
+      default:
+        throw new Error(`internal: unknown op ${(op satisfies never as Op).kind}`);
+    }
+  }
+}
+
+/** A compiled program as a function of tensors, with its program exposed for tests. */
+export interface Executable {
+  /** Runs the program. */
+  (args: Tensor[]): Tensor[];
+  /** The compiled program. */
+  readonly program: Program;
+}
+
+function _arg(env: JitEnv, a: Tensor, k: number): WebGpuArray {
+  let buf = a._buf;
+  if (a._backend !== env.backend) {
+    if (!a._backend?.readSync) return env.handle(buf);
+    buf = env.backend.upload(a._backend.readSync(buf, a.aval), a.aval);
+  }
+  const arr = env.handle(buf);
+  if (arr.released) {
+    throw new TypeError(
+      `jit: argument ${k} (${a.aval}) was donated to an earlier call and its buffer reused` +
+        `\nhelp: pass the result of that call instead, or leave the argument out of donateArgnums`,
+    );
+  }
+  return arr;
+}
+
+/**
+ * Makes the function that replays `p` on each call.
+ *
+ * @param env The backend's hooks.
+ * @param p The program.
+ * @returns The executable.
+ */
+export function executable(env: JitEnv, p: Program): Executable {
+  let st: ProgramState | null = null;
+  const exe = ((args: Tensor[]): Tensor[] => {
+    jitStats.calls++;
+    if (!st) {
+      const owned: (GPUBuffer | GPUTexture)[] = [];
+      st = new ProgramState(env, p, owned);
+      _reclaim.register(exe, owned);
+    }
+    const arrs = args.map((a, k) => _arg(env, a, k));
+    const table: GPUBuffer[] = new Array(p.slots.length);
+    const owners: (WebGpuArray | undefined)[] = new Array(p.slots.length);
+    const ext: (Tensor | undefined)[] = new Array(p.slots.length);
+    const rec = new _Recorder(env);
+    const byOutput = new Map(p.plan.donations.map((d) => [d.output, d] as const));
+    p.slots.forEach((s, slot) => {
+      if (s.kind === "in") table[slot] = arrs[s.index].buffer;
+      else if (s.kind === "scratch") table[slot] = st!.scratch[slot]!;
+      else if (s.kind === "out" || s.kind === "fresh") {
+        const d = s.kind === "out" ? byOutput.get(s.index) : undefined;
+        const src = d ? arrs[d.input] : undefined;
+        if (src && arrs.filter((a) => a.buffer === src.buffer).length === 1) {
+          owners[slot] = env.adopt(src);
+        } else {
+          owners[slot] = env.alloc(s.bytes);
+          if (src && d!.inPlace) {
+            rec.outside().copyBufferToBuffer(src.buffer, 0, owners[slot]!.buffer, 0, s.bytes);
+          }
+        }
+        table[slot] = owners[slot]!.buffer;
+      }
+    });
+    const tensorOf = (slot: number, aval: Tensor["aval"]): Tensor => {
+      const s = p.slots[slot];
+      if (s.kind === "in") return args[s.index];
+      if (s.kind === "ext") return ext[slot]!;
+      return ext[slot] ??= new Tensor(aval, owners[slot], env.backend);
+    };
+    let seg: Op[] = [];
+    const runCore = (op: CoreOp) => {
+      const outs = bind(op.prim, op.ins.map((k, j) => tensorOf(k, op.inAvals[j])), op.params);
+      op.outs.forEach((slot, j) => {
+        ext[slot] = outs[j];
+        table[slot] = env.handle(outs[j]._buf).buffer;
+      });
+    };
+    let deferred = false;
+    const flushSeg = () => {
+      const ops = seg;
+      seg = [];
+      const go = () => {
+        run(env, st!, ops, table, null, rec);
+        rec.submit();
+      };
+      if (deferred && env.backend.defer) env.backend.defer(async (direct) => direct(go));
+      else go();
+    };
+    for (const op of p.ops) {
+      if (op.kind !== "core") {
+        seg.push(op);
+        continue;
+      }
+      flushSeg();
+      runCore(op);
+      deferred = true;
+    }
+    flushSeg();
+    return p.plan.outSlots.map((_, k) => tensorOf(p.outValSlots[k], p.outAvals[k]));
+  }) as Executable;
+  Object.defineProperty(exe, "program", { value: p });
+  return exe;
+}

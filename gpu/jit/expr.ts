@@ -1,0 +1,354 @@
+/**
+ * WGSL expressions of fused values. A value that is not materialized is computed where it is
+ * read: `gen(v, idx)` returns a WGSL expression of `v` at an index, recursing through its
+ * producer: elementwise ops evaluate their operands at the same index, and movement ops
+ * (broadcast, reshape, transpose, slice, rev, pad, concatenate, iota, `step_slice`) are index
+ * arithmetic on their operand's index, never copies. Materialized values (leaves) are loads
+ * from their storage binding. Every intermediate gets a `let`, memoised per (value, index), so
+ * a value read twice at one index is computed once.
+ *
+ * Indices are kept linear (`lin`, row-major) or per dimension (`dims`), converting lazily:
+ * elementwise chains and reshapes never decode, transposes and broadcasts do.
+ *
+ * @module
+ */
+import type { DType } from "../../core/dtype.ts";
+import { F32_SPECIALS, Helpers, i as i32Lit, storageType, strides, u } from "../kernels/common.ts";
+import { binaryExpr, convertExpr, unaryExpr } from "../kernels/elementwise.ts";
+import { BINARY_PRIMS, type BinaryPrim, UNARY_PRIMS, type UnaryPrim } from "../prims.ts";
+import type { GEqn, GVal } from "./graph.ts";
+
+/** An index into an array of `shape`: linear (row-major) or per dimension (u32 expressions). */
+export interface Idx {
+  /** The array's shape. */
+  readonly shape: readonly number[];
+  /** The linear index, when known. */
+  readonly lin?: string;
+  /** The per-dimension indices, when known. */
+  readonly dims?: readonly string[];
+}
+
+const _UNARY = new Set<string>(UNARY_PRIMS);
+const _BINARY = new Set<string>(BINARY_PRIMS);
+const _EW = new Set<string>([...UNARY_PRIMS, ...BINARY_PRIMS, "select", "convert", "bitcast"]);
+const _MOVE = new Set<string>([
+  "broadcast_in_dim",
+  "reshape",
+  "transpose",
+  "slice",
+  "rev",
+  "pad",
+  "concatenate",
+  "iota",
+  "literal",
+  "step_slice",
+]);
+
+/** Whether a primitive is elementwise (same index in, same index out). */
+export function isElementwise(prim: string): boolean {
+  return _EW.has(prim);
+}
+
+/** Whether a primitive is index arithmetic on its operands (fusible, no arithmetic). */
+export function isMovement(prim: string): boolean {
+  return _MOVE.has(prim);
+}
+
+/** What the emitter needs to know about the graph. */
+export interface ValueInfo {
+  /** Whether `v` has a buffer (a kernel reads it instead of computing it). */
+  isLeaf(v: GVal): boolean;
+  /** The equation that computes `v`. */
+  producer(v: GVal): GEqn | undefined;
+}
+
+/** One storage binding a kernel reads or writes. */
+export interface LeafBinding {
+  /** The value in the buffer. */
+  readonly val: GVal;
+  /** The WGSL variable. */
+  readonly name: string;
+}
+
+/**
+ * The per-kernel state: leaf bindings, helper functions, fresh names, and values known at the
+ * kernel's own output index (a GEMM accumulator, a reduction's result).
+ */
+export class KernelCtx {
+  /** Helper functions the expressions call. */
+  readonly helpers: Helpers;
+  /** Leaves read, in first-use order. */
+  readonly leaves: LeafBinding[] = [];
+  /** Whether an expression reads the scan step (`_step.x`). */
+  usesStep = false;
+  /** Values given by name at {@link canonical} (the output index of the kernel). */
+  readonly known = new Map<GVal, string>();
+  /** The linear index expression at which {@link known} values are given. */
+  canonical = "";
+  /** Leaves whose buffer is an output's (in-place): read through the output's name. */
+  readonly aliases = new Map<GVal, string>();
+  /** Whether aliased leaves may be read (only in the part that runs at the output index). */
+  aliasReadable = false;
+  readonly #info: ValueInfo;
+  readonly #names = new Map<GVal, string>();
+  #n = 0;
+
+  /** Makes the state of one kernel (sharing `helpers` with the kernel's other functions). */
+  constructor(info: ValueInfo, helpers: Helpers = new Helpers()) {
+    this.#info = info;
+    this.helpers = helpers;
+  }
+
+  /** The graph facts. */
+  get info(): ValueInfo {
+    return this.#info;
+  }
+
+  /** A fresh WGSL identifier. */
+  fresh(prefix = "t"): string {
+    return `${prefix}${this.#n++}`;
+  }
+
+  /**
+   * The binding name of a leaf, registering it; `preferred` names the first leaf of a GEMM
+   * operand (`a`, `b`), which the GEMM template binds itself.
+   */
+  leafName(v: GVal, preferred?: string): string {
+    const alias = this.aliases.get(v);
+    if (alias !== undefined) {
+      if (!this.aliasReadable) throw new Error("internal: in-place leaf read off the output index");
+      return alias;
+    }
+    let n = this.#names.get(v);
+    if (n === undefined) {
+      n = preferred ?? `x${v.id}`;
+      this.#names.set(v, n);
+      this.leaves.push({ val: v, name: n });
+    }
+    return n;
+  }
+}
+
+/** A statement list with memoised `let`s: the body of `main` or of a helper function. */
+export class Scope {
+  /** The statements emitted. */
+  readonly lines: string[] = [];
+  readonly #k: KernelCtx;
+  readonly #memo = new Map<string, string>();
+  readonly #dimsMemo = new Map<string, readonly string[]>();
+
+  /** Makes an empty scope of a kernel. */
+  constructor(k: KernelCtx) {
+    this.#k = k;
+  }
+
+  /** Emits `let t = expr;` and returns `t`. */
+  let(expr: string, prefix = "t"): string {
+    const hit = this.#memo.get(`=${expr}`);
+    if (hit) return hit;
+    const name = this.#k.fresh(prefix);
+    this.lines.push(`let ${name} = ${expr};`);
+    this.#memo.set(`=${expr}`, name);
+    return name;
+  }
+
+  /** The linear index of `idx`. */
+  lin(idx: Idx): string {
+    if (idx.lin !== undefined) return idx.lin;
+    const st = strides(idx.shape);
+    const parts = idx.dims!.flatMap((d, k) =>
+      idx.shape[k] === 1 || d === "0u" ? [] : [st[k] === 1 ? d : `${d} * ${u(st[k])}`]
+    );
+    return parts.length === 0 ? "0u" : parts.length === 1 ? parts[0] : this.let(parts.join(" + "));
+  }
+
+  /** The per-dimension indices of `idx`. */
+  dims(idx: Idx): readonly string[] {
+    if (idx.dims !== undefined) return idx.dims;
+    const key = `#${idx.lin}|${idx.shape.join(",")}`;
+    const hit = this.#dimsMemo.get(key);
+    if (hit) return hit;
+    const r = idx.shape.length;
+    const out: string[] = new Array(r);
+    let rest = idx.lin!;
+    for (let d = r - 1; d >= 1; d--) {
+      const n = idx.shape[d];
+      if (n === 1) out[d] = "0u";
+      else {
+        out[d] = this.let(`${rest} % ${u(n)}`, "d");
+        rest = this.let(`${rest} / ${u(n)}`, "q");
+      }
+    }
+    if (r > 0) out[0] = idx.shape[0] === 1 ? "0u" : rest;
+    this.#dimsMemo.set(key, out);
+    return out;
+  }
+
+  /**
+   * A WGSL expression (usually a `let` name) of `v` at `idx`, in `v`'s storage type.
+   *
+   * @param v The value.
+   * @param idx The index, into `v.aval.shape`.
+   * @returns The expression.
+   */
+  gen(v: GVal, idx: Idx): string {
+    const k = this.#k;
+    const known = k.known.get(v);
+    if (known !== undefined) {
+      if (this.lin(idx) !== k.canonical) {
+        throw new Error("internal: a kernel's result read off its output index");
+      }
+      return known;
+    }
+    const key = `${v.id}@${idx.lin ?? ""}|${idx.dims?.join(",") ?? ""}`;
+    const hit = this.#memo.get(key);
+    if (hit) return hit;
+    const r = this.#compute(v, idx);
+    this.#memo.set(key, r);
+    return r;
+  }
+
+  #compute(v: GVal, idx: Idx): string {
+    const k = this.#k;
+    if (k.info.isLeaf(v)) return this.let(`${k.leafName(v)}[${this.lin(idx)}]`, "v");
+    const e = k.info.producer(v);
+    if (!e) throw new Error(`internal: value ${v.aval} has no producer and no buffer`);
+    const p = e.params;
+    const ins = e.inputs;
+    const same = (j: number) => this.gen(ins[j], { shape: ins[j].aval.shape, ...this.#pass(idx) });
+    const dt = (j: number): DType => ins[j].aval.dtype;
+    const h = k.helpers;
+    if (_UNARY.has(e.prim)) return this.let(unaryExpr(e.prim as UnaryPrim, dt(0), same(0), h));
+    if (_BINARY.has(e.prim)) {
+      return this.let(binaryExpr(e.prim as BinaryPrim, dt(0), same(0), same(1), h));
+    }
+    switch (e.prim) {
+      case "select":
+        return this.let(`select(${same(2)}, ${same(1)}, ${same(0)} != 0u)`);
+      case "convert":
+        return this.let(convertExpr(dt(0), v.aval.dtype, same(0)));
+      case "bitcast":
+        return this.let(`bitcast<${storageType(v.aval.dtype)}>(${same(0)})`);
+      case "literal":
+        return _literal(p.value as number, p.dtype as DType, h);
+      case "iota": {
+        const d = this.dims(idx)[p.dimension as number];
+        return v.aval.dtype === "f32" ? `f32(${d})` : v.aval.dtype === "i32" ? `i32(${d})` : d;
+      }
+      case "reshape":
+        return this.gen(ins[0], { shape: ins[0].aval.shape, lin: this.lin(idx) });
+      case "step_slice": {
+        k.usesStep = true;
+        const n = v.aval.size;
+        const off = n === 1 ? "_step.x" : `_step.x * ${u(n)}`;
+        const lin = this.lin(idx);
+        return this.gen(ins[0], { shape: ins[0].aval.shape, lin: this.let(`${off} + ${lin}`) });
+      }
+      case "broadcast_in_dim":
+        return this.#broadcast(v, e, idx);
+      case "transpose": {
+        const od = this.dims(idx), perm = p.perm as number[];
+        const dims: string[] = new Array(perm.length);
+        perm.forEach((src, d) => (dims[src] = od[d]));
+        return this.gen(ins[0], { shape: ins[0].aval.shape, dims });
+      }
+      case "slice": {
+        const od = this.dims(idx), st = p.start as number[], sd = p.strides as number[] | null;
+        const dims = od.map((d, j) => {
+          const s = sd?.[j] ?? 1;
+          const scaled = s === 1 ? d : `${d} * ${u(s)}`;
+          return st[j] === 0 ? scaled : `(${u(st[j])} + ${scaled})`;
+        });
+        return this.gen(ins[0], { shape: ins[0].aval.shape, dims });
+      }
+      case "rev": {
+        const axes = p.axes as number[], sh = ins[0].aval.shape;
+        const dims = this.dims(idx).map((d, j) => axes.includes(j) ? `(${u(sh[j] - 1)} - ${d})` : d);
+        return this.gen(ins[0], { shape: sh, dims });
+      }
+      case "pad":
+        return this.#pad(v, e, idx);
+      case "concatenate":
+        return this.#concat(v, e, idx);
+      default:
+        throw new Error(`internal: ${e.prim} cannot be fused`);
+    }
+  }
+
+  /** The index to hand to an elementwise operand: the same (a shape-free linear index). */
+  #pass(idx: Idx): { lin?: string; dims?: readonly string[] } {
+    return idx.lin !== undefined ? { lin: idx.lin } : { dims: idx.dims };
+  }
+
+  #broadcast(v: GVal, e: GEqn, idx: Idx): string {
+    const x = e.inputs[0], xs = x.aval.shape;
+    if (x.aval.size === 1) return this.gen(x, { shape: xs, lin: "0u" });
+    const bd = e.params.broadcastDimensions as number[];
+    if (xs.length === v.aval.shape.length && xs.every((n, j) => n === v.aval.shape[j])) {
+      return this.gen(x, { shape: xs, ...this.#pass(idx) });
+    }
+    const od = this.dims(idx);
+    return this.gen(x, { shape: xs, dims: xs.map((n, j) => (n === 1 ? "0u" : od[bd[j]])) });
+  }
+
+  #pad(v: GVal, e: GEqn, idx: Idx): string {
+    const [x, pv] = e.inputs;
+    const xs = x.aval.shape;
+    const lo = e.params.lo as number[], interior = (e.params.interior as number[] | undefined) ??
+      lo.map(() => 0);
+    const od = this.dims(idx);
+    const conds: string[] = [];
+    const dims = od.map((d, j) => {
+      const t = this.let(`i32(${d}) - ${i32Lit(lo[j])}`, "p");
+      const s = interior[j] + 1;
+      const q = s === 1 ? t : `${t} / ${i32Lit(s)}`;
+      conds.push(`${t} >= 0i`, `${q} < ${i32Lit(xs[j])}`);
+      if (s !== 1) conds.push(`${t} % ${i32Lit(s)} == 0i`);
+      return `u32(clamp(${q}, 0i, ${i32Lit(Math.max(xs[j] - 1, 0))}))`;
+    });
+    const inside = this.let(conds.length ? conds.join(" && ") : "true", "m");
+    const xv = this.gen(x, { shape: xs, dims });
+    return this.let(`select(${this.gen(pv, { shape: [], lin: "0u" })}, ${xv}, ${inside})`);
+  }
+
+  #concat(v: GVal, e: GEqn, idx: Idx): string {
+    const axis = e.params.axis as number;
+    const od = this.dims(idx);
+    const a = od[axis];
+    let off = 0;
+    const parts = e.inputs.map((x) => {
+      const n = x.aval.shape[axis];
+      const dims = [...od];
+      dims[axis] = off === 0 ? `min(${a}, ${u(Math.max(n - 1, 0))})` : `min(${a} - ${u(off)}, ${
+        u(Math.max(n - 1, 0))
+      })`;
+      const start = off;
+      off += n;
+      return { x, dims, start, n };
+    }).filter((q) => q.n > 0);
+    let acc = this.gen(parts[parts.length - 1].x, { shape: parts[parts.length - 1].x.aval.shape, dims: parts[parts.length - 1].dims });
+    for (let j = parts.length - 2; j >= 0; j--) {
+      const q = parts[j];
+      const xv = this.gen(q.x, { shape: q.x.aval.shape, dims: q.dims });
+      acc = this.let(`select(${acc}, ${xv}, ${a} < ${u(q.start + q.n)})`);
+    }
+    return acc;
+  }
+}
+
+function _literal(value: number, dtype: DType, h: Helpers): string {
+  if (dtype === "f32") {
+    if (Number.isNaN(value)) {
+      h.add(F32_SPECIALS);
+      return "_nan()";
+    }
+    if (!Number.isFinite(value)) {
+      h.add(F32_SPECIALS);
+      return value > 0 ? "_inf()" : "(-_inf())";
+    }
+    return `f32(${Math.fround(value)})`;
+  }
+  if (dtype === "i32") return `(${i32Lit(value | 0)})`;
+  if (dtype === "bool") return value ? "1u" : "0u";
+  return u(value >>> 0);
+}

@@ -1,0 +1,304 @@
+/**
+ * Fusion: which values get a buffer, and which kernels compute the rest.
+ *
+ * 1. **Inlining.** An elementwise or movement value is computed inside the kernels that read
+ *    it, unless it is an output, feeds an op that needs a buffer (sort, scatter, conv, scan, …),
+ *    is read by several kernels and is not cheap (more than {@link DUP_COST} arithmetic ops
+ *    would be recomputed), is not cheap and read through an expanding broadcast (it would be
+ *    recomputed per copy), or would make a kernel read too many buffers.
+ * 2. **Groups.** Each materialized elementwise value is an elementwise kernel; each reduction
+ *    and `dot_general` is a kernel whose operands are read through their fused expressions
+ *    (the reduction's prologue, the GEMM's operand loads); everything else is one kernel of its
+ *    eager lowering, one `scan` loop, or a `core` equation.
+ * 3. **Epilogues.** A kernel absorbs an elementwise consumer kernel of the same size that reads
+ *    its results only at the output index (`dot + bias + relu`, `sum * (1/n)`, the SGD update
+ *    of a gradient), unless that would close a cycle through a third kernel. The merged kernel
+ *    writes every result still read elsewhere.
+ *
+ * @module
+ */
+import type { GEqn, Graph, GVal } from "./graph.ts";
+import { isElementwise, isMovement } from "./expr.ts";
+import { REDUCE_PRIMS } from "../prims.ts";
+
+/** Arithmetic ops a value may carry and still be recomputed by several readers. */
+export const DUP_COST = 3;
+/** Arithmetic ops a GEMM operand may carry and still be fused into the operand loads. */
+export const DOT_PROLOGUE_COST = 8;
+
+/** How a group computes. */
+export type GroupKind = "ew" | "reduce" | "dot" | "opaque" | "scan" | "core";
+
+/** One kernel (or loop, or core equation) of the program. */
+export interface Group {
+  /** How it computes. */
+  readonly kind: GroupKind;
+  /** The reduction, dot, opaque op, scan or core equation (absent for "ew"). */
+  readonly root?: GEqn;
+  /** The values it writes. */
+  outs: GVal[];
+  /** The values it computes (its outputs and the fused values only it needed). */
+  readonly computes: Set<GVal>;
+  /** Elements of its output index space ("ew", "reduce", "dot"). */
+  readonly size: number;
+}
+
+/** How a group reads one buffer. */
+export interface ReadInfo {
+  /** Every read is at the group's own output index, after any reduction or GEMM. */
+  identity: boolean;
+}
+
+/** The result of fusion. */
+export interface Fusion {
+  /** The groups, in an order that respects their dependencies (see {@link schedule}). */
+  groups: Group[];
+  /** Values with a buffer. */
+  readonly materialized: Set<GVal>;
+  /** The producer of every computed value. */
+  readonly producer: Map<GVal, GEqn>;
+  /** The group that writes each materialized value (graph inputs have none). */
+  readonly writer: Map<GVal, Group>;
+}
+
+const _REDUCE = new Set<string>(REDUCE_PRIMS);
+
+/** The kind of group an equation roots, or null for fusible ones. */
+export function rootKind(e: GEqn): GroupKind | null {
+  if (isElementwise(e.prim) || isMovement(e.prim)) return null;
+  if (_REDUCE.has(e.prim)) return "reduce";
+  if (e.prim === "dot_general") return e.inputs[0].aval.dtype === "bool" ? "opaque" : "dot";
+  if (e.prim === "scan") return "scan";
+  if (e.prim === "core") return "core";
+  return "opaque";
+}
+
+/** The element count of a value. */
+const _size = (v: GVal) => v.aval.size;
+
+/**
+ * Groups a graph's equations into kernels.
+ *
+ * @param g The graph.
+ * @param maxBindings Storage buffers one kernel may bind.
+ * @returns The fusion (groups in dependency order).
+ */
+export function fuse(g: Graph, maxBindings: number): Fusion {
+  const producer = new Map<GVal, GEqn>();
+  const users = new Map<GVal, GEqn[]>();
+  for (const e of g.eqns) {
+    e.outputs.forEach((v) => producer.set(v, e));
+    for (const x of new Set(e.inputs)) {
+      let l = users.get(x);
+      if (!l) users.set(x, l = []);
+      l.push(e);
+    }
+  }
+  const isOut = new Set(g.outputs);
+  const materialized = new Set<GVal>(g.inputs);
+  const cost = new Map<GVal, number>();
+  const leafSets = new Map<GVal, Set<GVal>>();
+  const leavesOf = (x: GVal) => (materialized.has(x) ? new Set([x]) : leafSets.get(x)!);
+  const maxLeaves = Math.max(2, maxBindings - 4);
+  for (const e of g.eqns) {
+    if (rootKind(e) !== null) {
+      e.outputs.forEach((v) => materialized.add(v));
+      continue;
+    }
+    const v = e.outputs[0];
+    const c = (isElementwise(e.prim) ? 1 : 0) +
+      e.inputs.reduce((s, x) => s + (materialized.has(x) ? 0 : cost.get(x)!), 0);
+    const leaves = new Set<GVal>();
+    for (const x of e.inputs) for (const l of leavesOf(x)) leaves.add(l);
+    const us = users.get(v) ?? [];
+    const needsBuffer = us.some((u) => {
+      const k = rootKind(u);
+      if (k === null || k === "reduce") return false;
+      return k !== "dot" || c > DOT_PROLOGUE_COST || leaves.size === 0;
+    });
+    const expands = us.some((u) =>
+      u.prim === "broadcast_in_dim" && _size(u.outputs[0]) > _size(v) && c > 0
+    );
+    if (
+      isOut.has(v) || needsBuffer || expands || leaves.size > maxLeaves ||
+      (us.length > 1 && (c > DUP_COST || us.length > 4))
+    ) materialized.add(v);
+    cost.set(v, c);
+    leafSets.set(v, leaves);
+  }
+  const groups: Group[] = [];
+  const writer = new Map<GVal, Group>();
+  for (const e of g.eqns) {
+    const k = rootKind(e);
+    let grp: Group;
+    if (k === null) {
+      const v = e.outputs[0];
+      if (!materialized.has(v)) continue;
+      grp = { kind: "ew", outs: [v], computes: new Set([v]), size: _size(v) };
+    } else {
+      grp = {
+        kind: k,
+        root: e,
+        outs: [...e.outputs],
+        computes: new Set(e.outputs),
+        size: k === "reduce" || k === "dot" ? _size(e.outputs[0]) : 0,
+      };
+    }
+    groups.push(grp);
+    grp.outs.forEach((v) => writer.set(v, grp));
+  }
+  const f: Fusion = { groups, materialized, producer, writer };
+  _mergeEpilogues(f, isOut, maxBindings);
+  f.groups = schedule(f, []);
+  return f;
+}
+
+/**
+ * The buffers a group reads, and whether every read is at its own output index (the
+ * condition for writing an output into that buffer in place).
+ *
+ * @param f The fusion.
+ * @param grp The group.
+ * @returns Each leaf read, with its read info.
+ */
+export function groupReads(f: Fusion, grp: Group): Map<GVal, ReadInfo> {
+  const out = new Map<GVal, ReadInfo>();
+  const seen = new Set<string>();
+  const root = grp.root;
+  const known = grp.kind === "reduce" || grp.kind === "dot" ? root!.outputs[0] : null;
+  const visit = (v: GVal, identity: boolean) => {
+    if (v === known) return;
+    const key = `${v.id}:${identity}`;
+    if (seen.has(key)) return;
+    seen.add(key);
+    if (f.materialized.has(v) && !grp.computes.has(v)) {
+      const r = out.get(v);
+      if (r) r.identity &&= identity;
+      else out.set(v, { identity });
+      return;
+    }
+    const e = f.producer.get(v)!;
+    const keeps = isElementwise(e.prim) || e.prim === "reshape" ||
+      (e.prim === "broadcast_in_dim" && _size(e.inputs[0]) === _size(v));
+    for (const x of e.inputs) visit(x, identity && keeps);
+  };
+  if (grp.kind === "ew" || grp.kind === "reduce" || grp.kind === "dot") {
+    if (root) root.inputs.forEach((x) => visit(x, false));
+    for (const o of grp.outs) visit(o, true);
+  } else {
+    for (const x of root!.inputs) visit(x, false);
+  }
+  return out;
+}
+
+/** Groups that read a result of `grp`. */
+function _consumers(f: Fusion, grp: Group, reads: Map<Group, Map<GVal, ReadInfo>>): Group[] {
+  return f.groups.filter((c) => c !== grp && grp.outs.some((o) => reads.get(c)!.has(o)));
+}
+
+function _reaches(
+  f: Fusion,
+  from: Group,
+  to: Group,
+  skipDirect: boolean,
+  reads: Map<Group, Map<GVal, ReadInfo>>,
+): boolean {
+  const stack = _consumers(f, from, reads).filter((c) => !(skipDirect && c === to));
+  const seen = new Set<Group>(stack);
+  while (stack.length) {
+    const x = stack.pop()!;
+    if (x === to) return true;
+    for (const c of _consumers(f, x, reads)) {
+      if (!seen.has(c)) {
+        seen.add(c);
+        stack.push(c);
+      }
+    }
+  }
+  return false;
+}
+
+function _mergeEpilogues(f: Fusion, isOut: Set<GVal>, maxBindings: number): void {
+  const reads = new Map<Group, Map<GVal, ReadInfo>>();
+  const refresh = (grp: Group) => reads.set(grp, groupReads(f, grp));
+  f.groups.forEach(refresh);
+  for (let changed = true; changed;) {
+    changed = false;
+    for (const p of f.groups) {
+      if (p.kind !== "ew" && p.kind !== "reduce" && p.kind !== "dot") continue;
+      for (const c of _consumers(f, p, reads)) {
+        if (c.kind !== "ew" || c.size !== p.size) continue;
+        const rc = reads.get(c)!;
+        if (!p.outs.every((o) => rc.get(o)?.identity ?? true)) continue;
+        if (_reaches(f, p, c, true, reads)) continue;
+        const rp = reads.get(p)!;
+        const bindings = new Set([...rp.keys(), ...rc.keys()]);
+        p.outs.forEach((o) => bindings.delete(o));
+        if (bindings.size + p.outs.length + c.outs.length > maxBindings) continue;
+        // merge c into p
+        for (const v of c.computes) p.computes.add(v);
+        f.groups.splice(f.groups.indexOf(c), 1);
+        reads.delete(c);
+        const all = [...p.outs, ...c.outs];
+        p.outs = all.filter((o) =>
+          isOut.has(o) || f.groups.some((x) => x !== p && reads.get(x)!.has(o))
+        );
+        for (const o of all) {
+          if (!p.outs.includes(o)) f.materialized.delete(o);
+          else f.writer.set(o, p);
+          if (!p.outs.includes(o)) f.writer.delete(o);
+        }
+        refresh(p);
+        changed = true;
+        break;
+      }
+      if (changed) break;
+    }
+  }
+}
+
+/**
+ * Orders groups so that every group comes after the writers of what it reads, and after the
+ * groups named in `after` pairs (`[first, then]`, used to read a donated buffer before it is
+ * overwritten), keeping the original order otherwise.
+ *
+ * @param f The fusion.
+ * @param after Extra ordering constraints.
+ * @returns The groups in order.
+ */
+export function schedule(f: Fusion, after: readonly (readonly [Group, Group])[]): Group[] {
+  const deps = new Map<Group, Set<Group>>();
+  for (const grp of f.groups) {
+    const d = new Set<Group>();
+    for (const v of groupReads(f, grp).keys()) {
+      const w = f.writer.get(v);
+      if (w && w !== grp) d.add(w);
+    }
+    deps.set(grp, d);
+  }
+  for (const [a, b] of after) deps.get(b)!.add(a);
+  const order: Group[] = [];
+  const done = new Set<Group>();
+  const pending = [...f.groups];
+  while (pending.length) {
+    const k = pending.findIndex((grp) => [...deps.get(grp)!].every((d) => done.has(d)));
+    if (k < 0) throw new Error("internal: cyclic kernel dependencies");
+    const [grp] = pending.splice(k, 1);
+    order.push(grp);
+    done.add(grp);
+  }
+  return order;
+}
+
+/**
+ * Whether `to` depends on `from` (transitively), in a fusion's current groups.
+ *
+ * @param f The fusion.
+ * @param from A group.
+ * @param to Another group.
+ * @returns True when a path of reads leads from `from` to `to`.
+ */
+export function dependsOn(f: Fusion, from: Group, to: Group): boolean {
+  const reads = new Map(f.groups.map((grp) => [grp, groupReads(f, grp)] as const));
+  return _reaches(f, from, to, false, reads);
+}

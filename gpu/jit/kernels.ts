@@ -1,0 +1,386 @@
+/**
+ * Code generation for the groups of a fused program: multi-output elementwise kernels,
+ * reductions that read their operand through its fused expression (prologue) and apply
+ * elementwise consumers to their result (epilogue), and the eager lowering of everything else
+ * with its buffers mapped to the program's slots. GEMMs are in `gemm_fused.ts`.
+ *
+ * @module
+ */
+import type { DType } from "../../core/dtype.ts";
+import { LOWERINGS, type Lowering } from "../backend.ts";
+import {
+  type BufRef,
+  ELEMENTWISE_WG,
+  foldGrid,
+  type Plan,
+  storageType,
+  type TextureSpec,
+  u,
+} from "../kernels/common.ts";
+import type { GemmCaps } from "../kernels/gemm.ts";
+import { combineExpr, identityOf, type Monoid, monoidOf } from "../kernels/reduce.ts";
+import type { ReducePrim } from "../prims.ts";
+import { type Idx, KernelCtx, Scope, type ValueInfo } from "./expr.ts";
+import type { Fusion, Group } from "./fusion.ts";
+import type { GVal } from "./graph.ts";
+import type { BufferPlan } from "./plan.ts";
+import type { DispatchOp, Op, Res } from "./program.ts";
+
+/** What code generation needs: the fusion, the plan, and the program's temporaries. */
+export interface CodegenCtx {
+  /** The fusion. */
+  readonly fusion: Fusion;
+  /** The buffer plan. */
+  readonly plan: BufferPlan;
+  /** GEMM capabilities of the device. */
+  readonly gemm: GemmCaps;
+  /** Temporaries of the program (appended to). */
+  readonly temps: number[];
+  /** Textures of the program (appended to). */
+  readonly textures: TextureSpec[];
+}
+
+/** The value facts of one group: its own results are computed, other buffers are leaves. */
+export function groupInfo(c: CodegenCtx, grp: Group): ValueInfo {
+  return {
+    isLeaf: (v) => c.fusion.materialized.has(v) && !grp.computes.has(v),
+    producer: (v) => c.fusion.producer.get(v),
+  };
+}
+
+/** The resource of a value's slot. */
+export function slotRes(c: CodegenCtx, v: GVal): Res {
+  const slot = c.plan.slotOf.get(v);
+  if (slot === undefined) throw new Error(`internal: no buffer planned for ${v.aval}`);
+  return { kind: "slot", slot };
+}
+
+/** A storage binding of a generated kernel. */
+export interface Decl {
+  /** WGSL name. */
+  readonly name: string;
+  /** Element type. */
+  readonly type: string;
+  /** Access. */
+  readonly access: "read" | "read_write";
+  /** What it binds. */
+  readonly res: Res;
+}
+
+/**
+ * Declarations of storage bindings numbered from `first`, plus the step uniform when used.
+ *
+ * @returns WGSL text and the resources in binding order.
+ */
+export function declare(
+  decls: readonly Decl[],
+  usesStep: boolean,
+  first = 0,
+): { text: string; res: Res[] } {
+  const lines = decls.map((d, k) =>
+    `@group(0) @binding(${first + k}) var<storage, ${d.access}> ${d.name}: array<${d.type}>;`
+  );
+  const res = decls.map((d) => d.res);
+  if (usesStep) {
+    lines.push(`@group(0) @binding(${first + decls.length}) var<uniform> _step: vec4u;`);
+    res.push({ kind: "step" });
+  }
+  return { text: lines.join("\n"), res };
+}
+
+/** The leaf bindings a kernel context collected. */
+export function leafDecls(c: CodegenCtx, k: KernelCtx, skip: readonly string[] = []): Decl[] {
+  return k.leaves.filter((l) => !skip.includes(l.name)).map((l) => ({
+    name: l.name,
+    type: storageType(l.val.aval.dtype),
+    access: "read" as const,
+    res: slotRes(c, l.val),
+  }));
+}
+
+/** The store index of output `v` at linear index `lin` (offset by the step when stacked). */
+export function outIndex(c: CodegenCtx, k: KernelCtx, v: GVal, lin: string): string {
+  const n = c.plan.stepped.get(v);
+  if (n === undefined) return lin;
+  k.usesStep = true;
+  return `_step.x * ${u(n)} + ${lin}`;
+}
+
+/** Output names (`o0`, `o1`, …) and the aliases of in-place leaves to them. */
+export function bindOutputs(c: CodegenCtx, grp: Group, k: KernelCtx, names: string[]): void {
+  c.plan.aliases.get(grp)?.forEach((outV, leaf) => {
+    k.aliases.set(leaf, names[grp.outs.indexOf(outV)]);
+  });
+}
+
+function _outDecls(c: CodegenCtx, grp: Group, names: readonly string[]): Decl[] {
+  return grp.outs.map((v, j) => ({
+    name: names[j],
+    type: storageType(v.aval.dtype),
+    access: "read_write" as const,
+    res: slotRes(c, v),
+  }));
+}
+
+const _label = (grp: Group) =>
+  grp.root ? grp.root.prim : `fused(${grp.outs.map((v) => String(v.aval)).join(", ")})`;
+
+function _ew(c: CodegenCtx, grp: Group): DispatchOp {
+  const k = new KernelCtx(groupInfo(c, grp));
+  const names = grp.outs.map((_, j) => `o${j}`);
+  bindOutputs(c, grp, k, names);
+  k.aliasReadable = true;
+  const s = new Scope(k);
+  const stores = grp.outs.map((v, j) =>
+    `${names[j]}[${outIndex(c, k, v, "i")}] = ${s.gen(v, { shape: v.aval.shape, lin: "i" })};`
+  );
+  const { text, res } = declare([...leafDecls(c, k), ..._outDecls(c, grp, names)], k.usesStep);
+  const wg = ELEMENTWISE_WG;
+  const grid = foldGrid(Math.ceil(grp.size / wg));
+  const wgsl = `${text}
+${k.helpers}
+@compute @workgroup_size(${wg})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let i = ${grid.flatGroup} * ${u(wg)} + lid;
+  if (i >= ${u(grp.size)}) { return; }
+  ${[...s.lines, ...stores].join("\n  ")}
+}
+`;
+  return { kind: "dispatch", wgsl, label: _label(grp), grid: grid.dispatch, bindings: res, fused: true };
+}
+
+const _WG = 256;
+const _SEQ_MAX = 512;
+const _CHUNK = _WG * 64;
+
+interface _Reduce {
+  readonly c: CodegenCtx;
+  readonly grp: Group;
+  readonly k: KernelCtx;
+  readonly m: Monoid;
+  readonly dtype: DType;
+  readonly outShape: readonly number[];
+  readonly redShape: readonly number[];
+  readonly axes: readonly number[];
+}
+
+/** Lines of the loop body: `acc = combine(acc, operand at (kept o, reduced r))`. */
+function _prologue(r: _Reduce, outer: Scope, o: string, rv: string): string[] {
+  const x = r.grp.root!.inputs[0];
+  r.k.aliasReadable = false;
+  const kd = outer.dims({ shape: r.outShape, lin: o });
+  const inner = new Scope(r.k);
+  const rd = inner.dims({ shape: r.redShape, lin: rv });
+  let ki = 0, ri = 0;
+  const dims = x.aval.shape.map((_, d) => (r.axes.includes(d) ? rd[ri++] : kd[ki++]));
+  const val = inner.gen(x, { shape: x.aval.shape, dims } as Idx);
+  return [...inner.lines, `acc = ${combineExpr(r.m, r.dtype, "acc", val, r.k.helpers)};`];
+}
+
+/** Lines storing every output of the group at output index `o`, the reduction being `res`. */
+function _epilogue(r: _Reduce, o: string, res: string, names: string[]): string[] {
+  r.k.aliasReadable = true;
+  r.k.known.set(r.grp.root!.outputs[0], res);
+  r.k.canonical = o;
+  const s = new Scope(r.k);
+  const stores = r.grp.outs.map((v, j) =>
+    `${names[j]}[${outIndex(r.c, r.k, v, o)}] = ${s.gen(v, { shape: v.aval.shape, lin: o })};`
+  );
+  return [...s.lines, ...stores];
+}
+
+function _reduce(c: CodegenCtx, grp: Group): Op[] {
+  const e = grp.root!;
+  const x = e.inputs[0];
+  const axes = e.params.axes as number[];
+  const r: _Reduce = {
+    c,
+    grp,
+    k: new KernelCtx(groupInfo(c, grp)),
+    m: monoidOf(e.prim as ReducePrim),
+    dtype: x.aval.dtype,
+    outShape: e.outputs[0].aval.shape,
+    redShape: x.aval.shape.filter((_, d) => axes.includes(d)),
+    axes,
+  };
+  const R = r.redShape.reduce((a, b) => a * b, 1), outs = grp.size;
+  const names = grp.outs.map((_, j) => `o${j}`);
+  bindOutputs(c, grp, r.k, names);
+  const t = storageType(r.dtype);
+  const ident = identityOf(r.m, r.dtype, r.k.helpers);
+  if (R <= _SEQ_MAX || outs >= 4096) {
+    const outer = new Scope(r.k);
+    const loop = _prologue(r, outer, "o", "r");
+    const epi = _epilogue(r, "o", "acc", names);
+    const { text, res } = declare([...leafDecls(c, r.k), ..._outDecls(c, grp, names)], r.k.usesStep);
+    return [_seqKernel(text, r.k, outs, [
+      ...outer.lines,
+      `var acc = ${ident};`,
+      `for (var r = 0u; r < ${u(R)}; r = r + 1u) {\n    ${loop.join("\n    ")}\n  }`,
+      ...epi,
+    ], _label(grp), res)];
+  }
+  const C = Math.min(Math.ceil(R / _CHUNK), 256);
+  const chunk = Math.ceil(R / C);
+  const grid = foldGrid(outs * C);
+  const outer = new Scope(r.k);
+  const loop = _prologue(r, outer, "o", "r");
+  const tmp = C > 1 ? c.temps.push(outs * C * 4) - 1 : -1;
+  const part: Decl = { name: "part", type: t, access: "read_write", res: { kind: "tmp", index: tmp } };
+  const epi = C === 1 ? _epilogue(r, "o", "res", names) : [];
+  const decls = C === 1
+    ? [...leafDecls(c, r.k), ..._outDecls(c, grp, names)]
+    : [...leafDecls(c, r.k), part];
+  const { text, res } = declare(decls, r.k.usesStep);
+  const comb = (a: string, b: string) => combineExpr(r.m, r.dtype, a, b, r.k.helpers);
+  const finish = C === 1 ? `let res = sv[0];\n    ${epi.join("\n    ")}` : `part[g] = sv[0];`;
+  const wgsl = `${text}
+var<workgroup> sv: array<${t}, ${_WG}>;
+${r.k.helpers}
+@compute @workgroup_size(${_WG})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let g = ${grid.flatGroup};
+  let o = g / ${u(C)};
+  let c = g % ${u(C)};
+  var acc = ${ident};
+  if (g < ${u(outs * C)}) {
+    ${outer.lines.join("\n    ")}
+    let end = min((c + 1u) * ${u(chunk)}, ${u(R)});
+    for (var r = c * ${u(chunk)} + lid; r < end; r = r + ${u(_WG)}) {
+      ${loop.join("\n      ")}
+    }
+  }
+  sv[lid] = acc;
+  workgroupBarrier();
+  for (var s = ${u(_WG / 2)}; s > 0u; s = s >> 1u) {
+    if (lid < s) { sv[lid] = ${comb("sv[lid]", "sv[lid + s]")}; }
+    workgroupBarrier();
+  }
+  if (lid == 0u && g < ${u(outs * C)}) {
+    ${finish}
+  }
+}
+`;
+  const first: DispatchOp = {
+    kind: "dispatch",
+    wgsl,
+    label: _label(grp),
+    grid: grid.dispatch,
+    bindings: res,
+    fused: true,
+  };
+  if (C === 1) return [first];
+  // Pass 2 reduces each output's C partials in order, then applies the epilogue.
+  const k2 = new KernelCtx(groupInfo(c, grp));
+  const r2: _Reduce = { ...r, k: k2 };
+  bindOutputs(c, grp, k2, names);
+  const epi2 = _epilogue(r2, "o", "acc", names);
+  const partIn: Decl = { ...part, access: "read" };
+  const d2 = declare([partIn, ...leafDecls(c, k2), ..._outDecls(c, grp, names)], k2.usesStep);
+  return [first, _seqKernel(d2.text, k2, outs, [
+    `var acc = ${identityOf(r.m, r.dtype, k2.helpers)};`,
+    `for (var q = 0u; q < ${u(C)}; q = q + 1u) { acc = ${
+      combineExpr(r.m, r.dtype, "acc", `part[o * ${u(C)} + q]`, k2.helpers)
+    }; }`,
+    ...epi2,
+  ], _label(grp), d2.res)];
+}
+
+function _seqKernel(
+  decls: string,
+  k: KernelCtx,
+  outs: number,
+  body: string[],
+  label: string,
+  res: Res[],
+): DispatchOp {
+  const wg = ELEMENTWISE_WG;
+  const grid = foldGrid(Math.ceil(outs / wg));
+  const wgsl = `${decls}
+${k.helpers}
+@compute @workgroup_size(${wg})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let o = ${grid.flatGroup} * ${u(wg)} + lid;
+  if (o >= ${u(outs)}) { return; }
+  ${body.join("\n  ")}
+}
+`;
+  return {
+    kind: "dispatch",
+    wgsl,
+    label,
+    grid: grid.dispatch,
+    bindings: res,
+    fused: true,
+  };
+}
+
+/**
+ * Maps the buffer refs of an eager lowering's plan onto the program: `in`/`out` refs to the
+ * slots of the equation's operands/results, `tmp` and `tex` refs to new program temporaries.
+ */
+export function mapPlan(
+  c: CodegenCtx,
+  plan: Plan,
+  ins: readonly Res[],
+  outs: readonly Res[],
+  label: string,
+  fused: boolean,
+  extra?: (wgsl: string, bindings: Res[]) => { wgsl: string; bindings: Res[] },
+): Op[] {
+  const tmp0 = c.temps.length, tex0 = c.textures.length;
+  c.temps.push(...plan.temps);
+  c.textures.push(...(plan.textures ?? []));
+  const map = (r: BufRef | { kind: "tex"; index: number }): Res =>
+    r.kind === "in"
+      ? ins[r.index]
+      : r.kind === "out"
+      ? outs[r.index]
+      : r.kind === "tmp"
+      ? { kind: "tmp", index: tmp0 + r.index }
+      : { kind: "tex", index: tex0 + r.index };
+  return plan.steps.map((s): Op => {
+    if (s.kind === "copy") {
+      return { kind: "copy", src: map(s.src), dst: map(s.dst), bytes: s.bytes, srcStep: 0, dstStep: 0 };
+    }
+    if (s.kind === "toTexture") {
+      return { kind: "toTexture", src: map(s.src), tex: tex0 + s.dst.index, bytesPerRow: s.bytesPerRow };
+    }
+    let wgsl = s.kernel.wgsl, bindings = s.kernel.bindings.map(map);
+    if (extra) ({ wgsl, bindings } = extra(wgsl, bindings));
+    return { kind: "dispatch", wgsl, label, grid: s.kernel.dispatch, bindings, fused };
+  });
+}
+
+function _opaque(c: CodegenCtx, grp: Group): Op[] {
+  const e = grp.root!;
+  const lower = (LOWERINGS as Record<string, Lowering>)[e.prim];
+  const plan = lower({
+    ins: e.inputs.map((v) => v.aval),
+    outs: e.outputs.map((v) => v.aval),
+    params: e.params,
+    gemm: c.gemm,
+  });
+  return mapPlan(c, plan, e.inputs.map((v) => slotRes(c, v)), e.outputs.map((v) => slotRes(c, v)), e.prim, false);
+}
+
+/**
+ * The operations of a group of kind "ew", "reduce" or "opaque" (dot, scan and core are
+ * lowered by their own modules).
+ *
+ * @param c The code generation context.
+ * @param grp The group.
+ * @returns Its operations.
+ */
+export function lowerGroup(c: CodegenCtx, grp: Group): Op[] {
+  switch (grp.kind) {
+    case "ew":
+      return [_ew(c, grp)];
+    case "reduce":
+      return _reduce(c, grp);
+    case "opaque":
+      return _opaque(c, grp);
+    default:
+      throw new Error(`internal: lowerGroup cannot lower ${grp.kind}`);
+  }
+}

@@ -1,0 +1,86 @@
+/**
+ * `jit` on WebGPU: a jaxpr is lowered once into a program of fused WGSL kernels (see
+ * `graph.ts`, `fusion.ts`, `plan.ts`, `kernels.ts`, `gemm_fused.ts`) and replayed on every
+ * call (`exec.ts`): one command buffer per call, cached pipelines and bind groups, no
+ * readback.
+ *
+ * `DENAX_DEBUG=1` prints a line per compile, `2` also the program, `3` also the WGSL of every
+ * fused kernel.
+ *
+ * @example
+ * ```ts ignore
+ * import { jit, np, init } from "../../mod.ts";
+ * await init({ backend: "webgpu" });
+ * const f = jit((x: any) => np.tanh(x.mul(2).add(1)));
+ * console.log(await f(np.array([0, 1])).toArray()); // one fused kernel
+ * ```
+ *
+ * @module
+ */
+import type { Jaxpr } from "../../core/jaxpr.ts";
+import { debugLevel } from "../device.ts";
+import { compileGraph } from "./compile.ts";
+import { type Executable, executable, type JitEnv, jitStats } from "./exec.ts";
+import { flatten } from "./graph.ts";
+import { countKernels, printProgram } from "./program.ts";
+
+export { type Executable, type JitEnv, jitStats };
+export { countKernels, printProgram, type Program } from "./program.ts";
+
+/** Options of {@link compileJaxpr}. */
+export interface JitCompileOptions {
+  /** One flag per input (constants first): the input's buffer may receive an output. */
+  readonly donated?: readonly boolean[];
+}
+
+let _last: Executable | null = null;
+
+/**
+ * The executable compiled last (tests inspect its program).
+ *
+ * @returns The executable, or null before the first compile.
+ */
+export function lastCompiled(): Executable | null {
+  return _last;
+}
+
+/**
+ * Compiles a jaxpr (constvars, if any, are its leading inputs) for the webgpu backend.
+ *
+ * @param env The backend's hooks.
+ * @param j The jaxpr.
+ * @param opts Donation flags.
+ * @returns A function from input tensors to output tensors, replaying the program.
+ */
+export function compileJaxpr(env: JitEnv, j: Jaxpr, opts: JitCompileOptions = {}): Executable {
+  const t0 = performance.now();
+  const g = flatten(j);
+  const p = compileGraph(g, {
+    gemm: env.gemm,
+    maxBindings: env.rt.ctx.limits.maxStorageBuffersPerShaderStage,
+    donated: opts.donated,
+  });
+  jitStats.compiles++;
+  const level = debugLevel();
+  if (level >= 1) {
+    console.error(
+      `[denax:jit] compile ${j.eqns.length} eqns -> ${countKernels(p)} kernels (${
+        countKernels(p, true)
+      } fused), ${p.plan.donations.length} donated buffers, ${
+        (performance.now() - t0).toFixed(1)
+      } ms`,
+    );
+  }
+  if (level >= 2) console.error(printProgram(p));
+  if (level >= 3) _printWgsl(p);
+  const exe = executable(env, p);
+  _last = exe;
+  return exe;
+}
+
+function _printWgsl(p: Parameters<typeof printProgram>[0]): void {
+  for (const op of p.ops) {
+    if (op.kind === "dispatch" && op.fused) console.error(`// ${op.label}\n${op.wgsl}`);
+    else if (op.kind === "scan") _printWgsl(op.body);
+  }
+}

@@ -158,7 +158,11 @@ export type CheckpointErrorKind =
   | "duplicate-name"
   | "unknown-dtype"
   | "invalid-offsets"
-  | "size-mismatch";
+  | "size-mismatch"
+  | "shape-mismatch"
+  | "dtype-mismatch"
+  | "missing-tensor"
+  | "unexpected-tensor";
 
 /**
  * A checkpoint could not be read, written or decoded. `kind` says which rule failed; the

@@ -173,18 +173,19 @@ Deno.test("loadInto checks every leaf's name, shape and dtype against the templa
       fc: { weight: np.zeros([3, 2]), bias: np.zeros([2]) },
     });
     assert(shapes._tag === "Left");
-    assertEquals(shapes.left.kind, "size-mismatch");
+    assertEquals(shapes.left.kind, "shape-mismatch");
     assert(shapes.left.message.includes("fc.weight is f32[2,3], expected f32[3,2]"));
     const dtype = await loadInto(path, {
       fc: { weight: new ShapedArray([2, 3], "i32"), bias: np.zeros([2]) },
     });
-    assert(dtype._tag === "Left" && dtype.left.kind === "invalid-entry");
+    assert(dtype._tag === "Left" && dtype.left.kind === "dtype-mismatch");
     assert(dtype.left.message.includes("fc.weight is F32[2,3], expected i32[2,3]"));
     const missing = await loadInto(path, {
       fc: { weight: np.zeros([2, 3]) },
       extra: np.zeros([1]),
     });
     assert(missing._tag === "Left");
+    assertEquals(missing.left.kind, "missing-tensor");
     assert(missing.left.message.includes("missing extra (f32[1])"), missing.left.message);
     assert(missing.left.message.includes("unexpected fc.bias (F32[2])"), missing.left.message);
     const lax = await loadInto(path, { fc: { weight: np.zeros([2, 3]) } }, { strict: false });

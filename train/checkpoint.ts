@@ -23,6 +23,7 @@ import { Tensor, Tracer } from "../core/tensor.ts";
 import * as tree from "../core/tree.ts";
 import {
   CheckpointError,
+  type CheckpointErrorKind,
   decodeSafetensors,
   type Either,
   encodeSafetensors,
@@ -408,8 +409,8 @@ export interface LoadIntoOptions {
  * @param like the template: a pytree whose leaves are Tensors (or `ShapedArray`s)
  * @param opts `strict` (default true)
  * @returns a tree of `like`'s structure, or a `CheckpointError` listing the problems:
- *   `size-mismatch` when only shapes differ, else `invalid-entry` (missing or unexpected
- *   tensors, dtype mismatches), or the kinds of {@link load}
+ *   the kind of the first problem (`missing-tensor`, `unexpected-tensor`, `dtype-mismatch`,
+ *   `shape-mismatch`), or the kinds of {@link load}
  *
  * @example
  * ```ts
@@ -425,7 +426,7 @@ export interface LoadIntoOptions {
  * const bad = await loadInto(`${dir}/m.safetensors`, {
  *   fc: { weight: np.zeros([3, 2]), bias: np.zeros([2]) },
  * });
- * assertEquals(bad._tag === "Left" && bad.left.kind, "size-mismatch");
+ * assertEquals(bad._tag === "Left" && bad.left.kind, "shape-mismatch");
  * await Deno.remove(dir, { recursive: true });
  * ```
  */
@@ -451,27 +452,28 @@ export async function loadInto<T>(
   if (file._tag === "Left") return left(file.left.kind, `${file.left.message} (in ${path})`);
   const tensors = file.right.tensors;
   const problems: string[] = [];
-  let onlyShapes = true;
+  let kind: CheckpointErrorKind | null = null;
+  const problem = (k: CheckpointErrorKind, msg: string) => {
+    kind ??= k;
+    problems.push(msg);
+  };
   const leaves: Tensor[] = [];
   for (const { key, aval } of want) {
     const entry = tensors.get(key);
     if (entry === undefined) {
-      problems.push(`missing ${key} (${aval})`);
-      onlyShapes = false;
+      problem("missing-tensor", `missing ${key} (${aval})`);
       continue;
     }
     const t = toTensor(key, entry);
     if (t._tag === "Left") {
-      problems.push(t.left.message);
-      onlyShapes = false;
+      problem(t.left.kind, t.left.message);
       continue;
     }
     const got = t.right.aval;
     if (got.dtype !== aval.dtype) {
-      problems.push(`${key} is ${entry.dtype}[${entry.shape}], expected ${aval}`);
-      onlyShapes = false;
+      problem("dtype-mismatch", `${key} is ${entry.dtype}[${entry.shape}], expected ${aval}`);
     } else if (got.shape.join() !== aval.shape.join()) {
-      problems.push(`${key} is ${got}, expected ${aval}`);
+      problem("shape-mismatch", `${key} is ${got}, expected ${aval}`);
     }
     leaves.push(t.right);
   }
@@ -479,8 +481,7 @@ export async function loadInto<T>(
     const expected = new Set(want.map((w) => w.key));
     for (const [name, e] of tensors) {
       if (!expected.has(name)) {
-        problems.push(`unexpected ${name} (${e.dtype}[${e.shape}])`);
-        onlyShapes = false;
+        problem("unexpected-tensor", `unexpected ${name} (${e.dtype}[${e.shape}])`);
       }
     }
   }
@@ -488,7 +489,7 @@ export async function loadInto<T>(
     const shown = problems.slice(0, 10).map((p) => `  ${p}`);
     if (problems.length > 10) shown.push(`  … and ${problems.length - 10} more`);
     return left(
-      onlyShapes ? "size-mismatch" : "invalid-entry",
+      kind ?? "invalid-entry",
       `Cannot load ${path} into the template: ${problems.length} problem${
         problems.length > 1 ? "s" : ""
       }\n${shown.join("\n")}`,

@@ -294,7 +294,7 @@ export async function createWebGpuBackend(opts: WebGpuOptions = {}): Promise<Web
     defer(task: (direct: <T>(fn: () => T) => T) => Promise<void>): void {
       rt.defer(task);
     },
-    compileJaxpr(j: Jaxpr, o?: JitCompileOptions): Executable {
+    compileJaxpr(this: WebGpuBackend, j: Jaxpr, o?: JitCompileOptions): Executable {
       const adopt = (arr: WebGpuArray): WebGpuArray => {
         arr.released = true;
         owners.unregister(arr);

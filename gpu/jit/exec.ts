@@ -164,6 +164,10 @@ class _Recorder {
   constructor(env: JitEnv) {
     this.#env = env;
   }
+  /** Whether commands were recorded and not submitted yet. */
+  get pending(): boolean {
+    return this.#enc !== null;
+  }
   get encoder(): GPUCommandEncoder {
     return this.#enc ??= this.#env.rt.ctx.device.createCommandEncoder();
   }
@@ -390,16 +394,17 @@ export function executable(env: JitEnv, p: Program): Executable {
         table[slot] = env.handle(outs[j]._buf).buffer;
       });
     };
-    let deferred = false;
+    // Segments go through the runtime's scheduler, which holds them back behind pending
+    // deferred tasks (a whileLoop's) and keeps the buffers they use out of the pool meanwhile.
     const flushSeg = () => {
       const ops = seg;
       seg = [];
-      const go = () => {
+      if (!ops.length && !rec.pending) return;
+      const uses = table.filter((b, k) => b !== undefined && p.slots[k].kind !== "scratch");
+      env.rt.enqueue(() => {
         run(env, st!, ops, table, null, rec);
         rec.submit();
-      };
-      if (deferred && env.backend.defer) env.backend.defer(async (direct) => direct(go));
-      else go();
+      }, uses);
     };
     for (const op of p.ops) {
       if (op.kind !== "core") {
@@ -408,7 +413,6 @@ export function executable(env: JitEnv, p: Program): Executable {
       }
       flushSeg();
       runCore(op);
-      deferred = true;
     }
     flushSeg();
     return p.plan.outSlots.map((_, k) => tensorOf(p.outValSlots[k], p.outAvals[k]));

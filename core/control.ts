@@ -5,7 +5,7 @@
  * @module
  */
 import { fmtAvals, ShapedArray } from "./aval.ts";
-import { currentBackend } from "./backend.ts";
+import { currentBackend, setBackend } from "./backend.ts";
 import { definePartialEval, type JaxprBuilder, partialEvalJaxpr, traceClosed } from "./builder.ts";
 import { backwardPass } from "./ad.ts";
 import { evalJaxpr, Jaxpr, Var } from "./jaxpr.ts";
@@ -623,10 +623,18 @@ export const while_p: Primitive = definePrimitive("while", {
     const outBufs = avals.map((a) => alloc.call(backend, a));
     defer.call(backend, async (direct) => {
       let cur = carry;
+      // run on this backend with the evaluation interpreter, whatever is current when the
+      // task runs
       const inEval = <T>(fn: () => T): T =>
         direct(() => {
-          using _ = pushInterpreter(evalInterpreter);
-          return fn();
+          const prev = currentBackend();
+          setBackend(backend);
+          try {
+            using _ = pushInterpreter(evalInterpreter);
+            return fn();
+          } finally {
+            setBackend(prev);
+          }
         });
       for (;;) {
         const [p] = inEval(() => evalJaxpr(condJaxpr, [], [...cconsts, ...cur]));

@@ -21,12 +21,13 @@
  */
 import { type AvalLike, type Backend, type Buf, registerBackend } from "../core/backend.ts";
 import type { DType, TypedArray } from "../core/dtype.ts";
-import { gpuAdapterAvailable } from "./device.ts";
+import { Autotuner } from "./autotune.ts";
+import { autotuneCachePath, envVar, gpuAdapterAvailable } from "./device.ts";
 import { copyPlan, type Plan, single, size } from "./kernels/common.ts";
 import { type ConvParams, convPlan } from "./kernels/conv.ts";
 import { cumulativeKernel } from "./kernels/cumulative.ts";
 import { type DotDims, dotGeneralPlan } from "./kernels/dot.ts";
-import type { GemmCaps } from "./kernels/gemm.ts";
+import { type GemmCaps, gemmVariantNames } from "./kernels/gemm.ts";
 import { binaryKernel, convertKernel, selectKernel, unaryKernel } from "./kernels/elementwise.ts";
 import { gatherKernel, scatterPlan } from "./kernels/gather.ts";
 import {
@@ -189,12 +190,25 @@ export interface WebGpuOptions extends RuntimeOptions {
    * "auto" (default) picks "texture" on CPU adapters and "shared" elsewhere.
    */
   readonly gemm?: "auto" | "texture" | "shared";
+  /**
+   * Autotuning of matmul and conv tiles (see `autotune.ts`): `false` turns it off, an object
+   * sets the cache file (`null`: memory only). Default: on, with the user's cache file,
+   * unless the environment has `DENAX_AUTOTUNE=0`.
+   */
+  readonly autotune?: boolean | { readonly cacheFile?: string | null; readonly reps?: number };
 }
 
 /** The WebGPU backend, with its runtime exposed for tests and profiling. */
 export interface WebGpuBackend extends Backend {
   /** The runtime (device, pools, pipeline cache, encoder). */
   readonly runtime: GpuRuntime;
+  /** The GEMM autotuner, or null when autotuning is off. */
+  readonly autotuner: Autotuner | null;
+  /**
+   * The GEMM capabilities for one application of `dot_general` or `conv_general_dilated`,
+   * with the autotuned tile variant where one is known (other ops: the plain capabilities).
+   */
+  gemmCaps(prim: string, ctx: Omit<LowerCtx, "gemm">): GemmCaps;
   /** Compiles a jaxpr into fused kernels, replayed per call (see `jit/mod.ts`). */
   compileJaxpr(j: Jaxpr, opts?: JitCompileOptions): Executable;
 }
@@ -237,6 +251,26 @@ export async function createWebGpuBackend(opts: WebGpuOptions = {}): Promise<Web
     maxTextureDimension2D: lim.maxTextureDimension2D,
     maxTextureArrayLayers: lim.maxTextureArrayLayers,
   };
+  const at = opts.autotune ?? envVar("DENAX_AUTOTUNE") !== "0";
+  const tuner = at === false ? null : new Autotuner(rt, {
+    cacheFile: at === true || at.cacheFile === undefined ? autotuneCachePath() : at.cacheFile,
+    reps: at === true ? undefined : at.reps,
+  });
+  const gemmCaps = (prim: string, c: Omit<LowerCtx, "gemm">): GemmCaps => {
+    if (!tuner || (prim !== "dot_general" && prim !== "conv_general_dilated")) return gemm;
+    const lower = LOWERINGS[prim];
+    const key = tuner.key(prim, c.ins, c.params, gemm.textures ? "texture" : "shared");
+    const variant = tuner.choose(
+      key,
+      () =>
+        gemmVariantNames(gemm).map((name) => ({
+          name,
+          plan: lower({ ...c, gemm: { ...gemm, variant: name } }),
+        })),
+      { inBytes: c.ins.map((a) => _n(a) * 4), outBytes: c.outs.map((a) => _n(a) * 4) },
+    );
+    return variant ? { ...gemm, variant } : gemm;
+  };
   const owners = new BufferOwnerRegistry((buf) => rt.release(buf));
   const alloc = (bytes: number): WebGpuArray => {
     const arr = new WebGpuArray(rt.storage.acquire(bytes), bytes);
@@ -254,6 +288,8 @@ export async function createWebGpuBackend(opts: WebGpuOptions = {}): Promise<Web
     name: "webgpu",
     description: rt.ctx.description,
     runtime: rt,
+    autotuner: tuner,
+    gemmCaps,
     upload(data: TypedArray, aval: AvalLike): Buf {
       const arr = alloc(_n(aval) * 4);
       rt.write(arr.buffer, _toDevice(data, aval.dtype));
@@ -266,7 +302,8 @@ export async function createWebGpuBackend(opts: WebGpuOptions = {}): Promise<Web
     execute(prim, inputs, inAvals, params, outAvals): Buf[] {
       const lower = (LOWERINGS as Record<string, Lowering | undefined>)[prim];
       if (!lower) throw new Error(`Cannot execute ${prim} on webgpu: no lowering`);
-      const plan = lower({ ins: inAvals, outs: outAvals, params, gemm });
+      const c = { ins: inAvals, outs: outAvals, params };
+      const plan = lower({ ...c, gemm: gemmCaps(prim, c) });
       const outs = outAvals.map((a) => alloc(_n(a) * 4));
       rt.run(
         plan,
@@ -278,9 +315,10 @@ export async function createWebGpuBackend(opts: WebGpuOptions = {}): Promise<Web
     },
     release(buf: Buf): void {
       const arr = handle(buf);
-      arr.released = true;
       owners.unregister(arr);
-      rt.releaseOrdered(arr.buffer);
+      // While a deferred task (a loop) is pending it may still use the buffer: the release,
+      // and the use-after-release check, wait until the work issued before it has run.
+      rt.releaseOrdered(arr.buffer, () => arr.released = true);
     },
     sync(): Promise<void> {
       return rt.sync();

@@ -109,7 +109,13 @@ export class Scheduler {
   submitAsync<T>(op: () => Promise<T>, uses: readonly object[] = []): Promise<T> {
     if (!this.#cur.active) return op();
     return new Promise<T>((resolve, reject) => {
-      this.submit(() => op().then(resolve, reject), uses);
+      this.submit(() => {
+        try {
+          op().then(resolve, reject);
+        } catch (e) {
+          reject(e);
+        }
+      }, uses);
     });
   }
 

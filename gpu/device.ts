@@ -188,6 +188,61 @@ export function envVar(name: string): string | undefined {
 }
 
 /**
+ * The autotuning cache file: `$XDG_CACHE_HOME/denax/autotune.json`, else
+ * `$HOME/.cache/denax/autotune.json`; null when neither variable can be read.
+ *
+ * @returns The path, or null.
+ */
+export function autotuneCachePath(): string | null {
+  const base = envVar("XDG_CACHE_HOME") || (envVar("HOME") ? `${envVar("HOME")}/.cache` : "");
+  return base ? `${base}/denax/autotune.json` : null;
+}
+
+// Asks without prompting: a permission that is not granted already counts as denied.
+function _granted(name: "read" | "write", path: string): boolean {
+  return globalThis.Deno?.permissions.querySync?.({ name, path }).state === "granted";
+}
+
+/**
+ * Reads a text file, or gives null when it is missing or unreadable (no `--allow-read`).
+ *
+ * @param path The file.
+ * @returns Its text, or null.
+ */
+export function readTextFileOrNull(path: string): string | null {
+  try {
+    if (!_granted("read", path)) return null;
+    return globalThis.Deno?.readTextFileSync(path) ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Writes a text file, creating its directory, through a temporary file renamed into place
+ * (so a concurrent reader never sees half a file).
+ *
+ * @param path The file.
+ * @param text The contents.
+ * @returns Whether it was written (false without `--allow-write`, or on any I/O error).
+ */
+export async function writeTextFileIfAllowed(path: string, text: string): Promise<boolean> {
+  const D = globalThis.Deno;
+  if (!D) return false;
+  try {
+    if (!_granted("write", path)) return false;
+    const dir = path.slice(0, path.lastIndexOf("/"));
+    if (dir) await D.mkdir(dir, { recursive: true });
+    const tmp = `${path}.${D.pid}.tmp`;
+    await D.writeTextFile(tmp, text);
+    await D.rename(tmp, path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
  * The debug level from `DENAX_DEBUG` (0 when unset or unreadable): 1 prints compile events,
  * 2 the IR, 3 the generated WGSL.
  *

@@ -2,13 +2,17 @@
  * Kernel profiling with timestamp queries (`DENAX_PROFILE=1`, on devices with the
  * `timestamp-query` feature: llvmpipe/lavapipe have it).
  *
- * While profiling, the runtime gives every dispatch its own compute pass whose
- * `timestampWrites` record the GPU clock at the pass's start and end (slower than one shared
- * pass, but nothing else is timed per kernel). At each submit the queries are resolved into a
- * buffer and read back asynchronously; the kernels' GPU times, grouped by op, are then printed
- * as one block per submit (a jitted call is one submit) and added to running totals, which
- * {@link KernelProfiler.report} formats. The timestamps are in nanoseconds (WebGPU spec; checked
- * against wall-clock time on llvmpipe).
+ * While profiling, every dispatch gets its own compute pass whose `timestampWrites` record the
+ * GPU clock at the pass's start and end (slower than one shared pass, but nothing else times
+ * single kernels). Each command encoder has its own query set; when the encoder is submitted
+ * its queries are resolved into a buffer and read back asynchronously, and the kernels' GPU
+ * times, grouped by op, are printed as one block per submit — one per flush of the eager
+ * encoder, one per call of a jitted program — and added to running totals, which
+ * {@link KernelProfiler.report} formats (the runtime prints them at exit). Timestamps are in
+ * nanoseconds (checked against wall-clock time on llvmpipe).
+ *
+ * Code that records its own encoders takes part through `GpuRuntime.beginPass` and
+ * `GpuRuntime.submitEncoder`.
  *
  * @module
  */
@@ -33,15 +37,15 @@ interface _Slot {
 const _RESOLVE_USAGE = 0x200 | 0x4;
 const _READ_USAGE = 0x1 | 0x8;
 
-/** Times dispatches with timestamp queries, one submit at a time (see the module doc). */
+/** Times dispatches with timestamp queries, per command encoder (see the module doc). */
 export class KernelProfiler {
-  /** Dispatches one submit can time (two queries each). */
+  /** Dispatches one command encoder can time (two queries each; the rest go untimed). */
   readonly capacity: number;
   #device: GPUDevice;
   #free: _Slot[] = [];
-  #slot: _Slot | null = null;
-  #ops: string[] = [];
+  #open = new Map<GPUCommandEncoder, { slot: _Slot; ops: string[] }>();
   #totals = new Map<string, { count: number; ns: number }>();
+  #untimed = 0;
   #submits = 0;
   #print: (line: string) => void;
   #inflight = new Set<Promise<void>>();
@@ -50,36 +54,49 @@ export class KernelProfiler {
    * Makes a profiler on a device that has `timestamp-query`.
    *
    * @param device The device.
-   * @param opts `capacity`: dispatches per submit (default 256); `print`: where the per-submit
-   *   blocks go (default `console.error`; `null` keeps only the totals).
+   * @param opts `capacity`: timed dispatches per encoder (default 2048, the most a query set
+   *   allows); `print`: where the per-submit blocks go (default `console.error`; `null` keeps
+   *   only the totals).
    */
   constructor(
     device: GPUDevice,
     opts: { capacity?: number; print?: ((line: string) => void) | null } = {},
   ) {
     this.#device = device;
-    this.capacity = opts.capacity ?? 256;
+    this.capacity = opts.capacity ?? 2048;
     this.#print = opts.print === undefined ? (l) => console.error(l) : opts.print ?? (() => {});
   }
 
-  /** Whether the current submit has no room for another timed dispatch. */
-  get full(): boolean {
-    return this.#ops.length >= this.capacity;
+  /**
+   * Whether `encoder` has no room for another timed dispatch.
+   *
+   * @param encoder The command encoder.
+   * @returns True when full.
+   */
+  full(encoder: GPUCommandEncoder): boolean {
+    return (this.#open.get(encoder)?.ops.length ?? 0) >= this.capacity;
   }
 
   /**
-   * The descriptor of a compute pass that times one dispatch of `op`.
+   * The descriptor of a compute pass on `encoder` that times the one dispatch of `op` it will
+   * hold (a plain pass once the encoder is {@link full}).
    *
+   * @param encoder The command encoder the pass is begun on.
    * @param op The op's label.
    * @returns A pass descriptor with `timestampWrites`.
    */
-  pass(op: string): GPUComputePassDescriptor {
-    this.#slot ??= this.#free.pop() ?? this.#makeSlot();
-    const i = this.#ops.length;
-    this.#ops.push(op);
+  pass(encoder: GPUCommandEncoder, op: string): GPUComputePassDescriptor {
+    let e = this.#open.get(encoder);
+    if (!e) this.#open.set(encoder, e = { slot: this.#free.pop() ?? this.#makeSlot(), ops: [] });
+    if (e.ops.length >= this.capacity) {
+      this.#untimed++;
+      return {};
+    }
+    const i = e.ops.length;
+    e.ops.push(op);
     return {
       timestampWrites: {
-        querySet: this.#slot.querySet,
+        querySet: e.slot.querySet,
         beginningOfPassWriteIndex: 2 * i,
         endOfPassWriteIndex: 2 * i + 1,
       },
@@ -87,23 +104,22 @@ export class KernelProfiler {
   }
 
   /**
-   * Records the resolve of this submit's queries at the end of `encoder` (call before
-   * `finish`).
+   * Records the resolve of `encoder`'s queries at its end (call right before `finish`).
    *
    * @param encoder The encoder about to be submitted.
-   * @returns A callback to call after the submit, or null when nothing was timed.
+   * @returns A callback to call right after the submit, or null when nothing was timed.
    */
   resolve(encoder: GPUCommandEncoder): (() => void) | null {
-    const slot = this.#slot, ops = this.#ops;
-    if (!slot || ops.length === 0) return null;
-    this.#slot = null;
-    this.#ops = [];
+    const e = this.#open.get(encoder);
+    if (!e) return null;
+    this.#open.delete(encoder);
+    const { slot, ops } = e;
     const n = ops.length * 2;
     encoder.resolveQuerySet(slot.querySet, 0, n, slot.resolve, 0);
     encoder.copyBufferToBuffer(slot.resolve, 0, slot.readback, 0, n * 8);
     const id = ++this.#submits;
     return () => {
-      const p = slot.readback.mapAsync(0x1, 0, n * 8).then(() => {
+      const p: Promise<void> = slot.readback.mapAsync(0x1, 0, n * 8).then(() => {
         const t = new BigUint64Array(slot.readback.getMappedRange(0, n * 8).slice(0));
         slot.readback.unmap();
         this.#free.push(slot);
@@ -111,6 +127,11 @@ export class KernelProfiler {
       }, () => {/* device lost: the runtime reports it */}).finally(() => this.#inflight.delete(p));
       this.#inflight.add(p);
     };
+  }
+
+  /** Dispatches that went untimed because their encoder was full. */
+  get untimed(): number {
+    return this.#untimed;
   }
 
   /** Waits until every submitted batch of timings has been read back. */

@@ -37,10 +37,11 @@ export interface RuntimeOptions {
   /** Submit the shared encoder after this many dispatches (default 64). */
   readonly flushEvery?: number;
   /**
-   * Time every kernel with timestamp queries and print per-op GPU times (default: the
-   * `DENAX_PROFILE` environment variable is "1"). Ignored without `timestamp-query`.
+   * Time every kernel with timestamp queries and print per-op GPU times to stderr, or to the
+   * given function (default: on when the `DENAX_PROFILE` environment variable is "1"). Ignored
+   * without `timestamp-query`.
    */
-  readonly profile?: boolean;
+  readonly profile?: boolean | ((line: string) => void);
 }
 
 /** Counters of the runtime, for tests and profiling. */
@@ -97,7 +98,11 @@ export class GpuRuntime {
     this.#staging = new BufferPool(ctx.device, _STAGING_USAGE, 1 << 28);
     this.#flushEvery = opts.flushEvery ?? 64;
     const profile = opts.profile ?? envVar("DENAX_PROFILE") === "1";
-    this.profiler = profile && ctx.timestampQuery ? new KernelProfiler(ctx.device) : null;
+    this.profiler = profile && ctx.timestampQuery
+      ? new KernelProfiler(ctx.device, {
+        print: typeof profile === "function" ? profile : undefined,
+      })
+      : null;
     if (this.profiler && opts.profile === undefined) {
       const prof = this.profiler;
       globalThis.addEventListener?.("unload", () => console.error(prof.report()));
@@ -238,9 +243,9 @@ export class GpuRuntime {
       })),
     });
     const prof = this.profiler;
-    if (prof?.full) this.flush();
+    if (prof && this.#encoder && prof.full(this.#encoder)) this.flush();
     // Profiling: one pass per dispatch, its start and end time-stamped.
-    const pass = prof ? this.#endPass().beginComputePass(prof.pass(op)) : this.#beginPass();
+    const pass = prof ? this.beginPass(this.#endPass(), op)! : this.#beginPass();
     pass.setPipeline(pipe);
     pass.setBindGroup(0, bindGroup);
     pass.dispatchWorkgroups(x, y, z);
@@ -326,16 +331,44 @@ export class GpuRuntime {
     else put();
   }
 
+  /**
+   * For code that records its own command encoders (compiled programs): begins a compute pass
+   * for one dispatch of `op`, timed when profiling. Without profiling it returns null and the
+   * caller may keep one pass for many dispatches.
+   *
+   * @param encoder The caller's encoder.
+   * @param op The label the dispatch is profiled under.
+   * @returns The pass (end it after the dispatch), or null when not profiling.
+   */
+  beginPass(encoder: GPUCommandEncoder, op: string): GPUComputePassEncoder | null {
+    return this.profiler ? encoder.beginComputePass(this.profiler.pass(encoder, op)) : null;
+  }
+
+  /**
+   * Submits a command encoder recorded outside the runtime (a compiled program's) after the
+   * runtime's own pending work, with its timestamp queries resolved when profiling.
+   *
+   * @param encoder The encoder (no pass open).
+   */
+  submitEncoder(encoder: GPUCommandEncoder): void {
+    this.flush();
+    this.#submit(encoder);
+  }
+
+  #submit(enc: GPUCommandEncoder): void {
+    const timed = this.profiler?.resolve(enc);
+    this.ctx.device.queue.submit([enc.finish()]);
+    timed?.();
+    this.#submits++;
+  }
+
   /** Submits the shared encoder, if it holds anything. */
   flush(): void {
     if (!this.#encoder) return;
     const enc = this.#endPass();
     this.#encoder = null;
     this.#pending = 0;
-    const timed = this.profiler?.resolve(enc);
-    this.ctx.device.queue.submit([enc.finish()]);
-    timed?.();
-    this.#submits++;
+    this.#submit(enc);
     for (const b of this.#deferred) this.storage.release(b);
     this.#deferred.length = 0;
     for (const put of this.#deferredTex) put();
@@ -358,9 +391,13 @@ export class GpuRuntime {
    * task is pending the release waits in line, since the task may still read the buffer.
    *
    * @param buf A buffer from {@link storage}.
+   * @param then Called when the release happens.
    */
-  releaseOrdered(buf: GPUBuffer): void {
-    this.#sched.submit(() => this.release(buf));
+  releaseOrdered(buf: GPUBuffer, then?: () => void): void {
+    this.#sched.submit(() => {
+      then?.();
+      this.release(buf);
+    });
   }
 
   #release(buf: GPUBuffer): void {

@@ -80,8 +80,9 @@ function _adam(
         vMax = _like(op, "state.nuMax", state.nuMax, def).map((x, i) => np.maximum(x, v[i]));
       }
       const t = state.count.add(1).astype("f32");
-      const bc1 = np.subtract(1, np.power(b1, t)),
-        bc2Sqrt = np.sqrt(np.subtract(1, np.power(b2, t)));
+      // 1 − βᵗ = −expm1(t·ln β): exact to f32 even for β near 1 (a plain 1 − pow loses ~1e-5)
+      const oneMinusPow = (b: number) => np.negative(np.expm1(t.mul(Math.log(b))));
+      const bc1 = oneMinusPow(b1), bc2Sqrt = np.sqrt(oneMinusPow(b2));
       // PyTorch's arrangement: step = (γ / bc₁) · m / (√v / √bc₂ + ε)
       const vs = vMax ?? v;
       let ds = m.map((mi, i) => mi.div(np.sqrt(vs[i]).div(bc2Sqrt).add(eps)).div(bc1));

@@ -1,4 +1,4 @@
-import "./backend.ts";
+import { fdStep, fdTol } from "./backend.ts";
 import { assert, assertAllClose, assertEquals, assertThrows } from "@std/assert";
 import { grad, jit, np, random, type Tensor, vmap } from "../mod.ts";
 import { withFloat64 } from "../core/prims/host.ts";
@@ -6,7 +6,11 @@ import { erf } from "../core/threefry.ts";
 import * as A from "../layers/activations.ts";
 
 /** Central differences of a scalar function, evaluated in float64 (step 2^-12). */
-async function numGrad(f: (x: Tensor) => Tensor, x: Tensor, h = 2 ** -12): Promise<number[]> {
+async function numGrad(
+  f: (x: Tensor) => Tensor,
+  x: Tensor,
+  h = fdStep(2 ** -12),
+): Promise<number[]> {
   const out: number[] = [];
   for (let i = 0; i < x.size; i++) {
     const e = new Float32Array(x.size);
@@ -76,7 +80,11 @@ Deno.test("activation gradients match central differences away from kinks", asyn
   for (const [name, f] of TABLE) {
     if (smooth.has(name)) continue;
     const g = await flat(grad((t: Tensor) => f(t).sum())(x));
-    assertAllClose(g, await numGrad((t) => f(t).sum(), x), { rtol: 1e-4, atol: 1e-5, msg: name });
+    assertAllClose(
+      g,
+      await numGrad((t) => f(t).sum(), x),
+      fdTol({ rtol: 1e-4, atol: 1e-5, msg: name }),
+    );
   }
 });
 
@@ -160,7 +168,11 @@ Deno.test("softmax and logSoftmax gradients match central differences", async ()
   const c = np.array([[0.5, -1, 2, 0.25], [1, 3, -0.5, 0.7]]);
   for (const f of [(t: Tensor) => A.softmax(t, 1), (t: Tensor) => A.logSoftmax(t, 0)]) {
     const loss = (t: Tensor) => f(t).mul(c).sum();
-    assertAllClose(await flat(grad(loss)(x)), await numGrad(loss, x), { rtol: 1e-4, atol: 1e-5 });
+    assertAllClose(
+      await flat(grad(loss)(x)),
+      await numGrad(loss, x),
+      fdTol({ rtol: 1e-4, atol: 1e-5 }),
+    );
   }
 });
 

@@ -24,6 +24,7 @@ import { embedding } from "../layers/embedding.ts";
 import { residual, sequential } from "../layers/combinators.ts";
 import type { AnyLayer } from "../layers/layer.ts";
 import { flat, uniform } from "./helpers.ts";
+import { fdStep, fdTol } from "./backend.ts";
 
 await init({ backend: Deno.env.get("DENAX_BACKEND") ?? "cpu" });
 
@@ -45,7 +46,7 @@ const relu = (x: Tensor) => np.maximum(x, 0);
 async function checkGrad<P>(loss: (p: P) => Tensor, p: P, seed: number): Promise<void> {
   const [leaves, def] = tree.flatten<Tensor>(p);
   const u = leaves.map((l, i) => uniform(seed + i, l.shape));
-  const h = 1e-4;
+  const h = fdStep(1e-4);
   const shift = (s: number) => def.unflatten<P>(leaves.map((l, i) => l.add(u[i].mul(s))));
   const [g, fp, fm] = withFloat64(() => [grad(loss)(p), loss(shift(h)), loss(shift(-h))]);
   const fd = (Number(await fp.item()) - Number(await fm.item())) / (2 * h);
@@ -56,7 +57,7 @@ async function checkGrad<P>(loss: (p: P) => Tensor, p: P, seed: number): Promise
     const a = await flat(gl[i]), b = await flat(u[i]);
     dot += a.reduce((s, v, j) => s + v * b[j], 0);
   }
-  assertAllClose(dot, fd, { rtol: 1e-5, atol: 1e-7 });
+  assertAllClose(dot, fd, fdTol({ rtol: 1e-5, atol: 1e-7 }));
 }
 
 /** A weighted sum of the output: a scalar loss sensitive to every output element. */

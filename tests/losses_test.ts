@@ -1,4 +1,4 @@
-import "./backend.ts";
+import { fdStep, fdTol } from "./backend.ts";
 import { assert, assertAllClose, assertEquals, assertThrows } from "@std/assert";
 import { grad, jit, np, type Tensor, vmap } from "../mod.ts";
 import { withFloat64 } from "../core/prims/host.ts";
@@ -6,7 +6,11 @@ import * as L from "../layers/losses.ts";
 import { logSoftmax } from "../layers/activations.ts";
 
 /** Central differences of a scalar function, evaluated in float64 (step 2^-12). */
-async function numGrad(f: (x: Tensor) => Tensor, x: Tensor, h = 2 ** -12): Promise<number[]> {
+async function numGrad(
+  f: (x: Tensor) => Tensor,
+  x: Tensor,
+  h = fdStep(2 ** -12),
+): Promise<number[]> {
   const out: number[] = [];
   for (let i = 0; i < x.size; i++) {
     const e = new Float32Array(x.size);
@@ -550,11 +554,11 @@ Deno.test("loss gradients match central differences", async () => {
     ["ganDiscriminator", (t) => L.ganDiscriminator(t, y), x],
   ];
   for (const [name, f, at] of cases) {
-    assertAllClose(await flat(grad(f)(at)), await numGrad(f, at), {
-      rtol: 1e-4,
-      atol: 2e-5,
-      msg: name,
-    });
+    assertAllClose(
+      await flat(grad(f)(at)),
+      await numGrad(f, at),
+      fdTol({ rtol: 1e-4, atol: 2e-5, msg: name }),
+    );
   }
 });
 

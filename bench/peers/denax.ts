@@ -18,14 +18,12 @@ import {
   type LibRunner,
   matmulData,
   matmulPickRows,
-  median,
-  type Measured,
   MLP_LR,
   MLP_PARAM_NAMES,
   mlpData,
   type MlpResult,
-  sample,
-  type SampleOptions,
+  type Prepared,
+  SAMPLING,
 } from "./workloads.ts";
 
 const put = (t: HostTensor): Tensor => np.array(t.data, { shape: t.shape });
@@ -71,75 +69,94 @@ export function convLoss(x: Tensor, k1: Tensor, k2: Tensor, c: Tensor): Tensor {
   return lax.conv(h, k2, [1, 1], "VALID").mul(c).sum();
 }
 
+/** W5: initialises `backend`, runs the first jitted MLP step, and reads its loss back. */
+export async function firstStepLoss(backend = "webgpu"): Promise<number> {
+  await init({ backend });
+  const { params, x, y } = mlpInputs();
+  const [, loss] = jit(mlpStep, { donateArgnums: [0] })(params, x, y);
+  return (await loss.data())[0];
+}
+
 /** Creates the denax runner on `backend` ("webgpu" or "cpu"). */
-export async function createRunner(
-  backend = "webgpu",
-  budget: Partial<SampleOptions> = {},
-): Promise<LibRunner> {
+export async function createRunner(backend = "webgpu"): Promise<LibRunner> {
   const info = await init({ backend });
-  const opts = (o: SampleOptions): SampleOptions => ({ ...o, ...budget });
   return {
     name: "denax",
     backend: info.name,
     adapter: backendInfo().description,
 
-    async matmul(n, reps): Promise<Measured<Float64Array>> {
+    matmul(n, reps): Promise<Prepared<Float64Array>> {
       const { a: ha, b: hb } = matmulData(n);
       const a = put(ha), b = put(hb);
-      const samples = await sample(async () => {
-        let last: Tensor | undefined;
-        for (let r = 0; r < reps; r++) last = np.matmul(a, b);
-        await sync1(last!);
-      }, opts({ per: reps, warmup: 2, maxReps: 20, budgetMs: 4000 }));
-      const full = await np.matmul(a, b).data();
-      return { ms: median(samples), samples, result: matmulPickRows(full, n) };
+      return Promise.resolve({
+        per: reps,
+        sampling: SAMPLING.matmul(n),
+        async iter() {
+          let last: Tensor | undefined;
+          for (let r = 0; r < reps; r++) last = np.matmul(a, b);
+          await sync1(last!);
+        },
+        async result() {
+          return matmulPickRows(await np.matmul(a, b).data(), n);
+        },
+      });
     },
 
-    async elementwise(useJit): Promise<Measured<ArrayLike<number>>> {
+    elementwise(useJit): Promise<Prepared<ArrayLike<number>>> {
       const x = put(elementwiseData());
       const f = useJit ? jit(elementwiseFn) : elementwiseFn;
-      const samples = await sample(async () => {
-        let last: Tensor | undefined;
-        for (let r = 0; r < ELEMENTWISE_CALLS; r++) last = f(x);
-        await sync1(last!);
-      }, opts({ per: ELEMENTWISE_CALLS, warmup: 2, maxReps: 20, budgetMs: 3000 }));
-      return { ms: median(samples), samples, result: await f(x).data() };
+      return Promise.resolve({
+        per: ELEMENTWISE_CALLS,
+        sampling: SAMPLING.elementwise,
+        async iter() {
+          let last: Tensor | undefined;
+          for (let r = 0; r < ELEMENTWISE_CALLS; r++) last = f(x);
+          await sync1(last!);
+        },
+        result: () => f(x).data(),
+      });
     },
 
-    async mlp(stepsPerReadback): Promise<Measured<MlpResult>> {
+    async mlp(stepsPerReadback): Promise<Prepared<MlpResult>> {
       const step = jit(mlpStep, { donateArgnums: [0] });
-      // the check: one step from the initial parameters
-      const first = mlpInputs();
-      const [p1, l1] = step(first.params, first.x, first.y);
-      const result = { loss: (await l1.data())[0] } as MlpResult;
-      for (const k of MLP_PARAM_NAMES) result[k] = await p1[k].data();
-      // the timing: keep training from there
-      let params = p1;
-      const { x, y } = first;
-      const samples = await sample(async () => {
-        let loss: Tensor | undefined;
-        for (let s = 0; s < stepsPerReadback; s++) [params, loss] = step(params, x, y);
-        await loss!.data();
-      }, opts({ per: stepsPerReadback, warmup: 2, maxReps: 30, budgetMs: 4000 }));
-      return { ms: median(samples), samples, result };
+      // the check: one step from the initial parameters; the timing trains on from there
+      const { params: p0, x, y } = mlpInputs();
+      let [params, l1] = step(p0, x, y);
+      const checked = { loss: (await l1.data())[0] } as MlpResult;
+      for (const k of MLP_PARAM_NAMES) checked[k] = await params[k].data();
+      return {
+        per: stepsPerReadback,
+        sampling: SAMPLING.mlp(stepsPerReadback),
+        async iter() {
+          let loss: Tensor | undefined;
+          for (let s = 0; s < stepsPerReadback; s++) [params, loss] = step(params, x, y);
+          await loss!.data();
+        },
+        result: () => Promise.resolve(checked),
+      };
     },
 
-    async conv(): Promise<Measured<ConvResult>> {
+    conv(): Promise<Prepared<ConvResult>> {
       const d = convData();
       const x = put(d.x), k1 = put(d.k1), k2 = put(d.k2), c = put(d.c);
       const f = jit(valueAndGrad(convLoss, { argnums: [0, 1, 2] }));
-      const samples = await sample(async () => {
-        const [loss] = f(x, k1, k2, c);
-        await loss.data();
-      }, opts({ warmup: 2, maxReps: 20, budgetMs: 5000 }));
-      const [loss, [dx, dk1, dk2]] = f(x, k1, k2, c);
-      const result: ConvResult = {
-        loss: (await loss.data())[0],
-        dx: await dx.data(),
-        dk1: await dk1.data(),
-        dk2: await dk2.data(),
-      };
-      return { ms: median(samples), samples, result };
+      return Promise.resolve({
+        per: 1,
+        sampling: SAMPLING.conv,
+        async iter() {
+          const [loss] = f(x, k1, k2, c);
+          await loss.data();
+        },
+        async result() {
+          const [loss, [dx, dk1, dk2]] = f(x, k1, k2, c);
+          return {
+            loss: (await loss.data())[0],
+            dx: await dx.data(),
+            dk1: await dk1.data(),
+            dk2: await dk2.data(),
+          };
+        },
+      });
     },
   };
 }

@@ -9,18 +9,9 @@
  *
  * @module
  */
-import {
-  blockUntilReady,
-  defaultDevice,
-  getWebGPUDevice,
-  init,
-  jit,
-  lax,
-  nn,
-  numpy as np,
-  tree,
-  valueAndGrad,
-} from "npm:@jax-js/jax@0.1.25";
+// The peer is pinned here, not in deno.json: it is never a dependency of the library.
+// deno-lint-ignore no-import-prefix
+import * as jax from "npm:@jax-js/jax@0.1.25";
 import {
   CONV,
   convData,
@@ -31,16 +22,27 @@ import {
   type LibRunner,
   matmulData,
   matmulPickRows,
-  median,
-  type Measured,
   MLP_LR,
   MLP_PARAM_NAMES,
   mlpData,
   type MlpResult,
-  sample,
+  type Prepared,
+  SAMPLING,
 } from "./workloads.ts";
 
-type Arr = np.Array;
+const {
+  blockUntilReady,
+  defaultDevice,
+  getWebGPUDevice,
+  init,
+  jit,
+  lax,
+  nn,
+  numpy: np,
+  tree,
+  valueAndGrad,
+} = jax;
+type Arr = jax.numpy.Array;
 type Params = Record<(typeof MLP_PARAM_NAMES)[number], Arr>;
 
 /** The jax-js version this runner pins. */
@@ -80,6 +82,17 @@ function convLoss(x: Arr, k1: Arr, k2: Arr, c: Arr): Arr {
   return lax.conv(h, k2, [1, 1], "VALID").mul(c).sum();
 }
 
+/** W5: initialises `device`, runs the first jitted MLP step, and reads its loss back. */
+export async function firstStepLoss(device: "webgpu" | "wasm" = "webgpu"): Promise<number> {
+  await init(device);
+  defaultDevice(device);
+  const { params, x, y } = mlpInputs();
+  const [p, loss] = jit(mlpStep)(params, x, y);
+  const v = (await loss.data())[0];
+  tree.dispose(p);
+  return v;
+}
+
 /** Creates the jax-js runner on `device` ("webgpu" or "wasm"). */
 export async function createRunner(device: "webgpu" | "wasm" = "webgpu"): Promise<LibRunner> {
   const devices = await init();
@@ -91,9 +104,7 @@ export async function createRunner(device: "webgpu" | "wasm" = "webgpu"): Promis
   if (device === "webgpu") {
     try {
       // deno-lint-ignore no-explicit-any
-      const info = (getWebGPUDevice() as any).adapterInfo;
-      adapter = info ? [info.vendor, info.architecture, info.device, info.description]
-        .filter((s: string) => s).join(" ") : undefined;
+      adapter = (getWebGPUDevice() as any).adapterInfo?.description;
     } catch { /* not exposed */ }
   }
   return {
@@ -101,71 +112,101 @@ export async function createRunner(device: "webgpu" | "wasm" = "webgpu"): Promis
     backend: device,
     adapter,
 
-    async matmul(n, reps): Promise<Measured<Float64Array>> {
+    matmul(n, reps): Promise<Prepared<Float64Array>> {
+      defaultDevice(device); // global: another jax-js runner may have changed it
       const { a: ha, b: hb } = matmulData(n);
       const a = put(ha), b = put(hb);
-      const samples = await sample(async () => {
-        const outs: Arr[] = [];
-        for (let r = 0; r < reps; r++) outs.push(np.matmul(a.ref, b.ref));
-        await blockUntilReady(outs);
-        tree.dispose(outs);
-      }, { per: reps, warmup: 2, maxReps: 20, budgetMs: 4000 });
-      const full = await np.matmul(a, b).data();
-      return { ms: median(samples), samples, result: matmulPickRows(full, n) };
+      return Promise.resolve({
+        per: reps,
+        sampling: SAMPLING.matmul(n),
+        async iter() {
+          defaultDevice(device);
+          const outs: Arr[] = [];
+          for (let r = 0; r < reps; r++) outs.push(np.matmul(a.ref, b.ref));
+          await blockUntilReady(outs);
+          tree.dispose(outs);
+        },
+        async result() {
+          return matmulPickRows(await np.matmul(a.ref, b.ref).data(), n);
+        },
+        dispose: () => tree.dispose([a, b]),
+      });
     },
 
-    async elementwise(useJit): Promise<Measured<ArrayLike<number>>> {
+    elementwise(useJit): Promise<Prepared<ArrayLike<number>>> {
+      defaultDevice(device);
       const x = put(elementwiseData());
       const f = useJit ? jit(elementwiseFn) : elementwiseFn;
-      const samples = await sample(async () => {
-        const outs: Arr[] = [];
-        for (let r = 0; r < ELEMENTWISE_CALLS; r++) outs.push(f(x.ref));
-        await blockUntilReady(outs);
-        tree.dispose(outs);
-      }, { per: ELEMENTWISE_CALLS, warmup: 2, maxReps: 20, budgetMs: 3000 });
-      const result = await f(x).data();
-      return { ms: median(samples), samples, result };
+      return Promise.resolve({
+        per: ELEMENTWISE_CALLS,
+        sampling: SAMPLING.elementwise,
+        async iter() {
+          defaultDevice(device);
+          const outs: Arr[] = [];
+          for (let r = 0; r < ELEMENTWISE_CALLS; r++) outs.push(f(x.ref));
+          await blockUntilReady(outs);
+          tree.dispose(outs);
+        },
+        result: () => f(x.ref).data(),
+        dispose: () => x.dispose(),
+      });
     },
 
-    async mlp(stepsPerReadback): Promise<Measured<MlpResult>> {
+    async mlp(stepsPerReadback): Promise<Prepared<MlpResult>> {
+      defaultDevice(device);
       const step = jit(mlpStep);
-      const first = mlpInputs();
-      const { x, y } = first;
-      const [p1, l1] = step(first.params, x.ref, y.ref);
-      const result = { loss: (await l1.data())[0] } as MlpResult;
-      for (const k of MLP_PARAM_NAMES) result[k] = await p1[k].ref.data();
-      let params = p1;
-      const samples = await sample(async () => {
-        let loss: Arr | undefined;
-        for (let s = 0; s < stepsPerReadback; s++) {
-          loss?.dispose();
-          [params, loss] = step(params, x.ref, y.ref);
-        }
-        await loss!.data();
-      }, { per: stepsPerReadback, warmup: 2, maxReps: 30, budgetMs: 4000 });
-      tree.dispose([params, x, y]);
-      step.dispose();
-      return { ms: median(samples), samples, result };
+      const { params: p0, x, y } = mlpInputs();
+      let [params, l1] = step(p0, x.ref, y.ref);
+      const checked = { loss: (await l1.data())[0] } as MlpResult;
+      for (const k of MLP_PARAM_NAMES) checked[k] = await params[k].ref.data();
+      return {
+        per: stepsPerReadback,
+        sampling: SAMPLING.mlp(stepsPerReadback),
+        async iter() {
+          defaultDevice(device);
+          let loss: Arr | undefined;
+          for (let s = 0; s < stepsPerReadback; s++) {
+            loss?.dispose();
+            [params, loss] = step(params, x.ref, y.ref);
+          }
+          await loss!.data();
+        },
+        result: () => Promise.resolve(checked),
+        dispose() {
+          tree.dispose([params, x, y]);
+          step.dispose();
+        },
+      };
     },
 
-    async conv(): Promise<Measured<ConvResult>> {
+    conv(): Promise<Prepared<ConvResult>> {
+      defaultDevice(device);
       const d = convData();
       const x = put(d.x), k1 = put(d.k1), k2 = put(d.k2), c = put(d.c);
       const f = jit(valueAndGrad(convLoss, { argnums: [0, 1, 2] }));
-      const samples = await sample(async () => {
-        const out = f(x.ref, k1.ref, k2.ref, c.ref);
-        await blockUntilReady(out);
-        tree.dispose(out);
-      }, { warmup: 2, maxReps: 20, budgetMs: 5000 });
-      const [loss, [dx, dk1, dk2]] = f(x, k1, k2, c) as [Arr, Arr[]];
-      const result: ConvResult = {
-        loss: (await loss.data())[0],
-        dx: await dx.data(),
-        dk1: await dk1.data(),
-        dk2: await dk2.data(),
-      };
-      f.dispose();
-      return { ms: median(samples), samples, result };
+      return Promise.resolve({
+        per: 1,
+        sampling: SAMPLING.conv,
+        async iter() {
+          defaultDevice(device);
+          const out = f(x.ref, k1.ref, k2.ref, c.ref);
+          await blockUntilReady(out);
+          tree.dispose(out);
+        },
+        async result() {
+          const [loss, [dx, dk1, dk2]] = f(x.ref, k1.ref, k2.ref, c.ref) as [Arr, Arr[]];
+          return {
+            loss: (await loss.data())[0],
+            dx: await dx.data(),
+            dk1: await dk1.data(),
+            dk2: await dk2.data(),
+          };
+        },
+        dispose() {
+          tree.dispose([x, k1, k2, c]);
+          f.dispose();
+        },
+      });
     },
   };
 }

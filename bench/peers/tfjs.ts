@@ -9,7 +9,10 @@
  *
  * @module
  */
+// Peers are pinned here, not in deno.json: they are never dependencies of the library.
+// deno-lint-ignore no-import-prefix
 import * as tf from "npm:@tensorflow/tfjs@4.22.0";
+// deno-lint-ignore no-import-prefix
 import "npm:@tensorflow/tfjs-backend-webgpu@4.22.0";
 import {
   CONV,
@@ -21,13 +24,12 @@ import {
   type LibRunner,
   matmulData,
   matmulPickRows,
-  median,
-  type Measured,
   MLP_LR,
   MLP_PARAM_NAMES,
   mlpData,
   type MlpResult,
-  sample,
+  type Prepared,
+  SAMPLING,
   transposeHost,
 } from "./workloads.ts";
 
@@ -43,9 +45,7 @@ async function sync1(t: tf.Tensor): Promise<void> {
 }
 
 function elementwiseFn(x: tf.Tensor): tf.Tensor {
-  return tf.tidy(() =>
-    tf.tanh(x.mul(2).add(1)).mul(tf.sigmoid(x)).sub(tf.exp(x.neg().mul(x)))
-  );
+  return tf.tidy(() => tf.tanh(x.mul(2).add(1)).mul(tf.sigmoid(x)).sub(tf.exp(x.neg().mul(x))));
 }
 
 type Vars = Record<(typeof MLP_PARAM_NAMES)[number], tf.Variable>;
@@ -57,82 +57,129 @@ function mlpLoss(p: Vars, x: tf.Tensor, y: tf.Tensor): tf.Scalar {
   return y.mul(tf.logSoftmax(logits)).sum(-1).mean().neg() as tf.Scalar;
 }
 
+/** W5: sets `backend`, runs the first MLP training step, and reads its loss back. */
+export async function firstStepLoss(backend = "webgpu"): Promise<number> {
+  if (!(await tf.setBackend(backend))) throw new Error(`tfjs: setBackend("${backend}") failed`);
+  await tf.ready();
+  const d = mlpData();
+  const p = Object.fromEntries(
+    MLP_PARAM_NAMES.map((k) => [k, tf.variable(put(d.params[k]), true, k)]),
+  ) as Vars;
+  const x = put(d.x), y = put(d.y);
+  const loss = tf.train.sgd(MLP_LR).minimize(() => mlpLoss(p, x, y), true) as tf.Scalar;
+  return (await loss.data())[0];
+}
+
 /** Creates the tfjs runner on `backend` ("webgpu", or "cpu" / "wasm" where registered). */
 export async function createRunner(backend = "webgpu"): Promise<LibRunner> {
   if (!(await tf.setBackend(backend))) {
-    throw new Error(`tfjs: setBackend("${backend}") failed (backends: ${Object.keys(
-      tf.engine().registryFactory,
-    )})`);
+    throw new Error(`tfjs: setBackend("${backend}") failed (backends: ${
+      Object.keys(
+        tf.engine().registryFactory,
+      )
+    })`);
   }
   await tf.ready();
+  const use = async () => {
+    if (tf.getBackend() !== backend) await tf.setBackend(backend);
+  };
   let adapter: string | undefined;
   try {
     // deno-lint-ignore no-explicit-any
-    const info = (tf.backend() as any).adapterInfo;
-    if (info) adapter = [info.vendor, info.architecture, info.description].filter((s) => s).join(" ");
+    const b = tf.backend() as any;
+    const info = b.device?.adapterInfo ?? b.adapterInfo;
+    adapter = info?.description || info?.vendor || undefined;
   } catch { /* not exposed */ }
   return {
     name: "tfjs",
     backend: tf.getBackend(),
     adapter,
 
-    async matmul(n, reps): Promise<Measured<Float64Array>> {
+    async matmul(n, reps): Promise<Prepared<Float64Array>> {
+      await use(); // global: another tfjs runner may have changed it
       const { a: ha, b: hb } = matmulData(n);
       const a = put(ha), b = put(hb);
-      const samples = await sample(async () => {
-        const outs: tf.Tensor[] = [];
-        for (let r = 0; r < reps; r++) outs.push(tf.matMul(a, b));
-        await sync1(outs[reps - 1]);
-        tf.dispose(outs);
-      }, { per: reps, warmup: 2, maxReps: 20, budgetMs: 4000 });
-      const c = tf.matMul(a, b);
-      const full = await c.data();
-      tf.dispose([a, b, c]);
-      return { ms: median(samples), samples, result: matmulPickRows(full, n) };
+      return {
+        per: reps,
+        sampling: SAMPLING.matmul(n),
+        async iter() {
+          await use();
+          const outs: tf.Tensor[] = [];
+          for (let r = 0; r < reps; r++) outs.push(tf.matMul(a, b));
+          await sync1(outs[reps - 1]);
+          tf.dispose(outs);
+        },
+        async result() {
+          const c = tf.matMul(a, b);
+          const full = await c.data();
+          c.dispose();
+          return matmulPickRows(full, n);
+        },
+        dispose: () => tf.dispose([a, b]),
+      };
     },
 
-    async elementwise(useJit): Promise<Measured<ArrayLike<number>> | null> {
+    async elementwise(useJit): Promise<Prepared<ArrayLike<number>> | null> {
       if (useJit) return null; // tfjs has no jit
+      await use();
       const x = put(elementwiseData());
-      const samples = await sample(async () => {
-        const outs: tf.Tensor[] = [];
-        for (let r = 0; r < ELEMENTWISE_CALLS; r++) outs.push(elementwiseFn(x));
-        await sync1(outs[ELEMENTWISE_CALLS - 1]);
-        tf.dispose(outs);
-      }, { per: ELEMENTWISE_CALLS, warmup: 2, maxReps: 20, budgetMs: 3000 });
-      const y = elementwiseFn(x);
-      const result = await y.data();
-      tf.dispose([x, y]);
-      return { ms: median(samples), samples, result };
+      return {
+        per: ELEMENTWISE_CALLS,
+        sampling: SAMPLING.elementwise,
+        async iter() {
+          await use();
+          const outs: tf.Tensor[] = [];
+          for (let r = 0; r < ELEMENTWISE_CALLS; r++) outs.push(elementwiseFn(x));
+          await sync1(outs[ELEMENTWISE_CALLS - 1]);
+          tf.dispose(outs);
+        },
+        async result() {
+          const y = elementwiseFn(x);
+          const out = await y.data();
+          y.dispose();
+          return out;
+        },
+        dispose: () => x.dispose(),
+      };
     },
 
-    async mlp(stepsPerReadback): Promise<Measured<MlpResult>> {
+    async mlp(stepsPerReadback): Promise<Prepared<MlpResult>> {
+      await use();
       const d = mlpData();
+      const tag = Math.random().toString(36).slice(2);
       const p = Object.fromEntries(
-        MLP_PARAM_NAMES.map((k) => [k, tf.variable(put(d.params[k]), true, `${k}_${Math.random()}`)]),
+        MLP_PARAM_NAMES.map((k) => [k, tf.variable(put(d.params[k]), true, `${k}_${tag}`)]),
       ) as Vars;
       const x = put(d.x), y = put(d.y);
       const opt = tf.train.sgd(MLP_LR);
       const step = () => opt.minimize(() => mlpLoss(p, x, y), true) as tf.Scalar;
       const l1 = step();
-      const result = { loss: (await l1.data())[0] } as MlpResult;
+      const checked = { loss: (await l1.data())[0] } as MlpResult;
       l1.dispose();
-      for (const k of MLP_PARAM_NAMES) result[k] = await p[k].data();
-      const samples = await sample(async () => {
-        let loss: tf.Scalar | undefined;
-        for (let s = 0; s < stepsPerReadback; s++) {
-          loss?.dispose();
-          loss = step();
-        }
-        await loss!.data();
-        loss!.dispose();
-      }, { per: stepsPerReadback, warmup: 2, maxReps: 30, budgetMs: 4000 });
-      tf.dispose([...Object.values(p), x, y]);
-      opt.dispose();
-      return { ms: median(samples), samples, result };
+      for (const k of MLP_PARAM_NAMES) checked[k] = await p[k].data();
+      return {
+        per: stepsPerReadback,
+        sampling: SAMPLING.mlp(stepsPerReadback),
+        async iter() {
+          await use();
+          let loss: tf.Scalar | undefined;
+          for (let s = 0; s < stepsPerReadback; s++) {
+            loss?.dispose();
+            loss = step();
+          }
+          await loss!.data();
+          loss!.dispose();
+        },
+        result: () => Promise.resolve(checked),
+        dispose() {
+          tf.dispose([...Object.values(p), x, y]);
+          opt.dispose();
+        },
+      };
     },
 
-    async conv(): Promise<Measured<ConvResult>> {
+    async conv(): Promise<Prepared<ConvResult>> {
+      await use();
       const d = convData();
       const x = put(transposeHost(d.x, [0, 2, 3, 1]));
       const k1 = put(transposeHost(d.k1, [2, 3, 1, 0]));
@@ -143,26 +190,36 @@ export async function createRunner(backend = "webgpu"): Promise<LibRunner> {
         return tf.conv2d(h, k2 as tf.Tensor4D, 1, "valid").mul(c).sum();
       };
       const vg = tf.valueAndGrads(loss);
-      const run = () => tf.tidy(() => {
-        const { value, grads } = vg([x, k1, k2]);
-        return [value, ...grads];
-      });
-      const samples = await sample(async () => {
-        const out = run();
-        await out[0].data();
-        tf.dispose(out);
-      }, { warmup: 2, maxReps: 20, budgetMs: 5000 });
-      const [v, dx, dk1, dk2] = run();
+      const run = () =>
+        tf.tidy(() => {
+          const { value, grads } = vg([x, k1, k2]);
+          return [value, ...grads];
+        });
       const back = async (t: tf.Tensor, perm: number[]) =>
-        transposeHost({ data: (await t.data()) as Float32Array, shape: t.shape }, perm).data;
-      const result: ConvResult = {
-        loss: (await v.data())[0],
-        dx: await back(dx, [0, 3, 1, 2]),
-        dk1: await back(dk1, [3, 2, 0, 1]),
-        dk2: await back(dk2, [3, 2, 0, 1]),
+        transposeHost({ data: (await t.data()) as Float32Array<ArrayBuffer>, shape: t.shape }, perm)
+          .data;
+      return {
+        per: 1,
+        sampling: SAMPLING.conv,
+        async iter() {
+          await use();
+          const out = run();
+          await out[0].data();
+          tf.dispose(out);
+        },
+        async result() {
+          const [v, dx, dk1, dk2] = run();
+          const r: ConvResult = {
+            loss: (await v.data())[0],
+            dx: await back(dx, [0, 3, 1, 2]),
+            dk1: await back(dk1, [3, 2, 0, 1]),
+            dk2: await back(dk2, [3, 2, 0, 1]),
+          };
+          tf.dispose([v, dx, dk1, dk2]);
+          return r;
+        },
+        dispose: () => tf.dispose([x, k1, k2, c]),
       };
-      tf.dispose([v, dx, dk1, dk2, x, k1, k2, c]);
-      return { ms: median(samples), samples, result };
     },
   };
 }

@@ -27,7 +27,7 @@ export const MATMUL_SIZES: readonly { n: number; reps: number }[] = [
 /** Elements of W2. */
 export const ELEMENTWISE_SIZE = 1 << 20;
 /** Calls of the W2 function per timed iteration (one wait for the device at the end). */
-export const ELEMENTWISE_CALLS = 10;
+export const ELEMENTWISE_CALLS = 5;
 /** Layer sizes of W3. */
 export const MLP_SIZES = [784, 256, 256, 10] as const;
 /** Batch of W3. */
@@ -51,7 +51,7 @@ export type MlpHostParams = Record<(typeof MLP_PARAM_NAMES)[number], HostTensor>
 
 /** A flat host array with its shape (row-major). */
 export interface HostTensor {
-  data: Float32Array;
+  data: Float32Array<ArrayBuffer>;
   shape: number[];
 }
 
@@ -219,7 +219,9 @@ function mmTB(a: ArrayLike<number>, b: ArrayLike<number>, m: number, k: number, 
 }
 
 /** The MLP result that is checked: the first step's loss and the updated parameters. */
-export type MlpResult = { loss: number } & Record<(typeof MLP_PARAM_NAMES)[number], ArrayLike<number>>;
+export type MlpResult =
+  & { loss: number }
+  & Record<(typeof MLP_PARAM_NAMES)[number], ArrayLike<number>>;
 
 /** float64 reference of one W3 step from the initial parameters. */
 export function mlpReference(): MlpResult {
@@ -444,24 +446,72 @@ export interface SampleOptions {
   maxReps?: number;
   /** Stop after `minReps` once this much time went into timed calls. Default 3000 ms. */
   budgetMs?: number;
-  /** Divide each time by this many units (products, calls, steps). Default 1. */
-  per?: number;
 }
 
-/** Timing samples of an async iteration, in ms per unit. */
-export async function sample(fn: () => Promise<void>, opts: SampleOptions = {}): Promise<number[]> {
-  const { warmup = 2, minReps = 5, maxReps = 30, budgetMs = 3000, per = 1 } = opts;
-  for (let i = 0; i < warmup; i++) await fn();
-  const times: number[] = [];
+/**
+ * The sampling protocol of each workload, the same for every library: a warm-up (the first
+ * call traces and compiles), then at least `minReps` timed iterations, more while the budget
+ * lasts (fast cases get more samples, slow ones stop at `minReps`).
+ */
+export const SAMPLING = {
+  matmul: (n: number): SampleOptions => ({
+    warmup: n >= 1024 ? 1 : 2,
+    maxReps: 20,
+    budgetMs: 4000,
+  }),
+  elementwise: { warmup: 2, maxReps: 20, budgetMs: 3000 } as SampleOptions,
+  mlp: (stepsPerReadback: number): SampleOptions => ({
+    warmup: stepsPerReadback > 1 ? 1 : 3,
+    maxReps: stepsPerReadback > 1 ? 10 : 30,
+    budgetMs: 4000,
+  }),
+  conv: { warmup: 1, maxReps: 20, budgetMs: 5000 } as SampleOptions,
+};
+
+let _override: SampleOptions = {};
+/** Overrides every workload's sampling (e.g. `{ minReps: 3 }` for a quick run). */
+export function configureSampling(o: SampleOptions): void {
+  _override = { ...o };
+}
+/** A workload's sampling options with the override applied, defaults filled in. */
+export function samplingFor(o: SampleOptions): Required<SampleOptions> {
+  const { warmup = 2, minReps = 5, maxReps = 30, budgetMs = 3000 } = { ...o, ..._override };
+  return { warmup, minReps, maxReps: Math.max(maxReps, minReps, 1), budgetMs };
+}
+
+/**
+ * A workload set up on a library (data uploaded, functions built): `iter` runs one timed
+ * iteration of `per` units and waits for the device; `result` gives the values to check.
+ */
+export interface Prepared<R> {
+  /** Units (products, calls, steps) per iteration. */
+  per: number;
+  /** The workload's sampling protocol. */
+  sampling: SampleOptions;
+  /** One timed iteration, ending when the device has finished it. */
+  iter(): Promise<void>;
+  /** The values checked against the float64 reference (untimed). */
+  result(): Promise<R>;
+  /** Frees what the workload holds (optional). */
+  dispose?(): void;
+}
+
+/** Runs the warm-up and the timed iterations of one prepared workload on its own. */
+export async function measure<R>(p: Prepared<R>): Promise<Measured<R>> {
+  const { warmup, minReps, maxReps, budgetMs } = samplingFor(p.sampling);
+  for (let i = 0; i < warmup; i++) await p.iter();
+  const samples: number[] = [];
   let spent = 0;
-  while (times.length < maxReps && (times.length < minReps || spent < budgetMs)) {
+  while (samples.length < maxReps && (samples.length < minReps || spent < budgetMs)) {
     const t0 = performance.now();
-    await fn();
+    await p.iter();
     const dt = performance.now() - t0;
     spent += dt;
-    times.push(dt / per);
+    samples.push(dt / p.per);
   }
-  return times;
+  const result = await p.result();
+  p.dispose?.();
+  return { ms: median(samples), samples, result };
 }
 
 /** Median of a list. */
@@ -478,22 +528,23 @@ export interface Measured<R> {
   result: R;
 }
 
-/** What a library runner exports for the comparison. */
+/**
+ * What a library runner exports for the comparison: the five workloads, each prepared on the
+ * library; `measure(await runner.matmul(n, reps))` gives `{ ms, samples, result }`.
+ */
 export interface LibRunner {
   /** e.g. "denax", "jax-js", "tfjs". */
   name: string;
-  /** The backend it ended up on (e.g. "webgpu", "wasm"), with a note when it fell back. */
+  /** The backend it ended up on (e.g. "webgpu", "wasm"). */
   backend: string;
   /** The adapter, where the library exposes it. */
   adapter?: string;
-  /** W1: median ms per product; result = the checked rows of A·B. */
-  matmul(n: number, reps: number): Promise<Measured<Float64Array>>;
-  /** W2: median ms per call; result = f(x). `jit` false runs eagerly. */
-  elementwise(jit: boolean): Promise<Measured<ArrayLike<number>> | null>;
-  /** W3: median ms per step; result = the first step's loss and updated params. */
-  mlp(stepsPerReadback: number): Promise<Measured<MlpResult>>;
-  /** W4: median ms per forward + backward; result = loss and grads (NCHW / OIHW). */
-  conv(): Promise<Measured<ConvResult>>;
-  /** Frees what the runner holds (optional). */
-  close?(): Promise<void> | void;
+  /** W1: `reps` products per iteration; result = the checked rows of A·B. */
+  matmul(n: number, reps: number): Promise<Prepared<Float64Array>>;
+  /** W2: calls per iteration; result = f(x). `jit` false runs eagerly; null where no jit. */
+  elementwise(jit: boolean): Promise<Prepared<ArrayLike<number>> | null>;
+  /** W3: steps per iteration; result = the first step's loss and updated params. */
+  mlp(stepsPerReadback: number): Promise<Prepared<MlpResult>>;
+  /** W4: one forward + backward per iteration; result = loss and grads (NCHW / OIHW). */
+  conv(): Promise<Prepared<ConvResult>>;
 }

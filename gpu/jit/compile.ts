@@ -4,10 +4,10 @@
  * @module
  */
 import type { GemmCaps } from "../kernels/gemm.ts";
-import { fuse } from "./fusion.ts";
-import { lowerDot } from "./gemm_fused.ts";
+import { fuse, type Group } from "./fusion.ts";
+import { convFusible, lowerConv, lowerDot } from "./gemm_fused.ts";
 import type { Graph } from "./graph.ts";
-import { type CodegenCtx, lowerGroup } from "./kernels.ts";
+import { type CodegenCtx, groupNote, lowerGroup } from "./kernels.ts";
 import { planBuffers } from "./plan.ts";
 import type { Op, Program } from "./program.ts";
 
@@ -31,21 +31,33 @@ export interface CompileOptions {
  * @returns The program.
  */
 export function compileGraph(g: Graph, o: CompileOptions): Program {
-  const f = fuse(g, o.maxBindings);
+  const f = fuse(g, {
+    maxBindings: o.maxBindings,
+    convFusible: (e) => convFusible(e, o.gemm),
+  });
   const plan = planBuffers(g, f, { donated: o.donated, steppedOutputs: o.steppedOutputs });
   const c: CodegenCtx = { fusion: f, plan, gemm: o.gemm, temps: [], textures: [] };
   const slot = (v: (typeof g.inputs)[number]) => plan.slotOf.get(v)!;
   const ops: Op[] = [];
+  const noted = (grp: Group, xs: Op[]) => {
+    const note = groupNote(c, grp);
+    return xs.map((op) => (op.kind === "dispatch" && op.fused ? { ...op, note } : op));
+  };
   for (const grp of plan.order) {
     const e = grp.root;
     switch (grp.kind) {
       case "ew":
       case "reduce":
+        ops.push(...noted(grp, lowerGroup(c, grp)));
+        break;
       case "opaque":
         ops.push(...lowerGroup(c, grp));
         break;
       case "dot":
-        ops.push(...lowerDot(c, grp));
+        ops.push(...noted(grp, lowerDot(c, grp)));
+        break;
+      case "conv":
+        ops.push(...noted(grp, lowerConv(c, grp)));
         break;
       case "scan": {
         const p = e!.params;

@@ -212,13 +212,17 @@ function _dispatch(
   if (x === 0 || y === 0 || z === 0) return;
   const d = st.dispatchState(op);
   const key = op.bindings.map((r) =>
-    r.kind === "slot" ? _id(table[r.slot]) : r.kind === "step" ? `s${step!.k}` : r.kind === "tmp"
+    r.kind === "slot"
+      ? _id(table[r.slot])
+      : r.kind === "step"
+      ? `s${step!.k}`
+      : r.kind === "tmp"
       ? `t${r.index}`
       : `x${r.index}`
   ).join(",");
   let bg = d.groups.get(key);
   if (!bg) {
-    if (d.groups.size >= 4096) d.groups.clear();
+    if (d.groups.size >= 512) d.groups.clear();
     bg = env.rt.ctx.device.createBindGroup({
       layout: d.layout,
       entries: op.bindings.map((r, binding): GPUBindGroupEntry => ({
@@ -298,7 +302,9 @@ function run(
       }
       case "toTexture": {
         const tex = st.texture(op.tex);
-        const src = op.src.kind === "slot" ? table[op.src.slot] : st.temps[(op.src as { index: number }).index];
+        const src = op.src.kind === "slot"
+          ? table[op.src.slot]
+          : st.temps[(op.src as { index: number }).index];
         rec.outside().copyBufferToTexture(
           { buffer: src, offset: 0, bytesPerRow: op.bytesPerRow, rowsPerImage: tex.height },
           { texture: tex },
@@ -327,18 +333,16 @@ export interface Executable {
 
 function _arg(env: JitEnv, a: Tensor, k: number): WebGpuArray {
   let buf = a._buf;
-  if (a._backend !== env.backend) {
-    if (!a._backend?.readSync) return env.handle(buf);
+  if (a._backend !== env.backend && a._backend?.readSync) {
     buf = env.backend.upload(a._backend.readSync(buf, a.aval), a.aval);
   }
-  const arr = env.handle(buf);
-  if (arr.released) {
+  if ((buf as { released?: unknown } | undefined)?.released === true) {
     throw new TypeError(
       `jit: argument ${k} (${a.aval}) was donated to an earlier call and its buffer reused` +
         `\nhelp: pass the result of that call instead, or leave the argument out of donateArgnums`,
     );
   }
-  return arr;
+  return env.handle(buf);
 }
 
 /**

@@ -263,13 +263,15 @@ export class Scope {
       }
       case "rev": {
         const axes = p.axes as number[], sh = ins[0].aval.shape;
-        const dims = this.dims(idx).map((d, j) => axes.includes(j) ? `(${u(sh[j] - 1)} - ${d})` : d);
+        const dims = this.dims(idx).map((d, j) =>
+          axes.includes(j) ? `(${u(sh[j] - 1)} - ${d})` : d
+        );
         return this.gen(ins[0], { shape: sh, dims });
       }
       case "pad":
-        return this.#pad(v, e, idx);
+        return this.#pad(e, idx);
       case "concatenate":
-        return this.#concat(v, e, idx);
+        return this.#concat(e, idx);
       default:
         throw new Error(`internal: ${e.prim} cannot be fused`);
     }
@@ -291,11 +293,12 @@ export class Scope {
     return this.gen(x, { shape: xs, dims: xs.map((n, j) => (n === 1 ? "0u" : od[bd[j]])) });
   }
 
-  #pad(v: GVal, e: GEqn, idx: Idx): string {
+  #pad(e: GEqn, idx: Idx): string {
     const [x, pv] = e.inputs;
     const xs = x.aval.shape;
-    const lo = e.params.lo as number[], interior = (e.params.interior as number[] | undefined) ??
-      lo.map(() => 0);
+    const lo = e.params.lo as number[],
+      interior = (e.params.interior as number[] | undefined) ??
+        lo.map(() => 0);
     const od = this.dims(idx);
     const conds: string[] = [];
     const dims = od.map((d, j) => {
@@ -311,7 +314,7 @@ export class Scope {
     return this.let(`select(${this.gen(pv, { shape: [], lin: "0u" })}, ${xv}, ${inside})`);
   }
 
-  #concat(v: GVal, e: GEqn, idx: Idx): string {
+  #concat(e: GEqn, idx: Idx): string {
     const axis = e.params.axis as number;
     const od = this.dims(idx);
     const a = od[axis];
@@ -319,14 +322,17 @@ export class Scope {
     const parts = e.inputs.map((x) => {
       const n = x.aval.shape[axis];
       const dims = [...od];
-      dims[axis] = off === 0 ? `min(${a}, ${u(Math.max(n - 1, 0))})` : `min(${a} - ${u(off)}, ${
-        u(Math.max(n - 1, 0))
-      })`;
+      dims[axis] = off === 0
+        ? `min(${a}, ${u(Math.max(n - 1, 0))})`
+        : `min(${a} - ${u(off)}, ${u(Math.max(n - 1, 0))})`;
       const start = off;
       off += n;
       return { x, dims, start, n };
     }).filter((q) => q.n > 0);
-    let acc = this.gen(parts[parts.length - 1].x, { shape: parts[parts.length - 1].x.aval.shape, dims: parts[parts.length - 1].dims });
+    let acc = this.gen(parts[parts.length - 1].x, {
+      shape: parts[parts.length - 1].x.aval.shape,
+      dims: parts[parts.length - 1].dims,
+    });
     for (let j = parts.length - 2; j >= 0; j--) {
       const q = parts[j];
       const xv = this.gen(q.x, { shape: q.x.aval.shape, dims: q.dims });

@@ -4,8 +4,9 @@
  * 1. **Inlining.** An elementwise or movement value is computed inside the kernels that read
  *    it, unless it is an output, feeds an op that needs a buffer (sort, scatter, conv, scan, …),
  *    is read by several kernels and is not cheap (more than {@link DUP_COST} arithmetic ops
- *    would be recomputed), is not cheap and read through an expanding broadcast (it would be
- *    recomputed per copy), or would make a kernel read too many buffers.
+ *    would be recomputed), carries more than one arithmetic op and is read through an
+ *    expanding broadcast (it would be recomputed per copy), or would make a kernel read too
+ *    many buffers.
  * 2. **Groups.** Each materialized elementwise value is an elementwise kernel; each reduction
  *    and `dot_general` is a kernel whose operands are read through their fused expressions
  *    (the reduction's prologue, the GEMM's operand loads); everything else is one kernel of its
@@ -19,6 +20,7 @@
  */
 import type { GEqn, Graph, GVal } from "./graph.ts";
 import { isElementwise, isMovement } from "./expr.ts";
+import { storageType } from "../kernels/common.ts";
 import { REDUCE_PRIMS } from "../prims.ts";
 
 /** Arithmetic ops a value may carry and still be recomputed by several readers. */
@@ -27,7 +29,7 @@ export const DUP_COST = 3;
 export const DOT_PROLOGUE_COST = 8;
 
 /** How a group computes. */
-export type GroupKind = "ew" | "reduce" | "dot" | "opaque" | "scan" | "core";
+export type GroupKind = "ew" | "reduce" | "dot" | "conv" | "opaque" | "scan" | "core";
 
 /** One kernel (or loop, or core equation) of the program. */
 export interface Group {
@@ -39,7 +41,7 @@ export interface Group {
   outs: GVal[];
   /** The values it computes (its outputs and the fused values only it needed). */
   readonly computes: Set<GVal>;
-  /** Elements of its output index space ("ew", "reduce", "dot"). */
+  /** Elements of its output index space ("ew", "reduce", "dot", "conv"). */
   readonly size: number;
 }
 
@@ -63,14 +65,28 @@ export interface Fusion {
 
 const _REDUCE = new Set<string>(REDUCE_PRIMS);
 
+/** What fusion needs to know about the device's templates. */
+export interface FuseOptions {
+  /** Storage buffers one kernel may bind. */
+  readonly maxBindings: number;
+  /** Whether a convolution's implicit GEMM can take an epilogue. */
+  readonly convFusible: (e: GEqn) => boolean;
+}
+
 /** The kind of group an equation roots, or null for fusible ones. */
-export function rootKind(e: GEqn): GroupKind | null {
+export function rootKind(e: GEqn, o?: FuseOptions): GroupKind | null {
   if (isElementwise(e.prim) || isMovement(e.prim)) return null;
   if (_REDUCE.has(e.prim)) return "reduce";
   if (e.prim === "dot_general") return e.inputs[0].aval.dtype === "bool" ? "opaque" : "dot";
+  if (e.prim === "conv_general_dilated") return o?.convFusible(e) ? "conv" : "opaque";
   if (e.prim === "scan") return "scan";
   if (e.prim === "core") return "core";
   return "opaque";
+}
+
+/** Whether a group kind computes its results at an output index (and takes epilogues). */
+export function epilogued(k: GroupKind): boolean {
+  return k === "ew" || k === "reduce" || k === "dot" || k === "conv";
 }
 
 /** The element count of a value. */
@@ -80,10 +96,11 @@ const _size = (v: GVal) => v.aval.size;
  * Groups a graph's equations into kernels.
  *
  * @param g The graph.
- * @param maxBindings Storage buffers one kernel may bind.
+ * @param o Device facts.
  * @returns The fusion (groups in dependency order).
  */
-export function fuse(g: Graph, maxBindings: number): Fusion {
+export function fuse(g: Graph, o: FuseOptions): Fusion {
+  const maxBindings = o.maxBindings;
   const producer = new Map<GVal, GEqn>();
   const users = new Map<GVal, GEqn[]>();
   for (const e of g.eqns) {
@@ -101,7 +118,7 @@ export function fuse(g: Graph, maxBindings: number): Fusion {
   const leavesOf = (x: GVal) => (materialized.has(x) ? new Set([x]) : leafSets.get(x)!);
   const maxLeaves = Math.max(2, maxBindings - 4);
   for (const e of g.eqns) {
-    if (rootKind(e) !== null) {
+    if (rootKind(e, o) !== null) {
       e.outputs.forEach((v) => materialized.add(v));
       continue;
     }
@@ -112,12 +129,15 @@ export function fuse(g: Graph, maxBindings: number): Fusion {
     for (const x of e.inputs) for (const l of leavesOf(x)) leaves.add(l);
     const us = users.get(v) ?? [];
     const needsBuffer = us.some((u) => {
-      const k = rootKind(u);
+      const k = rootKind(u, o);
       if (k === null || k === "reduce") return false;
-      return k !== "dot" || c > DOT_PROLOGUE_COST || leaves.size === 0;
+      const typed = [...leaves].some((l) =>
+        storageType(l.aval.dtype) === storageType(v.aval.dtype)
+      );
+      return k !== "dot" || c > DOT_PROLOGUE_COST || !typed;
     });
     const expands = us.some((u) =>
-      u.prim === "broadcast_in_dim" && _size(u.outputs[0]) > _size(v) && c > 0
+      u.prim === "broadcast_in_dim" && _size(u.outputs[0]) > _size(v) && c > 1
     );
     if (
       isOut.has(v) || needsBuffer || expands || leaves.size > maxLeaves ||
@@ -129,7 +149,7 @@ export function fuse(g: Graph, maxBindings: number): Fusion {
   const groups: Group[] = [];
   const writer = new Map<GVal, Group>();
   for (const e of g.eqns) {
-    const k = rootKind(e);
+    const k = rootKind(e, o);
     let grp: Group;
     if (k === null) {
       const v = e.outputs[0];
@@ -141,7 +161,7 @@ export function fuse(g: Graph, maxBindings: number): Fusion {
         root: e,
         outs: [...e.outputs],
         computes: new Set(e.outputs),
-        size: k === "reduce" || k === "dot" ? _size(e.outputs[0]) : 0,
+        size: epilogued(k) ? _size(e.outputs[0]) : 0,
       };
     }
     groups.push(grp);
@@ -165,7 +185,7 @@ export function groupReads(f: Fusion, grp: Group): Map<GVal, ReadInfo> {
   const out = new Map<GVal, ReadInfo>();
   const seen = new Set<string>();
   const root = grp.root;
-  const known = grp.kind === "reduce" || grp.kind === "dot" ? root!.outputs[0] : null;
+  const known = grp.kind !== "ew" && epilogued(grp.kind) ? root!.outputs[0] : null;
   const visit = (v: GVal, identity: boolean) => {
     if (v === known) return;
     const key = `${v.id}:${identity}`;
@@ -182,7 +202,7 @@ export function groupReads(f: Fusion, grp: Group): Map<GVal, ReadInfo> {
       (e.prim === "broadcast_in_dim" && _size(e.inputs[0]) === _size(v));
     for (const x of e.inputs) visit(x, identity && keeps);
   };
-  if (grp.kind === "ew" || grp.kind === "reduce" || grp.kind === "dot") {
+  if (epilogued(grp.kind)) {
     if (root) root.inputs.forEach((x) => visit(x, false));
     for (const o of grp.outs) visit(o, true);
   } else {
@@ -225,9 +245,13 @@ function _mergeEpilogues(f: Fusion, isOut: Set<GVal>, maxBindings: number): void
   for (let changed = true; changed;) {
     changed = false;
     for (const p of f.groups) {
-      if (p.kind !== "ew" && p.kind !== "reduce" && p.kind !== "dot") continue;
+      if (!epilogued(p.kind)) continue;
       for (const c of _consumers(f, p, reads)) {
         if (c.kind !== "ew" || c.size !== p.size) continue;
+        // the GEMM templates declare their output binding with the product's type
+        const t = storageType(p.outs[0].aval.dtype);
+        const gemm = p.kind === "dot" || p.kind === "conv";
+        if (gemm && c.outs.some((v) => storageType(v.aval.dtype) !== t)) continue;
         const rc = reads.get(c)!;
         if (!p.outs.every((o) => rc.get(o)?.identity ?? true)) continue;
         if (_reaches(f, p, c, true, reads)) continue;

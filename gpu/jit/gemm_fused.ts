@@ -15,16 +15,17 @@
  *
  * @module
  */
-import { Helpers, inp, out, storageType, u } from "../kernels/common.ts";
+import { type Lowering, LOWERINGS } from "../backend.ts";
+import { Helpers, inp, out, type Plan, storageType, u } from "../kernels/common.ts";
 import { gemmPlan } from "../kernels/gemm.ts";
 import { type Idx, KernelCtx, Scope, type ValueInfo } from "./expr.ts";
 import type { Group } from "./fusion.ts";
-import type { GVal } from "./graph.ts";
+import type { GEqn, GVal } from "./graph.ts";
 import {
   bindOutputs,
   type CodegenCtx,
-  declare,
   type Decl,
+  declare,
   groupInfo,
   leafDecls,
   mapPlan,
@@ -35,16 +36,24 @@ import type { Op, Res } from "./program.ts";
 
 const _prod = (xs: readonly number[]) => xs.reduce((a, b) => a * b, 1);
 
-/** The first buffer an expression reads (depth first), or null when it reads none. */
-function _firstLeaf(v: GVal, info: ValueInfo, seen = new Set<GVal>()): GVal | null {
-  if (seen.has(v)) return null;
-  seen.add(v);
-  if (info.isLeaf(v)) return v;
-  for (const x of info.producer(v)?.inputs ?? []) {
-    const l = _firstLeaf(x, info, seen);
-    if (l) return l;
-  }
-  return null;
+/**
+ * The first buffer of the operand's storage type that an expression reads (depth first), or
+ * null: the GEMM templates bind it themselves, typed as the operand.
+ */
+export function mainLeaf(v: GVal, info: ValueInfo): GVal | null {
+  const want = storageType(v.aval.dtype);
+  const seen = new Set<GVal>();
+  const visit = (x: GVal): GVal | null => {
+    if (seen.has(x)) return null;
+    seen.add(x);
+    if (info.isLeaf(x)) return storageType(x.aval.dtype) === want ? x : null;
+    for (const y of info.producer(x)?.inputs ?? []) {
+      const l = visit(y);
+      if (l) return l;
+    }
+    return null;
+  };
+  return visit(v);
 }
 
 /** Whether an operand is a plain buffer laid out as `[batch, rows, cols]` row-major. */
@@ -77,7 +86,7 @@ function _operand(
 ): _Operand {
   const info = groupInfo(c, grp);
   const k = new KernelCtx(info, h);
-  const leaf = _firstLeaf(v, info);
+  const leaf = mainLeaf(v, info);
   if (!leaf) throw new Error("internal: a fused GEMM operand reads no buffer");
   k.leafName(leaf, main);
   const s = new Scope(k);
@@ -109,8 +118,7 @@ export function lowerDot(c: CodegenCtx, grp: Group): Op[] {
     contracting: [number[], number[]];
     batch: [number[], number[]];
   };
-  const free = (n: number, used: number[]) =>
-    [...Array(n).keys()].filter((d) => !used.includes(d));
+  const free = (n: number, used: number[]) => [...Array(n).keys()].filter((d) => !used.includes(d));
   const lf = free(lhs.aval.ndim, [...lc, ...lb]), rf = free(rhs.aval.ndim, [...rc, ...rb]);
   const B = _prod(lb.map((d) => lhs.aval.shape[d]));
   const M = _prod(lf.map((d) => lhs.aval.shape[d]));
@@ -119,21 +127,11 @@ export function lowerDot(c: CodegenCtx, grp: Group): Op[] {
   const h = new Helpers();
   const A = _operand(c, grp, h, lhs, "a", "loadA", [lb, lf, lc], ["bi", "m", "k"]);
   const Bo = _operand(c, grp, h, rhs, "b", "loadB", [rb, rc, rf], ["bi", "k", "n"]);
-  // The epilogue: every result of the group at the accumulator's index.
-  const kc = new KernelCtx(groupInfo(c, grp), h);
-  const names = grp.outs.map((_, j) => (j === 0 ? "o" : `w${j}`));
-  bindOutputs(c, grp, kc, names);
-  kc.aliasReadable = true;
-  kc.known.set(e.outputs[0], "v");
-  kc.canonical = "lin";
-  const s = new Scope(kc);
-  const stores = grp.outs.map((v, j) =>
-    `${names[j]}[${outIndex(c, kc, v, "lin")}] = ${s.gen(v, { shape: v.aval.shape, lin: "lin" })};`
-  );
   const t = storageType(e.outputs[0].aval.dtype);
+  const epi = _epilogue(c, grp, h);
   const storeC = `fn storeC(bi: u32, m: u32, n: u32, v: ${t}) {
   let lin = (bi * ${u(M)} + m) * ${u(N)} + n;
-  ${[...s.lines, ...stores].join("\n  ")}
+  ${epi.lines.join("\n  ")}
 }`;
   const plan = gemmPlan({
     dtype: e.outputs[0].aval.dtype,
@@ -148,38 +146,145 @@ export function lowerDot(c: CodegenCtx, grp: Group): Op[] {
     aDense: A.dense,
     bDense: Bo.dense,
   }, c.gemm);
-  const extraOuts: Decl[] = grp.outs.slice(1).map((v, j) => ({
-    name: names[j + 1],
-    type: storageType(v.aval.dtype),
-    access: "read_write",
-    res: slotRes(c, v),
-  }));
-  const patch = (wgsl: string, bindings: Res[]) => {
-    const decls: Decl[] = [];
-    let step = false;
-    const seen = new Set<string>();
-    const add = (ds: Decl[]) => ds.forEach((d) => !seen.has(d.name) && seen.add(d.name) && decls.push(d));
-    if (wgsl.includes("fn loadA(")) {
-      add(leafDecls(c, A.k, ["a"]));
-      step ||= A.k.usesStep;
-    }
-    if (wgsl.includes("fn loadB(")) {
-      add(leafDecls(c, Bo.k, ["b"]));
-      step ||= Bo.k.usesStep;
-    }
-    if (wgsl.includes("fn storeC(")) {
-      add([...leafDecls(c, kc), ...extraOuts]);
-      step ||= kc.usesStep;
-    }
-    const d = declare(decls, step, bindings.length);
-    return { wgsl: `${d.text}\n${h}\n${wgsl}`, bindings: [...bindings, ...d.res] };
-  };
+  const patch = _patcher(c, h, [
+    ["fn loadA(", A.k, ["a"]],
+    ["fn loadB(", Bo.k, ["b"]],
+  ], epi);
   return mapPlan(
     c,
     plan,
     [slotRes(c, A.leaf), slotRes(c, Bo.leaf)],
     [slotRes(c, grp.outs[0])],
     "dot_general",
+    true,
+    patch,
+  );
+}
+
+interface _Epilogue {
+  /** The statements computing and storing every result at `lin`, the product being `v`. */
+  readonly lines: readonly string[];
+  /** The context of those statements (their leaves). */
+  readonly k: KernelCtx;
+  /** The results after the first (which the templates bind as `o`). */
+  readonly extraOuts: readonly Decl[];
+}
+
+/** Every result of a GEMM-shaped group at the accumulator's index `lin`. */
+function _epilogue(c: CodegenCtx, grp: Group, h: Helpers): _Epilogue {
+  const k = new KernelCtx(groupInfo(c, grp), h);
+  const names = grp.outs.map((_, j) => (j === 0 ? "o" : `w${j}`));
+  bindOutputs(c, grp, k, names);
+  k.aliasReadable = true;
+  k.known.set(grp.root!.outputs[0], "v");
+  k.canonical = "lin";
+  const s = new Scope(k);
+  const stores = grp.outs.map((v, j) =>
+    `${names[j]}[${outIndex(c, k, v, "lin")}] = ${s.gen(v, { shape: v.aval.shape, lin: "lin" })};`
+  );
+  const extraOuts: Decl[] = grp.outs.slice(1).map((v, j) => ({
+    name: names[j + 1],
+    type: storageType(v.aval.dtype),
+    access: "read_write",
+    res: slotRes(c, v),
+  }));
+  return { lines: [...s.lines, ...stores], k, extraOuts };
+}
+
+/**
+ * Adds to each kernel of a template's plan the bindings its functions need beyond the
+ * template's own: the further leaves of each operand function present, and the epilogue's
+ * leaves and results where `storeC` is; then the helper functions.
+ */
+function _patcher(
+  c: CodegenCtx,
+  h: Helpers,
+  operands: readonly (readonly [string, KernelCtx, string[]])[],
+  epi: _Epilogue,
+): (wgsl: string, bindings: Res[]) => { wgsl: string; bindings: Res[] } {
+  return (wgsl, bindings) => {
+    const decls: Decl[] = [];
+    let step = false;
+    const seen = new Set<string>();
+    const add = (ds: readonly Decl[]) => {
+      for (const d of ds) {
+        if (!seen.has(d.name)) {
+          seen.add(d.name);
+          decls.push(d);
+        }
+      }
+    };
+    for (const [marker, k, skip] of operands) {
+      if (!wgsl.includes(marker)) continue;
+      add(leafDecls(c, k, skip));
+      step ||= k.usesStep;
+    }
+    if (wgsl.includes("fn storeC(")) {
+      add([...leafDecls(c, epi.k), ...epi.extraOuts]);
+      step ||= epi.k.usesStep;
+    }
+    const d = declare(decls, step, bindings.length);
+    return { wgsl: `${d.text}\n${h}\n${wgsl}`, bindings: [...bindings, ...d.res] };
+  };
+}
+
+const _CONV_STORE = /fn storeC\(g: u32, m: u32, n: u32, v: (\w+)\) \{\n {2}o\[([^\n]*)\] = v;\n\}/;
+
+/** The eager lowering's plan of a `conv_general_dilated` equation. */
+function _convPlan(e: GEqn, gemm: CodegenCtx["gemm"]): Plan {
+  return (LOWERINGS as Record<string, Lowering>)[e.prim]({
+    ins: e.inputs.map((v) => v.aval),
+    outs: e.outputs.map((v) => v.aval),
+    params: e.params,
+    gemm,
+  });
+}
+
+/**
+ * Whether the convolution's implicit GEMM stores through a `storeC` of the expected form, so
+ * that an epilogue can replace it (checked, since that template lives elsewhere).
+ *
+ * @param e A `conv_general_dilated` equation.
+ * @param gemm GEMM capabilities.
+ * @returns True when {@link lowerConv} can fuse an epilogue.
+ */
+export function convFusible(e: GEqn, gemm: CodegenCtx["gemm"]): boolean {
+  try {
+    const plan = _convPlan(e, gemm);
+    return plan.steps.some((st) => st.kind === "dispatch" && _CONV_STORE.test(st.kernel.wgsl));
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The operations of a convolution group: the eager implicit GEMM, its `storeC` replaced by
+ * the epilogue (bias, activation …).
+ *
+ * @param c The code generation context.
+ * @param grp A group of kind "conv".
+ * @returns Its operations.
+ */
+export function lowerConv(c: CodegenCtx, grp: Group): Op[] {
+  const e = grp.root!;
+  const h = new Helpers();
+  const epi = _epilogue(c, grp, h);
+  const add = _patcher(c, h, [], epi);
+  const patch = (wgsl: string, bindings: Res[]) => {
+    const m = _CONV_STORE.exec(wgsl);
+    if (!m) return { wgsl, bindings };
+    const storeC = `fn storeC(g: u32, m: u32, n: u32, v: ${m[1]}) {
+  let lin = ${m[2]};
+  ${epi.lines.join("\n  ")}
+}`;
+    return add(wgsl.replace(_CONV_STORE, storeC), bindings);
+  };
+  return mapPlan(
+    c,
+    _convPlan(e, c.gemm),
+    e.inputs.map((v) => slotRes(c, v)),
+    [slotRes(c, grp.outs[0])],
+    e.prim,
     true,
     patch,
   );

@@ -131,11 +131,18 @@ class _Flattener {
     return outAvals.map((a, k) => {
       let out = results[0][k];
       for (let i = 1; i < branches.length; i++) {
-        const ge = this.emit("ge", {}, [idx, this.literal(i, "i32")], [new ShapedArray([], "bool")]);
-        const p = this.emit("broadcast_in_dim", {
-          shape: [...a.shape],
-          broadcastDimensions: [],
-        }, ge, [new ShapedArray(a.shape, "bool")])[0];
+        const ge = this.emit("ge", {}, [idx, this.literal(i, "i32")], [
+          new ShapedArray([], "bool"),
+        ]);
+        const p = this.emit(
+          "broadcast_in_dim",
+          {
+            shape: [...a.shape],
+            broadcastDimensions: [],
+          },
+          ge,
+          [new ShapedArray(a.shape, "bool")],
+        )[0];
         out = this.emit("select", {}, [p, results[i][k], out], [a])[0];
       }
       return out;
@@ -149,10 +156,12 @@ class _Flattener {
     const bodyIns = ins.map((v) => newVal(v.aval));
     const f = new _Flattener();
     const slices = bodyIns.slice(nc + ncar).map((x, s) =>
-      f.emit("step_slice", { step: s }, [x], [new ShapedArray(x.aval.shape.slice(1), x.aval.dtype)])[0]
+      f.emit("step_slice", { step: s }, [x], [
+        new ShapedArray(x.aval.shape.slice(1), x.aval.dtype),
+      ])[0]
     );
     const outs = f.inline(j, [...bodyIns.slice(0, nc + ncar), ...slices]);
-    const body = dce({ inputs: bodyIns, eqns: f.eqns, outputs: outs });
+    const body = _rewrite(dce({ inputs: bodyIns, eqns: f.eqns, outputs: outs }));
     if (hasCore(body) || L === 0) return this.core(prim, params, ins, outAvals);
     const outputs = outAvals.map(newVal);
     this.eqns.push({ prim: "scan", params, inputs: ins, outputs, body });
@@ -171,7 +180,7 @@ export function flatten(j: Jaxpr): Graph {
   const f = new _Flattener();
   const inputs = [...j.constvars, ...j.invars].map((v) => newVal(v.aval));
   const outs = f.inline(j, inputs);
-  return dce({ inputs, eqns: f.eqns, outputs: outs });
+  return _rewrite(dce({ inputs, eqns: f.eqns, outputs: outs }));
 }
 
 /**
@@ -191,4 +200,46 @@ export function dce(g: Graph): Graph {
     }
   }
   return { inputs: g.inputs, eqns: kept.reverse(), outputs: g.outputs };
+}
+
+/**
+ * `transpose(dot_general(a, b))` that swaps the two free blocks is `dot_general(b, a)`: the
+ * transposed GEMM writes the layout its consumers want (reverse mode makes this pattern for
+ * every weight gradient), so an elementwise consumer (the optimizer update) can become its
+ * epilogue.
+ */
+function _rewrite(g: Graph): Graph {
+  const users = new Map<GVal, number>();
+  for (const e of g.eqns) for (const x of e.inputs) users.set(x, (users.get(x) ?? 0) + 1);
+  for (const v of g.outputs) users.set(v, (users.get(v) ?? 0) + 1);
+  const byOut = new Map<GVal, number>();
+  g.eqns.forEach((e, k) => e.outputs.forEach((v) => byOut.set(v, k)));
+  const eqns = [...g.eqns] as (GEqn | null)[];
+  g.eqns.forEach((t, k) => {
+    if (t.prim !== "transpose" || users.get(t.inputs[0]) !== 1) return;
+    const di = byOut.get(t.inputs[0]);
+    const d = di === undefined ? null : eqns[di];
+    if (!d || d.prim !== "dot_general") return;
+    const { contracting: [lc, rc], batch: [lb, rb] } = d.params as {
+      contracting: [number[], number[]];
+      batch: [number[], number[]];
+    };
+    const [a, b] = d.inputs;
+    const nb = lb.length, nl = a.aval.ndim - nb - lc.length, nr = b.aval.ndim - nb - rc.length;
+    const want = [
+      ...Array.from({ length: nb }, (_, i) => i),
+      ...Array.from({ length: nr }, (_, i) => nb + nl + i),
+      ...Array.from({ length: nl }, (_, i) => nb + i),
+    ];
+    const perm = t.params.perm as number[];
+    if (perm.length !== want.length || perm.some((p, i) => p !== want[i])) return;
+    eqns[di!] = null;
+    eqns[k] = {
+      prim: "dot_general",
+      params: { ...d.params, contracting: [rc, lc], batch: [rb, lb] },
+      inputs: [b, a],
+      outputs: t.outputs,
+    };
+  });
+  return { inputs: g.inputs, eqns: eqns.filter((e): e is GEqn => e !== null), outputs: g.outputs };
 }

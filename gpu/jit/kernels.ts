@@ -7,7 +7,7 @@
  * @module
  */
 import type { DType } from "../../core/dtype.ts";
-import { LOWERINGS, type Lowering } from "../backend.ts";
+import { type Lowering, LOWERINGS } from "../backend.ts";
 import {
   type BufRef,
   ELEMENTWISE_WG,
@@ -122,6 +122,30 @@ function _outDecls(c: CodegenCtx, grp: Group, names: readonly string[]): Decl[] 
   }));
 }
 
+/**
+ * The primitives a group computes, operands first (for the printed plan).
+ *
+ * @param c The code generation context.
+ * @param grp The group.
+ * @returns Comma-separated primitive names.
+ */
+export function groupNote(c: CodegenCtx, grp: Group): string {
+  const info = groupInfo(c, grp);
+  const seen = new Set<GVal>();
+  const names: string[] = [];
+  const visit = (v: GVal) => {
+    if (seen.has(v) || info.isLeaf(v)) return;
+    seen.add(v);
+    const e = info.producer(v);
+    if (!e) return;
+    e.inputs.forEach(visit);
+    names.push(e.prim);
+  };
+  grp.root?.inputs.forEach(visit);
+  grp.outs.forEach(visit);
+  return names.join(",");
+}
+
 const _label = (grp: Group) =>
   grp.root ? grp.root.prim : `fused(${grp.outs.map((v) => String(v.aval)).join(", ")})`;
 
@@ -146,7 +170,14 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   ${[...s.lines, ...stores].join("\n  ")}
 }
 `;
-  return { kind: "dispatch", wgsl, label: _label(grp), grid: grid.dispatch, bindings: res, fused: true };
+  return {
+    kind: "dispatch",
+    wgsl,
+    label: _label(grp),
+    grid: grid.dispatch,
+    bindings: res,
+    fused: true,
+  };
 }
 
 const _WG = 256;
@@ -212,13 +243,23 @@ function _reduce(c: CodegenCtx, grp: Group): Op[] {
     const outer = new Scope(r.k);
     const loop = _prologue(r, outer, "o", "r");
     const epi = _epilogue(r, "o", "acc", names);
-    const { text, res } = declare([...leafDecls(c, r.k), ..._outDecls(c, grp, names)], r.k.usesStep);
-    return [_seqKernel(text, r.k, outs, [
-      ...outer.lines,
-      `var acc = ${ident};`,
-      `for (var r = 0u; r < ${u(R)}; r = r + 1u) {\n    ${loop.join("\n    ")}\n  }`,
-      ...epi,
-    ], _label(grp), res)];
+    const { text, res } = declare(
+      [...leafDecls(c, r.k), ..._outDecls(c, grp, names)],
+      r.k.usesStep,
+    );
+    return [_seqKernel(
+      text,
+      r.k,
+      outs,
+      [
+        ...outer.lines,
+        `var acc = ${ident};`,
+        `for (var r = 0u; r < ${u(R)}; r = r + 1u) {\n    ${loop.join("\n    ")}\n  }`,
+        ...epi,
+      ],
+      _label(grp),
+      res,
+    )];
   }
   const C = Math.min(Math.ceil(R / _CHUNK), 256);
   const chunk = Math.ceil(R / C);
@@ -226,7 +267,12 @@ function _reduce(c: CodegenCtx, grp: Group): Op[] {
   const outer = new Scope(r.k);
   const loop = _prologue(r, outer, "o", "r");
   const tmp = C > 1 ? c.temps.push(outs * C * 4) - 1 : -1;
-  const part: Decl = { name: "part", type: t, access: "read_write", res: { kind: "tmp", index: tmp } };
+  const part: Decl = {
+    name: "part",
+    type: t,
+    access: "read_write",
+    res: { kind: "tmp", index: tmp },
+  };
   const epi = C === 1 ? _epilogue(r, "o", "res", names) : [];
   const decls = C === 1
     ? [...leafDecls(c, r.k), ..._outDecls(c, grp, names)]
@@ -277,13 +323,23 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   const epi2 = _epilogue(r2, "o", "acc", names);
   const partIn: Decl = { ...part, access: "read" };
   const d2 = declare([partIn, ...leafDecls(c, k2), ..._outDecls(c, grp, names)], k2.usesStep);
-  return [first, _seqKernel(d2.text, k2, outs, [
-    `var acc = ${identityOf(r.m, r.dtype, k2.helpers)};`,
-    `for (var q = 0u; q < ${u(C)}; q = q + 1u) { acc = ${
-      combineExpr(r.m, r.dtype, "acc", `part[o * ${u(C)} + q]`, k2.helpers)
-    }; }`,
-    ...epi2,
-  ], _label(grp), d2.res)];
+  return [
+    first,
+    _seqKernel(
+      d2.text,
+      k2,
+      outs,
+      [
+        `var acc = ${identityOf(r.m, r.dtype, k2.helpers)};`,
+        `for (var q = 0u; q < ${u(C)}; q = q + 1u) { acc = ${
+          combineExpr(r.m, r.dtype, "acc", `part[o * ${u(C)} + q]`, k2.helpers)
+        }; }`,
+        ...epi2,
+      ],
+      _label(grp),
+      d2.res,
+    ),
+  ];
 }
 
 function _seqKernel(
@@ -341,10 +397,22 @@ export function mapPlan(
       : { kind: "tex", index: tex0 + r.index };
   return plan.steps.map((s): Op => {
     if (s.kind === "copy") {
-      return { kind: "copy", src: map(s.src), dst: map(s.dst), bytes: s.bytes, srcStep: 0, dstStep: 0 };
+      return {
+        kind: "copy",
+        src: map(s.src),
+        dst: map(s.dst),
+        bytes: s.bytes,
+        srcStep: 0,
+        dstStep: 0,
+      };
     }
     if (s.kind === "toTexture") {
-      return { kind: "toTexture", src: map(s.src), tex: tex0 + s.dst.index, bytesPerRow: s.bytesPerRow };
+      return {
+        kind: "toTexture",
+        src: map(s.src),
+        tex: tex0 + s.dst.index,
+        bytesPerRow: s.bytesPerRow,
+      };
     }
     let wgsl = s.kernel.wgsl, bindings = s.kernel.bindings.map(map);
     if (extra) ({ wgsl, bindings } = extra(wgsl, bindings));
@@ -361,7 +429,14 @@ function _opaque(c: CodegenCtx, grp: Group): Op[] {
     params: e.params,
     gemm: c.gemm,
   });
-  return mapPlan(c, plan, e.inputs.map((v) => slotRes(c, v)), e.outputs.map((v) => slotRes(c, v)), e.prim, false);
+  return mapPlan(
+    c,
+    plan,
+    e.inputs.map((v) => slotRes(c, v)),
+    e.outputs.map((v) => slotRes(c, v)),
+    e.prim,
+    false,
+  );
 }
 
 /**

@@ -17,7 +17,7 @@
  * @module
  */
 import { bucketBytes } from "../pool.ts";
-import { type Fusion, type Group, groupReads, schedule } from "./fusion.ts";
+import { epilogued, type Fusion, type Group, groupReads, schedule } from "./fusion.ts";
 import type { Graph, GVal } from "./graph.ts";
 
 /** Where a buffer comes from. */
@@ -184,7 +184,7 @@ export function planBuffers(g: Graph, f: Fusion, opts: PlanOptions = {}): Buffer
 
 /** Whether a group writes its results with kernels of the jit (which can add an offset). */
 function _direct(grp: Group): boolean {
-  return grp.kind === "ew" || grp.kind === "reduce" || grp.kind === "dot";
+  return epilogued(grp.kind);
 }
 
 /**

@@ -31,6 +31,8 @@ export interface DispatchOp {
   readonly bindings: readonly Res[];
   /** Whether the jit generated it (a fused kernel) rather than an eager lowering. */
   readonly fused: boolean;
+  /** The primitives fused into it, for the printed plan. */
+  readonly note?: string;
 }
 
 /** A buffer copy (offsets per scan step, in bytes). */
@@ -147,15 +149,19 @@ export function countKernels(p: Program, fused = false): number {
  */
 export function printProgram(p: Program, indent = ""): string {
   const s = (r: Res) =>
-    r.kind === "slot" ? `%${r.slot}` : r.kind === "tmp" ? `tmp${r.index}` : r.kind === "tex"
+    r.kind === "slot"
+      ? `%${r.slot}`
+      : r.kind === "tmp"
+      ? `tmp${r.index}`
+      : r.kind === "tex"
       ? `tex${r.index}`
       : "step";
   const lines = p.ops.map((op) => {
     switch (op.kind) {
       case "dispatch":
-        return `${indent}${op.fused ? "fused" : "eager"} ${op.label} [${op.grid}] (${
-          op.bindings.map(s).join(" ")
-        })`;
+        return `${indent}${op.fused ? "fused" : "eager"} ${op.label}${
+          op.note ? ` {${op.note}}` : ""
+        } [${op.grid}] (${op.bindings.map(s).join(" ")})`;
       case "copy":
         return `${indent}copy ${s(op.src)} -> ${s(op.dst)} ${op.bytes}B`;
       case "toTexture":

@@ -32,28 +32,105 @@ import {
   storageType,
   u,
 } from "./common.ts";
-import { textureGemmPlan, type TextureLimits } from "./gemm_texture.ts";
+import {
+  textureGemmPlan,
+  type TextureGemmTiles,
+  type TextureLimits,
+  textureTiles,
+} from "./gemm_texture.ts";
 
 /** What the GEMM lowering may use on the device. */
 export interface GemmCaps extends TextureLimits {
   /** Pack operands into textures (`gemm_texture.ts`): the fast path on CPU adapters. */
   readonly textures: boolean;
+  /**
+   * A tile variant of {@link GEMM_VARIANTS} (chosen by the autotuner); absent or unknown:
+   * the default tiles.
+   */
+  readonly variant?: string;
 }
 
 /**
  * The GEMM as a plan: the texture GEMM where `caps.textures` is set and the operands fit,
- * else the workgroup-memory kernel of {@link gemmKernel}.
+ * else the workgroup-memory kernel of {@link gemmKernel}, with the tiles of `caps.variant`.
  *
  * @param spec The problem and its operand accessors.
  * @param caps Device capabilities (absent: workgroup-memory kernel).
  * @returns The plan.
  */
 export function gemmPlan(spec: GemmSpec, caps?: GemmCaps): Plan {
+  const v = caps?.variant ? GEMM_VARIANTS[caps.variant] : undefined;
   if (caps?.textures) {
-    const p = textureGemmPlan(spec, caps);
+    const tiles = v?.kind === "texture" ? v.tiles(spec.M, spec.N) : undefined;
+    const p = textureGemmPlan(spec, caps, tiles);
     if (p) return p;
   }
-  return single(gemmKernel(spec));
+  return single(gemmKernel(spec, v?.kind === "shared" ? v.tiles(spec.M, spec.N) : undefined));
+}
+
+/** A named tile variant of one of the two GEMM kernels, as a function of M and N. */
+export type GemmVariant =
+  | { readonly kind: "texture"; readonly tiles: (M: number, N: number) => TextureGemmTiles }
+  | { readonly kind: "shared"; readonly tiles: (M: number, N: number) => GemmTiles };
+
+const _up4 = (n: number) => Math.max(4, Math.ceil(n / 4) * 4);
+
+/** Texture-GEMM tiles of TM × TN per invocation (clipped to the problem), w × w invocations. */
+function _tex(tm: number, tn: number, w: number): GemmVariant {
+  return {
+    kind: "texture",
+    tiles: (M, N) => {
+      const TM = Math.max(1, Math.min(tm, M)), TN = Math.min(tn, _up4(N));
+      return {
+        TM,
+        TN,
+        WX: Math.max(1, Math.min(w, Math.ceil(N / TN))),
+        WY: Math.max(1, Math.min(w, Math.ceil(M / TM))),
+      };
+    },
+  };
+}
+
+/** Workgroup-memory GEMM tiles: BM × BN per workgroup, TM × TN per invocation, BK 16. */
+function _shared(bm: number, bn: number, tm: number, tn: number): GemmVariant {
+  return {
+    kind: "shared",
+    tiles: (M, N) => {
+      const d = chooseTiles(M, N);
+      // never larger than the default (which already shrinks for small M or N)
+      const BM = Math.min(bm, d.BM), BN = Math.min(bn, d.BN);
+      return { BM, BN, BK: 16, TM: Math.min(tm, BM / 4), TN: Math.min(tn, BN / 4) };
+    },
+  };
+}
+
+/**
+ * The tile variants the autotuner times, by name: `tex:*` for the texture GEMM, `wg:*` for
+ * the workgroup-memory GEMM (`*:default` are the hand-picked defaults). Kept small: on
+ * llvmpipe each variant costs a pipeline compile of ~0.5 s. (Measured there, f32 square
+ * matmuls: 16 × 8 beat the default 12 × 12 by 10–50% at 128–1024; 4 × 4 on 16 × 16
+ * invocations was never faster and was dropped.)
+ */
+export const GEMM_VARIANTS: Readonly<Record<string, GemmVariant>> = {
+  "tex:default": { kind: "texture", tiles: textureTiles },
+  "tex:8x8": _tex(8, 8, 8),
+  "tex:16x8": _tex(16, 8, 8),
+  "tex:8x16": _tex(8, 16, 8),
+  "wg:default": { kind: "shared", tiles: chooseTiles },
+  "wg:64": _shared(64, 64, 4, 4),
+  "wg:32": _shared(32, 32, 4, 4),
+  "wg:128x64": _shared(128, 64, 8, 4),
+};
+
+/**
+ * The variant names for the GEMM path `caps` selects.
+ *
+ * @param caps Device capabilities.
+ * @returns Names of {@link GEMM_VARIANTS}, the default first.
+ */
+export function gemmVariantNames(caps: GemmCaps): string[] {
+  const kind = caps.textures ? "texture" : "shared";
+  return Object.keys(GEMM_VARIANTS).filter((k) => GEMM_VARIANTS[k].kind === kind);
 }
 
 /** Tile sizes of the GEMM template. */

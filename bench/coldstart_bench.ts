@@ -36,7 +36,9 @@ Deno.bench({
   ignore: !webgpu,
   n: 3,
   warmup: 0,
-  fn: () => coldStart("webgpu", false),
+  async fn() {
+    await coldStart("webgpu", false);
+  },
 });
 
 Deno.bench({
@@ -45,7 +47,9 @@ Deno.bench({
   ignore: !webgpu,
   n: 5,
   warmup: 1,
-  fn: () => coldStart("webgpu", true),
+  async fn() {
+    await coldStart("webgpu", true);
+  },
 });
 
 Deno.bench({
@@ -53,5 +57,7 @@ Deno.bench({
   group: "coldstart",
   n: 5,
   warmup: 1,
-  fn: () => coldStart("cpu", true),
+  async fn() {
+    await coldStart("cpu", true);
+  },
 });

@@ -35,6 +35,8 @@ export function definePartialEval(prim: Primitive, rule: PartialEvalRule): void 
   _peRules.set(prim, rule);
 }
 
+const _staged = new Set(["broadcast_in_dim", "iota"]);
+
 /** An interpreter that records equations into a jaxpr. */
 export class JaxprBuilder implements Interpreter {
   readonly name: string;
@@ -73,7 +75,13 @@ export class JaxprBuilder implements Interpreter {
     return v;
   }
   process(prim: Primitive, args: Tensor[], params: Params): Tensor[] {
-    if (!args.some((a) => this.isOwn(a)) && prim.name !== "__never__") {
+    if (!args.some((a) => this.isOwn(a))) {
+      // Broadcasts of concrete values and iotas are staged rather than computed now, so a
+      // compiled program reads one scalar instead of a full-size constant buffer (JAX stages
+      // them too). Partial evaluation must not stage them: they are known values there.
+      if (!this.partial && _staged.has(prim.name) && args.every((a) => !(a instanceof Tracer))) {
+        return this.record(prim, args, params);
+      }
       using _ = pushInterpreter(this.parent);
       return bind(prim, args, params);
     }

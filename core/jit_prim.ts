@@ -18,19 +18,28 @@ export const compileStats = { traces: 0, compiles: 0 };
 
 /** A backend that can compile whole jaxprs (the webgpu backend does). */
 export interface JaxprCompiler {
-  compileJaxpr(j: Jaxpr): (args: Tensor[]) => Tensor[];
+  compileJaxpr(
+    j: Jaxpr,
+    opts?: { donated?: readonly boolean[] },
+  ): (args: Tensor[]) => Tensor[];
 }
-const _compiled = new WeakMap<Jaxpr, Map<unknown, (args: Tensor[]) => Tensor[]>>();
+const _compiled = new WeakMap<Jaxpr, Map<unknown, Map<string, (args: Tensor[]) => Tensor[]>>>();
 
-function runCompiled(j: Jaxpr, args: Tensor[]): Tensor[] {
+function runCompiled(j: Jaxpr, args: Tensor[], donated?: readonly boolean[]): Tensor[] {
   const backend = currentBackend() as unknown as Partial<JaxprCompiler>;
-  let perBackend = _compiled.get(j);
-  if (!perBackend) _compiled.set(j, perBackend = new Map());
-  let exe = perBackend.get(backend);
+  let perJaxpr = _compiled.get(j);
+  if (!perJaxpr) _compiled.set(j, perJaxpr = new Map());
+  let perBackend = perJaxpr.get(backend);
+  if (!perBackend) perJaxpr.set(backend, perBackend = new Map());
+  // one executable per backend and donation pattern
+  const key = donated?.map(Number).join("") ?? "";
+  let exe = perBackend.get(key);
   if (!exe) {
     compileStats.compiles++;
-    exe = backend.compileJaxpr ? backend.compileJaxpr(j) : (xs: Tensor[]) => evalJaxpr(j, [], xs);
-    perBackend.set(backend, exe);
+    exe = backend.compileJaxpr
+      ? backend.compileJaxpr(j, { donated })
+      : (xs: Tensor[]) => evalJaxpr(j, [], xs);
+    perBackend.set(key, exe);
   }
   return exe(args);
 }
@@ -49,8 +58,8 @@ export const jit_call_p: Primitive = definePrimitive("jit_call", {
     }
     return j.outAvals;
   },
-  evalImpl(args, { jaxpr }) {
-    return runCompiled(jaxpr, args);
+  evalImpl(args, { jaxpr, donated }) {
+    return runCompiled(jaxpr, args, donated);
   },
   symbolicZeros: true,
   jvp(primals, tangents, { jaxpr, name }) {

@@ -14,6 +14,7 @@ import {
   np,
   type Tensor,
   valueAndGrad,
+  vmap,
 } from "../mod.ts";
 import { type Backend, currentBackend, setBackend } from "../core/backend.ts";
 import { createCpuBackend } from "../core/cpu.ts";
@@ -470,5 +471,66 @@ Deno.test({
     } finally {
       delete (queue as { submit?: unknown }).submit;
     }
+  },
+});
+
+Deno.test({
+  name: "scan bodies with opaque ops, repeated outputs, passthroughs and nested scans match cpu",
+  ignore,
+  fn: async () => {
+    await agrees(
+      (w: Tensor, c0: Tensor, xs: Tensor) =>
+        lax.scan(
+          (c: Tensor, x: Tensor) => {
+            const y = np.matmul(c, w); // a GEMM result stacked into ys (copied at the step offset)
+            const n = np.cumsum(x.add(c), { axis: 1 });
+            return [n, [y, n, c, np.argmax(n, { axis: 1 })]];
+          },
+          c0,
+          xs,
+        ),
+      [{ shape: [5, 5], lo: -0.5, hi: 0.5 }, { shape: [2, 5] }, { shape: [7, 2, 5] }],
+    );
+    await agrees(
+      (xs: Tensor) =>
+        lax.scan(
+          (c: Tensor, row: Tensor) => {
+            const [inner, ys] = lax.scan(
+              (a: Tensor, v: Tensor) => [a.mul(0.5).add(v), a],
+              c,
+              row,
+            ) as [Tensor, Tensor];
+            return [inner, ys.sum()];
+          },
+          np.zeros([]),
+          xs,
+        ),
+      [{ shape: [4, 6] }],
+    );
+  },
+});
+
+Deno.test({
+  name: "jit returns inputs, repeated outputs and constants, and composes with vmap and grad",
+  ignore,
+  fn: async () => {
+    await agrees((x: Tensor, y: Tensor) => [
+      x,
+      y.mul(2),
+      y.mul(2),
+      x,
+      np.ones([3]),
+      vmap((r: Tensor) => np.exp(r).sum())(y),
+    ], [
+      { shape: [3] },
+      { shape: [2, 2] },
+    ]);
+    await agrees(
+      (x: Tensor, w: Tensor) =>
+        jit((v: Tensor) => np.tanh(np.matmul(v, w)).sum())(x).add(
+          grad((v: Tensor) => np.sin(v).mul(v).sum())(x).sum(),
+        ),
+      [{ shape: [4] }, { shape: [4, 3] }],
+    );
   },
 });

@@ -312,7 +312,14 @@ interface BinarySpec {
   f: (a: number, b: number, dtype: DType) => number;
   outDtype?: DType;
   jvp?: (x: Tensor, y: Tensor, out: Tensor, tx: Tensor, ty: Tensor) => Tensor | null;
+  /** The JVP rule accepts null (zero) tangents. */
+  zeroAware?: boolean;
   transpose?: Primitive["transpose"];
+}
+
+/** Sum of possibly-zero (null) tangents. */
+function addT(a: Tensor | null, b: Tensor | null): Tensor | null {
+  return a === null ? b : b === null ? a : add(a, b);
 }
 
 function checkBinary(op: string, x: ShapedArray, y: ShapedArray): void {
@@ -337,10 +344,14 @@ function defBinary(name: string, spec: BinarySpec): Primitive {
       for (let i = 0; i < a.length; i++) out[i] = f(a[i], b[i], dt);
       return [out];
     },
-    jvp([x, y], [tx, ty]) {
+    // Symbolic zeros: a null tangent is zero. Rules marked `zeroAware` use it to skip work
+    // (add, sub, mul, div); the others get zeros instantiated.
+    symbolicZeros: true,
+    jvp([x, y], [tx, ty]: (Tensor | null)[]) {
       const out = bind1(p, [x, y]);
-      if (!spec.jvp || !isFloat(out.dtype)) return [[out], [null]];
-      return [[out], [spec.jvp(x, y, out, tx, ty)]];
+      if (!spec.jvp || !isFloat(out.dtype) || (tx === null && ty === null)) return [[out], [null]];
+      if (spec.zeroAware) return [[out], [spec.jvp(x, y, out, tx!, ty!)]];
+      return [[out], [spec.jvp(x, y, out, tx ?? zerosLikeT(x), ty ?? zerosLikeT(y))]];
     },
     transpose: spec.transpose,
   });
@@ -360,13 +371,15 @@ function intDiv(a: number, b: number, dt: DType): number {
 export const add_p: Primitive = defBinary("add", {
   kind: "any",
   f: (a, b, dt) => (dt === "bool" ? (a || b ? 1 : 0) : a + b),
-  jvp: (_x, _y, _o, tx, ty) => add(tx, ty),
+  zeroAware: true,
+  jvp: (_x, _y, _o, tx, ty) => addT(tx, ty),
   transpose: ([ct], [x, y]) => [isUndef(x) ? ct : null, isUndef(y) ? ct : null],
 });
 export const sub_p: Primitive = defBinary("sub", {
   kind: "num",
   f: (a, b) => a - b,
-  jvp: (_x, _y, _o, tx, ty) => sub(tx, ty),
+  zeroAware: true,
+  jvp: (_x, _y, _o, tx, ty) => (ty === null ? tx : tx === null ? neg(ty) : sub(tx, ty)),
   transpose: ([ct], [x, y]) => [
     isUndef(x) ? ct : null,
     isUndef(y) && ct ? neg(ct) : null,
@@ -385,7 +398,8 @@ export const mul_p: Primitive = defBinary("mul", {
     : dt === "u32"
     ? Math.imul(a, b) >>> 0
     : a * b),
-  jvp: (x, y, _o, tx, ty) => add(mul(tx, y), mul(x, ty)),
+  zeroAware: true,
+  jvp: (x, y, _o, tx, ty) => addT(tx && mul(tx, y), ty && mul(x, ty)),
   transpose: ([ct], [x, y]) => {
     if (!ct) return [null, null];
     if (isUndef(x) && isUndef(y)) {
@@ -398,7 +412,9 @@ export const div_p: Primitive = defBinary("div", {
   kind: "num",
   f: (a, b, dt) => (dt === "f32" ? a / b : intDiv(a, b, dt)),
   // d(x/y) = dx/y − (x/y)·dy/y
-  jvp: (_x, y, out, tx, ty) => div(sub(tx, mul(out, ty)), y),
+  zeroAware: true,
+  jvp: (_x, y, out, tx, ty) =>
+    ty === null ? div(tx, y) : div(tx === null ? neg(mul(out, ty)) : sub(tx, mul(out, ty)), y),
   transpose: ([ct], [x, y]) => {
     if (!isUndef(y)) return [ct && isUndef(x) ? div(ct, y as Tensor) : null, null];
     throw new Error("internal: div is not linear in its denominator");
@@ -553,9 +569,11 @@ export const select_p: Primitive = definePrimitive("select", {
     for (let i = 0; i < pd.length; i++) out[i] = pd[i] ? ad[i] : bd[i];
     return [out];
   },
-  jvp([p, a, b], [_tp, ta, tb]) {
+  symbolicZeros: true,
+  jvp([p, a, b], [_tp, ta, tb]: (Tensor | null)[]) {
     const out = select(p, a, b);
-    return [[out], [isFloat(out.dtype) ? select(p, ta, tb) : null]];
+    if (!isFloat(out.dtype) || (ta === null && tb === null)) return [[out], [null]];
+    return [[out], [select(p, ta ?? zerosLikeT(a), tb ?? zerosLikeT(b))]];
   },
   transpose([ct], [p, a, b]) {
     if (!ct) return [null, null, null];

@@ -117,18 +117,20 @@ export const dot_general_p: Primitive = definePrimitive("dot_general", {
         }
         for (let i = 0; i < rows; i++) {
           const ob = (b * M + m0 + i) * N;
-          if (isInt) for (let n = 0; n < N; n++) out[ob + n] = acc[i * N + n] | 0;
+          if (isInt) { for (let n = 0; n < N; n++) out[ob + n] = acc[i * N + n] | 0; }
           else for (let n = 0; n < N; n++) out[ob + n] = acc[i * N + n];
         }
       }
     }
     return [out];
   },
-  jvp([l, r], [tl, tr], params) {
+  symbolicZeros: true,
+  jvp([l, r], [tl, tr]: (Tensor | null)[], params) {
+    // bilinear; a null tangent is zero and its term is skipped
     const y = bind1(dot_general_p, [l, r], params);
-    return [[y], [
-      add(bind1(dot_general_p, [tl, r], params), bind1(dot_general_p, [l, tr], params)),
-    ]];
+    const a = tl && bind1(dot_general_p, [tl, r], params);
+    const b = tr && bind1(dot_general_p, [l, tr], params);
+    return [[y], [a && b ? add(a, b) : a ?? b]];
   },
   transpose([ct], [l, r], { contracting: [lc, rc], batch: [lb, rb] }) {
     if (!ct) return [null, null];

@@ -6,6 +6,8 @@
  * @module
  */
 import { init } from "../mod.ts";
+import { currentBackend, setBackend } from "../core/backend.ts";
+import { createCpuBackend } from "../core/cpu.ts";
 
 /** The backend the tests run on. */
 export const BACKEND: string = Deno.env.get("DENAX_BACKEND") ?? "cpu";
@@ -22,4 +24,20 @@ export function fdStep(h: number, min = 1e-2): number {
 /** Tolerances for comparing against finite differences: as given on cpu, f32-sized elsewhere. */
 export function fdTol<T extends { rtol?: number; atol?: number }>(t: T): T {
   return F64 ? t : { ...t, rtol: Math.max(t.rtol ?? 0, 1e-2), atol: Math.max(t.atol ?? 0, 1e-3) };
+}
+
+const _cpu = createCpuBackend();
+/**
+ * Runs `fn` on the cpu reference backend (the oracle), then restores the current backend.
+ * Inputs must be created inside `fn` (from host data), since tensors do not move between
+ * backends without a synchronous read.
+ */
+export function withCpu<T>(fn: () => T): T {
+  const prev = currentBackend();
+  setBackend(_cpu);
+  try {
+    return fn();
+  } finally {
+    setBackend(prev);
+  }
 }

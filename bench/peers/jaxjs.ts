@@ -127,6 +127,7 @@ export async function createRunner(device: "webgpu" | "wasm" = "webgpu"): Promis
           tree.dispose(outs);
         },
         async result() {
+          defaultDevice(device);
           return matmulPickRows(await np.matmul(a.ref, b.ref).data(), n);
         },
         dispose: () => tree.dispose([a, b]),
@@ -147,7 +148,7 @@ export async function createRunner(device: "webgpu" | "wasm" = "webgpu"): Promis
           await blockUntilReady(outs);
           tree.dispose(outs);
         },
-        result: () => f(x.ref).data(),
+        result: () => (defaultDevice(device), f(x.ref).data()),
         dispose: () => x.dispose(),
       });
     },
@@ -194,6 +195,7 @@ export async function createRunner(device: "webgpu" | "wasm" = "webgpu"): Promis
           tree.dispose(out);
         },
         async result() {
+          defaultDevice(device);
           const [loss, [dx, dk1, dk2]] = f(x.ref, k1.ref, k2.ref, c.ref) as [Arr, Arr[]];
           return {
             loss: (await loss.data())[0],

@@ -28,18 +28,15 @@ import {
   type Check,
   compare,
   configureSampling,
-  convReference,
-  elementwiseReference,
   type LibRunner,
   MATMUL_SIZES,
-  matmulReference,
   median,
-  mlpReference,
   type Prepared,
   type SampleOptions,
   samplingFor,
   TOLERANCE,
 } from "./workloads.ts";
+import { convReference, elementwiseReference, matmulReference, mlpReference } from "./reference.ts";
 
 const { values: args } = parseArgs({
   args: Deno.args,

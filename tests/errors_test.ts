@@ -62,3 +62,10 @@ Deno.test("item() of a tensor with many elements is rejected", async () => {
     "item() needs a tensor with one element",
   );
 });
+
+Deno.test("logsumexp and softmax-style reductions stay finite and exact at ±1000", async () => {
+  const { assertAllClose } = await import("@std/assert");
+  const x = np.array([[1000, 1000], [-1000, -1000], [1000, -1000]]);
+  const lse = await np.logsumexp(x, { axis: 1 }).toArray() as number[];
+  assertAllClose(lse, [1000 + Math.log(2), -1000 + Math.log(2), 1000], { rtol: 1e-6 });
+});

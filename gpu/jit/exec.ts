@@ -171,8 +171,18 @@ class _Recorder {
   get encoder(): GPUCommandEncoder {
     return this.#enc ??= this.#env.rt.ctx.device.createCommandEncoder();
   }
-  pass(): GPUComputePassEncoder {
+  /**
+   * The compute pass for the next dispatch: one shared pass, or with profiling
+   * (`DENAX_PROFILE=1`) a fresh time-stamped pass per dispatch that `done` ends.
+   */
+  pass(label: string): GPUComputePassEncoder {
+    const timed = this.#env.rt.profiler ? this.#env.rt.beginPass(this.outside(), label) : null;
+    if (timed) return timed;
     return this.#pass ??= this.encoder.beginComputePass();
+  }
+  /** Ends a time-stamped pass (no-op for the shared pass). */
+  done(pass: GPUComputePassEncoder): void {
+    if (pass !== this.#pass) pass.end();
   }
   outside(): GPUCommandEncoder {
     if (this.#pass) {
@@ -186,8 +196,8 @@ class _Recorder {
     if (!this.#enc) return;
     const enc = this.outside();
     this.#enc = null;
-    this.#env.rt.flush();
-    this.#env.rt.ctx.device.queue.submit([enc.finish()]);
+    // after the runtime's pending eager work; resolves timestamp queries when profiling
+    this.#env.rt.submitEncoder(enc);
     jitStats.submits++;
   }
 }
@@ -239,10 +249,11 @@ function _dispatch(
     d.groups.set(key, bg);
     jitStats.bindGroups++;
   }
-  const pass = rec.pass();
+  const pass = rec.pass(op.label);
   pass.setPipeline(d.pipe);
   pass.setBindGroup(0, bg);
   pass.dispatchWorkgroups(x, y, z);
+  rec.done(pass);
   jitStats.dispatches++;
 }
 

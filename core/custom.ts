@@ -164,6 +164,12 @@ export const custom_lin_p: Primitive = definePrimitive("custom_lin", {
       "can't apply forward-mode autodiff (jvp) to a customVjp function\nhelp: use grad/vjp, or define the rule with customJvp",
     );
   },
+  // forward mode over the linearized custom rule is unsupported, as in JAX
+  jvp() {
+    throw new TypeError(
+      "can't apply forward-mode autodiff (jvp) to a customVjp function\nhelp: use grad/vjp, or define the rule with customJvp",
+    );
+  },
   transpose(cts, args, { bwd, numRes, outAvals }) {
     const res = args.slice(0, numRes) as Tensor[];
     const c = cts.map((ct, i) => ct ?? zerosLikeT(outAvals[i]));

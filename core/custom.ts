@@ -154,6 +154,18 @@ export function customJvp<F extends (...args: any[]) => any>(f: F): CustomJvpFun
 type FlatFwd = (primals: Tensor[]) => [Tensor[], Tensor[]];
 type FlatBwd = (res: Tensor[], cts: Tensor[]) => Tensor[];
 
+/** A backward rule vmapped over residuals and cotangents batched at axis 0. */
+function batchedBwd(bwd: FlatBwd, size: number): FlatBwd {
+  return (res, cts) =>
+    vmapFlat(
+      (...xs) => bwd(xs.slice(0, res.length), xs.slice(res.length)),
+      [...res, ...cts],
+      [...res, ...cts].map(() => 0),
+      (m) => new Array(m).fill(0),
+      size,
+    );
+}
+
 export const custom_lin_p: Primitive = definePrimitive("custom_lin", {
   multipleResults: true,
   abstractEval(_avals, { outAvals }) {
@@ -178,17 +190,7 @@ export const custom_lin_p: Primitive = definePrimitive("custom_lin", {
   },
   batch(args, dims, { bwd, numRes, outAvals }, size) {
     const moved = args.map((a, i) => matchAxis(a, dims[i], 0, size));
-    const bbwd: FlatBwd = (res, cts) =>
-      vmapFlat(
-        (...xs) => (bwd as FlatBwd)(xs.slice(0, res.length), xs.slice(res.length)),
-        [...res, ...cts],
-        [
-          ...res.map(() => 0),
-          ...cts.map(() => 0),
-        ],
-        (m) => new Array(m).fill(0),
-        size,
-      );
+    const bbwd = batchedBwd(bwd as FlatBwd, size);
     const outs = bind(custom_lin_p, moved, {
       bwd: bbwd,
       numRes,
@@ -241,17 +243,7 @@ export const custom_vjp_call_p: Primitive = definePrimitive("custom_vjp_call", {
       );
       return [outs.slice(0, nOut), outs.slice(nOut)];
     };
-    const bbwd: FlatBwd = (res, cts) =>
-      vmapFlat(
-        (...xs) => (bwd as FlatBwd)(xs.slice(0, res.length), xs.slice(res.length)),
-        [...res, ...cts],
-        [
-          ...res.map(() => 0),
-          ...cts.map(() => 0),
-        ],
-        (m) => new Array(m).fill(0),
-        size,
-      );
+    const bbwd = batchedBwd(bwd as FlatBwd, size);
     const moved = args.map((a, i) => (dims[i] === null ? a : matchAxis(a, dims[i], 0, size)));
     const outs = bind(custom_vjp_call_p, [...bj.consts, ...moved], {
       jaxpr: bj.jaxpr,

@@ -1,4 +1,5 @@
-import { fdStep, fdTol } from "./backend.ts";
+import { fdTol, numGrad } from "./backend.ts";
+import { flat } from "./helpers.ts";
 import { assert, assertAllClose, assertEquals, assertThrows } from "@std/assert";
 import { grad, jit, np, random, type Tensor, vmap } from "../mod.ts";
 import { withFloat64 } from "../core/prims/host.ts";
@@ -6,24 +7,6 @@ import { erf } from "../core/threefry.ts";
 import * as A from "../layers/activations.ts";
 
 /** Central differences of a scalar function, evaluated in float64 (step 2^-12). */
-async function numGrad(
-  f: (x: Tensor) => Tensor,
-  x: Tensor,
-  h = fdStep(2 ** -12),
-): Promise<number[]> {
-  const out: number[] = [];
-  for (let i = 0; i < x.size; i++) {
-    const e = new Float32Array(x.size);
-    e[i] = h;
-    const d = np.array(e, { shape: x.shape });
-    const [fp, fm] = withFloat64(() => [f(np.add(x, d)), f(np.subtract(x, d))]);
-    out.push(((await fp.item() as number) - (await fm.item() as number)) / (2 * h));
-  }
-  return out;
-}
-
-const flat = async (t: Tensor): Promise<number[]> =>
-  Array.from(await t.data() as ArrayLike<number>);
 
 const sig = (x: number) => 1 / (1 + Math.exp(-x));
 const SELU_A = 1.6732632423543772848170429916717, SELU_L = 1.0507009873554804934193349852946;

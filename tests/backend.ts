@@ -5,7 +5,8 @@
  *
  * @module
  */
-import { init } from "../mod.ts";
+import { init, np, type Tensor } from "../mod.ts";
+import { withFloat64 } from "../core/prims/host.ts";
 import { currentBackend, setBackend } from "../core/backend.ts";
 import { createCpuBackend } from "../core/cpu.ts";
 
@@ -40,4 +41,21 @@ export function withCpu<T>(fn: () => T): T {
   } finally {
     setBackend(prev);
   }
+}
+
+/** Central differences of a scalar function, element by element (float64 on cpu). */
+export async function numGrad(
+  f: (x: Tensor) => Tensor,
+  x: Tensor,
+  h = fdStep(2 ** -12),
+): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < x.size; i++) {
+    const e = new Float32Array(x.size);
+    e[i] = h;
+    const d = np.array(e, { shape: x.shape });
+    const [fp, fm] = withFloat64(() => [f(np.add(x, d)), f(np.subtract(x, d))]);
+    out.push(((await fp.item() as number) - (await fm.item() as number)) / (2 * h));
+  }
+  return out;
 }

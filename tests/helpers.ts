@@ -80,3 +80,26 @@ export async function numericGrad(
   }
   return g;
 }
+
+/** `n` distinct values in [-2, 2] on a 0.01 grid (no ties, so argmax/sort have one answer). */
+export function distinctValues(n: number, seed = 1): number[] {
+  let s = seed >>> 0;
+  const out: number[] = [];
+  const used = new Set<number>();
+  while (out.length < n) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    const v = Math.round(((s / 2 ** 32) * 4 - 2) * 100) / 100;
+    if (!used.has(v)) {
+      used.add(v);
+      out.push(v);
+    }
+  }
+  return out;
+}
+
+/** A tensor of `distinctValues`. */
+export function distinctTensor(shape: number[], seed = 1): Tensor {
+  return np.array(new Float32Array(distinctValues(shape.reduce((a, b) => a * b, 1), seed)), {
+    shape,
+  });
+}

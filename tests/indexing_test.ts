@@ -2,6 +2,8 @@
 // sort.ts, cumulative.ts): values against plain-JS references, gradients against central
 // differences, vmap against a loop, jit against eager, and the error messages.
 import "./backend.ts";
+import { prod as size } from "../core/aval.ts";
+import { distinctTensor as tensor, distinctValues as rand } from "./helpers.ts";
 import { assertAllClose, assertEquals, assertThrows } from "@std/assert";
 import { grad, jit, jvp, np, type Tensor, vjp, vmap } from "../mod.ts";
 import { withFloat64 } from "../core/prims/host.ts";
@@ -12,24 +14,6 @@ import { cummax, cummin, cumprod, cumsum } from "../core/prims/cumulative.ts";
 // ---------------------------------------------------------------- helpers
 
 /** Deterministic pseudo-random values in [-2, 2), spaced so that no two are within 1e-2. */
-function rand(n: number, seed = 1): number[] {
-  let s = seed >>> 0;
-  const out: number[] = [];
-  const used = new Set<number>();
-  while (out.length < n) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    const v = Math.round(((s / 2 ** 32) * 4 - 2) * 100) / 100;
-    if (!used.has(v)) {
-      used.add(v);
-      out.push(v);
-    }
-  }
-  return out;
-}
-const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
-function tensor(shape: number[], seed = 1): Tensor {
-  return np.array(new Float32Array(rand(size(shape), seed)), { shape });
-}
 const i32 = (x: number[] | number[][], shape?: number[]): Tensor =>
   shape ? np.array(new Int32Array(x as number[]), { shape }) : np.array(x, "i32");
 async function flat(t: Tensor): Promise<number[]> {

@@ -1,6 +1,8 @@
 // Tests of the np functions in core/numpy_extra.ts: take, takeAlongAxis, sort, argsort, topK,
 // the cumulative ops, pad, split, tile, repeat, einsum, and the index/at Tensor methods.
 import "./backend.ts";
+import { prod as size } from "../core/aval.ts";
+import { distinctTensor as tensor, distinctValues as rand } from "./helpers.ts";
 import { assertAllClose, assertEquals, assertThrows } from "@std/assert";
 import { grad, jit, makeJaxpr, np, type Tensor, vmap } from "../mod.ts";
 import { withFloat64 } from "../core/prims/host.ts";
@@ -8,24 +10,6 @@ import { withFloat64 } from "../core/prims/host.ts";
 // ---------------------------------------------------------------- helpers
 
 /** Deterministic distinct values in [-2, 2) on a 0.01 grid. */
-function rand(n: number, seed = 1): number[] {
-  let s = seed >>> 0;
-  const out: number[] = [];
-  const used = new Set<number>();
-  while (out.length < n) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    const v = Math.round(((s / 2 ** 32) * 4 - 2) * 100) / 100;
-    if (!used.has(v)) {
-      used.add(v);
-      out.push(v);
-    }
-  }
-  return out;
-}
-const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
-function tensor(shape: number[], seed = 1): Tensor {
-  return np.array(new Float32Array(rand(size(shape), seed)), { shape });
-}
 async function flat(t: Tensor): Promise<number[]> {
   return Array.from(await t.data());
 }

@@ -20,24 +20,29 @@ export const compileStats = { traces: 0, compiles: 0 };
 export interface JaxprCompiler {
   compileJaxpr(
     j: Jaxpr,
-    opts?: { donated?: readonly boolean[] },
+    opts?: { donated?: readonly boolean[]; literals?: readonly (number | undefined)[] },
   ): (args: Tensor[]) => Tensor[];
 }
 const _compiled = new WeakMap<Jaxpr, Map<unknown, Map<string, (args: Tensor[]) => Tensor[]>>>();
 
-function runCompiled(j: Jaxpr, args: Tensor[], donated?: readonly boolean[]): Tensor[] {
+function runCompiled(
+  j: Jaxpr,
+  args: Tensor[],
+  donated?: readonly boolean[],
+  literals?: readonly (number | undefined)[],
+): Tensor[] {
   const backend = currentBackend() as unknown as Partial<JaxprCompiler>;
   let perJaxpr = _compiled.get(j);
   if (!perJaxpr) _compiled.set(j, perJaxpr = new Map());
   let perBackend = perJaxpr.get(backend);
   if (!perBackend) perJaxpr.set(backend, perBackend = new Map());
-  // one executable per backend and donation pattern
-  const key = donated?.map(Number).join("") ?? "";
+  // one executable per backend, donation pattern and set of inlined literals
+  const key = `${donated?.map(Number).join("") ?? ""}|${literals?.join(",") ?? ""}`;
   let exe = perBackend.get(key);
   if (!exe) {
     compileStats.compiles++;
     exe = backend.compileJaxpr
-      ? backend.compileJaxpr(j, { donated })
+      ? backend.compileJaxpr(j, { donated, literals })
       : (xs: Tensor[]) => evalJaxpr(j, [], xs);
     perBackend.set(key, exe);
   }
@@ -58,8 +63,8 @@ export const jit_call_p: Primitive = definePrimitive("jit_call", {
     }
     return j.outAvals;
   },
-  evalImpl(args, { jaxpr, donated }) {
-    return runCompiled(jaxpr, args, donated);
+  evalImpl(args, { jaxpr, donated, literals }) {
+    return runCompiled(jaxpr, args, donated, literals);
   },
   symbolicZeros: true,
   jvp(primals, tangents, { jaxpr, name }) {
@@ -111,15 +116,18 @@ function callPartialEval(prim: Primitive) {
     let knownOuts: Tensor[];
     {
       using _ = pushInterpreter(b.parent);
+      // the inputs are rearranged: per-input flags (donation, literals) no longer apply
+      const { donated: _d, literals: _l, ...rest } = params;
       knownOuts = bind(prim, [...pe.known.consts, ...args.filter((_, i) => !unknowns[i])], {
-        ...params,
+        ...rest,
         jaxpr: pe.known.jaxpr,
       });
     }
     const nKnown = pe.outUnknowns.filter((u) => !u).length;
     const res = knownOuts.slice(nKnown);
+    const { donated: _d, literals: _l, ...rest } = params;
     const unkOuts = b.record(prim, [...res, ...args.filter((_, i) => unknowns[i])], {
-      ...params,
+      ...rest,
       jaxpr: pe.unknown,
     });
     let ki = 0, ui = 0;

@@ -49,6 +49,25 @@ function m(): TensorMethods {
  * console.log(String(y), await y.toArray()); // Tensor(f32[2,2]) [[8, 11], [16, 23]]
  * ```
  */
+const _hostScalars = new WeakMap<Tensor, number>();
+
+/**
+ * The value of a 0-d tensor made from a host number (`np.array(2)`, the `2` of `x.mul(2)`),
+ * known without reading the device; undefined for every other tensor. `jit` inlines such
+ * constants into generated kernels as literals.
+ *
+ * @param t A tensor.
+ * @returns The host value, or undefined.
+ */
+export function knownScalar(t: Tensor): number | undefined {
+  return _hostScalars.get(t);
+}
+
+/** @internal records the host value of a 0-d tensor made from a number. */
+export function _recordScalar(t: Tensor, value: number): void {
+  _hostScalars.set(t, value);
+}
+
 export class Tensor {
   /** Shape and dtype. */
   readonly aval: ShapedArray;

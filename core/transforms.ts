@@ -13,7 +13,7 @@ import { compileStats, jit_call_p } from "./jit_prim.ts";
 import { jvpFlat, linearizeFlat } from "./jvp.ts";
 import { UndefinedPrimal } from "./primitive.ts";
 import { constant, full, reshape, zerosLikeT } from "./prims/structural.ts";
-import { Tensor, Tracer } from "./tensor.ts";
+import { knownScalar, Tensor, Tracer } from "./tensor.ts";
 import { bind } from "./trace.ts";
 import * as tree from "./tree.ts";
 import { vmapFlat } from "./vmap_core.ts";
@@ -396,7 +396,13 @@ export function jit<F extends (...args: any[]) => any>(f: F, opts: JitOptions = 
   );
   const cache = new Map<
     string,
-    { jaxpr: Jaxpr; consts: Tensor[]; odef: tree.TreeDef; closed: ClosedJaxpr }
+    {
+      jaxpr: Jaxpr;
+      consts: Tensor[];
+      literals?: (number | undefined)[];
+      odef: tree.TreeDef;
+      closed: ClosedJaxpr;
+    }
   >();
   let traceCount = 0;
   const prepare = (args: unknown[]) => {
@@ -424,7 +430,10 @@ export function jit<F extends (...args: any[]) => any>(f: F, opts: JitOptions = 
       const converted = closureConvert(closed);
       const jaxpr = cse(dce(converted.jaxpr));
       const consts = converted.consts;
-      entry = { jaxpr, consts, odef: odef!, closed };
+      // 0-d constants made from host numbers become literals of the compiled program
+      const lits = consts.map((c) => (c instanceof Tracer ? undefined : knownScalar(c)));
+      const literals = lits.some((l) => l !== undefined) ? lits : undefined;
+      entry = { jaxpr, consts, literals, odef: odef!, closed };
       if (!consts.some((c) => c instanceof Tracer)) cache.set(key, entry);
     }
     return { entry, leaves, def };
@@ -436,6 +445,7 @@ export function jit<F extends (...args: any[]) => any>(f: F, opts: JitOptions = 
       jaxpr: entry.jaxpr,
       name: f.name || "fn",
       donated: donated.some((d) => d) ? donated : undefined,
+      literals: entry.literals,
     });
     return entry.odef.unflatten(outs);
   }) as unknown as Jitted<F>;

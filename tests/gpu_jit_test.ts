@@ -534,3 +534,71 @@ Deno.test({
     );
   },
 });
+
+const fusedWgsl = (p: Program) =>
+  p.ops.flatMap((op) => (op.kind === "dispatch" && op.fused ? [op.wgsl] : []));
+
+Deno.test({
+  name: "constants made from host numbers are literals of the kernel, not buffers",
+  ignore,
+  fn: async () => {
+    const p = await agrees((x) => x.mul(2).add(np.array(-0.25)).sub(np.sqrt(x.abs())), [{
+      shape: [37],
+    }]);
+    const [src] = fusedWgsl(p);
+    // one input and one output binding: 2 and -0.25 are inlined
+    assertEquals(src.match(/@binding/g)?.length, 2, src);
+    assert(src.includes("f32(2)") && src.includes("f32(-0.25)"), src);
+    // a 0-d tensor argument stays a buffer (its value may change between calls)
+    setBackend(await webgpu());
+    const f = jit((x: Tensor, s: Tensor) => x.mul(s));
+    const x = np.array([1, 2, 3]);
+    assertEquals(Array.from(await f(x, np.array(2)).data()), [2, 4, 6]);
+    assertEquals(Array.from(await f(x, np.array(-1)).data()), [-1, -2, -3]);
+    assertEquals(f.traceCount, 1);
+  },
+});
+
+Deno.test({
+  name: "aligned elementwise kernels compute four lanes per invocation, others one",
+  ignore,
+  fn: async () => {
+    const f = (x: Tensor, y: Tensor, b: Tensor) =>
+      np.where(x.greater(y), np.tanh(x.mul(y)), np.exp(y.neg())).add(b);
+    // 4 | size: x, y and the output are vec4 bindings; the broadcast bias is read per lane
+    const p = await agrees(f, [{ shape: [6, 10] }, { shape: [6, 10] }, { shape: [10] }]);
+    const [src] = fusedWgsl(p);
+    assert(/array<vec4<f32>>/.test(src) && /array<f32>/.test(src), src);
+    // odd sizes, integer and boolean outputs
+    const q = await agrees(
+      (a, m) => [a.mul(3).sub(1), np.logicalNot(m)],
+      [{ shape: [17], dtype: "i32", lo: -9, hi: 9 }, { shape: [17], dtype: "bool" }],
+    );
+    assert(!fusedWgsl(q).some((s) => s.includes("vec4<")));
+    const r = await agrees(
+      (a, m) => [a.mul(3).sub(1), np.logicalNot(m)],
+      [{ shape: [4, 5], dtype: "i32", lo: -9, hi: 9 }, { shape: [20], dtype: "bool" }],
+    );
+    const rs = fusedWgsl(r);
+    assert(rs.some((s) => s.includes("vec4<i32>")) && rs.some((s) => s.includes("vec4<u32>")));
+    // a leaf read both at the lane indices and transposed falls back to one lane
+    const t = await agrees((x) => x.add(x.T), [{ shape: [8, 8] }]);
+    assert(!fusedWgsl(t).some((s) => s.includes("vec4<")));
+  },
+});
+
+Deno.test({
+  name: "a donated buffer updated in place by a four-lane kernel",
+  ignore,
+  fn: async () => {
+    setBackend(await webgpu());
+    const step = jit((p: Tensor, g: Tensor) => p.sub(g.mul(0.5)), { donateArgnums: 0 });
+    let p = np.array([1, 2, 3, 4, 5, 6, 7, 8]);
+    const g = np.array([2, 2, 2, 2, 4, 4, 4, 4]);
+    p = step(p, g);
+    p = step(p, g);
+    assertEquals(Array.from(await p.data()), [-1, 0, 1, 2, 1, 2, 3, 4]);
+    const src = fusedWgsl(lastCompiled()!.program).join("\n");
+    assert(src.includes("vec4<f32>"), src);
+  },
+});

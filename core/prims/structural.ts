@@ -8,7 +8,7 @@ import { fmtAvals, prod, sameShape, ShapedArray, stridesOf } from "../aval.ts";
 import { currentBackend } from "../backend.ts";
 import { allocTyped, type DType, isFloat } from "../dtype.ts";
 import { definePrimitive, getPrimitive, type Primitive, UndefinedPrimal } from "../primitive.ts";
-import { Tensor } from "../tensor.ts";
+import { _recordScalar, Tensor } from "../tensor.ts";
 import { bind1 } from "../trace.ts";
 import { alloc, forEachIndex } from "./host.ts";
 import { reduceSum } from "./reduce.ts";
@@ -21,7 +21,9 @@ export function constant(data: ArrayLike<number>, shape: readonly number[], dtyp
   const buf = allocTyped(dtype, aval.size);
   for (let i = 0; i < buf.length; i++) buf[i] = Number(data[i]);
   const b = currentBackend();
-  return new Tensor(aval, b.upload(buf, aval), b);
+  const t = new Tensor(aval, b.upload(buf, aval), b);
+  if (shape.length === 0) _recordScalar(t, buf[0]);
+  return t;
 }
 
 /** A tensor of `shape` filled with `value` (a broadcast scalar). */

@@ -68,6 +68,20 @@ export interface LeafBinding {
   readonly val: GVal;
   /** The WGSL variable. */
   readonly name: string;
+  /** Bound as `array<vec4<T>>` (read four lanes at a time). */
+  readonly vec?: boolean;
+}
+
+/**
+ * A kernel that computes four consecutive elements per invocation: the linear indices in
+ * `lanes` are lanes of the vec4 at index `q`, so leaves read at exactly those indices are read
+ * through `array<vec4<T>>` bindings (llvmpipe loads and stores whole vectors much faster).
+ */
+export interface VecLanes {
+  /** The vec4 index. */
+  readonly q: string;
+  /** Linear index expression → lane (0–3). */
+  readonly lanes: ReadonlyMap<string, number>;
 }
 
 /**
@@ -89,8 +103,11 @@ export class KernelCtx {
   readonly aliases = new Map<GVal, string>();
   /** Whether aliased leaves may be read (only in the part that runs at the output index). */
   aliasReadable = false;
+  /** Set in four-lanes-per-invocation kernels. */
+  vec: VecLanes | null = null;
   readonly #info: ValueInfo;
   readonly #names = new Map<GVal, string>();
+  readonly #vecNames = new Map<GVal, string>();
   #n = 0;
 
   /** Makes the state of one kernel (sharing `helpers` with the kernel's other functions). */
@@ -126,6 +143,34 @@ export class KernelCtx {
       this.leaves.push({ val: v, name: n });
     }
     return n;
+  }
+
+  /** Whether some leaf is read both as vec4 lanes and elementwise (two bindings of one buffer). */
+  get mixedLeaves(): boolean {
+    return [...this.#vecNames.keys()].some((v) => this.#names.has(v));
+  }
+
+  /** The WGSL expression reading leaf `v` at linear index `lin`. */
+  leafRead(v: GVal, lin: string): string {
+    const vec = this.vec;
+    if (vec === null) return `${this.leafName(v)}[${lin}]`;
+    const lane = vec.lanes.get(lin);
+    const alias = this.aliases.get(v);
+    if (alias !== undefined) {
+      // an in-place output is bound as vec4
+      if (!this.aliasReadable) throw new Error("internal: in-place leaf read off the output index");
+      return lane !== undefined
+        ? `${alias}[${vec.q}][${lane}]`
+        : `${alias}[(${lin}) / 4u][(${lin}) % 4u]`;
+    }
+    if (lane === undefined || v.aval.size % 4 !== 0) return `${this.leafName(v)}[${lin}]`;
+    let n = this.#vecNames.get(v);
+    if (n === undefined) {
+      n = `x${v.id}v`;
+      this.#vecNames.set(v, n);
+      this.leaves.push({ val: v, name: n, vec: true });
+    }
+    return `${n}[${vec.q}][${lane}]`;
   }
 }
 
@@ -210,7 +255,7 @@ export class Scope {
 
   #compute(v: GVal, idx: Idx): string {
     const k = this.#k;
-    if (k.info.isLeaf(v)) return this.let(`${k.leafName(v)}[${this.lin(idx)}]`, "v");
+    if (k.info.isLeaf(v)) return this.let(k.leafRead(v, this.lin(idx)), "v");
     const e = k.info.producer(v);
     if (!e) throw new Error(`internal: value ${v.aval} has no producer and no buffer`);
     const p = e.params;

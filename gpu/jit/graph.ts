@@ -174,12 +174,18 @@ class _Flattener {
  * are inlined, `cond` becomes `select`s, `scan` keeps a nested body graph.
  *
  * @param j The jaxpr.
+ * @param literals Host values of 0-d inputs to inline as literals (undefined: a buffer).
  * @returns The graph, dead equations removed.
  */
-export function flatten(j: Jaxpr): Graph {
+export function flatten(j: Jaxpr, literals?: readonly (number | undefined)[]): Graph {
   const f = new _Flattener();
   const inputs = [...j.constvars, ...j.invars].map((v) => newVal(v.aval));
-  const outs = f.inline(j, inputs);
+  // 0-d inputs with a known host value are read as literals (the input stays, unused)
+  const args = inputs.map((v, i) => {
+    const lit = literals?.[i];
+    return lit !== undefined && v.aval.ndim === 0 ? f.literal(lit, v.aval.dtype) : v;
+  });
+  const outs = f.inline(j, args);
   return _rewrite(dce({ inputs, eqns: f.eqns, outputs: outs }));
 }
 

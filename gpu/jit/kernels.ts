@@ -92,7 +92,7 @@ export function declare(
 export function leafDecls(c: CodegenCtx, k: KernelCtx, skip: readonly string[] = []): Decl[] {
   return k.leaves.filter((l) => !skip.includes(l.name)).map((l) => ({
     name: l.name,
-    type: storageType(l.val.aval.dtype),
+    type: l.vec ? `vec4<${storageType(l.val.aval.dtype)}>` : storageType(l.val.aval.dtype),
     access: "read" as const,
     res: slotRes(c, l.val),
   }));
@@ -113,10 +113,10 @@ export function bindOutputs(c: CodegenCtx, grp: Group, k: KernelCtx, names: stri
   });
 }
 
-function _outDecls(c: CodegenCtx, grp: Group, names: readonly string[]): Decl[] {
+function _outDecls(c: CodegenCtx, grp: Group, names: readonly string[], vec = false): Decl[] {
   return grp.outs.map((v, j) => ({
     name: names[j],
-    type: storageType(v.aval.dtype),
+    type: vec ? `vec4<${storageType(v.aval.dtype)}>` : storageType(v.aval.dtype),
     access: "read_write" as const,
     res: slotRes(c, v),
   }));
@@ -150,6 +150,59 @@ const _label = (grp: Group) =>
   grp.root ? grp.root.prim : `fused(${grp.outs.map((v) => String(v.aval)).join(", ")})`;
 
 function _ew(c: CodegenCtx, grp: Group): DispatchOp {
+  const vec = grp.size % 4 === 0 && grp.outs.every((v) => !c.plan.stepped.has(v));
+  return (vec ? _ewVec4(c, grp) : null) ?? _ewScalar(c, grp);
+}
+
+const _LANES = ["i0", "i1", "i2", "i3"];
+
+/**
+ * Four consecutive elements per invocation, outputs (and the leaves read at the same index)
+ * bound as vec4 arrays; null when a leaf would need both a vec4 and a scalar binding.
+ */
+function _ewVec4(c: CodegenCtx, grp: Group): DispatchOp | null {
+  const k = new KernelCtx(groupInfo(c, grp));
+  k.vec = { q: "q", lanes: new Map(_LANES.map((l, j) => [l, j])) };
+  const names = grp.outs.map((_, j) => `o${j}`);
+  bindOutputs(c, grp, k, names);
+  k.aliasReadable = true;
+  const s = new Scope(k);
+  const stores = grp.outs.map((v, j) => {
+    const lanes = _LANES.map((lin) => s.gen(v, { shape: v.aval.shape, lin }));
+    return `${names[j]}[q] = vec4<${storageType(v.aval.dtype)}>(${lanes.join(", ")});`;
+  });
+  if (k.mixedLeaves) return null;
+  const { text, res } = declare(
+    [...leafDecls(c, k), ..._outDecls(c, grp, names, true)],
+    k.usesStep,
+  );
+  const wg = ELEMENTWISE_WG;
+  const n = grp.size / 4;
+  const grid = foldGrid(Math.ceil(n / wg));
+  const wgsl = `${text}
+${k.helpers}
+@compute @workgroup_size(${wg})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let q = ${grid.flatGroup} * ${u(wg)} + lid;
+  if (q >= ${u(n)}) { return; }
+  let i0 = q * 4u;
+  let i1 = i0 + 1u;
+  let i2 = i0 + 2u;
+  let i3 = i0 + 3u;
+  ${[...s.lines, ...stores].join("\n  ")}
+}
+`;
+  return {
+    kind: "dispatch",
+    wgsl,
+    label: _label(grp),
+    grid: grid.dispatch,
+    bindings: res,
+    fused: true,
+  };
+}
+
+function _ewScalar(c: CodegenCtx, grp: Group): DispatchOp {
   const k = new KernelCtx(groupInfo(c, grp));
   const names = grp.outs.map((_, j) => `o${j}`);
   bindOutputs(c, grp, k, names);

@@ -31,6 +31,11 @@ export { countKernels, printProgram, type Program } from "./program.ts";
 export interface JitCompileOptions {
   /** One flag per input (constants first): the input's buffer may receive an output. */
   readonly donated?: readonly boolean[];
+  /**
+   * Host values of 0-d inputs known at compile time (constants made from numbers): they are
+   * inlined into the kernels as literals instead of read from buffers.
+   */
+  readonly literals?: readonly (number | undefined)[];
 }
 
 let _last: Executable | null = null;
@@ -54,7 +59,7 @@ export function lastCompiled(): Executable | null {
  */
 export function compileJaxpr(env: JitEnv, j: Jaxpr, opts: JitCompileOptions = {}): Executable {
   const t0 = performance.now();
-  const g = flatten(j);
+  const g = flatten(j, opts.literals);
   const p = compileGraph(g, {
     gemm: env.gemm,
     maxBindings: env.rt.ctx.limits.maxStorageBuffersPerShaderStage,

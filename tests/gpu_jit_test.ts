@@ -602,3 +602,32 @@ Deno.test({
     assert(src.includes("vec4<f32>"), src);
   },
 });
+
+Deno.test({
+  name: "texture GEMM epilogues store four columns at a time where N allows",
+  ignore,
+  fn: async () => {
+    const g = await webgpu();
+    if (!g.runtime.ctx.software) return; // the texture GEMM is the CPU-adapter path
+    const mlp = (x: Tensor, w: Tensor, b: Tensor, p: Tensor) =>
+      np.maximum(x.matmul(w).add(b), 0).sub(p.mul(0.5));
+    // N = 12: four-column stores (p is read at the lanes)
+    const p4 = await agrees(mlp, [{ shape: [37, 19] }, { shape: [19, 12] }, { shape: [12] }, {
+      shape: [37, 12],
+    }], { rtol: 1e-4, atol: 1e-5 });
+    const src4 = p4.ops.flatMap((op) => (op.kind === "dispatch" ? [op.wgsl] : [])).join("\n");
+    assert(src4.includes("fn storeC4("), src4);
+    // N = 10: one column at a time
+    const p1 = await agrees(mlp, [{ shape: [37, 19] }, { shape: [19, 10] }, { shape: [10] }, {
+      shape: [37, 10],
+    }], { rtol: 1e-4, atol: 1e-5 });
+    const src1 = p1.ops.flatMap((op) => (op.kind === "dispatch" ? [op.wgsl] : [])).join("\n");
+    assert(!src1.includes("fn storeC4(") && src1.includes("fn storeC("), src1);
+    // batched, with a transposed operand
+    await agrees(
+      (a, b) => np.einsum("bij,bkj->bik", a, b).mul(2),
+      [{ shape: [3, 9, 7] }, { shape: [3, 8, 7] }],
+      { rtol: 1e-4, atol: 1e-5 },
+    );
+  },
+});

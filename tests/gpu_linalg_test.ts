@@ -7,6 +7,7 @@
 import { assertAllClose, assertEquals } from "@std/assert";
 import type { DType } from "../core/dtype.ts";
 import { dotGeneralPlan } from "../gpu/kernels/dot.ts";
+import { textureTiles } from "../gpu/kernels/gemm_texture.ts";
 import type { WebGpuBackend } from "../gpu/backend.ts";
 import {
   gpu,
@@ -397,4 +398,13 @@ Deno.test({
     }, [{ shape: outShape, dtype: "i32" }]);
     assertEquals(Array.from(y), out);
   },
+});
+
+Deno.test("texture GEMM tiles grow with the problem (compile time against speed)", () => {
+  assertEquals(textureTiles(1024, 1024).TM, 12);
+  assertEquals(textureTiles(512, 512, 512).TN, 8);
+  // the MLP's batch of 128, and a weight gradient contracting over the batch
+  assertEquals(textureTiles(128, 256, 784).TM, 4);
+  assertEquals(textureTiles(784, 256, 128).TM, 4);
+  assertEquals(textureTiles(5, 1000, 1000).TM, 4);
 });

@@ -150,8 +150,11 @@ export class KernelCtx {
     return [...this.#vecNames.keys()].some((v) => this.#names.has(v));
   }
 
-  /** The WGSL expression reading leaf `v` at linear index `lin`. */
-  leafRead(v: GVal, lin: string): string {
+  /**
+   * How to read leaf `v` at linear index `lin`: an element expression, or (four-lane kernels,
+   * at a lane index) lane `lane` of the vec4 expression `vec`.
+   */
+  leafRead(v: GVal, lin: string): string | { vec: string; lane: number } {
     const vec = this.vec;
     if (vec === null) return `${this.leafName(v)}[${lin}]`;
     const lane = vec.lanes.get(lin);
@@ -160,7 +163,7 @@ export class KernelCtx {
       // an in-place output is bound as vec4
       if (!this.aliasReadable) throw new Error("internal: in-place leaf read off the output index");
       return lane !== undefined
-        ? `${alias}[${vec.q}][${lane}]`
+        ? { vec: `${alias}[${vec.q}]`, lane }
         : `${alias}[(${lin}) / 4u][(${lin}) % 4u]`;
     }
     if (lane === undefined || v.aval.size % 4 !== 0) return `${this.leafName(v)}[${lin}]`;
@@ -170,7 +173,7 @@ export class KernelCtx {
       this.#vecNames.set(v, n);
       this.leaves.push({ val: v, name: n, vec: true });
     }
-    return `${n}[${vec.q}][${lane}]`;
+    return { vec: `${n}[${vec.q}]`, lane };
   }
 }
 
@@ -240,7 +243,11 @@ export class Scope {
     const k = this.#k;
     const known = k.known.get(v);
     if (known !== undefined) {
-      if (this.lin(idx) !== k.canonical) {
+      const lin = this.lin(idx);
+      // in a four-lane kernel the known value is a vec4 holding the lanes
+      const lane = k.vec?.lanes.get(lin);
+      if (lane !== undefined) return `${known}[${lane}]`;
+      if (lin !== k.canonical) {
         throw new Error("internal: a kernel's result read off its output index");
       }
       return known;
@@ -255,7 +262,11 @@ export class Scope {
 
   #compute(v: GVal, idx: Idx): string {
     const k = this.#k;
-    if (k.info.isLeaf(v)) return this.let(k.leafRead(v, this.lin(idx)), "v");
+    if (k.info.isLeaf(v)) {
+      const r = k.leafRead(v, this.lin(idx));
+      // one vector load serves the four lanes (the `let` is memoised)
+      return typeof r === "string" ? this.let(r, "v") : `${this.let(r.vec, "w")}[${r.lane}]`;
+    }
     const e = k.info.producer(v);
     if (!e) throw new Error(`internal: value ${v.aval} has no producer and no buffer`);
     const p = e.params;

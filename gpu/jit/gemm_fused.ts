@@ -133,6 +133,15 @@ export function lowerDot(c: CodegenCtx, grp: Group): Op[] {
   let lin = (bi * ${u(M)} + m) * ${u(N)} + n;
   ${epi.lines.join("\n  ")}
 }`;
+  const epi4 = N % 4 === 0 ? _epilogue4(c, grp, h) : null;
+  const storeC4 = epi4 && `fn storeC4(bi: u32, m: u32, n: u32, v: vec4<${t}>) {
+  let lin = (bi * ${u(M)} + m) * ${u(N)} + n;
+  let q = lin / 4u;
+  let l1 = lin + 1u;
+  let l2 = lin + 2u;
+  let l3 = lin + 3u;
+  ${epi4.lines.join("\n  ")}
+}`;
   const plan = gemmPlan({
     dtype: e.outputs[0].aval.dtype,
     batch: B,
@@ -142,14 +151,21 @@ export function lowerDot(c: CodegenCtx, grp: Group): Op[] {
     loadA: A.fn,
     loadB: Bo.fn,
     storeC,
+    storeC4: storeC4 ?? undefined,
     refs: [inp(0), inp(1), out(0)],
     aDense: A.dense,
     bDense: Bo.dense,
   }, c.gemm);
-  const patch = _patcher(c, h, [
-    ["fn loadA(", A.k, ["a"]],
-    ["fn loadB(", Bo.k, ["b"]],
-  ], epi);
+  const patch = _patcher(
+    c,
+    h,
+    [
+      ["fn loadA(", A.k, ["a"]],
+      ["fn loadB(", Bo.k, ["b"]],
+    ],
+    epi,
+    epi4,
+  );
   return mapPlan(
     c,
     plan,
@@ -191,6 +207,37 @@ function _epilogue(c: CodegenCtx, grp: Group, h: Helpers): _Epilogue {
   return { lines: [...s.lines, ...stores], k, extraOuts };
 }
 
+const _LANES = ["lin", "l1", "l2", "l3"];
+
+/**
+ * The epilogue on four consecutive columns (`storeC4`: the product is the vec4 `v`, outputs
+ * are bound as vec4 arrays), or null where it cannot be (a stacked output, a leaf read both
+ * at the lanes and elsewhere).
+ */
+function _epilogue4(c: CodegenCtx, grp: Group, h: Helpers): _Epilogue | null {
+  if (grp.outs.some((v) => c.plan.stepped.has(v))) return null;
+  const k = new KernelCtx(groupInfo(c, grp), h);
+  k.vec = { q: "q", lanes: new Map(_LANES.map((l, j) => [l, j])) };
+  const names = grp.outs.map((_, j) => (j === 0 ? "o" : `w${j}`));
+  bindOutputs(c, grp, k, names);
+  k.aliasReadable = true;
+  k.known.set(grp.root!.outputs[0], "v");
+  k.canonical = "lin";
+  const s = new Scope(k);
+  const stores = grp.outs.map((v, j) => {
+    const lanes = _LANES.map((lin) => s.gen(v, { shape: v.aval.shape, lin }));
+    return `${names[j]}[q] = vec4<${storageType(v.aval.dtype)}>(${lanes.join(", ")});`;
+  });
+  if (k.mixedLeaves) return null;
+  const extraOuts: Decl[] = grp.outs.slice(1).map((v, j) => ({
+    name: names[j + 1],
+    type: `vec4<${storageType(v.aval.dtype)}>`,
+    access: "read_write",
+    res: slotRes(c, v),
+  }));
+  return { lines: [...s.lines, ...stores], k, extraOuts };
+}
+
 /**
  * Adds to each kernel of a template's plan the bindings its functions need beyond the
  * template's own: the further leaves of each operand function present, and the epilogue's
@@ -201,6 +248,7 @@ function _patcher(
   h: Helpers,
   operands: readonly (readonly [string, KernelCtx, string[]])[],
   epi: _Epilogue,
+  epi4: _Epilogue | null = null,
 ): (wgsl: string, bindings: Res[]) => { wgsl: string; bindings: Res[] } {
   return (wgsl, bindings) => {
     const decls: Decl[] = [];
@@ -222,6 +270,10 @@ function _patcher(
     if (wgsl.includes("fn storeC(")) {
       add([...leafDecls(c, epi.k), ...epi.extraOuts]);
       step ||= epi.k.usesStep;
+    }
+    if (epi4 && wgsl.includes("fn storeC4(")) {
+      add([...leafDecls(c, epi4.k), ...epi4.extraOuts]);
+      step ||= epi4.k.usesStep;
     }
     const d = declare(decls, step, bindings.length);
     return { wgsl: `${d.text}\n${h}\n${wgsl}`, bindings: [...bindings, ...d.res] };

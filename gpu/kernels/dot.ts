@@ -111,5 +111,8 @@ export function dotGeneralPlan(
     storeC: `fn storeC(bi: u32, m: u32, n: u32, v: ${t}) { o[(bi * ${u(M)} + m) * ${
       u(N)
     } + n] = v; }`,
+    storeC4: `fn storeC4(bi: u32, m: u32, n: u32, v: vec4<${t}>) { o[((bi * ${u(M)} + m) * ${
+      u(N)
+    } + n) / 4u] = v; }`,
   }, caps);
 }

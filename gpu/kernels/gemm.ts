@@ -61,7 +61,10 @@ export interface GemmCaps extends TextureLimits {
 export function gemmPlan(spec: GemmSpec, caps?: GemmCaps): Plan {
   const v = caps?.variant ? GEMM_VARIANTS[caps.variant] : undefined;
   if (caps?.textures) {
-    const tiles = v?.kind === "texture" ? v.tiles(spec.M, spec.N) : undefined;
+    // the default's tiles also depend on K
+    const tiles = v?.kind === "texture" && caps.variant !== "tex:default"
+      ? v.tiles(spec.M, spec.N)
+      : undefined;
     const p = textureGemmPlan(spec, caps, tiles);
     if (p) return p;
   }
@@ -108,7 +111,7 @@ function _shared(bm: number, bn: number, tm: number, tn: number): GemmVariant {
  * The tile variants the autotuner times, by name: `tex:*` for the texture GEMM, `wg:*` for
  * the workgroup-memory GEMM (`*:default` are the hand-picked defaults). Kept small: on
  * llvmpipe each variant costs a pipeline compile of ~0.5 s. (Measured there, f32 square
- * matmuls: 16 × 8 beat the default 12 × 12 by 10–50% at 128–1024; 4 × 4 on 16 × 16
+ * matmuls: 16 × 8 beat 12 × 12 by 10–50% at 128–1024; 4 × 4 on 16 × 16
  * invocations was never faster and was dropped.)
  */
 export const GEMM_VARIANTS: Readonly<Record<string, GemmVariant>> = {
@@ -165,6 +168,12 @@ export interface GemmSpec {
   readonly loadB: string;
   /** `fn storeC(b: u32, m: u32, n: u32, v: T)` (in-range indices), writing `o`. */
   readonly storeC: string;
+  /**
+   * Optionally `fn storeC4(b: u32, m: u32, n: u32, v: vec4<T>)` storing columns n … n + 3
+   * (n a multiple of 4, N too), writing `o` declared as `array<vec4<T>>`: templates that
+   * store four columns at a time use it instead of `storeC` (fewer, wider storage accesses).
+   */
+  readonly storeC4?: string;
   /** The bindings of `a`, `b` and `o` (default inputs 0, 1 and output 0). */
   readonly refs?: readonly [BufRef, BufRef, BufRef];
   /** A is dense row-major `[batch, M, K]` from offset 0 (lets the texture GEMM copy it). */

@@ -8,8 +8,9 @@
  * its queries are resolved into a buffer and read back asynchronously, and the kernels' GPU
  * times, grouped by op, are printed as one block per submit — one per flush of the eager
  * encoder, one per call of a jitted program — and added to running totals, which
- * {@link KernelProfiler.report} formats (the runtime prints them at exit). Timestamps are in
- * nanoseconds (checked against wall-clock time on llvmpipe).
+ * {@link KernelProfiler.report} formats (the runtime prints them at exit). `DENAX_PROFILE=2`
+ * also lists every dispatch of a submit in order. Timestamps are in nanoseconds (checked
+ * against wall-clock time on llvmpipe).
  *
  * Code that records its own encoders takes part through `GpuRuntime.beginPass` and
  * `GpuRuntime.submitEncoder`.
@@ -49,6 +50,7 @@ export class KernelProfiler {
   #submits = 0;
   #print: (line: string) => void;
   #inflight = new Set<Promise<void>>();
+  #each: boolean;
 
   /**
    * Makes a profiler on a device that has `timestamp-query`.
@@ -56,13 +58,14 @@ export class KernelProfiler {
    * @param device The device.
    * @param opts `capacity`: timed dispatches per encoder (default 2048, the most a query set
    *   allows); `print`: where the per-submit blocks go (default `console.error`; `null` keeps
-   *   only the totals).
+   *   only the totals); `each`: also list every dispatch in order.
    */
   constructor(
     device: GPUDevice,
-    opts: { capacity?: number; print?: ((line: string) => void) | null } = {},
+    opts: { capacity?: number; print?: ((line: string) => void) | null; each?: boolean } = {},
   ) {
     this.#device = device;
+    this.#each = opts.each ?? false;
     this.capacity = opts.capacity ?? 2048;
     this.#print = opts.print === undefined ? (l) => console.error(l) : opts.print ?? (() => {});
   }
@@ -182,6 +185,13 @@ export class KernelProfiler {
     const rows = [...per].map(([op, v]) => ({ op, count: v.count, ms: v.ns / 1e6 }))
       .sort((a, b) => b.ms - a.ms);
     this.#print(_table(`[denax:profile] submit #${id}: ${ops.length} kernels`, rows));
+    if (this.#each) {
+      const each = ops.map((op, i) => {
+        const ns = t[2 * i + 1] > t[2 * i] ? Number(t[2 * i + 1] - t[2 * i]) : 0;
+        return `  ${String(i).padStart(4)} ${(ns / 1e6).toFixed(3).padStart(9)} ms  ${op}`;
+      });
+      this.#print(`[denax:profile] submit #${id}, each dispatch:\n${each.join("\n")}`);
+    }
   }
 }
 

@@ -97,10 +97,12 @@ export class GpuRuntime {
     this.storage = new BufferPool(ctx.device, _STORAGE_USAGE);
     this.#staging = new BufferPool(ctx.device, _STAGING_USAGE, 1 << 28);
     this.#flushEvery = opts.flushEvery ?? 64;
-    const profile = opts.profile ?? envVar("DENAX_PROFILE") === "1";
+    const level = envVar("DENAX_PROFILE");
+    const profile = opts.profile ?? (level === "1" || level === "2");
     this.profiler = profile && ctx.timestampQuery
       ? new KernelProfiler(ctx.device, {
         print: typeof profile === "function" ? profile : undefined,
+        each: opts.profile === undefined && level === "2",
       })
       : null;
     if (this.profiler && opts.profile === undefined) {

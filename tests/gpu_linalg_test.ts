@@ -408,3 +408,9 @@ Deno.test("texture GEMM tiles grow with the problem (compile time against speed)
   assertEquals(textureTiles(784, 256, 128).TM, 4);
   assertEquals(textureTiles(5, 1000, 1000).TM, 4);
 });
+
+Deno.test("texture GEMM tiles for a convolution's pixels × channels", () => {
+  const t = textureTiles(50176, 6, 400);
+  assertEquals([t.TM, t.TN], [12, 8]);
+  assertEquals(textureTiles(36864, 16, 150).TM, 12);
+});

@@ -69,8 +69,11 @@ export interface TextureGemmTiles {
 export function textureTiles(M: number, N: number, K = Infinity): TextureGemmTiles {
   const lo = Math.min(M, N);
   const block = lo >= 768 ? 12 : lo >= 256 && K >= 256 ? 8 : 4;
-  const pick = (n: number) => (n >= 32 ? block : 4);
-  const TM = pick(M), TN = pick(N);
+  // a long side against a narrow one (a convolution's pixels × channels) takes 12, and a
+  // narrow N of 5–8 one tile of 8 columns (A is then read once per row, not twice)
+  const narrow = lo < 32 && Math.max(M, N) >= 768;
+  const pick = (n: number) => (n < 32 ? 4 : narrow && n >= 768 ? 12 : block);
+  const TM = pick(M), TN = narrow && N > 4 && N <= 8 ? 8 : pick(N);
   return {
     TM,
     TN,

@@ -631,3 +631,31 @@ Deno.test({
     );
   },
 });
+
+Deno.test({
+  name: "a convolution with few output channels runs as GEMM then gather, epilogue fused",
+  ignore,
+  fn: async () => {
+    const g = await webgpu();
+    const f = (x: Tensor, k: Tensor, b: Tensor) =>
+      np.maximum(lax.conv(x, k, [1, 1], [[2, 2], [2, 2]]).add(b.reshape([1, 2, 1, 1])), 0);
+    const p = await agrees(f, [{ shape: [3, 8, 5, 5] }, { shape: [2, 8, 3, 3] }, { shape: [2] }], {
+      rtol: 1e-4,
+      atol: 1e-5,
+    });
+    if (!g.runtime.ctx.software) return; // the gather form is the texture path's
+    const srcs = p.ops.flatMap((op) => (op.kind === "dispatch" ? [op.wgsl] : []));
+    const gather = srcs.find((s) => s.includes("var<storage, read> prod:"));
+    assert(gather !== undefined, srcs.join("\n\n"));
+    // the bias and the ReLU are applied in the gather's store
+    assert(/fn storeC\(g: u32, m: u32, n: u32, v: f32\) \{\n {2}let lin/.test(gather), gather);
+    assertEquals(countKernels(p, true), countKernels(p));
+    // and the input gradient of a convolution takes the same form
+    const dx = await agrees(
+      (x, k) => grad((x: Tensor) => lax.conv(x, k, [1, 1], "VALID").mul(x.sum()).sum())(x),
+      [{ shape: [2, 3, 9, 9] }, { shape: [8, 3, 5, 5] }],
+      { rtol: 1e-4, atol: 1e-4 },
+    );
+    assert(dx.ops.some((op) => op.kind === "dispatch" && op.wgsl.includes(" prod:")));
+  },
+});

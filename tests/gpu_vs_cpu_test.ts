@@ -176,6 +176,24 @@ Deno.test({
       conv([2], [[2, 1]], [2], [1], 1, 1),
       1e-4,
     );
+    // few output channels against a padded input: the GEMM-then-gather form on CPU adapters
+    add(
+      "conv_general_dilated",
+      [f([2, 8, 4, 4]), f([2, 8, 3, 3])],
+      conv([1, 1], [[2, 2], [2, 2]], [1, 1], [1, 1], 1, 1),
+      1e-4,
+    );
+    add(
+      "conv_general_dilated",
+      [f([2, 6, 3, 4]), f([1, 6, 3, 2])],
+      conv([1, 1], [[2, 2], [1, 1]], [2, 2], [1, 2], 1, 1),
+      1e-4,
+    );
+    add(
+      "conv_general_dilated",
+      [ii([3, 5, 4], -3, 3), ii([2, 5, 3], -2, 2)],
+      conv([1], [[2, 2]], [1], [1], 1, 1),
+    );
     for (const op of ["sum", "max", "min"]) {
       add("reduce_window", [f([2, 5, 6])], {
         op,

@@ -16,7 +16,19 @@
  * @module
  */
 import type { DType } from "../../core/dtype.ts";
-import { decode, i, type Plan, size, storageType, strides, u } from "./common.ts";
+import {
+  decode,
+  foldGrid,
+  i,
+  inp,
+  out,
+  type Plan,
+  size,
+  storageType,
+  strides,
+  tmp,
+  u,
+} from "./common.ts";
 import { type GemmCaps, gemmPlan } from "./gemm.ts";
 
 /** Parameters of `conv_general_dilated`. */
@@ -86,30 +98,18 @@ export function convPlan(
   const G = fg * bg, Og = O / G;
   const K = Cg * KS;
   const t = storageType(dtype);
-  const ist = strides(inSp);
-  const nd = inSp.length;
+  if (caps?.textures && G === 1) {
+    // im2col packs Nout·S × C·KS values; the gather form writes N·SI × O·KS products
+    const cells = lhs[0] * size(inSp) * O * KS;
+    if (2 * cells <= Nout * S * K && cells * 4 <= _MAX_GATHER_BYTES) {
+      return _gatherPlan(dtype, lhs, rhs, outShape, p, caps);
+    }
+  }
   const lines: string[] = [];
   lines.push(`let n = m / ${u(S)};`, `let sp = m % ${u(S)};`);
   lines.push(`let c = k / ${u(KS)};`, `let kp = k % ${u(KS)};`);
   lines.push(decode("sp", oSp, "s"), decode("kp", kSp, "w"));
-  lines.push("var ok = true;", "var off = 0u;");
-  for (let d = 0; d < nd; d++) {
-    const ld = p.lhsDilation[d];
-    lines.push(
-      `let q${d} = i32(s${d} * ${u(p.windowStrides[d])} + w${d} * ${u(p.rhsDilation[d])}) - ${
-        i(p.padding[d][0])
-      };`,
-    );
-    if (ld === 1) {
-      lines.push(`ok = ok && q${d} >= 0i && q${d} < ${i(inSp[d])};`);
-      lines.push(`off = off + u32(q${d}) * ${u(ist[d])};`);
-    } else {
-      lines.push(
-        `ok = ok && q${d} >= 0i && q${d} % ${i(ld)} == 0i && q${d} / ${i(ld)} < ${i(inSp[d])};`,
-      );
-      lines.push(`off = off + u32(q${d} / ${i(ld)}) * ${u(ist[d])};`);
-    }
-  }
+  lines.push(..._inputOffset(inSp, p));
   const nb = bg > 1 ? `n + g * ${u(Nout)}` : "n";
   const ch = fg > 1 ? `c + g * ${u(Cg)}` : "c";
   lines.push(`if (!ok) { return ${t}(0); }`);
@@ -128,4 +128,116 @@ export function convPlan(
   o[((m / ${u(S)}) * ${u(O)} + g * ${u(Og)} + n) * ${u(S)} + m % ${u(S)}] = v;
 }`,
   }, caps);
+}
+
+/**
+ * Lines setting `ok` (the input position of output position `s*` and kernel position `w*` is
+ * inside the lhs-dilated, padded input) and `off` (its linear offset in one input channel).
+ */
+function _inputOffset(inSp: readonly number[], p: ConvParams): string[] {
+  const ist = strides(inSp);
+  const lines = ["var ok = true;", "var off = 0u;"];
+  for (let d = 0; d < inSp.length; d++) {
+    const ld = p.lhsDilation[d];
+    lines.push(
+      `let q${d} = i32(s${d} * ${u(p.windowStrides[d])} + w${d} * ${u(p.rhsDilation[d])}) - ${
+        i(p.padding[d][0])
+      };`,
+    );
+    if (ld === 1) {
+      lines.push(`ok = ok && q${d} >= 0i && q${d} < ${i(inSp[d])};`);
+      lines.push(`off = off + u32(q${d}) * ${u(ist[d])};`);
+    } else {
+      lines.push(
+        `ok = ok && q${d} >= 0i && q${d} % ${i(ld)} == 0i && q${d} / ${i(ld)} < ${i(inSp[d])};`,
+      );
+      lines.push(`off = off + u32(q${d} / ${i(ld)}) * ${u(ist[d])};`);
+    }
+  }
+  return lines;
+}
+
+/** Products above this many bytes are not worth the memory: im2col runs instead. */
+const _MAX_GATHER_BYTES = 128 * 2 ** 20;
+const _GATHER_WG = 64;
+
+/**
+ * The convolution as a GEMM over input channels followed by a gather, for problems where
+ * im2col would be large: the input gradient of a convolution (a convolution of the padded,
+ * dilated output gradient with few output channels) is the typical case.
+ *
+ * Step 1 (texture GEMM): `P[n, p, o, kp] = Σ_c lhs[n, c, p] · rhs[o, c, kp]` for every input
+ * position p and kernel position kp — M = N · SI, N = O · KS, K = C. Step 2: every output
+ * element sums the products whose input position lands on it:
+ * `out[n, o, s] = Σ_kp P[n, pos(s, kp), o, kp]` over the positions inside the input (the same
+ * index arithmetic as the im2col read). Only without groups; the store is `storeC`, so fused
+ * epilogues apply as for the im2col form.
+ */
+function _gatherPlan(
+  dtype: DType,
+  lhs: readonly number[],
+  rhs: readonly number[],
+  outShape: readonly number[],
+  p: ConvParams,
+  caps: GemmCaps,
+): Plan {
+  const [Nb, C] = lhs, [Nout, O] = outShape;
+  const inSp = lhs.slice(2), kSp = rhs.slice(2), oSp = outShape.slice(2);
+  const SI = size(inSp), KS = size(kSp), S = size(oSp), OKS = O * KS;
+  const t = storageType(dtype);
+  const gemm = gemmPlan({
+    dtype,
+    batch: 1,
+    M: Nb * SI,
+    N: OKS,
+    K: C,
+    loadA: `fn loadA(bi: u32, m: u32, k: u32) -> ${t} {
+  return a[((m / ${u(SI)}) * ${u(C)} + k) * ${u(SI)} + m % ${u(SI)}];
+}`,
+    loadB: `fn loadB(bi: u32, k: u32, n: u32) -> ${t} {
+  return b[((n / ${u(KS)}) * ${u(C)} + k) * ${u(KS)} + n % ${u(KS)}];
+}`,
+    // one line: the epilogue patch of a fused convolution matches the gather's store only
+    storeC: `fn storeC(bi: u32, m: u32, n: u32, v: ${t}) { o[m * ${u(OKS)} + n] = v; }`,
+    refs: [inp(0), inp(1), tmp(0)],
+  }, caps);
+  const total = Nout * O * S;
+  const grid = foldGrid(Math.ceil(total / _GATHER_WG));
+  const wgsl = `@group(0) @binding(0) var<storage, read> prod: array<${t}>;
+@group(0) @binding(1) var<storage, read_write> o: array<${t}>;
+fn storeC(g: u32, m: u32, n: u32, v: ${t}) {
+  o[((m / ${u(S)}) * ${u(O)} + n) * ${u(S)} + m % ${u(S)}] = v;
+}
+@compute @workgroup_size(${_GATHER_WG})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let e = ${grid.flatGroup} * ${u(_GATHER_WG)} + lid;
+  if (e >= ${u(total)}) { return; }
+  let sp = e % ${u(S)};
+  let r = e / ${u(S)};
+  let oc = r % ${u(O)};
+  let n = r / ${u(O)};
+  ${decode("sp", oSp, "s")}
+  var acc = ${t}(0);
+  for (var kp = 0u; kp < ${u(KS)}; kp = kp + 1u) {
+    ${decode("kp", kSp, "w")}
+    ${_inputOffset(inSp, p).join("\n    ")}
+    if (ok) { acc = acc + prod[(n * ${u(SI)} + off) * ${u(OKS)} + oc * ${u(KS)} + kp]; }
+  }
+  storeC(0u, n * ${u(S)} + sp, oc, acc);
+}
+`;
+  if (gemm.temps.length !== 0) throw new Error("internal: the conv's GEMM plan has temporaries");
+  return {
+    steps: [...gemm.steps, {
+      kind: "dispatch",
+      kernel: {
+        wgsl,
+        workgroupSize: [_GATHER_WG, 1, 1],
+        dispatch: grid.dispatch,
+        bindings: [tmp(0), out(0)],
+      },
+    }],
+    temps: [Nb * SI * OKS * 4],
+    textures: gemm.textures,
+  };
 }

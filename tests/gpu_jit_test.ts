@@ -26,7 +26,13 @@ import {
   webgpuAvailable,
   type WebGpuBackend,
 } from "../gpu/backend.ts";
-import { countKernels, jitStats, lastCompiled, type Program } from "../gpu/jit/mod.ts";
+import {
+  countKernels,
+  jitStats,
+  lastCompiled,
+  printProgram,
+  type Program,
+} from "../gpu/jit/mod.ts";
 
 const HAS_GPU = await webgpuAvailable();
 const ignore = !HAS_GPU;
@@ -657,5 +663,33 @@ Deno.test({
       { rtol: 1e-4, atol: 1e-4 },
     );
     assert(dx.ops.some((op) => op.kind === "dispatch" && op.wgsl.includes(" prod:")));
+  },
+});
+
+Deno.test({
+  name: "large leaves of four-lane kernels are read through textures on CPU adapters",
+  ignore,
+  fn: async () => {
+    const g = await webgpu();
+    const f = (
+      x: Tensor,
+      y: Tensor,
+      n: Tensor,
+    ) => [np.tanh(x.mul(y)).add(y.mean({ axis: 0 })), n.mul(3).sub(1)];
+    const p = await agrees(f, [{ shape: [64, 96] }, { shape: [64, 96] }, {
+      shape: [64, 96],
+      dtype: "i32",
+      lo: -50,
+      hi: 50,
+    }], { rtol: 1e-4, atol: 1e-5 });
+    const staged = p.ops.filter((op) => op.kind === "toTexture").length;
+    if (g.runtime.ctx.software) {
+      assert(staged >= 2, printProgram(p));
+      const src = p.ops.flatMap((op) => (op.kind === "dispatch" ? [op.wgsl] : [])).join("\n");
+      assert(src.includes("texture_2d_array<i32>") && src.includes("textureLoad("), src);
+    }
+    // 16 · 1031 texels have no texture shape: storage reads, same results
+    const q = await agrees((x: Tensor) => x.mul(x).add(1), [{ shape: [16 * 1031 * 4] }]);
+    assertEquals(q.ops.filter((op) => op.kind === "toTexture").length, 0);
   },
 });

@@ -82,6 +82,11 @@ export interface VecLanes {
   readonly q: string;
   /** Linear index expression → lane (0–3). */
   readonly lanes: ReadonlyMap<string, number>;
+  /**
+   * The vec4 of leaf `v` at `q` read from a texture the leaf was copied into, when the kernel
+   * stages it so (undefined: read the storage binding).
+   */
+  readonly texRead?: (v: GVal) => string | undefined;
 }
 
 /**
@@ -167,6 +172,8 @@ export class KernelCtx {
         : `${alias}[(${lin}) / 4u][(${lin}) % 4u]`;
     }
     if (lane === undefined || v.aval.size % 4 !== 0) return `${this.leafName(v)}[${lin}]`;
+    const tex = vec.texRead?.(v);
+    if (tex !== undefined) return { vec: tex, lane };
     let n = this.#vecNames.get(v);
     if (n === undefined) {
       n = `x${v.id}v`;

@@ -149,9 +149,30 @@ export function groupNote(c: CodegenCtx, grp: Group): string {
 const _label = (grp: Group) =>
   grp.root ? grp.root.prim : `fused(${grp.outs.map((v) => String(v.aval)).join(", ")})`;
 
-function _ew(c: CodegenCtx, grp: Group): DispatchOp {
+function _ew(c: CodegenCtx, grp: Group): Op[] {
   const vec = grp.size % 4 === 0 && grp.outs.every((v) => !c.plan.stepped.has(v));
-  return (vec ? _ewVec4(c, grp) : null) ?? _ewScalar(c, grp);
+  return (vec ? _ewVec4(c, grp) : null) ?? [_ewScalar(c, grp)];
+}
+
+/** Leaves of at least this many vec4s are read through textures on CPU adapters. */
+const _STAGE_MIN = 1024;
+const _TEX_FORMAT = { f32: "rgba32float", i32: "rgba32sint", u32: "rgba32uint" } as const;
+
+/**
+ * A texture shape holding exactly `q` texels in rows of a multiple of 16 texels (the 256-byte
+ * row pitch of a buffer-to-texture copy), or null.
+ */
+function _texShape(q: number, c: CodegenCtx): { W: number; H: number; L: number } | null {
+  const D = c.gemm.maxTextureDimension2D, maxL = c.gemm.maxTextureArrayLayers;
+  const top = Math.min(D, q) - (Math.min(D, q) % 16);
+  // rows narrower than top / 64 would make too many rows to be worth it
+  for (let W = top; W >= 16 && W * 64 >= top; W -= 16) {
+    if (q % W !== 0) continue;
+    const rows = q / W;
+    const H = Math.min(rows, D);
+    if (rows % H === 0 && rows / H <= maxL) return { W, H, L: rows / H };
+  }
+  return null;
 }
 
 const _LANES = ["i0", "i1", "i2", "i3"];
@@ -160,9 +181,35 @@ const _LANES = ["i0", "i1", "i2", "i3"];
  * Four consecutive elements per invocation, outputs (and the leaves read at the same index)
  * bound as vec4 arrays; null when a leaf would need both a vec4 and a scalar binding.
  */
-function _ewVec4(c: CodegenCtx, grp: Group): DispatchOp | null {
+function _ewVec4(c: CodegenCtx, grp: Group): Op[] | null {
   const k = new KernelCtx(groupInfo(c, grp));
-  k.vec = { q: "q", lanes: new Map(_LANES.map((l, j) => [l, j])) };
+  // On CPU adapters a storage read costs several times a texture read plus the copy into the
+  // texture (llvmpipe: 1.4 ms to copy 4 MB, then 5 ms for the W2 kernel against 9 ms), so
+  // large leaves read at the lanes are copied into textures first.
+  const copies: Op[] = [];
+  const texDecls: string[] = [];
+  const texRes: Res[] = [];
+  const staged = new Map<GVal, string>();
+  const texRead = (v: GVal): string | undefined => {
+    if (!c.gemm.textures || v.aval.size / 4 < _STAGE_MIN) return undefined;
+    const hit = staged.get(v);
+    if (hit !== undefined) return hit;
+    const shape = _texShape(v.aval.size / 4, c);
+    if (!shape) return undefined;
+    const { W, H, L } = shape;
+    const t = storageType(v.aval.dtype);
+    const index = c.textures.push({ width: W, height: H, layers: L, format: _TEX_FORMAT[t] }) - 1;
+    copies.push({ kind: "toTexture", src: slotRes(c, v), tex: index, bytesPerRow: W * 16 });
+    const name = `tx${v.id}`;
+    texDecls.push(`var ${name}: texture_2d_array<${t}>;`);
+    texRes.push({ kind: "tex", index });
+    const expr = `textureLoad(${name}, vec2u(q % ${u(W)}, (q / ${u(W)}) % ${u(H)}), q / ${
+      u(W * H)
+    }, 0)`;
+    staged.set(v, expr);
+    return expr;
+  };
+  k.vec = { q: "q", lanes: new Map(_LANES.map((l, j) => [l, j])), texRead };
   const names = grp.outs.map((_, j) => `o${j}`);
   bindOutputs(c, grp, k, names);
   k.aliasReadable = true;
@@ -171,11 +218,16 @@ function _ewVec4(c: CodegenCtx, grp: Group): DispatchOp | null {
     const lanes = _LANES.map((lin) => s.gen(v, { shape: v.aval.shape, lin }));
     return `${names[j]}[q] = vec4<${storageType(v.aval.dtype)}>(${lanes.join(", ")});`;
   });
-  if (k.mixedLeaves) return null;
-  const { text, res } = declare(
-    [...leafDecls(c, k), ..._outDecls(c, grp, names, true)],
-    k.usesStep,
-  );
+  if (k.mixedLeaves) {
+    c.textures.length -= texRes.length; // the staged textures are not used after all
+    return null;
+  }
+  const d = declare([...leafDecls(c, k), ..._outDecls(c, grp, names, true)], k.usesStep);
+  const text = [
+    d.text,
+    ...texDecls.map((t, j) => `@group(0) @binding(${d.res.length + j}) ${t}`),
+  ].join("\n");
+  const res = [...d.res, ...texRes];
   const wg = ELEMENTWISE_WG;
   const n = grp.size / 4;
   const grid = foldGrid(Math.ceil(n / wg));
@@ -192,14 +244,14 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   ${[...s.lines, ...stores].join("\n  ")}
 }
 `;
-  return {
+  return [...copies, {
     kind: "dispatch",
     wgsl,
     label: _label(grp),
     grid: grid.dispatch,
     bindings: res,
     fused: true,
-  };
+  }];
 }
 
 function _ewScalar(c: CodegenCtx, grp: Group): DispatchOp {
@@ -503,7 +555,7 @@ function _opaque(c: CodegenCtx, grp: Group): Op[] {
 export function lowerGroup(c: CodegenCtx, grp: Group): Op[] {
   switch (grp.kind) {
     case "ew":
-      return [_ew(c, grp)];
+      return _ew(c, grp);
     case "reduce":
       return _reduce(c, grp);
     case "opaque":

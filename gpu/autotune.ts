@@ -242,6 +242,11 @@ export async function timePlans(
     made.push(b);
     return b;
   };
+  // every variant's pipelines, created asynchronously (the recording below finds them cached)
+  const sources = new Set(
+    plans.flatMap((p) => p.steps.flatMap((s) => (s.kind === "dispatch" ? [s.kernel.wgsl] : []))),
+  );
+  await Promise.all([...sources].map((w) => rt.pipelineAsync(w, "autotune")));
   const ins = io.inBytes.map(buf), outs = io.outBytes.map(buf);
   const bound = plans.map((plan) => {
     const temps = plan.temps.map(buf);

@@ -190,6 +190,63 @@ export class GpuRuntime {
   }
 
   /**
+   * The pipeline of a WGSL source, created with `createComputePipelineAsync` (cached with the
+   * synchronous {@link pipeline}, so later dispatches of the source find it). For callers that
+   * can wait: the autotuner's background jobs. (Measured on Deno 2.9 with llvmpipe, the async
+   * call does the same work before resolving, and llvmpipe compiles the machine code at the
+   * first dispatch either way, so synchronous creation costs no more on the eager path.)
+   *
+   * @param wgsl The source.
+   * @param op The op it implements.
+   * @returns The pipeline.
+   * @throws {GpuError} With the compiler's message and the numbered source.
+   */
+  async pipelineAsync(wgsl: string, op: string): Promise<GPUComputePipeline> {
+    const hit = this.#pipelines.get(wgsl);
+    if (hit) {
+      this.#hits++;
+      return hit;
+    }
+    this.#misses++;
+    if (this.#debug >= 1) {
+      console.error(`[denax:gpu] compile (async) ${op} (${wgsl.split("\n").length} lines)`);
+    }
+    const device = this.ctx.device;
+    const label = `${op}#${++this.#labels}`;
+    const module = device.createShaderModule({ code: wgsl, label });
+    let pipe: GPUComputePipeline;
+    try {
+      pipe = await device.createComputePipelineAsync({
+        layout: "auto",
+        compute: { module, entryPoint: "main" },
+        label,
+      });
+    } catch (err) {
+      let detail = String((err as Error)?.message ?? err);
+      try {
+        const msgs = (await module.getCompilationInfo()).messages.filter((m) => m.type === "error");
+        if (msgs.length) {
+          detail = msgs.map((m) => `line ${m.lineNum}:${m.linePos}: ${m.message.trim()}`)
+            .join("\n");
+        }
+      } catch { /* keep the rejection's message */ }
+      throw new GpuError(
+        `Cannot compile the WGSL kernel of ${op}: ${detail}\n${numberLines(wgsl)}`,
+        {
+          op,
+          wgsl,
+          cause: err,
+        },
+      );
+    }
+    // a synchronous creation of the same source while this one was pending wins
+    const raced = this.#pipelines.get(wgsl);
+    if (raced) return raced;
+    this.#pipelines.set(wgsl, pipe);
+    return pipe;
+  }
+
+  /**
    * Compiles a WGSL source and waits for the compiler's verdict.
    *
    * @param wgsl The source.

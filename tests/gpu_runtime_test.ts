@@ -192,3 +192,21 @@ Deno.test({
     await assertRejects(() => g.read(x, f32x(2)), GpuUnavailableError);
   },
 });
+
+Deno.test({
+  name: "pipelines created asynchronously share the cache and report compile errors",
+  ignore,
+  fn: async () => {
+    const g = await gpu();
+    const src = `@group(0) @binding(0) var<storage, read_write> o: array<f32>;
+@compute @workgroup_size(1)
+fn main() { o[0] = 41.0 + 1.0; } // async ${Math.random()}`;
+    const p = await g.runtime.pipelineAsync(src, "async_op");
+    assert(g.runtime.pipeline(src, "async_op") === p);
+    assert(await g.runtime.pipelineAsync(src, "async_op") === p);
+    const bad = src.replace("41.0 + 1.0", "undefined_name");
+    const e = await assertRejects(() => g.runtime.pipelineAsync(bad, "async_bad"), GpuError);
+    assert(e.message.includes("async_bad") && e.message.includes("undefined_name"), e.message);
+    assert(/^ *3 \|/m.test(e.message), e.message); // the numbered source
+  },
+});

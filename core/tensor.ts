@@ -36,19 +36,6 @@ function m(): TensorMethods {
   return _m;
 }
 
-/**
- * An immutable n-dimensional array. Operations return new Tensors; none mutates its inputs.
- * A Tensor outside any transformation holds device data; inside `jit`, `grad` or `vmap` the
- * values seen by the user's function are `Tracer`s, which have the same methods.
- *
- * @example
- * ```ts
- * import { np } from "../mod.ts";
- * const x = np.array([[1, 2], [3, 4]]);
- * const y = x.matmul(x).add(1);
- * console.log(String(y), await y.toArray()); // Tensor(f32[2,2]) [[8, 11], [16, 23]]
- * ```
- */
 const _hostScalars = new WeakMap<Tensor, number>();
 
 /**
@@ -68,6 +55,19 @@ export function _recordScalar(t: Tensor, value: number): void {
   _hostScalars.set(t, value);
 }
 
+/**
+ * An immutable n-dimensional array. Operations return new Tensors; none mutates its inputs.
+ * A Tensor outside any transformation holds device data; inside `jit`, `grad` or `vmap` the
+ * values seen by the user's function are `Tracer`s, which have the same methods.
+ *
+ * @example
+ * ```ts
+ * import { np } from "../mod.ts";
+ * const x = np.array([[1, 2], [3, 4]]);
+ * const y = x.matmul(x).add(1);
+ * console.log(String(y), await y.toArray()); // Tensor(f32[2,2]) [[8, 11], [16, 23]]
+ * ```
+ */
 export class Tensor {
   /** Shape and dtype. */
   readonly aval: ShapedArray;

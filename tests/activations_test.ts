@@ -2,7 +2,6 @@ import { fdTol, numGrad } from "./backend.ts";
 import { flat } from "./helpers.ts";
 import { assert, assertAllClose, assertEquals, assertThrows } from "@std/assert";
 import { grad, jit, np, random, type Tensor, vmap } from "../mod.ts";
-import { withFloat64 } from "../core/prims/host.ts";
 import { erf } from "../core/threefry.ts";
 import * as A from "../layers/activations.ts";
 

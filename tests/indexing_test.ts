@@ -3,7 +3,7 @@
 // differences, vmap against a loop, jit against eager, and the error messages.
 import "./backend.ts";
 import { prod as size } from "../core/aval.ts";
-import { distinctTensor as tensor, distinctValues as rand } from "./helpers.ts";
+import { distinctTensor as tensor } from "./helpers.ts";
 import { assertAllClose, assertEquals, assertThrows } from "@std/assert";
 import { grad, jit, jvp, np, type Tensor, vjp, vmap } from "../mod.ts";
 import { withFloat64 } from "../core/prims/host.ts";

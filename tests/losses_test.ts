@@ -2,7 +2,6 @@ import { fdTol, numGrad } from "./backend.ts";
 import { flat } from "./helpers.ts";
 import { assert, assertAllClose, assertEquals, assertThrows } from "@std/assert";
 import { grad, jit, np, type Tensor, vmap } from "../mod.ts";
-import { withFloat64 } from "../core/prims/host.ts";
 import * as L from "../layers/losses.ts";
 import { logSoftmax } from "../layers/activations.ts";
 

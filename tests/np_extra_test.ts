@@ -2,7 +2,7 @@
 // the cumulative ops, pad, split, tile, repeat, einsum, and the index/at Tensor methods.
 import "./backend.ts";
 import { prod as size } from "../core/aval.ts";
-import { distinctTensor as tensor, distinctValues as rand } from "./helpers.ts";
+import { distinctTensor as tensor } from "./helpers.ts";
 import { assertAllClose, assertEquals, assertThrows } from "@std/assert";
 import { grad, jit, makeJaxpr, np, type Tensor, vmap } from "../mod.ts";
 import { withFloat64 } from "../core/prims/host.ts";

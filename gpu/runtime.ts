@@ -143,16 +143,8 @@ export class GpuRuntime {
    * @returns The pipeline (invalid, if the source does not compile).
    */
   pipeline(wgsl: string, op: string): GPUComputePipeline {
-    const hit = this.#pipelines.get(wgsl);
-    if (hit) {
-      this.#hits++;
-      return hit;
-    }
-    this.#misses++;
-    if (this.#debug >= 1) {
-      console.error(`[denax:gpu] compile ${op} (${wgsl.split("\n").length} lines)`);
-    }
-    if (this.#debug >= 3) console.error(numberLines(wgsl));
+    const hit = this.#lookup(wgsl, op, "");
+    if (hit) return hit;
     const device = this.ctx.device;
     // A unique label lets later errors caused by this pipeline being invalid be recognised.
     const label = `${op}#${++this.#labels}`;
@@ -165,19 +157,7 @@ export class GpuRuntime {
     });
     const check = device.popErrorScope().then(async (err) => {
       if (!err) return null;
-      let detail = err.message;
-      try {
-        const info = await module.getCompilationInfo();
-        const msgs = info.messages.filter((m) => m.type === "error");
-        if (msgs.length) {
-          detail = msgs.map((m) => `line ${m.lineNum}:${m.linePos}: ${m.message.trim()}`)
-            .join("\n");
-        }
-      } catch { /* keep the scope's message */ }
-      const e = new GpuError(
-        `Cannot compile the WGSL kernel of ${op}: ${detail}\n${numberLines(wgsl)}`,
-        { op, wgsl, cause: err },
-      );
+      const e = await _compileError(op, wgsl, module, err, err.message);
       this.#pipelines.delete(wgsl);
       this.#failedLabels.add(label);
       this.#error ??= e;
@@ -187,6 +167,21 @@ export class GpuRuntime {
     check.finally(() => this.#checks.delete(wgsl));
     this.#pipelines.set(wgsl, pipe);
     return pipe;
+  }
+
+  /** The cached pipeline of a source (counted as a hit), or undefined (a miss, printed). */
+  #lookup(wgsl: string, op: string, how: string): GPUComputePipeline | undefined {
+    const hit = this.#pipelines.get(wgsl);
+    if (hit) {
+      this.#hits++;
+      return hit;
+    }
+    this.#misses++;
+    if (this.#debug >= 1) {
+      console.error(`[denax:gpu] compile ${how}${op} (${wgsl.split("\n").length} lines)`);
+    }
+    if (this.#debug >= 3) console.error(numberLines(wgsl));
+    return undefined;
   }
 
   /**
@@ -202,15 +197,8 @@ export class GpuRuntime {
    * @throws {GpuError} With the compiler's message and the numbered source.
    */
   async pipelineAsync(wgsl: string, op: string): Promise<GPUComputePipeline> {
-    const hit = this.#pipelines.get(wgsl);
-    if (hit) {
-      this.#hits++;
-      return hit;
-    }
-    this.#misses++;
-    if (this.#debug >= 1) {
-      console.error(`[denax:gpu] compile (async) ${op} (${wgsl.split("\n").length} lines)`);
-    }
+    const hit = this.#lookup(wgsl, op, "(async) ");
+    if (hit) return hit;
     const device = this.ctx.device;
     const label = `${op}#${++this.#labels}`;
     const module = device.createShaderModule({ code: wgsl, label });
@@ -222,22 +210,7 @@ export class GpuRuntime {
         label,
       });
     } catch (err) {
-      let detail = String((err as Error)?.message ?? err);
-      try {
-        const msgs = (await module.getCompilationInfo()).messages.filter((m) => m.type === "error");
-        if (msgs.length) {
-          detail = msgs.map((m) => `line ${m.lineNum}:${m.linePos}: ${m.message.trim()}`)
-            .join("\n");
-        }
-      } catch { /* keep the rejection's message */ }
-      throw new GpuError(
-        `Cannot compile the WGSL kernel of ${op}: ${detail}\n${numberLines(wgsl)}`,
-        {
-          op,
-          wgsl,
-          cause: err,
-        },
-      );
+      throw await _compileError(op, wgsl, module, err, String((err as Error)?.message ?? err));
     }
     // a synchronous creation of the same source while this one was pending wins
     const raced = this.#pipelines.get(wgsl);
@@ -576,4 +549,26 @@ export class GpuRuntime {
     await this.#wait(this.ctx.device.queue.onSubmittedWorkDone());
     await this.#raise();
   }
+}
+
+/** The error of a WGSL source that does not compile: the compiler's messages and the source. */
+async function _compileError(
+  op: string,
+  wgsl: string,
+  module: GPUShaderModule,
+  cause: unknown,
+  fallback: string,
+): Promise<GpuError> {
+  let detail = fallback;
+  try {
+    const msgs = (await module.getCompilationInfo()).messages.filter((m) => m.type === "error");
+    if (msgs.length) {
+      detail = msgs.map((m) => `line ${m.lineNum}:${m.linePos}: ${m.message.trim()}`).join("\n");
+    }
+  } catch { /* keep the fallback message */ }
+  return new GpuError(`Cannot compile the WGSL kernel of ${op}: ${detail}\n${numberLines(wgsl)}`, {
+    op,
+    wgsl,
+    cause,
+  });
 }

@@ -133,7 +133,7 @@ export function lowerDot(c: CodegenCtx, grp: Group): Op[] {
   let lin = (bi * ${u(M)} + m) * ${u(N)} + n;
   ${epi.lines.join("\n  ")}
 }`;
-  const epi4 = N % 4 === 0 ? _epilogue4(c, grp, h) : null;
+  const epi4 = N % 4 === 0 ? _epilogue(c, grp, h, true) : null;
   const storeC4 = epi4 && `fn storeC4(bi: u32, m: u32, n: u32, v: vec4<${t}>) {
   let lin = (bi * ${u(M)} + m) * ${u(N)} + n;
   let q = lin / 4u;
@@ -186,52 +186,40 @@ interface _Epilogue {
   readonly extraOuts: readonly Decl[];
 }
 
-/** Every result of a GEMM-shaped group at the accumulator's index `lin`. */
-function _epilogue(c: CodegenCtx, grp: Group, h: Helpers): _Epilogue {
-  const k = new KernelCtx(groupInfo(c, grp), h);
-  const names = grp.outs.map((_, j) => (j === 0 ? "o" : `w${j}`));
-  bindOutputs(c, grp, k, names);
-  k.aliasReadable = true;
-  k.known.set(grp.root!.outputs[0], "v");
-  k.canonical = "lin";
-  const s = new Scope(k);
-  const stores = grp.outs.map((v, j) =>
-    `${names[j]}[${outIndex(c, k, v, "lin")}] = ${s.gen(v, { shape: v.aval.shape, lin: "lin" })};`
-  );
-  const extraOuts: Decl[] = grp.outs.slice(1).map((v, j) => ({
-    name: names[j + 1],
-    type: storageType(v.aval.dtype),
-    access: "read_write",
-    res: slotRes(c, v),
-  }));
-  return { lines: [...s.lines, ...stores], k, extraOuts };
-}
-
 const _LANES = ["lin", "l1", "l2", "l3"];
 
 /**
- * The epilogue on four consecutive columns (`storeC4`: the product is the vec4 `v`, outputs
- * are bound as vec4 arrays), or null where it cannot be (a stacked output, a leaf read both
- * at the lanes and elsewhere).
+ * Every result of a GEMM-shaped group at the accumulator's index `lin`, the product being `v`;
+ * with `vec`, on four consecutive columns (`storeC4`: `v` is a vec4, outputs are bound as vec4
+ * arrays), or null where that cannot be (a stacked output, a leaf read both at the lanes and
+ * elsewhere).
  */
-function _epilogue4(c: CodegenCtx, grp: Group, h: Helpers): _Epilogue | null {
-  if (grp.outs.some((v) => c.plan.stepped.has(v))) return null;
+function _epilogue(c: CodegenCtx, grp: Group, h: Helpers, vec: true): _Epilogue | null;
+function _epilogue(c: CodegenCtx, grp: Group, h: Helpers): _Epilogue;
+function _epilogue(c: CodegenCtx, grp: Group, h: Helpers, vec = false): _Epilogue | null {
+  if (vec && grp.outs.some((v) => c.plan.stepped.has(v))) return null;
   const k = new KernelCtx(groupInfo(c, grp), h);
-  k.vec = { q: "q", lanes: new Map(_LANES.map((l, j) => [l, j])) };
+  if (vec) k.vec = { q: "q", lanes: new Map(_LANES.map((l, j) => [l, j])) };
   const names = grp.outs.map((_, j) => (j === 0 ? "o" : `w${j}`));
   bindOutputs(c, grp, k, names);
   k.aliasReadable = true;
   k.known.set(grp.root!.outputs[0], "v");
   k.canonical = "lin";
   const s = new Scope(k);
+  const type = (v: GVal) => vec ? `vec4<${storageType(v.aval.dtype)}>` : storageType(v.aval.dtype);
   const stores = grp.outs.map((v, j) => {
+    if (!vec) {
+      return `${names[j]}[${outIndex(c, k, v, "lin")}] = ${
+        s.gen(v, { shape: v.aval.shape, lin: "lin" })
+      };`;
+    }
     const lanes = _LANES.map((lin) => s.gen(v, { shape: v.aval.shape, lin }));
-    return `${names[j]}[q] = vec4<${storageType(v.aval.dtype)}>(${lanes.join(", ")});`;
+    return `${names[j]}[q] = ${type(v)}(${lanes.join(", ")});`;
   });
   if (k.mixedLeaves) return null;
   const extraOuts: Decl[] = grp.outs.slice(1).map((v, j) => ({
     name: names[j + 1],
-    type: `vec4<${storageType(v.aval.dtype)}>`,
+    type: type(v),
     access: "read_write",
     res: slotRes(c, v),
   }));

@@ -228,30 +228,17 @@ function _ewVec4(c: CodegenCtx, grp: Group): Op[] | null {
     ...texDecls.map((t, j) => `@group(0) @binding(${d.res.length + j}) ${t}`),
   ].join("\n");
   const res = [...d.res, ...texRes];
-  const wg = ELEMENTWISE_WG;
-  const n = grp.size / 4;
-  const grid = foldGrid(Math.ceil(n / wg));
-  const wgsl = `${text}
-${k.helpers}
-@compute @workgroup_size(${wg})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let q = ${grid.flatGroup} * ${u(wg)} + lid;
-  if (q >= ${u(n)}) { return; }
-  let i0 = q * 4u;
-  let i1 = i0 + 1u;
-  let i2 = i0 + 2u;
-  let i3 = i0 + 3u;
-  ${[...s.lines, ...stores].join("\n  ")}
-}
-`;
-  return [...copies, {
-    kind: "dispatch",
-    wgsl,
-    label: _label(grp),
-    grid: grid.dispatch,
-    bindings: res,
-    fused: true,
-  }];
+  const lanes = _LANES.map((l, j) => `let ${l} = ${j === 0 ? "q * 4u" : `i0 + ${j}u`};`);
+  const kernel = _seqKernel(
+    text,
+    k,
+    grp.size / 4,
+    [...lanes, ...s.lines, ...stores],
+    _label(grp),
+    res,
+    "q",
+  );
+  return [...copies, kernel];
 }
 
 function _ewScalar(c: CodegenCtx, grp: Group): DispatchOp {
@@ -264,25 +251,7 @@ function _ewScalar(c: CodegenCtx, grp: Group): DispatchOp {
     `${names[j]}[${outIndex(c, k, v, "i")}] = ${s.gen(v, { shape: v.aval.shape, lin: "i" })};`
   );
   const { text, res } = declare([...leafDecls(c, k), ..._outDecls(c, grp, names)], k.usesStep);
-  const wg = ELEMENTWISE_WG;
-  const grid = foldGrid(Math.ceil(grp.size / wg));
-  const wgsl = `${text}
-${k.helpers}
-@compute @workgroup_size(${wg})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let i = ${grid.flatGroup} * ${u(wg)} + lid;
-  if (i >= ${u(grp.size)}) { return; }
-  ${[...s.lines, ...stores].join("\n  ")}
-}
-`;
-  return {
-    kind: "dispatch",
-    wgsl,
-    label: _label(grp),
-    grid: grid.dispatch,
-    bindings: res,
-    fused: true,
-  };
+  return _seqKernel(text, k, grp.size, [...s.lines, ...stores], _label(grp), res, "i");
 }
 
 const _WG = 256;
@@ -447,6 +416,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   ];
 }
 
+/** A kernel of one invocation per index `index` < `outs`, running `body`. */
 function _seqKernel(
   decls: string,
   k: KernelCtx,
@@ -454,6 +424,7 @@ function _seqKernel(
   body: string[],
   label: string,
   res: Res[],
+  index = "o",
 ): DispatchOp {
   const wg = ELEMENTWISE_WG;
   const grid = foldGrid(Math.ceil(outs / wg));
@@ -461,8 +432,8 @@ function _seqKernel(
 ${k.helpers}
 @compute @workgroup_size(${wg})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let o = ${grid.flatGroup} * ${u(wg)} + lid;
-  if (o >= ${u(outs)}) { return; }
+  let ${index} = ${grid.flatGroup} * ${u(wg)} + lid;
+  if (${index} >= ${u(outs)}) { return; }
   ${body.join("\n  ")}
 }
 `;

@@ -693,3 +693,23 @@ Deno.test({
     assertEquals(q.ops.filter((op) => op.kind === "toTexture").length, 0);
   },
 });
+
+Deno.test({
+  name: "inlined literals keep NaN, ±Inf, integers and booleans exact",
+  ignore,
+  fn: async () => {
+    await agrees(
+      (x: Tensor) => [
+        np.where(x.greater(0), x, NaN),
+        x.mul(Infinity),
+        np.maximum(x, -Infinity),
+        np.isnan(x.mul(NaN)),
+      ],
+      [{ shape: [12] }],
+    );
+    await agrees(
+      (a: Tensor, m: Tensor) => [a.mul(-7).add(2147483647), np.logicalAnd(m, np.array(true))],
+      [{ shape: [8], dtype: "i32", lo: -3, hi: 3 }, { shape: [8], dtype: "bool" }],
+    );
+  },
+});

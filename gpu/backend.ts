@@ -28,7 +28,7 @@ import { type ConvParams, convPlan } from "./kernels/conv.ts";
 import { cumulativeKernel } from "./kernels/cumulative.ts";
 import { type DotDims, dotGeneralPlan } from "./kernels/dot.ts";
 import { type GemmCaps, gemmVariantNames } from "./kernels/gemm.ts";
-import { binaryKernel, convertKernel, selectKernel, unaryKernel } from "./kernels/elementwise.ts";
+import { binaryPlan, convertPlan, selectPlan, unaryPlan } from "./kernels/elementwise.ts";
 import { gatherKernel, scatterPlan } from "./kernels/gather.ts";
 import {
   broadcastKernel,
@@ -96,11 +96,11 @@ const _p = <T>(c: LowerCtx) => c.params as unknown as T;
 
 function _unary(op: UnaryPrim): Lowering {
   if (op === "stop_gradient") return (c) => copyPlan(_n(c.ins[0]) * 4);
-  return (c) => single(unaryKernel(op, c.ins[0].dtype, _n(c.ins[0])));
+  return (c) => unaryPlan(op, c.ins[0].dtype, _n(c.ins[0]), c.gemm);
 }
 
 function _binary(op: BinaryPrim): Lowering {
-  return (c) => single(binaryKernel(op, c.ins[0].dtype, _n(c.ins[0])));
+  return (c) => binaryPlan(op, c.ins[0].dtype, _n(c.ins[0]), c.gemm);
 }
 
 function _reduce(op: ReducePrim): Lowering {
@@ -124,8 +124,8 @@ export const LOWERINGS: { readonly [P in PrimName]: Lowering } = {
   ..._table(BINARY_PRIMS, _binary),
   ..._table(REDUCE_PRIMS, _reduce),
   ..._table(CUMULATIVE_PRIMS, _cumulative),
-  select: (c) => single(selectKernel(c.ins[1].dtype, _n(c.ins[1]))),
-  convert: (c) => single(convertKernel(c.ins[0].dtype, c.outs[0].dtype, _n(c.ins[0]))),
+  select: (c) => selectPlan(c.ins[1].dtype, _n(c.ins[1]), c.gemm),
+  convert: (c) => convertPlan(c.ins[0].dtype, c.outs[0].dtype, _n(c.ins[0]), c.gemm),
   bitcast: (c) => copyPlan(_n(c.ins[0]) * 4),
   reshape: (c) => copyPlan(_n(c.ins[0]) * 4),
   broadcast_in_dim: (c) =>

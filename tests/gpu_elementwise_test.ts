@@ -7,13 +7,15 @@
  * small atol where the function crosses zero (sin, tan, erf, ...); pow to rtol 1e-5, its
  * exp2(y log2 x) form losing |y log2 x| ulps.
  */
-import { assertAllClose, assertEquals } from "@std/assert";
+import { assert, assertAllClose, assertEquals } from "@std/assert";
+import { binaryPlan, unaryPlan } from "../gpu/kernels/elementwise.ts";
 import type { DType, TypedArray } from "../core/dtype.ts";
 import { erf, erfInv, threefry2x32Arrays } from "../core/threefry.ts";
 import { HAS_GPU, op, randArray, rng, run } from "./gpu_helpers_test.ts";
 
 const ignore = !HAS_GPU;
-const SHAPES: number[][] = [[1], [3], [17], [257], [3, 17]];
+// 8 and 64 × 64 take the four-lane path (the latter through textures on CPU adapters)
+const SHAPES: number[][] = [[1], [3], [17], [257], [3, 17], [8], [64, 64]];
 const f32 = Math.fround;
 
 interface UnaryRow {
@@ -480,4 +482,21 @@ Deno.test({
     }
     assertEquals(bad, -1);
   },
+});
+
+Deno.test("lane-wise plans: four lanes when aligned, textures for large operands on CPU adapters", () => {
+  const cpuAdapter = { textures: true, maxTextureDimension2D: 16384, maxTextureArrayLayers: 2048 };
+  const kinds = (p: { steps: readonly { kind: string }[] }) => p.steps.map((s) => s.kind);
+  assertEquals(kinds(binaryPlan("add", "f32", 4096, cpuAdapter)), [
+    "toTexture",
+    "toTexture",
+    "dispatch",
+  ]);
+  assertEquals(kinds(binaryPlan("add", "f32", 4096, { ...cpuAdapter, textures: false })), [
+    "dispatch",
+  ]);
+  const small = binaryPlan("add", "f32", 8, cpuAdapter).steps[0];
+  assert(small.kind === "dispatch" && small.kernel.wgsl.includes("array<vec4<f32>>"));
+  const odd = unaryPlan("neg", "f32", 4097, cpuAdapter).steps[0];
+  assert(odd.kind === "dispatch" && !odd.kernel.wgsl.includes("vec4<"));
 });

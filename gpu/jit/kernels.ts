@@ -14,6 +14,7 @@ import {
   foldGrid,
   type Plan,
   storageType,
+  texelShape,
   type TextureSpec,
   u,
 } from "../kernels/common.ts";
@@ -158,23 +159,6 @@ function _ew(c: CodegenCtx, grp: Group): Op[] {
 const _STAGE_MIN = 1024;
 const _TEX_FORMAT = { f32: "rgba32float", i32: "rgba32sint", u32: "rgba32uint" } as const;
 
-/**
- * A texture shape holding exactly `q` texels in rows of a multiple of 16 texels (the 256-byte
- * row pitch of a buffer-to-texture copy), or null.
- */
-function _texShape(q: number, c: CodegenCtx): { W: number; H: number; L: number } | null {
-  const D = c.gemm.maxTextureDimension2D, maxL = c.gemm.maxTextureArrayLayers;
-  const top = Math.min(D, q) - (Math.min(D, q) % 16);
-  // rows narrower than top / 64 would make too many rows to be worth it
-  for (let W = top; W >= 16 && W * 64 >= top; W -= 16) {
-    if (q % W !== 0) continue;
-    const rows = q / W;
-    const H = Math.min(rows, D);
-    if (rows % H === 0 && rows / H <= maxL) return { W, H, L: rows / H };
-  }
-  return null;
-}
-
 const _LANES = ["i0", "i1", "i2", "i3"];
 
 /**
@@ -194,7 +178,7 @@ function _ewVec4(c: CodegenCtx, grp: Group): Op[] | null {
     if (!c.gemm.textures || v.aval.size / 4 < _STAGE_MIN) return undefined;
     const hit = staged.get(v);
     if (hit !== undefined) return hit;
-    const shape = _texShape(v.aval.size / 4, c);
+    const shape = texelShape(v.aval.size / 4, c.gemm);
     if (!shape) return undefined;
     const { W, H, L } = shape;
     const t = storageType(v.aval.dtype);

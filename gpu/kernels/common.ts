@@ -232,6 +232,30 @@ export function declareBindings(decls: readonly BindingDecl[]): string {
     .join("\n");
 }
 
+/**
+ * A texture shape holding exactly `q` texels in rows of a multiple of 16 texels (the 256-byte
+ * row pitch of a buffer-to-texture copy), rows no narrower than 1/64 of the widest possible,
+ * or null when there is none within the device's limits.
+ *
+ * @param q Texels.
+ * @param lim The device's texture limits.
+ * @returns Width, height and layers with W · H · L = q, or null.
+ */
+export function texelShape(
+  q: number,
+  lim: { readonly maxTextureDimension2D: number; readonly maxTextureArrayLayers: number },
+): { W: number; H: number; L: number } | null {
+  const D = lim.maxTextureDimension2D;
+  const top = Math.min(D, q) - (Math.min(D, q) % 16);
+  for (let W = top; W >= 16 && W * 64 >= top; W -= 16) {
+    if (q % W !== 0) continue;
+    const rows = q / W;
+    const H = Math.min(rows, D);
+    if (rows % H === 0 && rows / H <= lim.maxTextureArrayLayers) return { W, H, L: rows / H };
+  }
+  return null;
+}
+
 /** The workgroup size of one-thread-per-element kernels. */
 export const ELEMENTWISE_WG: number = 64;
 

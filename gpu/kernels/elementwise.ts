@@ -15,13 +15,22 @@
 import type { DType } from "../../core/dtype.ts";
 import type { BinaryPrim, UnaryPrim } from "../prims.ts";
 import {
+  type BufRef,
+  ELEMENTWISE_WG,
   elementwiseKernel,
   F32_SPECIALS,
+  foldGrid,
   Helpers,
   inp,
-  type Kernel,
   out,
+  type Plan,
+  single,
+  type Step,
   storageType,
+  texelShape,
+  type TexRef,
+  type TextureSpec,
+  u,
 } from "./common.ts";
 import {
   ATAN,
@@ -262,55 +271,151 @@ export function convertExpr(from: DType, to: DType, x: string): string {
   return `bitcast<${to}>(${x})`; // i32 <-> u32
 }
 
+/** What a lane-wise plan may use on the device (the GEMM capabilities carry it). */
+export interface LaneCaps {
+  /** Read large operands through textures (CPU adapters). */
+  readonly textures: boolean;
+  /** Texture limits. */
+  readonly maxTextureDimension2D: number;
+  /** Texture layers. */
+  readonly maxTextureArrayLayers: number;
+}
+
+/** Operands of at least this many vec4s are read through textures on CPU adapters. */
+const _STAGE_MIN = 1024;
+const _TEX_FORMAT = { f32: "rgba32float", i32: "rgba32sint", u32: "rgba32uint" } as const;
+
 /**
- * A kernel applying a unary primitive to `n` elements: input 0 → output 0.
+ * A plan computing `expr` element by element over `n` elements of same-shape operands
+ * (inputs 0 … k-1 → output 0). When `n` is a multiple of 4 each invocation handles four
+ * elements with vec4 loads and stores, and on CPU adapters (`caps.textures`) operands of at
+ * least 4096 elements are first copied into textures and read with `textureLoad` (llvmpipe
+ * reads textures several times faster than storage buffers; see bench/RESULTS.md).
+ *
+ * @param ins The operands' dtypes.
+ * @param outDtype The result's dtype.
+ * @param n The element count.
+ * @param expr The WGSL expression of one element from the operands' element expressions.
+ * @param caps Device capabilities (absent: no textures).
+ * @returns The plan.
+ */
+export function lanewisePlan(
+  ins: readonly DType[],
+  outDtype: DType,
+  n: number,
+  expr: (xs: readonly string[], h: Helpers) => string,
+  caps?: LaneCaps,
+): Plan {
+  const h = new Helpers();
+  const to = storageType(outDtype);
+  if (n % 4 !== 0 || n === 0) {
+    const xs = ins.map((_, k) => `x${k}`);
+    return single(elementwiseKernel({
+      bindings: [
+        ...ins.map((d, k) => ({
+          name: `a${k}`,
+          type: storageType(d),
+          access: "read" as const,
+          ref: inp(k),
+        })),
+        { name: "o", type: to, access: "read_write", ref: out(0) },
+      ],
+      total: n,
+      body: `${xs.map((x, k) => `let ${x} = a${k}[i];`).join("\n  ")}\n  o[i] = ${expr(xs, h)};`,
+      helpers: String(h),
+    }));
+  }
+  const q = n / 4;
+  const shape = caps?.textures && q >= _STAGE_MIN ? texelShape(q, caps) : null;
+  const decls: string[] = [], loads: string[] = [], bindings: (BufRef | TexRef)[] = [];
+  const steps: Step[] = [];
+  const textures: TextureSpec[] = [];
+  ins.forEach((d, k) => {
+    const t = storageType(d), b = bindings.length;
+    if (shape) {
+      const { W, H, L } = shape;
+      const tex: TexRef = {
+        kind: "tex",
+        index: textures.push({
+          width: W,
+          height: H,
+          layers: L,
+          format: _TEX_FORMAT[t],
+        }) - 1,
+      };
+      steps.push({ kind: "toTexture", src: inp(k), dst: tex, bytesPerRow: W * 16 });
+      decls.push(`@group(0) @binding(${b}) var a${k}: texture_2d_array<${t}>;`);
+      loads.push(
+        `let v${k} = textureLoad(a${k}, vec2u(q % ${u(W)}, (q / ${u(W)}) % ${u(H)}), q / ${
+          u(W * H)
+        }, 0);`,
+      );
+      bindings.push(tex);
+    } else {
+      decls.push(`@group(0) @binding(${b}) var<storage, read> a${k}: array<vec4<${t}>>;`);
+      loads.push(`let v${k} = a${k}[q];`);
+      bindings.push(inp(k));
+    }
+  });
+  decls.push(
+    `@group(0) @binding(${bindings.length}) var<storage, read_write> o: array<vec4<${to}>>;`,
+  );
+  bindings.push(out(0));
+  const lanes = [0, 1, 2, 3].map((l) => expr(ins.map((_, k) => `v${k}[${l}]`), h));
+  const grid = foldGrid(Math.ceil(q / ELEMENTWISE_WG));
+  const wgsl = `${decls.join("\n")}
+${h}
+@compute @workgroup_size(${ELEMENTWISE_WG})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let q = ${grid.flatGroup} * ${u(ELEMENTWISE_WG)} + lid;
+  if (q >= ${u(q)}) { return; }
+  ${loads.join("\n  ")}
+  o[q] = vec4<${to}>(${lanes.join(", ")});
+}
+`;
+  steps.push({
+    kind: "dispatch",
+    kernel: { wgsl, workgroupSize: [ELEMENTWISE_WG, 1, 1], dispatch: grid.dispatch, bindings },
+  });
+  return { steps, temps: [], textures };
+}
+
+/**
+ * A unary primitive over `n` elements: input 0 → output 0.
  *
  * @param op The primitive.
  * @param dtype The operand's dtype.
  * @param n The element count.
- * @returns The kernel.
+ * @param caps Device capabilities.
+ * @returns The plan.
  */
-export function unaryKernel(op: UnaryPrim, dtype: DType, n: number): Kernel {
-  const h = new Helpers();
-  const expr = unaryExpr(op, dtype, "x", h);
-  return elementwiseKernel({
-    bindings: [
-      { name: "a", type: storageType(dtype), access: "read", ref: inp(0) },
-      { name: "o", type: storageType(unaryOutDtype(op, dtype)), access: "read_write", ref: out(0) },
-    ],
-    total: n,
-    helpers: String(h),
-    body: `let x = a[i];\n  o[i] = ${expr};`,
-  });
+export function unaryPlan(op: UnaryPrim, dtype: DType, n: number, caps?: LaneCaps): Plan {
+  return lanewisePlan(
+    [dtype],
+    unaryOutDtype(op, dtype),
+    n,
+    ([x], h) => unaryExpr(op, dtype, x, h),
+    caps,
+  );
 }
 
 /**
- * A kernel applying a binary primitive to `n` element pairs: inputs 0, 1 → output 0.
+ * A binary primitive over `n` element pairs: inputs 0, 1 → output 0.
  *
  * @param op The primitive.
  * @param dtype The operands' dtype.
  * @param n The element count.
- * @returns The kernel.
+ * @param caps Device capabilities.
+ * @returns The plan.
  */
-export function binaryKernel(op: BinaryPrim, dtype: DType, n: number): Kernel {
-  const h = new Helpers();
-  const expr = binaryExpr(op, dtype, "x", "y", h);
-  const t = storageType(dtype);
-  return elementwiseKernel({
-    bindings: [
-      { name: "a", type: t, access: "read", ref: inp(0) },
-      { name: "b", type: t, access: "read", ref: inp(1) },
-      {
-        name: "o",
-        type: storageType(binaryOutDtype(op, dtype)),
-        access: "read_write",
-        ref: out(0),
-      },
-    ],
-    total: n,
-    helpers: String(h),
-    body: `let x = a[i];\n  let y = b[i];\n  o[i] = ${expr};`,
-  });
+export function binaryPlan(op: BinaryPrim, dtype: DType, n: number, caps?: LaneCaps): Plan {
+  return lanewisePlan(
+    [dtype, dtype],
+    binaryOutDtype(op, dtype),
+    n,
+    ([x, y], h) => binaryExpr(op, dtype, x, y, h),
+    caps,
+  );
 }
 
 /**
@@ -318,20 +423,17 @@ export function binaryKernel(op: BinaryPrim, dtype: DType, n: number): Kernel {
  *
  * @param dtype The dtype of the two branches.
  * @param n The element count.
- * @returns The kernel.
+ * @param caps Device capabilities.
+ * @returns The plan.
  */
-export function selectKernel(dtype: DType, n: number): Kernel {
-  const t = storageType(dtype);
-  return elementwiseKernel({
-    bindings: [
-      { name: "p", type: "u32", access: "read", ref: inp(0) },
-      { name: "a", type: t, access: "read", ref: inp(1) },
-      { name: "b", type: t, access: "read", ref: inp(2) },
-      { name: "o", type: t, access: "read_write", ref: out(0) },
-    ],
-    total: n,
-    body: `o[i] = select(b[i], a[i], p[i] != 0u);`,
-  });
+export function selectPlan(dtype: DType, n: number, caps?: LaneCaps): Plan {
+  return lanewisePlan(
+    ["bool", dtype, dtype],
+    dtype,
+    n,
+    ([p, a, b]) => `select(${b}, ${a}, ${p} != 0u)`,
+    caps,
+  );
 }
 
 /**
@@ -340,15 +442,9 @@ export function selectKernel(dtype: DType, n: number): Kernel {
  * @param from The operand's dtype.
  * @param to The result's dtype.
  * @param n The element count.
- * @returns The kernel.
+ * @param caps Device capabilities.
+ * @returns The plan.
  */
-export function convertKernel(from: DType, to: DType, n: number): Kernel {
-  return elementwiseKernel({
-    bindings: [
-      { name: "a", type: storageType(from), access: "read", ref: inp(0) },
-      { name: "o", type: storageType(to), access: "read_write", ref: out(0) },
-    ],
-    total: n,
-    body: `let x = a[i];\n  o[i] = ${convertExpr(from, to, "x")};`,
-  });
+export function convertPlan(from: DType, to: DType, n: number, caps?: LaneCaps): Plan {
+  return lanewisePlan([from], to, n, ([x]) => convertExpr(from, to, x), caps);
 }

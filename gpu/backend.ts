@@ -56,6 +56,7 @@ import {
   type UnaryPrim,
 } from "./prims.ts";
 import { GpuRuntime, type RuntimeOptions } from "./runtime.ts";
+import { GpuError } from "./errors.ts";
 import type { Jaxpr } from "../core/jaxpr.ts";
 import { compileJaxpr, type Executable, type JitCompileOptions } from "./jit/mod.ts";
 
@@ -304,6 +305,7 @@ export async function createWebGpuBackend(opts: WebGpuOptions = {}): Promise<Web
       if (!lower) throw new Error(`Cannot execute ${prim} on webgpu: no lowering`);
       const c = { ins: inAvals, outs: outAvals, params };
       const plan = lower({ ...c, gemm: gemmCaps(prim, c) });
+      _checkBindings(plan, prim, inAvals, outAvals, rt.ctx.limits.maxStorageBufferBindingSize);
       const outs = outAvals.map((a) => alloc(_n(a) * 4));
       rt.run(
         plan,
@@ -358,3 +360,37 @@ export function webgpuAvailable(): Promise<boolean> {
 export function registerWebGpuBackend(): void {
   registerBackend("webgpu", createWebGpuBackend);
 }
+
+/**
+ * Throws a GpuError naming the op and the operand when a kernel of `plan` would bind a buffer
+ * larger than the adapter's per-binding limit (which WebGPU would otherwise report later, as an
+ * uncaptured validation error without the op).
+ */
+function _checkBindings(
+  plan: Plan,
+  op: string,
+  ins: readonly AvalLike[],
+  outs: readonly AvalLike[],
+  limit: number,
+): void {
+  for (const step of plan.steps) {
+    if (step.kind !== "dispatch") continue;
+    for (const r of step.kernel.bindings) {
+      if (r.kind !== "in" && r.kind !== "out") continue;
+      const a = (r.kind === "in" ? ins : outs)[r.index];
+      const bytes = _n(a) * 4;
+      if (bytes > limit) {
+        throw new GpuError(
+          `Cannot run ${op} on webgpu: its ${r.kind === "in" ? "operand" : "result"} ${
+            r.index
+          } (${a.dtype}[${a.shape}], ${_mib(bytes)}) is over this adapter's ${
+            _mib(limit)
+          } per-buffer binding limit (maxStorageBufferBindingSize). Work on slices of it, or use the cpu backend.`,
+          { op },
+        );
+      }
+    }
+  }
+}
+
+const _mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(bytes % 2 ** 20 ? 1 : 0)} MiB`;

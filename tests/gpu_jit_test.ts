@@ -719,10 +719,14 @@ Deno.test({
   ignore,
   fn: async () => {
     const f = (w: Tensor, c0: Tensor) =>
-      lax.scan((c: Tensor, _x: Tensor) => {
-        const next = np.tanh(c.mul(w).add(w.mul(0.5)));
-        return [next, next.sum()];
-      }, c0, np.zeros([5]));
+      lax.scan(
+        (c: Tensor, _x: Tensor) => {
+          const next = np.tanh(c.mul(w).add(w.mul(0.5)));
+          return [next, next.sum()];
+        },
+        c0,
+        np.zeros([5]),
+      );
     await agrees(f, [{ shape: [64, 64] }, { shape: [64, 64] }], { rtol: 1e-4, atol: 1e-5 });
   },
 });

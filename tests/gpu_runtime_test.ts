@@ -2,7 +2,11 @@
  * The WebGPU runtime: pipeline cache, lazy submission, compile errors, device loss, the
  * buffer pool's leak check, and the lowering table's coverage of every primitive.
  */
-import { assert, assertEquals, assertRejects } from "@std/assert";
+import { assert, assertEquals, assertRejects, assertThrows } from "@std/assert";
+import { ShapedArray } from "../core/aval.ts";
+import { traceClosed } from "../core/builder.ts";
+import "../mod.ts"; // installs the tensor methods the traced function uses
+import type { Tensor } from "../mod.ts";
 import { createWebGpuBackend, LOWERINGS } from "../gpu/backend.ts";
 import { GpuError, GpuUnavailableError } from "../gpu/errors.ts";
 import { elementwiseKernel, inp, out } from "../gpu/kernels/common.ts";
@@ -208,5 +212,29 @@ fn main() { o[0] = 41.0 + 1.0; } // async ${Math.random()}`;
     const e = await assertRejects(() => g.runtime.pipelineAsync(bad, "async_bad"), GpuError);
     assert(e.message.includes("async_bad") && e.message.includes("undefined_name"), e.message);
     assert(/^ *3 \|/m.test(e.message), e.message); // the numbered source
+  },
+});
+
+Deno.test({
+  name:
+    "a kernel binding more than the per-buffer limit is a GpuError naming the op, eager and jit",
+  ignore,
+  fn: async () => {
+    const g = await gpu();
+    const limit = g.runtime.ctx.limits.maxStorageBufferBindingSize;
+    const rows = Math.ceil(limit / 4096) + 16; // rows of 1024 f32: just over the limit
+    const big = { shape: [rows, 1024], dtype: "f32" as const };
+    const x = g.upload(new Float32Array(4), f32x(4));
+    const e = assertThrows(() => g.execute("neg", [x], [big], {}, [big]), GpuError);
+    assert(e.message.includes("neg") && e.message.includes(`f32[${rows},1024]`), e.message);
+    assert(e.message.includes("maxStorageBufferBindingSize"), e.message);
+    // jit: at compile time, before any buffer exists
+    const { jaxpr } = traceClosed(
+      (a: Tensor) => [a.mul(2).add(1)],
+      [new ShapedArray(big.shape, "f32")],
+    );
+    const je = assertThrows(() => g.compileJaxpr(jaxpr), GpuError);
+    assert(je.message.includes("maxStorageBufferBindingSize"), je.message);
+    g.release!(x, f32x(4));
   },
 });

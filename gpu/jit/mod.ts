@@ -22,7 +22,8 @@ import { debugLevel } from "../device.ts";
 import { compileGraph } from "./compile.ts";
 import { type Executable, executable, type JitEnv, jitStats } from "./exec.ts";
 import { flatten } from "./graph.ts";
-import { countKernels, printProgram } from "./program.ts";
+import { countKernels, printProgram, type Program, type Res } from "./program.ts";
+import { GpuError } from "../errors.ts";
 
 export { type Executable, type JitEnv, jitStats };
 export { countKernels, printProgram, type Program } from "./program.ts";
@@ -65,6 +66,7 @@ export function compileJaxpr(env: JitEnv, j: Jaxpr, opts: JitCompileOptions = {}
     maxBindings: env.rt.ctx.limits.maxStorageBuffersPerShaderStage,
     donated: opts.donated,
   });
+  _checkBindings(p, env.rt.ctx.limits.maxStorageBufferBindingSize);
   jitStats.compiles++;
   const level = debugLevel();
   if (level >= 1) {
@@ -87,5 +89,35 @@ function _printWgsl(p: Parameters<typeof printProgram>[0]): void {
   for (const op of p.ops) {
     if (op.kind === "dispatch" && op.fused) console.error(`// ${op.label}\n${op.wgsl}`);
     else if (op.kind === "scan") _printWgsl(op.body);
+  }
+}
+
+/**
+ * Throws a GpuError naming the kernel when one would bind a buffer over the adapter's
+ * per-binding limit (WebGPU would report it later, as an uncaptured validation error).
+ */
+function _checkBindings(p: Program, limit: number): void {
+  const bytesOf = (r: Res): number => {
+    if (r.kind === "tmp") return p.temps[r.index];
+    if (r.kind !== "slot") return 0;
+    const s = p.slots[r.slot];
+    if (s.kind === "in") return p.inAvals[s.index].size * 4;
+    return s.kind === "ext" ? 0 : s.bytes;
+  };
+  for (const op of p.ops) {
+    if (op.kind === "scan") _checkBindings(op.body, limit);
+    if (op.kind !== "dispatch") continue;
+    const big = op.bindings.map(bytesOf).find((b) => b > limit);
+    if (big !== undefined) {
+      const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
+      throw new GpuError(
+        `Cannot compile ${op.label} (${op.note ?? op.label}) for webgpu: it binds a buffer of ${
+          mib(big)
+        }, over this adapter's ${
+          mib(limit)
+        } per-buffer binding limit (maxStorageBufferBindingSize). Work on slices of the data, or use the cpu backend.`,
+        { op: op.label },
+      );
+    }
   }
 }

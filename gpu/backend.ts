@@ -381,9 +381,9 @@ function _checkBindings(
       const bytes = _n(a) * 4;
       if (bytes > limit) {
         throw new GpuError(
-          `Cannot run ${op} on webgpu: its ${r.kind === "in" ? "operand" : "result"} ${
-            r.index
-          } (${a.dtype}[${a.shape}], ${_mib(bytes)}) is over this adapter's ${
+          `Cannot run ${op} on webgpu: its ${
+            r.kind === "in" ? "operand" : "result"
+          } ${r.index} (${a.dtype}[${a.shape}], ${_mib(bytes)}) is over this adapter's ${
             _mib(limit)
           } per-buffer binding limit (maxStorageBufferBindingSize). Work on slices of it, or use the cpu backend.`,
           { op },

@@ -13,7 +13,10 @@ import {
   ELEMENTWISE_WG,
   foldGrid,
   type Plan,
+  STAGE_MIN_TEXELS,
   storageType,
+  TEXEL_FORMAT,
+  texelLoad,
   texelShape,
   type TextureSpec,
   u,
@@ -155,10 +158,6 @@ function _ew(c: CodegenCtx, grp: Group): Op[] {
   return (vec ? _ewVec4(c, grp) : null) ?? [_ewScalar(c, grp)];
 }
 
-/** Leaves of at least this many vec4s are read through textures on CPU adapters. */
-const _STAGE_MIN = 1024;
-const _TEX_FORMAT = { f32: "rgba32float", i32: "rgba32sint", u32: "rgba32uint" } as const;
-
 const _LANES = ["i0", "i1", "i2", "i3"];
 
 /**
@@ -175,21 +174,20 @@ function _ewVec4(c: CodegenCtx, grp: Group): Op[] | null {
   const texRes: Res[] = [];
   const staged = new Map<GVal, string>();
   const texRead = (v: GVal): string | undefined => {
-    if (!c.gemm.textures || v.aval.size / 4 < _STAGE_MIN) return undefined;
+    if (!c.gemm.textures || v.aval.size / 4 < STAGE_MIN_TEXELS) return undefined;
     const hit = staged.get(v);
     if (hit !== undefined) return hit;
     const shape = texelShape(v.aval.size / 4, c.gemm);
     if (!shape) return undefined;
     const { W, H, L } = shape;
     const t = storageType(v.aval.dtype);
-    const index = c.textures.push({ width: W, height: H, layers: L, format: _TEX_FORMAT[t] }) - 1;
+    const index = c.textures.push({ width: W, height: H, layers: L, format: TEXEL_FORMAT[t] }) -
+      1;
     copies.push({ kind: "toTexture", src: slotRes(c, v), tex: index, bytesPerRow: W * 16 });
     const name = `tx${v.id}`;
     texDecls.push(`var ${name}: texture_2d_array<${t}>;`);
     texRes.push({ kind: "tex", index });
-    const expr = `textureLoad(${name}, vec2u(q % ${u(W)}, (q / ${u(W)}) % ${u(H)}), q / ${
-      u(W * H)
-    }, 0)`;
+    const expr = texelLoad(name, shape, "q");
     staged.set(v, expr);
     return expr;
   };

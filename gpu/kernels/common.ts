@@ -256,6 +256,31 @@ export function texelShape(
   return null;
 }
 
+/** Operands of at least this many texels (vec4s) are read through textures on CPU adapters. */
+export const STAGE_MIN_TEXELS: number = 1024;
+
+/** The rgba32 texture format of a storage type. */
+export const TEXEL_FORMAT = {
+  f32: "rgba32float",
+  i32: "rgba32sint",
+  u32: "rgba32uint",
+} as const satisfies Record<"f32" | "i32" | "u32", TextureSpec["format"]>;
+
+/**
+ * WGSL loading texel `q` (row-major over W × H × L) of a `texture_2d_array` named `name`.
+ *
+ * @param name The texture variable.
+ * @param shape Its shape from {@link texelShape}.
+ * @param q The texel index expression.
+ * @returns The expression (a vec4).
+ */
+export function texelLoad(name: string, shape: { W: number; H: number }, q: string): string {
+  const { W, H } = shape;
+  return `textureLoad(${name}, vec2u(${q} % ${u(W)}, (${q} / ${u(W)}) % ${u(H)}), ${q} / ${
+    u(W * H)
+  }, 0)`;
+}
+
 /** The workgroup size of one-thread-per-element kernels. */
 export const ELEMENTWISE_WG: number = 64;
 

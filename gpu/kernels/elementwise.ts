@@ -25,8 +25,11 @@ import {
   out,
   type Plan,
   single,
+  STAGE_MIN_TEXELS,
   type Step,
   storageType,
+  TEXEL_FORMAT,
+  texelLoad,
   texelShape,
   type TexRef,
   type TextureSpec,
@@ -281,10 +284,6 @@ export interface LaneCaps {
   readonly maxTextureArrayLayers: number;
 }
 
-/** Operands of at least this many vec4s are read through textures on CPU adapters. */
-const _STAGE_MIN = 1024;
-const _TEX_FORMAT = { f32: "rgba32float", i32: "rgba32sint", u32: "rgba32uint" } as const;
-
 /**
  * A plan computing `expr` element by element over `n` elements of same-shape operands
  * (inputs 0 … k-1 → output 0). When `n` is a multiple of 4 each invocation handles four
@@ -326,7 +325,7 @@ export function lanewisePlan(
     }));
   }
   const q = n / 4;
-  const shape = caps?.textures && q >= _STAGE_MIN ? texelShape(q, caps) : null;
+  const shape = caps?.textures && q >= STAGE_MIN_TEXELS ? texelShape(q, caps) : null;
   const decls: string[] = [], loads: string[] = [], bindings: (BufRef | TexRef)[] = [];
   const steps: Step[] = [];
   const textures: TextureSpec[] = [];
@@ -340,16 +339,12 @@ export function lanewisePlan(
           width: W,
           height: H,
           layers: L,
-          format: _TEX_FORMAT[t],
+          format: TEXEL_FORMAT[t],
         }) - 1,
       };
       steps.push({ kind: "toTexture", src: inp(k), dst: tex, bytesPerRow: W * 16 });
       decls.push(`@group(0) @binding(${b}) var a${k}: texture_2d_array<${t}>;`);
-      loads.push(
-        `let v${k} = textureLoad(a${k}, vec2u(q % ${u(W)}, (q / ${u(W)}) % ${u(H)}), q / ${
-          u(W * H)
-        }, 0);`,
-      );
+      loads.push(`let v${k} = ${texelLoad(`a${k}`, shape, "q")};`);
       bindings.push(tex);
     } else {
       decls.push(`@group(0) @binding(${b}) var<storage, read> a${k}: array<vec4<${t}>>;`);

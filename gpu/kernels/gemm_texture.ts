@@ -26,8 +26,8 @@ import {
   out,
   type Plan,
   storageType,
+  TEXEL_FORMAT,
   type TexRef,
-  type TextureSpec,
   u,
 } from "./common.ts";
 import type { GemmSpec } from "./gemm.ts";
@@ -82,12 +82,6 @@ export function textureTiles(M: number, N: number, K = Infinity): TextureGemmTil
   };
 }
 
-const _FORMAT: Record<"f32" | "i32" | "u32", TextureSpec["format"]> = {
-  f32: "rgba32float",
-  i32: "rgba32sint",
-  u32: "rgba32uint",
-};
-
 const _MAX_PACKED_BYTES = 512 * 2 ** 20;
 
 interface _Layout {
@@ -136,7 +130,7 @@ export function textureGemmPlan(
   const L = _layout(spec, lim);
   if (!L) return null;
   const dt = spec.dtype;
-  const format = _FORMAT[dt];
+  const format = TEXEL_FORMAT[dt];
   const refs = spec.refs ?? [inp(0), inp(1), out(0)];
   const texA: TexRef = { kind: "tex", index: 0 }, texB: TexRef = { kind: "tex", index: 1 };
   // Dense operands whose rows are 256-byte multiples are copied, not packed: a texel row is

@@ -730,3 +730,15 @@ Deno.test({
     await agrees(f, [{ shape: [64, 64] }, { shape: [64, 64] }], { rtol: 1e-4, atol: 1e-5 });
   },
 });
+
+Deno.test({
+  name: "a fused kernel with more large leaves than textures may be bound still compiles",
+  ignore,
+  fn: async () => {
+    const xs = Array.from({ length: 20 }, () => ({ shape: [64, 64] }));
+    await agrees((...ts: Tensor[]) => ts.reduce((a, b) => a.add(b.mul(0.5))), xs, {
+      rtol: 1e-5,
+      atol: 1e-5,
+    });
+  },
+});

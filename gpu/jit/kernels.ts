@@ -159,6 +159,7 @@ function _ew(c: CodegenCtx, grp: Group): Op[] {
 }
 
 const _LANES = ["i0", "i1", "i2", "i3"];
+const _MAX_STAGED = 8;
 
 /**
  * Four consecutive elements per invocation, outputs (and the leaves read at the same index)
@@ -177,6 +178,8 @@ function _ewVec4(c: CodegenCtx, grp: Group): Op[] | null {
     if (!c.gemm.textures || v.aval.size / 4 < STAGE_MIN_TEXELS) return undefined;
     const hit = staged.get(v);
     if (hit !== undefined) return hit;
+    // WebGPU guarantees 16 sampled textures per stage; the rest stay storage reads
+    if (staged.size >= _MAX_STAGED) return undefined;
     const shape = texelShape(v.aval.size / 4, c.gemm);
     if (!shape) return undefined;
     const { W, H, L } = shape;

@@ -6,8 +6,7 @@
  * parameter names) and gradients against central differences.
  */
 import { assert, assertAllClose, assertEquals, assertThrows } from "@std/assert";
-import { backendInfo, grad, init, jit, np, random, type Tensor, tree } from "../mod.ts";
-import { withFloat64 } from "../core/prims/host.ts";
+import { grad, jit, np, random, type Tensor, tree } from "../mod.ts";
 import {
   additiveAttention,
   attentionWeights,
@@ -29,14 +28,12 @@ import {
 } from "../layers/transformer.ts";
 import { layerNorm } from "../layers/norm.ts";
 import { flat, uniform } from "./helpers.ts";
-
-await init({ backend: Deno.env.get("DENAX_BACKEND") ?? "cpu" });
+import { checkDirectionalGrad, F64 } from "./backend.ts";
 
 /**
  * Central differences run in float64 on the cpu reference; other backends compute in f32, so
  * they take a larger step and a looser tolerance.
  */
-const F64 = backendInfo().name === "cpu";
 const FD = F64 ? { h: 1e-4, rtol: 1e-6, atol: 1e-8 } : { h: 1e-2, rtol: 1e-2, atol: 1e-3 };
 
 type Mat = number[][];
@@ -64,24 +61,9 @@ function attendJs(
   return { out, w };
 }
 
-/** ⟨∇f(p), u⟩ against (f(p + hu) − f(p − hu)) / 2h for a random direction u, in float64. */
-async function checkGrad<P>(
-  f: (p: P) => Tensor,
-  p: P,
-  seed: number,
-  rtol = FD.rtol,
-): Promise<void> {
-  const [leaves, def] = tree.flatten<Tensor>(p);
-  const u = leaves.map((l, i) => uniform(seed + i, l.shape));
-  const h = FD.h;
-  const shift = (s: number): P => def.unflatten(leaves.map((l, i) => l.add(u[i].mul(s))));
-  const [g, fp, fm] = withFloat64(() => [grad(f)(p), f(shift(h)), f(shift(-h))]);
-  const fd = (Number(await fp.item()) - Number(await fm.item())) / (2 * h);
-  const gl = tree.leaves<Tensor>(g);
-  let d = 0;
-  for (let i = 0; i < gl.length; i++) d += dot(await flat(gl[i]), await flat(u[i]));
-  assertAllClose(d, fd, { rtol, atol: FD.atol });
-}
+/** The directional gradient check at this file's step and tolerances. */
+const checkGrad = <P>(f: (p: P) => Tensor, p: P, seed: number, rtol = FD.rtol) =>
+  checkDirectionalGrad(f, p, seed, { ...FD, rtol });
 
 // ---------------------------------------------------------------- masked softmax, SDPA
 

@@ -5,7 +5,9 @@
  *
  * @module
  */
-import { init, np, type Tensor } from "../mod.ts";
+import { assertAllClose, assertEquals } from "@std/assert";
+import { grad, init, np, type Tensor, tree } from "../mod.ts";
+import { flat, uniform } from "./helpers.ts";
 import { withFloat64 } from "../core/prims/host.ts";
 import { currentBackend, setBackend } from "../core/backend.ts";
 import { createCpuBackend } from "../core/cpu.ts";
@@ -58,4 +60,29 @@ export async function numGrad(
     out.push(((await fp.item() as number) - (await fm.item() as number)) / (2 * h));
   }
   return out;
+}
+
+/**
+ * Checks ⟨∇f(p), u⟩ against (f(p + hu) − f(p − hu)) / 2h along a seeded random direction u
+ * over every leaf of the pytree `p`, all evaluated in float64 on cpu.
+ */
+export async function checkDirectionalGrad<P>(
+  f: (p: P) => Tensor,
+  p: P,
+  seed: number,
+  fd: { readonly h: number; readonly rtol: number; readonly atol: number },
+): Promise<void> {
+  const [leaves, def] = tree.flatten<Tensor>(p);
+  const u = leaves.map((l, i) => uniform(seed + i, l.shape));
+  const shift = (s: number) => def.unflatten<P>(leaves.map((l, i) => l.add(u[i].mul(s))));
+  const [g, fp, fm] = withFloat64(() => [grad(f)(p), f(shift(fd.h)), f(shift(-fd.h))]);
+  const num = (Number(await fp.item()) - Number(await fm.item())) / (2 * fd.h);
+  const gl = tree.leaves<Tensor>(g);
+  assertEquals(gl.length, leaves.length);
+  let dot = 0;
+  for (let i = 0; i < gl.length; i++) {
+    const a = await flat(gl[i]), b = await flat(u[i]);
+    dot += a.reduce((s, v, j) => s + v * b[j], 0);
+  }
+  assertAllClose(dot, num, { rtol: fd.rtol, atol: fd.atol });
 }

@@ -1,24 +1,20 @@
 // Tests of the gather, scatter, sort and cumulative primitives (core/prims/indexing.ts,
 // sort.ts, cumulative.ts): values against plain-JS references, gradients against central
 // differences, vmap against a loop, jit against eager, and the error messages.
-import "./backend.ts";
+import { numGrad } from "./backend.ts";
 import { prod as size } from "../core/aval.ts";
-import { distinctTensor as tensor } from "./helpers.ts";
+import { distinctTensor as tensor, flat } from "./helpers.ts";
 import { assertAllClose, assertEquals, assertThrows } from "@std/assert";
 import { grad, jit, jvp, np, type Tensor, vjp, vmap } from "../mod.ts";
-import { withFloat64 } from "../core/prims/host.ts";
 import { gather, scatter, takeAlongAxis } from "../core/prims/indexing.ts";
 import { sort } from "../core/prims/sort.ts";
 import { cummax, cummin, cumprod, cumsum } from "../core/prims/cumulative.ts";
 
 // ---------------------------------------------------------------- helpers
 
-/** Deterministic pseudo-random values in [-2, 2), spaced so that no two are within 1e-2. */
+/** An i32 tensor from JS integers (a flat list with `shape`, or nested lists). */
 const i32 = (x: number[] | number[][], shape?: number[]): Tensor =>
   shape ? np.array(new Int32Array(x as number[]), { shape }) : np.array(x, "i32");
-async function flat(t: Tensor): Promise<number[]> {
-  return Array.from(await t.data());
-}
 
 const H = 2 ** -10;
 /**
@@ -26,16 +22,7 @@ const H = 2 ** -10;
  * evaluated in float64 (the reference backend's test mode) so that only the gradient is f32.
  */
 async function checkGrad(f: (x: Tensor) => Tensor, x: Tensor, tol = 2e-3): Promise<void> {
-  const g = await flat(grad(f)(x));
-  const num: number[] = [];
-  for (let i = 0; i < x.size; i++) {
-    const e = new Float32Array(x.size);
-    e[i] = H;
-    const d = np.array(e, { shape: [...x.shape] });
-    const fp = withFloat64(() => f(np.add(x, d))), fm = withFloat64(() => f(np.subtract(x, d)));
-    num.push((((await fp.data())[0]) - (await fm.data())[0]) / (2 * H));
-  }
-  assertAllClose(g, num, { rtol: tol, atol: tol });
+  assertAllClose(await flat(grad(f)(x)), await numGrad(f, x, H), { rtol: tol, atol: tol });
 }
 /** A fixed weighting so that f(x) = Σ w·g(x) is a scalar with a generic gradient. */
 function weighted(g: (x: Tensor) => Tensor): (x: Tensor) => Tensor {

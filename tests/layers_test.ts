@@ -6,7 +6,6 @@
  */
 import { assert, assertAllClose, assertEquals, assertThrows } from "@std/assert";
 import { grad, init, jit, np, random, type Tensor, tree, vmap } from "../mod.ts";
-import { withFloat64 } from "../core/prims/host.ts";
 import { dropout, flatten, identity, linear } from "../layers/linear.ts";
 import {
   adaptiveAvgPool2d,
@@ -24,7 +23,7 @@ import { embedding } from "../layers/embedding.ts";
 import { residual, sequential } from "../layers/combinators.ts";
 import type { AnyLayer } from "../layers/layer.ts";
 import { flat, uniform } from "./helpers.ts";
-import { fdStep, fdTol } from "./backend.ts";
+import { checkDirectionalGrad, fdStep, fdTol } from "./backend.ts";
 
 await init({ backend: Deno.env.get("DENAX_BACKEND") ?? "cpu" });
 
@@ -39,26 +38,9 @@ const arr = async (t: Tensor): Promise<Arr> => ({ d: await flat(t), s: [...t.sha
 const prod = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
 const relu = (x: Tensor) => np.maximum(x, 0);
 
-/**
- * Checks the gradient of `loss` at `p` against central differences along a random direction,
- * all in float64: ⟨∇loss, u⟩ ≈ (loss(p + hu) − loss(p − hu)) / 2h.
- */
-async function checkGrad<P>(loss: (p: P) => Tensor, p: P, seed: number): Promise<void> {
-  const [leaves, def] = tree.flatten<Tensor>(p);
-  const u = leaves.map((l, i) => uniform(seed + i, l.shape));
-  const h = fdStep(1e-4);
-  const shift = (s: number) => def.unflatten<P>(leaves.map((l, i) => l.add(u[i].mul(s))));
-  const [g, fp, fm] = withFloat64(() => [grad(loss)(p), loss(shift(h)), loss(shift(-h))]);
-  const fd = (Number(await fp.item()) - Number(await fm.item())) / (2 * h);
-  const gl = tree.leaves<Tensor>(g);
-  assertEquals(gl.length, leaves.length);
-  let dot = 0;
-  for (let i = 0; i < gl.length; i++) {
-    const a = await flat(gl[i]), b = await flat(u[i]);
-    dot += a.reduce((s, v, j) => s + v * b[j], 0);
-  }
-  assertAllClose(dot, fd, fdTol({ rtol: 1e-5, atol: 1e-7 }));
-}
+/** The directional gradient check at this file's step and tolerances. */
+const checkGrad = <P>(loss: (p: P) => Tensor, p: P, seed: number) =>
+  checkDirectionalGrad(loss, p, seed, { h: fdStep(1e-4), ...fdTol({ rtol: 1e-5, atol: 1e-7 }) });
 
 /** A weighted sum of the output: a scalar loss sensitive to every output element. */
 function weightedSum(y: Tensor, seed: number): Tensor {

@@ -1,32 +1,17 @@
 // Tests of the np functions in core/numpy_extra.ts: take, takeAlongAxis, sort, argsort, topK,
 // the cumulative ops, pad, split, tile, repeat, einsum, and the index/at Tensor methods.
-import "./backend.ts";
+import { numGrad } from "./backend.ts";
 import { prod as size } from "../core/aval.ts";
-import { distinctTensor as tensor } from "./helpers.ts";
+import { distinctTensor as tensor, flat } from "./helpers.ts";
 import { assertAllClose, assertEquals, assertThrows } from "@std/assert";
 import { grad, jit, makeJaxpr, np, type Tensor, vmap } from "../mod.ts";
-import { withFloat64 } from "../core/prims/host.ts";
 
 // ---------------------------------------------------------------- helpers
-
-/** Deterministic distinct values in [-2, 2) on a 0.01 grid. */
-async function flat(t: Tensor): Promise<number[]> {
-  return Array.from(await t.data());
-}
 
 const H = 2 ** -10;
 /** grad(f)(x) against central differences, with f evaluated in float64. */
 async function checkGrad(f: (x: Tensor) => Tensor, x: Tensor, tol = 2e-3): Promise<void> {
-  const g = await flat(grad(f)(x));
-  const num: number[] = [];
-  for (let i = 0; i < x.size; i++) {
-    const e = new Float32Array(x.size);
-    e[i] = H;
-    const d = np.array(e, { shape: [...x.shape] });
-    const fp = withFloat64(() => f(np.add(x, d))), fm = withFloat64(() => f(np.subtract(x, d)));
-    num.push(((await fp.data())[0] - (await fm.data())[0]) / (2 * H));
-  }
-  assertAllClose(g, num, { rtol: tol, atol: tol });
+  assertAllClose(await flat(grad(f)(x)), await numGrad(f, x, H), { rtol: tol, atol: tol });
 }
 function weighted(g: (x: Tensor) => Tensor): (x: Tensor) => Tensor {
   return (x) => {

@@ -5,7 +5,7 @@
  * differences, and jit(grad(·)) through a 24-step LSTM without retracing.
  */
 import { assert, assertAllClose, assertEquals, assertThrows } from "@std/assert";
-import { backendInfo, grad, init, jit, np, random, type Tensor, tree, vmap } from "../mod.ts";
+import { grad, jit, np, random, type Tensor, tree, vmap } from "../mod.ts";
 import { withFloat64 } from "../core/prims/host.ts";
 import {
   gru,
@@ -19,14 +19,12 @@ import {
   type RnnParams,
 } from "../layers/rnn.ts";
 import { flat, uniform } from "./helpers.ts";
-
-await init({ backend: Deno.env.get("DENAX_BACKEND") ?? "cpu" });
+import { checkDirectionalGrad, F64 } from "./backend.ts";
 
 /**
  * Central differences run in float64 on the cpu reference; other backends compute in f32, so
  * they take a larger step and a looser tolerance.
  */
-const F64 = backendInfo().name === "cpu";
 const FD = F64 ? { h: 1e-4, rtol: 1e-6, atol: 1e-8 } : { h: 1e-2, rtol: 1e-2, atol: 1e-3 };
 
 // ---------------------------------------------------------------- plain-JS reference
@@ -367,22 +365,9 @@ Deno.test("a wrong input or state shape names the layer and the expected shape",
 
 // ---------------------------------------------------------------- gradients
 
-/** ⟨∇f(p), u⟩ against (f(p + hu) − f(p − hu)) / 2h for a random direction u, in float64. */
-async function checkGrad(f: (p: RnnParams) => Tensor, p: RnnParams, seed: number): Promise<void> {
-  const [leaves, def] = tree.flatten<Tensor>(p);
-  const u = leaves.map((l, i) => uniform(seed + i, l.shape));
-  const h = FD.h;
-  const shift = (s: number): RnnParams => def.unflatten(leaves.map((l, i) => l.add(u[i].mul(s))));
-  const [g, fp, fm] = withFloat64(() => [grad(f)(p), f(shift(h)), f(shift(-h))]);
-  const fd = (Number(await fp.item()) - Number(await fm.item())) / (2 * h);
-  const gl = tree.leaves<Tensor>(g);
-  let dot = 0;
-  for (let i = 0; i < gl.length; i++) {
-    const a = await flat(gl[i]), b = await flat(u[i]);
-    dot += a.reduce((s, v, j) => s + v * b[j], 0);
-  }
-  assertAllClose(dot, fd, FD);
-}
+/** The directional gradient check at this file's step and tolerances. */
+const checkGrad = (f: (p: RnnParams) => Tensor, p: RnnParams, seed: number) =>
+  checkDirectionalGrad(f, p, seed, FD);
 
 for (const kind of ["lstm", "gru", "peephole", "relu"] as const) {
   Deno.test(`the ${kind} layer's parameter gradient matches central differences`, async () => {

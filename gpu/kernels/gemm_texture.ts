@@ -157,68 +157,89 @@ export function textureGemmPlan(
 
 const _WG = 64;
 
-function _packA(
+/**
+ * A pack kernel: row `row` of batch entry `bt` of an operand, as texels of four consecutive
+ * columns (`col` … `col + 3`), zero beyond `cols` and on rows where `rowOk` fails.
+ */
+function _pack(
   spec: GemmSpec,
-  L: _Layout,
+  o: {
+    readonly buf: "a" | "b";
+    readonly load: (col: string) => string;
+    readonly width: number;
+    readonly rows: number;
+    readonly cols: number;
+    readonly rowOk: string;
+    readonly height: number;
+    readonly layers: number;
+  },
   format: string,
   src: BufRef,
   dst: TexRef,
 ): Kernel {
   const t = storageType(spec.dtype);
-  const total = spec.batch * spec.M * L.WA;
+  const total = spec.batch * o.rows * o.width;
   const grid = foldGrid(Math.ceil(total / _WG));
   const lane = (d: number) =>
-    `select(${t}(0), loadA(b, m, k + ${u(d)}), k + ${u(d)} < ${u(spec.K)})`;
-  const wgsl = `@group(0) @binding(0) var<storage, read> a: array<${t}>;
+    `select(${t}(0), ${o.load(`col + ${u(d)}`)}, col + ${u(d)} < ${u(o.cols)})`;
+  const wgsl = `@group(0) @binding(0) var<storage, read> ${o.buf}: array<${t}>;
 @group(0) @binding(1) var T: texture_storage_2d_array<${format}, write>;
-${spec.loadA}
+${o.buf === "a" ? spec.loadA : spec.loadB}
 @compute @workgroup_size(${_WG})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
   let i = ${grid.flatGroup} * ${u(_WG)} + lid;
   if (i >= ${u(total)}) { return; }
-  let k4 = i % ${u(L.WA)};
-  let r = i / ${u(L.WA)};
-  let m = r % ${u(spec.M)};
-  let b = r / ${u(spec.M)};
-  let k = k4 * 4u;
+  let c4 = i % ${u(o.width)};
+  let r = i / ${u(o.width)};
+  let row = r % ${u(o.rows)};
+  let bt = r / ${u(o.rows)};
+  let col = c4 * 4u;
   var v = vec4<${t}>(${t}(0));
-  if (k < ${u(spec.K)}) { v = vec4<${t}>(${[0, 1, 2, 3].map(lane).join(", ")}); }
-  textureStore(T, vec2u(k4, m % ${u(L.HA)}), b * ${u(L.LA)} + m / ${u(L.HA)}, v);
+  if (${o.rowOk}) { v = vec4<${t}>(${[0, 1, 2, 3].map(lane).join(", ")}); }
+  textureStore(T, vec2u(c4, row % ${u(o.height)}), bt * ${u(o.layers)} + row / ${u(o.height)}, v);
 }
 `;
   return { wgsl, workgroupSize: [_WG, 1, 1], dispatch: grid.dispatch, bindings: [src, dst] };
 }
 
-function _packB(
-  spec: GemmSpec,
-  L: _Layout,
-  format: string,
-  src: BufRef,
-  dst: TexRef,
-): Kernel {
-  const t = storageType(spec.dtype);
-  const total = spec.batch * L.Kp * L.WB;
-  const grid = foldGrid(Math.ceil(total / _WG));
-  const lane = (d: number) =>
-    `select(${t}(0), loadB(b, k, n + ${u(d)}), n + ${u(d)} < ${u(spec.N)})`;
-  const wgsl = `@group(0) @binding(0) var<storage, read> b_: array<${t}>;
-@group(0) @binding(1) var T: texture_storage_2d_array<${format}, write>;
-${spec.loadB.replace(/\bb\[/g, "b_[")}
-@compute @workgroup_size(${_WG})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let i = ${grid.flatGroup} * ${u(_WG)} + lid;
-  if (i >= ${u(total)}) { return; }
-  let n4 = i % ${u(L.WB)};
-  let r = i / ${u(L.WB)};
-  let k = r % ${u(L.Kp)};
-  let b = r / ${u(L.Kp)};
-  let n = n4 * 4u;
-  var v = vec4<${t}>(${t}(0));
-  if (k < ${u(spec.K)}) { v = vec4<${t}>(${[0, 1, 2, 3].map(lane).join(", ")}); }
-  textureStore(T, vec2u(n4, k % ${u(L.HB)}), b * ${u(L.LB)} + k / ${u(L.HB)}, v);
+/** A as rows m of texels of four consecutive k. */
+function _packA(spec: GemmSpec, L: _Layout, format: string, src: BufRef, dst: TexRef): Kernel {
+  return _pack(
+    spec,
+    {
+      buf: "a",
+      load: (k) => `loadA(bt, row, ${k})`,
+      width: L.WA,
+      rows: spec.M,
+      cols: spec.K,
+      rowOk: `col < ${u(spec.K)}`,
+      height: L.HA,
+      layers: L.LA,
+    },
+    format,
+    src,
+    dst,
+  );
 }
-`;
-  return { wgsl, workgroupSize: [_WG, 1, 1], dispatch: grid.dispatch, bindings: [src, dst] };
+
+/** B as rows k (padded to a multiple of 4 with zero rows) of texels of four consecutive n. */
+function _packB(spec: GemmSpec, L: _Layout, format: string, src: BufRef, dst: TexRef): Kernel {
+  return _pack(
+    spec,
+    {
+      buf: "b",
+      load: (n) => `loadB(bt, row, ${n})`,
+      width: L.WB,
+      rows: L.Kp,
+      cols: spec.N,
+      rowOk: `row < ${u(spec.K)}`,
+      height: L.HB,
+      layers: L.LB,
+    },
+    format,
+    src,
+    dst,
+  );
 }
 
 function _multiply(

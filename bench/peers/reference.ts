@@ -47,41 +47,38 @@ export function elementwiseReference(): Float64Array {
   return Float64Array.from(x, elementwiseFormula);
 }
 
-function mm(a: ArrayLike<number>, b: ArrayLike<number>, m: number, k: number, n: number) {
+/**
+ * o[i, j] = Σ_p A[i, p] · B[p, j] in float64 for an m × n result over k, each operand read
+ * through (row, column) strides so that transposed layouts need no copy.
+ */
+function matmulStrided(
+  a: ArrayLike<number>,
+  [ai, ap]: readonly [number, number],
+  b: ArrayLike<number>,
+  [bp, bj]: readonly [number, number],
+  m: number,
+  k: number,
+  n: number,
+): Float64Array {
   const o = new Float64Array(m * n);
   for (let i = 0; i < m; i++) {
     for (let p = 0; p < k; p++) {
-      const v = a[i * k + p];
+      const v = a[i * ai + p * ap];
       if (v === 0) continue;
-      for (let j = 0; j < n; j++) o[i * n + j] += v * b[p * n + j];
+      for (let j = 0; j < n; j++) o[i * n + j] += v * b[p * bp + j * bj];
     }
   }
   return o;
 }
+/** a·b for a [m, k], b [k, n]. */
+const mm = (a: ArrayLike<number>, b: ArrayLike<number>, m: number, k: number, n: number) =>
+  matmulStrided(a, [k, 1], b, [n, 1], m, k, n);
 /** aᵀ·b for a [k, m], b [k, n] → [m, n]. */
-function mmTA(a: ArrayLike<number>, b: ArrayLike<number>, k: number, m: number, n: number) {
-  const o = new Float64Array(m * n);
-  for (let p = 0; p < k; p++) {
-    for (let i = 0; i < m; i++) {
-      const v = a[p * m + i];
-      if (v === 0) continue;
-      for (let j = 0; j < n; j++) o[i * n + j] += v * b[p * n + j];
-    }
-  }
-  return o;
-}
+const mmTA = (a: ArrayLike<number>, b: ArrayLike<number>, k: number, m: number, n: number) =>
+  matmulStrided(a, [1, m], b, [n, 1], m, k, n);
 /** a·bᵀ for a [m, k], b [n, k] → [m, n]. */
-function mmTB(a: ArrayLike<number>, b: ArrayLike<number>, m: number, k: number, n: number) {
-  const o = new Float64Array(m * n);
-  for (let i = 0; i < m; i++) {
-    for (let j = 0; j < n; j++) {
-      let s = 0;
-      for (let p = 0; p < k; p++) s += a[i * k + p] * b[j * k + p];
-      o[i * n + j] = s;
-    }
-  }
-  return o;
-}
+const mmTB = (a: ArrayLike<number>, b: ArrayLike<number>, m: number, k: number, n: number) =>
+  matmulStrided(a, [k, 1], b, [1, k], m, k, n);
 
 /** float64 reference of one W3 step from the initial parameters. */
 export function mlpReference(): MlpResult {

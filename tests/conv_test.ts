@@ -1,5 +1,6 @@
 import { F64, fdStep, fdTol, withCpu } from "./backend.ts";
 import { assertAllClose, assertEquals, assertThrows } from "@std/assert";
+import { rng } from "./helpers.ts";
 import { grad, jit, jvp, np, type Tensor, vjp, vmap } from "../mod.ts";
 import {
   avgPool,
@@ -15,17 +16,6 @@ import { withFloat64 } from "../core/prims/host.ts";
 
 // ---------------------------------------------------------------- helpers
 
-/** mulberry32: a small seeded generator, so every run sees the same inputs. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const size = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
 function randData(shape: readonly number[], seed: number): Float32Array {
   const r = rng(seed);

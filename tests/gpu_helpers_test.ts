@@ -8,6 +8,10 @@
 import { assertEquals } from "@std/assert";
 import type { DType, TypedArray } from "../core/dtype.ts";
 import { createWebGpuBackend, webgpuAvailable, type WebGpuBackend } from "../gpu/backend.ts";
+import { rng } from "./helpers.ts";
+
+/** The shared seeded generator (tests import it from here too). */
+export { rng };
 
 /** Whether the GPU tests run here (a WebGPU adapter exists). */
 export const HAS_GPU: boolean = await webgpuAvailable();
@@ -24,18 +28,6 @@ export function gpu(): Promise<WebGpuBackend> {
 export function gpuSharedGemm(): Promise<WebGpuBackend> {
   _shared ??= createWebGpuBackend({ gemm: "shared" });
   return _shared;
-}
-
-/** mulberry32: a tiny seeded PRNG giving floats in [0, 1). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Random data of a dtype: floats uniform in [lo, hi), ints in [lo, hi), bools fair. */

@@ -33,6 +33,7 @@ import {
   printProgram,
   type Program,
 } from "../gpu/jit/mod.ts";
+import { rng } from "./helpers.ts";
 
 const HAS_GPU = await webgpuAvailable();
 const ignore = !HAS_GPU;
@@ -59,12 +60,9 @@ async function webgpuShared(): Promise<WebGpuBackend> {
 
 /** Seeded data in [lo, hi) (floored for integer dtypes). */
 function rand(seed: number, n: number, lo = -1, hi = 1, dtype: DType = "f32"): number[] {
-  let a = seed >>> 0;
+  const r = rng(seed);
   return Array.from({ length: n }, () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    const v = lo + (hi - lo) * (((t ^ (t >>> 14)) >>> 0) / 4294967296);
+    const v = lo + (hi - lo) * r();
     return dtype === "f32" ? v : Math.floor(v);
   });
 }

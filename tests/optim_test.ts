@@ -4,7 +4,7 @@ import { jit, np, type Tensor, tree, valueAndGrad } from "../mod.ts";
 import { type Backend, currentBackend, setBackend } from "../core/backend.ts";
 import { createCpuBackend } from "../core/cpu.ts";
 import * as optim from "../optim/mod.ts";
-import type { GradientTransformation } from "../optim/mod.ts";
+import type { GradientTransformation, OneCycleOptions } from "../optim/mod.ts";
 
 // ---------------------------------------------------------------- helpers
 
@@ -422,17 +422,7 @@ Deno.test("cosineAnnealing follows PyTorch's closed form, including past tMax", 
 });
 
 /** PyTorch OneCycleLR.get_lr, transcribed (learning rate only). */
-function torchOneCycle(
-  o: {
-    maxLr: number;
-    totalSteps: number;
-    pctStart?: number;
-    annealStrategy?: "cos" | "linear";
-    divFactor?: number;
-    finalDivFactor?: number;
-    threePhase?: boolean;
-  },
-): (t: number) => number {
+function torchOneCycle(o: OneCycleOptions): (t: number) => number {
   const { maxLr, totalSteps, pctStart = 0.3, annealStrategy = "cos" } = o;
   const { divFactor = 25, finalDivFactor = 1e4, threePhase = false } = o;
   const initial = maxLr / divFactor, min = initial / finalDivFactor;

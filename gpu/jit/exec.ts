@@ -136,6 +136,17 @@ export class ProgramState {
     return d;
   }
 
+  #zeroStep: _Step | null = null;
+  /** A step uniform of zeros, for kernels outside scans. */
+  get zeroStep(): _Step {
+    if (!this.#zeroStep) {
+      const buf = this.#env.rt.ctx.device.createBuffer({ size: _STEP_STRIDE, usage: _UNIFORM });
+      this.owned.push(buf); // created zeroed
+      this.#zeroStep = { buf, k: 0, i: 0 };
+    }
+    return this.#zeroStep;
+  }
+
   /** The loop state of a scan. */
   scanState(op: ScanOp): _Scan {
     let s = this.#scans.get(op);
@@ -220,6 +231,8 @@ function _dispatch(
 ): void {
   const [x, y, z] = op.grid;
   if (x === 0 || y === 0 || z === 0) return;
+  // outside a scan the step uniform is all zeros (f32 literals read its w)
+  step ??= st.zeroStep;
   const d = st.dispatchState(op);
   const key = op.bindings.map((r) =>
     r.kind === "slot"

@@ -293,7 +293,7 @@ export class Scope {
       case "bitcast":
         return this.let(`bitcast<${storageType(v.aval.dtype)}>(${same(0)})`);
       case "literal":
-        return _literal(p.value as number, p.dtype as DType, h);
+        return _literal(p.value as number, p.dtype as DType, k);
       case "iota": {
         const d = this.dims(idx)[p.dimension as number];
         return v.aval.dtype === "f32" ? `f32(${d})` : v.aval.dtype === "i32" ? `i32(${d})` : d;
@@ -405,17 +405,27 @@ export class Scope {
   }
 }
 
-function _literal(value: number, dtype: DType, h: Helpers): string {
+const _bitsView = new DataView(new ArrayBuffer(4));
+function _f32Bits(value: number): number {
+  _bitsView.setFloat32(0, value);
+  return _bitsView.getUint32(0);
+}
+
+function _literal(value: number, dtype: DType, k: KernelCtx): string {
   if (dtype === "f32") {
     if (Number.isNaN(value)) {
-      h.add(F32_SPECIALS);
+      k.helpers.add(F32_SPECIALS);
       return "_nan()";
     }
     if (!Number.isFinite(value)) {
-      h.add(F32_SPECIALS);
+      k.helpers.add(F32_SPECIALS);
       return value > 0 ? "_inf()" : "(-_inf())";
     }
-    return `f32(${Math.fround(value)})`;
+    // The bits XORed with the (always zero) `_step.w`: a value the shader compiler cannot see
+    // through, so it does not reassociate products with it (Mesa rewrites (a·b)·#c as a·(b·#c),
+    // which changes the rounding) and results stay those of the eager ops and the cpu backend.
+    k.usesStep = true;
+    return `bitcast<f32>(${u(_f32Bits(value))} ^ _step.w)`;
   }
   if (dtype === "i32") return `(${i32Lit(value | 0)})`;
   if (dtype === "bool") return value ? "1u" : "0u";

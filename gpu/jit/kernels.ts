@@ -174,6 +174,7 @@ function _ewVec4(c: CodegenCtx, grp: Group): Op[] | null {
   const texDecls: string[] = [];
   const texRes: Res[] = [];
   const staged = new Map<GVal, string>();
+  const specs: TextureSpec[] = [];
   const texRead = (v: GVal): string | undefined => {
     if (!c.gemm.textures || v.aval.size / 4 < STAGE_MIN_TEXELS) return undefined;
     const hit = staged.get(v);
@@ -184,8 +185,9 @@ function _ewVec4(c: CodegenCtx, grp: Group): Op[] | null {
     if (!shape) return undefined;
     const { W, H, L } = shape;
     const t = storageType(v.aval.dtype);
-    const index = c.textures.push({ width: W, height: H, layers: L, format: TEXEL_FORMAT[t] }) -
-      1;
+    // indices follow the program's textures; the specs join them if the kernel is kept
+    const index = c.textures.length + specs.length;
+    specs.push({ width: W, height: H, layers: L, format: TEXEL_FORMAT[t] });
     copies.push({ kind: "toTexture", src: slotRes(c, v), tex: index, bytesPerRow: W * 16 });
     const name = `tx${v.id}`;
     texDecls.push(`var ${name}: texture_2d_array<${t}>;`);
@@ -203,10 +205,8 @@ function _ewVec4(c: CodegenCtx, grp: Group): Op[] | null {
     const lanes = _LANES.map((lin) => s.gen(v, { shape: v.aval.shape, lin }));
     return `${names[j]}[q] = vec4<${storageType(v.aval.dtype)}>(${lanes.join(", ")});`;
   });
-  if (k.mixedLeaves) {
-    c.textures.length -= texRes.length; // the staged textures are not used after all
-    return null;
-  }
+  if (k.mixedLeaves) return null;
+  c.textures.push(...specs);
   const d = declare([...leafDecls(c, k), ..._outDecls(c, grp, names, true)], k.usesStep);
   const text = [
     d.text,

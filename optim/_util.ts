@@ -4,7 +4,9 @@
  *
  * @module
  */
-import { np, Tensor, tree } from "../mod.ts";
+import * as np from "../core/numpy.ts";
+import { Tensor } from "../core/tensor.ts";
+import * as tree from "../core/tree.ts";
 import type { Schedule } from "./schedules.ts";
 
 /** A learning rate: a constant, or a schedule evaluated at the optimizer's step counter. */
@@ -71,22 +73,3 @@ export function _checkLr(op: string, lr: LearningRate): void {
 
 /** Flat leaves of a pytree. */
 export type Leaves = Tensor[];
-
-/** `−lr · d` for every leaf `d`, with `lr` a number or a traced scalar. */
-export function _descend(lr: number | Tensor, ds: Leaves): Leaves {
-  const neg = typeof lr === "number" ? -lr : lr.neg();
-  return ds.map((d) => d.mul(neg));
-}
-
-/** `g + λ p` (PyTorch's L2 `weight_decay`, added to the gradient), or `g` when λ = 0. */
-export function _l2(
-  op: string,
-  gs: Leaves,
-  wd: number,
-  params: unknown,
-  def: tree.TreeDef,
-): Leaves {
-  if (wd === 0) return gs;
-  const ps = _params(op, params, def);
-  return gs.map((g, i) => g.add(ps[i].mul(wd)));
-}

@@ -4,22 +4,17 @@
  *
  * @module
  */
-import { np, type Tensor } from "../mod.ts";
+import { _check, _checkLr, type LearningRate } from "./_util.ts";
+import { scaleByAdam, type ScaleByAdamState } from "./scale_by.ts";
 import {
-  _check,
-  _checkLr,
-  _count0,
-  _descend,
-  _flat,
-  _l2,
-  _like,
-  _lrAt,
-  _params,
-  _zerosLike,
-  type LearningRate,
-  type Leaves,
-} from "./_util.ts";
-import type { GradientTransformation } from "./transform.ts";
+  _addDecayedWeights,
+  chain,
+  type EmptyState,
+  type GradientTransformation,
+  identity,
+  scaleByLearningRate,
+  type ScheduleState,
+} from "./transform.ts";
 
 /** Options of {@linkcode adam} (PyTorch `torch.optim.Adam`). */
 export interface AdamOptions {
@@ -35,70 +30,20 @@ export interface AdamOptions {
   amsgrad?: boolean;
 }
 
-/** The state of {@linkcode adam} and {@linkcode adamw}. */
-export interface AdamState {
-  /** Updates done so far (i32 scalar). */
-  readonly count: Tensor;
-  /** First moment `m` (PyTorch `exp_avg`). */
-  readonly mu: unknown;
-  /** Second moment `v` (PyTorch `exp_avg_sq`). */
-  readonly nu: unknown;
-  /** Running maximum of `v` (amsgrad only; else null; PyTorch `max_exp_avg_sq`). */
-  readonly nuMax: unknown;
-}
+/** The state of {@linkcode adam}: its parts' states, `[decay, moments, counter]` (Optax). */
+export type AdamState = [EmptyState, ScaleByAdamState, ScheduleState];
 
-function _adam(
-  op: string,
-  opts: AdamOptions,
-  decoupled: boolean,
-): GradientTransformation<AdamState> {
+/** The state of {@linkcode adamw}: `[moments, decay, counter]` (decay after the moments). */
+export type AdamWState = [ScaleByAdamState, EmptyState, ScheduleState];
+
+function _parts(op: string, opts: AdamOptions, decoupled: boolean) {
   const { lr = 1e-3, betas = [0.9, 0.999], eps = 1e-8, amsgrad = false } = opts;
   const weightDecay = opts.weightDecay ?? (decoupled ? 1e-2 : 0);
-  const [b1, b2] = betas;
   _checkLr(op, lr);
-  _check(op, "betas[0]", b1, b1 >= 0 && b1 < 1, "in [0, 1)");
-  _check(op, "betas[1]", b2, b2 >= 0 && b2 < 1, "in [0, 1)");
-  _check(op, "eps", eps, eps >= 0, "≥ 0");
+  const pre = scaleByAdam({ b1: betas[0], b2: betas[1], eps, amsgrad }, op);
   _check(op, "weightDecay", weightDecay, weightDecay >= 0, "≥ 0");
-  return {
-    init: (params) => ({
-      count: _count0(),
-      mu: _zerosLike(params),
-      nu: _zerosLike(params),
-      nuMax: amsgrad ? _zerosLike(params) : null,
-    }),
-    update: (updates, state, params) => {
-      const [gs0, def] = _flat(updates);
-      const gs = decoupled ? gs0 : _l2(op, gs0, weightDecay, params, def);
-      const m = _like(op, "state.mu", state.mu, def).map((m, i) =>
-        m.mul(b1).add(gs[i].mul(1 - b1))
-      );
-      const v = _like(op, "state.nu", state.nu, def)
-        .map((v, i) => v.mul(b2).add(np.square(gs[i]).mul(1 - b2)));
-      let vMax: Leaves | null = null;
-      if (amsgrad) {
-        vMax = _like(op, "state.nuMax", state.nuMax, def).map((x, i) => np.maximum(x, v[i]));
-      }
-      const t = state.count.add(1).astype("f32");
-      // 1 − βᵗ = −expm1(t·ln β): exact to f32 even for β near 1 (a plain 1 − pow loses ~1e-5)
-      const oneMinusPow = (b: number) => np.negative(np.expm1(t.mul(Math.log(b))));
-      const bc1 = oneMinusPow(b1), bc2Sqrt = np.sqrt(oneMinusPow(b2));
-      // PyTorch's arrangement: step = (γ / bc₁) · m / (√v / √bc₂ + ε)
-      const vs = vMax ?? v;
-      let ds = m.map((mi, i) => mi.div(np.sqrt(vs[i]).div(bc2Sqrt).add(eps)).div(bc1));
-      const rate = _lrAt(lr, state.count);
-      if (decoupled && weightDecay !== 0) {
-        const ps = _params(op, params, def);
-        ds = ds.map((d, i) => d.add(ps[i].mul(weightDecay)));
-      }
-      return [def.unflatten(_descend(rate, ds)), {
-        count: state.count.add(1),
-        mu: def.unflatten(m),
-        nu: def.unflatten(v),
-        nuMax: vMax === null ? null : def.unflatten(vMax),
-      }];
-    },
-  };
+  const decay = weightDecay === 0 ? identity() : _addDecayedWeights(op, weightDecay);
+  return { pre, decay, lr: scaleByLearningRate(lr) };
 }
 
 /**
@@ -126,7 +71,9 @@ function _adam(
  * ```
  */
 export function adam(opts: AdamOptions = {}): GradientTransformation<AdamState> {
-  return _adam("adam", opts, false);
+  // L2: the gradient is decayed before the moments see it
+  const { pre, decay, lr } = _parts("adam", opts, false);
+  return chain(decay, pre, lr);
 }
 
 /**
@@ -153,6 +100,8 @@ export function adam(opts: AdamOptions = {}): GradientTransformation<AdamState> 
  * console.log(await applyUpdates(p, u).toArray()); // ≈ [1.8]: 2 − 0.1·0.5·2 − 0.1
  * ```
  */
-export function adamw(opts: AdamOptions = {}): GradientTransformation<AdamState> {
-  return _adam("adamw", opts, true);
+export function adamw(opts: AdamOptions = {}): GradientTransformation<AdamWState> {
+  // decoupled: p ← p − γ (adam(g) + λ p), PyTorch's two-stage AdamW update in one step
+  const { pre, decay, lr } = _parts("adamw", opts, true);
+  return chain(pre, decay, lr);
 }

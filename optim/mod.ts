@@ -30,6 +30,7 @@ export {
   addDecayedWeights,
   applyUpdates,
   chain,
+  type ChainState,
   clipByGlobalNorm,
   clipByValue,
   type EmptyState,
@@ -41,7 +42,25 @@ export {
   scale,
   scaleByLearningRate,
   type ScheduleState,
+  type StateOf,
 } from "./transform.ts";
+export {
+  scaleByAdadelta,
+  type ScaleByAdadeltaOptions,
+  type ScaleByAdadeltaState,
+  scaleByAdam,
+  type ScaleByAdamOptions,
+  type ScaleByAdamState,
+  scaleByRms,
+  type ScaleByRmsOptions,
+  type ScaleByRmsState,
+  scaleByRss,
+  type ScaleByRssOptions,
+  type ScaleByRssState,
+  trace,
+  type TraceOptions,
+  type TraceState,
+} from "./scale_by.ts";
 export { masked, type MaskedState, multiSteps, type MultiStepsState } from "./wrappers.ts";
 export {
   adadelta,
@@ -57,7 +76,7 @@ export {
   type SgdOptions,
   type SgdState,
 } from "./optimizers.ts";
-export { adam, type AdamOptions, type AdamState, adamw } from "./adam.ts";
+export { adam, type AdamOptions, type AdamState, adamw, type AdamWState } from "./adam.ts";
 export {
   constantSchedule,
   cosineAnnealing,

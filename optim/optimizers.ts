@@ -11,21 +11,34 @@
  *
  * @module
  */
-import { np, type Tensor } from "../mod.ts";
+import * as np from "../core/numpy.ts";
+import type { Tensor } from "../core/tensor.ts";
+import { _check, _checkLr, _lrAt, type LearningRate } from "./_util.ts";
 import {
-  _check,
-  _checkLr,
-  _count0,
-  _descend,
-  _flat,
-  _l2,
-  _like,
-  _lrAt,
-  _zerosLike,
-  type LearningRate,
-  type Leaves,
-} from "./_util.ts";
-import type { GradientTransformation } from "./transform.ts";
+  scaleByAdadelta,
+  type ScaleByAdadeltaState,
+  scaleByRms,
+  type ScaleByRmsState,
+  scaleByRss,
+  type ScaleByRssState,
+  trace,
+  type TraceState,
+} from "./scale_by.ts";
+import {
+  _addDecayedWeights,
+  chain,
+  type EmptyState,
+  type GradientTransformation,
+  identity,
+  scaleByLearningRate,
+  type ScheduleState,
+} from "./transform.ts";
+
+/** `addDecayedWeights(λ)` (PyTorch's L2 `weight_decay`) when λ ≠ 0, else the identity. */
+function _l2(op: string, weightDecay: number): GradientTransformation<EmptyState> {
+  _check(op, "weightDecay", weightDecay, weightDecay >= 0, "≥ 0");
+  return weightDecay === 0 ? identity() : _addDecayedWeights(op, weightDecay);
+}
 
 // ---------------------------------------------------------------- SGD
 
@@ -43,13 +56,11 @@ export interface SgdOptions {
   weightDecay?: number;
 }
 
-/** The state of {@linkcode sgd}. */
-export interface SgdState {
-  /** Updates done so far (i32 scalar). */
-  readonly count: Tensor;
-  /** The momentum buffer `b` (params' structure), or null without momentum. */
-  readonly momentumBuffer: unknown;
-}
+/**
+ * The state of {@linkcode sgd}: `[decay, momentum, counter]` (the momentum part is `{}` without
+ * momentum).
+ */
+export type SgdState = [EmptyState, TraceState | EmptyState, ScheduleState];
 
 /**
  * Stochastic gradient descent with PyTorch's momentum (`torch.optim.SGD`):
@@ -80,34 +91,14 @@ export function sgd(opts: SgdOptions): GradientTransformation<SgdState> {
   const { lr, momentum = 0, dampening = 0, nesterov = false, weightDecay = 0 } = opts;
   _checkLr("sgd", lr);
   _check("sgd", "momentum", momentum, momentum >= 0, "≥ 0");
-  _check("sgd", "weightDecay", weightDecay, weightDecay >= 0, "≥ 0");
+  const decay = _l2("sgd", weightDecay);
   if (nesterov && (momentum <= 0 || dampening !== 0)) {
     throw new RangeError("sgd: nesterov momentum requires a momentum > 0 and zero dampening");
   }
-  return {
-    init: (params) => ({
-      count: _count0(),
-      momentumBuffer: momentum === 0 ? null : _zerosLike(params),
-    }),
-    update: (updates, state, params) => {
-      const [gs0, def] = _flat(updates);
-      let gs = _l2("sgd", gs0, weightDecay, params, def);
-      let buf: Leaves | null = null;
-      if (momentum !== 0) {
-        const first = state.count.equal(0);
-        const bs = _like("sgd", "state.momentumBuffer", state.momentumBuffer, def);
-        buf = bs.map((b, i) =>
-          np.where(first, gs[i], b.mul(momentum).add(gs[i].mul(1 - dampening)))
-        );
-        gs = nesterov ? gs.map((g, i) => g.add(buf![i].mul(momentum))) : buf;
-      }
-      const us = _descend(_lrAt(lr, state.count), gs);
-      return [def.unflatten(us), {
-        count: state.count.add(1),
-        momentumBuffer: buf === null ? null : def.unflatten(buf),
-      }];
-    },
-  };
+  const mom: GradientTransformation<TraceState | EmptyState> = momentum === 0
+    ? identity()
+    : trace({ decay: momentum, dampening, nesterov }, "sgd");
+  return chain(decay, mom, scaleByLearningRate(lr));
 }
 
 // ---------------------------------------------------------------- Adagrad
@@ -126,13 +117,8 @@ export interface AdagradOptions {
   eps?: number;
 }
 
-/** The state of {@linkcode adagrad}. */
-export interface AdagradState {
-  /** Updates done so far (i32 scalar). */
-  readonly count: Tensor;
-  /** The accumulated squared gradients (PyTorch `state_sum`). */
-  readonly sum: unknown;
-}
+/** The state of {@linkcode adagrad}: `[decay, accumulator, counter]`. */
+export type AdagradState = [EmptyState, ScaleByRssState, ScheduleState];
 
 /**
  * Adagrad as PyTorch (`torch.optim.Adagrad`):
@@ -161,37 +147,13 @@ export function adagrad(opts: AdagradOptions = {}): GradientTransformation<Adagr
     opts;
   _checkLr("adagrad", lr);
   _check("adagrad", "lrDecay", lrDecay, lrDecay >= 0, "≥ 0");
-  _check("adagrad", "weightDecay", weightDecay, weightDecay >= 0, "≥ 0");
-  _check(
-    "adagrad",
-    "initialAccumulatorValue",
-    initialAccumulatorValue,
-    initialAccumulatorValue >= 0,
-    "≥ 0",
-  );
-  _check("adagrad", "eps", eps, eps >= 0, "≥ 0");
-  return {
-    init: (params) => {
-      const [ps, def] = _flat(params);
-      return {
-        count: _count0(),
-        sum: def.unflatten(ps.map((p) => np.fullLike(p, initialAccumulatorValue))),
-      };
-    },
-    update: (updates, state, params) => {
-      const [gs0, def] = _flat(updates);
-      const gs = _l2("adagrad", gs0, weightDecay, params, def);
-      const sum = _like("adagrad", "state.sum", state.sum, def).map((s, i) =>
-        s.add(np.square(gs[i]))
-      );
-      let rate = _lrAt(lr, state.count);
-      if (lrDecay !== 0) {
-        rate = np.divide(rate, state.count.astype("f32").mul(lrDecay).add(1));
-      }
-      const us = _descend(rate, gs.map((g, i) => g.div(np.sqrt(sum[i]).add(eps))));
-      return [def.unflatten(us), { count: state.count.add(1), sum: def.unflatten(sum) }];
-    },
-  };
+  const decay = _l2("adagrad", weightDecay);
+  const pre = scaleByRss({ initialAccumulatorValue, eps }, "adagrad");
+  // γ̃ = γ / (1 + count · η): the decay is a schedule of the same counter
+  const rate: LearningRate = lrDecay === 0
+    ? lr
+    : (count: Tensor) => np.divide(_lrAt(lr, count), count.astype("f32").mul(lrDecay).add(1));
+  return chain(decay, pre, scaleByLearningRate(rate));
 }
 
 // ---------------------------------------------------------------- RMSprop
@@ -212,17 +174,11 @@ export interface RmspropOptions {
   centered?: boolean;
 }
 
-/** The state of {@linkcode rmsprop}. */
-export interface RmspropState {
-  /** Updates done so far (i32 scalar). */
-  readonly count: Tensor;
-  /** The running average of squared gradients `v`. */
-  readonly squareAvg: unknown;
-  /** The running average of gradients (centered only; else null). */
-  readonly gradAvg: unknown;
-  /** The momentum buffer `b` (momentum > 0 only; else null). */
-  readonly momentumBuffer: unknown;
-}
+/**
+ * The state of {@linkcode rmsprop}: `[decay, averages, momentum, counter]` (the momentum part
+ * is `{}` without momentum).
+ */
+export type RmspropState = [EmptyState, ScaleByRmsState, TraceState | EmptyState, ScheduleState];
 
 /**
  * RMSprop as PyTorch (`torch.optim.RMSprop`), with `ε` added after the square root:
@@ -251,45 +207,14 @@ export function rmsprop(opts: RmspropOptions = {}): GradientTransformation<Rmspr
   const { lr = 0.01, alpha = 0.99, eps = 1e-8, weightDecay = 0, momentum = 0, centered = false } =
     opts;
   _checkLr("rmsprop", lr);
-  _check("rmsprop", "alpha", alpha, alpha >= 0, "≥ 0");
-  _check("rmsprop", "eps", eps, eps >= 0, "≥ 0");
-  _check("rmsprop", "weightDecay", weightDecay, weightDecay >= 0, "≥ 0");
+  const pre = scaleByRms({ decay: alpha, eps, centered }, "rmsprop");
+  const decay = _l2("rmsprop", weightDecay);
   _check("rmsprop", "momentum", momentum, momentum >= 0, "≥ 0");
-  return {
-    init: (params) => ({
-      count: _count0(),
-      squareAvg: _zerosLike(params),
-      gradAvg: centered ? _zerosLike(params) : null,
-      momentumBuffer: momentum > 0 ? _zerosLike(params) : null,
-    }),
-    update: (updates, state, params) => {
-      const [gs0, def] = _flat(updates);
-      const gs = _l2("rmsprop", gs0, weightDecay, params, def);
-      const v = _like("rmsprop", "state.squareAvg", state.squareAvg, def)
-        .map((v, i) => v.mul(alpha).add(np.square(gs[i]).mul(1 - alpha)));
-      let vt = v, gAvg: Leaves | null = null;
-      if (centered) {
-        gAvg = _like("rmsprop", "state.gradAvg", state.gradAvg, def)
-          .map((a, i) => a.mul(alpha).add(gs[i].mul(1 - alpha)));
-        vt = v.map((vi, i) => vi.sub(np.square(gAvg![i])));
-      }
-      let ds = gs.map((g, i) => g.div(np.sqrt(vt[i]).add(eps)));
-      let buf: Leaves | null = null;
-      if (momentum > 0) {
-        buf = _like("rmsprop", "state.momentumBuffer", state.momentumBuffer, def)
-          .map((b, i) => b.mul(momentum).add(ds[i]));
-        ds = buf;
-      }
-      const us = _descend(_lrAt(lr, state.count), ds);
-      const un = (ls: Leaves | null) => (ls === null ? null : def.unflatten(ls));
-      return [def.unflatten(us), {
-        count: state.count.add(1),
-        squareAvg: def.unflatten(v),
-        gradAvg: un(gAvg),
-        momentumBuffer: un(buf),
-      }];
-    },
-  };
+  // PyTorch's RMSprop buffer starts at zero: b ← μ b + g/(√ṽ + ε), which `trace` computes
+  const mom: GradientTransformation<TraceState | EmptyState> = momentum > 0
+    ? trace({ decay: momentum }, "rmsprop")
+    : identity();
+  return chain(decay, pre, mom, scaleByLearningRate(lr));
 }
 
 // ---------------------------------------------------------------- Adadelta
@@ -306,15 +231,8 @@ export interface AdadeltaOptions {
   weightDecay?: number;
 }
 
-/** The state of {@linkcode adadelta}. */
-export interface AdadeltaState {
-  /** Updates done so far (i32 scalar). */
-  readonly count: Tensor;
-  /** The running average of squared gradients `v`. */
-  readonly squareAvg: unknown;
-  /** The running average of squared deltas `u`. */
-  readonly accDelta: unknown;
-}
+/** The state of {@linkcode adadelta}: `[decay, averages, counter]`. */
+export type AdadeltaState = [EmptyState, ScaleByAdadeltaState, ScheduleState];
 
 /**
  * Adadelta as PyTorch (`torch.optim.Adadelta`):
@@ -342,29 +260,6 @@ export interface AdadeltaState {
 export function adadelta(opts: AdadeltaOptions = {}): GradientTransformation<AdadeltaState> {
   const { lr = 1.0, rho = 0.9, eps = 1e-6, weightDecay = 0 } = opts;
   _checkLr("adadelta", lr);
-  _check("adadelta", "rho", rho, rho >= 0 && rho <= 1, "in [0, 1]");
-  _check("adadelta", "eps", eps, eps >= 0, "≥ 0");
-  _check("adadelta", "weightDecay", weightDecay, weightDecay >= 0, "≥ 0");
-  return {
-    init: (params) => ({
-      count: _count0(),
-      squareAvg: _zerosLike(params),
-      accDelta: _zerosLike(params),
-    }),
-    update: (updates, state, params) => {
-      const [gs0, def] = _flat(updates);
-      const gs = _l2("adadelta", gs0, weightDecay, params, def);
-      const v = _like("adadelta", "state.squareAvg", state.squareAvg, def)
-        .map((v, i) => v.mul(rho).add(np.square(gs[i]).mul(1 - rho)));
-      const u0 = _like("adadelta", "state.accDelta", state.accDelta, def);
-      const delta = gs.map((g, i) => np.sqrt(u0[i].add(eps)).div(np.sqrt(v[i].add(eps))).mul(g));
-      const u = u0.map((ui, i) => ui.mul(rho).add(np.square(delta[i]).mul(1 - rho)));
-      const us = _descend(_lrAt(lr, state.count), delta);
-      return [def.unflatten(us), {
-        count: state.count.add(1),
-        squareAvg: def.unflatten(v),
-        accDelta: def.unflatten(u),
-      }];
-    },
-  };
+  const pre = scaleByAdadelta({ rho, eps }, "adadelta");
+  return chain(_l2("adadelta", weightDecay), pre, scaleByLearningRate(lr));
 }

@@ -10,7 +10,8 @@
  *
  * @module
  */
-import { np, type Tensor } from "../mod.ts";
+import * as np from "../core/numpy.ts";
+import type { Tensor } from "../core/tensor.ts";
 
 /**
  * A schedule: maps the step count (an i32 or f32 scalar Tensor, possibly a tracer) to the

@@ -6,7 +6,9 @@
  *
  * @module
  */
-import { np, type Tensor, tree } from "../mod.ts";
+import * as np from "../core/numpy.ts";
+import type { Tensor } from "../core/tensor.ts";
+import * as tree from "../core/tree.ts";
 import { _count0, _flat, _like, _lrAt, _params, type LearningRate } from "./_util.ts";
 
 export type { LearningRate } from "./_util.ts";
@@ -31,6 +33,14 @@ export interface GradientTransformation<S = unknown> {
    */
   update<T>(updates: T, state: S, params?: T): [T, S];
 }
+
+/** The state type of a transformation: `StateOf<typeof adam(…)>`. */
+export type StateOf<G> = G extends GradientTransformation<infer S> ? S : never;
+
+/** The state of {@linkcode chain}: the tuple of its parts' states, in order. */
+export type ChainState<T extends readonly GradientTransformation<any>[]> = {
+  -readonly [K in keyof T]: StateOf<T[K]>;
+};
 
 /** The state of stateless transformations: an empty object (an empty pytree). */
 export type EmptyState = Record<string, never>;
@@ -81,11 +91,11 @@ export function applyUpdates<T>(params: T, updates: T): T {
  * console.log(await u.w.toArray()); // [-0.06, -0.08]
  * ```
  */
-export function chain(
-  ...transforms: readonly GradientTransformation<any>[]
-): GradientTransformation<unknown[]> {
+export function chain<const T extends readonly GradientTransformation<any>[]>(
+  ...transforms: T
+): GradientTransformation<ChainState<T>> {
   return {
-    init: (params) => transforms.map((t) => t.init(params)),
+    init: (params) => transforms.map((t) => t.init(params)) as ChainState<T>,
     update: (updates, state, params) => {
       if (!Array.isArray(state) || state.length !== transforms.length) {
         throw new TypeError(
@@ -99,7 +109,7 @@ export function chain(
         u = u2;
         next.push(s2);
       });
-      return [u, next];
+      return [u, next as ChainState<T>];
     },
   };
 }
@@ -198,12 +208,21 @@ export function addDecayedWeights(
   weightDecay: number,
   mask?: MaskSpec,
 ): GradientTransformation<EmptyState> {
+  return _addDecayedWeights("addDecayedWeights", weightDecay, mask);
+}
+
+/** {@linkcode addDecayedWeights} whose errors name `op` (the optimizer built on it). */
+export function _addDecayedWeights(
+  op: string,
+  weightDecay: number,
+  mask?: MaskSpec,
+): GradientTransformation<EmptyState> {
   return {
     init: () => ({}),
     update: (updates, state, params) => {
       const [us, def] = _flat(updates);
-      const ps = _params("addDecayedWeights", params, def);
-      const flags = mask === undefined ? null : _maskFlags(mask, params, "addDecayedWeights");
+      const ps = _params(op, params, def);
+      const flags = mask === undefined ? null : _maskFlags(mask, params, op);
       const out = us.map((u, i) => (flags && !flags[i] ? u : u.add(ps[i].mul(weightDecay))));
       return [def.unflatten(out), state];
     },

@@ -4,7 +4,8 @@
  *
  * @module
  */
-import { np, type Tensor } from "../mod.ts";
+import * as np from "../core/numpy.ts";
+import type { Tensor } from "../core/tensor.ts";
 import { _count0, _flat, _like, _zerosLike } from "./_util.ts";
 import { _maskFlags, type GradientTransformation, type MaskSpec } from "./transform.ts";
 

@@ -567,7 +567,7 @@ Deno.test("multiSteps with k = 3 applies the mean of three gradients once, then 
   const buf = m1.map((b, i) => 0.9 * b + m2[i]);
   assertAllClose(seen, [[1, 1], [1, 1], p3, p3, p3, p3.map((x, i) => x - 0.1 * buf[i])], STOL);
   assertEquals(await s.miniStep.item(), 0);
-  assertEquals(await s.inner.count.item(), 2);
+  assertEquals(await s.inner[2].count.item(), 2);
   assertEquals(step.traceCount, 1);
   assertThrows(() => optim.multiSteps(inner, 0), RangeError, "everyK");
 });
@@ -578,12 +578,12 @@ Deno.test("masked applies the inner transformation to masked leaves and passes t
   // a prefix mask: one boolean covers the whole `head` subtree
   const t = optim.masked(optim.adam({ lr: 0.1 }), { w: true, b: false, head: true });
   const s = t.init(p);
-  assertEquals(String(tree.structure(s.inner.mu)), "{b: null, head: {k: *, v: *}, w: *}");
+  assertEquals(String(tree.structure(s.inner[1].mu)), "{b: null, head: {k: *, v: *}, w: *}");
   const [u, s2] = t.update(g, s, p);
   assertAllClose(await arr(u.w), [-0.1, 0.1], STOL);
   assertEquals(await arr(u.b), [2]);
   assertAllClose(await arr(u.head.k), [-0.1], STOL);
-  assertEquals(await s2.inner.count.item(), 1);
+  assertEquals(await s2.inner[2].count.item(), 1);
   const byFn = optim.masked(optim.scale(0), (tr: any) => tree.map((x: Tensor) => x.ndim === 0, tr));
   const [u2] = byFn.update(g, byFn.init(p));
   assertEquals(await arr(u2.w), [1, -1]);
@@ -607,6 +607,7 @@ Deno.test("chain, identity, scale and scaleByLearningRate compose left to right"
   for (let i = 0; i < 3; i++) [v, st] = sched.update(g, st);
   assertAllClose(await arr(v), [-0.25, 0.5], STOL);
   assertEquals(await st.count.item(), 3);
+  // @ts-expect-error: the type already rejects a wrong state; the runtime check is tested here
   assertThrows(() => opt.update(g, []), TypeError, "array of 3 states");
 });
 
@@ -635,4 +636,53 @@ Deno.test("optimizers validate hyperparameters and structures with clear errors"
     TypeError,
     "applyUpdates: updates has structure",
   );
+});
+
+Deno.test("adam, sgd and rmsprop are chains of the small transforms, step for step", async () => {
+  const p = { w: np.array([1, -2, 3]) };
+  const gs = [[0.5, -1, 2], [1, 1, -1], [-2, 0.25, 0.5]].map((g) => ({ w: np.array(g) }));
+  const pairs: [optim.GradientTransformation<any>, optim.GradientTransformation<any>][] = [
+    [
+      optim.adam({ lr: 0.1, weightDecay: 0.01 }),
+      optim.chain(
+        optim.addDecayedWeights(0.01),
+        optim.scaleByAdam(),
+        optim.scaleByLearningRate(0.1),
+      ),
+    ],
+    [
+      optim.adamw({ lr: 0.1 }),
+      optim.chain(
+        optim.scaleByAdam(),
+        optim.addDecayedWeights(0.01),
+        optim.scaleByLearningRate(0.1),
+      ),
+    ],
+    [
+      optim.sgd({ lr: 0.1, momentum: 0.9, dampening: 0.5 }),
+      optim.chain(
+        optim.identity(),
+        optim.trace({ decay: 0.9, dampening: 0.5 }),
+        optim.scaleByLearningRate(0.1),
+      ),
+    ],
+    [
+      optim.rmsprop({ lr: 0.01, momentum: 0.5, centered: true }),
+      optim.chain(
+        optim.scaleByRms({ centered: true }),
+        optim.trace({ decay: 0.5 }),
+        optim.scaleByLearningRate(0.01),
+      ),
+    ],
+  ];
+  for (const [a, b] of pairs) {
+    let pa: any = p, pb: any = p, sa = a.init(p), sb = b.init(p), ua: any, ub: any;
+    for (const g of gs) {
+      [ua, sa] = a.update(g, sa, pa);
+      [ub, sb] = b.update(g, sb, pb);
+      pa = optim.applyUpdates(pa, ua);
+      pb = optim.applyUpdates(pb, ub);
+    }
+    assertEquals(await arr(pa.w), await arr(pb.w));
+  }
 });

@@ -25,7 +25,7 @@ import { Autotuner } from "./autotune.ts";
 import { autotuneCachePath, envVar, gpuAdapterAvailable } from "./device.ts";
 import { copyPlan, type Plan, single, size } from "./kernels/common.ts";
 import { type ConvParams, convPlan } from "./kernels/conv.ts";
-import { cumulativeKernel } from "./kernels/cumulative.ts";
+import { cumulativePlan } from "./kernels/cumulative.ts";
 import { type DotDims, dotGeneralPlan } from "./kernels/dot.ts";
 import { type GemmCaps, gemmVariantNames } from "./kernels/gemm.ts";
 import { binaryPlan, convertPlan, selectPlan, unaryPlan } from "./kernels/elementwise.ts";
@@ -111,7 +111,7 @@ function _reduce(op: ReducePrim): Lowering {
 function _cumulative(op: CumulativePrim): Lowering {
   return (c) => {
     const p = _p<{ axis: number; reverse?: boolean }>(c);
-    return single(cumulativeKernel(op, c.ins[0].dtype, c.ins[0].shape, p.axis, !!p.reverse));
+    return cumulativePlan(op, c.ins[0].dtype, c.ins[0].shape, p.axis, !!p.reverse);
   };
 }
 

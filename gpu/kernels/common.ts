@@ -179,6 +179,15 @@ export function dotStrides(terms: readonly string[], strides: readonly number[])
 /** The largest number of workgroups in one dispatch dimension (WebGPU's default and max). */
 export const MAX_WORKGROUPS_PER_DIM: number = 65535;
 
+/**
+ * The most loop iterations one invocation may run, all its loops together. llvmpipe (Mesa's
+ * software rasterizer, the adapter of CPU-only machines) ends every loop of an invocation once
+ * 65535 back-edges have been taken in total, silently: a kernel looping longer computes with
+ * whatever it had. Generators keep each invocation's loops well under this bound by splitting
+ * long loops across invocations (blocked scans, chunked reductions).
+ */
+export const MAX_LOOP_ITERATIONS: number = 65535;
+
 /** A launch of `groups` workgroups folded into x, y (and z) when it exceeds 65535. */
 export interface Grid {
   /** The dispatch dimensions. */

@@ -12,9 +12,22 @@ import { Tensor } from "../core/tensor.ts";
 import { jit } from "../core/transforms.ts";
 import * as tree from "../core/tree.ts";
 import { batches, numBatches, numExamples } from "../data/batches.ts";
+import { type BatchSource, isBatchSource } from "../data/d2l.ts";
+import { type AnyLayer, isStateful } from "../layers/layer.ts";
 import type { GradientTransformation } from "../optim/mod.ts";
 import { type ProgressBar, progressBar, type ProgressOptions } from "./progress.ts";
-import { evaluate, type LossFn, makeTrainStep, type MetricFn, type TrainStep } from "./step.ts";
+import {
+  _applyModel,
+  _xy,
+  evaluate,
+  type LossFn,
+  makeTrainStep,
+  type MetricFn,
+  type OutputMetricFn,
+  type StatefulLossFn,
+  type StatefulTrainStep,
+  type TrainStep,
+} from "./step.ts";
 
 /**
  * Per-epoch logs, one array entry per epoch: `epoch` (1-based), `loss` (mean training loss
@@ -39,31 +52,66 @@ export interface EarlyStopping {
 
 /** Options of {@link fit}. */
 export interface FitOptions<P = any, S = any, B = any> {
-  /** Initial parameters (donated to the first step: use the returned ones afterwards). */
-  readonly params: P;
+  /**
+   * A layer or model to train, Keras' `model.fit`: batches are `{ x, y }` (or `[x, y]`), the
+   * model is applied to `x` in training mode (`train: true`, a fresh key per step for
+   * dropout), `loss` and `metrics` are functions `(output, y) → f32[]` (e.g.
+   * `nn.losses.crossEntropy`, `nn.metrics.accuracy`), and evaluation applies it with
+   * `train: false`. A stateful model (batch norm) has its state carried through every step
+   * and used in evaluation; `val_loss`/`train_loss` are logged with the metrics.
+   */
+  readonly model?: AnyLayer;
+  /**
+   * Initial parameters (default with `model`: `model.init(random.foldIn(key, 2))`). Donated to
+   * the first step: use the returned ones afterwards.
+   */
+  readonly params?: P;
   /** Initial optimizer state (default `optimizer.init(params)`). */
   readonly optState?: S;
+  /**
+   * Initial model state (running statistics), carried through training and returned
+   * (default with a stateful `model`: `model.initState()`). Without `model`, giving it makes
+   * the loss stateful (as `stateful: true`).
+   */
+  readonly state?: unknown;
+  /**
+   * The loss is `(params, state, batch, key) → [loss, newState]` (or `{ loss, state, aux }`)
+   * and metrics are `(params, batch, state) → f32[]` (default: whether `state` is given).
+   */
+  readonly stateful?: boolean;
   /** The optimizer. */
   readonly optimizer: GradientTransformation<S>;
-  /** `(params, batch, key) → loss` (or `[loss, aux]` with `hasAux`). */
-  readonly loss: LossFn<P, B>;
-  /** The loss returns `[loss, aux]` (aux is ignored by `fit`). */
+  /**
+   * The loss: with `model`, `(output, y) → f32[]`; stateful, `(params, state, batch, key) →
+   * [loss, newState]`; else `(params, batch, key) → loss` (or `[loss, aux]` with `hasAux`).
+   */
+  readonly loss: NoInfer<LossFn<P, B> | StatefulLossFn<P, any, B>> | OutputMetricFn;
+  /** The (stateless) loss returns `[loss, aux]` (aux is ignored by `fit`). */
   readonly hasAux?: boolean;
-  /** Training data: a pytree of Tensors with the examples along axis 0, e.g. `{ x, y }`. */
-  readonly trainData: B;
-  /** Validation data, evaluated with `metrics` after every epoch. */
-  readonly valData?: B;
+  /**
+   * Training data: a pytree of Tensors with the examples along axis 0, e.g. `{ x, y }`, or a
+   * {@link BatchSource} (e.g. `data.loadDataFashionMnist(…).train`), which makes its own
+   * batches (so data too large for one device buffer can stay packed).
+   */
+  readonly trainData: B | BatchSource<B>;
+  /** Validation data (Tensors or a source), evaluated with `metrics` after every epoch. */
+  readonly valData?: B | BatchSource<B>;
   /** Number of epochs. */
   readonly epochs: number;
-  /** Examples per training step. */
-  readonly batchSize: number;
-  /** PRNG key: shuffling (`foldIn(key, epoch)`) and the per-step loss keys. */
+  /** Examples per training step (default: a {@link BatchSource}'s own; required otherwise). */
+  readonly batchSize?: number;
+  /** PRNG key: shuffling (`foldIn(key, 0)`), the per-step loss keys (`foldIn(key, 1)`). */
   readonly key: Tensor;
-  /** Metrics `(params, batch) → f32[]` batch means, evaluated every epoch. */
-  readonly metrics?: Readonly<Record<string, MetricFn<P, B>>>;
+  /**
+   * Metrics evaluated every epoch: batch means `(params, batch, state?) → f32[]`, or with
+   * `model` `(output, y) → f32[]`.
+   */
+  readonly metrics?:
+    | NoInfer<Readonly<Record<string, MetricFn<P, B>>>>
+    | Readonly<Record<string, OutputMetricFn>>;
   /** Also evaluate `metrics` on the training data (default: only when there is no `valData`). */
   readonly evalTrain?: boolean;
-  /** Batch size of evaluation (default 1000). */
+  /** Batch size of evaluation (default 1000, or a source's own). */
   readonly evalBatchSize?: number;
   /** Read the loss back (and update the progress bar) every this many steps (default 50). */
   readonly logEvery?: number;
@@ -77,16 +125,21 @@ export interface FitOptions<P = any, S = any, B = any> {
   /** Show the progress bar (default true), or its options (`write`, `tty`). */
   readonly progress?: boolean | Pick<ProgressOptions, "write" | "tty" | "width">;
   /**
-   * Called (and awaited) after every epoch with its logs and the current parameters, which the
-   * next step donates: save or copy them here rather than keeping them.
+   * Called (and awaited) after every epoch with its logs, the current parameters and the
+   * model state (null when stateless), which the next step donates: save or copy them here
+   * rather than keeping them.
    */
   readonly onEpochEnd?: (
     epoch: number,
     logs: Readonly<Record<string, number>>,
     params: P,
+    state: any,
   ) => void | Promise<void>;
-  /** A step made by {@link makeTrainStep} to reuse (default: made from `loss`, `optimizer`). */
-  readonly step?: TrainStep<P, S, B>;
+  /**
+   * A step made by {@link makeTrainStep} to reuse (default: made from `loss`, `optimizer`);
+   * made with `stateful: true` when the loss is stateful or a `model` is given.
+   */
+  readonly step?: TrainStep<P, S, B> | StatefulTrainStep<P, S, any, B>;
 }
 
 /** What {@link fit} returns. */
@@ -95,17 +148,21 @@ export interface FitResult<P = any, S = any, B = any> {
   readonly params: P;
   /** The final optimizer state. */
   readonly optState: S;
+  /**
+   * The model state after training (the best epoch's with `restoreBest`): running statistics
+   * for `evaluate(model, params, state, data)`; null when stateless.
+   */
+  readonly state: any;
   /** Per-epoch logs. */
   readonly history: History;
   /** The jitted step (its `traceCount` says how often it traced). */
-  readonly step: TrainStep<P, S, B>;
+  readonly step: TrainStep<P, S, B> | StatefulTrainStep<P, S, any, B>;
   /** Whether early stopping ended training before `epochs`. */
   readonly stoppedEarly: boolean;
   /** The best epoch by the early-stopping monitor (1-based), or undefined without it. */
   readonly bestEpoch?: number;
 }
 
-// Row `i` of the epoch's step keys, as one program with a device index (see data/batches.ts).
 const keyRow = jit((keys: Tensor, i: Tensor): Tensor => np.take(keys, i, { axis: 0 }));
 
 const maxLike = /acc|auc|f1|precision|recall|iou|bleu/i;
@@ -120,20 +177,51 @@ function checkPositive(name: string, v: number): void {
   }
 }
 
+type Runner = (
+  params: unknown,
+  optState: unknown,
+  state: unknown,
+  batch: unknown,
+  key: Tensor,
+) => { params: unknown; optState: unknown; state: unknown; loss: Tensor };
+
+/** The loss of `(output, y)` as a stateful loss of the model, in training mode. */
+function modelLoss(model: AnyLayer, loss: OutputMetricFn): StatefulLossFn {
+  const f = (params: unknown, state: unknown, batch: unknown, key: Tensor) => {
+    const [x, y] = _xy(`fit(${model.name})`, batch);
+    const [out, newState] = _applyModel(model, params, state, x, true, key);
+    return [loss(out, y), newState] as const;
+  };
+  Object.defineProperty(f, "name", { value: model.name });
+  return f;
+}
+
 /**
  * Trains `params` with `optimizer` on `loss` for `epochs` epochs of shuffled minibatches.
  *
+ * Three forms, from the most to the least convenient:
+ * - `fit({ model, loss, metrics, ... })`: a layer or model (e.g. `nn.sequential` with
+ *   `nn.batchNorm2d` inside), a loss and metrics of `(output, y)`; parameters and state are
+ *   initialized from the model unless given; the model state (running statistics) is carried
+ *   through every step, returned, and used (with `train: false`) for the epoch's metrics.
+ * - `fit({ params, state, loss: (params, state, batch, key) → [loss, newState], ... })` (or
+ *   `stateful: true`): a stateful loss, metrics `(params, batch, state) → f32[]`.
+ * - `fit({ params, loss: (params, batch, key) → loss, ... })`: stateless.
+ *
  * Each epoch: a device permutation of the training data (key `foldIn(key, epoch)`), one jitted
- * step per batch (donating parameters and optimizer state), the running loss read back every
- * `logEvery` steps for the progress bar, then the metrics on the validation data (and on the
- * training data with `evalTrain`) and early stopping. With `dropLast` (default) every step has
- * the same shapes, so the step traces once for the whole run.
+ * step per batch (donating parameters, optimizer state and model state), the running loss read
+ * back every `logEvery` steps for the progress bar, then the metrics on the validation data
+ * (and on the training data with `evalTrain`) and early stopping. With `dropLast` (default)
+ * every step has the same shapes, so the step traces once for the whole run. Training data
+ * may be a {@link BatchSource} (`data.loadDataFashionMnist`), which makes its own batches.
  *
  * @param opts see {@link FitOptions}
- * @returns the final (or best) parameters, the optimizer state, the history and the step
+ * @returns the final (or best) parameters, the optimizer state, the model state, the history
+ *   and the step
  * @throws {RangeError} for a bad `epochs`, `batchSize` or `logEvery`, or an early-stopping
  *   monitor that is never logged
- * @throws {TypeError} as `numExamples` for malformed data
+ * @throws {TypeError} as `numExamples` for malformed data; without `model` or `params`; for a
+ *   stateful `model` without `model` mode's batches `{ x, y }`
  *
  * @example
  * ```ts
@@ -152,26 +240,81 @@ function checkPositive(name: string, v: number): void {
  * assertEquals(step.traceCount, 1);
  * console.log(await params.w.toArray()); // ≈ [2, -1]
  * ```
+ *
+ * @example A model with batch norm: the running statistics are trained and used
+ * ```ts
+ * import { nn, random } from "../mod.ts";
+ * import { adam } from "../optim/mod.ts";
+ * import { twoMoons } from "../data/mod.ts";
+ * import { evaluate, fit } from "./mod.ts";
+ * const net = nn.sequential([nn.linear({ inFeatures: 2, outFeatures: 16 }),
+ *   nn.batchNorm1d({ numFeatures: 16 }), nn.relu, nn.linear({ inFeatures: 16, outFeatures: 2 })]);
+ * const data = twoMoons(random.key(0), { n: 256 });
+ * const { params, state } = await fit({
+ *   model: net, loss: nn.losses.crossEntropy, metrics: { accuracy: nn.metrics.accuracy },
+ *   optimizer: adam({ lr: 0.01 }), trainData: data, epochs: 5, batchSize: 32,
+ *   key: random.key(1), progress: false,
+ * });
+ * console.log(await state[1].num_batches_tracked.item()); // 40
+ * console.log((await evaluate(net, params, state, data)).accuracy); // ≈ 0.9
+ * ```
  */
 export async function fit<P = any, S = any, B = any>(
   opts: FitOptions<P, S, B>,
 ): Promise<FitResult<P, S, B>> {
-  const { optimizer, trainData, valData, epochs, batchSize, key } = opts;
+  const { optimizer, trainData, valData, epochs, key, model } = opts;
   checkPositive("epochs", epochs);
+  const source = isBatchSource(trainData) ? trainData : undefined;
+  const batchSize = opts.batchSize ?? source?.batchSize;
+  if (batchSize === undefined) {
+    throw new RangeError(`fit: batchSize is required (the training data is not a BatchSource)`);
+  }
   checkPositive("batchSize", batchSize);
   const logEvery = opts.logEvery ?? 50;
   checkPositive("logEvery", logEvery);
-  const n = numExamples(trainData);
-  if (valData !== undefined) numExamples(valData);
+  const n = source ? source.numExamples : numExamples(trainData);
+  if (valData !== undefined && !isBatchSource(valData)) numExamples(valData);
   const dropLast = opts.dropLast ?? true;
   const bs = Math.min(batchSize, Math.max(n, 1));
   const steps = numBatches(n, bs, dropLast);
   if (steps === 0) throw new RangeError(`fit: the training data is empty`);
+  if (model === undefined && opts.params === undefined) {
+    throw new TypeError(`fit: give the model to train, or its initial params`);
+  }
 
-  const step = opts.step ?? makeTrainStep<P, S, B>(opts.loss, optimizer, { hasAux: opts.hasAux });
-  const metrics = opts.metrics ?? {};
-  const evalTrain = opts.evalTrain ?? valData === undefined;
+  // the three forms as one runner over (params, optState, state)
+  const stateful = model !== undefined || (opts.stateful ?? opts.state !== undefined);
+  let run: Runner, step: TrainStep<P, S, B> | StatefulTrainStep<P, S, any, B>;
+  let evalData: (p: P, s: unknown, data: B | BatchSource<B>) => Promise<Record<string, number>>;
   const evalOpts = { batchSize: opts.evalBatchSize };
+  if (stateful) {
+    const loss = model === undefined
+      ? opts.loss as StatefulLossFn
+      : modelLoss(model, opts.loss as OutputMetricFn);
+    const st = (opts.step ?? makeTrainStep(loss, optimizer, { stateful: true })) as
+      StatefulTrainStep;
+    step = st;
+    run = (p, o, s, b, k) => st(p, o, s, b, k);
+    if (model !== undefined) {
+      const metrics = { loss: opts.loss as OutputMetricFn, ...opts.metrics } as Record<
+        string,
+        OutputMetricFn
+      >;
+      evalData = (p, s, d) => evaluate(model, p, s, d, metrics, evalOpts);
+    } else {
+      const metrics = (opts.metrics ?? {}) as Record<string, MetricFn>;
+      evalData = (p, s, d) => evaluate(p, d, metrics, { ...evalOpts, state: s });
+    }
+  } else {
+    const st = (opts.step ??
+      makeTrainStep<P, S, B>(opts.loss as LossFn, optimizer, { hasAux: opts.hasAux })) as
+      TrainStep;
+    step = st;
+    run = (p, o, _s, b, k) => ({ ...st(p, o, b, k), state: null });
+    const metrics = (opts.metrics ?? {}) as Record<string, MetricFn>;
+    evalData = (p, _s, d) => evaluate(p, d, metrics, evalOpts);
+  }
+  const evalTrain = opts.evalTrain ?? valData === undefined;
   const bar: ProgressBar | undefined = opts.progress === false ? undefined : progressBar({
     epochs,
     steps,
@@ -179,11 +322,14 @@ export async function fit<P = any, S = any, B = any>(
     ...(typeof opts.progress === "object" ? opts.progress : {}),
   });
 
-  let params = opts.params;
+  let params = (opts.params ?? model!.init(random.foldIn(key, 2))) as P;
   let optState = opts.optState ?? optimizer.init(params);
+  let state: unknown = opts.state ??
+    (model !== undefined && isStateful(model) ? model.initState() : null);
   const history: History = { epoch: [], loss: [], time: [] };
   const es = opts.earlyStopping;
   let best = NaN, bestEpoch: number | undefined, bestParams: P | undefined, wait = 0;
+  let bestState: unknown;
   let stoppedEarly = false;
   const shuffleKey = random.foldIn(key, 0), stepKey = random.foldIn(key, 1);
 
@@ -192,12 +338,14 @@ export async function fit<P = any, S = any, B = any>(
     bar?.startEpoch(epoch);
     const keys = random.split(random.foldIn(stepKey, epoch), steps);
     let sum: Tensor = np.zeros([]), lastSum = 0, lastStep = 0, i = 0;
-    for (
-      const batch of batches(trainData, { batchSize: bs, shuffle: shuffleKey, epoch, dropLast })
-    ) {
-      const out = step(params, optState, batch, keyRow(keys, np.array(i, "i32")));
-      params = out.params;
-      optState = out.optState;
+    const epochBatches = source
+      ? source.batches({ batchSize: bs, shuffle: shuffleKey, epoch, dropLast })
+      : batches(trainData, { batchSize: bs, shuffle: shuffleKey, epoch, dropLast });
+    for (const batch of epochBatches) {
+      const out = run(params, optState, state, batch, keyRow(keys, np.array(i, "i32")));
+      params = out.params as P;
+      optState = out.optState as S;
+      state = out.state;
       sum = sum.add(out.loss);
       i++;
       if (bar && i % logEvery === 0 && i < steps) {
@@ -209,11 +357,11 @@ export async function fit<P = any, S = any, B = any>(
     }
     const logs: Record<string, number> = { loss: (await sum.item() as number) / steps };
     if (valData !== undefined) {
-      const v = await evaluate(params, valData, metrics, evalOpts);
+      const v = await evalData(params, state, valData);
       for (const [k, x] of Object.entries(v)) logs[`val_${k}`] = x;
     }
     if (evalTrain) {
-      const v = await evaluate(params, trainData, metrics, evalOpts);
+      const v = await evalData(params, state, trainData);
       for (const [k, x] of Object.entries(v)) logs[`train_${k}`] = x;
     }
     const time = (performance.now() - t0) / 1000;
@@ -221,7 +369,7 @@ export async function fit<P = any, S = any, B = any>(
       (history[k] ??= new Array(epoch - 1).fill(NaN)).push(x);
     }
     bar?.endEpoch(logs);
-    await opts.onEpochEnd?.(epoch, logs, params);
+    await opts.onEpochEnd?.(epoch, logs, params, state);
 
     if (es) {
       const monitor = es.monitor ?? ("val_loss" in logs ? "val_loss" : "loss");
@@ -239,7 +387,10 @@ export async function fit<P = any, S = any, B = any>(
         best = v;
         bestEpoch = epoch;
         wait = 0;
-        if (es.restoreBest) bestParams = copyTree(params);
+        if (es.restoreBest) {
+          bestParams = copyTree(params);
+          bestState = copyTree(state);
+        }
       } else if (++wait > (es.patience ?? 0)) {
         stoppedEarly = epoch < epochs;
         if (stoppedEarly) {
@@ -255,6 +406,7 @@ export async function fit<P = any, S = any, B = any>(
   return {
     params: bestParams ?? params,
     optState,
+    state: bestParams !== undefined ? bestState : state,
     history,
     step,
     stoppedEarly,

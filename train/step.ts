@@ -1,15 +1,20 @@
 /**
  * The train step as one compiled program: loss, gradient, optimizer update and parameter
- * update, jitted together with the parameters and the optimizer state donated (the program
- * may write the new values into their buffers). Plus jitted evaluation: metrics averaged over
- * a whole dataset in batches, with one read-back at the end.
+ * update, jitted together with the parameters, the optimizer state and (for stateful models)
+ * the model state donated (the program may write the new values into their buffers). Plus
+ * jitted evaluation: metrics averaged over a whole dataset in batches, with one read-back at
+ * the end, in evaluation mode (`train: false`, running statistics) for layers and models.
  *
  * @module
  */
 import * as np from "../core/numpy.ts";
 import { Tensor } from "../core/tensor.ts";
 import { jit, type Jitted, valueAndGrad } from "../core/transforms.ts";
+import * as tree from "../core/tree.ts";
 import { batches, numExamples } from "../data/batches.ts";
+import { type BatchSource, isBatchSource } from "../data/d2l.ts";
+import { type AnyLayer, isStateful } from "../layers/layer.ts";
+import { accuracy } from "../layers/metrics.ts";
 import { applyUpdates, type GradientTransformation } from "../optim/mod.ts";
 
 /**
@@ -17,6 +22,18 @@ import { applyUpdates, type GradientTransformation } from "../optim/mod.ts";
  * is made with `hasAux`. `key` is a fresh PRNG key per step, for dropout and other noise.
  */
 export type LossFn<P = any, B = any> = (params: P, batch: B, key: Tensor) => any;
+
+/**
+ * The loss of a stateful model (batch norm): `(params, state, batch, key) → [loss, newState]`,
+ * or `→ { loss, state, aux }`. `newState` is what the model's `apply(params, x, { state,
+ * train: true })` returned (the updated running statistics), with the input state's structure.
+ */
+export type StatefulLossFn<P = any, M = any, B = any> = (
+  params: P,
+  state: M,
+  batch: B,
+  key: Tensor,
+) => readonly [Tensor, M] | { readonly loss: Tensor; readonly state: M; readonly aux?: unknown };
 
 /** What a train step returns. */
 export interface StepResult<P = any, S = any, A = any> {
@@ -26,8 +43,15 @@ export interface StepResult<P = any, S = any, A = any> {
   readonly optState: S;
   /** The loss at the parameters before the update, f32[]. */
   readonly loss: Tensor;
-  /** The loss's auxiliary output (`hasAux`), else null. */
+  /** The loss's auxiliary output (`hasAux`, or a stateful loss's `aux`), else null. */
   readonly aux: A;
+}
+
+/** What a stateful train step returns: {@link StepResult} plus the new model state. */
+export interface StatefulStepResult<P = any, S = any, M = any, A = any>
+  extends StepResult<P, S, A> {
+  /** The model state after the step (running statistics updated by the forward pass). */
+  readonly state: M;
 }
 
 /** A jitted train step: `(params, optState, batch, key) → { params, optState, loss, aux }`. */
@@ -35,23 +59,100 @@ export type TrainStep<P = any, S = any, B = any, A = any> = Jitted<
   (params: P, optState: S, batch: B, key: Tensor) => StepResult<P, S, A>
 >;
 
+/**
+ * A jitted stateful train step: `(params, optState, state, batch, key) → { params, optState,
+ * state, loss, aux }`.
+ */
+export type StatefulTrainStep<P = any, S = any, M = any, B = any, A = any> = Jitted<
+  (params: P, optState: S, state: M, batch: B, key: Tensor) => StatefulStepResult<P, S, M, A>
+>;
+
 /** Options of {@link makeTrainStep}. */
 export interface TrainStepOptions {
   /** The loss returns `[loss, aux]`; `aux` (a pytree of Tensors) is returned by the step. */
   readonly hasAux?: boolean;
+  /**
+   * The loss is a {@link StatefulLossFn} `(params, state, batch, key) → [loss, newState]`
+   * (or `{ loss, state, aux }`), and the step takes and returns the model state.
+   */
+  readonly stateful?: boolean;
+  /**
+   * The step's name, used in errors about its donated arguments (default `"trainStep"`, or
+   * the loss function's name: `trainStep(myLoss)`).
+   */
+  readonly name?: string;
+}
+
+function stepName(loss: (...args: any[]) => unknown, opts: TrainStepOptions): string {
+  return opts.name ?? (loss.name ? `trainStep(${loss.name})` : "trainStep");
+}
+
+/** Splits a stateful loss's result into loss, new state and aux. */
+function splitStateful(name: string, out: unknown): [Tensor, unknown, unknown] {
+  if (Array.isArray(out) && out.length === 2) return [out[0], out[1], null];
+  if (out !== null && typeof out === "object" && "loss" in out && "state" in out) {
+    const o = out as { loss: Tensor; state: unknown; aux?: unknown };
+    return [o.loss, o.state, o.aux ?? null];
+  }
+  throw new TypeError(
+    `${name}: a stateful loss must return [loss, newState] or { loss, state, aux }, got ${
+      out instanceof Tensor ? out.aval : Array.isArray(out) ? `an array of ${out.length}` : out
+    }\nhelp: return the state the model's apply(params, x, { state, train: true }) gave back`,
+  );
+}
+
+/** Throws when the new state's structure differs from the old one's; warns when unchanged. */
+function checkNewState(name: string, old: unknown, next: unknown, warned: { done: boolean }) {
+  const [oldLeaves, oldDef] = tree.flatten(old);
+  const [newLeaves, newDef] = tree.flatten(next);
+  if (!oldDef.equals(newDef)) {
+    throw new TypeError(
+      `${name}: the loss returned a state of another structure than it was given:\n` +
+        `  given    ${oldDef.key}\n  returned ${newDef.key}` +
+        `\nhelp: return the whole state the model's apply gave back`,
+    );
+  }
+  const changed = newLeaves.some((l, i) => l !== oldLeaves[i]);
+  if (!changed && newLeaves.length > 0 && !warned.done) {
+    warned.done = true;
+    console.warn(
+      `${name}: the loss returned the model state unchanged, so running statistics ` +
+        `(batch norm) will not update\nhelp: apply the model with { state, train: true } ` +
+        `and return the state it gives back`,
+    );
+  }
 }
 
 /**
- * Makes a jitted, pure train step: `(params, optState, batch, key) → { params, optState,
- * loss, aux }`, computing `valueAndGrad(loss)`, `optimizer.update(grads, optState, params)`
- * and `applyUpdates` in one program. Parameters and optimizer state are donated
- * (`jit(f, { donateArgnums: [0, 1] })`): after a step, use the returned ones, never the ones
- * passed in. The step traces once per signature; `step.traceCount` tells.
+ * Makes a jitted, pure train step computing `valueAndGrad(loss)`,
+ * `optimizer.update(grads, optState, params)` and `applyUpdates` in one program.
  *
- * @param loss `(params, batch, key) → loss`, or `[loss, aux]` with `hasAux`
+ * - Stateless (default): `step(params, optState, batch, key) → { params, optState, loss, aux }`
+ *   for a loss `(params, batch, key) → loss` (or `[loss, aux]` with `hasAux`).
+ * - Stateful (`{ stateful: true }`, Equinox's `(model, state)` pattern):
+ *   `step(params, optState, state, batch, key) → { params, optState, state, loss, aux }` for a
+ *   loss `(params, state, batch, key) → [loss, newState]` (or `{ loss, state, aux }`); the
+ *   gradient is taken with respect to `params` only, and the returned `state` carries the
+ *   updated running statistics of batch-norm layers into the next step. The step checks that
+ *   the loss returns a state of the input's structure, and warns once when it returns the
+ *   state unchanged (a model applied with `train: false`).
+ *
+ * **Donation.** The parameters, the optimizer state and the model state are donated
+ * (`jit(f, { donateArgnums: [0, 1] })`, plus `2` when stateful): on a device backend the
+ * program writes the new values into their buffers, so after a step the Tensors passed in are
+ * consumed — use the returned ones, never the ones passed in (reusing one throws an error
+ * naming this step, e.g. `trainStep(loss)`, or `opts.name`). To keep a copy (the initial
+ * parameters, the best epoch's), copy it before the step: `tree.map((x) => x.add(0), params)`.
+ * The step traces once per signature; `step.traceCount` tells.
+ *
+ * @param loss `(params, batch, key) → loss` (or `[loss, aux]` with `hasAux`), or with
+ *   `stateful` `(params, state, batch, key) → [loss, newState]` / `{ loss, state, aux }`
  * @param optimizer a gradient transformation (`optim.sgd`, `optim.adam`, a `chain`, …)
- * @param opts `hasAux`
+ * @param opts `hasAux`, `stateful`, `name`
  * @returns the jitted step
+ * @throws {TypeError} from the step (at its first trace) when a stateful loss returns
+ *   something else than `[loss, newState]` / `{ loss, state, aux }`, or a state of another
+ *   structure
  *
  * @example
  * ```ts
@@ -65,6 +166,7 @@ export interface TrainStepOptions {
  * let params: any = { w: np.array(0) }, optState = opt.init(params), l0 = NaN;
  * const batch = { x: np.array([1, 2, 3]), y: np.array([2, 4, 6]) };
  * for (let i = 0; i < 20; i++) {
+ *   // params and optState are donated: always continue with the returned ones
  *   const out = step(params, optState, batch, random.key(i));
  *   ({ params, optState } = out);
  *   if (i === 0) l0 = await out.loss.item() as number;
@@ -72,17 +174,79 @@ export interface TrainStepOptions {
  * assert(Math.abs(await params.w.item() - 2) < 1e-3 && l0 > 1);
  * assertEquals(step.traceCount, 1);
  * ```
+ *
+ * @example A stateful model (batch norm): the state goes in and comes back out
+ * ```ts
+ * import { nn, np, random } from "../mod.ts";
+ * import { sgd } from "../optim/mod.ts";
+ * import { makeTrainStep } from "./step.ts";
+ * import { assertEquals } from "@std/assert";
+ * const net = nn.sequential([nn.linear({ inFeatures: 2, outFeatures: 4 }),
+ *   nn.batchNorm1d({ numFeatures: 4 }), nn.relu, nn.linear({ inFeatures: 4, outFeatures: 2 })]);
+ * const loss = (p: any, s: any, b: any, key: any) => {
+ *   const { y, state } = net.apply(p, b.x, { state: s, train: true, key });
+ *   return [nn.losses.crossEntropy(y, b.y), state] as const;
+ * };
+ * const opt = sgd({ lr: 0.1 });
+ * const step = makeTrainStep(loss, opt, { stateful: true });
+ * let params = net.init(random.key(0)), optState = opt.init(params), state = net.initState();
+ * const batch = { x: random.normal(random.key(1), [8, 2]).add(3), y: np.zeros([8], "i32") };
+ * for (let i = 0; i < 3; i++) {
+ *   ({ params, optState, state } = step(params, optState, state, batch, random.key(i)));
+ * }
+ * assertEquals(await state[1].num_batches_tracked.item(), 3);
+ * ```
  */
+export function makeTrainStep<P = any, S = any, M = any, B = any, A = any>(
+  loss: StatefulLossFn<P, M, B>,
+  optimizer: GradientTransformation<S>,
+  opts: TrainStepOptions & { readonly stateful: true },
+): StatefulTrainStep<P, S, M, B, A>;
 export function makeTrainStep<P = any, S = any, B = any, A = any>(
   loss: LossFn<P, B>,
   optimizer: GradientTransformation<S>,
+  opts?: TrainStepOptions,
+): TrainStep<P, S, B, A>;
+export function makeTrainStep(
+  loss: LossFn | StatefulLossFn,
+  optimizer: GradientTransformation<any>,
   opts: TrainStepOptions = {},
-): TrainStep<P, S, B, A> {
+): TrainStep | StatefulTrainStep {
   const hasAux = opts.hasAux ?? false;
-  const vg = valueAndGrad(loss, { hasAux });
-  const trainStep = (params: P, optState: S, batch: B, key: Tensor): StepResult<P, S, A> => {
+  const name = stepName(loss, opts);
+  if (opts.stateful) {
+    const warned = { done: false };
+    const lossFn = loss as StatefulLossFn;
+    const wrapped = (params: unknown, state: unknown, batch: unknown, key: Tensor) => {
+      const [l, newState, aux] = splitStateful(name, lossFn(params, state, batch, key));
+      checkNewState(name, state, newState, warned);
+      return [l, { state: newState, aux }];
+    };
+    const vg = valueAndGrad(wrapped, { hasAux: true });
+    const statefulStep = (
+      params: unknown,
+      optState: unknown,
+      state: unknown,
+      batch: unknown,
+      key: Tensor,
+    ): StatefulStepResult => {
+      const [[value, { state: newState, aux }], grads] = vg(params, state, batch, key);
+      const [updates, newOpt] = optimizer.update(grads, optState, params);
+      return {
+        params: applyUpdates(params, updates),
+        optState: newOpt,
+        state: newState,
+        loss: value,
+        aux,
+      };
+    };
+    Object.defineProperty(statefulStep, "name", { value: name });
+    return jit(statefulStep, { donateArgnums: [0, 1, 2] });
+  }
+  const vg = valueAndGrad(loss as LossFn, { hasAux });
+  const trainStep = (params: unknown, optState: unknown, batch: unknown, key: Tensor) => {
     const [value, grads] = vg(params, batch, key);
-    const [updates, newState] = optimizer.update(grads as P, optState, params);
+    const [updates, newState] = optimizer.update(grads, optState, params);
     return {
       params: applyUpdates(params, updates),
       optState: newState,
@@ -90,15 +254,22 @@ export function makeTrainStep<P = any, S = any, B = any, A = any>(
       aux: hasAux ? value[1] : null,
     };
   };
+  Object.defineProperty(trainStep, "name", { value: name });
   return jit(trainStep, { donateArgnums: [0, 1] });
 }
 
 /**
- * A metric: `(params, batch) → f32[]`, the mean of a per-example quantity over the batch
- * (accuracy, cross-entropy, squared error, …), so batch means can be averaged with the batch
- * sizes as weights.
+ * A metric: `(params, batch, state?) → f32[]`, the mean of a per-example quantity over the
+ * batch (accuracy, cross-entropy, squared error, …), so batch means can be averaged with the
+ * batch sizes as weights. `state` is the model state passed to {@link evaluate}'s `state`.
  */
-export type MetricFn<P = any, B = any> = (params: P, batch: B) => Tensor;
+export type MetricFn<P = any, B = any> = (params: P, batch: B, state?: any) => Tensor;
+
+/**
+ * A metric of a model's output: `(output, target) → f32[]` batch mean, e.g.
+ * `nn.metrics.accuracy` or `nn.losses.crossEntropy`.
+ */
+export type OutputMetricFn = (output: any, target: any) => Tensor;
 
 /**
  * Jits a metric (or a record of them), `(params, batch) → value(s)`; one trace per batch
@@ -125,33 +296,42 @@ export function makeEvalStep<P = any, B = any, R = Tensor>(
 
 /** Options of {@link evaluate}. */
 export interface EvaluateOptions {
-  /** Examples per evaluation batch (default 1000); the last batch may be smaller. */
+  /**
+   * Examples per evaluation batch (default: a {@link BatchSource}'s own batch size, else
+   * 1000); the last batch may be smaller.
+   */
   readonly batchSize?: number;
+  /** The model state, passed to each metric as its third argument. */
+  readonly state?: unknown;
 }
 
 type Sums = Record<string, Tensor>;
+type Acc = Jitted<(p: any, b: any, s: Sums, state: any) => Sums>;
+
+function addMetric(name: string, sums: Sums, out: Sums, v: unknown, m: number): void {
+  if (!(v instanceof Tensor) || v.ndim !== 0) {
+    throw new TypeError(
+      `evaluate: metric ${JSON.stringify(name)} must return a scalar Tensor, got ${
+        v instanceof Tensor ? v.aval : typeof v
+      }\nhelp: return the batch mean, e.g. .mean()`,
+    );
+  }
+  out[name] = sums[name].add(v.astype("f32").mul(m));
+}
 
 // One jitted accumulator per metric record: `sums + batchSize · metric(batch)` for every
 // metric, so evaluating a dataset runs one program per batch (two signatures: full batches
 // and the last one) and reads back once.
-const accumulators = new WeakMap<object, Jitted<(p: any, b: any, s: Sums) => Sums>>();
+const accumulators = new WeakMap<object, Acc>();
 
-function accumulator(metrics: Readonly<Record<string, MetricFn>>) {
+function accumulator(metrics: Readonly<Record<string, MetricFn>>): Acc {
   let acc = accumulators.get(metrics);
   if (acc === undefined) {
-    acc = jit((params: any, batch: any, sums: Sums): Sums => {
+    acc = jit((params: any, batch: any, sums: Sums, state: any): Sums => {
       const m = numExamples(batch);
       const out: Sums = {};
       for (const [name, fn] of Object.entries(metrics)) {
-        const v = fn(params, batch);
-        if (!(v instanceof Tensor) || v.ndim !== 0) {
-          throw new TypeError(
-            `evaluate: metric ${JSON.stringify(name)} must return a scalar Tensor, got ${
-              v instanceof Tensor ? v.aval : typeof v
-            }\nhelp: return the batch mean, e.g. .mean()`,
-          );
-        }
-        out[name] = sums[name].add(v.astype("f32").mul(m));
+        addMetric(name, sums, out, fn(params, batch, state), m);
       }
       return out;
     }, { donateArgnums: 2 });
@@ -160,16 +340,90 @@ function accumulator(metrics: Readonly<Record<string, MetricFn>>) {
   return acc;
 }
 
+/** The input and target of a batch `{ x, y }` or `[x, y]`. */
+export function _xy(where: string, batch: any): [Tensor, Tensor] {
+  if (Array.isArray(batch) && batch.length === 2) return [batch[0], batch[1]];
+  if (batch !== null && typeof batch === "object" && "x" in batch && "y" in batch) {
+    return [batch.x, batch.y];
+  }
+  throw new TypeError(
+    `${where}: a model's batches must be { x, y } or [x, y], got ${
+      batch === null || typeof batch !== "object" ? String(batch) : Object.keys(batch)
+    }`,
+  );
+}
+
+/**
+ * A layer's output in evaluation (`train: false`) or training mode, and its new state (the
+ * given one for stateless layers).
+ */
+export function _applyModel(
+  model: AnyLayer,
+  params: unknown,
+  state: unknown,
+  x: unknown,
+  train: boolean,
+  key?: Tensor,
+): [any, unknown] {
+  if (isStateful(model)) {
+    const r = model.apply(params, x, { state, train, key });
+    return [r.y, r.state];
+  }
+  return [model.apply(params, x, { train, key }), state];
+}
+
+const modelAccumulators = new WeakMap<object, WeakMap<object, Acc>>();
+
+function modelAccumulator(model: AnyLayer, metrics: Readonly<Record<string, OutputMetricFn>>) {
+  let perModel = modelAccumulators.get(model);
+  if (!perModel) modelAccumulators.set(model, perModel = new WeakMap());
+  let acc = perModel.get(metrics);
+  if (acc === undefined) {
+    acc = jit((params: any, batch: any, sums: Sums, state: any): Sums => {
+      const [x, y] = _xy(`evaluate(${model.name})`, batch);
+      const [out] = _applyModel(model, params, state, x, false);
+      const m = x.shape[0];
+      const res: Sums = {};
+      for (const [name, fn] of Object.entries(metrics)) addMetric(name, sums, res, fn(out, y), m);
+      return res;
+    }, { donateArgnums: 2 });
+    perModel.set(metrics, acc);
+  }
+  return acc;
+}
+
+/** Whether `x` is a layer (an object with `init` and `apply` functions and a `name`). */
+export function isLayer(x: unknown): x is AnyLayer {
+  return x !== null && typeof x === "object" &&
+    typeof (x as AnyLayer).apply === "function" && typeof (x as AnyLayer).init === "function";
+}
+
+const defaultModelMetrics: Readonly<Record<string, OutputMetricFn>> = Object.freeze({
+  accuracy,
+});
+
 /**
  * Evaluates metrics over a whole dataset in batches, in order: each metric's batch means
  * weighted by the batch sizes, i.e. the mean over all examples. The sums stay on the device;
  * the result is read back once. Passing the same `metrics` object again reuses the compiled
  * program.
  *
- * @param params the parameters
- * @param data a pytree of Tensors with the examples along axis 0
- * @param metrics named metrics, `(params, batch) → f32[]` batch means
- * @param opts `batchSize` (default 1000)
+ * Two forms:
+ * - `evaluate(params, data, metrics, opts?)`: metrics `(params, batch, state?) → f32[]`, with
+ *   `opts.state` passed through as their third argument.
+ * - `evaluate(model, params, state, data, metrics?, opts?)`: a layer (or model) applied in
+ *   evaluation mode (`train: false`: batch norm uses its running statistics, dropout is off)
+ *   to each batch's `x` (batches `{ x, y }` or `[x, y]`); metrics `(output, y) → f32[]`,
+ *   default `{ accuracy }` (d2l's `evaluate_accuracy`). `state` is the model state (`null`
+ *   for a stateless model).
+ *
+ * `data` is a pytree of Tensors with the examples along axis 0, or a {@link BatchSource}
+ * (e.g. `loadFashionMnist(...).test`), which makes its own batches.
+ *
+ * @param params the parameters (first form)
+ * @param data the dataset (first form)
+ * @param metrics named metrics, `(params, batch, state?) → f32[]` batch means (first form)
+ * @param opts `batchSize` (default 1000, or the source's), `state`
  * @returns each metric's mean over the dataset (NaN for an empty dataset)
  * @throws {TypeError} when a metric does not return a scalar, or as `numExamples`
  *
@@ -184,22 +438,63 @@ function accumulator(metrics: Readonly<Record<string, MetricFn>>) {
  *   mae: 1 / 3,
  * });
  * ```
+ *
+ * @example A model in evaluation mode, with its running statistics
+ * ```ts
+ * import { nn, np, random } from "../mod.ts";
+ * import { evaluate } from "./step.ts";
+ * const net = nn.sequential([nn.batchNorm1d({ numFeatures: 2 }), nn.linear({ inFeatures: 2, outFeatures: 3 })]);
+ * const data = { x: random.normal(random.key(0), [10, 2]), y: np.zeros([10], "i32") };
+ * const r = await evaluate(net, net.init(random.key(1)), net.initState(), data);
+ * console.log(r.accuracy); // a number in [0, 1]
+ * ```
  */
 export async function evaluate<P = any, B = any>(
   params: P,
-  data: B,
+  data: B | BatchSource<B>,
   metrics: Readonly<Record<string, MetricFn<P, B>>>,
-  opts: EvaluateOptions = {},
-): Promise<Record<string, number>> {
-  const names = Object.keys(metrics);
-  const n = numExamples(data);
+  opts?: EvaluateOptions,
+): Promise<Record<string, number>>;
+export async function evaluate<P = any, M = any, B = any>(
+  model: AnyLayer,
+  params: P,
+  state: M,
+  data: B | BatchSource<B>,
+  metrics?: Readonly<Record<string, OutputMetricFn>>,
+  opts?: Omit<EvaluateOptions, "state">,
+): Promise<Record<string, number>>;
+export async function evaluate(...args: any[]): Promise<Record<string, number>> {
+  let acc: Acc, data: unknown, names: string[], params: unknown, state: unknown;
+  let opts: EvaluateOptions;
+  if (isLayer(args[0])) {
+    const model = args[0];
+    const metrics = args[4] ?? defaultModelMetrics;
+    [params, state, data, opts] = [args[1], args[2], args[3], args[5] ?? {}];
+    names = Object.keys(metrics);
+    acc = modelAccumulator(model, metrics);
+    if (isStateful(model) && (state === null || state === undefined)) {
+      throw new TypeError(
+        `evaluate(${model.name}): the model is stateful and needs its state\n` +
+          `help: pass the state fit returned (or model.initState()) as the third argument`,
+      );
+    }
+  } else {
+    const metrics = args[2] as Readonly<Record<string, MetricFn>>;
+    [params, data, opts] = [args[0], args[1], args[3] ?? {}];
+    state = opts.state ?? null;
+    names = Object.keys(metrics);
+    acc = accumulator(metrics);
+  }
+  const source = isBatchSource(data) ? data : undefined;
+  const n = source ? source.numExamples : numExamples(data);
   if (names.length === 0) return {};
   if (n === 0) return Object.fromEntries(names.map((k) => [k, NaN]));
-  const acc = accumulator(metrics as Readonly<Record<string, MetricFn>>);
   let sums: Sums = Object.fromEntries(names.map((k) => [k, np.zeros([])]));
-  for (const batch of batches(data, { batchSize: opts.batchSize ?? 1000 })) {
-    sums = acc(params, batch, sums);
-  }
+  const batchSize = opts.batchSize ?? source?.batchSize ?? 1000;
+  const it = source
+    ? source.batches({ batchSize, shuffle: false })
+    : batches(data, { batchSize });
+  for (const batch of it) sums = acc(params, batch, sums, state);
   const vals = await Promise.all(names.map(async (k) => (await sums[k].item() as number) / n));
   return Object.fromEntries(names.map((k, i) => [k, vals[i]]));
 }

@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { checkDType } from "./validate.ts";
 
 /** The element types of a Tensor. */
 export type DType = "f32" | "i32" | "u32" | "bool";
@@ -44,22 +45,16 @@ export function itemSize(dtype: DType): number {
   return dtype === "bool" ? 1 : 4;
 }
 
-/** Parses a dtype name, accepting a few aliases (`float32`, `int32`, `uint32`). */
+/**
+ * Parses a dtype name: one of `f32`, `i32`, `u32`, `bool`. NumPy's names (`float32`, ...)
+ * are rejected with a help line giving the denax name, so a typo never reaches a kernel.
+ *
+ * @param name The dtype name.
+ * @returns The dtype.
+ * @throws {TypeError} for any other name.
+ */
 export function toDType(name: string): DType {
-  switch (name) {
-    case "f32":
-    case "float32":
-      return "f32";
-    case "i32":
-    case "int32":
-      return "i32";
-    case "u32":
-    case "uint32":
-      return "u32";
-    case "bool":
-      return "bool";
-  }
-  throw new TypeError(`Unknown dtype '${name}': expected one of f32, i32, u32, bool`);
+  return checkDType("dtype", name);
 }
 
 /**

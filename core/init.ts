@@ -13,6 +13,7 @@ import {
 } from "./backend.ts";
 import { createCpuBackend } from "./cpu.ts";
 import { setStrictChecks } from "./jaxpr.ts";
+import { env } from "./env.ts";
 
 setDefaultBackendFactory(createCpuBackend);
 registerBackend("cpu", () => Promise.resolve(createCpuBackend()));
@@ -23,17 +24,8 @@ export interface InitOptions {
   backend?: string;
 }
 
-function env(name: string): string | undefined {
-  try {
-    // deno-lint-ignore no-explicit-any
-    const d = (globalThis as any).Deno;
-    return d?.env?.get?.(name) || undefined;
-  } catch {
-    return undefined;
-  }
-}
 function envBackend(): string | undefined {
-  return env("DENAX_BACKEND");
+  return env("DENAX_BACKEND", true);
 }
 
 /**

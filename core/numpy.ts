@@ -6,6 +6,7 @@
  */
 import { broadcastShapes, normAxes, normAxis, prod } from "./aval.ts";
 import { type DType, isFloat, promoteTypes, toDType } from "./dtype.ts";
+import { checkArity, checkDType, checkOptions, checkShape, fmtValue } from "./validate.ts";
 import * as ew from "./prims/elementwise.ts";
 import * as rd from "./prims/reduce.ts";
 import * as st from "./prims/structural.ts";
@@ -24,6 +25,9 @@ import * as extra from "./numpy_extra.ts";
 export type { Axis, NestedArray, ReduceOptions, TensorLike };
 
 // ---------------------------------------------------------------- creation
+
+const LINSPACE_OPTS: ReadonlySet<string> = new Set(["endpoint", "dtype"]);
+const EYE_OPTS: ReadonlySet<string> = new Set(["k", "dtype"]);
 
 function inferShape(x: NestedArray, what: string): number[] {
   const shape: number[] = [];
@@ -82,22 +86,68 @@ export function array(
       : x instanceof Uint32Array
       ? "u32"
       : "f32";
-    const shape = o.shape ?? [ta.length];
+    const shape = checkShape("array", o.shape ?? [ta.length]);
     if (prod(shape) !== ta.length) {
       throw new TypeError(`array: shape [${shape}] does not hold ${ta.length} elements`);
+    }
+    if (
+      (dtype === "i32" && !(x instanceof Int32Array)) ||
+      (dtype === "u32" && !(x instanceof Uint32Array))
+    ) {
+      checkIntRange("array", ta, dtype);
     }
     return st.constant(ta, shape, dtype);
   }
   const nested = x as NestedArray;
+  if (!Array.isArray(nested) && typeof nested !== "number" && typeof nested !== "boolean") {
+    throw notArrayLike("array", nested);
+  }
   const shape = inferShape(nested, "array");
-  const flat: (number | boolean)[] = [];
+  const flat: number[] = [];
   const walk = (v: NestedArray): void => {
     if (Array.isArray(v)) { for (const c of v as NestedArray[]) walk(c); }
-    else flat.push(v as number | boolean);
+    else if (typeof v === "number") flat.push(v);
+    else if (typeof v === "boolean") flat.push(v ? 1 : 0);
+    else throw notArrayLike("array", v, "element ");
   };
   walk(nested);
   const dtype = o.dtype ? toDType(o.dtype) : isBoolTree(nested) ? "bool" : "f32";
-  return st.constant(flat.map(Number), o.shape ?? shape, dtype);
+  const s = checkShape("array", o.shape ?? shape);
+  if (prod(s) !== flat.length) {
+    throw new TypeError(`array: shape [${s}] does not hold ${flat.length} elements`);
+  }
+  if (dtype === "i32" || dtype === "u32") checkIntRange("array", flat, dtype);
+  return st.constant(flat, s, dtype);
+}
+
+const INT_RANGE = { i32: [-(2 ** 31), 2 ** 31 - 1], u32: [0, 2 ** 32 - 1] } as const;
+
+/** NumPy raises OverflowError for an integer that does not fit the dtype; so does denax. */
+function checkIntRange(op: string, xs: ArrayLike<number>, dtype: "i32" | "u32"): void {
+  const [lo, hi] = INT_RANGE[dtype];
+  for (let i = 0; i < xs.length; i++) {
+    const v = xs[i];
+    if (v < lo || v > hi || Number.isNaN(v)) {
+      throw new RangeError(
+        `${op}: value ${v} is out of bounds for ${dtype} (${lo} to ${hi})` +
+          (Number.isNaN(v) ? "" : `\nhelp: use f32, or wrap explicitly (e.g. v % 2**32)`),
+      );
+    }
+  }
+}
+
+function notArrayLike(op: string, v: unknown, what = ""): TypeError {
+  const hasY = v !== null && typeof v === "object" && "y" in v;
+  return new TypeError(
+    `${op}: expected a Tensor, a number, a boolean or nested arrays of them, got ${what}` +
+      `${typeof v === "string" ? "a string " : typeof v === "object" && v ? "an object " : ""}` +
+      `${fmtValue(v)}` +
+      (hasY
+        ? `\nhelp: a stateful layer returns { y, state }: pass its .y`
+        : typeof v === "string"
+        ? `\nhelp: parse strings to numbers first (Number(s))`
+        : ""),
+  );
 }
 
 /** Converts a TensorLike to a Tensor (alias of `array` without copying tensors). */
@@ -118,16 +168,32 @@ export function full(
   value: number | boolean,
   dtype?: DType,
 ): Tensor {
-  const s = typeof shape === "number" ? [shape] : shape;
-  return st.full(s, Number(value), dtype ?? (typeof value === "boolean" ? "bool" : "f32"));
+  checkArity("full", arguments.length, 3);
+  return fill("full", shape, value, dtype);
+}
+function fill(
+  op: string,
+  shape: readonly number[] | number,
+  value: number | boolean,
+  dtype: DType | undefined,
+): Tensor {
+  const s = checkShape(op, typeof shape === "number" ? [shape] : shape);
+  if (typeof value !== "number" && typeof value !== "boolean") throw notArrayLike(op, value);
+  const dt = dtype === undefined
+    ? (typeof value === "boolean" ? "bool" : "f32")
+    : checkDType(op, dtype);
+  if (dt === "i32" || dt === "u32") checkIntRange(op, [Number(value)], dt);
+  return st.full(s, Number(value), dt);
 }
 /** Zeros of a shape (f32 by default). */
 export function zeros(shape: readonly number[] | number, dtype: DType = "f32"): Tensor {
-  return full(shape, 0, dtype);
+  checkArity("zeros", arguments.length, 2);
+  return fill("zeros", shape, 0, dtype);
 }
 /** Ones of a shape (f32 by default). */
 export function ones(shape: readonly number[] | number, dtype: DType = "f32"): Tensor {
-  return full(shape, 1, dtype);
+  checkArity("ones", arguments.length, 2);
+  return fill("ones", shape, 1, dtype);
 }
 /** Zeros with the shape and dtype of `x`. */
 export function zerosLike(x: Tensor, dtype?: DType): Tensor {
@@ -152,10 +218,24 @@ export function fullLike(x: Tensor, value: number, dtype?: DType): Tensor {
  * ```
  */
 export function arange(start: number, stop?: number, step = 1, dtype?: DType): Tensor {
+  checkArity("arange", arguments.length, 4);
   if (stop === undefined) [start, stop] = [0, start];
   if (step === 0) throw new RangeError("arange: step must not be zero");
+  for (const v of [start, stop, step]) {
+    if (typeof v !== "number" || !Number.isFinite(v)) {
+      throw new RangeError(
+        `arange: start, stop and step must be finite numbers, got ${fmtValue(v)}`,
+      );
+    }
+  }
   const n = Math.max(0, Math.ceil((stop - start) / step));
-  const dt = dtype ?? ([start, stop, step].every(Number.isInteger) ? "i32" : "f32");
+  checkShape("arange", [n]);
+  const dt = dtype !== undefined
+    ? checkDType("arange", dtype)
+    : [start, stop, step].every(Number.isInteger)
+    ? "i32"
+    : "f32";
+  if (dt === "i32" || dt === "u32") checkIntRange("arange", [start, start + (n - 1) * step], dt);
   const d = new Float64Array(n);
   for (let i = 0; i < n; i++) d[i] = start + i * step;
   return st.constant(d, [n], dt);
@@ -168,6 +248,9 @@ export function linspace(
   num = 50,
   opts: { endpoint?: boolean; dtype?: DType } = {},
 ): Tensor {
+  checkArity("linspace", arguments.length, 4);
+  checkOptions("linspace", opts, LINSPACE_OPTS);
+  checkShape("linspace", [num]);
   const endpoint = opts.endpoint ?? true;
   const div = endpoint ? num - 1 : num;
   const d = new Float64Array(num);
@@ -177,7 +260,10 @@ export function linspace(
 
 /** Identity-like matrix with ones on diagonal `k`. */
 export function eye(n: number, m?: number, opts: { k?: number; dtype?: DType } = {}): Tensor {
+  checkArity("eye", arguments.length, 3);
+  checkOptions("eye", opts, EYE_OPTS);
   const cols = m ?? n, k = opts.k ?? 0;
+  checkShape("eye", [n, cols]);
   const d = new Float64Array(n * cols);
   for (let i = 0; i < n; i++) if (i + k >= 0 && i + k < cols) d[i * cols + i + k] = 1;
   return st.constant(d, [n, cols], opts.dtype ?? "f32");
@@ -185,7 +271,10 @@ export function eye(n: number, m?: number, opts: { k?: number; dtype?: DType } =
 
 /** Lower-triangular ones: `tri[i, j] = j <= i + k`. */
 export function tri(n: number, m?: number, opts: { k?: number; dtype?: DType } = {}): Tensor {
+  checkArity("tri", arguments.length, 3);
+  checkOptions("tri", opts, EYE_OPTS);
   const cols = m ?? n, k = opts.k ?? 0;
+  checkShape("tri", [n, cols]);
   const d = new Float64Array(n * cols);
   for (let i = 0; i < n; i++) for (let j = 0; j < cols; j++) d[i * cols + j] = j <= i + k ? 1 : 0;
   return st.constant(d, [n, cols], opts.dtype ?? "f32");
@@ -207,6 +296,8 @@ export function triu(x: TensorLike, k = 0): Tensor {
 
 /** Converts the dtype. */
 export function astype(x: TensorLike, dtype: DType): Tensor {
+  checkArity("astype", arguments.length, 2);
+  checkDType("astype", dtype);
   return x instanceof Tensor ? ew.convert(x, dtype) : array(x, { dtype });
 }
 
@@ -231,6 +322,8 @@ export function resultType(...xs: TensorLike[]): DType {
 
 /** Broadcasts to a shape (NumPy rules). */
 export function broadcastTo(x: TensorLike, shape: readonly number[]): Tensor {
+  checkArity("broadcastTo", arguments.length, 2);
+  checkShape("broadcastTo", shape);
   const t = asarray(x);
   const out = broadcastShapes("broadcastTo", t.shape, shape);
   if (out.length !== shape.length || out.some((d, i) => d !== shape[i])) {
@@ -407,11 +500,25 @@ function reduceWith(
   f: (x: Tensor, axes: number[]) => Tensor,
   x: TensorLike,
   opts: ReduceOptions = {},
+  noIdentity = false,
 ): Tensor {
+  checkOptions(op, opts, REDUCE_OPTS);
   const t = asarray(x);
   const axes = normAxes(op, opts.axis, t.ndim, t.aval);
+  if (noIdentity) checkNonEmpty(op, t, axes);
   const r = f(t, axes);
   return opts.keepdims ? keepDims(r, t.shape, axes) : r;
+}
+const REDUCE_OPTS: ReadonlySet<string> = new Set(["axis", "keepdims"]);
+const ARG_OPTS: ReadonlySet<string> = new Set(["axis", "keepdims"]);
+
+/** max/min/argmax/argmin have no identity: NumPy raises on an empty reduction; so do we. */
+function checkNonEmpty(op: string, t: Tensor, axes: readonly number[]): void {
+  if (!axes.some((a) => t.shape[a] === 0)) return;
+  throw new RangeError(
+    `${op}: zero-size array to reduction operation ${op} which has no identity ` +
+      `(${t.aval}, axis ${axes.length === 1 ? axes[0] : `[${axes.join(", ")}]`})`,
+  );
 }
 function keepDims(r: Tensor, shape: readonly number[], axes: number[]): Tensor {
   return st.reshape(r, shape.map((d, i) => (axes.includes(i) ? 1 : d)));
@@ -436,11 +543,13 @@ export function prod_(x: TensorLike, opts?: ReduceOptions): Tensor {
 export { prod_ as prod };
 /** Maximum over axes (NaN propagates). */
 export function max(x: TensorLike, opts?: ReduceOptions): Tensor {
-  return reduceWith("max", rd.reduceMax, x, opts);
+  checkArity("max", arguments.length, 2);
+  return reduceWith("max", rd.reduceMax, x, opts, true);
 }
 /** Minimum over axes (NaN propagates). */
 export function min(x: TensorLike, opts?: ReduceOptions): Tensor {
-  return reduceWith("min", rd.reduceMin, x, opts);
+  checkArity("min", arguments.length, 2);
+  return reduceWith("min", rd.reduceMin, x, opts, true);
 }
 /** Mean over axes (integers give f32). */
 export function mean(x: TensorLike, opts: ReduceOptions = {}): Tensor {
@@ -491,13 +600,16 @@ function argWith(
   x: TensorLike,
   opts: { axis?: number; keepdims?: boolean },
 ): Tensor {
+  checkOptions(op, opts, ARG_OPTS);
   let t = asarray(x);
   if (opts.axis === undefined || opts.axis === null) {
+    checkNonEmpty(op, t, [...t.shape.keys()]);
     t = st.reshape(t, [t.size]);
     const r = f(t, 0);
     return opts.keepdims ? st.reshape(r, asarray(x).shape.map(() => 1)) : r;
   }
   const a = normAxis(op, opts.axis, t.ndim, t.aval);
+  checkNonEmpty(op, t, [a]);
   const r = f(t, a);
   return opts.keepdims ? keepDims(r, t.shape, [a]) : r;
 }
@@ -520,8 +632,10 @@ export function logsumexp(x: TensorLike, opts: ReduceOptions = {}): Tensor {
 
 /** Reshapes; one dimension may be −1. */
 export function reshape(x: TensorLike, shape: readonly number[] | number): Tensor {
+  checkArity("reshape", arguments.length, 2);
   const t = asarray(x);
   const s = typeof shape === "number" ? [shape] : [...shape];
+  checkShape("reshape", s.map((d) => (d === -1 ? 1 : d)));
   const neg = s.filter((d) => d === -1).length;
   if (neg > 1) throw new TypeError(`Cannot reshape ${t.aval} to [${s}]: more than one -1`);
   if (neg === 1) {

@@ -75,6 +75,12 @@ export class Tensor {
   readonly _buf: Buf;
   /** @internal the backend that owns `_buf`. */
   readonly _backend: Backend | null;
+  /**
+   * @internal why the storage may no longer be used ("was disposed", "was donated to
+   * jit(step) (argument 0)"), or undefined while it is live. Set by `[Symbol.dispose]` and by
+   * `jit` for donated arguments; checked by `bind` and by reads.
+   */
+  _consumed: string | undefined = undefined;
 
   /** @internal use `np.array` and friends to make tensors. */
   constructor(aval: ShapedArray, buf: Buf = undefined, backend: Backend | null = null) {
@@ -103,6 +109,7 @@ export class Tensor {
   /** Reads the values back to the host as a flat row-major typed array (bool as Uint8Array). */
   data(): Promise<TypedArray> {
     if (!this._backend) throw this._concretizationError("data()");
+    if (this._consumed !== undefined) throw consumedError("data()", this);
     return this._backend.read(this._buf, this.aval);
   }
   /** Reads the values back as nested JS arrays (numbers; booleans for bool). */
@@ -122,8 +129,42 @@ export class Tensor {
   toString(): string {
     return `Tensor(${this.aval})`;
   }
-  /** Frees the device storage now (optional: it is freed when the tensor is collected). */
+  /**
+   * Coercion to a JS primitive. Only the string form exists (`String(t)`, `${t}` print
+   * `Tensor(f32[2,2])`); a numeric or default coercion (`t > 0`, `t + 1`, `+t`, `t == 1`)
+   * throws, because it would compare or concatenate the printed form, never the values. Inside
+   * `jit`, a JS `?:` or `if` on a comparison of tracers would silently take one branch; branch
+   * with `np.where` or `lax.cond` instead.
+   *
+   * Note: `if (t)` and `t ? a : b` on a Tensor itself cannot be intercepted in JS (every
+   * object is truthy, and truthiness never calls `Symbol.toPrimitive`): they always take the
+   * first branch. Write `if (await t.item())` eagerly, or `np.where`/`lax.cond` under `jit`.
+   *
+   * @param hint The coercion hint JS passes: "string", "number" or "default".
+   * @returns The printed form for the "string" hint.
+   * @throws {TypeError} for the "number" and "default" hints.
+   */
+  [Symbol.toPrimitive](hint: string): string {
+    if (hint === "string") return this.toString();
+    throw new TypeError(
+      `Cannot convert ${this.toString()} to a JS ${hint === "number" ? "number" : "primitive"}: ` +
+        `JS operators (>, +, ==, ...) do not act on tensors
+` +
+        `help: use np.greater/np.add (or x.greater(0), x.add(1)) for elementwise ops, ` +
+        `np.where or lax.cond to branch, or \`await x.item()\` to read a value eagerly`,
+    );
+  }
+  /** Same as the "number" coercion: throws (see `[Symbol.toPrimitive]`). */
+  valueOf(): never {
+    return this[Symbol.toPrimitive]("number") as never;
+  }
+  /**
+   * Frees the device storage now (optional: it is freed when the tensor is collected). Any
+   * later use of the tensor, as an operand or by a read, throws.
+   */
   [Symbol.dispose](): void {
+    if (this._consumed !== undefined) return;
+    this._consumed = "was disposed";
     this._backend?.release?.(this._buf, this.aval);
   }
   /** @internal */
@@ -316,6 +357,20 @@ export class Tensor {
   at(index: TensorLike): { set(v: TensorLike): Tensor; add(v: TensorLike): Tensor; get(): Tensor } {
     return m()._at(this, index);
   }
+}
+
+/**
+ * The error for a use of a disposed or donated tensor.
+ *
+ * @param op The op (or read) that tried to use it.
+ * @param t The tensor.
+ * @returns The error to throw.
+ */
+export function consumedError(op: string, t: Tensor): TypeError {
+  return new TypeError(
+    `${op}: Tensor ${t.aval} ${t._consumed} and cannot be used again\n` +
+      `help: use the result of the call it was donated to, or keep a copy before disposing`,
+  );
 }
 
 /** Base class of the values that transformations trace with. */

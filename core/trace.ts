@@ -10,7 +10,7 @@ import { fmtAvals, type ShapedArray } from "./aval.ts";
 import { currentBackend } from "./backend.ts";
 import { TracerLeakError } from "./errors.ts";
 import type { Params, Primitive } from "./primitive.ts";
-import { Tensor, Tracer } from "./tensor.ts";
+import { consumedError, Tensor, Tracer } from "./tensor.ts";
 
 /** An interpreter: evaluation, JVP, batching or jaxpr building. */
 export interface Interpreter {
@@ -98,6 +98,7 @@ export function bind(prim: Primitive, args: Tensor[], params: Params = {}): Tens
       throw new TypeError(`internal: ${prim.name} was bound with a non-tensor ${a}`);
     }
     if (a instanceof Tracer && !a._interp.active) throw leakError(prim, a);
+    if (a._consumed !== undefined) throw consumedError(prim.name, a);
   }
   return _current.process(prim, args, params);
 }

@@ -221,9 +221,18 @@ export function valueAndGrad(
     };
     const [out, back, aux] = vjpInternal(g, diffArgs, !!opts.hasAux);
     if (!(out instanceof Tensor) || out.size !== 1 || out.ndim !== 0 || !isFloat(out.dtype)) {
-      const desc = out instanceof Tensor ? String(out.aval) : typeof out;
+      const desc = out instanceof Tensor
+        ? String(out.aval)
+        : Array.isArray(out)
+        ? `an array of ${out.length}`
+        : typeof out;
+      const structured = !(out instanceof Tensor) && typeof out === "object" && out !== null;
       throw new TypeError(
-        `grad requires a scalar f32 output, got ${desc}\nhelp: reduce the output (e.g. .sum() or .mean()), or use vjp/jacrev for non-scalar outputs`,
+        `grad requires a scalar f32 output, got ${desc}\n` +
+          (structured && !opts.hasAux
+            ? `help: a function returning [loss, aux] needs grad(f, { hasAux: true })`
+            : `help: reduce the output (e.g. .sum() or .mean()), or use vjp/jacrev for ` +
+              `non-scalar outputs`),
       );
     }
     const gs = back(full_(out.aval));
@@ -440,18 +449,43 @@ export function jit<F extends (...args: any[]) => any>(f: F, opts: JitOptions = 
   };
   const wrapped = ((...args: unknown[]) => {
     const { entry, leaves } = prepare(args);
-    const donated = [...entry.consts.map(() => false), ...leafDonation(args, donate, statics)];
+    const leafDon = leafDonation(args, donate, statics);
+    const donated = [...entry.consts.map(() => false), ...leafDon];
     const outs = bind(jit_call_p, [...entry.consts, ...leaves], {
       jaxpr: entry.jaxpr,
       name: f.name || "fn",
       donated: donated.some((d) => d) ? donated : undefined,
       literals: entry.literals,
     });
+    if (donate.size) markDonated(leaves, leafDon, outs, argOfLeaf(args, statics), f.name);
     return entry.odef.unflatten(outs);
   }) as unknown as Jitted<F>;
   Object.defineProperty(wrapped, "traceCount", { get: () => traceCount });
   (wrapped as { lower: unknown }).lower = (...args: unknown[]) => prepare(args).entry.closed;
   return wrapped;
+}
+
+/**
+ * Marks the concrete leaves given to donated arguments as consumed (on every backend, whether
+ * or not the backend reused their storage), so a later use raises instead of reading stale or
+ * released storage. A leaf returned unchanged as an output stays usable.
+ */
+function markDonated(
+  leaves: readonly Tensor[],
+  donated: readonly boolean[],
+  outs: readonly Tensor[],
+  argIndex: readonly number[],
+  name: string,
+): void {
+  for (let i = 0; i < leaves.length; i++) {
+    const l = leaves[i];
+    if (!donated[i] || l instanceof Tracer || outs.includes(l)) continue;
+    l._consumed = `was donated to jit(${name || "fn"}) (argument ${argIndex[i]})`;
+  }
+}
+
+function argOfLeaf(args: unknown[], statics: Set<number>): number[] {
+  return args.flatMap((a, i) => (statics.has(i) ? [] : tree.leaves(a, isLeaf).map(() => i)));
 }
 
 function leafDonation(

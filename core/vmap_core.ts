@@ -95,6 +95,14 @@ export function vmapFlat(
       if (d !== null) throw new Error(`vmap: output ${i} is batched but outAxes is null for it`);
       return v;
     }
-    return matchAxis(v, d, target < 0 ? target + v.ndim + (d === null ? 1 : 0) : target, axisSize);
+    // the per-example output has rank r; the batched one r + 1, so the axis is in [-(r+1), r]
+    const r = v.ndim - (d === null ? 0 : 1);
+    if (!Number.isInteger(target) || target < -(r + 1) || target > r) {
+      throw new RangeError(
+        `vmap: outAxes ${target} is out of bounds for output ${i}: its per-example value ` +
+          `${o.aval} has rank ${r}, so the batch axis must be in [${-(r + 1)}, ${r}]`,
+      );
+    }
+    return matchAxis(v, d, target < 0 ? target + r + 1 : target, axisSize);
   });
 }

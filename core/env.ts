@@ -1,0 +1,91 @@
+/**
+ * Environment variables for the core (`DENAX_BACKEND`, `DENAX_STRICT`, `DENAX_CHECKS`), read
+ * without requiring `--allow-env`. STYLE keeps `Deno.*` out of the core; this module is the
+ * one exception, guarded (`globalThis.Deno?.…`) so the core still loads in a browser, where
+ * every variable reads as unset.
+ *
+ * @module
+ */
+
+// deno-lint-ignore no-explicit-any
+const deno = (): any => (globalThis as any).Deno;
+
+/** Whether the process may read `name` without a prompt (true outside Deno). */
+function envReadable(name: string): boolean {
+  const perms = deno()?.permissions;
+  if (!perms?.querySync) return deno()?.env !== undefined;
+  try {
+    return perms.querySync({ name: "env", variable: name }).state === "granted";
+  } catch {
+    return false;
+  }
+}
+
+const _warned = new Set<string>();
+
+/**
+ * Reads an environment variable, or undefined when unset, empty, or not readable (no
+ * `--allow-env`, or not running in Deno). Never prompts and never throws.
+ *
+ * @param name The variable.
+ * @param warn When true and the variable cannot be read for lack of permission, says so once
+ *   on stderr (used for `DENAX_BACKEND`, whose silent loss would run on another backend).
+ * @returns The value.
+ * @example
+ * ```ts
+ * import { env } from "./env.ts";
+ * console.log(env("DENAX_BACKEND") ?? "unset");
+ * ```
+ */
+export function env(name: string, warn = false): string | undefined {
+  const d = deno();
+  if (!d?.env) return undefined;
+  if (!envReadable(name)) {
+    if (warn && !_warned.has(name)) {
+      _warned.add(name);
+      console.error(
+        `denax: ${name} is ignored because this process may not read the environment\n` +
+          `help: run with --allow-env (or --allow-env=${name}), or pass init({ backend })`,
+      );
+    }
+    return undefined;
+  }
+  try {
+    return d.env.get(name) || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+let _checks: boolean | undefined;
+
+/**
+ * Whether checked mode is on: `DENAX_CHECKS=1`, read once. In checked mode, value checks that
+ * cannot run while tracing (class indices of losses, embedding indices, probabilities of
+ * binary cross-entropy) run inside jitted programs too: the program computes an error flag
+ * as an extra output and the jit wrapper raises when it is set.
+ *
+ * @returns Whether checked mode is on.
+ * @example
+ * ```ts
+ * import { checksEnabled } from "./env.ts";
+ * console.log(checksEnabled()); // false unless DENAX_CHECKS=1
+ * ```
+ */
+export function checksEnabled(): boolean {
+  return _checks ??= env("DENAX_CHECKS") === "1";
+}
+
+/**
+ * Turns checked mode on or off for this process (tests; overrides `DENAX_CHECKS`).
+ *
+ * @param on Whether jitted programs check values.
+ * @example
+ * ```ts
+ * import { setChecks } from "./env.ts";
+ * setChecks(false);
+ * ```
+ */
+export function setChecks(on: boolean): void {
+  _checks = on;
+}

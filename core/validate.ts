@@ -1,0 +1,156 @@
+/**
+ * Small shared argument checks for the public API: options objects (no arrays, no unknown
+ * keys), arity (no extra positional arguments), shapes (non-negative integer sizes within the
+ * element limit) and dtype names. They run on every call, so each is a loop with a `Set`
+ * lookup per key or dimension and allocates nothing on the good path.
+ *
+ * @module
+ */
+import type { DType } from "./dtype.ts";
+
+/** The most elements one tensor may hold: typed arrays and WebGPU bindings index with i32/u32. */
+export const MAX_ELEMENTS: number = 2 ** 31 - 1;
+
+/**
+ * Checks that `opts` is undefined, null or a plain options object whose keys are all in
+ * `allowed`. An array in an options position is the usual sign of a positional call
+ * (`f(x, w, [1, 1])`), so it gets its own message.
+ *
+ * @param op The op or layer named in the error.
+ * @param opts The options object as passed.
+ * @param allowed The keys the op understands.
+ * @throws {TypeError} when `opts` is an array, not an object, or has an unknown key.
+ * @example
+ * ```ts
+ * import { checkOptions } from "./validate.ts";
+ * checkOptions("sum", { axis: 0 }, new Set(["axis", "keepdims"])); // ok
+ * ```
+ */
+export function checkOptions(op: string, opts: unknown, allowed: ReadonlySet<string>): void {
+  if (opts === undefined || opts === null) return;
+  if (typeof opts !== "object" || Array.isArray(opts) || ArrayBuffer.isView(opts)) {
+    const got = Array.isArray(opts) ? `an array ${fmtValue(opts)}` : `${typeof opts} ${opts}`;
+    throw new TypeError(
+      `${op}: expected an options object { ${[...allowed].join(", ")} }, got ${got}\n` +
+        `help: pass options by name, e.g. ${op}(…, { ${[...allowed][0] ?? "…"}: … })`,
+    );
+  }
+  for (const k in opts) {
+    if (!allowed.has(k)) {
+      throw new TypeError(
+        `${op}: unknown option '${k}'; allowed options are ${[...allowed].join(", ")}`,
+      );
+    }
+  }
+}
+
+/**
+ * Checks that a function got at most `max` positional arguments (a dropped extra argument is
+ * a silent wrong value).
+ *
+ * @param op The op named in the error.
+ * @param nargs `arguments.length` of the call.
+ * @param max The most arguments the op takes.
+ * @throws {TypeError} when there are more.
+ * @example
+ * ```ts
+ * import { checkArity } from "./validate.ts";
+ * checkArity("reshape", 2, 2); // ok
+ * ```
+ */
+export function checkArity(op: string, nargs: number, max: number): void {
+  if (nargs > max) {
+    throw new TypeError(
+      `${op}: takes at most ${max} argument${max === 1 ? "" : "s"}, got ${nargs}\n` +
+        `help: options go in one object as the last argument`,
+    );
+  }
+}
+
+/**
+ * Checks a shape: every size a non-negative integer (not NaN, fractional or negative), and
+ * the element count at most `MAX_ELEMENTS`.
+ *
+ * @param op The op named in the error.
+ * @param shape The shape as passed.
+ * @returns The shape, as given.
+ * @throws {TypeError} when `shape` is not an array of numbers.
+ * @throws {RangeError} for a bad size or too many elements.
+ * @example
+ * ```ts
+ * import { checkShape } from "./validate.ts";
+ * checkShape("zeros", [2, 3]); // ok
+ * ```
+ */
+export function checkShape(op: string, shape: readonly number[]): readonly number[] {
+  if (!Array.isArray(shape)) {
+    throw new TypeError(`${op}: expected a shape (an array of sizes), got ${fmtValue(shape)}`);
+  }
+  let n = 1;
+  for (let i = 0; i < shape.length; i++) {
+    const d = shape[i];
+    if (typeof d !== "number" || !Number.isInteger(d) || d < 0) {
+      throw new RangeError(
+        `${op}: invalid shape [${shape.map(fmtValue).join(", ")}]: size ${fmtValue(d)} at ` +
+          `dimension ${i} is not a non-negative integer` +
+          (typeof d === "object" && d !== null
+            ? "\nhelp: sizes must be JS numbers known while tracing; a tensor's value is not"
+            : ""),
+      );
+    }
+    n *= d;
+  }
+  if (n > MAX_ELEMENTS) {
+    throw new RangeError(
+      `${op}: shape [${shape.join(", ")}] has ${n} elements, more than the limit of ` +
+        `${MAX_ELEMENTS} (2**31 - 1) elements per tensor`,
+    );
+  }
+  return shape;
+}
+
+/** The dtype names. */
+const DTYPE_NAMES: ReadonlySet<string> = new Set(["f32", "i32", "u32", "bool"]);
+const NUMPY_NAMES: Readonly<Record<string, DType>> = {
+  float32: "f32",
+  float: "f32",
+  int32: "i32",
+  int: "i32",
+  uint32: "u32",
+  bool_: "bool",
+  boolean: "bool",
+};
+
+/**
+ * Checks a dtype name at the public boundary: only `f32`, `i32`, `u32` and `bool` exist.
+ * NumPy names (`float32`, ...) are rejected with a help line naming the denax spelling.
+ *
+ * @param op The op named in the error.
+ * @param dtype The dtype as passed.
+ * @returns The dtype.
+ * @throws {TypeError} for an unknown name.
+ * @example
+ * ```ts
+ * import { checkDType } from "./validate.ts";
+ * console.log(checkDType("astype", "f32")); // f32
+ * ```
+ */
+export function checkDType(op: string, dtype: unknown): DType {
+  if (typeof dtype === "string" && DTYPE_NAMES.has(dtype)) return dtype as DType;
+  const alias = typeof dtype === "string" ? NUMPY_NAMES[dtype] : undefined;
+  throw new TypeError(
+    `${op}: unknown dtype ${fmtValue(dtype)}; the dtypes are f32, i32, u32 and bool` +
+      (alias ? `\nhelp: write "${alias}" for ${dtype}` : ""),
+  );
+}
+
+/** A short printed form of a value for error messages. */
+export function fmtValue(v: unknown): string {
+  if (typeof v === "string") return JSON.stringify(v);
+  if (Array.isArray(v)) return `[${v.map(fmtValue).join(", ")}]`;
+  if (v !== null && typeof v === "object") {
+    const s = String(v);
+    return s === "[object Object]" ? `{ ${Object.keys(v).join(", ")} }` : s;
+  }
+  return String(v);
+}

@@ -1,0 +1,199 @@
+/**
+ * No silent wrong values (issue 11): JS coercion of tensors, positional options, bad shapes
+ * and dtypes, out-of-range inputs, empty reductions, disposed and donated tensors. Each guard
+ * is a clear error naming the op (and a help line where a one-line fix exists).
+ */
+import { BACKEND } from "./backend.ts";
+import { assert, assertEquals, assertThrows } from "@std/assert";
+
+function assertStringIncludes(s: string, part: string): void {
+  assert(s.includes(part), `expected ${JSON.stringify(s)} to include ${JSON.stringify(part)}`);
+}
+import { grad, jit, lax, nn, np, random, type Tensor, valueAndGrad, vmap } from "../mod.ts";
+
+// ---------------------------------------------------------------- item 3: JS operators
+
+Deno.test("a JS comparison or arithmetic on a tensor throws and points to np ops", () => {
+  const t = np.array(5);
+  // deno-lint-ignore no-explicit-any
+  const a = t as any;
+  const e = assertThrows(() => a > 0, TypeError, "Cannot convert Tensor(f32[])");
+  assertStringIncludes((e as Error).message, "np.greater");
+  assertStringIncludes((e as Error).message, "await x.item()");
+  assertThrows(() => a + 1, TypeError, "JS operators");
+  assertThrows(() => +a, TypeError, "to a JS number");
+  assertThrows(() => a == 5, TypeError);
+  assertThrows(() => Number(a), TypeError);
+});
+
+Deno.test("String and template literals of a tensor still print its aval", () => {
+  const t = np.zeros([2, 2]);
+  assertEquals(String(t), "Tensor(f32[2,2])");
+  assertEquals(`${t}`, "Tensor(f32[2,2])");
+  assertEquals(t.toString(), "Tensor(f32[2,2])");
+});
+
+Deno.test("a JS ternary on a tracer comparison inside jit throws instead of picking a branch", () => {
+  // deno-lint-ignore no-explicit-any
+  const f = jit((x: any) => (x > 0 ? x : x.neg()));
+  assertThrows(() => f(np.array(-1)), TypeError, "Cannot convert Tracer<");
+});
+
+// ---------------------------------------------------------------- item 6: array input
+
+Deno.test("np.array rejects strings and plain objects", () => {
+  // deno-lint-ignore no-explicit-any
+  const bad = (x: unknown) => np.array(x as any);
+  assertThrows(() => bad(["a"]), TypeError, "array: expected a Tensor, a number");
+  assertThrows(() => bad(["a"]), TypeError, '"a"');
+  assertThrows(() => bad({ a: 1 }), TypeError, "an object { a }");
+  // deno-lint-ignore no-explicit-any
+  const e = assertThrows(() => np.asarray({ y: np.zeros([2]), state: {} } as any), TypeError);
+  assertStringIncludes((e as Error).message, "help: a stateful layer returns { y, state }");
+  assertThrows(() => bad([1, null]), TypeError, "element null");
+});
+
+Deno.test("integers that do not fit the dtype are a RangeError naming value and dtype", () => {
+  assertThrows(
+    () => np.array([2 ** 40], "i32"),
+    RangeError,
+    "value 1099511627776 is out of bounds for i32",
+  );
+  assertThrows(() => np.array([-1], "u32"), RangeError, "value -1 is out of bounds for u32");
+  assertThrows(
+    () => np.array(new Float64Array([2 ** 32]), "i32"),
+    RangeError,
+    "out of bounds for i32",
+  );
+  assertThrows(() => np.full([2], 2 ** 33, "i32"), RangeError, "full: value 8589934592");
+  // the edges fit
+  assertEquals(np.array([2 ** 31 - 1, -(2 ** 31)], "i32").dtype, "i32");
+});
+
+// ---------------------------------------------------------------- item 8: shapes and dtypes
+
+Deno.test("negative, fractional, NaN or huge sizes are a RangeError naming the op", () => {
+  assertThrows(
+    () => np.zeros([-1]),
+    RangeError,
+    "zeros: invalid shape [-1]: size -1 at dimension 0",
+  );
+  assertThrows(() => np.ones([2.5]), RangeError, "ones: invalid shape [2.5]");
+  assertThrows(() => np.zeros([NaN]), RangeError, "size NaN");
+  assertThrows(() => np.zeros([1e6, 1e6]), RangeError, "more than the limit of 2147483647");
+  assertThrows(() => np.zeros([2 ** 31]), RangeError, "zeros: shape [2147483648]");
+  assertThrows(() => np.eye(-1), RangeError, "eye: invalid shape [-1, -1]");
+  assertThrows(() => np.full([3, -2], 1), RangeError, "full: invalid shape");
+  assertThrows(() => np.zeros([2]).reshape([-2, -1]), RangeError, "reshape: invalid shape");
+  assertThrows(() => np.broadcastTo(np.zeros([1]), [-3]), RangeError, "broadcastTo: invalid shape");
+  assertThrows(() => np.linspace(0, 1, -2), RangeError, "linspace: invalid shape");
+});
+
+Deno.test("a shape computed from a tracer is rejected while tracing", () => {
+  // deno-lint-ignore no-explicit-any
+  const f = jit((x: any) => np.ones([Number(x)]));
+  assertThrows(() => f(np.array(3)), TypeError, "Cannot convert Tracer<");
+  // deno-lint-ignore no-explicit-any
+  const g = jit((x: any) => np.ones([x]));
+  assertThrows(() => g(np.array(3)), RangeError, "ones: invalid shape");
+});
+
+Deno.test("an unknown dtype name is rejected at the boundary with the denax spelling", () => {
+  // deno-lint-ignore no-explicit-any
+  const e = assertThrows(() => np.zeros([2]).astype("float32" as any), TypeError);
+  assertStringIncludes((e as Error).message, 'astype: unknown dtype "float32"; the dtypes are f32');
+  assertStringIncludes((e as Error).message, 'help: write "f32" for float32');
+  // deno-lint-ignore no-explicit-any
+  assertThrows(() => np.zeros([2], "f64" as any), TypeError, 'zeros: unknown dtype "f64"');
+  assertThrows(() => np.array([1], { dtype: "int32" }), TypeError, 'help: write "i32"');
+});
+
+// ---------------------------------------------------------------- item 7: vmap outAxes
+
+Deno.test("vmap with an out axis past the output's rank is a RangeError", () => {
+  // deno-lint-ignore no-explicit-any
+  const f = vmap((v: any) => v.mul(2), { outAxes: 3 });
+  assertThrows(
+    () => f(np.zeros([4, 5])),
+    RangeError,
+    "vmap: outAxes 3 is out of bounds for output 0: its per-example value f32[5] has rank 1",
+  );
+  // deno-lint-ignore no-explicit-any
+  assertThrows(() => vmap((v: any) => v, { outAxes: -3 })(np.zeros([4, 5])), RangeError);
+  // the edges are fine
+  // deno-lint-ignore no-explicit-any
+  assertEquals(vmap((v: any) => v, { outAxes: 1 })(np.zeros([4, 5])).shape, [5, 4]);
+  // deno-lint-ignore no-explicit-any
+  assertEquals(vmap((v: any) => v, { outAxes: -2 })(np.zeros([4, 5])).shape, [4, 5]);
+});
+
+// ---------------------------------------------------------------- grad help
+
+Deno.test("grad of a function returning [loss, aux] without hasAux names hasAux", () => {
+  // deno-lint-ignore no-explicit-any
+  const f = (x: any) => [x.sum(), x];
+  const e = assertThrows(() => grad(f)(np.ones([2])), TypeError, "grad requires a scalar f32");
+  assertStringIncludes((e as Error).message, "hasAux: true");
+  // deno-lint-ignore no-explicit-any
+  const e2 = assertThrows(() => valueAndGrad((x: any) => x)(np.ones([2])), TypeError);
+  assertStringIncludes((e2 as Error).message, "help: reduce the output");
+});
+
+// ---------------------------------------------------------------- item 9: empty reductions
+
+Deno.test("max, min, argmax and argmin of an empty array raise like NumPy", () => {
+  const e = np.zeros([0]);
+  assertThrows(
+    () => np.max(e),
+    RangeError,
+    "max: zero-size array to reduction operation max which has no identity",
+  );
+  assertThrows(() => np.min(e), RangeError, "reduction operation min");
+  assertThrows(() => np.argmax(e), RangeError, "reduction operation argmax");
+  assertThrows(() => e.argmin(), RangeError, "reduction operation argmin");
+  assertThrows(() => np.max(np.zeros([2, 0]), { axis: 1 }), RangeError, "f32[2,0], axis 1");
+  // reducing a non-empty axis of an empty array is fine, as in NumPy
+  assertEquals(np.max(np.zeros([2, 0]), { axis: 0 }).shape, [0]);
+  assertEquals(np.sum(e).shape, []);
+});
+
+// ---------------------------------------------------------------- item 10: disposed / donated
+
+Deno.test("a disposed tensor raises when used as an operand or read", async () => {
+  const x = np.ones([3, 4]);
+  x[Symbol.dispose]();
+  assertThrows(() => x.add(1), TypeError, "Tensor f32[3,4] was disposed and cannot be used again");
+  assertThrows(() => x.data(), TypeError, "data(): Tensor f32[3,4] was disposed");
+  x[Symbol.dispose](); // disposing twice is harmless
+  {
+    using y = np.ones([2]);
+    assertEquals(await y.toArray(), [1, 1]);
+  }
+});
+
+Deno.test("a donated argument raises on later use, naming the jit and the argument", async () => {
+  const step = jit(function step(p: Tensor, g: Tensor) {
+    return p.sub(g.mul(0.5));
+  }, { donateArgnums: 0 });
+  const p = np.array([1, 2, 3, 4]);
+  const g = np.array([2, 2, 2, 2]);
+  const p1 = step(p, g);
+  assertEquals(await p1.toArray(), [0, 1, 2, 3]);
+  assertThrows(() => p.add(1), TypeError, "was donated to jit(step) (argument 0)");
+  assertThrows(() => step(p, g), TypeError, "Tensor f32[4] was donated to jit(step)");
+  assertThrows(() => p.data(), TypeError, "was donated");
+  // the non-donated argument and the result stay usable
+  assertEquals(await g.add(p1).toArray(), [2, 3, 4, 5]);
+  // a donated argument returned unchanged stays usable
+  const ident = jit((a: Tensor) => a, { donateArgnums: 0 });
+  const q = np.array([1]);
+  const q1 = ident(q);
+  assertEquals(await q1.toArray(), [1]);
+});
+
+Deno.test("the backend under test is the one named by DENAX_BACKEND", () => {
+  assert(BACKEND === "cpu" || BACKEND === "webgpu");
+  void lax;
+  void nn;
+  void random;
+});

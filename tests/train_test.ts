@@ -1,11 +1,14 @@
-import { assert, assertAllClose, assertEquals, assertRejects } from "@std/assert";
-import { init, np, random, type Tensor } from "../mod.ts";
-import { adam, sgd } from "../optim/mod.ts";
+import { assert, assertAllClose, assertEquals, assertRejects, assertThrows } from "@std/assert";
+import { init, np, random, type Tensor, tree, valueAndGrad } from "../mod.ts";
+import { adam, applyUpdates, sgd } from "../optim/mod.ts";
 import { sequential } from "../layers/combinators.ts";
-import { linear } from "../layers/linear.ts";
+import { conv2d } from "../layers/conv.ts";
+import { flatten, linear } from "../layers/linear.ts";
+import { batchNorm1d, batchNorm2d } from "../layers/norm.ts";
 import { crossEntropy } from "../layers/losses.ts";
 import { accuracy } from "../layers/metrics.ts";
-import { spirals, twoMoons } from "../data/mod.ts";
+import { batches, spirals, twoMoons } from "../data/mod.ts";
+import { tensorSource } from "../data/d2l.ts";
 import {
   evaluate,
   fit,
@@ -250,4 +253,257 @@ Deno.test("trainingCurvesSvg draws one polyline per logged series", () => {
   const lossOnly = trainingCurvesSvg({ loss: [3, 2, 1] });
   assertEquals([...lossOnly.matchAll(/<polyline/g)].length, 1);
   assert(!lossOnly.includes("Accuracy"));
+});
+
+// ---------------------------------------------------------------- stateful models
+
+/** A small CNN with batch norm inside a sequential: conv → BN → ReLU → flatten → linear. */
+const bnCnn = () =>
+  sequential([
+    conv2d({ inChannels: 1, outChannels: 3, kernelSize: 3, padding: 1 }),
+    batchNorm2d({ numFeatures: 3 }),
+    (x: Tensor) => np.maximum(x, 0),
+    flatten(),
+    linear({ inFeatures: 48, outFeatures: 2 }),
+  ]);
+
+/** 4×4 images, shifted and scaled far from N(0, 1); the label is whether the left half is brighter. */
+function imageSet(n: number, seed: number) {
+  const x = random.normal(random.key(seed), [n, 1, 4, 4]).mul(2).add(5);
+  const left = np.slice(x, [0, 0, 0, 0], [n, 1, 4, 2]).mean({ axis: [1, 2, 3] });
+  const right = np.slice(x, [0, 0, 0, 2], [n, 1, 4, 4]).mean({ axis: [1, 2, 3] });
+  return { x, y: np.greater(left, right).astype("i32") };
+}
+
+const toArrays = async (t: unknown) =>
+  await Promise.all(tree.leaves(t).map(async (l) => await (l as Tensor).toArray()));
+
+Deno.test("a stateful makeTrainStep carries batch-norm state and matches an eager loop step for step", async () => {
+  const net = bnCnn();
+  const data = imageSet(64, 3);
+  const opt = sgd({ lr: 0.05, momentum: 0.9 });
+  const loss = (p: any, s: any, b: any, key: Tensor) => {
+    const { y, state } = net.apply(p, b.x, { state: s, train: true, key });
+    return [crossEntropy(y, b.y), state] as const;
+  };
+  const step = makeTrainStep(loss, opt, { stateful: true });
+  let params = net.init(random.key(5)), optState = opt.init(params), state = net.initState();
+  // the eager reference: valueAndGrad, the optimizer and applyUpdates by hand
+  let hp = net.init(random.key(5)), ho = opt.init(hp), hs = net.initState();
+  const vg = valueAndGrad((p: any, s: any, b: any) => {
+    const { y, state } = net.apply(p, b.x, { state: s, train: true });
+    return [crossEntropy(y, b.y), state];
+  }, { hasAux: true });
+  const bs = [...batches(data, { batchSize: 16, shuffle: random.key(1), epoch: 1 })];
+  for (const [i, b] of bs.entries()) {
+    const out = step(params, optState, state, b, random.key(i));
+    ({ params, optState, state } = out);
+    const [[l, ns], g] = vg(hp, hs, b);
+    const [updates, no] = opt.update(g, ho, hp);
+    [hp, ho, hs] = [applyUpdates(hp, updates), no, ns];
+    assertAllClose(await out.loss.item() as number, await l.item() as number, { rtol: 1e-5 });
+    const [got, want] = [await toArrays(state), await toArrays(hs)];
+    assertAllClose(got.flat(), want.flat(), { rtol: 1e-5, atol: 1e-6 });
+  }
+  assertEquals(await state[1].num_batches_tracked.item(), bs.length);
+  assertAllClose((await toArrays(params)).flat(2), (await toArrays(hp)).flat(2), {
+    rtol: 1e-4,
+    atol: 1e-5,
+  });
+  // the running mean moved from its initial zeros towards the conv outputs' means
+  const rm = await state[1].running_mean.toArray() as number[];
+  assert(rm.some((v) => Math.abs(v) > 0.1), `running_mean ${rm}`);
+  assertEquals(step.traceCount, 1);
+});
+
+Deno.test("fit with a batch-norm model updates the running statistics as a hand-written loop does", async () => {
+  const net = bnCnn();
+  const data = imageSet(96, 4);
+  const opt = sgd({ lr: 0.05 });
+  const key = random.key(7);
+  const seen: unknown[][] = [];
+  const { state, step } = await fit({
+    model: net,
+    params: net.init(random.key(5)),
+    loss: crossEntropy,
+    optimizer: opt,
+    trainData: data,
+    epochs: 2,
+    batchSize: 32,
+    key,
+    progress: false,
+    onEpochEnd: async (_e, _l, _p, s) => void seen.push(await toArrays(s[1])),
+  });
+  // the same steps by hand: fit's shuffling key and epochs, eager updates
+  let hp = net.init(random.key(5)), ho = opt.init(hp), hs = net.initState();
+  const vg = valueAndGrad((p: any, s: any, b: any) => {
+    const { y, state } = net.apply(p, b.x, { state: s, train: true });
+    return [crossEntropy(y, b.y), state];
+  }, { hasAux: true });
+  for (let epoch = 1; epoch <= 2; epoch++) {
+    const shuffle = random.foldIn(key, 0);
+    for (const b of batches(data, { batchSize: 32, shuffle, epoch, dropLast: true })) {
+      const [[, ns], g] = vg(hp, hs, b);
+      const [updates, no] = opt.update(g, ho, hp);
+      [hp, ho, hs] = [applyUpdates(hp, updates), no, ns];
+    }
+    assertAllClose(
+      (seen[epoch - 1] as number[][]).flat(),
+      (await toArrays(hs[1])).flat() as number[],
+      {
+        rtol: 1e-4,
+        atol: 1e-5,
+      },
+    );
+  }
+  const init = net.initState()[1];
+  const rm = await state[1].running_mean.toArray() as number[];
+  const rv = await state[1].running_var.toArray() as number[];
+  assert(rm.every((v) => Math.abs(v) > 1e-3), `running_mean ${rm} did not move from 0`);
+  assert(rv.every((v) => Math.abs(v - 1) > 1e-3), `running_var ${rv} did not move from 1`);
+  assertEquals(await state[1].num_batches_tracked.item(), 6);
+  assertEquals(await init.num_batches_tracked!.item(), 0);
+  assertEquals(step.traceCount, 1);
+});
+
+Deno.test("a batch-norm model trained with fit scores in eval mode as in train mode", async () => {
+  // blobs far from the origin: the running statistics must be learned for eval mode to work
+  const n = 384, k = random.key(11);
+  const y = random.randint(random.foldIn(k, 0), [n], 0, 3);
+  const centers = np.array([[8, 8], [12, 8], [10, 12]]);
+  const x = np.take(centers, y, { axis: 0 }).add(random.normal(random.foldIn(k, 1), [n, 2]));
+  const data = { x, y };
+  const net = sequential([
+    linear({ inFeatures: 2, outFeatures: 16 }),
+    batchNorm1d({ numFeatures: 16 }),
+    (t: Tensor) => np.maximum(t, 0),
+    linear({ inFeatures: 16, outFeatures: 3 }),
+  ]);
+  const { params, state, history } = await fit({
+    model: net,
+    loss: crossEntropy,
+    metrics: { accuracy },
+    optimizer: adam({ lr: 0.02 }),
+    trainData: data,
+    epochs: 8,
+    batchSize: 32,
+    key: random.key(12),
+    progress: false,
+  });
+  // train_accuracy and train_loss come from evaluation mode (running statistics)
+  assert(history.train_accuracy.length === 8 && history.train_loss.length === 8);
+  const evalAcc = (await evaluate(net, params, state, data)).accuracy;
+  const trainMode = net.apply(params, x, { state, train: true });
+  const trainAcc = await accuracy(trainMode.y, y).item() as number;
+  const stale = (await evaluate(net, params, net.initState(), data)).accuracy;
+  assert(trainAcc > 0.85, `train-mode accuracy ${trainAcc}`);
+  assert(Math.abs(evalAcc - trainAcc) < 0.05, `eval ${evalAcc} vs train mode ${trainAcc}`);
+  // with the initial (never updated) statistics, as when fit dropped the state, it fails
+  assert(stale < evalAcc - 0.2, `eval with initial state ${stale} vs ${evalAcc}`);
+  assertAllClose(history.train_accuracy[7], evalAcc, { atol: 1e-6 });
+});
+
+Deno.test("fit with a stateful loss takes the state, returns it, and passes it to the metrics", async () => {
+  const net = sequential([
+    batchNorm1d({ numFeatures: 2 }),
+    linear({ inFeatures: 2, outFeatures: 2 }),
+  ]);
+  const data = twoMoons(random.key(0), { n: 64 });
+  const loss = (p: any, s: any, b: any) => {
+    const r = net.apply(p, b.x, { state: s, train: true });
+    return { loss: crossEntropy(r.y, b.y), state: r.state, aux: r.y.mean() };
+  };
+  const metricStates: unknown[] = [];
+  const { state, history } = await fit({
+    params: net.init(random.key(1)),
+    state: net.initState(),
+    loss,
+    metrics: {
+      accuracy: (p: any, b: any, s: any) => {
+        metricStates.push(s);
+        return accuracy(net.apply(p, b.x, { state: s }).y, b.y);
+      },
+    },
+    optimizer: sgd({ lr: 0.1 }),
+    trainData: data,
+    epochs: 2,
+    batchSize: 16,
+    key: random.key(2),
+    progress: false,
+  });
+  assertEquals(await state[0].num_batches_tracked.item(), 8);
+  assertEquals(history.train_accuracy.length, 2);
+  assert(metricStates.length > 0 && metricStates.every((s) => Array.isArray(s)));
+});
+
+Deno.test("a stateful step rejects a loss that returns no state, or a state of another shape", () => {
+  const opt = sgd({ lr: 0.1 });
+  const p = { w: np.array(1) }, s = { count: np.zeros([]) };
+  const b = { x: np.array([1, 2]) };
+  const noState = makeTrainStep((q: any, _s: any, bb: any) => bb.x.mul(q.w).sum() as any, opt, {
+    stateful: true,
+  });
+  assertThrows(() => noState(p, opt.init(p), s, b, random.key(0)), TypeError, "[loss, newState]");
+  const other = makeTrainStep(
+    (q: any, st: any, bb: any) => [bb.x.mul(q.w).sum(), { count: st.count, extra: st.count }],
+    opt,
+    { stateful: true, name: "myStep" },
+  );
+  assertThrows(() => other(p, opt.init(p), s, b, random.key(0)), TypeError, "myStep");
+});
+
+Deno.test("a stateful step warns once when the loss hands the state back unchanged", () => {
+  const net = sequential([batchNorm1d({ numFeatures: 2 })]);
+  const opt = sgd({ lr: 0.1 });
+  const loss = (p: any, s: any, b: any) => {
+    const r = net.apply(p, b.x, { state: s }); // train: false — the mistake
+    return [r.y.sum(), r.state] as const;
+  };
+  const step = makeTrainStep(loss, opt, { stateful: true });
+  const warnings: string[] = [];
+  const warn = console.warn;
+  console.warn = (m: string) => warnings.push(m);
+  try {
+    const p = net.init(random.key(0));
+    const out = step(p, opt.init(p), net.initState(), { x: np.ones([4, 2]) }, random.key(0));
+    step(out.params, out.optState, out.state, { x: np.ones([4, 2]) }, random.key(1));
+  } finally {
+    console.warn = warn;
+  }
+  assertEquals(warnings.length, 1);
+  assert(warnings[0].includes("train: true"), warnings[0]);
+});
+
+Deno.test("evaluate of a stateful model without its state says so", async () => {
+  const net = sequential([batchNorm1d({ numFeatures: 2 })]);
+  const data = { x: np.ones([4, 2]), y: np.zeros([4], "i32") };
+  await assertRejects(
+    () => evaluate(net, net.init(random.key(0)), null, data),
+    TypeError,
+    "needs its state",
+  );
+});
+
+Deno.test("fit trains from a BatchSource with its own batch size, tracing the step once", async () => {
+  const ds = twoMoons(random.key(3), { n: 200 });
+  const src = tensorSource(ds, {
+    batchSize: 25,
+    transform: (b: any) => ({ x: b.x.mul(2), y: b.y }),
+  });
+  const net = mlp();
+  const { history, step, state } = await fit({
+    model: net,
+    loss: crossEntropy,
+    metrics: { accuracy },
+    optimizer: adam({ lr: 0.02 }),
+    trainData: src,
+    valData: src,
+    epochs: 6,
+    key: random.key(4),
+    progress: false,
+  });
+  assertEquals(state, null);
+  assertEquals(step.traceCount, 1);
+  assert(history.val_accuracy[5] > 0.8, `val accuracy ${history.val_accuracy}`);
+  assert(history.loss[5] < history.loss[0], `losses ${history.loss}`);
 });

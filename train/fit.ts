@@ -291,8 +291,8 @@ export async function fit<P = any, S = any, B = any>(
     const loss = model === undefined
       ? opts.loss as StatefulLossFn
       : modelLoss(model, opts.loss as OutputMetricFn);
-    const st = (opts.step ?? makeTrainStep(loss, optimizer, { stateful: true })) as
-      StatefulTrainStep;
+    const st =
+      (opts.step ?? makeTrainStep(loss, optimizer, { stateful: true })) as StatefulTrainStep;
     step = st;
     run = (p, o, s, b, k) => st(p, o, s, b, k);
     if (model !== undefined) {
@@ -307,8 +307,7 @@ export async function fit<P = any, S = any, B = any>(
     }
   } else {
     const st = (opts.step ??
-      makeTrainStep<P, S, B>(opts.loss as LossFn, optimizer, { hasAux: opts.hasAux })) as
-      TrainStep;
+      makeTrainStep<P, S, B>(opts.loss as LossFn, optimizer, { hasAux: opts.hasAux })) as TrainStep;
     step = st;
     run = (p, o, _s, b, k) => ({ ...st(p, o, b, k), state: null });
     const metrics = (opts.metrics ?? {}) as Record<string, MetricFn>;

@@ -27,13 +27,14 @@ export type LossFn<P = any, B = any> = (params: P, batch: B, key: Tensor) => any
  * The loss of a stateful model (batch norm): `(params, state, batch, key) → [loss, newState]`,
  * or `→ { loss, state, aux }`. `newState` is what the model's `apply(params, x, { state,
  * train: true })` returned (the updated running statistics), with the input state's structure.
+ * (Typed `any` so that an array literal `[loss, state]` needs no `as const`.)
  */
 export type StatefulLossFn<P = any, M = any, B = any> = (
   params: P,
   state: M,
   batch: B,
   key: Tensor,
-) => readonly [Tensor, M] | { readonly loss: Tensor; readonly state: M; readonly aux?: unknown };
+) => any;
 
 /** What a train step returns. */
 export interface StepResult<P = any, S = any, A = any> {
@@ -491,9 +492,7 @@ export async function evaluate(...args: any[]): Promise<Record<string, number>> 
   if (n === 0) return Object.fromEntries(names.map((k) => [k, NaN]));
   let sums: Sums = Object.fromEntries(names.map((k) => [k, np.zeros([])]));
   const batchSize = opts.batchSize ?? source?.batchSize ?? 1000;
-  const it = source
-    ? source.batches({ batchSize, shuffle: false })
-    : batches(data, { batchSize });
+  const it = source ? source.batches({ batchSize, shuffle: false }) : batches(data, { batchSize });
   for (const batch of it) sums = acc(params, batch, sums, state);
   const vals = await Promise.all(names.map(async (k) => (await sums[k].item() as number) / n));
   return Object.fromEntries(names.map((k, i) => [k, vals[i]]));

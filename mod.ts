@@ -69,6 +69,7 @@ export * as optim from "./optim/mod.ts";
 export * as nn from "./layers/mod.ts";
 export * as data from "./data/mod.ts";
 export * as train from "./train/mod.ts";
+export * as models from "./models/mod.ts";
 
 // The webgpu backend registers itself with the core; `init()` prefers it where an adapter exists.
 import { registerWebGpuBackend } from "./gpu/backend.ts";

@@ -11,7 +11,7 @@
  * @module
  */
 
-import { either as E } from "fp-ts";
+import * as E from "fp-ts/lib/Either.js";
 import type { Either } from "./idx.ts";
 export type { DataErrorKind, Either, Left, Right } from "./idx.ts";
 export { DataError } from "./idx.ts";
@@ -206,7 +206,7 @@ function howToGet(name: MnistLikeName, downloadFailed = false): string {
  * ```ts
  * import { findDataset } from "./fashion_mnist.ts";
  * import { assert, assertEquals } from "@std/assert";
- * import { either as E } from "fp-ts";
+ * import * as E from "fp-ts/lib/Either.js";
  * const dir = await Deno.makeTempDir();
  * const r = findDataset("mnist", { dirs: [dir] });
  * assertEquals(E.isLeft(r) && r.left.kind, "missing-dataset");
@@ -415,7 +415,7 @@ async function download(
  * import { loadMnistLike } from "./fashion_mnist.ts";
  * import { encodeIdx } from "./idx.ts";
  * import { assertEquals } from "@std/assert";
- * import { either as E } from "fp-ts";
+ * import * as E from "fp-ts/lib/Either.js";
  * // A two-image stand-in for the real files, written to a temporary directory.
  * const dir = await Deno.makeTempDir();
  * const images = encodeIdx({ dtype: "u8", shape: [2, 28, 28], data: new Uint8Array(2 * 784) });

@@ -17,7 +17,7 @@
  * @module
  */
 
-import { either as E } from "fp-ts";
+import * as E from "fp-ts/lib/Either.js";
 import type { Either } from "./safetensors.ts";
 export type { Either, Left, Right } from "./safetensors.ts";
 
@@ -108,7 +108,7 @@ const hex = (b: ArrayLike<number>): string =>
  * ```ts
  * import { parseIdx } from "./idx.ts";
  * import { assertEquals } from "@std/assert";
- * import { either as E } from "fp-ts";
+ * import * as E from "fp-ts/lib/Either.js";
  * // u8, 2 dims: 2 x 3
  * const bytes = new Uint8Array([0, 0, 8, 2, 0, 0, 0, 2, 0, 0, 0, 3, 1, 2, 3, 4, 5, 6]);
  * const r = parseIdx(bytes);
@@ -223,7 +223,7 @@ export function parseIdx(
  * ```ts
  * import { encodeIdx, parseIdx } from "./idx.ts";
  * import { assertEquals } from "@std/assert";
- * import { either as E } from "fp-ts";
+ * import * as E from "fp-ts/lib/Either.js";
  * const labels = { dtype: "u8", shape: [3], data: new Uint8Array([7, 2, 1]) } as const;
  * const bytes = encodeIdx(labels);
  * assertEquals(Array.from(bytes.subarray(0, 4)), [0, 0, 8, 1]);
@@ -314,7 +314,7 @@ const DEFAULT_MAX_BYTES = 2 ** 30;
  * ```ts
  * import { gunzip } from "./idx.ts";
  * import { assertEquals } from "@std/assert";
- * import { either as E } from "fp-ts";
+ * import * as E from "fp-ts/lib/Either.js";
  * const raw = new Uint8Array([0, 0, 8, 1, 0, 0, 0, 1, 42]);
  * const gz = new Uint8Array(
  *   await new Response(new Blob([raw]).stream().pipeThrough(new CompressionStream("gzip")))
@@ -391,7 +391,7 @@ export async function gunzip(
  * ```ts
  * import { encodeIdx, readIdx } from "./idx.ts";
  * import { assertEquals } from "@std/assert";
- * import { either as E } from "fp-ts";
+ * import * as E from "fp-ts/lib/Either.js";
  * const path = await Deno.makeTempFile({ suffix: ".gz" });
  * const idx = encodeIdx({ dtype: "f32", shape: [2], data: new Float32Array([0.5, -2]) });
  * const gz = new Response(new Blob([idx]).stream().pipeThrough(new CompressionStream("gzip")));

@@ -21,7 +21,7 @@
  * @module
  */
 
-import { either as E } from "fp-ts";
+import * as E from "fp-ts/lib/Either.js";
 
 // fp-ts's own `Either` lives in an npm package, so `deno doc --lint` counts it as a private type
 // in our signatures. These declarations are structurally identical to fp-ts's (`_tag`, `left`,
@@ -250,7 +250,7 @@ function isDim(d: unknown): d is number {
  * ```ts
  * import { decodeSafetensors, encodeSafetensors } from "./safetensors.ts";
  * import { assertEquals } from "@std/assert";
- * import { either as E } from "fp-ts";
+ * import * as E from "fp-ts/lib/Either.js";
  * const w = new Float32Array([1, 2, 3, 4, 5, 6]);
  * const bytes = encodeSafetensors(
  *   [{ name: "w", dtype: "F32", shape: [2, 3], data: new Uint8Array(w.buffer) }],
@@ -553,7 +553,7 @@ function describe(v: Json): string {
  * ```ts
  * import { decodeSafetensors } from "./safetensors.ts";
  * import { assertEquals } from "@std/assert";
- * import { either as E } from "fp-ts";
+ * import * as E from "fp-ts/lib/Either.js";
  * // The reference implementation's own doc example: one I32[2,2] tensor of zeros.
  * const json = '{"test":{"dtype":"I32","shape":[2,2],"data_offsets":[0,16]}}';
  * const bytes = new Uint8Array(8 + json.length + 16);
@@ -744,10 +744,67 @@ export function decodeSafetensors(
   return E.right({ tensors, metadata });
 }
 
+/** The temporary files of {@link saveBytesAtomic}: `<name>.tmp-<pid>-<hex>` (or, as written
+ * before the pid was added, `<name>.tmp-<hex>`). */
+const TMP_RE = /^\.tmp-(?:(\d+)-)?[0-9a-f]{12}$/;
+
+/** Whether process `pid` may still be writing its temporary file. */
+function writerAlive(pid: number | null, mtime: Date | null): boolean {
+  if (pid === Deno.pid) return false; // an earlier save of this process that failed half-way
+  if (pid !== null && Deno.build.os === "linux") {
+    try {
+      Deno.statSync(`/proc/${pid}`);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+  // No process table to ask: a file untouched for an hour is abandoned.
+  return mtime !== null && Date.now() - mtime.getTime() < 3_600_000;
+}
+
 /**
- * Writes `bytes` to `path` atomically: first to `${path}.tmp-<random>` in the same directory,
- * flushed to disk, then renamed over `path`, so a crash leaves either the old file or the new
- * one, never half of one.
+ * Removes the temporary files that interrupted saves of `path` left behind (the writer was
+ * killed between creating and renaming them), so repeated kills do not pile up partial copies.
+ * A file whose writer is still running is kept.
+ */
+async function removeStaleTemps(dir: string, base: string): Promise<void> {
+  let names: string[];
+  try {
+    names = [];
+    for await (const e of Deno.readDir(dir)) if (e.isFile) names.push(e.name);
+  } catch {
+    return; // unreadable directory: the write below reports the real problem
+  }
+  for (const name of names) {
+    if (!name.startsWith(base)) continue;
+    const m = TMP_RE.exec(name.slice(base.length));
+    if (m === null) continue;
+    const file = `${dir}/${name}`;
+    const mtime = await Deno.stat(file).then((st) => st.mtime, () => null);
+    if (!writerAlive(m[1] === undefined ? null : Number(m[1]), mtime)) {
+      await Deno.remove(file).catch(() => {});
+    }
+  }
+}
+
+/** Flushes a directory's entries (the rename) to disk; directories cannot be opened on Windows. */
+async function syncDir(dir: string): Promise<void> {
+  if (Deno.build.os === "windows") return;
+  const d = await Deno.open(dir, { read: true });
+  try {
+    await d.sync();
+  } finally {
+    d.close();
+  }
+}
+
+/**
+ * Writes `bytes` to `path` atomically and durably: first to `${path}.tmp-<pid>-<random>` in the
+ * same directory, flushed to disk, then renamed over `path`, and the directory flushed so the
+ * rename itself survives a power loss. A crash leaves either the old file or the new one, never
+ * half of one. Temporary files that earlier interrupted saves of the same `path` left behind
+ * (their process is gone) are removed first.
  *
  * @param path destination file
  * @param bytes the contents
@@ -758,7 +815,7 @@ export function decodeSafetensors(
  * ```ts
  * import { readBytes, saveBytesAtomic } from "./safetensors.ts";
  * import { assertEquals } from "@std/assert";
- * import { either as E } from "fp-ts";
+ * import * as E from "fp-ts/lib/Either.js";
  * const dir = await Deno.makeTempDir();
  * const saved = await saveBytesAtomic(`${dir}/ckpt.safetensors`, new Uint8Array([1, 2, 3]));
  * assertEquals(E.isRight(saved), true);
@@ -770,8 +827,12 @@ export async function saveBytesAtomic(
   path: string,
   bytes: Uint8Array,
 ): Promise<Either<CheckpointError, void>> {
+  const slash = path.lastIndexOf("/");
+  const dir = slash < 0 ? "." : slash === 0 ? "/" : path.slice(0, slash);
+  await removeStaleTemps(dir, path.slice(slash + 1));
   const rnd = crypto.getRandomValues(new Uint8Array(6));
-  const tmp = `${path}.tmp-${Array.from(rnd, (b) => b.toString(16).padStart(2, "0")).join("")}`;
+  const hex = Array.from(rnd, (b) => b.toString(16).padStart(2, "0")).join("");
+  const tmp = `${path}.tmp-${Deno.pid}-${hex}`;
   try {
     const f = await Deno.open(tmp, { write: true, createNew: true });
     try {
@@ -782,13 +843,22 @@ export async function saveBytesAtomic(
       f.close();
     }
     await Deno.rename(tmp, path);
-    return E.right(undefined);
   } catch (e) {
     await Deno.remove(tmp).catch(() => {});
     return E.left(
       new CheckpointError("io", `Cannot write ${path}: ${(e as Error).message}`, { cause: e }),
     );
   }
+  try {
+    await syncDir(dir);
+  } catch (e) {
+    return E.left(
+      new CheckpointError("io", `Cannot flush the directory of ${path}: ${(e as Error).message}`, {
+        cause: e,
+      }),
+    );
+  }
+  return E.right(undefined);
 }
 
 /**
@@ -801,7 +871,7 @@ export async function saveBytesAtomic(
  * ```ts
  * import { readBytes } from "./safetensors.ts";
  * import { assertEquals } from "@std/assert";
- * import { either as E } from "fp-ts";
+ * import * as E from "fp-ts/lib/Either.js";
  * const missing = await readBytes("/nonexistent/ckpt.safetensors");
  * assertEquals(E.isLeft(missing) && missing.left.kind, "not-found");
  * ```

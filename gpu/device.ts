@@ -4,7 +4,8 @@
  * device loss and uncaptured errors into the typed errors of `errors.ts`.
  *
  * This is the one module of `gpu/` that touches `Deno.*` (STYLE.md §22): the environment is
- * read here (`DENAX_DEBUG`).
+ * read here (`DENAX_DEBUG`), and `XDG_RUNTIME_DIR` is given a private directory when it is unset
+ * (see {@link ensureXdgRuntimeDir}).
  *
  * @module
  */
@@ -89,6 +90,7 @@ let _available: Promise<boolean> | null = null;
 export async function requestGpu(): Promise<GpuContext> {
   const gpu = (globalThis.navigator as Navigator | undefined)?.gpu;
   if (!gpu) throw new GpuUnavailableError("WebGPU is not available: navigator.gpu is undefined");
+  ensureXdgRuntimeDir();
   let adapter: GPUAdapter | null;
   try {
     adapter = await gpu.requestAdapter({ powerPreference: "high-performance" });
@@ -115,7 +117,10 @@ export async function requestGpu(): Promise<GpuContext> {
     );
     return lostError;
   });
-  device.onuncapturederror = (ev: GPUUncapturedErrorEvent) => {
+  // addEventListener rather than the `onuncapturederror` attribute: Deno's default type library
+  // (`deno.window`) declares GPUDevice's events but not that attribute, which only `dom` adds.
+  device.addEventListener("uncapturederror", (ev: Event) => {
+    if (!(ev instanceof GPUUncapturedErrorEvent)) return;
     const kind = ev.error.constructor?.name ?? "GPUError";
     if (pending.length < 100) {
       pending.push(
@@ -124,7 +129,7 @@ export async function requestGpu(): Promise<GpuContext> {
         }),
       );
     }
-  };
+  });
   const l = device.limits;
   return {
     adapter,
@@ -163,6 +168,7 @@ export function gpuAdapterAvailable(): Promise<boolean> {
     try {
       const gpu = (globalThis.navigator as Navigator | undefined)?.gpu;
       if (!gpu) return false;
+      ensureXdgRuntimeDir();
       const a = await gpu.requestAdapter();
       if (a) _adapters.push(a);
       return a !== null;
@@ -196,6 +202,38 @@ export function envVar(name: string): string | undefined {
 export function autotuneCachePath(): string | null {
   const base = envVar("XDG_CACHE_HOME") || (envVar("HOME") ? `${envVar("HOME")}/.cache` : "");
   return base ? `${base}/denax/autotune.json` : null;
+}
+
+/**
+ * Gives `XDG_RUNTIME_DIR` a private directory (a fresh `Deno.makeTempDir`, mode 0700) when it is
+ * unset or empty and the process may read and set it, so that requesting an adapter does not
+ * make the Mesa/Vulkan loader print `XDG_RUNTIME_DIR is invalid or not set` twice. Called before
+ * every adapter request; a no-op once the variable is set, without `--allow-env`, or where the
+ * directory cannot be made.
+ *
+ * @returns the directory now in `XDG_RUNTIME_DIR`, or undefined when it was left alone unset
+ */
+export function ensureXdgRuntimeDir(): string | undefined {
+  const D = globalThis.Deno;
+  if (!D) return undefined;
+  try {
+    const q = D.permissions.querySync?.({ name: "env", variable: "XDG_RUNTIME_DIR" });
+    if (q?.state !== "granted") return undefined;
+    const cur = D.env.get("XDG_RUNTIME_DIR");
+    if (cur) return cur;
+    const dir = D.makeTempDirSync({ prefix: "denax-xdg-" });
+    D.env.set("XDG_RUNTIME_DIR", dir);
+    globalThis.addEventListener("unload", () => {
+      try {
+        D.removeSync(dir, { recursive: true });
+      } catch {
+        // already gone, or no write permission left: a stray empty directory in the temp dir
+      }
+    });
+    return dir;
+  } catch {
+    return undefined;
+  }
 }
 
 // Asks without prompting: a permission that is not granted already counts as denied.

@@ -16,39 +16,14 @@
  * @module
  */
 export * from "./layer.ts";
-export {
-  elu,
-  gelu,
-  type GeluOptions,
-  hardTanh,
-  type HardTanhOptions,
-  heaviside,
-  identity,
-  leakyRelu,
-  logSigmoid,
-  logSoftmax,
-  oneHot,
-  type OneHotOptions,
-  prelu,
-  relu,
-  selu,
-  sigmoid,
-  type SigmoidOptions,
-  silu,
-  softmax,
-  softplus,
-  type SoftplusOptions,
-  softsign,
-  step,
-  type StepOptions,
-  stochasticBinary,
-  type StochasticBinaryOptions,
-  swish,
-  tanh,
-} from "./activations.ts";
+export * from "./activations.ts";
 export * as init from "./init.ts";
 export * as losses from "./losses.ts";
 export * as metrics from "./metrics.ts";
+// linear.ts also exports `_`-prefixed helpers for its siblings and an `identity` layer that would
+// clash with the activation, so its public names are listed (and renamed) here. deno doc does
+// not follow a named re-export into the `nn` namespace of the package root (only `export *`);
+// these names are documented on the `@denax/denax/nn` entry.
 export {
   dropout,
   type DropoutConfig,

@@ -26,6 +26,9 @@
  *
  * @module
  */
+// transform.ts also exports `_`-prefixed helpers for its siblings, so its public names are listed
+// here. deno doc does not follow a named re-export into the `optim` namespace of the package root
+// (only `export *`); these names are documented on the `@denax/denax/optim` entry.
 export {
   addDecayedWeights,
   applyUpdates,
@@ -44,50 +47,8 @@ export {
   type ScheduleState,
   type StateOf,
 } from "./transform.ts";
-export {
-  scaleByAdadelta,
-  type ScaleByAdadeltaOptions,
-  type ScaleByAdadeltaState,
-  scaleByAdam,
-  type ScaleByAdamOptions,
-  type ScaleByAdamState,
-  scaleByRms,
-  type ScaleByRmsOptions,
-  type ScaleByRmsState,
-  scaleByRss,
-  type ScaleByRssOptions,
-  type ScaleByRssState,
-  trace,
-  type TraceOptions,
-  type TraceState,
-} from "./scale_by.ts";
-export { masked, type MaskedState, multiSteps, type MultiStepsState } from "./wrappers.ts";
-export {
-  adadelta,
-  type AdadeltaOptions,
-  type AdadeltaState,
-  adagrad,
-  type AdagradOptions,
-  type AdagradState,
-  rmsprop,
-  type RmspropOptions,
-  type RmspropState,
-  sgd,
-  type SgdOptions,
-  type SgdState,
-} from "./optimizers.ts";
-export { adam, type AdamOptions, type AdamState, adamw, type AdamWState } from "./adam.ts";
-export {
-  constantSchedule,
-  cosineAnnealing,
-  exponentialDecay,
-  exponentialLR,
-  linearWarmup,
-  multiStepLR,
-  oneCycle,
-  type OneCycleOptions,
-  polynomial,
-  type Schedule,
-  stepLR,
-  warmupCosine,
-} from "./schedules.ts";
+export * from "./scale_by.ts";
+export * from "./wrappers.ts";
+export * from "./optimizers.ts";
+export * from "./adam.ts";
+export * from "./schedules.ts";

@@ -236,3 +236,74 @@ Deno.test("load converts PyTorch's other dtypes and rejects I64 beyond i32", asy
   ]));
   assert(big._tag === "Left" && big.left.message.includes("does not fit in i32"));
 });
+
+Deno.test("save removes the temporary files that killed saves of the same file left behind", async () => {
+  await withDir(async (dir) => {
+    const path = `${dir}/m.safetensors`;
+    const hour = new Date(Date.now() - 2 * 3_600_000);
+    // pid 4194305 is above Linux's pid_max, so no process can own this file.
+    const stale = `${path}.tmp-4194305-0123456789ab`;
+    const legacy = `${path}.tmp-abcdef012345`; // the name before pids: kept while fresh
+    const fresh = `${path}.tmp-fedcba987654`;
+    const otherTarget = `${dir}/other.safetensors.tmp-4194305-0123456789ab`;
+    const liveWriter = `${path}.tmp-1-0123456789ab`; // pid 1 runs as long as the machine does
+    for (const f of [stale, legacy, fresh, otherTarget, liveWriter]) {
+      await Deno.writeFile(f, new Uint8Array(1024));
+    }
+    await Deno.utime(legacy, hour, hour);
+    unwrap(await save(path, { w: np.ones([3]) }));
+    const names = [...Deno.readDirSync(dir)].map((e) => e.name).sort();
+    const expected = [
+      "m.safetensors",
+      "m.safetensors.tmp-fedcba987654",
+      "other.safetensors.tmp-4194305-0123456789ab",
+    ];
+    if (Deno.build.os === "linux") expected.push("m.safetensors.tmp-1-0123456789ab");
+    assertEquals(names, expected.sort());
+    assertEquals(await flat(unwrap(await load(path)).w), [1, 1, 1]);
+  });
+});
+
+Deno.test("save flushes the file, renames it, then flushes the directory", async () => {
+  if (Deno.build.os === "windows") return; // directories cannot be opened there
+  await withDir(async (dir) => {
+    const path = `${dir}/m.safetensors`;
+    const calls: string[] = [];
+    const name = (p: string | URL) =>
+      String(p).replace(dir, "<dir>").replace(/tmp-\d+-\w+$/, "tmp");
+    const open = Deno.open, rename = Deno.rename;
+    const D = Deno as { open: typeof Deno.open; rename: typeof Deno.rename };
+    D.open = async (p, o) => {
+      const f = await open(p, o);
+      calls.push(`open ${name(p)}`);
+      const sync = f.sync.bind(f);
+      f.sync = () => (calls.push(`sync ${name(p)}`), sync());
+      return f;
+    };
+    D.rename = (from, to) => (calls.push(`rename ${name(from)} ${name(to)}`), rename(from, to));
+    try {
+      unwrap(await save(path, { w: np.ones([2]) }));
+    } finally {
+      D.open = open;
+      D.rename = rename;
+    }
+    assertEquals(calls, [
+      "open <dir>/m.safetensors.tmp",
+      "sync <dir>/m.safetensors.tmp",
+      "rename <dir>/m.safetensors.tmp <dir>/m.safetensors",
+      "open <dir>",
+      "sync <dir>",
+    ]);
+  });
+});
+
+Deno.test("F16 entries decode subnormals, signed zeros, infinities and NaN exactly", async () => {
+  const half = new Uint16Array([0x0001, 0x8000, 0x7c00, 0xfc00, 0x7e00, 0x7bff, 0x03ff]);
+  const t = unwrap(decodeCheckpoint(encodeSafetensors([
+    { name: "h", dtype: "F16", shape: [7], data: bytesOf(half) },
+  ])));
+  const got = await flat(t.h);
+  assertEquals(got.slice(0, 4), [2 ** -24, -0, Infinity, -Infinity]);
+  assert(Number.isNaN(got[4]));
+  assertEquals(got.slice(5), [65504, 1023 * 2 ** -24]);
+});

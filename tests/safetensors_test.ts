@@ -1,5 +1,5 @@
 import { assert, assertEquals, assertThrows } from "@std/assert";
-import { either as E } from "fp-ts";
+import * as E from "fp-ts/lib/Either.js";
 import fc from "fast-check";
 import {
   CheckpointError,

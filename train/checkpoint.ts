@@ -16,6 +16,7 @@
  *
  * @module
  */
+import * as E from "fp-ts/lib/Either.js";
 import * as np from "../core/numpy.ts";
 import { ShapedArray } from "../core/aval.ts";
 import type { DType } from "../core/dtype.ts";
@@ -40,12 +41,10 @@ const isLeaf = (x: unknown): boolean => x instanceof Tensor || x instanceof Shap
 const littleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 function left(kind: CheckpointError["kind"], message: string): Either<CheckpointError, never> {
-  return { _tag: "Left", left: new CheckpointError(kind, message) };
+  return E.left(new CheckpointError(kind, message));
 }
 
-function right<R>(value: R): Either<never, R> {
-  return { _tag: "Right", right: value };
-}
+const right = E.right;
 
 /**
  * The components of a printed pytree path (`tree.keyPath`): `params.layers[1]["my key"]` →
@@ -231,13 +230,6 @@ export async function save(
   return saveBytesAtomic(path, await encodeCheckpoint(params, opts));
 }
 
-function f16ToF32(h: number): number {
-  const s = h & 0x8000 ? -1 : 1, e = (h >> 10) & 0x1f, m = h & 0x3ff;
-  if (e === 0) return s * m * 2 ** -24;
-  if (e === 31) return m ? NaN : s * Infinity;
-  return s * (1 + m / 1024) * 2 ** (e - 15);
-}
-
 /** Converts one decoded tensor to a denax Tensor, or says why it cannot. */
 function toTensor(name: string, t: SafetensorsTensor): Either<CheckpointError, Tensor> {
   const n = t.shape.reduce((a, d) => a * d, 1);
@@ -260,7 +252,8 @@ function toTensor(name: string, t: SafetensorsTensor): Either<CheckpointError, T
     case "F64":
       return make(Float32Array.from(new Float64Array(buf, off, n)), "f32");
     case "F16":
-      return make(Float32Array.from(new Uint16Array(buf, off, n), f16ToF32), "f32");
+      // The runtime's Float16Array decodes IEEE half floats (subnormals, ±Inf, NaN) exactly.
+      return make(Float32Array.from(new Float16Array(buf, off, n)), "f32");
     case "BF16": {
       const hi = new Uint16Array(buf, off, n), bits = new Uint32Array(n);
       for (let i = 0; i < n; i++) bits[i] = hi[i] << 16;

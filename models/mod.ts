@@ -1,0 +1,11 @@
+/**
+ * `models`: the model families of the study notes, one namespace per family. Each family is a
+ * pure `init`/`apply` pair over a parameter pytree, built from `nn` layers: a config type in,
+ * a `Layer` out (`const net = models.mlp({ sizes: [784, 256, 10] })`), with a doc comment
+ * giving its equations and source, and a test that trains it.
+ *
+ * Imported as `models` from the package root, or directly as `@denax/denax/models`.
+ *
+ * @module
+ */
+export {};

@@ -466,7 +466,7 @@ Deno.test({
     const queue = g.runtime.ctx.device.queue;
     const submit = queue.submit.bind(queue);
     let n = 0;
-    queue.submit = (cbs: Iterable<GPUCommandBuffer>) => (n++, submit(cbs));
+    queue.submit = (cbs: GPUCommandBuffer[]) => (n++, submit(cbs));
     try {
       const s0 = jitStats.submits;
       f(xs[0], xs[1], xs[2]);

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { checkArity, checkOptions } from "./validate.ts";
 import { ShapedArray } from "./aval.ts";
 import { traceClosed } from "./builder.ts";
 import { cond_p, scan_p, unifyConsts, while_p } from "./control.ts";
@@ -90,6 +91,8 @@ function toTensors(leaves: unknown[], what: string): Tensor[] {
   });
 }
 
+const SCAN_OPTS: ReadonlySet<string> = new Set(["length", "reverse"]);
+
 /** Options of `scan`. */
 export interface ScanOptions {
   /** Number of steps (needed when `xs` is null). */
@@ -115,6 +118,8 @@ export function scan<C, X, Y>(
   xs: X | null,
   opts: ScanOptions = {},
 ): [C, Y] {
+  checkArity("scan", arguments.length, 4);
+  checkOptions("scan", opts, SCAN_OPTS);
   const [initL, cdef] = tree.flatten(init, isLeaf);
   const [xsL0, xdef] = tree.flatten(xs, isLeaf);
   const carry = toTensors(initL, "scan init");
@@ -228,6 +233,7 @@ export function cond<T>(
  * ```
  */
 export function whileLoop<T>(condFn: (x: T) => Tensor, bodyFn: (x: T) => T, init: T): T {
+  checkArity("whileLoop", arguments.length, 3);
   const [il, def] = tree.flatten(init, isLeaf);
   const carry = toTensors(il, "whileLoop init");
   const avals = carry.map((c) => c.aval);
@@ -292,6 +298,7 @@ export function foriLoop<T>(
   body: (i: Tensor, val: T) => T,
   init: T,
 ): T {
+  checkArity("foriLoop", arguments.length, 4);
   if (typeof lo === "number" && typeof hi === "number") {
     const n = Math.max(0, hi - lo);
     const idx = ew.add(

@@ -12,6 +12,7 @@ import { convert, div } from "./prims/elementwise.ts";
 import { broadcastInDim, constant, full, reshape, rev, transpose } from "./prims/structural.ts";
 import { reduceWindowPrim, type WindowOp, type WindowParams } from "./prims/window.ts";
 import type { Tensor } from "./tensor.ts";
+import { checkArity, checkOptions, fmtValue } from "./validate.ts";
 
 export type { WindowOp };
 
@@ -37,6 +38,23 @@ export interface ConvOptions {
   /** Groups of the batch, as XLA (default 1; the weight gradient of grouped convs uses it). */
   batchGroupCount?: number;
 }
+
+const CONVT_OPTS: ReadonlySet<string> = new Set([
+  "strides",
+  "padding",
+  "rhsDilation",
+  "transposeKernel",
+  "featureGroupCount",
+]);
+const RW_OPTS: ReadonlySet<string> = new Set([
+  "windowDimensions",
+  "windowStrides",
+  "padding",
+  "baseDilation",
+  "windowDilation",
+]);
+const POOL_OPTS: ReadonlySet<string> = new Set(["kernelSize", "strides", "padding", "dilation"]);
+const AVGPOOL_OPTS: ReadonlySet<string> = new Set([...POOL_OPTS, "countIncludePad"]);
 
 /** Explicit `[lo, hi]` pads for "SAME"/"VALID" (JAX's `padtype_to_pads`). */
 function padtypeToPads(
@@ -97,7 +115,31 @@ function spatialRank(op: string, x: Tensor, min = 3): number {
  * console.log(await y.toArray()); // [[[-2, -2, -2, 3]]]
  * ```
  */
-export function convGeneralDilated(lhs: Tensor, rhs: Tensor, opts: ConvOptions = {}): Tensor {
+export function convGeneralDilated(lhs: Tensor, rhs: Tensor, opts?: ConvOptions): Tensor;
+/**
+ * JAX's positional form, `lax.conv_general_dilated(lhs, rhs, window_strides, padding,
+ * lhs_dilation, rhs_dilation, dimension_numbers, feature_group_count, batch_group_count)`;
+ * `dimensionNumbers` must be null (the layouts are `NC...`/`OI...`).
+ *
+ * @param lhs the input, `[N, C, ...spatial]`
+ * @param rhs the kernel, `[O, C / featureGroupCount, ...kernel]`
+ * @param windowStrides stride per spatial dimension
+ * @param padding `"SAME"`, `"VALID"` or `[lo, hi]` pairs
+ * @returns `[N / batchGroupCount, O, ...spatial']`
+ */
+export function convGeneralDilated(
+  lhs: Tensor,
+  rhs: Tensor,
+  windowStrides: readonly number[],
+  padding: Padding,
+  lhsDilation?: readonly number[] | null,
+  rhsDilation?: readonly number[] | null,
+  dimensionNumbers?: null,
+  featureGroupCount?: number,
+  batchGroupCount?: number,
+): Tensor;
+export function convGeneralDilated(lhs: Tensor, rhs: Tensor, ...rest: unknown[]): Tensor {
+  const opts = convArgs(rest);
   const nsp = spatialRank("convGeneralDilated", lhs);
   const windowStrides = opts.windowStrides ?? ones(nsp);
   const lhsDilation = opts.lhsDilation ?? ones(nsp);
@@ -119,6 +161,40 @@ export function convGeneralDilated(lhs: Tensor, rhs: Tensor, opts: ConvOptions =
     batchGroupCount: opts.batchGroupCount ?? 1,
   };
   return convGeneralDilatedPrim(lhs, rhs, params);
+}
+
+const CONV_OPTS: ReadonlySet<string> = new Set([
+  "windowStrides",
+  "padding",
+  "lhsDilation",
+  "rhsDilation",
+  "featureGroupCount",
+  "batchGroupCount",
+]);
+
+/** The options of either calling form of convGeneralDilated. */
+function convArgs(rest: unknown[]): ConvOptions {
+  const op = "convGeneralDilated";
+  if (rest.length === 0) return {};
+  if (rest.length === 1 && !Array.isArray(rest[0])) {
+    checkOptions(op, rest[0], CONV_OPTS);
+    return (rest[0] ?? {}) as ConvOptions;
+  }
+  // JAX's positional form: window_strides, padding, lhs_dilation, rhs_dilation,
+  // dimension_numbers, feature_group_count, batch_group_count
+  checkArity(op, rest.length + 2, 9);
+  const [windowStrides, padding, lhsDilation, rhsDilation, dn, fgc, bgc] = rest;
+  if (dn !== undefined && dn !== null) {
+    throw new TypeError(
+      `${op}: dimensionNumbers ${fmtValue(dn)} are not supported: the layouts are ` +
+        `[N, C, ...spatial] and [O, I, ...kernel]\nhelp: transpose to these layouts and pass null`,
+    );
+  }
+  const o: Record<string, unknown> = { windowStrides, padding, lhsDilation, rhsDilation };
+  o.featureGroupCount = fgc;
+  o.batchGroupCount = bgc;
+  for (const k in o) if (o[k] === undefined || o[k] === null) delete o[k];
+  return o as ConvOptions;
 }
 
 /**
@@ -144,6 +220,7 @@ export function conv(
   windowStrides: readonly number[],
   padding: Padding = "VALID",
 ): Tensor {
+  checkArity("conv", arguments.length, 4);
   return convGeneralDilated(lhs, rhs, { windowStrides, padding });
 }
 
@@ -209,6 +286,8 @@ function convTransposePadding(k: number, s: number, padding: "SAME" | "VALID"): 
  * ```
  */
 export function convTranspose(lhs: Tensor, rhs: Tensor, opts: ConvTransposeOptions): Tensor {
+  checkArity("convTranspose", arguments.length, 3);
+  checkOptions("convTranspose", opts, CONVT_OPTS);
   const nsp = spatialRank("convTranspose", lhs);
   const rhsDilation = opts.rhsDilation ?? ones(nsp);
   const g = opts.featureGroupCount ?? 1;
@@ -278,6 +357,8 @@ export interface ReduceWindowOptions {
  * ```
  */
 export function reduceWindow(x: Tensor, op: WindowOp, opts: ReduceWindowOptions): Tensor {
+  checkArity("reduceWindow", arguments.length, 3);
+  checkOptions("reduceWindow", opts, RW_OPTS);
   const nd = x.ndim;
   const windowStrides = opts.windowStrides ?? ones(nd);
   const baseDilation = opts.baseDilation ?? ones(nd);
@@ -398,6 +479,8 @@ function poolSpatial(
  * ```
  */
 export function maxPool(x: Tensor, opts: PoolOptions): Tensor {
+  checkArity("maxPool", arguments.length, 2);
+  checkOptions("maxPool", opts, POOL_OPTS);
   const { params } = poolSpatial("maxPool", x, opts);
   return reduceWindowPrim(x, params);
 }
@@ -421,6 +504,8 @@ export function maxPool(x: Tensor, opts: PoolOptions): Tensor {
  * ```
  */
 export function avgPool(x: Tensor, opts: AvgPoolOptions): Tensor {
+  checkArity("avgPool", arguments.length, 2);
+  checkOptions("avgPool", opts, AVGPOOL_OPTS);
   if (opts.dilation !== undefined) {
     throw new TypeError("avgPool: dilation is not supported (PyTorch's AvgPool has none either)");
   }

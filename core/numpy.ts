@@ -75,6 +75,7 @@ export function array(
   x: TensorLike | ArrayLike<number>,
   opts: { dtype?: DType | string; shape?: readonly number[] } | DType = {},
 ): Tensor {
+  checkArity("array", arguments.length, 2);
   const o = typeof opts === "string" ? { dtype: opts } : opts;
   if (x instanceof Tensor) return o.dtype ? astype(x, toDType(o.dtype)) : x;
   if (ArrayBuffer.isView(x)) {
@@ -152,6 +153,7 @@ function notArrayLike(op: string, v: unknown, what = ""): TypeError {
 
 /** Converts a TensorLike to a Tensor (alias of `array` without copying tensors). */
 export function asarray(x: TensorLike, dtype?: DType): Tensor {
+  checkArity("asarray", arguments.length, 2);
   return array(x, dtype ? { dtype } : {});
 }
 
@@ -197,14 +199,17 @@ export function ones(shape: readonly number[] | number, dtype: DType = "f32"): T
 }
 /** Zeros with the shape and dtype of `x`. */
 export function zerosLike(x: Tensor, dtype?: DType): Tensor {
+  checkArity("zerosLike", arguments.length, 2);
   return full(x.shape, 0, dtype ?? x.dtype);
 }
 /** Ones with the shape and dtype of `x`. */
 export function onesLike(x: Tensor, dtype?: DType): Tensor {
+  checkArity("onesLike", arguments.length, 2);
   return full(x.shape, 1, dtype ?? x.dtype);
 }
 /** `value` with the shape and dtype of `x`. */
 export function fullLike(x: Tensor, value: number, dtype?: DType): Tensor {
+  checkArity("fullLike", arguments.length, 3);
   return full(x.shape, value, dtype ?? x.dtype);
 }
 
@@ -281,12 +286,14 @@ export function tri(n: number, m?: number, opts: { k?: number; dtype?: DType } =
 }
 /** Zeros above diagonal `k` of the last two axes. */
 export function tril(x: TensorLike, k = 0): Tensor {
+  checkArity("tril", arguments.length, 2);
   const t = asarray(x);
   const [n, m] = t.shape.slice(-2);
   return where(tri(n, m, { k, dtype: "bool" }), t, 0);
 }
 /** Zeros below diagonal `k` of the last two axes. */
 export function triu(x: TensorLike, k = 0): Tensor {
+  checkArity("triu", arguments.length, 2);
   const t = asarray(x);
   const [n, m] = t.shape.slice(-2);
   return where(tri(n, m, { k: k - 1, dtype: "bool" }), 0, t);
@@ -408,12 +415,13 @@ const anyUnary = (f: (x: Tensor) => Tensor): Un => (x) => f(asarray(x));
 /** Identity with zero gradient. */ export const stopGradient: Un = anyUnary(ew.stopGradient);
 
 type Bin = (x: TensorLike, y: TensorLike) => Tensor;
-const binary =
-  (op: string, f: (a: Tensor, b: Tensor) => Tensor, dtype?: (dt: DType) => DType): Bin =>
-  (
-    x,
-    y,
-  ) => {
+const binary = (
+  op: string,
+  f: (a: Tensor, b: Tensor) => Tensor,
+  dtype?: (dt: DType) => DType,
+): Bin =>
+  function (x, y) {
+    checkArity(op, arguments.length, 2);
     const dt = resultType(x, y);
     const [a, b] = prep(op, [x, y], dtype ? dtype(dt) : dt);
     return f(a, b);
@@ -452,10 +460,12 @@ export const mod: Bin = (x, y): Tensor => {
   const fix = ew.and(ew.ne(r, zero), ew.ne(ew.lt(r, zero), ew.lt(b, zero)));
   return ew.select(fix, ew.add(r, b), r);
 };
-const cmp = (op: string, f: (a: Tensor, b: Tensor) => Tensor): Bin => (x, y) => {
-  const [a, b] = prep(op, [x, y]);
-  return f(a, b);
-};
+const cmp = (op: string, f: (a: Tensor, b: Tensor) => Tensor): Bin =>
+  function (x, y) {
+    checkArity(op, arguments.length, 2);
+    const [a, b] = prep(op, [x, y]);
+    return f(a, b);
+  };
 /** x == y. */ export const equal: Bin = cmp("equal", ew.eq);
 /** x != y. */ export const notEqual: Bin = cmp("notEqual", ew.ne);
 /** x < y. */ export const less: Bin = cmp("less", ew.lt);
@@ -478,6 +488,7 @@ const cmp = (op: string, f: (a: Tensor, b: Tensor) => Tensor): Bin => (x, y) => 
  * ```
  */
 export function where(cond: TensorLike, x: TensorLike, y: TensorLike): Tensor {
+  checkArity("where", arguments.length, 3);
   const dt = resultType(x, y);
   const c = astype(cond, "bool");
   const a = astype(x, dt), b = astype(y, dt);
@@ -487,6 +498,7 @@ export function where(cond: TensorLike, x: TensorLike, y: TensorLike): Tensor {
 
 /** Clips to `[lo, hi]` (either may be null). */
 export function clip(x: TensorLike, lo: TensorLike | null, hi: TensorLike | null): Tensor {
+  checkArity("clip", arguments.length, 3);
   let t = asarray(x);
   if (lo !== null && lo !== undefined) t = maximum(t, lo);
   if (hi !== null && hi !== undefined) t = minimum(t, hi);
@@ -511,6 +523,7 @@ function reduceWith(
 }
 const REDUCE_OPTS: ReadonlySet<string> = new Set(["axis", "keepdims"]);
 const ARG_OPTS: ReadonlySet<string> = new Set(["axis", "keepdims"]);
+const VAR_OPTS: ReadonlySet<string> = new Set(["axis", "keepdims", "ddof"]);
 
 /** max/min/argmax/argmin have no identity: NumPy raises on an empty reduction; so do we. */
 function checkNonEmpty(op: string, t: Tensor, axes: readonly number[]): void {
@@ -533,11 +546,13 @@ function keepDims(r: Tensor, shape: readonly number[], axes: number[]): Tensor {
  * ```
  */
 export function sum(x: TensorLike, opts?: ReduceOptions): Tensor {
+  checkArity("sum", arguments.length, 2);
   const t = asarray(x);
   return reduceWith("sum", rd.reduceSum, t.dtype === "bool" ? ew.convert(t, "i32") : t, opts);
 }
 /** Product over axes. */
 export function prod_(x: TensorLike, opts?: ReduceOptions): Tensor {
+  checkArity("prod", arguments.length, 2);
   return reduceWith("prod", rd.reduceProd, x, opts);
 }
 export { prod_ as prod };
@@ -553,6 +568,8 @@ export function min(x: TensorLike, opts?: ReduceOptions): Tensor {
 }
 /** Mean over axes (integers give f32). */
 export function mean(x: TensorLike, opts: ReduceOptions = {}): Tensor {
+  checkArity("mean", arguments.length, 2);
+  checkOptions("mean", opts, REDUCE_OPTS);
   const t = asarray(x);
   const axes = normAxes("mean", opts.axis, t.ndim, t.aval);
   const n = axes.reduce((a, k) => a * t.shape[k], 1);
@@ -563,6 +580,8 @@ export function mean(x: TensorLike, opts: ReduceOptions = {}): Tensor {
  * ddof = 1).
  */
 export function var_(x: TensorLike, opts: ReduceOptions & { ddof?: number } = {}): Tensor {
+  checkArity("var", arguments.length, 2);
+  checkOptions("var", opts, VAR_OPTS);
   const t = astype(x, "f32");
   const axes = normAxes("var", opts.axis, t.ndim, t.aval);
   const n = axes.reduce((a, k) => a * t.shape[k], 1);
@@ -576,22 +595,27 @@ export function var_(x: TensorLike, opts: ReduceOptions & { ddof?: number } = {}
 export { var_ as var };
 /** Standard deviation with `ddof` (default 0). */
 export function std(x: TensorLike, opts: ReduceOptions & { ddof?: number } = {}): Tensor {
+  checkArity("std", arguments.length, 2);
   return sqrt(var_(x, opts));
 }
 /** Whether all elements (along axes) are true. */
 export function all(x: TensorLike, opts?: ReduceOptions): Tensor {
+  checkArity("all", arguments.length, 2);
   return reduceWith("all", rd.reduceMin, astype(x, "bool"), opts);
 }
 /** Whether any element (along axes) is true. */
 export function any(x: TensorLike, opts?: ReduceOptions): Tensor {
+  checkArity("any", arguments.length, 2);
   return reduceWith("any", rd.reduceMax, astype(x, "bool"), opts);
 }
 /** Index of the maximum along `axis` (over the flattened array when no axis). */
 export function argmax(x: TensorLike, opts: { axis?: number; keepdims?: boolean } = {}): Tensor {
+  checkArity("argmax", arguments.length, 2);
   return argWith("argmax", rd.argmax, x, opts);
 }
 /** Index of the minimum along `axis`. */
 export function argmin(x: TensorLike, opts: { axis?: number; keepdims?: boolean } = {}): Tensor {
+  checkArity("argmin", arguments.length, 2);
   return argWith("argmin", rd.argmin, x, opts);
 }
 function argWith(
@@ -618,6 +642,8 @@ function argWith(
  * differentiated through, as JAX).
  */
 export function logsumexp(x: TensorLike, opts: ReduceOptions = {}): Tensor {
+  checkArity("logsumexp", arguments.length, 2);
+  checkOptions("logsumexp", opts, REDUCE_OPTS);
   const t = astype(x, "f32");
   const axes = normAxes("logsumexp", opts.axis, t.ndim, t.aval);
   const m = ew.stopGradient(rd.reduceMax(t, axes));
@@ -651,6 +677,7 @@ export function reshape(x: TensorLike, shape: readonly number[] | number): Tenso
 }
 /** Permutes axes (reverses by default). */
 export function transpose(x: TensorLike, axes?: readonly number[]): Tensor {
+  checkArity("transpose", arguments.length, 2);
   const t = asarray(x);
   const perm = axes
     ? axes.map((a) => normAxis("transpose", a, t.ndim, t.aval))
@@ -659,6 +686,7 @@ export function transpose(x: TensorLike, axes?: readonly number[]): Tensor {
 }
 /** Swaps two axes. */
 export function swapaxes(x: TensorLike, a: number, b: number): Tensor {
+  checkArity("swapaxes", arguments.length, 3);
   const t = asarray(x);
   const perm = [...Array(t.ndim).keys()];
   const i = normAxis("swapaxes", a, t.ndim, t.aval), j = normAxis("swapaxes", b, t.ndim, t.aval);
@@ -667,6 +695,7 @@ export function swapaxes(x: TensorLike, a: number, b: number): Tensor {
 }
 /** Moves an axis to a new position. */
 export function moveaxis(x: TensorLike, source: number, destination: number): Tensor {
+  checkArity("moveaxis", arguments.length, 3);
   const t = asarray(x);
   return st.moveaxis(
     t,
@@ -676,6 +705,7 @@ export function moveaxis(x: TensorLike, source: number, destination: number): Te
 }
 /** Inserts size-1 axes. */
 export function expandDims(x: TensorLike, axis: number | readonly number[]): Tensor {
+  checkArity("expandDims", arguments.length, 2);
   const t = asarray(x);
   const axes = typeof axis === "number" ? [axis] : [...axis];
   const nd = t.ndim + axes.length;
@@ -686,6 +716,7 @@ export function expandDims(x: TensorLike, axis: number | readonly number[]): Ten
 }
 /** Removes size-1 axes (all of them, or those given). */
 export function squeeze(x: TensorLike, axis?: Axis): Tensor {
+  checkArity("squeeze", arguments.length, 2);
   const t = asarray(x);
   const axes = axis === undefined || axis === null
     ? t.shape.flatMap((d, i) => (d === 1 ? [i] : []))
@@ -699,6 +730,7 @@ export function squeeze(x: TensorLike, axis?: Axis): Tensor {
 }
 /** Concatenates along an existing axis (dtypes promote). */
 export function concatenate(xs: readonly TensorLike[], axis = 0): Tensor {
+  checkArity("concatenate", arguments.length, 2);
   if (xs.length === 0) throw new TypeError("concatenate: needs at least one array");
   const dt = resultType(...xs);
   const ts = xs.map((x) => astype(x, dt));
@@ -707,6 +739,7 @@ export function concatenate(xs: readonly TensorLike[], axis = 0): Tensor {
 }
 /** Stacks along a new axis. */
 export function stack(xs: readonly TensorLike[], axis = 0): Tensor {
+  checkArity("stack", arguments.length, 2);
   if (xs.length === 0) throw new TypeError("stack: needs at least one array");
   const ts = xs.map((x) => asarray(x));
   const a = normAxis("stack", axis, ts[0].ndim + 1, ts[0].aval);
@@ -714,6 +747,7 @@ export function stack(xs: readonly TensorLike[], axis = 0): Tensor {
 }
 /** Reverses the order of elements along axes (all by default). */
 export function flip(x: TensorLike, axis?: Axis): Tensor {
+  checkArity("flip", arguments.length, 2);
   const t = asarray(x);
   return st.rev(t, normAxes("flip", axis, t.ndim, t.aval));
 }
@@ -727,6 +761,7 @@ export function slice(
   stop: readonly (number | null)[],
   step?: readonly number[],
 ): Tensor {
+  checkArity("slice", arguments.length, 4);
   const t = asarray(x);
   const starts: number[] = [], limits: number[] = [], strides: number[] = [];
   let out: Tensor = t;
@@ -770,6 +805,7 @@ export function slice(
  * ```
  */
 export function matmul(x: TensorLike, y: TensorLike): Tensor {
+  checkArity("matmul", arguments.length, 2);
   const dt = resultType(x, y);
   let a = astype(x, dt), b = astype(y, dt);
   if (a.ndim === 0 || b.ndim === 0) {
@@ -806,6 +842,7 @@ export function matmul(x: TensorLike, y: TensorLike): Tensor {
 }
 /** Dot product (1-D · 1-D), matrix-vector or matrix product; as `np.dot` for ≤ 2-D. */
 export function dot(x: TensorLike, y: TensorLike): Tensor {
+  checkArity("dot", arguments.length, 2);
   const a = asarray(x), b = asarray(y);
   if (a.ndim === 0 || b.ndim === 0) return multiply(a, b);
   if (a.ndim <= 2 && b.ndim <= 2) return matmul(a, b);
@@ -818,6 +855,7 @@ export function dot(x: TensorLike, y: TensorLike): Tensor {
 }
 /** Outer product of two flattened arrays. */
 export function outer(x: TensorLike, y: TensorLike): Tensor {
+  checkArity("outer", arguments.length, 2);
   const a = reshape(x, [-1, 1]), b = reshape(y, [1, -1]);
   return multiply(a, b);
 }

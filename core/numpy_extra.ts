@@ -16,6 +16,12 @@ import { reduceSum } from "./prims/reduce.ts";
 import * as so from "./prims/sort.ts";
 import * as st from "./prims/structural.ts";
 import { type NestedArray, Tensor, type TensorLike } from "./tensor.ts";
+import { checkArity, checkOptions } from "./validate.ts";
+
+const TAKE_OPTS: ReadonlySet<string> = new Set(["axis", "mode", "fillValue"]);
+const SORT_OPTS: ReadonlySet<string> = new Set(["axis", "descending", "stable"]);
+const AXIS_OPTS: ReadonlySet<string> = new Set(["axis"]);
+const PAD_OPTS: ReadonlySet<string> = new Set(["mode", "constantValues"]);
 
 // ---------------------------------------------------------------- index helpers
 
@@ -94,6 +100,8 @@ export interface TakeOptions {
  * ```
  */
 export function take(x: TensorLike, indices: TensorLike, opts: TakeOptions = {}): Tensor {
+  checkArity("take", arguments.length, 3);
+  checkOptions("take", opts, TAKE_OPTS);
   const [t, axis] = flattenOr("take", asarray(x), opts.axis);
   const n = t.shape[axis];
   const mode = opts.mode ?? "clip";
@@ -139,6 +147,7 @@ export function take(x: TensorLike, indices: TensorLike, opts: TakeOptions = {})
  * ```
  */
 export function takeAlongAxis(x: TensorLike, indices: TensorLike, axis: number | null): Tensor {
+  checkArity("takeAlongAxis", arguments.length, 3);
   let t = asarray(x);
   let a: number;
   if (axis === null) {
@@ -201,6 +210,8 @@ function sortAxis(op: string, x: Tensor, axis: number | null | undefined): [Tens
  * ```
  */
 export function sort(x: TensorLike, opts: SortOptions = {}): Tensor {
+  checkArity("sort", arguments.length, 2);
+  checkOptions("sort", opts, SORT_OPTS);
   const [t, a] = sortAxis("sort", asarray(x), opts.axis);
   return so.sort([t], a, !!opts.descending)[0];
 }
@@ -218,6 +229,8 @@ export function sort(x: TensorLike, opts: SortOptions = {}): Tensor {
  * ```
  */
 export function argsort(x: TensorLike, opts: SortOptions = {}): Tensor {
+  checkArity("argsort", arguments.length, 2);
+  checkOptions("argsort", opts, SORT_OPTS);
   const [t, a] = sortAxis("argsort", asarray(x), opts.axis);
   return so.sort([t, st.iota("i32", t.shape, a)], a, !!opts.descending)[1];
 }
@@ -237,6 +250,7 @@ export function argsort(x: TensorLike, opts: SortOptions = {}): Tensor {
  * ```
  */
 export function topK(x: TensorLike, k: number): [Tensor, Tensor] {
+  checkArity("topK", arguments.length, 2);
   const t = asarray(x);
   if (t.ndim === 0) throw new RangeError(`topK: needs an array of rank ≥ 1, got ${t.aval}`);
   const a = t.ndim - 1, n = t.shape[a];
@@ -282,6 +296,8 @@ function cumWith(
  * ```
  */
 export function cumsum(x: TensorLike, opts: CumulativeOptions = {}): Tensor {
+  checkArity("cumsum", arguments.length, 2);
+  checkOptions("cumsum", opts, AXIS_OPTS);
   return cumWith("cumsum", (t, a) => cu.cumsum(t, a), x, opts, true);
 }
 /**
@@ -297,6 +313,8 @@ export function cumsum(x: TensorLike, opts: CumulativeOptions = {}): Tensor {
  * ```
  */
 export function cumprod(x: TensorLike, opts: CumulativeOptions = {}): Tensor {
+  checkArity("cumprod", arguments.length, 2);
+  checkOptions("cumprod", opts, AXIS_OPTS);
   return cumWith("cumprod", (t, a) => cu.cumprod(t, a), x, opts, true);
 }
 /**
@@ -312,6 +330,8 @@ export function cumprod(x: TensorLike, opts: CumulativeOptions = {}): Tensor {
  * ```
  */
 export function cummax(x: TensorLike, opts: CumulativeOptions = {}): Tensor {
+  checkArity("cummax", arguments.length, 2);
+  checkOptions("cummax", opts, AXIS_OPTS);
   return cumWith("cummax", (t, a) => cu.cummax(t, a), x, opts, false);
 }
 /**
@@ -326,6 +346,8 @@ export function cummax(x: TensorLike, opts: CumulativeOptions = {}): Tensor {
  * ```
  */
 export function cummin(x: TensorLike, opts: CumulativeOptions = {}): Tensor {
+  checkArity("cummin", arguments.length, 2);
+  checkOptions("cummin", opts, AXIS_OPTS);
   return cumWith("cummin", (t, a) => cu.cummin(t, a), x, opts, false);
 }
 
@@ -454,6 +476,8 @@ function padAxis(x: Tensor, axis: number, lo: number, hi: number, mode: string):
  * ```
  */
 export function pad(x: TensorLike, padWidth: PadWidth, opts: PadOptions = {}): Tensor {
+  checkArity("pad", arguments.length, 3);
+  checkOptions("pad", opts, PAD_OPTS);
   const t = asarray(x);
   const pairs = padPairs(padWidth, t);
   const mode = opts.mode ?? "constant";
@@ -489,6 +513,7 @@ export function split(
   indicesOrSections: number | readonly number[],
   axis = 0,
 ): Tensor[] {
+  checkArity("split", arguments.length, 3);
   const t = asarray(x);
   if (t.ndim === 0) throw new RangeError(`split: cannot split the 0-d array ${t.aval}`);
   const a = normAxis("split", axis, t.ndim, t.aval);
@@ -529,6 +554,7 @@ export function split(
  * ```
  */
 export function tile(x: TensorLike, reps: number | readonly number[]): Tensor {
+  checkArity("tile", arguments.length, 2);
   let t = asarray(x);
   const r = typeof reps === "number" ? [reps] : [...reps];
   if (r.some((v) => !Number.isInteger(v) || v < 0)) {
@@ -561,6 +587,8 @@ export function repeat(
   repeats: number | readonly number[],
   opts: { axis?: number | null } = {},
 ): Tensor {
+  checkArity("repeat", arguments.length, 3);
+  checkOptions("repeat", opts, AXIS_OPTS);
   const [t, a] = flattenOr("repeat", asarray(x), opts.axis);
   const n = t.shape[a];
   if (typeof repeats === "number") {

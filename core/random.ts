@@ -35,7 +35,8 @@ import * as rd from "./prims/reduce.ts";
 import { sort } from "./prims/sort.ts";
 import * as st from "./prims/structural.ts";
 import { threefry2x32 } from "./prims/threefry_prim.ts";
-import { Tensor, type TensorLike } from "./tensor.ts";
+import { knownScalar, Tensor, type TensorLike } from "./tensor.ts";
+import { checkArity, checkOptions, checkShape } from "./validate.ts";
 import { keyFromSeed } from "./threefry.ts";
 
 /** A shape: a list of non-negative integers, or one integer for a 1-d shape. */
@@ -65,8 +66,22 @@ function _shape(op: string, shape: Shape): number[] {
       `random.${op}: shape must be a list of non-negative integers, got ${JSON.stringify(shape)}`,
     );
   }
+  checkShape(`random.${op}`, s);
   return [...s];
 }
+
+/** A bound's value when known on the host (a number, or a 0-d tensor made from one). */
+function _hostBound(x: TensorLike): number | undefined {
+  if (typeof x === "number") return Math.trunc(x);
+  return x instanceof Tensor ? knownScalar(x) : undefined;
+}
+
+const DTYPE_OPTS: ReadonlySet<string> = new Set(["dtype"]);
+const BITS_OPTS: ReadonlySet<string> = new Set(["bitWidth"]);
+const UNIFORM_OPTS: ReadonlySet<string> = new Set(["minval", "maxval", "dtype"]);
+const CATEGORICAL_OPTS: ReadonlySet<string> = new Set(["axis", "shape"]);
+const PERMUTATION_OPTS: ReadonlySet<string> = new Set(["axis", "independent"]);
+const CHOICE_OPTS: ReadonlySet<string> = new Set(["shape", "replace", "p", "axis"]);
 
 function _floatDtype(op: string, dtype: DType | undefined): "f32" {
   if (dtype !== undefined && !isFloat(dtype)) {
@@ -154,6 +169,7 @@ function _split2(key: Tensor): [Tensor, Tensor] {
  * ```
  */
 export function key(seed: number | Tensor): Tensor {
+  checkArity("random.key", arguments.length, 1);
   if (seed instanceof Tensor) {
     if (seed.ndim !== 0 || !(isInt(seed.dtype) || seed.dtype === "bool")) {
       throw new TypeError(`random.key expects an integer seed, got ${seed.aval}`);
@@ -183,6 +199,7 @@ export function key(seed: number | Tensor): Tensor {
  * ```
  */
 export function split(key: Tensor, num: Shape = 2): Tensor {
+  checkArity("random.split", arguments.length, 2);
   const k = _checkKey("split", key);
   const shape = _shape("split", num);
   return st.reshape(_hash(k, st.iota("u32", [2 * prod(shape)])), [...shape, 2]);
@@ -204,6 +221,7 @@ export function split(key: Tensor, num: Shape = 2): Tensor {
  * ```
  */
 export function foldIn(key: Tensor, data: number | Tensor): Tensor {
+  checkArity("random.foldIn", arguments.length, 2);
   const k = _checkKey("foldIn", key);
   let d: Tensor;
   if (data instanceof Tensor) {
@@ -249,6 +267,8 @@ export interface BitsOptions {
  * ```
  */
 export function bits(key: Tensor, shape: Shape = [], opts: BitsOptions = {}): Tensor {
+  checkArity("random.bits", arguments.length, 3);
+  checkOptions("random.bits", opts, BITS_OPTS);
   const k = _checkKey("bits", key);
   const s = _shape("bits", shape);
   const w = opts.bitWidth ?? 32;
@@ -305,6 +325,8 @@ export interface UniformOptions {
  * ```
  */
 export function uniform(key: Tensor, shape: Shape = [], opts: UniformOptions = {}): Tensor {
+  checkArity("random.uniform", arguments.length, 3);
+  checkOptions("random.uniform", opts, UNIFORM_OPTS);
   const k = _checkKey("uniform", key);
   const s = _shape("uniform", shape);
   _floatDtype("uniform", opts.dtype);
@@ -342,6 +364,8 @@ const _NEXTAFTER_MINUS_ONE = -(1 - 2 ** -24);
  * ```
  */
 export function normal(key: Tensor, shape: Shape = [], opts: DtypeOptions = {}): Tensor {
+  checkArity("random.normal", arguments.length, 3);
+  checkOptions("random.normal", opts, DTYPE_OPTS);
   const k = _checkKey("normal", key);
   const s = _shape("normal", shape);
   _floatDtype("normal", opts.dtype);
@@ -399,6 +423,8 @@ export function truncatedNormal(
   shape?: Shape,
   opts: DtypeOptions = {},
 ): Tensor {
+  checkArity("random.truncatedNormal", arguments.length, 5);
+  checkOptions("random.truncatedNormal", opts, DTYPE_OPTS);
   const k = _checkKey("truncatedNormal", key);
   _floatDtype("truncatedNormal", opts.dtype);
   let lo = np.astype(lower, "f32"), hi = np.astype(upper, "f32");
@@ -433,6 +459,8 @@ export function truncatedNormal(
  * ```
  */
 export function gumbel(key: Tensor, shape: Shape = [], opts: DtypeOptions = {}): Tensor {
+  checkArity("random.gumbel", arguments.length, 3);
+  checkOptions("random.gumbel", opts, DTYPE_OPTS);
   const k = _checkKey("gumbel", key);
   const s = _shape("gumbel", shape);
   _floatDtype("gumbel", opts.dtype);
@@ -462,6 +490,8 @@ function _gumbel(key: Tensor, shape: readonly number[]): Tensor {
  * ```
  */
 export function exponential(key: Tensor, shape: Shape = [], opts: DtypeOptions = {}): Tensor {
+  checkArity("random.exponential", arguments.length, 3);
+  checkOptions("random.exponential", opts, DTYPE_OPTS);
   const k = _checkKey("exponential", key);
   const s = _shape("exponential", shape);
   _floatDtype("exponential", opts.dtype);
@@ -490,6 +520,7 @@ export function exponential(key: Tensor, shape: Shape = [], opts: DtypeOptions =
  * ```
  */
 export function bernoulli(key: Tensor, p: TensorLike = 0.5, shape?: Shape): Tensor {
+  checkArity("random.bernoulli", arguments.length, 3);
   const k = _checkKey("bernoulli", key);
   const pt = np.astype(p, "f32");
   const s = shape === undefined ? [...pt.shape] : _shape("bernoulli", shape);
@@ -540,8 +571,10 @@ export interface RandintOptions {
 /**
  * Uniform integers in `[minval, maxval)`, as JAX's `random.randint`: two 32-bit words per
  * value (from the two halves of `split(key)`) reduced modulo the span, which keeps the bias
- * small for spans that are not powers of two. `maxval <= minval` gives `minval`. Bounds are
- * clipped to the int32 range; `maxval = 2^31` reaches the int32 maximum.
+ * small for spans that are not powers of two. Bounds are clipped to the int32 range; `maxval =
+ * 2^31` reaches the int32 maximum. An empty range (`maxval <= minval`) raises when both bounds
+ * are host numbers (as NumPy's "low >= high"); with tensor bounds, whose values are not read,
+ * such elements give `minval` (as JAX).
  *
  * @param key A key, `u32[2]`.
  * @param shape The shape of the result.
@@ -565,8 +598,17 @@ export function randint(
   maxval: TensorLike,
   opts: RandintOptions = {},
 ): Tensor {
+  checkArity("random.randint", arguments.length, 5);
+  checkOptions("random.randint", opts, DTYPE_OPTS);
   const k = _checkKey("randint", key);
   const s = _shape("randint", shape);
+  const lo0 = _hostBound(minval), hi0 = _hostBound(maxval);
+  if (lo0 !== undefined && hi0 !== undefined && lo0 >= hi0) {
+    throw new RangeError(
+      `random.randint: minval ${lo0} >= maxval ${hi0}: the range [minval, maxval) is empty ` +
+        `(NumPy raises "low >= high"; JAX would return minval)`,
+    );
+  }
   if (opts.dtype !== undefined && opts.dtype !== "i32") {
     throw new TypeError(`random.randint only accepts the integer dtype i32, got ${opts.dtype}`);
   }
@@ -618,6 +660,8 @@ export function categorical(
   logits: TensorLike,
   opts: CategoricalOptions = {},
 ): Tensor {
+  checkArity("random.categorical", arguments.length, 3);
+  checkOptions("random.categorical", opts, CATEGORICAL_OPTS);
   const k = _checkKey("categorical", key);
   const l = np.astype(logits, "f32");
   if (l.ndim === 0) {
@@ -705,6 +749,8 @@ export function permutation(
   x: number | TensorLike,
   opts: PermutationOptions = {},
 ): Tensor {
+  checkArity("random.permutation", arguments.length, 3);
+  checkOptions("random.permutation", opts, PERMUTATION_OPTS);
   const k = _checkKey("permutation", key);
   if (typeof x === "number") {
     if (!Number.isInteger(x) || x < 0) {
@@ -765,6 +811,8 @@ export interface ChoiceOptions {
  * ```
  */
 export function choice(key: Tensor, a: number | TensorLike, opts: ChoiceOptions = {}): Tensor {
+  checkArity("random.choice", arguments.length, 3);
+  checkOptions("random.choice", opts, CHOICE_OPTS);
   const k = _checkKey("choice", key);
   const s = _shape("choice", opts.shape ?? []);
   const replace = opts.replace ?? true;

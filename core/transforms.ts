@@ -18,8 +18,14 @@ import { bind } from "./trace.ts";
 import * as tree from "./tree.ts";
 import { vmapFlat } from "./vmap_core.ts";
 import { closureConvert } from "./builder.ts";
+import { checkArity, checkOptions } from "./validate.ts";
 
 const isLeaf = (x: unknown): boolean => x instanceof Tensor;
+
+const GRAD_OPTS: ReadonlySet<string> = new Set(["argnums", "hasAux"]);
+const VMAP_OPTS: ReadonlySet<string> = new Set(["inAxes", "outAxes", "axisSize"]);
+const JIT_OPTS: ReadonlySet<string> = new Set(["staticArgnums", "donateArgnums"]);
+const JAC_OPTS: ReadonlySet<string> = new Set(["argnums"]);
 
 /** Converts a pytree leaf (Tensor, number or boolean) to a Tensor. */
 function toTensor(x: unknown, what: string): Tensor {
@@ -196,6 +202,8 @@ export function valueAndGrad(
   f: (...args: any[]) => any,
   opts: GradOptions = {},
 ): (...args: any[]) => [any, any] {
+  checkArity("valueAndGrad", arguments.length, 2);
+  checkOptions("valueAndGrad", opts, GRAD_OPTS);
   const argnums = opts.argnums ?? 0;
   const nums = typeof argnums === "number" ? [argnums] : [...argnums];
   return (...args: any[]) => {
@@ -253,6 +261,8 @@ const full_ = (a: ShapedArray) => full(a.shape, 1, a.dtype);
  * ```
  */
 export function grad(f: (...args: any[]) => any, opts: GradOptions = {}): (...args: any[]) => any {
+  checkArity("grad", arguments.length, 2);
+  checkOptions("grad", opts, GRAD_OPTS);
   const vg = valueAndGrad(f, opts);
   return (...args: any[]) => {
     const [v, g] = vg(...args);
@@ -305,6 +315,8 @@ function broadcastPrefix(prefix: unknown, full: unknown, what: string): (number 
  * ```
  */
 export function vmap(f: (...args: any[]) => any, opts: VmapOptions = {}): (...args: any[]) => any {
+  checkArity("vmap", arguments.length, 2);
+  checkOptions("vmap", opts, VMAP_OPTS);
   return (...args: any[]) => {
     const inAxes = opts.inAxes === undefined ? 0 : opts.inAxes;
     const [leaves, def] = flattenArgs(args, "vmap");
@@ -397,6 +409,8 @@ function staticKey(v: unknown): string {
  * ```
  */
 export function jit<F extends (...args: any[]) => any>(f: F, opts: JitOptions = {}): Jitted<F> {
+  checkArity("jit", arguments.length, 2);
+  checkOptions("jit", opts, JIT_OPTS);
   const statics = new Set(
     typeof opts.staticArgnums === "number" ? [opts.staticArgnums] : opts.staticArgnums ?? [],
   );
@@ -541,6 +555,8 @@ export function jacfwd(
   f: (x: Tensor) => Tensor,
   opts: { argnums?: number } = {},
 ): (...args: any[]) => Tensor {
+  checkArity("jacfwd", arguments.length, 2);
+  checkOptions("jacfwd", opts, JAC_OPTS);
   return (...args: any[]) => {
     const k = opts.argnums ?? 0;
     const x = singleArg("jacfwd", args[k]);
@@ -567,6 +583,8 @@ export function jacrev(
   f: (x: Tensor) => Tensor,
   opts: { argnums?: number } = {},
 ): (...args: any[]) => Tensor {
+  checkArity("jacrev", arguments.length, 2);
+  checkOptions("jacrev", opts, JAC_OPTS);
   return (...args: any[]) => {
     const k = opts.argnums ?? 0;
     const x = singleArg("jacrev", args[k]);

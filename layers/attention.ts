@@ -18,6 +18,7 @@
  *
  * @module
  */
+import { checkOptions } from "../core/validate.ts";
 import * as np from "../core/numpy.ts";
 import * as random from "../core/random.ts";
 import type { Tensor } from "../core/tensor.ts";
@@ -277,6 +278,13 @@ export interface AdditiveAttentionLayer
   ): AttentionOutput;
 }
 
+const _ADDITIVEATTENTION_KEYS: ReadonlySet<string> = new Set([
+  "querySize",
+  "keySize",
+  "numHiddens",
+  "dropout",
+]);
+
 /**
  * Additive (Bahdanau) attention as a layer, d2l's `AdditiveAttention` (Bahdanau et al. 2015;
  * CATALOG L36, M27): score(q, k) = w_vᵀ tanh(W_q q + W_k k), weights = maskedSoftmax(scores,
@@ -306,6 +314,7 @@ export interface AdditiveAttentionLayer
  * ```
  */
 export function additiveAttention(config: AdditiveAttentionConfig): AdditiveAttentionLayer {
+  checkOptions("nn.additiveAttention", config, _ADDITIVEATTENTION_KEYS);
   const { querySize, keySize, numHiddens } = config;
   const wq = linear({ inFeatures: querySize, outFeatures: numHiddens, bias: false });
   const wk = linear({ inFeatures: keySize, outFeatures: numHiddens, bias: false });
@@ -464,6 +473,16 @@ function _mhaMasks(
   return blocked ? np.where(blocked, NEG, scores) : scores;
 }
 
+const _MULTIHEADATTENTION_KEYS: ReadonlySet<string> = new Set([
+  "embedDim",
+  "numHeads",
+  "bias",
+  "kdim",
+  "vdim",
+  "batchFirst",
+  "dropout",
+]);
+
 /**
  * Multi-head attention, PyTorch's `nn.MultiheadAttention` (Vaswani et al. 2017; CATALOG L39):
  * head_i = softmax(Q_i K_iᵀ / √(E/h) + masks) V_i with Q = query W_qᵀ + b_q (and K, V alike)
@@ -504,6 +523,7 @@ function _mhaMasks(
  * ```
  */
 export function multiHeadAttention(config: MultiHeadAttentionConfig): MultiHeadAttentionLayer {
+  checkOptions("nn.multiHeadAttention", config, _MULTIHEADATTENTION_KEYS);
   const e = config.embedDim, nh = config.numHeads;
   if (!(nh > 0 && e % nh === 0)) {
     throw new RangeError(`multiHeadAttention: embedDim ${e} must be divisible by numHeads ${nh}`);

@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { checkOptions } from "../core/validate.ts";
 import { convGeneralDilated, convTranspose, type Padding, reduceWindow } from "../core/lax_conv.ts";
 import * as np from "../core/numpy.ts";
 import type { Tensor } from "../core/tensor.ts";
@@ -170,6 +171,19 @@ function _conv(nsp: number, config: ConvConfig): Layer<ConvParams> {
   };
 }
 
+const _CONV1D_KEYS: ReadonlySet<string> = new Set([
+  "inChannels",
+  "outChannels",
+  "kernelSize",
+  "stride",
+  "padding",
+  "dilation",
+  "groups",
+  "bias",
+  "weightInit",
+  "biasInit",
+]);
+
 /**
  * 1-d convolution, PyTorch's `nn.Conv1d` (cross-correlation):
  * `y[n, o, l] = b[o] + Σ_{c ∈ group(o), k} W[o, c, k] · x_pad[n, c, l·stride + k·dilation]`.
@@ -200,8 +214,22 @@ function _conv(nsp: number, config: ConvConfig): Layer<ConvParams> {
  * ```
  */
 export function conv1d(config: ConvConfig): Layer<ConvParams> {
+  checkOptions("nn.conv1d", config, _CONV1D_KEYS);
   return _conv(1, config);
 }
+
+const _CONV2D_KEYS: ReadonlySet<string> = new Set([
+  "inChannels",
+  "outChannels",
+  "kernelSize",
+  "stride",
+  "padding",
+  "dilation",
+  "groups",
+  "bias",
+  "weightInit",
+  "biasInit",
+]);
 
 /**
  * 2-d convolution, PyTorch's `nn.Conv2d` (cross-correlation):
@@ -229,6 +257,7 @@ export function conv1d(config: ConvConfig): Layer<ConvParams> {
  * ```
  */
 export function conv2d(config: ConvConfig): Layer<ConvParams> {
+  checkOptions("nn.conv2d", config, _CONV2D_KEYS);
   return _conv(2, config);
 }
 
@@ -257,6 +286,20 @@ export interface ConvTransposeConfig {
   /** Initializer of `bias` [out] (default PyTorch's, `U(−1/√fanIn, 1/√fanIn)`). */
   biasInit?: Initializer;
 }
+
+const _CONVTRANSPOSE2D_KEYS: ReadonlySet<string> = new Set([
+  "inChannels",
+  "outChannels",
+  "kernelSize",
+  "stride",
+  "padding",
+  "outputPadding",
+  "dilation",
+  "groups",
+  "bias",
+  "weightInit",
+  "biasInit",
+]);
 
 /**
  * 2-d transposed convolution ("deconvolution"), PyTorch's `nn.ConvTranspose2d`: the gradient
@@ -288,6 +331,7 @@ export interface ConvTransposeConfig {
  * ```
  */
 export function convTranspose2d(config: ConvTransposeConfig): Layer<ConvParams> {
+  checkOptions("nn.convTranspose2d", config, _CONVTRANSPOSE2D_KEYS);
   const nsp = 2, op = "convTranspose2d";
   const { inChannels: cin, outChannels: cout } = config;
   const groups = config.groups ?? 1;
@@ -472,6 +516,14 @@ function _avgPool(nsp: number, config: AvgPoolConfig): Layer<NoParams> {
   };
 }
 
+const _MAXPOOL1D_KEYS: ReadonlySet<string> = new Set([
+  "kernelSize",
+  "stride",
+  "padding",
+  "dilation",
+  "ceilMode",
+]);
+
 /**
  * 1-d max pooling, PyTorch's `nn.MaxPool1d`: the maximum over windows of size k (dilated by
  * `dilation`) at steps of `stride` (default k) along the last axis, padded with −∞.
@@ -494,8 +546,17 @@ function _avgPool(nsp: number, config: AvgPoolConfig): Layer<NoParams> {
  * ```
  */
 export function maxPool1d(config: MaxPoolConfig): Layer<NoParams> {
+  checkOptions("nn.maxPool1d", config, _MAXPOOL1D_KEYS);
   return _maxPool(1, config);
 }
+
+const _MAXPOOL2D_KEYS: ReadonlySet<string> = new Set([
+  "kernelSize",
+  "stride",
+  "padding",
+  "dilation",
+  "ceilMode",
+]);
 
 /**
  * 2-d max pooling, PyTorch's `nn.MaxPool2d`: the maximum over kh × kw windows (dilated by
@@ -516,8 +577,18 @@ export function maxPool1d(config: MaxPoolConfig): Layer<NoParams> {
  * ```
  */
 export function maxPool2d(config: MaxPoolConfig): Layer<NoParams> {
+  checkOptions("nn.maxPool2d", config, _MAXPOOL2D_KEYS);
   return _maxPool(2, config);
 }
+
+const _AVGPOOL1D_KEYS: ReadonlySet<string> = new Set([
+  "kernelSize",
+  "stride",
+  "padding",
+  "ceilMode",
+  "countIncludePad",
+  "divisorOverride",
+]);
 
 /**
  * 1-d average pooling, PyTorch's `nn.AvgPool1d`: the mean over windows of size k at steps of
@@ -545,8 +616,18 @@ export function maxPool2d(config: MaxPoolConfig): Layer<NoParams> {
  * ```
  */
 export function avgPool1d(config: AvgPoolConfig): Layer<NoParams> {
+  checkOptions("nn.avgPool1d", config, _AVGPOOL1D_KEYS);
   return _avgPool(1, config);
 }
+
+const _AVGPOOL2D_KEYS: ReadonlySet<string> = new Set([
+  "kernelSize",
+  "stride",
+  "padding",
+  "ceilMode",
+  "countIncludePad",
+  "divisorOverride",
+]);
 
 /**
  * 2-d average pooling, PyTorch's `nn.AvgPool2d`: the mean over kh × kw windows over the last
@@ -567,6 +648,7 @@ export function avgPool1d(config: AvgPoolConfig): Layer<NoParams> {
  * ```
  */
 export function avgPool2d(config: AvgPoolConfig): Layer<NoParams> {
+  checkOptions("nn.avgPool2d", config, _AVGPOOL2D_KEYS);
   return _avgPool(2, config);
 }
 
@@ -585,6 +667,8 @@ function _adaptiveMatrix(n: number, out: number): Tensor {
   }
   return np.array(m, { shape: [out, n] });
 }
+
+const _ADAPTIVEAVGPOOL2D_KEYS: ReadonlySet<string> = new Set(["outputSize"]);
 
 /**
  * 2-d adaptive average pooling, PyTorch's `nn.AdaptiveAvgPool2d`: output position i of an axis
@@ -608,6 +692,7 @@ function _adaptiveMatrix(n: number, out: number): Tensor {
  * ```
  */
 export function adaptiveAvgPool2d(config: AdaptiveAvgPoolConfig): Layer<NoParams> {
+  checkOptions("nn.adaptiveAvgPool2d", config, _ADAPTIVEAVGPOOL2D_KEYS);
   const os = typeof config.outputSize === "number"
     ? [config.outputSize, config.outputSize]
     : [...config.outputSize];
@@ -649,6 +734,8 @@ export interface GlobalAvgPoolConfig {
   keepdims?: boolean;
 }
 
+const _GLOBALAVGPOOL_KEYS: ReadonlySet<string> = new Set(["spatialDims", "keepdims"]);
+
 /**
  * Global average pooling: the mean over the trailing `spatialDims` axes, f32[..., C, H, W] →
  * f32[..., C] (or f32[..., C, 1, 1] with `keepdims`). Equals `adaptiveAvgPool2d({ outputSize:
@@ -667,6 +754,7 @@ export interface GlobalAvgPoolConfig {
  * ```
  */
 export function globalAvgPool(config: GlobalAvgPoolConfig = {}): Layer<NoParams> {
+  checkOptions("nn.globalAvgPool", config, _GLOBALAVGPOOL_KEYS);
   const sd = config.spatialDims ?? 2, keepdims = config.keepdims ?? false;
   if (![1, 2, 3].includes(sd)) {
     throw new RangeError(`globalAvgPool: spatialDims must be 1, 2 or 3, got ${sd}`);

@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { checkOptions } from "../core/validate.ts";
 import * as np from "../core/numpy.ts";
 import { take } from "../core/numpy_extra.ts";
 import * as random from "../core/random.ts";
@@ -30,6 +31,13 @@ export interface EmbeddingParams {
   /** The table, f32[numEmbeddings, embeddingDim]. */
   weight: Tensor;
 }
+
+const _EMBEDDING_KEYS: ReadonlySet<string> = new Set([
+  "numEmbeddings",
+  "embeddingDim",
+  "paddingIdx",
+  "weightInit",
+]);
 
 /**
  * A lookup table, PyTorch's `nn.Embedding`: `y[..., :] = weight[x[...], :]`.
@@ -59,6 +67,7 @@ export interface EmbeddingParams {
  * ```
  */
 export function embedding(config: EmbeddingConfig): Layer<EmbeddingParams> {
+  checkOptions("nn.embedding", config, _EMBEDDING_KEYS);
   const { numEmbeddings: num, embeddingDim: dim } = config;
   let pad = config.paddingIdx;
   if (pad !== undefined) {

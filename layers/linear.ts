@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { checkOptions } from "../core/validate.ts";
 import * as np from "../core/numpy.ts";
 import { dotGeneral } from "../core/prims/linalg.ts";
 import * as random from "../core/random.ts";
@@ -82,6 +83,14 @@ export interface LinearParams {
   bias?: Tensor;
 }
 
+const _LINEAR_KEYS: ReadonlySet<string> = new Set([
+  "inFeatures",
+  "outFeatures",
+  "bias",
+  "weightInit",
+  "biasInit",
+]);
+
 /**
  * A fully connected layer, PyTorch's `nn.Linear`: `y = x Wᵀ + b`.
  *
@@ -105,6 +114,7 @@ export interface LinearParams {
  * ```
  */
 export function linear(config: LinearConfig): Layer<LinearParams> {
+  checkOptions("nn.linear", config, _LINEAR_KEYS);
   const { inFeatures, outFeatures } = config;
   const useBias = config.bias ?? true;
   const name = `Linear(${inFeatures} → ${outFeatures})`;
@@ -142,6 +152,8 @@ export interface FlattenConfig {
   endDim?: number;
 }
 
+const _FLATTEN_KEYS: ReadonlySet<string> = new Set(["startDim", "endDim"]);
+
 /**
  * Flattens dimensions `startDim..endDim` (inclusive) into one, PyTorch's `nn.Flatten`:
  * f32[N, C, H, W] → f32[N, C·H·W] with the defaults `startDim = 1, endDim = −1`.
@@ -162,6 +174,7 @@ export interface FlattenConfig {
  * ```
  */
 export function flatten(config: FlattenConfig = {}): Layer<NoParams> {
+  checkOptions("nn.flatten", config, _FLATTEN_KEYS);
   const startDim = config.startDim ?? 1, endDim = config.endDim ?? -1;
   const name = `Flatten(${startDim}, ${endDim})`;
   return {
@@ -191,6 +204,8 @@ export interface DropoutConfig {
   rate?: number;
 }
 
+const _DROPOUT_KEYS: ReadonlySet<string> = new Set(["rate"]);
+
 /**
  * Inverted dropout, PyTorch's `nn.Dropout`: in training each element is zeroed with
  * probability `rate` and the survivors are scaled by `1 / (1 − rate)`, so the expected output
@@ -215,6 +230,7 @@ export interface DropoutConfig {
  * ```
  */
 export function dropout(config: DropoutConfig = {}): Layer<NoParams> {
+  checkOptions("nn.dropout", config, _DROPOUT_KEYS);
   const rate = config.rate ?? 0.5;
   if (!(rate >= 0 && rate <= 1)) {
     throw new RangeError(`dropout: rate must be in [0, 1], got ${rate}`);

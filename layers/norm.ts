@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { checkOptions } from "../core/validate.ts";
 import * as np from "../core/numpy.ts";
 import type { Tensor } from "../core/tensor.ts";
 import { type ApplyOptions, checkInput, type Layer, type StatefulLayer } from "./layer.ts";
@@ -141,6 +142,14 @@ function _batchNorm(
   };
 }
 
+const _BATCHNORM1D_KEYS: ReadonlySet<string> = new Set([
+  "numFeatures",
+  "eps",
+  "momentum",
+  "affine",
+  "trackRunningStats",
+]);
+
 /**
  * Batch normalization over a 2-d or 3-d input, PyTorch's `nn.BatchNorm1d` (Ioffe & Szegedy
  * 2015): input f32[N, C] or f32[N, C, L] (or f32[C] for one example in evaluation, e.g. under
@@ -175,6 +184,7 @@ function _batchNorm(
  * ```
  */
 export function batchNorm1d(config: BatchNormConfig): StatefulLayer<NormParams, BatchNormState> {
+  checkOptions("nn.batchNorm1d", config, _BATCHNORM1D_KEYS);
   const c = config.numFeatures;
   const name = `BatchNorm1d(${c})`;
   return _batchNorm(name, config, (x) => {
@@ -184,6 +194,14 @@ export function batchNorm1d(config: BatchNormConfig): StatefulLayer<NormParams, 
     return x.ndim === 1 ? 0 : 1;
   });
 }
+
+const _BATCHNORM2D_KEYS: ReadonlySet<string> = new Set([
+  "numFeatures",
+  "eps",
+  "momentum",
+  "affine",
+  "trackRunningStats",
+]);
 
 /**
  * Batch normalization over 4-d input, PyTorch's `nn.BatchNorm2d`: input f32[N, C, H, W]
@@ -209,6 +227,7 @@ export function batchNorm1d(config: BatchNormConfig): StatefulLayer<NormParams, 
  * ```
  */
 export function batchNorm2d(config: BatchNormConfig): StatefulLayer<NormParams, BatchNormState> {
+  checkOptions("nn.batchNorm2d", config, _BATCHNORM2D_KEYS);
   const c = config.numFeatures;
   const name = `BatchNorm2d(${c})`;
   return _batchNorm(name, config, (x) => {
@@ -231,6 +250,13 @@ export interface LayerNormConfig {
   bias?: boolean;
 }
 
+const _LAYERNORM_KEYS: ReadonlySet<string> = new Set([
+  "normalizedShape",
+  "eps",
+  "elementwiseAffine",
+  "bias",
+]);
+
 /**
  * Layer normalization, PyTorch's `nn.LayerNorm` (Ba et al. 2016): over the trailing
  * `normalizedShape` dims, `y = (x − μ) / √(σ² + ε) · weight + bias` with the biased variance,
@@ -252,6 +278,7 @@ export interface LayerNormConfig {
  * ```
  */
 export function layerNorm(config: LayerNormConfig): Layer<NormParams> {
+  checkOptions("nn.layerNorm", config, _LAYERNORM_KEYS);
   const shape = typeof config.normalizedShape === "number"
     ? [config.normalizedShape]
     : [...config.normalizedShape];
@@ -293,6 +320,8 @@ export interface GroupNormConfig {
   affine?: boolean;
 }
 
+const _GROUPNORM_KEYS: ReadonlySet<string> = new Set(["numGroups", "numChannels", "eps", "affine"]);
+
 /**
  * Group normalization, PyTorch's `nn.GroupNorm` (Wu & He 2018): input f32[N, C, ...spatial]
  * (channels on axis 1, as PyTorch); the C channels split into G contiguous groups and each
@@ -317,6 +346,7 @@ export interface GroupNormConfig {
  * ```
  */
 export function groupNorm(config: GroupNormConfig): Layer<NormParams> {
+  checkOptions("nn.groupNorm", config, _GROUPNORM_KEYS);
   const { numGroups: g, numChannels: c } = config;
   const eps = config.eps ?? 1e-5, affine = config.affine ?? true;
   if (!(Number.isInteger(g) && g >= 1 && c % g === 0)) {
@@ -352,6 +382,13 @@ export interface InstanceNormConfig {
   affine?: boolean;
 }
 
+const _INSTANCENORM_KEYS: ReadonlySet<string> = new Set([
+  "numFeatures",
+  "spatialDims",
+  "eps",
+  "affine",
+]);
+
 /**
  * Instance normalization, PyTorch's `nn.InstanceNorm{1,2,3}d` (Ulyanov et al. 2016): input
  * f32[..., C, ...spatial] (with `spatialDims` spatial dims and any leading dims), each
@@ -375,6 +412,7 @@ export interface InstanceNormConfig {
  * ```
  */
 export function instanceNorm(config: InstanceNormConfig): Layer<NormParams> {
+  checkOptions("nn.instanceNorm", config, _INSTANCENORM_KEYS);
   const c = config.numFeatures, sd = config.spatialDims ?? 2;
   const eps = config.eps ?? 1e-5, affine = config.affine ?? false;
   if (![1, 2, 3].includes(sd)) {

@@ -19,6 +19,7 @@
  *
  * @module
  */
+import { checkOptions } from "../core/validate.ts";
 import * as lax from "../core/lax.ts";
 import * as np from "../core/numpy.ts";
 import * as random from "../core/random.ts";
@@ -301,6 +302,13 @@ function _makeCell(kind: Kind, cfg: GatedCellConfig): Layer<any, Tensor, any> {
   };
 }
 
+const _RNNCELL_KEYS: ReadonlySet<string> = new Set([
+  "inputSize",
+  "hiddenSize",
+  "bias",
+  "nonlinearity",
+]);
+
 /**
  * An Elman RNN cell, PyTorch's `nn.RNNCell`: h' = act(W_ih x + b_ih + W_hh h + b_hh), act =
  * tanh (default) or relu. Source: CATALOG M17 (S1 L346, S2 L1488).
@@ -325,9 +333,17 @@ function _makeCell(kind: Kind, cfg: GatedCellConfig): Layer<any, Tensor, any> {
  * ```
  */
 export function rnnCell(config: RnnCellConfig): RnnCellLayer {
+  checkOptions("nn.rnnCell", config, _RNNCELL_KEYS);
   const kind: Kind = (config.nonlinearity ?? "tanh") === "relu" ? "rnn_relu" : "rnn_tanh";
   return _makeCell(kind, config) as RnnCellLayer;
 }
+
+const _LSTMCELL_KEYS: ReadonlySet<string> = new Set([
+  "inputSize",
+  "hiddenSize",
+  "bias",
+  "forgetBias",
+]);
 
 /**
  * An LSTM cell, PyTorch's `nn.LSTMCell` (Hochreiter & Schmidhuber 1997; CATALOG M20):
@@ -355,8 +371,16 @@ export function rnnCell(config: RnnCellConfig): RnnCellLayer {
  * ```
  */
 export function lstmCell(config: GatedCellConfig): LstmCellLayer {
+  checkOptions("nn.lstmCell", config, _LSTMCELL_KEYS);
   return _makeCell("lstm", config) as LstmCellLayer;
 }
+
+const _GRUCELL_KEYS: ReadonlySet<string> = new Set([
+  "inputSize",
+  "hiddenSize",
+  "bias",
+  "forgetBias",
+]);
 
 /**
  * A GRU cell, PyTorch's `nn.GRUCell` (Cho et al. 2014; CATALOG M22):
@@ -383,8 +407,16 @@ export function lstmCell(config: GatedCellConfig): LstmCellLayer {
  * ```
  */
 export function gruCell(config: GatedCellConfig): RnnCellLayer {
+  checkOptions("nn.gruCell", config, _GRUCELL_KEYS);
   return _makeCell("gru", config) as RnnCellLayer;
 }
+
+const _PEEPHOLELSTMCELL_KEYS: ReadonlySet<string> = new Set([
+  "inputSize",
+  "hiddenSize",
+  "bias",
+  "forgetBias",
+]);
 
 /**
  * A peephole LSTM cell (Gers & Schmidhuber 2000; CATALOG M21, S2 §14 L1654): the LSTM of
@@ -415,6 +447,7 @@ export function gruCell(config: GatedCellConfig): RnnCellLayer {
  * ```
  */
 export function peepholeLstmCell(config: GatedCellConfig): LstmCellLayer<PeepholeLstmCellParams> {
+  checkOptions("nn.peepholeLstmCell", config, _PEEPHOLELSTMCELL_KEYS);
   return _makeCell("peephole", config) as LstmCellLayer<PeepholeLstmCellParams>;
 }
 
@@ -615,6 +648,18 @@ function _makeSequence(kind: Kind, config: RnnConfig): RnnLayer<any> {
   };
 }
 
+const _RNN_KEYS: ReadonlySet<string> = new Set([
+  "inputSize",
+  "hiddenSize",
+  "numLayers",
+  "bias",
+  "batchFirst",
+  "dropout",
+  "bidirectional",
+  "nonlinearity",
+  "forgetBias",
+]);
+
 /**
  * A multi-layer Elman RNN over a sequence, PyTorch's `nn.RNN`: for each layer k and step t,
  * h_t = act(W_ih x_t + b_ih + W_hh h_{t−1} + b_hh) (CATALOG M17, M23, M24); layer k > 0 reads
@@ -645,11 +690,23 @@ function _makeSequence(kind: Kind, config: RnnConfig): RnnLayer<any> {
  * ```
  */
 export function rnn(config: RnnConfig): RnnLayer {
+  checkOptions("nn.rnn", config, _RNN_KEYS);
   return _makeSequence(
     (config.nonlinearity ?? "tanh") === "relu" ? "rnn_relu" : "rnn_tanh",
     config,
   );
 }
+
+const _LSTM_KEYS: ReadonlySet<string> = new Set([
+  "inputSize",
+  "hiddenSize",
+  "numLayers",
+  "bias",
+  "batchFirst",
+  "dropout",
+  "bidirectional",
+  "forgetBias",
+]);
 
 /**
  * A multi-layer LSTM over a sequence, PyTorch's `nn.LSTM` (gate order i, f, g, o; see
@@ -675,8 +732,19 @@ export function rnn(config: RnnConfig): RnnLayer {
  * ```
  */
 export function lstm(config: Omit<RnnConfig, "nonlinearity">): RnnLayer<LstmOutput> {
+  checkOptions("nn.lstm", config, _LSTM_KEYS);
   return _makeSequence("lstm", config) as RnnLayer<LstmOutput>;
 }
+
+const _GRU_KEYS: ReadonlySet<string> = new Set([
+  "inputSize",
+  "hiddenSize",
+  "numLayers",
+  "bias",
+  "batchFirst",
+  "dropout",
+  "bidirectional",
+]);
 
 /**
  * A multi-layer GRU over a sequence, PyTorch's `nn.GRU` (gate order r, z, n; see
@@ -698,8 +766,20 @@ export function lstm(config: Omit<RnnConfig, "nonlinearity">): RnnLayer<LstmOutp
  * ```
  */
 export function gru(config: Omit<RnnConfig, "nonlinearity" | "forgetBias">): RnnLayer {
+  checkOptions("nn.gru", config, _GRU_KEYS);
   return _makeSequence("gru", config);
 }
+
+const _PEEPHOLELSTM_KEYS: ReadonlySet<string> = new Set([
+  "inputSize",
+  "hiddenSize",
+  "numLayers",
+  "bias",
+  "batchFirst",
+  "dropout",
+  "bidirectional",
+  "forgetBias",
+]);
 
 /**
  * A multi-layer peephole LSTM over a sequence (see {@link peepholeLstmCell} for the equations
@@ -722,5 +802,6 @@ export function gru(config: Omit<RnnConfig, "nonlinearity" | "forgetBias">): Rnn
  * ```
  */
 export function peepholeLstm(config: Omit<RnnConfig, "nonlinearity">): RnnLayer<LstmOutput> {
+  checkOptions("nn.peepholeLstm", config, _PEEPHOLELSTM_KEYS);
   return _makeSequence("peephole", config) as RnnLayer<LstmOutput>;
 }

@@ -11,6 +11,7 @@
  *
  * @module
  */
+import { checkOptions } from "../core/validate.ts";
 import * as np from "../core/numpy.ts";
 import * as random from "../core/random.ts";
 import type { Tensor } from "../core/tensor.ts";
@@ -89,6 +90,13 @@ function _addPositions(
   return dropout({ rate: cfg.dropout ?? 0 }).apply({}, _float(x).add(pe), opts);
 }
 
+const _POSITIONALENCODING_KEYS: ReadonlySet<string> = new Set([
+  "dModel",
+  "maxLen",
+  "dropout",
+  "batchFirst",
+]);
+
 /**
  * Adds the fixed sinusoidal encoding of {@link sinusoidalEncoding} to a sequence, then applies
  * dropout in training: the `PositionalEncoding` module of PyTorch's transformer tutorial and
@@ -108,6 +116,7 @@ function _addPositions(
  * ```
  */
 export function positionalEncoding(config: PositionalEncodingConfig): Layer<NoParams> {
+  checkOptions("nn.positionalEncoding", config, _POSITIONALENCODING_KEYS);
   const table = sinusoidalEncoding(config.maxLen ?? 5000, config.dModel);
   const name = `PositionalEncoding(${config.dModel})`;
   return {
@@ -123,6 +132,13 @@ export interface LearnedPositionalParams {
   /** f32[maxLen, dModel]. */
   weight: Tensor;
 }
+
+const _LEARNEDPOSITIONALENCODING_KEYS: ReadonlySet<string> = new Set([
+  "dModel",
+  "maxLen",
+  "dropout",
+  "batchFirst",
+]);
 
 /**
  * A learned positional embedding (CATALOG L32; BERT's and GPT's `position_embeddings`): adds
@@ -146,6 +162,7 @@ export interface LearnedPositionalParams {
 export function learnedPositionalEncoding(
   config: PositionalEncodingConfig,
 ): Layer<LearnedPositionalParams> {
+  checkOptions("nn.learnedPositionalEncoding", config, _LEARNEDPOSITIONALENCODING_KEYS);
   const maxLen = config.maxLen ?? 5000;
   const name = `LearnedPositionalEncoding(${maxLen}, ${config.dModel})`;
   return {
@@ -202,6 +219,14 @@ function _feedForward(cfg: FeedForwardConfig) {
   };
 }
 
+const _POSITIONWISEFEEDFORWARD_KEYS: ReadonlySet<string> = new Set([
+  "dModel",
+  "dimFeedforward",
+  "activation",
+  "dropout",
+  "bias",
+]);
+
 /**
  * The position-wise feed-forward network (CATALOG M29; d2l's `PositionWiseFFN`, the FFN inside
  * PyTorch's transformer layers): linear2(dropout(act(linear1(x)))), applied to every position
@@ -222,6 +247,7 @@ function _feedForward(cfg: FeedForwardConfig) {
  * ```
  */
 export function positionwiseFeedForward(config: FeedForwardConfig): Layer<FeedForwardParams> {
+  checkOptions("nn.positionwiseFeedForward", config, _POSITIONWISEFEEDFORWARD_KEYS);
   const ff = _feedForward(config);
   return {
     name: `PositionwiseFeedForward(${config.dModel} → ${config.dimFeedforward ?? 2048})`,
@@ -341,6 +367,18 @@ function _parts(cfg: TransformerLayerConfig) {
   return { attn, norm, ff, drop, residual, keys };
 }
 
+const _TRANSFORMERENCODERLAYER_KEYS: ReadonlySet<string> = new Set([
+  "dModel",
+  "nhead",
+  "dimFeedforward",
+  "dropout",
+  "activation",
+  "layerNormEps",
+  "batchFirst",
+  "normFirst",
+  "bias",
+]);
+
 /**
  * A transformer encoder layer, PyTorch's `nn.TransformerEncoderLayer` (Vaswani et al. 2017;
  * CATALOG M29, L45):
@@ -370,6 +408,7 @@ function _parts(cfg: TransformerLayerConfig) {
  * ```
  */
 export function transformerEncoderLayer(config: TransformerLayerConfig): TransformerEncoderLayer {
+  checkOptions("nn.transformerEncoderLayer", config, _TRANSFORMERENCODERLAYER_KEYS);
   const { attn, norm, ff, drop, residual, keys } = _parts(config);
   return {
     name: `TransformerEncoderLayer(${config.dModel}, nhead=${config.nhead}${
@@ -404,6 +443,18 @@ export function transformerEncoderLayer(config: TransformerLayerConfig): Transfo
   };
 }
 
+const _TRANSFORMERDECODERLAYER_KEYS: ReadonlySet<string> = new Set([
+  "dModel",
+  "nhead",
+  "dimFeedforward",
+  "dropout",
+  "activation",
+  "layerNormEps",
+  "batchFirst",
+  "normFirst",
+  "bias",
+]);
+
 /**
  * A transformer decoder layer, PyTorch's `nn.TransformerDecoderLayer` (CATALOG M29, L41):
  * masked self-attention over the target, cross-attention with queries from the target and
@@ -430,6 +481,7 @@ export function transformerEncoderLayer(config: TransformerLayerConfig): Transfo
  * ```
  */
 export function transformerDecoderLayer(config: TransformerLayerConfig): TransformerDecoderLayer {
+  checkOptions("nn.transformerDecoderLayer", config, _TRANSFORMERDECODERLAYER_KEYS);
   const { attn, norm, ff, drop, residual, keys } = _parts(config);
   return {
     name: `TransformerDecoderLayer(${config.dModel}, nhead=${config.nhead}${
@@ -486,6 +538,8 @@ export interface TransformerStackOptions {
   /** A final norm layer (PyTorch's `norm` argument), e.g. `layerNorm({ normalizedShape: d })`. */
   norm?: Layer<NormParams>;
 }
+
+const _STACK_KEYS: ReadonlySet<string> = new Set(["norm"]);
 
 /** Parameters of a stack: PyTorch's `layers.0.…` as `layers[0]`, and the optional `norm`. */
 export interface TransformerStackParams<P> {
@@ -557,6 +611,7 @@ export function transformerEncoder(
   numLayers: number,
   opts: TransformerStackOptions = {},
 ): TransformerEncoder {
+  checkOptions("nn.transformerEncoder", opts, _STACK_KEYS);
   return {
     name: `TransformerEncoder(${numLayers} × ${layer.name})`,
     init: _stackInit(layer, numLayers, opts.norm),
@@ -594,6 +649,7 @@ export function transformerDecoder(
   numLayers: number,
   opts: TransformerStackOptions = {},
 ): TransformerDecoder {
+  checkOptions("nn.transformerDecoder", opts, _STACK_KEYS);
   return {
     name: `TransformerDecoder(${numLayers} × ${layer.name})`,
     init: _stackInit(layer, numLayers, opts.norm),

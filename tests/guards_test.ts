@@ -197,3 +197,176 @@ Deno.test("the backend under test is the one named by DENAX_BACKEND", () => {
   void nn;
   void random;
 });
+
+// ---------------------------------------------------------------- item 4: options and arity
+
+Deno.test("convGeneralDilated accepts JAX's positional form with strides and padding", async () => {
+  const x = np.arange(16, undefined, 1, "f32").reshape([1, 1, 4, 4]);
+  const w = np.ones([1, 1, 3, 3]);
+  const positional = lax.convGeneralDilated(x, w, [2, 2], [[1, 1], [1, 1]]);
+  const named = lax.convGeneralDilated(x, w, { windowStrides: [2, 2], padding: [[1, 1], [1, 1]] });
+  assertEquals(positional.shape, [1, 1, 2, 2]);
+  assertEquals(await positional.toArray(), await named.toArray());
+  // lhs/rhs dilation and groups in their JAX positions
+  const dil = lax.convGeneralDilated(x, w, [1, 1], "VALID", null, [2, 2]);
+  assertEquals(dil.shape, [1, 1, 0, 0]);
+  assertThrows(
+    () => lax.convGeneralDilated(x, w, [1, 1], "VALID", null, null, "NHWC" as unknown as null),
+    TypeError,
+    "dimensionNumbers",
+  );
+});
+
+Deno.test("options objects reject arrays and unknown keys, and functions reject extra arguments", () => {
+  // deno-lint-ignore no-explicit-any
+  const any_ = (v: unknown) => v as any;
+  const x = np.zeros([2, 3]);
+  assertThrows(
+    () => np.sum(x, any_(0)),
+    TypeError,
+    "sum: expected an options object { axis, keepdims }, got number 0",
+  );
+  assertThrows(
+    () => np.sum(x, any_({ axes: 0 })),
+    TypeError,
+    "sum: unknown option 'axes'; allowed options are axis, keepdims",
+  );
+  assertThrows(
+    () => np.mean(x, any_({ axis: 0, dtype: "f32" })),
+    TypeError,
+    "mean: unknown option 'dtype'",
+  );
+  assertThrows(
+    () => np.var(x, any_({ ddof: 1, correction: 1 })),
+    TypeError,
+    "var: unknown option 'correction'",
+  );
+  assertThrows(() => any_(np.add)(x, 1, 2), TypeError, "add: takes at most 2 arguments, got 3");
+  assertThrows(() => any_(np.greater)(x, 1, 2), TypeError, "greater: takes at most 2 arguments");
+  assertThrows(() => any_(np.reshape)(x, 3, 2), TypeError, "reshape: takes at most 2 arguments");
+  assertThrows(
+    () => np.cumsum(x, any_([1])),
+    TypeError,
+    "cumsum: expected an options object { axis }, got an array [1]",
+  );
+  assertThrows(
+    () => np.take(x, [0], any_({ axis: 0, mod: "clip" })),
+    TypeError,
+    "take: unknown option 'mod'",
+  );
+  assertThrows(
+    () => lax.convGeneralDilated(np.zeros([1, 1, 4]), np.zeros([1, 1, 2]), any_({ stride: [2] })),
+    TypeError,
+    "convGeneralDilated: unknown option 'stride'",
+  );
+  assertThrows(
+    () => lax.maxPool(np.zeros([1, 1, 4]), any_({ kernelSize: 2, stride: 2 })),
+    TypeError,
+    "maxPool: unknown option 'stride'",
+  );
+  assertThrows(
+    () =>
+      lax.scan(
+        any_((c: Tensor, v: Tensor) => [c, v]),
+        np.zeros([]),
+        np.zeros([3]),
+        any_({ reversed: true }),
+      ),
+    TypeError,
+    "scan: unknown option 'reversed'",
+  );
+  assertThrows(
+    () => random.uniform(random.key(0), [2], any_({ min: 0 })),
+    TypeError,
+    "random.uniform: unknown option 'min'",
+  );
+  assertThrows(
+    () => any_(random.normal)(random.key(0), [2], {}, 1),
+    TypeError,
+    "random.normal: takes at most 3 arguments",
+  );
+  // deno-lint-ignore no-explicit-any
+  const id = (v: any) => v;
+  assertThrows(
+    () => grad(id, any_({ argnum: 0 })),
+    TypeError,
+    "grad: unknown option 'argnum'; allowed options are argnums, hasAux",
+  );
+  assertThrows(() => vmap(id, any_({ in_axes: 0 })), TypeError, "vmap: unknown option 'in_axes'");
+  assertThrows(() => jit(id, any_({ donate: [0] })), TypeError, "jit: unknown option 'donate'");
+  assertThrows(() => any_(jit)(id, {}, 1), TypeError, "jit: takes at most 2 arguments");
+});
+
+Deno.test("a layer config with an unknown key names the layer and its keys", () => {
+  // deno-lint-ignore no-explicit-any
+  const bad = (v: unknown) => v as any;
+  assertThrows(
+    () => nn.linear(bad({ inFeature: 3, outFeatures: 2 })),
+    TypeError,
+    "nn.linear: unknown option 'inFeature'; allowed options are inFeatures, outFeatures, bias",
+  );
+  assertThrows(
+    () => nn.conv2d(bad({ inChannels: 1, outChannels: 1, kernel: 3 })),
+    TypeError,
+    "nn.conv2d: unknown option 'kernel'",
+  );
+  assertThrows(
+    () => nn.layerNorm(bad({ normalizedShape: [3], epsilon: 1e-5 })),
+    TypeError,
+    "nn.layerNorm: unknown option 'epsilon'",
+  );
+  assertThrows(
+    () => nn.lstm(bad({ inputSize: 2, hiddenSize: 3, nonlinearity: "relu" })),
+    TypeError,
+    "nn.lstm: unknown option 'nonlinearity'",
+  );
+  assertThrows(
+    () => nn.embedding(bad({ numEmbeddings: 3, embeddingDims: 2 })),
+    TypeError,
+    "nn.embedding: unknown option 'embeddingDims'",
+  );
+  assertThrows(
+    () => nn.multiHeadAttention(bad({ embedDim: 4, numHeads: 2, heads: 2 })),
+    TypeError,
+    "nn.multiHeadAttention: unknown option 'heads'",
+  );
+  assertThrows(
+    () => nn.transformerEncoderLayer(bad({ dModel: 4, nhead: 2, dimFF: 8 })),
+    TypeError,
+    "nn.transformerEncoderLayer: unknown option 'dimFF'",
+  );
+  assertThrows(
+    () => nn.dropout(bad([0.5])),
+    TypeError,
+    "nn.dropout: expected an options object { rate }",
+  );
+});
+
+Deno.test("randint with an empty range raises as NumPy's low >= high", () => {
+  assertThrows(
+    () => random.randint(random.key(0), [3], 5, 2),
+    RangeError,
+    "random.randint: minval 5 >= maxval 2",
+  );
+  assertThrows(
+    () => random.randint(random.key(0), [3], 3, 3),
+    RangeError,
+    "the range [minval, maxval) is empty",
+  );
+  assertThrows(
+    () => random.randint(random.key(0), [3], np.array(4), 1),
+    RangeError,
+    "minval 4 >= maxval 1",
+  );
+  assertEquals(random.randint(random.key(0), [3], 2, 3).shape, [3]);
+  assertThrows(
+    () => random.normal(random.key(0), [-1]),
+    TypeError,
+    "shape must be a list of non-negative integers",
+  );
+  assertThrows(
+    () => random.normal(random.key(0), [2 ** 20, 2 ** 20]),
+    RangeError,
+    "random.normal: shape [1048576, 1048576]",
+  );
+});

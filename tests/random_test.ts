@@ -238,8 +238,6 @@ Deno.test("randint wraps like XLA's uint32 arithmetic at the edges of the int32 
   const key = random.key(3), keys = splitRef(keyFromSeed(3));
   const hi = randomBits(keys.subarray(0, 2), 32, 6), lo = randomBits(keys.subarray(2, 4), 32, 6);
   const cases: [number, number][] = [
-    [3, 3],
-    [5, -5],
     [-(2 ** 31), 2 ** 31],
     [0, 2 ** 17],
     [-7, 100],

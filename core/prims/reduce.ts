@@ -68,8 +68,12 @@ function defReduce(
     },
     impl([x], { axes }, [o]) {
       const out = alloc(o);
-      out.fill(identity(x.aval.dtype));
-      reduceLoop(x, axes, (i, v) => (out[i] = combine(out[i], v)));
+      // f32 accumulates in float64 (as XLA's CPU backend widens), rounded once at the end:
+      // rounding every step saturates long sums (2^24 + 1 ones summed 2^24).
+      const acc = o.dtype === "f32" ? new Float64Array(out.length) : out;
+      acc.fill(identity(x.aval.dtype));
+      reduceLoop(x, axes, (i, v) => (acc[i] = combine(acc[i], v)));
+      if (acc !== out) out.set(acc);
       if (o.dtype === "bool") { for (let i = 0; i < out.length; i++) out[i] = out[i] ? 1 : 0; }
       return [out];
     },

@@ -22,7 +22,14 @@ import {
   u,
 } from "../kernels/common.ts";
 import type { GemmCaps } from "../kernels/gemm.ts";
-import { combineExpr, identityOf, type Monoid, monoidOf } from "../kernels/reduce.ts";
+import {
+  accumulate,
+  accumulated,
+  accumulator,
+  combineExpr,
+  type Monoid,
+  monoidOf,
+} from "../kernels/reduce.ts";
 import type { ReducePrim } from "../prims.ts";
 import { type Idx, KernelCtx, Scope, type ValueInfo } from "./expr.ts";
 import type { Fusion, Group } from "./fusion.ts";
@@ -242,6 +249,8 @@ function _ewScalar(c: CodegenCtx, grp: Group): DispatchOp {
 const _WG = 256;
 const _SEQ_MAX = 512;
 const _CHUNK = _WG * 64;
+/** Many outputs reduce one invocation each up to this many elements (llvmpipe loop limit). */
+const _SEQ_LOOP_MAX = 4096;
 
 interface _Reduce {
   readonly c: CodegenCtx;
@@ -264,7 +273,7 @@ function _prologue(r: _Reduce, outer: Scope, o: string, rv: string): string[] {
   let ki = 0, ri = 0;
   const dims = x.aval.shape.map((_, d) => (r.axes.includes(d) ? rd[ri++] : kd[ki++]));
   const val = inner.gen(x, { shape: x.aval.shape, dims } as Idx);
-  return [...inner.lines, `acc = ${combineExpr(r.m, r.dtype, "acc", val, r.k.helpers)};`];
+  return [...inner.lines, accumulate(r.m, r.dtype, val, r.k.helpers)];
 }
 
 /** Lines storing every output of the group at output index `o`, the reduction being `res`. */
@@ -297,11 +306,12 @@ function _reduce(c: CodegenCtx, grp: Group): Op[] {
   const names = grp.outs.map((_, j) => `o${j}`);
   bindOutputs(c, grp, r.k, names);
   const t = storageType(r.dtype);
-  const ident = identityOf(r.m, r.dtype, r.k.helpers);
-  if (R <= _SEQ_MAX || outs >= 4096) {
+  const acc = accumulator(r.m, r.dtype, r.k.helpers);
+  const res1 = accumulated(r.m, r.dtype);
+  if (R <= _SEQ_MAX || (outs >= 4096 && R <= _SEQ_LOOP_MAX)) {
     const outer = new Scope(r.k);
     const loop = _prologue(r, outer, "o", "r");
-    const epi = _epilogue(r, "o", "acc", names);
+    const epi = _epilogue(r, "o", res1, names);
     const { text, res } = declare(
       [...leafDecls(c, r.k), ..._outDecls(c, grp, names)],
       r.k.usesStep,
@@ -312,7 +322,7 @@ function _reduce(c: CodegenCtx, grp: Group): Op[] {
       outs,
       [
         ...outer.lines,
-        `var acc = ${ident};`,
+        acc,
         `for (var r = 0u; r < ${u(R)}; r = r + 1u) {\n    ${loop.join("\n    ")}\n  }`,
         ...epi,
       ],
@@ -347,7 +357,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   let g = ${grid.flatGroup};
   let o = g / ${u(C)};
   let c = g % ${u(C)};
-  var acc = ${ident};
+  ${acc}
   if (g < ${u(outs * C)}) {
     ${outer.lines.join("\n    ")}
     let end = min((c + 1u) * ${u(chunk)}, ${u(R)});
@@ -355,7 +365,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
       ${loop.join("\n      ")}
     }
   }
-  sv[lid] = acc;
+  sv[lid] = ${res1};
   workgroupBarrier();
   for (var s = ${u(_WG / 2)}; s > 0u; s = s >> 1u) {
     if (lid < s) { sv[lid] = ${comb("sv[lid]", "sv[lid + s]")}; }
@@ -379,7 +389,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   const k2 = new KernelCtx(groupInfo(c, grp));
   const r2: _Reduce = { ...r, k: k2 };
   bindOutputs(c, grp, k2, names);
-  const epi2 = _epilogue(r2, "o", "acc", names);
+  const epi2 = _epilogue(r2, "o", res1, names);
   const partIn: Decl = { ...part, access: "read" };
   const d2 = declare([partIn, ...leafDecls(c, k2), ..._outDecls(c, grp, names)], k2.usesStep);
   return [
@@ -389,10 +399,10 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
       k2,
       outs,
       [
-        `var acc = ${identityOf(r.m, r.dtype, k2.helpers)};`,
-        `for (var q = 0u; q < ${u(C)}; q = q + 1u) { acc = ${
-          combineExpr(r.m, r.dtype, "acc", `part[o * ${u(C)} + q]`, k2.helpers)
-        }; }`,
+        accumulator(r.m, r.dtype, k2.helpers),
+        `for (var q = 0u; q < ${u(C)}; q = q + 1u) { ${
+          accumulate(r.m, r.dtype, `part[o * ${u(C)} + q]`, k2.helpers)
+        } }`,
         ...epi2,
       ],
       _label(grp),

@@ -28,6 +28,7 @@ import {
   Helpers,
   inp,
   type Kernel,
+  MAX_LOOP_ITERATIONS,
   out,
   type Plan,
   size,
@@ -87,6 +88,56 @@ export function combineExpr(m: Monoid, dtype: DType, a: string, b: string, h: He
   }
 }
 
+/**
+ * WGSL `_kadd(&s, &c, x, z)`: adds `x` to the running sum `s` with Kahan compensation `c` (the
+ * negated low part lost so far), so a long f32 sum keeps about f32 precision instead of
+ * losing one rounding per addend (a sum of 2^25 ones stays 2^25, not 2^24). `z` must be 0 at
+ * run time but not provably so at compile time: shader compilers treat float arithmetic as
+ * reassociable (SPIR-V without `NoContraction`), and llvmpipe folds `((s + y) - s) - y` to 0,
+ * which the opaque bit flip prevents. A non-finite compensation is dropped, so infinities and
+ * NaN propagate as in a plain sum.
+ */
+export const KAHAN_ADD: string = `
+fn _kadd(s: ptr<function, f32>, c: ptr<function, f32>, x: f32, z: u32) {
+  let y = x - *c;
+  let t = bitcast<f32>(bitcast<u32>(*s + y) ^ z);
+  let e = (t - *s) - y;
+  *c = select(e, 0.0, (bitcast<u32>(e) & 0x7f800000u) == 0x7f800000u);
+  *s = t;
+}
+`;
+
+/** Whether a reduction of `m` over `dtype` accumulates with Kahan compensation (f32 sums). */
+export function compensated(m: Monoid, dtype: DType): boolean {
+  return m === "sum" && dtype === "f32";
+}
+
+/**
+ * WGSL folding `x` into the accumulator `acc` (with compensation for f32 sums: the caller
+ * declares the accumulator with {@link accumulator}).
+ */
+export function accumulate(m: Monoid, dtype: DType, x: string, h: Helpers): string {
+  if (!compensated(m, dtype)) return `acc = ${combineExpr(m, dtype, "acc", x, h)};`;
+  h.add(KAHAN_ADD);
+  return `_kadd(&acc, &kc, ${x}, kz);`;
+}
+
+/**
+ * WGSL declaring the accumulator `acc` at the identity, and for f32 sums its compensation `kc`
+ * and the opaque zero `kz` of {@link KAHAN_ADD} (from `wid: vec3u`, the workgroup id, whose z
+ * never reaches 2^32 - 1).
+ */
+export function accumulator(m: Monoid, dtype: DType, h: Helpers): string {
+  const init = `var acc = ${identityOf(m, dtype, h)};`;
+  if (!compensated(m, dtype)) return init;
+  return `${init}\n  var kc = 0.0;\n  let kz = select(0u, 1u, wid.z == 0xffffffffu);`;
+}
+
+/** The accumulated value: `acc`, corrected by its compensation for f32 sums. */
+export function accumulated(m: Monoid, dtype: DType): string {
+  return compensated(m, dtype) ? "(acc - kc)" : "acc";
+}
+
 /** A shape split into kept and reduced dims, adjacent dims of one kind merged. */
 interface _View {
   readonly keptShape: number[];
@@ -119,6 +170,14 @@ function _view(shape: readonly number[], axes: readonly number[]): _View {
 const _WG = 256;
 const _SEQ_MAX = 512;
 const _CHUNK = _WG * 64;
+/**
+ * Many outputs (>= 4096) are reduced one invocation each up to this many elements; longer
+ * reductions take the workgroup strategy, whose invocations loop R / 65536 times at most, so
+ * none nears {@link MAX_LOOP_ITERATIONS}.
+ */
+const _SEQ_LOOP_MAX = 4096;
+/** Unrolled loads per loop iteration of the workgroup arg-reduction. */
+const _ARG_UNROLL = 8;
 
 /** WGSL computing the offset of reduced element `r` (a u32 expression) into `roff`. */
 function _redOffset(v: _View, r: string): string {
@@ -148,13 +207,13 @@ function _sequential(p: _Pass): Kernel {
   const t = storageType(p.dtype);
   const R = size(p.view.redShape);
   const body = `${_baseOffset(p.view, "i")}
-  var acc = ${identityOf(p.m, p.dtype, h)};
+  ${accumulator(p.m, p.dtype, h)}
   for (var r = 0u; r < ${u(R)}; r = r + 1u) {
     ${_redOffset(p.view, "r")}
     let x = a[base + roff];
-    acc = ${combineExpr(p.m, p.dtype, "acc", "x", h)};
+    ${accumulate(p.m, p.dtype, "x", h)}
   }
-  o[i] = acc;`;
+  o[i] = ${accumulated(p.m, p.dtype)};`;
   return elementwiseKernel({
     bindings: [
       { name: "a", type: t, access: "read", ref: p.src },
@@ -175,7 +234,8 @@ function _workgroup(p: _Pass): Kernel {
   const chunk = Math.ceil(R / C);
   const grid = foldGrid(outs * C);
   const comb = (a: string, b: string) => combineExpr(p.m, p.dtype, a, b, h);
-  const ident = identityOf(p.m, p.dtype, h);
+  const acc = accumulator(p.m, p.dtype, h);
+  const step = accumulate(p.m, p.dtype, "x", h);
   const wgsl = `${
     declareBindings([
       { name: "a", type: t, access: "read", ref: p.src },
@@ -188,17 +248,17 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   let g = ${grid.flatGroup};
   let ob = g / ${u(C)};
   let c = g % ${u(C)};
-  var acc = ${ident};
+  ${acc}
   if (g < ${u(outs * C)}) {
     ${_baseOffset(p.view, "ob")}
     let end = min((c + 1u) * ${u(chunk)}, ${u(R)});
     for (var r = c * ${u(chunk)} + lid; r < end; r = r + ${u(_WG)}) {
       ${_redOffset(p.view, "r")}
       let x = a[base + roff];
-      acc = ${comb("acc", "x")};
+      ${step}
     }
   }
-  sv[lid] = acc;
+  sv[lid] = ${accumulated(p.m, p.dtype)};
   workgroupBarrier();
   for (var s = ${u(_WG / 2)}; s > 0u; s = s >> 1u) {
     if (lid < s) { sv[lid] = ${comb("sv[lid]", "sv[lid + s]")}; }
@@ -233,7 +293,7 @@ export function reducePlan(
   const m = monoidOf(op);
   const view = _view(shape, axes);
   const R = size(view.redShape), outs = size(view.keptShape);
-  if (R <= _SEQ_MAX || outs >= 4096) {
+  if (R <= _SEQ_MAX || (outs >= 4096 && R <= _SEQ_LOOP_MAX)) {
     return {
       steps: [{
         kind: "dispatch",
@@ -314,7 +374,7 @@ export function argReduceKernel(
   const outs = P * Q;
   const addr = (o: string, r: string) =>
     `(${o} / ${u(Q)}) * ${u(L * Q)} + (${o} % ${u(Q)}) + ${r} * ${u(Q)}`;
-  if (L <= _SEQ_MAX || outs >= 4096) {
+  if (L <= _SEQ_MAX || (outs >= 4096 && L <= _SEQ_LOOP_MAX)) {
     return elementwiseKernel({
       bindings,
       total: outs,
@@ -328,6 +388,21 @@ export function argReduceKernel(
   o[i] = bitcast<i32>(ai);`,
     });
   }
+  if (Math.ceil(L / (_WG * _ARG_UNROLL)) > MAX_LOOP_ITERATIONS / 2) {
+    throw new RangeError(
+      `${op}: an axis of ${L} elements (operand ${dtype}[${shape}]) is longer than WebGPU ` +
+        `arg-reductions support (${(MAX_LOOP_ITERATIONS / 2) * _WG * _ARG_UNROLL})`,
+    );
+  }
+  // Unrolled so that an invocation loops L / 2048 times (llvmpipe's loop limit).
+  const unrolled = Array.from({ length: _ARG_UNROLL }, (_, k) =>
+    `{
+        let r = r0 + ${u(k * _WG)};
+        if (r < ${u(L)}) {
+          let bv = a[${addr("g", "r")}];
+          if (_better(av, ai, bv, r)) { av = bv; ai = r; }
+        }
+      }`).join("\n      ");
   const grid = foldGrid(outs);
   const wgsl = `${declareBindings(bindings)}
 var<workgroup> sv: array<${t}, ${_WG}>;
@@ -338,9 +413,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   var av = ${ident};
   var ai = 0xffffffffu;
   if (g < ${u(outs)}) {
-    for (var r = lid; r < ${u(L)}; r = r + ${u(_WG)}) {
-      let bv = a[${addr("g", "r")}];
-      if (_better(av, ai, bv, r)) { av = bv; ai = r; }
+    for (var r0 = lid; r0 < ${u(L)}; r0 = r0 + ${u(_WG * _ARG_UNROLL)}) {
+      ${unrolled}
     }
   }
   sv[lid] = av;

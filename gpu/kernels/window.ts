@@ -20,7 +20,12 @@ import {
   strides,
   u,
 } from "./common.ts";
-import { combineExpr, identityOf, type Monoid } from "./reduce.ts";
+import { accumulate, accumulated, accumulator, type Monoid } from "./reduce.ts";
+
+/** Windows longer than this are visited several elements per loop iteration. */
+const _UNROLL_FROM = 16384;
+/** The most window elements visited per loop iteration. */
+const _MAX_UNROLL = 64;
 
 /** Parameters of `reduce_window`. */
 export interface WindowParams {
@@ -73,33 +78,54 @@ export function reduceWindowKernel(
   const outShape = windowOutShape(shape, p);
   const st = strides(shape);
   const W = size(p.windowDimensions);
-  const lines = [
-    decode("i", outShape, "o"),
-    `var acc = ${identityOf(m, dtype, h)};`,
-    `for (var w = 0u; w < ${u(W)}; w = w + 1u) {`,
-    `  ${decode("w", p.windowDimensions, "w")}`,
-    "  var ok = true;",
-    "  var off = 0u;",
-  ];
-  for (let d = 0; d < shape.length; d++) {
-    const bd = p.baseDilation[d];
-    lines.push(
-      `  let q${d} = i32(o${d} * ${u(p.windowStrides[d])} + w${d} * ${u(p.windowDilation[d])}) - ${
-        i(p.padding[d][0])
-      };`,
+  // Windows longer than _UNROLL_FROM elements visit U of them per loop iteration, so that an
+  // invocation loops at most _UNROLL_FROM times (llvmpipe ends loops after 65535 iterations).
+  const U = W > _UNROLL_FROM ? Math.ceil(W / _UNROLL_FROM) : 1;
+  if (U > _MAX_UNROLL) {
+    throw new RangeError(
+      `reduce_window: a window of ${W} elements ([${p.windowDimensions}]) on ${dtype}[${shape}] ` +
+        `is longer than WebGPU supports (${_MAX_UNROLL * _UNROLL_FROM})`,
     );
-    if (bd === 1) {
-      lines.push(`  ok = ok && q${d} >= 0i && q${d} < ${i(shape[d])};`);
-      lines.push(`  off = off + u32(q${d}) * ${u(st[d])};`);
-    } else {
-      lines.push(
-        `  ok = ok && q${d} >= 0i && q${d} % ${i(bd)} == 0i && q${d} / ${i(bd)} < ${i(shape[d])};`,
-      );
-      lines.push(`  off = off + u32(q${d} / ${i(bd)}) * ${u(st[d])};`);
-    }
   }
-  lines.push(`  if (ok) { let x = a[off]; acc = ${combineExpr(m, dtype, "acc", "x", h)}; }`);
-  lines.push("}", "o[i] = acc;");
+  const visit = (w: string): string[] => {
+    const ls = [
+      `  ${decode(w, p.windowDimensions, "w")}`,
+      "  var ok = true;",
+      "  var off = 0u;",
+    ];
+    for (let d = 0; d < shape.length; d++) {
+      const bd = p.baseDilation[d];
+      ls.push(
+        `  let q${d} = i32(o${d} * ${u(p.windowStrides[d])} + w${d} * ${
+          u(p.windowDilation[d])
+        }) - ${i(p.padding[d][0])};`,
+      );
+      if (bd === 1) {
+        ls.push(`  ok = ok && q${d} >= 0i && q${d} < ${i(shape[d])};`);
+        ls.push(`  off = off + u32(q${d}) * ${u(st[d])};`);
+      } else {
+        ls.push(
+          `  ok = ok && q${d} >= 0i && q${d} % ${i(bd)} == 0i && q${d} / ${i(bd)} < ${
+            i(shape[d])
+          };`,
+        );
+        ls.push(`  off = off + u32(q${d} / ${i(bd)}) * ${u(st[d])};`);
+      }
+    }
+    ls.push(`  if (ok) { let x = a[off]; ${accumulate(m, dtype, "x", h)} }`);
+    return ls;
+  };
+  const lines = [decode("i", outShape, "o"), accumulator(m, dtype, h)];
+  if (U === 1) {
+    lines.push(`for (var w = 0u; w < ${u(W)}; w = w + 1u) {`, ...visit("w"), "}");
+  } else {
+    lines.push(`for (var wb = 0u; wb < ${u(W)}; wb = wb + ${u(U)}) {`);
+    for (let k = 0; k < U; k++) {
+      lines.push(`  if (wb + ${u(k)} < ${u(W)}) {`, ...visit(`wb + ${u(k)}`), "  }");
+    }
+    lines.push("}");
+  }
+  lines.push(`o[i] = ${accumulated(m, dtype)};`);
   const body = lines.join("\n  ");
   return elementwiseKernel({
     bindings: [

@@ -4,7 +4,7 @@
  *
  * @example
  * ```ts
- * import { grad, init, jit, np } from "./mod.ts";
+ * import { grad, init, jit, np } from "@denax/denax";
  * await init({ backend: "cpu" });
  * const loss = (w: any, x: any, y: any) => np.square(np.matmul(x, w).sub(y)).mean();
  * const step = jit((w: any, x: any, y: any) => w.sub(grad(loss)(w, x, y).mul(0.1)));
@@ -74,3 +74,7 @@ export * as models from "./models/mod.ts";
 // The webgpu backend registers itself with the core; `init()` prefers it where an adapter exists.
 import { registerWebGpuBackend } from "./gpu/backend.ts";
 registerWebGpuBackend();
+// The native CPU backend (BLAS through Deno.dlopen); `init()` prefers it where WebGPU has only a
+// software adapter or none.
+import { registerNativeBackend } from "./native/backend.ts";
+registerNativeBackend();

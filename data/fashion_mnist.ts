@@ -45,7 +45,7 @@ function candidates(role: MnistFileRole): string[] {
  *
  * @example
  * ```ts
- * import { fashionMnistClassNames } from "./fashion_mnist.ts";
+ * import { fashionMnistClassNames } from "@denax/denax/data";
  * import { assertEquals } from "@std/assert";
  * assertEquals(fashionMnistClassNames[9], "Ankle boot");
  * ```
@@ -68,7 +68,7 @@ export const fashionMnistClassNames: readonly string[] = Object.freeze([
  *
  * @example
  * ```ts
- * import { mnistLikeUrls } from "./fashion_mnist.ts";
+ * import { mnistLikeUrls } from "@denax/denax/data";
  * import { assertEquals } from "@std/assert";
  * assertEquals(mnistLikeUrls.mnist, "https://storage.googleapis.com/cvdf-datasets/mnist/");
  * ```
@@ -155,7 +155,7 @@ function defaultCacheDir(name: MnistLikeName): string | undefined {
  *
  * @example
  * ```ts
- * import { datasetSearchDirs } from "./fashion_mnist.ts";
+ * import { datasetSearchDirs } from "@denax/denax/data";
  * import { assertEquals } from "@std/assert";
  * assertEquals(datasetSearchDirs("fashion-mnist").at(-1), "/usr/share/datasets/fashion-mnist");
  * ```
@@ -204,7 +204,7 @@ function howToGet(name: MnistLikeName, downloadFailed = false): string {
  *
  * @example
  * ```ts
- * import { findDataset } from "./fashion_mnist.ts";
+ * import { findDataset } from "@denax/denax/data";
  * import { assert, assertEquals } from "@std/assert";
  * import * as E from "fp-ts/lib/Either.js";
  * const dir = await Deno.makeTempDir();
@@ -412,8 +412,8 @@ async function download(
  *
  * @example
  * ```ts
- * import { loadMnistLike } from "./fashion_mnist.ts";
- * import { encodeIdx } from "./idx.ts";
+ * import { loadMnistLike } from "@denax/denax/data";
+ * import { encodeIdx } from "@denax/denax/data";
  * import { assertEquals } from "@std/assert";
  * import * as E from "fp-ts/lib/Either.js";
  * // A two-image stand-in for the real files, written to a temporary directory.

@@ -53,7 +53,7 @@ export type DataErrorKind =
  *
  * @example
  * ```ts
- * import { DataError } from "./idx.ts";
+ * import { DataError } from "@denax/denax/data";
  * import { assertEquals } from "@std/assert";
  * const e = new DataError("bad-magic", "Cannot parse x.idx: first two bytes are 1f 00, not 00 00");
  * assertEquals([e.name, e.kind], ["DataError", "bad-magic"]);
@@ -106,7 +106,7 @@ const hex = (b: ArrayLike<number>): string =>
  *
  * @example
  * ```ts
- * import { parseIdx } from "./idx.ts";
+ * import { parseIdx } from "@denax/denax/data";
  * import { assertEquals } from "@std/assert";
  * import * as E from "fp-ts/lib/Either.js";
  * // u8, 2 dims: 2 x 3
@@ -221,7 +221,7 @@ export function parseIdx(
  *
  * @example
  * ```ts
- * import { encodeIdx, parseIdx } from "./idx.ts";
+ * import { encodeIdx, parseIdx } from "@denax/denax/data";
  * import { assertEquals } from "@std/assert";
  * import * as E from "fp-ts/lib/Either.js";
  * const labels = { dtype: "u8", shape: [3], data: new Uint8Array([7, 2, 1]) } as const;
@@ -288,7 +288,7 @@ export function encodeIdx(arr: IdxArray): Uint8Array<ArrayBuffer> {
  *
  * @example
  * ```ts
- * import { isGzip } from "./idx.ts";
+ * import { isGzip } from "@denax/denax/data";
  * import { assertEquals } from "@std/assert";
  * assertEquals(isGzip(new Uint8Array([0x1f, 0x8b, 8])), true);
  * assertEquals(isGzip(new Uint8Array([0, 0, 8, 3])), false);
@@ -312,7 +312,7 @@ const DEFAULT_MAX_BYTES = 2 ** 30;
  *
  * @example
  * ```ts
- * import { gunzip } from "./idx.ts";
+ * import { gunzip } from "@denax/denax/data";
  * import { assertEquals } from "@std/assert";
  * import * as E from "fp-ts/lib/Either.js";
  * const raw = new Uint8Array([0, 0, 8, 1, 0, 0, 0, 1, 42]);
@@ -389,7 +389,7 @@ export async function gunzip(
  *
  * @example
  * ```ts
- * import { encodeIdx, readIdx } from "./idx.ts";
+ * import { encodeIdx, readIdx } from "@denax/denax/data";
  * import { assertEquals } from "@std/assert";
  * import * as E from "fp-ts/lib/Either.js";
  * const path = await Deno.makeTempFile({ suffix: ".gz" });

@@ -6,8 +6,8 @@
  *
  * @example
  * ```ts
- * import { random } from "../mod.ts";
- * import * as data from "./mod.ts";
+ * import { random } from "@denax/denax";
+ * import * as data from "@denax/denax/data";
  * const { x, y } = data.twoMoons(random.key(0), { n: 100 });
  * const { train, val } = data.splitData({ x, y }, 0.2, random.key(1));
  * let seen = 0;
@@ -25,3 +25,4 @@ export * from "./fashion_mnist.ts";
 export * from "./synthetic.ts";
 export * from "./text.ts";
 export * from "./batches.ts";
+export * from "./d2l.ts";

@@ -22,6 +22,11 @@
  */
 
 import * as E from "fp-ts/lib/Either.js";
+import { CheckpointError, type CheckpointErrorKind } from "./checkpoint_error.ts";
+
+// Declared in its own module so that `export *` carries it into both the `data` and the `train`
+// namespaces, which deno doc follows (it does not follow a named re-export into a namespace).
+export * from "./checkpoint_error.ts";
 
 // fp-ts's own `Either` lives in an npm package, so `deno doc --lint` counts it as a private type
 // in our signatures. These declarations are structurally identical to fp-ts's (`_tag`, `left`,
@@ -68,7 +73,7 @@ export type SafetensorsDtype =
  *
  * @example
  * ```ts
- * import { safetensorsItemSize } from "./safetensors.ts";
+ * import { safetensorsItemSize } from "@denax/denax/data";
  * import { assertEquals } from "@std/assert";
  * assertEquals(safetensorsItemSize.BF16, 2);
  * ```
@@ -147,53 +152,6 @@ export interface SafetensorsFile {
   readonly metadata: Readonly<Record<string, string>>;
 }
 
-/** What went wrong with a checkpoint; see {@link CheckpointError}. */
-export type CheckpointErrorKind =
-  | "not-found"
-  | "io"
-  | "truncated"
-  | "header-too-large"
-  | "invalid-header"
-  | "invalid-entry"
-  | "duplicate-name"
-  | "unknown-dtype"
-  | "invalid-offsets"
-  | "size-mismatch"
-  | "shape-mismatch"
-  | "dtype-mismatch"
-  | "missing-tensor"
-  | "unexpected-tensor";
-
-/**
- * A checkpoint could not be read, written or decoded. `kind` says which rule failed; the
- * message names the tensor and the numbers involved.
- *
- * @example
- * ```ts
- * import { CheckpointError } from "./safetensors.ts";
- * import { assertEquals } from "@std/assert";
- * const e = new CheckpointError("truncated", "Cannot decode safetensors: file has 3 bytes");
- * assertEquals(e.kind, "truncated");
- * assertEquals(e.name, "CheckpointError");
- * ```
- */
-export class CheckpointError extends Error {
-  /** Which rule failed. */
-  readonly kind: CheckpointErrorKind;
-  /**
-   * Makes a checkpoint error.
-   *
-   * @param kind which rule failed
-   * @param message sentence case, no period, naming the tensor and the numbers involved
-   * @param options the underlying error, if any
-   */
-  constructor(kind: CheckpointErrorKind, message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = "CheckpointError";
-    this.kind = kind;
-  }
-}
-
 /** Largest header the reference accepts (`MAX_HEADER_SIZE`). */
 const MAX_HEADER_BYTES = 100_000_000;
 /** Nesting deeper than this cannot be a valid header (which nests 3 deep). */
@@ -248,7 +206,7 @@ function isDim(d: unknown): d is number {
  *
  * @example
  * ```ts
- * import { decodeSafetensors, encodeSafetensors } from "./safetensors.ts";
+ * import { decodeSafetensors, encodeSafetensors } from "@denax/denax/data";
  * import { assertEquals } from "@std/assert";
  * import * as E from "fp-ts/lib/Either.js";
  * const w = new Float32Array([1, 2, 3, 4, 5, 6]);
@@ -551,7 +509,7 @@ function describe(v: Json): string {
  *
  * @example
  * ```ts
- * import { decodeSafetensors } from "./safetensors.ts";
+ * import { decodeSafetensors } from "@denax/denax/data";
  * import { assertEquals } from "@std/assert";
  * import * as E from "fp-ts/lib/Either.js";
  * // The reference implementation's own doc example: one I32[2,2] tensor of zeros.
@@ -813,7 +771,7 @@ async function syncDir(dir: string): Promise<void> {
  *
  * @example
  * ```ts
- * import { readBytes, saveBytesAtomic } from "./safetensors.ts";
+ * import { readBytes, saveBytesAtomic } from "@denax/denax/data";
  * import { assertEquals } from "@std/assert";
  * import * as E from "fp-ts/lib/Either.js";
  * const dir = await Deno.makeTempDir();
@@ -869,7 +827,7 @@ export async function saveBytesAtomic(
  *
  * @example
  * ```ts
- * import { readBytes } from "./safetensors.ts";
+ * import { readBytes } from "@denax/denax/data";
  * import { assertEquals } from "@std/assert";
  * import * as E from "fp-ts/lib/Either.js";
  * const missing = await readBytes("/nonexistent/ckpt.safetensors");

@@ -5,7 +5,7 @@
  *
  * @example
  * ```ts
- * import { init, nn, random, np } from "../mod.ts";
+ * import { init, nn, random, np } from "@denax/denax";
  * await init({ backend: "cpu" });
  * const net = nn.sequential([nn.linear({ inFeatures: 4, outFeatures: 8 }), nn.relu, nn.linear({ inFeatures: 8, outFeatures: 2 })]);
  * const params = net.init(random.key(0));
@@ -42,3 +42,4 @@ export * from "./combinators.ts";
 export * from "./rnn.ts";
 export * from "./attention.ts";
 export * from "./transformer.ts";
+export * from "./summary.ts";

@@ -10,8 +10,8 @@
  *
  * @example
  * ```ts
- * import { adam, applyUpdates, chain, clipByGlobalNorm, cosineAnnealing } from "./mod.ts";
- * import { jit, np, valueAndGrad } from "../mod.ts";
+ * import { adam, applyUpdates, chain, clipByGlobalNorm, cosineAnnealing } from "@denax/denax/optim";
+ * import { jit, np, valueAndGrad } from "@denax/denax";
  * const loss = (p: any) => np.square(p.w.sub(np.array([1, 2]))).sum();
  * const opt = chain(clipByGlobalNorm(10), adam({ lr: cosineAnnealing({ init: 0.1, tMax: 300 }) }));
  * const step = jit((params: any, state: any) => {

@@ -35,7 +35,8 @@ import {
   saveBytesAtomic,
 } from "../data/safetensors.ts";
 
-export { CheckpointError };
+// The error class comes with `export *` so that deno doc lists it in the `train` namespace.
+export * from "../data/checkpoint_error.ts";
 
 const isLeaf = (x: unknown): boolean => x instanceof Tensor || x instanceof ShapedArray;
 const littleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
@@ -74,7 +75,7 @@ function pathComponents(path: string): string[] {
  *
  * @example
  * ```ts
- * import { checkpointKey } from "./checkpoint.ts";
+ * import { checkpointKey } from "@denax/denax/train";
  * import { assertEquals } from "@std/assert";
  * assertEquals(checkpointKey("[0].weight"), "0.weight");
  * assertEquals(checkpointKey('blocks[1]["attn-out"].bias'), "blocks.1.attn-out.bias");
@@ -113,8 +114,8 @@ const toSafetensors: Readonly<Record<DType, SafetensorsDtype>> = {
  *
  * @example
  * ```ts
- * import { np } from "../mod.ts";
- * import { stateDict } from "./checkpoint.ts";
+ * import { np } from "@denax/denax";
+ * import { stateDict } from "@denax/denax/train";
  * import { assertEquals } from "@std/assert";
  * const sd = stateDict([{ weight: np.zeros([2, 3]), bias: np.zeros([2]) }, {}]);
  * assertEquals([...sd.keys()], ["0.bias", "0.weight"]);
@@ -173,8 +174,8 @@ export interface SaveOptions {
  *
  * @example
  * ```ts
- * import { np } from "../mod.ts";
- * import { decodeCheckpoint, encodeCheckpoint } from "./checkpoint.ts";
+ * import { np } from "@denax/denax";
+ * import { decodeCheckpoint, encodeCheckpoint } from "@denax/denax/train";
  * import { assertEquals } from "@std/assert";
  * const bytes = await encodeCheckpoint({ w: np.array([1, 2]) });
  * const back = decodeCheckpoint(bytes);
@@ -210,8 +211,8 @@ export async function encodeCheckpoint(
  *
  * @example
  * ```ts
- * import { np } from "../mod.ts";
- * import { load, save } from "./checkpoint.ts";
+ * import { np } from "@denax/denax";
+ * import { load, save } from "@denax/denax/train";
  * import { assertEquals } from "@std/assert";
  * const dir = await Deno.makeTempDir();
  * const params = { layers: [{ weight: np.ones([2, 2]) }, { weight: np.zeros([1, 2]) }] };
@@ -313,8 +314,8 @@ function materialize(node: Nested | Tensor): unknown {
  *
  * @example
  * ```ts
- * import { np } from "../mod.ts";
- * import { decodeCheckpoint, encodeCheckpoint } from "./checkpoint.ts";
+ * import { np } from "@denax/denax";
+ * import { decodeCheckpoint, encodeCheckpoint } from "@denax/denax/train";
  * import { assertEquals } from "@std/assert";
  * const bytes = await encodeCheckpoint({ a: [np.array(1), np.array(2)] });
  * const bad = decodeCheckpoint(bytes.subarray(0, bytes.length - 2));
@@ -371,7 +372,7 @@ export function decodeCheckpoint(bytes: Uint8Array): Either<CheckpointError, any
  *
  * @example
  * ```ts
- * import { load } from "./checkpoint.ts";
+ * import { load } from "@denax/denax/train";
  * import { assertEquals } from "@std/assert";
  * const r = await load("/nonexistent/model.safetensors");
  * assertEquals(r._tag === "Left" && r.left.kind, "not-found");
@@ -407,8 +408,8 @@ export interface LoadIntoOptions {
  *
  * @example
  * ```ts
- * import { np } from "../mod.ts";
- * import { loadInto, save } from "./checkpoint.ts";
+ * import { np } from "@denax/denax";
+ * import { loadInto, save } from "@denax/denax/train";
  * import { assertEquals } from "@std/assert";
  * const dir = await Deno.makeTempDir();
  * await save(`${dir}/m.safetensors`, { fc: { weight: np.ones([2, 3]), bias: np.zeros([2]) } });

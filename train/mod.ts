@@ -5,9 +5,9 @@
  *
  * @example
  * ```ts
- * import { nn, optim, random } from "../mod.ts";
- * import { twoMoons } from "../data/mod.ts";
- * import { fit, save } from "./mod.ts";
+ * import { nn, optim, random } from "@denax/denax";
+ * import { twoMoons } from "@denax/denax/data";
+ * import { fit, save } from "@denax/denax/train";
  * const net = nn.sequential([
  *   nn.linear({ inFeatures: 2, outFeatures: 16 }),
  *   nn.relu,

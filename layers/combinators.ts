@@ -1,10 +1,13 @@
 /**
- * Layer combinators: `sequential` (a stack, PyTorch's `nn.Sequential`) and `residual`
- * (`y = inner(x) + shortcut(x)`). Both accept layers, stateful layers, and plain functions
- * `(x) => y` (activations such as `relu`), which act as layers without parameters.
+ * Layer combinators: `sequential` (a stack, PyTorch's `nn.Sequential`), `residual`
+ * (`y = inner(x) + shortcut(x)`), `concat` (branches on the same input, outputs concatenated:
+ * Inception blocks, DenseNet's dense blocks) and `parallel` (branches on the same input, the
+ * outputs as a tuple). All accept layers, stateful layers, and plain functions `(x) => y`
+ * (activations such as `relu`), which act as layers without parameters.
  *
  * @module
  */
+import * as np from "../core/numpy.ts";
 import type { Tensor } from "../core/tensor.ts";
 import {
   type AnyLayer,
@@ -30,6 +33,36 @@ function _asLayer(l: LayerLike): AnyLayer {
   return { name: l.name || "fn", init: () => ({}), apply: (_p: unknown, x: Tensor) => l(x) };
 }
 
+/**
+ * @internal Observes the children a combinator applies (for `summary`): `enter` before a child
+ * runs (its path segment), `leave` after it with the child, its params and its output.
+ */
+export interface _ChildObserver {
+  /** A child at path segment `seg` of the current combinator is about to run. */
+  enter(seg: string | number): void;
+  /** That child ran. */
+  leave(layer: AnyLayer, params: Params, y: unknown): void;
+}
+
+let _observer: _ChildObserver | null = null;
+
+/**
+ * @internal Runs `fn` with `obs` observing every combinator child applied meanwhile.
+ *
+ * @param obs The observer.
+ * @param fn What to run.
+ * @returns What `fn` returns.
+ */
+export function _observeChildren<T>(obs: _ChildObserver, fn: () => T): T {
+  const prev = _observer;
+  _observer = obs;
+  try {
+    return fn();
+  } finally {
+    _observer = prev;
+  }
+}
+
 /** Applies one child with its own key and state; returns `[y, newState]`. */
 function _applyChild(
   l: AnyLayer,
@@ -38,12 +71,19 @@ function _applyChild(
   opts: ApplyOptions,
   key: Tensor | undefined,
   state: State,
+  seg: string | number,
 ): [any, State] {
+  const obs = _observer;
+  obs?.enter(seg);
+  let r: [any, State];
   if (isStateful(l)) {
-    const r = l.apply(params, x, { train: opts.train, key, state });
-    return [r.y, r.state];
+    const o = l.apply(params, x, { train: opts.train, key, state });
+    r = [o.y, o.state];
+  } else {
+    r = [l.apply(params, x, { train: opts.train, key }), null];
   }
-  return [l.apply(params, x, { train: opts.train, key }), null];
+  obs?.leave(l, params, r[0]);
+  return r;
 }
 
 // ---------------------------------------------------------------- sequential
@@ -95,7 +135,7 @@ export function sequential<const L extends readonly LayerLike[]>(
     const states: State[] = [];
     let y = x;
     ls.forEach((l, i) => {
-      const [yi, si] = _applyChild(l, params[i], y, opts, ks[i], opts.state?.[i]);
+      const [yi, si] = _applyChild(l, params[i], y, opts, ks[i], opts.state?.[i], i);
       y = yi;
       states.push(si);
     });
@@ -171,8 +211,8 @@ export function residual<I extends LayerLike, S extends LayerLike = Layer<Record
   };
   const run = (p: ResidualParams, x: Tensor, opts: ApplyOptions = {}): [Tensor, ResidualState] => {
     const [ki, ks] = opts.key ? _splitKeys(opts.key, 2) : [undefined, undefined];
-    const [a, sa] = _applyChild(li, p.inner, x, opts, ki, opts.state?.inner);
-    const [b, sb] = _applyChild(ls, p.shortcut, x, opts, ks, opts.state?.shortcut);
+    const [a, sa] = _applyChild(li, p.inner, x, opts, ki, opts.state?.inner, "inner");
+    const [b, sb] = _applyChild(ls, p.shortcut, x, opts, ks, opts.state?.shortcut, "shortcut");
     if (!(a as Tensor).aval.equals((b as Tensor).aval)) {
       throw new TypeError(
         `${name}: the branches' outputs differ: ${(a as Tensor).aval} vs ${(b as Tensor).aval}` +
@@ -199,4 +239,168 @@ export function residual<I extends LayerLike, S extends LayerLike = Layer<Record
     },
   };
   return layer as CombinedLayer<I | S, ResidualParams, ResidualState>;
+}
+
+// ---------------------------------------------------------------- parallel and concat
+
+/** Applies every branch to the same input; returns the outputs and the branches' states. */
+function _branches(
+  name: string,
+  ls: AnyLayer[],
+  params: Params[],
+  x: unknown,
+  opts: ApplyOptions,
+): [any[], State[]] {
+  const n = ls.length;
+  if (!Array.isArray(params) || params.length !== n) {
+    throw new TypeError(`${name} expects an array of ${n} parameter entries, got ${params}`);
+  }
+  const ks = opts.key && n > 0 ? _splitKeys(opts.key, n) : [];
+  const ys: any[] = [], states: State[] = [];
+  ls.forEach((l, i) => {
+    const [y, s] = _applyChild(l, params[i], x, opts, ks[i], opts.state?.[i], i);
+    ys.push(y);
+    states.push(s);
+  });
+  return [ys, states];
+}
+
+/** A layer (stateful when a branch is) from a function of the branches' outputs. */
+function _multiBranch<Out>(
+  name: string,
+  branches: readonly LayerLike[],
+  combine: (ys: any[]) => Out,
+): AnyLayer {
+  const ls = branches.map(_asLayer);
+  if (ls.length === 0) throw new RangeError(`${name}: needs at least one branch`);
+  const init = (key: Tensor): Params[] => {
+    const ks = _splitKeys(key, ls.length);
+    return ls.map((l, i) => l.init(ks[i]));
+  };
+  const run = (p: Params[], x: unknown, o: ApplyOptions = {}): [Out, State[]] => {
+    const [ys, states] = _branches(name, ls, p, x, o);
+    return [combine(ys), states];
+  };
+  if (!ls.some(isStateful)) {
+    const layer: Layer<Params[], any, Out> = { name, init, apply: (p, x, o) => run(p, x, o)[0] };
+    return layer;
+  }
+  const layer: StatefulLayer<Params[], State[], any, Out> = {
+    name,
+    stateful: true,
+    init,
+    initState: () => ls.map((l) => (isStateful(l) ? l.initState() : null)),
+    apply(p, x, o) {
+      const [y, state] = run(p, x, o);
+      return { y, state };
+    },
+  };
+  return layer;
+}
+
+/**
+ * Branches applied to the same input, their outputs returned as an array (a tuple):
+ * `[f_1(x), …, f_n(x)]` — the fork of a multi-branch block, for combinations other than
+ * concatenation (sums with weights, multiple heads).
+ *
+ * Params and state are arrays with one entry per branch, as {@link sequential}'s (`{}` and
+ * `null` for branches without them); the layer is stateful when a branch is. Each branch gets
+ * its own key.
+ *
+ * @param branches The branches; plain functions act as parameterless branches.
+ * @returns The combined layer, `apply(params, x) → [y_1, …, y_n]`.
+ * @throws {RangeError} Without branches.
+ * @example
+ * ```ts
+ * import { np, random } from "../mod.ts";
+ * import { parallel } from "./combinators.ts";
+ * import { linear } from "./linear.ts";
+ *
+ * const heads = parallel([linear({ inFeatures: 4, outFeatures: 2 }), (x) => x.sum({ axis: 1 })]);
+ * const [a, b] = heads.apply(heads.init(random.key(0)), np.ones([3, 4]));
+ * console.log(String(a), String(b)); // Tensor(f32[3,2]) Tensor(f32[3])
+ * ```
+ */
+export function parallel<const L extends readonly LayerLike[]>(
+  branches: L,
+): CombinedLayerOut<L[number], Params[], State[], any[]> {
+  const ls = branches.map(_asLayer);
+  const name = `Parallel(${ls.map((l) => l.name).join(" | ")})`;
+  return _multiBranch(name, branches, (ys) => ys) as CombinedLayerOut<
+    L[number],
+    Params[],
+    State[],
+    any[]
+  >;
+}
+
+/** `Layer` (or `StatefulLayer`) of {@link CombinedLayer} with output type `Out`. */
+export type CombinedLayerOut<L, P, S, Out> = [Extract<L, { readonly stateful: true }>] extends
+  [never] ? Layer<P, Tensor, Out>
+  : StatefulLayer<P, S, Tensor, Out>;
+
+/** Options of {@link concat}. */
+export interface ConcatOptions {
+  /** The axis the outputs are concatenated on (default 1: channels of NCHW; negative counts from the end). */
+  axis?: number;
+}
+
+/**
+ * Branches applied to the same input, their outputs concatenated along `axis`:
+ * `concatenate([f_1(x), …, f_n(x)], axis)` — GoogLeNet's Inception block (four branches,
+ * channels joined: `torch.cat(outputs, dim=1)`), and with the identity as a branch DenseNet's
+ * `cat([x, conv_block(x)], 1)`.
+ *
+ * Params and state are arrays with one entry per branch (`{}` / `null` for branches without
+ * them), so paths read `[0][1].weight` as PyTorch's `b1.1.weight` in a sequential branch; the
+ * layer is stateful (batch norm inside a branch) when any branch is. Each branch gets its own
+ * key for `init` and `apply`.
+ *
+ * @param branches The branches; plain functions (`(x) => x`) act as parameterless branches.
+ * @param opts `{ axis = 1 }`.
+ * @returns The combined layer.
+ * @throws {RangeError} Without branches; from `apply`, for an axis out of range.
+ * @throws {TypeError} From `apply`, when the outputs differ in rank or in a dimension other
+ *   than `axis` (the message lists every branch's output).
+ * @example
+ * ```ts
+ * import { np, random } from "../mod.ts";
+ * import { concat } from "./combinators.ts";
+ * import { conv2d } from "./conv.ts";
+ *
+ * const block = concat([
+ *   conv2d({ inChannels: 3, outChannels: 4, kernelSize: 1 }),
+ *   conv2d({ inChannels: 3, outChannels: 2, kernelSize: 3, padding: 1 }),
+ *   (x) => x,
+ * ]);
+ * const y = block.apply(block.init(random.key(0)), np.ones([2, 3, 8, 8]));
+ * console.log(String(y)); // Tensor(f32[2,9,8,8])
+ * ```
+ */
+export function concat<const L extends readonly LayerLike[]>(
+  branches: L,
+  opts: ConcatOptions = {},
+): CombinedLayer<L[number], Params[], State[]> {
+  const axis = opts.axis ?? 1;
+  const ls = branches.map(_asLayer);
+  const name = `Concat(${ls.map((l) => l.name).join(" | ")}${axis === 1 ? "" : `, axis=${axis}`})`;
+  const combine = (ys: any[]): Tensor => {
+    const ts = ys as Tensor[];
+    const nd = ts[0].ndim;
+    if (!Number.isInteger(axis) || axis < -nd || axis >= nd) {
+      throw new RangeError(`${name}: axis ${axis} is out of range for outputs ${ts[0].aval}`);
+    }
+    const a = axis < 0 ? axis + nd : axis;
+    const fits = ts.every((t) =>
+      t.ndim === nd && t.shape.every((d, i) => i === a || d === ts[0].shape[i])
+    );
+    if (!fits) {
+      throw new TypeError(
+        `${name}: the branches' outputs must agree except on axis ${axis}, got ` +
+          ts.map((t, i) => `[${i}] ${t.aval}`).join(", "),
+      );
+    }
+    return ts.length === 1 ? ts[0] : np.concatenate(ts, a);
+  };
+  return _multiBranch(name, branches, combine) as CombinedLayer<L[number], Params[], State[]>;
 }

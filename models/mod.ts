@@ -8,4 +8,7 @@
  *
  * @module
  */
-export {};
+export * from "./resnet.ts";
+export * from "./googlenet.ts";
+export * from "./densenet.ts";
+export * from "./vit.ts";

@@ -34,3 +34,4 @@ export * from "./fit.ts";
 export * from "./progress.ts";
 export * from "./svg.ts";
 export * from "./checkpoint.ts";
+export * from "./torch.ts";

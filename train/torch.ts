@@ -30,7 +30,7 @@ import { key as prngKey } from "../core/random.ts";
 import { Tensor } from "../core/tensor.ts";
 import { makeJaxpr } from "../core/transforms.ts";
 import * as tree from "../core/tree.ts";
-import { CheckpointError, type CheckpointErrorKind } from "../data/safetensors.ts";
+import { CheckpointError, type CheckpointErrorKind } from "../data/checkpoint_error.ts";
 import { checkpointKey, load, stateDict } from "./checkpoint.ts";
 
 /** What {@link loadTorchStateDict} needs of a model: `init`, and `initState` when stateful. */

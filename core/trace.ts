@@ -114,6 +114,46 @@ export function withInterpreter<T>(interp: Interpreter, fn: () => T): T {
   return fn();
 }
 
+/**
+ * A value check staged into a traced program (checked mode, `DENAX_CHECKS=1`): `flag` (a
+ * bool scalar) is true when the check fails, and `value` (a scalar) is the offending value
+ * that `error` describes.
+ */
+export interface StagedCheck {
+  /** True when the check fails. */
+  readonly flag: Tensor;
+  /** The offending value, reported in the error. */
+  readonly value: Tensor;
+  /** Makes the error from the offending value. */
+  readonly error: (value: number) => Error;
+}
+
+/** The checks staged while `jit` traces, and the interpreter whose tracers they must be. */
+export interface CheckCollector {
+  /** The jit's jaxpr builder. */
+  readonly interp: Interpreter;
+  /** The checks staged so far. */
+  readonly checks: StagedCheck[];
+}
+
+let _collector: CheckCollector | null = null;
+
+/** Makes `c` the current check collector until disposed (`jit` does this while tracing). */
+export function collectChecks(c: CheckCollector | null): Disposable {
+  const prev = _collector;
+  _collector = c;
+  return {
+    [Symbol.dispose]() {
+      _collector = prev;
+    },
+  };
+}
+
+/** The current check collector, or null outside a checked `jit` trace. */
+export function currentCheckCollector(): CheckCollector | null {
+  return _collector;
+}
+
 /** Abstract evaluation helper for error messages. */
 export function describeOperands(avals: readonly ShapedArray[]): string {
   return fmtAvals(avals);

@@ -14,7 +14,9 @@ import { jvpFlat, linearizeFlat } from "./jvp.ts";
 import { UndefinedPrimal } from "./primitive.ts";
 import { constant, full, reshape, zerosLikeT } from "./prims/structural.ts";
 import { knownScalar, Tensor, Tracer } from "./tensor.ts";
-import { bind } from "./trace.ts";
+import { bind, collectChecks, currentInterpreter, type StagedCheck } from "./trace.ts";
+import { checkValue } from "./checks.ts";
+import { checksEnabled } from "./env.ts";
 import * as tree from "./tree.ts";
 import { vmapFlat } from "./vmap_core.ts";
 import { closureConvert } from "./builder.ts";
@@ -425,27 +427,36 @@ export function jit<F extends (...args: any[]) => any>(f: F, opts: JitOptions = 
       literals?: (number | undefined)[];
       odef: tree.TreeDef;
       closed: ClosedJaxpr;
+      checks: ((value: number) => Error)[];
     }
   >();
   let traceCount = 0;
   const prepare = (args: unknown[]) => {
     const dyn = args.map((a, i) => (statics.has(i) ? null : a));
     const [leaves, def] = flattenArgs(dyn, "jit");
+    const checked = checksEnabled();
     const key = `${def.key}|${leaves.map((l) => String(l.aval)).join(";")}|${
       args.map((a, i) => (statics.has(i) ? staticKey(a) : "")).join(",")
-    }`;
+    }|${checked ? "checked" : ""}`;
     let entry = cache.get(key);
     if (!entry) {
       traceCount++;
       compileStats.traces++;
       let odef: tree.TreeDef | null = null;
+      let staged: StagedCheck[] = [];
       const closed = traceToJaxpr(
         (...xs) => {
           const rebuilt = def.unflatten(xs) as unknown[];
           const full = args.map((a, i) => (statics.has(i) ? a : rebuilt[i]));
-          const [ol, d] = outLeaves(f(...full), "jit");
-          odef = d;
-          return ol;
+          // checked mode: value checks become extra outputs (flag, value) after the results
+          const col = checked ? { interp: currentInterpreter(), checks: [] } : null;
+          let ol: Tensor[];
+          {
+            using _c = collectChecks(col);
+            [ol, odef] = outLeaves(f(...full), "jit");
+          }
+          staged = col?.checks ?? [];
+          return [...ol, ...staged.flatMap((c) => [c.flag, c.value])];
         },
         leaves.map((l) => l.aval),
         { name: `jit(${f.name || "fn"})` },
@@ -456,7 +467,7 @@ export function jit<F extends (...args: any[]) => any>(f: F, opts: JitOptions = 
       // 0-d constants made from host numbers become literals of the compiled program
       const lits = consts.map((c) => (c instanceof Tracer ? undefined : knownScalar(c)));
       const literals = lits.some((l) => l !== undefined) ? lits : undefined;
-      entry = { jaxpr, consts, literals, odef: odef!, closed };
+      entry = { jaxpr, consts, literals, odef: odef!, closed, checks: staged.map((c) => c.error) };
       if (!consts.some((c) => c instanceof Tracer)) cache.set(key, entry);
     }
     return { entry, leaves, def };
@@ -471,8 +482,11 @@ export function jit<F extends (...args: any[]) => any>(f: F, opts: JitOptions = 
       donated: donated.some((d) => d) ? donated : undefined,
       literals: entry.literals,
     });
-    if (donate.size) markDonated(leaves, leafDon, outs, argOfLeaf(args, statics), f.name);
-    return entry.odef.unflatten(outs);
+    const nOut = outs.length - 2 * entry.checks.length;
+    const results = outs.slice(0, nOut);
+    if (donate.size) markDonated(leaves, leafDon, results, argOfLeaf(args, statics), f.name);
+    entry.checks.forEach((err, k) => checkValue(outs[nOut + 2 * k], outs[nOut + 2 * k + 1], err));
+    return entry.odef.unflatten(results);
   }) as unknown as Jitted<F>;
   Object.defineProperty(wrapped, "traceCount", { get: () => traceCount });
   (wrapped as { lower: unknown }).lower = (...args: unknown[]) => prepare(args).entry.closed;

@@ -5,6 +5,7 @@
  */
 import { checkOptions } from "../core/validate.ts";
 import * as np from "../core/numpy.ts";
+import { checkValue, valueChecksApply } from "../core/checks.ts";
 import { take } from "../core/numpy_extra.ts";
 import * as random from "../core/random.ts";
 import type { Tensor } from "../core/tensor.ts";
@@ -47,13 +48,17 @@ const _EMBEDDING_KEYS: ReadonlySet<string> = new Set([
  * PyTorch, with row `paddingIdx` (if given) set to zeros. That row's gradient is always zero
  * (the lookup of it is wrapped in `stopGradient`), so training leaves it as it is.
  *
- * Indices are not range-checked (they may be traced): out-of-range ones clamp to the table, as
- * `np.take`'s default mode, where PyTorch raises an error.
+ * Indices outside `[0, numEmbeddings)` raise a RangeError naming the layer, the index and the
+ * table size when they are concrete (PyTorch: "index out of range in self"). Inside `jit` their
+ * values are unknown: out-of-range indices clamp to the table (`np.take`'s default mode),
+ * unless checked mode (`DENAX_CHECKS=1`) is on, in which case the jitted call raises (see
+ * `core/checks.ts`; on WebGPU at the next read).
  *
  * @param config `{ numEmbeddings, embeddingDim, paddingIdx, weightInit }`.
  * @returns The layer.
  * @throws {RangeError} When `paddingIdx` is outside the table.
  * @throws {TypeError} From `apply`, for boolean indices.
+ * @throws {RangeError} From `apply`, for a concrete index outside the table.
  * @example
  * ```ts
  * import { np, random } from "../mod.ts";
@@ -92,6 +97,22 @@ export function embedding(config: EmbeddingConfig): Layer<EmbeddingParams> {
         throw new TypeError(`${name} expects integer indices, got ${x.aval}`);
       }
       const idx = x.dtype === "i32" ? x : np.astype(x, "i32");
+      const rows = params.weight.shape[0];
+      if (idx.size > 0 && valueChecksApply(idx)) {
+        const bad = np.astype(
+          np.reshape(np.logicalOr(np.less(idx, 0), np.greaterEqual(idx, rows)), [-1]),
+          "i32",
+        );
+        checkValue(
+          np.any(bad),
+          np.take(np.reshape(idx, [-1]), np.argmax(bad)),
+          (v) =>
+            new RangeError(
+              `${name}: index ${v} is out of range for a table of ${rows} rows ` +
+                `(indices ${x.aval}); indices must be in [0, ${rows - 1}]`,
+            ),
+        );
+      }
       const y = take(params.weight, idx, { axis: 0 });
       if (pad === undefined) return y;
       // PyTorch's padding_idx: the padding row receives no gradient

@@ -18,6 +18,8 @@ import { isFloat } from "../core/dtype.ts";
 import * as np from "../core/numpy.ts";
 import { iota } from "../core/prims/structural.ts";
 import { Tensor, type TensorLike } from "../core/tensor.ts";
+import { checkValue, valueChecksApply } from "../core/checks.ts";
+import { checkArity, checkOptions } from "../core/validate.ts";
 import * as tree from "../core/tree.ts";
 import { logSoftmax, oneHot, softplus } from "./activations.ts";
 
@@ -31,6 +33,38 @@ export interface ReductionOptions {
 }
 
 // ---------------------------------------------------------------- helpers
+
+const _BCEOPTIONS_KEYS: ReadonlySet<string> = new Set(["reduction", "weight"]);
+const _BCEWITHLOGITSOPTIONS_KEYS: ReadonlySet<string> = new Set([
+  "reduction",
+  "weight",
+  "posWeight",
+]);
+const _COSINEEMBEDDINGOPTIONS_KEYS: ReadonlySet<string> = new Set(["reduction", "margin"]);
+const _CROSSENTROPYOPTIONS_KEYS: ReadonlySet<string> = new Set([
+  "reduction",
+  "weight",
+  "ignoreIndex",
+  "labelSmoothing",
+]);
+const _GANGENERATOROPTIONS_KEYS: ReadonlySet<string> = new Set(["reduction", "nonSaturating"]);
+const _HINGEOPTIONS_KEYS: ReadonlySet<string> = new Set(["reduction", "margin"]);
+const _HUBEROPTIONS_KEYS: ReadonlySet<string> = new Set(["reduction", "delta"]);
+const _KLDIVOPTIONS_KEYS: ReadonlySet<string> = new Set(["reduction", "logTarget"]);
+const _MASKEDSEQUENCEOPTIONS_KEYS: ReadonlySet<string> = new Set([
+  "reduction",
+  "mask",
+  "validLens",
+]);
+const _MULTIMARGINOPTIONS_KEYS: ReadonlySet<string> = new Set([
+  "reduction",
+  "p",
+  "margin",
+  "weight",
+]);
+const _NLLOPTIONS_KEYS: ReadonlySet<string> = new Set(["reduction", "weight", "ignoreIndex"]);
+const _REDUCTIONOPTIONS_KEYS: ReadonlySet<string> = new Set(["reduction"]);
+const _SMOOTHL1OPTIONS_KEYS: ReadonlySet<string> = new Set(["reduction", "beta"]);
 
 function _f(x: TensorLike): Tensor {
   const t = np.asarray(x);
@@ -46,6 +80,20 @@ function _reduce(op: string, l: Tensor, reduction: Reduction | undefined): Tenso
 }
 
 /** Converts a target; Tensors must have the input's shape (JS numbers broadcast). */
+/**
+ * Raises `error(v)` for the first element `v` of `values` where `bad` holds, when the values
+ * are concrete or under a checked `jit` (see core/checks.ts); a no-op while tracing otherwise.
+ */
+function _checkAll(
+  bad: () => Tensor,
+  values: Tensor,
+  error: (v: number) => Error,
+): void {
+  if (values.size === 0 || !valueChecksApply(values)) return;
+  const mask = np.astype(np.reshape(bad(), [-1]), "i32");
+  checkValue(np.any(mask), np.take(np.reshape(values, [-1]), np.argmax(mask)), error);
+}
+
 function _target(op: string, input: Tensor, target: TensorLike): Tensor {
   const t = _f(target);
   if (target instanceof Tensor && t.shape.join() !== input.shape.join()) {
@@ -99,6 +147,8 @@ function _alongAxis(op: string, w: TensorLike, C: number, axis: number, nd: numb
  * ```
  */
 export function mse(input: TensorLike, target: TensorLike, opts: ReductionOptions = {}): Tensor {
+  checkArity("mse", arguments.length, 3);
+  checkOptions("mse", opts, _REDUCTIONOPTIONS_KEYS);
   const x = _f(input);
   return _reduce("mse", np.square(np.subtract(x, _target("mse", x, target))), opts.reduction);
 }
@@ -119,6 +169,8 @@ export function mse(input: TensorLike, target: TensorLike, opts: ReductionOption
  * ```
  */
 export function l1(input: TensorLike, target: TensorLike, opts: ReductionOptions = {}): Tensor {
+  checkArity("l1", arguments.length, 3);
+  checkOptions("l1", opts, _REDUCTIONOPTIONS_KEYS);
   const x = _f(input);
   return _reduce("l1", np.abs(np.subtract(x, _target("l1", x, target))), opts.reduction);
 }
@@ -147,6 +199,8 @@ export interface HuberOptions extends ReductionOptions {
  * ```
  */
 export function huber(input: TensorLike, target: TensorLike, opts: HuberOptions = {}): Tensor {
+  checkArity("huber", arguments.length, 3);
+  checkOptions("huber", opts, _HUBEROPTIONS_KEYS);
   const delta = opts.delta ?? 1;
   if (!(delta > 0)) throw new RangeError(`huber: delta must be positive, got ${delta}`);
   const x = _f(input);
@@ -186,6 +240,8 @@ export function smoothL1(
   target: TensorLike,
   opts: SmoothL1Options = {},
 ): Tensor {
+  checkArity("smoothL1", arguments.length, 3);
+  checkOptions("smoothL1", opts, _SMOOTHL1OPTIONS_KEYS);
   const beta = opts.beta ?? 1;
   if (!(beta >= 0)) throw new RangeError(`smoothL1: beta must be non-negative, got ${beta}`);
   const x = _f(input);
@@ -213,6 +269,9 @@ export interface BceOptions extends ReductionOptions {
  * `p ∈ {0, 1}` gives a finite loss. Prefer {@link bceWithLogits} on logits: it is stable for
  * any input, while the sigmoid's rounding to 0 or 1 loses the gradient here.
  *
+ * Probabilities outside [0, 1] raise a RangeError (as PyTorch) when concrete; inside `jit`
+ * they are not checked unless checked mode (`DENAX_CHECKS=1`) is on (see `core/checks.ts`).
+ *
  * @param probs Probabilities in [0, 1], any shape.
  * @param target Targets in [0, 1] of the same shape.
  * @param opts `{ weight, reduction = "mean" }`.
@@ -231,7 +290,18 @@ export function binaryCrossEntropy(
   target: TensorLike,
   opts: BceOptions = {},
 ): Tensor {
+  checkArity("binaryCrossEntropy", arguments.length, 3);
+  checkOptions("binaryCrossEntropy", opts, _BCEOPTIONS_KEYS);
   const p = _f(probs), y = _target("binaryCrossEntropy", p, target);
+  _checkAll(
+    () => np.logicalOr(np.less(p, 0), np.greater(p, 1)),
+    p,
+    (v) =>
+      new RangeError(
+        `binaryCrossEntropy: input ${v} is not a probability: all elements of the input ` +
+          `(${p.aval}) must be in [0, 1]\nhelp: for logits, use bceWithLogits`,
+      ),
+  );
   const logP = _clampedLog(p), log1mP = _clampedLog(np.subtract(1, p));
   let l = np.negative(np.add(np.multiply(y, logP), np.multiply(np.subtract(1, y), log1mP)));
   if (opts.weight !== undefined) l = np.multiply(l, opts.weight);
@@ -268,6 +338,8 @@ export function bceWithLogits(
   target: TensorLike,
   opts: BceWithLogitsOptions = {},
 ): Tensor {
+  checkArity("bceWithLogits", arguments.length, 3);
+  checkOptions("bceWithLogits", opts, _BCEWITHLOGITSOPTIONS_KEYS);
   const x = _f(logits), y = _target("bceWithLogits", x, target);
   const spNeg = softplus(np.negative(x), { threshold: Infinity }); // −log σ(x)
   const lw = opts.posWeight === undefined
@@ -304,6 +376,8 @@ export interface HingeOptions extends ReductionOptions {
  * ```
  */
 export function hinge(scores: TensorLike, labels: TensorLike, opts: HingeOptions = {}): Tensor {
+  checkArity("hinge", arguments.length, 3);
+  checkOptions("hinge", opts, _HINGEOPTIONS_KEYS);
   const s = _f(scores), y = _target("hinge", s, labels);
   const z = np.subtract(opts.margin ?? 1, np.multiply(y, s));
   return _reduce("hinge", np.where(np.greater(z, 0), z, 0), opts.reduction);
@@ -351,6 +425,16 @@ function _nllIndex(
 ): Tensor {
   _indexTarget(op, logp, t, ax);
   const C = logp.shape[ax], nd = logp.ndim;
+  const ignore = opts.ignoreIndex ?? -100;
+  _checkAll(
+    () => np.logicalAnd(np.logicalOr(np.less(t, 0), np.greaterEqual(t, C)), np.notEqual(t, ignore)),
+    t,
+    (v) =>
+      new RangeError(
+        `${op}: target ${v} is out of bounds for ${C} classes (input ${logp.aval}, target ` +
+          `${t.aval}); targets must be in [0, ${C - 1}] or the ignoreIndex ${ignore}`,
+      ),
+  );
   const eps = opts.labelSmoothing ?? 0;
   const hot = oneHot(t, C, { axis: ax, dtype: "bool" }); // out-of-range targets: all false
   const valid = np.notEqual(t, opts.ignoreIndex ?? -100);
@@ -388,14 +472,17 @@ function _nllIndex(
  * The negative log-likelihood loss on log-probabilities, PyTorch's `NLLLoss`:
  * `ℓ_n = −w[y_n] · logp[n, y_n]`, class axis 1 for inputs `[N, C, d1, …]` (axis 0 for an
  * unbatched `[C]`); `"mean"` divides by `Σ_n w[y_n]` over non-ignored targets. Targets equal
- * to `ignoreIndex` contribute nothing. Other out-of-range targets also contribute nothing (PyTorch
- * raises; values cannot be checked inside `jit`).
+ * to `ignoreIndex` contribute nothing. Any other target outside `[0, C)` raises a RangeError
+ * (as PyTorch) when the targets are concrete; inside `jit` their values are unknown, and such
+ * targets contribute nothing unless checked mode (`DENAX_CHECKS=1`) is on, in which case the
+ * jitted call raises (see `core/checks.ts`; on WebGPU at the next read).
  *
  * @param logProbs Log-probabilities f32[N, C, ...] (e.g. from `logSoftmax(x, 1)`).
  * @param target Integer class indices i32[N, ...].
  * @param opts `{ weight, ignoreIndex = −100, reduction = "mean" }`.
  * @returns A scalar, or f32[N, ...] with `"none"`.
  * @throws {TypeError} If the target's shape is not the input's without the class axis.
+ * @throws {RangeError} For a concrete target outside `[0, C)` other than `ignoreIndex`.
  * @example
  * ```ts
  * import { np } from "../mod.ts";
@@ -405,6 +492,8 @@ function _nllIndex(
  * ```
  */
 export function nll(logProbs: TensorLike, target: TensorLike, opts: NllOptions = {}): Tensor {
+  checkArity("nll", arguments.length, 3);
+  checkOptions("nll", opts, _NLLOPTIONS_KEYS);
   const x = _f(logProbs), t = np.asarray(target);
   if (isFloat(t.dtype)) {
     throw new TypeError(
@@ -420,7 +509,7 @@ export function nll(logProbs: TensorLike, target: TensorLike, opts: NllOptions =
  *
  * - Class-index targets (integer dtype, shape `[N, d1, …]`): `ℓ_n = −w[y_n] · log p[n, y_n]`;
  *   `"mean"` divides by `Σ_n w[y_n]` over non-ignored targets; `ignoreIndex` targets count
- *   for nothing. With label smoothing ε, PyTorch's formula:
+ *   for nothing; other targets outside `[0, C)` raise as in {@link nll}. With label smoothing ε, PyTorch's formula:
  *   `ℓ = (1 − ε) · nll + (ε / C) · Σ_n (−Σ_c w_c log p[n, c])`, each part reduced alike.
  * - Probability targets (float, the input's shape):
  *   `ℓ_n = −Σ_c w_c · q[n, c] · log p[n, c]` with `q = (1 − ε) y + ε / C`; `"mean"` divides
@@ -448,6 +537,8 @@ export function crossEntropy(
   target: TensorLike,
   opts: CrossEntropyOptions = {},
 ): Tensor {
+  checkArity("crossEntropy", arguments.length, 3);
+  checkOptions("crossEntropy", opts, _CROSSENTROPYOPTIONS_KEYS);
   const x = _f(logits), t = np.asarray(target);
   const ax = _classAxis("crossEntropy", x);
   const eps = opts.labelSmoothing ?? 0;
@@ -499,6 +590,8 @@ export interface KlDivOptions {
  * ```
  */
 export function klDiv(input: TensorLike, target: TensorLike, opts: KlDivOptions = {}): Tensor {
+  checkArity("klDiv", arguments.length, 3);
+  checkOptions("klDiv", opts, _KLDIVOPTIONS_KEYS);
   const x = _f(input), y = _target("klDiv", x, target);
   const l = opts.logTarget
     ? np.multiply(np.exp(y), np.subtract(y, x))
@@ -539,6 +632,8 @@ export function multiMargin(
   target: TensorLike,
   opts: MultiMarginOptions = {},
 ): Tensor {
+  checkArity("multiMargin", arguments.length, 3);
+  checkOptions("multiMargin", opts, _MULTIMARGINOPTIONS_KEYS);
   const x = _f(input), t = np.asarray(target);
   const p = opts.p ?? 1;
   if (p !== 1 && p !== 2) throw new TypeError(`multiMargin: p must be 1 or 2, got ${p}`);
@@ -600,6 +695,8 @@ export function cosineEmbedding(
   y: TensorLike,
   opts: CosineEmbeddingOptions = {},
 ): Tensor {
+  checkArity("cosineEmbedding", arguments.length, 4);
+  checkOptions("cosineEmbedding", opts, _COSINEEMBEDDINGOPTIONS_KEYS);
   const a = _f(x1), b = _target("cosineEmbedding", a, x2);
   if (a.ndim < 1 || a.ndim > 2) {
     throw new TypeError(`Cannot cosineEmbedding ${a.aval}: expects embeddings [N, D] or [D]`);
@@ -655,6 +752,8 @@ export function maskedSequenceCrossEntropy(
   targets: TensorLike,
   opts: MaskedSequenceOptions = {},
 ): Tensor {
+  checkArity("maskedSequenceCrossEntropy", arguments.length, 3);
+  checkOptions("maskedSequenceCrossEntropy", opts, _MASKEDSEQUENCEOPTIONS_KEYS);
   const x = _f(logits), t = np.asarray(targets);
   if (x.ndim < 2 || isFloat(t.dtype) || t.shape.join() !== x.shape.slice(0, -1).join()) {
     throw new TypeError(
@@ -717,6 +816,8 @@ export function ganDiscriminator(
   fakeLogits: TensorLike,
   opts: ReductionOptions = {},
 ): Tensor {
+  checkArity("ganDiscriminator", arguments.length, 3);
+  checkOptions("ganDiscriminator", opts, _REDUCTIONOPTIONS_KEYS);
   if (opts.reduction === "none") {
     throw new TypeError(`ganDiscriminator: reduction must be "mean" or "sum"`);
   }
@@ -756,6 +857,8 @@ export interface GanGeneratorOptions extends ReductionOptions {
  * ```
  */
 export function ganGenerator(fakeLogits: TensorLike, opts: GanGeneratorOptions = {}): Tensor {
+  checkArity("ganGenerator", arguments.length, 2);
+  checkOptions("ganGenerator", opts, _GANGENERATOROPTIONS_KEYS);
   const f = _f(fakeLogits);
   const l = (opts.nonSaturating ?? true)
     ? softplus(np.negative(f), { threshold: Infinity })
@@ -786,6 +889,8 @@ export function gaussianKl(
   logVar: TensorLike,
   opts: ReductionOptions = {},
 ): Tensor {
+  checkArity("gaussianKl", arguments.length, 3);
+  checkOptions("gaussianKl", opts, _REDUCTIONOPTIONS_KEYS);
   const m = _f(mu), lv = _target("gaussianKl", m, logVar);
   const terms = np.add(np.subtract(lv, np.square(m)), np.subtract(1, np.exp(lv)));
   const perExample = np.multiply(m.ndim === 0 ? terms : np.sum(terms, { axis: -1 }), -0.5);
@@ -821,6 +926,7 @@ function _sumOver(params: unknown, f: (w: Tensor) => Tensor): Tensor {
  * ```
  */
 export function l1Penalty(params: unknown): Tensor {
+  checkArity("l1Penalty", arguments.length, 1);
   return _sumOver(params, np.abs);
 }
 
@@ -840,6 +946,7 @@ export function l1Penalty(params: unknown): Tensor {
  * ```
  */
 export function l2Penalty(params: unknown): Tensor {
+  checkArity("l2Penalty", arguments.length, 1);
   return _sumOver(params, (w) => np.multiply(np.square(w), 0.5));
 }
 
@@ -860,6 +967,7 @@ export function l2Penalty(params: unknown): Tensor {
  * ```
  */
 export function elasticNet(params: unknown, l1Ratio = 0.5): Tensor {
+  checkArity("elasticNet", arguments.length, 2);
   if (!(l1Ratio >= 0 && l1Ratio <= 1)) {
     throw new RangeError(`elasticNet: l1Ratio must be in [0, 1], got ${l1Ratio}`);
   }

@@ -4,7 +4,8 @@
  * is a clear error naming the op (and a help line where a one-line fix exists).
  */
 import { BACKEND } from "./backend.ts";
-import { assert, assertEquals, assertThrows } from "@std/assert";
+import { assert, assertEquals, assertRejects, assertThrows } from "@std/assert";
+import { checksEnabled, setChecks } from "../core/env.ts";
 
 function assertStringIncludes(s: string, part: string): void {
   assert(s.includes(part), `expected ${JSON.stringify(s)} to include ${JSON.stringify(part)}`);
@@ -369,4 +370,97 @@ Deno.test("randint with an empty range raises as NumPy's low >= high", () => {
     RangeError,
     "random.normal: shape [1048576, 1048576]",
   );
+});
+
+// ---------------------------------------------------------------- items 5 and 9: value checks
+
+/** Runs `f` and reads its result: a value check raises at the call (cpu) or at the read. */
+async function run(f: () => Tensor): Promise<void> {
+  await f().data();
+}
+
+Deno.test("crossEntropy and nll raise for a concrete class index out of range", async () => {
+  const logits = np.array([[2, 0, 0], [0, 1, 0]]);
+  await assertRejects(
+    () => run(() => nn.losses.crossEntropy(logits, np.array([0, 3], "i32"))),
+    RangeError,
+    "crossEntropy: target 3 is out of bounds for 3 classes (input f32[2,3], target i32[2])",
+  );
+  await assertRejects(
+    () => run(() => nn.losses.nll(logits, np.array([-5, 1], "i32"))),
+    RangeError,
+    "nll: target -5 is out of bounds for 3 classes",
+  );
+  // the ignore index is not an error, and neither is a custom one
+  assertEquals((await nn.losses.crossEntropy(logits, np.array([-100, 1], "i32")).data()).length, 1);
+  await run(() => nn.losses.nll(logits, np.array([7, 1], "i32"), { ignoreIndex: 7 }));
+});
+
+Deno.test("binaryCrossEntropy raises for a concrete probability outside [0, 1]", async () => {
+  const y = np.array([1, 0]);
+  await assertRejects(
+    () => run(() => nn.losses.binaryCrossEntropy(np.array([1.5, 0.5]), y)),
+    RangeError,
+    "binaryCrossEntropy: input 1.5 is not a probability",
+  );
+  await assertRejects(
+    () => run(() => nn.losses.binaryCrossEntropy(np.array([0.5, -0.25]), y)),
+    RangeError,
+    "help: for logits, use bceWithLogits",
+  );
+  await run(() => nn.losses.binaryCrossEntropy(np.array([1, 0]), y));
+});
+
+Deno.test("an embedding index past the table raises naming the layer, index and table size", async () => {
+  const emb = nn.embedding({ numEmbeddings: 4, embeddingDim: 2 });
+  const p = emb.init(random.key(0));
+  await assertRejects(
+    () => run(() => emb.apply(p, np.array([1, 4], "i32"))),
+    RangeError,
+    "Embedding(4, 2): index 4 is out of range for a table of 4 rows (indices i32[2])",
+  );
+  await assertRejects(() => run(() => emb.apply(p, np.array([-1], "i32"))), RangeError, "index -1");
+  await run(() => emb.apply(p, np.array([0, 3], "i32")));
+});
+
+Deno.test("under jit, value checks are off by default and on with DENAX_CHECKS=1", async () => {
+  const logits = np.array([[2, 0, 0], [0, 1, 0]]);
+  const bad = np.array([0, 3], "i32"), good = np.array([0, 2], "i32");
+  const prev = checksEnabled();
+  try {
+    setChecks(false);
+    const f = jit((x: Tensor, t: Tensor) => nn.losses.crossEntropy(x, t));
+    await run(() => f(logits, bad)); // documented: the out-of-range target counts for nothing
+    setChecks(true);
+    const g = jit((x: Tensor, t: Tensor) => nn.losses.crossEntropy(x, t));
+    assertEquals((await g(logits, good).data()).length, 1);
+    await assertRejects(
+      () => run(() => g(logits, bad)),
+      RangeError,
+      "crossEntropy: target 3 is out of bounds",
+    );
+    // inside grad inside jit (a train step)
+    const step = jit((x: Tensor, t: Tensor) =>
+      grad((z: Tensor) => nn.losses.crossEntropy(z, t))(x)
+    );
+    assertEquals(step(logits, good).shape, [2, 3]);
+    await assertRejects(
+      () => run(() => step(logits, bad)),
+      RangeError,
+      "target 3 is out of bounds",
+    );
+    // nested jit: the inner program's check reaches the outer one
+    const outer = jit((x: Tensor, t: Tensor) => g(x, t).mul(2));
+    await assertRejects(() => run(() => outer(logits, bad)), RangeError, "target 3");
+    const emb = nn.embedding({ numEmbeddings: 4, embeddingDim: 2 });
+    const p = emb.init(random.key(0));
+    const e = jit((w: Tensor, i: Tensor) => emb.apply({ weight: w }, i));
+    await assertRejects(
+      () => run(() => e(p.weight, np.array([9], "i32"))),
+      RangeError,
+      "index 9 is out of range",
+    );
+  } finally {
+    setChecks(prev);
+  }
 });

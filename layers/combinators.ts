@@ -19,6 +19,7 @@ import {
   type StatefulLayer,
 } from "./layer.ts";
 import { _splitKeys } from "./linear.ts";
+import { _observer } from "./_observe.ts";
 
 /** A layer, or a plain function of one tensor (a layer without parameters). */
 export type LayerLike = AnyLayer | ((x: Tensor) => Tensor);
@@ -33,36 +34,6 @@ function _asLayer(l: LayerLike): AnyLayer {
   return { name: l.name || "fn", init: () => ({}), apply: (_p: unknown, x: Tensor) => l(x) };
 }
 
-/**
- * @internal Observes the children a combinator applies (for `summary`): `enter` before a child
- * runs (its path segment), `leave` after it with the child, its params and its output.
- */
-export interface _ChildObserver {
-  /** A child at path segment `seg` of the current combinator is about to run. */
-  enter(seg: string | number): void;
-  /** That child ran. */
-  leave(layer: AnyLayer, params: Params, y: unknown): void;
-}
-
-let _observer: _ChildObserver | null = null;
-
-/**
- * @internal Runs `fn` with `obs` observing every combinator child applied meanwhile.
- *
- * @param obs The observer.
- * @param fn What to run.
- * @returns What `fn` returns.
- */
-export function _observeChildren<T>(obs: _ChildObserver, fn: () => T): T {
-  const prev = _observer;
-  _observer = obs;
-  try {
-    return fn();
-  } finally {
-    _observer = prev;
-  }
-}
-
 /** Applies one child with its own key and state; returns `[y, newState]`. */
 function _applyChild(
   l: AnyLayer,
@@ -73,7 +44,7 @@ function _applyChild(
   state: State,
   seg: string | number,
 ): [any, State] {
-  const obs = _observer;
+  const obs = _observer();
   obs?.enter(seg);
   let r: [any, State];
   if (isStateful(l)) {

@@ -14,7 +14,7 @@ import { Tensor } from "../core/tensor.ts";
 import { makeJaxpr } from "../core/transforms.ts";
 import * as tree from "../core/tree.ts";
 import type { DType } from "../core/dtype.ts";
-import { _observeChildren } from "./combinators.ts";
+import { _observeChildren } from "./_observe.ts";
 import { type AnyLayer, isStateful, type Params, type State } from "./layer.ts";
 
 const isTensor = (x: unknown): boolean => x instanceof Tensor;

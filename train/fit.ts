@@ -16,9 +16,8 @@ import { type BatchSource, isBatchSource } from "../data/d2l.ts";
 import { type AnyLayer, isStateful } from "../layers/layer.ts";
 import type { GradientTransformation } from "../optim/mod.ts";
 import { type ProgressBar, progressBar, type ProgressOptions } from "./progress.ts";
+import { _applyModel, _xy } from "./_model.ts";
 import {
-  _applyModel,
-  _xy,
   evaluate,
   type LossFn,
   makeTrainStep,

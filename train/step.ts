@@ -14,6 +14,7 @@ import * as tree from "../core/tree.ts";
 import { batches, numExamples } from "../data/batches.ts";
 import { type BatchSource, isBatchSource } from "../data/d2l.ts";
 import { type AnyLayer, isStateful } from "../layers/layer.ts";
+import { _applyModel, _xy, isLayer } from "./_model.ts";
 import { accuracy } from "../layers/metrics.ts";
 import { applyUpdates, type GradientTransformation } from "../optim/mod.ts";
 
@@ -341,38 +342,6 @@ function accumulator(metrics: Readonly<Record<string, MetricFn>>): Acc {
   return acc;
 }
 
-/** The input and target of a batch `{ x, y }` or `[x, y]`. */
-export function _xy(where: string, batch: any): [Tensor, Tensor] {
-  if (Array.isArray(batch) && batch.length === 2) return [batch[0], batch[1]];
-  if (batch !== null && typeof batch === "object" && "x" in batch && "y" in batch) {
-    return [batch.x, batch.y];
-  }
-  throw new TypeError(
-    `${where}: a model's batches must be { x, y } or [x, y], got ${
-      batch === null || typeof batch !== "object" ? String(batch) : Object.keys(batch)
-    }`,
-  );
-}
-
-/**
- * A layer's output in evaluation (`train: false`) or training mode, and its new state (the
- * given one for stateless layers).
- */
-export function _applyModel(
-  model: AnyLayer,
-  params: unknown,
-  state: unknown,
-  x: unknown,
-  train: boolean,
-  key?: Tensor,
-): [any, unknown] {
-  if (isStateful(model)) {
-    const r = model.apply(params, x, { state, train, key });
-    return [r.y, r.state];
-  }
-  return [model.apply(params, x, { train, key }), state];
-}
-
 const modelAccumulators = new WeakMap<object, WeakMap<object, Acc>>();
 
 function modelAccumulator(model: AnyLayer, metrics: Readonly<Record<string, OutputMetricFn>>) {
@@ -391,12 +360,6 @@ function modelAccumulator(model: AnyLayer, metrics: Readonly<Record<string, Outp
     perModel.set(metrics, acc);
   }
   return acc;
-}
-
-/** Whether `x` is a layer (an object with `init` and `apply` functions and a `name`). */
-export function isLayer(x: unknown): x is AnyLayer {
-  return x !== null && typeof x === "object" &&
-    typeof (x as AnyLayer).apply === "function" && typeof (x as AnyLayer).init === "function";
 }
 
 const defaultModelMetrics: Readonly<Record<string, OutputMetricFn>> = Object.freeze({

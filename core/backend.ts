@@ -41,6 +41,11 @@ export interface Backend {
   ): Buf[];
   /** Optionally frees a buffer now (otherwise it is left to the garbage collector). */
   release?(buf: Buf, aval: AvalLike): void;
+  /**
+   * The largest buffer the device can hold, in bytes, where known (WebGPU's `maxBufferSize`);
+   * shapes are checked against it at creation (`core/validate.ts`).
+   */
+  readonly maxBufferBytes?: number;
   /** Waits for all submitted work to finish. */
   sync?(): Promise<void>;
   /** Allocates a buffer for `aval` whose contents will be written later (see `defer`). */
@@ -60,9 +65,25 @@ export interface Backend {
 let _current: Backend | null = null;
 const _registry = new Map<string, () => Promise<Backend>>();
 
-/** Registers a backend factory under a name ("cpu", "webgpu"). */
-export function registerBackend(name: string, factory: () => Promise<Backend>): void {
+const _preferWhen = new Map<string, () => Promise<boolean>>();
+
+/**
+ * Registers a backend factory under a name ("cpu", "webgpu", "native"); `preferWhen`, when
+ * given, tells `init()` to choose this backend by default where it resolves true.
+ */
+export function registerBackend(
+  name: string,
+  factory: () => Promise<Backend>,
+  preferWhen?: () => Promise<boolean>,
+): void {
   _registry.set(name, factory);
+  if (preferWhen) _preferWhen.set(name, preferWhen);
+}
+
+/** The first registered backend whose `preferWhen` resolves true here, if any. */
+export async function preferredBackend(): Promise<string | undefined> {
+  for (const [name, when] of _preferWhen) if (await when().catch(() => false)) return name;
+  return undefined;
 }
 
 /** The names of the registered backends. */

@@ -60,6 +60,12 @@ export function _recordScalar(t: Tensor, value: number): void {
  * A Tensor outside any transformation holds device data; inside `jit`, `grad` or `vmap` the
  * values seen by the user's function are `Tracer`s, which have the same methods.
  *
+ * JS operators do not act on tensors: `t > 0`, `t + 1` and `Number(t)` throw a TypeError
+ * (use `np.greater`, `np.add`, or `await t.item()`), while `String(t)` and `${t}` print
+ * `Tensor(f32[2,2])`. `if (t)` and `t ? a : b` cannot be intercepted in JS (every object is
+ * truthy): they always take the first branch, so branch on `await t.item()` eagerly and with
+ * `np.where` or `lax.cond` under `jit`.
+ *
  * @example
  * ```ts
  * import { np } from "../mod.ts";

@@ -13,7 +13,7 @@ import { compileStats, jit_call_p } from "./jit_prim.ts";
 import { jvpFlat, linearizeFlat } from "./jvp.ts";
 import { UndefinedPrimal } from "./primitive.ts";
 import { constant, full, reshape, zerosLikeT } from "./prims/structural.ts";
-import { knownScalar, Tensor, Tracer } from "./tensor.ts";
+import { consumedError, knownScalar, Tensor, Tracer } from "./tensor.ts";
 import { bind, collectChecks, currentInterpreter, type StagedCheck } from "./trace.ts";
 import { checkValue } from "./checks.ts";
 import { checksEnabled } from "./env.ts";
@@ -474,6 +474,9 @@ export function jit<F extends (...args: any[]) => any>(f: F, opts: JitOptions = 
   };
   const wrapped = ((...args: unknown[]) => {
     const { entry, leaves } = prepare(args);
+    for (const l of leaves) {
+      if (l._consumed !== undefined) throw consumedError(`jit(${f.name || "fn"})`, l);
+    }
     const leafDon = leafDonation(args, donate, statics);
     const donated = [...entry.consts.map(() => false), ...leafDon];
     const outs = bind(jit_call_p, [...entry.consts, ...leaves], {

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { currentBackend } from "./backend.ts";
 import type { DType } from "./dtype.ts";
 
 /** The most elements one tensor may hold: typed arrays and WebGPU bindings index with i32/u32. */
@@ -69,7 +70,8 @@ export function checkArity(op: string, nargs: number, max: number): void {
 
 /**
  * Checks a shape: every size a non-negative integer (not NaN, fractional or negative), and
- * the element count at most `MAX_ELEMENTS`.
+ * the element count at most `MAX_ELEMENTS` and, where the current backend states one, its
+ * bytes (4 per element) within the backend's largest buffer (`Backend.maxBufferBytes`).
  *
  * @param op The op named in the error.
  * @param shape The shape as passed.
@@ -104,6 +106,13 @@ export function checkShape(op: string, shape: readonly number[]): readonly numbe
     throw new RangeError(
       `${op}: shape [${shape.join(", ")}] has ${n} elements, more than the limit of ` +
         `${MAX_ELEMENTS} (2**31 - 1) elements per tensor`,
+    );
+  }
+  const b = currentBackend();
+  if (b.maxBufferBytes !== undefined && n * 4 > b.maxBufferBytes) {
+    throw new RangeError(
+      `${op}: shape [${shape.join(", ")}] needs ${n * 4} bytes, more than the largest buffer ` +
+        `of the ${b.name} backend (${b.maxBufferBytes} bytes)`,
     );
   }
   return shape;

@@ -6,6 +6,8 @@
 import { BACKEND } from "./backend.ts";
 import { assert, assertEquals, assertRejects, assertThrows } from "@std/assert";
 import { checksEnabled, setChecks } from "../core/env.ts";
+import { currentBackend, setBackend } from "../core/backend.ts";
+import { createCpuBackend } from "../core/cpu.ts";
 
 function assertStringIncludes(s: string, part: string): void {
   assert(s.includes(part), `expected ${JSON.stringify(s)} to include ${JSON.stringify(part)}`);
@@ -181,7 +183,11 @@ Deno.test("a donated argument raises on later use, naming the jit and the argume
   const p1 = step(p, g);
   assertEquals(await p1.toArray(), [0, 1, 2, 3]);
   assertThrows(() => p.add(1), TypeError, "was donated to jit(step) (argument 0)");
-  assertThrows(() => step(p, g), TypeError, "Tensor f32[4] was donated to jit(step)");
+  assertThrows(
+    () => step(p, g),
+    TypeError,
+    "jit(step): Tensor f32[4] was donated to jit(step) (argument 0)",
+  );
   assertThrows(() => p.data(), TypeError, "was donated");
   // the non-donated argument and the result stay usable
   assertEquals(await g.add(p1).toArray(), [2, 3, 4, 5]);
@@ -463,4 +469,26 @@ Deno.test("under jit, value checks are off by default and on with DENAX_CHECKS=1
   } finally {
     setChecks(prev);
   }
+});
+
+Deno.test("a shape larger than the backend's largest buffer is rejected before allocating", () => {
+  const prev = currentBackend();
+  setBackend({ ...createCpuBackend(), maxBufferBytes: 64 });
+  try {
+    assertEquals(np.zeros([16]).shape, [16]);
+    assertThrows(
+      () => np.zeros([17]),
+      RangeError,
+      "zeros: shape [17] needs 68 bytes, more than the largest buffer of the cpu backend (64 bytes)",
+    );
+  } finally {
+    setBackend(prev);
+  }
+});
+
+Deno.test("a huge shape fails fast on the cpu backend instead of filling memory", () => {
+  const t0 = performance.now();
+  assertThrows(() => np.zeros([2 ** 31]), RangeError, "more than the limit");
+  assertThrows(() => np.ones([2 ** 16, 2 ** 16]), RangeError, "more than the limit");
+  assert(performance.now() - t0 < 1000);
 });

@@ -64,17 +64,20 @@ export function _module(
       }
       const next: any = isArr ? [...state] : { ...state };
       const lookup = new Map(entries);
-      let calls = 0;
+      let calls = 0, changed = false;
       const call: _Call = (k, xi) => {
         const c = lookup.get(k);
         if (c === undefined) throw new Error(`internal: ${name} has no child ${k}`);
         const key = opts.key && opts.train ? foldIn(opts.key, calls++) : undefined;
         if (!isStateful(c)) return c.apply(params[k], xi, { train: opts.train, key });
         const r = c.apply(params[k], xi, { train: opts.train, key, state: state[k] });
+        if (r.state !== state[k]) changed = true;
         next[k] = r.state;
         return r.y;
       };
-      return { y: forward(call, x, opts), state: next };
+      const y = forward(call, x, opts);
+      // evaluation hands the state back as it came (no child changed it)
+      return { y, state: changed ? next : state };
     },
   };
 }

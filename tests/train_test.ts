@@ -507,3 +507,37 @@ Deno.test("fit trains from a BatchSource with its own batch size, tracing the st
   assert(history.val_accuracy[5] > 0.8, `val accuracy ${history.val_accuracy}`);
   assert(history.loss[5] < history.loss[0], `losses ${history.loss}`);
 });
+
+Deno.test("a train step's consumed arguments name the step and the argument they went to", () => {
+  const opt = sgd({ lr: 0.1 });
+  const loss = (p: any, b: any) => np.square(b.x.mul(p.w)).mean();
+  const step = makeTrainStep(loss, opt);
+  const params = { w: np.array(1) }, optState = opt.init(params);
+  const batch = { x: np.array([1, 2]) };
+  const out = step(params, optState, batch, random.key(0));
+  assertThrows(
+    () => step(params, out.optState, batch, random.key(1)),
+    TypeError,
+    "f32[] was donated to trainStep(loss) as its params (argument 0)",
+  );
+  assertThrows(() => params.w.mul(2), TypeError, "as its params");
+  // the batch is not donated
+  assertEquals(batch.x.shape, [2]);
+  batch.x.add(1);
+  const net = sequential([batchNorm1d({ numFeatures: 2 })]);
+  const sstep = makeTrainStep(
+    (p: any, s: any, b: any) => {
+      const r = net.apply(p, b.x, { state: s, train: true });
+      return [r.y.sum(), r.state];
+    },
+    opt,
+    { stateful: true, name: "bnStep" },
+  );
+  const p = net.init(random.key(0)), s = net.initState();
+  sstep(p, opt.init(p), s, { x: np.ones([3, 2]) }, random.key(0));
+  assertThrows(
+    () => s[0].running_mean.add(1),
+    TypeError,
+    "was donated to bnStep as its state (argument 2)",
+  );
+});

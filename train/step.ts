@@ -125,6 +125,36 @@ function checkNewState(name: string, old: unknown, next: unknown, warned: { done
   }
 }
 
+const isTensor = (x: unknown): boolean => x instanceof Tensor;
+
+/**
+ * Wraps a jitted step so that the Tensors it consumed say which of the step's arguments they
+ * were given as: `jit` marks donated leaves "was donated to jit(name) (argument i)"; this
+ * names the step and the argument (`params`, `optState`, `state`).
+ */
+function labelDonations<F extends (...args: any[]) => any>(
+  step: Jitted<F>,
+  name: string,
+  argNames: readonly string[],
+): Jitted<F> {
+  const labels = argNames.map((a, i) => `was donated to ${name} as its ${a} (argument ${i})`);
+  const wrapped = ((...args: Parameters<F>): ReturnType<F> => {
+    const out = step(...args);
+    labels.forEach((label, i) => {
+      for (const l of tree.leaves(args[i], isTensor)) {
+        if (l instanceof Tensor && l._consumed?.startsWith("was donated to jit(")) {
+          l._consumed = label;
+        }
+      }
+    });
+    return out;
+  }) as Jitted<F>;
+  Object.defineProperty(wrapped, "traceCount", { get: () => step.traceCount });
+  Object.defineProperty(wrapped, "name", { value: name });
+  (wrapped as { lower: unknown }).lower = step.lower;
+  return wrapped;
+}
+
 /**
  * Makes a jitted, pure train step computing `valueAndGrad(loss)`,
  * `optimizer.update(grads, optState, params)` and `applyUpdates` in one program.
@@ -140,12 +170,14 @@ function checkNewState(name: string, old: unknown, next: unknown, warned: { done
  *   state unchanged (a model applied with `train: false`).
  *
  * **Donation.** The parameters, the optimizer state and the model state are donated
- * (`jit(f, { donateArgnums: [0, 1] })`, plus `2` when stateful): on a device backend the
- * program writes the new values into their buffers, so after a step the Tensors passed in are
- * consumed — use the returned ones, never the ones passed in (reusing one throws an error
- * naming this step, e.g. `trainStep(loss)`, or `opts.name`). To keep a copy (the initial
- * parameters, the best epoch's), copy it before the step: `tree.map((x) => x.add(0), params)`.
- * The step traces once per signature; `step.traceCount` tells.
+ * (`jit(f, { donateArgnums: [0, 1] })`, plus `2` when stateful): the program may write the
+ * new values into their buffers (the webgpu backend does), so after a step the Tensors passed
+ * in are consumed on every backend — continue with the returned ones. Using a consumed Tensor
+ * (passing it to the step again, computing with it, reading it) throws a TypeError naming the
+ * step and the argument, e.g. `Tensor f32[256,784] was donated to trainStep(loss) as its
+ * params (argument 0)`. To keep a value (the initial parameters, the best epoch's), copy it
+ * before the step: `tree.map((x) => x.add(0), params)`. The step traces once per signature;
+ * `step.traceCount` tells.
  *
  * @param loss `(params, batch, key) → loss` (or `[loss, aux]` with `hasAux`), or with
  *   `stateful` `(params, state, batch, key) → [loss, newState]` / `{ loss, state, aux }`
@@ -175,6 +207,23 @@ function checkNewState(name: string, old: unknown, next: unknown, warned: { done
  * }
  * assert(Math.abs(await params.w.item() - 2) < 1e-3 && l0 > 1);
  * assertEquals(step.traceCount, 1);
+ * ```
+ *
+ * @example Donation: the arguments are consumed; keep going with what the step returns
+ * ```ts
+ * import { np, random, tree } from "../mod.ts";
+ * import { sgd } from "../optim/mod.ts";
+ * import { makeTrainStep } from "./step.ts";
+ * import { assertThrows } from "@std/assert";
+ * const loss = (p: any, b: any) => np.square(b.x.mul(p.w).sub(b.y)).mean();
+ * const opt = sgd({ lr: 0.1 });
+ * const step = makeTrainStep(loss, opt);
+ * const params = { w: np.array(0) };
+ * const initial = tree.map((x: any) => x.add(0), params); // a copy survives the step
+ * const batch = { x: np.array([1, 2]), y: np.array([2, 4]) };
+ * const out = step(params, opt.init(params), batch, random.key(0));
+ * assertThrows(() => params.w.add(1), TypeError, "was donated to trainStep(loss) as its params");
+ * console.log(await initial.w.item(), await out.params.w.item()); // 0 1
  * ```
  *
  * @example A stateful model (batch norm): the state goes in and comes back out
@@ -243,7 +292,8 @@ export function makeTrainStep(
       };
     };
     Object.defineProperty(statefulStep, "name", { value: name });
-    return jit(statefulStep, { donateArgnums: [0, 1, 2] });
+    const jitted = jit(statefulStep, { donateArgnums: [0, 1, 2] });
+    return labelDonations(jitted, name, ["params", "optState", "state"]);
   }
   const vg = valueAndGrad(loss as LossFn, { hasAux });
   const trainStep = (params: unknown, optState: unknown, batch: unknown, key: Tensor) => {
@@ -257,7 +307,7 @@ export function makeTrainStep(
     };
   };
   Object.defineProperty(trainStep, "name", { value: name });
-  return jit(trainStep, { donateArgnums: [0, 1] });
+  return labelDonations(jit(trainStep, { donateArgnums: [0, 1] }), name, ["params", "optState"]);
 }
 
 /**

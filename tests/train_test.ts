@@ -1,5 +1,6 @@
+import "./backend.ts";
 import { assert, assertAllClose, assertEquals, assertRejects, assertThrows } from "@std/assert";
-import { init, np, random, type Tensor, tree, valueAndGrad } from "../mod.ts";
+import { np, random, type Tensor, tree, valueAndGrad } from "../mod.ts";
 import { adam, applyUpdates, sgd } from "../optim/mod.ts";
 import { sequential } from "../layers/combinators.ts";
 import { conv2d } from "../layers/conv.ts";
@@ -18,7 +19,6 @@ import {
   trainingCurvesSvg,
 } from "../train/mod.ts";
 
-await init({ backend: "cpu" });
 
 const mlp = (hidden = 16, classes = 2) =>
   sequential([

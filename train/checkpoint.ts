@@ -17,6 +17,7 @@
  * @module
  */
 import * as E from "fp-ts/lib/Either.js";
+import { pipe } from "fp-ts/lib/function.js";
 import * as np from "../core/numpy.ts";
 import { ShapedArray } from "../core/aval.ts";
 import type { DType } from "../core/dtype.ts";
@@ -46,6 +47,10 @@ function left(kind: CheckpointError["kind"], message: string): Either<Checkpoint
 }
 
 const right = E.right;
+
+/** Names the file in a decoding error (read errors name it already). */
+const inFile = (path: string) => (e: CheckpointError): CheckpointError =>
+  new CheckpointError(e.kind, `${e.message} (in ${path})`, { cause: e.cause });
 
 /**
  * The components of a printed pytree path (`tree.keyPath`): `params.layers[1]["my key"]` →
@@ -379,13 +384,10 @@ export function decodeCheckpoint(bytes: Uint8Array): Either<CheckpointError, any
  * ```
  */
 export async function load(path: string): Promise<Either<CheckpointError, any>> {
-  const bytes = await readBytes(path);
-  if (bytes._tag === "Left") return bytes;
-  const r = decodeCheckpoint(bytes.right);
-  if (r._tag === "Left") {
-    return left(r.left.kind, `${r.left.message} (in ${path})`);
-  }
-  return r;
+  return pipe(
+    await readBytes(path),
+    E.flatMap((bytes) => pipe(decodeCheckpoint(bytes), E.mapLeft(inFile(path)))),
+  );
 }
 
 /** Options of {@link loadInto}. */
@@ -440,10 +442,11 @@ export async function loadInto<T>(
     }
     return { key: checkpointKey(p), aval: leaf instanceof Tensor ? leaf.aval : leaf };
   });
-  const bytes = await readBytes(path);
-  if (bytes._tag === "Left") return bytes;
-  const file = decodeSafetensors(bytes.right);
-  if (file._tag === "Left") return left(file.left.kind, `${file.left.message} (in ${path})`);
+  const file = pipe(
+    await readBytes(path),
+    E.flatMap((bytes) => pipe(decodeSafetensors(bytes), E.mapLeft(inFile(path)))),
+  );
+  if (E.isLeft(file)) return file;
   const tensors = file.right.tensors;
   const problems: string[] = [];
   let kind: CheckpointErrorKind | null = null;

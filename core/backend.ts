@@ -108,6 +108,11 @@ export function setBackend(b: Backend): void {
   _current = b;
 }
 
+/** The current backend if one was chosen or created, else null (creates nothing). */
+export function peekBackend(): Backend | null {
+  return _current;
+}
+
 /** The current backend; the cpu backend is created on first use when none was chosen. */
 export function currentBackend(): Backend {
   if (!_current) {

@@ -26,6 +26,7 @@ export type { Axis, NestedArray, ReduceOptions, TensorLike };
 
 // ---------------------------------------------------------------- creation
 
+const ARRAY_OPTS: ReadonlySet<string> = new Set(["dtype", "shape"]);
 const LINSPACE_OPTS: ReadonlySet<string> = new Set(["endpoint", "dtype"]);
 const EYE_OPTS: ReadonlySet<string> = new Set(["k", "dtype"]);
 
@@ -77,6 +78,7 @@ export function array(
 ): Tensor {
   checkArity("array", arguments.length, 2);
   const o = typeof opts === "string" ? { dtype: opts } : opts;
+  checkOptions("array", o, ARRAY_OPTS);
   if (x instanceof Tensor) return o.dtype ? astype(x, toDType(o.dtype)) : x;
   if (ArrayBuffer.isView(x)) {
     const ta = x as unknown as ArrayLike<number>;

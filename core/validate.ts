@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { currentBackend } from "./backend.ts";
+import { peekBackend } from "./backend.ts";
 import type { DType } from "./dtype.ts";
 
 /** The most elements one tensor may hold: typed arrays and WebGPU bindings index with i32/u32. */
@@ -108,8 +108,8 @@ export function checkShape(op: string, shape: readonly number[]): readonly numbe
         `${MAX_ELEMENTS} (2**31 - 1) elements per tensor`,
     );
   }
-  const b = currentBackend();
-  if (b.maxBufferBytes !== undefined && n * 4 > b.maxBufferBytes) {
+  const b = peekBackend();
+  if (b?.maxBufferBytes !== undefined && n * 4 > b.maxBufferBytes) {
     throw new RangeError(
       `${op}: shape [${shape.join(", ")}] needs ${n * 4} bytes, more than the largest buffer ` +
         `of the ${b.name} backend (${b.maxBufferBytes} bytes)`,

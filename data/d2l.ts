@@ -54,8 +54,8 @@ export interface BatchSource<B = any> extends Iterable<B> {
  *
  * @example
  * ```ts
- * import { np } from "../mod.ts";
- * import { isBatchSource, tensorSource } from "./d2l.ts";
+ * import { np } from "@denax/denax";
+ * import { isBatchSource, tensorSource } from "@denax/denax/data";
  * import { assertEquals } from "@std/assert";
  * const data = { x: np.zeros([4, 2]), y: np.zeros([4]) };
  * assertEquals([isBatchSource(data), isBatchSource(tensorSource(data, { batchSize: 2 }))], [
@@ -96,8 +96,8 @@ export interface TensorSourceOptions<T, B> {
  *
  * @example
  * ```ts
- * import { np, random } from "../mod.ts";
- * import { tensorSource } from "./d2l.ts";
+ * import { np, random } from "@denax/denax";
+ * import { tensorSource } from "@denax/denax/data";
  * import { assertEquals } from "@std/assert";
  * const src = tensorSource({ x: np.arange(5), y: np.arange(5) }, {
  *   batchSize: 2, shuffle: random.key(0), transform: (b) => ({ x: b.x.mul(10), y: b.y }),
@@ -173,8 +173,8 @@ function interpMatrix(inSize: number, outSize: number): Float32Array {
  *
  * @example
  * ```ts
- * import { np } from "../mod.ts";
- * import { resizeBilinear } from "./d2l.ts";
+ * import { np } from "@denax/denax";
+ * import { resizeBilinear } from "@denax/denax/data";
  * import { assertEquals } from "@std/assert";
  * const y = resizeBilinear(np.array([[0, 4]]), [1, 4]);
  * assertEquals(await y.toArray(), [[0, 1, 3, 4]]);
@@ -228,8 +228,8 @@ export interface FashionMnistLoaders {
  *
  * @example
  * ```ts
- * import { init } from "../mod.ts";
- * import { mnistSource } from "./d2l.ts";
+ * import { init } from "@denax/denax";
+ * import { mnistSource } from "@denax/denax/data";
  * import { assertEquals } from "@std/assert";
  * await init({ backend: "cpu" });
  * const split = { images: new Uint8Array(3 * 784).fill(255), labels: new Uint8Array([1, 2, 3]), n: 3 };

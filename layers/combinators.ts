@@ -75,9 +75,9 @@ function _applyChild(
  * @returns The combined layer.
  * @example
  * ```ts
- * import { np, random } from "../mod.ts";
- * import { sequential } from "./combinators.ts";
- * import { linear } from "./linear.ts";
+ * import { np, random } from "@denax/denax";
+ * import { sequential } from "@denax/denax/nn";
+ * import { linear } from "@denax/denax/nn";
  *
  * const mlp = sequential([
  *   linear({ inFeatures: 4, outFeatures: 8 }),
@@ -160,9 +160,9 @@ export interface ResidualState {
  * @returns The combined layer.
  * @example
  * ```ts
- * import { np, random } from "../mod.ts";
- * import { residual } from "./combinators.ts";
- * import { linear } from "./linear.ts";
+ * import { np, random } from "@denax/denax";
+ * import { residual } from "@denax/denax/nn";
+ * import { linear } from "@denax/denax/nn";
  *
  * const block = residual(linear({ inFeatures: 4, outFeatures: 4 }));
  * const params = block.init(random.key(0)); // { inner: { weight, bias }, shortcut: {} }
@@ -283,9 +283,9 @@ function _multiBranch<Out>(
  * @throws {RangeError} Without branches.
  * @example
  * ```ts
- * import { np, random } from "../mod.ts";
- * import { parallel } from "./combinators.ts";
- * import { linear } from "./linear.ts";
+ * import { np, random } from "@denax/denax";
+ * import { parallel } from "@denax/denax/nn";
+ * import { linear } from "@denax/denax/nn";
  *
  * const heads = parallel([linear({ inFeatures: 4, outFeatures: 2 }), (x) => x.sum({ axis: 1 })]);
  * const [a, b] = heads.apply(heads.init(random.key(0)), np.ones([3, 4]));
@@ -335,9 +335,9 @@ export interface ConcatOptions {
  *   than `axis` (the message lists every branch's output).
  * @example
  * ```ts
- * import { np, random } from "../mod.ts";
- * import { concat } from "./combinators.ts";
- * import { conv2d } from "./conv.ts";
+ * import { np, random } from "@denax/denax";
+ * import { concat } from "@denax/denax/nn";
+ * import { conv2d } from "@denax/denax/nn";
  *
  * const block = concat([
  *   conv2d({ inChannels: 3, outChannels: 4, kernelSize: 1 }),

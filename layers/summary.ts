@@ -26,9 +26,9 @@ const isTensor = (x: unknown): boolean => x instanceof Tensor;
  * @returns The sum of the leaves' sizes (0 for a tree without Tensors).
  * @example
  * ```ts
- * import { random } from "../mod.ts";
- * import { linear } from "./linear.ts";
- * import { paramCount } from "./summary.ts";
+ * import { random } from "@denax/denax";
+ * import { linear } from "@denax/denax/nn";
+ * import { paramCount } from "@denax/denax/nn";
  * import { assertEquals } from "@std/assert";
  * const fc = linear({ inFeatures: 784, outFeatures: 256 });
  * assertEquals(paramCount(fc.init(random.key(0))), 200960); // 784·256 + 256
@@ -84,10 +84,10 @@ function outType(y: unknown): string {
  * @throws {TypeError} When the layer does not accept the input (its own message).
  * @example
  * ```ts
- * import { np, random } from "../mod.ts";
- * import { sequential } from "./combinators.ts";
- * import { linear } from "./linear.ts";
- * import { summaryRows } from "./summary.ts";
+ * import { np, random } from "@denax/denax";
+ * import { sequential } from "@denax/denax/nn";
+ * import { linear } from "@denax/denax/nn";
+ * import { summaryRows } from "@denax/denax/nn";
  * import { assertEquals } from "@std/assert";
  * const net = sequential([linear({ inFeatures: 4, outFeatures: 8 }), (x) => np.maximum(x, 0)]);
  * const rows = summaryRows(net, net.init(random.key(0)), { inputShape: [2, 4] });
@@ -161,8 +161,8 @@ function group(n: number): string {
  * @throws {TypeError} When the layer does not accept the input (its own message).
  * @example
  * ```ts
- * import { nn, random } from "../mod.ts";
- * import { summary } from "./summary.ts";
+ * import { nn, random } from "@denax/denax";
+ * import { summary } from "@denax/denax/nn";
  * import { assert } from "@std/assert";
  * const net = nn.sequential([nn.flatten(), nn.linear({ inFeatures: 784, outFeatures: 256 }),
  *   nn.relu, nn.linear({ inFeatures: 256, outFeatures: 10 })]);

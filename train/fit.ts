@@ -224,9 +224,9 @@ function modelLoss(model: AnyLayer, loss: OutputMetricFn): StatefulLossFn {
  *
  * @example
  * ```ts
- * import { np, random } from "../mod.ts";
- * import { sgd } from "../optim/mod.ts";
- * import { fit } from "./fit.ts";
+ * import { np, random } from "@denax/denax";
+ * import { sgd } from "@denax/denax/optim";
+ * import { fit } from "@denax/denax/train";
  * import { assert, assertEquals } from "@std/assert";
  * const x = random.normal(random.key(1), [64, 2]);
  * const data = { x, y: np.matmul(x, np.array([2, -1])).add(0.5) };
@@ -242,10 +242,10 @@ function modelLoss(model: AnyLayer, loss: OutputMetricFn): StatefulLossFn {
  *
  * @example A model with batch norm: the running statistics are trained and used
  * ```ts
- * import { nn, random } from "../mod.ts";
- * import { adam } from "../optim/mod.ts";
- * import { twoMoons } from "../data/mod.ts";
- * import { evaluate, fit } from "./mod.ts";
+ * import { nn, random } from "@denax/denax";
+ * import { adam } from "@denax/denax/optim";
+ * import { twoMoons } from "@denax/denax/data";
+ * import { evaluate, fit } from "@denax/denax/train";
  * const net = nn.sequential([nn.linear({ inFeatures: 2, outFeatures: 16 }),
  *   nn.batchNorm1d({ numFeatures: 16 }), nn.relu, nn.linear({ inFeatures: 16, outFeatures: 2 })]);
  * const data = twoMoons(random.key(0), { n: 256 });

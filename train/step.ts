@@ -190,9 +190,9 @@ function labelDonations<F extends (...args: any[]) => any>(
  *
  * @example
  * ```ts
- * import { np, random } from "../mod.ts";
- * import { sgd } from "../optim/mod.ts";
- * import { makeTrainStep } from "./step.ts";
+ * import { np, random } from "@denax/denax";
+ * import { sgd } from "@denax/denax/optim";
+ * import { makeTrainStep } from "@denax/denax/train";
  * import { assert, assertEquals } from "@std/assert";
  * const loss = (p: any, b: any) => np.square(b.x.mul(p.w).sub(b.y)).mean();
  * const opt = sgd({ lr: 0.1 });
@@ -211,9 +211,9 @@ function labelDonations<F extends (...args: any[]) => any>(
  *
  * @example Donation: the arguments are consumed; keep going with what the step returns
  * ```ts
- * import { np, random, tree } from "../mod.ts";
- * import { sgd } from "../optim/mod.ts";
- * import { makeTrainStep } from "./step.ts";
+ * import { np, random, tree } from "@denax/denax";
+ * import { sgd } from "@denax/denax/optim";
+ * import { makeTrainStep } from "@denax/denax/train";
  * import { assertThrows } from "@std/assert";
  * const loss = (p: any, b: any) => np.square(b.x.mul(p.w).sub(b.y)).mean();
  * const opt = sgd({ lr: 0.1 });
@@ -228,9 +228,9 @@ function labelDonations<F extends (...args: any[]) => any>(
  *
  * @example A stateful model (batch norm): the state goes in and comes back out
  * ```ts
- * import { nn, np, random } from "../mod.ts";
- * import { sgd } from "../optim/mod.ts";
- * import { makeTrainStep } from "./step.ts";
+ * import { nn, np, random } from "@denax/denax";
+ * import { sgd } from "@denax/denax/optim";
+ * import { makeTrainStep } from "@denax/denax/train";
  * import { assertEquals } from "@std/assert";
  * const net = nn.sequential([nn.linear({ inFeatures: 2, outFeatures: 4 }),
  *   nn.batchNorm1d({ numFeatures: 4 }), nn.relu, nn.linear({ inFeatures: 4, outFeatures: 2 })]);
@@ -332,8 +332,8 @@ export type OutputMetricFn = (output: any, target: any) => Tensor;
  *
  * @example
  * ```ts
- * import { np } from "../mod.ts";
- * import { makeEvalStep } from "./step.ts";
+ * import { np } from "@denax/denax";
+ * import { makeEvalStep } from "@denax/denax/train";
  * import { assertEquals } from "@std/assert";
  * const mse = makeEvalStep((p: any, b: any) => np.square(b.x.mul(p.w).sub(b.y)).mean());
  * const v = mse({ w: np.array(2) }, { x: np.array([1, 2]), y: np.array([2, 5]) });
@@ -443,8 +443,8 @@ const defaultModelMetrics: Readonly<Record<string, OutputMetricFn>> = Object.fre
  *
  * @example
  * ```ts
- * import { np } from "../mod.ts";
- * import { evaluate } from "./step.ts";
+ * import { np } from "@denax/denax";
+ * import { evaluate } from "@denax/denax/train";
  * import { assertEquals } from "@std/assert";
  * const data = { x: np.array([1, 2, 3]), y: np.array([2, 4, 7]) };
  * const metrics = { mae: (p: any, b: any) => b.x.mul(p.w).sub(b.y).abs().mean() };
@@ -455,8 +455,8 @@ const defaultModelMetrics: Readonly<Record<string, OutputMetricFn>> = Object.fre
  *
  * @example A model in evaluation mode, with its running statistics
  * ```ts
- * import { nn, np, random } from "../mod.ts";
- * import { evaluate } from "./step.ts";
+ * import { nn, np, random } from "@denax/denax";
+ * import { evaluate } from "@denax/denax/train";
  * const net = nn.sequential([nn.batchNorm1d({ numFeatures: 2 }), nn.linear({ inFeatures: 2, outFeatures: 3 })]);
  * const data = { x: random.normal(random.key(0), [10, 2]), y: np.zeros([10], "i32") };
  * const r = await evaluate(net, net.init(random.key(1)), net.initState(), data);

@@ -7,6 +7,7 @@ import {
   type Backend,
   backendNames,
   currentBackend,
+  preferredBackend,
   registerBackend,
   setDefaultBackendFactory,
   useBackend,
@@ -44,7 +45,9 @@ export async function init(opts: InitOptions = {}): Promise<{ name: string; desc
   if (env("DENAX_STRICT") === "1") setStrictChecks(true);
   const want = opts.backend ?? envBackend();
   let b: Backend;
+  let preferred: string | undefined; // e.g. native where WebGPU has only a software adapter
   if (want) b = await useBackend(want);
+  else if ((preferred = await preferredBackend())) b = await useBackend(preferred);
   else if (backendNames().includes("webgpu")) {
     try {
       b = await useBackend("webgpu");

@@ -1,0 +1,301 @@
+/**
+ * The `native` backend: the CPU at native speed. GEMM and convolution run through the
+ * platform's BLAS, loaded with `Deno.dlopen` (see `blas.ts`; this folder may use `Deno.*`
+ * because the FFI is its reason to exist — nothing touches `Deno` before the backend is
+ * created, so importing it stays portable), or through a packed TypeScript GEMM where no BLAS
+ * can be loaded; elementwise, reduction and movement primitives run as tight `Float32Array`
+ * loops (`kernels.ts`). Every other primitive, every non-f32 case and the float64 mode of the
+ * gradient checks (`withFloat64`) use the reference implementations of `core/cpu.ts`'s
+ * primitives, so the backend is complete by construction. Buffers are host typed arrays, as on
+ * the reference backend, and reads are synchronous.
+ *
+ * `jit` programs are interpreted equation by equation (each one through `execute`, so they get
+ * the native GEMM and convolution).
+ *
+ * f32 differences from the reference: GEMM and convolution accumulate in f32 inside the BLAS
+ * (the reference accumulates in float64), so sums over K terms differ by about `K · 2⁻²⁴`
+ * relative; elementwise and reductions are bit-identical.
+ *
+ * @example
+ * ```ts
+ * import { init, np } from "../mod.ts";
+ * await init({ backend: "native" });
+ * const a = np.array([[1, 2], [3, 4]]);
+ * console.log(await a.matmul(a).toArray()); // [[7, 10], [15, 22]]
+ * ```
+ *
+ * @module
+ */
+import { ShapedArray } from "../core/aval.ts";
+import { type AvalLike, type Backend, type Buf, registerBackend } from "../core/backend.ts";
+import type { TypedArray } from "../core/dtype.ts";
+import { getPrimitive, type HostArray, type Params } from "../core/primitive.ts";
+import { alloc } from "../core/prims/host.ts";
+import { type Blas, loadBlas } from "./blas.ts";
+import { allFinite, chooseConv, convF32, type ConvMethod, type ConvParamsLike } from "./conv.ts";
+import { dotGeneralF32, type DotParams } from "./dot.ts";
+import {
+  BINARY_F32,
+  gather,
+  type ReduceKind,
+  reduceMiddle,
+  selectF32,
+  stridesOf,
+  UNARY_F32,
+} from "./kernels.ts";
+import { softwareOnlyAdapter } from "./select.ts";
+
+/** Options of {@link createNativeBackend}. */
+export interface NativeBackendOptions {
+  /**
+   * A BLAS library path to use instead of the search (`$DENAX_BLAS`, then the usual places), or
+   * `false` for the TypeScript GEMM.
+   */
+  readonly blas?: string | false;
+  /** Where the one-line fallback notice goes (default: stderr, once per process). */
+  readonly warn?: (line: string) => void;
+}
+
+/** The native backend, with the GEMM it uses. */
+export interface NativeBackend extends Backend {
+  /** The BLAS (or the TypeScript GEMM) behind `dot_general` and `conv_general_dilated`. */
+  readonly blas: Blas;
+}
+
+const REDUCE: Readonly<Record<string, ReduceKind>> = {
+  reduce_sum: "sum",
+  reduce_max: "max",
+  reduce_min: "min",
+};
+
+/**
+ * Creates the native backend.
+ *
+ * @param opts the BLAS to use and where the fallback notice goes
+ * @returns the backend
+ * @throws {BlasLoadError} when a BLAS exists at a searched path but cannot be loaded
+ * @example
+ * ```ts
+ * import { createNativeBackend } from "./backend.ts";
+ * const b = createNativeBackend({ blas: false, warn: () => {} });
+ * console.log(b.name); // native
+ * ```
+ */
+export function createNativeBackend(opts: NativeBackendOptions = {}): NativeBackend {
+  const blas = loadBlas(opts);
+  const sgemm = blas.sgemm;
+  const reference = (
+    prim: string,
+    inputs: readonly Buf[],
+    inAvals: readonly AvalLike[],
+    params: Params,
+    outAvals: readonly AvalLike[],
+  ): Buf[] => {
+    const p = getPrimitive(prim);
+    if (!p.impl) throw new Error(`internal: primitive ${prim} has no reference implementation`);
+    const hs: HostArray[] = inputs.map((b, i) => ({
+      data: b as TypedArray,
+      aval: asShaped(inAvals[i]),
+    }));
+    return p.impl(hs, params, outAvals.map(asShaped));
+  };
+  return {
+    name: "native",
+    description: `native (${blas.path ? "BLAS " + blas.description : blas.description})`,
+    blas,
+    upload(data: TypedArray): Buf {
+      return data;
+    },
+    read(buf: Buf): Promise<TypedArray> {
+      return Promise.resolve((buf as TypedArray).slice());
+    },
+    readSync(buf: Buf): TypedArray {
+      return buf as TypedArray;
+    },
+    execute(prim, inputs, inAvals, params, outAvals): Buf[] {
+      const fast = executeFast(sgemm, !!blas.path, prim, inputs, inAvals, params, outAvals);
+      return fast ?? reference(prim, inputs, inAvals, params, outAvals);
+    },
+  };
+}
+
+/** The native loop for one primitive, or null where the reference implementation serves. */
+function executeFast(
+  sgemm: Blas["sgemm"],
+  isBlas: boolean,
+  prim: string,
+  inputs: readonly Buf[],
+  inAvals: readonly AvalLike[],
+  params: Params,
+  outAvals: readonly AvalLike[],
+): Buf[] | null {
+  const o = outAvals[0];
+  if (!o || outAvals.length !== 1) return null;
+  const x = inputs[0] as TypedArray;
+  switch (prim) {
+    case "dot_general":
+    case "conv_general_dilated": {
+      const [l, r] = inputs as TypedArray[];
+      if (!(l instanceof Float32Array) || !(r instanceof Float32Array)) return null;
+      const out = alloc(asShaped(o));
+      if (!(out instanceof Float32Array)) return null;
+      if (prim === "dot_general") {
+        dotGeneralF32(sgemm, l, inAvals[0].shape, r, inAvals[1].shape, params as DotParams, out);
+      } else {
+        const p = params as ConvParamsLike;
+        const method: ConvMethod = chooseConv(
+          inAvals[0].shape,
+          inAvals[1].shape,
+          o.shape,
+          p,
+          allFinite(l),
+          isBlas,
+        );
+        convF32(sgemm, method, l, inAvals[0].shape, r, inAvals[1].shape, p, out, o.shape);
+      }
+      return [out];
+    }
+    case "reshape": {
+      const out = alloc(asShaped(o));
+      out.set(x as never);
+      return [out];
+    }
+    case "transpose":
+    case "broadcast_in_dim":
+    case "slice":
+    case "rev": {
+      const out = alloc(asShaped(o));
+      const [base, st] = movement(prim, inAvals[0].shape, o.shape, params);
+      gather(x, base, o.shape, st, out);
+      return [out];
+    }
+    case "select": {
+      const [p, a, b] = inputs as TypedArray[];
+      if (!(a instanceof Float32Array) || !(b instanceof Float32Array)) return null;
+      if (!(p instanceof Uint8Array)) return null;
+      const out = alloc(asShaped(o));
+      if (!(out instanceof Float32Array)) return null;
+      selectF32(p, a, b, out);
+      return [out];
+    }
+    case "convert": {
+      // bool → f32 (masks in every softmax and ReLU gradient)
+      if (!(x instanceof Uint8Array) || o.dtype !== "f32") return null;
+      const out = alloc(asShaped(o));
+      if (!(out instanceof Float32Array)) return null;
+      for (let i = 0; i < x.length; i++) out[i] = x[i] ? 1 : 0;
+      return [out];
+    }
+  }
+  if (!(x instanceof Float32Array)) return null;
+  const red = REDUCE[prim];
+  if (red) {
+    const out = alloc(asShaped(o));
+    if (!(out instanceof Float32Array)) return null;
+    reduceF32(x, inAvals[0].shape, params.axes as number[], red, out);
+    return [out];
+  }
+  const un = UNARY_F32[prim];
+  if (un && inputs.length === 1) {
+    const out = alloc(asShaped(o));
+    if (!(out instanceof Float32Array)) return null;
+    un(x, out);
+    return [out];
+  }
+  const bin = BINARY_F32[prim];
+  if (bin && inputs.length === 2) {
+    const y = inputs[1];
+    if (!(y instanceof Float32Array)) return null;
+    const out = alloc(asShaped(o));
+    if (o.dtype === "f32" && !(out instanceof Float32Array)) return null;
+    bin(x, y, out);
+    return [out];
+  }
+  return null;
+}
+
+/** The base offset and per-output-dim source strides of a movement primitive. */
+function movement(
+  prim: string,
+  inShape: readonly number[],
+  outShape: readonly number[],
+  params: Params,
+): [number, number[]] {
+  const xs = stridesOf(inShape);
+  switch (prim) {
+    case "transpose":
+      return [0, (params.perm as number[]).map((p) => xs[p])];
+    case "broadcast_in_dim": {
+      const st = outShape.map(() => 0);
+      (params.broadcastDimensions as number[]).forEach((d, i) => {
+        st[d] = inShape[i] === 1 ? 0 : xs[i];
+      });
+      return [0, st];
+    }
+    case "slice": {
+      const start = params.start as number[], strides = params.strides as number[] | undefined;
+      const base = start.reduce((a, s, k) => a + s * xs[k], 0);
+      return [base, xs.map((s, k) => s * (strides?.[k] ?? 1))];
+    }
+    default: {
+      // rev: reversed axes start at their last element and step backwards
+      const axes = params.axes as number[];
+      let base = 0;
+      const st = xs.map((s, k) => {
+        if (!axes.includes(k)) return s;
+        base += (inShape[k] - 1) * s;
+        return -s;
+      });
+      return [base, st];
+    }
+  }
+}
+
+/** Reduces over sorted `axes`: in place when they are one contiguous run, else after a gather. */
+function reduceF32(
+  x: Float32Array,
+  shape: readonly number[],
+  axes: readonly number[],
+  kind: ReduceKind,
+  out: Float32Array,
+): void {
+  const contiguous = axes.every((a, i) => i === 0 || a === axes[i - 1] + 1);
+  let src = x, sh = shape, ax = axes;
+  if (!contiguous) {
+    // move the reduced axes last
+    const keep = shape.map((_, i) => i).filter((i) => !axes.includes(i));
+    const perm = [...keep, ...axes];
+    const xs = stridesOf(shape);
+    src = new Float32Array(x.length);
+    sh = perm.map((p) => shape[p]);
+    gather(x, 0, sh, perm.map((p) => xs[p]), src);
+    ax = axes.map((_, i) => keep.length + i);
+  }
+  const prod = (a: number, b: number) => a * b;
+  const outer = sh.slice(0, ax[0] ?? sh.length).reduce(prod, 1);
+  const r = ax.map((a) => sh[a]).reduce(prod, 1);
+  const inner = sh.slice(ax.length ? ax[ax.length - 1] + 1 : sh.length).reduce(prod, 1);
+  if (ax.length === 0) {
+    out.set(src);
+    return;
+  }
+  reduceMiddle(src, outer, r, inner, kind, out);
+}
+
+function asShaped(a: AvalLike): ShapedArray {
+  return a instanceof ShapedArray ? a : new ShapedArray(a.shape, a.dtype);
+}
+
+/**
+ * Registers {@link createNativeBackend} with the core under the name "native", and asks
+ * `init()` to prefer it where WebGPU offers only a software (CPU) adapter or none.
+ *
+ * @example
+ * ```ts
+ * import { registerNativeBackend } from "./backend.ts";
+ * registerNativeBackend();
+ * ```
+ */
+export function registerNativeBackend(): void {
+  registerBackend("native", () => Promise.resolve(createNativeBackend()), softwareOnlyAdapter);
+}

@@ -1,0 +1,505 @@
+/**
+ * `conv_general_dilated` on the native backend as GEMM. Three lowerings compute the same
+ * convolution (layouts `lhs [N, C, ...]`, `rhs [O, C/g, ...]`, every stride, padding, dilation
+ * and group of the primitive; the gradients arrive here as convolutions too):
+ *
+ * - `im2col` (any parameters): per output image and group, blocks of output rows; the block's
+ *   patch matrix `[C/g · taps, positions]` is gathered (never the whole matrix) and multiplied
+ *   by the kernel `[O/g, C/g · taps]`.
+ * - `taps` (unit strides): the input, zero-padded (and lhs-dilated) once into `[C, N, padded
+ *   spatial]`, is read at one offset per kernel tap; each tap is one GEMM
+ *   `[O/g, C/g] · [C/g, N · padded positions]` accumulating into a "wide" output (positions on
+ *   the padded grid, the ones past the valid output discarded), in column blocks that stay in
+ *   cache across taps. No patch matrix at all; wasted work is padded/valid positions.
+ * - `outputs` (few output positions, as weight gradients, whose "kernel" is an activation): the
+ *   kernel is zero-padded onto the padded input grid and each output position is one GEMM
+ *   contracting over (channel, padded position) `[N, C/g · S] · [C/g · S, O/g]`. The contraction
+ *   also reads input values that meet zero weights, so it is used only on finite inputs.
+ *
+ * The choice is by an estimate of each one's cost (gather traffic and multiply-adds);
+ * `DENAX_NATIVE_CONV=im2col|taps|outputs` forces one where it applies. Padding and dilation
+ * holes contribute `0 · w` (NaN where a weight is ±∞, as XLA's and PyTorch's convolutions).
+ * Accumulation is the GEMM's (f32 for BLAS).
+ *
+ * @module
+ */
+import type { Sgemm } from "./blas.ts";
+
+/** `conv_general_dilated`'s parameters, as bound (see `core/prims/conv.ts`). */
+export interface ConvParamsLike {
+  /** Stride per spatial dim. */
+  readonly windowStrides: readonly number[];
+  /** `[lo, hi]` padding per spatial dim. */
+  readonly padding: readonly (readonly [number, number])[];
+  /** Input dilation per spatial dim. */
+  readonly lhsDilation: readonly number[];
+  /** Kernel dilation per spatial dim. */
+  readonly rhsDilation: readonly number[];
+  /** Feature groups. */
+  readonly featureGroupCount: number;
+  /** Batch groups. */
+  readonly batchGroupCount: number;
+}
+
+/** The lowerings of {@link convF32}. */
+export type ConvMethod = "im2col" | "taps" | "outputs";
+
+/** Everything the lowerings share: sizes padded to three spatial dims. */
+interface Geo {
+  N: number;
+  C: number;
+  O: number;
+  Cg: number;
+  G: number;
+  Og: number;
+  outN: number;
+  nPerB: number;
+  fgc: number;
+  bgc: number;
+  inS: number[];
+  kS: number[];
+  outS: number[];
+  ws: number[];
+  lo: number[];
+  hi: number[];
+  ld: number[];
+  rd: number[];
+  /** Padded (and lhs-dilated) input extent per dim. */
+  padS: number[];
+  P: number;
+  K: number;
+  Sp: number;
+}
+
+function geometry(
+  lShape: readonly number[],
+  rShape: readonly number[],
+  oShape: readonly number[],
+  p: ConvParamsLike,
+): Geo {
+  const nsp = lShape.length - 2;
+  const sp = (s: readonly number[]) => [...s.slice(2), 1, 1, 1].slice(0, 3);
+  const per = (v: readonly number[], d: number) => [...v, d, d, d].slice(0, 3);
+  const inS = sp(lShape), kS = sp(rShape), outS = sp(oShape);
+  const ws = per(p.windowStrides, 1), ld = per(p.lhsDilation, 1), rd = per(p.rhsDilation, 1);
+  const lo = per(p.padding.map((q) => q[0]), 0), hi = per(p.padding.map((q) => q[1]), 0);
+  const padS = [0, 1, 2].map((d) =>
+    d < nsp ? (inS[d] === 0 ? 0 : (inS[d] - 1) * ld[d] + 1) + lo[d] + hi[d] : 1
+  );
+  const [N, C] = lShape, [O, Cg] = rShape;
+  const fgc = p.featureGroupCount, bgc = p.batchGroupCount;
+  const G = Math.max(fgc, bgc);
+  return {
+    N,
+    C,
+    O,
+    Cg,
+    G,
+    Og: O / G,
+    outN: oShape[0],
+    nPerB: N / bgc,
+    fgc,
+    bgc,
+    inS,
+    kS,
+    outS,
+    ws,
+    lo,
+    hi,
+    ld,
+    rd,
+    padS,
+    P: outS[0] * outS[1] * outS[2],
+    K: kS[0] * kS[1] * kS[2],
+    Sp: padS[0] * padS[1] * padS[2],
+  };
+}
+
+/** Input image of output image `n` in group `g`, and the group's first input channel. */
+const imageOf = (g: Geo, n: number, grp: number) => (g.bgc > 1 ? grp * g.nPerB + n : n);
+const chanOf = (g: Geo, grp: number) => (g.fgc > 1 ? grp * g.Cg : 0);
+
+/** Per dim: the input index at each position of the padded grid, or −1 (padding or a hole). */
+function padMap(n: number, padded: number, lo: number, ld: number): Int32Array {
+  const m = new Int32Array(padded);
+  for (let q = 0; q < padded; q++) {
+    const pos = q - lo, i = pos / ld;
+    m[q] = pos >= 0 && pos % ld === 0 && i < n ? i : -1;
+  }
+  return m;
+}
+
+/**
+ * The input on the padded grid, `[outer][inner][Sp]` plus `tail` zeros, where (outer, inner)
+ * is (C, N) for `channelsFirst`, else (N, C).
+ */
+function padInput(x: Float32Array, g: Geo, channelsFirst: boolean, tail: number): Float32Array {
+  const { N, C, inS, padS, Sp } = g;
+  const out = new Float32Array(N * C * Sp + tail);
+  const m = [0, 1, 2].map((d) => padMap(inS[d], padS[d], g.lo[d], g.ld[d]));
+  const [m0, m1, m2] = m, [, I1, I2] = inS, [S0, S1, S2] = padS;
+  const inSize = inS[0] * I1 * I2;
+  // the contiguous run of valid positions of the innermost dim (unit dilation)
+  let q2a = 0, q2b = -1;
+  if (g.ld[2] === 1) {
+    q2a = Math.max(0, g.lo[2]);
+    q2b = Math.min(S2, g.lo[2] + I2);
+  }
+  for (let n = 0; n < N; n++) {
+    for (let c = 0; c < C; c++) {
+      const src = (n * C + c) * inSize;
+      const dst = (channelsFirst ? c * N + n : n * C + c) * Sp;
+      for (let q0 = 0; q0 < S0; q0++) {
+        const i0 = m0[q0];
+        if (i0 < 0) continue;
+        for (let q1 = 0; q1 < S1; q1++) {
+          const i1 = m1[q1];
+          if (i1 < 0) continue;
+          const s = src + (i0 * I1 + i1) * I2, d = dst + (q0 * S1 + q1) * S2;
+          if (q2b >= 0) {
+            for (let q2 = q2a; q2 < q2b; q2++) out[d + q2] = x[s + q2 - g.lo[2]];
+          } else {
+            for (let q2 = 0; q2 < S2; q2++) {
+              const i2 = m2[q2];
+              if (i2 >= 0) out[d + q2] = x[s + i2];
+            }
+          }
+        }
+      }
+    }
+  }
+  return out;
+}
+
+/** The flat offset on the padded grid of a spatial index. */
+const wide = (g: Geo, a0: number, a1: number, a2: number) => (a0 * g.padS[1] + a1) * g.padS[2] + a2;
+
+function allFinite(x: Float32Array): boolean {
+  for (let i = 0; i < x.length; i++) if (x[i] - x[i] !== 0) return false;
+  return true;
+}
+
+/**
+ * Chooses a lowering for a convolution of these shapes: the applicable one with the smallest
+ * estimated cost (one unit per gathered element, a fraction per multiply-add).
+ *
+ * @param lShape lhs shape `[N, C, ...]`
+ * @param rShape rhs shape `[O, C/g, ...]`
+ * @param oShape output shape
+ * @param p the convolution's parameters
+ * @param finite whether the lhs holds only finite values (needed by `outputs`)
+ * @param blas whether the GEMM is a BLAS (multiply-adds are then far cheaper than gathers)
+ * @returns the lowering to use
+ */
+export function chooseConv(
+  lShape: readonly number[],
+  rShape: readonly number[],
+  oShape: readonly number[],
+  p: ConvParamsLike,
+  finite: boolean,
+  blas: boolean,
+): ConvMethod {
+  const g = geometry(lShape, rShape, oShape, p);
+  const forced = _env("DENAX_NATIVE_CONV");
+  const unitStride = g.ws.every((s) => s === 1);
+  if (forced === "im2col") return "im2col";
+  if (forced === "taps" && unitStride) return "taps";
+  if (forced === "outputs" && finite) return "outputs";
+  // units: one gathered element; measured on the W4 convolutions, a gather costs about three
+  // units and a multiply-add 0.04 with BLAS (~0.6 with the TypeScript GEMM)
+  const mac = blas ? 0.04 : 0.6, gatherCost = 3;
+  const base = g.O * g.Cg * g.outN;
+  const pad = g.N * g.C * g.Sp;
+  const im2col = gatherCost * g.G * g.Cg * g.K * g.P * g.outN + mac * base * g.K * g.P;
+  // the TypeScript GEMM pays a fixed cost per 4 × 4 tile, heavy when C/g is small
+  const tapMac = blas ? mac : mac * (1 + 4 / Math.max(1, g.Cg));
+  const taps = unitStride ? pad + tapMac * base * g.K * g.Sp + g.O * g.outN * g.Sp : Infinity;
+  const outputs = finite ? pad + g.O * g.Cg * g.Sp + mac * base * g.P * g.Sp : Infinity;
+  if (taps <= im2col && taps <= outputs) return "taps";
+  if (outputs <= im2col) return "outputs";
+  return "im2col";
+}
+
+/**
+ * Computes a convolution of f32 operands into `out` with the given lowering.
+ *
+ * @param sgemm the GEMM
+ * @param method the lowering (see {@link chooseConv}; `taps` needs unit strides, `outputs` a
+ *   finite lhs)
+ * @param l lhs data, `[N, C, ...spatial]`
+ * @param lShape lhs shape
+ * @param r rhs data, `[O, C/g, ...kernel]`
+ * @param rShape rhs shape
+ * @param p the convolution's parameters
+ * @param out the result, `[N/batchGroups, O, ...spatial']`, written in full
+ * @param oShape its shape
+ */
+export function convF32(
+  sgemm: Sgemm,
+  method: ConvMethod,
+  l: Float32Array,
+  lShape: readonly number[],
+  r: Float32Array,
+  rShape: readonly number[],
+  p: ConvParamsLike,
+  out: Float32Array,
+  oShape: readonly number[],
+): void {
+  if (out.length === 0) return;
+  const g = geometry(lShape, rShape, oShape, p);
+  if (g.Cg === 0 || g.K === 0) {
+    out.fill(0);
+    return;
+  }
+  if (method === "taps") convTaps(sgemm, g, l, r, out);
+  else if (method === "outputs") convOutputs(sgemm, g, l, r, out);
+  else convIm2col(sgemm, g, l, r, out);
+}
+
+/** Elements of one gathered patch block (4 MiB of f32). */
+const BLOCK = 1 << 20;
+
+function convIm2col(sgemm: Sgemm, g: Geo, x: Float32Array, w: Float32Array, out: Float32Array) {
+  const { C, O, Cg, Og, K, P, inS, kS, outS } = g;
+  const [O0, O1, O2] = outS, [K0, K1, K2] = kS, [, I1, I2] = inS;
+  const inSize = inS[0] * I1 * I2, rowP = O1 * O2;
+  const tab = [0, 1, 2].map((d) => {
+    const t = new Int32Array(outS[d] * kS[d]);
+    for (let y = 0; y < outS[d]; y++) {
+      for (let j = 0; j < kS[d]; j++) {
+        const pos = y * g.ws[d] + j * g.rd[d] - g.lo[d], i = pos / g.ld[d];
+        t[y * kS[d] + j] = pos >= 0 && pos % g.ld[d] === 0 && i < inS[d] ? i : -1;
+      }
+    }
+    return t;
+  });
+  const [t0, t1, t2] = tab;
+  const CK = Cg * K;
+  // a pointwise convolution reads the input as its own patch matrix
+  const pointwise = K === 1 && P === inSize && t0.every((v, i) => v === i) &&
+    t1.every((v, i) => v === i) && t2.every((v, i) => v === i);
+  const rowsPerBlock = Math.max(1, Math.min(O0, Math.floor(BLOCK / Math.max(1, CK * rowP))));
+  const col = pointwise ? new Float32Array(0) : new Float32Array(CK * rowsPerBlock * rowP);
+  for (let n = 0; n < g.outN; n++) {
+    for (let grp = 0; grp < g.G; grp++) {
+      const img = imageOf(g, n, grp), c0 = chanOf(g, grp), oBase = grp * Og;
+      const wv = w.subarray(oBase * CK);
+      if (pointwise) {
+        sgemm(
+          false,
+          false,
+          Og,
+          P,
+          Cg,
+          1,
+          wv,
+          CK,
+          x.subarray((img * C + c0) * inSize),
+          P,
+          0,
+          out.subarray((n * O + oBase) * P),
+          P,
+        );
+        continue;
+      }
+      for (let ya = 0; ya < O0; ya += rowsPerBlock) {
+        const yb = Math.min(O0, ya + rowsPerBlock), pb = (yb - ya) * rowP;
+        let q = 0;
+        for (let c = 0; c < Cg; c++) {
+          const src = (img * C + c0 + c) * inSize;
+          for (let k0 = 0; k0 < K0; k0++) {
+            for (let k1 = 0; k1 < K1; k1++) {
+              for (let k2 = 0; k2 < K2; k2++) {
+                for (let y0 = ya; y0 < yb; y0++) {
+                  const i0 = t0[y0 * K0 + k0];
+                  if (i0 < 0) {
+                    col.fill(0, q, q + rowP);
+                    q += rowP;
+                    continue;
+                  }
+                  for (let y1 = 0; y1 < O1; y1++) {
+                    const i1 = t1[y1 * K1 + k1];
+                    if (i1 < 0) {
+                      col.fill(0, q, q + O2);
+                      q += O2;
+                      continue;
+                    }
+                    const s = src + (i0 * I1 + i1) * I2;
+                    for (let y2 = 0; y2 < O2; y2++) {
+                      const i2 = t2[y2 * K2 + k2];
+                      col[q++] = i2 >= 0 ? x[s + i2] : 0;
+                    }
+                  }
+                }
+              }
+            }
+          }
+        }
+        sgemm(
+          false,
+          false,
+          Og,
+          pb,
+          CK,
+          1,
+          wv,
+          CK,
+          col,
+          pb,
+          0,
+          out.subarray((n * O + oBase) * P + ya * rowP),
+          P,
+        );
+      }
+    }
+  }
+}
+
+function convTaps(sgemm: Sgemm, g: Geo, x: Float32Array, w: Float32Array, out: Float32Array) {
+  const { N, C, O, Cg, Og, K, P, Sp, kS, outS, rd } = g;
+  const wideStride = [g.padS[1] * g.padS[2], g.padS[2], 1];
+  // the last kernel dim with several taps is folded into the contraction: the input is copied
+  // once per tap of that dim (shifted), so each GEMM contracts over C/g · taps-of-that-dim
+  let f = 2;
+  while (f > 0 && kS[f] === 1) f--;
+  const KF = kS[f], fStep = rd[f] * wideStride[f], T = K / KF;
+  const offs = new Int32Array(T), kf = Cg * KF;
+  const wt = new Float32Array(K * O * Cg);
+  let flat = 0;
+  for (let k0 = 0; k0 < kS[0]; k0++) {
+    for (let k1 = 0; k1 < kS[1]; k1++) {
+      for (let k2 = 0; k2 < kS[2]; k2++, flat++) {
+        const ks = [k0, k1, k2], j = ks[f];
+        ks[f] = 0;
+        const t = (ks[0] * kS[1] + ks[1]) * kS[2] + ks[2];
+        const tap = f === 2 ? t / KF : f === 1 ? ks[0] * kS[2] + ks[2] : ks[1] * kS[2] + ks[2];
+        offs[tap] = wide(g, ks[0] * rd[0], ks[1] * rd[1], ks[2] * rd[2]);
+        // the kernel as one [O, C/g · KF] matrix per remaining tap
+        for (let o = 0; o < O; o++) {
+          for (let c = 0; c < Cg; c++) {
+            wt[(tap * O + o) * kf + c * KF + j] = w[(o * Cg + c) * K + flat];
+          }
+        }
+      }
+    }
+  }
+  let maxOff = 0;
+  for (let t = 0; t < T; t++) maxOff = Math.max(maxOff, offs[t]);
+  const L = N * Sp;
+  const xp = padInput(x, g, true, maxOff + (KF - 1) * fStep);
+  let xf = xp;
+  if (KF > 1) {
+    xf = new Float32Array(C * KF * L + maxOff);
+    for (let c = 0; c < C; c++) {
+      for (let j = 0; j < KF; j++) {
+        const s = c * L + j * fStep;
+        xf.set(xp.subarray(s, s + L), (c * KF + j) * L);
+      }
+    }
+  }
+  const ncols = g.outN * Sp;
+  const yw = new Float32Array(O * ncols);
+  // column blocks whose operand rows stay in cache across the taps
+  const CB = Math.max(512, Math.min(ncols, Math.floor(32768 / Math.max(kf, Og, 1)) * 4));
+  for (let cb = 0; cb < ncols; cb += CB) {
+    const nb = Math.min(CB, ncols - cb);
+    for (let grp = 0; grp < g.G; grp++) {
+      const c0 = chanOf(g, grp), img0 = g.bgc > 1 ? grp * g.nPerB : 0, oBase = grp * Og;
+      const cv = yw.subarray(oBase * ncols + cb);
+      for (let t = 0; t < T; t++) {
+        sgemm(
+          false,
+          false,
+          Og,
+          nb,
+          kf,
+          1,
+          wt.subarray((t * O + oBase) * kf),
+          kf,
+          xf.subarray(c0 * KF * L + img0 * Sp + offs[t] + cb),
+          L,
+          t === 0 ? 0 : 1,
+          cv,
+          ncols,
+        );
+      }
+    }
+  }
+  // keep the valid positions of the wide result
+  const [O0, O1, O2] = outS;
+  for (let n = 0; n < g.outN; n++) {
+    for (let o = 0; o < O; o++) {
+      const src = o * ncols + n * Sp;
+      let d = (n * O + o) * P;
+      for (let y0 = 0; y0 < O0; y0++) {
+        for (let y1 = 0; y1 < O1; y1++) {
+          const s = src + wide(g, y0, y1, 0);
+          for (let y2 = 0; y2 < O2; y2++) out[d++] = yw[s + y2];
+        }
+      }
+    }
+  }
+}
+
+function convOutputs(sgemm: Sgemm, g: Geo, x: Float32Array, w: Float32Array, out: Float32Array) {
+  const { C, O, Cg, Og, K, P, Sp, kS, outS, ws, rd } = g;
+  const [O0, O1, O2] = outS;
+  const tail = wide(g, (O0 - 1) * ws[0], (O1 - 1) * ws[1], (O2 - 1) * ws[2]);
+  const xp = padInput(x, g, false, tail);
+  // the kernel placed on the padded grid: [O, C/g, Sp]
+  const wk = new Float32Array(O * Cg * Sp);
+  for (let oc = 0; oc < O * Cg; oc++) {
+    let k = oc * K;
+    for (let k0 = 0; k0 < kS[0]; k0++) {
+      for (let k1 = 0; k1 < kS[1]; k1++) {
+        for (let k2 = 0; k2 < kS[2]; k2++) {
+          wk[oc * Sp + wide(g, k0 * rd[0], k1 * rd[1], k2 * rd[2])] = w[k++];
+        }
+      }
+    }
+  }
+  const outN = g.outN, tmp = new Float32Array(P * outN * O);
+  let y = 0;
+  for (let y0 = 0; y0 < O0; y0++) {
+    for (let y1 = 0; y1 < O1; y1++) {
+      for (let y2 = 0; y2 < O2; y2++, y++) {
+        const off = wide(g, y0 * ws[0], y1 * ws[1], y2 * ws[2]);
+        for (let grp = 0; grp < g.G; grp++) {
+          const img0 = g.bgc > 1 ? grp * g.nPerB : 0, c0 = chanOf(g, grp), oBase = grp * Og;
+          sgemm(
+            false,
+            true,
+            outN,
+            Og,
+            Cg * Sp,
+            1,
+            xp.subarray((img0 * C + c0) * Sp + off),
+            C * Sp,
+            wk.subarray(oBase * Cg * Sp),
+            Cg * Sp,
+            0,
+            tmp.subarray(y * outN * O + oBase),
+            O,
+          );
+        }
+      }
+    }
+  }
+  for (let n = 0; n < outN; n++) {
+    for (let o = 0; o < O; o++) {
+      const d = (n * O + o) * P;
+      for (let q = 0; q < P; q++) out[d + q] = tmp[(q * outN + n) * O + o];
+    }
+  }
+}
+
+/** Whether the conv's lhs is finite (the `outputs` lowering's precondition). */
+export { allFinite };
+
+function _env(name: string): string | undefined {
+  try {
+    return (globalThis as any).Deno?.env?.get(name) || undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,278 @@
+/**
+ * Tight typed-array loops for the native backend's elementwise, reduction and movement
+ * primitives. Each loop is its own function over `Float32Array` (one element kind per call
+ * site, no per-element closure), so V8 compiles it to straight-line machine code. The math is
+ * the reference backend's (same `Math.*` calls, results rounded to f32 on store), so results are
+ * bit-identical to it; sums accumulate in float64 like the reference.
+ *
+ * @module
+ */
+import type { TypedArray } from "../core/dtype.ts";
+
+/** A loop over one f32 input producing one f32 output of the same length. */
+type Unary = (x: Float32Array, out: Float32Array) => void;
+/** A loop over two f32 inputs of one length. */
+type Binary = (x: Float32Array, y: Float32Array, out: TypedArray) => void;
+
+const _u = (f: (x: Float32Array, o: Float32Array, n: number) => void): Unary => (x, o) =>
+  f(x, o, x.length);
+
+/** f32 → f32 loops by primitive name. */
+export const UNARY_F32: Readonly<Record<string, Unary>> = {
+  neg: _u((x, o, n) => {
+    for (let i = 0; i < n; i++) o[i] = -x[i];
+  }),
+  abs: _u((x, o, n) => {
+    for (let i = 0; i < n; i++) o[i] = Math.abs(x[i]);
+  }),
+  exp: _u((x, o, n) => {
+    for (let i = 0; i < n; i++) o[i] = Math.exp(x[i]);
+  }),
+  expm1: _u((x, o, n) => {
+    for (let i = 0; i < n; i++) o[i] = Math.expm1(x[i]);
+  }),
+  log: _u((x, o, n) => {
+    for (let i = 0; i < n; i++) o[i] = Math.log(x[i]);
+  }),
+  log1p: _u((x, o, n) => {
+    for (let i = 0; i < n; i++) o[i] = Math.log1p(x[i]);
+  }),
+  sqrt: _u((x, o, n) => {
+    for (let i = 0; i < n; i++) o[i] = Math.sqrt(x[i]);
+  }),
+  rsqrt: _u((x, o, n) => {
+    for (let i = 0; i < n; i++) o[i] = 1 / Math.sqrt(x[i]);
+  }),
+  tanh: _u((x, o, n) => {
+    for (let i = 0; i < n; i++) o[i] = Math.tanh(x[i]);
+  }),
+  sin: _u((x, o, n) => {
+    for (let i = 0; i < n; i++) o[i] = Math.sin(x[i]);
+  }),
+  cos: _u((x, o, n) => {
+    for (let i = 0; i < n; i++) o[i] = Math.cos(x[i]);
+  }),
+  logistic: _u((x, o, n) => {
+    for (let i = 0; i < n; i++) {
+      const v = x[i];
+      if (v >= 0) o[i] = 1 / (1 + Math.exp(-v));
+      else {
+        const e = Math.exp(v);
+        o[i] = e / (1 + e);
+      }
+    }
+  }),
+  stop_gradient: _u((x, o) => o.set(x)),
+  sign: _u((x, o, n) => {
+    for (let i = 0; i < n; i++) {
+      const v = x[i];
+      o[i] = v > 0 ? 1 : v < 0 ? -1 : v;
+    }
+  }),
+  floor: _u((x, o, n) => {
+    for (let i = 0; i < n; i++) o[i] = Math.floor(x[i]);
+  }),
+  ceil: _u((x, o, n) => {
+    for (let i = 0; i < n; i++) o[i] = Math.ceil(x[i]);
+  }),
+};
+
+const _b =
+  (f: (x: Float32Array, y: Float32Array, o: any, n: number) => void): Binary => (x, y, o) =>
+    f(x, y, o, x.length);
+
+/** (f32, f32) → f32 or bool loops by primitive name. */
+export const BINARY_F32: Readonly<Record<string, Binary>> = {
+  add: _b((x, y, o, n) => {
+    for (let i = 0; i < n; i++) o[i] = x[i] + y[i];
+  }),
+  sub: _b((x, y, o, n) => {
+    for (let i = 0; i < n; i++) o[i] = x[i] - y[i];
+  }),
+  mul: _b((x, y, o, n) => {
+    for (let i = 0; i < n; i++) o[i] = x[i] * y[i];
+  }),
+  div: _b((x, y, o, n) => {
+    for (let i = 0; i < n; i++) o[i] = x[i] / y[i];
+  }),
+  pow: _b((x, y, o, n) => {
+    for (let i = 0; i < n; i++) o[i] = Math.pow(x[i], y[i]);
+  }),
+  max: _b((x, y, o, n) => {
+    for (let i = 0; i < n; i++) {
+      const a = x[i], b = y[i];
+      o[i] = a !== a || b !== b ? NaN : a > b ? a : b;
+    }
+  }),
+  min: _b((x, y, o, n) => {
+    for (let i = 0; i < n; i++) {
+      const a = x[i], b = y[i];
+      o[i] = a !== a || b !== b ? NaN : a < b ? a : b;
+    }
+  }),
+  eq: _b((x, y, o, n) => {
+    for (let i = 0; i < n; i++) o[i] = x[i] === y[i] ? 1 : 0;
+  }),
+  ne: _b((x, y, o, n) => {
+    for (let i = 0; i < n; i++) o[i] = x[i] !== y[i] ? 1 : 0;
+  }),
+  lt: _b((x, y, o, n) => {
+    for (let i = 0; i < n; i++) o[i] = x[i] < y[i] ? 1 : 0;
+  }),
+  le: _b((x, y, o, n) => {
+    for (let i = 0; i < n; i++) o[i] = x[i] <= y[i] ? 1 : 0;
+  }),
+  gt: _b((x, y, o, n) => {
+    for (let i = 0; i < n; i++) o[i] = x[i] > y[i] ? 1 : 0;
+  }),
+  ge: _b((x, y, o, n) => {
+    for (let i = 0; i < n; i++) o[i] = x[i] >= y[i] ? 1 : 0;
+  }),
+};
+
+/** `out[i] = p[i] ? a[i] : b[i]` over f32 operands. */
+export function selectF32(
+  p: Uint8Array,
+  a: Float32Array,
+  b: Float32Array,
+  out: Float32Array,
+): void {
+  for (let i = 0; i < p.length; i++) out[i] = p[i] ? a[i] : b[i];
+}
+
+/**
+ * `out[flat] = src[base + Σ idx[d]·strides[d]]` over the row-major indices of `shape`: every
+ * movement primitive (transpose, broadcast, slice, rev) is this gather with its strides.
+ * Adjacent dimensions that are contiguous in `src` are merged first, so the inner loop is as
+ * long as possible; a unit inner stride copies with `set`, a zero one fills.
+ */
+export function gather(
+  src: TypedArray,
+  base: number,
+  shape: readonly number[],
+  strides: readonly number[],
+  out: TypedArray,
+): void {
+  // drop unit dims, merge contiguous neighbours
+  const sh: number[] = [], st: number[] = [];
+  for (let d = 0; d < shape.length; d++) {
+    if (shape[d] === 0) return;
+    if (shape[d] === 1) continue;
+    const k = sh.length - 1;
+    if (k >= 0 && st[k] === strides[d] * shape[d]) {
+      sh[k] *= shape[d];
+      st[k] = strides[d];
+    } else {
+      sh.push(shape[d]);
+      st.push(strides[d]);
+    }
+  }
+  const nd = sh.length;
+  if (nd === 0) {
+    out[0] = src[base];
+    return;
+  }
+  const n = sh[nd - 1], s = st[nd - 1];
+  let outer = 1;
+  for (let d = 0; d < nd - 1; d++) outer *= sh[d];
+  const idx = new Int32Array(nd);
+  let off = base;
+  const same = src.constructor === out.constructor;
+  for (let o = 0, q = 0; o < outer; o++, q += n) {
+    if (s === 1 && same && n >= 16) (out as Float32Array).set(src.subarray(off, off + n), q);
+    else if (s === 0) out.fill(src[off], q, q + n);
+    else if (s === 1) { for (let j = 0; j < n; j++) out[q + j] = src[off + j]; }
+    else for (let j = 0, p = off; j < n; j++, p += s) out[q + j] = src[p];
+    for (let d = nd - 2; d >= 0; d--) {
+      if (++idx[d] < sh[d]) {
+        off += st[d];
+        break;
+      }
+      off -= st[d] * (sh[d] - 1);
+      idx[d] = 0;
+    }
+  }
+}
+
+/** Row-major strides of `shape`. */
+export function stridesOf(shape: readonly number[]): number[] {
+  const s = new Array<number>(shape.length);
+  let acc = 1;
+  for (let d = shape.length - 1; d >= 0; d--) {
+    s[d] = acc;
+    acc *= shape[d];
+  }
+  return s;
+}
+
+/** The reductions with fast loops, and how each combines. */
+export type ReduceKind = "sum" | "max" | "min";
+
+/**
+ * Reduces `x` (row-major `[outer, r, inner]`) over the middle axis into `out` (`[outer, inner]`).
+ * Sums accumulate in float64; max/min propagate NaN (as the reference).
+ */
+export function reduceMiddle(
+  x: Float32Array,
+  outer: number,
+  r: number,
+  inner: number,
+  kind: ReduceKind,
+  out: Float32Array,
+): void {
+  if (inner === 1) {
+    for (let o = 0; o < outer; o++) {
+      const b = o * r;
+      if (kind === "sum") {
+        let s = 0;
+        for (let i = 0; i < r; i++) s += x[b + i];
+        out[o] = s;
+      } else {
+        let m = kind === "max" ? -Infinity : Infinity, nan = false;
+        if (kind === "max") {
+          for (let i = 0; i < r; i++) {
+            const v = x[b + i];
+            if (v > m) m = v;
+            else if (v !== v) nan = true;
+          }
+        } else {
+          for (let i = 0; i < r; i++) {
+            const v = x[b + i];
+            if (v < m) m = v;
+            else if (v !== v) nan = true;
+          }
+        }
+        out[o] = nan ? NaN : m;
+      }
+    }
+    return;
+  }
+  const acc = new Float64Array(inner);
+  for (let o = 0; o < outer; o++) {
+    const b = o * r * inner;
+    if (kind === "sum") {
+      acc.fill(0);
+      for (let i = 0; i < r; i++) {
+        const rb = b + i * inner;
+        for (let j = 0; j < inner; j++) acc[j] += x[rb + j];
+      }
+    } else {
+      acc.fill(kind === "max" ? -Infinity : Infinity);
+      for (let i = 0; i < r; i++) {
+        const rb = b + i * inner;
+        if (kind === "max") {
+          for (let j = 0; j < inner; j++) {
+            const v = x[rb + j], a = acc[j];
+            if (v > a || v !== v) acc[j] = a !== a ? a : v;
+          }
+        } else {
+          for (let j = 0; j < inner; j++) {
+            const v = x[rb + j], a = acc[j];
+            if (v < a || v !== v) acc[j] = a !== a ? a : v;
+          }
+        }
+      }
+    }
+    for (let j = 0; j < inner; j++) out[o * inner + j] = acc[j];
+  }
+}

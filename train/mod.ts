@@ -1,7 +1,14 @@
 /**
  * `train`: the jitted train step (loss, gradient, optimizer update in one program with the
- * parameters and optimizer state donated), evaluation, the `fit` loop with a progress bar and
- * early stopping, training curves as SVG, and safetensors checkpoints with PyTorch-style keys.
+ * parameters, optimizer state and model state donated), evaluation, the `fit` loop with a
+ * progress bar and early stopping, training curves as SVG, and safetensors checkpoints with
+ * PyTorch-style keys.
+ *
+ * Stateful models (batch norm) are trained as Equinox and Flax do: the model state (running
+ * statistics) goes into every step and comes back updated — `makeTrainStep(loss, opt,
+ * { stateful: true })`, or `fit({ model, loss, ... })`, which returns `{ params, state }` —
+ * and evaluation (`evaluate(model, params, state, data)`) applies the model with
+ * `train: false`, using the running statistics.
  *
  * @example
  * ```ts
@@ -25,6 +32,26 @@
  * const dir = await Deno.makeTempDir();
  * await save(`${dir}/moons.safetensors`, params); // keys 0.bias, 0.weight, 2.bias, 2.weight
  * await Deno.remove(dir, { recursive: true });
+ * ```
+ *
+ * @example Keras-style: a model with batch norm, its state carried through training
+ * ```ts
+ * import { nn, optim, random } from "@denax/denax";
+ * import { twoMoons } from "@denax/denax/data";
+ * import { evaluate, fit } from "@denax/denax/train";
+ * const net = nn.sequential([
+ *   nn.linear({ inFeatures: 2, outFeatures: 16 }),
+ *   nn.batchNorm1d({ numFeatures: 16 }),
+ *   nn.relu,
+ *   nn.linear({ inFeatures: 16, outFeatures: 2 }),
+ * ]);
+ * const ds = twoMoons(random.key(0), { n: 256 });
+ * const { params, state } = await fit({
+ *   model: net, loss: nn.losses.crossEntropy, metrics: { accuracy: nn.metrics.accuracy },
+ *   optimizer: optim.adam({ lr: 0.01 }), trainData: ds, epochs: 10, batchSize: 32,
+ *   key: random.key(1), progress: false,
+ * });
+ * console.log(await evaluate(net, params, state, ds)); // { accuracy: ≈ 0.9 }
  * ```
  *
  * @module

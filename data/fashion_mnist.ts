@@ -12,8 +12,8 @@
  */
 
 import * as E from "fp-ts/lib/Either.js";
-import type { Either } from "./idx.ts";
-export type { DataErrorKind, Either, Left, Right } from "./idx.ts";
+import type { Either } from "./either.ts";
+export type { DataErrorKind } from "./idx.ts";
 export { DataError } from "./idx.ts";
 
 import { DataError, readIdx } from "./idx.ts";

@@ -18,8 +18,7 @@
  */
 
 import * as E from "fp-ts/lib/Either.js";
-import type { Either } from "./safetensors.ts";
-export type { Either, Left, Right } from "./safetensors.ts";
+import type { Either } from "./either.ts";
 
 /** Element type of an IDX file, in denax's dtype names. */
 export type IdxDtype = "u8" | "i8" | "i16" | "i32" | "f32" | "f64";

@@ -19,6 +19,7 @@
  *
  * @module
  */
+export * from "./either.ts";
 export * from "./safetensors.ts";
 export * from "./idx.ts";
 export * from "./fashion_mnist.ts";

@@ -23,36 +23,11 @@
 
 import * as E from "fp-ts/lib/Either.js";
 import { CheckpointError, type CheckpointErrorKind } from "./checkpoint_error.ts";
+import type { Either } from "./either.ts";
 
 // Declared in its own module so that `export *` carries it into both the `data` and the `train`
 // namespaces, which deno doc follows (it does not follow a named re-export into a namespace).
 export * from "./checkpoint_error.ts";
-
-// fp-ts's own `Either` lives in an npm package, so `deno doc --lint` counts it as a private type
-// in our signatures. These declarations are structurally identical to fp-ts's (`_tag`, `left`,
-// `right`), so every fp-ts function accepts them and `E.left(...)` / `E.right(...)` produce them.
-
-/** The failure case of an {@link Either}: `{ _tag: "Left", left }`. */
-export interface Left<L> {
-  /** Discriminant. */
-  readonly _tag: "Left";
-  /** The error. */
-  readonly left: L;
-}
-
-/** The success case of an {@link Either}: `{ _tag: "Right", right }`. */
-export interface Right<R> {
-  /** Discriminant. */
-  readonly _tag: "Right";
-  /** The value. */
-  readonly right: R;
-}
-
-/**
- * fp-ts's `Either` (structurally the same type): `Left` holds an error, `Right` a value. Use
- * fp-ts to take it apart: `E.isLeft(r)`, `E.match(onError, onValue)(r)`, `pipe(r, E.map(f))`.
- */
-export type Either<L, R> = Left<L> | Right<R>;
 
 /** A safetensors dtype that denax reads and writes (the spec's names). */
 export type SafetensorsDtype =

@@ -27,7 +27,6 @@ import {
   CheckpointError,
   type CheckpointErrorKind,
   decodeSafetensors,
-  type Either,
   encodeSafetensors,
   readBytes,
   type SafetensorsDtype,
@@ -35,6 +34,7 @@ import {
   type SafetensorsTensor,
   saveBytesAtomic,
 } from "../data/safetensors.ts";
+import type { Either } from "../data/either.ts";
 
 // The error class comes with `export *` so that deno doc lists it in the `train` namespace.
 export * from "../data/checkpoint_error.ts";

@@ -599,7 +599,7 @@ export const while_p: Primitive = definePrimitive("while", {
   },
   evalImpl(args, params) {
     const { condJaxpr, bodyJaxpr, condNumConsts: cc, bodyNumConsts: bc } = params as WhileParams;
-    const cconsts = args.slice(0, cc), bconsts = args.slice(cc, cc + bc);
+    let cconsts = args.slice(0, cc), bconsts = args.slice(cc, cc + bc);
     let carry = args.slice(cc + bc);
     const backend = currentBackend();
     if (backend.readSync) {
@@ -619,6 +619,11 @@ export const while_p: Primitive = definePrimitive("while", {
     }
     // The condition lives on the device: the outputs are allocated now and filled by a task
     // that the backend runs before any later work (see Backend.defer).
+    // The task holds its own handles: the caller may dispose its tensors while it is pending
+    // (the backend orders the release after the task).
+    [cconsts, bconsts, carry] = [cconsts, bconsts, carry].map((ts) =>
+      ts.map((t) => new Tensor(t.aval, t._buf, t._backend))
+    );
     const avals = carry.map((c) => c.aval);
     const outBufs = avals.map((a) => alloc.call(backend, a));
     defer.call(backend, async (direct) => {

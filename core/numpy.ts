@@ -160,7 +160,9 @@ export function asarray(x: TensorLike, dtype?: DType): Tensor {
 }
 
 /**
- * A tensor of `shape` filled with `value`.
+ * A tensor of `shape` filled with `value` (a number, a boolean, or a tensor that broadcasts
+ * to `shape`).
+ * @throws {RangeError} For an invalid shape, or an integer value outside the dtype's range.
  * @example
  * ```ts
  * import { np } from "../mod.ts";
@@ -169,7 +171,7 @@ export function asarray(x: TensorLike, dtype?: DType): Tensor {
  */
 export function full(
   shape: readonly number[] | number,
-  value: number | boolean,
+  value: number | boolean | Tensor,
   dtype?: DType,
 ): Tensor {
   checkArity("full", arguments.length, 3);
@@ -178,10 +180,14 @@ export function full(
 function fill(
   op: string,
   shape: readonly number[] | number,
-  value: number | boolean,
+  value: number | boolean | Tensor,
   dtype: DType | undefined,
 ): Tensor {
   const s = checkShape(op, typeof shape === "number" ? [shape] : shape);
+  if (value instanceof Tensor) {
+    // a tensor fill value broadcasts, as jnp.full's array fill_value
+    return broadcastTo(dtype === undefined ? value : astype(value, dtype), s);
+  }
   if (typeof value !== "number" && typeof value !== "boolean") throw notArrayLike(op, value);
   const dt = dtype === undefined
     ? (typeof value === "boolean" ? "bool" : "f32")
@@ -354,36 +360,42 @@ function prep(op: string, xs: TensorLike[], dtype?: DType): Tensor[] {
 // ---------------------------------------------------------------- elementwise
 
 type Un = (x: TensorLike) => Tensor;
-const floatUnary = (f: (x: Tensor) => Tensor): Un => (x) => {
-  const t = asarray(x);
-  return f(isFloat(t.dtype) ? t : ew.convert(t, "f32"));
-};
-const anyUnary = (f: (x: Tensor) => Tensor): Un => (x) => f(asarray(x));
+const floatUnary = (op: string, f: (x: Tensor) => Tensor): Un =>
+  function (x) {
+    checkArity(op, arguments.length, 1);
+    const t = asarray(x);
+    return f(isFloat(t.dtype) ? t : ew.convert(t, "f32"));
+  };
+const anyUnary = (op: string, f: (x: Tensor) => Tensor): Un =>
+  function (x) {
+    checkArity(op, arguments.length, 1);
+    return f(asarray(x));
+  };
 
-/** −x. */ export const neg: Un = anyUnary(ew.neg);
+/** −x. */ export const neg: Un = anyUnary("neg", ew.neg);
 /** Alias of `neg`. */ export const negative: Un = neg;
-/** |x|. Gradient at 0 is 0 (sign(0)), as JAX. */ export const abs: Un = anyUnary(ew.abs);
-/** Sign: −1, 0 or 1. */ export const sign: Un = anyUnary(ew.sign);
-/** e^x. */ export const exp: Un = floatUnary(ew.exp);
-/** e^x − 1, accurate near 0. */ export const expm1: Un = floatUnary(ew.expm1);
-/** Natural log. */ export const log: Un = floatUnary(ew.log);
-/** log(1 + x), accurate near 0. */ export const log1p: Un = floatUnary(ew.log1p);
-/** √x. */ export const sqrt: Un = floatUnary(ew.sqrt);
-/** 1/√x. */ export const rsqrt: Un = floatUnary(ew.rsqrt);
+/** |x|. Gradient at 0 is 0 (sign(0)), as JAX. */ export const abs: Un = anyUnary("abs", ew.abs);
+/** Sign: −1, 0 or 1. */ export const sign: Un = anyUnary("sign", ew.sign);
+/** e^x. */ export const exp: Un = floatUnary("exp", ew.exp);
+/** e^x − 1, accurate near 0. */ export const expm1: Un = floatUnary("expm1", ew.expm1);
+/** Natural log. */ export const log: Un = floatUnary("log", ew.log);
+/** log(1 + x), accurate near 0. */ export const log1p: Un = floatUnary("log1p", ew.log1p);
+/** √x. */ export const sqrt: Un = floatUnary("sqrt", ew.sqrt);
+/** 1/√x. */ export const rsqrt: Un = floatUnary("rsqrt", ew.rsqrt);
 /** x². */ export const square: Un = (x): Tensor => {
   const t = asarray(x);
   return ew.mul(t, t);
 };
 /** 1/x. */ export const reciprocal: Un = (x): Tensor => divide(1, x);
-/** sin. */ export const sin: Un = floatUnary(ew.sin);
-/** cos. */ export const cos: Un = floatUnary(ew.cos);
-/** tan. */ export const tan: Un = floatUnary(ew.tan);
-/** tanh. */ export const tanh: Un = floatUnary(ew.tanh);
-/** sinh. */ export const sinh: Un = floatUnary(ew.sinh);
-/** cosh. */ export const cosh: Un = floatUnary(ew.cosh);
-/** arcsin. */ export const arcsin: Un = floatUnary(ew.asin);
-/** arccos. */ export const arccos: Un = floatUnary(ew.acos);
-/** arctan. */ export const arctan: Un = floatUnary(ew.atan);
+/** sin. */ export const sin: Un = floatUnary("sin", ew.sin);
+/** cos. */ export const cos: Un = floatUnary("cos", ew.cos);
+/** tan. */ export const tan: Un = floatUnary("tan", ew.tan);
+/** tanh. */ export const tanh: Un = floatUnary("tanh", ew.tanh);
+/** sinh. */ export const sinh: Un = floatUnary("sinh", ew.sinh);
+/** cosh. */ export const cosh: Un = floatUnary("cosh", ew.cosh);
+/** arcsin. */ export const arcsin: Un = floatUnary("arcsin", ew.asin);
+/** arccos. */ export const arccos: Un = floatUnary("arccos", ew.acos);
+/** arctan. */ export const arctan: Un = floatUnary("arctan", ew.atan);
 /** floor (identity on integers). */ export const floor: Un = (x): Tensor => {
   const t = asarray(x);
   return isFloat(t.dtype) ? ew.floor(t) : t;
@@ -396,8 +408,8 @@ const anyUnary = (f: (x: Tensor) => Tensor): Un => (x) => f(asarray(x));
   const t = asarray(x);
   return isFloat(t.dtype) ? ew.round(t) : t;
 };
-/** The error function (needed for exact GELU). */ export const erf: Un = floatUnary(ew.erf);
-/** The inverse error function. */ export const erfInv: Un = floatUnary(ew.erfInv);
+/** The error function (needed for exact GELU). */ export const erf: Un = floatUnary("erf", ew.erf);
+/** The inverse error function. */ export const erfInv: Un = floatUnary("erfInv", ew.erfInv);
 /** NaN test (false for integers). */ export const isnan: Un = (x): Tensor => {
   const t = asarray(x);
   return isFloat(t.dtype) ? ew.isNan(t) : full(t.shape, false);
@@ -412,9 +424,13 @@ const anyUnary = (f: (x: Tensor) => Tensor): Un => (x) => f(asarray(x));
 };
 /** Logical not. */ export const logicalNot: Un = (x): Tensor => ew.not(astype(x, "bool"));
 /** The logistic sigmoid, stable for large |x|. */ export const sigmoid: Un = floatUnary(
+  "sigmoid",
   ew.logistic,
 );
-/** Identity with zero gradient. */ export const stopGradient: Un = anyUnary(ew.stopGradient);
+/** Identity with zero gradient. */ export const stopGradient: Un = anyUnary(
+  "stopGradient",
+  ew.stopGradient,
+);
 
 type Bin = (x: TensorLike, y: TensorLike) => Tensor;
 const binary = (

@@ -492,3 +492,21 @@ Deno.test("a huge shape fails fast on the cpu backend instead of filling memory"
   assertThrows(() => np.ones([2 ** 16, 2 ** 16]), RangeError, "more than the limit");
   assert(performance.now() - t0 < 1000);
 });
+
+Deno.test("full broadcasts a tensor fill value instead of coercing it", async () => {
+  assertEquals(await np.full([2], np.array(3)).toArray(), [3, 3]);
+  assertEquals(await np.full([2, 2], np.array([1, 2]), "i32").toArray(), [[1, 2], [1, 2]]);
+  // deno-lint-ignore no-explicit-any
+  assertThrows(() => np.full([2], "3" as any), TypeError, "full: expected a Tensor, a number");
+});
+
+Deno.test("unary np functions reject an extra argument", () => {
+  // deno-lint-ignore no-explicit-any
+  const anyFn = (f: unknown) => f as any;
+  assertThrows(
+    () => anyFn(np.exp)(np.ones([2]), 2),
+    TypeError,
+    "exp: takes at most 1 argument, got 2",
+  );
+  assertThrows(() => anyFn(np.abs)(np.ones([2]), {}), TypeError, "abs: takes at most 1 argument");
+});

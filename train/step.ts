@@ -253,6 +253,16 @@ export function makeTrainStep<P = any, S = any, M = any, B = any, A = any>(
   optimizer: GradientTransformation<S>,
   opts: TrainStepOptions & { readonly stateful: true },
 ): StatefulTrainStep<P, S, M, B, A>;
+/**
+ * The stateless form of {@link makeTrainStep}: `step(params, optState, batch, key) →
+ * { params, optState, loss, aux }` for a loss `(params, batch, key) → loss` (or `[loss, aux]`
+ * with `hasAux`); `params` and `optState` are donated.
+ *
+ * @param loss `(params, batch, key) → loss`, or `[loss, aux]` with `hasAux`
+ * @param optimizer a gradient transformation
+ * @param opts `hasAux`, `name`
+ * @returns the jitted step
+ */
 export function makeTrainStep<P = any, S = any, B = any, A = any>(
   loss: LossFn<P, B>,
   optimizer: GradientTransformation<S>,
@@ -469,6 +479,21 @@ export async function evaluate<P = any, B = any>(
   metrics: Readonly<Record<string, MetricFn<P, B>>>,
   opts?: EvaluateOptions,
 ): Promise<Record<string, number>>;
+/**
+ * The model form of {@link evaluate}: applies `model` in evaluation mode (`train: false`,
+ * running statistics) to each batch's `x` and averages `metrics(output, y)` (default
+ * `{ accuracy }`) over the dataset.
+ *
+ * @param model the layer or model
+ * @param params its parameters
+ * @param state its state (`null` for a stateless model)
+ * @param data `{ x, y }` Tensors or a {@link BatchSource}
+ * @param metrics named metrics `(output, y) → f32[]` batch means (default `{ accuracy }`)
+ * @param opts `batchSize`
+ * @returns each metric's mean over the dataset
+ * @throws {TypeError} for a stateful model without its state, batches without `x` and `y`,
+ *   or a metric that does not return a scalar
+ */
 export async function evaluate<P = any, M = any, B = any>(
   model: AnyLayer,
   params: P,

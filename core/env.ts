@@ -44,7 +44,7 @@ export function env(name: string, warn = false): string | undefined {
     if (warn && !_warned.has(name)) {
       _warned.add(name);
       console.error(
-        `denax: ${name} is ignored because this process may not read the environment\n` +
+        `denax: cannot read ${name} without --allow-env, so it is ignored if set\n` +
           `help: run with --allow-env (or --allow-env=${name}), or pass init({ backend })`,
       );
     }

@@ -510,3 +510,27 @@ Deno.test("unary np functions reject an extra argument", () => {
   );
   assertThrows(() => anyFn(np.abs)(np.ones([2]), {}), TypeError, "abs: takes at most 1 argument");
 });
+
+Deno.test("without --allow-env, init says once on stderr that DENAX_BACKEND cannot be read", async () => {
+  const dir = await Deno.makeTempDir();
+  const script = `${dir}/init.ts`;
+  await Deno.writeTextFile(
+    script,
+    `import { init } from ${JSON.stringify(import.meta.resolve("../core/init.ts"))};\n` +
+      `await init(); await init();\n`,
+  );
+  const run = (allowEnv: boolean) =>
+    new Deno.Command(Deno.execPath(), {
+      args: ["run", "--no-prompt", "--no-config", ...(allowEnv ? ["--allow-env"] : []), script],
+      env: { DENAX_BACKEND: "cpu" },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+  const denied = new TextDecoder().decode((await run(false)).stderr);
+  const lines = denied.split("\n").filter((l) => l.includes("cannot read DENAX_BACKEND"));
+  assertEquals(lines.length, 1, denied);
+  assertStringIncludes(denied, "help: run with --allow-env");
+  const allowed = new TextDecoder().decode((await run(true)).stderr);
+  assert(!allowed.includes("DENAX_BACKEND"), allowed);
+  await Deno.remove(dir, { recursive: true });
+});

@@ -19,7 +19,6 @@ import {
   trainingCurvesSvg,
 } from "../train/mod.ts";
 
-
 const mlp = (hidden = 16, classes = 2) =>
   sequential([
     linear({ inFeatures: 2, outFeatures: hidden }),
@@ -395,7 +394,19 @@ Deno.test("a batch-norm model trained with fit scores in eval mode as in train m
   const evalAcc = (await evaluate(net, params, state, data)).accuracy;
   const trainMode = net.apply(params, x, { state, train: true });
   const trainAcc = await accuracy(trainMode.y, y).item() as number;
-  const stale = (await evaluate(net, params, net.initState(), data)).accuracy;
+  const warnings: string[] = [];
+  const warn = console.warn;
+  console.warn = (m: string) => warnings.push(m);
+  let stale: number;
+  try {
+    stale = (await evaluate(net, params, net.initState(), data)).accuracy;
+    await evaluate(net, params, net.initState(), data);
+  } finally {
+    console.warn = warn;
+  }
+  // evaluating with never-updated statistics warns, once per model
+  assertEquals(warnings.length, 1);
+  assert(warnings[0].includes("never updated"), warnings[0]);
   assert(trainAcc > 0.85, `train-mode accuracy ${trainAcc}`);
   assert(Math.abs(evalAcc - trainAcc) < 0.05, `eval ${evalAcc} vs train mode ${trainAcc}`);
   // with the initial (never updated) statistics, as when fit dropped the state, it fails

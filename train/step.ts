@@ -422,6 +422,30 @@ function modelAccumulator(model: AnyLayer, metrics: Readonly<Record<string, Outp
   return acc;
 }
 
+const warnedUntrained = new WeakSet<object>();
+
+/**
+ * Warns (once per model) when every `num_batches_tracked` of a state is 0: batch norm would
+ * normalize with its initial running statistics, the silent mistake of training without
+ * carrying the state.
+ */
+async function warnUntrainedState(model: AnyLayer, state: unknown): Promise<void> {
+  if (warnedUntrained.has(model)) return;
+  const counters = tree.flattenWithPath(state, isTensor)[0]
+    .filter(([path, l]) => path.endsWith("num_batches_tracked") && l instanceof Tensor)
+    .map(([, l]) => l as Tensor);
+  if (counters.length === 0 || counters.some((c) => c._consumed !== undefined)) return;
+  const seen = await Promise.all(counters.map(async (c) => await c.item() as number));
+  if (seen.every((v) => v === 0)) {
+    warnedUntrained.add(model);
+    console.warn(
+      `evaluate(${model.name}): the batch-norm statistics in this state were never updated ` +
+        `(num_batches_tracked = 0), so evaluation normalizes with mean 0 and variance 1\n` +
+        `help: pass the state that fit (or a stateful train step) returned`,
+    );
+  }
+}
+
 const defaultModelMetrics: Readonly<Record<string, OutputMetricFn>> = Object.freeze({
   accuracy,
 });
@@ -469,6 +493,7 @@ const defaultModelMetrics: Readonly<Record<string, OutputMetricFn>> = Object.fre
  * import { evaluate } from "@denax/denax/train";
  * const net = nn.sequential([nn.batchNorm1d({ numFeatures: 2 }), nn.linear({ inFeatures: 2, outFeatures: 3 })]);
  * const data = { x: random.normal(random.key(0), [10, 2]), y: np.zeros([10], "i32") };
+ * // (an untrained state: evaluate warns that the statistics were never updated)
  * const r = await evaluate(net, net.init(random.key(1)), net.initState(), data);
  * console.log(r.accuracy); // a number in [0, 1]
  * ```
@@ -517,6 +542,7 @@ export async function evaluate(...args: any[]): Promise<Record<string, number>> 
           `help: pass the state fit returned (or model.initState()) as the third argument`,
       );
     }
+    await warnUntrainedState(model, state);
   } else {
     const metrics = args[2] as Readonly<Record<string, MetricFn>>;
     [params, data, opts] = [args[0], args[1], args[3] ?? {}];

@@ -83,7 +83,8 @@ export interface CnnConfig {
  *
  * @param config `{ inputShape, numClasses, blocks, hidden = [], activation = "relu",
  *   dropout = 0, batchNorm = false }`.
- * @returns The model: `apply(params, x)` maps f32[..., C, H, W] to f32[..., numClasses].
+ * @returns The model (a `StatefulLayer` with batch norm, else a `Layer`): `apply(params, x)`
+ *   maps f32[..., C, H, W] to f32[..., numClasses].
  * @throws {RangeError} When a block's groups do not divide its channels or the downsampling
  *   empties the feature map (the message names the layer and the shapes).
  * @throws {TypeError} From `apply`, when the input is not [..., C, H, W] of the configured shape.
@@ -100,6 +101,14 @@ export interface CnnConfig {
  * console.log(String(net.apply(params, np.zeros([2, 1, 28, 28])))); // Tensor(f32[2,10])
  * ```
  */
+export function cnn(config: CnnConfig & { batchNorm: true }): StatefulLayer;
+export function cnn(
+  config: CnnConfig & {
+    batchNorm?: false;
+    blocks: readonly (ConvBlockConfig & { batchNorm?: false })[];
+  },
+): Layer;
+export function cnn(config: CnnConfig): Layer | StatefulLayer;
 export function cnn(config: CnnConfig): Layer | StatefulLayer {
   const model = "cnn";
   const shape = _checkImageShape(model, config.inputShape);
@@ -305,3 +314,5 @@ export function lenetBN(config: LeNetBNConfig = {}): StatefulLayer {
   const name = `LeNetBN([${shape}] → ${numClasses})`;
   return _checked(name, net, _imageCheck(model, ops, shape, true));
 }
+
+export type { Activation, ImageShape } from "./_common.ts";

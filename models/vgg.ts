@@ -120,6 +120,9 @@ export interface VggConfig {
  * console.log(String(net.apply(params, np.zeros([2, 3, 32, 32])))); // Tensor(f32[2,10])
  * ```
  */
+export function vgg(config: VggConfig & { batchNorm: true }): StatefulLayer;
+export function vgg(config?: VggConfig & { batchNorm?: false }): Layer;
+export function vgg(config?: VggConfig): Layer | StatefulLayer;
 export function vgg(config: VggConfig = {}): Layer | StatefulLayer {
   const depth = config.depth ?? 11;
   const bn = config.batchNorm ?? false;

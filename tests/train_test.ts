@@ -552,3 +552,25 @@ Deno.test("a train step's consumed arguments name the step and the argument they
     "was donated to bnStep as its state (argument 2)",
   );
 });
+
+Deno.test("fit takes the initial state from a stateful loss's initState", async () => {
+  const net = sequential([
+    batchNorm1d({ numFeatures: 2 }),
+    linear({ inFeatures: 2, outFeatures: 2 }),
+  ]);
+  const loss = Object.assign((p: any, s: any, b: any) => {
+    const r = net.apply(p, b.x, { state: s, train: true });
+    return [crossEntropy(r.y, b.y), r.state];
+  }, { initState: net.initState });
+  const { state } = await fit({
+    params: net.init(random.key(1)),
+    loss,
+    optimizer: sgd({ lr: 0.1 }),
+    trainData: twoMoons(random.key(0), { n: 32 }),
+    epochs: 1,
+    batchSize: 8,
+    key: random.key(2),
+    progress: false,
+  });
+  assertEquals(await state[0].num_batches_tracked.item(), 4);
+});

@@ -69,8 +69,9 @@ export interface FitOptions<P = any, S = any, B = any> {
   readonly optState?: S;
   /**
    * Initial model state (running statistics), carried through training and returned
-   * (default with a stateful `model`: `model.initState()`). Without `model`, giving it makes
-   * the loss stateful (as `stateful: true`).
+   * (default with a stateful `model`: `model.initState()`; with a stateful loss that has an
+   * `initState()` method, as a layer does: its result). Without `model`, giving it — or a loss
+   * with `initState` — makes the loss stateful (as `stateful: true`).
    */
   readonly state?: unknown;
   /**
@@ -204,7 +205,8 @@ function modelLoss(model: AnyLayer, loss: OutputMetricFn): StatefulLossFn {
  *   initialized from the model unless given; the model state (running statistics) is carried
  *   through every step, returned, and used (with `train: false`) for the epoch's metrics.
  * - `fit({ params, state, loss: (params, state, batch, key) → [loss, newState], ... })` (or
- *   `stateful: true`): a stateful loss, metrics `(params, batch, state) → f32[]`.
+ *   `stateful: true`, or a loss with an `initState()` method giving the initial state): a
+ *   stateful loss, metrics `(params, batch, state) → f32[]`.
  * - `fit({ params, loss: (params, batch, key) → loss, ... })`: stateless.
  *
  * Each epoch: a device permutation of the training data (key `foldIn(key, epoch)`), one jitted
@@ -282,7 +284,10 @@ export async function fit<P = any, S = any, B = any>(
   }
 
   // the three forms as one runner over (params, optState, state)
-  const stateful = model !== undefined || (opts.stateful ?? opts.state !== undefined);
+  const lossInit = (opts.loss as { initState?: unknown }).initState;
+  const initState = typeof lossInit === "function" ? lossInit as () => unknown : undefined;
+  const stateful = model !== undefined ||
+    (opts.stateful ?? (opts.state !== undefined || initState !== undefined));
   let run: Runner, step: TrainStep<P, S, B> | StatefulTrainStep<P, S, any, B>;
   let evalData: (p: P, s: unknown, data: B | BatchSource<B>) => Promise<Record<string, number>>;
   const evalOpts = { batchSize: opts.evalBatchSize };
@@ -322,7 +327,7 @@ export async function fit<P = any, S = any, B = any>(
 
   let params = (opts.params ?? model!.init(random.foldIn(key, 2))) as P;
   let optState = opts.optState ?? optimizer.init(params);
-  let state: unknown = opts.state ??
+  let state: unknown = opts.state ?? initState?.() ??
     (model !== undefined && isStateful(model) ? model.initState() : null);
   const history: History = { epoch: [], loss: [], time: [] };
   const es = opts.earlyStopping;

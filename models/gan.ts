@@ -12,7 +12,15 @@ import { jit, type Jitted, valueAndGrad } from "../core/transforms.ts";
 import { sequential } from "../layers/combinators.ts";
 import type { LayerLike } from "../layers/combinators.ts";
 import { conv2d, convTranspose2d } from "../layers/conv.ts";
-import { type AnyLayer, isStateful, type Params, type State } from "../layers/layer.ts";
+import {
+  type AnyLayer,
+  type ApplyOptions,
+  isStateful,
+  type Layer,
+  type Params,
+  type State,
+  type StatefulLayer,
+} from "../layers/layer.ts";
 import { _splitKeys, linear } from "../layers/linear.ts";
 import { bceWithLogits } from "../layers/losses.ts";
 import { batchNorm2d } from "../layers/norm.ts";
@@ -27,11 +35,11 @@ import {
 } from "./_common.ts";
 
 /** A GAN: a generator (noise → data) and a discriminator (data → one logit per example). */
-export interface Gan {
+export interface Gan<G extends AnyLayer = AnyLayer, D extends AnyLayer = AnyLayer> {
   /** Maps noise f32[N, ...noiseShape] to data f32[N, ...dataShape]. */
-  readonly generator: AnyLayer;
+  readonly generator: G;
   /** Maps data f32[N, ...dataShape] to logits f32[N] (real vs fake). */
-  readonly discriminator: AnyLayer;
+  readonly discriminator: D;
   /** The shape of one noise vector, e.g. `[2]` or `[100, 1, 1]`. */
   readonly noiseShape: readonly number[];
 }
@@ -50,13 +58,13 @@ export interface MlpGanConfig {
   activation?: Activation;
 }
 
-function _mlpStack(sizes: readonly number[], act: (x: Tensor) => Tensor): AnyLayer {
+function _mlpStack(sizes: readonly number[], act: (x: Tensor) => Tensor): Layer {
   const ls: LayerLike[] = [];
   for (let i = 0; i + 1 < sizes.length; i++) {
     ls.push(linear({ inFeatures: sizes[i], outFeatures: sizes[i + 1] }));
     if (i + 2 < sizes.length) ls.push(act);
   }
-  return sequential(ls) as unknown as AnyLayer;
+  return sequential(ls) as unknown as Layer;
 }
 
 /**
@@ -81,18 +89,18 @@ function _mlpStack(sizes: readonly number[], act: (x: Tensor) => Tensor): AnyLay
  * console.log(String(fake), String(d.apply(d.init(random.key(2)), fake))); // Tensor(f32[4,2]) Tensor(f32[4])
  * ```
  */
-export function mlpGan(config: MlpGanConfig = {}): Gan {
+export function mlpGan(config: MlpGanConfig = {}): Gan<Layer, Layer> {
   const model = "mlpGan";
   const zd = _checkPositive(model, "latentDim", config.latentDim ?? 2);
   const xd = _checkPositive(model, "dataDim", config.dataDim ?? 2);
   const act = _act(config.activation ?? "tanh");
   const g = _mlpStack([zd, ...(config.generatorHidden ?? []), xd], act);
   const dStack = _mlpStack([xd, ...(config.discriminatorHidden ?? [5, 3]), 1], act);
-  const d: AnyLayer = {
+  const d: Layer = {
     name: `MLPGAN.D(${xd})`,
     init: (k: Tensor) => dStack.init(k),
-    apply: (p: Params, x: Tensor, o?: object) => {
-      const y = (dStack.apply as (p: Params, x: Tensor, o?: object) => Tensor)(p, x, o);
+    apply: (p: Params, x: Tensor, o?: ApplyOptions) => {
+      const y = dStack.apply(p, x, o);
       return np.reshape(y, y.shape.slice(0, -1));
     },
   };
@@ -130,7 +138,7 @@ export interface DcganConfig {
  *
  * (convolutions without bias, as d2l). With `stages` k the image side is `b·2^k`; both players
  * are stateful (batch norm): `initState()`, `apply(params, x, { state, train }) → { y, state }`.
- * The generator accepts z as f32[N, latent] or f32[N, latent, 1, 1].
+ * The generator takes z as f32[N, latent, 1, 1] (`noiseShape`).
  *
  * @param config `{ latentDim = 100, imageShape = [3, 64, 64], features = 64, stages }`.
  * @returns The GAN.
@@ -142,17 +150,17 @@ export interface DcganConfig {
  * import { dcgan } from "./gan.ts";
  *
  * const { generator: g, noiseShape } = dcgan({ latentDim: 16, imageShape: [1, 28, 28], features: 4 });
- * const z = random.normal(random.key(1), [2, ...noiseShape]);
+ * const z = random.normal(random.key(1), [2, ...noiseShape]); // f32[2,16,1,1]
  * const { y } = g.apply(g.init(random.key(0)), z, { state: g.initState(), train: true });
  * console.log(String(y)); // Tensor(f32[2,1,28,28])
  * ```
  */
-export function dcgan(config: DcganConfig = {}): Gan {
+export function dcgan(config: DcganConfig = {}): Gan<StatefulLayer, StatefulLayer> {
   const model = "dcgan";
   const zd = _checkPositive(model, "latentDim", config.latentDim ?? 100);
   const shape = _checkImageShape(model, config.imageShape ?? [3, 64, 64]);
   const f = _checkPositive(model, "features", config.features ?? 64);
-  const [c, side] = [shape[0], shape[1]];
+  const side = shape[1];
   if (shape[2] !== side) {
     throw new RangeError(`${model}: the image must be square, got imageShape [${shape}]`);
   }
@@ -168,10 +176,19 @@ export function dcgan(config: DcganConfig = {}): Gan {
         `\nhelp: choose stages so that side / 2^stages is an integer`,
     );
   }
-  const base = side / 2 ** k;
-  const width = (i: number) => f * 2 ** (k - 1 - i); // G stage i output width; D stage k-1-i
-  const relu = _act("relu"), lrelu = _act("leakyRelu");
-  const gBlock = (i: number, o: number, ks: number, s: number, p: number) =>
+  return {
+    generator: _dcganGenerator(zd, shape, f, k),
+    discriminator: _dcganDiscriminator(shape, f, k),
+    noiseShape: [zd, 1, 1],
+  };
+}
+
+/** DCGAN's generator: k upsampling stages from z [latent, 1, 1] to a tanh image. */
+function _dcganGenerator(zd: number, shape: ImageShape, f: number, k: number): StatefulLayer {
+  const base = shape[1] / 2 ** k;
+  const width = (i: number) => f * 2 ** (k - 1 - i); // output width of stage i
+  const relu = _act("relu");
+  const block = (i: number, o: number, ks: number, s: number, p: number) =>
     sequential([
       convTranspose2d({
         inChannels: i,
@@ -184,12 +201,12 @@ export function dcgan(config: DcganConfig = {}): Gan {
       batchNorm2d({ numFeatures: o }),
       relu,
     ]);
-  const gl: LayerLike[] = [gBlock(zd, width(0), base, 1, 0)];
-  for (let i = 1; i < k; i++) gl.push(gBlock(width(i - 1), width(i), 4, 2, 1));
+  const gl: LayerLike[] = [block(zd, width(0), base, 1, 0)];
+  for (let i = 1; i < k; i++) gl.push(block(width(i - 1), width(i), 4, 2, 1));
   gl.push(
     convTranspose2d({
       inChannels: width(k - 1),
-      outChannels: c,
+      outChannels: shape[0],
       kernelSize: 4,
       stride: 2,
       padding: 1,
@@ -197,8 +214,21 @@ export function dcgan(config: DcganConfig = {}): Gan {
     }),
     np.tanh,
   );
+  const net = sequential(gl);
+  const name = `DCGAN.G(${zd} → [${shape}])`;
+  return _checked(name, net, (z: Tensor) => {
+    if (z.ndim < 4 || z.shape.slice(-3).join() !== [zd, 1, 1].join()) {
+      throw new TypeError(`${name} expects noise [..., ${zd}, 1, 1], got ${z.aval}`);
+    }
+  });
+}
+
+/** DCGAN's discriminator: k strided stages, then a base×base conv to one logit per image. */
+function _dcganDiscriminator(shape: ImageShape, f: number, k: number): StatefulLayer {
+  const base = shape[1] / 2 ** k;
+  const lrelu = _act("leakyRelu");
   const dl: LayerLike[] = [];
-  let cin = c;
+  let cin = shape[0];
   for (let i = 0; i < k; i++) {
     const o = f * 2 ** i;
     dl.push(
@@ -221,31 +251,12 @@ export function dcgan(config: DcganConfig = {}): Gan {
     conv2d({ inChannels: cin, outChannels: 1, kernelSize: base, bias: false }),
     (x: Tensor) => np.reshape(x, x.shape.slice(0, -3)),
   );
-  const gNet = sequential(gl), dNet = sequential(dl);
-  const g = _checked(`DCGAN.G(${zd} → [${shape}])`, gNet, () => {});
-  const zShape = [zd, 1, 1];
-  const gIn: AnyLayer = {
-    ...g,
-    apply(p: Params, z: Tensor, o: object = {}) {
-      const ok = (z.ndim >= 1 && z.shape[z.ndim - 1] === zd) ||
-        (z.ndim >= 3 && z.shape.slice(-3).join() === zShape.join());
-      if (!ok) {
-        throw new TypeError(
-          `${g.name} expects noise [..., ${zd}] or [..., ${zd}, 1, 1], got ${z.aval}`,
-        );
-      }
-      const z4 = z.shape.slice(-3).join() === zShape.join() && z.ndim >= 3
-        ? z
-        : np.reshape(z, [...z.shape, 1, 1]);
-      return gNet.apply(p, z4, o);
-    },
-  } as AnyLayer;
-  const d = _checked(`DCGAN.D([${shape}])`, dNet, (x: Tensor) => {
+  const name = `DCGAN.D([${shape}])`;
+  return _checked(name, sequential(dl), (x: Tensor) => {
     if (x.ndim < 3 || x.shape.slice(-3).join() !== shape.join()) {
-      throw new TypeError(`DCGAN.D expects images [..., ${shape.join(", ")}], got ${x.aval}`);
+      throw new TypeError(`${name} expects images [..., ${shape.join(", ")}], got ${x.aval}`);
     }
   });
-  return { generator: gIn, discriminator: d, noiseShape: zShape };
 }
 
 // ---------------------------------------------------------------- training

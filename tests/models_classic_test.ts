@@ -674,9 +674,17 @@ Deno.test("dcgan: shapes for 28×28 and 64×64, batch norm in both players, one 
   const gan = dcgan({ latentDim: 8, imageShape: [1, 28, 28], features: 2 });
   const G = gan.generator, D = gan.discriminator;
   assert(isStateful(G) && isStateful(D));
-  const z = random.normal(random.key(0), [2, 8]);
+  const z = random.normal(random.key(0), [2, 8, 1, 1]);
   const { y } = G.apply(G.init(random.key(1)), z, { state: G.initState(), train: true });
   assertEquals(y.shape, [2, 1, 28, 28]);
+  assertThrows(
+    () =>
+      G.apply(G.init(random.key(1)), random.normal(random.key(0), [2, 8]), {
+        state: G.initState(),
+      }),
+    TypeError,
+    "[..., 8, 1, 1]",
+  );
   const pv = await flat(y);
   assert(pv.every((v) => v >= -1 && v <= 1));
   const big = dcgan({ latentDim: 4, imageShape: [3, 64, 64], features: 1 });

@@ -102,12 +102,14 @@ export interface CnnConfig {
  * ```
  */
 export function cnn(config: CnnConfig & { batchNorm: true }): StatefulLayer;
+/** {@link cnn} without batch norm anywhere: a stateless `Layer`. */
 export function cnn(
   config: CnnConfig & {
     batchNorm?: false;
     blocks: readonly (ConvBlockConfig & { batchNorm?: false })[];
   },
 ): Layer;
+/** {@link cnn} with any config: a `Layer`, or a `StatefulLayer` when a block has batch norm. */
 export function cnn(config: CnnConfig): Layer | StatefulLayer;
 export function cnn(config: CnnConfig): Layer | StatefulLayer {
   const model = "cnn";

@@ -121,7 +121,9 @@ export interface VggConfig {
  * ```
  */
 export function vgg(config: VggConfig & { batchNorm: true }): StatefulLayer;
+/** {@link vgg} without batch norm: a stateless `Layer`. */
 export function vgg(config?: VggConfig & { batchNorm?: false }): Layer;
+/** {@link vgg} with any config: a `StatefulLayer` with batch norm, else a `Layer`. */
 export function vgg(config?: VggConfig): Layer | StatefulLayer;
 export function vgg(config: VggConfig = {}): Layer | StatefulLayer {
   const depth = config.depth ?? 11;

@@ -185,6 +185,36 @@ Deno.test("full-size alexnet and vgg params and state have torchvision's state_d
   assertEquals(n, 138357544); // VGG16: 138.4M parameters (S1 table)
 });
 
+Deno.test("full-size models compose at ImageNet and Fashion-MNIST sizes (traced, shapes only)", () => {
+  /** The output shape of an eval-mode forward pass, traced abstractly (no values computed). */
+  const outShape = (model: AnyLayer, inShape: number[]): number[] => {
+    let shape: number[] = [];
+    const state = isStateful(model) ? model.initState() : null;
+    makeJaxpr((k: Tensor, x: Tensor) => {
+      const y = evalLogits(model, model.init(k), state, x);
+      shape = [...y.shape];
+      return y;
+    })(random.key(0), np.zeros(inShape));
+    return shape;
+  };
+  assertEquals(outShape(alexnet(), [1, 3, 224, 224]), [1, 1000]);
+  assertEquals(outShape(vgg({ depth: 16, batchNorm: true }), [1, 3, 224, 224]), [1, 1000]);
+  assertEquals(outShape(vgg({ depth: 19 }), [1, 3, 224, 224]), [1, 1000]);
+  assertEquals(outShape(nin(), [1, 1, 224, 224]), [1, 10]);
+  assertEquals(outShape(lenet({ inputShape: [3, 224, 224], numClasses: 1000 }), [1, 3, 224, 224]), [
+    1,
+    1000,
+  ]);
+  assertEquals(outShape(lenetBN({ inputShape: [3, 224, 224] }), [2, 3, 224, 224]), [2, 10]);
+  // d2l resizes Fashion-MNIST to 224 for AlexNet and VGG: at 28×28 they are refused by name
+  assertEquals(outShape(alexnet({ inputShape: [1, 224, 224], numClasses: 10 }), [1, 1, 224, 224]), [
+    1,
+    10,
+  ]);
+  assertThrows(() => alexnet({ inputShape: [1, 28, 28], numClasses: 10 }), RangeError, "alexnet");
+  assertThrows(() => vgg({ inputShape: [1, 28, 28], numClasses: 10 }), RangeError, "vgg11");
+});
+
 // ---------------------------------------------------------------- linear models
 
 const BOOL_X = [[0, 0], [0, 1], [1, 0], [1, 1]];

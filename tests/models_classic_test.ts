@@ -498,6 +498,14 @@ Deno.test("lenet: d2l's shapes for Fashion-MNIST and for a 3×32×32 input; mode
     TypeError,
     "lenet expects input [..., 3, 32, 32]",
   );
+  // one example without a batch dim, and vmap over the batch, equal the batched call
+  const xc = uniform(2, [3, 3, 32, 32]);
+  const batched = await flat(c.apply(pc, xc));
+  assertAllClose(await flat(vmap((xi: Tensor) => c.apply(pc, xi))(xc)), batched, {
+    rtol: 1e-5,
+    atol: 1e-6,
+  });
+  assertEquals(c.apply(pc, uniform(2, [3, 32, 32])).shape, [4]);
   const e = assertThrows(() => lenet({ inputShape: [1, 8, 8] }), RangeError);
   assert(e.message.includes("lenet: layer 3") && e.message.includes("[6, 4, 4]"), e.message);
   const m = lenet({ variant: "modern", inputShape: [1, 12, 12], numClasses: 3 });
@@ -531,7 +539,7 @@ Deno.test("lenetBN trains with a jitted stateful step and keeps PyTorch's state 
   assertEquals(await state[13].num_batches_tracked.item(), 5);
 });
 
-Deno.test("alexnet, vgg and nin: two input sizes, adaptive pooling, and too-small inputs name the layer", () => {
+Deno.test("alexnet, vgg and nin: two input sizes, adaptive pooling, and too-small inputs name the layer", async () => {
   const small = { channels: [4, 4, 4, 4, 4] as const, hidden: 8, numClasses: 3 };
   const a1 = alexnet({ ...small, inputShape: [3, 63, 63] });
   const pa = a1.init(random.key(0));
@@ -543,6 +551,12 @@ Deno.test("alexnet, vgg and nin: two input sizes, adaptive pooling, and too-smal
     e.message,
   );
   assertThrows(() => alexnet({ ...small, inputShape: [3, 50, 50] }), RangeError, "features.12");
+  // dropout in the classifier: active only in training, with a key
+  const xa = uniform(1, [2, 3, 63, 63]);
+  const ea = await flat(a1.apply(pa, xa));
+  const ta = await flat(a1.apply(pa, xa, { train: true, key: random.key(9) }));
+  assert(ta.some((v, i) => Math.abs(v - ea[i]) > 1e-6));
+  assertThrows(() => a1.apply(pa, xa, { train: true }), TypeError, "key");
   assertThrows(() => a1.apply(pa, uniform(1, [1, 1, 63, 63])), TypeError, "[..., 3, H, W]");
 
   const v = vgg({ inputShape: [1, 16, 16], numClasses: 2, layers: [4, "M", 4, "M"], hidden: 8 });

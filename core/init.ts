@@ -23,6 +23,11 @@ registerBackend("cpu", () => Promise.resolve(createCpuBackend()));
 export interface InitOptions {
   /** "cpu", "webgpu", or undefined to choose (DENAX_BACKEND, then webgpu when available). */
   backend?: string;
+  /**
+   * Device bytes past which a backend with a memory budget (webgpu) trims its buffer pool and
+   * asks for a garbage collection; 0 turns it off. Default: `DENAX_MEMORY_BUDGET`, else 1 GiB.
+   */
+  memoryBudget?: number;
 }
 
 function envBackend(): string | undefined {
@@ -55,11 +60,23 @@ export async function init(opts: InitOptions = {}): Promise<{ name: string; desc
       b = await useBackend("cpu");
     }
   } else b = await useBackend("cpu");
+  if (opts.memoryBudget !== undefined && "memoryBudget" in b) {
+    (b as { memoryBudget: number }).memoryBudget = opts.memoryBudget;
+  }
   return { name: b.name, description: b.description };
 }
 
-/** The current backend's name and description. */
-export function backendInfo(): { name: string; description: string } {
+/**
+ * The current backend's name and description, and for backends that account for device
+ * memory (webgpu) its counters: `liveBytes`, `liveBuffers`, `pooledBytes`, `pooledBuffers`,
+ * `programBytes`, `programBuffers`, `budget`, `trims`, `collections`.
+ */
+export function backendInfo(): {
+  name: string;
+  description: string;
+  memory?: Readonly<Record<string, number>>;
+} {
   const b = currentBackend();
-  return { name: b.name, description: b.description };
+  const memory = (b as { memory?: Readonly<Record<string, number>> }).memory;
+  return { name: b.name, description: b.description, ...(memory ? { memory } : {}) };
 }

@@ -2,6 +2,13 @@
  * The `jit_call` primitive: a call of a staged jaxpr. Its rules transform the jaxpr and bind
  * `jit_call` again, so `jit` composes with every other transformation.
  *
+ * Compiled executables (one per jaxpr, backend, donation pattern and set of inlined literals)
+ * are kept in one process-wide LRU cache bounded by {@link jitCacheLimits}: at most 256
+ * executables and 512 MiB of the device buffers they keep between calls (their scratch
+ * arenas), by default; `DENAX_JIT_CACHE` (entries) and `DENAX_JIT_CACHE_BYTES` (bytes) set
+ * other defaults. An evicted executable releases its device buffers at once and is compiled
+ * again on its next call.
+ *
  * @module
  */
 import { fmtAvals } from "./aval.ts";
@@ -12,18 +19,88 @@ import { batchJaxpr, jvpJaxpr, transposeJaxpr } from "./jaxpr_rules.ts";
 import { definePrimitive, type Params, type Primitive, UndefinedPrimal } from "./primitive.ts";
 import type { Tensor } from "./tensor.ts";
 import { bind, pushInterpreter } from "./trace.ts";
+import { env } from "./env.ts";
 
-/** Counts how often jaxprs were compiled for execution (tests read it). */
-export const compileStats = { traces: 0, compiles: 0 };
+/**
+ * Counters of jit compilation (tests read them): `traces` of jitted functions, `compiles` of
+ * jaxprs into executables, executables `cached` now with their `cachedBytes` of device
+ * buffers, and `evictions` from the cache.
+ */
+export const compileStats = { traces: 0, compiles: 0, cached: 0, cachedBytes: 0, evictions: 0 };
+
+const _envCount = (name: string, dflt: number): number => {
+  const v = Number(env(name) ?? NaN);
+  return Number.isFinite(v) && v > 0 ? v : dflt;
+};
+
+/**
+ * Bounds of the compiled-executable cache (least recently used out first); assign to change
+ * them (the next compile applies them). `maxEntries`: executables (default 256, or
+ * `DENAX_JIT_CACHE`); `maxBytes`: device bytes their arenas keep between calls (default
+ * 512 MiB, or `DENAX_JIT_CACHE_BYTES`). The most recent executable always stays.
+ *
+ * @example
+ * ```ts
+ * import { jitCacheLimits } from "./jit_prim.ts";
+ * console.log(jitCacheLimits.maxEntries); // 256
+ * ```
+ */
+export const jitCacheLimits: { maxEntries: number; maxBytes: number } = {
+  maxEntries: _envCount("DENAX_JIT_CACHE", 256),
+  maxBytes: _envCount("DENAX_JIT_CACHE_BYTES", 512 * 2 ** 20),
+};
+
+/** A compiled jaxpr; backends' executables may report and release their device buffers. */
+export type CompiledJaxpr = ((args: Tensor[]) => Tensor[]) & {
+  /** Device bytes kept between calls. */
+  readonly deviceBytes?: number;
+  /** Frees what the executable keeps between calls (it stays callable). */
+  release?(): void;
+};
 
 /** A backend that can compile whole jaxprs (the webgpu backend does). */
 export interface JaxprCompiler {
   compileJaxpr(
     j: Jaxpr,
     opts?: { donated?: readonly boolean[]; literals?: readonly (number | undefined)[] },
-  ): (args: Tensor[]) => Tensor[];
+  ): CompiledJaxpr;
 }
-const _compiled = new WeakMap<Jaxpr, Map<unknown, Map<string, (args: Tensor[]) => Tensor[]>>>();
+const _compiled = new WeakMap<Jaxpr, Map<unknown, Map<string, CompiledJaxpr>>>();
+
+interface _Cached {
+  readonly home: Map<string, CompiledJaxpr>;
+  readonly key: string;
+  bytes: number;
+}
+/** Every cached executable, least recently used first. */
+const _lru = new Map<CompiledJaxpr, _Cached>();
+/** Executables in a call now (a nested jit's compile must not evict its caller). */
+const _running = new Set<CompiledJaxpr>();
+
+function _touch(exe: CompiledJaxpr, c: _Cached): void {
+  _lru.delete(exe);
+  _lru.set(exe, c);
+  const bytes = exe.deviceBytes ?? 0;
+  compileStats.cachedBytes += bytes - c.bytes;
+  c.bytes = bytes;
+}
+
+function _evict(keep: CompiledJaxpr): void {
+  for (const [exe, c] of _lru) {
+    if (
+      _lru.size <= jitCacheLimits.maxEntries && compileStats.cachedBytes <= jitCacheLimits.maxBytes
+    ) {
+      return;
+    }
+    if (exe === keep || _running.has(exe)) continue;
+    _lru.delete(exe);
+    if (c.home.get(c.key) === exe) c.home.delete(c.key);
+    compileStats.cachedBytes -= c.bytes;
+    compileStats.cached = _lru.size;
+    compileStats.evictions++;
+    exe.release?.();
+  }
+}
 
 function runCompiled(
   j: Jaxpr,
@@ -39,14 +116,28 @@ function runCompiled(
   // one executable per backend, donation pattern and set of inlined literals
   const key = `${donated?.map(Number).join("") ?? ""}|${literals?.join(",") ?? ""}`;
   let exe = perBackend.get(key);
+  let c: _Cached | undefined;
   if (!exe) {
     compileStats.compiles++;
     exe = backend.compileJaxpr
       ? backend.compileJaxpr(j, { donated, literals })
       : (xs: Tensor[]) => evalJaxpr(j, [], xs);
     perBackend.set(key, exe);
+    _lru.set(exe, c = { home: perBackend, key, bytes: 0 });
+    compileStats.cached = _lru.size;
+  } else c = _lru.get(exe)!;
+  const outer = _running.has(exe);
+  _running.add(exe);
+  let outs: Tensor[];
+  try {
+    outs = exe(args);
+  } finally {
+    if (!outer) _running.delete(exe);
   }
-  return exe(args);
+  // after the call: its arena exists from the first call on
+  _touch(exe, c);
+  _evict(exe);
+  return outs;
 }
 
 export const jit_call_p: Primitive = definePrimitive("jit_call", {

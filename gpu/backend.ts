@@ -55,7 +55,7 @@ import {
   UNARY_PRIMS,
   type UnaryPrim,
 } from "./prims.ts";
-import { GpuRuntime, type RuntimeOptions } from "./runtime.ts";
+import { GpuRuntime, type MemoryStats, type RuntimeOptions } from "./runtime.ts";
 import { GpuError } from "./errors.ts";
 import type { Jaxpr } from "../core/jaxpr.ts";
 import { compileJaxpr, type Executable, type JitCompileOptions } from "./jit/mod.ts";
@@ -203,6 +203,13 @@ export interface WebGpuOptions extends RuntimeOptions {
 export interface WebGpuBackend extends Backend {
   /** The runtime (device, pools, pipeline cache, encoder). */
   readonly runtime: GpuRuntime;
+  /** The device memory the runtime accounts for (see `GpuRuntime.memory`). */
+  readonly memory: MemoryStats;
+  /**
+   * The memory budget in bytes (see `RuntimeOptions.memoryBudget`; 0 sets none, read back as
+   * Infinity).
+   */
+  memoryBudget: number;
   /** The GEMM autotuner, or null when autotuning is off. */
   readonly autotuner: Autotuner | null;
   /**
@@ -274,10 +281,11 @@ export async function createWebGpuBackend(opts: WebGpuOptions = {}): Promise<Web
   };
   const owners = new BufferOwnerRegistry((buf) => rt.release(buf));
   const alloc = (bytes: number): WebGpuArray => {
-    const arr = new WebGpuArray(rt.storage.acquire(bytes), bytes);
+    const arr = new WebGpuArray(rt.acquire(bytes), bytes);
     owners.register(arr, arr.buffer);
     return arr;
   };
+  const releasing = new WeakSet<WebGpuArray>();
   const handle = (b: Buf): WebGpuArray => {
     if (!(b instanceof WebGpuArray)) {
       throw new TypeError("Cannot use a buffer of another backend on webgpu");
@@ -290,6 +298,15 @@ export async function createWebGpuBackend(opts: WebGpuOptions = {}): Promise<Web
     description: rt.ctx.description,
     runtime: rt,
     autotuner: tuner,
+    get memory(): MemoryStats {
+      return rt.memory;
+    },
+    set memoryBudget(bytes: number) {
+      rt.memoryBudget = bytes;
+    },
+    get memoryBudget(): number {
+      return rt.memoryBudget;
+    },
     gemmCaps,
     upload(data: TypedArray, aval: AvalLike): Buf {
       const arr = alloc(_n(aval) * 4);
@@ -316,7 +333,11 @@ export async function createWebGpuBackend(opts: WebGpuOptions = {}): Promise<Web
       return outs;
     },
     release(buf: Buf): void {
-      const arr = handle(buf);
+      if (!(buf instanceof WebGpuArray)) handle(buf);
+      const arr = buf as WebGpuArray;
+      // idempotent: a second dispose, or one of a donated array, has nothing left to free
+      if (arr.released || releasing.has(arr)) return;
+      releasing.add(arr);
       owners.unregister(arr);
       // While a deferred task (a loop) is pending it may still use the buffer: the release,
       // and the use-after-release check, wait until the work issued before it has run.

@@ -14,6 +14,17 @@
  * `defer.ts`); garbage-collected buffers that held-back work still uses stay out of the pool
  * until that work has run.
  *
+ * Memory (see {@link RuntimeOptions.memoryBudget}): the runtime counts the bytes of live and
+ * pooled storage buffers and of compiled programs' own buffers. When a request would take the
+ * total over the budget, it first trims the pool; when the live bytes alone are over it, it
+ * asks V8 for a full garbage collection at the next turn of the event loop (once per quarter
+ * budget allocated), so that the buffers of unreachable Tensors come back through their
+ * finalizers. Collection cannot happen inside one synchronous stretch of code: a loop that
+ * never awaits frees garbage Tensors only with `using`/`dispose`.
+ *
+ * The pipeline cache is an LRU bounded by count and by WGSL source bytes (see
+ * {@link RuntimeOptions.pipelineCache}); compiled programs keep the pipelines they use.
+ *
  * Profiling (`DENAX_PROFILE=1` or {@link RuntimeOptions.profile}, where the device has
  * `timestamp-query`): every dispatch is timed on the GPU, and per-op times are printed per
  * submit and as totals at exit (see `profile.ts`).
@@ -29,7 +40,7 @@ import { type DeferredTask, Scheduler } from "./defer.ts";
 import { debugLevel, envVar, type GpuContext, requestGpu } from "./device.ts";
 import { GpuError, GpuUnavailableError, numberLines } from "./errors.ts";
 import type { BufRef, Kernel, Plan, TexRef, TextureSpec } from "./kernels/common.ts";
-import { BufferPool, type PoolStats } from "./pool.ts";
+import { bucketBytes, BufferPool, type PoolStats } from "./pool.ts";
 import { KernelProfiler } from "./profile.ts";
 
 /** Options of {@link GpuRuntime.create}. */
@@ -42,6 +53,48 @@ export interface RuntimeOptions {
    * without `timestamp-query`.
    */
   readonly profile?: boolean | ((line: string) => void);
+  /**
+   * Device bytes (live and pooled storage buffers plus compiled programs' own buffers) past
+   * which the runtime trims its pool and asks for a garbage collection. Default: the
+   * `DENAX_MEMORY_BUDGET` environment variable (bytes, or with a K/M/G suffix: "512M"), else
+   * 1 GiB; 0 or Infinity turns the budget off. Settable later with
+   * {@link GpuRuntime.memoryBudget}.
+   */
+  readonly memoryBudget?: number;
+  /**
+   * Whether a budget overrun may run a full garbage collection (default true unless the
+   * environment has `DENAX_GC=0`). It uses `globalThis.gc` when the process runs with
+   * `--v8-flags=--expose-gc`, and otherwise exposes it through `node:v8`.
+   */
+  readonly collect?: boolean;
+  /**
+   * Bounds of the pipeline cache, least recently used first out: `maxEntries` pipelines
+   * (default 1024, or the `DENAX_PIPELINE_CACHE` environment variable) and `maxBytes` of WGSL
+   * source (default 32 MiB).
+   */
+  readonly pipelineCache?: { readonly maxEntries?: number; readonly maxBytes?: number };
+}
+
+/** The device memory a runtime accounts for (see {@link GpuRuntime.memory}). */
+export interface MemoryStats {
+  /** Bytes of storage buffers that arrays (and in-flight temporaries) hold. */
+  readonly liveBytes: number;
+  /** Storage buffers that arrays (and in-flight temporaries) hold. */
+  readonly liveBuffers: number;
+  /** Bytes of released storage buffers kept for reuse. */
+  readonly pooledBytes: number;
+  /** Released storage buffers kept for reuse. */
+  readonly pooledBuffers: number;
+  /** Bytes of the buffers and textures compiled programs keep between calls. */
+  readonly programBytes: number;
+  /** Buffers and textures compiled programs keep between calls. */
+  readonly programBuffers: number;
+  /** The budget in bytes (Infinity: none). */
+  readonly budget: number;
+  /** Times the pool was trimmed because the budget was exceeded. */
+  readonly trims: number;
+  /** Garbage collections requested because live bytes exceeded the budget. */
+  readonly collections: number;
 }
 
 /** Counters of the runtime, for tests and profiling. */
@@ -56,7 +109,18 @@ export interface RuntimeStats {
   readonly submits: number;
   /** The storage buffer pool's counters. */
   readonly storage: PoolStats;
+  /** Pipelines in the cache. */
+  readonly pipelines: number;
+  /** Pipelines dropped from the cache by its bounds. */
+  readonly pipelineEvictions: number;
 }
+
+/** Default {@link RuntimeOptions.memoryBudget}: 1 GiB. */
+export const DEFAULT_MEMORY_BUDGET: number = 2 ** 30;
+/** Default pipeline cache bound, in pipelines. */
+export const DEFAULT_PIPELINE_ENTRIES = 1024;
+/** Default pipeline cache bound, in bytes of WGSL source. */
+export const DEFAULT_PIPELINE_BYTES: number = 32 * 2 ** 20;
 
 // GPUBufferUsage and GPUMapMode flags, spelled out so that importing this module needs no
 // WebGPU globals: MAP_READ 0x1, COPY_SRC 0x4, COPY_DST 0x8, STORAGE 0x80; GPUMapMode.READ 0x1.
@@ -72,6 +136,19 @@ export class GpuRuntime {
   readonly storage: BufferPool;
   #staging: BufferPool;
   #pipelines = new Map<string, GPUComputePipeline>();
+  #pipelineBytes = 0;
+  #maxPipelines: number;
+  #maxPipelineBytes: number;
+  #pipelineEvictions = 0;
+  #budget = Infinity;
+  #collect: boolean;
+  #programBytes = 0;
+  #programBuffers = 0;
+  #trims = 0;
+  #collections = 0;
+  #allocated = 0;
+  #collectAfter = 0;
+  #collectPending = false;
   #checks = new Map<string, Promise<GpuError | null>>();
   #encoder: GPUCommandEncoder | null = null;
   #pass: GPUComputePassEncoder | null = null;
@@ -95,7 +172,15 @@ export class GpuRuntime {
   private constructor(ctx: GpuContext, opts: RuntimeOptions) {
     this.ctx = ctx;
     this.storage = new BufferPool(ctx.device, _STORAGE_USAGE);
-    this.#staging = new BufferPool(ctx.device, _STAGING_USAGE, 1 << 28);
+    this.#staging = new BufferPool(ctx.device, _STAGING_USAGE, { maxPooledBytes: 1 << 28 });
+    this.memoryBudget = opts.memoryBudget ?? _envBytes("DENAX_MEMORY_BUDGET") ??
+      DEFAULT_MEMORY_BUDGET;
+    this.#collect = opts.collect ?? envVar("DENAX_GC") !== "0";
+    const pc = opts.pipelineCache ?? {};
+    const envEntries = Number(envVar("DENAX_PIPELINE_CACHE") ?? NaN);
+    this.#maxPipelines = pc.maxEntries ??
+      (Number.isFinite(envEntries) && envEntries > 0 ? envEntries : DEFAULT_PIPELINE_ENTRIES);
+    this.#maxPipelineBytes = pc.maxBytes ?? DEFAULT_PIPELINE_BYTES;
     this.#flushEvery = opts.flushEvery ?? 64;
     const level = envVar("DENAX_PROFILE");
     const profile = opts.profile ?? (level === "1" || level === "2");
@@ -130,7 +215,104 @@ export class GpuRuntime {
       dispatches: this.#dispatches,
       submits: this.#submits,
       storage: this.storage.stats,
+      pipelines: this.#pipelines.size,
+      pipelineEvictions: this.#pipelineEvictions,
     };
+  }
+
+  /**
+   * The memory budget in bytes (Infinity: none; see {@link RuntimeOptions.memoryBudget}).
+   * Setting it also caps the pool at half of it.
+   */
+  get memoryBudget(): number {
+    return this.#budget;
+  }
+  set memoryBudget(bytes: number) {
+    if (!(bytes >= 0)) {
+      throw new RangeError(`Cannot set the webgpu memory budget to ${bytes}: need bytes >= 0`);
+    }
+    this.#budget = bytes === 0 ? Infinity : bytes;
+    this.storage.maxPooledBytes = Math.min(2 ** 30, this.#budget / 2);
+  }
+
+  /** The pipeline cache's bounds (see {@link RuntimeOptions.pipelineCache}). */
+  get pipelineCacheLimits(): { maxEntries: number; maxBytes: number } {
+    return { maxEntries: this.#maxPipelines, maxBytes: this.#maxPipelineBytes };
+  }
+  set pipelineCacheLimits(l: { readonly maxEntries?: number; readonly maxBytes?: number }) {
+    this.#maxPipelines = l.maxEntries ?? this.#maxPipelines;
+    this.#maxPipelineBytes = l.maxBytes ?? this.#maxPipelineBytes;
+    this.#evictPipelines(null);
+  }
+
+  /** The device memory the runtime accounts for, and what the budget did. */
+  get memory(): MemoryStats {
+    const s = this.storage.stats;
+    return {
+      liveBytes: s.liveBytes,
+      liveBuffers: s.live,
+      pooledBytes: s.pooledBytes,
+      pooledBuffers: s.pooled,
+      programBytes: this.#programBytes,
+      programBuffers: this.#programBuffers,
+      budget: this.#budget,
+      trims: this.#trims,
+      collections: this.#collections,
+    };
+  }
+
+  /**
+   * A storage buffer from the pool, under the memory budget: when the request would take the
+   * accounted bytes over it, the pool is trimmed first, and while the live bytes stay over it
+   * a garbage collection is requested (see the module doc).
+   *
+   * @param bytes The size needed.
+   * @returns A buffer (release it with {@link release} or {@link releaseOrdered}).
+   */
+  acquire(bytes: number): GPUBuffer {
+    const size = bucketBytes(bytes);
+    this.#allocated += size;
+    if (this.#budget !== Infinity) this.#pressure(size);
+    return this.storage.acquire(size);
+  }
+
+  #pressure(size: number): void {
+    const s = this.storage.stats;
+    const held = s.liveBytes + this.#programBytes + size;
+    if (held + s.pooledBytes <= this.#budget) return;
+    if (s.pooledBytes > 0) {
+      this.storage.trim(Math.max(0, this.#budget - held));
+      this.#trims++;
+    }
+    if (held <= this.#budget || !this.#collect || this.#collectPending) return;
+    if (this.#allocated < this.#collectAfter) return;
+    // at most one collection per quarter budget allocated, however much stays live
+    this.#collectAfter = this.#allocated + this.#budget / 4;
+    this.#collectPending = true;
+    // at the next turn: nothing unreachable can be finalized before the current job ends
+    queueMicrotask(async () => {
+      try {
+        const gc = await _gcFunction();
+        if (gc) {
+          gc();
+          this.#collections++;
+        }
+      } finally {
+        this.#collectPending = false;
+      }
+    });
+  }
+
+  /**
+   * Accounts for buffers or textures a compiled program creates (positive) or destroys
+   * (negative), so that they count against the memory budget.
+   *
+   * @param bytes Bytes created (negative: destroyed).
+   * @param count Resources created (negative: destroyed).
+   */
+  trackProgram(bytes: number, count: number): void {
+    this.#programBytes += bytes;
+    this.#programBuffers += count;
   }
 
   /**
@@ -158,15 +340,38 @@ export class GpuRuntime {
     const check = device.popErrorScope().then(async (err) => {
       if (!err) return null;
       const e = await _compileError(op, wgsl, module, err, err.message);
-      this.#pipelines.delete(wgsl);
+      if (this.#pipelines.get(wgsl) === pipe) this.#uncache(wgsl);
       this.#failedLabels.add(label);
       this.#error ??= e;
       return e;
     });
     this.#checks.set(wgsl, check);
     check.finally(() => this.#checks.delete(wgsl));
-    this.#pipelines.set(wgsl, pipe);
+    this.#cache(wgsl, pipe);
     return pipe;
+  }
+
+  #cache(wgsl: string, pipe: GPUComputePipeline): void {
+    this.#pipelines.set(wgsl, pipe);
+    this.#pipelineBytes += wgsl.length;
+    this.#evictPipelines(wgsl);
+  }
+
+  #evictPipelines(keep: string | null): void {
+    for (const old of this.#pipelines.keys()) {
+      if (
+        this.#pipelines.size <= this.#maxPipelines && this.#pipelineBytes <= this.#maxPipelineBytes
+      ) {
+        break;
+      }
+      if (old === keep) continue;
+      this.#uncache(old);
+      this.#pipelineEvictions++;
+    }
+  }
+
+  #uncache(wgsl: string): void {
+    if (this.#pipelines.delete(wgsl)) this.#pipelineBytes -= wgsl.length;
   }
 
   /** The cached pipeline of a source (counted as a hit), or undefined (a miss, printed). */
@@ -174,6 +379,9 @@ export class GpuRuntime {
     const hit = this.#pipelines.get(wgsl);
     if (hit) {
       this.#hits++;
+      // most recently used last: eviction takes the first entries
+      this.#pipelines.delete(wgsl);
+      this.#pipelines.set(wgsl, hit);
       return hit;
     }
     this.#misses++;
@@ -215,7 +423,7 @@ export class GpuRuntime {
     // a synchronous creation of the same source while this one was pending wins
     const raced = this.#pipelines.get(wgsl);
     if (raced) return raced;
-    this.#pipelines.set(wgsl, pipe);
+    this.#cache(wgsl, pipe);
     return pipe;
   }
 
@@ -317,7 +525,7 @@ export class GpuRuntime {
   }
 
   #run(plan: Plan, inputs: readonly GPUBuffer[], outputs: readonly GPUBuffer[], op: string): void {
-    const temps = plan.temps.map((b) => this.storage.acquire(b));
+    const temps = plan.temps.map((b) => this.acquire(b));
     const texs = (plan.textures ?? []).map((t) => this.#acquireTexture(t));
     const pick = (r: BufRef) =>
       r.kind === "in" ? inputs[r.index] : r.kind === "out" ? outputs[r.index] : temps[r.index];
@@ -392,6 +600,7 @@ export class GpuRuntime {
     this.ctx.device.queue.submit([enc.finish()]);
     timed?.();
     this.#submits++;
+    this.storage.tick();
   }
 
   /** Submits the shared encoder, if it holds anything. */
@@ -571,4 +780,39 @@ async function _compileError(
     wgsl,
     cause,
   });
+}
+
+/** A byte count from the environment ("1073741824", "512M", "2G", "64K"), or undefined. */
+function _envBytes(name: string): number | undefined {
+  const v = envVar(name)?.trim();
+  if (!v) return undefined;
+  const m = /^(\d+(?:\.\d+)?)\s*([kmg]?)i?b?$/i.exec(v);
+  if (!m) {
+    throw new RangeError(`Cannot read ${name}=${v}: expected bytes, or a number with K, M or G`);
+  }
+  const scale = { "": 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30 }[m[2].toLowerCase() as "" | "k"];
+  return Math.round(Number(m[1]) * scale);
+}
+
+let _gc: Promise<(() => void) | null> | null = null;
+
+/**
+ * V8's full garbage collection: `globalThis.gc` under `--expose-gc`, else the same function
+ * exposed at run time through `node:v8` (null where neither works).
+ */
+function _gcFunction(): Promise<(() => void) | null> {
+  const g = (globalThis as { gc?: () => void }).gc;
+  if (typeof g === "function") return Promise.resolve(g);
+  _gc ??= (async () => {
+    try {
+      const v8 = await import("node:v8");
+      const vm = await import("node:vm");
+      v8.setFlagsFromString("--expose-gc");
+      const fn = vm.runInNewContext("gc");
+      return typeof fn === "function" ? fn as () => void : null;
+    } catch {
+      return null;
+    }
+  })();
+  return _gc;
 }

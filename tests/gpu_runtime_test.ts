@@ -238,3 +238,39 @@ Deno.test({
     g.release!(x, f32x(4));
   },
 });
+
+Deno.test({
+  name: "the pipeline cache keeps its bounds, evicting the least recently used source first",
+  ignore,
+  fn: async () => {
+    const g = await gpu();
+    const rt = g.runtime;
+    const saved = rt.pipelineCacheLimits;
+    const tag = Math.random();
+    const src = (k: number) =>
+      `@group(0) @binding(0) var<storage, read_write> o: array<f32>;
+@compute @workgroup_size(1)
+fn main() { o[0] = ${k}.0; } // lru ${tag}`;
+    try {
+      rt.pipelineCacheLimits = { maxEntries: 4 };
+      assert(rt.stats.pipelines <= 4);
+      const first = [0, 1, 2, 3].map((k) => rt.pipeline(src(k), `lru${k}`));
+      rt.pipeline(src(0), "lru0"); // 0 is now the most recently used
+      const ev = rt.stats.pipelineEvictions;
+      rt.pipeline(src(4), "lru4"); // evicts 1
+      assertEquals(rt.stats.pipelines, 4);
+      assertEquals(rt.stats.pipelineEvictions, ev + 1);
+      assert(rt.pipeline(src(0), "lru0") === first[0]);
+      const misses = rt.stats.pipelineMisses;
+      const again = rt.pipeline(src(1), "lru1"); // compiled again, and it works
+      assertEquals(rt.stats.pipelineMisses, misses + 1);
+      assert(again !== first[1]);
+      await rt.checkCompile(src(1), "lru1");
+      // by bytes: a bound below two sources keeps one
+      rt.pipelineCacheLimits = { maxEntries: 100, maxBytes: src(0).length + 1 };
+      assertEquals(rt.stats.pipelines, 1);
+    } finally {
+      rt.pipelineCacheLimits = saved;
+    }
+  },
+});

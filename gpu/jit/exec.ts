@@ -5,6 +5,13 @@
  * (their per-step xs/ys offsets come from a uniform holding each step's index, bound at a
  * 256-byte offset per step). Nothing is read back.
  *
+ * Memory: a program's intermediates live in its own arena of scratch buffers, created at the
+ * first call and reused by every later call (the planner reuses a dead value's buffer within a
+ * call); only outputs that no donated input can hold, and values a `core` equation reads, come
+ * from the pool per call. The arena counts against the runtime's memory budget
+ * (`GpuRuntime.trackProgram`) and is destroyed by {@link Executable.release} (the jit cache
+ * calls it when it evicts the executable) or when the executable is collected.
+ *
  * @module
  */
 import type { Backend, Buf } from "../../core/backend.ts";
@@ -59,9 +66,26 @@ const _id = (o: object) => {
   return k;
 };
 
-const _reclaim = new FinalizationRegistry<(GPUBuffer | GPUTexture)[]>((rs) => {
-  for (const r of rs) r.destroy();
-});
+/** The resources of a program's arena, and their accounted bytes. */
+interface _Arena {
+  readonly rt: GpuRuntime;
+  readonly list: (GPUBuffer | GPUTexture)[];
+  bytes: number;
+}
+
+function _destroyArena(a: _Arena): void {
+  for (const r of a.list) r.destroy();
+  a.rt.trackProgram(-a.bytes, -a.list.length);
+  a.list.length = 0;
+  a.bytes = 0;
+}
+
+const _reclaim = new FinalizationRegistry<_Arena>(_destroyArena);
+
+// Bytes per texel of the formats GEMM textures use.
+const _texelBytes = (
+  f: GPUTextureFormat,
+) => (f.startsWith("rgba32") ? 16 : f.startsWith("rg32") ? 8 : 4);
 
 interface _Dispatch {
   readonly pipe: GPUComputePipeline;
@@ -89,14 +113,14 @@ export class ProgramState {
   readonly #textures: GPUTexture[];
   readonly #dispatch = new Map<DispatchOp, _Dispatch>();
   readonly #scans = new Map<ScanOp, _Scan>();
-  /** Every resource created, destroyed when the owner is collected. */
-  readonly owned: (GPUBuffer | GPUTexture)[];
+  /** Every resource created, destroyed on release or when the owner is collected. */
+  readonly arena: _Arena;
 
   /** Creates the program's buffers and textures. */
-  constructor(env: JitEnv, p: Program, owned: (GPUBuffer | GPUTexture)[]) {
+  constructor(env: JitEnv, p: Program, arena: _Arena) {
     this.#env = env;
     this.#p = p;
-    this.owned = owned;
+    this.arena = arena;
     this.scratch = p.slots.map((s) => (s.kind === "scratch" ? this.buffer(s.bytes) : undefined));
     this.temps = p.temps.map((b) => this.buffer(b));
     const device = env.rt.ctx.device;
@@ -107,7 +131,7 @@ export class ProgramState {
         format: t.format,
         usage: 0x02 | 0x04 | 0x08,
       });
-      owned.push(tex);
+      this.#own(tex, t.width * t.height * t.layers * _texelBytes(t.format));
       return tex;
     });
     this.views = this.#textures.map((t) => t.createView({ dimension: "2d-array" }));
@@ -116,8 +140,14 @@ export class ProgramState {
   /** A storage buffer owned by the program. */
   buffer(bytes: number): GPUBuffer {
     const b = this.#env.rt.ctx.device.createBuffer({ size: bucketBytes(bytes), usage: _STORAGE });
-    this.owned.push(b);
+    this.#own(b, b.size);
     return b;
+  }
+
+  #own(r: GPUBuffer | GPUTexture, bytes: number): void {
+    this.arena.list.push(r);
+    this.arena.bytes += bytes;
+    this.#env.rt.trackProgram(bytes, 1);
   }
 
   /** The texture of index `k`. */
@@ -141,7 +171,7 @@ export class ProgramState {
   get zeroStep(): _Step {
     if (!this.#zeroStep) {
       const buf = this.#env.rt.ctx.device.createBuffer({ size: _STEP_STRIDE, usage: _UNIFORM });
-      this.owned.push(buf); // created zeroed
+      this.#own(buf, buf.size); // created zeroed
       this.#zeroStep = { buf, k: 0, i: 0 };
     }
     return this.#zeroStep;
@@ -154,12 +184,12 @@ export class ProgramState {
       const device = this.#env.rt.ctx.device;
       const L = op.length;
       const step = device.createBuffer({ size: Math.max(L, 1) * _STEP_STRIDE, usage: _UNIFORM });
-      this.owned.push(step);
+      this.#own(step, step.size);
       const idx = new Uint32Array(Math.max(L, 1) * (_STEP_STRIDE / 4));
       for (let k = 0; k < L; k++) idx[k * (_STEP_STRIDE / 4)] = op.reverse ? L - 1 - k : k;
       device.queue.writeBuffer(step, 0, idx);
       const ping = L > 1 ? [0, 1].map(() => op.carryBytes.map((b) => this.buffer(b))) : [];
-      const body = new ProgramState(this.#env, op.body, this.owned);
+      const body = new ProgramState(this.#env, op.body, this.arena);
       s = { step, ping, body, table: new Array(op.body.slots.length) };
       this.#scans.set(op, s);
     }
@@ -353,6 +383,13 @@ export interface Executable {
   (args: Tensor[]): Tensor[];
   /** The compiled program. */
   readonly program: Program;
+  /** Bytes of the buffers and textures the program keeps between calls (0 before a call). */
+  readonly deviceBytes: number;
+  /**
+   * Destroys the program's arena (after the work already issued); a later call makes a new
+   * one. The jit compile cache calls it when it evicts the executable.
+   */
+  release(): void;
 }
 
 function _arg(env: JitEnv, a: Tensor, k: number): WebGpuArray {
@@ -381,10 +418,11 @@ export function executable(env: JitEnv, p: Program): Executable {
   const exe = ((args: Tensor[]): Tensor[] => {
     jitStats.calls++;
     if (!st) {
-      const owned: (GPUBuffer | GPUTexture)[] = [];
-      st = new ProgramState(env, p, owned);
-      _reclaim.register(exe, owned);
+      const arena: _Arena = { rt: env.rt, list: [], bytes: 0 };
+      st = new ProgramState(env, p, arena);
+      _reclaim.register(exe, arena, exe);
     }
+    const state = st; // a release during a held-back segment must not pull it from under it
     const arrs = args.map((a, k) => _arg(env, a, k));
     const table: GPUBuffer[] = new Array(p.slots.length);
     const owners: (WebGpuArray | undefined)[] = new Array(p.slots.length);
@@ -393,7 +431,7 @@ export function executable(env: JitEnv, p: Program): Executable {
     const byOutput = new Map(p.plan.donations.map((d) => [d.output, d] as const));
     p.slots.forEach((s, slot) => {
       if (s.kind === "in") table[slot] = arrs[s.index].buffer;
-      else if (s.kind === "scratch") table[slot] = st!.scratch[slot]!;
+      else if (s.kind === "scratch") table[slot] = state.scratch[slot]!;
       else if (s.kind === "out" || s.kind === "fresh") {
         const d = s.kind === "out" ? byOutput.get(s.index) : undefined;
         const src = d ? arrs[d.input] : undefined;
@@ -430,7 +468,7 @@ export function executable(env: JitEnv, p: Program): Executable {
       if (!ops.length && !rec.pending) return;
       const uses = table.filter((b, k) => b !== undefined && p.slots[k].kind !== "scratch");
       env.rt.enqueue(() => {
-        run(env, st!, ops, table, null, rec);
+        run(env, state, ops, table, null, rec);
         rec.submit();
       }, uses);
     };
@@ -446,5 +484,16 @@ export function executable(env: JitEnv, p: Program): Executable {
     return p.plan.outSlots.map((_, k) => tensorOf(p.outValSlots[k], p.outAvals[k]));
   }) as Executable;
   Object.defineProperty(exe, "program", { value: p });
+  Object.defineProperty(exe, "deviceBytes", { get: () => st?.arena.bytes ?? 0 });
+  Object.defineProperty(exe, "release", {
+    value: () => {
+      if (!st) return;
+      const arena = st.arena;
+      st = null;
+      _reclaim.unregister(exe);
+      // after the segments already issued (held back behind a deferred task, they still run)
+      env.rt.enqueue(() => _destroyArena(arena));
+    },
+  });
   return exe;
 }

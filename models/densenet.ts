@@ -107,56 +107,21 @@ function _denseLayer(
   });
 }
 
-/**
- * A DenseNet of any configuration (Huang et al. 2017) in torchvision's structure (see the
- * module doc): `features` = conv0, norm0, relu, pool0, then `denseblock{i}` (with
- * `denselayer{j}` children: norm1, conv1 1×1 to `bnSize·k`, norm2, conv2 3×3 to k) and
- * `transition{i}` (norm, conv 1×1 to half the channels, 2×2 average pool) between blocks,
- * and `norm5`; then ReLU, adaptive average pooling to 1×1 and `classifier`.
- *
- * Input f32[N, C, H, W] (or [C, H, W]); output f32[N, numClasses]. The input must survive
- * the 2 + (blocks − 1) halvings (at least 29×29 for four blocks); a smaller one is a
- * TypeError naming the model, the layer and the shapes. Init as torchvision: Kaiming-normal
- * convs, BN weight 1 and bias 0, classifier bias 0.
- *
- * @param config `{ growthRate = 32, blockConfig = [6, 12, 24, 16], numInitFeatures = 64,
- *   bnSize = 4, dropRate = 0, numClasses = 1000, inChannels = 3, convBias = false, name }`.
- * @returns A stateful layer: `apply(params, x, { state, train, key }) → { y, state }` (`key`
- *   for dropout when `dropRate > 0` in training).
- * @throws {RangeError} For a malformed config.
- * @throws {TypeError} From `apply`, for a wrong input shape or an input too small.
- * @example
- * ```ts
- * import { np, random } from "../mod.ts";
- * import { densenet } from "./densenet.ts";
- *
- * const net = densenet({ growthRate: 4, blockConfig: [2, 2], numInitFeatures: 8,
- *   inChannels: 1, numClasses: 10 });
- * const { y } = net.apply(net.init(random.key(0)), np.ones([2, 1, 28, 28]),
- *   { state: net.initState() });
- * console.log(String(y)); // Tensor(f32[2,10])
- * ```
- */
-export function densenet(config: DenseNetConfig = {}): StatefulLayer<Params, State> {
-  const k0 = config.growthRate ?? 32;
-  const blocks = config.blockConfig ?? [6, 12, 24, 16];
-  const init0 = config.numInitFeatures ?? 64;
-  const model = config.name ?? `densenet(k=${k0}, [${blocks}])`;
-  const k = _positive(model, "growthRate", k0);
-  if (!Array.isArray(blocks) || blocks.length === 0) {
-    throw new RangeError(`${model}: blockConfig must list the layers of at least one block`);
-  }
-  blocks.forEach((n, i) => _positive(model, `blockConfig[${i}]`, n));
-  const c0 = _positive(model, "numInitFeatures", init0);
-  const bnSize = config.bnSize === undefined ? 4 : config.bnSize;
-  if (bnSize !== null) _positive(model, "bnSize", bnSize);
-  const rate = config.dropRate ?? 0;
-  if (!(rate >= 0 && rate < 1)) {
-    throw new RangeError(`${model}: dropRate must be in [0, 1), got ${rate}`);
-  }
-  const inC = _positive(model, "inChannels", config.inChannels ?? 3);
-  const classes = _positive(model, "numClasses", config.numClasses ?? 1000);
-  const bias = config.convBias ?? false;
+interface _FeatCfg {
+  inC: number;
+  c0: number;
+  k: number;
+  blocks: readonly number[];
+  bnSize: number | null;
+  rate: number;
+  bias: boolean;
+}
+
+/** torchvision's `features`: stem, dense blocks with transitions between them, final norm. */
+function _features(
+  model: string,
+  { inC, c0, k, blocks, bnSize, rate, bias }: _FeatCfg,
+): { features: AnyLayer; steps: _Down[]; c: number } {
   const steps: _Down[] = [
     { path: "features.conv0", what: "Conv2d 7×7, stride 2, padding 3", k: 7, s: 2, p: 3, c: c0 },
     { path: "features.pool0", what: "MaxPool2d 3×3, stride 2, padding 1", k: 3, s: 2, p: 1, c: c0 },
@@ -220,6 +185,60 @@ export function densenet(config: DenseNetConfig = {}): StatefulLayer<Params, Sta
     for (const nm of order) y = call(nm, y);
     return call(`norm${blocks.length + 1}`, y);
   });
+  return { features, steps, c };
+}
+
+/**
+ * A DenseNet of any configuration (Huang et al. 2017) in torchvision's structure (see the
+ * module doc): `features` = conv0, norm0, relu, pool0, then `denseblock{i}` (with
+ * `denselayer{j}` children: norm1, conv1 1×1 to `bnSize·k`, norm2, conv2 3×3 to k) and
+ * `transition{i}` (norm, conv 1×1 to half the channels, 2×2 average pool) between blocks,
+ * and `norm5`; then ReLU, adaptive average pooling to 1×1 and `classifier`.
+ *
+ * Input f32[N, C, H, W] (or [C, H, W]); output f32[N, numClasses]. The input must survive
+ * the 2 + (blocks − 1) halvings (at least 29×29 for four blocks); a smaller one is a
+ * TypeError naming the model, the layer and the shapes. Init as torchvision: Kaiming-normal
+ * convs, BN weight 1 and bias 0, classifier bias 0.
+ *
+ * @param config `{ growthRate = 32, blockConfig = [6, 12, 24, 16], numInitFeatures = 64,
+ *   bnSize = 4, dropRate = 0, numClasses = 1000, inChannels = 3, convBias = false, name }`.
+ * @returns A stateful layer: `apply(params, x, { state, train, key }) → { y, state }` (`key`
+ *   for dropout when `dropRate > 0` in training).
+ * @throws {RangeError} For a malformed config.
+ * @throws {TypeError} From `apply`, for a wrong input shape or an input too small.
+ * @example
+ * ```ts
+ * import { np, random } from "../mod.ts";
+ * import { densenet } from "./densenet.ts";
+ *
+ * const net = densenet({ growthRate: 4, blockConfig: [2, 2], numInitFeatures: 8,
+ *   inChannels: 1, numClasses: 10 });
+ * const { y } = net.apply(net.init(random.key(0)), np.ones([2, 1, 28, 28]),
+ *   { state: net.initState() });
+ * console.log(String(y)); // Tensor(f32[2,10])
+ * ```
+ */
+export function densenet(config: DenseNetConfig = {}): StatefulLayer<Params, State> {
+  const k0 = config.growthRate ?? 32;
+  const blocks = config.blockConfig ?? [6, 12, 24, 16];
+  const init0 = config.numInitFeatures ?? 64;
+  const model = config.name ?? `densenet(k=${k0}, [${blocks}])`;
+  const k = _positive(model, "growthRate", k0);
+  if (!Array.isArray(blocks) || blocks.length === 0) {
+    throw new RangeError(`${model}: blockConfig must list the layers of at least one block`);
+  }
+  blocks.forEach((n, i) => _positive(model, `blockConfig[${i}]`, n));
+  const c0 = _positive(model, "numInitFeatures", init0);
+  const bnSize = config.bnSize === undefined ? 4 : config.bnSize;
+  if (bnSize !== null) _positive(model, "bnSize", bnSize);
+  const rate = config.dropRate ?? 0;
+  if (!(rate >= 0 && rate < 1)) {
+    throw new RangeError(`${model}: dropRate must be in [0, 1), got ${rate}`);
+  }
+  const inC = _positive(model, "inChannels", config.inChannels ?? 3);
+  const classes = _positive(model, "numClasses", config.numClasses ?? 1000);
+  const bias = config.convBias ?? false;
+  const { features, steps, c } = _features(model, { inC, c0, k, blocks, bnSize, rate, bias });
   const avg = adaptiveAvgPool2d({ outputSize: 1 });
   const cFinal = c;
   const net = _module(model, {

@@ -143,6 +143,52 @@ function _block(
   return [layer, cout];
 }
 
+/** Checks a ResNet config; returns the model name, widths, sizes and block geometry. */
+function _resnetConfig(config: ResNetConfig) {
+  const layers = config.layers;
+  const model = config.name ?? KNOWN[`${config.block}:${layers}`] ??
+    `resnet(${config.block}, [${layers}])`;
+  if (config.block !== "basic" && config.block !== "bottleneck") {
+    throw new RangeError(
+      `${model}: block must be "basic" or "bottleneck", got ${JSON.stringify(config.block)}`,
+    );
+  }
+  if (!Array.isArray(layers) || layers.length === 0) {
+    throw new RangeError(`${model}: layers must list the blocks of at least one stage`);
+  }
+  layers.forEach((n, i) => _positive(model, `layers[${i}]`, n));
+  const widths = config.widths ?? layers.map((_, i) => 64 * 2 ** i);
+  if (widths.length !== layers.length) {
+    throw new RangeError(
+      `${model}: widths has ${widths.length} entries but layers has ${layers.length} stages`,
+    );
+  }
+  widths.forEach((w, i) => _positive(model, `widths[${i}]`, w));
+  const g: _Geom = {
+    basic: config.block === "basic",
+    bias: config.convBias ?? false,
+    shortcutNorm: config.shortcutNorm ?? true,
+    groups: _positive(model, "groups", config.groups ?? 1),
+    widthPerGroup: _positive(model, "widthPerGroup", config.widthPerGroup ?? 64),
+    zeroInit: config.zeroInitResidual ?? false,
+  };
+  if (g.basic && (g.groups !== 1 || g.widthPerGroup !== 64)) {
+    throw new RangeError(
+      `${model}: basic blocks only support groups = 1 and widthPerGroup = 64 (as torchvision), ` +
+        `got groups ${g.groups}, widthPerGroup ${g.widthPerGroup}`,
+    );
+  }
+  return {
+    model,
+    layers,
+    widths,
+    g,
+    inC: _positive(model, "inChannels", config.inChannels ?? 3),
+    classes: _positive(model, "numClasses", config.numClasses ?? 1000),
+    stem: _positive(model, "stemWidth", config.stemWidth ?? 64),
+  };
+}
+
 /**
  * A ResNet of any depth (He et al. 2016) in torchvision's structure (see the module doc for
  * the table): stem conv1 7×7/2 + bn1 + ReLU + maxpool 3×3/2, stages `layer1…layerK` of basic
@@ -174,42 +220,7 @@ function _block(
  * ```
  */
 export function resnet(config: ResNetConfig): StatefulLayer<Params, State> {
-  const layers = config.layers;
-  const model = config.name ?? KNOWN[`${config.block}:${layers}`] ??
-    `resnet(${config.block}, [${layers}])`;
-  if (config.block !== "basic" && config.block !== "bottleneck") {
-    throw new RangeError(
-      `${model}: block must be "basic" or "bottleneck", got ${JSON.stringify(config.block)}`,
-    );
-  }
-  if (!Array.isArray(layers) || layers.length === 0) {
-    throw new RangeError(`${model}: layers must list the blocks of at least one stage`);
-  }
-  layers.forEach((n, i) => _positive(model, `layers[${i}]`, n));
-  const widths = config.widths ?? layers.map((_, i) => 64 * 2 ** i);
-  if (widths.length !== layers.length) {
-    throw new RangeError(
-      `${model}: widths has ${widths.length} entries but layers has ${layers.length} stages`,
-    );
-  }
-  widths.forEach((w, i) => _positive(model, `widths[${i}]`, w));
-  const inC = _positive(model, "inChannels", config.inChannels ?? 3);
-  const classes = _positive(model, "numClasses", config.numClasses ?? 1000);
-  const stem = _positive(model, "stemWidth", config.stemWidth ?? 64);
-  const g: _Geom = {
-    basic: config.block === "basic",
-    bias: config.convBias ?? false,
-    shortcutNorm: config.shortcutNorm ?? true,
-    groups: _positive(model, "groups", config.groups ?? 1),
-    widthPerGroup: _positive(model, "widthPerGroup", config.widthPerGroup ?? 64),
-    zeroInit: config.zeroInitResidual ?? false,
-  };
-  if (config.block === "basic" && (g.groups !== 1 || g.widthPerGroup !== 64)) {
-    throw new RangeError(
-      `${model}: basic blocks only support groups = 1 and widthPerGroup = 64 (as torchvision), ` +
-        `got groups ${g.groups}, widthPerGroup ${g.widthPerGroup}`,
-    );
-  }
+  const { model, layers, widths, g, inC, classes, stem } = _resnetConfig(config);
   const steps: _Down[] = [
     { path: "conv1", what: "Conv2d 7×7, stride 2, padding 3", k: 7, s: 2, p: 3, c: stem },
     { path: "maxpool", what: "MaxPool2d 3×3, stride 2, padding 1", k: 3, s: 2, p: 1, c: stem },

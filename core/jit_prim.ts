@@ -7,7 +7,8 @@
  * executables and 512 MiB of the device buffers they keep between calls (their scratch
  * arenas), by default; `DENAX_JIT_CACHE` (entries) and `DENAX_JIT_CACHE_BYTES` (bytes) set
  * other defaults. An evicted executable releases its device buffers at once and is compiled
- * again on its next call.
+ * again on its next call. The cache holds executables weakly: one whose jitted function was
+ * dropped is still freed by the garbage collector.
  *
  * @module
  */
@@ -68,35 +69,42 @@ export interface JaxprCompiler {
 const _compiled = new WeakMap<Jaxpr, Map<unknown, Map<string, CompiledJaxpr>>>();
 
 interface _Cached {
-  readonly home: Map<string, CompiledJaxpr>;
+  // Weak: an executable whose jitted function is gone is left to the collector, as before
+  // the cache was bounded; the entry only bounds the ones still reachable.
+  readonly ref: WeakRef<CompiledJaxpr>;
+  readonly home: WeakRef<Map<string, CompiledJaxpr>>;
   readonly key: string;
   bytes: number;
 }
-/** Every cached executable, least recently used first. */
-const _lru = new Map<CompiledJaxpr, _Cached>();
+/** Every cached executable (by a token of its own), least recently used first. */
+const _lru = new Map<object, _Cached>();
+const _tokens = new WeakMap<CompiledJaxpr, object>();
 /** Executables in a call now (a nested jit's compile must not evict its caller). */
 const _running = new Set<CompiledJaxpr>();
 
-function _touch(exe: CompiledJaxpr, c: _Cached): void {
-  _lru.delete(exe);
-  _lru.set(exe, c);
+function _touch(exe: CompiledJaxpr, token: object, c: _Cached): void {
+  _lru.delete(token);
+  _lru.set(token, c);
   const bytes = exe.deviceBytes ?? 0;
   compileStats.cachedBytes += bytes - c.bytes;
   c.bytes = bytes;
 }
 
 function _evict(keep: CompiledJaxpr): void {
-  for (const [exe, c] of _lru) {
+  for (const [token, c] of _lru) {
     if (
       _lru.size <= jitCacheLimits.maxEntries && compileStats.cachedBytes <= jitCacheLimits.maxBytes
     ) {
       return;
     }
-    if (exe === keep || _running.has(exe)) continue;
-    _lru.delete(exe);
-    if (c.home.get(c.key) === exe) c.home.delete(c.key);
+    const exe = c.ref.deref();
+    if (exe && (exe === keep || _running.has(exe))) continue;
+    _lru.delete(token);
     compileStats.cachedBytes -= c.bytes;
     compileStats.cached = _lru.size;
+    if (!exe) continue; // collected: its finalizer frees what it kept
+    const home = c.home.deref();
+    if (home?.get(c.key) === exe) home.delete(c.key);
     compileStats.evictions++;
     exe.release?.();
   }
@@ -123,9 +131,12 @@ function runCompiled(
       ? backend.compileJaxpr(j, { donated, literals })
       : (xs: Tensor[]) => evalJaxpr(j, [], xs);
     perBackend.set(key, exe);
-    _lru.set(exe, c = { home: perBackend, key, bytes: 0 });
+    const token = {};
+    _tokens.set(exe, token);
+    c = { ref: new WeakRef(exe), home: new WeakRef(perBackend), key, bytes: 0 };
+    _lru.set(token, c);
     compileStats.cached = _lru.size;
-  } else c = _lru.get(exe)!;
+  } else c = _lru.get(_tokens.get(exe)!)!;
   const outer = _running.has(exe);
   _running.add(exe);
   let outs: Tensor[];
@@ -135,7 +146,7 @@ function runCompiled(
     if (!outer) _running.delete(exe);
   }
   // after the call: its arena exists from the first call on
-  _touch(exe, c);
+  _touch(exe, _tokens.get(exe)!, c);
   _evict(exe);
   return outs;
 }

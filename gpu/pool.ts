@@ -204,6 +204,11 @@ export class BufferPool {
     }
   }
 
+  /** Buffers handed out and not yet released (as in {@link stats}, without a copy). */
+  get liveCount(): number {
+    return this.#live;
+  }
+
   /** The pool's counters. */
   get stats(): PoolStats {
     return {

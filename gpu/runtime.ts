@@ -20,7 +20,9 @@
  * asks V8 for a full garbage collection at the next turn of the event loop (once per quarter
  * budget allocated), so that the buffers of unreachable Tensors come back through their
  * finalizers. Collection cannot happen inside one synchronous stretch of code: a loop that
- * never awaits frees garbage Tensors only with `using`/`dispose`.
+ * never awaits frees garbage Tensors only with `using`/`dispose`. A collection also runs every
+ * {@link RuntimeOptions.collectEvery} submits, for the native objects (encoders, bind groups)
+ * that each submit leaves to the collector.
  *
  * The pipeline cache is an LRU bounded by count and by WGSL source bytes (see
  * {@link RuntimeOptions.pipelineCache}); compiled programs keep the pipelines they use.
@@ -67,6 +69,21 @@ export interface RuntimeOptions {
    * `--v8-flags=--expose-gc`, and otherwise exposes it through `node:v8`.
    */
   readonly collect?: boolean;
+  /**
+   * Also run a full garbage collection every this many submits (default 4096, or the
+   * `DENAX_GC_EVERY` environment variable; 0: never). Every call of a jitted program and
+   * every 64 eager dispatches submit; each leaves command encoders, command buffers and bind
+   * groups whose native memory V8 does not see and frees only when it collects their
+   * wrappers: without this, a long loop of small steps grows the process by kilobytes a step.
+   */
+  readonly collectEvery?: number;
+  /**
+   * Request a garbage collection when more storage buffers than this are live (default 4096,
+   * or `DENAX_MAX_LIVE_BUFFERS`; 0: never) and twice as many as survived the last one: each
+   * buffer holds host memory too, however small its device bytes, and eager ops on small
+   * arrays leave one dead buffer each.
+   */
+  readonly maxLiveBuffers?: number;
   /**
    * Bounds of the pipeline cache, least recently used first out: `maxEntries` pipelines
    * (default 1024, or the `DENAX_PIPELINE_CACHE` environment variable) and `maxBytes` of WGSL
@@ -149,6 +166,18 @@ export class GpuRuntime {
   #allocated = 0;
   #collectAfter = 0;
   #collectPending = false;
+  #sinceCollect = 0;
+  #minLiveSinceCollect = 0;
+  /**
+   * Live storage buffers past which a garbage collection is requested (0: never); see
+   * {@link RuntimeOptions.maxLiveBuffers}.
+   */
+  maxLiveBuffers: number;
+  /**
+   * Submits between two periodic collections (0: none); see
+   * {@link RuntimeOptions.collectEvery}.
+   */
+  collectEvery: number;
   #checks = new Map<string, Promise<GpuError | null>>();
   #encoder: GPUCommandEncoder | null = null;
   #pass: GPUComputePassEncoder | null = null;
@@ -176,6 +205,11 @@ export class GpuRuntime {
     this.memoryBudget = opts.memoryBudget ?? _envBytes("DENAX_MEMORY_BUDGET") ??
       DEFAULT_MEMORY_BUDGET;
     this.#collect = opts.collect ?? envVar("DENAX_GC") !== "0";
+    const every = Number(envVar("DENAX_GC_EVERY") ?? NaN);
+    const maxLive = Number(envVar("DENAX_MAX_LIVE_BUFFERS") ?? NaN);
+    this.maxLiveBuffers = opts.maxLiveBuffers ??
+      (Number.isFinite(maxLive) && maxLive >= 0 ? maxLive : 4096);
+    this.collectEvery = opts.collectEvery ?? (Number.isFinite(every) && every >= 0 ? every : 4096);
     const pc = opts.pipelineCache ?? {};
     const envEntries = Number(envVar("DENAX_PIPELINE_CACHE") ?? NaN);
     this.#maxPipelines = pc.maxEntries ??
@@ -273,7 +307,22 @@ export class GpuRuntime {
     const size = bucketBytes(bytes);
     this.#allocated += size;
     if (this.#budget !== Infinity) this.#pressure(size);
+    this.#countPressure();
     return this.storage.acquire(size);
+  }
+
+  /**
+   * Every live buffer also costs host memory that V8 does not see: when the live count is
+   * past {@link RuntimeOptions.maxLiveBuffers} and twice the lowest count seen since the last
+   * collection (what survived it), another collection is due.
+   */
+  #countPressure(): void {
+    const live = this.storage.liveCount;
+    if (live < this.#minLiveSinceCollect) this.#minLiveSinceCollect = live;
+    if (
+      this.maxLiveBuffers > 0 && live > this.maxLiveBuffers &&
+      live > 2 * this.#minLiveSinceCollect && this.#collect && !this.#collectPending
+    ) this.#requestCollect();
   }
 
   #pressure(size: number): void {
@@ -288,7 +337,14 @@ export class GpuRuntime {
     if (this.#allocated < this.#collectAfter) return;
     // at most one collection per quarter budget allocated, however much stays live
     this.#collectAfter = this.#allocated + this.#budget / 4;
+    this.#requestCollect();
+  }
+
+  /** Runs a full garbage collection at the next turn of the event loop (one at a time). */
+  #requestCollect(): void {
     this.#collectPending = true;
+    this.#sinceCollect = 0;
+    this.#minLiveSinceCollect = this.storage.liveCount;
     // at the next turn: nothing unreachable can be finalized before the current job ends
     queueMicrotask(async () => {
       try {
@@ -601,6 +657,10 @@ export class GpuRuntime {
     timed?.();
     this.#submits++;
     this.storage.tick();
+    if (
+      this.collectEvery > 0 && ++this.#sinceCollect >= this.collectEvery && this.#collect &&
+      !this.#collectPending
+    ) this.#requestCollect();
   }
 
   /** Submits the shared encoder, if it holds anything. */

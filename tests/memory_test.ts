@@ -132,6 +132,42 @@ Deno.test({
 });
 
 Deno.test({
+  name: "eager ops on tiny arrays stay under the live buffer count without a byte budget",
+  ignore: !HAS_GPU,
+  fn: async () => {
+    await onGpu(0, async (g) => {
+      const rt = g.runtime;
+      const saved = rt.maxLiveBuffers;
+      rt.maxLiveBuffers = 512;
+      const collections = rt.memory.collections;
+      try {
+        let x = np.ones([4]);
+        const every = 250;
+        const samples: Sample[] = [];
+        const made = () =>
+          rt.stats.storage.live + rt.stats.storage.destroyed + rt.memory.pooledBuffers;
+        let perStretch = 0;
+        for (let i = 1; i <= 5000; i++) {
+          const before = i % every === 1 ? made() : 0;
+          x = x.mul(0.5).add(0.5);
+          if (i % every === 1) perStretch = Math.max(perStretch, made() - before);
+          if (i % every === 0) samples.push(await sample(g, 2 * i));
+        }
+        assertAllClose(await x.data(), new Float32Array(4).fill(1));
+        const maxLive = Math.max(...samples.map((s) => s.liveBuffers));
+        // what one stretch between two awaits leaves, on top of the threshold's doubling
+        const bound = 2 * 512 + every * Math.max(perStretch, 2) + 64;
+        assert(maxLive <= bound, `${maxLive} live buffers, bound ${bound}`);
+        assert(rt.memory.collections > collections, "no collection was requested");
+        assertFlat(samples, { liveBytes: 16 * 1024, liveBuffers: 64, pooledBuffers: 64 });
+      } finally {
+        rt.maxLiveBuffers = saved;
+      }
+    });
+  },
+});
+
+Deno.test({
   name: "a tensor declared with `using` returns its buffer at the end of its scope",
   ignore: !HAS_GPU,
   fn: async () => {

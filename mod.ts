@@ -47,7 +47,7 @@ export {
   vmap,
   type VmapOptions,
 } from "./core/transforms.ts";
-export { compileStats } from "./core/jit_prim.ts";
+export { compileStats, jitCacheLimits } from "./core/jit_prim.ts";
 export { ClosedJaxpr, type Eqn, Jaxpr, Var } from "./core/jaxpr.ts";
 export {
   type HostArray,

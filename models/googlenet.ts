@@ -143,8 +143,8 @@ function _inception(path: string, d2l: boolean, ch: readonly number[]): [AnyLaye
 /**
  * GoogLeNet (Szegedy et al. 2015) in torchvision's structure (see the module doc for the
  * table), or d2l's variant. Input f32[N, C, H, W] (or [C, H, W]); output f32[N, numClasses].
- * The five stride-2 stages need an input of at least 17×17 (torchvision variant); a smaller
- * one is a TypeError naming the model, the layer and the shapes.
+ * The five stride-2 stages need an input of at least 15×15 (torchvision variant; torchvision
+ * fails below it too); a smaller one is a TypeError naming the model, the layer and the shapes.
  *
  * Params and state use torchvision's names: `conv1.conv.weight`, `conv1.bn.running_mean`,
  * `inception3a.branch2[1].conv.weight` (`branch2.1.conv.weight`), `inception3a.branch4[1]…`

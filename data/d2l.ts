@@ -12,7 +12,7 @@
  *
  * @module
  */
-import { either as E } from "fp-ts";
+import * as E from "fp-ts/lib/Either.js";
 import * as np from "../core/numpy.ts";
 import * as random from "../core/random.ts";
 import { Tensor } from "../core/tensor.ts";

@@ -296,6 +296,8 @@ export async function createWebGpuBackend(opts: WebGpuOptions = {}): Promise<Web
   return {
     name: "webgpu",
     description: rt.ctx.description,
+    // shapes are checked against it when created (core/validate.ts), before any allocation
+    maxBufferBytes: rt.ctx.limits.maxBufferSize,
     runtime: rt,
     autotuner: tuner,
     get memory(): MemoryStats {

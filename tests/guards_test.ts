@@ -527,3 +527,13 @@ Deno.test("without --allow-env, init says once on stderr that DENAX_BACKEND cann
   assert(!allowed.includes("DENAX_BACKEND"), allowed);
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("a shape over the webgpu backend's largest buffer is a RangeError before allocating", () => {
+  const b = currentBackend();
+  if (b.maxBufferBytes === undefined) return; // cpu: no device limit (the element limit applies)
+  assertThrows(
+    () => np.zeros([Math.ceil(b.maxBufferBytes! / 4) + 1]),
+    RangeError,
+    `more than the largest buffer of the ${b.name} backend`,
+  );
+});

@@ -21,6 +21,15 @@ const ROOTS = ["mod.ts", "core", "gpu", "layers", "optim", "train", "data", "mod
 /** The line count a file may have without an entry in the budget file. */
 export const DEFAULT_BUDGET = 600;
 
+/**
+ * Cycles that are known and accepted, each with its reason. Everything else fails.
+ * `np` is split over two files for size; `numpy_extra.ts` (indexing, sorting, einsum, …) needs
+ * `array`/`asarray`/`astype`/`broadcastTo`/`resultType`/`slice` from `numpy.ts`, which
+ * re-exports it and installs its functions as Tensor methods. Breaking it means moving the
+ * creation functions into a base module: planned, not done.
+ */
+const ACCEPTED: readonly string[][] = [["core/numpy.ts", "core/numpy_extra.ts"]];
+
 const root = normalize(join(dirname(fileURLToPath(import.meta.url)), ".."));
 const budgetPath = join(root, "tools", "line_budget.json");
 
@@ -133,7 +142,8 @@ if (import.meta.main) {
   const files = listFiles();
   const g = graph(files);
   const problems: string[] = [];
-  for (const comp of cycles(g)) {
+  const accepted = (c: string[]) => ACCEPTED.some((a) => a.join() === c.join());
+  for (const comp of cycles(g).filter((c) => !accepted(c))) {
     problems.push(`import cycle (${comp.length} modules): ${loopIn(g, comp).join(" → ")}`);
   }
   const lines = new Map(

@@ -11,7 +11,6 @@ import { definePrimitive, getPrimitive, type Primitive, UndefinedPrimal } from "
 import { _recordScalar, Tensor } from "../tensor.ts";
 import { bind1 } from "../trace.ts";
 import { alloc, forEachIndex } from "./host.ts";
-import { reduceSum } from "./reduce.ts";
 
 const isUndef = (a: unknown): boolean => a instanceof UndefinedPrimal;
 
@@ -336,6 +335,13 @@ export const pad_p: Primitive = definePrimitive("pad", {
   },
 });
 const sub_ref = () => getPrimitive("sub");
+/**
+ * Sum over axes, looked up by name: `reduce.ts` builds on this module (broadcasts, reshapes),
+ * so importing it back would make a cycle.
+ */
+function reduceSum(x: Tensor, axes: readonly number[]): Tensor {
+  return axes.length === 0 ? x : bind1(getPrimitive("reduce_sum"), [x], { axes: [...axes] });
+}
 const select_ref = () => getPrimitive("select");
 /** Pads with a scalar value; negative lo/hi crop. */
 export function pad(

@@ -15,7 +15,7 @@
  *
  * @module
  */
-import { type Lowering, LOWERINGS } from "../backend.ts";
+import { type Lowering, LOWERINGS } from "../lowerings.ts";
 import { Helpers, inp, out, type Plan, storageType, u } from "../kernels/common.ts";
 import { gemmPlan } from "../kernels/gemm.ts";
 import { type Idx, KernelCtx, Scope, type ValueInfo } from "./expr.ts";

@@ -13,7 +13,7 @@
 import { ShapedArray } from "../../core/aval.ts";
 import type { Jaxpr, Var } from "../../core/jaxpr.ts";
 import type { Params, Primitive } from "../../core/primitive.ts";
-import { LOWERINGS } from "../backend.ts";
+import { LOWERINGS } from "../lowerings.ts";
 
 /** A value of the graph. */
 export interface GVal {

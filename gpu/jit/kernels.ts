@@ -7,7 +7,7 @@
  * @module
  */
 import type { DType } from "../../core/dtype.ts";
-import { type Lowering, LOWERINGS } from "../backend.ts";
+import { type Lowering, LOWERINGS } from "../lowerings.ts";
 import {
   type BufRef,
   ELEMENTWISE_WG,

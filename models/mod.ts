@@ -19,3 +19,6 @@ export * from "./vgg.ts";
 export * from "./nin.ts";
 export * from "./autoencoder.ts";
 export * from "./gan.ts";
+export * from "./rnn_lm.ts";
+export * from "./gpt.ts";
+export * from "./generate.ts";

@@ -1,0 +1,247 @@
+/**
+ * The sequence families (models/rnn_lm.ts, gpt.ts, generate.ts): logits against PyTorch fixtures
+ * (tools/make_seq_fixtures.py: torch.nn.RNN/LSTM/GRU language models and GPT-2 written against
+ * the Hugging Face key names) loaded with `train.loadInto`, greedy generation against PyTorch's,
+ * generation with and without the key/value cache, one trace for a whole generation, the causal
+ * mask, a training step that lowers the loss, sampling, and the errors of bad inputs.
+ */
+import "./backend.ts";
+import { assert, assertAllClose, assertEquals, assertRejects, assertThrows } from "@std/assert";
+import { grad, jit, np, random, type Tensor, tree } from "../mod.ts";
+import { checkpointKey, load, loadInto, stateDict } from "../train/checkpoint.ts";
+import { crossEntropy } from "../layers/losses.ts";
+import { rnnLM, type RnnLMConfig, rnnTopology } from "../models/rnn_lm.ts";
+import { gpt2 } from "../models/gpt.ts";
+import { generate, sampleLogits } from "../models/generate.ts";
+import { BACKEND } from "./backend.ts";
+
+const DATA = new URL("./testdata/seq/", import.meta.url).pathname;
+const TOL = { rtol: 1e-4, atol: BACKEND === "cpu" ? 1e-5 : 5e-5 };
+
+async function readTensors(path: string): Promise<Map<string, Tensor>> {
+  const r = await load(path);
+  if (r._tag === "Left") throw r.left;
+  return stateDict(r.right);
+}
+
+async function loadParams<T>(path: string, like: T, strict = true): Promise<T> {
+  const r = await loadInto(path, like, { strict });
+  if (r._tag === "Left") throw r.left;
+  return r.right;
+}
+
+const ids = (a: number[][]): Tensor => np.array(a, { dtype: "i32" });
+
+// the models of tools/make_seq_fixtures.py (RNN_LMS)
+const RNN_LMS: Record<string, RnnLMConfig> = {
+  rnn: { cell: "rnn", vocabSize: 11, hidden: 6, embed: 5 },
+  lstm: { cell: "lstm", vocabSize: 11, hidden: 6, embed: 5 },
+  gru_onehot: { cell: "gru", vocabSize: 11, hidden: 6 },
+  lstm_deep_bi: {
+    cell: "lstm",
+    vocabSize: 11,
+    hidden: 5,
+    layers: 2,
+    bidirectional: true,
+    embed: 4,
+  },
+  gru_deep_bi: { cell: "gru", vocabSize: 11, hidden: 5, layers: 2, bidirectional: true, embed: 4 },
+};
+
+for (const [name, cfg] of Object.entries(RNN_LMS)) {
+  Deno.test(`rnnLM ${name} loads a PyTorch state_dict and gives its logits`, async () => {
+    const lm = rnnLM(cfg);
+    const p = await loadParams(`${DATA}rnnlm_${name}.safetensors`, lm.init(random.key(0)));
+    const io = await readTensors(`${DATA}rnnlm_${name}_io.safetensors`);
+    const y = lm.apply(p, io.get("ids")!);
+    assertAllClose(await y.toArray(), await io.get("logits")!.toArray(), TOL);
+  });
+}
+
+const GPT_CFG = { vocabSize: 23, nPositions: 16, nEmbd: 12, nLayer: 2, nHead: 3 };
+
+Deno.test("gpt2 loads a Hugging Face-named GPT-2 and gives its logits and greedy tokens", async () => {
+  const gpt = gpt2(GPT_CFG);
+  const p = await loadParams(`${DATA}gpt2.safetensors`, gpt.init(random.key(0)), false);
+  const io = await readTensors(`${DATA}gpt2_io.safetensors`);
+  const x = io.get("ids")!;
+  assertAllClose(await gpt.apply(p, x).toArray(), await io.get("logits")!.toArray(), TOL);
+  const prompt = (await x.toArray()) as number[][];
+  const { tokens, stepFn } = await generate(gpt, p, prompt, { maxNewTokens: 6 });
+  assertEquals(tokens, await io.get("greedy")!.toArray());
+  assertEquals(stepFn.traceCount, 1);
+});
+
+Deno.test("gpt2's parameter keys are GPT2Model's, Conv1D weights [in, out]", () => {
+  const gpt = gpt2({ vocabSize: 10, nPositions: 8, nEmbd: 4, nLayer: 1, nHead: 2 });
+  const shapes = Object.fromEntries(
+    tree.flattenWithPath<Tensor>(gpt.init(random.key(0)))[0].map((
+      [k, t],
+    ) => [checkpointKey(k), t.shape]),
+  );
+  assertEquals(shapes, {
+    "wte.weight": [10, 4],
+    "wpe.weight": [8, 4],
+    "h.0.ln_1.weight": [4],
+    "h.0.ln_1.bias": [4],
+    "h.0.attn.c_attn.weight": [4, 12],
+    "h.0.attn.c_attn.bias": [12],
+    "h.0.attn.c_proj.weight": [4, 4],
+    "h.0.attn.c_proj.bias": [4],
+    "h.0.ln_2.weight": [4],
+    "h.0.ln_2.bias": [4],
+    "h.0.mlp.c_fc.weight": [4, 16],
+    "h.0.mlp.c_fc.bias": [16],
+    "h.0.mlp.c_proj.weight": [16, 4],
+    "h.0.mlp.c_proj.bias": [4],
+    "ln_f.weight": [4],
+    "ln_f.bias": [4],
+  });
+});
+
+Deno.test("gpt2 generation with and without the cache gives the same tokens, one trace", async () => {
+  const gpt = gpt2({ vocabSize: 17, nPositions: 12, nEmbd: 8, nLayer: 2, nHead: 2 });
+  const p = gpt.init(random.key(3));
+  const prompt = [[1, 5, 2], [7, 7, 0]];
+  const { tokens, stepFn } = await generate(gpt, p, prompt, { maxNewTokens: 7 });
+  assertEquals(stepFn.traceCount, 1);
+  const seqs = prompt.map((r) => [...r]);
+  for (let i = 0; i < 7; i++) {
+    const logits = gpt.apply(p, ids(seqs));
+    const last = np.slice(logits, [0, seqs[0].length - 1, 0], [2, seqs[0].length, 17]);
+    const next = (await np.argmax(last, { axis: -1 }).toArray()) as number[][];
+    seqs.forEach((s, b) => s.push(next[b][0]));
+  }
+  assertEquals(tokens, seqs.map((s) => s.slice(3)));
+});
+
+Deno.test("gpt2's causal mask: a later token never changes an earlier position's logits", async () => {
+  const gpt = gpt2({ vocabSize: 9, nPositions: 8, nEmbd: 8, nLayer: 1, nHead: 2 });
+  const p = gpt.init(random.key(1));
+  const a = gpt.apply(p, ids([[1, 2, 3, 4]]));
+  const b = gpt.apply(p, ids([[1, 2, 3, 8]]));
+  const first = (t: Tensor) => np.slice(t, [0, 0, 0], [1, 3, 9]).toArray();
+  assertAllClose(await first(a), await first(b), { rtol: 1e-6, atol: 1e-6 });
+  const lastA = await np.slice(a, [0, 3, 0], [1, 4, 9]).toArray();
+  const lastB = await np.slice(b, [0, 3, 0], [1, 4, 9]).toArray();
+  assert(JSON.stringify(lastA) !== JSON.stringify(lastB));
+});
+
+Deno.test("rnnLM generation steps the hidden state: same tokens as re-running the prefix", async () => {
+  const lm = rnnLM({ cell: "gru", vocabSize: 13, hidden: 8, embed: 6, layers: 2 });
+  const p = lm.init(random.key(2));
+  const { tokens, stepFn } = await generate(lm, p, [[3, 1]], { maxNewTokens: 5 });
+  assertEquals(stepFn.traceCount, 1);
+  const seq = [3, 1];
+  for (let i = 0; i < 5; i++) {
+    const l = lm.apply(p, ids([seq]));
+    const last = np.slice(l, [0, seq.length - 1, 0], [1, seq.length, 13]);
+    seq.push(((await np.argmax(last, { axis: -1 }).toArray()) as number[][])[0][0]);
+  }
+  assertEquals(tokens[0], seq.slice(2));
+});
+
+async function trainTwice(
+  model: { init(k: Tensor): any; apply(p: any, x: Tensor): Tensor },
+  V: number,
+  lr: number,
+): Promise<[number, number]> {
+  const x = ids([[1, 2, 3, 4, 5], [2, 3, 4, 5, 6]]);
+  const y = ids([[2, 3, 4, 5, 6], [3, 4, 5, 6, 7]]);
+  const loss = (p: any) =>
+    crossEntropy(np.reshape(model.apply(p, x), [-1, V]), np.reshape(y, [-1]));
+  const stepFn = jit((p: any) => {
+    const g = grad(loss)(p);
+    return [loss(p), tree.map((a: Tensor, b: Tensor) => np.subtract(a, np.multiply(b, lr)), p, g)];
+  });
+  let p = model.init(random.key(0));
+  const [l0, p1] = stepFn(p) as [Tensor, any];
+  p = p1;
+  const [l1] = stepFn(p) as [Tensor, any];
+  return [(await l0.item()) as number, (await l1.item()) as number];
+}
+
+Deno.test("one jitted training step lowers the loss of an LSTM LM and of a GPT", async () => {
+  const [a0, a1] = await trainTwice(rnnLM({ vocabSize: 9, hidden: 8, embed: 4 }), 9, 0.5);
+  assert(a1 < a0, `rnnLM: ${a0} → ${a1}`);
+  const [b0, b1] = await trainTwice(
+    gpt2({ vocabSize: 9, nPositions: 8, nEmbd: 8, nLayer: 1, nHead: 2 }),
+    9,
+    0.5,
+  );
+  assert(b1 < b0, `gpt2: ${b0} → ${b1}`);
+});
+
+Deno.test("the RNN topologies give their shapes", () => {
+  const k = random.key(0);
+  const one = rnnTopology({ kind: "oneToMany", inputSize: 3, hidden: 4, outputSize: 5, length: 6 });
+  assertEquals(one.apply(one.init(k), np.ones([2, 3])).shape, [2, 6, 5]);
+  const clf = rnnTopology({
+    kind: "manyToOne",
+    cell: "lstm",
+    inputSize: 3,
+    hidden: 4,
+    outputSize: 2,
+    layers: 2,
+  });
+  assertEquals(clf.apply(clf.init(k), np.ones([2, 7, 3])).shape, [2, 2]);
+  const tag = rnnTopology({
+    kind: "manyToMany",
+    cell: "rnn",
+    inputSize: 3,
+    hidden: 4,
+    outputSize: 5,
+  });
+  assertEquals(tag.apply(tag.init(k), np.ones([2, 7, 3])).shape, [2, 7, 5]);
+  const ed = rnnTopology({
+    kind: "encoderDecoder",
+    inputSize: 3,
+    hidden: 4,
+    outputSize: 5,
+    targetSize: 2,
+  });
+  const y = ed.apply(ed.init(k), { src: np.ones([2, 7, 3]), tgt: np.ones([2, 4, 2]) });
+  assertEquals(y.shape, [2, 4, 5]);
+  assertThrows(() => clf.apply(clf.init(k), np.ones([2, 7, 4])), TypeError, "[batch, seq, 3]");
+});
+
+Deno.test("sampling: topK 1 is greedy, a key reproduces, topP keeps the nucleus", async () => {
+  const logits = np.array([[0, 4, 1, 3], [2, 0, 0, 0]]);
+  const g = await sampleLogits(random.key(0), logits, { greedy: true }).toArray();
+  assertEquals(g, [1, 0]);
+  assertEquals(await sampleLogits(random.key(5), logits, { topK: 1 }).toArray(), g);
+  const draws = (k: number) => sampleLogits(random.key(k), logits, { temperature: 2 }).toArray();
+  assertEquals(await draws(3), await draws(3));
+  // topP 0.5: row 0 keeps only token 1 (p ≈ 0.7), row 1 only token 0 (p ≈ 0.71)
+  for (let s = 0; s < 5; s++) {
+    assertEquals(await sampleLogits(random.key(s), logits, { topP: 0.5 }).toArray(), [1, 0]);
+  }
+  assertThrows(() => sampleLogits(random.key(0), logits, { topK: 5 }), RangeError, "[1, 4]");
+});
+
+Deno.test("bad inputs name the model and the sizes", async () => {
+  const gpt = gpt2({ vocabSize: 10, nPositions: 4, nEmbd: 4, nLayer: 1, nHead: 2 });
+  const p = gpt.init(random.key(0));
+  assertThrows(() => gpt.apply(p, ids([[1, 2, 3, 4, 5]])), RangeError, "positional table of 4");
+  assertThrows(() => gpt.apply(p, ids([[1, 12]])), RangeError, "vocabulary of 10");
+  let cache = gpt.initCache(1, 2);
+  for (let i = 0; i < 2; i++) cache = gpt.step(p, cache, ids([[1]]).reshape([1])).cache;
+  assertThrows(
+    () => gpt.step(p, cache, ids([[1]]).reshape([1])),
+    RangeError,
+    "cache is full (2 of 2",
+  );
+  await assertRejects(
+    () => generate(gpt, p, [[1, 2, 3]], { maxNewTokens: 3 }),
+    RangeError,
+    "needs 5 positions, more than the positional table of 4",
+  );
+  await assertRejects(() => generate(gpt, p, [[1, 10]], { maxNewTokens: 1 }), RangeError, "10");
+  const lm = rnnLM({ vocabSize: 5, hidden: 3 });
+  assertThrows(
+    () => lm.apply(lm.init(random.key(0)), ids([[0, 5]])),
+    RangeError,
+    "vocabulary of 5",
+  );
+  assertThrows(() => rnnLM({ vocabSize: 5, hidden: 0 }), RangeError, "hidden");
+});

@@ -1,0 +1,202 @@
+"""Fixtures of tests/models_seq_test.ts: the sequence families (recurrent language models over
+torch.nn.RNN/LSTM/GRU, and GPT-2 written in plain torch against the Hugging Face key names),
+with seeded random weights at small sizes, fixed inputs and the expected outputs.
+
+Usage (Debian's python3 has torch 1.13; pyenv's python3 has no torch, and `transformers` is not
+installable here):
+
+    /usr/bin/python3 tools/make_seq_fixtures.py
+
+Writes to tests/testdata/seq/:
+  rnnlm_<name>.safetensors     the LM's state_dict() (`embedding.weight`, `rnn.weight_ih_l0`,
+                               `rnn.weight_hh_l0_reverse`, `fc.weight`, ...)
+  rnnlm_<name>_io.safetensors  `ids` i32[B, T] and `logits` f32[B, T, V]
+  gpt2.safetensors             a small GPT-2 (GPT2Model's names: `wte.weight`, `wpe.weight`,
+                               `h.0.ln_1.weight`, `h.0.attn.c_attn.weight` [in, out] Conv1D, ...,
+                               `ln_f.bias`, plus the `h.N.attn.bias` causal-mask buffers that the
+                               Hub's GPT-2 checkpoints hold)
+  gpt2_io.safetensors          `ids` i32[B, T], `logits` f32[B, T, V] (tied lm_head) and
+                               `greedy` i32[B, N]: the next N tokens of a greedy generation
+No safetensors package is needed: the writer below is the one of make_vision_fixtures_classic.py.
+"""
+import json
+import math
+import os
+import struct
+
+import torch
+import torch.nn as nn
+
+OUT = os.path.join(os.path.dirname(__file__), "..", "tests", "testdata", "seq")
+DT = {torch.float32: "F32", torch.int64: "I64", torch.int32: "I32", torch.uint8: "U8"}
+
+
+def save_safetensors(path, tensors):
+    header, blobs, off = {}, [], 0
+    for k, t in tensors.items():
+        t = t.detach().contiguous().cpu()
+        b = t.numpy().tobytes()
+        header[k] = {"dtype": DT[t.dtype], "shape": list(t.shape), "data_offsets": [off, off + len(b)]}
+        blobs.append(b)
+        off += len(b)
+    h = json.dumps(header, separators=(",", ":")).encode()
+    h += b" " * ((8 - len(h) % 8) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(h)))
+        f.write(h)
+        for b in blobs:
+            f.write(b)
+    print(f"{path}: {os.path.getsize(path)} bytes")
+
+
+def randomize(model, seed=1234, scale=1.0):
+    g = torch.Generator().manual_seed(seed)
+    for _, p in model.named_parameters():
+        b = scale / math.sqrt(p.shape[-1]) if p.dim() > 1 else 0.2
+        with torch.no_grad():
+            p.copy_((torch.rand(p.shape, generator=g) * 2 - 1) * b)
+
+
+# ---------------------------------------------------------------- recurrent LMs
+
+
+class RnnLM(nn.Module):
+    """d2l's RNNModel with an embedding (or one-hot) in front; batch-first."""
+
+    def __init__(self, cell, vocab, hidden, layers=1, bidirectional=False, embed=None):
+        super().__init__()
+        self.vocab = vocab
+        if embed is not None:
+            self.embedding = nn.Embedding(vocab, embed)
+        cls = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}[cell]
+        self.rnn = cls(embed or vocab, hidden, layers, batch_first=True, bidirectional=bidirectional)
+        self.fc = nn.Linear(hidden * (2 if bidirectional else 1), vocab)
+        self.embed = embed
+
+    def forward(self, ids):
+        x = self.embedding(ids) if self.embed else nn.functional.one_hot(ids, self.vocab).float()
+        y, _ = self.rnn(x)
+        return self.fc(y)
+
+
+RNN_LMS = {
+    "rnn": dict(cell="rnn", vocab=11, hidden=6, embed=5),
+    "lstm": dict(cell="lstm", vocab=11, hidden=6, embed=5),
+    "gru_onehot": dict(cell="gru", vocab=11, hidden=6),
+    "lstm_deep_bi": dict(cell="lstm", vocab=11, hidden=5, layers=2, bidirectional=True, embed=4),
+    "gru_deep_bi": dict(cell="gru", vocab=11, hidden=5, layers=2, bidirectional=True, embed=4),
+}
+
+
+def rnn_lms():
+    for i, (name, cfg) in enumerate(RNN_LMS.items()):
+        torch.manual_seed(10 + i)
+        m = RnnLM(**cfg)
+        randomize(m, seed=100 + i, scale=1.5)
+        ids = torch.randint(0, cfg["vocab"], (2, 7), generator=torch.Generator().manual_seed(7 + i))
+        with torch.no_grad():
+            logits = m(ids)
+        save_safetensors(os.path.join(OUT, f"rnnlm_{name}.safetensors"), m.state_dict())
+        save_safetensors(os.path.join(OUT, f"rnnlm_{name}_io.safetensors"),
+                         {"ids": ids.int(), "logits": logits})
+
+
+# ---------------------------------------------------------------- GPT-2 (Hugging Face names)
+
+
+class Conv1D(nn.Module):
+    """GPT-2's Conv1D: a linear layer whose weight is stored [in, out]."""
+
+    def __init__(self, nf, nx):
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(nx, nf))
+        self.bias = nn.Parameter(torch.zeros(nf))
+
+    def forward(self, x):
+        return x @ self.weight + self.bias
+
+
+def gelu_new(x):
+    return 0.5 * x * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * torch.pow(x, 3.0))))
+
+
+class Attn(nn.Module):
+    def __init__(self, d, heads, n_pos):
+        super().__init__()
+        self.heads = heads
+        self.c_attn = Conv1D(3 * d, d)
+        self.c_proj = Conv1D(d, d)
+        self.register_buffer("bias", torch.tril(torch.ones(n_pos, n_pos, dtype=torch.uint8)).view(1, 1, n_pos, n_pos))
+
+    def forward(self, x):
+        B, T, d = x.shape
+        q, k, v = self.c_attn(x).split(d, dim=2)
+        sh = lambda t: t.view(B, T, self.heads, d // self.heads).transpose(1, 2)
+        q, k, v = sh(q), sh(k), sh(v)
+        w = q @ k.transpose(-1, -2) / math.sqrt(d // self.heads)
+        w = w.masked_fill(self.bias[:, :, :T, :T] == 0, torch.finfo(w.dtype).min)
+        y = w.softmax(-1) @ v
+        return self.c_proj(y.transpose(1, 2).reshape(B, T, d))
+
+
+class Mlp(nn.Module):
+    def __init__(self, d):
+        super().__init__()
+        self.c_fc = Conv1D(4 * d, d)
+        self.c_proj = Conv1D(d, 4 * d)
+
+    def forward(self, x):
+        return self.c_proj(gelu_new(self.c_fc(x)))
+
+
+class Block(nn.Module):
+    def __init__(self, d, heads, n_pos):
+        super().__init__()
+        self.ln_1 = nn.LayerNorm(d, eps=1e-5)
+        self.attn = Attn(d, heads, n_pos)
+        self.ln_2 = nn.LayerNorm(d, eps=1e-5)
+        self.mlp = Mlp(d)
+
+    def forward(self, x):
+        x = x + self.attn(self.ln_1(x))
+        return x + self.mlp(self.ln_2(x))
+
+
+class GPT2(nn.Module):
+    def __init__(self, vocab, n_pos, d, layers, heads):
+        super().__init__()
+        self.wte = nn.Embedding(vocab, d)
+        self.wpe = nn.Embedding(n_pos, d)
+        self.h = nn.ModuleList([Block(d, heads, n_pos) for _ in range(layers)])
+        self.ln_f = nn.LayerNorm(d, eps=1e-5)
+
+    def forward(self, ids):
+        pos = torch.arange(ids.shape[1])
+        x = self.wte(ids) + self.wpe(pos)
+        for b in self.h:
+            x = b(x)
+        return self.ln_f(x) @ self.wte.weight.T  # tied lm_head
+
+
+def gpt2():
+    torch.manual_seed(0)
+    m = GPT2(vocab=23, n_pos=16, d=12, layers=2, heads=3)
+    randomize(m, seed=77, scale=2.0)
+    m.eval()
+    ids = torch.randint(0, 23, (2, 5), generator=torch.Generator().manual_seed(5))
+    with torch.no_grad():
+        logits = m(ids)
+        seq = ids.clone()
+        for _ in range(6):
+            nxt = m(seq)[:, -1].argmax(-1, keepdim=True)
+            seq = torch.cat([seq, nxt], 1)
+    save_safetensors(os.path.join(OUT, "gpt2.safetensors"), m.state_dict())
+    save_safetensors(os.path.join(OUT, "gpt2_io.safetensors"),
+                     {"ids": ids.int(), "logits": logits, "greedy": seq[:, 5:].int()})
+
+
+if __name__ == "__main__":
+    os.makedirs(OUT, exist_ok=True)
+    torch.set_grad_enabled(True)
+    rnn_lms()
+    gpt2()

@@ -20,6 +20,7 @@ import {
   type TensorLike,
 } from "./tensor.ts";
 export * from "./numpy_extra.ts";
+export * as linalg from "./linalg.ts";
 import * as extra from "./numpy_extra.ts";
 
 export type { Axis, NestedArray, ReduceOptions, TensorLike };

@@ -316,6 +316,12 @@ const OWN_TABLES: Record<string, string> = {
   cummax: "tests/indexing_test.ts",
   cummin: "tests/indexing_test.ts",
   reduce_window: "tests/conv_test.ts",
+  cholesky: "tests/linalg_test.ts",
+  triangular_solve: "tests/linalg_test.ts",
+  lu: "tests/linalg_test.ts",
+  eigh: "tests/linalg_test.ts",
+  qr: "tests/linalg_test.ts",
+  svd: "tests/linalg_test.ts",
 };
 export function registerOwnTable(prims: string[], file: string): void {
   for (const p of prims) OWN_TABLES[p] = file;

@@ -22,3 +22,5 @@ export * from "./gan.ts";
 export * from "./rnn_lm.ts";
 export * from "./gpt.ts";
 export * from "./generate.ts";
+export * from "./transformer.ts";
+export * from "./bert.ts";

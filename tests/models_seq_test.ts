@@ -13,6 +13,8 @@ import { crossEntropy } from "../layers/losses.ts";
 import { rnnLM, type RnnLMConfig, rnnTopology } from "../models/rnn_lm.ts";
 import { gpt2 } from "../models/gpt.ts";
 import { generate, sampleLogits } from "../models/generate.ts";
+import { seq2seqTransformer } from "../models/transformer.ts";
+import { bert, bertForPreTraining } from "../models/bert.ts";
 import { BACKEND } from "./backend.ts";
 
 const DATA = new URL("./testdata/seq/", import.meta.url).pathname;
@@ -219,29 +221,135 @@ Deno.test("sampling: topK 1 is greedy, a key reproduces, topP keeps the nucleus"
   assertThrows(() => sampleLogits(random.key(0), logits, { topK: 5 }), RangeError, "[1, 4]");
 });
 
+/** Runs `f` and reads its result: value checks surface at the read on WebGPU. */
+async function run(f: () => Tensor): Promise<void> {
+  await f().data();
+}
+
 Deno.test("bad inputs name the model and the sizes", async () => {
   const gpt = gpt2({ vocabSize: 10, nPositions: 4, nEmbd: 4, nLayer: 1, nHead: 2 });
   const p = gpt.init(random.key(0));
   assertThrows(() => gpt.apply(p, ids([[1, 2, 3, 4, 5]])), RangeError, "positional table of 4");
-  assertThrows(() => gpt.apply(p, ids([[1, 12]])), RangeError, "vocabulary of 10");
-  let cache = gpt.initCache(1, 2);
-  for (let i = 0; i < 2; i++) cache = gpt.step(p, cache, ids([[1]]).reshape([1])).cache;
-  assertThrows(
-    () => gpt.step(p, cache, ids([[1]]).reshape([1])),
+  await assertRejects(
+    () => run(() => gpt.apply(p, ids([[1, 12]]))),
     RangeError,
-    "cache is full (2 of 2",
+    "gpt2(V=10, P=4, d=4, L=1, h=2): token id 12 is outside the vocabulary of 10 (ids i32[1,2])",
   );
+  let cache = gpt.initCache(1, 2);
+  const one = np.array([1], { dtype: "i32" });
+  for (let i = 0; i < 2; i++) cache = gpt.step(p, cache, one).cache;
+  await assertRejects(
+    () => run(() => gpt.step(p, cache, one).logits),
+    RangeError,
+    "cache is full (2 of 2 positions, cache f32[1,2,1,2,2,2])",
+  );
+  assertThrows(() => gpt.initCache(1, 5), RangeError, "[1, 4]");
   await assertRejects(
     () => generate(gpt, p, [[1, 2, 3]], { maxNewTokens: 3 }),
     RangeError,
     "needs 5 positions, more than the positional table of 4",
   );
-  await assertRejects(() => generate(gpt, p, [[1, 10]], { maxNewTokens: 1 }), RangeError, "10");
+  await assertRejects(
+    () => generate(gpt, p, [[1, 10]], { maxNewTokens: 1 }),
+    RangeError,
+    "token id 10 is outside the vocabulary of 10",
+  );
   const lm = rnnLM({ vocabSize: 5, hidden: 3 });
-  assertThrows(
-    () => lm.apply(lm.init(random.key(0)), ids([[0, 5]])),
+  await assertRejects(
+    () => run(() => lm.apply(lm.init(random.key(0)), ids([[0, 5]]))),
     RangeError,
     "vocabulary of 5",
   );
-  assertThrows(() => rnnLM({ vocabSize: 5, hidden: 0 }), RangeError, "hidden");
+  assertThrows(() => rnnLM({ vocabSize: 5, hidden: 0 }), RangeError, "hidden must be a positive");
+});
+
+const TRANSFORMER_CFG = {
+  srcVocab: 13,
+  tgtVocab: 11,
+  dModel: 8,
+  nhead: 2,
+  numEncoderLayers: 2,
+  numDecoderLayers: 2,
+  dimFeedforward: 16,
+  dropout: 0,
+  maxLen: 20,
+  padId: 0,
+};
+
+Deno.test("seq2seqTransformer loads torch.nn.Transformer's state_dict and gives its logits", async () => {
+  const net = seq2seqTransformer(TRANSFORMER_CFG);
+  const p = await loadParams(`${DATA}transformer.safetensors`, net.init(random.key(0)));
+  const io = await readTensors(`${DATA}transformer_io.safetensors`);
+  const y = net.apply(p, { src: io.get("src")!, tgt: io.get("tgt")! });
+  // PyTorch's values at padded target positions are kept too: the masks agree everywhere
+  assertAllClose(await y.toArray(), await io.get("logits")!.toArray(), TOL);
+  const keys = tree.flattenWithPath(p)[0].map(([k]) => checkpointKey(k));
+  for (
+    const k of [
+      "transformer.encoder.layers.0.self_attn.in_proj_weight",
+      "transformer.encoder.layers.1.linear1.weight",
+      "transformer.encoder.norm.weight",
+      "transformer.decoder.layers.0.multihead_attn.out_proj.weight",
+      "transformer.decoder.layers.1.norm3.bias",
+      "transformer.decoder.norm.bias",
+    ]
+  ) assert(keys.includes(k), k);
+});
+
+Deno.test("seq2seqTransformer: source padding never changes a real target position", async () => {
+  const net = seq2seqTransformer({ ...TRANSFORMER_CFG, numEncoderLayers: 1, numDecoderLayers: 1 });
+  const p = net.init(random.key(4));
+  const a = net.apply(p, { src: ids([[3, 4, 5, 0, 0]]), tgt: ids([[1, 5, 0]]) });
+  const b = net.apply(p, { src: ids([[3, 4, 5, 0, 0, 0, 0]]), tgt: ids([[1, 5, 0]]) });
+  const real = (t: Tensor) => np.slice(t, [0, 0, 0], [1, 2, 11]).toArray();
+  assertAllClose(await real(a), await real(b), { rtol: 1e-5, atol: 1e-6 });
+});
+
+Deno.test("bertForPreTraining loads Hugging Face-named weights and gives its outputs", async () => {
+  const cfg = {
+    vocabSize: 37,
+    hiddenSize: 8,
+    numHiddenLayers: 2,
+    numAttentionHeads: 2,
+    intermediateSize: 16,
+    maxPositionEmbeddings: 12,
+  };
+  const net = bertForPreTraining(cfg);
+  const p = await loadParams(`${DATA}bert.safetensors`, net.init(random.key(0)));
+  const io = await readTensors(`${DATA}bert_io.safetensors`);
+  const x = {
+    inputIds: io.get("ids")!,
+    tokenTypeIds: io.get("types")!,
+    attentionMask: io.get("mask")!,
+  };
+  const y = net.apply(p, x);
+  assertAllClose(await y.predictionLogits.toArray(), await io.get("mlm")!.toArray(), TOL);
+  assertAllClose(await y.seqRelationshipLogits.toArray(), await io.get("nsp")!.toArray(), TOL);
+  const enc = bert(cfg).apply(p.bert, x);
+  assertAllClose(await enc.lastHiddenState.toArray(), await io.get("hidden")!.toArray(), TOL);
+  assertAllClose(await enc.poolerOutput.toArray(), await io.get("pooled")!.toArray(), TOL);
+});
+
+Deno.test("bert: a padded position never changes a real position's output", async () => {
+  const net = bert({
+    vocabSize: 20,
+    hiddenSize: 8,
+    numHiddenLayers: 1,
+    numAttentionHeads: 2,
+    intermediateSize: 16,
+  });
+  const p = net.init(random.key(2));
+  const run1 = (tokens: number[]) =>
+    net.apply(p, {
+      inputIds: ids([tokens]),
+      attentionMask: ids([tokens.map((t, i) => (i < 3 ? 1 : 0))]),
+    }).lastHiddenState;
+  const a = run1([2, 5, 3, 0, 0]), b = run1([2, 5, 3, 17, 9]);
+  const real = (t: Tensor) => np.slice(t, [0, 0, 0], [1, 3, 8]).toArray();
+  assertAllClose(await real(a), await real(b), { rtol: 1e-5, atol: 1e-6 });
+  assertThrows(
+    () => net.apply(p, { inputIds: ids([[1, 2]]), attentionMask: ids([[1, 1, 1]]) }),
+    TypeError,
+    "attentionMask must be [1, 2]",
+  );
 });

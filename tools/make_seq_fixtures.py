@@ -17,6 +17,13 @@ Writes to tests/testdata/seq/:
                                Hub's GPT-2 checkpoints hold)
   gpt2_io.safetensors          `ids` i32[B, T], `logits` f32[B, T, V] (tied lm_head) and
                                `greedy` i32[B, N]: the next N tokens of a greedy generation
+  transformer.safetensors      PyTorch's translation tutorial's Seq2SeqTransformer: `transformer.…`
+                               (torch.nn.Transformer's state_dict), `src_tok_emb.weight`,
+                               `tgt_tok_emb.weight`, `generator.weight`
+  transformer_io.safetensors   `src`, `tgt` i32 (0 = padding) and `logits` f32[B, T, V]
+  bert.safetensors             BertForPreTraining's names (`bert.embeddings.word_embeddings.weight`,
+                               `bert.encoder.layer.0.attention.self.query.weight`, ..., `cls.…`)
+  bert_io.safetensors          `ids`, `types`, `mask` i32 and `hidden`, `pooled`, `mlm`, `nsp`
 No safetensors package is needed: the writer below is the one of make_vision_fixtures_classic.py.
 """
 import json
@@ -195,8 +202,194 @@ def gpt2():
                      {"ids": ids.int(), "logits": logits, "greedy": seq[:, 5:].int()})
 
 
+# ---------------------------------------------------------------- torch.nn.Transformer seq2seq
+
+
+def sinusoid(n, d):
+    pos = torch.arange(n, dtype=torch.float64)[:, None]
+    i = torch.arange(d)
+    angle = pos / torch.pow(10000.0, (i - i % 2).double() / d)
+    return torch.where(i % 2 == 0, torch.sin(angle), torch.cos(angle)).float()
+
+
+class Seq2SeqTransformer(nn.Module):
+    """PyTorch's translation tutorial's model: embeddings * sqrt(d) + PE, nn.Transformer, generator."""
+
+    def __init__(self, src_vocab, tgt_vocab, d, nhead, ne, nd, dff, max_len, pad):
+        super().__init__()
+        self.transformer = nn.Transformer(d, nhead, ne, nd, dff, dropout=0.0, batch_first=True)
+        self.src_tok_emb = nn.Embedding(src_vocab, d)
+        self.tgt_tok_emb = nn.Embedding(tgt_vocab, d)
+        self.generator = nn.Linear(d, tgt_vocab)
+        self.register_buffer("pe", sinusoid(max_len, d), persistent=False)
+        self.d, self.pad = d, pad
+
+    def forward(self, src, tgt):
+        e = lambda emb, ids: emb(ids) * math.sqrt(self.d) + self.pe[: ids.shape[1]]
+        T = tgt.shape[1]
+        causal = torch.triu(torch.ones(T, T, dtype=torch.bool), 1)
+        y = self.transformer(e(self.src_tok_emb, src), e(self.tgt_tok_emb, tgt), tgt_mask=causal,
+                             src_key_padding_mask=src == self.pad, tgt_key_padding_mask=tgt == self.pad,
+                             memory_key_padding_mask=src == self.pad)
+        return self.generator(y)
+
+
+def transformer():
+    torch.manual_seed(3)
+    m = Seq2SeqTransformer(13, 11, d=8, nhead=2, ne=2, nd=2, dff=16, max_len=20, pad=0)
+    randomize(m, seed=33, scale=1.5)
+    m.train()  # dropout is 0; train mode keeps PyTorch off its padded fast path
+    src = torch.tensor([[3, 4, 5, 6, 7], [8, 9, 2, 0, 0]])
+    tgt = torch.tensor([[1, 5, 6, 2], [1, 7, 0, 0]])
+    with torch.no_grad():
+        logits = m(src, tgt)
+    save_safetensors(os.path.join(OUT, "transformer.safetensors"), m.state_dict())
+    save_safetensors(os.path.join(OUT, "transformer_io.safetensors"),
+                     {"src": src.int(), "tgt": tgt.int(), "logits": logits})
+
+
+# ---------------------------------------------------------------- BERT (Hugging Face names)
+
+
+class BertSelf(nn.Module):
+    def __init__(self, d):
+        super().__init__()
+        self.query, self.key, self.value = nn.Linear(d, d), nn.Linear(d, d), nn.Linear(d, d)
+
+
+class DenseLN(nn.Module):
+    def __init__(self, i, o, eps):
+        super().__init__()
+        self.dense = nn.Linear(i, o)
+        self.LayerNorm = nn.LayerNorm(o, eps=eps)
+
+
+class BertAttention(nn.Module):
+    def __init__(self, d, eps):
+        super().__init__()
+        self.self = BertSelf(d)
+        self.output = DenseLN(d, d, eps)
+
+
+class Intermediate(nn.Module):
+    def __init__(self, d, i):
+        super().__init__()
+        self.dense = nn.Linear(d, i)
+
+
+class BertLayer(nn.Module):
+    def __init__(self, d, inter, heads, eps):
+        super().__init__()
+        self.attention = BertAttention(d, eps)
+        self.intermediate = Intermediate(d, inter)
+        self.output = DenseLN(inter, d, eps)
+        self.heads = heads
+
+    def forward(self, h, ext):
+        B, T, d = h.shape
+        s = self.attention.self
+        sh = lambda t: t.view(B, T, self.heads, d // self.heads).transpose(1, 2)
+        q, k, v = sh(s.query(h)), sh(s.key(h)), sh(s.value(h))
+        sc = q @ k.transpose(-1, -2) / math.sqrt(d // self.heads) + ext
+        ctx = (sc.softmax(-1) @ v).transpose(1, 2).reshape(B, T, d)
+        o = self.attention.output
+        a = o.LayerNorm(h + o.dense(ctx))
+        f = self.output.dense(nn.functional.gelu(self.intermediate.dense(a)))
+        return self.output.LayerNorm(a + f)
+
+
+class Embeddings(nn.Module):
+    def __init__(self, V, d, P, types, eps):
+        super().__init__()
+        self.word_embeddings = nn.Embedding(V, d)
+        self.position_embeddings = nn.Embedding(P, d)
+        self.token_type_embeddings = nn.Embedding(types, d)
+        self.LayerNorm = nn.LayerNorm(d, eps=eps)
+
+
+class Encoder(nn.Module):
+    def __init__(self, n, *a):
+        super().__init__()
+        self.layer = nn.ModuleList([BertLayer(*a) for _ in range(n)])
+
+
+class Pooler(nn.Module):
+    def __init__(self, d):
+        super().__init__()
+        self.dense = nn.Linear(d, d)
+
+
+class BertModel(nn.Module):
+    def __init__(self, V=37, d=8, L=2, heads=2, inter=16, P=12, types=2, eps=1e-12):
+        super().__init__()
+        self.embeddings = Embeddings(V, d, P, types, eps)
+        self.encoder = Encoder(L, d, inter, heads, eps)
+        self.pooler = Pooler(d)
+
+    def forward(self, ids, types, mask):
+        e = self.embeddings
+        T = ids.shape[1]
+        h = e.LayerNorm(e.word_embeddings(ids) + e.token_type_embeddings(types) + e.position_embeddings(torch.arange(T)))
+        ext = (1.0 - mask[:, None, None, :].float()) * torch.finfo(torch.float32).min
+        for l in self.encoder.layer:
+            h = l(h, ext)
+        return h, torch.tanh(self.pooler.dense(h[:, 0]))
+
+
+class Transform(nn.Module):
+    def __init__(self, d, eps):
+        super().__init__()
+        self.dense = nn.Linear(d, d)
+        self.LayerNorm = nn.LayerNorm(d, eps=eps)
+
+
+class Predictions(nn.Module):
+    def __init__(self, d, V, eps):
+        super().__init__()
+        self.transform = Transform(d, eps)
+        self.bias = nn.Parameter(torch.zeros(V))
+
+
+class Cls(nn.Module):
+    def __init__(self, d, V, eps):
+        super().__init__()
+        self.predictions = Predictions(d, V, eps)
+        self.seq_relationship = nn.Linear(d, 2)
+
+
+class BertForPreTraining(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.bert = BertModel()
+        self.cls = Cls(8, 37, 1e-12)
+
+    def forward(self, ids, types, mask):
+        h, pooled = self.bert(ids, types, mask)
+        t = self.cls.predictions.transform
+        z = t.LayerNorm(nn.functional.gelu(t.dense(h)))
+        mlm = z @ self.bert.embeddings.word_embeddings.weight.T + self.cls.predictions.bias
+        return h, pooled, mlm, self.cls.seq_relationship(pooled)
+
+
+def bert():
+    torch.manual_seed(4)
+    m = BertForPreTraining()
+    randomize(m, seed=44, scale=1.5)
+    ids = torch.tensor([[2, 5, 9, 3, 11, 3], [2, 7, 3, 0, 0, 0]])
+    types = torch.tensor([[0, 0, 0, 0, 1, 1], [0, 0, 0, 0, 0, 0]])
+    mask = (ids != 0).int()
+    with torch.no_grad():
+        h, pooled, mlm, nsp = m(ids, types, mask)
+    save_safetensors(os.path.join(OUT, "bert.safetensors"), m.state_dict())
+    save_safetensors(os.path.join(OUT, "bert_io.safetensors"),
+                     {"ids": ids.int(), "types": types.int(), "mask": mask, "hidden": h,
+                      "pooled": pooled, "mlm": mlm, "nsp": nsp})
+
+
 if __name__ == "__main__":
     os.makedirs(OUT, exist_ok=True)
     torch.set_grad_enabled(True)
     rnn_lms()
     gpt2()
+    transformer()
+    bert()

@@ -536,3 +536,45 @@ export function bleu(
   const bp = c > r ? 1 : Math.exp(1 - r / c);
   return bp * Math.exp(logSum);
 }
+
+/**
+ * BLEU as d2l defines it (§10.7, `d2l.bleu`), for one predicted sentence against one label:
+ * `exp(min(0, 1 − len_label/len_pred)) · Πₙ pₙ^{1/2ⁿ}` for n = 1 … min(k, len_pred), with pₙ
+ * the clipped n-gram precision (each label n-gram matches at most as often as it occurs). The
+ * weight 1/2ⁿ makes longer matches count more; a perfect prediction scores 1. (Corpus BLEU as
+ * Papineni et al. and NLTK define it is {@link bleu}.)
+ *
+ * @param pred The predicted tokens (ids or strings).
+ * @param label The reference tokens.
+ * @param k The largest n-gram order (d2l uses 2).
+ * @returns The score in [0, 1]; 0 for an empty prediction.
+ * @throws {RangeError} For k not a positive integer.
+ * @example
+ * ```ts
+ * import { d2lBleu } from "./metrics.ts";
+ * console.log(d2lBleu(["il", "est", "riche", "."], ["il", "est", "riche", "."], 2)); // 1
+ * console.log(d2lBleu(["a", "b", "c", "d"], ["a", "b", "c", "e"], 2)); // ≈ 0.78254 = (3/4)^½ (2/3)^¼
+ * ```
+ */
+export function d2lBleu(pred: readonly Token[], label: readonly Token[], k: number): number {
+  if (!Number.isInteger(k) || k < 1) {
+    throw new RangeError(`d2lBleu: k must be a positive integer, got ${k}`);
+  }
+  const lp = pred.length, ll = label.length;
+  if (lp === 0) return 0;
+  let score = Math.exp(Math.min(0, 1 - ll / lp));
+  for (let n = 1; n <= Math.min(k, lp); n++) {
+    const subs = _ngrams(label, n);
+    let matches = 0;
+    for (let i = 0; i + n <= lp; i++) {
+      const g = pred.slice(i, i + n).map((t) => `${typeof t}:${t}`).join("\u0000");
+      const c = subs.get(g) ?? 0;
+      if (c > 0) {
+        matches++;
+        subs.set(g, c - 1);
+      }
+    }
+    score *= Math.pow(matches / (lp - n + 1), Math.pow(0.5, n));
+  }
+  return score;
+}

@@ -24,3 +24,4 @@ export * from "./gpt.ts";
 export * from "./generate.ts";
 export * from "./transformer.ts";
 export * from "./bert.ts";
+export * from "./seq2seq.ts";

@@ -9,12 +9,15 @@ import "./backend.ts";
 import { assert, assertAllClose, assertEquals, assertRejects, assertThrows } from "@std/assert";
 import { grad, jit, np, random, type Tensor, tree } from "../mod.ts";
 import { checkpointKey, load, loadInto, stateDict } from "../train/checkpoint.ts";
-import { crossEntropy } from "../layers/losses.ts";
+import { crossEntropy, maskedSequenceCrossEntropy } from "../layers/losses.ts";
 import { rnnLM, type RnnLMConfig, rnnTopology } from "../models/rnn_lm.ts";
 import { gpt2 } from "../models/gpt.ts";
 import { generate, sampleLogits } from "../models/generate.ts";
 import { seq2seqTransformer } from "../models/transformer.ts";
 import { bert, bertForPreTraining } from "../models/bert.ts";
+import { beamSearch, greedyTranslate, seq2seqGru } from "../models/seq2seq.ts";
+import { d2lBleu } from "../layers/metrics.ts";
+import { logSoftmax } from "../layers/activations.ts";
 import { BACKEND } from "./backend.ts";
 
 const DATA = new URL("./testdata/seq/", import.meta.url).pathname;
@@ -342,7 +345,7 @@ Deno.test("bert: a padded position never changes a real position's output", asyn
   const run1 = (tokens: number[]) =>
     net.apply(p, {
       inputIds: ids([tokens]),
-      attentionMask: ids([tokens.map((t, i) => (i < 3 ? 1 : 0))]),
+      attentionMask: ids([tokens.map((_t, i) => (i < 3 ? 1 : 0))]),
     }).lastHiddenState;
   const a = run1([2, 5, 3, 0, 0]), b = run1([2, 5, 3, 17, 9]);
   const real = (t: Tensor) => np.slice(t, [0, 0, 0], [1, 3, 8]).toArray();
@@ -352,4 +355,127 @@ Deno.test("bert: a padded position never changes a real position's output", asyn
     TypeError,
     "attentionMask must be [1, 2]",
   );
+});
+
+for (const attention of [false, true]) {
+  const name = attention ? "seq2seq_attention" : "seq2seq";
+  Deno.test(`seq2seqGru (${name}) loads d2l's EncoderDecoder and gives its logits`, async () => {
+    const net = seq2seqGru({
+      srcVocab: 13,
+      tgtVocab: 11,
+      embed: 6,
+      hidden: 8,
+      layers: 2,
+      attention,
+    });
+    const p = await loadParams(`${DATA}${name}.safetensors`, net.init(random.key(0)));
+    const io = await readTensors(`${DATA}${name}_io.safetensors`);
+    const y = net.apply(p, {
+      src: io.get("src")!,
+      tgt: io.get("tgt")!,
+      srcValidLens: io.get("valid")!,
+    });
+    assertAllClose(await y.toArray(), await io.get("logits")!.toArray(), TOL);
+    // decodeStep reproduces the teacher-forced logits step by step
+    const e = net.encode(p, io.get("src")!, io.get("valid")!);
+    let h = e.h;
+    const tgt = (await io.get("tgt")!.toArray()) as number[][];
+    const want = (await y.toArray()) as number[][][];
+    for (let t = 0; t < 4; t++) {
+      const r = net.decodeStep(p, e, h, np.array(tgt.map((row) => row[t]), { dtype: "i32" }));
+      h = r.h;
+      assertAllClose(await r.logits.toArray(), want.map((row) => row[t]), TOL);
+    }
+  });
+}
+
+Deno.test("seq2seqGru with attention: source padding past the valid length changes nothing but the encoder", async () => {
+  const net = seq2seqGru({ srcVocab: 9, tgtVocab: 7, embed: 4, hidden: 6, attention: true });
+  const p = net.init(random.key(1));
+  const e = net.encode(p, ids([[3, 4, 5, 1, 1]]), np.array([3], { dtype: "i32" }));
+  // the attention weights on padded source positions are zero: outputs there can be anything
+  const junk = {
+    ...e,
+    outputs: np.concatenate([np.slice(e.outputs, [0, 0, 0], [1, 3, 6]), np.full([1, 2, 6], 7)], 1),
+  };
+  const a = net.decodeStep(p, e, e.h, np.array([2], { dtype: "i32" })).logits;
+  const b = net.decodeStep(p, junk, e.h, np.array([2], { dtype: "i32" })).logits;
+  assertAllClose(await a.toArray(), await b.toArray(), { rtol: 1e-5, atol: 1e-6 });
+});
+
+Deno.test("a jitted seq2seq training step on masked cross-entropy lowers the loss", async () => {
+  const net = seq2seqGru({ srcVocab: 8, tgtVocab: 8, embed: 4, hidden: 8, attention: true });
+  const src = ids([[3, 4, 5, 1], [6, 7, 1, 1]]), valid = np.array([3, 2], { dtype: "i32" });
+  const tgt = ids([[2, 5, 4, 3], [2, 7, 6, 0]]), out = ids([[5, 4, 3, 1], [7, 6, 1, 0]]);
+  const loss = (p: any) =>
+    maskedSequenceCrossEntropy(net.apply(p, { src, tgt, srcValidLens: valid }), out, {
+      validLens: np.array([4, 3], { dtype: "i32" }),
+    });
+  const step = jit((p: any) => {
+    const g = grad(loss)(p);
+    return [loss(p), tree.map((a: Tensor, b: Tensor) => np.subtract(a, np.multiply(b, 0.5)), p, g)];
+  });
+  const [l0, p1] = step(net.init(random.key(0))) as [Tensor, any];
+  const [l1] = step(p1) as [Tensor, any];
+  assert((await l1.item()) < (await l0.item()));
+});
+
+Deno.test("beam search: width 1 is greedy, a beam as wide as the space finds the best score", async () => {
+  const net = seq2seqGru({ srcVocab: 9, tgtVocab: 7, embed: 4, hidden: 6, attention: true });
+  const p = net.init(random.key(3));
+  const opts = { bos: 1, eos: 2, maxLen: 6, lengthPenalty: 0 };
+  const g = await greedyTranslate(net, p, [3, 4, 5], opts);
+  // greedy by hand
+  const e = net.encode(p, ids([[3, 4, 5]]));
+  let h = e.h, last = 1;
+  const hand: number[] = [];
+  for (let i = 0; i < 6; i++) {
+    const r = net.decodeStep(p, e, h, np.array([last], { dtype: "i32" }));
+    h = r.h;
+    last = ((await np.argmax(r.logits, { axis: -1 }).toArray()) as number[])[0];
+    if (last === 2) break;
+    hand.push(last);
+  }
+  assertEquals(g.tokens, hand);
+  // a beam as wide as the search space is exhaustive search: check against enumeration
+  const small = seq2seqGru({ srcVocab: 9, tgtVocab: 4, embed: 4, hidden: 6, attention: true });
+  const ps = small.init(random.key(5));
+  const es = small.encode(ps, ids([[3, 4, 5]]));
+  const alpha = 0.75;
+  let best = { tokens: [] as number[], score: -Infinity };
+  const walk = async (prefix: number[], h: Tensor, logp: number): Promise<void> => {
+    const last = prefix.length ? prefix[prefix.length - 1] : 1;
+    const r = small.decodeStep(ps, es, h, np.array([last], { dtype: "i32" }));
+    const lp = (await logSoftmax(r.logits, -1).data()) as Float32Array;
+    for (let v = 0; v < 4; v++) {
+      const l = logp + lp[v], len = prefix.length + 1;
+      if (v === 2 || len === 3) {
+        const score = l / Math.pow(len, alpha);
+        if (score > best.score) best = { tokens: v === 2 ? prefix : [...prefix, v], score };
+      } else await walk([...prefix, v], r.h, l);
+    }
+  };
+  await walk([], es.h, 0);
+  const b = await beamSearch(small, ps, [3, 4, 5], {
+    bos: 1,
+    eos: 2,
+    maxLen: 3,
+    beamWidth: 64,
+    lengthPenalty: alpha,
+  });
+  assertEquals(b.tokens, best.tokens);
+  assertAllClose(b.score, best.score, { rtol: 1e-5 });
+  await assertRejects(
+    () => beamSearch(net, p, [3, 9], opts),
+    RangeError,
+    "source id 9 is outside the vocabulary of 9",
+  );
+});
+
+Deno.test("d2lBleu matches d2l's definition", () => {
+  assertEquals(d2lBleu("il est riche .".split(" "), "il est riche .".split(" "), 2), 1);
+  assertAllClose(d2lBleu([1, 2, 3, 4], [1, 2, 3, 5], 2), Math.sqrt(3 / 4) * Math.pow(2 / 3, 0.25));
+  // a short prediction pays the brevity penalty exp(1 − 4/2); n-grams stop at len_pred
+  assertAllClose(d2lBleu([1, 2], [1, 2, 3, 4], 4), Math.exp(1 - 2));
+  assertEquals(d2lBleu(["va", "!"], ["go", "."], 2), 0);
 });

@@ -24,6 +24,11 @@ Writes to tests/testdata/seq/:
   bert.safetensors             BertForPreTraining's names (`bert.embeddings.word_embeddings.weight`,
                                `bert.encoder.layer.0.attention.self.query.weight`, ..., `cls.…`)
   bert_io.safetensors          `ids`, `types`, `mask` i32 and `hidden`, `pooled`, `mlm`, `nsp`
+  seq2seq[_attention].safetensors  d2l's EncoderDecoder with a GRU Seq2SeqEncoder and a
+                               Seq2SeqDecoder (Seq2SeqAttentionDecoder): `encoder.embedding.weight`,
+                               `encoder.rnn.weight_ih_l0`, `decoder.dense.weight`,
+                               `decoder.attention.W_q.weight`, ...
+  seq2seq[_attention]_io.safetensors  `src`, `tgt`, `valid` i32 and `logits` f32[B, T, V]
 No safetensors package is needed: the writer below is the one of make_vision_fixtures_classic.py.
 """
 import json
@@ -386,6 +391,113 @@ def bert():
                       "pooled": pooled, "mlm": mlm, "nsp": nsp})
 
 
+# ---------------------------------------------------------------- d2l's GRU seq2seq (+ Bahdanau)
+
+
+def masked_softmax(X, valid_lens):
+    """d2l's masked_softmax (valid_lens [B])."""
+    if valid_lens is None:
+        return nn.functional.softmax(X, dim=-1)
+    shape = X.shape
+    valid_lens = torch.repeat_interleave(valid_lens, shape[1])
+    X = X.reshape(-1, shape[-1])
+    mask = torch.arange(shape[-1])[None, :] < valid_lens[:, None]
+    X[~mask] = -1e6
+    return nn.functional.softmax(X.reshape(shape), dim=-1)
+
+
+class AdditiveAttention(nn.Module):
+    def __init__(self, key_size, query_size, num_hiddens):
+        super().__init__()
+        self.W_k = nn.Linear(key_size, num_hiddens, bias=False)
+        self.W_q = nn.Linear(query_size, num_hiddens, bias=False)
+        self.w_v = nn.Linear(num_hiddens, 1, bias=False)
+
+    def forward(self, queries, keys, values, valid_lens):
+        queries, keys = self.W_q(queries), self.W_k(keys)
+        features = torch.tanh(queries.unsqueeze(2) + keys.unsqueeze(1))
+        scores = self.w_v(features).squeeze(-1)
+        return torch.bmm(masked_softmax(scores, valid_lens), values)
+
+
+class Seq2SeqEncoder(nn.Module):
+    def __init__(self, vocab, embed, hidden, layers):
+        super().__init__()
+        self.embedding = nn.Embedding(vocab, embed)
+        self.rnn = nn.GRU(embed, hidden, layers)
+
+    def forward(self, X):
+        return self.rnn(self.embedding(X).permute(1, 0, 2))  # time-major
+
+
+class Seq2SeqDecoder(nn.Module):
+    """d2l's decoder; the context is the encoder's top final state (d2l 1.0)."""
+
+    def __init__(self, vocab, embed, hidden, layers):
+        super().__init__()
+        self.embedding = nn.Embedding(vocab, embed)
+        self.rnn = nn.GRU(embed + hidden, hidden, layers)
+        self.dense = nn.Linear(hidden, vocab)
+
+    def forward(self, X, enc_state):
+        X = self.embedding(X).permute(1, 0, 2)
+        context = enc_state[-1].repeat(X.shape[0], 1, 1)
+        out, _ = self.rnn(torch.cat((X, context), 2), enc_state)
+        return self.dense(out).permute(1, 0, 2)
+
+
+class Seq2SeqAttentionDecoder(nn.Module):
+    def __init__(self, vocab, embed, hidden, layers):
+        super().__init__()
+        self.attention = AdditiveAttention(hidden, hidden, hidden)
+        self.embedding = nn.Embedding(vocab, embed)
+        self.rnn = nn.GRU(embed + hidden, hidden, layers)
+        self.dense = nn.Linear(hidden, vocab)
+
+    def forward(self, X, enc_outputs, hidden_state, enc_valid_lens):
+        enc_outputs = enc_outputs.permute(1, 0, 2)
+        X = self.embedding(X).permute(1, 0, 2)
+        outputs = []
+        for x in X:
+            query = torch.unsqueeze(hidden_state[-1], dim=1)
+            context = self.attention(query, enc_outputs, enc_outputs, enc_valid_lens)
+            x = torch.cat((context, torch.unsqueeze(x, dim=1)), dim=-1)
+            out, hidden_state = self.rnn(x.permute(1, 0, 2), hidden_state)
+            outputs.append(out)
+        return self.dense(torch.cat(outputs, dim=0)).permute(1, 0, 2)
+
+
+class EncoderDecoder(nn.Module):
+    def __init__(self, attention):
+        super().__init__()
+        self.encoder = Seq2SeqEncoder(13, 6, 8, 2)
+        dec = Seq2SeqAttentionDecoder if attention else Seq2SeqDecoder
+        self.decoder = dec(11, 6, 8, 2)
+        self.attention = attention
+
+    def forward(self, src, tgt, valid_lens):
+        outputs, state = self.encoder(src)
+        if self.attention:
+            return self.decoder(tgt, outputs, state, valid_lens)
+        return self.decoder(tgt, state)
+
+
+def seq2seq():
+    src = torch.tensor([[3, 4, 5, 6, 7], [8, 9, 2, 1, 1]])
+    valid = torch.tensor([5, 3])
+    tgt = torch.tensor([[1, 5, 6, 2], [1, 7, 3, 0]])
+    for i, att in enumerate([False, True]):
+        torch.manual_seed(5 + i)
+        m = EncoderDecoder(att)
+        randomize(m, seed=55 + i, scale=1.5)
+        with torch.no_grad():
+            logits = m(src, tgt, valid)
+        name = "seq2seq_attention" if att else "seq2seq"
+        save_safetensors(os.path.join(OUT, f"{name}.safetensors"), m.state_dict())
+        save_safetensors(os.path.join(OUT, f"{name}_io.safetensors"),
+                         {"src": src.int(), "tgt": tgt.int(), "valid": valid.int(), "logits": logits})
+
+
 if __name__ == "__main__":
     os.makedirs(OUT, exist_ok=True)
     torch.set_grad_enabled(True)
@@ -393,3 +505,4 @@ if __name__ == "__main__":
     gpt2()
     transformer()
     bert()
+    seq2seq()

@@ -27,3 +27,5 @@ export * from "./synthetic.ts";
 export * from "./text.ts";
 export * from "./batches.ts";
 export * from "./d2l.ts";
+export * from "./vocab.ts";
+export * from "./bpe.ts";

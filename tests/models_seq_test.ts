@@ -18,6 +18,8 @@ import { bert, bertForPreTraining } from "../models/bert.ts";
 import { beamSearch, greedyTranslate, seq2seqGru } from "../models/seq2seq.ts";
 import { d2lBleu } from "../layers/metrics.ts";
 import { logSoftmax } from "../layers/activations.ts";
+import { BpeTokenizer } from "../data/bpe.ts";
+import { words, WordVocab } from "../data/vocab.ts";
 import { BACKEND } from "./backend.ts";
 
 const DATA = new URL("./testdata/seq/", import.meta.url).pathname;
@@ -478,4 +480,39 @@ Deno.test("d2lBleu matches d2l's definition", () => {
   // a short prediction pays the brevity penalty exp(1 − 4/2); n-grams stop at len_pred
   assertAllClose(d2lBleu([1, 2], [1, 2, 3, 4], 4), Math.exp(1 - 2));
   assertEquals(d2lBleu(["va", "!"], ["go", "."], 2), 0);
+});
+
+Deno.test("BpeTokenizer reads GPT-2's vocab.json + merges.txt and encodes as OpenAI's encoder.py", async () => {
+  const tok = BpeTokenizer.fromFiles(
+    await Deno.readTextFile(`${DATA}bpe_vocab.json`),
+    await Deno.readTextFile(`${DATA}bpe_merges.txt`),
+  );
+  const cases = JSON.parse(await Deno.readTextFile(`${DATA}bpe_cases.json`)) as {
+    text: string;
+    ids: number[];
+  }[];
+  for (const { text, ids } of cases) {
+    assertEquals(tok.encode(text), ids, text);
+    assertEquals(tok.decode(ids), text);
+  }
+  // GPT-2's published ids of single bytes: "!" 0, "\n" 198, " " 220
+  assertEquals([tok.encode("!"), tok.encode("\n"), tok.encode(" ")], [[0], [198], [220]]);
+  assertThrows(() => tok.decode([tok.size]), RangeError, `outside the vocabulary of ${tok.size}`);
+  assertThrows(
+    () => BpeTokenizer.fromFiles(`{"a": 0}`, "#version: 0.2\na b\n"),
+    RangeError,
+    'the merge "a b" makes "ab", which is not in the vocabulary',
+  );
+});
+
+Deno.test("WordVocab tokenises as d2l, pads and truncates batches, decodes to words", () => {
+  assertEquals(words("Va !\u202fJ'ai  faim."), ["va", "!", "j'ai", "faim", "."]);
+  const v = WordVocab.build(["I am cold.", "I am here!", "Go."], { minFreq: 1 });
+  assertEquals(v.vocab.tokens.slice(0, 4), ["<pad>", "<bos>", "<eos>", "<unk>"]);
+  const { ids, validLens } = v.encodeBatch(["i am cold .", "go hiking"], { length: 4 });
+  assertEquals(ids[0].length, 4);
+  assertEquals(validLens, [4, 3]); // truncated before <eos>; "hiking" is <unk>
+  assertEquals(ids[1], [v.encode("go")[0], v.vocab.unk, v.vocab.eos, v.vocab.pad]);
+  assertEquals(v.decode(ids[1]), "go <unk>");
+  assertThrows(() => v.encodeBatch(["go"], { length: 0 }), RangeError, "length");
 });

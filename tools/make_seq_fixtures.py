@@ -29,6 +29,7 @@ Writes to tests/testdata/seq/:
                                `encoder.rnn.weight_ih_l0`, `decoder.dense.weight`,
                                `decoder.attention.W_q.weight`, ...
   seq2seq[_attention]_io.safetensors  `src`, `tgt`, `valid` i32 and `logits` f32[B, T, V]
+(The BPE tokenizer's fixtures come from tools/make_bpe_fixtures.py, which needs `regex`.)
 No safetensors package is needed: the writer below is the one of make_vision_fixtures_classic.py.
 """
 import json

@@ -100,6 +100,25 @@ export function sampleLogits(key: Tensor, logits: Tensor, opts: SampleOptions = 
   return np.astype(random.categorical(key, l, { axis: -1 }), "i32");
 }
 
+const _steps = new WeakMap<object, Map<string, Jitted<any>>>();
+
+/** The jitted step (model step + sampling) of a model and sampling options, made once. */
+function _stepFn<P, C>(lm: IncrementalLM<P, C>, sample: SampleOptions): Jitted<any> {
+  let m = _steps.get(lm);
+  if (!m) _steps.set(lm, m = new Map());
+  const k = JSON.stringify(sample);
+  let f = m.get(k);
+  if (!f) {
+    f = jit((p: P, cache: C, ids: Tensor, key: Tensor) => {
+      const { logits, cache: next } = lm.step(p, cache, ids);
+      const [k1, k2] = _splitKeys(key, 2);
+      return { next: sampleLogits(k1, logits, sample), cache: next, key: k2 };
+    });
+    m.set(k, f);
+  }
+  return f;
+}
+
 /** Options of {@link generate}. */
 export interface GenerateOptions extends SampleOptions {
   /** Number of tokens to generate after the prompt. */
@@ -116,7 +135,10 @@ export interface GenerateOptions extends SampleOptions {
 export interface GenerateResult {
   /** The generated tokens of every sequence (after the prompt, up to and including a stop token). */
   tokens: number[][];
-  /** The jitted step function, to inspect (`traceCount` is 1 after any generation). */
+  /**
+   * The jitted step function, shared by every generation with this model and these sampling
+   * options (`traceCount` stays 1 across generations of one batch size and cache length).
+   */
   stepFn: Jitted<any>;
 }
 
@@ -124,7 +146,8 @@ export interface GenerateResult {
  * Generates `maxNewTokens` tokens after `prompt` for every sequence of a batch. The prompt is
  * fed one position at a time through the same jitted step as the generation (the model's `step`
  * followed by {@link sampleLogits}), so the program is traced and compiled once for any prompt
- * and output length. Tokens after a sequence's stop token are not returned.
+ * and output length, and reused by later calls with the same model, sampling options, batch
+ * size and cache length. Tokens after a sequence's stop token are not returned.
  *
  * @param lm The model ({@link IncrementalLM}).
  * @param params Its parameters.
@@ -189,11 +212,7 @@ export async function generate<P, C>(
     topK: opts.topK,
     topP: opts.topP,
   };
-  const stepFn = jit((p: P, cache: C, ids: Tensor, key: Tensor) => {
-    const { logits, cache: next } = lm.step(p, cache, ids);
-    const [k1, k2] = _splitKeys(key, 2);
-    return { next: sampleLogits(k1, logits, sample), cache: next, key: k2 };
-  });
+  const stepFn = _stepFn(lm, sample);
   let cache = lm.initCache(B, len);
   let key = opts.key ?? random.key(0);
   let out: Tensor | null = null;

@@ -112,6 +112,9 @@ Deno.test("gpt2 generation with and without the cache gives the same tokens, one
   const prompt = [[1, 5, 2], [7, 7, 0]];
   const { tokens, stepFn } = await generate(gpt, p, prompt, { maxNewTokens: 7 });
   assertEquals(stepFn.traceCount, 1);
+  // a second generation of the same sizes reuses the compiled step
+  const again = await generate(gpt, p, [[2, 2, 2], [3, 3, 3]], { maxNewTokens: 7 });
+  assertEquals([again.stepFn === stepFn, stepFn.traceCount], [true, 1]);
   const seqs = prompt.map((r) => [...r]);
   for (let i = 0; i < 7; i++) {
     const logits = gpt.apply(p, ids(seqs));

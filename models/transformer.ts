@@ -6,6 +6,8 @@
  * `transformer` are exactly `torch.nn.Transformer`'s `state_dict()`
  * (`encoder.layers.0.self_attn.in_proj_weight`, `…linear1.weight`, `…norm1.weight`,
  * `decoder.layers.0.multihead_attn.in_proj_weight`, `encoder.norm.weight`, `decoder.norm.bias`).
+ * `decoderFor(params, src)` decodes one target position at a time with a fixed-size key/value
+ * cache for the self-attention (an `IncrementalLM` for `models.generate`, one compiled step).
  *
  * @module
  */
@@ -27,6 +29,10 @@ import {
 } from "../layers/transformer.ts";
 import { _checkPositive } from "./_common.ts";
 import { _checkIds } from "./rnn_lm.ts";
+import type { IncrementalLM, StepOutput } from "./generate.ts";
+import { checkValue, valueChecksApply } from "../core/checks.ts";
+import { softmax } from "../layers/activations.ts";
+import type { MultiHeadAttentionParams } from "../layers/attention.ts";
 
 /** Config of {@link seq2seqTransformer}. */
 export interface Seq2SeqTransformerConfig {
@@ -80,8 +86,34 @@ export interface Seq2SeqInput {
   tgt: Tensor;
 }
 
-/** A sequence-to-sequence transformer; also exposes `encode` and `decode`. */
+/**
+ * The decoder's incremental state: the encoder's memory f32[batch, S, d] with its padding mask
+ * bool[batch, S] (true = padding), and a self-attention key/value cache
+ * f32[layers, 2, batch, heads, maxLen, d/heads] with its position counter (a device scalar).
+ */
+export interface TransformerDecoderCache {
+  /** f32[batch, S, d]. */
+  memory: Tensor;
+  /** bool[batch, S], true at padded source positions. */
+  memoryPad: Tensor;
+  /** f32[layers, 2, batch, heads, maxLen, headDim]. */
+  kv: Tensor;
+  /** i32[]: the next target position. */
+  pos: Tensor;
+}
+
+/** A sequence-to-sequence transformer; also exposes `encode`, `decode` and cached decoding. */
 export interface Seq2SeqTransformer extends Layer<Seq2SeqTransformerParams, Seq2SeqInput, Tensor> {
+  /**
+   * The decoder as an {@link IncrementalLM} over one batch of sources: `initCache(batch,
+   * maxLen)` encodes `src` (batch must be its batch), `step` decodes one target position with a
+   * key/value cache, so `generate(model.decoderFor(p, src), p, bos…, { stopToken: eos })`
+   * translates with one compiled step.
+   */
+  decoderFor(
+    p: Seq2SeqTransformerParams,
+    src: Tensor,
+  ): IncrementalLM<Seq2SeqTransformerParams, TransformerDecoderCache>;
   /** The encoder's output ("memory") f32[batch, S, d]. */
   encode(p: Seq2SeqTransformerParams, src: Tensor, opts?: ApplyOptions): Tensor;
   /** Target logits f32[batch, T, tgtVocab] from the memory (causal over the target). */
@@ -216,8 +248,122 @@ export function seq2seqTransformer(config: Seq2SeqTransformerConfig): Seq2SeqTra
     });
     return gen.apply(p.generator, y);
   };
+  const nh = cfg.nhead, hd = d / nh, nDec = cfg.numDecoderLayers;
+  const ln = layerNorm({ normalizedShape: d });
+  // nn.MultiheadAttention's packed projection: rows [q; k; v] of in_proj_weight
+  const proj = (a: MultiHeadAttentionParams, x: Tensor, i: number) => {
+    const w = np.slice(a.in_proj_weight!, [i * d, 0], [(i + 1) * d, d]);
+    const b = np.slice(a.in_proj_bias!, [i * d], [(i + 1) * d]);
+    return np.add(np.matmul(x, np.transpose(w)), b);
+  };
+  const outProj = (a: MultiHeadAttentionParams, x: Tensor) =>
+    np.add(np.matmul(x, np.transpose(a.out_proj.weight)), a.out_proj.bias!);
+  const lin = (l: LinearParams, x: Tensor) => np.add(np.matmul(x, np.transpose(l.weight)), l.bias!);
+  /** Attention of queries [B, h, 1, hd] over keys/values [B, h, K, hd], `allowed` [B|1, 1, 1, K]. */
+  const attend = (q: Tensor, k: Tensor, v: Tensor, allowed: Tensor) => {
+    const sc = np.divide(np.matmul(q, np.swapaxes(k, -1, -2)), Math.sqrt(hd));
+    return np.matmul(softmax(np.where(allowed, sc, -Infinity), -1), v);
+  };
+  const decoderFor = (
+    p0: Seq2SeqTransformerParams,
+    src: Tensor,
+  ): IncrementalLM<Seq2SeqTransformerParams, TransformerDecoderCache> => ({
+    name: `${model}.decoder`,
+    vocabSize: cfg.tgtVocab,
+    maxLength: cfg.maxLen,
+    initCache(batch: number, maxLen = cfg.maxLen): TransformerDecoderCache {
+      if (batch !== src.shape[0]) {
+        throw new TypeError(
+          `${model}: the decoder was made for ${src.shape[0]} sources (${src.aval}), not ${batch}`,
+        );
+      }
+      if (!Number.isInteger(maxLen) || maxLen < 1 || maxLen > cfg.maxLen) {
+        throw new RangeError(
+          `${model}: cache length ${maxLen} must be an integer in [1, ${cfg.maxLen}] (the positional table)`,
+        );
+      }
+      const memoryPad = cfg.padId === undefined
+        ? np.zeros(src.shape, "bool")
+        : np.equal(src, cfg.padId);
+      return {
+        memory: encode(p0, src),
+        memoryPad,
+        kv: np.zeros([nDec, 2, batch, nh, maxLen, hd]),
+        pos: np.array(0, { dtype: "i32" }),
+      };
+    },
+    step(
+      p: Seq2SeqTransformerParams,
+      c: TransformerDecoderCache,
+      ids: Tensor,
+    ): StepOutput<TransformerDecoderCache> {
+      const [, , B, , M] = c.kv.shape;
+      if (ids.ndim !== 1 || ids.shape[0] !== B) {
+        throw new TypeError(`${model}.decoder.step expects ids [${B}], got ${ids.aval}`);
+      }
+      const t = _checkIds(`${model} (target)`, np.reshape(ids, [B, 1]), cfg.tgtVocab);
+      if (valueChecksApply(c.pos)) {
+        checkValue(
+          np.greaterEqual(c.pos, M),
+          c.pos,
+          (v) =>
+            new RangeError(
+              `${model}: the decoder's key/value cache is full (${v} of ${M} positions, cache ${c.kv.aval})`,
+            ),
+        );
+      }
+      const S = c.memory.shape[1];
+      const heads = (u: Tensor, n: number) => np.swapaxes(np.reshape(u, [B, n, nh, hd]), 1, 2);
+      let x = np.add(
+        np.multiply(tgtEmb.apply(p.tgt_tok_emb, t), Math.sqrt(d)),
+        np.reshape(np.take(pe, c.pos, { axis: 0 }), [1, 1, d]),
+      ); // [B, 1, d]
+      const slots = np.arange(M);
+      const here = np.reshape(np.equal(slots, c.pos), [1, 1, M, 1]);
+      const seen = np.reshape(np.lessEqual(slots, c.pos), [1, 1, 1, M]);
+      const memAllowed = np.reshape(np.logicalNot(c.memoryPad), [B, 1, 1, S]);
+      const layers: Tensor[] = [];
+      p.transformer.decoder.layers.forEach((lp, l) => {
+        const sa = lp.self_attn;
+        const q = heads(proj(sa, x, 0), 1);
+        const layer = np.squeeze(np.slice(c.kv, [l, 0, 0, 0, 0, 0], [l + 1, 2, B, nh, M, hd]), 0);
+        const kc = np.where(
+          here,
+          heads(proj(sa, x, 1), 1),
+          np.squeeze(np.slice(layer, [0, 0, 0, 0, 0], [1, B, nh, M, hd]), 0),
+        );
+        const vc = np.where(
+          here,
+          heads(proj(sa, x, 2), 1),
+          np.squeeze(np.slice(layer, [1, 0, 0, 0, 0], [2, B, nh, M, hd]), 0),
+        );
+        layers.push(np.stack([kc, vc]));
+        const merge = (y: Tensor) => np.reshape(np.swapaxes(y, 1, 2), [B, 1, d]);
+        x = ln.apply(lp.norm1, np.add(x, outProj(sa, merge(attend(q, kc, vc, seen)))));
+        const ca = lp.multihead_attn;
+        const cq = heads(proj(ca, x, 0), 1);
+        const ck = heads(proj(ca, c.memory, 1), S), cv = heads(proj(ca, c.memory, 2), S);
+        x = ln.apply(lp.norm2, np.add(x, outProj(ca, merge(attend(cq, ck, cv, memAllowed)))));
+        x = ln.apply(
+          lp.norm3,
+          np.add(x, lin(lp.linear2, np.maximum(lin(lp.linear1, x), 0))),
+        );
+      });
+      const y = ln.apply(p.transformer.decoder.norm!, x);
+      return {
+        logits: np.reshape(gen.apply(p.generator, y), [B, cfg.tgtVocab]),
+        cache: {
+          memory: c.memory,
+          memoryPad: c.memoryPad,
+          kv: np.stack(layers),
+          pos: np.add(c.pos, np.array(1, { dtype: "i32" })),
+        },
+      };
+    },
+  });
   return {
     name: model,
+    decoderFor,
     init(key: Tensor): Seq2SeqTransformerParams {
       const [a, b, c, e, f] = _splitKeys(key, 5);
       return {

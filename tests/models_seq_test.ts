@@ -519,3 +519,32 @@ Deno.test("WordVocab tokenises as d2l, pads and truncates batches, decodes to wo
   assertEquals(v.decode(ids[1]), "go <unk>");
   assertThrows(() => v.encodeBatch(["go"], { length: 0 }), RangeError, "length");
 });
+
+Deno.test("seq2seqTransformer's cached decoder step gives the teacher-forced logits; generate traces once", async () => {
+  const net = seq2seqTransformer({ ...TRANSFORMER_CFG, maxLen: 10 });
+  const p = await loadParams(`${DATA}transformer.safetensors`, net.init(random.key(0)));
+  const io = await readTensors(`${DATA}transformer_io.safetensors`);
+  const src = io.get("src")!, tgt = io.get("tgt")!;
+  const want = (await io.get("logits")!.toArray()) as number[][][];
+  const dec = net.decoderFor(p, src);
+  let cache = dec.initCache(2, 6);
+  const rows = (await tgt.toArray()) as number[][];
+  for (let t = 0; t < 2; t++) { // positions before any target padding
+    const r = dec.step(p, cache, np.array(rows.map((r) => r[t]), { dtype: "i32" }));
+    cache = r.cache;
+    assertAllClose(await r.logits.toArray(), want.map((w) => w[t]), TOL);
+  }
+  // greedy translation with the cache equals greedy decoding through the full decoder
+  const { tokens, stepFn } = await generate(dec, p, [[1], [1]], { maxNewTokens: 5 });
+  assertEquals(stepFn.traceCount, 1);
+  const memory = net.encode(p, src);
+  const seqs = [[1], [1]];
+  for (let i = 0; i < 5; i++) {
+    const l = net.decode(p, ids(seqs), memory, src);
+    const n = seqs[0].length;
+    const next = (await np.argmax(np.slice(l, [0, n - 1, 0], [2, n, 11]), { axis: -1 })
+      .toArray()) as number[][];
+    seqs.forEach((s, b) => s.push(next[b][0]));
+  }
+  assertEquals(tokens, seqs.map((s) => s.slice(1)));
+});

@@ -25,6 +25,14 @@ import {
   transposeKernel,
 } from "./kernels/movement.ts";
 import { threefryKernel } from "./kernels/random.ts";
+import {
+  choleskyPlan,
+  eighPlan,
+  luPlan,
+  qrPlan,
+  svdPlan,
+  triangularSolvePlan,
+} from "./kernels/linalg.ts";
 import { argReduceKernel, reducePlan } from "./kernels/reduce.ts";
 import { sortPlan } from "./kernels/sort.ts";
 import { reduceWindowKernel, type WindowParams } from "./kernels/window.ts";
@@ -56,6 +64,9 @@ export interface LowerCtx {
 export type Lowering = (c: LowerCtx) => Plan;
 
 const _n = (a: AvalLike) => size(a.shape);
+// matrices [..., m, n]: the batch size and the last dimension
+const _batch = (a: AvalLike) => size(a.shape.slice(0, -2));
+const _last = (a: AvalLike) => a.shape[a.shape.length - 1];
 // Params arrive untyped from the core; each lowering reads the fields its primitive defines.
 const _p = <T>(c: LowerCtx) => c.params as unknown as T;
 
@@ -145,4 +156,21 @@ export const LOWERINGS: { readonly [P in PrimName]: Lowering } = {
     return sortPlan(c.ins.map((a) => a.dtype), c.ins[0].shape, p.axis, !!p.descending);
   },
   threefry2x32: (c) => single(threefryKernel(_n(c.ins[0]))),
+  cholesky: (c) => choleskyPlan(_batch(c.ins[0]), _last(c.ins[0])),
+  triangular_solve: (c) => {
+    const p = _p<{ lower: boolean; transposeA: boolean; unitDiagonal?: boolean }>(c);
+    const b = c.ins[1];
+    return triangularSolvePlan(
+      _batch(b),
+      _last(c.ins[0]),
+      _last(b),
+      p.lower,
+      p.transposeA,
+      !!p.unitDiagonal,
+    );
+  },
+  lu: (c) => luPlan(_batch(c.ins[0]), _last(c.ins[0])),
+  eigh: (c) => eighPlan(_batch(c.ins[0]), _last(c.ins[0])),
+  qr: (c) => qrPlan(_batch(c.ins[0]), c.ins[0].shape[c.ins[0].shape.length - 2], _last(c.ins[0])),
+  svd: (c) => svdPlan(_batch(c.ins[0]), c.ins[0].shape[c.ins[0].shape.length - 2], _last(c.ins[0])),
 };

@@ -90,6 +90,12 @@ export const OTHER_PRIMS = [
   "reduce_window",
   "sort",
   "threefry2x32",
+  "cholesky",
+  "triangular_solve",
+  "lu",
+  "eigh",
+  "qr",
+  "svd",
 ] as const;
 
 /** A unary elementwise primitive. */

@@ -270,7 +270,7 @@ export interface QrResult {
  * ```ts
  * import { np } from "../mod.ts";
  * const { R } = np.linalg.qr(np.array([[3, 0], [4, 1]]));
- * console.log(await R.toArray()); // [[-5, -0.8], [0, 0.6]]
+ * console.log(await R.toArray()); // [[-5, -0.8], [0, -0.6]]
  * ```
  */
 export function qr(a: Tensor): QrResult {

@@ -25,3 +25,4 @@ export * from "./generate.ts";
 export * from "./transformer.ts";
 export * from "./bert.ts";
 export * from "./seq2seq.ts";
+export * from "./pca.ts";

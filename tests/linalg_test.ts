@@ -1,6 +1,6 @@
 import "./backend.ts";
 import { assertAllClose, assertThrows } from "@std/assert";
-import { jit, np, type Tensor, vmap } from "../mod.ts";
+import { jit, models, np, type Tensor, vmap } from "../mod.ts";
 import { checkDirectionalGrad, fdStep, fdTol, withCpu } from "./backend.ts";
 import { flat, uniform } from "./helpers.ts";
 
@@ -251,4 +251,35 @@ Deno.test("a 64×64 eigh, svd and cholesky (sweeps split over several dispatches
     rtol: 1e-4,
     atol: 2e-3,
   });
+});
+
+Deno.test("pca matches NumPy's explained variances, and its projections invert", async () => {
+  const fx = JSON.parse(
+    await Deno.readTextFile(new URL("./testdata/linalg/pca.json", import.meta.url)),
+  );
+  const x = np.array(fx.x);
+  const full = models.pca();
+  const f = full.fit(x);
+  assertAllClose(await arr(f.mean), fx.mean, { rtol: 1e-5, atol: 1e-5 });
+  assertAllClose(await arr(f.singularValues), fx.singularValues, tol);
+  assertAllClose(await arr(f.explainedVariance), fx.explainedVariance, tol);
+  assertAllClose(await arr(f.explainedVarianceRatio), fx.explainedVarianceRatio, tol);
+  assertAllClose(await arr(f.components.abs()), fx.absComponents, { rtol: 1e-3, atol: 1e-4 });
+  // svd_flip: the largest-magnitude entry of each component is positive
+  const comps = (await f.components.toArray()) as number[][];
+  for (const row of comps) {
+    const big = row.reduce((a, b) => (Math.abs(b) > Math.abs(a) ? b : a), 0);
+    assertAllClose(Math.sign(big), 1);
+  }
+  // all components: the round trip is exact; two: the reconstruction is the rank-2 projection
+  assertAllClose(await arr(full.inverseTransform(f, full.transform(f, x))), fx.x, { atol: 1e-3 });
+  const two = models.pca({ nComponents: 2 });
+  const f2 = two.fit(x);
+  const z = two.transform(f2, x);
+  assertAllClose(z.shape, [60, 2]);
+  assertAllClose(await arr(f2.explainedVarianceRatio), fx.explainedVarianceRatio.slice(0, 2), tol);
+  const zVar = await arr(z.var({ axis: 0, ddof: 1 } as never));
+  assertAllClose(zVar, fx.explainedVariance.slice(0, 2), { rtol: 1e-3 });
+  assertThrows(() => models.pca({ nComponents: 7 }).fit(x), RangeError, "pca.fit");
+  assertThrows(() => two.transform(f2, np.ones([3, 5])), TypeError, "f32[3,5]");
 });

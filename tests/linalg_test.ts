@@ -283,3 +283,10 @@ Deno.test("pca matches NumPy's explained variances, and its projections invert",
   assertThrows(() => models.pca({ nComponents: 7 }).fit(x), RangeError, "pca.fit");
   assertThrows(() => two.transform(f2, np.ones([3, 5])), TypeError, "f32[3,5]");
 });
+
+Deno.test("cholesky of a matrix that is not positive definite is all NaN, as JAX", async () => {
+  const L = np.linalg.cholesky(np.array([[[1, 2], [2, 1]], [[2, 0], [0, 3]]]));
+  const v = await flat(L);
+  assertAllClose(v.slice(0, 4).map((x) => Number.isNaN(x)), [true, true, true, true]);
+  assertAllClose(v.slice(4), [Math.SQRT2, 0, 0, Math.sqrt(3)], { rtol: 1e-6 });
+});

@@ -9,14 +9,12 @@
 import {
   cholesky_p,
   diagT,
-  eigh_p,
   lu_p,
   mT,
   permuteRows,
-  qr_p,
-  svd_p,
   triangularSolve as triSolve,
 } from "./prims/decomp.ts";
+import { eigh_p, qr_p, svd_p } from "./prims/decomp_spectral.ts";
 import { constant } from "./prims/structural.ts";
 import type { Tensor } from "./tensor.ts";
 import { bind, bind1 } from "./trace.ts";

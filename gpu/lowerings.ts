@@ -25,14 +25,8 @@ import {
   transposeKernel,
 } from "./kernels/movement.ts";
 import { threefryKernel } from "./kernels/random.ts";
-import {
-  choleskyPlan,
-  eighPlan,
-  luPlan,
-  qrPlan,
-  svdPlan,
-  triangularSolvePlan,
-} from "./kernels/linalg.ts";
+import { choleskyPlan, luPlan, qrPlan, triangularSolvePlan } from "./kernels/linalg.ts";
+import { eighPlan, svdPlan } from "./kernels/linalg_jacobi.ts";
 import { argReduceKernel, reducePlan } from "./kernels/reduce.ts";
 import { sortPlan } from "./kernels/sort.ts";
 import { reduceWindowKernel, type WindowParams } from "./kernels/window.ts";

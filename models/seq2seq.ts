@@ -249,6 +249,14 @@ export interface TranslateOptions {
   beamWidth?: number;
   /** α of the length penalty: hypotheses rank by log P / L^α (beamSearch only; default 0.75, d2l §10.8). */
   lengthPenalty?: number;
+  /**
+   * Pad the source to this length, as in training (d2l's `truncate_pad`): the GRU encoder reads
+   * padding, so a model trained on padded sources should translate padded ones (default: no
+   * padding). Attention still ignores the padding (the valid length is the source's).
+   */
+  padTo?: number;
+  /** The padding id used by `padTo` (default 0, `<pad>` of `data.Vocab`). */
+  padId?: number;
 }
 
 /** A decoded translation. */
@@ -335,7 +343,15 @@ export async function beamSearch(
       );
     }
   }
-  const e1 = model.encode(p, np.array([src as number[]], { dtype: "i32" }));
+  const padded = [
+    ...src,
+    ...new Array(Math.max(0, (opts.padTo ?? 0) - src.length)).fill(opts.padId ?? 0),
+  ];
+  const e1 = model.encode(
+    p,
+    np.array([padded], { dtype: "i32" }),
+    np.array([src.length], { dtype: "i32" }),
+  );
   const rep = (t: Tensor, n: number, axis: number) => np.take(t, np.zeros([n], "i32"), { axis });
   const norm = (logp: number, len: number) => logp / Math.pow(len, alpha);
   let beams = [{ tokens: [] as number[], logp: 0 }];

@@ -201,16 +201,20 @@ function jacobiSvdTall(
   m: number,
   n: number,
 ): { U: Float64Array; s: Float64Array; V: Float64Array } {
-  const A = Float64Array.from(a);
+  // columns stored contiguously (A column-major, V column-major): rotations stream memory
+  const A = new Float64Array(m * n);
+  for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) A[j * m + i] = a[i * n + j];
   const V = new Float64Array(n * n);
   for (let i = 0; i < n; i++) V[i * n + i] = 1;
   for (let sweep = 0; sweep < 60; sweep++) {
     let rotated = false;
     for (let p = 0; p < n - 1; p++) {
+      const po = p * m, pv = p * n;
       for (let q = p + 1; q < n; q++) {
+        const qo = q * m, qv = q * n;
         let alpha = 0, beta = 0, gamma = 0;
         for (let i = 0; i < m; i++) {
-          const x = A[i * n + p], y = A[i * n + q];
+          const x = A[po + i], y = A[qo + i];
           alpha += x * x;
           beta += y * y;
           gamma += x * y;
@@ -221,14 +225,14 @@ function jacobiSvdTall(
         const t = Math.sign(zeta || 1) / (Math.abs(zeta) + Math.sqrt(1 + zeta * zeta));
         const c = 1 / Math.sqrt(1 + t * t), s = c * t;
         for (let i = 0; i < m; i++) {
-          const x = A[i * n + p], y = A[i * n + q];
-          A[i * n + p] = c * x - s * y;
-          A[i * n + q] = s * x + c * y;
+          const x = A[po + i], y = A[qo + i];
+          A[po + i] = c * x - s * y;
+          A[qo + i] = s * x + c * y;
         }
         for (let i = 0; i < n; i++) {
-          const x = V[i * n + p], y = V[i * n + q];
-          V[i * n + p] = c * x - s * y;
-          V[i * n + q] = s * x + c * y;
+          const x = V[pv + i], y = V[qv + i];
+          V[pv + i] = c * x - s * y;
+          V[qv + i] = s * x + c * y;
         }
       }
     }
@@ -237,7 +241,7 @@ function jacobiSvdTall(
   const norms = new Float64Array(n);
   for (let j = 0; j < n; j++) {
     let t = 0;
-    for (let i = 0; i < m; i++) t += A[i * n + j] * A[i * n + j];
+    for (let i = 0; i < m; i++) t += A[j * m + i] * A[j * m + i];
     norms[j] = Math.sqrt(t);
   }
   const order = [...Array(n).keys()].sort((i, j) => norms[j] - norms[i]);
@@ -245,9 +249,9 @@ function jacobiSvdTall(
   const tol = (norms[order[0]] || 0) * 1e-13;
   order.forEach((src, dst) => {
     s[dst] = norms[src];
-    for (let i = 0; i < n; i++) Vs[i * n + dst] = V[i * n + src];
+    for (let i = 0; i < n; i++) Vs[i * n + dst] = V[src * n + i];
     if (norms[src] > tol) {
-      for (let i = 0; i < m; i++) U[i * n + dst] = A[i * n + src] / norms[src];
+      for (let i = 0; i < m; i++) U[i * n + dst] = A[src * m + i] / norms[src];
     } else {
       // complete U with a unit vector orthogonal to the columns already set
       for (let e = 0; e < m; e++) {

@@ -69,6 +69,9 @@ export class BpeTokenizer {
   #cache = new Map<string, string[]>();
 
   /**
+   * Makes a tokenizer from a parsed vocabulary and merge list (see {@link BpeTokenizer.fromFiles}
+   * for the files themselves).
+   *
    * @param vocab Token → id, as `vocab.json`.
    * @param merges Merge pairs in rank order, as the lines of `merges.txt` after its header.
    * @throws {RangeError} For duplicate ids, or a merge whose result is not in the vocabulary.

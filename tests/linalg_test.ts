@@ -290,3 +290,14 @@ Deno.test("cholesky of a matrix that is not positive definite is all NaN, as JAX
   assertAllClose(v.slice(0, 4).map((x) => Number.isNaN(x)), [true, true, true, true]);
   assertAllClose(v.slice(4), [Math.SQRT2, 0, 0, Math.sqrt(3)], { rtol: 1e-6 });
 });
+
+Deno.test("batched svd of single-column and single-row matrices keeps each matrix apart", async () => {
+  const cols = uniform(71, [5, 3, 1]);
+  const rows = uniform(72, [5, 1, 3]);
+  for (const x of [cols, rows]) {
+    const { U, S, Vh } = np.linalg.svd(x);
+    assertAllClose(await arr(U.mul(S.expandDims(-2)).matmul(Vh)), await arr(x), { atol: 1e-5 });
+    const norms = await arr(x.mul(x).sum({ axis: [-2, -1] }).sqrt());
+    assertAllClose(await arr(S.squeeze(-1)), norms, { rtol: 1e-5 });
+  }
+});

@@ -136,6 +136,7 @@ export function svdPlan(batch: number, m: number, n: number): Plan {
     { name: "U", type: "f32", access: "read_write", ref: out(0) },
     { name: "S", type: "f32", access: "read_write", ref: out(1) },
     { name: "VT", type: "f32", access: "read_write", ref: out(2) },
+    { name: "RK", type: "f32", access: "read_write", ref: tmp(2) },
   ];
   const shared = `var<workgroup> cs: vec2f;
 var<workgroup> ra: array<f32, ${WG}>;
@@ -261,13 +262,13 @@ var<workgroup> rg: array<f32, ${WG}>;`;
       ${longAt("i", "r")} = select(0.0, T[tb + i * ${N}u + j] / sj, sj > 0.0);
     }
     for (var i = 0u; i < ${N}u; i = i + 1u) { ${shortAt("i", "r")} = V[vb + i * ${N}u + j]; }
-    V[vb + j] = sj;
-    V[vb + ${N}u + j] = f32(r);
+    RK[g * ${2 * N}u + j] = sj;
+    RK[g * ${2 * N}u + ${N}u + j] = f32(r);
   }
   ${_SYNC}
-  // V's first rows are no longer needed as V (already copied): reuse them for (s_j, rank_j)
+  // (s_j, rank_j) were kept aside: S is read above while ranks are computed
   for (var j = lid; j < ${N}u; j = j + ${WG}u) {
-    S[g * ${k}u + u32(V[vb + ${N}u + j])] = V[vb + j];
+    S[g * ${k}u + u32(RK[g * ${2 * N}u + ${N}u + j])] = RK[g * ${2 * N}u + j];
   }
   ${_SYNC}
   if (lid == 0u) {
@@ -303,5 +304,5 @@ var<workgroup> rg: array<f32, ${WG}>;`;
     }
   }`,
   )));
-  return { steps, temps: [batch * M * N * 4, batch * N * N * 4] };
+  return { steps, temps: [batch * M * N * 4, batch * N * N * 4, batch * 2 * N * 4] };
 }

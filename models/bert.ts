@@ -104,7 +104,9 @@ function _initLinear(key: Tensor, out: number, inp: number): LinearParams {
  * Params: {@link BertParams}, keys `embeddings.word_embeddings.weight`,
  * `encoder.layer.0.attention.self.query.weight`, `…attention.output.dense.weight`,
  * `…intermediate.dense.weight`, `…output.LayerNorm.weight`, `pooler.dense.weight`. Init N(0, 0.02)
- * for weights and tables, zeros for biases, unit LayerNorms.
+ * for weights and tables, zeros for biases, unit LayerNorms. Files from `transformers` versions
+ * that saved the `embeddings.position_ids` buffer load with `{ strict: false }`. Dropout is
+ * not applied (evaluation mode).
  *
  * Seeds: S3 (BERT, masked LM and NSP), d2l §15.8 (CATALOG M31).
  *

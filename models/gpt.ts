@@ -109,7 +109,9 @@ function _conv1d(p: Conv1DParams, x: Tensor): Tensor {
  * `wte.weight`, `wpe.weight`, `h.0.ln_1.weight`, `h.0.attn.c_attn.weight`, …, `ln_f.bias`, as
  * `GPT2Model.state_dict()` (the Hub's files also hold `h.N.attn.bias` mask buffers: load them
  * with `loadInto(path, like, { strict: false })`). Initialization as GPT-2: N(0, 0.02) weights,
- * the residual projections N(0, 0.02/√(2L)), zero biases, unit LayerNorms.
+ * the residual projections N(0, 0.02/√(2L)), zero biases, unit LayerNorms. GPT-2's dropouts
+ * (embedding, attention, residual; 0.1 in pre-training) are not applied: `apply` is the
+ * evaluation-mode forward pass, also in training.
  *
  * `step(params, cache, ids)` decodes one position for every sequence from a {@link KvCache}
  * (`initCache(batch, maxLen = P)`): it writes this position's keys and values into the fixed-size

@@ -548,3 +548,25 @@ Deno.test("seq2seqTransformer's cached decoder step gives the teacher-forced log
   }
   assertEquals(tokens, seqs.map((s) => s.slice(1)));
 });
+
+Deno.test("generate samples reproducibly from a key and stops at the stop token", async () => {
+  const lm = rnnLM({ cell: "peephole", vocabSize: 12, hidden: 8, embed: 4 });
+  const p = lm.init(random.key(7));
+  const opts = { maxNewTokens: 8, key: random.key(42), temperature: 1.5, topK: 5, topP: 0.9 };
+  const a = await generate(lm, p, [[1, 2], [3, 4]], opts);
+  const b = await generate(lm, p, [[1, 2], [3, 4]], opts);
+  assertEquals(a.tokens, b.tokens);
+  assertEquals(a.tokens.map((t) => t.length), [8, 8]);
+  assert(a.tokens.flat().every((t) => t >= 0 && t < 12));
+  const greedy = await generate(lm, p, [[1, 2]], { maxNewTokens: 8 });
+  const stop = greedy.tokens[0][2];
+  const first = greedy.tokens[0].indexOf(stop);
+  const stopped = await generate(lm, p, [[1, 2]], { maxNewTokens: 8, stopToken: stop });
+  assertEquals(stopped.tokens[0], greedy.tokens[0].slice(0, first + 1));
+  const bi = rnnLM({ vocabSize: 12, hidden: 4, bidirectional: true });
+  await assertRejects(
+    () => generate(bi, bi.init(random.key(0)), [[1]], { maxNewTokens: 2 }),
+    RangeError,
+    "bidirectional",
+  );
+});

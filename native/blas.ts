@@ -181,7 +181,8 @@ function _open(deno: any, path: string): Blas {
   }
   const s = lib.symbols;
   let config = "";
-  if (s.openblas_set_num_threads) {
+  // one thread per core, unless the user chose a count for OpenBLAS already
+  if (s.openblas_set_num_threads && !_env("OPENBLAS_NUM_THREADS") && !_env("OMP_NUM_THREADS")) {
     s.openblas_set_num_threads(Math.max(1, _cores(deno)));
   }
   if (s.openblas_get_config) {

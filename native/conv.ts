@@ -251,8 +251,10 @@ export function convF32(
     out.fill(0);
     return;
   }
-  if (method === "taps") convTaps(sgemm, g, l, r, out);
-  else if (method === "outputs") convOutputs(sgemm, g, l, r, out);
+  if (method === "taps") {
+    if (_env("DENAX_NATIVE_WIDE") === "0") convTaps(sgemm, g, l, r, out);
+    else convWide(sgemm, g, l, r, out);
+  } else if (method === "outputs") convOutputs(sgemm, g, l, r, out);
   else convIm2col(sgemm, g, l, r, out);
 }
 
@@ -356,7 +358,7 @@ function convIm2col(sgemm: Sgemm, g: Geo, x: Float32Array, w: Float32Array, out:
 }
 
 function convTaps(sgemm: Sgemm, g: Geo, x: Float32Array, w: Float32Array, out: Float32Array) {
-  const { N, C, O, Cg, Og, K, P, Sp, kS, outS, rd } = g;
+  const { N, C, O, Cg, Og, K, Sp, kS, rd } = g;
   const wideStride = [g.padS[1] * g.padS[2], g.padS[2], 1];
   // the last kernel dim with several taps is folded into the contraction: the input is copied
   // once per tap of that dim (shifted), so each GEMM contracts over C/g · taps-of-that-dim
@@ -425,7 +427,65 @@ function convTaps(sgemm: Sgemm, g: Geo, x: Float32Array, w: Float32Array, out: F
       }
     }
   }
-  // keep the valid positions of the wide result
+  compactWide(g, yw, ncols, out);
+}
+
+/**
+ * Unit strides, as `taps`, but each column block of the wide output is one GEMM: the block's
+ * patch rows (channel, tap) are shifted copies (`set`) of the padded input's rows, made while
+ * the block is in cache, and the GEMM contracts over all C/g · taps at once.
+ */
+function convWide(sgemm: Sgemm, g: Geo, x: Float32Array, w: Float32Array, out: Float32Array) {
+  const { N, Cg, Og, K, Sp, kS, rd } = g;
+  const offs = new Int32Array(K);
+  let t = 0;
+  for (let k0 = 0; k0 < kS[0]; k0++) {
+    for (let k1 = 0; k1 < kS[1]; k1++) {
+      for (let k2 = 0; k2 < kS[2]; k2++) offs[t++] = wide(g, k0 * rd[0], k1 * rd[1], k2 * rd[2]);
+    }
+  }
+  const L = N * Sp, CK = Cg * K;
+  const xp = padInput(x, g, true, offs[K - 1]);
+  const ncols = g.outN * Sp;
+  const yw = new Float32Array(g.O * ncols);
+  // a block of patch rows fills about 1 MiB (the L2 of one core)
+  const nb0 = Math.max(64, Math.min(ncols, Math.floor(262144 / CK)));
+  const col = new Float32Array(CK * nb0);
+  for (let cb = 0; cb < ncols; cb += nb0) {
+    const nb = Math.min(nb0, ncols - cb);
+    for (let grp = 0; grp < g.G; grp++) {
+      const c0 = chanOf(g, grp), img0 = g.bgc > 1 ? grp * g.nPerB : 0, oBase = grp * Og;
+      let r = 0;
+      for (let c = 0; c < Cg; c++) {
+        const base = (c0 + c) * L + img0 * Sp + cb;
+        for (let k = 0; k < K; k++, r++) {
+          const s = base + offs[k];
+          col.set(xp.subarray(s, s + nb), r * nb);
+        }
+      }
+      sgemm(
+        false,
+        false,
+        Og,
+        nb,
+        CK,
+        1,
+        w.subarray(oBase * CK),
+        CK,
+        col,
+        nb,
+        0,
+        yw.subarray(oBase * ncols + cb),
+        ncols,
+      );
+    }
+  }
+  compactWide(g, yw, ncols, out);
+}
+
+/** Keeps the valid positions of a wide result `[O, outN · Sp]` in `out`. */
+function compactWide(g: Geo, yw: Float32Array, ncols: number, out: Float32Array): void {
+  const { O, P, Sp, outS } = g;
   const [O0, O1, O2] = outS;
   for (let n = 0; n < g.outN; n++) {
     for (let o = 0; o < O; o++) {

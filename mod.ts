@@ -30,6 +30,8 @@ export { ShapedArray } from "./core/aval.ts";
 export { ConcretizationError, TracerLeakError } from "./core/errors.ts";
 export * as np from "./core/numpy.ts";
 export * as tree from "./core/tree.ts";
+export type { Tree } from "./core/tree.ts";
+export type * from "./core/transform_types.ts";
 export {
   grad,
   type GradOptions,

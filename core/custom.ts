@@ -12,6 +12,7 @@ import { zerosLikeT } from "./prims/structural.ts";
 import { Tensor } from "./tensor.ts";
 import { bind, pushInterpreter } from "./trace.ts";
 import * as tree from "./tree.ts";
+import type { Tree } from "./tree.ts";
 import { matchAxis, vmapFlat } from "./vmap_core.ts";
 
 const isLeaf = (x: unknown): boolean => x instanceof Tensor;
@@ -106,7 +107,12 @@ export interface CustomJvpFunction<F extends (...args: any[]) => any> {
    * Sets the rule: `rule(primals, tangents)` returns `[primalOut, tangentOut]`.
    * @returns the function itself
    */
-  defjvp(rule: (primals: any[], tangents: any[]) => [any, any]): CustomJvpFunction<F>;
+  defjvp(
+    rule: (
+      primals: Parameters<F>,
+      tangents: Tree<Parameters<F>>,
+    ) => [ReturnType<F>, Tree<ReturnType<F>>],
+  ): CustomJvpFunction<F>;
 }
 
 /**
@@ -143,7 +149,7 @@ export function customJvp<F extends (...args: any[]) => any>(f: F): CustomJvpFun
     return odef.unflatten(outs);
   }) as CustomJvpFunction<F>;
   wrapped.defjvp = (r) => {
-    rule = r;
+    rule = r as unknown as typeof rule;
     return wrapped;
   };
   return wrapped;
@@ -263,9 +269,9 @@ export interface CustomVjpFunction<F extends (...args: any[]) => any> {
    * cotangent per argument (an array).
    * @returns the function itself
    */
-  defvjp(
-    fwd: (...args: any[]) => [any, any],
-    bwd: (res: any, ct: any) => any[],
+  defvjp<R>(
+    fwd: (...args: Parameters<F>) => [ReturnType<F>, R],
+    bwd: (res: R, ct: Tree<ReturnType<F>>) => Tree<Parameters<F>>,
   ): CustomVjpFunction<F>;
 }
 

@@ -18,6 +18,16 @@ import { bind, collectChecks, currentInterpreter, type StagedCheck } from "./tra
 import { checkValue } from "./checks.ts";
 import { checksEnabled } from "./env.ts";
 import * as tree from "./tree.ts";
+import type { Tree } from "./tree.ts";
+import type {
+  AuxFn,
+  AuxOf,
+  AuxValue,
+  GradOf,
+  GradOpts,
+  ScalarFn,
+  TransformableFn,
+} from "./transform_types.ts";
 import { vmapFlat } from "./vmap_core.ts";
 import { closureConvert } from "./builder.ts";
 import { checkArity, checkOptions } from "./validate.ts";
@@ -61,11 +71,11 @@ function outLeaves(out: unknown, what: string): [Tensor[], tree.TreeDef] {
  * console.log(await dy.item()); // cos(0) = 1
  * ```
  */
-export function jvp<T = any>(
-  f: (...args: any[]) => T,
-  primals: readonly unknown[],
-  tangents: readonly unknown[],
-): [T, T] {
+export function jvp<F extends TransformableFn>(
+  f: F,
+  primals: Parameters<F>,
+  tangents: Tree<Parameters<F>>,
+): [ReturnType<F>, Tree<ReturnType<F>>] {
   const [pl, pdef] = flattenArgs(primals, "jvp");
   const [tl, tdef] = flattenArgs(tangents, "jvp");
   if (!pdef.equals(tdef)) {
@@ -101,10 +111,10 @@ export function jvp<T = any>(
  * console.log(await fl(np.array(1)).item()); // 6
  * ```
  */
-export function linearize<T = any>(
-  f: (...args: any[]) => T,
-  ...primals: unknown[]
-): [T, (...tangents: unknown[]) => T] {
+export function linearize<F extends TransformableFn>(
+  f: F,
+  ...primals: Parameters<F>
+): [ReturnType<F>, (...tangents: Tree<Parameters<F>>) => Tree<ReturnType<F>>] {
   const [pl, pdef] = flattenArgs(primals, "linearize");
   let odef: tree.TreeDef | null = null;
   const { outs, linear } = linearizeFlat((...xs) => {
@@ -112,7 +122,7 @@ export function linearize<T = any>(
     odef = d;
     return ol;
   }, pl);
-  const fl = (...tangents: unknown[]): T => {
+  const fl = (...tangents: unknown[]): Tree<ReturnType<F>> => {
     const [tl] = flattenArgs(tangents, "linearize");
     return odef!.unflatten(evalJaxpr(linear.jaxpr, linear.consts, tl));
   };
@@ -131,12 +141,12 @@ export function linearize<T = any>(
  * console.log(await back(np.array([1, 1]))[0].toArray()); // [2, 2]
  * ```
  */
-export function vjp<T = any>(
-  f: (...args: any[]) => T,
-  ...primals: unknown[]
-): [T, (cotangent: T) => any[]] {
+export function vjp<F extends TransformableFn>(
+  f: F,
+  ...primals: Parameters<F>
+): [ReturnType<F>, (cotangent: Tree<ReturnType<F>>) => Tree<Parameters<F>>] {
   const [out, back] = vjpInternal(f, primals, false);
-  return [out as T, back];
+  return [out as ReturnType<F>, back as (ct: unknown) => Tree<Parameters<F>>];
 }
 
 function vjpInternal(
@@ -200,6 +210,23 @@ export interface GradOptions {
  * console.log(await v.item(), await g.toArray()); // 5 [2, 4]
  * ```
  */
+export function valueAndGrad<F extends ScalarFn, const A extends number | readonly number[] = 0>(
+  f: F,
+  opts?: GradOpts<A, false, Parameters<F>>,
+): (...args: Parameters<F>) => [Tensor, GradOf<Parameters<F>, A>];
+/** `valueAndGrad(f, { hasAux: true })`: `f` returns `[value, aux]`, the result `[[value, aux], grads]`. */
+export function valueAndGrad<F extends AuxFn, const A extends number | readonly number[] = 0>(
+  f: F,
+  opts: GradOpts<A, true, Parameters<F>> & { hasAux: true },
+): (...args: Parameters<F>) => [AuxValue<ReturnType<F>>, GradOf<Parameters<F>, A>];
+/** `valueAndGrad(f, { hasAux })` with `hasAux` known only at run time. */
+export function valueAndGrad<
+  F extends TransformableFn,
+  const A extends number | readonly number[] = 0,
+>(
+  f: F,
+  opts: GradOpts<A, boolean, Parameters<F>> & { hasAux: boolean },
+): (...args: Parameters<F>) => [Tensor | AuxValue<ReturnType<F>>, GradOf<Parameters<F>, A>];
 export function valueAndGrad(
   f: (...args: any[]) => any,
   opts: GradOptions = {},
@@ -262,13 +289,22 @@ const full_ = (a: ShapedArray) => full(a.shape, 1, a.dtype);
  * console.log(await df(np.array(0)).item()); // 1
  * ```
  */
+export function grad<F extends ScalarFn, const A extends number | readonly number[] = 0>(
+  f: F,
+  opts?: GradOpts<A, false, Parameters<F>>,
+): (...args: Parameters<F>) => GradOf<Parameters<F>, A>;
+/** `grad(f, { hasAux: true })`: `f` returns `[loss, aux]`, the result is `[grads, aux]`. */
+export function grad<F extends AuxFn, const A extends number | readonly number[] = 0>(
+  f: F,
+  opts: GradOpts<A, true, Parameters<F>> & { hasAux: true },
+): (...args: Parameters<F>) => [GradOf<Parameters<F>, A>, AuxOf<ReturnType<F>>];
 export function grad(f: (...args: any[]) => any, opts: GradOptions = {}): (...args: any[]) => any {
   checkArity("grad", arguments.length, 2);
   checkOptions("grad", opts, GRAD_OPTS);
-  const vg = valueAndGrad(f, opts);
+  const vg = valueAndGrad(f, opts as GradOptions & { hasAux: boolean });
   return (...args: any[]) => {
     const [v, g] = vg(...args);
-    return opts.hasAux ? [g, v[1]] : g;
+    return opts.hasAux ? [g, (v as unknown[])[1]] : g;
   };
 }
 
@@ -316,7 +352,10 @@ function broadcastPrefix(prefix: unknown, full: unknown, what: string): (number 
  * console.log(await f(np.array([[1, 2], [3, 4]])).toArray()); // [3, 7]
  * ```
  */
-export function vmap(f: (...args: any[]) => any, opts: VmapOptions = {}): (...args: any[]) => any {
+export function vmap<F extends TransformableFn>(
+  f: F,
+  opts: VmapOptions = {},
+): (...args: Parameters<F>) => ReturnType<F> {
   checkArity("vmap", arguments.length, 2);
   checkOptions("vmap", opts, VMAP_OPTS);
   return (...args: any[]) => {
@@ -540,7 +579,9 @@ function leafDonation(
  * console.log(String(makeJaxpr((x: any) => x.mul(2))(np.array([1, 2]))));
  * ```
  */
-export function makeJaxpr(f: (...args: any[]) => any): (...args: any[]) => ClosedJaxpr {
+export function makeJaxpr<F extends TransformableFn>(
+  f: F,
+): (...args: Parameters<F>) => ClosedJaxpr {
   return (...args: any[]) => {
     const [leaves, def] = flattenArgs(args, "makeJaxpr");
     return traceToJaxpr(
@@ -568,10 +609,10 @@ function singleArg(what: string, x: unknown): Tensor {
  * console.log(await jacfwd((x: any) => x.mul(x))(np.array([1, 2])).toArray()); // [[2, 0], [0, 4]]
  * ```
  */
-export function jacfwd(
-  f: (x: Tensor) => Tensor,
+export function jacfwd<F extends (...args: any[]) => Tensor>(
+  f: F,
   opts: { argnums?: number } = {},
-): (...args: any[]) => Tensor {
+): (...args: Parameters<F>) => Tensor {
   checkArity("jacfwd", arguments.length, 2);
   checkOptions("jacfwd", opts, JAC_OPTS);
   return (...args: any[]) => {
@@ -596,10 +637,10 @@ export function jacfwd(
  * console.log(await jacrev((x: any) => x.mul(x))(np.array([1, 2])).toArray()); // [[2, 0], [0, 4]]
  * ```
  */
-export function jacrev(
-  f: (x: Tensor) => Tensor,
+export function jacrev<F extends (...args: any[]) => Tensor>(
+  f: F,
   opts: { argnums?: number } = {},
-): (...args: any[]) => Tensor {
+): (...args: Parameters<F>) => Tensor {
   checkArity("jacrev", arguments.length, 2);
   checkOptions("jacrev", opts, JAC_OPTS);
   return (...args: any[]) => {
@@ -621,10 +662,10 @@ export function jacrev(
  * console.log(await hessian((x: any) => x.mul(x).sum())(np.array([1, 2])).toArray()); // [[2, 0], [0, 2]]
  * ```
  */
-export function hessian(
-  f: (x: Tensor) => Tensor,
+export function hessian<F extends (...args: any[]) => Tensor>(
+  f: F,
   opts: { argnums?: number } = {},
-): (...args: any[]) => Tensor {
+): (...args: Parameters<F>) => Tensor {
   return jacfwd(jacrev(f, opts), opts);
 }
 

@@ -8,6 +8,8 @@
  * @module
  */
 
+import type { Tensor } from "./tensor.ts";
+
 /** A class usable as a pytree node type. */
 export type PytreeClass<T = unknown> = abstract new (...args: any[]) => T;
 
@@ -380,3 +382,24 @@ export function map<T>(
   });
   return def.unflatten<T>(ls.map((x, i) => fn(x, ...others.map((o) => o[i]))));
 }
+
+/**
+ * The pytree of Tensors with the structure of `T`: every leaf (a Tensor, number or boolean,
+ * which transformations turn into Tensors) becomes a `Tensor`; arrays, tuples and objects keep
+ * their shape; `null`/`undefined` stay empty subtrees. It is the type of a gradient or tangent
+ * of a value of type `T` (`grad(f)` returns `Tree<Parameters<typeof f>[0]>`).
+ * @example
+ * ```ts
+ * import type { Tree } from "./tree.ts";
+ * import { np, type Tensor } from "../mod.ts";
+ * const g: Tree<{ w: Tensor; b: number[] }> = { w: np.array(1), b: [np.array(2)] };
+ * console.log(g.b.length); // 1
+ * ```
+ */
+export type Tree<T> = 0 extends 1 & T ? any
+  : T extends Tensor | number | boolean ? Tensor
+  : T extends null | undefined ? T
+  : T extends (...args: never[]) => unknown ? T
+  : T extends readonly unknown[] ? { -readonly [K in keyof T]: Tree<T[K]> }
+  : T extends object ? { -readonly [K in keyof T]: Tree<T[K]> }
+  : T;

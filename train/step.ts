@@ -312,8 +312,8 @@ export function makeTrainStep(
     return {
       params: applyUpdates(params, updates),
       optState: newState,
-      loss: hasAux ? value[0] : value,
-      aux: hasAux ? value[1] : null,
+      loss: hasAux ? (value as [Tensor, unknown])[0] : value as Tensor,
+      aux: hasAux ? (value as [Tensor, unknown])[1] : null,
     };
   };
   Object.defineProperty(trainStep, "name", { value: name });

@@ -1,0 +1,157 @@
+/**
+ * Type-level tests: `deno check` (run by `deno task check` and `deno task test`) fails when a
+ * transformation's or layer's signature regresses. Each `// @ts-expect-error` line is a misuse
+ * that must stay a type error; each annotated assignment must stay assignable. The runtime
+ * assertions check that the values have the structure their types claim.
+ */
+import { assert, assertAllClose, assertEquals } from "@std/assert";
+import {
+  checkpoint,
+  customJvp,
+  customVjp,
+  grad,
+  hessian,
+  jacfwd,
+  jacrev,
+  jit,
+  jvp,
+  linearize,
+  np,
+  type Tensor,
+  valueAndGrad,
+  vjp,
+  vmap,
+} from "../mod.ts";
+import type { Tree } from "../core/tree.ts";
+
+type P = { w: Tensor; b: Tensor };
+const loss = (p: P, x: Tensor): Tensor => p.w.mul(x).add(p.b).sum();
+const params = (): P => ({ w: np.array([1, 2]), b: np.array(0.5) });
+const xs = (): Tensor => np.array([3, 4]);
+
+Deno.test("grad returns the tree of the differentiated argument", async () => {
+  const g: { w: Tensor; b: Tensor } = grad(loss)(params(), xs());
+  assertAllClose(await g.w.toArray(), [3, 4]);
+  assertAllClose(await g.b.item(), 2);
+  const gx: Tensor = grad(loss, { argnums: 1 })(params(), xs());
+  assertAllClose(await gx.toArray(), [1, 2]);
+  const [gp, gx2]: [P, Tensor] = grad(loss, { argnums: [0, 1] })(params(), xs());
+  assertAllClose(await gp.w.toArray(), [3, 4]);
+  assertAllClose(await gx2.toArray(), [1, 2]);
+  // An index known only at run time is accepted (and checked at run time).
+  const k: number = 1;
+  const gk: Tensor | P = grad(loss, { argnums: k })(params(), xs());
+  assert(gk !== undefined);
+});
+
+Deno.test("grad and valueAndGrad with hasAux return the aux value's type", async () => {
+  // aux comes back as a tree of Tensors (numbers included), as its type says.
+  const f = (p: Tensor): [Tensor, { n: number }] => [p.mul(p).sum(), { n: 7 }];
+  const [g, aux]: [Tensor, { n: Tensor }] = grad(f, { hasAux: true })(np.array([1, 2]));
+  assertAllClose(await g.toArray(), [2, 4]);
+  assertEquals(await aux.n.item(), 7);
+  const [[v, aux2], g2]: [[Tensor, { n: Tensor }], Tensor] = valueAndGrad(f, { hasAux: true })(
+    np.array([3]),
+  );
+  assertAllClose(await v.item(), 9);
+  assertEquals(await aux2.n.item(), 7);
+  assertAllClose(await g2.toArray(), [6]);
+  const [value, gv]: [Tensor, P] = valueAndGrad(loss)(params(), xs());
+  assertAllClose(await value.item(), 12);
+  assertAllClose(await gv.w.toArray(), [3, 4]);
+});
+
+Deno.test("misuse of grad is a type error", () => {
+  // @ts-expect-error a tuple-returning function needs hasAux
+  grad((p: Tensor) => [p.sum(), p] as const);
+  // @ts-expect-error hasAux needs a function returning [loss, aux]
+  grad((p: Tensor) => p.sum(), { hasAux: true });
+  // @ts-expect-error argnums out of range for a two-argument function
+  grad(loss, { argnums: 2 });
+  // @ts-expect-error one index of the tuple is out of range
+  grad(loss, { argnums: [0, 2] });
+  // @ts-expect-error the gradient has the argument's keys, not others
+  const bad: { w: Tensor; c: Tensor } = grad(loss)(params(), xs());
+  // @ts-expect-error the differentiated argument must be a P
+  const wrongArg = () => grad(loss)({ w: xs() }, xs());
+  // @ts-expect-error argnums 1 gives a Tensor, not a tree
+  const wrongTree: P = grad(loss, { argnums: 1 })(params(), xs());
+  assert(bad !== undefined && wrongArg !== undefined && wrongTree !== undefined);
+});
+
+Deno.test("vjp, jvp and linearize keep the trees of arguments and outputs", async () => {
+  const f = (p: P, x: Tensor): Tensor => p.w.mul(x).add(p.b);
+  const [y, back] = vjp(f, params(), xs());
+  const y2: Tensor = y;
+  const [dp, dx]: [P, Tensor] = back(np.ones([2]));
+  assertAllClose(await y2.toArray(), [3.5, 8.5]);
+  assertAllClose(await dp.w.toArray(), [3, 4]);
+  assertAllClose(await dx.toArray(), [1, 2]);
+  // @ts-expect-error vjp's primals must match f's parameters
+  const badPrimals = () => vjp(f, xs(), xs());
+  const [out, tan]: [Tensor, Tensor] = jvp(f, [params(), xs()], [
+    { w: np.ones([2]), b: np.array(0) },
+    np.zeros([2]),
+  ]);
+  assertAllClose(await out.toArray(), [3.5, 8.5]);
+  assertAllClose(await tan.toArray(), [3, 4]);
+  // @ts-expect-error tangents must have the primals' structure
+  const badTangents = () => jvp(f, [params(), xs()], [xs(), xs()]);
+  const [yl, fl] = linearize((x: Tensor) => x.mul(x), np.array(3));
+  const dyl: Tensor = fl(np.array(1));
+  assertAllClose(await yl.item(), 9);
+  assertAllClose(await dyl.item(), 6);
+  assert(badPrimals !== undefined && badTangents !== undefined);
+});
+
+Deno.test("vmap, jit and checkpoint keep the function's type", async () => {
+  const f = (p: P, x: Tensor): Tensor => p.w.mul(x).add(p.b).sum();
+  const jf = jit(f);
+  const yj: Tensor = jf(params(), xs());
+  assertAllClose(await yj.item(), 12);
+  // @ts-expect-error a jitted function takes the same tree as f
+  const badJit = () => jf({ w: xs() }, xs());
+  const vf = vmap((x: Tensor): Tensor => x.sum());
+  const yv: Tensor = vf(np.array([[1, 2], [3, 4]]));
+  assertAllClose(await yv.toArray(), [3, 7]);
+  // @ts-expect-error vmap keeps the parameter types
+  const badVmap = () => vf("x");
+  const cf = checkpoint(f);
+  const gc: P = grad(cf)(params(), xs());
+  assertAllClose(await gc.w.toArray(), [3, 4]);
+  assert(badJit !== undefined && badVmap !== undefined);
+});
+
+Deno.test("jacobians and custom rules are typed by the function", async () => {
+  const sq = (x: Tensor): Tensor => x.mul(x);
+  const jf: Tensor = jacfwd(sq)(np.array([1, 2]));
+  const jr: Tensor = jacrev(sq)(np.array([1, 2]));
+  const h: Tensor = hessian((x: Tensor) => x.mul(x).sum())(np.array([1, 2]));
+  assertAllClose(await jf.toArray(), [[2, 0], [0, 4]]);
+  assertAllClose(await jr.toArray(), [[2, 0], [0, 4]]);
+  assertAllClose(await h.toArray(), [[2, 0], [0, 2]]);
+  // @ts-expect-error jacrev needs a function returning a Tensor
+  jacrev((x: Tensor) => [x]);
+  const clip = customVjp((x: Tensor): Tensor => x);
+  clip.defvjp((x) => [x, null], (_r, g) => [np.clip(g, -1, 1)]);
+  const gClip: Tensor = grad((x: Tensor) => clip(x).mul(10))(np.array(2));
+  assertAllClose(await gClip.item(), 1);
+  // @ts-expect-error bwd returns one cotangent per argument, in an array
+  clip.defvjp((x) => [x, null], (_r, g) => g);
+  const softplus = customJvp((x: Tensor): Tensor => np.log1p(np.exp(x)));
+  softplus.defjvp(([x], [t]) => [softplus(x), np.sigmoid(x).mul(t)]);
+  assertAllClose(await grad(softplus)(np.array(0)).item(), 0.5);
+});
+
+Deno.test("Tree maps leaves to Tensors and keeps containers", () => {
+  const t: Tree<{ a: number; b: [Tensor, boolean]; c: null; d: Tensor[] }> = {
+    a: np.array(1),
+    b: [np.array(2), np.array(true)],
+    c: null,
+    d: [],
+  };
+  // @ts-expect-error a number leaf becomes a Tensor
+  const n: Tree<{ a: number }> = { a: 1 };
+  assertEquals(t.d.length, 0);
+  assertEquals(n.a as unknown, 1);
+});

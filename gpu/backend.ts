@@ -124,7 +124,9 @@ export async function createWebGpuBackend(opts: WebGpuOptions = {}): Promise<Web
   const rt = await GpuRuntime.create(opts);
   const lim = rt.ctx.limits;
   const gemm: GemmCaps = {
-    textures: (opts.gemm ?? "auto") === "auto" ? rt.ctx.software : opts.gemm === "texture",
+    textures: (opts.gemm ?? "auto") === "auto"
+      ? rt.ctx.profile.textureGemm
+      : opts.gemm === "texture",
     maxTextureDimension2D: lim.maxTextureDimension2D,
     maxTextureArrayLayers: lim.maxTextureArrayLayers,
   };

@@ -10,6 +10,12 @@
  * @module
  */
 import { GpuError, GpuUnavailableError } from "./errors.ts";
+import {
+  type DeviceProfile,
+  isSoftwareAdapter,
+  selectProfile,
+  setActiveProfile,
+} from "./target.ts";
 
 /** The limits requested from the adapter at their maxima. */
 const _LIMITS = [
@@ -65,6 +71,11 @@ export interface GpuContext {
    * kernels that prefer textures over storage reads for their operands use this.
    */
   readonly software: boolean;
+  /**
+   * The device profile (`gpu/target.ts`): "cpu-adapter" for software adapters, "gpu" otherwise,
+   * or what `DENAX_GPU_PROFILE=cpu|gpu` names.
+   */
+  readonly profile: DeviceProfile;
   /**
    * Returns (and clears) the errors the device reported since the last call, oldest first:
    * `GpuError`s for uncaptured validation, out-of-memory or internal errors, and once the
@@ -131,6 +142,8 @@ export async function requestGpu(): Promise<GpuContext> {
     }
   });
   const l = device.limits;
+  const profile = selectProfile(adapter.info, envVar("DENAX_GPU_PROFILE"));
+  setActiveProfile(profile);
   return {
     adapter,
     device,
@@ -145,8 +158,8 @@ export async function requestGpu(): Promise<GpuContext> {
       maxTextureDimension2D: l.maxTextureDimension2D,
       maxTextureArrayLayers: l.maxTextureArrayLayers,
     },
-    software: !!adapter.info?.isFallbackAdapter ||
-      /llvmpipe|lavapipe|swiftshader|warp|software/i.test(adapter.info?.description ?? ""),
+    software: isSoftwareAdapter(adapter.info),
+    profile,
     timestampQuery: requiredFeatures.includes("timestamp-query"),
     shaderF16: requiredFeatures.includes("shader-f16"),
     takeErrors(): Error[] {

@@ -7,6 +7,7 @@
  * small atol where the function crosses zero (sin, tan, erf, ...); pow to rtol 1e-5, its
  * exp2(y log2 x) form losing |y log2 x| ulps.
  */
+import { CPU_ADAPTER_PROFILE, GPU_PROFILE, setActiveProfile } from "../gpu/target.ts";
 import { assert, assertAllClose, assertEquals } from "@std/assert";
 import { binaryPlan, unaryPlan } from "../gpu/kernels/elementwise.ts";
 import type { DType, TypedArray } from "../core/dtype.ts";
@@ -485,6 +486,29 @@ Deno.test({
 });
 
 Deno.test("lane-wise plans: four lanes when aligned, textures for large operands on CPU adapters", () => {
+  // the CPU-adapter profile's choices (pinned: the suite also runs under DENAX_GPU_PROFILE=gpu)
+  const prev = setActiveProfile(CPU_ADAPTER_PROFILE);
+  try {
+    _lanewiseCpuAdapter();
+  } finally {
+    setActiveProfile(prev);
+  }
+});
+
+Deno.test("lane-wise plans of the gpu profile: one element per invocation, storage reads", () => {
+  const prev = setActiveProfile(GPU_PROFILE);
+  try {
+    const caps = { textures: true, maxTextureDimension2D: 16384, maxTextureArrayLayers: 2048 };
+    const p = binaryPlan("add", "f32", 4096, caps);
+    assertEquals(p.steps.map((s) => s.kind), ["dispatch"]);
+    const s0 = p.steps[0];
+    assert(s0.kind === "dispatch" && !s0.kernel.wgsl.includes("vec4<"), String(s0));
+  } finally {
+    setActiveProfile(prev);
+  }
+});
+
+function _lanewiseCpuAdapter(): void {
   const cpuAdapter = { textures: true, maxTextureDimension2D: 16384, maxTextureArrayLayers: 2048 };
   const kinds = (p: { steps: readonly { kind: string }[] }) => p.steps.map((s) => s.kind);
   assertEquals(kinds(binaryPlan("add", "f32", 4096, cpuAdapter)), [
@@ -499,4 +523,4 @@ Deno.test("lane-wise plans: four lanes when aligned, textures for large operands
   assert(small.kind === "dispatch" && small.kernel.wgsl.includes("array<vec4<f32>>"));
   const odd = unaryPlan("neg", "f32", 4097, cpuAdapter).steps[0];
   assert(odd.kind === "dispatch" && !odd.kernel.wgsl.includes("vec4<"));
-});
+}

@@ -33,6 +33,12 @@ import {
   printProgram,
   type Program,
 } from "../gpu/jit/mod.ts";
+import {
+  activeProfile,
+  CPU_ADAPTER_PROFILE,
+  GPU_PROFILE,
+  setActiveProfile,
+} from "../gpu/target.ts";
 import { rng } from "./helpers.ts";
 
 const HAS_GPU = await webgpuAvailable();
@@ -553,7 +559,12 @@ Deno.test({
     // one input and one output buffer: 2 and -0.25 are inlined (by their bits, masked with the
     // zero step uniform so that the compiler keeps the order of operations)
     assertEquals(src.match(/var<storage/g)?.length, 2, src);
-    assert(src.includes("1073741824u ^ _step.w") && src.includes("3196059648u ^ _step.w"), src);
+    if (activeProfile().literalMask) {
+      assert(src.includes("1073741824u ^ _step.w") && src.includes("3196059648u ^ _step.w"), src);
+    } else {
+      // the gpu profile: plain literals
+      assert(src.includes("2.0f") && src.includes("(-0.25f)") && !src.includes("_step.w"), src);
+    }
     // a 0-d tensor argument stays a buffer (its value may change between calls)
     setBackend(await webgpu());
     const f = jit((x: Tensor, s: Tensor) => x.mul(s));
@@ -568,27 +579,33 @@ Deno.test({
   name: "aligned elementwise kernels compute four lanes per invocation, others one",
   ignore,
   fn: async () => {
-    const f = (x: Tensor, y: Tensor, b: Tensor) =>
-      np.where(x.greater(y), np.tanh(x.mul(y)), np.exp(y.neg())).add(b);
-    // 4 | size: x, y and the output are vec4 bindings; the broadcast bias is read per lane
-    const p = await agrees(f, [{ shape: [6, 10] }, { shape: [6, 10] }, { shape: [10] }]);
-    const [src] = fusedWgsl(p);
-    assert(/array<vec4<f32>>/.test(src) && /array<f32>/.test(src), src);
-    // odd sizes, integer and boolean outputs
-    const q = await agrees(
-      (a, m) => [a.mul(3).sub(1), np.logicalNot(m)],
-      [{ shape: [17], dtype: "i32", lo: -9, hi: 9 }, { shape: [17], dtype: "bool" }],
-    );
-    assert(!fusedWgsl(q).some((s) => s.includes("vec4<")));
-    const r = await agrees(
-      (a, m) => [a.mul(3).sub(1), np.logicalNot(m)],
-      [{ shape: [4, 5], dtype: "i32", lo: -9, hi: 9 }, { shape: [20], dtype: "bool" }],
-    );
-    const rs = fusedWgsl(r);
-    assert(rs.some((s) => s.includes("vec4<i32>")) && rs.some((s) => s.includes("vec4<u32>")));
-    // a leaf read both at the lane indices and transposed falls back to one lane
-    const t = await agrees((x) => x.add(x.T), [{ shape: [8, 8] }]);
-    assert(!fusedWgsl(t).some((s) => s.includes("vec4<")));
+    // four-lane kernels are the CPU-adapter profile's (pinned)
+    const prev = setActiveProfile(CPU_ADAPTER_PROFILE);
+    try {
+      const f = (x: Tensor, y: Tensor, b: Tensor) =>
+        np.where(x.greater(y), np.tanh(x.mul(y)), np.exp(y.neg())).add(b);
+      // 4 | size: x, y and the output are vec4 bindings; the broadcast bias is read per lane
+      const p = await agrees(f, [{ shape: [6, 10] }, { shape: [6, 10] }, { shape: [10] }]);
+      const [src] = fusedWgsl(p);
+      assert(/array<vec4<f32>>/.test(src) && /array<f32>/.test(src), src);
+      // odd sizes, integer and boolean outputs
+      const q = await agrees(
+        (a, m) => [a.mul(3).sub(1), np.logicalNot(m)],
+        [{ shape: [17], dtype: "i32", lo: -9, hi: 9 }, { shape: [17], dtype: "bool" }],
+      );
+      assert(!fusedWgsl(q).some((s) => s.includes("vec4<")));
+      const r = await agrees(
+        (a, m) => [a.mul(3).sub(1), np.logicalNot(m)],
+        [{ shape: [4, 5], dtype: "i32", lo: -9, hi: 9 }, { shape: [20], dtype: "bool" }],
+      );
+      const rs = fusedWgsl(r);
+      assert(rs.some((s) => s.includes("vec4<i32>")) && rs.some((s) => s.includes("vec4<u32>")));
+      // a leaf read both at the lane indices and transposed falls back to one lane
+      const t = await agrees((x) => x.add(x.T), [{ shape: [8, 8] }]);
+      assert(!fusedWgsl(t).some((s) => s.includes("vec4<")));
+    } finally {
+      setActiveProfile(prev);
+    }
   },
 });
 
@@ -596,15 +613,21 @@ Deno.test({
   name: "a donated buffer updated in place by a four-lane kernel",
   ignore,
   fn: async () => {
-    setBackend(await webgpu());
-    const step = jit((p: Tensor, g: Tensor) => p.sub(g.mul(0.5)), { donateArgnums: 0 });
-    let p = np.array([1, 2, 3, 4, 5, 6, 7, 8]);
-    const g = np.array([2, 2, 2, 2, 4, 4, 4, 4]);
-    p = step(p, g);
-    p = step(p, g);
-    assertEquals(Array.from(await p.data()), [-1, 0, 1, 2, 1, 2, 3, 4]);
-    const src = fusedWgsl(lastCompiled()!.program).join("\n");
-    assert(src.includes("vec4<f32>"), src);
+    // four-lane kernels are the CPU-adapter profile's (pinned)
+    const prev = setActiveProfile(CPU_ADAPTER_PROFILE);
+    try {
+      setBackend(await webgpu());
+      const step = jit((p: Tensor, g: Tensor) => p.sub(g.mul(0.5)), { donateArgnums: 0 });
+      let p = np.array([1, 2, 3, 4, 5, 6, 7, 8]);
+      const g = np.array([2, 2, 2, 2, 4, 4, 4, 4]);
+      p = step(p, g);
+      p = step(p, g);
+      assertEquals(Array.from(await p.data()), [-1, 0, 1, 2, 1, 2, 3, 4]);
+      const src = fusedWgsl(lastCompiled()!.program).join("\n");
+      assert(src.includes("vec4<f32>"), src);
+    } finally {
+      setActiveProfile(prev);
+    }
   },
 });
 
@@ -613,7 +636,7 @@ Deno.test({
   ignore,
   fn: async () => {
     const g = await webgpu();
-    if (!g.runtime.ctx.software) return; // the texture GEMM is the CPU-adapter path
+    if (!g.runtime.ctx.profile.textureGemm) return; // the texture GEMM: CPU-adapter profile
     const mlp = (x: Tensor, w: Tensor, b: Tensor, p: Tensor) =>
       np.maximum(x.matmul(w).add(b), 0).sub(p.mul(0.5));
     // N = 12: four-column stores (p is read at the lanes)
@@ -648,7 +671,7 @@ Deno.test({
       rtol: 1e-4,
       atol: 1e-5,
     });
-    if (!g.runtime.ctx.software) return; // the gather form is the texture path's
+    if (!g.runtime.ctx.profile.textureGemm) return; // the gather form is the texture path's
     const srcs = p.ops.flatMap((op) => (op.kind === "dispatch" ? [op.wgsl] : []));
     const gather = srcs.find((s) => s.includes("var<storage, read> prod:"));
     assert(gather !== undefined, srcs.join("\n\n"));
@@ -682,7 +705,7 @@ Deno.test({
       hi: 50,
     }], { rtol: 1e-4, atol: 1e-5 });
     const staged = p.ops.filter((op) => op.kind === "toTexture").length;
-    if (g.runtime.ctx.software) {
+    if (g.runtime.ctx.profile.textureStaging) {
       assert(staged >= 2, printProgram(p));
       const src = p.ops.flatMap((op) => (op.kind === "dispatch" ? [op.wgsl] : [])).join("\n");
       assert(src.includes("texture_2d_array<i32>") && src.includes("textureLoad("), src);
@@ -796,7 +819,20 @@ Deno.test({
     const f = (x: Tensor, y: Tensor) => x.mul(y).mul(Math.SQRT2).add(x.mul(0.1).mul(y));
     const ins = [{ shape: [4096] }, { shape: [4096] }];
     const want = await runOn(cpu, f, ins, false);
-    const got = await runOn(await webgpu(), f, ins, true);
-    assertEquals(got, want);
+    // the literal mask is the CPU-adapter profile's (pinned); the gpu profile emits plain
+    // literals, which Mesa may reassociate: there the results agree to rounding only
+    const prev = setActiveProfile(CPU_ADAPTER_PROFILE);
+    try {
+      assertEquals(await runOn(await webgpu(), f, ins, true), want);
+    } finally {
+      setActiveProfile(prev);
+    }
+    const prev2 = setActiveProfile(GPU_PROFILE);
+    try {
+      const got = await runOn(await webgpu(), f, ins, true);
+      got.forEach((g, j) => assertAllClose(g, want[j], { rtol: 1e-6 }));
+    } finally {
+      setActiveProfile(prev2);
+    }
   },
 });

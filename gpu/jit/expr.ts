@@ -16,6 +16,7 @@ import type { DType } from "../../core/dtype.ts";
 import { F32_SPECIALS, Helpers, i as i32Lit, storageType, strides, u } from "../kernels/common.ts";
 import { binaryExpr, convertExpr, unaryExpr } from "../kernels/elementwise.ts";
 import { BINARY_PRIMS, type BinaryPrim, UNARY_PRIMS, type UnaryPrim } from "../prims.ts";
+import { activeProfile } from "../target.ts";
 import type { GEqn, GVal } from "./graph.ts";
 
 /** An index into an array of `shape`: linear (row-major) or per dimension (u32 expressions). */
@@ -411,6 +412,23 @@ function _f32Bits(value: number): number {
   return _bitsView.getUint32(0);
 }
 
+/** An f32 literal WGSL parses to exactly `value` (a finite f32). */
+function _plainF32(value: number): string {
+  const f = Math.fround(value);
+  if (Object.is(f, -0)) return "(-0.0f)";
+  // shortest decimal that round-trips through f32 (JS's toString round-trips the f64 of it)
+  let t = String(f);
+  for (let p = 1; p <= 9; p++) {
+    const c = f.toPrecision(p);
+    if (Math.fround(Number(c)) === f) {
+      t = c;
+      break;
+    }
+  }
+  if (!/[.eE]/.test(t)) t += ".0";
+  return f < 0 ? `(${t}f)` : `${t}f`;
+}
+
 function _literal(value: number, dtype: DType, k: KernelCtx): string {
   if (dtype === "f32") {
     if (Number.isNaN(value)) {
@@ -421,6 +439,7 @@ function _literal(value: number, dtype: DType, k: KernelCtx): string {
       k.helpers.add(F32_SPECIALS);
       return value > 0 ? "_inf()" : "(-_inf())";
     }
+    if (!activeProfile().literalMask) return _plainF32(value);
     // The bits XORed with the (always zero) `_step.w`: a value the shader compiler cannot see
     // through, so it does not reassociate products with it (Mesa rewrites (a·b)·#c as a·(b·#c),
     // which changes the rounding) and results stay those of the eager ops and the cpu backend.

@@ -13,7 +13,6 @@ import {
   ELEMENTWISE_WG,
   foldGrid,
   type Plan,
-  STAGE_MIN_TEXELS,
   storageType,
   TEXEL_FORMAT,
   texelLoad,
@@ -31,6 +30,7 @@ import {
   monoidOf,
 } from "../kernels/reduce.ts";
 import type { ReducePrim } from "../prims.ts";
+import { activeProfile } from "../target.ts";
 import { type Idx, KernelCtx, Scope, type ValueInfo } from "./expr.ts";
 import type { Fusion, Group } from "./fusion.ts";
 import type { GVal } from "./graph.ts";
@@ -161,7 +161,8 @@ const _label = (grp: Group) =>
   grp.root ? grp.root.prim : `fused(${grp.outs.map((v) => String(v.aval)).join(", ")})`;
 
 function _ew(c: CodegenCtx, grp: Group): Op[] {
-  const vec = grp.size % 4 === 0 && grp.outs.every((v) => !c.plan.stepped.has(v));
+  const vec = activeProfile().fourLane && grp.size % 4 === 0 &&
+    grp.outs.every((v) => !c.plan.stepped.has(v));
   return (vec ? _ewVec4(c, grp) : null) ?? [_ewScalar(c, grp)];
 }
 
@@ -183,7 +184,10 @@ function _ewVec4(c: CodegenCtx, grp: Group): Op[] | null {
   const staged = new Map<GVal, string>();
   const specs: TextureSpec[] = [];
   const texRead = (v: GVal): string | undefined => {
-    if (!c.gemm.textures || v.aval.size / 4 < STAGE_MIN_TEXELS) return undefined;
+    const prof = activeProfile();
+    if (!prof.textureStaging || !c.gemm.textures || v.aval.size / 4 < prof.stageMinTexels) {
+      return undefined;
+    }
     const hit = staged.get(v);
     if (hit !== undefined) return hit;
     // WebGPU guarantees 16 sampled textures per stage; the rest stay storage reads

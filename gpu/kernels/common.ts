@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { CPU_ADAPTER_PROFILE } from "../target.ts";
 import type { DType } from "../../core/dtype.ts";
 
 /** Which buffer a binding refers to: an input, an output or a temporary of the plan. */
@@ -265,8 +266,11 @@ export function texelShape(
   return null;
 }
 
-/** Operands of at least this many texels (vec4s) are read through textures on CPU adapters. */
-export const STAGE_MIN_TEXELS: number = 1024;
+/**
+ * Operands of at least this many texels (vec4s) are read through textures on CPU adapters (the
+ * "cpu-adapter" device profile's `stageMinTexels`, `gpu/target.ts`, which the builders read).
+ */
+export const STAGE_MIN_TEXELS: number = CPU_ADAPTER_PROFILE.stageMinTexels;
 
 /** The rgba32 texture format of a storage type. */
 export const TEXEL_FORMAT = {

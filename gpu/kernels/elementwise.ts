@@ -14,6 +14,7 @@
  */
 import type { DType } from "../../core/dtype.ts";
 import type { BinaryPrim, UnaryPrim } from "../prims.ts";
+import { activeProfile } from "../target.ts";
 import {
   type BufRef,
   ELEMENTWISE_WG,
@@ -25,7 +26,6 @@ import {
   out,
   type Plan,
   single,
-  STAGE_MIN_TEXELS,
   type Step,
   storageType,
   TEXEL_FORMAT,
@@ -307,7 +307,8 @@ export function lanewisePlan(
 ): Plan {
   const h = new Helpers();
   const to = storageType(outDtype);
-  if (n % 4 !== 0 || n === 0) {
+  const prof = activeProfile();
+  if (!prof.fourLane || n % 4 !== 0 || n === 0) {
     const xs = ins.map((_, k) => `x${k}`);
     return single(elementwiseKernel({
       bindings: [
@@ -325,7 +326,9 @@ export function lanewisePlan(
     }));
   }
   const q = n / 4;
-  const shape = caps?.textures && q >= STAGE_MIN_TEXELS ? texelShape(q, caps) : null;
+  const shape = prof.textureStaging && caps?.textures && q >= prof.stageMinTexels
+    ? texelShape(q, caps)
+    : null;
   const decls: string[] = [], loads: string[] = [], bindings: (BufRef | TexRef)[] = [];
   const steps: Step[] = [];
   const textures: TextureSpec[] = [];

@@ -29,6 +29,22 @@ export type CombinedLayer<L, P, S> = [Extract<L, { readonly stateful: true }>] e
   ? Layer<P>
   : StatefulLayer<P, S>;
 
+/** The params type of a layer (`Record<string, never>` for a plain function). */
+export type ParamsOf<L> = L extends StatefulLayer<infer P, unknown, never, unknown> ? P
+  : L extends Layer<infer P, never, unknown> ? P
+  : Record<string, never>;
+
+/** The state type of a layer (`null` for a stateless layer or a plain function). */
+export type StateOf<L> = L extends StatefulLayer<unknown, infer S, never, unknown> ? S : null;
+
+/** The params of a tuple of layers: one entry per layer, as {@link sequential} takes them. */
+export type ParamsTuple<L extends readonly unknown[]> = {
+  -readonly [K in keyof L]: ParamsOf<L[K]>;
+};
+
+/** The state of a tuple of layers: one entry per layer (`null` for stateless ones). */
+export type StateTuple<L extends readonly unknown[]> = { -readonly [K in keyof L]: StateOf<L[K]> };
+
 function _asLayer(l: LayerLike): AnyLayer {
   if (typeof l !== "function") return l;
   return { name: l.name || "fn", init: () => ({}), apply: (_p: unknown, x: Tensor) => l(x) };
@@ -90,7 +106,7 @@ function _applyChild(
  */
 export function sequential<const L extends readonly LayerLike[]>(
   layers: L,
-): CombinedLayer<L[number], Params[], State[]> {
+): CombinedLayer<L[number], ParamsTuple<L>, StateTuple<L>> {
   const ls = layers.map(_asLayer);
   const n = ls.length;
   const name = `Sequential(${ls.map((l) => l.name).join(" → ")})`;
@@ -114,7 +130,7 @@ export function sequential<const L extends readonly LayerLike[]>(
   };
   if (!ls.some(isStateful)) {
     const layer: Layer<Params[]> = { name, init, apply: (p, x, o) => run(p, x, o)[0] };
-    return layer as CombinedLayer<L[number], Params[], State[]>;
+    return layer as unknown as CombinedLayer<L[number], ParamsTuple<L>, StateTuple<L>>;
   }
   const layer: StatefulLayer<Params[], State[]> = {
     name,
@@ -126,25 +142,25 @@ export function sequential<const L extends readonly LayerLike[]>(
       return { y, state };
     },
   };
-  return layer as CombinedLayer<L[number], Params[], State[]>;
+  return layer as unknown as CombinedLayer<L[number], ParamsTuple<L>, StateTuple<L>>;
 }
 
 // ---------------------------------------------------------------- residual
 
 /** Parameters of {@link residual}. */
-export interface ResidualParams {
+export interface ResidualParams<I = Params, S = Params> {
   /** The inner (main) branch's parameters. */
-  inner: Params;
+  inner: I;
   /** The shortcut's parameters (`{}` for the identity shortcut). */
-  shortcut: Params;
+  shortcut: S;
 }
 
 /** State of a stateful {@link residual}: each branch's state (`null` when stateless). */
-export interface ResidualState {
+export interface ResidualState<I = State, S = State> {
   /** The inner branch's state. */
-  inner: State;
+  inner: I;
   /** The shortcut's state. */
-  shortcut: State;
+  shortcut: S;
 }
 
 /**
@@ -172,7 +188,11 @@ export interface ResidualState {
 export function residual<I extends LayerLike, S extends LayerLike = Layer<Record<string, never>>>(
   inner: I,
   shortcut?: S,
-): CombinedLayer<I | S, ResidualParams, ResidualState> {
+): CombinedLayer<
+  I | S,
+  ResidualParams<ParamsOf<I>, ParamsOf<S>>,
+  ResidualState<StateOf<I>, StateOf<S>>
+> {
   const li = _asLayer(inner);
   const ls = _asLayer(shortcut ?? ((x: Tensor) => x));
   const name = `Residual(${li.name}${shortcut ? ` + ${ls.name}` : ""})`;
@@ -194,7 +214,11 @@ export function residual<I extends LayerLike, S extends LayerLike = Layer<Record
   };
   if (!isStateful(li) && !isStateful(ls)) {
     const layer: Layer<ResidualParams> = { name, init, apply: (p, x, o) => run(p, x, o)[0] };
-    return layer as CombinedLayer<I | S, ResidualParams, ResidualState>;
+    return layer as unknown as CombinedLayer<
+      I | S,
+      ResidualParams<ParamsOf<I>, ParamsOf<S>>,
+      ResidualState<StateOf<I>, StateOf<S>>
+    >;
   }
   const layer: StatefulLayer<ResidualParams, ResidualState> = {
     name,
@@ -209,7 +233,11 @@ export function residual<I extends LayerLike, S extends LayerLike = Layer<Record
       return { y, state };
     },
   };
-  return layer as CombinedLayer<I | S, ResidualParams, ResidualState>;
+  return layer as unknown as CombinedLayer<
+    I | S,
+    ResidualParams<ParamsOf<I>, ParamsOf<S>>,
+    ResidualState<StateOf<I>, StateOf<S>>
+  >;
 }
 
 // ---------------------------------------------------------------- parallel and concat
@@ -294,13 +322,13 @@ function _multiBranch<Out>(
  */
 export function parallel<const L extends readonly LayerLike[]>(
   branches: L,
-): CombinedLayerOut<L[number], Params[], State[], any[]> {
+): CombinedLayerOut<L[number], ParamsTuple<L>, StateTuple<L>, any[]> {
   const ls = branches.map(_asLayer);
   const name = `Parallel(${ls.map((l) => l.name).join(" | ")})`;
   return _multiBranch(name, branches, (ys) => ys) as CombinedLayerOut<
     L[number],
-    Params[],
-    State[],
+    ParamsTuple<L>,
+    StateTuple<L>,
     any[]
   >;
 }
@@ -351,7 +379,7 @@ export interface ConcatOptions {
 export function concat<const L extends readonly LayerLike[]>(
   branches: L,
   opts: ConcatOptions = {},
-): CombinedLayer<L[number], Params[], State[]> {
+): CombinedLayer<L[number], ParamsTuple<L>, StateTuple<L>> {
   const axis = opts.axis ?? 1;
   const ls = branches.map(_asLayer);
   const name = `Concat(${ls.map((l) => l.name).join(" | ")}${axis === 1 ? "" : `, axis=${axis}`})`;
@@ -373,5 +401,9 @@ export function concat<const L extends readonly LayerLike[]>(
     }
     return ts.length === 1 ? ts[0] : np.concatenate(ts, a);
   };
-  return _multiBranch(name, branches, combine) as CombinedLayer<L[number], Params[], State[]>;
+  return _multiBranch(name, branches, combine) as CombinedLayer<
+    L[number],
+    ParamsTuple<L>,
+    StateTuple<L>
+  >;
 }

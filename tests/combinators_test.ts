@@ -24,7 +24,11 @@ Deno.test("concat joins the branches' outputs on the given axis", async () => {
   ], {
     axis: -1,
   });
-  const params = [{ weight: np.array([[1, 0], [1, 1]]), bias: np.array([0, 0.5]) }, {}, {}];
+  const params: Parameters<typeof block.apply>[0] = [
+    { weight: np.array([[1, 0], [1, 1]]), bias: np.array([0, 0.5]) },
+    {},
+    {},
+  ];
   const y = block.apply(params, np.array([[1, 2], [3, -1]]));
   assertAllClose(await toList(y), [[1, 3.5, 10, 20, 3], [3, 2.5, 30, -10, 2]]);
   assert(block.name.startsWith("Concat(Linear(2 → 2) | "), block.name);
@@ -72,7 +76,7 @@ Deno.test("concat with a batch-norm branch is stateful and updates that branch's
   // the reference: the same conv and batch norm applied by hand
   const h = conv.apply(params[0][0], x);
   const r = bn.apply(params[0][1], h, { state: bn.initState(), train: true });
-  assertAllClose(await toList(s1[0][1].running_mean), await toList(r.state.running_mean!), {
+  assertAllClose(await toList(s1[0][1].running_mean!), await toList(r.state.running_mean!), {
     rtol: 1e-5,
     atol: 1e-6,
   });
@@ -82,7 +86,7 @@ Deno.test("concat with a batch-norm branch is stateful and updates that branch's
     { rtol: 1e-5, atol: 1e-5 },
   );
   assertAllClose(await toList(np.slice(y, [0, 3, 0, 0], [4, 5, 3, 3])), await toList(x));
-  assertEquals(await s1[0][1].num_batches_tracked.item(), 1);
+  assertEquals(await s1[0][1].num_batches_tracked!.item(), 1);
   // evaluation mode uses the running statistics and hands the state back
   const ev = block.apply(params, x, { state: s1 });
   assertEquals(ev.state, s1);

@@ -790,10 +790,10 @@ Deno.test("sequential is stateful when a child is, and threads each child's stat
   const x = uniform(63, [6, 2]);
   const { y, state } = net.apply(p, x, { state: s0, train: true });
   assertEquals(y.shape, [6, 3]);
-  assertEquals(await state[1].num_batches_tracked.item(), 1);
+  assertEquals(await state[1].num_batches_tracked!.item(), 1);
   const h = linear({ inFeatures: 2, outFeatures: 3 }).apply(p[0], x);
   assertAllClose(
-    await flat(state[1].running_mean),
+    await flat(state[1].running_mean!),
     (await flat(h.mean({ axis: 0 }))).map((v) => 0.1 * v),
     { rtol: 1e-5 },
   );
@@ -835,7 +835,7 @@ Deno.test("residual adds the inner branch to the shortcut, identity by default",
     train: true,
   });
   assertEquals(r.state.shortcut, null);
-  assertEquals(await r.state.inner[1].num_batches_tracked.item(), 1);
+  assertEquals(await r.state.inner[1].num_batches_tracked!.item(), 1);
 });
 
 // ---------------------------------------------------------------- gradients

@@ -304,13 +304,13 @@ Deno.test("a stateful makeTrainStep carries batch-norm state and matches an eage
     const [got, want] = [await toArrays(state), await toArrays(hs)];
     assertAllClose(got.flat(), want.flat(), { rtol: 1e-5, atol: 1e-6 });
   }
-  assertEquals(await state[1].num_batches_tracked.item(), bs.length);
+  assertEquals(await state[1].num_batches_tracked!.item(), bs.length);
   assertAllClose((await toArrays(params)).flat(2), (await toArrays(hp)).flat(2), {
     rtol: 1e-4,
     atol: 1e-5,
   });
   // the running mean moved from its initial zeros towards the conv outputs' means
-  const rm = await state[1].running_mean.toArray() as number[];
+  const rm = await state[1].running_mean!.toArray() as number[];
   assert(rm.some((v) => Math.abs(v) > 0.1), `running_mean ${rm}`);
   assertEquals(step.traceCount, 1);
 });
@@ -547,7 +547,7 @@ Deno.test("a train step's consumed arguments name the step and the argument they
   const p = net.init(random.key(0)), s = net.initState();
   sstep(p, opt.init(p), s, { x: np.ones([3, 2]) }, random.key(0));
   assertThrows(
-    () => s[0].running_mean.add(1),
+    () => s[0].running_mean!.add(1),
     TypeError,
     "was donated to bnStep as its state (argument 2)",
   );

@@ -16,7 +16,9 @@ import {
   jit,
   jvp,
   linearize,
+  nn,
   np,
+  random,
   type Tensor,
   valueAndGrad,
   vjp,
@@ -154,4 +156,29 @@ Deno.test("Tree maps leaves to Tensors and keeps containers", () => {
   const n: Tree<{ a: number }> = { a: 1 };
   assertEquals(t.d.length, 0);
   assertEquals(n.a as unknown, 1);
+});
+
+Deno.test("layers' params are typed trees, and sequential infers the tuple of them", async () => {
+  const lin = nn.linear({ inFeatures: 2, outFeatures: 3 });
+  const p: nn.LinearParams = lin.init(random.key(0));
+  // @ts-expect-error a linear layer's params have a weight
+  const badApply = () => lin.apply({ bias: p.bias }, np.ones([1, 2]));
+  const mlp = nn.sequential([lin, nn.relu, nn.linear({ inFeatures: 3, outFeatures: 1 })]);
+  const mp: [nn.LinearParams, Record<string, never>, nn.LinearParams] = mlp.init(random.key(1));
+  assertEquals(mp[0].weight.shape, [3, 2]);
+  assertEquals(await mlp.apply(mp, np.ones([4, 2])).shape, [4, 1]);
+  // @ts-expect-error sequential's params are a tuple with one entry per layer
+  const badSeq = () => mlp.apply([mp[0], {}], np.ones([4, 2]));
+  assert(badApply !== undefined && badSeq !== undefined);
+  const bn = nn.sequential([lin, nn.batchNorm1d({ numFeatures: 3 })]);
+  const s: [null, nn.BatchNormState] = bn.initState();
+  assert(s[1].running_mean !== undefined);
+  const res = nn.residual(nn.linear({ inFeatures: 3, outFeatures: 3 }));
+  const rp: { inner: nn.LinearParams; shortcut: Record<string, never> } = res.init(random.key(2));
+  assertEquals(rp.inner.weight.shape, [3, 3]);
+  // The gradient of a loss over a layer's params has the params' type.
+  const gl: [nn.LinearParams, Record<string, never>, nn.LinearParams] = grad(
+    (q: typeof mp) => mlp.apply(q, np.ones([4, 2])).sum(),
+  )(mp);
+  assertEquals(gl[2].weight.shape, [1, 3]);
 });

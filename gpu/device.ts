@@ -93,12 +93,15 @@ let _available: Promise<boolean> | null = null;
 
 /**
  * Requests an adapter and a device with the adapter's maxima as `requiredLimits`, and the
- * `timestamp-query` and `shader-f16` features where present.
+ * `timestamp-query` and `shader-f16` features where present, and chooses the device profile
+ * (`gpu/target.ts`), which the kernel builders then read.
  *
+ * @param profile "cpu" or "gpu" to force a device profile; default: `DENAX_GPU_PROFILE`, else
+ *   by the adapter (software adapters get "cpu-adapter").
  * @returns The device context.
  * @throws {GpuUnavailableError} When WebGPU is missing or no adapter or device can be had.
  */
-export async function requestGpu(): Promise<GpuContext> {
+export async function requestGpu(profile?: "cpu" | "gpu"): Promise<GpuContext> {
   const gpu = (globalThis.navigator as Navigator | undefined)?.gpu;
   if (!gpu) throw new GpuUnavailableError("WebGPU is not available: navigator.gpu is undefined");
   ensureXdgRuntimeDir();
@@ -142,8 +145,8 @@ export async function requestGpu(): Promise<GpuContext> {
     }
   });
   const l = device.limits;
-  const profile = selectProfile(adapter.info, envVar("DENAX_GPU_PROFILE"));
-  setActiveProfile(profile);
+  const prof = selectProfile(adapter.info, profile ?? envVar("DENAX_GPU_PROFILE"));
+  setActiveProfile(prof);
   return {
     adapter,
     device,
@@ -159,7 +162,7 @@ export async function requestGpu(): Promise<GpuContext> {
       maxTextureArrayLayers: l.maxTextureArrayLayers,
     },
     software: isSoftwareAdapter(adapter.info),
-    profile,
+    profile: prof,
     timestampQuery: requiredFeatures.includes("timestamp-query"),
     shaderF16: requiredFeatures.includes("shader-f16"),
     takeErrors(): Error[] {

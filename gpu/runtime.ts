@@ -56,6 +56,11 @@ export interface RuntimeOptions {
    */
   readonly profile?: boolean | ((line: string) => void);
   /**
+   * The device profile (`gpu/target.ts`): "cpu" (CPU-adapter tuning) or "gpu"; default: the
+   * `DENAX_GPU_PROFILE` environment variable, else chosen from the adapter.
+   */
+  readonly deviceProfile?: "cpu" | "gpu";
+  /**
    * Device bytes (live and pooled storage buffers plus compiled programs' own buffers) past
    * which the runtime trims its pool and asks for a garbage collection. Default: the
    * `DENAX_MEMORY_BUDGET` environment variable (bytes, or with a K/M/G suffix: "512M"), else
@@ -238,7 +243,7 @@ export class GpuRuntime {
    * @throws {GpuUnavailableError} When no device can be had.
    */
   static async create(opts: RuntimeOptions = {}): Promise<GpuRuntime> {
-    return new GpuRuntime(await requestGpu(), opts);
+    return new GpuRuntime(await requestGpu(opts.deviceProfile), opts);
   }
 
   /** The runtime's counters. */

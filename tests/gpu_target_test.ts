@@ -69,3 +69,19 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "the deviceProfile option forces a profile on the backend it creates",
+  ignore: !HAS_GPU,
+  fn: async () => {
+    const prev = setActiveProfile(CPU_ADAPTER_PROFILE);
+    try {
+      const g = await createWebGpuBackend({ deviceProfile: "gpu" });
+      assertEquals(g.runtime.ctx.profile, GPU_PROFILE);
+      const c = await createWebGpuBackend({ deviceProfile: "cpu" });
+      assertEquals(c.runtime.ctx.profile, CPU_ADAPTER_PROFILE);
+    } finally {
+      setActiveProfile(prev);
+    }
+  },
+});

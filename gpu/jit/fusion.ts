@@ -211,74 +211,115 @@ export function groupReads(f: Fusion, grp: Group): Map<GVal, ReadInfo> {
   return out;
 }
 
-/** Groups that read a result of `grp`. */
-function _consumers(f: Fusion, grp: Group, reads: Map<Group, Map<GVal, ReadInfo>>): Group[] {
-  return f.groups.filter((c) => c !== grp && grp.outs.some((o) => reads.get(c)!.has(o)));
-}
+/**
+ * The groups that read each buffer, kept in step with a map of every group's reads, so that
+ * finding a group's consumers costs its outputs' readers rather than a scan of all groups.
+ */
+class _Readers {
+  readonly reads = new Map<Group, Map<GVal, ReadInfo>>();
+  readonly #by = new Map<GVal, Set<Group>>();
+  readonly #pos = new Map<Group, number>();
 
-function _reaches(
-  f: Fusion,
-  from: Group,
-  to: Group,
-  skipDirect: boolean,
-  reads: Map<Group, Map<GVal, ReadInfo>>,
-): boolean {
-  const stack = _consumers(f, from, reads).filter((c) => !(skipDirect && c === to));
-  const seen = new Set<Group>(stack);
-  while (stack.length) {
-    const x = stack.pop()!;
-    if (x === to) return true;
-    for (const c of _consumers(f, x, reads)) {
-      if (!seen.has(c)) {
-        seen.add(c);
-        stack.push(c);
-      }
+  constructor(readonly f: Fusion) {
+    f.groups.forEach((grp, i) => {
+      this.#pos.set(grp, i);
+      this.set(grp, groupReads(f, grp));
+    });
+  }
+
+  /** Records a group's reads (null: the group is gone). */
+  set(grp: Group, r: Map<GVal, ReadInfo> | null): void {
+    const old = this.reads.get(grp);
+    if (old) { for (const v of old.keys()) this.#by.get(v)?.delete(grp); }
+    if (r === null) {
+      this.reads.delete(grp);
+      return;
+    }
+    this.reads.set(grp, r);
+    for (const v of r.keys()) {
+      let s = this.#by.get(v);
+      if (!s) this.#by.set(v, s = new Set());
+      s.add(grp);
     }
   }
-  return false;
+
+  /** Whether a group other than `grp` reads `v`. */
+  readByOther(v: GVal, grp: Group): boolean {
+    for (const x of this.#by.get(v) ?? []) if (x !== grp) return true;
+    return false;
+  }
+
+  /** Groups that read a result of `grp`, in program order. */
+  consumers(grp: Group): Group[] {
+    const out = new Set<Group>();
+    for (const o of grp.outs) for (const c of this.#by.get(o) ?? []) if (c !== grp) out.add(c);
+    return [...out].sort((a, b) => this.#pos.get(a)! - this.#pos.get(b)!);
+  }
+
+  /** Whether a path of reads leads from `from` to `to` (not counting a direct read). */
+  reaches(from: Group, to: Group, skipDirect: boolean): boolean {
+    const stack = this.consumers(from).filter((c) => !(skipDirect && c === to));
+    const seen = new Set<Group>(stack);
+    while (stack.length) {
+      const x = stack.pop()!;
+      if (x === to) return true;
+      for (const c of this.consumers(x)) {
+        if (!seen.has(c)) {
+          seen.add(c);
+          stack.push(c);
+        }
+      }
+    }
+    return false;
+  }
 }
 
+// Each group takes every epilogue it can before the next is considered, and passes repeat
+// until none merges: with an index of readers this is near-linear in the groups (restarting
+// from the first group after every merge, with consumers found by scanning all groups, took
+// minutes on GoogLeNet's training step of ~9k equations).
 function _mergeEpilogues(f: Fusion, isOut: Set<GVal>, maxBindings: number): void {
-  const reads = new Map<Group, Map<GVal, ReadInfo>>();
-  const refresh = (grp: Group) => reads.set(grp, groupReads(f, grp));
-  f.groups.forEach(refresh);
+  const idx = new _Readers(f);
+  const reads = idx.reads;
+  const gone = new Set<Group>();
+  const tryMerge = (p: Group): boolean => {
+    for (const c of idx.consumers(p)) {
+      if (c.kind !== "ew" || c.size !== p.size) continue;
+      // the GEMM templates declare their output binding with the product's type
+      const t = storageType(p.outs[0].aval.dtype);
+      const gemm = p.kind === "dot" || p.kind === "conv";
+      if (gemm && c.outs.some((v) => storageType(v.aval.dtype) !== t)) continue;
+      const rc = reads.get(c)!;
+      if (!p.outs.every((o) => rc.get(o)?.identity ?? true)) continue;
+      const rp = reads.get(p)!;
+      const bindings = new Set([...rp.keys(), ...rc.keys()]);
+      p.outs.forEach((o) => bindings.delete(o));
+      if (bindings.size + p.outs.length + c.outs.length > maxBindings) continue;
+      if (idx.reaches(p, c, true)) continue;
+      // merge c into p
+      for (const v of c.computes) p.computes.add(v);
+      gone.add(c);
+      idx.set(c, null);
+      const all = [...p.outs, ...c.outs];
+      p.outs = all.filter((o) => isOut.has(o) || idx.readByOther(o, p));
+      for (const o of all) {
+        if (!p.outs.includes(o)) f.materialized.delete(o);
+        else f.writer.set(o, p);
+        if (!p.outs.includes(o)) f.writer.delete(o);
+      }
+      idx.set(p, groupReads(f, p));
+      return true;
+    }
+    return false;
+  };
   for (let changed = true; changed;) {
     changed = false;
     for (const p of f.groups) {
-      if (!epilogued(p.kind)) continue;
-      for (const c of _consumers(f, p, reads)) {
-        if (c.kind !== "ew" || c.size !== p.size) continue;
-        // the GEMM templates declare their output binding with the product's type
-        const t = storageType(p.outs[0].aval.dtype);
-        const gemm = p.kind === "dot" || p.kind === "conv";
-        if (gemm && c.outs.some((v) => storageType(v.aval.dtype) !== t)) continue;
-        const rc = reads.get(c)!;
-        if (!p.outs.every((o) => rc.get(o)?.identity ?? true)) continue;
-        if (_reaches(f, p, c, true, reads)) continue;
-        const rp = reads.get(p)!;
-        const bindings = new Set([...rp.keys(), ...rc.keys()]);
-        p.outs.forEach((o) => bindings.delete(o));
-        if (bindings.size + p.outs.length + c.outs.length > maxBindings) continue;
-        // merge c into p
-        for (const v of c.computes) p.computes.add(v);
-        f.groups.splice(f.groups.indexOf(c), 1);
-        reads.delete(c);
-        const all = [...p.outs, ...c.outs];
-        p.outs = all.filter((o) =>
-          isOut.has(o) || f.groups.some((x) => x !== p && reads.get(x)!.has(o))
-        );
-        for (const o of all) {
-          if (!p.outs.includes(o)) f.materialized.delete(o);
-          else f.writer.set(o, p);
-          if (!p.outs.includes(o)) f.writer.delete(o);
-        }
-        refresh(p);
-        changed = true;
-        break;
-      }
-      if (changed) break;
+      if (gone.has(p) || !epilogued(p.kind)) continue;
+      while (tryMerge(p)) changed = true;
     }
   }
+  f.groups = f.groups.filter((grp) => !gone.has(grp));
 }
 
 /**
@@ -288,29 +329,77 @@ function _mergeEpilogues(f: Fusion, isOut: Set<GVal>, maxBindings: number): void
  *
  * @param f The fusion.
  * @param after Extra ordering constraints.
+ * @param reads Each group's reads ({@link groupReads}), when the caller has them.
  * @returns The groups in order.
  */
-export function schedule(f: Fusion, after: readonly (readonly [Group, Group])[]): Group[] {
+export function schedule(
+  f: Fusion,
+  after: readonly (readonly [Group, Group])[],
+  reads?: ReadonlyMap<Group, ReadonlyMap<GVal, ReadInfo>>,
+): Group[] {
+  // Kahn's algorithm, always taking the ready group that comes first in f.groups
+  const pos = new Map<Group, number>(f.groups.map((grp, i) => [grp, i]));
   const deps = new Map<Group, Set<Group>>();
   for (const grp of f.groups) {
     const d = new Set<Group>();
-    for (const v of groupReads(f, grp).keys()) {
+    for (const v of (reads?.get(grp) ?? groupReads(f, grp)).keys()) {
       const w = f.writer.get(v);
       if (w && w !== grp) d.add(w);
     }
     deps.set(grp, d);
   }
   for (const [a, b] of after) deps.get(b)!.add(a);
-  const order: Group[] = [];
-  const done = new Set<Group>();
-  const pending = [...f.groups];
-  while (pending.length) {
-    const k = pending.findIndex((grp) => [...deps.get(grp)!].every((d) => done.has(d)));
-    if (k < 0) throw new Error("internal: cyclic kernel dependencies");
-    const [grp] = pending.splice(k, 1);
-    order.push(grp);
-    done.add(grp);
+  const waiting = new Map<Group, number>();
+  const next = new Map<Group, Group[]>();
+  for (const [grp, d] of deps) {
+    waiting.set(grp, d.size);
+    for (const w of d) {
+      let l = next.get(w);
+      if (!l) next.set(w, l = []);
+      l.push(grp);
+    }
   }
+  const heap: number[] = [];
+  const push = (i: number) => {
+    heap.push(i);
+    for (let k = heap.length - 1; k > 0;) {
+      const up = (k - 1) >> 1;
+      if (heap[up] <= heap[k]) break;
+      [heap[up], heap[k]] = [heap[k], heap[up]];
+      k = up;
+    }
+  };
+  const pop = (): number => {
+    const top = heap[0];
+    const last = heap.pop()!;
+    if (heap.length) {
+      heap[0] = last;
+      for (let k = 0;;) {
+        const l = 2 * k + 1, r = l + 1;
+        let m = k;
+        if (l < heap.length && heap[l] < heap[m]) m = l;
+        if (r < heap.length && heap[r] < heap[m]) m = r;
+        if (m === k) break;
+        [heap[m], heap[k]] = [heap[k], heap[m]];
+        k = m;
+      }
+    }
+    return top;
+  };
+  f.groups.forEach((grp, i) => {
+    if (waiting.get(grp) === 0) push(i);
+  });
+  const order: Group[] = [];
+  while (heap.length) {
+    const grp = f.groups[pop()];
+    order.push(grp);
+    for (const u of next.get(grp) ?? []) {
+      const n = waiting.get(u)! - 1;
+      waiting.set(u, n);
+      if (n === 0) push(pos.get(u)!);
+    }
+  }
+  if (order.length < f.groups.length) throw new Error("internal: cyclic kernel dependencies");
   return order;
 }
 
@@ -323,6 +412,5 @@ export function schedule(f: Fusion, after: readonly (readonly [Group, Group])[])
  * @returns True when a path of reads leads from `from` to `to`.
  */
 export function dependsOn(f: Fusion, from: Group, to: Group): boolean {
-  const reads = new Map(f.groups.map((grp) => [grp, groupReads(f, grp)] as const));
-  return _reaches(f, from, to, false, reads);
+  return new _Readers(f).reaches(from, to, false);
 }

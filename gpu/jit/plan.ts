@@ -204,6 +204,22 @@ function _donate(
   const outSet = new Set(g.outputs);
   const seen = new Set<GVal>();
   const reads = new Map(f.groups.map((grp) => [grp, groupReads(f, grp)] as const));
+  const firstIndex = new Map<GVal, number>();
+  g.inputs.forEach((x, i) => {
+    if (!firstIndex.has(x)) firstIndex.set(x, i);
+  });
+  const coreRead = new Set<GVal>();
+  for (const grp of f.groups) {
+    if (grp.kind === "core") { for (const x of reads.get(grp)!.keys()) coreRead.add(x); }
+  }
+  const readersOf = new Map<GVal, Group[]>();
+  for (const grp of f.groups) {
+    for (const x of reads.get(grp)!.keys()) {
+      let l = readersOf.get(x);
+      if (!l) readersOf.set(x, l = []);
+      l.push(grp);
+    }
+  }
   g.outputs.forEach((v, k) => {
     const w = f.writer.get(v);
     if (!w || w.kind === "core" || seen.has(v)) return;
@@ -212,24 +228,24 @@ function _donate(
       .map((x, i) => ({ x, i }))
       .filter(({ x, i }) =>
         donated[i] && !taken.has(i) && !outSet.has(x) && _bytes(x) === _bytes(v) &&
-        g.inputs.indexOf(x) === i &&
-        !f.groups.some((grp) => grp.kind === "core" && reads.get(grp)!.has(x))
+        firstIndex.get(x) === i && !coreRead.has(x)
       )
       .sort((a, b) => Number(!a.x.aval.equals(v.aval)) - Number(!b.x.aval.equals(v.aval)));
     for (const { x, i } of cands) {
-      const readers = f.groups.filter((grp) => grp !== w && reads.get(grp)!.has(x));
+      const readers = (readersOf.get(x) ?? []).filter((grp) => grp !== w);
       const edges = readers.map((r) => [r, w] as const);
       let next: Group[];
       try {
-        next = schedule(f, [...after, ...edges]);
+        next = schedule(f, [...after, ...edges], reads);
       } catch {
         continue;
       }
-      const pw = next.indexOf(w);
+      const at = new Map(next.map((grp, j) => [grp, j]));
+      const pw = at.get(w)!;
       const readAt = reads.get(w)!.get(x);
       const inPlace = readAt !== undefined;
       if (inPlace && (!_direct(w) || !readAt.identity)) continue;
-      if (readers.some((r) => next.indexOf(r) > pw)) continue;
+      if (readers.some((r) => at.get(r)! > pw)) continue;
       after.push(...edges);
       order = next;
       taken.add(i);

@@ -18,8 +18,10 @@ import {
   linearize,
   nn,
   np,
+  optim,
   random,
   type Tensor,
+  train,
   valueAndGrad,
   vjp,
   vmap,
@@ -181,4 +183,21 @@ Deno.test("layers' params are typed trees, and sequential infers the tuple of th
     (q: typeof mp) => mlp.apply(q, np.ones([4, 2])).sum(),
   )(mp);
   assertEquals(gl[2].weight.shape, [1, 3]);
+});
+
+Deno.test("makeTrainStep is typed by its loss: params, batch and optimizer state", async () => {
+  type Batch = { x: Tensor; y: Tensor };
+  const lossFn = (p: { w: Tensor }, b: Batch): Tensor => np.square(b.x.mul(p.w).sub(b.y)).mean();
+  const opt = optim.sgd({ lr: 0.1 });
+  const step = train.makeTrainStep(lossFn, opt);
+  const p0 = { w: np.array(0) };
+  const batch: Batch = { x: np.array([1, 2]), y: np.array([2, 4]) };
+  const out = step(p0, opt.init(p0), batch, random.key(0));
+  const w: Tensor = out.params.w;
+  assert(Number(await w.item()) > 0);
+  // @ts-expect-error the batch must be a Batch
+  const badBatch = () => step(p0, opt.init(p0), { x: np.array(1) }, random.key(0));
+  // @ts-expect-error the params must be the loss's params
+  const badParams = () => step({ v: np.array(0) }, opt.init(p0), batch, random.key(0));
+  assert(badBatch !== undefined && badParams !== undefined);
 });

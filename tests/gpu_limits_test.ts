@@ -126,3 +126,55 @@ Deno.test(`[${BACKEND}] reduce_window over a 70000-element window matches cpu`, 
     else assertAllClose(got, want, { rtol: 1e-5, atol: 1e-3 });
   }
 });
+
+/** `f` eagerly and under `jit` on random data of `shapes`, against cpu (rtol 1e-4, atol 0.05). */
+async function agreesLong(f: (...xs: Tensor[]) => Tensor, shapes: number[][], seed: number) {
+  const data = shapes.map((shape, i) => ({
+    a: randn(shape.reduce((p, q) => p * q, 1), seed + i),
+    shape,
+  }));
+  for (const [mode, g] of [["eager", f], ["jit", jit(f)]] as const) {
+    const [got, want] = await both(g, data);
+    assertAllClose(got, want, { rtol: 1e-4, atol: 0.05, msg: `${mode} [${shapes.join("] [")}]` });
+  }
+}
+
+const LONG_K = 131072;
+
+Deno.test(`[${BACKEND}] matmuls contracting 131072 elements match cpu (split-K)`, async () => {
+  const K = LONG_K;
+  const ones = (n: number) => new Float32Array(n).fill(1);
+  for (const [M, N] of [[1, 1], [1, 64], [64, 64]]) {
+    for (const [mode, g] of [["eager", np.matmul], ["jit", jit(np.matmul)]] as const) {
+      const [got] = await both(g as (a: Tensor, b: Tensor) => Tensor, [
+        { a: ones(M * K), shape: [M, K] },
+        { a: ones(K * N), shape: [K, N] },
+      ]);
+      assertEquals(firstMismatch(got, new Float32Array(M * N).fill(K)), -1, `${mode} ${M}x${N}`);
+    }
+  }
+  await agreesLong((a, b) => np.matmul(a, b), [[3, K], [K, 5]], 20);
+});
+
+Deno.test(`[${BACKEND}] a batched matmul contracting 131072 elements matches cpu`, async () => {
+  await agreesLong((a, b) => np.matmul(a, b), [[2, 2, LONG_K], [2, LONG_K, 3]], 30);
+});
+
+Deno.test(`[${BACKEND}] convs contracting over 100000 elements (C·kh·kw) match cpu`, async () => {
+  const conv = (x: Tensor, w: Tensor) =>
+    lax.convGeneralDilated(x, w, { padding: "VALID", windowStrides: [1, 1] });
+  const C = 100000;
+  for (const [mode, g] of [["eager", conv], ["jit", jit(conv)]] as const) {
+    const [got] = await both(g, [
+      { a: new Float32Array(C).fill(1), shape: [1, C, 1, 1] },
+      { a: new Float32Array(C).fill(1), shape: [1, C, 1, 1] },
+    ]);
+    assertEquals([...got], [C], mode);
+  }
+  await agreesLong(conv, [[1, 12000, 4, 3], [2, 12000, 3, 3]], 40);
+});
+
+Deno.test(`[${BACKEND}] a jitted matmul + bias + relu contracting 131072 elements matches cpu`, async () => {
+  const f = (x: Tensor, w: Tensor, b: Tensor) => np.maximum(np.matmul(x, w).add(b), 0);
+  await agreesLong(f, [[4, LONG_K], [LONG_K, 8], [8]], 50);
+});

@@ -226,7 +226,6 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   storeC(0u, n * ${u(S)} + sp, oc, acc);
 }
 `;
-  if (gemm.temps.length !== 0) throw new Error("internal: the conv's GEMM plan has temporaries");
   return {
     steps: [...gemm.steps, {
       kind: "dispatch",
@@ -237,7 +236,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
         bindings: [tmp(0), out(0)],
       },
     }],
-    temps: [Nb * SI * OKS * 4],
+    // temporary 0 is the products; a split-K GEMM adds its scratch after it
+    temps: [Nb * SI * OKS * 4, ...gemm.temps.slice(1)],
     textures: gemm.textures,
   };
 }

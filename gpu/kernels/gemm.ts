@@ -30,6 +30,7 @@ import {
   type Plan,
   single,
   storageType,
+  tmp,
   u,
 } from "./common.ts";
 import {
@@ -68,8 +69,113 @@ export function gemmPlan(spec: GemmSpec, caps?: GemmCaps): Plan {
     const p = textureGemmPlan(spec, caps, tiles);
     if (p) return p;
   }
+  const split = splitKPlan(spec, caps);
+  if (split) return split;
   return single(gemmKernel(spec, v?.kind === "shared" ? v.tiles(spec.M, spec.N) : undefined));
 }
+
+/**
+ * Contractions longer than this are split (llvmpipe stops an invocation's loops after
+ * {@link MAX_LOOP_ITERATIONS} iterations in all; both GEMM kernels loop fewer than once per
+ * element of K, measured wrong from K ≈ 95000 on, so K ≤ 16384 keeps a margin of 4).
+ */
+export const SPLIT_K_THRESHOLD: number = 16384;
+/** The contraction chunk of a split-K GEMM (see {@link SPLIT_K_THRESHOLD}). */
+export const SPLIT_K_CHUNK: number = 8192;
+
+/**
+ * A long contraction as two passes: a GEMM of batch × chunks over chunks of K
+ * ({@link SPLIT_K_CHUNK}) into a scratch buffer of partial products, then a pass that sums each
+ * output's chunks (Kahan-compensated) and stores the sum through `spec.storeC` (so the
+ * epilogue runs once, on the sum). The scratch is the temporary after those `spec.refs` name
+ * (whose sizes the plan leaves 0, for the caller to set). Null for short contractions (and
+ * for bool).
+ */
+function splitKPlan(spec: GemmSpec, caps?: GemmCaps): Plan | null {
+  const { M, N, K, batch } = spec;
+  if (K <= SPLIT_K_THRESHOLD || !M || !N || !batch || spec.dtype === "bool") return null;
+  const C = Math.ceil(K / SPLIT_K_CHUNK), Kc = SPLIT_K_CHUNK;
+  const t = storageType(spec.dtype);
+  const refs = spec.refs ?? [inp(0), inp(1), out(0)];
+  // the scratch follows any temporaries the caller's refs name (their sizes are the caller's)
+  const sIdx = Math.max(-1, ...refs.filter((r) => r.kind === "tmp").map((r) => r.index)) + 1;
+  const scratch = tmp(sIdx);
+  const part: GemmSpec = {
+    dtype: spec.dtype,
+    batch: batch * C,
+    M,
+    N,
+    K: Kc,
+    loadA: `${spec.loadA}
+fn splitA(bc: u32, m: u32, k: u32) -> ${t} {
+  let kg = (bc % ${u(C)}) * ${u(Kc)} + k;
+  if (kg < ${u(K)}) { return loadA(bc / ${u(C)}, m, kg); }
+  return ${t}(0);
+}`,
+    loadB: `${spec.loadB}
+fn splitB(bc: u32, k: u32, n: u32) -> ${t} {
+  let kg = (bc % ${u(C)}) * ${u(Kc)} + k;
+  if (kg < ${u(K)}) { return loadB(bc / ${u(C)}, kg, n); }
+  return ${t}(0);
+}`,
+    storeC: `fn storePart(bc: u32, m: u32, n: u32, v: ${t}) {
+  o[(bc * ${u(M)} + m) * ${u(N)} + n] = v;
+}`,
+    calls: { a: "splitA", b: "splitB", c: "storePart" },
+    refs: [refs[0], refs[1], scratch],
+  };
+  const first = caps?.textures ? textureGemmPlan(part, caps) : null;
+  const firstSteps = first
+    ? first.steps
+    : [{ kind: "dispatch" as const, kernel: gemmKernel(part) }];
+  const total = batch * M * N;
+  const grid = foldGrid(Math.ceil(total / _SUM_WG));
+  const sum = t === "f32"
+    ? `var s = 0.0;
+  var cmp = 0.0;
+  let z = wid.z & 0x80000000u;
+  for (var c = 0u; c < ${u(C)}; c = c + 1u) {
+    let y = p[base + c * ${u(M * N)}] - cmp;
+    let tt = bitcast<f32>(bitcast<u32>(s + y) ^ z);
+    let d = (tt - s) - y;
+    cmp = select(0.0, d, abs(d) < 3.0e38);
+    s = tt;
+  }`
+    : `var s = ${t}(0);
+  for (var c = 0u; c < ${u(C)}; c = c + 1u) { s = s + p[base + c * ${u(M * N)}]; }`;
+  const wgsl = `${
+    declareBindings([
+      { name: "p", type: t, access: "read", ref: scratch },
+      { name: "o", type: t, access: "read_write", ref: refs[2] },
+    ])
+  }
+${spec.storeC}
+@compute @workgroup_size(${_SUM_WG})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let i = ${grid.flatGroup} * ${u(_SUM_WG)} + lid;
+  if (i >= ${u(total)}) { return; }
+  let n = i % ${u(N)};
+  let m = (i / ${u(N)}) % ${u(M)};
+  let bt = i / ${u(M * N)};
+  let base = bt * ${u(C * M * N)} + m * ${u(N)} + n;
+  ${sum}
+  storeC(bt, m, n, s);
+}
+`;
+  const final: Kernel = {
+    wgsl,
+    workgroupSize: [_SUM_WG, 1, 1],
+    dispatch: grid.dispatch,
+    bindings: [scratch, refs[2]],
+  };
+  return {
+    steps: [...firstSteps, { kind: "dispatch", kernel: final }],
+    temps: [...Array(sIdx).fill(0), total * C * 4],
+    textures: first?.textures,
+  };
+}
+
+const _SUM_WG = 64;
 
 /** A named tile variant of one of the two GEMM kernels, as a function of M and N. */
 export type GemmVariant =
@@ -174,6 +280,11 @@ export interface GemmSpec {
    * store four columns at a time use it instead of `storeC` (fewer, wider storage accesses).
    */
   readonly storeC4?: string;
+  /**
+   * The names the templates call instead of `loadA`, `loadB` and `storeC` (functions of the
+   * same signatures defined in those strings; used by the split-K plan). Absent: those three.
+   */
+  readonly calls?: { readonly a: string; readonly b: string; readonly c: string };
   /** The bindings of `a`, `b` and `o` (default inputs 0, 1 and output 0). */
   readonly refs?: readonly [BufRef, BufRef, BufRef];
   /** A is dense row-major `[batch, M, K]` from offset 0 (lets the texture GEMM copy it). */
@@ -215,6 +326,7 @@ export function gemmKernel(spec: GemmSpec, tiles: GemmTiles = chooseTiles(spec.M
   const groups = M && N ? tilesM * tilesN * spec.batch : 0;
   const grid = foldGrid(groups);
   const refs = spec.refs ?? [inp(0), inp(1), out(0)];
+  const calls = spec.calls ?? { a: "loadA", b: "loadB", c: "storeC" };
   const zero = `${t}(0)`;
   const comp = ["x", "y", "z", "w"];
   const acc: string[] = [], body: string[] = [], store: string[] = [];
@@ -243,7 +355,7 @@ export function gemmKernel(spec: GemmSpec, tiles: GemmTiles = chooseTiles(spec.M
   for (let i = 0; i < TM; i++) {
     for (let c = 0; c < TN; c++) {
       store.push(
-        `if (m${i} < ${u(M)} && n0 + ${u(c)} < ${u(N)}) { storeC(bt, m${i}, n0 + ${
+        `if (m${i} < ${u(M)} && n0 + ${u(c)} < ${u(N)}) { ${calls.c}(bt, m${i}, n0 + ${
           u(c)
         }, c${i}_${c}); }`,
       );
@@ -262,11 +374,11 @@ ${spec.loadA}
 ${spec.loadB}
 ${spec.storeC}
 fn ldA(bt: u32, m: u32, k: u32) -> ${t} {
-  if (m < ${u(M)} && k < ${u(K)}) { return loadA(bt, m, k); }
+  if (m < ${u(M)} && k < ${u(K)}) { return ${calls.a}(bt, m, k); }
   return ${zero};
 }
 fn ldB(bt: u32, k: u32, n: u32) -> ${t} {
-  if (n < ${u(N)} && k < ${u(K)}) { return loadB(bt, k, n); }
+  if (n < ${u(N)} && k < ${u(K)}) { return ${calls.b}(bt, k, n); }
   return ${zero};
 }
 var<workgroup> As: array<${v4}, ${BM * BK4}>;

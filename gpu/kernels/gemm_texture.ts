@@ -208,7 +208,7 @@ function _packA(spec: GemmSpec, L: _Layout, format: string, src: BufRef, dst: Te
     spec,
     {
       buf: "a",
-      load: (k) => `loadA(bt, row, ${k})`,
+      load: (k) => `${spec.calls?.a ?? "loadA"}(bt, row, ${k})`,
       width: L.WA,
       rows: spec.M,
       cols: spec.K,
@@ -228,7 +228,7 @@ function _packB(spec: GemmSpec, L: _Layout, format: string, src: BufRef, dst: Te
     spec,
     {
       buf: "b",
-      load: (n) => `loadB(bt, row, ${n})`,
+      load: (n) => `${spec.calls?.b ?? "loadB"}(bt, row, ${n})`,
       width: L.WB,
       rows: L.Kp,
       cols: spec.N,
@@ -303,9 +303,9 @@ function _multiply(
     }
     for (let c = 0; c < TN; c++) {
       store.push(
-        `if (mb + ${u(i)} < ${u(M)} && nb + ${u(c)} < ${u(N)}) { storeC(bt, mb + ${u(i)}, nb + ${
-          u(c)
-        }, c${i}_${c}); }`,
+        `if (mb + ${u(i)} < ${u(M)} && nb + ${u(c)} < ${u(N)}) { ${
+          spec.calls?.c ?? "storeC"
+        }(bt, mb + ${u(i)}, nb + ${u(c)}, c${i}_${c}); }`,
       );
     }
   }

@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-explicit-any -- the untyped core: traced values and pytrees are dynamically typed here; the public signatures are typed
 /**
  * User-defined derivatives (`customJvp`, `customVjp`) and rematerialization (`checkpoint`).
  *

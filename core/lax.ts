@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-explicit-any -- typed in a later pass
 /**
  * `lax`: the primitives themselves, plus `dotGeneral`, `convGeneralDilated`, `reduceWindow`,
  * `stopGradient`, and structured control flow (`scan`, `cond`, `whileLoop`, `foriLoop`).

@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-explicit-any -- typed in a later pass
 /**
  * `np`: the NumPy-like API. Functions broadcast, promote dtypes (JS numbers are weakly typed),
  * accept negative axes, and bind the primitives.

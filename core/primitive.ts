@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-explicit-any -- typed in a later pass
 /**
  * Primitives: the closed set of operations that every transformation understands. Each is
  * defined once, with all of its rules.

@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-explicit-any -- typed in a later pass
 /**
  * The immutable `Tensor` and the `Tracer` base class of every transformation's values.
  *

@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-explicit-any -- the untyped core: traced values and pytrees are dynamically typed here; the public signatures are typed
 /**
  * The public transformations: grad, valueAndGrad, vjp, jvp, linearize, vmap, jit, jacfwd,
  * jacrev, hessian, makeJaxpr. They flatten pytrees, run the flat interpreters, and rebuild.

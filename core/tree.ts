@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-explicit-any -- the untyped core: traced values and pytrees are dynamically typed here; the public signatures are typed
 /**
  * Pytrees, as in `jax.tree_util`: nested containers whose non-container values are leaves.
  * Containers are plain objects (keys visited in sorted order, as JAX sorts dict keys), arrays

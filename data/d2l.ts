@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-explicit-any -- typed in a later pass
 /**
  * Data as the d2l book gives it: {@link loadDataFashionMnist} is `d2l.load_data_fashion_mnist(
  * batch_size, resize)` — shuffled Fashion-MNIST training batches and in-order test batches of

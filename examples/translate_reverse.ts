@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-explicit-any -- typed in a later pass
 /**
  * Trains the seq2seq models on a synthetic translation task the repository generates: a
  * sentence of 3–7 digit words ("three one four") translates to its digits reversed ("4 1 3").

@@ -59,9 +59,11 @@ function _applyChild(
   key: Tensor | undefined,
   state: State,
   seg: string | number,
+  // deno-lint-ignore no-explicit-any
 ): [any, State] {
   const obs = _observer();
   obs?.enter(seg);
+  // deno-lint-ignore no-explicit-any
   let r: [any, State];
   if (isStateful(l)) {
     const o = l.apply(params, x, { train: opts.train, key, state });
@@ -114,6 +116,7 @@ export function sequential<const L extends readonly LayerLike[]>(
     const ks = n > 0 ? _splitKeys(key, n) : [];
     return ls.map((l, i) => l.init(ks[i]));
   };
+  // deno-lint-ignore no-explicit-any
   const run = (params: Params[], x: unknown, opts: ApplyOptions = {}): [any, State[]] => {
     if (!Array.isArray(params) || params.length !== n) {
       throw new TypeError(`${name} expects an array of ${n} parameter entries, got ${params}`);
@@ -249,12 +252,14 @@ function _branches(
   params: Params[],
   x: unknown,
   opts: ApplyOptions,
+  // deno-lint-ignore no-explicit-any
 ): [any[], State[]] {
   const n = ls.length;
   if (!Array.isArray(params) || params.length !== n) {
     throw new TypeError(`${name} expects an array of ${n} parameter entries, got ${params}`);
   }
   const ks = opts.key && n > 0 ? _splitKeys(opts.key, n) : [];
+  // deno-lint-ignore no-explicit-any
   const ys: any[] = [], states: State[] = [];
   ls.forEach((l, i) => {
     const [y, s] = _applyChild(l, params[i], x, opts, ks[i], opts.state?.[i], i);
@@ -268,6 +273,7 @@ function _branches(
 function _multiBranch<Out>(
   name: string,
   branches: readonly LayerLike[],
+  // deno-lint-ignore no-explicit-any
   combine: (ys: any[]) => Out,
 ): AnyLayer {
   const ls = branches.map(_asLayer);
@@ -281,9 +287,11 @@ function _multiBranch<Out>(
     return [combine(ys), states];
   };
   if (!ls.some(isStateful)) {
+    // deno-lint-ignore no-explicit-any
     const layer: Layer<Params[], any, Out> = { name, init, apply: (p, x, o) => run(p, x, o)[0] };
     return layer;
   }
+  // deno-lint-ignore no-explicit-any
   const layer: StatefulLayer<Params[], State[], any, Out> = {
     name,
     stateful: true,
@@ -322,6 +330,7 @@ function _multiBranch<Out>(
  */
 export function parallel<const L extends readonly LayerLike[]>(
   branches: L,
+  // deno-lint-ignore no-explicit-any
 ): CombinedLayerOut<L[number], ParamsTuple<L>, StateTuple<L>, any[]> {
   const ls = branches.map(_asLayer);
   const name = `Parallel(${ls.map((l) => l.name).join(" | ")})`;
@@ -329,6 +338,7 @@ export function parallel<const L extends readonly LayerLike[]>(
     L[number],
     ParamsTuple<L>,
     StateTuple<L>,
+    // deno-lint-ignore no-explicit-any
     any[]
   >;
 }
@@ -383,6 +393,7 @@ export function concat<const L extends readonly LayerLike[]>(
   const axis = opts.axis ?? 1;
   const ls = branches.map(_asLayer);
   const name = `Concat(${ls.map((l) => l.name).join(" | ")}${axis === 1 ? "" : `, axis=${axis}`})`;
+  // deno-lint-ignore no-explicit-any
   const combine = (ys: any[]): Tensor => {
     const ts = ys as Tensor[];
     const nd = ts[0].ndim;

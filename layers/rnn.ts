@@ -286,6 +286,7 @@ function _cellStep(
   return _step(kind, p, carry, _inputProj(p, _float(x)));
 }
 
+// deno-lint-ignore no-explicit-any
 function _makeCell(kind: Kind, cfg: GatedCellConfig): Layer<any, Tensor, any> {
   const { inputSize, hiddenSize } = cfg;
   const bias = cfg.bias ?? true;
@@ -597,6 +598,7 @@ function _runSequence(
     : { output, hN: fixState(hN) } as LstmOutput;
 }
 
+// deno-lint-ignore no-explicit-any
 function _makeSequence(kind: Kind, config: RnnConfig): RnnLayer<any> {
   const cfg = {
     inputSize: config.inputSize,

@@ -571,7 +571,7 @@ export interface TransformerDecoder
   ): Tensor;
 }
 
-function _stackInit<P>(layer: Layer<P, any, any>, n: number, norm: Layer<NormParams> | undefined) {
+function _stackInit<P>(layer: Layer<P, never>, n: number, norm: Layer<NormParams> | undefined) {
   return (key: Tensor): TransformerStackParams<P> => {
     const ks = _splitKeys(key, n);
     const p: TransformerStackParams<P> = { layers: ks.map((k) => layer.init(k)) };

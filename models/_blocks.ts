@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-explicit-any -- typed in a later pass
 /**
  * Private building blocks of the vision models (ResNet, GoogLeNet, DenseNet, ViT): a named
  * module whose parameter and state trees follow PyTorch's `state_dict` nesting, the input

@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-explicit-any -- typed in a later pass
 /**
  * Generative adversarial networks [M41, M42]: d2l's MLP GAN (§20.1) and DCGAN (§20.2), and a
  * jitted training step for both players (discriminator first, then the generator with the

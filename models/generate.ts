@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-explicit-any -- typed in a later pass
 /**
  * Text generation for any language model that decodes one token at a time from a cache
  * ({@link IncrementalLM}: {@link gpt2}'s key/value cache, a recurrent LM's hidden state):

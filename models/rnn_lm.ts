@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-explicit-any -- typed in a later pass
 /**
  * Recurrent language models and the RNN topologies of the notes [M17, M18, M20–M24]: a
  * token-level language model over a vanilla RNN, an LSTM, a peephole LSTM or a GRU, deep

@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-explicit-any -- typed in a later pass
 /**
  * Loading the platform's BLAS for the native backend with `Deno.dlopen` (this folder is the one
  * place outside `gpu/device.ts`, `data/` and `examples/` that touches `Deno.*`: the FFI is the

@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-explicit-any -- typed in a later pass
 /**
  * `conv_general_dilated` on the native backend as GEMM. Three lowerings compute the same
  * convolution (layouts `lhs [N, C, ...]`, `rhs [O, C/g, ...]`, every stride, padding, dilation

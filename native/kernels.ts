@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-explicit-any -- typed in a later pass
 /**
  * Tight typed-array loops for the native backend's elementwise, reduction and movement
  * primitives. Each loop is its own function over `Float32Array` (one element kind per call

@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-explicit-any -- typed in a later pass
 /**
  * Whether this machine's only WebGPU adapter is a software one, for `init()`'s default choice
  * of the native backend.

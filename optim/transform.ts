@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-explicit-any -- typed in a later pass
 /**
  * Gradient transformations in the style of Optax: a transformation is a pair of pure functions
  * `init(params) → state` and `update(updates, state, params?) → [updates, state]`, and

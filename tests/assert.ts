@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-explicit-any -- typed in a later pass
 /**
  * A small stand-in for `jsr:@std/assert`, with the same names and signatures, because JSR is
  * not reachable from the machines this project is built on (see DESIGN.md §1). Where JSR is

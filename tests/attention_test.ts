@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-explicit-any -- typed in a later pass
 /**
  * Attention and transformer layers: masked softmax and (scaled) dot-product attention against
  * hand values with padding and causal masks, additive attention and multi-head attention

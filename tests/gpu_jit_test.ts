@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-explicit-any -- typed in a later pass
 /**
  * `jit` on WebGPU: fused kernels against eager WebGPU and the cpu backend, the shape of the
  * compiled programs (how many kernels, what fused), the replay (no pipeline compile and no

@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-explicit-any -- typed in a later pass
 /**
  * The leak check (DESIGN.md §5): after a jitted training loop on webgpu, once the program's
  * results are dropped and collected, the storage pool's live count is back at its baseline.

@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-explicit-any -- typed in a later pass
 /**
  * Memory that does not depend on luck: long jitted training loops and long runs of eager ops
  * keep their device bytes and buffer counts flat *without* a forced collection by the test

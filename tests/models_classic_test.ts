@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-explicit-any -- typed in a later pass
 /**
  * The classic model zoo (models/linear_models.ts, cnn.ts, alexnet.ts, vgg.ts, nin.ts,
  * autoencoder.ts, gan.ts): numbers against PyTorch / torchvision fixtures (weights loaded from

@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-explicit-any -- typed in a later pass
 /**
  * The modern CNN and ViT zoo (models/resnet.ts, googlenet.ts, densenet.ts, vit.ts) and
  * train/torch.ts: logits (and for one model the train-mode logits, running statistics and

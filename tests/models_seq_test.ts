@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-explicit-any -- typed in a later pass
 /**
  * The sequence families (models/rnn_lm.ts, gpt.ts, generate.ts): logits against PyTorch fixtures
  * (tools/make_seq_fixtures.py: torch.nn.RNN/LSTM/GRU language models and GPT-2 written against

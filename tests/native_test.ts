@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-explicit-any -- typed in a later pass
 /**
  * The native backend against the reference backend: dot_general in every layout, convolutions
  * (each lowering, every parameter) and their gradients, jit, the TypeScript GEMM fallback, and

@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-explicit-any -- typed in a later pass
 /**
  * Recurrent layers: cells against single steps computed in plain JS float64 from PyTorch's
  * equations (gate order i, f, g, o and r, z, n), sequence layers against a JS loop over the

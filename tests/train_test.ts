@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-explicit-any -- typed in a later pass
 import "./backend.ts";
 import { assert, assertAllClose, assertEquals, assertRejects, assertThrows } from "@std/assert";
 import { np, random, type Tensor, tree, valueAndGrad } from "../mod.ts";

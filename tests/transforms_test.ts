@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-explicit-any -- typed in a later pass
 import { assertAllClose, assertEquals, assertThrows } from "@std/assert";
 import {
   compileStats,

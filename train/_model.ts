@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-explicit-any -- typed in a later pass
 /**
  * @internal Applying a layer or model to a batch, shared by `evaluate` and `fit` (not exported
  * from `train`).

@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-explicit-any -- typed in a later pass
 /**
  * Checkpoints: pytrees of Tensors saved as safetensors files whose tensor names are PyTorch
  * `state_dict` keys. A leaf at `params[0].weight` (`tree.flattenWithPath`) is stored as

@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-explicit-any -- typed in a later pass (loss, metric and batch types default to any for untyped callers)
 /**
  * `fit`: the training loop, Keras-style, over a jitted step ({@link makeTrainStep}). Batches
  * are gathered on the device; the loss is read back only every `logEvery` steps (a read-back

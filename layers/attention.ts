@@ -52,8 +52,8 @@ const NEG = -0.7 * 3.4028234663852886e38;
  */
 export function maskedSoftmax(scores: Tensor, validLens?: Tensor): Tensor {
   const s = _float(scores);
-  if (validLens === undefined) return softmax(s, -1);
-  return softmax(np.where(_lengthMask("maskedSoftmax", s.shape, validLens), s, -1e6), -1);
+  if (validLens === undefined) return softmax(s);
+  return softmax(np.where(_lengthMask("maskedSoftmax", s.shape, validLens), s, -1e6));
 }
 
 /** `arange(K) < validLens`, broadcast against scores [..., Q, K]. */
@@ -139,7 +139,7 @@ function _weights(op: string, q: Tensor, k: Tensor, opts: AttentionOptions, dflt
   if (opts.causal) allow(np.astype(np.tri(l, s), "bool"));
   if (opts.validLens) allow(_lengthMask(op, scores.shape, opts.validLens));
   if (allowed) scores = np.where(allowed, scores, NEG);
-  return softmax(scores, -1);
+  return softmax(scores);
 }
 
 function _attend(op: string, q: Tensor, k: Tensor, v: Tensor, o: AttentionOptions, dflt: number) {
@@ -590,7 +590,7 @@ export function multiHeadAttention(config: MultiHeadAttentionConfig): MultiHeadA
       const v = heads(_proj(v0, wv, rows(b, 2)), s);
       let scores = np.matmul(q, np.swapaxes(k, -1, -2)).mul(1 / Math.sqrt(e / nh)); // [N,h,L,S]
       scores = _mhaMasks(name, scores, opts, nh, ub);
-      let w = softmax(scores, -1);
+      let w = softmax(scores);
       if (opts.train && rate > 0) {
         if (!opts.key) throw new TypeError(`${name} needs a PRNG key for dropout in training mode`);
         w = dropout({ rate }).apply({}, w, opts);

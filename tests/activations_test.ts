@@ -130,12 +130,12 @@ Deno.test("softmax and logSoftmax are exact at ±1000 and along any axis", async
   const t = np.array(v);
   const col = [0, 1, 2].map((j) => Math.exp(v[0][j]) + Math.exp(v[1][j]));
   assertAllClose(
-    await A.softmax(t, 0).toArray(),
+    await A.softmax(t, { axis: 0 }).toArray(),
     v.map((r) => r.map((a, j) => Math.exp(a) / col[j])),
   );
   const all = v.flat().reduce((s, a) => s + Math.exp(a), 0);
   assertAllClose(
-    await A.logSoftmax(t, [0, 1]).toArray(),
+    await A.logSoftmax(t, { axis: [0, 1] }).toArray(),
     v.map((r) => r.map((a) => a - Math.log(all))),
   );
   // a −∞ entry (a mask) gets probability 0 and no NaN gradient
@@ -148,7 +148,12 @@ Deno.test("softmax and logSoftmax are exact at ±1000 and along any axis", async
 Deno.test("softmax and logSoftmax gradients match central differences", async () => {
   const x = np.array([[0.3, -1.2, 2.0, 0.1], [1.1, 0.4, -0.6, -2.2]]);
   const c = np.array([[0.5, -1, 2, 0.25], [1, 3, -0.5, 0.7]]);
-  for (const f of [(t: Tensor) => A.softmax(t, 1), (t: Tensor) => A.logSoftmax(t, 0)]) {
+  for (
+    const f of [
+      (t: Tensor) => A.softmax(t, { axis: 1 }),
+      (t: Tensor) => A.logSoftmax(t, { axis: 0 }),
+    ]
+  ) {
     const loss = (t: Tensor) => f(t).mul(c).sum();
     assertAllClose(
       await flat(grad(loss)(x)),

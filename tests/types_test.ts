@@ -201,3 +201,20 @@ Deno.test("makeTrainStep is typed by its loss: params, batch and optimizer state
   const badParams = () => step({ v: np.array(0) }, opt.init(p0), batch, random.key(0));
   assert(badBatch !== undefined && badParams !== undefined);
 });
+
+Deno.test("softmax and logSoftmax take { axis } like jax.nn; a bare axis still works", async () => {
+  const t = np.array([[1, 2, 3], [0, 0, 1]]);
+  assertAllClose(
+    await nn.softmax(t, { axis: 0 }).toArray(),
+    await nn.softmax(t, 0).toArray(),
+  );
+  assertAllClose(
+    await nn.logSoftmax(t, { axis: [0, 1] }).toArray(),
+    await nn.logSoftmax(t, [0, 1]).toArray(),
+  );
+  const col = (await nn.softmax(t, { axis: 0 }).toArray()) as number[][];
+  assertAllClose(col[0][0] + col[1][0], 1, { atol: 1e-6 });
+  // @ts-expect-error the option is named axis
+  const badOpt = () => nn.softmax(t, { dim: 0 });
+  assert(badOpt !== undefined);
+});

@@ -218,3 +218,25 @@ Deno.test("softmax and logSoftmax take { axis } like jax.nn; a bare axis still w
   const badOpt = () => nn.softmax(t, { dim: 0 });
   assert(badOpt !== undefined);
 });
+
+Deno.test("conv, norm, embedding, attention and rnn layers init typed params", () => {
+  const k = random.key(3);
+  const c: nn.ConvParams = nn.conv2d({ inChannels: 1, outChannels: 2, kernelSize: 3 }).init(k);
+  const bn = nn.batchNorm2d({ numFeatures: 2 });
+  const bp: nn.NormParams = bn.init(k);
+  const bs: nn.BatchNormState = bn.initState();
+  const e: nn.EmbeddingParams = nn.embedding({ numEmbeddings: 5, embeddingDim: 3 }).init(k);
+  const a: nn.MultiHeadAttentionParams = nn.multiHeadAttention({ embedDim: 4, numHeads: 2 })
+    .init(k);
+  const r: nn.RnnParams = nn.gru({ inputSize: 2, hiddenSize: 3 }).init(k);
+  const t: nn.TransformerEncoderLayerParams = nn.transformerEncoderLayer({
+    dModel: 4,
+    nhead: 2,
+    dimFeedforward: 8,
+  }).init(k);
+  // @ts-expect-error an embedding has no bias
+  const wrong = e.bias;
+  assertEquals(c.weight.shape, [2, 1, 3, 3]);
+  assertEquals(e.weight.shape, [5, 3]);
+  assert(bp && bs && a && r && t && wrong === undefined);
+});

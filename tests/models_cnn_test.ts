@@ -322,17 +322,9 @@ const TRAIN: Record<string, () => AnyLayer> = {
   vit: TINY_VIT,
 };
 
-// The jitted GoogLeNet train step (9 Inception blocks and their backward pass in one program)
-// did not finish compiling within 7 minutes on the software WebGPU adapter (llvmpipe), while
-// ResNet's and DenseNet's take about a second: it runs on cpu, and GoogLeNet's WebGPU forward
-// pass is checked against torchvision above.
-const SLOW_JIT_ON_GPU = new Set(["googlenet"]);
-
 for (const [name, make] of Object.entries(TRAIN)) {
-  const ignore = BACKEND !== "cpu" && SLOW_JIT_ON_GPU.has(name);
   Deno.test({
     name: `three jitted training steps lower the loss of ${name}`,
-    ignore,
     fn: async () => {
       const net = make();
       const x = uniform(7, [4, 1, 16, 16], -1, 1);

@@ -1,0 +1,132 @@
+/**
+ * Compile cost of a CNN's first jitted training step on webgpu: a fresh `deno run` process per
+ * network builds the model, traces and compiles `makeTrainStep` (SGD) and runs it once, with
+ * Mesa's on-disk shader cache disabled (every shader really compiles). The child prints one
+ * JSON line: the kernels of the program, the pipelines created (`pipelineMisses` of the
+ * runtime), `compileStats`, the time to the first loss, and that of a second step (running
+ * only: the difference is tracing, compiling and pipeline creation).
+ *
+ * The bench time includes starting Deno and importing denax (~0.5 s). Inputs are d2l's
+ * Fashion-MNIST shapes at 1×28×28 (GoogLeNet's d2l variant at 1×96×96, as d2l resizes), batch
+ * `DENAX_COMPILE_BATCH` (default 8: the kernel counts do not depend on the batch, and llvmpipe
+ * would spend minutes running a 128-example step of the full-width networks).
+ *
+ * Run: `XDG_RUNTIME_DIR=/tmp deno bench -A bench/compile_bench.ts`, or for one network
+ * `XDG_RUNTIME_DIR=/tmp MESA_SHADER_CACHE_DISABLE=true DENAX_BACKEND=webgpu deno run -A
+ * bench/compile_bench.ts resnet18`.
+ *
+ * @module
+ */
+import { compileStats, init, np, optim, random, type Tensor } from "../mod.ts";
+import { currentBackend } from "../core/backend.ts";
+import type { WebGpuBackend } from "../gpu/backend.ts";
+import { lastCompiled } from "../gpu/jit/mod.ts";
+import { countKernels } from "../gpu/jit/program.ts";
+import { type AnyLayer, isStateful } from "../layers/layer.ts";
+import { crossEntropy } from "../layers/losses.ts";
+import { lenet } from "../models/cnn.ts";
+import { d2lDenseNet } from "../models/densenet.ts";
+import { d2lGoogLeNet } from "../models/googlenet.ts";
+import { nin } from "../models/nin.ts";
+import { d2lResNet18 } from "../models/resnet.ts";
+import { vgg } from "../models/vgg.ts";
+import { makeTrainStep } from "../train/step.ts";
+
+/** The networks, each with its input `[C, H, W]`. */
+const NETS: Record<string, () => { net: AnyLayer; shape: [number, number, number] }> = {
+  resnet18: () => ({ net: d2lResNet18(), shape: [1, 28, 28] }),
+  googlenet: () => ({ net: d2lGoogLeNet(), shape: [1, 96, 96] }),
+  densenet: () => ({ net: d2lDenseNet(), shape: [1, 28, 28] }),
+  nin: () => ({ net: nin({ inputShape: [1, 28, 28] }), shape: [1, 28, 28] }),
+  vgg11: () => ({
+    net: vgg({ inputShape: [1, 32, 32], numClasses: 10, hidden: 256 }),
+    shape: [1, 32, 32],
+  }),
+  lenet: () => ({ net: lenet(), shape: [1, 28, 28] }),
+};
+
+async function child(name: string): Promise<void> {
+  const t0 = performance.now();
+  await init({ backend: "webgpu" });
+  const rt = (currentBackend() as WebGpuBackend).runtime;
+  const { net, shape } = NETS[name]();
+  const batch = Number(Deno.env.get("DENAX_COMPILE_BATCH") ?? 8);
+  const x = random.uniform(random.key(1), [batch, ...shape]);
+  const y = np.array(Array.from({ length: batch }, (_, i) => i % 10), { dtype: "i32" });
+  const opt = optim.sgd({ lr: 0.01 });
+  const params = net.init(random.key(0));
+  const optState = opt.init(params);
+  const misses0 = rt.stats.pipelineMisses;
+  const t1 = performance.now();
+  let loss: Tensor;
+  let again: () => Promise<unknown>;
+  if (isStateful(net)) {
+    const step = makeTrainStep(
+      // deno-lint-ignore no-explicit-any
+      (p: any, s: any, b: any, key: Tensor) => {
+        const r = net.apply(p, b.x, { state: s, train: true, key });
+        return [crossEntropy(r.y, b.y), r.state] as const;
+      },
+      opt,
+      { stateful: true },
+    );
+    const o = step(params, optState, net.initState(), { x, y }, random.key(2));
+    loss = o.loss;
+    again = () => step(o.params, o.optState, o.state, { x, y }, random.key(3)).loss.item();
+  } else {
+    const step = makeTrainStep(
+      // deno-lint-ignore no-explicit-any
+      (p: any, b: any, key: Tensor) => crossEntropy(net.apply(p, b.x, { train: true, key }), b.y),
+      opt,
+    );
+    const o = step(params, optState, { x, y }, random.key(2));
+    loss = o.loss;
+    again = () => step(o.params, o.optState, { x, y }, random.key(3)).loss.item();
+  }
+  const value = Number(await loss.item());
+  const t2 = performance.now();
+  const exe = lastCompiled();
+  await again();
+  const t3 = performance.now();
+  console.log(JSON.stringify({
+    name,
+    batch,
+    loss: value,
+    kernels: exe ? countKernels(exe.program) : null,
+    pipelines: rt.stats.pipelineMisses - misses0,
+    compileStats,
+    initMs: Math.round(t1 - t0),
+    firstStepMs: Math.round(t2 - t1),
+    secondStepMs: Math.round(t3 - t2),
+  }));
+}
+
+async function run(name: string): Promise<void> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", new URL(import.meta.url).pathname, name],
+    env: { XDG_RUNTIME_DIR: "/tmp", MESA_SHADER_CACHE_DISABLE: "true" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout);
+  if (!out.success) {
+    throw new Error(`compile_bench ${name} failed: ${text}${new TextDecoder().decode(out.stderr)}`);
+  }
+  console.log(text.trim());
+}
+
+if (import.meta.main && Deno.args.length) {
+  await child(Deno.args[0]);
+} else {
+  const webgpu = !!(await navigator.gpu?.requestAdapter().catch(() => null));
+  for (const name of Object.keys(NETS)) {
+    Deno.bench({
+      name: `first jitted SGD step of ${name}, webgpu, no shader cache`,
+      group: "compile",
+      ignore: !webgpu,
+      n: 1,
+      warmup: 0,
+      fn: () => run(name),
+    });
+  }
+}

@@ -15,8 +15,8 @@
  *
  * @module
  */
-import { type Lowering, LOWERINGS } from "../lowerings.ts";
-import { Helpers, inp, out, type Plan, storageType, u } from "../kernels/common.ts";
+import { type ConvParams, convPlan } from "../kernels/conv.ts";
+import { Helpers, inp, out, storageType, u } from "../kernels/common.ts";
 import { gemmPlan } from "../kernels/gemm.ts";
 import { type Idx, KernelCtx, Scope, type ValueInfo } from "./expr.ts";
 import type { Group } from "./fusion.ts";
@@ -268,38 +268,22 @@ function _patcher(
   };
 }
 
-const _CONV_STORE = /fn storeC\(g: u32, m: u32, n: u32, v: (\w+)\) \{\n {2}o\[([^\n]*)\] = v;\n\}/;
-
-/** The eager lowering's plan of a `conv_general_dilated` equation. */
-function _convPlan(e: GEqn, gemm: CodegenCtx["gemm"]): Plan {
-  return (LOWERINGS as Record<string, Lowering>)[e.prim]({
-    ins: e.inputs.map((v) => v.aval),
-    outs: e.outputs.map((v) => v.aval),
-    params: e.params,
-    gemm,
-  });
-}
-
 /**
- * Whether the convolution's implicit GEMM stores through a `storeC` of the expected form, so
- * that an epilogue can replace it (checked, since that template lives elsewhere).
+ * Whether {@link lowerConv} can lower the convolution with a fused epilogue: every
+ * convolution the eager lowering accepts (not bool) stores through `storeC`, whose statements
+ * it takes as a parameter.
  *
  * @param e A `conv_general_dilated` equation.
- * @param gemm GEMM capabilities.
+ * @param _gemm GEMM capabilities (unused: every GEMM form takes the epilogue).
  * @returns True when {@link lowerConv} can fuse an epilogue.
  */
-export function convFusible(e: GEqn, gemm: CodegenCtx["gemm"]): boolean {
-  try {
-    const plan = _convPlan(e, gemm);
-    return plan.steps.some((st) => st.kind === "dispatch" && _CONV_STORE.test(st.kernel.wgsl));
-  } catch {
-    return false;
-  }
+export function convFusible(e: GEqn, _gemm: CodegenCtx["gemm"]): boolean {
+  return e.inputs[0].aval.dtype !== "bool";
 }
 
 /**
- * The operations of a convolution group: the eager implicit GEMM, its `storeC` replaced by
- * the epilogue (bias, activation …).
+ * The operations of a convolution group: the eager implicit GEMM built with the epilogue
+ * (bias, activation …) as its `storeC`.
  *
  * @param c The code generation context.
  * @param grp A group of kind "conv".
@@ -309,19 +293,11 @@ export function lowerConv(c: CodegenCtx, grp: Group): Op[] {
   const e = grp.root!;
   const h = new Helpers();
   const epi = _epilogue(c, grp, h);
-  const add = _patcher(c, h, [], epi);
-  const patch = (wgsl: string, bindings: Res[]) => {
-    const m = _CONV_STORE.exec(wgsl);
-    if (!m) return { wgsl, bindings };
-    const storeC = `fn storeC(g: u32, m: u32, n: u32, v: ${m[1]}) {
-  let lin = ${m[2]};
-  ${epi.lines.join("\n  ")}
-}`;
-    return add(wgsl.replace(_CONV_STORE, storeC), bindings);
-  };
+  const patch = _patcher(c, h, [], epi);
+  const [x, w] = e.inputs.map((v) => v.aval);
   return mapPlan(
     c,
-    _convPlan(e, c.gemm),
+    convPlan(x.dtype, x.shape, w.shape, e.params as unknown as ConvParams, c.gemm, epi.lines),
     e.inputs.map((v) => slotRes(c, v)),
     [slotRes(c, grp.outs[0])],
     e.prim,

@@ -70,6 +70,16 @@ export function convOutShape(
 }
 
 /**
+ * The statements of a convolution's `storeC(g, m, n, v)` given `lin`, the linear index of the
+ * output element (NCHW…), and `v`, its value: writing `o` (binding of output 0) and whatever
+ * else the statements' own declarations provide.
+ */
+export type ConvStore = readonly string[];
+
+/** The plain store of a convolution's output: `o[lin] = v`. */
+export const plainConvStore: ConvStore = ["o[lin] = v;"];
+
+/**
  * The convolution kernel.
  *
  * @param dtype f32, i32 or u32.
@@ -77,6 +87,8 @@ export function convOutShape(
  * @param rhs The rhs shape.
  * @param p The parameters.
  * @param caps What the GEMM may use on the device (textures on CPU adapters).
+ * @param store The epilogue: the statements of the output's `storeC` (default
+ *   {@link plainConvStore}); the jit passes fused consumers (bias, activation …) here.
  * @returns The plan: inputs (lhs, rhs) → output 0.
  */
 export function convPlan(
@@ -85,6 +97,7 @@ export function convPlan(
   rhs: readonly number[],
   p: ConvParams,
   caps?: GemmCaps,
+  store: ConvStore = plainConvStore,
 ): Plan {
   if (dtype === "bool") {
     throw new TypeError("Cannot lower conv_general_dilated for bool on webgpu");
@@ -102,7 +115,7 @@ export function convPlan(
     // im2col packs Nout·S × C·KS values; the gather form writes N·SI × O·KS products
     const cells = lhs[0] * size(inSp) * O * KS;
     if (2 * cells <= Nout * S * K && cells * 4 <= _MAX_GATHER_BYTES) {
-      return _gatherPlan(dtype, lhs, rhs, outShape, p, caps);
+      return _gatherPlan(dtype, lhs, rhs, outShape, p, caps, store);
     }
   }
   const lines: string[] = [];
@@ -125,7 +138,8 @@ export function convPlan(
       u(K)
     } + k]; }`,
     storeC: `fn storeC(g: u32, m: u32, n: u32, v: ${t}) {
-  o[((m / ${u(S)}) * ${u(O)} + g * ${u(Og)} + n) * ${u(S)} + m % ${u(S)}] = v;
+  let lin = ((m / ${u(S)}) * ${u(O)} + g * ${u(Og)} + n) * ${u(S)} + m % ${u(S)};
+  ${store.join("\n  ")}
 }`,
   }, caps);
 }
@@ -180,6 +194,7 @@ function _gatherPlan(
   outShape: readonly number[],
   p: ConvParams,
   caps: GemmCaps,
+  store: ConvStore,
 ): Plan {
   const [Nb, C] = lhs, [Nout, O] = outShape;
   const inSp = lhs.slice(2), kSp = rhs.slice(2), oSp = outShape.slice(2);
@@ -197,8 +212,9 @@ function _gatherPlan(
     loadB: `fn loadB(bi: u32, k: u32, n: u32) -> ${t} {
   return b[((n / ${u(KS)}) * ${u(C)} + k) * ${u(KS)} + n % ${u(KS)}];
 }`,
-    // one line: the epilogue patch of a fused convolution matches the gather's store only
-    storeC: `fn storeC(bi: u32, m: u32, n: u32, v: ${t}) { o[m * ${u(OKS)} + n] = v; }`,
+    // not `storeC`: the epilogue belongs to the gather's store alone
+    storeC: `fn storeP(bi: u32, m: u32, n: u32, v: ${t}) { o[m * ${u(OKS)} + n] = v; }`,
+    calls: { a: "loadA", b: "loadB", c: "storeP" },
     refs: [inp(0), inp(1), tmp(0)],
   }, caps);
   const total = Nout * O * S;
@@ -206,7 +222,8 @@ function _gatherPlan(
   const wgsl = `@group(0) @binding(0) var<storage, read> prod: array<${t}>;
 @group(0) @binding(1) var<storage, read_write> o: array<${t}>;
 fn storeC(g: u32, m: u32, n: u32, v: ${t}) {
-  o[((m / ${u(S)}) * ${u(O)} + n) * ${u(S)} + m % ${u(S)}] = v;
+  let lin = ((m / ${u(S)}) * ${u(O)} + n) * ${u(S)} + m % ${u(S)};
+  ${store.join("\n  ")}
 }
 @compute @workgroup_size(${_GATHER_WG})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {

@@ -159,7 +159,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   let bt = i / ${u(M * N)};
   let base = bt * ${u(C * M * N)} + m * ${u(N)} + n;
   ${sum}
-  storeC(bt, m, n, s);
+  ${spec.calls?.c ?? "storeC"}(bt, m, n, s);
 }
 `;
   const final: Kernel = {

@@ -220,6 +220,29 @@ function _donate(
       l.push(grp);
     }
   }
+  // who reads each group's results, plus the ordering edges taken so far
+  const succ = new Map<Group, Set<Group>>(f.groups.map((grp) => [grp, new Set()]));
+  for (const grp of f.groups) {
+    for (const v of reads.get(grp)!.keys()) {
+      const w = f.writer.get(v);
+      if (w && w !== grp) succ.get(w)!.add(grp);
+    }
+  }
+  const leadsTo = (from: Group, to: Group): boolean => {
+    const stack = [from];
+    const seen = new Set<Group>(stack);
+    while (stack.length) {
+      const x = stack.pop()!;
+      if (x === to) return true;
+      for (const c of succ.get(x)!) {
+        if (!seen.has(c)) {
+          seen.add(c);
+          stack.push(c);
+        }
+      }
+    }
+    return false;
+  };
   g.outputs.forEach((v, k) => {
     const w = f.writer.get(v);
     if (!w || w.kind === "core" || seen.has(v)) return;
@@ -233,25 +256,20 @@ function _donate(
       .sort((a, b) => Number(!a.x.aval.equals(v.aval)) - Number(!b.x.aval.equals(v.aval)));
     for (const { x, i } of cands) {
       const readers = (readersOf.get(x) ?? []).filter((grp) => grp !== w);
-      const edges = readers.map((r) => [r, w] as const);
-      let next: Group[];
-      try {
-        next = schedule(f, [...after, ...edges], reads);
-      } catch {
-        continue;
-      }
-      const at = new Map(next.map((grp, j) => [grp, j]));
-      const pw = at.get(w)!;
+      // the edges close a cycle exactly when w already leads to one of the readers
+      if (readers.some((r) => leadsTo(w, r))) continue;
       const readAt = reads.get(w)!.get(x);
       const inPlace = readAt !== undefined;
       if (inPlace && (!_direct(w) || !readAt.identity)) continue;
-      if (readers.some((r) => at.get(r)! > pw)) continue;
-      after.push(...edges);
-      order = next;
+      for (const r of readers) {
+        after.push([r, w]);
+        succ.get(r)!.add(w);
+      }
       taken.add(i);
       donations.push({ input: i, output: k, inPlace });
       break;
     }
   });
+  if (donations.length) order = schedule(f, after, reads);
   return { order, donations };
 }

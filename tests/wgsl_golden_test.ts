@@ -11,6 +11,10 @@ import { dotGeneralPlan } from "../gpu/kernels/dot.ts";
 import { type ConvParams, convPlan } from "../gpu/kernels/conv.ts";
 import { reducePlan } from "../gpu/kernels/reduce.ts";
 import { cumulativePlan } from "../gpu/kernels/cumulative.ts";
+import { compileGraph } from "../gpu/jit/compile.ts";
+import { flatten } from "../gpu/jit/graph.ts";
+import type { Program } from "../gpu/jit/program.ts";
+import { lax, makeJaxpr, np, type Tensor } from "../mod.ts";
 
 const UPDATE = Deno.env.get("UPDATE") === "1";
 
@@ -42,8 +46,31 @@ function printPlan(plan: Plan): string {
   return parts.join("\n") + "\n";
 }
 
-async function golden(name: string, plan: Plan): Promise<void> {
-  const text = printPlan(plan);
+/** The dispatches of a jitted program, as text. */
+function printProgram(p: Program): string {
+  const parts: string[] = [];
+  for (const op of p.ops) {
+    if (op.kind !== "dispatch") {
+      parts.push(`// ${op.kind}`);
+      continue;
+    }
+    parts.push(
+      `// ${op.label}${op.fused ? " (fused)" : ""}: grid ${op.grid.join("x")}, ` +
+        `${op.bindings.length} bindings${op.note ? `; ${op.note}` : ""}`,
+      op.wgsl.trimEnd(),
+    );
+  }
+  return parts.join("\n") + "\n";
+}
+
+/** `f` traced on zeros of `shapes`, compiled by the jit for `caps` (no device needed). */
+function jitProgram(f: (...xs: Tensor[]) => Tensor, shapes: number[][], caps: GemmCaps): Program {
+  const cj = makeJaxpr(f)(...shapes.map((s) => np.zeros(s)));
+  return compileGraph(flatten(cj.jaxpr), { gemm: caps, maxBindings: 8 });
+}
+
+async function golden(name: string, plan: Plan | Program): Promise<void> {
+  const text = "ops" in plan ? printProgram(plan) : printPlan(plan);
   const path = new URL(`./testdata/wgsl/${name}.wgsl`, import.meta.url);
   if (UPDATE) {
     await Deno.writeTextFile(path, text);
@@ -82,4 +109,24 @@ Deno.test("a convolution's WGSL matches its golden file", async () => {
 Deno.test("a reduction's and a long cumsum's WGSL match their golden files", async () => {
   await golden("reduce_sum", reducePlan("reduce_sum", "f32", [4, 100000], [1]));
   await golden("cumsum_long", cumulativePlan("cumsum", "f32", [70000], 0, false));
+});
+
+Deno.test("a jitted matmul + bias + relu's WGSL matches its golden file", async () => {
+  const f = (x: Tensor, w: Tensor, b: Tensor) => np.maximum(np.matmul(x, w).add(b), 0);
+  await golden("jit_matmul_bias_relu", jitProgram(f, [[33, 65], [65, 17], [17]], SHARED_CAPS));
+});
+
+Deno.test("a jitted elementwise chain's WGSL matches its golden file", async () => {
+  const f = (x: Tensor, y: Tensor) => np.tanh(x.mul(y).add(1)).sub(y.reshape([1, 7]));
+  await golden("jit_elementwise", jitProgram(f, [[5, 7], [7]], SHARED_CAPS));
+});
+
+Deno.test("a jitted split-K matmul + bias + relu and a conv + bias match their golden files", async () => {
+  const f = (x: Tensor, w: Tensor, b: Tensor) => np.maximum(np.matmul(x, w).add(b), 0);
+  await golden("jit_split_k_bias_relu", jitProgram(f, [[3, 20000], [20000, 5], [5]], SHARED_CAPS));
+  const g = (x: Tensor, w: Tensor, b: Tensor) =>
+    lax.convGeneralDilated(x, w, { padding: "SAME", windowStrides: [2, 1] }).add(
+      b.reshape([1, 5, 1, 1]),
+    );
+  await golden("jit_conv_bias", jitProgram(g, [[2, 3, 9, 7], [5, 3, 3, 3], [5]], SHARED_CAPS));
 });

@@ -1,0 +1,32 @@
+// fused(f32[5,7]) (fused): grid 1x1x1, 4 bindings; broadcast_in_dim,mul,broadcast_in_dim,add,tanh,reshape,broadcast_in_dim,sub
+@group(0) @binding(0) var<storage, read> x10: array<f32>;
+@group(0) @binding(1) var<storage, read> x11: array<f32>;
+@group(0) @binding(2) var<storage, read> x9: array<f32>;
+@group(0) @binding(3) var<storage, read_write> o0: array<f32>;
+fn _expm1(x: f32) -> f32 {
+  let p = x * (1.0 + x * (0.5 + x * (0.16666666666666666 + x * (0.041666666666666664 +
+    x * (0.008333333333333333 + x * (0.001388888888888889 + x * (0.0001984126984126984 +
+    x * (0.0000248015873015873 + x * 0.0000027557319223985893))))))));
+  return select(exp(x) - 1.0, p, abs(x) < 0.5);
+}
+fn _tanh(x: f32) -> f32 {
+  let ax = abs(x);
+  let e = _expm1(2.0 * select(ax, 9.0, ax > 9.0));
+  let t = e / (e + 2.0);
+  return select(t, -t, x < 0.0);
+}
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let i = wid.x * 64u + lid;
+  if (i >= 35u) { return; }
+  let v0 = x10[i];
+  let d1 = i % 7u;
+  let q2 = i / 7u;
+  let v3 = x11[d1];
+  let t4 = (v0 * v3);
+  let v5 = x9[0u];
+  let t6 = (t4 + v5);
+  let t7 = _tanh(t6);
+  let t8 = (t7 - v3);
+  o0[i] = t8;
+}

@@ -255,7 +255,8 @@ export class Scope {
       // in a four-lane kernel the known value is a vec4 holding the lanes
       const lane = k.vec?.lanes.get(lin);
       if (lane !== undefined) return `${known}[${lane}]`;
-      if (lin !== k.canonical) {
+      // a one-element value is the same wherever it is read (every lane computed it at 0)
+      if (lin !== k.canonical && v.aval.shape.some((d) => d !== 1)) {
         throw new Error("internal: a kernel's result read off its output index");
       }
       return known;

@@ -246,7 +246,7 @@ function labelDonations<F extends (...args: any[]) => any>(
  * for (let i = 0; i < 3; i++) {
  *   ({ params, optState, state } = step(params, optState, state, batch, random.key(i)));
  * }
- * assertEquals(await state[1].num_batches_tracked.item(), 3);
+ * assertEquals(await state[1].num_batches_tracked!.item(), 3);
  * ```
  */
 export function makeTrainStep<P = any, S = any, M = any, B = any, A = any>(

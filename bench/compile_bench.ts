@@ -7,9 +7,10 @@
  * only: the difference is tracing, compiling and pipeline creation).
  *
  * The bench time includes starting Deno and importing denax (~0.5 s). Inputs are d2l's
- * Fashion-MNIST shapes at 1×28×28 (GoogLeNet's d2l variant at 1×96×96, as d2l resizes), batch
- * `DENAX_COMPILE_BATCH` (default 8: the kernel counts do not depend on the batch, and llvmpipe
- * would spend minutes running a 128-example step of the full-width networks).
+ * Fashion-MNIST shapes: 1×28×28 for ResNet-18 and LeNet, 1×32×32 for VGG-11 (hidden width 256),
+ * 1×96×96 for GoogLeNet, DenseNet and NiN (d2l resizes; they need the room), batch
+ * `DENAX_COMPILE_BATCH` (default 8, as llvmpipe would spend minutes running a 128-example step
+ * of the full-width networks; the batch may change GEMM tile choices, so set 128 to check).
  *
  * Run: `XDG_RUNTIME_DIR=/tmp deno bench -A bench/compile_bench.ts`, or for one network
  * `XDG_RUNTIME_DIR=/tmp MESA_SHADER_CACHE_DISABLE=true DENAX_BACKEND=webgpu deno run -A
@@ -36,8 +37,8 @@ import { makeTrainStep } from "../train/step.ts";
 const NETS: Record<string, () => { net: AnyLayer; shape: [number, number, number] }> = {
   resnet18: () => ({ net: d2lResNet18(), shape: [1, 28, 28] }),
   googlenet: () => ({ net: d2lGoogLeNet(), shape: [1, 96, 96] }),
-  densenet: () => ({ net: d2lDenseNet(), shape: [1, 28, 28] }),
-  nin: () => ({ net: nin({ inputShape: [1, 28, 28] }), shape: [1, 28, 28] }),
+  densenet: () => ({ net: d2lDenseNet(), shape: [1, 96, 96] }),
+  nin: () => ({ net: nin({ inputShape: [1, 96, 96] }), shape: [1, 96, 96] }),
   vgg11: () => ({
     net: vgg({ inputShape: [1, 32, 32], numClasses: 10, hidden: 256 }),
     shape: [1, 32, 32],

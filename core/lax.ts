@@ -1,333 +1,354 @@
-// deno-lint-ignore-file no-explicit-any -- typed in a later pass
 /**
  * `lax`: the primitives themselves, plus `dotGeneral`, `convGeneralDilated`, `reduceWindow`,
  * `stopGradient`, and structured control flow (`scan`, `cond`, `whileLoop`, `foriLoop`).
  *
  * @module
  */
-import { checkArity, checkOptions } from "./validate.ts";
-import { ShapedArray } from "./aval.ts";
-import { traceClosed } from "./builder.ts";
-import { cond_p, scan_p, unifyConsts, while_p } from "./control.ts";
-import { bind } from "./trace.ts";
 import * as ew from "./prims/elementwise.ts";
-import { constant, reshape } from "./prims/structural.ts";
-import { Tensor } from "./tensor.ts";
-import * as tree from "./tree.ts";
+import * as st from "./prims/structural.ts";
+import * as red from "./prims/reduce.ts";
+import * as lin from "./prims/linalg.ts";
+import * as ix from "./prims/indexing.ts";
+import * as srt from "./prims/sort.ts";
+import * as cum from "./prims/cumulative.ts";
+import * as tf from "./prims/threefry_prim.ts";
+import type { DType } from "./dtype.ts";
+import type { Tensor } from "./tensor.ts";
 
-export {
-  abs,
-  acos,
-  add,
-  and,
-  asin,
-  atan,
-  atan2,
-  bitcast,
-  ceil,
-  convert,
-  cos,
-  cosh,
-  div,
-  eq,
-  erf,
-  erfInv,
-  exp,
-  expm1,
-  floor,
-  ge,
-  gt,
-  isInf,
-  isNan,
-  le,
-  log,
-  log1p,
-  logistic,
-  lt,
-  max,
-  min,
-  mul,
-  ne,
-  neg,
-  not,
-  or,
-  pow,
-  rem,
-  round,
-  rsqrt,
-  select,
-  shiftLeft,
-  shiftRightLogical,
-  sign,
-  sin,
-  sinh,
-  sqrt,
-  stopGradient,
-  sub,
-  tan,
-  tanh,
-  xor,
-} from "./prims/elementwise.ts";
-export {
-  broadcastInDim,
-  concatenate,
-  iota,
-  pad,
-  reshape,
-  rev,
-  slice,
-  transpose,
-} from "./prims/structural.ts";
-export { argmax, argmin, reduceMax, reduceMin, reduceProd, reduceSum } from "./prims/reduce.ts";
-export { type DotDims, dotGeneral } from "./prims/linalg.ts";
+/** Absolute value. */
+export const abs: (x: Tensor) => Tensor = ew.abs;
 
-const isLeaf = (x: unknown): boolean => x instanceof Tensor;
+/** arccos. */
+export const acos: (x: Tensor) => Tensor = ew.acos;
 
-function toTensors(leaves: unknown[], what: string): Tensor[] {
-  return leaves.map((l) => {
-    if (l instanceof Tensor) return l;
-    if (typeof l === "number") return constant([l], [], "f32");
-    if (typeof l === "boolean") return constant([l ? 1 : 0], [], "bool");
-    throw new TypeError(`${what}: expected a pytree of Tensors or numbers, got ${String(l)}`);
-  });
+/** x + y. */
+export const add: (x: Tensor, y: Tensor) => Tensor = ew.add;
+
+/** Logical/bitwise and. */
+export const and: (x: Tensor, y: Tensor) => Tensor = ew.and;
+
+/** arcsin. */
+export const asin: (x: Tensor) => Tensor = ew.asin;
+
+/** arctan. */
+export const atan: (x: Tensor) => Tensor = ew.atan;
+
+/** atan2(y, x). */
+export const atan2: (x: Tensor, y: Tensor) => Tensor = ew.atan2;
+
+/** Reinterprets the 32-bit pattern as another dtype. */
+export function bitcast(x: Tensor, dtype: DType): Tensor {
+  return ew.bitcast(x, dtype);
 }
 
-const SCAN_OPTS: ReadonlySet<string> = new Set(["length", "reverse"]);
+/** ceil. */
+export const ceil: (x: Tensor) => Tensor = ew.ceil;
 
-/** Options of `scan`. */
-export interface ScanOptions {
-  /** Number of steps (needed when `xs` is null). */
-  length?: number;
-  /** Scan from the end. */
-  reverse?: boolean;
+/** Converts the dtype (floats to ints truncate toward zero and saturate). */
+export function convert(x: Tensor, dtype: DType): Tensor {
+  return ew.convert(x, dtype);
+}
+
+/** cos. */
+export const cos: (x: Tensor) => Tensor = ew.cos;
+
+/** cosh. */
+export const cosh: (x: Tensor) => Tensor = ew.cosh;
+
+/** x / y (integers truncate toward zero). */
+export const div: (x: Tensor, y: Tensor) => Tensor = ew.div;
+
+/** x == y. */
+export const eq: (x: Tensor, y: Tensor) => Tensor = ew.eq;
+
+/** The error function. */
+export const erf: (x: Tensor) => Tensor = ew.erf;
+
+/** The inverse error function. */
+export const erfInv: (x: Tensor) => Tensor = ew.erfInv;
+
+/** e^x. */
+export const exp: (x: Tensor) => Tensor = ew.exp;
+
+/** e^x − 1. */
+export const expm1: (x: Tensor) => Tensor = ew.expm1;
+
+/** floor. */
+export const floor: (x: Tensor) => Tensor = ew.floor;
+
+/** x >= y. */
+export const ge: (x: Tensor, y: Tensor) => Tensor = ew.ge;
+
+/** x > y. */
+export const gt: (x: Tensor, y: Tensor) => Tensor = ew.gt;
+
+/** ±∞ test. */
+export const isInf: (x: Tensor) => Tensor = ew.isInf;
+
+/** NaN test. */
+export const isNan: (x: Tensor) => Tensor = ew.isNan;
+
+/** x <= y. */
+export const le: (x: Tensor, y: Tensor) => Tensor = ew.le;
+
+/** Natural log. */
+export const log: (x: Tensor) => Tensor = ew.log;
+
+/** log(1 + x). */
+export const log1p: (x: Tensor) => Tensor = ew.log1p;
+
+/** The logistic sigmoid 1/(1+e^−x), stable for large |x|. */
+export const logistic: (x: Tensor) => Tensor = ew.logistic;
+
+/** x < y. */
+export const lt: (x: Tensor, y: Tensor) => Tensor = ew.lt;
+
+/** Elementwise max (propagates NaN). */
+export const max: (x: Tensor, y: Tensor) => Tensor = ew.max;
+
+/** Elementwise min (propagates NaN). */
+export const min: (x: Tensor, y: Tensor) => Tensor = ew.min;
+
+/** x · y. */
+export const mul: (x: Tensor, y: Tensor) => Tensor = ew.mul;
+
+/** x != y. */
+export const ne: (x: Tensor, y: Tensor) => Tensor = ew.ne;
+
+/** Negation. */
+export const neg: (x: Tensor) => Tensor = ew.neg;
+
+/** Logical not (bool) or bitwise not (ints). */
+export const not: (x: Tensor) => Tensor = ew.not;
+
+/** Logical/bitwise or. */
+export const or: (x: Tensor, y: Tensor) => Tensor = ew.or;
+
+/** x^y. */
+export const pow: (x: Tensor, y: Tensor) => Tensor = ew.pow;
+
+/** Remainder with the sign of the dividend (C fmod). */
+export const rem: (x: Tensor, y: Tensor) => Tensor = ew.rem;
+
+/** Round half to even. */
+export const round: (x: Tensor) => Tensor = ew.round;
+
+/** 1/√x. */
+export const rsqrt: (x: Tensor) => Tensor = ew.rsqrt;
+
+/** `where(pred, onTrue, onFalse)` on equal shapes. */
+export function select(pred: Tensor, onTrue: Tensor, onFalse: Tensor): Tensor {
+  return ew.select(pred, onTrue, onFalse);
+}
+
+/** x << y. */
+export const shiftLeft: (x: Tensor, y: Tensor) => Tensor = ew.shiftLeft;
+
+/** x >>> y. */
+export const shiftRightLogical: (x: Tensor, y: Tensor) => Tensor = ew.shiftRightLogical;
+
+/** Sign (−1, 0, 1). */
+export const sign: (x: Tensor) => Tensor = ew.sign;
+
+/** sin. */
+export const sin: (x: Tensor) => Tensor = ew.sin;
+
+/** sinh. */
+export const sinh: (x: Tensor) => Tensor = ew.sinh;
+
+/** √x. */
+export const sqrt: (x: Tensor) => Tensor = ew.sqrt;
+
+/** Identity whose derivative is zero. */
+export const stopGradient: (x: Tensor) => Tensor = ew.stopGradient;
+
+/** x − y. */
+export const sub: (x: Tensor, y: Tensor) => Tensor = ew.sub;
+
+/** tan. */
+export const tan: (x: Tensor) => Tensor = ew.tan;
+
+/** tanh. */
+export const tanh: (x: Tensor) => Tensor = ew.tanh;
+
+/** Logical/bitwise xor. */
+export const xor: (x: Tensor, y: Tensor) => Tensor = ew.xor;
+
+/** Broadcasts `x` to `shape`; operand dim i goes to output dim `dims[i]`. */
+export function broadcastInDim(
+  x: Tensor,
+  shape: readonly number[],
+  dims: readonly number[],
+): Tensor {
+  return st.broadcastInDim(x, shape, dims);
+}
+
+/** Concatenates along an existing axis. */
+export function concatenate(xs: readonly Tensor[], axis: number): Tensor {
+  return st.concatenate(xs, axis);
+}
+
+/** Indices along `dimension` of an array of `shape`. */
+export function iota(dtype: DType, shape: readonly number[], dimension = 0): Tensor {
+  return st.iota(dtype, shape, dimension);
+}
+
+/** Pads with a scalar value; negative lo/hi crop. */
+export function pad(
+  x: Tensor,
+  value: Tensor,
+  lo: readonly number[],
+  hi: readonly number[],
+  interior?: readonly number[],
+): Tensor {
+  return st.pad(x, value, lo, hi, interior);
+}
+
+/** Reshapes to an explicit shape (no -1; see np.reshape for that). */
+export function reshape(x: Tensor, shape: readonly number[]): Tensor {
+  return st.reshape(x, shape);
+}
+
+/** Reverses along axes. */
+export function rev(x: Tensor, axes: readonly number[]): Tensor {
+  return st.rev(x, axes);
+}
+
+/** Static slice with strides. */
+export function slice(
+  x: Tensor,
+  start: readonly number[],
+  limit: readonly number[],
+  strides?: readonly number[],
+): Tensor {
+  return st.slice(x, start, limit, strides);
+}
+
+/** Permutes axes. */
+export function transpose(x: Tensor, perm: readonly number[]): Tensor {
+  return st.transpose(x, perm);
+}
+
+/** Argmax along one axis. */
+export function argmax(x: Tensor, axis: number): Tensor {
+  return red.argmax(x, axis);
+}
+
+/** Argmin along one axis. */
+export function argmin(x: Tensor, axis: number): Tensor {
+  return red.argmin(x, axis);
+}
+
+/** Max over axes. */
+export function reduceMax(x: Tensor, axes: readonly number[]): Tensor {
+  return red.reduceMax(x, axes);
+}
+
+/** Min over axes. */
+export function reduceMin(x: Tensor, axes: readonly number[]): Tensor {
+  return red.reduceMin(x, axes);
+}
+
+/** Product over axes. */
+export function reduceProd(x: Tensor, axes: readonly number[]): Tensor {
+  return red.reduceProd(x, axes);
+}
+
+/** Sum over the given sorted axes. */
+export function reduceSum(x: Tensor, axes: readonly number[]): Tensor {
+  return red.reduceSum(x, axes);
+}
+
+/** Dimension numbers: contracting and batch dimensions of lhs and rhs. */
+export type DotDims = lin.DotDims;
+
+/** General contraction with explicit dimension numbers. */
+export function dotGeneral(lhs: Tensor, rhs: Tensor, dims: DotDims): Tensor {
+  return lin.dotGeneral(lhs, rhs, dims);
+}
+
+/** `take(x, idx, axis)` with clamped indices (lax level: idx must be i32). */
+export function gather(x: Tensor, idx: Tensor, axis: number): Tensor {
+  return ix.gather(x, idx, axis);
+}
+
+/** How {@linkcode scatter} combines the updates with the operand: overwrite, or add. */
+export type ScatterMode = ix.ScatterMode;
+
+/** Writes (`"set"`) or adds (`"add"`) updates at `idx` along `axis`; out-of-range dropped. */
+export function scatter(
+  x: Tensor,
+  idx: Tensor,
+  updates: Tensor,
+  axis: number,
+  mode: ScatterMode,
+): Tensor {
+  return ix.scatter(x, idx, updates, axis, mode);
+}
+
+/** Sorts `operands` along `axis` by the first one (stable; NaNs last); returns them all. */
+export function sort(operands: readonly Tensor[], axis: number, descending = false): Tensor[] {
+  return srt.sort(operands, axis, descending);
 }
 
 /**
- * Loops `f(carry, x) → [carry, y]` over the leading axis of `xs`, returning
- * `[finalCarry, stackedYs]`, as `jax.lax.scan`. Differentiable in reverse mode in O(length),
- * vmappable and jittable; this is what RNNs run on.
- * @example
- * ```ts
- * import { lax, np } from "../mod.ts";
- * const [total, partial] = lax.scan((c: any, x: any) => [c.add(x), c.add(x)], np.array(0), np.array([1, 2, 3]));
- * console.log(await total.item(), await partial.toArray()); // 6 [1, 3, 6]
- * ```
+ * An inclusive scan of `elems` (a tuple of equal-shape tensors) with the associative
+ * `combine(earlier, later)`, in O(log n) depth: a port of JAX's `lax.associative_scan`
+ * (Blelloch-style odd/even recursion, after Ladner and Fischer), so that derivatives taken
+ * through it — including how ties split — match JAX's.
  */
-export function scan<C, X, Y>(
-  f: (carry: C, x: X) => [C, Y],
-  init: C,
-  xs: X | null,
-  opts: ScanOptions = {},
-): [C, Y] {
-  checkArity("scan", arguments.length, 4);
-  checkOptions("scan", opts, SCAN_OPTS);
-  const [initL, cdef] = tree.flatten(init, isLeaf);
-  const [xsL0, xdef] = tree.flatten(xs, isLeaf);
-  const carry = toTensors(initL, "scan init");
-  const xsL = toTensors(xsL0, "scan xs");
-  const lengths = xsL.map((x) => {
-    if (x.ndim === 0) throw new TypeError(`scan: xs leaves need a leading axis, got ${x.aval}`);
-    return x.shape[0];
-  });
-  let length = opts.length ?? lengths[0];
-  if (length === undefined) throw new TypeError("scan: pass xs or options.length");
-  if (lengths.some((l) => l !== length)) {
-    throw new TypeError(
-      `scan: xs leaves have different leading sizes [${lengths}] (length ${length})`,
-    );
-  }
-  length = length!;
-  let ydef: tree.TreeDef | null = null;
-  const xAvals = xsL.map((x) => new ShapedArray(x.shape.slice(1), x.dtype));
-  const body = traceClosed(
-    (...args: Tensor[]) => {
-      const c = cdef.unflatten(args.slice(0, carry.length)) as C;
-      const x = xdef.unflatten(args.slice(carry.length)) as X;
-      const r = f(c, x);
-      if (!Array.isArray(r) || r.length !== 2) {
-        throw new TypeError(
-          "scan: f must return a pair [carry, y]",
-        );
-      }
-      const [cl, cdef2] = tree.flatten(r[0], isLeaf);
-      if (!cdef2.equals(cdef)) {
-        throw new TypeError(`scan: the carry's structure changed from ${cdef} to ${cdef2}`);
-      }
-      const cOut = toTensors(cl, "scan carry");
-      cOut.forEach((t, i) => {
-        if (!t.aval.equals(carry[i].aval)) {
-          throw new TypeError(
-            `scan: the carry changed type from ${carry[i].aval} to ${t.aval} (leaf ${i})` +
-              `\nhelp: the body must return a carry of exactly the input carry's shapes and dtypes`,
-          );
-        }
-      });
-      const [yl, yd] = tree.flatten(r[1], isLeaf);
-      ydef = yd;
-      return [...cOut, ...toTensors(yl, "scan y")];
-    },
-    [...carry.map((c) => c.aval), ...xAvals],
-    "scan",
-  );
-  const outs = bind(scan_p, [...body.consts, ...carry, ...xsL], {
-    jaxpr: body.jaxpr,
-    numConsts: body.consts.length,
-    numCarry: carry.length,
-    length,
-    reverse: !!opts.reverse,
-  });
-  return [
-    cdef.unflatten(outs.slice(0, carry.length)) as C,
-    ydef!.unflatten(outs.slice(carry.length)) as Y,
-  ];
+export function associativeScan(
+  combine: (a: Tensor[], b: Tensor[]) => Tensor[],
+  elems: Tensor[],
+  axis: number,
+  reverse = false,
+): Tensor[] {
+  return cum.associativeScan(combine, elems, axis, reverse);
+}
+
+/** Inclusive cumulative maximum along `axis`. */
+export function cummax(x: Tensor, axis: number, reverse = false): Tensor {
+  return cum.cummax(x, axis, reverse);
+}
+
+/** Inclusive cumulative minimum along `axis`. */
+export function cummin(x: Tensor, axis: number, reverse = false): Tensor {
+  return cum.cummin(x, axis, reverse);
+}
+
+/** Inclusive cumulative product along `axis`. */
+export function cumprod(x: Tensor, axis: number, reverse = false): Tensor {
+  return cum.cumprod(x, axis, reverse);
+}
+
+/** Inclusive cumulative sum along `axis` (from the end when `reverse`). */
+export function cumsum(x: Tensor, axis: number, reverse = false): Tensor {
+  return cum.cumsum(x, axis, reverse);
 }
 
 /**
- * `trueFn(...operands)` if `pred` else `falseFn(...operands)`, staged so it works on traced
- * predicates (under jit, grad, vmap). A batched predicate evaluates both branches and selects.
+ * Threefry-2x32 of counters `(x0, x1)` under keys `(k0, k1)`, elementwise (lax level: no
+ * broadcasting).
+ *
+ * @param k0 First key words, `u32[...shape]`.
+ * @param k1 Second key words, `u32[...shape]`.
+ * @param x0 First counter words, `u32[...shape]`.
+ * @param x1 Second counter words, `u32[...shape]`.
+ * @returns `[y0, y1]`, both `u32[...shape]`.
+ * @throws {TypeError} When the operands are not four u32 arrays of one shape.
  * @example
  * ```ts
- * import { lax, np } from "../mod.ts";
- * const r = lax.cond(np.array(true), (x: any) => x.add(1), (x: any) => x.sub(1), np.array(5));
- * console.log(await r.item()); // 6
+ * import { lax, np } from "@denax/denax";
+ *
+ * const zero = np.zeros([1], "u32");
+ * const [y0, y1] = lax.threefry2x32(zero, zero, zero, zero);
+ * const got = [await y0.toArray(), await y1.toArray()].join();
+ * if (got !== "1797259609,2579123966") throw new Error(`got ${got}`); // Salmon et al.'s vector
  * ```
  */
-export function cond<T>(
-  pred: Tensor | boolean,
-  trueFn: (...ops: any[]) => T,
-  falseFn: (...ops: any[]) => T,
-  ...operands: unknown[]
-): T {
-  const p = pred instanceof Tensor ? pred : constant([pred ? 1 : 0], [], "bool");
-  if (p.ndim !== 0) throw new TypeError(`cond: the predicate must be a scalar, got ${p.aval}`);
-  const idx = ew.convert(p.dtype === "bool" ? p : ew.ne(p, constant([0], [], p.dtype)), "i32");
-  const [opL, odef] = tree.flatten(operands, isLeaf);
-  const ops = toTensors(opL, "cond operands");
-  let outDef: tree.TreeDef | null = null;
-  const trace = (fn: (...o: any[]) => T, name: string) =>
-    traceClosed(
-      (...xs: Tensor[]) => {
-        const [ol, d] = tree.flatten(fn(...odef.unflatten(xs) as any[]), isLeaf);
-        if (outDef && !outDef.equals(d)) {
-          throw new TypeError(`cond: branches return different structures: ${outDef} vs ${d}`);
-        }
-        outDef = d;
-        return toTensors(ol, "cond output");
-      },
-      ops.map((o) => o.aval),
-      name,
-    );
-  const u = unifyConsts([trace(falseFn, "cond-false"), trace(trueFn, "cond-true")]);
-  const outs = bind(cond_p, [idx, ...u.consts, ...ops], { branches: u.jaxprs });
-  return outDef!.unflatten(outs) as T;
+export function threefry2x32(k0: Tensor, k1: Tensor, x0: Tensor, x1: Tensor): [Tensor, Tensor] {
+  return tf.threefry2x32(k0, k1, x0, x1);
 }
 
-/**
- * Runs `body` while `condFn` holds, as `jax.lax.while_loop`. Forward-mode differentiable and
- * vmappable (a batched predicate keeps finished examples unchanged); reverse mode is not
- * supported (use `scan` or `foriLoop` with static bounds).
- * @example
- * ```ts
- * import { lax, np } from "../mod.ts";
- * const r = lax.whileLoop((x: any) => x.less(10), (x: any) => x.mul(2), np.array(1));
- * console.log(await r.item()); // 16
- * ```
- */
-export function whileLoop<T>(condFn: (x: T) => Tensor, bodyFn: (x: T) => T, init: T): T {
-  checkArity("whileLoop", arguments.length, 3);
-  const [il, def] = tree.flatten(init, isLeaf);
-  const carry = toTensors(il, "whileLoop init");
-  const avals = carry.map((c) => c.aval);
-  const cj = traceClosed(
-    (...xs: Tensor[]) => {
-      const p = condFn(def.unflatten(xs) as T);
-      if (!(p instanceof Tensor) || p.ndim !== 0 || p.dtype !== "bool") {
-        throw new TypeError(
-          `whileLoop: condFn must return a scalar bool tensor, got ${
-            p instanceof Tensor ? p.aval : typeof p
-          }`,
-        );
-      }
-      return [p];
-    },
-    avals,
-    "while-cond",
-  );
-  const bj = traceClosed(
-    (...xs: Tensor[]) => {
-      const [ol, d] = tree.flatten(bodyFn(def.unflatten(xs) as T), isLeaf);
-      if (!d.equals(def)) {
-        throw new TypeError(
-          `whileLoop: the body changed the carry's structure from ${def} to ${d}`,
-        );
-      }
-      const outs = toTensors(ol, "whileLoop body");
-      outs.forEach((o, i) => {
-        if (!o.aval.equals(avals[i])) {
-          throw new TypeError(
-            `whileLoop: the body changed the carry type from ${avals[i]} to ${o.aval} (leaf ${i})`,
-          );
-        }
-      });
-      return outs;
-    },
-    avals,
-    "while-body",
-  );
-  const outs = bind(while_p, [...cj.consts, ...bj.consts, ...carry], {
-    condJaxpr: cj.jaxpr,
-    bodyJaxpr: bj.jaxpr,
-    condNumConsts: cj.consts.length,
-    bodyNumConsts: bj.consts.length,
-  });
-  return def.unflatten(outs) as T;
-}
-
-/**
- * `for (i = lo; i < hi; i++) val = body(i, val)`. With JS-number bounds it is a `scan`
- * (reverse-differentiable); with traced bounds a `whileLoop`.
- * @example
- * ```ts
- * import { lax, np } from "../mod.ts";
- * const r = lax.foriLoop(0, 5, (i: any, acc: any) => acc.add(i), np.array(0, { dtype: "i32" }));
- * console.log(await r.item()); // 10
- * ```
- */
-export function foriLoop<T>(
-  lo: number | Tensor,
-  hi: number | Tensor,
-  body: (i: Tensor, val: T) => T,
-  init: T,
-): T {
-  checkArity("foriLoop", arguments.length, 4);
-  if (typeof lo === "number" && typeof hi === "number") {
-    const n = Math.max(0, hi - lo);
-    const idx = ew.add(
-      bind(getIota(), [], { shape: [n], dimension: 0, dtype: "i32" })[0],
-      constantFull(n, lo),
-    );
-    const [out] = scan((c: T, i: Tensor) => [body(i, c), null], init, idx, { length: n });
-    return out;
-  }
-  const l = typeof lo === "number" ? constant([lo], [], "i32") : ew.convert(lo, "i32");
-  const h = typeof hi === "number" ? constant([hi], [], "i32") : ew.convert(hi, "i32");
-  const [, res] = whileLoop(
-    ([i]: [Tensor, T]) => ew.lt(i, h),
-    ([i, v]: [Tensor, T]) => [ew.add(i, constant([1], [], "i32")), body(i, v)] as [Tensor, T],
-    [l, init] as [Tensor, T],
-  );
-  return res;
-}
-import { getPrimitive } from "./primitive.ts";
-const getIota = () => getPrimitive("iota");
-function constantFull(n: number, v: number): Tensor {
-  const c = constant([v], [], "i32");
-  return n === 0
-    ? reshape(constant([], [0], "i32"), [0])
-    : bind(getPrimitive("broadcast_in_dim"), [c], { shape: [n], broadcastDimensions: [] })[0];
-}
+export * from "./lax_control.ts";
 export * from "./lax_conv.ts";
-export { gather, scatter } from "./prims/indexing.ts";
-export { sort } from "./prims/sort.ts";
-export { associativeScan, cummax, cummin, cumprod, cumsum } from "./prims/cumulative.ts";
-export { threefry2x32 } from "./prims/threefry_prim.ts";

@@ -24,7 +24,8 @@ import * as random from "../core/random.ts";
 import type { Tensor } from "../core/tensor.ts";
 import { softmax } from "./activations.ts";
 import type { ApplyOptions, Layer } from "./layer.ts";
-import { _float, _splitKeys, dropout, linear, type LinearParams } from "./linear.ts";
+import { dropout, linear, type LinearParams } from "./linear.ts";
+import { _float, _splitKeys } from "./_util.ts";
 
 /** The score that a boolean mask puts on blocked positions (JAX's choice). */
 const NEG = -0.7 * 3.4028234663852886e38;

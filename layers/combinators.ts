@@ -18,7 +18,7 @@ import {
   type State,
   type StatefulLayer,
 } from "./layer.ts";
-import { _splitKeys } from "./linear.ts";
+import { _splitKeys } from "./_util.ts";
 import { _observer } from "./_observe.ts";
 
 /** A layer, or a plain function of one tensor (a layer without parameters). */

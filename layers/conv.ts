@@ -15,14 +15,8 @@ import * as np from "../core/numpy.ts";
 import type { Tensor } from "../core/tensor.ts";
 import type { Initializer } from "./init.ts";
 import type { Layer } from "./layer.ts";
-import {
-  _checkTrailing,
-  _fanInUniform,
-  _float,
-  _splitKeys,
-  _torchDefaultInit,
-  type NoParams,
-} from "./linear.ts";
+import type { NoParams } from "./linear.ts";
+import { _checkTrailing, _fanInUniform, _float, _splitKeys, _torchDefaultInit } from "./_util.ts";
 
 /** A size per spatial dimension, or one number for all of them. */
 export type SizeArg = number | readonly number[];

@@ -1,6 +1,6 @@
 /**
- * Dense layers and the small parameterless ones: `linear`, `flatten`, `dropout`, `identity`,
- * plus the shape and key helpers the other layer files share.
+ * Dense layers and the small parameterless ones: `linear`, `flatten`, `dropout`,
+ * `identityLayer`.
  *
  * Parameters follow PyTorch's names and layouts (`weight` [out, in], `bias` [out]) and its
  * default initialization, so a PyTorch `state_dict` maps onto the pytree name for name.
@@ -12,52 +12,12 @@ import * as np from "../core/numpy.ts";
 import { dotGeneral } from "../core/prims/linalg.ts";
 import * as random from "../core/random.ts";
 import type { Tensor } from "../core/tensor.ts";
-import { type Initializer, kaimingUniform } from "./init.ts";
-import { checkInput, type Layer } from "./layer.ts";
+import type { Initializer } from "./init.ts";
+import type { Layer } from "./layer.ts";
+import { _checkTrailing, _fanInUniform, _float, _splitKeys, _torchDefaultInit } from "./_util.ts";
 
 /** An empty parameter pytree (layers without parameters). */
 export type NoParams = Record<string, never>;
-
-// ---------------------------------------------------------------- shared helpers
-
-/**
- * @internal Checks that `x` is `[...batch, ...trailing]` (any number of leading dims, including
- * none) via {@link checkInput}, so the message names every dimension.
- */
-export function _checkTrailing(
-  layer: string,
-  x: Tensor,
-  trailing: readonly (number | string)[],
-): void {
-  const lead = x.ndim - trailing.length;
-  if (lead < 0) {
-    throw new TypeError(`${layer} expects input [..., ${trailing.join(", ")}], got ${x.aval}`);
-  }
-  checkInput(layer, x, [...Array(lead).fill(lead === 1 ? "N" : "batch"), ...trailing]);
-}
-
-/** @internal `n` independent keys from `key` (rows of `random.split`). */
-export function _splitKeys(key: Tensor, n: number): Tensor[] {
-  const ks = random.split(key, n);
-  return Array.from({ length: n }, (_, i) => np.reshape(np.slice(ks, [i, 0], [i + 1, 2]), [2]));
-}
-
-/** @internal PyTorch's default `U(−1/√fanIn, 1/√fanIn)` (kaiming_uniform with a = √5). */
-export function _fanInUniform(key: Tensor, shape: readonly number[], fanIn: number): Tensor {
-  const bound = fanIn > 0 ? 1 / Math.sqrt(fanIn) : 0;
-  return random.uniform(key, shape, { minval: -bound, maxval: bound });
-}
-
-/**
- * @internal PyTorch's default weight initializer of Linear and Conv layers,
- * `kaiming_uniform_(w, a=√5)`, which is `U(−1/√fanIn, 1/√fanIn)`.
- */
-export const _torchDefaultInit: Initializer = kaimingUniform({ a: Math.sqrt(5) });
-
-/** @internal Converts non-float inputs to f32 (layers compute in floating point). */
-export function _float(x: Tensor): Tensor {
-  return x.dtype === "f32" ? x : np.astype(x, "f32");
-}
 
 // ---------------------------------------------------------------- linear
 
@@ -258,18 +218,19 @@ export function dropout(config: DropoutConfig = {}): Layer<NoParams> {
 // ---------------------------------------------------------------- identity
 
 /**
- * The identity layer, PyTorch's `nn.Identity`: returns its input unchanged (a placeholder, or
+ * The identity layer, PyTorch's `nn.Identity` (named `identityLayer` beside the `identity`
+ * activation): returns its input unchanged (a placeholder, or
  * the default shortcut of `residual`).
  *
  * @returns A layer without parameters.
  * @example
  * ```ts
  * import { np } from "../mod.ts";
- * import { identity } from "./linear.ts";
+ * import { identityLayer } from "./linear.ts";
  *
- * console.log(await identity().apply({}, np.array([1, 2])).toArray()); // [1, 2]
+ * console.log(await identityLayer().apply({}, np.array([1, 2])).toArray()); // [1, 2]
  * ```
  */
-export function identity(): Layer<NoParams> {
+export function identityLayer(): Layer<NoParams> {
   return { name: "Identity", init: () => ({}), apply: (_p: NoParams, x: Tensor) => x };
 }

@@ -20,21 +20,7 @@ export * from "./activations.ts";
 export * as init from "./init.ts";
 export * as losses from "./losses.ts";
 export * as metrics from "./metrics.ts";
-// linear.ts also exports `_`-prefixed helpers for its siblings and an `identity` layer that would
-// clash with the activation, so its public names are listed (and renamed) here. deno doc does
-// not follow a named re-export into the `nn` namespace of the package root (only `export *`);
-// these names are documented on the `@denax/denax/nn` entry.
-export {
-  dropout,
-  type DropoutConfig,
-  flatten,
-  type FlattenConfig,
-  identity as identityLayer,
-  linear,
-  type LinearConfig,
-  type LinearParams,
-  type NoParams,
-} from "./linear.ts";
+export * from "./linear.ts";
 export * from "./conv.ts";
 export * from "./norm.ts";
 export * from "./embedding.ts";

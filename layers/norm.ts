@@ -12,7 +12,7 @@ import { checkOptions } from "../core/validate.ts";
 import * as np from "../core/numpy.ts";
 import type { Tensor } from "../core/tensor.ts";
 import { type ApplyOptions, checkInput, type Layer, type StatefulLayer } from "./layer.ts";
-import { _checkTrailing, _float } from "./linear.ts";
+import { _checkTrailing, _float } from "./_util.ts";
 
 /** Affine parameters of a normalization layer (absent when `affine` is false). */
 export interface NormParams {

@@ -25,7 +25,8 @@ import * as np from "../core/numpy.ts";
 import * as random from "../core/random.ts";
 import type { Tensor } from "../core/tensor.ts";
 import type { ApplyOptions, Layer } from "./layer.ts";
-import { _fanInUniform, _float, _splitKeys, dropout } from "./linear.ts";
+import { dropout } from "./linear.ts";
+import { _fanInUniform, _float, _splitKeys } from "./_util.ts";
 
 /** The cell kinds the shared machinery below runs. */
 type Kind = "rnn_tanh" | "rnn_relu" | "lstm" | "gru" | "peephole";

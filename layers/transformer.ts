@@ -22,7 +22,8 @@ import {
   type MultiHeadAttentionParams,
 } from "./attention.ts";
 import type { ApplyOptions, Layer } from "./layer.ts";
-import { _float, _splitKeys, dropout, linear, type LinearParams, type NoParams } from "./linear.ts";
+import { dropout, linear, type LinearParams, type NoParams } from "./linear.ts";
+import { _float, _splitKeys } from "./_util.ts";
 import { layerNorm, type NormParams } from "./norm.ts";
 
 // ---------------------------------------------------------------- positional encodings

@@ -18,7 +18,7 @@ import {
   type State,
   type StatefulLayer,
 } from "../layers/layer.ts";
-import { _splitKeys } from "../layers/linear.ts";
+import { _splitKeys } from "../layers/_util.ts";
 
 /** Applies a named child to `x` (its params, state, train flag and key are threaded). */
 export type _Call = (child: string | number, x: Tensor) => Tensor;

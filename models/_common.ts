@@ -21,7 +21,7 @@ import {
   type State,
   type StatefulLayer,
 } from "../layers/layer.ts";
-import { _splitKeys } from "../layers/linear.ts";
+import { _splitKeys } from "../layers/_util.ts";
 
 /** An image shape `[channels, height, width]` (PyTorch's NCHW without the batch). */
 export type ImageShape = readonly [channels: number, height: number, width: number];

@@ -12,7 +12,8 @@ import { sequential } from "../layers/combinators.ts";
 import type { LayerLike } from "../layers/combinators.ts";
 import { conv2d, convTranspose2d } from "../layers/conv.ts";
 import type { ApplyOptions, Layer, Params } from "../layers/layer.ts";
-import { _float, _splitKeys, linear } from "../layers/linear.ts";
+import { linear } from "../layers/linear.ts";
+import { _float, _splitKeys } from "../layers/_util.ts";
 import { binaryCrossEntropy } from "../layers/losses.ts";
 import {
   _act,

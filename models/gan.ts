@@ -22,7 +22,8 @@ import {
   type State,
   type StatefulLayer,
 } from "../layers/layer.ts";
-import { _splitKeys, linear } from "../layers/linear.ts";
+import { linear } from "../layers/linear.ts";
+import { _splitKeys } from "../layers/_util.ts";
 import { bceWithLogits } from "../layers/losses.ts";
 import { batchNorm2d } from "../layers/norm.ts";
 import { applyUpdates, type GradientTransformation } from "../optim/transform.ts";

@@ -13,7 +13,7 @@ import * as random from "../core/random.ts";
 import type { Tensor } from "../core/tensor.ts";
 import { jit, type Jitted } from "../core/transforms.ts";
 import { softmax } from "../layers/activations.ts";
-import { _splitKeys } from "../layers/linear.ts";
+import { _splitKeys } from "../layers/_util.ts";
 
 /** What one decoding step returns: next-token logits f32[batch, V] and the updated cache. */
 export interface StepOutput<C> {

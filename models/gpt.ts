@@ -12,7 +12,7 @@ import * as random from "../core/random.ts";
 import type { Tensor } from "../core/tensor.ts";
 import { gelu, softmax } from "../layers/activations.ts";
 import type { ApplyOptions, Layer } from "../layers/layer.ts";
-import { _splitKeys } from "../layers/linear.ts";
+import { _splitKeys } from "../layers/_util.ts";
 import { layerNorm, type NormParams } from "../layers/norm.ts";
 import { _checkPositive } from "./_common.ts";
 import { _checkIds } from "./rnn_lm.ts";

@@ -13,7 +13,8 @@ import { step } from "../layers/activations.ts";
 import { sequential } from "../layers/combinators.ts";
 import type { LayerLike } from "../layers/combinators.ts";
 import type { Layer } from "../layers/layer.ts";
-import { _float, dropout, linear, type LinearParams } from "../layers/linear.ts";
+import { dropout, linear, type LinearParams } from "../layers/linear.ts";
+import { _float } from "../layers/_util.ts";
 import { _act, _checkPositive, _flattenTrailing, type Activation } from "./_common.ts";
 
 const _fmt = (s: readonly number[]): string => `[${s.join(", ")}]`;

@@ -19,7 +19,8 @@ import type { Tensor } from "../core/tensor.ts";
 import { oneHot } from "../layers/activations.ts";
 import { embedding, type EmbeddingParams } from "../layers/embedding.ts";
 import type { ApplyOptions, Layer } from "../layers/layer.ts";
-import { _splitKeys, linear, type LinearParams } from "../layers/linear.ts";
+import { linear, type LinearParams } from "../layers/linear.ts";
+import { _splitKeys } from "../layers/_util.ts";
 import {
   gru,
   lstm,

@@ -15,7 +15,8 @@ import * as np from "../core/numpy.ts";
 import type { Tensor } from "../core/tensor.ts";
 import { embedding, type EmbeddingParams } from "../layers/embedding.ts";
 import type { ApplyOptions, Layer } from "../layers/layer.ts";
-import { _splitKeys, linear, type LinearParams } from "../layers/linear.ts";
+import { linear, type LinearParams } from "../layers/linear.ts";
+import { _splitKeys } from "../layers/_util.ts";
 import { layerNorm } from "../layers/norm.ts";
 import {
   sinusoidalEncoding,

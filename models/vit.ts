@@ -28,7 +28,8 @@ import { multiHeadAttention } from "../layers/attention.ts";
 import { conv2d } from "../layers/conv.ts";
 import { glorotUniform, normal, truncatedNormal, zeros } from "../layers/init.ts";
 import type { ApplyOptions, Layer, Params } from "../layers/layer.ts";
-import { _splitKeys, dropout, linear } from "../layers/linear.ts";
+import { dropout, linear } from "../layers/linear.ts";
+import { _splitKeys } from "../layers/_util.ts";
 import { layerNorm } from "../layers/norm.ts";
 import { _positive } from "./_blocks.ts";
 

@@ -7,10 +7,7 @@
 import * as np from "../core/numpy.ts";
 import { Tensor } from "../core/tensor.ts";
 import * as tree from "../core/tree.ts";
-import type { Schedule } from "./schedules.ts";
-
-/** A learning rate: a constant, or a schedule evaluated at the optimizer's step counter. */
-export type LearningRate = number | Schedule;
+import type { LearningRate } from "./schedules.ts";
 
 /** Flattens a pytree of updates into Tensor leaves (numbers become f32 scalars). */
 export function _flat(tr: unknown): [Tensor[], tree.TreeDef] {

@@ -4,10 +4,10 @@
  *
  * @module
  */
-import { _check, _checkLr, type LearningRate } from "./_util.ts";
+import { _check, _checkLr } from "./_util.ts";
+import type { LearningRate } from "./schedules.ts";
 import { scaleByAdam, type ScaleByAdamState } from "./scale_by.ts";
 import {
-  _addDecayedWeights,
   chain,
   type EmptyState,
   type GradientTransformation,
@@ -15,6 +15,7 @@ import {
   scaleByLearningRate,
   type ScheduleState,
 } from "./transform.ts";
+import { _addDecayedWeights } from "./_decay.ts";
 
 /** Options of {@linkcode adam} (PyTorch `torch.optim.Adam`). */
 export interface AdamOptions {

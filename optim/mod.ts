@@ -26,27 +26,7 @@
  *
  * @module
  */
-// transform.ts also exports `_`-prefixed helpers for its siblings, so its public names are listed
-// here. deno doc does not follow a named re-export into the `optim` namespace of the package root
-// (only `export *`); these names are documented on the `@denax/denax/optim` entry.
-export {
-  addDecayedWeights,
-  applyUpdates,
-  chain,
-  type ChainState,
-  clipByGlobalNorm,
-  clipByValue,
-  type EmptyState,
-  globalNorm,
-  type GradientTransformation,
-  identity,
-  type LearningRate,
-  type MaskSpec,
-  scale,
-  scaleByLearningRate,
-  type ScheduleState,
-  type StateOf,
-} from "./transform.ts";
+export * from "./transform.ts";
 export * from "./scale_by.ts";
 export * from "./wrappers.ts";
 export * from "./optimizers.ts";

@@ -13,7 +13,8 @@
  */
 import * as np from "../core/numpy.ts";
 import type { Tensor } from "../core/tensor.ts";
-import { _check, _checkLr, _lrAt, type LearningRate } from "./_util.ts";
+import { _check, _checkLr, _lrAt } from "./_util.ts";
+import type { LearningRate } from "./schedules.ts";
 import {
   scaleByAdadelta,
   type ScaleByAdadeltaState,
@@ -25,7 +26,6 @@ import {
   type TraceState,
 } from "./scale_by.ts";
 import {
-  _addDecayedWeights,
   chain,
   type EmptyState,
   type GradientTransformation,
@@ -33,6 +33,7 @@ import {
   scaleByLearningRate,
   type ScheduleState,
 } from "./transform.ts";
+import { _addDecayedWeights } from "./_decay.ts";
 
 /** `addDecayedWeights(λ)` (PyTorch's L2 `weight_decay`) when λ ≠ 0, else the identity. */
 function _l2(op: string, weightDecay: number): GradientTransformation<EmptyState> {

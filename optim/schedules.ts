@@ -20,6 +20,9 @@ import type { Tensor } from "../core/tensor.ts";
  */
 export type Schedule = (step: Tensor) => Tensor;
 
+/** A learning rate: a constant, or a schedule evaluated at the optimizer's step counter. */
+export type LearningRate = number | Schedule;
+
 /** The step as an f32 scalar (numbers are accepted too, for convenience). */
 function _t(step: Tensor | number): Tensor {
   return np.asarray(step).astype("f32");

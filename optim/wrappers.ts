@@ -7,7 +7,8 @@
 import * as np from "../core/numpy.ts";
 import type { Tensor } from "../core/tensor.ts";
 import { _count0, _flat, _like, _zerosLike } from "./_util.ts";
-import { _maskFlags, type GradientTransformation, type MaskSpec } from "./transform.ts";
+import { _maskFlags } from "./_decay.ts";
+import type { GradientTransformation, MaskSpec } from "./transform.ts";
 
 /** The state of {@linkcode masked}: the inner state, over the masked leaves only. */
 export interface MaskedState<S> {

@@ -6,7 +6,7 @@
  */
 import { assert, assertAllClose, assertEquals, assertThrows } from "@std/assert";
 import { grad, init, jit, np, random, type Tensor, tree, vmap } from "../mod.ts";
-import { dropout, flatten, identity, linear } from "../layers/linear.ts";
+import { dropout, flatten, identityLayer, linear } from "../layers/linear.ts";
 import {
   adaptiveAvgPool2d,
   avgPool1d,
@@ -241,7 +241,7 @@ Deno.test("flatten merges dimensions startDim..endDim as PyTorch's nn.Flatten", 
     RangeError,
     "cannot flatten",
   );
-  assertEquals(identity().apply({}, x), x);
+  assertEquals(identityLayer().apply({}, x), x);
 });
 
 Deno.test("dropout zeroes with probability rate and scales survivors by 1/(1 − rate)", async () => {

@@ -58,13 +58,13 @@ const pick = <T>(xs: readonly T[], mask: readonly boolean[], want = true): T[] =
 // ================================================================ scan
 
 /** Parameters of `scan`. */
-export interface ScanParams {
+export type ScanParams = {
   jaxpr: Jaxpr;
   numConsts: number;
   numCarry: number;
   length: number;
   reverse: boolean;
-}
+};
 
 function indexAt(x: Tensor, i: number): Tensor {
   const s = slice(x, [i, ...x.shape.slice(1).map(() => 0)], [i + 1, ...x.shape.slice(1)]);
@@ -360,9 +360,9 @@ definePartialEval(scan_p, (b: JaxprBuilder, args: Tensor[], params) => {
 // ================================================================ cond
 
 /** Parameters of `cond`: one closure-converted jaxpr per branch, all of one signature. */
-export interface CondParams {
+export type CondParams = {
   branches: Jaxpr[];
-}
+};
 
 function selectN(index: Tensor, cases: Tensor[]): Tensor {
   // out = cases[index] elementwise, with index broadcast to the case shape
@@ -569,12 +569,12 @@ definePartialEval(cond_p, (b: JaxprBuilder, args: Tensor[], params) => {
 // ================================================================ while
 
 /** Parameters of `while`. */
-export interface WhileParams {
+export type WhileParams = {
   condJaxpr: Jaxpr;
   bodyJaxpr: Jaxpr;
   condNumConsts: number;
   bodyNumConsts: number;
-}
+};
 
 export const while_p: Primitive = definePrimitive("while", {
   higherOrder: true,

@@ -29,3 +29,4 @@ export * from "./batches.ts";
 export * from "./d2l.ts";
 export * from "./vocab.ts";
 export * from "./bpe.ts";
+export * from "./png.ts";

@@ -122,20 +122,42 @@ function _fromDevice(bytes: ArrayBuffer, dtype: DType): TypedArray {
  */
 export async function createWebGpuBackend(opts: WebGpuOptions = {}): Promise<WebGpuBackend> {
   const rt = await GpuRuntime.create(opts);
+  const gemm = _baseGemmCaps(rt, opts);
+  const tuner = _makeAutotuner(rt, opts);
+  return _assembleBackend(rt, gemm, tuner, _gemmCapsChooser(gemm, tuner), new _DeviceArrays(rt));
+}
+
+/** The GEMM capabilities of the device: the operand strategy (option, else the profile's). */
+function _baseGemmCaps(rt: GpuRuntime, opts: WebGpuOptions): GemmCaps {
   const lim = rt.ctx.limits;
-  const gemm: GemmCaps = {
+  return {
     textures: (opts.gemm ?? "auto") === "auto"
       ? rt.ctx.profile.textureGemm
       : opts.gemm === "texture",
     maxTextureDimension2D: lim.maxTextureDimension2D,
     maxTextureArrayLayers: lim.maxTextureArrayLayers,
   };
+}
+
+/** The GEMM autotuner the options ask for (default: on unless `DENAX_AUTOTUNE=0`), or null. */
+function _makeAutotuner(rt: GpuRuntime, opts: WebGpuOptions): Autotuner | null {
   const at = opts.autotune ?? envVar("DENAX_AUTOTUNE") !== "0";
-  const tuner = at === false ? null : new Autotuner(rt, {
+  return at === false ? null : new Autotuner(rt, {
     cacheFile: at === true || at.cacheFile === undefined ? autotuneCachePath() : at.cacheFile,
     reps: at === true ? undefined : at.reps,
   });
-  const gemmCaps = (prim: string, c: Omit<LowerCtx, "gemm">): GemmCaps => {
+}
+
+/**
+ * The capabilities for one application of a primitive: for `dot_general` and
+ * `conv_general_dilated` with a tuner, the tile variant it chooses (timing the candidates the
+ * first time a key is seen); otherwise the plain capabilities.
+ */
+function _gemmCapsChooser(
+  gemm: GemmCaps,
+  tuner: Autotuner | null,
+): (prim: string, c: Omit<LowerCtx, "gemm">) => GemmCaps {
+  return (prim, c) => {
     if (!tuner || (prim !== "dot_general" && prim !== "conv_general_dilated")) return gemm;
     const lower = LOWERINGS[prim];
     const key = tuner.key(prim, c.ins, c.params, gemm.textures ? "texture" : "shared");
@@ -150,20 +172,96 @@ export async function createWebGpuBackend(opts: WebGpuOptions = {}): Promise<Web
     );
     return variant ? { ...gemm, variant } : gemm;
   };
-  const owners = new BufferOwnerRegistry((buf) => rt.release(buf));
-  const alloc = (bytes: number): WebGpuArray => {
-    const arr = new WebGpuArray(rt.acquire(bytes), bytes);
-    owners.register(arr, arr.buffer);
+}
+
+/**
+ * The ownership of device arrays: pooled buffers wrapped in {@link WebGpuArray} handles that
+ * return their buffer to the pool when released or garbage-collected.
+ */
+class _DeviceArrays {
+  readonly #rt: GpuRuntime;
+  readonly #owners: BufferOwnerRegistry;
+  readonly #releasing = new WeakSet<WebGpuArray>();
+
+  constructor(rt: GpuRuntime) {
+    this.#rt = rt;
+    this.#owners = new BufferOwnerRegistry((buf) => rt.release(buf));
+  }
+
+  /** A new array of `bytes` bytes from the pool. */
+  alloc = (bytes: number): WebGpuArray => {
+    const arr = new WebGpuArray(this.#rt.acquire(bytes), bytes);
+    this.#owners.register(arr, arr.buffer);
     return arr;
   };
-  const releasing = new WeakSet<WebGpuArray>();
-  const handle = (b: Buf): WebGpuArray => {
+
+  /** The live webgpu array behind a core buffer handle. */
+  handle = (b: Buf): WebGpuArray => {
     if (!(b instanceof WebGpuArray)) {
       throw new TypeError("Cannot use a buffer of another backend on webgpu");
     }
     if (b.released) throw new Error("internal: webgpu buffer used after release");
     return b;
   };
+
+  /** Returns an array's buffer to the pool, once (after the work issued before it). */
+  release(buf: Buf): void {
+    if (!(buf instanceof WebGpuArray)) this.handle(buf);
+    const arr = buf as WebGpuArray;
+    // idempotent: a second dispose, or one of a donated array, has nothing left to free
+    if (arr.released || this.#releasing.has(arr)) return;
+    this.#releasing.add(arr);
+    this.#owners.unregister(arr);
+    // While a deferred task (a loop) is pending it may still use the buffer: the release,
+    // and the use-after-release check, wait until the work issued before it has run.
+    this.#rt.releaseOrdered(arr.buffer, () => arr.released = true);
+  }
+
+  /** Moves a (donated) array's buffer into a new handle; the old one reads as released. */
+  adopt = (arr: WebGpuArray): WebGpuArray => {
+    arr.released = true;
+    this.#owners.unregister(arr);
+    const next = new WebGpuArray(arr.buffer, arr.bytes);
+    this.#owners.register(next, next.buffer);
+    return next;
+  };
+}
+
+/** Runs one primitive eagerly: lowers it to a plan, checks its bindings, records it. */
+function _executeEager(
+  rt: GpuRuntime,
+  arrays: _DeviceArrays,
+  gemmCaps: (prim: string, c: Omit<LowerCtx, "gemm">) => GemmCaps,
+  prim: string,
+  inputs: readonly Buf[],
+  inAvals: readonly AvalLike[],
+  params: LowerCtx["params"],
+  outAvals: readonly AvalLike[],
+): Buf[] {
+  const lower = (LOWERINGS as Record<string, Lowering | undefined>)[prim];
+  if (!lower) throw new Error(`Cannot execute ${prim} on webgpu: no lowering`);
+  const c = { ins: inAvals, outs: outAvals, params };
+  const plan = lower({ ...c, gemm: gemmCaps(prim, c) });
+  _checkBindings(plan, prim, inAvals, outAvals, rt.ctx.limits.maxStorageBufferBindingSize);
+  const outs = outAvals.map((a) => arrays.alloc(_n(a) * 4));
+  rt.run(
+    plan,
+    inputs.map((b) => arrays.handle(b).buffer),
+    outs.map((o) => o.buffer),
+    prim,
+  );
+  return outs;
+}
+
+/** The backend object: the core's `Backend` methods over the runtime and the arrays. */
+function _assembleBackend(
+  rt: GpuRuntime,
+  gemm: GemmCaps,
+  tuner: Autotuner | null,
+  gemmCaps: (prim: string, c: Omit<LowerCtx, "gemm">) => GemmCaps,
+  arrays: _DeviceArrays,
+): WebGpuBackend {
+  const { alloc, handle, adopt } = arrays;
   return {
     name: "webgpu",
     description: rt.ctx.description,
@@ -191,30 +289,10 @@ export async function createWebGpuBackend(opts: WebGpuOptions = {}): Promise<Web
       return _fromDevice(await rt.read(arr.buffer, _n(aval) * 4), aval.dtype);
     },
     execute(prim, inputs, inAvals, params, outAvals): Buf[] {
-      const lower = (LOWERINGS as Record<string, Lowering | undefined>)[prim];
-      if (!lower) throw new Error(`Cannot execute ${prim} on webgpu: no lowering`);
-      const c = { ins: inAvals, outs: outAvals, params };
-      const plan = lower({ ...c, gemm: gemmCaps(prim, c) });
-      _checkBindings(plan, prim, inAvals, outAvals, rt.ctx.limits.maxStorageBufferBindingSize);
-      const outs = outAvals.map((a) => alloc(_n(a) * 4));
-      rt.run(
-        plan,
-        inputs.map((b) => handle(b).buffer),
-        outs.map((o) => o.buffer),
-        prim,
-      );
-      return outs;
+      return _executeEager(rt, arrays, gemmCaps, prim, inputs, inAvals, params, outAvals);
     },
     release(buf: Buf): void {
-      if (!(buf instanceof WebGpuArray)) handle(buf);
-      const arr = buf as WebGpuArray;
-      // idempotent: a second dispose, or one of a donated array, has nothing left to free
-      if (arr.released || releasing.has(arr)) return;
-      releasing.add(arr);
-      owners.unregister(arr);
-      // While a deferred task (a loop) is pending it may still use the buffer: the release,
-      // and the use-after-release check, wait until the work issued before it has run.
-      rt.releaseOrdered(arr.buffer, () => arr.released = true);
+      arrays.release(buf);
     },
     sync(): Promise<void> {
       return rt.sync();
@@ -229,13 +307,6 @@ export async function createWebGpuBackend(opts: WebGpuOptions = {}): Promise<Web
       rt.defer(task);
     },
     compileJaxpr(this: WebGpuBackend, j: Jaxpr, o?: JitCompileOptions): Executable {
-      const adopt = (arr: WebGpuArray): WebGpuArray => {
-        arr.released = true;
-        owners.unregister(arr);
-        const next = new WebGpuArray(arr.buffer, arr.bytes);
-        owners.register(next, next.buffer);
-        return next;
-      };
       return compileJaxpr({ rt, gemm, backend: this, alloc, handle, adopt }, j, o);
     },
   };

@@ -24,6 +24,14 @@
 import * as E from "fp-ts/lib/Either.js";
 import { CheckpointError, type CheckpointErrorKind } from "./checkpoint_error.ts";
 import type { Either } from "./either.ts";
+import {
+  asIndex,
+  describe,
+  type Json,
+  JsonSyntaxError,
+  parseJson,
+  quote,
+} from "./safetensors_json.ts";
 
 // Declared in its own module so that `export *` carries it into both the `data` and the `train`
 // namespaces, which deno doc follows (it does not follow a named re-export into a namespace).
@@ -129,17 +137,11 @@ export interface SafetensorsFile {
 
 /** Largest header the reference accepts (`MAX_HEADER_SIZE`). */
 const MAX_HEADER_BYTES = 100_000_000;
-/** Nesting deeper than this cannot be a valid header (which nests 3 deep). */
-const MAX_JSON_DEPTH = 16;
 
 const utf8Encoder = new TextEncoder();
 
 function fail(kind: CheckpointErrorKind, what: string): Either<CheckpointError, never> {
   return E.left(new CheckpointError(kind, `Cannot decode safetensors: ${what}`));
-}
-
-function quote(name: string): string {
-  return JSON.stringify(name.length > 80 ? `${name.slice(0, 77)}...` : name);
 }
 
 function formatShape(shape: readonly number[]): string {
@@ -277,196 +279,6 @@ export function encodeSafetensors(
   return out;
 }
 
-// ---------------------------------------------------------------------------------------------
-// A strict JSON parser for the header. `JSON.parse` silently keeps the last of duplicate keys,
-// and the spec forbids duplicates, so we parse ourselves: objects become Maps (rejecting
-// duplicate keys), numbers keep their text (shapes and offsets must be written as integers),
-// nesting is bounded, lone surrogates are rejected (they cannot round-trip through UTF-8).
-
-class JsonNumber {
-  constructor(readonly text: string) {}
-}
-type Json = null | boolean | string | JsonNumber | Json[] | Map<string, Json>;
-
-class JsonSyntaxError {
-  constructor(readonly message: string) {}
-}
-
-function parseJson(s: string): Json {
-  let i = 0;
-  const err = (what: string): never => {
-    throw new JsonSyntaxError(`${what} at character ${i}`);
-  };
-  const ws = () => {
-    for (;;) {
-      const c = s.charCodeAt(i);
-      if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) i++;
-      else return;
-    }
-  };
-  const literal = (word: string, v: Json): Json => {
-    if (s.startsWith(word, i)) {
-      i += word.length;
-      return v;
-    }
-    return err("unexpected token");
-  };
-  const str = (): string => {
-    i++; // opening quote
-    let out = "";
-    let run = i;
-    for (;;) {
-      if (i >= s.length) err("unterminated string");
-      const c = s.charCodeAt(i);
-      if (c === 0x22) {
-        out += s.slice(run, i);
-        i++;
-        break;
-      }
-      if (c < 0x20) err("control character in string");
-      // Raw surrogates come in pairs: the fatal TextDecoder never yields a lone one.
-      if (c !== 0x5c) {
-        i++;
-        continue;
-      }
-      out += s.slice(run, i);
-      const e = s[i + 1];
-      i += 2;
-      switch (e) {
-        case '"':
-          out += '"';
-          break;
-        case "\\":
-          out += "\\";
-          break;
-        case "/":
-          out += "/";
-          break;
-        case "b":
-          out += "\b";
-          break;
-        case "f":
-          out += "\f";
-          break;
-        case "n":
-          out += "\n";
-          break;
-        case "r":
-          out += "\r";
-          break;
-        case "t":
-          out += "\t";
-          break;
-        case "u": {
-          const hex = () => {
-            const h = s.slice(i, i + 4);
-            if (!/^[0-9a-fA-F]{4}$/.test(h)) err("bad \\u escape");
-            i += 4;
-            return parseInt(h, 16);
-          };
-          const u = hex();
-          if (u >= 0xdc00 && u <= 0xdfff) err("lone surrogate in \\u escape");
-          if (u >= 0xd800 && u <= 0xdbff) {
-            if (s[i] !== "\\" || s[i + 1] !== "u") err("lone surrogate in \\u escape");
-            i += 2;
-            const lo = hex();
-            if (lo < 0xdc00 || lo > 0xdfff) err("lone surrogate in \\u escape");
-            out += String.fromCharCode(u, lo);
-          } else {
-            out += String.fromCharCode(u);
-          }
-          break;
-        }
-        default:
-          err("bad escape");
-      }
-      run = i;
-    }
-    return out;
-  };
-  const num = (): JsonNumber => {
-    const m = /-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/y;
-    m.lastIndex = i;
-    const r = m.exec(s);
-    if (r === null || r[0] === "" || r[0] === "-") return err("bad number");
-    i += r[0].length;
-    return new JsonNumber(r[0]);
-  };
-  const value = (depth: number): Json => {
-    if (depth > MAX_JSON_DEPTH) err("nesting too deep");
-    ws();
-    const c = s[i];
-    if (c === "{") {
-      i++;
-      const m = new Map<string, Json>();
-      ws();
-      if (s[i] === "}") {
-        i++;
-        return m;
-      }
-      for (;;) {
-        ws();
-        if (s[i] !== '"') err("expected a string key");
-        const k = str();
-        if (m.has(k)) throw new JsonSyntaxError(`duplicate key ${quote(k)}`);
-        ws();
-        if (s[i] !== ":") err("expected ':'");
-        i++;
-        m.set(k, value(depth + 1));
-        ws();
-        if (s[i] === ",") i++;
-        else if (s[i] === "}") {
-          i++;
-          return m;
-        } else err("expected ',' or '}'");
-      }
-    }
-    if (c === "[") {
-      i++;
-      const a: Json[] = [];
-      ws();
-      if (s[i] === "]") {
-        i++;
-        return a;
-      }
-      for (;;) {
-        a.push(value(depth + 1));
-        ws();
-        if (s[i] === ",") i++;
-        else if (s[i] === "]") {
-          i++;
-          return a;
-        } else err("expected ',' or ']'");
-      }
-    }
-    if (c === '"') return str();
-    if (c === "t") return literal("true", true);
-    if (c === "f") return literal("false", false);
-    if (c === "n") return literal("null", null);
-    if (c === "-" || (c >= "0" && c <= "9")) return num();
-    return err(i >= s.length ? "unexpected end of header" : "unexpected character");
-  };
-  const v = value(0);
-  ws();
-  if (i !== s.length) err("unexpected data after the JSON value");
-  return v;
-}
-
-/** A non-negative integer written without fraction or exponent, within the safe range. */
-function asIndex(v: Json): number | undefined {
-  if (!(v instanceof JsonNumber) || !/^(?:0|[1-9][0-9]*)$/.test(v.text)) return undefined;
-  const n = Number(v.text);
-  return Number.isSafeInteger(n) ? n : undefined;
-}
-
-function describe(v: Json): string {
-  if (v === null) return "null";
-  if (v instanceof JsonNumber) return v.text;
-  if (v instanceof Map) return "an object";
-  if (Array.isArray(v)) return "an array";
-  return JSON.stringify(v);
-}
-
 /**
  * Decodes a safetensors file, validating it as untrusted input: the header length is at most
  * 100 MB and fits in the file; the header is UTF-8, starts with `{` and is one JSON object
@@ -502,6 +314,35 @@ export function decodeSafetensors(
   bytes: Uint8Array,
   options: { readonly copy?: boolean } = {},
 ): Either<CheckpointError, SafetensorsFile> {
+  const header = readHeader(bytes);
+  if (E.isLeft(header)) return header;
+  const { root, headerLen } = header.right;
+  const dataLen = bytes.length - 8 - headerLen;
+  const entries = readEntries(root, dataLen);
+  if (E.isLeft(entries)) return entries;
+  const { metadata, infos } = entries.right;
+  const tiled = checkTiling(infos, dataLen);
+  if (E.isLeft(tiled)) return tiled;
+  const tensors = sliceTensors(bytes, 8 + headerLen, infos, options.copy ?? true);
+  return E.right({ tensors, metadata });
+}
+
+/** A tensor entry of the header, checked, with its byte range in the data buffer. */
+interface EntryInfo {
+  readonly name: string;
+  readonly tensor: Omit<SafetensorsTensor, "data">;
+  /** Begin and end offsets in the data buffer. */
+  readonly b: number;
+  readonly e: number;
+}
+
+/**
+ * Step 1: the header length (within the file and the 100 MB bound), its UTF-8 text starting
+ * with `{`, parsed as one JSON object.
+ */
+function readHeader(
+  bytes: Uint8Array,
+): Either<CheckpointError, { root: Map<string, Json>; headerLen: number }> {
   if (!(bytes instanceof Uint8Array)) return fail("invalid-header", "input is not a Uint8Array");
   if (bytes.length < 8) {
     return fail(
@@ -545,100 +386,132 @@ export function decodeSafetensors(
     throw e;
   }
   if (!(root instanceof Map)) return fail("invalid-header", "header is not a JSON object");
+  return E.right({ root, headerLen: n });
+}
 
-  const dataLen = bytes.length - 8 - n;
+/** Step 2: the metadata and every tensor entry of the header, each checked on its own. */
+function readEntries(
+  root: Map<string, Json>,
+  dataLen: number,
+): Either<CheckpointError, { metadata: Record<string, string>; infos: EntryInfo[] }> {
   let metadata: Record<string, string> = {};
-  const infos: Array<
-    { name: string; tensor: Omit<SafetensorsTensor, "data">; b: number; e: number }
-  > = [];
+  const infos: EntryInfo[] = [];
   for (const [name, entry] of root) {
     if (name === "__metadata__") {
       if (entry === null) continue; // serde reads `null` as no metadata
-      if (!(entry instanceof Map)) {
-        return fail("invalid-header", `__metadata__ is ${describe(entry)}, not an object`);
-      }
-      const pairs: [string, string][] = [];
-      for (const [k, v] of entry) {
-        if (typeof v !== "string") {
-          return fail(
-            "invalid-header",
-            `__metadata__ value for ${quote(k)} is ${describe(v)}, not a string`,
-          );
-        }
-        pairs.push([k, v]);
-      }
-      metadata = Object.fromEntries(pairs);
+      const m = readMetadata(entry);
+      if (E.isLeft(m)) return m;
+      metadata = m.right;
       continue;
     }
-    const t = quote(name);
-    if (!(entry instanceof Map)) {
-      return fail("invalid-entry", `tensor ${t} is ${describe(entry)}, not an object`);
-    }
-    const dtype = entry.get("dtype"), shape = entry.get("shape"), offs = entry.get("data_offsets");
-    if (dtype === undefined || shape === undefined || offs === undefined) {
-      const missing = ["dtype", "shape", "data_offsets"].filter((k) => !entry.has(k));
-      return fail("invalid-entry", `tensor ${t} lacks ${missing.join(", ")}`);
-    }
-    if (typeof dtype !== "string" || !Object.hasOwn(dtypeRank, dtype)) {
-      const why = typeof dtype === "string" && otherSpecDtypes.has(dtype)
-        ? " (a safetensors dtype that denax does not support)"
-        : "";
-      return fail(
-        "unknown-dtype",
-        `tensor ${t} has unknown dtype ${describe(dtype)}${why}\n` +
-          `help: denax reads ${Object.keys(dtypeRank).join(", ")}`,
-      );
-    }
-    const dt = dtype as SafetensorsDtype;
-    if (!Array.isArray(shape)) {
-      return fail("invalid-entry", `tensor ${t} has shape ${describe(shape)}, not an array`);
-    }
-    const dims: number[] = [];
-    for (const d of shape) {
-      const k = asIndex(d);
-      if (k === undefined) {
-        return fail(
-          "invalid-entry",
-          `tensor ${t} has dimension ${describe(d)}; dimensions must be non-negative integers`,
-        );
-      }
-      dims.push(k);
-    }
-    if (!Array.isArray(offs) || offs.length !== 2) {
-      return fail(
-        "invalid-offsets",
-        `tensor ${t} has data_offsets ${describe(offs)}; expected [begin, end]`,
-      );
-    }
-    const b = asIndex(offs[0]), e = asIndex(offs[1]);
-    if (b === undefined || e === undefined) {
-      return fail(
-        "invalid-offsets",
-        `tensor ${t} has data_offsets [${describe(offs[0])}, ${describe(offs[1])}]; ` +
-          `offsets must be non-negative integers`,
-      );
-    }
-    if (e < b) {
-      return fail("invalid-offsets", `tensor ${t} has data_offsets [${b}, ${e}] with end < begin`);
-    }
-    if (e > dataLen) {
-      return fail(
-        "invalid-offsets",
-        `tensor ${t} has data_offsets [${b}, ${e}] but the data buffer has ${dataLen} bytes` +
-          ` (truncated file?)`,
-      );
-    }
-    const need = dims.reduce((a, d) => a * BigInt(d), 1n) * BigInt(safetensorsItemSize[dt]);
-    if (need !== BigInt(e - b)) {
-      return fail(
-        "size-mismatch",
-        `tensor ${t} is ${dt}${formatShape(dims)}, which needs ${need} bytes, ` +
-          `but its data_offsets [${b}, ${e}] span ${e - b}`,
-      );
-    }
-    infos.push({ name, tensor: { dtype: dt, shape: dims }, b, e });
+    const info = readTensorEntry(name, entry, dataLen);
+    if (E.isLeft(info)) return info;
+    infos.push(info.right);
   }
+  return E.right({ metadata, infos });
+}
 
+/** `__metadata__`: an object of strings. */
+function readMetadata(entry: Json): Either<CheckpointError, Record<string, string>> {
+  if (!(entry instanceof Map)) {
+    return fail("invalid-header", `__metadata__ is ${describe(entry)}, not an object`);
+  }
+  const pairs: [string, string][] = [];
+  for (const [k, v] of entry) {
+    if (typeof v !== "string") {
+      return fail(
+        "invalid-header",
+        `__metadata__ value for ${quote(k)} is ${describe(v)}, not a string`,
+      );
+    }
+    pairs.push([k, v]);
+  }
+  return E.right(Object.fromEntries(pairs));
+}
+
+/**
+ * A tensor entry: a known dtype, a shape of non-negative integers, integer `data_offsets`
+ * `[begin, end]` within the data buffer spanning `product(shape) · itemsize` bytes.
+ */
+function readTensorEntry(
+  name: string,
+  entry: Json,
+  dataLen: number,
+): Either<CheckpointError, EntryInfo> {
+  const t = quote(name);
+  if (!(entry instanceof Map)) {
+    return fail("invalid-entry", `tensor ${t} is ${describe(entry)}, not an object`);
+  }
+  const dtype = entry.get("dtype"), shape = entry.get("shape"), offs = entry.get("data_offsets");
+  if (dtype === undefined || shape === undefined || offs === undefined) {
+    const missing = ["dtype", "shape", "data_offsets"].filter((k) => !entry.has(k));
+    return fail("invalid-entry", `tensor ${t} lacks ${missing.join(", ")}`);
+  }
+  if (typeof dtype !== "string" || !Object.hasOwn(dtypeRank, dtype)) {
+    const why = typeof dtype === "string" && otherSpecDtypes.has(dtype)
+      ? " (a safetensors dtype that denax does not support)"
+      : "";
+    return fail(
+      "unknown-dtype",
+      `tensor ${t} has unknown dtype ${describe(dtype)}${why}\n` +
+        `help: denax reads ${Object.keys(dtypeRank).join(", ")}`,
+    );
+  }
+  const dt = dtype as SafetensorsDtype;
+  if (!Array.isArray(shape)) {
+    return fail("invalid-entry", `tensor ${t} has shape ${describe(shape)}, not an array`);
+  }
+  const dims: number[] = [];
+  for (const d of shape) {
+    const k = asIndex(d);
+    if (k === undefined) {
+      return fail(
+        "invalid-entry",
+        `tensor ${t} has dimension ${describe(d)}; dimensions must be non-negative integers`,
+      );
+    }
+    dims.push(k);
+  }
+  if (!Array.isArray(offs) || offs.length !== 2) {
+    return fail(
+      "invalid-offsets",
+      `tensor ${t} has data_offsets ${describe(offs)}; expected [begin, end]`,
+    );
+  }
+  const b = asIndex(offs[0]), e = asIndex(offs[1]);
+  if (b === undefined || e === undefined) {
+    return fail(
+      "invalid-offsets",
+      `tensor ${t} has data_offsets [${describe(offs[0])}, ${describe(offs[1])}]; ` +
+        `offsets must be non-negative integers`,
+    );
+  }
+  if (e < b) {
+    return fail("invalid-offsets", `tensor ${t} has data_offsets [${b}, ${e}] with end < begin`);
+  }
+  if (e > dataLen) {
+    return fail(
+      "invalid-offsets",
+      `tensor ${t} has data_offsets [${b}, ${e}] but the data buffer has ${dataLen} bytes` +
+        ` (truncated file?)`,
+    );
+  }
+  const need = dims.reduce((a, d) => a * BigInt(d), 1n) * BigInt(safetensorsItemSize[dt]);
+  if (need !== BigInt(e - b)) {
+    return fail(
+      "size-mismatch",
+      `tensor ${t} is ${dt}${formatShape(dims)}, which needs ${need} bytes, ` +
+        `but its data_offsets [${b}, ${e}] span ${e - b}`,
+    );
+  }
+  return E.right({ name, tensor: { dtype: dt, shape: dims }, b, e });
+}
+
+/**
+ * Step 3: sorted by offset (in place), the tensors tile the data buffer exactly: no gap, no
+ * overlap, nothing left over.
+ */
+function checkTiling(infos: EntryInfo[], dataLen: number): Either<CheckpointError, void> {
   infos.sort((x, y) => x.b - y.b || x.e - y.e);
   let at = 0;
   let prev = "";
@@ -666,15 +539,22 @@ export function decodeSafetensors(
         `bytes [${at}, ${dataLen}) belong to no tensor`,
     );
   }
+  return E.right(undefined);
+}
 
-  const copy = options.copy ?? true;
-  const start = 8 + n;
+/** Step 4: each tensor's bytes (a copy, or a view into `bytes`), keyed by name. */
+function sliceTensors(
+  bytes: Uint8Array,
+  start: number,
+  infos: readonly EntryInfo[],
+  copy: boolean,
+): Map<string, SafetensorsTensor> {
   const tensors = new Map<string, SafetensorsTensor>();
   for (const { name, tensor, b, e } of infos) {
     const data = copy ? bytes.slice(start + b, start + e) : bytes.subarray(start + b, start + e);
     tensors.set(name, { ...tensor, data });
   }
-  return E.right({ tensors, metadata });
+  return tensors;
 }
 
 /** The temporary files of {@link saveBytesAtomic}: `<name>.tmp-<pid>-<hex>` (or, as written

@@ -180,7 +180,9 @@ Deno.test("checkpoint recomputes the forward pass in the backward pass", async (
   const last = jp.jaxpr.eqns[jp.jaxpr.eqns.length - 1];
   assertEquals(last.prim.name, "checkpoint");
   assertEquals(
-    last.params.jaxpr.eqns.some((e: { prim: { name: string } }) => e.prim.name === "sin"),
+    (last.params.jaxpr as { eqns: { prim: { name: string } }[] }).eqns.some((e) =>
+      e.prim.name === "sin"
+    ),
     true,
   );
   assertAllClose(await flat(vmap(grad((x: Tensor) => blk(x)))(np.array([0.5, 1])) as Tensor), [

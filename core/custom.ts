@@ -8,7 +8,7 @@ import { fmtAvals, ShapedArray } from "./aval.ts";
 import { definePartialEval, type JaxprBuilder, partialEvalJaxpr, traceClosed } from "./builder.ts";
 import { dce, evalJaxpr, Jaxpr } from "./jaxpr.ts";
 import { batchJaxpr, jvpJaxpr, transposeJaxpr } from "./jaxpr_rules.ts";
-import { definePrimitive, type Primitive, UndefinedPrimal } from "./primitive.ts";
+import { definePrimitive, paramsOf, type Primitive, UndefinedPrimal } from "./primitive.ts";
 import { zerosLikeT } from "./prims/structural.ts";
 import { Tensor } from "./tensor.ts";
 import { bind, pushInterpreter } from "./trace.ts";
@@ -53,53 +53,64 @@ function traceTree(
 }
 
 /** A flat JVP rule: (primals, tangents) → [outs, tangentOuts]. */
-type FlatJvp = (primals: Tensor[], tangents: Tensor[]) => [Tensor[], Tensor[]];
+export type FlatJvp = (primals: Tensor[], tangents: Tensor[]) => [Tensor[], Tensor[]];
 
 // ================================================================ custom_jvp_call
 
-export const custom_jvp_call_p: Primitive = definePrimitive("custom_jvp_call", {
-  higherOrder: true,
-  multipleResults: true,
-  abstractEval(avals, { jaxpr }) {
-    checkCall("customJvp", avals, jaxpr);
-    return jaxpr.outAvals;
+/** Params of `custom_jvp_call`: the traced function, its flat JVP rule, the closed-over count. */
+export type CustomJvpParams = {
+  readonly jaxpr: Jaxpr;
+  readonly jvp: FlatJvp;
+  readonly numConsts: number;
+};
+
+export const custom_jvp_call_p: Primitive<CustomJvpParams> = definePrimitive<CustomJvpParams>(
+  "custom_jvp_call",
+  {
+    params: { jaxpr: "required", jvp: "required", numConsts: "required" },
+    higherOrder: true,
+    multipleResults: true,
+    abstractEval(avals, { jaxpr }) {
+      checkCall("customJvp", avals, jaxpr);
+      return jaxpr.outAvals;
+    },
+    evalImpl(args, { jaxpr }) {
+      return evalJaxpr(jaxpr, [], args);
+    },
+    jvp(primals, tangents, { jvp, numConsts }) {
+      // closed-over constants (numConsts) are treated as non-differentiable, as in JAX
+      const [outs, touts] = jvp(primals.slice(numConsts), tangents.slice(numConsts));
+      return [outs, touts];
+    },
+    batch(args, dims, { jaxpr, jvp, numConsts }, size) {
+      const { jaxpr: bj, outBatched } = batchJaxpr(jaxpr, dims, size, true);
+      void outBatched;
+      const pd = dims.slice(numConsts);
+      const bjvp: FlatJvp = (ps, ts) => {
+        const n = ps.length;
+        const outs = vmapFlat(
+          (...xs) => {
+            const [o, t] = jvp(xs.slice(0, n), xs.slice(n));
+            return [...o, ...t];
+          },
+          [...ps, ...ts],
+          [...pd.map((d) => (d === null ? null : 0)), ...pd.map((d) => (d === null ? null : 0))],
+          (m) => new Array(m).fill(0),
+          size,
+        );
+        return [outs.slice(0, outs.length / 2), outs.slice(outs.length / 2)];
+      };
+      const moved = args.map((a, i) => (dims[i] === null ? a : matchAxis(a, dims[i], 0, size)));
+      const outs = bind(custom_jvp_call_p, [...bj.consts, ...moved], {
+        jaxpr: bj.jaxpr,
+        jvp: (ps: Tensor[], ts: Tensor[]) =>
+          bjvp(ps.slice(bj.consts.length), ts.slice(bj.consts.length)),
+        numConsts: numConsts + bj.consts.length,
+      });
+      return [outs, outs.map(() => 0)];
+    },
   },
-  evalImpl(args, { jaxpr }) {
-    return evalJaxpr(jaxpr, [], args);
-  },
-  jvp(primals, tangents, { jvp, numConsts }) {
-    // closed-over constants (numConsts) are treated as non-differentiable, as in JAX
-    const [outs, touts] = (jvp as FlatJvp)(primals.slice(numConsts), tangents.slice(numConsts));
-    return [outs, touts];
-  },
-  batch(args, dims, { jaxpr, jvp, numConsts }, size) {
-    const { jaxpr: bj, outBatched } = batchJaxpr(jaxpr, dims, size, true);
-    void outBatched;
-    const pd = dims.slice(numConsts);
-    const bjvp: FlatJvp = (ps, ts) => {
-      const n = ps.length;
-      const outs = vmapFlat(
-        (...xs) => {
-          const [o, t] = (jvp as FlatJvp)(xs.slice(0, n), xs.slice(n));
-          return [...o, ...t];
-        },
-        [...ps, ...ts],
-        [...pd.map((d) => (d === null ? null : 0)), ...pd.map((d) => (d === null ? null : 0))],
-        (m) => new Array(m).fill(0),
-        size,
-      );
-      return [outs.slice(0, outs.length / 2), outs.slice(outs.length / 2)];
-    };
-    const moved = args.map((a, i) => (dims[i] === null ? a : matchAxis(a, dims[i], 0, size)));
-    const outs = bind(custom_jvp_call_p, [...bj.consts, ...moved], {
-      jaxpr: bj.jaxpr,
-      jvp: (ps: Tensor[], ts: Tensor[]) =>
-        bjvp(ps.slice(bj.consts.length), ts.slice(bj.consts.length)),
-      numConsts: numConsts + bj.consts.length,
-    });
-    return [outs, outs.map(() => 0)];
-  },
-});
+);
 
 /** A function with a custom JVP rule; set the rule with `defjvp`. */
 export interface CustomJvpFunction<F extends (...args: any[]) => any> {
@@ -158,8 +169,10 @@ export function customJvp<F extends (...args: any[]) => any>(f: F): CustomJvpFun
 
 // ================================================================ custom_vjp_call and custom_lin
 
-type FlatFwd = (primals: Tensor[]) => [Tensor[], Tensor[]];
-type FlatBwd = (res: Tensor[], cts: Tensor[]) => Tensor[];
+/** A flat forward rule of `customVjp`: primals → [outs, residuals]. */
+export type FlatFwd = (primals: Tensor[]) => [Tensor[], Tensor[]];
+/** A flat backward rule of `customVjp`: (residuals, cotangents) → input cotangents. */
+export type FlatBwd = (res: Tensor[], cts: Tensor[]) => Tensor[];
 
 /** A backward rule vmapped over residuals and cotangents batched at axis 0. */
 function batchedBwd(bwd: FlatBwd, size: number): FlatBwd {
@@ -173,94 +186,113 @@ function batchedBwd(bwd: FlatBwd, size: number): FlatBwd {
     );
 }
 
-export const custom_lin_p: Primitive = definePrimitive("custom_lin", {
-  multipleResults: true,
-  abstractEval(_avals, { outAvals }) {
-    return outAvals;
-  },
-  evalImpl() {
-    throw new TypeError(
-      "can't apply forward-mode autodiff (jvp) to a customVjp function\nhelp: use grad/vjp, or define the rule with customJvp",
-    );
-  },
-  // forward mode over the linearized custom rule is unsupported, as in JAX
-  jvp() {
-    throw new TypeError(
-      "can't apply forward-mode autodiff (jvp) to a customVjp function\nhelp: use grad/vjp, or define the rule with customJvp",
-    );
-  },
-  transpose(cts, args, { bwd, numRes, outAvals }) {
-    const res = args.slice(0, numRes) as Tensor[];
-    const c = cts.map((ct, i) => ct ?? zerosLikeT(outAvals[i]));
-    const grads = (bwd as FlatBwd)(res, c);
-    return [...res.map(() => null), ...grads];
-  },
-  batch(args, dims, { bwd, numRes, outAvals }, size) {
-    const moved = args.map((a, i) => matchAxis(a, dims[i], 0, size));
-    const bbwd = batchedBwd(bwd as FlatBwd, size);
-    const outs = bind(custom_lin_p, moved, {
-      bwd: bbwd,
-      numRes,
-      outAvals: (outAvals as ShapedArray[]).map((a) =>
-        new ShapedArray([size, ...a.shape], a.dtype)
-      ),
-    });
-    return [outs, outs.map(() => 0)];
-  },
-});
+/** Params of `custom_lin`: the backward rule, the residual count, the output avals. */
+export type CustomLinParams = {
+  readonly bwd: FlatBwd;
+  readonly numRes: number;
+  readonly outAvals: readonly ShapedArray[];
+};
 
-export const custom_vjp_call_p: Primitive = definePrimitive("custom_vjp_call", {
-  higherOrder: true,
-  multipleResults: true,
-  symbolicZeros: true,
-  abstractEval(avals, { jaxpr }) {
-    checkCall("customVjp", avals, jaxpr);
-    return jaxpr.outAvals;
-  },
-  evalImpl(args, { jaxpr }) {
-    return evalJaxpr(jaxpr, [], args);
-  },
-  jvp(primals, tangents, { fwd, bwd, numConsts, jaxpr }) {
-    const [outs, res] = (fwd as FlatFwd)(primals.slice(numConsts));
-    const ts = primals.slice(numConsts).map((p, i) =>
-      (tangents[numConsts + i] as Tensor | null) ?? zerosLikeT(p)
-    );
-    const touts = bind(custom_lin_p, [...res, ...ts], {
-      bwd,
-      numRes: res.length,
-      outAvals: (jaxpr as Jaxpr).outAvals,
-    });
-    return [outs, touts];
-  },
-  batch(args, dims, { jaxpr, fwd, bwd, numConsts }, size) {
-    const { jaxpr: bj } = batchJaxpr(jaxpr, dims, size, true);
-    const pd = dims.slice(numConsts);
-    const bfwd: FlatFwd = (ps) => {
-      let nOut = 0;
-      const outs = vmapFlat(
-        (...xs) => {
-          const [o, r] = (fwd as FlatFwd)(xs);
-          nOut = o.length;
-          return [...o, ...r];
-        },
-        ps,
-        pd.map((d) => (d === null ? null : 0)),
-        (m) => new Array(m).fill(0),
-        size,
+export const custom_lin_p: Primitive<CustomLinParams> = definePrimitive<CustomLinParams>(
+  "custom_lin",
+  {
+    params: { bwd: "required", numRes: "required", outAvals: "required" },
+    multipleResults: true,
+    abstractEval(_avals, { outAvals }) {
+      return [...outAvals];
+    },
+    evalImpl() {
+      throw new TypeError(
+        "can't apply forward-mode autodiff (jvp) to a customVjp function\nhelp: use grad/vjp, or define the rule with customJvp",
       );
-      return [outs.slice(0, nOut), outs.slice(nOut)];
-    };
-    const bbwd = batchedBwd(bwd as FlatBwd, size);
-    const moved = args.map((a, i) => (dims[i] === null ? a : matchAxis(a, dims[i], 0, size)));
-    const outs = bind(custom_vjp_call_p, [...bj.consts, ...moved], {
-      jaxpr: bj.jaxpr,
-      fwd: bfwd,
-      bwd: bbwd,
-      numConsts: numConsts + bj.consts.length,
-    });
-    return [outs, outs.map(() => 0)];
+    },
+    // forward mode over the linearized custom rule is unsupported, as in JAX
+    jvp() {
+      throw new TypeError(
+        "can't apply forward-mode autodiff (jvp) to a customVjp function\nhelp: use grad/vjp, or define the rule with customJvp",
+      );
+    },
+    transpose(cts, args, { bwd, numRes, outAvals }) {
+      const res = args.slice(0, numRes) as Tensor[];
+      const c = cts.map((ct, i) => ct ?? zerosLikeT(outAvals[i]));
+      const grads = bwd(res, c);
+      return [...res.map(() => null), ...grads];
+    },
+    batch(args, dims, { bwd, numRes, outAvals }, size) {
+      const moved = args.map((a, i) => matchAxis(a, dims[i], 0, size));
+      const bbwd = batchedBwd(bwd, size);
+      const outs = bind(custom_lin_p, moved, {
+        bwd: bbwd,
+        numRes,
+        outAvals: outAvals.map((a) => new ShapedArray([size, ...a.shape], a.dtype)),
+      });
+      return [outs, outs.map(() => 0)];
+    },
   },
-});
+);
+
+/** Params of `custom_vjp_call`: the traced function, its flat rules, the closed-over count. */
+export type CustomVjpParams = {
+  readonly jaxpr: Jaxpr;
+  readonly fwd: FlatFwd;
+  readonly bwd: FlatBwd;
+  readonly numConsts: number;
+};
+
+export const custom_vjp_call_p: Primitive<CustomVjpParams> = definePrimitive<CustomVjpParams>(
+  "custom_vjp_call",
+  {
+    params: { jaxpr: "required", fwd: "required", bwd: "required", numConsts: "required" },
+    higherOrder: true,
+    multipleResults: true,
+    symbolicZeros: true,
+    abstractEval(avals, { jaxpr }) {
+      checkCall("customVjp", avals, jaxpr);
+      return jaxpr.outAvals;
+    },
+    evalImpl(args, { jaxpr }) {
+      return evalJaxpr(jaxpr, [], args);
+    },
+    jvp(primals, tangents: (Tensor | null)[], { fwd, bwd, numConsts, jaxpr }) {
+      const [outs, res] = fwd(primals.slice(numConsts));
+      const ts = primals.slice(numConsts).map((p, i) => tangents[numConsts + i] ?? zerosLikeT(p));
+      const touts = bind(custom_lin_p, [...res, ...ts], {
+        bwd,
+        numRes: res.length,
+        outAvals: jaxpr.outAvals,
+      });
+      return [outs, touts];
+    },
+    batch(args, dims, { jaxpr, fwd, bwd, numConsts }, size) {
+      const { jaxpr: bj } = batchJaxpr(jaxpr, dims, size, true);
+      const pd = dims.slice(numConsts);
+      const bfwd: FlatFwd = (ps) => {
+        let nOut = 0;
+        const outs = vmapFlat(
+          (...xs) => {
+            const [o, r] = fwd(xs);
+            nOut = o.length;
+            return [...o, ...r];
+          },
+          ps,
+          pd.map((d) => (d === null ? null : 0)),
+          (m) => new Array(m).fill(0),
+          size,
+        );
+        return [outs.slice(0, nOut), outs.slice(nOut)];
+      };
+      const bbwd = batchedBwd(bwd, size);
+      const moved = args.map((a, i) => (dims[i] === null ? a : matchAxis(a, dims[i], 0, size)));
+      const outs = bind(custom_vjp_call_p, [...bj.consts, ...moved], {
+        jaxpr: bj.jaxpr,
+        fwd: bfwd,
+        bwd: bbwd,
+        numConsts: numConsts + bj.consts.length,
+      });
+      return [outs, outs.map(() => 0)];
+    },
+  },
+);
 
 /** A function with a custom VJP; set the rule with `defvjp(fwd, bwd)`. */
 export interface CustomVjpFunction<F extends (...args: any[]) => any> {
@@ -334,56 +366,63 @@ export function customVjp<F extends (...args: any[]) => any>(f: F): CustomVjpFun
 
 // ================================================================ checkpoint (remat)
 
-export const checkpoint_p: Primitive = definePrimitive("checkpoint", {
-  higherOrder: true,
-  multipleResults: true,
-  symbolicZeros: true,
-  abstractEval(avals, { jaxpr }) {
-    checkCall("checkpoint", avals, jaxpr);
-    return jaxpr.outAvals;
+/** Params of `checkpoint`: the function recomputed in the backward pass. */
+export type CheckpointParams = { readonly jaxpr: Jaxpr };
+
+export const checkpoint_p: Primitive<CheckpointParams> = definePrimitive<CheckpointParams>(
+  "checkpoint",
+  {
+    params: { jaxpr: "required" },
+    higherOrder: true,
+    multipleResults: true,
+    symbolicZeros: true,
+    abstractEval(avals, { jaxpr }) {
+      checkCall("checkpoint", avals, jaxpr);
+      return jaxpr.outAvals;
+    },
+    evalImpl(args, { jaxpr }) {
+      return evalJaxpr(jaxpr, [], args);
+    },
+    jvp(primals, tangents: (Tensor | null)[], { jaxpr }) {
+      const nz = tangents.map((t) => t !== null);
+      const { jaxpr: jj, outNonzeros } = jvpJaxpr(jaxpr, nz, false);
+      const outs = bind(checkpoint_p, [
+        ...jj.consts,
+        ...primals,
+        ...tangents.filter((t) => t !== null),
+      ], {
+        jaxpr: jj.jaxpr,
+      });
+      const n = jaxpr.outvars.length;
+      let k = n;
+      return [outs.slice(0, n), outNonzeros.map((z) => (z ? outs[k++] : null))];
+    },
+    transpose(cts, args, { jaxpr }) {
+      const lin = args.map((a) => a instanceof UndefinedPrimal);
+      const tj = transposeJaxpr(jaxpr, lin);
+      const c = cts.map((ct, i) => ct ?? zerosLikeT(jaxpr.outvars[i].aval));
+      const outs = bind(checkpoint_p, [
+        ...tj.consts,
+        ...args.filter((a) => !(a instanceof UndefinedPrimal)) as Tensor[],
+        ...c,
+      ], {
+        jaxpr: tj.jaxpr,
+      });
+      let k = 0;
+      return lin.map((l) => (l ? outs[k++] : null));
+    },
+    batch(args, dims, { jaxpr }, size) {
+      const { jaxpr: bj, outBatched } = batchJaxpr(jaxpr, dims, size, false);
+      const outs = bind(checkpoint_p, [...bj.consts, ...args], { jaxpr: bj.jaxpr });
+      return [outs, outBatched.map((b) => (b ? 0 : null))];
+    },
   },
-  evalImpl(args, { jaxpr }) {
-    return evalJaxpr(jaxpr, [], args);
-  },
-  jvp(primals, tangents, { jaxpr }) {
-    const nz = tangents.map((t: Tensor | null) => t !== null);
-    const { jaxpr: jj, outNonzeros } = jvpJaxpr(jaxpr, nz, false);
-    const outs = bind(checkpoint_p, [
-      ...jj.consts,
-      ...primals,
-      ...tangents.filter((t: Tensor | null) => t !== null),
-    ], {
-      jaxpr: jj.jaxpr,
-    });
-    const n = (jaxpr as Jaxpr).outvars.length;
-    let k = n;
-    return [outs.slice(0, n), outNonzeros.map((z) => (z ? outs[k++] : null))];
-  },
-  transpose(cts, args, { jaxpr }) {
-    const lin = args.map((a) => a instanceof UndefinedPrimal);
-    const tj = transposeJaxpr(jaxpr, lin);
-    const c = cts.map((ct, i) => ct ?? zerosLikeT((jaxpr as Jaxpr).outvars[i].aval));
-    const outs = bind(checkpoint_p, [
-      ...tj.consts,
-      ...args.filter((a) => !(a instanceof UndefinedPrimal)) as Tensor[],
-      ...c,
-    ], {
-      jaxpr: tj.jaxpr,
-    });
-    let k = 0;
-    return lin.map((l) => (l ? outs[k++] : null));
-  },
-  batch(args, dims, { jaxpr }, size) {
-    const { jaxpr: bj, outBatched } = batchJaxpr(jaxpr, dims, size, false);
-    const outs = bind(checkpoint_p, [...bj.consts, ...args], { jaxpr: bj.jaxpr });
-    return [outs, outBatched.map((b) => (b ? 0 : null))];
-  },
-});
+);
 
 // Rematerialization: the known outputs are computed now and no residuals are saved; the
 // staged equation recomputes the forward pass from the (known) inputs in the backward pass.
 definePartialEval(checkpoint_p, (b: JaxprBuilder, args: Tensor[], params) => {
-  const j = params.jaxpr as Jaxpr;
+  const j = paramsOf(checkpoint_p, params).jaxpr;
   const unk = args.map((a) => b.isOwn(a));
   const pe = partialEvalJaxpr(j, unk, false);
   const nKnown = pe.outUnknowns.filter((u) => !u).length;

@@ -17,7 +17,13 @@ import { currentBackend } from "./backend.ts";
 import { definePartialEval, type JaxprBuilder, partialEvalJaxpr } from "./builder.ts";
 import { evalJaxpr, type Jaxpr } from "./jaxpr.ts";
 import { batchJaxpr, jvpJaxpr, transposeJaxpr } from "./jaxpr_rules.ts";
-import { definePrimitive, type Params, type Primitive, UndefinedPrimal } from "./primitive.ts";
+import {
+  definePrimitive,
+  type Params,
+  paramsOf,
+  type Primitive,
+  UndefinedPrimal,
+} from "./primitive.ts";
 import type { Tensor } from "./tensor.ts";
 import { bind, pushInterpreter } from "./trace.ts";
 import { env } from "./env.ts";
@@ -151,11 +157,22 @@ function runCompiled(
   return outs;
 }
 
-export const jit_call_p: Primitive = definePrimitive("jit_call", {
+/**
+ * Params of `jit_call`: the closed jaxpr, the function's name (printed), and per input whether
+ * it is donated and which scalar inputs are inlined as literals.
+ */
+export type JitCallParams = {
+  readonly jaxpr: Jaxpr;
+  readonly name: string;
+  readonly donated?: readonly boolean[];
+  readonly literals?: readonly (number | undefined)[];
+};
+
+export const jit_call_p: Primitive<JitCallParams> = definePrimitive<JitCallParams>("jit_call", {
+  params: { jaxpr: "required", name: "required", donated: "optional", literals: "optional" },
   higherOrder: true,
   multipleResults: true,
-  abstractEval(avals, { jaxpr }) {
-    const j = jaxpr as Jaxpr;
+  abstractEval(avals, { jaxpr: j }) {
     if (avals.length !== j.invars.length || avals.some((a, i) => !a.equals(j.invars[i].aval))) {
       throw new TypeError(
         `jit_call: arguments ${fmtAvals(avals)} do not match the jaxpr's inputs ${
@@ -169,20 +186,22 @@ export const jit_call_p: Primitive = definePrimitive("jit_call", {
     return runCompiled(jaxpr, args, donated, literals);
   },
   symbolicZeros: true,
-  jvp(primals, tangents, { jaxpr, name }) {
-    const j = jaxpr as Jaxpr;
+  jvp(primals, tangents: (Tensor | null)[], { jaxpr: j, name }) {
     const nz = tangents.map((t) => t !== null);
     const { jaxpr: jj, outNonzeros } = jvpJaxpr(j, nz, false);
-    const outs = bind(jit_call_p, [...jj.consts, ...primals, ...tangents.filter((_, i) => nz[i])], {
-      jaxpr: jj.jaxpr,
-      name: `jvp(${name})`,
-    });
+    const outs = bind(
+      jit_call_p,
+      [...jj.consts, ...primals, ...tangents.filter((t) => t !== null)],
+      {
+        jaxpr: jj.jaxpr,
+        name: `jvp(${name})`,
+      },
+    );
     const n = j.outvars.length;
     let k = n;
     return [outs.slice(0, n), outNonzeros.map((z) => (z ? outs[k++] : null))];
   },
-  transpose(cts, args, { jaxpr, name }) {
-    const j = jaxpr as Jaxpr;
+  transpose(cts, args, { jaxpr: j, name }) {
     const linear = args.map((a) => a instanceof UndefinedPrimal);
     const tj = transposeJaxpr(j, linear);
     const ctsIn = cts.map((c, i) => c ?? zerosOf(j.outvars[i].aval));
@@ -210,9 +229,10 @@ export const jit_call_p: Primitive = definePrimitive("jit_call", {
 import { zerosLikeT as zerosOf } from "./prims/structural.ts";
 
 /** Partial evaluation of a call: the known part runs now, the unknown part is staged. */
-function callPartialEval(prim: Primitive) {
-  return (b: JaxprBuilder, args: Tensor[], params: Params): Tensor[] => {
-    const j = params.jaxpr as Jaxpr;
+function callPartialEval(prim: Primitive<JitCallParams>) {
+  return (b: JaxprBuilder, args: Tensor[], generic: Params): Tensor[] => {
+    const params = paramsOf(prim, generic);
+    const j = params.jaxpr;
     const unknowns = args.map((a) => b.isOwn(a));
     const pe = partialEvalJaxpr(j, unknowns, false);
     let knownOuts: Tensor[];

@@ -9,7 +9,13 @@
 import { fmtAvals, type ShapedArray } from "./aval.ts";
 import { currentBackend } from "./backend.ts";
 import { TracerLeakError } from "./errors.ts";
-import type { Params, Primitive } from "./primitive.ts";
+import {
+  checkParams,
+  type NoParams,
+  type Params,
+  paramChecks,
+  type Primitive,
+} from "./primitive.ts";
 import { consumedError, Tensor, Tracer } from "./tensor.ts";
 
 /** An interpreter: evaluation, JVP, batching or jaxpr building. */
@@ -91,8 +97,24 @@ export function scopeOf(interp: Interpreter): Disposable {
   };
 }
 
-/** Applies a primitive to tensors through the current interpreter. */
-export function bind(prim: Primitive, args: Tensor[], params: Params = {}): Tensor[] {
+/**
+ * The params argument of `bind`: the primitive's own params type, optional when it takes none
+ * (or only optional ones).
+ */
+export type ParamsArg<P extends Params> = NoParams extends P ? [params?: P] : [params: P];
+
+/**
+ * Applies a primitive to tensors through the current interpreter. The params are typed by the
+ * primitive (`bind(reduce_sum_p, [x], { axes: [0] })`); in strict and checked modes their keys
+ * are checked at run time too.
+ *
+ * @throws TypeError naming the primitive for a missing or an unknown param (checked modes).
+ */
+export function bind<P extends Params>(
+  prim: Primitive<P>,
+  args: Tensor[],
+  ...[params = {} as P]: ParamsArg<P>
+): Tensor[] {
   for (const a of args) {
     if (!(a instanceof Tensor)) {
       throw new TypeError(`internal: ${prim.name} was bound with a non-tensor ${a}`);
@@ -100,12 +122,17 @@ export function bind(prim: Primitive, args: Tensor[], params: Params = {}): Tens
     if (a instanceof Tracer && !a._interp.active) throw leakError(prim, a);
     if (a._consumed !== undefined) throw consumedError(prim.name, a);
   }
+  if (paramChecks()) checkParams(prim, params);
   return _current.process(prim, args, params);
 }
 
 /** `bind` for single-output primitives. */
-export function bind1(prim: Primitive, args: Tensor[], params: Params = {}): Tensor {
-  return bind(prim, args, params)[0];
+export function bind1<P extends Params>(
+  prim: Primitive<P>,
+  args: Tensor[],
+  ...params: ParamsArg<P>
+): Tensor {
+  return bind(prim, args, ...params)[0];
 }
 
 /** Runs `fn` with `interp` current. */

@@ -26,8 +26,8 @@
  */
 import type { Sgemm } from "./blas.ts";
 
-/** `conv_general_dilated`'s parameters, as bound (see `core/prims/conv.ts`). */
-export interface ConvParamsLike {
+/** `conv_general_dilated`'s parameters, as bound (see `core/prims/conv.ts`'s `ConvParams`). */
+export type ConvParamsLike = {
   /** Stride per spatial dim. */
   readonly windowStrides: readonly number[];
   /** `[lo, hi]` padding per spatial dim. */
@@ -40,7 +40,7 @@ export interface ConvParamsLike {
   readonly featureGroupCount: number;
   /** Batch groups. */
   readonly batchGroupCount: number;
-}
+};
 
 /** The lowerings of {@link convF32}. */
 export type ConvMethod = "im2col" | "taps" | "outputs";

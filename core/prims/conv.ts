@@ -30,21 +30,18 @@
  */
 import { prod, ShapedArray } from "../aval.ts";
 import type { TypedArray } from "../dtype.ts";
-import {
-  definePrimitive,
-  type HostArray,
-  type Params,
-  type Primitive,
-  UndefinedPrimal,
-} from "../primitive.ts";
+import { definePrimitive, type HostArray, type Primitive, UndefinedPrimal } from "../primitive.ts";
 import type { Tensor } from "../tensor.ts";
 import { bind1 } from "../trace.ts";
 import { add } from "./elementwise.ts";
 import { alloc } from "./host.ts";
 import { moveaxis, reshape, rev, transpose, zerosLikeT } from "./structural.ts";
 
-/** Parameters of `conv_general_dilated`. */
-export interface ConvParams {
+/**
+ * Parameters of `conv_general_dilated` (a type alias, so that it is assignable to the generic
+ * `Params` record).
+ */
+export type ConvParams = {
   /** Stride per spatial dim. */
   readonly windowStrides: readonly number[];
   /** `[lo, hi]` padding per spatial dim (may be negative). */
@@ -57,7 +54,7 @@ export interface ConvParams {
   readonly featureGroupCount: number;
   /** Batch groups. */
   readonly batchGroupCount: number;
-}
+};
 
 /** `(d − 1)·f + 1`, the size of a dimension of size d dilated by f (0 stays 0). */
 export function dilateDim(d: number, f: number): number {
@@ -80,7 +77,7 @@ export function windowOutDim(
 
 const isPosInt = (v: unknown): boolean => Number.isInteger(v) && (v as number) >= 1;
 
-function convAval(l: ShapedArray, r: ShapedArray, p: Params): ShapedArray {
+function convAval(l: ShapedArray, r: ShapedArray, p: ConvParams): ShapedArray {
   const bad = (why: string) => new TypeError(`Cannot conv ${l} with ${r}: ${why}`);
   if (l.dtype !== r.dtype) throw bad(`dtypes differ (${l.dtype} vs ${r.dtype})`);
   if (l.dtype === "bool") throw bad("bool operands are not supported");
@@ -174,7 +171,7 @@ function tapTable(
   return t;
 }
 
-function convImpl([l, r]: HostArray[], p: Params, o: ShapedArray): TypedArray {
+function convImpl([l, r]: HostArray[], p: ConvParams, o: ShapedArray): TypedArray {
   const out = alloc(o);
   const nsp = l.aval.ndim - 2;
   // pad the spatial dims to three (size-1 dims with a single tap) so one loop nest serves all
@@ -374,9 +371,8 @@ function transposeRhs(ct: Tensor, lhs: Tensor, rhsAval: ShapedArray, p: ConvPara
 function batchRule(
   [lhs, rhs]: Tensor[],
   [dl, dr]: (number | null)[],
-  p: Params,
+  q: ConvParams,
 ): [Tensor[], (number | null)[]] {
-  const q = p as ConvParams;
   const fgc = q.featureGroupCount, bgc = q.batchGroupCount;
   const conv = (l: Tensor, r: Tensor, over: Partial<ConvParams> = {}) =>
     convGeneralDilatedPrim(l, r, { ...q, ...over });
@@ -417,43 +413,52 @@ function batchRule(
 
 // ---------------------------------------------------------------- the primitive
 
-export const conv_general_dilated_p: Primitive = definePrimitive("conv_general_dilated", {
-  abstractEval([l, r], p) {
-    return [convAval(l, r, p)];
+export const conv_general_dilated_p: Primitive<ConvParams> = definePrimitive<ConvParams>(
+  "conv_general_dilated",
+  {
+    params: {
+      windowStrides: "required",
+      padding: "required",
+      lhsDilation: "required",
+      rhsDilation: "required",
+      featureGroupCount: "required",
+      batchGroupCount: "required",
+    },
+    abstractEval([l, r], p) {
+      return [convAval(l, r, p)];
+    },
+    impl([l, r], p, [o]) {
+      return [convImpl([l, r], p, o)];
+    },
+    // bilinear: d conv(l, r) = conv(dl, r) + conv(l, dr); symbolic zeros skip a term, so
+    // differentiating only the kernel (the usual training step) costs no extra forward conv
+    symbolicZeros: true,
+    jvp([l, r], [tl, tr]: (Tensor | null)[], q) {
+      const y = convGeneralDilatedPrim(l, r, q);
+      const a = tl ? convGeneralDilatedPrim(tl, r, q) : null;
+      const b = tr ? convGeneralDilatedPrim(l, tr, q) : null;
+      return [[y], [a && b ? add(a, b) : a ?? b]];
+    },
+    transpose([ct], [l, r], q) {
+      if (!ct) return [null, null];
+      const lu = l instanceof UndefinedPrimal, ru = r instanceof UndefinedPrimal;
+      if (lu && ru) {
+        throw new Error("internal: conv_general_dilated transpose with both operands linear");
+      }
+      return [
+        lu ? transposeLhs(ct, r as Tensor, l.aval, q) : null,
+        ru ? transposeRhs(ct, l as Tensor, r.aval, q) : null,
+      ];
+    },
+    batch: batchRule,
   },
-  impl([l, r], p, [o]) {
-    return [convImpl([l, r], p, o)];
-  },
-  // bilinear: d conv(l, r) = conv(dl, r) + conv(l, dr); symbolic zeros skip a term, so
-  // differentiating only the kernel (the usual training step) costs no extra forward conv
-  symbolicZeros: true,
-  jvp([l, r], [tl, tr]: (Tensor | null)[], p) {
-    const q = p as ConvParams;
-    const y = convGeneralDilatedPrim(l, r, q);
-    const a = tl ? convGeneralDilatedPrim(tl, r, q) : null;
-    const b = tr ? convGeneralDilatedPrim(l, tr, q) : null;
-    return [[y], [a && b ? add(a, b) : a ?? b]];
-  },
-  transpose([ct], [l, r], p) {
-    if (!ct) return [null, null];
-    const q = p as ConvParams;
-    const lu = l instanceof UndefinedPrimal, ru = r instanceof UndefinedPrimal;
-    if (lu && ru) {
-      throw new Error("internal: conv_general_dilated transpose with both operands linear");
-    }
-    return [
-      lu ? transposeLhs(ct, r as Tensor, l.aval, q) : null,
-      ru ? transposeRhs(ct, l as Tensor, r.aval, q) : null,
-    ];
-  },
-  batch: batchRule,
-});
+);
 
 /** Binds `conv_general_dilated` with complete, explicit params (no defaults, no "SAME"). */
 export function convGeneralDilatedPrim(lhs: Tensor, rhs: Tensor, p: ConvParams): Tensor {
   return bind1(conv_general_dilated_p, [lhs, rhs], {
     windowStrides: [...p.windowStrides],
-    padding: p.padding.map(([lo, hi]) => [lo, hi]),
+    padding: p.padding.map(([lo, hi]): [number, number] => [lo, hi]),
     lhsDilation: [...p.lhsDilation],
     rhsDilation: [...p.rhsDilation],
     featureGroupCount: p.featureGroupCount,

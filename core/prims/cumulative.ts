@@ -11,7 +11,12 @@
  */
 import { prod, ShapedArray } from "../aval.ts";
 import { type DType, isFloat } from "../dtype.ts";
-import { definePrimitive, type HostArray, type Primitive } from "../primitive.ts";
+import {
+  definePrimitive,
+  type HostArray,
+  type Primitive,
+  type PrimitiveRules,
+} from "../primitive.ts";
 import type { Tensor } from "../tensor.ts";
 import { bind1 } from "../trace.ts";
 import { add, eq, max as emax, min as emin, mul, select } from "./elementwise.ts";
@@ -46,8 +51,15 @@ function combiner(op: Op, dt: DType): (a: number, b: number) => number {
   }
 }
 
-function defCumulative(op: Op, rules: Pick<Primitive, "jvp" | "transpose">): Primitive {
-  const p: Primitive = definePrimitive(op, {
+/** Params of the cumulative primitives: the scanned axis, and whether from the end. */
+export type CumulativeParams = { readonly axis: number; readonly reverse: boolean };
+
+function defCumulative(
+  op: Op,
+  rules: Pick<PrimitiveRules<CumulativeParams>, "jvp" | "transpose">,
+): Primitive<CumulativeParams> {
+  const p: Primitive<CumulativeParams> = definePrimitive<CumulativeParams>(op, {
+    params: { axis: "required", reverse: "required" },
     abstractEval([x], { axis, reverse }) {
       if (!Number.isInteger(axis) || axis < 0 || axis >= x.ndim) {
         throw new RangeError(`${op}: axis ${axis} is out of bounds for ${x}`);
@@ -84,7 +96,7 @@ function defCumulative(op: Op, rules: Pick<Primitive, "jvp" | "transpose">): Pri
 }
 
 /** `cumsum` {axis, reverse}: inclusive running sums (bool: running logical or). */
-export const cumsum_p: Primitive = defCumulative("cumsum", {
+export const cumsum_p: Primitive<CumulativeParams> = defCumulative("cumsum", {
   jvp([x], [t], params) {
     return [[bind1(cumsum_p, [x], params)], [
       isFloat(x.dtype) ? bind1(cumsum_p, [t], params) : null,
@@ -97,7 +109,7 @@ export const cumsum_p: Primitive = defCumulative("cumsum", {
 });
 
 /** `cumprod` {axis, reverse}: inclusive running products. */
-export const cumprod_p: Primitive = defCumulative("cumprod", {
+export const cumprod_p: Primitive<CumulativeParams> = defCumulative("cumprod", {
   // JVP of the parallel scan of dual numbers (a, da)·(b, db) = (ab, da·b + a·db): no division
   jvp([x], [t], params) {
     const y = bind1(cumprod_p, [x], params);
@@ -123,7 +135,10 @@ function chooserCombine(f: (a: Tensor, b: Tensor) => Tensor) {
     return [out, add(mul(da, wa), mul(db, wb))];
   };
 }
-function chooserJvp(pr: () => Primitive, f: (a: Tensor, b: Tensor) => Tensor): Primitive["jvp"] {
+function chooserJvp(
+  pr: () => Primitive<CumulativeParams>,
+  f: (a: Tensor, b: Tensor) => Tensor,
+): PrimitiveRules<CumulativeParams>["jvp"] {
   return ([x], [t], params) => {
     const y = bind1(pr(), [x], params);
     if (!isFloat(x.dtype)) return [[y], [null]];
@@ -132,11 +147,11 @@ function chooserJvp(pr: () => Primitive, f: (a: Tensor, b: Tensor) => Tensor): P
   };
 }
 /** `cummax` {axis, reverse}: running maxima (NaN propagates from its position on). */
-export const cummax_p: Primitive = defCumulative("cummax", {
+export const cummax_p: Primitive<CumulativeParams> = defCumulative("cummax", {
   jvp: chooserJvp(() => cummax_p, emax),
 });
 /** `cummin` {axis, reverse}: running minima (NaN propagates from its position on). */
-export const cummin_p: Primitive = defCumulative("cummin", {
+export const cummin_p: Primitive<CumulativeParams> = defCumulative("cummin", {
   jvp: chooserJvp(() => cummin_p, emin),
 });
 
@@ -204,7 +219,7 @@ export function associativeScan(
 
 // ---------------------------------------------------------------- wrappers
 
-function cum(p: Primitive, x: Tensor, axis: number, reverse: boolean): Tensor {
+function cum(p: Primitive<CumulativeParams>, x: Tensor, axis: number, reverse: boolean): Tensor {
   return bind1(p, [x], { axis, reverse });
 }
 /** Inclusive cumulative sum along `axis` (from the end when `reverse`). */

@@ -8,7 +8,14 @@
  * @module
  */
 import { fmtAvals, prod, ShapedArray } from "../aval.ts";
-import { definePrimitive, type HostArray, type Params, type Primitive } from "../primitive.ts";
+import {
+  definePrimitive,
+  type HostArray,
+  type NoParams,
+  type Params,
+  type PlainPrimitive,
+  type Primitive,
+} from "../primitive.ts";
 import type { Tensor } from "../tensor.ts";
 import { bind, bind1 } from "../trace.ts";
 import { alloc } from "./host.ts";
@@ -76,11 +83,11 @@ export function identity(n: number): Tensor {
 }
 
 /** The batching rule shared by all decompositions: batch axis to the front, unbatched broadcast. */
-export function batchFront(p: () => Primitive) {
+export function batchFront<P extends Params>(p: () => Primitive<P>) {
   return (
     args: Tensor[],
     dims: (number | null)[],
-    params: Params,
+    params: P,
     size: number,
   ): [Tensor[], (number | null)[]] => {
     const moved = args.map((a, i) => {
@@ -123,7 +130,8 @@ function cholOne(a: Float64Array, n: number): Float64Array {
  * `cholesky`: `A [..., n, n]` (symmetric positive definite; only the lower triangle is read)
  * → lower-triangular `L` with `L·Lᵀ = A`; NaNs where `A` is not positive definite (as JAX).
  */
-export const cholesky_p: Primitive = definePrimitive("cholesky", {
+export const cholesky_p: PlainPrimitive = definePrimitive<NoParams>("cholesky", {
+  params: {},
   abstractEval(avals) {
     checkMatrix("cholesky", avals, true);
     return [avals[0]];
@@ -158,7 +166,16 @@ export const cholesky_p: Primitive = definePrimitive("cholesky", {
  * k]` → `x` with `op(a)·x = b`, `op(a) = aᵀ` when `transposeA`. Only the triangle of `a` named
  * by `lower` is read; with `unitDiagonal` its diagonal is taken as ones.
  */
-export const triangular_solve_p: Primitive = definePrimitive("triangular_solve", {
+/** Params of `triangular_solve`: which triangle, whether `a` is transposed, unit diagonal. */
+export type TriangularSolveParams = {
+  readonly lower: boolean;
+  readonly transposeA: boolean;
+  readonly unitDiagonal?: boolean;
+};
+export const triangular_solve_p: Primitive<TriangularSolveParams> = definePrimitive<
+  TriangularSolveParams
+>("triangular_solve", {
+  params: { lower: "required", transposeA: "required", unitDiagonal: "optional" },
   abstractEval(avals) {
     checkMatrix("triangular_solve", avals, true);
     const [a, b] = avals;
@@ -239,7 +256,8 @@ export function triangularSolve(
  * partial pivoting: `A[perm] = L·U`, `L` unit lower (strictly below the diagonal of `lu`), `U`
  * upper (the diagonal and above).
  */
-export const lu_p: Primitive = definePrimitive("lu", {
+export const lu_p: PlainPrimitive = definePrimitive<NoParams>("lu", {
+  params: {},
   multipleResults: true,
   abstractEval(avals) {
     checkMatrix("lu", avals, true);

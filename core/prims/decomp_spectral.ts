@@ -7,7 +7,7 @@
  * @module
  */
 import { ShapedArray } from "../aval.ts";
-import { definePrimitive, type Primitive } from "../primitive.ts";
+import { definePrimitive, type NoParams, type PlainPrimitive } from "../primitive.ts";
 import { bind } from "../trace.ts";
 import { alloc } from "./host.ts";
 import {
@@ -70,7 +70,8 @@ function jacobiEigh(a: Float64Array, n: number): Float64Array {
  * orthonormal eigenvectors as the columns of `V` (`A·V = V·diag(w)`). The matrix is symmetrised
  * as `(A + Aᵀ)/2` first.
  */
-export const eigh_p: Primitive = definePrimitive("eigh", {
+export const eigh_p: PlainPrimitive = definePrimitive<NoParams>("eigh", {
+  params: {},
   multipleResults: true,
   abstractEval(avals) {
     checkMatrix("eigh", avals, true);
@@ -118,7 +119,8 @@ export const eigh_p: Primitive = definePrimitive("eigh", {
  * factorisation), Householder reflections: `Q` has orthonormal columns, `R` is upper
  * triangular, `Q·R = A`.
  */
-export const qr_p: Primitive = definePrimitive("qr", {
+export const qr_p: PlainPrimitive = definePrimitive<NoParams>("qr", {
+  params: {},
   multipleResults: true,
   abstractEval(avals) {
     checkMatrix("qr", avals, false);
@@ -277,7 +279,8 @@ function jacobiSvdTall(
  * `svd`: `A [..., m, n]` → `(U [..., m, k], s [..., k], Vt [..., k, n])`, `k = min(m, n)`:
  * the reduced SVD `A = U·diag(s)·Vt`, `s` descending and non-negative, by one-sided Jacobi.
  */
-export const svd_p: Primitive = definePrimitive("svd", {
+export const svd_p: PlainPrimitive = definePrimitive<NoParams>("svd", {
+  params: {},
   multipleResults: true,
   abstractEval(avals) {
     checkMatrix("svd", avals, false);

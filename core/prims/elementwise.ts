@@ -9,15 +9,25 @@ import { type DType, isFloat } from "../dtype.ts";
 import {
   definePrimitive,
   type HostArray,
-  type Params,
-  type Primitive,
+  type NoParams,
+  type PlainPrimitive,
   UndefinedPrimal,
 } from "../primitive.ts";
 import type { Tensor } from "../tensor.ts";
-import { bind, bind1 } from "../trace.ts";
+import { bind1 } from "../trace.ts";
 import { erf as erfScalar, erfInv as erfInvScalar } from "../threefry.ts";
 import { alloc } from "./host.ts";
-import { broadcastInDim, full, moveaxis, zerosLikeT } from "./structural.ts";
+import { full, zerosLikeT } from "./structural.ts";
+import { batchElementwise } from "./convert.ts";
+
+export {
+  batchElementwise,
+  bitcast,
+  bitcast_p,
+  convert,
+  convert_p,
+  type DtypeParams,
+} from "./convert.ts";
 
 type Kind = "float" | "int" | "bool" | "any" | "intOrBool" | "num";
 
@@ -46,33 +56,6 @@ function checkKind(op: string, avals: ShapedArray[], kind: Kind): void {
   }
 }
 
-/** Batching rule for elementwise primitives: batch axes move to 0, unbatched operands broadcast. */
-export function batchElementwise(
-  prim: Primitive,
-): (
-  args: Tensor[],
-  dims: (number | null)[],
-  params: Params,
-  size: number,
-) => [Tensor[], (number | null)[]] {
-  return (args, dims, params, size) => {
-    const moved = args.map((a, i) => {
-      const d = dims[i];
-      if (d === null) {
-        return broadcastInDim(a, [size, ...a.shape], a.shape.map((_, k) => k + 1));
-      }
-      return moveaxis(a, d, 0);
-    });
-    const outs = prim.multipleResults
-      ? [..._bindAll(prim, moved, params)]
-      : [bind1(prim, moved, params)];
-    return [outs, outs.map(() => 0)];
-  };
-}
-function _bindAll(prim: Primitive, args: Tensor[], params: Params): Tensor[] {
-  return bind(prim, args, params);
-}
-
 // ---------------------------------------------------------------- unary
 
 interface UnarySpec {
@@ -80,11 +63,12 @@ interface UnarySpec {
   f: (x: number) => number;
   outDtype?: DType;
   jvp?: (x: Tensor, y: Tensor, t: Tensor) => Tensor | null;
-  transpose?: Primitive["transpose"];
+  transpose?: PlainPrimitive["transpose"];
 }
 
-function defUnary(name: string, spec: UnarySpec): Primitive {
-  const p: Primitive = definePrimitive(name, {
+function defUnary(name: string, spec: UnarySpec): PlainPrimitive {
+  const p: PlainPrimitive = definePrimitive<NoParams>(name, {
+    params: {},
     abstractEval([x]) {
       checkKind(name, [x], spec.kind);
       return [new ShapedArray(x.shape, spec.outDtype ?? x.dtype)];
@@ -107,7 +91,7 @@ function defUnary(name: string, spec: UnarySpec): Primitive {
   return p;
 }
 
-const u = (p: Primitive) => (x: Tensor): Tensor => bind1(p, [x]);
+const u = (p: PlainPrimitive) => (x: Tensor): Tensor => bind1(p, [x]);
 
 function roundHalfEven(x: number): number {
   const r = Math.round(x);
@@ -120,128 +104,133 @@ function logisticScalar(x: number): number {
 }
 const TWO_OVER_SQRT_PI = 2 / Math.sqrt(Math.PI);
 
-export const neg_p: Primitive = defUnary("neg", {
+export const neg_p: PlainPrimitive = defUnary("neg", {
   kind: "num",
   f: (x) => -x,
   jvp: (_x, _y, t) => neg(t),
   transpose: ([ct]) => [ct ? neg(ct) : null],
 });
-export const abs_p: Primitive = defUnary("abs", {
+export const abs_p: PlainPrimitive = defUnary("abs", {
   kind: "num",
   f: Math.abs,
   // d|x| = sign(x)·dx, with sign(0) = 0 so abs'(0) = 0 (as JAX)
   jvp: (x, _y, t) => mul(sign(x), t),
 });
-export const sign_p: Primitive = defUnary("sign", {
+export const sign_p: PlainPrimitive = defUnary("sign", {
   kind: "num",
   f: (x) => (x > 0 ? 1 : x < 0 ? -1 : x),
   jvp: () => null,
 });
-export const exp_p: Primitive = defUnary("exp", {
+export const exp_p: PlainPrimitive = defUnary("exp", {
   kind: "float",
   f: Math.exp,
   jvp: (_x, y, t) => mul(y, t),
 });
-export const expm1_p: Primitive = defUnary("expm1", {
+export const expm1_p: PlainPrimitive = defUnary("expm1", {
   kind: "float",
   f: Math.expm1,
   jvp: (_x, y, t) => mul(add(y, full(y.shape, 1, "f32")), t), // d expm1 = (y + 1)·dx
 });
-export const log_p: Primitive = defUnary("log", {
+export const log_p: PlainPrimitive = defUnary("log", {
   kind: "float",
   f: Math.log,
   jvp: (x, _y, t) => div(t, x),
 });
-export const log1p_p: Primitive = defUnary("log1p", {
+export const log1p_p: PlainPrimitive = defUnary("log1p", {
   kind: "float",
   f: Math.log1p,
   jvp: (x, _y, t) => div(t, add(x, full(x.shape, 1, "f32"))),
 });
-export const sqrt_p: Primitive = defUnary("sqrt", {
+export const sqrt_p: PlainPrimitive = defUnary("sqrt", {
   kind: "float",
   f: Math.sqrt,
   jvp: (_x, y, t) => div(t, mul(y, full(y.shape, 2, "f32"))), // d √x = dx / (2√x)
 });
-export const rsqrt_p: Primitive = defUnary("rsqrt", {
+export const rsqrt_p: PlainPrimitive = defUnary("rsqrt", {
   kind: "float",
   f: (x) => 1 / Math.sqrt(x),
   // d x^{-1/2} = -½ x^{-3/2} dx = -½ · y / x · dx
   jvp: (x, y, t) => mul(mul(div(y, x), full(x.shape, -0.5, "f32")), t),
 });
-export const sin_p: Primitive = defUnary("sin", {
+export const sin_p: PlainPrimitive = defUnary("sin", {
   kind: "float",
   f: Math.sin,
   jvp: (x, _y, t) => mul(cos(x), t),
 });
-export const cos_p: Primitive = defUnary("cos", {
+export const cos_p: PlainPrimitive = defUnary("cos", {
   kind: "float",
   f: Math.cos,
   jvp: (x, _y, t) => neg(mul(sin(x), t)),
 });
-export const tan_p: Primitive = defUnary("tan", {
+export const tan_p: PlainPrimitive = defUnary("tan", {
   kind: "float",
   f: Math.tan,
   jvp: (_x, y, t) => mul(add(full(y.shape, 1, "f32"), mul(y, y)), t), // d tan = (1 + tan²)·dx
 });
-export const tanh_p: Primitive = defUnary("tanh", {
+export const tanh_p: PlainPrimitive = defUnary("tanh", {
   kind: "float",
   f: Math.tanh,
   jvp: (_x, y, t) => mul(sub(full(y.shape, 1, "f32"), mul(y, y)), t), // d tanh = (1 − y²)·dx
 });
-export const asin_p: Primitive = defUnary("asin", {
+export const asin_p: PlainPrimitive = defUnary("asin", {
   kind: "float",
   f: Math.asin,
   jvp: (x, _y, t) => mul(rsqrt(sub(full(x.shape, 1, "f32"), mul(x, x))), t), // dx/√(1−x²)
 });
-export const acos_p: Primitive = defUnary("acos", {
+export const acos_p: PlainPrimitive = defUnary("acos", {
   kind: "float",
   f: Math.acos,
   jvp: (x, _y, t) => neg(mul(rsqrt(sub(full(x.shape, 1, "f32"), mul(x, x))), t)), // −dx/√(1−x²)
 });
-export const atan_p: Primitive = defUnary("atan", {
+export const atan_p: PlainPrimitive = defUnary("atan", {
   kind: "float",
   f: Math.atan,
   jvp: (x, _y, t) => div(t, add(full(x.shape, 1, "f32"), mul(x, x))), // dx/(1+x²)
 });
-export const sinh_p: Primitive = defUnary("sinh", {
+export const sinh_p: PlainPrimitive = defUnary("sinh", {
   kind: "float",
   f: Math.sinh,
   jvp: (x, _y, t) => mul(cosh(x), t),
 });
-export const cosh_p: Primitive = defUnary("cosh", {
+export const cosh_p: PlainPrimitive = defUnary("cosh", {
   kind: "float",
   f: Math.cosh,
   jvp: (x, _y, t) => mul(sinh(x), t),
 });
-export const logistic_p: Primitive = defUnary("logistic", {
+export const logistic_p: PlainPrimitive = defUnary("logistic", {
   kind: "float",
   f: logisticScalar,
   jvp: (_x, y, t) => mul(mul(y, sub(full(y.shape, 1, "f32"), y)), t), // dσ = σ(1−σ)·dx
 });
-export const floor_p: Primitive = defUnary("floor", {
+export const floor_p: PlainPrimitive = defUnary("floor", {
   kind: "float",
   f: Math.floor,
   jvp: () => null,
 });
-export const ceil_p: Primitive = defUnary("ceil", { kind: "float", f: Math.ceil, jvp: () => null });
-export const round_p: Primitive = defUnary("round", {
+export const ceil_p: PlainPrimitive = defUnary("ceil", {
+  kind: "float",
+  f: Math.ceil,
+  jvp: () => null,
+});
+export const round_p: PlainPrimitive = defUnary("round", {
   kind: "float",
   f: roundHalfEven,
   jvp: () => null,
 });
-export const erf_p: Primitive = defUnary("erf", {
+export const erf_p: PlainPrimitive = defUnary("erf", {
   kind: "float",
   f: erfScalar,
   // d erf = 2/√π · e^{−x²} dx
   jvp: (x, _y, t) => mul(mul(full(x.shape, TWO_OVER_SQRT_PI, "f32"), exp(neg(mul(x, x)))), t),
 });
-export const erf_inv_p: Primitive = defUnary("erf_inv", {
+export const erf_inv_p: PlainPrimitive = defUnary("erf_inv", {
   kind: "float",
   f: erfInvScalar,
   // d erfinv = √π/2 · e^{y²} dx
   jvp: (_x, y, t) => mul(mul(full(y.shape, Math.sqrt(Math.PI) / 2, "f32"), exp(mul(y, y))), t),
 });
-export const not_p: Primitive = definePrimitive("not", {
+export const not_p: PlainPrimitive = definePrimitive<NoParams>("not", {
+  params: {},
   abstractEval([x]) {
     checkKind("not", [x], "intOrBool");
     return [x];
@@ -256,17 +245,17 @@ export const not_p: Primitive = definePrimitive("not", {
   jvp: ([x]) => [[bind1(not_p, [x])], [null]],
 });
 (not_p as { batch: unknown }).batch = batchElementwise(not_p);
-export const is_nan_p: Primitive = defUnary("is_nan", {
+export const is_nan_p: PlainPrimitive = defUnary("is_nan", {
   kind: "float",
   f: (x) => (Number.isNaN(x) ? 1 : 0),
   outDtype: "bool",
 });
-export const is_inf_p: Primitive = defUnary("is_inf", {
+export const is_inf_p: PlainPrimitive = defUnary("is_inf", {
   kind: "float",
   f: (x) => (x === Infinity || x === -Infinity ? 1 : 0),
   outDtype: "bool",
 });
-export const stop_gradient_p: Primitive = defUnary("stop_gradient", {
+export const stop_gradient_p: PlainPrimitive = defUnary("stop_gradient", {
   kind: "any",
   f: (x) => x,
   jvp: () => null,
@@ -314,7 +303,7 @@ interface BinarySpec {
   jvp?: (x: Tensor, y: Tensor, out: Tensor, tx: Tensor, ty: Tensor) => Tensor | null;
   /** The JVP rule accepts null (zero) tangents. */
   zeroAware?: boolean;
-  transpose?: Primitive["transpose"];
+  transpose?: PlainPrimitive["transpose"];
 }
 
 /** Sum of possibly-zero (null) tangents. */
@@ -331,8 +320,9 @@ function checkBinary(op: string, x: ShapedArray, y: ShapedArray): void {
   }
 }
 
-function defBinary(name: string, spec: BinarySpec): Primitive {
-  const p: Primitive = definePrimitive(name, {
+function defBinary(name: string, spec: BinarySpec): PlainPrimitive {
+  const p: PlainPrimitive = definePrimitive<NoParams>(name, {
+    params: {},
     abstractEval([x, y]) {
       checkBinary(name, x, y);
       checkKind(name, [x, y], spec.kind);
@@ -359,7 +349,7 @@ function defBinary(name: string, spec: BinarySpec): Primitive {
   return p;
 }
 
-const b2 = (p: Primitive) => (x: Tensor, y: Tensor): Tensor => bind1(p, [x, y]);
+const b2 = (p: PlainPrimitive) => (x: Tensor, y: Tensor): Tensor => bind1(p, [x, y]);
 const isUndef = (a: unknown): boolean => a instanceof UndefinedPrimal;
 
 function intDiv(a: number, b: number, dt: DType): number {
@@ -368,14 +358,14 @@ function intDiv(a: number, b: number, dt: DType): number {
   return dt === "u32" ? q >>> 0 : q | 0;
 }
 
-export const add_p: Primitive = defBinary("add", {
+export const add_p: PlainPrimitive = defBinary("add", {
   kind: "any",
   f: (a, b, dt) => (dt === "bool" ? (a || b ? 1 : 0) : a + b),
   zeroAware: true,
   jvp: (_x, _y, _o, tx, ty) => addT(tx, ty),
   transpose: ([ct], [x, y]) => [isUndef(x) ? ct : null, isUndef(y) ? ct : null],
 });
-export const sub_p: Primitive = defBinary("sub", {
+export const sub_p: PlainPrimitive = defBinary("sub", {
   kind: "num",
   f: (a, b) => a - b,
   zeroAware: true,
@@ -385,7 +375,7 @@ export const sub_p: Primitive = defBinary("sub", {
     isUndef(y) && ct ? neg(ct) : null,
   ],
 });
-export const mul_p: Primitive = defBinary("mul", {
+export const mul_p: PlainPrimitive = defBinary("mul", {
   kind: "any",
   f: (
     a,
@@ -408,7 +398,7 @@ export const mul_p: Primitive = defBinary("mul", {
     return [isUndef(x) ? mul(ct, y as Tensor) : null, isUndef(y) ? mul(x as Tensor, ct) : null];
   },
 });
-export const div_p: Primitive = defBinary("div", {
+export const div_p: PlainPrimitive = defBinary("div", {
   kind: "num",
   f: (a, b, dt) => (dt === "f32" ? a / b : intDiv(a, b, dt)),
   // d(x/y) = dx/y − (x/y)·dy/y
@@ -420,7 +410,7 @@ export const div_p: Primitive = defBinary("div", {
     throw new Error("internal: div is not linear in its denominator");
   },
 });
-export const pow_p: Primitive = defBinary("pow", {
+export const pow_p: PlainPrimitive = defBinary("pow", {
   kind: "float",
   f: Math.pow,
   // d x^y = y·x^(y−1)·dx (0 where y = 0, as JAX) + log(x)·x^y·dy (log of 0 replaced by 0)
@@ -442,17 +432,17 @@ function balanced(x: Tensor, out: Tensor, y: Tensor): Tensor {
   const one = full(x.shape, 1, "f32"), half = full(x.shape, 0.5, "f32"), zero = zerosLikeT(x);
   return select(eq(x, out), select(eq(y, out), half, one), zero);
 }
-export const max_p: Primitive = defBinary("max", {
+export const max_p: PlainPrimitive = defBinary("max", {
   kind: "any",
   f: maxScalar,
   jvp: (x, y, out, tx, ty) => add(mul(tx, balanced(x, out, y)), mul(ty, balanced(y, out, x))),
 });
-export const min_p: Primitive = defBinary("min", {
+export const min_p: PlainPrimitive = defBinary("min", {
   kind: "any",
   f: minScalar,
   jvp: (x, y, out, tx, ty) => add(mul(tx, balanced(x, out, y)), mul(ty, balanced(y, out, x))),
 });
-export const rem_p: Primitive = defBinary("rem", {
+export const rem_p: PlainPrimitive = defBinary("rem", {
   kind: "num",
   f: (
     a,
@@ -465,7 +455,7 @@ export const rem_p: Primitive = defBinary("rem", {
     return sub(tx, mul(mul(sign(q), floor(abs(q))), ty));
   },
 });
-export const atan2_p: Primitive = defBinary("atan2", {
+export const atan2_p: PlainPrimitive = defBinary("atan2", {
   kind: "float",
   f: Math.atan2,
   // d atan2(a, b) = (b·da − a·db)/(a² + b²)
@@ -473,44 +463,53 @@ export const atan2_p: Primitive = defBinary("atan2", {
 });
 const bitOp = (f: (a: number, b: number) => number) => (a: number, b: number, dt: DType) =>
   dt === "bool" ? f(a, b) & 1 : dt === "u32" ? f(a, b) >>> 0 : f(a, b) | 0;
-export const and_p: Primitive = defBinary("and", { kind: "intOrBool", f: bitOp((a, b) => a & b) });
-export const or_p: Primitive = defBinary("or", { kind: "intOrBool", f: bitOp((a, b) => a | b) });
-export const xor_p: Primitive = defBinary("xor", { kind: "intOrBool", f: bitOp((a, b) => a ^ b) });
-export const shift_left_p: Primitive = defBinary("shift_left", {
+export const and_p: PlainPrimitive = defBinary("and", {
+  kind: "intOrBool",
+  f: bitOp((a, b) => a & b),
+});
+export const or_p: PlainPrimitive = defBinary("or", {
+  kind: "intOrBool",
+  f: bitOp((a, b) => a | b),
+});
+export const xor_p: PlainPrimitive = defBinary("xor", {
+  kind: "intOrBool",
+  f: bitOp((a, b) => a ^ b),
+});
+export const shift_left_p: PlainPrimitive = defBinary("shift_left", {
   kind: "int",
   f: (a, b, dt) => (b >>> 0 >= 32 ? 0 : dt === "u32" ? (a << b) >>> 0 : a << b),
 });
-export const shift_right_logical_p: Primitive = defBinary("shift_right_logical", {
+export const shift_right_logical_p: PlainPrimitive = defBinary("shift_right_logical", {
   kind: "int",
   f: (a, b, dt) => (b >>> 0 >= 32 ? 0 : dt === "u32" ? a >>> b : (a >>> b) | 0),
 });
 const cmp = (f: (a: number, b: number) => boolean) => (a: number, b: number) => (f(a, b) ? 1 : 0);
-export const eq_p: Primitive = defBinary("eq", {
+export const eq_p: PlainPrimitive = defBinary("eq", {
   kind: "any",
   f: cmp((a, b) => a === b),
   outDtype: "bool",
 });
-export const ne_p: Primitive = defBinary("ne", {
+export const ne_p: PlainPrimitive = defBinary("ne", {
   kind: "any",
   f: cmp((a, b) => a !== b),
   outDtype: "bool",
 });
-export const lt_p: Primitive = defBinary("lt", {
+export const lt_p: PlainPrimitive = defBinary("lt", {
   kind: "any",
   f: cmp((a, b) => a < b),
   outDtype: "bool",
 });
-export const le_p: Primitive = defBinary("le", {
+export const le_p: PlainPrimitive = defBinary("le", {
   kind: "any",
   f: cmp((a, b) => a <= b),
   outDtype: "bool",
 });
-export const gt_p: Primitive = defBinary("gt", {
+export const gt_p: PlainPrimitive = defBinary("gt", {
   kind: "any",
   f: cmp((a, b) => a > b),
   outDtype: "bool",
 });
-export const ge_p: Primitive = defBinary("ge", {
+export const ge_p: PlainPrimitive = defBinary("ge", {
   kind: "any",
   f: cmp((a, b) => a >= b),
   outDtype: "bool",
@@ -549,7 +548,8 @@ export const ge_p: Primitive = defBinary("ge", {
 
 // ---------------------------------------------------------------- select, casts
 
-export const select_p: Primitive = definePrimitive("select", {
+export const select_p: PlainPrimitive = definePrimitive<NoParams>("select", {
+  params: {},
   abstractEval([p, a, b]) {
     if (
       p.dtype !== "bool" || a.dtype !== b.dtype || !sameShape(p.shape, a.shape) ||
@@ -589,75 +589,4 @@ export const select_p: Primitive = definePrimitive("select", {
 /** `where(pred, onTrue, onFalse)` on equal shapes. */
 export function select(pred: Tensor, onTrue: Tensor, onFalse: Tensor): Tensor {
   return bind1(select_p, [pred, onTrue, onFalse]);
-}
-
-function castScalar(v: number, to: DType): number {
-  switch (to) {
-    case "bool":
-      return v !== 0 ? 1 : 0;
-    case "i32":
-      return Number.isNaN(v) ? 0 : Math.max(-2147483648, Math.min(2147483647, Math.trunc(v)));
-    case "u32":
-      return Number.isNaN(v) ? 0 : Math.max(0, Math.min(4294967295, Math.trunc(v)));
-    case "f32":
-      return v;
-  }
-}
-
-export const convert_p: Primitive = definePrimitive("convert", {
-  abstractEval([x], { dtype }) {
-    return [new ShapedArray(x.shape, dtype)];
-  },
-  impl([x], { dtype }, [o]) {
-    const out = alloc(o);
-    const d = x.data;
-    // i32 → u32 and back wrap as bit patterns (as C casts); floats saturate
-    if (x.aval.dtype === "i32" && dtype === "u32") {
-      for (let i = 0; i < d.length; i++) out[i] = d[i] >>> 0;
-    } else if (x.aval.dtype === "u32" && dtype === "i32") {
-      for (let i = 0; i < d.length; i++) out[i] = d[i] | 0;
-    } else for (let i = 0; i < d.length; i++) out[i] = castScalar(d[i], dtype);
-    return [out];
-  },
-  jvp([x], [t], { dtype }) {
-    const y = convert(x, dtype);
-    return [[y], [isFloat(x.dtype) && isFloat(dtype) ? t : null]];
-  },
-  transpose([ct], [_x], { dtype }) {
-    return [ct && dtype === "f32" ? ct : null];
-  },
-});
-(convert_p as { batch: unknown }).batch = batchElementwise(convert_p);
-/** Converts the dtype (floats to ints truncate toward zero and saturate). */
-export function convert(x: Tensor, dtype: DType): Tensor {
-  if (x.dtype === dtype) return x;
-  return bind1(convert_p, [x], { dtype });
-}
-
-export const bitcast_p: Primitive = definePrimitive("bitcast", {
-  abstractEval([x], { dtype }) {
-    if (x.dtype === "bool" || dtype === "bool") {
-      throw new TypeError(`Cannot bitcast ${x} to ${dtype}: bool has no 32-bit representation`);
-    }
-    return [new ShapedArray(x.shape, dtype)];
-  },
-  impl([x], _p, [o]) {
-    const out = alloc(o);
-    const src = x.data instanceof Float64Array ? new Float32Array(x.data) : x.data;
-    if (out instanceof Float64Array) {
-      out.set(new Float32Array(src.buffer, src.byteOffset, src.length));
-    } else {new Uint8Array(out.buffer).set(
-        new Uint8Array(src.buffer, src.byteOffset, src.byteLength),
-      );}
-    return [out];
-  },
-  jvp([x], _t, { dtype }) {
-    return [[bitcast(x, dtype)], [null]];
-  },
-});
-(bitcast_p as { batch: unknown }).batch = batchElementwise(bitcast_p);
-/** Reinterprets the 32-bit pattern as another dtype. */
-export function bitcast(x: Tensor, dtype: DType): Tensor {
-  if (x.dtype === dtype) return x;
-  return bind1(bitcast_p, [x], { dtype });
 }

@@ -55,7 +55,10 @@ function checkIndices(op: string, idx: ShapedArray, all: ShapedArray[], axis: nu
  * `gather` {axis}: inputs `(x, idx: i32)`; `out[p, j, q] = x[p, clamp(idx[j], 0, A-1), q]`,
  * of shape `x.shape[:axis] + idx.shape + x.shape[axis+1:]` (zeros when A = 0).
  */
-export const gather_p: Primitive = definePrimitive("gather", {
+/** Params of `gather`: the axis of `x` that the indices select along. */
+export type GatherParams = { readonly axis: number };
+export const gather_p: Primitive<GatherParams> = definePrimitive<GatherParams>("gather", {
+  params: { axis: "required" },
   abstractEval(avals, { axis }) {
     const [x, idx] = avals;
     if (avals.length !== 2) throw new TypeError(`gather takes 2 operands, got ${fmtAvals(avals)}`);
@@ -147,7 +150,10 @@ function gatherOrZero(x: Tensor, idx: Tensor, axis: number): Tensor {
  * With duplicate indices, "add" accumulates them all (bool: logical or) and "set" keeps one of
  * them (the last on the reference backend; unspecified on GPUs, as in JAX).
  */
-export const scatter_p: Primitive = definePrimitive("scatter", {
+/** Params of `scatter`: the axis, and whether updates replace or add to the values. */
+export type ScatterParams = { readonly axis: number; readonly mode: "set" | "add" };
+export const scatter_p: Primitive<ScatterParams> = definePrimitive<ScatterParams>("scatter", {
+  params: { axis: "required", mode: "required" },
   abstractEval(avals, { axis, mode }) {
     if (avals.length !== 3) throw new TypeError(`scatter takes 3 operands, got ${fmtAvals(avals)}`);
     const [x, idx, u] = avals;

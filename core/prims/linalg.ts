@@ -11,19 +11,23 @@ import { alloc } from "./host.ts";
 import { moveaxis, transpose } from "./structural.ts";
 import { add } from "./elementwise.ts";
 
-/** Dimension numbers: contracting and batch dimensions of lhs and rhs. */
-export interface DotDims {
+/**
+ * Dimension numbers: contracting and batch dimensions of lhs and rhs; the params of
+ * `dot_general` (a type alias: assignable to the generic `Params` record).
+ */
+export type DotDims = {
   /** `[lhsContracting, rhsContracting]`. */
   readonly contracting: readonly [readonly number[], readonly number[]];
   /** `[lhsBatch, rhsBatch]`. */
   readonly batch: readonly [readonly number[], readonly number[]];
-}
+};
 
 function freeDims(ndim: number, c: readonly number[], b: readonly number[]): number[] {
   return [...Array(ndim).keys()].filter((i) => !c.includes(i) && !b.includes(i));
 }
 
-export const dot_general_p: Primitive = definePrimitive("dot_general", {
+export const dot_general_p: Primitive<DotDims> = definePrimitive<DotDims>("dot_general", {
+  params: { contracting: "required", batch: "required" },
   abstractEval([l, r], { contracting: [lc, rc], batch: [lb, rb] }) {
     const bad = (why: string) => new TypeError(`Cannot dot_general ${fmtAvals([l, r])}: ${why}`);
     if (l.dtype !== r.dtype) throw bad(`dtypes differ (${l.dtype} vs ${r.dtype})`);
@@ -60,7 +64,7 @@ export const dot_general_p: Primitive = definePrimitive("dot_general", {
     const N = prod(rf.map((d) => r.aval.shape[d]));
     const K = prod(lc.map((d: number) => l.aval.shape[d]));
     // precompute offsets of each flattened batch/free/contract index
-    const offs = (dims: number[], shape: readonly number[], st: number[]) => {
+    const offs = (dims: readonly number[], shape: readonly number[], st: number[]) => {
       const n = prod(dims.map((d) => shape[d]));
       const res = new Int32Array(n);
       const sub = dims.map((d) => shape[d]);

@@ -4,18 +4,27 @@
  * @module
  */
 import { ShapedArray, stridesOf } from "../aval.ts";
-import { isFloat } from "../dtype.ts";
+import { type DType, isFloat } from "../dtype.ts";
 import {
   definePrimitive,
   getPrimitive,
-  type Params,
   type Primitive,
+  type PrimitiveRules,
   type UndefinedPrimal,
 } from "../primitive.ts";
 import type { Tensor } from "../tensor.ts";
 import { bind1 } from "../trace.ts";
 import { alloc, forEachIndex } from "./host.ts";
-import { broadcastInDim, constant, moveaxis, reshape } from "./structural.ts";
+import {
+  broadcast_in_dim_p,
+  broadcastInDim,
+  concatenate_p,
+  constant,
+  moveaxis,
+  reshape,
+  slice_p,
+  transpose_p,
+} from "./structural.ts";
 const convert_ref = (x: Tensor, dtype: string): Tensor =>
   bind1(getPrimitive("convert"), [x], { dtype });
 
@@ -53,13 +62,17 @@ function reduceLoop(
   });
 }
 
+/** Params of the reductions `reduce_sum/max/min/prod`: the reduced axes, sorted and unique. */
+export type ReduceParams = { readonly axes: readonly number[] };
+
 function defReduce(
   name: string,
   identity: (dtype: string) => number,
   combine: (a: number, b: number) => number,
-  rules: Partial<Primitive>,
-): Primitive {
-  return definePrimitive(name, {
+  rules: Pick<PrimitiveRules<ReduceParams>, "jvp" | "transpose">,
+): Primitive<ReduceParams> {
+  return definePrimitive<ReduceParams>(name, {
+    params: { axes: "required" },
     abstractEval([x], { axes }) {
       if (name === "reduce_sum" || name === "reduce_prod") {
         // fine for all dtypes
@@ -79,7 +92,7 @@ function defReduce(
     },
     batch([x], [d], { axes }) {
       const xb = moveaxis(x, d!, 0);
-      return [[bind1(getPrim(name), [xb], { axes: axes.map((a: number) => a + 1) })], [0]];
+      return [[bind1(getPrim(name), [xb], { axes: axes.map((a) => a + 1) })], [0]];
     },
     ...rules,
   });
@@ -105,53 +118,65 @@ export function expandReduced(
   return broadcastInDim(y, shape, keep);
 }
 
-export const reduce_sum_p: Primitive = defReduce("reduce_sum", () => 0, (a, b) => a + b, {
-  jvp([x], [t], params) {
-    return [[bind1(reduce_sum_p, [x], params)], [
-      isFloat(x.dtype) ? bind1(reduce_sum_p, [t], params) : null,
-    ]];
+export const reduce_sum_p: Primitive<ReduceParams> = defReduce(
+  "reduce_sum",
+  () => 0,
+  (a, b) => a + b,
+  {
+    jvp([x], [t], params) {
+      return [[bind1(reduce_sum_p, [x], params)], [
+        isFloat(x.dtype) ? bind1(reduce_sum_p, [t], params) : null,
+      ]];
+    },
+    transpose([ct], [x], { axes }) {
+      return [ct ? expandReduced(ct, (x as UndefinedPrimal).aval.shape, axes) : null];
+    },
   },
-  transpose([ct], [x], { axes }) {
-    return [ct ? expandReduced(ct, (x as UndefinedPrimal).aval.shape, axes) : null];
-  },
-});
+);
 // For max/min the tangent flows to the locations equal to the result, split evenly among
 // ties (as JAX's reduce_max JVP via _reduce_chooser_jvp_rule).
-function chooserJvp(p: () => Primitive) {
-  return ([x]: Tensor[], [t]: Tensor[], params: Params): [Tensor[], (Tensor | null)[]] => {
+function chooserJvp(p: () => Primitive<ReduceParams>) {
+  return ([x]: Tensor[], [t]: Tensor[], params: ReduceParams): [Tensor[], (Tensor | null)[]] => {
     const y = bind1(p(), [x], params);
     if (!isFloat(x.dtype)) return [[y], [null]];
-    const axes = params.axes as number[];
+    const axes = params.axes;
     const mask = convert_ref(bind1(getPrim("eq"), [x, expandReduced(y, x.shape, axes)]), "f32");
     const count = bind1(reduce_sum_p, [mask], params);
     const num = bind1(reduce_sum_p, [bind1(getPrim("mul"), [mask, t])], params);
     return [[y], [bind1(getPrim("div"), [num, count])]];
   };
 }
-export const reduce_max_p: Primitive = defReduce("reduce_max", intMin, nanMax, {
+export const reduce_max_p: Primitive<ReduceParams> = defReduce("reduce_max", intMin, nanMax, {
   jvp: chooserJvp(() => reduce_max_p),
 });
-export const reduce_min_p: Primitive = defReduce("reduce_min", intMax, nanMin, {
+export const reduce_min_p: Primitive<ReduceParams> = defReduce("reduce_min", intMax, nanMin, {
   jvp: chooserJvp(() => reduce_min_p),
 });
-export const reduce_prod_p: Primitive = defReduce("reduce_prod", () => 1, (a, b) => a * b, {
-  // d Πx = Σ_i (Π_{j≠i} x_j) dx_i, computed without division so zeros are handled:
-  // products of the prefix and suffix (exclusive cumulative products) along the reduced axes.
-  jvp([x], [t], params) {
-    const y = bind1(reduce_prod_p, [x], params);
-    if (!isFloat(x.dtype)) return [[y], [null]];
-    const axes = params.axes as number[];
-    // flatten the reduced axes into one trailing axis
-    const keep = [...Array(x.ndim).keys()].filter((i) => !axes.includes(i));
-    const xt = moveToEnd(x, keep, axes), tt = moveToEnd(t, keep, axes);
-    const n = xt.shape[xt.ndim - 1];
-    const others = exclusiveProducts(xt, n);
-    const dy = bind1(reduce_sum_p, [bind1(getPrim("mul"), [others, tt])], { axes: [xt.ndim - 1] });
-    return [[y], [dy]];
+export const reduce_prod_p: Primitive<ReduceParams> = defReduce(
+  "reduce_prod",
+  () => 1,
+  (a, b) => a * b,
+  {
+    // d Πx = Σ_i (Π_{j≠i} x_j) dx_i, computed without division so zeros are handled:
+    // products of the prefix and suffix (exclusive cumulative products) along the reduced axes.
+    jvp([x], [t], params) {
+      const y = bind1(reduce_prod_p, [x], params);
+      if (!isFloat(x.dtype)) return [[y], [null]];
+      const axes = params.axes;
+      // flatten the reduced axes into one trailing axis
+      const keep = [...Array(x.ndim).keys()].filter((i) => !axes.includes(i));
+      const xt = moveToEnd(x, keep, axes), tt = moveToEnd(t, keep, axes);
+      const n = xt.shape[xt.ndim - 1];
+      const others = exclusiveProducts(xt, n);
+      const dy = bind1(reduce_sum_p, [bind1(getPrim("mul"), [others, tt])], {
+        axes: [xt.ndim - 1],
+      });
+      return [[y], [dy]];
+    },
   },
-});
-function moveToEnd(x: Tensor, keep: number[], axes: number[]): Tensor {
-  const tr = bind1(getPrim("transpose"), [x], { perm: [...keep, ...axes] });
+);
+function moveToEnd(x: Tensor, keep: number[], axes: readonly number[]): Tensor {
+  const tr = bind1(transpose_p, [x], { perm: [...keep, ...axes] });
   const outer = keep.map((k) => x.shape[k]);
   const n = axes.reduce((a, k) => a * x.shape[k], 1);
   return reshape(tr, [...outer, n]);
@@ -160,26 +185,33 @@ function exclusiveProducts(x: Tensor, n: number): Tensor {
   // others[i] = Π_{j<i} x_j · Π_{j>i} x_j via exclusive cumprods
   const last = x.ndim - 1;
   const cp = getPrim("cumprod");
-  const ones = bind1(getPrim("broadcast_in_dim"), [constOne()], {
+  const ones = bind1(broadcast_in_dim_p, [constOne()], {
     shape: [...x.shape.slice(0, last), 1],
     broadcastDimensions: [],
   });
   const lo = [...x.shape.slice(0, last).map(() => 0), 0];
   const sl = (a: Tensor, s: number, e: number) =>
-    bind1(getPrim("slice"), [a], {
+    bind1(slice_p, [a], {
       start: [...lo.slice(0, last), s],
       limit: [...a.shape.slice(0, last), e],
       strides: a.shape.map(() => 1),
     });
-  const cat = (a: Tensor, b: Tensor) => bind1(getPrim("concatenate"), [a, b], { axis: last });
+  const cat = (a: Tensor, b: Tensor) => bind1(concatenate_p, [a, b], { axis: last });
   const pre = cat(ones, sl(bind1(cp, [x], { axis: last, reverse: false }), 0, n - 1));
   const post = cat(sl(bind1(cp, [x], { axis: last, reverse: true }), 1, n), ones);
   return bind1(getPrim("mul"), [pre, post]);
 }
 const constOne = () => constant([1], [], "f32");
 
-function defArg(name: "argmax" | "argmin", better: (a: number, b: number) => boolean): Primitive {
-  const p: Primitive = definePrimitive(name, {
+/** Params of `argmax`/`argmin`: the reduced axis and the index dtype (default i32). */
+export type ArgReduceParams = { readonly axis: number; readonly indexDtype?: DType };
+
+function defArg(
+  name: "argmax" | "argmin",
+  better: (a: number, b: number) => boolean,
+): Primitive<ArgReduceParams> {
+  const p: Primitive<ArgReduceParams> = definePrimitive<ArgReduceParams>(name, {
+    params: { axis: "required", indexDtype: "optional" },
     abstractEval([x], { axis, indexDtype }) {
       if (axis < 0 || axis >= x.ndim) {
         throw new RangeError(`${name}: axis ${axis} is out of bounds for ${x}`);
@@ -216,9 +248,9 @@ function defArg(name: "argmax" | "argmin", better: (a: number, b: number) => boo
   return p;
 }
 /** Index of the first maximum along an axis (NaN counts as the maximum, as NumPy). */
-export const argmax_p: Primitive = defArg("argmax", (a, b) => a > b);
+export const argmax_p: Primitive<ArgReduceParams> = defArg("argmax", (a, b) => a > b);
 /** Index of the first minimum along an axis. */
-export const argmin_p: Primitive = defArg("argmin", (a, b) => a < b);
+export const argmin_p: Primitive<ArgReduceParams> = defArg("argmin", (a, b) => a < b);
 
 /** Sum over the given sorted axes. */
 export function reduceSum(x: Tensor, axes: readonly number[]): Tensor {

@@ -35,7 +35,17 @@ function sortLine(keys: Float64Array, descending: boolean): Uint32Array {
  * permutation to the others. The sort is stable in both directions (equal keys keep their
  * order), NaNs sort last in both directions (NumPy's order for ascending), and -0 equals +0.
  */
-export const sort_p: Primitive = definePrimitive("sort", {
+/**
+ * Params of `sort`: the axis, the number of leading operands that are keys (only 1), and the
+ * direction.
+ */
+export type SortParams = {
+  readonly axis: number;
+  readonly numKeys?: number;
+  readonly descending?: boolean;
+};
+export const sort_p: Primitive<SortParams> = definePrimitive<SortParams>("sort", {
+  params: { axis: "required", numKeys: "optional", descending: "optional" },
   multipleResults: true,
   abstractEval(avals, { axis, numKeys }) {
     if (avals.length === 0) throw new TypeError("Cannot sort zero operands");

@@ -38,7 +38,15 @@ export function zerosLikeT(x: { shape: readonly number[]; dtype: DType }): Tenso
 
 // ---------------------------------------------------------------- broadcast_in_dim
 
-export const broadcast_in_dim_p: Primitive = definePrimitive("broadcast_in_dim", {
+/** Params of `broadcast_in_dim`: the result shape; operand dim i goes to result dim `broadcastDimensions[i]`. */
+export type BroadcastInDimParams = {
+  readonly shape: readonly number[];
+  readonly broadcastDimensions: readonly number[];
+};
+export const broadcast_in_dim_p: Primitive<BroadcastInDimParams> = definePrimitive<
+  BroadcastInDimParams
+>("broadcast_in_dim", {
+  params: { shape: "required", broadcastDimensions: "required" },
   abstractEval([x], { shape, broadcastDimensions: bd }) {
     const ok = bd.length === x.ndim &&
       bd.every((d: number, i: number) =>
@@ -96,7 +104,10 @@ export function broadcastInDim(
 
 // ---------------------------------------------------------------- reshape
 
-export const reshape_p: Primitive = definePrimitive("reshape", {
+/** Params of `reshape`: the result shape (explicit, no -1). */
+export type ReshapeParams = { readonly shape: readonly number[] };
+export const reshape_p: Primitive<ReshapeParams> = definePrimitive<ReshapeParams>("reshape", {
+  params: { shape: "required" },
   abstractEval([x], { shape }) {
     if (prod(shape) !== x.size || shape.some((d: number) => !(Number.isInteger(d) && d >= 0))) {
       throw new TypeError(
@@ -129,36 +140,42 @@ export function reshape(x: Tensor, shape: readonly number[]): Tensor {
 
 // ---------------------------------------------------------------- transpose
 
-export const transpose_p: Primitive = definePrimitive("transpose", {
-  abstractEval([x], { perm }) {
-    const ok = perm.length === x.ndim &&
-      [...perm].sort((a: number, b: number) => a - b).every((v: number, i: number) => v === i);
-    if (!ok) throw new RangeError(`Cannot transpose ${x} with permutation [${perm}]`);
-    return [new ShapedArray(perm.map((p: number) => x.shape[p]), x.dtype)];
+/** Params of `transpose`: result dim i is operand dim `perm[i]`. */
+export type TransposeParams = { readonly perm: readonly number[] };
+export const transpose_p: Primitive<TransposeParams> = definePrimitive<TransposeParams>(
+  "transpose",
+  {
+    params: { perm: "required" },
+    abstractEval([x], { perm }) {
+      const ok = perm.length === x.ndim &&
+        [...perm].sort((a: number, b: number) => a - b).every((v: number, i: number) => v === i);
+      if (!ok) throw new RangeError(`Cannot transpose ${x} with permutation [${perm}]`);
+      return [new ShapedArray(perm.map((p: number) => x.shape[p]), x.dtype)];
+    },
+    impl([x], { perm }, [o]) {
+      const out = alloc(o);
+      const xs = stridesOf(x.aval.shape);
+      const st = perm.map((p: number) => xs[p]);
+      const src = x.data;
+      forEachIndex(o.shape, (idx, flat) => {
+        let off = 0;
+        for (let k = 0; k < idx.length; k++) off += idx[k] * st[k];
+        out[flat] = src[off];
+      });
+      return [out];
+    },
+    jvp([x], [t], { perm }) {
+      return [[transpose(x, perm)], [transpose(t, perm)]];
+    },
+    transpose([ct], _x, { perm }) {
+      return [ct ? transpose(ct, invertPerm(perm)) : null];
+    },
+    batch([x], [d], { perm }) {
+      const xb = moveaxis(x, d!, 0);
+      return [[transpose(xb, [0, ...perm.map((p: number) => p + 1)])], [0]];
+    },
   },
-  impl([x], { perm }, [o]) {
-    const out = alloc(o);
-    const xs = stridesOf(x.aval.shape);
-    const st = perm.map((p: number) => xs[p]);
-    const src = x.data;
-    forEachIndex(o.shape, (idx, flat) => {
-      let off = 0;
-      for (let k = 0; k < idx.length; k++) off += idx[k] * st[k];
-      out[flat] = src[off];
-    });
-    return [out];
-  },
-  jvp([x], [t], { perm }) {
-    return [[transpose(x, perm)], [transpose(t, perm)]];
-  },
-  transpose([ct], _x, { perm }) {
-    return [ct ? transpose(ct, invertPerm(perm)) : null];
-  },
-  batch([x], [d], { perm }) {
-    const xb = moveaxis(x, d!, 0);
-    return [[transpose(xb, [0, ...perm.map((p: number) => p + 1)])], [0]];
-  },
-});
+);
 /** The inverse of a permutation. */
 export function invertPerm(perm: readonly number[]): number[] {
   const inv = new Array(perm.length);
@@ -180,7 +197,14 @@ export function moveaxis(x: Tensor, from: number, to: number): Tensor {
 
 // ---------------------------------------------------------------- slice
 
-export const slice_p: Primitive = definePrimitive("slice", {
+/** Params of `slice`: per dim, the first index, the end (exclusive) and the step (≥ 1). */
+export type SliceParams = {
+  readonly start: readonly number[];
+  readonly limit: readonly number[];
+  readonly strides: readonly number[];
+};
+export const slice_p: Primitive<SliceParams> = definePrimitive<SliceParams>("slice", {
+  params: { start: "required", limit: "required", strides: "required" },
   abstractEval([x], { start, limit, strides }) {
     const ok = start.length === x.ndim && limit.length === x.ndim && strides.length === x.ndim &&
       start.every((s: number, i: number) =>
@@ -243,7 +267,14 @@ export function slice(
 
 // ---------------------------------------------------------------- pad
 
-export const pad_p: Primitive = definePrimitive("pad", {
+/** Params of `pad`: per dim, padding before and after (negative crops) and between elements. */
+export type PadParams = {
+  readonly lo: readonly number[];
+  readonly hi: readonly number[];
+  readonly interior: readonly number[];
+};
+export const pad_p: Primitive<PadParams> = definePrimitive<PadParams>("pad", {
+  params: { lo: "required", hi: "required", interior: "required" },
   abstractEval([x, v], { lo, hi, interior }) {
     if (
       v.ndim !== 0 || v.dtype !== x.dtype || lo.length !== x.ndim || hi.length !== x.ndim ||
@@ -358,65 +389,70 @@ export function pad(
 
 // ---------------------------------------------------------------- concatenate
 
-export const concatenate_p: Primitive = definePrimitive("concatenate", {
-  abstractEval(xs, { axis }) {
-    const a0 = xs[0];
-    if (!a0) throw new TypeError("Cannot concatenate zero arrays");
-    const ok = xs.every((a) =>
-      a.dtype === a0.dtype && a.ndim === a0.ndim && a.shape.every((n, k) =>
-        k === axis || n === a0.shape[k]
-      )
-    ) && axis >= 0 && axis < a0.ndim;
-    if (!ok) {
-      throw new TypeError(
-        `Cannot concatenate ${
-          fmtAvals(xs)
-        } along axis ${axis}: shapes must agree except on that axis`,
-      );
-    }
-    const shape = [...a0.shape];
-    shape[axis] = xs.reduce((s, a) => s + a.shape[axis], 0);
-    return [new ShapedArray(shape, a0.dtype)];
-  },
-  impl(xs, { axis }, [o]) {
-    const out = alloc(o);
-    const outer = prod(o.shape.slice(0, axis)), inner = prod(o.shape.slice(axis + 1));
-    const rowOut = o.shape[axis] * inner;
-    let off = 0;
-    for (const x of xs) {
-      const row = x.aval.shape[axis] * inner;
-      for (let i = 0; i < outer; i++) {
-        for (let j = 0; j < row; j++) out[i * rowOut + off + j] = x.data[i * row + j];
+/** Params of `concatenate`: the axis joined along. */
+export type ConcatenateParams = { readonly axis: number };
+export const concatenate_p: Primitive<ConcatenateParams> = definePrimitive<ConcatenateParams>(
+  "concatenate",
+  {
+    params: { axis: "required" },
+    abstractEval(xs, { axis }) {
+      const a0 = xs[0];
+      if (!a0) throw new TypeError("Cannot concatenate zero arrays");
+      const ok = xs.every((a) =>
+        a.dtype === a0.dtype && a.ndim === a0.ndim &&
+        a.shape.every((n, k) => k === axis || n === a0.shape[k])
+      ) && axis >= 0 && axis < a0.ndim;
+      if (!ok) {
+        throw new TypeError(
+          `Cannot concatenate ${
+            fmtAvals(xs)
+          } along axis ${axis}: shapes must agree except on that axis`,
+        );
       }
-      off += row;
-    }
-    return [out];
+      const shape = [...a0.shape];
+      shape[axis] = xs.reduce((s, a) => s + a.shape[axis], 0);
+      return [new ShapedArray(shape, a0.dtype)];
+    },
+    impl(xs, { axis }, [o]) {
+      const out = alloc(o);
+      const outer = prod(o.shape.slice(0, axis)), inner = prod(o.shape.slice(axis + 1));
+      const rowOut = o.shape[axis] * inner;
+      let off = 0;
+      for (const x of xs) {
+        const row = x.aval.shape[axis] * inner;
+        for (let i = 0; i < outer; i++) {
+          for (let j = 0; j < row; j++) out[i * rowOut + off + j] = x.data[i * row + j];
+        }
+        off += row;
+      }
+      return [out];
+    },
+    jvp(xs, ts, params) {
+      return [[bind1(concatenate_p, xs, params)], [
+        isFloat(xs[0].dtype) ? bind1(concatenate_p, ts, params) : null,
+      ]];
+    },
+    transpose([ct], xs, { axis }) {
+      if (!ct) return xs.map(() => null);
+      let off = 0;
+      return xs.map((x) => {
+        const a = x instanceof UndefinedPrimal ? x.aval : (x as Tensor).aval;
+        const start = a.shape.map((_, k) => (k === axis ? off : 0));
+        const limit = a.shape.map((n, k) => (k === axis ? off + n : n));
+        off += a.shape[axis];
+        return isUndef(x) ? slice(ct, start, limit) : null;
+      });
+    },
+    batch(xs, dims, { axis }, size) {
+      const moved = xs.map((x, i) =>
+        dims[i] === null
+          ? broadcastInDim(x, [size, ...x.shape], x.shape.map((_, k) => k + 1))
+          : moveaxis(x, dims[i]!, 0)
+      );
+      return [[bind1(concatenate_p, moved, { axis: axis + 1 })], [0]];
+    },
   },
-  jvp(xs, ts, params) {
-    return [[bind1(concatenate_p, xs, params)], [
-      isFloat(xs[0].dtype) ? bind1(concatenate_p, ts, params) : null,
-    ]];
-  },
-  transpose([ct], xs, { axis }) {
-    if (!ct) return xs.map(() => null);
-    let off = 0;
-    return xs.map((x) => {
-      const a = x instanceof UndefinedPrimal ? x.aval : (x as Tensor).aval;
-      const start = a.shape.map((_, k) => (k === axis ? off : 0));
-      const limit = a.shape.map((n, k) => (k === axis ? off + n : n));
-      off += a.shape[axis];
-      return isUndef(x) ? slice(ct, start, limit) : null;
-    });
-  },
-  batch(xs, dims, { axis }, size) {
-    const moved = xs.map((x, i) =>
-      dims[i] === null
-        ? broadcastInDim(x, [size, ...x.shape], x.shape.map((_, k) => k + 1))
-        : moveaxis(x, dims[i]!, 0)
-    );
-    return [[bind1(concatenate_p, moved, { axis: axis + 1 })], [0]];
-  },
-});
+);
 /** Concatenates along an existing axis. */
 export function concatenate(xs: readonly Tensor[], axis: number): Tensor {
   if (xs.length === 1) return xs[0];
@@ -425,7 +461,10 @@ export function concatenate(xs: readonly Tensor[], axis: number): Tensor {
 
 // ---------------------------------------------------------------- rev
 
-export const rev_p: Primitive = definePrimitive("rev", {
+/** Params of `rev`: the axes reversed. */
+export type RevParams = { readonly axes: readonly number[] };
+export const rev_p: Primitive<RevParams> = definePrimitive<RevParams>("rev", {
+  params: { axes: "required" },
   abstractEval([x], { axes }) {
     if (axes.some((a: number) => a < 0 || a >= x.ndim)) {
       throw new RangeError(`Cannot reverse ${x} along axes [${axes}]`);
@@ -464,7 +503,14 @@ export function rev(x: Tensor, axes: readonly number[]): Tensor {
 
 // ---------------------------------------------------------------- iota
 
-export const iota_p: Primitive = definePrimitive("iota", {
+/** Params of `iota`: the result shape and dtype, and the dimension that counts. */
+export type IotaParams = {
+  readonly shape: readonly number[];
+  readonly dimension: number;
+  readonly dtype: DType;
+};
+export const iota_p: Primitive<IotaParams> = definePrimitive<IotaParams>("iota", {
+  params: { shape: "required", dimension: "required", dtype: "required" },
   abstractEval(_a, { shape, dimension, dtype }) {
     if (dimension < 0 || dimension >= shape.length) {
       throw new RangeError(`iota: dimension ${dimension} out of range for shape [${shape}]`);

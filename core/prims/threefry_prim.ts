@@ -10,7 +10,7 @@
  * @module
  */
 import { fmtAvals, sameShape, ShapedArray } from "../aval.ts";
-import { definePrimitive, type Primitive } from "../primitive.ts";
+import { definePrimitive, type NoParams, type PlainPrimitive } from "../primitive.ts";
 import type { Tensor } from "../tensor.ts";
 import { threefry2x32Arrays } from "../threefry.ts";
 import { bind } from "../trace.ts";
@@ -22,7 +22,8 @@ function _u32(data: ArrayLike<number>): Uint32Array {
 }
 
 /** The `threefry2x32` primitive: `(k0, k1, x0, x1) → (y0, y1)`, all u32 of one shape, no params. */
-export const threefry2x32_p: Primitive = definePrimitive("threefry2x32", {
+export const threefry2x32_p: PlainPrimitive = definePrimitive<NoParams>("threefry2x32", {
+  params: {},
   multipleResults: true,
   abstractEval(avals) {
     const [k0] = avals;

@@ -28,7 +28,6 @@ import { type DType, isFloat } from "../dtype.ts";
 import {
   definePrimitive,
   type HostArray,
-  type Params,
   type Primitive,
   type UndefinedPrimal,
 } from "../primitive.ts";
@@ -53,8 +52,8 @@ import {
 /** The reduction of `reduce_window`. */
 export type WindowOp = "sum" | "max" | "min";
 
-/** Parameters of `reduce_window`. */
-export interface WindowParams {
+/** Parameters of `reduce_window` (a type alias: assignable to the generic `Params` record). */
+export type WindowParams = {
   /** "sum", "max" or "min". */
   readonly op: WindowOp;
   /** Window size per dim. */
@@ -67,7 +66,7 @@ export interface WindowParams {
   readonly baseDilation: readonly number[];
   /** Window dilation per dim. */
   readonly windowDilation: readonly number[];
-}
+};
 
 /** The identity of a window reduction for a dtype (the value that padding holds). */
 export function windowIdentity(op: WindowOp, dtype: DType): number {
@@ -94,14 +93,14 @@ export function windowOutShape(shape: readonly number[], p: WindowParams): numbe
   );
 }
 
-function windowAval(x: ShapedArray, p: Params): ShapedArray {
+function windowAval(x: ShapedArray, p: WindowParams): ShapedArray {
   const what = `Cannot reduce_window ${fmtAvals([x])}`;
   if (!["sum", "max", "min"].includes(p.op)) {
     throw new TypeError(`${what}: op must be "sum", "max" or "min", got ${JSON.stringify(p.op)}`);
   }
   if (x.dtype === "bool") throw new TypeError(`${what}: bool operands are not supported`);
-  const list = (name: string, ok: (v: unknown) => boolean, kind: string) => {
-    const v = p[name];
+  const list = (name: keyof WindowParams, ok: (v: unknown) => boolean, kind: string) => {
+    const v: unknown = p[name];
     if (!Array.isArray(v) || v.length !== x.ndim || !v.every(ok)) {
       throw new RangeError(
         `${what}: ${name} must list ${x.ndim} ${kind} (one per dimension), got ${
@@ -126,7 +125,7 @@ function windowAval(x: ShapedArray, p: Params): ShapedArray {
       );
     }
   });
-  return new ShapedArray(windowOutShape(x.shape, p as WindowParams), x.dtype);
+  return new ShapedArray(windowOutShape(x.shape, p), x.dtype);
 }
 
 function windowImpl(x: HostArray, p: WindowParams, o: ShapedArray): ReturnType<typeof alloc> {
@@ -215,66 +214,74 @@ function chooserTangent(
   return reduceSum(select(mask, T, zerosLikeT(T)), [0]);
 }
 
-export const reduce_window_p: Primitive = definePrimitive("reduce_window", {
-  abstractEval([x], p) {
-    return [windowAval(x, p)];
+export const reduce_window_p: Primitive<WindowParams> = definePrimitive<WindowParams>(
+  "reduce_window",
+  {
+    params: {
+      op: "required",
+      windowDimensions: "required",
+      windowStrides: "required",
+      padding: "required",
+      baseDilation: "required",
+      windowDilation: "required",
+    },
+    abstractEval([x], p) {
+      return [windowAval(x, p)];
+    },
+    impl([x], p, [o]) {
+      return [windowImpl(x, p, o)];
+    },
+    jvp([x], [t], q) {
+      const y = reduceWindowPrim(x, q);
+      if (!isFloat(x.dtype)) return [[y], [null]];
+      // sum is linear; max/min pass the tangent of the selected element
+      return [[y], [q.op === "sum" ? reduceWindowPrim(t, q) : chooserTangent(x, t, q, y.shape)]];
+    },
+    transpose([ct], [x], q) {
+      if (q.op !== "sum") throw new Error(`internal: reduce_window ${q.op} is not linear`);
+      if (!ct) return [null];
+      const xa = (x as UndefinedPrimal).aval;
+      const pads = vjpLhsPadding(
+        xa.shape,
+        q.windowDimensions,
+        q.windowStrides,
+        ct.shape,
+        q.padding,
+        q.baseDilation,
+        q.windowDilation,
+      );
+      const padded = pad(
+        ct,
+        full([], 0, ct.dtype),
+        pads.map((v) => v[0]),
+        pads.map((v) => v[1]),
+        q.windowStrides.map((s) => s - 1),
+      );
+      return [
+        reduceWindowPrim(padded, {
+          op: "sum",
+          windowDimensions: q.windowDimensions,
+          windowStrides: q.baseDilation,
+          padding: xa.shape.map(() => [0, 0]),
+          baseDilation: xa.shape.map(() => 1),
+          windowDilation: q.windowDilation,
+        }),
+      ];
+    },
+    batch([x], [d], q) {
+      return [[
+        reduceWindowPrim(moveaxis(x, d!, 0), {
+          op: q.op,
+          windowDimensions: [1, ...q.windowDimensions],
+          windowStrides: [1, ...q.windowStrides],
+          padding: [[0, 0], ...q.padding],
+          baseDilation: [1, ...q.baseDilation],
+          windowDilation: [1, ...q.windowDilation],
+        }),
+      ], [0]];
+    },
   },
-  impl([x], p, [o]) {
-    return [windowImpl(x, p as WindowParams, o)];
-  },
-  jvp([x], [t], p) {
-    const q = p as WindowParams;
-    const y = reduceWindowPrim(x, q);
-    if (!isFloat(x.dtype)) return [[y], [null]];
-    // sum is linear; max/min pass the tangent of the selected element
-    return [[y], [q.op === "sum" ? reduceWindowPrim(t, q) : chooserTangent(x, t, q, y.shape)]];
-  },
-  transpose([ct], [x], p) {
-    const q = p as WindowParams;
-    if (q.op !== "sum") throw new Error(`internal: reduce_window ${q.op} is not linear`);
-    if (!ct) return [null];
-    const xa = (x as UndefinedPrimal).aval;
-    const pads = vjpLhsPadding(
-      xa.shape,
-      q.windowDimensions,
-      q.windowStrides,
-      ct.shape,
-      q.padding,
-      q.baseDilation,
-      q.windowDilation,
-    );
-    const padded = pad(
-      ct,
-      full([], 0, ct.dtype),
-      pads.map((v) => v[0]),
-      pads.map((v) => v[1]),
-      q.windowStrides.map((s) => s - 1),
-    );
-    return [
-      reduceWindowPrim(padded, {
-        op: "sum",
-        windowDimensions: q.windowDimensions,
-        windowStrides: q.baseDilation,
-        padding: xa.shape.map(() => [0, 0]),
-        baseDilation: xa.shape.map(() => 1),
-        windowDilation: q.windowDilation,
-      }),
-    ];
-  },
-  batch([x], [d], p) {
-    const q = p as WindowParams;
-    return [[
-      reduceWindowPrim(moveaxis(x, d!, 0), {
-        op: q.op,
-        windowDimensions: [1, ...q.windowDimensions],
-        windowStrides: [1, ...q.windowStrides],
-        padding: [[0, 0], ...q.padding],
-        baseDilation: [1, ...q.baseDilation],
-        windowDilation: [1, ...q.windowDilation],
-      }),
-    ], [0]];
-  },
-});
+);
 
 /** Binds `reduce_window` with complete, explicit params. */
 export function reduceWindowPrim(x: Tensor, p: WindowParams): Tensor {
@@ -282,7 +289,7 @@ export function reduceWindowPrim(x: Tensor, p: WindowParams): Tensor {
     op: p.op,
     windowDimensions: [...p.windowDimensions],
     windowStrides: [...p.windowStrides],
-    padding: p.padding.map(([lo, hi]) => [lo, hi]),
+    padding: p.padding.map(([lo, hi]): [number, number] => [lo, hi]),
     baseDilation: [...p.baseDilation],
     windowDilation: [...p.windowDilation],
   });

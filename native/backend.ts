@@ -9,8 +9,10 @@
  * primitives, so the backend is complete by construction. Buffers are host typed arrays, as on
  * the reference backend, and reads are synchronous.
  *
- * `jit` programs are interpreted equation by equation (each one through `execute`, so they get
- * the native GEMM and convolution).
+ * `jit` programs are compiled (`jit.ts`): fused elementwise chains and reductions become
+ * generated JavaScript loops, GEMMs and convolutions write into buffers the executable keeps
+ * between calls, and donated inputs receive outputs in place (`DENAX_NATIVE_JIT=0`: interpret
+ * equation by equation instead).
  *
  * f32 differences from the reference: GEMM and convolution accumulate in f32 inside the BLAS
  * (the reference accumulates in float64), so sums over K terms differ by about `K · 2⁻²⁴`
@@ -44,6 +46,10 @@ import {
   UNARY_F32,
 } from "./kernels.ts";
 import { softwareOnlyAdapter } from "./select.ts";
+import { compileNative, type NativeJitOptions } from "./jit.ts";
+import type { Jaxpr } from "../core/jaxpr.ts";
+import type { CompiledJaxpr } from "../core/jit_prim.ts";
+import { env } from "../core/env.ts";
 
 /** Options of {@link createNativeBackend}. */
 export interface NativeBackendOptions {
@@ -60,6 +66,11 @@ export interface NativeBackendOptions {
 export interface NativeBackend extends Backend {
   /** The BLAS (or the TypeScript GEMM) behind `dot_general` and `conv_general_dilated`. */
   readonly blas: Blas;
+  /**
+   * Compiles a jaxpr into fused loops and GEMM calls (see `jit.ts`); absent when
+   * `DENAX_NATIVE_JIT=0` (then `jit` interprets the jaxpr).
+   */
+  readonly compileJaxpr?: (j: Jaxpr, opts?: NativeJitOptions) => CompiledJaxpr;
 }
 
 const REDUCE: Readonly<Record<string, ReduceKind>> = {
@@ -99,10 +110,16 @@ export function createNativeBackend(opts: NativeBackendOptions = {}): NativeBack
     }));
     return p.impl(hs, params, outAvals.map(asShaped));
   };
-  return {
+  const jitOn = env("DENAX_NATIVE_JIT") !== "0";
+  const debug = Number(env("DENAX_DEBUG") ?? 0) || 0;
+  const backend: NativeBackend = {
     name: "native",
     description: `native (${blas.path ? "BLAS " + blas.description : blas.description})`,
     blas,
+    compileJaxpr: jitOn
+      ? (j: Jaxpr, o?: NativeJitOptions): CompiledJaxpr =>
+        compileNative(backend, sgemm, !!blas.path, j, o, debug)
+      : undefined,
     upload(data: TypedArray): Buf {
       return data;
     },
@@ -117,6 +134,8 @@ export function createNativeBackend(opts: NativeBackendOptions = {}): NativeBack
       return fast ?? reference(prim, inputs, inAvals, params, outAvals);
     },
   };
+  if (!jitOn) delete (backend as { compileJaxpr?: unknown }).compileJaxpr;
+  return backend;
 }
 
 /** The native loop for one primitive, or null where the reference implementation serves. */
@@ -140,9 +159,17 @@ function executeFast(
       const out = alloc(asShaped(o));
       if (!(out instanceof Float32Array)) return null;
       if (prim === "dot_general") {
-        dotGeneralF32(sgemm, l, inAvals[0].shape, r, inAvals[1].shape, params as DotParams, out);
+        dotGeneralF32(
+          sgemm,
+          l,
+          inAvals[0].shape,
+          r,
+          inAvals[1].shape,
+          params as unknown as DotParams,
+          out,
+        );
       } else {
-        const p = params as ConvParamsLike;
+        const p = params as unknown as ConvParamsLike;
         const method: ConvMethod = chooseConv(
           inAvals[0].shape,
           inAvals[1].shape,

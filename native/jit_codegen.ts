@@ -1,0 +1,379 @@
+/**
+ * JavaScript code generation for the native jit's fused loops: one function per step
+ * (`new Function` over typed arrays), a loop nest over the step's index space in which every
+ * buffer read is an affine offset (broadcasts, reshapes and transposes become strides, computed
+ * once at compile time; adjacent dimensions that every access walks contiguously are merged,
+ * so a plain elementwise chain is one flat loop). Reductions keep their reduced dimensions
+ * innermost and accumulate in float64, in the reference's order.
+ *
+ * Every f32 result is rounded to f32 (`Math.fround`) where the reference would store it, so a
+ * fused chain is bit-identical to the reference backend's op-by-op evaluation.
+ *
+ * @module
+ */
+import type { TypedArray } from "../core/dtype.ts";
+import { type Fusion, type Group, MOVEMENT, type NEqn, type NVal, REDUCTIONS } from "./jit_plan.ts";
+
+/** A generated loop: call `fn` with the arrays of `args` (reads, then writes). */
+export interface LoopKernel {
+  /** The loop. */
+  readonly fn: (...bufs: TypedArray[]) => void;
+  /** The values whose arrays it takes, in order: every buffer it reads, then its outputs. */
+  readonly args: readonly NVal[];
+  /** The generated source (for debugging). */
+  readonly source: string;
+}
+
+/** Code generation needs `value` to have a buffer (it cannot be indexed affinely). */
+export class NeedsBuffer extends Error {
+  /** The value. */
+  readonly value: NVal;
+  /** @param value the value that needs a buffer */
+  constructor(value: NVal) {
+    super(`internal: native jit needs a buffer for v${value.id}`);
+    this.value = value;
+  }
+}
+
+/** A value's multi-index as an affine function of the loop index: per dim, coefficients. */
+interface Access {
+  readonly rows: readonly (readonly number[])[];
+  readonly base: readonly number[];
+}
+
+const _strides = (shape: readonly number[]): number[] => {
+  const s = new Array<number>(shape.length);
+  let acc = 1;
+  for (let d = shape.length - 1; d >= 0; d--) {
+    s[d] = acc;
+    acc *= shape[d];
+  }
+  return s;
+};
+
+const _zero = (r: number): number[] => new Array<number>(r).fill(0);
+const _unit = (r: number, k: number): number[] => {
+  const z = _zero(r);
+  z[k] = 1;
+  return z;
+};
+
+/** The flat offset in a row-major array read through `a`: `[constant, ...coefficients]`. */
+function _linear(a: Access, shape: readonly number[], rank: number): number[] {
+  const st = _strides(shape);
+  const lin = _zero(rank + 1);
+  a.rows.forEach((row, d) => {
+    if (shape[d] === 1) return;
+    lin[0] += st[d] * a.base[d];
+    for (let k = 0; k < rank; k++) lin[k + 1] += st[d] * row[k];
+  });
+  return lin;
+}
+
+/** The access of an equation's input, given the access of its output; null: not affine. */
+function _through(e: NEqn, a: Access, rank: number): Access | null {
+  const x = e.inputs[0].aval, v = e.outputs[0].aval;
+  switch (e.prim) {
+    case "broadcast_in_dim": {
+      const bd = e.params.broadcastDimensions as number[];
+      return {
+        rows: x.shape.map((
+          n,
+          i,
+        ) => (n === 1 && v.shape[bd[i]] !== 1 ? _zero(rank) : a.rows[bd[i]])),
+        base: x.shape.map((n, i) => (n === 1 && v.shape[bd[i]] !== 1 ? 0 : a.base[bd[i]])),
+      };
+    }
+    case "transpose": {
+      const perm = e.params.perm as number[];
+      const rows = new Array<readonly number[]>(x.ndim), base = new Array<number>(x.ndim);
+      perm.forEach((p, d) => {
+        rows[p] = a.rows[d];
+        base[p] = a.base[d];
+      });
+      return { rows, base };
+    }
+    case "reshape": {
+      // groups of output dims that each make up exactly one input dim (splits, unit dims)
+      const rows: number[][] = [], base: number[] = [];
+      let d = 0;
+      for (let i = 0; i < x.ndim; i++) {
+        const n = x.shape[i];
+        if (n === 1) {
+          rows.push(_zero(rank));
+          base.push(0);
+          continue;
+        }
+        const grp: number[] = [];
+        let p = 1;
+        while (d < v.ndim && p < n) {
+          if (v.shape[d] !== 1 || grp.length) grp.push(d);
+          p *= v.shape[d++];
+        }
+        while (d < v.ndim && v.shape[d] === 1) d++;
+        if (p !== n) return null;
+        const row = _zero(rank);
+        let b = 0, s = 1;
+        for (let k = grp.length - 1; k >= 0; k--) {
+          const od = grp[k];
+          if (v.shape[od] !== 1) {
+            for (let q = 0; q < rank; q++) row[q] += s * a.rows[od][q];
+            b += s * a.base[od];
+          }
+          s *= v.shape[od];
+        }
+        rows.push(row);
+        base.push(b);
+      }
+      return { rows, base };
+    }
+  }
+  return a; // elementwise
+}
+
+const _num = (x: number): string =>
+  Object.is(x, -0) ? "(-0)" : Number.isNaN(x) ? "NaN" : x < 0 ? `(${x})` : `${x}`;
+
+/** The JS expression of one elementwise equation over operand expressions. */
+function _expr(e: NEqn, xs: readonly string[]): string {
+  const [a, b, c] = xs;
+  const f32 = e.outputs[0].aval.dtype === "f32";
+  const fr = (s: string) => (f32 ? `fr(${s})` : s);
+  switch (e.prim) {
+    case "neg":
+      return `(-${a})`;
+    case "abs":
+      return `Math.abs(${a})`;
+    case "sign":
+      return `(${a} > 0 ? 1 : ${a} < 0 ? -1 : ${a})`;
+    case "rsqrt":
+      return fr(`1 / Math.sqrt(${a})`);
+    case "logistic":
+      return fr(`(${a} >= 0 ? 1 / (1 + Math.exp(-${a})) : Math.exp(${a}) / (1 + Math.exp(${a})))`);
+    case "is_nan":
+      return `(${a} !== ${a} ? 1 : 0)`;
+    case "is_inf":
+      return `(${a} === Infinity || ${a} === -Infinity ? 1 : 0)`;
+    case "stop_gradient":
+      return a;
+    case "add":
+      return fr(`${a} + ${b}`);
+    case "sub":
+      return fr(`${a} - ${b}`);
+    case "mul":
+      return fr(`${a} * ${b}`);
+    case "div":
+      return fr(`${a} / ${b}`);
+    case "pow":
+      return fr(`Math.pow(${a}, ${b})`);
+    case "atan2":
+      return fr(`Math.atan2(${a}, ${b})`);
+    case "max":
+      return `(${a} !== ${a} || ${b} !== ${b} ? NaN : ${a} > ${b} ? ${a} : ${b})`;
+    case "min":
+      return `(${a} !== ${a} || ${b} !== ${b} ? NaN : ${a} < ${b} ? ${a} : ${b})`;
+    case "eq":
+      return `(${a} === ${b} ? 1 : 0)`;
+    case "ne":
+      return `(${a} !== ${b} ? 1 : 0)`;
+    case "lt":
+      return `(${a} < ${b} ? 1 : 0)`;
+    case "le":
+      return `(${a} <= ${b} ? 1 : 0)`;
+    case "gt":
+      return `(${a} > ${b} ? 1 : 0)`;
+    case "ge":
+      return `(${a} >= ${b} ? 1 : 0)`;
+    case "and":
+      return `(${a} & ${b})`;
+    case "or":
+      return `(${a} | ${b})`;
+    case "xor":
+      return `(${a} ^ ${b})`;
+    case "not":
+      return `(${a} ? 0 : 1)`;
+    case "select":
+      return `(${a} ? ${b} : ${c})`;
+    case "convert":
+      return f32 ? a : `(${a} !== 0 ? 1 : 0)`;
+  }
+  // the remaining unary Math functions
+  return fr(`Math.${e.prim}(${a})`);
+}
+
+/**
+ * Generates the loop of a fused step.
+ *
+ * @param f the fusion
+ * @param grp an "ew" or "reduce" step
+ * @returns the loop
+ * @throws {NeedsBuffer} when a computed value cannot be read affinely (retry with it as a buffer)
+ */
+export function generateLoop(f: Fusion, grp: Group): LoopKernel {
+  const shape = grp.shape;
+  const rank = shape.length;
+  // loop dims: ew = the output dims; reduce = kept dims, then the reduced ones
+  let order = shape.map((_, i) => i), kept = rank;
+  let red: (typeof REDUCTIONS)[string] | null = null;
+  if (grp.kind === "reduce") {
+    const axes = grp.root!.params.axes as number[];
+    order = [...order.filter((d) => !axes.includes(d)), ...axes];
+    kept = rank - axes.length;
+    red = REDUCTIONS[grp.root!.prim];
+  }
+  const sizes = order.map((d) => shape[d]);
+  const stmts: string[] = [];
+  const loads: { name: string; buf: NVal; lin: number[] }[] = [];
+  const memo = new Map<string, string>();
+  let tmp = 0;
+  const gen = (v: NVal, a: Access): string => {
+    const key = `${v.id}|${a.rows.map((r) => r.join(",")).join(";")}|${a.base.join(",")}`;
+    const hit = memo.get(key);
+    if (hit) return hit;
+    let out: string;
+    const e = f.producer.get(v);
+    if (!e || (f.materialized.has(v) && !grp.computes.has(v))) {
+      out = `r${loads.length}`;
+      loads.push({ name: out, buf: v, lin: _linear(a, v.aval.shape, rank) });
+    } else if (e.prim === "literal") {
+      const x = e.params.value as number;
+      const dt = v.aval.dtype;
+      out = _num(dt === "f32" ? Math.fround(x) : dt === "bool" ? (x ? 1 : 0) : x);
+    } else if (MOVEMENT.has(e.prim)) {
+      const x = e.inputs[0];
+      const xa = _through(e, a, rank);
+      if (xa) out = gen(x, xa);
+      else if (f.materialized.has(x) || !f.producer.get(x)) {
+        // a reshape of a buffer: the flat index is unchanged
+        out = `r${loads.length}`;
+        const lin = _linear(a, v.aval.shape, rank);
+        loads.push({ name: out, buf: x, lin });
+      } else throw new NeedsBuffer(x);
+    } else {
+      const xs = e.inputs.map((x) => gen(x, a));
+      out = `t${tmp++}`;
+      stmts.push(`const ${out} = ${_expr(e, xs)};`);
+    }
+    memo.set(key, out);
+    return out;
+  };
+  // the loop index in the value's own dims
+  const pos = new Array<number>(rank);
+  order.forEach((d, k) => (pos[d] = k));
+  const stores: { value: string; lin: number[]; buf: NVal }[] = [];
+  let acc = "";
+  if (grp.kind === "reduce") {
+    const x = grp.root!.inputs[0];
+    acc = gen(x, { rows: x.aval.shape.map((_, d) => _unit(rank, pos[d])), base: _zero(rank) });
+    const o = grp.outs[0];
+    const st = _strides(o.aval.shape);
+    const lin = _zero(rank + 1);
+    for (let k = 0; k < kept; k++) lin[k + 1] = st[k];
+    stores.push({ value: "acc", lin, buf: o });
+  } else {
+    for (const o of grp.outs) {
+      const id = { rows: o.aval.shape.map((_, d) => _unit(rank, d)), base: _zero(rank) };
+      stores.push({ value: gen(o, id), lin: _linear(id, o.aval.shape, rank), buf: o });
+    }
+  }
+  // merge adjacent loop dims that every access walks contiguously; drop unit dims
+  const lins = [...loads.map((l) => l.lin), ...stores.map((s) => s.lin)];
+  const dims: { n: number; k: number; reduced: boolean }[] = [];
+  for (let k = 0; k < rank; k++) {
+    if (sizes[k] === 1) continue;
+    const reduced = k >= kept;
+    const last = dims[dims.length - 1];
+    if (
+      last && last.reduced === reduced &&
+      lins.every((l) => l[last.k + 1] === l[k + 1] * sizes[k])
+    ) {
+      last.n *= sizes[k];
+      last.k = k;
+    } else dims.push({ n: sizes[k], k, reduced });
+  }
+  const nd = dims.length;
+  const nKept = dims.filter((d) => !d.reduced).length;
+  const args: NVal[] = [];
+  const argName = (v: NVal) => {
+    let i = args.indexOf(v);
+    if (i < 0) i = args.push(v) - 1;
+    return `b${i}`;
+  };
+  loads.forEach((l) => argName(l.buf));
+  const nReads = args.length;
+  stores.forEach((s) => args.push(s.buf));
+  const storeArg = (i: number) => `b${nReads + i}`;
+  // offset expression of an access at loop level `lvl` (-1: before any loop)
+  const offName = (j: number, lvl: number) => `o${j}_${lvl + 1}`;
+  const lastLevel = (lin: number[]) => {
+    let l = -1;
+    dims.forEach((d, q) => {
+      if (lin[d.k + 1] !== 0) l = q;
+    });
+    return l;
+  };
+  const code: string[] = ["const fr = Math.fround;"];
+  const accInit = red === "sum"
+    ? "let acc = 0;"
+    : red === "max"
+    ? "let acc = -Infinity, nan = false;"
+    : "let acc = Infinity, nan = false;";
+  const accStep = red === "sum"
+    ? `acc += ${acc};`
+    : `{ const v = ${acc}; if (v ${
+      red === "max" ? ">" : "<"
+    } acc) acc = v; else if (v !== v) nan = true; }`;
+  const emitOffsets = (lvl: number, ind: string) => {
+    lins.forEach((lin, j) => {
+      if (lvl === -1) code.push(`${ind}const ${offName(j, -1)} = ${lin[0]};`);
+      else {
+        const c = lin[dims[lvl].k + 1];
+        const prev = offName(j, lvl - 1);
+        code.push(
+          `${ind}const ${offName(j, lvl)} = ${
+            c === 0 ? prev : c === 1 ? `${prev} + i${lvl}` : `${prev} + i${lvl} * ${c}`
+          };`,
+        );
+      }
+    });
+    // loads whose offset is final at this level
+    loads.forEach((l, j) => {
+      if (lastLevel(l.lin) === lvl) {
+        code.push(`${ind}const ${l.name} = b${args.indexOf(l.buf)}[${offName(j, lvl)}];`);
+      }
+    });
+  };
+  const body = (ind: string) => {
+    for (const s of stmts) code.push(ind + s);
+    if (red) {
+      code.push(ind + accStep);
+      if (nKept === nd) code.push(`${ind}${store}`);
+    } else {
+      stores.forEach((s, i) =>
+        code.push(`${ind}${storeArg(i)}[${offName(loads.length + i, nd - 1)}] = ${s.value};`)
+      );
+    }
+  };
+  const store = `b${nReads}[${offName(loads.length, nKept - 1)}] = ${
+    red === "sum" ? "acc" : "nan ? NaN : acc"
+  };`;
+  emitOffsets(-1, "");
+  let ind = "";
+  for (let q = 0; q < nd; q++) {
+    if (q === nKept && red) code.push(`${ind}${accInit}`);
+    code.push(`${ind}for (let i${q} = 0; i${q} < ${dims[q].n}; i${q}++) {`);
+    ind += "  ";
+    emitOffsets(q, ind);
+  }
+  if (nKept === nd && red) code.push(`${ind}${accInit}`);
+  body(ind);
+  for (let q = nd - 1; q >= 0; q--) {
+    ind = ind.slice(2);
+    code.push(`${ind}}`);
+    if (q === nKept && red) code.push(`${ind}${store}`);
+  }
+  const source = code.join("\n");
+  const names = args.map((_, i) => `b${i}`);
+  const fn = new Function(...names, source) as LoopKernel["fn"];
+  return { fn, args, source };
+}

@@ -1,0 +1,148 @@
+"""PyTorch CPU seconds per epoch for three of denax's Fashion-MNIST trainings, for
+bench/RESULTS.md ("d2l examples on the native backend"):
+
+  lenet   d2l's LeNet (sigmoid, average pooling), 28x28, batch 256, SGD lr 0.9, Xavier init
+          (examples/d2l/lenet.ts)
+  resnet  d2l's ResNet-18 (biased convs, 1x1 conv shortcuts without BN), 28x28, batch 256,
+          SGD lr 0.05 (examples/d2l/resnet.ts)
+  mlp     the demo (examples/fashion_mnist.ts): 784-256-10 ReLU on standardized pixels, Adam
+          lr 1e-3, batch 64, 55000 training images and a 5000-image validation pass per epoch
+
+Usage (Debian's python3 with python3-torch; OpenBLAS's tuning variables unset for this
+command only):
+
+  env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE /usr/bin/python3 bench/d2l_torch.py \
+      [--model lenet,resnet,mlp] [--limit N] [--threads N (default: the cores)]
+      [--data /usr/share/datasets/fashion-mnist]
+
+The data are in memory as float32 tensors; each epoch shuffles with torch.randperm and slices
+batches (no DataLoader workers), as denax batches on its device. With --limit N an epoch is the
+first N training images (the last partial batch dropped, as denax's fit does); the script warms
+up with 3 steps, times one epoch, and prints the seconds and the same scaled to a full epoch
+(60000 images; 55000 + 5000 validation for mlp).
+"""
+import argparse
+import gzip
+import os
+import time
+
+import numpy as np
+import torch
+from torch import nn
+
+
+def idx(path):
+    with gzip.open(path, "rb") as f:
+        raw = f.read()
+    ndim = raw[3]
+    shape = [int.from_bytes(raw[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]
+    return np.frombuffer(raw, np.uint8, offset=4 + 4 * ndim).reshape(shape)
+
+
+def lenet():
+    net = nn.Sequential(
+        nn.Conv2d(1, 6, 5, padding=2), nn.Sigmoid(), nn.AvgPool2d(2, 2),
+        nn.Conv2d(6, 16, 5), nn.Sigmoid(), nn.AvgPool2d(2, 2), nn.Flatten(),
+        nn.Linear(400, 120), nn.Sigmoid(), nn.Linear(120, 84), nn.Sigmoid(), nn.Linear(84, 10))
+    return xavier(net)
+
+
+class Residual(nn.Module):  # d2l §8.6
+    def __init__(self, cin, cout, use_1x1conv=False, strides=1):
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, 3, padding=1, stride=strides)
+        self.conv2 = nn.Conv2d(cout, cout, 3, padding=1)
+        self.conv3 = nn.Conv2d(cin, cout, 1, stride=strides) if use_1x1conv else None
+        self.bn1, self.bn2 = nn.BatchNorm2d(cout), nn.BatchNorm2d(cout)
+
+    def forward(self, x):
+        y = torch.relu(self.bn1(self.conv1(x)))
+        y = self.bn2(self.conv2(y))
+        return torch.relu(y + (self.conv3(x) if self.conv3 is not None else x))
+
+
+def resnet18():
+    def stage(cin, cout, n, first=False):
+        return [Residual(cin, cout, use_1x1conv=True, strides=2) if i == 0 and not first
+                else Residual(cout, cout) for i in range(n)]
+    b1 = nn.Sequential(nn.Conv2d(1, 64, 7, stride=2, padding=3), nn.BatchNorm2d(64), nn.ReLU(),
+                       nn.MaxPool2d(3, stride=2, padding=1))
+    net = nn.Sequential(b1, nn.Sequential(*stage(64, 64, 2, first=True)),
+                        nn.Sequential(*stage(64, 128, 2)), nn.Sequential(*stage(128, 256, 2)),
+                        nn.Sequential(*stage(256, 512, 2)), nn.AdaptiveAvgPool2d((1, 1)),
+                        nn.Flatten(), nn.Linear(512, 10))
+    return xavier(net)
+
+
+def xavier(net):
+    for m in net.modules():
+        if isinstance(m, (nn.Linear, nn.Conv2d)):
+            nn.init.xavier_uniform_(m.weight)
+    return net
+
+
+def epoch(net, opt, x, y, batch, limit_steps=None):
+    net.train()
+    loss_fn = nn.CrossEntropyLoss()
+    perm = torch.randperm(x.shape[0])
+    steps = x.shape[0] // batch if limit_steps is None else limit_steps
+    for i in range(steps):
+        j = perm[i * batch:(i + 1) * batch]
+        opt.zero_grad()
+        loss = loss_fn(net(x[j]), y[j])
+        loss.backward()
+        opt.step()
+    return float(loss)
+
+
+def evaluate(net, x, y, batch=1000):
+    net.eval()
+    with torch.no_grad():
+        return sum(int((net(x[i:i + batch]).argmax(1) == y[i:i + batch]).sum())
+                   for i in range(0, x.shape[0], batch)) / x.shape[0]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--model", default="lenet,resnet,mlp")
+    ap.add_argument("--limit", type=int, default=None)
+    ap.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
+    ap.add_argument("--threads", type=int, default=os.cpu_count())
+    a = ap.parse_args()
+    # one thread per core, as denax's native backend sets OpenBLAS (this torch build's OpenMP
+    # otherwise starts with 1 here)
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(0)
+    xs = torch.from_numpy(idx(f"{a.data}/train-images-idx3-ubyte.gz").astype(np.float32) / 255)
+    ys = torch.from_numpy(idx(f"{a.data}/train-labels-idx1-ubyte.gz").astype(np.int64))
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+    for name in a.model.split(","):
+        if name == "mlp":
+            n_train = 55000 if a.limit is None else min(a.limit, 55000)
+            mean, std = float(xs[:55000].mean()), float(xs[:55000].std())
+            x = ((xs - mean) / std).reshape(-1, 784)
+            xt, yt, xv, yv = x[:n_train], ys[:n_train], x[55000:], ys[55000:]
+            net = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 10))
+            opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+            batch, full = 64, 55000
+        else:
+            n_train = 60000 if a.limit is None else min(a.limit, 60000)
+            xt, yt = xs[:n_train].reshape(-1, 1, 28, 28), ys[:n_train]
+            xv = yv = None
+            net = lenet() if name == "lenet" else resnet18()
+            opt = torch.optim.SGD(net.parameters(), lr=0.9 if name == "lenet" else 0.05)
+            batch, full = 256, 60000
+        epoch(net, opt, xt, yt, batch, limit_steps=3)  # warm-up
+        t0 = time.perf_counter()
+        loss = epoch(net, opt, xt, yt, batch)
+        if xv is not None:
+            evaluate(net, xv, yv)
+        secs = time.perf_counter() - t0
+        scale = full / n_train
+        print(f"{name}: batch {batch}, {n_train} training images"
+              f"{' + 5000 validation' if xv is not None else ''}: {secs:.2f} s "
+              f"(last loss {loss:.3f}); scaled to a full epoch: {secs * scale:.1f} s")
+
+
+if __name__ == "__main__":
+    main()

@@ -9,7 +9,7 @@
  */
 import { ShapedArray } from "./aval.ts";
 import { checkJaxpr, ClosedJaxpr, type Eqn, evalJaxpr, Jaxpr, strictChecks, Var } from "./jaxpr.ts";
-import type { Params, Primitive } from "./primitive.ts";
+import { type Params, paramsOf, type Primitive } from "./primitive.ts";
 import { type Tensor, Tracer } from "./tensor.ts";
 import { bind, currentInterpreter, type Interpreter, pushInterpreter, scopeOf } from "./trace.ts";
 
@@ -28,11 +28,18 @@ export class JaxprTracer extends Tracer {
 }
 
 /** Splits a mixed equation of a higher-order primitive under a partial builder. */
-export type PartialEvalRule = (b: JaxprBuilder, args: Tensor[], params: Params) => Tensor[];
+export type PartialEvalRule<P extends Params = Params> = (
+  b: JaxprBuilder,
+  args: Tensor[],
+  params: P,
+) => Tensor[];
 const _peRules = new Map<Primitive, PartialEvalRule>();
-/** Registers the partial-evaluation rule of a higher-order primitive. */
-export function definePartialEval(prim: Primitive, rule: PartialEvalRule): void {
-  _peRules.set(prim, rule);
+/** Registers the partial-evaluation rule of a higher-order primitive (typed by its params). */
+export function definePartialEval<P extends Params>(
+  prim: Primitive<P>,
+  rule: PartialEvalRule<P>,
+): void {
+  _peRules.set(prim, (b, args, params) => rule(b, args, paramsOf(prim, params)));
 }
 
 const _staged = new Set(["broadcast_in_dim", "iota"]);

@@ -72,7 +72,14 @@ function indexAt(x: Tensor, i: number): Tensor {
 /** `a` with a leading axis of `length` (the aval of a stacked `xs` or `ys`). */
 const stacked = (a: ShapedArray, length: number) => new ShapedArray([length, ...a.shape], a.dtype);
 
-export const scan_p: Primitive = definePrimitive("scan", {
+export const scan_p: Primitive<ScanParams> = definePrimitive<ScanParams>("scan", {
+  params: {
+    jaxpr: "required",
+    numConsts: "required",
+    numCarry: "required",
+    length: "required",
+    reverse: "required",
+  },
   higherOrder: true,
   multipleResults: true,
   symbolicZeros: true,
@@ -386,7 +393,8 @@ function selectN(index: Tensor, cases: Tensor[]): Tensor {
   return out;
 }
 
-export const cond_p: Primitive = definePrimitive("cond", {
+export const cond_p: Primitive<CondParams> = definePrimitive<CondParams>("cond", {
+  params: { branches: "required" },
   higherOrder: true,
   multipleResults: true,
   symbolicZeros: true,

@@ -45,7 +45,13 @@ export type WhileParams = {
   bodyNumConsts: number;
 };
 
-export const while_p: Primitive = definePrimitive("while", {
+export const while_p: Primitive<WhileParams> = definePrimitive<WhileParams>("while", {
+  params: {
+    condJaxpr: "required",
+    bodyJaxpr: "required",
+    condNumConsts: "required",
+    bodyNumConsts: "required",
+  },
   higherOrder: true,
   multipleResults: true,
   symbolicZeros: true,

@@ -8,7 +8,7 @@ import { fmtAvals, ShapedArray } from "./aval.ts";
 import { definePartialEval, type JaxprBuilder, partialEvalJaxpr, traceClosed } from "./builder.ts";
 import { dce, evalJaxpr, Jaxpr } from "./jaxpr.ts";
 import { batchJaxpr, jvpJaxpr, transposeJaxpr } from "./jaxpr_rules.ts";
-import { definePrimitive, paramsOf, type Primitive, UndefinedPrimal } from "./primitive.ts";
+import { definePrimitive, type Primitive, UndefinedPrimal } from "./primitive.ts";
 import { zerosLikeT } from "./prims/structural.ts";
 import { Tensor } from "./tensor.ts";
 import { bind, pushInterpreter } from "./trace.ts";
@@ -422,7 +422,7 @@ export const checkpoint_p: Primitive<CheckpointParams> = definePrimitive<Checkpo
 // Rematerialization: the known outputs are computed now and no residuals are saved; the
 // staged equation recomputes the forward pass from the (known) inputs in the backward pass.
 definePartialEval(checkpoint_p, (b: JaxprBuilder, args: Tensor[], params) => {
-  const j = paramsOf(checkpoint_p, params).jaxpr;
+  const j = params.jaxpr;
   const unk = args.map((a) => b.isOwn(a));
   const pe = partialEvalJaxpr(j, unk, false);
   const nKnown = pe.outUnknowns.filter((u) => !u).length;

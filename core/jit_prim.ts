@@ -17,13 +17,7 @@ import { currentBackend } from "./backend.ts";
 import { definePartialEval, type JaxprBuilder, partialEvalJaxpr } from "./builder.ts";
 import { evalJaxpr, type Jaxpr } from "./jaxpr.ts";
 import { batchJaxpr, jvpJaxpr, transposeJaxpr } from "./jaxpr_rules.ts";
-import {
-  definePrimitive,
-  type Params,
-  paramsOf,
-  type Primitive,
-  UndefinedPrimal,
-} from "./primitive.ts";
+import { definePrimitive, type Primitive, UndefinedPrimal } from "./primitive.ts";
 import type { Tensor } from "./tensor.ts";
 import { bind, pushInterpreter } from "./trace.ts";
 import { env } from "./env.ts";
@@ -230,8 +224,7 @@ import { zerosLikeT as zerosOf } from "./prims/structural.ts";
 
 /** Partial evaluation of a call: the known part runs now, the unknown part is staged. */
 function callPartialEval(prim: Primitive<JitCallParams>) {
-  return (b: JaxprBuilder, args: Tensor[], generic: Params): Tensor[] => {
-    const params = paramsOf(prim, generic);
+  return (b: JaxprBuilder, args: Tensor[], params: JitCallParams): Tensor[] => {
     const j = params.jaxpr;
     const unknowns = args.map((a) => b.isOwn(a));
     const pe = partialEvalJaxpr(j, unknowns, false);

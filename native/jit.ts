@@ -59,6 +59,28 @@ export const nativeJitStats = {
   donatedWrites: 0,
 };
 
+/**
+ * Time per step label, summed over calls, while `on` (for profiling: `bench/native_bench.ts
+ * --profile`).
+ */
+export const nativeJitProfile: { on: boolean; times: Map<string, [number, number]> } = {
+  on: false,
+  times: new Map(),
+};
+
+function _label(st: Step, avals: readonly ShapedArray[]): string {
+  const sh = (n: number) => `${avals[n]}`;
+  switch (st.kind) {
+    case "loop":
+      return `loop ${st.args.map(sh).join(",")}`;
+    case "dot":
+    case "conv":
+      return `${st.kind} ${sh(st.l)},${sh(st.r)}->${sh(st.out)}`;
+    case "op":
+      return `${st.group.root!.prim} ${st.ins.map(sh).join(",")}`;
+  }
+}
+
 /** Where a value lives during a call. */
 type Slot =
   | { kind: "in"; index: number }
@@ -290,7 +312,16 @@ export function compileNative(
       }
     });
     const owned = new Set<unknown>(A);
-    for (const st of p.steps) _run(backend, sgemm, isBlas, st, vals, p.avals, owned);
+    if (nativeJitProfile.on) {
+      for (const st of p.steps) {
+        const t = performance.now();
+        _run(backend, sgemm, isBlas, st, vals, p.avals, owned);
+        const k = _label(st, p.avals), e = nativeJitProfile.times.get(k) ?? [0, 0];
+        e[0] += performance.now() - t;
+        e[1]++;
+        nativeJitProfile.times.set(k, e);
+      }
+    } else for (const st of p.steps) _run(backend, sgemm, isBlas, st, vals, p.avals, owned);
     const tensors = new Map<number, Tensor>();
     return p.outs.map((n) => {
       const s = p.slots[n];

@@ -1,0 +1,234 @@
+/**
+ * The native backend's compiled `jit` (`native/jit.ts`) against the reference backend's eager
+ * evaluation: random programs of elementwise chains, broadcasts, transposes, reshapes and
+ * reductions (bit-identical: the fused loops round to f32 where the reference stores), GEMM
+ * epilogues (bias + activation, the SGD update of a weight gradient), donation, and arena reuse
+ * across calls. Runs on the native backend whatever `DENAX_BACKEND` says.
+ *
+ * @module
+ */
+import { assert, assertAllClose, assertEquals } from "@std/assert";
+import { withCpu } from "./backend.ts";
+import { grad, jit, np, type Tensor } from "../mod.ts";
+import { currentBackend, setBackend } from "../core/backend.ts";
+import { createNativeBackend } from "../native/backend.ts";
+import { nativeJitStats } from "../native/jit.ts";
+import { rng } from "./helpers.ts";
+
+const native = createNativeBackend();
+
+function onNative<T>(fn: () => T): T {
+  const prev = currentBackend();
+  setBackend(native);
+  try {
+    return fn();
+  } finally {
+    setBackend(prev);
+  }
+}
+
+function host(seed: number, shape: readonly number[], lo = -2, hi = 2): Float32Array {
+  const r = rng(seed), n = shape.reduce((a, b) => a * b, 1), d = new Float32Array(n);
+  for (let i = 0; i < n; i++) d[i] = lo + (hi - lo) * r();
+  return d;
+}
+
+type Fn = (...xs: Tensor[]) => Tensor[];
+
+/** Runs `f` jitted on native and eagerly on the reference backend, on the same host data. */
+async function compare(
+  f: Fn,
+  inputs: { data: Float32Array; shape: number[] }[],
+  exact = true,
+): Promise<void> {
+  const mk = () => inputs.map((x) => np.array(x.data, { shape: x.shape }));
+  const got = await onNative(async () => {
+    const outs = jit(f)(...mk());
+    return await Promise.all(outs.map((o) => o.data()));
+  });
+  const want = await withCpu(async () => {
+    const outs = f(...mk());
+    return await Promise.all(outs.map((o) => o.data()));
+  });
+  assertEquals(got.length, want.length);
+  got.forEach((g, k) => {
+    if (exact) assertEquals(Array.from(g), Array.from(want[k]), `output ${k}`);
+    else assertAllClose(Array.from(g), Array.from(want[k]), { rtol: 1e-5, atol: 1e-5 });
+  });
+}
+
+const UNARY: ((x: Tensor) => Tensor)[] = [
+  (x) => np.tanh(x),
+  (x) => np.exp(x.mul(0.5)),
+  (x) => np.sigmoid(x),
+  (x) => x.neg(),
+  (x) => np.sqrt(np.abs(x)),
+  (x) => np.log1p(np.abs(x)),
+  (x) => np.where(np.greater(x, 0.25), x, x.mul(0.1)),
+];
+const BINARY: ((x: Tensor, y: Tensor) => Tensor)[] = [
+  (x, y) => x.add(y),
+  (x, y) => x.sub(y),
+  (x, y) => x.mul(y),
+  (x, y) => x.div(np.abs(y).add(1)),
+  (x, y) => np.maximum(x, y),
+  (x, y) => np.where(np.less(x, y), y, x.add(1)),
+];
+
+/** A random broadcastable shape of the base: some dims 1, some leading dims dropped. */
+function subShape(r: () => number, base: number[]): number[] {
+  const s = base.map((d) => (r() < 0.3 ? 1 : d));
+  const drop = Math.floor(r() * 2);
+  return s.slice(drop);
+}
+
+function broadcastable(a: readonly number[], b: readonly number[]): boolean {
+  for (let i = 1; i <= Math.min(a.length, b.length); i++) {
+    const x = a[a.length - i], y = b[b.length - i];
+    if (x !== y && x !== 1 && y !== 1) return false;
+  }
+  return true;
+}
+
+/** A random program over `n` inputs of the base shape's broadcasts. */
+function randomProgram(seed: number, base: number[], n: number): Fn {
+  return (...xs: Tensor[]): Tensor[] => {
+    const r = rng(seed);
+    const pick = <T>(a: T[]): T => a[Math.floor(r() * a.length)];
+    const vals: Tensor[] = [...xs];
+    for (let k = 0; k < 6; k++) {
+      const op = r();
+      if (op < 0.35) vals.push(pick(UNARY)(pick(vals)));
+      else if (op < 0.75) {
+        const a = pick(vals);
+        const bs = vals.filter((b) => broadcastable(a.shape, b.shape));
+        vals.push(pick(BINARY)(a, pick(bs)));
+      } else if (op < 0.85) {
+        const v = pick(vals);
+        vals.push(v.ndim >= 2 ? np.transpose(v) : v.mul(2));
+      } else {
+        const v = pick(vals);
+        const axis = Math.floor(r() * Math.max(1, v.ndim));
+        const keep = r() < 0.5;
+        vals.push(
+          v.ndim === 0
+            ? v.add(1)
+            : r() < 0.5
+            ? np.sum(v, { axis, keepdims: keep })
+            : np.max(v, { axis, keepdims: keep }),
+        );
+      }
+    }
+    // the last value, one more of the same base shape, and a full reduction
+    const last = vals[vals.length - 1];
+    const big = vals.filter((v) => v.size === base.reduce((a, b) => a * b, 1));
+    return [last, big[big.length - 1].mul(3).add(np.sum(last)), np.sum(vals[n])];
+  };
+}
+
+Deno.test("random elementwise and reduction programs compile to loops equal to the reference bit for bit", async () => {
+  for (let seed = 1; seed <= 40; seed++) {
+    const r = rng(1000 + seed);
+    const base = [2 + Math.floor(r() * 5), 3 + Math.floor(r() * 6), 1 + Math.floor(r() * 7)];
+    const n = 2 + Math.floor(r() * 3);
+    const shapes = [base, ...Array.from({ length: n - 1 }, () => subShape(r, base))];
+    const inputs = shapes.map((s, i) => ({ data: host(seed * 10 + i, s), shape: s }));
+    await compare(randomProgram(seed, base, n), inputs);
+  }
+});
+
+Deno.test("reshapes that merge or split dims of computed values, and transposed reads, fuse correctly", async () => {
+  const a = { data: host(1, [4, 6, 5]), shape: [4, 6, 5] };
+  const b = { data: host(2, [5]), shape: [5] };
+  await compare((x, y) => {
+    const t = np.tanh(x.add(y)); // [4,6,5]
+    const merged = np.reshape(t, [24, 5]).mul(2); // merge of a computed value
+    const split = np.reshape(np.exp(y.mul(0.1)), [5, 1]).add(1); // split + unit dim
+    const tr = np.transpose(t, [2, 0, 1]).sub(1); // a transposed read
+    return [merged, split, tr, np.sum(tr, { axis: [0, 2] }), np.max(merged, { axis: 0 })];
+  }, [a, b]);
+});
+
+Deno.test("max and min reductions propagate NaN and sums keep the reference's order", async () => {
+  const d = host(3, [3, 50]);
+  d[7] = NaN;
+  d[60] = Infinity;
+  await compare((x) => {
+    const y = x.mul(1.5).add(0.25);
+    return [np.max(y, { axis: 1 }), np.min(y, { axis: 0 }), np.sum(y.mul(y), { axis: 1 })];
+  }, [{ data: d, shape: [3, 50] }]);
+});
+
+Deno.test("a GEMM with a bias and ReLU epilogue, and its gradient, match the reference", async () => {
+  const x = { data: host(4, [16, 24]), shape: [16, 24] };
+  const w = { data: host(5, [24, 12], -0.3, 0.3), shape: [24, 12] };
+  const b = { data: host(6, [12]), shape: [12] };
+  const loss = (x: Tensor, w: Tensor, b: Tensor) => np.sum(np.maximum(x.matmul(w).add(b), 0));
+  await compare(
+    (x, w, b) => {
+      const h = np.maximum(x.matmul(w).add(b), 0);
+      const [gw, gb] = grad(loss, { argnums: [1, 2] })(x, w, b) as unknown as Tensor[];
+      return [h, gw, gb, w.sub(gw.mul(0.1))];
+    },
+    [x, w, b],
+    false,
+  );
+});
+
+Deno.test("donated inputs receive the outputs, and arena buffers are not shared with results of earlier calls", async () => {
+  const step = (w: Tensor, g: Tensor): Tensor[] => [w.sub(g.mul(0.5)), np.sum(np.tanh(g))];
+  await onNative(async () => {
+    const f = jit(step, { donateArgnums: [0] });
+    const g1 = np.array(host(7, [8, 9]), { shape: [8, 9] });
+    const g2 = np.array(host(8, [8, 9]), { shape: [8, 9] });
+    const w0 = host(9, [8, 9]);
+    const before = nativeJitStats.donatedWrites;
+    const [w1, s1] = f(np.array(w0, { shape: [8, 9] }), g1);
+    const [w2, s2] = f(w1, g2);
+    assert(nativeJitStats.donatedWrites >= before + 2, "outputs were written into donated arrays");
+    const want1 = await withCpu(() =>
+      step(np.array(w0, { shape: [8, 9] }), np.array(host(7, [8, 9]), { shape: [8, 9] }))[1].data()
+    );
+    assertEquals(Array.from(await s1.data()), Array.from(want1));
+    const ref = await withCpu(async () => {
+      const gg1 = np.array(host(7, [8, 9]), { shape: [8, 9] });
+      const gg2 = np.array(host(8, [8, 9]), { shape: [8, 9] });
+      const [a] = step(np.array(w0, { shape: [8, 9] }), gg1);
+      const [b, s] = step(a, gg2);
+      return [await b.data(), await s.data()];
+    });
+    assertEquals(Array.from(await w2.data()), Array.from(ref[0]));
+    assertEquals(Array.from(await s2.data()), Array.from(ref[1]));
+  });
+});
+
+Deno.test("results of one call survive the next call of the same executable", async () => {
+  await onNative(async () => {
+    const f = jit((x: Tensor) => {
+      const h = np.tanh(x.mul(2)); // an intermediate in the arena
+      return [np.sum(h, { axis: 1 }), h.add(np.max(h))];
+    });
+    const a = np.array(host(10, [5, 7]), { shape: [5, 7] });
+    const b = np.array(host(11, [5, 7]), { shape: [5, 7] });
+    const [s1, h1] = f(a);
+    const v1 = [Array.from(await s1.data()), Array.from(await h1.data())];
+    const [s2] = f(b);
+    await s2.data();
+    assertEquals(Array.from(await s1.data()), v1[0]);
+    assertEquals(Array.from(await h1.data()), v1[1]);
+  });
+});
+
+Deno.test("literals, bool outputs, integer values and pass-through outputs compile", async () => {
+  const a = { data: host(12, [3, 4]), shape: [3, 4] };
+  await compare((x) => {
+    const m = np.greater(x, 0);
+    return [m.astype("f32"), x, np.where(m, 1, -1).astype("f32").mul(x), x.mul(0).add(-0)];
+  }, [a]);
+  await onNative(async () => {
+    const f = jit((x: Tensor) => [np.greater(x, 0), np.arange(4).add(1)]);
+    const [m, i] = f(np.array([-1, 2, 0, 3]));
+    assertEquals(Array.from(await m.data()), [0, 1, 0, 1]);
+    assertEquals(Array.from(await i.data()), [1, 2, 3, 4]);
+  });
+});

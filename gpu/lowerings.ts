@@ -8,10 +8,42 @@
  * @module
  */
 import type { AvalLike } from "../core/backend.ts";
+import { type Params, paramsOf, type Primitive } from "../core/primitive.ts";
+import { conv_general_dilated_p } from "../core/prims/conv.ts";
+import {
+  cummax_p,
+  cummin_p,
+  cumprod_p,
+  cumsum_p,
+  type CumulativeParams,
+} from "../core/prims/cumulative.ts";
+import { triangular_solve_p } from "../core/prims/decomp.ts";
+import { gather_p, scatter_p } from "../core/prims/indexing.ts";
+import { dot_general_p } from "../core/prims/linalg.ts";
+import {
+  argmax_p,
+  argmin_p,
+  reduce_max_p,
+  reduce_min_p,
+  reduce_prod_p,
+  reduce_sum_p,
+  type ReduceParams,
+} from "../core/prims/reduce.ts";
+import { sort_p } from "../core/prims/sort.ts";
+import {
+  broadcast_in_dim_p,
+  concatenate_p,
+  iota_p,
+  pad_p,
+  rev_p,
+  slice_p,
+  transpose_p,
+} from "../core/prims/structural.ts";
+import { reduce_window_p } from "../core/prims/window.ts";
 import { copyPlan, type Plan, single, size } from "./kernels/common.ts";
-import { type ConvParams, convPlan } from "./kernels/conv.ts";
+import { convPlan } from "./kernels/conv.ts";
 import { cumulativePlan } from "./kernels/cumulative.ts";
-import { type DotDims, dotGeneralPlan } from "./kernels/dot.ts";
+import { dotGeneralPlan } from "./kernels/dot.ts";
 import type { GemmCaps } from "./kernels/gemm.ts";
 import { binaryPlan, convertPlan, selectPlan, unaryPlan } from "./kernels/elementwise.ts";
 import { gatherKernel, scatterPlan } from "./kernels/gather.ts";
@@ -29,7 +61,7 @@ import { choleskyPlan, luPlan, qrPlan, triangularSolvePlan } from "./kernels/lin
 import { eighPlan, svdPlan } from "./kernels/linalg_jacobi.ts";
 import { argReduceKernel, reducePlan } from "./kernels/reduce.ts";
 import { sortPlan } from "./kernels/sort.ts";
-import { reduceWindowKernel, type WindowParams } from "./kernels/window.ts";
+import { reduceWindowKernel } from "./kernels/window.ts";
 import {
   BINARY_PRIMS,
   type BinaryPrim,
@@ -48,8 +80,8 @@ export interface LowerCtx {
   readonly ins: readonly AvalLike[];
   /** Result avals (from the primitive's abstract evaluation). */
   readonly outs: readonly AvalLike[];
-  /** The primitive's params as bound. */
-  readonly params: Readonly<Record<string, unknown>>;
+  /** The primitive's params as bound (a lowering made by `typed` reads them typed). */
+  readonly params: Params;
   /** What GEMM-shaped kernels may use on this device. */
   readonly gemm: GemmCaps;
 }
@@ -61,8 +93,28 @@ const _n = (a: AvalLike) => size(a.shape);
 // matrices [..., m, n]: the batch size and the last dimension
 const _batch = (a: AvalLike) => size(a.shape.slice(0, -2));
 const _last = (a: AvalLike) => a.shape[a.shape.length - 1];
-// Params arrive untyped from the core; each lowering reads the fields its primitive defines.
-const _p = <T>(c: LowerCtx) => c.params as unknown as T;
+
+/**
+ * A lowering of one primitive that reads its params as the primitive declares them
+ * (`ReduceParams`, `ConvParams`, …): the table is keyed by name, so the params arrive as the
+ * generic record and `paramsOf` types them (checking the keys in strict and checked modes).
+ */
+function typed<P extends Params>(prim: Primitive<P>, f: (c: LowerCtx, p: P) => Plan): Lowering {
+  return (c) => f(c, paramsOf(prim, c.params));
+}
+
+const _REDUCE: { readonly [K in ReducePrim]: Primitive<ReduceParams> } = {
+  reduce_sum: reduce_sum_p,
+  reduce_max: reduce_max_p,
+  reduce_min: reduce_min_p,
+  reduce_prod: reduce_prod_p,
+};
+const _CUMULATIVE: { readonly [K in CumulativePrim]: Primitive<CumulativeParams> } = {
+  cumsum: cumsum_p,
+  cumprod: cumprod_p,
+  cummax: cummax_p,
+  cummin: cummin_p,
+};
 
 function _unary(op: UnaryPrim): Lowering {
   if (op === "stop_gradient") return (c) => copyPlan(_n(c.ins[0]) * 4);
@@ -74,14 +126,14 @@ function _binary(op: BinaryPrim): Lowering {
 }
 
 function _reduce(op: ReducePrim): Lowering {
-  return (c) => reducePlan(op, c.ins[0].dtype, c.ins[0].shape, _p<{ axes: number[] }>(c).axes);
+  return typed(_REDUCE[op], (c, p) => reducePlan(op, c.ins[0].dtype, c.ins[0].shape, p.axes));
 }
 
 function _cumulative(op: CumulativePrim): Lowering {
-  return (c) => {
-    const p = _p<{ axis: number; reverse?: boolean }>(c);
-    return cumulativePlan(op, c.ins[0].dtype, c.ins[0].shape, p.axis, !!p.reverse);
-  };
+  return typed(
+    _CUMULATIVE[op],
+    (c, p) => cumulativePlan(op, c.ins[0].dtype, c.ins[0].shape, p.axis, p.reverse),
+  );
 }
 
 function _table<K extends string>(names: readonly K[], f: (k: K) => Lowering): Record<K, Lowering> {
@@ -98,61 +150,66 @@ export const LOWERINGS: { readonly [P in PrimName]: Lowering } = {
   convert: (c) => convertPlan(c.ins[0].dtype, c.outs[0].dtype, _n(c.ins[0]), c.gemm),
   bitcast: (c) => copyPlan(_n(c.ins[0]) * 4),
   reshape: (c) => copyPlan(_n(c.ins[0]) * 4),
-  broadcast_in_dim: (c) =>
+  broadcast_in_dim: typed(broadcast_in_dim_p, (c, p) =>
     single(
-      broadcastKernel(
-        c.ins[0].dtype,
-        c.ins[0].shape,
-        c.outs[0].shape,
-        _p<{ broadcastDimensions: number[] }>(c).broadcastDimensions,
-      ),
-    ),
-  transpose: (c) =>
-    single(transposeKernel(c.ins[0].dtype, c.ins[0].shape, _p<{ perm: number[] }>(c).perm)),
-  slice: (c) => {
-    const p = _p<{ start: number[]; strides?: number[] | null }>(c);
-    const step = p.strides ?? p.start.map(() => 1);
-    return single(sliceKernel(c.ins[0].dtype, c.ins[0].shape, p.start, step, c.outs[0].shape));
-  },
-  pad: (c) => {
-    const p = _p<{ lo: number[]; interior?: number[] }>(c);
-    const interior = p.interior ?? p.lo.map(() => 0);
-    return single(padKernel(c.ins[0].dtype, c.ins[0].shape, c.outs[0].shape, p.lo, interior));
-  },
-  concatenate: (c) =>
-    concatenatePlan(c.outs[0].dtype, c.ins.map((a) => a.shape), _p<{ axis: number }>(c).axis),
-  rev: (c) => single(revKernel(c.ins[0].dtype, c.ins[0].shape, _p<{ axes: number[] }>(c).axes)),
-  iota: (c) =>
-    single(iotaKernel(c.outs[0].dtype, c.outs[0].shape, _p<{ dimension: number }>(c).dimension)),
-  gather: (c) =>
-    single(
-      gatherKernel(c.ins[0].dtype, c.ins[0].shape, _n(c.ins[1]), _p<{ axis: number }>(c).axis),
-    ),
-  scatter: (c) => {
-    const p = _p<{ axis: number; mode: "set" | "add" }>(c);
-    return scatterPlan(c.ins[0].dtype, c.ins[0].shape, _n(c.ins[1]), p.axis, p.mode);
-  },
-  argmax: (c) =>
-    single(argReduceKernel("argmax", c.ins[0].dtype, c.ins[0].shape, _p<{ axis: number }>(c).axis)),
-  argmin: (c) =>
-    single(argReduceKernel("argmin", c.ins[0].dtype, c.ins[0].shape, _p<{ axis: number }>(c).axis)),
-  dot_general: (c) =>
-    dotGeneralPlan(c.ins[0].dtype, c.ins[0].shape, c.ins[1].shape, _p<DotDims>(c), c.gemm),
-  conv_general_dilated: (c) =>
-    convPlan(c.ins[0].dtype, c.ins[0].shape, c.ins[1].shape, _p<ConvParams>(c), c.gemm),
-  reduce_window: (c) =>
-    single(reduceWindowKernel(c.ins[0].dtype, c.ins[0].shape, _p<WindowParams>(c))),
-  sort: (c) => {
-    const p = _p<{ axis: number; descending?: boolean; numKeys?: number }>(c);
+      broadcastKernel(c.ins[0].dtype, c.ins[0].shape, c.outs[0].shape, p.broadcastDimensions),
+    )),
+  transpose: typed(
+    transpose_p,
+    (c, p) => single(transposeKernel(c.ins[0].dtype, c.ins[0].shape, p.perm)),
+  ),
+  slice: typed(
+    slice_p,
+    (c, p) =>
+      single(sliceKernel(c.ins[0].dtype, c.ins[0].shape, p.start, p.strides, c.outs[0].shape)),
+  ),
+  pad: typed(
+    pad_p,
+    (c, p) => single(padKernel(c.ins[0].dtype, c.ins[0].shape, c.outs[0].shape, p.lo, p.interior)),
+  ),
+  concatenate: typed(
+    concatenate_p,
+    (c, p) => concatenatePlan(c.outs[0].dtype, c.ins.map((a) => a.shape), p.axis),
+  ),
+  rev: typed(rev_p, (c, p) => single(revKernel(c.ins[0].dtype, c.ins[0].shape, p.axes))),
+  iota: typed(iota_p, (c, p) => single(iotaKernel(c.outs[0].dtype, c.outs[0].shape, p.dimension))),
+  gather: typed(
+    gather_p,
+    (c, p) => single(gatherKernel(c.ins[0].dtype, c.ins[0].shape, _n(c.ins[1]), p.axis)),
+  ),
+  scatter: typed(
+    scatter_p,
+    (c, p) => scatterPlan(c.ins[0].dtype, c.ins[0].shape, _n(c.ins[1]), p.axis, p.mode),
+  ),
+  argmax: typed(
+    argmax_p,
+    (c, p) => single(argReduceKernel("argmax", c.ins[0].dtype, c.ins[0].shape, p.axis)),
+  ),
+  argmin: typed(
+    argmin_p,
+    (c, p) => single(argReduceKernel("argmin", c.ins[0].dtype, c.ins[0].shape, p.axis)),
+  ),
+  dot_general: typed(
+    dot_general_p,
+    (c, p) => dotGeneralPlan(c.ins[0].dtype, c.ins[0].shape, c.ins[1].shape, p, c.gemm),
+  ),
+  conv_general_dilated: typed(
+    conv_general_dilated_p,
+    (c, p) => convPlan(c.ins[0].dtype, c.ins[0].shape, c.ins[1].shape, p, c.gemm),
+  ),
+  reduce_window: typed(
+    reduce_window_p,
+    (c, p) => single(reduceWindowKernel(c.ins[0].dtype, c.ins[0].shape, p)),
+  ),
+  sort: typed(sort_p, (c, p) => {
     if ((p.numKeys ?? 1) !== 1) {
       throw new RangeError(`Cannot lower sort with numKeys ${p.numKeys} on webgpu: only 1 key`);
     }
     return sortPlan(c.ins.map((a) => a.dtype), c.ins[0].shape, p.axis, !!p.descending);
-  },
+  }),
   threefry2x32: (c) => single(threefryKernel(_n(c.ins[0]))),
   cholesky: (c) => choleskyPlan(_batch(c.ins[0]), _last(c.ins[0])),
-  triangular_solve: (c) => {
-    const p = _p<{ lower: boolean; transposeA: boolean; unitDiagonal?: boolean }>(c);
+  triangular_solve: typed(triangular_solve_p, (c, p) => {
     const b = c.ins[1];
     return triangularSolvePlan(
       _batch(b),
@@ -162,7 +219,7 @@ export const LOWERINGS: { readonly [P in PrimName]: Lowering } = {
       p.transposeA,
       !!p.unitDiagonal,
     );
-  },
+  }),
   lu: (c) => luPlan(_batch(c.ins[0]), _last(c.ins[0])),
   eigh: (c) => eighPlan(_batch(c.ins[0]), _last(c.ins[0])),
   qr: (c) => qrPlan(_batch(c.ins[0]), c.ins[0].shape[c.ins[0].shape.length - 2], _last(c.ins[0])),

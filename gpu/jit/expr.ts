@@ -13,11 +13,21 @@
  * @module
  */
 import type { DType } from "../../core/dtype.ts";
+import { paramsOf } from "../../core/primitive.ts";
+import {
+  broadcast_in_dim_p,
+  concatenate_p,
+  iota_p,
+  pad_p,
+  rev_p,
+  slice_p,
+  transpose_p,
+} from "../../core/prims/structural.ts";
 import { F32_SPECIALS, Helpers, i as i32Lit, storageType, strides, u } from "../kernels/common.ts";
 import { binaryExpr, convertExpr, unaryExpr } from "../kernels/elementwise.ts";
 import { BINARY_PRIMS, type BinaryPrim, UNARY_PRIMS, type UnaryPrim } from "../prims.ts";
 import { activeProfile } from "../target.ts";
-import type { GEqn, GVal } from "./graph.ts";
+import { type GEqn, type GVal, literalValue } from "./graph.ts";
 
 /** An index into an array of `shape`: linear (row-major) or per dimension (u32 expressions). */
 export interface Idx {
@@ -295,9 +305,9 @@ export class Scope {
       case "bitcast":
         return this.let(`bitcast<${storageType(v.aval.dtype)}>(${same(0)})`);
       case "literal":
-        return _literal(p.value as number, p.dtype as DType, k);
+        return _literal(literalValue(e), v.aval.dtype, k);
       case "iota": {
-        const d = this.dims(idx)[p.dimension as number];
+        const d = this.dims(idx)[paramsOf(iota_p, p).dimension];
         return v.aval.dtype === "f32" ? `f32(${d})` : v.aval.dtype === "i32" ? `i32(${d})` : d;
       }
       case "reshape":
@@ -312,22 +322,22 @@ export class Scope {
       case "broadcast_in_dim":
         return this.#broadcast(v, e, idx);
       case "transpose": {
-        const od = this.dims(idx), perm = p.perm as number[];
+        const od = this.dims(idx), perm = paramsOf(transpose_p, p).perm;
         const dims: string[] = new Array(perm.length);
         perm.forEach((src, d) => (dims[src] = od[d]));
         return this.gen(ins[0], { shape: ins[0].aval.shape, dims });
       }
       case "slice": {
-        const od = this.dims(idx), st = p.start as number[], sd = p.strides as number[] | null;
+        const od = this.dims(idx), { start: st, strides: sd } = paramsOf(slice_p, p);
         const dims = od.map((d, j) => {
-          const s = sd?.[j] ?? 1;
+          const s = sd[j];
           const scaled = s === 1 ? d : `${d} * ${u(s)}`;
           return st[j] === 0 ? scaled : `(${u(st[j])} + ${scaled})`;
         });
         return this.gen(ins[0], { shape: ins[0].aval.shape, dims });
       }
       case "rev": {
-        const axes = p.axes as number[], sh = ins[0].aval.shape;
+        const axes = paramsOf(rev_p, p).axes, sh = ins[0].aval.shape;
         const dims = this.dims(idx).map((d, j) =>
           axes.includes(j) ? `(${u(sh[j] - 1)} - ${d})` : d
         );
@@ -350,7 +360,7 @@ export class Scope {
   #broadcast(v: GVal, e: GEqn, idx: Idx): string {
     const x = e.inputs[0], xs = x.aval.shape;
     if (x.aval.size === 1) return this.gen(x, { shape: xs, lin: "0u" });
-    const bd = e.params.broadcastDimensions as number[];
+    const bd = paramsOf(broadcast_in_dim_p, e.params).broadcastDimensions;
     if (xs.length === v.aval.shape.length && xs.every((n, j) => n === v.aval.shape[j])) {
       return this.gen(x, { shape: xs, ...this.#pass(idx) });
     }
@@ -361,9 +371,7 @@ export class Scope {
   #pad(e: GEqn, idx: Idx): string {
     const [x, pv] = e.inputs;
     const xs = x.aval.shape;
-    const lo = e.params.lo as number[],
-      interior = (e.params.interior as number[] | undefined) ??
-        lo.map(() => 0);
+    const { lo, interior } = paramsOf(pad_p, e.params);
     const od = this.dims(idx);
     const conds: string[] = [];
     const dims = od.map((d, j) => {
@@ -380,7 +388,7 @@ export class Scope {
   }
 
   #concat(e: GEqn, idx: Idx): string {
-    const axis = e.params.axis as number;
+    const axis = paramsOf(concatenate_p, e.params).axis;
     const od = this.dims(idx);
     const a = od[axis];
     let off = 0;

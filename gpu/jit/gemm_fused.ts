@@ -15,7 +15,10 @@
  *
  * @module
  */
-import { type ConvParams, convPlan } from "../kernels/conv.ts";
+import { paramsOf } from "../../core/primitive.ts";
+import { conv_general_dilated_p } from "../../core/prims/conv.ts";
+import { dot_general_p } from "../../core/prims/linalg.ts";
+import { convPlan } from "../kernels/conv.ts";
 import { Helpers, inp, out, storageType, u } from "../kernels/common.ts";
 import { gemmPlan } from "../kernels/gemm.ts";
 import { type Idx, KernelCtx, Scope, type ValueInfo } from "./expr.ts";
@@ -114,10 +117,7 @@ function _operand(
 export function lowerDot(c: CodegenCtx, grp: Group): Op[] {
   const e = grp.root!;
   const [lhs, rhs] = e.inputs;
-  const { contracting: [lc, rc], batch: [lb, rb] } = e.params as {
-    contracting: [number[], number[]];
-    batch: [number[], number[]];
-  };
+  const { contracting: [lc, rc], batch: [lb, rb] } = paramsOf(dot_general_p, e.params);
   const free = (n: number, used: number[]) => [...Array(n).keys()].filter((d) => !used.includes(d));
   const lf = free(lhs.aval.ndim, [...lc, ...lb]), rf = free(rhs.aval.ndim, [...rc, ...rb]);
   const B = _prod(lb.map((d) => lhs.aval.shape[d]));
@@ -297,7 +297,14 @@ export function lowerConv(c: CodegenCtx, grp: Group): Op[] {
   const [x, w] = e.inputs.map((v) => v.aval);
   return mapPlan(
     c,
-    convPlan(x.dtype, x.shape, w.shape, e.params as unknown as ConvParams, c.gemm, epi.lines),
+    convPlan(
+      x.dtype,
+      x.shape,
+      w.shape,
+      paramsOf(conv_general_dilated_p, e.params),
+      c.gemm,
+      epi.lines,
+    ),
     e.inputs.map((v) => slotRes(c, v)),
     [slotRes(c, grp.outs[0])],
     e.prim,

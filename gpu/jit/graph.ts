@@ -12,7 +12,12 @@
  */
 import { ShapedArray } from "../../core/aval.ts";
 import type { Jaxpr, Var } from "../../core/jaxpr.ts";
-import type { Params, Primitive } from "../../core/primitive.ts";
+import { cond_p, scan_p } from "../../core/control.ts";
+import { checkpoint_p, custom_jvp_call_p, custom_vjp_call_p } from "../../core/custom.ts";
+import { jit_call_p } from "../../core/jit_prim.ts";
+import { type Params, paramsOf, type Primitive } from "../../core/primitive.ts";
+import { dot_general_p } from "../../core/prims/linalg.ts";
+import { transpose_p } from "../../core/prims/structural.ts";
 import { LOWERINGS } from "../lowerings.ts";
 
 /** A value of the graph. */
@@ -59,7 +64,17 @@ export function newVal(aval: ShapedArray): GVal {
   return { id: _nextId++, aval };
 }
 
-const _INLINED = new Set(["jit_call", "custom_jvp_call", "custom_vjp_call", "checkpoint"]);
+// call-like primitives whose jaxpr is inlined (their custom rules matter only to transforms)
+const _CALLS: ReadonlyMap<string, Primitive<{ readonly jaxpr: Jaxpr }>> = new Map(
+  [jit_call_p, custom_jvp_call_p, custom_vjp_call_p, checkpoint_p].map((p) => [p.name, p]),
+);
+
+/** The value of a `literal` equation (a scalar). */
+export function literalValue(e: GEqn): number {
+  const v = e.params.value;
+  if (typeof v !== "number") throw new Error(`internal: ${e.prim} has no literal value`);
+  return v;
+}
 
 /** Whether the graph (or a nested body) holds a `core` equation. */
 export function hasCore(g: Graph): boolean {
@@ -99,7 +114,8 @@ class _Flattener {
 
   eqn(prim: Primitive, params: Params, ins: GVal[], outAvals: ShapedArray[]): GVal[] {
     const name = prim.name;
-    if (_INLINED.has(name)) return this.inline(params.jaxpr as Jaxpr, ins);
+    const call = _CALLS.get(name);
+    if (call) return this.inline(paramsOf(call, params).jaxpr, ins);
     if (name === "cond") return this.cond(prim, params, ins, outAvals);
     if (name === "scan") return this.scan(prim, params, ins, outAvals);
     if (name in LOWERINGS) return this.emit(name, params, ins, outAvals);
@@ -113,11 +129,11 @@ class _Flattener {
   }
 
   cond(prim: Primitive, params: Params, ins: GVal[], outAvals: ShapedArray[]): GVal[] {
-    const branches = params.branches as Jaxpr[];
+    const { branches } = paramsOf(cond_p, params);
     const [idx, ...ops] = ins;
     const lit = this.eqns.find((e) => e.prim === "literal" && e.outputs[0] === idx);
     if (branches.length === 1 || lit) {
-      const k = lit ? Math.max(0, Math.min(branches.length - 1, lit.params.value as number)) : 0;
+      const k = lit ? Math.max(0, Math.min(branches.length - 1, literalValue(lit))) : 0;
       return this.inline(branches[k], ops);
     }
     // A branch that loops or leaves the compiler must not run unconditionally.
@@ -150,9 +166,7 @@ class _Flattener {
   }
 
   scan(prim: Primitive, params: Params, ins: GVal[], outAvals: ShapedArray[]): GVal[] {
-    const j = params.jaxpr as Jaxpr;
-    const nc = params.numConsts as number, ncar = params.numCarry as number;
-    const L = params.length as number;
+    const { jaxpr: j, numConsts: nc, numCarry: ncar, length: L } = paramsOf(scan_p, params);
     const bodyIns = ins.map((v) => newVal(v.aval));
     const f = new _Flattener();
     const slices = bodyIns.slice(nc + ncar).map((x, s) =>
@@ -226,10 +240,7 @@ function _rewrite(g: Graph): Graph {
     const di = byOut.get(t.inputs[0]);
     const d = di === undefined ? null : eqns[di];
     if (!d || d.prim !== "dot_general") return;
-    const { contracting: [lc, rc], batch: [lb, rb] } = d.params as {
-      contracting: [number[], number[]];
-      batch: [number[], number[]];
-    };
+    const { contracting: [lc, rc], batch: [lb, rb] } = paramsOf(dot_general_p, d.params);
     const [a, b] = d.inputs;
     const nb = lb.length, nl = a.aval.ndim - nb - lc.length, nr = b.aval.ndim - nb - rc.length;
     const want = [
@@ -237,7 +248,7 @@ function _rewrite(g: Graph): Graph {
       ...Array.from({ length: nr }, (_, i) => nb + nl + i),
       ...Array.from({ length: nl }, (_, i) => nb + i),
     ];
-    const perm = t.params.perm as number[];
+    const perm = paramsOf(transpose_p, t.params).perm;
     if (perm.length !== want.length || perm.some((p, i) => p !== want[i])) return;
     eqns[di!] = null;
     eqns[k] = {

@@ -7,6 +7,8 @@
  * @module
  */
 import type { DType } from "../../core/dtype.ts";
+import { paramsOf } from "../../core/primitive.ts";
+import { reduce_sum_p } from "../../core/prims/reduce.ts";
 import { type Lowering, LOWERINGS } from "../lowerings.ts";
 import {
   type BufRef,
@@ -295,7 +297,8 @@ function _epilogue(r: _Reduce, o: string, res: string, names: string[]): string[
 function _reduce(c: CodegenCtx, grp: Group): Op[] {
   const e = grp.root!;
   const x = e.inputs[0];
-  const axes = e.params.axes as number[];
+  // the four reductions share ReduceParams: reduce_sum's description checks them all
+  const axes = paramsOf(reduce_sum_p, e.params).axes;
   const r: _Reduce = {
     c,
     grp,

@@ -15,6 +15,7 @@
  *
  * @module
  */
+import type { ConvParams } from "../../core/prims/conv.ts";
 import type { DType } from "../../core/dtype.ts";
 import {
   decode,
@@ -31,21 +32,8 @@ import {
 } from "./common.ts";
 import { type GemmCaps, gemmPlan } from "./gemm.ts";
 
-/** Parameters of `conv_general_dilated`. */
-export interface ConvParams {
-  /** Stride per spatial dim. */
-  readonly windowStrides: readonly number[];
-  /** `[lo, hi]` padding per spatial dim (may be negative). */
-  readonly padding: readonly (readonly [number, number])[];
-  /** Input (transposed-conv) dilation per spatial dim. */
-  readonly lhsDilation: readonly number[];
-  /** Kernel (atrous) dilation per spatial dim. */
-  readonly rhsDilation: readonly number[];
-  /** Feature groups. */
-  readonly featureGroupCount: number;
-  /** Batch groups. */
-  readonly batchGroupCount: number;
-}
+/** Parameters of `conv_general_dilated`, as the core primitive declares them. */
+export type { ConvParams } from "../../core/prims/conv.ts";
 
 /**
  * The output shape of a convolution.

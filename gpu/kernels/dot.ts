@@ -6,6 +6,7 @@
  *
  * @module
  */
+import type { DotDims } from "../../core/prims/linalg.ts";
 import type { DType } from "../../core/dtype.ts";
 import { decode, dotStrides, type Plan, size, storageType, strides, u } from "./common.ts";
 import { type GemmCaps, gemmPlan } from "./gemm.ts";
@@ -44,13 +45,8 @@ function _offset(name: string, x: string, dims: readonly _Dim[], k: number): str
   };`;
 }
 
-/** `dot_general` dimension numbers. */
-export interface DotDims {
-  /** `[lhs contracting dims, rhs contracting dims]`. */
-  readonly contracting: readonly [readonly number[], readonly number[]];
-  /** `[lhs batch dims, rhs batch dims]`. */
-  readonly batch: readonly [readonly number[], readonly number[]];
-}
+/** `dot_general` dimension numbers (its params), as the core primitive declares them. */
+export type { DotDims } from "../../core/prims/linalg.ts";
 
 /**
  * `dot_general`: output shape = batch dims, then lhs free dims, then rhs free dims.

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import type { WindowParams } from "../../core/prims/window.ts";
 import type { DType } from "../../core/dtype.ts";
 import {
   decode,
@@ -27,21 +28,8 @@ const _UNROLL_FROM = 16384;
 /** The most window elements visited per loop iteration. */
 const _MAX_UNROLL = 64;
 
-/** Parameters of `reduce_window`. */
-export interface WindowParams {
-  /** "sum", "max" or "min". */
-  readonly op: "sum" | "max" | "min";
-  /** Window size per dim. */
-  readonly windowDimensions: readonly number[];
-  /** Stride per dim. */
-  readonly windowStrides: readonly number[];
-  /** `[lo, hi]` padding per dim. */
-  readonly padding: readonly (readonly [number, number])[];
-  /** Base (input) dilation per dim. */
-  readonly baseDilation: readonly number[];
-  /** Window dilation per dim. */
-  readonly windowDilation: readonly number[];
-}
+/** Parameters of `reduce_window`, as the core primitive declares them. */
+export type { WindowParams } from "../../core/prims/window.ts";
 
 /**
  * The output shape of `reduce_window`.

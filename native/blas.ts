@@ -1,4 +1,3 @@
-// deno-lint-ignore-file no-explicit-any -- typed in a later pass
 /**
  * Loading the platform's BLAS for the native backend with `Deno.dlopen` (this folder is the one
  * place outside `gpu/device.ts`, `data/` and `examples/` that touches `Deno.*`: the FFI is the
@@ -168,8 +167,11 @@ export function loadBlas(opts: LoadBlasOptions = {}): Blas {
   );
 }
 
-function _open(deno: any, path: string): Blas {
-  let lib: any;
+/** The Deno namespace, absent outside Deno (the module still loads in a browser). */
+type DenoNs = typeof Deno;
+
+function _open(deno: DenoNs, path: string): Blas {
+  let lib: Deno.DynamicLibrary<typeof SYMBOLS>;
   try {
     lib = deno.dlopen(path, SYMBOLS);
   } catch (e) {
@@ -190,7 +192,7 @@ function _open(deno: any, path: string): Blas {
     const p = s.openblas_get_config();
     if (p) config = ` (${deno.UnsafePointerView.getCString(p)})`;
   }
-  const f = s.cblas_sgemm as (...a: unknown[]) => void;
+  const f = s.cblas_sgemm;
   const sgemm: Sgemm = (tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) => {
     if (m === 0 || n === 0) return;
     if (k === 0) {
@@ -203,8 +205,8 @@ function _open(deno: any, path: string): Blas {
   return { sgemm, path, description: `${path}${config}` };
 }
 
-function _deno(): any {
-  return (globalThis as any).Deno;
+function _deno(): DenoNs | undefined {
+  return (globalThis as { Deno?: DenoNs }).Deno;
 }
 function _os(): string {
   return _deno()?.build?.os ?? "linux";
@@ -216,7 +218,7 @@ function _env(name: string): string | undefined {
     return undefined;
   }
 }
-function _exists(deno: any, path: string): boolean {
+function _exists(deno: DenoNs, path: string): boolean {
   // bare names (Windows DLLs) are found by the loader's own search
   if (_bare(path)) return true;
   try {
@@ -229,9 +231,12 @@ function _exists(deno: any, path: string): boolean {
 function _bare(path: string): boolean {
   return !path.includes("/") && !path.includes("\\");
 }
-function _cores(deno: any): number {
+function _cores(deno: DenoNs): number {
   try {
-    return (globalThis as any).navigator?.hardwareConcurrency ?? deno.systemCpuInfo?.().cores ?? 1;
+    const nav = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator;
+    // older Deno releases had an unstable `systemCpuInfo`, which the types no longer declare
+    const old = deno as { systemCpuInfo?: () => { cores?: number } };
+    return nav?.hardwareConcurrency ?? old.systemCpuInfo?.().cores ?? 1;
   } catch {
     return 1;
   }

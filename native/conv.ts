@@ -1,4 +1,3 @@
-// deno-lint-ignore-file no-explicit-any -- typed in a later pass
 /**
  * `conv_general_dilated` on the native backend as GEMM. Three lowerings compute the same
  * convolution (layouts `lhs [N, C, ...]`, `rhs [O, C/g, ...]`, every stride, padding, dilation
@@ -520,28 +519,34 @@ function convOutputs(sgemm: Sgemm, g: Geo, x: Float32Array, w: Float32Array, out
     }
   }
   const outN = g.outN, tmp = new Float32Array(P * outN * O);
-  let y = 0;
-  for (let y0 = 0; y0 < O0; y0++) {
-    for (let y1 = 0; y1 < O1; y1++) {
-      for (let y2 = 0; y2 < O2; y2++, y++) {
-        const off = wide(g, y0 * ws[0], y1 * ws[1], y2 * ws[2]);
-        for (let grp = 0; grp < g.G; grp++) {
-          const img0 = g.bgc > 1 ? grp * g.nPerB : 0, c0 = chanOf(g, grp), oBase = grp * Og;
-          sgemm(
-            false,
-            true,
-            outN,
-            Og,
-            Cg * Sp,
-            1,
-            xp.subarray((img0 * C + c0) * Sp + off),
-            C * Sp,
-            wk.subarray(oBase * Cg * Sp),
-            Cg * Sp,
-            0,
-            tmp.subarray(y * outN * O + oBase),
-            O,
-          );
+  // the contraction in blocks whose kernel slice stays in cache across all output positions
+  // (else every position re-reads the whole kernel from memory: M and N are small here)
+  const CS = Cg * Sp, KB = Math.max(1024, Math.floor(65536 / Math.max(Og, outN, 1)));
+  for (let kb = 0; kb < CS; kb += KB) {
+    const kn = Math.min(KB, CS - kb);
+    let y = 0;
+    for (let y0 = 0; y0 < O0; y0++) {
+      for (let y1 = 0; y1 < O1; y1++) {
+        for (let y2 = 0; y2 < O2; y2++, y++) {
+          const off = wide(g, y0 * ws[0], y1 * ws[1], y2 * ws[2]);
+          for (let grp = 0; grp < g.G; grp++) {
+            const img0 = g.bgc > 1 ? grp * g.nPerB : 0, c0 = chanOf(g, grp), oBase = grp * Og;
+            sgemm(
+              false,
+              true,
+              outN,
+              Og,
+              kn,
+              1,
+              xp.subarray((img0 * C + c0) * Sp + off + kb),
+              C * Sp,
+              wk.subarray(oBase * CS + kb),
+              CS,
+              kb === 0 ? 0 : 1,
+              tmp.subarray(y * outN * O + oBase),
+              O,
+            );
+          }
         }
       }
     }
@@ -559,7 +564,7 @@ export { allFinite };
 
 function _env(name: string): string | undefined {
   try {
-    return (globalThis as any).Deno?.env?.get(name) || undefined;
+    return (globalThis as { Deno?: typeof Deno }).Deno?.env?.get(name) || undefined;
   } catch {
     return undefined;
   }

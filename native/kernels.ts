@@ -1,4 +1,3 @@
-// deno-lint-ignore-file no-explicit-any -- typed in a later pass
 /**
  * Tight typed-array loops for the native backend's elementwise, reduction and movement
  * primitives. Each loop is its own function over `Float32Array` (one element kind per call
@@ -78,9 +77,10 @@ export const UNARY_F32: Readonly<Record<string, Unary>> = {
   }),
 };
 
-const _b =
-  (f: (x: Float32Array, y: Float32Array, o: any, n: number) => void): Binary => (x, y, o) =>
-    f(x, y, o, x.length);
+const _b = (
+  f: (x: Float32Array, y: Float32Array, o: TypedArray, n: number) => void,
+): Binary =>
+(x, y, o) => f(x, y, o, x.length);
 
 /** (f32, f32) → f32 or bool loops by primitive name. */
 export const BINARY_F32: Readonly<Record<string, Binary>> = {

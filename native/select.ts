@@ -1,4 +1,3 @@
-// deno-lint-ignore-file no-explicit-any -- typed in a later pass
 /**
  * Whether this machine's only WebGPU adapter is a software one, for `init()`'s default choice
  * of the native backend.
@@ -29,7 +28,7 @@ export const SOFTWARE_ADAPTER: RegExp = /llvmpipe|lavapipe|swiftshader|warp|soft
 export function softwareOnlyAdapter(): Promise<boolean> {
   _probe ??= (async () => {
     try {
-      const gpu = (globalThis.navigator as any)?.gpu;
+      const gpu = (globalThis.navigator as { gpu?: GPU } | undefined)?.gpu;
       if (!gpu) return true;
       ensureXdgRuntimeDir();
       const a = await gpu.requestAdapter({ powerPreference: "high-performance" });

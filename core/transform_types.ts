@@ -1,4 +1,3 @@
-// deno-lint-ignore-file no-explicit-any -- `(...args: any[])` is the only type every function's parameters are assignable to
 /**
  * Types of the function transformations: which argument indices `argnums` may name, and the
  * gradient tree a `grad` returns for them. They follow jax-js's typings: `argnums` is a number
@@ -11,6 +10,7 @@ import type { Tensor } from "./tensor.ts";
 import type { Tree } from "./tree.ts";
 
 /** Any function a transformation accepts. */
+// deno-lint-ignore no-explicit-any -- every parameter list is assignable to `any[]` (variance escape)
 export type TransformableFn = (...args: any[]) => unknown;
 
 /** The argument indices of a function type's parameters (`number` when they are not a tuple). */
@@ -37,9 +37,11 @@ export type GradOf<P extends readonly unknown[], A> = A extends number ? Tree<P[
   : { -readonly [K in keyof A]: Tree<P[A[K] & number]> };
 
 /** A function returning a scalar loss (a Tensor; `any` also passes). */
+// deno-lint-ignore no-explicit-any -- every parameter list is assignable to `any[]` (variance escape)
 export type ScalarFn = (...args: any[]) => Tensor | number;
 
 /** A function returning `[loss, aux]`, as `hasAux: true` requires. */
+// deno-lint-ignore no-explicit-any -- every parameter list is assignable to `any[]` (variance escape)
 export type AuxFn = (...args: any[]) => readonly unknown[];
 
 /**
@@ -47,6 +49,7 @@ export type AuxFn = (...args: any[]) => readonly unknown[];
  * the tuple's second element (numbers come back as Tensors), `any` when `R` is a plain array
  * (a function returning `[a, b]` without a tuple annotation or `as const`).
  */
+// deno-lint-ignore no-explicit-any -- an untyped `[a, b]` return leaves the aux untyped, by design
 export type AuxOf<R> = R extends readonly [unknown, infer A] ? Tree<A> : any;
 
 /** The `[loss, aux]` value of a `hasAux` function returning `R`. */

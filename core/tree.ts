@@ -1,4 +1,3 @@
-// deno-lint-ignore-file no-explicit-any -- the untyped core: traced values and pytrees are dynamically typed here; the public signatures are typed
 /**
  * Pytrees, as in `jax.tree_util`: nested containers whose non-container values are leaves.
  * Containers are plain objects (keys visited in sorted order, as JAX sorts dict keys), arrays
@@ -12,7 +11,7 @@
 import type { Tensor } from "./tensor.ts";
 
 /** A class usable as a pytree node type. */
-export type PytreeClass<T = unknown> = abstract new (...args: any[]) => T;
+export type PytreeClass<T = unknown> = abstract new (...args: never[]) => T;
 
 /** How a registered class splits into children and static auxiliary data, and is rebuilt. */
 export interface PytreeSpec<T, A = unknown> {
@@ -46,7 +45,7 @@ export type TreeNode =
     readonly children: readonly TreeNode[];
   };
 
-type _Entry = { readonly name: string; readonly spec: PytreeSpec<any, any> };
+type _Entry = { readonly name: string; readonly spec: PytreeSpec<unknown, unknown> };
 const _registry = new Map<unknown, _Entry>();
 const _names = new Set<string>();
 const _LEAF: TreeNode = { kind: "leaf" };
@@ -371,6 +370,7 @@ export function structure(tree: unknown, isLeaf?: IsLeaf): TreeDef {
  * ```
  */
 export function map<T>(
+  // deno-lint-ignore no-explicit-any -- leaves are dynamically typed; a callback may annotate them (`(a: number) => …`)
   fn: (leaf: any, ...rest: any[]) => unknown,
   tree: T,
   ...rest: readonly unknown[]
@@ -397,6 +397,7 @@ export function map<T>(
  * console.log(g.b.length); // 1
  * ```
  */
+// deno-lint-ignore no-explicit-any -- an untyped (`any`) value has an untyped gradient tree
 export type Tree<T> = 0 extends 1 & T ? any
   : T extends Tensor | number | boolean ? Tensor
   : T extends null | undefined ? T

@@ -1,4 +1,3 @@
-// deno-lint-ignore-file no-explicit-any -- typed in a later pass
 /**
  * `np`: the NumPy-like API. Functions broadcast, promote dtypes (JS numbers are weakly typed),
  * accept negative axes, and bind the primitives.
@@ -19,6 +18,7 @@ import {
   type ReduceOptions,
   Tensor,
   type TensorLike,
+  type TensorMethods,
 } from "./tensor.ts";
 export * from "./numpy_extra.ts";
 export * as linalg from "./linalg.ts";
@@ -884,7 +884,7 @@ export function outer(x: TensorLike, y: TensorLike): Tensor {
 
 // numpy_extra.ts is evaluated before this module's body (it is re-exported above), so its
 // functions are available here.
-const methodTable: Record<string, (...args: any[]) => any> = {
+const methodTable: TensorMethods = {
   take: extra.take,
   _index: extra._index,
   _at: extra._at,
@@ -929,8 +929,8 @@ const methodTable: Record<string, (...args: any[]) => any> = {
   argmax,
   argmin,
 };
-/** @internal registers more method implementations (used by modules that extend np). */
-export function _registerMethods(extra: Record<string, (...args: any[]) => any>): void {
+/** @internal replaces method implementations (for modules that extend np). */
+export function _registerMethods(extra: Partial<TensorMethods>): void {
   Object.assign(methodTable, extra);
   _installMethods(methodTable);
 }

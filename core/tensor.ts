@@ -1,4 +1,3 @@
-// deno-lint-ignore-file no-explicit-any -- typed in a later pass
 /**
  * The immutable `Tensor` and the `Tracer` base class of every transformation's values.
  *
@@ -23,10 +22,56 @@ export interface ReduceOptions {
   keepdims?: boolean;
 }
 
-/** The method implementations, installed by the numpy module (avoids an import cycle). */
-export interface TensorMethods {
-  [name: string]: (...args: any[]) => any;
-}
+/**
+ * The method implementations, installed by the numpy module (avoids an import cycle): the `np`
+ * functions themselves, typed through a type-only view of `numpy.ts`.
+ */
+export type TensorMethods = Pick<
+  typeof import("./numpy.ts"),
+  | "take"
+  | "_index"
+  | "_at"
+  | "add"
+  | "subtract"
+  | "multiply"
+  | "divide"
+  | "power"
+  | "maximum"
+  | "minimum"
+  | "neg"
+  | "abs"
+  | "exp"
+  | "log"
+  | "sqrt"
+  | "square"
+  | "tanh"
+  | "sin"
+  | "cos"
+  | "equal"
+  | "notEqual"
+  | "less"
+  | "lessEqual"
+  | "greater"
+  | "greaterEqual"
+  | "clip"
+  | "matmul"
+  | "reshape"
+  | "transpose"
+  | "swapaxes"
+  | "squeeze"
+  | "expandDims"
+  | "broadcastTo"
+  | "astype"
+  | "sum"
+  | "mean"
+  | "max"
+  | "min"
+  | "prod"
+  | "var"
+  | "std"
+  | "argmax"
+  | "argmin"
+>;
 let _m: TensorMethods | null = null;
 /** Installs the method implementations (called once by `core/numpy.ts`). */
 export function _installMethods(m: TensorMethods): void {

@@ -29,7 +29,7 @@ import { currentCheckCollector } from "./trace.ts";
  * @returns Whether to build and run the check.
  * @example
  * ```ts
- * import { np } from "../mod.ts";
+ * import { np } from "@denax/denax";
  * import { valueChecksApply } from "./checks.ts";
  * console.log(valueChecksApply(np.array([1, 2]))); // true
  * ```
@@ -49,7 +49,7 @@ export function valueChecksApply(...ts: Tensor[]): boolean {
  * @throws The error made by `error`, when the check fails on a backend with synchronous reads.
  * @example
  * ```ts
- * import { np } from "../mod.ts";
+ * import { np } from "@denax/denax";
  * import { checkValue } from "./checks.ts";
  * checkValue(np.array(false), np.array(0), (v) => new RangeError(`bad ${v}`)); // passes
  * ```

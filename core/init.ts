@@ -40,7 +40,7 @@ function envBackend(): string | undefined {
  * @returns the backend's name and description
  * @example
  * ```ts
- * import { init } from "../mod.ts";
+ * import { init } from "@denax/denax";
  * const { name } = await init({ backend: "cpu" });
  * console.log(name); // cpu
  * ```

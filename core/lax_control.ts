@@ -44,7 +44,7 @@ export interface ScanOptions {
  * vmappable and jittable; this is what RNNs run on.
  * @example
  * ```ts
- * import { lax, np } from "../mod.ts";
+ * import { lax, np } from "@denax/denax";
  * const [total, partial] = lax.scan((c: any, x: any) => [c.add(x), c.add(x)], np.array(0), np.array([1, 2, 3]));
  * console.log(await total.item(), await partial.toArray()); // 6 [1, 3, 6]
  * ```
@@ -123,7 +123,7 @@ export function scan<C, X, Y>(
  * predicates (under jit, grad, vmap). A batched predicate evaluates both branches and selects.
  * @example
  * ```ts
- * import { lax, np } from "../mod.ts";
+ * import { lax, np } from "@denax/denax";
  * const r = lax.cond(np.array(true), (x: any) => x.add(1), (x: any) => x.sub(1), np.array(5));
  * console.log(await r.item()); // 6
  * ```
@@ -164,7 +164,7 @@ export function cond<T>(
  * supported (use `scan` or `foriLoop` with static bounds).
  * @example
  * ```ts
- * import { lax, np } from "../mod.ts";
+ * import { lax, np } from "@denax/denax";
  * const r = lax.whileLoop((x: any) => x.less(10), (x: any) => x.mul(2), np.array(1));
  * console.log(await r.item()); // 16
  * ```
@@ -224,7 +224,7 @@ export function whileLoop<T>(condFn: (x: T) => Tensor, bodyFn: (x: T) => T, init
  * (reverse-differentiable); with traced bounds a `whileLoop`.
  * @example
  * ```ts
- * import { lax, np } from "../mod.ts";
+ * import { lax, np } from "@denax/denax";
  * const r = lax.foriLoop(0, 5, (i: any, acc: any) => acc.add(i), np.array(0, { dtype: "i32" }));
  * console.log(await r.item()); // 10
  * ```

@@ -108,7 +108,7 @@ function spatialRank(op: string, x: Tensor, min = 3): number {
  *   featureGroupCount 1`; RangeError for malformed strides, dilations or padding
  * @example
  * ```ts
- * import { lax, np } from "../mod.ts";
+ * import { lax, np } from "@denax/denax";
  * const x = np.array([[[1, 2, 3, 4]]]);           // [N=1, C=1, W=4]
  * const w = np.array([[[1, 0, -1]]]);             // [O=1, I=1, K=3]
  * const y = lax.convGeneralDilated(x, w, { padding: "SAME" });
@@ -208,7 +208,7 @@ function convArgs(rest: unknown[]): ConvOptions {
  * @throws TypeError as {@linkcode convGeneralDilated}
  * @example
  * ```ts
- * import { lax, np } from "../mod.ts";
+ * import { lax, np } from "@denax/denax";
  * const x = np.ones([1, 1, 4, 4]), w = np.ones([1, 1, 2, 2]);
  * const y = lax.conv(x, w, [2, 2], "VALID");
  * console.log(await y.toArray()); // [[[[4, 4], [4, 4]]]]
@@ -278,7 +278,7 @@ function convTransposePadding(k: number, s: number, padding: "SAME" | "VALID"): 
  * @throws TypeError as {@linkcode convGeneralDilated}
  * @example
  * ```ts
- * import { lax, np } from "../mod.ts";
+ * import { lax, np } from "@denax/denax";
  * const x = np.array([[[1, 2]]]);                  // [1, 1, 2]
  * const w = np.array([[[1, 1, 1]]]);               // [1, 1, 3]
  * const y = lax.convTranspose(x, w, { strides: [2], padding: "VALID" });
@@ -350,7 +350,7 @@ export interface ReduceWindowOptions {
  * @throws TypeError for bool operands or unknown ops; RangeError for malformed options
  * @example
  * ```ts
- * import { lax, np } from "../mod.ts";
+ * import { lax, np } from "@denax/denax";
  * const x = np.array([[1, 2, 3, 4], [5, 6, 7, 8]]);
  * const y = lax.reduceWindow(x, "max", { windowDimensions: [2, 2], windowStrides: [2, 2] });
  * console.log(await y.toArray()); // [[6, 8]]
@@ -473,7 +473,7 @@ function poolSpatial(
  * @throws TypeError/RangeError for malformed options
  * @example
  * ```ts
- * import { lax, np } from "../mod.ts";
+ * import { lax, np } from "@denax/denax";
  * const x = np.arange(16).reshape([1, 1, 4, 4]);
  * console.log(await lax.maxPool(x, { kernelSize: 2 }).toArray()); // [[[[5, 7], [13, 15]]]]
  * ```
@@ -496,7 +496,7 @@ export function maxPool(x: Tensor, opts: PoolOptions): Tensor {
  * @throws TypeError/RangeError for malformed options, or when `dilation` is given
  * @example
  * ```ts
- * import { lax, np } from "../mod.ts";
+ * import { lax, np } from "@denax/denax";
  * const x = np.array([[[1, 2, 3, 4]]]);
  * console.log(await lax.avgPool(x, { kernelSize: 2 }).toArray()); // [[[1.5, 3.5]]]
  * console.log(await lax.avgPool(x, { kernelSize: 2, padding: 1, countIncludePad: false }).toArray());

@@ -40,7 +40,7 @@ function needRank2(op: string, a: Tensor): void {
  * @throws {TypeError} When `a` is not f32, of rank < 2 or not square.
  * @example
  * ```ts
- * import { np } from "../mod.ts";
+ * import { np } from "@denax/denax";
  * const L = np.linalg.cholesky(np.array([[4, 2], [2, 3]]));
  * console.log(await L.toArray()); // [[2, 0], [1, 1.414…]]
  * ```
@@ -63,7 +63,7 @@ export function cholesky(a: Tensor): Tensor {
  * @throws {TypeError} On dtypes other than f32 or mismatched shapes.
  * @example
  * ```ts
- * import { np } from "../mod.ts";
+ * import { np } from "@denax/denax";
  * const x = np.linalg.triangularSolve(np.array([[2, 0], [1, 1]]), np.array([[2], [3]]));
  * console.log(await x.toArray()); // [[1], [2]]
  * ```
@@ -96,7 +96,7 @@ export interface LuResult {
  * @throws {TypeError} When `a` is not f32, of rank < 2 or not square.
  * @example
  * ```ts
- * import { np } from "../mod.ts";
+ * import { np } from "@denax/denax";
  * const { perm } = np.linalg.lu(np.array([[1, 2], [3, 4]]));
  * console.log(await perm.toArray()); // [1, 0]
  * ```
@@ -116,7 +116,7 @@ export function lu(a: Tensor): LuResult {
  * @throws {TypeError} On dtypes other than f32 or mismatched shapes.
  * @example
  * ```ts
- * import { np } from "../mod.ts";
+ * import { np } from "@denax/denax";
  * const x = np.linalg.solve(np.array([[3, 1], [1, 2]]), np.array([9, 8]));
  * console.log(await x.toArray()); // [2, 3]
  * ```
@@ -152,7 +152,7 @@ export function solve(a: Tensor, b: Tensor): Tensor {
  * @throws {TypeError} When `a` is not f32, of rank < 2 or not square.
  * @example
  * ```ts
- * import { np } from "../mod.ts";
+ * import { np } from "@denax/denax";
  * console.log(await np.linalg.inv(np.array([[2, 0], [0, 4]])).toArray()); // [[0.5, 0], [0, 0.25]]
  * ```
  */
@@ -181,7 +181,7 @@ export interface SlogdetResult {
  * @throws {TypeError} When `a` is not f32, of rank < 2 or not square.
  * @example
  * ```ts
- * import { np } from "../mod.ts";
+ * import { np } from "@denax/denax";
  * const { sign, logabsdet } = np.linalg.slogdet(np.array([[0, 2], [3, 0]]));
  * console.log(await sign.toArray(), await logabsdet.toArray()); // -1 1.791…
  * ```
@@ -214,7 +214,7 @@ export function slogdet(a: Tensor): SlogdetResult {
  * @throws {TypeError} When `a` is not f32, of rank < 2 or not square.
  * @example
  * ```ts
- * import { np } from "../mod.ts";
+ * import { np } from "@denax/denax";
  * console.log(await np.linalg.det(np.array([[1, 2], [3, 4]])).toArray()); // -2
  * ```
  */
@@ -239,7 +239,7 @@ export interface EighResult {
  * @throws {TypeError} When `a` is not f32, of rank < 2 or not square.
  * @example
  * ```ts
- * import { np } from "../mod.ts";
+ * import { np } from "@denax/denax";
  * const { eigenvalues } = np.linalg.eigh(np.array([[2, 1], [1, 2]]));
  * console.log(await eigenvalues.toArray()); // [1, 3]
  * ```
@@ -266,7 +266,7 @@ export interface QrResult {
  * @throws {TypeError} When `a` is not f32 or of rank < 2.
  * @example
  * ```ts
- * import { np } from "../mod.ts";
+ * import { np } from "@denax/denax";
  * const { R } = np.linalg.qr(np.array([[3, 0], [4, 1]]));
  * console.log(await R.toArray()); // [[-5, -0.8], [0, -0.6]]
  * ```
@@ -296,7 +296,7 @@ export interface SvdResult {
  * @throws {TypeError} When `a` is not f32 or of rank < 2.
  * @example
  * ```ts
- * import { np } from "../mod.ts";
+ * import { np } from "@denax/denax";
  * const { S } = np.linalg.svd(np.array([[3, 0], [0, -4]]));
  * console.log(await S.toArray()); // [4, 3]
  * ```
@@ -322,7 +322,7 @@ export function svd(a: Tensor): SvdResult {
  * @throws {RangeError} For an `ord` the rank does not support, or axes out of range.
  * @example
  * ```ts
- * import { np } from "../mod.ts";
+ * import { np } from "@denax/denax";
  * console.log(await np.linalg.norm(np.array([3, 4])).toArray()); // 5
  * ```
  */

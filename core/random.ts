@@ -14,7 +14,7 @@
  *
  * @example
  * ```ts
- * import { random, type Tensor, vmap } from "../mod.ts";
+ * import { random, type Tensor, vmap } from "@denax/denax";
  *
  * const key = random.key(0);
  * const z = random.normal(random.foldIn(key, 1), [3]); // f32[3]
@@ -163,7 +163,7 @@ function _split2(key: Tensor): [Tensor, Tensor] {
  * @throws {TypeError} When the seed is not an integer or a scalar integer Tensor.
  * @example
  * ```ts
- * import { random } from "../mod.ts";
+ * import { random } from "@denax/denax";
  *
  * console.log(await random.key(42).toArray()); // [0, 42]
  * ```
@@ -192,7 +192,7 @@ export function key(seed: number | Tensor): Tensor {
  * @throws {TypeError} When the key is not `u32[2]` or `num` is not a count or shape.
  * @example
  * ```ts
- * import { random } from "../mod.ts";
+ * import { random } from "@denax/denax";
  *
  * const keys = random.split(random.key(0));
  * console.log(await keys.toArray()); // [[4146024105, 967050713], [2718843009, 1272950319]]
@@ -215,7 +215,7 @@ export function split(key: Tensor, num: Shape = 2): Tensor {
  * @throws {TypeError} When the key is not `u32[2]` or `data` is not an integer.
  * @example
  * ```ts
- * import { random } from "../mod.ts";
+ * import { random } from "@denax/denax";
  *
  * console.log(await random.foldIn(random.key(0), 4).toArray()); // [2285895361, 433833334]
  * ```
@@ -260,7 +260,7 @@ export interface BitsOptions {
  * @throws {RangeError} When `bitWidth` is not 8, 16 or 32.
  * @example
  * ```ts
- * import { random } from "../mod.ts";
+ * import { random } from "@denax/denax";
  *
  * console.log(await random.bits(random.key(1701), [3]).toArray());
  * // [56197195, 4200222568, 961309823]
@@ -318,7 +318,7 @@ export interface UniformOptions {
  * @throws {TypeError} For a bad key, shape, dtype, or bounds that do not broadcast.
  * @example
  * ```ts
- * import { random } from "../mod.ts";
+ * import { random } from "@denax/denax";
  *
  * const u = random.uniform(random.key(0), [2, 3], { minval: -1, maxval: 1 });
  * console.log(String(u)); // Tensor(f32[2,3])
@@ -357,7 +357,7 @@ const _NEXTAFTER_MINUS_ONE = -(1 - 2 ** -24);
  * @throws {TypeError} For a bad key, shape or dtype.
  * @example
  * ```ts
- * import { random } from "../mod.ts";
+ * import { random } from "@denax/denax";
  *
  * console.log(await random.normal(random.key(0), [3]).toArray());
  * // [1.8160863, -0.48262316, 0.33988908]
@@ -410,7 +410,7 @@ function _nextafter(x: Tensor, up: boolean): Tensor {
  * @throws {TypeError} For a bad key, shape or dtype, or bounds that do not broadcast.
  * @example
  * ```ts
- * import { random } from "../mod.ts";
+ * import { random } from "@denax/denax";
  *
  * const z = random.truncatedNormal(random.key(0), -2, 2, [1000]);
  * console.log(Number(await z.abs().max().item()) < 2); // true
@@ -453,7 +453,7 @@ export function truncatedNormal(
  * @throws {TypeError} For a bad key, shape or dtype.
  * @example
  * ```ts
- * import { random } from "../mod.ts";
+ * import { random } from "@denax/denax";
  *
  * console.log(String(random.gumbel(random.key(0), [4]))); // Tensor(f32[4])
  * ```
@@ -483,7 +483,7 @@ function _gumbel(key: Tensor, shape: readonly number[]): Tensor {
  * @throws {TypeError} For a bad key, shape or dtype.
  * @example
  * ```ts
- * import { random } from "../mod.ts";
+ * import { random } from "@denax/denax";
  *
  * const e = random.exponential(random.key(0), [1000]);
  * console.log(Number(await e.min().item()) >= 0); // true
@@ -513,7 +513,7 @@ export function exponential(key: Tensor, shape: Shape = [], opts: DtypeOptions =
  * @throws {TypeError} For a bad key or shape, or a `p` that does not broadcast.
  * @example
  * ```ts
- * import { random } from "../mod.ts";
+ * import { random } from "@denax/denax";
  *
  * const mask = random.bernoulli(random.key(0), 0.9, [5]); // a dropout keep-mask
  * console.log(String(mask)); // Tensor(bool[5])
@@ -585,7 +585,7 @@ export interface RandintOptions {
  * @throws {TypeError} For a bad key, shape or dtype, or bounds that do not broadcast.
  * @example
  * ```ts
- * import { random } from "../mod.ts";
+ * import { random } from "@denax/denax";
  *
  * console.log(await random.randint(random.key(0), [3, 3], 0, 8).toArray());
  * // [[2, 1, 3], [6, 1, 5], [6, 3, 4]]
@@ -648,7 +648,7 @@ export interface CategoricalOptions {
  * @throws {RangeError} When `axis` is out of range.
  * @example
  * ```ts
- * import { np, random } from "../mod.ts";
+ * import { np, random } from "@denax/denax";
  *
  * const logits = np.log(np.array([0.1, 0.2, 0.7]));
  * const draws = random.categorical(random.key(0), logits, { shape: [5] });
@@ -738,7 +738,7 @@ export interface PermutationOptions {
  * @throws {RangeError} When `axis` is out of range.
  * @example
  * ```ts
- * import { random } from "../mod.ts";
+ * import { random } from "@denax/denax";
  *
  * const perm = await random.permutation(random.key(0), 5).toArray();
  * console.log([...perm as number[]].sort()); // [0, 1, 2, 3, 4]
@@ -803,7 +803,7 @@ export interface ChoiceOptions {
  * @throws {TypeError} For a bad key or `p`, or more draws than candidates without replacement.
  * @example
  * ```ts
- * import { np, random } from "../mod.ts";
+ * import { np, random } from "@denax/denax";
  *
  * const x = np.array([10, 20, 30, 40]);
  * const picks = random.choice(random.key(0), x, { shape: [2], replace: false });

@@ -59,8 +59,8 @@ function dataLeaves(op: string, data: unknown): [Tensor[], tree.TreeDef] {
  *
  * @example
  * ```ts
- * import { np } from "../mod.ts";
- * import { numExamples } from "./batches.ts";
+ * import { np } from "@denax/denax";
+ * import { numExamples } from "@denax/denax/data";
  * import { assertEquals } from "@std/assert";
  * assertEquals(numExamples({ x: np.zeros([5, 3]), y: np.zeros([5]) }), 5);
  * ```
@@ -80,7 +80,7 @@ export function numExamples(data: unknown): number {
  *
  * @example
  * ```ts
- * import { numBatches } from "./batches.ts";
+ * import { numBatches } from "@denax/denax/data";
  * import { assertEquals } from "@std/assert";
  * assertEquals([numBatches(10, 4, false), numBatches(10, 4, true)], [3, 2]);
  * ```
@@ -102,8 +102,8 @@ export function numBatches(n: number, batchSize: number, dropLast: boolean): num
  *
  * @example
  * ```ts
- * import { random } from "../mod.ts";
- * import { epochKey } from "./batches.ts";
+ * import { random } from "@denax/denax";
+ * import { epochKey } from "@denax/denax/data";
  * console.log(await epochKey(random.key(0), 4).toArray()); // [2285895361, 433833334]
  * ```
  */
@@ -123,8 +123,8 @@ export function epochKey(key: Tensor, epoch: number): Tensor {
  *
  * @example
  * ```ts
- * import { random } from "../mod.ts";
- * import { trainValSplit } from "./batches.ts";
+ * import { random } from "@denax/denax";
+ * import { trainValSplit } from "@denax/denax/data";
  * import { assertEquals } from "@std/assert";
  * const { train, val } = trainValSplit(10, 0.2, random.key(0));
  * assertEquals([train.shape, val.shape], [[8], [2]]);
@@ -157,8 +157,8 @@ export function trainValSplit(
  *
  * @example
  * ```ts
- * import { np } from "../mod.ts";
- * import { subset } from "./batches.ts";
+ * import { np } from "@denax/denax";
+ * import { subset } from "@denax/denax/data";
  * import { assertEquals } from "@std/assert";
  * const s = subset({ x: np.array([[1], [2], [3]]) }, [2, 0]);
  * assertEquals(await s.x.toArray(), [[3], [1]]);
@@ -183,8 +183,8 @@ export function subset<T>(data: T, indices: Tensor | readonly number[]): T {
  *
  * @example
  * ```ts
- * import { np, random } from "../mod.ts";
- * import { numExamples, splitData } from "./batches.ts";
+ * import { np, random } from "@denax/denax";
+ * import { numExamples, splitData } from "@denax/denax/data";
  * import { assertEquals } from "@std/assert";
  * const { train, val } = splitData({ x: np.zeros([10, 2]) }, 0.3, random.key(1));
  * assertEquals([numExamples(train), numExamples(val)], [7, 3]);
@@ -240,8 +240,8 @@ const gatherBatch = jit((leaves: Tensor[], order: Tensor, b: Tensor): Tensor[] =
  *
  * @example
  * ```ts
- * import { np, random } from "../mod.ts";
- * import { batches } from "./batches.ts";
+ * import { np, random } from "@denax/denax";
+ * import { batches } from "@denax/denax/data";
  * import { assertEquals } from "@std/assert";
  * const data = { x: np.arange(10).reshape(5, 2), y: np.arange(5) };
  * const seen: number[] = [];
@@ -289,8 +289,8 @@ export function* batches<T>(data: T, opts: BatchesOptions): Generator<T, void, u
  *
  * @example
  * ```ts
- * import { init } from "../mod.ts";
- * import { packBytes, unpackBytes } from "./batches.ts";
+ * import { init } from "@denax/denax";
+ * import { packBytes, unpackBytes } from "@denax/denax/data";
  * import { assertEquals } from "@std/assert";
  * await init({ backend: "cpu" });
  * const p = packBytes(new Uint8Array([1, 2, 3, 255, 0, 0, 0, 7]), [1, 8]);
@@ -323,8 +323,8 @@ export function packBytes(bytes: Uint8Array, shape: readonly number[]): Tensor {
  *
  * @example
  * ```ts
- * import { np } from "../mod.ts";
- * import { unpackBytes } from "./batches.ts";
+ * import { np } from "@denax/denax";
+ * import { unpackBytes } from "@denax/denax/data";
  * import { assertEquals } from "@std/assert";
  * assertEquals(await unpackBytes(np.array([0x04030201], "u32")).toArray(), [1, 2, 3, 4]);
  * ```
@@ -368,8 +368,8 @@ export interface MnistTensorsOptions {
  *
  * @example
  * ```ts
- * import { init } from "../mod.ts";
- * import { mnistTensors } from "./batches.ts";
+ * import { init } from "@denax/denax";
+ * import { mnistTensors } from "@denax/denax/data";
  * import { assertEquals } from "@std/assert";
  * await init({ backend: "cpu" });
  * const split = { images: new Uint8Array(2 * 784).fill(255), labels: new Uint8Array([3, 1]), n: 2 };

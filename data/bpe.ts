@@ -23,7 +23,7 @@ export const GPT2_PATTERN: RegExp =
  * @returns An array of 256 one-character strings, indexed by byte.
  * @example
  * ```ts
- * import { bytesToUnicode } from "./bpe.ts";
+ * import { bytesToUnicode } from "@denax/denax/data";
  * const t = bytesToUnicode();
  * console.log(t[0x20], t[0x41], t[0x0a]); // Ġ A Ċ
  * ```
@@ -47,7 +47,7 @@ export function bytesToUnicode(): string[] {
  *
  * @example
  * ```ts
- * import { BpeTokenizer } from "./bpe.ts";
+ * import { BpeTokenizer } from "@denax/denax/data";
  * import { assertEquals } from "@std/assert";
  * // a toy vocabulary: the 256 byte symbols, then the merges "h e" → "he", "Ġ w" → "Ġw"
  * const bytes = Object.fromEntries(

@@ -57,8 +57,8 @@ export interface LinearRegressionOptions {
  *
  * @example
  * ```ts
- * import { random } from "../mod.ts";
- * import { linearRegression } from "./synthetic.ts";
+ * import { random } from "@denax/denax";
+ * import { linearRegression } from "@denax/denax/data";
  * import { assertEquals } from "@std/assert";
  * const { x, y } = linearRegression(random.key(0), { w: [2, -3.4], b: 4.2, n: 100 });
  * assertEquals([x.shape, y.shape], [[100, 2], [100]]);
@@ -100,8 +100,8 @@ export interface TwoMoonsOptions {
  *
  * @example
  * ```ts
- * import { random } from "../mod.ts";
- * import { twoMoons } from "./synthetic.ts";
+ * import { random } from "@denax/denax";
+ * import { twoMoons } from "@denax/denax/data";
  * import { assertEquals } from "@std/assert";
  * const { x, y } = twoMoons(random.key(0), { n: 10, noise: 0 });
  * assertEquals([x.shape, y.dtype], [[10, 2], "i32"]);
@@ -152,8 +152,8 @@ export interface SpiralsOptions {
  *
  * @example
  * ```ts
- * import { random } from "../mod.ts";
- * import { spirals } from "./synthetic.ts";
+ * import { random } from "@denax/denax";
+ * import { spirals } from "@denax/denax/data";
  * import { assertEquals } from "@std/assert";
  * const { x, y } = spirals(random.key(0), { n: 50, classes: 3 });
  * assertEquals([x.shape, y.shape], [[150, 2], [150]]);
@@ -211,8 +211,8 @@ export interface TruthTableOptions {
  *
  * @example
  * ```ts
- * import { init } from "../mod.ts";
- * import { truthTable } from "./synthetic.ts";
+ * import { init } from "@denax/denax";
+ * import { truthTable } from "@denax/denax/data";
  * import { assertEquals } from "@std/assert";
  * await init({ backend: "cpu" });
  * const { x, y } = truthTable("xor");

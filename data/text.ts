@@ -18,7 +18,7 @@ import type { Tensor } from "../core/tensor.ts";
  *
  * @example
  * ```ts
- * import { timeMachineOpening } from "./text.ts";
+ * import { timeMachineOpening } from "@denax/denax/data";
  * console.log(timeMachineOpening.slice(0, 19)); // "The Time Traveller "
  * ```
  */
@@ -39,7 +39,7 @@ export const timeMachineOpening: string =
  *
  * @example
  * ```ts
- * import { chars } from "./text.ts";
+ * import { chars } from "@denax/denax/data";
  * import { assertEquals } from "@std/assert";
  * assertEquals(chars("né😀"), ["n", "é", "😀"]);
  * ```
@@ -95,7 +95,7 @@ export interface DecodeOptions {
  *
  * @example
  * ```ts
- * import { chars, timeMachineOpening, Vocab } from "./text.ts";
+ * import { chars, timeMachineOpening, Vocab } from "@denax/denax/data";
  * import { assertEquals } from "@std/assert";
  * const vocab = Vocab.build(chars(timeMachineOpening));
  * const ids = vocab.encode("the time", { bos: true, eos: true });
@@ -136,7 +136,7 @@ export class Vocab {
    *
    * @example
    * ```ts
-   * import { chars, Vocab } from "./text.ts";
+   * import { chars, Vocab } from "@denax/denax/data";
    * import { assertEquals } from "@std/assert";
    * const v = Vocab.build(chars("abracadabra"), { minFreq: 2 }); // c and d occur once
    * assertEquals(v.tokens, ["<pad>", "<bos>", "<eos>", "<unk>", "a", "b", "r"]);
@@ -180,7 +180,7 @@ export class Vocab {
    *
    * @example
    * ```ts
-   * import { Vocab } from "./text.ts";
+   * import { Vocab } from "@denax/denax/data";
    * import { assertEquals } from "@std/assert";
    * const v = Vocab.build(["a", "b", "a"]);
    * assertEquals([v.id("a"), v.id("b"), v.id("z")], [4, 5, v.unk]);
@@ -199,7 +199,7 @@ export class Vocab {
    *
    * @example
    * ```ts
-   * import { chars, Vocab } from "./text.ts";
+   * import { chars, Vocab } from "@denax/denax/data";
    * import { assertEquals } from "@std/assert";
    * const v = Vocab.build(chars("hello"));
    * assertEquals(v.encode("hell", { eos: true }), [6, 5, 4, 4, v.eos]); // l is the most frequent
@@ -223,7 +223,7 @@ export class Vocab {
    *
    * @example
    * ```ts
-   * import { chars, Vocab } from "./text.ts";
+   * import { chars, Vocab } from "@denax/denax/data";
    * import { assertEquals } from "@std/assert";
    * const v = Vocab.build(chars("hi"));
    * assertEquals(v.decode([1, 4, 5, 2, 0, 0]), "hi");
@@ -271,8 +271,8 @@ export interface LmWindowsOptions {
  *
  * @example
  * ```ts
- * import { init } from "../mod.ts";
- * import { lmWindows } from "./text.ts";
+ * import { init } from "@denax/denax";
+ * import { lmWindows } from "@denax/denax/data";
  * import { assertEquals } from "@std/assert";
  * await init({ backend: "cpu" });
  * const { x, y } = lmWindows([10, 11, 12, 13, 14, 15, 16], { seqLen: 3 });
@@ -329,8 +329,8 @@ export interface PadSequencesOptions {
  *
  * @example
  * ```ts
- * import { init } from "../mod.ts";
- * import { padSequences } from "./text.ts";
+ * import { init } from "@denax/denax";
+ * import { padSequences } from "@denax/denax/data";
  * import { assertEquals } from "@std/assert";
  * await init({ backend: "cpu" });
  * const { ids, mask } = padSequences([[5, 6, 7], [8]]);
@@ -381,8 +381,8 @@ export interface CharDatasetOptions extends LmWindowsOptions, VocabOptions {
  *
  * @example
  * ```ts
- * import { init } from "../mod.ts";
- * import { charDataset } from "./text.ts";
+ * import { init } from "@denax/denax";
+ * import { charDataset } from "@denax/denax/data";
  * import { assertEquals } from "@std/assert";
  * await init({ backend: "cpu" });
  * const { vocab, x, y } = charDataset(undefined, { seqLen: 32 });

@@ -24,7 +24,7 @@ export interface WordsOptions {
  * @returns The words.
  * @example
  * ```ts
- * import { words } from "./vocab.ts";
+ * import { words } from "@denax/denax/data";
  * console.log(words("Go.\u202fI'm home!")); // [ "go", ".", "i'm", "home", "!" ]
  * ```
  */
@@ -54,7 +54,7 @@ export interface EncodeBatchOptions {
  *
  * @example
  * ```ts
- * import { WordVocab } from "./vocab.ts";
+ * import { WordVocab } from "@denax/denax/data";
  * import { assertEquals } from "@std/assert";
  * const v = WordVocab.build(["Go now.", "Go home!"]);
  * const { ids, validLens } = v.encodeBatch(["go home .", "run !"], { length: 5 });

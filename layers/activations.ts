@@ -53,8 +53,8 @@ export interface StepOptions {
  * @returns f32 of `x`'s shape, with values in {0, 1}.
  * @example
  * ```ts
- * import { np } from "../mod.ts";
- * import { step } from "./activations.ts";
+ * import { np } from "@denax/denax";
+ * import { step } from "@denax/denax/nn";
  * console.log(await step(np.array([-1, 0, 2])).toArray()); // [0, 1, 1]
  * console.log(await step(np.array([-1, 0, 2]), { strict: true }).toArray()); // [0, 0, 1]
  * ```
@@ -87,8 +87,8 @@ export interface SigmoidOptions {
  * @throws {RangeError} If the temperature is not positive.
  * @example
  * ```ts
- * import { np } from "../mod.ts";
- * import { sigmoid } from "./activations.ts";
+ * import { np } from "@denax/denax";
+ * import { sigmoid } from "@denax/denax/nn";
  * console.log(await sigmoid(np.array([0, 1000, -1000])).toArray()); // [0.5, 1, 0]
  * ```
  */
@@ -106,8 +106,8 @@ export function sigmoid(x: TensorLike, opts: SigmoidOptions = {}): Tensor {
  * @returns Values ≤ 0, same shape.
  * @example
  * ```ts
- * import { np } from "../mod.ts";
- * import { logSigmoid } from "./activations.ts";
+ * import { np } from "@denax/denax";
+ * import { logSigmoid } from "@denax/denax/nn";
  * console.log(await logSigmoid(np.array([-1000, 0])).toArray()); // [-1000, -0.6931472]
  * ```
  */
@@ -122,8 +122,8 @@ export function logSigmoid(x: TensorLike): Tensor {
  * @returns `x` itself.
  * @example
  * ```ts
- * import { np } from "../mod.ts";
- * import { identity } from "./activations.ts";
+ * import { np } from "@denax/denax";
+ * import { identity } from "@denax/denax/nn";
  * console.log(await identity(np.array([-2, 3])).toArray()); // [-2, 3]
  * ```
  */
@@ -142,8 +142,8 @@ export function identity(x: Tensor): Tensor {
  * @returns Same shape and dtype.
  * @example
  * ```ts
- * import { np } from "../mod.ts";
- * import { relu } from "./activations.ts";
+ * import { np } from "@denax/denax";
+ * import { relu } from "@denax/denax/nn";
  * console.log(await relu(np.array([-1, 0, 2])).toArray()); // [0, 0, 2]
  * ```
  */
@@ -162,8 +162,8 @@ export function relu(x: TensorLike): Tensor {
  * @returns Same shape.
  * @example
  * ```ts
- * import { np } from "../mod.ts";
- * import { leakyRelu } from "./activations.ts";
+ * import { np } from "@denax/denax";
+ * import { leakyRelu } from "@denax/denax/nn";
  * console.log(await leakyRelu(np.array([-100, 3])).toArray()); // [-1, 3]
  * ```
  */
@@ -182,8 +182,8 @@ export function leakyRelu(x: TensorLike, negativeSlope = 0.01): Tensor {
  * @returns The broadcast shape.
  * @example
  * ```ts
- * import { np } from "../mod.ts";
- * import { prelu } from "./activations.ts";
+ * import { np } from "@denax/denax";
+ * import { prelu } from "@denax/denax/nn";
  * console.log(await prelu(np.array([-2, 3]), np.array(0.25)).toArray()); // [-0.5, 3]
  * ```
  */
@@ -203,8 +203,8 @@ export function prelu(x: TensorLike, alpha: TensorLike): Tensor {
  * @returns Same shape.
  * @example
  * ```ts
- * import { np } from "../mod.ts";
- * import { elu } from "./activations.ts";
+ * import { np } from "@denax/denax";
+ * import { elu } from "@denax/denax/nn";
  * console.log(await elu(np.array([-1000, 0, 2])).toArray()); // [-1, 0, 2]
  * ```
  */
@@ -230,8 +230,8 @@ const SELU_SCALE = 1.0507009873554804934193349852946;
  * @returns Same shape.
  * @example
  * ```ts
- * import { np } from "../mod.ts";
- * import { selu } from "./activations.ts";
+ * import { np } from "@denax/denax";
+ * import { selu } from "@denax/denax/nn";
  * console.log(await selu(np.array([1])).toArray()); // [1.050701]
  * ```
  */
@@ -258,8 +258,8 @@ export interface GeluOptions {
  * @returns Same shape.
  * @example
  * ```ts
- * import { np } from "../mod.ts";
- * import { gelu } from "./activations.ts";
+ * import { np } from "@denax/denax";
+ * import { gelu } from "@denax/denax/nn";
  * console.log(await gelu(np.array([1])).toArray()); // [0.8413447]
  * console.log(await gelu(np.array([1]), { approximate: true }).toArray()); // [0.8411920]
  * ```
@@ -283,8 +283,8 @@ export function gelu(x: TensorLike, opts: GeluOptions = {}): Tensor {
  * @returns Same shape.
  * @example
  * ```ts
- * import { np } from "../mod.ts";
- * import { silu } from "./activations.ts";
+ * import { np } from "@denax/denax";
+ * import { silu } from "@denax/denax/nn";
  * console.log(await silu(np.array([0, 1000])).toArray()); // [0, 1000]
  * ```
  */
@@ -302,8 +302,8 @@ export function silu(x: TensorLike): Tensor {
  * @returns Same shape.
  * @example
  * ```ts
- * import { np } from "../mod.ts";
- * import { swish } from "./activations.ts";
+ * import { np } from "@denax/denax";
+ * import { swish } from "@denax/denax/nn";
  * console.log(await swish(np.array([1]), 2).toArray()); // [0.8807971]
  * ```
  */
@@ -332,8 +332,8 @@ export interface SoftplusOptions {
  * @throws {RangeError} If `beta` is not positive.
  * @example
  * ```ts
- * import { np } from "../mod.ts";
- * import { softplus } from "./activations.ts";
+ * import { np } from "@denax/denax";
+ * import { softplus } from "@denax/denax/nn";
  * console.log(await softplus(np.array([-1000, 0, 1000])).toArray()); // [0, 0.6931472, 1000]
  * ```
  */
@@ -354,8 +354,8 @@ export function softplus(x: TensorLike, opts: SoftplusOptions = {}): Tensor {
  * @returns Values in (−1, 1), same shape.
  * @example
  * ```ts
- * import { np } from "../mod.ts";
- * import { softsign } from "./activations.ts";
+ * import { np } from "@denax/denax";
+ * import { softsign } from "@denax/denax/nn";
  * console.log(await softsign(np.array([-3, 1])).toArray()); // [-0.75, 0.5]
  * ```
  */
@@ -371,8 +371,8 @@ export function softsign(x: TensorLike): Tensor {
  * @returns Same shape.
  * @example
  * ```ts
- * import { np } from "../mod.ts";
- * import { tanh } from "./activations.ts";
+ * import { np } from "@denax/denax";
+ * import { tanh } from "@denax/denax/nn";
  * console.log(await tanh(np.array([0, 1000])).toArray()); // [0, 1]
  * ```
  */
@@ -398,8 +398,8 @@ export interface HardTanhOptions {
  * @throws {RangeError} If `min > max`.
  * @example
  * ```ts
- * import { np } from "../mod.ts";
- * import { hardTanh } from "./activations.ts";
+ * import { np } from "@denax/denax";
+ * import { hardTanh } from "@denax/denax/nn";
  * console.log(await hardTanh(np.array([-3, 0.5, 3])).toArray()); // [-1, 0.5, 1]
  * ```
  */
@@ -432,8 +432,8 @@ const _axisOf = (o: SoftmaxOptions | Axis): Axis =>
  * @returns Probabilities of `x`'s shape, summing to 1 along `axis`.
  * @example
  * ```ts
- * import { np } from "../mod.ts";
- * import { softmax } from "./activations.ts";
+ * import { np } from "@denax/denax";
+ * import { softmax } from "@denax/denax/nn";
  * console.log(await softmax(np.array([1000, 1000, -1000])).toArray()); // [0.5, 0.5, 0]
  * console.log(await softmax(np.zeros([2, 2]), { axis: 0 }).toArray()); // [[0.5, 0.5], [0.5, 0.5]]
  * ```
@@ -459,8 +459,8 @@ export function softmax(x: TensorLike, opts: SoftmaxOptions | Axis = {}): Tensor
  * @returns Log-probabilities of `x`'s shape.
  * @example
  * ```ts
- * import { np } from "../mod.ts";
- * import { logSoftmax } from "./activations.ts";
+ * import { np } from "@denax/denax";
+ * import { logSoftmax } from "@denax/denax/nn";
  * console.log(await logSoftmax(np.array([1000, -1000])).toArray()); // [0, -2000]
  * console.log(await logSoftmax(np.zeros([1, 2]), { axis: 1 }).toArray()); // [[-0.693…, -0.693…]]
  * ```
@@ -494,8 +494,8 @@ export interface OneHotOptions {
  * @returns `labels.shape` with an axis of size C inserted at `axis`.
  * @example
  * ```ts
- * import { np } from "../mod.ts";
- * import { oneHot } from "./activations.ts";
+ * import { np } from "@denax/denax";
+ * import { oneHot } from "@denax/denax/nn";
  * console.log(await oneHot(np.array([2, 0], "i32"), 3).toArray()); // [[0, 0, 1], [1, 0, 0]]
  * ```
  */
@@ -541,8 +541,8 @@ export interface StochasticBinaryOptions {
  * @returns f32 samples of `p`'s shape.
  * @example
  * ```ts
- * import { np, random } from "../mod.ts";
- * import { stochasticBinary } from "./activations.ts";
+ * import { np, random } from "@denax/denax";
+ * import { stochasticBinary } from "@denax/denax/nn";
  * const s = stochasticBinary(random.key(0), np.array([0, 1, 0, 1]));
  * console.log(await s.toArray()); // [0, 1, 0, 1]
  * ```

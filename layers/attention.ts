@@ -44,8 +44,8 @@ const NEG = -0.7 * 3.4028234663852886e38;
  * @throws {TypeError} When `validLens` fits neither shape.
  * @example
  * ```ts
- * import { np } from "../mod.ts";
- * import { maskedSoftmax } from "./attention.ts";
+ * import { np } from "@denax/denax";
+ * import { maskedSoftmax } from "@denax/denax/nn";
  *
  * const w = maskedSoftmax(np.zeros([1, 2, 4]), np.array([[2, 3]]));
  * console.log(await w.toArray()); // ≈ [[[0.5, 0.5, 0, 0], [0.333, 0.333, 0.333, 0]]]
@@ -111,8 +111,8 @@ export interface AttentionOptions {
  * @throws {TypeError} For mismatched shapes.
  * @example
  * ```ts
- * import { np } from "../mod.ts";
- * import { attentionWeights } from "./attention.ts";
+ * import { np } from "@denax/denax";
+ * import { attentionWeights } from "@denax/denax/nn";
  *
  * const w = attentionWeights(np.ones([3, 2]), np.ones([3, 2]), { causal: true });
  * console.log(await w.toArray()); // ≈ [[1, 0, 0], [0.5, 0.5, 0], [0.333, 0.333, 0.333]]
@@ -174,8 +174,8 @@ function _attend(op: string, q: Tensor, k: Tensor, v: Tensor, o: AttentionOption
  * @throws {TypeError} For mismatched shapes, or dropout without a key.
  * @example
  * ```ts
- * import { np } from "../mod.ts";
- * import { scaledDotProductAttention } from "./attention.ts";
+ * import { np } from "@denax/denax";
+ * import { scaledDotProductAttention } from "@denax/denax/nn";
  *
  * const q = np.array([[1, 0]]), k = np.array([[1, 0], [0, 1]]), v = np.array([[10], [20]]);
  * const o = scaledDotProductAttention(q, k, v, { mask: np.array([[true, false]]) });
@@ -204,8 +204,8 @@ export function scaledDotProductAttention(
  * @throws {TypeError} For mismatched shapes, or dropout without a key.
  * @example
  * ```ts
- * import { np } from "../mod.ts";
- * import { dotProductAttention } from "./attention.ts";
+ * import { np } from "@denax/denax";
+ * import { dotProductAttention } from "@denax/denax/nn";
  *
  * const q = np.array([[0, 0]]), k = np.array([[1, 0], [0, 1]]), v = np.array([[10], [20]]);
  * console.log(await dotProductAttention(q, k, v).toArray()); // [[15]]
@@ -301,8 +301,8 @@ const _ADDITIVEATTENTION_KEYS: ReadonlySet<string> = new Set([
  * @throws {TypeError} From `apply`, for mismatched shapes or dropout without a key.
  * @example
  * ```ts
- * import { np, random } from "../mod.ts";
- * import { additiveAttention } from "./attention.ts";
+ * import { np, random } from "@denax/denax";
+ * import { additiveAttention } from "@denax/denax/nn";
  *
  * const att = additiveAttention({ querySize: 4, keySize: 3, numHiddens: 8 });
  * const p = att.init(random.key(0));
@@ -511,8 +511,8 @@ const _MULTIHEADATTENTION_KEYS: ReadonlySet<string> = new Set([
  * @throws {TypeError} From `apply`, for mismatched shapes, or dropout in training without a key.
  * @example
  * ```ts
- * import { np, random } from "../mod.ts";
- * import { multiHeadAttention } from "./attention.ts";
+ * import { np, random } from "@denax/denax";
+ * import { multiHeadAttention } from "@denax/denax/nn";
  *
  * const mha = multiHeadAttention({ embedDim: 8, numHeads: 2, batchFirst: true });
  * const p = mha.init(random.key(0)); // { in_proj_weight: [24, 8], in_proj_bias, out_proj }

@@ -199,8 +199,8 @@ const _CONV1D_KEYS: ReadonlySet<string> = new Set([
  * @throws {TypeError} From `apply`, when the input is not [..., C, L].
  * @example
  * ```ts
- * import { np, random } from "../mod.ts";
- * import { conv1d } from "./conv.ts";
+ * import { np, random } from "@denax/denax";
+ * import { conv1d } from "@denax/denax/nn";
  *
  * const conv = conv1d({ inChannels: 2, outChannels: 4, kernelSize: 3, padding: "same" });
  * const y = conv.apply(conv.init(random.key(0)), np.ones([8, 2, 10]));
@@ -242,8 +242,8 @@ const _CONV2D_KEYS: ReadonlySet<string> = new Set([
  * @throws {TypeError} From `apply`, when the input is not [..., C, H, W].
  * @example
  * ```ts
- * import { np, random } from "../mod.ts";
- * import { conv2d } from "./conv.ts";
+ * import { np, random } from "@denax/denax";
+ * import { conv2d } from "@denax/denax/nn";
  *
  * const conv = conv2d({ inChannels: 3, outChannels: 8, kernelSize: 3, stride: 2, padding: 1 });
  * const y = conv.apply(conv.init(random.key(0)), np.ones([4, 3, 32, 32]));
@@ -314,8 +314,8 @@ const _CONVTRANSPOSE2D_KEYS: ReadonlySet<string> = new Set([
  * @throws {TypeError} From `apply`, when the input is not [..., C, H, W].
  * @example
  * ```ts
- * import { np, random } from "../mod.ts";
- * import { convTranspose2d } from "./conv.ts";
+ * import { np, random } from "@denax/denax";
+ * import { convTranspose2d } from "@denax/denax/nn";
  *
  * const up = convTranspose2d({
  *   inChannels: 8, outChannels: 3, kernelSize: 3, stride: 2, padding: 1, outputPadding: 1,
@@ -532,8 +532,8 @@ const _MAXPOOL1D_KEYS: ReadonlySet<string> = new Set([
  * @throws {RangeError} For malformed sizes or padding over half the window.
  * @example
  * ```ts
- * import { np } from "../mod.ts";
- * import { maxPool1d } from "./conv.ts";
+ * import { np } from "@denax/denax";
+ * import { maxPool1d } from "@denax/denax/nn";
  *
  * const pool = maxPool1d({ kernelSize: 2 });
  * console.log(await pool.apply({}, np.array([[1, 5, 2, 3, 9]])).toArray()); // [[5, 3]]
@@ -563,8 +563,8 @@ const _MAXPOOL2D_KEYS: ReadonlySet<string> = new Set([
  * @throws {RangeError} For malformed sizes or padding over half the window.
  * @example
  * ```ts
- * import { np } from "../mod.ts";
- * import { maxPool2d } from "./conv.ts";
+ * import { np } from "@denax/denax";
+ * import { maxPool2d } from "@denax/denax/nn";
  *
  * const x = np.reshape(np.arange(16, undefined, 1, "f32"), [1, 1, 4, 4]);
  * console.log(await maxPool2d({ kernelSize: 2 }).apply({}, x).toArray()); // [[[[5, 7], [13, 15]]]]
@@ -600,8 +600,8 @@ const _AVGPOOL1D_KEYS: ReadonlySet<string> = new Set([
  * @throws {RangeError} For malformed sizes or padding over half the window.
  * @example
  * ```ts
- * import { np } from "../mod.ts";
- * import { avgPool1d } from "./conv.ts";
+ * import { np } from "@denax/denax";
+ * import { avgPool1d } from "@denax/denax/nn";
  *
  * const x = np.array([[1, 2, 3, 4]]);
  * console.log(await avgPool1d({ kernelSize: 2 }).apply({}, x).toArray()); // [[1.5, 3.5]]
@@ -634,8 +634,8 @@ const _AVGPOOL2D_KEYS: ReadonlySet<string> = new Set([
  * @throws {RangeError} For malformed sizes or padding over half the window.
  * @example
  * ```ts
- * import { np } from "../mod.ts";
- * import { avgPool2d } from "./conv.ts";
+ * import { np } from "@denax/denax";
+ * import { avgPool2d } from "@denax/denax/nn";
  *
  * const x = np.reshape(np.arange(16, undefined, 1, "f32"), [1, 1, 4, 4]);
  * console.log(await avgPool2d({ kernelSize: 2 }).apply({}, x).toArray()); // [[[[2.5, 4.5], [10.5, 12.5]]]]
@@ -677,8 +677,8 @@ const _ADAPTIVEAVGPOOL2D_KEYS: ReadonlySet<string> = new Set(["outputSize"]);
  * @throws {RangeError} When an output size is not a positive integer.
  * @example
  * ```ts
- * import { np } from "../mod.ts";
- * import { adaptiveAvgPool2d } from "./conv.ts";
+ * import { np } from "@denax/denax";
+ * import { adaptiveAvgPool2d } from "@denax/denax/nn";
  *
  * const pool = adaptiveAvgPool2d({ outputSize: [1, 2] });
  * const x = np.reshape(np.arange(6, undefined, 1, "f32"), [1, 2, 3]);
@@ -740,8 +740,8 @@ const _GLOBALAVGPOOL_KEYS: ReadonlySet<string> = new Set(["spatialDims", "keepdi
  * @throws {TypeError} From `apply`, when the input has fewer than `spatialDims + 1` dims.
  * @example
  * ```ts
- * import { np } from "../mod.ts";
- * import { globalAvgPool } from "./conv.ts";
+ * import { np } from "@denax/denax";
+ * import { globalAvgPool } from "@denax/denax/nn";
  *
  * const x = np.reshape(np.arange(8, undefined, 1, "f32"), [1, 2, 2, 2]);
  * console.log(await globalAvgPool().apply({}, x).toArray()); // [[1.5, 5.5]]

@@ -61,8 +61,8 @@ const _EMBEDDING_KEYS: ReadonlySet<string> = new Set([
  * @throws {RangeError} From `apply`, for a concrete index outside the table.
  * @example
  * ```ts
- * import { np, random } from "../mod.ts";
- * import { embedding } from "./embedding.ts";
+ * import { np, random } from "@denax/denax";
+ * import { embedding } from "@denax/denax/nn";
  *
  * const emb = embedding({ numEmbeddings: 10, embeddingDim: 3, paddingIdx: 0 });
  * const params = emb.init(random.key(0));

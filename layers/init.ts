@@ -7,7 +7,7 @@
  * returns an initializer (as `jax.nn.initializers`):
  *
  * ```ts
- * import { random } from "../mod.ts";
+ * import { random } from "@denax/denax";
  * import { glorotUniform, zeros } from "./init.ts";
  * const w = glorotUniform()(random.key(0), [256, 784]); // f32[256,784], [out, in]
  * const b = zeros(random.key(1), [256]);
@@ -136,7 +136,7 @@ export function calculateGain(nonlinearity: Nonlinearity, param?: number): numbe
  * @returns Zeros.
  * @example
  * ```ts
- * import { random } from "../mod.ts";
+ * import { random } from "@denax/denax";
  * import { zeros } from "./init.ts";
  * console.log(await zeros(random.key(0), [2]).toArray()); // [0, 0]
  * ```
@@ -154,7 +154,7 @@ export function zeros(_key: Tensor, shape: readonly number[], dtype: DType = "f3
  * @returns Ones.
  * @example
  * ```ts
- * import { random } from "../mod.ts";
+ * import { random } from "@denax/denax";
  * import { ones } from "./init.ts";
  * console.log(await ones(random.key(0), [2]).toArray()); // [1, 1]
  * ```
@@ -170,7 +170,7 @@ export function ones(_key: Tensor, shape: readonly number[], dtype: DType = "f32
  * @returns An initializer filling with `value` (the key is ignored).
  * @example
  * ```ts
- * import { random } from "../mod.ts";
+ * import { random } from "@denax/denax";
  * import { constant } from "./init.ts";
  * console.log(await constant(0.5)(random.key(0), [2]).toArray()); // [0.5, 0.5]
  * ```
@@ -189,7 +189,7 @@ export function constant(value: number): Initializer {
  * @returns An initializer.
  * @example
  * ```ts
- * import { random } from "../mod.ts";
+ * import { random } from "@denax/denax";
  * import { uniform } from "./init.ts";
  * const w = uniform(-0.1, 0.1)(random.key(0), [1000]);
  * console.log(Number(await w.abs().max().item()) <= 0.1); // true
@@ -211,7 +211,7 @@ export function uniform(a = 0, b = 1): Initializer {
  * @returns An initializer.
  * @example
  * ```ts
- * import { random } from "../mod.ts";
+ * import { random } from "@denax/denax";
  * import { normal } from "./init.ts";
  * console.log(String(normal(0, 0.01)(random.key(0), [3, 4]))); // Tensor(f32[3,4])
  * ```
@@ -246,7 +246,7 @@ export interface TruncatedNormalOptions {
  * @throws {RangeError} If `a ≥ b` or `std ≤ 0`.
  * @example
  * ```ts
- * import { random } from "../mod.ts";
+ * import { random } from "@denax/denax";
  * import { truncatedNormal } from "./init.ts";
  * const w = truncatedNormal({ std: 0.02, a: -0.04, b: 0.04 })(random.key(0), [1000]);
  * console.log(Number(await w.abs().max().item()) <= 0.04); // true
@@ -279,7 +279,7 @@ export interface GlorotOptions {
  * @returns An initializer for shapes of at least 2 dimensions.
  * @example
  * ```ts
- * import { random } from "../mod.ts";
+ * import { random } from "@denax/denax";
  * import { glorotUniform } from "./init.ts";
  * const w = glorotUniform()(random.key(0), [20, 10]); // a = √(6/30) ≈ 0.447
  * console.log(Number(await w.abs().max().item()) <= Math.sqrt(0.2)); // true
@@ -303,7 +303,7 @@ export function glorotUniform(opts: GlorotOptions = {}): Initializer {
  * @returns An initializer for shapes of at least 2 dimensions.
  * @example
  * ```ts
- * import { random } from "../mod.ts";
+ * import { random } from "@denax/denax";
  * import { glorotNormal } from "./init.ts";
  * console.log(String(glorotNormal()(random.key(0), [20, 10]))); // Tensor(f32[20,10])
  * ```
@@ -350,7 +350,7 @@ function _kaimingStd(opts: KaimingOptions, shape: readonly number[]): number {
  * @returns An initializer for shapes of at least 2 dimensions.
  * @example
  * ```ts
- * import { random } from "../mod.ts";
+ * import { random } from "@denax/denax";
  * import { kaimingUniform } from "./init.ts";
  * const w = kaimingUniform()(random.key(0), [64, 6]); // bound = √2 · √(3/6) = 1
  * console.log(Number(await w.abs().max().item()) <= 1); // true
@@ -371,7 +371,7 @@ export function kaimingUniform(opts: KaimingOptions = {}): Initializer {
  * @returns An initializer for shapes of at least 2 dimensions.
  * @example
  * ```ts
- * import { random } from "../mod.ts";
+ * import { random } from "@denax/denax";
  * import { kaimingNormal } from "./init.ts";
  * const w = kaimingNormal({ mode: "fanOut", nonlinearity: "relu" })(random.key(0), [8, 3, 3, 3]);
  * console.log(String(w)); // Tensor(f32[8,3,3,3])
@@ -410,7 +410,7 @@ function _lecunStd(opts: LecunOptions, shape: readonly number[]): number {
  * @returns An initializer for shapes of at least 2 dimensions.
  * @example
  * ```ts
- * import { random } from "../mod.ts";
+ * import { random } from "@denax/denax";
  * import { lecunUniform } from "./init.ts";
  * const w = lecunUniform()(random.key(0), [4, 3]); // bound = 1
  * console.log(Number(await w.abs().max().item()) <= 1); // true
@@ -431,7 +431,7 @@ export function lecunUniform(opts: LecunOptions = {}): Initializer {
  * @returns An initializer for shapes of at least 2 dimensions.
  * @example
  * ```ts
- * import { random } from "../mod.ts";
+ * import { random } from "@denax/denax";
  * import { lecunNormal } from "./init.ts";
  * console.log(String(lecunNormal()(random.key(0), [4, 3]))); // Tensor(f32[4,3])
  * ```
@@ -465,7 +465,7 @@ export interface OrthogonalOptions {
  * @throws {TypeError} From the initializer, for fewer than two dimensions.
  * @example
  * ```ts
- * import { np, random } from "../mod.ts";
+ * import { np, random } from "@denax/denax";
  * import { orthogonal } from "./init.ts";
  * const q = orthogonal()(random.key(0), [3, 5]);
  * console.log(await np.matmul(q, q.T).toArray()); // ≈ the 3×3 identity

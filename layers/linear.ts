@@ -64,8 +64,8 @@ const _LINEAR_KEYS: ReadonlySet<string> = new Set([
  * @throws {TypeError} From `apply`, when the last input dimension is not `inFeatures`.
  * @example
  * ```ts
- * import { np, random } from "../mod.ts";
- * import { linear } from "./linear.ts";
+ * import { np, random } from "@denax/denax";
+ * import { linear } from "@denax/denax/nn";
  *
  * const fc = linear({ inFeatures: 3, outFeatures: 2 });
  * const params = fc.init(random.key(0)); // { weight: f32[2,3], bias: f32[2] }
@@ -126,8 +126,8 @@ const _FLATTEN_KEYS: ReadonlySet<string> = new Set(["startDim", "endDim"]);
  * @throws {RangeError} From `apply`, when the dimensions are out of range or in the wrong order.
  * @example
  * ```ts
- * import { np } from "../mod.ts";
- * import { flatten } from "./linear.ts";
+ * import { np } from "@denax/denax";
+ * import { flatten } from "@denax/denax/nn";
  *
  * const f = flatten();
  * console.log(String(f.apply({}, np.ones([2, 3, 4, 5])))); // Tensor(f32[2,60])
@@ -180,8 +180,8 @@ const _DROPOUT_KEYS: ReadonlySet<string> = new Set(["rate"]);
  * @throws {TypeError} From `apply`, when `train` is set without a `key`.
  * @example
  * ```ts
- * import { np, random } from "../mod.ts";
- * import { dropout } from "./linear.ts";
+ * import { np, random } from "@denax/denax";
+ * import { dropout } from "@denax/denax/nn";
  *
  * const drop = dropout({ rate: 0.5 });
  * const x = np.ones([4]);
@@ -225,8 +225,8 @@ export function dropout(config: DropoutConfig = {}): Layer<NoParams> {
  * @returns A layer without parameters.
  * @example
  * ```ts
- * import { np } from "../mod.ts";
- * import { identityLayer } from "./linear.ts";
+ * import { np } from "@denax/denax";
+ * import { identityLayer } from "@denax/denax/nn";
  *
  * console.log(await identityLayer().apply({}, np.array([1, 2])).toArray()); // [1, 2]
  * ```

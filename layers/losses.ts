@@ -141,7 +141,7 @@ function _alongAxis(op: string, w: TensorLike, C: number, axis: number, nd: numb
  * @throws {TypeError} If the shapes differ.
  * @example
  * ```ts
- * import { np } from "../mod.ts";
+ * import { np } from "@denax/denax";
  * import { mse } from "./losses.ts";
  * console.log(await mse(np.array([1, 2]), np.array([0, 0])).item()); // 2.5
  * ```
@@ -163,7 +163,7 @@ export function mse(input: TensorLike, target: TensorLike, opts: ReductionOption
  * @throws {TypeError} If the shapes differ.
  * @example
  * ```ts
- * import { np } from "../mod.ts";
+ * import { np } from "@denax/denax";
  * import { l1 } from "./losses.ts";
  * console.log(await l1(np.array([1, -3]), np.array([0, 0])).item()); // 2
  * ```
@@ -192,7 +192,7 @@ export interface HuberOptions extends ReductionOptions {
  * @throws {TypeError} If the shapes differ.
  * @example
  * ```ts
- * import { np } from "../mod.ts";
+ * import { np } from "@denax/denax";
  * import { huber } from "./losses.ts";
  * console.log(await huber(np.array([0.5, 3]), np.array([0, 0]), { reduction: "none" }).toArray());
  * // [0.125, 2.5]
@@ -230,7 +230,7 @@ export interface SmoothL1Options extends ReductionOptions {
  * @throws {TypeError} If the shapes differ.
  * @example
  * ```ts
- * import { np } from "../mod.ts";
+ * import { np } from "@denax/denax";
  * import { smoothL1 } from "./losses.ts";
  * console.log(await smoothL1(np.array([0.5, 3]), 0, { reduction: "none" }).toArray()); // [0.125, 2.5]
  * ```
@@ -279,7 +279,7 @@ export interface BceOptions extends ReductionOptions {
  * @throws {TypeError} If the shapes differ.
  * @example
  * ```ts
- * import { np } from "../mod.ts";
+ * import { np } from "@denax/denax";
  * import { binaryCrossEntropy } from "./losses.ts";
  * console.log(await binaryCrossEntropy(np.array([0.5, 0]), np.array([1, 1]), { reduction: "none" }).toArray());
  * // [0.6931472, 100]
@@ -327,7 +327,7 @@ export interface BceWithLogitsOptions extends BceOptions {
  * @throws {TypeError} If the shapes differ.
  * @example
  * ```ts
- * import { np } from "../mod.ts";
+ * import { np } from "@denax/denax";
  * import { bceWithLogits } from "./losses.ts";
  * console.log(await bceWithLogits(np.array([1000, -1000]), np.array([1, 1]), { reduction: "none" }).toArray());
  * // [0, 1000]
@@ -369,7 +369,7 @@ export interface HingeOptions extends ReductionOptions {
  * @throws {TypeError} If the shapes differ.
  * @example
  * ```ts
- * import { np } from "../mod.ts";
+ * import { np } from "@denax/denax";
  * import { hinge } from "./losses.ts";
  * console.log(await hinge(np.array([2, 0.5, 1]), np.array([1, 1, -1]), { reduction: "none" }).toArray());
  * // [0, 0.5, 2]
@@ -485,7 +485,7 @@ function _nllIndex(
  * @throws {RangeError} For a concrete target outside `[0, C)` other than `ignoreIndex`.
  * @example
  * ```ts
- * import { np } from "../mod.ts";
+ * import { np } from "@denax/denax";
  * import { nll } from "./losses.ts";
  * const logp = np.log(np.array([[0.5, 0.5], [0.25, 0.75]]));
  * console.log(await nll(logp, np.array([0, 1], "i32")).item()); // 0.4904146 = −(ln 0.5 + ln 0.75)/2
@@ -525,7 +525,7 @@ export function nll(logProbs: TensorLike, target: TensorLike, opts: NllOptions =
  * @throws {TypeError} For targets of the wrong shape, or a weight that is not f32[C].
  * @example
  * ```ts
- * import { np } from "../mod.ts";
+ * import { np } from "@denax/denax";
  * import { crossEntropy } from "./losses.ts";
  * const logits = np.array([[2, 0, 0], [0, 0, 0]]);
  * const labels = np.array([0, -100], "i32"); // the second row is ignored
@@ -583,7 +583,7 @@ export interface KlDivOptions {
  * @throws {TypeError} If the shapes differ.
  * @example
  * ```ts
- * import { np } from "../mod.ts";
+ * import { np } from "@denax/denax";
  * import { klDiv } from "./losses.ts";
  * const p = np.array([[0.5, 0.5]]), q = np.array([[0.25, 0.75]]);
  * console.log(await klDiv(np.log(q), p, { reduction: "batchmean" }).item()); // 0.1438410
@@ -621,7 +621,7 @@ export interface MultiMarginOptions extends ReductionOptions {
  * @throws {TypeError} For a target of the wrong shape or dtype, or a bad `p`.
  * @example
  * ```ts
- * import { np } from "../mod.ts";
+ * import { np } from "@denax/denax";
  * import { multiMargin } from "./losses.ts";
  * const x = np.array([[0.1, 0.2, 0.4, 0.8]]);
  * console.log(await multiMargin(x, np.array([3], "i32")).item()); // 0.325 (PyTorch's doc example)
@@ -682,7 +682,7 @@ export interface CosineEmbeddingOptions extends ReductionOptions {
  * @throws {TypeError} If `x1` and `x2` differ in shape or are not 1-D or 2-D.
  * @example
  * ```ts
- * import { np } from "../mod.ts";
+ * import { np } from "@denax/denax";
  * import { cosineEmbedding } from "./losses.ts";
  * const a = np.array([[1, 0], [1, 0]]), b = np.array([[0, 1], [1, 1]]);
  * console.log(await cosineEmbedding(a, b, np.array([1, -1]), { reduction: "none" }).toArray());
@@ -739,7 +739,7 @@ export interface MaskedSequenceOptions extends ReductionOptions {
  * @throws {TypeError} If the shapes do not fit or both a mask and validLens are given.
  * @example
  * ```ts
- * import { np } from "../mod.ts";
+ * import { np } from "@denax/denax";
  * import { maskedSequenceCrossEntropy } from "./losses.ts";
  * const logits = np.zeros([1, 3, 4]); // uniform over 4 tokens: loss ln 4 per token
  * const targets = np.array([[1, 2, 0]], "i32");
@@ -806,7 +806,7 @@ export function maskedSequenceCrossEntropy(
  * @returns A scalar.
  * @example
  * ```ts
- * import { np } from "../mod.ts";
+ * import { np } from "@denax/denax";
  * import { ganDiscriminator } from "./losses.ts";
  * console.log(await ganDiscriminator(np.array([0]), np.array([0])).item()); // 1.3862944 = 2 ln 2
  * ```
@@ -851,7 +851,7 @@ export interface GanGeneratorOptions extends ReductionOptions {
  * @returns A scalar, or the elementwise losses with `"none"`.
  * @example
  * ```ts
- * import { np } from "../mod.ts";
+ * import { np } from "@denax/denax";
  * import { ganGenerator } from "./losses.ts";
  * console.log(await ganGenerator(np.array([0])).item()); // 0.6931472
  * ```
@@ -879,7 +879,7 @@ export function ganGenerator(fakeLogits: TensorLike, opts: GanGeneratorOptions =
  * @throws {TypeError} If the shapes differ.
  * @example
  * ```ts
- * import { np } from "../mod.ts";
+ * import { np } from "@denax/denax";
  * import { gaussianKl } from "./losses.ts";
  * console.log(await gaussianKl(np.array([[1, 0]]), np.array([[0, 0]])).item()); // 0.5
  * ```
@@ -920,7 +920,7 @@ function _sumOver(params: unknown, f: (w: Tensor) => Tensor): Tensor {
  * @returns An f32 scalar (0 for an empty tree).
  * @example
  * ```ts
- * import { np } from "../mod.ts";
+ * import { np } from "@denax/denax";
  * import { l1Penalty } from "./losses.ts";
  * console.log(await l1Penalty({ w: np.array([1, -2]), b: np.array([3]) }).item()); // 6
  * ```
@@ -940,7 +940,7 @@ export function l1Penalty(params: unknown): Tensor {
  * @returns An f32 scalar (0 for an empty tree).
  * @example
  * ```ts
- * import { np } from "../mod.ts";
+ * import { np } from "@denax/denax";
  * import { l2Penalty } from "./losses.ts";
  * console.log(await l2Penalty({ w: np.array([1, -2]), b: np.array([3]) }).item()); // 7
  * ```
@@ -961,7 +961,7 @@ export function l2Penalty(params: unknown): Tensor {
  * @throws {RangeError} If `l1Ratio` is outside [0, 1].
  * @example
  * ```ts
- * import { np } from "../mod.ts";
+ * import { np } from "@denax/denax";
  * import { elasticNet } from "./losses.ts";
  * console.log(await elasticNet({ w: np.array([1, -2]) }, 0.5).item()); // 2.75 = 0.5·3 + 0.5·2.5
  * ```

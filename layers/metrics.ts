@@ -70,7 +70,7 @@ function _safeDiv(a: Tensor, b: Tensor): Tensor {
  * @throws {TypeError} If the shapes do not fit.
  * @example
  * ```ts
- * import { np } from "../mod.ts";
+ * import { np } from "@denax/denax";
  * import { accuracy } from "./metrics.ts";
  * const logits = np.array([[2, 1], [0, 3], [5, 4]]);
  * console.log(await accuracy(logits, np.array([0, 1, 1], "i32")).item()); // 0.6666667
@@ -101,7 +101,7 @@ export interface TopKOptions {
  * @throws {TypeError} If the shapes do not fit.
  * @example
  * ```ts
- * import { np } from "../mod.ts";
+ * import { np } from "@denax/denax";
  * import { topKAccuracy } from "./metrics.ts";
  * const logits = np.array([[0.1, 0.5, 0.4], [0.8, 0.15, 0.05]]);
  * console.log(await topKAccuracy(logits, np.array([2, 2], "i32"), { k: 2 }).item()); // 0.5
@@ -152,7 +152,7 @@ function _numClasses(op: string, preds: Tensor, labels: Tensor, n: number | unde
  * @throws {TypeError} If the shapes do not fit.
  * @example
  * ```ts
- * import { np } from "../mod.ts";
+ * import { np } from "@denax/denax";
  * import { confusionMatrix } from "./metrics.ts";
  * const preds = np.array([0, 1, 1, 2], "i32"), labels = np.array([0, 1, 2, 2], "i32");
  * console.log(await confusionMatrix(preds, labels, { numClasses: 3 }).toArray());
@@ -226,7 +226,7 @@ function _classMetric(
  * @throws {TypeError} If the shapes do not fit or numClasses is missing.
  * @example
  * ```ts
- * import { np } from "../mod.ts";
+ * import { np } from "@denax/denax";
  * import { precision } from "./metrics.ts";
  * const preds = np.array([1, 1, 0, 1], "i32"), labels = np.array([1, 0, 0, 1], "i32");
  * console.log(await precision(preds, labels, { numClasses: 2, average: "binary" }).item()); // 0.6666667
@@ -251,7 +251,7 @@ export function precision(
  * @throws {TypeError} If the shapes do not fit or numClasses is missing.
  * @example
  * ```ts
- * import { np } from "../mod.ts";
+ * import { np } from "@denax/denax";
  * import { recall } from "./metrics.ts";
  * const preds = np.array([1, 1, 0, 0], "i32"), labels = np.array([1, 0, 0, 1], "i32");
  * console.log(await recall(preds, labels, { numClasses: 2, average: "none" }).toArray()); // [0.5, 0.5]
@@ -277,7 +277,7 @@ export function recall(
  * @throws {TypeError} If the shapes do not fit or numClasses is missing.
  * @example
  * ```ts
- * import { np } from "../mod.ts";
+ * import { np } from "@denax/denax";
  * import { f1 } from "./metrics.ts";
  * const preds = np.array([1, 1, 0, 1], "i32"), labels = np.array([1, 0, 0, 1], "i32");
  * console.log(await f1(preds, labels, { numClasses: 2, average: "binary" }).item()); // 0.8
@@ -301,7 +301,7 @@ export function f1(preds: TensorLike, labels: TensorLike, opts: ClassMetricOptio
  * @throws {TypeError} If the shapes do not fit or numClasses is missing.
  * @example
  * ```ts
- * import { np } from "../mod.ts";
+ * import { np } from "@denax/denax";
  * import { specificity } from "./metrics.ts";
  * const preds = np.array([1, 1, 0, 1], "i32"), labels = np.array([1, 0, 0, 1], "i32");
  * console.log(await specificity(preds, labels, { numClasses: 2, average: "binary" }).item()); // 0.5
@@ -324,7 +324,7 @@ export function specificity(
  * @returns `exp` of it.
  * @example
  * ```ts
- * import { np } from "../mod.ts";
+ * import { np } from "@denax/denax";
  * import { perplexity } from "./metrics.ts";
  * console.log(await perplexity(np.log(np.array(10))).item()); // 10
  * ```
@@ -351,7 +351,7 @@ export interface IouOptions {
  * @returns An f32 scalar (or one per position left after reducing `axis`).
  * @example
  * ```ts
- * import { np } from "../mod.ts";
+ * import { np } from "@denax/denax";
  * import { iou } from "./metrics.ts";
  * console.log(await iou(np.array([1, 1, 0, 0]), np.array([0, 1, 1, 0])).item()); // 0.3333333
  * ```
@@ -381,7 +381,7 @@ export interface MeanIouOptions {
  * @returns An f32 scalar.
  * @example
  * ```ts
- * import { np } from "../mod.ts";
+ * import { np } from "@denax/denax";
  * import { meanIou } from "./metrics.ts";
  * const preds = np.array([0, 0, 1, 1], "i32"), labels = np.array([0, 1, 1, 1], "i32");
  * console.log(await meanIou(preds, labels, { numClasses: 3 }).item()); // 0.5833333 = (1/2 + 2/3) / 2
@@ -406,7 +406,7 @@ export function meanIou(preds: TensorLike, labels: TensorLike, opts: MeanIouOpti
  * @throws {TypeError} If the inputs are not `[·, 4]`.
  * @example
  * ```ts
- * import { np } from "../mod.ts";
+ * import { np } from "@denax/denax";
  * import { boxIou } from "./metrics.ts";
  * const a = np.array([[0, 0, 2, 2]]), b = np.array([[1, 1, 3, 3], [0, 0, 2, 2]]);
  * console.log(await boxIou(a, b).toArray()); // [[0.1428571, 1]]

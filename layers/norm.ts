@@ -172,8 +172,8 @@ const _BATCHNORM1D_KEYS: ReadonlySet<string> = new Set([
  *   per channel in training.
  * @example
  * ```ts
- * import { np, random } from "../mod.ts";
- * import { batchNorm1d } from "./norm.ts";
+ * import { np, random } from "@denax/denax";
+ * import { batchNorm1d } from "@denax/denax/nn";
  *
  * const bn = batchNorm1d({ numFeatures: 2 });
  * const params = bn.init(random.key(0));
@@ -216,8 +216,8 @@ const _BATCHNORM2D_KEYS: ReadonlySet<string> = new Set([
  * @throws {TypeError} From `apply`, for a wrong input shape or a missing state.
  * @example
  * ```ts
- * import { np, random } from "../mod.ts";
- * import { batchNorm2d } from "./norm.ts";
+ * import { np, random } from "@denax/denax";
+ * import { batchNorm2d } from "@denax/denax/nn";
  *
  * const bn = batchNorm2d({ numFeatures: 3 });
  * const params = bn.init(random.key(0));
@@ -269,8 +269,8 @@ const _LAYERNORM_KEYS: ReadonlySet<string> = new Set([
  * @throws {TypeError} From `apply`, when the trailing dims are not `normalizedShape`.
  * @example
  * ```ts
- * import { np, random } from "../mod.ts";
- * import { layerNorm } from "./norm.ts";
+ * import { np, random } from "@denax/denax";
+ * import { layerNorm } from "@denax/denax/nn";
  *
  * const ln = layerNorm({ normalizedShape: 2 });
  * const y = ln.apply(ln.init(random.key(0)), np.array([[1, 3], [0, 10]]));
@@ -337,8 +337,8 @@ const _GROUPNORM_KEYS: ReadonlySet<string> = new Set(["numGroups", "numChannels"
  * @throws {TypeError} From `apply`, when the input is not [N, C, ...].
  * @example
  * ```ts
- * import { np, random } from "../mod.ts";
- * import { groupNorm } from "./norm.ts";
+ * import { np, random } from "@denax/denax";
+ * import { groupNorm } from "@denax/denax/nn";
  *
  * const gn = groupNorm({ numGroups: 2, numChannels: 4 });
  * const y = gn.apply(gn.init(random.key(0)), random.normal(random.key(1), [2, 4, 3, 3]));
@@ -403,8 +403,8 @@ const _INSTANCENORM_KEYS: ReadonlySet<string> = new Set([
  * @throws {TypeError} From `apply`, when the input is not [..., C, ...spatial].
  * @example
  * ```ts
- * import { np, random } from "../mod.ts";
- * import { instanceNorm } from "./norm.ts";
+ * import { np, random } from "@denax/denax";
+ * import { instanceNorm } from "@denax/denax/nn";
  *
  * const inorm = instanceNorm({ numFeatures: 1, spatialDims: 1 });
  * const y = inorm.apply(inorm.init(random.key(0)), np.array([[[1, 3]]]));

@@ -324,8 +324,8 @@ const _RNNCELL_KEYS: ReadonlySet<string> = new Set([
  * @throws {TypeError} From `apply`, when x's last dimension is not I or h has the wrong shape.
  * @example
  * ```ts
- * import { np, random } from "../mod.ts";
- * import { rnnCell } from "./rnn.ts";
+ * import { np, random } from "@denax/denax";
+ * import { rnnCell } from "@denax/denax/nn";
  *
  * const cell = rnnCell({ inputSize: 3, hiddenSize: 4 });
  * const p = cell.init(random.key(0));
@@ -363,8 +363,8 @@ const _LSTMCELL_KEYS: ReadonlySet<string> = new Set([
  * @throws {TypeError} From `apply`, for a wrong input or state shape.
  * @example
  * ```ts
- * import { np, random } from "../mod.ts";
- * import { lstmCell } from "./rnn.ts";
+ * import { np, random } from "@denax/denax";
+ * import { lstmCell } from "@denax/denax/nn";
  *
  * const cell = lstmCell({ inputSize: 3, hiddenSize: 4 });
  * const p = cell.init(random.key(0));
@@ -400,8 +400,8 @@ const _GRUCELL_KEYS: ReadonlySet<string> = new Set([
  * @throws {TypeError} From `apply`, for a wrong input or state shape.
  * @example
  * ```ts
- * import { np, random } from "../mod.ts";
- * import { gruCell } from "./rnn.ts";
+ * import { np, random } from "@denax/denax";
+ * import { gruCell } from "@denax/denax/nn";
  *
  * const cell = gruCell({ inputSize: 3, hiddenSize: 4 });
  * const h = cell.apply(cell.init(random.key(0)), np.ones([3]));
@@ -439,8 +439,8 @@ const _PEEPHOLELSTMCELL_KEYS: ReadonlySet<string> = new Set([
  * @throws {TypeError} From `apply`, for a wrong input or state shape.
  * @example
  * ```ts
- * import { np, random } from "../mod.ts";
- * import { peepholeLstmCell } from "./rnn.ts";
+ * import { np, random } from "@denax/denax";
+ * import { peepholeLstmCell } from "@denax/denax/nn";
  *
  * const cell = peepholeLstmCell({ inputSize: 3, hiddenSize: 4 });
  * const p = cell.init(random.key(0));
@@ -683,8 +683,8 @@ const _RNN_KEYS: ReadonlySet<string> = new Set([
  *   without a key.
  * @example
  * ```ts
- * import { np, random } from "../mod.ts";
- * import { rnn } from "./rnn.ts";
+ * import { np, random } from "@denax/denax";
+ * import { rnn } from "@denax/denax/nn";
  *
  * const net = rnn({ inputSize: 3, hiddenSize: 5, numLayers: 2 });
  * const p = net.init(random.key(0)); // weight_ih_l0, weight_hh_l0, bias_ih_l0, …, bias_hh_l1
@@ -725,8 +725,8 @@ const _LSTM_KEYS: ReadonlySet<string> = new Set([
  * @throws {TypeError} From `apply`, for a wrong input or state shape.
  * @example
  * ```ts
- * import { np, random } from "../mod.ts";
- * import { lstm } from "./rnn.ts";
+ * import { np, random } from "@denax/denax";
+ * import { lstm } from "@denax/denax/nn";
  *
  * const net = lstm({ inputSize: 3, hiddenSize: 4, bidirectional: true, batchFirst: true });
  * const p = net.init(random.key(0));
@@ -760,8 +760,8 @@ const _GRU_KEYS: ReadonlySet<string> = new Set([
  * @throws {TypeError} From `apply`, for a wrong input or `h0` shape.
  * @example
  * ```ts
- * import { np, random } from "../mod.ts";
- * import { gru } from "./rnn.ts";
+ * import { np, random } from "@denax/denax";
+ * import { gru } from "@denax/denax/nn";
  *
  * const net = gru({ inputSize: 3, hiddenSize: 4 });
  * const { output, hN } = net.apply(net.init(random.key(0)), np.ones([5, 3]));
@@ -795,8 +795,8 @@ const _PEEPHOLELSTM_KEYS: ReadonlySet<string> = new Set([
  * @throws {TypeError} From `apply`, for a wrong input or state shape.
  * @example
  * ```ts
- * import { np, random } from "../mod.ts";
- * import { peepholeLstm } from "./rnn.ts";
+ * import { np, random } from "@denax/denax";
+ * import { peepholeLstm } from "@denax/denax/nn";
  *
  * const net = peepholeLstm({ inputSize: 3, hiddenSize: 4 });
  * const p = net.init(random.key(0));

@@ -42,7 +42,7 @@ import { layerNorm, type NormParams } from "./norm.ts";
  * @example
  * ```ts
  * import "../mod.ts"; // starts the default backend
- * import { sinusoidalEncoding } from "./transformer.ts";
+ * import { sinusoidalEncoding } from "@denax/denax/nn";
  *
  * console.log(await sinusoidalEncoding(2, 4).toArray()); // ≈ [[0, 1, 0, 1], [0.841, 0.540, 0.01, 1]]
  * ```
@@ -109,8 +109,8 @@ const _POSITIONALENCODING_KEYS: ReadonlySet<string> = new Set([
  * @throws {TypeError} From `apply`, for a wrong shape or a sequence longer than `maxLen`.
  * @example
  * ```ts
- * import { np } from "../mod.ts";
- * import { positionalEncoding } from "./transformer.ts";
+ * import { np } from "@denax/denax";
+ * import { positionalEncoding } from "@denax/denax/nn";
  *
  * const pe = positionalEncoding({ dModel: 4, batchFirst: true });
  * console.log(await pe.apply({}, np.zeros([1, 2, 4])).toArray()); // ≈ [[[0, 1, 0, 1], [0.841, 0.540, 0.01, 1]]]
@@ -152,8 +152,8 @@ const _LEARNEDPOSITIONALENCODING_KEYS: ReadonlySet<string> = new Set([
  * @throws {TypeError} From `apply`, for a wrong shape or a sequence longer than `maxLen`.
  * @example
  * ```ts
- * import { np, random } from "../mod.ts";
- * import { learnedPositionalEncoding } from "./transformer.ts";
+ * import { np, random } from "@denax/denax";
+ * import { learnedPositionalEncoding } from "@denax/denax/nn";
  *
  * const pe = learnedPositionalEncoding({ dModel: 4, maxLen: 16 });
  * const p = pe.init(random.key(0));
@@ -239,8 +239,8 @@ const _POSITIONWISEFEEDFORWARD_KEYS: ReadonlySet<string> = new Set([
  * @throws {TypeError} From `apply`, when the last dimension is not `dModel`.
  * @example
  * ```ts
- * import { np, random } from "../mod.ts";
- * import { positionwiseFeedForward } from "./transformer.ts";
+ * import { np, random } from "@denax/denax";
+ * import { positionwiseFeedForward } from "@denax/denax/nn";
  *
  * const ffn = positionwiseFeedForward({ dModel: 4, dimFeedforward: 16, activation: "gelu" });
  * const y = ffn.apply(ffn.init(random.key(0)), np.ones([2, 3, 4]));
@@ -399,8 +399,8 @@ const _TRANSFORMERENCODERLAYER_KEYS: ReadonlySet<string> = new Set([
  * @throws {TypeError} From `apply`, for wrong shapes, or training dropout without a key.
  * @example
  * ```ts
- * import { np, random } from "../mod.ts";
- * import { transformerEncoderLayer } from "./transformer.ts";
+ * import { np, random } from "@denax/denax";
+ * import { transformerEncoderLayer } from "@denax/denax/nn";
  *
  * const enc = transformerEncoderLayer({ dModel: 8, nhead: 2, dimFeedforward: 16 });
  * const p = enc.init(random.key(0));
@@ -472,8 +472,8 @@ const _TRANSFORMERDECODERLAYER_KEYS: ReadonlySet<string> = new Set([
  * @throws {TypeError} From `apply`, for wrong shapes, or training dropout without a key.
  * @example
  * ```ts
- * import { np, random } from "../mod.ts";
- * import { transformerDecoderLayer } from "./transformer.ts";
+ * import { np, random } from "@denax/denax";
+ * import { transformerDecoderLayer } from "@denax/denax/nn";
  *
  * const dec = transformerDecoderLayer({ dModel: 8, nhead: 2, dimFeedforward: 16, batchFirst: true });
  * const p = dec.init(random.key(0));
@@ -598,8 +598,8 @@ const _layerOpts = <O extends ApplyOptions>(opts: O, i: number): O =>
  * @returns The stack.
  * @example
  * ```ts
- * import { np, random } from "../mod.ts";
- * import { transformerEncoder, transformerEncoderLayer } from "./transformer.ts";
+ * import { np, random } from "@denax/denax";
+ * import { transformerEncoder, transformerEncoderLayer } from "@denax/denax/nn";
  *
  * const layer = transformerEncoderLayer({ dModel: 8, nhead: 2, dimFeedforward: 16 });
  * const enc = transformerEncoder(layer, 2);
@@ -634,9 +634,9 @@ export function transformerEncoder(
  * @returns The stack.
  * @example
  * ```ts
- * import { np, random } from "../mod.ts";
- * import { transformerDecoder, transformerDecoderLayer } from "./transformer.ts";
- * import { layerNorm } from "./norm.ts";
+ * import { np, random } from "@denax/denax";
+ * import { transformerDecoder, transformerDecoderLayer } from "@denax/denax/nn";
+ * import { layerNorm } from "@denax/denax/nn";
  *
  * const layer = transformerDecoderLayer({ dModel: 8, nhead: 2, dimFeedforward: 16 });
  * const dec = transformerDecoder(layer, 2, { norm: layerNorm({ normalizedShape: 8 }) });

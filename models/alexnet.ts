@@ -70,8 +70,8 @@ export interface AlexNetConfig {
  * @throws {TypeError} From `apply`, for a wrong channel count or too small an input.
  * @example
  * ```ts
- * import { np, random } from "../mod.ts";
- * import { alexnet } from "./alexnet.ts";
+ * import { np, random } from "@denax/denax";
+ * import { alexnet } from "@denax/denax/models";
  *
  * const net = alexnet({
  *   inputShape: [3, 64, 64], numClasses: 10, channels: [8, 8, 8, 8, 8], hidden: 16,

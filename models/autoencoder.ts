@@ -42,8 +42,8 @@ export type Noise =
  * @throws {RangeError} For a negative std or a rate outside [0, 1].
  * @example
  * ```ts
- * import { np, random } from "../mod.ts";
- * import { corrupt } from "./autoencoder.ts";
+ * import { np, random } from "@denax/denax";
+ * import { corrupt } from "@denax/denax/models";
  *
  * const y = corrupt(np.ones([2, 3]), { kind: "masking", rate: 0.5 }, random.key(0));
  * console.log(String(y)); // Tensor(f32[2,3]) with entries 0 or 1
@@ -137,8 +137,8 @@ export interface AutoencoderConfig {
  *   no key.
  * @example
  * ```ts
- * import { np, random } from "../mod.ts";
- * import { autoencoder } from "./autoencoder.ts";
+ * import { np, random } from "@denax/denax";
+ * import { autoencoder } from "@denax/denax/models";
  *
  * const ae = autoencoder({ sizes: [784, 64, 8], inputShape: [1, 28, 28] });
  * const params = ae.init(random.key(0));
@@ -229,8 +229,8 @@ export interface ConvAutoencoderConfig {
  * @throws {TypeError} From `apply`, for an input other than [..., C, H, W].
  * @example
  * ```ts
- * import { np, random } from "../mod.ts";
- * import { convAutoencoder } from "./autoencoder.ts";
+ * import { np, random } from "@denax/denax";
+ * import { convAutoencoder } from "@denax/denax/models";
  *
  * const ae = convAutoencoder({ inputShape: [1, 28, 28], channels: [8, 16] });
  * const params = ae.init(random.key(0));
@@ -312,8 +312,8 @@ export function convAutoencoder(config: ConvAutoencoderConfig): Autoencoder {
  * @returns f32[N].
  * @example
  * ```ts
- * import { np, random } from "../mod.ts";
- * import { autoencoder, reconstructionError } from "./autoencoder.ts";
+ * import { np, random } from "@denax/denax";
+ * import { autoencoder, reconstructionError } from "@denax/denax/models";
  *
  * const ae = autoencoder({ sizes: [4, 2] });
  * console.log(String(reconstructionError(ae, ae.init(random.key(0)), np.ones([3, 4]))));
@@ -395,8 +395,8 @@ export interface Vae extends Layer<VaeParams, Tensor, VaeOutput> {
  * @throws {TypeError} From `apply`, for another input shape or `train` without a key.
  * @example
  * ```ts
- * import { np, random } from "../mod.ts";
- * import { vae, vaeLoss } from "./autoencoder.ts";
+ * import { np, random } from "@denax/denax";
+ * import { vae, vaeLoss } from "@denax/denax/models";
  *
  * const m = vae({ sizes: [784, 128], latent: 8, inputShape: [1, 28, 28] });
  * const params = m.init(random.key(0));
@@ -488,8 +488,8 @@ export function vae(config: VaeConfig): Vae {
  * @returns f32[...] (summed over the latent axis).
  * @example
  * ```ts
- * import { np } from "../mod.ts";
- * import { vaeKl } from "./autoencoder.ts";
+ * import { np } from "@denax/denax";
+ * import { vaeKl } from "@denax/denax/models";
  *
  * console.log(await vaeKl(np.array([[0, 0], [1, 0]]), np.zeros([2, 2])).toArray()); // [0, 0.5]
  * ```
@@ -519,8 +519,8 @@ export interface VaeLossOptions {
  * @throws {TypeError} When the reconstruction's shape differs from x's.
  * @example
  * ```ts
- * import { np } from "../mod.ts";
- * import { vaeLoss } from "./autoencoder.ts";
+ * import { np } from "@denax/denax";
+ * import { vaeLoss } from "@denax/denax/models";
  *
  * const x = np.array([[1, 0]]);
  * const out = { recon: np.array([[0.5, 0.5]]), mu: np.zeros([1, 2]), logvar: np.zeros([1, 2]), z: np.zeros([1, 2]) };

@@ -118,7 +118,7 @@ function _initLinear(key: Tensor, out: number, inp: number): LinearParams {
  * @throws {RangeError} From `apply`, for T > maxPositionEmbeddings or ids outside the vocabulary.
  * @example
  * ```ts
- * import { models, np, random } from "../mod.ts";
+ * import { models, np, random } from "@denax/denax";
  *
  * const net = models.bert({ vocabSize: 30, hiddenSize: 8, numHiddenLayers: 1, numAttentionHeads: 2, intermediateSize: 16 });
  * const y = net.apply(net.init(random.key(0)), { inputIds: np.array([[2, 5, 7, 3]], { dtype: "i32" }) });
@@ -284,7 +284,7 @@ export interface BertPreTrainingOutput {
  * @throws As {@link bert}.
  * @example
  * ```ts
- * import { models, np, random } from "../mod.ts";
+ * import { models, np, random } from "@denax/denax";
  *
  * const net = models.bertForPreTraining({ vocabSize: 30, hiddenSize: 8, numHiddenLayers: 1, numAttentionHeads: 2, intermediateSize: 16 });
  * const y = net.apply(net.init(random.key(0)), { inputIds: np.array([[2, 5, 7, 3]], { dtype: "i32" }) });

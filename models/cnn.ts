@@ -90,8 +90,8 @@ export interface CnnConfig {
  * @throws {TypeError} From `apply`, when the input is not [..., C, H, W] of the configured shape.
  * @example
  * ```ts
- * import { np, random } from "../mod.ts";
- * import { cnn } from "./cnn.ts";
+ * import { np, random } from "@denax/denax";
+ * import { cnn } from "@denax/denax/models";
  *
  * const net = cnn({
  *   inputShape: [1, 28, 28], numClasses: 10,
@@ -203,8 +203,8 @@ export interface LeNetConfig {
  * @throws {TypeError} From `apply`, for an input other than [..., C, H, W].
  * @example
  * ```ts
- * import { np, random } from "../mod.ts";
- * import { lenet } from "./cnn.ts";
+ * import { np, random } from "@denax/denax";
+ * import { lenet } from "@denax/denax/models";
  *
  * const net = lenet({ inputShape: [1, 28, 28], numClasses: 10 });
  * const params = net.init(random.key(0)); // [0].weight f32[6,1,5,5] … [11].weight f32[10,84]
@@ -272,8 +272,8 @@ export interface LeNetBNConfig {
  * @throws {RangeError} When the input shape is too small for the network.
  * @example
  * ```ts
- * import { np, random } from "../mod.ts";
- * import { lenetBN } from "./cnn.ts";
+ * import { np, random } from "@denax/denax";
+ * import { lenetBN } from "@denax/denax/models";
  *
  * const net = lenetBN();
  * const params = net.init(random.key(0));

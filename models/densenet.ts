@@ -208,8 +208,8 @@ function _features(
  * @throws {TypeError} From `apply`, for a wrong input shape or an input too small.
  * @example
  * ```ts
- * import { np, random } from "../mod.ts";
- * import { densenet } from "./densenet.ts";
+ * import { np, random } from "@denax/denax";
+ * import { densenet } from "@denax/denax/models";
  *
  * const net = densenet({ growthRate: 4, blockConfig: [2, 2], numInitFeatures: 8,
  *   inChannels: 1, numClasses: 10 });
@@ -264,7 +264,7 @@ export function densenet(config: DenseNetConfig = {}): StatefulLayer<Params, Sta
  * @returns A stateful layer.
  * @example
  * ```ts
- * import { densenet121 } from "./densenet.ts";
+ * import { densenet121 } from "@denax/denax/models";
  * console.log(densenet121().name); // densenet121
  * ```
  */
@@ -279,7 +279,7 @@ export function densenet121(opts: DenseNetOptions = {}): StatefulLayer<Params, S
  * @returns A stateful layer.
  * @example
  * ```ts
- * import { densenet169 } from "./densenet.ts";
+ * import { densenet169 } from "@denax/denax/models";
  * console.log(densenet169().name); // densenet169
  * ```
  */
@@ -294,7 +294,7 @@ export function densenet169(opts: DenseNetOptions = {}): StatefulLayer<Params, S
  * @returns A stateful layer.
  * @example
  * ```ts
- * import { densenet201 } from "./densenet.ts";
+ * import { densenet201 } from "@denax/denax/models";
  * console.log(densenet201().name); // densenet201
  * ```
  */
@@ -313,8 +313,8 @@ export function densenet201(opts: DenseNetOptions = {}): StatefulLayer<Params, S
  * @returns A stateful layer.
  * @example
  * ```ts
- * import { np, random } from "../mod.ts";
- * import { d2lDenseNet } from "./densenet.ts";
+ * import { np, random } from "@denax/denax";
+ * import { d2lDenseNet } from "@denax/denax/models";
  *
  * const net = d2lDenseNet({ growthRate: 4, numInitFeatures: 8 });
  * const { y } = net.apply(net.init(random.key(0)), np.ones([2, 1, 32, 32]),

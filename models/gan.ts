@@ -83,8 +83,8 @@ function _mlpStack(sizes: readonly number[], act: (x: Tensor) => Tensor): Layer 
  * @returns The GAN (`generator`, `discriminator`, `noiseShape`).
  * @example
  * ```ts
- * import { np, random } from "../mod.ts";
- * import { mlpGan } from "./gan.ts";
+ * import { np, random } from "@denax/denax";
+ * import { mlpGan } from "@denax/denax/models";
  *
  * const { generator: g, discriminator: d } = mlpGan();
  * const fake = g.apply(g.init(random.key(0)), random.normal(random.key(1), [4, 2]));
@@ -148,8 +148,8 @@ export interface DcganConfig {
  *   message names the model, the stage and the sizes).
  * @example
  * ```ts
- * import { np, random } from "../mod.ts";
- * import { dcgan } from "./gan.ts";
+ * import { np, random } from "@denax/denax";
+ * import { dcgan } from "@denax/denax/models";
  *
  * const { generator: g, noiseShape } = dcgan({ latentDim: 16, imageShape: [1, 28, 28], features: 4 });
  * const z = random.normal(random.key(1), [2, ...noiseShape]); // f32[2,16,1,1]
@@ -299,8 +299,8 @@ export interface GanStepResult {
  * @returns The state.
  * @example
  * ```ts
- * import { optim, random } from "../mod.ts";
- * import { initGanState, mlpGan } from "./gan.ts";
+ * import { optim, random } from "@denax/denax";
+ * import { initGanState, mlpGan } from "@denax/denax/models";
  *
  * const s = initGanState(mlpGan(), optim.adam({ lr: 0.05 }), optim.adam({ lr: 0.005 }), random.key(0));
  * console.log(Object.keys(s)); // ["g", "d", "gState", "dState", "optG", "optD"]
@@ -353,8 +353,8 @@ function _run(l: AnyLayer, p: Params, s: State, x: Tensor, key: Tensor): [Tensor
  * @returns `step(state, real, key) → { state, lossD, lossG }`.
  * @example
  * ```ts
- * import { optim, random } from "../mod.ts";
- * import { initGanState, makeGanStep, mlpGan } from "./gan.ts";
+ * import { optim, random } from "@denax/denax";
+ * import { initGanState, makeGanStep, mlpGan } from "@denax/denax/models";
  *
  * const gan = mlpGan();
  * const optG = optim.adam({ lr: 0.005 }), optD = optim.adam({ lr: 0.05 });

@@ -65,7 +65,7 @@ export interface SampleOptions {
  * @throws {RangeError} For temperature ≤ 0, topK outside [1, V] or topP outside (0, 1].
  * @example
  * ```ts
- * import { models, np, random } from "../mod.ts";
+ * import { models, np, random } from "@denax/denax";
  *
  * const logits = np.array([[0, 5, 1], [3, 0, 0]]);
  * console.log(await models.sampleLogits(random.key(0), logits, { greedy: true }).toArray()); // [1, 0]
@@ -159,7 +159,7 @@ export interface GenerateResult {
  *   plus `maxNewTokens` longer than the model's positional table or the cache.
  * @example
  * ```ts
- * import { models, random } from "../mod.ts";
+ * import { models, random } from "@denax/denax";
  *
  * const gpt = models.gpt2({ vocabSize: 20, nPositions: 16, nEmbd: 8, nLayer: 1, nHead: 2 });
  * const p = gpt.init(random.key(0));

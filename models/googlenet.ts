@@ -159,8 +159,8 @@ function _inception(path: string, d2l: boolean, ch: readonly number[]): [AnyLaye
  * @throws {TypeError} From `apply`, for a wrong input shape or an input too small.
  * @example
  * ```ts
- * import { np, random } from "../mod.ts";
- * import { googlenet } from "./googlenet.ts";
+ * import { np, random } from "@denax/denax";
+ * import { googlenet } from "@denax/denax/models";
  *
  * const net = googlenet({ widthDivisor: 8, inChannels: 1, numClasses: 10 });
  * const { y } = net.apply(net.init(random.key(0)), np.ones([2, 1, 32, 32]),
@@ -261,8 +261,8 @@ export function googlenet(config: GoogLeNetConfig = {}): StatefulLayer<Params, S
  * @returns A stateful layer (its state is empty: no batch norm).
  * @example
  * ```ts
- * import { np, random } from "../mod.ts";
- * import { d2lGoogLeNet } from "./googlenet.ts";
+ * import { np, random } from "@denax/denax";
+ * import { d2lGoogLeNet } from "@denax/denax/models";
  *
  * const net = d2lGoogLeNet({ widthDivisor: 8 });
  * const { y } = net.apply(net.init(random.key(0)), np.ones([2, 1, 32, 32]),

@@ -128,7 +128,7 @@ function _conv1d(p: Conv1DParams, x: Tensor): Tensor {
  *   the vocabulary; from `step` on concrete inputs, for a full cache.
  * @example
  * ```ts
- * import { models, np, random } from "../mod.ts";
+ * import { models, np, random } from "@denax/denax";
  *
  * const gpt = models.gpt2({ vocabSize: 50, nPositions: 16, nEmbd: 8, nLayer: 2, nHead: 2 });
  * const p = gpt.init(random.key(0));

@@ -52,8 +52,8 @@ export interface PerceptronParams {
  * @throws {TypeError} From `apply`, when the last input dimension is not d.
  * @example
  * ```ts
- * import { np, random } from "../mod.ts";
- * import { perceptron } from "./linear_models.ts";
+ * import { np, random } from "@denax/denax";
+ * import { perceptron } from "@denax/denax/models";
  *
  * const p = perceptron({ inFeatures: 2 });
  * const params = { weight: np.array([1, 1]), bias: np.array(-1.5) }; // AND
@@ -116,8 +116,8 @@ export interface PerceptronFitResult {
  * @throws {TypeError} When x is not [N, d] or t is not [N].
  * @example
  * ```ts
- * import { np, random } from "../mod.ts";
- * import { perceptron, perceptronFit } from "./linear_models.ts";
+ * import { np, random } from "@denax/denax";
+ * import { perceptron, perceptronFit } from "@denax/denax/models";
  *
  * const x = np.array([[0, 0], [0, 1], [1, 0], [1, 1]]);
  * const or = await perceptronFit(perceptron({ inFeatures: 2 }).init(random.key(0)), x,
@@ -190,8 +190,8 @@ export interface LinearRegressionConfig {
  * @returns The layer.
  * @example
  * ```ts
- * import { np, random } from "../mod.ts";
- * import { linearRegression } from "./linear_models.ts";
+ * import { np, random } from "@denax/denax";
+ * import { linearRegression } from "@denax/denax/models";
  *
  * const m = linearRegression({ inFeatures: 2 });
  * console.log(String(m.apply(m.init(random.key(0)), np.ones([5, 2])))); // Tensor(f32[5,1])
@@ -230,8 +230,8 @@ export interface LinearRegressionFitOptions {
  *   N < d + 1, with λ = 0).
  * @example
  * ```ts
- * import { np } from "../mod.ts";
- * import { linearRegressionFit } from "./linear_models.ts";
+ * import { np } from "@denax/denax";
+ * import { linearRegressionFit } from "@denax/denax/models";
  *
  * const x = np.array([[0], [1], [2], [3]]);
  * const p = await linearRegressionFit(x, np.array([1, 3, 5, 7])); // y = 2x + 1
@@ -340,8 +340,8 @@ export interface LogisticRegressionConfig {
  * @throws {TypeError} From `apply`, when the last input dimension is not d.
  * @example
  * ```ts
- * import { np, random } from "../mod.ts";
- * import { logisticRegression } from "./linear_models.ts";
+ * import { np, random } from "@denax/denax";
+ * import { logisticRegression } from "@denax/denax/models";
  *
  * const m = logisticRegression({ inFeatures: 3 });
  * console.log(String(m.apply(m.init(random.key(0)), np.ones([4, 3])))); // Tensor(f32[4])
@@ -386,8 +386,8 @@ export interface SoftmaxRegressionConfig {
  * @throws {TypeError} From `apply`, when the trailing dims are not `inputShape`.
  * @example
  * ```ts
- * import { np, random } from "../mod.ts";
- * import { softmaxRegression } from "./linear_models.ts";
+ * import { np, random } from "@denax/denax";
+ * import { softmaxRegression } from "@denax/denax/models";
  *
  * const m = softmaxRegression({ inputShape: [1, 28, 28], numClasses: 10 });
  * console.log(String(m.apply(m.init(random.key(0)), np.zeros([2, 1, 28, 28])))); // Tensor(f32[2,10])
@@ -453,8 +453,8 @@ export interface MlpConfig {
  *   not match the hidden layers, or an `inputShape` whose size is not `sizes[0]`.
  * @example
  * ```ts
- * import { np, random } from "../mod.ts";
- * import { mlp } from "./linear_models.ts";
+ * import { np, random } from "@denax/denax";
+ * import { mlp } from "@denax/denax/models";
  *
  * const net = mlp({ sizes: [784, 256, 10], inputShape: [1, 28, 28], dropout: 0.2 });
  * const params = net.init(random.key(0)); // [{}, { weight: f32[256,784], bias }, {}, {}, …]

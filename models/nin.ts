@@ -68,8 +68,8 @@ function _ninBlock(cin: number, cout: number, k: number, s: number, p: number): 
  * @throws {TypeError} From `apply`, for a wrong channel count or too small an input.
  * @example
  * ```ts
- * import { np, random } from "../mod.ts";
- * import { nin } from "./nin.ts";
+ * import { np, random } from "@denax/denax";
+ * import { nin } from "@denax/denax/models";
  *
  * const net = nin({ inputShape: [1, 67, 67], numClasses: 10, channels: [8, 8, 8] });
  * const params = net.init(random.key(0));

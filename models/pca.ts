@@ -50,7 +50,7 @@ export interface Pca {
  *   matrices of the expected widths.
  * @example
  * ```ts
- * import { models, np } from "../mod.ts";
+ * import { models, np } from "@denax/denax";
  * const p = models.pca({ nComponents: 1 });
  * const f = p.fit(np.array([[0, 0], [1, 1], [2, 2], [3, 3.5]]));
  * console.log(await f.explainedVarianceRatio.toArray()); // [0.99…]

@@ -209,8 +209,8 @@ function _resnetConfig(config: ResNetConfig) {
  * @throws {TypeError} From `apply`, for an input that is not [N, C, H, W] with the configured C.
  * @example
  * ```ts
- * import { np, random } from "../mod.ts";
- * import { resnet } from "./resnet.ts";
+ * import { np, random } from "@denax/denax";
+ * import { resnet } from "@denax/denax/models";
  *
  * const net = resnet({ block: "basic", layers: [1, 1], widths: [8, 16], stemWidth: 8,
  *   inChannels: 1, numClasses: 10 });
@@ -277,8 +277,8 @@ export function resnet(config: ResNetConfig): StatefulLayer<Params, State> {
  * @returns A stateful layer.
  * @example
  * ```ts
- * import { np, random } from "../mod.ts";
- * import { resnet18 } from "./resnet.ts";
+ * import { np, random } from "@denax/denax";
+ * import { resnet18 } from "@denax/denax/models";
  *
  * const net = resnet18({ numClasses: 10, inChannels: 1, stemWidth: 8, widths: [8, 8, 8, 8] });
  * const { y } = net.apply(net.init(random.key(0)), np.ones([1, 1, 32, 32]),
@@ -297,7 +297,7 @@ export function resnet18(opts: ResNetOptions = {}): StatefulLayer<Params, State>
  * @returns A stateful layer.
  * @example
  * ```ts
- * import { resnet34 } from "./resnet.ts";
+ * import { resnet34 } from "@denax/denax/models";
  * console.log(resnet34().name); // resnet34
  * ```
  */
@@ -312,7 +312,7 @@ export function resnet34(opts: ResNetOptions = {}): StatefulLayer<Params, State>
  * @returns A stateful layer.
  * @example
  * ```ts
- * import { resnet50 } from "./resnet.ts";
+ * import { resnet50 } from "@denax/denax/models";
  * console.log(resnet50().name); // resnet50
  * ```
  */
@@ -327,7 +327,7 @@ export function resnet50(opts: ResNetOptions = {}): StatefulLayer<Params, State>
  * @returns A stateful layer.
  * @example
  * ```ts
- * import { resnet101 } from "./resnet.ts";
+ * import { resnet101 } from "@denax/denax/models";
  * console.log(resnet101().name); // resnet101
  * ```
  */
@@ -342,7 +342,7 @@ export function resnet101(opts: ResNetOptions = {}): StatefulLayer<Params, State
  * @returns A stateful layer.
  * @example
  * ```ts
- * import { resnet152 } from "./resnet.ts";
+ * import { resnet152 } from "@denax/denax/models";
  * console.log(resnet152().name); // resnet152
  * ```
  */
@@ -360,8 +360,8 @@ export function resnet152(opts: ResNetOptions = {}): StatefulLayer<Params, State
  * @returns A stateful layer.
  * @example
  * ```ts
- * import { np, random } from "../mod.ts";
- * import { d2lResNet18 } from "./resnet.ts";
+ * import { np, random } from "@denax/denax";
+ * import { d2lResNet18 } from "@denax/denax/models";
  *
  * const net = d2lResNet18({ stemWidth: 8, widths: [8, 16, 16, 16] });
  * const { y } = net.apply(net.init(random.key(0)), np.ones([2, 1, 28, 28]),

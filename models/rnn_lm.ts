@@ -191,7 +191,7 @@ const _LM_KEYS = new Set([
  * @throws {RangeError} From `apply`, for (concrete) ids outside the vocabulary.
  * @example
  * ```ts
- * import { models, np, random } from "../mod.ts";
+ * import { models, np, random } from "@denax/denax";
  *
  * const lm = models.rnnLM({ cell: "gru", vocabSize: 28, hidden: 16, embed: 8, layers: 2 });
  * const p = lm.init(random.key(0));
@@ -319,7 +319,7 @@ export interface SrcTgt {
  * @throws {TypeError} From `apply`, for inputs of the wrong shape.
  * @example
  * ```ts
- * import { models, np, random } from "../mod.ts";
+ * import { models, np, random } from "@denax/denax";
  *
  * const clf = models.rnnTopology({ kind: "manyToOne", inputSize: 3, hidden: 8, outputSize: 2 });
  * const y = clf.apply(clf.init(random.key(0)), np.ones([4, 5, 3]));

@@ -112,7 +112,7 @@ export interface Seq2SeqGru extends Layer<Seq2SeqGruParams, Seq2SeqGruInput, Ten
  * @throws {RangeError} From `apply`, for (concrete) ids outside the vocabularies.
  * @example
  * ```ts
- * import { models, np, random } from "../mod.ts";
+ * import { models, np, random } from "@denax/denax";
  *
  * const net = models.seq2seqGru({ srcVocab: 10, tgtVocab: 12, embed: 8, hidden: 16, attention: true });
  * const p = net.init(random.key(0));
@@ -280,7 +280,7 @@ export interface Translation {
  * @throws {RangeError} For an empty source or ids outside the vocabularies.
  * @example
  * ```ts
- * import { models, random } from "../mod.ts";
+ * import { models, random } from "@denax/denax";
  *
  * const net = models.seq2seqGru({ srcVocab: 10, tgtVocab: 12, embed: 4, hidden: 8 });
  * const t = await models.greedyTranslate(net, net.init(random.key(0)), [3, 4], { bos: 1, eos: 2, maxLen: 5 });
@@ -312,7 +312,7 @@ export function greedyTranslate(
  *   the vocabularies.
  * @example
  * ```ts
- * import { models, random } from "../mod.ts";
+ * import { models, random } from "@denax/denax";
  *
  * const net = models.seq2seqGru({ srcVocab: 10, tgtVocab: 12, embed: 4, hidden: 8, attention: true });
  * const t = await models.beamSearch(net, net.init(random.key(0)), [3, 4, 5], { bos: 1, eos: 2, beamWidth: 3 });

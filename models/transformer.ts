@@ -148,7 +148,7 @@ export interface Seq2SeqTransformer extends Layer<Seq2SeqTransformerParams, Seq2
  *   vocabularies.
  * @example
  * ```ts
- * import { models, np, random } from "../mod.ts";
+ * import { models, np, random } from "@denax/denax";
  *
  * const net = models.seq2seqTransformer({
  *   srcVocab: 10, tgtVocab: 12, dModel: 8, nhead: 2, numEncoderLayers: 1, numDecoderLayers: 1,

@@ -110,8 +110,8 @@ export interface VggConfig {
  * @throws {TypeError} From `apply`, for a wrong channel count or too small an input.
  * @example
  * ```ts
- * import { np, random } from "../mod.ts";
- * import { vgg } from "./vgg.ts";
+ * import { np, random } from "@denax/denax";
+ * import { vgg } from "@denax/denax/models";
  *
  * const net = vgg({
  *   inputShape: [3, 32, 32], numClasses: 10, layers: [8, "M", 16, "M", 16, "M"], hidden: 32,

@@ -87,8 +87,8 @@ export type ViTOptions = Pick<
  * @throws {TypeError} From `apply`, for an input that is not [N, C, imageSize, imageSize].
  * @example
  * ```ts
- * import { np, random } from "../mod.ts";
- * import { vit } from "./vit.ts";
+ * import { np, random } from "@denax/denax";
+ * import { vit } from "@denax/denax/models";
  *
  * const net = vit({ imageSize: 28, patchSize: 7, numLayers: 1, numHeads: 2, hiddenDim: 16,
  *   mlpDim: 32, inChannels: 1, numClasses: 10 });
@@ -206,7 +206,7 @@ export function vit(config: ViTConfig = {}): Layer<Params> {
  * @returns The layer.
  * @example
  * ```ts
- * import { vitB16 } from "./vit.ts";
+ * import { vitB16 } from "@denax/denax/models";
  * console.log(vitB16().name); // vit_b_16
  * ```
  */
@@ -229,7 +229,7 @@ export function vitB16(opts: ViTOptions = {}): Layer<Params> {
  * @returns The layer.
  * @example
  * ```ts
- * import { vitB32 } from "./vit.ts";
+ * import { vitB32 } from "@denax/denax/models";
  * console.log(vitB32().name); // vit_b_32
  * ```
  */
@@ -252,7 +252,7 @@ export function vitB32(opts: ViTOptions = {}): Layer<Params> {
  * @returns The layer.
  * @example
  * ```ts
- * import { vitL16 } from "./vit.ts";
+ * import { vitL16 } from "@denax/denax/models";
  * console.log(vitL16().name); // vit_l_16
  * ```
  */

@@ -63,8 +63,8 @@ function _parts(op: string, opts: AdamOptions, decoupled: boolean) {
  * @throws {RangeError} for hyperparameters out of range
  * @example
  * ```ts
- * import { adam, applyUpdates } from "./mod.ts";
- * import { np } from "../mod.ts";
+ * import { adam, applyUpdates } from "@denax/denax/optim";
+ * import { np } from "@denax/denax";
  * const opt = adam({ lr: 0.1 });
  * let p = np.array([1, 1]), s = opt.init(p), u;
  * [u, s] = opt.update(np.array([2, -0.5]), s, p);
@@ -93,8 +93,8 @@ export function adam(opts: AdamOptions = {}): GradientTransformation<AdamState> 
  * @throws {RangeError} for hyperparameters out of range
  * @example
  * ```ts
- * import { adamw, applyUpdates } from "./mod.ts";
- * import { np } from "../mod.ts";
+ * import { adamw, applyUpdates } from "@denax/denax/optim";
+ * import { np } from "@denax/denax";
  * const opt = adamw({ lr: 0.1, weightDecay: 0.5 });
  * let p = np.array([2]), s = opt.init(p), u;
  * [u, s] = opt.update(np.array([1]), s, p);

@@ -79,8 +79,8 @@ export type SgdState = [EmptyState, TraceState | EmptyState, ScheduleState];
  *   dampening (as PyTorch)
  * @example
  * ```ts
- * import { applyUpdates, sgd } from "./mod.ts";
- * import { np } from "../mod.ts";
+ * import { applyUpdates, sgd } from "@denax/denax/optim";
+ * import { np } from "@denax/denax";
  * const opt = sgd({ lr: 0.1, momentum: 0.9 });
  * let p = np.array([1]), s = opt.init(p), u;
  * [u, s] = opt.update(np.array([1]), s, p);
@@ -135,8 +135,8 @@ export type AdagradState = [EmptyState, ScaleByRssState, ScheduleState];
  * @throws {RangeError} for negative hyperparameters
  * @example
  * ```ts
- * import { adagrad, applyUpdates } from "./mod.ts";
- * import { np } from "../mod.ts";
+ * import { adagrad, applyUpdates } from "@denax/denax/optim";
+ * import { np } from "@denax/denax";
  * const opt = adagrad({ lr: 0.5 });
  * let p = np.array([1]), s = opt.init(p), u;
  * [u, s] = opt.update(np.array([2]), s, p);
@@ -196,8 +196,8 @@ export type RmspropState = [EmptyState, ScaleByRmsState, TraceState | EmptyState
  * @throws {RangeError} for negative hyperparameters
  * @example
  * ```ts
- * import { applyUpdates, rmsprop } from "./mod.ts";
- * import { np } from "../mod.ts";
+ * import { applyUpdates, rmsprop } from "@denax/denax/optim";
+ * import { np } from "@denax/denax";
  * const opt = rmsprop({ lr: 0.01, alpha: 0.99 });
  * let p = np.array([1]), s = opt.init(p), u;
  * [u, s] = opt.update(np.array([3]), s, p);
@@ -250,8 +250,8 @@ export type AdadeltaState = [EmptyState, ScaleByAdadeltaState, ScheduleState];
  * @throws {RangeError} for hyperparameters out of range (ρ outside [0, 1], negatives)
  * @example
  * ```ts
- * import { adadelta, applyUpdates } from "./mod.ts";
- * import { np } from "../mod.ts";
+ * import { adadelta, applyUpdates } from "@denax/denax/optim";
+ * import { np } from "@denax/denax";
  * const opt = adadelta();
  * let p = np.array([1]), s = opt.init(p), u;
  * [u, s] = opt.update(np.array([1]), s, p);

@@ -52,8 +52,8 @@ export interface ScaleByAdamState {
  * @throws {RangeError} for β outside [0, 1) or a negative ε
  * @example
  * ```ts
- * import { scaleByAdam } from "./mod.ts";
- * import { np } from "../mod.ts";
+ * import { scaleByAdam } from "@denax/denax/optim";
+ * import { np } from "@denax/denax";
  * const t = scaleByAdam();
  * const [u] = t.update(np.array([0.5, -2]), t.init(np.zeros([2])));
  * console.log(await u.toArray()); // ≈ [1, -1]: the first step is g / |g|
@@ -133,8 +133,8 @@ export interface ScaleByRmsState {
  * @throws {RangeError} for a negative α or ε
  * @example
  * ```ts
- * import { scaleByRms } from "./mod.ts";
- * import { np } from "../mod.ts";
+ * import { scaleByRms } from "@denax/denax/optim";
+ * import { np } from "@denax/denax";
  * const t = scaleByRms({ decay: 0.99 });
  * const [u] = t.update(np.array([3]), t.init(np.zeros([1])));
  * console.log(await u.toArray()); // ≈ [10]: 3 / √(0.01 · 9)
@@ -195,8 +195,8 @@ export interface ScaleByRssState {
  * @throws {RangeError} for a negative initial value or ε
  * @example
  * ```ts
- * import { scaleByRss } from "./mod.ts";
- * import { np } from "../mod.ts";
+ * import { scaleByRss } from "@denax/denax/optim";
+ * import { np } from "@denax/denax";
  * const t = scaleByRss();
  * const [u] = t.update(np.array([2]), t.init(np.zeros([1])));
  * console.log(await u.toArray()); // ≈ [1]
@@ -253,8 +253,8 @@ export interface ScaleByAdadeltaState {
  * @throws {RangeError} for ρ outside [0, 1] or a negative ε
  * @example
  * ```ts
- * import { scaleByAdadelta } from "./mod.ts";
- * import { np } from "../mod.ts";
+ * import { scaleByAdadelta } from "@denax/denax/optim";
+ * import { np } from "@denax/denax";
  * const t = scaleByAdadelta();
  * const [u] = t.update(np.array([1]), t.init(np.zeros([1])));
  * console.log(await u.toArray()); // ≈ [0.00316]: √1e-6 / √0.1
@@ -314,8 +314,8 @@ export interface TraceState {
  * @throws {RangeError} for a negative μ, or nesterov without momentum or with dampening
  * @example
  * ```ts
- * import { trace } from "./mod.ts";
- * import { np } from "../mod.ts";
+ * import { trace } from "@denax/denax/optim";
+ * import { np } from "@denax/denax";
  * const t = trace({ decay: 0.9 });
  * let s = t.init(np.zeros([1])), u;
  * [u, s] = t.update(np.array([1]), s);

@@ -39,8 +39,8 @@ function _positive(op: string, name: string, v: number): void {
  * @returns the schedule
  * @example
  * ```ts
- * import { constantSchedule } from "./mod.ts";
- * import { np } from "../mod.ts";
+ * import { constantSchedule } from "@denax/denax/optim";
+ * import { np } from "@denax/denax";
  * console.log(await constantSchedule(0.1)(np.array(7)).item()); // ≈ 0.1
  * ```
  */
@@ -57,8 +57,8 @@ export function constantSchedule(value: number): Schedule {
  * @throws {RangeError} if `stepSize` is not positive
  * @example
  * ```ts
- * import { stepLR } from "./mod.ts";
- * import { np } from "../mod.ts";
+ * import { stepLR } from "@denax/denax/optim";
+ * import { np } from "@denax/denax";
  * const s = stepLR({ init: 1, stepSize: 2, gamma: 0.1 });
  * console.log(await s(np.array(1)).item(), await s(np.array(2)).item()); // 1 ≈0.1
  * ```
@@ -82,8 +82,8 @@ export function stepLR(opts: { init: number; stepSize: number; gamma: number }):
  * @throws {RangeError} if `transitionSteps` is not positive
  * @example
  * ```ts
- * import { exponentialDecay } from "./mod.ts";
- * import { np } from "../mod.ts";
+ * import { exponentialDecay } from "@denax/denax/optim";
+ * import { np } from "@denax/denax";
  * const s = exponentialDecay({ init: 1, transitionSteps: 10, decayRate: 0.5 });
  * console.log(await s(np.array(10)).item(), await s(np.array(5)).item()); // 0.5 ≈0.7071
  * ```
@@ -116,8 +116,8 @@ export function exponentialDecay(opts: {
  * @returns the schedule
  * @example
  * ```ts
- * import { multiStepLR } from "./mod.ts";
- * import { np } from "../mod.ts";
+ * import { multiStepLR } from "@denax/denax/optim";
+ * import { np } from "@denax/denax";
  * const s = multiStepLR({ init: 1, milestones: [2, 4], gamma: 0.5 });
  * console.log(await s(np.array(3)).item(), await s(np.array(4)).item()); // 0.5 0.25
  * ```
@@ -140,8 +140,8 @@ export function multiStepLR(
  * @returns the schedule
  * @example
  * ```ts
- * import { exponentialLR } from "./mod.ts";
- * import { np } from "../mod.ts";
+ * import { exponentialLR } from "@denax/denax/optim";
+ * import { np } from "@denax/denax";
  * console.log(await exponentialLR({ init: 2, gamma: 0.5 })(np.array(3)).item()); // 0.25
  * ```
  */
@@ -161,8 +161,8 @@ export function exponentialLR(opts: { init: number; gamma: number }): Schedule {
  * @throws {RangeError} if `tMax` is not positive
  * @example
  * ```ts
- * import { cosineAnnealing } from "./mod.ts";
- * import { np } from "../mod.ts";
+ * import { cosineAnnealing } from "@denax/denax/optim";
+ * import { np } from "@denax/denax";
  * const s = cosineAnnealing({ init: 1, tMax: 10 });
  * console.log(await s(np.array(5)).item(), await s(np.array(10)).item()); // ≈0.5 ≈0
  * ```
@@ -207,8 +207,8 @@ export interface OneCycleOptions {
  *   [0, 1], or a phase would be empty
  * @example
  * ```ts
- * import { oneCycle } from "./mod.ts";
- * import { np } from "../mod.ts";
+ * import { oneCycle } from "@denax/denax/optim";
+ * import { np } from "@denax/denax";
  * const s = oneCycle({ maxLr: 1, totalSteps: 100 });
  * console.log(await s(np.array(0)).item(), await s(np.array(29)).item()); // ≈0.04 1
  * ```
@@ -273,8 +273,8 @@ export function oneCycle(opts: OneCycleOptions): Schedule {
  * @throws {RangeError} if `warmupSteps` is negative
  * @example
  * ```ts
- * import { linearWarmup } from "./mod.ts";
- * import { np } from "../mod.ts";
+ * import { linearWarmup } from "@denax/denax/optim";
+ * import { np } from "@denax/denax";
  * const s = linearWarmup({ init: 0, peak: 1, warmupSteps: 4 });
  * console.log(await s(np.array(1)).item(), await s(np.array(9)).item()); // 0.25 1
  * ```
@@ -300,8 +300,8 @@ export function linearWarmup(opts: { init: number; peak: number; warmupSteps: nu
  * @throws {RangeError} if `decaySteps ≤ warmupSteps` or `warmupSteps < 0`
  * @example
  * ```ts
- * import { warmupCosine } from "./mod.ts";
- * import { np } from "../mod.ts";
+ * import { warmupCosine } from "@denax/denax/optim";
+ * import { np } from "@denax/denax";
  * const s = warmupCosine({ peak: 1, warmupSteps: 10, decaySteps: 110 });
  * console.log(await s(np.array(5)).item(), await s(np.array(60)).item()); // 0.5 ≈0.5
  * ```
@@ -342,8 +342,8 @@ export function warmupCosine(opts: {
  * @throws {RangeError} if `decaySteps` is not positive
  * @example
  * ```ts
- * import { polynomial } from "./mod.ts";
- * import { np } from "../mod.ts";
+ * import { polynomial } from "@denax/denax/optim";
+ * import { np } from "@denax/denax";
  * const s = polynomial({ init: 1, end: 0, power: 2, decaySteps: 10 });
  * console.log(await s(np.array(5)).item()); // 0.25
  * ```

@@ -29,8 +29,8 @@ export interface MaskedState<S> {
  * @throws {TypeError} when the mask does not match the parameters' structure
  * @example
  * ```ts
- * import { masked, scale } from "./mod.ts";
- * import { np } from "../mod.ts";
+ * import { masked, scale } from "@denax/denax/optim";
+ * import { np } from "@denax/denax";
  * const t = masked(scale(10), { w: true, b: false });
  * const g = { w: np.array([1]), b: np.array([1]) };
  * const [u] = t.update(g, t.init(g));
@@ -95,8 +95,8 @@ export interface MultiStepsState<S> {
  * @throws {RangeError} if `everyK` is not a positive integer
  * @example
  * ```ts
- * import { applyUpdates, multiSteps, sgd } from "./mod.ts";
- * import { np } from "../mod.ts";
+ * import { applyUpdates, multiSteps, sgd } from "@denax/denax/optim";
+ * import { np } from "@denax/denax";
  * const opt = multiSteps(sgd({ lr: 1 }), 2);
  * let p = np.array([0]), s = opt.init(p), u;
  * [u, s] = opt.update(np.array([1]), s, p);

@@ -36,6 +36,10 @@ export type ValidArgnums<A, P extends readonly unknown[]> = A extends number
 export type GradOf<P extends readonly unknown[], A> = A extends number ? Tree<P[A]>
   : { -readonly [K in keyof A]: Tree<P[A[K] & number]> };
 
+/** A function of tensors returning a Tensor (`jacfwd`, `jacrev`, `hessian`). */
+// deno-lint-ignore no-explicit-any -- every parameter list is assignable to `any[]` (variance escape)
+export type TensorFn = (...args: any[]) => Tensor;
+
 /** A function returning a scalar loss (a Tensor; `any` also passes). */
 // deno-lint-ignore no-explicit-any -- every parameter list is assignable to `any[]` (variance escape)
 export type ScalarFn = (...args: any[]) => Tensor | number;

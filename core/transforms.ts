@@ -1,4 +1,3 @@
-// deno-lint-ignore-file no-explicit-any -- the untyped core: traced values and pytrees are dynamically typed here; the public signatures are typed
 /**
  * The public transformations: grad, valueAndGrad, vjp, jvp, linearize, vmap, jit, jacfwd,
  * jacrev, hessian, makeJaxpr. They flatten pytrees, run the flat interpreters, and rebuild.
@@ -27,6 +26,7 @@ import type {
   GradOf,
   GradOpts,
   ScalarFn,
+  TensorFn,
   TransformableFn,
 } from "./transform_types.ts";
 import { vmapFlat } from "./vmap_core.ts";
@@ -151,10 +151,10 @@ export function vjp<F extends TransformableFn>(
 }
 
 function vjpInternal(
-  f: (...args: any[]) => any,
+  f: TransformableFn,
   primals: unknown[],
   hasAux: boolean,
-): [unknown, (ct: unknown) => any[], unknown] {
+): [unknown, (ct: unknown) => unknown[], unknown] {
   const [pl, pdef] = flattenArgs(primals, "vjp");
   let odef: tree.TreeDef | null = null, adef: tree.TreeDef | null = null;
   let nOut = 0;
@@ -175,7 +175,7 @@ function vjpInternal(
   }, pl);
   const lj = linear.jaxpr;
   const pruned = dce(new Jaxpr(lj.constvars, lj.invars, lj.eqns, lj.outvars.slice(0, nOut)));
-  const back = (ct: unknown): any[] => {
+  const back = (ct: unknown): unknown[] => {
     const [cl, cdef] = flattenArgs(ct, "vjp");
     if (!cdef.equals(odef!)) {
       throw new TypeError(`vjp: cotangent structure ${cdef} differs from the output's ${odef}`);
@@ -186,7 +186,7 @@ function vjpInternal(
       }
     });
     const res = backwardPass(pruned, linear.consts, pl.map((p) => new UndefinedPrimal(p.aval)), cl);
-    return pdef.unflatten(res.map((r, i) => r ?? zerosLikeT(pl[i]))) as any[];
+    return pdef.unflatten<unknown[]>(res.map((r, i) => r ?? zerosLikeT(pl[i])));
   };
   const out = odef!.unflatten(outs.slice(0, nOut));
   const aux = hasAux ? adef!.unflatten(outs.slice(nOut)) : undefined;
@@ -229,14 +229,15 @@ export function valueAndGrad<
   opts: GradOpts<A, boolean, Parameters<F>> & { hasAux: boolean },
 ): (...args: Parameters<F>) => [Tensor | AuxValue<ReturnType<F>>, GradOf<Parameters<F>, A>];
 export function valueAndGrad(
-  f: (...args: any[]) => any,
+  f: TransformableFn,
   opts: GradOptions = {},
-): (...args: any[]) => [any, any] {
+  // deno-lint-ignore no-explicit-any -- the implementation signature admits every overload's arguments
+): (...args: any[]) => [unknown, unknown] {
   checkArity("valueAndGrad", arguments.length, 2);
   checkOptions("valueAndGrad", opts, GRAD_OPTS);
   const argnums = opts.argnums ?? 0;
   const nums = typeof argnums === "number" ? [argnums] : [...argnums];
-  return (...args: any[]) => {
+  return (...args: unknown[]) => {
     nums.forEach((n) => {
       if (n < 0 || n >= args.length) {
         throw new RangeError(`grad: argnums ${n} is out of range for ${args.length} arguments`);
@@ -299,11 +300,12 @@ export function grad<F extends AuxFn, const A extends number | readonly number[]
   f: F,
   opts: GradOpts<A, true, Parameters<F>> & { hasAux: true },
 ): (...args: Parameters<F>) => [GradOf<Parameters<F>, A>, AuxOf<ReturnType<F>>];
-export function grad(f: (...args: any[]) => any, opts: GradOptions = {}): (...args: any[]) => any {
+// deno-lint-ignore no-explicit-any -- the implementation signature admits every overload's arguments
+export function grad(f: TransformableFn, opts: GradOptions = {}): (...args: any[]) => unknown {
   checkArity("grad", arguments.length, 2);
   checkOptions("grad", opts, GRAD_OPTS);
   const vg = valueAndGrad(f, opts as GradOptions & { hasAux: boolean });
-  return (...args: any[]) => {
+  return (...args: unknown[]) => {
     const [v, g] = vg(...args);
     return opts.hasAux ? [g, (v as unknown[])[1]] : g;
   };
@@ -335,9 +337,8 @@ function broadcastPrefix(prefix: unknown, full: unknown, what: string): (number 
     return prefix.flatMap((p, i) => broadcastPrefix(p, full[i], what));
   }
   if (prefix && typeof prefix === "object" && full && typeof full === "object") {
-    return Object.keys(full).sort().flatMap((k) =>
-      broadcastPrefix((prefix as any)[k] ?? null, (full as any)[k], what)
-    );
+    const p = prefix as Record<string, unknown>, fu = full as Record<string, unknown>;
+    return Object.keys(full).sort().flatMap((k) => broadcastPrefix(p[k] ?? null, fu[k], what));
   }
   throw new TypeError(
     `${what}: axes spec ${JSON.stringify(prefix)} does not match the values' structure`,
@@ -359,7 +360,7 @@ export function vmap<F extends TransformableFn>(
 ): (...args: Parameters<F>) => ReturnType<F> {
   checkArity("vmap", arguments.length, 2);
   checkOptions("vmap", opts, VMAP_OPTS);
-  return (...args: any[]) => {
+  return (...args: Parameters<F>) => {
     const inAxes = opts.inAxes === undefined ? 0 : opts.inAxes;
     const [leaves, def] = flattenArgs(args, "vmap");
     const axes = broadcastPrefix(inAxes, args, "vmap inAxes");
@@ -421,7 +422,7 @@ export interface JitOptions {
 }
 
 /** A jitted function, with its compile cache exposed for tests. */
-export interface Jitted<F extends (...args: any[]) => any> {
+export interface Jitted<F extends TransformableFn> {
   (...args: Parameters<F>): ReturnType<F>;
   /** Number of traces done so far (one per distinct signature). */
   readonly traceCount: number;
@@ -450,7 +451,7 @@ function staticKey(v: unknown): string {
  * console.log(await f(np.array([1, 2])).toArray(), f.traceCount); // [3, 5] 1
  * ```
  */
-export function jit<F extends (...args: any[]) => any>(f: F, opts: JitOptions = {}): Jitted<F> {
+export function jit<F extends TransformableFn>(f: F, opts: JitOptions = {}): Jitted<F> {
   checkArity("jit", arguments.length, 2);
   checkOptions("jit", opts, JIT_OPTS);
   const statics = new Set(
@@ -583,7 +584,7 @@ function leafDonation(
 export function makeJaxpr<F extends TransformableFn>(
   f: F,
 ): (...args: Parameters<F>) => ClosedJaxpr {
-  return (...args: any[]) => {
+  return (...args: Parameters<F>) => {
     const [leaves, def] = flattenArgs(args, "makeJaxpr");
     return traceToJaxpr(
       (...xs) => outLeaves(f(...def.unflatten(xs) as unknown[]), "makeJaxpr")[0],
@@ -610,13 +611,13 @@ function singleArg(what: string, x: unknown): Tensor {
  * console.log(await jacfwd((x: any) => x.mul(x))(np.array([1, 2])).toArray()); // [[2, 0], [0, 4]]
  * ```
  */
-export function jacfwd<F extends (...args: any[]) => Tensor>(
+export function jacfwd<F extends TensorFn>(
   f: F,
   opts: { argnums?: number } = {},
 ): (...args: Parameters<F>) => Tensor {
   checkArity("jacfwd", arguments.length, 2);
   checkOptions("jacfwd", opts, JAC_OPTS);
-  return (...args: any[]) => {
+  return (...args: Parameters<F>) => {
     const k = opts.argnums ?? 0;
     const x = singleArg("jacfwd", args[k]);
     const n = x.size;
@@ -638,13 +639,13 @@ export function jacfwd<F extends (...args: any[]) => Tensor>(
  * console.log(await jacrev((x: any) => x.mul(x))(np.array([1, 2])).toArray()); // [[2, 0], [0, 4]]
  * ```
  */
-export function jacrev<F extends (...args: any[]) => Tensor>(
+export function jacrev<F extends TensorFn>(
   f: F,
   opts: { argnums?: number } = {},
 ): (...args: Parameters<F>) => Tensor {
   checkArity("jacrev", arguments.length, 2);
   checkOptions("jacrev", opts, JAC_OPTS);
-  return (...args: any[]) => {
+  return (...args: Parameters<F>) => {
     const k = opts.argnums ?? 0;
     const x = singleArg("jacrev", args[k]);
     const [y, back] = vjp((xi: Tensor) => f(...withArg(args, k, xi) as [Tensor]), x);
@@ -663,7 +664,7 @@ export function jacrev<F extends (...args: any[]) => Tensor>(
  * console.log(await hessian((x: any) => x.mul(x).sum())(np.array([1, 2])).toArray()); // [[2, 0], [0, 2]]
  * ```
  */
-export function hessian<F extends (...args: any[]) => Tensor>(
+export function hessian<F extends TensorFn>(
   f: F,
   opts: { argnums?: number } = {},
 ): (...args: Parameters<F>) => Tensor {

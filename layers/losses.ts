@@ -477,7 +477,7 @@ function _nllIndex(
  * targets contribute nothing unless checked mode (`DENAX_CHECKS=1`) is on, in which case the
  * jitted call raises (see `core/checks.ts`; on WebGPU at the next read).
  *
- * @param logProbs Log-probabilities f32[N, C, ...] (e.g. from `logSoftmax(x, 1)`).
+ * @param logProbs Log-probabilities f32[N, C, ...] (e.g. from `logSoftmax(x, { axis: 1 })`).
  * @param target Integer class indices i32[N, ...].
  * @param opts `{ weight, ignoreIndex = −100, reduction = "mean" }`.
  * @returns A scalar, or f32[N, ...] with `"none"`.
@@ -545,7 +545,7 @@ export function crossEntropy(
   if (!(eps >= 0 && eps <= 1)) {
     throw new RangeError(`crossEntropy: labelSmoothing must be in [0, 1], got ${eps}`);
   }
-  const logp = logSoftmax(x, ax);
+  const logp = logSoftmax(x, { axis: ax });
   if (!isFloat(t.dtype)) return _nllIndex("crossEntropy", logp, t, ax, opts);
   if (t.shape.join() !== x.shape.join()) {
     throw new TypeError(
@@ -764,7 +764,7 @@ export function maskedSequenceCrossEntropy(
     throw new TypeError("maskedSequenceCrossEntropy: give either mask or validLens, not both");
   }
   const V = x.shape[x.ndim - 1], T = t.shape[t.ndim - 1];
-  const logp = logSoftmax(x, -1);
+  const logp = logSoftmax(x, { axis: -1 });
   const l = np.negative(np.sum(np.where(oneHot(t, V, { dtype: "bool" }), logp, 0), { axis: -1 }));
   let m: Tensor | null = null;
   if (opts.mask !== undefined) {

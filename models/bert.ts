@@ -233,7 +233,11 @@ export function bert(config: BertConfig = {}): Bert {
         const q = heads(lin(s.query, h)), k = heads(lin(s.key, h)), v = heads(lin(s.value, h));
         let sc = np.divide(np.matmul(q, np.swapaxes(k, -1, -2)), Math.sqrt(hd));
         if (bias) sc = np.add(sc, bias);
-        const ctx = np.reshape(np.swapaxes(np.matmul(softmax(sc, -1), v), 1, 2), [B, T, d]);
+        const ctx = np.reshape(np.swapaxes(np.matmul(softmax(sc, { axis: -1 }), v), 1, 2), [
+          B,
+          T,
+          d,
+        ]);
         const a = ln.apply(
           l.attention.output.LayerNorm,
           np.add(h, lin(l.attention.output.dense, ctx)),

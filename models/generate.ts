@@ -92,7 +92,7 @@ export function sampleLogits(key: Tensor, logits: Tensor, opts: SampleOptions = 
       throw new RangeError(`sampleLogits: topP must be in (0, 1], got ${opts.topP}`);
     }
     const sorted = np.sort(l, { axis: -1, descending: true });
-    const probs = softmax(sorted, -1);
+    const probs = softmax(sorted, { axis: -1 });
     const before = np.subtract(np.cumsum(probs, { axis: -1 }), probs); // mass of better tokens
     const kept = np.where(np.less(before, opts.topP), sorted, Infinity);
     const cut = np.min(kept, { axis: -1, keepdims: true });

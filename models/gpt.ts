@@ -192,7 +192,7 @@ export function gpt2(config: Gpt2Config = {}): Gpt2 {
     for (const b of p.h) {
       const [q, k, v] = splitQkv(_conv1d(b.attn.c_attn, ln.apply(b.ln_1, x))).map(heads);
       const s = np.divide(np.matmul(q, np.swapaxes(k, -1, -2)), Math.sqrt(hd));
-      const w = softmax(np.where(future, -1e30, s), -1);
+      const w = softmax(np.where(future, -1e30, s), { axis: -1 });
       x = np.add(x, _conv1d(b.attn.c_proj, merge(np.matmul(w, v))));
       x = np.add(x, mlp(b, ln.apply(b.ln_2, x)));
     }
@@ -251,7 +251,7 @@ export function gpt2(config: Gpt2Config = {}): Gpt2 {
       );
       layers.push(np.stack([kc, vc]));
       const s = np.divide(np.squeeze(np.matmul(q, np.swapaxes(kc, -1, -2)), 2), Math.sqrt(hd)); // [B, h, M]
-      const w = softmax(np.where(seen, s, -1e30), -1);
+      const w = softmax(np.where(seen, s, -1e30), { axis: -1 });
       const y = np.reshape(np.matmul(np.expandDims(w, 2), vc), [B, d]);
       x = np.add(x, _conv1d(b.attn.c_proj, y));
       x = np.add(x, mlp(b, ln.apply(b.ln_2, x)));

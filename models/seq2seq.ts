@@ -363,7 +363,7 @@ export async function beamSearch(
     const enc = { outputs: rep(e1.outputs, n, 0), h: rep(e1.h, n, 1) };
     const last = beams.map((b) => (b.tokens.length ? b.tokens[b.tokens.length - 1] : opts.bos));
     const r = model.decodeStep(p, enc, h, np.array(last, { dtype: "i32" }));
-    const lp = (await logSoftmax(r.logits, -1).data()) as Float32Array;
+    const lp = (await logSoftmax(r.logits, { axis: -1 }).data()) as Float32Array;
     const cands: { beam: number; tok: number; logp: number }[] = [];
     for (let b = 0; b < n; b++) {
       for (let v = 0; v < V; v++) {

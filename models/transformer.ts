@@ -263,7 +263,7 @@ export function seq2seqTransformer(config: Seq2SeqTransformerConfig): Seq2SeqTra
   /** Attention of queries [B, h, 1, hd] over keys/values [B, h, K, hd], `allowed` [B|1, 1, 1, K]. */
   const attend = (q: Tensor, k: Tensor, v: Tensor, allowed: Tensor) => {
     const sc = np.divide(np.matmul(q, np.swapaxes(k, -1, -2)), Math.sqrt(hd));
-    return np.matmul(softmax(np.where(allowed, sc, -Infinity), -1), v);
+    return np.matmul(softmax(np.where(allowed, sc, -Infinity), { axis: -1 }), v);
   };
   const decoderFor = (
     p0: Seq2SeqTransformerParams,

@@ -203,7 +203,7 @@ Deno.test("stochasticBinary samples Bernoulli(p) from a key with a straight-thro
 Deno.test("activations give the same values under jit and vmap as eagerly", async () => {
   const x = np.array([[-1.5, 0.2, 3], [0.7, -0.1, -4]]);
   const f = (t: Tensor) =>
-    A.softmax(A.gelu(A.leakyRelu(A.elu(t), 0.1)).add(A.softplus(t, { beta: 2 })), -1);
+    A.softmax(A.gelu(A.leakyRelu(A.elu(t), 0.1)).add(A.softplus(t, { beta: 2 })), { axis: -1 });
   assertAllClose(await jit(f)(x).toArray(), await f(x).toArray(), { rtol: 1e-6 });
   const rows = [0, 1].map((i) => A.logSoftmax(np.reshape(np.slice(x, [i, 0], [i + 1, 3]), [3])));
   assertAllClose(

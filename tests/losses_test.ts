@@ -302,7 +302,7 @@ Deno.test("crossEntropy and nll stay finite at logits of ±1000", async () => {
 Deno.test("nll on log-probabilities equals crossEntropy on logits", async () => {
   const x = np.array(LOGITS), t = np.array(LABELS, "i32");
   assertAllClose(
-    await num(L.nll(logSoftmax(x, 1), t, { weight: np.array(W) })),
+    await num(L.nll(logSoftmax(x, { axis: 1 }), t, { weight: np.array(W) })),
     await num(L.crossEntropy(x, t, { weight: np.array(W) })),
   );
   assertThrows(() => L.nll(x, np.zeros([5])), TypeError, "targets must be integer class indices");

@@ -452,7 +452,7 @@ Deno.test("beam search: width 1 is greedy, a beam as wide as the space finds the
   const walk = async (prefix: number[], h: Tensor, logp: number): Promise<void> => {
     const last = prefix.length ? prefix[prefix.length - 1] : 1;
     const r = small.decodeStep(ps, es, h, np.array([last], { dtype: "i32" }));
-    const lp = (await logSoftmax(r.logits, -1).data()) as Float32Array;
+    const lp = (await logSoftmax(r.logits, { axis: -1 }).data()) as Float32Array;
     for (let v = 0; v < 4; v++) {
       const l = logp + lp[v], len = prefix.length + 1;
       if (v === 2 || len === 3) {

@@ -1,4 +1,3 @@
-// deno-lint-ignore-file no-explicit-any -- the untyped core: traced values and pytrees are dynamically typed here; the public signatures are typed
 /**
  * User-defined derivatives (`customJvp`, `customVjp`) and rematerialization (`checkpoint`).
  *
@@ -14,6 +13,7 @@ import { Tensor } from "./tensor.ts";
 import { bind, pushInterpreter } from "./trace.ts";
 import * as tree from "./tree.ts";
 import type { Tree } from "./tree.ts";
+import type { TransformableFn } from "./transform_types.ts";
 import { matchAxis, vmapFlat } from "./vmap_core.ts";
 
 const isLeaf = (x: unknown): boolean => x instanceof Tensor;
@@ -28,8 +28,8 @@ function checkCall(name: string, avals: ShapedArray[], j: Jaxpr): void {
 
 /** Traces a pytree function on the flattened `args`: its jaxpr, the input and output treedefs. */
 function traceTree(
-  f: (...args: any[]) => any,
-  args: any[],
+  f: TransformableFn,
+  args: readonly unknown[],
   name: string,
 ): { cj: ReturnType<typeof traceClosed>; ts: Tensor[]; def: tree.TreeDef; odef: tree.TreeDef } {
   const [leaves, def] = tree.flatten(args, isLeaf);
@@ -42,7 +42,7 @@ function traceTree(
   let odef: tree.TreeDef | null = null;
   const cj = traceClosed(
     (...xs) => {
-      const [ol, d] = tree.flatten(f(...def.unflatten(xs) as any[]), isLeaf);
+      const [ol, d] = tree.flatten(f(...def.unflatten<unknown[]>(xs)), isLeaf);
       odef = d;
       return ol as Tensor[];
     },
@@ -113,7 +113,7 @@ export const custom_jvp_call_p: Primitive<CustomJvpParams> = definePrimitive<Cus
 );
 
 /** A function with a custom JVP rule; set the rule with `defjvp`. */
-export interface CustomJvpFunction<F extends (...args: any[]) => any> {
+export interface CustomJvpFunction<F extends TransformableFn> {
   (...args: Parameters<F>): ReturnType<F>;
   /**
    * Sets the rule: `rule(primals, tangents)` returns `[primalOut, tangentOut]`.
@@ -139,14 +139,14 @@ export interface CustomJvpFunction<F extends (...args: any[]) => any> {
  * console.log(await grad(softplus)(np.array(1000)).item()); // 1
  * ```
  */
-export function customJvp<F extends (...args: any[]) => any>(f: F): CustomJvpFunction<F> {
-  let rule: ((p: any[], t: any[]) => [any, any]) | null = null;
-  const wrapped = ((...args: any[]) => {
+export function customJvp<F extends TransformableFn>(f: F): CustomJvpFunction<F> {
+  let rule: Parameters<CustomJvpFunction<F>["defjvp"]>[0] | null = null;
+  const wrapped = ((...args: Parameters<F>) => {
     if (!rule) throw new TypeError("customJvp: no rule defined; call .defjvp(rule) first");
     const { cj, ts, def, odef } = traceTree(f, args, "customJvp");
     const r = rule;
     const flatJvp: FlatJvp = (ps, tans) => {
-      const [o, t] = r(def.unflatten(ps) as any[], def.unflatten(tans) as any[]);
+      const [o, t] = r(def.unflatten(ps), def.unflatten(tans));
       const ol = tree.leaves(o, isLeaf) as Tensor[], tl = tree.leaves(t, isLeaf) as Tensor[];
       if (ol.length !== tl.length) {
         throw new TypeError("customJvp: the rule's outputs and tangents differ in structure");
@@ -158,10 +158,10 @@ export function customJvp<F extends (...args: any[]) => any>(f: F): CustomJvpFun
       jvp: flatJvp,
       numConsts: cj.consts.length,
     });
-    return odef.unflatten(outs);
+    return odef.unflatten<ReturnType<F>>(outs);
   }) as CustomJvpFunction<F>;
   wrapped.defjvp = (r) => {
-    rule = r as unknown as typeof rule;
+    rule = r;
     return wrapped;
   };
   return wrapped;
@@ -294,8 +294,16 @@ export const custom_vjp_call_p: Primitive<CustomVjpParams> = definePrimitive<Cus
   },
 );
 
+/** Makes the flat rules of one `customVjp` call: treedefs of the arguments and outputs. */
+type MakeVjpRules = (
+  def: tree.TreeDef,
+  odef: tree.TreeDef,
+  ts: Tensor[],
+  nArgs: number,
+) => [FlatFwd, FlatBwd];
+
 /** A function with a custom VJP; set the rule with `defvjp(fwd, bwd)`. */
-export interface CustomVjpFunction<F extends (...args: any[]) => any> {
+export interface CustomVjpFunction<F extends TransformableFn> {
   (...args: Parameters<F>): ReturnType<F>;
   /**
    * Sets the rule: `fwd(...args)` returns `[out, residuals]`; `bwd(residuals, ct)` returns one
@@ -320,45 +328,43 @@ export interface CustomVjpFunction<F extends (...args: any[]) => any> {
  * console.log(await grad((x: any) => clipGrad(x).mul(10))(np.array(2)).item()); // 1
  * ```
  */
-export function customVjp<F extends (...args: any[]) => any>(f: F): CustomVjpFunction<F> {
-  let fwdU: ((...a: any[]) => [any, any]) | null = null;
-  let bwdU: ((r: any, c: any) => any[]) | null = null;
-  const wrapped = ((...args: any[]) => {
-    if (!fwdU || !bwdU) {
+export function customVjp<F extends TransformableFn>(f: F): CustomVjpFunction<F> {
+  // the flat rules for one call, made by `defvjp` (where the residual type is known)
+  let makeRules: MakeVjpRules | null = null;
+  const wrapped = ((...args: Parameters<F>) => {
+    if (!makeRules) {
       throw new TypeError("customVjp: no rule defined; call .defvjp(fwd, bwd) first");
     }
     const { cj, ts, def, odef } = traceTree(f, args, "customVjp");
-    const fu = fwdU, bu = bwdU;
-    let rdef: tree.TreeDef | null = null;
-    const flatFwd: FlatFwd = (ps) => {
-      const [o, r] = fu(...def.unflatten(ps) as any[]);
-      const [rl, rd] = tree.flatten(r, isLeaf);
-      rdef = rd;
-      return [tree.leaves(o, isLeaf) as Tensor[], rl as Tensor[]];
-    };
-    const flatBwd: FlatBwd = (res, cts) => {
-      const g = bu(rdef!.unflatten(res), odef.unflatten(cts));
-      if (!Array.isArray(g) || g.length !== args.length) {
-        throw new TypeError(
-          `customVjp: bwd must return an array with one cotangent per argument (${args.length})`,
-        );
-      }
-      return tree.leaves(g, isLeaf).map((
-        x,
-        i,
-      ) => (x instanceof Tensor ? x : zerosLikeT(ts[i]))) as Tensor[];
-    };
+    const [flatFwd, flatBwd] = makeRules(def, odef, ts, args.length);
     const outs = bind(custom_vjp_call_p, [...cj.consts, ...ts], {
       jaxpr: cj.jaxpr,
       fwd: flatFwd,
       bwd: flatBwd,
       numConsts: cj.consts.length,
     });
-    return odef.unflatten(outs);
+    return odef.unflatten<ReturnType<F>>(outs);
   }) as CustomVjpFunction<F>;
   wrapped.defvjp = (fwd, bwd) => {
-    fwdU = fwd;
-    bwdU = bwd;
+    makeRules = (def, odef, ts, nArgs) => {
+      let rdef: tree.TreeDef | null = null;
+      const flatFwd: FlatFwd = (ps) => {
+        const [o, r] = fwd(...def.unflatten<Parameters<F>>(ps));
+        const [rl, rd] = tree.flatten(r, isLeaf);
+        rdef = rd;
+        return [tree.leaves(o, isLeaf) as Tensor[], rl as Tensor[]];
+      };
+      const flatBwd: FlatBwd = (res, cts) => {
+        const g: unknown = bwd(rdef!.unflatten(res), odef.unflatten(cts));
+        if (!Array.isArray(g) || g.length !== nArgs) {
+          throw new TypeError(
+            `customVjp: bwd must return an array with one cotangent per argument (${nArgs})`,
+          );
+        }
+        return tree.leaves(g, isLeaf).map((x, i) => (x instanceof Tensor ? x : zerosLikeT(ts[i])));
+      };
+      return [flatFwd, flatBwd];
+    };
     return wrapped;
   };
   return wrapped;
@@ -450,8 +456,8 @@ definePartialEval(checkpoint_p, (b: JaxprBuilder, args: Tensor[], params) => {
  * console.log(await grad((x: any) => block(x))(np.array(0)).item()); // 1
  * ```
  */
-export function checkpoint<F extends (...args: any[]) => any>(f: F): F {
-  return ((...args: any[]) => {
+export function checkpoint<F extends TransformableFn>(f: F): F {
+  return ((...args: Parameters<F>) => {
     const { cj, ts, odef } = traceTree(f, args, "checkpoint");
     const outs = bind(checkpoint_p, [...cj.consts, ...ts], { jaxpr: cj.jaxpr });
     return odef.unflatten(outs);

@@ -9,7 +9,7 @@ import { backwardPass } from "./ad.ts";
 import { traceToJaxpr } from "./builder.ts";
 import { type DType, isFloat } from "./dtype.ts";
 import { type ClosedJaxpr, cse, dce, evalJaxpr, Jaxpr, objectId } from "./jaxpr.ts";
-import { compileStats, jit_call_p } from "./jit_prim.ts";
+import { compileStats, jit_call_p, jitCacheLimits } from "./jit_prim.ts";
 import { jvpFlat, linearizeFlat } from "./jvp.ts";
 import { UndefinedPrimal } from "./primitive.ts";
 import { constant, full, reshape, zerosLikeT } from "./prims/structural.ts";
@@ -443,7 +443,9 @@ function staticKey(v: unknown): string {
 
 /**
  * Compiles `f` by tracing it once per signature (pytree structure, shapes and dtypes, static
- * arguments) and running the staged program on the backend.
+ * arguments) and running the staged program on the backend. Each jitted function keeps its
+ * most recently used traces, at most `jitCacheLimits.maxEntries` (256 by default); an older
+ * signature is traced again when it comes back.
  * @example
  * ```ts
  * import { jit, np } from "../mod.ts";
@@ -480,7 +482,11 @@ export function jit<F extends TransformableFn>(f: F, opts: JitOptions = {}): Jit
       args.map((a, i) => (statics.has(i) ? staticKey(a) : "")).join(",")
     }|${checked ? "checked" : ""}`;
     let entry = cache.get(key);
-    if (!entry) {
+    if (entry) {
+      // least recently used first: a hit moves to the end
+      cache.delete(key);
+      cache.set(key, entry);
+    } else {
       traceCount++;
       compileStats.traces++;
       let odef: tree.TreeDef | null = null;
@@ -509,7 +515,11 @@ export function jit<F extends TransformableFn>(f: F, opts: JitOptions = {}): Jit
       const lits = consts.map((c) => (c instanceof Tracer ? undefined : knownScalar(c)));
       const literals = lits.some((l) => l !== undefined) ? lits : undefined;
       entry = { jaxpr, consts, literals, odef: odef!, closed, checks: staged.map((c) => c.error) };
-      if (!consts.some((c) => c instanceof Tracer)) cache.set(key, entry);
+      if (!consts.some((c) => c instanceof Tracer)) {
+        cache.set(key, entry);
+        // bounded like the executables: the oldest traces (and the constants they hold) go
+        while (cache.size > jitCacheLimits.maxEntries) cache.delete(cache.keys().next().value!);
+      }
     }
     return { entry, leaves, def };
   };

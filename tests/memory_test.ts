@@ -287,6 +287,25 @@ Deno.test({
   },
 });
 
+Deno.test("a jitted function keeps at most jitCacheLimits.maxEntries traces, least recent out", () => {
+  const saved = { ...jitCacheLimits };
+  try {
+    jitCacheLimits.maxEntries = 4;
+    const f = jit((x: Tensor) => x.mul(2));
+    for (let n = 1; n <= 6; n++) f(np.zeros([n]));
+    assertEquals(f.traceCount, 6);
+    f(np.zeros([6])); // still cached
+    f(np.zeros([3])); // cached, and now the most recent
+    assertEquals(f.traceCount, 6);
+    f(np.zeros([1])); // evicted: traced again
+    assertEquals(f.traceCount, 7);
+    f(np.zeros([3])); // survived the eviction because it was used
+    assertEquals(f.traceCount, 7);
+  } finally {
+    Object.assign(jitCacheLimits, saved);
+  }
+});
+
 Deno.test("the documented cache and budget defaults", () => {
   assertEquals(DEFAULT_MEMORY_BUDGET, 2 ** 30);
   assertEquals(jitCacheLimits.maxEntries, Number(Deno.env.get("DENAX_JIT_CACHE") ?? 256));

@@ -53,7 +53,10 @@ function asMatrices(
  * @param r rhs data
  * @param rShape rhs shape
  * @param p the dimension numbers
- * @param out the result, `[batch, lhsFree, rhsFree]`, written in full
+ * @param out the result, `[batch, lhsFree, rhsFree]`, written in full (with `beta = 1`:
+ *   `out ← alpha · product + out`, the jit's fused `w − lr · gradient`)
+ * @param alpha the product's scale (default 1)
+ * @param beta 0 (overwrite `out`, the default) or 1 (accumulate into it)
  */
 export function dotGeneralF32(
   sgemm: Sgemm,
@@ -63,6 +66,8 @@ export function dotGeneralF32(
   rShape: readonly number[],
   p: DotParams,
   out: Float32Array,
+  alpha = 1,
+  beta: 0 | 1 = 0,
 ): void {
   const [lc, rc] = p.contracting, [lb, rb] = p.batch;
   const lf = lShape.map((_, i) => i).filter((i) => !lc.includes(i) && !lb.includes(i));
@@ -73,7 +78,7 @@ export function dotGeneralF32(
   const K = prod(lc.map((d) => lShape[d]));
   if (out.length === 0) return;
   if (K === 0) {
-    out.fill(0);
+    if (beta === 0) out.fill(0);
     return;
   }
   // lhs as [B, M, K] (or [B, K, M] transposed), rhs as [B, K, N] (or [B, N, K] transposed)
@@ -81,7 +86,7 @@ export function dotGeneralF32(
   const b = asMatrices(r, rShape, rb, rc, rf);
   const lda = a.trans ? M : K, ldb = b.trans ? K : N;
   if (B === 1) {
-    sgemm(a.trans, b.trans, M, N, K, 1, a.data, lda, b.data, ldb, 0, out, N);
+    sgemm(a.trans, b.trans, M, N, K, alpha, a.data, lda, b.data, ldb, beta, out, N);
     return;
   }
   for (let i = 0; i < B; i++) {
@@ -91,12 +96,12 @@ export function dotGeneralF32(
       M,
       N,
       K,
-      1,
+      alpha,
       a.data.subarray(i * M * K, (i + 1) * M * K),
       lda,
       b.data.subarray(i * K * N, (i + 1) * K * N),
       ldb,
-      0,
+      beta,
       out.subarray(i * M * N, (i + 1) * M * N),
       N,
     );

@@ -10,22 +10,27 @@
 import { assert, assertAllClose, assertEquals } from "@std/assert";
 import { withCpu } from "./backend.ts";
 import { grad, jit, np, type Tensor } from "../mod.ts";
-import { currentBackend, setBackend } from "../core/backend.ts";
+import { type Backend, currentBackend, setBackend } from "../core/backend.ts";
 import { createNativeBackend } from "../native/backend.ts";
 import { nativeJitStats } from "../native/jit.ts";
 import { rng } from "./helpers.ts";
 
 const native = createNativeBackend();
 
-function onNative<T>(fn: () => T): T {
+const cpu = withCpu(() => currentBackend());
+
+/** Runs `fn` with backend `b` current until its promise settles (across its awaits). */
+async function on<T>(b: Backend, fn: () => Promise<T>): Promise<T> {
   const prev = currentBackend();
-  setBackend(native);
+  setBackend(b);
   try {
-    return fn();
+    return await fn();
   } finally {
     setBackend(prev);
   }
 }
+const onNative = <T>(fn: () => Promise<T>): Promise<T> => on(native, fn);
+const onCpu = <T>(fn: () => Promise<T>): Promise<T> => on(cpu, fn);
 
 function host(seed: number, shape: readonly number[], lo = -2, hi = 2): Float32Array {
   const r = rng(seed), n = shape.reduce((a, b) => a * b, 1), d = new Float32Array(n);
@@ -46,7 +51,7 @@ async function compare(
     const outs = jit(f)(...mk());
     return await Promise.all(outs.map((o) => o.data()));
   });
-  const want = await withCpu(async () => {
+  const want = await onCpu(async () => {
     const outs = f(...mk());
     return await Promise.all(outs.map((o) => o.data()));
   });
@@ -186,11 +191,11 @@ Deno.test("donated inputs receive the outputs, and arena buffers are not shared 
     const [w1, s1] = f(np.array(w0, { shape: [8, 9] }), g1);
     const [w2, s2] = f(w1, g2);
     assert(nativeJitStats.donatedWrites >= before + 2, "outputs were written into donated arrays");
-    const want1 = await withCpu(() =>
+    const want1 = await onCpu(() =>
       step(np.array(w0, { shape: [8, 9] }), np.array(host(7, [8, 9]), { shape: [8, 9] }))[1].data()
     );
     assertEquals(Array.from(await s1.data()), Array.from(want1));
-    const ref = await withCpu(async () => {
+    const ref = await onCpu(async () => {
       const gg1 = np.array(host(7, [8, 9]), { shape: [8, 9] });
       const gg2 = np.array(host(8, [8, 9]), { shape: [8, 9] });
       const [a] = step(np.array(w0, { shape: [8, 9] }), gg1);
@@ -231,4 +236,47 @@ Deno.test("literals, bool outputs, integer values and pass-through outputs compi
     assertEquals(Array.from(await m.data()), [0, 1, 0, 1]);
     assertEquals(Array.from(await i.data()), [1, 2, 3, 4]);
   });
+});
+
+Deno.test("SGD steps of a two-layer MLP fuse each weight update into its GEMM and match the reference", async () => {
+  const shapes = { w1: [12, 16], b1: [16], w2: [16, 5], b2: [5] } as const;
+  type P = Record<keyof typeof shapes, Tensor>;
+  const loss = (p: P, x: Tensor) => {
+    const h = np.maximum(x.matmul(p.w1).add(p.b1), 0);
+    return np.sum(np.tanh(h.matmul(p.w2).add(p.b2)));
+  };
+  const step = (p: P, x: Tensor, lr: Tensor): [P, Tensor] => {
+    const g = grad(loss)(p, x) as unknown as P;
+    const q = {} as P;
+    for (const k of Object.keys(shapes) as (keyof P)[]) q[k] = p[k].sub(g[k].mul(lr));
+    return [q, loss(p, x)];
+  };
+  const init = () => {
+    const p = {} as P;
+    (Object.keys(shapes) as (keyof P)[]).forEach((k, i) => {
+      p[k] = np.array(host(20 + i, shapes[k], -0.5, 0.5), { shape: [...shapes[k]] });
+    });
+    return p;
+  };
+  const xd = host(30, [8, 12]);
+  const run = async (jitted: boolean) => {
+    let p = init();
+    const x = np.array(xd, { shape: [8, 12] }), lr = np.array(0.05);
+    const f = jitted ? jit(step, { donateArgnums: [0] }) : step;
+    const losses: number[] = [];
+    for (let s = 0; s < 3; s++) {
+      const [q, l] = f(p, x, lr);
+      losses.push((await l.data())[0]);
+      p = q;
+    }
+    return { losses, w1: Array.from(await p.w1.data()), w2: Array.from(await p.w2.data()) };
+  };
+  const before = nativeJitStats.gemmEpilogues, writes = nativeJitStats.donatedWrites;
+  const got = await onNative(() => run(true));
+  assertEquals(nativeJitStats.gemmEpilogues - before, 2, "both weight updates are GEMM epilogues");
+  assertEquals(nativeJitStats.donatedWrites - writes, 12, "every parameter updated in place");
+  const want = await onCpu(() => run(false));
+  assertAllClose(got.losses, want.losses, { rtol: 1e-5 });
+  assertAllClose(got.w1, want.w1, { rtol: 1e-5, atol: 1e-6 });
+  assertAllClose(got.w2, want.w2, { rtol: 1e-5, atol: 1e-6 });
 });

@@ -1,4 +1,3 @@
-// deno-lint-ignore-file no-explicit-any -- typed in a later pass
 /**
  * Data as the d2l book gives it: {@link loadDataFashionMnist} is `d2l.load_data_fashion_mnist(
  * batch_size, resize)` — shuffled Fashion-MNIST training batches and in-order test batches of
@@ -38,7 +37,7 @@ export interface SourceBatchesOptions {
  * epoch of batches (reshuffled every time when it shuffles), and `batches(opts)` gives one
  * epoch with explicit options — what `train.fit` and `train.evaluate` call.
  */
-export interface BatchSource<B = any> extends Iterable<B> {
+export interface BatchSource<B = unknown> extends Iterable<B> {
   /** The number of examples. */
   readonly numExamples: number;
   /** The default batch size. */
@@ -65,6 +64,14 @@ export interface BatchSource<B = any> extends Iterable<B> {
  * ]);
  * ```
  */
+export function isBatchSource<B>(x: B | BatchSource<B>): x is BatchSource<B>;
+/**
+ * Whether `x` is a {@link BatchSource}, for a value of unknown type.
+ *
+ * @param x anything
+ * @returns true for batch sources
+ */
+export function isBatchSource(x: unknown): x is BatchSource;
 export function isBatchSource(x: unknown): x is BatchSource {
   return x !== null && typeof x === "object" && !(x instanceof Tensor) &&
     typeof (x as BatchSource).batches === "function" &&

@@ -1,4 +1,3 @@
-// deno-lint-ignore-file no-explicit-any -- typed in a later pass
 /**
  * Trains the seq2seq models on a synthetic translation task the repository generates: a
  * sentence of 3–7 digit words ("three one four") translates to its digits reversed ("4 1 3").
@@ -51,8 +50,8 @@ console.log(
 );
 
 type Batch = typeof data;
-async function fit(name: string, apply: (p: any, b: Batch) => Tensor, params: any): Promise<any> {
-  const loss = (p: any, b: Batch) =>
+async function fit<P>(name: string, apply: (p: P, b: Batch) => Tensor, params: P): Promise<P> {
+  const loss = (p: P, b: Batch) =>
     nn.losses.maskedSequenceCrossEntropy(apply(p, b), b.tgtOut, { validLens: b.tgtValid });
   const opt = optim.chain(optim.clipByGlobalNorm(1), optim.adam({ lr: 0.005 }));
   const step = makeTrainStep(loss, opt);

@@ -65,7 +65,7 @@ Deno.test("checkpoints round-trip nested params with arrays, scalars and every d
     );
     assertEquals(file.tensors.get("mask")!.dtype, "BOOL");
     assertEquals(file.tensors.get("seed")!.dtype, "U32");
-    const back = unwrap(await load(path));
+    const back = unwrap(await load(path)) as typeof params; // the structure it saved
     assert(Array.isArray(back.encoder.layers));
     assertEquals(back.encoder.layers.length, 2);
     assertEquals(await back.encoder.layers[0].weight.toArray(), [[1.5, -2], [3, 4]]);
@@ -134,7 +134,7 @@ Deno.test("save is atomic and reports I/O failures as a Left", async () => {
       [...Deno.readDirSync(dir)].map((e) => e.name),
       ["m.safetensors"],
     );
-    assertEquals(await flat(unwrap(await load(path)).w), [0, 0, 0]);
+    assertEquals(await flat((unwrap(await load(path)) as { w: Tensor }).w), [0, 0, 0]);
     const r = await save(`${dir}/missing/m.safetensors`, { w: np.ones([3]) });
     assertEquals(r._tag === "Left" && r.left.kind, "io");
     assertEquals([...Deno.readDirSync(dir)].length, 1);
@@ -224,7 +224,7 @@ Deno.test("load converts PyTorch's other dtypes and rejects I64 beyond i32", asy
     { name: "small", dtype: "I8", shape: [2], data: bytesOf(new Int8Array([-5, 7])) },
     { name: "pix", dtype: "U8", shape: [2], data: new Uint8Array([0, 255]) },
   ];
-  const t = unwrap(decodeCheckpoint(encodeSafetensors(entries)));
+  const t = unwrap(decodeCheckpoint(encodeSafetensors(entries))) as Record<string, Tensor>;
   assertEquals([t.half.dtype, await flat(t.half)], ["f32", [1, -2, 0.333251953125]]);
   assertEquals(await flat(t.bf), [1, -3]);
   assertEquals(await flat(t.dbl), [Math.fround(0.1), -3]);
@@ -260,7 +260,7 @@ Deno.test("save removes the temporary files that killed saves of the same file l
     ];
     if (Deno.build.os === "linux") expected.push("m.safetensors.tmp-1-0123456789ab");
     assertEquals(names, expected.sort());
-    assertEquals(await flat(unwrap(await load(path)).w), [1, 1, 1]);
+    assertEquals(await flat((unwrap(await load(path)) as { w: Tensor }).w), [1, 1, 1]);
   });
 });
 
@@ -301,7 +301,7 @@ Deno.test("F16 entries decode subnormals, signed zeros, infinities and NaN exact
   const half = new Uint16Array([0x0001, 0x8000, 0x7c00, 0xfc00, 0x7e00, 0x7bff, 0x03ff]);
   const t = unwrap(decodeCheckpoint(encodeSafetensors([
     { name: "h", dtype: "F16", shape: [7], data: bytesOf(half) },
-  ])));
+  ]))) as Record<string, Tensor>;
   const got = await flat(t.h);
   assertEquals(got.slice(0, 4), [2 ** -24, -0, Infinity, -Infinity]);
   assert(Number.isNaN(got[4]));

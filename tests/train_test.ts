@@ -357,11 +357,11 @@ Deno.test("fit with a batch-norm model updates the running statistics as a hand-
     );
   }
   const init = net.initState()[1];
-  const rm = await state[1].running_mean.toArray() as number[];
-  const rv = await state[1].running_var.toArray() as number[];
+  const rm = await state[1].running_mean!.toArray() as number[];
+  const rv = await state[1].running_var!.toArray() as number[];
   assert(rm.every((v) => Math.abs(v) > 1e-3), `running_mean ${rm} did not move from 0`);
   assert(rv.every((v) => Math.abs(v - 1) > 1e-3), `running_var ${rv} did not move from 1`);
-  assertEquals(await state[1].num_batches_tracked.item(), 6);
+  assertEquals(await state[1].num_batches_tracked!.item(), 6);
   assertEquals(await init.num_batches_tracked!.item(), 0);
   assertEquals(step.traceCount, 1);
 });
@@ -443,7 +443,7 @@ Deno.test("fit with a stateful loss takes the state, returns it, and passes it t
     key: random.key(2),
     progress: false,
   });
-  assertEquals(await state[0].num_batches_tracked.item(), 8);
+  assertEquals(await state[0].num_batches_tracked!.item(), 8);
   assertEquals(history.train_accuracy.length, 2);
   assert(metricStates.length > 0 && metricStates.every((s) => Array.isArray(s)));
 });
@@ -573,5 +573,5 @@ Deno.test("fit takes the initial state from a stateful loss's initState", async 
     key: random.key(2),
     progress: false,
   });
-  assertEquals(await state[0].num_batches_tracked.item(), 4);
+  assertEquals(await state[0].num_batches_tracked!.item(), 4);
 });

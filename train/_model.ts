@@ -1,4 +1,3 @@
-// deno-lint-ignore-file no-explicit-any -- typed in a later pass
 /**
  * @internal Applying a layer or model to a batch, shared by `evaluate` and `fit` (not exported
  * from `train`).
@@ -8,11 +7,14 @@
 import type { Tensor } from "../core/tensor.ts";
 import { type AnyLayer, isStateful } from "../layers/layer.ts";
 
-/** @internal The input and target of a batch `{ x, y }` or `[x, y]`. */
-export function _xy(where: string, batch: any): [Tensor, Tensor] {
-  if (Array.isArray(batch) && batch.length === 2) return [batch[0], batch[1]];
+/**
+ * @internal The input and target of a batch `{ x, y }` or `[x, y]` (unchecked beyond that
+ * form: the model and the metrics check their operands).
+ */
+export function _xy(where: string, batch: unknown): [Tensor, Tensor] {
+  if (Array.isArray(batch) && batch.length === 2) return [batch[0] as Tensor, batch[1] as Tensor];
   if (batch !== null && typeof batch === "object" && "x" in batch && "y" in batch) {
-    return [batch.x, batch.y];
+    return [batch.x as Tensor, batch.y as Tensor];
   }
   throw new TypeError(
     `${where}: a model's batches must be { x, y } or [x, y], got ${
@@ -32,7 +34,7 @@ export function _applyModel(
   x: unknown,
   train: boolean,
   key?: Tensor,
-): [any, unknown] {
+): [unknown, unknown] {
   if (isStateful(model)) {
     const r = model.apply(params, x, { state, train, key });
     return [r.y, r.state];

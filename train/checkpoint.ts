@@ -1,4 +1,3 @@
-// deno-lint-ignore-file no-explicit-any -- typed in a later pass
 /**
  * Checkpoints: pytrees of Tensors saved as safetensors files whose tensor names are PyTorch
  * `state_dict` keys. A leaf at `params[0].weight` (`tree.flattenWithPath`) is stored as
@@ -180,12 +179,14 @@ export interface SaveOptions {
  *
  * @example
  * ```ts
- * import { np } from "@denax/denax";
+ * import { np, type Tensor } from "@denax/denax";
  * import { decodeCheckpoint, encodeCheckpoint } from "@denax/denax/train";
  * import { assertEquals } from "@std/assert";
  * const bytes = await encodeCheckpoint({ w: np.array([1, 2]) });
  * const back = decodeCheckpoint(bytes);
- * assertEquals(back._tag === "Right" && await back.right.w.toArray(), [1, 2]);
+ * if (back._tag === "Left") throw back.left;
+ * const { w } = back.right as { w: Tensor }; // the structure that was encoded
+ * assertEquals(await w.toArray(), [1, 2]);
  * ```
  */
 export async function encodeCheckpoint(
@@ -225,7 +226,8 @@ export async function encodeCheckpoint(
  * await save(`${dir}/model.safetensors`, params);
  * const back = await load(`${dir}/model.safetensors`);
  * if (back._tag === "Left") throw back.left;
- * assertEquals(await back.right.layers[1].weight.toArray(), [[0, 0]]);
+ * const { layers } = back.right as typeof params; // (loadInto checks a template's structure)
+ * assertEquals(await layers[1].weight.toArray(), [[0, 0]]);
  * await Deno.remove(dir, { recursive: true });
  * ```
  */
@@ -297,8 +299,18 @@ function describeKey(k: string): string {
   return JSON.stringify(k.length > 80 ? `${k.slice(0, 77)}...` : k);
 }
 
+/**
+ * A checkpoint as {@link load} and {@link decodeCheckpoint} give it: nested objects of Tensors,
+ * with arrays where the keys are exactly `0 … n−1`. Its structure is the file's, known only at
+ * run time: narrow it, or load into a typed template with {@link loadInto}.
+ */
+export type CheckpointTree =
+  | Tensor
+  | readonly CheckpointTree[]
+  | { readonly [name: string]: CheckpointTree };
+
 /** Plain objects from the Maps; dense numeric keys 0..n-1 become arrays. */
-function materialize(node: Nested | Tensor): unknown {
+function materialize(node: Nested | Tensor): CheckpointTree {
   if (node instanceof Tensor) return node;
   const keys = [...node.keys()];
   const dense = keys.length > 0 && keys.every((k) => /^(0|[1-9]\d*)$/.test(k)) &&
@@ -328,7 +340,7 @@ function materialize(node: Nested | Tensor): unknown {
  * assertEquals(bad._tag === "Left" && bad.left.kind, "invalid-offsets");
  * ```
  */
-export function decodeCheckpoint(bytes: Uint8Array): Either<CheckpointError, any> {
+export function decodeCheckpoint(bytes: Uint8Array): Either<CheckpointError, CheckpointTree> {
   const file = decodeSafetensors(bytes);
   if (file._tag === "Left") return file;
   const root: Nested = new Map();
@@ -384,7 +396,7 @@ export function decodeCheckpoint(bytes: Uint8Array): Either<CheckpointError, any
  * assertEquals(r._tag === "Left" && r.left.kind, "not-found");
  * ```
  */
-export async function load(path: string): Promise<Either<CheckpointError, any>> {
+export async function load(path: string): Promise<Either<CheckpointError, CheckpointTree>> {
   return pipe(
     await readBytes(path),
     E.flatMap((bytes) => pipe(decodeCheckpoint(bytes), E.mapLeft(inFile(path)))),

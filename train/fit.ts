@@ -1,4 +1,3 @@
-// deno-lint-ignore-file no-explicit-any -- typed in a later pass (loss, metric and batch types default to any for untyped callers)
 /**
  * `fit`: the training loop, Keras-style, over a jitted step ({@link makeTrainStep}). Batches
  * are gathered on the device; the loss is read back only every `logEvery` steps (a read-back
@@ -13,17 +12,15 @@ import { Tensor } from "../core/tensor.ts";
 import { jit } from "../core/transforms.ts";
 import * as tree from "../core/tree.ts";
 import { batches, numBatches, numExamples } from "../data/batches.ts";
-import { type BatchSource, isBatchSource } from "../data/d2l.ts";
-import { type AnyLayer, isStateful } from "../layers/layer.ts";
+import { type BatchSource, isBatchSource, type SourceBatchesOptions } from "../data/d2l.ts";
+import { isStateful } from "../layers/layer.ts";
 import type { GradientTransformation } from "../optim/mod.ts";
 import { type ProgressBar, progressBar, type ProgressOptions } from "./progress.ts";
 import { _applyModel, _xy } from "./_model.ts";
+import { evaluate, type MetricFn, type OutputMetricFn, type TrainableModel } from "./evaluate.ts";
 import {
-  evaluate,
   type LossFn,
   makeTrainStep,
-  type MetricFn,
-  type OutputMetricFn,
   type StatefulLossFn,
   type StatefulTrainStep,
   type TrainStep,
@@ -50,8 +47,15 @@ export interface EarlyStopping {
   readonly restoreBest?: boolean;
 }
 
-/** Options of {@link fit}. */
-export interface FitOptions<P = any, S = any, B = any> {
+/**
+ * Options of {@link fit}.
+ *
+ * @typeParam P the parameters' type
+ * @typeParam S the optimizer state's type
+ * @typeParam B the batch's type
+ * @typeParam M the model state's type (null for a stateless loss)
+ */
+export interface FitOptions<P, S, B, M = null> {
   /**
    * A layer or model to train, Keras' `model.fit`: batches are `{ x, y }` (or `[x, y]`), the
    * model is applied to `x` in training mode (`train: true`, a fresh key per step for
@@ -60,7 +64,7 @@ export interface FitOptions<P = any, S = any, B = any> {
    * `train: false`. A stateful model (batch norm) has its state carried through every step
    * and used in evaluation; `val_loss`/`train_loss` are logged with the metrics.
    */
-  readonly model?: AnyLayer;
+  readonly model?: TrainableModel<P, M>;
   /**
    * Initial parameters (default with `model`: `model.init(random.foldIn(key, 2))`). Donated to
    * the first step: use the returned ones afterwards.
@@ -74,7 +78,7 @@ export interface FitOptions<P = any, S = any, B = any> {
    * `initState()` method, as a layer does: its result). Without `model`, giving it — or a loss
    * with `initState` — makes the loss stateful (as `stateful: true`).
    */
-  readonly state?: unknown;
+  readonly state?: M;
   /**
    * The loss is `(params, state, batch, key) → [loss, newState]` (or `{ loss, state, aux }`)
    * and metrics are `(params, batch, state) → f32[]` (default: whether `state` is given).
@@ -86,7 +90,10 @@ export interface FitOptions<P = any, S = any, B = any> {
    * The loss: with `model`, `(output, y) → f32[]`; stateful, `(params, state, batch, key) →
    * [loss, newState]`; else `(params, batch, key) → loss` (or `[loss, aux]` with `hasAux`).
    */
-  readonly loss: NoInfer<LossFn<P, B> | StatefulLossFn<P, any, B>> | OutputMetricFn;
+  readonly loss:
+    | NoInfer<LossFn<P, B> | StatefulLossFn<P, M, B>>
+    | (NoInfer<StatefulLossFn<P, M, B>> & { readonly initState: () => M })
+    | OutputMetricFn;
   /** The (stateless) loss returns `[loss, aux]` (aux is ignored by `fit`). */
   readonly hasAux?: boolean;
   /**
@@ -108,7 +115,7 @@ export interface FitOptions<P = any, S = any, B = any> {
    * `model` `(output, y) → f32[]`.
    */
   readonly metrics?:
-    | NoInfer<Readonly<Record<string, MetricFn<P, B>>>>
+    | NoInfer<Readonly<Record<string, MetricFn<P, B, M>>>>
     | Readonly<Record<string, OutputMetricFn>>;
   /** Also evaluate `metrics` on the training data (default: only when there is no `valData`). */
   readonly evalTrain?: boolean;
@@ -134,17 +141,24 @@ export interface FitOptions<P = any, S = any, B = any> {
     epoch: number,
     logs: Readonly<Record<string, number>>,
     params: P,
-    state: any,
+    state: M,
   ) => void | Promise<void>;
   /**
    * A step made by {@link makeTrainStep} to reuse (default: made from `loss`, `optimizer`);
    * made with `stateful: true` when the loss is stateful or a `model` is given.
    */
-  readonly step?: TrainStep<P, S, B> | StatefulTrainStep<P, S, any, B>;
+  readonly step?: TrainStep<P, S, B> | StatefulTrainStep<P, S, M, B>;
 }
 
-/** What {@link fit} returns. */
-export interface FitResult<P = any, S = any, B = any> {
+/**
+ * What {@link fit} returns.
+ *
+ * @typeParam P the parameters' type
+ * @typeParam S the optimizer state's type
+ * @typeParam B the batch's type
+ * @typeParam M the model state's type (null for a stateless loss)
+ */
+export interface FitResult<P, S, B, M = null> {
   /** The trained parameters (the best epoch's with `restoreBest`). */
   readonly params: P;
   /** The final optimizer state. */
@@ -153,11 +167,11 @@ export interface FitResult<P = any, S = any, B = any> {
    * The model state after training (the best epoch's with `restoreBest`): running statistics
    * for `evaluate(model, params, state, data)`; null when stateless.
    */
-  readonly state: any;
+  readonly state: M;
   /** Per-epoch logs. */
   readonly history: History;
   /** The jitted step (its `traceCount` says how often it traced). */
-  readonly step: TrainStep<P, S, B> | StatefulTrainStep<P, S, any, B>;
+  readonly step: TrainStep<P, S, B> | StatefulTrainStep<P, S, M, B>;
   /** Whether early stopping ended training before `epochs`. */
   readonly stoppedEarly: boolean;
   /** The best epoch by the early-stopping monitor (1-based), or undefined without it. */
@@ -178,23 +192,264 @@ function checkPositive(name: string, v: number): void {
   }
 }
 
-type Runner = (
-  params: unknown,
-  optState: unknown,
-  state: unknown,
-  batch: unknown,
+/** One step of any of the three forms, over `(params, optState, state)`. */
+type Runner<P, S, M, B> = (
+  params: P,
+  optState: S,
+  state: M,
+  batch: B,
   key: Tensor,
-) => { params: unknown; optState: unknown; state: unknown; loss: Tensor };
+) => { params: P; optState: S; state: M; loss: Tensor };
+
+/** The metrics of a dataset, as {@link evaluate} computes them for the form in use. */
+type EvalData<P, M, B> = (
+  params: P,
+  state: M,
+  data: B | BatchSource<B>,
+) => Promise<Record<string, number>>;
 
 /** The loss of `(output, y)` as a stateful loss of the model, in training mode. */
-function modelLoss(model: AnyLayer, loss: OutputMetricFn): StatefulLossFn {
-  const f = (params: unknown, state: unknown, batch: unknown, key: Tensor) => {
+function modelLoss<P, M, B>(
+  model: TrainableModel<P, M>,
+  loss: OutputMetricFn,
+): StatefulLossFn<P, M, B> {
+  const f = (params: P, state: M, batch: B, key: Tensor) => {
     const [x, y] = _xy(`fit(${model.name})`, batch);
     const [out, newState] = _applyModel(model, params, state, x, true, key);
-    return [loss(out, y), newState] as const;
+    // a model's loss takes its output, which is a Tensor for the models fit trains
+    return [loss(out as Tensor, y), newState as M] as const;
   };
   Object.defineProperty(f, "name", { value: model.name });
   return f;
+}
+
+/** The sizes of a run, from the options and the training data, checked. */
+interface FitPlan<B> {
+  /** The training data when it makes its own batches. */
+  readonly source: BatchSource<B> | undefined;
+  /** Examples per step (at most the number of examples). */
+  readonly batchSize: number;
+  /** Steps per epoch. */
+  readonly steps: number;
+  readonly logEvery: number;
+  readonly dropLast: boolean;
+}
+
+/** Step 1: checks the options and works out the batch size and the steps per epoch. */
+function planFit<P, S, B, M>(opts: FitOptions<P, S, B, M>): FitPlan<B> {
+  const { trainData, valData } = opts;
+  checkPositive("epochs", opts.epochs);
+  const source = isBatchSource(trainData) ? trainData : undefined;
+  const batchSize = opts.batchSize ?? source?.batchSize;
+  if (batchSize === undefined) {
+    throw new RangeError(`fit: batchSize is required (the training data is not a BatchSource)`);
+  }
+  checkPositive("batchSize", batchSize);
+  const logEvery = opts.logEvery ?? 50;
+  checkPositive("logEvery", logEvery);
+  const n = source ? source.numExamples : numExamples(trainData);
+  if (valData !== undefined && !isBatchSource(valData)) numExamples(valData);
+  const dropLast = opts.dropLast ?? true;
+  const bs = Math.min(batchSize, Math.max(n, 1));
+  const steps = numBatches(n, bs, dropLast);
+  if (steps === 0) throw new RangeError(`fit: the training data is empty`);
+  if (opts.model === undefined && opts.params === undefined) {
+    throw new TypeError(`fit: give the model to train, or its initial params`);
+  }
+  return { source, batchSize: bs, steps, logEvery, dropLast };
+}
+
+/** The step, its runner and the evaluation of one of the three forms. */
+interface Trainer<P, S, B, M> {
+  readonly run: Runner<P, S, M, B>;
+  readonly step: TrainStep<P, S, B> | StatefulTrainStep<P, S, M, B>;
+  readonly evalData: EvalData<P, M, B>;
+  /** The initial model state the loss makes (a loss with `initState()`, as a layer has). */
+  readonly initState: (() => M) | undefined;
+}
+
+/**
+ * Step 2: the three forms as one runner over `(params, optState, state)`: a model (its loss
+ * and metrics of `(output, y)`), a stateful loss, or a stateless one.
+ */
+function makeTrainer<P, S, B, M>(opts: FitOptions<P, S, B, M>): Trainer<P, S, B, M> {
+  const { model, optimizer } = opts;
+  const lossInit = (opts.loss as { initState?: unknown }).initState;
+  const initState = typeof lossInit === "function" ? lossInit as () => M : undefined;
+  const stateful = model !== undefined ||
+    (opts.stateful ?? (opts.state !== undefined || initState !== undefined));
+  const evalOpts = { batchSize: opts.evalBatchSize };
+  if (stateful) {
+    const loss = model === undefined
+      ? opts.loss as StatefulLossFn<P, M, B>
+      : modelLoss<P, M, B>(model, opts.loss as OutputMetricFn);
+    const st =
+      (opts.step ?? makeTrainStep(loss, optimizer, { stateful: true })) as StatefulTrainStep<
+        P,
+        S,
+        M,
+        B
+      >;
+    const run: Runner<P, S, M, B> = (p, o, s, b, k) => st(p, o, s, b, k);
+    if (model !== undefined) {
+      const metrics = { loss: opts.loss as OutputMetricFn, ...opts.metrics } as Record<
+        string,
+        OutputMetricFn
+      >;
+      return {
+        run,
+        step: st,
+        evalData: (p, s, d) => evaluate(model, p, s, d, metrics, evalOpts),
+        initState,
+      };
+    }
+    const metrics = (opts.metrics ?? {}) as Record<string, MetricFn<P, B, M>>;
+    return {
+      run,
+      step: st,
+      evalData: (p, s, d) => evaluate(p, d, metrics, { ...evalOpts, state: s }),
+      initState,
+    };
+  }
+  const st = (opts.step ??
+    makeTrainStep(opts.loss as LossFn<P, B>, optimizer, { hasAux: opts.hasAux })) as TrainStep<
+      P,
+      S,
+      B
+    >;
+  const metrics = (opts.metrics ?? {}) as Record<string, MetricFn<P, B>>;
+  return {
+    // a stateless loss carries no state: null (M is null unless the options say otherwise)
+    run: (p, o, _s, b, k) => ({ ...st(p, o, b, k), state: null as M }),
+    step: st,
+    evalData: (p, _s, d) => evaluate(p, d, metrics, evalOpts),
+    initState,
+  };
+}
+
+/** Early stopping's bookkeeping: the best value of the monitor, its epoch and its values. */
+class EarlyStopper<P, M> {
+  best = NaN;
+  bestEpoch: number | undefined;
+  bestParams: P | undefined;
+  bestState: M | undefined;
+  wait = 0;
+  stoppedEarly = false;
+  readonly #es: EarlyStopping;
+  readonly #epochs: number;
+  readonly #bar: ProgressBar | undefined;
+
+  constructor(es: EarlyStopping, epochs: number, bar: ProgressBar | undefined) {
+    this.#es = es;
+    this.#epochs = epochs;
+    this.#bar = bar;
+  }
+
+  /** Records an epoch's logs; true when training stops after it. */
+  update(epoch: number, logs: Readonly<Record<string, number>>, params: P, state: M): boolean {
+    const es = this.#es;
+    const monitor = es.monitor ?? ("val_loss" in logs ? "val_loss" : "loss");
+    if (!(monitor in logs)) {
+      throw new RangeError(
+        `fit: earlyStopping monitors ${JSON.stringify(monitor)}, which is not logged; ` +
+          `logged: ${Object.keys(logs).join(", ")}`,
+      );
+    }
+    const mode = es.mode ?? (maxLike.test(monitor) ? "max" : "min");
+    const v = logs[monitor], delta = es.minDelta ?? 0;
+    const better = Number.isNaN(this.best) ||
+      (mode === "min" ? v < this.best - delta : v > this.best + delta);
+    if (better && !Number.isNaN(v)) {
+      this.best = v;
+      this.bestEpoch = epoch;
+      this.wait = 0;
+      if (es.restoreBest) {
+        this.bestParams = copyTree(params);
+        this.bestState = copyTree(state);
+      }
+      return false;
+    }
+    if (++this.wait <= (es.patience ?? 0)) return false;
+    this.stoppedEarly = epoch < this.#epochs;
+    if (this.stoppedEarly) {
+      this.#bar?.message(
+        `early stopping: ${monitor} has not improved for ${this.wait} epochs ` +
+          `(best ${this.best} at epoch ${this.bestEpoch})`,
+      );
+    }
+    return true;
+  }
+}
+
+/** The values a run carries from step to step. */
+interface Carried<P, S, M> {
+  params: P;
+  optState: S;
+  state: M;
+}
+
+/**
+ * Step 3, once per epoch: one step per batch of the epoch's permutation, the running loss read
+ * back every `logEvery` steps for the bar; returns the carried values and the loss's sum.
+ */
+async function trainEpoch<P, S, B, M>(
+  run: Runner<P, S, M, B>,
+  carried: Carried<P, S, M>,
+  epochBatches: Iterable<B>,
+  keys: Tensor,
+  plan: FitPlan<B>,
+  bar: ProgressBar | undefined,
+): Promise<{ carried: Carried<P, S, M>; sum: Tensor }> {
+  let { params, optState, state } = carried;
+  let sum: Tensor = np.zeros([]), lastSum = 0, lastStep = 0, i = 0;
+  for (const batch of epochBatches) {
+    const out = run(params, optState, state, batch, keyRow(keys, np.array(i, "i32")));
+    ({ params, optState, state } = out);
+    sum = sum.add(out.loss);
+    i++;
+    if (bar && i % plan.logEvery === 0 && i < plan.steps) {
+      const s = await sum.item() as number;
+      bar.update(i, (s - lastSum) / (i - lastStep));
+      lastSum = s;
+      lastStep = i;
+    }
+  }
+  return { carried: { params, optState, state }, sum };
+}
+
+/** Step 4, once per epoch: the mean loss, then the metrics on validation and training data. */
+async function epochLogs<P, S, B, M>(
+  opts: FitOptions<P, S, B, M>,
+  trainer: Trainer<P, S, B, M>,
+  { params, state }: Carried<P, S, M>,
+  meanLoss: number,
+): Promise<Record<string, number>> {
+  const logs: Record<string, number> = { loss: meanLoss };
+  if (opts.valData !== undefined) {
+    const v = await trainer.evalData(params, state, opts.valData);
+    for (const [k, x] of Object.entries(v)) logs[`val_${k}`] = x;
+  }
+  if (opts.evalTrain ?? opts.valData === undefined) {
+    const v = await trainer.evalData(params, state, opts.trainData);
+    for (const [k, x] of Object.entries(v)) logs[`train_${k}`] = x;
+  }
+  return logs;
+}
+
+/** Appends an epoch's logs to the history (a key first logged late is NaN before). */
+function recordEpoch(history: History, epoch: number, logs: Record<string, number>): void {
+  for (const [k, x] of Object.entries(logs)) {
+    (history[k] ??= new Array(epoch - 1).fill(NaN)).push(x);
+  }
+}
+
+/** One epoch's batches: the source's own, or batches of the Tensors. */
+function epochBatchesOf<B>(
+  data: B | BatchSource<B>,
+  source: BatchSource<B> | undefined,
+  opts: SourceBatchesOptions & { readonly batchSize: number },
+): Iterable<B> {
+  return source ? source.batches(opts) : batches(data as B, opts);
 }
 
 /**
@@ -257,163 +512,73 @@ function modelLoss(model: AnyLayer, loss: OutputMetricFn): StatefulLossFn {
  *   optimizer: adam({ lr: 0.01 }), trainData: data, epochs: 5, batchSize: 32,
  *   key: random.key(1), progress: false,
  * });
- * console.log(await state[1].num_batches_tracked.item()); // 40
+ * console.log(await state[1].num_batches_tracked!.item()); // 40
  * console.log((await evaluate(net, params, state, data)).accuracy); // ≈ 0.9
  * ```
  */
-export async function fit<P = any, S = any, B = any>(
-  opts: FitOptions<P, S, B>,
-): Promise<FitResult<P, S, B>> {
-  const { optimizer, trainData, valData, epochs, key, model } = opts;
-  checkPositive("epochs", epochs);
-  const source = isBatchSource(trainData) ? trainData : undefined;
-  const batchSize = opts.batchSize ?? source?.batchSize;
-  if (batchSize === undefined) {
-    throw new RangeError(`fit: batchSize is required (the training data is not a BatchSource)`);
-  }
-  checkPositive("batchSize", batchSize);
-  const logEvery = opts.logEvery ?? 50;
-  checkPositive("logEvery", logEvery);
-  const n = source ? source.numExamples : numExamples(trainData);
-  if (valData !== undefined && !isBatchSource(valData)) numExamples(valData);
-  const dropLast = opts.dropLast ?? true;
-  const bs = Math.min(batchSize, Math.max(n, 1));
-  const steps = numBatches(n, bs, dropLast);
-  if (steps === 0) throw new RangeError(`fit: the training data is empty`);
-  if (model === undefined && opts.params === undefined) {
-    throw new TypeError(`fit: give the model to train, or its initial params`);
-  }
-
-  // the three forms as one runner over (params, optState, state)
-  const lossInit = (opts.loss as { initState?: unknown }).initState;
-  const initState = typeof lossInit === "function" ? lossInit as () => unknown : undefined;
-  const stateful = model !== undefined ||
-    (opts.stateful ?? (opts.state !== undefined || initState !== undefined));
-  let run: Runner, step: TrainStep<P, S, B> | StatefulTrainStep<P, S, any, B>;
-  let evalData: (p: P, s: unknown, data: B | BatchSource<B>) => Promise<Record<string, number>>;
-  const evalOpts = { batchSize: opts.evalBatchSize };
-  if (stateful) {
-    const loss = model === undefined
-      ? opts.loss as StatefulLossFn
-      : modelLoss(model, opts.loss as OutputMetricFn);
-    const st =
-      (opts.step ?? makeTrainStep(loss, optimizer, { stateful: true })) as StatefulTrainStep;
-    step = st;
-    run = (p, o, s, b, k) => st(p, o, s, b, k);
-    if (model !== undefined) {
-      const metrics = { loss: opts.loss as OutputMetricFn, ...opts.metrics } as Record<
-        string,
-        OutputMetricFn
-      >;
-      evalData = (p, s, d) => evaluate(model, p, s, d, metrics, evalOpts);
-    } else {
-      const metrics = (opts.metrics ?? {}) as Record<string, MetricFn>;
-      evalData = (p, s, d) => evaluate(p, d, metrics, { ...evalOpts, state: s });
-    }
-  } else {
-    const st = (opts.step ??
-      makeTrainStep<P, S, B>(opts.loss as LossFn, optimizer, { hasAux: opts.hasAux })) as TrainStep;
-    step = st;
-    run = (p, o, _s, b, k) => ({ ...st(p, o, b, k), state: null });
-    const metrics = (opts.metrics ?? {}) as Record<string, MetricFn>;
-    evalData = (p, _s, d) => evaluate(p, d, metrics, evalOpts);
-  }
-  const evalTrain = opts.evalTrain ?? valData === undefined;
+export async function fit<P, S, B, M = null>(
+  opts: FitOptions<P, S, B, M>,
+): Promise<FitResult<P, S, B, M>> {
+  const { optimizer, trainData, epochs, key, model } = opts;
+  const plan = planFit(opts);
+  const trainer = makeTrainer(opts);
   const bar: ProgressBar | undefined = opts.progress === false ? undefined : progressBar({
     epochs,
-    steps,
-    batchSize: bs,
+    steps: plan.steps,
+    batchSize: plan.batchSize,
     ...(typeof opts.progress === "object" ? opts.progress : {}),
   });
-
-  let params = (opts.params ?? model!.init(random.foldIn(key, 2))) as P;
-  let optState = opts.optState ?? optimizer.init(params);
-  let state: unknown = opts.state ?? initState?.() ??
-    (model !== undefined && isStateful(model) ? model.initState() : null);
+  const params = opts.params ?? model!.init(random.foldIn(key, 2));
+  let carried: Carried<P, S, M> = {
+    params,
+    optState: opts.optState ?? optimizer.init(params),
+    // the options' state, else the loss's or the model's initial one; null when stateless
+    state: (opts.state ?? trainer.initState?.() ??
+      (model !== undefined && isStateful(model) ? model.initState() : null)) as M,
+  };
   const history: History = { epoch: [], loss: [], time: [] };
-  const es = opts.earlyStopping;
-  let best = NaN, bestEpoch: number | undefined, bestParams: P | undefined, wait = 0;
-  let bestState: unknown;
-  let stoppedEarly = false;
+  const stopper = opts.earlyStopping && new EarlyStopper<P, M>(opts.earlyStopping, epochs, bar);
   const shuffleKey = random.foldIn(key, 0), stepKey = random.foldIn(key, 1);
 
   for (let epoch = 1; epoch <= epochs; epoch++) {
     const t0 = performance.now();
     bar?.startEpoch(epoch);
-    const keys = random.split(random.foldIn(stepKey, epoch), steps);
-    let sum: Tensor = np.zeros([]), lastSum = 0, lastStep = 0, i = 0;
-    const epochBatches = source
-      ? source.batches({ batchSize: bs, shuffle: shuffleKey, epoch, dropLast })
-      : batches(trainData, { batchSize: bs, shuffle: shuffleKey, epoch, dropLast });
-    for (const batch of epochBatches) {
-      const out = run(params, optState, state, batch, keyRow(keys, np.array(i, "i32")));
-      params = out.params as P;
-      optState = out.optState as S;
-      state = out.state;
-      sum = sum.add(out.loss);
-      i++;
-      if (bar && i % logEvery === 0 && i < steps) {
-        const s = await sum.item() as number;
-        bar.update(i, (s - lastSum) / (i - lastStep));
-        lastSum = s;
-        lastStep = i;
-      }
-    }
-    const logs: Record<string, number> = { loss: (await sum.item() as number) / steps };
-    if (valData !== undefined) {
-      const v = await evalData(params, state, valData);
-      for (const [k, x] of Object.entries(v)) logs[`val_${k}`] = x;
-    }
-    if (evalTrain) {
-      const v = await evalData(params, state, trainData);
-      for (const [k, x] of Object.entries(v)) logs[`train_${k}`] = x;
-    }
+    const keys = random.split(random.foldIn(stepKey, epoch), plan.steps);
+    const batchOpts = {
+      batchSize: plan.batchSize,
+      shuffle: shuffleKey,
+      epoch,
+      dropLast: plan.dropLast,
+    };
+    const ran = await trainEpoch(
+      trainer.run,
+      carried,
+      epochBatchesOf(trainData, plan.source, batchOpts),
+      keys,
+      plan,
+      bar,
+    );
+    carried = ran.carried;
+    const logs = await epochLogs(
+      opts,
+      trainer,
+      carried,
+      (await ran.sum.item() as number) / plan.steps,
+    );
     const time = (performance.now() - t0) / 1000;
-    for (const [k, x] of Object.entries({ epoch, ...logs, time })) {
-      (history[k] ??= new Array(epoch - 1).fill(NaN)).push(x);
-    }
+    recordEpoch(history, epoch, { epoch, ...logs, time });
     bar?.endEpoch(logs);
-    await opts.onEpochEnd?.(epoch, logs, params, state);
-
-    if (es) {
-      const monitor = es.monitor ?? ("val_loss" in logs ? "val_loss" : "loss");
-      if (!(monitor in logs)) {
-        throw new RangeError(
-          `fit: earlyStopping monitors ${JSON.stringify(monitor)}, which is not logged; ` +
-            `logged: ${Object.keys(logs).join(", ")}`,
-        );
-      }
-      const mode = es.mode ?? (maxLike.test(monitor) ? "max" : "min");
-      const v = logs[monitor], delta = es.minDelta ?? 0;
-      const better = Number.isNaN(best) ||
-        (mode === "min" ? v < best - delta : v > best + delta);
-      if (better && !Number.isNaN(v)) {
-        best = v;
-        bestEpoch = epoch;
-        wait = 0;
-        if (es.restoreBest) {
-          bestParams = copyTree(params);
-          bestState = copyTree(state);
-        }
-      } else if (++wait > (es.patience ?? 0)) {
-        stoppedEarly = epoch < epochs;
-        if (stoppedEarly) {
-          bar?.message(
-            `early stopping: ${monitor} has not improved for ${wait} epochs ` +
-              `(best ${best} at epoch ${bestEpoch})`,
-          );
-        }
-        break;
-      }
-    }
+    await opts.onEpochEnd?.(epoch, logs, carried.params, carried.state);
+    if (stopper?.update(epoch, logs, carried.params, carried.state)) break;
   }
+  const restored = stopper?.bestParams !== undefined;
   return {
-    params: bestParams ?? params,
-    optState,
-    state: bestParams !== undefined ? bestState : state,
+    params: restored ? stopper.bestParams! : carried.params,
+    optState: carried.optState,
+    state: restored ? stopper.bestState! : carried.state,
     history,
-    step,
-    stoppedEarly,
-    bestEpoch,
+    step: trainer.step,
+    stoppedEarly: stopper?.stoppedEarly ?? false,
+    bestEpoch: stopper?.bestEpoch,
   };
 }

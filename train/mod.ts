@@ -57,6 +57,7 @@
  * @module
  */
 export * from "./step.ts";
+export * from "./evaluate.ts";
 export * from "./fit.ts";
 export * from "./progress.ts";
 export * from "./svg.ts";

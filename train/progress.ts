@@ -1,4 +1,3 @@
-// deno-lint-ignore-file no-explicit-any -- typed in a later pass
 /**
  * A terminal progress bar for training: epoch, step/total, running loss, examples per second
  * and the time left in the epoch. On a terminal it redraws one line in place (`\r`); in a log
@@ -44,14 +43,20 @@ export interface ProgressBar {
 
 const encoder = new TextEncoder();
 
+/** The runtime's stderr where there is one (Deno; absent in a browser). */
+function stderr(): Partial<typeof Deno.stderr> | undefined {
+  return (globalThis as { Deno?: { stderr?: Partial<typeof Deno.stderr> } }).Deno?.stderr;
+}
+
 function defaultWrite(): (text: string) => void {
-  const d = (globalThis as any).Deno;
-  if (d?.stderr?.writeSync) {
+  const err = stderr();
+  if (err?.writeSync) {
+    const writeSync = err.writeSync.bind(err);
     return (text: string) => {
       try {
         const bytes = encoder.encode(text);
         let done = 0;
-        while (done < bytes.length) done += d.stderr.writeSync(bytes.subarray(done));
+        while (done < bytes.length) done += writeSync(bytes.subarray(done));
       } catch {
         // stderr closed: progress is best effort
       }
@@ -62,7 +67,7 @@ function defaultWrite(): (text: string) => void {
 
 function defaultTty(): boolean {
   try {
-    return (globalThis as any).Deno?.stderr?.isTerminal?.() === true;
+    return stderr()?.isTerminal?.() === true;
   } catch {
     return false;
   }

@@ -1,45 +1,58 @@
-// deno-lint-ignore-file no-explicit-any -- typed in a later pass (loss, metric and batch types default to any for untyped callers)
 /**
  * The train step as one compiled program: loss, gradient, optimizer update and parameter
  * update, jitted together with the parameters, the optimizer state and (for stateful models)
- * the model state donated (the program may write the new values into their buffers). Plus
- * jitted evaluation: metrics averaged over a whole dataset in batches, with one read-back at
- * the end, in evaluation mode (`train: false`, running statistics) for layers and models.
+ * the model state donated (the program may write the new values into their buffers).
+ * Evaluation is in `evaluate.ts`.
  *
  * @module
  */
-import * as np from "../core/numpy.ts";
 import { Tensor } from "../core/tensor.ts";
 import { jit, type Jitted, valueAndGrad } from "../core/transforms.ts";
 import * as tree from "../core/tree.ts";
-import { batches, numExamples } from "../data/batches.ts";
-import { type BatchSource, isBatchSource } from "../data/d2l.ts";
-import { type AnyLayer, isStateful } from "../layers/layer.ts";
-import { _applyModel, _xy, isLayer } from "./_model.ts";
-import { accuracy } from "../layers/metrics.ts";
+import type { Tree } from "../core/tree.ts";
 import { applyUpdates, type GradientTransformation } from "../optim/mod.ts";
+
+/**
+ * What a loss returns: the loss, a scalar f32 Tensor, or `[loss, aux]` when the step is made
+ * with `hasAux`. An array literal needs no `as const`: the step checks the form when it traces.
+ */
+export type LossOutput = Tensor | readonly unknown[];
 
 /**
  * A loss: `(params, batch, key) → loss` (a scalar f32 Tensor), or `[loss, aux]` when the step
  * is made with `hasAux`. `key` is a fresh PRNG key per step, for dropout and other noise.
+ *
+ * @typeParam P the parameters' type
+ * @typeParam B the batch's type
  */
-export type LossFn<P = any, B = any> = (params: P, batch: B, key: Tensor) => any;
+export type LossFn<P = unknown, B = unknown> = (params: P, batch: B, key: Tensor) => LossOutput;
+
+/**
+ * What a stateful loss returns: `[loss, newState]` (an array literal needs no `as const`), or
+ * `{ loss, state, aux }`. The step checks the form when it traces.
+ */
+export type StatefulLossOutput<M = unknown> =
+  | readonly unknown[]
+  | { readonly loss: Tensor; readonly state: M; readonly aux?: unknown };
 
 /**
  * The loss of a stateful model (batch norm): `(params, state, batch, key) → [loss, newState]`,
  * or `→ { loss, state, aux }`. `newState` is what the model's `apply(params, x, { state,
  * train: true })` returned (the updated running statistics), with the input state's structure.
- * (Typed `any` so that an array literal `[loss, state]` needs no `as const`.)
+ *
+ * @typeParam P the parameters' type
+ * @typeParam M the model state's type
+ * @typeParam B the batch's type
  */
-export type StatefulLossFn<P = any, M = any, B = any> = (
+export type StatefulLossFn<P = unknown, M = unknown, B = unknown> = (
   params: P,
   state: M,
   batch: B,
   key: Tensor,
-) => any;
+) => StatefulLossOutput<M>;
 
 /** What a train step returns. */
-export interface StepResult<P = any, S = any, A = any> {
+export interface StepResult<P = unknown, S = unknown, A = unknown> {
   /** The updated parameters. */
   readonly params: P;
   /** The updated optimizer state. */
@@ -51,24 +64,34 @@ export interface StepResult<P = any, S = any, A = any> {
 }
 
 /** What a stateful train step returns: {@link StepResult} plus the new model state. */
-export interface StatefulStepResult<P = any, S = any, M = any, A = any>
+export interface StatefulStepResult<P = unknown, S = unknown, M = unknown, A = unknown>
   extends StepResult<P, S, A> {
   /** The model state after the step (running statistics updated by the forward pass). */
   readonly state: M;
 }
 
-/** A jitted train step: `(params, optState, batch, key) → { params, optState, loss, aux }`. */
-export type TrainStep<P = any, S = any, B = any, A = any> = Jitted<
+/**
+ * A jitted train step: `(params, optState, batch, key) → { params, optState, loss, aux }`.
+ *
+ * @typeParam P the parameters' type
+ * @typeParam S the optimizer state's type
+ * @typeParam B the batch's type
+ * @typeParam A the aux output's type (null without `hasAux`)
+ */
+export type TrainStep<P = unknown, S = unknown, B = unknown, A = unknown> = Jitted<
   (params: P, optState: S, batch: B, key: Tensor) => StepResult<P, S, A>
 >;
 
 /**
  * A jitted stateful train step: `(params, optState, state, batch, key) → { params, optState,
  * state, loss, aux }`.
+ *
+ * @typeParam M the model state's type
  */
-export type StatefulTrainStep<P = any, S = any, M = any, B = any, A = any> = Jitted<
-  (params: P, optState: S, state: M, batch: B, key: Tensor) => StatefulStepResult<P, S, M, A>
->;
+export type StatefulTrainStep<P = unknown, S = unknown, M = unknown, B = unknown, A = unknown> =
+  Jitted<
+    (params: P, optState: S, state: M, batch: B, key: Tensor) => StatefulStepResult<P, S, M, A>
+  >;
 
 /** Options of {@link makeTrainStep}. */
 export interface TrainStepOptions {
@@ -86,16 +109,15 @@ export interface TrainStepOptions {
   readonly name?: string;
 }
 
-function stepName(loss: (...args: any[]) => unknown, opts: TrainStepOptions): string {
+function stepName(loss: { readonly name: string }, opts: TrainStepOptions): string {
   return opts.name ?? (loss.name ? `trainStep(${loss.name})` : "trainStep");
 }
 
-/** Splits a stateful loss's result into loss, new state and aux. */
-function splitStateful(name: string, out: unknown): [Tensor, unknown, unknown] {
-  if (Array.isArray(out) && out.length === 2) return [out[0], out[1], null];
+/** Splits a stateful loss's result into loss, new state and aux (null when it has none). */
+function splitStateful<M>(name: string, out: StatefulLossOutput<M>): [Tensor, M, unknown] {
+  if (Array.isArray(out) && out.length === 2) return [out[0] as Tensor, out[1] as M, null];
   if (out !== null && typeof out === "object" && "loss" in out && "state" in out) {
-    const o = out as { loss: Tensor; state: unknown; aux?: unknown };
-    return [o.loss, o.state, o.aux ?? null];
+    return [out.loss, out.state, out.aux ?? null];
   }
   throw new TypeError(
     `${name}: a stateful loss must return [loss, newState] or { loss, state, aux }, got ${
@@ -133,13 +155,13 @@ const isTensor = (x: unknown): boolean => x instanceof Tensor;
  * were given as: `jit` marks donated leaves "was donated to jit(name) (argument i)"; this
  * names the step and the argument (`params`, `optState`, `state`).
  */
-function labelDonations<F extends (...args: any[]) => any>(
-  step: Jitted<F>,
+function labelDonations<Args extends unknown[], R>(
+  step: Jitted<(...args: Args) => R>,
   name: string,
   argNames: readonly string[],
-): Jitted<F> {
+): Jitted<(...args: Args) => R> {
   const labels = argNames.map((a, i) => `was donated to ${name} as its ${a} (argument ${i})`);
-  const wrapped = ((...args: Parameters<F>): ReturnType<F> => {
+  const wrapped = ((...args: Args): R => {
     const out = step(...args);
     labels.forEach((label, i) => {
       for (const l of tree.leaves(args[i], isTensor)) {
@@ -149,7 +171,7 @@ function labelDonations<F extends (...args: any[]) => any>(
       }
     });
     return out;
-  }) as Jitted<F>;
+  }) as Jitted<(...args: Args) => R>;
   Object.defineProperty(wrapped, "traceCount", { get: () => step.traceCount });
   Object.defineProperty(wrapped, "name", { value: name });
   (wrapped as { lower: unknown }).lower = step.lower;
@@ -249,11 +271,26 @@ function labelDonations<F extends (...args: any[]) => any>(
  * assertEquals(await state[1].num_batches_tracked!.item(), 3);
  * ```
  */
-export function makeTrainStep<P = any, S = any, M = any, B = any, A = any>(
+export function makeTrainStep<P, S, M, B, A = unknown>(
   loss: StatefulLossFn<P, M, B>,
   optimizer: GradientTransformation<S>,
   opts: TrainStepOptions & { readonly stateful: true },
 ): StatefulTrainStep<P, S, M, B, A>;
+/**
+ * The stateless form of {@link makeTrainStep} with `hasAux`: `step(params, optState, batch,
+ * key) → { params, optState, loss, aux }` for a loss `(params, batch, key) → [loss, aux]`;
+ * the aux type is inferred from the loss's array.
+ *
+ * @param loss `(params, batch, key) → [loss, aux]`
+ * @param optimizer a gradient transformation
+ * @param opts `hasAux: true`, `name`
+ * @returns the jitted step
+ */
+export function makeTrainStep<P, S, B, A = unknown>(
+  loss: (params: P, batch: B, key: Tensor) => readonly [Tensor, A] | readonly (Tensor | A)[],
+  optimizer: GradientTransformation<S>,
+  opts: TrainStepOptions & { readonly hasAux: true; readonly stateful?: false },
+): TrainStep<P, S, B, A>;
 /**
  * The stateless form of {@link makeTrainStep}: `step(params, optState, batch, key) →
  * { params, optState, loss, aux }` for a loss `(params, batch, key) → loss` (or `[loss, aux]`
@@ -264,301 +301,91 @@ export function makeTrainStep<P = any, S = any, M = any, B = any, A = any>(
  * @param opts `hasAux`, `name`
  * @returns the jitted step
  */
-export function makeTrainStep<P = any, S = any, B = any, A = any>(
+export function makeTrainStep<P, S, B, A = null>(
   loss: LossFn<P, B>,
   optimizer: GradientTransformation<S>,
-  opts?: TrainStepOptions,
+  opts?: TrainStepOptions & { readonly stateful?: false },
 ): TrainStep<P, S, B, A>;
-export function makeTrainStep(
-  loss: LossFn | StatefulLossFn,
-  optimizer: GradientTransformation<any>,
+export function makeTrainStep<P, S, M, B, A>(
+  loss: LossFn<P, B> | StatefulLossFn<P, M, B>,
+  optimizer: GradientTransformation<S>,
   opts: TrainStepOptions = {},
-): TrainStep | StatefulTrainStep {
-  const hasAux = opts.hasAux ?? false;
+): TrainStep<P, S, B, A> | StatefulTrainStep<P, S, M, B, A> {
   const name = stepName(loss, opts);
-  if (opts.stateful) {
-    const warned = { done: false };
-    const lossFn = loss as StatefulLossFn;
-    const wrapped = (params: unknown, state: unknown, batch: unknown, key: Tensor) => {
-      const [l, newState, aux] = splitStateful(name, lossFn(params, state, batch, key));
-      checkNewState(name, state, newState, warned);
-      return [l, { state: newState, aux }];
-    };
-    const vg = valueAndGrad(wrapped, { hasAux: true });
-    const statefulStep = (
-      params: unknown,
-      optState: unknown,
-      state: unknown,
-      batch: unknown,
-      key: Tensor,
-    ): StatefulStepResult => {
-      const [[value, { state: newState, aux }], grads] = vg(params, state, batch, key);
-      const [updates, newOpt] = optimizer.update(grads, optState, params);
-      return {
-        params: applyUpdates(params, updates),
-        optState: newOpt,
-        state: newState,
-        loss: value,
-        aux,
-      };
-    };
-    Object.defineProperty(statefulStep, "name", { value: name });
-    const jitted = jit(statefulStep, { donateArgnums: [0, 1, 2] });
-    return labelDonations(jitted, name, ["params", "optState", "state"]);
-  }
-  const vg = valueAndGrad(loss as LossFn, { hasAux });
-  const trainStep = (params: unknown, optState: unknown, batch: unknown, key: Tensor) => {
+  return opts.stateful
+    ? statefulTrainStep(loss as StatefulLossFn<P, M, B>, optimizer, name)
+    : statelessTrainStep(loss as LossFn<P, B>, optimizer, name, opts.hasAux ?? false);
+}
+
+/** `params + optimizer.update(grads)`: the update both forms of the step end with. */
+function applyOptimizer<P, S>(
+  optimizer: GradientTransformation<S>,
+  params: P,
+  optState: S,
+  grads: Tree<P>,
+): { params: P; optState: S } {
+  // The gradient has the params' structure with a Tensor at every leaf: for a pytree of
+  // Tensors, which parameters are, that is the params' own type.
+  const [updates, newOpt] = optimizer.update(grads as P, optState, params);
+  return { params: applyUpdates(params, updates), optState: newOpt };
+}
+
+/** The stateless step: `valueAndGrad(loss)` then the optimizer, jitted with donation. */
+function statelessTrainStep<P, S, B, A>(
+  loss: LossFn<P, B>,
+  optimizer: GradientTransformation<S>,
+  name: string,
+  hasAux: boolean,
+): TrainStep<P, S, B, A> {
+  const vg = valueAndGrad(loss, { hasAux });
+  const trainStep = (params: P, optState: S, batch: B, key: Tensor): StepResult<P, S, A> => {
     const [value, grads] = vg(params, batch, key);
-    const [updates, newState] = optimizer.update(grads, optState, params);
-    return {
-      params: applyUpdates(params, updates),
-      optState: newState,
-      loss: hasAux ? (value as [Tensor, unknown])[0] : value as Tensor,
-      aux: hasAux ? (value as [Tensor, unknown])[1] : null,
-    };
+    // without aux the step's A is null (the overloads say so)
+    const [l, aux] = hasAux ? value as [Tensor, A] : [value as Tensor, null as A];
+    return { ...applyOptimizer(optimizer, params, optState, grads), loss: l, aux };
   };
   Object.defineProperty(trainStep, "name", { value: name });
   return labelDonations(jit(trainStep, { donateArgnums: [0, 1] }), name, ["params", "optState"]);
 }
 
 /**
- * A metric: `(params, batch, state?) → f32[]`, the mean of a per-example quantity over the
- * batch (accuracy, cross-entropy, squared error, …), so batch means can be averaged with the
- * batch sizes as weights. `state` is the model state passed to {@link evaluate}'s `state`.
+ * The stateful step: the gradient with respect to `params` only, the loss's new state carried
+ * out (checked against the input state's structure), jitted with donation.
  */
-export type MetricFn<P = any, B = any> = (params: P, batch: B, state?: any) => Tensor;
-
-/**
- * A metric of a model's output: `(output, target) → f32[]` batch mean, e.g.
- * `nn.metrics.accuracy` or `nn.losses.crossEntropy`.
- */
-export type OutputMetricFn = (output: any, target: any) => Tensor;
-
-/**
- * Jits a metric (or a record of them), `(params, batch) → value(s)`; one trace per batch
- * shape.
- *
- * @param metricFn `(params, batch) → Tensor`, or → a record of Tensors
- * @returns the jitted function
- *
- * @example
- * ```ts
- * import { np } from "@denax/denax";
- * import { makeEvalStep } from "@denax/denax/train";
- * import { assertEquals } from "@std/assert";
- * const mse = makeEvalStep((p: any, b: any) => np.square(b.x.mul(p.w).sub(b.y)).mean());
- * const v = mse({ w: np.array(2) }, { x: np.array([1, 2]), y: np.array([2, 5]) });
- * assertEquals(await v.item(), 0.5);
- * ```
- */
-export function makeEvalStep<P = any, B = any, R = Tensor>(
-  metricFn: (params: P, batch: B) => R,
-): Jitted<(params: P, batch: B) => R> {
-  return jit(metricFn);
-}
-
-/** Options of {@link evaluate}. */
-export interface EvaluateOptions {
-  /**
-   * Examples per evaluation batch (default: a {@link BatchSource}'s own batch size, else
-   * 1000); the last batch may be smaller.
-   */
-  readonly batchSize?: number;
-  /** The model state, passed to each metric as its third argument. */
-  readonly state?: unknown;
-}
-
-type Sums = Record<string, Tensor>;
-type Acc = Jitted<(p: any, b: any, s: Sums, state: any) => Sums>;
-
-function addMetric(name: string, sums: Sums, out: Sums, v: unknown, m: number): void {
-  if (!(v instanceof Tensor) || v.ndim !== 0) {
-    throw new TypeError(
-      `evaluate: metric ${JSON.stringify(name)} must return a scalar Tensor, got ${
-        v instanceof Tensor ? v.aval : typeof v
-      }\nhelp: return the batch mean, e.g. .mean()`,
-    );
-  }
-  out[name] = sums[name].add(v.astype("f32").mul(m));
-}
-
-// One jitted accumulator per metric record: `sums + batchSize · metric(batch)` for every
-// metric, so evaluating a dataset runs one program per batch (two signatures: full batches
-// and the last one) and reads back once.
-const accumulators = new WeakMap<object, Acc>();
-
-function accumulator(metrics: Readonly<Record<string, MetricFn>>): Acc {
-  let acc = accumulators.get(metrics);
-  if (acc === undefined) {
-    acc = jit((params: any, batch: any, sums: Sums, state: any): Sums => {
-      const m = numExamples(batch);
-      const out: Sums = {};
-      for (const [name, fn] of Object.entries(metrics)) {
-        addMetric(name, sums, out, fn(params, batch, state), m);
-      }
-      return out;
-    }, { donateArgnums: 2 });
-    accumulators.set(metrics, acc);
-  }
-  return acc;
-}
-
-const modelAccumulators = new WeakMap<object, WeakMap<object, Acc>>();
-
-function modelAccumulator(model: AnyLayer, metrics: Readonly<Record<string, OutputMetricFn>>) {
-  let perModel = modelAccumulators.get(model);
-  if (!perModel) modelAccumulators.set(model, perModel = new WeakMap());
-  let acc = perModel.get(metrics);
-  if (acc === undefined) {
-    acc = jit((params: any, batch: any, sums: Sums, state: any): Sums => {
-      const [x, y] = _xy(`evaluate(${model.name})`, batch);
-      const [out] = _applyModel(model, params, state, x, false);
-      const m = x.shape[0];
-      const res: Sums = {};
-      for (const [name, fn] of Object.entries(metrics)) addMetric(name, sums, res, fn(out, y), m);
-      return res;
-    }, { donateArgnums: 2 });
-    perModel.set(metrics, acc);
-  }
-  return acc;
-}
-
-const warnedUntrained = new WeakSet<object>();
-
-/**
- * Warns (once per model) when every `num_batches_tracked` of a state is 0: batch norm would
- * normalize with its initial running statistics, the silent mistake of training without
- * carrying the state.
- */
-async function warnUntrainedState(model: AnyLayer, state: unknown): Promise<void> {
-  if (warnedUntrained.has(model)) return;
-  const counters = tree.flattenWithPath(state, isTensor)[0]
-    .filter(([path, l]) => path.endsWith("num_batches_tracked") && l instanceof Tensor)
-    .map(([, l]) => l as Tensor);
-  if (counters.length === 0 || counters.some((c) => c._consumed !== undefined)) return;
-  const seen = await Promise.all(counters.map(async (c) => await c.item() as number));
-  if (seen.every((v) => v === 0)) {
-    warnedUntrained.add(model);
-    console.warn(
-      `evaluate(${model.name}): the batch-norm statistics in this state were never updated ` +
-        `(num_batches_tracked = 0), so evaluation normalizes with mean 0 and variance 1\n` +
-        `help: pass the state that fit (or a stateful train step) returned`,
-    );
-  }
-}
-
-const defaultModelMetrics: Readonly<Record<string, OutputMetricFn>> = Object.freeze({
-  accuracy,
-});
-
-/**
- * Evaluates metrics over a whole dataset in batches, in order: each metric's batch means
- * weighted by the batch sizes, i.e. the mean over all examples. The sums stay on the device;
- * the result is read back once. Passing the same `metrics` object again reuses the compiled
- * program.
- *
- * Two forms:
- * - `evaluate(params, data, metrics, opts?)`: metrics `(params, batch, state?) → f32[]`, with
- *   `opts.state` passed through as their third argument.
- * - `evaluate(model, params, state, data, metrics?, opts?)`: a layer (or model) applied in
- *   evaluation mode (`train: false`: batch norm uses its running statistics, dropout is off)
- *   to each batch's `x` (batches `{ x, y }` or `[x, y]`); metrics `(output, y) → f32[]`,
- *   default `{ accuracy }` (d2l's `evaluate_accuracy`). `state` is the model state (`null`
- *   for a stateless model).
- *
- * `data` is a pytree of Tensors with the examples along axis 0, or a {@link BatchSource}
- * (e.g. `loadFashionMnist(...).test`), which makes its own batches.
- *
- * @param params the parameters (first form)
- * @param data the dataset (first form)
- * @param metrics named metrics, `(params, batch, state?) → f32[]` batch means (first form)
- * @param opts `batchSize` (default 1000, or the source's), `state`
- * @returns each metric's mean over the dataset (NaN for an empty dataset)
- * @throws {TypeError} when a metric does not return a scalar, or as `numExamples`
- *
- * @example
- * ```ts
- * import { np } from "@denax/denax";
- * import { evaluate } from "@denax/denax/train";
- * import { assertEquals } from "@std/assert";
- * const data = { x: np.array([1, 2, 3]), y: np.array([2, 4, 7]) };
- * const metrics = { mae: (p: any, b: any) => b.x.mul(p.w).sub(b.y).abs().mean() };
- * assertEquals(await evaluate({ w: np.array(2) }, data, metrics, { batchSize: 2 }), {
- *   mae: 1 / 3,
- * });
- * ```
- *
- * @example A model in evaluation mode, with its running statistics
- * ```ts
- * import { nn, np, random } from "@denax/denax";
- * import { evaluate } from "@denax/denax/train";
- * const net = nn.sequential([nn.batchNorm1d({ numFeatures: 2 }), nn.linear({ inFeatures: 2, outFeatures: 3 })]);
- * const data = { x: random.normal(random.key(0), [10, 2]), y: np.zeros([10], "i32") };
- * // (an untrained state: evaluate warns that the statistics were never updated)
- * const r = await evaluate(net, net.init(random.key(1)), net.initState(), data);
- * console.log(r.accuracy); // a number in [0, 1]
- * ```
- */
-export async function evaluate<P = any, B = any>(
-  params: P,
-  data: B | BatchSource<B>,
-  metrics: Readonly<Record<string, MetricFn<P, B>>>,
-  opts?: EvaluateOptions,
-): Promise<Record<string, number>>;
-/**
- * The model form of {@link evaluate}: applies `model` in evaluation mode (`train: false`,
- * running statistics) to each batch's `x` and averages `metrics(output, y)` (default
- * `{ accuracy }`) over the dataset.
- *
- * @param model the layer or model
- * @param params its parameters
- * @param state its state (`null` for a stateless model)
- * @param data `{ x, y }` Tensors or a {@link BatchSource}
- * @param metrics named metrics `(output, y) → f32[]` batch means (default `{ accuracy }`)
- * @param opts `batchSize`
- * @returns each metric's mean over the dataset
- * @throws {TypeError} for a stateful model without its state, batches without `x` and `y`,
- *   or a metric that does not return a scalar
- */
-export async function evaluate<P = any, M = any, B = any>(
-  model: AnyLayer,
-  params: P,
-  state: M,
-  data: B | BatchSource<B>,
-  metrics?: Readonly<Record<string, OutputMetricFn>>,
-  opts?: Omit<EvaluateOptions, "state">,
-): Promise<Record<string, number>>;
-export async function evaluate(...args: any[]): Promise<Record<string, number>> {
-  let acc: Acc, data: unknown, names: string[], params: unknown, state: unknown;
-  let opts: EvaluateOptions;
-  if (isLayer(args[0])) {
-    const model = args[0];
-    const metrics = args[4] ?? defaultModelMetrics;
-    [params, state, data, opts] = [args[1], args[2], args[3], args[5] ?? {}];
-    names = Object.keys(metrics);
-    acc = modelAccumulator(model, metrics);
-    if (isStateful(model) && (state === null || state === undefined)) {
-      throw new TypeError(
-        `evaluate(${model.name}): the model is stateful and needs its state\n` +
-          `help: pass the state fit returned (or model.initState()) as the third argument`,
-      );
-    }
-    await warnUntrainedState(model, state);
-  } else {
-    const metrics = args[2] as Readonly<Record<string, MetricFn>>;
-    [params, data, opts] = [args[0], args[1], args[3] ?? {}];
-    state = opts.state ?? null;
-    names = Object.keys(metrics);
-    acc = accumulator(metrics);
-  }
-  const source = isBatchSource(data) ? data : undefined;
-  const n = source ? source.numExamples : numExamples(data);
-  if (names.length === 0) return {};
-  if (n === 0) return Object.fromEntries(names.map((k) => [k, NaN]));
-  let sums: Sums = Object.fromEntries(names.map((k) => [k, np.zeros([])]));
-  const batchSize = opts.batchSize ?? source?.batchSize ?? 1000;
-  const it = source ? source.batches({ batchSize, shuffle: false }) : batches(data, { batchSize });
-  for (const batch of it) sums = acc(params, batch, sums, state);
-  const vals = await Promise.all(names.map(async (k) => (await sums[k].item() as number) / n));
-  return Object.fromEntries(names.map((k, i) => [k, vals[i]]));
+function statefulTrainStep<P, S, M, B, A>(
+  loss: StatefulLossFn<P, M, B>,
+  optimizer: GradientTransformation<S>,
+  name: string,
+): StatefulTrainStep<P, S, M, B, A> {
+  const warned = { done: false };
+  const wrapped = (
+    params: P,
+    state: M,
+    batch: B,
+    key: Tensor,
+  ): [Tensor, { state: M; aux: unknown }] => {
+    const [l, newState, aux] = splitStateful(name, loss(params, state, batch, key));
+    checkNewState(name, state, newState, warned);
+    return [l, { state: newState, aux }];
+  };
+  const vg = valueAndGrad(wrapped, { hasAux: true });
+  const statefulStep = (
+    params: P,
+    optState: S,
+    state: M,
+    batch: B,
+    key: Tensor,
+  ): StatefulStepResult<P, S, M, A> => {
+    const [[value, { state: newState, aux }], grads] = vg(params, state, batch, key);
+    return {
+      ...applyOptimizer(optimizer, params, optState, grads),
+      // the state and aux come out of the trace as Tensors in their input structure
+      state: newState as M,
+      loss: value,
+      aux: aux as A,
+    };
+  };
+  Object.defineProperty(statefulStep, "name", { value: name });
+  const jitted = jit(statefulStep, { donateArgnums: [0, 1, 2] });
+  return labelDonations(jitted, name, ["params", "optState", "state"]);
 }

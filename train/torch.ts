@@ -1,4 +1,3 @@
-// deno-lint-ignore-file no-explicit-any -- typed in a later pass
 /**
  * Loading PyTorch weights: {@link loadTorchStateDict} turns a flat `state_dict`
  * (`{ "layer1.0.conv1.weight": Tensor, … }`, or a safetensors file of one) into the
@@ -34,14 +33,19 @@ import * as tree from "../core/tree.ts";
 import { CheckpointError, type CheckpointErrorKind } from "../data/checkpoint_error.ts";
 import { checkpointKey, load, stateDict } from "./checkpoint.ts";
 
-/** What {@link loadTorchStateDict} needs of a model: `init`, and `initState` when stateful. */
-export interface TorchLoadable {
+/**
+ * What {@link loadTorchStateDict} needs of a model: `init`, and `initState` when stateful.
+ *
+ * @typeParam P the parameters' type
+ * @typeParam S the state's type
+ */
+export interface TorchLoadable<P = unknown, S = unknown> {
   /** The model's name, for errors. */
   readonly name?: string;
   /** Creates the parameters (only their structure and shapes are used). */
-  init(key: Tensor): unknown;
+  init(key: Tensor): P;
   /** Creates the state (stateful models). */
-  initState?(): unknown;
+  initState?(): S;
 }
 
 /** A flat PyTorch state dict: dotted key → Tensor. */
@@ -54,7 +58,7 @@ export interface LoadTorchOptions {
 }
 
 /** The model's params and state, loaded from a PyTorch state dict. */
-export interface TorchWeights<P = any, S = any> {
+export interface TorchWeights<P = unknown, S = unknown> {
   /** The parameter pytree, in the structure of `model.init(key)`. */
   readonly params: P;
   /** The state pytree (batch-norm running statistics), or null for a stateless model. */
@@ -78,7 +82,7 @@ export function _shapeTree(f: (key: Tensor) => unknown): unknown {
     return def!.unflatten(jx.jaxpr.outAvals);
   } catch {
     const out = f(prngKey(0));
-    return tree.map((t: Tensor) => t.aval, out as any);
+    return tree.map((t: Tensor) => t.aval, out);
   }
 }
 
@@ -128,11 +132,11 @@ function _convert(key: string, t: Tensor, want: ShapedArray): Tensor | string {
  * };
  * const { params, state } = await loadTorchStateDict(net, sd);
  * assertEquals(params[0].weight.shape, [2, 3]);
- * assertEquals(await state[1].num_batches_tracked.item(), 7);
+ * assertEquals(await state[1].num_batches_tracked!.item(), 7);
  * ```
  */
-export async function loadTorchStateDict<P = any, S = any>(
-  model: TorchLoadable,
+export async function loadTorchStateDict<P, S = null>(
+  model: TorchLoadable<P, S>,
   source: FlatStateDict | string,
   opts: LoadTorchOptions = {},
 ): Promise<TorchWeights<P, S>> {

@@ -27,6 +27,12 @@ import {
   vmap,
 } from "../mod.ts";
 import type { Tree } from "../core/tree.ts";
+import type { ParamsOf } from "../core/primitive.ts";
+import { bind1 } from "../core/trace.ts";
+import { conv_general_dilated_p, type ConvParams } from "../core/prims/conv.ts";
+import { neg_p } from "../core/prims/elementwise.ts";
+import { reduce_sum_p } from "../core/prims/reduce.ts";
+import { transpose_p } from "../core/prims/structural.ts";
 
 type P = { w: Tensor; b: Tensor };
 const loss = (p: P, x: Tensor): Tensor => p.w.mul(x).add(p.b).sum();
@@ -239,4 +245,41 @@ Deno.test("conv, norm, embedding, attention and rnn layers init typed params", (
   assertEquals(c.weight.shape, [2, 1, 3, 3]);
   assertEquals(e.weight.shape, [5, 3]);
   assert(bp && bs && a && r && t && wrong === undefined);
+});
+
+Deno.test("a primitive's params are typed: bind rejects a wrong params object at compile time", async () => {
+  const x = np.array([[1, 2], [3, 4]]);
+  const s: Tensor = bind1(reduce_sum_p, [x], { axes: [0] });
+  assertAllClose(await s.toArray(), [4, 6]);
+  const t: Tensor = bind1(transpose_p, [x], { perm: [1, 0] });
+  assertAllClose(await t.toArray(), [[1, 3], [2, 4]]);
+  const n: Tensor = bind1(neg_p, [x]);
+  assertAllClose(await n.toArray(), [[-1, -2], [-3, -4]]);
+  const conv: ConvParams = {
+    windowStrides: [1, 1],
+    padding: [[0, 0], [0, 0]],
+    lhsDilation: [1, 1],
+    rhsDilation: [1, 1],
+    featureGroupCount: 1,
+    batchGroupCount: 1,
+  };
+  const w = np.ones([1, 1, 1, 1]), img = np.ones([1, 1, 2, 2]);
+  const c: Tensor = bind1(conv_general_dilated_p, [img, w], conv);
+  assertEquals(c.shape, [1, 1, 2, 2]);
+  // @ts-expect-error an unknown key
+  const unknownKey = () => bind1(reduce_sum_p, [x], { axes: [0], keepdims: true });
+  // @ts-expect-error a missing key
+  const missingKey = () => bind1(reduce_sum_p, [x], {});
+  // @ts-expect-error a key of the wrong type
+  const wrongType = () => bind1(reduce_sum_p, [x], { axes: 0 });
+  // @ts-expect-error params are required when the primitive has required keys
+  const noParams = () => bind1(transpose_p, [x]);
+  // @ts-expect-error a primitive without params takes none
+  const extra = () => bind1(neg_p, [x], { axes: [0] });
+  // @ts-expect-error conv padding is a list of [lo, hi] pairs, not numbers
+  const badConv = () => bind1(conv_general_dilated_p, [img, w], { ...conv, padding: [0, 0] });
+  // @ts-expect-error a rule reads typed params: ReduceParams has `axes`, not `axis`
+  const rule = (p: ParamsOf<typeof reduce_sum_p>): number => p.axis;
+  const misuses = [unknownKey, missingKey, wrongType, noParams, extra, badConv, rule];
+  assertEquals(misuses.map((f) => typeof f), misuses.map(() => "function"));
 });

@@ -56,10 +56,12 @@ export type TrainableModel<P = unknown, M = unknown> =
  *
  * @example
  * ```ts
- * import { np } from "@denax/denax";
+ * import { np, type Tensor } from "@denax/denax";
  * import { makeEvalStep } from "@denax/denax/train";
  * import { assertEquals } from "@std/assert";
- * const mse = makeEvalStep((p: any, b: any) => np.square(b.x.mul(p.w).sub(b.y)).mean());
+ * const mse = makeEvalStep((p: { w: Tensor }, b: { x: Tensor; y: Tensor }) =>
+ *   np.square(b.x.mul(p.w).sub(b.y)).mean()
+ * );
  * const v = mse({ w: np.array(2) }, { x: np.array([1, 2]), y: np.array([2, 5]) });
  * assertEquals(await v.item(), 0.5);
  * ```
@@ -199,11 +201,13 @@ const defaultModelMetrics: Readonly<Record<string, OutputMetricFn>> = Object.fre
  *
  * @example
  * ```ts
- * import { np } from "@denax/denax";
+ * import { np, type Tensor } from "@denax/denax";
  * import { evaluate } from "@denax/denax/train";
  * import { assertEquals } from "@std/assert";
  * const data = { x: np.array([1, 2, 3]), y: np.array([2, 4, 7]) };
- * const metrics = { mae: (p: any, b: any) => b.x.mul(p.w).sub(b.y).abs().mean() };
+ * const metrics = {
+ *   mae: (p: { w: Tensor }, b: typeof data) => b.x.mul(p.w).sub(b.y).abs().mean(),
+ * };
  * assertEquals(await evaluate({ w: np.array(2) }, data, metrics, { batchSize: 2 }), {
  *   mae: 1 / 3,
  * });

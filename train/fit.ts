@@ -482,13 +482,14 @@ function epochBatchesOf<B>(
  *
  * @example
  * ```ts
- * import { np, random } from "@denax/denax";
+ * import { np, random, type Tensor } from "@denax/denax";
  * import { sgd } from "@denax/denax/optim";
  * import { fit } from "@denax/denax/train";
  * import { assert, assertEquals } from "@std/assert";
  * const x = random.normal(random.key(1), [64, 2]);
  * const data = { x, y: np.matmul(x, np.array([2, -1])).add(0.5) };
- * const loss = (p: any, b: any) => np.square(np.matmul(b.x, p.w).add(p.b).sub(b.y)).mean();
+ * const loss = (p: { w: Tensor; b: Tensor }, b: typeof data) =>
+ *   np.square(np.matmul(b.x, p.w).add(p.b).sub(b.y)).mean();
  * const { params, history, step } = await fit({
  *   params: { w: np.zeros([2]), b: np.zeros([]) }, optimizer: sgd({ lr: 0.1 }), loss,
  *   trainData: data, epochs: 10, batchSize: 16, key: random.key(0), progress: false,

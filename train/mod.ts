@@ -22,11 +22,13 @@
  * ]);
  * const { crossEntropy } = nn.losses, { accuracy } = nn.metrics;
  * const ds = twoMoons(random.key(0), { n: 256 });
- * const loss = (p: any, b: any) => crossEntropy(net.apply(p, b.x), b.y);
+ * type P = ReturnType<typeof net.init>;
+ * type B = typeof ds;
+ * const loss = (p: P, b: B) => crossEntropy(net.apply(p, b.x), b.y);
  * const { params, history } = await fit({
  *   params: net.init(random.key(1)), optimizer: optim.adam({ lr: 0.01 }), loss,
  *   trainData: ds, epochs: 20, batchSize: 32, key: random.key(2), progress: false,
- *   metrics: { accuracy: (p: any, b: any) => accuracy(net.apply(p, b.x), b.y) },
+ *   metrics: { accuracy: (p: P, b: B) => accuracy(net.apply(p, b.x), b.y) },
  * });
  * console.log(history.train_accuracy.at(-1)); // ≈ 0.9 or better
  * const dir = await Deno.makeTempDir();

@@ -213,14 +213,15 @@ function labelDonations<Args extends unknown[], R>(
  *
  * @example
  * ```ts
- * import { np, random } from "@denax/denax";
+ * import { np, random, type Tensor } from "@denax/denax";
  * import { sgd } from "@denax/denax/optim";
  * import { makeTrainStep } from "@denax/denax/train";
  * import { assert, assertEquals } from "@std/assert";
- * const loss = (p: any, b: any) => np.square(b.x.mul(p.w).sub(b.y)).mean();
+ * type Batch = { x: Tensor; y: Tensor };
+ * const loss = (p: { w: Tensor }, b: Batch) => np.square(b.x.mul(p.w).sub(b.y)).mean();
  * const opt = sgd({ lr: 0.1 });
- * const step = makeTrainStep(loss, opt);
- * let params: any = { w: np.array(0) }, optState = opt.init(params), l0 = NaN;
+ * const step = makeTrainStep(loss, opt); // typed by the loss: params { w }, batches Batch
+ * let params = { w: np.array(0) }, optState = opt.init(params), l0 = NaN;
  * const batch = { x: np.array([1, 2, 3]), y: np.array([2, 4, 6]) };
  * for (let i = 0; i < 20; i++) {
  *   // params and optState are donated: always continue with the returned ones
@@ -228,21 +229,22 @@ function labelDonations<Args extends unknown[], R>(
  *   ({ params, optState } = out);
  *   if (i === 0) l0 = await out.loss.item() as number;
  * }
- * assert(Math.abs(await params.w.item() - 2) < 1e-3 && l0 > 1);
+ * assert(Math.abs((await params.w.item() as number) - 2) < 1e-3 && l0 > 1);
  * assertEquals(step.traceCount, 1);
  * ```
  *
  * @example Donation: the arguments are consumed; keep going with what the step returns
  * ```ts
- * import { np, random, tree } from "@denax/denax";
+ * import { np, random, type Tensor, tree } from "@denax/denax";
  * import { sgd } from "@denax/denax/optim";
  * import { makeTrainStep } from "@denax/denax/train";
  * import { assertThrows } from "@std/assert";
- * const loss = (p: any, b: any) => np.square(b.x.mul(p.w).sub(b.y)).mean();
+ * const loss = (p: { w: Tensor }, b: { x: Tensor; y: Tensor }) =>
+ *   np.square(b.x.mul(p.w).sub(b.y)).mean();
  * const opt = sgd({ lr: 0.1 });
  * const step = makeTrainStep(loss, opt);
  * const params = { w: np.array(0) };
- * const initial = tree.map((x: any) => x.add(0), params); // a copy survives the step
+ * const initial = tree.map((x: Tensor) => x.add(0), params); // a copy survives the step
  * const batch = { x: np.array([1, 2]), y: np.array([2, 4]) };
  * const out = step(params, opt.init(params), batch, random.key(0));
  * assertThrows(() => params.w.add(1), TypeError, "was donated to trainStep(loss) as its params");
@@ -251,13 +253,15 @@ function labelDonations<Args extends unknown[], R>(
  *
  * @example A stateful model (batch norm): the state goes in and comes back out
  * ```ts
- * import { nn, np, random } from "@denax/denax";
+ * import { nn, np, random, type Tensor } from "@denax/denax";
  * import { sgd } from "@denax/denax/optim";
  * import { makeTrainStep } from "@denax/denax/train";
  * import { assertEquals } from "@std/assert";
  * const net = nn.sequential([nn.linear({ inFeatures: 2, outFeatures: 4 }),
  *   nn.batchNorm1d({ numFeatures: 4 }), nn.relu, nn.linear({ inFeatures: 4, outFeatures: 2 })]);
- * const loss = (p: any, s: any, b: any, key: any) => {
+ * type P = ReturnType<typeof net.init>;
+ * type S = ReturnType<typeof net.initState>;
+ * const loss = (p: P, s: S, b: { x: Tensor; y: Tensor }, key: Tensor) => {
  *   const { y, state } = net.apply(p, b.x, { state: s, train: true, key });
  *   return [nn.losses.crossEntropy(y, b.y), state] as const;
  * };

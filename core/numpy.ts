@@ -6,7 +6,7 @@
  */
 import { broadcastShapes, normAxes, normAxis, prod } from "./aval.ts";
 import { type DType, isFloat, promoteTypes, toDType } from "./dtype.ts";
-import { checkArity, checkDType, checkOptions, checkShape, fmtValue } from "./validate.ts";
+import { axisArg, checkArity, checkDType, checkOptions, checkShape, fmtValue } from "./validate.ts";
 import * as ew from "./prims/elementwise.ts";
 import * as rd from "./prims/reduce.ts";
 import * as st from "./prims/structural.ts";
@@ -724,10 +724,15 @@ export function moveaxis(x: TensorLike, source: number, destination: number): Te
   );
 }
 /** Inserts size-1 axes. */
-export function expandDims(x: TensorLike, axis: number | readonly number[]): Tensor {
+export function expandDims(
+  x: TensorLike,
+  axis: number | readonly number[] | { readonly axis: number | readonly number[] },
+): Tensor {
   checkArity("expandDims", arguments.length, 2);
   const t = asarray(x);
-  const axes = typeof axis === "number" ? [axis] : [...axis];
+  const ax = axisArg("expandDims", axis);
+  if (ax === undefined) throw new TypeError("expandDims: the axis is required");
+  const axes = typeof ax === "number" ? [ax] : [...ax];
   const nd = t.ndim + axes.length;
   const norm = axes.map((a) => normAxis("expandDims", a, nd, t.aval)).sort((a, b) => a - b);
   const shape = [...t.shape];
@@ -735,9 +740,10 @@ export function expandDims(x: TensorLike, axis: number | readonly number[]): Ten
   return st.reshape(t, shape);
 }
 /** Removes size-1 axes (all of them, or those given). */
-export function squeeze(x: TensorLike, axis?: Axis): Tensor {
+export function squeeze(x: TensorLike, axisOrOpts?: Axis | { readonly axis?: Axis }): Tensor {
   checkArity("squeeze", arguments.length, 2);
   const t = asarray(x);
+  const axis = axisArg("squeeze", axisOrOpts);
   const axes = axis === undefined || axis === null
     ? t.shape.flatMap((d, i) => (d === 1 ? [i] : []))
     : normAxes("squeeze", axis, t.ndim, t.aval);
@@ -749,8 +755,12 @@ export function squeeze(x: TensorLike, axis?: Axis): Tensor {
   return st.reshape(t, t.shape.filter((_, i) => !axes.includes(i)));
 }
 /** Concatenates along an existing axis (dtypes promote). */
-export function concatenate(xs: readonly TensorLike[], axis = 0): Tensor {
+export function concatenate(
+  xs: readonly TensorLike[],
+  axisOrOpts: number | { readonly axis?: number } = 0,
+): Tensor {
   checkArity("concatenate", arguments.length, 2);
+  const axis = axisArg("concatenate", axisOrOpts) ?? 0;
   if (xs.length === 0) throw new TypeError("concatenate: needs at least one array");
   const dt = resultType(...xs);
   const ts = xs.map((x) => astype(x, dt));
@@ -758,18 +768,22 @@ export function concatenate(xs: readonly TensorLike[], axis = 0): Tensor {
   return st.concatenate(ts, a);
 }
 /** Stacks along a new axis. */
-export function stack(xs: readonly TensorLike[], axis = 0): Tensor {
+export function stack(
+  xs: readonly TensorLike[],
+  axisOrOpts: number | { readonly axis?: number } = 0,
+): Tensor {
   checkArity("stack", arguments.length, 2);
+  const axis = axisArg("stack", axisOrOpts) ?? 0;
   if (xs.length === 0) throw new TypeError("stack: needs at least one array");
   const ts = xs.map((x) => asarray(x));
   const a = normAxis("stack", axis, ts[0].ndim + 1, ts[0].aval);
   return concatenate(ts.map((t) => expandDims(t, a)), a);
 }
 /** Reverses the order of elements along axes (all by default). */
-export function flip(x: TensorLike, axis?: Axis): Tensor {
+export function flip(x: TensorLike, axis?: Axis | { readonly axis?: Axis }): Tensor {
   checkArity("flip", arguments.length, 2);
   const t = asarray(x);
-  return st.rev(t, normAxes("flip", axis, t.ndim, t.aval));
+  return st.rev(t, normAxes("flip", axisArg("flip", axis), t.ndim, t.aval));
 }
 /**
  * Static slice along every axis: `slice(x, start, stop, step?)` (NumPy semantics for

@@ -16,7 +16,7 @@ import { reduceSum } from "./prims/reduce.ts";
 import * as so from "./prims/sort.ts";
 import * as st from "./prims/structural.ts";
 import { type NestedArray, Tensor, type TensorLike } from "./tensor.ts";
-import { checkArity, checkOptions } from "./validate.ts";
+import { axisArg, checkArity, checkOptions } from "./validate.ts";
 
 const TAKE_OPTS: ReadonlySet<string> = new Set(["axis", "mode", "fillValue"]);
 const SORT_OPTS: ReadonlySet<string> = new Set(["axis", "descending", "stable"]);
@@ -146,8 +146,16 @@ export function take(x: TensorLike, indices: TensorLike, opts: TakeOptions = {})
  * // [[10, 20, 30], [40, 50, 60]]
  * ```
  */
-export function takeAlongAxis(x: TensorLike, indices: TensorLike, axis: number | null): Tensor {
+export function takeAlongAxis(
+  x: TensorLike,
+  indices: TensorLike,
+  axisOrOpts: number | null | { readonly axis: number | null },
+): Tensor {
   checkArity("takeAlongAxis", arguments.length, 3);
+  const axis = axisArg("takeAlongAxis", axisOrOpts);
+  if (axis === undefined) {
+    throw new TypeError("takeAlongAxis: the axis is required (a number or null)");
+  }
   let t = asarray(x);
   let a: number;
   if (axis === null) {
@@ -511,9 +519,10 @@ export function pad(x: TensorLike, padWidth: PadWidth, opts: PadOptions = {}): T
 export function split(
   x: TensorLike,
   indicesOrSections: number | readonly number[],
-  axis = 0,
+  axisOrOpts: number | { readonly axis?: number } = 0,
 ): Tensor[] {
   checkArity("split", arguments.length, 3);
+  const axis = axisArg("split", axisOrOpts) ?? 0;
   const t = asarray(x);
   if (t.ndim === 0) throw new RangeError(`split: cannot split the 0-d array ${t.aval}`);
   const a = normAxis("split", axis, t.ndim, t.aval);

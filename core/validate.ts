@@ -45,6 +45,34 @@ export function checkOptions(op: string, opts: unknown, allowed: ReadonlySet<str
   }
 }
 
+const _AXIS_ONLY: ReadonlySet<string> = new Set(["axis"]);
+
+/**
+ * The axis argument of a shape function that NumPy takes positionally (`concatenate`,
+ * `stack`, `expandDims`, `squeeze`, `flip`, `split`, `takeAlongAxis`): either the axis itself,
+ * as NumPy and JAX users write it, or `{ axis }`, the options form every denax function that
+ * works along an axis accepts (`sum`, `cumsum`, `softmax`, …).
+ *
+ * @param op The op named in an error.
+ * @param v The argument as passed.
+ * @returns The axis (`undefined` when absent).
+ * @throws {TypeError} when an options object has a key other than `axis`.
+ * @example
+ * ```ts
+ * import { axisArg } from "./validate.ts";
+ * if (axisArg("stack", { axis: 1 }) !== 1 || axisArg("stack", -1) !== -1) throw new Error();
+ * ```
+ */
+export function axisArg<T>(op: string, v: T | { readonly axis?: T } | undefined): T | undefined {
+  if (
+    v !== null && typeof v === "object" && !Array.isArray(v) && !ArrayBuffer.isView(v)
+  ) {
+    checkOptions(op, v, _AXIS_ONLY);
+    return (v as { readonly axis?: T }).axis;
+  }
+  return v as T | undefined;
+}
+
 /**
  * Checks that a function got at most `max` positional arguments (a dropped extra argument is
  * a silent wrong value).

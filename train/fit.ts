@@ -12,7 +12,7 @@ import { Tensor } from "../core/tensor.ts";
 import { jit } from "../core/transforms.ts";
 import * as tree from "../core/tree.ts";
 import { batches, numBatches, numExamples } from "../data/batches.ts";
-import { type BatchSource, isBatchSource, type SourceBatchesOptions } from "../data/d2l.ts";
+import { type BatchSource, isBatchSource } from "../data/d2l.ts";
 import { isStateful } from "../layers/layer.ts";
 import type { GradientTransformation } from "../optim/mod.ts";
 import { type ProgressBar, progressBar, type ProgressOptions } from "./progress.ts";
@@ -388,22 +388,33 @@ interface Carried<P, S, M> {
   state: M;
 }
 
+/** The keys of a run: shuffling (`foldIn(key, 0)`) and the per-step loss keys (`foldIn(key, 1)`). */
+interface RunKeys {
+  readonly shuffle: Tensor;
+  readonly step: Tensor;
+}
+
 /**
- * Step 3, once per epoch: one step per batch of the epoch's permutation, the running loss read
- * back every `logEvery` steps for the bar; returns the carried values and the loss's sum.
+ * Step 3, once per epoch: one step per batch of the epoch's permutation (key
+ * `foldIn(shuffle, epoch)`), the running loss read back every `logEvery` steps for the bar;
+ * returns the carried values and the epoch's mean loss.
  */
 async function trainEpoch<P, S, B, M>(
-  run: Runner<P, S, M, B>,
+  epoch: number,
+  trainer: Trainer<P, S, B, M>,
   carried: Carried<P, S, M>,
-  epochBatches: Iterable<B>,
-  keys: Tensor,
+  data: B | BatchSource<B>,
   plan: FitPlan<B>,
+  keys: RunKeys,
   bar: ProgressBar | undefined,
-): Promise<{ carried: Carried<P, S, M>; sum: Tensor }> {
+): Promise<{ carried: Carried<P, S, M>; meanLoss: number }> {
+  const stepKeys = random.split(random.foldIn(keys.step, epoch), plan.steps);
+  const opts = { batchSize: plan.batchSize, shuffle: keys.shuffle, epoch, dropLast: plan.dropLast };
+  const epochBatches = plan.source ? plan.source.batches(opts) : batches(data as B, opts);
   let { params, optState, state } = carried;
   let sum: Tensor = np.zeros([]), lastSum = 0, lastStep = 0, i = 0;
   for (const batch of epochBatches) {
-    const out = run(params, optState, state, batch, keyRow(keys, np.array(i, "i32")));
+    const out = trainer.run(params, optState, state, batch, keyRow(stepKeys, np.array(i, "i32")));
     ({ params, optState, state } = out);
     sum = sum.add(out.loss);
     i++;
@@ -414,7 +425,8 @@ async function trainEpoch<P, S, B, M>(
       lastStep = i;
     }
   }
-  return { carried: { params, optState, state }, sum };
+  const meanLoss = (await sum.item() as number) / plan.steps;
+  return { carried: { params, optState, state }, meanLoss };
 }
 
 /** Step 4, once per epoch: the mean loss, then the metrics on validation and training data. */
@@ -443,13 +455,20 @@ function recordEpoch(history: History, epoch: number, logs: Record<string, numbe
   }
 }
 
-/** One epoch's batches: the source's own, or batches of the Tensors. */
-function epochBatchesOf<B>(
-  data: B | BatchSource<B>,
-  source: BatchSource<B> | undefined,
-  opts: SourceBatchesOptions & { readonly batchSize: number },
-): Iterable<B> {
-  return source ? source.batches(opts) : batches(data as B, opts);
+/** The initial params (given, else the model's), optimizer state and model state. */
+function initialValues<P, S, B, M>(
+  opts: FitOptions<P, S, B, M>,
+  trainer: Trainer<P, S, B, M>,
+): Carried<P, S, M> {
+  const { model } = opts;
+  const params = opts.params ?? model!.init(random.foldIn(opts.key, 2));
+  return {
+    params,
+    optState: opts.optState ?? opts.optimizer.init(params),
+    // the options' state, else the loss's or the model's initial one; null when stateless
+    state: (opts.state ?? trainer.initState?.() ??
+      (model !== undefined && isStateful(model) ? model.initState() : null)) as M,
+  };
 }
 
 /**
@@ -520,7 +539,7 @@ function epochBatchesOf<B>(
 export async function fit<P, S, B, M = null>(
   opts: FitOptions<P, S, B, M>,
 ): Promise<FitResult<P, S, B, M>> {
-  const { optimizer, trainData, epochs, key, model } = opts;
+  const { trainData, epochs, key } = opts;
   const plan = planFit(opts);
   const trainer = makeTrainer(opts);
   const bar: ProgressBar | undefined = opts.progress === false ? undefined : progressBar({
@@ -529,45 +548,17 @@ export async function fit<P, S, B, M = null>(
     batchSize: plan.batchSize,
     ...(typeof opts.progress === "object" ? opts.progress : {}),
   });
-  const params = opts.params ?? model!.init(random.foldIn(key, 2));
-  let carried: Carried<P, S, M> = {
-    params,
-    optState: opts.optState ?? optimizer.init(params),
-    // the options' state, else the loss's or the model's initial one; null when stateless
-    state: (opts.state ?? trainer.initState?.() ??
-      (model !== undefined && isStateful(model) ? model.initState() : null)) as M,
-  };
+  let carried = initialValues(opts, trainer);
   const history: History = { epoch: [], loss: [], time: [] };
   const stopper = opts.earlyStopping && new EarlyStopper<P, M>(opts.earlyStopping, epochs, bar);
-  const shuffleKey = random.foldIn(key, 0), stepKey = random.foldIn(key, 1);
-
+  const keys: RunKeys = { shuffle: random.foldIn(key, 0), step: random.foldIn(key, 1) };
   for (let epoch = 1; epoch <= epochs; epoch++) {
     const t0 = performance.now();
     bar?.startEpoch(epoch);
-    const keys = random.split(random.foldIn(stepKey, epoch), plan.steps);
-    const batchOpts = {
-      batchSize: plan.batchSize,
-      shuffle: shuffleKey,
-      epoch,
-      dropLast: plan.dropLast,
-    };
-    const ran = await trainEpoch(
-      trainer.run,
-      carried,
-      epochBatchesOf(trainData, plan.source, batchOpts),
-      keys,
-      plan,
-      bar,
-    );
+    const ran = await trainEpoch(epoch, trainer, carried, trainData, plan, keys, bar);
     carried = ran.carried;
-    const logs = await epochLogs(
-      opts,
-      trainer,
-      carried,
-      (await ran.sum.item() as number) / plan.steps,
-    );
-    const time = (performance.now() - t0) / 1000;
-    recordEpoch(history, epoch, { epoch, ...logs, time });
+    const logs = await epochLogs(opts, trainer, carried, ran.meanLoss);
+    recordEpoch(history, epoch, { epoch, ...logs, time: (performance.now() - t0) / 1000 });
     bar?.endEpoch(logs);
     await opts.onEpochEnd?.(epoch, logs, carried.params, carried.state);
     if (stopper?.update(epoch, logs, carried.params, carried.state)) break;

@@ -7,7 +7,7 @@
  */
 import { broadcastShapes, fmtAvals, normAxis } from "./aval.ts";
 import type { DType } from "./dtype.ts";
-import { array, asarray, astype, broadcastTo, resultType, slice as npSlice } from "./numpy.ts";
+import { array, asarray, astype, broadcastTo, resultType, slice as npSlice } from "./numpy_base.ts";
 import * as cu from "./prims/cumulative.ts";
 import * as ew from "./prims/elementwise.ts";
 import * as ix from "./prims/indexing.ts";

@@ -59,6 +59,8 @@ export interface D2lRunOptions {
   readonly seed?: number;
   /** Show the progress bar (default true). */
   readonly progress?: boolean;
+  /** Called after every epoch with the row so far (the command line writes `--json` here). */
+  readonly onEpoch?: (partial: D2lResult) => void | Promise<void>;
 }
 
 /** What {@link trainD2l} returns: one row of the results table. */
@@ -87,7 +89,7 @@ export interface D2lResult {
   readonly testAccs: readonly number[];
   /**
    * Seconds per epoch of training (the test evaluation not counted): the mean over epochs 2…
-   * when there are several (epoch 1 also compiles the step), else epoch 1's.
+   * when there are several (epoch 1 also compiles the step and initializes), else epoch 1's.
    */
   readonly secondsPerEpoch: number;
   /** The backend's name (`native`, `cpu`, `webgpu`). */
@@ -168,8 +170,42 @@ export async function trainD2l(
   const model = spec.makeModel();
   const params = d2lInit(model.init(random.foldIn(key, 1)), spec.init, random.foldIn(key, 2));
   const nParams = nn.paramCount(params);
-  const testAccs: number[] = [];
-  const result = await fit({
+  const testAccs: number[] = [], losses: number[] = [], times: number[] = [];
+  const svg = `${opts.out ?? "out/d2l"}/${spec.family}.svg`;
+  /** The row for the epochs done so far; writes the curves. */
+  const report = async (): Promise<D2lResult> => {
+    const rest = times.length > 1 ? times.slice(1) : times;
+    const testAcc = testAccs.at(-1) ?? NaN;
+    const history: History = {
+      epoch: losses.map((_, i) => i + 1),
+      loss: losses,
+      test_accuracy: testAccs,
+    };
+    await writeTrainingCurves(svg, history, {
+      title: `${spec.title} on Fashion-MNIST: ${losses.length} epochs, ${limit} images, ` +
+        `test acc ${testAcc.toFixed(3)} (${backend})`,
+    });
+    return {
+      family: spec.family,
+      model: spec.title,
+      params: nParams,
+      epochs: losses.length,
+      limit,
+      testLimit,
+      batchSize,
+      lr,
+      testAcc,
+      losses: [...losses],
+      testAccs: [...testAccs],
+      secondsPerEpoch: rest.reduce((a, b) => a + b, 0) / rest.length,
+      backend,
+      date: new Date().toISOString().slice(0, 10),
+      d2lAccuracy: spec.d2lAccuracy,
+      svg,
+    };
+  };
+  let t0 = performance.now();
+  await fit({
     model,
     params,
     loss: nn.losses.crossEntropy,
@@ -181,8 +217,10 @@ export async function trainD2l(
     evalTrain: false,
     logEvery: 10,
     progress: opts.progress ?? true,
-    // after the epoch's time is taken: the test evaluation is not counted in seconds per epoch
+    // the test evaluation is not counted in the epoch's time
     onEpochEnd: async (epoch, logs, p, state) => {
+      times.push((performance.now() - t0) / 1000);
+      losses.push(logs.loss);
       const { accuracy } = await evaluate(model, p, state, test);
       testAccs.push(accuracy);
       if (opts.progress ?? true) {
@@ -191,40 +229,11 @@ export async function trainD2l(
             `test acc ${accuracy.toFixed(4)}`,
         );
       }
+      if (opts.onEpoch) await opts.onEpoch(await report());
+      t0 = performance.now();
     },
   });
-  const times = result.history.time;
-  const rest = times.length > 1 ? times.slice(1) : times;
-  const secondsPerEpoch = rest.reduce((a, b) => a + b, 0) / rest.length;
-  const history: History = {
-    epoch: result.history.epoch,
-    loss: result.history.loss,
-    test_accuracy: testAccs,
-  };
-  const svg = `${opts.out ?? "out/d2l"}/${spec.family}.svg`;
-  const testAcc = testAccs.at(-1) ?? NaN;
-  await writeTrainingCurves(svg, history, {
-    title: `${spec.title} on Fashion-MNIST: ${epochs} epochs, ${limit} images, ` +
-      `test acc ${testAcc.toFixed(3)} (${backend})`,
-  });
-  return {
-    family: spec.family,
-    model: spec.title,
-    params: nParams,
-    epochs: result.history.epoch.length,
-    limit,
-    testLimit,
-    batchSize,
-    lr,
-    testAcc,
-    losses: result.history.loss,
-    testAccs,
-    secondsPerEpoch,
-    backend,
-    date: new Date().toISOString().slice(0, 10),
-    d2lAccuracy: spec.d2lAccuracy,
-    svg,
-  };
+  return await report();
 }
 
 const usage = (spec: D2lSpec): string =>
@@ -313,16 +322,18 @@ export async function main(spec: D2lSpec): Promise<D2lResult | undefined> {
   }
   const backend = await init(args.backend ? { backend: args.backend } : {});
   console.log(`${spec.title}: backend ${backend.name} (${backend.description})`);
-  const r = await trainD2l(spec, args, backend.name);
+  const writeJson = async (r: D2lResult) => {
+    if (!args.json) return;
+    const slash = args.json.lastIndexOf("/");
+    if (slash > 0) await Deno.mkdir(args.json.slice(0, slash), { recursive: true });
+    await Deno.writeTextFile(args.json, JSON.stringify(r, null, 1));
+  };
+  // with --json the row is rewritten after every epoch, so a run cut short still reports
+  const r = await trainD2l(spec, { ...args, onEpoch: writeJson }, backend.name);
   console.log(
     `${spec.title}: ${r.params} parameters, ${r.epochs} epochs on ${r.limit} images, ` +
       `test accuracy ${r.testAcc.toFixed(4)} on ${r.testLimit} (d2l: ${spec.d2lAccuracy}), ` +
       `${r.secondsPerEpoch.toFixed(1)} s per epoch; wrote ${r.svg}`,
   );
-  if (args.json) {
-    const slash = args.json.lastIndexOf("/");
-    if (slash > 0) await Deno.mkdir(args.json.slice(0, slash), { recursive: true });
-    await Deno.writeTextFile(args.json, JSON.stringify(r, null, 1));
-  }
   return r;
 }

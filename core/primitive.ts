@@ -48,7 +48,6 @@ export class UndefinedPrimal {
 
 /** The rules of one primitive, whose params have type `P`. */
 export interface PrimitiveRules<P extends Params = Params> {
-
   /** Shapes and dtypes of the outputs; throws TypeError/RangeError naming the op. */
   abstractEval(avals: ShapedArray[], params: P): ShapedArray[];
   /** The reference implementation on host arrays (first-order primitives). */
@@ -139,16 +138,17 @@ export function definePrimitive<P extends Params = Params>(
  *
  * @param prim The primitive.
  * @param params The params as bound.
+ * @param allowUnknown Whether keys outside the description pass (what `paramsOf` allows).
  * @throws TypeError naming the primitive and the key.
  */
-export function checkParams(prim: Primitive, params: Params): void {
+export function checkParams(prim: Primitive, params: Params, allowUnknown = false): void {
   const spec = prim.params;
   if (!spec) return;
   const expected = () => {
     const keys = Object.entries(spec).map(([k, r]) => (r === "optional" ? `${k}?` : k));
     return keys.length ? `its params are {${keys.join(", ")}}` : "it takes no params";
   };
-  for (const k of Object.keys(params)) {
+  for (const k of allowUnknown ? [] : Object.keys(params)) {
     if (!Object.hasOwn(spec, k)) {
       throw new TypeError(`${prim.name}: unknown param '${k}' (${expected()})`);
     }
@@ -162,15 +162,17 @@ export function checkParams(prim: Primitive, params: Params): void {
 
 /**
  * The params of an application of `prim` that arrived through a generic path (a backend's
- * name-keyed lowering table), typed as `prim`'s own. They were checked at `bind` (in strict and
- * checked modes); this checks them again in those modes.
+ * name-keyed lowering table, a partial-evaluation rule), typed as `prim`'s own. They were
+ * checked at `bind` (in strict and checked modes); in those modes this checks again that the
+ * required keys are there (extra keys pass: a backend may be handed more than the primitive's
+ * own params, as tests that call `execute` directly do).
  *
  * @param prim The primitive whose params these are.
  * @param params The params as bound.
  * @returns The same object, typed.
  */
 export function paramsOf<P extends Params>(prim: Primitive<P>, params: Params): P {
-  if (paramChecks()) checkParams(prim, params);
+  if (paramChecks()) checkParams(prim, params, true);
   return params as P;
 }
 

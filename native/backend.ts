@@ -31,11 +31,15 @@
 import { ShapedArray } from "../core/aval.ts";
 import { type AvalLike, type Backend, type Buf, registerBackend } from "../core/backend.ts";
 import type { TypedArray } from "../core/dtype.ts";
-import { getPrimitive, type HostArray, type Params } from "../core/primitive.ts";
+import { getPrimitive, type HostArray, type Params, paramsOf } from "../core/primitive.ts";
+import { conv_general_dilated_p } from "../core/prims/conv.ts";
+import { dot_general_p } from "../core/prims/linalg.ts";
+import { reduce_sum_p } from "../core/prims/reduce.ts";
+import { broadcast_in_dim_p, rev_p, slice_p, transpose_p } from "../core/prims/structural.ts";
 import { alloc } from "../core/prims/host.ts";
 import { type Blas, loadBlas } from "./blas.ts";
-import { allFinite, chooseConv, convF32, type ConvMethod, type ConvParamsLike } from "./conv.ts";
-import { dotGeneralF32, type DotParams } from "./dot.ts";
+import { allFinite, chooseConv, convF32, type ConvMethod } from "./conv.ts";
+import { dotGeneralF32 } from "./dot.ts";
 import {
   BINARY_F32,
   gather,
@@ -165,11 +169,11 @@ function executeFast(
           inAvals[0].shape,
           r,
           inAvals[1].shape,
-          params as unknown as DotParams,
+          paramsOf(dot_general_p, params),
           out,
         );
       } else {
-        const p = params as unknown as ConvParamsLike;
+        const p = paramsOf(conv_general_dilated_p, params);
         const method: ConvMethod = chooseConv(
           inAvals[0].shape,
           inAvals[1].shape,
@@ -219,7 +223,8 @@ function executeFast(
   if (red) {
     const out = alloc(asShaped(o));
     if (!(out instanceof Float32Array)) return null;
-    reduceF32(x, inAvals[0].shape, params.axes as number[], red, out);
+    // the four reductions share ReduceParams: reduce_sum's description serves them all
+    reduceF32(x, inAvals[0].shape, paramsOf(reduce_sum_p, params).axes, red, out);
     return [out];
   }
   const un = UNARY_F32[prim];
@@ -251,22 +256,22 @@ function movement(
   const xs = stridesOf(inShape);
   switch (prim) {
     case "transpose":
-      return [0, (params.perm as number[]).map((p) => xs[p])];
+      return [0, paramsOf(transpose_p, params).perm.map((p) => xs[p])];
     case "broadcast_in_dim": {
       const st = outShape.map(() => 0);
-      (params.broadcastDimensions as number[]).forEach((d, i) => {
+      paramsOf(broadcast_in_dim_p, params).broadcastDimensions.forEach((d, i) => {
         st[d] = inShape[i] === 1 ? 0 : xs[i];
       });
       return [0, st];
     }
     case "slice": {
-      const start = params.start as number[], strides = params.strides as number[] | undefined;
+      const { start, strides } = paramsOf(slice_p, params);
       const base = start.reduce((a, s, k) => a + s * xs[k], 0);
-      return [base, xs.map((s, k) => s * (strides?.[k] ?? 1))];
+      return [base, xs.map((s, k) => s * strides[k])];
     }
     default: {
       // rev: reversed axes start at their last element and step backwards
-      const axes = params.axes as number[];
+      const axes = paramsOf(rev_p, params).axes;
       let base = 0;
       const st = xs.map((s, k) => {
         if (!axes.includes(k)) return s;

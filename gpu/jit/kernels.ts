@@ -15,10 +15,8 @@ import {
   ELEMENTWISE_WG,
   foldGrid,
   type Plan,
+  stagingFor,
   storageType,
-  TEXEL_FORMAT,
-  texelLoad,
-  texelShape,
   type TextureSpec,
   u,
 } from "../kernels/common.ts";
@@ -186,26 +184,24 @@ function _ewVec4(c: CodegenCtx, grp: Group): Op[] | null {
   const staged = new Map<GVal, string>();
   const specs: TextureSpec[] = [];
   const texRead = (v: GVal): string | undefined => {
-    const prof = activeProfile();
-    if (!prof.textureStaging || !c.gemm.textures || v.aval.size / 4 < prof.stageMinTexels) {
-      return undefined;
-    }
     const hit = staged.get(v);
     if (hit !== undefined) return hit;
     // WebGPU guarantees 16 sampled textures per stage; the rest stay storage reads
     if (staged.size >= _MAX_STAGED) return undefined;
-    const shape = texelShape(v.aval.size / 4, c.gemm);
-    if (!shape) return undefined;
-    const { W, H, L } = shape;
-    const t = storageType(v.aval.dtype);
+    const staging = stagingFor(v.aval.size / 4, v.aval.dtype, c.gemm);
+    if (!staging) return undefined;
     // indices follow the program's textures; the specs join them if the kernel is kept
-    const index = c.textures.length + specs.length;
-    specs.push({ width: W, height: H, layers: L, format: TEXEL_FORMAT[t] });
-    copies.push({ kind: "toTexture", src: slotRes(c, v), tex: index, bytesPerRow: W * 16 });
+    const index = c.textures.length + specs.push(staging.spec) - 1;
+    copies.push({
+      kind: "toTexture",
+      src: slotRes(c, v),
+      tex: index,
+      bytesPerRow: staging.bytesPerRow,
+    });
     const name = `tx${v.id}`;
-    texDecls.push(`var ${name}: texture_2d_array<${t}>;`);
+    texDecls.push(`var ${name}: ${staging.wgslType};`);
     texRes.push({ kind: "tex", index });
-    const expr = texelLoad(name, shape, "q");
+    const expr = staging.load(name, "q");
     staged.set(v, expr);
     return expr;
   };

@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { CPU_ADAPTER_PROFILE } from "../target.ts";
+import { activeProfile, CPU_ADAPTER_PROFILE } from "../target.ts";
 import type { DType } from "../../core/dtype.ts";
 
 /** Which buffer a binding refers to: an input, an output or a temporary of the plan. */
@@ -292,6 +292,57 @@ export function texelLoad(name: string, shape: { W: number; H: number }, q: stri
   return `textureLoad(${name}, vec2u(${q} % ${u(W)}, (${q} / ${u(W)}) % ${u(H)}), ${q} / ${
     u(W * H)
   }, 0)`;
+}
+
+/**
+ * How an elementwise kernel (eager or jitted) reads a large operand of `texels` vec4s on a CPU
+ * adapter: copied into an rgba32 texture array and read with `textureLoad`, which llvmpipe
+ * runs several times faster than storage reads. The one place that decides it: the active
+ * device profile must ask for texture staging (`gpu/target.ts`), the device must take
+ * textures, the operand must reach `stageMinTexels`, and a texture shape must exist.
+ */
+export interface Staging {
+  /** The texture to create. */
+  readonly spec: TextureSpec;
+  /** `bytesPerRow` of the buffer-to-texture copy. */
+  readonly bytesPerRow: number;
+  /** The WGSL type of the texture variable. */
+  readonly wgslType: string;
+  /** WGSL loading texel `q` (an expression) of the texture variable `name`. */
+  load(name: string, q: string): string;
+}
+
+/**
+ * The staging of an operand, or null when it is read from storage (see {@link Staging}).
+ *
+ * @param texels The operand's size in vec4s.
+ * @param dtype Its storage dtype.
+ * @param caps Whether the device takes textures, and its texture limits.
+ * @returns The staging, or null.
+ */
+export function stagingFor(
+  texels: number,
+  dtype: DType,
+  caps:
+    | {
+      readonly textures: boolean;
+      readonly maxTextureDimension2D: number;
+      readonly maxTextureArrayLayers: number;
+    }
+    | undefined,
+): Staging | null {
+  const prof = activeProfile();
+  if (!prof.textureStaging || !caps?.textures || texels < prof.stageMinTexels) return null;
+  const shape = texelShape(texels, caps);
+  if (!shape) return null;
+  const t = storageType(dtype) as keyof typeof TEXEL_FORMAT;
+  const { W, H, L } = shape;
+  return {
+    spec: { width: W, height: H, layers: L, format: TEXEL_FORMAT[t] },
+    bytesPerRow: W * 16,
+    wgslType: `texture_2d_array<${t}>`,
+    load: (name, q) => texelLoad(name, shape, q),
+  };
 }
 
 /** The workgroup size of one-thread-per-element kernels. */

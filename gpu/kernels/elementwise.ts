@@ -26,11 +26,9 @@ import {
   out,
   type Plan,
   single,
+  stagingFor,
   type Step,
   storageType,
-  TEXEL_FORMAT,
-  texelLoad,
-  texelShape,
   type TexRef,
   type TextureSpec,
   u,
@@ -326,28 +324,17 @@ export function lanewisePlan(
     }));
   }
   const q = n / 4;
-  const shape = prof.textureStaging && caps?.textures && q >= prof.stageMinTexels
-    ? texelShape(q, caps)
-    : null;
   const decls: string[] = [], loads: string[] = [], bindings: (BufRef | TexRef)[] = [];
   const steps: Step[] = [];
   const textures: TextureSpec[] = [];
   ins.forEach((d, k) => {
     const t = storageType(d), b = bindings.length;
-    if (shape) {
-      const { W, H, L } = shape;
-      const tex: TexRef = {
-        kind: "tex",
-        index: textures.push({
-          width: W,
-          height: H,
-          layers: L,
-          format: TEXEL_FORMAT[t],
-        }) - 1,
-      };
-      steps.push({ kind: "toTexture", src: inp(k), dst: tex, bytesPerRow: W * 16 });
-      decls.push(`@group(0) @binding(${b}) var a${k}: texture_2d_array<${t}>;`);
-      loads.push(`let v${k} = ${texelLoad(`a${k}`, shape, "q")};`);
+    const staging = stagingFor(q, d, caps);
+    if (staging) {
+      const tex: TexRef = { kind: "tex", index: textures.push(staging.spec) - 1 };
+      steps.push({ kind: "toTexture", src: inp(k), dst: tex, bytesPerRow: staging.bytesPerRow });
+      decls.push(`@group(0) @binding(${b}) var a${k}: ${staging.wgslType};`);
+      loads.push(`let v${k} = ${staging.load(`a${k}`, "q")};`);
       bindings.push(tex);
     } else {
       decls.push(`@group(0) @binding(${b}) var<storage, read> a${k}: array<vec4<${t}>>;`);

@@ -23,7 +23,10 @@ import type { Backend, Buf } from "../core/backend.ts";
 import type { TypedArray } from "../core/dtype.ts";
 import { evalJaxpr, type Jaxpr } from "../core/jaxpr.ts";
 import type { CompiledJaxpr } from "../core/jit_prim.ts";
+import { paramsOf } from "../core/primitive.ts";
+import { conv_general_dilated_p } from "../core/prims/conv.ts";
 import { alloc } from "../core/prims/host.ts";
+import { dot_general_p } from "../core/prims/linalg.ts";
 import { Tensor } from "../core/tensor.ts";
 import { bind } from "../core/trace.ts";
 import type { Sgemm } from "./blas.ts";
@@ -35,6 +38,7 @@ import {
   type Fusion,
   type Group,
   groupReads,
+  literalValue,
   type NGraph,
   type NVal,
   planFusion,
@@ -205,7 +209,7 @@ function _gemmEpilogues(
         const s0 = eb.inputs[0], es = f.producer.get(s0);
         if (s0.aval.ndim !== 0) continue;
         if (es?.prim === "literal" && inner(s0, c)) {
-          alpha *= Math.fround(es.params.value as number);
+          alpha *= Math.fround(literalValue(es));
         } else if (f.materialized.has(s0) && !c.computes.has(s0)) scale = s0;
         else continue;
       }
@@ -323,7 +327,7 @@ function _plan(g: NGraph, donated: readonly boolean[] | undefined): Program {
       const e = grp.root!;
       const [l, r] = e.inputs.map(num), out = num(epi ? epi.v : e.outputs[0]);
       const [ls, rs] = e.inputs.map((x) => x.aval.shape);
-      const params = e.params as unknown as DotParams;
+      const params = paramsOf(dot_general_p, e.params);
       const fused = epi
         ? { w: num(epi.w), alpha: epi.alpha, scale: epi.scale ? num(epi.scale) : -1 }
         : undefined;
@@ -338,7 +342,7 @@ function _plan(g: NGraph, donated: readonly boolean[] | undefined): Program {
             lShape: ls,
             rShape: rs,
             oShape: e.outputs[0].aval.shape,
-            params: e.params as unknown as ConvParamsLike,
+            params: paramsOf(conv_general_dilated_p, e.params),
           },
       );
     } else {

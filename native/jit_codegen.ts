@@ -12,7 +12,18 @@
  * @module
  */
 import type { TypedArray } from "../core/dtype.ts";
-import { type Fusion, type Group, MOVEMENT, type NEqn, type NVal, REDUCTIONS } from "./jit_plan.ts";
+import { paramsOf } from "../core/primitive.ts";
+import { reduce_sum_p } from "../core/prims/reduce.ts";
+import { broadcast_in_dim_p, transpose_p } from "../core/prims/structural.ts";
+import {
+  type Fusion,
+  type Group,
+  literalValue,
+  MOVEMENT,
+  type NEqn,
+  type NVal,
+  REDUCTIONS,
+} from "./jit_plan.ts";
 
 /** A generated loop: call `fn` with the arrays of `args` (reads, then writes). */
 export interface LoopKernel {
@@ -75,7 +86,7 @@ function _through(e: NEqn, a: Access, rank: number): Access | null {
   const x = e.inputs[0].aval, v = e.outputs[0].aval;
   switch (e.prim) {
     case "broadcast_in_dim": {
-      const bd = e.params.broadcastDimensions as number[];
+      const bd = paramsOf(broadcast_in_dim_p, e.params).broadcastDimensions;
       return {
         rows: x.shape.map((
           n,
@@ -85,7 +96,7 @@ function _through(e: NEqn, a: Access, rank: number): Access | null {
       };
     }
     case "transpose": {
-      const perm = e.params.perm as number[];
+      const perm = paramsOf(transpose_p, e.params).perm;
       const rows = new Array<readonly number[]>(x.ndim), base = new Array<number>(x.ndim);
       perm.forEach((p, d) => {
         rows[p] = a.rows[d];
@@ -216,7 +227,8 @@ export function generateLoop(f: Fusion, grp: Group): LoopKernel {
   let order = shape.map((_, i) => i), kept = rank;
   let red: (typeof REDUCTIONS)[string] | null = null;
   if (grp.kind === "reduce") {
-    const axes = grp.root!.params.axes as number[];
+    // the four reductions share ReduceParams: reduce_sum's description serves them all
+    const axes = paramsOf(reduce_sum_p, grp.root!.params).axes;
     order = [...order.filter((d) => !axes.includes(d)), ...axes];
     kept = rank - axes.length;
     red = REDUCTIONS[grp.root!.prim];
@@ -236,7 +248,7 @@ export function generateLoop(f: Fusion, grp: Group): LoopKernel {
       out = `r${loads.length}`;
       loads.push({ name: out, buf: v, lin: _linear(a, v.aval.shape, rank) });
     } else if (e.prim === "literal") {
-      const x = e.params.value as number;
+      const x = literalValue(e);
       const dt = v.aval.dtype;
       out = _num(dt === "f32" ? Math.fround(x) : dt === "bool" ? (x ? 1 : 0) : x);
     } else if (MOVEMENT.has(e.prim)) {

@@ -19,7 +19,11 @@
  */
 import { ShapedArray } from "../core/aval.ts";
 import type { Jaxpr, Var } from "../core/jaxpr.ts";
-import type { Params, Primitive } from "../core/primitive.ts";
+import { checkpoint_p, custom_jvp_call_p, custom_vjp_call_p } from "../core/custom.ts";
+import { jit_call_p } from "../core/jit_prim.ts";
+import { type Params, paramsOf, type Primitive } from "../core/primitive.ts";
+import { dot_general_p } from "../core/prims/linalg.ts";
+import { transpose_p } from "../core/prims/structural.ts";
 
 /** A value of the graph. */
 export interface NVal {
@@ -53,7 +57,17 @@ export interface NGraph {
   readonly outputs: readonly NVal[];
 }
 
-const _INLINED = new Set(["jit_call", "custom_jvp_call", "custom_vjp_call", "checkpoint"]);
+// call-like primitives whose jaxpr is inlined
+const _CALLS: ReadonlyMap<string, Primitive<{ readonly jaxpr: Jaxpr }>> = new Map(
+  [jit_call_p, custom_jvp_call_p, custom_vjp_call_p, checkpoint_p].map((p) => [p.name, p]),
+);
+
+/** The value of a `literal` equation (a scalar). */
+export function literalValue(e: NEqn): number {
+  const v = e.params.value;
+  if (typeof v !== "number") throw new Error(`internal: ${e.prim} has no literal value`);
+  return v;
+}
 
 /**
  * Flattens a jaxpr: constvars become leading inputs, calls are inlined, 0-d inputs with a known
@@ -88,8 +102,9 @@ export function flattenJaxpr(j: Jaxpr, literals?: readonly (number | undefined)[
     for (const e of jx.eqns) {
       const xs = e.inputs.map(read);
       let outs: NVal[];
-      if (_INLINED.has(e.prim.name) && e.params.jaxpr) {
-        outs = inline(e.params.jaxpr as Jaxpr, xs);
+      const call = _CALLS.get(e.prim.name);
+      if (call && e.params.jaxpr) {
+        outs = inline(paramsOf(call, e.params).jaxpr, xs);
       } else {
         outs = e.outputs.map((v) => fresh(v.aval));
         eqns.push({
@@ -135,10 +150,7 @@ function rewriteTransposedDots(g: NGraph): NGraph {
     const di = byOut.get(t.inputs[0]);
     const d = di === undefined ? null : eqns[di];
     if (!d || d.prim !== "dot_general") return;
-    const { contracting: [lc, rc], batch: [lb, rb] } = d.params as {
-      contracting: [number[], number[]];
-      batch: [number[], number[]];
-    };
+    const { contracting: [lc, rc], batch: [lb, rb] } = paramsOf(dot_general_p, d.params);
     const [a, b] = d.inputs;
     const nb = lb.length, nl = a.aval.ndim - nb - lc.length, nr = b.aval.ndim - nb - rc.length;
     const want = [
@@ -146,7 +158,7 @@ function rewriteTransposedDots(g: NGraph): NGraph {
       ...Array.from({ length: nr }, (_, i) => nb + nl + i),
       ...Array.from({ length: nl }, (_, i) => nb + i),
     ];
-    const perm = t.params.perm as number[];
+    const perm = paramsOf(transpose_p, t.params).perm;
     if (perm.length !== want.length || perm.some((p, i) => p !== want[i])) return;
     eqns[di!] = null;
     eqns[k] = {

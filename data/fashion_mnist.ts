@@ -17,6 +17,7 @@ export type { DataErrorKind } from "./idx.ts";
 export { DataError } from "./idx.ts";
 
 import { DataError, readIdx } from "./idx.ts";
+import { barText, stderrIsTty, stderrWriter } from "./_terminal.ts";
 
 /** The datasets this module knows. */
 export type MnistLikeName = "fashion-mnist" | "mnist";
@@ -308,14 +309,8 @@ function size(n: number, unit = n): string {
  */
 function progressBar(url: string, enabled: boolean) {
   const label = `denax: downloading ${url.split("/").at(-1)}`;
-  const tty = enabled && Deno.stderr.isTerminal();
-  const out = (s: string) => {
-    try {
-      Deno.stderr.writeSync(new TextEncoder().encode(s));
-    } catch {
-      // stderr closed: progress is best effort
-    }
-  };
+  const tty = enabled && stderrIsTty();
+  const out = stderrWriter();
   let last = 0;
   return {
     start(total: number | undefined) {
@@ -327,9 +322,7 @@ function progressBar(url: string, enabled: boolean) {
       if (!force && now - last < 100) return;
       last = now;
       if (total) {
-        const f = Math.min(1, got / total), w = 30, k = Math.round(f * w);
-        const bar = "=".repeat(Math.max(0, k - 1)) + (k > 0 ? (f < 1 ? ">" : "=") : "") +
-          " ".repeat(w - k);
+        const f = Math.min(1, got / total), bar = barText(f, 30);
         const pct = (f * 100).toFixed(0).padStart(3);
         out(`\r${label} [${bar}] ${pct}% ${size(got, total)}/${size(total)}`);
       } else {

@@ -10,6 +10,7 @@
  *
  * @module
  */
+import { barText, stderrIsTty, stderrWriter } from "../data/_terminal.ts";
 
 /** Options of {@link progressBar}. */
 export interface ProgressOptions {
@@ -39,38 +40,6 @@ export interface ProgressBar {
   endEpoch(logs: Readonly<Record<string, number>>): void;
   /** Prints a message on its own line (for early stopping, warnings). */
   message(text: string): void;
-}
-
-const encoder = new TextEncoder();
-
-/** The runtime's stderr where there is one (Deno; absent in a browser). */
-function stderr(): Partial<typeof Deno.stderr> | undefined {
-  return (globalThis as { Deno?: { stderr?: Partial<typeof Deno.stderr> } }).Deno?.stderr;
-}
-
-function defaultWrite(): (text: string) => void {
-  const err = stderr();
-  if (err?.writeSync) {
-    const writeSync = err.writeSync.bind(err);
-    return (text: string) => {
-      try {
-        const bytes = encoder.encode(text);
-        let done = 0;
-        while (done < bytes.length) done += writeSync(bytes.subarray(done));
-      } catch {
-        // stderr closed: progress is best effort
-      }
-    };
-  }
-  return (text: string) => console.error(text.replace(/^\r|\n$/g, ""));
-}
-
-function defaultTty(): boolean {
-  try {
-    return stderr()?.isTerminal?.() === true;
-  } catch {
-    return false;
-  }
 }
 
 /**
@@ -142,8 +111,8 @@ export function formatValue(v: number): string {
  * ```
  */
 export function progressBar(opts: ProgressOptions): ProgressBar {
-  const write = opts.write ?? defaultWrite();
-  const tty = opts.tty ?? defaultTty();
+  const write = opts.write ?? stderrWriter();
+  const tty = opts.tty ?? stderrIsTty();
   const width = opts.width ?? 24;
   const now = opts.now ?? (() => performance.now());
   const { epochs, steps, batchSize } = opts;
@@ -162,9 +131,7 @@ export function progressBar(opts: ProgressOptions): ProgressBar {
         Number.isFinite(rate) ? Math.round(rate) : "--"
       } ex/s ETA ${formatDuration(eta)}`;
       if (tty) {
-        const f = steps > 0 ? Math.min(1, step / steps) : 1, k = Math.round(f * width);
-        const bar = "=".repeat(Math.max(0, k - 1)) + (k > 0 ? (f < 1 ? ">" : "=") : "") +
-          " ".repeat(width - k);
+        const bar = barText(steps > 0 ? step / steps : 1, width);
         write(`\r${head()} [${bar}] ${stats}\x1b[K`);
         drawn = true;
       } else {

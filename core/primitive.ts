@@ -88,9 +88,9 @@ export interface PrimitiveDef<P extends Params = Params> extends PrimitiveRules<
   /**
    * The keys of the params, checked at `bind` in strict and checked modes (`DENAX_STRICT=1`,
    * `DENAX_CHECKS=1`): a missing required key or an unknown key is an error naming the
-   * primitive. Absent means unchecked.
+   * primitive. `{}` for a primitive without params.
    */
-  readonly params?: ParamSpec<P>;
+  readonly params: ParamSpec<P>;
 }
 
 /** A primitive: a name and its rules; `P` is the type of its params. */
@@ -102,8 +102,8 @@ export interface Primitive<P extends Params = Params> extends PrimitiveRules<P> 
    * when `symbolicZeros` is set, instantiated otherwise.
    */
   jvp?(primals: Tensor[], tangents: (Tensor | null)[], params: P): [Tensor[], (Tensor | null)[]];
-  /** The keys of its params (see {@linkcode PrimitiveDef}); absent means unchecked. */
-  readonly params?: Readonly<Record<string, "required" | "optional">>;
+  /** The keys of its params (see {@linkcode PrimitiveDef}). */
+  readonly params: Readonly<Record<string, "required" | "optional">>;
 }
 
 /** A primitive that takes no params (`bind(neg_p, [x])`). */
@@ -134,7 +134,7 @@ export function definePrimitive<P extends Params = Params>(
 
 /**
  * Checks params against the primitive's description: every required key present (and not
- * undefined), no unknown key. Primitives without a description accept anything.
+ * undefined), no unknown key.
  *
  * @param prim The primitive.
  * @param params The params as bound.
@@ -143,7 +143,6 @@ export function definePrimitive<P extends Params = Params>(
  */
 export function checkParams(prim: Primitive, params: Params, allowUnknown = false): void {
   const spec = prim.params;
-  if (!spec) return;
   const expected = () => {
     const keys = Object.entries(spec).map(([k, r]) => (r === "optional" ? `${k}?` : k));
     return keys.length ? `its params are {${keys.join(", ")}}` : "it takes no params";

@@ -12,8 +12,8 @@ import { TracerLeakError } from "./errors.ts";
 import {
   checkParams,
   type NoParams,
-  type Params,
   paramChecks,
+  type Params,
   type Primitive,
 } from "./primitive.ts";
 import { consumedError, Tensor, Tracer } from "./tensor.ts";

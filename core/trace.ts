@@ -113,7 +113,7 @@ export type ParamsArg<P extends Params> = NoParams extends P ? [params?: P] : [p
 export function bind<P extends Params>(
   prim: Primitive<P>,
   args: Tensor[],
-  ...[params = {} as P]: ParamsArg<P>
+  ...rest: ParamsArg<P>
 ): Tensor[] {
   for (const a of args) {
     if (!(a instanceof Tensor)) {
@@ -122,6 +122,7 @@ export function bind<P extends Params>(
     if (a instanceof Tracer && !a._interp.active) throw leakError(prim, a);
     if (a._consumed !== undefined) throw consumedError(prim.name, a);
   }
+  const params: Params = rest[0] ?? {};
   if (paramChecks()) checkParams(prim, params);
   return _current.process(prim, args, params);
 }

@@ -55,8 +55,14 @@ export interface StepOptions {
  * ```ts
  * import { np } from "@denax/denax";
  * import { step } from "@denax/denax/nn";
- * console.log(await step(np.array([-1, 0, 2])).toArray()); // [0, 1, 1]
- * console.log(await step(np.array([-1, 0, 2]), { strict: true }).toArray()); // [0, 0, 1]
+ * const y = step(np.array([-1, 0, 2]));
+ * console.log(await y.toArray()); // [0, 1, 1]
+ * const err = await y.sub([0, 1, 1]).abs().max().item();
+ * if (Number(err) > 1e-5) throw new Error(`off by ${err}`);
+ * const out = step(np.array([-1, 0, 2]), { strict: true });
+ * console.log(await out.toArray()); // [0, 0, 1]
+ * const diff = await out.sub([0, 0, 1]).abs().max().item();
+ * if (Number(diff) > 1e-5) throw new Error(`off by ${diff}`);
  * ```
  */
 export function step(x: TensorLike, opts: StepOptions = {}): Tensor {
@@ -89,7 +95,10 @@ export interface SigmoidOptions {
  * ```ts
  * import { np } from "@denax/denax";
  * import { sigmoid } from "@denax/denax/nn";
- * console.log(await sigmoid(np.array([0, 1000, -1000])).toArray()); // [0.5, 1, 0]
+ * const y = sigmoid(np.array([0, 1000, -1000]));
+ * console.log(await y.toArray()); // [0.5, 1, 0]
+ * const err = await y.sub([0.5, 1, 0]).abs().max().item();
+ * if (Number(err) > 1e-5) throw new Error(`off by ${err}`);
  * ```
  */
 export function sigmoid(x: TensorLike, opts: SigmoidOptions = {}): Tensor {
@@ -108,7 +117,10 @@ export function sigmoid(x: TensorLike, opts: SigmoidOptions = {}): Tensor {
  * ```ts
  * import { np } from "@denax/denax";
  * import { logSigmoid } from "@denax/denax/nn";
- * console.log(await logSigmoid(np.array([-1000, 0])).toArray()); // [-1000, -0.6931472]
+ * const y = logSigmoid(np.array([-1000, 0]));
+ * console.log(await y.toArray()); // [-1000, -0.6931472]
+ * const err = await y.sub([-1000, -0.6931472]).abs().max().item();
+ * if (Number(err) > 0.01) throw new Error(`off by ${err}`);
  * ```
  */
 export function logSigmoid(x: TensorLike): Tensor {
@@ -124,7 +136,10 @@ export function logSigmoid(x: TensorLike): Tensor {
  * ```ts
  * import { np } from "@denax/denax";
  * import { identity } from "@denax/denax/nn";
- * console.log(await identity(np.array([-2, 3])).toArray()); // [-2, 3]
+ * const y = identity(np.array([-2, 3]));
+ * console.log(await y.toArray()); // [-2, 3]
+ * const err = await y.sub([-2, 3]).abs().max().item();
+ * if (Number(err) > 1e-4) throw new Error(`off by ${err}`);
  * ```
  */
 export function identity(x: Tensor): Tensor {
@@ -144,7 +159,10 @@ export function identity(x: Tensor): Tensor {
  * ```ts
  * import { np } from "@denax/denax";
  * import { relu } from "@denax/denax/nn";
- * console.log(await relu(np.array([-1, 0, 2])).toArray()); // [0, 0, 2]
+ * const y = relu(np.array([-1, 0, 2]));
+ * console.log(await y.toArray()); // [0, 0, 2]
+ * const err = await y.sub([0, 0, 2]).abs().max().item();
+ * if (Number(err) > 1e-4) throw new Error(`off by ${err}`);
  * ```
  */
 export function relu(x: TensorLike): Tensor {
@@ -164,7 +182,10 @@ export function relu(x: TensorLike): Tensor {
  * ```ts
  * import { np } from "@denax/denax";
  * import { leakyRelu } from "@denax/denax/nn";
- * console.log(await leakyRelu(np.array([-100, 3])).toArray()); // [-1, 3]
+ * const y = leakyRelu(np.array([-100, 3]));
+ * console.log(await y.toArray()); // [-1, 3]
+ * const err = await y.sub([-1, 3]).abs().max().item();
+ * if (Number(err) > 1e-4) throw new Error(`off by ${err}`);
  * ```
  */
 export function leakyRelu(x: TensorLike, negativeSlope = 0.01): Tensor {
@@ -184,7 +205,10 @@ export function leakyRelu(x: TensorLike, negativeSlope = 0.01): Tensor {
  * ```ts
  * import { np } from "@denax/denax";
  * import { prelu } from "@denax/denax/nn";
- * console.log(await prelu(np.array([-2, 3]), np.array(0.25)).toArray()); // [-0.5, 3]
+ * const y = prelu(np.array([-2, 3]), np.array(0.25));
+ * console.log(await y.toArray()); // [-0.5, 3]
+ * const err = await y.sub([-0.5, 3]).abs().max().item();
+ * if (Number(err) > 1e-4) throw new Error(`off by ${err}`);
  * ```
  */
 export function prelu(x: TensorLike, alpha: TensorLike): Tensor {
@@ -205,7 +229,10 @@ export function prelu(x: TensorLike, alpha: TensorLike): Tensor {
  * ```ts
  * import { np } from "@denax/denax";
  * import { elu } from "@denax/denax/nn";
- * console.log(await elu(np.array([-1000, 0, 2])).toArray()); // [-1, 0, 2]
+ * const y = elu(np.array([-1000, 0, 2]));
+ * console.log(await y.toArray()); // [-1, 0, 2]
+ * const err = await y.sub([-1, 0, 2]).abs().max().item();
+ * if (Number(err) > 1e-4) throw new Error(`off by ${err}`);
  * ```
  */
 export function elu(x: TensorLike, alpha = 1): Tensor {
@@ -232,7 +259,10 @@ const SELU_SCALE = 1.0507009873554804934193349852946;
  * ```ts
  * import { np } from "@denax/denax";
  * import { selu } from "@denax/denax/nn";
- * console.log(await selu(np.array([1])).toArray()); // [1.050701]
+ * const y = selu(np.array([1]));
+ * console.log(await y.toArray()); // [1.050701]
+ * const err = await y.sub([1.050701]).abs().max().item();
+ * if (Number(err) > 1e-4) throw new Error(`off by ${err}`);
  * ```
  */
 export function selu(x: TensorLike): Tensor {
@@ -260,8 +290,14 @@ export interface GeluOptions {
  * ```ts
  * import { np } from "@denax/denax";
  * import { gelu } from "@denax/denax/nn";
- * console.log(await gelu(np.array([1])).toArray()); // [0.8413447]
- * console.log(await gelu(np.array([1]), { approximate: true }).toArray()); // [0.8411920]
+ * const y = gelu(np.array([1]));
+ * console.log(await y.toArray()); // [0.8413447]
+ * const err = await y.sub([0.8413447]).abs().max().item();
+ * if (Number(err) > 1e-5) throw new Error(`off by ${err}`);
+ * const out = gelu(np.array([1]), { approximate: true });
+ * console.log(await out.toArray()); // [0.8411920]
+ * const diff = await out.sub([0.8411920]).abs().max().item();
+ * if (Number(diff) > 1e-5) throw new Error(`off by ${diff}`);
  * ```
  */
 export function gelu(x: TensorLike, opts: GeluOptions = {}): Tensor {
@@ -285,7 +321,10 @@ export function gelu(x: TensorLike, opts: GeluOptions = {}): Tensor {
  * ```ts
  * import { np } from "@denax/denax";
  * import { silu } from "@denax/denax/nn";
- * console.log(await silu(np.array([0, 1000])).toArray()); // [0, 1000]
+ * const y = silu(np.array([0, 1000]));
+ * console.log(await y.toArray()); // [0, 1000]
+ * const err = await y.sub([0, 1000]).abs().max().item();
+ * if (Number(err) > 0.01) throw new Error(`off by ${err}`);
  * ```
  */
 export function silu(x: TensorLike): Tensor {
@@ -304,7 +343,10 @@ export function silu(x: TensorLike): Tensor {
  * ```ts
  * import { np } from "@denax/denax";
  * import { swish } from "@denax/denax/nn";
- * console.log(await swish(np.array([1]), 2).toArray()); // [0.8807971]
+ * const y = swish(np.array([1]), 2);
+ * console.log(await y.toArray()); // [0.8807971]
+ * const err = await y.sub([0.8807971]).abs().max().item();
+ * if (Number(err) > 1e-5) throw new Error(`off by ${err}`);
  * ```
  */
 export function swish(x: TensorLike, beta = 1): Tensor {
@@ -334,7 +376,10 @@ export interface SoftplusOptions {
  * ```ts
  * import { np } from "@denax/denax";
  * import { softplus } from "@denax/denax/nn";
- * console.log(await softplus(np.array([-1000, 0, 1000])).toArray()); // [0, 0.6931472, 1000]
+ * const y = softplus(np.array([-1000, 0, 1000]));
+ * console.log(await y.toArray()); // [0, 0.6931472, 1000]
+ * const err = await y.sub([0, 0.6931472, 1000]).abs().max().item();
+ * if (Number(err) > 0.01) throw new Error(`off by ${err}`);
  * ```
  */
 export function softplus(x: TensorLike, opts: SoftplusOptions = {}): Tensor {
@@ -356,7 +401,10 @@ export function softplus(x: TensorLike, opts: SoftplusOptions = {}): Tensor {
  * ```ts
  * import { np } from "@denax/denax";
  * import { softsign } from "@denax/denax/nn";
- * console.log(await softsign(np.array([-3, 1])).toArray()); // [-0.75, 0.5]
+ * const y = softsign(np.array([-3, 1]));
+ * console.log(await y.toArray()); // [-0.75, 0.5]
+ * const err = await y.sub([-0.75, 0.5]).abs().max().item();
+ * if (Number(err) > 1e-5) throw new Error(`off by ${err}`);
  * ```
  */
 export function softsign(x: TensorLike): Tensor {
@@ -373,7 +421,10 @@ export function softsign(x: TensorLike): Tensor {
  * ```ts
  * import { np } from "@denax/denax";
  * import { tanh } from "@denax/denax/nn";
- * console.log(await tanh(np.array([0, 1000])).toArray()); // [0, 1]
+ * const y = tanh(np.array([0, 1000]));
+ * console.log(await y.toArray()); // [0, 1]
+ * const err = await y.sub([0, 1]).abs().max().item();
+ * if (Number(err) > 1e-5) throw new Error(`off by ${err}`);
  * ```
  */
 export function tanh(x: TensorLike): Tensor {
@@ -400,7 +451,10 @@ export interface HardTanhOptions {
  * ```ts
  * import { np } from "@denax/denax";
  * import { hardTanh } from "@denax/denax/nn";
- * console.log(await hardTanh(np.array([-3, 0.5, 3])).toArray()); // [-1, 0.5, 1]
+ * const y = hardTanh(np.array([-3, 0.5, 3]));
+ * console.log(await y.toArray()); // [-1, 0.5, 1]
+ * const err = await y.sub([-1, 0.5, 1]).abs().max().item();
+ * if (Number(err) > 1e-5) throw new Error(`off by ${err}`);
  * ```
  */
 export function hardTanh(x: TensorLike, opts: HardTanhOptions = {}): Tensor {
@@ -434,8 +488,14 @@ const _axisOf = (o: SoftmaxOptions | Axis): Axis =>
  * ```ts
  * import { np } from "@denax/denax";
  * import { softmax } from "@denax/denax/nn";
- * console.log(await softmax(np.array([1000, 1000, -1000])).toArray()); // [0.5, 0.5, 0]
- * console.log(await softmax(np.zeros([2, 2]), { axis: 0 }).toArray()); // [[0.5, 0.5], [0.5, 0.5]]
+ * const y = softmax(np.array([1000, 1000, -1000]));
+ * console.log(await y.toArray()); // [0.5, 0.5, 0]
+ * const err = await y.sub([0.5, 0.5, 0]).abs().max().item();
+ * if (Number(err) > 1e-5) throw new Error(`off by ${err}`);
+ * const out = softmax(np.zeros([2, 2]), { axis: 0 });
+ * console.log(await out.toArray()); // [[0.5, 0.5], [0.5, 0.5]]
+ * const diff = await out.sub([[0.5, 0.5], [0.5, 0.5]]).abs().max().item();
+ * if (Number(diff) > 1e-5) throw new Error(`off by ${diff}`);
  * ```
  */
 export function softmax(x: TensorLike, opts?: SoftmaxOptions): Tensor;
@@ -461,8 +521,14 @@ export function softmax(x: TensorLike, opts: SoftmaxOptions | Axis = {}): Tensor
  * ```ts
  * import { np } from "@denax/denax";
  * import { logSoftmax } from "@denax/denax/nn";
- * console.log(await logSoftmax(np.array([1000, -1000])).toArray()); // [0, -2000]
- * console.log(await logSoftmax(np.zeros([1, 2]), { axis: 1 }).toArray()); // [[-0.693…, -0.693…]]
+ * const y = logSoftmax(np.array([1000, -1000]));
+ * console.log(await y.toArray()); // [0, -2000]
+ * const err = await y.sub([0, -2000]).abs().max().item();
+ * if (Number(err) > 1e-3) throw new Error(`off by ${err}`);
+ * const z = logSoftmax(np.zeros([1, 2]), { axis: 1 });
+ * console.log(await z.toArray()); // [[-0.693…, -0.693…]]: ln ½
+ * const diff = await z.sub([[-Math.LN2, -Math.LN2]]).abs().max().item();
+ * if (Number(diff) > 1e-6) throw new Error(`off by ${diff}`);
  * ```
  */
 export function logSoftmax(x: TensorLike, opts?: SoftmaxOptions): Tensor;
@@ -496,7 +562,10 @@ export interface OneHotOptions {
  * ```ts
  * import { np } from "@denax/denax";
  * import { oneHot } from "@denax/denax/nn";
- * console.log(await oneHot(np.array([2, 0], "i32"), 3).toArray()); // [[0, 0, 1], [1, 0, 0]]
+ * const y = oneHot(np.array([2, 0], "i32"), 3);
+ * console.log(await y.toArray()); // [[0, 0, 1], [1, 0, 0]]
+ * const err = await y.sub([[0, 0, 1], [1, 0, 0]]).abs().max().item();
+ * if (Number(err) > 1e-5) throw new Error(`off by ${err}`);
  * ```
  */
 export function oneHot(labels: TensorLike, numClasses: number, opts: OneHotOptions = {}): Tensor {
@@ -545,6 +614,8 @@ export interface StochasticBinaryOptions {
  * import { stochasticBinary } from "@denax/denax/nn";
  * const s = stochasticBinary(random.key(0), np.array([0, 1, 0, 1]));
  * console.log(await s.toArray()); // [0, 1, 0, 1]
+ * const err = await s.sub([0, 1, 0, 1]).abs().max().item();
+ * if (Number(err) > 1e-5) throw new Error(`off by ${err}`);
  * ```
  */
 export function stochasticBinary(

@@ -49,6 +49,8 @@ const NEG = -0.7 * 3.4028234663852886e38;
  *
  * const w = maskedSoftmax(np.zeros([1, 2, 4]), np.array([[2, 3]]));
  * console.log(await w.toArray()); // ≈ [[[0.5, 0.5, 0, 0], [0.333, 0.333, 0.333, 0]]]
+ * const err = await w.sub([[[0.5, 0.5, 0, 0], [0.333, 0.333, 0.333, 0]]]).abs().max().item();
+ * if (Number(err) > 0.001) throw new Error(`off by ${err}`);
  * ```
  */
 export function maskedSoftmax(scores: Tensor, validLens?: Tensor): Tensor {
@@ -116,6 +118,8 @@ export interface AttentionOptions {
  *
  * const w = attentionWeights(np.ones([3, 2]), np.ones([3, 2]), { causal: true });
  * console.log(await w.toArray()); // ≈ [[1, 0, 0], [0.5, 0.5, 0], [0.333, 0.333, 0.333]]
+ * const err = await w.sub([[1, 0, 0], [0.5, 0.5, 0], [0.333, 0.333, 0.333]]).abs().max().item();
+ * if (Number(err) > 0.001) throw new Error(`off by ${err}`);
  * ```
  */
 export function attentionWeights(q: Tensor, k: Tensor, opts: AttentionOptions = {}): Tensor {
@@ -180,6 +184,8 @@ function _attend(op: string, q: Tensor, k: Tensor, v: Tensor, o: AttentionOption
  * const q = np.array([[1, 0]]), k = np.array([[1, 0], [0, 1]]), v = np.array([[10], [20]]);
  * const o = scaledDotProductAttention(q, k, v, { mask: np.array([[true, false]]) });
  * console.log(await o.toArray()); // [[10]]
+ * const err = await o.sub([[10]]).abs().max().item();
+ * if (Number(err) > 1e-4) throw new Error(`off by ${err}`);
  * ```
  */
 export function scaledDotProductAttention(
@@ -208,7 +214,10 @@ export function scaledDotProductAttention(
  * import { dotProductAttention } from "@denax/denax/nn";
  *
  * const q = np.array([[0, 0]]), k = np.array([[1, 0], [0, 1]]), v = np.array([[10], [20]]);
- * console.log(await dotProductAttention(q, k, v).toArray()); // [[15]]
+ * const y = dotProductAttention(q, k, v);
+ * console.log(await y.toArray()); // [[15]]
+ * const err = await y.sub([[15]]).abs().max().item();
+ * if (Number(err) > 0.001) throw new Error(`off by ${err}`);
  * ```
  */
 export function dotProductAttention(
@@ -312,6 +321,7 @@ const _ADDITIVEATTENTION_KEYS: ReadonlySet<string> = new Set([
  *   values: np.ones([2, 5, 6]),
  * }, { validLens: np.array([2, 5]) });
  * console.log(String(output), String(weights)); // Tensor(f32[2,1,6]) Tensor(f32[2,1,5])
+ * if (`${output} ${weights}` !== "Tensor(f32[2,1,6]) Tensor(f32[2,1,5])") throw new Error(`got ${output} ${weights}`);
  * ```
  */
 export function additiveAttention(config: AdditiveAttentionConfig): AdditiveAttentionLayer {
@@ -521,6 +531,7 @@ const _MULTIHEADATTENTION_KEYS: ReadonlySet<string> = new Set([
  *   [false, true, true, true, true]]);
  * const { output, weights } = mha.apply(p, x, { keyPaddingMask: pad });
  * console.log(String(output), String(weights)); // Tensor(f32[3,5,8]) Tensor(f32[3,5,5])
+ * if (`${output} ${weights}` !== "Tensor(f32[3,5,8]) Tensor(f32[3,5,5])") throw new Error(`got ${output} ${weights}`);
  * ```
  */
 export function multiHeadAttention(config: MultiHeadAttentionConfig): MultiHeadAttentionLayer {

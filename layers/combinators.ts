@@ -103,7 +103,9 @@ function _applyChild(
  *   linear({ inFeatures: 8, outFeatures: 2 }),
  * ]);
  * const params = mlp.init(random.key(0)); // [{ weight, bias }, {}, { weight, bias }]
- * console.log(String(mlp.apply(params, np.ones([3, 4])))); // Tensor(f32[3,2])
+ * const y = mlp.apply(params, np.ones([3, 4]));
+ * console.log(String(y)); // Tensor(f32[3,2])
+ * if (String(y) !== "Tensor(f32[3,2])") throw new Error(`got ${y}`);
  * ```
  */
 export function sequential<const L extends readonly LayerLike[]>(
@@ -185,7 +187,9 @@ export interface ResidualState<I = State, S = State> {
  *
  * const block = residual(linear({ inFeatures: 4, outFeatures: 4 }));
  * const params = block.init(random.key(0)); // { inner: { weight, bias }, shortcut: {} }
- * console.log(String(block.apply(params, np.ones([2, 4])))); // Tensor(f32[2,4])
+ * const y = block.apply(params, np.ones([2, 4]));
+ * console.log(String(y)); // Tensor(f32[2,4])
+ * if (String(y) !== "Tensor(f32[2,4])") throw new Error(`got ${y}`);
  * ```
  */
 export function residual<I extends LayerLike, S extends LayerLike = Layer<Record<string, never>>>(
@@ -326,6 +330,7 @@ function _multiBranch<Out>(
  * const heads = parallel([linear({ inFeatures: 4, outFeatures: 2 }), (x) => x.sum({ axis: 1 })]);
  * const [a, b] = heads.apply(heads.init(random.key(0)), np.ones([3, 4]));
  * console.log(String(a), String(b)); // Tensor(f32[3,2]) Tensor(f32[3])
+ * if (`${a} ${b}` !== "Tensor(f32[3,2]) Tensor(f32[3])") throw new Error(`got ${a} ${b}`);
  * ```
  */
 export function parallel<const L extends readonly LayerLike[]>(
@@ -384,6 +389,7 @@ export interface ConcatOptions {
  * ]);
  * const y = block.apply(block.init(random.key(0)), np.ones([2, 3, 8, 8]));
  * console.log(String(y)); // Tensor(f32[2,9,8,8])
+ * if (String(y) !== "Tensor(f32[2,9,8,8])") throw new Error(`got ${y}`);
  * ```
  */
 export function concat<const L extends readonly LayerLike[]>(

@@ -205,6 +205,7 @@ const _CONV1D_KEYS: ReadonlySet<string> = new Set([
  * const conv = conv1d({ inChannels: 2, outChannels: 4, kernelSize: 3, padding: "same" });
  * const y = conv.apply(conv.init(random.key(0)), np.ones([8, 2, 10]));
  * console.log(String(y)); // Tensor(f32[8,4,10])
+ * if (String(y) !== "Tensor(f32[8,4,10])") throw new Error(`got ${y}`);
  * ```
  */
 export function conv1d(config: ConvConfig): Layer<ConvParams> {
@@ -248,6 +249,7 @@ const _CONV2D_KEYS: ReadonlySet<string> = new Set([
  * const conv = conv2d({ inChannels: 3, outChannels: 8, kernelSize: 3, stride: 2, padding: 1 });
  * const y = conv.apply(conv.init(random.key(0)), np.ones([4, 3, 32, 32]));
  * console.log(String(y)); // Tensor(f32[4,8,16,16])
+ * if (String(y) !== "Tensor(f32[4,8,16,16])") throw new Error(`got ${y}`);
  * ```
  */
 export function conv2d(config: ConvConfig): Layer<ConvParams> {
@@ -322,6 +324,7 @@ const _CONVTRANSPOSE2D_KEYS: ReadonlySet<string> = new Set([
  * });
  * const y = up.apply(up.init(random.key(0)), np.ones([4, 8, 16, 16]));
  * console.log(String(y)); // Tensor(f32[4,3,32,32])
+ * if (String(y) !== "Tensor(f32[4,3,32,32])") throw new Error(`got ${y}`);
  * ```
  */
 export function convTranspose2d(config: ConvTransposeConfig): Layer<ConvParams> {
@@ -536,7 +539,10 @@ const _MAXPOOL1D_KEYS: ReadonlySet<string> = new Set([
  * import { maxPool1d } from "@denax/denax/nn";
  *
  * const pool = maxPool1d({ kernelSize: 2 });
- * console.log(await pool.apply({}, np.array([[1, 5, 2, 3, 9]])).toArray()); // [[5, 3]]
+ * const y = pool.apply({}, np.array([[1, 5, 2, 3, 9]]));
+ * console.log(await y.toArray()); // [[5, 3]]
+ * const err = await y.sub([[5, 3]]).abs().max().item();
+ * if (Number(err) > 1e-4) throw new Error(`off by ${err}`);
  * ```
  */
 export function maxPool1d(config: MaxPoolConfig): Layer<NoParams> {
@@ -567,7 +573,10 @@ const _MAXPOOL2D_KEYS: ReadonlySet<string> = new Set([
  * import { maxPool2d } from "@denax/denax/nn";
  *
  * const x = np.reshape(np.arange(16, undefined, 1, "f32"), [1, 1, 4, 4]);
- * console.log(await maxPool2d({ kernelSize: 2 }).apply({}, x).toArray()); // [[[[5, 7], [13, 15]]]]
+ * const y = maxPool2d({ kernelSize: 2 }).apply({}, x);
+ * console.log(await y.toArray()); // [[[[5, 7], [13, 15]]]]
+ * const err = await y.sub([[[[5, 7], [13, 15]]]]).abs().max().item();
+ * if (Number(err) > 0.001) throw new Error(`off by ${err}`);
  * ```
  */
 export function maxPool2d(config: MaxPoolConfig): Layer<NoParams> {
@@ -604,9 +613,15 @@ const _AVGPOOL1D_KEYS: ReadonlySet<string> = new Set([
  * import { avgPool1d } from "@denax/denax/nn";
  *
  * const x = np.array([[1, 2, 3, 4]]);
- * console.log(await avgPool1d({ kernelSize: 2 }).apply({}, x).toArray()); // [[1.5, 3.5]]
+ * const y = avgPool1d({ kernelSize: 2 }).apply({}, x);
+ * console.log(await y.toArray()); // [[1.5, 3.5]]
+ * const err = await y.sub([[1.5, 3.5]]).abs().max().item();
+ * if (Number(err) > 1e-4) throw new Error(`off by ${err}`);
  * const noPad = avgPool1d({ kernelSize: 2, padding: 1, countIncludePad: false });
- * console.log(await noPad.apply({}, x).toArray()); // [[1, 2.5, 4]]
+ * const out = noPad.apply({}, x);
+ * console.log(await out.toArray()); // [[1, 2.5, 4]]
+ * const diff = await out.sub([[1, 2.5, 4]]).abs().max().item();
+ * if (Number(diff) > 1e-4) throw new Error(`off by ${diff}`);
  * ```
  */
 export function avgPool1d(config: AvgPoolConfig): Layer<NoParams> {
@@ -638,7 +653,10 @@ const _AVGPOOL2D_KEYS: ReadonlySet<string> = new Set([
  * import { avgPool2d } from "@denax/denax/nn";
  *
  * const x = np.reshape(np.arange(16, undefined, 1, "f32"), [1, 1, 4, 4]);
- * console.log(await avgPool2d({ kernelSize: 2 }).apply({}, x).toArray()); // [[[[2.5, 4.5], [10.5, 12.5]]]]
+ * const y = avgPool2d({ kernelSize: 2 }).apply({}, x);
+ * console.log(await y.toArray()); // [[[[2.5, 4.5], [10.5, 12.5]]]]
+ * const err = await y.sub([[[[2.5, 4.5], [10.5, 12.5]]]]).abs().max().item();
+ * if (Number(err) > 0.001) throw new Error(`off by ${err}`);
  * ```
  */
 export function avgPool2d(config: AvgPoolConfig): Layer<NoParams> {
@@ -682,7 +700,10 @@ const _ADAPTIVEAVGPOOL2D_KEYS: ReadonlySet<string> = new Set(["outputSize"]);
  *
  * const pool = adaptiveAvgPool2d({ outputSize: [1, 2] });
  * const x = np.reshape(np.arange(6, undefined, 1, "f32"), [1, 2, 3]);
- * console.log(await pool.apply({}, x).toArray()); // [[[2, 3]]]
+ * const y = pool.apply({}, x);
+ * console.log(await y.toArray()); // [[[2, 3]]]
+ * const err = await y.sub([[[2, 3]]]).abs().max().item();
+ * if (Number(err) > 1e-4) throw new Error(`off by ${err}`);
  * ```
  */
 export function adaptiveAvgPool2d(config: AdaptiveAvgPoolConfig): Layer<NoParams> {
@@ -744,7 +765,10 @@ const _GLOBALAVGPOOL_KEYS: ReadonlySet<string> = new Set(["spatialDims", "keepdi
  * import { globalAvgPool } from "@denax/denax/nn";
  *
  * const x = np.reshape(np.arange(8, undefined, 1, "f32"), [1, 2, 2, 2]);
- * console.log(await globalAvgPool().apply({}, x).toArray()); // [[1.5, 5.5]]
+ * const y = globalAvgPool().apply({}, x);
+ * console.log(await y.toArray()); // [[1.5, 5.5]]
+ * const err = await y.sub([[1.5, 5.5]]).abs().max().item();
+ * if (Number(err) > 1e-4) throw new Error(`off by ${err}`);
  * ```
  */
 export function globalAvgPool(config: GlobalAvgPoolConfig = {}): Layer<NoParams> {

@@ -68,7 +68,10 @@ const _EMBEDDING_KEYS: ReadonlySet<string> = new Set([
  * const params = emb.init(random.key(0));
  * const y = emb.apply(params, np.array([[0, 2], [5, 0]], { dtype: "i32" }));
  * console.log(String(y)); // Tensor(f32[2,2,3])
- * console.log(await y.toArray().then((a: any) => a[0][0])); // [0, 0, 0]
+ * if (String(y) !== "Tensor(f32[2,2,3])") throw new Error(`got ${y}`);
+ * const pad = Array.from(await y.data()).slice(0, 3); // the row of index 0, the padding
+ * console.log(pad); // [0, 0, 0]
+ * if (pad.some((v) => v !== 0)) throw new Error(`the padding row is ${pad}`);
  * ```
  */
 export function embedding(config: EmbeddingConfig): Layer<EmbeddingParams> {

@@ -12,6 +12,7 @@
  * const w = glorotUniform()(random.key(0), [256, 784]); // f32[256,784], [out, in]
  * const b = zeros(random.key(1), [256]);
  * console.log(String(w), String(b)); // Tensor(f32[256,784]) Tensor(f32[256])
+ * if (`${w} ${b}` !== "Tensor(f32[256,784]) Tensor(f32[256])") throw new Error(`got ${w} ${b}`);
  * ```
  *
  * Fans follow PyTorch's `_calculate_fan_in_and_fan_out` for weights laid out
@@ -68,7 +69,9 @@ function _float(op: string, dtype: DType | undefined): void {
  * @example
  * ```ts
  * import { computeFans } from "./init.ts";
- * console.log(computeFans([16, 3, 5, 5])); // { fanIn: 75, fanOut: 400 }
+ * const { fanIn, fanOut } = computeFans([16, 3, 5, 5]);
+ * console.log(fanIn, fanOut); // 75 400
+ * if (fanIn !== 75 || fanOut !== 400) throw new Error(`got ${fanIn} ${fanOut}`);
  * ```
  */
 export function computeFans(shape: readonly number[]): { fanIn: number; fanOut: number } {
@@ -94,7 +97,9 @@ export function computeFans(shape: readonly number[]): { fanIn: number; fanOut: 
  * @example
  * ```ts
  * import { calculateGain } from "./init.ts";
- * console.log(calculateGain("relu"), calculateGain("tanh")); // 1.4142135623730951 1.6666666666666667
+ * const relu = calculateGain("relu"), tanh = calculateGain("tanh");
+ * console.log(relu, tanh); // 1.4142135623730951 1.6666666666666667
+ * if (relu !== Math.SQRT2 || tanh !== 5 / 3) throw new Error(`got ${relu} ${tanh}`);
  * ```
  */
 export function calculateGain(nonlinearity: Nonlinearity, param?: number): number {
@@ -138,7 +143,10 @@ export function calculateGain(nonlinearity: Nonlinearity, param?: number): numbe
  * ```ts
  * import { random } from "@denax/denax";
  * import { zeros } from "./init.ts";
- * console.log(await zeros(random.key(0), [2]).toArray()); // [0, 0]
+ * const y = zeros(random.key(0), [2]);
+ * console.log(await y.toArray()); // [0, 0]
+ * const err = await y.sub([0, 0]).abs().max().item();
+ * if (Number(err) > 1e-5) throw new Error(`off by ${err}`);
  * ```
  */
 export function zeros(_key: Tensor, shape: readonly number[], dtype: DType = "f32"): Tensor {
@@ -156,7 +164,10 @@ export function zeros(_key: Tensor, shape: readonly number[], dtype: DType = "f3
  * ```ts
  * import { random } from "@denax/denax";
  * import { ones } from "./init.ts";
- * console.log(await ones(random.key(0), [2]).toArray()); // [1, 1]
+ * const y = ones(random.key(0), [2]);
+ * console.log(await y.toArray()); // [1, 1]
+ * const err = await y.sub([1, 1]).abs().max().item();
+ * if (Number(err) > 1e-5) throw new Error(`off by ${err}`);
  * ```
  */
 export function ones(_key: Tensor, shape: readonly number[], dtype: DType = "f32"): Tensor {
@@ -172,7 +183,10 @@ export function ones(_key: Tensor, shape: readonly number[], dtype: DType = "f32
  * ```ts
  * import { random } from "@denax/denax";
  * import { constant } from "./init.ts";
- * console.log(await constant(0.5)(random.key(0), [2]).toArray()); // [0.5, 0.5]
+ * const y = constant(0.5)(random.key(0), [2]);
+ * console.log(await y.toArray()); // [0.5, 0.5]
+ * const err = await y.sub([0.5, 0.5]).abs().max().item();
+ * if (Number(err) > 1e-5) throw new Error(`off by ${err}`);
  * ```
  */
 export function constant(value: number): Initializer {
@@ -192,7 +206,9 @@ export function constant(value: number): Initializer {
  * import { random } from "@denax/denax";
  * import { uniform } from "./init.ts";
  * const w = uniform(-0.1, 0.1)(random.key(0), [1000]);
- * console.log(Number(await w.abs().max().item()) <= 0.1); // true
+ * const max = Number(await w.abs().max().item());
+ * console.log(max <= 0.1); // true
+ * if (max > 0.1) throw new Error(`|w| reaches ${max}`);
  * ```
  */
 export function uniform(a = 0, b = 1): Initializer {
@@ -213,7 +229,9 @@ export function uniform(a = 0, b = 1): Initializer {
  * ```ts
  * import { random } from "@denax/denax";
  * import { normal } from "./init.ts";
- * console.log(String(normal(0, 0.01)(random.key(0), [3, 4]))); // Tensor(f32[3,4])
+ * const y = normal(0, 0.01)(random.key(0), [3, 4]);
+ * console.log(String(y)); // Tensor(f32[3,4])
+ * if (String(y) !== "Tensor(f32[3,4])") throw new Error(`got ${y}`);
  * ```
  */
 export function normal(mean = 0, std = 1): Initializer {
@@ -249,7 +267,9 @@ export interface TruncatedNormalOptions {
  * import { random } from "@denax/denax";
  * import { truncatedNormal } from "./init.ts";
  * const w = truncatedNormal({ std: 0.02, a: -0.04, b: 0.04 })(random.key(0), [1000]);
- * console.log(Number(await w.abs().max().item()) <= 0.04); // true
+ * const max = Number(await w.abs().max().item());
+ * console.log(max <= 0.04); // true
+ * if (max > 0.04) throw new Error(`|w| reaches ${max}`);
  * ```
  */
 export function truncatedNormal(opts: TruncatedNormalOptions = {}): Initializer {
@@ -282,7 +302,9 @@ export interface GlorotOptions {
  * import { random } from "@denax/denax";
  * import { glorotUniform } from "./init.ts";
  * const w = glorotUniform()(random.key(0), [20, 10]); // a = √(6/30) ≈ 0.447
- * console.log(Number(await w.abs().max().item()) <= Math.sqrt(0.2)); // true
+ * const max = Number(await w.abs().max().item());
+ * console.log(max <= Math.sqrt(0.2)); // true
+ * if (max > Math.sqrt(0.2)) throw new Error(`|w| reaches ${max}`);
  * ```
  */
 export function glorotUniform(opts: GlorotOptions = {}): Initializer {
@@ -305,7 +327,9 @@ export function glorotUniform(opts: GlorotOptions = {}): Initializer {
  * ```ts
  * import { random } from "@denax/denax";
  * import { glorotNormal } from "./init.ts";
- * console.log(String(glorotNormal()(random.key(0), [20, 10]))); // Tensor(f32[20,10])
+ * const y = glorotNormal()(random.key(0), [20, 10]);
+ * console.log(String(y)); // Tensor(f32[20,10])
+ * if (String(y) !== "Tensor(f32[20,10])") throw new Error(`got ${y}`);
  * ```
  */
 export function glorotNormal(opts: GlorotOptions = {}): Initializer {
@@ -353,7 +377,9 @@ function _kaimingStd(opts: KaimingOptions, shape: readonly number[]): number {
  * import { random } from "@denax/denax";
  * import { kaimingUniform } from "./init.ts";
  * const w = kaimingUniform()(random.key(0), [64, 6]); // bound = √2 · √(3/6) = 1
- * console.log(Number(await w.abs().max().item()) <= 1); // true
+ * const max = Number(await w.abs().max().item());
+ * console.log(max <= 1); // true
+ * if (max > 1) throw new Error(`|w| reaches ${max}`);
  * ```
  */
 export function kaimingUniform(opts: KaimingOptions = {}): Initializer {
@@ -375,6 +401,7 @@ export function kaimingUniform(opts: KaimingOptions = {}): Initializer {
  * import { kaimingNormal } from "./init.ts";
  * const w = kaimingNormal({ mode: "fanOut", nonlinearity: "relu" })(random.key(0), [8, 3, 3, 3]);
  * console.log(String(w)); // Tensor(f32[8,3,3,3])
+ * if (String(w) !== "Tensor(f32[8,3,3,3])") throw new Error(`got ${w}`);
  * ```
  */
 export function kaimingNormal(opts: KaimingOptions = {}): Initializer {
@@ -413,7 +440,9 @@ function _lecunStd(opts: LecunOptions, shape: readonly number[]): number {
  * import { random } from "@denax/denax";
  * import { lecunUniform } from "./init.ts";
  * const w = lecunUniform()(random.key(0), [4, 3]); // bound = 1
- * console.log(Number(await w.abs().max().item()) <= 1); // true
+ * const max = Number(await w.abs().max().item());
+ * console.log(max <= 1); // true
+ * if (max > 1) throw new Error(`|w| reaches ${max}`);
  * ```
  */
 export function lecunUniform(opts: LecunOptions = {}): Initializer {
@@ -433,7 +462,9 @@ export function lecunUniform(opts: LecunOptions = {}): Initializer {
  * ```ts
  * import { random } from "@denax/denax";
  * import { lecunNormal } from "./init.ts";
- * console.log(String(lecunNormal()(random.key(0), [4, 3]))); // Tensor(f32[4,3])
+ * const y = lecunNormal()(random.key(0), [4, 3]);
+ * console.log(String(y)); // Tensor(f32[4,3])
+ * if (String(y) !== "Tensor(f32[4,3])") throw new Error(`got ${y}`);
  * ```
  */
 export function lecunNormal(opts: LecunOptions = {}): Initializer {
@@ -468,7 +499,10 @@ export interface OrthogonalOptions {
  * import { np, random } from "@denax/denax";
  * import { orthogonal } from "./init.ts";
  * const q = orthogonal()(random.key(0), [3, 5]);
- * console.log(await np.matmul(q, q.T).toArray()); // ≈ the 3×3 identity
+ * const qqt = np.matmul(q, q.T);
+ * console.log(await qqt.toArray()); // ≈ the 3×3 identity
+ * const err = await qqt.sub(np.eye(3)).abs().max().item();
+ * if (Number(err) > 1e-5) throw new Error(`q qᵀ is off the identity by ${err}`);
  * ```
  */
 export function orthogonal(opts: OrthogonalOptions = {}): Initializer {

@@ -71,6 +71,7 @@ const _LINEAR_KEYS: ReadonlySet<string> = new Set([
  * const params = fc.init(random.key(0)); // { weight: f32[2,3], bias: f32[2] }
  * const y = fc.apply(params, np.ones([5, 3]));
  * console.log(String(y)); // Tensor(f32[5,2])
+ * if (String(y) !== "Tensor(f32[5,2])") throw new Error(`got ${y}`);
  * ```
  */
 export function linear(config: LinearConfig): Layer<LinearParams> {
@@ -130,7 +131,9 @@ const _FLATTEN_KEYS: ReadonlySet<string> = new Set(["startDim", "endDim"]);
  * import { flatten } from "@denax/denax/nn";
  *
  * const f = flatten();
- * console.log(String(f.apply({}, np.ones([2, 3, 4, 5])))); // Tensor(f32[2,60])
+ * const y = f.apply({}, np.ones([2, 3, 4, 5]));
+ * console.log(String(y)); // Tensor(f32[2,60])
+ * if (String(y) !== "Tensor(f32[2,60])") throw new Error(`got ${y}`);
  * ```
  */
 export function flatten(config: FlattenConfig = {}): Layer<NoParams> {
@@ -186,7 +189,10 @@ const _DROPOUT_KEYS: ReadonlySet<string> = new Set(["rate"]);
  * const drop = dropout({ rate: 0.5 });
  * const x = np.ones([4]);
  * const y = drop.apply({}, x, { train: true, key: random.key(1) }); // entries 0 or 2
- * console.log(await drop.apply({}, x).toArray(), String(y)); // [1, 1, 1, 1] Tensor(f32[4])
+ * const kept = await drop.apply({}, x).toArray(); // evaluation: the identity
+ * console.log(kept, await y.toArray()); // [1, 1, 1, 1] and entries 0 or 2
+ * if (JSON.stringify(kept) !== "[1,1,1,1]") throw new Error(`got ${kept}`);
+ * if ((await y.data()).some((v) => v !== 0 && v !== 2)) throw new Error("entries not 0 or 2");
  * ```
  */
 export function dropout(config: DropoutConfig = {}): Layer<NoParams> {
@@ -228,7 +234,10 @@ export function dropout(config: DropoutConfig = {}): Layer<NoParams> {
  * import { np } from "@denax/denax";
  * import { identityLayer } from "@denax/denax/nn";
  *
- * console.log(await identityLayer().apply({}, np.array([1, 2])).toArray()); // [1, 2]
+ * const y = identityLayer().apply({}, np.array([1, 2]));
+ * console.log(await y.toArray()); // [1, 2]
+ * const err = await y.sub([1, 2]).abs().max().item();
+ * if (Number(err) > 1e-4) throw new Error(`off by ${err}`);
  * ```
  */
 export function identityLayer(): Layer<NoParams> {

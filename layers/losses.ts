@@ -143,7 +143,9 @@ function _alongAxis(op: string, w: TensorLike, C: number, axis: number, nd: numb
  * ```ts
  * import { np } from "@denax/denax";
  * import { mse } from "./losses.ts";
- * console.log(await mse(np.array([1, 2]), np.array([0, 0])).item()); // 2.5
+ * const v = await mse(np.array([1, 2]), np.array([0, 0])).item();
+ * console.log(v); // 2.5
+ * if (Math.abs(Number(v) - 2.5) > 1e-4) throw new Error(`got ${v}`);
  * ```
  */
 export function mse(input: TensorLike, target: TensorLike, opts: ReductionOptions = {}): Tensor {
@@ -165,7 +167,9 @@ export function mse(input: TensorLike, target: TensorLike, opts: ReductionOption
  * ```ts
  * import { np } from "@denax/denax";
  * import { l1 } from "./losses.ts";
- * console.log(await l1(np.array([1, -3]), np.array([0, 0])).item()); // 2
+ * const v = await l1(np.array([1, -3]), np.array([0, 0])).item();
+ * console.log(v); // 2
+ * if (Math.abs(Number(v) - 2) > 1e-4) throw new Error(`got ${v}`);
  * ```
  */
 export function l1(input: TensorLike, target: TensorLike, opts: ReductionOptions = {}): Tensor {
@@ -194,8 +198,10 @@ export interface HuberOptions extends ReductionOptions {
  * ```ts
  * import { np } from "@denax/denax";
  * import { huber } from "./losses.ts";
- * console.log(await huber(np.array([0.5, 3]), np.array([0, 0]), { reduction: "none" }).toArray());
- * // [0.125, 2.5]
+ * const l = huber(np.array([0.5, 3]), np.array([0, 0]), { reduction: "none" });
+ * console.log(await l.toArray()); // [0.125, 2.5]
+ * const err = await l.sub([0.125, 2.5]).abs().max().item();
+ * if (Number(err) > 1e-6) throw new Error(`off by ${err}`);
  * ```
  */
 export function huber(input: TensorLike, target: TensorLike, opts: HuberOptions = {}): Tensor {
@@ -232,7 +238,10 @@ export interface SmoothL1Options extends ReductionOptions {
  * ```ts
  * import { np } from "@denax/denax";
  * import { smoothL1 } from "./losses.ts";
- * console.log(await smoothL1(np.array([0.5, 3]), 0, { reduction: "none" }).toArray()); // [0.125, 2.5]
+ * const y = smoothL1(np.array([0.5, 3]), 0, { reduction: "none" });
+ * console.log(await y.toArray()); // [0.125, 2.5]
+ * const err = await y.sub([0.125, 2.5]).abs().max().item();
+ * if (Number(err) > 1e-4) throw new Error(`off by ${err}`);
  * ```
  */
 export function smoothL1(
@@ -281,8 +290,10 @@ export interface BceOptions extends ReductionOptions {
  * ```ts
  * import { np } from "@denax/denax";
  * import { binaryCrossEntropy } from "./losses.ts";
- * console.log(await binaryCrossEntropy(np.array([0.5, 0]), np.array([1, 1]), { reduction: "none" }).toArray());
- * // [0.6931472, 100]
+ * const l = binaryCrossEntropy(np.array([0.5, 0]), np.array([1, 1]), { reduction: "none" });
+ * console.log(await l.toArray()); // [0.6931472, 100]: the log is clamped at −100, as PyTorch
+ * const err = await l.sub([0.6931472, 100]).abs().max().item();
+ * if (Number(err) > 1e-4) throw new Error(`off by ${err}`);
  * ```
  */
 export function binaryCrossEntropy(
@@ -329,8 +340,10 @@ export interface BceWithLogitsOptions extends BceOptions {
  * ```ts
  * import { np } from "@denax/denax";
  * import { bceWithLogits } from "./losses.ts";
- * console.log(await bceWithLogits(np.array([1000, -1000]), np.array([1, 1]), { reduction: "none" }).toArray());
- * // [0, 1000]
+ * const l = bceWithLogits(np.array([1000, -1000]), np.array([1, 1]), { reduction: "none" });
+ * console.log(await l.toArray()); // [0, 1000]
+ * const err = await l.sub([0, 1000]).abs().max().item();
+ * if (Number(err) > 1e-3) throw new Error(`off by ${err}`);
  * ```
  */
 export function bceWithLogits(
@@ -371,8 +384,10 @@ export interface HingeOptions extends ReductionOptions {
  * ```ts
  * import { np } from "@denax/denax";
  * import { hinge } from "./losses.ts";
- * console.log(await hinge(np.array([2, 0.5, 1]), np.array([1, 1, -1]), { reduction: "none" }).toArray());
- * // [0, 0.5, 2]
+ * const l = hinge(np.array([2, 0.5, 1]), np.array([1, 1, -1]), { reduction: "none" });
+ * console.log(await l.toArray()); // [0, 0.5, 2]
+ * const err = await l.sub([0, 0.5, 2]).abs().max().item();
+ * if (Number(err) > 1e-6) throw new Error(`off by ${err}`);
  * ```
  */
 export function hinge(scores: TensorLike, labels: TensorLike, opts: HingeOptions = {}): Tensor {
@@ -488,7 +503,9 @@ function _nllIndex(
  * import { np } from "@denax/denax";
  * import { nll } from "./losses.ts";
  * const logp = np.log(np.array([[0.5, 0.5], [0.25, 0.75]]));
- * console.log(await nll(logp, np.array([0, 1], "i32")).item()); // 0.4904146 = −(ln 0.5 + ln 0.75)/2
+ * const v = await nll(logp, np.array([0, 1], "i32")).item();
+ * console.log(v); // 0.4904146 = −(ln 0.5 + ln 0.75)/2
+ * if (Math.abs(Number(v) - 0.4904146) > 1e-5) throw new Error(`got ${v}`);
  * ```
  */
 export function nll(logProbs: TensorLike, target: TensorLike, opts: NllOptions = {}): Tensor {
@@ -529,7 +546,9 @@ export function nll(logProbs: TensorLike, target: TensorLike, opts: NllOptions =
  * import { crossEntropy } from "./losses.ts";
  * const logits = np.array([[2, 0, 0], [0, 0, 0]]);
  * const labels = np.array([0, -100], "i32"); // the second row is ignored
- * console.log(await crossEntropy(logits, labels).item()); // 0.2395448 = −log(e²/(e² + 2))
+ * const v = await crossEntropy(logits, labels).item();
+ * console.log(v); // 0.2395448 = −log(e²/(e² + 2))
+ * if (Math.abs(Number(v) - 0.2395448) > 1e-5) throw new Error(`got ${v}`);
  * ```
  */
 export function crossEntropy(
@@ -586,7 +605,9 @@ export interface KlDivOptions {
  * import { np } from "@denax/denax";
  * import { klDiv } from "./losses.ts";
  * const p = np.array([[0.5, 0.5]]), q = np.array([[0.25, 0.75]]);
- * console.log(await klDiv(np.log(q), p, { reduction: "batchmean" }).item()); // 0.1438410
+ * const v = await klDiv(np.log(q), p, { reduction: "batchmean" }).item();
+ * console.log(v); // 0.1438410
+ * if (Math.abs(Number(v) - 0.1438410) > 1e-5) throw new Error(`got ${v}`);
  * ```
  */
 export function klDiv(input: TensorLike, target: TensorLike, opts: KlDivOptions = {}): Tensor {
@@ -624,7 +645,9 @@ export interface MultiMarginOptions extends ReductionOptions {
  * import { np } from "@denax/denax";
  * import { multiMargin } from "./losses.ts";
  * const x = np.array([[0.1, 0.2, 0.4, 0.8]]);
- * console.log(await multiMargin(x, np.array([3], "i32")).item()); // 0.325 (PyTorch's doc example)
+ * const v = await multiMargin(x, np.array([3], "i32")).item();
+ * console.log(v); // 0.325 (PyTorch's doc example)
+ * if (Math.abs(Number(v) - 0.325) > 1e-5) throw new Error(`got ${v}`);
  * ```
  */
 export function multiMargin(
@@ -685,8 +708,10 @@ export interface CosineEmbeddingOptions extends ReductionOptions {
  * import { np } from "@denax/denax";
  * import { cosineEmbedding } from "./losses.ts";
  * const a = np.array([[1, 0], [1, 0]]), b = np.array([[0, 1], [1, 1]]);
- * console.log(await cosineEmbedding(a, b, np.array([1, -1]), { reduction: "none" }).toArray());
- * // [1, 0.7071068]
+ * const l = cosineEmbedding(a, b, np.array([1, -1]), { reduction: "none" });
+ * console.log(await l.toArray()); // [1, 0.7071068]
+ * const err = await l.sub([1, Math.SQRT1_2]).abs().max().item();
+ * if (Number(err) > 1e-6) throw new Error(`off by ${err}`);
  * ```
  */
 export function cosineEmbedding(
@@ -745,6 +770,8 @@ export interface MaskedSequenceOptions extends ReductionOptions {
  * const targets = np.array([[1, 2, 0]], "i32");
  * const l = maskedSequenceCrossEntropy(logits, targets, { validLens: np.array([2], "i32"), reduction: "none" });
  * console.log(await l.toArray()); // [[1.3862944, 1.3862944, 0]]
+ * const err = await l.sub([[1.3862944, 1.3862944, 0]]).abs().max().item();
+ * if (Number(err) > 1e-4) throw new Error(`off by ${err}`);
  * ```
  */
 export function maskedSequenceCrossEntropy(
@@ -808,7 +835,9 @@ export function maskedSequenceCrossEntropy(
  * ```ts
  * import { np } from "@denax/denax";
  * import { ganDiscriminator } from "./losses.ts";
- * console.log(await ganDiscriminator(np.array([0]), np.array([0])).item()); // 1.3862944 = 2 ln 2
+ * const v = await ganDiscriminator(np.array([0]), np.array([0])).item();
+ * console.log(v); // 1.3862944 = 2 ln 2
+ * if (Math.abs(Number(v) - 1.3862944) > 1e-4) throw new Error(`got ${v}`);
  * ```
  */
 export function ganDiscriminator(
@@ -853,7 +882,9 @@ export interface GanGeneratorOptions extends ReductionOptions {
  * ```ts
  * import { np } from "@denax/denax";
  * import { ganGenerator } from "./losses.ts";
- * console.log(await ganGenerator(np.array([0])).item()); // 0.6931472
+ * const v = await ganGenerator(np.array([0])).item();
+ * console.log(v); // 0.6931472
+ * if (Math.abs(Number(v) - 0.6931472) > 1e-5) throw new Error(`got ${v}`);
  * ```
  */
 export function ganGenerator(fakeLogits: TensorLike, opts: GanGeneratorOptions = {}): Tensor {
@@ -881,7 +912,9 @@ export function ganGenerator(fakeLogits: TensorLike, opts: GanGeneratorOptions =
  * ```ts
  * import { np } from "@denax/denax";
  * import { gaussianKl } from "./losses.ts";
- * console.log(await gaussianKl(np.array([[1, 0]]), np.array([[0, 0]])).item()); // 0.5
+ * const v = await gaussianKl(np.array([[1, 0]]), np.array([[0, 0]])).item();
+ * console.log(v); // 0.5
+ * if (Math.abs(Number(v) - 0.5) > 1e-5) throw new Error(`got ${v}`);
  * ```
  */
 export function gaussianKl(
@@ -922,7 +955,9 @@ function _sumOver(params: unknown, f: (w: Tensor) => Tensor): Tensor {
  * ```ts
  * import { np } from "@denax/denax";
  * import { l1Penalty } from "./losses.ts";
- * console.log(await l1Penalty({ w: np.array([1, -2]), b: np.array([3]) }).item()); // 6
+ * const v = await l1Penalty({ w: np.array([1, -2]), b: np.array([3]) }).item();
+ * console.log(v); // 6
+ * if (Math.abs(Number(v) - 6) > 1e-4) throw new Error(`got ${v}`);
  * ```
  */
 export function l1Penalty(params: unknown): Tensor {
@@ -942,7 +977,9 @@ export function l1Penalty(params: unknown): Tensor {
  * ```ts
  * import { np } from "@denax/denax";
  * import { l2Penalty } from "./losses.ts";
- * console.log(await l2Penalty({ w: np.array([1, -2]), b: np.array([3]) }).item()); // 7
+ * const v = await l2Penalty({ w: np.array([1, -2]), b: np.array([3]) }).item();
+ * console.log(v); // 7
+ * if (Math.abs(Number(v) - 7) > 1e-4) throw new Error(`got ${v}`);
  * ```
  */
 export function l2Penalty(params: unknown): Tensor {
@@ -963,7 +1000,9 @@ export function l2Penalty(params: unknown): Tensor {
  * ```ts
  * import { np } from "@denax/denax";
  * import { elasticNet } from "./losses.ts";
- * console.log(await elasticNet({ w: np.array([1, -2]) }, 0.5).item()); // 2.75 = 0.5·3 + 0.5·2.5
+ * const v = await elasticNet({ w: np.array([1, -2]) }, 0.5).item();
+ * console.log(v); // 2.75 = 0.5·3 + 0.5·2.5
+ * if (Math.abs(Number(v) - 2.75) > 1e-4) throw new Error(`got ${v}`);
  * ```
  */
 export function elasticNet(params: unknown, l1Ratio = 0.5): Tensor {

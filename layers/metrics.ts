@@ -73,7 +73,9 @@ function _safeDiv(a: Tensor, b: Tensor): Tensor {
  * import { np } from "@denax/denax";
  * import { accuracy } from "./metrics.ts";
  * const logits = np.array([[2, 1], [0, 3], [5, 4]]);
- * console.log(await accuracy(logits, np.array([0, 1, 1], "i32")).item()); // 0.6666667
+ * const v = await accuracy(logits, np.array([0, 1, 1], "i32")).item();
+ * console.log(v); // 0.6666667
+ * if (Math.abs(Number(v) - 0.6666667) > 1e-5) throw new Error(`got ${v}`);
  * ```
  */
 export function accuracy(logitsOrPreds: TensorLike, labels: TensorLike): Tensor {
@@ -104,7 +106,9 @@ export interface TopKOptions {
  * import { np } from "@denax/denax";
  * import { topKAccuracy } from "./metrics.ts";
  * const logits = np.array([[0.1, 0.5, 0.4], [0.8, 0.15, 0.05]]);
- * console.log(await topKAccuracy(logits, np.array([2, 2], "i32"), { k: 2 }).item()); // 0.5
+ * const v = await topKAccuracy(logits, np.array([2, 2], "i32"), { k: 2 }).item();
+ * console.log(v); // 0.5
+ * if (Math.abs(Number(v) - 0.5) > 1e-5) throw new Error(`got ${v}`);
  * ```
  */
 export function topKAccuracy(
@@ -155,8 +159,9 @@ function _numClasses(op: string, preds: Tensor, labels: Tensor, n: number | unde
  * import { np } from "@denax/denax";
  * import { confusionMatrix } from "./metrics.ts";
  * const preds = np.array([0, 1, 1, 2], "i32"), labels = np.array([0, 1, 2, 2], "i32");
- * console.log(await confusionMatrix(preds, labels, { numClasses: 3 }).toArray());
- * // [[1, 0, 0], [0, 1, 0], [0, 1, 1]]
+ * const cm = await confusionMatrix(preds, labels, { numClasses: 3 }).toArray();
+ * console.log(cm); // [[1, 0, 0], [0, 1, 0], [0, 1, 1]]
+ * if (JSON.stringify(cm) !== "[[1,0,0],[0,1,0],[0,1,1]]") throw new Error(`got ${cm}`);
  * ```
  */
 export function confusionMatrix(
@@ -229,7 +234,9 @@ function _classMetric(
  * import { np } from "@denax/denax";
  * import { precision } from "./metrics.ts";
  * const preds = np.array([1, 1, 0, 1], "i32"), labels = np.array([1, 0, 0, 1], "i32");
- * console.log(await precision(preds, labels, { numClasses: 2, average: "binary" }).item()); // 0.6666667
+ * const v = await precision(preds, labels, { numClasses: 2, average: "binary" }).item();
+ * console.log(v); // 0.6666667
+ * if (Math.abs(Number(v) - 0.6666667) > 1e-5) throw new Error(`got ${v}`);
  * ```
  */
 export function precision(
@@ -254,7 +261,10 @@ export function precision(
  * import { np } from "@denax/denax";
  * import { recall } from "./metrics.ts";
  * const preds = np.array([1, 1, 0, 0], "i32"), labels = np.array([1, 0, 0, 1], "i32");
- * console.log(await recall(preds, labels, { numClasses: 2, average: "none" }).toArray()); // [0.5, 0.5]
+ * const y = recall(preds, labels, { numClasses: 2, average: "none" });
+ * console.log(await y.toArray()); // [0.5, 0.5]
+ * const err = await y.sub([0.5, 0.5]).abs().max().item();
+ * if (Number(err) > 1e-5) throw new Error(`off by ${err}`);
  * ```
  */
 export function recall(
@@ -280,7 +290,9 @@ export function recall(
  * import { np } from "@denax/denax";
  * import { f1 } from "./metrics.ts";
  * const preds = np.array([1, 1, 0, 1], "i32"), labels = np.array([1, 0, 0, 1], "i32");
- * console.log(await f1(preds, labels, { numClasses: 2, average: "binary" }).item()); // 0.8
+ * const v = await f1(preds, labels, { numClasses: 2, average: "binary" }).item();
+ * console.log(v); // 0.8
+ * if (Math.abs(Number(v) - 0.8) > 1e-5) throw new Error(`got ${v}`);
  * ```
  */
 export function f1(preds: TensorLike, labels: TensorLike, opts: ClassMetricOptions = {}): Tensor {
@@ -304,7 +316,9 @@ export function f1(preds: TensorLike, labels: TensorLike, opts: ClassMetricOptio
  * import { np } from "@denax/denax";
  * import { specificity } from "./metrics.ts";
  * const preds = np.array([1, 1, 0, 1], "i32"), labels = np.array([1, 0, 0, 1], "i32");
- * console.log(await specificity(preds, labels, { numClasses: 2, average: "binary" }).item()); // 0.5
+ * const v = await specificity(preds, labels, { numClasses: 2, average: "binary" }).item();
+ * console.log(v); // 0.5
+ * if (Math.abs(Number(v) - 0.5) > 1e-5) throw new Error(`got ${v}`);
  * ```
  */
 export function specificity(
@@ -326,7 +340,9 @@ export function specificity(
  * ```ts
  * import { np } from "@denax/denax";
  * import { perplexity } from "./metrics.ts";
- * console.log(await perplexity(np.log(np.array(10))).item()); // 10
+ * const v = await perplexity(np.log(np.array(10))).item();
+ * console.log(v); // 10
+ * if (Math.abs(Number(v) - 10) > 1e-4) throw new Error(`got ${v}`);
  * ```
  */
 export function perplexity(meanCrossEntropy: TensorLike): Tensor {
@@ -353,7 +369,9 @@ export interface IouOptions {
  * ```ts
  * import { np } from "@denax/denax";
  * import { iou } from "./metrics.ts";
- * console.log(await iou(np.array([1, 1, 0, 0]), np.array([0, 1, 1, 0])).item()); // 0.3333333
+ * const v = await iou(np.array([1, 1, 0, 0]), np.array([0, 1, 1, 0])).item();
+ * console.log(v); // 0.3333333
+ * if (Math.abs(Number(v) - 0.3333333) > 1e-5) throw new Error(`got ${v}`);
  * ```
  */
 export function iou(predMask: TensorLike, trueMask: TensorLike, opts: IouOptions = {}): Tensor {
@@ -384,7 +402,9 @@ export interface MeanIouOptions {
  * import { np } from "@denax/denax";
  * import { meanIou } from "./metrics.ts";
  * const preds = np.array([0, 0, 1, 1], "i32"), labels = np.array([0, 1, 1, 1], "i32");
- * console.log(await meanIou(preds, labels, { numClasses: 3 }).item()); // 0.5833333 = (1/2 + 2/3) / 2
+ * const v = await meanIou(preds, labels, { numClasses: 3 }).item();
+ * console.log(v); // 0.5833333 = (1/2 + 2/3) / 2
+ * if (Math.abs(Number(v) - 0.5833333) > 1e-5) throw new Error(`got ${v}`);
  * ```
  */
 export function meanIou(preds: TensorLike, labels: TensorLike, opts: MeanIouOptions = {}): Tensor {
@@ -409,7 +429,10 @@ export function meanIou(preds: TensorLike, labels: TensorLike, opts: MeanIouOpti
  * import { np } from "@denax/denax";
  * import { boxIou } from "./metrics.ts";
  * const a = np.array([[0, 0, 2, 2]]), b = np.array([[1, 1, 3, 3], [0, 0, 2, 2]]);
- * console.log(await boxIou(a, b).toArray()); // [[0.1428571, 1]]
+ * const y = boxIou(a, b);
+ * console.log(await y.toArray()); // [[0.1428571, 1]]
+ * const err = await y.sub([[0.1428571, 1]]).abs().max().item();
+ * if (Number(err) > 1e-5) throw new Error(`off by ${err}`);
  * ```
  */
 export function boxIou(boxes1: TensorLike, boxes2: TensorLike): Tensor {
@@ -478,8 +501,12 @@ function _ngrams(tokens: readonly Token[], n: number): Map<string, number> {
  * ```ts
  * import { bleu } from "./metrics.ts";
  * const cand = [[1, 2, 3, 4, 5]];
- * console.log(bleu(cand, [[[1, 2, 3, 4, 5]]])); // 1
- * console.log(bleu(cand, [[[1, 2, 3, 4, 6]]], { maxN: 2 })); // 0.7745967 = √(4/5 · 3/4)
+ * const v = bleu(cand, [[[1, 2, 3, 4, 5]]]);
+ * console.log(v); // 1
+ * if (Math.abs(v - 1) > 1e-5) throw new Error(`got ${v}`);
+ * const value = bleu(cand, [[[1, 2, 3, 4, 6]]], { maxN: 2 });
+ * console.log(value); // 0.7745967 = √(4/5 · 3/4)
+ * if (Math.abs(value - 0.7745967) > 1e-5) throw new Error(`got ${value}`);
  * ```
  */
 export function bleu(
@@ -552,8 +579,12 @@ export function bleu(
  * @example
  * ```ts
  * import { d2lBleu } from "./metrics.ts";
- * console.log(d2lBleu(["il", "est", "riche", "."], ["il", "est", "riche", "."], 2)); // 1
- * console.log(d2lBleu(["a", "b", "c", "d"], ["a", "b", "c", "e"], 2)); // ≈ 0.78254 = (3/4)^½ (2/3)^¼
+ * const v = d2lBleu(["il", "est", "riche", "."], ["il", "est", "riche", "."], 2);
+ * console.log(v); // 1
+ * if (Math.abs(v - 1) > 1e-5) throw new Error(`got ${v}`);
+ * const value = d2lBleu(["a", "b", "c", "d"], ["a", "b", "c", "e"], 2);
+ * console.log(value); // ≈ 0.78254 = (3/4)^½ (2/3)^¼
+ * if (Math.abs(value - 0.78254) > 1e-5) throw new Error(`got ${value}`);
  * ```
  */
 export function d2lBleu(pred: readonly Token[], label: readonly Token[], k: number): number {

@@ -11,6 +11,7 @@
  * const params = net.init(random.key(0));
  * const logits = net.apply(params, np.ones([3, 4]));
  * console.log(String(logits)); // Tensor(f32[3,2])
+ * if (String(logits) !== "Tensor(f32[3,2])") throw new Error(`got ${logits}`);
  * ```
  *
  * @module

@@ -180,7 +180,11 @@ const _BATCHNORM1D_KEYS: ReadonlySet<string> = new Set([
  * const x = np.array([[1, 10], [3, 30]]);
  * const { y, state } = bn.apply(params, x, { state: bn.initState(), train: true });
  * console.log(await y.toArray()); // ≈ [[-1, -1], [1, 1]]
+ * const err = await y.sub([[-1, -1], [1, 1]]).abs().max().item();
+ * if (Number(err) > 1e-3) throw new Error(`off by ${err}`);
  * console.log(await state.running_mean!.toArray()); // ≈ [0.2, 2]
+ * const diff = await state.running_mean!.sub([0.2, 2]).abs().max().item();
+ * if (Number(diff) > 1e-5) throw new Error(`off by ${diff}`);
  * ```
  */
 export function batchNorm1d(config: BatchNormConfig): StatefulLayer<NormParams, BatchNormState> {
@@ -224,6 +228,7 @@ const _BATCHNORM2D_KEYS: ReadonlySet<string> = new Set([
  * const x = random.normal(random.key(1), [4, 3, 5, 5]);
  * const { y } = bn.apply(params, x, { state: bn.initState(), train: true });
  * console.log(String(y)); // Tensor(f32[4,3,5,5])
+ * if (String(y) !== "Tensor(f32[4,3,5,5])") throw new Error(`got ${y}`);
  * ```
  */
 export function batchNorm2d(config: BatchNormConfig): StatefulLayer<NormParams, BatchNormState> {
@@ -275,6 +280,8 @@ const _LAYERNORM_KEYS: ReadonlySet<string> = new Set([
  * const ln = layerNorm({ normalizedShape: 2 });
  * const y = ln.apply(ln.init(random.key(0)), np.array([[1, 3], [0, 10]]));
  * console.log(await y.toArray()); // ≈ [[-1, 1], [-1, 1]]
+ * const err = await y.sub([[-1, 1], [-1, 1]]).abs().max().item();
+ * if (Number(err) > 1e-3) throw new Error(`off by ${err}`);
  * ```
  */
 export function layerNorm(config: LayerNormConfig): Layer<NormParams> {
@@ -343,6 +350,7 @@ const _GROUPNORM_KEYS: ReadonlySet<string> = new Set(["numGroups", "numChannels"
  * const gn = groupNorm({ numGroups: 2, numChannels: 4 });
  * const y = gn.apply(gn.init(random.key(0)), random.normal(random.key(1), [2, 4, 3, 3]));
  * console.log(String(y)); // Tensor(f32[2,4,3,3])
+ * if (String(y) !== "Tensor(f32[2,4,3,3])") throw new Error(`got ${y}`);
  * ```
  */
 export function groupNorm(config: GroupNormConfig): Layer<NormParams> {
@@ -409,6 +417,8 @@ const _INSTANCENORM_KEYS: ReadonlySet<string> = new Set([
  * const inorm = instanceNorm({ numFeatures: 1, spatialDims: 1 });
  * const y = inorm.apply(inorm.init(random.key(0)), np.array([[[1, 3]]]));
  * console.log(await y.toArray()); // ≈ [[[-1, 1]]]
+ * const err = await y.sub([[[-1, 1]]]).abs().max().item();
+ * if (Number(err) > 1e-3) throw new Error(`off by ${err}`);
  * ```
  */
 export function instanceNorm(config: InstanceNormConfig): Layer<NormParams> {

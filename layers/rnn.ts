@@ -332,6 +332,7 @@ const _RNNCELL_KEYS: ReadonlySet<string> = new Set([
  * const h1 = cell.apply(p, np.ones([2, 3]));
  * const h2 = cell.apply(p, np.ones([2, 3]), { h: h1 });
  * console.log(String(h2)); // Tensor(f32[2,4])
+ * if (String(h2) !== "Tensor(f32[2,4])") throw new Error(`got ${h2}`);
  * ```
  */
 export function rnnCell(config: RnnCellConfig): RnnCellLayer {
@@ -370,6 +371,7 @@ const _LSTMCELL_KEYS: ReadonlySet<string> = new Set([
  * const p = cell.init(random.key(0));
  * const { h, c } = cell.apply(p, np.ones([2, 3]));
  * console.log(String(p.weight_ih), String(h), String(c)); // Tensor(f32[16,3]) Tensor(f32[2,4]) Tensor(f32[2,4])
+ * if (`${p.weight_ih} ${h} ${c}` !== "Tensor(f32[16,3]) Tensor(f32[2,4]) Tensor(f32[2,4])") throw new Error(`got ${p.weight_ih} ${h} ${c}`);
  * ```
  */
 export function lstmCell(config: GatedCellConfig): LstmCellLayer {
@@ -406,6 +408,7 @@ const _GRUCELL_KEYS: ReadonlySet<string> = new Set([
  * const cell = gruCell({ inputSize: 3, hiddenSize: 4 });
  * const h = cell.apply(cell.init(random.key(0)), np.ones([3]));
  * console.log(String(h)); // Tensor(f32[4])
+ * if (String(h) !== "Tensor(f32[4])") throw new Error(`got ${h}`);
  * ```
  */
 export function gruCell(config: GatedCellConfig): RnnCellLayer {
@@ -446,6 +449,7 @@ const _PEEPHOLELSTMCELL_KEYS: ReadonlySet<string> = new Set([
  * const p = cell.init(random.key(0));
  * const { h } = cell.apply(p, np.ones([2, 3]));
  * console.log(String(p.weight_co), String(h)); // Tensor(f32[4]) Tensor(f32[2,4])
+ * if (`${p.weight_co} ${h}` !== "Tensor(f32[4]) Tensor(f32[2,4])") throw new Error(`got ${p.weight_co} ${h}`);
  * ```
  */
 export function peepholeLstmCell(config: GatedCellConfig): LstmCellLayer<PeepholeLstmCellParams> {
@@ -690,6 +694,7 @@ const _RNN_KEYS: ReadonlySet<string> = new Set([
  * const p = net.init(random.key(0)); // weight_ih_l0, weight_hh_l0, bias_ih_l0, …, bias_hh_l1
  * const { output, hN } = net.apply(p, np.ones([7, 2, 3]));
  * console.log(String(output), String(hN)); // Tensor(f32[7,2,5]) Tensor(f32[2,2,5])
+ * if (`${output} ${hN}` !== "Tensor(f32[7,2,5]) Tensor(f32[2,2,5])") throw new Error(`got ${output} ${hN}`);
  * ```
  */
 export function rnn(config: RnnConfig): RnnLayer {
@@ -732,6 +737,7 @@ const _LSTM_KEYS: ReadonlySet<string> = new Set([
  * const p = net.init(random.key(0));
  * const { output, hN, cN } = net.apply(p, np.ones([2, 6, 3]));
  * console.log(String(output), String(hN), String(cN)); // Tensor(f32[2,6,8]) Tensor(f32[2,2,4]) Tensor(f32[2,2,4])
+ * if (`${output} ${hN} ${cN}` !== "Tensor(f32[2,6,8]) Tensor(f32[2,2,4]) Tensor(f32[2,2,4])") throw new Error(`got ${output} ${hN} ${cN}`);
  * ```
  */
 export function lstm(config: Omit<RnnConfig, "nonlinearity">): RnnLayer<LstmOutput> {
@@ -766,6 +772,7 @@ const _GRU_KEYS: ReadonlySet<string> = new Set([
  * const net = gru({ inputSize: 3, hiddenSize: 4 });
  * const { output, hN } = net.apply(net.init(random.key(0)), np.ones([5, 3]));
  * console.log(String(output), String(hN)); // Tensor(f32[5,4]) Tensor(f32[1,4])
+ * if (`${output} ${hN}` !== "Tensor(f32[5,4]) Tensor(f32[1,4])") throw new Error(`got ${output} ${hN}`);
  * ```
  */
 export function gru(config: Omit<RnnConfig, "nonlinearity" | "forgetBias">): RnnLayer {
@@ -802,6 +809,7 @@ const _PEEPHOLELSTM_KEYS: ReadonlySet<string> = new Set([
  * const p = net.init(random.key(0));
  * const { output, cN } = net.apply(p, np.ones([5, 2, 3]));
  * console.log(String(p.weight_cf_l0), String(output), String(cN)); // Tensor(f32[4]) Tensor(f32[5,2,4]) Tensor(f32[1,2,4])
+ * if (`${p.weight_cf_l0} ${output} ${cN}` !== "Tensor(f32[4]) Tensor(f32[5,2,4]) Tensor(f32[1,2,4])") throw new Error(`got ${p.weight_cf_l0} ${output} ${cN}`);
  * ```
  */
 export function peepholeLstm(config: Omit<RnnConfig, "nonlinearity">): RnnLayer<LstmOutput> {

@@ -44,7 +44,10 @@ import { layerNorm, type NormParams } from "./norm.ts";
  * import "../mod.ts"; // starts the default backend
  * import { sinusoidalEncoding } from "@denax/denax/nn";
  *
- * console.log(await sinusoidalEncoding(2, 4).toArray()); // ≈ [[0, 1, 0, 1], [0.841, 0.540, 0.01, 1]]
+ * const y = sinusoidalEncoding(2, 4);
+ * console.log(await y.toArray()); // ≈ [[0, 1, 0, 1], [0.841, 0.540, 0.01, 1]]
+ * const err = await y.sub([[0, 1, 0, 1], [0.841, 0.540, 0.01, 1]]).abs().max().item();
+ * if (Number(err) > 0.001) throw new Error(`off by ${err}`);
  * ```
  */
 export function sinusoidalEncoding(length: number, dModel: number): Tensor {
@@ -113,7 +116,10 @@ const _POSITIONALENCODING_KEYS: ReadonlySet<string> = new Set([
  * import { positionalEncoding } from "@denax/denax/nn";
  *
  * const pe = positionalEncoding({ dModel: 4, batchFirst: true });
- * console.log(await pe.apply({}, np.zeros([1, 2, 4])).toArray()); // ≈ [[[0, 1, 0, 1], [0.841, 0.540, 0.01, 1]]]
+ * const y = pe.apply({}, np.zeros([1, 2, 4]));
+ * console.log(await y.toArray()); // ≈ [[[0, 1, 0, 1], [0.841, 0.540, 0.01, 1]]]
+ * const err = await y.sub([[[0, 1, 0, 1], [0.841, 0.540, 0.01, 1]]]).abs().max().item();
+ * if (Number(err) > 0.001) throw new Error(`off by ${err}`);
  * ```
  */
 export function positionalEncoding(config: PositionalEncodingConfig): Layer<NoParams> {
@@ -157,7 +163,9 @@ const _LEARNEDPOSITIONALENCODING_KEYS: ReadonlySet<string> = new Set([
  *
  * const pe = learnedPositionalEncoding({ dModel: 4, maxLen: 16 });
  * const p = pe.init(random.key(0));
- * console.log(String(p.weight), String(pe.apply(p, np.zeros([5, 2, 4])))); // Tensor(f32[16,4]) Tensor(f32[5,2,4])
+ * const y = pe.apply(p, np.zeros([5, 2, 4]));
+ * console.log(String(p.weight), String(y)); // Tensor(f32[16,4]) Tensor(f32[5,2,4])
+ * if (`${p.weight} ${y}` !== "Tensor(f32[16,4]) Tensor(f32[5,2,4])") throw new Error(`got ${y}`);
  * ```
  */
 export function learnedPositionalEncoding(
@@ -245,6 +253,7 @@ const _POSITIONWISEFEEDFORWARD_KEYS: ReadonlySet<string> = new Set([
  * const ffn = positionwiseFeedForward({ dModel: 4, dimFeedforward: 16, activation: "gelu" });
  * const y = ffn.apply(ffn.init(random.key(0)), np.ones([2, 3, 4]));
  * console.log(String(y)); // Tensor(f32[2,3,4])
+ * if (String(y) !== "Tensor(f32[2,3,4])") throw new Error(`got ${y}`);
  * ```
  */
 export function positionwiseFeedForward(config: FeedForwardConfig): Layer<FeedForwardParams> {
@@ -406,6 +415,7 @@ const _TRANSFORMERENCODERLAYER_KEYS: ReadonlySet<string> = new Set([
  * const p = enc.init(random.key(0));
  * const y = enc.apply(p, np.ones([5, 3, 8]), { train: true, key: random.key(1) });
  * console.log(String(y)); // Tensor(f32[5,3,8])
+ * if (String(y) !== "Tensor(f32[5,3,8])") throw new Error(`got ${y}`);
  * ```
  */
 export function transformerEncoderLayer(config: TransformerLayerConfig): TransformerEncoderLayer {
@@ -479,6 +489,7 @@ const _TRANSFORMERDECODERLAYER_KEYS: ReadonlySet<string> = new Set([
  * const p = dec.init(random.key(0));
  * const y = dec.apply(p, { tgt: np.ones([3, 4, 8]), memory: np.ones([3, 6, 8]) }, { tgtIsCausal: true });
  * console.log(String(y)); // Tensor(f32[3,4,8])
+ * if (String(y) !== "Tensor(f32[3,4,8])") throw new Error(`got ${y}`);
  * ```
  */
 export function transformerDecoderLayer(config: TransformerLayerConfig): TransformerDecoderLayer {
@@ -604,7 +615,9 @@ const _layerOpts = <O extends ApplyOptions>(opts: O, i: number): O =>
  * const layer = transformerEncoderLayer({ dModel: 8, nhead: 2, dimFeedforward: 16 });
  * const enc = transformerEncoder(layer, 2);
  * const p = enc.init(random.key(0));
- * console.log(p.layers.length, String(enc.apply(p, np.ones([4, 2, 8])))); // 2 Tensor(f32[4,2,8])
+ * const y = enc.apply(p, np.ones([4, 2, 8]));
+ * console.log(p.layers.length, String(y)); // 2 Tensor(f32[4,2,8])
+ * if (p.layers.length !== 2 || String(y) !== "Tensor(f32[4,2,8])") throw new Error(`got ${y}`);
  * ```
  */
 export function transformerEncoder(
@@ -643,6 +656,7 @@ export function transformerEncoder(
  * const p = dec.init(random.key(0));
  * const y = dec.apply(p, { tgt: np.ones([3, 2, 8]), memory: np.ones([5, 2, 8]) }, { tgtIsCausal: true });
  * console.log(String(y)); // Tensor(f32[3,2,8])
+ * if (String(y) !== "Tensor(f32[3,2,8])") throw new Error(`got ${y}`);
  * ```
  */
 export function transformerDecoder(

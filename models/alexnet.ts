@@ -77,7 +77,9 @@ export interface AlexNetConfig {
  *   inputShape: [3, 64, 64], numClasses: 10, channels: [8, 8, 8, 8, 8], hidden: 16,
  * });
  * const params = net.init(random.key(0)); // features[0].weight f32[8,3,11,11], …
- * console.log(String(net.apply(params, np.zeros([2, 3, 64, 64])))); // Tensor(f32[2,10])
+ * const y = net.apply(params, np.zeros([2, 3, 64, 64]));
+ * console.log(String(y)); // Tensor(f32[2,10])
+ * if (String(y) !== "Tensor(f32[2,10])") throw new Error(`got ${y}`);
  * ```
  */
 export function alexnet(config: AlexNetConfig = {}): Layer {

@@ -47,6 +47,7 @@ export type Noise =
  *
  * const y = corrupt(np.ones([2, 3]), { kind: "masking", rate: 0.5 }, random.key(0));
  * console.log(String(y)); // Tensor(f32[2,3]) with entries 0 or 1
+ * if (String(y) !== "Tensor(f32[2,3])") throw new Error(`got ${y}`);
  * ```
  */
 export function corrupt(x: Tensor, noise: Noise, key: Tensor): Tensor {
@@ -143,8 +144,9 @@ export interface AutoencoderConfig {
  * const ae = autoencoder({ sizes: [784, 64, 8], inputShape: [1, 28, 28] });
  * const params = ae.init(random.key(0));
  * const x = np.zeros([2, 1, 28, 28]);
- * console.log(String(ae.encode(params, x)), String(ae.apply(params, x)));
- * // Tensor(f32[2,8]) Tensor(f32[2,1,28,28])
+ * const z = ae.encode(params, x), y = ae.apply(params, x);
+ * console.log(String(z), String(y)); // Tensor(f32[2,8]) Tensor(f32[2,1,28,28])
+ * if (`${z} ${y}` !== "Tensor(f32[2,8]) Tensor(f32[2,1,28,28])") throw new Error(`got ${z} ${y}`);
  * ```
  */
 export function autoencoder(config: AutoencoderConfig): Autoencoder {
@@ -235,8 +237,9 @@ export interface ConvAutoencoderConfig {
  * const ae = convAutoencoder({ inputShape: [1, 28, 28], channels: [8, 16] });
  * const params = ae.init(random.key(0));
  * const x = np.zeros([2, 1, 28, 28]);
- * console.log(String(ae.encode(params, x)), String(ae.apply(params, x)));
- * // Tensor(f32[2,16,7,7]) Tensor(f32[2,1,28,28])
+ * const z = ae.encode(params, x), y = ae.apply(params, x);
+ * console.log(String(z), String(y)); // Tensor(f32[2,16,7,7]) Tensor(f32[2,1,28,28])
+ * if (`${z} ${y}` !== "Tensor(f32[2,16,7,7]) Tensor(f32[2,1,28,28])") throw new Error(`got ${z}`);
  * ```
  */
 export function convAutoencoder(config: ConvAutoencoderConfig): Autoencoder {
@@ -316,8 +319,9 @@ export function convAutoencoder(config: ConvAutoencoderConfig): Autoencoder {
  * import { autoencoder, reconstructionError } from "@denax/denax/models";
  *
  * const ae = autoencoder({ sizes: [4, 2] });
- * console.log(String(reconstructionError(ae, ae.init(random.key(0)), np.ones([3, 4]))));
- * // Tensor(f32[3])
+ * const err = reconstructionError(ae, ae.init(random.key(0)), np.ones([3, 4]));
+ * console.log(String(err)); // Tensor(f32[3])
+ * if (String(err) !== "Tensor(f32[3])") throw new Error(`got ${err}`);
  * ```
  */
 export function reconstructionError(ae: Autoencoder, params: AutoencoderParams, x: Tensor): Tensor {
@@ -402,7 +406,10 @@ export interface Vae extends Layer<VaeParams, Tensor, VaeOutput> {
  * const params = m.init(random.key(0));
  * const x = random.uniform(random.key(1), [2, 1, 28, 28]);
  * const out = m.apply(params, x, { train: true, key: random.key(2) });
- * console.log(String(out.recon), String(out.mu), String(vaeLoss(out, x))); // Tensor(f32[2,1,28,28]) Tensor(f32[2,8]) Tensor(f32[])
+ * const loss = vaeLoss(out, x);
+ * console.log(String(out.recon), String(out.mu), String(loss)); // Tensor(f32[2,1,28,28]) Tensor(f32[2,8]) Tensor(f32[])
+ * const shown = `${out.recon} ${out.mu} ${loss}`;
+ * if (shown !== "Tensor(f32[2,1,28,28]) Tensor(f32[2,8]) Tensor(f32[])") throw new Error(shown);
  * ```
  */
 export function vae(config: VaeConfig): Vae {
@@ -491,7 +498,10 @@ export function vae(config: VaeConfig): Vae {
  * import { np } from "@denax/denax";
  * import { vaeKl } from "@denax/denax/models";
  *
- * console.log(await vaeKl(np.array([[0, 0], [1, 0]]), np.zeros([2, 2])).toArray()); // [0, 0.5]
+ * const y = vaeKl(np.array([[0, 0], [1, 0]]), np.zeros([2, 2]));
+ * console.log(await y.toArray()); // [0, 0.5]
+ * const err = await y.sub([0, 0.5]).abs().max().item();
+ * if (Number(err) > 1e-5) throw new Error(`off by ${err}`);
  * ```
  */
 export function vaeKl(mu: Tensor, logvar: Tensor): Tensor {
@@ -524,7 +534,9 @@ export interface VaeLossOptions {
  *
  * const x = np.array([[1, 0]]);
  * const out = { recon: np.array([[0.5, 0.5]]), mu: np.zeros([1, 2]), logvar: np.zeros([1, 2]), z: np.zeros([1, 2]) };
- * console.log(await vaeLoss(out, x).item()); // 2·ln 2 ≈ 1.3862944
+ * const v = await vaeLoss(out, x).item();
+ * console.log(v); // 2·ln 2 ≈ 1.3862944
+ * if (Math.abs(Number(v) - 2 * Math.LN2) > 1e-6) throw new Error(`got ${v}`);
  * ```
  */
 export function vaeLoss(out: VaeOutput, x: Tensor, opts: VaeLossOptions = {}): Tensor {

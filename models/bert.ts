@@ -123,6 +123,7 @@ function _initLinear(key: Tensor, out: number, inp: number): LinearParams {
  * const net = models.bert({ vocabSize: 30, hiddenSize: 8, numHiddenLayers: 1, numAttentionHeads: 2, intermediateSize: 16 });
  * const y = net.apply(net.init(random.key(0)), { inputIds: np.array([[2, 5, 7, 3]], { dtype: "i32" }) });
  * console.log(String(y.lastHiddenState), String(y.poolerOutput)); // Tensor(f32[1,4,8]) Tensor(f32[1,8])
+ * if (`${y.lastHiddenState} ${y.poolerOutput}` !== "Tensor(f32[1,4,8]) Tensor(f32[1,8])") throw new Error(`got ${y.lastHiddenState} ${y.poolerOutput}`);
  * ```
  */
 export function bert(config: BertConfig = {}): Bert {
@@ -293,6 +294,7 @@ export interface BertPreTrainingOutput {
  * const net = models.bertForPreTraining({ vocabSize: 30, hiddenSize: 8, numHiddenLayers: 1, numAttentionHeads: 2, intermediateSize: 16 });
  * const y = net.apply(net.init(random.key(0)), { inputIds: np.array([[2, 5, 7, 3]], { dtype: "i32" }) });
  * console.log(String(y.predictionLogits), String(y.seqRelationshipLogits)); // Tensor(f32[1,4,30]) Tensor(f32[1,2])
+ * if (`${y.predictionLogits} ${y.seqRelationshipLogits}` !== "Tensor(f32[1,4,30]) Tensor(f32[1,2])") throw new Error(`got ${y.predictionLogits} ${y.seqRelationshipLogits}`);
  * ```
  */
 export function bertForPreTraining(

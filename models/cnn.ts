@@ -98,7 +98,9 @@ export interface CnnConfig {
  *   blocks: [{ channels: 8 }, { channels: 16 }], hidden: [32],
  * });
  * const params = net.init(random.key(0));
- * console.log(String(net.apply(params, np.zeros([2, 1, 28, 28])))); // Tensor(f32[2,10])
+ * const y = net.apply(params, np.zeros([2, 1, 28, 28]));
+ * console.log(String(y)); // Tensor(f32[2,10])
+ * if (String(y) !== "Tensor(f32[2,10])") throw new Error(`got ${y}`);
  * ```
  */
 export function cnn(config: CnnConfig & { batchNorm: true }): StatefulLayer;
@@ -208,7 +210,9 @@ export interface LeNetConfig {
  *
  * const net = lenet({ inputShape: [1, 28, 28], numClasses: 10 });
  * const params = net.init(random.key(0)); // [0].weight f32[6,1,5,5] … [11].weight f32[10,84]
- * console.log(String(net.apply(params, np.zeros([2, 1, 28, 28])))); // Tensor(f32[2,10])
+ * const y = net.apply(params, np.zeros([2, 1, 28, 28]));
+ * console.log(String(y)); // Tensor(f32[2,10])
+ * if (String(y) !== "Tensor(f32[2,10])") throw new Error(`got ${y}`);
  * ```
  */
 export function lenet(config: LeNetConfig = {}): Layer {
@@ -280,7 +284,9 @@ export interface LeNetBNConfig {
  * const { y, state } = net.apply(params, random.normal(random.key(1), [2, 1, 28, 28]), {
  *   state: net.initState(), train: true,
  * });
- * console.log(String(y), await state[1].num_batches_tracked.item()); // Tensor(f32[2,10]) 1
+ * const batches = await state[1].num_batches_tracked.item();
+ * console.log(String(y), batches); // Tensor(f32[2,10]) 1
+ * if (String(y) !== "Tensor(f32[2,10])" || batches !== 1) throw new Error(`got ${y} ${batches}`);
  * ```
  */
 export function lenetBN(config: LeNetBNConfig = {}): StatefulLayer {

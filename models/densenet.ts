@@ -216,6 +216,7 @@ function _features(
  * const { y } = net.apply(net.init(random.key(0)), np.ones([2, 1, 28, 28]),
  *   { state: net.initState() });
  * console.log(String(y)); // Tensor(f32[2,10])
+ * if (String(y) !== "Tensor(f32[2,10])") throw new Error(`got ${y}`);
  * ```
  */
 export function densenet(config: DenseNetConfig = {}): StatefulLayer<Params, State> {
@@ -265,7 +266,9 @@ export function densenet(config: DenseNetConfig = {}): StatefulLayer<Params, Sta
  * @example
  * ```ts
  * import { densenet121 } from "@denax/denax/models";
- * console.log(densenet121().name); // densenet121
+ * const { name } = densenet121();
+ * console.log(name); // densenet121
+ * if (name !== "densenet121") throw new Error(`got ${name}`);
  * ```
  */
 export function densenet121(opts: DenseNetOptions = {}): StatefulLayer<Params, State> {
@@ -280,7 +283,9 @@ export function densenet121(opts: DenseNetOptions = {}): StatefulLayer<Params, S
  * @example
  * ```ts
  * import { densenet169 } from "@denax/denax/models";
- * console.log(densenet169().name); // densenet169
+ * const { name } = densenet169();
+ * console.log(name); // densenet169
+ * if (name !== "densenet169") throw new Error(`got ${name}`);
  * ```
  */
 export function densenet169(opts: DenseNetOptions = {}): StatefulLayer<Params, State> {
@@ -295,7 +300,9 @@ export function densenet169(opts: DenseNetOptions = {}): StatefulLayer<Params, S
  * @example
  * ```ts
  * import { densenet201 } from "@denax/denax/models";
- * console.log(densenet201().name); // densenet201
+ * const { name } = densenet201();
+ * console.log(name); // densenet201
+ * if (name !== "densenet201") throw new Error(`got ${name}`);
  * ```
  */
 export function densenet201(opts: DenseNetOptions = {}): StatefulLayer<Params, State> {
@@ -320,6 +327,7 @@ export function densenet201(opts: DenseNetOptions = {}): StatefulLayer<Params, S
  * const { y } = net.apply(net.init(random.key(0)), np.ones([2, 1, 32, 32]),
  *   { state: net.initState() });
  * console.log(String(y)); // Tensor(f32[2,10])
+ * if (String(y) !== "Tensor(f32[2,10])") throw new Error(`got ${y}`);
  * ```
  */
 export function d2lDenseNet(opts: DenseNetConfig = {}): StatefulLayer<Params, State> {

@@ -88,7 +88,9 @@ function _mlpStack(sizes: readonly number[], act: (x: Tensor) => Tensor): Layer 
  *
  * const { generator: g, discriminator: d } = mlpGan();
  * const fake = g.apply(g.init(random.key(0)), random.normal(random.key(1), [4, 2]));
- * console.log(String(fake), String(d.apply(d.init(random.key(2)), fake))); // Tensor(f32[4,2]) Tensor(f32[4])
+ * const score = d.apply(d.init(random.key(2)), fake);
+ * console.log(String(fake), String(score)); // Tensor(f32[4,2]) Tensor(f32[4])
+ * if (`${fake} ${score}` !== "Tensor(f32[4,2]) Tensor(f32[4])") throw new Error(`got ${score}`);
  * ```
  */
 export function mlpGan(config: MlpGanConfig = {}): Gan<Layer, Layer> {
@@ -155,6 +157,7 @@ export interface DcganConfig {
  * const z = random.normal(random.key(1), [2, ...noiseShape]); // f32[2,16,1,1]
  * const { y } = g.apply(g.init(random.key(0)), z, { state: g.initState(), train: true });
  * console.log(String(y)); // Tensor(f32[2,1,28,28])
+ * if (String(y) !== "Tensor(f32[2,1,28,28])") throw new Error(`got ${y}`);
  * ```
  */
 export function dcgan(config: DcganConfig = {}): Gan<StatefulLayer, StatefulLayer> {
@@ -303,7 +306,9 @@ export interface GanStepResult {
  * import { initGanState, mlpGan } from "@denax/denax/models";
  *
  * const s = initGanState(mlpGan(), optim.adam({ lr: 0.05 }), optim.adam({ lr: 0.005 }), random.key(0));
- * console.log(Object.keys(s)); // ["g", "d", "gState", "dState", "optG", "optD"]
+ * const keys = Object.keys(s).join();
+ * console.log(keys); // g,d,gState,dState,optG,optD
+ * if (keys !== "g,d,gState,dState,optG,optD") throw new Error(`got ${keys}`);
  * ```
  */
 export function initGanState(
@@ -364,6 +369,7 @@ function _run(l: AnyLayer, p: Params, s: State, x: Tensor, key: Tensor): [Tensor
  * const r = step(state, real, random.key(2));
  * state = r.state;
  * console.log(String(r.lossD), String(r.lossG)); // Tensor(f32[]) Tensor(f32[])
+ * if (`${r.lossD} ${r.lossG}` !== "Tensor(f32[]) Tensor(f32[])") throw new Error(`got ${r.lossD} ${r.lossG}`);
  * ```
  */
 export function makeGanStep(

@@ -68,8 +68,14 @@ export interface SampleOptions {
  * import { models, np, random } from "@denax/denax";
  *
  * const logits = np.array([[0, 5, 1], [3, 0, 0]]);
- * console.log(await models.sampleLogits(random.key(0), logits, { greedy: true }).toArray()); // [1, 0]
- * console.log(await models.sampleLogits(random.key(0), logits, { topK: 1 }).toArray()); // [1, 0]
+ * const y = models.sampleLogits(random.key(0), logits, { greedy: true });
+ * console.log(await y.toArray()); // [1, 0]
+ * const err = await y.sub([1, 0]).abs().max().item();
+ * if (Number(err) > 1e-5) throw new Error(`off by ${err}`);
+ * const out = models.sampleLogits(random.key(0), logits, { topK: 1 });
+ * console.log(await out.toArray()); // [1, 0]
+ * const diff = await out.sub([1, 0]).abs().max().item();
+ * if (Number(diff) > 1e-5) throw new Error(`off by ${diff}`);
  * ```
  */
 export function sampleLogits(key: Tensor, logits: Tensor, opts: SampleOptions = {}): Tensor {
@@ -164,7 +170,8 @@ export interface GenerateResult {
  * const gpt = models.gpt2({ vocabSize: 20, nPositions: 16, nEmbd: 8, nLayer: 1, nHead: 2 });
  * const p = gpt.init(random.key(0));
  * const { tokens, stepFn } = await models.generate(gpt, p, [[1, 2, 3]], { maxNewTokens: 4 });
- * console.log(tokens[0].length, stepFn.traceCount); // 4 1
+ * console.log(tokens[0].length, stepFn.traceCount); // 4 1: one trace serves every step
+ * if (tokens[0].length !== 4 || stepFn.traceCount !== 1) throw new Error("expected 4 tokens, 1 trace");
  * ```
  */
 export async function generate<P, C>(

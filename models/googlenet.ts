@@ -166,6 +166,7 @@ function _inception(path: string, d2l: boolean, ch: readonly number[]): [AnyLaye
  * const { y } = net.apply(net.init(random.key(0)), np.ones([2, 1, 32, 32]),
  *   { state: net.initState() });
  * console.log(String(y)); // Tensor(f32[2,10])
+ * if (String(y) !== "Tensor(f32[2,10])") throw new Error(`got ${y}`);
  * ```
  */
 export function googlenet(config: GoogLeNetConfig = {}): StatefulLayer<Params, State> {
@@ -268,6 +269,7 @@ export function googlenet(config: GoogLeNetConfig = {}): StatefulLayer<Params, S
  * const { y } = net.apply(net.init(random.key(0)), np.ones([2, 1, 32, 32]),
  *   { state: net.initState() });
  * console.log(String(y)); // Tensor(f32[2,10])
+ * if (String(y) !== "Tensor(f32[2,10])") throw new Error(`got ${y}`);
  * ```
  */
 export function d2lGoogLeNet(

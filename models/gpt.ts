@@ -132,9 +132,12 @@ function _conv1d(p: Conv1DParams, x: Tensor): Tensor {
  *
  * const gpt = models.gpt2({ vocabSize: 50, nPositions: 16, nEmbd: 8, nLayer: 2, nHead: 2 });
  * const p = gpt.init(random.key(0));
- * console.log(String(gpt.apply(p, np.array([[1, 2, 3]], { dtype: "i32" })))); // Tensor(f32[1,3,50])
+ * const y = gpt.apply(p, np.array([[1, 2, 3]], { dtype: "i32" }));
+ * console.log(String(y)); // Tensor(f32[1,3,50])
+ * if (String(y) !== "Tensor(f32[1,3,50])") throw new Error(`got ${y}`);
  * const { logits } = gpt.step(p, gpt.initCache(1), np.array([1], { dtype: "i32" }));
  * console.log(String(logits)); // Tensor(f32[1,50])
+ * if (String(logits) !== "Tensor(f32[1,50])") throw new Error(`got ${logits}`);
  * ```
  */
 export function gpt2(config: Gpt2Config = {}): Gpt2 {

@@ -57,8 +57,9 @@ export interface PerceptronParams {
  *
  * const p = perceptron({ inFeatures: 2 });
  * const params = { weight: np.array([1, 1]), bias: np.array(-1.5) }; // AND
- * console.log(await p.apply(params, np.array([[0, 0], [0, 1], [1, 0], [1, 1]])).toArray());
- * // [0, 0, 0, 1]
+ * const y = await p.apply(params, np.array([[0, 0], [0, 1], [1, 0], [1, 1]])).toArray();
+ * console.log(y); // [0, 0, 0, 1]
+ * if (JSON.stringify(y) !== "[0,0,0,1]") throw new Error(`got ${y}`);
  * ```
  */
 export function perceptron(config: PerceptronConfig): Layer<PerceptronParams> {
@@ -123,6 +124,7 @@ export interface PerceptronFitResult {
  * const or = await perceptronFit(perceptron({ inFeatures: 2 }).init(random.key(0)), x,
  *   np.array([0, 1, 1, 1]));
  * console.log(or.converged, or.mistakes.at(-1)); // true 0
+ * if (!or.converged || or.mistakes.at(-1) !== 0) throw new Error("OR is separable: it must converge");
  * ```
  */
 export async function perceptronFit(
@@ -194,7 +196,9 @@ export interface LinearRegressionConfig {
  * import { linearRegression } from "@denax/denax/models";
  *
  * const m = linearRegression({ inFeatures: 2 });
- * console.log(String(m.apply(m.init(random.key(0)), np.ones([5, 2])))); // Tensor(f32[5,1])
+ * const y = m.apply(m.init(random.key(0)), np.ones([5, 2]));
+ * console.log(String(y)); // Tensor(f32[5,1])
+ * if (String(y) !== "Tensor(f32[5,1])") throw new Error(`got ${y}`);
  * ```
  */
 export function linearRegression(config: LinearRegressionConfig): Layer<LinearParams> {
@@ -236,6 +240,11 @@ export interface LinearRegressionFitOptions {
  * const x = np.array([[0], [1], [2], [3]]);
  * const p = await linearRegressionFit(x, np.array([1, 3, 5, 7])); // y = 2x + 1
  * console.log(await p.weight.toArray(), await p.bias!.toArray()); // ≈ [[2]] ≈ [1]
+ * const err = Math.max(
+ *   Number(await p.weight.sub([[2]]).abs().max().item()),
+ *   Number(await p.bias!.sub([1]).abs().max().item()),
+ * );
+ * if (err > 1e-4) throw new Error(`off by ${err}`);
  * ```
  */
 export async function linearRegressionFit(
@@ -344,7 +353,9 @@ export interface LogisticRegressionConfig {
  * import { logisticRegression } from "@denax/denax/models";
  *
  * const m = logisticRegression({ inFeatures: 3 });
- * console.log(String(m.apply(m.init(random.key(0)), np.ones([4, 3])))); // Tensor(f32[4])
+ * const y = m.apply(m.init(random.key(0)), np.ones([4, 3]));
+ * console.log(String(y)); // Tensor(f32[4])
+ * if (String(y) !== "Tensor(f32[4])") throw new Error(`got ${y}`);
  * ```
  */
 export function logisticRegression(config: LogisticRegressionConfig): Layer<LinearParams> {
@@ -390,7 +401,9 @@ export interface SoftmaxRegressionConfig {
  * import { softmaxRegression } from "@denax/denax/models";
  *
  * const m = softmaxRegression({ inputShape: [1, 28, 28], numClasses: 10 });
- * console.log(String(m.apply(m.init(random.key(0)), np.zeros([2, 1, 28, 28])))); // Tensor(f32[2,10])
+ * const y = m.apply(m.init(random.key(0)), np.zeros([2, 1, 28, 28]));
+ * console.log(String(y)); // Tensor(f32[2,10])
+ * if (String(y) !== "Tensor(f32[2,10])") throw new Error(`got ${y}`);
  * ```
  */
 export function softmaxRegression(config: SoftmaxRegressionConfig): Layer<LinearParams> {
@@ -458,7 +471,9 @@ export interface MlpConfig {
  *
  * const net = mlp({ sizes: [784, 256, 10], inputShape: [1, 28, 28], dropout: 0.2 });
  * const params = net.init(random.key(0)); // [{}, { weight: f32[256,784], bias }, {}, {}, …]
- * console.log(String(net.apply(params, np.zeros([2, 1, 28, 28])))); // Tensor(f32[2,10])
+ * const y = net.apply(params, np.zeros([2, 1, 28, 28]));
+ * console.log(String(y)); // Tensor(f32[2,10])
+ * if (String(y) !== "Tensor(f32[2,10])") throw new Error(`got ${y}`);
  * ```
  */
 export function mlp(config: MlpConfig): Layer {

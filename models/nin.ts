@@ -73,7 +73,9 @@ function _ninBlock(cin: number, cout: number, k: number, s: number, p: number): 
  *
  * const net = nin({ inputShape: [1, 67, 67], numClasses: 10, channels: [8, 8, 8] });
  * const params = net.init(random.key(0));
- * console.log(String(net.apply(params, np.zeros([2, 1, 67, 67])))); // Tensor(f32[2,10])
+ * const y = net.apply(params, np.zeros([2, 1, 67, 67]));
+ * console.log(String(y)); // Tensor(f32[2,10])
+ * if (String(y) !== "Tensor(f32[2,10])") throw new Error(`got ${y}`);
  * ```
  */
 export function nin(config: NiNConfig = {}): Layer {

@@ -53,9 +53,13 @@ export interface Pca {
  * import { models, np } from "@denax/denax";
  * const p = models.pca({ nComponents: 1 });
  * const f = p.fit(np.array([[0, 0], [1, 1], [2, 2], [3, 3.5]]));
- * console.log(await f.explainedVarianceRatio.toArray()); // [0.99…]
+ * const ratio = Number(await f.explainedVarianceRatio.item());
+ * console.log(ratio); // 0.99…
+ * if (!(ratio > 0.99 && ratio <= 1)) throw new Error(`got ${ratio}`);
  * const z = p.transform(f, np.array([[1, 1]]));
- * console.log(String(p.inverseTransform(f, z).aval)); // f32[1,2]
+ * const back = p.inverseTransform(f, z);
+ * console.log(String(back.aval)); // f32[1,2]
+ * if (String(back.aval) !== "f32[1,2]") throw new Error(`got ${back.aval}`);
  * ```
  */
 export function pca(config: PcaConfig = {}): Pca {

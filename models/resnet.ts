@@ -217,6 +217,7 @@ function _resnetConfig(config: ResNetConfig) {
  * const { y } = net.apply(net.init(random.key(0)), np.ones([2, 1, 28, 28]),
  *   { state: net.initState() });
  * console.log(String(y)); // Tensor(f32[2,10])
+ * if (String(y) !== "Tensor(f32[2,10])") throw new Error(`got ${y}`);
  * ```
  */
 export function resnet(config: ResNetConfig): StatefulLayer<Params, State> {
@@ -284,6 +285,7 @@ export function resnet(config: ResNetConfig): StatefulLayer<Params, State> {
  * const { y } = net.apply(net.init(random.key(0)), np.ones([1, 1, 32, 32]),
  *   { state: net.initState() });
  * console.log(String(y)); // Tensor(f32[1,10])
+ * if (String(y) !== "Tensor(f32[1,10])") throw new Error(`got ${y}`);
  * ```
  */
 export function resnet18(opts: ResNetOptions = {}): StatefulLayer<Params, State> {
@@ -298,7 +300,9 @@ export function resnet18(opts: ResNetOptions = {}): StatefulLayer<Params, State>
  * @example
  * ```ts
  * import { resnet34 } from "@denax/denax/models";
- * console.log(resnet34().name); // resnet34
+ * const { name } = resnet34();
+ * console.log(name); // resnet34
+ * if (name !== "resnet34") throw new Error(`got ${name}`);
  * ```
  */
 export function resnet34(opts: ResNetOptions = {}): StatefulLayer<Params, State> {
@@ -313,7 +317,9 @@ export function resnet34(opts: ResNetOptions = {}): StatefulLayer<Params, State>
  * @example
  * ```ts
  * import { resnet50 } from "@denax/denax/models";
- * console.log(resnet50().name); // resnet50
+ * const { name } = resnet50();
+ * console.log(name); // resnet50
+ * if (name !== "resnet50") throw new Error(`got ${name}`);
  * ```
  */
 export function resnet50(opts: ResNetOptions = {}): StatefulLayer<Params, State> {
@@ -328,7 +334,9 @@ export function resnet50(opts: ResNetOptions = {}): StatefulLayer<Params, State>
  * @example
  * ```ts
  * import { resnet101 } from "@denax/denax/models";
- * console.log(resnet101().name); // resnet101
+ * const { name } = resnet101();
+ * console.log(name); // resnet101
+ * if (name !== "resnet101") throw new Error(`got ${name}`);
  * ```
  */
 export function resnet101(opts: ResNetOptions = {}): StatefulLayer<Params, State> {
@@ -343,7 +351,9 @@ export function resnet101(opts: ResNetOptions = {}): StatefulLayer<Params, State
  * @example
  * ```ts
  * import { resnet152 } from "@denax/denax/models";
- * console.log(resnet152().name); // resnet152
+ * const { name } = resnet152();
+ * console.log(name); // resnet152
+ * if (name !== "resnet152") throw new Error(`got ${name}`);
  * ```
  */
 export function resnet152(opts: ResNetOptions = {}): StatefulLayer<Params, State> {
@@ -367,6 +377,7 @@ export function resnet152(opts: ResNetOptions = {}): StatefulLayer<Params, State
  * const { y } = net.apply(net.init(random.key(0)), np.ones([2, 1, 28, 28]),
  *   { state: net.initState() });
  * console.log(String(y)); // Tensor(f32[2,10])
+ * if (String(y) !== "Tensor(f32[2,10])") throw new Error(`got ${y}`);
  * ```
  */
 export function d2lResNet18(opts: ResNetOptions = {}): StatefulLayer<Params, State> {

@@ -197,6 +197,7 @@ const _LM_KEYS = new Set([
  * const p = lm.init(random.key(0));
  * const logits = lm.apply(p, np.array([[1, 2, 3]], { dtype: "i32" }));
  * console.log(String(logits)); // Tensor(f32[1,3,28])
+ * if (String(logits) !== "Tensor(f32[1,3,28])") throw new Error(`got ${logits}`);
  * ```
  */
 export function rnnLM(config: RnnLMConfig): RnnLM {
@@ -324,6 +325,7 @@ export interface SrcTgt {
  * const clf = models.rnnTopology({ kind: "manyToOne", inputSize: 3, hidden: 8, outputSize: 2 });
  * const y = clf.apply(clf.init(random.key(0)), np.ones([4, 5, 3]));
  * console.log(String(y)); // Tensor(f32[4,2])
+ * if (String(y) !== "Tensor(f32[4,2])") throw new Error(`got ${y}`);
  * ```
  */
 export function rnnTopology(config: RnnTopologyConfig): Layer<any, any, Tensor> {

@@ -122,6 +122,7 @@ export interface Seq2SeqGru extends Layer<Seq2SeqGruParams, Seq2SeqGruInput, Ten
  *   srcValidLens: np.array([3], { dtype: "i32" }),
  * });
  * console.log(String(y)); // Tensor(f32[1,3,12])
+ * if (String(y) !== "Tensor(f32[1,3,12])") throw new Error(`got ${y}`);
  * ```
  */
 export function seq2seqGru(config: Seq2SeqGruConfig): Seq2SeqGru {
@@ -284,7 +285,8 @@ export interface Translation {
  *
  * const net = models.seq2seqGru({ srcVocab: 10, tgtVocab: 12, embed: 4, hidden: 8 });
  * const t = await models.greedyTranslate(net, net.init(random.key(0)), [3, 4], { bos: 1, eos: 2, maxLen: 5 });
- * console.log(t.tokens.length <= 5); // true
+ * console.log(t.tokens.length <= 5); // true: at most maxLen tokens
+ * if (t.tokens.length > 5) throw new Error(`got ${t.tokens.length} tokens`);
  * ```
  */
 export function greedyTranslate(
@@ -316,7 +318,8 @@ export function greedyTranslate(
  *
  * const net = models.seq2seqGru({ srcVocab: 10, tgtVocab: 12, embed: 4, hidden: 8, attention: true });
  * const t = await models.beamSearch(net, net.init(random.key(0)), [3, 4, 5], { bos: 1, eos: 2, beamWidth: 3 });
- * console.log(typeof t.score); // number
+ * console.log(t.score); // log P / L^α of the best hypothesis: ≤ 0
+ * if (!(t.score <= 0)) throw new Error(`got ${t.score}`);
  * ```
  */
 export async function beamSearch(

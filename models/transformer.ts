@@ -160,6 +160,7 @@ export interface Seq2SeqTransformer extends Layer<Seq2SeqTransformerParams, Seq2
  *   tgt: np.array([[1, 6, 7]], { dtype: "i32" }),
  * });
  * console.log(String(y)); // Tensor(f32[1,3,12])
+ * if (String(y) !== "Tensor(f32[1,3,12])") throw new Error(`got ${y}`);
  * ```
  */
 export function seq2seqTransformer(config: Seq2SeqTransformerConfig): Seq2SeqTransformer {

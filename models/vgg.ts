@@ -117,7 +117,9 @@ export interface VggConfig {
  *   inputShape: [3, 32, 32], numClasses: 10, layers: [8, "M", 16, "M", 16, "M"], hidden: 32,
  * });
  * const params = net.init(random.key(0));
- * console.log(String(net.apply(params, np.zeros([2, 3, 32, 32])))); // Tensor(f32[2,10])
+ * const y = net.apply(params, np.zeros([2, 3, 32, 32]));
+ * console.log(String(y)); // Tensor(f32[2,10])
+ * if (String(y) !== "Tensor(f32[2,10])") throw new Error(`got ${y}`);
  * ```
  */
 export function vgg(config: VggConfig & { batchNorm: true }): StatefulLayer;

@@ -92,7 +92,9 @@ export type ViTOptions = Pick<
  *
  * const net = vit({ imageSize: 28, patchSize: 7, numLayers: 1, numHeads: 2, hiddenDim: 16,
  *   mlpDim: 32, inChannels: 1, numClasses: 10 });
- * console.log(String(net.apply(net.init(random.key(0)), np.ones([2, 1, 28, 28])))); // Tensor(f32[2,10])
+ * const y = net.apply(net.init(random.key(0)), np.ones([2, 1, 28, 28]));
+ * console.log(String(y)); // Tensor(f32[2,10])
+ * if (String(y) !== "Tensor(f32[2,10])") throw new Error(`got ${y}`);
  * ```
  */
 export function vit(config: ViTConfig = {}): Layer<Params> {
@@ -207,7 +209,9 @@ export function vit(config: ViTConfig = {}): Layer<Params> {
  * @example
  * ```ts
  * import { vitB16 } from "@denax/denax/models";
- * console.log(vitB16().name); // vit_b_16
+ * const { name } = vitB16();
+ * console.log(name); // vit_b_16
+ * if (name !== "vit_b_16") throw new Error(`got ${name}`);
  * ```
  */
 export function vitB16(opts: ViTOptions = {}): Layer<Params> {
@@ -230,7 +234,9 @@ export function vitB16(opts: ViTOptions = {}): Layer<Params> {
  * @example
  * ```ts
  * import { vitB32 } from "@denax/denax/models";
- * console.log(vitB32().name); // vit_b_32
+ * const { name } = vitB32();
+ * console.log(name); // vit_b_32
+ * if (name !== "vit_b_32") throw new Error(`got ${name}`);
  * ```
  */
 export function vitB32(opts: ViTOptions = {}): Layer<Params> {
@@ -253,7 +259,9 @@ export function vitB32(opts: ViTOptions = {}): Layer<Params> {
  * @example
  * ```ts
  * import { vitL16 } from "@denax/denax/models";
- * console.log(vitL16().name); // vit_l_16
+ * const { name } = vitL16();
+ * console.log(name); // vit_l_16
+ * if (name !== "vit_l_16") throw new Error(`got ${name}`);
  * ```
  */
 export function vitL16(opts: ViTOptions = {}): Layer<Params> {

@@ -68,7 +68,10 @@ function _parts(op: string, opts: AdamOptions, decoupled: boolean) {
  * const opt = adam({ lr: 0.1 });
  * let p = np.array([1, 1]), s = opt.init(p), u;
  * [u, s] = opt.update(np.array([2, -0.5]), s, p);
- * console.log(await applyUpdates(p, u).toArray()); // ≈ [0.9, 1.1]: the first step is ±lr
+ * const y = applyUpdates(p, u);
+ * console.log(await y.toArray()); // ≈ [0.9, 1.1]: the first step is ±lr
+ * const err = await y.sub([0.9, 1.1]).abs().max().item();
+ * if (Number(err) > 1e-5) throw new Error(`off by ${err}`);
  * ```
  */
 export function adam(opts: AdamOptions = {}): GradientTransformation<AdamState> {
@@ -98,7 +101,10 @@ export function adam(opts: AdamOptions = {}): GradientTransformation<AdamState> 
  * const opt = adamw({ lr: 0.1, weightDecay: 0.5 });
  * let p = np.array([2]), s = opt.init(p), u;
  * [u, s] = opt.update(np.array([1]), s, p);
- * console.log(await applyUpdates(p, u).toArray()); // ≈ [1.8]: 2 − 0.1·0.5·2 − 0.1
+ * const y = applyUpdates(p, u);
+ * console.log(await y.toArray()); // ≈ [1.8]: 2 − 0.1·0.5·2 − 0.1
+ * const err = await y.sub([1.8]).abs().max().item();
+ * if (Number(err) > 1e-5) throw new Error(`off by ${err}`);
  * ```
  */
 export function adamw(opts: AdamOptions = {}): GradientTransformation<AdamWState> {

@@ -22,6 +22,8 @@
  * let params: any = { w: np.zeros([2]) }, state: any = opt.init(params), l: any;
  * for (let i = 0; i < 300; i++) [params, state, l] = step(params, state);
  * console.log(await params.w.toArray(), step.traceCount); // ≈ [1, 2] 1
+ * const err = await params.w.sub([1, 2]).abs().max().item();
+ * if (Number(err) > 1e-2 || step.traceCount !== 1) throw new Error(`off by ${err}`);
  * ```
  *
  * @module

@@ -86,6 +86,8 @@ export type SgdState = [EmptyState, TraceState | EmptyState, ScheduleState];
  * [u, s] = opt.update(np.array([1]), s, p);
  * p = applyUpdates(p, u);
  * console.log(await p.toArray()); // [0.9]
+ * const err = await p.sub([0.9]).abs().max().item();
+ * if (Number(err) > 1e-5) throw new Error(`off by ${err}`);
  * ```
  */
 export function sgd(opts: SgdOptions): GradientTransformation<SgdState> {
@@ -140,7 +142,10 @@ export type AdagradState = [EmptyState, ScaleByRssState, ScheduleState];
  * const opt = adagrad({ lr: 0.5 });
  * let p = np.array([1]), s = opt.init(p), u;
  * [u, s] = opt.update(np.array([2]), s, p);
- * console.log(await applyUpdates(p, u).toArray()); // ≈ [0.5]
+ * const y = applyUpdates(p, u);
+ * console.log(await y.toArray()); // ≈ [0.5]
+ * const err = await y.sub([0.5]).abs().max().item();
+ * if (Number(err) > 1e-4) throw new Error(`off by ${err}`);
  * ```
  */
 export function adagrad(opts: AdagradOptions = {}): GradientTransformation<AdagradState> {
@@ -201,7 +206,10 @@ export type RmspropState = [EmptyState, ScaleByRmsState, TraceState | EmptyState
  * const opt = rmsprop({ lr: 0.01, alpha: 0.99 });
  * let p = np.array([1]), s = opt.init(p), u;
  * [u, s] = opt.update(np.array([3]), s, p);
- * console.log(await applyUpdates(p, u).toArray()); // ≈ [0.9] (1 − 0.01 / √0.01)
+ * const y = applyUpdates(p, u);
+ * console.log(await y.toArray()); // ≈ [0.9] (1 − 0.01 / √0.01)
+ * const err = await y.sub([0.9]).abs().max().item();
+ * if (Number(err) > 1e-4) throw new Error(`off by ${err}`);
  * ```
  */
 export function rmsprop(opts: RmspropOptions = {}): GradientTransformation<RmspropState> {
@@ -255,7 +263,10 @@ export type AdadeltaState = [EmptyState, ScaleByAdadeltaState, ScheduleState];
  * const opt = adadelta();
  * let p = np.array([1]), s = opt.init(p), u;
  * [u, s] = opt.update(np.array([1]), s, p);
- * console.log(await applyUpdates(p, u).toArray()); // ≈ [0.9968] (Δ = √1e-6 / √0.1)
+ * const y = applyUpdates(p, u);
+ * console.log(await y.toArray()); // ≈ [0.9968] (Δ = √1e-6 / √0.1)
+ * const err = await y.sub([0.9968]).abs().max().item();
+ * if (Number(err) > 1e-4) throw new Error(`off by ${err}`);
  * ```
  */
 export function adadelta(opts: AdadeltaOptions = {}): GradientTransformation<AdadeltaState> {

@@ -57,6 +57,8 @@ export interface ScaleByAdamState {
  * const t = scaleByAdam();
  * const [u] = t.update(np.array([0.5, -2]), t.init(np.zeros([2])));
  * console.log(await u.toArray()); // ≈ [1, -1]: the first step is g / |g|
+ * const err = await u.sub([1, -1]).abs().max().item();
+ * if (Number(err) > 1e-5) throw new Error(`off by ${err}`);
  * ```
  */
 export function scaleByAdam(
@@ -138,6 +140,8 @@ export interface ScaleByRmsState {
  * const t = scaleByRms({ decay: 0.99 });
  * const [u] = t.update(np.array([3]), t.init(np.zeros([1])));
  * console.log(await u.toArray()); // ≈ [10]: 3 / √(0.01 · 9)
+ * const err = await u.sub([10]).abs().max().item();
+ * if (Number(err) > 1e-4) throw new Error(`off by ${err}`);
  * ```
  */
 export function scaleByRms(
@@ -200,6 +204,8 @@ export interface ScaleByRssState {
  * const t = scaleByRss();
  * const [u] = t.update(np.array([2]), t.init(np.zeros([1])));
  * console.log(await u.toArray()); // ≈ [1]
+ * const err = await u.sub([1]).abs().max().item();
+ * if (Number(err) > 1e-4) throw new Error(`off by ${err}`);
  * ```
  */
 export function scaleByRss(
@@ -258,6 +264,8 @@ export interface ScaleByAdadeltaState {
  * const t = scaleByAdadelta();
  * const [u] = t.update(np.array([1]), t.init(np.zeros([1])));
  * console.log(await u.toArray()); // ≈ [0.00316]: √1e-6 / √0.1
+ * const err = await u.sub([0.00316]).abs().max().item();
+ * if (Number(err) > 1e-5) throw new Error(`off by ${err}`);
  * ```
  */
 export function scaleByAdadelta(
@@ -321,6 +329,8 @@ export interface TraceState {
  * [u, s] = t.update(np.array([1]), s);
  * [u, s] = t.update(np.array([1]), s);
  * console.log(await u.toArray()); // ≈ [1.9]
+ * const err = await u.sub([1.9]).abs().max().item();
+ * if (Number(err) > 1e-5) throw new Error(`off by ${err}`);
  * ```
  */
 export function trace(opts: TraceOptions, op = "trace"): GradientTransformation<TraceState> {

@@ -41,7 +41,9 @@ function _positive(op: string, name: string, v: number): void {
  * ```ts
  * import { constantSchedule } from "@denax/denax/optim";
  * import { np } from "@denax/denax";
- * console.log(await constantSchedule(0.1)(np.array(7)).item()); // ≈ 0.1
+ * const v = await constantSchedule(0.1)(np.array(7)).item();
+ * console.log(v); // ≈ 0.1
+ * if (Math.abs(Number(v) - 0.1) > 1e-6) throw new Error(`got ${v}`);
  * ```
  */
 export function constantSchedule(value: number): Schedule {
@@ -60,7 +62,9 @@ export function constantSchedule(value: number): Schedule {
  * import { stepLR } from "@denax/denax/optim";
  * import { np } from "@denax/denax";
  * const s = stepLR({ init: 1, stepSize: 2, gamma: 0.1 });
- * console.log(await s(np.array(1)).item(), await s(np.array(2)).item()); // 1 ≈0.1
+ * const v = [await s(np.array(1)).item(), await s(np.array(2)).item()].map(Number);
+ * console.log(...v); // 1 ≈0.1
+ * if (Math.abs(v[0] - 1) > 1e-6 || Math.abs(v[1] - 0.1) > 1e-6) throw new Error(`got ${v}`);
  * ```
  */
 export function stepLR(opts: { init: number; stepSize: number; gamma: number }): Schedule {
@@ -85,7 +89,9 @@ export function stepLR(opts: { init: number; stepSize: number; gamma: number }):
  * import { exponentialDecay } from "@denax/denax/optim";
  * import { np } from "@denax/denax";
  * const s = exponentialDecay({ init: 1, transitionSteps: 10, decayRate: 0.5 });
- * console.log(await s(np.array(10)).item(), await s(np.array(5)).item()); // 0.5 ≈0.7071
+ * const v = [await s(np.array(10)).item(), await s(np.array(5)).item()].map(Number);
+ * console.log(...v); // 0.5 ≈0.7071
+ * if (Math.abs(v[0] - 0.5) > 1e-6 || Math.abs(v[1] - Math.SQRT1_2) > 1e-6) throw new Error(`got ${v}`);
  * ```
  */
 export function exponentialDecay(opts: {
@@ -119,7 +125,9 @@ export function exponentialDecay(opts: {
  * import { multiStepLR } from "@denax/denax/optim";
  * import { np } from "@denax/denax";
  * const s = multiStepLR({ init: 1, milestones: [2, 4], gamma: 0.5 });
- * console.log(await s(np.array(3)).item(), await s(np.array(4)).item()); // 0.5 0.25
+ * const v = [await s(np.array(3)).item(), await s(np.array(4)).item()].map(Number);
+ * console.log(...v); // 0.5 0.25
+ * if (Math.abs(v[0] - 0.5) > 1e-6 || Math.abs(v[1] - 0.25) > 1e-6) throw new Error(`got ${v}`);
  * ```
  */
 export function multiStepLR(
@@ -142,7 +150,9 @@ export function multiStepLR(
  * ```ts
  * import { exponentialLR } from "@denax/denax/optim";
  * import { np } from "@denax/denax";
- * console.log(await exponentialLR({ init: 2, gamma: 0.5 })(np.array(3)).item()); // 0.25
+ * const v = await exponentialLR({ init: 2, gamma: 0.5 })(np.array(3)).item();
+ * console.log(v); // 0.25
+ * if (Math.abs(Number(v) - 0.25) > 1e-5) throw new Error(`got ${v}`);
  * ```
  */
 export function exponentialLR(opts: { init: number; gamma: number }): Schedule {
@@ -164,7 +174,9 @@ export function exponentialLR(opts: { init: number; gamma: number }): Schedule {
  * import { cosineAnnealing } from "@denax/denax/optim";
  * import { np } from "@denax/denax";
  * const s = cosineAnnealing({ init: 1, tMax: 10 });
- * console.log(await s(np.array(5)).item(), await s(np.array(10)).item()); // ≈0.5 ≈0
+ * const v = [await s(np.array(5)).item(), await s(np.array(10)).item()].map(Number);
+ * console.log(...v); // ≈0.5 ≈0
+ * if (Math.abs(v[0] - 0.5) > 1e-6 || Math.abs(v[1] - 0) > 1e-6) throw new Error(`got ${v}`);
  * ```
  */
 export function cosineAnnealing(opts: { init: number; tMax: number; etaMin?: number }): Schedule {
@@ -210,7 +222,9 @@ export interface OneCycleOptions {
  * import { oneCycle } from "@denax/denax/optim";
  * import { np } from "@denax/denax";
  * const s = oneCycle({ maxLr: 1, totalSteps: 100 });
- * console.log(await s(np.array(0)).item(), await s(np.array(29)).item()); // ≈0.04 1
+ * const v = [await s(np.array(0)).item(), await s(np.array(29)).item()].map(Number);
+ * console.log(...v); // ≈0.04 1
+ * if (Math.abs(v[0] - 0.04) > 1e-6 || Math.abs(v[1] - 1) > 1e-6) throw new Error(`got ${v}`);
  * ```
  */
 export function oneCycle(opts: OneCycleOptions): Schedule {
@@ -276,7 +290,9 @@ export function oneCycle(opts: OneCycleOptions): Schedule {
  * import { linearWarmup } from "@denax/denax/optim";
  * import { np } from "@denax/denax";
  * const s = linearWarmup({ init: 0, peak: 1, warmupSteps: 4 });
- * console.log(await s(np.array(1)).item(), await s(np.array(9)).item()); // 0.25 1
+ * const v = [await s(np.array(1)).item(), await s(np.array(9)).item()].map(Number);
+ * console.log(...v); // 0.25 1
+ * if (Math.abs(v[0] - 0.25) > 1e-6 || Math.abs(v[1] - 1) > 1e-6) throw new Error(`got ${v}`);
  * ```
  */
 export function linearWarmup(opts: { init: number; peak: number; warmupSteps: number }): Schedule {
@@ -303,7 +319,9 @@ export function linearWarmup(opts: { init: number; peak: number; warmupSteps: nu
  * import { warmupCosine } from "@denax/denax/optim";
  * import { np } from "@denax/denax";
  * const s = warmupCosine({ peak: 1, warmupSteps: 10, decaySteps: 110 });
- * console.log(await s(np.array(5)).item(), await s(np.array(60)).item()); // 0.5 ≈0.5
+ * const v = [await s(np.array(5)).item(), await s(np.array(60)).item()].map(Number);
+ * console.log(...v); // 0.5 ≈0.5
+ * if (Math.abs(v[0] - 0.5) > 1e-6 || Math.abs(v[1] - 0.5) > 1e-6) throw new Error(`got ${v}`);
  * ```
  */
 export function warmupCosine(opts: {
@@ -345,7 +363,9 @@ export function warmupCosine(opts: {
  * import { polynomial } from "@denax/denax/optim";
  * import { np } from "@denax/denax";
  * const s = polynomial({ init: 1, end: 0, power: 2, decaySteps: 10 });
- * console.log(await s(np.array(5)).item()); // 0.25
+ * const v = await s(np.array(5)).item();
+ * console.log(v); // 0.25
+ * if (Math.abs(Number(v) - 0.25) > 1e-5) throw new Error(`got ${v}`);
  * ```
  */
 export function polynomial(opts: {

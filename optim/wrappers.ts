@@ -34,7 +34,9 @@ export interface MaskedState<S> {
  * const t = masked(scale(10), { w: true, b: false });
  * const g = { w: np.array([1]), b: np.array([1]) };
  * const [u] = t.update(g, t.init(g));
- * console.log(await u.w.toArray(), await u.b.toArray()); // [10] [1]
+ * const w = await u.w.toArray(), b = await u.b.toArray();
+ * console.log(w, b); // [10] [1]: only the masked-in leaf is scaled
+ * if (JSON.stringify([w, b]) !== "[[10],[1]]") throw new Error(`got ${w} ${b}`);
  * ```
  */
 export function masked<S>(
@@ -104,6 +106,8 @@ export interface MultiStepsState<S> {
  * [u, s] = opt.update(np.array([3]), s, p);
  * p = applyUpdates(p, u);
  * console.log(await p.toArray()); // [-2]: one step with the mean gradient 2
+ * const err = await p.sub([-2]).abs().max().item();
+ * if (Number(err) > 1e-4) throw new Error(`off by ${err}`);
  * ```
  */
 export function multiSteps<S>(

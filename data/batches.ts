@@ -104,7 +104,9 @@ export function numBatches(n: number, batchSize: number, dropLast: boolean): num
  * ```ts
  * import { random } from "@denax/denax";
  * import { epochKey } from "@denax/denax/data";
- * console.log(await epochKey(random.key(0), 4).toArray()); // [2285895361, 433833334]
+ * const y = await epochKey(random.key(0), 4).toArray();
+ * console.log(y); // [2285895361, 433833334]
+ * if (JSON.stringify(y) !== "[2285895361,433833334]") throw new Error(`got ${y}`);
  * ```
  */
 export function epochKey(key: Tensor, epoch: number): Tensor {

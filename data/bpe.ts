@@ -25,7 +25,9 @@ export const GPT2_PATTERN: RegExp =
  * ```ts
  * import { bytesToUnicode } from "@denax/denax/data";
  * const t = bytesToUnicode();
- * console.log(t[0x20], t[0x41], t[0x0a]); // Ġ A Ċ
+ * const shown = [t[0x20], t[0x41], t[0x0a]].join(" ");
+ * console.log(shown); // Ġ A Ċ
+ * if (shown !== "Ġ A Ċ") throw new Error(`got ${shown}`);
  * ```
  */
 export function bytesToUnicode(): string[] {

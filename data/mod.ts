@@ -15,6 +15,7 @@
  *   seen += batch.x.shape[0];
  * }
  * console.log(seen, data.numExamples(val)); // 80 20
+ * if (seen !== 80 || data.numExamples(val) !== 20) throw new Error(`got ${seen}`);
  * ```
  *
  * @module

@@ -19,7 +19,9 @@ import type { Tensor } from "../core/tensor.ts";
  * @example
  * ```ts
  * import { timeMachineOpening } from "@denax/denax/data";
- * console.log(timeMachineOpening.slice(0, 19)); // "The Time Traveller "
+ * const start = timeMachineOpening.slice(0, 19);
+ * console.log(start); // "The Time Traveller "
+ * if (start !== "The Time Traveller ") throw new Error(`got "${start}"`);
  * ```
  */
 export const timeMachineOpening: string =

@@ -25,7 +25,9 @@ export interface WordsOptions {
  * @example
  * ```ts
  * import { words } from "@denax/denax/data";
- * console.log(words("Go.\u202fI'm home!")); // [ "go", ".", "i'm", "home", "!" ]
+ * const w = words("Go.\u202fI'm home!");
+ * console.log(w); // [ "go", ".", "i'm", "home", "!" ]
+ * if (w.join(" ") !== "go . i'm home !") throw new Error(`got ${w}`);
  * ```
  */
 export function words(text: string, opts: WordsOptions = {}): string[] {

@@ -12,6 +12,8 @@
  * const x = np.array([[1, 0], [0, 1], [1, 1]]), y = np.array([1, 2, 3]);
  * for (let i = 0; i < 100; i++) w = step(w, x, y);
  * console.log(await w.toArray()); // ≈ [1, 2]
+ * const err = await w.sub([1, 2]).abs().max().item();
+ * if (Number(err) > 0.05) throw new Error(`off by ${err}`);
  * ```
  *
  * @module

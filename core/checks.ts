@@ -31,7 +31,9 @@ import { currentCheckCollector } from "./trace.ts";
  * ```ts
  * import { np } from "@denax/denax";
  * import { valueChecksApply } from "./checks.ts";
- * console.log(valueChecksApply(np.array([1, 2]))); // true
+ * const v = valueChecksApply(np.array([1, 2]));
+ * console.log(v); // true
+ * if (v !== true) throw new Error(`got ${v}`);
  * ```
  */
 export function valueChecksApply(...ts: Tensor[]): boolean {
@@ -51,7 +53,16 @@ export function valueChecksApply(...ts: Tensor[]): boolean {
  * ```ts
  * import { np } from "@denax/denax";
  * import { checkValue } from "./checks.ts";
- * checkValue(np.array(false), np.array(0), (v) => new RangeError(`bad ${v}`)); // passes
+ * const error = (v: number) => new RangeError(`bad ${v}`);
+ * checkValue(np.array(false), np.array(0), error); // passes
+ * let message = "";
+ * try {
+ *   checkValue(np.array(true), np.array(7), error);
+ * } catch (e) {
+ *   message = (e as Error).message;
+ * }
+ * console.log(message); // bad 7
+ * if (message !== "bad 7") throw new Error(`got "${message}"`);
  * ```
  */
 export function checkValue(flag: Tensor, value: Tensor, error: (value: number) => Error): void {

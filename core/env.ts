@@ -34,7 +34,9 @@ const _warned = new Set<string>();
  * @example
  * ```ts
  * import { env } from "./env.ts";
- * console.log(env("DENAX_BACKEND") ?? "unset");
+ * const backend = env("DENAX_BACKEND");
+ * console.log(backend ?? "unset");
+ * if (backend !== (Deno.env.get("DENAX_BACKEND") || undefined)) throw new Error(`got ${backend}`);
  * ```
  */
 export function env(name: string, warn = false): string | undefined {
@@ -68,8 +70,10 @@ let _checks: boolean | undefined;
  * @returns Whether checked mode is on.
  * @example
  * ```ts
- * import { checksEnabled } from "./env.ts";
- * console.log(checksEnabled()); // false unless DENAX_CHECKS=1
+ * import { checksEnabled, env } from "./env.ts";
+ * const v = checksEnabled();
+ * console.log(v); // false unless DENAX_CHECKS=1
+ * if (v !== (env("DENAX_CHECKS") === "1")) throw new Error(`got ${v}`);
  * ```
  */
 export function checksEnabled(): boolean {
@@ -82,8 +86,11 @@ export function checksEnabled(): boolean {
  * @param on Whether jitted programs check values.
  * @example
  * ```ts
- * import { setChecks } from "./env.ts";
- * setChecks(false);
+ * import { checksEnabled, setChecks } from "./env.ts";
+ * const before = checksEnabled();
+ * setChecks(true);
+ * if (!checksEnabled()) throw new Error("checked mode should be on");
+ * setChecks(before);
  * ```
  */
 export function setChecks(on: boolean): void {

@@ -43,6 +43,7 @@ function envBackend(): string | undefined {
  * import { init } from "@denax/denax";
  * const { name } = await init({ backend: "cpu" });
  * console.log(name); // cpu
+ * if (name !== "cpu") throw new Error(`got ${name}`);
  * ```
  */
 export async function init(opts: InitOptions = {}): Promise<{ name: string; description: string }> {

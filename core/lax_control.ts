@@ -46,7 +46,9 @@ export interface ScanOptions {
  * ```ts
  * import { lax, np } from "@denax/denax";
  * const [total, partial] = lax.scan((c: any, x: any) => [c.add(x), c.add(x)], np.array(0), np.array([1, 2, 3]));
- * console.log(await total.item(), await partial.toArray()); // 6 [1, 3, 6]
+ * const sums = await partial.toArray();
+ * console.log(await total.item(), sums); // 6 [1, 3, 6]
+ * if (await total.item() !== 6 || JSON.stringify(sums) !== "[1,3,6]") throw new Error(`got ${sums}`);
  * ```
  */
 export function scan<C, X, Y>(
@@ -125,7 +127,9 @@ export function scan<C, X, Y>(
  * ```ts
  * import { lax, np } from "@denax/denax";
  * const r = lax.cond(np.array(true), (x: any) => x.add(1), (x: any) => x.sub(1), np.array(5));
- * console.log(await r.item()); // 6
+ * const v = await r.item();
+ * console.log(v); // 6
+ * if (Math.abs(Number(v) - 6) > 1e-4) throw new Error(`got ${v}`);
  * ```
  */
 export function cond<T>(
@@ -166,7 +170,9 @@ export function cond<T>(
  * ```ts
  * import { lax, np } from "@denax/denax";
  * const r = lax.whileLoop((x: any) => x.less(10), (x: any) => x.mul(2), np.array(1));
- * console.log(await r.item()); // 16
+ * const v = await r.item();
+ * console.log(v); // 16
+ * if (Math.abs(Number(v) - 16) > 0.001) throw new Error(`got ${v}`);
  * ```
  */
 export function whileLoop<T>(condFn: (x: T) => Tensor, bodyFn: (x: T) => T, init: T): T {
@@ -226,7 +232,9 @@ export function whileLoop<T>(condFn: (x: T) => Tensor, bodyFn: (x: T) => T, init
  * ```ts
  * import { lax, np } from "@denax/denax";
  * const r = lax.foriLoop(0, 5, (i: any, acc: any) => acc.add(i), np.array(0, { dtype: "i32" }));
- * console.log(await r.item()); // 10
+ * const v = await r.item();
+ * console.log(v); // 10
+ * if (Math.abs(Number(v) - 10) > 1e-4) throw new Error(`got ${v}`);
  * ```
  */
 export function foriLoop<T>(

@@ -113,6 +113,8 @@ function spatialRank(op: string, x: Tensor, min = 3): number {
  * const w = np.array([[[1, 0, -1]]]);             // [O=1, I=1, K=3]
  * const y = lax.convGeneralDilated(x, w, { padding: "SAME" });
  * console.log(await y.toArray()); // [[[-2, -2, -2, 3]]]
+ * const err = await y.sub([[[-2, -2, -2, 3]]]).abs().max().item();
+ * if (Number(err) > 1e-4) throw new Error(`off by ${err}`);
  * ```
  */
 export function convGeneralDilated(lhs: Tensor, rhs: Tensor, opts?: ConvOptions): Tensor;
@@ -212,6 +214,8 @@ function convArgs(rest: unknown[]): ConvOptions {
  * const x = np.ones([1, 1, 4, 4]), w = np.ones([1, 1, 2, 2]);
  * const y = lax.conv(x, w, [2, 2], "VALID");
  * console.log(await y.toArray()); // [[[[4, 4], [4, 4]]]]
+ * const err = await y.sub([[[[4, 4], [4, 4]]]]).abs().max().item();
+ * if (Number(err) > 1e-4) throw new Error(`off by ${err}`);
  * ```
  */
 export function conv(
@@ -283,6 +287,8 @@ function convTransposePadding(k: number, s: number, padding: "SAME" | "VALID"): 
  * const w = np.array([[[1, 1, 1]]]);               // [1, 1, 3]
  * const y = lax.convTranspose(x, w, { strides: [2], padding: "VALID" });
  * console.log(await y.toArray()); // [[[1, 1, 3, 2, 2]]]
+ * const err = await y.sub([[[1, 1, 3, 2, 2]]]).abs().max().item();
+ * if (Number(err) > 1e-4) throw new Error(`off by ${err}`);
  * ```
  */
 export function convTranspose(lhs: Tensor, rhs: Tensor, opts: ConvTransposeOptions): Tensor {
@@ -354,6 +360,8 @@ export interface ReduceWindowOptions {
  * const x = np.array([[1, 2, 3, 4], [5, 6, 7, 8]]);
  * const y = lax.reduceWindow(x, "max", { windowDimensions: [2, 2], windowStrides: [2, 2] });
  * console.log(await y.toArray()); // [[6, 8]]
+ * const err = await y.sub([[6, 8]]).abs().max().item();
+ * if (Number(err) > 1e-4) throw new Error(`off by ${err}`);
  * ```
  */
 export function reduceWindow(x: Tensor, op: WindowOp, opts: ReduceWindowOptions): Tensor {
@@ -475,7 +483,10 @@ function poolSpatial(
  * ```ts
  * import { lax, np } from "@denax/denax";
  * const x = np.arange(16).reshape([1, 1, 4, 4]);
- * console.log(await lax.maxPool(x, { kernelSize: 2 }).toArray()); // [[[[5, 7], [13, 15]]]]
+ * const y = lax.maxPool(x, { kernelSize: 2 });
+ * console.log(await y.toArray()); // [[[[5, 7], [13, 15]]]]
+ * const err = await y.sub([[[[5, 7], [13, 15]]]]).abs().max().item();
+ * if (Number(err) > 0.001) throw new Error(`off by ${err}`);
  * ```
  */
 export function maxPool(x: Tensor, opts: PoolOptions): Tensor {
@@ -498,7 +509,10 @@ export function maxPool(x: Tensor, opts: PoolOptions): Tensor {
  * ```ts
  * import { lax, np } from "@denax/denax";
  * const x = np.array([[[1, 2, 3, 4]]]);
- * console.log(await lax.avgPool(x, { kernelSize: 2 }).toArray()); // [[[1.5, 3.5]]]
+ * const y = lax.avgPool(x, { kernelSize: 2 });
+ * console.log(await y.toArray()); // [[[1.5, 3.5]]]
+ * const err = await y.sub([[[1.5, 3.5]]]).abs().max().item();
+ * if (Number(err) > 1e-4) throw new Error(`off by ${err}`);
  * console.log(await lax.avgPool(x, { kernelSize: 2, padding: 1, countIncludePad: false }).toArray());
  * // [[[1, 2.5, 4]]]
  * ```

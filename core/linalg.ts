@@ -43,6 +43,8 @@ function needRank2(op: string, a: Tensor): void {
  * import { np } from "@denax/denax";
  * const L = np.linalg.cholesky(np.array([[4, 2], [2, 3]]));
  * console.log(await L.toArray()); // [[2, 0], [1, 1.414…]]
+ * const err = await L.sub([[2, 0], [1, Math.SQRT2]]).abs().max().item();
+ * if (Number(err) > 1e-6) throw new Error(`off by ${err}`);
  * ```
  */
 export function cholesky(a: Tensor): Tensor {
@@ -66,6 +68,8 @@ export function cholesky(a: Tensor): Tensor {
  * import { np } from "@denax/denax";
  * const x = np.linalg.triangularSolve(np.array([[2, 0], [1, 1]]), np.array([[2], [3]]));
  * console.log(await x.toArray()); // [[1], [2]]
+ * const err = await x.sub([[1], [2]]).abs().max().item();
+ * if (Number(err) > 1e-4) throw new Error(`off by ${err}`);
  * ```
  */
 export function triangularSolve(
@@ -99,6 +103,8 @@ export interface LuResult {
  * import { np } from "@denax/denax";
  * const { perm } = np.linalg.lu(np.array([[1, 2], [3, 4]]));
  * console.log(await perm.toArray()); // [1, 0]
+ * const err = await perm.sub([1, 0]).abs().max().item();
+ * if (Number(err) > 1e-5) throw new Error(`off by ${err}`);
  * ```
  */
 export function lu(a: Tensor): LuResult {
@@ -119,6 +125,8 @@ export function lu(a: Tensor): LuResult {
  * import { np } from "@denax/denax";
  * const x = np.linalg.solve(np.array([[3, 1], [1, 2]]), np.array([9, 8]));
  * console.log(await x.toArray()); // [2, 3]
+ * const err = await x.sub([2, 3]).abs().max().item();
+ * if (Number(err) > 1e-4) throw new Error(`off by ${err}`);
  * ```
  */
 export function solve(a: Tensor, b: Tensor): Tensor {
@@ -153,7 +161,10 @@ export function solve(a: Tensor, b: Tensor): Tensor {
  * @example
  * ```ts
  * import { np } from "@denax/denax";
- * console.log(await np.linalg.inv(np.array([[2, 0], [0, 4]])).toArray()); // [[0.5, 0], [0, 0.25]]
+ * const y = np.linalg.inv(np.array([[2, 0], [0, 4]]));
+ * console.log(await y.toArray()); // [[0.5, 0], [0, 0.25]]
+ * const err = await y.sub([[0.5, 0], [0, 0.25]]).abs().max().item();
+ * if (Number(err) > 1e-5) throw new Error(`off by ${err}`);
  * ```
  */
 export function inv(a: Tensor): Tensor {
@@ -183,7 +194,9 @@ export interface SlogdetResult {
  * ```ts
  * import { np } from "@denax/denax";
  * const { sign, logabsdet } = np.linalg.slogdet(np.array([[0, 2], [3, 0]]));
- * console.log(await sign.toArray(), await logabsdet.toArray()); // -1 1.791…
+ * const s = Number(await sign.item()), l = Number(await logabsdet.item());
+ * console.log(s, l); // -1 1.791… = ln 6
+ * if (s !== -1 || Math.abs(l - Math.log(6)) > 1e-6) throw new Error(`got ${s} ${l}`);
  * ```
  */
 export function slogdet(a: Tensor): SlogdetResult {
@@ -215,7 +228,9 @@ export function slogdet(a: Tensor): SlogdetResult {
  * @example
  * ```ts
  * import { np } from "@denax/denax";
- * console.log(await np.linalg.det(np.array([[1, 2], [3, 4]])).toArray()); // -2
+ * const v = Number(await np.linalg.det(np.array([[1, 2], [3, 4]])).item());
+ * console.log(v); // -2
+ * if (Math.abs(v + 2) > 1e-4) throw new Error(`got ${v}`);
  * ```
  */
 export function det(a: Tensor): Tensor {
@@ -242,6 +257,8 @@ export interface EighResult {
  * import { np } from "@denax/denax";
  * const { eigenvalues } = np.linalg.eigh(np.array([[2, 1], [1, 2]]));
  * console.log(await eigenvalues.toArray()); // [1, 3]
+ * const err = await eigenvalues.sub([1, 3]).abs().max().item();
+ * if (Number(err) > 1e-4) throw new Error(`off by ${err}`);
  * ```
  */
 export function eigh(a: Tensor): EighResult {
@@ -269,6 +286,8 @@ export interface QrResult {
  * import { np } from "@denax/denax";
  * const { R } = np.linalg.qr(np.array([[3, 0], [4, 1]]));
  * console.log(await R.toArray()); // [[-5, -0.8], [0, -0.6]]
+ * const err = await R.sub([[-5, -0.8], [0, -0.6]]).abs().max().item();
+ * if (Number(err) > 1e-4) throw new Error(`off by ${err}`);
  * ```
  */
 export function qr(a: Tensor): QrResult {
@@ -299,6 +318,8 @@ export interface SvdResult {
  * import { np } from "@denax/denax";
  * const { S } = np.linalg.svd(np.array([[3, 0], [0, -4]]));
  * console.log(await S.toArray()); // [4, 3]
+ * const err = await S.sub([4, 3]).abs().max().item();
+ * if (Number(err) > 1e-4) throw new Error(`off by ${err}`);
  * ```
  */
 export function svd(a: Tensor): SvdResult {
@@ -323,7 +344,9 @@ export function svd(a: Tensor): SvdResult {
  * @example
  * ```ts
  * import { np } from "@denax/denax";
- * console.log(await np.linalg.norm(np.array([3, 4])).toArray()); // 5
+ * const v = Number(await np.linalg.norm(np.array([3, 4])).item());
+ * console.log(v); // 5
+ * if (Math.abs(v - 5) > 1e-4) throw new Error(`got ${v}`);
  * ```
  */
 export function norm(

@@ -20,7 +20,10 @@
  * const z = random.normal(random.foldIn(key, 1), [3]); // f32[3]
  * const u = random.uniform(random.foldIn(key, 2), [2, 2], { minval: -1, maxval: 1 });
  * const rows = vmap((k: Tensor) => random.normal(k, [4]))(random.split(key, 8)); // f32[8,4]
- * console.log(String(z), String(u), String(rows));
+ * const shapes = `${z} ${u} ${rows}`;
+ * console.log(shapes); // Tensor(f32[3]) Tensor(f32[2,2]) Tensor(f32[8,4])
+ * if (shapes !== "Tensor(f32[3]) Tensor(f32[2,2]) Tensor(f32[8,4])") throw new Error(shapes);
+ * if (Number(await u.abs().max().item()) > 1) throw new Error("u is outside [-1, 1)");
  * ```
  *
  * @module
@@ -165,7 +168,9 @@ function _split2(key: Tensor): [Tensor, Tensor] {
  * ```ts
  * import { random } from "@denax/denax";
  *
- * console.log(await random.key(42).toArray()); // [0, 42]
+ * const k = await random.key(42).toArray();
+ * console.log(k); // [0, 42]
+ * if (JSON.stringify(k) !== "[0,42]") throw new Error(`got ${k}`);
  * ```
  */
 export function key(seed: number | Tensor): Tensor {
@@ -194,8 +199,9 @@ export function key(seed: number | Tensor): Tensor {
  * ```ts
  * import { random } from "@denax/denax";
  *
- * const keys = random.split(random.key(0));
- * console.log(await keys.toArray()); // [[4146024105, 967050713], [2718843009, 1272950319]]
+ * const keys = await random.split(random.key(0)).toArray();
+ * console.log(keys); // [[4146024105, 967050713], [2718843009, 1272950319]]
+ * if (JSON.stringify(keys) !== "[[4146024105,967050713],[2718843009,1272950319]]") throw new Error(`got ${keys}`);
  * ```
  */
 export function split(key: Tensor, num: Shape = 2): Tensor {
@@ -217,7 +223,9 @@ export function split(key: Tensor, num: Shape = 2): Tensor {
  * ```ts
  * import { random } from "@denax/denax";
  *
- * console.log(await random.foldIn(random.key(0), 4).toArray()); // [2285895361, 433833334]
+ * const y = await random.foldIn(random.key(0), 4).toArray();
+ * console.log(y); // [2285895361, 433833334]
+ * if (JSON.stringify(y) !== "[2285895361,433833334]") throw new Error(`got ${y}`);
  * ```
  */
 export function foldIn(key: Tensor, data: number | Tensor): Tensor {
@@ -262,8 +270,9 @@ export interface BitsOptions {
  * ```ts
  * import { random } from "@denax/denax";
  *
- * console.log(await random.bits(random.key(1701), [3]).toArray());
- * // [56197195, 4200222568, 961309823]
+ * const bits = await random.bits(random.key(1701), [3]).toArray();
+ * console.log(bits); // [56197195, 4200222568, 961309823]
+ * if (JSON.stringify(bits) !== "[56197195,4200222568,961309823]") throw new Error(`got ${bits}`);
  * ```
  */
 export function bits(key: Tensor, shape: Shape = [], opts: BitsOptions = {}): Tensor {
@@ -322,6 +331,7 @@ export interface UniformOptions {
  *
  * const u = random.uniform(random.key(0), [2, 3], { minval: -1, maxval: 1 });
  * console.log(String(u)); // Tensor(f32[2,3])
+ * if (String(u) !== "Tensor(f32[2,3])") throw new Error(`got ${u}`);
  * ```
  */
 export function uniform(key: Tensor, shape: Shape = [], opts: UniformOptions = {}): Tensor {
@@ -359,8 +369,10 @@ const _NEXTAFTER_MINUS_ONE = -(1 - 2 ** -24);
  * ```ts
  * import { random } from "@denax/denax";
  *
- * console.log(await random.normal(random.key(0), [3]).toArray());
- * // [1.8160863, -0.48262316, 0.33988908]
+ * const z = random.normal(random.key(0), [3]);
+ * console.log(await z.toArray()); // [1.8160863, -0.48262316, 0.33988908]
+ * const err = await z.sub([1.8160863, -0.48262316, 0.33988908]).abs().max().item();
+ * if (Number(err) > 1e-6) throw new Error(`off by ${err}`);
  * ```
  */
 export function normal(key: Tensor, shape: Shape = [], opts: DtypeOptions = {}): Tensor {
@@ -413,7 +425,9 @@ function _nextafter(x: Tensor, up: boolean): Tensor {
  * import { random } from "@denax/denax";
  *
  * const z = random.truncatedNormal(random.key(0), -2, 2, [1000]);
- * console.log(Number(await z.abs().max().item()) < 2); // true
+ * const max = Number(await z.abs().max().item());
+ * console.log(max < 2); // true
+ * if (!(max < 2)) throw new Error(`|z| reaches ${max}`);
  * ```
  */
 export function truncatedNormal(
@@ -455,7 +469,9 @@ export function truncatedNormal(
  * ```ts
  * import { random } from "@denax/denax";
  *
- * console.log(String(random.gumbel(random.key(0), [4]))); // Tensor(f32[4])
+ * const y = random.gumbel(random.key(0), [4]);
+ * console.log(String(y)); // Tensor(f32[4])
+ * if (String(y) !== "Tensor(f32[4])") throw new Error(`got ${y}`);
  * ```
  */
 export function gumbel(key: Tensor, shape: Shape = [], opts: DtypeOptions = {}): Tensor {
@@ -486,7 +502,9 @@ function _gumbel(key: Tensor, shape: readonly number[]): Tensor {
  * import { random } from "@denax/denax";
  *
  * const e = random.exponential(random.key(0), [1000]);
- * console.log(Number(await e.min().item()) >= 0); // true
+ * const min = Number(await e.min().item());
+ * console.log(min >= 0); // true
+ * if (!(min >= 0)) throw new Error(`min is ${min}`);
  * ```
  */
 export function exponential(key: Tensor, shape: Shape = [], opts: DtypeOptions = {}): Tensor {
@@ -517,6 +535,7 @@ export function exponential(key: Tensor, shape: Shape = [], opts: DtypeOptions =
  *
  * const mask = random.bernoulli(random.key(0), 0.9, [5]); // a dropout keep-mask
  * console.log(String(mask)); // Tensor(bool[5])
+ * if (String(mask) !== "Tensor(bool[5])") throw new Error(`got ${mask}`);
  * ```
  */
 export function bernoulli(key: Tensor, p: TensorLike = 0.5, shape?: Shape): Tensor {
@@ -587,8 +606,9 @@ export interface RandintOptions {
  * ```ts
  * import { random } from "@denax/denax";
  *
- * console.log(await random.randint(random.key(0), [3, 3], 0, 8).toArray());
- * // [[2, 1, 3], [6, 1, 5], [6, 3, 4]]
+ * const r = await random.randint(random.key(0), [3, 3], 0, 8).toArray();
+ * console.log(r); // [[2, 1, 3], [6, 1, 5], [6, 3, 4]]
+ * if (JSON.stringify(r) !== "[[2,1,3],[6,1,5],[6,3,4]]") throw new Error(`got ${r}`);
  * ```
  */
 export function randint(
@@ -653,6 +673,7 @@ export interface CategoricalOptions {
  * const logits = np.log(np.array([0.1, 0.2, 0.7]));
  * const draws = random.categorical(random.key(0), logits, { shape: [5] });
  * console.log(String(draws)); // Tensor(i32[5])
+ * if (String(draws) !== "Tensor(i32[5])") throw new Error(`got ${draws}`);
  * ```
  */
 export function categorical(
@@ -741,7 +762,9 @@ export interface PermutationOptions {
  * import { random } from "@denax/denax";
  *
  * const perm = await random.permutation(random.key(0), 5).toArray();
- * console.log([...perm as number[]].sort()); // [0, 1, 2, 3, 4]
+ * const sorted = [...perm as number[]].sort();
+ * console.log(sorted); // [0, 1, 2, 3, 4]
+ * if (JSON.stringify(sorted) !== "[0,1,2,3,4]") throw new Error(`not a permutation: ${perm}`);
  * ```
  */
 export function permutation(
@@ -808,6 +831,7 @@ export interface ChoiceOptions {
  * const x = np.array([10, 20, 30, 40]);
  * const picks = random.choice(random.key(0), x, { shape: [2], replace: false });
  * console.log(String(picks)); // Tensor(f32[2])
+ * if (String(picks) !== "Tensor(f32[2])") throw new Error(`got ${picks}`);
  * ```
  */
 export function choice(key: Tensor, a: number | TensorLike, opts: ChoiceOptions = {}): Tensor {

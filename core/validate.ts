@@ -24,7 +24,16 @@ export const MAX_ELEMENTS: number = 2 ** 31 - 1;
  * @example
  * ```ts
  * import { checkOptions } from "./validate.ts";
- * checkOptions("sum", { axis: 0 }, new Set(["axis", "keepdims"])); // ok
+ * const allowed = new Set(["axis", "keepdims"]);
+ * checkOptions("sum", { axis: 0 }, allowed); // ok
+ * let message = "";
+ * try {
+ *   checkOptions("sum", { axes: 0 }, allowed);
+ * } catch (e) {
+ *   message = (e as Error).message;
+ * }
+ * console.log(message); // sum: unknown option 'axes'; allowed options are axis, keepdims
+ * if (!message.startsWith("sum: unknown option 'axes'")) throw new Error(`got "${message}"`);
  * ```
  */
 export function checkOptions(op: string, opts: unknown, allowed: ReadonlySet<string>): void {
@@ -85,6 +94,14 @@ export function axisArg<T>(op: string, v: T | { readonly axis?: T } | undefined)
  * ```ts
  * import { checkArity } from "./validate.ts";
  * checkArity("reshape", 2, 2); // ok
+ * let message = "";
+ * try {
+ *   checkArity("reshape", 3, 2);
+ * } catch (e) {
+ *   message = (e as Error).message;
+ * }
+ * console.log(message.split("\n")[0]); // reshape: takes at most 2 arguments, got 3
+ * if (!message.startsWith("reshape: takes at most 2 arguments, got 3")) throw new Error(message);
  * ```
  */
 export function checkArity(op: string, nargs: number, max: number): void {
@@ -109,7 +126,15 @@ export function checkArity(op: string, nargs: number, max: number): void {
  * @example
  * ```ts
  * import { checkShape } from "./validate.ts";
- * checkShape("zeros", [2, 3]); // ok
+ * const shape = checkShape("zeros", [2, 3]); // ok: returns the shape
+ * let error: unknown;
+ * try {
+ *   checkShape("zeros", [2, -1]);
+ * } catch (e) {
+ *   error = e;
+ * }
+ * console.log(String(error)); // RangeError: zeros: invalid shape [2, -1]: size -1 at dimension 1 …
+ * if (shape.join() !== "2,3" || !(error instanceof RangeError)) throw new Error(`got ${error}`);
  * ```
  */
 export function checkShape(op: string, shape: readonly number[]): readonly number[] {
@@ -169,7 +194,9 @@ const NUMPY_NAMES: Readonly<Record<string, DType>> = {
  * @example
  * ```ts
  * import { checkDType } from "./validate.ts";
- * console.log(checkDType("astype", "f32")); // f32
+ * const dtype = checkDType("astype", "f32");
+ * console.log(dtype); // f32
+ * if (dtype !== "f32") throw new Error(`got ${dtype}`);
  * ```
  */
 export function checkDType(op: string, dtype: unknown): DType {

@@ -146,8 +146,9 @@ export function activeProfile(): DeviceProfile {
  * @returns The previous profile.
  * @example
  * ```ts
- * import { GPU_PROFILE, setActiveProfile } from "./target.ts";
+ * import { activeProfile, GPU_PROFILE, setActiveProfile } from "./target.ts";
  * const prev = setActiveProfile(GPU_PROFILE);
+ * if (activeProfile() !== GPU_PROFILE) throw new Error("the profile was not set");
  * setActiveProfile(prev);
  * ```
  */

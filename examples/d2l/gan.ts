@@ -1,24 +1,34 @@
 /**
- * A DCGAN on Fashion-MNIST (d2l §20.2's architecture at 28×28: `models.dcgan({ latentDim: 64,
- * imageShape: [1, 28, 28], features: 32 })`, two stride-2 stages from a 7×7 base), trained
- * with `models.makeGanStep` (the discriminator on ½[BCE(D(x), 1) + BCE(D(G(z)), 0)], then the
- * generator on the non-saturating BCE(D(G(z)), 1)) and Adam with d2l's DCGAN betas (0.5,
- * 0.999), learning rate 2e-4, batches of 128. Real images are scaled to [−1, 1] to match the
- * generator's tanh. Writes `out/d2l/gan_samples.png`: 64 samples from fixed noise (generator in
- * training mode, batch statistics, as d2l draws them).
+ * A GAN on Fashion-MNIST, trained with `models.makeGanStep` (the discriminator on
+ * ½[BCE(D(x), 1) + BCE(D(G(z)), 0)], then the generator on the non-saturating BCE(D(G(z)), 1))
+ * and Adam with d2l's GAN betas (0.5, 0.999), learning rate 2e-4, batches of 128; real images
+ * are scaled to [−1, 1]. Writes `out/d2l/gan_samples.png`: 64 samples from fixed noise.
  *
- * Run: `deno run -A examples/d2l/gan.ts [--epochs N] [--limit N] [--out DIR] [--backend NAME]`
+ * `--model mlp` (default; a few seconds an epoch on a CPU): d2l §20.1's MLP GAN at image size,
+ * `models.mlpGan({ latentDim: 64, dataDim: 784, generatorHidden: [256, 512],
+ * discriminatorHidden: [512, 256], activation: "leakyRelu" })`, the generator's linear output
+ * clipped to [−1, 1] for the picture.
+ * `--model dcgan`: d2l §20.2's DCGAN at 28×28 (`models.dcgan({ latentDim: 64, imageShape:
+ * [1, 28, 28], features: 32 })`, two stride-2 stages from a 7×7 base, a tanh output), sampled
+ * in training mode (batch statistics, as d2l draws them); it needs an epoch or more, which is
+ * slow on a CPU.
+ *
+ * Run: `deno run -A examples/d2l/gan.ts [--model mlp|dcgan] [--epochs N] [--limit N]
+ * [--out DIR] [--backend NAME]`
  *
  * @module
  */
 import { parseArgs } from "node:util";
-import { init, models, optim, random, type Tensor } from "../../mod.ts";
+import { init, models, np, optim, random, type Tensor } from "../../mod.ts";
+import { isStateful } from "../../layers/layer.ts";
 import { imageGrid, mnistSource, savePng } from "../../data/mod.ts";
 import { progressBar } from "../../train/mod.ts";
 import { fashionMnist } from "./_common.ts";
 
 /** Options of {@link trainGan}. */
 export interface GanRunOptions {
+  /** `"mlp"` (default) or `"dcgan"`. */
+  readonly model?: "mlp" | "dcgan";
   /** Epochs (default 1). */
   readonly epochs?: number;
   /** Training images (default all 60000). */
@@ -50,7 +60,17 @@ export async function trainGan(opts: GanRunOptions = {}): Promise<GanRunResult> 
   const ds = await fashionMnist();
   const key = random.key(0);
   const data = mnistSource(ds.train, batch, { limit: opts.limit, shuffle: random.foldIn(key, 0) });
-  const gan = models.dcgan({ latentDim: 64, imageShape: [1, 28, 28], features: 32 });
+  const dc = opts.model === "dcgan";
+  const gan: models.Gan = dc
+    ? models.dcgan({ latentDim: 64, imageShape: [1, 28, 28], features: 32 })
+    : models.mlpGan({
+      latentDim: 64,
+      dataDim: 784,
+      generatorHidden: [256, 512],
+      discriminatorHidden: [512, 256],
+      activation: "leakyRelu",
+    });
+  const real = (x: Tensor): Tensor => (dc ? x : x.reshape(x.shape[0], 784)).mul(2).sub(1);
   const optG = optim.adam({ lr: 2e-4, betas: [0.5, 0.999] });
   const optD = optim.adam({ lr: 2e-4, betas: [0.5, 0.999] });
   const step = models.makeGanStep(gan, optG, optD);
@@ -66,7 +86,7 @@ export async function trainGan(opts: GanRunOptions = {}): Promise<GanRunResult> 
     for (const b of data.batches({ epoch, dropLast: true })) {
       const r = step(
         state,
-        b.x.mul(2).sub(1),
+        real(b.x),
         random.foldIn(random.foldIn(key, 2), epoch * 1e5 + i),
       );
       state = r.state;
@@ -79,9 +99,13 @@ export async function trainGan(opts: GanRunOptions = {}): Promise<GanRunResult> 
     bar?.endEpoch({ loss_D: lossD.at(-1)!, loss_G: lossG.at(-1)! });
   }
   const z = random.normal(random.foldIn(key, 3), [64, ...gan.noiseShape]);
-  const { y } = gan.generator.apply(state.g, z, { state: state.gState, train: true });
+  const g = gan.generator;
+  const y = isStateful(g)
+    ? g.apply(state.g, z, { state: state.gState, train: true }).y
+    : g.apply(state.g, z);
   const file = `${out}/gan_samples.png`;
-  await savePng(file, await imageGrid(y.add(1).div(2), { cols: 8 }));
+  const images = np.clip(y, -1, 1).add(1).div(2).reshape(64, 1, 28, 28);
+  await savePng(file, await imageGrid(images, { cols: 8 }));
   return { lossD, lossG, file };
 }
 
@@ -89,6 +113,7 @@ if (import.meta.main) {
   const { values: v } = parseArgs({
     args: Deno.args,
     options: {
+      model: { type: "string", default: "mlp" },
       epochs: { type: "string", default: "1" },
       limit: { type: "string" },
       out: { type: "string", default: "out/d2l" },
@@ -96,9 +121,14 @@ if (import.meta.main) {
       quiet: { type: "boolean", default: false },
     },
   });
+  if (v.model !== "mlp" && v.model !== "dcgan") {
+    console.error(`--model must be mlp or dcgan, got ${v.model}`);
+    Deno.exit(2);
+  }
   const backend = await init(v.backend ? { backend: v.backend } : {});
-  console.log(`DCGAN on Fashion-MNIST, backend ${backend.name}`);
+  console.log(`${v.model} GAN on Fashion-MNIST, backend ${backend.name}`);
   const r = await trainGan({
+    model: v.model,
     epochs: Number(v.epochs),
     limit: v.limit === undefined ? undefined : Number(v.limit),
     out: v.out,

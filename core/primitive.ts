@@ -121,6 +121,18 @@ const _registry = new Map<string, Primitive>();
  * @param rules The rules; `P` (the params type) is usually given explicitly.
  * @returns The primitive.
  * @throws Error when a primitive of that name exists.
+ * @example
+ * ```ts
+ * import { ShapedArray } from "./aval.ts";
+ * import { definePrimitive } from "./primitive.ts";
+ * type ScaleParams = { readonly factor: number };
+ * const scale_p = definePrimitive<ScaleParams>("doc_example_scale", {
+ *   params: { factor: "required" },
+ *   abstractEval: ([x]) => [new ShapedArray(x.shape, x.dtype)],
+ *   impl: ([x], { factor }) => [x.data.map((v) => v * factor)],
+ * });
+ * if (scale_p.params.factor !== "required") throw new Error("the description is kept");
+ * ```
  */
 export function definePrimitive<P extends Params = Params>(
   name: string,
@@ -140,6 +152,18 @@ export function definePrimitive<P extends Params = Params>(
  * @param params The params as bound.
  * @param allowUnknown Whether keys outside the description pass (what `paramsOf` allows).
  * @throws TypeError naming the primitive and the key.
+ * @example
+ * ```ts
+ * import { checkParams } from "./primitive.ts";
+ * import { reduce_sum_p } from "./prims/reduce.ts";
+ * checkParams(reduce_sum_p, { axes: [0] });
+ * try {
+ *   checkParams(reduce_sum_p, { axes: [0], keepdims: true });
+ *   throw new Error("expected a TypeError");
+ * } catch (e) {
+ *   if (!(e instanceof TypeError) || !e.message.includes("unknown param 'keepdims'")) throw e;
+ * }
+ * ```
  */
 export function checkParams(prim: Primitive, params: Params, allowUnknown = false): void {
   const spec = prim.params;
@@ -169,6 +193,14 @@ export function checkParams(prim: Primitive, params: Params, allowUnknown = fals
  * @param prim The primitive whose params these are.
  * @param params The params as bound.
  * @returns The same object, typed.
+ * @example
+ * ```ts
+ * import { type Params, paramsOf } from "./primitive.ts";
+ * import { transpose_p } from "./prims/structural.ts";
+ * const generic: Params = { perm: [1, 0] };
+ * const perm: readonly number[] = paramsOf(transpose_p, generic).perm;
+ * if (perm[0] !== 1) throw new Error("same object");
+ * ```
  */
 export function paramsOf<P extends Params>(prim: Primitive<P>, params: Params): P {
   if (paramChecks()) checkParams(prim, params, true);
@@ -191,6 +223,13 @@ export function paramChecks(): boolean {
  * Turns the params check of `bind` on or off (tests); `undefined` restores the default.
  *
  * @param on Whether to check.
+ * @example
+ * ```ts
+ * import { paramChecks, setParamChecks } from "./primitive.ts";
+ * setParamChecks(true);
+ * if (!paramChecks()) throw new Error("on");
+ * setParamChecks(undefined); // back to DENAX_STRICT / DENAX_CHECKS
+ * ```
  */
 export function setParamChecks(on: boolean | undefined): void {
   _paramChecks = on;

@@ -132,7 +132,7 @@ export interface CustomJvpFunction<F extends TransformableFn> {
  * `jax.custom_jvp`. Reverse mode works too (the rule is linearized and transposed).
  * @example
  * ```ts
- * import { customJvp, grad, np } from "../mod.ts";
+ * import { customJvp, grad, np } from "@denax/denax";
  * // log(1 + e^x) with a stable derivative σ(x)
  * const softplus = customJvp((x: any) => np.log1p(np.exp(x)));
  * softplus.defjvp(([x]: any[], [t]: any[]) => [softplus(x), np.sigmoid(x).mul(t)]);
@@ -321,7 +321,7 @@ export interface CustomVjpFunction<F extends TransformableFn> {
  * Forward mode (jvp) of such a function is an error, as in JAX.
  * @example
  * ```ts
- * import { customVjp, grad, np } from "../mod.ts";
+ * import { customVjp, grad, np } from "@denax/denax";
  * // gradient clipping in the backward pass
  * const clipGrad = customVjp((x: any) => x);
  * clipGrad.defvjp((x: any) => [x, null], (_r: any, g: any) => [np.clip(g, -1, 1)]);
@@ -451,7 +451,7 @@ definePartialEval(checkpoint_p, (b: JaxprBuilder, args: Tensor[], params) => {
  * recomputed in the backward pass (trading compute for memory), as `jax.checkpoint`.
  * @example
  * ```ts
- * import { checkpoint, grad, np } from "../mod.ts";
+ * import { checkpoint, grad, np } from "@denax/denax";
  * const block = checkpoint((x: any) => np.sin(np.sin(x)));
  * console.log(await grad((x: any) => block(x))(np.array(0)).item()); // 1
  * ```

@@ -42,7 +42,7 @@ const _envCount = (name: string, dflt: number): number => {
  *
  * @example
  * ```ts
- * import { jitCacheLimits } from "./jit_prim.ts";
+ * import { jitCacheLimits } from "@denax/denax";
  * console.log(jitCacheLimits.maxEntries); // 256
  * ```
  */

@@ -198,7 +198,7 @@ const cmp = (op: string, f: (a: Tensor, b: Tensor) => Tensor): Bin =>
  * `where(cond, x, y)`: x where cond is true, else y (broadcasting).
  * @example
  * ```ts
- * import { np } from "../mod.ts";
+ * import { np } from "@denax/denax";
  * console.log(await np.where(np.array([true, false]), 1, 2).toArray()); // [1, 2]
  * ```
  */
@@ -256,7 +256,7 @@ function keepDims(r: Tensor, shape: readonly number[], axes: number[]): Tensor {
  * Sum over axes (all by default). Booleans sum as i32.
  * @example
  * ```ts
- * import { np } from "../mod.ts";
+ * import { np } from "@denax/denax";
  * console.log(await np.sum(np.array([[1, 2], [3, 4]]), { axis: 0 }).toArray()); // [4, 6]
  * ```
  */
@@ -488,7 +488,7 @@ export function flip(x: TensorLike, axis?: Axis | { readonly axis?: Axis }): Ten
  * removed; leading dimensions broadcast.
  * @example
  * ```ts
- * import { np } from "../mod.ts";
+ * import { np } from "@denax/denax";
  * console.log(await np.matmul(np.array([[1, 2], [3, 4]]), np.array([1, 1])).toArray()); // [3, 7]
  * ```
  */

@@ -54,7 +54,7 @@ function isBoolTree(x: NestedArray): boolean {
  * (booleans to bool); pass `dtype` to choose.
  * @example
  * ```ts
- * import { np } from "../mod.ts";
+ * import { np } from "@denax/denax";
  * const x = np.array([[1, 2], [3, 4]]);
  * console.log(String(x)); // Tensor(f32[2,2])
  * ```
@@ -152,7 +152,7 @@ export function asarray(x: TensorLike, dtype?: DType): Tensor {
  * @throws {RangeError} For an invalid shape, or an integer value outside the dtype's range.
  * @example
  * ```ts
- * import { np } from "../mod.ts";
+ * import { np } from "@denax/denax";
  * console.log(await np.full([2], 7).toArray()); // [7, 7]
  * ```
  */
@@ -213,7 +213,7 @@ export function fullLike(x: Tensor, value: number, dtype?: DType): Tensor {
  * Integer arguments give i32 unless a dtype is passed.
  * @example
  * ```ts
- * import { np } from "../mod.ts";
+ * import { np } from "@denax/denax";
  * console.log(await np.arange(4).toArray()); // [0, 1, 2, 3]
  * ```
  */

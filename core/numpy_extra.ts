@@ -94,7 +94,7 @@ export interface TakeOptions {
  * @throws RangeError for a bad axis, TypeError for non-integer indices
  * @example
  * ```ts
- * import { np } from "../mod.ts";
+ * import { np } from "@denax/denax";
  * const x = np.array([[1, 2, 3], [4, 5, 6]]);
  * console.log(await np.take(x, [2, -3], { axis: 1 }).toArray()); // [[3, 1], [6, 4]]
  * ```
@@ -140,7 +140,7 @@ export function take(x: TensorLike, indices: TensorLike, opts: TakeOptions = {})
  * @returns an array of the broadcast shape, with `indices.shape[axis]` along `axis`
  * @example
  * ```ts
- * import { np } from "../mod.ts";
+ * import { np } from "@denax/denax";
  * const x = np.array([[10, 30, 20], [60, 40, 50]]);
  * console.log(await np.takeAlongAxis(x, np.argsort(x, { axis: 1 }), 1).toArray());
  * // [[10, 20, 30], [40, 50, 60]]
@@ -213,7 +213,7 @@ function sortAxis(op: string, x: Tensor, axis: number | null | undefined): [Tens
  * @returns the sorted array
  * @example
  * ```ts
- * import { np } from "../mod.ts";
+ * import { np } from "@denax/denax";
  * console.log(await np.sort(np.array([3, 1, 2])).toArray()); // [1, 2, 3]
  * ```
  */
@@ -232,7 +232,7 @@ export function sort(x: TensorLike, opts: SortOptions = {}): Tensor {
  * @returns i32 indices of x's shape
  * @example
  * ```ts
- * import { np } from "../mod.ts";
+ * import { np } from "@denax/denax";
  * console.log(await np.argsort(np.array([3, 1, 2])).toArray()); // [1, 2, 0]
  * ```
  */
@@ -252,7 +252,7 @@ export function argsort(x: TensorLike, opts: SortOptions = {}): Tensor {
  * @throws RangeError when k is out of range or x is 0-d
  * @example
  * ```ts
- * import { np } from "../mod.ts";
+ * import { np } from "@denax/denax";
  * const [v, i] = np.topK(np.array([1, 5, 3, 5]), 2);
  * console.log(await v.toArray(), await i.toArray()); // [5, 5] [1, 3]
  * ```
@@ -299,7 +299,7 @@ function cumWith(
  * @returns the running sums
  * @example
  * ```ts
- * import { np } from "../mod.ts";
+ * import { np } from "@denax/denax";
  * console.log(await np.cumsum(np.array([[1, 2], [3, 4]]), { axis: 1 }).toArray()); // [[1, 3], [3, 7]]
  * ```
  */
@@ -316,7 +316,7 @@ export function cumsum(x: TensorLike, opts: CumulativeOptions = {}): Tensor {
  * @returns the running products
  * @example
  * ```ts
- * import { np } from "../mod.ts";
+ * import { np } from "@denax/denax";
  * console.log(await np.cumprod(np.array([1, 2, 3, 4])).toArray()); // [1, 2, 6, 24]
  * ```
  */
@@ -333,7 +333,7 @@ export function cumprod(x: TensorLike, opts: CumulativeOptions = {}): Tensor {
  * @returns the running maxima
  * @example
  * ```ts
- * import { np } from "../mod.ts";
+ * import { np } from "@denax/denax";
  * console.log(await np.cummax(np.array([1, 3, 2, 5])).toArray()); // [1, 3, 3, 5]
  * ```
  */
@@ -349,7 +349,7 @@ export function cummax(x: TensorLike, opts: CumulativeOptions = {}): Tensor {
  * @returns the running minima
  * @example
  * ```ts
- * import { np } from "../mod.ts";
+ * import { np } from "@denax/denax";
  * console.log(await np.cummin(np.array([3, 1, 2, 0])).toArray()); // [3, 1, 1, 0]
  * ```
  */
@@ -477,7 +477,7 @@ function padAxis(x: Tensor, axis: number, lo: number, hi: number, mode: string):
  * @throws RangeError for negative widths, or for non-constant modes on an empty axis
  * @example
  * ```ts
- * import { np } from "../mod.ts";
+ * import { np } from "@denax/denax";
  * const x = np.array([1, 2, 3]);
  * console.log(await np.pad(x, [2, 1]).toArray()); // [0, 0, 1, 2, 3, 0]
  * console.log(await np.pad(x, 2, { mode: "reflect" }).toArray()); // [3, 2, 1, 2, 3, 2, 1]
@@ -511,7 +511,7 @@ export function pad(x: TensorLike, padWidth: PadWidth, opts: PadOptions = {}): T
  * @throws TypeError when the sections do not divide the axis evenly
  * @example
  * ```ts
- * import { np } from "../mod.ts";
+ * import { np } from "@denax/denax";
  * const [a, b] = np.split(np.arange(5), [2]);
  * console.log(await a.toArray(), await b.toArray()); // [0, 1] [2, 3, 4]
  * ```
@@ -558,7 +558,7 @@ export function split(
  * @returns the tiled array
  * @example
  * ```ts
- * import { np } from "../mod.ts";
+ * import { np } from "@denax/denax";
  * console.log(await np.tile(np.array([1, 2]), [2, 2]).toArray()); // [[1, 2, 1, 2], [1, 2, 1, 2]]
  * ```
  */
@@ -587,7 +587,7 @@ export function tile(x: TensorLike, reps: number | readonly number[]): Tensor {
  * @returns the array with repeated elements
  * @example
  * ```ts
- * import { np } from "../mod.ts";
+ * import { np } from "@denax/denax";
  * console.log(await np.repeat(np.array([1, 2]), 2).toArray()); // [1, 1, 2, 2]
  * ```
  */
@@ -635,7 +635,7 @@ export function repeat(
  * @throws TypeError for malformed subscripts, or operand shapes that do not match them
  * @example
  * ```ts
- * import { np } from "../mod.ts";
+ * import { np } from "@denax/denax";
  * const a = np.array([[1, 2], [3, 4]]);
  * console.log(await np.einsum("ij,jk->ik", a, a).toArray()); // [[7, 10], [15, 22]]
  * console.log(await np.einsum("ii", a).item()); // 5
@@ -818,7 +818,7 @@ export type IndexEntry = number | null | readonly [number | null, number | null,
  * @throws RangeError for too many indices or an out-of-range integer
  * @example
  * ```ts
- * import { np } from "../mod.ts";
+ * import { np } from "@denax/denax";
  * const x = np.array([[1, 2, 3], [4, 5, 6]]);
  * console.log(await x.index(-1, [null, null, -1]).toArray()); // [6, 5, 4]
  * console.log(await np._index(x, [null, 1]).toArray()); // [2, 5]
@@ -872,7 +872,7 @@ export interface AtHandle {
  * @returns `{ set, add, get }`
  * @example
  * ```ts
- * import { np } from "../mod.ts";
+ * import { np } from "@denax/denax";
  * const x = np.zeros([3]);
  * console.log(await x.at(1).set(5).toArray()); // [0, 5, 0]
  * console.log(await x.at([0, 0, -1]).add(1).toArray()); // [2, 0, 1]

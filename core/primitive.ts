@@ -123,7 +123,7 @@ const _registry = new Map<string, Primitive>();
  * @throws Error when a primitive of that name exists.
  * @example
  * ```ts
- * import { ShapedArray } from "./aval.ts";
+ * import { ShapedArray } from "@denax/denax";
  * import { definePrimitive } from "./primitive.ts";
  * type ScaleParams = { readonly factor: number };
  * const scale_p = definePrimitive<ScaleParams>("doc_example_scale", {

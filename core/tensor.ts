@@ -114,7 +114,7 @@ export function _recordScalar(t: Tensor, value: number): void {
  *
  * @example
  * ```ts
- * import { np } from "../mod.ts";
+ * import { np } from "@denax/denax";
  * const x = np.array([[1, 2], [3, 4]]);
  * const y = x.matmul(x).add(1);
  * console.log(String(y), await y.toArray()); // Tensor(f32[2,2]) [[8, 11], [16, 23]]

@@ -67,7 +67,7 @@ function outLeaves(out: unknown, what: string): [Tensor[], tree.TreeDef] {
  * @returns `[out, tangentOut]`
  * @example
  * ```ts
- * import { jvp, np } from "../mod.ts";
+ * import { jvp, np } from "@denax/denax";
  * const [y, dy] = jvp((x: any) => np.sin(x), [np.array(0)], [np.array(1)]);
  * console.log(await dy.item()); // cos(0) = 1
  * ```
@@ -107,7 +107,7 @@ export function jvp<F extends TransformableFn>(
  * JVP without re-running the primal computation.
  * @example
  * ```ts
- * import { linearize, np } from "../mod.ts";
+ * import { linearize, np } from "@denax/denax";
  * const [y, fl] = linearize((x: any) => x.mul(x), np.array(3));
  * console.log(await fl(np.array(1)).item()); // 6
  * ```
@@ -137,7 +137,7 @@ export function linearize<F extends TransformableFn>(
  * argument (as an array), each with that argument's structure.
  * @example
  * ```ts
- * import { vjp, np } from "../mod.ts";
+ * import { vjp, np } from "@denax/denax";
  * const [y, back] = vjp((x: any) => x.mul(2), np.array([1, 2]));
  * console.log(await back(np.array([1, 1]))[0].toArray()); // [2, 2]
  * ```
@@ -206,7 +206,7 @@ export interface GradOptions {
  * `[[value, aux], grads]`). `f` must return a scalar f32.
  * @example
  * ```ts
- * import { valueAndGrad, np } from "../mod.ts";
+ * import { valueAndGrad, np } from "@denax/denax";
  * const [v, g] = valueAndGrad((x: any) => x.mul(x).sum())(np.array([1, 2]));
  * console.log(await v.item(), await g.toArray()); // 5 [2, 4]
  * ```
@@ -286,7 +286,7 @@ const full_ = (a: ShapedArray) => full(a.shape, 1, a.dtype);
  * argument(s) in `argnums` (with `hasAux`: `[grads, aux]`).
  * @example
  * ```ts
- * import { grad, np } from "../mod.ts";
+ * import { grad, np } from "@denax/denax";
  * const df = grad((x: any) => np.sin(x));
  * console.log(await df(np.array(0)).item()); // 1
  * ```
@@ -349,7 +349,7 @@ function broadcastPrefix(prefix: unknown, full: unknown, what: string): (number 
  * Vectorizes `f` over a batch axis of its arguments.
  * @example
  * ```ts
- * import { vmap, np } from "../mod.ts";
+ * import { vmap, np } from "@denax/denax";
  * const f = vmap((v: any) => v.sum());
  * console.log(await f(np.array([[1, 2], [3, 4]])).toArray()); // [3, 7]
  * ```
@@ -448,7 +448,7 @@ function staticKey(v: unknown): string {
  * signature is traced again when it comes back.
  * @example
  * ```ts
- * import { jit, np } from "../mod.ts";
+ * import { jit, np } from "@denax/denax";
  * const f = jit((x: any) => x.mul(2).add(1));
  * console.log(await f(np.array([1, 2])).toArray(), f.traceCount); // [3, 5] 1
  * ```
@@ -587,7 +587,7 @@ function leafDonation(
  * Traces `f` and returns its jaxpr (printable with `String()`), as `jax.make_jaxpr`.
  * @example
  * ```ts
- * import { makeJaxpr, np } from "../mod.ts";
+ * import { makeJaxpr, np } from "@denax/denax";
  * console.log(String(makeJaxpr((x: any) => x.mul(2))(np.array([1, 2]))));
  * ```
  */
@@ -617,7 +617,7 @@ function singleArg(what: string, x: unknown): Tensor {
  * Jacobian by forward mode: `jacfwd(f)(x)` has shape `out.shape ++ x.shape`.
  * @example
  * ```ts
- * import { jacfwd, np } from "../mod.ts";
+ * import { jacfwd, np } from "@denax/denax";
  * console.log(await jacfwd((x: any) => x.mul(x))(np.array([1, 2])).toArray()); // [[2, 0], [0, 4]]
  * ```
  */
@@ -645,7 +645,7 @@ export function jacfwd<F extends TensorFn>(
  * Jacobian by reverse mode: `jacrev(f)(x)` has shape `out.shape ++ x.shape`.
  * @example
  * ```ts
- * import { jacrev, np } from "../mod.ts";
+ * import { jacrev, np } from "@denax/denax";
  * console.log(await jacrev((x: any) => x.mul(x))(np.array([1, 2])).toArray()); // [[2, 0], [0, 4]]
  * ```
  */
@@ -670,7 +670,7 @@ export function jacrev<F extends TensorFn>(
  * Hessian: `jacfwd(jacrev(f))`.
  * @example
  * ```ts
- * import { hessian, np } from "../mod.ts";
+ * import { hessian, np } from "@denax/denax";
  * console.log(await hessian((x: any) => x.mul(x).sum())(np.array([1, 2])).toArray()); // [[2, 0], [0, 2]]
  * ```
  */

@@ -67,7 +67,7 @@ function _entry(cls: PytreeClass): _Entry {
  * @throws {TypeError} If `cls` is already registered or is `Object` or `Array`.
  * @example
  * ```ts
- * import { leaves, map, register } from "./tree.ts";
+ * import { leaves, map, register } from "@denax/denax/tree";
  * import { assertEquals } from "@std/assert";
  * class Point { constructor(readonly x: number, readonly y: number) {} }
  * register(Point, { flatten: (p) => [[p.x, p.y], null], unflatten: (_, [x, y]) => new Point(x as number, y as number) });
@@ -239,7 +239,7 @@ function _build(x: unknown, ctx: _Ctx, path: (string | number)[]): TreeNode {
  * @returns The printed path, e.g. `params.layers[1].w`.
  * @example
  * ```ts
- * import { keyPath } from "./tree.ts";
+ * import { keyPath } from "@denax/denax/tree";
  * import { assertEquals } from "@std/assert";
  * assertEquals(keyPath(["params", "layers", 1, "w"]), "params.layers[1].w");
  * assertEquals(keyPath([0, "my key"]), '[0]["my key"]');
@@ -264,7 +264,7 @@ export function keyPath(keys: readonly (string | number)[]): string {
  * @throws {TypeError} If the tree contains a cycle.
  * @example
  * ```ts
- * import { flatten } from "./tree.ts";
+ * import { flatten } from "@denax/denax/tree";
  * import { assertEquals } from "@std/assert";
  * const [leaves, def] = flatten({ b: [2, 3], a: 1, c: null });
  * assertEquals(leaves, [1, 2, 3]);
@@ -284,7 +284,7 @@ export function flatten<L = unknown>(tree: unknown, isLeaf?: IsLeaf): [L[], Tree
  * @returns `[[path, leaf][], treedef]`.
  * @example
  * ```ts
- * import { flattenWithPath } from "./tree.ts";
+ * import { flattenWithPath } from "@denax/denax/tree";
  * import { assertEquals } from "@std/assert";
  * const [pairs] = flattenWithPath({ params: { layers: [{ w: 1 }, { w: 2 }] } });
  * assertEquals(pairs, [["params.layers[0].w", 1], ["params.layers[1].w", 2]]);
@@ -308,7 +308,7 @@ export function flattenWithPath<L = unknown>(
  * @throws {RangeError} If the number of leaves differs from `treedef.numLeaves`.
  * @example
  * ```ts
- * import { flatten, unflatten } from "./tree.ts";
+ * import { flatten, unflatten } from "@denax/denax/tree";
  * import { assertEquals } from "@std/assert";
  * const [, def] = flatten({ a: 1, b: [2, undefined] });
  * assertEquals(unflatten(def, [5, 6]), { a: 5, b: [6, undefined] });
@@ -326,7 +326,7 @@ export function unflatten<T = unknown>(treedef: TreeDef, leaves: readonly unknow
  * @returns The leaves.
  * @example
  * ```ts
- * import { leaves } from "./tree.ts";
+ * import { leaves } from "@denax/denax/tree";
  * import { assertEquals } from "@std/assert";
  * assertEquals(leaves([1, { y: 3, x: 2 }, null]), [1, 2, 3]);
  * ```
@@ -343,7 +343,7 @@ export function leaves<L = unknown>(tree: unknown, isLeaf?: IsLeaf): L[] {
  * @returns Its {@linkcode TreeDef}.
  * @example
  * ```ts
- * import { structure } from "./tree.ts";
+ * import { structure } from "@denax/denax/tree";
  * import { assertEquals } from "@std/assert";
  * assertEquals(structure({ w: 1, b: [2] }).numLeaves, 2);
  * assertEquals(structure({ w: 1 }).equals(structure({ w: 9 })), true);
@@ -364,7 +364,7 @@ export function structure(tree: unknown, isLeaf?: IsLeaf): TreeDef {
  * @throws {TypeError} If a tree of `rest` has another structure.
  * @example
  * ```ts
- * import { map } from "./tree.ts";
+ * import { map } from "@denax/denax/tree";
  * import { assertEquals } from "@std/assert";
  * assertEquals(map((a: number, b: number) => a + b, { x: 1, y: [2] }, { x: 10, y: [20] }), { x: 11, y: [22] });
  * ```
@@ -391,8 +391,8 @@ export function map<T>(
  * of a value of type `T` (`grad(f)` returns `Tree<Parameters<typeof f>[0]>`).
  * @example
  * ```ts
- * import type { Tree } from "./tree.ts";
- * import { np, type Tensor } from "../mod.ts";
+ * import type { Tree } from "@denax/denax/tree";
+ * import { np, type Tensor } from "@denax/denax";
  * const g: Tree<{ w: Tensor; b: number[] }> = { w: np.array(1), b: [np.array(2)] };
  * console.log(g.b.length); // 1
  * ```

@@ -59,7 +59,7 @@ export const threefry2x32_p: PlainPrimitive = definePrimitive<NoParams>("threefr
  * @throws {TypeError} When the operands are not four u32 arrays of one shape.
  * @example
  * ```ts
- * import { np } from "../../mod.ts";
+ * import { np } from "@denax/denax";
  * import { threefry2x32 } from "./threefry_prim.ts";
  *
  * const zero = np.zeros([1], "u32");

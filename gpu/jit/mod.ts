@@ -9,7 +9,7 @@
  *
  * @example
  * ```ts ignore
- * import { jit, np, init } from "../../mod.ts";
+ * import { init, jit, np } from "@denax/denax";
  * await init({ backend: "webgpu" });
  * const f = jit((x: any) => np.tanh(x.mul(2).add(1)));
  * console.log(await f(np.array([0, 1])).toArray()); // one fused kernel

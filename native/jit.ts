@@ -327,13 +327,21 @@ function _plan(g: NGraph, donated: readonly boolean[] | undefined): Program {
       const e = grp.root!;
       const [l, r] = e.inputs.map(num), out = num(epi ? epi.v : e.outputs[0]);
       const [ls, rs] = e.inputs.map((x) => x.aval.shape);
-      const params = paramsOf(dot_general_p, e.params);
       const fused = epi
         ? { w: num(epi.w), alpha: epi.alpha, scale: epi.scale ? num(epi.scale) : -1 }
         : undefined;
       steps.push(
         e.prim === "dot_general"
-          ? { kind: "dot", l, r, out, lShape: ls, rShape: rs, params, epi: fused }
+          ? {
+            kind: "dot",
+            l,
+            r,
+            out,
+            lShape: ls,
+            rShape: rs,
+            params: paramsOf(dot_general_p, e.params),
+            epi: fused,
+          }
           : {
             kind: "conv",
             l,

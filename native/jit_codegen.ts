@@ -6,12 +6,15 @@
  * so a plain elementwise chain is one flat loop). Reductions keep their reduced dimensions
  * innermost and accumulate in float64, in the reference's order.
  *
- * Every f32 result is rounded to f32 (`Math.fround`) where the reference would store it, so a
- * fused chain is bit-identical to the reference backend's op-by-op evaluation.
+ * Intermediates stay in float64 unless a reader needs their exact f32 value, or
+ * {@link nativeJitConfig} asks for `"exact"` rounding: then every f32 result is rounded
+ * (`Math.fround`) where the reference would store it, and a fused chain is bit-identical to the
+ * reference backend's op-by-op evaluation.
  *
  * @module
  */
 import type { TypedArray } from "../core/dtype.ts";
+import { env } from "../core/env.ts";
 import { paramsOf } from "../core/primitive.ts";
 import { reduce_sum_p } from "../core/prims/reduce.ts";
 import { broadcast_in_dim_p, transpose_p } from "../core/prims/structural.ts";
@@ -145,11 +148,24 @@ function _through(e: NEqn, a: Access, rank: number): Access | null {
 const _num = (x: number): string =>
   Object.is(x, -0) ? "(-0)" : Number.isNaN(x) ? "NaN" : x < 0 ? `(${x})` : `${x}`;
 
+/**
+ * Rounding of fused f32 intermediates: `"exact"` (the default) rounds every f32 result to f32,
+ * as the reference stores it, so a jitted program gives the same bits as op-by-op evaluation;
+ * `"fast"` (`DENAX_NATIVE_ROUNDING=fast`) keeps intermediates in float64 and rounds only what
+ * is stored and what a comparison, max/min or reduction reads (so masks and argmax ties agree
+ * with the stored values): about twice faster on transcendental chains (each `Math.fround`
+ * lengthens the chain's latency), with results that differ from op-by-op f32 evaluation by at
+ * most the f32 rounding of the intermediates (they are more accurate). Read when compiling.
+ */
+export const nativeJitConfig: { rounding: "fast" | "exact" } = {
+  rounding: env("DENAX_NATIVE_ROUNDING") === "fast" ? "fast" : "exact",
+};
+
 /** The JS expression of one elementwise equation over operand expressions. */
-function _expr(e: NEqn, xs: readonly string[]): string {
+function _expr(e: NEqn, xs: readonly string[], round: boolean): string {
   const [a, b, c] = xs;
   const f32 = e.outputs[0].aval.dtype === "f32";
-  const fr = (s: string) => (f32 ? `fr(${s})` : s);
+  const fr = (s: string) => (f32 && round ? `Math.fround(${s})` : `(${s})`);
   switch (e.prim) {
     case "neg":
       return `(-${a})`;
@@ -159,8 +175,8 @@ function _expr(e: NEqn, xs: readonly string[]): string {
       return `(${a} > 0 ? 1 : ${a} < 0 ? -1 : ${a})`;
     case "rsqrt":
       return fr(`1 / Math.sqrt(${a})`);
-    case "logistic":
-      return fr(`(${a} >= 0 ? 1 / (1 + Math.exp(-${a})) : Math.exp(${a}) / (1 + Math.exp(${a})))`);
+    case "logistic": // b: exp(-|a|) (one exp; the reference's two branches)
+      return fr(`${a} >= 0 ? 1 / (1 + ${b}) : ${b} / (1 + ${b})`);
     case "is_nan":
       return `(${a} !== ${a} ? 1 : 0)`;
     case "is_inf":
@@ -237,6 +253,7 @@ export function generateLoop(f: Fusion, grp: Group): LoopKernel {
   const stmts: string[] = [];
   const loads: { name: string; buf: NVal; lin: number[] }[] = [];
   const memo = new Map<string, string>();
+  const exactAll = nativeJitConfig.rounding === "exact";
   let tmp = 0;
   const gen = (v: NVal, a: Access): string => {
     const key = `${v.id}|${a.rows.map((r) => r.join(",")).join(";")}|${a.base.join(",")}`;
@@ -263,8 +280,13 @@ export function generateLoop(f: Fusion, grp: Group): LoopKernel {
       } else throw new NeedsBuffer(x);
     } else {
       const xs = e.inputs.map((x) => gen(x, a));
+      if (e.prim === "logistic") {
+        xs.push(`t${tmp++}`);
+        stmts.push(`const ${xs[1]} = Math.exp(-Math.abs(${xs[0]}));`);
+      }
       out = `t${tmp++}`;
-      stmts.push(`const ${out} = ${_expr(e, xs)};`);
+      const round = exactAll || f.exact.has(v);
+      stmts.push(`const ${out} = ${_expr(e, xs, round)};`);
     }
     memo.set(key, out);
     return out;
@@ -324,7 +346,7 @@ export function generateLoop(f: Fusion, grp: Group): LoopKernel {
     });
     return l;
   };
-  const code: string[] = ["const fr = Math.fround;"];
+  const code: string[] = [];
   const accInit = red === "sum"
     ? "let acc = 0;"
     : red === "max"

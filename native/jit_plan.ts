@@ -235,6 +235,12 @@ export function reduction(e: NEqn): boolean {
     e.outputs[0].aval.dtype === "f32";
 }
 
+/** Readers that need their operands' exact f32 values. */
+const _EXACT = new Set([..._COMPARE, "max", "min", "sign", "floor", "ceil", "is_nan", "is_inf"]);
+
+/** Elementwise ops whose result is an operand's value, unrounded (neg and abs are exact). */
+const _PASS = new Set(["neg", "abs", "stop_gradient", "convert", "select"]);
+
 /** Arithmetic ops a value may carry and still be recomputed by several readers. */
 export const DUP_COST = 3;
 
@@ -260,6 +266,12 @@ export interface Fusion {
   readonly materialized: Set<NVal>;
   /** Producer of every value computed by an equation. */
   readonly producer: Map<NVal, NEqn>;
+  /**
+   * Values whose exact f32 value matters to a reader (a comparison, max/min, a reduction, or
+   * these through movement): fused loops round them to f32 even when they keep other
+   * intermediates in float64 (see `jit_codegen.ts`).
+   */
+  readonly exact: Set<NVal>;
 }
 
 /**
@@ -319,7 +331,15 @@ export function planFusion(g: NGraph, forced: ReadonlySet<NVal> = new Set()): Fu
       groups.push({ kind: "op", root: e, outs: [...e.outputs], computes: new Set(), shape: [] });
     }
   }
-  const f: Fusion = { groups, materialized, producer };
+  const exact = new Set<NVal>();
+  for (let i = g.eqns.length - 1; i >= 0; i--) {
+    const e = g.eqns[i];
+    if (_EXACT.has(e.prim) || e.prim in REDUCTIONS) e.inputs.forEach((x) => exact.add(x));
+    else if (exact.has(e.outputs[0]) && (MOVEMENT.has(e.prim) || _PASS.has(e.prim))) {
+      e.inputs.forEach((x) => exact.add(x)); // these return an operand's value as it is
+    }
+  }
+  const f: Fusion = { groups, materialized, producer, exact };
   _mergeElementwise(f, isOut);
   return f;
 }

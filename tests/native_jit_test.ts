@@ -13,6 +13,7 @@ import { grad, jit, np, type Tensor } from "../mod.ts";
 import { type Backend, currentBackend, setBackend } from "../core/backend.ts";
 import { createNativeBackend } from "../native/backend.ts";
 import { nativeJitStats } from "../native/jit.ts";
+import { nativeJitConfig } from "../native/jit_codegen.ts";
 import { rng } from "./helpers.ts";
 
 const native = createNativeBackend();
@@ -40,16 +41,27 @@ function host(seed: number, shape: readonly number[], lo = -2, hi = 2): Float32A
 
 type Fn = (...xs: Tensor[]) => Tensor[];
 
-/** Runs `f` jitted on native and eagerly on the reference backend, on the same host data. */
+/**
+ * Runs `f` jitted on native and eagerly on the reference backend, on the same host data:
+ * `"exact"` compiles with exact rounding and expects equal bits; `"fast"` compiles with the
+ * default rounding; `"gemm"` too, where GEMMs accumulate in f32. The last two compare with a
+ * tolerance.
+ */
 async function compare(
   f: Fn,
   inputs: { data: Float32Array; shape: number[] }[],
-  exact = true,
+  mode: "exact" | "fast" | "gemm" = "exact",
 ): Promise<void> {
   const mk = () => inputs.map((x) => np.array(x.data, { shape: x.shape }));
   const got = await onNative(async () => {
-    const outs = jit(f)(...mk());
-    return await Promise.all(outs.map((o) => o.data()));
+    const prev = nativeJitConfig.rounding;
+    nativeJitConfig.rounding = mode === "exact" ? "exact" : "fast";
+    try {
+      const outs = jit(f)(...mk());
+      return await Promise.all(outs.map((o) => o.data()));
+    } finally {
+      nativeJitConfig.rounding = prev;
+    }
   });
   const want = await onCpu(async () => {
     const outs = f(...mk());
@@ -57,8 +69,11 @@ async function compare(
   });
   assertEquals(got.length, want.length);
   got.forEach((g, k) => {
-    if (exact) assertEquals(Array.from(g), Array.from(want[k]), `output ${k}`);
-    else assertAllClose(Array.from(g), Array.from(want[k]), { rtol: 1e-5, atol: 1e-5 });
+    if (mode === "exact") assertEquals(Array.from(g), Array.from(want[k]), `output ${k}`);
+    else {
+      const tol = mode === "gemm" ? 1e-5 : 2e-6;
+      assertAllClose(Array.from(g), Array.from(want[k]), { rtol: tol, atol: tol });
+    }
   });
 }
 
@@ -131,15 +146,38 @@ function randomProgram(seed: number, base: number[], n: number): Fn {
   };
 }
 
-Deno.test("random elementwise and reduction programs compile to loops equal to the reference bit for bit", async () => {
-  for (let seed = 1; seed <= 40; seed++) {
-    const r = rng(1000 + seed);
-    const base = [2 + Math.floor(r() * 5), 3 + Math.floor(r() * 6), 1 + Math.floor(r() * 7)];
-    const n = 2 + Math.floor(r() * 3);
-    const shapes = [base, ...Array.from({ length: n - 1 }, () => subShape(r, base))];
-    const inputs = shapes.map((s, i) => ({ data: host(seed * 10 + i, s), shape: s }));
-    await compare(randomProgram(seed, base, n), inputs);
-  }
+function randomCase(seed: number): [Fn, { data: Float32Array; shape: number[] }[]] {
+  const r = rng(1000 + seed);
+  const base = [2 + Math.floor(r() * 5), 3 + Math.floor(r() * 6), 1 + Math.floor(r() * 7)];
+  const n = 2 + Math.floor(r() * 3);
+  const shapes = [base, ...Array.from({ length: n - 1 }, () => subShape(r, base))];
+  const inputs = shapes.map((s, i) => ({ data: host(seed * 10 + i, s), shape: s }));
+  return [randomProgram(seed, base, n), inputs];
+}
+
+Deno.test("random elementwise and reduction programs compiled with exact rounding equal the reference bit for bit", async () => {
+  for (let seed = 1; seed <= 40; seed++) await compare(...randomCase(seed), "exact");
+});
+
+Deno.test("random programs compiled with the default (float64 intermediates) rounding agree with the reference to f32 rounding", async () => {
+  for (let seed = 1; seed <= 40; seed++) await compare(...randomCase(seed), "fast");
+});
+
+Deno.test("float64 intermediates are rounded where a comparison reads them: a ReLU mask and an argmax tie agree with the stored values", async () => {
+  // 1 + 2⁻³⁰ is 1 in f32 but not in float64: the tie with the max and the mask must see the
+  // rounded value, as the stored output does
+  const x = { data: new Float32Array([1, 0.5, -3, 1]), shape: [4] };
+  const y = { data: new Float32Array([2 ** -30, 0.5, 0, 0]), shape: [4] };
+  await compare(
+    (a, b) => {
+      const s = a.add(b);
+      const m = np.max(s);
+      const d = s.sub(1);
+      return [s, np.where(np.greater(d, 0), 1, 0).astype("f32"), np.equal(s, m).astype("f32")];
+    },
+    [x, y],
+    "fast",
+  );
 });
 
 Deno.test("reshapes that merge or split dims of computed values, and transposed reads, fuse correctly", async () => {
@@ -176,7 +214,7 @@ Deno.test("a GEMM with a bias and ReLU epilogue, and its gradient, match the ref
       return [h, gw, gb, w.sub(gw.mul(0.1))];
     },
     [x, w, b],
-    false,
+    "gemm",
   );
 });
 

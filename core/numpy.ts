@@ -199,7 +199,9 @@ const cmp = (op: string, f: (a: Tensor, b: Tensor) => Tensor): Bin =>
  * @example
  * ```ts
  * import { np } from "@denax/denax";
- * console.log(await np.where(np.array([true, false]), 1, 2).toArray()); // [1, 2]
+ * const y = await np.where(np.array([true, false]), 1, 2).toArray();
+ * console.log(y); // [1, 2]
+ * if (JSON.stringify(y) !== "[1,2]") throw new Error(`got ${JSON.stringify(y)}`);
  * ```
  */
 export function where(cond: TensorLike, x: TensorLike, y: TensorLike): Tensor {
@@ -257,7 +259,9 @@ function keepDims(r: Tensor, shape: readonly number[], axes: number[]): Tensor {
  * @example
  * ```ts
  * import { np } from "@denax/denax";
- * console.log(await np.sum(np.array([[1, 2], [3, 4]]), { axis: 0 }).toArray()); // [4, 6]
+ * const y = await np.sum(np.array([[1, 2], [3, 4]]), { axis: 0 }).toArray();
+ * console.log(y); // [4, 6]
+ * if (JSON.stringify(y) !== "[4,6]") throw new Error(`got ${JSON.stringify(y)}`);
  * ```
  */
 export function sum(x: TensorLike, opts?: ReduceOptions): Tensor {
@@ -489,7 +493,9 @@ export function flip(x: TensorLike, axis?: Axis | { readonly axis?: Axis }): Ten
  * @example
  * ```ts
  * import { np } from "@denax/denax";
- * console.log(await np.matmul(np.array([[1, 2], [3, 4]]), np.array([1, 1])).toArray()); // [3, 7]
+ * const y = await np.matmul(np.array([[1, 2], [3, 4]]), np.array([1, 1])).toArray();
+ * console.log(y); // [3, 7]
+ * if (JSON.stringify(y) !== "[3,7]") throw new Error(`got ${JSON.stringify(y)}`);
  * ```
  */
 export function matmul(x: TensorLike, y: TensorLike): Tensor {

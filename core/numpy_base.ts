@@ -57,6 +57,7 @@ function isBoolTree(x: NestedArray): boolean {
  * import { np } from "@denax/denax";
  * const x = np.array([[1, 2], [3, 4]]);
  * console.log(String(x)); // Tensor(f32[2,2])
+ * if (String(x) !== "Tensor(f32[2,2])") throw new Error(`got ${x}`);
  * ```
  */
 export function array(
@@ -153,7 +154,9 @@ export function asarray(x: TensorLike, dtype?: DType): Tensor {
  * @example
  * ```ts
  * import { np } from "@denax/denax";
- * console.log(await np.full([2], 7).toArray()); // [7, 7]
+ * const y = await np.full([2], 7).toArray();
+ * console.log(y); // [7, 7]
+ * if (JSON.stringify(y) !== "[7,7]") throw new Error(`got ${JSON.stringify(y)}`);
  * ```
  */
 export function full(
@@ -214,7 +217,9 @@ export function fullLike(x: Tensor, value: number, dtype?: DType): Tensor {
  * @example
  * ```ts
  * import { np } from "@denax/denax";
- * console.log(await np.arange(4).toArray()); // [0, 1, 2, 3]
+ * const y = await np.arange(4).toArray();
+ * console.log(y); // [0, 1, 2, 3]
+ * if (JSON.stringify(y) !== "[0,1,2,3]") throw new Error(`got ${JSON.stringify(y)}`);
  * ```
  */
 export function arange(start: number, stop?: number, step = 1, dtype?: DType): Tensor {

@@ -96,7 +96,9 @@ export interface TakeOptions {
  * ```ts
  * import { np } from "@denax/denax";
  * const x = np.array([[1, 2, 3], [4, 5, 6]]);
- * console.log(await np.take(x, [2, -3], { axis: 1 }).toArray()); // [[3, 1], [6, 4]]
+ * const y = await np.take(x, [2, -3], { axis: 1 }).toArray();
+ * console.log(y); // [[3, 1], [6, 4]]
+ * if (JSON.stringify(y) !== "[[3,1],[6,4]]") throw new Error(`got ${JSON.stringify(y)}`);
  * ```
  */
 export function take(x: TensorLike, indices: TensorLike, opts: TakeOptions = {}): Tensor {
@@ -142,8 +144,9 @@ export function take(x: TensorLike, indices: TensorLike, opts: TakeOptions = {})
  * ```ts
  * import { np } from "@denax/denax";
  * const x = np.array([[10, 30, 20], [60, 40, 50]]);
- * console.log(await np.takeAlongAxis(x, np.argsort(x, { axis: 1 }), 1).toArray());
- * // [[10, 20, 30], [40, 50, 60]]
+ * const y = await np.takeAlongAxis(x, np.argsort(x, { axis: 1 }), 1).toArray();
+ * console.log(y); // [[10, 20, 30], [40, 50, 60]]
+ * if (JSON.stringify(y) !== "[[10,20,30],[40,50,60]]") throw new Error(`got ${JSON.stringify(y)}`);
  * ```
  */
 export function takeAlongAxis(
@@ -214,7 +217,9 @@ function sortAxis(op: string, x: Tensor, axis: number | null | undefined): [Tens
  * @example
  * ```ts
  * import { np } from "@denax/denax";
- * console.log(await np.sort(np.array([3, 1, 2])).toArray()); // [1, 2, 3]
+ * const y = await np.sort(np.array([3, 1, 2])).toArray();
+ * console.log(y); // [1, 2, 3]
+ * if (JSON.stringify(y) !== "[1,2,3]") throw new Error(`got ${JSON.stringify(y)}`);
  * ```
  */
 export function sort(x: TensorLike, opts: SortOptions = {}): Tensor {
@@ -233,7 +238,9 @@ export function sort(x: TensorLike, opts: SortOptions = {}): Tensor {
  * @example
  * ```ts
  * import { np } from "@denax/denax";
- * console.log(await np.argsort(np.array([3, 1, 2])).toArray()); // [1, 2, 0]
+ * const y = await np.argsort(np.array([3, 1, 2])).toArray();
+ * console.log(y); // [1, 2, 0]
+ * if (JSON.stringify(y) !== "[1,2,0]") throw new Error(`got ${JSON.stringify(y)}`);
  * ```
  */
 export function argsort(x: TensorLike, opts: SortOptions = {}): Tensor {
@@ -254,7 +261,9 @@ export function argsort(x: TensorLike, opts: SortOptions = {}): Tensor {
  * ```ts
  * import { np } from "@denax/denax";
  * const [v, i] = np.topK(np.array([1, 5, 3, 5]), 2);
- * console.log(await v.toArray(), await i.toArray()); // [5, 5] [1, 3]
+ * const got = [await v.toArray(), await i.toArray()];
+ * console.log(...got); // [5, 5] [1, 3]
+ * if (JSON.stringify(got) !== "[[5,5],[1,3]]") throw new Error(`got ${JSON.stringify(got)}`);
  * ```
  */
 export function topK(x: TensorLike, k: number): [Tensor, Tensor] {
@@ -300,7 +309,9 @@ function cumWith(
  * @example
  * ```ts
  * import { np } from "@denax/denax";
- * console.log(await np.cumsum(np.array([[1, 2], [3, 4]]), { axis: 1 }).toArray()); // [[1, 3], [3, 7]]
+ * const y = await np.cumsum(np.array([[1, 2], [3, 4]]), { axis: 1 }).toArray();
+ * console.log(y); // [[1, 3], [3, 7]]
+ * if (JSON.stringify(y) !== "[[1,3],[3,7]]") throw new Error(`got ${JSON.stringify(y)}`);
  * ```
  */
 export function cumsum(x: TensorLike, opts: CumulativeOptions = {}): Tensor {
@@ -317,7 +328,9 @@ export function cumsum(x: TensorLike, opts: CumulativeOptions = {}): Tensor {
  * @example
  * ```ts
  * import { np } from "@denax/denax";
- * console.log(await np.cumprod(np.array([1, 2, 3, 4])).toArray()); // [1, 2, 6, 24]
+ * const y = await np.cumprod(np.array([1, 2, 3, 4])).toArray();
+ * console.log(y); // [1, 2, 6, 24]
+ * if (JSON.stringify(y) !== "[1,2,6,24]") throw new Error(`got ${JSON.stringify(y)}`);
  * ```
  */
 export function cumprod(x: TensorLike, opts: CumulativeOptions = {}): Tensor {
@@ -334,7 +347,9 @@ export function cumprod(x: TensorLike, opts: CumulativeOptions = {}): Tensor {
  * @example
  * ```ts
  * import { np } from "@denax/denax";
- * console.log(await np.cummax(np.array([1, 3, 2, 5])).toArray()); // [1, 3, 3, 5]
+ * const y = await np.cummax(np.array([1, 3, 2, 5])).toArray();
+ * console.log(y); // [1, 3, 3, 5]
+ * if (JSON.stringify(y) !== "[1,3,3,5]") throw new Error(`got ${JSON.stringify(y)}`);
  * ```
  */
 export function cummax(x: TensorLike, opts: CumulativeOptions = {}): Tensor {
@@ -350,7 +365,9 @@ export function cummax(x: TensorLike, opts: CumulativeOptions = {}): Tensor {
  * @example
  * ```ts
  * import { np } from "@denax/denax";
- * console.log(await np.cummin(np.array([3, 1, 2, 0])).toArray()); // [3, 1, 1, 0]
+ * const y = await np.cummin(np.array([3, 1, 2, 0])).toArray();
+ * console.log(y); // [3, 1, 1, 0]
+ * if (JSON.stringify(y) !== "[3,1,1,0]") throw new Error(`got ${JSON.stringify(y)}`);
  * ```
  */
 export function cummin(x: TensorLike, opts: CumulativeOptions = {}): Tensor {
@@ -479,8 +496,12 @@ function padAxis(x: Tensor, axis: number, lo: number, hi: number, mode: string):
  * ```ts
  * import { np } from "@denax/denax";
  * const x = np.array([1, 2, 3]);
- * console.log(await np.pad(x, [2, 1]).toArray()); // [0, 0, 1, 2, 3, 0]
- * console.log(await np.pad(x, 2, { mode: "reflect" }).toArray()); // [3, 2, 1, 2, 3, 2, 1]
+ * const zeros = await np.pad(x, [2, 1]).toArray();
+ * const reflect = await np.pad(x, 2, { mode: "reflect" }).toArray();
+ * console.log(zeros); // [0, 0, 1, 2, 3, 0]
+ * console.log(reflect); // [3, 2, 1, 2, 3, 2, 1]
+ * const got = JSON.stringify([zeros, reflect]);
+ * if (got !== "[[0,0,1,2,3,0],[3,2,1,2,3,2,1]]") throw new Error(`got ${got}`);
  * ```
  */
 export function pad(x: TensorLike, padWidth: PadWidth, opts: PadOptions = {}): Tensor {
@@ -513,7 +534,9 @@ export function pad(x: TensorLike, padWidth: PadWidth, opts: PadOptions = {}): T
  * ```ts
  * import { np } from "@denax/denax";
  * const [a, b] = np.split(np.arange(5), [2]);
- * console.log(await a.toArray(), await b.toArray()); // [0, 1] [2, 3, 4]
+ * const got = [await a.toArray(), await b.toArray()];
+ * console.log(...got); // [0, 1] [2, 3, 4]
+ * if (JSON.stringify(got) !== "[[0,1],[2,3,4]]") throw new Error(`got ${JSON.stringify(got)}`);
  * ```
  */
 export function split(
@@ -559,7 +582,9 @@ export function split(
  * @example
  * ```ts
  * import { np } from "@denax/denax";
- * console.log(await np.tile(np.array([1, 2]), [2, 2]).toArray()); // [[1, 2, 1, 2], [1, 2, 1, 2]]
+ * const y = await np.tile(np.array([1, 2]), [2, 2]).toArray();
+ * console.log(y); // [[1, 2, 1, 2], [1, 2, 1, 2]]
+ * if (JSON.stringify(y) !== "[[1,2,1,2],[1,2,1,2]]") throw new Error(`got ${JSON.stringify(y)}`);
  * ```
  */
 export function tile(x: TensorLike, reps: number | readonly number[]): Tensor {
@@ -588,7 +613,9 @@ export function tile(x: TensorLike, reps: number | readonly number[]): Tensor {
  * @example
  * ```ts
  * import { np } from "@denax/denax";
- * console.log(await np.repeat(np.array([1, 2]), 2).toArray()); // [1, 1, 2, 2]
+ * const y = await np.repeat(np.array([1, 2]), 2).toArray();
+ * console.log(y); // [1, 1, 2, 2]
+ * if (JSON.stringify(y) !== "[1,1,2,2]") throw new Error(`got ${JSON.stringify(y)}`);
  * ```
  */
 export function repeat(
@@ -637,8 +664,11 @@ export function repeat(
  * ```ts
  * import { np } from "@denax/denax";
  * const a = np.array([[1, 2], [3, 4]]);
- * console.log(await np.einsum("ij,jk->ik", a, a).toArray()); // [[7, 10], [15, 22]]
- * console.log(await np.einsum("ii", a).item()); // 5
+ * const prod = await np.einsum("ij,jk->ik", a, a).toArray();
+ * const trace = await np.einsum("ii", a).item();
+ * console.log(prod, trace); // [[7, 10], [15, 22]] 5
+ * const got = JSON.stringify([prod, trace]);
+ * if (got !== "[[[7,10],[15,22]],5]") throw new Error(`got ${got}`);
  * ```
  */
 export function einsum(subscripts: string, ...operands: TensorLike[]): Tensor {
@@ -820,8 +850,11 @@ export type IndexEntry = number | null | readonly [number | null, number | null,
  * ```ts
  * import { np } from "@denax/denax";
  * const x = np.array([[1, 2, 3], [4, 5, 6]]);
- * console.log(await x.index(-1, [null, null, -1]).toArray()); // [6, 5, 4]
- * console.log(await np._index(x, [null, 1]).toArray()); // [2, 5]
+ * const lastRowReversed = await x.index(-1, [null, null, -1]).toArray();
+ * const column1 = await np._index(x, [null, 1]).toArray();
+ * console.log(lastRowReversed, column1); // [6, 5, 4] [2, 5]
+ * const got = JSON.stringify([lastRowReversed, column1]);
+ * if (got !== "[[6,5,4],[2,5]]") throw new Error(`got ${got}`);
  * ```
  */
 export function _index(x: TensorLike, idx: readonly IndexEntry[]): Tensor {
@@ -874,9 +907,12 @@ export interface AtHandle {
  * ```ts
  * import { np } from "@denax/denax";
  * const x = np.zeros([3]);
- * console.log(await x.at(1).set(5).toArray()); // [0, 5, 0]
- * console.log(await x.at([0, 0, -1]).add(1).toArray()); // [2, 0, 1]
- * console.log(await np._at(np.array([4, 5]), -1).get().item()); // 5
+ * const set = await x.at(1).set(5).toArray();
+ * const added = await x.at([0, 0, -1]).add(1).toArray(); // a repeated index adds twice
+ * const last = await np._at(np.array([4, 5]), -1).get().item();
+ * console.log(set, added, last); // [0, 5, 0] [2, 0, 1] 5
+ * const got = JSON.stringify([set, added, last]);
+ * if (got !== "[[0,5,0],[2,0,1],5]") throw new Error(`got ${got}`);
  * ```
  */
 export function _at(x: TensorLike, index: TensorLike): AtHandle {

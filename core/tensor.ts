@@ -117,7 +117,10 @@ export function _recordScalar(t: Tensor, value: number): void {
  * import { np } from "@denax/denax";
  * const x = np.array([[1, 2], [3, 4]]);
  * const y = x.matmul(x).add(1);
- * console.log(String(y), await y.toArray()); // Tensor(f32[2,2]) [[8, 11], [16, 23]]
+ * const values = await y.toArray();
+ * console.log(String(y), values); // Tensor(f32[2,2]) [[8, 11], [16, 23]]
+ * const got = `${y} ${JSON.stringify(values)}`;
+ * if (got !== "Tensor(f32[2,2]) [[8,11],[16,23]]") throw new Error(`got ${got}`);
  * ```
  */
 export class Tensor {

@@ -1,4 +1,3 @@
-// deno-lint-ignore-file no-explicit-any -- typed in a later pass
 /**
  * Structured control flow of `lax`: `scan`, `cond`, `whileLoop`, `foriLoop`, traced into the
  * `scan` / `cond` / `while` primitives of core/control.ts. Re-exported by core/lax.ts.
@@ -132,11 +131,11 @@ export function scan<C, X, Y>(
  * if (Math.abs(Number(v) - 6) > 1e-4) throw new Error(`got ${v}`);
  * ```
  */
-export function cond<T>(
+export function cond<T, A extends unknown[] = unknown[]>(
   pred: Tensor | boolean,
-  trueFn: (...ops: any[]) => T,
-  falseFn: (...ops: any[]) => T,
-  ...operands: unknown[]
+  trueFn: (...ops: A) => T,
+  falseFn: (...ops: A) => T,
+  ...operands: A
 ): T {
   const p = pred instanceof Tensor ? pred : constant([pred ? 1 : 0], [], "bool");
   if (p.ndim !== 0) throw new TypeError(`cond: the predicate must be a scalar, got ${p.aval}`);
@@ -144,10 +143,10 @@ export function cond<T>(
   const [opL, odef] = tree.flatten(operands, isLeaf);
   const ops = toTensors(opL, "cond operands");
   let outDef: tree.TreeDef | null = null;
-  const trace = (fn: (...o: any[]) => T, name: string) =>
+  const trace = (fn: (...o: A) => T, name: string) =>
     traceClosed(
       (...xs: Tensor[]) => {
-        const [ol, d] = tree.flatten(fn(...odef.unflatten(xs) as any[]), isLeaf);
+        const [ol, d] = tree.flatten(fn(...(odef.unflatten(xs) as A)), isLeaf);
         if (outDef && !outDef.equals(d)) {
           throw new TypeError(`cond: branches return different structures: ${outDef} vs ${d}`);
         }

@@ -1,4 +1,3 @@
-// deno-lint-ignore-file no-explicit-any -- typed in a later pass
 /**
  * Private building blocks of the vision models (ResNet, GoogLeNet, DenseNet, ViT): a named
  * module whose parameter and state trees follow PyTorch's `state_dict` nesting, the input
@@ -38,7 +37,7 @@ export function _module(
   const entries: [string | number, AnyLayer][] = isArr
     ? (children as readonly AnyLayer[]).map((c, i) => [i, c])
     : Object.entries(children);
-  const build = (f: (c: AnyLayer, i: number) => unknown, skipNull: boolean): any => {
+  const build = (f: (c: AnyLayer, i: number) => unknown, skipNull: boolean): Params => {
     if (isArr) return entries.map(([, c], i) => f(c, i));
     const out: Record<string, unknown> = {};
     entries.forEach(([k, c], i) => {
@@ -63,7 +62,7 @@ export function _module(
             `help: pass apply(params, x, { state: model.initState() })`,
         );
       }
-      const next: any = isArr ? [...state] : { ...state };
+      const next: State = isArr ? [...state] : { ...state };
       const lookup = new Map(entries);
       let calls = 0, changed = false;
       const call: _Call = (k, xi) => {

@@ -1,4 +1,3 @@
-// deno-lint-ignore-file no-explicit-any -- typed in a later pass
 /**
  * Generative adversarial networks [M41, M42]: d2l's MLP GAN (§20.1) and DCGAN (§20.2), and a
  * jitted training step for both players (discriminator first, then the generator with the
@@ -313,8 +312,8 @@ export interface GanStepResult {
  */
 export function initGanState(
   gan: Gan,
-  optG: GradientTransformation<any>,
-  optD: GradientTransformation<any>,
+  optG: GradientTransformation<unknown>,
+  optD: GradientTransformation<unknown>,
   key: Tensor,
 ): GanState {
   const [kg, kd] = _splitKeys(key, 2);
@@ -374,8 +373,8 @@ function _run(l: AnyLayer, p: Params, s: State, x: Tensor, key: Tensor): [Tensor
  */
 export function makeGanStep(
   gan: Gan,
-  optG: GradientTransformation<any>,
-  optD: GradientTransformation<any>,
+  optG: GradientTransformation<unknown>,
+  optD: GradientTransformation<unknown>,
 ): Jitted<(state: GanState, real: Tensor, key: Tensor) => GanStepResult> {
   const G = gan.generator, D = gan.discriminator;
   const ganStep = (s: GanState, real: Tensor, key: Tensor): GanStepResult => {

@@ -1,4 +1,3 @@
-// deno-lint-ignore-file no-explicit-any -- typed in a later pass
 /**
  * Text generation for any language model that decodes one token at a time from a cache
  * ({@link IncrementalLM}: {@link gpt2}'s key/value cache, a recurrent LM's hidden state):
@@ -107,21 +106,30 @@ export function sampleLogits(key: Tensor, logits: Tensor, opts: SampleOptions = 
   return np.astype(random.categorical(key, l, { axis: -1 }), "i32");
 }
 
-const _steps = new WeakMap<object, Map<string, Jitted<any>>>();
+/** The jitted step of a model: its `step` followed by sampling, carrying cache and key. */
+export type GenerateStep<P = unknown, C = unknown> = (
+  params: P,
+  cache: C,
+  ids: Tensor,
+  key: Tensor,
+) => { next: Tensor; cache: C; key: Tensor };
+
+const _steps = new WeakMap<object, Map<string, Jitted<GenerateStep<never, never>>>>();
 
 /** The jitted step (model step + sampling) of a model and sampling options, made once. */
-function _stepFn<P, C>(lm: IncrementalLM<P, C>, sample: SampleOptions): Jitted<any> {
+function _stepFn<P, C>(lm: IncrementalLM<P, C>, sample: SampleOptions): Jitted<GenerateStep<P, C>> {
   let m = _steps.get(lm);
   if (!m) _steps.set(lm, m = new Map());
   const k = JSON.stringify(sample);
-  let f = m.get(k);
+  // one map serves every model type: the entries of `lm` were made by this function for P, C
+  let f = m.get(k) as Jitted<GenerateStep<P, C>> | undefined;
   if (!f) {
     f = jit((p: P, cache: C, ids: Tensor, key: Tensor) => {
       const { logits, cache: next } = lm.step(p, cache, ids);
       const [k1, k2] = _splitKeys(key, 2);
       return { next: sampleLogits(k1, logits, sample), cache: next, key: k2 };
     });
-    m.set(k, f);
+    m.set(k, f as unknown as Jitted<GenerateStep<never, never>>);
   }
   return f;
 }
@@ -139,14 +147,14 @@ export interface GenerateOptions extends SampleOptions {
 }
 
 /** What {@link generate} returns. */
-export interface GenerateResult {
+export interface GenerateResult<P = unknown, C = unknown> {
   /** The generated tokens of every sequence (after the prompt, up to and including a stop token). */
   tokens: number[][];
   /**
    * The jitted step function, shared by every generation with this model and these sampling
    * options (`traceCount` stays 1 across generations of one batch size and cache length).
    */
-  stepFn: Jitted<any>;
+  stepFn: Jitted<GenerateStep<P, C>>;
 }
 
 /**
@@ -179,7 +187,7 @@ export async function generate<P, C>(
   params: P,
   prompt: readonly (readonly number[])[],
   opts: GenerateOptions,
-): Promise<GenerateResult> {
+): Promise<GenerateResult<P, C>> {
   const B = prompt.length, T = prompt[0]?.length ?? 0, N = opts.maxNewTokens;
   if (B === 0 || T === 0 || prompt.some((r) => r.length !== T)) {
     throw new RangeError(

@@ -1,4 +1,3 @@
-// deno-lint-ignore-file no-explicit-any -- typed in a later pass
 /**
  * Recurrent language models and the RNN topologies of the notes [M17, M18, M20–M24]: a
  * token-level language model over a vanilla RNN, an LSTM, a peephole LSTM or a GRU, deep
@@ -18,7 +17,7 @@ import { checkValue, valueChecksApply } from "../core/checks.ts";
 import type { Tensor } from "../core/tensor.ts";
 import { oneHot } from "../layers/activations.ts";
 import { embedding, type EmbeddingParams } from "../layers/embedding.ts";
-import type { ApplyOptions, Layer } from "../layers/layer.ts";
+import type { ApplyOptions, Layer, Params } from "../layers/layer.ts";
 import { linear, type LinearParams } from "../layers/linear.ts";
 import { _splitKeys } from "../layers/_util.ts";
 import {
@@ -303,6 +302,14 @@ export interface SrcTgt {
 }
 
 /**
+ * Parameters of an {@link rnnTopology} model by part: `rnn` (or `encoder` and `decoder`), the
+ * recurrent stacks, and `fc`, the output layer.
+ */
+export interface RnnTopologyParams {
+  readonly [part: string]: Params;
+}
+
+/**
  * The RNN topologies of the notes [M18] (Karpathy's diagram, S1 L346 / S2 L1488) as small ready
  * models, each `rnn` + `fc` with PyTorch names (`encoder`/`decoder` for the last):
  *
@@ -328,7 +335,9 @@ export interface SrcTgt {
  * if (String(y) !== "Tensor(f32[4,2])") throw new Error(`got ${y}`);
  * ```
  */
-export function rnnTopology(config: RnnTopologyConfig): Layer<any, any, Tensor> {
+export function rnnTopology(
+  config: RnnTopologyConfig,
+): Layer<RnnTopologyParams, Tensor | SrcTgt, Tensor> {
   const cell = config.cell ?? "gru", L = config.layers ?? 1;
   const model = `rnnTopology(${config.kind}, ${cell})`;
   _checkPositive(model, "inputSize", config.inputSize);

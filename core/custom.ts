@@ -136,7 +136,9 @@ export interface CustomJvpFunction<F extends TransformableFn> {
  * // log(1 + e^x) with a stable derivative σ(x)
  * const softplus = customJvp((x: any) => np.log1p(np.exp(x)));
  * softplus.defjvp(([x]: any[], [t]: any[]) => [softplus(x), np.sigmoid(x).mul(t)]);
- * console.log(await grad(softplus)(np.array(1000)).item()); // 1
+ * const d = Number(await grad(softplus)(np.array(1000)).item());
+ * console.log(d); // σ(1000) = 1 (the default rule would give e^x / (1 + e^x) = inf / inf = NaN)
+ * if (Math.abs(d - 1) > 1e-6) throw new Error(`got ${d}`);
  * ```
  */
 export function customJvp<F extends TransformableFn>(f: F): CustomJvpFunction<F> {
@@ -325,7 +327,9 @@ export interface CustomVjpFunction<F extends TransformableFn> {
  * // gradient clipping in the backward pass
  * const clipGrad = customVjp((x: any) => x);
  * clipGrad.defvjp((x: any) => [x, null], (_r: any, g: any) => [np.clip(g, -1, 1)]);
- * console.log(await grad((x: any) => clipGrad(x).mul(10))(np.array(2)).item()); // 1
+ * const d = Number(await grad((x: any) => clipGrad(x).mul(10))(np.array(2)).item());
+ * console.log(d); // 1: the cotangent 10 is clipped to 1
+ * if (Math.abs(d - 1) > 1e-6) throw new Error(`got ${d}`);
  * ```
  */
 export function customVjp<F extends TransformableFn>(f: F): CustomVjpFunction<F> {
@@ -453,7 +457,9 @@ definePartialEval(checkpoint_p, (b: JaxprBuilder, args: Tensor[], params) => {
  * ```ts
  * import { checkpoint, grad, np } from "@denax/denax";
  * const block = checkpoint((x: any) => np.sin(np.sin(x)));
- * console.log(await grad((x: any) => block(x))(np.array(0)).item()); // 1
+ * const d = Number(await grad((x: any) => block(x))(np.array(0)).item());
+ * console.log(d); // cos(sin 0) · cos 0 = 1
+ * if (Math.abs(d - 1) > 1e-6) throw new Error(`got ${d}`);
  * ```
  */
 export function checkpoint<F extends TransformableFn>(f: F): F {

@@ -42,8 +42,15 @@ const _envCount = (name: string, dflt: number): number => {
  *
  * @example
  * ```ts
- * import { jitCacheLimits } from "@denax/denax";
- * console.log(jitCacheLimits.maxEntries); // 256
+ * import { jit, jitCacheLimits, np } from "@denax/denax";
+ * console.log(jitCacheLimits.maxEntries); // 256 (unless DENAX_JIT_CACHE is set)
+ * const saved = jitCacheLimits.maxEntries;
+ * jitCacheLimits.maxEntries = 1; // keep one trace per function (and one executable)
+ * const f = jit((x: any) => x.add(1));
+ * for (const n of [2, 3, 2]) await f(np.zeros([n])).toArray();
+ * jitCacheLimits.maxEntries = saved;
+ * console.log(f.traceCount); // 3: the trace for shape [3] evicted the one for [2]
+ * if (f.traceCount !== 3) throw new Error(`got ${f.traceCount}`);
  * ```
  */
 export const jitCacheLimits: { maxEntries: number; maxBytes: number } = {

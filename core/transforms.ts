@@ -69,7 +69,9 @@ function outLeaves(out: unknown, what: string): [Tensor[], tree.TreeDef] {
  * ```ts
  * import { jvp, np } from "@denax/denax";
  * const [y, dy] = jvp((x: any) => np.sin(x), [np.array(0)], [np.array(1)]);
- * console.log(await dy.item()); // cos(0) = 1
+ * const [v, d] = [Number(await y.item()), Number(await dy.item())];
+ * console.log(v, d); // sin(0) = 0, cos(0) = 1
+ * if (Math.abs(v) > 1e-6 || Math.abs(d - 1) > 1e-6) throw new Error(`got ${v} ${d}`);
  * ```
  */
 export function jvp<F extends TransformableFn>(
@@ -109,7 +111,9 @@ export function jvp<F extends TransformableFn>(
  * ```ts
  * import { linearize, np } from "@denax/denax";
  * const [y, fl] = linearize((x: any) => x.mul(x), np.array(3));
- * console.log(await fl(np.array(1)).item()); // 6
+ * const [v, d] = [Number(await y.item()), Number(await fl(np.array(1)).item())];
+ * console.log(v, d); // 9 6 (x² and its derivative 2x at x = 3)
+ * if (Math.abs(v - 9) > 1e-5 || Math.abs(d - 6) > 1e-5) throw new Error(`got ${v} ${d}`);
  * ```
  */
 export function linearize<F extends TransformableFn>(
@@ -139,7 +143,9 @@ export function linearize<F extends TransformableFn>(
  * ```ts
  * import { vjp, np } from "@denax/denax";
  * const [y, back] = vjp((x: any) => x.mul(2), np.array([1, 2]));
- * console.log(await back(np.array([1, 1]))[0].toArray()); // [2, 2]
+ * const got = [await y.toArray(), await back(np.array([1, 1]))[0].toArray()];
+ * console.log(...got); // [2, 4] [2, 2]
+ * if (JSON.stringify(got) !== "[[2,4],[2,2]]") throw new Error(`got ${JSON.stringify(got)}`);
  * ```
  */
 export function vjp<F extends TransformableFn>(
@@ -208,7 +214,9 @@ export interface GradOptions {
  * ```ts
  * import { valueAndGrad, np } from "@denax/denax";
  * const [v, g] = valueAndGrad((x: any) => x.mul(x).sum())(np.array([1, 2]));
- * console.log(await v.item(), await g.toArray()); // 5 [2, 4]
+ * const got = [await v.item(), await g.toArray()];
+ * console.log(...got); // 5 [2, 4]
+ * if (JSON.stringify(got) !== "[5,[2,4]]") throw new Error(`got ${JSON.stringify(got)}`);
  * ```
  */
 export function valueAndGrad<F extends ScalarFn, const A extends number | readonly number[] = 0>(
@@ -288,7 +296,9 @@ const full_ = (a: ShapedArray) => full(a.shape, 1, a.dtype);
  * ```ts
  * import { grad, np } from "@denax/denax";
  * const df = grad((x: any) => np.sin(x));
- * console.log(await df(np.array(0)).item()); // 1
+ * const d = Number(await df(np.array(0)).item());
+ * console.log(d); // cos(0) = 1
+ * if (Math.abs(d - 1) > 1e-6) throw new Error(`got ${d}`);
  * ```
  */
 export function grad<F extends ScalarFn, const A extends number | readonly number[] = 0>(
@@ -351,7 +361,9 @@ function broadcastPrefix(prefix: unknown, full: unknown, what: string): (number 
  * ```ts
  * import { vmap, np } from "@denax/denax";
  * const f = vmap((v: any) => v.sum());
- * console.log(await f(np.array([[1, 2], [3, 4]])).toArray()); // [3, 7]
+ * const y = await f(np.array([[1, 2], [3, 4]])).toArray();
+ * console.log(y); // [3, 7]
+ * if (JSON.stringify(y) !== "[3,7]") throw new Error(`got ${JSON.stringify(y)}`);
  * ```
  */
 export function vmap<F extends TransformableFn>(
@@ -450,7 +462,11 @@ function staticKey(v: unknown): string {
  * ```ts
  * import { jit, np } from "@denax/denax";
  * const f = jit((x: any) => x.mul(2).add(1));
- * console.log(await f(np.array([1, 2])).toArray(), f.traceCount); // [3, 5] 1
+ * const y = await f(np.array([1, 2])).toArray();
+ * await f(np.array([3, 4])).toArray(); // same shape and dtype: reuses the trace
+ * console.log(y, f.traceCount); // [3, 5] 1
+ * const got = JSON.stringify([y, f.traceCount]);
+ * if (got !== "[[3,5],1]") throw new Error(`got ${got}`);
  * ```
  */
 export function jit<F extends TransformableFn>(f: F, opts: JitOptions = {}): Jitted<F> {
@@ -588,7 +604,14 @@ function leafDonation(
  * @example
  * ```ts
  * import { makeJaxpr, np } from "@denax/denax";
- * console.log(String(makeJaxpr((x: any) => x.mul(2))(np.array([1, 2]))));
+ * const closed = makeJaxpr((x: any) => x.mul(2))(np.array([1, 2]));
+ * console.log(String(closed));
+ * // { lambda a:f32[]; b:f32[2]. let
+ * //     c:f32[2] = broadcast_in_dim[shape=(2) broadcastDimensions=()] a
+ * //     d:f32[2] = mul b c
+ * //   in (d) }
+ * const prims = closed.jaxpr.eqns.map((e) => e.prim.name).join(" ");
+ * if (prims !== "broadcast_in_dim mul") throw new Error(`got ${prims}`);
  * ```
  */
 export function makeJaxpr<F extends TransformableFn>(
@@ -618,7 +641,9 @@ function singleArg(what: string, x: unknown): Tensor {
  * @example
  * ```ts
  * import { jacfwd, np } from "@denax/denax";
- * console.log(await jacfwd((x: any) => x.mul(x))(np.array([1, 2])).toArray()); // [[2, 0], [0, 4]]
+ * const J = await jacfwd((x: any) => x.mul(x))(np.array([1, 2])).toArray();
+ * console.log(J); // [[2, 0], [0, 4]]
+ * if (JSON.stringify(J) !== "[[2,0],[0,4]]") throw new Error(`got ${JSON.stringify(J)}`);
  * ```
  */
 export function jacfwd<F extends TensorFn>(
@@ -646,7 +671,9 @@ export function jacfwd<F extends TensorFn>(
  * @example
  * ```ts
  * import { jacrev, np } from "@denax/denax";
- * console.log(await jacrev((x: any) => x.mul(x))(np.array([1, 2])).toArray()); // [[2, 0], [0, 4]]
+ * const J = await jacrev((x: any) => x.mul(x))(np.array([1, 2])).toArray();
+ * console.log(J); // [[2, 0], [0, 4]]
+ * if (JSON.stringify(J) !== "[[2,0],[0,4]]") throw new Error(`got ${JSON.stringify(J)}`);
  * ```
  */
 export function jacrev<F extends TensorFn>(
@@ -671,7 +698,9 @@ export function jacrev<F extends TensorFn>(
  * @example
  * ```ts
  * import { hessian, np } from "@denax/denax";
- * console.log(await hessian((x: any) => x.mul(x).sum())(np.array([1, 2])).toArray()); // [[2, 0], [0, 2]]
+ * const H = await hessian((x: any) => x.mul(x).sum())(np.array([1, 2])).toArray();
+ * console.log(H); // [[2, 0], [0, 2]]
+ * if (JSON.stringify(H) !== "[[2,0],[0,2]]") throw new Error(`got ${JSON.stringify(H)}`);
  * ```
  */
 export function hessian<F extends TensorFn>(

@@ -392,9 +392,12 @@ export function map<T>(
  * @example
  * ```ts
  * import type { Tree } from "@denax/denax/tree";
- * import { np, type Tensor } from "@denax/denax";
+ * import { np, Tensor } from "@denax/denax";
+ * // the leaves of the gradient of { w: Tensor; b: number[] } are all Tensors
  * const g: Tree<{ w: Tensor; b: number[] }> = { w: np.array(1), b: [np.array(2)] };
- * console.log(g.b.length); // 1
+ * const b0: Tensor = g.b[0];
+ * console.log(String(b0), await b0.item()); // Tensor(f32[]) 2
+ * if (!(b0 instanceof Tensor) || await b0.item() !== 2) throw new Error(`got ${b0}`);
  * ```
  */
 // deno-lint-ignore no-explicit-any -- an untyped (`any`) value has an untyped gradient tree

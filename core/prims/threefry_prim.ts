@@ -64,7 +64,10 @@ export const threefry2x32_p: PlainPrimitive = definePrimitive<NoParams>("threefr
  *
  * const zero = np.zeros([1], "u32");
  * const [y0, y1] = threefry2x32(zero, zero, zero, zero);
- * console.log(await y0.toArray(), await y1.toArray()); // [1797259609] [2579123966]
+ * const got = [await y0.toArray(), await y1.toArray()];
+ * console.log(...got); // [1797259609] [2579123966]
+ * // Random123's known answer for Threefry-2x32-20, zero key and counter: 0x6b200159 0x99ba4efe
+ * if (JSON.stringify(got) !== "[[1797259609],[2579123966]]") throw new Error(`got ${got}`);
  * ```
  */
 export function threefry2x32(k0: Tensor, k1: Tensor, x0: Tensor, x1: Tensor): [Tensor, Tensor] {

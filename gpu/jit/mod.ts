@@ -12,7 +12,11 @@
  * import { init, jit, np } from "@denax/denax";
  * await init({ backend: "webgpu" });
  * const f = jit((x: any) => np.tanh(x.mul(2).add(1)));
- * console.log(await f(np.array([0, 1])).toArray()); // one fused kernel
+ * const y = (await f(np.array([0, 1])).toArray()) as number[]; // one fused kernel
+ * console.log(y); // [0.7616, 0.9951] = tanh(1), tanh(3)
+ * if (Math.abs(y[0] - Math.tanh(1)) > 1e-5 || Math.abs(y[1] - Math.tanh(3)) > 1e-5) {
+ *   throw new Error(`got ${y}`);
+ * }
  * ```
  *
  * @module

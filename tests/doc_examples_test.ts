@@ -49,7 +49,6 @@ const CONVERTED: readonly string[] = [
     "host",
     "indexing",
     "linalg",
-    "names",
     "reduce",
     "sort",
     "structural",

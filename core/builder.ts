@@ -33,13 +33,16 @@ export type PartialEvalRule<P extends Params = Params> = (
   args: Tensor[],
   params: P,
 ) => Tensor[];
-const _peRules = new Map<Primitive, PartialEvalRule>();
-/** Registers the partial-evaluation rule of a higher-order primitive (typed by its params). */
+/**
+ * Attaches the partial-evaluation rule of a higher-order primitive as its `partialEval` field
+ * (typed by its params), once.
+ */
 export function definePartialEval<P extends Params>(
   prim: Primitive<P>,
   rule: PartialEvalRule<P>,
 ): void {
-  _peRules.set(prim, (b, args, params) => rule(b, args, paramsOf(prim, params)));
+  if (prim.partialEval) throw new Error(`internal: ${prim.name} has a partial-eval rule`);
+  prim.partialEval = (b, args, params) => rule(b, args, paramsOf(prim, params));
 }
 
 const _staged = new Set(["broadcast_in_dim", "iota"]);
@@ -93,8 +96,7 @@ export class JaxprBuilder implements Interpreter {
       return bind(prim, args, params);
     }
     if (this.partial) {
-      const rule = _peRules.get(prim);
-      if (rule) return rule(this, args, params);
+      if (prim.partialEval) return prim.partialEval(this, args, params);
     }
     return this.record(prim, args, params);
   }

@@ -72,7 +72,7 @@ import {
   type ReducePrim,
   UNARY_PRIMS,
   type UnaryPrim,
-} from "./prims.ts";
+} from "../core/prims/names.ts";
 
 /** What a lowering sees: the operand and result avals and the params. */
 export interface LowerCtx {

@@ -11,7 +11,7 @@ import { createWebGpuBackend, LOWERINGS } from "../gpu/backend.ts";
 import { GpuError, GpuUnavailableError } from "../gpu/errors.ts";
 import { elementwiseKernel, inp, out } from "../gpu/kernels/common.ts";
 import { bucketBytes } from "../gpu/pool.ts";
-import { PRIM_NAMES } from "../gpu/prims.ts";
+import { PRIM_NAMES } from "../core/prims/names.ts";
 import { gpu, HAS_GPU } from "./gpu_helpers_test.ts";
 
 const ignore = !HAS_GPU;

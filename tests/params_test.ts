@@ -133,3 +133,30 @@ Deno.test("jit_call's params: donation and literals are optional, name and jaxpr
     "jit_call: missing param 'name'",
   );
 });
+
+Deno.test("the core holds each primitive's kind: every first-order primitive is in one list", async () => {
+  const { INTERNAL_PRIMS, PRIM_NAMES, primitiveKind } = await import("../core/prims/names.ts");
+  await import("../core/linalg.ts"); // the decompositions register on import
+  const listed = new Set<string>([...PRIM_NAMES, ...INTERNAL_PRIMS]);
+  const unlisted = allPrimitives().filter((p) =>
+    !p.higherOrder && !listed.has(p.name) && !p.name.startsWith("doc_example") &&
+    !p.name.startsWith("test_")
+  );
+  assertEquals(unlisted.map((p) => p.name), []);
+  for (const name of PRIM_NAMES) {
+    const p = allPrimitives().find((q) => q.name === name);
+    assert(p !== undefined, `${name} is listed but not defined`);
+    assertEquals(p.kind, primitiveKind(name, false));
+  }
+  assertEquals(neg_p.kind, "unary");
+  assertEquals(reduce_sum_p.kind, "reduce");
+  assertEquals(jit_call_p.kind, "higher-order");
+});
+
+Deno.test("partial evaluation is a field of the higher-order primitives", () => {
+  for (const name of ["scan", "cond", "while", "jit_call", "checkpoint"]) {
+    const p = allPrimitives().find((q) => q.name === name);
+    assert(p?.partialEval !== undefined, `${name} has no partialEval field`);
+  }
+  assertEquals(neg_p.partialEval, undefined);
+});

@@ -25,7 +25,13 @@ import {
 } from "../../core/prims/structural.ts";
 import { F32_SPECIALS, Helpers, i as i32Lit, storageType, strides, u } from "../kernels/common.ts";
 import { binaryExpr, convertExpr, unaryExpr } from "../kernels/elementwise.ts";
-import { BINARY_PRIMS, type BinaryPrim, UNARY_PRIMS, type UnaryPrim } from "../prims.ts";
+import {
+  BINARY_PRIMS,
+  type BinaryPrim,
+  ELEMENTWISE_PRIMS,
+  UNARY_PRIMS,
+  type UnaryPrim,
+} from "../../core/prims/names.ts";
 import { activeProfile } from "../target.ts";
 import { type GEqn, type GVal, literalValue } from "./graph.ts";
 
@@ -41,7 +47,7 @@ export interface Idx {
 
 const _UNARY = new Set<string>(UNARY_PRIMS);
 const _BINARY = new Set<string>(BINARY_PRIMS);
-const _EW = new Set<string>([...UNARY_PRIMS, ...BINARY_PRIMS, "select", "convert", "bitcast"]);
+const _EW = new Set<string>(ELEMENTWISE_PRIMS);
 const _MOVE = new Set<string>([
   "broadcast_in_dim",
   "reshape",

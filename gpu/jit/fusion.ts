@@ -21,7 +21,7 @@
 import type { GEqn, Graph, GVal } from "./graph.ts";
 import { isElementwise, isMovement } from "./expr.ts";
 import { storageType } from "../kernels/common.ts";
-import { REDUCE_PRIMS } from "../prims.ts";
+import { REDUCE_PRIMS } from "../../core/prims/names.ts";
 
 /** Arithmetic ops a value may carry and still be recomputed by several readers. */
 export const DUP_COST = 3;

@@ -29,7 +29,7 @@ import {
   type Monoid,
   monoidOf,
 } from "../kernels/reduce.ts";
-import type { ReducePrim } from "../prims.ts";
+import type { ReducePrim } from "../../core/prims/names.ts";
 import { activeProfile } from "../target.ts";
 import { type Idx, KernelCtx, Scope, type ValueInfo } from "./expr.ts";
 import type { Fusion, Group } from "./fusion.ts";

@@ -16,7 +16,7 @@
  * @module
  */
 import type { DType } from "../../core/dtype.ts";
-import type { CumulativePrim } from "../prims.ts";
+import type { CumulativePrim } from "../../core/prims/names.ts";
 import {
   type BufRef,
   elementwiseKernel,

@@ -13,7 +13,7 @@
  * @module
  */
 import type { DType } from "../../core/dtype.ts";
-import type { BinaryPrim, UnaryPrim } from "../prims.ts";
+import type { BinaryPrim, UnaryPrim } from "../../core/prims/names.ts";
 import { activeProfile } from "../target.ts";
 import {
   type BufRef,

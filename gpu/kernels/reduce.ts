@@ -16,7 +16,7 @@
  * @module
  */
 import type { DType } from "../../core/dtype.ts";
-import type { ReducePrim } from "../prims.ts";
+import type { ReducePrim } from "../../core/prims/names.ts";
 import {
   type BufRef,
   declareBindings,

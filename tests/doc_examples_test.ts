@@ -49,6 +49,7 @@ const CONVERTED: readonly string[] = [
     "host",
     "indexing",
     "linalg",
+    "names",
     "reduce",
     "sort",
     "structural",

@@ -7,8 +7,8 @@
  * returns an initializer (as `jax.nn.initializers`):
  *
  * ```ts
- * import { random } from "@denax/denax";
- * import { glorotUniform, zeros } from "./init.ts";
+ * import { nn, random } from "@denax/denax";
+ * const { glorotUniform, zeros } = nn.init;
  * const w = glorotUniform()(random.key(0), [256, 784]); // f32[256,784], [out, in]
  * const b = zeros(random.key(1), [256]);
  * console.log(String(w), String(b)); // Tensor(f32[256,784]) Tensor(f32[256])
@@ -68,7 +68,8 @@ function _float(op: string, dtype: DType | undefined): void {
  * @throws {TypeError} For fewer than two dimensions.
  * @example
  * ```ts
- * import { computeFans } from "./init.ts";
+ * import { nn } from "@denax/denax";
+ * const { computeFans } = nn.init;
  * const { fanIn, fanOut } = computeFans([16, 3, 5, 5]);
  * console.log(fanIn, fanOut); // 75 400
  * if (fanIn !== 75 || fanOut !== 400) throw new Error(`got ${fanIn} ${fanOut}`);
@@ -96,7 +97,8 @@ export function computeFans(shape: readonly number[]): { fanIn: number; fanOut: 
  * @throws {TypeError} For an unknown nonlinearity.
  * @example
  * ```ts
- * import { calculateGain } from "./init.ts";
+ * import { nn } from "@denax/denax";
+ * const { calculateGain } = nn.init;
  * const relu = calculateGain("relu"), tanh = calculateGain("tanh");
  * console.log(relu, tanh); // 1.4142135623730951 1.6666666666666667
  * if (relu !== Math.SQRT2 || tanh !== 5 / 3) throw new Error(`got ${relu} ${tanh}`);
@@ -141,8 +143,8 @@ export function calculateGain(nonlinearity: Nonlinearity, param?: number): numbe
  * @returns Zeros.
  * @example
  * ```ts
- * import { random } from "@denax/denax";
- * import { zeros } from "./init.ts";
+ * import { nn, random } from "@denax/denax";
+ * const { zeros } = nn.init;
  * const y = zeros(random.key(0), [2]);
  * console.log(await y.toArray()); // [0, 0]
  * const err = await y.sub([0, 0]).abs().max().item();
@@ -162,8 +164,8 @@ export function zeros(_key: Tensor, shape: readonly number[], dtype: DType = "f3
  * @returns Ones.
  * @example
  * ```ts
- * import { random } from "@denax/denax";
- * import { ones } from "./init.ts";
+ * import { nn, random } from "@denax/denax";
+ * const { ones } = nn.init;
  * const y = ones(random.key(0), [2]);
  * console.log(await y.toArray()); // [1, 1]
  * const err = await y.sub([1, 1]).abs().max().item();
@@ -181,8 +183,8 @@ export function ones(_key: Tensor, shape: readonly number[], dtype: DType = "f32
  * @returns An initializer filling with `value` (the key is ignored).
  * @example
  * ```ts
- * import { random } from "@denax/denax";
- * import { constant } from "./init.ts";
+ * import { nn, random } from "@denax/denax";
+ * const { constant } = nn.init;
  * const y = constant(0.5)(random.key(0), [2]);
  * console.log(await y.toArray()); // [0.5, 0.5]
  * const err = await y.sub([0.5, 0.5]).abs().max().item();
@@ -203,8 +205,8 @@ export function constant(value: number): Initializer {
  * @returns An initializer.
  * @example
  * ```ts
- * import { random } from "@denax/denax";
- * import { uniform } from "./init.ts";
+ * import { nn, random } from "@denax/denax";
+ * const { uniform } = nn.init;
  * const w = uniform(-0.1, 0.1)(random.key(0), [1000]);
  * const max = Number(await w.abs().max().item());
  * console.log(max <= 0.1); // true
@@ -227,8 +229,8 @@ export function uniform(a = 0, b = 1): Initializer {
  * @returns An initializer.
  * @example
  * ```ts
- * import { random } from "@denax/denax";
- * import { normal } from "./init.ts";
+ * import { nn, random } from "@denax/denax";
+ * const { normal } = nn.init;
  * const y = normal(0, 0.01)(random.key(0), [3, 4]);
  * console.log(String(y)); // Tensor(f32[3,4])
  * if (String(y) !== "Tensor(f32[3,4])") throw new Error(`got ${y}`);
@@ -264,8 +266,8 @@ export interface TruncatedNormalOptions {
  * @throws {RangeError} If `a ≥ b` or `std ≤ 0`.
  * @example
  * ```ts
- * import { random } from "@denax/denax";
- * import { truncatedNormal } from "./init.ts";
+ * import { nn, random } from "@denax/denax";
+ * const { truncatedNormal } = nn.init;
  * const w = truncatedNormal({ std: 0.02, a: -0.04, b: 0.04 })(random.key(0), [1000]);
  * const max = Number(await w.abs().max().item());
  * console.log(max <= 0.04); // true
@@ -299,8 +301,8 @@ export interface GlorotOptions {
  * @returns An initializer for shapes of at least 2 dimensions.
  * @example
  * ```ts
- * import { random } from "@denax/denax";
- * import { glorotUniform } from "./init.ts";
+ * import { nn, random } from "@denax/denax";
+ * const { glorotUniform } = nn.init;
  * const w = glorotUniform()(random.key(0), [20, 10]); // a = √(6/30) ≈ 0.447
  * const max = Number(await w.abs().max().item());
  * console.log(max <= Math.sqrt(0.2)); // true
@@ -325,8 +327,8 @@ export function glorotUniform(opts: GlorotOptions = {}): Initializer {
  * @returns An initializer for shapes of at least 2 dimensions.
  * @example
  * ```ts
- * import { random } from "@denax/denax";
- * import { glorotNormal } from "./init.ts";
+ * import { nn, random } from "@denax/denax";
+ * const { glorotNormal } = nn.init;
  * const y = glorotNormal()(random.key(0), [20, 10]);
  * console.log(String(y)); // Tensor(f32[20,10])
  * if (String(y) !== "Tensor(f32[20,10])") throw new Error(`got ${y}`);
@@ -374,8 +376,8 @@ function _kaimingStd(opts: KaimingOptions, shape: readonly number[]): number {
  * @returns An initializer for shapes of at least 2 dimensions.
  * @example
  * ```ts
- * import { random } from "@denax/denax";
- * import { kaimingUniform } from "./init.ts";
+ * import { nn, random } from "@denax/denax";
+ * const { kaimingUniform } = nn.init;
  * const w = kaimingUniform()(random.key(0), [64, 6]); // bound = √2 · √(3/6) = 1
  * const max = Number(await w.abs().max().item());
  * console.log(max <= 1); // true
@@ -397,8 +399,8 @@ export function kaimingUniform(opts: KaimingOptions = {}): Initializer {
  * @returns An initializer for shapes of at least 2 dimensions.
  * @example
  * ```ts
- * import { random } from "@denax/denax";
- * import { kaimingNormal } from "./init.ts";
+ * import { nn, random } from "@denax/denax";
+ * const { kaimingNormal } = nn.init;
  * const w = kaimingNormal({ mode: "fanOut", nonlinearity: "relu" })(random.key(0), [8, 3, 3, 3]);
  * console.log(String(w)); // Tensor(f32[8,3,3,3])
  * if (String(w) !== "Tensor(f32[8,3,3,3])") throw new Error(`got ${w}`);
@@ -437,8 +439,8 @@ function _lecunStd(opts: LecunOptions, shape: readonly number[]): number {
  * @returns An initializer for shapes of at least 2 dimensions.
  * @example
  * ```ts
- * import { random } from "@denax/denax";
- * import { lecunUniform } from "./init.ts";
+ * import { nn, random } from "@denax/denax";
+ * const { lecunUniform } = nn.init;
  * const w = lecunUniform()(random.key(0), [4, 3]); // bound = 1
  * const max = Number(await w.abs().max().item());
  * console.log(max <= 1); // true
@@ -460,8 +462,8 @@ export function lecunUniform(opts: LecunOptions = {}): Initializer {
  * @returns An initializer for shapes of at least 2 dimensions.
  * @example
  * ```ts
- * import { random } from "@denax/denax";
- * import { lecunNormal } from "./init.ts";
+ * import { nn, random } from "@denax/denax";
+ * const { lecunNormal } = nn.init;
  * const y = lecunNormal()(random.key(0), [4, 3]);
  * console.log(String(y)); // Tensor(f32[4,3])
  * if (String(y) !== "Tensor(f32[4,3])") throw new Error(`got ${y}`);
@@ -496,8 +498,8 @@ export interface OrthogonalOptions {
  * @throws {TypeError} From the initializer, for fewer than two dimensions.
  * @example
  * ```ts
- * import { np, random } from "@denax/denax";
- * import { orthogonal } from "./init.ts";
+ * import { nn, np, random } from "@denax/denax";
+ * const { orthogonal } = nn.init;
  * const q = orthogonal()(random.key(0), [3, 5]);
  * const qqt = np.matmul(q, q.T);
  * console.log(await qqt.toArray()); // ≈ the 3×3 identity

@@ -141,8 +141,8 @@ function _alongAxis(op: string, w: TensorLike, C: number, axis: number, nd: numb
  * @throws {TypeError} If the shapes differ.
  * @example
  * ```ts
- * import { np } from "@denax/denax";
- * import { mse } from "./losses.ts";
+ * import { nn, np } from "@denax/denax";
+ * const { mse } = nn.losses;
  * const v = await mse(np.array([1, 2]), np.array([0, 0])).item();
  * console.log(v); // 2.5
  * if (Math.abs(Number(v) - 2.5) > 1e-4) throw new Error(`got ${v}`);
@@ -165,8 +165,8 @@ export function mse(input: TensorLike, target: TensorLike, opts: ReductionOption
  * @throws {TypeError} If the shapes differ.
  * @example
  * ```ts
- * import { np } from "@denax/denax";
- * import { l1 } from "./losses.ts";
+ * import { nn, np } from "@denax/denax";
+ * const { l1 } = nn.losses;
  * const v = await l1(np.array([1, -3]), np.array([0, 0])).item();
  * console.log(v); // 2
  * if (Math.abs(Number(v) - 2) > 1e-4) throw new Error(`got ${v}`);
@@ -196,8 +196,8 @@ export interface HuberOptions extends ReductionOptions {
  * @throws {TypeError} If the shapes differ.
  * @example
  * ```ts
- * import { np } from "@denax/denax";
- * import { huber } from "./losses.ts";
+ * import { nn, np } from "@denax/denax";
+ * const { huber } = nn.losses;
  * const l = huber(np.array([0.5, 3]), np.array([0, 0]), { reduction: "none" });
  * console.log(await l.toArray()); // [0.125, 2.5]
  * const err = await l.sub([0.125, 2.5]).abs().max().item();
@@ -236,8 +236,8 @@ export interface SmoothL1Options extends ReductionOptions {
  * @throws {TypeError} If the shapes differ.
  * @example
  * ```ts
- * import { np } from "@denax/denax";
- * import { smoothL1 } from "./losses.ts";
+ * import { nn, np } from "@denax/denax";
+ * const { smoothL1 } = nn.losses;
  * const y = smoothL1(np.array([0.5, 3]), 0, { reduction: "none" });
  * console.log(await y.toArray()); // [0.125, 2.5]
  * const err = await y.sub([0.125, 2.5]).abs().max().item();
@@ -288,8 +288,8 @@ export interface BceOptions extends ReductionOptions {
  * @throws {TypeError} If the shapes differ.
  * @example
  * ```ts
- * import { np } from "@denax/denax";
- * import { binaryCrossEntropy } from "./losses.ts";
+ * import { nn, np } from "@denax/denax";
+ * const { binaryCrossEntropy } = nn.losses;
  * const l = binaryCrossEntropy(np.array([0.5, 0]), np.array([1, 1]), { reduction: "none" });
  * console.log(await l.toArray()); // [0.6931472, 100]: the log is clamped at −100, as PyTorch
  * const err = await l.sub([0.6931472, 100]).abs().max().item();
@@ -338,8 +338,8 @@ export interface BceWithLogitsOptions extends BceOptions {
  * @throws {TypeError} If the shapes differ.
  * @example
  * ```ts
- * import { np } from "@denax/denax";
- * import { bceWithLogits } from "./losses.ts";
+ * import { nn, np } from "@denax/denax";
+ * const { bceWithLogits } = nn.losses;
  * const l = bceWithLogits(np.array([1000, -1000]), np.array([1, 1]), { reduction: "none" });
  * console.log(await l.toArray()); // [0, 1000]
  * const err = await l.sub([0, 1000]).abs().max().item();
@@ -382,8 +382,8 @@ export interface HingeOptions extends ReductionOptions {
  * @throws {TypeError} If the shapes differ.
  * @example
  * ```ts
- * import { np } from "@denax/denax";
- * import { hinge } from "./losses.ts";
+ * import { nn, np } from "@denax/denax";
+ * const { hinge } = nn.losses;
  * const l = hinge(np.array([2, 0.5, 1]), np.array([1, 1, -1]), { reduction: "none" });
  * console.log(await l.toArray()); // [0, 0.5, 2]
  * const err = await l.sub([0, 0.5, 2]).abs().max().item();
@@ -500,8 +500,8 @@ function _nllIndex(
  * @throws {RangeError} For a concrete target outside `[0, C)` other than `ignoreIndex`.
  * @example
  * ```ts
- * import { np } from "@denax/denax";
- * import { nll } from "./losses.ts";
+ * import { nn, np } from "@denax/denax";
+ * const { nll } = nn.losses;
  * const logp = np.log(np.array([[0.5, 0.5], [0.25, 0.75]]));
  * const v = await nll(logp, np.array([0, 1], "i32")).item();
  * console.log(v); // 0.4904146 = −(ln 0.5 + ln 0.75)/2
@@ -542,8 +542,8 @@ export function nll(logProbs: TensorLike, target: TensorLike, opts: NllOptions =
  * @throws {TypeError} For targets of the wrong shape, or a weight that is not f32[C].
  * @example
  * ```ts
- * import { np } from "@denax/denax";
- * import { crossEntropy } from "./losses.ts";
+ * import { nn, np } from "@denax/denax";
+ * const { crossEntropy } = nn.losses;
  * const logits = np.array([[2, 0, 0], [0, 0, 0]]);
  * const labels = np.array([0, -100], "i32"); // the second row is ignored
  * const v = await crossEntropy(logits, labels).item();
@@ -602,8 +602,8 @@ export interface KlDivOptions {
  * @throws {TypeError} If the shapes differ.
  * @example
  * ```ts
- * import { np } from "@denax/denax";
- * import { klDiv } from "./losses.ts";
+ * import { nn, np } from "@denax/denax";
+ * const { klDiv } = nn.losses;
  * const p = np.array([[0.5, 0.5]]), q = np.array([[0.25, 0.75]]);
  * const v = await klDiv(np.log(q), p, { reduction: "batchmean" }).item();
  * console.log(v); // 0.1438410
@@ -642,8 +642,8 @@ export interface MultiMarginOptions extends ReductionOptions {
  * @throws {TypeError} For a target of the wrong shape or dtype, or a bad `p`.
  * @example
  * ```ts
- * import { np } from "@denax/denax";
- * import { multiMargin } from "./losses.ts";
+ * import { nn, np } from "@denax/denax";
+ * const { multiMargin } = nn.losses;
  * const x = np.array([[0.1, 0.2, 0.4, 0.8]]);
  * const v = await multiMargin(x, np.array([3], "i32")).item();
  * console.log(v); // 0.325 (PyTorch's doc example)
@@ -705,8 +705,8 @@ export interface CosineEmbeddingOptions extends ReductionOptions {
  * @throws {TypeError} If `x1` and `x2` differ in shape or are not 1-D or 2-D.
  * @example
  * ```ts
- * import { np } from "@denax/denax";
- * import { cosineEmbedding } from "./losses.ts";
+ * import { nn, np } from "@denax/denax";
+ * const { cosineEmbedding } = nn.losses;
  * const a = np.array([[1, 0], [1, 0]]), b = np.array([[0, 1], [1, 1]]);
  * const l = cosineEmbedding(a, b, np.array([1, -1]), { reduction: "none" });
  * console.log(await l.toArray()); // [1, 0.7071068]
@@ -764,8 +764,8 @@ export interface MaskedSequenceOptions extends ReductionOptions {
  * @throws {TypeError} If the shapes do not fit or both a mask and validLens are given.
  * @example
  * ```ts
- * import { np } from "@denax/denax";
- * import { maskedSequenceCrossEntropy } from "./losses.ts";
+ * import { nn, np } from "@denax/denax";
+ * const { maskedSequenceCrossEntropy } = nn.losses;
  * const logits = np.zeros([1, 3, 4]); // uniform over 4 tokens: loss ln 4 per token
  * const targets = np.array([[1, 2, 0]], "i32");
  * const l = maskedSequenceCrossEntropy(logits, targets, { validLens: np.array([2], "i32"), reduction: "none" });
@@ -833,8 +833,8 @@ export function maskedSequenceCrossEntropy(
  * @returns A scalar.
  * @example
  * ```ts
- * import { np } from "@denax/denax";
- * import { ganDiscriminator } from "./losses.ts";
+ * import { nn, np } from "@denax/denax";
+ * const { ganDiscriminator } = nn.losses;
  * const v = await ganDiscriminator(np.array([0]), np.array([0])).item();
  * console.log(v); // 1.3862944 = 2 ln 2
  * if (Math.abs(Number(v) - 1.3862944) > 1e-4) throw new Error(`got ${v}`);
@@ -880,8 +880,8 @@ export interface GanGeneratorOptions extends ReductionOptions {
  * @returns A scalar, or the elementwise losses with `"none"`.
  * @example
  * ```ts
- * import { np } from "@denax/denax";
- * import { ganGenerator } from "./losses.ts";
+ * import { nn, np } from "@denax/denax";
+ * const { ganGenerator } = nn.losses;
  * const v = await ganGenerator(np.array([0])).item();
  * console.log(v); // 0.6931472
  * if (Math.abs(Number(v) - 0.6931472) > 1e-5) throw new Error(`got ${v}`);
@@ -910,8 +910,8 @@ export function ganGenerator(fakeLogits: TensorLike, opts: GanGeneratorOptions =
  * @throws {TypeError} If the shapes differ.
  * @example
  * ```ts
- * import { np } from "@denax/denax";
- * import { gaussianKl } from "./losses.ts";
+ * import { nn, np } from "@denax/denax";
+ * const { gaussianKl } = nn.losses;
  * const v = await gaussianKl(np.array([[1, 0]]), np.array([[0, 0]])).item();
  * console.log(v); // 0.5
  * if (Math.abs(Number(v) - 0.5) > 1e-5) throw new Error(`got ${v}`);
@@ -953,8 +953,8 @@ function _sumOver(params: unknown, f: (w: Tensor) => Tensor): Tensor {
  * @returns An f32 scalar (0 for an empty tree).
  * @example
  * ```ts
- * import { np } from "@denax/denax";
- * import { l1Penalty } from "./losses.ts";
+ * import { nn, np } from "@denax/denax";
+ * const { l1Penalty } = nn.losses;
  * const v = await l1Penalty({ w: np.array([1, -2]), b: np.array([3]) }).item();
  * console.log(v); // 6
  * if (Math.abs(Number(v) - 6) > 1e-4) throw new Error(`got ${v}`);
@@ -975,8 +975,8 @@ export function l1Penalty(params: unknown): Tensor {
  * @returns An f32 scalar (0 for an empty tree).
  * @example
  * ```ts
- * import { np } from "@denax/denax";
- * import { l2Penalty } from "./losses.ts";
+ * import { nn, np } from "@denax/denax";
+ * const { l2Penalty } = nn.losses;
  * const v = await l2Penalty({ w: np.array([1, -2]), b: np.array([3]) }).item();
  * console.log(v); // 7
  * if (Math.abs(Number(v) - 7) > 1e-4) throw new Error(`got ${v}`);
@@ -998,8 +998,8 @@ export function l2Penalty(params: unknown): Tensor {
  * @throws {RangeError} If `l1Ratio` is outside [0, 1].
  * @example
  * ```ts
- * import { np } from "@denax/denax";
- * import { elasticNet } from "./losses.ts";
+ * import { nn, np } from "@denax/denax";
+ * const { elasticNet } = nn.losses;
  * const v = await elasticNet({ w: np.array([1, -2]) }, 0.5).item();
  * console.log(v); // 2.75 = 0.5·3 + 0.5·2.5
  * if (Math.abs(Number(v) - 2.75) > 1e-4) throw new Error(`got ${v}`);

@@ -70,8 +70,8 @@ function _safeDiv(a: Tensor, b: Tensor): Tensor {
  * @throws {TypeError} If the shapes do not fit.
  * @example
  * ```ts
- * import { np } from "@denax/denax";
- * import { accuracy } from "./metrics.ts";
+ * import { nn, np } from "@denax/denax";
+ * const { accuracy } = nn.metrics;
  * const logits = np.array([[2, 1], [0, 3], [5, 4]]);
  * const v = await accuracy(logits, np.array([0, 1, 1], "i32")).item();
  * console.log(v); // 0.6666667
@@ -103,8 +103,8 @@ export interface TopKOptions {
  * @throws {TypeError} If the shapes do not fit.
  * @example
  * ```ts
- * import { np } from "@denax/denax";
- * import { topKAccuracy } from "./metrics.ts";
+ * import { nn, np } from "@denax/denax";
+ * const { topKAccuracy } = nn.metrics;
  * const logits = np.array([[0.1, 0.5, 0.4], [0.8, 0.15, 0.05]]);
  * const v = await topKAccuracy(logits, np.array([2, 2], "i32"), { k: 2 }).item();
  * console.log(v); // 0.5
@@ -156,8 +156,8 @@ function _numClasses(op: string, preds: Tensor, labels: Tensor, n: number | unde
  * @throws {TypeError} If the shapes do not fit.
  * @example
  * ```ts
- * import { np } from "@denax/denax";
- * import { confusionMatrix } from "./metrics.ts";
+ * import { nn, np } from "@denax/denax";
+ * const { confusionMatrix } = nn.metrics;
  * const preds = np.array([0, 1, 1, 2], "i32"), labels = np.array([0, 1, 2, 2], "i32");
  * const cm = await confusionMatrix(preds, labels, { numClasses: 3 }).toArray();
  * console.log(cm); // [[1, 0, 0], [0, 1, 0], [0, 1, 1]]
@@ -231,8 +231,8 @@ function _classMetric(
  * @throws {TypeError} If the shapes do not fit or numClasses is missing.
  * @example
  * ```ts
- * import { np } from "@denax/denax";
- * import { precision } from "./metrics.ts";
+ * import { nn, np } from "@denax/denax";
+ * const { precision } = nn.metrics;
  * const preds = np.array([1, 1, 0, 1], "i32"), labels = np.array([1, 0, 0, 1], "i32");
  * const v = await precision(preds, labels, { numClasses: 2, average: "binary" }).item();
  * console.log(v); // 0.6666667
@@ -258,8 +258,8 @@ export function precision(
  * @throws {TypeError} If the shapes do not fit or numClasses is missing.
  * @example
  * ```ts
- * import { np } from "@denax/denax";
- * import { recall } from "./metrics.ts";
+ * import { nn, np } from "@denax/denax";
+ * const { recall } = nn.metrics;
  * const preds = np.array([1, 1, 0, 0], "i32"), labels = np.array([1, 0, 0, 1], "i32");
  * const y = recall(preds, labels, { numClasses: 2, average: "none" });
  * console.log(await y.toArray()); // [0.5, 0.5]
@@ -287,8 +287,8 @@ export function recall(
  * @throws {TypeError} If the shapes do not fit or numClasses is missing.
  * @example
  * ```ts
- * import { np } from "@denax/denax";
- * import { f1 } from "./metrics.ts";
+ * import { nn, np } from "@denax/denax";
+ * const { f1 } = nn.metrics;
  * const preds = np.array([1, 1, 0, 1], "i32"), labels = np.array([1, 0, 0, 1], "i32");
  * const v = await f1(preds, labels, { numClasses: 2, average: "binary" }).item();
  * console.log(v); // 0.8
@@ -313,8 +313,8 @@ export function f1(preds: TensorLike, labels: TensorLike, opts: ClassMetricOptio
  * @throws {TypeError} If the shapes do not fit or numClasses is missing.
  * @example
  * ```ts
- * import { np } from "@denax/denax";
- * import { specificity } from "./metrics.ts";
+ * import { nn, np } from "@denax/denax";
+ * const { specificity } = nn.metrics;
  * const preds = np.array([1, 1, 0, 1], "i32"), labels = np.array([1, 0, 0, 1], "i32");
  * const v = await specificity(preds, labels, { numClasses: 2, average: "binary" }).item();
  * console.log(v); // 0.5
@@ -338,8 +338,8 @@ export function specificity(
  * @returns `exp` of it.
  * @example
  * ```ts
- * import { np } from "@denax/denax";
- * import { perplexity } from "./metrics.ts";
+ * import { nn, np } from "@denax/denax";
+ * const { perplexity } = nn.metrics;
  * const v = await perplexity(np.log(np.array(10))).item();
  * console.log(v); // 10
  * if (Math.abs(Number(v) - 10) > 1e-4) throw new Error(`got ${v}`);
@@ -367,8 +367,8 @@ export interface IouOptions {
  * @returns An f32 scalar (or one per position left after reducing `axis`).
  * @example
  * ```ts
- * import { np } from "@denax/denax";
- * import { iou } from "./metrics.ts";
+ * import { nn, np } from "@denax/denax";
+ * const { iou } = nn.metrics;
  * const v = await iou(np.array([1, 1, 0, 0]), np.array([0, 1, 1, 0])).item();
  * console.log(v); // 0.3333333
  * if (Math.abs(Number(v) - 0.3333333) > 1e-5) throw new Error(`got ${v}`);
@@ -399,8 +399,8 @@ export interface MeanIouOptions {
  * @returns An f32 scalar.
  * @example
  * ```ts
- * import { np } from "@denax/denax";
- * import { meanIou } from "./metrics.ts";
+ * import { nn, np } from "@denax/denax";
+ * const { meanIou } = nn.metrics;
  * const preds = np.array([0, 0, 1, 1], "i32"), labels = np.array([0, 1, 1, 1], "i32");
  * const v = await meanIou(preds, labels, { numClasses: 3 }).item();
  * console.log(v); // 0.5833333 = (1/2 + 2/3) / 2
@@ -426,8 +426,8 @@ export function meanIou(preds: TensorLike, labels: TensorLike, opts: MeanIouOpti
  * @throws {TypeError} If the inputs are not `[·, 4]`.
  * @example
  * ```ts
- * import { np } from "@denax/denax";
- * import { boxIou } from "./metrics.ts";
+ * import { nn, np } from "@denax/denax";
+ * const { boxIou } = nn.metrics;
  * const a = np.array([[0, 0, 2, 2]]), b = np.array([[1, 1, 3, 3], [0, 0, 2, 2]]);
  * const y = boxIou(a, b);
  * console.log(await y.toArray()); // [[0.1428571, 1]]
@@ -499,7 +499,8 @@ function _ngrams(tokens: readonly Token[], n: number): Map<string, number> {
  * @throws {TypeError} If the corpus sizes differ, a candidate has no reference, or the weights do not match maxN.
  * @example
  * ```ts
- * import { bleu } from "./metrics.ts";
+ * import { nn } from "@denax/denax";
+ * const { bleu } = nn.metrics;
  * const cand = [[1, 2, 3, 4, 5]];
  * const v = bleu(cand, [[[1, 2, 3, 4, 5]]]);
  * console.log(v); // 1
@@ -578,7 +579,8 @@ export function bleu(
  * @throws {RangeError} For k not a positive integer.
  * @example
  * ```ts
- * import { d2lBleu } from "./metrics.ts";
+ * import { nn } from "@denax/denax";
+ * const { d2lBleu } = nn.metrics;
  * const v = d2lBleu(["il", "est", "riche", "."], ["il", "est", "riche", "."], 2);
  * console.log(v); // 1
  * if (Math.abs(v - 1) > 1e-5) throw new Error(`got ${v}`);

@@ -98,6 +98,14 @@ const SYMBOLS = {
   openblas_get_config: { parameters: [], result: "pointer", optional: true },
 } as const;
 
+/**
+ * Multiply-adds under which a GEMM runs on one OpenBLAS thread: a small product does not pay
+ * for waking and synchronizing the others, and on a busy machine waiting for a descheduled
+ * worker costs more than the product (the MLP step's and the convolutions' GEMMs, up to 2× slower
+ * with two threads at a load average of 8 on two cores). Larger GEMMs use one thread per core.
+ */
+export const SMALL_GEMM = 2 ** 25;
+
 const _loaded = new Map<string, Blas>();
 let _warned = false;
 
@@ -184,10 +192,15 @@ function _open(deno: DenoNs, path: string): Blas {
   }
   const s = lib.symbols;
   let config = "";
-  // one thread per core, unless the user chose a count for OpenBLAS already
-  if (s.openblas_set_num_threads && !_env("OPENBLAS_NUM_THREADS") && !_env("OMP_NUM_THREADS")) {
-    s.openblas_set_num_threads(Math.max(1, _cores(deno)));
-  }
+  // one thread per core, unless the user chose a count for OpenBLAS already; GEMMs under
+  // SMALL_GEMM multiply-adds run on one thread (below)
+  const setThreads = s.openblas_set_num_threads &&
+      !_env("OPENBLAS_NUM_THREADS") && !_env("OMP_NUM_THREADS")
+    ? s.openblas_set_num_threads
+    : null;
+  const cores = Math.max(1, _cores(deno));
+  let threads = cores;
+  setThreads?.(cores);
   if (s.openblas_get_config) {
     const p = s.openblas_get_config();
     if (p) config = ` (${deno.UnsafePointerView.getCString(p)})`;
@@ -199,6 +212,10 @@ function _open(deno: DenoNs, path: string): Blas {
       // some BLAS reject lda = 0; the product is empty, so only the beta scaling is left
       sgemmJs(tA, tB, m, n, 0, alpha, a, 1, b, 1, beta, c, ldc);
       return;
+    }
+    if (setThreads && cores > 1) {
+      const want = m * n * k < SMALL_GEMM ? 1 : cores;
+      if (want !== threads) setThreads(threads = want);
     }
     f(101, tA ? 112 : 111, tB ? 112 : 111, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
   };

@@ -28,6 +28,9 @@ import {
   REDUCTIONS,
 } from "./jit_plan.ts";
 
+/** Elements per chunk of a chunked innermost loop (its scratch arrays stay in L1). */
+const CHUNK = 256;
+
 /** A generated loop: call `fn` with the arrays of `args` (reads, then writes). */
 export interface LoopKernel {
   /** The loop. */
@@ -250,7 +253,8 @@ export function generateLoop(f: Fusion, grp: Group): LoopKernel {
     red = REDUCTIONS[grp.root!.prim];
   }
   const sizes = order.map((d) => shape[d]);
-  const stmts: string[] = [];
+  // each computed value: its name, expression, and whether it is rounded to f32 (exact mode)
+  const stmts: { name: string; expr: string; round: boolean }[] = [];
   const loads: { name: string; buf: NVal; lin: number[] }[] = [];
   const memo = new Map<string, string>();
   const exactAll = nativeJitConfig.rounding === "exact";
@@ -282,11 +286,12 @@ export function generateLoop(f: Fusion, grp: Group): LoopKernel {
       const xs = e.inputs.map((x) => gen(x, a));
       if (e.prim === "logistic") {
         xs.push(`t${tmp++}`);
-        stmts.push(`const ${xs[1]} = Math.exp(-Math.abs(${xs[0]}));`);
+        stmts.push({ name: xs[1], expr: `Math.exp(-Math.abs(${xs[0]}))`, round: false });
       }
       out = `t${tmp++}`;
       const round = exactAll || f.exact.has(v);
-      stmts.push(`const ${out} = ${_expr(e, xs, round)};`);
+      const expr = _expr(e, xs, false);
+      stmts.push({ name: out, expr, round: round && _expr(e, xs, true) !== expr });
     }
     memo.set(key, out);
     return out;
@@ -378,7 +383,9 @@ export function generateLoop(f: Fusion, grp: Group): LoopKernel {
     });
   };
   const body = (ind: string) => {
-    for (const s of stmts) code.push(ind + s);
+    for (const s of stmts) {
+      code.push(`${ind}const ${s.name} = ${s.round ? `Math.fround${s.expr}` : s.expr};`);
+    }
     if (red) {
       code.push(ind + accStep);
       if (nKept === nd) code.push(`${ind}${store}`);
@@ -391,23 +398,67 @@ export function generateLoop(f: Fusion, grp: Group): LoopKernel {
   const store = `b${nReads}[${offName(loads.length, nKept - 1)}] = ${
     red === "sum" ? "acc" : "nan ? NaN : acc"
   };`;
+  // Exact rounding on a long innermost loop: the loop runs in chunks, each computed value in
+  // its own tight loop over a chunk stored in a small scratch array (a Float32Array rounds for
+  // free): the chained Math.fround of one fused loop would double its latency.
+  const chunked = exactAll && nd > 0 && dims[nd - 1].n >= 2 * CHUNK && stmts.length >= 3 &&
+    (!red || nKept < nd);
+  const inner = chunked ? nd - 1 : nd;
   emitOffsets(-1, "");
   let ind = "";
-  for (let q = 0; q < nd; q++) {
+  for (let q = 0; q < inner; q++) {
     if (q === nKept && red) code.push(`${ind}${accInit}`);
     code.push(`${ind}for (let i${q} = 0; i${q} < ${dims[q].n}; i${q}++) {`);
     ind += "  ";
     emitOffsets(q, ind);
   }
-  if (nKept === nd && red) code.push(`${ind}${accInit}`);
-  body(ind);
-  for (let q = nd - 1; q >= 0; q--) {
+  const scratch: (Float32Array | Float64Array)[] = [];
+  if (chunked) {
+    const q = nd - 1;
+    if (q === nKept && red) code.push(`${ind}${accInit}`);
+    code.push(`${ind}for (let c = 0; c < ${dims[q].n}; c += ${CHUNK}) {`);
+    const i2 = ind + "  ";
+    code.push(`${i2}const cn = ${dims[q].n} - c < ${CHUNK} ? ${dims[q].n} - c : ${CHUNK};`);
+    const at = (j: number) => {
+      const cf = lins[j][dims[q].k + 1], prev = offName(j, q - 1);
+      return cf === 0 ? prev : cf === 1 ? `${prev} + c + j` : `${prev} + (c + j) * ${cf}`;
+    };
+    const slot = new Map<string, number>();
+    const bind = (text: string) =>
+      [...new Set(text.match(/\b[rt]\d+\b/g) ?? [])].map((id) => {
+        const k = slot.get(id);
+        if (k !== undefined) return `const ${id} = s${k}[j];`;
+        const li = loads.findIndex((l) => l.name === id);
+        if (li < 0 || lastLevel(loads[li].lin) !== q) return "";
+        return `const ${id} = b${args.indexOf(loads[li].buf)}[${at(li)}];`;
+      }).join(" ");
+    const loop = (text: string, stmt: string) =>
+      code.push(`${i2}for (let j = 0; j < cn; j++) { ${bind(text)} ${stmt} }`);
+    for (const st of stmts) {
+      const k = scratch.push(st.round ? new Float32Array(CHUNK) : new Float64Array(CHUNK)) - 1;
+      loop(st.expr, `s${k}[j] = ${st.expr};`);
+      slot.set(st.name, k);
+    }
+    if (red) loop(acc, accStep);
+    else {
+      stores.forEach((st, i) =>
+        loop(st.value, `${storeArg(i)}[${at(loads.length + i)}] = ${st.value};`)
+      );
+    }
+    code.push(`${ind}}`);
+    if (q === nKept && red) code.push(`${ind}${store}`);
+  } else {
+    if (nKept === nd && red) code.push(`${ind}${accInit}`);
+    body(ind);
+  }
+  for (let q = inner - 1; q >= 0; q--) {
     ind = ind.slice(2);
     code.push(`${ind}}`);
     if (q === nKept && red) code.push(`${ind}${store}`);
   }
-  const source = code.join("\n");
   const names = args.map((_, i) => `b${i}`);
-  const fn = new Function(...names, source) as LoopKernel["fn"];
+  const head = scratch.map((_, k) => `const s${k} = S[${k}];`).join("\n");
+  const source = `${head}\nreturn function (${names.join(", ")}) {\n${code.join("\n")}\n};`;
+  const fn = new Function("S", source)(scratch) as LoopKernel["fn"];
   return { fn, args, source };
 }

@@ -318,3 +318,23 @@ Deno.test("SGD steps of a two-layer MLP fuse each weight update into its GEMM an
   assertAllClose(got.w1, want.w1, { rtol: 1e-5, atol: 1e-6 });
   assertAllClose(got.w2, want.w2, { rtol: 1e-5, atol: 1e-6 });
 });
+
+Deno.test("long loops run in chunks with exact rounding and still equal the reference bit for bit", async () => {
+  const x = { data: host(40, [3, 1500], -3, 3), shape: [3, 1500] };
+  const b = { data: host(41, [1500]), shape: [1500] };
+  const c = { data: host(42, [3, 1]), shape: [3, 1] };
+  await compare(
+    (x, b, c) => {
+      const h = np.tanh(x.mul(2).add(b)).mul(np.sigmoid(x)).sub(np.exp(x.neg().mul(x)));
+      const g = np.where(np.greater(h, 0), h.mul(c), h.add(c)); // broadcasts along both dims
+      return [
+        g,
+        np.sum(g.mul(g), { axis: 1 }),
+        np.max(h.add(c), { axis: 1 }),
+        np.sum(g, { axis: 0 }),
+      ];
+    },
+    [x, b, c],
+    "exact",
+  );
+});

@@ -222,6 +222,7 @@ const defaultModelMetrics: Readonly<Record<string, OutputMetricFn>> = Object.fre
  * // (an untrained state: evaluate warns that the statistics were never updated)
  * const r = await evaluate(net, net.init(random.key(1)), net.initState(), data);
  * console.log(r.accuracy); // a number in [0, 1]
+ * if (!(r.accuracy >= 0 && r.accuracy <= 1)) throw new Error(`accuracy ${r.accuracy}`);
  * ```
  */
 export async function evaluate<P, B, M = unknown>(

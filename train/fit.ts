@@ -532,8 +532,11 @@ function initialValues<P, S, B, M>(
  *   optimizer: adam({ lr: 0.01 }), trainData: data, epochs: 5, batchSize: 32,
  *   key: random.key(1), progress: false,
  * });
- * console.log(await state[1].num_batches_tracked!.item()); // 40
- * console.log((await evaluate(net, params, state, data)).accuracy); // ≈ 0.9
+ * const tracked = await state[1].num_batches_tracked!.item();
+ * console.log(tracked); // 40: 5 epochs of 8 batches updated the running statistics
+ * const { accuracy } = await evaluate(net, params, state, data);
+ * console.log(accuracy); // ≈ 0.9, in evaluation mode with those statistics
+ * if (tracked !== 40 || !(accuracy > 0.8)) throw new Error(`got ${tracked}, ${accuracy}`);
  * ```
  */
 export async function fit<P, S, B, M = null>(

@@ -14,7 +14,7 @@
  * ```ts
  * import { nn, optim, random } from "@denax/denax";
  * import { twoMoons } from "@denax/denax/data";
- * import { fit, save } from "@denax/denax/train";
+ * import { fit, load, save } from "@denax/denax/train";
  * const net = nn.sequential([
  *   nn.linear({ inFeatures: 2, outFeatures: 16 }),
  *   nn.relu,
@@ -30,10 +30,16 @@
  *   trainData: ds, epochs: 20, batchSize: 32, key: random.key(2), progress: false,
  *   metrics: { accuracy: (p: P, b: B) => accuracy(net.apply(p, b.x), b.y) },
  * });
- * console.log(history.train_accuracy.at(-1)); // ≈ 0.9 or better
+ * const acc = history.train_accuracy.at(-1)!;
+ * console.log(acc); // ≈ 0.9 or better
+ * if (!(acc > 0.8)) throw new Error(`train accuracy ${acc}`);
  * const dir = await Deno.makeTempDir();
  * await save(`${dir}/moons.safetensors`, params); // keys 0.bias, 0.weight, 2.bias, 2.weight
+ * const back = await load(`${dir}/moons.safetensors`);
  * await Deno.remove(dir, { recursive: true });
+ * if (back._tag === "Left") throw back.left;
+ * const keys = Object.keys(back.right).sort().join();
+ * if (keys !== "0,2") throw new Error(`saved ${keys}`);
  * ```
  *
  * @example Keras-style: a model with batch norm, its state carried through training
@@ -53,7 +59,9 @@
  *   optimizer: optim.adam({ lr: 0.01 }), trainData: ds, epochs: 10, batchSize: 32,
  *   key: random.key(1), progress: false,
  * });
- * console.log(await evaluate(net, params, state, ds)); // { accuracy: ≈ 0.9 }
+ * const { accuracy } = await evaluate(net, params, state, ds);
+ * console.log(accuracy); // ≈ 0.9
+ * if (!(accuracy > 0.8)) throw new Error(`accuracy ${accuracy}`);
  * ```
  *
  * @module

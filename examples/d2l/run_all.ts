@@ -34,8 +34,8 @@ export const families: readonly { family: string; title: string; d2l: number }[]
 ];
 
 /**
- * `--reduced`: what fitted a shared 2-core CPU in about an hour (softmax, MLP and LeNet at
- * d2l's length, BN-LeNet for 2 of its 10 epochs, the large networks for one or two epochs on
+ * `--reduced`: what fitted a shared 2-core CPU in about an hour (softmax, MLP, LeNet and
+ * BN-LeNet at d2l's length, the large networks for one or two epochs on
  * the first `limit` training images, evaluated on the first `testLimit` test images).
  */
 export const reducedPlan: Readonly<
@@ -44,13 +44,13 @@ export const reducedPlan: Readonly<
   softmax: {},
   mlp: {},
   lenet: {},
-  lenet_bn: { epochs: 2 },
+  lenet_bn: {},
   alexnet: { epochs: 1, limit: 512, testLimit: 500 },
   vgg: { epochs: 2, limit: 4096, testLimit: 1000 },
   nin: { epochs: 1, limit: 512, testLimit: 500 },
   googlenet: { epochs: 1, limit: 1024, testLimit: 500 },
-  resnet: { epochs: 1, limit: 1024, testLimit: 500 },
-  densenet: { epochs: 1, limit: 1024, testLimit: 500 },
+  resnet: { epochs: 2, limit: 10240, testLimit: 2000 },
+  densenet: { epochs: 2, limit: 10240, testLimit: 2000 },
 };
 
 const pct = (x: number): string => (Number.isFinite(x) ? x.toFixed(3) : "–");

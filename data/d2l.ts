@@ -289,8 +289,8 @@ export function mnistSource(
  *
  * @example
  * ```ts ignore
- * import { random } from "../mod.ts";
- * import { loadDataFashionMnist } from "./d2l.ts";
+ * import { random } from "@denax/denax";
+ * import { loadDataFashionMnist } from "@denax/denax/data";
  * const { train, test } = await loadDataFashionMnist(256, { resize: 64, key: random.key(0) });
  * for (const { x, y } of train) {
  *   console.log(String(x), String(y)); // Tensor(f32[256,1,64,64]) Tensor(i32[256])

@@ -50,7 +50,7 @@ export interface ProgressBar {
  *
  * @example
  * ```ts
- * import { formatDuration } from "./progress.ts";
+ * import { formatDuration } from "@denax/denax/train";
  * import { assertEquals } from "@std/assert";
  * assertEquals([formatDuration(65), formatDuration(3725)], ["1:05", "1:02:05"]);
  * ```
@@ -71,7 +71,7 @@ export function formatDuration(seconds: number): string {
  *
  * @example
  * ```ts
- * import { formatValue } from "./progress.ts";
+ * import { formatValue } from "@denax/denax/train";
  * import { assertEquals } from "@std/assert";
  * assertEquals([formatValue(0.123456), formatValue(1234.5), formatValue(NaN)], ["0.1235", "1234.5000", "nan"]);
  * ```
@@ -93,7 +93,7 @@ export function formatValue(v: number): string {
  *
  * @example
  * ```ts
- * import { progressBar } from "./progress.ts";
+ * import { progressBar } from "@denax/denax/train";
  * import { assertEquals } from "@std/assert";
  * const lines: string[] = [];
  * let t = 0;

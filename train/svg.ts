@@ -146,7 +146,7 @@ function panel(
  *
  * @example
  * ```ts
- * import { trainingCurvesSvg } from "./svg.ts";
+ * import { trainingCurvesSvg } from "@denax/denax/train";
  * import { assert } from "@std/assert";
  * const svg = trainingCurvesSvg({
  *   epoch: [1, 2, 3], loss: [0.9, 0.5, 0.4], val_loss: [0.8, 0.6, 0.55], val_accuracy: [0.7, 0.8, 0.82],
@@ -198,7 +198,7 @@ export function trainingCurvesSvg(history: Readonly<History>, opts: SvgOptions =
  *
  * @example
  * ```ts
- * import { writeTrainingCurves } from "./svg.ts";
+ * import { writeTrainingCurves } from "@denax/denax/train";
  * import { assert } from "@std/assert";
  * const dir = await Deno.makeTempDir();
  * await writeTrainingCurves(`${dir}/plots/curves.svg`, { loss: [1, 0.5] });

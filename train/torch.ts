@@ -119,8 +119,8 @@ function _convert(key: string, t: Tensor, want: ShapedArray): Tensor | string {
  *   the file's `not-found`/decoding kinds
  * @example
  * ```ts
- * import { nn, np, random } from "../mod.ts";
- * import { loadTorchStateDict } from "./torch.ts";
+ * import { nn, np, random } from "@denax/denax";
+ * import { loadTorchStateDict } from "@denax/denax/train";
  * import { assertEquals } from "@std/assert";
  * const net = nn.sequential([nn.linear({ inFeatures: 3, outFeatures: 2 }),
  *   nn.batchNorm1d({ numFeatures: 2 })]);

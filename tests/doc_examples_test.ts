@@ -34,6 +34,16 @@ Deno.test("every doc example of the published files asserts what it shows", () =
   assertEquals(bad, [], "print-only doc examples (add a check that throws, see issue 12)");
 });
 
+Deno.test("doc examples import the package by name, as a JSR reader copies them", () => {
+  // the entry points (mod.ts, layers/mod.ts, …) by a relative path are what a reader cannot copy
+  const entries = /from\s+["'](\.{1,2}\/)+(\w+\/)*mod\.ts["']/;
+  const relative = published.filter((f) => !PENDING.includes(f))
+    .flatMap((f) => examplesOf(f))
+    .filter((e) => entries.test(e.code))
+    .map(where);
+  assertEquals(relative, [], "write `@denax/denax` (or a subpath such as `@denax/denax/nn`)");
+});
+
 Deno.test("every entry of the allow-list names a print-only example that exists", () => {
   const all = published.flatMap((f) => examplesOf(f));
   for (const key of Object.keys(ALLOWED)) {

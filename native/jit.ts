@@ -40,7 +40,21 @@ export interface NativeJitOptions {
   readonly literals?: readonly (number | undefined)[];
 }
 
-/** Counters of the native jit (tests read them). */
+/**
+ * Counters of the native jit (tests read them).
+ *
+ * @example
+ * ```ts
+ * import { init, jit, np } from "@denax/denax";
+ * import { nativeJitStats } from "./jit.ts";
+ * await init({ backend: "native" });
+ * const before = nativeJitStats.loops;
+ * const f = jit((x: ReturnType<typeof np.array>) => np.tanh(x.mul(2)).add(1));
+ * const y = await f(np.array([0, 1])).data();
+ * if (nativeJitStats.loops !== before + 1) throw new Error("one fused loop");
+ * if (Math.abs(y[1] - (Math.tanh(2) + 1)) > 1e-6) throw new Error(`got ${y[1]}`);
+ * ```
+ */
 export const nativeJitStats = {
   /** Programs compiled. */
   compiles: 0,

@@ -159,6 +159,18 @@ const _num = (x: number): string =>
  * with the stored values): about twice faster on transcendental chains (each `Math.fround`
  * lengthens the chain's latency), with results that differ from op-by-op f32 evaluation by at
  * most the f32 rounding of the intermediates (they are more accurate). Read when compiling.
+ *
+ * @example
+ * ```ts
+ * import { init, jit, np } from "@denax/denax";
+ * import { nativeJitConfig } from "./jit_codegen.ts";
+ * await init({ backend: "native" });
+ * nativeJitConfig.rounding = "fast";
+ * const f = jit((x: ReturnType<typeof np.array>) => np.exp(x.mul(x).neg()).mul(3));
+ * const y = await f(np.array([0.5])).data();
+ * nativeJitConfig.rounding = "exact";
+ * if (Math.abs(y[0] - 3 * Math.exp(-0.25)) > 1e-6) throw new Error(`got ${y[0]}`);
+ * ```
  */
 export const nativeJitConfig: { rounding: "fast" | "exact" } = {
   rounding: env("DENAX_NATIVE_ROUNDING") === "fast" ? "fast" : "exact",

@@ -42,7 +42,7 @@ export function definePartialEval<P extends Params>(
   rule: PartialEvalRule<P>,
 ): void {
   if (prim.partialEval) throw new Error(`internal: ${prim.name} has a partial-eval rule`);
-  prim.partialEval = (b, args, params) => rule(b, args, paramsOf(prim, params));
+  prim.partialEval = (b, args, params) => rule(b as JaxprBuilder, args, paramsOf(prim, params));
 }
 
 const _staged = new Set(["broadcast_in_dim", "iota"]);

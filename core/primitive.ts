@@ -8,7 +8,6 @@ import type { ShapedArray } from "./aval.ts";
 import type { TypedArray } from "./dtype.ts";
 import type { Tensor } from "./tensor.ts";
 import { checksEnabled, env } from "./env.ts";
-import type { PartialEvalRule } from "./builder.ts";
 import { type PrimitiveKind, primitiveKind } from "./prims/names.ts";
 
 /**
@@ -86,9 +85,10 @@ export interface PrimitiveRules<P extends Params = Params> {
   /**
    * Partial evaluation (higher-order primitives): splits a mixed application into a known part
    * evaluated now and an unknown part staged into the jaxpr being built. Attached with
-   * `definePartialEval` (core/builder.ts), which hands the rule its typed params.
+   * `definePartialEval` (core/builder.ts), which hands the rule its typed params; `builder` is
+   * the partial `JaxprBuilder` (internal, so typed opaquely here).
    */
-  partialEval?: PartialEvalRule;
+  partialEval?(builder: unknown, args: Tensor[], params: Params): Tensor[];
 }
 
 /** What `definePrimitive` takes: the rules and the description of the params. */

@@ -306,6 +306,7 @@ export interface SrcTgt {
  * recurrent stacks, and `fc`, the output layer.
  */
 export interface RnnTopologyParams {
+  /** The parameters of one part (`rnn`, `encoder`, `decoder`, `fc`). */
   readonly [part: string]: Params;
 }
 

@@ -119,6 +119,21 @@ function geometry(
 const imageOf = (g: Geo, n: number, grp: number) => (g.bgc > 1 ? grp * g.nPerB + n : n);
 const chanOf = (g: Geo, grp: number) => (g.fgc > 1 ? grp * g.Cg : 0);
 
+const _scratch = new Map<string, Float32Array>();
+
+/**
+ * A scratch array of `n` elements for one role, kept between calls (the largest asked so far):
+ * the lowerings' padded inputs, patch blocks and wide outputs are megabytes, and fresh ones cost
+ * their page faults on every call. Zeroed when `zero`; otherwise the caller writes all of it.
+ * (Calls do not nest, so one array per role suffices.)
+ */
+function scratch(role: string, n: number, zero: boolean): Float32Array {
+  let a = _scratch.get(role);
+  if (!a || a.length < n) _scratch.set(role, a = new Float32Array(n));
+  else if (zero) a.fill(0, 0, n);
+  return a.length === n ? a : a.subarray(0, n);
+}
+
 /** Per dim: the input index at each position of the padded grid, or −1 (padding or a hole). */
 function padMap(n: number, padded: number, lo: number, ld: number): Int32Array {
   const m = new Int32Array(padded);
@@ -135,7 +150,7 @@ function padMap(n: number, padded: number, lo: number, ld: number): Int32Array {
  */
 function padInput(x: Float32Array, g: Geo, channelsFirst: boolean, tail: number): Float32Array {
   const { N, C, inS, padS, Sp } = g;
-  const out = new Float32Array(N * C * Sp + tail);
+  const out = scratch("pad", N * C * Sp + tail, true);
   const m = [0, 1, 2].map((d) => padMap(inS[d], padS[d], g.lo[d], g.ld[d]));
   const [m0, m1, m2] = m, [, I1, I2] = inS, [S0, S1, S2] = padS;
   const inSize = inS[0] * I1 * I2;
@@ -281,7 +296,7 @@ function convIm2col(sgemm: Sgemm, g: Geo, x: Float32Array, w: Float32Array, out:
   const pointwise = K === 1 && P === inSize && t0.every((v, i) => v === i) &&
     t1.every((v, i) => v === i) && t2.every((v, i) => v === i);
   const rowsPerBlock = Math.max(1, Math.min(O0, Math.floor(BLOCK / Math.max(1, CK * rowP))));
-  const col = pointwise ? new Float32Array(0) : new Float32Array(CK * rowsPerBlock * rowP);
+  const col = pointwise ? new Float32Array(0) : scratch("col", CK * rowsPerBlock * rowP, false);
   for (let n = 0; n < g.outN; n++) {
     for (let grp = 0; grp < g.G; grp++) {
       const img = imageOf(g, n, grp), c0 = chanOf(g, grp), oBase = grp * Og;
@@ -447,10 +462,10 @@ function convWide(sgemm: Sgemm, g: Geo, x: Float32Array, w: Float32Array, out: F
   const L = N * Sp, CK = Cg * K;
   const xp = padInput(x, g, true, offs[K - 1]);
   const ncols = g.outN * Sp;
-  const yw = new Float32Array(g.O * ncols);
+  const yw = scratch("wide", g.O * ncols, false);
   // a block of patch rows fills about 1 MiB (the L2 of one core)
   const nb0 = Math.max(64, Math.min(ncols, Math.floor(262144 / CK)));
-  const col = new Float32Array(CK * nb0);
+  const col = scratch("col", CK * nb0, false);
   for (let cb = 0; cb < ncols; cb += nb0) {
     const nb = Math.min(nb0, ncols - cb);
     for (let grp = 0; grp < g.G; grp++) {
@@ -507,7 +522,7 @@ function convOutputs(sgemm: Sgemm, g: Geo, x: Float32Array, w: Float32Array, out
   const tail = wide(g, (O0 - 1) * ws[0], (O1 - 1) * ws[1], (O2 - 1) * ws[2]);
   const xp = padInput(x, g, false, tail);
   // the kernel placed on the padded grid: [O, C/g, Sp]
-  const wk = new Float32Array(O * Cg * Sp);
+  const wk = scratch("kernel", O * Cg * Sp, true);
   for (let oc = 0; oc < O * Cg; oc++) {
     let k = oc * K;
     for (let k0 = 0; k0 < kS[0]; k0++) {
@@ -518,7 +533,7 @@ function convOutputs(sgemm: Sgemm, g: Geo, x: Float32Array, w: Float32Array, out
       }
     }
   }
-  const outN = g.outN, tmp = new Float32Array(P * outN * O);
+  const outN = g.outN, tmp = scratch("tmp", P * outN * O, false);
   // the contraction in blocks whose kernel slice stays in cache across all output positions
   // (else every position re-reads the whole kernel from memory: M and N are small here)
   const CS = Cg * Sp, KB = Math.max(1024, Math.floor(65536 / Math.max(Og, outN, 1)));

@@ -24,6 +24,7 @@
  * @module
  */
 import type { Sgemm } from "./blas.ts";
+import { scratchF32 as scratch } from "./kernels.ts";
 
 /** `conv_general_dilated`'s parameters, as bound (see `core/prims/conv.ts`'s `ConvParams`). */
 export type ConvParamsLike = {
@@ -118,21 +119,6 @@ function geometry(
 /** Input image of output image `n` in group `g`, and the group's first input channel. */
 const imageOf = (g: Geo, n: number, grp: number) => (g.bgc > 1 ? grp * g.nPerB + n : n);
 const chanOf = (g: Geo, grp: number) => (g.fgc > 1 ? grp * g.Cg : 0);
-
-const _scratch = new Map<string, Float32Array>();
-
-/**
- * A scratch array of `n` elements for one role, kept between calls (the largest asked so far):
- * the lowerings' padded inputs, patch blocks and wide outputs are megabytes, and fresh ones cost
- * their page faults on every call. Zeroed when `zero`; otherwise the caller writes all of it.
- * (Calls do not nest, so one array per role suffices.)
- */
-function scratch(role: string, n: number, zero: boolean): Float32Array {
-  let a = _scratch.get(role);
-  if (!a || a.length < n) _scratch.set(role, a = new Float32Array(n));
-  else if (zero) a.fill(0, 0, n);
-  return a.length === n ? a : a.subarray(0, n);
-}
 
 /** Per dim: the input index at each position of the padded grid, or −1 (padding or a hole). */
 function padMap(n: number, padded: number, lo: number, ld: number): Int32Array {

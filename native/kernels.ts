@@ -277,3 +277,30 @@ export function reduceMiddle(
     for (let j = 0; j < inner; j++) out[o * inner + j] = acc[j];
   }
 }
+
+const _scratch = new Map<string, Float32Array>();
+
+/**
+ * A scratch array of `n` elements for one role, kept between calls (the largest asked so far):
+ * the lowerings' padded inputs, patch blocks and wide outputs are megabytes, and fresh ones cost
+ * their page faults on every call. Zeroed when `zero`; otherwise the caller writes all of it.
+ * (Calls do not nest, so one array per role suffices.)
+ *
+ * @param role who uses it (one array per role)
+ * @param n elements
+ * @param zero whether to zero it
+ * @returns an array of `n` elements, valid until the next call for the same role
+ * @example
+ * ```ts
+ * import { scratchF32 } from "./kernels.ts";
+ * const a = scratchF32("example", 4, true);
+ * a[0] = 1;
+ * if (scratchF32("example", 4, true)[0] !== 0) throw new Error("zeroed on reuse");
+ * ```
+ */
+export function scratchF32(role: string, n: number, zero: boolean): Float32Array {
+  let a = _scratch.get(role);
+  if (!a || a.length < n) _scratch.set(role, a = new Float32Array(n));
+  else if (zero) a.fill(0, 0, n);
+  return a.length === n ? a : a.subarray(0, n);
+}

@@ -137,7 +137,8 @@ export function compileNative(
         } else vals[n] = alloc(p.avals[n]);
       }
     });
-    const owned = new Set<unknown>(A);
+    // arrays an op must not return as its result (copied out if it does)
+    const owned = new Set<unknown>([...A, ...ins]);
     if (nativeJitProfile.on) {
       for (const st of p.steps) {
         const t = performance.now();
@@ -258,7 +259,7 @@ function _run(
           st.outs.map((n) => avals[n]),
         );
       }
-      // a result that is an arena array (an op returning its operand) is copied out of it
+      // a result that is an arena or caller array (an op returning its operand) is copied
       st.outs.forEach((n, i) => {
         const b = outs[i] as TypedArray;
         vals[n] = owned.has(b) ? b.slice() : b;

@@ -444,6 +444,14 @@ export function generateLoop(f: Fusion, grp: Group): LoopKernel {
         if (li < 0 || lastLevel(loads[li].lin) !== q) return "";
         return `const ${id} = b${args.indexOf(loads[li].buf)}[${at(li)}];`;
       }).join(" ");
+    // a store of a plain load reads its operand before any store of this chunk: an output
+    // written in place over a buffer must not be read after it
+    stores.forEach((st) => {
+      if (!/^r\d+$/.test(st.value)) return;
+      const name = `t${tmp++}`;
+      stmts.push({ name, expr: st.value, round: false });
+      st.value = name;
+    });
     const loop = (text: string, stmt: string) =>
       code.push(`${i2}for (let j = 0; j < cn; j++) { ${bind(text)} ${stmt} }`);
     for (const st of stmts) {

@@ -1,9 +1,10 @@
 /**
- * `jit` on the native backend: a jaxpr is compiled once into a list of steps (see
- * `jit_plan.ts`) — generated JavaScript loops for fused elementwise chains and reductions
- * (`jit_codegen.ts`), BLAS calls for `dot_general` and convolutions writing straight into their
- * buffers, and the backend's `execute` (or `bind`, for higher-order primitives) for the rest —
- * and replayed on every call.
+ * `jit` on the native backend: a jaxpr is compiled once into a list of steps (fusion in
+ * `jit_plan.ts`, the program in `jit_steps.ts`) — generated JavaScript loops for fused
+ * elementwise chains and reductions (`jit_codegen.ts`), BLAS calls for `dot_general` and
+ * convolutions writing straight into their buffers (a GEMM whose only reader is `w ± s·product`
+ * accumulates into `w`), and the backend's `execute` (or `bind`, for higher-order primitives)
+ * for the rest — and replayed on every call.
  *
  * Memory: intermediates live in the executable's own arena, allocated at the first call and
  * reused by every later one; within a call a dead value's array is reused by a later value of

@@ -10,10 +10,11 @@
  * by several steps and is not cheap (more than {@link DUP_COST} arithmetic ops), or carries
  * more than one op and is read through an expanding broadcast. Then an elementwise loop absorbs
  * an elementwise consumer of the same shape that reads its results only at its own index,
- * unless a third step lies between them. What differs is what the GPU needs and the CPU does
+ * unless that would reorder a read. What differs is what the GPU needs and the CPU does
  * not: no binding limits, and no GEMM prologue (BLAS reads plain arrays), so a GEMM's operands
  * are buffers. A value that a loop cannot index affinely (a reshape that merges dimensions of
- * a computed value) gets a buffer too ({@link planFusion} retries with it materialized).
+ * a computed value) gets a buffer too (the planner in `jit_steps.ts` calls {@link planFusion}
+ * again with it among the `forced` values).
  *
  * @module
  */

@@ -176,7 +176,12 @@ export const nativeJitConfig: { rounding: "fast" | "exact" } = {
   rounding: env("DENAX_NATIVE_ROUNDING") === "fast" ? "fast" : "exact",
 };
 
-/** The JS expression of one elementwise equation over operand expressions. */
+/**
+ * The JS expression of one elementwise equation over operand expressions. Data-dependent
+ * choices are branch-free (a comparison's `+(a > b)` is a 0/1 integer; a select stores both
+ * values in the 2-element scratch `SEL` and reads one back): on data of random sign a branch
+ * is mispredicted half the time, which made a fused bias + ReLU 3–4× slower.
+ */
 function _expr(e: NEqn, xs: readonly string[], round: boolean): string {
   const [a, b, c] = xs;
   const f32 = e.outputs[0].aval.dtype === "f32";
@@ -190,12 +195,12 @@ function _expr(e: NEqn, xs: readonly string[], round: boolean): string {
       return `(${a} > 0 ? 1 : ${a} < 0 ? -1 : ${a})`;
     case "rsqrt":
       return fr(`1 / Math.sqrt(${a})`);
-    case "logistic": // b: exp(-|a|) (one exp; the reference's two branches)
-      return fr(`${a} >= 0 ? 1 / (1 + ${b}) : ${b} / (1 + ${b})`);
+    case "logistic": // b: exp(-|a|) (one exp; the reference's two branches, both computed)
+      return fr(`(SEL[0] = ${b} / (1 + ${b}), SEL[1] = 1 / (1 + ${b}), SEL[+(${a} >= 0)])`);
     case "is_nan":
-      return `(${a} !== ${a} ? 1 : 0)`;
+      return `+(${a} !== ${a})`;
     case "is_inf":
-      return `(${a} === Infinity || ${a} === -Infinity ? 1 : 0)`;
+      return `+(Math.abs(${a}) === Infinity)`;
     case "stop_gradient":
       return a;
     case "add":
@@ -210,22 +215,22 @@ function _expr(e: NEqn, xs: readonly string[], round: boolean): string {
       return fr(`Math.pow(${a}, ${b})`);
     case "atan2":
       return fr(`Math.atan2(${a}, ${b})`);
-    case "max":
-      return `(${a} !== ${a} || ${b} !== ${b} ? NaN : ${a} > ${b} ? ${a} : ${b})`;
+    case "max": // a NaN a is taken; a NaN b is taken unless a > b (never with NaN)
+      return `(SEL[0] = ${b}, SEL[1] = ${a}, SEL[+(${a} > ${b}) | +(${a} !== ${a})])`;
     case "min":
-      return `(${a} !== ${a} || ${b} !== ${b} ? NaN : ${a} < ${b} ? ${a} : ${b})`;
+      return `(SEL[0] = ${b}, SEL[1] = ${a}, SEL[+(${a} < ${b}) | +(${a} !== ${a})])`;
     case "eq":
-      return `(${a} === ${b} ? 1 : 0)`;
+      return `+(${a} === ${b})`;
     case "ne":
-      return `(${a} !== ${b} ? 1 : 0)`;
+      return `+(${a} !== ${b})`;
     case "lt":
-      return `(${a} < ${b} ? 1 : 0)`;
+      return `+(${a} < ${b})`;
     case "le":
-      return `(${a} <= ${b} ? 1 : 0)`;
+      return `+(${a} <= ${b})`;
     case "gt":
-      return `(${a} > ${b} ? 1 : 0)`;
+      return `+(${a} > ${b})`;
     case "ge":
-      return `(${a} >= ${b} ? 1 : 0)`;
+      return `+(${a} >= ${b})`;
     case "and":
       return `(${a} & ${b})`;
     case "or":
@@ -233,11 +238,11 @@ function _expr(e: NEqn, xs: readonly string[], round: boolean): string {
     case "xor":
       return `(${a} ^ ${b})`;
     case "not":
-      return `(${a} ? 0 : 1)`;
+      return `(${a} ^ 1)`;
     case "select":
-      return `(${a} ? ${b} : ${c})`;
+      return `(SEL[0] = ${c}, SEL[1] = ${b}, SEL[+(${a} !== 0)])`;
     case "convert":
-      return f32 ? a : `(${a} !== 0 ? 1 : 0)`;
+      return f32 ? a : `+(${a} !== 0)`;
   }
   // the remaining unary Math functions
   return fr(`Math.${e.prim}(${a})`);
@@ -479,6 +484,6 @@ export function generateLoop(f: Fusion, grp: Group): LoopKernel {
   const names = args.map((_, i) => `b${i}`);
   const head = scratch.map((_, k) => `const s${k} = S[${k}];`).join("\n");
   const source = `${head}\nreturn function (${names.join(", ")}) {\n${code.join("\n")}\n};`;
-  const fn = new Function("S", source)(scratch) as LoopKernel["fn"];
+  const fn = new Function("S", "SEL", source)(scratch, new Float64Array(2)) as LoopKernel["fn"];
   return { fn, args, source };
 }

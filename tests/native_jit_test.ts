@@ -338,3 +338,25 @@ Deno.test("long loops run in chunks with exact rounding and still equal the refe
     "exact",
   );
 });
+
+Deno.test("branch-free max, min, select, sigmoid and NaN/∞ tests keep the reference's special values", async () => {
+  const v = [NaN, Infinity, -Infinity, 0, -0, 1, -1, 2.5, -2.5];
+  const xs: number[] = [], ys: number[] = [];
+  for (const a of v) for (const b of v) xs.push(a), ys.push(b);
+  const n = xs.length;
+  const x = { data: new Float32Array(xs), shape: [n] },
+    y = { data: new Float32Array(ys), shape: [n] };
+  await compare(
+    (a, b) => [
+      np.maximum(a, b),
+      np.minimum(a, b),
+      np.where(np.greater(a, b), a, b),
+      np.sigmoid(a),
+      np.isnan(a.add(b)).astype("f32"),
+      np.isinf(a.mul(b)).astype("f32"),
+      np.logicalNot(np.less(a, b)).astype("f32"),
+    ],
+    [x, y],
+    "exact",
+  );
+});

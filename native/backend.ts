@@ -20,10 +20,13 @@
  *
  * @example
  * ```ts
- * import { init, np } from "../mod.ts";
+ * import { backendInfo, init, np } from "@denax/denax";
  * await init({ backend: "native" });
  * const a = np.array([[1, 2], [3, 4]]);
- * console.log(await a.matmul(a).toArray()); // [[7, 10], [15, 22]]
+ * const p = await a.matmul(a).toArray();
+ * console.log(backendInfo().name, p); // native [[7, 10], [15, 22]]
+ * if (JSON.stringify(p) !== "[[7,10],[15,22]]") throw new Error(`got ${p}`);
+ * await init({ backend: "cpu" });
  * ```
  *
  * @module
@@ -94,6 +97,7 @@ const REDUCE: Readonly<Record<string, ReduceKind>> = {
  * import { createNativeBackend } from "./backend.ts";
  * const b = createNativeBackend({ blas: false, warn: () => {} });
  * console.log(b.name); // native
+ * if (b.name !== "native") throw new Error(`got ${b.name}`);
  * ```
  */
 export function createNativeBackend(opts: NativeBackendOptions = {}): NativeBackend {
@@ -324,8 +328,11 @@ function asShaped(a: AvalLike): ShapedArray {
  *
  * @example
  * ```ts
+ * import { init } from "@denax/denax";
  * import { registerNativeBackend } from "./backend.ts";
- * registerNativeBackend();
+ * registerNativeBackend(); // the package entry does this on import
+ * await init({ backend: "native" }); // so the name resolves
+ * await init({ backend: "cpu" });
  * ```
  */
 export function registerNativeBackend(): void {

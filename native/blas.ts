@@ -126,8 +126,10 @@ export interface LoadBlasOptions {
  * @example
  * ```ts
  * import { loadBlas } from "./blas.ts";
- * const blas = loadBlas({ blas: false, warn: () => {} });
- * console.log(blas.path); // null
+ * const notices: string[] = [];
+ * const blas = loadBlas({ blas: false, warn: (line) => notices.push(line) });
+ * console.log(blas.path); // null: the TypeScript GEMM, with one notice saying why
+ * if (blas.path !== null || notices.length !== 1) throw new Error(`got ${blas.path}`);
  * ```
  */
 export function loadBlas(opts: LoadBlasOptions = {}): Blas {

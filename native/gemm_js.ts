@@ -38,6 +38,7 @@ let _ap = new Float64Array(0), _bp = new Float64Array(0);
  * const c = new Float32Array(4);
  * sgemmJs(false, false, 2, 2, 2, 1, new Float32Array([1, 2, 3, 4]), 2, new Float32Array([1, 0, 0, 1]), 2, 0, c, 2);
  * console.log(c); // Float32Array [1, 2, 3, 4]
+ * if (c.join() !== "1,2,3,4") throw new Error(`got ${c}`);
  * ```
  */
 export function sgemmJs(

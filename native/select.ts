@@ -22,7 +22,9 @@ export const SOFTWARE_ADAPTER: RegExp = /llvmpipe|lavapipe|swiftshader|warp|soft
  * @example
  * ```ts
  * import { softwareOnlyAdapter } from "./select.ts";
- * console.log(typeof (await softwareOnlyAdapter())); // boolean
+ * const onlySoftware = await softwareOnlyAdapter();
+ * console.log(onlySoftware); // true on a machine without a GPU (llvmpipe or no adapter)
+ * if (typeof onlySoftware !== "boolean") throw new Error(`got ${onlySoftware}`);
  * ```
  */
 export function softwareOnlyAdapter(): Promise<boolean> {

@@ -16,10 +16,6 @@ import {
  */
 const PENDING: readonly string[] = [
   "optim/transform.ts",
-  "native/backend.ts",
-  "native/blas.ts",
-  "native/gemm_js.ts",
-  "native/select.ts",
 ];
 
 const where = (e: DocExample) => `${e.file}:${e.line} (${e.symbol})`;

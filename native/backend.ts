@@ -328,10 +328,11 @@ function asShaped(a: AvalLike): ShapedArray {
  *
  * @example
  * ```ts
- * import { init } from "@denax/denax";
+ * import { backendInfo, init } from "@denax/denax";
  * import { registerNativeBackend } from "./backend.ts";
  * registerNativeBackend(); // the package entry does this on import
  * await init({ backend: "native" }); // so the name resolves
+ * if (backendInfo().name !== "native") throw new Error(`got ${backendInfo().name}`);
  * await init({ backend: "cpu" });
  * ```
  */

@@ -1,4 +1,3 @@
-// deno-lint-ignore-file no-explicit-any -- typed in a later pass
 /**
  * Gradient transformations in the style of Optax: a transformation is a pair of pure functions
  * `init(params) → state` and `update(updates, state, params?) → [updates, state]`, and
@@ -38,7 +37,7 @@ export interface GradientTransformation<S = unknown> {
 export type StateOf<G> = G extends GradientTransformation<infer S> ? S : never;
 
 /** The state of {@linkcode chain}: the tuple of its parts' states, in order. */
-export type ChainState<T extends readonly GradientTransformation<any>[]> = {
+export type ChainState<T extends readonly GradientTransformation<unknown>[]> = {
   -readonly [K in keyof T]: StateOf<T[K]>;
 };
 
@@ -91,7 +90,7 @@ export function applyUpdates<T>(params: T, updates: T): T {
  * console.log(await u.w.toArray()); // [-0.06, -0.08]
  * ```
  */
-export function chain<const T extends readonly GradientTransformation<any>[]>(
+export function chain<const T extends readonly GradientTransformation<unknown>[]>(
   ...transforms: T
 ): GradientTransformation<ChainState<T>> {
   return {
@@ -293,6 +292,7 @@ export function clipByValue(
 
 /**
  * A mask: a pytree of booleans with the parameters' structure (or a prefix of it, where one
- * boolean covers a whole subtree), or a function of the parameters (or updates) returning one.
+ * boolean covers a whole subtree), or a function of the parameters (or updates) returning one
+ * (of any parameter type: `never` is the parameter type every such function accepts).
  */
-export type MaskSpec = unknown | ((params: any) => unknown);
+export type MaskSpec = unknown | ((params: never) => unknown);

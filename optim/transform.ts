@@ -59,10 +59,12 @@ export interface ScheduleState {
  * @throws {TypeError} if the structures differ
  * @example
  * ```ts
- * import { applyUpdates } from "./mod.ts";
- * import { np } from "../mod.ts";
+ * import { applyUpdates } from "@denax/denax/optim";
+ * import { np } from "@denax/denax";
  * const p = applyUpdates({ w: np.array([1, 2]) }, { w: np.array([0.5, -1]) });
- * console.log(await p.w.toArray()); // [1.5, 1]
+ * const got = ((await p.w.toArray()) as number[]).map((v) => Math.round(v * 1e6) / 1e6);
+ * console.log(got); // [1.5, 1]
+ * if (JSON.stringify(got) !== JSON.stringify([1.5, 1])) throw new Error(`got ${got}`);
  * ```
  */
 export function applyUpdates<T>(params: T, updates: T): T {
@@ -82,12 +84,14 @@ export function applyUpdates<T>(params: T, updates: T): T {
  * @returns the composed transformation
  * @example
  * ```ts
- * import { chain, clipByGlobalNorm, scaleByLearningRate } from "./mod.ts";
- * import { np } from "../mod.ts";
+ * import { chain, clipByGlobalNorm, scaleByLearningRate } from "@denax/denax/optim";
+ * import { np } from "@denax/denax";
  * const opt = chain(clipByGlobalNorm(1), scaleByLearningRate(0.1));
  * const g = { w: np.array([3, 4]) };
  * const [u] = opt.update(g, opt.init(g));
- * console.log(await u.w.toArray()); // [-0.06, -0.08]
+ * const got = ((await u.w.toArray()) as number[]).map((v) => Math.round(v * 1e6) / 1e6);
+ * console.log(got); // [-0.06, -0.08]
+ * if (JSON.stringify(got) !== JSON.stringify([-0.06, -0.08])) throw new Error(`got ${got}`);
  * ```
  */
 export function chain<const T extends readonly GradientTransformation<unknown>[]>(
@@ -119,10 +123,12 @@ export function chain<const T extends readonly GradientTransformation<unknown>[]
  * @returns a stateless transformation
  * @example
  * ```ts
- * import { identity } from "./mod.ts";
- * import { np } from "../mod.ts";
+ * import { identity } from "@denax/denax/optim";
+ * import { np } from "@denax/denax";
  * const [u] = identity().update(np.array([1, 2]), {});
- * console.log(await u.toArray()); // [1, 2]
+ * const got = ((await u.toArray()) as number[]).map((v) => Math.round(v * 1e6) / 1e6);
+ * console.log(got); // [1, 2]
+ * if (JSON.stringify(got) !== JSON.stringify([1, 2])) throw new Error(`got ${got}`);
  * ```
  */
 export function identity(): GradientTransformation<EmptyState> {
@@ -136,10 +142,12 @@ export function identity(): GradientTransformation<EmptyState> {
  * @returns a stateless transformation
  * @example
  * ```ts
- * import { scale } from "./mod.ts";
- * import { np } from "../mod.ts";
+ * import { scale } from "@denax/denax/optim";
+ * import { np } from "@denax/denax";
  * const [u] = scale(-0.5).update(np.array([2, 4]), {});
- * console.log(await u.toArray()); // [-1, -2]
+ * const got = ((await u.toArray()) as number[]).map((v) => Math.round(v * 1e6) / 1e6);
+ * console.log(got); // [-1, -2]
+ * if (JSON.stringify(got) !== JSON.stringify([-1, -2])) throw new Error(`got ${got}`);
  * ```
  */
 export function scale(step: number): GradientTransformation<EmptyState> {
@@ -161,14 +169,16 @@ export function scale(step: number): GradientTransformation<EmptyState> {
  * @returns a transformation whose state holds the step counter
  * @example
  * ```ts
- * import { exponentialLR, scaleByLearningRate } from "./mod.ts";
- * import { np } from "../mod.ts";
+ * import { exponentialLR, scaleByLearningRate } from "@denax/denax/optim";
+ * import { np } from "@denax/denax";
  * const t = scaleByLearningRate(exponentialLR({ init: 1, gamma: 0.5 }));
  * let s = t.init(np.zeros([1]));
  * let u;
  * [u, s] = t.update(np.array([1]), s);
  * [u, s] = t.update(np.array([1]), s);
- * console.log(await u.toArray()); // [-0.5]
+ * const got = ((await u.toArray()) as number[]).map((v) => Math.round(v * 1e6) / 1e6);
+ * console.log(got); // [-0.5]
+ * if (JSON.stringify(got) !== JSON.stringify([-0.5])) throw new Error(`got ${got}`);
  * ```
  */
 export function scaleByLearningRate(lr: LearningRate): GradientTransformation<ScheduleState> {
@@ -195,12 +205,15 @@ export function scaleByLearningRate(lr: LearningRate): GradientTransformation<Sc
  * @throws {TypeError} from `update` when `params` is missing
  * @example
  * ```ts
- * import { addDecayedWeights } from "./mod.ts";
- * import { np } from "../mod.ts";
+ * import { addDecayedWeights } from "@denax/denax/optim";
+ * import { np } from "@denax/denax";
  * const p = { w: np.array([10]), b: np.array([10]) };
  * const g = { w: np.array([1]), b: np.array([1]) };
  * const [u] = addDecayedWeights(0.1, { w: true, b: false }).update(g, {}, p);
- * console.log(await u.w.toArray(), await u.b.toArray()); // [2] [1]
+ * const round = (x: number[]) => x.map((v) => Math.round(v * 1e6) / 1e6);
+ * const got = [round((await u.w.toArray()) as number[]), round((await u.b.toArray()) as number[])];
+ * console.log(...got); // [2] [1]
+ * if (JSON.stringify(got) !== JSON.stringify([[2], [1]])) throw new Error(`got ${got}`);
  * ```
  */
 export function addDecayedWeights(
@@ -218,9 +231,11 @@ export function addDecayedWeights(
  * @returns an f32[] Tensor
  * @example
  * ```ts
- * import { globalNorm } from "./mod.ts";
- * import { np } from "../mod.ts";
- * console.log(await globalNorm({ a: np.array([3]), b: np.array([[4]]) }).item()); // 5
+ * import { globalNorm } from "@denax/denax/optim";
+ * import { np } from "@denax/denax";
+ * const n = await globalNorm({ a: np.array([3]), b: np.array([[4]]) }).item();
+ * console.log(n); // 5
+ * if (n !== 5) throw new Error(`got ${n}`);
  * ```
  */
 export function globalNorm(updates: unknown): Tensor {
@@ -238,10 +253,13 @@ export function globalNorm(updates: unknown): Tensor {
  * @throws {RangeError} if `maxNorm` is not positive
  * @example
  * ```ts
- * import { clipByGlobalNorm } from "./mod.ts";
- * import { np } from "../mod.ts";
+ * import { clipByGlobalNorm } from "@denax/denax/optim";
+ * import { np } from "@denax/denax";
  * const [u] = clipByGlobalNorm(1).update({ a: np.array([3]), b: np.array([4]) }, {});
- * console.log(await u.a.toArray(), await u.b.toArray()); // [0.6] [0.8]
+ * const round = (x: number[]) => x.map((v) => Math.round(v * 1e6) / 1e6);
+ * const got = [round((await u.a.toArray()) as number[]), round((await u.b.toArray()) as number[])];
+ * console.log(...got); // [0.6] [0.8]
+ * if (JSON.stringify(got) !== JSON.stringify([[0.6], [0.8]])) throw new Error(`got ${got}`);
  * ```
  */
 export function clipByGlobalNorm(maxNorm: number): GradientTransformation<EmptyState> {
@@ -267,10 +285,12 @@ export function clipByGlobalNorm(maxNorm: number): GradientTransformation<EmptyS
  * @throws {RangeError} if `min > max`
  * @example
  * ```ts
- * import { clipByValue } from "./mod.ts";
- * import { np } from "../mod.ts";
+ * import { clipByValue } from "@denax/denax/optim";
+ * import { np } from "@denax/denax";
  * const [u] = clipByValue(-1, 1).update(np.array([-3, 0.5, 2]), {});
- * console.log(await u.toArray()); // [-1, 0.5, 1]
+ * const got = ((await u.toArray()) as number[]).map((v) => Math.round(v * 1e6) / 1e6);
+ * console.log(got); // [-1, 0.5, 1]
+ * if (JSON.stringify(got) !== JSON.stringify([-1, 0.5, 1])) throw new Error(`got ${got}`);
  * ```
  */
 export function clipByValue(

@@ -297,9 +297,10 @@ export function texelLoad(name: string, shape: { W: number; H: number }, q: stri
 /**
  * How an elementwise kernel (eager or jitted) reads a large operand of `texels` vec4s on a CPU
  * adapter: copied into an rgba32 texture array and read with `textureLoad`, which llvmpipe
- * runs several times faster than storage reads. The one place that decides it: the active
- * device profile must ask for texture staging (`gpu/target.ts`), the device must take
- * textures, the operand must reach `stageMinTexels`, and a texture shape must exist.
+ * runs several times faster than storage reads. The one place that decides it, from the
+ * active device profile alone (`gpu/target.ts`: `textureStaging`, `stageMinTexels`) and the
+ * device's texture limits (a texture shape must exist); the GEMM's operand strategy plays no
+ * part.
  */
 export interface Staging {
   /** The texture to create. */
@@ -317,23 +318,19 @@ export interface Staging {
  *
  * @param texels The operand's size in vec4s.
  * @param dtype Its storage dtype.
- * @param caps Whether the device takes textures, and its texture limits.
+ * @param limits The device's texture limits (absent: no staging).
  * @returns The staging, or null.
  */
 export function stagingFor(
   texels: number,
   dtype: DType,
-  caps:
-    | {
-      readonly textures: boolean;
-      readonly maxTextureDimension2D: number;
-      readonly maxTextureArrayLayers: number;
-    }
+  limits:
+    | { readonly maxTextureDimension2D: number; readonly maxTextureArrayLayers: number }
     | undefined,
 ): Staging | null {
   const prof = activeProfile();
-  if (!prof.textureStaging || !caps?.textures || texels < prof.stageMinTexels) return null;
-  const shape = texelShape(texels, caps);
+  if (!prof.textureStaging || !limits || texels < prof.stageMinTexels) return null;
+  const shape = texelShape(texels, limits);
   if (!shape) return null;
   const t = storageType(dtype) as keyof typeof TEXEL_FORMAT;
   const { W, H, L } = shape;

@@ -274,8 +274,6 @@ export function convertExpr(from: DType, to: DType, x: string): string {
 
 /** What a lane-wise plan may use on the device (the GEMM capabilities carry it). */
 export interface LaneCaps {
-  /** Read large operands through textures (CPU adapters). */
-  readonly textures: boolean;
   /** Texture limits. */
   readonly maxTextureDimension2D: number;
   /** Texture layers. */
@@ -285,8 +283,9 @@ export interface LaneCaps {
 /**
  * A plan computing `expr` element by element over `n` elements of same-shape operands
  * (inputs 0 … k-1 → output 0). When `n` is a multiple of 4 each invocation handles four
- * elements with vec4 loads and stores, and on CPU adapters (`caps.textures`) operands of at
- * least 4096 elements are first copied into textures and read with `textureLoad` (llvmpipe
+ * elements with vec4 loads and stores, and on CPU adapters (the profile's `textureStaging`,
+ * {@linkcode stagingFor}) operands of at least 4096 elements are first copied into textures and
+ * read with `textureLoad` (llvmpipe
  * reads textures several times faster than storage buffers; see bench/RESULTS.md).
  *
  * @param ins The operands' dtypes.

@@ -25,6 +25,7 @@ import { jit_call_p } from "../core/jit_prim.ts";
 import { type Params, paramsOf, type Primitive } from "../core/primitive.ts";
 import { dot_general_p } from "../core/prims/linalg.ts";
 import { transpose_p } from "../core/prims/structural.ts";
+import { COMPARISON_PRIMS } from "../core/prims/names.ts";
 
 /** A value of the graph. */
 export interface NVal {
@@ -203,7 +204,7 @@ const _UNARY_F32 = new Set([
   "stop_gradient",
 ]);
 const _BINARY_F32 = new Set(["add", "sub", "mul", "div", "pow", "max", "min", "atan2"]);
-const _COMPARE = new Set(["eq", "ne", "lt", "le", "gt", "ge"]);
+const _COMPARE = new Set<string>(COMPARISON_PRIMS);
 const _BOOL = new Set(["and", "or", "xor", "not"]);
 /** Movement primitives a loop reads through (index arithmetic, no arithmetic ops). */
 export const MOVEMENT: ReadonlySet<string> = new Set(["broadcast_in_dim", "reshape", "transpose"]);

@@ -136,6 +136,28 @@ export const ELEMENTWISE_PRIMS: readonly PrimName[] = [
   "bitcast",
 ];
 
+/** Comparisons: binary, bool results. */
+export const COMPARISON_PRIMS = [
+  "eq",
+  "ne",
+  "lt",
+  "le",
+  "gt",
+  "ge",
+] as const satisfies readonly BinaryPrim[];
+
+/** Movement primitives: pure index arithmetic, no arithmetic on values. */
+export const MOVEMENT_PRIMS = [
+  "broadcast_in_dim",
+  "reshape",
+  "transpose",
+  "slice",
+  "rev",
+  "pad",
+  "concatenate",
+  "iota",
+] as const satisfies readonly PrimName[];
+
 /** What a primitive is, for the backends' fusion and lowering decisions. */
 export type PrimitiveKind =
   | "unary"

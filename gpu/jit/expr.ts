@@ -29,6 +29,7 @@ import {
   BINARY_PRIMS,
   type BinaryPrim,
   ELEMENTWISE_PRIMS,
+  MOVEMENT_PRIMS,
   UNARY_PRIMS,
   type UnaryPrim,
 } from "../../core/prims/names.ts";
@@ -48,18 +49,8 @@ export interface Idx {
 const _UNARY = new Set<string>(UNARY_PRIMS);
 const _BINARY = new Set<string>(BINARY_PRIMS);
 const _EW = new Set<string>(ELEMENTWISE_PRIMS);
-const _MOVE = new Set<string>([
-  "broadcast_in_dim",
-  "reshape",
-  "transpose",
-  "slice",
-  "rev",
-  "pad",
-  "concatenate",
-  "iota",
-  "literal",
-  "step_slice",
-]);
+// the jit graph's own nodes (`literal`, `step_slice`) move values too
+const _MOVE = new Set<string>([...MOVEMENT_PRIMS, "literal", "step_slice"]);
 
 /** Whether a primitive is elementwise (same index in, same index out). */
 export function isElementwise(prim: string): boolean {

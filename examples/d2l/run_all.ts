@@ -46,9 +46,9 @@ export const reducedPlan: Readonly<
   lenet: {},
   lenet_bn: {},
   alexnet: { epochs: 1, limit: 512, testLimit: 500 },
-  vgg: { epochs: 2, limit: 4096, testLimit: 1000 },
+  vgg: { epochs: 2, limit: 10240, testLimit: 2000 },
   nin: { epochs: 1, limit: 512, testLimit: 500 },
-  googlenet: { epochs: 1, limit: 1024, testLimit: 500 },
+  googlenet: { epochs: 2, limit: 4096, testLimit: 1000 },
   resnet: { epochs: 2, limit: 10240, testLimit: 2000 },
   densenet: { epochs: 2, limit: 10240, testLimit: 2000 },
 };

@@ -63,7 +63,7 @@ async function child(name: string): Promise<void> {
   let again: () => Promise<unknown>;
   if (isStateful(net)) {
     const step = makeTrainStep(
-      // deno-lint-ignore no-explicit-any
+      // deno-lint-ignore no-explicit-any -- the networks' params and states differ per network
       (p: any, s: any, b: any, key: Tensor) => {
         const r = net.apply(p, b.x, { state: s, train: true, key });
         return [crossEntropy(r.y, b.y), r.state] as const;
@@ -76,7 +76,7 @@ async function child(name: string): Promise<void> {
     again = () => step(o.params, o.optState, o.state, { x, y }, random.key(3)).loss.item();
   } else {
     const step = makeTrainStep(
-      // deno-lint-ignore no-explicit-any
+      // deno-lint-ignore no-explicit-any -- the networks' params and states differ per network
       (p: any, b: any, key: Tensor) => crossEntropy(net.apply(p, b.x, { train: true, key }), b.y),
       opt,
     );

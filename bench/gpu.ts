@@ -98,12 +98,12 @@ const rows: Row[] = [];
   const B = quick ? 2 : 128, S = quick ? 32 : 224;
   const net = models.resnet18({ numClasses: 1000 });
   const loss = (p: unknown, s: unknown, batch: { x: Tensor; y: Tensor }, key: unknown) => {
-    // deno-lint-ignore no-explicit-any
+    // deno-lint-ignore no-explicit-any -- the peers' result objects are untyped JSON
     const { y, state } = (net as any).apply(p, batch.x, { state: s, train: true, key });
     return [nn.losses.crossEntropy(y, batch.y), state] as const;
   };
   const opt = optim.sgd({ lr: 0.01, momentum: 0.9 });
-  // deno-lint-ignore no-explicit-any
+  // deno-lint-ignore no-explicit-any -- the peers' result objects are untyped JSON
   const step: any = train.makeTrainStep(loss as any, opt, { stateful: true });
   let params = net.init(random.key(2)), optState = opt.init(params), state = net.initState();
   const batch = {
@@ -137,7 +137,7 @@ const rows: Row[] = [];
   });
   const p = enc.init(random.key(5));
   const x = random.normal(random.key(6), [B, L, D]);
-  // deno-lint-ignore no-explicit-any
+  // deno-lint-ignore no-explicit-any -- the peers' result objects are untyped JSON
   const fwd = jit((p: any, x: Tensor) => enc.apply(p, x, { train: false }).sum());
   const ms = await time(() => fwd(p, x).item(), quick ? 3 : 10);
   // flops: 4 projections 2·B·L·D² each, attention 2 · 2·B·L²·D, feed-forward 2 · 2·B·L·D·F

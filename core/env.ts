@@ -7,7 +7,7 @@
  * @module
  */
 
-// deno-lint-ignore no-explicit-any
+// deno-lint-ignore no-explicit-any -- Deno may be absent (a browser) and is read untyped to stay lib-independent
 const deno = (): any => (globalThis as any).Deno;
 
 /** Whether the process may read `name` without a prompt (true outside Deno). */

@@ -36,12 +36,12 @@ console.log(`backend ${backend}; ${text.length} characters, vocabulary ${V}, ${n
 const lm = cell === "gpt"
   ? models.gpt2({ vocabSize: V, nPositions: 128, nEmbd: hidden, nLayer: 2, nHead: 4 })
   : models.rnnLM({ cell: cell as models.RnnCellKind, vocabSize: V, hidden, embed: 32 });
-// deno-lint-ignore no-explicit-any
+// deno-lint-ignore no-explicit-any -- the example keeps its model params untyped for brevity
 const loss = (p: any, b: { x: Tensor; y: Tensor }) =>
   crossEntropy(np.reshape(lm.apply(p, b.x), [-1, V]), np.reshape(b.y, [-1]));
 const opt = optim.chain(optim.clipByGlobalNorm(1), optim.adam({ lr: 0.01 }));
 const step = makeTrainStep(loss, opt);
-// deno-lint-ignore no-explicit-any
+// deno-lint-ignore no-explicit-any -- the example keeps its model params untyped for brevity
 let params: any = lm.init(random.key(0));
 let optState = opt.init(params);
 
@@ -61,7 +61,7 @@ for (let epoch = 1; epoch <= epochs; epoch++) {
     count++;
   }
   const secs = (performance.now() - t0) / 1000;
-  // deno-lint-ignore no-explicit-any
+  // deno-lint-ignore no-explicit-any -- the example keeps its model params untyped for brevity
   const { tokens } = await models.generate(lm as any, params, [prompt], { maxNewTokens: 50 });
   console.log(
     `epoch ${epoch}: perplexity ${Math.exp(sum / count).toFixed(3)}, ${secs.toFixed(2)} s` +

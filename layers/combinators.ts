@@ -59,11 +59,11 @@ function _applyChild(
   key: Tensor | undefined,
   state: State,
   seg: string | number,
-  // deno-lint-ignore no-explicit-any
+  // deno-lint-ignore no-explicit-any -- children are heterogeneous: each output has its child's own type, the public signatures give the tuple
 ): [any, State] {
   const obs = _observer();
   obs?.enter(seg);
-  // deno-lint-ignore no-explicit-any
+  // deno-lint-ignore no-explicit-any -- children are heterogeneous: each output has its child's own type, the public signatures give the tuple
   let r: [any, State];
   if (isStateful(l)) {
     const o = l.apply(params, x, { train: opts.train, key, state });
@@ -118,7 +118,7 @@ export function sequential<const L extends readonly LayerLike[]>(
     const ks = n > 0 ? _splitKeys(key, n) : [];
     return ls.map((l, i) => l.init(ks[i]));
   };
-  // deno-lint-ignore no-explicit-any
+  // deno-lint-ignore no-explicit-any -- children are heterogeneous: each output has its child's own type, the public signatures give the tuple
   const run = (params: Params[], x: unknown, opts: ApplyOptions = {}): [any, State[]] => {
     if (!Array.isArray(params) || params.length !== n) {
       throw new TypeError(`${name} expects an array of ${n} parameter entries, got ${params}`);
@@ -256,14 +256,14 @@ function _branches(
   params: Params[],
   x: unknown,
   opts: ApplyOptions,
-  // deno-lint-ignore no-explicit-any
+  // deno-lint-ignore no-explicit-any -- children are heterogeneous: each output has its child's own type, the public signatures give the tuple
 ): [any[], State[]] {
   const n = ls.length;
   if (!Array.isArray(params) || params.length !== n) {
     throw new TypeError(`${name} expects an array of ${n} parameter entries, got ${params}`);
   }
   const ks = opts.key && n > 0 ? _splitKeys(opts.key, n) : [];
-  // deno-lint-ignore no-explicit-any
+  // deno-lint-ignore no-explicit-any -- children are heterogeneous: each output has its child's own type, the public signatures give the tuple
   const ys: any[] = [], states: State[] = [];
   ls.forEach((l, i) => {
     const [y, s] = _applyChild(l, params[i], x, opts, ks[i], opts.state?.[i], i);
@@ -277,7 +277,7 @@ function _branches(
 function _multiBranch<Out>(
   name: string,
   branches: readonly LayerLike[],
-  // deno-lint-ignore no-explicit-any
+  // deno-lint-ignore no-explicit-any -- children are heterogeneous: each output has its child's own type, the public signatures give the tuple
   combine: (ys: any[]) => Out,
 ): AnyLayer {
   const ls = branches.map(_asLayer);
@@ -291,11 +291,11 @@ function _multiBranch<Out>(
     return [combine(ys), states];
   };
   if (!ls.some(isStateful)) {
-    // deno-lint-ignore no-explicit-any
+    // deno-lint-ignore no-explicit-any -- children are heterogeneous: each output has its child's own type, the public signatures give the tuple
     const layer: Layer<Params[], any, Out> = { name, init, apply: (p, x, o) => run(p, x, o)[0] };
     return layer;
   }
-  // deno-lint-ignore no-explicit-any
+  // deno-lint-ignore no-explicit-any -- children are heterogeneous: each output has its child's own type, the public signatures give the tuple
   const layer: StatefulLayer<Params[], State[], any, Out> = {
     name,
     stateful: true,
@@ -335,7 +335,7 @@ function _multiBranch<Out>(
  */
 export function parallel<const L extends readonly LayerLike[]>(
   branches: L,
-  // deno-lint-ignore no-explicit-any
+  // deno-lint-ignore no-explicit-any -- children are heterogeneous: each output has its child's own type, the public signatures give the tuple
 ): CombinedLayerOut<L[number], ParamsTuple<L>, StateTuple<L>, any[]> {
   const ls = branches.map(_asLayer);
   const name = `Parallel(${ls.map((l) => l.name).join(" | ")})`;
@@ -343,7 +343,7 @@ export function parallel<const L extends readonly LayerLike[]>(
     L[number],
     ParamsTuple<L>,
     StateTuple<L>,
-    // deno-lint-ignore no-explicit-any
+    // deno-lint-ignore no-explicit-any -- children are heterogeneous: each output has its child's own type, the public signatures give the tuple
     any[]
   >;
 }
@@ -399,7 +399,7 @@ export function concat<const L extends readonly LayerLike[]>(
   const axis = opts.axis ?? 1;
   const ls = branches.map(_asLayer);
   const name = `Concat(${ls.map((l) => l.name).join(" | ")}${axis === 1 ? "" : `, axis=${axis}`})`;
-  // deno-lint-ignore no-explicit-any
+  // deno-lint-ignore no-explicit-any -- children are heterogeneous: each output has its child's own type, the public signatures give the tuple
   const combine = (ys: any[]): Tensor => {
     const ts = ys as Tensor[];
     const nd = ts[0].ndim;

@@ -12,10 +12,10 @@
 import type { Tensor } from "../core/tensor.ts";
 
 /** A parameter pytree: nested objects/arrays of Tensors (`any`: the default of layers that do not name their params type). */
-// deno-lint-ignore no-explicit-any
+// deno-lint-ignore no-explicit-any -- the params default of layers that do not name their type
 export type Params = any;
 /** A state pytree (running statistics), or null for stateless layers. */
-// deno-lint-ignore no-explicit-any
+// deno-lint-ignore no-explicit-any -- the state default of layers that do not name their type
 export type State = any;
 
 /** Options of `apply`. */
@@ -55,11 +55,11 @@ export interface StatefulLayer<P = Params, S = State, In = Tensor, Out = Tensor>
 }
 
 /** Either kind of layer. */
-// deno-lint-ignore no-explicit-any
+// deno-lint-ignore no-explicit-any -- any layer, whatever its types (variance escape)
 export type AnyLayer = Layer<any, any, any> | StatefulLayer<any, any, any, any>;
 
 /** Whether a layer carries state. */
-// deno-lint-ignore no-explicit-any
+// deno-lint-ignore no-explicit-any -- any layer, whatever its types (variance escape)
 export function isStateful(l: AnyLayer): l is StatefulLayer<any, any, any, any> {
   return l.stateful === true;
 }

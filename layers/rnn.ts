@@ -287,7 +287,7 @@ function _cellStep(
   return _step(kind, p, carry, _inputProj(p, _float(x)));
 }
 
-// deno-lint-ignore no-explicit-any
+// deno-lint-ignore no-explicit-any -- cell params differ by kind (LSTM/GRU/RNN); the public constructors give the types
 function _makeCell(kind: Kind, cfg: GatedCellConfig): Layer<any, Tensor, any> {
   const { inputSize, hiddenSize } = cfg;
   const bias = cfg.bias ?? true;
@@ -603,7 +603,7 @@ function _runSequence(
     : { output, hN: fixState(hN) } as LstmOutput;
 }
 
-// deno-lint-ignore no-explicit-any
+// deno-lint-ignore no-explicit-any -- sequence params differ by cell kind; the public constructors give the types
 function _makeSequence(kind: Kind, config: RnnConfig): RnnLayer<any> {
   const cfg = {
     inputSize: config.inputSize,

@@ -103,7 +103,7 @@ export async function createRunner(device: "webgpu" | "wasm" = "webgpu"): Promis
   let adapter: string | undefined;
   if (device === "webgpu") {
     try {
-      // deno-lint-ignore no-explicit-any
+      // deno-lint-ignore no-explicit-any -- jax-js arrays are untyped here
       adapter = (getWebGPUDevice() as any).adapterInfo?.description;
     } catch { /* not exposed */ }
   }

@@ -85,7 +85,7 @@ export async function createRunner(backend = "webgpu"): Promise<LibRunner> {
   };
   let adapter: string | undefined;
   try {
-    // deno-lint-ignore no-explicit-any
+    // deno-lint-ignore no-explicit-any -- tfjs arrays are untyped here
     const b = tf.backend() as any;
     const info = b.device?.adapterInfo ?? b.adapterInfo;
     adapter = info?.description || info?.vendor || undefined;

@@ -23,7 +23,17 @@ export function _checkTrailing(
   if (lead < 0) {
     throw new TypeError(`${layer} expects input [..., ${trailing.join(", ")}], got ${x.aval}`);
   }
-  checkInput(layer, x, [...Array(lead).fill(lead === 1 ? "N" : "batch"), ...trailing]);
+  if (lead > 1) {
+    // several leading dims: say "any leading dims" rather than naming each one "batch"
+    const ok = trailing.every((d, i) => typeof d === "string" || d === x.shape[lead + i]);
+    if (!ok) {
+      throw new TypeError(
+        `${layer} expects input [..., ${trailing.join(", ")}] (any leading dims), got ${x.aval}`,
+      );
+    }
+    return;
+  }
+  checkInput(layer, x, [...Array(lead).fill("N"), ...trailing]);
 }
 
 /** @internal `n` independent keys from `key` (rows of `random.split`). */

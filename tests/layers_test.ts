@@ -1077,3 +1077,12 @@ Deno.test("weightInit and biasInit replace PyTorch's default initializers", asyn
   const emb = embedding({ numEmbeddings: 3, embeddingDim: 1, paddingIdx: 2, weightInit: ones });
   assertEquals(await emb.init(random.key(0)).weight.toArray(), [[1], [1], [0]]);
 });
+
+Deno.test("a dense layer given an image names the feature size it wants, not one 'batch' per dim", () => {
+  const l = linear({ inFeatures: 784, outFeatures: 8 });
+  assertThrows(
+    () => l.apply(l.init(random.key(0)), np.zeros([4, 1, 28, 28])),
+    TypeError,
+    "Linear(784 → 8) expects input [..., 784] (any leading dims), got f32[4,1,28,28]",
+  );
+});

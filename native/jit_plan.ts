@@ -20,11 +20,8 @@
  */
 import { ShapedArray } from "../core/aval.ts";
 import type { Jaxpr, Var } from "../core/jaxpr.ts";
-import { checkpoint_p, custom_jvp_call_p, custom_vjp_call_p } from "../core/custom.ts";
-import { jit_call_p } from "../core/jit_prim.ts";
+import { CALL_PRIMS, dce, literalValue, rewriteTransposedDots } from "../core/jit_graph.ts";
 import { type Params, paramsOf, type Primitive } from "../core/primitive.ts";
-import { dot_general_p } from "../core/prims/linalg.ts";
-import { transpose_p } from "../core/prims/structural.ts";
 import { COMPARISON_PRIMS } from "../core/prims/names.ts";
 
 /** A value of the graph. */
@@ -59,17 +56,7 @@ export interface NGraph {
   readonly outputs: readonly NVal[];
 }
 
-// call-like primitives whose jaxpr is inlined
-const _CALLS: ReadonlyMap<string, Primitive<{ readonly jaxpr: Jaxpr }>> = new Map(
-  [jit_call_p, custom_jvp_call_p, custom_vjp_call_p, checkpoint_p].map((p) => [p.name, p]),
-);
-
-/** The value of a `literal` equation (a scalar). */
-export function literalValue(e: NEqn): number {
-  const v = e.params.value;
-  if (typeof v !== "number") throw new Error(`internal: ${e.prim} has no literal value`);
-  return v;
-}
+export { literalValue };
 
 /**
  * Flattens a jaxpr: constvars become leading inputs, calls are inlined, 0-d inputs with a known
@@ -104,7 +91,7 @@ export function flattenJaxpr(j: Jaxpr, literals?: readonly (number | undefined)[
     for (const e of jx.eqns) {
       const xs = e.inputs.map(read);
       let outs: NVal[];
-      const call = _CALLS.get(e.prim.name);
+      const call = CALL_PRIMS.get(e.prim.name);
       if (call && e.params.jaxpr) {
         outs = inline(paramsOf(call, e.params).jaxpr, xs);
       } else {
@@ -123,55 +110,6 @@ export function flattenJaxpr(j: Jaxpr, literals?: readonly (number | undefined)[
   };
   const outputs = inline(j, args);
   return rewriteTransposedDots(dce({ inputs, eqns, outputs }));
-}
-
-/** Drops equations whose results are unused (every equation is pure). */
-function dce(g: NGraph): NGraph {
-  const live = new Set<NVal>(g.outputs);
-  const kept: NEqn[] = [];
-  for (let i = g.eqns.length - 1; i >= 0; i--) {
-    const e = g.eqns[i];
-    if (e.outputs.some((v) => live.has(v))) {
-      kept.push(e);
-      e.inputs.forEach((v) => live.add(v));
-    }
-  }
-  return { inputs: g.inputs, eqns: kept.reverse(), outputs: g.outputs };
-}
-
-/** `transpose(dot_general(a, b))` swapping the free blocks → `dot_general(b, a)`. */
-function rewriteTransposedDots(g: NGraph): NGraph {
-  const users = new Map<NVal, number>();
-  for (const e of g.eqns) for (const x of e.inputs) users.set(x, (users.get(x) ?? 0) + 1);
-  for (const v of g.outputs) users.set(v, (users.get(v) ?? 0) + 1);
-  const byOut = new Map<NVal, number>();
-  g.eqns.forEach((e, k) => e.outputs.forEach((v) => byOut.set(v, k)));
-  const eqns: (NEqn | null)[] = [...g.eqns];
-  g.eqns.forEach((t, k) => {
-    if (t.prim !== "transpose" || users.get(t.inputs[0]) !== 1) return;
-    const di = byOut.get(t.inputs[0]);
-    const d = di === undefined ? null : eqns[di];
-    if (!d || d.prim !== "dot_general") return;
-    const { contracting: [lc, rc], batch: [lb, rb] } = paramsOf(dot_general_p, d.params);
-    const [a, b] = d.inputs;
-    const nb = lb.length, nl = a.aval.ndim - nb - lc.length, nr = b.aval.ndim - nb - rc.length;
-    const want = [
-      ...Array.from({ length: nb }, (_, i) => i),
-      ...Array.from({ length: nr }, (_, i) => nb + nl + i),
-      ...Array.from({ length: nl }, (_, i) => nb + i),
-    ];
-    const perm = paramsOf(transpose_p, t.params).perm;
-    if (perm.length !== want.length || perm.some((p, i) => p !== want[i])) return;
-    eqns[di!] = null;
-    eqns[k] = {
-      prim: "dot_general",
-      primitive: d.primitive,
-      params: { ...d.params, contracting: [rc, lc], batch: [rb, lb] },
-      inputs: [b, a],
-      outputs: t.outputs,
-    };
-  });
-  return { inputs: g.inputs, eqns: eqns.filter((e): e is NEqn => e !== null), outputs: g.outputs };
 }
 
 /** The dtypes a fused loop computes in. */

@@ -13,12 +13,11 @@
 import { ShapedArray } from "../../core/aval.ts";
 import type { Jaxpr, Var } from "../../core/jaxpr.ts";
 import { cond_p, scan_p } from "../../core/control.ts";
-import { checkpoint_p, custom_jvp_call_p, custom_vjp_call_p } from "../../core/custom.ts";
-import { jit_call_p } from "../../core/jit_prim.ts";
+import { CALL_PRIMS, dce, literalValue, rewriteTransposedDots } from "../../core/jit_graph.ts";
 import { type Params, paramsOf, type Primitive } from "../../core/primitive.ts";
-import { dot_general_p } from "../../core/prims/linalg.ts";
-import { transpose_p } from "../../core/prims/structural.ts";
 import { LOWERINGS } from "../lowerings.ts";
+
+export { dce, literalValue };
 
 /** A value of the graph. */
 export interface GVal {
@@ -64,18 +63,6 @@ export function newVal(aval: ShapedArray): GVal {
   return { id: _nextId++, aval };
 }
 
-// call-like primitives whose jaxpr is inlined (their custom rules matter only to transforms)
-const _CALLS: ReadonlyMap<string, Primitive<{ readonly jaxpr: Jaxpr }>> = new Map(
-  [jit_call_p, custom_jvp_call_p, custom_vjp_call_p, checkpoint_p].map((p) => [p.name, p]),
-);
-
-/** The value of a `literal` equation (a scalar). */
-export function literalValue(e: GEqn): number {
-  const v = e.params.value;
-  if (typeof v !== "number") throw new Error(`internal: ${e.prim} has no literal value`);
-  return v;
-}
-
 /** Whether the graph (or a nested body) holds a `core` equation. */
 export function hasCore(g: Graph): boolean {
   return g.eqns.some((e) => e.prim === "core" || (e.body !== undefined && hasCore(e.body)));
@@ -114,7 +101,7 @@ class _Flattener {
 
   eqn(prim: Primitive, params: Params, ins: GVal[], outAvals: ShapedArray[]): GVal[] {
     const name = prim.name;
-    const call = _CALLS.get(name);
+    const call = CALL_PRIMS.get(name);
     if (call) return this.inline(paramsOf(call, params).jaxpr, ins);
     if (name === "cond") return this.cond(prim, params, ins, outAvals);
     if (name === "scan") return this.scan(prim, params, ins, outAvals);
@@ -175,7 +162,7 @@ class _Flattener {
       ])[0]
     );
     const outs = f.inline(j, [...bodyIns.slice(0, nc + ncar), ...slices]);
-    const body = _rewrite(dce({ inputs: bodyIns, eqns: f.eqns, outputs: outs }));
+    const body = rewriteTransposedDots(dce({ inputs: bodyIns, eqns: f.eqns, outputs: outs }));
     if (hasCore(body) || L === 0) return this.core(prim, params, ins, outAvals);
     const outputs = outAvals.map(newVal);
     this.eqns.push({ prim: "scan", params, inputs: ins, outputs, body });
@@ -200,63 +187,5 @@ export function flatten(j: Jaxpr, literals?: readonly (number | undefined)[]): G
     return lit !== undefined && v.aval.ndim === 0 ? f.literal(lit, v.aval.dtype) : v;
   });
   const outs = f.inline(j, args);
-  return _rewrite(dce({ inputs, eqns: f.eqns, outputs: outs }));
-}
-
-/**
- * Dead-code elimination (every equation is pure).
- *
- * @param g A graph.
- * @returns The graph without equations whose results are unused.
- */
-export function dce(g: Graph): Graph {
-  const live = new Set<GVal>(g.outputs);
-  const kept: GEqn[] = [];
-  for (let i = g.eqns.length - 1; i >= 0; i--) {
-    const e = g.eqns[i];
-    if (e.outputs.some((v) => live.has(v))) {
-      kept.push(e);
-      e.inputs.forEach((v) => live.add(v));
-    }
-  }
-  return { inputs: g.inputs, eqns: kept.reverse(), outputs: g.outputs };
-}
-
-/**
- * `transpose(dot_general(a, b))` that swaps the two free blocks is `dot_general(b, a)`: the
- * transposed GEMM writes the layout its consumers want (reverse mode makes this pattern for
- * every weight gradient), so an elementwise consumer (the optimizer update) can become its
- * epilogue.
- */
-function _rewrite(g: Graph): Graph {
-  const users = new Map<GVal, number>();
-  for (const e of g.eqns) for (const x of e.inputs) users.set(x, (users.get(x) ?? 0) + 1);
-  for (const v of g.outputs) users.set(v, (users.get(v) ?? 0) + 1);
-  const byOut = new Map<GVal, number>();
-  g.eqns.forEach((e, k) => e.outputs.forEach((v) => byOut.set(v, k)));
-  const eqns = [...g.eqns] as (GEqn | null)[];
-  g.eqns.forEach((t, k) => {
-    if (t.prim !== "transpose" || users.get(t.inputs[0]) !== 1) return;
-    const di = byOut.get(t.inputs[0]);
-    const d = di === undefined ? null : eqns[di];
-    if (!d || d.prim !== "dot_general") return;
-    const { contracting: [lc, rc], batch: [lb, rb] } = paramsOf(dot_general_p, d.params);
-    const [a, b] = d.inputs;
-    const nb = lb.length, nl = a.aval.ndim - nb - lc.length, nr = b.aval.ndim - nb - rc.length;
-    const want = [
-      ...Array.from({ length: nb }, (_, i) => i),
-      ...Array.from({ length: nr }, (_, i) => nb + nl + i),
-      ...Array.from({ length: nl }, (_, i) => nb + i),
-    ];
-    const perm = paramsOf(transpose_p, t.params).perm;
-    if (perm.length !== want.length || perm.some((p, i) => p !== want[i])) return;
-    eqns[di!] = null;
-    eqns[k] = {
-      prim: "dot_general",
-      params: { ...d.params, contracting: [rc, lc], batch: [rb, lb] },
-      inputs: [b, a],
-      outputs: t.outputs,
-    };
-  });
-  return { inputs: g.inputs, eqns: eqns.filter((e): e is GEqn => e !== null), outputs: g.outputs };
+  return rewriteTransposedDots(dce({ inputs, eqns: f.eqns, outputs: outs }));
 }

@@ -22,7 +22,7 @@ import { ShapedArray } from "../core/aval.ts";
 import type { Jaxpr, Var } from "../core/jaxpr.ts";
 import { CALL_PRIMS, dce, literalValue, rewriteTransposedDots } from "../core/jit_graph.ts";
 import { type Params, paramsOf, type Primitive } from "../core/primitive.ts";
-import { COMPARISON_PRIMS } from "../core/prims/names.ts";
+import { COMPARISON_PRIMS, UNARY_PRIMS } from "../core/prims/names.ts";
 
 /** A value of the graph. */
 export interface NVal {
@@ -115,32 +115,11 @@ export function flattenJaxpr(j: Jaxpr, literals?: readonly (number | undefined)[
 /** The dtypes a fused loop computes in. */
 const _LOOP_DTYPES = new Set(["f32", "bool"]);
 
-const _UNARY_F32 = new Set([
-  "neg",
-  "abs",
-  "sign",
-  "exp",
-  "expm1",
-  "log",
-  "log1p",
-  "sqrt",
-  "rsqrt",
-  "sin",
-  "cos",
-  "tan",
-  "tanh",
-  "asin",
-  "acos",
-  "atan",
-  "sinh",
-  "cosh",
-  "logistic",
-  "floor",
-  "ceil",
-  "is_nan",
-  "is_inf",
-  "stop_gradient",
-]);
+// every unary f32 primitive but those the generated loops have no code for (round, erf, erf_inv:
+// they run through the backend's execute) and `not` (bool/int only)
+const _UNARY_F32 = new Set<string>(
+  UNARY_PRIMS.filter((n) => !["round", "erf", "erf_inv", "not"].includes(n)),
+);
 const _BINARY_F32 = new Set(["add", "sub", "mul", "div", "pow", "max", "min", "atan2"]);
 const _COMPARE = new Set<string>(COMPARISON_PRIMS);
 const _BOOL = new Set(["and", "or", "xor", "not"]);

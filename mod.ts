@@ -60,7 +60,6 @@ export {
   type PrimitiveRules,
   UndefinedPrimal,
 } from "./core/primitive.ts";
-export type { PrimitiveKind } from "./core/prims/names.ts";
 export * as lax from "./core/lax.ts";
 export {
   checkpoint,

@@ -4,6 +4,10 @@
  *
  * @module
  */
+// The wrappers below restate the primitives' public functions (core/prims/*) as local
+// declarations: deno doc, and so JSR, lists a namespace member of the package root only when it
+// is declared in the namespace's module or comes through `export *`, and the prims files also
+// export their primitives and internal helpers.
 import * as ew from "./prims/elementwise.ts";
 import * as st from "./prims/structural.ts";
 import * as red from "./prims/reduce.ts";

@@ -8,7 +8,6 @@ import type { ShapedArray } from "./aval.ts";
 import type { TypedArray } from "./dtype.ts";
 import type { Tensor } from "./tensor.ts";
 import { checksEnabled, env } from "./env.ts";
-import { type PrimitiveKind, primitiveKind } from "./prims/names.ts";
 
 /**
  * Parameters of a bound primitive as seen by code that handles every primitive alike
@@ -112,11 +111,6 @@ export interface Primitive<P extends Params = Params> extends PrimitiveRules<P> 
   jvp?(primals: Tensor[], tangents: (Tensor | null)[], params: P): [Tensor[], (Tensor | null)[]];
   /** The keys of its params (see {@linkcode PrimitiveDef}). */
   readonly params: Readonly<Record<string, "required" | "optional">>;
-  /**
-   * Its kind (core/prims/names.ts): unary, binary, reduce, cumulative, other, higher-order;
-   * null for a first-order primitive the lists do not name (tests, extensions).
-   */
-  readonly kind: PrimitiveKind | null;
 }
 
 /** A primitive that takes no params (`bind(neg_p, [x])`). */
@@ -152,7 +146,7 @@ export function definePrimitive<P extends Params = Params>(
   rules: PrimitiveDef<P>,
 ): Primitive<P> {
   if (_registry.has(name)) throw new Error(`internal: primitive ${name} defined twice`);
-  const p: Primitive<P> = { name, ...rules, kind: primitiveKind(name, !!rules.higherOrder) };
+  const p: Primitive<P> = { name, ...rules };
   _registry.set(name, p);
   return p;
 }

@@ -18,15 +18,8 @@ import { env } from "../core/env.ts";
 import { paramsOf } from "../core/primitive.ts";
 import { reduce_sum_p } from "../core/prims/reduce.ts";
 import { broadcast_in_dim_p, transpose_p } from "../core/prims/structural.ts";
-import {
-  type Fusion,
-  type Group,
-  literalValue,
-  MOVEMENT,
-  type NEqn,
-  type NVal,
-  REDUCTIONS,
-} from "./jit_plan.ts";
+import { literalValue } from "../core/jit_graph.ts";
+import { type Fusion, type Group, MOVEMENT, type NEqn, type NVal, REDUCTIONS } from "./jit_plan.ts";
 
 /** Elements per chunk of a chunked innermost loop (its scratch arrays stay in L1). */
 const CHUNK = 256;

@@ -56,8 +56,6 @@ export interface NGraph {
   readonly outputs: readonly NVal[];
 }
 
-export { literalValue };
-
 /**
  * Flattens a jaxpr: constvars become leading inputs, calls are inlined, 0-d inputs with a known
  * host value become literals, dead equations are dropped, and `transpose(dot_general(a, b))`

@@ -13,11 +13,11 @@ import { dot_general_p } from "../core/prims/linalg.ts";
 import type { ConvParamsLike } from "./conv.ts";
 import type { DotParams } from "./dot.ts";
 import { generateLoop, type LoopKernel, NeedsBuffer } from "./jit_codegen.ts";
+import { literalValue } from "../core/jit_graph.ts";
 import {
   type Fusion,
   type Group,
   groupReads,
-  literalValue,
   type NGraph,
   type NVal,
   planFusion,

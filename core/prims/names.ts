@@ -1,7 +1,6 @@
 /**
- * The names of the first-order primitives, grouped by kind: the one home of this metadata.
- * `definePrimitive` gives each primitive its {@linkcode PrimitiveKind} from these lists, and
- * the backends read them from here: the WebGPU lowering table is typed
+ * The names of the first-order primitives, grouped by kind: the one home of this metadata,
+ * which the backends read from here: the WebGPU lowering table is typed
  * `{ [P in PrimName]: Lowering }` (`gpu/lowerings.ts`), so a name here without a lowering fails
  * `deno check`, and the jit's fusion (elementwise chains, reductions) groups by these kinds.
  * `tests/params_test.ts` checks that every registered first-order primitive is listed.
@@ -158,39 +157,8 @@ export const MOVEMENT_PRIMS = [
   "iota",
 ] as const satisfies readonly PrimName[];
 
-/** What a primitive is, for the backends' fusion and lowering decisions. */
-export type PrimitiveKind =
-  | "unary"
-  | "binary"
-  | "reduce"
-  | "cumulative"
-  | "other"
-  | "internal"
-  | "higher-order";
-
 /**
  * Primitives that exist only inside a transformation and never reach a backend: `custom_lin`
  * (the linearized `customVjp` call, which transposition replaces by the user's backward rule).
  */
 export const INTERNAL_PRIMS = ["custom_lin"] as const;
-
-const _kinds = new Map<string, PrimitiveKind>([
-  ...UNARY_PRIMS.map((n) => [n, "unary"] as const),
-  ...BINARY_PRIMS.map((n) => [n, "binary"] as const),
-  ...REDUCE_PRIMS.map((n) => [n, "reduce"] as const),
-  ...CUMULATIVE_PRIMS.map((n) => [n, "cumulative"] as const),
-  ...OTHER_PRIMS.map((n) => [n, "other"] as const),
-  ...INTERNAL_PRIMS.map((n) => [n, "internal"] as const),
-]);
-
-/**
- * The kind of the primitive named `name`: its list above, "higher-order" for primitives that
- * carry jaxprs, or null for a first-order primitive no list names (a test or an extension).
- *
- * @param name The primitive's name.
- * @param higherOrder Whether it carries jaxprs in its params.
- * @returns The kind, or null.
- */
-export function primitiveKind(name: string, higherOrder: boolean): PrimitiveKind | null {
-  return higherOrder ? "higher-order" : _kinds.get(name) ?? null;
-}

@@ -34,7 +34,8 @@ import {
   type UnaryPrim,
 } from "../../core/prims/names.ts";
 import { activeProfile } from "../target.ts";
-import { type GEqn, type GVal, literalValue } from "./graph.ts";
+import { literalValue } from "../../core/jit_graph.ts";
+import type { GEqn, GVal } from "./graph.ts";
 
 /** An index into an array of `shape`: linear (row-major) or per dimension (u32 expressions). */
 export interface Idx {

@@ -17,8 +17,6 @@ import { CALL_PRIMS, dce, literalValue, rewriteTransposedDots } from "../../core
 import { type Params, paramsOf, type Primitive } from "../../core/primitive.ts";
 import { LOWERINGS } from "../lowerings.ts";
 
-export { dce, literalValue };
-
 /** A value of the graph. */
 export interface GVal {
   /** Unique id (for keys and names). */

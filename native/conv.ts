@@ -79,13 +79,14 @@ function geometry(
   p: ConvParamsLike,
 ): Geo {
   const nsp = lShape.length - 2;
-  const sp = (s: readonly number[]) => [...s.slice(2), 1, 1, 1].slice(0, 3);
-  const per = (v: readonly number[], d: number) => [...v, d, d, d].slice(0, 3);
+  // leading size-1 dims, so that the innermost (contiguous) dim is a real one
+  const sp = (s: readonly number[]) => [1, 1, 1, ...s.slice(2)].slice(-3);
+  const per = (v: readonly number[], d: number) => [d, d, d, ...v].slice(-3);
   const inS = sp(lShape), kS = sp(rShape), outS = sp(oShape);
   const ws = per(p.windowStrides, 1), ld = per(p.lhsDilation, 1), rd = per(p.rhsDilation, 1);
   const lo = per(p.padding.map((q) => q[0]), 0), hi = per(p.padding.map((q) => q[1]), 0);
   const padS = [0, 1, 2].map((d) =>
-    d < nsp ? (inS[d] === 0 ? 0 : (inS[d] - 1) * ld[d] + 1) + lo[d] + hi[d] : 1
+    d >= 3 - nsp ? (inS[d] === 0 ? 0 : (inS[d] - 1) * ld[d] + 1) + lo[d] + hi[d] : 1
   );
   const [N, C] = lShape, [O, Cg] = rShape;
   const fgc = p.featureGroupCount, bgc = p.batchGroupCount;

@@ -25,101 +25,13 @@
  */
 import type { Sgemm } from "./blas.ts";
 import { scratchF32 as scratch } from "./kernels.ts";
+import { convScatter } from "./conv_scatter.ts";
+import { chanOf, type ConvParamsLike, type Geo, geometry, imageOf } from "./conv_geo.ts";
 
-/** `conv_general_dilated`'s parameters, as bound (see `core/prims/conv.ts`'s `ConvParams`). */
-export type ConvParamsLike = {
-  /** Stride per spatial dim. */
-  readonly windowStrides: readonly number[];
-  /** `[lo, hi]` padding per spatial dim. */
-  readonly padding: readonly (readonly [number, number])[];
-  /** Input dilation per spatial dim. */
-  readonly lhsDilation: readonly number[];
-  /** Kernel dilation per spatial dim. */
-  readonly rhsDilation: readonly number[];
-  /** Feature groups. */
-  readonly featureGroupCount: number;
-  /** Batch groups. */
-  readonly batchGroupCount: number;
-};
+export type { ConvParamsLike } from "./conv_geo.ts";
 
 /** The lowerings of {@link convF32}. */
-export type ConvMethod = "im2col" | "taps" | "outputs";
-
-/** Everything the lowerings share: sizes padded to three spatial dims. */
-interface Geo {
-  N: number;
-  C: number;
-  O: number;
-  Cg: number;
-  G: number;
-  Og: number;
-  outN: number;
-  nPerB: number;
-  fgc: number;
-  bgc: number;
-  inS: number[];
-  kS: number[];
-  outS: number[];
-  ws: number[];
-  lo: number[];
-  hi: number[];
-  ld: number[];
-  rd: number[];
-  /** Padded (and lhs-dilated) input extent per dim. */
-  padS: number[];
-  P: number;
-  K: number;
-  Sp: number;
-}
-
-function geometry(
-  lShape: readonly number[],
-  rShape: readonly number[],
-  oShape: readonly number[],
-  p: ConvParamsLike,
-): Geo {
-  const nsp = lShape.length - 2;
-  // leading size-1 dims, so that the innermost (contiguous) dim is a real one
-  const sp = (s: readonly number[]) => [1, 1, 1, ...s.slice(2)].slice(-3);
-  const per = (v: readonly number[], d: number) => [d, d, d, ...v].slice(-3);
-  const inS = sp(lShape), kS = sp(rShape), outS = sp(oShape);
-  const ws = per(p.windowStrides, 1), ld = per(p.lhsDilation, 1), rd = per(p.rhsDilation, 1);
-  const lo = per(p.padding.map((q) => q[0]), 0), hi = per(p.padding.map((q) => q[1]), 0);
-  const padS = [0, 1, 2].map((d) =>
-    d >= 3 - nsp ? (inS[d] === 0 ? 0 : (inS[d] - 1) * ld[d] + 1) + lo[d] + hi[d] : 1
-  );
-  const [N, C] = lShape, [O, Cg] = rShape;
-  const fgc = p.featureGroupCount, bgc = p.batchGroupCount;
-  const G = Math.max(fgc, bgc);
-  return {
-    N,
-    C,
-    O,
-    Cg,
-    G,
-    Og: O / G,
-    outN: oShape[0],
-    nPerB: N / bgc,
-    fgc,
-    bgc,
-    inS,
-    kS,
-    outS,
-    ws,
-    lo,
-    hi,
-    ld,
-    rd,
-    padS,
-    P: outS[0] * outS[1] * outS[2],
-    K: kS[0] * kS[1] * kS[2],
-    Sp: padS[0] * padS[1] * padS[2],
-  };
-}
-
-/** Input image of output image `n` in group `g`, and the group's first input channel. */
-const imageOf = (g: Geo, n: number, grp: number) => (g.bgc > 1 ? grp * g.nPerB + n : n);
-const chanOf = (g: Geo, grp: number) => (g.fgc > 1 ? grp * g.Cg : 0);
+export type ConvMethod = "im2col" | "taps" | "outputs" | "scatter";
 
 /** Per dim: the input index at each position of the padded grid, or −1 (padding or a hole). */
 function padMap(n: number, padded: number, lo: number, ld: number): Int32Array {
@@ -207,6 +119,7 @@ export function chooseConv(
   if (forced === "im2col") return "im2col";
   if (forced === "taps" && unitStride) return "taps";
   if (forced === "outputs" && finite) return "outputs";
+  if (forced === "scatter" && unitStride) return "scatter";
   // units: one gathered element; measured on the W4 convolutions, a gather costs about three
   // units and a multiply-add 0.04 with BLAS (~0.6 with the TypeScript GEMM)
   const mac = blas ? 0.04 : 0.6, gatherCost = 3;
@@ -215,11 +128,35 @@ export function chooseConv(
   const im2col = gatherCost * g.G * g.Cg * g.K * g.P * g.outN + mac * base * g.K * g.P;
   // the TypeScript GEMM pays a fixed cost per 4 × 4 tile, heavy when C/g is small
   const tapMac = blas ? mac : mac * (1 + 4 / Math.max(1, g.Cg));
-  const taps = unitStride ? pad + tapMac * base * g.K * g.Sp + g.O * g.outN * g.Sp : Infinity;
+  // (and copies a fifth of a unit per patch element, `set` of long runs)
+  const copies = 0.2 * g.G * g.Cg * g.K * g.outN * g.Sp;
+  const taps = unitStride
+    ? pad + copies + tapMac * base * g.K * g.Sp + g.O * g.outN * g.Sp
+    : Infinity;
   const outputs = finite ? pad + g.O * g.Cg * g.Sp + mac * base * g.P * g.Sp : Infinity;
+  const scatter = unitStride ? scatterCost(g, mac) : Infinity;
+  if (scatter < taps && scatter < outputs && scatter < im2col) return "scatter";
   if (taps <= im2col && taps <= outputs) return "taps";
   if (outputs <= im2col) return "outputs";
   return "im2col";
+}
+
+/** The `scatter` lowering's estimate, in {@link chooseConv}'s units. */
+function scatterCost(g: Geo, mac: number): number {
+  const { inS, kS, outS, lo, rd } = g;
+  const base = g.O * g.Cg * g.outN, ipos = g.outN * g.C * inS[0] * inS[1] * inS[2];
+  if (g.ld.some((d) => d !== 1)) {
+    // products of every (tap, input position), added by JavaScript loops
+    return mac * base * g.K * (ipos / g.outN / g.C) + 1.2 * g.O * g.K * (ipos / g.C);
+  }
+  // one GEMM call per (image, group, tap), over a run on the widened grid
+  const E = [0, 1, 2].map((d) =>
+    Math.max(outS[d], inS[d] + lo[d]) - Math.min(0, lo[d] - (kS[d] - 1) * rd[d])
+  );
+  const run = ((inS[0] - 1) * E[1] + inS[1] - 1) * E[2] + inS[2];
+  const crop = E[0] * E[1] * E[2] === g.P ? 0 : g.O * g.outN * g.P;
+  // each call costs ~0.3 µs and reads and writes its [O/g, run] block of the result
+  return ipos + mac * base * g.K * run + (330 + 0.1 * g.Og * run) * g.outN * g.G * g.K + crop;
 }
 
 /**
@@ -257,6 +194,7 @@ export function convF32(
     if (_env("DENAX_NATIVE_WIDE") === "0") convTaps(sgemm, g, l, r, out);
     else convWide(sgemm, g, l, r, out);
   } else if (method === "outputs") convOutputs(sgemm, g, l, r, out);
+  else if (method === "scatter") convScatter(sgemm, g, l, r, out);
   else convIm2col(sgemm, g, l, r, out);
 }
 

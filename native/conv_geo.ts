@@ -1,0 +1,169 @@
+/**
+ * The geometry the native convolution lowerings share (`native/conv.ts`,
+ * `native/conv_scatter.ts`): the operands' sizes with the spatial dims padded to three.
+ *
+ * @module
+ */
+
+/** `conv_general_dilated`'s parameters, as bound (see `core/prims/conv.ts`'s `ConvParams`). */
+export type ConvParamsLike = {
+  /** Stride per spatial dim. */
+  readonly windowStrides: readonly number[];
+  /** `[lo, hi]` padding per spatial dim. */
+  readonly padding: readonly (readonly [number, number])[];
+  /** Input dilation per spatial dim. */
+  readonly lhsDilation: readonly number[];
+  /** Kernel dilation per spatial dim. */
+  readonly rhsDilation: readonly number[];
+  /** Feature groups. */
+  readonly featureGroupCount: number;
+  /** Batch groups. */
+  readonly batchGroupCount: number;
+};
+
+/**
+ * Everything the lowerings share: sizes, with the spatial dims padded to three by leading
+ * size-1 dims (so the innermost, contiguous dim is always a real one).
+ */
+export interface Geo {
+  /** Input images. */
+  N: number;
+  /** Input channels. */
+  C: number;
+  /** Output channels. */
+  O: number;
+  /** Input channels per group. */
+  Cg: number;
+  /** Groups (feature or batch). */
+  G: number;
+  /** Output channels per group. */
+  Og: number;
+  /** Output images. */
+  outN: number;
+  /** Input images per batch group. */
+  nPerB: number;
+  /** Feature groups. */
+  fgc: number;
+  /** Batch groups. */
+  bgc: number;
+  /** Input extent per dim. */
+  inS: number[];
+  /** Kernel extent per dim. */
+  kS: number[];
+  /** Output extent per dim. */
+  outS: number[];
+  /** Stride per dim. */
+  ws: number[];
+  /** Low padding per dim. */
+  lo: number[];
+  /** High padding per dim. */
+  hi: number[];
+  /** Input (lhs) dilation per dim. */
+  ld: number[];
+  /** Kernel (rhs) dilation per dim. */
+  rd: number[];
+  /** Padded (and lhs-dilated) input extent per dim. */
+  padS: number[];
+  /** Output positions per image. */
+  P: number;
+  /** Kernel taps. */
+  K: number;
+  /** Positions of the padded input grid. */
+  Sp: number;
+}
+
+/**
+ * The geometry of a convolution of these shapes.
+ *
+ * @param lShape lhs shape `[N, C, ...spatial]`
+ * @param rShape rhs shape `[O, C/g, ...kernel]`
+ * @param oShape output shape
+ * @param p the convolution's parameters
+ * @returns the sizes, per spatial dim padded to three
+ * @example
+ * ```ts
+ * import { geometry } from "./conv_geo.ts";
+ * const p = { windowStrides: [1], padding: [[1, 1] as [number, number]], lhsDilation: [1],
+ *   rhsDilation: [1], featureGroupCount: 1, batchGroupCount: 1 };
+ * const g = geometry([2, 3, 10], [4, 3, 3], [2, 4, 10], p);
+ * if (g.inS.join() !== "1,1,10" || g.padS.join() !== "1,1,12" || g.K !== 3) throw new Error();
+ * ```
+ */
+export function geometry(
+  lShape: readonly number[],
+  rShape: readonly number[],
+  oShape: readonly number[],
+  p: ConvParamsLike,
+): Geo {
+  const nsp = lShape.length - 2;
+  // leading size-1 dims, so that the innermost (contiguous) dim is a real one
+  const sp = (s: readonly number[]) => [1, 1, 1, ...s.slice(2)].slice(-3);
+  const per = (v: readonly number[], d: number) => [d, d, d, ...v].slice(-3);
+  const inS = sp(lShape), kS = sp(rShape), outS = sp(oShape);
+  const ws = per(p.windowStrides, 1), ld = per(p.lhsDilation, 1), rd = per(p.rhsDilation, 1);
+  const lo = per(p.padding.map((q) => q[0]), 0), hi = per(p.padding.map((q) => q[1]), 0);
+  const padS = [0, 1, 2].map((d) =>
+    d >= 3 - nsp ? (inS[d] === 0 ? 0 : (inS[d] - 1) * ld[d] + 1) + lo[d] + hi[d] : 1
+  );
+  const [N, C] = lShape, [O, Cg] = rShape;
+  const fgc = p.featureGroupCount, bgc = p.batchGroupCount;
+  const G = Math.max(fgc, bgc);
+  return {
+    N,
+    C,
+    O,
+    Cg,
+    G,
+    Og: O / G,
+    outN: oShape[0],
+    nPerB: N / bgc,
+    fgc,
+    bgc,
+    inS,
+    kS,
+    outS,
+    ws,
+    lo,
+    hi,
+    ld,
+    rd,
+    padS,
+    P: outS[0] * outS[1] * outS[2],
+    K: kS[0] * kS[1] * kS[2],
+    Sp: padS[0] * padS[1] * padS[2],
+  };
+}
+
+/**
+ * The input image that output image `n` reads in group `grp` (batch groups split the batch).
+ *
+ * @param g the geometry
+ * @param n the output image
+ * @param grp the group
+ * @returns the input image
+ * @example
+ * ```ts
+ * import { geometry, imageOf } from "./conv_geo.ts";
+ * const p = { windowStrides: [1], padding: [[0, 0] as [number, number]], lhsDilation: [1],
+ *   rhsDilation: [1], featureGroupCount: 1, batchGroupCount: 2 };
+ * if (imageOf(geometry([4, 3, 5], [2, 3, 1], [2, 2, 5], p), 1, 1) !== 3) throw new Error();
+ * ```
+ */
+export const imageOf = (g: Geo, n: number, grp: number): number =>
+  g.bgc > 1 ? grp * g.nPerB + n : n;
+
+/**
+ * The first input channel of group `grp` (feature groups split the channels).
+ *
+ * @param g the geometry
+ * @param grp the group
+ * @returns the channel
+ * @example
+ * ```ts
+ * import { chanOf, geometry } from "./conv_geo.ts";
+ * const p = { windowStrides: [1], padding: [[0, 0] as [number, number]], lhsDilation: [1],
+ *   rhsDilation: [1], featureGroupCount: 3, batchGroupCount: 1 };
+ * if (chanOf(geometry([1, 6, 5], [3, 2, 1], [1, 3, 5], p), 2) !== 4) throw new Error();
+ * ```
+ */
+export const chanOf = (g: Geo, grp: number): number => (g.fgc > 1 ? grp * g.Cg : 0);

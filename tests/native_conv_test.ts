@@ -1,0 +1,177 @@
+/**
+ * The native convolution lowerings against the reference backend's convolution: every lowering
+ * (`im2col`, `taps`, `outputs`, `scatter`) on the W4 shapes and their gradients, and on seeded
+ * random convolutions over strides, padding (negative too), lhs and rhs dilation, feature and
+ * batch groups and 1 to 3 spatial dims, with both GEMMs (BLAS and the TypeScript one); the
+ * gradients of x and of the kernel through the native backend against the cpu backend.
+ *
+ * @module
+ */
+import { assertAllClose, assertEquals } from "@std/assert";
+import { withCpu } from "./backend.ts";
+import { grad, lax, np, type Tensor } from "../mod.ts";
+import { currentBackend, setBackend } from "../core/backend.ts";
+import { getPrimitive } from "../core/primitive.ts";
+import { ShapedArray } from "../core/aval.ts";
+import { createNativeBackend } from "../native/backend.ts";
+import { chooseConv, convF32, type ConvMethod, type ConvParamsLike } from "../native/conv.ts";
+import { sgemmJs } from "../native/gemm_js.ts";
+import { rng } from "./helpers.ts";
+
+const native = createNativeBackend();
+
+function host(seed: number, shape: readonly number[]): Float32Array {
+  const r = rng(seed), n = shape.reduce((a, b) => a * b, 1), d = new Float32Array(n);
+  for (let i = 0; i < n; i++) d[i] = 2 * r() - 1;
+  return d;
+}
+
+const cp = (nsp: number, o: Partial<ConvParamsLike> = {}): ConvParamsLike => ({
+  windowStrides: Array(nsp).fill(1),
+  padding: Array(nsp).fill([0, 0]),
+  lhsDilation: Array(nsp).fill(1),
+  rhsDilation: Array(nsp).fill(1),
+  featureGroupCount: 1,
+  batchGroupCount: 1,
+  ...o,
+});
+const pad2 = (lo: number, hi = lo): [number, number][] => [[lo, hi], [lo, hi]];
+
+/** The reference convolution (float64 accumulation) and its output shape. */
+function reference(
+  x: Float32Array,
+  xs: readonly number[],
+  w: Float32Array,
+  ws: readonly number[],
+  p: ConvParamsLike,
+): { out: Float32Array; shape: number[] } | null {
+  const prim = getPrimitive("conv_general_dilated");
+  const la = new ShapedArray(xs, "f32"), ra = new ShapedArray(ws, "f32");
+  let oa: ShapedArray;
+  try {
+    [oa] = prim.abstractEval([la, ra], p);
+  } catch {
+    return null;
+  }
+  const [out] = prim.impl!([{ data: x, aval: la }, { data: w, aval: ra }], p, [oa]);
+  return { out: out as Float32Array, shape: [...oa.shape] };
+}
+
+/** The lowerings that apply to `p` (`taps` and `scatter` need unit strides). */
+function methodsFor(p: ConvParamsLike): ConvMethod[] {
+  const unit = p.windowStrides.every((s) => s === 1);
+  return unit ? ["im2col", "outputs", "taps", "scatter"] : ["im2col", "outputs"];
+}
+
+function checkAll(xs: number[], ws: number[], p: ConvParamsLike, seed: number, tol: number) {
+  const x = host(seed, xs), w = host(seed + 1, ws);
+  const ref = reference(x, xs, w, ws, p);
+  if (!ref) return false;
+  for (const m of methodsFor(p)) {
+    for (const sgemm of [native.blas.sgemm, sgemmJs]) {
+      const got = new Float32Array(ref.out.length).fill(NaN);
+      convF32(sgemm, m, x, xs, w, ws, p, got, ref.shape);
+      assertAllClose(got, ref.out, {
+        rtol: tol,
+        atol: tol,
+        msg: `${m} ${JSON.stringify({ xs, ws, p })}`,
+      });
+    }
+  }
+  return true;
+}
+
+// the W4 workload's convolutions: forward, and the gradients as the transposes bind them
+const W4: [string, number[], number[], ConvParamsLike][] = [
+  ["conv1 forward", [64, 1, 28, 28], [6, 1, 5, 5], cp(2, { padding: pad2(2) })],
+  ["conv2 forward", [64, 6, 28, 28], [16, 6, 5, 5], cp(2)],
+  ["conv2 input gradient", [64, 16, 24, 24], [6, 16, 5, 5], cp(2, { padding: pad2(4) })],
+  ["conv2 kernel gradient", [6, 64, 28, 28], [16, 64, 24, 24], cp(2)],
+  ["conv1 input gradient", [64, 6, 28, 28], [1, 6, 5, 5], cp(2, { padding: pad2(2) })],
+  ["conv1 kernel gradient", [1, 64, 28, 28], [6, 64, 28, 28], cp(2, { padding: pad2(2) })],
+];
+
+for (const [name, xs, ws, p] of W4) {
+  Deno.test(`every native conv lowering computes W4's ${name} as the reference does`, () => {
+    // batch cut to 4 (the lowerings loop over images; the long contractions need f32 slack)
+    const small = (s: number[], i: number) => s.map((d, j) => (j === i && d === 64 ? 4 : d));
+    const batchDim = name.includes("kernel") ? 1 : 0;
+    checkAll(small(xs, batchDim), small(ws, batchDim), p, 7, 2e-4);
+  });
+}
+
+Deno.test("the W4 convolutions choose scatter for input gradients, taps and outputs elsewhere", () => {
+  const want: ConvMethod[] = ["taps", "taps", "scatter", "outputs", "scatter", "outputs"];
+  const got = W4.map(([, xs, ws, p]) => {
+    const prim = getPrimitive("conv_general_dilated");
+    const [oa] = prim.abstractEval([new ShapedArray(xs, "f32"), new ShapedArray(ws, "f32")], p);
+    return chooseConv(xs, ws, oa.shape, p, true, true);
+  });
+  assertEquals(got, want);
+});
+
+Deno.test("every native conv lowering matches the reference on random parameters", () => {
+  const r = rng(2024);
+  const ri = (a: number, b: number) => a + Math.floor(r() * (b - a + 1));
+  let checked = 0;
+  for (let trial = 0; trial < 160; trial++) {
+    const nsp = 1 + (trial % 3);
+    const groups = ri(1, 3), batchGroups = ri(0, 2) === 0 ? groups : 1;
+    const fgc = batchGroups > 1 ? 1 : groups;
+    const list = <T>(f: () => T): T[] => Array.from({ length: nsp }, f);
+    const inS = list(() => ri(1, nsp === 3 ? 5 : 9)), kS = list(() => ri(1, 4));
+    const p = cp(nsp, {
+      windowStrides: list(() => (trial % 2 ? 1 : ri(1, 3))),
+      padding: list(() => [ri(-1, 4), ri(-1, 4)] as [number, number]),
+      lhsDilation: list(() => (trial % 4 < 2 ? 1 : ri(1, 3))),
+      rhsDilation: list(() => ri(1, 2)),
+      featureGroupCount: fgc,
+      batchGroupCount: batchGroups,
+    });
+    const xs = [ri(1, 3) * batchGroups, ri(1, 3) * fgc, ...inS];
+    const ws = [ri(1, 3) * groups, xs[1] / fgc, ...kS];
+    if (checkAll(xs, ws, p, 100 + trial, 1e-5)) checked++;
+  }
+  // most draws are valid convolutions (the rest crop more than the input)
+  if (checked < 100) throw new Error(`only ${checked} random convolutions were valid`);
+});
+
+function on<T>(fn: () => T): T {
+  const prev = currentBackend();
+  setBackend(native);
+  try {
+    return fn();
+  } finally {
+    setBackend(prev);
+  }
+}
+
+const GRADS: [string, number[], number[], ConvParamsLike][] = [
+  ["padded", [3, 2, 9, 9], [4, 2, 3, 3], cp(2, { padding: pad2(1) })],
+  ["stride 2", [2, 3, 10, 10], [4, 3, 3, 3], cp(2, { windowStrides: [2, 2], padding: pad2(1) })],
+  ["dilated kernel", [2, 2, 11, 11], [3, 2, 3, 3], cp(2, { rhsDilation: [2, 2] })],
+  ["feature groups", [2, 4, 8, 8], [6, 2, 3, 3], cp(2, { featureGroupCount: 2 })],
+  ["depthwise", [2, 3, 8, 8], [3, 1, 5, 5], cp(2, { featureGroupCount: 3, padding: pad2(2) })],
+  ["lhs dilation", [2, 2, 5, 5], [3, 2, 3, 3], cp(2, { lhsDilation: [2, 2], padding: pad2(2) })],
+  ["1-d", [2, 3, 17], [4, 3, 4], cp(1, { padding: [[2, 1]] })],
+  ["W4 conv2 at batch 4", [4, 6, 28, 28], [16, 6, 5, 5], cp(2)],
+];
+
+for (const [name, xs, ws, p] of GRADS) {
+  Deno.test(`native conv gradients of x and of the kernel match the cpu backend: ${name}`, async () => {
+    const x = host(3, xs), w = host(4, ws);
+    const shape = reference(x, xs, w, ws, p)!.shape, y = host(5, shape);
+    const loss = (a: Tensor, b: Tensor, c: Tensor) => lax.convGeneralDilated(a, b, p).mul(c).sum();
+    for (const argnum of [0, 1]) {
+      const run = () =>
+        grad(loss, { argnums: argnum })(
+          np.array(x, { shape: xs }),
+          np.array(w, { shape: ws }),
+          np.array(y, { shape }),
+        );
+      const want = await withCpu(run).toArray();
+      const got = await on(run).toArray();
+      assertAllClose(got, want, { rtol: 1e-4, atol: 1e-4, msg: `argnum ${argnum}` });
+    }
+  });
+}

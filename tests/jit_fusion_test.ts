@@ -1,0 +1,139 @@
+/**
+ * The shared fusion planner (`core/jit_fusion.ts`) called directly with both jits' policies
+ * (`gpu/jit/fusion.ts`'s {@link gpuPolicy}, `native/jit_plan.ts`'s {@link NATIVE_POLICY}) on
+ * small graphs: which values get a buffer, which groups compute the rest, and where the two
+ * policies decide differently (GEMM prologues and epilogues, reduction epilogues, binding
+ * limits, literals, the dtypes a loop handles). No device is needed: planning is pure.
+ *
+ * @module
+ */
+import { assert, assertEquals } from "@std/assert";
+import { lax, makeJaxpr, nn, np, type Tensor } from "../mod.ts";
+import { type Fusion, groupReads, planFusion } from "../core/jit_fusion.ts";
+import { flattenJaxpr, type FlatVal, type JitEqn, type JitGraph } from "../core/jit_graph.ts";
+import { gpuPolicy } from "../gpu/jit/fusion.ts";
+import { NATIVE_POLICY } from "../native/jit_plan.ts";
+
+const GPU = gpuPolicy({ maxBindings: 8, convFusible: (e) => e.inputs[0].aval.dtype !== "bool" });
+
+/** `f` traced on zeros of `shapes` and flattened (the native numbering: ids from 0). */
+function graphOf(f: (...xs: Tensor[]) => Tensor | Tensor[], shapes: number[][]): JitGraph {
+  let next = 0;
+  const j = makeJaxpr(f)(...shapes.map((s) => np.zeros(s))).jaxpr;
+  return flattenJaxpr(j, undefined, { newVal: (aval) => ({ id: next++, aval }) });
+}
+
+/**
+ * One line per group, in schedule order: its kind, its root's primitive, and the primitives
+ * it evaluates inside (fused operands and epilogues, in graph order).
+ */
+function groups(g: JitGraph, f: Fusion): string[] {
+  const order = new Map<JitEqn, number>(g.eqns.map((e, i) => [e, i]));
+  return f.groups.map((grp) => {
+    const inner = new Set<JitEqn>();
+    const visit = (v: FlatVal) => {
+      const e = f.producer.get(v);
+      if (!e || e === grp.root || inner.has(e)) return;
+      if (f.materialized.has(v) && !grp.computes.has(v)) return;
+      inner.add(e);
+      e.inputs.forEach(visit);
+    };
+    grp.root?.inputs.forEach(visit);
+    grp.outs.forEach(visit);
+    const prims = [...inner].sort((a, b) => order.get(a)! - order.get(b)!).map((e) => e.prim);
+    return [grp.kind, grp.root?.prim, prims.length ? `[${prims.join(" ")}]` : undefined]
+      .filter((s) => s !== undefined).join(" ");
+  });
+}
+
+/** The primitives whose results have a buffer (graph inputs left out). */
+function materialized(g: JitGraph, f: Fusion): string[] {
+  return g.eqns.filter((e) => e.outputs.some((v) => f.materialized.has(v))).map((e) => e.prim);
+}
+
+Deno.test("a matmul with a fused operand, bias and ReLU is one GEMM on the GPU and three steps on the CPU", () => {
+  const g = graphOf(
+    (x: Tensor, w: Tensor, b: Tensor) => nn.relu(np.matmul(np.exp(x).mul(2), w).add(b)),
+    [[4, 8], [8, 3], [3]],
+  );
+  // the GPU: exp(x)·2 is the GEMM's prologue, + b and ReLU (a select) its epilogue
+  const fg = planFusion(g, GPU);
+  assertEquals(groups(g, fg), [
+    "dot dot_general [exp broadcast_in_dim mul broadcast_in_dim add broadcast_in_dim gt " +
+    "broadcast_in_dim select]",
+  ]);
+  assertEquals(materialized(g, fg), ["select"]);
+  // the CPU: BLAS reads a buffer, so exp(x)·2 is a loop of its own, and the GEMM (an "op")
+  // takes no epilogue: the bias and ReLU are one loop after it
+  const fn = planFusion(g, NATIVE_POLICY);
+  assertEquals(groups(g, fn), [
+    "ew [exp broadcast_in_dim mul]",
+    "op dot_general",
+    "ew [broadcast_in_dim add broadcast_in_dim gt broadcast_in_dim select]",
+  ]);
+  assertEquals(materialized(g, fn), ["mul", "dot_general", "select"]);
+  // the epilogue loop reads the product and the bias, the product at its own index
+  const reads = groupReads(fn, fn.groups[2]);
+  assertEquals([...reads].map(([v, r]) => [v.aval.toString(), r.identity]), [
+    ["f32[4,3]", true],
+    ["f32[3]", false],
+    ["f32[]", false],
+    ["f32[]", false],
+  ]);
+});
+
+Deno.test("a reduction takes its operand's expression on both jits, and a scaling epilogue only on the GPU", () => {
+  const g = graphOf((x: Tensor) => [x.sum({ axis: 1 }).mul(0.5), np.exp(x).sum({ axis: 1 })], [[
+    4,
+    6,
+  ]]);
+  const fg = planFusion(g, GPU);
+  assertEquals(groups(g, fg), [
+    "reduce reduce_sum [broadcast_in_dim mul]",
+    "reduce reduce_sum [exp]",
+  ]);
+  assertEquals(materialized(g, fg), ["mul", "reduce_sum"]);
+  const fn = planFusion(g, NATIVE_POLICY);
+  assertEquals(groups(g, fn), [
+    "reduce reduce_sum",
+    "ew [broadcast_in_dim mul]",
+    "reduce reduce_sum [exp]",
+  ]);
+  assertEquals(materialized(g, fn), ["reduce_sum", "mul", "reduce_sum"]);
+});
+
+Deno.test("the GPU's binding limit splits a chain the CPU computes in one loop", () => {
+  const five = [[5], [5], [5], [5], [5]];
+  const chain = (a: Tensor, b: Tensor, c: Tensor, d: Tensor, e: Tensor) =>
+    a.add(b).mul(c).sub(d).add(e);
+  const g = graphOf(chain, five);
+  // five bindings: at most max(2, 5 - 4) = 2 buffers per fused value, so (a + b)·c is stored
+  const narrow = gpuPolicy({ maxBindings: 5, convFusible: () => true });
+  const fg = planFusion(g, narrow);
+  assertEquals(groups(g, fg), ["ew [add mul]", "ew [sub add]"]);
+  assertEquals(materialized(g, fg), ["mul", "add"]);
+  assertEquals(groups(g, planFusion(g, GPU)), ["ew [add mul sub add]"]);
+  assertEquals(groups(g, planFusion(g, NATIVE_POLICY)), ["ew [add mul sub add]"]);
+});
+
+Deno.test("a forced value keeps its buffer on the CPU, whose loops are shaped, and not on the GPU, whose kernels are flat", () => {
+  const g = graphOf((x: Tensor) => np.exp(x).reshape([6, 4]).add(1), [[4, 6]]);
+  const exp = g.eqns.find((e) => e.prim === "exp")!.outputs[0];
+  const fn = planFusion(g, NATIVE_POLICY, new Set([exp]));
+  // the reshape keeps the flat index but not the shape: two loops on the CPU
+  assertEquals(groups(g, fn), ["ew [exp]", "ew [reshape broadcast_in_dim add]"]);
+  assert(fn.materialized.has(exp));
+  // the GPU's kernels are flat: same element count, so the consumer becomes the epilogue and
+  // exp(x) needs no buffer after all
+  const fg = planFusion(g, GPU, new Set([exp]));
+  assertEquals(groups(g, fg), ["ew [exp reshape broadcast_in_dim add]"]);
+  assert(!fg.materialized.has(exp));
+});
+
+Deno.test("flattening stages a scan body for the WebGPU jit and keeps scan an equation for the native jit", () => {
+  const h = (xs: Tensor) => lax.scan((c: Tensor, v: Tensor) => [c.mul(v), c], np.array(1), xs);
+  const j = makeJaxpr(h)(np.zeros([3])).jaxpr;
+  assertEquals(flattenJaxpr(j, undefined, { control: true }).eqns.map((e) => e.prim), ["scan"]);
+  assert(flattenJaxpr(j, undefined, { control: true }).eqns[0].body !== undefined);
+  assertEquals(flattenJaxpr(j).eqns[0].body, undefined);
+});

@@ -16,7 +16,9 @@
  *
  * f32 differences from the reference: GEMM and convolution accumulate in f32 inside the BLAS
  * (the reference accumulates in float64), so sums over K terms differ by about `K · 2⁻²⁴`
- * relative; elementwise and reductions are bit-identical.
+ * relative; `exp`, `log`, `tanh` and `logistic` run as Wasm SIMD128 kernels within 2 ulp of the
+ * true value (`wasm_math.ts`; the jit reproduces their bits); the other elementwise ops and
+ * the reductions are bit-identical.
  *
  * @example
  * ```ts

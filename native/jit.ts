@@ -1,7 +1,8 @@
 /**
  * `jit` on the native backend: a jaxpr is compiled once into a list of steps (fusion in
- * `jit_plan.ts`, the program in `jit_steps.ts`) — generated JavaScript loops for fused
- * elementwise chains and reductions (`jit_codegen.ts`), BLAS calls for `dot_general` and
+ * `jit_plan.ts`, the program in `jit_steps.ts`) — generated loops for fused elementwise chains
+ * and reductions (`jit_codegen.ts`: a Wasm SIMD128 kernel for an f32 chain over contiguous rows,
+ * `wasm_kernels.ts`; JavaScript otherwise), BLAS calls for `dot_general` and
  * convolutions writing straight into their buffers (a GEMM whose only reader is `w ± s·product`
  * accumulates into `w`), and the backend's `execute` (or `bind`, for higher-order primitives)
  * for the rest — and replayed on every call.

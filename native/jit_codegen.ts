@@ -6,10 +6,18 @@
  * so a plain elementwise chain is one flat loop). Reductions keep their reduced dimensions
  * innermost and accumulate in float64, in the reference's order.
  *
+ * A chain whose values are all f32 and whose loop nest merges to one or two dims, every access
+ * walking the innermost one contiguously or not at all (bias rows, per-row scalars), becomes a
+ * Wasm SIMD128 kernel instead (`wasm_kernels.ts`): four lanes per instruction, f32 arithmetic
+ * (so exactly rounded), and `exp`/`log`/`tanh`/`logistic` from `wasm_math.ts`; the JavaScript
+ * loops call the scalar ports of those four under exact rounding, so both give the bits of
+ * eager native evaluation.
+ *
  * Intermediates stay in float64 unless a reader needs their exact f32 value, or
  * {@link nativeJitConfig} asks for `"exact"` rounding: then every f32 result is rounded
- * (`Math.fround`) where the reference would store it, and a fused chain is bit-identical to the
- * reference backend's op-by-op evaluation.
+ * (`Math.fround`) where eager evaluation would store it, and a fused chain is bit-identical to
+ * the native backend's op-by-op evaluation (and to the reference backend's but for the vector
+ * math's ulps).
  *
  * @module
  */
@@ -20,6 +28,11 @@ import { reduce_sum_p } from "../core/prims/reduce.ts";
 import { broadcast_in_dim_p, transpose_p } from "../core/prims/structural.ts";
 import { literalValue } from "../core/jit_graph.ts";
 import { type Fusion, type Group, MOVEMENT, type NEqn, type NVal, REDUCTIONS } from "./jit_plan.ts";
+import { type ChainOp, compileChain, WASM_PRIMS } from "./wasm_kernels.ts";
+import { SCALAR_MATH } from "./wasm_math.ts";
+
+/** Innermost loop length from which an eligible f32 chain runs as a Wasm kernel. */
+const WASM_MIN_ROW = 64;
 
 /** Elements per chunk of a chunked innermost loop (its scratch arrays stay in L1). */
 const CHUNK = 256;
@@ -175,10 +188,12 @@ export const nativeJitConfig: { rounding: "fast" | "exact" } = {
  * values in the 2-element scratch `SEL` and reads one back): on data of random sign a branch
  * is mispredicted half the time, which made a fused bias + ReLU 3–4× slower.
  */
-function _expr(e: NEqn, xs: readonly string[], round: boolean): string {
+function _expr(e: NEqn, xs: readonly string[], round: boolean, exact: boolean): string {
   const [a, b, c] = xs;
   const f32 = e.outputs[0].aval.dtype === "f32";
   const fr = (s: string) => (f32 && round ? `Math.fround(${s})` : `(${s})`);
+  // exact rounding: the transcendental ops Wasm vectorizes use its scalar ports (same bits)
+  if (exact && f32 && SCALAR_MATH[e.prim]) return `M.${e.prim}(${a})`;
   switch (e.prim) {
     case "neg":
       return `(-${a})`;
@@ -269,6 +284,10 @@ export function generateLoop(f: Fusion, grp: Group): LoopKernel {
   const memo = new Map<string, string>();
   const exactAll = nativeJitConfig.rounding === "exact";
   let tmp = 0;
+  // the chain as operations, for a Wasm kernel: eligible while every value is f32
+  const chain: ChainOp[] = [];
+  const lits = new Map<string, number>();
+  let wasmOk = grp.kind === "ew";
   const gen = (v: NVal, a: Access): string => {
     const key = `${v.id}|${a.rows.map((r) => r.join(",")).join(";")}|${a.base.join(",")}`;
     const hit = memo.get(key);
@@ -282,6 +301,7 @@ export function generateLoop(f: Fusion, grp: Group): LoopKernel {
       const x = literalValue(e);
       const dt = v.aval.dtype;
       out = _num(dt === "f32" ? Math.fround(x) : dt === "bool" ? (x ? 1 : 0) : x);
+      lits.set(out, dt === "f32" ? Math.fround(x) : x);
     } else if (MOVEMENT.has(e.prim)) {
       const x = e.inputs[0];
       const xa = _through(e, a, rank);
@@ -294,14 +314,18 @@ export function generateLoop(f: Fusion, grp: Group): LoopKernel {
       } else throw new NeedsBuffer(x);
     } else {
       const xs = e.inputs.map((x) => gen(x, a));
-      if (e.prim === "logistic") {
+      const allF32 = v.aval.dtype === "f32" && e.inputs.every((x) => x.aval.dtype === "f32");
+      if (!allF32 || !WASM_PRIMS.has(e.prim)) wasmOk = false;
+      const ins = [...xs];
+      if (e.prim === "logistic" && !exactAll) {
         xs.push(`t${tmp++}`);
         stmts.push({ name: xs[1], expr: `Math.exp(-Math.abs(${xs[0]}))`, round: false });
       }
       out = `t${tmp++}`;
+      chain.push({ name: out, prim: e.prim, ins });
       const round = exactAll || f.exact.has(v);
-      const expr = _expr(e, xs, false);
-      stmts.push({ name: out, expr, round: round && _expr(e, xs, true) !== expr });
+      const expr = _expr(e, xs, false, exactAll);
+      stmts.push({ name: out, expr, round: round && _expr(e, xs, true, exactAll) !== expr });
     }
     memo.set(key, out);
     return out;
@@ -342,6 +366,10 @@ export function generateLoop(f: Fusion, grp: Group): LoopKernel {
   }
   const nd = dims.length;
   const nKept = dims.filter((d) => !d.reduced).length;
+  if (wasmOk) {
+    const k = _wasmLoop(chain, lits, loads, stores, dims);
+    if (k) return k;
+  }
   const args: NVal[] = [];
   const argName = (v: NVal) => {
     let i = args.indexOf(v);
@@ -477,6 +505,60 @@ export function generateLoop(f: Fusion, grp: Group): LoopKernel {
   const names = args.map((_, i) => `b${i}`);
   const head = scratch.map((_, k) => `const s${k} = S[${k}];`).join("\n");
   const source = `${head}\nreturn function (${names.join(", ")}) {\n${code.join("\n")}\n};`;
-  const fn = new Function("S", "SEL", source)(scratch, new Float64Array(2)) as LoopKernel["fn"];
+  const fn = new Function("S", "SEL", "M", source)(
+    scratch,
+    new Float64Array(2),
+    SCALAR_MATH,
+  ) as LoopKernel["fn"];
   return { fn, args, source };
+}
+
+/**
+ * The loop as a Wasm kernel, when every value is f32, the loop nest is one or two dims after
+ * merging, and every access walks the innermost dim contiguously or not at all (a value per
+ * row: a scalar of the kernel); null otherwise (or where Wasm SIMD is unavailable).
+ */
+function _wasmLoop(
+  chain: readonly ChainOp[],
+  lits: ReadonlyMap<string, number>,
+  loads: readonly { name: string; buf: NVal; lin: number[] }[],
+  stores: readonly { value: string; lin: number[]; buf: NVal }[],
+  dims: readonly { n: number; k: number; reduced: boolean }[],
+): LoopKernel | null {
+  const nd = dims.length;
+  if (nd < 1 || nd > 2 || dims[nd - 1].n < WASM_MIN_ROW) return null;
+  if ([...loads, ...stores].some((x) => x.buf.aval.dtype !== "f32")) return null;
+  const ki = dims[nd - 1].k + 1, ko = nd === 2 ? dims[0].k + 1 : -1;
+  const coef = (lin: number[]) => lin[ki];
+  if (loads.some((l) => coef(l.lin) !== 0 && coef(l.lin) !== 1)) return null;
+  if (stores.some((s) => coef(s.lin) !== 1)) return null;
+  const vec = loads.filter((l) => coef(l.lin) === 1), sca = loads.filter((l) => coef(l.lin) === 0);
+  const k = compileChain({
+    ops: chain,
+    vec: vec.map((l) => l.name),
+    scalars: sca.map((l) => l.name),
+    outs: stores.map((s) => s.value),
+    lits,
+  });
+  if (!k) return null;
+  const args: NVal[] = [];
+  for (const l of loads) if (!args.includes(l.buf)) args.push(l.buf);
+  const nReads = args.length;
+  for (const s of stores) args.push(s.buf);
+  const vArg = vec.map((l) => args.indexOf(l.buf)), sArg = sca.map((l) => args.indexOf(l.buf));
+  const oArg = stores.map((_, i) => nReads + i);
+  const at = (lin: number[], o: number) => lin[0] + (ko > 0 ? o * lin[ko] : 0);
+  const rows = nd === 2 ? dims[0].n : 1, n = dims[nd - 1].n;
+  const vOff = vec.map(() => 0), sVal = sca.map(() => 0), oOff = stores.map(() => 0);
+  const fn = (...bufs: TypedArray[]): void => {
+    const vb = vArg.map((i) => bufs[i] as Float32Array);
+    const ob = oArg.map((i) => bufs[i] as Float32Array);
+    for (let o = 0; o < rows; o++) {
+      for (let j = 0; j < vec.length; j++) vOff[j] = at(vec[j].lin, o);
+      for (let j = 0; j < sca.length; j++) sVal[j] = bufs[sArg[j]][at(sca[j].lin, o)];
+      for (let j = 0; j < stores.length; j++) oOff[j] = at(stores[j].lin, o);
+      k.run(n, vb, vOff, sVal, ob, oOff);
+    }
+  };
+  return { fn, args, source: `${rows} x ${n} ${k.text}` };
 }

@@ -3,11 +3,14 @@
  * primitives. Each loop is its own function over `Float32Array` (one element kind per call
  * site, no per-element closure), so V8 compiles it to straight-line machine code. The math is
  * the reference backend's (same `Math.*` calls, results rounded to f32 on store), so results are
- * bit-identical to it; sums accumulate in float64 like the reference.
+ * bit-identical to it, except `exp`, `log`, `tanh` and `logistic`: they run as Wasm SIMD128
+ * kernels (`wasm_kernels.ts`, within 2 ulp of the true value), whose bits the jit's fused loops
+ * reproduce. Sums accumulate in float64 like the reference.
  *
  * @module
  */
 import type { TypedArray } from "../core/dtype.ts";
+import { unaryMathF32 } from "./wasm_kernels.ts";
 
 /** A loop over one f32 input producing one f32 output of the same length. */
 type Unary = (x: Float32Array, out: Float32Array) => void;
@@ -25,15 +28,11 @@ export const UNARY_F32: Readonly<Record<string, Unary>> = {
   abs: _u((x, o, n) => {
     for (let i = 0; i < n; i++) o[i] = Math.abs(x[i]);
   }),
-  exp: _u((x, o, n) => {
-    for (let i = 0; i < n; i++) o[i] = Math.exp(x[i]);
-  }),
+  exp: unaryMathF32("exp")!,
   expm1: _u((x, o, n) => {
     for (let i = 0; i < n; i++) o[i] = Math.expm1(x[i]);
   }),
-  log: _u((x, o, n) => {
-    for (let i = 0; i < n; i++) o[i] = Math.log(x[i]);
-  }),
+  log: unaryMathF32("log")!,
   log1p: _u((x, o, n) => {
     for (let i = 0; i < n; i++) o[i] = Math.log1p(x[i]);
   }),
@@ -43,25 +42,14 @@ export const UNARY_F32: Readonly<Record<string, Unary>> = {
   rsqrt: _u((x, o, n) => {
     for (let i = 0; i < n; i++) o[i] = 1 / Math.sqrt(x[i]);
   }),
-  tanh: _u((x, o, n) => {
-    for (let i = 0; i < n; i++) o[i] = Math.tanh(x[i]);
-  }),
+  tanh: unaryMathF32("tanh")!,
   sin: _u((x, o, n) => {
     for (let i = 0; i < n; i++) o[i] = Math.sin(x[i]);
   }),
   cos: _u((x, o, n) => {
     for (let i = 0; i < n; i++) o[i] = Math.cos(x[i]);
   }),
-  logistic: _u((x, o, n) => {
-    for (let i = 0; i < n; i++) {
-      const v = x[i];
-      if (v >= 0) o[i] = 1 / (1 + Math.exp(-v));
-      else {
-        const e = Math.exp(v);
-        o[i] = e / (1 + e);
-      }
-    }
-  }),
+  logistic: unaryMathF32("logistic")!,
   stop_gradient: _u((x, o) => o.set(x)),
   sign: _u((x, o, n) => {
     for (let i = 0; i < n; i++) {

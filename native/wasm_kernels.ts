@@ -1,0 +1,310 @@
+/**
+ * Generated WebAssembly SIMD128 kernels for f32 elementwise chains: one Wasm function per
+ * chain (the jit's fused loops, the eager transcendental ops), four lanes per instruction,
+ * with the vector math of `wasm_math.ts`. The data stays in the caller's `Float32Array`s and
+ * moves through a small Wasm memory in blocks of {@link BLOCK} elements (each operand's block
+ * copied in, the chain run over it, each result's block copied out): the blocks stay in the
+ * L1/L2 cache, so the copies cost little beside the math, and no caller array has to live in
+ * Wasm memory. Every f32 operation of a chain rounds as the JavaScript paths do (`Math.fround`
+ * of the float64 operation), so the kernels give the bits of op-by-op evaluation.
+ *
+ * Where WebAssembly SIMD is missing (or `wasmConfig.enabled` is false when a chain is
+ * compiled) {@link compileChain} returns null and callers run the JavaScript loops, which use
+ * the scalar ports of the same math.
+ *
+ * @module
+ */
+import { env } from "../core/env.ts";
+import { buildModule, O, S, T, WasmFunc } from "./wasm_emit.ts";
+import { type Opd, SCALAR_MATH, VecBuilder, VECTOR_MATH } from "./wasm_math.ts";
+
+/** Elements per block moved through Wasm memory. */
+export const BLOCK = 4096;
+
+/** One operation of a chain: `name = prim(...ins)`. */
+export interface ChainOp {
+  /** The result's name. */
+  readonly name: string;
+  /** The primitive (one of {@link WASM_PRIMS}). */
+  readonly prim: string;
+  /** Operand names: loads, earlier results or literals. */
+  readonly ins: readonly string[];
+}
+
+/** An f32 elementwise chain over blocks. */
+export interface ChainSpec {
+  /** The operations, in order. */
+  readonly ops: readonly ChainOp[];
+  /** Operands read per element (one array each). */
+  readonly vec: readonly string[];
+  /** Operands that are one value for the whole call. */
+  readonly scalars: readonly string[];
+  /** The operand stored in each output, in order. */
+  readonly outs: readonly string[];
+  /** Values of literal operands by name. */
+  readonly lits: ReadonlyMap<string, number>;
+}
+
+/** A compiled chain. */
+export interface WasmChain {
+  /**
+   * Runs the chain over `n` elements: `outs[k][outOff[k] + i] = chain(vec[j][vecOff[j] + i],
+   * scalars)` for `i < n`. An output may be one of the inputs at the same offset (in place).
+   */
+  run(
+    n: number,
+    vec: readonly Float32Array[],
+    vecOff: readonly number[],
+    scalars: readonly number[],
+    outs: readonly Float32Array[],
+    outOff: readonly number[],
+  ): void;
+  /** The chain as text (for debugging). */
+  readonly text: string;
+}
+
+/** Primitives a chain may contain (all f32 → f32). */
+export const WASM_PRIMS: ReadonlySet<string> = new Set([
+  "neg",
+  "abs",
+  "sign",
+  "sqrt",
+  "floor",
+  "ceil",
+  "stop_gradient",
+  "convert",
+  "add",
+  "sub",
+  "mul",
+  "div",
+  "max",
+  "min",
+  ...Object.keys(VECTOR_MATH),
+]);
+
+let _simd: boolean | undefined;
+
+/** Whether this engine runs WebAssembly SIMD128 (checked once). */
+export function simdAvailable(): boolean {
+  if (_simd === undefined) {
+    try {
+      const f = new WasmFunc([], [T.v128]).f32x4(1).f32x4(2).simd(S.f32x4_add);
+      _simd = typeof WebAssembly === "object" &&
+        WebAssembly.validate(buildModule([{ name: "f", f }], { min: 1 }));
+    } catch {
+      _simd = false;
+    }
+  }
+  return _simd;
+}
+
+/**
+ * Whether chains compile to Wasm (`DENAX_NATIVE_WASM=0` turns it off; read when a chain is
+ * compiled). Off, or without SIMD128, the JavaScript loops run the same math (same bits).
+ *
+ * @example
+ * ```ts
+ * import { wasmConfig } from "./wasm_kernels.ts";
+ * const prev = wasmConfig.enabled;
+ * wasmConfig.enabled = false; // chains compiled from now on run as JavaScript
+ * wasmConfig.enabled = prev;
+ * if (typeof prev !== "boolean") throw new Error("a flag");
+ * ```
+ */
+export const wasmConfig: { enabled: boolean } = { enabled: env("DENAX_NATIVE_WASM") !== "0" };
+
+let _mem: WebAssembly.Memory | null = null;
+let _heap: Float32Array<ArrayBufferLike> = new Float32Array(0);
+
+/** The blocks' memory, with room for `slots` blocks. */
+function _memory(slots: number): WebAssembly.Memory {
+  const pages = Math.ceil((slots * BLOCK * 4) / 65536);
+  if (!_mem) _mem = new WebAssembly.Memory({ initial: Math.max(pages, 4) });
+  const have = _mem.buffer.byteLength / 65536;
+  if (have < pages) _mem.grow(pages - have);
+  return _mem;
+}
+
+const _view = (): Float32Array => {
+  if (_heap.buffer !== _mem!.buffer) _heap = new Float32Array(_mem!.buffer);
+  return _heap;
+};
+
+/** Emits one chain operation over four lanes; null when the primitive is not supported. */
+function _emitOp(v: VecBuilder, prim: string, xs: readonly Opd[]): Opd | null {
+  const [a, b] = xs;
+  const math = VECTOR_MATH[prim];
+  if (math) return math(v, a);
+  switch (prim) {
+    case "neg":
+      return v.un(S.f32x4_neg, a);
+    case "abs":
+      return v.un(S.f32x4_abs, a);
+    case "sqrt":
+      return v.un(S.f32x4_sqrt, a);
+    case "floor":
+      return v.un(S.f32x4_floor, a);
+    case "ceil":
+      return v.un(S.f32x4_ceil, a);
+    case "stop_gradient":
+    case "convert":
+      return a;
+    case "sign":
+      return v.sel(
+        { f: 1 },
+        v.sel({ f: -1 }, a, v.bin(S.f32x4_lt, a, { f: 0 })),
+        v.bin(S.f32x4_gt, a, { f: 0 }),
+      );
+    case "add":
+      return v.bin(S.f32x4_add, a, b);
+    case "sub":
+      return v.bin(S.f32x4_sub, a, b);
+    case "mul":
+      return v.bin(S.f32x4_mul, a, b);
+    case "div":
+      return v.bin(S.f32x4_div, a, b);
+    case "max": // a where a > b or a is NaN, else b (the JavaScript loops' choice)
+    case "min": {
+      const cmp = v.bin(prim === "max" ? S.f32x4_gt : S.f32x4_lt, a, b);
+      return v.sel(a, b, v.bin(S.or, cmp, v.bin(S.f32x4_ne, a, a)));
+    }
+  }
+  return null;
+}
+
+/**
+ * Compiles a chain to a Wasm function over blocks.
+ *
+ * @param spec the chain
+ * @returns the compiled chain, or null where Wasm SIMD is unavailable or disabled, or the
+ *   chain has an operation outside {@link WASM_PRIMS}
+ * @example
+ * ```ts
+ * import { compileChain } from "./wasm_kernels.ts";
+ * const k = compileChain({
+ *   ops: [{ name: "t0", prim: "mul", ins: ["x", "2"] }, { name: "t1", prim: "exp", ins: ["t0"] }],
+ *   vec: ["x"],
+ *   scalars: [],
+ *   outs: ["t1"],
+ *   lits: new Map([["2", 2]]),
+ * });
+ * const x = new Float32Array([0, 0.5, 1]), y = new Float32Array(3);
+ * if (k) k.run(3, [x], [0], [], [y], [0]);
+ * else y.set(x.map((v) => Math.exp(2 * v)));
+ * if (Math.abs(y[2] - Math.exp(2)) > 1e-5) throw new Error(`got ${y[2]}`);
+ * ```
+ */
+export function compileChain(spec: ChainSpec): WasmChain | null {
+  if (!wasmConfig.enabled || !simdAvailable()) return null;
+  if (spec.ops.some((o) => !WASM_PRIMS.has(o.prim))) return null;
+  const nv = spec.vec.length, ns = spec.scalars.length, no = spec.outs.length;
+  const slots = nv + no;
+  const f = new WasmFunc([T.i32, ...spec.scalars.map(() => T.f32)], []);
+  const v = new VecBuilder(f);
+  const names = new Map<string, Opd>();
+  spec.scalars.forEach((s, k) => {
+    f.get(1 + k).simd(S.f32x4_splat);
+    names.set(s, v.put());
+  });
+  const i = f.local(T.i32), end = f.local(T.i32);
+  // end = ceil(n / 4) · 16 bytes (the lanes past n compute on stale data, never copied out)
+  f.get(0).i32(3).op(O.i32_add).i32(2).op(0x76 /* i32.shr_u */).i32(4).op(O.i32_shl).set(end);
+  f.i32(0).set(i);
+  f.op(O.block, 0x40, O.loop, 0x40);
+  f.get(i).get(end).op(O.i32_ge_u, O.br_if, 1);
+  spec.vec.forEach((name, j) => {
+    f.get(i).mem(S.load, j * BLOCK * 4);
+    names.set(name, v.put());
+  });
+  const opd = (s: string): Opd => {
+    const n = names.get(s);
+    if (n !== undefined) return n;
+    const lit = spec.lits.get(s);
+    if (lit === undefined) throw new Error(`internal: wasm chain has no operand ${s}`);
+    return { f: lit };
+  };
+  for (const o of spec.ops) {
+    const r = _emitOp(v, o.prim, o.ins.map(opd));
+    if (r === null) return null;
+    names.set(o.name, r);
+  }
+  spec.outs.forEach((s, k) => {
+    f.get(i);
+    v.push(opd(s));
+    f.mem(S.store, (nv + k) * BLOCK * 4);
+  });
+  f.get(i).i32(16).op(O.i32_add).set(i).op(O.br, 0, O.end, O.end);
+  const mem = _memory(slots);
+  const mod = new WebAssembly.Module(buildModule([{ name: "k", f }], { min: 1 }));
+  const fn = new WebAssembly.Instance(mod, { m: { mem } }).exports.k as (
+    ...a: number[]
+  ) => void;
+  const args = new Array<number>(1 + ns).fill(0);
+  const text =
+    `wasm (${spec.vec.join(", ")}; ${spec.scalars.join(", ")}) -> ${spec.outs.join(", ")}\n` +
+    spec.ops.map((o) => `  ${o.name} = ${o.prim}(${o.ins.join(", ")})`).join("\n");
+  return {
+    text,
+    run(n, vec, vecOff, scalars, outs, outOff): void {
+      const H = _view();
+      for (let k = 0; k < ns; k++) args[1 + k] = scalars[k];
+      for (let s = 0; s < n; s += BLOCK) {
+        const m = n - s < BLOCK ? n - s : BLOCK;
+        for (let j = 0; j < nv; j++) {
+          const a = vecOff[j] + s;
+          H.set(vec[j].subarray(a, a + m), j * BLOCK);
+        }
+        args[0] = m;
+        fn.apply(null, args);
+        for (let k = 0; k < no; k++) {
+          const b = (nv + k) * BLOCK;
+          outs[k].set(H.subarray(b, b + m), outOff[k] + s);
+        }
+      }
+    },
+  };
+}
+
+const _unary = new Map<string, WasmChain | null>();
+
+/**
+ * The eager loop of a transcendental f32 op (`exp`, `log`, `tanh`, `logistic`): the Wasm
+ * kernel where available, else the scalar port; both give the jit's bits.
+ *
+ * @param prim the primitive
+ * @returns `(x, out) => void` over arrays of one length, or undefined for another primitive
+ * @example
+ * ```ts
+ * import { unaryMathF32 } from "./wasm_kernels.ts";
+ * const x = new Float32Array([0, 1]), y = new Float32Array(2);
+ * unaryMathF32("tanh")!(x, y);
+ * if (y[0] !== 0 || Math.abs(y[1] - Math.tanh(1)) > 1e-7) throw new Error(`got ${y}`);
+ * ```
+ */
+export function unaryMathF32(
+  prim: string,
+): ((x: Float32Array, out: Float32Array) => void) | undefined {
+  const scalar = SCALAR_MATH[prim];
+  if (!scalar) return undefined;
+  return (x, out) => {
+    const n = x.length;
+    if (n >= 64) {
+      let k = _unary.get(prim);
+      if (k === undefined) {
+        k = compileChain({
+          ops: [{ name: "t", prim, ins: ["x"] }],
+          vec: ["x"],
+          scalars: [],
+          outs: ["t"],
+          lits: new Map(),
+        });
+        _unary.set(prim, k);
+      }
+      if (k) {
+        k.run(n, [x], [0], [], [out], [0]);
+        return;
+      }
+    }
+    for (let i = 0; i < n; i++) out[i] = scalar(x[i]);
+  };
+}

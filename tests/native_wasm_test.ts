@@ -1,0 +1,247 @@
+/**
+ * The native backend's Wasm SIMD128 kernels (`native/wasm_*.ts`): the vector `exp`, `log`,
+ * `tanh` and `logistic` against `Math.*` (max ulp error over dense sweeps, bounded), their
+ * special values, the scalar ports giving the kernels' bits, and the jit's fused Wasm loops
+ * giving eager native evaluation's bits (and the JavaScript loops' bits with Wasm off). Runs
+ * on the native backend whatever `DENAX_BACKEND` says.
+ *
+ * @module
+ */
+import { assert, assertEquals } from "@std/assert";
+import { jit, np, type Tensor } from "../mod.ts";
+import { type Backend, currentBackend, setBackend } from "../core/backend.ts";
+import { createNativeBackend } from "../native/backend.ts";
+import { nativeJitConfig } from "../native/jit_codegen.ts";
+import { BLOCK, compileChain, simdAvailable, wasmConfig } from "../native/wasm_kernels.ts";
+import { SCALAR_MATH } from "../native/wasm_math.ts";
+import { rng } from "./helpers.ts";
+
+const native = createNativeBackend({ warn: () => {} });
+
+async function onNative<T>(fn: () => Promise<T>): Promise<T> {
+  const prev: Backend = currentBackend();
+  setBackend(native);
+  try {
+    return await fn();
+  } finally {
+    setBackend(prev);
+  }
+}
+
+/** Distance in f32 steps between `a` (an f32) and `exact` rounded to f32. */
+function ulps(a: number, exact: number): number {
+  if (Number.isNaN(a) || Number.isNaN(exact)) {
+    return Number.isNaN(a) === Number.isNaN(exact) ? 0 : Infinity;
+  }
+  const b = Math.fround(exact);
+  if (a === b) return Object.is(a, b) || a !== 0 ? 0 : Infinity; // a signed zero must match
+  const v = new Float32Array([a, b]), u = new Int32Array(v.buffer);
+  const ord = (i: number) => (i < 0 ? -(i & 0x7fffffff) : i);
+  return Math.abs(ord(u[0]) - ord(u[1]));
+}
+
+/** Every `step`-th f32 bit pattern (both signs, all exponents), and a dense grid of [lo, hi]. */
+function sweep(step: number, lo: number, hi: number, n: number): Float32Array {
+  const out: number[] = [];
+  const f = new Float32Array(1), u = new Uint32Array(f.buffer);
+  for (let b = 0; b < 2 ** 32; b += step) {
+    u[0] = b;
+    out.push(f[0]);
+  }
+  for (let i = 0; i <= n; i++) out.push(lo + ((hi - lo) * i) / n);
+  return Float32Array.from(out);
+}
+
+const REF: Record<string, (x: number) => number> = {
+  exp: Math.exp,
+  log: Math.log,
+  tanh: Math.tanh,
+  logistic: (x) => (x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x))),
+};
+/** The largest errors measured over the sweeps below (the tests fail above them). */
+const MAX_ULP: Record<string, number> = { exp: 1, log: 1, tanh: 2, logistic: 2 };
+const RANGE: Record<string, [number, number]> = {
+  exp: [-104, 89],
+  log: [0, 10],
+  tanh: [-10, 10],
+  logistic: [-105, 105],
+};
+
+const chainOf = (prim: string) =>
+  compileChain({
+    ops: [{ name: "t", prim, ins: ["x"] }],
+    vec: ["x"],
+    scalars: [],
+    outs: ["t"],
+    lits: new Map(),
+  });
+
+for (const prim of Object.keys(REF)) {
+  Deno.test(`the vector ${prim} is within ${MAX_ULP[prim]} ulp of Math's over dense sweeps, and its scalar port gives the same bits`, () => {
+    const [lo, hi] = RANGE[prim];
+    const x = sweep(4099, lo, hi, 1 << 20);
+    const y = new Float32Array(x.length);
+    const k = chainOf(prim);
+    assertEquals(!!k, simdAvailable(), "a kernel wherever SIMD128 is available");
+    const port = SCALAR_MATH[prim];
+    if (k) k.run(x.length, [x], [0], [], [y], [0]);
+    else for (let i = 0; i < x.length; i++) y[i] = port(x[i]);
+    let worst = 0, at = 0;
+    for (let i = 0; i < x.length; i++) {
+      const s = Math.fround(port(x[i]));
+      if (!(Object.is(s, y[i]) || (Number.isNaN(s) && Number.isNaN(y[i])))) {
+        throw new Error(`${prim}(${x[i]}): kernel ${y[i]}, scalar port ${s}`);
+      }
+      const e = ulps(y[i], REF[prim](x[i]));
+      if (e > worst) [worst, at] = [e, i];
+    }
+    console.log(`${prim}: max ${worst} ulp (at ${x[at]}) over ${x.length} values`);
+    assert(worst <= MAX_ULP[prim], `${prim}: ${worst} ulp at ${x[at]}`);
+  });
+}
+
+Deno.test("the vector math keeps Math's special values: ±0, ±∞, NaN, overflow, underflow, subnormals", () => {
+  const NONE = -12345; // not a special value: within the ulp bound of Math's
+  const cases: [string, number, number][] = [
+    ["exp", 0, 1],
+    ["exp", -0, 1],
+    ["exp", Infinity, Infinity],
+    ["exp", -Infinity, 0],
+    ["exp", NaN, NaN],
+    ["exp", 88.8, Infinity],
+    ["exp", 1e30, Infinity],
+    ["exp", -104, 0],
+    ["exp", -1e30, 0],
+    ["exp", -100, NONE], // subnormal
+    ["exp", 88.7, NONE],
+    ["exp", -87.5, NONE], // the scale's two halves
+    ["log", 0, -Infinity],
+    ["log", -0, -Infinity],
+    ["log", -1, NaN],
+    ["log", -Infinity, NaN],
+    ["log", Infinity, Infinity],
+    ["log", NaN, NaN],
+    ["log", 1, 0],
+    ["log", 1e-45, NONE], // the smallest subnormal
+    ["log", 1e-40, NONE],
+    ["log", 3.4028234663852886e38, NONE],
+    ["tanh", 0, 0],
+    ["tanh", -0, -0],
+    ["tanh", Infinity, 1],
+    ["tanh", -Infinity, -1],
+    ["tanh", NaN, NaN],
+    ["tanh", 20, 1],
+    ["tanh", -1e-30, NONE],
+    ["logistic", 0, 0.5],
+    ["logistic", -0, 0.5],
+    ["logistic", Infinity, 1],
+    ["logistic", -Infinity, 0],
+    ["logistic", NaN, NaN],
+    ["logistic", -200, 0],
+    ["logistic", 100, 1],
+  ];
+  const x = new Float32Array(cases.map((c) => c[1]));
+  for (const prim of Object.keys(REF)) {
+    const mine = cases.map((c, i) => [c, i] as const).filter(([c]) => c[0] === prim);
+    // a kernel over 64 copies (so Wasm runs where available), and the scalar port
+    const xs = new Float32Array(64 * x.length).map((_, i) => x[i % x.length]);
+    const y = new Float32Array(xs.length);
+    const k = chainOf(prim);
+    if (k) k.run(xs.length, [xs], [0], [], [y], [0]);
+    else y.set(xs.map(SCALAR_MATH[prim]));
+    for (const [[, v, want], i] of mine) {
+      for (
+        const got of [y[i], y[i + x.length * 63], Math.fround(SCALAR_MATH[prim](Math.fround(v)))]
+      ) {
+        if (want === NONE) {
+          const e = ulps(got, REF[prim](Math.fround(v)));
+          assert(e <= MAX_ULP[prim], `${prim}(${v}) = ${got}: ${e} ulp`);
+        } else {
+          assert(
+            Object.is(got, want) || (Number.isNaN(got) && Number.isNaN(want)),
+            `${prim}(${v}) = ${got}, want ${want}`,
+          );
+        }
+      }
+    }
+  }
+});
+
+const W2 = (x: Tensor) => np.tanh(x.mul(2).add(1)).mul(np.sigmoid(x)).sub(np.exp(x.mul(x).neg()));
+
+async function evalAll(
+  f: (...xs: Tensor[]) => Tensor,
+  data: { d: Float32Array; s: number[] }[],
+  jitted: boolean,
+): Promise<Float32Array> {
+  return await onNative(async () => {
+    const xs = data.map(({ d, s }) => np.array(d, { shape: s }));
+    return (await (jitted ? jit(f) : f)(...xs).data()) as Float32Array;
+  });
+}
+
+function host(seed: number, n: number, lo = -6, hi = 6): Float32Array {
+  const r = rng(seed), d = new Float32Array(n);
+  for (let i = 0; i < n; i++) d[i] = lo + (hi - lo) * r();
+  return d;
+}
+
+Deno.test("fused Wasm loops give eager native evaluation's bits, and so do the JavaScript loops with Wasm off", async () => {
+  const n = 2 * BLOCK + 13; // two full blocks and a tail that is not a multiple of 4
+  const x = host(1, n);
+  x.set([0, -0, Infinity, -Infinity, NaN, 100, -100, 1e-40]);
+  const rows = 3, cols = 700;
+  const cases: [(...xs: Tensor[]) => Tensor, { d: Float32Array; s: number[] }[]][] = [
+    [W2, [{ d: x, s: [n] }]],
+    // a bias over rows (a per-row... per-column vector) and a per-row scalar
+    [
+      (a, b, c) =>
+        np.log(np.abs(np.tanh(a.add(b)).mul(c)).add(1e-3)).sub(np.maximum(a, b.mul(0.5))),
+      [
+        { d: host(2, rows * cols), s: [rows, cols] },
+        { d: host(3, cols), s: [cols] },
+        { d: host(4, rows), s: [rows, 1] },
+      ],
+    ],
+    [(a) => np.sigmoid(np.sqrt(np.abs(a))).div(np.minimum(a, 0.5).sub(7)), [{
+      d: host(5, 4096),
+      s: [64, 64],
+    }]],
+  ];
+  const prev = nativeJitConfig.rounding, prevW = wasmConfig.enabled;
+  try {
+    nativeJitConfig.rounding = "exact";
+    for (const [f, data] of cases) {
+      const eager = await evalAll(f, data, false);
+      wasmConfig.enabled = true;
+      const wasm = await evalAll(f, data, true);
+      wasmConfig.enabled = false;
+      const js = await evalAll(f, data, true);
+      assertEquals(Array.from(wasm), Array.from(eager));
+      assertEquals(Array.from(js), Array.from(eager));
+    }
+  } finally {
+    nativeJitConfig.rounding = prev;
+    wasmConfig.enabled = prevW;
+  }
+});
+
+Deno.test("the fused W2 chain compiles to one Wasm kernel where SIMD128 is available, and to JavaScript with Wasm off", async () => {
+  const x = np.array(host(6, 1 << 12));
+  const lowered = await onNative(() => Promise.resolve(jit(W2).lower(x)));
+  const prev = wasmConfig.enabled;
+  try {
+    wasmConfig.enabled = true;
+    const text = (exe: unknown) => (exe as { program: string }).program;
+    const on = text(native.compileJaxpr!(lowered.jaxpr));
+    wasmConfig.enabled = false;
+    const off = text(native.compileJaxpr!(lowered.jaxpr));
+    assertEquals(on.split("\n")[0].startsWith("loop"), true, on);
+    assertEquals(on.includes("wasm ("), simdAvailable(), on);
+    assert(on.includes("tanh(") && on.includes("logistic(") && on.includes("exp("), on);
+    assert(!off.includes("wasm ("), off);
+    assert(off.includes("M.tanh(") && off.includes("M.exp("), off);
+  } finally {
+    wasmConfig.enabled = prev;
+  }
+});

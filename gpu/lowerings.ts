@@ -40,7 +40,7 @@ import {
   transpose_p,
 } from "../core/prims/structural.ts";
 import { reduce_window_p } from "../core/prims/window.ts";
-import { copyPlan, type Plan, single, size } from "./kernels/common.ts";
+import { copyPlan, genericPlan, type Plan, single, size } from "./kernels/common.ts";
 import { convPlan } from "./kernels/conv.ts";
 import { cumulativePlan } from "./kernels/cumulative.ts";
 import { dotGeneralPlan } from "./kernels/dot.ts";
@@ -140,8 +140,38 @@ function _table<K extends string>(names: readonly K[], f: (k: K) => Lowering): R
   return Object.fromEntries(names.map((k) => [k, f(k)])) as Record<K, Lowering>;
 }
 
-/** The lowering of every first-order primitive; a missing entry fails `deno check`. */
-export const LOWERINGS: { readonly [P in PrimName]: Lowering } = {
+/**
+ * A lowering whose kernels are shape-generic (`genericPlan`): sizes, strides and offsets read
+ * from a uniform, so that one pipeline serves every shape of one structure. Used for the
+ * elementwise, reduction, movement, gather and random kernels, whose running time does not
+ * depend on the sizes being literals; not for the GEMM, convolution and window kernels, whose
+ * loops the compiler unrolls over literal tile and window sizes.
+ */
+function _g(f: Lowering): Lowering {
+  return (c) => genericPlan(f(c));
+}
+
+const _GENERIC: readonly string[] = [
+  ...UNARY_PRIMS,
+  ...BINARY_PRIMS,
+  ...REDUCE_PRIMS,
+  "select",
+  "convert",
+  "broadcast_in_dim",
+  "transpose",
+  "slice",
+  "pad",
+  "concatenate",
+  "rev",
+  "iota",
+  "gather",
+  "scatter",
+  "argmax",
+  "argmin",
+  "threefry2x32",
+];
+
+const _SPECIFIC: { readonly [P in PrimName]: Lowering } = {
   ..._table(UNARY_PRIMS, _unary),
   ..._table(BINARY_PRIMS, _binary),
   ..._table(REDUCE_PRIMS, _reduce),
@@ -225,3 +255,8 @@ export const LOWERINGS: { readonly [P in PrimName]: Lowering } = {
   qr: (c) => qrPlan(_batch(c.ins[0]), c.ins[0].shape[c.ins[0].shape.length - 2], _last(c.ins[0])),
   svd: (c) => svdPlan(_batch(c.ins[0]), c.ins[0].shape[c.ins[0].shape.length - 2], _last(c.ins[0])),
 };
+
+/** The lowering of every first-order primitive; a missing entry fails `deno check`. */
+export const LOWERINGS: { readonly [P in PrimName]: Lowering } = Object.fromEntries(
+  Object.entries(_SPECIFIC).map(([k, f]) => [k, _GENERIC.includes(k) ? _g(f) : f]),
+) as { readonly [P in PrimName]: Lowering };

@@ -158,6 +158,7 @@ export class GpuRuntime {
   readonly storage: BufferPool;
   #staging: BufferPool;
   #pipelines = new Map<string, GPUComputePipeline>();
+  #params = new Map<string, GPUBuffer>();
   #pipelineBytes = 0;
   #maxPipelines: number;
   #maxPipelineBytes: number;
@@ -506,6 +507,33 @@ export class GpuRuntime {
     return p;
   }
 
+  /**
+   * The uniform buffer holding `words` (u32s), the `_P` of a shape-generic kernel (see
+   * `genericKernel` in `kernels/common.ts`). Buffers are immutable and shared by content: one
+   * per distinct word list, the least recently used dropped past 4096 (a dropped buffer lives
+   * on while commands or bind groups still hold it).
+   *
+   * @param words The words.
+   * @returns The buffer (at least 16 bytes).
+   */
+  paramsBuffer(words: readonly number[]): GPUBuffer {
+    const key = words.join(",");
+    const hit = this.#params.get(key);
+    if (hit) {
+      this.#params.delete(key);
+      this.#params.set(key, hit);
+      return hit;
+    }
+    const bytes = Math.max(16, Math.ceil(words.length / 4) * 16);
+    // UNIFORM 0x40
+    const buf = this.ctx.device.createBuffer({ size: bytes, usage: 0x40, mappedAtCreation: true });
+    new Uint32Array(buf.getMappedRange()).set(words);
+    buf.unmap();
+    this.#params.set(key, buf);
+    if (this.#params.size > 4096) this.#params.delete(this.#params.keys().next().value!);
+    return buf;
+  }
+
   #beginPass(): GPUComputePassEncoder {
     this.#encoder ??= this.ctx.device.createCommandEncoder();
     this.#pass ??= this.#encoder.beginComputePass();
@@ -525,7 +553,8 @@ export class GpuRuntime {
    * Records one kernel dispatch into the shared encoder.
    *
    * @param kernel The kernel.
-   * @param buffers The buffer of each binding, in order.
+   * @param buffers The buffer of each binding, in order (the uniform of its
+   * {@link Kernel.params} follows them; the runtime binds it).
    * @param op The op, for errors and debug output.
    */
   dispatch(kernel: Kernel, buffers: readonly (GPUBuffer | GPUTexture)[], op: string): void {
@@ -536,12 +565,19 @@ export class GpuRuntime {
     const [x, y, z] = kernel.dispatch;
     if (x === 0 || y === 0 || z === 0) return;
     const pipe = this.pipeline(kernel.wgsl, op);
+    const entries: GPUBindGroupEntry[] = buffers.map((r, binding) => ({
+      binding,
+      resource: r instanceof GPUBuffer ? { buffer: r } : r.createView({ dimension: "2d-array" }),
+    }));
+    if (kernel.params) {
+      entries.push({
+        binding: entries.length,
+        resource: { buffer: this.paramsBuffer(kernel.params) },
+      });
+    }
     const bindGroup = this.ctx.device.createBindGroup({
       layout: pipe.getBindGroupLayout(0),
-      entries: buffers.map((r, binding) => ({
-        binding,
-        resource: r instanceof GPUBuffer ? { buffer: r } : r.createView({ dimension: "2d-array" }),
-      })),
+      entries,
     });
     const prof = this.profiler;
     if (prof && this.#encoder && prof.full(this.#encoder)) this.flush();

@@ -269,6 +269,8 @@ function _dispatch(
       ? _id(table[r.slot])
       : r.kind === "step"
       ? `s${step!.k}`
+      : r.kind === "params"
+      ? "p"
       : r.kind === "tmp"
       ? `t${r.index}`
       : `x${r.index}`
@@ -286,6 +288,8 @@ function _dispatch(
           ? { buffer: st.temps[r.index] }
           : r.kind === "tex"
           ? st.views[r.index]
+          : r.kind === "params"
+          ? { buffer: env.rt.paramsBuffer(r.words) }
           : { buffer: step!.buf, offset: step!.k * _STEP_STRIDE, size: 16 },
       })),
     });

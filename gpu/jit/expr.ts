@@ -152,7 +152,8 @@ export class KernelCtx {
     }
     let n = this.#names.get(v);
     if (n === undefined) {
-      n = preferred ?? `x${v.id}`;
+      // numbered in order of first use, so that kernels of one structure read the same text
+      n = preferred ?? `x${this.leaves.length}`;
       this.#names.set(v, n);
       this.leaves.push({ val: v, name: n });
     }
@@ -185,7 +186,7 @@ export class KernelCtx {
     if (tex !== undefined) return { vec: tex, lane };
     let n = this.#vecNames.get(v);
     if (n === undefined) {
-      n = `x${v.id}v`;
+      n = `x${this.leaves.length}v`;
       this.#vecNames.set(v, n);
       this.leaves.push({ val: v, name: n, vec: true });
     }

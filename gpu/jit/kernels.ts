@@ -14,6 +14,8 @@ import {
   type BufRef,
   ELEMENTWISE_WG,
   foldGrid,
+  genericKernelsEnabled,
+  hoistLiterals,
   type Plan,
   stagingFor,
   storageType,
@@ -198,7 +200,7 @@ function _ewVec4(c: CodegenCtx, grp: Group): Op[] | null {
       tex: index,
       bytesPerRow: staging.bytesPerRow,
     });
-    const name = `tx${v.id}`;
+    const name = `tx${staged.size}`;
     texDecls.push(`var ${name}: ${staging.wgslType};`);
     texRes.push({ kind: "tex", index });
     const expr = staging.load(name, "q");
@@ -379,14 +381,14 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   }
 }
 `;
-  const first: DispatchOp = {
+  const first = _generic({
     kind: "dispatch",
     wgsl,
     label: _label(grp),
     grid: grid.dispatch,
     bindings: res,
     fused: true,
-  };
+  });
   if (C === 1) return [first];
   // Pass 2 reduces each output's C partials in order, then applies the epilogue.
   const k2 = new KernelCtx(groupInfo(c, grp));
@@ -435,14 +437,26 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   ${body.join("\n  ")}
 }
 `;
-  return {
+  return _generic({
     kind: "dispatch",
     wgsl,
     label,
     grid: grid.dispatch,
     bindings: res,
     fused: true,
-  };
+  });
+}
+
+/**
+ * The shape-generic form of a generated kernel: the size literals of its `main` read from a
+ * `_P` uniform bound last (see `genericKernel` in `kernels/common.ts`), so that the groups of
+ * layers that differ only in shape share one pipeline.
+ */
+function _generic(op: DispatchOp): DispatchOp {
+  if (!genericKernelsEnabled()) return op;
+  const { wgsl, params } = hoistLiterals(op.wgsl, op.bindings.length);
+  if (!params.length) return op;
+  return { ...op, wgsl, bindings: [...op.bindings, { kind: "params", words: params }] };
 }
 
 /**
@@ -489,6 +503,7 @@ export function mapPlan(
       };
     }
     let wgsl = s.kernel.wgsl, bindings = s.kernel.bindings.map(map);
+    if (s.kernel.params) bindings.push({ kind: "params", words: s.kernel.params });
     if (extra) ({ wgsl, bindings } = extra(wgsl, bindings));
     return { kind: "dispatch", wgsl, label, grid: s.kernel.dispatch, bindings, fused };
   });

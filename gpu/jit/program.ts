@@ -15,7 +15,9 @@ export type Res =
   | { readonly kind: "tmp"; readonly index: number }
   | { readonly kind: "tex"; readonly index: number }
   /** The scan step uniform (`var<uniform> _step: vec4u`, x = the step's index into xs/ys). */
-  | { readonly kind: "step" };
+  | { readonly kind: "step" }
+  /** The size uniform of a shape-generic kernel (`_P`; see `genericKernel`), its u32 words. */
+  | { readonly kind: "params"; readonly words: readonly number[] };
 
 /** One compute dispatch. */
 export interface DispatchOp {
@@ -155,6 +157,8 @@ export function printProgram(p: Program, indent = ""): string {
       ? `tmp${r.index}`
       : r.kind === "tex"
       ? `tex${r.index}`
+      : r.kind === "params"
+      ? "params"
       : "step";
   const lines = p.ops.map((op) => {
     switch (op.kind) {

@@ -3,8 +3,11 @@
  * storage types per dtype, index decoding with baked-in shapes, and grid folding.
  *
  * Kernels are pure functions of avals and params that return {@link Kernel} data; they never
- * touch the device (STYLE.md §5). Shapes and strides are baked into the generated source as
- * constants, so one pipeline serves one shape; the runtime caches pipelines by source.
+ * touch the device (STYLE.md §5). Generators write shapes and strides into the source as
+ * literals; {@link genericKernel} then moves the `main` body's u32 literals into a uniform, so
+ * that one pipeline serves every shape of the same structure (the runtime caches pipelines by
+ * source, and on llvmpipe each distinct pipeline costs ~10-25 ms of compiling at its first
+ * dispatch).
  *
  * @module
  */
@@ -53,6 +56,11 @@ export interface Kernel {
   readonly dispatch: readonly [number, number, number];
   /** Binding `i` of group 0 is the buffer (or texture) `bindings[i]`. */
   readonly bindings: readonly (BufRef | TexRef)[];
+  /**
+   * The u32 words of a shape-generic kernel's `_P` uniform (see {@link genericKernel}), bound
+   * after `bindings` (binding `bindings.length`); absent: the kernel has no such uniform.
+   */
+  readonly params?: readonly number[];
 }
 
 /** One step of a lowered primitive. */
@@ -338,7 +346,13 @@ export function stagingFor(
     spec: { width: W, height: H, layers: L, format: TEXEL_FORMAT[t] },
     bytesPerRow: W * 16,
     wgslType: `texture_2d_array<${t}>`,
-    load: (name, q) => texelLoad(name, shape, q),
+    // The texture's shape stays literal in generic kernels (`u32(n)`, which genericKernel
+    // leaves alone): dividing by a uniform costs llvmpipe a scalar division per lane, ~30% of
+    // W2's running time.
+    load: (name, q) =>
+      `textureLoad(${name}, vec2u(${q} % u32(${W}), (${q} / u32(${W})) % u32(${H})), ${q} / u32(${
+        W * H
+      }), 0)`,
   };
 }
 
@@ -410,4 +424,99 @@ export class Helpers {
   toString(): string {
     return [...this.#fns.values()].join("\n");
   }
+}
+
+/** The u32 literals ≥ 2 of a `main` body (not part of a longer token: `vec4u`, `0x10u`). */
+const _LITERAL = /(?<![\w.])(\d+)u\b/g;
+
+let _generic: boolean | null = null;
+
+/**
+ * Whether lowerings make their kernels shape-generic ({@link genericKernel}): on unless the
+ * `DENAX_GENERIC_KERNELS` environment variable is "0" (every size a literal again, for
+ * comparing running times).
+ *
+ * @returns Whether kernels are made generic.
+ */
+export function genericKernelsEnabled(): boolean {
+  if (_generic === null) {
+    let v: string | undefined;
+    try {
+      v = Deno.env.get("DENAX_GENERIC_KERNELS");
+    } catch { /* no env permission: the default */ }
+    _generic = v !== "0";
+  }
+  return _generic;
+}
+
+/**
+ * Turns shape-generic kernels on or off for the kernels generated from now on (the default
+ * comes from `DENAX_GENERIC_KERNELS`; see {@link genericKernelsEnabled}). For tests and
+ * benchmarks comparing the two forms; compiled programs keep the kernels they were made with.
+ *
+ * @param on Whether to make kernels generic.
+ */
+export function setGenericKernels(on: boolean): void {
+  _generic = on;
+}
+
+/**
+ * Moves the u32 literals of the `main` function of a WGSL source (sizes, strides, offsets, the
+ * element count, folded grid widths; all but `0u` and `1u`) into a uniform
+ * `_P: array<vec4u, n>` at `binding`, each occurrence its own word, so that sources that differ
+ * only in those literals become one text (one pipeline). Literals outside `main` (helper
+ * functions, `@workgroup_size`, workgroup array lengths) stay.
+ *
+ * @param wgsl The source (entry point `fn main`).
+ * @param binding The binding number of the uniform (after the source's own bindings).
+ * @returns The source reading `_P` and the words to bind (empty, and the source unchanged,
+ * when `main` has no such literal).
+ */
+export function hoistLiterals(
+  wgsl: string,
+  binding: number,
+): { wgsl: string; params: number[] } {
+  const at = wgsl.indexOf("\nfn main(");
+  if (at < 0) return { wgsl, params: [] };
+  const params: number[] = [];
+  const body = wgsl.slice(at).replace(_LITERAL, (m: string, digits: string) => {
+    const n = Number(digits);
+    if (n <= 1) return m;
+    const k = params.push(n) - 1;
+    return `_P[${k >> 2}].${"xyzw"[k & 3]}`;
+  });
+  if (!params.length) return { wgsl, params };
+  const decl = `@group(0) @binding(${binding}) var<uniform> _P: array<vec4u, ${
+    Math.ceil(params.length / 4)
+  }>;`;
+  return { wgsl: `${decl}\n${wgsl.slice(0, at)}${body}`, params };
+}
+
+/**
+ * The shape-generic form of a kernel: its `main`'s size literals read from a uniform (see
+ * {@link hoistLiterals}), the kernel's {@link Kernel.params}. Unchanged when generic kernels
+ * are off ({@link genericKernelsEnabled}), when it has params already or nothing to hoist.
+ *
+ * @param k The kernel.
+ * @returns The generic kernel.
+ */
+export function genericKernel(k: Kernel): Kernel {
+  if (k.params || !genericKernelsEnabled()) return k;
+  const { wgsl, params } = hoistLiterals(k.wgsl, k.bindings.length);
+  return params.length ? { ...k, wgsl, params } : k;
+}
+
+/**
+ * A plan with every dispatched kernel made shape-generic ({@link genericKernel}).
+ *
+ * @param plan The plan.
+ * @returns The plan with generic kernels.
+ */
+export function genericPlan(plan: Plan): Plan {
+  return {
+    ...plan,
+    steps: plan.steps.map((s) =>
+      s.kind === "dispatch" ? { kind: "dispatch", kernel: genericKernel(s.kernel) } : s
+    ),
+  };
 }

@@ -1,5 +1,5 @@
 // conv_general_dilated (fused): grid 2x1x1, 4 bindings; conv_general_dilated,reshape,broadcast_in_dim,add
-@group(0) @binding(3) var<storage, read> x31: array<f32>;
+@group(0) @binding(3) var<storage, read> x0: array<f32>;
 
 @group(0) @binding(0) var<storage, read> a: array<f32>;
 @group(0) @binding(1) var<storage, read> b: array<f32>;
@@ -35,7 +35,7 @@ fn storeC(g: u32, m: u32, n: u32, v: f32) {
   let q3 = q1 / 5u;
   let d4 = q3 % 5u;
   let q5 = q3 / 5u;
-  let v6 = x31[d4];
+  let v6 = x0[d4];
   let t7 = (v + v6);
   o[lin] = t7;
 }

@@ -1,7 +1,8 @@
-// fused(f32[5,7]) (fused): grid 1x1x1, 4 bindings; broadcast_in_dim,mul,broadcast_in_dim,add,tanh,reshape,broadcast_in_dim,sub
-@group(0) @binding(0) var<storage, read> x10: array<f32>;
-@group(0) @binding(1) var<storage, read> x11: array<f32>;
-@group(0) @binding(2) var<storage, read> x9: array<f32>;
+// fused(f32[5,7]) (fused): grid 1x1x1, 5 bindings; broadcast_in_dim,mul,broadcast_in_dim,add,tanh,reshape,broadcast_in_dim,sub
+@group(0) @binding(4) var<uniform> _P: array<vec4u, 1>;
+@group(0) @binding(0) var<storage, read> x0: array<f32>;
+@group(0) @binding(1) var<storage, read> x1: array<f32>;
+@group(0) @binding(2) var<storage, read> x2: array<f32>;
 @group(0) @binding(3) var<storage, read_write> o0: array<f32>;
 fn _expm1(x: f32) -> f32 {
   let p = x * (1.0 + x * (0.5 + x * (0.16666666666666666 + x * (0.041666666666666664 +
@@ -17,14 +18,14 @@ fn _tanh(x: f32) -> f32 {
 }
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let i = wid.x * 64u + lid;
-  if (i >= 35u) { return; }
-  let v0 = x10[i];
-  let d1 = i % 7u;
-  let q2 = i / 7u;
-  let v3 = x11[d1];
+  let i = wid.x * _P[0].x + lid;
+  if (i >= _P[0].y) { return; }
+  let v0 = x0[i];
+  let d1 = i % _P[0].z;
+  let q2 = i / _P[0].w;
+  let v3 = x1[d1];
   let t4 = (v0 * v3);
-  let v5 = x9[0u];
+  let v5 = x2[0u];
   let t6 = (t4 + v5);
   let t7 = _tanh(t6);
   let t8 = (t7 - v3);

@@ -1,6 +1,6 @@
 // dot_general (fused): grid 4x1x1, 5 bindings; dot_general,broadcast_in_dim,add,broadcast_in_dim,max
-@group(0) @binding(3) var<storage, read> x3: array<f32>;
-@group(0) @binding(4) var<storage, read> x0: array<f32>;
+@group(0) @binding(3) var<storage, read> x0: array<f32>;
+@group(0) @binding(4) var<storage, read> x1: array<f32>;
 fn _isnan(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u; }
 fn _isinf(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) == 0x7f800000u; }
 fn _nan() -> f32 { var b = 0x7fc00000u; return bitcast<f32>(b); }
@@ -24,9 +24,9 @@ fn storeC(bi: u32, m: u32, n: u32, v: f32) {
   let lin = (bi * 33u + m) * 17u + n;
   let d0 = lin % 17u;
   let q1 = lin / 17u;
-  let v2 = x3[d0];
+  let v2 = x0[d0];
   let t3 = (v + v2);
-  let v4 = x0[0u];
+  let v4 = x1[0u];
   let t5 = _fmax(t3, v4);
   o[lin] = t5;
 }

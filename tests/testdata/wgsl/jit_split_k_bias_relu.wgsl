@@ -184,8 +184,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid3: v
   }
 }
 // dot_general (fused): grid 1x1x1, 4 bindings; dot_general,broadcast_in_dim,add,broadcast_in_dim,max
-@group(0) @binding(2) var<storage, read> x23: array<f32>;
-@group(0) @binding(3) var<storage, read> x20: array<f32>;
+@group(0) @binding(2) var<storage, read> x0: array<f32>;
+@group(0) @binding(3) var<storage, read> x1: array<f32>;
 fn _isnan(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u; }
 fn _isinf(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) == 0x7f800000u; }
 fn _nan() -> f32 { var b = 0x7fc00000u; return bitcast<f32>(b); }
@@ -198,9 +198,9 @@ fn storeC(bi: u32, m: u32, n: u32, v: f32) {
   let lin = (bi * 3u + m) * 5u + n;
   let d0 = lin % 5u;
   let q1 = lin / 5u;
-  let v2 = x23[d0];
+  let v2 = x0[d0];
   let t3 = (v + v2);
-  let v4 = x20[0u];
+  let v4 = x1[0u];
   let t5 = _fmax(t3, v4);
   o[lin] = t5;
 }

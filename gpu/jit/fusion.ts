@@ -30,8 +30,6 @@ import { isElementwise, isMovement } from "./expr.ts";
 import { storageType } from "../kernels/common.ts";
 import { REDUCE_PRIMS } from "../../core/prims/names.ts";
 
-export { groupReads, type ReadInfo, schedule } from "../../core/jit_fusion.ts";
-
 /** Arithmetic ops a GEMM operand may carry and still be fused into the operand loads. */
 export const DOT_PROLOGUE_COST = 8;
 

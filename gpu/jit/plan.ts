@@ -17,7 +17,8 @@
  * @module
  */
 import { bucketBytes } from "../pool.ts";
-import { epilogued, type Fusion, type Group, groupReads, schedule } from "./fusion.ts";
+import { groupReads, schedule } from "../../core/jit_fusion.ts";
+import { epilogued, type Fusion, type Group } from "./fusion.ts";
 import type { Graph, GVal } from "./graph.ts";
 
 /** Where a buffer comes from. */

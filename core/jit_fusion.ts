@@ -49,7 +49,10 @@ export interface FusionPolicy<K extends string> {
   readonly epilogued: ReadonlySet<K | "ew">;
   /** Buffers one kernel may bind (Infinity: no limit). */
   readonly maxBindings: number;
-  /** Arithmetic ops a "dot" operand may carry and be fused into its loads (absent: none). */
+  /**
+   * Arithmetic ops a "dot" operand may carry and be fused into its loads, provided it reads a
+   * buffer of its own storage type (absent: GEMMs read buffers).
+   */
   readonly dotPrologueCost?: number;
   /** Whether an epilogue's index space must match by element count or by shape. */
   readonly sameSpace: "size" | "shape";
@@ -67,7 +70,11 @@ export interface Group<K extends string = string> {
   readonly root?: JitEqn;
   /** The values it writes. */
   outs: FlatVal[];
-  /** The values it computes (its outputs and the fused values only it needed). */
+  /**
+   * The materialized values it computes: its root's results, or its "ew" value, and those of
+   * the epilogues merged into it (kept in `outs` where another group reads them). The fused
+   * values it evaluates inside are not listed: they are what its reads lead through.
+   */
   readonly computes: Set<FlatVal>;
   /** Elements of its output index space (kinds that take epilogues; else 0). */
   readonly size: number;

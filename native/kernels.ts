@@ -10,7 +10,7 @@
  * @module
  */
 import type { TypedArray } from "../core/dtype.ts";
-import { unaryMathF32 } from "./wasm_kernels.ts";
+import { EAGER_MIN, simpleChain, unaryMathF32 } from "./wasm_kernels.ts";
 
 /** A loop over one f32 input producing one f32 output of the same length. */
 type Unary = (x: Float32Array, out: Float32Array) => void;
@@ -20,12 +20,20 @@ type Binary = (x: Float32Array, y: Float32Array, out: TypedArray) => void;
 const _u = (f: (x: Float32Array, o: Float32Array, n: number) => void): Unary => (x, o) =>
   f(x, o, x.length);
 
+/** A unary loop that runs as a Wasm kernel on long arrays (same bits), else as `f`. */
+const _uw =
+  (prim: string, f: (x: Float32Array, o: Float32Array, n: number) => void): Unary => (x, o) => {
+    const k = x.length >= EAGER_MIN ? simpleChain(prim, 1) : null;
+    if (k) k.run(x.length, [x], [0], [], [o], [0]);
+    else f(x, o, x.length);
+  };
+
 /** f32 → f32 loops by primitive name. */
 export const UNARY_F32: Readonly<Record<string, Unary>> = {
-  neg: _u((x, o, n) => {
+  neg: _uw("neg", (x, o, n) => {
     for (let i = 0; i < n; i++) o[i] = -x[i];
   }),
-  abs: _u((x, o, n) => {
+  abs: _uw("abs", (x, o, n) => {
     for (let i = 0; i < n; i++) o[i] = Math.abs(x[i]);
   }),
   exp: unaryMathF32("exp")!,
@@ -36,7 +44,7 @@ export const UNARY_F32: Readonly<Record<string, Unary>> = {
   log1p: _u((x, o, n) => {
     for (let i = 0; i < n; i++) o[i] = Math.log1p(x[i]);
   }),
-  sqrt: _u((x, o, n) => {
+  sqrt: _uw("sqrt", (x, o, n) => {
     for (let i = 0; i < n; i++) o[i] = Math.sqrt(x[i]);
   }),
   rsqrt: _u((x, o, n) => {
@@ -70,18 +78,29 @@ const _b = (
 ): Binary =>
 (x, y, o) => f(x, y, o, x.length);
 
+/** A binary f32 loop that runs as a Wasm kernel on long arrays (same bits), else as `f`. */
+const _bw = (
+  prim: string,
+  f: (x: Float32Array, y: Float32Array, o: TypedArray, n: number) => void,
+): Binary =>
+(x, y, o) => {
+  const k = x.length >= EAGER_MIN && o instanceof Float32Array ? simpleChain(prim, 2) : null;
+  if (k) k.run(x.length, [x, y], [0, 0], [], [o as Float32Array], [0]);
+  else f(x, y, o, x.length);
+};
+
 /** (f32, f32) → f32 or bool loops by primitive name. */
 export const BINARY_F32: Readonly<Record<string, Binary>> = {
-  add: _b((x, y, o, n) => {
+  add: _bw("add", (x, y, o, n) => {
     for (let i = 0; i < n; i++) o[i] = x[i] + y[i];
   }),
-  sub: _b((x, y, o, n) => {
+  sub: _bw("sub", (x, y, o, n) => {
     for (let i = 0; i < n; i++) o[i] = x[i] - y[i];
   }),
-  mul: _b((x, y, o, n) => {
+  mul: _bw("mul", (x, y, o, n) => {
     for (let i = 0; i < n; i++) o[i] = x[i] * y[i];
   }),
-  div: _b((x, y, o, n) => {
+  div: _bw("div", (x, y, o, n) => {
     for (let i = 0; i < n; i++) o[i] = x[i] / y[i];
   }),
   pow: _b((x, y, o, n) => {

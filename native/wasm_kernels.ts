@@ -210,6 +210,7 @@ export function compileChain(spec: ChainSpec): WasmChain | null {
   // end = ceil(n / 4) · 16 bytes (the lanes past n compute on stale data, never copied out)
   f.get(0).i32(3).op(O.i32_add).i32(2).op(0x76 /* i32.shr_u */).i32(4).op(O.i32_shl).set(end);
   f.i32(0).set(i);
+  const loopAt = f.code.length;
   f.op(O.block, 0x40, O.loop, 0x40);
   f.get(i).get(end).op(O.i32_ge_u, O.br_if, 1);
   spec.vec.forEach((name, j) => {
@@ -234,6 +235,7 @@ export function compileChain(spec: ChainSpec): WasmChain | null {
     f.mem(S.store, (nv + k) * BLOCK * 4);
   });
   f.get(i).i32(16).op(O.i32_add).set(i).op(O.br, 0, O.end, O.end);
+  f.code.splice(loopAt, 0, ...v.prologue.code); // the constants, set once before the loop
   const mem = _memory(slots);
   const mod = new WebAssembly.Module(buildModule([{ name: "k", f }], { min: 1 }));
   const fn = new WebAssembly.Instance(mod, { m: { mem } }).exports.k as (
@@ -288,7 +290,7 @@ export function unaryMathF32(
   if (!scalar) return undefined;
   return (x, out) => {
     const n = x.length;
-    if (n >= 64) {
+    if (n >= EAGER_MIN) {
       let k = _unary.get(prim);
       if (k === undefined) {
         k = compileChain({
@@ -308,3 +310,44 @@ export function unaryMathF32(
     for (let i = 0; i < n; i++) out[i] = scalar(x[i]);
   };
 }
+
+const _simple = new Map<string, WasmChain | null>();
+
+/**
+ * A Wasm kernel of one f32 operation over whole arrays (`neg`, `abs`, `sqrt`, `add`, `sub`,
+ * `mul`, `div`: their f32 results equal the JavaScript loops' rounded ones), or null where
+ * Wasm is unavailable or off: the eager loops call it above {@link EAGER_MIN} elements (with
+ * the copies through Wasm memory it is still about twice as fast as a typed-array loop).
+ *
+ * @param prim the primitive
+ * @param arity 1 or 2
+ * @returns the compiled kernel, or null
+ * @example
+ * ```ts
+ * import { simpleChain } from "./wasm_kernels.ts";
+ * const k = simpleChain("mul", 2);
+ * const a = new Float32Array([1, 2, 3]), o = new Float32Array(3);
+ * if (k) k.run(3, [a, a], [0, 0], [], [o], [0]);
+ * else o.set(a.map((v) => v * v));
+ * if (o[2] !== 9) throw new Error(`got ${o[2]}`);
+ * ```
+ */
+export function simpleChain(prim: string, arity: 1 | 2): WasmChain | null {
+  const key = `${prim}/${arity}`;
+  let k = _simple.get(key);
+  if (k === undefined) {
+    const ins = arity === 1 ? ["x"] : ["x", "y"];
+    k = compileChain({
+      ops: [{ name: "t", prim, ins }],
+      vec: ins,
+      scalars: [],
+      outs: ["t"],
+      lits: new Map(),
+    });
+    _simple.set(key, k);
+  }
+  return k;
+}
+
+/** Elements from which the eager loops run as Wasm kernels. */
+export const EAGER_MIN = 64;

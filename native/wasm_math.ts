@@ -18,7 +18,7 @@
  *
  * @module
  */
-import { S, T, type WasmFunc } from "./wasm_emit.ts";
+import { S, T, WasmFunc } from "./wasm_emit.ts";
 
 const fr = Math.fround;
 
@@ -175,6 +175,12 @@ export const SCALAR_MATH: Readonly<Record<string, (x: number) => number>> = {
   logistic: logisticf,
 };
 
+const _bf32 = new Float32Array(1), _bi32 = new Int32Array(_bf32.buffer);
+const _bitsOf = (f: number): number => {
+  _bf32[0] = f;
+  return _bi32[0];
+};
+
 /** A vector operand: a v128 local, or a constant splatted to four lanes. */
 export type Opd = number | { f: number } | { i: number };
 
@@ -182,6 +188,12 @@ export type Opd = number | { f: number } | { i: number };
 export class VecBuilder {
   /** The function emitted into. */
   readonly f: WasmFunc;
+  /**
+   * Code that sets the constants' locals, for the caller to place before its loop (a
+   * `v128.const` in the loop costs several instructions each time on x64).
+   */
+  readonly prologue: WasmFunc = new WasmFunc([], []);
+  readonly #consts = new Map<number, number>();
   /** @param f the function */
   constructor(f: WasmFunc) {
     this.f = f;
@@ -189,8 +201,15 @@ export class VecBuilder {
   /** @param a an operand to push @returns this */
   push(a: Opd): this {
     if (typeof a === "number") this.f.get(a);
-    else if ("f" in a) this.f.f32x4(a.f);
-    else this.f.i32x4(a.i);
+    else {
+      const bits = "f" in a ? _bitsOf(a.f) : a.i | 0;
+      let l = this.#consts.get(bits);
+      if (l === undefined) {
+        this.#consts.set(bits, l = this.f.local(T.v128));
+        this.prologue.i32x4(bits).set(l);
+      }
+      this.f.get(l);
+    }
     return this;
   }
   /** Pops the top of the stack into a fresh local. @returns the local */

@@ -15,6 +15,7 @@ import { nativeJitConfig } from "../native/jit_codegen.ts";
 import { BLOCK, compileChain, simdAvailable, wasmConfig } from "../native/wasm_kernels.ts";
 import { SCALAR_MATH } from "../native/wasm_math.ts";
 import { rng } from "./helpers.ts";
+import { withCpu } from "./backend.ts";
 
 const native = createNativeBackend({ warn: () => {} });
 
@@ -243,5 +244,32 @@ Deno.test("the fused W2 chain compiles to one Wasm kernel where SIMD128 is avail
     assert(off.includes("M.tanh(") && off.includes("M.exp("), off);
   } finally {
     wasmConfig.enabled = prev;
+  }
+});
+
+Deno.test("eager native arithmetic over long arrays (Wasm kernels) equals the reference bit for bit, special values included", async () => {
+  const n = BLOCK + 77;
+  const a = host(7, n, -3, 3), b = host(8, n, -3, 3);
+  const sp = [0, -0, Infinity, -Infinity, NaN, 1e-40, -1e-40, 3e38, -3e38, 1];
+  for (let i = 0; i < sp.length; i++) {
+    for (let j = 0; j < sp.length; j++) {
+      a[i * sp.length + j] = sp[i];
+      b[i * sp.length + j] = sp[j];
+    }
+  }
+  const fs: ((x: Tensor, y: Tensor) => Tensor)[] = [
+    (x, y) => x.add(y),
+    (x, y) => x.sub(y),
+    (x, y) => x.mul(y),
+    (x, y) => x.div(y),
+    (x) => x.neg(),
+    (x) => np.abs(x),
+    (x) => np.sqrt(x),
+  ];
+  for (const f of fs) {
+    const run = () => f(np.array(a), np.array(b)).data();
+    const got = await onNative(run);
+    const want = await withCpu(run);
+    assertEquals(Array.from(got), Array.from(want), f.toString());
   }
 });

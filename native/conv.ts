@@ -55,9 +55,10 @@ function padInput(x: Float32Array, g: Geo, channelsFirst: boolean, tail: number)
   const inSize = inS[0] * I1 * I2;
   // the contiguous run of valid positions of the innermost dim (unit dilation)
   let q2a = 0, q2b = -1;
+  const lo2 = g.lo[2];
   if (g.ld[2] === 1) {
-    q2a = Math.max(0, g.lo[2]);
-    q2b = Math.min(S2, g.lo[2] + I2);
+    q2a = Math.max(0, lo2);
+    q2b = Math.min(S2, lo2 + I2);
   }
   for (let n = 0; n < N; n++) {
     for (let c = 0; c < C; c++) {
@@ -71,7 +72,8 @@ function padInput(x: Float32Array, g: Geo, channelsFirst: boolean, tail: number)
           if (i1 < 0) continue;
           const s = src + (i0 * I1 + i1) * I2, d = dst + (q0 * S1 + q1) * S2;
           if (q2b >= 0) {
-            for (let q2 = q2a; q2 < q2b; q2++) out[d + q2] = x[s + q2 - g.lo[2]];
+            const sh = s - lo2 - d;
+            for (let q = d + q2a, e = d + q2b; q < e; q++) out[q] = x[q + sh];
           } else {
             for (let q2 = 0; q2 < S2; q2++) {
               const i2 = m2[q2];
@@ -371,12 +373,14 @@ function convTaps(sgemm: Sgemm, g: Geo, x: Float32Array, w: Float32Array, out: F
 }
 
 /**
- * Unit strides, as `taps`, but each column block of the wide output is one GEMM: the block's
- * patch rows (channel, tap) are shifted copies (`set`) of the padded input's rows, made while
- * the block is in cache, and the GEMM contracts over all C/g · taps at once.
+ * Unit strides, as `taps`, but per output image (and group) the patch rows (channel, tap) are
+ * shifted copies (`set`) of the padded input image's rows, spanning the wide positions from the
+ * first valid output to the last (`(O0 − 1)·S1·S2 + (O1 − 1)·S2 + O2`), in column blocks that
+ * stay in cache; one GEMM per block contracts over all C/g · taps at once, and the image's wide
+ * result is compacted into the output while it is in cache.
  */
 function convWide(sgemm: Sgemm, g: Geo, x: Float32Array, w: Float32Array, out: Float32Array) {
-  const { N, Cg, Og, K, Sp, kS, rd } = g;
+  const { C, O, Cg, Og, K, P, Sp, kS, rd, outS, padS } = g;
   const offs = new Int32Array(K);
   let t = 0;
   for (let k0 = 0; k0 < kS[0]; k0++) {
@@ -384,43 +388,41 @@ function convWide(sgemm: Sgemm, g: Geo, x: Float32Array, w: Float32Array, out: F
       for (let k2 = 0; k2 < kS[2]; k2++) offs[t++] = wide(g, k0 * rd[0], k1 * rd[1], k2 * rd[2]);
     }
   }
-  const L = N * Sp, CK = Cg * K;
-  const xp = padInput(x, g, true, offs[K - 1]);
-  const ncols = g.outN * Sp;
-  const yw = scratch("wide", g.O * ncols, false);
+  const [O0, O1, O2] = outS, S1 = padS[1], S2 = padS[2];
+  const Lw = wide(g, O0 - 1, O1 - 1, O2 - 1) + 1, CK = Cg * K;
+  // unpadded and undilated, the input is its own padded grid (the last run ends at its end)
+  const plain = [0, 1, 2].every((d) => g.lo[d] === 0 && g.hi[d] === 0 && g.ld[d] === 1);
+  const xp = plain ? x : padInput(x, g, false, offs[K - 1] + Lw);
+  const yw = scratch("wide", Og * Lw, false);
   // a block of patch rows fills about 1 MiB (the L2 of one core)
-  const nb0 = Math.max(64, Math.min(ncols, Math.floor(262144 / CK)));
+  const nb0 = Math.max(64, Math.min(Lw, Math.floor(262144 / CK)));
   const col = scratch("col", CK * nb0, false);
-  for (let cb = 0; cb < ncols; cb += nb0) {
-    const nb = Math.min(nb0, ncols - cb);
+  for (let n = 0; n < g.outN; n++) {
     for (let grp = 0; grp < g.G; grp++) {
-      const c0 = chanOf(g, grp), img0 = g.bgc > 1 ? grp * g.nPerB : 0, oBase = grp * Og;
-      let r = 0;
-      for (let c = 0; c < Cg; c++) {
-        const base = (c0 + c) * L + img0 * Sp + cb;
-        for (let k = 0; k < K; k++, r++) {
-          const s = base + offs[k];
-          col.set(xp.subarray(s, s + nb), r * nb);
+      const src = (imageOf(g, n, grp) * C + chanOf(g, grp)) * Sp, oBase = grp * Og;
+      for (let cb = 0; cb < Lw; cb += nb0) {
+        const nb = Math.min(nb0, Lw - cb);
+        for (let c = 0, r = 0; c < Cg; c++) {
+          const base = src + c * Sp + cb;
+          for (let k = 0; k < K; k++, r += nb) {
+            const s = base + offs[k];
+            col.set(xp.subarray(s, s + nb), r);
+          }
+        }
+        const wv = w.subarray(oBase * CK);
+        sgemm(false, false, Og, nb, CK, 1, wv, CK, col, nb, 0, yw.subarray(cb), Lw);
+      }
+      for (let o = 0; o < Og; o++) {
+        let d = (n * O + oBase + o) * P;
+        for (let y0 = 0; y0 < O0; y0++) {
+          for (let y1 = 0; y1 < O1; y1++, d += O2) {
+            const sh = o * Lw + (y0 * S1 + y1) * S2 - d;
+            for (let q = d, e = d + O2; q < e; q++) out[q] = yw[q + sh];
+          }
         }
       }
-      sgemm(
-        false,
-        false,
-        Og,
-        nb,
-        CK,
-        1,
-        w.subarray(oBase * CK),
-        CK,
-        col,
-        nb,
-        0,
-        yw.subarray(oBase * ncols + cb),
-        ncols,
-      );
     }
   }
-  compactWide(g, yw, ncols, out);
 }
 
 /** Keeps the valid positions of a wide result `[O, outN · Sp]` in `out`. */
@@ -442,25 +444,47 @@ function compactWide(g: Geo, yw: Float32Array, ncols: number, out: Float32Array)
 }
 
 function convOutputs(sgemm: Sgemm, g: Geo, x: Float32Array, w: Float32Array, out: Float32Array) {
-  const { C, O, Cg, Og, K, P, Sp, kS, outS, ws, rd } = g;
+  const { O, Cg, Og, P, Sp, kS, outS, ws, rd } = g;
   const [O0, O1, O2] = outS;
   const tail = wide(g, (O0 - 1) * ws[0], (O1 - 1) * ws[1], (O2 - 1) * ws[2]);
   const xp = padInput(x, g, false, tail);
   // the kernel placed on the padded grid: [O, C/g, Sp]
   const wk = scratch("kernel", O * Cg * Sp, true);
-  for (let oc = 0; oc < O * Cg; oc++) {
-    let k = oc * K;
-    for (let k0 = 0; k0 < kS[0]; k0++) {
-      for (let k1 = 0; k1 < kS[1]; k1++) {
-        for (let k2 = 0; k2 < kS[2]; k2++) {
-          wk[oc * Sp + wide(g, k0 * rd[0], k1 * rd[1], k2 * rd[2])] = w[k++];
-        }
-      }
+  const K2 = kS[2], rd2 = rd[2], rowOff = new Int32Array(kS[0] * kS[1]);
+  for (let k0 = 0, r = 0; k0 < kS[0]; k0++) {
+    for (let k1 = 0; k1 < kS[1]; k1++) rowOff[r++] = wide(g, k0 * rd[0], k1 * rd[1], 0);
+  }
+  for (let oc = 0, k = 0; oc < O * Cg; oc++) {
+    for (let r = 0; r < rowOff.length; r++) {
+      const d = oc * Sp + rowOff[r];
+      for (let k2 = 0; k2 < K2; k2++) wk[d + k2 * rd2] = w[k++];
     }
   }
   const outN = g.outN, tmp = scratch("tmp", P * outN * O, false);
-  // the contraction in blocks whose kernel slice stays in cache across all output positions
-  // (else every position re-reads the whole kernel from memory: M and N are small here)
+  // few images (M of a GEMM per position): the positions' rows are copied into one matrix;
+  // measured on W4's weight gradients, 1 image × 6 channels gains, 6 × 16 loses
+  if (outN * 4 > Og) outputsPerPosition(sgemm, g, xp, wk, tmp);
+  else outputsRows(sgemm, g, xp, wk, tmp);
+  for (let n = 0; n < outN; n++) {
+    for (let o = 0; o < O; o++) {
+      const d = (n * O + o) * P;
+      for (let q = 0; q < P; q++) out[d + q] = tmp[(q * outN + n) * O + o];
+    }
+  }
+}
+
+/** `outputs`: one GEMM `[images, C/g · block] · [C/g · block, O/g]` per output position. */
+function outputsPerPosition(
+  sgemm: Sgemm,
+  g: Geo,
+  xp: Float32Array,
+  wk: Float32Array,
+  tmp: Float32Array,
+): void {
+  const { C, O, Cg, Og, Sp, outS, ws } = g;
+  const [O0, O1, O2] = outS, outN = g.outN;
+  // one GEMM per position, over the contraction in blocks whose kernel slice stays in cache
+  // across all output positions (else every position re-reads the kernel from memory)
   const CS = Cg * Sp, KB = Math.max(1024, Math.floor(65536 / Math.max(Og, outN, 1)));
   for (let kb = 0; kb < CS; kb += KB) {
     const kn = Math.min(KB, CS - kb);
@@ -491,10 +515,61 @@ function convOutputs(sgemm: Sgemm, g: Geo, x: Float32Array, w: Float32Array, out
       }
     }
   }
-  for (let n = 0; n < outN; n++) {
-    for (let o = 0; o < O; o++) {
-      const d = (n * O + o) * P;
-      for (let q = 0; q < P; q++) out[d + q] = tmp[(q * outN + n) * O + o];
+}
+
+/** `outputs`: the positions' rows copied into one matrix, one GEMM per block of them. */
+function outputsRows(
+  sgemm: Sgemm,
+  g: Geo,
+  xp: Float32Array,
+  wk: Float32Array,
+  tmp: Float32Array,
+): void {
+  const { C, O, Cg, Og, P, Sp, outS, ws } = g;
+  const [O0, O1, O2] = outS, outN = g.outN;
+  const offs = new Int32Array(P);
+  let y = 0;
+  for (let y0 = 0; y0 < O0; y0++) {
+    for (let y1 = 0; y1 < O1; y1++) {
+      for (let y2 = 0; y2 < O2; y2++) offs[y++] = wide(g, y0 * ws[0], y1 * ws[1], y2 * ws[2]);
+    }
+  }
+  // the rows (output position, image) of a block of positions, copied from the padded input
+  // (long contiguous runs) for a slice of the contraction, so that one GEMM with M = positions
+  // · images serves them all; the block of rows fills about 1 MiB
+  const CS = Cg * Sp, KB = Math.min(CS, 2048);
+  const PB = Math.max(1, Math.min(P, Math.floor(262144 / (KB * outN))));
+  const rows = scratch("rows", PB * outN * KB, false);
+  for (let pa = 0; pa < P; pa += PB) {
+    const pb = Math.min(P, pa + PB), m = (pb - pa) * outN;
+    for (let grp = 0; grp < g.G; grp++) {
+      const img0 = g.bgc > 1 ? grp * g.nPerB : 0, oBase = grp * Og;
+      const src = (img0 * C + chanOf(g, grp)) * Sp;
+      for (let kb = 0; kb < CS; kb += KB) {
+        const kn = Math.min(KB, CS - kb);
+        let r = 0;
+        for (let q = pa; q < pb; q++) {
+          for (let n = 0; n < outN; n++, r += kn) {
+            const s = src + n * C * Sp + offs[q] + kb;
+            rows.set(xp.subarray(s, s + kn), r);
+          }
+        }
+        sgemm(
+          false,
+          true,
+          m,
+          Og,
+          kn,
+          1,
+          rows,
+          kn,
+          wk.subarray(oBase * CS + kb),
+          CS,
+          kb === 0 ? 0 : 1,
+          tmp.subarray(pa * outN * O + oBase),
+          O,
+        );
+      }
     }
   }
 }

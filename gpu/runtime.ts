@@ -135,6 +135,14 @@ export interface RuntimeStats {
   readonly pipelines: number;
   /** Pipelines dropped from the cache by its bounds. */
   readonly pipelineEvictions: number;
+  /**
+   * Milliseconds spent creating pipelines (shader module and pipeline objects: WGSL parsing and
+   * translation). On llvmpipe the machine code is compiled later, at the first dispatch, and
+   * counts in {@link submitMs}.
+   */
+  readonly pipelineMs: number;
+  /** Milliseconds spent in `queue.submit` (llvmpipe compiles new pipelines there). */
+  readonly submitMs: number;
 }
 
 /** Default {@link RuntimeOptions.memoryBudget}: 1 GiB. */
@@ -199,6 +207,8 @@ export class GpuRuntime {
   #misses = 0;
   #dispatches = 0;
   #submits = 0;
+  #pipelineMs = 0;
+  #submitMs = 0;
   #debug = debugLevel();
   #sched = new Scheduler();
   /** The kernel profiler, when profiling is on (see {@link RuntimeOptions.profile}). */
@@ -257,6 +267,8 @@ export class GpuRuntime {
       storage: this.storage.stats,
       pipelines: this.#pipelines.size,
       pipelineEvictions: this.#pipelineEvictions,
+      pipelineMs: this.#pipelineMs,
+      submitMs: this.#submitMs,
     };
   }
 
@@ -392,6 +404,7 @@ export class GpuRuntime {
     const device = this.ctx.device;
     // A unique label lets later errors caused by this pipeline being invalid be recognised.
     const label = `${op}#${++this.#labels}`;
+    const t0 = performance.now();
     device.pushErrorScope("validation");
     const module = device.createShaderModule({ code: wgsl, label });
     const pipe = device.createComputePipeline({
@@ -399,6 +412,9 @@ export class GpuRuntime {
       compute: { module, entryPoint: "main" },
       label,
     });
+    const ms = performance.now() - t0;
+    this.#pipelineMs += ms;
+    if (this.#debug >= 1) console.error(`[denax:gpu] created ${label} in ${ms.toFixed(1)} ms`);
     const check = device.popErrorScope().then(async (err) => {
       if (!err) return null;
       const e = await _compileError(op, wgsl, module, err, err.message);
@@ -694,7 +710,9 @@ export class GpuRuntime {
 
   #submit(enc: GPUCommandEncoder): void {
     const timed = this.profiler?.resolve(enc);
+    const t0 = performance.now();
     this.ctx.device.queue.submit([enc.finish()]);
+    this.#submitMs += performance.now() - t0;
     timed?.();
     this.#submits++;
     this.storage.tick();

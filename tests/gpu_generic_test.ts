@@ -8,6 +8,7 @@ import { jit, np, random, type Tensor } from "../mod.ts";
 import { setBackend } from "../core/backend.ts";
 import { genericKernelsEnabled, hoistLiterals, setGenericKernels } from "../gpu/kernels/common.ts";
 import type { WebGpuBackend } from "../gpu/backend.ts";
+import { canonicalNames } from "../gpu/jit/kernels.ts";
 import { gpu, HAS_GPU } from "./gpu_helpers_test.ts";
 
 const ignore = !HAS_GPU;
@@ -116,4 +117,14 @@ Deno.test({
       setGenericKernels(true);
     }
   },
+});
+
+Deno.test("canonicalNames renumbers leaf names one-to-one in order of first appearance", () => {
+  const src = "var<storage> x37: array<f32>;\nvar<storage> x5v: array<vec4<f32>>;\n" +
+    "fn main() { let a = x37[0u] + x5v[1u].x + x5[2u] + f(0x12u, x37[3u]); }";
+  assertEquals(
+    canonicalNames(src),
+    "var<storage> x0: array<f32>;\nvar<storage> x1v: array<vec4<f32>>;\n" +
+      "fn main() { let a = x0[0u] + x1v[1u].x + x2[2u] + f(0x12u, x0[3u]); }",
+  );
 });

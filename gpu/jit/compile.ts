@@ -7,7 +7,7 @@ import type { GemmCaps } from "../kernels/gemm.ts";
 import { fuse, type Group } from "./fusion.ts";
 import { convFusible, lowerConv, lowerDot } from "./gemm_fused.ts";
 import type { Graph } from "./graph.ts";
-import { type CodegenCtx, groupNote, lowerGroup } from "./kernels.ts";
+import { canonicalNames, type CodegenCtx, groupNote, lowerGroup } from "./kernels.ts";
 import { planBuffers } from "./plan.ts";
 import type { Op, Program } from "./program.ts";
 
@@ -107,7 +107,8 @@ export function compileGraph(g: Graph, o: CompileOptions): Program {
     }
   }
   return {
-    ops,
+    // leaf names by order, not value id: layers of one structure share their kernels
+    ops: ops.map((op) => (op.kind === "dispatch" ? { ...op, wgsl: canonicalNames(op.wgsl) } : op)),
     slots: plan.slots,
     plan,
     outValSlots: g.outputs.map(slot),

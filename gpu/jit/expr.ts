@@ -152,8 +152,7 @@ export class KernelCtx {
     }
     let n = this.#names.get(v);
     if (n === undefined) {
-      // numbered in order of first use, so that kernels of one structure read the same text
-      n = preferred ?? `x${this.leaves.length}`;
+      n = preferred ?? `x${v.id}`;
       this.#names.set(v, n);
       this.leaves.push({ val: v, name: n });
     }
@@ -186,7 +185,7 @@ export class KernelCtx {
     if (tex !== undefined) return { vec: tex, lane };
     let n = this.#vecNames.get(v);
     if (n === undefined) {
-      n = `x${this.leaves.length}v`;
+      n = `x${v.id}v`;
       this.#vecNames.set(v, n);
       this.leaves.push({ val: v, name: n, vec: true });
     }

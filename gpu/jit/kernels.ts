@@ -548,3 +548,20 @@ export function lowerGroup(c: CodegenCtx, grp: Group): Op[] {
       throw new Error(`internal: lowerGroup cannot lower ${grp.kind}`);
   }
 }
+
+/**
+ * A WGSL source with its leaf names (`x<value id>`, `x<id>v`) renumbered in order of first
+ * appearance: the ids differ between the layers of a network, the kernels need not. The
+ * renaming is one-to-one over every token of that form, so the source means the same.
+ *
+ * @param wgsl The source.
+ * @returns The source with canonical leaf names.
+ */
+export function canonicalNames(wgsl: string): string {
+  const names = new Map<string, string>();
+  return wgsl.replace(/\bx\d+(v?)\b/g, (tok: string, v: string) => {
+    let n = names.get(tok);
+    if (n === undefined) names.set(tok, n = `x${names.size}${v}`);
+    return n;
+  });
+}

@@ -137,3 +137,28 @@ Deno.test("flattening stages a scan body for the WebGPU jit and keeps scan an eq
   assert(flattenJaxpr(j, undefined, { control: true }).eqns[0].body !== undefined);
   assertEquals(flattenJaxpr(j).eqns[0].body, undefined);
 });
+
+Deno.test("a literal with five readers gets a buffer on the GPU and is recomputed by every loop on the CPU", () => {
+  const j = makeJaxpr((x: Tensor, s: Tensor) => [
+    x.mul(s),
+    x.add(s),
+    x.sub(s),
+    x.div(s),
+    np.maximum(x, s),
+  ])(np.zeros([3]), np.zeros([])).jaxpr;
+  // s is known on the host: a literal, broadcast once per use
+  const g = flattenJaxpr(j, [undefined, 2]);
+  const lit = g.eqns.find((e) => e.prim === "literal")!.outputs[0];
+  const fg = planFusion(g, GPU);
+  assert(fg.materialized.has(lit));
+  assertEquals(groups(g, fg)[0], "ew [literal]");
+  const fn = planFusion(g, NATIVE_POLICY);
+  assert(!fn.materialized.has(lit));
+  assertEquals(groups(g, fn), [
+    "ew [literal broadcast_in_dim mul]",
+    "ew [literal broadcast_in_dim add]",
+    "ew [literal broadcast_in_dim sub]",
+    "ew [literal broadcast_in_dim div]",
+    "ew [literal broadcast_in_dim max]",
+  ]);
+});

@@ -1,24 +1,30 @@
 /**
- * `conv_general_dilated` on the native backend as GEMM. Three lowerings compute the same
+ * `conv_general_dilated` on the native backend as GEMM. Four lowerings compute the same
  * convolution (layouts `lhs [N, C, ...]`, `rhs [O, C/g, ...]`, every stride, padding, dilation
  * and group of the primitive; the gradients arrive here as convolutions too):
  *
  * - `im2col` (any parameters): per output image and group, blocks of output rows; the block's
  *   patch matrix `[C/g · taps, positions]` is gathered (never the whole matrix) and multiplied
  *   by the kernel `[O/g, C/g · taps]`.
- * - `taps` (unit strides): the input, zero-padded (and lhs-dilated) once into `[C, N, padded
- *   spatial]`, is read at one offset per kernel tap; each tap is one GEMM
- *   `[O/g, C/g] · [C/g, N · padded positions]` accumulating into a "wide" output (positions on
- *   the padded grid, the ones past the valid output discarded), in column blocks that stay in
- *   cache across taps. No patch matrix at all; wasted work is padded/valid positions.
- * - `outputs` (few output positions, as weight gradients, whose "kernel" is an activation): the
- *   kernel is zero-padded onto the padded input grid and each output position is one GEMM
- *   contracting over (channel, padded position) `[N, C/g · S] · [C/g · S, O/g]`. The contraction
- *   also reads input values that meet zero weights, so it is used only on finite inputs.
+ * - `taps` (unit strides): per output image and group, the patch rows (channel, tap) are shifted
+ *   copies of the zero-padded (and lhs-dilated) input's rows over the "wide" positions (the
+ *   padded grid's, from the first valid output to the last); one GEMM
+ *   `[O/g, C/g · taps] · [C/g · taps, wide positions]`, then the valid positions are kept.
+ *   (`DENAX_NATIVE_WIDE=0`: one GEMM per tap instead, accumulating over all images.)
+ * - `outputs` (few output positions, as weight gradients, whose "kernel" is an activation;
+ *   `native/conv_outputs.ts`): the kernel is zero-padded onto the padded input grid and each
+ *   output position is a contraction over (channel, padded position)
+ *   `[N, C/g · S] · [C/g · S, O/g]`. The contraction also reads input values that meet zero
+ *   weights, so it is used only on finite inputs.
+ * - `scatter` (unit strides, `native/conv_scatter.ts`): col2im, each input position's products
+ *   with every tap added at their shifted places; one GEMM per tap accumulating straight into
+ *   the output where the lhs dilation is 1. The lowering of input gradients (wide padding) and
+ *   transposed convolutions.
  *
  * The choice is by an estimate of each one's cost (gather traffic and multiply-adds);
- * `DENAX_NATIVE_CONV=im2col|taps|outputs` forces one where it applies. Padding and dilation
- * holes contribute `0 · w` (NaN where a weight is ±∞, as XLA's and PyTorch's convolutions).
+ * `DENAX_NATIVE_CONV=im2col|taps|outputs|scatter` forces one where it applies. Padding and
+ * dilation holes contribute `0 · w` (NaN where a weight is ±∞, as XLA's and PyTorch's
+ * convolutions).
  * Accumulation is the GEMM's (f32 for BLAS).
  *
  * @module
@@ -26,69 +32,21 @@
 import type { Sgemm } from "./blas.ts";
 import { scratchF32 as scratch } from "./kernels.ts";
 import { convScatter } from "./conv_scatter.ts";
-import { chanOf, type ConvParamsLike, type Geo, geometry, imageOf } from "./conv_geo.ts";
+import { convOutputs } from "./conv_outputs.ts";
+import {
+  chanOf,
+  type ConvParamsLike,
+  type Geo,
+  geometry,
+  imageOf,
+  padInput,
+  wide,
+} from "./conv_geo.ts";
 
 export type { ConvParamsLike } from "./conv_geo.ts";
 
 /** The lowerings of {@link convF32}. */
 export type ConvMethod = "im2col" | "taps" | "outputs" | "scatter";
-
-/** Per dim: the input index at each position of the padded grid, or −1 (padding or a hole). */
-function padMap(n: number, padded: number, lo: number, ld: number): Int32Array {
-  const m = new Int32Array(padded);
-  for (let q = 0; q < padded; q++) {
-    const pos = q - lo, i = pos / ld;
-    m[q] = pos >= 0 && pos % ld === 0 && i < n ? i : -1;
-  }
-  return m;
-}
-
-/**
- * The input on the padded grid, `[outer][inner][Sp]` plus `tail` zeros, where (outer, inner)
- * is (C, N) for `channelsFirst`, else (N, C).
- */
-function padInput(x: Float32Array, g: Geo, channelsFirst: boolean, tail: number): Float32Array {
-  const { N, C, inS, padS, Sp } = g;
-  const out = scratch("pad", N * C * Sp + tail, true);
-  const m = [0, 1, 2].map((d) => padMap(inS[d], padS[d], g.lo[d], g.ld[d]));
-  const [m0, m1, m2] = m, [, I1, I2] = inS, [S0, S1, S2] = padS;
-  const inSize = inS[0] * I1 * I2;
-  // the contiguous run of valid positions of the innermost dim (unit dilation)
-  let q2a = 0, q2b = -1;
-  const lo2 = g.lo[2];
-  if (g.ld[2] === 1) {
-    q2a = Math.max(0, lo2);
-    q2b = Math.min(S2, lo2 + I2);
-  }
-  for (let n = 0; n < N; n++) {
-    for (let c = 0; c < C; c++) {
-      const src = (n * C + c) * inSize;
-      const dst = (channelsFirst ? c * N + n : n * C + c) * Sp;
-      for (let q0 = 0; q0 < S0; q0++) {
-        const i0 = m0[q0];
-        if (i0 < 0) continue;
-        for (let q1 = 0; q1 < S1; q1++) {
-          const i1 = m1[q1];
-          if (i1 < 0) continue;
-          const s = src + (i0 * I1 + i1) * I2, d = dst + (q0 * S1 + q1) * S2;
-          if (q2b >= 0) {
-            const sh = s - lo2 - d;
-            for (let q = d + q2a, e = d + q2b; q < e; q++) out[q] = x[q + sh];
-          } else {
-            for (let q2 = 0; q2 < S2; q2++) {
-              const i2 = m2[q2];
-              if (i2 >= 0) out[d + q2] = x[s + i2];
-            }
-          }
-        }
-      }
-    }
-  }
-  return out;
-}
-
-/** The flat offset on the padded grid of a spatial index. */
-const wide = (g: Geo, a0: number, a1: number, a2: number) => (a0 * g.padS[1] + a1) * g.padS[2] + a2;
 
 function allFinite(x: Float32Array): boolean {
   for (let i = 0; i < x.length; i++) if (x[i] - x[i] !== 0) return false;
@@ -438,137 +396,6 @@ function compactWide(g: Geo, yw: Float32Array, ncols: number, out: Float32Array)
           const s = src + wide(g, y0, y1, 0);
           for (let y2 = 0; y2 < O2; y2++) out[d++] = yw[s + y2];
         }
-      }
-    }
-  }
-}
-
-function convOutputs(sgemm: Sgemm, g: Geo, x: Float32Array, w: Float32Array, out: Float32Array) {
-  const { O, Cg, Og, P, Sp, kS, outS, ws, rd } = g;
-  const [O0, O1, O2] = outS;
-  const tail = wide(g, (O0 - 1) * ws[0], (O1 - 1) * ws[1], (O2 - 1) * ws[2]);
-  const xp = padInput(x, g, false, tail);
-  // the kernel placed on the padded grid: [O, C/g, Sp]
-  const wk = scratch("kernel", O * Cg * Sp, true);
-  const K2 = kS[2], rd2 = rd[2], rowOff = new Int32Array(kS[0] * kS[1]);
-  for (let k0 = 0, r = 0; k0 < kS[0]; k0++) {
-    for (let k1 = 0; k1 < kS[1]; k1++) rowOff[r++] = wide(g, k0 * rd[0], k1 * rd[1], 0);
-  }
-  for (let oc = 0, k = 0; oc < O * Cg; oc++) {
-    for (let r = 0; r < rowOff.length; r++) {
-      const d = oc * Sp + rowOff[r];
-      for (let k2 = 0; k2 < K2; k2++) wk[d + k2 * rd2] = w[k++];
-    }
-  }
-  const outN = g.outN, tmp = scratch("tmp", P * outN * O, false);
-  // few images (M of a GEMM per position): the positions' rows are copied into one matrix;
-  // measured on W4's weight gradients, 1 image × 6 channels gains, 6 × 16 loses
-  if (outN * 4 > Og) outputsPerPosition(sgemm, g, xp, wk, tmp);
-  else outputsRows(sgemm, g, xp, wk, tmp);
-  for (let n = 0; n < outN; n++) {
-    for (let o = 0; o < O; o++) {
-      const d = (n * O + o) * P;
-      for (let q = 0; q < P; q++) out[d + q] = tmp[(q * outN + n) * O + o];
-    }
-  }
-}
-
-/** `outputs`: one GEMM `[images, C/g · block] · [C/g · block, O/g]` per output position. */
-function outputsPerPosition(
-  sgemm: Sgemm,
-  g: Geo,
-  xp: Float32Array,
-  wk: Float32Array,
-  tmp: Float32Array,
-): void {
-  const { C, O, Cg, Og, Sp, outS, ws } = g;
-  const [O0, O1, O2] = outS, outN = g.outN;
-  // one GEMM per position, over the contraction in blocks whose kernel slice stays in cache
-  // across all output positions (else every position re-reads the kernel from memory)
-  const CS = Cg * Sp, KB = Math.max(1024, Math.floor(65536 / Math.max(Og, outN, 1)));
-  for (let kb = 0; kb < CS; kb += KB) {
-    const kn = Math.min(KB, CS - kb);
-    let y = 0;
-    for (let y0 = 0; y0 < O0; y0++) {
-      for (let y1 = 0; y1 < O1; y1++) {
-        for (let y2 = 0; y2 < O2; y2++, y++) {
-          const off = wide(g, y0 * ws[0], y1 * ws[1], y2 * ws[2]);
-          for (let grp = 0; grp < g.G; grp++) {
-            const img0 = g.bgc > 1 ? grp * g.nPerB : 0, c0 = chanOf(g, grp), oBase = grp * Og;
-            sgemm(
-              false,
-              true,
-              outN,
-              Og,
-              kn,
-              1,
-              xp.subarray((img0 * C + c0) * Sp + off + kb),
-              C * Sp,
-              wk.subarray(oBase * CS + kb),
-              CS,
-              kb === 0 ? 0 : 1,
-              tmp.subarray(y * outN * O + oBase),
-              O,
-            );
-          }
-        }
-      }
-    }
-  }
-}
-
-/** `outputs`: the positions' rows copied into one matrix, one GEMM per block of them. */
-function outputsRows(
-  sgemm: Sgemm,
-  g: Geo,
-  xp: Float32Array,
-  wk: Float32Array,
-  tmp: Float32Array,
-): void {
-  const { C, O, Cg, Og, P, Sp, outS, ws } = g;
-  const [O0, O1, O2] = outS, outN = g.outN;
-  const offs = new Int32Array(P);
-  let y = 0;
-  for (let y0 = 0; y0 < O0; y0++) {
-    for (let y1 = 0; y1 < O1; y1++) {
-      for (let y2 = 0; y2 < O2; y2++) offs[y++] = wide(g, y0 * ws[0], y1 * ws[1], y2 * ws[2]);
-    }
-  }
-  // the rows (output position, image) of a block of positions, copied from the padded input
-  // (long contiguous runs) for a slice of the contraction, so that one GEMM with M = positions
-  // · images serves them all; the block of rows fills about 1 MiB
-  const CS = Cg * Sp, KB = Math.min(CS, 2048);
-  const PB = Math.max(1, Math.min(P, Math.floor(262144 / (KB * outN))));
-  const rows = scratch("rows", PB * outN * KB, false);
-  for (let pa = 0; pa < P; pa += PB) {
-    const pb = Math.min(P, pa + PB), m = (pb - pa) * outN;
-    for (let grp = 0; grp < g.G; grp++) {
-      const img0 = g.bgc > 1 ? grp * g.nPerB : 0, oBase = grp * Og;
-      const src = (img0 * C + chanOf(g, grp)) * Sp;
-      for (let kb = 0; kb < CS; kb += KB) {
-        const kn = Math.min(KB, CS - kb);
-        let r = 0;
-        for (let q = pa; q < pb; q++) {
-          for (let n = 0; n < outN; n++, r += kn) {
-            const s = src + n * C * Sp + offs[q] + kb;
-            rows.set(xp.subarray(s, s + kn), r);
-          }
-        }
-        sgemm(
-          false,
-          true,
-          m,
-          Og,
-          kn,
-          1,
-          rows,
-          kn,
-          wk.subarray(oBase * CS + kb),
-          CS,
-          kb === 0 ? 0 : 1,
-          tmp.subarray(pa * outN * O + oBase),
-          O,
-        );
       }
     }
   }

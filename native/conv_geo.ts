@@ -1,9 +1,11 @@
 /**
- * The geometry the native convolution lowerings share (`native/conv.ts`,
- * `native/conv_scatter.ts`): the operands' sizes with the spatial dims padded to three.
+ * The geometry the native convolution lowerings share (`native/conv.ts`, `conv_outputs.ts`,
+ * `conv_scatter.ts`): the operands' sizes with the spatial dims padded to three, and the input
+ * copied onto its zero-padded grid.
  *
  * @module
  */
+import { scratchF32 as scratch } from "./kernels.ts";
 
 /** `conv_general_dilated`'s parameters, as bound (see `core/prims/conv.ts`'s `ConvParams`). */
 export type ConvParamsLike = {
@@ -167,3 +169,97 @@ export const imageOf = (g: Geo, n: number, grp: number): number =>
  * ```
  */
 export const chanOf = (g: Geo, grp: number): number => (g.fgc > 1 ? grp * g.Cg : 0);
+
+/** Per dim: the input index at each position of the padded grid, or −1 (padding or a hole). */
+function padMap(n: number, padded: number, lo: number, ld: number): Int32Array {
+  const m = new Int32Array(padded);
+  for (let q = 0; q < padded; q++) {
+    const pos = q - lo, i = pos / ld;
+    m[q] = pos >= 0 && pos % ld === 0 && i < n ? i : -1;
+  }
+  return m;
+}
+
+/**
+ * The input on the padded grid, `[outer][inner][Sp]` plus `tail` zeros, where (outer, inner)
+ * is (C, N) for `channelsFirst`, else (N, C) (a scratch array, valid until the next call).
+ *
+ * @param x the input `[N, C, ...spatial]`
+ * @param g the geometry
+ * @param channelsFirst whether channels are the outer dim
+ * @param tail zeros after the grid (for reads past its end)
+ * @returns the padded input
+ * @example
+ * ```ts
+ * import { geometry, padInput } from "./conv_geo.ts";
+ * const p = { windowStrides: [1], padding: [[1, 1] as [number, number]], lhsDilation: [1],
+ *   rhsDilation: [1], featureGroupCount: 1, batchGroupCount: 1 };
+ * const g = geometry([1, 1, 2], [1, 1, 1], [1, 1, 4], p);
+ * const xp = padInput(new Float32Array([5, 6]), g, false, 1);
+ * if (xp.join() !== "0,5,6,0,0") throw new Error(`got ${xp}`);
+ * ```
+ */
+export function padInput(
+  x: Float32Array,
+  g: Geo,
+  channelsFirst: boolean,
+  tail: number,
+): Float32Array {
+  const { N, C, inS, padS, Sp } = g;
+  const out = scratch("pad", N * C * Sp + tail, true);
+  const m = [0, 1, 2].map((d) => padMap(inS[d], padS[d], g.lo[d], g.ld[d]));
+  const [m0, m1, m2] = m, [, I1, I2] = inS, [S0, S1, S2] = padS;
+  const inSize = inS[0] * I1 * I2;
+  // the contiguous run of valid positions of the innermost dim (unit dilation)
+  let q2a = 0, q2b = -1;
+  const lo2 = g.lo[2];
+  if (g.ld[2] === 1) {
+    q2a = Math.max(0, lo2);
+    q2b = Math.min(S2, lo2 + I2);
+  }
+  for (let n = 0; n < N; n++) {
+    for (let c = 0; c < C; c++) {
+      const src = (n * C + c) * inSize;
+      const dst = (channelsFirst ? c * N + n : n * C + c) * Sp;
+      for (let q0 = 0; q0 < S0; q0++) {
+        const i0 = m0[q0];
+        if (i0 < 0) continue;
+        for (let q1 = 0; q1 < S1; q1++) {
+          const i1 = m1[q1];
+          if (i1 < 0) continue;
+          const s = src + (i0 * I1 + i1) * I2, d = dst + (q0 * S1 + q1) * S2;
+          if (q2b >= 0) {
+            const sh = s - lo2 - d;
+            for (let q = d + q2a, e = d + q2b; q < e; q++) out[q] = x[q + sh];
+          } else {
+            for (let q2 = 0; q2 < S2; q2++) {
+              const i2 = m2[q2];
+              if (i2 >= 0) out[d + q2] = x[s + i2];
+            }
+          }
+        }
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * The flat offset on the padded grid of a spatial index.
+ *
+ * @param g the geometry
+ * @param a0 index in the first (outermost) of the three dims
+ * @param a1 index in the second
+ * @param a2 index in the third (contiguous)
+ * @returns the offset
+ * @example
+ * ```ts
+ * import { geometry, wide } from "./conv_geo.ts";
+ * const p = { windowStrides: [1, 1], padding: [[1, 1], [2, 2]] as [number, number][],
+ *   lhsDilation: [1, 1], rhsDilation: [1, 1], featureGroupCount: 1, batchGroupCount: 1 };
+ * const g = geometry([1, 1, 3, 3], [1, 1, 1, 1], [1, 1, 5, 7], p);
+ * if (wide(g, 0, 1, 2) !== 9) throw new Error(); // row 1 of the 7-wide padded grid, column 2
+ * ```
+ */
+export const wide = (g: Geo, a0: number, a1: number, a2: number): number =>
+  (a0 * g.padS[1] + a1) * g.padS[2] + a2;

@@ -158,7 +158,7 @@ const GRADS: [string, number[], number[], ConvParamsLike][] = [
 ];
 
 for (const [name, xs, ws, p] of GRADS) {
-  Deno.test(`native conv gradients of x and the kernel match the cpu backend: ${name}`, async () => {
+  Deno.test(`native conv gradients of x and the kernel match cpu: ${name}`, async () => {
     const x = host(3, xs), w = host(4, ws);
     const shape = reference(x, xs, w, ws, p)!.shape, y = host(5, shape);
     const loss = (a: Tensor, b: Tensor, c: Tensor) => lax.convGeneralDilated(a, b, p).mul(c).sum();

@@ -28,16 +28,18 @@ export function convOutputs(
   w: Float32Array,
   out: Float32Array,
 ) {
-  const { O, Cg, Og, P, Sp, kS, outS, ws, rd } = g;
-  const [O0, O1, O2] = outS;
-  const tail = wide(g, (O0 - 1) * ws[0], (O1 - 1) * ws[1], (O2 - 1) * ws[2]);
-  const xp = padInput(x, g, false, tail);
-  // the kernel placed on the padded grid: [O, C/g, Sp]
-  const wk = scratch("kernel", O * Cg * Sp, true);
+  const { O, Cg, Og, P, Sp, kS, rd } = g;
   const K2 = kS[2], rd2 = rd[2], rowOff = new Int32Array(kS[0] * kS[1]);
   for (let k0 = 0, r = 0; k0 < kS[0]; k0++) {
     for (let k1 = 0; k1 < kS[1]; k1++) rowOff[r++] = wide(g, k0 * rd[0], k1 * rd[1], 0);
   }
+  // the contraction ends at the last channel's last tap: an output position's reads then end
+  // within the grid (its window fits), so an unpadded, undilated input is read in place
+  const CS = (Cg - 1) * Sp + rowOff[rowOff.length - 1] + (K2 - 1) * rd2 + 1;
+  const plain = [0, 1, 2].every((d) => g.lo[d] === 0 && g.hi[d] === 0 && g.ld[d] === 1);
+  const xp = plain ? x : padInput(x, g, false, 0);
+  // the kernel placed on the padded grid: [O, C/g, Sp]
+  const wk = scratch("kernel", O * Cg * Sp, true);
   for (let oc = 0, k = 0; oc < O * Cg; oc++) {
     for (let r = 0; r < rowOff.length; r++) {
       const d = oc * Sp + rowOff[r];
@@ -47,8 +49,8 @@ export function convOutputs(
   const outN = g.outN, tmp = scratch("tmp", P * outN * O, false);
   // few images (M of a GEMM per position): the positions' rows are copied into one matrix;
   // measured on W4's weight gradients, 1 image × 6 channels gains, 6 × 16 loses
-  if (outN * 4 > Og) outputsPerPosition(sgemm, g, xp, wk, tmp);
-  else outputsRows(sgemm, g, xp, wk, tmp);
+  if (outN * 4 > Og) outputsPerPosition(sgemm, g, CS, xp, wk, tmp);
+  else outputsRows(sgemm, g, CS, xp, wk, tmp);
   for (let n = 0; n < outN; n++) {
     for (let o = 0; o < O; o++) {
       const d = (n * O + o) * P;
@@ -61,6 +63,7 @@ export function convOutputs(
 function outputsPerPosition(
   sgemm: Sgemm,
   g: Geo,
+  CS: number,
   xp: Float32Array,
   wk: Float32Array,
   tmp: Float32Array,
@@ -69,7 +72,7 @@ function outputsPerPosition(
   const [O0, O1, O2] = outS, outN = g.outN;
   // one GEMM per position, over the contraction in blocks whose kernel slice stays in cache
   // across all output positions (else every position re-reads the kernel from memory)
-  const CS = Cg * Sp, KB = Math.max(1024, Math.floor(65536 / Math.max(Og, outN, 1)));
+  const KB = Math.max(1024, Math.floor(65536 / Math.max(Og, outN, 1)));
   for (let kb = 0; kb < CS; kb += KB) {
     const kn = Math.min(KB, CS - kb);
     let y = 0;
@@ -88,8 +91,8 @@ function outputsPerPosition(
               1,
               xp.subarray((img0 * C + c0) * Sp + off + kb),
               C * Sp,
-              wk.subarray(oBase * CS + kb),
-              CS,
+              wk.subarray(oBase * Cg * Sp + kb),
+              Cg * Sp,
               kb === 0 ? 0 : 1,
               tmp.subarray(y * outN * O + oBase),
               O,
@@ -105,6 +108,7 @@ function outputsPerPosition(
 function outputsRows(
   sgemm: Sgemm,
   g: Geo,
+  CS: number,
   xp: Float32Array,
   wk: Float32Array,
   tmp: Float32Array,
@@ -121,7 +125,7 @@ function outputsRows(
   // the rows (output position, image) of a block of positions, copied from the padded input
   // (long contiguous runs) for a slice of the contraction, so that one GEMM with M = positions
   // · images serves them all; the block of rows fills about 1 MiB
-  const CS = Cg * Sp, KB = Math.min(CS, 2048);
+  const KB = Math.min(CS, 2048);
   const PB = Math.max(1, Math.min(P, Math.floor(262144 / (KB * outN))));
   const rows = scratch("rows", PB * outN * KB, false);
   for (let pa = 0; pa < P; pa += PB) {
@@ -147,8 +151,8 @@ function outputsRows(
           1,
           rows,
           kn,
-          wk.subarray(oBase * CS + kb),
-          CS,
+          wk.subarray(oBase * Cg * Sp + kb),
+          Cg * Sp,
           kb === 0 ? 0 : 1,
           tmp.subarray(pa * outN * O + oBase),
           O,

@@ -30,6 +30,7 @@ import {
   tmp,
   u,
 } from "./common.ts";
+import { convTexturePlan } from "./conv_texture.ts";
 import { type GemmCaps, gemmPlan } from "./gemm.ts";
 
 /** Parameters of `conv_general_dilated`, as the core primitive declares them. */
@@ -99,6 +100,11 @@ export function convPlan(
   const G = fg * bg, Og = O / G;
   const K = Cg * KS;
   const t = storageType(dtype);
+  if (caps?.textures) {
+    // the implicit GEMM over textures (conv_texture.ts): no im2col, no products
+    const tp = convTexturePlan(dtype, lhs, rhs, outShape, p, caps, store);
+    if (tp) return tp;
+  }
   if (caps?.textures && G === 1) {
     // im2col packs Nout·S × C·KS values; the gather form writes N·SI × O·KS products
     const cells = lhs[0] * size(inSp) * O * KS;

@@ -1,0 +1,138 @@
+import { BACKEND, withCpu } from "./backend.ts";
+import { assertAllClose, assertEquals } from "@std/assert";
+import { rng } from "./helpers.ts";
+import { jit, np, type Tensor, vjp } from "../mod.ts";
+import { convGeneralDilated, type ConvOptions } from "../core/lax_conv.ts";
+import { convOutShape } from "../gpu/kernels/conv.ts";
+import { convTexturePlan } from "../gpu/kernels/conv_texture.ts";
+import { plainConvStore } from "../gpu/kernels/conv.ts";
+import { createWebGpuBackend, webgpuAvailable } from "../gpu/backend.ts";
+
+const size = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
+const data = (shape: readonly number[], seed: number) => {
+  const r = rng(seed);
+  return Float32Array.from({ length: size(shape) }, () => r() * 2 - 1);
+};
+const arr = (d: Float32Array, shape: readonly number[]) => np.array(d, { shape: [...shape] });
+
+interface Case {
+  readonly name: string;
+  readonly x: readonly number[];
+  readonly w: readonly number[];
+  readonly opts: ConvOptions;
+}
+
+// forward, input gradient and kernel gradient of each case run through the backend's
+// convolution (on a CPU adapter: the texture implicit GEMM of gpu/kernels/conv_texture.ts)
+const CASES: readonly Case[] = [
+  { name: "plain 3×3", x: [2, 3, 7, 6], w: [5, 3, 3, 3], opts: {} },
+  {
+    name: "stride 2 with padding",
+    x: [2, 4, 9, 8],
+    w: [6, 4, 3, 3],
+    opts: { windowStrides: [2, 2], padding: [[1, 1], [1, 2]] },
+  },
+  {
+    name: "rhs dilation and stride (1, 2)",
+    x: [1, 5, 10, 9],
+    w: [3, 5, 2, 3],
+    opts: { windowStrides: [1, 2], rhsDilation: [2, 1], padding: [[2, 0], [1, 1]] },
+  },
+  {
+    name: "lhs dilation (transposed convolution) with negative padding",
+    x: [2, 2, 5, 4],
+    w: [3, 2, 3, 2],
+    opts: { lhsDilation: [2, 3], padding: [[1, -1], [0, 2]] },
+  },
+  {
+    name: "feature groups",
+    x: [2, 6, 6, 5],
+    w: [9, 2, 3, 2],
+    opts: { featureGroupCount: 3, padding: [[1, 1], [0, 0]] },
+  },
+  {
+    name: "depthwise (feature groups = channels), stride 2",
+    x: [2, 4, 7, 7],
+    w: [4, 1, 3, 3],
+    opts: { featureGroupCount: 4, windowStrides: [2, 2], padding: [[1, 1], [1, 1]] },
+  },
+  { name: "batch groups", x: [4, 3, 5, 5], w: [6, 3, 2, 2], opts: { batchGroupCount: 2 } },
+  { name: "1-D, stride 3", x: [3, 5, 17], w: [4, 5, 4], opts: { windowStrides: [3] } },
+  { name: "one output channel, one input channel", x: [3, 1, 8, 8], w: [1, 1, 5, 5], opts: {} },
+];
+
+function directions(c: Case, xd: Float32Array, wd: Float32Array, cd: Float32Array) {
+  const x = arr(xd, c.x), w = arr(wd, c.w);
+  const f = (a: Tensor, b: Tensor) => convGeneralDilated(a, b, c.opts);
+  const y = f(x, w);
+  const ct = arr(cd, y.shape);
+  const [, back] = vjp(f, x, w);
+  const [dx, dw] = back(ct);
+  return [y, dx, dw];
+}
+
+for (const c of CASES) {
+  Deno.test(`conv ${c.name}: forward and both gradients match the cpu backend`, async () => {
+    const xd = data(c.x, 1), wd = data(c.w, 2);
+    const yShape = withCpu(() => convGeneralDilated(arr(xd, c.x), arr(wd, c.w), c.opts).shape);
+    const cd = data(yShape, 3);
+    const want = await withCpu(() =>
+      Promise.all(directions(c, xd, wd, cd).map(async (t) => Array.from(await t.data())))
+    );
+    const got = directions(c, xd, wd, cd);
+    for (let i = 0; i < 3; i++) {
+      assertAllClose(Array.from(await got[i].data()), want[i], {
+        rtol: 1e-4,
+        atol: 1e-4,
+        msg: `${c.name}: ${["forward", "input gradient", "kernel gradient"][i]}`,
+      });
+    }
+  });
+}
+
+Deno.test("a jitted conv with bias and relu (a fused epilogue) matches the cpu backend", async () => {
+  const xs = [4, 3, 9, 9], ws = [8, 3, 3, 3];
+  const xd = data(xs, 4), wd = data(ws, 5), bd = data([8], 6);
+  const f = (x: Tensor, w: Tensor, b: Tensor) =>
+    np.maximum(
+      convGeneralDilated(x, w, { padding: [[1, 1], [1, 1]] }).add(b.reshape([1, 8, 1, 1])),
+      0,
+    );
+  const want = await withCpu(() => f(arr(xd, xs), arr(wd, ws), arr(bd, [8])).data());
+  const got = await jit(f)(arr(xd, xs), arr(wd, ws), arr(bd, [8])).data();
+  assertAllClose(Array.from(got), Array.from(want), { rtol: 1e-4, atol: 1e-4 });
+});
+
+Deno.test({
+  name: "the texture convolution spills batch entries and kernel rows into further layers",
+  ignore: BACKEND !== "webgpu" || !(await webgpuAvailable()),
+  async fn() {
+    const g = await createWebGpuBackend();
+    const xs = [5, 3, 6, 6], ws = [4, 3, 3, 3];
+    const params = {
+      windowStrides: [1, 1],
+      padding: [[1, 1], [1, 1]] as [number, number][],
+      lhsDilation: [1, 1],
+      rhsDilation: [1, 1],
+      featureGroupCount: 1,
+      batchGroupCount: 1,
+    };
+    const os = convOutShape(xs, ws, params);
+    // height 16: two 6-row (padded 8) images per layer, and 8-row layers of the kernel
+    const plan = convTexturePlan("f32", xs, ws, os, params, {
+      maxTextureDimension2D: 16,
+      maxTextureArrayLayers: 64,
+    }, plainConvStore)!;
+    assertEquals(plan.textures!.map((t) => t.layers), [3, 3]);
+    const xd = data(xs, 7), wd = data(ws, 8);
+    const fa = (s: readonly number[]) => ({ shape: [...s], dtype: "f32" as const });
+    const bufs = [g.upload(xd, fa(xs)), g.upload(wd, fa(ws))] as unknown as { buffer: GPUBuffer }[];
+    const o = g.alloc!(fa(os)) as { buffer: GPUBuffer };
+    g.runtime.run(plan, bufs.map((b) => b.buffer), [o.buffer], "conv_general_dilated");
+    const got = Array.from(await g.read(o, fa(os)) as Float32Array);
+    const want = await withCpu(() =>
+      convGeneralDilated(arr(xd, xs), arr(wd, ws), { padding: params.padding }).data()
+    );
+    assertAllClose(got, Array.from(want), { rtol: 1e-4, atol: 1e-4 });
+  },
+});

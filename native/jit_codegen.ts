@@ -28,7 +28,7 @@ import { reduce_sum_p } from "../core/prims/reduce.ts";
 import { broadcast_in_dim_p, transpose_p } from "../core/prims/structural.ts";
 import { literalValue } from "../core/jit_graph.ts";
 import { type Fusion, type Group, MOVEMENT, type NEqn, type NVal, REDUCTIONS } from "./jit_plan.ts";
-import { type ChainOp, compileChain, WASM_PRIMS } from "./wasm_kernels.ts";
+import { type ChainOp, compileChain, scalarMath, WASM_PRIMS } from "./wasm_kernels.ts";
 import { SCALAR_MATH } from "./wasm_math.ts";
 
 /** Innermost loop length from which an eligible f32 chain runs as a Wasm kernel. */
@@ -508,7 +508,7 @@ export function generateLoop(f: Fusion, grp: Group): LoopKernel {
   const fn = new Function("S", "SEL", "M", source)(
     scratch,
     new Float64Array(2),
-    SCALAR_MATH,
+    scalarMath(),
   ) as LoopKernel["fn"];
   return { fn, args, source };
 }

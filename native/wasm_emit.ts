@@ -17,6 +17,7 @@ export const S = {
   const: 0x0c,
   i32x4_splat: 0x11,
   f32x4_splat: 0x13,
+  f32x4_extract_lane: 0x1f,
   i32x4_eq: 0x37,
   f32x4_eq: 0x41,
   f32x4_ne: 0x42,

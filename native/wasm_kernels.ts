@@ -286,8 +286,7 @@ const _unary = new Map<string, WasmChain | null>();
 export function unaryMathF32(
   prim: string,
 ): ((x: Float32Array, out: Float32Array) => void) | undefined {
-  const scalar = SCALAR_MATH[prim];
-  if (!scalar) return undefined;
+  if (!SCALAR_MATH[prim]) return undefined;
   return (x, out) => {
     const n = x.length;
     if (n >= EAGER_MIN) {
@@ -307,6 +306,7 @@ export function unaryMathF32(
         return;
       }
     }
+    const scalar = scalarMath()[prim];
     for (let i = 0; i < n; i++) out[i] = scalar(x[i]);
   };
 }
@@ -351,3 +351,41 @@ export function simpleChain(prim: string, arity: 1 | 2): WasmChain | null {
 
 /** Elements from which the eager loops run as Wasm kernels. */
 export const EAGER_MIN = 64;
+
+let _scalarWasm: Record<string, (x: number) => number> | null | undefined;
+
+/**
+ * The scalar `exp`, `log`, `tanh` and `logistic` the JavaScript loops call: Wasm functions
+ * running the vector code on one lane where SIMD128 is available and enabled (several times
+ * faster than the ports: no `Math.fround` after every step), else the JavaScript ports. Both
+ * give the kernels' bits.
+ *
+ * @returns the functions by primitive name
+ * @example
+ * ```ts
+ * import { scalarMath } from "./wasm_kernels.ts";
+ * const e = scalarMath().exp(1);
+ * if (Math.abs(e - Math.E) > 1e-6) throw new Error(`got ${e}`);
+ * ```
+ */
+export function scalarMath(): Readonly<Record<string, (x: number) => number>> {
+  if (!wasmConfig.enabled || !simdAvailable()) return SCALAR_MATH;
+  if (_scalarWasm === undefined) {
+    const funcs = Object.keys(VECTOR_MATH).map((name) => {
+      const f = new WasmFunc([T.f32], [T.f32]);
+      const v = new VecBuilder(f);
+      f.get(0).simd(S.f32x4_splat);
+      const r = VECTOR_MATH[name](v, v.put());
+      f.get(r).simd(S.f32x4_extract_lane).op(0);
+      f.code.splice(0, 0, ...v.prologue.code);
+      return { name, f };
+    });
+    const mod = new WebAssembly.Module(buildModule(funcs, { min: 1 }));
+    const mem = new WebAssembly.Memory({ initial: 1 });
+    _scalarWasm = { ...new WebAssembly.Instance(mod, { m: { mem } }).exports } as Record<
+      string,
+      (x: number) => number
+    >;
+  }
+  return _scalarWasm ?? SCALAR_MATH;
+}

@@ -87,7 +87,8 @@ export function expf(x: number): number {
   return fr(fr(y * POW2[n1 + 75]) * POW2[n2 + 75]);
 }
 
-const _bf = new Float32Array(1), _bi = new Int32Array(_bf.buffer);
+/** POW2L[i] = 2^(i − 150): POW2L[150 − e] = 2^−e for the exponents e of normal f32 values. */
+const POW2L = Float64Array.from({ length: 280 }, (_, i) => 2 ** (i - 150));
 
 /**
  * The natural logarithm rounded as the Wasm kernels compute it.
@@ -103,11 +104,19 @@ const _bf = new Float32Array(1), _bi = new Int32Array(_bf.buffer);
 export function logf(x: number): number {
   if (!(x > 0) || x === Infinity) return x === 0 ? -Infinity : x < 0 ? NaN : x;
   const small = x < MIN_NORMAL;
-  _bf[0] = small ? x * TWO23 : x;
-  const b = _bi[0];
-  let e = ((b >>> 23) & 0xff) - 126 - (small ? 23 : 0);
-  _bi[0] = (b & 0x007fffff) | 0x3f000000;
-  const m = _bf[0];
+  const xs = small ? x * TWO23 : x;
+  // the exponent from log2 (exact after the correction), the mantissa by an exact division
+  let e = Math.floor(Math.log2(xs));
+  let m = xs * POW2L[150 - e];
+  if (m >= 2) {
+    e++;
+    m *= 0.5;
+  } else if (m < 1) {
+    e--;
+    m *= 2;
+  }
+  m *= 0.5; // in [0.5, 1), the exponent one more (frexp's convention)
+  e += 1 - (small ? 23 : 0);
   let f: number;
   if (m < SQRTHF) {
     e--;

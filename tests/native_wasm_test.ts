@@ -12,7 +12,13 @@ import { jit, np, type Tensor } from "../mod.ts";
 import { type Backend, currentBackend, setBackend } from "../core/backend.ts";
 import { createNativeBackend } from "../native/backend.ts";
 import { nativeJitConfig } from "../native/jit_codegen.ts";
-import { BLOCK, compileChain, simdAvailable, wasmConfig } from "../native/wasm_kernels.ts";
+import {
+  BLOCK,
+  compileChain,
+  scalarMath,
+  simdAvailable,
+  wasmConfig,
+} from "../native/wasm_kernels.ts";
 import { SCALAR_MATH } from "../native/wasm_math.ts";
 import { rng } from "./helpers.ts";
 import { withCpu } from "./backend.ts";
@@ -78,20 +84,23 @@ const chainOf = (prim: string) =>
   });
 
 for (const prim of Object.keys(REF)) {
-  Deno.test(`the vector ${prim} is within ${MAX_ULP[prim]} ulp of Math's over dense sweeps, and its scalar port gives the same bits`, () => {
+  Deno.test(`the vector ${prim} is within ${MAX_ULP[prim]} ulp of Math's over dense sweeps, and its scalar port and one-lane function give the same bits`, () => {
     const [lo, hi] = RANGE[prim];
     const x = sweep(4099, lo, hi, 1 << 20);
     const y = new Float32Array(x.length);
     const k = chainOf(prim);
     assertEquals(!!k, simdAvailable(), "a kernel wherever SIMD128 is available");
-    const port = SCALAR_MATH[prim];
+    const port = SCALAR_MATH[prim], lane = scalarMath()[prim];
     if (k) k.run(x.length, [x], [0], [], [y], [0]);
     else for (let i = 0; i < x.length; i++) y[i] = port(x[i]);
     let worst = 0, at = 0;
     for (let i = 0; i < x.length; i++) {
-      const s = Math.fround(port(x[i]));
+      const s = Math.fround(port(x[i])), w = Math.fround(lane(x[i]));
       if (!(Object.is(s, y[i]) || (Number.isNaN(s) && Number.isNaN(y[i])))) {
         throw new Error(`${prim}(${x[i]}): kernel ${y[i]}, scalar port ${s}`);
+      }
+      if (!(Object.is(w, y[i]) || (Number.isNaN(w) && Number.isNaN(y[i])))) {
+        throw new Error(`${prim}(${x[i]}): kernel ${y[i]}, one-lane function ${w}`);
       }
       const e = ulps(y[i], REF[prim](x[i]));
       if (e > worst) [worst, at] = [e, i];

@@ -185,7 +185,7 @@ function executeFast(
           inAvals[1].shape,
           o.shape,
           p,
-          allFinite(l),
+          () => allFinite(l),
           isBlas,
         );
         convF32(sgemm, method, l, inAvals[0].shape, r, inAvals[1].shape, p, out, o.shape);

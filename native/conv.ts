@@ -61,7 +61,8 @@ function allFinite(x: Float32Array): boolean {
  * @param rShape rhs shape `[O, C/g, ...]`
  * @param oShape output shape
  * @param p the convolution's parameters
- * @param finite whether the lhs holds only finite values (needed by `outputs`)
+ * @param finite whether the lhs holds only finite values (needed by `outputs`), or a function
+ *   that says so, called only when `outputs` would be chosen (the scan costs a pass over the lhs)
  * @param blas whether the GEMM is a BLAS (multiply-adds are then far cheaper than gathers)
  * @returns the lowering to use
  */
@@ -70,15 +71,16 @@ export function chooseConv(
   rShape: readonly number[],
   oShape: readonly number[],
   p: ConvParamsLike,
-  finite: boolean,
+  finite: boolean | (() => boolean),
   blas: boolean,
 ): ConvMethod {
+  const isFinite = () => (typeof finite === "function" ? finite() : finite);
   const g = geometry(lShape, rShape, oShape, p);
   const forced = _env("DENAX_NATIVE_CONV");
   const unitStride = g.ws.every((s) => s === 1);
   if (forced === "im2col") return "im2col";
   if (forced === "taps" && unitStride) return "taps";
-  if (forced === "outputs" && finite) return "outputs";
+  if (forced === "outputs" && isFinite()) return "outputs";
   if (forced === "scatter" && unitStride) return "scatter";
   // units: one gathered element; measured on the W4 convolutions, a gather costs about three
   // units and a multiply-add 0.04 with BLAS (~0.6 with the TypeScript GEMM)
@@ -93,12 +95,15 @@ export function chooseConv(
   const taps = unitStride
     ? pad + copies + tapMac * base * g.K * g.Sp + g.O * g.outN * g.Sp
     : Infinity;
-  const outputs = finite ? pad + g.O * g.Cg * g.Sp + mac * base * g.P * g.Sp : Infinity;
+  const outputs = pad + g.O * g.Cg * g.Sp + mac * base * g.P * g.Sp;
   const scatter = unitStride ? scatterCost(g, mac) : Infinity;
-  if (scatter < taps && scatter < outputs && scatter < im2col) return "scatter";
-  if (taps <= im2col && taps <= outputs) return "taps";
-  if (outputs <= im2col) return "outputs";
-  return "im2col";
+  const pick = (outputs: number): ConvMethod => {
+    if (scatter < taps && scatter < outputs && scatter < im2col) return "scatter";
+    if (taps <= im2col && taps <= outputs) return "taps";
+    return outputs <= im2col ? "outputs" : "im2col";
+  };
+  const m = pick(outputs);
+  return m === "outputs" && !isFinite() ? pick(Infinity) : m;
 }
 
 /** The `scatter` lowering's estimate, in {@link chooseConv}'s units. */

@@ -231,7 +231,7 @@ function _run(
     }
     case "conv": {
       const l = vals[st.l] as Float32Array;
-      const m = chooseConv(st.lShape, st.rShape, st.oShape, st.params, allFinite(l), isBlas);
+      const m = chooseConv(st.lShape, st.rShape, st.oShape, st.params, () => allFinite(l), isBlas);
       convF32(
         sgemm,
         m,

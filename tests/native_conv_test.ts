@@ -175,3 +175,15 @@ for (const [name, xs, ws, p] of GRADS) {
     }
   });
 }
+
+Deno.test("the conv choice scans the lhs for non-finite values only when outputs would win", () => {
+  let scans = 0;
+  const scan = (v: boolean) => () => (scans++, v);
+  const [, xs, ws, p] = W4[1]; // conv2 forward: taps
+  assertEquals(chooseConv(xs, ws, [64, 16, 24, 24], p, scan(true), true), "taps");
+  assertEquals(scans, 0);
+  const [, gx, gw, gp] = W4[3]; // conv2 kernel gradient: outputs, unless the lhs is not finite
+  assertEquals(chooseConv(gx, gw, [6, 16, 5, 5], gp, scan(true), true), "outputs");
+  const other = chooseConv(gx, gw, [6, 16, 5, 5], gp, scan(false), true);
+  assertEquals([scans, other === "outputs"], [2, false]);
+});

@@ -59,6 +59,16 @@ const CASES: readonly Case[] = [
   { name: "batch groups", x: [4, 3, 5, 5], w: [6, 3, 2, 2], opts: { batchGroupCount: 2 } },
   { name: "1-D, stride 3", x: [3, 5, 17], w: [4, 5, 4], opts: { windowStrides: [3] } },
   { name: "one output channel, one input channel", x: [3, 1, 8, 8], w: [1, 1, 5, 5], opts: {} },
+  // kernel gradients with a 10-wide cotangent as the kernel: over 5 output columns (sliding
+  // multiply), over 3 (plain multiply)
+  { name: "long rows", x: [2, 5, 6, 14], w: [4, 5, 3, 5], opts: { padding: [[1, 1], [0, 0]] } },
+  { name: "short rows", x: [2, 3, 6, 12], w: [4, 3, 3, 3], opts: {} },
+  {
+    name: "two output channels",
+    x: [2, 7, 6, 6],
+    w: [2, 7, 3, 3],
+    opts: { windowStrides: [2, 1] },
+  },
 ];
 
 function directions(c: Case, xd: Float32Array, wd: Float32Array, cd: Float32Array) {
@@ -118,21 +128,27 @@ Deno.test({
       batchGroupCount: 1,
     };
     const os = convOutShape(xs, ws, params);
-    // height 16: two 6-row (padded 8) images per layer, and 8-row layers of the kernel
-    const plan = convTexturePlan("f32", xs, ws, os, params, {
-      maxTextureDimension2D: 16,
-      maxTextureArrayLayers: 64,
-    }, plainConvStore)!;
-    assertEquals(plan.textures!.map((t) => t.layers), [3, 3]);
     const xd = data(xs, 7), wd = data(ws, 8);
-    const fa = (s: readonly number[]) => ({ shape: [...s], dtype: "f32" as const });
-    const bufs = [g.upload(xd, fa(xs)), g.upload(wd, fa(ws))] as unknown as { buffer: GPUBuffer }[];
-    const o = g.alloc!(fa(os)) as { buffer: GPUBuffer };
-    g.runtime.run(plan, bufs.map((b) => b.buffer), [o.buffer], "conv_general_dilated");
-    const got = Array.from(await g.read(o, fa(os)) as Float32Array);
     const want = await withCpu(() =>
       convGeneralDilated(arr(xd, xs), arr(wd, ws), { padding: params.padding }).data()
     );
-    assertAllClose(got, Array.from(want), { rtol: 1e-4, atol: 1e-4 });
+    const fa = (s: readonly number[]) => ({ shape: [...s], dtype: "f32" as const });
+    const bufs = [g.upload(xd, fa(xs)), g.upload(wd, fa(ws))] as unknown as { buffer: GPUBuffer }[];
+    // height 16: two 6-row (padded 8) images per layer, and 16-row layers of the kernel
+    const lim = { maxTextureDimension2D: 16, maxTextureArrayLayers: 64 };
+    for (
+      const [opts, layers] of [
+        [{ slide: true, dot: false }, [3, 3]],
+        [{ slide: false }, [3, 3]],
+        [{ slide: true, dot: true }, [3, 1]],
+      ] as const
+    ) {
+      const plan = convTexturePlan("f32", xs, ws, os, params, lim, plainConvStore, opts)!;
+      assertEquals(plan.textures!.map((t) => t.layers), [...layers]);
+      const o = g.alloc!(fa(os)) as { buffer: GPUBuffer };
+      g.runtime.run(plan, bufs.map((b) => b.buffer), [o.buffer], "conv_general_dilated");
+      const got = Array.from(await g.read(o, fa(os)) as Float32Array);
+      assertAllClose(got, Array.from(want), { rtol: 1e-4, atol: 1e-4, msg: JSON.stringify(opts) });
+    }
   },
 });

@@ -58,6 +58,14 @@ export interface ConvTextureTiles {
 
 /** Kernels at most this wide run the sliding-window multiply ({@link _multiplySlide}). */
 const _MAX_SLIDE_KW = 7;
+/** Unrolled multiply-adds per kernel row beyond which wider kernels do not slide. */
+const _MAX_SLIDE_FMAS = 4096;
+/**
+ * Groups of at most this many output features take the dot-product multiply (measured on
+ * llvmpipe: W4's first-layer input gradient, one feature, 53 → 20 ms; with six features the
+ * dot form was 1.5× slower than four features per invocation).
+ */
+const _MAX_DOT_OG = 2;
 /** Output positions per invocation of the sliding-window multiply (at most). */
 const _SLIDE_TM = 12;
 
@@ -184,7 +192,8 @@ function _geometry(
  * @param lim The device's texture limits.
  * @param store The statements of the output's `storeC` (see `conv.ts`'s `ConvStore`).
  * @param opts For tuning and tests: `tiles` (register blocking) and `slide` (whether the
- *   sliding-window multiply runs; default: for kernels at most 7 wide).
+ *   sliding-window multiply runs; default: for kernels at most 7 wide) and `dot` (whether it
+ *   takes channel-quad dot products, for few output features; default: at most 8).
  * @returns The plan (inputs lhs, rhs → output 0), or null.
  */
 export function convTexturePlan(
@@ -195,13 +204,30 @@ export function convTexturePlan(
   p: ConvParams,
   lim: TextureLimits,
   store: readonly string[],
-  opts: { readonly tiles?: ConvTextureTiles; readonly slide?: boolean } = {},
+  opts: {
+    readonly tiles?: ConvTextureTiles;
+    readonly slide?: boolean;
+    readonly dot?: boolean;
+  } = {},
 ): Plan | null {
   if (dtype !== "f32" && dtype !== "i32" && dtype !== "u32") return null;
   const g = _geometry(lhs, rhs, outShape, p, lim);
   if (!g) return null;
-  const slide = opts.slide ?? g.KW <= _MAX_SLIDE_KW;
-  const tl = opts.tiles ?? (slide ? _slideTiles(g) : convTextureTiles(g.M, g.Og, g.KS * g.Cg4 * 4));
+  // wide kernels (a kernel gradient's cotangent) slide where the output rows are long enough
+  // to share texels and the unrolled kernel row stays small
+  const slide = opts.slide ??
+    (g.KW <= _MAX_SLIDE_KW ||
+      (g.OW >= 4 && g.KW * _slideTiles(g).TM * _slideTiles(g).TN * 4 <= _MAX_SLIDE_FMAS));
+  // few output features: channel-quad dot products against a kernel packed by channels
+  const dot = slide && (opts.dot ?? g.Og <= _MAX_DOT_OG) &&
+    g.G * g.Og * g.Cg4 <= lim.maxTextureDimension2D &&
+    g.KS <= lim.maxTextureDimension2D;
+  const tl = opts.tiles ??
+    (dot
+      ? { TM: _slideTiles(g).TM, TN: g.Og, WX: 1, WY: 64 }
+      : slide
+      ? _slideTiles(g)
+      : convTextureTiles(g.M, g.Og, g.KS * g.Cg4 * 4));
   // the work items: row tiles × column tiles × groups, each over the whole contraction
   const rowsM = slide ? g.Nout * g.OH * Math.ceil(g.OW / tl.TM) : Math.ceil(g.M / tl.TM);
   const tilesM = Math.ceil(rowsM / tl.WY), tilesN = Math.ceil(g.Og / (tl.TN * tl.WX));
@@ -223,10 +249,12 @@ export function convTexturePlan(
 }`;
   const steps: Plan["steps"][number][] = [
     { kind: "dispatch", kernel: _packX(g, t, format, texX) },
-    { kind: "dispatch", kernel: _packW(g, t, format, texW) },
+    { kind: "dispatch", kernel: dot ? _packWDot(g, t, format, texW) : _packW(g, t, format, texW) },
     {
       kind: "dispatch",
-      kernel: (slide ? _multiplySlide : _multiply)(g, tl, splits, chunk, t, texX, texW, storeFn),
+      kernel: slide
+        ? _multiplySlide(g, tl, splits, chunk, t, texX, texW, storeFn, dot)
+        : _multiply(g, tl, splits, chunk, t, texX, texW, storeFn),
     },
   ];
   const temps: number[] = [];
@@ -239,7 +267,9 @@ export function convTexturePlan(
     temps,
     textures: [
       { width: g.Wp * g.GX * g.Cg4, height: Math.min(g.NB, g.NPL) * g.Hp, layers: g.LX, format },
-      { width: g.G * g.Og4, height: g.HB, layers: g.LB, format },
+      dot
+        ? { width: g.G * g.Og * g.Cg4, height: g.KS, layers: 1, format }
+        : { width: g.G * g.Og4, height: g.HB, layers: g.LB, format },
     ],
   };
 }
@@ -337,6 +367,34 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
     dispatch: grid.dispatch,
     bindings: [inp(1), dst],
   };
+}
+
+/**
+ * The kernel packed by channels, for the dot-product multiply: texel
+ * `((g · Og + o) · Cg4 + c4, kpos)` holds input channels 4·c4 … 4·c4 + 3 of output feature o
+ * of group g at kernel position kpos (zero beyond Cg).
+ */
+function _packWDot(g: _Geo, t: string, format: string, dst: TexRef): Kernel {
+  const width = g.G * g.Og * g.Cg4, total = width * g.KS;
+  const grid = foldGrid(Math.ceil(total / _WG));
+  const lane = (l: number) =>
+    `select(${t}(0), b[(og * ${u(g.Cg)} + min(c4 * 4u + ${u(l)}, ${u(g.Cg - 1)})) * ${
+      u(g.KS)
+    } + kp], c4 * 4u + ${u(l)} < ${u(g.Cg)})`;
+  const wgsl = `@group(0) @binding(0) var<storage, read> b: array<${t}>;
+@group(0) @binding(1) var T: texture_storage_2d_array<${format}, write>;
+@compute @workgroup_size(${_WG})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let i = ${grid.flatGroup} * ${u(_WG)} + lid;
+  if (i >= ${u(total)}) { return; }
+  let x = i % ${u(width)};
+  let kp = i / ${u(width)};
+  let og = x / ${u(g.Cg4)};
+  let c4 = x % ${u(g.Cg4)};
+  textureStore(T, vec2u(x, kp), 0u, vec4<${t}>(${[0, 1, 2, 3].map(lane).join(", ")}));
+}
+`;
+  return { wgsl, workgroupSize: [_WG, 1, 1], dispatch: grid.dispatch, bindings: [inp(1), dst] };
 }
 
 function _multiply(
@@ -482,9 +540,10 @@ function _multiplySlide(
   texX: TexRef,
   texW: TexRef,
   storeFn: string,
+  dot: boolean,
 ): Kernel {
   const { TM, TN, WX, WY } = tl;
-  const TN4 = TN / 4, BN = TN * WX;
+  const TN4 = dot ? 0 : TN / 4, BN = TN * WX;
   const OWB = Math.ceil(g.OW / TM);
   const rows = g.Nout * g.OH * OWB;
   const tilesM = Math.ceil(rows / WY), tilesN = Math.ceil(g.Og / BN);
@@ -506,6 +565,7 @@ function _multiplySlide(
     `let y0 = (nn % ${u(g.NPL)}) * ${u(g.Hp)} + oh * ${u(g.sh)};`,
     `let x0 = ow0 * ${u(g.sw * GC4)}${g.GX > 1 ? ` + gr * ${u(g.Cg4)}` : ""};`,
     `let mrow = noh * ${u(g.OW)} + ow0;`,
+    `let gx = gr * ${u(g.Og * g.Cg4)};`,
   );
   for (let j = 0; j < TN4; j++) {
     pre.push(`let cx${j} = gr * ${u(g.Og4)} + min(nb / 4u + ${u(j)}, ${u(g.Og4 - 1)});`);
@@ -517,7 +577,20 @@ function _multiplySlide(
   for (let j = 0; j < span; j++) {
     body.push(`let a${j} = textureLoad(TX, vec2u(x0 + ${u(j * GC4)} + ${c4}, yy), la, 0);`);
   }
-  for (let kw = 0; kw < g.KW; kw++) {
+  for (let kw = 0; kw < g.KW && dot; kw++) {
+    for (let c = 0; c < TN; c++) {
+      body.push(
+        `let b${kw}_${c} = textureLoad(TW, vec2u(${u(c * g.Cg4)} + gx + ${c4}, ky + ${
+          u(kw)
+        }), 0, 0);`,
+      );
+    }
+    for (let i = 0; i < TM; i++) {
+      const a = i * g.sw + kw * g.dw;
+      for (let c = 0; c < TN; c++) body.push(`c${i}_${c} = c${i}_${c} + dot(a${a}, b${kw}_${c});`);
+    }
+  }
+  for (let kw = 0; kw < g.KW && !dot; kw++) {
     body.push(`let kb${kw} = kr + ${u(kw * g.Cg4 * 4)} + ${c4} * 4u;`);
     if (g.LB > 1) {
       body.push(`let lb${kw} = kb${kw} / ${u(g.HB)};`, `let yb${kw} = kb${kw} % ${u(g.HB)};`);
@@ -578,6 +651,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
   for (var kh = k0; kh < k1; kh = kh + 1u) {
     let yy = y0 + kh * ${u(g.dh)};
     let kr = kh * ${u(g.KW * g.Cg4 * 4)};
+    let ky = kh * ${u(g.KW)};
     ${inner}
   }
   if (valid && rvalid) {

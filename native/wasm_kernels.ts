@@ -8,6 +8,11 @@
  * Wasm memory. Every f32 operation of a chain rounds as the JavaScript paths do (`Math.fround`
  * of the float64 operation), so the kernels give the bits of op-by-op evaluation.
  *
+ * The memory is shared where the engine allows: with `DENAX_NATIVE_THREADS` above 1, a chain
+ * over at least `poolConfig.minElements` values copies its whole range into it and splits it
+ * between the main thread and a worker pool (`pool.ts`; off by default: not faster on the
+ * 2-core machine it was measured on).
+ *
  * Where WebAssembly SIMD is missing (or `wasmConfig.enabled` is false when a chain is
  * compiled) {@link compileChain} returns null and callers run the JavaScript loops, which use
  * the scalar ports of the same math.
@@ -17,6 +22,7 @@
 import { env } from "../core/env.ts";
 import { buildModule, O, S, T, WasmFunc } from "./wasm_emit.ts";
 import { type Opd, SCALAR_MATH, VecBuilder, VECTOR_MATH } from "./wasm_math.ts";
+import { type PoolKernel, poolWanted, runPooled } from "./pool.ts";
 
 /** Elements per block moved through Wasm memory. */
 export const BLOCK = 4096;
@@ -113,22 +119,46 @@ export function simdAvailable(): boolean {
  */
 export const wasmConfig: { enabled: boolean } = { enabled: env("DENAX_NATIVE_WASM") !== "0" };
 
+/** Bytes before the blocks (the pool's control words). */
+const BLOCK_BASE = 4096;
+/** Most operand slots of a chain (inputs and outputs). */
+const MAX_SLOTS = 64;
+/** Where the pool's operands start (after the blocks). */
+const POOL_BASE = BLOCK_BASE + MAX_SLOTS * BLOCK * 4;
+const MAX_PAGES = 32768; // 2 GiB (reserved, not committed)
+
 let _mem: WebAssembly.Memory | null = null;
+let _shared = false;
 let _heap: Float32Array<ArrayBufferLike> = new Float32Array(0);
 
-/** The blocks' memory, with room for `slots` blocks. */
-function _memory(slots: number): WebAssembly.Memory {
-  const pages = Math.ceil((slots * BLOCK * 4) / 65536);
-  if (!_mem) _mem = new WebAssembly.Memory({ initial: Math.max(pages, 4) });
-  const have = _mem.buffer.byteLength / 65536;
-  if (have < pages) _mem.grow(pages - have);
+/** The kernels' memory (shared where the engine allows, so the pool can use it). */
+function _memory(): WebAssembly.Memory {
+  if (!_mem) {
+    const initial = Math.ceil(POOL_BASE / 65536);
+    try {
+      _mem = new WebAssembly.Memory({ initial, maximum: MAX_PAGES, shared: true });
+      _shared = true;
+    } catch {
+      _mem = new WebAssembly.Memory({ initial });
+    }
+  }
   return _mem;
 }
 
+/** Grows the memory to `bytes` at least. */
+function _reserve(bytes: number): void {
+  const m = _memory(), have = m.buffer.byteLength / 65536, pages = Math.ceil(bytes / 65536);
+  if (have < pages) m.grow(pages - have);
+}
+
 const _view = (): Float32Array => {
-  if (_heap.buffer !== _mem!.buffer) _heap = new Float32Array(_mem!.buffer);
+  if (_heap.buffer !== _mem!.buffer || _heap.length * 4 !== _mem!.buffer.byteLength) {
+    _heap = new Float32Array(_mem!.buffer);
+  }
   return _heap;
 };
+
+let _ids = 0;
 
 /** Emits one chain operation over four lanes; null when the primitive is not supported. */
 function _emitOp(v: VecBuilder, prim: string, xs: readonly Opd[]): Opd | null {
@@ -199,22 +229,29 @@ export function compileChain(spec: ChainSpec): WasmChain | null {
   if (spec.ops.some((o) => !WASM_PRIMS.has(o.prim))) return null;
   const nv = spec.vec.length, ns = spec.scalars.length, no = spec.outs.length;
   const slots = nv + no;
-  const f = new WasmFunc([T.i32, ...spec.scalars.map(() => T.f32)], []);
+  if (slots > MAX_SLOTS) return null;
+  // k(base, n, stride, ...scalars): operand slot j at base + j·stride bytes
+  const f = new WasmFunc([T.i32, T.i32, T.i32, ...spec.scalars.map(() => T.f32)], []);
   const v = new VecBuilder(f);
   const names = new Map<string, Opd>();
   spec.scalars.forEach((s, k) => {
-    f.get(1 + k).simd(S.f32x4_splat);
+    f.get(3 + k).simd(S.f32x4_splat);
     names.set(s, v.put());
   });
   const i = f.local(T.i32), end = f.local(T.i32);
+  const ptr = Array.from({ length: slots }, (_, j) => {
+    const l = f.local(T.i32);
+    f.get(0).get(2).i32(j).op(0x6c, /* i32.mul */ O.i32_add).set(l);
+    return l;
+  });
   // end = ceil(n / 4) · 16 bytes (the lanes past n compute on stale data, never copied out)
-  f.get(0).i32(3).op(O.i32_add).i32(2).op(0x76 /* i32.shr_u */).i32(4).op(O.i32_shl).set(end);
+  f.get(1).i32(3).op(O.i32_add).i32(2).op(0x76 /* i32.shr_u */).i32(4).op(O.i32_shl).set(end);
   f.i32(0).set(i);
   const loopAt = f.code.length;
   f.op(O.block, 0x40, O.loop, 0x40);
   f.get(i).get(end).op(O.i32_ge_u, O.br_if, 1);
   spec.vec.forEach((name, j) => {
-    f.get(i).mem(S.load, j * BLOCK * 4);
+    f.get(ptr[j]).get(i).op(O.i32_add).mem(S.load, 0);
     names.set(name, v.put());
   });
   const opd = (s: string): Opd => {
@@ -230,36 +267,58 @@ export function compileChain(spec: ChainSpec): WasmChain | null {
     names.set(o.name, r);
   }
   spec.outs.forEach((s, k) => {
-    f.get(i);
+    f.get(ptr[nv + k]).get(i).op(O.i32_add);
     v.push(opd(s));
-    f.mem(S.store, (nv + k) * BLOCK * 4);
+    f.mem(S.store, 0);
   });
   f.get(i).i32(16).op(O.i32_add).set(i).op(O.br, 0, O.end, O.end);
   f.code.splice(loopAt, 0, ...v.prologue.code); // the constants, set once before the loop
-  const mem = _memory(slots);
-  const mod = new WebAssembly.Module(buildModule([{ name: "k", f }], { min: 1 }));
-  const fn = new WebAssembly.Instance(mod, { m: { mem } }).exports.k as (
-    ...a: number[]
-  ) => void;
-  const args = new Array<number>(1 + ns).fill(0);
+  const mem = _memory();
+  const bytes = buildModule([{ name: "k", f }], {
+    min: 1,
+    max: _shared ? MAX_PAGES : undefined,
+    shared: _shared,
+  });
+  const fn = new WebAssembly.Instance(new WebAssembly.Module(bytes), { m: { mem } }).exports
+    .k as PoolKernel;
+  const id = _ids++;
+  const args = new Array<number>(3 + ns).fill(0);
   const text =
     `wasm (${spec.vec.join(", ")}; ${spec.scalars.join(", ")}) -> ${spec.outs.join(", ")}\n` +
     spec.ops.map((o) => `  ${o.name} = ${o.prim}(${o.ins.join(", ")})`).join("\n");
   return {
     text,
     run(n, vec, vecOff, scalars, outs, outOff): void {
+      if (_shared && poolWanted(n)) {
+        // the whole range in shared memory, cut between the threads
+        const stride = Math.ceil(n / 4) * 16;
+        _reserve(POOL_BASE + slots * stride);
+        const H = _view();
+        for (let j = 0; j < nv; j++) {
+          H.set(vec[j].subarray(vecOff[j], vecOff[j] + n), (POOL_BASE + j * stride) / 4);
+        }
+        runPooled(mem, id, bytes, fn, n, POOL_BASE, stride, scalars);
+        const H2 = _view();
+        for (let k = 0; k < no; k++) {
+          const b = (POOL_BASE + (nv + k) * stride) / 4;
+          outs[k].set(H2.subarray(b, b + n), outOff[k]);
+        }
+        return;
+      }
       const H = _view();
-      for (let k = 0; k < ns; k++) args[1 + k] = scalars[k];
+      args[0] = BLOCK_BASE;
+      args[2] = BLOCK * 4;
+      for (let k = 0; k < ns; k++) args[3 + k] = scalars[k];
       for (let s = 0; s < n; s += BLOCK) {
         const m = n - s < BLOCK ? n - s : BLOCK;
         for (let j = 0; j < nv; j++) {
           const a = vecOff[j] + s;
-          H.set(vec[j].subarray(a, a + m), j * BLOCK);
+          H.set(vec[j].subarray(a, a + m), BLOCK_BASE / 4 + j * BLOCK);
         }
-        args[0] = m;
-        fn.apply(null, args);
+        args[1] = m;
+        (fn as (...a: number[]) => void).apply(null, args);
         for (let k = 0; k < no; k++) {
-          const b = (nv + k) * BLOCK;
+          const b = BLOCK_BASE / 4 + (nv + k) * BLOCK;
           outs[k].set(H.subarray(b, b + m), outOff[k] + s);
         }
       }

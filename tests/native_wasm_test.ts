@@ -282,3 +282,84 @@ Deno.test("eager native arithmetic over long arrays (Wasm kernels) equals the re
     assertEquals(Array.from(got), Array.from(want), f.toString());
   }
 });
+
+/** Runs `code` in a fresh `deno eval` (permissions as this test's); returns its exit and output. */
+async function evalScript(code: string): Promise<{ code: number; out: string; err: string }> {
+  const cmd = new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--quiet", code],
+    stdout: "piped",
+    stderr: "piped",
+  });
+  const child = cmd.spawn();
+  // a script kept alive by its workers would hang: give up after 60 s
+  const timer = setTimeout(() => child.kill(), 60_000);
+  const r = await child.output();
+  clearTimeout(timer);
+  const dec = new TextDecoder();
+  return { code: r.code, out: dec.decode(r.stdout), err: dec.decode(r.stderr) };
+}
+
+const POOL = new URL("../native/pool.ts", import.meta.url).href;
+const KERNELS = new URL("../native/wasm_kernels.ts", import.meta.url).href;
+
+Deno.test("a script using the worker pool gets the single thread's bits and exits by itself", async () => {
+  const r = await evalScript(`
+    import { poolConfig, poolStats } from "${POOL}";
+    import { compileChain } from "${KERNELS}";
+    const n = (1 << 18) + 5;
+    const x = new Float32Array(n).map((_, i) => (i % 1000) / 100 - 5);
+    const k = compileChain({
+      ops: [{ name: "t", prim: "tanh", ins: ["x"] }, { name: "u", prim: "mul", ins: ["t", "x"] }],
+      vec: ["x"], scalars: [], outs: ["u"], lits: new Map(),
+    });
+    const a = new Float32Array(n), b = new Float32Array(n);
+    if (k) {
+      poolConfig.threads = 2;
+      for (let r = 0; r < 3; r++) k.run(n, [x], [0], [], [a], [0]);
+      poolConfig.threads = 1;
+      k.run(n, [x], [0], [], [b], [0]);
+    }
+    const same = a.every((v, i) => Object.is(v, b[i]));
+    console.log(JSON.stringify({ same, simd: !!k, cores: navigator.hardwareConcurrency, ...poolStats }));
+  `);
+  assertEquals(r.code, 0, r.err);
+  const o = JSON.parse(r.out);
+  assert(o.same, r.out);
+  // with two cores or more a worker started and took part (the main thread may not wait)
+  if (o.simd && o.cores >= 2) assert(o.started >= 1 && o.tasks === 3, r.out);
+  assertEquals(o.fallbacks, 0, r.out);
+});
+
+Deno.test("a pool worker that fails does not hang the call: the main thread computes the range and the pool closes", async () => {
+  const r = await evalScript(`
+    import { poolConfig, poolStats, runPooled } from "${POOL}";
+    poolConfig.threads = 2;
+    const mem = new WebAssembly.Memory({ initial: 2, maximum: 4, shared: true });
+    const H = new Float32Array(mem.buffer);
+    const n = 40000, base = 4096, stride = n * 4;
+    for (let i = 0; i < n; i++) H[base / 4 + i] = i;
+    // the main thread's kernel doubles slot 0 into slot 1; the workers get a module that
+    // does not compile, so each chunk they take fails
+    const fn = (b, m) => { for (let i = 0; i < m; i++) H[(b + stride) / 4 + i] = 2 * H[b / 4 + i]; };
+    const t0 = performance.now();
+    const out = H.subarray((base + stride) / 4, (base + stride) / 4 + n);
+    let ok = true, tries = 0;
+    // until a worker has started and failed on a chunk (the first calls may find it booting)
+    while (poolStats.fallbacks === 0 && tries++ < 100) {
+      out.fill(0);
+      runPooled(mem, 1, new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 99]), fn, n, base, stride, []);
+      ok &&= out.every((v, i) => v === 2 * i);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const tasks = poolStats.tasks;
+    out.fill(0);
+    runPooled(mem, 1, new Uint8Array(0), fn, n, base, stride, []); // closed: main thread only
+    ok &&= out.every((v, i) => v === 2 * i) && poolStats.tasks === tasks;
+    console.log(JSON.stringify({ ok, ms: performance.now() - t0, cores: navigator.hardwareConcurrency, ...poolStats }));
+  `);
+  assertEquals(r.code, 0, r.err);
+  const o = JSON.parse(r.out);
+  assert(o.ok, r.out);
+  assert(o.ms < 30_000, r.out);
+  if (o.cores >= 2) assert(o.started >= 1 && o.fallbacks === 1 && o.workerChunks >= 1, r.out);
+});

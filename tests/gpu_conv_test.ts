@@ -1,8 +1,8 @@
 import { BACKEND, withCpu } from "./backend.ts";
 import { assertAllClose, assertEquals } from "@std/assert";
 import { rng } from "./helpers.ts";
-import { jit, np, type Tensor, vjp } from "../mod.ts";
-import { convGeneralDilated, type ConvOptions } from "../core/lax_conv.ts";
+import { jit, makeJaxpr, np, type Tensor, vjp } from "../mod.ts";
+import { avgPool, convGeneralDilated, type ConvOptions, maxPool } from "../core/lax_conv.ts";
 import { convOutShape } from "../gpu/kernels/conv.ts";
 import { convTexturePlan } from "../gpu/kernels/conv_texture.ts";
 import { plainConvStore } from "../gpu/kernels/conv.ts";
@@ -152,3 +152,44 @@ Deno.test({
     }
   },
 });
+
+// pooling: forward and gradient against the cpu backend (the gradients are scatter-free: the
+// max-pool tangent picks each window's first maximum by argmax, the transpose of the window
+// sum is an interior-padded window sum)
+const POOLS: readonly {
+  readonly name: string;
+  readonly f: (x: Tensor) => Tensor;
+}[] = [
+  { name: "max pool 2×2 stride 2", f: (x) => maxPool(x, { kernelSize: [2, 2], strides: [2, 2] }) },
+  {
+    name: "max pool 3×3 stride 2, padded, overlapping",
+    f: (x) => maxPool(x, { kernelSize: [3, 3], strides: [2, 2], padding: [[1, 1], [1, 1]] }),
+  },
+  {
+    name: "avg pool 3×3 stride 2, SAME",
+    f: (x) => avgPool(x, { kernelSize: [3, 3], strides: [2, 2], padding: "SAME" }),
+  },
+];
+
+for (const p of POOLS) {
+  Deno.test(`${p.name}: forward and gradient match the cpu backend, with no scatter`, async () => {
+    const xs = [2, 3, 7, 6];
+    // distinct values: the selected maximum is unique
+    const xd = Float32Array.from({ length: size(xs) }, (_, i) => Math.sin(i * 12.9898) * 10);
+    const run = (x: Tensor) => {
+      const [y, back] = vjp(p.f, x);
+      const ct = arr(data(y.shape, 9), y.shape);
+      return [y, back(ct)[0]];
+    };
+    const want = await withCpu(() =>
+      Promise.all(run(arr(xd, xs)).map(async (t) => Array.from(await t.data())))
+    );
+    const got = run(arr(xd, xs));
+    for (let i = 0; i < 2; i++) {
+      assertAllClose(Array.from(await got[i].data()), want[i], { rtol: 1e-5, atol: 1e-5 });
+    }
+    const prims = makeJaxpr((x: Tensor) => vjp(p.f, x)[1](p.f(x))[0])(arr(xd, xs))
+      .jaxpr.eqns.map((e) => e.prim.name);
+    assertEquals(prims.filter((n) => n.includes("scatter")), []);
+  });
+}

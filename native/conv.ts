@@ -169,7 +169,7 @@ const BLOCK = 1 << 20;
 function convIm2col(sgemm: Sgemm, g: Geo, x: Float32Array, w: Float32Array, out: Float32Array) {
   const { C, O, Cg, Og, K, P, inS, kS, outS } = g;
   const [O0, O1, O2] = outS, [K0, K1, K2] = kS, [, I1, I2] = inS;
-  const inSize = inS[0] * I1 * I2, rowP = O1 * O2;
+  const inSize = inS[0] * I1 * I2;
   const tab = [0, 1, 2].map((d) => {
     const t = new Int32Array(outS[d] * kS[d]);
     for (let y = 0; y < outS[d]; y++) {
@@ -185,56 +185,55 @@ function convIm2col(sgemm: Sgemm, g: Geo, x: Float32Array, w: Float32Array, out:
   // a pointwise convolution reads the input as its own patch matrix
   const pointwise = K === 1 && P === inSize && t0.every((v, i) => v === i) &&
     t1.every((v, i) => v === i) && t2.every((v, i) => v === i);
-  const rowsPerBlock = Math.max(1, Math.min(O0, Math.floor(BLOCK / Math.max(1, CK * rowP))));
-  const col = pointwise ? new Float32Array(0) : scratch("col", CK * rowsPerBlock * rowP, false);
+  // blocks of output rows (the flat (y0, y1) index: rows of O2 positions)
+  const R = O0 * O1, rowsPerBlock = Math.max(1, Math.min(R, Math.floor(BLOCK / (CK * O2))));
+  const col = pointwise ? new Float32Array(0) : scratch("col", CK * rowsPerBlock * O2, false);
+  // per tap of the innermost dim, the output range [a, b) whose input index
+  // y2 · stride + k2 · rd − lo is valid, where the lhs dilation is 1 (else the table)
+  const ws2 = g.ws[2], runs = new Int32Array(2 * K2), plain2 = g.ld[2] === 1;
+  for (let k2 = 0; k2 < K2; k2++) {
+    const base = k2 * g.rd[2] - g.lo[2];
+    const a = Math.min(O2, Math.max(0, Math.ceil(-base / ws2)));
+    runs[2 * k2] = a;
+    runs[2 * k2 + 1] = Math.max(a, Math.min(O2, Math.floor((I2 - 1 - base) / ws2) + 1));
+  }
   for (let n = 0; n < g.outN; n++) {
     for (let grp = 0; grp < g.G; grp++) {
       const img = imageOf(g, n, grp), c0 = chanOf(g, grp), oBase = grp * Og;
       const wv = w.subarray(oBase * CK);
       if (pointwise) {
-        sgemm(
-          false,
-          false,
-          Og,
-          P,
-          Cg,
-          1,
-          wv,
-          CK,
-          x.subarray((img * C + c0) * inSize),
-          P,
-          0,
-          out.subarray((n * O + oBase) * P),
-          P,
-        );
+        const xv = x.subarray((img * C + c0) * inSize);
+        sgemm(false, false, Og, P, Cg, 1, wv, CK, xv, P, 0, out.subarray((n * O + oBase) * P), P);
         continue;
       }
-      for (let ya = 0; ya < O0; ya += rowsPerBlock) {
-        const yb = Math.min(O0, ya + rowsPerBlock), pb = (yb - ya) * rowP;
+      for (let ra = 0; ra < R; ra += rowsPerBlock) {
+        const rb = Math.min(R, ra + rowsPerBlock), pb = (rb - ra) * O2;
         let q = 0;
         for (let c = 0; c < Cg; c++) {
           const src = (img * C + c0 + c) * inSize;
           for (let k0 = 0; k0 < K0; k0++) {
             for (let k1 = 0; k1 < K1; k1++) {
               for (let k2 = 0; k2 < K2; k2++) {
-                for (let y0 = ya; y0 < yb; y0++) {
-                  const i0 = t0[y0 * K0 + k0];
-                  if (i0 < 0) {
-                    col.fill(0, q, q + rowP);
-                    q += rowP;
+                const a2 = runs[2 * k2], b2 = runs[2 * k2 + 1];
+                const base2 = k2 * g.rd[2] - g.lo[2];
+                for (let r = ra; r < rb; r++, q += O2) {
+                  const y0 = (r / O1) | 0, y1 = r - y0 * O1;
+                  const i0 = t0[y0 * K0 + k0], i1 = t1[y1 * K1 + k1];
+                  if (i0 < 0 || i1 < 0) {
+                    col.fill(0, q, q + O2);
                     continue;
                   }
-                  for (let y1 = 0; y1 < O1; y1++) {
-                    const i1 = t1[y1 * K1 + k1];
-                    if (i1 < 0) {
-                      col.fill(0, q, q + O2);
-                      q += O2;
-                      continue;
+                  const s = src + (i0 * I1 + i1) * I2;
+                  if (plain2) {
+                    for (let y2 = 0; y2 < a2; y2++) col[q + y2] = 0;
+                    for (let y2 = a2, i = s + a2 * ws2 + base2; y2 < b2; y2++, i += ws2) {
+                      col[q + y2] = x[i];
                     }
-                    const s = src + (i0 * I1 + i1) * I2;
+                    for (let y2 = b2; y2 < O2; y2++) col[q + y2] = 0;
+                  } else {
                     for (let y2 = 0; y2 < O2; y2++) {
                       const i2 = t2[y2 * K2 + k2];
-                      col[q++] = i2 >= 0 ? x[s + i2] : 0;
+                      col[q + y2] = i2 >= 0 ? x[s + i2] : 0;
                     }
                   }
                 }
@@ -242,21 +241,8 @@ function convIm2col(sgemm: Sgemm, g: Geo, x: Float32Array, w: Float32Array, out:
             }
           }
         }
-        sgemm(
-          false,
-          false,
-          Og,
-          pb,
-          CK,
-          1,
-          wv,
-          CK,
-          col,
-          pb,
-          0,
-          out.subarray((n * O + oBase) * P + ya * rowP),
-          P,
-        );
+        const ov = out.subarray((n * O + oBase) * P + ra * O2);
+        sgemm(false, false, Og, pb, CK, 1, wv, CK, col, pb, 0, ov, P);
       }
     }
   }

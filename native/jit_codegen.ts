@@ -28,7 +28,7 @@ import { reduce_sum_p } from "../core/prims/reduce.ts";
 import { broadcast_in_dim_p, transpose_p } from "../core/prims/structural.ts";
 import { literalValue } from "../core/jit_graph.ts";
 import { type Fusion, type Group, MOVEMENT, type NEqn, type NVal, REDUCTIONS } from "./jit_plan.ts";
-import { type ChainOp, compileChain, scalarMath, WASM_PRIMS } from "./wasm_kernels.ts";
+import { type ChainOp, chainSupports, compileChain, scalarMath } from "./wasm_kernels.ts";
 import { SCALAR_MATH } from "./wasm_math.ts";
 
 /** Innermost loop length from which an eligible f32 chain runs as a Wasm kernel. */
@@ -301,7 +301,7 @@ export function generateLoop(f: Fusion, grp: Group): LoopKernel {
       const x = literalValue(e);
       const dt = v.aval.dtype;
       out = _num(dt === "f32" ? Math.fround(x) : dt === "bool" ? (x ? 1 : 0) : x);
-      lits.set(out, dt === "f32" ? Math.fround(x) : x);
+      lits.set(out, dt === "f32" ? Math.fround(x) : dt === "bool" ? (x ? 1 : 0) : x);
     } else if (MOVEMENT.has(e.prim)) {
       const x = e.inputs[0];
       const xa = _through(e, a, rank);
@@ -314,15 +314,21 @@ export function generateLoop(f: Fusion, grp: Group): LoopKernel {
       } else throw new NeedsBuffer(x);
     } else {
       const xs = e.inputs.map((x) => gen(x, a));
-      const allF32 = v.aval.dtype === "f32" && e.inputs.every((x) => x.aval.dtype === "f32");
-      if (!allF32 || !WASM_PRIMS.has(e.prim)) wasmOk = false;
+      const tIn = e.inputs.map((x) => x.aval.dtype as string), tOut = v.aval.dtype as string;
+      if (!chainSupports(e.prim, tIn, tOut)) wasmOk = false;
+      const allF32 = tOut === "f32" && tIn.every((d) => d === "f32");
       const ins = [...xs];
       if (e.prim === "logistic" && !exactAll) {
         xs.push(`t${tmp++}`);
         stmts.push({ name: xs[1], expr: `Math.exp(-Math.abs(${xs[0]}))`, round: false });
       }
       out = `t${tmp++}`;
-      chain.push({ name: out, prim: e.prim, ins });
+      chain.push({
+        name: out,
+        prim: e.prim,
+        ins,
+        types: allF32 ? undefined : { ins: tIn, out: tOut },
+      });
       const round = exactAll || f.exact.has(v);
       const expr = _expr(e, xs, false, exactAll);
       stmts.push({ name: out, expr, round: round && _expr(e, xs, true, exactAll) !== expr });

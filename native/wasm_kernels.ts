@@ -35,6 +35,48 @@ export interface ChainOp {
   readonly prim: string;
   /** Operand names: loads, earlier results or literals. */
   readonly ins: readonly string[];
+  /**
+   * The operands' dtypes and the result's, when a bool is involved (a bool is a lane mask
+   * inside a chain: comparisons make them, `select`, `and`/`or`/`xor`/`not` and `convert` read
+   * them); absent: all f32.
+   */
+  readonly types?: { readonly ins: readonly string[]; readonly out: string };
+}
+
+/** The f32 ↔ bool primitives a chain may contain, beside {@link WASM_PRIMS}' f32 ones. */
+const _CMP: Readonly<Record<string, number>> = {
+  eq: S.f32x4_eq,
+  ne: S.f32x4_ne,
+  lt: S.f32x4_lt,
+  le: S.f32x4_le,
+  gt: S.f32x4_gt,
+  ge: S.f32x4_ge,
+};
+
+/**
+ * Whether a chain can compute `prim` with these operand and result dtypes.
+ *
+ * @param prim the primitive
+ * @param ins the operands' dtypes
+ * @param out the result's dtype
+ * @returns whether {@link compileChain} emits it
+ * @example
+ * ```ts
+ * import { chainSupports } from "./wasm_kernels.ts";
+ * if (!chainSupports("gt", ["f32", "f32"], "bool")) throw new Error("comparisons are masks");
+ * if (chainSupports("add", ["i32", "i32"], "i32")) throw new Error("f32 only");
+ * ```
+ */
+export function chainSupports(prim: string, ins: readonly string[], out: string): boolean {
+  const all = (t: string) => ins.every((d) => d === t);
+  if (WASM_PRIMS.has(prim) && prim !== "convert") return out === "f32" && all("f32");
+  if (prim in _CMP || prim === "is_nan" || prim === "is_inf") return out === "bool" && all("f32");
+  if (["and", "or", "xor", "not"].includes(prim)) return out === "bool" && all("bool");
+  if (prim === "select") {
+    return out === "f32" && ins[0] === "bool" && ins[1] === "f32" && ins[2] === "f32";
+  }
+  if (prim === "convert") return (out === "f32" || out === "bool") && (all("f32") || all("bool"));
+  return false;
 }
 
 /** An f32 elementwise chain over blocks. */
@@ -161,10 +203,38 @@ const _view = (): Float32Array => {
 let _ids = 0;
 
 /** Emits one chain operation over four lanes; null when the primitive is not supported. */
-function _emitOp(v: VecBuilder, prim: string, xs: readonly Opd[]): Opd | null {
+function _emitOp(
+  v: VecBuilder,
+  prim: string,
+  xs: readonly Opd[],
+  types: ChainOp["types"],
+): Opd | null {
   const [a, b] = xs;
   const math = VECTOR_MATH[prim];
   if (math) return math(v, a);
+  if (prim in _CMP) return v.bin(_CMP[prim], a, b);
+  switch (prim) {
+    case "is_nan":
+      return v.bin(S.f32x4_ne, a, a);
+    case "is_inf":
+      return v.bin(S.f32x4_eq, v.un(S.f32x4_abs, a), { f: Infinity });
+    case "and":
+      return v.bin(S.and, a, b);
+    case "or":
+      return v.bin(S.or, a, b);
+    case "xor":
+      return v.bin(S.xor, a, b);
+    case "not":
+      return v.un(S.not, a);
+    case "select": // pred ? on_true : on_false
+      return v.sel(b, xs[2], a);
+    case "convert":
+      if (types && types.ins[0] === "bool" && types.out === "f32") return v.bin(S.and, a, { f: 1 });
+      if (types && types.ins[0] === "f32" && types.out === "bool") {
+        return v.bin(S.f32x4_ne, a, { f: 0 });
+      }
+      return a;
+  }
   switch (prim) {
     case "neg":
       return v.un(S.f32x4_neg, a);
@@ -226,7 +296,9 @@ function _emitOp(v: VecBuilder, prim: string, xs: readonly Opd[]): Opd | null {
  */
 export function compileChain(spec: ChainSpec): WasmChain | null {
   if (!wasmConfig.enabled || !simdAvailable()) return null;
-  if (spec.ops.some((o) => !WASM_PRIMS.has(o.prim))) return null;
+  const ok = (o: ChainOp) =>
+    o.types ? chainSupports(o.prim, o.types.ins, o.types.out) : WASM_PRIMS.has(o.prim);
+  if (!spec.ops.every(ok)) return null;
   const nv = spec.vec.length, ns = spec.scalars.length, no = spec.outs.length;
   const slots = nv + no;
   if (slots > MAX_SLOTS) return null;
@@ -254,15 +326,15 @@ export function compileChain(spec: ChainSpec): WasmChain | null {
     f.get(ptr[j]).get(i).op(O.i32_add).mem(S.load, 0);
     names.set(name, v.put());
   });
-  const opd = (s: string): Opd => {
+  const opd = (s: string, type = "f32"): Opd => {
     const n = names.get(s);
     if (n !== undefined) return n;
     const lit = spec.lits.get(s);
     if (lit === undefined) throw new Error(`internal: wasm chain has no operand ${s}`);
-    return { f: lit };
+    return type === "bool" ? { i: lit ? -1 : 0 } : { f: lit };
   };
   for (const o of spec.ops) {
-    const r = _emitOp(v, o.prim, o.ins.map(opd));
+    const r = _emitOp(v, o.prim, o.ins.map((x, k) => opd(x, o.types?.ins[k])), o.types);
     if (r === null) return null;
     names.set(o.name, r);
   }

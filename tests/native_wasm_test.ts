@@ -179,6 +179,13 @@ Deno.test("the vector math keeps Math's special values: ±0, ±∞, NaN, overflo
 
 const W2 = (x: Tensor) => np.tanh(x.mul(2).add(1)).mul(np.sigmoid(x)).sub(np.exp(x.mul(x).neg()));
 
+/** A chain with bool intermediates (lane masks in a Wasm kernel). */
+const MASKS = (a: Tensor, b: Tensor) => {
+  const m = np.logicalOr(np.logicalAnd(np.greater(a, 0), np.less(b, a)), np.isnan(a));
+  const k = np.logicalXor(np.logicalNot(np.isinf(b)), np.greaterEqual(a, b));
+  return np.where(m, a, b.mul(0.1)).add(k.astype("f32")).sub(np.where(k, np.exp(a), 1));
+};
+
 async function evalAll(
   f: (...xs: Tensor[]) => Tensor,
   data: { d: Float32Array; s: number[] }[],
@@ -213,6 +220,11 @@ Deno.test("fused Wasm loops give eager native evaluation's bits, and so do the J
         { d: host(4, rows), s: [rows, 1] },
       ],
     ],
+    // bools as lane masks: comparisons, where (select), logical ops, NaN/∞ tests, bool → f32
+    [
+      MASKS,
+      [{ d: x, s: [n] }, { d: host(9, n), s: [n] }],
+    ],
     [(a) => np.sigmoid(np.sqrt(np.abs(a))).div(np.minimum(a, 0.5).sub(7)), [{
       d: host(5, 4096),
       s: [64, 64],
@@ -236,7 +248,7 @@ Deno.test("fused Wasm loops give eager native evaluation's bits, and so do the J
   }
 });
 
-Deno.test("the fused W2 chain compiles to one Wasm kernel where SIMD128 is available, and to JavaScript with Wasm off", async () => {
+Deno.test("the fused W2 chain (and one with bool masks) compiles to one Wasm kernel where SIMD128 is available, and to JavaScript with Wasm off", async () => {
   const x = np.array(host(6, 1 << 12));
   const lowered = await onNative(() => Promise.resolve(jit(W2).lower(x)));
   const prev = wasmConfig.enabled;
@@ -251,6 +263,14 @@ Deno.test("the fused W2 chain compiles to one Wasm kernel where SIMD128 is avail
     assert(on.includes("tanh(") && on.includes("logistic(") && on.includes("exp("), on);
     assert(!off.includes("wasm ("), off);
     assert(off.includes("M.tanh(") && off.includes("M.exp("), off);
+    // bool intermediates stay inside the kernel as lane masks
+    wasmConfig.enabled = true;
+    const y = np.array(host(7, 1 << 12));
+    const masks = text(native.compileJaxpr!(
+      (await onNative(() => Promise.resolve(jit(MASKS).lower(x, y)))).jaxpr,
+    ));
+    assertEquals(masks.includes("wasm ("), simdAvailable(), masks);
+    assert(simdAvailable() === (masks.includes("select(") && masks.includes("xor(")), masks);
   } finally {
     wasmConfig.enabled = prev;
   }

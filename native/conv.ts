@@ -36,6 +36,7 @@ import { convOutputs } from "./conv_outputs.ts";
 import {
   chanOf,
   type ConvParamsLike,
+  copyRows,
   type Geo,
   geometry,
   imageOf,
@@ -329,7 +330,7 @@ function convTaps(sgemm: Sgemm, g: Geo, x: Float32Array, w: Float32Array, out: F
  * result is compacted into the output while it is in cache.
  */
 function convWide(sgemm: Sgemm, g: Geo, x: Float32Array, w: Float32Array, out: Float32Array) {
-  const { C, O, Cg, Og, K, P, Sp, kS, rd, outS, padS } = g;
+  const { C, O, Cg, Og, K, Sp, kS, rd, outS, padS } = g;
   const offs = new Int32Array(K);
   let t = 0;
   for (let k0 = 0; k0 < kS[0]; k0++) {
@@ -362,12 +363,9 @@ function convWide(sgemm: Sgemm, g: Geo, x: Float32Array, w: Float32Array, out: F
         sgemm(false, false, Og, nb, CK, 1, wv, CK, col, nb, 0, yw.subarray(cb), Lw);
       }
       for (let o = 0; o < Og; o++) {
-        let d = (n * O + oBase + o) * P;
         for (let y0 = 0; y0 < O0; y0++) {
-          for (let y1 = 0; y1 < O1; y1++, d += O2) {
-            const sh = o * Lw + (y0 * S1 + y1) * S2 - d;
-            for (let q = d, e = d + O2; q < e; q++) out[q] = yw[q + sh];
-          }
+          const d = ((n * O + oBase + o) * O0 + y0) * O1 * O2;
+          copyRows(yw, o * Lw + y0 * S1 * S2, S2, out, d, O2, O2, O1, O1, 0);
         }
       }
     }

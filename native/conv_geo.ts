@@ -217,10 +217,26 @@ export function padInput(
     q2a = Math.max(0, lo2);
     q2b = Math.min(S2, lo2 + I2);
   }
+  // unit lhs dilation in the two inner dims: per plane, one block of consecutive rows
+  let q1a = 0, q1b = -1;
+  if (g.ld[1] === 1 && q2b >= 0) {
+    q1a = Math.max(0, g.lo[1]);
+    q1b = Math.min(S1, g.lo[1] + I1);
+  }
   for (let n = 0; n < N; n++) {
     for (let c = 0; c < C; c++) {
       const src = (n * C + c) * inSize;
       const dst = (channelsFirst ? c * N + n : n * C + c) * Sp;
+      if (q1b >= 0) {
+        for (let q0 = 0; q0 < S0; q0++) {
+          const i0 = m0[q0];
+          if (i0 < 0 || q1b <= q1a || q2b <= q2a) continue;
+          const s = src + (i0 * I1 + q1a - g.lo[1]) * I2 + q2a - lo2;
+          const d = dst + (q0 * S1 + q1a) * S2 + q2a;
+          copyRows(x, s, I2, out, d, S2, q2b - q2a, q1b - q1a, q1b - q1a, 0);
+        }
+        continue;
+      }
       for (let q0 = 0; q0 < S0; q0++) {
         const i0 = m0[q0];
         if (i0 < 0) continue;
@@ -263,3 +279,47 @@ export function padInput(
  */
 export const wide = (g: Geo, a0: number, a1: number, a2: number): number =>
   (a0 * g.padS[1] + a1) * g.padS[2] + a2;
+
+/**
+ * Copies `rows` runs of `len` elements from `src` (row stride `ss`) to `dst` (row stride `ds`);
+ * after every `group` rows the destination skips `skip` more rows (the gaps of a widened grid).
+ * A small function, so that the engine optimizes it after a few calls of a lowering.
+ *
+ * @param src the source
+ * @param s the first source row's offset
+ * @param ss the source's row stride
+ * @param dst the destination
+ * @param d the first destination row's offset
+ * @param ds the destination's row stride
+ * @param len elements per row
+ * @param rows rows to copy
+ * @param group rows between the destination's skips
+ * @param skip destination rows skipped after each group
+ * @example
+ * ```ts
+ * import { copyRows } from "./conv_geo.ts";
+ * const dst = new Float32Array(6);
+ * copyRows(new Float32Array([1, 2, 3, 4]), 0, 2, dst, 0, 3, 2, 2, 1, 0);
+ * if (dst.join() !== "1,2,0,3,4,0") throw new Error(`got ${dst}`);
+ * ```
+ */
+export function copyRows(
+  src: Float32Array,
+  s: number,
+  ss: number,
+  dst: Float32Array,
+  d: number,
+  ds: number,
+  len: number,
+  rows: number,
+  group: number,
+  skip: number,
+): void {
+  for (let r = 0, k = 0; r < rows; r++, s += ss, d += ds) {
+    for (let j = 0; j < len; j++) dst[d + j] = src[s + j];
+    if (++k === group) {
+      k = 0;
+      d += skip * ds;
+    }
+  }
+}

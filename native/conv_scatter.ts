@@ -16,7 +16,7 @@
  * @module
  */
 import type { Sgemm } from "./blas.ts";
-import { chanOf, type Geo, imageOf } from "./conv_geo.ts";
+import { chanOf, copyRows, type Geo, imageOf } from "./conv_geo.ts";
 import { scratchF32 as scratch } from "./kernels.ts";
 
 /** Elements of one block of products (1 MiB of f32, the L2 of one core). */
@@ -119,14 +119,7 @@ function convScatterTaps(
     for (let grp = 0; grp < g.G; grp++) {
       const xImg = (imageOf(g, n, grp) * C + chanOf(g, grp)) * Ipos, oBase = grp * Og;
       // widen the rows: the gaps stay zero between calls
-      for (let c = 0; c < Cg && !inPlace; c++) {
-        for (let i0 = 0; i0 < I0; i0++) {
-          for (let i1 = 0; i1 < I1; i1++) {
-            const s = xImg + c * Ipos + (i0 * I1 + i1) * I2, d = c * Xs + (i0 * E1 + i1) * E2;
-            for (let i2 = 0; i2 < I2; i2++) xw[d + i2] = x[s + i2];
-          }
-        }
-      }
+      if (!inPlace) copyRows(x, xImg, I2, xw, 0, E2, I2, Cg * I0 * I1, I1, E1 - I1);
       const cBase = direct ? (n * O + oBase) * P : 0;
       if (!direct) ext.fill(0);
       const xv = inPlace ? x.subarray(xImg) : xw;
@@ -150,13 +143,10 @@ function convScatterTaps(
       if (direct) continue;
       // crop the region to the output
       for (let o = 0; o < Og; o++) {
-        const ob = (n * O + oBase + o) * P, eb = o * Eimg;
         for (let y0 = 0; y0 < O0; y0++) {
-          for (let y1 = 0; y1 < O1; y1++) {
-            const s = eb + ((y0 - eMin[0]) * E1 + y1 - eMin[1]) * E2 - eMin[2];
-            const d = ob + (y0 * O1 + y1) * O2;
-            for (let y2 = 0; y2 < O2; y2++) out[d + y2] = ext[s + y2];
-          }
+          const s = o * Eimg + ((y0 - eMin[0]) * E1 - eMin[1]) * E2 - eMin[2];
+          const d = ((n * O + oBase + o) * O0 + y0) * O1 * O2;
+          copyRows(ext, s, E2, out, d, O2, O2, O1, O1, 0);
         }
       }
     }

@@ -6,10 +6,17 @@
 import { assert, assertAllClose, assertEquals } from "@std/assert";
 import { jit, np, random, type Tensor } from "../mod.ts";
 import { setBackend } from "../core/backend.ts";
-import { genericKernelsEnabled, hoistLiterals, setGenericKernels } from "../gpu/kernels/common.ts";
-import type { WebGpuBackend } from "../gpu/backend.ts";
+import {
+  genericKernelsEnabled,
+  hoistLiterals,
+  setGenericKernels,
+  udivMagic,
+} from "../gpu/kernels/common.ts";
+import type { WebGpuArray, WebGpuBackend } from "../gpu/backend.ts";
+import { lanewisePlan } from "../gpu/kernels/elementwise.ts";
+import { activeProfile } from "../gpu/target.ts";
 import { canonicalNames } from "../gpu/jit/kernels.ts";
-import { gpu, HAS_GPU } from "./gpu_helpers_test.ts";
+import { gpu, HAS_GPU, rng } from "./gpu_helpers_test.ts";
 
 const ignore = !HAS_GPU;
 
@@ -28,16 +35,27 @@ Deno.test("hoistLiterals moves main's size literals into the uniform and keeps t
     "",
   ].join("\n");
   const { wgsl, params } = hoistLiterals(src, 1);
-  assertEquals(params, [64, 35, 7, 5, 6, 7, 8]);
-  assert(wgsl.startsWith("@group(0) @binding(1) var<uniform> _P: array<vec4u, 2>;\n"), wgsl);
+  // the division first (its divisor, multiplier and shift), then the other literals in order
+  const { m, s: sh } = udivMagic(7);
+  assertEquals(params, [7, m, sh, 64, 35, 5, 6, 7, 8]);
+  assert(wgsl.startsWith("@group(0) @binding(1) var<uniform> _P: array<vec4u, 3>;\n"), wgsl);
+  assert(wgsl.includes("fn _udiv(") && wgsl.includes("fn _umod("), wgsl);
   // outside main: untouched
   assert(wgsl.includes("return x * 3u;") && wgsl.includes("@workgroup_size(64)"), wgsl);
   assert(wgsl.includes("array<f32, 64>"), wgsl);
   // inside: 0u, 1u, hex literals and type names stay
-  assert(wgsl.includes("let i = wid.x * _P[0].x + lid;"), wgsl);
-  assert(wgsl.includes("if (i >= _P[0].y)"), wgsl);
-  assert(wgsl.includes("(i % _P[0].z) * 1u + 0u"), wgsl);
-  assert(wgsl.includes("0x7f800000u") && wgsl.includes("vec4u(_P[0].w, _P[1].x"), wgsl);
+  assert(wgsl.includes("let i = wid.x * _P[0].w + lid;"), wgsl);
+  assert(wgsl.includes("if (i >= _P[1].x)"), wgsl);
+  assert(wgsl.includes("(_umod(i, _P[0].x, _P[0].y, _P[0].z)) * 1u + 0u"), wgsl);
+  assert(wgsl.includes("0x7f800000u") && wgsl.includes("vec4u(_P[1].y, _P[1].z"), wgsl);
+  // a dividend that something binds tighter to keeps a plain division (by the uniform)
+  const tight = hoistLiterals("\nfn main() { let a = 3u * i / 5u; let b = -j % 6u; }", 0);
+  assert(!tight.wgsl.includes("_udiv("), tight.wgsl);
+  assert(tight.wgsl.includes("_P[0].x * i / _P[0].y; let b = -j % _P[0].z;"), tight.wgsl);
+  // an indexed, called or parenthesised dividend is divided by the helper
+  const ops = hoistLiterals("\nfn main() { let a = f(i)[2u] / 5u + (i + j) % 6u; }", 0);
+  assert(ops.wgsl.includes("_udiv(f(i)[_P[1].y], _P[0].x, _P[0].y)"), ops.wgsl);
+  assert(ops.wgsl.includes("_umod((i + j), _P[0].z, _P[0].w, _P[1].x)"), ops.wgsl);
   // nothing to hoist: the source is returned as is
   const plain = "@compute @workgroup_size(8)\nfn main() { let a = 1u; }";
   assertEquals(hoistLiterals(plain, 0), { wgsl: plain, params: [] });
@@ -127,4 +145,56 @@ Deno.test("canonicalNames renumbers leaf names one-to-one in order of first appe
     "var<storage> x0: array<f32>;\nvar<storage> x1v: array<vec4<f32>>;\n" +
       "fn main() { let a = x0[0u] + x1v[1u].x + x2[2u] + f(0x12u, x0[3u]); }",
   );
+});
+
+Deno.test({
+  name: "texture-staged operands are addressed right over several rows and layers",
+  ignore: ignore || !activeProfile().textureStaging,
+  fn: async () => {
+    const g = await gpu();
+    // small texture limits force several layers: 656 · 656 · 2 texels are 2 layers of 656 rows
+    // of 656 texels (f32(1/656) is below 1/656: without its correction the quotient of 656 by
+    // 656 would be 0), 11264 texels 11 layers of 64 rows of 16 texels
+    for (const [texels, side] of [[656 * 656 * 2, 656], [11264, 64]]) {
+      const n = texels * 4;
+      const caps = { maxTextureDimension2D: side, maxTextureArrayLayers: 256 };
+      const plan = lanewisePlan(["f32", "f32"], "f32", n, ([a, b]) => `(${a} - 2.0 * ${b})`, caps);
+      assert(plan.textures?.length === 2 && plan.textures[0].layers > 1, "staged in layers");
+      const xs = Float32Array.from({ length: n }, (_, k) => k % 1000);
+      const ys = Float32Array.from({ length: n }, (_, k) => (k * 7) % 501);
+      const a = g.upload(xs, { shape: [n], dtype: "f32" }) as WebGpuArray;
+      const b = g.upload(ys, { shape: [n], dtype: "f32" }) as WebGpuArray;
+      const o = g.runtime.acquire(n * 4);
+      g.runtime.run(plan, [a.buffer, b.buffer], [o], "test");
+      const got = new Float32Array(await g.runtime.read(o, n * 4));
+      const bad = got.findIndex((v, k) => v !== xs[k] - 2 * ys[k]);
+      assertEquals(bad, -1, `texels ${texels}: element ${bad} is ${got[bad]}`);
+      g.runtime.release(o);
+    }
+  },
+});
+
+Deno.test("the division helpers of generic kernels divide every u32 exactly", () => {
+  // a JS port of the WGSL (_mulhi from 16-bit halves, then _udiv), against exact division
+  const mulhi = (a: number, b: number) => {
+    const a0 = a & 0xffff, a1 = a >>> 16, b0 = b & 0xffff, b1 = b >>> 16;
+    const p01 = a0 * b1, p10 = a1 * b0;
+    const mid = ((a0 * b0) >>> 16) + (p01 & 0xffff) + (p10 & 0xffff);
+    return (a1 * b1 + (p01 >>> 16) + (p10 >>> 16) + (mid >>> 16)) >>> 0;
+  };
+  const udiv = (x: number, d: number) => {
+    const { m, s } = udivMagic(d);
+    const t = mulhi(m, x);
+    return ((t + (((x - t) >>> 0) >>> 1)) >>> 0) >>> s;
+  };
+  const r = rng(7);
+  const ds = [2, 3, 5, 7, 49, 196, 656, 65535, 65536, 65537, 2 ** 31 - 1, 2 ** 31, 2 ** 32 - 1];
+  for (let k = 0; k < 300; k++) ds.push(2 + Math.floor(r() * 5000), 2 + Math.floor(r() * 2 ** 31));
+  for (const d of ds) {
+    const xs = [0, 1, d - 1, d, (d + 1) >>> 0, 2 ** 32 - 1, 2 ** 31, (2 ** 32 - d) >>> 0];
+    for (let k = 0; k < 50; k++) xs.push(Math.floor(r() * 2 ** 32));
+    for (const x of xs) {
+      if (udiv(x, d) !== Math.floor(x / d)) throw new Error(`${x} / ${d}: ${udiv(x, d)}`);
+    }
+  }
 });

@@ -15,6 +15,7 @@ import {
   ELEMENTWISE_WG,
   foldGrid,
   genericKernelsEnabled,
+  genericPays,
   hoistLiterals,
   type Plan,
   stagingFor,
@@ -233,6 +234,7 @@ function _ewVec4(c: CodegenCtx, grp: Group): Op[] | null {
     _label(grp),
     res,
     "q",
+    grp.size,
   );
   return [...copies, kernel];
 }
@@ -247,7 +249,7 @@ function _ewScalar(c: CodegenCtx, grp: Group): DispatchOp {
     `${names[j]}[${outIndex(c, k, v, "i")}] = ${s.gen(v, { shape: v.aval.shape, lin: "i" })};`
   );
   const { text, res } = declare([...leafDecls(c, k), ..._outDecls(c, grp, names)], k.usesStep);
-  return _seqKernel(text, k, grp.size, [...s.lines, ...stores], _label(grp), res, "i");
+  return _seqKernel(text, k, grp.size, [...s.lines, ...stores], _label(grp), res, "i", grp.size);
 }
 
 const _WG = 256;
@@ -333,6 +335,8 @@ function _reduce(c: CodegenCtx, grp: Group): Op[] {
       ],
       _label(grp),
       res,
+      "o",
+      outs * R,
     )];
   }
   const C = Math.min(Math.ceil(R / _CHUNK), 256);
@@ -388,7 +392,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
     grid: grid.dispatch,
     bindings: res,
     fused: true,
-  });
+  }, x.aval.size);
   if (C === 1) return [first];
   // Pass 2 reduces each output's C partials in order, then applies the epilogue.
   const k2 = new KernelCtx(groupInfo(c, grp));
@@ -412,6 +416,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
       ],
       _label(grp),
       d2.res,
+      "o",
+      outs * C,
     ),
   ];
 }
@@ -425,6 +431,7 @@ function _seqKernel(
   label: string,
   res: Res[],
   index = "o",
+  work = outs,
 ): DispatchOp {
   const wg = ELEMENTWISE_WG;
   const grid = foldGrid(Math.ceil(outs / wg));
@@ -444,7 +451,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
     grid: grid.dispatch,
     bindings: res,
     fused: true,
-  });
+  }, work);
 }
 
 /**
@@ -452,8 +459,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
  * `_P` uniform bound last (see `genericKernel` in `kernels/common.ts`), so that the groups of
  * layers that differ only in shape share one pipeline.
  */
-function _generic(op: DispatchOp): DispatchOp {
-  if (!genericKernelsEnabled()) return op;
+function _generic(op: DispatchOp, work: number): DispatchOp {
+  if (!genericKernelsEnabled() || !genericPays(op.wgsl, work)) return op;
   const { wgsl, params } = hoistLiterals(op.wgsl, op.bindings.length);
   if (!params.length) return op;
   return { ...op, wgsl, bindings: [...op.bindings, { kind: "params", words: params }] };

@@ -339,21 +339,39 @@ export function stagingFor(
   const prof = activeProfile();
   if (!prof.textureStaging || !limits || texels < prof.stageMinTexels) return null;
   const shape = texelShape(texels, limits);
-  if (!shape) return null;
+  // the loads' quotients (rows, layers) must stay below 2^22 (see _quotient)
+  if (!shape || shape.H * shape.L >= 2 ** 22) return null;
   const t = storageType(dtype) as keyof typeof TEXEL_FORMAT;
   const { W, H, L } = shape;
   return {
     spec: { width: W, height: H, layers: L, format: TEXEL_FORMAT[t] },
     bytesPerRow: W * 16,
     wgslType: `texture_2d_array<${t}>`,
-    // The texture's shape stays literal in generic kernels (`u32(n)`, which genericKernel
-    // leaves alone): dividing by a uniform costs llvmpipe a scalar division per lane, ~30% of
-    // W2's running time.
-    load: (name, q) =>
-      `textureLoad(${name}, vec2u(${q} % u32(${W}), (${q} / u32(${W})) % u32(${H})), ${q} / u32(${
-        W * H
-      }), 0)`,
+    // No integer division: llvmpipe divides by a non-literal (the uniform that generic kernels
+    // read sizes from) one lane at a time, ~30% of W2's running time. See _quotient.
+    load: (name, q) => {
+      const rows = _quotient(q, W);
+      if (L === 1) return `textureLoad(${name}, vec2u(${q} - ${rows} * ${u(W)}, ${rows}), 0u, 0)`;
+      const layer = _quotient(rows, H);
+      return `textureLoad(${name}, vec2u(${q} - ${rows} * ${u(W)}, ${rows} - ${layer} * ${
+        u(H)
+      }), ${layer}, 0)`;
+    },
   };
+}
+
+/**
+ * WGSL for `x / d` (u32, `x` an expression free of side effects, `x / d` < 2^22) without an
+ * integer division: the quotient in f32 by the reciprocal, then corrected by one either way
+ * (the f32 estimate is within 0.1 of the true quotient below 2^22). Its literals are sizes
+ * like any other, so generic kernels read them from their uniform.
+ */
+function _quotient(x: string, d: number): string {
+  const bits = new Uint32Array(new Float32Array([1 / d]).buffer)[0];
+  const r = `u32(f32(${x}) * bitcast<f32>(${u(bits)}))`;
+  return `(${r} - select(0u, 1u, ${r} * ${u(d)} > ${x}) + select(0u, 1u, (${r} + 1u) * ${
+    u(d)
+  } <= ${x}))`;
 }
 
 /** The workgroup size of one-thread-per-element kernels. */
@@ -479,29 +497,167 @@ export function hoistLiterals(
   const at = wgsl.indexOf("\nfn main(");
   if (at < 0) return { wgsl, params: [] };
   const params: number[] = [];
-  const body = wgsl.slice(at).replace(_LITERAL, (m: string, digits: string) => {
-    const n = Number(digits);
-    if (n <= 1) return m;
+  const slot = (n: number) => {
     const k = params.push(n) - 1;
     return `_P[${k >> 2}].${"xyzw"[k & 3]}`;
+  };
+  const divided = _fastDivisions(wgsl.slice(at), slot);
+  const body = divided.body.replace(_LITERAL, (m: string, digits: string) => {
+    const n = Number(digits);
+    return n <= 1 ? m : slot(n);
   });
   if (!params.length) return { wgsl, params };
   const decl = `@group(0) @binding(${binding}) var<uniform> _P: array<vec4u, ${
     Math.ceil(params.length / 4)
   }>;`;
-  return { wgsl: `${decl}\n${wgsl.slice(0, at)}${body}`, params };
+  const helpers = divided.used ? `${_UDIV}\n` : "";
+  return { wgsl: `${decl}\n${helpers}${wgsl.slice(0, at)}${body}`, params };
+}
+
+/**
+ * u32 division by a divisor `d` ≥ 2 known when the kernel is bound, without a division
+ * instruction (llvmpipe divides by a non-literal one lane at a time, several times slower than
+ * the rest of an index computation): Granlund and Montgomery's multiply-high with
+ * `m = floor(2^32 (2^l - d) / d) + 1`, `l = ceil(log2 d)`, exact for every u32 `x`
+ * ("Division by invariant integers using multiplication", PLDI 1994, §4).
+ */
+const _UDIV = `fn _mulhi(a: u32, b: u32) -> u32 {
+  let a0 = a & 0xffffu; let a1 = a >> 16u; let b0 = b & 0xffffu; let b1 = b >> 16u;
+  let p01 = a0 * b1; let p10 = a1 * b0;
+  let mid = ((a0 * b0) >> 16u) + (p01 & 0xffffu) + (p10 & 0xffffu);
+  return a1 * b1 + (p01 >> 16u) + (p10 >> 16u) + (mid >> 16u);
+}
+fn _udiv(x: u32, m: u32, s: u32) -> u32 { let t = _mulhi(m, x); return (t + ((x - t) >> 1u)) >> s; }
+fn _umod(x: u32, d: u32, m: u32, s: u32) -> u32 { return x - _udiv(x, m, s) * d; }`;
+
+/**
+ * The multiplier and shift of the division helpers generic kernels call (`_udiv`): for every
+ * u32 `x`, `x / d = (t + ((x - t) >> 1)) >> s` with `t` the high word of `m · x`.
+ *
+ * @param d The divisor (an integer ≥ 2 and < 2^32).
+ * @returns The multiplier `m` (a u32) and the shift `s`.
+ */
+export function udivMagic(d: number): { m: number; s: number } {
+  let l = 0;
+  while (2 ** l < d) l++;
+  const m = Number(((1n << 32n) * ((1n << BigInt(l)) - BigInt(d))) / BigInt(d)) + 1;
+  return { m: m >>> 0, s: l - 1 };
+}
+
+/** Characters before a dividend that bind tighter than (or as tight as) `/` and `%`. */
+const _TIGHT = new Set(["*", "/", "%", "-", "~", "!", ".", "&", "|", "^"]);
+
+/**
+ * Rewrites `x / N` and `x % N` (N ≥ 2 a u32 literal) of a `main` body into {@link _UDIV}
+ * calls reading the divisor's multiplier and shift from slots, where the dividend `x` is an
+ * identifier, an indexed or called one, or a parenthesised group, and nothing before it binds
+ * tighter; other divisions are left for the plain hoisting (a division by a uniform).
+ */
+function _fastDivisions(
+  body: string,
+  slot: (n: number) => string,
+): { body: string; used: boolean } {
+  const re = /\s*([/%])\s*(\d+)u\b/g;
+  let out = "", from = 0, used = false;
+  for (let m = re.exec(body); m; m = re.exec(body)) {
+    const d = Number(m[2]);
+    const end = m.index; // the dividend ends here
+    const start = _operandStart(body, end);
+    if (d <= 1 || start < from) continue;
+    let b = start - 1;
+    while (b >= 0 && body[b] === " ") b--;
+    if (b >= 0 && _TIGHT.has(body[b])) continue;
+    const x = body.slice(start, end);
+    const { m: mul, s } = udivMagic(d);
+    const call = m[1] === "/"
+      ? `_udiv(${x}, ${slot(mul)}, ${slot(s)})`
+      : `_umod(${x}, ${slot(d)}, ${slot(mul)}, ${slot(s)})`;
+    out += body.slice(from, start) + call;
+    from = m.index + m[0].length;
+    used = true;
+  }
+  return { body: out + body.slice(from), used };
+}
+
+/** Where the operand ending at `end` starts (an identifier, `a[…]`, `f(…)`, `(…)`), or -1. */
+function _operandStart(src: string, end: number): number {
+  let k = end - 1;
+  for (;;) {
+    const c = src[k];
+    if (c === ")" || c === "]") {
+      const open = c === ")" ? "(" : "[";
+      let depth = 0;
+      for (; k >= 0; k--) {
+        if (src[k] === c) depth++;
+        else if (src[k] === open && --depth === 0) break;
+      }
+      if (k < 0) return -1;
+      k--;
+      // the callee, or the indexed value (a name, a call, an indexed value)
+      if (k >= 0 && (/\w/.test(src[k]) || (c === "]" && (src[k] === ")" || src[k] === "]")))) {
+        continue;
+      }
+      return k + 1;
+    }
+    if (!/\w/.test(c ?? "")) return -1;
+    while (k >= 0 && /[\w.]/.test(src[k])) k--;
+    if (src[k] === "]") continue; // a member of an indexed value: a[i].x
+    const word = src.slice(k + 1, end);
+    return /^[A-Za-z_]/.test(word) ? k + 1 : -1;
+  }
+}
+
+/**
+ * Kernels doing at least this many element visits (invocations, times loop trips; the
+ * `DENAX_GENERIC_MAX_WORK` environment variable overrides it) whose index
+ * arithmetic divides stay specialised: a generic division costs ~15 instructions where a
+ * literal one costs ~4, and the literals let the compiler fold and share index computations
+ * (llvmpipe ran DenseNet's pooling gradients 10x slower generic). Below it, the ~10-25 ms of
+ * compiling another pipeline outweighs the running time (see `bench/compile_bench.ts`).
+ */
+export const GENERIC_MAX_WORK: number = 2 ** 16;
+
+let _maxWorkCache: number | undefined;
+
+function _maxWork(): number {
+  let v: string | undefined;
+  try {
+    v = Deno.env.get("DENAX_GENERIC_MAX_WORK");
+  } catch { /* no env permission: the default */ }
+  const n = Number(v ?? NaN);
+  return Number.isFinite(n) && n >= 0 ? n : GENERIC_MAX_WORK;
+}
+
+/**
+ * Whether making a kernel generic pays: its work is under {@link GENERIC_MAX_WORK}, or its
+ * `main` divides by no size (same-shape elementwise kernels: the uniform costs nothing).
+ *
+ * @param wgsl The kernel's source.
+ * @param work Element visits of one dispatch.
+ * @returns Whether to make it generic.
+ */
+export function genericPays(wgsl: string, work: number): boolean {
+  if (work < (_maxWorkCache ??= _maxWork())) return true;
+  const at = wgsl.indexOf("\nfn main(");
+  for (const m of wgsl.slice(Math.max(at, 0)).matchAll(/[/%]\s*(\d+)u\b/g)) {
+    if (Number(m[1]) > 1) return false;
+  }
+  return true;
 }
 
 /**
  * The shape-generic form of a kernel: its `main`'s size literals read from a uniform (see
  * {@link hoistLiterals}), the kernel's {@link Kernel.params}. Unchanged when generic kernels
- * are off ({@link genericKernelsEnabled}), when it has params already or nothing to hoist.
+ * are off ({@link genericKernelsEnabled}), when it has params already or nothing to hoist, and
+ * when it does not pay ({@link genericPays}, its work taken as its invocations).
  *
  * @param k The kernel.
  * @returns The generic kernel.
  */
 export function genericKernel(k: Kernel): Kernel {
   if (k.params || !genericKernelsEnabled()) return k;
+  const [x, y, z] = k.dispatch, [a, b, c] = k.workgroupSize;
+  if (!genericPays(k.wgsl, x * y * z * a * b * c)) return k;
   const { wgsl, params } = hoistLiterals(k.wgsl, k.bindings.length);
   return params.length ? { ...k, wgsl, params } : k;
 }

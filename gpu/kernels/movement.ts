@@ -1,8 +1,9 @@
 /**
  * Data-movement kernels: broadcast_in_dim, transpose, slice, rev, pad, concatenate and iota.
- * Each is one invocation per output element that decodes its output index (shapes baked in as
- * constants) and computes where to read from; reshape, bitcast and stop_gradient are plain
- * buffer copies (see `copyPlan`).
+ * Each is one invocation per output element that decodes its output index and computes where to
+ * read from (shapes written as literals, which the lowering table moves into a uniform: see
+ * `genericKernel` in `common.ts`); reshape, bitcast and stop_gradient are plain buffer copies
+ * (see `copyPlan`).
  *
  * @module
  */

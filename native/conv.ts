@@ -331,36 +331,57 @@ function convTaps(sgemm: Sgemm, g: Geo, x: Float32Array, w: Float32Array, out: F
  */
 function convWide(sgemm: Sgemm, g: Geo, x: Float32Array, w: Float32Array, out: Float32Array) {
   const { C, O, Cg, Og, K, Sp, kS, rd, outS, padS } = g;
-  const offs = new Int32Array(K);
+  // the innermost kernel dim's taps are patch rows (copies shifted by k2 · rd2); the other taps
+  // are offsets into those rows, one GEMM each, accumulating (W4's conv2: 5 × fewer copies)
+  // (a short contraction, C/g · KF < 16, is slower than the copies it saves)
+  const KF = Cg * kS[2] >= 16 ? kS[2] : K, T = K / KF, CK = Cg * KF;
+  const outer = new Int32Array(T), inner = new Int32Array(KF);
   let t = 0;
   for (let k0 = 0; k0 < kS[0]; k0++) {
     for (let k1 = 0; k1 < kS[1]; k1++) {
-      for (let k2 = 0; k2 < kS[2]; k2++) offs[t++] = wide(g, k0 * rd[0], k1 * rd[1], k2 * rd[2]);
+      for (let k2 = 0; k2 < kS[2]; k2++, t++) {
+        const off = wide(g, k0 * rd[0], k1 * rd[1], k2 * rd[2]);
+        if (t % KF === 0) outer[t / KF] = off;
+        if (t < KF) inner[t] = off;
+      }
+    }
+  }
+  // the kernel as [T, O, C/g · KF]
+  const wt = scratch("wideW", O * Cg * K, false);
+  for (let o = 0, s = 0; o < O; o++) {
+    for (let c = 0; c < Cg; c++) {
+      for (let t = 0; t < T; t++) {
+        const d = (t * O + o) * CK + c * KF;
+        for (let k = 0; k < KF; k++) wt[d + k] = w[s++];
+      }
     }
   }
   const [O0, O1, O2] = outS, S1 = padS[1], S2 = padS[2];
-  const Lw = wide(g, O0 - 1, O1 - 1, O2 - 1) + 1, CK = Cg * K;
+  const Lw = wide(g, O0 - 1, O1 - 1, O2 - 1) + 1, span = outer[T - 1];
   // unpadded and undilated, the input is its own padded grid (the last run ends at its end)
   const plain = [0, 1, 2].every((d) => g.lo[d] === 0 && g.hi[d] === 0 && g.ld[d] === 1);
-  const xp = plain ? x : padInput(x, g, false, offs[K - 1] + Lw);
+  const xp = plain ? x : padInput(x, g, false, inner[KF - 1] + span + Lw);
   const yw = scratch("wide", Og * Lw, false);
   // a block of patch rows fills about 1 MiB (the L2 of one core)
-  const nb0 = Math.max(64, Math.min(Lw, Math.floor(262144 / CK)));
-  const col = scratch("col", CK * nb0, false);
+  const nb0 = Math.max(64, Math.min(Lw, Math.floor(262144 / CK) - span));
+  const col = scratch("col", CK * (nb0 + span), false);
   for (let n = 0; n < g.outN; n++) {
     for (let grp = 0; grp < g.G; grp++) {
       const src = (imageOf(g, n, grp) * C + chanOf(g, grp)) * Sp, oBase = grp * Og;
       for (let cb = 0; cb < Lw; cb += nb0) {
-        const nb = Math.min(nb0, Lw - cb);
+        const nb = Math.min(nb0, Lw - cb), len = nb + span;
         for (let c = 0, r = 0; c < Cg; c++) {
           const base = src + c * Sp + cb;
-          for (let k = 0; k < K; k++, r += nb) {
-            const s = base + offs[k];
-            col.set(xp.subarray(s, s + nb), r);
+          for (let k = 0; k < KF; k++, r += len) {
+            const s = base + inner[k];
+            col.set(xp.subarray(s, s + len), r);
           }
         }
-        const wv = w.subarray(oBase * CK);
-        sgemm(false, false, Og, nb, CK, 1, wv, CK, col, nb, 0, yw.subarray(cb), Lw);
+        for (let t = 0; t < T; t++) {
+          const wv = wt.subarray((t * O + oBase) * CK);
+          const cv = col.subarray(outer[t]);
+          sgemm(false, false, Og, nb, CK, 1, wv, CK, cv, len, t ? 1 : 0, yw.subarray(cb), Lw);
+        }
       }
       for (let o = 0; o < Og; o++) {
         for (let y0 = 0; y0 < O0; y0++) {

@@ -59,6 +59,8 @@ const CASES: readonly Case[] = [
   { name: "batch groups", x: [4, 3, 5, 5], w: [6, 3, 2, 2], opts: { batchGroupCount: 2 } },
   { name: "1-D, stride 3", x: [3, 5, 17], w: [4, 5, 4], opts: { windowStrides: [3] } },
   { name: "one output channel, one input channel", x: [3, 1, 8, 8], w: [1, 1, 5, 5], opts: {} },
+  // 40 features: five column tiles of 8 (the workgroup takes 8 along features)
+  { name: "forty output channels", x: [1, 3, 5, 6], w: [40, 3, 3, 3], opts: {} },
   // kernel gradients with a 10-wide cotangent as the kernel: over 5 output columns (sliding
   // multiply), over 3 (plain multiply)
   { name: "long rows", x: [2, 5, 6, 14], w: [4, 5, 3, 5], opts: { padding: [[1, 1], [0, 0]] } },

@@ -520,7 +520,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
 function _slideTiles(g: _Geo): ConvTextureTiles {
   const TM = Math.ceil(g.OW / Math.ceil(g.OW / _SLIDE_TM));
   const TN = g.Og <= 16 ? 4 : 8;
-  const WX = Math.max(4, Math.min(8, Math.ceil(g.Og / TN)));
+  const WX = Math.ceil(g.Og / TN) <= 4 ? 4 : 8;
   return { TM, TN, WX, WY: 64 / WX };
 }
 

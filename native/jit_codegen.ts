@@ -28,7 +28,7 @@ import { reduce_sum_p } from "../core/prims/reduce.ts";
 import { broadcast_in_dim_p, transpose_p } from "../core/prims/structural.ts";
 import { literalValue } from "../core/jit_graph.ts";
 import { type Fusion, type Group, MOVEMENT, type NEqn, type NVal, REDUCTIONS } from "./jit_plan.ts";
-import { type ChainOp, chainSupports, compileChain, scalarMath } from "./wasm_kernels.ts";
+import { BLOCK, type ChainOp, chainSupports, compileChain, scalarMath } from "./wasm_kernels.ts";
 import { SCALAR_MATH } from "./wasm_math.ts";
 
 /** Innermost loop length from which an eligible f32 chain runs as a Wasm kernel. */
@@ -556,6 +556,50 @@ function _wasmLoop(
   const at = (lin: number[], o: number) => lin[0] + (ko > 0 ? o * lin[ko] : 0);
   const rows = nd === 2 ? dims[0].n : 1, n = dims[nd - 1].n;
   const vOff = vec.map(() => 0), sVal = sca.map(() => 0), oOff = stores.map(() => 0);
+  // short rows: several per block, packed by the caller (one kernel call per block); a
+  // per-row value becomes a vector slot filled row by row
+  const rowWise = (l: { lin: number[] }) => l.lin[ki] === 0 || l.lin[ko] === 0 || l.lin[ko] === n;
+  const packed = nd === 2 && n <= BLOCK / 2 && loads.every(rowWise) &&
+      stores.every((s) => s.lin[ko] === n)
+    ? compileChain({
+      ops: chain,
+      vec: loads.map((l) => l.name),
+      scalars: [],
+      outs: [
+        ...stores.map((s) => s.value),
+      ],
+      lits,
+    })
+    : null;
+  if (packed) {
+    const R = Math.floor(BLOCK / n);
+    const lArg = loads.map((l) => args.indexOf(l.buf));
+    const fn = (...bufs: TypedArray[]): void => {
+      const { slots, exec } = packed.block;
+      for (let o = 0; o < rows; o += R) {
+        const r = Math.min(R, rows - o), m = r * n;
+        for (let j = 0; j < loads.length; j++) {
+          const lin = loads[j].lin, b = bufs[lArg[j]] as Float32Array, sl = slots[j];
+          if (lin[ki] === 0) { // one value per row
+            for (let q = 0; q < r; q++) sl.fill(b[at(lin, o + q)], q * n, (q + 1) * n);
+          } else if (lin[ko] === n) { // consecutive rows
+            const a = at(lin, o);
+            sl.set(b.subarray(a, a + m));
+          } else { // one row for all: copied once, then doubled
+            sl.set(b.subarray(lin[0], lin[0] + n));
+            for (let w = n; w < m; w *= 2) sl.copyWithin(w, 0, Math.min(w, m - w));
+          }
+        }
+        exec(m, []);
+        for (let j = 0; j < stores.length; j++) {
+          const lin = stores[j].lin, b = bufs[oArg[j]] as Float32Array;
+          const sl = slots[loads.length + j];
+          b.set(sl.subarray(0, m), at(lin, o));
+        }
+      }
+    };
+    return { fn, args, source: `${rows} x ${n}, ${R} rows per block: ${packed.text}` };
+  }
   const fn = (...bufs: TypedArray[]): void => {
     const vb = vArg.map((i) => bufs[i] as Float32Array);
     const ob = oArg.map((i) => bufs[i] as Float32Array);

@@ -109,6 +109,15 @@ export interface WasmChain {
   ): void;
   /** The chain as text (for debugging). */
   readonly text: string;
+  /**
+   * The operand slots of one block in Wasm memory (inputs, then outputs; {@link BLOCK}
+   * elements each), for callers that fill them themselves (several short rows per block),
+   * and `exec(m, scalars)`, which runs the chain over the first `m` elements of the slots.
+   */
+  readonly block: {
+    readonly slots: readonly Float32Array[];
+    exec(m: number, scalars: readonly number[]): void;
+  };
 }
 
 /** Primitives a chain may contain (all f32 → f32). */
@@ -358,8 +367,23 @@ export function compileChain(spec: ChainSpec): WasmChain | null {
   const text =
     `wasm (${spec.vec.join(", ")}; ${spec.scalars.join(", ")}) -> ${spec.outs.join(", ")}\n` +
     spec.ops.map((o) => `  ${o.name} = ${o.prim}(${o.ins.join(", ")})`).join("\n");
+  const buf = mem.buffer; // the blocks lie in the initial pages: these views stay valid
+  const block = {
+    slots: Array.from(
+      { length: slots },
+      (_, j) => new Float32Array(buf, BLOCK_BASE + j * BLOCK * 4, BLOCK),
+    ),
+    exec(m: number, scalars: readonly number[]): void {
+      args[0] = BLOCK_BASE;
+      args[1] = m;
+      args[2] = BLOCK * 4;
+      for (let k = 0; k < ns; k++) args[3 + k] = scalars[k];
+      (fn as (...a: number[]) => void).apply(null, args);
+    },
+  };
   return {
     text,
+    block,
     run(n, vec, vecOff, scalars, outs, outOff): void {
       if (_shared && poolWanted(n)) {
         // the whole range in shared memory, cut between the threads

@@ -225,6 +225,11 @@ Deno.test("fused Wasm loops give eager native evaluation's bits, and so do the J
       MASKS,
       [{ d: x, s: [n] }, { d: host(9, n), s: [n] }],
     ],
+    // rows longer than half a block (one kernel call per row)
+    [
+      (a, b) => np.tanh(a.mul(b)).add(b),
+      [{ d: host(10, 2 * 5000), s: [2, 5000] }, { d: host(11, 5000), s: [5000] }],
+    ],
     [(a) => np.sigmoid(np.sqrt(np.abs(a))).div(np.minimum(a, 0.5).sub(7)), [{
       d: host(5, 4096),
       s: [64, 64],

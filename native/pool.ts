@@ -130,8 +130,9 @@ function _start(mem: WebAssembly.Memory): Pool | null {
  *
  * @example
  * ```ts
- * import { close } from "./pool.ts";
+ * import { close, poolWanted } from "./pool.ts";
  * close();
+ * if (poolWanted(1 << 30)) throw new Error("a closed pool runs nothing");
  * ```
  */
 export function close(): void {

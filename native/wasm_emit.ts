@@ -108,6 +108,8 @@ export class WasmFunc {
   readonly code: number[] = [];
 
   /**
+   * An empty function of this signature.
+   *
    * @param params parameter types ({@link T})
    * @param results result types
    */
@@ -137,28 +139,48 @@ export class WasmFunc {
     return this;
   }
 
-  /** @param i local index @returns this */
+  /**
+   * Pushes a local.
+   *
+   * @param i local index
+   * @returns this
+   */
   get(i: number): this {
     this.code.push(O.local_get);
     _uleb(this.code, i);
     return this;
   }
 
-  /** @param i local index @returns this */
+  /**
+   * Pops into a local.
+   *
+   * @param i local index
+   * @returns this
+   */
   set(i: number): this {
     this.code.push(O.local_set);
     _uleb(this.code, i);
     return this;
   }
 
-  /** @param v a signed 32-bit value @returns this */
+  /**
+   * Pushes an i32 constant.
+   *
+   * @param v a signed 32-bit value
+   * @returns this
+   */
   i32(v: number): this {
     this.code.push(O.i32_const);
     _sleb(this.code, v | 0);
     return this;
   }
 
-  /** @param op a SIMD opcode ({@link S}) @returns this */
+  /**
+   * Appends a SIMD instruction.
+   *
+   * @param op a SIMD opcode ({@link S})
+   * @returns this
+   */
   simd(op: number): this {
     this.code.push(0xfd);
     _uleb(this.code, op);
@@ -179,13 +201,23 @@ export class WasmFunc {
     return this;
   }
 
-  /** @param v an f32 value splatted to four lanes @returns this */
+  /**
+   * Pushes an f32 constant in all four lanes.
+   *
+   * @param v an f32 value splatted to four lanes
+   * @returns this
+   */
   f32x4(v: number): this {
     _f32[0] = v;
     return this.i32x4(_i32[0]);
   }
 
-  /** @param v a 32-bit pattern splatted to four lanes @returns this */
+  /**
+   * Pushes a 32-bit pattern in all four lanes.
+   *
+   * @param v a 32-bit pattern splatted to four lanes
+   * @returns this
+   */
   i32x4(v: number): this {
     this.simd(S.const);
     _i32[0] = v;

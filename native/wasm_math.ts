@@ -203,11 +203,20 @@ export class VecBuilder {
    */
   readonly prologue: WasmFunc = new WasmFunc([], []);
   readonly #consts = new Map<number, number>();
-  /** @param f the function */
+  /**
+   * See the class.
+   *
+   * @param f the function
+   */
   constructor(f: WasmFunc) {
     this.f = f;
   }
-  /** @param a an operand to push @returns this */
+  /**
+   * Pushes an operand.
+   *
+   * @param a an operand to push
+   * @returns this
+   */
   push(a: Opd): this {
     if (typeof a === "number") this.f.get(a);
     else {
@@ -227,22 +236,49 @@ export class VecBuilder {
     this.f.set(l);
     return l;
   }
-  /** @param op unary SIMD op @param a operand @returns the result's local */
+  /**
+   * A unary SIMD operation into a fresh local.
+   *
+   * @param op unary SIMD op
+   * @param a operand
+   * @returns the result's local
+   */
   un(op: number, a: Opd): number {
     this.push(a).f.simd(op);
     return this.put();
   }
-  /** @param op binary SIMD op @param a left @param b right @returns the result's local */
+  /**
+   * A binary SIMD operation into a fresh local.
+   *
+   * @param op binary SIMD op
+   * @param a left
+   * @param b right
+   * @returns the result's local
+   */
   bin(op: number, a: Opd, b: Opd): number {
     this.push(a).push(b).f.simd(op);
     return this.put();
   }
-  /** @param a where `m` is set @param b elsewhere @param m mask @returns the result's local */
+  /**
+   * A lane-wise choice (`v128.bitselect`) into a fresh local.
+   *
+   * @param a where `m` is set
+   * @param b elsewhere
+   * @param m mask
+   * @returns the result's local
+   */
   sel(a: Opd, b: Opd, m: Opd): number {
     this.push(a).push(b).push(m).f.simd(S.bitselect);
     return this.put();
   }
-  /** @param op a shift @param a operand @param k bits @returns the result's local */
+  /**
+   * A lane-wise shift by a constant into a fresh local.
+   *
+   * @param op a shift
+   * @param a operand
+   * @param k bits
+   * @returns the result's local
+   */
   shift(op: number, a: Opd, k: number): number {
     this.push(a).f.i32(k).simd(op);
     return this.put();

@@ -14,6 +14,9 @@
  * except where a donated input of the same dtype and size can hold one: the output is then
  * written into the donated array.
  *
+ * `DENAX_NATIVE_WASM=0` compiles every loop to JavaScript (the same bits, slower);
+ * `DENAX_NATIVE_THREADS=n` lets Wasm kernels over at least 2¹⁷ values use a worker pool
+ * (`pool.ts`; off by default).
  * `DENAX_NATIVE_JIT=0` turns it off (the jaxpr is then interpreted primitive by primitive);
  * `DENAX_DEBUG=2` prints each compiled program's steps, `3` also the generated loops. In the
  * float64 mode of the gradient checks (`withFloat64`) executables interpret the jaxpr.

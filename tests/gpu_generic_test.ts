@@ -7,7 +7,9 @@ import { assert, assertAllClose, assertEquals } from "@std/assert";
 import { jit, np, random, type Tensor } from "../mod.ts";
 import { setBackend } from "../core/backend.ts";
 import {
+  GENERIC_MAX_WORK,
   genericKernelsEnabled,
+  genericPays,
   hoistLiterals,
   setGenericKernels,
   udivMagic,
@@ -149,9 +151,10 @@ Deno.test("canonicalNames renumbers leaf names one-to-one in order of first appe
 
 Deno.test({
   name: "texture-staged operands are addressed right over several rows and layers",
-  ignore: ignore || !activeProfile().textureStaging,
+  ignore,
   fn: async () => {
     const g = await gpu();
+    if (!activeProfile().textureStaging) return; // the "gpu" profile reads storage only
     // small texture limits force several layers: 656 · 656 · 2 texels are 2 layers of 656 rows
     // of 656 texels (f32(1/656) is below 1/656: without its correction the quotient of 656 by
     // 656 would be 0), 11264 texels 11 layers of 64 rows of 16 texels
@@ -197,4 +200,15 @@ Deno.test("the division helpers of generic kernels divide every u32 exactly", ()
       if (udiv(x, d) !== Math.floor(x / d)) throw new Error(`${x} / ${d}: ${udiv(x, d)}`);
     }
   }
+});
+
+Deno.test("large kernels whose indexing divides or reads staged textures stay specialised", () => {
+  const div = "@compute @workgroup_size(64)\nfn main() { let d = i % 7u; }";
+  const tex =
+    "@compute @workgroup_size(64)\nfn main() { let v = textureLoad(t, vec2u(i, 0u), 0u, 0); }";
+  const flat =
+    "@compute @workgroup_size(64)\nfn main() { if (i >= 4096u) { return; } o[i] = a[i]; }";
+  assert(genericPays(div, GENERIC_MAX_WORK - 1) && genericPays(tex, GENERIC_MAX_WORK - 1));
+  assert(!genericPays(div, GENERIC_MAX_WORK) && !genericPays(tex, GENERIC_MAX_WORK));
+  assert(genericPays(flat, 2 ** 30)); // a division by 1 or none: the uniform costs nothing
 });

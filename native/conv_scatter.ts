@@ -1,17 +1,23 @@
 /**
  * The `scatter` lowering of the native convolution (col2im): for unit window strides, each
- * input position's products with every kernel tap are one GEMM, and the products are added
- * into the output at their shifted places.
+ * input position's products with every kernel tap land on the output at a shifted place
+ * (`y = i · lhsDilation + lo − k · rhsDilation`). Its traffic is `O/g · taps · input positions`,
+ * against `C/g · taps · output positions` for gathering patches: the lowering of the gradients
+ * that arrive as convolutions with a wide padding or an lhs dilation (the input gradient of a
+ * convolution, transposed convolutions).
  *
- * Per output image and group, `cols [O/g · taps, positions] = Wᵗ [O/g · taps, C/g] ·
- * x [C/g, positions]` (the input image read in place, in blocks of input rows that keep `cols`
- * in cache), then for each (output channel, tap) and input row, a contiguous run of `cols` is
- * added to the output row it lands on (`y = i · lhsDilation + lo − k · rhsDilation`; a step of
- * `lhsDilation` along the row). Its traffic is `O/g · taps · input positions`, against
- * `C/g · taps · output positions` for gathering patches: the lowering of the gradients that
- * arrive as convolutions with a wide padding or an lhs dilation (the input gradient of a
- * convolution, transposed convolutions). Padding and lhs-dilation holes meet no product at
- * all, as in the reference.
+ * - Unit lhs dilation: the input image is laid on a grid as wide as the region the products
+ *   land on, so that a tap's shift is one offset, and each tap is one GEMM
+ *   `[O/g, C/g] · [C/g, input run]` accumulating (`beta = 1`) into that region, which is the
+ *   output itself for the input gradient of an unpadded convolution (W4's: no copy of the
+ *   products at all), else cropped into the output.
+ * - Any lhs dilation: per output image and group, `cols [O/g · taps, positions] =
+ *   Wᵗ [O/g · taps, C/g] · x [C/g, positions]` (in blocks of input rows that keep `cols` in
+ *   cache), then for each (output channel, tap) and input row a run of `cols` is added to the
+ *   output row it lands on, with a step of `lhsDilation`.
+ *
+ * Padding and lhs-dilation holes meet no product (the widened grid's gaps are zeros, which
+ * meet the weights: `0 · w`, NaN where a weight is ±∞, as in the other lowerings).
  *
  * @module
  */

@@ -10,8 +10,9 @@
  * walking the innermost one contiguously or not at all (bias rows, per-row scalars), becomes a
  * Wasm SIMD128 kernel instead (`wasm_kernels.ts`): four lanes per instruction, f32 arithmetic
  * (so exactly rounded), and `exp`/`log`/`tanh`/`logistic` from `wasm_math.ts`; the JavaScript
- * loops call the scalar ports of those four under exact rounding, so both give the bits of
- * eager native evaluation.
+ * loops call the same functions on one lane under exact rounding, so both give the bits of
+ * eager native evaluation. A transcendental inside a long reduction (a softmax's or
+ * logsumexp's `exp`) gets a buffer, so that its own loop computes it four lanes at a time.
  *
  * Intermediates stay in float64 unless a reader needs their exact f32 value, or
  * {@link nativeJitConfig} asks for `"exact"` rounding: then every f32 result is rounded
@@ -28,8 +29,22 @@ import { reduce_sum_p } from "../core/prims/reduce.ts";
 import { broadcast_in_dim_p, transpose_p } from "../core/prims/structural.ts";
 import { literalValue } from "../core/jit_graph.ts";
 import { type Fusion, type Group, MOVEMENT, type NEqn, type NVal, REDUCTIONS } from "./jit_plan.ts";
-import { BLOCK, type ChainOp, chainSupports, compileChain, scalarMath } from "./wasm_kernels.ts";
+import {
+  BLOCK,
+  type ChainOp,
+  chainSupports,
+  compileChain,
+  scalarMath,
+  simdAvailable,
+  wasmConfig,
+} from "./wasm_kernels.ts";
 import { SCALAR_MATH } from "./wasm_math.ts";
+
+/**
+ * Elements of a reduction's operand from which the transcendentals it computes get a buffer
+ * (and a Wasm loop) of their own.
+ */
+const REDUCE_MATH_MIN = 4096;
 
 /** Innermost loop length from which an eligible f32 chain runs as a Wasm kernel. */
 const WASM_MIN_ROW = 64;
@@ -288,6 +303,8 @@ export function generateLoop(f: Fusion, grp: Group): LoopKernel {
   const chain: ChainOp[] = [];
   const lits = new Map<string, number>();
   let wasmOk = grp.kind === "ew";
+  const mathToBuffer = grp.kind === "reduce" && exactAll && simdAvailable() &&
+    wasmConfig.enabled && grp.root!.inputs[0].aval.size >= REDUCE_MATH_MIN;
   const gen = (v: NVal, a: Access): string => {
     const key = `${v.id}|${a.rows.map((r) => r.join(",")).join(";")}|${a.base.join(",")}`;
     const hit = memo.get(key);
@@ -313,6 +330,11 @@ export function generateLoop(f: Fusion, grp: Group): LoopKernel {
         loads.push({ name: out, buf: x, lin });
       } else throw new NeedsBuffer(x);
     } else {
+      // a transcendental inside a long reduction: computed four lanes at a time by its own
+      // (Wasm) loop into a buffer, rather than one lane per call here
+      if (mathToBuffer && SCALAR_MATH[e.prim] && v.aval.dtype === "f32") {
+        throw new NeedsBuffer(v);
+      }
       const xs = e.inputs.map((x) => gen(x, a));
       const tIn = e.inputs.map((x) => x.aval.dtype as string), tOut = v.aval.dtype as string;
       if (!chainSupports(e.prim, tIn, tOut)) wasmOk = false;

@@ -225,6 +225,15 @@ Deno.test("fused Wasm loops give eager native evaluation's bits, and so do the J
       MASKS,
       [{ d: x, s: [n] }, { d: host(9, n), s: [n] }],
     ],
+    // transcendentals inside long reductions get a Wasm loop and a buffer of their own
+    [
+      (a) => {
+        const e = np.exp(a.sub(np.max(a, { axis: 1, keepdims: true })));
+        const lse = np.log(np.sum(np.exp(a), { axis: 1, keepdims: true }));
+        return e.div(np.sum(e, { axis: 1, keepdims: true })).add(lse);
+      },
+      [{ d: host(13, 8 * 1000), s: [8, 1000] }],
+    ],
     // rows longer than half a block (one kernel call per row)
     [
       (a, b) => np.tanh(a.mul(b)).add(b),
@@ -276,6 +285,13 @@ Deno.test("the fused W2 chain (and one with bool masks) compiles to one Wasm ker
     ));
     assertEquals(masks.includes("wasm ("), simdAvailable(), masks);
     assert(simdAvailable() === (masks.includes("select(") && masks.includes("xor(")), masks);
+    // the exp inside a long sum is a Wasm loop of its own
+    const z = np.array(host(8, 8000), { shape: [8, 1000] });
+    const lse = (a: Tensor) => np.log(np.sum(np.exp(a), { axis: 1 }));
+    const red = text(native.compileJaxpr!(
+      (await onNative(() => Promise.resolve(jit(lse).lower(z)))).jaxpr,
+    ));
+    assertEquals(/wasm \(r0; \) -> t0\n {2}t0 = exp\(r0\)/.test(red), simdAvailable(), red);
   } finally {
     wasmConfig.enabled = prev;
   }

@@ -100,17 +100,20 @@ export function convPlan(
   const G = fg * bg, Og = O / G;
   const K = Cg * KS;
   const t = storageType(dtype);
-  if (caps?.textures) {
-    // the implicit GEMM over textures (conv_texture.ts): no im2col, no products
-    const tp = convTexturePlan(dtype, lhs, rhs, outShape, p, caps, store);
-    if (tp) return tp;
-  }
-  if (caps?.textures && G === 1) {
-    // im2col packs Nout·S × C·KS values; the gather form writes N·SI × O·KS products
+  if (caps?.textures && G === 1 && O <= _GATHER_MAX_O) {
+    // few output features (the input gradient of a layer with few input channels): a GEMM
+    // over input channels into N·SI × O·KS products, then a gather; measured faster on
+    // llvmpipe than the texture implicit GEMM, whose columns are then mostly idle (W4's
+    // input gradients: 6 features 139 → 75 ms, 1 feature 22 → 6 ms GPU time)
     const cells = lhs[0] * size(inSp) * O * KS;
     if (2 * cells <= Nout * S * K && cells * 4 <= _MAX_GATHER_BYTES) {
       return _gatherPlan(dtype, lhs, rhs, outShape, p, caps, store);
     }
+  }
+  if (caps?.textures) {
+    // the implicit GEMM over textures (conv_texture.ts): no im2col, no products
+    const tp = convTexturePlan(dtype, lhs, rhs, outShape, p, caps, store);
+    if (tp) return tp;
   }
   const lines: string[] = [];
   lines.push(`let n = m / ${u(S)};`, `let sp = m % ${u(S)};`);
@@ -165,7 +168,9 @@ function _inputOffset(inSp: readonly number[], p: ConvParams): string[] {
   return lines;
 }
 
-/** Products above this many bytes are not worth the memory: im2col runs instead. */
+/** Output features up to which the products-and-gather form runs where it applies. */
+const _GATHER_MAX_O = 8;
+/** Products above this many bytes are not worth the memory: the implicit GEMM runs instead. */
 const _MAX_GATHER_BYTES = 128 * 2 ** 20;
 const _GATHER_WG = 64;
 

@@ -652,16 +652,17 @@ export function genericPays(wgsl: string, work: number): boolean {
 /**
  * The shape-generic form of a kernel: its `main`'s size literals read from a uniform (see
  * {@link hoistLiterals}), the kernel's {@link Kernel.params}. Unchanged when generic kernels
- * are off ({@link genericKernelsEnabled}), when it has params already or nothing to hoist, and
- * when it does not pay ({@link genericPays}, its work taken as its invocations).
+ * are off ({@link genericKernelsEnabled}), when it has params already or nothing to hoist.
+ * Eager kernels are always made generic, whatever their size: an eager op's cost is mostly its
+ * dispatch, and most eager work runs once (parameter initialization: ResNet-18's created 313
+ * pipelines specialised, 87 with large kernels specialised); the jit applies
+ * {@link genericPays}.
  *
  * @param k The kernel.
  * @returns The generic kernel.
  */
 export function genericKernel(k: Kernel): Kernel {
   if (k.params || !genericKernelsEnabled()) return k;
-  const [x, y, z] = k.dispatch, [a, b, c] = k.workgroupSize;
-  if (!genericPays(k.wgsl, x * y * z * a * b * c)) return k;
   const { wgsl, params } = hoistLiterals(k.wgsl, k.bindings.length);
   return params.length ? { ...k, wgsl, params } : k;
 }

@@ -521,7 +521,9 @@ function _slideTiles(g: _Geo): ConvTextureTiles {
   const TM = Math.ceil(g.OW / Math.ceil(g.OW / _SLIDE_TM));
   const TN = g.Og <= 16 ? 4 : 8;
   const WX = Math.ceil(g.Og / TN) <= 4 ? 4 : 8;
-  return { TM, TN, WX, WY: 64 / WX };
+  // no more invocations along rows than there are row blocks (a kernel gradient has few)
+  const rows = g.Nout * g.OH * Math.ceil(g.OW / TM);
+  return { TM, TN, WX, WY: Math.min(64 / WX, rows) };
 }
 
 /**

@@ -59,6 +59,25 @@ const CASES: readonly Case[] = [
   { name: "batch groups", x: [4, 3, 5, 5], w: [6, 3, 2, 2], opts: { batchGroupCount: 2 } },
   { name: "1-D, stride 3", x: [3, 5, 17], w: [4, 5, 4], opts: { windowStrides: [3] } },
   { name: "one output channel, one input channel", x: [3, 1, 8, 8], w: [1, 1, 5, 5], opts: {} },
+  // one input channel per group: four kernel rows per texel (the last quad overlapping)
+  {
+    name: "one input channel, 5×4 kernel, stride (2, 1)",
+    x: [2, 1, 11, 8],
+    w: [6, 1, 5, 4],
+    opts: { windowStrides: [2, 1], padding: [[2, 2], [1, 0]] },
+  },
+  {
+    name: "one input channel, lhs and rhs dilation",
+    x: [2, 1, 5, 6],
+    w: [5, 1, 4, 3],
+    opts: { lhsDilation: [2, 1], rhsDilation: [1, 2], padding: [[2, 1], [1, 1]] },
+  },
+  {
+    name: "grouped 5×5 with one channel per group",
+    x: [2, 4, 9, 9],
+    w: [12, 1, 5, 5],
+    opts: { featureGroupCount: 4, padding: [[2, 2], [2, 2]] },
+  },
   // 40 features: five column tiles of 8 (the workgroup takes 8 along features)
   { name: "forty output channels", x: [1, 3, 5, 6], w: [40, 3, 3, 3], opts: {} },
   // kernel gradients with a 10-wide cotangent as the kernel: over 5 output columns (sliding

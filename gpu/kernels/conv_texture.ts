@@ -93,6 +93,8 @@ interface _Geo {
   OH: number;
   OW: number;
   KH: number;
+  /** Stacked kernel rows: texels of X hold 4 rows of one channel (Cg = 1, sliding). */
+  stack?: boolean;
   KW: number;
   sh: number;
   sw: number;
@@ -193,7 +195,8 @@ function _geometry(
  * @param store The statements of the output's `storeC` (see `conv.ts`'s `ConvStore`).
  * @param opts For tuning and tests: `tiles` (register blocking) and `slide` (whether the
  *   sliding-window multiply runs; default: for kernels at most 7 wide) and `dot` (whether it
- *   takes channel-quad dot products, for few output features; default: at most 8).
+ *   takes channel-quad dot products, for few output features; default: at most 2) and `stack`
+ *   (whether a one-channel input stacks four kernel rows per texel; default: yes).
  * @returns The plan (inputs lhs, rhs → output 0), or null.
  */
 export function convTexturePlan(
@@ -208,11 +211,13 @@ export function convTexturePlan(
     readonly tiles?: ConvTextureTiles;
     readonly slide?: boolean;
     readonly dot?: boolean;
+    readonly stack?: boolean;
   } = {},
 ): Plan | null {
   if (dtype !== "f32" && dtype !== "i32" && dtype !== "u32") return null;
-  const g = _geometry(lhs, rhs, outShape, p, lim);
-  if (!g) return null;
+  const g0 = _geometry(lhs, rhs, outShape, p, lim);
+  if (!g0) return null;
+  let g = g0;
   // wide kernels (a kernel gradient's cotangent) slide where the output rows are long enough
   // to share texels and the unrolled kernel row stays small
   const slide = opts.slide ??
@@ -222,6 +227,14 @@ export function convTexturePlan(
   const dot = slide && (opts.dot ?? g.Og <= _MAX_DOT_OG) &&
     g.G * g.Og * g.Cg4 <= lim.maxTextureDimension2D &&
     g.KS <= lim.maxTextureDimension2D;
+  if (slide && !dot && g.Cg === 1 && g.KH >= 4 && (opts.stack ?? true)) {
+    // one channel: a texel holds four kernel rows' inputs instead of three zero channels; the
+    // last quad starts at row KH − 4 (its rows already summed get zero weights), so every row
+    // read lies in the output's window
+    const Kp = Math.ceil(g.KH / 4) * g.KW * 4, D = lim.maxTextureDimension2D;
+    const HB = Math.min(Kp, Math.floor(D / 4) * 4), LB = Math.ceil(Kp / HB);
+    if (LB <= lim.maxTextureArrayLayers) g = { ...g, stack: true, HB, LB };
+  }
   const tl = opts.tiles ??
     (dot
       ? { TM: _slideTiles(g).TM, TN: g.Og, WX: 1, WY: 64 }
@@ -232,7 +245,7 @@ export function convTexturePlan(
   const rowsM = slide ? g.Nout * g.OH * Math.ceil(g.OW / tl.TM) : Math.ceil(g.M / tl.TM);
   const tilesM = Math.ceil(rowsM / tl.WY), tilesN = Math.ceil(g.Og / (tl.TN * tl.WX));
   // split the outer loop (kernel rows when sliding, else kernel positions)
-  const outer = slide ? g.KH : g.KS;
+  const outer = slide ? _khLoop(g) : g.KS;
   const iters = outer * g.Cg4;
   const groups = g.G * tilesM * tilesN;
   let splits = Math.ceil(iters / _MAX_ITERS);
@@ -297,9 +310,18 @@ function _packX(g: _Geo, t: string, format: string, dst: TexRef): Kernel {
       ? `let ${q} = i32(${q}p) - (${pad}); ok = ok && ${q} >= 0 && ${q} < ${n};`
       : `let ${q}d = i32(${q}p) - (${pad}); ok = ok && ${q}d >= 0 && ${q}d % ${ld} == 0 && ${q}d / ${ld} < ${n}; let ${q} = ${q}d / ${ld};`;
   const lane = (l: number) =>
-    `select(${t}(0), a[base + min(c4 * 4u + ${u(l)}, ${u(g.Cg - 1)}) * ${
-      u(g.H * g.W)
-    }], ok && c4 * 4u + ${u(l)} < ${u(g.Cg)})`;
+    g.stack
+      ? `select(${t}(0), a[base0 + u32(max(hs${l}, 0)) * ${u(g.W)}], okw && ok${l})`
+      : `select(${t}(0), a[base + min(c4 * 4u + ${u(l)}, ${u(g.Cg - 1)}) * ${
+        u(g.H * g.W)
+      }], ok && c4 * 4u + ${u(l)} < ${u(g.Cg)})`;
+  // stacked: lane l reads input row hp + l·dilationH (one channel)
+  const stackRows = !g.stack ? "" : [0, 1, 2, 3].map((l) => {
+    const q = `i32(hp) + ${l * g.dh} - (${g.ph})`;
+    return g.lh === 1
+      ? `let hs${l} = ${q}; let ok${l} = hs${l} >= 0 && hs${l} < ${g.H};`
+      : `let hd${l} = ${q}; let ok${l} = hd${l} >= 0 && hd${l} % ${g.lh} == 0 && hd${l} / ${g.lh} < ${g.H}; let hs${l} = hd${l} / ${g.lh};`;
+  }).join("\n  ");
   const wgsl = `@group(0) @binding(0) var<storage, read> a: array<${t}>;
 @group(0) @binding(1) var T: texture_storage_2d_array<${format}, write>;
 @compute @workgroup_size(${_WG})
@@ -320,6 +342,14 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   let base = (n * ${u(C)} + gx * ${u(g.Cg)}) * ${u(g.H * g.W)} + u32(max(h, 0)) * ${
     u(g.W)
   } + u32(max(w, 0));
+  ${
+    g.stack
+      ? `var okw = true;
+  ${axis("w2", g.pw, g.lw, g.W).replaceAll("ok = ok", "okw = okw").replace("i32(w2p)", "i32(wp)")}
+  let base0 = (n * ${u(C)} + gx) * ${u(g.H * g.W)} + u32(max(w2, 0));
+  ${stackRows}`
+      : ""
+  }
   let v = vec4<${t}>(${[0, 1, 2, 3].map(lane).join(", ")});
   textureStore(T, vec2u((wp * ${u(g.GX)} + gx) * ${u(g.Cg4)} + c4, (n % ${u(g.NPL)}) * ${
     u(g.Hp)
@@ -336,15 +366,20 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
 
 /** The kernel as texture W (see the module doc): one invocation per texel. */
 function _packW(g: _Geo, t: string, format: string, dst: TexRef): Kernel {
-  const width = g.G * g.Og4, rows = g.KS * g.Cg4 * 4;
+  const width = g.G * g.Og4, rows = (g.stack ? _khLoop(g) * g.KW : g.KS) * g.Cg4 * 4;
   const total = width * rows;
   const grid = foldGrid(Math.ceil(total / _WG));
+  // stacked: row (kq · KW + kw) · 4 + c holds kernel row min(4·kq, KH − 4) + c of the one
+  // channel, zero where an earlier quad has that row
+  const kh = g.stack ? `min((kp / ${u(g.KW)}) * 4u, ${u(g.KH - 4)}) + c` : "";
+  const at = g.stack
+    ? `(${kh}) * ${u(g.KW)} + kp % ${u(g.KW)}`
+    : `min(c, ${u(g.Cg - 1)}) * ${u(g.KS)} + kp`;
+  const okc = g.stack ? `${kh} >= (kp / ${u(g.KW)}) * 4u` : `c < ${u(g.Cg)}`;
   const lane = (l: number) =>
-    `select(${t}(0), b[((gr * ${u(g.Og)} + min(o4 * 4u + ${u(l)}, ${u(g.Og - 1)})) * ${
-      u(g.Cg)
-    } + min(c, ${u(g.Cg - 1)})) * ${u(g.KS)} + kp], c < ${u(g.Cg)} && o4 * 4u + ${u(l)} < ${
-      u(g.Og)
-    })`;
+    `select(${t}(0), b[(gr * ${u(g.Og)} + min(o4 * 4u + ${u(l)}, ${u(g.Og - 1)})) * ${
+      u(g.Cg * g.KS)
+    } + ${at}], ${okc} && o4 * 4u + ${u(l)} < ${u(g.Og)})`;
   const wgsl = `@group(0) @binding(0) var<storage, read> b: array<${t}>;
 @group(0) @binding(1) var T: texture_storage_2d_array<${format}, write>;
 @compute @workgroup_size(${_WG})
@@ -509,6 +544,11 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
   };
 }
 
+/** Iterations of the sliding multiply's kernel-row loop (quads of rows when stacked). */
+function _khLoop(g: _Geo): number {
+  return g.stack ? Math.ceil(g.KH / 4) : g.KH;
+}
+
 /**
  * Tiles of the sliding-window multiply: TM consecutive output positions of one output row
  * (OW split into near-equal blocks of at most {@link _SLIDE_TM}), TN = 4 output features for
@@ -649,9 +689,9 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
   let nb = tn * ${u(BN)} + lid.x * ${u(TN)};
   ${pre.join("\n  ")}
   let k0 = sp * ${u(chunk)};
-  let k1 = min(k0 + ${u(chunk)}, ${u(g.KH)});
+  let k1 = min(k0 + ${u(chunk)}, ${u(_khLoop(g))});
   for (var kh = k0; kh < k1; kh = kh + 1u) {
-    let yy = y0 + kh * ${u(g.dh)};
+    let yy = y0 + ${g.stack ? `min(kh * 4u, ${u(g.KH - 4)})` : "kh"} * ${u(g.dh)};
     let kr = kh * ${u(g.KW * g.Cg4 * 4)};
     let ky = kh * ${u(g.KW)};
     ${inner}

@@ -25,7 +25,7 @@ interface Case {
 // forward, input gradient and kernel gradient of each case run through the backend's
 // convolution (on a CPU adapter: the texture implicit GEMM of gpu/kernels/conv_texture.ts)
 const CASES: readonly Case[] = [
-  { name: "plain 3×3", x: [2, 3, 7, 6], w: [5, 3, 3, 3], opts: {} },
+  { name: "plain 3×3", x: [2, 3, 7, 12], w: [5, 3, 3, 3], opts: {} },
   {
     name: "stride 2 with padding",
     x: [2, 4, 9, 8],
@@ -62,13 +62,13 @@ const CASES: readonly Case[] = [
   // one input channel per group: four kernel rows per texel (the last quad overlapping)
   {
     name: "one input channel, 5×4 kernel, stride (2, 1)",
-    x: [2, 1, 11, 8],
+    x: [2, 1, 11, 12],
     w: [6, 1, 5, 4],
     opts: { windowStrides: [2, 1], padding: [[2, 2], [1, 0]] },
   },
   {
     name: "one input channel, lhs and rhs dilation",
-    x: [2, 1, 5, 6],
+    x: [2, 1, 5, 10],
     w: [5, 1, 4, 3],
     opts: { lhsDilation: [2, 1], rhsDilation: [1, 2], padding: [[2, 1], [1, 1]] },
   },

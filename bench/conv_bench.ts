@@ -6,6 +6,9 @@
  *
  * Run: `XDG_RUNTIME_DIR=/tmp deno bench -A bench/conv_bench.ts`
  *
+ * Measured on llvmpipe (2 cores), back to back with the tree before the texture implicit GEMM
+ * (commit 50fa980): forward 70.0 → 47.1 ms, forward + backward 183.7 → 107.5 ms.
+ *
  * @module
  */
 import { init, jit, np, valueAndGrad } from "../mod.ts";

@@ -13,6 +13,15 @@
  * g·(N/G) + n) — the layout JAX's batching and grouped-weight-gradient rules rely on. Output
  * feature o belongs to group ⌊o / Og⌋ either way.
  *
+ * Which form runs: on CPU adapters (textures), a convolution with at most 8 output features
+ * whose products are smaller than its im2col runs as a GEMM over input channels then a gather
+ * (typically the input gradient of a layer with few input channels); every other one of one or
+ * two spatial dimensions as the texture implicit GEMM of `conv_texture.ts` (input packed once,
+ * nothing of im2col's size); the rest (three spatial dimensions, textures beyond the limits)
+ * and every convolution on discrete GPUs as the workgroup-memory GEMM here, whose `loadA`
+ * computes the im2col element in place. All three store through `storeC`, so the jit's fused
+ * epilogues apply to each.
+ *
  * @module
  */
 import type { ConvParams } from "../../core/prims/conv.ts";

@@ -243,7 +243,7 @@ export function convTexturePlan(
       ? { TM: _slideTiles(g).TM, TN: g.Og, WX: 1, WY: 64 }
       : slide
       ? _slideTiles(g)
-      : convTextureTiles(g.M, g.Og, g.KS * g.Cg4 * 4));
+      : textureTiles(g.M, g.Og, g.KS * g.Cg4 * 4));
   // the work items: row tiles × column tiles × groups, each over the whole contraction
   const rowsM = slide ? g.Nout * g.OH * Math.ceil(g.OW / tl.TM) : Math.ceil(g.M / tl.TM);
   const tilesM = Math.ceil(rowsM / tl.WY), tilesN = Math.ceil(g.Og / (tl.TN * tl.WX));
@@ -288,19 +288,6 @@ export function convTexturePlan(
         : { width: g.G * g.Og4, height: g.HB, layers: g.LB, format },
     ],
   };
-}
-
-/**
- * Tiles by problem size: the texture GEMM's ({@link textureTiles}) for rows M, columns N
- * (output features per group) and contraction K.
- *
- * @param M Rows (N · output positions).
- * @param N Output features per group.
- * @param K The contraction (kernel positions × channels rounded up to 4).
- * @returns The tiles.
- */
-export function convTextureTiles(M: number, N: number, K: number): ConvTextureTiles {
-  return textureTiles(M, N, K);
 }
 
 /** The input as texture X (see the module doc): one invocation per texel. */

@@ -7,7 +7,7 @@
  * Run: `XDG_RUNTIME_DIR=/tmp deno bench -A bench/conv_bench.ts`
  *
  * Measured on llvmpipe (2 cores), back to back with the tree before the texture implicit GEMM
- * (commit 50fa980): forward 70.0 → 47.1 ms, forward + backward 183.7 → 107.5 ms.
+ * (commit 50fa980): forward 75.8 → 38.0 ms, forward + backward 190.0 → 104.9 ms.
  *
  * @module
  */

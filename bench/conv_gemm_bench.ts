@@ -11,16 +11,16 @@
  *
  * Run: `XDG_RUNTIME_DIR=/tmp DENAX_BACKEND=webgpu deno bench -A bench/conv_gemm_bench.ts`
  *
- * Measured on llvmpipe (2 cores, shared with other jobs; two runs, alternating with the tree
- * before the texture implicit GEMM, commit 50fa980): matmul time / convolution time, i.e. the
- * convolution's throughput as a fraction of matmul's (the W4 conv1 rows are ~10 ms per
- * convolution, near the completion-polling floor):
+ * Measured on llvmpipe (2 cores, shared with other jobs), back to back with the tree before
+ * the texture implicit GEMM (commit 50fa980): matmul time / convolution time, i.e. the
+ * convolution's throughput as a fraction of matmul's, before → after (the W4 conv1 rows are
+ * ~9 ms per convolution, near the completion-polling floor):
  *
  * | layer      | forward     | input grad  | kernel grad |
  * | ---------- | ----------- | ----------- | ----------- |
- * | W4 conv1   | 0.26 → 0.44 | 0.49 → 0.46 | 0.20 → 0.48 |
- * | W4 conv2   | 0.36 → 0.63 | 0.57 → 0.55 | 0.30 → 0.61 |
- * | R18 64→64  | 0.80 → 1.22 | 0.80 → 1.23 | 0.75 → 0.76 |
+ * | W4 conv1   | 0.26 → 0.52 | 0.49 → 0.50 | 0.22 → 0.46 |
+ * | W4 conv2   | 0.38 → 0.70 | 0.54 → 0.56 | 0.31 → 0.62 |
+ * | R18 64→64  | 0.92 → 1.42 | 0.84 → 1.38 | 0.74 → 0.74 |
  *
  * @module
  */

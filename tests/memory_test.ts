@@ -271,7 +271,9 @@ Deno.test({
       }
       assertAllClose(await last!.item() as number, 600 * Math.tanh(1.5), { rtol: 1e-5 });
       assert(compileStats.evictions - ev >= 600 - 32);
-      if (g) assert(g.runtime.stats.pipelineEvictions > 0);
+      // Small kernels are shape-generic (sizes in a uniform), so these 600 shapes share their
+      // pipelines and the bound above holds without evicting any; the pipeline LRU's eviction
+      // itself is tested in gpu_runtime_test.ts.
       // the first shape was evicted long ago: it compiles again and computes the same
       const compiles = compileStats.compiles;
       const again = f(np.array([0.25, 0.25, 0.25]));

@@ -307,3 +307,51 @@ export function debugLevel(): number {
   const n = v ? parseInt(v, 10) : 0;
   return Number.isFinite(n) ? n : 0;
 }
+
+// Buffers whose mapAsync promise has resolved at least once (see readMapped).
+const _mappedOnce = new WeakSet<GPUBuffer>();
+let _earlyMap = true;
+
+/**
+ * Maps `buf` (a MAP_READ buffer, unmapped) for reading and returns a copy of its first `bytes`
+ * bytes, leaving it unmapped.
+ *
+ * Deno's `mapAsync` waits for the device inside the call, so the buffer is mapped when the call
+ * returns, but its promise settles only after a 10 ms sleep of the op's poll loop: every
+ * readback would cost at least 10 ms, on any adapter. Where the range can be had right after
+ * the call, it is taken then, and the promise is left to settle on its own. Only for buffers
+ * whose map has resolved once before: Deno records the map mode when the promise resolves, and
+ * needs it to hand out a range. An implementation that follows the specification throws for
+ * the range of a pending map; the promise is then awaited, and the early path is not tried
+ * again.
+ *
+ * @param buf The buffer.
+ * @param bytes How many bytes (a multiple of 4).
+ * @param wait Awaits the map (the runtime races it against device loss).
+ * @returns The bytes.
+ */
+export async function readMapped(
+  buf: GPUBuffer,
+  bytes: number,
+  wait: (p: Promise<undefined>) => Promise<unknown>,
+): Promise<ArrayBuffer> {
+  const p = buf.mapAsync(0x1, 0, bytes); // GPUMapMode.READ
+  if (_earlyMap && _mappedOnce.has(buf)) {
+    let data: ArrayBuffer | null = null;
+    try {
+      data = buf.getMappedRange(0, bytes).slice(0);
+    } catch {
+      _earlyMap = false;
+    }
+    if (data) {
+      buf.unmap();
+      p.catch(() => {}); // settles later; a failure would have failed the range above
+      return data;
+    }
+  }
+  await wait(p);
+  _mappedOnce.add(buf);
+  const data = buf.getMappedRange(0, bytes).slice(0);
+  buf.unmap();
+  return data;
+}

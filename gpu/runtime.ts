@@ -39,7 +39,7 @@
  * @module
  */
 import { type DeferredTask, Scheduler } from "./defer.ts";
-import { debugLevel, envVar, type GpuContext, requestGpu } from "./device.ts";
+import { debugLevel, envVar, type GpuContext, readMapped, requestGpu } from "./device.ts";
 import { GpuError, GpuUnavailableError, numberLines } from "./errors.ts";
 import type { BufRef, Kernel, Plan, TexRef, TextureSpec } from "./kernels/common.ts";
 import { bucketBytes, BufferPool, type PoolStats } from "./pool.ts";
@@ -152,11 +152,10 @@ export const DEFAULT_PIPELINE_ENTRIES = 1024;
 /** Default pipeline cache bound, in bytes of WGSL source. */
 export const DEFAULT_PIPELINE_BYTES: number = 32 * 2 ** 20;
 
-// GPUBufferUsage and GPUMapMode flags, spelled out so that importing this module needs no
-// WebGPU globals: MAP_READ 0x1, COPY_SRC 0x4, COPY_DST 0x8, STORAGE 0x80; GPUMapMode.READ 0x1.
+// GPUBufferUsage flags, spelled out so that importing this module needs no WebGPU globals:
+// MAP_READ 0x1, COPY_SRC 0x4, COPY_DST 0x8, STORAGE 0x80.
 const _STORAGE_USAGE = 0x80 | 0x4 | 0x8;
 const _STAGING_USAGE = 0x1 | 0x8;
-const _MAP_READ = 0x1;
 
 /** Owns a device and runs kernels on it. */
 export class GpuRuntime {
@@ -849,14 +848,13 @@ export class GpuRuntime {
     const staging = this.#staging.acquire(bytes);
     this.#endPass().copyBufferToBuffer(buf, 0, staging, 0, bytes);
     this.flush();
+    let data: ArrayBuffer;
     try {
-      await this.#wait(staging.mapAsync(_MAP_READ, 0, bytes));
+      data = await readMapped(staging, bytes, (p) => this.#wait(p));
     } catch (e) {
       await this.#raise();
       throw e;
     }
-    const data = staging.getMappedRange(0, bytes).slice(0);
-    staging.unmap();
     this.#staging.release(staging);
     await this.#raise();
     return data;

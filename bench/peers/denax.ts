@@ -29,8 +29,14 @@ import {
 const put = (t: HostTensor): Tensor => np.array(t.data, { shape: t.shape });
 /** Reads one element back: waits for everything queued before it. */
 const sync1 = async (t: Tensor): Promise<void> => {
-  await np.slice(t.reshape([-1]), [0], [1]).data();
+  using one = np.slice(t.reshape([-1]), [0], [1]);
+  await one.data();
 };
+/**
+ * Frees the tensors' device storage now, as the peers' runners do after each readback
+ * (`tree.dispose`, `tf.dispose`); left alone, they would wait for the garbage collector.
+ */
+const disposeAll = (ts: Tensor[]): void => ts.forEach((t) => t[Symbol.dispose]());
 
 /** The W2 formula. */
 export function elementwiseFn(x: Tensor): Tensor {
@@ -92,9 +98,10 @@ export async function createRunner(backend = "webgpu"): Promise<LibRunner> {
         per: reps,
         sampling: SAMPLING.matmul(n),
         async iter() {
-          let last: Tensor | undefined;
-          for (let r = 0; r < reps; r++) last = np.matmul(a, b);
-          await sync1(last!);
+          const outs: Tensor[] = [];
+          for (let r = 0; r < reps; r++) outs.push(np.matmul(a, b));
+          await sync1(outs[reps - 1]);
+          disposeAll(outs);
         },
         async result() {
           return matmulPickRows(await np.matmul(a, b).data(), n);
@@ -109,9 +116,10 @@ export async function createRunner(backend = "webgpu"): Promise<LibRunner> {
         per: ELEMENTWISE_CALLS,
         sampling: SAMPLING.elementwise,
         async iter() {
-          let last: Tensor | undefined;
-          for (let r = 0; r < ELEMENTWISE_CALLS; r++) last = f(x);
-          await sync1(last!);
+          const outs: Tensor[] = [];
+          for (let r = 0; r < ELEMENTWISE_CALLS; r++) outs.push(f(x));
+          await sync1(outs[ELEMENTWISE_CALLS - 1]);
+          disposeAll(outs);
         },
         result: () => f(x).data(),
       });
@@ -129,8 +137,12 @@ export async function createRunner(backend = "webgpu"): Promise<LibRunner> {
         sampling: SAMPLING.mlp(stepsPerReadback),
         async iter() {
           let loss: Tensor | undefined;
-          for (let s = 0; s < stepsPerReadback; s++) [params, loss] = step(params, x, y);
+          for (let s = 0; s < stepsPerReadback; s++) {
+            loss?.[Symbol.dispose]();
+            [params, loss] = step(params, x, y);
+          }
           await loss!.data();
+          loss![Symbol.dispose]();
         },
         result: () => Promise.resolve(checked),
       };
@@ -144,8 +156,9 @@ export async function createRunner(backend = "webgpu"): Promise<LibRunner> {
         per: 1,
         sampling: SAMPLING.conv,
         async iter() {
-          const [loss] = f(x, k1, k2, c);
+          const [loss, grads] = f(x, k1, k2, c);
           await loss.data();
+          disposeAll([loss, ...grads]);
         },
         async result() {
           const [loss, [dx, dk1, dk2]] = f(x, k1, k2, c);

@@ -5,6 +5,11 @@
  * (their per-step xs/ys offsets come from a uniform holding each step's index, bound at a
  * 256-byte offset per step). Nothing is read back.
  *
+ * Staging an input into a texture (a copy, or a GEMM operand's packing kernel that reads only
+ * inputs) is skipped when the call passes the very arrays the texture was last filled from: a
+ * live array's contents never change (a donated array is handed on under a new handle), and each
+ * texture has one writer. A batch or a constant passed to every step is then staged once.
+ *
  * Memory: a program's intermediates live in its own arena of scratch buffers, created at the
  * first call and reused by every later call (the planner reuses a dead value's buffer within a
  * call); only outputs that no donated input can hold, and values a `core` equation reads, come
@@ -41,6 +46,8 @@ export interface JitEnv {
 
 /** Counters of compiled execution, for tests and profiling. */
 export const jitStats = {
+  /** Input stagings skipped because the texture already held those inputs. */
+  stagingsKept: 0,
   /** Programs compiled. */
   compiles: 0,
   /** Calls of compiled programs. */
@@ -113,6 +120,10 @@ export class ProgramState {
   readonly #textures: GPUTexture[];
   readonly #dispatch = new Map<DispatchOp, _Dispatch>();
   readonly #scans = new Map<ScanOp, _Scan>();
+  /** Per staging op of inputs only: the ids of the arrays its texture holds now. */
+  readonly #staged = new Map<Op, number[]>();
+  /** The ops that fill a texture from program inputs alone (top level only). */
+  readonly #stagers: ReadonlySet<Op>;
   /** Every resource created, destroyed on release or when the owner is collected. */
   readonly arena: _Arena;
 
@@ -135,6 +146,23 @@ export class ProgramState {
       return tex;
     });
     this.views = this.#textures.map((t) => t.createView({ dimension: "2d-array" }));
+    this.#stagers = _inputStagers(p);
+  }
+
+  /**
+   * Whether `op` may be skipped: it stages inputs alone into a texture, and `ids` (the ids of
+   * the arrays in its input slots this call) are what the texture was filled from. Records
+   * `ids` otherwise.
+   */
+  keepStaged(op: Op, ids: (slot: number) => number): boolean {
+    if (!this.#stagers.has(op)) return false;
+    const now = _inputSlots(op).map(ids);
+    const before = this.#staged.get(op);
+    if (before && before.length === now.length && before.every((v, k) => v === now[k])) {
+      return true;
+    }
+    this.#staged.set(op, now);
+    return false;
   }
 
   /** A storage buffer owned by the program. */
@@ -195,6 +223,39 @@ export class ProgramState {
     }
     return s;
   }
+}
+
+/** The slots an op binds (dispatch) or copies from (toTexture), others empty. */
+function _inputSlots(op: Op): number[] {
+  if (op.kind === "toTexture") return op.src.kind === "slot" ? [op.src.slot] : [];
+  if (op.kind !== "dispatch") return [];
+  return op.bindings.flatMap((r) => (r.kind === "slot" ? [r.slot] : []));
+}
+
+/**
+ * The top-level ops of `p` that fill one texture from input slots alone: a copy of an input, or
+ * a dispatch binding input slots, uniforms and a single texture (which it then writes), where
+ * no other op of the kind writes that texture.
+ */
+function _inputStagers(p: Program): Set<Op> {
+  const isIn = (slot: number) => p.slots[slot].kind === "in";
+  const target = (op: Op): number | null => {
+    if (op.kind === "toTexture") return op.src.kind === "slot" && isIn(op.src.slot) ? op.tex : null;
+    if (op.kind !== "dispatch") return null;
+    const tex = op.bindings.filter((r) => r.kind === "tex");
+    const ok = tex.length === 1 && op.bindings.some((r) => r.kind === "slot") &&
+      op.bindings.every((r) =>
+        r.kind === "tex" || r.kind === "params" || r.kind === "step" ||
+        (r.kind === "slot" && isIn(r.slot))
+      );
+    return ok ? (tex[0] as { index: number }).index : null;
+  };
+  const byTex = new Map<number, Op[]>();
+  for (const op of p.ops) {
+    const t = target(op);
+    if (t !== null) byTex.set(t, [...(byTex.get(t) ?? []), op]);
+  }
+  return new Set([...byTex.values()].filter((ops) => ops.length === 1).map((ops) => ops[0]));
 }
 
 /** Records commands into one encoder, a compute pass kept open across dispatches. */
@@ -338,8 +399,13 @@ function run(
   table: GPUBuffer[],
   step: _Step | null,
   rec: _Recorder,
+  ids?: (slot: number) => number,
 ): void {
   for (const op of ops) {
+    if (ids && st.keepStaged(op, ids)) {
+      jitStats.stagingsKept++;
+      continue;
+    }
     switch (op.kind) {
       case "dispatch":
         _dispatch(env, st, op, table, step, rec);
@@ -428,6 +494,7 @@ export function executable(env: JitEnv, p: Program): Executable {
     }
     const state = st; // a release during a held-back segment must not pull it from under it
     const arrs = args.map((a, k) => _arg(env, a, k));
+    const inputId = (slot: number) => _id(arrs[(p.slots[slot] as { index: number }).index]);
     const table: GPUBuffer[] = new Array(p.slots.length);
     const owners: (WebGpuArray | undefined)[] = new Array(p.slots.length);
     const ext: (Tensor | undefined)[] = new Array(p.slots.length);
@@ -472,7 +539,7 @@ export function executable(env: JitEnv, p: Program): Executable {
       if (!ops.length && !rec.pending) return;
       const uses = table.filter((b, k) => b !== undefined && p.slots[k].kind !== "scratch");
       env.rt.enqueue(() => {
-        run(env, state, ops, table, null, rec);
+        run(env, state, ops, table, null, rec, inputId);
         rec.submit();
       }, uses);
     };

@@ -368,3 +368,18 @@ export async function readMapped(
   buf.unmap();
   return data;
 }
+
+/**
+ * Maps a fresh MAP_READ buffer once and unmaps it, so that its first readback can take the
+ * early path of {@link readMapped}. Resolves after the map (never rejects).
+ *
+ * @param buf The buffer, unmapped and unused.
+ * @returns A promise resolved once the buffer is unmapped again.
+ */
+export async function primeForRead(buf: GPUBuffer): Promise<void> {
+  try {
+    await buf.mapAsync(0x1); // GPUMapMode.READ
+    _mappedOnce.add(buf);
+    buf.unmap();
+  } catch { /* a device error: the first readback reports it */ }
+}

@@ -41,6 +41,7 @@ import {
   type Check,
   compare,
   configureSampling,
+  ELEMENTWISE_CALLS,
   type LibRunner,
   MATMUL_SIZES,
   matmulPickRows,
@@ -532,7 +533,7 @@ async function measureInProcess(): Promise<void> {
       await runRow(
         {
           id: `W1-${n}`,
-          workload: `W1 matmul ${n}×${n} f32`,
+          workload: `W1 matmul ${n}×${n} f32, ${reps} per readback`,
           unit: "GFLOP/s",
           ...(n === 1024 ? { target: 2 } : {}),
           cells: {},
@@ -550,7 +551,9 @@ async function measureInProcess(): Promise<void> {
       await runRow(
         {
           id: useJit ? "W2-jit" : "W2-eager",
-          workload: `W2 elementwise 2²⁰, ${useJit ? "jit" : "eager"}`,
+          workload: `W2 elementwise 2²⁰, ${
+            useJit ? "jit" : "eager"
+          }, ${ELEMENTWISE_CALLS} calls per readback`,
           unit: "ms",
           ...(useJit ? { target: 2 } : {}),
           cells: {},

@@ -370,16 +370,19 @@ export async function readMapped(
 }
 
 /**
- * Maps a fresh MAP_READ buffer once and unmaps it, so that its first readback can take the
- * early path of {@link readMapped}. Resolves after the map (never rejects).
+ * Maps the smallest staging buffer of `pool` once, in the background, and returns it to the
+ * pool: the first small readback (a loss) can then take the early path of {@link readMapped}
+ * instead of waiting out Deno's 10 ms map latency.
  *
- * @param buf The buffer, unmapped and unused.
- * @returns A promise resolved once the buffer is unmapped again.
+ * @param pool The staging pool (MAP_READ | COPY_DST buffers).
  */
-export async function primeForRead(buf: GPUBuffer): Promise<void> {
-  try {
-    await buf.mapAsync(0x1); // GPUMapMode.READ
+export function primeStaging(
+  pool: { acquire(bytes: number): GPUBuffer; release(buf: GPUBuffer): void },
+): void {
+  const buf = pool.acquire(4);
+  buf.mapAsync(0x1).then(() => { // GPUMapMode.READ
     _mappedOnce.add(buf);
     buf.unmap();
-  } catch { /* a device error: the first readback reports it */ }
+    pool.release(buf);
+  }, () => {}); // a device error: the first readback reports it
 }

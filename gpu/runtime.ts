@@ -39,14 +39,8 @@
  * @module
  */
 import { type DeferredTask, Scheduler } from "./defer.ts";
-import {
-  debugLevel,
-  envVar,
-  type GpuContext,
-  primeForRead,
-  readMapped,
-  requestGpu,
-} from "./device.ts";
+import { debugLevel, envVar, type GpuContext, requestGpu } from "./device.ts";
+import { primeStaging, readMapped } from "./device.ts";
 import { GpuError, GpuUnavailableError, numberLines } from "./errors.ts";
 import type { BufRef, Kernel, Plan, TexRef, TextureSpec } from "./kernels/common.ts";
 import { bucketBytes, BufferPool, type PoolStats } from "./pool.ts";
@@ -224,10 +218,7 @@ export class GpuRuntime {
     this.ctx = ctx;
     this.storage = new BufferPool(ctx.device, _STORAGE_USAGE);
     this.#staging = new BufferPool(ctx.device, _STAGING_USAGE, { maxPooledBytes: 1 << 28 });
-    // the smallest staging buffer, mapped once meanwhile: a first small readback then skips
-    // Deno's 10 ms map latency (see readMapped)
-    const first = this.#staging.acquire(4);
-    primeForRead(first).then(() => this.#staging.release(first));
+    primeStaging(this.#staging); // a first small readback then skips Deno's map latency
     this.memoryBudget = opts.memoryBudget ?? _envBytes("DENAX_MEMORY_BUDGET") ??
       DEFAULT_MEMORY_BUDGET;
     this.#collect = opts.collect ?? envVar("DENAX_GC") !== "0";

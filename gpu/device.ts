@@ -311,7 +311,7 @@ export function debugLevel(): number {
 /**
  * Waits for one turn of the event loop, where Deno dispatches the device's pending
  * `uncapturederror` events (a task of the loop, which microtasks never reach): a zero timeout.
- * It costs 1–2 ms here; the completion of a file stat (0.1 ms) did not always reach that task.
+ * It costs about 2 ms here under load; the completion of a file stat (0.1 ms) did not always reach that task.
  *
  * @returns A promise resolved after the turn.
  */

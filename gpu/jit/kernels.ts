@@ -18,6 +18,7 @@ import {
   genericPays,
   hoistLiterals,
   type Plan,
+  QUOTIENT_FN,
   stagingFor,
   storageType,
   type TextureSpec,
@@ -185,6 +186,8 @@ function _ewVec4(c: CodegenCtx, grp: Group): Op[] | null {
   const texDecls: string[] = [];
   const texRes: Res[] = [];
   const staged = new Map<GVal, string>();
+  const coords = new Map<string, { xy: string; layer: string }>();
+  const texLets: string[] = [];
   const specs: TextureSpec[] = [];
   const texRead = (v: GVal): string | undefined => {
     const hit = staged.get(v);
@@ -204,7 +207,15 @@ function _ewVec4(c: CodegenCtx, grp: Group): Op[] | null {
     const name = `tx${staged.size}`;
     texDecls.push(`var ${name}: ${staging.wgslType};`);
     texRes.push({ kind: "tex", index });
-    const expr = staging.load(name, "q");
+    // textures of one shape share their coordinates
+    let at = coords.get(staging.key);
+    if (!at) {
+      const c = staging.coords("q", `tc${coords.size}`);
+      texLets.push(...c.lets);
+      k.helpers.add(QUOTIENT_FN);
+      coords.set(staging.key, at = c);
+    }
+    const expr = `textureLoad(${name}, ${at.xy}, ${at.layer}, 0)`;
     staged.set(v, expr);
     return expr;
   };
@@ -230,7 +241,7 @@ function _ewVec4(c: CodegenCtx, grp: Group): Op[] | null {
     text,
     k,
     grp.size / 4,
-    [...lanes, ...s.lines, ...stores],
+    [...lanes, ...texLets, ...s.lines, ...stores],
     _label(grp),
     res,
     "q",

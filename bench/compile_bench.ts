@@ -6,7 +6,9 @@
  * prints one JSON line: the kernels of the program, the pipelines the step created
  * (`pipelineMisses` of the runtime) and those the eager parameter initialization created
  * (`initPipelines`), `compileStats`, the time to the first loss, and that of a second step
- * (running only: the difference is tracing, compiling and pipeline creation).
+ * (running only: the difference is tracing, compiling and pipeline creation), and the CPU
+ * time the process spent on the first step, all threads (`firstStepCpuMs`: Mesa compiles on
+ * its queue thread; a figure that depends less than the wall time on other load).
  *
  * Where the time goes (llvmpipe): creating a pipeline costs ~1 ms in Deno (WGSL parsing and
  * translation), and Mesa compiles its machine code at its first dispatch, ~10-25 ms a
@@ -27,6 +29,7 @@
  *
  * @module
  */
+import process from "node:process";
 import { compileStats, init, np, optim, random, type Tensor } from "../mod.ts";
 import { currentBackend } from "../core/backend.ts";
 import type { WebGpuBackend } from "../gpu/backend.ts";
@@ -68,6 +71,7 @@ async function child(name: string): Promise<void> {
   const optState = opt.init(params);
   const misses0 = rt.stats.pipelineMisses;
   const t1 = performance.now();
+  const c1 = process.cpuUsage();
   let loss: Tensor;
   let again: () => Promise<unknown>;
   if (isStateful(net)) {
@@ -95,6 +99,7 @@ async function child(name: string): Promise<void> {
   }
   const value = Number(await loss.item());
   const t2 = performance.now();
+  const c2 = process.cpuUsage(c1);
   const exe = lastCompiled();
   await again();
   const t3 = performance.now();
@@ -110,6 +115,7 @@ async function child(name: string): Promise<void> {
     compileStats,
     initMs: Math.round(t1 - t0),
     firstStepMs: Math.round(t2 - t1),
+    firstStepCpuMs: Math.round((c2.user + c2.system) / 1000),
     secondStepMs: Math.round(t3 - t2),
   }));
 }

@@ -11,11 +11,18 @@
  * its queue thread; a figure that depends less than the wall time on other load).
  *
  * Where the time goes (llvmpipe): creating a pipeline costs ~1 ms in Deno (WGSL parsing and
- * translation), and Mesa compiles its machine code at its first dispatch, ~10-25 ms a
- * pipeline whatever its size; tracing and planning a ResNet-18 step takes a few hundred ms.
- * So the count of distinct pipelines is the cost: kernels are shape-generic (sizes in a
- * uniform, `genericKernel` in `gpu/kernels/common.ts`) so that layers of one structure share
- * them; `DENAX_GENERIC_KERNELS=0` gives the shape-specialised kernels for comparison.
+ * translation), and Mesa compiles its machine code at its first dispatch, on its queue thread,
+ * one pipeline after another. `bench/pipeline_cost.ts` times each source of a program alone
+ * (process CPU time): ~14 ms for a trivial kernel, ~25-40 ms for most elementwise and
+ * reduction kernels, 80-250 ms for the texture multiplies of convolutions (most with a fused
+ * epilogue), 500-700 ms for the two largest sliding multiplies of ResNet-18 (7 × 7 kernel
+ * rows unrolled: 3,500 lines). ResNet-18's 245 sources (init and step, batch 8) took
+ * ~10 s CPU, half of it in convolutions. A shape-generic form of a kernel compiles 1.5-2.5×
+ * slower than a specialised one (its index arithmetic does not fold; each size occurrence is
+ * its own uniform word), so generic kernels pay where several layers share one: kernels are
+ * shape-generic (sizes in a uniform, `genericKernel` in `gpu/kernels/common.ts`) except the
+ * convolution, GEMM and window kernels and large kernels that divide by sizes;
+ * `DENAX_GENERIC_KERNELS=0` gives the shape-specialised kernels for comparison.
  *
  * The bench time includes starting Deno and importing denax (~0.5 s). Inputs are d2l's
  * Fashion-MNIST shapes: 1×28×28 for ResNet-18 and LeNet, 1×32×32 for VGG-11 (hidden width 256),

@@ -328,6 +328,32 @@ export interface Staging {
 }
 
 /**
+ * The staged loads of one kernel at texel index `q`: textures of one shape share their
+ * coordinates (one quotient per shape, in {@link lets}, which the kernel emits before the loads).
+ */
+export class StagedLoads {
+  /** The statements computing the coordinates. */
+  readonly lets: string[] = [];
+  readonly #at = new Map<string, { xy: string; layer: string }>();
+  /** Loads at the texel index `q` (an expression, a name). */
+  constructor(readonly q: string) {}
+  /**
+   * WGSL loading texel `q` of texture variable `name`, staged as `staging`; adds
+   * {@link QUOTIENT_FN} to `helpers` (the kernel's helper functions).
+   */
+  load(staging: Staging, name: string, helpers: { add(src: string): void }): string {
+    let at = this.#at.get(staging.key);
+    if (!at) {
+      const c = staging.coords(this.q, `tc${this.#at.size}`);
+      this.lets.push(...c.lets);
+      helpers.add(QUOTIENT_FN);
+      this.#at.set(staging.key, at = c);
+    }
+    return `textureLoad(${name}, ${at.xy}, ${at.layer}, 0)`;
+  }
+}
+
+/**
  * The WGSL helper of the staged loads' quotients (see {@link stagingFor}): `x / d` for
  * `x / d` < 2^22, from `r`, the f32 nearest `1 / d`. Kernels using {@link Staging.coords}
  * declare it once.

@@ -42,6 +42,7 @@ import {
   tmp,
   u,
 } from "./common.ts";
+import { heavyStore, tileStores } from "./conv_store.ts";
 import { type TextureLimits, textureTiles } from "./gemm_texture.ts";
 
 /** Register block and workgroup shape of the texture convolution (as the texture GEMM's). */
@@ -485,7 +486,7 @@ function _multiply(
       }
     }
   }
-  st.push(..._stores(TM, TN, t, splits === 1 && _heavyStore(storeFn), (i, n, v) => {
+  st.push(...tileStores(TM, TN, t, splits === 1 && heavyStore(storeFn), (i, n, v) => {
     const m = `mb + ${i}`;
     const put = splits > 1
       ? `o[((sp * ${u(g.G)} + gr) * ${u(g.M)} + ${m}) * ${u(g.Og)} + ${n}] = ${v};`
@@ -649,7 +650,7 @@ function _multiplySlide(
       }
     }
   }
-  st.push(..._stores(TM, TN, t, splits === 1 && _heavyStore(storeFn), (i, n, v) => {
+  st.push(...tileStores(TM, TN, t, splits === 1 && heavyStore(storeFn), (i, n, v) => {
     const m = `mrow + ${i}`;
     const put = splits > 1
       ? `o[((sp * ${u(g.G)} + gr) * ${u(g.M)} + ${m}) * ${u(g.Og)} + ${n}] = ${v};`
@@ -697,55 +698,6 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
     dispatch: grid.dispatch,
     bindings: [texX, texW, splits > 1 ? tmp(0) : out(0)],
   };
-}
-
-/**
- * Whether a `storeC` is heavy enough to store a tile by a loop ({@link _stores}): it accesses
- * a buffer besides the output (a fused epilogue reading a bias, a batch norm's statistics …).
- *
- * @param storeFn The WGSL of `storeC`.
- * @returns Whether to loop.
- */
-function _heavyStore(storeFn: string): boolean {
-  return (storeFn.match(/\[/g) ?? []).length > 1;
-}
-
-/**
- * The statements storing a TM × TN tile of accumulators `c{i}_{c}`: `put(i, n, v)` guards and
- * stores `v`, row `i` of the tile, column `n` (`nb + c`). Written out once per element
- * (`looped` false), or, for heavy epilogues, copied into an array and stored by a loop. Written
- * out, a fused epilogue is inlined 16 to 192 times with its bounds-checked reads, most of
- * llvmpipe's compile time: a ResNet-18 gradient kernel with a batch-norm epilogue compiled in
- * ~450 ms unrolled, ~250 ms looped (back to back, loaded machine); plain stores compile faster
- * unrolled (the array's dynamic index costs more). The trip count reads `arrayLength(&o)`,
- * which Mesa cannot fold, so its loop unroller leaves the loop alone; the loop runs once per
- * invocation, after the multiply.
- */
-function _stores(
-  TM: number,
-  TN: number,
-  t: string,
-  looped: boolean,
-  put: (i: string, n: string, v: string) => string,
-): string[] {
-  if (!looped) {
-    const st: string[] = [];
-    for (let i = 0; i < TM; i++) {
-      for (let c = 0; c < TN; c++) st.push(put(u(i), `nb + ${u(c)}`, `c${i}_${c}`));
-    }
-    return st;
-  }
-  const accs: string[] = [];
-  for (let i = 0; i < TM; i++) for (let c = 0; c < TN; c++) accs.push(`c${i}_${c}`);
-  return [
-    `var acc = array<${t}, ${TM * TN}>(${accs.join(", ")});`,
-    `let ne = select(${u(TM * TN)}, 0u, arrayLength(&o) == 0u);`,
-    `for (var e = 0u; e < ne; e = e + 1u) {`,
-    `  let ti = e / ${u(TN)};`,
-    `  let n = nb + e % ${u(TN)};`,
-    `  ${put("ti", "n", "acc[e]")}`,
-    `}`,
-  ];
 }
 
 /** Adds the splits' partial products and stores each sum through `storeC`. */

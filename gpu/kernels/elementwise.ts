@@ -26,7 +26,7 @@ import {
   out,
   type Plan,
   single,
-  QUOTIENT_FN,
+  StagedLoads,
   stagingFor,
   type Step,
   storageType,
@@ -327,7 +327,7 @@ export function lanewisePlan(
   const decls: string[] = [], loads: string[] = [], bindings: (BufRef | TexRef)[] = [];
   const steps: Step[] = [];
   const textures: TextureSpec[] = [];
-  const coords = new Map<string, { xy: string; layer: string }>();
+  const coords = new StagedLoads("q");
   ins.forEach((d, k) => {
     const t = storageType(d), b = bindings.length;
     const staging = stagingFor(q, d, caps);
@@ -335,13 +335,7 @@ export function lanewisePlan(
       const tex: TexRef = { kind: "tex", index: textures.push(staging.spec) - 1 };
       steps.push({ kind: "toTexture", src: inp(k), dst: tex, bytesPerRow: staging.bytesPerRow });
       decls.push(`@group(0) @binding(${b}) var a${k}: ${staging.wgslType};`);
-      let at = coords.get(staging.key);
-      if (!at) {
-        const c = staging.coords("q", `tc${coords.size}`);
-        loads.push(...c.lets);
-        coords.set(staging.key, at = c);
-      }
-      loads.push(`let v${k} = textureLoad(a${k}, ${at.xy}, ${at.layer}, 0);`);
+      loads.push(`let v${k} = ${coords.load(staging, `a${k}`, h)};`);
       bindings.push(tex);
     } else {
       decls.push(`@group(0) @binding(${b}) var<storage, read> a${k}: array<vec4<${t}>>;`);
@@ -356,12 +350,12 @@ export function lanewisePlan(
   const lanes = [0, 1, 2, 3].map((l) => expr(ins.map((_, k) => `v${k}[${l}]`), h));
   const grid = foldGrid(Math.ceil(q / ELEMENTWISE_WG));
   const wgsl = `${decls.join("\n")}
-${h}${coords.size ? `\n${QUOTIENT_FN}` : ""}
+${h}
 @compute @workgroup_size(${ELEMENTWISE_WG})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
   let q = ${grid.flatGroup} * ${u(ELEMENTWISE_WG)} + lid;
   if (q >= ${u(q)}) { return; }
-  ${loads.join("\n  ")}
+  ${[...coords.lets, ...loads].join("\n  ")}
   o[q] = vec4<${to}>(${lanes.join(", ")});
 }
 `;

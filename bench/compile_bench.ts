@@ -6,14 +6,23 @@
  * prints one JSON line: the kernels of the program, the pipelines the step created
  * (`pipelineMisses` of the runtime) and those the eager parameter initialization created
  * (`initPipelines`), `compileStats`, the time to the first loss, and that of a second step
- * (running only: the difference is tracing, compiling and pipeline creation).
+ * (running only: the difference is tracing, compiling and pipeline creation), and the CPU
+ * time the process spent on the first step, all threads (`firstStepCpuMs`: Mesa compiles on
+ * its queue thread; a figure that depends less than the wall time on other load).
  *
  * Where the time goes (llvmpipe): creating a pipeline costs ~1 ms in Deno (WGSL parsing and
- * translation), and Mesa compiles its machine code at its first dispatch, ~10-25 ms a
- * pipeline whatever its size; tracing and planning a ResNet-18 step takes a few hundred ms.
- * So the count of distinct pipelines is the cost: kernels are shape-generic (sizes in a
- * uniform, `genericKernel` in `gpu/kernels/common.ts`) so that layers of one structure share
- * them; `DENAX_GENERIC_KERNELS=0` gives the shape-specialised kernels for comparison.
+ * translation), and Mesa compiles its machine code at its first dispatch, on its queue thread,
+ * one pipeline after another. `bench/pipeline_cost.ts` times each source of a program alone
+ * (process CPU time): ~14 ms for a trivial kernel, ~25-40 ms for most elementwise and
+ * reduction kernels, 80-250 ms for the texture multiplies of convolutions (most with a fused
+ * epilogue), 500-700 ms for the two largest sliding multiplies of ResNet-18 (7 × 7 kernel
+ * rows unrolled: 3,500 lines). ResNet-18's 245 sources (init and step, batch 8) took
+ * ~10 s CPU, half of it in convolutions. A shape-generic form of a kernel compiles 1.5-2.5×
+ * slower than a specialised one (its index arithmetic does not fold; each size occurrence is
+ * its own uniform word), so generic kernels pay where several layers share one: kernels are
+ * shape-generic (sizes in a uniform, `genericKernel` in `gpu/kernels/common.ts`) except the
+ * convolution, GEMM and window kernels and large kernels that divide by sizes;
+ * `DENAX_GENERIC_KERNELS=0` gives the shape-specialised kernels for comparison.
  *
  * The bench time includes starting Deno and importing denax (~0.5 s). Inputs are d2l's
  * Fashion-MNIST shapes: 1×28×28 for ResNet-18 and LeNet, 1×32×32 for VGG-11 (hidden width 256),
@@ -27,6 +36,7 @@
  *
  * @module
  */
+import process from "node:process";
 import { compileStats, init, np, optim, random, type Tensor } from "../mod.ts";
 import { currentBackend } from "../core/backend.ts";
 import type { WebGpuBackend } from "../gpu/backend.ts";
@@ -68,6 +78,7 @@ async function child(name: string): Promise<void> {
   const optState = opt.init(params);
   const misses0 = rt.stats.pipelineMisses;
   const t1 = performance.now();
+  const c1 = process.cpuUsage();
   let loss: Tensor;
   let again: () => Promise<unknown>;
   if (isStateful(net)) {
@@ -95,6 +106,7 @@ async function child(name: string): Promise<void> {
   }
   const value = Number(await loss.item());
   const t2 = performance.now();
+  const c2 = process.cpuUsage(c1);
   const exe = lastCompiled();
   await again();
   const t3 = performance.now();
@@ -110,6 +122,7 @@ async function child(name: string): Promise<void> {
     compileStats,
     initMs: Math.round(t1 - t0),
     firstStepMs: Math.round(t2 - t1),
+    firstStepCpuMs: Math.round((c2.user + c2.system) / 1000),
     secondStepMs: Math.round(t3 - t2),
   }));
 }

@@ -18,6 +18,7 @@ import type { WebGpuArray, WebGpuBackend } from "../gpu/backend.ts";
 import { lanewisePlan } from "../gpu/kernels/elementwise.ts";
 import { activeProfile } from "../gpu/target.ts";
 import { canonicalNames } from "../gpu/jit/kernels.ts";
+import { lastCompiled } from "../gpu/jit/mod.ts";
 import { gpu, HAS_GPU, rng } from "./gpu_helpers_test.ts";
 
 const ignore = !HAS_GPU;
@@ -211,4 +212,35 @@ Deno.test("large kernels whose indexing divides or reads staged textures stay sp
   assert(genericPays(div, GENERIC_MAX_WORK - 1) && genericPays(tex, GENERIC_MAX_WORK - 1));
   assert(!genericPays(div, GENERIC_MAX_WORK) && !genericPays(tex, GENERIC_MAX_WORK));
   assert(genericPays(flat, 2 ** 30)); // a division by 1 or none: the uniform costs nothing
+});
+
+Deno.test({
+  name: "four-lane fused kernels carry the lanes' indices across rows of any size",
+  ignore,
+  fn: async () => {
+    const g = await gpu();
+    setBackend(g);
+    // lanes that cross the last dimension (6), or several at once (2 × 2), or size-1 dimensions
+    for (const shape of [[2, 3, 6], [5, 3, 2, 2], [4, 3, 1, 1, 3]]) {
+      const f = (x: Tensor, b: Tensor) =>
+        np.maximum(x.mul(b.reshape([1, 3, ...shape.slice(2).map(() => 1)])).add(1), 0.25);
+      const x = random.normal(random.key(shape.length), shape);
+      const b = np.array([0.5, -2, 3]);
+      const out = await jit(f)(x, b).data();
+      const exe = lastCompiled()!;
+      const carried = exe.program.ops.some((o) =>
+        o.kind === "dispatch" && /array<vec4<f32>>/.test(o.wgsl) &&
+        /select\(0u, 1u, e\d+ ==/.test(o.wgsl)
+      );
+      // the real-GPU profile runs one element per invocation
+      assert(carried === activeProfile().fourLane, `four-lane kernel, carried indices: ${shape}`);
+      const xs = await x.data();
+      const inner = shape.slice(2).reduce((a, c) => a * c, 1);
+      const want = Array.from(
+        xs,
+        (v, k) => Math.max(v * [0.5, -2, 3][Math.floor(k / inner) % 3] + 1, 0.25),
+      );
+      assertAllClose(Array.from(out), want, { rtol: 1e-6, atol: 1e-6 });
+    }
+  },
 });

@@ -89,7 +89,7 @@ export interface LeafBinding {
 export interface VecLanes {
   /** The vec4 index. */
   readonly q: string;
-  /** Linear index expression → lane (0–3). */
+  /** Linear index expression → lane (0–3); lane j's index is lane 0's plus j. */
   readonly lanes: ReadonlyMap<string, number>;
   /**
    * The vec4 of leaf `v` at `q` read from a texture the leaf was copied into, when the kernel
@@ -234,6 +234,12 @@ export class Scope {
     if (hit) return hit;
     const r = idx.shape.length;
     const out: string[] = new Array(r);
+    const lane = this.#k.vec?.lanes.get(idx.lin!);
+    if (lane !== undefined && lane > 0) {
+      this.#laneDims(idx, lane, out);
+      this.#dimsMemo.set(key, out);
+      return out;
+    }
     let rest = idx.lin!;
     for (let d = r - 1; d >= 1; d--) {
       const n = idx.shape[d];
@@ -246,6 +252,35 @@ export class Scope {
     if (r > 0) out[0] = idx.shape[0] === 1 ? "0u" : rest;
     this.#dimsMemo.set(key, out);
     return out;
+  }
+
+  /**
+   * The per-dimension indices of lane `lane` (> 0) of a four-lane kernel, whose linear index is
+   * the previous lane's plus one: the previous lane's indices with a carry rippling from the
+   * last dimension (an index reaching its size wraps to 0), instead of a division and a
+   * remainder per dimension (in a shape-generic kernel, ~15 instructions each: the lanes' index
+   * arithmetic made most of llvmpipe's compile time of the fused elementwise kernels).
+   */
+  #laneDims(idx: Idx, lane: number, out: string[]): void {
+    const vec = this.#k.vec!;
+    const prevLin = [...vec.lanes].find(([, j]) => j === lane - 1)![0];
+    const prev = this.dims({ lin: prevLin, shape: idx.shape });
+    let carry = "1u";
+    for (let d = idx.shape.length - 1; d >= 0; d--) {
+      const n = idx.shape[d];
+      if (n === 1) {
+        out[d] = prev[d];
+        continue;
+      }
+      const e = this.let(`${prev[d]} + ${carry}`, "e");
+      if (d === 0) {
+        out[d] = e; // below the size: the lane's linear index is in range
+        continue;
+      }
+      const c = this.let(`select(0u, 1u, ${e} == ${u(n)})`, "c");
+      out[d] = this.let(`select(${e}, 0u, ${c} == 1u)`, "d");
+      carry = c;
+    }
   }
 
   /**

@@ -18,6 +18,7 @@ import {
   genericPays,
   hoistLiterals,
   type Plan,
+  StagedLoads,
   stagingFor,
   storageType,
   type TextureSpec,
@@ -181,10 +182,9 @@ function _ewVec4(c: CodegenCtx, grp: Group): Op[] | null {
   // On CPU adapters a storage read costs several times a texture read plus the copy into the
   // texture (llvmpipe: 1.4 ms to copy 4 MB, then 5 ms for the W2 kernel against 9 ms), so
   // large leaves read at the lanes are copied into textures first.
-  const copies: Op[] = [];
-  const texDecls: string[] = [];
-  const texRes: Res[] = [];
+  const copies: Op[] = [], texDecls: string[] = [], texRes: Res[] = [];
   const staged = new Map<GVal, string>();
+  const coords = new StagedLoads("q");
   const specs: TextureSpec[] = [];
   const texRead = (v: GVal): string | undefined => {
     const hit = staged.get(v);
@@ -204,7 +204,7 @@ function _ewVec4(c: CodegenCtx, grp: Group): Op[] | null {
     const name = `tx${staged.size}`;
     texDecls.push(`var ${name}: ${staging.wgslType};`);
     texRes.push({ kind: "tex", index });
-    const expr = staging.load(name, "q");
+    const expr = coords.load(staging, name, k.helpers);
     staged.set(v, expr);
     return expr;
   };
@@ -230,7 +230,7 @@ function _ewVec4(c: CodegenCtx, grp: Group): Op[] | null {
     text,
     k,
     grp.size / 4,
-    [...lanes, ...s.lines, ...stores],
+    [...lanes, ...coords.lets, ...s.lines, ...stores],
     _label(grp),
     res,
     "q",

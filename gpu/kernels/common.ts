@@ -317,9 +317,49 @@ export interface Staging {
   readonly bytesPerRow: number;
   /** The WGSL type of the texture variable. */
   readonly wgslType: string;
-  /** WGSL loading texel `q` (an expression) of the texture variable `name`. */
-  load(name: string, q: string): string;
+  /**
+   * The coordinates of texel `q` (an expression): statements binding names prefixed `id`,
+   * then `xy` (a `vec2u`) and `layer` for `textureLoad(name, xy, layer, 0)`. Textures of one
+   * shape ({@link key}) read at one `q` share them. The statements call {@link QUOTIENT_FN}.
+   */
+  coords(q: string, id: string): { lets: string[]; xy: string; layer: string };
+  /** A key equal for stagings of one texture shape (whose coordinates are equal). */
+  readonly key: string;
 }
+
+/**
+ * The staged loads of one kernel at texel index `q`: textures of one shape share their
+ * coordinates (one quotient per shape, in {@link lets}, which the kernel emits before the loads).
+ */
+export class StagedLoads {
+  /** The statements computing the coordinates. */
+  readonly lets: string[] = [];
+  readonly #at = new Map<string, { xy: string; layer: string }>();
+  /** Loads at the texel index `q` (an expression, a name). */
+  constructor(readonly q: string) {}
+  /**
+   * WGSL loading texel `q` of texture variable `name`, staged as `staging`; adds
+   * {@link QUOTIENT_FN} to `helpers` (the kernel's helper functions).
+   */
+  load(staging: Staging, name: string, helpers: { add(src: string): void }): string {
+    let at = this.#at.get(staging.key);
+    if (!at) {
+      const c = staging.coords(this.q, `tc${this.#at.size}`);
+      this.lets.push(...c.lets);
+      helpers.add(QUOTIENT_FN);
+      this.#at.set(staging.key, at = c);
+    }
+    return `textureLoad(${name}, ${at.xy}, ${at.layer}, 0)`;
+  }
+}
+
+/**
+ * The WGSL helper of the staged loads' quotients (see {@link stagingFor}): `x / d` for
+ * `x / d` < 2^22, from `r`, the f32 nearest `1 / d`. Kernels using {@link Staging.coords}
+ * declare it once.
+ */
+export const QUOTIENT_FN: string =
+  `fn _quot(x: u32, r: f32, d: u32) -> u32 { let e = u32(f32(x) * r); return e - select(0u, 1u, e * d > x) + select(0u, 1u, (e + 1u) * d <= x); }`;
 
 /**
  * The staging of an operand, or null when it is read from storage (see {@link Staging}).
@@ -349,14 +389,14 @@ export function stagingFor(
     wgslType: `texture_2d_array<${t}>`,
     // No integer division: llvmpipe divides by a non-literal (the uniform that generic kernels
     // read sizes from) one lane at a time, ~30% of W2's running time. See _quotient.
-    load: (name, q) => {
-      const rows = _quotient(q, W);
-      if (L === 1) return `textureLoad(${name}, vec2u(${q} - ${rows} * ${u(W)}, ${rows}), 0u, 0)`;
-      const layer = _quotient(rows, H);
-      return `textureLoad(${name}, vec2u(${q} - ${rows} * ${u(W)}, ${rows} - ${layer} * ${
-        u(H)
-      }), ${layer}, 0)`;
+    coords: (q, id) => {
+      const lets = [`let ${id}r = ${_quotient(q, W)};`];
+      const xy = (y: string) => `vec2u(${q} - ${id}r * ${u(W)}, ${y})`;
+      if (L === 1) return { lets, xy: xy(`${id}r`), layer: "0u" };
+      lets.push(`let ${id}l = ${_quotient(`${id}r`, H)};`);
+      return { lets, xy: xy(`${id}r - ${id}l * ${u(H)}`), layer: `${id}l` };
     },
+    key: `${W}x${H}x${L}`,
   };
 }
 
@@ -368,10 +408,7 @@ export function stagingFor(
  */
 function _quotient(x: string, d: number): string {
   const bits = new Uint32Array(new Float32Array([1 / d]).buffer)[0];
-  const r = `u32(f32(${x}) * bitcast<f32>(${u(bits)}))`;
-  return `(${r} - select(0u, 1u, ${r} * ${u(d)} > ${x}) + select(0u, 1u, (${r} + 1u) * ${
-    u(d)
-  } <= ${x}))`;
+  return `_quot(${x}, bitcast<f32>(${u(bits)}), ${u(d)})`;
 }
 
 /** The workgroup size of one-thread-per-element kernels. */

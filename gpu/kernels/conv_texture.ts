@@ -42,6 +42,7 @@ import {
   tmp,
   u,
 } from "./common.ts";
+import { heavyStore, tileStores } from "./conv_store.ts";
 import { type TextureLimits, textureTiles } from "./gemm_texture.ts";
 
 /** Register block and workgroup shape of the texture convolution (as the texture GEMM's). */
@@ -485,15 +486,13 @@ function _multiply(
       }
     }
   }
-  for (let i = 0; i < TM; i++) {
-    for (let c = 0; c < TN; c++) {
-      const m = `mb + ${u(i)}`, n = `nb + ${u(c)}`;
-      const put = splits > 1
-        ? `o[((sp * ${u(g.G)} + gr) * ${u(g.M)} + ${m}) * ${u(g.Og)} + ${n}] = c${i}_${c};`
-        : `storeC(gr, ${m}, ${n}, c${i}_${c});`;
-      st.push(`if (${m} < ${u(g.M)} && ${n} < ${u(g.Og)}) { ${put} }`);
-    }
-  }
+  st.push(...tileStores(TM, TN, t, splits === 1 && heavyStore(storeFn), (i, n, v) => {
+    const m = `mb + ${i}`;
+    const put = splits > 1
+      ? `o[((sp * ${u(g.G)} + gr) * ${u(g.M)} + ${m}) * ${u(g.Og)} + ${n}] = ${v};`
+      : `storeC(gr, ${m}, ${n}, ${v});`;
+    return `if (${m} < ${u(g.M)} && ${n} < ${u(g.Og)}) { ${put} }`;
+  }));
   const inner = g.Cg4 === 1
     ? body.join("\n      ")
     : `for (var c4 = 0u; c4 < ${u(g.Cg4)}; c4 = c4 + 1u) {\n        ${
@@ -651,15 +650,13 @@ function _multiplySlide(
       }
     }
   }
-  for (let i = 0; i < TM; i++) {
-    for (let c = 0; c < TN; c++) {
-      const m = `mrow + ${u(i)}`, n = `nb + ${u(c)}`;
-      const put = splits > 1
-        ? `o[((sp * ${u(g.G)} + gr) * ${u(g.M)} + ${m}) * ${u(g.Og)} + ${n}] = c${i}_${c};`
-        : `storeC(gr, ${m}, ${n}, c${i}_${c});`;
-      st.push(`if (ow0 + ${u(i)} < ${u(g.OW)} && ${n} < ${u(g.Og)}) { ${put} }`);
-    }
-  }
+  st.push(...tileStores(TM, TN, t, splits === 1 && heavyStore(storeFn), (i, n, v) => {
+    const m = `mrow + ${i}`;
+    const put = splits > 1
+      ? `o[((sp * ${u(g.G)} + gr) * ${u(g.M)} + ${m}) * ${u(g.Og)} + ${n}] = ${v};`
+      : `storeC(gr, ${m}, ${n}, ${v});`;
+    return `if (ow0 + ${i} < ${u(g.OW)} && ${n} < ${u(g.Og)}) { ${put} }`;
+  }));
   const inner = g.Cg4 === 1
     ? body.join("\n      ")
     : `for (var c4 = 0u; c4 < ${u(g.Cg4)}; c4 = c4 + 1u) {\n        ${

@@ -26,6 +26,7 @@ import {
   out,
   type Plan,
   single,
+  StagedLoads,
   stagingFor,
   type Step,
   storageType,
@@ -326,6 +327,7 @@ export function lanewisePlan(
   const decls: string[] = [], loads: string[] = [], bindings: (BufRef | TexRef)[] = [];
   const steps: Step[] = [];
   const textures: TextureSpec[] = [];
+  const coords = new StagedLoads("q");
   ins.forEach((d, k) => {
     const t = storageType(d), b = bindings.length;
     const staging = stagingFor(q, d, caps);
@@ -333,7 +335,7 @@ export function lanewisePlan(
       const tex: TexRef = { kind: "tex", index: textures.push(staging.spec) - 1 };
       steps.push({ kind: "toTexture", src: inp(k), dst: tex, bytesPerRow: staging.bytesPerRow });
       decls.push(`@group(0) @binding(${b}) var a${k}: ${staging.wgslType};`);
-      loads.push(`let v${k} = ${staging.load(`a${k}`, "q")};`);
+      loads.push(`let v${k} = ${coords.load(staging, `a${k}`, h)};`);
       bindings.push(tex);
     } else {
       decls.push(`@group(0) @binding(${b}) var<storage, read> a${k}: array<vec4<${t}>>;`);
@@ -353,7 +355,7 @@ ${h}
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
   let q = ${grid.flatGroup} * ${u(ELEMENTWISE_WG)} + lid;
   if (q >= ${u(q)}) { return; }
-  ${loads.join("\n  ")}
+  ${[...coords.lets, ...loads].join("\n  ")}
   o[q] = vec4<${to}>(${lanes.join(", ")});
 }
 `;

@@ -1,0 +1,109 @@
+/**
+ * What each pipeline of a program costs to compile on the adapter: reads the WGSL sources a
+ * `DENAX_DEBUG=3` run printed (stderr), and for each, in this one process with Mesa's shader
+ * cache disabled, creates the pipeline and dispatches one workgroup on dummy resources (llvmpipe
+ * compiles at the first dispatch), printing one JSON line per source: the op, its length, the
+ * wall time and the process CPU time (all threads; less sensitive to other load) of creating
+ * and first dispatching it. Then a summary by op.
+ *
+ * Run:
+ * `XDG_RUNTIME_DIR=/tmp MESA_SHADER_CACHE_DISABLE=true DENAX_BACKEND=webgpu DENAX_DEBUG=3 deno
+ * run -A bench/compile_bench.ts resnet18 2> /tmp/r18.log`, then
+ * `XDG_RUNTIME_DIR=/tmp MESA_SHADER_CACHE_DISABLE=true deno run -A bench/pipeline_cost.ts
+ * /tmp/r18.log`.
+ *
+ * @module
+ */
+import process from "node:process";
+
+/** The sources of a `DENAX_DEBUG=3` log, with the op each was compiled for. */
+export function sourcesOf(log: string): { op: string; wgsl: string }[] {
+  const out: { op: string; wgsl: string }[] = [];
+  let cur: { op: string; lines: string[] } | null = null;
+  const end = () => {
+    if (cur?.lines.length) out.push({ op: cur.op, wgsl: cur.lines.join("\n") });
+    cur = null;
+  };
+  for (const line of log.split("\n")) {
+    const head = /\[denax:gpu\] compile (?:\(async\) )?(.*) \(\d+ lines\)/.exec(line);
+    if (head) {
+      end();
+      cur = { op: head[1], lines: [] };
+      continue;
+    }
+    const numbered = /^\s*\d+ \| ?(.*)$/.exec(line);
+    if (numbered && cur) cur.lines.push(numbered[1]);
+    else end();
+  }
+  end();
+  return out;
+}
+
+async function costOf(device: GPUDevice, code: string): Promise<{ ms: number; cpuMs: number }> {
+  const u0 = process.cpuUsage(), t0 = performance.now();
+  const module = device.createShaderModule({ code });
+  const pipe = device.createComputePipeline({
+    layout: "auto",
+    compute: { module, entryPoint: "main" },
+  });
+  const entries: GPUBindGroupEntry[] = [];
+  for (const m of code.matchAll(/@group\(0\) @binding\((\d+)\) var(<[^>]*>)? (\w+): ([^;]*);/g)) {
+    const [, b, kind = "", name, ty] = m;
+    // "auto" layouts drop the bindings the entry point does not use
+    if (code.split(new RegExp(`\\b${name}\\b`)).length <= 2) continue;
+    let resource: GPUBindingResource;
+    if (kind.startsWith("<uniform")) {
+      const n = Number(/, (\d+)>/.exec(ty)?.[1] ?? 1);
+      resource = { buffer: device.createBuffer({ size: 16 * n, usage: GPUBufferUsage.UNIFORM }) };
+    } else if (kind.startsWith("<storage")) {
+      resource = { buffer: device.createBuffer({ size: 1 << 16, usage: GPUBufferUsage.STORAGE }) };
+    } else {
+      const storage = ty.startsWith("texture_storage");
+      const format = storage || ty.includes("f32")
+        ? "rgba32float"
+        : ty.includes("u32")
+        ? "rgba32uint"
+        : "rgba32sint";
+      const usage = storage ? GPUTextureUsage.STORAGE_BINDING : GPUTextureUsage.TEXTURE_BINDING;
+      resource = device.createTexture({ size: [1, 1, 1], format, usage })
+        .createView({ dimension: "2d-array" });
+    }
+    entries.push({ binding: Number(b), resource });
+  }
+  const enc = device.createCommandEncoder();
+  const pass = enc.beginComputePass();
+  pass.setPipeline(pipe);
+  pass.setBindGroup(0, device.createBindGroup({ layout: pipe.getBindGroupLayout(0), entries }));
+  pass.dispatchWorkgroups(1);
+  pass.end();
+  device.queue.submit([enc.finish()]);
+  await device.queue.onSubmittedWorkDone();
+  const u = process.cpuUsage(u0);
+  return { ms: performance.now() - t0, cpuMs: (u.user + u.system) / 1000 };
+}
+
+if (import.meta.main) {
+  const adapter = await navigator.gpu.requestAdapter();
+  if (!adapter) throw new Error("pipeline_cost: no WebGPU adapter");
+  const device = await adapter.requestDevice({
+    requiredLimits: {
+      maxStorageBuffersPerShaderStage: adapter.limits.maxStorageBuffersPerShaderStage,
+    },
+  });
+  const byOp = new Map<string, { n: number; cpuMs: number }>();
+  let total = 0;
+  for (const { op, wgsl } of sourcesOf(await Deno.readTextFile(Deno.args[0]))) {
+    const { ms, cpuMs } = await costOf(device, wgsl);
+    total += cpuMs;
+    const key = op.startsWith("fused") ? "fused" : op;
+    const s = byOp.get(key) ?? { n: 0, cpuMs: 0 };
+    byOp.set(key, { n: s.n + 1, cpuMs: s.cpuMs + cpuMs });
+    console.log(
+      JSON.stringify({ op, chars: wgsl.length, ms: +ms.toFixed(1), cpuMs: +cpuMs.toFixed(1) }),
+    );
+  }
+  for (const [op, s] of [...byOp].sort((a, b) => b[1].cpuMs - a[1].cpuMs)) {
+    console.log(`${op}: ${s.n} pipelines, ${s.cpuMs.toFixed(0)} ms CPU`);
+  }
+  console.log(`total: ${total.toFixed(0)} ms CPU`);
+}

@@ -14,10 +14,11 @@
  * Out size per dim: `floor((dilatedIn + lo + hi − dilatedWindow) / stride) + 1` (0 when the
  * window does not fit).
  *
- * Rules: sum is linear, and its transpose is a padded (interior = stride − 1) sum over the
- * cotangent, as JAX's `_reduce_window_sum_transpose_rule`. For max/min the tangent is taken at
- * the selected element of each window (the first extremum in row-major window order, as XLA's
- * select-and-gather): `select_and_gather_add` (`window_select.ts`), linear in the tangent, whose
+ * Rules: sum is linear, and its transpose is a window sum over the cotangent dilated by the
+ * strides and padded, as JAX's `_reduce_window_sum_transpose_rule` (here one `reduce_window`
+ * whose base dilation and padding do what JAX's `pad` does, so no padded copy is made). For
+ * max/min the tangent is taken at the selected element of each window (the first extremum in
+ * row-major window order, as XLA's select-and-gather): `select_and_gather_add` (`window_select.ts`), linear in the tangent, whose
  * transpose `select_and_scatter_add` is the cotangent of max/min pooling — two primitives with
  * their own kernels, so no window copies of the operand are ever built. The batching rule adds
  * a window of size 1 over the batch axis.
@@ -36,7 +37,7 @@ import type { Tensor } from "../tensor.ts";
 import { bind1 } from "../trace.ts";
 import { vjpLhsPadding } from "./conv.ts";
 import { alloc, forEachIndex } from "./host.ts";
-import { full, moveaxis, pad } from "./structural.ts";
+import { moveaxis } from "./structural.ts";
 import { windowAval, windowIdentity, type WindowParams, windowTaps } from "./window_base.ts";
 import { selectAndGatherAdd } from "./window_select.ts";
 
@@ -186,20 +187,15 @@ export const reduce_window_p: Primitive<WindowParams> = definePrimitive<WindowPa
         q.baseDilation,
         q.windowDilation,
       );
-      const padded = pad(
-        ct,
-        full([], 0, ct.dtype),
-        pads.map((v) => v[0]),
-        pads.map((v) => v[1]),
-        q.windowStrides.map((s) => s - 1),
-      );
+      // the cotangent, dilated by the strides and padded, summed over the window: one
+      // reduce_window reading ct in place (no padded copy)
       return [
-        reduceWindowPrim(padded, {
+        reduceWindowPrim(ct, {
           op: "sum",
           windowDimensions: q.windowDimensions,
           windowStrides: q.baseDilation,
-          padding: xa.shape.map(() => [0, 0]),
-          baseDilation: xa.shape.map(() => 1),
+          padding: pads.map((v): [number, number] => [v[0], v[1]]),
+          baseDilation: q.windowStrides,
           windowDilation: q.windowDilation,
         }),
       ];

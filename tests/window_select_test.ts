@@ -9,11 +9,8 @@ import { BACKEND, checkDirectionalGrad, fdTol } from "./backend.ts";
 import { assertAllClose, assertEquals, assertThrows } from "@std/assert";
 import { distinctValues, flat, rng } from "./helpers.ts";
 import { grad, jit, lax, makeJaxpr, np, type Tensor, vmap } from "../mod.ts";
-import {
-  selectAndGatherAdd,
-  selectAndScatterAdd,
-} from "../core/prims/window_select.ts";
-import { type WindowParams, windowOutShape } from "../core/prims/window_base.ts";
+import { selectAndGatherAdd, selectAndScatterAdd } from "../core/prims/window_select.ts";
+import { windowOutShape, type WindowParams } from "../core/prims/window_base.ts";
 
 interface Case {
   readonly name: string;
@@ -90,8 +87,7 @@ function selectedLoop(x: readonly number[], shape: readonly number[], p: WindowP
   return sel;
 }
 
-const arr = (d: readonly number[], shape: number[]) =>
-  np.array(new Float32Array(d), { shape });
+const arr = (d: readonly number[], shape: number[]) => np.array(new Float32Array(d), { shape });
 
 function values(n: number, seed: number, ties: boolean): number[] {
   // with ties: values on a coarse grid, so windows hold equal extrema (the first one wins);

@@ -20,7 +20,9 @@
  * nothing of im2col's size); the rest (three spatial dimensions, textures beyond the limits)
  * and every convolution on discrete GPUs as the workgroup-memory GEMM here, whose `loadA`
  * computes the im2col element in place. All three store through `storeC`, so the jit's fused
- * epilogues apply to each.
+ * epilogues apply to each. Before any of them, a convolution of an lhs-dilated input (the input
+ * gradient of a strided convolution) splits into one sub-convolution per phase of the dilation
+ * (`conv_phase.ts`), so that no product with an inserted zero is computed.
  *
  * @module
  */

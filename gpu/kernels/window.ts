@@ -4,6 +4,12 @@
  * `o · stride + w · windowDilation - padLo` in the base-dilated, padded operand; positions in
  * the padding or between dilated base elements contribute the op's identity.
  *
+ * The window selections of max/min pooling's derivatives share that addressing:
+ * `select_and_gather_add` (one invocation per window: find the selected element, read the
+ * tangent there) and `select_and_scatter_add` in gather form (one invocation per operand
+ * element: visit the windows that contain it, re-select in each, and add the cotangents of those
+ * that select it) — no scatter, no atomics, no copies of the windows.
+ *
  * @module
  */
 import type { WindowParams } from "../../core/prims/window.ts";

@@ -45,6 +45,14 @@ const LAYERS: readonly Layer[] = [
   { name: "W4 conv1 1→6 5×5 p2", x: [64, 1, 28, 28], w: [6, 1, 5, 5], stride: 1, pad: 2, reps: 4 },
   { name: "W4 conv2 6→16 5×5", x: [64, 6, 28, 28], w: [16, 6, 5, 5], stride: 1, pad: 0, reps: 1 },
   { name: "R18 64→64 3×3 p1", x: [8, 64, 28, 28], w: [64, 64, 3, 3], stride: 1, pad: 1, reps: 1 },
+  {
+    name: "R18 64→128 3×3 s2 p1",
+    x: [8, 64, 28, 28],
+    w: [128, 64, 3, 3],
+    stride: 2,
+    pad: 1,
+    reps: 1,
+  },
 ];
 
 /** The layer's multiply-adds × 2: N · O · OH · OW · C · KH · KW · 2. */

@@ -40,6 +40,7 @@ import {
   transpose_p,
 } from "../core/prims/structural.ts";
 import { reduce_window_p } from "../core/prims/window.ts";
+import { select_and_gather_add_p, select_and_scatter_add_p } from "../core/prims/window_select.ts";
 import { copyPlan, genericPlan, type Plan, single, size } from "./kernels/common.ts";
 import { convPlan } from "./kernels/conv.ts";
 import { cumulativePlan } from "./kernels/cumulative.ts";
@@ -61,7 +62,7 @@ import { choleskyPlan, luPlan, qrPlan, triangularSolvePlan } from "./kernels/lin
 import { eighPlan, svdPlan } from "./kernels/linalg_jacobi.ts";
 import { argReduceKernel, reducePlan } from "./kernels/reduce.ts";
 import { sortPlan } from "./kernels/sort.ts";
-import { reduceWindowKernel } from "./kernels/window.ts";
+import { reduceWindowKernel, selectGatherKernel, selectScatterKernel } from "./kernels/window.ts";
 import {
   BINARY_PRIMS,
   type BinaryPrim,
@@ -230,6 +231,14 @@ const _SPECIFIC: { readonly [P in PrimName]: Lowering } = {
   reduce_window: typed(
     reduce_window_p,
     (c, p) => single(reduceWindowKernel(c.ins[0].dtype, c.ins[0].shape, p)),
+  ),
+  select_and_gather_add: typed(
+    select_and_gather_add_p,
+    (c, p) => single(selectGatherKernel(c.ins[1].dtype, c.ins[1].shape, p)),
+  ),
+  select_and_scatter_add: typed(
+    select_and_scatter_add_p,
+    (c, p) => single(selectScatterKernel(c.ins[1].dtype, c.ins[1].shape, p)),
   ),
   sort: typed(sort_p, (c, p) => {
     if ((p.numKeys ?? 1) !== 1) {

@@ -1,10 +1,11 @@
 import { BACKEND, withCpu } from "./backend.ts";
-import { assertAllClose, assertEquals } from "@std/assert";
+import { assert, assertAllClose, assertEquals } from "@std/assert";
 import { rng } from "./helpers.ts";
-import { jit, makeJaxpr, np, type Tensor, vjp } from "../mod.ts";
+import { grad, jit, makeJaxpr, np, type Tensor, vjp } from "../mod.ts";
 import { avgPool, convGeneralDilated, type ConvOptions, maxPool } from "../core/lax_conv.ts";
 import { convOutShape } from "../gpu/kernels/conv.ts";
 import { convTexturePlan } from "../gpu/kernels/conv_texture.ts";
+import { convByPhases, convPhasePlan } from "../gpu/kernels/conv_phase.ts";
 import { plainConvStore } from "../gpu/kernels/conv.ts";
 import { createWebGpuBackend, webgpuAvailable } from "../gpu/backend.ts";
 
@@ -90,6 +91,33 @@ const CASES: readonly Case[] = [
     w: [2, 7, 3, 3],
     opts: { windowStrides: [2, 1] },
   },
+  // strided: the input gradients run by phases (gpu/kernels/conv_phase.ts); with rhs dilation
+  // sharing a factor with the stride, or a kernel narrower than the stride, some phases have no
+  // kernel taps (their outputs are zeros)
+  {
+    name: "stride 2 with rhs dilation 2, stride 3 with a 2-wide kernel",
+    x: [2, 3, 11, 10],
+    w: [5, 3, 3, 2],
+    opts: { windowStrides: [2, 3], rhsDilation: [2, 1], padding: [[1, 2], [0, 1]] },
+  },
+  {
+    name: "1×1 kernel, stride 2 (the ResNet shortcut)",
+    x: [2, 8, 9, 8],
+    w: [12, 8, 1, 1],
+    opts: { windowStrides: [2, 2] },
+  },
+  {
+    name: "stride 4, 7×7, one input channel (a stem)",
+    x: [2, 1, 19, 17],
+    w: [8, 1, 7, 7],
+    opts: { windowStrides: [4, 4], padding: [[3, 3], [3, 2]] },
+  },
+  {
+    name: "batch groups with stride 2",
+    x: [4, 3, 7, 7],
+    w: [6, 3, 3, 3],
+    opts: { batchGroupCount: 2, windowStrides: [2, 2], padding: [[1, 1], [1, 1]] },
+  },
 ];
 
 function directions(c: Case, xd: Float32Array, wd: Float32Array, cd: Float32Array) {
@@ -134,6 +162,41 @@ Deno.test("a jitted conv with bias and relu (a fused epilogue) matches the cpu b
   assertAllClose(Array.from(got), Array.from(want), { rtol: 1e-4, atol: 1e-4 });
 });
 
+Deno.test("a jitted strided input gradient with a fused epilogue (by phases) matches the cpu backend", async () => {
+  const xs = [3, 4, 11, 10], ws = [6, 4, 3, 3];
+  const opts: ConvOptions = { windowStrides: [2, 2], padding: [[1, 1], [1, 0]] };
+  const xd = data(xs, 11), wd = data(ws, 12);
+  // the input gradient, scaled and passed through tanh: an epilogue on the phase convolutions
+  const f = (x: Tensor, w: Tensor) =>
+    np.tanh(grad((a: Tensor) => convGeneralDilated(a, w, opts).square().sum())(x).mul(0.5));
+  const want = await withCpu(() => f(arr(xd, xs), arr(wd, ws)).data());
+  const got = await jit(f)(arr(xd, xs), arr(wd, ws)).data();
+  assertAllClose(Array.from(got), Array.from(want), { rtol: 1e-4, atol: 1e-4 });
+});
+
+Deno.test("a strided convolution's input gradient multiplies no inserted zeros", () => {
+  // the transposed convolution of a 2×2-strided 3×3 layer (padding 1): per dim, the even outputs
+  // take kernel tap 1, the odd ones taps 0 and 2
+  const ct = [2, 6, 5, 5], w = [4, 6, 3, 3];
+  const p = {
+    windowStrides: [1, 1],
+    padding: [[1, 1], [1, 1]] as [number, number][],
+    lhsDilation: [2, 2],
+    rhsDilation: [1, 1],
+    featureGroupCount: 1,
+    batchGroupCount: 1,
+  };
+  assert(convByPhases(p));
+  const taps: number[][] = [];
+  convPhasePlan("f32", ct, w, convOutShape(ct, w, p), p, undefined, plainConvStore, (...a) => {
+    taps.push(a[2].slice(2));
+    return { steps: [], temps: [] };
+  }, convOutShape);
+  assertEquals(taps, [[1, 1], [1, 2], [2, 1], [2, 2]]);
+  // 9 taps per output over 4 phases: 9/4 on average instead of 9 with the zeros
+  assertEquals(taps.reduce((s, t) => s + t[0] * t[1], 0), 9);
+});
+
 Deno.test({
   name: "the texture convolution spills batch entries and kernel rows into further layers",
   ignore: BACKEND !== "webgpu" || !(await webgpuAvailable()),
@@ -174,9 +237,10 @@ Deno.test({
   },
 });
 
-// pooling: forward and gradient against the cpu backend (the gradients are scatter-free: the
-// max-pool tangent picks each window's first maximum by argmax, the transpose of the window
-// sum is an interior-padded window sum)
+// pooling: forward and gradient against the cpu backend. The gradients run no scatter and build
+// no window copies: max pool's cotangent is `select_and_scatter_add`, which the WebGPU backend
+// computes in gather form (each input element visits its windows), and the transpose of the
+// window sum is an interior-padded window sum.
 const POOLS: readonly {
   readonly name: string;
   readonly f: (x: Tensor) => Tensor;
@@ -211,6 +275,8 @@ for (const p of POOLS) {
     }
     const prims = makeJaxpr((x: Tensor) => vjp(p.f, x)[1](p.f(x))[0])(arr(xd, xs))
       .jaxpr.eqns.map((e) => e.prim.name);
-    assertEquals(prims.filter((n) => n.includes("scatter")), []);
+    const banned = ["scatter", "concatenate", "argmax", "argmin", "gather", "slice"];
+    assertEquals(prims.filter((n) => banned.includes(n)), []);
+    if (p.name.startsWith("max")) assert(prims.includes("select_and_scatter_add"));
   });
 }

@@ -316,6 +316,8 @@ const OWN_TABLES: Record<string, string> = {
   cummax: "tests/indexing_test.ts",
   cummin: "tests/indexing_test.ts",
   reduce_window: "tests/conv_test.ts",
+  select_and_gather_add: "tests/window_select_test.ts",
+  select_and_scatter_add: "tests/window_select_test.ts",
   cholesky: "tests/linalg_test.ts",
   triangular_solve: "tests/linalg_test.ts",
   lu: "tests/linalg_test.ts",

@@ -90,6 +90,8 @@ export const OTHER_PRIMS = [
   "dot_general",
   "conv_general_dilated",
   "reduce_window",
+  "select_and_gather_add",
+  "select_and_scatter_add",
   "sort",
   "threefry2x32",
   "cholesky",

@@ -14,17 +14,19 @@
  * Out size per dim: `floor((dilatedIn + lo + hi − dilatedWindow) / stride) + 1` (0 when the
  * window does not fit).
  *
- * Rules: sum is linear, and its transpose is a padded (interior = stride − 1) sum over the
- * cotangent, as JAX's `_reduce_window_sum_transpose_rule`. For max/min the tangent is taken at
- * the selected element of each window (the first extremum in row-major window order, as XLA's
- * select-and-gather); it is composed from pad, slice, concatenate, argmax/argmin, select and
- * reduce_sum, so it is differentiable again and transposes with those primitives' rules. The
- * batching rule adds a window of size 1 over the batch axis.
+ * Rules: sum is linear, and its transpose is a window sum over the cotangent dilated by the
+ * strides and padded, as JAX's `_reduce_window_sum_transpose_rule` (here one `reduce_window`
+ * whose base dilation and padding do what JAX's `pad` does, so no padded copy is made). For
+ * max/min the tangent is taken at the selected element of each window (the first extremum in
+ * row-major window order, as XLA's select-and-gather): `select_and_gather_add` (`window_select.ts`), linear in the tangent, whose
+ * transpose `select_and_scatter_add` is the cotangent of max/min pooling — two primitives with
+ * their own kernels, so no window copies of the operand are ever built. The batching rule adds
+ * a window of size 1 over the batch axis.
  *
  * @module
  */
-import { fmtAvals, ShapedArray, stridesOf } from "../aval.ts";
-import { type DType, isFloat } from "../dtype.ts";
+import { type ShapedArray, stridesOf } from "../aval.ts";
+import { isFloat } from "../dtype.ts";
 import {
   definePrimitive,
   type HostArray,
@@ -33,100 +35,14 @@ import {
 } from "../primitive.ts";
 import type { Tensor } from "../tensor.ts";
 import { bind1 } from "../trace.ts";
-import { dilateDim, vjpLhsPadding, windowOutDim } from "./conv.ts";
-import { eq, select } from "./elementwise.ts";
+import { vjpLhsPadding } from "./conv.ts";
 import { alloc, forEachIndex } from "./host.ts";
-import { argmax, argmin, reduceSum } from "./reduce.ts";
-import {
-  broadcastInDim,
-  concatenate,
-  full,
-  iota,
-  moveaxis,
-  pad,
-  reshape,
-  slice,
-  zerosLikeT,
-} from "./structural.ts";
+import { moveaxis } from "./structural.ts";
+import { windowAval, windowIdentity, type WindowParams, windowTaps } from "./window_base.ts";
+import { selectAndGatherAdd } from "./window_select.ts";
 
-/** The reduction of `reduce_window`. */
-export type WindowOp = "sum" | "max" | "min";
-
-/** Parameters of `reduce_window` (a type alias: assignable to the generic `Params` record). */
-export type WindowParams = {
-  /** "sum", "max" or "min". */
-  readonly op: WindowOp;
-  /** Window size per dim. */
-  readonly windowDimensions: readonly number[];
-  /** Stride per dim. */
-  readonly windowStrides: readonly number[];
-  /** `[lo, hi]` padding per dim. */
-  readonly padding: readonly (readonly [number, number])[];
-  /** Base (input) dilation per dim. */
-  readonly baseDilation: readonly number[];
-  /** Window dilation per dim. */
-  readonly windowDilation: readonly number[];
-};
-
-/** The identity of a window reduction for a dtype (the value that padding holds). */
-export function windowIdentity(op: WindowOp, dtype: DType): number {
-  if (op === "sum") return 0;
-  const lowest = dtype === "f32" ? -Infinity : dtype === "u32" ? 0 : -2147483648;
-  const highest = dtype === "f32" ? Infinity : dtype === "u32" ? 4294967295 : 2147483647;
-  return op === "max" ? lowest : highest;
-}
-
-const isPosInt = (v: unknown): boolean => Number.isInteger(v) && (v as number) >= 1;
-
-/** The output shape of `reduce_window`. */
-export function windowOutShape(shape: readonly number[], p: WindowParams): number[] {
-  return shape.map((n, d) =>
-    windowOutDim(
-      n,
-      p.baseDilation[d],
-      p.windowDimensions[d],
-      p.windowDilation[d],
-      p.padding[d][0],
-      p.padding[d][1],
-      p.windowStrides[d],
-    )
-  );
-}
-
-function windowAval(x: ShapedArray, p: WindowParams): ShapedArray {
-  const what = `Cannot reduce_window ${fmtAvals([x])}`;
-  if (!["sum", "max", "min"].includes(p.op)) {
-    throw new TypeError(`${what}: op must be "sum", "max" or "min", got ${JSON.stringify(p.op)}`);
-  }
-  if (x.dtype === "bool") throw new TypeError(`${what}: bool operands are not supported`);
-  const list = (name: keyof WindowParams, ok: (v: unknown) => boolean, kind: string) => {
-    const v: unknown = p[name];
-    if (!Array.isArray(v) || v.length !== x.ndim || !v.every(ok)) {
-      throw new RangeError(
-        `${what}: ${name} must list ${x.ndim} ${kind} (one per dimension), got ${
-          JSON.stringify(v)
-        }`,
-      );
-    }
-  };
-  list("windowDimensions", isPosInt, "positive integers");
-  list("windowStrides", isPosInt, "positive integers");
-  list("baseDilation", isPosInt, "positive integers");
-  list("windowDilation", isPosInt, "positive integers");
-  list(
-    "padding",
-    (q) => Array.isArray(q) && q.length === 2 && q.every(Number.isInteger),
-    "[lo, hi] integer pairs",
-  );
-  x.shape.forEach((n, d) => {
-    if (dilateDim(n, p.baseDilation[d]) + p.padding[d][0] + p.padding[d][1] < 0) {
-      throw new RangeError(
-        `${what}: padding [${p.padding[d]}] crops more than dimension ${d} holds`,
-      );
-    }
-  });
-  return new ShapedArray(windowOutShape(x.shape, p), x.dtype);
-}
+export type { WindowOp, WindowParams } from "./window_base.ts";
+export { windowIdentity, windowOutShape } from "./window_base.ts";
 
 /** Whether every dim but the last two maps output to input one to one (pooling's layout). */
 function _leadingIdentity(
@@ -198,17 +114,7 @@ function windowImpl(x: HostArray, p: WindowParams, o: ShapedArray): ReturnType<t
   const nd = x.aval.ndim;
   const W = p.windowDimensions;
   // per dim, for each (output position, window tap): the input index, or −1 (padding or hole)
-  const tabs = x.aval.shape.map((n, d) => {
-    const t = new Int32Array(o.shape[d] * W[d]);
-    for (let y = 0; y < o.shape[d]; y++) {
-      for (let j = 0; j < W[d]; j++) {
-        const pos = y * p.windowStrides[d] + j * p.windowDilation[d] - p.padding[d][0];
-        const i = pos / p.baseDilation[d];
-        t[y * W[d] + j] = pos >= 0 && pos % p.baseDilation[d] === 0 && i < n ? i : -1;
-      }
-    }
-    return t;
-  });
+  const tabs = windowTaps(x.aval.shape, p, o.shape);
   const xs = stridesOf(x.aval.shape), data = x.data;
   const id = windowIdentity(p.op, x.aval.dtype);
   if (nd >= 2 && _leadingIdentity(x.aval.shape, o.shape, p)) {
@@ -245,44 +151,6 @@ function windowImpl(x: HostArray, p: WindowParams, o: ShapedArray): ReturnType<t
   return out;
 }
 
-/**
- * The tangent of a max/min window reduction: each window's tangent at its first extremum.
- * Window patches come from strided slices of the padded operand, stacked on a new leading
- * axis; argmax/argmin over that axis picks the element and a select keeps its tangent.
- */
-function chooserTangent(
-  x: Tensor,
-  t: Tensor,
-  p: WindowParams,
-  outShape: readonly number[],
-): Tensor {
-  const lo = p.padding.map((q) => q[0]), hi = p.padding.map((q) => q[1]);
-  const interior = p.baseDilation.map((b) => b - 1);
-  const xp = pad(x, full([], windowIdentity(p.op, x.dtype), x.dtype), lo, hi, interior);
-  const tp = pad(t, full([], 0, t.dtype), lo, hi, interior);
-  const xs: Tensor[] = [], ts: Tensor[] = [];
-  const patch = (a: Tensor, start: number[]) => {
-    const limit = start.map((s, d) =>
-      s + (outShape[d] === 0 ? 0 : (outShape[d] - 1) * p.windowStrides[d] + 1)
-    );
-    return reshape(slice(a, start, limit, p.windowStrides), [1, ...outShape]);
-  };
-  forEachIndex(p.windowDimensions, (w) => {
-    const start = w.map((wi, d) => wi * p.windowDilation[d]);
-    xs.push(patch(xp, start));
-    ts.push(patch(tp, start));
-  });
-  const X = concatenate(xs, 0), T = concatenate(ts, 0);
-  const pick = p.op === "max" ? argmax(X, 0) : argmin(X, 0);
-  const nd = outShape.length;
-  const shape = [xs.length, ...outShape];
-  const mask = eq(
-    iota("i32", shape, 0),
-    broadcastInDim(pick, shape, [...Array(nd).keys()].map((i) => i + 1)),
-  );
-  return reduceSum(select(mask, T, zerosLikeT(T)), [0]);
-}
-
 export const reduce_window_p: Primitive<WindowParams> = definePrimitive<WindowParams>(
   "reduce_window",
   {
@@ -304,7 +172,7 @@ export const reduce_window_p: Primitive<WindowParams> = definePrimitive<WindowPa
       const y = reduceWindowPrim(x, q);
       if (!isFloat(x.dtype)) return [[y], [null]];
       // sum is linear; max/min pass the tangent of the selected element
-      return [[y], [q.op === "sum" ? reduceWindowPrim(t, q) : chooserTangent(x, t, q, y.shape)]];
+      return [[y], [q.op === "sum" ? reduceWindowPrim(t, q) : selectAndGatherAdd(t, x, q)]];
     },
     transpose([ct], [x], q) {
       if (q.op !== "sum") throw new Error(`internal: reduce_window ${q.op} is not linear`);
@@ -319,20 +187,15 @@ export const reduce_window_p: Primitive<WindowParams> = definePrimitive<WindowPa
         q.baseDilation,
         q.windowDilation,
       );
-      const padded = pad(
-        ct,
-        full([], 0, ct.dtype),
-        pads.map((v) => v[0]),
-        pads.map((v) => v[1]),
-        q.windowStrides.map((s) => s - 1),
-      );
+      // the cotangent, dilated by the strides and padded, summed over the window: one
+      // reduce_window reading ct in place (no padded copy)
       return [
-        reduceWindowPrim(padded, {
+        reduceWindowPrim(ct, {
           op: "sum",
           windowDimensions: q.windowDimensions,
           windowStrides: q.baseDilation,
-          padding: xa.shape.map(() => [0, 0]),
-          baseDilation: xa.shape.map(() => 1),
+          padding: pads.map((v): [number, number] => [v[0], v[1]]),
+          baseDilation: q.windowStrides,
           windowDilation: q.windowDilation,
         }),
       ];

@@ -20,7 +20,9 @@
  * nothing of im2col's size); the rest (three spatial dimensions, textures beyond the limits)
  * and every convolution on discrete GPUs as the workgroup-memory GEMM here, whose `loadA`
  * computes the im2col element in place. All three store through `storeC`, so the jit's fused
- * epilogues apply to each.
+ * epilogues apply to each. Before any of them, a convolution of an lhs-dilated input (the input
+ * gradient of a strided convolution) splits into one sub-convolution per phase of the dilation
+ * (`conv_phase.ts`), so that no product with an inserted zero is computed.
  *
  * @module
  */
@@ -39,6 +41,7 @@ import {
   tmp,
   u,
 } from "./common.ts";
+import { convByPhases, convPhasePlan } from "./conv_phase.ts";
 import { convTexturePlan } from "./conv_texture.ts";
 import { type GemmCaps, gemmPlan } from "./gemm.ts";
 
@@ -101,6 +104,11 @@ export function convPlan(
     throw new TypeError("Cannot lower conv_general_dilated for bool on webgpu");
   }
   const outShape = convOutShape(lhs, rhs, p);
+  if (convByPhases(p) && size(outShape) > 0) {
+    // an lhs-dilated input (a strided convolution's input gradient): one sub-convolution per
+    // phase of the dilation, none of whose products meets an inserted zero
+    return convPhasePlan(dtype, lhs, rhs, outShape, p, caps, store, convPlan, convOutShape);
+  }
   const [Nout, O] = outShape;
   const C = lhs[1], Cg = rhs[1];
   const inSp = lhs.slice(2), kSp = rhs.slice(2), oSp = outShape.slice(2);

@@ -4,6 +4,12 @@
  * `o · stride + w · windowDilation - padLo` in the base-dilated, padded operand; positions in
  * the padding or between dilated base elements contribute the op's identity.
  *
+ * The window selections of max/min pooling's derivatives share that addressing:
+ * `select_and_gather_add` (one invocation per window: find the selected element, read the
+ * tangent there) and `select_and_scatter_add` in gather form (one invocation per operand
+ * element: visit the windows that contain it, re-select in each, and add the cotangents of those
+ * that select it) — no scatter, no atomics, no copies of the windows.
+ *
  * @module
  */
 import type { WindowParams } from "../../core/prims/window.ts";
@@ -11,6 +17,7 @@ import type { DType } from "../../core/dtype.ts";
 import {
   decode,
   elementwiseKernel,
+  F32_SPECIALS,
   Helpers,
   i,
   inp,
@@ -64,55 +71,12 @@ export function reduceWindowKernel(
   const m: Monoid = p.op;
   const t = storageType(dtype);
   const outShape = windowOutShape(shape, p);
-  const st = strides(shape);
-  const W = size(p.windowDimensions);
-  // Windows longer than _UNROLL_FROM elements visit U of them per loop iteration, so that an
-  // invocation loops at most _UNROLL_FROM times (llvmpipe ends loops after 65535 iterations).
-  const U = W > _UNROLL_FROM ? Math.ceil(W / _UNROLL_FROM) : 1;
-  if (U > _MAX_UNROLL) {
-    throw new RangeError(
-      `reduce_window: a window of ${W} elements ([${p.windowDimensions}]) on ${dtype}[${shape}] ` +
-        `is longer than WebGPU supports (${_MAX_UNROLL * _UNROLL_FROM})`,
-    );
-  }
-  const visit = (w: string): string[] => {
-    const ls = [
-      `  ${decode(w, p.windowDimensions, "w")}`,
-      "  var ok = true;",
-      "  var off = 0u;",
-    ];
-    for (let d = 0; d < shape.length; d++) {
-      const bd = p.baseDilation[d];
-      ls.push(
-        `  let q${d} = i32(o${d} * ${u(p.windowStrides[d])} + w${d} * ${
-          u(p.windowDilation[d])
-        }) - ${i(p.padding[d][0])};`,
-      );
-      if (bd === 1) {
-        ls.push(`  ok = ok && q${d} >= 0i && q${d} < ${i(shape[d])};`);
-        ls.push(`  off = off + u32(q${d}) * ${u(st[d])};`);
-      } else {
-        ls.push(
-          `  ok = ok && q${d} >= 0i && q${d} % ${i(bd)} == 0i && q${d} / ${i(bd)} < ${
-            i(shape[d])
-          };`,
-        );
-        ls.push(`  off = off + u32(q${d} / ${i(bd)}) * ${u(st[d])};`);
-      }
-    }
-    ls.push(`  if (ok) { let x = a[off]; ${accumulate(m, dtype, "x", h)} }`);
-    return ls;
-  };
+  const visit = (w: string): string[] => [
+    ..._tapLines(shape, p, w),
+    `  if (ok) { let x = a[off]; ${accumulate(m, dtype, "x", h)} }`,
+  ];
   const lines = [decode("i", outShape, "o"), accumulator(m, dtype, h)];
-  if (U === 1) {
-    lines.push(`for (var w = 0u; w < ${u(W)}; w = w + 1u) {`, ...visit("w"), "}");
-  } else {
-    lines.push(`for (var wb = 0u; wb < ${u(W)}; wb = wb + ${u(U)}) {`);
-    for (let k = 0; k < U; k++) {
-      lines.push(`  if (wb + ${u(k)} < ${u(W)}) {`, ...visit(`wb + ${u(k)}`), "  }");
-    }
-    lines.push("}");
-  }
+  lines.push(..._windowLoop("reduce_window", dtype, shape, p, visit));
   lines.push(`o[i] = ${accumulated(m, dtype)};`);
   const body = lines.join("\n  ");
   return elementwiseKernel({
@@ -123,5 +87,178 @@ export function reduceWindowKernel(
     total: size(outShape),
     helpers: String(h),
     body,
+  });
+}
+
+/**
+ * Lines that set `ok` (window tap `w` of the output position `o0, o1, …` lands on an element of
+ * the operand, not in padding or a hole of the base dilation) and `off` (that element's linear
+ * index).
+ */
+function _tapLines(shape: readonly number[], p: WindowParams, w: string): string[] {
+  const st = strides(shape);
+  const ls = [`  ${decode(w, p.windowDimensions, "w")}`, "  var ok = true;", "  var off = 0u;"];
+  for (let d = 0; d < shape.length; d++) {
+    const bd = p.baseDilation[d];
+    ls.push(
+      `  let q${d} = i32(o${d} * ${u(p.windowStrides[d])} + w${d} * ${u(p.windowDilation[d])}) - ${
+        i(p.padding[d][0])
+      };`,
+    );
+    if (bd === 1) {
+      ls.push(`  ok = ok && q${d} >= 0i && q${d} < ${i(shape[d])};`);
+      ls.push(`  off = off + u32(q${d}) * ${u(st[d])};`);
+    } else {
+      ls.push(
+        `  ok = ok && q${d} >= 0i && q${d} % ${i(bd)} == 0i && q${d} / ${i(bd)} < ${i(shape[d])};`,
+      );
+      ls.push(`  off = off + u32(q${d} / ${i(bd)}) * ${u(st[d])};`);
+    }
+  }
+  return ls;
+}
+
+/**
+ * A loop over the window's taps running `visit` on each: windows longer than `_UNROLL_FROM`
+ * taps visit U of them per iteration, so that a loop runs at most `_UNROLL_FROM` times
+ * (llvmpipe ends loops after 65535 iterations).
+ */
+function _windowLoop(
+  op: string,
+  dtype: DType,
+  shape: readonly number[],
+  p: WindowParams,
+  visit: (w: string) => string[],
+): string[] {
+  const W = size(p.windowDimensions);
+  const U = W > _UNROLL_FROM ? Math.ceil(W / _UNROLL_FROM) : 1;
+  if (U > _MAX_UNROLL) {
+    throw new RangeError(
+      `${op}: a window of ${W} elements ([${p.windowDimensions}]) on ${dtype}[${shape}] ` +
+        `is longer than WebGPU supports (${_MAX_UNROLL * _UNROLL_FROM})`,
+    );
+  }
+  if (U === 1) return [`for (var w = 0u; w < ${u(W)}; w = w + 1u) {`, ...visit("w"), "}"];
+  const lines = [`for (var wb = 0u; wb < ${u(W)}; wb = wb + ${u(U)}) {`];
+  for (let k = 0; k < U; k++) {
+    lines.push(`  if (wb + ${u(k)} < ${u(W)}) {`, ...visit(`wb + ${u(k)}`), "  }");
+  }
+  lines.push("}");
+  return lines;
+}
+
+/** The value that marks a window without a selected element (every tap in padding or holes). */
+const _NONE = 0xffffffff;
+
+/**
+ * The WGSL function `pick(ol: u32) -> u32`: the linear index in `x` of the element that window
+ * `ol` (a linear output index) selects — its first NaN, else its first extremum in row-major
+ * window order — or `_NONE`.
+ */
+function _pickFn(dtype: DType, shape: readonly number[], p: WindowParams, h: Helpers): string {
+  const t = storageType(dtype);
+  const outShape = windowOutShape(shape, p);
+  const cmp = p.op === "max" ? ">" : "<";
+  let better = `v ${cmp} best`;
+  let stop = "";
+  if (dtype === "f32") {
+    h.add(F32_SPECIALS);
+    better = `_isnan(v) || v ${cmp} best`;
+    stop = " || _isnan(best)";
+  }
+  const visit = (w: string): string[] => [
+    ..._tapLines(shape, p, w),
+    `  if (ok) {`,
+    `    let v = x[off];`,
+    `    if (at == ${u(_NONE)} || (!(false${stop}) && (${better}))) { best = v; at = off; }`,
+    "  }",
+  ];
+  const body = [
+    decode("ol", outShape, "o"),
+    `var best = ${t}(0);`,
+    `var at = ${u(_NONE)};`,
+    ..._windowLoop(`select (${p.op}) of a window`, dtype, shape, p, visit),
+    "return at;",
+  ];
+  return `fn pick(ol: u32) -> u32 {\n  ${body.join("\n  ")}\n}`;
+}
+
+/**
+ * The `select_and_gather_add` kernel: per window, the element of `t` where `x` selects.
+ *
+ * @param dtype The dtype of `t` and `x`.
+ * @param shape The shape of `t` and `x`.
+ * @param p The window params (`op` "max" or "min").
+ * @returns The kernel: inputs (t, x) → output 0, of `reduce_window`'s shape.
+ */
+export function selectGatherKernel(
+  dtype: DType,
+  shape: readonly number[],
+  p: WindowParams,
+): Kernel {
+  const h = new Helpers();
+  const t = storageType(dtype);
+  h.add(_pickFn(dtype, shape, p, h));
+  return elementwiseKernel({
+    bindings: [
+      { name: "tg", type: t, access: "read", ref: inp(0) },
+      { name: "x", type: t, access: "read", ref: inp(1) },
+      { name: "o", type: t, access: "read_write", ref: out(0) },
+    ],
+    total: size(windowOutShape(shape, p)),
+    helpers: String(h),
+    body: `let s = pick(i);\n  if (s == ${u(_NONE)}) { o[i] = ${t}(0); } else { o[i] = tg[s]; }`,
+  });
+}
+
+/**
+ * The `select_and_scatter_add` kernel in gather form: each element of `x` visits the windows
+ * that contain it (per dim, the taps j with `(index · baseDilation + padLo − j · windowDilation)`
+ * a non-negative multiple of the stride below the output size) and adds the cotangent of those
+ * whose selection is itself. No atomics, no scatter; an element in no window gets 0.
+ *
+ * @param dtype The dtype of `ct` and `x`.
+ * @param shape The shape of `x`.
+ * @param p The window params (`op` "max" or "min").
+ * @returns The kernel: inputs (ct, x) → output 0, of `x`'s shape.
+ */
+export function selectScatterKernel(
+  dtype: DType,
+  shape: readonly number[],
+  p: WindowParams,
+): Kernel {
+  const h = new Helpers();
+  const t = storageType(dtype);
+  h.add(_pickFn(dtype, shape, p, h));
+  const outShape = windowOutShape(shape, p), ost = strides(outShape);
+  const lines = [decode("i", shape, "c"), `var acc = ${t}(0);`];
+  let close = 0;
+  for (let d = 0; d < shape.length; d++) {
+    const W = p.windowDimensions[d], s = p.windowStrides[d];
+    const bd = p.baseDilation[d], wd = p.windowDilation[d], lo = p.padding[d][0];
+    if (W > 1) {
+      lines.push(`for (var j${d} = 0u; j${d} < ${u(W)}; j${d} = j${d} + 1u) {`);
+      close++;
+    }
+    const pos = `i32(c${d}${bd === 1 ? "" : ` * ${u(bd)}`}) + ${i(lo)}`;
+    lines.push(`let r${d} = ${pos}${W > 1 ? ` - i32(j${d} * ${u(wd)})` : ""};`);
+    const conds = [`r${d} >= 0i`, `r${d} / ${i(s)} < ${i(outShape[d])}`];
+    if (s > 1) conds.splice(1, 0, `r${d} % ${i(s)} == 0i`);
+    lines.push(`if (${conds.join(" && ")}) {`, `let o${d} = u32(r${d} / ${i(s)});`);
+    close++;
+  }
+  const ol = shape.map((_, d) => `o${d} * ${u(ost[d])}`).join(" + ") || "0u";
+  lines.push(`let ol = ${ol};`, "if (pick(ol) == i) { acc = acc + ct[ol]; }");
+  for (let k = 0; k < close; k++) lines.push("}");
+  lines.push("o[i] = acc;");
+  return elementwiseKernel({
+    bindings: [
+      { name: "ct", type: t, access: "read", ref: inp(0) },
+      { name: "x", type: t, access: "read", ref: inp(1) },
+      { name: "o", type: t, access: "read_write", ref: out(0) },
+    ],
+    total: size(shape),
+    helpers: String(h),
+    body: lines.join("\n  "),
   });
 }

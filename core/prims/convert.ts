@@ -70,7 +70,8 @@ export const convert_p: Primitive<DtypeParams> = definePrimitive<DtypeParams>("c
   },
   jvp([x], [t], { dtype }) {
     const y = convert(x, dtype);
-    return [[y], [isFloat(x.dtype) && isFloat(dtype) ? t : null]];
+    // f16 ↔ f32: the tangent is cast with the value
+    return [[y], [isFloat(x.dtype) && isFloat(dtype) ? convert(t, dtype) : null]];
   },
   transpose([ct], [x], { dtype }) {
     if (!ct || !isFloat(dtype)) return [null];

@@ -65,13 +65,7 @@ function flattenOr(op: string, x: Tensor, axis: number | null | undefined): [Ten
 
 /** The value JAX fills out-of-range reads with in `mode: "fill"`. */
 function defaultFill(dtype: DType): number {
-  return dtype === "f32" || dtype === "f16"
-    ? NaN
-    : dtype === "i32"
-    ? -2147483648
-    : dtype === "u32"
-    ? 4294967295
-    : 1;
+  return isFloat(dtype) ? NaN : dtype === "i32" ? -2147483648 : dtype === "u32" ? 4294967295 : 1;
 }
 
 // ---------------------------------------------------------------- take

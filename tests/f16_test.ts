@@ -7,7 +7,7 @@
  */
 import { BACKEND, withCpu } from "./backend.ts";
 import { assert, assertEquals, assertThrows } from "@std/assert";
-import { grad, jit, lax, np, type Tensor, vmap } from "../mod.ts";
+import { grad, jit, lax, np, random, type Tensor, vmap } from "../mod.ts";
 import { type DType, promoteTypes } from "../core/dtype.ts";
 import { flat, rng } from "./helpers.ts";
 import { decodeCheckpoint, encodeCheckpoint, loadInto } from "../train/checkpoint.ts";
@@ -396,6 +396,11 @@ Deno.test(`f16 [${BACKEND}]: primitives without an f16 form name the op and dtyp
   const x = np.ones([2, 2], "f16");
   assertThrows(() => lax.bitcast(x, "i32"), TypeError, "bitcast does not support dtype f16");
   assertThrows(() => np.linalg.cholesky(x), TypeError, "f16");
+  assertThrows(
+    () => random.uniform(random.key(0), [2], { dtype: "f16" }),
+    TypeError,
+    "random.uniform does not support dtype f16",
+  );
 });
 
 Deno.test(`f16 [${BACKEND}]: checkpoints store F16 and load back into f16 leaves`, async () => {

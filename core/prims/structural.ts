@@ -19,8 +19,8 @@ const isUndef = (a: unknown): boolean => a instanceof UndefinedPrimal;
 export function constant(data: ArrayLike<number>, shape: readonly number[], dtype: DType): Tensor {
   const aval = new ShapedArray(shape, dtype);
   const buf = allocTyped(dtype, aval.size);
-  if (dtype === "f16") { for (let i = 0; i < buf.length; i++) buf[i] = f16round(Number(data[i])); }
-  else for (let i = 0; i < buf.length; i++) buf[i] = Number(data[i]);
+  const cast = dtype === "f16" ? (v: unknown) => f16round(Number(v)) : Number;
+  for (let i = 0; i < buf.length; i++) buf[i] = cast(data[i]);
   const b = currentBackend();
   const t = new Tensor(aval, b.upload(buf, storageAval(aval)), b);
   if (shape.length === 0) _recordScalar(t, buf[0]);

@@ -21,7 +21,9 @@
  * numbers. `np.array(data, { dtype: "f16" })` rounds the data.
  *
  * `jit` of a function with f16 values runs its staged jaxpr primitive by primitive (traced and
- * cached once, as every jit; no fused kernels for it yet). The primitives that reinterpret or
+ * cached once, as every jit; no fused kernels for it yet). A JS number passed to a jitted
+ * function arrives as an f32 scalar tensor, not a weak one as in JAX, so it promotes an f16
+ * operand to f32; close over it or mark it static. The primitives that reinterpret or
  * decompose (`bitcast`, `cholesky`, `lu`, `qr`, `eigh`, `svd`, `triangular_solve`) reject f16
  * with an error naming the primitive; cast to f32 first, as JAX's CPU linear algebra asks too.
  *

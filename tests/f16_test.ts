@@ -377,6 +377,10 @@ Deno.test(`f16 [${BACKEND}]: jit and vmap equal eager`, async () => {
   assertEquals(j1.dtype, "f16");
   assertEquals(await flat(j1), eager);
   assertEquals(await flat(jf(x, w)), eager); // the cached executable
+  // a static JS number stays weak: f16 * 2.5 → f16
+  const scale = jit((t: Tensor, s: number) => np.multiply(t, s), { staticArgnums: 1 });
+  assertEquals(scale(x, 2.5).dtype, "f16");
+  assertEquals(await flat(scale(x, 2.5)), await flat(np.multiply(x, 2.5)));
   const gj = jit(grad((t: Tensor) => np.sum(np.sin(t))))(x);
   assertEquals(await flat(gj), await flat(grad((t: Tensor) => np.sum(np.sin(t)))(x)));
   const vm = vmap((row: Tensor) => np.dot(row, row))(x);

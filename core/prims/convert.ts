@@ -65,7 +65,8 @@ export const convert_p: Primitive<DtypeParams> = definePrimitive<DtypeParams>("c
       for (let i = 0; i < d.length; i++) out[i] = d[i] >>> 0;
     } else if (x.aval.dtype === "u32" && dtype === "i32") {
       for (let i = 0; i < d.length; i++) out[i] = d[i] | 0;
-    } else for (let i = 0; i < d.length; i++) out[i] = castScalar(d[i], dtype);
+    } else if (dtype === "f16") out.set(new Float16Array(d)); // one rounding, in bulk
+    else for (let i = 0; i < d.length; i++) out[i] = castScalar(d[i], dtype);
     return [out];
   },
   jvp([x], [t], { dtype }) {

@@ -3,6 +3,7 @@
  *
  * @module
  */
+import type { DType } from "./dtype.ts";
 import type { Jaxpr, Var } from "./jaxpr.ts";
 import { type Primitive, UndefinedPrimal } from "./primitive.ts";
 import { add } from "./prims/elementwise.ts";
@@ -68,7 +69,7 @@ export function backwardPass(
 /** Instantiates a null cotangent as zeros of the aval. */
 export function instantiateCt(
   ct: Tensor | null,
-  aval: { shape: readonly number[]; dtype: "f32" | "i32" | "u32" | "bool" },
+  aval: { shape: readonly number[]; dtype: DType },
 ): Tensor {
   return ct ?? zerosLikeT(aval);
 }

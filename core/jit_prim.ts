@@ -21,6 +21,7 @@ import { definePrimitive, type Primitive, UndefinedPrimal } from "./primitive.ts
 import type { Tensor } from "./tensor.ts";
 import { bind, pushInterpreter } from "./trace.ts";
 import { env } from "./env.ts";
+import { jaxprHasF16 } from "./f16.ts";
 
 /**
  * Counters of jit compilation (tests read them): `traces` of jitted functions, `compiles` of
@@ -134,7 +135,8 @@ function runCompiled(
   let c: _Cached | undefined;
   if (!exe) {
     compileStats.compiles++;
-    exe = backend.compileJaxpr
+    // f16 programs run primitive by primitive (core/f16.ts): the backends' compilers see f32
+    exe = backend.compileJaxpr && !jaxprHasF16(j)
       ? backend.compileJaxpr(j, { donated, literals })
       : (xs: Tensor[]) => evalJaxpr(j, [], xs);
     perBackend.set(key, exe);

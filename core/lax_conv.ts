@@ -529,7 +529,7 @@ export function avgPool(x: Tensor, opts: AvgPoolOptions): Tensor {
   const lead = x.ndim - k;
   const window = params.windowDimensions.slice(lead);
   if (opts.countIncludePad ?? true) {
-    return div(s, full(s.shape, window.reduce((a, b) => a * b, 1), "f32"));
+    return div(s, full(s.shape, window.reduce((a, b) => a * b, 1), s.dtype));
   }
   // the divisor: real (unpadded) elements per window, a host-computed constant
   const outSp = s.shape.slice(lead);
@@ -550,6 +550,6 @@ export function avgPool(x: Tensor, opts: AvgPoolOptions): Tensor {
     }
     count[flat] = c;
   });
-  const counts = constant(count, outSp, "f32");
+  const counts = constant(count, outSp, s.dtype);
   return div(s, broadcastInDim(counts, s.shape, outSp.map((_, d) => lead + d)));
 }

@@ -142,6 +142,11 @@ const binary = (
     return f(a, b);
   };
 const toFloat = (dt: DType): DType => (isFloat(dt) ? dt : "f32");
+/** `x` as a float tensor: f16 and f32 stay, other dtypes become f32. */
+const asFloat = (x: TensorLike): Tensor => {
+  const t = asarray(x);
+  return isFloat(t.dtype) ? t : ew.convert(t, "f32");
+};
 
 /** x + y. */ export const add: Bin = binary("add", ew.add);
 /** x − y. */ export const subtract: Bin = binary("subtract", ew.sub);
@@ -301,7 +306,7 @@ export function mean(x: TensorLike, opts: ReduceOptions = {}): Tensor {
 export function var_(x: TensorLike, opts: ReduceOptions & { ddof?: number } = {}): Tensor {
   checkArity("var", arguments.length, 2);
   checkOptions("var", opts, VAR_OPTS);
-  const t = astype(x, "f32");
+  const t = asFloat(x);
   const axes = normAxes("var", opts.axis, t.ndim, t.aval);
   const n = axes.reduce((a, k) => a * t.shape[k], 1);
   const mu = mean(t, { axis: axes, keepdims: true });
@@ -363,7 +368,7 @@ function argWith(
 export function logsumexp(x: TensorLike, opts: ReduceOptions = {}): Tensor {
   checkArity("logsumexp", arguments.length, 2);
   checkOptions("logsumexp", opts, REDUCE_OPTS);
-  const t = astype(x, "f32");
+  const t = asFloat(x);
   const axes = normAxes("logsumexp", opts.axis, t.ndim, t.aval);
   const m = ew.stopGradient(rd.reduceMax(t, axes));
   const mFinite = where(isfinite(m), m, 0);

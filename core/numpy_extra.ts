@@ -6,7 +6,7 @@
  * @module
  */
 import { broadcastShapes, fmtAvals, normAxis } from "./aval.ts";
-import type { DType } from "./dtype.ts";
+import { type DType, isFloat } from "./dtype.ts";
 import { array, asarray, astype, broadcastTo, resultType, slice as npSlice } from "./numpy_base.ts";
 import * as cu from "./prims/cumulative.ts";
 import * as ew from "./prims/elementwise.ts";
@@ -41,7 +41,7 @@ function flatNumbers(x: NestedArray): number[] {
  */
 function indexTensor(op: string, indices: TensorLike, n: number, normalize = true): Tensor {
   if (indices instanceof Tensor) {
-    if (indices.dtype === "f32" || indices.dtype === "bool") {
+    if (isFloat(indices.dtype) || indices.dtype === "bool") {
       throw new TypeError(`${op}: indices must be integers, got ${indices.aval}`);
     }
     const t = ew.convert(indices, "i32");
@@ -65,7 +65,7 @@ function flattenOr(op: string, x: Tensor, axis: number | null | undefined): [Ten
 
 /** The value JAX fills out-of-range reads with in `mode: "fill"`. */
 function defaultFill(dtype: DType): number {
-  return dtype === "f32" ? NaN : dtype === "i32" ? -2147483648 : dtype === "u32" ? 4294967295 : 1;
+  return isFloat(dtype) ? NaN : dtype === "i32" ? -2147483648 : dtype === "u32" ? 4294967295 : 1;
 }
 
 // ---------------------------------------------------------------- take

@@ -90,6 +90,7 @@ function _floatDtype(op: string, dtype: DType | undefined): "f32" {
   if (dtype !== undefined && !isFloat(dtype)) {
     throw new TypeError(`random.${op} only accepts floating-point dtypes, got ${dtype}`);
   }
+  if (dtype === "f16") throw new TypeError(`random.${op} does not support dtype f16 (use f32)`);
   return "f32";
 }
 

@@ -7,6 +7,7 @@ import type { ShapedArray } from "./aval.ts";
 import type { Backend, Buf } from "./backend.ts";
 import type { DType, TypedArray } from "./dtype.ts";
 import { ConcretizationError } from "./errors.ts";
+import { storageAval } from "./f16.ts";
 
 /** Nested JS arrays of numbers or booleans. */
 export type NestedArray = number | boolean | readonly NestedArray[];
@@ -165,7 +166,7 @@ export class Tensor {
   data(): Promise<TypedArray> {
     if (!this._backend) throw this._concretizationError("data()");
     if (this._consumed !== undefined) throw consumedError("data()", this);
-    return this._backend.read(this._buf, this.aval);
+    return this._backend.read(this._buf, storageAval(this.aval));
   }
   /** Reads the values back as nested JS arrays (numbers; booleans for bool). */
   async toArray(): Promise<NestedArray> {
@@ -220,7 +221,7 @@ export class Tensor {
   [Symbol.dispose](): void {
     if (this._consumed !== undefined) return;
     this._consumed = "was disposed";
-    this._backend?.release?.(this._buf, this.aval);
+    this._backend?.release?.(this._buf, storageAval(this.aval));
   }
   /** @internal */
   protected _concretizationError(what: string): Error {

@@ -9,6 +9,7 @@
 import { fmtAvals, type ShapedArray } from "./aval.ts";
 import { currentBackend } from "./backend.ts";
 import { TracerLeakError } from "./errors.ts";
+import { executeWithF16, storageAval } from "./f16.ts";
 import {
   checkParams,
   type NoParams,
@@ -49,9 +50,10 @@ class EvalInterpreter implements Interpreter {
             `backend is '${backend.name}'\nhelp: create tensors after init()`,
         );
       }
-      return backend.upload(a._backend.readSync(a._buf, a.aval), a.aval);
+      const s = storageAval(a.aval);
+      return backend.upload(a._backend.readSync(a._buf, s), s);
     });
-    const outs = backend.execute(prim.name, bufs, avals, params, outAvals);
+    const outs = executeWithF16(backend, prim.name, bufs, avals, params, outAvals);
     return outs.map((b, i) => new Tensor(outAvals[i], b, backend));
   }
 }

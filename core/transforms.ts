@@ -257,7 +257,7 @@ export function valueAndGrad(
       const t = toTensor(l, "grad");
       if (!isFloat(t.dtype)) {
         throw new TypeError(
-          `grad requires f32 inputs to differentiate, got ${t.aval}\nhelp: cast with astype("f32") or exclude the argument from argnums`,
+          `grad requires float (f32 or f16) inputs to differentiate, got ${t.aval}\nhelp: cast with astype("f32") or exclude the argument from argnums`,
         );
       }
     });

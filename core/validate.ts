@@ -172,8 +172,10 @@ export function checkShape(op: string, shape: readonly number[]): readonly numbe
 }
 
 /** The dtype names. */
-const DTYPE_NAMES: ReadonlySet<string> = new Set(["f32", "i32", "u32", "bool"]);
+const DTYPE_NAMES: ReadonlySet<string> = new Set(["f16", "f32", "i32", "u32", "bool"]);
 const NUMPY_NAMES: Readonly<Record<string, DType>> = {
+  float16: "f16",
+  half: "f16",
   float32: "f32",
   float: "f32",
   int32: "i32",
@@ -184,7 +186,7 @@ const NUMPY_NAMES: Readonly<Record<string, DType>> = {
 };
 
 /**
- * Checks a dtype name at the public boundary: only `f32`, `i32`, `u32` and `bool` exist.
+ * Checks a dtype name at the public boundary: only `f16`, `f32`, `i32`, `u32` and `bool` exist.
  * NumPy names (`float32`, ...) are rejected with a help line naming the denax spelling.
  *
  * @param op The op named in the error.
@@ -203,7 +205,7 @@ export function checkDType(op: string, dtype: unknown): DType {
   if (typeof dtype === "string" && DTYPE_NAMES.has(dtype)) return dtype as DType;
   const alias = typeof dtype === "string" ? NUMPY_NAMES[dtype] : undefined;
   throw new TypeError(
-    `${op}: unknown dtype ${fmtValue(dtype)}; the dtypes are f32, i32, u32 and bool` +
+    `${op}: unknown dtype ${fmtValue(dtype)}; the dtypes are f16, f32, i32, u32 and bool` +
       (alias ? `\nhelp: write "${alias}" for ${dtype}` : ""),
   );
 }

@@ -91,7 +91,11 @@ export interface WebGpuBackend extends Backend {
 }
 
 function _toDevice(data: TypedArray, dtype: DType): ArrayBufferView<ArrayBuffer> {
-  const Ctor = dtype === "f32" ? Float32Array : dtype === "i32" ? Int32Array : Uint32Array;
+  const Ctor = dtype === "f32" || dtype === "f16"
+    ? Float32Array
+    : dtype === "i32"
+    ? Int32Array
+    : Uint32Array;
   if (data instanceof Ctor && data.buffer instanceof ArrayBuffer) {
     return data as ArrayBufferView<ArrayBuffer>;
   }
@@ -100,6 +104,7 @@ function _toDevice(data: TypedArray, dtype: DType): ArrayBufferView<ArrayBuffer>
 
 function _fromDevice(bytes: ArrayBuffer, dtype: DType): TypedArray {
   switch (dtype) {
+    case "f16": // f16 arrays are f32 storage (core/f16.ts)
     case "f32":
       return new Float32Array(bytes);
     case "i32":

@@ -44,6 +44,7 @@ import { select_and_gather_add_p, select_and_scatter_add_p } from "../core/prims
 import { copyPlan, genericPlan, type Plan, single, size } from "./kernels/common.ts";
 import { convPlan } from "./kernels/conv.ts";
 import { cumulativePlan } from "./kernels/cumulative.ts";
+import { roundF16Plan } from "./kernels/f16.ts";
 import { dotGeneralPlan } from "./kernels/dot.ts";
 import type { GemmCaps } from "./kernels/gemm.ts";
 import { binaryPlan, convertPlan, selectPlan, unaryPlan } from "./kernels/elementwise.ts";
@@ -178,7 +179,11 @@ const _SPECIFIC: { readonly [P in PrimName]: Lowering } = {
   ..._table(REDUCE_PRIMS, _reduce),
   ..._table(CUMULATIVE_PRIMS, _cumulative),
   select: (c) => selectPlan(c.ins[1].dtype, _n(c.ins[1]), c.gemm),
-  convert: (c) => convertPlan(c.ins[0].dtype, c.outs[0].dtype, _n(c.ins[0]), c.gemm),
+  // `dtype: "f16"` on f32 storage rounds to f16 values (core/f16.ts)
+  convert: (c) =>
+    c.params.dtype === "f16"
+      ? roundF16Plan(c.ins[0].dtype, _n(c.ins[0]), c.gemm)
+      : convertPlan(c.ins[0].dtype, c.outs[0].dtype, _n(c.ins[0]), c.gemm),
   bitcast: (c) => copyPlan(_n(c.ins[0]) * 4),
   reshape: (c) => copyPlan(_n(c.ins[0]) * 4),
   broadcast_in_dim: typed(broadcast_in_dim_p, (c, p) =>

@@ -39,6 +39,8 @@ export function randArray(
   hi = 5,
 ): TypedArray {
   switch (dtype) {
+    case "f16":
+      return Float32Array.from({ length: n }, () => Math.f16round(lo + (hi - lo) * r()));
     case "f32":
       return Float32Array.from({ length: n }, () => lo + (hi - lo) * r());
     case "i32":

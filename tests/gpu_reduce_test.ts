@@ -13,6 +13,7 @@ const f32 = Math.fround;
 
 type Mono = "sum" | "max" | "min" | "prod";
 const IDENT: Record<DType, Record<Mono, number>> = {
+  f16: { sum: 0, prod: 1, max: -Infinity, min: Infinity },
   f32: { sum: 0, prod: 1, max: -Infinity, min: Infinity },
   i32: { sum: 0, prod: 1, max: -2147483648, min: 2147483647 },
   u32: { sum: 0, prod: 1, max: 0, min: 4294967295 },

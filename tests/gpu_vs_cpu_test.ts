@@ -97,7 +97,13 @@ Deno.test({
     }
     for (const op of ["and", "or", "xor", "eq", "ne"]) add(op, [bb(S), bb(S)]);
     add("select", [bb(S), f(S), f(S)]);
-    const of: Record<DType, (s: number[]) => In> = { f32: f, i32: ii, u32: uu, bool: bb };
+    const of: Record<DType, (s: number[]) => In> = {
+      f16: (s) => ({ ...f(s), dtype: "f16" }),
+      f32: f,
+      i32: ii,
+      u32: uu,
+      bool: bb,
+    };
     for (
       const [from, to] of [
         ["f32", "i32"],

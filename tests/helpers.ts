@@ -33,7 +33,7 @@ export function uniform(
   const d = new Float64Array(n);
   for (let i = 0; i < n; i++) {
     const v = lo + (hi - lo) * r();
-    d[i] = dtype === "f32" ? v : Math.floor(v);
+    d[i] = dtype === "f32" || dtype === "f16" ? v : Math.floor(v);
   }
   return np.array(d, { shape, dtype });
 }

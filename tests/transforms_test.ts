@@ -199,7 +199,7 @@ Deno.test("grad with respect to an integer input is a clear error", () => {
   assertThrows(
     () => grad((x: Tensor) => x.sum().astype("f32"))(np.array([1], { dtype: "i32" })),
     TypeError,
-    "grad requires f32 inputs",
+    "grad requires float (f32 or f16) inputs",
   );
 });
 

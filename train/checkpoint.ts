@@ -9,8 +9,10 @@
  * decoder checks every rule of the format, {@link load} rejects names that do not form a tree,
  * and {@link loadInto} checks every leaf's name, shape and dtype against a template.
  *
- * Dtypes: f32, i32, u32 and bool are stored as F32, I32, U32 and BOOL. Loading also accepts
- * what PyTorch writes for other types and converts it: F16, BF16 and F64 to f32 (F64 rounds),
+ * Dtypes: f16, f32, i32, u32 and bool are stored as F16, F32, I32, U32 and BOOL. Loading accepts
+ * what PyTorch writes and converts it: F16, BF16 and F64 to f32 (F64 rounds; F16 to f32 so that
+ * PyTorch's half checkpoints load into f32 models, and {@link loadInto} casts it back to f16
+ * for an f16 leaf),
  * U8, I8 and I16 to i32, and I64 (e.g. BatchNorm's `num_batches_tracked`) to i32 when every
  * value fits.
  *
@@ -102,6 +104,7 @@ export function checkpointKey(path: string): string {
 }
 
 const toSafetensors: Readonly<Record<DType, SafetensorsDtype>> = {
+  f16: "F16",
   f32: "F32",
   i32: "I32",
   u32: "U32",
@@ -150,7 +153,9 @@ export function stateDict(params: unknown): Map<string, Tensor> {
 async function bytesOf(t: Tensor): Promise<Uint8Array> {
   const d = await t.data();
   // The float64 test mode stores f32 in Float64Array: narrow to the stored type first.
-  const typed = t.dtype === "f32"
+  const typed = t.dtype === "f16"
+    ? Float16Array.from(d as ArrayLike<number>) // exact: f16 values are held as f32
+    : t.dtype === "f32"
     ? (d instanceof Float32Array ? d : Float32Array.from(d as ArrayLike<number>))
     : t.dtype === "i32"
     ? (d instanceof Int32Array ? d : Int32Array.from(d as ArrayLike<number>))
@@ -474,18 +479,20 @@ export async function loadInto<T>(
       problem("missing-tensor", `missing ${key} (${aval})`);
       continue;
     }
-    const t = toTensor(key, entry);
-    if (t._tag === "Left") {
-      problem(t.left.kind, t.left.message);
+    const t0 = toTensor(key, entry);
+    if (t0._tag === "Left") {
+      problem(t0.left.kind, t0.left.message);
       continue;
     }
-    const got = t.right.aval;
+    // an F16 entry decodes to f32; an f16 leaf takes it back exactly
+    const t = entry.dtype === "F16" && aval.dtype === "f16" ? t0.right.astype("f16") : t0.right;
+    const got = t.aval;
     if (got.dtype !== aval.dtype) {
       problem("dtype-mismatch", `${key} is ${entry.dtype}[${entry.shape}], expected ${aval}`);
     } else if (got.shape.join() !== aval.shape.join()) {
       problem("shape-mismatch", `${key} is ${got}, expected ${aval}`);
     }
-    leaves.push(t.right);
+    leaves.push(t);
   }
   if (opts.strict ?? true) {
     const expected = new Set(want.map((w) => w.key));

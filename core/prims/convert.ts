@@ -44,6 +44,9 @@ function castScalar(v: number, to: DType): number {
       return Number.isNaN(v) ? 0 : Math.max(0, Math.min(4294967295, Math.trunc(v)));
     case "f32":
       return v;
+    case "f16":
+      // f16 arrays are f32 storage: `convert` to f16 rounds (see core/f16.ts)
+      return Math.f16round(v);
   }
 }
 
@@ -62,15 +65,19 @@ export const convert_p: Primitive<DtypeParams> = definePrimitive<DtypeParams>("c
       for (let i = 0; i < d.length; i++) out[i] = d[i] >>> 0;
     } else if (x.aval.dtype === "u32" && dtype === "i32") {
       for (let i = 0; i < d.length; i++) out[i] = d[i] | 0;
-    } else for (let i = 0; i < d.length; i++) out[i] = castScalar(d[i], dtype);
+    } else if (dtype === "f16") out.set(new Float16Array(d)); // one rounding, in bulk
+    else for (let i = 0; i < d.length; i++) out[i] = castScalar(d[i], dtype);
     return [out];
   },
   jvp([x], [t], { dtype }) {
     const y = convert(x, dtype);
-    return [[y], [isFloat(x.dtype) && isFloat(dtype) ? t : null]];
+    // f16 ↔ f32: the tangent is cast with the value
+    return [[y], [isFloat(x.dtype) && isFloat(dtype) ? convert(t, dtype) : null]];
   },
-  transpose([ct], [_x], { dtype }) {
-    return [ct && dtype === "f32" ? ct : null];
+  transpose([ct], [x], { dtype }) {
+    if (!ct || !isFloat(dtype)) return [null];
+    // f16 ↔ f32: the cotangent goes back in the operand's dtype
+    return [isFloat(x.aval.dtype) ? convert(ct, x.aval.dtype) : ct];
   },
 });
 (convert_p as { batch: unknown }).batch = batchElementwise(convert_p);

@@ -129,7 +129,7 @@ export const cumprod_p: Primitive<CumulativeParams> = defCumulative("cumprod", {
 function chooserCombine(f: (a: Tensor, b: Tensor) => Tensor) {
   return ([a, da]: Tensor[], [b, db]: Tensor[]): Tensor[] => {
     const out = f(a, b);
-    const one = full(a.shape, 1, "f32"), half = full(a.shape, 0.5, "f32"), zero = zerosLikeT(a);
+    const one = full(a.shape, 1, a.dtype), half = full(a.shape, 0.5, a.dtype), zero = zerosLikeT(a);
     const wa = select(eq(a, out), select(eq(b, out), half, one), zero);
     const wb = select(eq(b, out), select(eq(a, out), half, one), zero);
     return [out, add(mul(da, wa), mul(db, wb))];

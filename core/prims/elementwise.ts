@@ -34,16 +34,16 @@ type Kind = "float" | "int" | "bool" | "any" | "intOrBool" | "num";
 function checkKind(op: string, avals: ShapedArray[], kind: Kind): void {
   for (const a of avals) {
     const ok = kind === "any" ||
-      (kind === "float" && a.dtype === "f32") ||
+      (kind === "float" && isFloat(a.dtype)) ||
       (kind === "int" && (a.dtype === "i32" || a.dtype === "u32")) ||
       (kind === "bool" && a.dtype === "bool") ||
-      (kind === "intOrBool" && a.dtype !== "f32") ||
+      (kind === "intOrBool" && !isFloat(a.dtype)) ||
       (kind === "num" && a.dtype !== "bool");
     if (!ok) {
       throw new TypeError(
         `${op} does not accept ${fmtAvals(avals)}: expected ${
           {
-            float: "f32",
+            float: "f16 or f32",
             int: "an integer dtype",
             bool: "bool",
             intOrBool: "integer or bool",
@@ -129,7 +129,7 @@ export const exp_p: PlainPrimitive = defUnary("exp", {
 export const expm1_p: PlainPrimitive = defUnary("expm1", {
   kind: "float",
   f: Math.expm1,
-  jvp: (_x, y, t) => mul(add(y, full(y.shape, 1, "f32")), t), // d expm1 = (y + 1)·dx
+  jvp: (_x, y, t) => mul(add(y, full(y.shape, 1, y.dtype)), t), // d expm1 = (y + 1)·dx
 });
 export const log_p: PlainPrimitive = defUnary("log", {
   kind: "float",
@@ -139,18 +139,18 @@ export const log_p: PlainPrimitive = defUnary("log", {
 export const log1p_p: PlainPrimitive = defUnary("log1p", {
   kind: "float",
   f: Math.log1p,
-  jvp: (x, _y, t) => div(t, add(x, full(x.shape, 1, "f32"))),
+  jvp: (x, _y, t) => div(t, add(x, full(x.shape, 1, x.dtype))),
 });
 export const sqrt_p: PlainPrimitive = defUnary("sqrt", {
   kind: "float",
   f: Math.sqrt,
-  jvp: (_x, y, t) => div(t, mul(y, full(y.shape, 2, "f32"))), // d √x = dx / (2√x)
+  jvp: (_x, y, t) => div(t, mul(y, full(y.shape, 2, y.dtype))), // d √x = dx / (2√x)
 });
 export const rsqrt_p: PlainPrimitive = defUnary("rsqrt", {
   kind: "float",
   f: (x) => 1 / Math.sqrt(x),
   // d x^{-1/2} = -½ x^{-3/2} dx = -½ · y / x · dx
-  jvp: (x, y, t) => mul(mul(div(y, x), full(x.shape, -0.5, "f32")), t),
+  jvp: (x, y, t) => mul(mul(div(y, x), full(x.shape, -0.5, x.dtype)), t),
 });
 export const sin_p: PlainPrimitive = defUnary("sin", {
   kind: "float",
@@ -165,27 +165,27 @@ export const cos_p: PlainPrimitive = defUnary("cos", {
 export const tan_p: PlainPrimitive = defUnary("tan", {
   kind: "float",
   f: Math.tan,
-  jvp: (_x, y, t) => mul(add(full(y.shape, 1, "f32"), mul(y, y)), t), // d tan = (1 + tan²)·dx
+  jvp: (_x, y, t) => mul(add(full(y.shape, 1, y.dtype), mul(y, y)), t), // d tan = (1 + tan²)·dx
 });
 export const tanh_p: PlainPrimitive = defUnary("tanh", {
   kind: "float",
   f: Math.tanh,
-  jvp: (_x, y, t) => mul(sub(full(y.shape, 1, "f32"), mul(y, y)), t), // d tanh = (1 − y²)·dx
+  jvp: (_x, y, t) => mul(sub(full(y.shape, 1, y.dtype), mul(y, y)), t), // d tanh = (1 − y²)·dx
 });
 export const asin_p: PlainPrimitive = defUnary("asin", {
   kind: "float",
   f: Math.asin,
-  jvp: (x, _y, t) => mul(rsqrt(sub(full(x.shape, 1, "f32"), mul(x, x))), t), // dx/√(1−x²)
+  jvp: (x, _y, t) => mul(rsqrt(sub(full(x.shape, 1, x.dtype), mul(x, x))), t), // dx/√(1−x²)
 });
 export const acos_p: PlainPrimitive = defUnary("acos", {
   kind: "float",
   f: Math.acos,
-  jvp: (x, _y, t) => neg(mul(rsqrt(sub(full(x.shape, 1, "f32"), mul(x, x))), t)), // −dx/√(1−x²)
+  jvp: (x, _y, t) => neg(mul(rsqrt(sub(full(x.shape, 1, x.dtype), mul(x, x))), t)), // −dx/√(1−x²)
 });
 export const atan_p: PlainPrimitive = defUnary("atan", {
   kind: "float",
   f: Math.atan,
-  jvp: (x, _y, t) => div(t, add(full(x.shape, 1, "f32"), mul(x, x))), // dx/(1+x²)
+  jvp: (x, _y, t) => div(t, add(full(x.shape, 1, x.dtype), mul(x, x))), // dx/(1+x²)
 });
 export const sinh_p: PlainPrimitive = defUnary("sinh", {
   kind: "float",
@@ -200,7 +200,7 @@ export const cosh_p: PlainPrimitive = defUnary("cosh", {
 export const logistic_p: PlainPrimitive = defUnary("logistic", {
   kind: "float",
   f: logisticScalar,
-  jvp: (_x, y, t) => mul(mul(y, sub(full(y.shape, 1, "f32"), y)), t), // dσ = σ(1−σ)·dx
+  jvp: (_x, y, t) => mul(mul(y, sub(full(y.shape, 1, y.dtype), y)), t), // dσ = σ(1−σ)·dx
 });
 export const floor_p: PlainPrimitive = defUnary("floor", {
   kind: "float",
@@ -221,13 +221,13 @@ export const erf_p: PlainPrimitive = defUnary("erf", {
   kind: "float",
   f: erfScalar,
   // d erf = 2/√π · e^{−x²} dx
-  jvp: (x, _y, t) => mul(mul(full(x.shape, TWO_OVER_SQRT_PI, "f32"), exp(neg(mul(x, x)))), t),
+  jvp: (x, _y, t) => mul(mul(full(x.shape, TWO_OVER_SQRT_PI, x.dtype), exp(neg(mul(x, x)))), t),
 });
 export const erf_inv_p: PlainPrimitive = defUnary("erf_inv", {
   kind: "float",
   f: erfInvScalar,
   // d erfinv = √π/2 · e^{y²} dx
-  jvp: (_x, y, t) => mul(mul(full(y.shape, Math.sqrt(Math.PI) / 2, "f32"), exp(mul(y, y))), t),
+  jvp: (_x, y, t) => mul(mul(full(y.shape, Math.sqrt(Math.PI) / 2, y.dtype), exp(mul(y, y))), t),
 });
 export const not_p: PlainPrimitive = definePrimitive<NoParams>("not", {
   params: {},
@@ -400,7 +400,7 @@ export const mul_p: PlainPrimitive = defBinary("mul", {
 });
 export const div_p: PlainPrimitive = defBinary("div", {
   kind: "num",
-  f: (a, b, dt) => (dt === "f32" ? a / b : intDiv(a, b, dt)),
+  f: (a, b, dt) => (isFloat(dt) ? a / b : intDiv(a, b, dt)),
   // d(x/y) = dx/y − (x/y)·dy/y
   zeroAware: true,
   jvp: (_x, y, out, tx, ty) =>
@@ -415,7 +415,7 @@ export const pow_p: PlainPrimitive = defBinary("pow", {
   f: Math.pow,
   // d x^y = y·x^(y−1)·dx (0 where y = 0, as JAX) + log(x)·x^y·dy (log of 0 replaced by 0)
   jvp: (x, y, out, tx, ty) => {
-    const zeros = zerosLikeT(x), ones = full(x.shape, 1, "f32");
+    const zeros = zerosLikeT(x), ones = full(x.shape, 1, x.dtype);
     const dx = select(eq(y, zeros), zeros, mul(y, pow(x, sub(y, ones))));
     const safeX = select(eq(x, zeros), ones, x);
     return add(mul(dx, tx), mul(mul(log(safeX), out), ty));
@@ -429,7 +429,7 @@ function minScalar(a: number, b: number): number {
 }
 // Ties split the tangent ½–½, as JAX's _balanced_eq.
 function balanced(x: Tensor, out: Tensor, y: Tensor): Tensor {
-  const one = full(x.shape, 1, "f32"), half = full(x.shape, 0.5, "f32"), zero = zerosLikeT(x);
+  const one = full(x.shape, 1, x.dtype), half = full(x.shape, 0.5, x.dtype), zero = zerosLikeT(x);
   return select(eq(x, out), select(eq(y, out), half, one), zero);
 }
 export const max_p: PlainPrimitive = defBinary("max", {
@@ -448,7 +448,7 @@ export const rem_p: PlainPrimitive = defBinary("rem", {
     a,
     b,
     dt,
-  ) => (dt === "f32" ? a % b : b === 0 ? 0 : dt === "u32" ? (a % b) >>> 0 : (a % b) | 0),
+  ) => (isFloat(dt) ? a % b : b === 0 ? 0 : dt === "u32" ? (a % b) >>> 0 : (a % b) | 0),
   // d rem(x, y) = dx − trunc(x/y)·dy
   jvp: (x, y, _o, tx, ty) => {
     const q = div(x, y);

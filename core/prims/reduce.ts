@@ -101,10 +101,22 @@ const getPrim = (n: string) => getPrimitive(n);
 
 const intMin = (
   dt: string,
-) => (dt === "f32" ? -Infinity : dt === "u32" ? 0 : dt === "bool" ? 0 : -2147483648);
+) => (dt === "f32" || dt === "f16"
+  ? -Infinity
+  : dt === "u32"
+  ? 0
+  : dt === "bool"
+  ? 0
+  : -2147483648);
 const intMax = (
   dt: string,
-) => (dt === "f32" ? Infinity : dt === "u32" ? 4294967295 : dt === "bool" ? 1 : 2147483647);
+) => (dt === "f32" || dt === "f16"
+  ? Infinity
+  : dt === "u32"
+  ? 4294967295
+  : dt === "bool"
+  ? 1
+  : 2147483647);
 const nanMax = (a: number, b: number) => (Number.isNaN(a) || Number.isNaN(b) ? NaN : a > b ? a : b);
 const nanMin = (a: number, b: number) => (Number.isNaN(a) || Number.isNaN(b) ? NaN : a < b ? a : b);
 
@@ -140,7 +152,7 @@ function chooserJvp(p: () => Primitive<ReduceParams>) {
     const y = bind1(p(), [x], params);
     if (!isFloat(x.dtype)) return [[y], [null]];
     const axes = params.axes;
-    const mask = convert_ref(bind1(getPrim("eq"), [x, expandReduced(y, x.shape, axes)]), "f32");
+    const mask = convert_ref(bind1(getPrim("eq"), [x, expandReduced(y, x.shape, axes)]), x.dtype);
     const count = bind1(reduce_sum_p, [mask], params);
     const num = bind1(reduce_sum_p, [bind1(getPrim("mul"), [mask, t])], params);
     return [[y], [bind1(getPrim("div"), [num, count])]];
@@ -185,7 +197,7 @@ function exclusiveProducts(x: Tensor, n: number): Tensor {
   // others[i] = Π_{j<i} x_j · Π_{j>i} x_j via exclusive cumprods
   const last = x.ndim - 1;
   const cp = getPrim("cumprod");
-  const ones = bind1(broadcast_in_dim_p, [constOne()], {
+  const ones = bind1(broadcast_in_dim_p, [constant([1], [], x.dtype)], {
     shape: [...x.shape.slice(0, last), 1],
     broadcastDimensions: [],
   });
@@ -201,7 +213,6 @@ function exclusiveProducts(x: Tensor, n: number): Tensor {
   const post = cat(sl(bind1(cp, [x], { axis: last, reverse: true }), 1, n), ones);
   return bind1(getPrim("mul"), [pre, post]);
 }
-const constOne = () => constant([1], [], "f32");
 
 /** Params of `argmax`/`argmin`: the reduced axis and the index dtype (default i32). */
 export type ArgReduceParams = { readonly axis: number; readonly indexDtype?: DType };

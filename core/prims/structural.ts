@@ -7,6 +7,7 @@
 import { fmtAvals, prod, sameShape, ShapedArray, stridesOf } from "../aval.ts";
 import { currentBackend } from "../backend.ts";
 import { allocTyped, type DType, isFloat } from "../dtype.ts";
+import { f16round, storageAval } from "../f16.ts";
 import { definePrimitive, getPrimitive, type Primitive, UndefinedPrimal } from "../primitive.ts";
 import { _recordScalar, Tensor } from "../tensor.ts";
 import { bind1 } from "../trace.ts";
@@ -18,9 +19,10 @@ const isUndef = (a: unknown): boolean => a instanceof UndefinedPrimal;
 export function constant(data: ArrayLike<number>, shape: readonly number[], dtype: DType): Tensor {
   const aval = new ShapedArray(shape, dtype);
   const buf = allocTyped(dtype, aval.size);
-  for (let i = 0; i < buf.length; i++) buf[i] = Number(data[i]);
+  const cast = dtype === "f16" ? (v: unknown) => f16round(Number(v)) : Number;
+  for (let i = 0; i < buf.length; i++) buf[i] = cast(data[i]);
   const b = currentBackend();
-  const t = new Tensor(aval, b.upload(buf, aval), b);
+  const t = new Tensor(aval, b.upload(buf, storageAval(aval)), b);
   if (shape.length === 0) _recordScalar(t, buf[0]);
   return t;
 }

@@ -32,8 +32,9 @@ export type WindowParams = {
 /** The identity of a window reduction for a dtype (the value that padding holds). */
 export function windowIdentity(op: WindowOp, dtype: DType): number {
   if (op === "sum") return 0;
-  const lowest = dtype === "f32" ? -Infinity : dtype === "u32" ? 0 : -2147483648;
-  const highest = dtype === "f32" ? Infinity : dtype === "u32" ? 4294967295 : 2147483647;
+  const fl = dtype === "f32" || dtype === "f16";
+  const lowest = fl ? -Infinity : dtype === "u32" ? 0 : -2147483648;
+  const highest = fl ? Infinity : dtype === "u32" ? 4294967295 : 2147483647;
   return op === "max" ? lowest : highest;
 }
 

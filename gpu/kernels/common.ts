@@ -104,13 +104,14 @@ export function copyPlan(bytes: number): Plan {
 }
 
 /**
- * The WGSL storage type of a dtype: bool is stored as u32 (0 or 1) on the GPU.
+ * The WGSL storage type of a dtype: bool is stored as u32 (0 or 1) on the GPU, and f16 as f32
+ * (the core hands backends f16 arrays as f32 storage; see core/f16.ts).
  *
  * @param dtype The dtype.
  * @returns `"f32"`, `"i32"` or `"u32"`.
  */
 export function storageType(dtype: DType): "f32" | "i32" | "u32" {
-  return dtype === "bool" ? "u32" : dtype;
+  return dtype === "bool" ? "u32" : dtype === "f16" ? "f32" : dtype;
 }
 
 /** Bytes per element on the GPU (every dtype is 4 bytes there). */

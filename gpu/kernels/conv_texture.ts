@@ -261,7 +261,7 @@ export function convTexturePlan(
   splits = Math.min(splits, outer);
   const chunk = Math.ceil(outer / splits);
   splits = Math.ceil(outer / chunk);
-  const t = storageType(dtype), format = TEXEL_FORMAT[dtype];
+  const t = storageType(dtype), format = TEXEL_FORMAT[t];
   const texX: TexRef = { kind: "tex", index: 0 }, texW: TexRef = { kind: "tex", index: 1 };
   const S = g.OH * g.OW;
   const storeFn = `fn storeC(g: u32, m: u32, n: u32, v: ${t}) {

@@ -130,7 +130,7 @@ export function textureGemmPlan(
   const L = _layout(spec, lim);
   if (!L) return null;
   const dt = spec.dtype;
-  const format = TEXEL_FORMAT[dt];
+  const format = TEXEL_FORMAT[storageType(dt)];
   const refs = spec.refs ?? [inp(0), inp(1), out(0)];
   const texA: TexRef = { kind: "tex", index: 0 }, texB: TexRef = { kind: "tex", index: 1 };
   // Dense operands whose rows are 256-byte multiples are copied, not packed: a texel row is

@@ -40,13 +40,23 @@ import { getPrimitive, type HostArray, type Params, paramsOf } from "../core/pri
 import { conv_general_dilated_p } from "../core/prims/conv.ts";
 import { dot_general_p } from "../core/prims/linalg.ts";
 import { reduce_sum_p } from "../core/prims/reduce.ts";
-import { broadcast_in_dim_p, rev_p, slice_p, transpose_p } from "../core/prims/structural.ts";
+import {
+  broadcast_in_dim_p,
+  concatenate_p,
+  pad_p,
+  rev_p,
+  slice_p,
+  transpose_p,
+} from "../core/prims/structural.ts";
+import { reduce_window_p } from "../core/prims/window.ts";
 import { alloc } from "../core/prims/host.ts";
 import { type Blas, loadBlas } from "./blas.ts";
 import { allFinite, chooseConv, convF32, type ConvMethod } from "./conv.ts";
 import { dotGeneralF32 } from "./dot.ts";
 import {
   BINARY_F32,
+  BINARY_U32,
+  concatenate,
   gather,
   type ReduceKind,
   reduceMiddle,
@@ -55,6 +65,7 @@ import {
   UNARY_F32,
 } from "./kernels.ts";
 import { softwareOnlyAdapter } from "./select.ts";
+import { padF32, reduceWindowF32, windowFast } from "./window.ts";
 import { compileNative, type NativeJitOptions } from "./jit.ts";
 import type { Jaxpr } from "../core/jaxpr.ts";
 import type { CompiledJaxpr } from "../core/jit_prim.ts";
@@ -215,14 +226,46 @@ function executeFast(
       selectF32(p, a, b, out);
       return [out];
     }
-    case "convert": {
-      // bool → f32 (masks in every softmax and ReLU gradient)
-      if (!(x instanceof Uint8Array) || o.dtype !== "f32") return null;
+    case "pad":
+    case "reduce_window": {
+      if (!(x instanceof Float32Array)) return null;
       const out = alloc(asShaped(o));
       if (!(out instanceof Float32Array)) return null;
-      for (let i = 0; i < x.length; i++) out[i] = x[i] ? 1 : 0;
+      if (prim === "pad") {
+        const { lo, interior } = paramsOf(pad_p, params);
+        padF32(x, inAvals[0].shape, (inputs[1] as Float32Array)[0], lo, interior, out, o.shape);
+        return [out];
+      }
+      const p = paramsOf(reduce_window_p, params);
+      if (!windowFast(inAvals[0].shape, o.shape, p)) return null;
+      reduceWindowF32(x, inAvals[0].shape, p, out, o.shape);
       return [out];
     }
+    case "convert": {
+      // bool → f32 (masks in every softmax and ReLU gradient); u32 → f32 (unpacked pixels)
+      if (o.dtype !== "f32" || !(x instanceof Uint8Array || x instanceof Uint32Array)) {
+        return null;
+      }
+      const out = alloc(asShaped(o));
+      if (!(out instanceof Float32Array)) return null;
+      if (x instanceof Uint8Array) { for (let i = 0; i < x.length; i++) out[i] = x[i] ? 1 : 0; }
+      else for (let i = 0; i < x.length; i++) out[i] = x[i];
+      return [out];
+    }
+    case "concatenate": {
+      const out = alloc(asShaped(o));
+      if (!inputs.every((b) => (b as TypedArray).constructor === out.constructor)) return null;
+      const { axis } = paramsOf(concatenate_p, params);
+      concatenate(inputs as TypedArray[], inAvals.map((a) => a.shape), axis, out, o.shape);
+      return [out];
+    }
+  }
+  if (x instanceof Uint32Array) {
+    const y = inputs[1], f = BINARY_U32[prim];
+    if (!f || inputs.length !== 2 || !(y instanceof Uint32Array) || o.dtype !== "u32") return null;
+    const out = alloc(asShaped(o)) as Uint32Array;
+    f(x, y, out);
+    return [out];
   }
   if (!(x instanceof Float32Array)) return null;
   const red = REDUCE[prim];

@@ -60,6 +60,8 @@ export interface LoopKernel {
   readonly args: readonly NVal[];
   /** The generated source (for debugging). */
   readonly source: string;
+  /** Whether the loop runs as a Wasm kernel (else generated JavaScript); for profiles. */
+  readonly wasm?: boolean;
 }
 
 /** Code generation needs `value` to have a buffer (it cannot be indexed affinely). */
@@ -554,7 +556,7 @@ function _wasmLoop(
   dims: readonly { n: number; k: number; reduced: boolean }[],
 ): LoopKernel | null {
   const nd = dims.length;
-  if (nd < 1 || nd > 2 || dims[nd - 1].n < WASM_MIN_ROW) return null;
+  if (nd < 1 || dims[nd - 1].n < WASM_MIN_ROW) return null;
   if ([...loads, ...stores].some((x) => x.buf.aval.dtype !== "f32")) return null;
   const ki = dims[nd - 1].k + 1, ko = nd === 2 ? dims[0].k + 1 : -1;
   const coef = (lin: number[]) => lin[ki];
@@ -620,7 +622,40 @@ function _wasmLoop(
         }
       }
     };
-    return { fn, args, source: `${rows} x ${n}, ${R} rows per block: ${packed.text}` };
+    return { fn, args, source: `${rows} x ${n}, ${R} rows per block: ${packed.text}`, wasm: true };
+  }
+  if (nd > 2) {
+    // more than one outer dim (a per-channel operand, a transposed store): each access's
+    // offset per row, from the outer multi-index, tabulated once
+    const outer = dims.slice(0, nd - 1);
+    const nRows = outer.reduce((a, d) => a * d.n, 1);
+    const table = (lin: number[]) => {
+      const t = new Int32Array(nRows), idx = outer.map(() => 0);
+      for (let o = 0; o < nRows; o++) {
+        let off = lin[0];
+        for (let q = 0; q < outer.length; q++) off += idx[q] * lin[outer[q].k + 1];
+        t[o] = off;
+        for (let q = outer.length - 1; q >= 0; q--) {
+          if (++idx[q] < outer[q].n) break;
+          idx[q] = 0;
+        }
+      }
+      return t;
+    };
+    const vT = vec.map((l) => table(l.lin)), sT = sca.map((l) => table(l.lin));
+    const oT = stores.map((st) => table(st.lin));
+    const fn = (...bufs: TypedArray[]): void => {
+      const vb = vArg.map((i) => bufs[i] as Float32Array);
+      const ob = oArg.map((i) => bufs[i] as Float32Array);
+      const sb = sArg.map((i) => bufs[i]);
+      for (let o = 0; o < nRows; o++) {
+        for (let j = 0; j < vT.length; j++) vOff[j] = vT[j][o];
+        for (let j = 0; j < sT.length; j++) sVal[j] = sb[j][sT[j][o]];
+        for (let j = 0; j < oT.length; j++) oOff[j] = oT[j][o];
+        k.run(n, vb, vOff, sVal, ob, oOff);
+      }
+    };
+    return { fn, args, source: `${nRows} x ${n} ${k.text}`, wasm: true };
   }
   const fn = (...bufs: TypedArray[]): void => {
     const vb = vArg.map((i) => bufs[i] as Float32Array);
@@ -632,5 +667,5 @@ function _wasmLoop(
       k.run(n, vb, vOff, sVal, ob, oOff);
     }
   };
-  return { fn, args, source: `${rows} x ${n} ${k.text}` };
+  return { fn, args, source: `${rows} x ${n} ${k.text}`, wasm: true };
 }

@@ -89,6 +89,64 @@ const _bw = (
   else f(x, y, o, x.length);
 };
 
+/** (u32, u32) → u32 loops by primitive name (the reference's bits: shifts of 32 or more give 0). */
+export const BINARY_U32: Readonly<
+  Record<string, (x: Uint32Array, y: Uint32Array, o: Uint32Array) => void>
+> = {
+  and: (x, y, o) => {
+    for (let i = 0; i < x.length; i++) o[i] = x[i] & y[i];
+  },
+  or: (x, y, o) => {
+    for (let i = 0; i < x.length; i++) o[i] = x[i] | y[i];
+  },
+  xor: (x, y, o) => {
+    for (let i = 0; i < x.length; i++) o[i] = x[i] ^ y[i];
+  },
+  shift_right_logical: (x, y, o) => {
+    for (let i = 0; i < x.length; i++) o[i] = y[i] >= 32 ? 0 : x[i] >>> y[i];
+  },
+  shift_left: (x, y, o) => {
+    for (let i = 0; i < x.length; i++) o[i] = y[i] >= 32 ? 0 : x[i] << y[i];
+  },
+};
+
+/**
+ * Concatenation along `axis` of arrays of one type.
+ *
+ * @param xs the operands
+ * @param shapes their shapes
+ * @param axis the axis
+ * @param out the result, written whole
+ * @param oshape its shape
+ */
+export function concatenate(
+  xs: readonly TypedArray[],
+  shapes: readonly (readonly number[])[],
+  axis: number,
+  out: TypedArray,
+  oshape: readonly number[],
+): void {
+  let outer = 1, inner = 1;
+  for (let d = 0; d < axis; d++) outer *= oshape[d];
+  for (let d = axis + 1; d < oshape.length; d++) inner *= oshape[d];
+  const rowOut = oshape[axis] * inner;
+  let off = 0;
+  xs.forEach((x, k) => {
+    const row = shapes[k][axis] * inner;
+    if (row === 1) {
+      for (let i = 0, o = off; i < outer; i++, o += rowOut) out[o] = x[i];
+    } else {
+      for (let i = 0; i < outer; i++) {
+        (out as Float32Array).set(
+          (x as Float32Array).subarray(i * row, (i + 1) * row),
+          i * rowOut + off,
+        );
+      }
+    }
+    off += row;
+  });
+}
+
 /** (f32, f32) → f32 or bool loops by primitive name. */
 export const BINARY_F32: Readonly<Record<string, Binary>> = {
   add: _bw("add", (x, y, o, n) => {

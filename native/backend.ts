@@ -39,10 +39,11 @@ import type { TypedArray } from "../core/dtype.ts";
 import { getPrimitive, type HostArray, type Params, paramsOf } from "../core/primitive.ts";
 import { conv_general_dilated_p } from "../core/prims/conv.ts";
 import { dot_general_p } from "../core/prims/linalg.ts";
-import { reduce_sum_p } from "../core/prims/reduce.ts";
+import { argmax_p, reduce_sum_p } from "../core/prims/reduce.ts";
 import {
   broadcast_in_dim_p,
   concatenate_p,
+  iota_p,
   pad_p,
   rev_p,
   slice_p,
@@ -54,10 +55,13 @@ import { type Blas, loadBlas } from "./blas.ts";
 import { allFinite, chooseConv, convF32, type ConvMethod } from "./conv.ts";
 import { dotGeneralF32 } from "./dot.ts";
 import {
+  argReduceF32,
   BINARY_F32,
   BINARY_U32,
+  CMP_I32,
   concatenate,
   gather,
+  iotaFill,
   type ReduceKind,
   reduceMiddle,
   selectF32,
@@ -252,6 +256,21 @@ function executeFast(
       else for (let i = 0; i < x.length; i++) out[i] = x[i];
       return [out];
     }
+    case "iota": {
+      const out = alloc(asShaped(o));
+      const { dimension } = paramsOf(iota_p, params);
+      iotaFill(out, o.shape, dimension);
+      return [out];
+    }
+    case "argmax":
+    case "argmin": {
+      if (!(x instanceof Float32Array)) return null;
+      const out = alloc(asShaped(o));
+      if (!(out instanceof Int32Array || out instanceof Uint32Array)) return null;
+      const { axis } = paramsOf(argmax_p, params);
+      argReduceF32(x, inAvals[0].shape, axis, prim === "argmax", out);
+      return [out];
+    }
     case "concatenate": {
       const out = alloc(asShaped(o));
       if (!inputs.every((b) => (b as TypedArray).constructor === out.constructor)) return null;
@@ -259,6 +278,12 @@ function executeFast(
       concatenate(inputs as TypedArray[], inAvals.map((a) => a.shape), axis, out, o.shape);
       return [out];
     }
+  }
+  if (x instanceof Int32Array && CMP_I32[prim] && inputs[1] instanceof Int32Array) {
+    const out = alloc(asShaped(o));
+    if (!(out instanceof Uint8Array)) return null;
+    CMP_I32[prim](x, inputs[1] as Int32Array, out);
+    return [out];
   }
   if (x instanceof Uint32Array) {
     const y = inputs[1], f = BINARY_U32[prim];

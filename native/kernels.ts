@@ -110,6 +110,87 @@ export const BINARY_U32: Readonly<
   },
 };
 
+/** (i32, i32) → bool comparisons by primitive name (masks of max pooling's gradient). */
+export const CMP_I32: Readonly<
+  Record<string, (x: Int32Array, y: Int32Array, o: Uint8Array) => void>
+> = {
+  eq: (x, y, o) => {
+    for (let i = 0; i < x.length; i++) o[i] = x[i] === y[i] ? 1 : 0;
+  },
+  ne: (x, y, o) => {
+    for (let i = 0; i < x.length; i++) o[i] = x[i] !== y[i] ? 1 : 0;
+  },
+  lt: (x, y, o) => {
+    for (let i = 0; i < x.length; i++) o[i] = x[i] < y[i] ? 1 : 0;
+  },
+  le: (x, y, o) => {
+    for (let i = 0; i < x.length; i++) o[i] = x[i] <= y[i] ? 1 : 0;
+  },
+  gt: (x, y, o) => {
+    for (let i = 0; i < x.length; i++) o[i] = x[i] > y[i] ? 1 : 0;
+  },
+  ge: (x, y, o) => {
+    for (let i = 0; i < x.length; i++) o[i] = x[i] >= y[i] ? 1 : 0;
+  },
+};
+
+/**
+ * `iota`: each element's index along `dimension`.
+ *
+ * @param out the result, written whole
+ * @param shape its shape
+ * @param dimension the dimension that counts
+ */
+export function iotaFill(out: TypedArray, shape: readonly number[], dimension: number): void {
+  let outer = 1, inner = 1;
+  for (let d = 0; d < dimension; d++) outer *= shape[d];
+  for (let d = dimension + 1; d < shape.length; d++) inner *= shape[d];
+  const n = shape[dimension];
+  let o = 0;
+  for (let a = 0; a < outer; a++) {
+    for (let k = 0; k < n; k++, o += inner) out.fill(k as never, o, o + inner);
+  }
+}
+
+/**
+ * `argmax`/`argmin` of an f32 array along `axis`: the first extremum, a NaN counting as the
+ * extremum (the reference's rule).
+ *
+ * @param x the operand
+ * @param shape its shape
+ * @param axis the reduced axis
+ * @param max argmax (else argmin)
+ * @param out the indices (the shape without `axis`)
+ */
+export function argReduceF32(
+  x: Float32Array,
+  shape: readonly number[],
+  axis: number,
+  max: boolean,
+  out: Int32Array | Uint32Array,
+): void {
+  let outer = 1, inner = 1;
+  for (let d = 0; d < axis; d++) outer *= shape[d];
+  for (let d = axis + 1; d < shape.length; d++) inner *= shape[d];
+  const n = shape[axis];
+  const best = new Float32Array(inner);
+  for (let a = 0; a < outer; a++) {
+    const base = a * n * inner, ob = a * inner;
+    best.set(x.subarray(base, base + inner));
+    out.fill(0, ob, ob + inner);
+    for (let k = 1; k < n; k++) {
+      const row = base + k * inner;
+      for (let i = 0; i < inner; i++) {
+        const v = x[row + i], b = best[i];
+        if (b === b && (v !== v || (max ? v > b : v < b))) {
+          best[i] = v;
+          out[ob + i] = k;
+        }
+      }
+    }
+  }
+}
+
 /**
  * Concatenation along `axis` of arrays of one type.
  *

@@ -162,3 +162,40 @@ Deno.test("native jit Wasm loops over three loop dims (a per-channel operand, a 
   });
   assertEquals(jitted, eager);
 });
+
+Deno.test("native argmax/argmin (first extremum, NaN wins), iota and i32 comparisons equal the reference", async () => {
+  const x = data(21, 5 * 4 * 6, true);
+  // ties: repeat some values along the reduced axes
+  for (let i = 0; i < x.length; i += 5) x[i] = 0.25;
+  const t = () => np.array(x, { shape: [5, 4, 6] });
+  const cases: [string, () => Tensor][] = [
+    ["argmax axis 0", () => lax.argmax(t(), 0)],
+    ["argmax axis 1", () => lax.argmax(t(), 1)],
+    ["argmin axis 2", () => lax.argmin(t(), 2)],
+    ["iota dim 1", () => lax.iota("i32", [3, 4, 5], 1)],
+    ["iota f32 dim 2", () => lax.iota("f32", [2, 3, 4], 2)],
+    ["i32 eq, lt", () =>
+      lax.eq(lax.argmax(t(), 0), lax.iota("i32", [4, 6], 1)).astype("i32").add(
+        lax.lt(lax.argmin(t(), 0), lax.iota("i32", [4, 6], 0)).astype("i32").mul(2),
+      )],
+  ];
+  for (const [name, f] of cases) {
+    const [got, want] = await both(f);
+    assertEquals(got, want, name);
+  }
+});
+
+Deno.test("the gradient of max pooling on native (jit and eager) equals the reference", async () => {
+  const shape = [2, 3, 9, 9];
+  const x = data(23, 2 * 3 * 81);
+  for (let i = 0; i < x.length; i += 4) x[i] = 0.5; // ties inside windows
+  const g = grad((x: Tensor) =>
+    lax.maxPool(x, { kernelSize: 3, strides: 2, padding: 1 }).mul(lax.iota("f32", [2, 3, 5, 5], 3))
+      .sum()
+  );
+  const eager = await on(nativeEager, () => g(np.array(x, { shape })).toArray());
+  const jitted = await on(native, () => jit(g)(np.array(x, { shape })).toArray());
+  const ref = await withCpu(() => g(np.array(x, { shape })).toArray());
+  assertEquals(eager, ref);
+  assertEquals(jitted, ref);
+});

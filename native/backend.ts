@@ -69,6 +69,7 @@ import {
   UNARY_F32,
 } from "./kernels.ts";
 import { softwareOnlyAdapter } from "./select.ts";
+import { cropTaps } from "./conv_crop.ts";
 import { padF32, reduceWindowF32, windowFast } from "./window.ts";
 import { compileNative, type NativeJitOptions } from "./jit.ts";
 import type { Jaxpr } from "../core/jaxpr.ts";
@@ -194,16 +195,19 @@ function executeFast(
           out,
         );
       } else {
-        const p = paramsOf(conv_general_dilated_p, params);
+        // kernel taps that meet only padding are dropped first (conv_crop.ts)
+        const p0 = paramsOf(conv_general_dilated_p, params);
+        const c = cropTaps(inAvals[0].shape, r, inAvals[1].shape, o.shape, p0);
+        const [w, wShape, p] = c ? [c.r, c.rShape, c.p] : [r, inAvals[1].shape, p0];
         const method: ConvMethod = chooseConv(
           inAvals[0].shape,
-          inAvals[1].shape,
+          wShape,
           o.shape,
           p,
           () => allFinite(l),
           isBlas,
         );
-        convF32(sgemm, method, l, inAvals[0].shape, r, inAvals[1].shape, p, out, o.shape);
+        convF32(sgemm, method, l, inAvals[0].shape, w, wShape, p, out, o.shape);
       }
       return [out];
     }

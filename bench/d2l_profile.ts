@@ -13,7 +13,7 @@
 import { parseArgs } from "node:util";
 import { init } from "../mod.ts";
 import { nativeJitProfile } from "../native/jit.ts";
-import { trainD2l, type D2lSpec } from "../examples/d2l/_common.ts";
+import { type D2lSpec, trainD2l } from "../examples/d2l/_common.ts";
 
 const { values: v } = parseArgs({
   args: Deno.args,
@@ -21,6 +21,7 @@ const { values: v } = parseArgs({
     model: { type: "string", default: "lenet" },
     limit: { type: "string", default: "2560" },
     top: { type: "string", default: "25" },
+    grep: { type: "string" },
   },
 });
 const { spec } = await import(`../examples/d2l/${v.model}.ts`) as { spec: D2lSpec };
@@ -49,7 +50,9 @@ const inSteps = rows.reduce((s, [, [ms]]) => s + ms, 0);
 console.log(
   `${spec.title}: epoch 2 ${r.secondsPerEpoch.toFixed(2)} s for ${steps} steps ` +
     `(${(r.secondsPerEpoch * 1000 / steps).toFixed(1)} ms/step); compiled steps ` +
-    `${(inSteps / steps).toFixed(1)} ms/step; epoch incl. test ${(epochMs / steps).toFixed(1)} ms/step`,
+    `${(inSteps / steps).toFixed(1)} ms/step; epoch incl. test ${
+      (epochMs / steps).toFixed(1)
+    } ms/step`,
 );
 const byKind = new Map<string, number>();
 for (const [label, [ms]] of rows) {
@@ -58,8 +61,16 @@ for (const [label, [ms]] of rows) {
 }
 console.log(
   "by kind: " + [...byKind].sort((a, b) => b[1] - a[1])
-    .map(([k, ms]) => `${k} ${(ms / steps).toFixed(1)}`).join(", ") + " (ms/step)",
+    .map(([k, ms]) => `${k} ${(ms / steps).toFixed(1)}`).join(", ") +
+    " (ms/step)",
 );
-for (const [label, [ms, n]] of rows.slice(0, Number(v.top))) {
-  console.log(`  ${(ms / steps).toFixed(3)} ms  ×${(n / steps).toFixed(1)}  ${label.slice(0, 150)}`);
+for (
+  const [label, [ms, n]] of rows.filter(([l]) => !v.grep || l.includes(v.grep)).slice(
+    0,
+    Number(v.top),
+  )
+) {
+  console.log(
+    `  ${(ms / steps).toFixed(3)} ms  ×${(n / steps).toFixed(1)}  ${label.slice(0, 150)}`,
+  );
 }

@@ -17,7 +17,12 @@ command only):
 
   env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE /usr/bin/python3 bench/d2l_torch.py \
       [--model lenet,resnet,bnlenet,mlp] [--limit N] [--threads N (default: the cores)]
-      [--train-epochs N] [--seed N]
+      [--train-epochs N] [--seed N] [--dump DIR]
+
+--dump DIR (bnlenet only) writes what bench/d2l_bnlenet_check.ts compares denax against:
+init.safetensors (the Xavier-initialized state_dict), steps.json (the mean loss of 5 SGD
+steps, lr 1.0, on the first 5×256 training images in order, then the eval-mode logits of the
+first 256 test images) and final.safetensors (the state_dict after the 5 steps).
       [--data /usr/share/datasets/fashion-mnist]
 
 The data are in memory as float32 tensors; each epoch shuffles with torch.randperm and slices
@@ -59,6 +64,34 @@ def bnlenet():
         nn.Linear(256, 120), nn.BatchNorm1d(120), nn.Sigmoid(),
         nn.Linear(120, 84), nn.BatchNorm1d(84), nn.Sigmoid(), nn.Linear(84, 10))
     return xavier(net)
+
+
+def dump_bnlenet(net, x, y, xt, out, steps=5, batch=256):
+    """The fixture of bench/d2l_bnlenet_check.ts (see --dump)."""
+    import json
+    import sys
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+    from torch_to_safetensors import save_safetensors
+    os.makedirs(out, exist_ok=True)
+    save_safetensors(net.state_dict(), os.path.join(out, "init.safetensors"))
+    opt = torch.optim.SGD(net.parameters(), lr=1.0)
+    loss_fn = nn.CrossEntropyLoss()
+    losses = []
+    net.train()
+    for i in range(steps):
+        opt.zero_grad()
+        loss = loss_fn(net(x[i * batch:(i + 1) * batch]), y[i * batch:(i + 1) * batch])
+        loss.backward()
+        opt.step()
+        losses.append(float(loss))
+    save_safetensors(net.state_dict(), os.path.join(out, "final.safetensors"))
+    net.eval()
+    with torch.no_grad():
+        logits = net(xt[:256]).tolist()
+    with open(os.path.join(out, "steps.json"), "w") as f:
+        json.dump({"steps": steps, "batch": batch, "lr": 1.0, "losses": losses,
+                   "test_logits": logits}, f)
+    print(f"wrote {out}: losses {[round(v, 5) for v in losses]}")
 
 
 def train_ch6(net, lr, epochs, x, y, xt, yt, batch=256):
@@ -149,6 +182,7 @@ def main():
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--train-epochs", type=int, default=None)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--dump", default=None)
     a = ap.parse_args()
     # one thread per core, as denax's native backend sets OpenBLAS (this torch build's OpenMP
     # otherwise starts with 1 here)
@@ -172,6 +206,11 @@ def main():
             xv = yv = None
             net = {"lenet": lenet, "bnlenet": bnlenet, "resnet": resnet18}[name]()
             lr = {"lenet": 0.9, "bnlenet": 1.0, "resnet": 0.05}[name]
+            if a.dump is not None:
+                xte = torch.from_numpy(idx(f"{a.data}/t10k-images-idx3-ubyte.gz")
+                                       .astype(np.float32) / 255).reshape(-1, 1, 28, 28)
+                dump_bnlenet(net, xt, yt, xte, a.dump)
+                continue
             if a.train_epochs is not None:
                 xte = torch.from_numpy(idx(f"{a.data}/t10k-images-idx3-ubyte.gz")
                                        .astype(np.float32) / 255).reshape(-1, 1, 28, 28)

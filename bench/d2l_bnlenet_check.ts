@@ -48,7 +48,7 @@ for (let i = 0; i < want.steps; i++) {
   const xb = x.reshape([want.steps, want.batch, 1, 28, 28]).take(i, { axis: 0 });
   const yb = train.y.reshape([want.steps, want.batch]).take(i, { axis: 0 });
   const [[l, s2], g] = step(params, state, xb, yb);
-  losses.push(await l.item());
+  losses.push(Number(await l.item()));
   params = tree.map((p: Tensor, d: Tensor) => p.sub(d.mul(want.lr)), params, g) as P;
   state = s2;
 }
@@ -58,7 +58,7 @@ const maxDiff = async (a: unknown, b: unknown) => {
   let m = 0;
   for (let i = 0; i < la.length; i++) {
     if (la[i].dtype !== "f32") continue;
-    m = Math.max(m, await np.abs(la[i].sub(lb[i])).max().item());
+    m = Math.max(m, Number(await np.abs(la[i].sub(lb[i])).max().item()));
   }
   return m;
 };

@@ -15,8 +15,8 @@ import { BLOCK, type ChainOp, compileChain } from "./wasm_kernels.ts";
 const WASM_MIN_ROW = 64;
 
 /**
- * The loop as a Wasm kernel, when every value is f32 and every access walks the innermost dim
- * contiguously or not at all (a value per row: a scalar of the kernel); null otherwise (or
+ * The loop as a Wasm kernel, when every value is f32 (or a bool mask read along the row) and
+ * every access walks the innermost dim contiguously or not at all (a value per row: a scalar of the kernel); null otherwise (or
  * where Wasm SIMD is unavailable).
  */
 export function wasmLoop(
@@ -28,9 +28,14 @@ export function wasmLoop(
 ): LoopKernel | null {
   const nd = dims.length;
   if (nd < 1 || dims[nd - 1].n < WASM_MIN_ROW) return null;
-  if ([...loads, ...stores].some((x) => x.buf.aval.dtype !== "f32")) return null;
   const ki = dims[nd - 1].k + 1, ko = nd === 2 ? dims[0].k + 1 : -1;
   const coef = (lin: number[]) => lin[ki];
+  // f32 values; bool buffers (masks) only where read along the row: each row is widened to a
+  // lane mask (all bits set for true, as the chain computes bools) before the kernel runs
+  if (stores.some((x) => x.buf.aval.dtype !== "f32")) return null;
+  const mask = (l: { buf: NVal; lin: number[] }) =>
+    l.buf.aval.dtype === "bool" && coef(l.lin) === 1;
+  if (loads.some((l) => l.buf.aval.dtype !== "f32" && !mask(l))) return null;
   if (loads.some((l) => coef(l.lin) !== 0 && coef(l.lin) !== 1)) return null;
   if (stores.some((s) => coef(s.lin) !== 1)) return null;
   const vec = loads.filter((l) => coef(l.lin) === 1), sca = loads.filter((l) => coef(l.lin) === 0);
@@ -51,10 +56,24 @@ export function wasmLoop(
   const at = (lin: number[], o: number) => lin[0] + (ko > 0 ? o * lin[ko] : 0);
   const rows = nd === 2 ? dims[0].n : 1, n = dims[nd - 1].n;
   const vOff = vec.map(() => 0), sVal = sca.map(() => 0), oOff = stores.map(() => 0);
+  const mI = vec.map((l) => (mask(l) ? new Int32Array(n) : null));
+  const mF = mI.map((m) => (m ? new Float32Array(m.buffer) : null));
+  /** Points the kernel's vector operands at row `o`'s data (widening bool rows). */
+  const rowVec = (bufs: TypedArray[], vb: Float32Array[], j: number, off: number) => {
+    const m = mI[j];
+    if (!m) {
+      vOff[j] = off;
+      return;
+    }
+    const b = bufs[vArg[j]] as Uint8Array;
+    for (let q = 0; q < n; q++) m[q] = -b[off + q];
+    vb[j] = mF[j]!;
+    vOff[j] = 0;
+  };
   // short rows: several per block, packed by the caller (one kernel call per block); a
   // per-row value becomes a vector slot filled row by row
   const rowWise = (l: { lin: number[] }) => l.lin[ki] === 0 || l.lin[ko] === 0 || l.lin[ko] === n;
-  const packed = nd === 2 && n <= BLOCK / 2 && loads.every(rowWise) &&
+  const packed = nd === 2 && n <= BLOCK / 2 && loads.every(rowWise) && !loads.some(mask) &&
       stores.every((s) => s.lin[ko] === n)
     ? compileChain({
       ops: chain,
@@ -120,7 +139,7 @@ export function wasmLoop(
       const ob = oArg.map((i) => bufs[i] as Float32Array);
       const sb = sArg.map((i) => bufs[i]);
       for (let o = 0; o < nRows; o++) {
-        for (let j = 0; j < vT.length; j++) vOff[j] = vT[j][o];
+        for (let j = 0; j < vT.length; j++) rowVec(bufs, vb, j, vT[j][o]);
         for (let j = 0; j < sT.length; j++) sVal[j] = sb[j][sT[j][o]];
         for (let j = 0; j < oT.length; j++) oOff[j] = oT[j][o];
         k.run(n, vb, vOff, sVal, ob, oOff);
@@ -132,7 +151,7 @@ export function wasmLoop(
     const vb = vArg.map((i) => bufs[i] as Float32Array);
     const ob = oArg.map((i) => bufs[i] as Float32Array);
     for (let o = 0; o < rows; o++) {
-      for (let j = 0; j < vec.length; j++) vOff[j] = at(vec[j].lin, o);
+      for (let j = 0; j < vec.length; j++) rowVec(bufs, vb, j, at(vec[j].lin, o));
       for (let j = 0; j < sca.length; j++) sVal[j] = bufs[sArg[j]][at(sca[j].lin, o)];
       for (let j = 0; j < stores.length; j++) oOff[j] = at(stores[j].lin, o);
       k.run(n, vb, vOff, sVal, ob, oOff);

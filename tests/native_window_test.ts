@@ -199,3 +199,21 @@ Deno.test("the gradient of max pooling on native (jit and eager) equals the refe
   assertEquals(eager, ref);
   assertEquals(jitted, ref);
 });
+
+Deno.test("native jit Wasm loops read bool masks (a ReLU gradient over three loop dims) as eager evaluation does", async () => {
+  const x = data(31, 4 * 6 * 80), g = data(32, 4 * 6 * 80), b = data(33, 6);
+  const f = (x: Tensor, g: Tensor, b: Tensor, m: Tensor) => {
+    const y = x.add(b.reshape([1, 6, 1]));
+    // the mask arrives as a buffer; the loop selects, converts and combines it with f32 values
+    return np.where(m, g.mul(y), np.zeros([4, 6, 80])).add(m.astype("f32").mul(0.5));
+  };
+  const args = () => {
+    const xt = np.array(x, { shape: [4, 6, 80] });
+    return [xt, np.array(g, { shape: [4, 6, 80] }), np.array(b), np.greater(xt, 0.1)] as const;
+  };
+  const eager = await on(nativeEager, () => f(...args()).toArray());
+  const jitted = await on(native, () => jit(f)(...args()).toArray());
+  const ref = await withCpu(() => f(...args()).toArray());
+  assertEquals(jitted, eager);
+  assertEquals(jitted, ref);
+});

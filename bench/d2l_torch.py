@@ -5,6 +5,10 @@ bench/RESULTS.md ("d2l examples on the native backend"):
           (examples/d2l/lenet.ts)
   resnet  d2l's ResNet-18 (biased convs, 1x1 conv shortcuts without BN), 28x28, batch 256,
           SGD lr 0.05 (examples/d2l/resnet.ts)
+  bnlenet d2l's BN-LeNet (section "Batch Normalization", concise version: BatchNorm2d/1d before
+          each sigmoid), 28x28, batch 256, SGD lr 1.0, Xavier init (examples/d2l/lenet_bn.ts);
+          with --train-epochs N it trains N whole epochs as d2l's train_ch6 (the last partial
+          batch kept) and prints the mean loss, training and test accuracy of each
   mlp     the demo (examples/fashion_mnist.ts): 784-256-10 ReLU on standardized pixels, Adam
           lr 1e-3, batch 64, 55000 training images and a 5000-image validation pass per epoch
 
@@ -12,7 +16,13 @@ Usage (Debian's python3 with python3-torch; OpenBLAS's tuning variables unset fo
 command only):
 
   env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE /usr/bin/python3 bench/d2l_torch.py \
-      [--model lenet,resnet,mlp] [--limit N] [--threads N (default: the cores)]
+      [--model lenet,resnet,bnlenet,mlp] [--limit N] [--threads N (default: the cores)]
+      [--train-epochs N] [--seed N] [--dump DIR]
+
+--dump DIR (bnlenet only) writes what bench/d2l_bnlenet_check.ts compares denax against:
+init.safetensors (the Xavier-initialized state_dict), steps.json (the mean loss of 5 SGD
+steps, lr 1.0, on the first 5×256 training images in order, then the eval-mode logits of the
+first 256 test images) and final.safetensors (the state_dict after the 5 steps).
       [--data /usr/share/datasets/fashion-mnist]
 
 The data are in memory as float32 tensors; each epoch shuffles with torch.randperm and slices
@@ -45,6 +55,68 @@ def lenet():
         nn.Conv2d(6, 16, 5), nn.Sigmoid(), nn.AvgPool2d(2, 2), nn.Flatten(),
         nn.Linear(400, 120), nn.Sigmoid(), nn.Linear(120, 84), nn.Sigmoid(), nn.Linear(84, 10))
     return xavier(net)
+
+
+def bnlenet():
+    net = nn.Sequential(
+        nn.Conv2d(1, 6, 5), nn.BatchNorm2d(6), nn.Sigmoid(), nn.AvgPool2d(2, 2),
+        nn.Conv2d(6, 16, 5), nn.BatchNorm2d(16), nn.Sigmoid(), nn.AvgPool2d(2, 2), nn.Flatten(),
+        nn.Linear(256, 120), nn.BatchNorm1d(120), nn.Sigmoid(),
+        nn.Linear(120, 84), nn.BatchNorm1d(84), nn.Sigmoid(), nn.Linear(84, 10))
+    return xavier(net)
+
+
+def dump_bnlenet(net, x, y, xt, out, steps=5, batch=256):
+    """The fixture of bench/d2l_bnlenet_check.ts (see --dump)."""
+    import json
+    import sys
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+    from torch_to_safetensors import save_safetensors
+    os.makedirs(out, exist_ok=True)
+    save_safetensors(net.state_dict(), os.path.join(out, "init.safetensors"))
+    opt = torch.optim.SGD(net.parameters(), lr=1.0)
+    loss_fn = nn.CrossEntropyLoss()
+    losses = []
+    net.train()
+    for i in range(steps):
+        opt.zero_grad()
+        loss = loss_fn(net(x[i * batch:(i + 1) * batch]), y[i * batch:(i + 1) * batch])
+        loss.backward()
+        opt.step()
+        losses.append(float(loss))
+    save_safetensors(net.state_dict(), os.path.join(out, "final.safetensors"))
+    net.eval()
+    with torch.no_grad():
+        logits = net(xt[:256]).tolist()
+    with open(os.path.join(out, "steps.json"), "w") as f:
+        json.dump({"steps": steps, "batch": batch, "lr": 1.0, "losses": losses,
+                   "test_logits": logits}, f)
+    print(f"wrote {out}: losses {[round(v, 5) for v in losses]}")
+
+
+def train_ch6(net, lr, epochs, x, y, xt, yt, batch=256):
+    """d2l's train_ch6 on in-memory tensors: shuffled batches (the last partial one kept), SGD,
+    the mean cross-entropy; the test accuracy in eval mode after every epoch."""
+    opt = torch.optim.SGD(net.parameters(), lr=lr)
+    loss_fn = nn.CrossEntropyLoss()
+    for e in range(epochs):
+        net.train()
+        perm = torch.randperm(x.shape[0])
+        tot_loss = tot_acc = 0.0
+        t0 = time.perf_counter()
+        for i in range(0, x.shape[0], batch):
+            j = perm[i:i + batch]
+            opt.zero_grad()
+            out = net(x[j])
+            loss = loss_fn(out, y[j])
+            loss.backward()
+            opt.step()
+            tot_loss += float(loss) * len(j)
+            tot_acc += int((out.argmax(1) == y[j]).sum())
+        secs = time.perf_counter() - t0
+        print(f"epoch {e + 1}: loss {tot_loss / x.shape[0]:.4f}, train acc "
+              f"{tot_acc / x.shape[0]:.4f}, test acc {evaluate(net, xt, yt):.4f} ({secs:.1f} s)",
+              flush=True)
 
 
 class Residual(nn.Module):  # d2l §8.6
@@ -108,11 +180,14 @@ def main():
     ap.add_argument("--limit", type=int, default=None)
     ap.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
     ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--train-epochs", type=int, default=None)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--dump", default=None)
     a = ap.parse_args()
     # one thread per core, as denax's native backend sets OpenBLAS (this torch build's OpenMP
     # otherwise starts with 1 here)
     torch.set_num_threads(a.threads)
-    torch.manual_seed(0)
+    torch.manual_seed(a.seed)
     xs = torch.from_numpy(idx(f"{a.data}/train-images-idx3-ubyte.gz").astype(np.float32) / 255)
     ys = torch.from_numpy(idx(f"{a.data}/train-labels-idx1-ubyte.gz").astype(np.int64))
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
@@ -129,8 +204,21 @@ def main():
             n_train = 60000 if a.limit is None else min(a.limit, 60000)
             xt, yt = xs[:n_train].reshape(-1, 1, 28, 28), ys[:n_train]
             xv = yv = None
-            net = lenet() if name == "lenet" else resnet18()
-            opt = torch.optim.SGD(net.parameters(), lr=0.9 if name == "lenet" else 0.05)
+            net = {"lenet": lenet, "bnlenet": bnlenet, "resnet": resnet18}[name]()
+            lr = {"lenet": 0.9, "bnlenet": 1.0, "resnet": 0.05}[name]
+            if a.dump is not None:
+                xte = torch.from_numpy(idx(f"{a.data}/t10k-images-idx3-ubyte.gz")
+                                       .astype(np.float32) / 255).reshape(-1, 1, 28, 28)
+                dump_bnlenet(net, xt, yt, xte, a.dump)
+                continue
+            if a.train_epochs is not None:
+                xte = torch.from_numpy(idx(f"{a.data}/t10k-images-idx3-ubyte.gz")
+                                       .astype(np.float32) / 255).reshape(-1, 1, 28, 28)
+                yte = torch.from_numpy(idx(f"{a.data}/t10k-labels-idx1-ubyte.gz").astype(np.int64))
+                print(f"{name}: {a.train_epochs} epochs as d2l's train_ch6, lr {lr}, seed {a.seed}")
+                train_ch6(net, lr, a.train_epochs, xt, yt, xte, yte)
+                continue
+            opt = torch.optim.SGD(net.parameters(), lr=lr)
             batch, full = 256, 60000
         epoch(net, opt, xt, yt, batch, limit_steps=3)  # warm-up
         t0 = time.perf_counter()

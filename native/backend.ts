@@ -39,15 +39,29 @@ import type { TypedArray } from "../core/dtype.ts";
 import { getPrimitive, type HostArray, type Params, paramsOf } from "../core/primitive.ts";
 import { conv_general_dilated_p } from "../core/prims/conv.ts";
 import { dot_general_p } from "../core/prims/linalg.ts";
-import { reduce_sum_p } from "../core/prims/reduce.ts";
-import { broadcast_in_dim_p, rev_p, slice_p, transpose_p } from "../core/prims/structural.ts";
+import { argmax_p, reduce_sum_p } from "../core/prims/reduce.ts";
+import {
+  broadcast_in_dim_p,
+  concatenate_p,
+  iota_p,
+  pad_p,
+  rev_p,
+  slice_p,
+  transpose_p,
+} from "../core/prims/structural.ts";
+import { reduce_window_p } from "../core/prims/window.ts";
 import { alloc } from "../core/prims/host.ts";
 import { type Blas, loadBlas } from "./blas.ts";
 import { allFinite, chooseConv, convF32, type ConvMethod } from "./conv.ts";
 import { dotGeneralF32 } from "./dot.ts";
 import {
+  argReduceF32,
   BINARY_F32,
+  BINARY_U32,
+  CMP_I32,
+  concatenate,
   gather,
+  iotaFill,
   type ReduceKind,
   reduceMiddle,
   selectF32,
@@ -55,6 +69,8 @@ import {
   UNARY_F32,
 } from "./kernels.ts";
 import { softwareOnlyAdapter } from "./select.ts";
+import { cropTaps } from "./conv_crop.ts";
+import { padF32, reduceWindowF32, windowFast } from "./window.ts";
 import { compileNative, type NativeJitOptions } from "./jit.ts";
 import type { Jaxpr } from "../core/jaxpr.ts";
 import type { CompiledJaxpr } from "../core/jit_prim.ts";
@@ -179,16 +195,19 @@ function executeFast(
           out,
         );
       } else {
-        const p = paramsOf(conv_general_dilated_p, params);
+        // kernel taps that meet only padding are dropped first (conv_crop.ts)
+        const p0 = paramsOf(conv_general_dilated_p, params);
+        const c = cropTaps(inAvals[0].shape, r, inAvals[1].shape, o.shape, p0);
+        const [w, wShape, p] = c ? [c.r, c.rShape, c.p] : [r, inAvals[1].shape, p0];
         const method: ConvMethod = chooseConv(
           inAvals[0].shape,
-          inAvals[1].shape,
+          wShape,
           o.shape,
           p,
           () => allFinite(l),
           isBlas,
         );
-        convF32(sgemm, method, l, inAvals[0].shape, r, inAvals[1].shape, p, out, o.shape);
+        convF32(sgemm, method, l, inAvals[0].shape, w, wShape, p, out, o.shape);
       }
       return [out];
     }
@@ -215,14 +234,67 @@ function executeFast(
       selectF32(p, a, b, out);
       return [out];
     }
-    case "convert": {
-      // bool → f32 (masks in every softmax and ReLU gradient)
-      if (!(x instanceof Uint8Array) || o.dtype !== "f32") return null;
+    case "pad":
+    case "reduce_window": {
+      if (!(x instanceof Float32Array)) return null;
       const out = alloc(asShaped(o));
       if (!(out instanceof Float32Array)) return null;
-      for (let i = 0; i < x.length; i++) out[i] = x[i] ? 1 : 0;
+      if (prim === "pad") {
+        const { lo, interior } = paramsOf(pad_p, params);
+        padF32(x, inAvals[0].shape, (inputs[1] as Float32Array)[0], lo, interior, out, o.shape);
+        return [out];
+      }
+      const p = paramsOf(reduce_window_p, params);
+      if (!windowFast(inAvals[0].shape, o.shape, p)) return null;
+      reduceWindowF32(x, inAvals[0].shape, p, out, o.shape);
       return [out];
     }
+    case "convert": {
+      // bool → f32 (masks in every softmax and ReLU gradient); u32 → f32 (unpacked pixels)
+      if (o.dtype !== "f32" || !(x instanceof Uint8Array || x instanceof Uint32Array)) {
+        return null;
+      }
+      const out = alloc(asShaped(o));
+      if (!(out instanceof Float32Array)) return null;
+      if (x instanceof Uint8Array) { for (let i = 0; i < x.length; i++) out[i] = x[i] ? 1 : 0; }
+      else for (let i = 0; i < x.length; i++) out[i] = x[i];
+      return [out];
+    }
+    case "iota": {
+      const out = alloc(asShaped(o));
+      const { dimension } = paramsOf(iota_p, params);
+      iotaFill(out, o.shape, dimension);
+      return [out];
+    }
+    case "argmax":
+    case "argmin": {
+      if (!(x instanceof Float32Array)) return null;
+      const out = alloc(asShaped(o));
+      if (!(out instanceof Int32Array || out instanceof Uint32Array)) return null;
+      const { axis } = paramsOf(argmax_p, params);
+      argReduceF32(x, inAvals[0].shape, axis, prim === "argmax", out);
+      return [out];
+    }
+    case "concatenate": {
+      const out = alloc(asShaped(o));
+      if (!inputs.every((b) => (b as TypedArray).constructor === out.constructor)) return null;
+      const { axis } = paramsOf(concatenate_p, params);
+      concatenate(inputs as TypedArray[], inAvals.map((a) => a.shape), axis, out, o.shape);
+      return [out];
+    }
+  }
+  if (x instanceof Int32Array && CMP_I32[prim] && inputs[1] instanceof Int32Array) {
+    const out = alloc(asShaped(o));
+    if (!(out instanceof Uint8Array)) return null;
+    CMP_I32[prim](x, inputs[1] as Int32Array, out);
+    return [out];
+  }
+  if (x instanceof Uint32Array) {
+    const y = inputs[1], f = BINARY_U32[prim];
+    if (!f || inputs.length !== 2 || !(y instanceof Uint32Array) || o.dtype !== "u32") return null;
+    const out = alloc(asShaped(o)) as Uint32Array;
+    f(x, y, out);
+    return [out];
   }
   if (!(x instanceof Float32Array)) return null;
   const red = REDUCE[prim];

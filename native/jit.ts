@@ -33,6 +33,7 @@ import { Tensor } from "../core/tensor.ts";
 import { bind } from "../core/trace.ts";
 import type { Sgemm } from "./blas.ts";
 import { allFinite, chooseConv, convF32 } from "./conv.ts";
+import { cropTaps } from "./conv_crop.ts";
 import { dotGeneralF32 } from "./dot.ts";
 import { flattenJaxpr } from "./jit_plan.ts";
 import { label, planProgram, type Step } from "./jit_steps.ts";
@@ -233,19 +234,12 @@ function _run(
       return;
     }
     case "conv": {
-      const l = vals[st.l] as Float32Array;
-      const m = chooseConv(st.lShape, st.rShape, st.oShape, st.params, () => allFinite(l), isBlas);
-      convF32(
-        sgemm,
-        m,
-        l,
-        st.lShape,
-        vals[st.r] as Float32Array,
-        st.rShape,
-        st.params,
-        vals[st.out] as Float32Array,
-        st.oShape,
-      );
+      const l = vals[st.l] as Float32Array, r0 = vals[st.r] as Float32Array;
+      // kernel taps that meet only padding are dropped first (conv_crop.ts), as eagerly
+      const c = cropTaps(st.lShape, r0, st.rShape, st.oShape, st.params);
+      const [r, rShape, p] = c ? [c.r, c.rShape, c.p] : [r0, st.rShape, st.params];
+      const m = chooseConv(st.lShape, rShape, st.oShape, p, () => allFinite(l), isBlas);
+      convF32(sgemm, m, l, st.lShape, r, rShape, p, vals[st.out] as Float32Array, st.oShape);
       return;
     }
     case "op": {

@@ -30,24 +30,20 @@ import { broadcast_in_dim_p, transpose_p } from "../core/prims/structural.ts";
 import { literalValue } from "../core/jit_graph.ts";
 import { type Fusion, type Group, MOVEMENT, type NEqn, type NVal, REDUCTIONS } from "./jit_plan.ts";
 import {
-  BLOCK,
   type ChainOp,
   chainSupports,
-  compileChain,
   scalarMath,
   simdAvailable,
   wasmConfig,
 } from "./wasm_kernels.ts";
 import { SCALAR_MATH } from "./wasm_math.ts";
+import { wasmLoop } from "./jit_wasm_loop.ts";
 
 /**
  * Elements of a reduction's operand from which the transcendentals it computes get a buffer
  * (and a Wasm loop) of their own.
  */
 const REDUCE_MATH_MIN = 4096;
-
-/** Innermost loop length from which an eligible f32 chain runs as a Wasm kernel. */
-const WASM_MIN_ROW = 64;
 
 /** Elements per chunk of a chunked innermost loop (its scratch arrays stay in L1). */
 const CHUNK = 256;
@@ -60,6 +56,8 @@ export interface LoopKernel {
   readonly args: readonly NVal[];
   /** The generated source (for debugging). */
   readonly source: string;
+  /** Whether the loop runs as a Wasm kernel (else generated JavaScript); for profiles. */
+  readonly wasm?: boolean;
 }
 
 /** Code generation needs `value` to have a buffer (it cannot be indexed affinely). */
@@ -395,7 +393,7 @@ export function generateLoop(f: Fusion, grp: Group): LoopKernel {
   const nd = dims.length;
   const nKept = dims.filter((d) => !d.reduced).length;
   if (wasmOk) {
-    const k = _wasmLoop(chain, lits, loads, stores, dims);
+    const k = wasmLoop(chain, lits, loads, stores, dims);
     if (k) return k;
   }
   const args: NVal[] = [];
@@ -539,98 +537,4 @@ export function generateLoop(f: Fusion, grp: Group): LoopKernel {
     scalarMath(),
   ) as LoopKernel["fn"];
   return { fn, args, source };
-}
-
-/**
- * The loop as a Wasm kernel, when every value is f32, the loop nest is one or two dims after
- * merging, and every access walks the innermost dim contiguously or not at all (a value per
- * row: a scalar of the kernel); null otherwise (or where Wasm SIMD is unavailable).
- */
-function _wasmLoop(
-  chain: readonly ChainOp[],
-  lits: ReadonlyMap<string, number>,
-  loads: readonly { name: string; buf: NVal; lin: number[] }[],
-  stores: readonly { value: string; lin: number[]; buf: NVal }[],
-  dims: readonly { n: number; k: number; reduced: boolean }[],
-): LoopKernel | null {
-  const nd = dims.length;
-  if (nd < 1 || nd > 2 || dims[nd - 1].n < WASM_MIN_ROW) return null;
-  if ([...loads, ...stores].some((x) => x.buf.aval.dtype !== "f32")) return null;
-  const ki = dims[nd - 1].k + 1, ko = nd === 2 ? dims[0].k + 1 : -1;
-  const coef = (lin: number[]) => lin[ki];
-  if (loads.some((l) => coef(l.lin) !== 0 && coef(l.lin) !== 1)) return null;
-  if (stores.some((s) => coef(s.lin) !== 1)) return null;
-  const vec = loads.filter((l) => coef(l.lin) === 1), sca = loads.filter((l) => coef(l.lin) === 0);
-  const k = compileChain({
-    ops: chain,
-    vec: vec.map((l) => l.name),
-    scalars: sca.map((l) => l.name),
-    outs: stores.map((s) => s.value),
-    lits,
-  });
-  if (!k) return null;
-  const args: NVal[] = [];
-  for (const l of loads) if (!args.includes(l.buf)) args.push(l.buf);
-  const nReads = args.length;
-  for (const s of stores) args.push(s.buf);
-  const vArg = vec.map((l) => args.indexOf(l.buf)), sArg = sca.map((l) => args.indexOf(l.buf));
-  const oArg = stores.map((_, i) => nReads + i);
-  const at = (lin: number[], o: number) => lin[0] + (ko > 0 ? o * lin[ko] : 0);
-  const rows = nd === 2 ? dims[0].n : 1, n = dims[nd - 1].n;
-  const vOff = vec.map(() => 0), sVal = sca.map(() => 0), oOff = stores.map(() => 0);
-  // short rows: several per block, packed by the caller (one kernel call per block); a
-  // per-row value becomes a vector slot filled row by row
-  const rowWise = (l: { lin: number[] }) => l.lin[ki] === 0 || l.lin[ko] === 0 || l.lin[ko] === n;
-  const packed = nd === 2 && n <= BLOCK / 2 && loads.every(rowWise) &&
-      stores.every((s) => s.lin[ko] === n)
-    ? compileChain({
-      ops: chain,
-      vec: loads.map((l) => l.name),
-      scalars: [],
-      outs: [
-        ...stores.map((s) => s.value),
-      ],
-      lits,
-    })
-    : null;
-  if (packed) {
-    const R = Math.floor(BLOCK / n);
-    const lArg = loads.map((l) => args.indexOf(l.buf));
-    const fn = (...bufs: TypedArray[]): void => {
-      const { slots, exec } = packed.block;
-      for (let o = 0; o < rows; o += R) {
-        const r = Math.min(R, rows - o), m = r * n;
-        for (let j = 0; j < loads.length; j++) {
-          const lin = loads[j].lin, b = bufs[lArg[j]] as Float32Array, sl = slots[j];
-          if (lin[ki] === 0) { // one value per row
-            for (let q = 0; q < r; q++) sl.fill(b[at(lin, o + q)], q * n, (q + 1) * n);
-          } else if (lin[ko] === n) { // consecutive rows
-            const a = at(lin, o);
-            sl.set(b.subarray(a, a + m));
-          } else { // one row for all: copied once, then doubled
-            sl.set(b.subarray(lin[0], lin[0] + n));
-            for (let w = n; w < m; w *= 2) sl.copyWithin(w, 0, Math.min(w, m - w));
-          }
-        }
-        exec(m, []);
-        for (let j = 0; j < stores.length; j++) {
-          const lin = stores[j].lin, b = bufs[oArg[j]] as Float32Array;
-          const sl = slots[loads.length + j];
-          b.set(sl.subarray(0, m), at(lin, o));
-        }
-      }
-    };
-    return { fn, args, source: `${rows} x ${n}, ${R} rows per block: ${packed.text}` };
-  }
-  const fn = (...bufs: TypedArray[]): void => {
-    const vb = vArg.map((i) => bufs[i] as Float32Array);
-    const ob = oArg.map((i) => bufs[i] as Float32Array);
-    for (let o = 0; o < rows; o++) {
-      for (let j = 0; j < vec.length; j++) vOff[j] = at(vec[j].lin, o);
-      for (let j = 0; j < sca.length; j++) sVal[j] = bufs[sArg[j]][at(sca[j].lin, o)];
-      for (let j = 0; j < stores.length; j++) oOff[j] = at(stores[j].lin, o);
-      k.run(n, vb, vOff, sVal, ob, oOff);
-    }
-  };
-  return { fn, args, source: `${rows} x ${n} ${k.text}` };
 }

@@ -34,7 +34,7 @@ export function label(st: Step, avals: readonly ShapedArray[]): string {
   const sh = (n: number) => `${avals[n]}`;
   switch (st.kind) {
     case "loop":
-      return `loop ${st.args.map(sh).join(",")}`;
+      return `loop/${st.k.wasm ? "wasm" : "js"} ${st.args.map(sh).join(",")}`;
     case "dot":
     case "conv":
       return `${st.kind} ${sh(st.l)},${sh(st.r)}->${sh(st.out)}`;

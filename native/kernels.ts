@@ -89,6 +89,145 @@ const _bw = (
   else f(x, y, o, x.length);
 };
 
+/** (u32, u32) → u32 loops by primitive name (the reference's bits: shifts of 32 or more give 0). */
+export const BINARY_U32: Readonly<
+  Record<string, (x: Uint32Array, y: Uint32Array, o: Uint32Array) => void>
+> = {
+  and: (x, y, o) => {
+    for (let i = 0; i < x.length; i++) o[i] = x[i] & y[i];
+  },
+  or: (x, y, o) => {
+    for (let i = 0; i < x.length; i++) o[i] = x[i] | y[i];
+  },
+  xor: (x, y, o) => {
+    for (let i = 0; i < x.length; i++) o[i] = x[i] ^ y[i];
+  },
+  shift_right_logical: (x, y, o) => {
+    for (let i = 0; i < x.length; i++) o[i] = y[i] >= 32 ? 0 : x[i] >>> y[i];
+  },
+  shift_left: (x, y, o) => {
+    for (let i = 0; i < x.length; i++) o[i] = y[i] >= 32 ? 0 : x[i] << y[i];
+  },
+};
+
+/** (i32, i32) → bool comparisons by primitive name (masks of max pooling's gradient). */
+export const CMP_I32: Readonly<
+  Record<string, (x: Int32Array, y: Int32Array, o: Uint8Array) => void>
+> = {
+  eq: (x, y, o) => {
+    for (let i = 0; i < x.length; i++) o[i] = x[i] === y[i] ? 1 : 0;
+  },
+  ne: (x, y, o) => {
+    for (let i = 0; i < x.length; i++) o[i] = x[i] !== y[i] ? 1 : 0;
+  },
+  lt: (x, y, o) => {
+    for (let i = 0; i < x.length; i++) o[i] = x[i] < y[i] ? 1 : 0;
+  },
+  le: (x, y, o) => {
+    for (let i = 0; i < x.length; i++) o[i] = x[i] <= y[i] ? 1 : 0;
+  },
+  gt: (x, y, o) => {
+    for (let i = 0; i < x.length; i++) o[i] = x[i] > y[i] ? 1 : 0;
+  },
+  ge: (x, y, o) => {
+    for (let i = 0; i < x.length; i++) o[i] = x[i] >= y[i] ? 1 : 0;
+  },
+};
+
+/**
+ * `iota`: each element's index along `dimension`.
+ *
+ * @param out the result, written whole
+ * @param shape its shape
+ * @param dimension the dimension that counts
+ */
+export function iotaFill(out: TypedArray, shape: readonly number[], dimension: number): void {
+  let outer = 1, inner = 1;
+  for (let d = 0; d < dimension; d++) outer *= shape[d];
+  for (let d = dimension + 1; d < shape.length; d++) inner *= shape[d];
+  const n = shape[dimension];
+  let o = 0;
+  for (let a = 0; a < outer; a++) {
+    for (let k = 0; k < n; k++, o += inner) out.fill(k as never, o, o + inner);
+  }
+}
+
+/**
+ * `argmax`/`argmin` of an f32 array along `axis`: the first extremum, a NaN counting as the
+ * extremum (the reference's rule).
+ *
+ * @param x the operand
+ * @param shape its shape
+ * @param axis the reduced axis
+ * @param max argmax (else argmin)
+ * @param out the indices (the shape without `axis`)
+ */
+export function argReduceF32(
+  x: Float32Array,
+  shape: readonly number[],
+  axis: number,
+  max: boolean,
+  out: Int32Array | Uint32Array,
+): void {
+  let outer = 1, inner = 1;
+  for (let d = 0; d < axis; d++) outer *= shape[d];
+  for (let d = axis + 1; d < shape.length; d++) inner *= shape[d];
+  const n = shape[axis];
+  const best = new Float32Array(inner);
+  for (let a = 0; a < outer; a++) {
+    const base = a * n * inner, ob = a * inner;
+    best.set(x.subarray(base, base + inner));
+    out.fill(0, ob, ob + inner);
+    for (let k = 1; k < n; k++) {
+      const row = base + k * inner;
+      for (let i = 0; i < inner; i++) {
+        const v = x[row + i], b = best[i];
+        if (b === b && (v !== v || (max ? v > b : v < b))) {
+          best[i] = v;
+          out[ob + i] = k;
+        }
+      }
+    }
+  }
+}
+
+/**
+ * Concatenation along `axis` of arrays of one type.
+ *
+ * @param xs the operands
+ * @param shapes their shapes
+ * @param axis the axis
+ * @param out the result, written whole
+ * @param oshape its shape
+ */
+export function concatenate(
+  xs: readonly TypedArray[],
+  shapes: readonly (readonly number[])[],
+  axis: number,
+  out: TypedArray,
+  oshape: readonly number[],
+): void {
+  let outer = 1, inner = 1;
+  for (let d = 0; d < axis; d++) outer *= oshape[d];
+  for (let d = axis + 1; d < oshape.length; d++) inner *= oshape[d];
+  const rowOut = oshape[axis] * inner;
+  let off = 0;
+  xs.forEach((x, k) => {
+    const row = shapes[k][axis] * inner;
+    if (row === 1) {
+      for (let i = 0, o = off; i < outer; i++, o += rowOut) out[o] = x[i];
+    } else {
+      for (let i = 0; i < outer; i++) {
+        (out as Float32Array).set(
+          (x as Float32Array).subarray(i * row, (i + 1) * row),
+          i * rowOut + off,
+        );
+      }
+    }
+    off += row;
+  });
+}
+
 /** (f32, f32) → f32 or bool loops by primitive name. */
 export const BINARY_F32: Readonly<Record<string, Binary>> = {
   add: _bw("add", (x, y, o, n) => {

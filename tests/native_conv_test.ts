@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { assertAllClose, assertEquals } from "@std/assert";
+import { assert, assertAllClose, assertEquals } from "@std/assert";
 import { withCpu } from "./backend.ts";
 import { grad, lax, np, type Tensor } from "../mod.ts";
 import { currentBackend, setBackend } from "../core/backend.ts";
@@ -16,6 +16,7 @@ import { ShapedArray } from "../core/aval.ts";
 import { createNativeBackend } from "../native/backend.ts";
 import { chooseConv, convF32, type ConvMethod, type ConvParamsLike } from "../native/conv.ts";
 import { sgemmJs } from "../native/gemm_js.ts";
+import { cropTaps } from "../native/conv_crop.ts";
 import { rng } from "./helpers.ts";
 
 const native = createNativeBackend();
@@ -155,7 +156,71 @@ const GRADS: [string, number[], number[], ConvParamsLike][] = [
   ["lhs dilation", [2, 2, 5, 5], [3, 2, 3, 3], cp(2, { lhsDilation: [2, 2], padding: pad2(2) })],
   ["1-d", [2, 3, 17], [4, 3, 4], cp(1, { padding: [[2, 1]] })],
   ["W4 conv2 at batch 4", [4, 6, 28, 28], [16, 6, 5, 5], cp(2)],
+  // taps that meet only padding (cropped by conv_crop.ts)
+  ["1×1 image, 3×3 padded", [4, 8, 1, 1], [6, 8, 3, 3], cp(2, { padding: pad2(1) })],
+  [
+    "2×2 image, stride 2",
+    [3, 4, 2, 2],
+    [5, 4, 3, 3],
+    cp(2, { windowStrides: [2, 2], padding: pad2(1) }),
+  ],
+  [
+    "2×2 image, dilated kernel",
+    [2, 3, 2, 2],
+    [4, 3, 3, 3],
+    cp(2, { rhsDilation: [2, 2], padding: pad2(2) }),
+  ],
+  ["1×3 image, uneven padding", [2, 3, 1, 3], [4, 3, 3, 5], cp(2, { padding: [[1, 1], [3, 0]] })],
 ];
+
+const CROPS: [string, number[], number[], ConvParamsLike, number[]][] = [
+  ["1×1 image", [4, 8, 1, 1], [6, 8, 3, 3], cp(2, { padding: pad2(1) }), [6, 8, 1, 1]],
+  [
+    "2×2 image, stride 2",
+    [3, 4, 2, 2],
+    [5, 4, 3, 3],
+    cp(2, { windowStrides: [2, 2], padding: pad2(1) }),
+    [5, 4, 2, 2],
+  ],
+  [
+    "2×2 image, dilated",
+    [2, 3, 2, 2],
+    [4, 3, 3, 3],
+    cp(2, { rhsDilation: [2, 2], padding: pad2(2) }),
+    [4, 3, 1, 1],
+  ],
+  ["1×3 image, uneven", [2, 3, 1, 3], [4, 3, 3, 5], cp(2, { padding: [[1, 1], [3, 0]] }), [
+    4,
+    3,
+    1,
+    3,
+  ]],
+  [
+    "lhs-dilated 1×1 (an input gradient)",
+    [2, 4, 1, 1],
+    [3, 4, 3, 3],
+    cp(2, { lhsDilation: [2, 2], padding: [[1, 2], [1, 2]] }),
+    [3, 4, 2, 2],
+  ],
+];
+
+for (const [name, xs, ws, p, kept] of CROPS) {
+  Deno.test(`taps that meet only padding are cropped and the result is unchanged: ${name}`, () => {
+    const x = host(7, xs), w = host(8, ws);
+    const want = reference(x, xs, w, ws, p)!;
+    const c = cropTaps(xs, w, ws, want.shape, p);
+    assert(c, "nothing cropped");
+    assertEquals(c.rShape, kept);
+    const got = reference(x, xs, c.r, c.rShape, c.p)!;
+    assertEquals(got.shape, want.shape);
+    assertAllClose(got.out, want.out, { rtol: 1e-6, atol: 1e-7 });
+  });
+}
+
+Deno.test("a convolution whose every tap reads the input is not cropped", () => {
+  const xs = [2, 3, 5, 5], ws = [4, 3, 3, 3], p = cp(2, { padding: pad2(1) });
+  assertEquals(cropTaps(xs, host(1, ws), ws, [2, 4, 5, 5], p), null);
+});
 
 for (const [name, xs, ws, p] of GRADS) {
   Deno.test(`native conv gradients of x and the kernel match cpu: ${name}`, async () => {

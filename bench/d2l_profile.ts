@@ -1,0 +1,76 @@
+/**
+ * Where a d2l Fashion-MNIST training epoch spends its time on the native backend: trains
+ * `examples/d2l/<model>.ts`'s network for 2 short epochs (`--limit` images, d2l's batch size)
+ * and, in the second, sums the time of every compiled step of the native jit by label
+ * (`nativeJitProfile`, `native/jit.ts`); what the steps do not cover (batching, dispatch,
+ * host copies, the loss read-back) is printed as "outside the compiled steps".
+ *
+ * Run: `deno run -A bench/d2l_profile.ts [--model lenet|resnet|lenet_bn|…] [--limit 2560]
+ * [--top 25]`.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { init } from "../mod.ts";
+import { nativeJitProfile } from "../native/jit.ts";
+import { type D2lSpec, trainD2l } from "../examples/d2l/_common.ts";
+
+const { values: v } = parseArgs({
+  args: Deno.args,
+  options: {
+    model: { type: "string", default: "lenet" },
+    limit: { type: "string", default: "2560" },
+    top: { type: "string", default: "25" },
+    grep: { type: "string" },
+  },
+});
+const { spec } = await import(`../examples/d2l/${v.model}.ts`) as { spec: D2lSpec };
+await init({ backend: "native" });
+let epochStart = 0, epochMs = 0;
+const r = await trainD2l(spec, {
+  epochs: 2,
+  limit: Number(v.limit),
+  testLimit: 500,
+  progress: false,
+  out: "/tmp/denax-d2l-profile",
+  onEpoch: (p) => {
+    if (p.epochs === 1) {
+      nativeJitProfile.times.clear();
+      nativeJitProfile.on = true;
+      epochStart = performance.now();
+    } else if (p.epochs === 2) {
+      nativeJitProfile.on = false;
+      epochMs = performance.now() - epochStart;
+    }
+  },
+});
+const steps = Math.floor(r.limit / r.batchSize);
+const rows = [...nativeJitProfile.times].sort((a, b) => b[1][0] - a[1][0]);
+const inSteps = rows.reduce((s, [, [ms]]) => s + ms, 0);
+console.log(
+  `${spec.title}: epoch 2 ${r.secondsPerEpoch.toFixed(2)} s for ${steps} steps ` +
+    `(${(r.secondsPerEpoch * 1000 / steps).toFixed(1)} ms/step); compiled steps ` +
+    `${(inSteps / steps).toFixed(1)} ms/step; epoch incl. test ${
+      (epochMs / steps).toFixed(1)
+    } ms/step`,
+);
+const byKind = new Map<string, number>();
+for (const [label, [ms]] of rows) {
+  const k = label.split(/[ (:]/)[0];
+  byKind.set(k, (byKind.get(k) ?? 0) + ms);
+}
+console.log(
+  "by kind: " + [...byKind].sort((a, b) => b[1] - a[1])
+    .map(([k, ms]) => `${k} ${(ms / steps).toFixed(1)}`).join(", ") +
+    " (ms/step)",
+);
+for (
+  const [label, [ms, n]] of rows.filter(([l]) => !v.grep || l.includes(v.grep)).slice(
+    0,
+    Number(v.top),
+  )
+) {
+  console.log(
+    `  ${(ms / steps).toFixed(3)} ms  ×${(n / steps).toFixed(1)}  ${label.slice(0, 150)}`,
+  );
+}

@@ -71,6 +71,7 @@ import {
 import { softwareOnlyAdapter } from "./select.ts";
 import { cropTaps } from "./conv_crop.ts";
 import { padF32, reduceWindowF32, windowFast } from "./window.ts";
+import { selectAndGatherAddF32, selectAndScatterAddF32 } from "./window_select.ts";
 import { compileNative, type NativeJitOptions } from "./jit.ts";
 import type { Jaxpr } from "../core/jaxpr.ts";
 import type { CompiledJaxpr } from "../core/jit_prim.ts";
@@ -247,6 +248,21 @@ function executeFast(
       const p = paramsOf(reduce_window_p, params);
       if (!windowFast(inAvals[0].shape, o.shape, p)) return null;
       reduceWindowF32(x, inAvals[0].shape, p, out, o.shape);
+      return [out];
+    }
+    case "select_and_gather_add":
+    case "select_and_scatter_add": {
+      // max/min pooling's derivatives; inputs (t or ct, x)
+      const [t, xs] = inputs as TypedArray[];
+      if (!(t instanceof Float32Array) || !(xs instanceof Float32Array)) return null;
+      const p = paramsOf(reduce_window_p, params);
+      const scatter = prim === "select_and_scatter_add";
+      const windows = scatter ? inAvals[0].shape : o.shape;
+      if (!windowFast(inAvals[1].shape, windows, p)) return null;
+      const out = alloc(asShaped(o));
+      if (!(out instanceof Float32Array)) return null;
+      if (scatter) selectAndScatterAddF32(t, xs, inAvals[1].shape, p, out, windows);
+      else selectAndGatherAddF32(t, xs, inAvals[1].shape, p, out, windows);
       return [out];
     }
     case "convert": {

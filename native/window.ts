@@ -101,7 +101,7 @@ export function windowFast(
 }
 
 /** Per output position and tap of one dim: the input index, or −1 (padding or a hole). */
-function _taps(n: number, on: number, p: WindowArgs, d: number): Int32Array {
+export function windowTapTable(n: number, on: number, p: WindowArgs, d: number): Int32Array {
   const w = p.windowDimensions[d], t = new Int32Array(on * w);
   for (let y = 0; y < on; y++) {
     for (let j = 0; j < w; j++) {
@@ -131,7 +131,7 @@ export function reduceWindowF32(
 ): void {
   const nd = shape.length, H = shape[nd - 2], W = shape[nd - 1];
   const OH = oshape[nd - 2], OW = oshape[nd - 1];
-  const th = _taps(H, OH, p, nd - 2), tw = _taps(W, OW, p, nd - 1);
+  const th = windowTapTable(H, OH, p, nd - 2), tw = windowTapTable(W, OW, p, nd - 1);
   const wh = p.windowDimensions[nd - 2], ww = p.windowDimensions[nd - 1];
   const lead = OH * OW === 0 ? 0 : out.length / (OH * OW);
   const h1 = _single(th, OH, wh), w1 = _single(tw, OW, ww);

@@ -16,6 +16,10 @@ import { createNativeBackend } from "../native/backend.ts";
 import { flattenJaxpr } from "../native/jit_plan.ts";
 import { unpackBytes } from "../data/mod.ts";
 import { rng } from "./helpers.ts";
+import { selectAndGatherAdd, selectAndScatterAdd } from "../core/prims/window_select.ts";
+import { windowOutShape, type WindowParams } from "../core/prims/window_base.ts";
+import { windowFast } from "../native/window.ts";
+import { selectAndGatherAddF32, selectAndScatterAddF32 } from "../native/window_select.ts";
 
 const native = createNativeBackend();
 const nativeEager = createNativeBackend();
@@ -216,4 +220,63 @@ Deno.test("native jit Wasm loops read bool masks (a ReLU gradient over three loo
   const ref = await withCpu(() => f(...args()).toArray());
   assertEquals(jitted, eager);
   assertEquals(jitted, ref);
+});
+
+Deno.test("native select_and_gather_add / select_and_scatter_add loops equal the reference bit for bit (ties, NaN, padding-only windows, dilations, min)", async () => {
+  const cases: [string, number[], WindowParams][] = [
+    ["max 3×3 stride 2 padded", [2, 3, 9, 7], {
+      op: "max",
+      windowDimensions: [1, 1, 3, 3],
+      windowStrides: [1, 1, 2, 2],
+      padding: [[0, 0], [0, 0], [1, 1], [1, 1]],
+      baseDilation: [1, 1, 1, 1],
+      windowDilation: [1, 1, 1, 1],
+    }],
+    ["min, window dilation 2, windows over padding only", [1, 2, 6, 5], {
+      op: "min",
+      windowDimensions: [1, 1, 2, 3],
+      windowStrides: [1, 1, 1, 2],
+      padding: [[0, 0], [0, 0], [3, 0], [1, 4]],
+      baseDilation: [1, 1, 1, 1],
+      windowDilation: [1, 1, 2, 2],
+    }],
+    ["max over a base-dilated operand", [2, 2, 5, 4], {
+      op: "max",
+      windowDimensions: [1, 1, 3, 2],
+      windowStrides: [1, 1, 2, 1],
+      padding: [[0, 0], [0, 0], [1, 1], [0, 1]],
+      baseDilation: [1, 1, 2, 2],
+      windowDilation: [1, 1, 1, 1],
+    }],
+  ];
+  for (const [name, shape, p] of cases) {
+    const n = shape.reduce((a, b) => a * b, 1);
+    const x = data(41, n);
+    for (let i = 0; i < n; i++) {
+      // ties at the windows' extremum, and a few NaNs
+      if (i % 6 === 0) x[i] = 0.999;
+      else if (i % 6 === 3) x[i] = -0.999;
+      else if (i % 37 === 5) x[i] = NaN;
+    }
+    const xT = () => np.array(x, { shape });
+    const oshape = windowOutShape(shape, p);
+    const t = data(42, n), ct = data(43, oshape.reduce((a, b) => a * b, 1));
+    const wantG = await withCpu(() => selectAndGatherAdd(np.array(t, { shape }), xT(), p).data());
+    const wantS = await withCpu(() =>
+      selectAndScatterAdd(np.array(ct, { shape: oshape }), xT(), p).data()
+    );
+    // the loops themselves (so the test fails if they do, whatever the backend dispatches)
+    assert(windowFast(shape, oshape, p), name);
+    const gotG = new Float32Array(wantG.length), gotS = new Float32Array(n);
+    selectAndGatherAddF32(t, x, shape, p, gotG, oshape);
+    selectAndScatterAddF32(ct, x, shape, p, gotS, oshape);
+    assertEquals([...gotG], [...wantG], `${name}: gather`);
+    assertEquals([...gotS], [...wantS], `${name}: scatter`);
+    // and through the native backend
+    const viaNative = await on(
+      nativeEager,
+      () => selectAndScatterAdd(np.array(ct, { shape: oshape }), xT(), p).data(),
+    );
+    assertEquals([...viaNative], [...wantS], `${name}: native backend`);
+  }
 });

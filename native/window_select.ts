@@ -1,0 +1,113 @@
+/**
+ * f32 `select_and_gather_add` and `select_and_scatter_add` (the derivatives of max and min
+ * pooling) for the native backend, over windows of the last two dims (where `windowFast`
+ * holds): typed loops with the reference's selection (`core/prims/window_select.ts`: a window's
+ * first NaN, else its first extremum in row-major tap order, padding and holes never selected)
+ * and its arithmetic (the scatter adds in window order into an f32 array), so the bits are the
+ * reference's. The reference walks the taps recursively per window; on a ResNet stem's
+ * max-pool gradient (256 × 64 × 14², 3 × 3 / 2) that took about 180 ms per step.
+ *
+ * @module
+ */
+import { type WindowArgs, windowTapTable } from "./window.ts";
+
+/**
+ * Per window (row-major over `oshape`), the flat index in `x` of its selected element, or −1
+ * where every tap lands in padding or holes.
+ *
+ * @param x the operand that decides the selection
+ * @param shape its shape
+ * @param p the window (its `op`, "max" or "min", says which element a window selects)
+ * @param oshape the windows' shape (`reduce_window`'s output shape)
+ * @returns the selected indices
+ */
+export function windowSelectionF32(
+  x: Float32Array,
+  shape: readonly number[],
+  p: WindowArgs,
+  oshape: readonly number[],
+): Int32Array {
+  const nd = shape.length, H = shape[nd - 2], W = shape[nd - 1];
+  const OH = oshape[nd - 2], OW = oshape[nd - 1];
+  const th = windowTapTable(H, OH, p, nd - 2), tw = windowTapTable(W, OW, p, nd - 1);
+  const wh = p.windowDimensions[nd - 2], ww = p.windowDimensions[nd - 1];
+  const total = oshape.reduce((a, b) => a * b, 1);
+  const lead = OH * OW === 0 ? 0 : total / (OH * OW), plane = H * W;
+  const max = p.op === "max";
+  const sel = new Int32Array(total).fill(-1);
+  let o = 0;
+  for (let l = 0; l < lead; l++) {
+    const ib = l * plane;
+    for (let y = 0; y < OH; y++) {
+      for (let xo = 0; xo < OW; xo++, o++) {
+        let at = -1, best = 0;
+        scan: for (let a = 0; a < wh; a++) {
+          const r = th[y * wh + a];
+          if (r < 0) continue;
+          const rb = ib + r * W;
+          for (let b = 0; b < ww; b++) {
+            const c = tw[xo * ww + b];
+            if (c < 0) continue;
+            const v = x[rb + c];
+            if (v !== v) {
+              at = rb + c;
+              break scan;
+            }
+            if (at < 0 || (max ? v > best : v < best)) {
+              best = v;
+              at = rb + c;
+            }
+          }
+        }
+        sel[o] = at;
+      }
+    }
+  }
+  return sel;
+}
+
+/**
+ * `select_and_gather_add(t, x)`: each window's element of `t` where `x` selects (0 where none).
+ *
+ * @param t the tangent, of `x`'s shape
+ * @param x the operand that decides the selection
+ * @param shape `x`'s shape
+ * @param p the window
+ * @param out the result, of `oshape`, written whole
+ * @param oshape the windows' shape
+ */
+export function selectAndGatherAddF32(
+  t: Float32Array,
+  x: Float32Array,
+  shape: readonly number[],
+  p: WindowArgs,
+  out: Float32Array,
+  oshape: readonly number[],
+): void {
+  const sel = windowSelectionF32(x, shape, p, oshape);
+  for (let k = 0; k < sel.length; k++) out[k] = sel[k] >= 0 ? t[sel[k]] : 0;
+}
+
+/**
+ * `select_and_scatter_add(ct, x)`: each element of `x` gets the sum of `ct` over the windows
+ * that select it, added in window order.
+ *
+ * @param ct the cotangent, of the windows' shape `oshape`
+ * @param x the operand that decides the selection
+ * @param shape `x`'s shape
+ * @param p the window
+ * @param out the result, of `shape`, written whole
+ * @param oshape the windows' shape
+ */
+export function selectAndScatterAddF32(
+  ct: Float32Array,
+  x: Float32Array,
+  shape: readonly number[],
+  p: WindowArgs,
+  out: Float32Array,
+  oshape: readonly number[],
+): void {
+  const sel = windowSelectionF32(x, shape, p, oshape);
+  out.fill(0);
+  for (let k = 0; k < sel.length; k++) if (sel[k] >= 0) out[sel[k]] += ct[k];
+}

@@ -380,9 +380,20 @@ export function primeStaging(
   pool: { acquire(bytes: number): GPUBuffer; release(buf: GPUBuffer): void },
 ): void {
   const buf = pool.acquire(4);
-  buf.mapAsync(0x1).then(() => { // GPUMapMode.READ
-    _mappedOnce.add(buf);
-    buf.unmap();
-    pool.release(buf);
-  }, () => {}); // a device error: the first readback reports it
+  // A device error (or a device lost meanwhile, which makes `unmap` throw) is left for the first
+  // readback to report: nothing here may reject unhandled.
+  const done = () => {
+    try {
+      _mappedOnce.add(buf);
+      buf.unmap();
+      pool.release(buf);
+    } catch {
+      _mappedOnce.delete(buf);
+    }
+  };
+  try {
+    buf.mapAsync(0x1).then(done, () => {}); // GPUMapMode.READ
+  } catch {
+    // mapAsync on a lost device may throw at once
+  }
 }

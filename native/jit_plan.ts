@@ -27,17 +27,12 @@ import {
   planFusion as sharedPlanFusion,
 } from "../core/jit_fusion.ts";
 import {
-  dce,
   flattenJaxpr as flatten,
   type FlatVal,
   type JitEqn,
   type JitGraph,
-  literalValue,
 } from "../core/jit_graph.ts";
 import { COMPARISON_PRIMS, UNARY_PRIMS } from "../core/prims/names.ts";
-import { paramsOf } from "../core/primitive.ts";
-import { pad_p } from "../core/prims/structural.ts";
-import { reduce_window_p } from "../core/prims/window.ts";
 
 /** A value of the graph. */
 export type NVal = FlatVal;
@@ -61,58 +56,7 @@ export type NGraph = JitGraph;
  */
 export function flattenJaxpr(j: Jaxpr, literals?: readonly (number | undefined)[]): NGraph {
   let next = 0;
-  return rewritePaddedWindows(
-    flatten(j, literals, { newVal: (aval) => ({ id: next++, aval }) }),
-  );
-}
-
-/**
- * A window sum over a zero `pad` (its only reader) is one window sum over the unpadded operand,
- * the pad's `lo`/`hi` added to the window's padding and its interior padding as base dilation:
- * the transpose of average pooling (`pad` with interior `stride − 1`, then a stride-1 window
- * sum) then reads the cotangent itself instead of an array that is three quarters zeros. The
- * window visits the same elements in the same order without the zeros, so the sums are equal.
- *
- * @param g the flat graph
- * @returns the graph with each such pair replaced by one `reduce_window`
- */
-export function rewritePaddedWindows(g: NGraph): NGraph {
-  const users = new Map<NVal, number>();
-  for (const e of g.eqns) for (const x of e.inputs) users.set(x, (users.get(x) ?? 0) + 1);
-  for (const v of g.outputs) users.set(v, (users.get(v) ?? 0) + 1);
-  const byOut = new Map<NVal, number>();
-  g.eqns.forEach((e, k) => e.outputs.forEach((v) => byOut.set(v, k)));
-  const eqns: (NEqn | null)[] = [...g.eqns];
-  const producer = (v: NVal) => {
-    const k = byOut.get(v);
-    return k === undefined ? null : eqns[k];
-  };
-  g.eqns.forEach((w, k) => {
-    if (w.prim !== "reduce_window" || users.get(w.inputs[0]) !== 1) return;
-    const q = paramsOf(reduce_window_p, w.params);
-    if (q.op !== "sum" || q.baseDilation.some((b) => b !== 1)) return;
-    if (q.padding.some(([l, h]) => l < 0 || h < 0)) return;
-    const pd = producer(w.inputs[0]);
-    if (!pd || pd.prim !== "pad" || pd.inputs[0].aval.dtype !== "f32") return;
-    const v = producer(pd.inputs[1]);
-    if (!v || v.prim !== "literal" || !Object.is(literalValue(v), 0)) return;
-    const { lo, hi, interior } = paramsOf(pad_p, pd.params);
-    if (lo.some((x) => x < 0) || hi.some((x) => x < 0)) return;
-    eqns[byOut.get(w.inputs[0])!] = null;
-    eqns[k] = {
-      ...w,
-      inputs: [pd.inputs[0]],
-      params: {
-        ...w.params,
-        padding: q.padding.map(([l, h], d) => [l + lo[d], h + hi[d]]),
-        baseDilation: interior.map((i) => i + 1),
-      },
-    };
-  });
-  const kept = eqns.filter((e): e is NEqn => e !== null);
-  return kept.length === g.eqns.length
-    ? g
-    : dce({ inputs: g.inputs, eqns: kept, outputs: g.outputs });
+  return flatten(j, literals, { newVal: (aval) => ({ id: next++, aval }) });
 }
 
 /** The dtypes a fused loop computes in. */

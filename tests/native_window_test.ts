@@ -2,8 +2,8 @@
  * The native backend's own loops for pooling and the d2l data pipeline against the reference
  * backend, bit for bit: f32 `reduce_window` (sum, max, min; strides, padding, base and window
  * dilation; NaN), f32 `pad` (interior, negative), the u32 bit operations and `concatenate` of
- * `unpackBytes`, u32 → f32 `convert`; and the native jit's rewrite of a window sum over a zero
- * pad (the gradient of average pooling) into one window sum, and its Wasm loops over more than
+ * `unpackBytes`, u32 → f32 `convert`, the max-pool derivatives (`select_and_*`); the gradient of
+ * average pooling as window sums without a pad, and the native jit's Wasm loops over more than
  * two loop dims (a per-channel operand, a transposed store), against eager native evaluation.
  *
  * @module
@@ -131,12 +131,13 @@ Deno.test("native u32 bit operations, concatenate and convert (unpackBytes) equa
 const pooled = (x: Tensor) =>
   lax.avgPool(np.sigmoid(lax.avgPool(x, { kernelSize: 2 })).mul(3), { kernelSize: 2 }).sum();
 
-Deno.test("the native jit reads the cotangent of average pooling directly (no pad) and matches eager evaluation", async () => {
+Deno.test("average pooling's gradient reaches the native jit as window sums over the cotangent (no pad) and matches eager evaluation", async () => {
   const shape = [3, 4, 12, 12];
   const x = data(11, 3 * 4 * 144);
   const g = grad(pooled);
   const cj = makeJaxpr(g)(np.array(x, { shape }));
-  // the jit inlines 0-d constants (the pads' zeros) as literals
+  // the core transposes a window sum into one window sum with base dilation (no zero pad); the
+  // jit inlines 0-d constants as literals
   const lits = [];
   for (const c of cj.consts) lits.push(c.ndim === 0 ? await c.toArray() as number : undefined);
   const prims = flattenJaxpr(cj.jaxpr, [...lits, undefined]).eqns.map((e) => e.prim);

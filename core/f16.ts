@@ -91,16 +91,6 @@ export function storageAval<A extends AvalLike>(aval: A): A {
   return s as A;
 }
 
-/**
- * Rounds a number to the nearest f16 (ties to even, beyond ±65504 to ±Infinity).
- *
- * @param v The number.
- * @returns The f16 value, as a number.
- */
-export function f16round(v: number): number {
-  return Math.f16round(v);
-}
-
 function _involvesF16(
   avals: readonly AvalLike[],
   outAvals: readonly AvalLike[],

@@ -7,7 +7,7 @@
 import { fmtAvals, prod, sameShape, ShapedArray, stridesOf } from "../aval.ts";
 import { currentBackend } from "../backend.ts";
 import { allocTyped, type DType, isFloat } from "../dtype.ts";
-import { f16round, storageAval } from "../f16.ts";
+import { storageAval } from "../f16.ts";
 import { definePrimitive, getPrimitive, type Primitive, UndefinedPrimal } from "../primitive.ts";
 import { _recordScalar, Tensor } from "../tensor.ts";
 import { bind1 } from "../trace.ts";
@@ -19,7 +19,7 @@ const isUndef = (a: unknown): boolean => a instanceof UndefinedPrimal;
 export function constant(data: ArrayLike<number>, shape: readonly number[], dtype: DType): Tensor {
   const aval = new ShapedArray(shape, dtype);
   const buf = allocTyped(dtype, aval.size);
-  const cast = dtype === "f16" ? (v: unknown) => f16round(Number(v)) : Number;
+  const cast = dtype === "f16" ? (v: unknown) => Math.f16round(Number(v)) : Number;
   for (let i = 0; i < buf.length; i++) buf[i] = cast(data[i]);
   const b = currentBackend();
   const t = new Tensor(aval, b.upload(buf, storageAval(aval)), b);

@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { type WindowParams, windowTaps } from "../core/prims/window_base.ts";
 import { stridesOf } from "./kernels.ts";
 
 /**
@@ -71,16 +72,6 @@ export function padF32(
   }
 }
 
-/** The parameters of `reduce_window` that {@link reduceWindowF32} reads. */
-export interface WindowArgs {
-  readonly op: "sum" | "max" | "min";
-  readonly windowDimensions: readonly number[];
-  readonly windowStrides: readonly number[];
-  readonly padding: readonly (readonly [number, number])[];
-  readonly baseDilation: readonly number[];
-  readonly windowDilation: readonly number[];
-}
-
 /**
  * Whether {@link reduceWindowF32} handles the reduction: at least 2 dims, and every dim but the
  * last two maps output to input one to one (pooling over NCHW).
@@ -88,7 +79,7 @@ export interface WindowArgs {
 export function windowFast(
   shape: readonly number[],
   oshape: readonly number[],
-  p: WindowArgs,
+  p: WindowParams,
 ): boolean {
   if (shape.length < 2) return false;
   for (let d = 0; d < shape.length - 2; d++) {
@@ -98,19 +89,6 @@ export function windowFast(
     ) return false;
   }
   return true;
-}
-
-/** Per output position and tap of one dim: the input index, or −1 (padding or a hole). */
-export function windowTapTable(n: number, on: number, p: WindowArgs, d: number): Int32Array {
-  const w = p.windowDimensions[d], t = new Int32Array(on * w);
-  for (let y = 0; y < on; y++) {
-    for (let j = 0; j < w; j++) {
-      const pos = y * p.windowStrides[d] + j * p.windowDilation[d] - p.padding[d][0];
-      const i = pos / p.baseDilation[d];
-      t[y * w + j] = pos >= 0 && pos % p.baseDilation[d] === 0 && i < n ? i : -1;
-    }
-  }
-  return t;
 }
 
 /**
@@ -125,13 +103,13 @@ export function windowTapTable(n: number, on: number, p: WindowArgs, d: number):
 export function reduceWindowF32(
   x: Float32Array,
   shape: readonly number[],
-  p: WindowArgs,
+  p: WindowParams,
   out: Float32Array,
   oshape: readonly number[],
 ): void {
   const nd = shape.length, H = shape[nd - 2], W = shape[nd - 1];
   const OH = oshape[nd - 2], OW = oshape[nd - 1];
-  const th = windowTapTable(H, OH, p, nd - 2), tw = windowTapTable(W, OW, p, nd - 1);
+  const taps = windowTaps(shape, p, oshape), th = taps[nd - 2], tw = taps[nd - 1];
   const wh = p.windowDimensions[nd - 2], ww = p.windowDimensions[nd - 1];
   const lead = OH * OW === 0 ? 0 : out.length / (OH * OW);
   const h1 = _single(th, OH, wh), w1 = _single(tw, OW, ww);

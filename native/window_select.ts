@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { type WindowArgs, windowTapTable } from "./window.ts";
+import { type WindowParams, windowTaps } from "../core/prims/window_base.ts";
 
 /**
  * Per window (row-major over `oshape`), the flat index in `x` of its selected element, or −1
@@ -24,12 +24,12 @@ import { type WindowArgs, windowTapTable } from "./window.ts";
 export function windowSelectionF32(
   x: Float32Array,
   shape: readonly number[],
-  p: WindowArgs,
+  p: WindowParams,
   oshape: readonly number[],
 ): Int32Array {
   const nd = shape.length, H = shape[nd - 2], W = shape[nd - 1];
   const OH = oshape[nd - 2], OW = oshape[nd - 1];
-  const th = windowTapTable(H, OH, p, nd - 2), tw = windowTapTable(W, OW, p, nd - 1);
+  const taps = windowTaps(shape, p, oshape), th = taps[nd - 2], tw = taps[nd - 1];
   const wh = p.windowDimensions[nd - 2], ww = p.windowDimensions[nd - 1];
   const total = oshape.reduce((a, b) => a * b, 1);
   const lead = OH * OW === 0 ? 0 : total / (OH * OW), plane = H * W;
@@ -80,7 +80,7 @@ export function selectAndGatherAddF32(
   t: Float32Array,
   x: Float32Array,
   shape: readonly number[],
-  p: WindowArgs,
+  p: WindowParams,
   out: Float32Array,
   oshape: readonly number[],
 ): void {
@@ -103,7 +103,7 @@ export function selectAndScatterAddF32(
   ct: Float32Array,
   x: Float32Array,
   shape: readonly number[],
-  p: WindowArgs,
+  p: WindowParams,
   out: Float32Array,
   oshape: readonly number[],
 ): void {

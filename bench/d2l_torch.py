@@ -1,4 +1,4 @@
-"""PyTorch CPU seconds per epoch for three of denax's Fashion-MNIST trainings, for
+"""PyTorch CPU seconds per epoch (and, with --train-epochs, d2l's training) for denax's Fashion-MNIST trainings, for
 bench/RESULTS.md ("d2l examples on the native backend"):
 
   lenet   d2l's LeNet (sigmoid, average pooling), 28x28, batch 256, SGD lr 0.9, Xavier init
@@ -9,6 +9,10 @@ bench/RESULTS.md ("d2l examples on the native backend"):
           each sigmoid), 28x28, batch 256, SGD lr 1.0, Xavier init (examples/d2l/lenet_bn.ts);
           with --train-epochs N it trains N whole epochs as d2l's train_ch6 (the last partial
           batch kept) and prints the mean loss, training and test accuracy of each
+  alexnet, vgg, nin, googlenet
+          d2l's AlexNet / small VGG-11 / NiN / GoogLeNet as examples/d2l/{alexnet,vgg,nin,googlenet}.ts
+          build them at 28x28 (first layers adjusted as each file's comment says), batch 128, SGD
+          lr 0.01 / 0.05 / 0.1 / 0.1, Xavier init
   mlp     the demo (examples/fashion_mnist.ts): 784-256-10 ReLU on standardized pixels, Adam
           lr 1e-3, batch 64, 55000 training images and a 5000-image validation pass per epoch
 
@@ -146,6 +150,76 @@ def resnet18():
     return xavier(net)
 
 
+def alexnet28():  # examples/d2l/alexnet.ts: d2l's AlexNet, first layer 3x3 stride 1 for 28x28
+    net = nn.Sequential(
+        nn.Conv2d(1, 96, 3, padding=1), nn.ReLU(), nn.MaxPool2d(3, 2),
+        nn.Conv2d(96, 256, 5, padding=2), nn.ReLU(), nn.MaxPool2d(3, 2),
+        nn.Conv2d(256, 384, 3, padding=1), nn.ReLU(), nn.Conv2d(384, 384, 3, padding=1), nn.ReLU(),
+        nn.Conv2d(384, 256, 3, padding=1), nn.ReLU(), nn.MaxPool2d(3, 2), nn.Flatten(),
+        nn.Linear(1024, 4096), nn.ReLU(), nn.Dropout(0.5),
+        nn.Linear(4096, 4096), nn.ReLU(), nn.Dropout(0.5), nn.Linear(4096, 10))
+    return xavier(net)
+
+
+def vgg28():  # examples/d2l/vgg.ts: d2l's small VGG-11 (widths / 4), no fifth pool at 28x28
+    layers, cin = [], 1
+    for v in [16, "M", 32, "M", 64, 64, "M", 128, 128, "M", 128, 128]:
+        if v == "M":
+            layers.append(nn.MaxPool2d(2, 2))
+        else:
+            layers += [nn.Conv2d(cin, v, 3, padding=1), nn.ReLU()]
+            cin = v
+    net = nn.Sequential(*layers, nn.Flatten(), nn.Linear(128, 4096), nn.ReLU(), nn.Dropout(0.5),
+                        nn.Linear(4096, 4096), nn.ReLU(), nn.Dropout(0.5), nn.Linear(4096, 10))
+    return xavier(net)
+
+
+def nin28():  # examples/d2l/nin.ts: d2l's NiN, first block 3x3 stride 1 padding 1 for 28x28
+    def block(i, o, k, s, p):
+        return [nn.Conv2d(i, o, k, s, p), nn.ReLU(), nn.Conv2d(o, o, 1), nn.ReLU(),
+                nn.Conv2d(o, o, 1), nn.ReLU()]
+    net = nn.Sequential(
+        *block(1, 96, 3, 1, 1), nn.MaxPool2d(3, 2), *block(96, 256, 5, 1, 2), nn.MaxPool2d(3, 2),
+        *block(256, 384, 3, 1, 1), nn.MaxPool2d(3, 2), nn.Dropout(0.5),
+        *block(384, 10, 3, 1, 1), nn.AdaptiveAvgPool2d((1, 1)), nn.Flatten())
+    return xavier(net)
+
+
+class Inception(nn.Module):  # d2l §7.4
+    def __init__(self, cin, c1, c2, c3, c4):
+        super().__init__()
+        self.b1 = nn.Conv2d(cin, c1, 1)
+        self.b2_1, self.b2_2 = nn.Conv2d(cin, c2[0], 1), nn.Conv2d(c2[0], c2[1], 3, padding=1)
+        self.b3_1, self.b3_2 = nn.Conv2d(cin, c3[0], 1), nn.Conv2d(c3[0], c3[1], 5, padding=2)
+        self.b4_1, self.b4_2 = nn.MaxPool2d(3, 1, 1), nn.Conv2d(cin, c4, 1)
+
+    def forward(self, x):
+        r = torch.relu
+        return torch.cat((r(self.b1(x)), r(self.b2_2(r(self.b2_1(x)))),
+                          r(self.b3_2(r(self.b3_1(x)))), r(self.b4_2(self.b4_1(x)))), 1)
+
+
+def googlenet():  # examples/d2l/googlenet.ts: d2l's GoogLeNet unchanged (4x4 maps at Inception 3)
+    pool = lambda: nn.MaxPool2d(3, 2, 1)  # noqa: E731
+    net = nn.Sequential(
+        nn.Conv2d(1, 64, 7, 2, 3), nn.ReLU(), pool(),
+        nn.Conv2d(64, 64, 1), nn.ReLU(), nn.Conv2d(64, 192, 3, padding=1), nn.ReLU(), pool(),
+        Inception(192, 64, (96, 128), (16, 32), 32), Inception(256, 128, (128, 192), (32, 96), 64),
+        pool(),
+        Inception(480, 192, (96, 208), (16, 48), 64), Inception(512, 160, (112, 224), (24, 64), 64),
+        Inception(512, 128, (128, 256), (24, 64), 64), Inception(512, 112, (144, 288), (32, 64), 64),
+        Inception(528, 256, (160, 320), (32, 128), 128), pool(),
+        Inception(832, 256, (160, 320), (32, 128), 128), Inception(832, 384, (192, 384), (48, 128), 128),
+        nn.AdaptiveAvgPool2d((1, 1)), nn.Flatten(), nn.Linear(1024, 10))
+    return xavier(net)
+
+
+# name: (constructor, SGD learning rate, batch size), as the examples/d2l/*.ts specs
+SPECS = {"lenet": (lenet, 0.9, 256), "bnlenet": (bnlenet, 1.0, 256), "resnet": (resnet18, 0.05, 256),
+         "alexnet": (alexnet28, 0.01, 128), "vgg": (vgg28, 0.05, 128), "nin": (nin28, 0.1, 128),
+         "googlenet": (googlenet, 0.1, 128)}
+
+
 def xavier(net):
     for m in net.modules():
         if isinstance(m, (nn.Linear, nn.Conv2d)):
@@ -204,8 +278,8 @@ def main():
             n_train = 60000 if a.limit is None else min(a.limit, 60000)
             xt, yt = xs[:n_train].reshape(-1, 1, 28, 28), ys[:n_train]
             xv = yv = None
-            net = {"lenet": lenet, "bnlenet": bnlenet, "resnet": resnet18}[name]()
-            lr = {"lenet": 0.9, "bnlenet": 1.0, "resnet": 0.05}[name]
+            make, lr, batch = SPECS[name]
+            net = make()
             if a.dump is not None:
                 xte = torch.from_numpy(idx(f"{a.data}/t10k-images-idx3-ubyte.gz")
                                        .astype(np.float32) / 255).reshape(-1, 1, 28, 28)
@@ -216,10 +290,10 @@ def main():
                                        .astype(np.float32) / 255).reshape(-1, 1, 28, 28)
                 yte = torch.from_numpy(idx(f"{a.data}/t10k-labels-idx1-ubyte.gz").astype(np.int64))
                 print(f"{name}: {a.train_epochs} epochs as d2l's train_ch6, lr {lr}, seed {a.seed}")
-                train_ch6(net, lr, a.train_epochs, xt, yt, xte, yte)
+                train_ch6(net, lr, a.train_epochs, xt, yt, xte, yte, batch)
                 continue
             opt = torch.optim.SGD(net.parameters(), lr=lr)
-            batch, full = 256, 60000
+            full = 60000
         epoch(net, opt, xt, yt, batch, limit_steps=3)  # warm-up
         t0 = time.perf_counter()
         loss = epoch(net, opt, xt, yt, batch)

@@ -47,7 +47,7 @@ export const F16_UNSUPPORTED: ReadonlySet<string> = new Set([
 ]);
 
 /** Primitives whose f16 results are operand values (or ±0): no rounding needed after them. */
-const EXACT: ReadonlySet<string> = new Set([
+export const F16_EXACT: ReadonlySet<string> = new Set([
   "neg",
   "abs",
   "floor",
@@ -76,13 +76,15 @@ const EXACT: ReadonlySet<string> = new Set([
 const _STORAGE = new WeakMap<AvalLike, AvalLike>();
 
 /**
- * The aval a backend stores an array of `aval` as: f16 becomes f32, others are unchanged.
+ * The aval a backend stores an array of `aval` as: f16 becomes f32, others are unchanged (f16
+ * too on a backend that {@link Backend.storesF16 stores f16} itself).
  *
  * @param aval The array's aval.
+ * @param backend The backend holding it.
  * @returns The storage aval.
  */
-export function storageAval<A extends AvalLike>(aval: A): A {
-  if (aval.dtype !== "f16") return aval;
+export function storageAval<A extends AvalLike>(aval: A, backend?: Backend | null): A {
+  if (aval.dtype !== "f16" || backend?.storesF16) return aval;
   let s = _STORAGE.get(aval);
   if (!s) {
     s = new ShapedArray(aval.shape, "f32");
@@ -102,7 +104,13 @@ function _involvesF16(
   return false;
 }
 
-function _storageParams(params: Params): Params {
+/**
+ * Params with `"f16"` values (a `dtype`) replaced by `"f32"`: the params on f32 storage.
+ *
+ * @param params The params.
+ * @returns The storage params.
+ */
+export function storageParams(params: Params): Params {
   let out: Record<string, unknown> | null = null;
   for (const k in params) {
     if (params[k] === "f16") (out ??= { ...params })[k] = "f32";
@@ -134,21 +142,39 @@ export function executeWithF16(
   if (!_involvesF16(avals, outAvals, params)) {
     return backend.execute(prim, bufs, avals, params, outAvals);
   }
-  if (F16_UNSUPPORTED.has(prim)) {
-    const shown = [...avals, ...outAvals].find((a) => a.dtype === "f16")!;
-    throw new TypeError(
-      `${prim} does not support dtype f16 (f16[${shown.shape.join(",")}])\n` +
-        `help: cast to f32 with astype("f32") first`,
-    );
-  }
-  const sIn = avals.map(storageAval), sOut = outAvals.map(storageAval);
+  checkF16Support(prim, avals, outAvals);
+  // a backend that stores f16 rounds in its own kernels
+  if (backend.storesF16) return backend.execute(prim, bufs, avals, params, outAvals);
+  const sIn = avals.map((a) => storageAval(a)), sOut = outAvals.map((a) => storageAval(a));
   if (prim === "convert" && params.dtype === "f16") {
     // one kernel: convert to f32 and round (the backend's convert to "f16" on f32 storage)
     return backend.execute("convert", bufs, sIn, params, sOut);
   }
-  const outs = backend.execute(prim, bufs, sIn, _storageParams(params), sOut);
-  if (EXACT.has(prim)) return outs;
+  const outs = backend.execute(prim, bufs, sIn, storageParams(params), sOut);
+  if (F16_EXACT.has(prim)) return outs;
   return outs.map((b, i) => outAvals[i].dtype === "f16" ? roundStored(backend, b, sOut[i]) : b);
+}
+
+/**
+ * Throws for a primitive of {@link F16_UNSUPPORTED} applied to f16 values.
+ *
+ * @param prim The primitive's name.
+ * @param avals The operands' avals.
+ * @param outAvals The results' avals.
+ * @throws {TypeError} naming the primitive and the f16 aval.
+ */
+export function checkF16Support(
+  prim: string,
+  avals: readonly AvalLike[],
+  outAvals: readonly AvalLike[],
+): void {
+  if (!F16_UNSUPPORTED.has(prim)) return;
+  const shown = [...avals, ...outAvals].find((a) => a.dtype === "f16");
+  if (!shown) return;
+  throw new TypeError(
+    `${prim} does not support dtype f16 (f16[${shown.shape.join(",")}])\n` +
+      `help: cast to f32 with astype("f32") first`,
+  );
 }
 
 /**

@@ -36,6 +36,7 @@ import { GpuError } from "./errors.ts";
 import {
   type F16Ctx,
   f16StoragePlan,
+  f32Ctx,
   fromHalfBytes,
   involvesF16,
   storageBytes,
@@ -282,7 +283,9 @@ function _executeEager(
   if (!lower) throw new Error(`Cannot execute ${prim} on webgpu: no lowering`);
   const c = { ins: inAvals, outs: outAvals, params };
   const lowerAt = (c: F16Ctx) => lower({ ...c, gemm: gemmCaps(prim, c) });
-  const plan = half && involvesF16(c) ? f16StoragePlan(prim, c, lowerAt) : lowerAt(c);
+  const plan = half && involvesF16(c)
+    ? f16StoragePlan(prim, c, lowerAt, gemmCaps(prim, f32Ctx(prim, c)))
+    : lowerAt(c);
   const bytes = (a: AvalLike) => storageBytes(a, half);
   _checkBindings(plan, prim, inAvals, outAvals, rt.ctx.limits.maxStorageBufferBindingSize, bytes);
   const outs = outAvals.map((a) => arrays.alloc(bytes(a)));

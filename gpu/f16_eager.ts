@@ -4,7 +4,8 @@
  * primitive on them.
  *
  * Elementwise primitives (unary, binary, `select`, `convert`) read and write f16 storage in
- * one kernel ({@link halfLanewisePlan}). Every other primitive runs its f32 kernels between a
+ * one kernel ({@link halfLanewisePlan}); `dot_general` on the texture GEMM (CPU adapters) packs
+ * its f16 operands straight into its textures. Every other primitive runs its f32 kernels between a
  * widening of its f16 operands and a rounding of its f16 results ({@link viaF32Plan}), so
  * matmul, convolution and reductions read f16, accumulate in f32 and round once, as the
  * reference does (core/f16.ts).
@@ -15,7 +16,11 @@ import type { AvalLike } from "../core/backend.ts";
 import type { DType, TypedArray } from "../core/dtype.ts";
 import { storageAval, storageParams } from "../core/f16.ts";
 import { BINARY_PRIMS, type BinaryPrim, UNARY_PRIMS, type UnaryPrim } from "../core/prims/names.ts";
+import { paramsOf } from "../core/primitive.ts";
+import { dot_general_p } from "../core/prims/linalg.ts";
 import { type Plan, size } from "./kernels/common.ts";
+import { dotGeneralHalfPlan } from "./kernels/dot.ts";
+import type { GemmCaps } from "./kernels/gemm.ts";
 import { binaryExpr, convertExpr, unaryExpr } from "./kernels/elementwise.ts";
 import { halfLanewisePlan, type LaneSlot, viaF32Plan } from "./kernels/f16.ts";
 import type { LowerCtx } from "./lowerings.ts";
@@ -107,22 +112,54 @@ function _lanewise(prim: string, c: F16Ctx): Plan | null {
 }
 
 /**
+ * The application on f32 storage: f16 avals as f32, `dtype: "f16"` params as f32 (but
+ * `convert`'s, which on f32 storage rounds).
+ *
+ * @param prim The primitive.
+ * @param c The application.
+ * @returns The application on f32 storage.
+ */
+export function f32Ctx(prim: string, c: F16Ctx): F16Ctx {
+  return {
+    ins: c.ins.map((a) => storageAval(a)),
+    outs: c.outs.map((a) => storageAval(a)),
+    params: prim === "convert" ? c.params : storageParams(c.params),
+  };
+}
+
+/**
+ * `dot_general` of two f16 operands as the texture GEMM reading them as f16 (f32 products and
+ * sums), its f32 result rounded into f16 storage; null for other applications.
+ */
+function _dot(prim: string, c: F16Ctx, caps: GemmCaps): Plan | null {
+  if (prim !== "dot_general" || c.ins.some((a) => a.dtype !== "f16")) return null;
+  const [l, r] = c.ins, o = c.outs[0];
+  const p = dotGeneralHalfPlan(l.shape, r.shape, paramsOf(dot_general_p, c.params), caps);
+  if (!p) return null;
+  const n = (a: AvalLike) => size(a.shape);
+  return viaF32Plan(p, [{ n: n(l), half: false }, { n: n(r), half: false }], [
+    { n: n(o), half: true },
+  ]);
+}
+
+/**
  * The plan of one primitive on arrays where f16 is f16 storage (see the module doc).
  *
  * @param prim The primitive.
  * @param c The application (f16 avals and params as bound).
  * @param lowerF32 Lowers an application on f32 storage (the backend's lowering).
+ * @param caps The device's GEMM capabilities.
  * @returns The plan: inputs and outputs as in `c`.
  */
-export function f16StoragePlan(prim: string, c: F16Ctx, lowerF32: (c: F16Ctx) => Plan): Plan {
-  const fast = _lanewise(prim, c);
+export function f16StoragePlan(
+  prim: string,
+  c: F16Ctx,
+  lowerF32: (c: F16Ctx) => Plan,
+  caps: GemmCaps,
+): Plan {
+  const fast = _lanewise(prim, c) ?? _dot(prim, c, caps);
   if (fast) return fast;
-  const sc: F16Ctx = {
-    ins: c.ins.map((a) => storageAval(a)),
-    outs: c.outs.map((a) => storageAval(a)),
-    // `convert` keeps `dtype: "f16"`: on f32 storage it rounds
-    params: prim === "convert" ? c.params : storageParams(c.params),
-  };
+  const sc = f32Ctx(prim, c);
   const slots = (as: readonly AvalLike[]) =>
     as.map((a) => ({ n: size(a.shape), half: a.dtype === "f16" }));
   return viaF32Plan(lowerF32(sc), slots(c.ins), slots(c.outs));

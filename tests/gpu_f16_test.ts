@@ -185,6 +185,11 @@ for (const storage of ["f16", "f32"] as const) {
         { data: a, shape: [9, 300] },
         { data: b, shape: [300, 13] },
       ]);
+      // dense rows of 256-byte multiples (copied into f16 textures on CPU adapters)
+      await assertSameBits(storage, "matmul, dense", (p, q) => np.matmul(p, q), [
+        { data: ints(8 * 256, -8, 9), shape: [8, 256] },
+        { data: ints(256 * 128, 0, 9), shape: [256, 128] },
+      ]);
       const xs = ints(2 * 64 * 7 * 7, 0, 9), ws = ints(5 * 64 * 3 * 3, -4, 5);
       await assertSameBits(
         storage,
@@ -202,10 +207,15 @@ for (const storage of ["f16", "f32"] as const) {
       const r = rng(31);
       const ints = (n: number) => Array.from({ length: n }, () => Math.floor(r() * 7) - 3);
       const loss = (x: Tensor, w: Tensor) => np.sum(np.square(np.matmul(x, w)).mul(0.5));
-      await assertSameBits(storage, "grad matmul", (x, w) => grad(loss, { argnums: [0, 1] })(x, w), [
-        { data: ints(5 * 40), shape: [5, 40] },
-        { data: ints(40 * 6), shape: [40, 6] },
-      ]);
+      await assertSameBits(
+        storage,
+        "grad matmul",
+        (x, w) => grad(loss, { argnums: [0, 1] })(x, w),
+        [
+          { data: ints(5 * 40), shape: [5, 40] },
+          { data: ints(40 * 6), shape: [40, 6] },
+        ],
+      );
       const closs = (x: Tensor, k: Tensor) =>
         np.sum(np.maximum(lax.convGeneralDilated(x, k, { padding: "SAME" }), 0));
       await assertSameBits(storage, "grad conv", (x, k) => grad(closs, { argnums: [0, 1] })(x, k), [
@@ -241,7 +251,8 @@ for (const storage of ["f16", "f32"] as const) {
       assert(bits16(once).some((b, i) => b !== got[i]), "rounding once differs somewhere");
       setBackend(g);
       // a program with matmul, a reduction and transcendental ops equals eager, bit for bit
-      const p = (a: Tensor, w: Tensor) => np.sum(np.tanh(np.matmul(a, w)).mul(a.sum()), { axis: 1 });
+      const p = (a: Tensor, w: Tensor) =>
+        np.sum(np.tanh(np.matmul(a, w)).mul(a.sum()), { axis: 1 });
       const a = np.array(data.slice(0, 5 * 8), { shape: [5, 8], dtype: "f16" });
       const w = np.array(data.slice(100, 124), { shape: [8, 3], dtype: "f16" });
       const jp = jit(p)(a, w);

@@ -18,7 +18,7 @@ import { storageAval, storageParams } from "../core/f16.ts";
 import { BINARY_PRIMS, type BinaryPrim, UNARY_PRIMS, type UnaryPrim } from "../core/prims/names.ts";
 import { paramsOf } from "../core/primitive.ts";
 import { dot_general_p } from "../core/prims/linalg.ts";
-import { type Plan, size } from "./kernels/common.ts";
+import { copyPlan, type Plan, size } from "./kernels/common.ts";
 import { dotGeneralHalfPlan } from "./kernels/dot.ts";
 import type { GemmCaps } from "./kernels/gemm.ts";
 import { binaryExpr, convertExpr, unaryExpr } from "./kernels/elementwise.ts";
@@ -157,6 +157,8 @@ export function f16StoragePlan(
   lowerF32: (c: F16Ctx) => Plan,
   caps: GemmCaps,
 ): Plan {
+  // a reshape moves no bytes: its f16 storage is copied as it is
+  if (prim === "reshape") return copyPlan(storageBytes(c.ins[0], true));
   const fast = _lanewise(prim, c) ?? _dot(prim, c, caps);
   if (fast) return fast;
   const sc = f32Ctx(prim, c);

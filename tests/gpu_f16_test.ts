@@ -226,6 +226,26 @@ for (const storage of ["f16", "f32"] as const) {
   });
 
   Deno.test({
+    name: name("scan, whileLoop and reshapes give the reference's bits, eager and jitted"),
+    ignore: !HAS_GPU,
+    async fn() {
+      const prog = (x: Tensor) => {
+        const step = (c: Tensor, v: Tensor): [Tensor, Tensor] => {
+          const n = c.mul(1.1).add(v);
+          return [n, n.mul(0.3)];
+        };
+        const [c, ys] = lax.scan(step, np.zeros([3], "f16"), x.reshape([5, 3]));
+        const grow = (s: Tensor) => s.mul(1.7).add(0.1);
+        const w = lax.whileLoop((s: Tensor) => np.less(np.sum(s), 500), grow, c);
+        return [c, ys.reshape([15]), w];
+      };
+      const args = [{ data: Array.from({ length: 15 }, (_, i) => h(i * 0.37)), shape: [15] }];
+      await assertSameBits(storage, "control flow", prog, args);
+      await assertSameBits(storage, "control flow, jit", jit(prog), args);
+    },
+  });
+
+  Deno.test({
     name: name("jit fuses an f16 chain into one kernel that rounds after every op"),
     ignore: !HAS_GPU,
     async fn() {

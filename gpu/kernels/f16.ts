@@ -103,15 +103,19 @@ export function halfLanewisePlan(
 ): Plan {
   const h = new Helpers();
   const q = Math.ceil(n / 4), last = u(Math.max(n - 1, 0));
+  // 32-bit operands are read (and a 32-bit result written) as vec4s too when n allows
+  const vec = n % 4 === 0;
   const decl = (k: number, name: string, s: LaneSlot, access: string) =>
     `@group(0) @binding(${k}) var<storage, ${access}> ${name}: array<${
-      s.half ? "vec4<f16>" : storageType(s.dtype)
+      s.half ? "vec4<f16>" : vec ? `vec4<${storageType(s.dtype)}>` : storageType(s.dtype)
     }>;`;
   const decls = ins.map((s, k) => decl(k, `a${k}`, s, "read"));
   decls.push(decl(ins.length, "o", res, "read_write"));
   const loads = ins.map((s, k) =>
     s.half
       ? `let v${k} = vec4<f32>(a${k}[q]);`
+      : vec
+      ? `let v${k} = a${k}[q];`
       : `let v${k} = vec4<${storageType(s.dtype)}>(${
         [0, 1, 2, 3].map((l) => `a${k}[min(b + ${u(l)}, ${last})]`).join(", ")
       });`
@@ -121,6 +125,8 @@ export function halfLanewisePlan(
   if (res.half) {
     h.add(ROUND_F16_WGSL);
     store = `o[q] = vec4<f16>(vec4<f32>(${lanes.map((e) => `round_f16(${e})`).join(", ")}));`;
+  } else if (vec) {
+    store = `o[q] = vec4<${storageType(res.dtype)}>(${lanes.join(", ")});`;
   } else {
     store = lanes.map((e, l) => `if (b + ${u(l)} < ${u(n)}) { o[b + ${u(l)}] = ${e}; }`)
       .join("\n  ");

@@ -2,30 +2,33 @@
  * f16 (IEEE binary16, NumPy's `float16`) on every backend.
  *
  * Semantics: an f16 array holds values that are exactly representable in f16. Every primitive
- * computes in f32 and rounds its f16 results to the nearest f16 (ties to even; beyond ±65504
- * to ±Infinity), so matmul, convolution and reductions accumulate in f32 and round once at the
- * end. The result is the same on every backend up to the f32 arithmetic of each.
+ * computes in f32 and rounds its f16 results to the nearest f16 (ties to even; beyond ±65504 to
+ * ±Infinity), so matmul, convolution and reductions accumulate in f32 and round once at the end.
+ * The result is the same on every backend up to the f32 arithmetic of each.
  *
- * Storage: backends never see the f16 dtype. The core hands them *storage avals*, where f16 is
- * f32 (4 bytes an element on the host and on every device), with `f16` in a primitive's params
+ * Storage: a backend that stores f16 itself ({@link Backend.storesF16}: webgpu on a device with
+ * `shader-f16`, 2 bytes an element) gets f16 avals and params unchanged and rounds in its own
+ * kernels. Other backends never see the f16 dtype. The core hands them *storage avals*, where f16
+ * is f32 (4 bytes an element on the host and on every device), with `f16` in a primitive's params
  * (`convert`'s and `iota`'s `dtype`) replaced by f32; after a primitive whose result is f16 the
- * core rounds it on the device with `convert` and `dtype: "f16"` on f32 storage, the one place
- * a backend meets the name: the reference rounds with `Math.f16round`, the native backend runs
- * the reference, and WebGPU rounds with integer operations on the f32 bits (exact and the same
- * on every adapter; it needs no `shader-f16`). Primitives that only move or select values
- * (reshape, transpose, slice, select, max, ...) skip the rounding: their results are f16
- * values already.
+ * core rounds it on the device with `convert` and `dtype: "f16"` on f32 storage, the one place a
+ * backend meets the name: the reference rounds with `Math.f16round`, the native backend runs the
+ * reference, and WebGPU rounds with integer operations on the f32 bits (exact and the same on
+ * every adapter; it needs no `shader-f16`). Primitives that only move or select values (reshape,
+ * transpose, slice, select, max, ...) skip the rounding: their results are f16 values already.
  *
- * Host side: `data()` of an f16 tensor gives a Float32Array (each value exactly an f16), as
- * the other dtypes give the typed array they are stored in; `toArray()` and `item()` give
- * numbers. `np.array(data, { dtype: "f16" })` rounds the data.
+ * Host side: `data()` of an f16 tensor gives a Float32Array (each value exactly an f16), as the
+ * other dtypes give the typed array they are stored in; `toArray()` and `item()` give numbers.
+ * `np.array(data, { dtype: "f16" })` rounds the data.
  *
- * `jit` of a function with f16 values runs its staged jaxpr primitive by primitive (traced and
- * cached once, as every jit; no fused kernels for it yet). A JS number passed to a jitted
- * function arrives as an f32 scalar tensor, not a weak one as in JAX, so it promotes an f16
- * operand to f32; close over it or mark it static. The primitives that reinterpret or
- * decompose (`bitcast`, `cholesky`, `lu`, `qr`, `eigh`, `svd`, `triangular_solve`) reject f16
- * with an error naming the primitive; cast to f32 first, as JAX's CPU linear algebra asks too.
+ * `jit` of a function with f16 values compiles it rewritten to f32 storage with the roundings
+ * staged, on a backend that fuses them ({@link Backend.fusesF16}, webgpu; see `f16_jit.ts`);
+ * elsewhere, and for f16 values inside `scan`/`cond`/`whileLoop`/nested `jit`, it runs its staged
+ * jaxpr primitive by primitive (traced and cached once, as every jit). A JS number passed to a
+ * jitted function arrives as an f32 scalar tensor, not a weak one as in JAX, so it promotes an f16
+ * operand to f32; close over it or mark it static. The primitives that reinterpret or decompose
+ * (`bitcast`, `cholesky`, `lu`, `qr`, `eigh`, `svd`, `triangular_solve`) reject f16 with an error
+ * naming the primitive; cast to f32 first, as JAX's CPU linear algebra asks too.
  *
  * @module
  */

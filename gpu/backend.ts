@@ -4,7 +4,9 @@
  *
  * Arrays live in pooled storage buffers owned by {@link WebGpuArray} handles; a handle that is
  * garbage-collected returns its buffer to the pool, and `release` returns it at once. bool
- * arrays are u32 0/1 on the GPU and `Uint8Array`s on the host (converted at upload/readback).
+ * arrays are u32 0/1 on the GPU and `Uint8Array`s on the host (converted at upload/readback);
+ * f16 arrays are 2-byte f16 on a device with `shader-f16` (see `f16_eager.ts`), else f32, and
+ * `Float32Array`s on the host.
  *
  * @example
  * ```ts ignore
@@ -49,7 +51,7 @@ import { compileJaxpr, type Executable, type JitCompileOptions } from "./jit/mod
 export class WebGpuArray {
   /** The buffer (its size is the pool bucket's, at least `bytes`). */
   readonly buffer: GPUBuffer;
-  /** Bytes of data (4 per element). */
+  /** Bytes of data (4 per element; 2 for f16 storage, padded to a multiple of 4). */
   readonly bytes: number;
   /** Set once the buffer went back to the pool. */
   released = false;

@@ -46,6 +46,19 @@ export interface Backend {
    * shapes are checked against it at creation (`core/validate.ts`).
    */
   readonly maxBufferBytes?: number;
+  /**
+   * True when the backend stores f16 arrays itself (2 bytes an element) and rounds the f16
+   * results of every primitive in its own kernels: the core then hands it f16 avals and
+   * params unchanged. Absent: f16 arrays are f32 storage and the core rounds (core/f16.ts).
+   */
+  readonly storesF16?: boolean;
+  /**
+   * True when `compileJaxpr` lowers `convert` with `dtype: "f16"` on f32 storage as the
+   * rounding to f16 values (as `execute` does): `jit` then compiles f16 programs rewritten to
+   * f32 storage with a rounding after each primitive (`core/f16_jit.ts`), instead of running
+   * them primitive by primitive.
+   */
+  readonly fusesF16?: boolean;
   /** Waits for all submitted work to finish. */
   sync?(): Promise<void>;
   /** Allocates a buffer for `aval` whose contents will be written later (see `defer`). */

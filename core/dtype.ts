@@ -6,9 +6,10 @@
 import { checkDType } from "./validate.ts";
 
 /**
- * The element types of a Tensor. `f16` (IEEE binary16, NumPy's `float16`) is stored as f32
- * values that are exactly representable in f16: every op computes in f32 and rounds its f16
- * results to nearest-even (see `core/f16.ts`).
+ * The element types of a Tensor. `f16` (IEEE binary16, NumPy's `float16`) holds values that
+ * are exactly representable in f16: every op computes in f32 and rounds its f16 results to
+ * nearest-even (see `core/f16.ts`). On the host they are f32 values; on webgpu with
+ * `shader-f16` they are 2-byte f16 storage.
  */
 export type DType = "f16" | "f32" | "i32" | "u32" | "bool";
 
@@ -50,7 +51,7 @@ export function isInt(dtype: DType): boolean {
 
 /**
  * Bytes per element as stored on the host (bool is one byte on the host, four on a GPU; f16 is
- * held as f32, four bytes, on the host and on every device).
+ * held as f32, four bytes, on the host; on webgpu with `shader-f16` it is two on the device).
  */
 export function itemSize(dtype: DType): number {
   return dtype === "bool" ? 1 : 4;

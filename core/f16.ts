@@ -2,30 +2,33 @@
  * f16 (IEEE binary16, NumPy's `float16`) on every backend.
  *
  * Semantics: an f16 array holds values that are exactly representable in f16. Every primitive
- * computes in f32 and rounds its f16 results to the nearest f16 (ties to even; beyond ±65504
- * to ±Infinity), so matmul, convolution and reductions accumulate in f32 and round once at the
- * end. The result is the same on every backend up to the f32 arithmetic of each.
+ * computes in f32 and rounds its f16 results to the nearest f16 (ties to even; beyond ±65504 to
+ * ±Infinity), so matmul, convolution and reductions accumulate in f32 and round once at the end.
+ * The result is the same on every backend up to the f32 arithmetic of each.
  *
- * Storage: backends never see the f16 dtype. The core hands them *storage avals*, where f16 is
- * f32 (4 bytes an element on the host and on every device), with `f16` in a primitive's params
+ * Storage: a backend that stores f16 itself ({@link Backend.storesF16}: webgpu on a device with
+ * `shader-f16`, 2 bytes an element) gets f16 avals and params unchanged and rounds in its own
+ * kernels. Other backends never see the f16 dtype. The core hands them *storage avals*, where f16
+ * is f32 (4 bytes an element on the host and on every device), with `f16` in a primitive's params
  * (`convert`'s and `iota`'s `dtype`) replaced by f32; after a primitive whose result is f16 the
- * core rounds it on the device with `convert` and `dtype: "f16"` on f32 storage, the one place
- * a backend meets the name: the reference rounds with `Math.f16round`, the native backend runs
- * the reference, and WebGPU rounds with integer operations on the f32 bits (exact and the same
- * on every adapter; it needs no `shader-f16`). Primitives that only move or select values
- * (reshape, transpose, slice, select, max, ...) skip the rounding: their results are f16
- * values already.
+ * core rounds it on the device with `convert` and `dtype: "f16"` on f32 storage, the one place a
+ * backend meets the name: the reference rounds with `Math.f16round`, the native backend runs the
+ * reference, and WebGPU rounds with integer operations on the f32 bits (exact and the same on
+ * every adapter; it needs no `shader-f16`). Primitives that only move or select values (reshape,
+ * transpose, slice, select, max, ...) skip the rounding: their results are f16 values already.
  *
- * Host side: `data()` of an f16 tensor gives a Float32Array (each value exactly an f16), as
- * the other dtypes give the typed array they are stored in; `toArray()` and `item()` give
- * numbers. `np.array(data, { dtype: "f16" })` rounds the data.
+ * Host side: `data()` of an f16 tensor gives a Float32Array (each value exactly an f16), as the
+ * other dtypes give the typed array they are stored in; `toArray()` and `item()` give numbers.
+ * `np.array(data, { dtype: "f16" })` rounds the data.
  *
- * `jit` of a function with f16 values runs its staged jaxpr primitive by primitive (traced and
- * cached once, as every jit; no fused kernels for it yet). A JS number passed to a jitted
- * function arrives as an f32 scalar tensor, not a weak one as in JAX, so it promotes an f16
- * operand to f32; close over it or mark it static. The primitives that reinterpret or
- * decompose (`bitcast`, `cholesky`, `lu`, `qr`, `eigh`, `svd`, `triangular_solve`) reject f16
- * with an error naming the primitive; cast to f32 first, as JAX's CPU linear algebra asks too.
+ * `jit` of a function with f16 values compiles it rewritten to f32 storage with the roundings
+ * staged, on a backend that fuses them ({@link Backend.fusesF16}, webgpu; see `f16_jit.ts`);
+ * elsewhere, and for f16 values inside `scan`/`cond`/`whileLoop`/nested `jit`, it runs its staged
+ * jaxpr primitive by primitive (traced and cached once, as every jit). A JS number passed to a
+ * jitted function arrives as an f32 scalar tensor, not a weak one as in JAX, so it promotes an f16
+ * operand to f32; close over it or mark it static. The primitives that reinterpret or decompose
+ * (`bitcast`, `cholesky`, `lu`, `qr`, `eigh`, `svd`, `triangular_solve`) reject f16 with an error
+ * naming the primitive; cast to f32 first, as JAX's CPU linear algebra asks too.
  *
  * @module
  */
@@ -47,7 +50,7 @@ export const F16_UNSUPPORTED: ReadonlySet<string> = new Set([
 ]);
 
 /** Primitives whose f16 results are operand values (or ±0): no rounding needed after them. */
-const EXACT: ReadonlySet<string> = new Set([
+export const F16_EXACT: ReadonlySet<string> = new Set([
   "neg",
   "abs",
   "floor",
@@ -76,13 +79,15 @@ const EXACT: ReadonlySet<string> = new Set([
 const _STORAGE = new WeakMap<AvalLike, AvalLike>();
 
 /**
- * The aval a backend stores an array of `aval` as: f16 becomes f32, others are unchanged.
+ * The aval a backend stores an array of `aval` as: f16 becomes f32, others are unchanged (f16
+ * too on a backend that {@link Backend.storesF16 stores f16} itself).
  *
  * @param aval The array's aval.
+ * @param backend The backend holding it.
  * @returns The storage aval.
  */
-export function storageAval<A extends AvalLike>(aval: A): A {
-  if (aval.dtype !== "f16") return aval;
+export function storageAval<A extends AvalLike>(aval: A, backend?: Backend | null): A {
+  if (aval.dtype !== "f16" || backend?.storesF16) return aval;
   let s = _STORAGE.get(aval);
   if (!s) {
     s = new ShapedArray(aval.shape, "f32");
@@ -102,7 +107,13 @@ function _involvesF16(
   return false;
 }
 
-function _storageParams(params: Params): Params {
+/**
+ * Params with `"f16"` values (a `dtype`) replaced by `"f32"`: the params on f32 storage.
+ *
+ * @param params The params.
+ * @returns The storage params.
+ */
+export function storageParams(params: Params): Params {
   let out: Record<string, unknown> | null = null;
   for (const k in params) {
     if (params[k] === "f16") (out ??= { ...params })[k] = "f32";
@@ -134,21 +145,39 @@ export function executeWithF16(
   if (!_involvesF16(avals, outAvals, params)) {
     return backend.execute(prim, bufs, avals, params, outAvals);
   }
-  if (F16_UNSUPPORTED.has(prim)) {
-    const shown = [...avals, ...outAvals].find((a) => a.dtype === "f16")!;
-    throw new TypeError(
-      `${prim} does not support dtype f16 (f16[${shown.shape.join(",")}])\n` +
-        `help: cast to f32 with astype("f32") first`,
-    );
-  }
-  const sIn = avals.map(storageAval), sOut = outAvals.map(storageAval);
+  checkF16Support(prim, avals, outAvals);
+  // a backend that stores f16 rounds in its own kernels
+  if (backend.storesF16) return backend.execute(prim, bufs, avals, params, outAvals);
+  const sIn = avals.map((a) => storageAval(a)), sOut = outAvals.map((a) => storageAval(a));
   if (prim === "convert" && params.dtype === "f16") {
     // one kernel: convert to f32 and round (the backend's convert to "f16" on f32 storage)
     return backend.execute("convert", bufs, sIn, params, sOut);
   }
-  const outs = backend.execute(prim, bufs, sIn, _storageParams(params), sOut);
-  if (EXACT.has(prim)) return outs;
+  const outs = backend.execute(prim, bufs, sIn, storageParams(params), sOut);
+  if (F16_EXACT.has(prim)) return outs;
   return outs.map((b, i) => outAvals[i].dtype === "f16" ? roundStored(backend, b, sOut[i]) : b);
+}
+
+/**
+ * Throws for a primitive of {@link F16_UNSUPPORTED} applied to f16 values.
+ *
+ * @param prim The primitive's name.
+ * @param avals The operands' avals.
+ * @param outAvals The results' avals.
+ * @throws {TypeError} naming the primitive and the f16 aval.
+ */
+export function checkF16Support(
+  prim: string,
+  avals: readonly AvalLike[],
+  outAvals: readonly AvalLike[],
+): void {
+  if (!F16_UNSUPPORTED.has(prim)) return;
+  const shown = [...avals, ...outAvals].find((a) => a.dtype === "f16");
+  if (!shown) return;
+  throw new TypeError(
+    `${prim} does not support dtype f16 (f16[${shown.shape.join(",")}])\n` +
+      `help: cast to f32 with astype("f32") first`,
+  );
 }
 
 /**

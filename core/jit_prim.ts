@@ -13,7 +13,7 @@
  * @module
  */
 import { fmtAvals } from "./aval.ts";
-import { currentBackend } from "./backend.ts";
+import { type Backend, currentBackend } from "./backend.ts";
 import { definePartialEval, type JaxprBuilder, partialEvalJaxpr } from "./builder.ts";
 import { evalJaxpr, type Jaxpr } from "./jaxpr.ts";
 import { batchJaxpr, jvpJaxpr, transposeJaxpr } from "./jaxpr_rules.ts";
@@ -22,6 +22,7 @@ import type { Tensor } from "./tensor.ts";
 import { bind, pushInterpreter } from "./trace.ts";
 import { env } from "./env.ts";
 import { jaxprHasF16 } from "./f16.ts";
+import { f16Executable, f16StorageJaxpr } from "./f16_jit.ts";
 
 /**
  * Counters of jit compilation (tests read them): `traces` of jitted functions, `compiles` of
@@ -118,6 +119,25 @@ function _evict(keep: CompiledJaxpr): void {
   }
 }
 
+/**
+ * The executable of `j` on `backend`: its compiled program; for f16 programs the program
+ * rewritten to f32 storage (core/f16_jit.ts) where the backend fuses f16 roundings, else
+ * primitive by primitive (the backends' compilers see no f16).
+ */
+function _compile(
+  backend: Partial<JaxprCompiler> & Partial<Backend>,
+  j: Jaxpr,
+  donated?: readonly boolean[],
+  literals?: readonly (number | undefined)[],
+): CompiledJaxpr {
+  const byEqn = (xs: Tensor[]) => evalJaxpr(j, [], xs);
+  if (!backend.compileJaxpr) return byEqn;
+  if (!jaxprHasF16(j)) return backend.compileJaxpr(j, { donated, literals });
+  const s = backend.fusesF16 ? f16StorageJaxpr(j) : null;
+  if (!s) return byEqn;
+  return f16Executable(backend as Backend, j, backend.compileJaxpr(s, { donated, literals }));
+}
+
 function runCompiled(
   j: Jaxpr,
   args: Tensor[],
@@ -135,10 +155,7 @@ function runCompiled(
   let c: _Cached | undefined;
   if (!exe) {
     compileStats.compiles++;
-    // f16 programs run primitive by primitive (core/f16.ts): the backends' compilers see f32
-    exe = backend.compileJaxpr && !jaxprHasF16(j)
-      ? backend.compileJaxpr(j, { donated, literals })
-      : (xs: Tensor[]) => evalJaxpr(j, [], xs);
+    exe = _compile(backend, j, donated, literals);
     perBackend.set(key, exe);
     const token = {};
     _tokens.set(exe, token);

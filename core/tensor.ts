@@ -166,7 +166,7 @@ export class Tensor {
   data(): Promise<TypedArray> {
     if (!this._backend) throw this._concretizationError("data()");
     if (this._consumed !== undefined) throw consumedError("data()", this);
-    return this._backend.read(this._buf, storageAval(this.aval));
+    return this._backend.read(this._buf, storageAval(this.aval, this._backend));
   }
   /** Reads the values back as nested JS arrays (numbers; booleans for bool). */
   async toArray(): Promise<NestedArray> {
@@ -221,7 +221,7 @@ export class Tensor {
   [Symbol.dispose](): void {
     if (this._consumed !== undefined) return;
     this._consumed = "was disposed";
-    this._backend?.release?.(this._buf, storageAval(this.aval));
+    this._backend?.release?.(this._buf, storageAval(this.aval, this._backend));
   }
   /** @internal */
   protected _concretizationError(what: string): Error {

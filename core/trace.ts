@@ -50,8 +50,8 @@ class EvalInterpreter implements Interpreter {
             `backend is '${backend.name}'\nhelp: create tensors after init()`,
         );
       }
-      const s = storageAval(a.aval);
-      return backend.upload(a._backend.readSync(a._buf, s), s);
+      const data = a._backend.readSync(a._buf, storageAval(a.aval, a._backend));
+      return backend.upload(data, storageAval(a.aval, backend));
     });
     const outs = executeWithF16(backend, prim.name, bufs, avals, params, outAvals);
     return outs.map((b, i) => new Tensor(outAvals[i], b, backend));

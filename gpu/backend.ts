@@ -4,7 +4,9 @@
  *
  * Arrays live in pooled storage buffers owned by {@link WebGpuArray} handles; a handle that is
  * garbage-collected returns its buffer to the pool, and `release` returns it at once. bool
- * arrays are u32 0/1 on the GPU and `Uint8Array`s on the host (converted at upload/readback).
+ * arrays are u32 0/1 on the GPU and `Uint8Array`s on the host (converted at upload/readback);
+ * f16 arrays are 2-byte f16 on a device with `shader-f16` (see `f16_eager.ts`), else f32, and
+ * `Float32Array`s on the host.
  *
  * @example
  * ```ts ignore
@@ -33,6 +35,15 @@ export { type LowerCtx, type Lowering, LOWERINGS };
 const _n = (a: AvalLike) => size(a.shape);
 import { GpuRuntime, type MemoryStats, type RuntimeOptions } from "./runtime.ts";
 import { GpuError } from "./errors.ts";
+import {
+  type F16Ctx,
+  f16StoragePlan,
+  f32Ctx,
+  fromHalfBytes,
+  involvesF16,
+  storageBytes,
+  toHalfBytes,
+} from "./f16_eager.ts";
 import type { Jaxpr } from "../core/jaxpr.ts";
 import { compileJaxpr, type Executable, type JitCompileOptions } from "./jit/mod.ts";
 
@@ -40,7 +51,7 @@ import { compileJaxpr, type Executable, type JitCompileOptions } from "./jit/mod
 export class WebGpuArray {
   /** The buffer (its size is the pool bucket's, at least `bytes`). */
   readonly buffer: GPUBuffer;
-  /** Bytes of data (4 per element). */
+  /** Bytes of data (4 per element; 2 for f16 storage, padded to a multiple of 4). */
   readonly bytes: number;
   /** Set once the buffer went back to the pool. */
   released = false;
@@ -66,6 +77,13 @@ export interface WebGpuOptions extends RuntimeOptions {
    * unless the environment has `DENAX_AUTOTUNE=0`.
    */
   readonly autotune?: boolean | { readonly cacheFile?: string | null; readonly reps?: number };
+  /**
+   * How f16 arrays are stored: "f16" as 2-byte f16 (read and written as `array<f16>`, needs
+   * the `shader-f16` feature), "f32" as f32 values rounded to f16 (core/f16.ts), "auto"
+   * (default) "f16" where the device has `shader-f16`, unless the environment has
+   * `DENAX_GPU_F16=0`.
+   */
+  readonly f16?: "auto" | "f16" | "f32";
 }
 
 /** The WebGPU backend, with its runtime exposed for tests and profiling. */
@@ -79,6 +97,8 @@ export interface WebGpuBackend extends Backend {
    * Infinity).
    */
   memoryBudget: number;
+  /** Whether f16 arrays are 2-byte f16 storage (see `WebGpuOptions.f16`). */
+  readonly storesF16: boolean;
   /** The GEMM autotuner, or null when autotuning is off. */
   readonly autotuner: Autotuner | null;
   /**
@@ -129,7 +149,21 @@ export async function createWebGpuBackend(opts: WebGpuOptions = {}): Promise<Web
   const rt = await GpuRuntime.create(opts);
   const gemm = _baseGemmCaps(rt, opts);
   const tuner = _makeAutotuner(rt, opts);
-  return _assembleBackend(rt, gemm, tuner, _gemmCapsChooser(gemm, tuner), new _DeviceArrays(rt));
+  const half = _halfStorage(rt, opts);
+  const arrays = new _DeviceArrays(rt);
+  return _assembleBackend(rt, gemm, tuner, _gemmCapsChooser(gemm, tuner), arrays, half);
+}
+
+/** Whether f16 arrays are f16 storage: the option, else the environment and the device. */
+function _halfStorage(rt: GpuRuntime, opts: WebGpuOptions): boolean {
+  const want = opts.f16 ?? (envVar("DENAX_GPU_F16") === "0" ? "f32" : "auto");
+  if (want === "f16" && !rt.ctx.shaderF16) {
+    throw new GpuError(
+      `f16 storage needs the shader-f16 feature, which this adapter (${rt.ctx.description}) ` +
+        `lacks\nhelp: pass f16: "auto" to hold f16 arrays as f32 here`,
+    );
+  }
+  return want !== "f32" && rt.ctx.shaderF16;
 }
 
 /** The GEMM capabilities of the device: the operand strategy (option, else the profile's). */
@@ -232,11 +266,15 @@ class _DeviceArrays {
   };
 }
 
-/** Runs one primitive eagerly: lowers it to a plan, checks its bindings, records it. */
+/**
+ * Runs one primitive eagerly: lowers it to a plan (with f16 storage, around the f32 plan; see
+ * `f16_eager.ts`), checks its bindings, records it.
+ */
 function _executeEager(
   rt: GpuRuntime,
   arrays: _DeviceArrays,
   gemmCaps: (prim: string, c: Omit<LowerCtx, "gemm">) => GemmCaps,
+  half: boolean,
   prim: string,
   inputs: readonly Buf[],
   inAvals: readonly AvalLike[],
@@ -246,9 +284,13 @@ function _executeEager(
   const lower = (LOWERINGS as Record<string, Lowering | undefined>)[prim];
   if (!lower) throw new Error(`Cannot execute ${prim} on webgpu: no lowering`);
   const c = { ins: inAvals, outs: outAvals, params };
-  const plan = lower({ ...c, gemm: gemmCaps(prim, c) });
-  _checkBindings(plan, prim, inAvals, outAvals, rt.ctx.limits.maxStorageBufferBindingSize);
-  const outs = outAvals.map((a) => arrays.alloc(_n(a) * 4));
+  const lowerAt = (c: F16Ctx) => lower({ ...c, gemm: gemmCaps(prim, c) });
+  const plan = half && involvesF16(c)
+    ? f16StoragePlan(prim, c, lowerAt, gemmCaps(prim, f32Ctx(prim, c)))
+    : lowerAt(c);
+  const bytes = (a: AvalLike) => storageBytes(a, half);
+  _checkBindings(plan, prim, inAvals, outAvals, rt.ctx.limits.maxStorageBufferBindingSize, bytes);
+  const outs = outAvals.map((a) => arrays.alloc(bytes(a)));
   rt.run(
     plan,
     inputs.map((b) => arrays.handle(b).buffer),
@@ -265,13 +307,18 @@ function _assembleBackend(
   tuner: Autotuner | null,
   gemmCaps: (prim: string, c: Omit<LowerCtx, "gemm">) => GemmCaps,
   arrays: _DeviceArrays,
+  half: boolean,
 ): WebGpuBackend {
   const { alloc, handle, adopt } = arrays;
+  const bytes = (a: AvalLike) => storageBytes(a, half);
   return {
     name: "webgpu",
     description: rt.ctx.description,
     // shapes are checked against it when created (core/validate.ts), before any allocation
     maxBufferBytes: rt.ctx.limits.maxBufferSize,
+    // the jit lowers `convert` to "f16" on f32 storage as the rounding (core/f16_jit.ts)
+    fusesF16: true,
+    storesF16: half,
     runtime: rt,
     autotuner: tuner,
     get memory(): MemoryStats {
@@ -285,16 +332,19 @@ function _assembleBackend(
     },
     gemmCaps,
     upload(data: TypedArray, aval: AvalLike): Buf {
-      const arr = alloc(_n(aval) * 4);
-      rt.write(arr.buffer, _toDevice(data, aval.dtype));
+      const arr = alloc(bytes(aval));
+      const f16 = half && aval.dtype === "f16";
+      rt.write(arr.buffer, f16 ? toHalfBytes(data) : _toDevice(data, aval.dtype));
       return arr;
     },
     async read(buf: Buf, aval: AvalLike): Promise<TypedArray> {
-      const arr = handle(buf);
-      return _fromDevice(await rt.read(arr.buffer, _n(aval) * 4), aval.dtype);
+      const got = await rt.read(handle(buf).buffer, bytes(aval));
+      return half && aval.dtype === "f16"
+        ? fromHalfBytes(got, _n(aval))
+        : _fromDevice(got, aval.dtype);
     },
     execute(prim, inputs, inAvals, params, outAvals): Buf[] {
-      return _executeEager(rt, arrays, gemmCaps, prim, inputs, inAvals, params, outAvals);
+      return _executeEager(rt, arrays, gemmCaps, half, prim, inputs, inAvals, params, outAvals);
     },
     release(buf: Buf): void {
       arrays.release(buf);
@@ -303,10 +353,10 @@ function _assembleBackend(
       return rt.sync();
     },
     alloc(aval: AvalLike): Buf {
-      return alloc(_n(aval) * 4);
+      return alloc(bytes(aval));
     },
     copy(src: Buf, dst: Buf, aval: AvalLike): void {
-      rt.copy(handle(src).buffer, handle(dst).buffer, _n(aval) * 4);
+      rt.copy(handle(src).buffer, handle(dst).buffer, bytes(aval));
     },
     defer(task: (direct: <T>(fn: () => T) => T) => Promise<void>): void {
       rt.defer(task);
@@ -342,13 +392,14 @@ function _checkBindings(
   ins: readonly AvalLike[],
   outs: readonly AvalLike[],
   limit: number,
+  bytesOf: (a: AvalLike) => number,
 ): void {
   for (const step of plan.steps) {
     if (step.kind !== "dispatch") continue;
     for (const r of step.kernel.bindings) {
       if (r.kind !== "in" && r.kind !== "out") continue;
       const a = (r.kind === "in" ? ins : outs)[r.index];
-      const bytes = _n(a) * 4;
+      const bytes = bytesOf(a);
       if (bytes > limit) {
         throw new GpuError(
           `Cannot run ${op} on webgpu: its ${

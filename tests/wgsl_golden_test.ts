@@ -15,6 +15,10 @@ import { compileGraph } from "../gpu/jit/compile.ts";
 import { flatten } from "../gpu/jit/graph.ts";
 import type { Program } from "../gpu/jit/program.ts";
 import { lax, makeJaxpr, np, type Tensor } from "../mod.ts";
+import { f16StoragePlan } from "../gpu/f16_eager.ts";
+import { LOWERINGS } from "../gpu/lowerings.ts";
+import { f16StorageJaxpr } from "../core/f16_jit.ts";
+import { ShapedArray } from "../core/aval.ts";
 
 const UPDATE = Deno.env.get("UPDATE") === "1";
 
@@ -129,4 +133,29 @@ Deno.test("a jitted split-K matmul + bias + relu and a conv + bias match their g
       b.reshape([1, 5, 1, 1]),
     );
   await golden("jit_conv_bias", jitProgram(g, [[2, 3, 9, 7], [5, 3, 3, 3], [5]], SHARED_CAPS));
+});
+
+Deno.test("f16 storage kernels and a jitted f16 chain match their golden files", async () => {
+  const h = (...shape: number[]) => new ShapedArray(shape, "f16");
+  const eager = (
+    prim: keyof typeof LOWERINGS,
+    ins: ShapedArray[],
+    outs: ShapedArray[],
+    params = {},
+  ) =>
+    f16StoragePlan(
+      prim,
+      { ins, outs, params },
+      (c) => LOWERINGS[prim]({ ...c, gemm: TEXTURE_CAPS }),
+      TEXTURE_CAPS,
+    );
+  await golden("f16_add", eager("add", [h(10), h(10)], [h(10)]));
+  await golden("f16_reduce_sum", eager("reduce_sum", [h(4, 100)], [h(4)], { axes: [1] }));
+  await golden(
+    "f16_matmul_texture",
+    eager("dot_general", [h(33, 65), h(65, 17)], [h(33, 17)], MATMUL),
+  );
+  const f = (x: Tensor) => np.tanh(x.mul(1.5).add(0.25)).mul(x);
+  const j = f16StorageJaxpr(makeJaxpr(f)(np.zeros([5, 7], "f16")).jaxpr)!;
+  await golden("jit_f16_chain", compileGraph(flatten(j), { gemm: SHARED_CAPS, maxBindings: 8 }));
 });

@@ -22,7 +22,7 @@ export function constant(data: ArrayLike<number>, shape: readonly number[], dtyp
   const cast = dtype === "f16" ? (v: unknown) => Math.f16round(Number(v)) : Number;
   for (let i = 0; i < buf.length; i++) buf[i] = cast(data[i]);
   const b = currentBackend();
-  const t = new Tensor(aval, b.upload(buf, storageAval(aval)), b);
+  const t = new Tensor(aval, b.upload(buf, storageAval(aval, b)), b);
   if (shape.length === 0) _recordScalar(t, buf[0]);
   return t;
 }

@@ -25,6 +25,7 @@ import {
 } from "../../core/prims/structural.ts";
 import { F32_SPECIALS, Helpers, i as i32Lit, storageType, strides, u } from "../kernels/common.ts";
 import { binaryExpr, convertExpr, unaryExpr } from "../kernels/elementwise.ts";
+import { roundF16Expr } from "../kernels/f16.ts";
 import {
   BINARY_PRIMS,
   type BinaryPrim,
@@ -333,8 +334,12 @@ export class Scope {
     switch (e.prim) {
       case "select":
         return this.let(`select(${same(2)}, ${same(1)}, ${same(0)} != 0u)`);
-      case "convert":
-        return this.let(convertExpr(dt(0), v.aval.dtype, same(0)));
+      case "convert": // `dtype: "f16"` on f32 storage rounds (core/f16_jit.ts)
+        return this.let(
+          p.dtype === "f16"
+            ? roundF16Expr(dt(0), same(0), h)
+            : convertExpr(dt(0), v.aval.dtype, same(0)),
+        );
       case "bitcast":
         return this.let(`bitcast<${storageType(v.aval.dtype)}>(${same(0)})`);
       case "literal":

@@ -34,7 +34,7 @@ export interface TexRef {
   readonly index: number;
 }
 
-/** A temporary texture: four 32-bit channels per texel. */
+/** A temporary texture: four 32-bit channels per texel (four f16 ones for `rgba16float`). */
 export interface TextureSpec {
   /** Texels per row. */
   readonly width: number;
@@ -43,7 +43,7 @@ export interface TextureSpec {
   /** Layers. */
   readonly layers: number;
   /** The texel format. */
-  readonly format: "rgba32float" | "rgba32sint" | "rgba32uint";
+  readonly format: "rgba32float" | "rgba32sint" | "rgba32uint" | "rgba16float";
 }
 
 /** One compute dispatch: WGSL source, launch shape and buffer bindings. */

@@ -9,7 +9,8 @@
 import type { DotDims } from "../../core/prims/linalg.ts";
 import type { DType } from "../../core/dtype.ts";
 import { decode, dotStrides, type Plan, size, storageType, strides, u } from "./common.ts";
-import { type GemmCaps, gemmPlan } from "./gemm.ts";
+import { type GemmCaps, gemmPlan, type GemmSpec } from "./gemm.ts";
+import { textureGemmPlan } from "./gemm_texture.ts";
 
 /** One merged dim of a group: its size and its stride in each operand that has it. */
 interface _Dim {
@@ -68,6 +69,39 @@ export function dotGeneralPlan(
   if (dtype === "bool") {
     throw new TypeError("Cannot lower dot_general for bool on webgpu: convert to an int first");
   }
+  return gemmPlan(_dotSpec(dtype, lhs, rhs, dims, false), caps);
+}
+
+/**
+ * `dot_general` of two f16-storage operands (2 bytes an element) into f32, as the texture
+ * GEMM: its pack kernels read the operands as `array<f16>` and widen each element (dense
+ * operands are copied into `rgba16float` textures), and the product accumulates in f32. Null
+ * where the device takes no texture GEMM, or the operands do not fit its textures.
+ *
+ * @param lhs The lhs shape.
+ * @param rhs The rhs shape.
+ * @param dims The dimension numbers.
+ * @param caps What the GEMM may use on the device.
+ * @returns The plan: inputs (lhs, rhs; f16 storage) → output 0 (f32), or null.
+ */
+export function dotGeneralHalfPlan(
+  lhs: readonly number[],
+  rhs: readonly number[],
+  dims: DotDims,
+  caps: GemmCaps,
+): Plan | null {
+  if (!caps.textures) return null;
+  return textureGemmPlan(_dotSpec("f32", lhs, rhs, dims, true), caps);
+}
+
+/** The GEMM of a `dot_general` (`half`: f16-storage operands, widened as they are loaded). */
+function _dotSpec(
+  dtype: DType,
+  lhs: readonly number[],
+  rhs: readonly number[],
+  dims: DotDims,
+  half: boolean,
+): GemmSpec {
   const [lc, rc] = dims.contracting, [lb, rb] = dims.batch;
   const sl = strides(lhs), sr = strides(rhs);
   const lf = lhs.map((_, d) => d).filter((d) => !lc.includes(d) && !lb.includes(d));
@@ -79,14 +113,16 @@ export function dotGeneralPlan(
   const B = size(lb.map((d) => lhs[d])), K = size(lc.map((d) => lhs[d]));
   const M = size(lf.map((d) => lhs[d])), N = size(rf.map((d) => rhs[d]));
   const t = storageType(dtype);
+  const load = (x: string) => (half ? `f32(${x})` : x);
   // Whether an operand is laid out exactly as [batch, rows, cols] row-major.
   const dense = (groups: [_Dim[], number, number][]) =>
     groups.every(([ds, k, stride]) =>
       ds.length === 0 || (ds.length === 1 && ds[0].strides[k] === stride)
     );
-  return gemmPlan({
+  return {
     aDense: dense([[bDims, 0, M * K], [mDims, 0, K], [kDims, 0, 1]]),
     bDense: dense([[bDims, 1, K * N], [kDims, 1, N], [nDims, 0, 1]]),
+    halfOperands: half || undefined,
     dtype,
     batch: B,
     M,
@@ -96,13 +132,13 @@ export function dotGeneralPlan(
   ${_offset("ob", "bi", bDims, 0)}
   ${_offset("om", "m", mDims, 0)}
   ${_offset("ok", "k", kDims, 0)}
-  return a[ob + om + ok];
+  return ${load("a[ob + om + ok]")};
 }`,
     loadB: `fn loadB(bi: u32, k: u32, n: u32) -> ${t} {
   ${_offset("ob", "bi", bDims, 1)}
   ${_offset("ok", "k", kDims, 1)}
   ${_offset("on", "n", nDims, 0)}
-  return b[ob + ok + on];
+  return ${load("b[ob + ok + on]")};
 }`,
     storeC: `fn storeC(bi: u32, m: u32, n: u32, v: ${t}) { o[(bi * ${u(M)} + m) * ${
       u(N)
@@ -110,5 +146,5 @@ export function dotGeneralPlan(
     storeC4: `fn storeC4(bi: u32, m: u32, n: u32, v: vec4<${t}>) { o[((bi * ${u(M)} + m) * ${
       u(N)
     } + n) / 4u] = v; }`,
-  }, caps);
+  };
 }

@@ -291,6 +291,11 @@ export interface GemmSpec {
   readonly aDense?: boolean;
   /** B is dense row-major `[batch, K, N]` from offset 0. */
   readonly bDense?: boolean;
+  /**
+   * `a` and `b` are f16 storage (`array<f16>`; `loadA`/`loadB` widen to f32, `dtype` is f32):
+   * only the texture GEMM (`textureGemmPlan`) takes such a spec.
+   */
+  readonly halfOperands?: boolean;
 }
 
 /**

@@ -135,22 +135,26 @@ export function textureGemmPlan(
   const texA: TexRef = { kind: "tex", index: 0 }, texB: TexRef = { kind: "tex", index: 1 };
   // Dense operands whose rows are 256-byte multiples are copied, not packed: a texel row is
   // then exactly a row of the matrix (one layer per batch entry).
-  const copyA = !!spec.aDense && spec.K > 0 && spec.K % 64 === 0 && L.LA === 1;
-  const copyB = !!spec.bDense && spec.K > 0 && spec.N % 64 === 0 && spec.K % 4 === 0 && L.LB === 1;
+  // f16 operands (2 bytes an element) are copied into rgba16float textures, read back as f32
+  const eb = spec.halfOperands ? 2 : 4, row = 256 / eb;
+  const copyA = !!spec.aDense && spec.K > 0 && spec.K % row === 0 && L.LA === 1;
+  const copyB = !!spec.bDense && spec.K > 0 && spec.N % row === 0 && spec.K % 4 === 0 &&
+    L.LB === 1;
+  const fmt = (copy: boolean) => (copy && spec.halfOperands ? "rgba16float" : format);
   return {
     steps: [
       copyA
-        ? { kind: "toTexture", src: refs[0], dst: texA, bytesPerRow: spec.K * 4 }
+        ? { kind: "toTexture", src: refs[0], dst: texA, bytesPerRow: spec.K * eb }
         : { kind: "dispatch", kernel: _packA(spec, L, format, refs[0], texA) },
       copyB
-        ? { kind: "toTexture", src: refs[1], dst: texB, bytesPerRow: spec.N * 4 }
+        ? { kind: "toTexture", src: refs[1], dst: texB, bytesPerRow: spec.N * eb }
         : { kind: "dispatch", kernel: _packB(spec, L, format, refs[1], texB) },
       { kind: "dispatch", kernel: _multiply(spec, L, tiles, texA, texB, refs[2]) },
     ],
     temps: [],
     textures: [
-      { width: L.WA, height: L.HA, layers: spec.batch * L.LA, format },
-      { width: L.WB, height: L.HB, layers: spec.batch * L.LB, format },
+      { width: L.WA, height: L.HA, layers: spec.batch * L.LA, format: fmt(copyA) },
+      { width: L.WB, height: L.HB, layers: spec.batch * L.LB, format: fmt(copyB) },
     ],
   };
 }
@@ -182,7 +186,10 @@ function _pack(
   const grid = foldGrid(Math.ceil(total / _WG));
   const lane = (d: number) =>
     `select(${t}(0), ${o.load(`col + ${u(d)}`)}, col + ${u(d)} < ${u(o.cols)})`;
-  const wgsl = `@group(0) @binding(0) var<storage, read> ${o.buf}: array<${t}>;
+  const half = spec.halfOperands;
+  const wgsl = `${
+    half ? "enable f16;\n" : ""
+  }@group(0) @binding(0) var<storage, read> ${o.buf}: array<${half ? "f16" : t}>;
 @group(0) @binding(1) var T: texture_storage_2d_array<${format}, write>;
 ${o.buf === "a" ? spec.loadA : spec.loadB}
 @compute @workgroup_size(${_WG})

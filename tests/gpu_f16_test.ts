@@ -1,0 +1,286 @@
+/**
+ * f16 on WebGPU, in both storages: 2-byte f16 (`shader-f16`; the default where the device has
+ * it) and the f32-held fallback (`f16: "f32"`, or `DENAX_GPU_F16=0`). The bytes of an f16 array
+ * halve; elementwise ops, reductions, matmul, convolution, gradients and fused `jit` give the
+ * cpu reference's bits (f32 arithmetic rounded to f16 after every primitive, ties to even) at
+ * rounding boundaries: ties, the overflow threshold, subnormals, signed zeros and NaN. Run it
+ * under `DENAX_GPU_PROFILE=gpu` too for the path real GPUs take.
+ */
+import { assert, assertEquals } from "@std/assert";
+import { grad, jit, lax, np, type Tensor } from "../mod.ts";
+import { type Backend, setBackend } from "../core/backend.ts";
+import { createCpuBackend } from "../core/cpu.ts";
+import {
+  createWebGpuBackend,
+  type WebGpuArray,
+  webgpuAvailable,
+  type WebGpuBackend,
+} from "../gpu/backend.ts";
+import { countKernels, lastCompiled } from "../gpu/jit/mod.ts";
+import { rng } from "./helpers.ts";
+
+const HAS_GPU = await webgpuAvailable();
+const cpu = createCpuBackend();
+const h = Math.f16round;
+
+const _backends = new Map<string, WebGpuBackend>();
+/** The webgpu backend with f16 `storage` (made current), or null where the device lacks it. */
+async function gpu(storage: "f16" | "f32"): Promise<WebGpuBackend | null> {
+  let b = _backends.get(storage);
+  if (!b) {
+    b = await createWebGpuBackend({ f16: storage === "f16" ? "auto" : "f32", autotune: false });
+    _backends.set(storage, b);
+  }
+  if (storage === "f16" && !b.storesF16) return null;
+  setBackend(b);
+  return b;
+}
+
+/** The f16 bit patterns of values (±0 and ±Infinity distinguished; every NaN as 0x7e00). */
+function bits16(vs: ArrayLike<number>): number[] {
+  const u = new Uint16Array(vs.length);
+  new Float16Array(u.buffer).set(vs);
+  return Array.from(u, (b, i) => (Number.isNaN(vs[i]) ? 0x7e00 : b));
+}
+
+/** The f32 bit patterns of values (every NaN as 0x7fc00000). */
+function bits32(vs: ArrayLike<number>): number[] {
+  const u = new Uint32Array(Float32Array.from(vs).buffer);
+  return Array.from(u, (b, i) => (Number.isNaN(vs[i]) ? 0x7fc00000 : b));
+}
+
+/** Runs `f` on f16 tensors made from `args` on `backend` and reads the results' bits. */
+async function run(
+  backend: Backend,
+  f: (...xs: Tensor[]) => Tensor | Tensor[],
+  args: readonly { data: number[]; shape: number[] }[],
+): Promise<number[][]> {
+  setBackend(backend);
+  const xs = args.map((a) => np.array(a.data, { shape: a.shape, dtype: "f16" }));
+  const r = f(...xs);
+  const outs = Array.isArray(r) ? r : [r];
+  return await Promise.all(
+    outs.map(async (o) => {
+      const d = await o.data();
+      return o.dtype === "f16" ? bits16(d) : o.dtype === "f32" ? bits32(d) : Array.from(d, Number);
+    }),
+  );
+}
+
+/** Asserts `f` gives the cpu reference's bits on the webgpu backend with `storage`. */
+async function assertSameBits(
+  storage: "f16" | "f32",
+  what: string,
+  f: (...xs: Tensor[]) => Tensor | Tensor[],
+  args: readonly { data: number[]; shape: number[] }[],
+): Promise<void> {
+  const g = await gpu(storage);
+  if (!g) return;
+  const want = await run(cpu, f, args);
+  const got = await run(g, f, args);
+  for (let k = 0; k < want.length; k++) {
+    for (let i = 0; i < want[k].length; i++) {
+      if (got[k][i] !== want[k][i]) {
+        throw new Error(
+          `${what} [${storage} storage] result ${k}[${i}]: bits ${got[k][i]}, expected ${
+            want[k][i]
+          }`,
+        );
+      }
+    }
+  }
+}
+
+/** f16 operands at rounding boundaries: each pair's sum, difference or product is a tie. */
+function boundaryPairs(): { a: number[]; b: number[] } {
+  const a: number[] = [], b: number[] = [];
+  const r = rng(11);
+  for (let k = 2048; k < 2048 + 64; k++) a.push(k), b.push(k % 2 ? 1 : 3); // ties above 2048
+  for (let k = 0; k < 64; k++) {
+    // (1 + k·2^-10)·(1 + 2^-10) is k·2^-20 past an f16 value: near a boundary, not on it
+    a.push(h(1 + k * 2 ** -10)), b.push(h(1 + 2 ** -10));
+  }
+  a.push(65504, 65504, -65504, 2 ** -24, 2 ** -24, -0, 0, NaN, Infinity, -Infinity, 2 ** -14);
+  b.push(16, 8, -8, 2 ** -1, 3 * 2 ** -1, 0, -0, 1, 1, 2, -(2 ** -24));
+  for (let k = 0; k < 150; k++) a.push(h((r() - 0.5) * 8)), b.push(h((r() - 0.5) * 8));
+  return { a, b };
+}
+
+for (const storage of ["f16", "f32"] as const) {
+  const name = (s: string) => `f16 on webgpu [${storage} storage]: ${s}`;
+
+  Deno.test({
+    name: name("an f16 array takes 2 bytes an element (4 when held as f32)"),
+    ignore: !HAS_GPU,
+    async fn() {
+      const g = await gpu(storage);
+      if (!g) return;
+      const n = 1 << 20;
+      const x = np.zeros([n], "f16"), y = np.zeros([n], "f32");
+      const bx = x._buf as WebGpuArray, by = y._buf as WebGpuArray;
+      assertEquals(bx.bytes, storage === "f16" ? 2 * n : 4 * n);
+      assertEquals(by.bytes, 4 * n);
+      assertEquals(bx.buffer.size, storage === "f16" ? by.buffer.size / 2 : by.buffer.size);
+      // odd lengths pad to 4 bytes, and read back exactly
+      const odd = np.array([1.5, -2.25, 65504], { dtype: "f16" });
+      assertEquals((odd._buf as WebGpuArray).bytes, storage === "f16" ? 8 : 12);
+      assertEquals(await odd.toArray(), [1.5, -2.25, 65504]);
+      // a result of an f16 op is f16 storage too
+      const s = x.add(1);
+      assertEquals((s._buf as WebGpuArray).bytes, storage === "f16" ? 2 * n : 4 * n);
+      await s.data();
+      for (const t of [x, y, odd, s]) t[Symbol.dispose]();
+    },
+  });
+
+  Deno.test({
+    name: name("elementwise ops give the reference's bits at rounding boundaries"),
+    ignore: !HAS_GPU,
+    async fn() {
+      const { a, b } = boundaryPairs();
+      const args = [{ data: a, shape: [a.length] }, { data: b, shape: [b.length] }];
+      const ops: [string, (x: Tensor, y: Tensor) => Tensor | Tensor[]][] = [
+        ["add", (x, y) => np.add(x, y)],
+        ["subtract", (x, y) => np.subtract(x, y)],
+        ["multiply", (x, y) => np.multiply(x, y)],
+        ["max/min/neg/abs", (x, y) => [np.maximum(x, y), np.minimum(x, y), np.abs(np.negative(x))]],
+        ["compare and where", (x, y) => [np.less(x, y), np.where(np.greater(x, y), x, y)]],
+        ["with weak scalars", (x) => [x.mul(1.5), x.add(0.1), np.square(x)]],
+        ["floor, ceil, isnan", (x) => [np.floor(x.mul(0.75)), np.ceil(x.mul(0.3)), np.isnan(x)]],
+        ["casts", (x) => [
+          x.astype("f32"),
+          // NaN and ±Infinity to i32 are undefined (in WGSL and in JAX alike)
+          np.where(np.isfinite(x), x, 0).astype("i32").astype("f16"),
+          x.astype("bool"),
+        ]],
+        ["f32 to f16", (x, y) => x.astype("f32").mul(y.astype("f32")).add(1e-4).astype("f16")],
+      ];
+      for (const [what, f] of ops) await assertSameBits(storage, what, f, args);
+      // a length that is not a multiple of 4 (the vec4<f16> lanes' tail)
+      await assertSameBits(storage, "odd length", (x, y) => x.add(y), [
+        { data: a.slice(0, 7), shape: [7] },
+        { data: b.slice(0, 7), shape: [7] },
+      ]);
+    },
+  });
+
+  Deno.test({
+    name: name("reductions, matmul and convolution round once, as the reference"),
+    ignore: !HAS_GPU,
+    async fn() {
+      // integer data: every f32 partial sum is exact in any order, so the one rounding to f16
+      // is the whole difference, and sums past 2048 are ties (odd integers) half the time
+      const r = rng(21);
+      const ints = (n: number, lo: number, hi: number) =>
+        Array.from({ length: n }, () => lo + Math.floor((hi - lo) * r()));
+      const x = ints(6 * 400, 0, 24);
+      await assertSameBits(storage, "sum/max/mean", (t) => [
+        np.sum(t, { axis: 1 }),
+        np.max(t, { axis: 0 }),
+        np.sum(t),
+        np.mean(t.mul(0.5), { axis: 1 }),
+      ], [{ data: x, shape: [6, 400] }]);
+      const a = ints(9 * 300, -8, 9), b = ints(300 * 13, 0, 9);
+      await assertSameBits(storage, "matmul", (p, q) => [np.matmul(p, q), np.matmul(q.T, p.T)], [
+        { data: a, shape: [9, 300] },
+        { data: b, shape: [300, 13] },
+      ]);
+      // dense rows of 256-byte multiples (copied into f16 textures on CPU adapters)
+      await assertSameBits(storage, "matmul, dense", (p, q) => np.matmul(p, q), [
+        { data: ints(8 * 256, -8, 9), shape: [8, 256] },
+        { data: ints(256 * 128, 0, 9), shape: [256, 128] },
+      ]);
+      const xs = ints(2 * 64 * 7 * 7, 0, 9), ws = ints(5 * 64 * 3 * 3, -4, 5);
+      await assertSameBits(
+        storage,
+        "conv",
+        (p, q) => lax.convGeneralDilated(p, q, { padding: "SAME", windowStrides: [2, 1] }),
+        [{ data: xs, shape: [2, 64, 7, 7] }, { data: ws, shape: [5, 64, 3, 3] }],
+      );
+    },
+  });
+
+  Deno.test({
+    name: name("gradients give the reference's bits"),
+    ignore: !HAS_GPU,
+    async fn() {
+      const r = rng(31);
+      const ints = (n: number) => Array.from({ length: n }, () => Math.floor(r() * 7) - 3);
+      const loss = (x: Tensor, w: Tensor) => np.sum(np.square(np.matmul(x, w)).mul(0.5));
+      await assertSameBits(
+        storage,
+        "grad matmul",
+        (x, w) => grad(loss, { argnums: [0, 1] })(x, w),
+        [
+          { data: ints(5 * 40), shape: [5, 40] },
+          { data: ints(40 * 6), shape: [40, 6] },
+        ],
+      );
+      const closs = (x: Tensor, k: Tensor) =>
+        np.sum(np.maximum(lax.convGeneralDilated(x, k, { padding: "SAME" }), 0));
+      await assertSameBits(storage, "grad conv", (x, k) => grad(closs, { argnums: [0, 1] })(x, k), [
+        { data: ints(2 * 3 * 6 * 6), shape: [2, 3, 6, 6] },
+        { data: ints(4 * 3 * 3 * 3), shape: [4, 3, 3, 3] },
+      ]);
+    },
+  });
+
+  Deno.test({
+    name: name("scan, whileLoop and reshapes give the reference's bits, eager and jitted"),
+    ignore: !HAS_GPU,
+    async fn() {
+      const prog = (x: Tensor) => {
+        const step = (c: Tensor, v: Tensor): [Tensor, Tensor] => {
+          const n = c.mul(1.1).add(v);
+          return [n, n.mul(0.3)];
+        };
+        const [c, ys] = lax.scan(step, np.zeros([3], "f16"), x.reshape([5, 3]));
+        const grow = (s: Tensor) => s.mul(1.7).add(0.1);
+        const w = lax.whileLoop((s: Tensor) => np.less(np.sum(s), 500), grow, c);
+        return [c, ys.reshape([15]), w];
+      };
+      const args = [{ data: Array.from({ length: 15 }, (_, i) => h(i * 0.37)), shape: [15] }];
+      await assertSameBits(storage, "control flow", prog, args);
+      await assertSameBits(storage, "control flow, jit", jit(prog), args);
+    },
+  });
+
+  Deno.test({
+    name: name("jit fuses an f16 chain into one kernel that rounds after every op"),
+    ignore: !HAS_GPU,
+    async fn() {
+      const g = await gpu(storage);
+      if (!g) return;
+      const r = rng(41);
+      const data = Array.from({ length: 4099 }, () => h((r() - 0.5) * 6));
+      const f = (x: Tensor) => x.mul(1.7).add(0.3).mul(x).sub(x.mul(0.25)).mul(x);
+      const x = np.array(data, { dtype: "f16" });
+      const jf = jit(f);
+      const y = jf(x);
+      assertEquals(y.dtype, "f16");
+      assertEquals(countKernels(lastCompiled()!.program), 1, "one fused kernel");
+      const got = bits16(await y.data());
+      assertEquals(got, bits16(await f(x).data()), "jit equals eager");
+      assertEquals(got, (await run(cpu, f, [{ data, shape: [4099] }]))[0], "jit equals cpu");
+      // rounding only the chain's end would differ: the test sees the per-op roundings
+      const once = data.map((v) => {
+        const m = (p: number, q: number) => Math.fround(p * q);
+        const t = Math.fround(m(Math.fround(m(v, Math.fround(1.7)) + Math.fround(0.3)), v));
+        return h(m(Math.fround(t - m(v, 0.25)), v));
+      });
+      assert(bits16(once).some((b, i) => b !== got[i]), "rounding once differs somewhere");
+      setBackend(g);
+      // a program with matmul, a reduction and transcendental ops equals eager, bit for bit
+      const p = (a: Tensor, w: Tensor) =>
+        np.sum(np.tanh(np.matmul(a, w)).mul(a.sum()), { axis: 1 });
+      const a = np.array(data.slice(0, 5 * 8), { shape: [5, 8], dtype: "f16" });
+      const w = np.array(data.slice(100, 124), { shape: [8, 3], dtype: "f16" });
+      const jp = jit(p)(a, w);
+      assert(lastCompiled() !== null && countKernels(lastCompiled()!.program) >= 1);
+      assertEquals(bits16(await jp.data()), bits16(await p(a, w).data()));
+      // jit of grad
+      const gl = grad((t: Tensor) => np.sum(np.sin(t).mul(t)));
+      assertEquals(bits16(await jit(gl)(x).data()), bits16(await gl(x).data()));
+    },
+  });
+}

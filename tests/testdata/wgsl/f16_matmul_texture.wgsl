@@ -1,0 +1,215 @@
+temps: [2244]
+textures: [{"width":17,"height":33,"layers":1,"format":"rgba32float"},{"width":5,"height":68,"layers":1,"format":"rgba32float"}]
+// step 0: workgroup 64x1x1, dispatch 9x1x1, bindings in0 tex0
+enable f16;
+@group(0) @binding(0) var<storage, read> a: array<f16>;
+@group(0) @binding(1) var T: texture_storage_2d_array<rgba32float, write>;
+fn loadA(bi: u32, m: u32, k: u32) -> f32 {
+  let ob = 0u;
+  let om = (m) * 65u;
+  let ok = (k);
+  return f32(a[ob + om + ok]);
+}
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let i = wid.x * 64u + lid;
+  if (i >= 561u) { return; }
+  let c4 = i % 17u;
+  let r = i / 17u;
+  let row = r % 33u;
+  let bt = r / 33u;
+  let col = c4 * 4u;
+  var v = vec4<f32>(f32(0));
+  if (col < 65u) { v = vec4<f32>(select(f32(0), loadA(bt, row, col + 0u), col + 0u < 65u), select(f32(0), loadA(bt, row, col + 1u), col + 1u < 65u), select(f32(0), loadA(bt, row, col + 2u), col + 2u < 65u), select(f32(0), loadA(bt, row, col + 3u), col + 3u < 65u)); }
+  textureStore(T, vec2u(c4, row % 33u), bt * 1u + row / 33u, v);
+}
+// step 1: workgroup 64x1x1, dispatch 6x1x1, bindings in1 tex1
+enable f16;
+@group(0) @binding(0) var<storage, read> b: array<f16>;
+@group(0) @binding(1) var T: texture_storage_2d_array<rgba32float, write>;
+fn loadB(bi: u32, k: u32, n: u32) -> f32 {
+  let ob = 0u;
+  let ok = (k) * 17u;
+  let on = (n);
+  return f32(b[ob + ok + on]);
+}
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let i = wid.x * 64u + lid;
+  if (i >= 340u) { return; }
+  let c4 = i % 5u;
+  let r = i / 5u;
+  let row = r % 68u;
+  let bt = r / 68u;
+  let col = c4 * 4u;
+  var v = vec4<f32>(f32(0));
+  if (row < 65u) { v = vec4<f32>(select(f32(0), loadB(bt, row, col + 0u), col + 0u < 17u), select(f32(0), loadB(bt, row, col + 1u), col + 1u < 17u), select(f32(0), loadB(bt, row, col + 2u), col + 2u < 17u), select(f32(0), loadB(bt, row, col + 3u), col + 3u < 17u)); }
+  textureStore(T, vec2u(c4, row % 68u), bt * 1u + row / 68u, v);
+}
+// step 2: workgroup 5x8x1, dispatch 2x1x1, bindings tex0 tex1 tmp0
+@group(0) @binding(0) var TA: texture_2d_array<f32>;
+@group(0) @binding(1) var TB: texture_2d_array<f32>;
+@group(0) @binding(2) var<storage, read_write> o: array<f32>;
+fn storeC(bi: u32, m: u32, n: u32, v: f32) { o[(bi * 33u + m) * 17u + n] = v; }
+@compute @workgroup_size(5, 8)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
+  let g = wid.x;
+  let tn = g % 1u;
+  let gr = g / 1u;
+  let tm = gr % 2u;
+  let valid = gr / 2u < 1u;
+  let bt = min(gr / 2u, 0u);
+  let mb = tm * 32u + lid.y * 4u;
+  let nb = tn * 20u + lid.x * 4u;
+  let m0 = min(mb + 0u, 32u);
+  let ya0 = m0 % 33u;
+  let la0 = bt * 1u + m0 / 33u;
+  let m1 = min(mb + 1u, 32u);
+  let ya1 = m1 % 33u;
+  let la1 = bt * 1u + m1 / 33u;
+  let m2 = min(mb + 2u, 32u);
+  let ya2 = m2 % 33u;
+  let la2 = bt * 1u + m2 / 33u;
+  let m3 = min(mb + 3u, 32u);
+  let ya3 = m3 % 33u;
+  let la3 = bt * 1u + m3 / 33u;
+  let cx0 = min(nb / 4u + 0u, 4u);
+  var c0_0 = f32(0);
+  var c0_1 = f32(0);
+  var c0_2 = f32(0);
+  var c0_3 = f32(0);
+  var c1_0 = f32(0);
+  var c1_1 = f32(0);
+  var c1_2 = f32(0);
+  var c1_3 = f32(0);
+  var c2_0 = f32(0);
+  var c2_1 = f32(0);
+  var c2_2 = f32(0);
+  var c2_3 = f32(0);
+  var c3_0 = f32(0);
+  var c3_1 = f32(0);
+  var c3_2 = f32(0);
+  var c3_3 = f32(0);
+  for (var k4 = 0u; k4 < 17u; k4 = k4 + 1u) {
+    let a0 = textureLoad(TA, vec2u(k4, ya0), la0, 0);
+    let a1 = textureLoad(TA, vec2u(k4, ya1), la1, 0);
+    let a2 = textureLoad(TA, vec2u(k4, ya2), la2, 0);
+    let a3 = textureLoad(TA, vec2u(k4, ya3), la3, 0);
+    let kb = k4 * 4u;
+    let lb = bt * 1u + kb / 68u;
+    let yb = kb % 68u;
+    let b0_0 = textureLoad(TB, vec2u(cx0, yb + 0u), lb, 0);
+    let b1_0 = textureLoad(TB, vec2u(cx0, yb + 1u), lb, 0);
+    let b2_0 = textureLoad(TB, vec2u(cx0, yb + 2u), lb, 0);
+    let b3_0 = textureLoad(TB, vec2u(cx0, yb + 3u), lb, 0);
+    c0_0 = c0_0 + a0.x * b0_0.x;
+    c0_1 = c0_1 + a0.x * b0_0.y;
+    c0_2 = c0_2 + a0.x * b0_0.z;
+    c0_3 = c0_3 + a0.x * b0_0.w;
+    c1_0 = c1_0 + a1.x * b0_0.x;
+    c1_1 = c1_1 + a1.x * b0_0.y;
+    c1_2 = c1_2 + a1.x * b0_0.z;
+    c1_3 = c1_3 + a1.x * b0_0.w;
+    c2_0 = c2_0 + a2.x * b0_0.x;
+    c2_1 = c2_1 + a2.x * b0_0.y;
+    c2_2 = c2_2 + a2.x * b0_0.z;
+    c2_3 = c2_3 + a2.x * b0_0.w;
+    c3_0 = c3_0 + a3.x * b0_0.x;
+    c3_1 = c3_1 + a3.x * b0_0.y;
+    c3_2 = c3_2 + a3.x * b0_0.z;
+    c3_3 = c3_3 + a3.x * b0_0.w;
+    c0_0 = c0_0 + a0.y * b1_0.x;
+    c0_1 = c0_1 + a0.y * b1_0.y;
+    c0_2 = c0_2 + a0.y * b1_0.z;
+    c0_3 = c0_3 + a0.y * b1_0.w;
+    c1_0 = c1_0 + a1.y * b1_0.x;
+    c1_1 = c1_1 + a1.y * b1_0.y;
+    c1_2 = c1_2 + a1.y * b1_0.z;
+    c1_3 = c1_3 + a1.y * b1_0.w;
+    c2_0 = c2_0 + a2.y * b1_0.x;
+    c2_1 = c2_1 + a2.y * b1_0.y;
+    c2_2 = c2_2 + a2.y * b1_0.z;
+    c2_3 = c2_3 + a2.y * b1_0.w;
+    c3_0 = c3_0 + a3.y * b1_0.x;
+    c3_1 = c3_1 + a3.y * b1_0.y;
+    c3_2 = c3_2 + a3.y * b1_0.z;
+    c3_3 = c3_3 + a3.y * b1_0.w;
+    c0_0 = c0_0 + a0.z * b2_0.x;
+    c0_1 = c0_1 + a0.z * b2_0.y;
+    c0_2 = c0_2 + a0.z * b2_0.z;
+    c0_3 = c0_3 + a0.z * b2_0.w;
+    c1_0 = c1_0 + a1.z * b2_0.x;
+    c1_1 = c1_1 + a1.z * b2_0.y;
+    c1_2 = c1_2 + a1.z * b2_0.z;
+    c1_3 = c1_3 + a1.z * b2_0.w;
+    c2_0 = c2_0 + a2.z * b2_0.x;
+    c2_1 = c2_1 + a2.z * b2_0.y;
+    c2_2 = c2_2 + a2.z * b2_0.z;
+    c2_3 = c2_3 + a2.z * b2_0.w;
+    c3_0 = c3_0 + a3.z * b2_0.x;
+    c3_1 = c3_1 + a3.z * b2_0.y;
+    c3_2 = c3_2 + a3.z * b2_0.z;
+    c3_3 = c3_3 + a3.z * b2_0.w;
+    c0_0 = c0_0 + a0.w * b3_0.x;
+    c0_1 = c0_1 + a0.w * b3_0.y;
+    c0_2 = c0_2 + a0.w * b3_0.z;
+    c0_3 = c0_3 + a0.w * b3_0.w;
+    c1_0 = c1_0 + a1.w * b3_0.x;
+    c1_1 = c1_1 + a1.w * b3_0.y;
+    c1_2 = c1_2 + a1.w * b3_0.z;
+    c1_3 = c1_3 + a1.w * b3_0.w;
+    c2_0 = c2_0 + a2.w * b3_0.x;
+    c2_1 = c2_1 + a2.w * b3_0.y;
+    c2_2 = c2_2 + a2.w * b3_0.z;
+    c2_3 = c2_3 + a2.w * b3_0.w;
+    c3_0 = c3_0 + a3.w * b3_0.x;
+    c3_1 = c3_1 + a3.w * b3_0.y;
+    c3_2 = c3_2 + a3.w * b3_0.z;
+    c3_3 = c3_3 + a3.w * b3_0.w;
+  }
+  if (valid) {
+    if (mb + 0u < 33u && nb + 0u < 17u) { storeC(bt, mb + 0u, nb + 0u, c0_0); }
+    if (mb + 0u < 33u && nb + 1u < 17u) { storeC(bt, mb + 0u, nb + 1u, c0_1); }
+    if (mb + 0u < 33u && nb + 2u < 17u) { storeC(bt, mb + 0u, nb + 2u, c0_2); }
+    if (mb + 0u < 33u && nb + 3u < 17u) { storeC(bt, mb + 0u, nb + 3u, c0_3); }
+    if (mb + 1u < 33u && nb + 0u < 17u) { storeC(bt, mb + 1u, nb + 0u, c1_0); }
+    if (mb + 1u < 33u && nb + 1u < 17u) { storeC(bt, mb + 1u, nb + 1u, c1_1); }
+    if (mb + 1u < 33u && nb + 2u < 17u) { storeC(bt, mb + 1u, nb + 2u, c1_2); }
+    if (mb + 1u < 33u && nb + 3u < 17u) { storeC(bt, mb + 1u, nb + 3u, c1_3); }
+    if (mb + 2u < 33u && nb + 0u < 17u) { storeC(bt, mb + 2u, nb + 0u, c2_0); }
+    if (mb + 2u < 33u && nb + 1u < 17u) { storeC(bt, mb + 2u, nb + 1u, c2_1); }
+    if (mb + 2u < 33u && nb + 2u < 17u) { storeC(bt, mb + 2u, nb + 2u, c2_2); }
+    if (mb + 2u < 33u && nb + 3u < 17u) { storeC(bt, mb + 2u, nb + 3u, c2_3); }
+    if (mb + 3u < 33u && nb + 0u < 17u) { storeC(bt, mb + 3u, nb + 0u, c3_0); }
+    if (mb + 3u < 33u && nb + 1u < 17u) { storeC(bt, mb + 3u, nb + 1u, c3_1); }
+    if (mb + 3u < 33u && nb + 2u < 17u) { storeC(bt, mb + 3u, nb + 2u, c3_2); }
+    if (mb + 3u < 33u && nb + 3u < 17u) { storeC(bt, mb + 3u, nb + 3u, c3_3); }
+  }
+}
+// step 3: workgroup 64x1x1, dispatch 3x1x1, bindings tmp0 out0
+enable f16;
+@group(0) @binding(0) var<storage, read> a0: array<f32>;
+@group(0) @binding(1) var<storage, read_write> o: array<vec4<f16>>;
+fn round_f16(x: f32) -> f32 {
+  let b = bitcast<u32>(x);
+  let s = b & 0x80000000u;
+  let a = b & 0x7fffffffu;
+  if (a >= 0x7f800000u) { return x; }
+  if (a >= 0x477ff000u) { return bitcast<f32>(s | 0x7f800000u); }
+  if (a < 0x38800000u) {
+    // below the smallest normal f16 (2^-14): a multiple of 2^-24, rounded half to even
+    let m = round(bitcast<f32>(a) * 16777216.0) * 5.9604644775390625e-8;
+    return bitcast<f32>(s | bitcast<u32>(m));
+  }
+  // normal: drop 13 of the 23 mantissa bits, ties to even (a carry moves into the exponent)
+  let r = (a + 0xfffu + ((a >> 13u) & 1u)) & 0xffffe000u;
+  return bitcast<f32>(s | r);
+}
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let q = wid.x * 64u + lid;
+  if (q >= 141u) { return; }
+  let b = q * 4u;
+  let v0 = vec4<f32>(a0[min(b + 0u, 560u)], a0[min(b + 1u, 560u)], a0[min(b + 2u, 560u)], a0[min(b + 3u, 560u)]);
+  o[q] = vec4<f16>(vec4<f32>(round_f16(v0[0]), round_f16(v0[1]), round_f16(v0[2]), round_f16(v0[3])));
+}

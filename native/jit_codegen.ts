@@ -531,10 +531,23 @@ export function generateLoop(f: Fusion, grp: Group): LoopKernel {
   const names = args.map((_, i) => `b${i}`);
   const head = scratch.map((_, k) => `const s${k} = S[${k}];`).join("\n");
   const source = `${head}\nreturn function (${names.join(", ")}) {\n${code.join("\n")}\n};`;
-  const fn = new Function("S", "SEL", "M", source)(
-    scratch,
-    new Float64Array(2),
-    scalarMath(),
-  ) as LoopKernel["fn"];
+  // one function per distinct loop: the loops that repeat across a network's blocks (a batch
+  // norm per layer of one shape) share their type feedback and optimized code, so V8 optimizes
+  // them once instead of running each in the interpreter for its first calls (the scratch
+  // arrays are temporaries of one call, so sharing them is safe: calls never nest)
+  const M = scalarMath(), wasmMath = M === SCALAR_MATH ? "js" : "wasm";
+  const key = `${wasmMath} ${
+    scratch.map((a) => (a instanceof Float32Array ? "f" : "d")).join("")
+  }\n${source}`;
+  let fn = _loops.get(key);
+  if (!fn) {
+    fn = new Function("S", "SEL", "M", source)(scratch, new Float64Array(2), M) as LoopKernel["fn"];
+    if (_loops.size >= MAX_SHARED_LOOPS) _loops.delete(_loops.keys().next().value!);
+    _loops.set(key, fn);
+  }
   return { fn, args, source };
 }
+
+/** Distinct generated loops kept for sharing (oldest out first). */
+const MAX_SHARED_LOOPS = 4096;
+const _loops = new Map<string, LoopKernel["fn"]>();

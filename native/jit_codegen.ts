@@ -38,6 +38,7 @@ import {
 } from "./wasm_kernels.ts";
 import { SCALAR_MATH } from "./wasm_math.ts";
 import { wasmLoop } from "./jit_wasm_loop.ts";
+import { sharedLoop } from "./jit_shared.ts";
 
 /**
  * Elements of a reduction's operand from which the transcendentals it computes get a buffer
@@ -531,23 +532,12 @@ export function generateLoop(f: Fusion, grp: Group): LoopKernel {
   const names = args.map((_, i) => `b${i}`);
   const head = scratch.map((_, k) => `const s${k} = S[${k}];`).join("\n");
   const source = `${head}\nreturn function (${names.join(", ")}) {\n${code.join("\n")}\n};`;
-  // one function per distinct loop: the loops that repeat across a network's blocks (a batch
-  // norm per layer of one shape) share their type feedback and optimized code, so V8 optimizes
-  // them once instead of running each in the interpreter for its first calls (the scratch
-  // arrays are temporaries of one call, so sharing them is safe: calls never nest)
-  const M = scalarMath(), wasmMath = M === SCALAR_MATH ? "js" : "wasm";
-  const key = `${wasmMath} ${
-    scratch.map((a) => (a instanceof Float32Array ? "f" : "d")).join("")
-  }\n${source}`;
-  let fn = _loops.get(key);
-  if (!fn) {
-    fn = new Function("S", "SEL", "M", source)(scratch, new Float64Array(2), M) as LoopKernel["fn"];
-    if (_loops.size >= MAX_SHARED_LOOPS) _loops.delete(_loops.keys().next().value!);
-    _loops.set(key, fn);
-  }
+  const M = scalarMath(), math = M === SCALAR_MATH ? "js" : "wasm";
+  const types = scratch.map((a) => (a instanceof Float32Array ? "f" : "d")).join("");
+  const fn = sharedLoop(
+    `${math} ${types}\n${source}`,
+    () =>
+      new Function("S", "SEL", "M", source)(scratch, new Float64Array(2), M) as LoopKernel["fn"],
+  );
   return { fn, args, source };
 }
-
-/** Distinct generated loops kept for sharing (oldest out first). */
-const MAX_SHARED_LOOPS = 4096;
-const _loops = new Map<string, LoopKernel["fn"]>();

@@ -59,7 +59,9 @@ const rows = [...nativeJitProfile.times].sort((a, b) => b[1][0] - a[1][0]);
 const inSteps = rows.reduce((s, [, [ms]]) => s + ms, 0);
 console.log(
   `${spec.title}: epoch 2 ${r.secondsPerEpoch.toFixed(2)} s for ${steps} steps ` +
-    `(${(r.secondsPerEpoch * 1000 / steps).toFixed(1)} ms/step); ${v.cpu ? "CPU time: " : ""}compiled steps ` +
+    `(${(r.secondsPerEpoch * 1000 / steps).toFixed(1)} ms/step); ${
+      v.cpu ? "CPU time: " : ""
+    }compiled steps ` +
     `${(inSteps / steps).toFixed(1)} ms/step; epoch incl. test ${
       (epochMs / steps).toFixed(1)
     } ms/step`,

@@ -222,6 +222,11 @@ function executeFast(
     case "slice":
     case "rev": {
       const out = alloc(asShaped(o));
+      const B = prim === "rev" ? revBlock(inAvals[0].shape, paramsOf(rev_p, params).axes) : 0;
+      if (B > 0 && x instanceof Float32Array && out instanceof Float32Array) {
+        revBlocksF32(x, B, out);
+        return [out];
+      }
       const [base, st] = movement(prim, inAvals[0].shape, o.shape, params);
       gather(x, base, o.shape, st, out);
       return [out];
@@ -338,6 +343,26 @@ function executeFast(
     return [out];
   }
   return null;
+}
+
+/**
+ * The size of the blocks a `rev` of the trailing dims reverses whole (reversing each of a
+ * row-major block's dims reverses its flat order: a convolution kernel's spatial flip), or 0
+ * when the reversed axes are not exactly the trailing ones.
+ */
+function revBlock(shape: readonly number[], axes: readonly number[]): number {
+  const nd = shape.length, k = axes.length;
+  if (k === 0) return 0;
+  const set = new Set(axes);
+  for (let d = nd - k; d < nd; d++) if (!set.has(d)) return 0;
+  return shape.slice(nd - k).reduce((a, b) => a * b, 1);
+}
+
+/** `out` = `x` with each block of `B` elements in reverse order (a monomorphic loop). */
+function revBlocksF32(x: Float32Array, B: number, out: Float32Array): void {
+  for (let o = 0; o < x.length; o += B) {
+    for (let j = 0, i = o + B - 1; j < B; j++, i--) out[o + j] = x[i];
+  }
 }
 
 /** The base offset and per-output-dim source strides of a movement primitive. */

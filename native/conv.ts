@@ -21,10 +21,17 @@
  *   the output where the lhs dilation is 1. The lowering of input gradients (wide padding) and
  *   transposed convolutions.
  *
- * The choice is by an estimate of each one's cost (gather traffic and multiply-adds);
- * `DENAX_NATIVE_CONV=im2col|taps|outputs|scatter` forces one where it applies. Padding and
- * dilation holes contribute `0 · w` (NaN where a weight is ±∞, as XLA's and PyTorch's
- * convolutions).
+ * - `classes` (any parameters, `native/conv_classes.ts`): output positions grouped by the kernel
+ *   taps that read an input element; one GEMM per class over all images at once
+ *   `[O/g, C/g · taps] · [C/g · taps, images · positions]`. The lowering of small feature maps
+ *   (ResNet-18's 4×4, 2×2 and 1×1 at 28×28 input), where a per-image GEMM has a handful of
+ *   columns and costs the reading of the whole kernel.
+ *
+ * The choice is by an estimate of each one's cost (gather traffic, multiply-adds and the
+ * kernel's reads per GEMM, measured by `bench/conv_lowering_bench.ts`);
+ * `DENAX_NATIVE_CONV=im2col|taps|outputs|scatter|classes` forces one where it applies. Padding
+ * and dilation holes contribute `0 · w` (NaN where a weight is ±∞, as XLA's and PyTorch's
+ * convolutions) except in `classes`, which skips them as the reference backend does.
  * Accumulation is the GEMM's (f32 for BLAS).
  *
  * @module
@@ -33,6 +40,7 @@ import type { Sgemm } from "./blas.ts";
 import { scratchF32 as scratch } from "./kernels.ts";
 import { convScatter } from "./conv_scatter.ts";
 import { convOutputs } from "./conv_outputs.ts";
+import { classStats, convClasses } from "./conv_classes.ts";
 import {
   chanOf,
   type ConvParamsLike,
@@ -47,7 +55,7 @@ import {
 export type { ConvParamsLike } from "./conv_geo.ts";
 
 /** The lowerings of {@link convF32}. */
-export type ConvMethod = "im2col" | "taps" | "outputs" | "scatter";
+export type ConvMethod = "im2col" | "taps" | "outputs" | "scatter" | "classes";
 
 function allFinite(x: Float32Array): boolean {
   for (let i = 0; i < x.length; i++) if (x[i] - x[i] !== 0) return false;
@@ -83,28 +91,60 @@ export function chooseConv(
   if (forced === "taps" && unitStride) return "taps";
   if (forced === "outputs" && isFinite()) return "outputs";
   if (forced === "scatter" && unitStride) return "scatter";
+  if (forced === "classes") return "classes";
+  const cost = convCosts(g, blas);
+  // later in the list wins ties, scatter only when strictly cheaper
+  const order: ConvMethod[] = ["outputs", "classes", "taps", "scatter"];
+  const pick = (withOutputs: boolean): ConvMethod => {
+    let best: ConvMethod = "im2col";
+    for (const m of order) {
+      if (!withOutputs && m === "outputs") continue;
+      if (m === "scatter" ? cost[m] < cost[best] : cost[m] <= cost[best]) best = m;
+    }
+    return best;
+  };
+  const m = pick(true);
+  return m === "outputs" && !isFinite() ? pick(false) : m;
+}
+
+/**
+ * The estimated cost of each lowering of a convolution, in {@link chooseConv}'s units (one
+ * gathered element); `Infinity` where a lowering does not apply.
+ *
+ * @param g the geometry
+ * @param blas whether the GEMM is a BLAS
+ * @returns the estimate per lowering
+ */
+export function convCosts(g: Geo, blas: boolean): Record<ConvMethod, number> {
+  const unitStride = g.ws.every((s) => s === 1);
   // units: one gathered element; measured on the W4 convolutions, a gather costs about three
   // units and a multiply-add 0.04 with BLAS (~0.6 with the TypeScript GEMM)
   const mac = blas ? 0.04 : 0.6, gatherCost = 3;
   const base = g.O * g.Cg * g.outN;
   const pad = g.N * g.C * g.Sp;
-  const im2col = gatherCost * g.G * g.Cg * g.K * g.P * g.outN + mac * base * g.K * g.P;
+  // the per-image lowerings multiply the whole kernel by one image's columns: each GEMM packs
+  // (reads) the kernel, which dominates when an image has few positions (bench/
+  // conv_lowering_bench.ts: ResNet-18's 2×2 and 1×1 maps, about 0.15 units per element)
+  const pack = blas ? 0.15 : 0, kernelReads = pack * g.O * g.Cg * g.K * g.outN;
+  const im2col = gatherCost * g.G * g.Cg * g.K * g.P * g.outN + mac * base * g.K * g.P +
+    kernelReads;
   // the TypeScript GEMM pays a fixed cost per 4 × 4 tile, heavy when C/g is small
   const tapMac = blas ? mac : mac * (1 + 4 / Math.max(1, g.Cg));
   // (and copies a fifth of a unit per patch element, `set` of long runs)
   const copies = 0.2 * g.G * g.Cg * g.K * g.outN * g.Sp;
   const taps = unitStride
-    ? pad + copies + tapMac * base * g.K * g.Sp + g.O * g.outN * g.Sp
+    ? pad + copies + tapMac * base * g.K * g.Sp + g.O * g.outN * g.Sp + kernelReads
     : Infinity;
   const outputs = pad + g.O * g.Cg * g.Sp + mac * base * g.P * g.Sp;
-  const scatter = unitStride ? scatterCost(g, mac) : Infinity;
-  const pick = (outputs: number): ConvMethod => {
-    if (scatter < taps && scatter < outputs && scatter < im2col) return "scatter";
-    if (taps <= im2col && taps <= outputs) return "taps";
-    return outputs <= im2col ? "outputs" : "im2col";
-  };
-  const m = pick(outputs);
-  return m === "outputs" && !isFinite() ? pick(Infinity) : m;
+  const scatter = unitStride ? scatterCost(g, mac) + kernelReads : Infinity;
+  // classes: only the (tap, position) pairs that read the input, gathered across images,
+  // one GEMM per class (and per block of images) packing that class's taps of the kernel
+  // (its gathers read across images: about four units each)
+  const { pairs, classes, kernelTaps } = classStats(g);
+  const blocks = Math.max(1, Math.ceil(g.Cg * pairs * g.outN / classes / (1 << 20)));
+  const classCost = (4 + mac * g.Og) * g.G * g.Cg * pairs * g.outN + g.O * g.outN * g.P +
+    blocks * (g.G * classes * 330 + pack * g.O * g.Cg * kernelTaps);
+  return { im2col, taps, outputs, scatter, classes: classCost };
 }
 
 /** The `scatter` lowering's estimate, in {@link chooseConv}'s units. */
@@ -161,6 +201,7 @@ export function convF32(
     else convWide(sgemm, g, l, r, out);
   } else if (method === "outputs") convOutputs(sgemm, g, l, r, out);
   else if (method === "scatter") convScatter(sgemm, g, l, r, out);
+  else if (method === "classes") convClasses(sgemm, g, l, r, out);
   else convIm2col(sgemm, g, l, r, out);
 }
 

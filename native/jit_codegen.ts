@@ -38,6 +38,7 @@ import {
 } from "./wasm_kernels.ts";
 import { SCALAR_MATH } from "./wasm_math.ts";
 import { wasmLoop } from "./jit_wasm_loop.ts";
+import { sharedLoop } from "./jit_shared.ts";
 
 /**
  * Elements of a reduction's operand from which the transcendentals it computes get a buffer
@@ -531,10 +532,12 @@ export function generateLoop(f: Fusion, grp: Group): LoopKernel {
   const names = args.map((_, i) => `b${i}`);
   const head = scratch.map((_, k) => `const s${k} = S[${k}];`).join("\n");
   const source = `${head}\nreturn function (${names.join(", ")}) {\n${code.join("\n")}\n};`;
-  const fn = new Function("S", "SEL", "M", source)(
-    scratch,
-    new Float64Array(2),
-    scalarMath(),
-  ) as LoopKernel["fn"];
+  const M = scalarMath(), math = M === SCALAR_MATH ? "js" : "wasm";
+  const types = scratch.map((a) => (a instanceof Float32Array ? "f" : "d")).join("");
+  const fn = sharedLoop(
+    `${math} ${types}\n${source}`,
+    () =>
+      new Function("S", "SEL", "M", source)(scratch, new Float64Array(2), M) as LoopKernel["fn"],
+  );
   return { fn, args, source };
 }

@@ -61,7 +61,9 @@ function reference(
 /** The lowerings that apply to `p` (`taps` and `scatter` need unit strides). */
 function methodsFor(p: ConvParamsLike): ConvMethod[] {
   const unit = p.windowStrides.every((s) => s === 1);
-  return unit ? ["im2col", "outputs", "taps", "scatter"] : ["im2col", "outputs"];
+  return unit
+    ? ["im2col", "outputs", "taps", "scatter", "classes"]
+    : ["im2col", "outputs", "classes"];
 }
 
 function checkAll(xs: number[], ws: number[], p: ConvParamsLike, seed: number, tol: number) {
@@ -109,6 +111,67 @@ Deno.test("W4 chooses scatter for input gradients, taps and outputs elsewhere", 
     return chooseConv(xs, ws, oa.shape, p, true, true);
   });
   assertEquals(got, want);
+});
+
+// the classes lowering's edges: 1×1 and odd maps, positions no tap reads (their class has no
+// taps), strides, lhs dilation (input gradients), feature and batch groups
+const CLASSES: [string, number[], number[], ConvParamsLike][] = [
+  ["1×1 map, 3×3 padded", [5, 6, 1, 1], [7, 6, 3, 3], cp(2, { padding: pad2(1) })],
+  ["2×2 map, 3×3 padded", [4, 5, 2, 2], [3, 5, 3, 3], cp(2, { padding: pad2(1) })],
+  [
+    "3×5 map, stride 2",
+    [3, 4, 3, 5],
+    [6, 4, 3, 3],
+    cp(2, { windowStrides: [2, 2], padding: pad2(1) }),
+  ],
+  ["outputs that read only padding", [2, 3, 2, 3], [4, 3, 1, 1], cp(2, { padding: pad2(2) })],
+  [
+    "lhs-dilated 1×1 (an input gradient)",
+    [3, 4, 1, 1],
+    [5, 4, 3, 3],
+    cp(2, { padding: pad2(1, 2), lhsDilation: [2, 2] }),
+  ],
+  [
+    "feature groups, odd sizes",
+    [3, 6, 3, 1],
+    [9, 2, 3, 1],
+    cp(2, { padding: pad2(1), featureGroupCount: 3 }),
+  ],
+  [
+    "batch groups (a grouped kernel gradient)",
+    [4, 3, 3, 3],
+    [6, 3, 2, 2],
+    cp(2, { padding: pad2(1), batchGroupCount: 2 }),
+  ],
+  ["kernel gradient on a 2×2 map", [6, 5, 2, 2], [4, 5, 2, 2], cp(2, { padding: pad2(1) })],
+  ["1-d, dilated kernel", [3, 2, 5], [4, 2, 3], cp(1, { padding: [[2, 1]], rhsDilation: [2] })],
+];
+
+for (const [name, xs, ws, p] of CLASSES) {
+  Deno.test(`the classes conv lowering matches the reference: ${name}`, () => {
+    const x = host(11, xs), w = host(12, ws);
+    const ref = reference(x, xs, w, ws, p)!;
+    for (const sgemm of [native.blas.sgemm, sgemmJs]) {
+      const got = new Float32Array(ref.out.length).fill(NaN);
+      convF32(sgemm, "classes", x, xs, w, ws, p, got, ref.shape);
+      assertAllClose(got, ref.out, { rtol: 1e-5, atol: 1e-5, msg: name });
+    }
+  });
+}
+
+Deno.test("ResNet-18's small maps choose classes, its 7×7 maps scatter", () => {
+  const choose = (xs: number[], ws: number[], p: ConvParamsLike) => {
+    const prim = getPrimitive("conv_general_dilated");
+    const [oa] = prim.abstractEval([new ShapedArray(xs, "f32"), new ShapedArray(ws, "f32")], p);
+    return chooseConv(xs, ws, oa.shape, p, true, true);
+  };
+  const p1 = cp(2, { padding: pad2(1) }), s2 = cp(2, { windowStrides: [2, 2], padding: pad2(1) });
+  assertEquals(choose([256, 256, 2, 2], [256, 256, 3, 3], p1), "classes");
+  assertEquals(choose([256, 128, 4, 4], [256, 128, 3, 3], s2), "classes");
+  assertEquals(choose([128, 256, 4, 4], [128, 256, 4, 4], p1), "classes");
+  const grad1 = cp(2, { padding: pad2(1, 2), lhsDilation: [2, 2] });
+  assertEquals(choose([256, 512, 1, 1], [256, 512, 3, 3], grad1), "classes");
+  assertEquals(choose([256, 64, 7, 7], [64, 64, 3, 3], p1), "scatter");
 });
 
 Deno.test("every native conv lowering matches the reference on random parameters", () => {

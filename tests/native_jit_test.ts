@@ -15,6 +15,7 @@ import { type Backend, currentBackend, setBackend } from "../core/backend.ts";
 import { createNativeBackend } from "../native/backend.ts";
 import { nativeJitStats } from "../native/jit.ts";
 import { nativeJitConfig } from "../native/jit_codegen.ts";
+import { sharedLoop } from "../native/jit_shared.ts";
 import { rng } from "./helpers.ts";
 
 const native = createNativeBackend();
@@ -368,4 +369,22 @@ Deno.test("branch-free max, min, select, sigmoid and NaN/∞ tests keep the refe
     [x, y],
     "exact",
   );
+});
+
+Deno.test("native jit loops of the same source share one function and give each program's values", async () => {
+  let built = 0;
+  const make = () => {
+    built++;
+    return () => {};
+  };
+  assert(sharedLoop("test: one source", make) === sharedLoop("test: one source", make));
+  assertEquals(built, 1);
+  // two programs whose loops are the same text (a chunked exact-rounding loop with scratch
+  // arrays, and a reduction), called alternately on different data: each gets its own values
+  const f: Fn = (x) => [np.exp(x.mul(0.5)).add(x).mul(x), np.sum(x.mul(x), { axis: 1 })];
+  const g: Fn = (x) => [np.exp(x.mul(0.5)).add(x).mul(x), np.sum(x.mul(x), { axis: 1 })];
+  for (let seed = 0; seed < 3; seed++) {
+    await compare(f, [{ data: host(40 + seed, [3, 1200]), shape: [3, 1200] }]);
+    await compare(g, [{ data: host(50 + seed, [3, 1200]), shape: [3, 1200] }]);
+  }
 });

@@ -1,0 +1,106 @@
+/**
+ * Every native convolution lowering that applies, timed on the convolutions of a jitted d2l
+ * training step (forward, input and kernel gradients, as the transposes bind them; taps that
+ * meet only padding are cropped first, as the jit does), with the one `chooseConv` picks marked.
+ * The lowerings take turns within each round, so load from other processes falls on all alike;
+ * a cell is the fastest of the rounds, in ms.
+ *
+ * Run: `deno run -A bench/conv_lowering_bench.ts [--model resnet|densenet|googlenet]
+ * [--rounds 3]` (the shapes are ResNet-18's, DenseNet's and GoogLeNet's at 28×28 input and
+ * batch 256).
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import "../mod.ts";
+import { loadBlas } from "../native/blas.ts";
+import {
+  chooseConv,
+  convCosts,
+  convF32,
+  type ConvMethod,
+  type ConvParamsLike,
+} from "../native/conv.ts";
+import { cropTaps } from "../native/conv_crop.ts";
+import { geometry } from "../native/conv_geo.ts";
+import { getPrimitive } from "../core/primitive.ts";
+import { ShapedArray } from "../core/aval.ts";
+
+const { values: v } = parseArgs({
+  args: Deno.args,
+  options: {
+    model: { type: "string", default: "resnet" },
+    rounds: { type: "string", default: "3" },
+  },
+});
+
+const cp = (o: Partial<ConvParamsLike>): ConvParamsLike => ({
+  windowStrides: [1, 1],
+  padding: [[0, 0], [0, 0]],
+  lhsDilation: [1, 1],
+  rhsDilation: [1, 1],
+  featureGroupCount: 1,
+  batchGroupCount: 1,
+  ...o,
+});
+const P = (a: number, b = a): [number, number][] => [[a, b], [a, b]];
+type Case = [number[], number[], ConvParamsLike];
+const SHAPES: Record<string, Case[]> = {
+  resnet: [
+    [[256, 64, 7, 7], [64, 64, 3, 3], cp({ padding: P(1) })],
+    [[256, 128, 4, 4], [128, 128, 3, 3], cp({ padding: P(1) })],
+    [[256, 256, 2, 2], [256, 256, 3, 3], cp({ padding: P(1) })],
+    [[256, 512, 1, 1], [512, 512, 3, 3], cp({ padding: P(1) })],
+    [[256, 64, 7, 7], [128, 64, 3, 3], cp({ windowStrides: [2, 2], padding: P(1) })],
+    [[256, 128, 4, 4], [256, 128, 3, 3], cp({ windowStrides: [2, 2], padding: P(1) })],
+    [[256, 256, 2, 2], [512, 256, 3, 3], cp({ windowStrides: [2, 2], padding: P(1) })],
+    [[256, 256, 2, 2], [512, 256, 1, 1], cp({ windowStrides: [2, 2] })],
+    [[256, 1, 28, 28], [64, 1, 7, 7], cp({ windowStrides: [2, 2], padding: P(3) })],
+    // kernel gradients
+    [[64, 256, 7, 7], [64, 256, 7, 7], cp({ padding: P(1) })],
+    [[128, 256, 4, 4], [128, 256, 4, 4], cp({ padding: P(1) })],
+    [[256, 256, 2, 2], [256, 256, 2, 2], cp({ padding: P(1) })],
+    [[512, 256, 1, 1], [512, 256, 1, 1], cp({ padding: P(1) })],
+    [[64, 256, 7, 7], [128, 256, 4, 4], cp({ padding: P(1), rhsDilation: [2, 2] })],
+    [[128, 256, 4, 4], [256, 256, 2, 2], cp({ padding: P(1, 0), rhsDilation: [2, 2] })],
+    [[1, 256, 28, 28], [64, 256, 14, 14], cp({ padding: P(3, 2), rhsDilation: [2, 2] })],
+    // input gradients of the strided convs
+    [[256, 512, 1, 1], [256, 512, 3, 3], cp({ padding: P(1, 2), lhsDilation: [2, 2] })],
+    [[256, 256, 2, 2], [128, 256, 3, 3], cp({ padding: P(1, 2), lhsDilation: [2, 2] })],
+    [[256, 128, 4, 4], [64, 128, 3, 3], cp({ padding: P(1), lhsDilation: [2, 2] })],
+  ],
+};
+
+const blas = loadBlas();
+const rounds = Number(v.rounds);
+const prim = getPrimitive("conv_general_dilated");
+for (const [xs, ws0, p0] of SHAPES[v.model!] ?? []) {
+  const [oa] = prim.abstractEval([new ShapedArray(xs, "f32"), new ShapedArray(ws0, "f32")], p0);
+  const os = oa.shape;
+  const x = Float32Array.from({ length: xs.reduce((a, b) => a * b) }, () => Math.random() - 0.5);
+  const w0 = Float32Array.from({ length: ws0.reduce((a, b) => a * b) }, () => Math.random() - 0.5);
+  const c = cropTaps(xs, w0, ws0, os, p0);
+  const [w, ws, p] = c ? [c.r, c.rShape, c.p] : [w0, ws0, p0];
+  const unit = p.windowStrides.every((s) => s === 1);
+  const methods: ConvMethod[] = unit
+    ? ["im2col", "taps", "outputs", "scatter", "classes"]
+    : ["im2col", "outputs", "classes"];
+  const pick = chooseConv(xs, ws, os, p, true, blas.path !== null);
+  const best = new Map<ConvMethod, number>();
+  const out = new Float32Array(os.reduce((a, b) => a * b));
+  for (let r = 0; r < rounds; r++) {
+    for (const m of methods) {
+      const t0 = performance.now();
+      convF32(blas.sgemm, m, x, xs, w, ws, p, out, os);
+      const t = performance.now() - t0;
+      best.set(m, Math.min(best.get(m) ?? Infinity, t));
+    }
+  }
+  const est = convCosts(geometry(xs, ws, os, p), blas.path !== null);
+  const cells = methods.map((m) =>
+    `${m}${m === pick ? "*" : ""} ${best.get(m)!.toFixed(1)} (${(est[m] / 1e6).toFixed(1)})`
+  );
+  console.log(
+    `${JSON.stringify(xs)}×${JSON.stringify(ws0)}→${JSON.stringify(os)}: ${cells.join(", ")}`,
+  );
+}

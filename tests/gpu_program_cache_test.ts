@@ -24,7 +24,10 @@ import { gpu, HAS_GPU } from "./gpu_helpers_test.ts";
 const ignore = !HAS_GPU;
 
 /** Runs `fn` with the environment variables set (undefined: unset), then restores them. */
-async function withEnv(vars: Record<string, string | undefined>, fn: () => Promise<void>) {
+async function withEnv(
+  vars: Record<string, string | undefined>,
+  fn: () => void | Promise<void>,
+) {
   const old = Object.fromEntries(Object.keys(vars).map((k) => [k, Deno.env.get(k)]));
   const put = (vs: Record<string, string | undefined>) =>
     Object.entries(vs).forEach((
@@ -40,7 +43,7 @@ async function withEnv(vars: Record<string, string | undefined>, fn: () => Promi
 
 /** Runs `fn` with a fresh cache directory, removed afterwards. */
 async function withCacheDir(
-  fn: (dir: string) => Promise<void>,
+  fn: (dir: string) => void | Promise<void>,
   extra: Record<string, string> = {},
 ) {
   const dir = await Deno.makeTempDir({ prefix: "denax_program_cache_" });
@@ -123,7 +126,7 @@ Deno.test({
   ignore,
   fn: async () => {
     setBackend(await gpu());
-    await withCacheDir(async (dir) => {
+    await withCacheDir((dir) => {
       const { w, x, y } = inputs();
       const j = makeJaxpr(step)(w, x, y).jaxpr as Jaxpr;
       const ctx = { description: "adapter A", settings: { limits: 1 } };
@@ -218,24 +221,21 @@ Deno.test({
 });
 
 Deno.test("the program cache is off under DENAX_CACHE=0 and, without a directory, in strict mode", async () => {
-  await withEnv({ DENAX_CACHE: "0", DENAX_CACHE_DIR: "/tmp/x" }, () => {
-    assertEquals(programCacheDir(), null);
-    return Promise.resolve();
-  });
-  await withEnv({ DENAX_CACHE: undefined, DENAX_CACHE_DIR: undefined, DENAX_STRICT: "1" }, () => {
-    assertEquals(programCacheDir(), null);
-    return Promise.resolve();
-  });
-  await withEnv({ DENAX_CACHE: undefined, DENAX_CACHE_DIR: "/tmp/y", DENAX_STRICT: "1" }, () => {
-    assertEquals(programCacheDir(), "/tmp/y");
-    return Promise.resolve();
-  });
+  await withEnv(
+    { DENAX_CACHE: "0", DENAX_CACHE_DIR: "/tmp/x" },
+    () => assertEquals(programCacheDir(), null),
+  );
+  await withEnv(
+    { DENAX_CACHE: undefined, DENAX_CACHE_DIR: undefined, DENAX_STRICT: "1" },
+    () => assertEquals(programCacheDir(), null),
+  );
+  await withEnv(
+    { DENAX_CACHE: undefined, DENAX_CACHE_DIR: "/tmp/y", DENAX_STRICT: "1" },
+    () => assertEquals(programCacheDir(), "/tmp/y"),
+  );
   await withEnv(
     { DENAX_CACHE: undefined, DENAX_CACHE_DIR: undefined, DENAX_STRICT: "0", XDG_CACHE_HOME: "/c" },
-    () => {
-      assertEquals(programCacheDir(), "/c/denax/programs");
-      return Promise.resolve();
-    },
+    () => assertEquals(programCacheDir(), "/c/denax/programs"),
   );
 });
 

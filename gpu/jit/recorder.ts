@@ -6,16 +6,17 @@
 import type { GpuRuntime } from "../runtime.ts";
 
 /**
- * Milliseconds of recording (pipeline creation, mostly) after which a call that is creating
- * pipelines submits what it has recorded so far.
+ * `chunkMs`: milliseconds of recording (pipeline creation, mostly) after which a call that is
+ * creating pipelines submits what it has recorded so far (tests set 0: a submit at every new
+ * pipeline).
  */
-const _CHUNK_MS = 15;
+export const recorderSettings: { chunkMs: number } = { chunkMs: 15 };
 
 /**
  * Records commands into one encoder, a compute pass kept open across dispatches.
  *
  * A call that creates pipelines (a program's first) submits its commands in chunks instead:
- * once {@link _CHUNK_MS} have passed since the last submit, at the next new pipeline. On
+ * once `recorderSettings.chunkMs` have passed since the last submit, at the next new pipeline. On
  * llvmpipe the queue thread then compiles (or loads from Mesa's shader cache) and runs the
  * kernels already recorded while this thread translates the WGSL of the next ones, where one
  * command buffer left the queue idle until the last pipeline existed. Submits keep queue order,
@@ -40,7 +41,9 @@ export class Recorder {
   }
   /** A pipeline was created for the dispatch about to be recorded. */
   madePipeline(): void {
-    if (this.#enc !== null && performance.now() - this.#since >= _CHUNK_MS) this.submit();
+    if (this.#enc !== null && performance.now() - this.#since >= recorderSettings.chunkMs) {
+      this.submit();
+    }
   }
   /** Whether commands were recorded and not submitted yet. */
   get pending(): boolean {

@@ -156,13 +156,25 @@ export function storeProgram(key: string, p: Program): void {
   const program = programToJson(p, sources);
   if (program === null) return;
   const path = `${dir}/${hashText(key)}.json`;
-  if (!writeTextFileSyncIfAllowed(path, JSON.stringify({ key, sources, program }))) return;
+  const text = JSON.stringify({ key, sources, program });
+  if (!writeTextFileSyncIfAllowed(path, text)) return;
   programCacheStats.stores++;
-  _trim(dir, envBytes("DENAX_CACHE_BYTES") ?? 64 * 2 ** 20, path);
+  const bound = envBytes("DENAX_CACHE_BYTES") ?? 64 * 2 ** 20;
+  // the directory is listed at the first store and when the running total passes the bound
+  const known = _dirBytes.get(dir);
+  if (known !== undefined && known + text.length <= bound) _dirBytes.set(dir, known + text.length);
+  else _dirBytes.set(dir, _trim(dir, bound, path));
 }
 
-/** Removes the least recently used files of `dir` until it holds at most `bytes`. */
-function _trim(dir: string, bytes: number, keep: string): void {
+/** Bytes in each cache directory as of its last listing plus what this process wrote since. */
+const _dirBytes = new Map<string, number>();
+
+/**
+ * Removes the least recently used files of `dir` until it holds at most `bytes`.
+ *
+ * @returns The bytes left.
+ */
+function _trim(dir: string, bytes: number, keep: string): number {
   const files = listFiles(dir).filter((f) => f.path.endsWith(".json"));
   let total = files.reduce((s, f) => s + f.size, 0);
   files.sort((a, b) => a.mtime - b.mtime);
@@ -172,4 +184,5 @@ function _trim(dir: string, bytes: number, keep: string): void {
     updateFile(f.path, "remove");
     total -= f.size;
   }
+  return total;
 }

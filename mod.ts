@@ -79,6 +79,13 @@ export * as models from "./models/mod.ts";
 import { registerWebGpuBackend } from "./gpu/backend.ts";
 registerWebGpuBackend();
 // The native CPU backend (BLAS through Deno.dlopen); `init()` prefers it where WebGPU has only a
-// software adapter or none.
-import { registerNativeBackend } from "./native/backend.ts";
-registerNativeBackend();
+// software adapter or none. Its modules load when it is first created: their Wasm kernel
+// builders and worker pool (`node:worker_threads`, which starts Deno's Node compatibility layer)
+// would otherwise cost every process's import, whichever backend it uses.
+import { registerBackend } from "./core/backend.ts";
+import { softwareOnlyAdapter } from "./native/select.ts";
+registerBackend(
+  "native",
+  async () => (await import("./native/backend.ts")).createNativeBackend(),
+  softwareOnlyAdapter,
+);

@@ -16,7 +16,8 @@ const webgpu = !!(await navigator.gpu?.requestAdapter().catch(() => null));
 
 async function coldStart(backend: string, shaderCache: boolean): Promise<void> {
   const env: Record<string, string> = { XDG_RUNTIME_DIR: "/tmp" };
-  if (!shaderCache) env.MESA_SHADER_CACHE_DISABLE = "true";
+  // no shader cache: no cache of compiled programs either (denax's on-disk one, DENAX_CACHE=0)
+  if (!shaderCache) Object.assign(env, { MESA_SHADER_CACHE_DISABLE: "true", DENAX_CACHE: "0" });
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", script, "denax", backend],
     env,

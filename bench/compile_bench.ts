@@ -130,9 +130,14 @@ async function child(name: string): Promise<void> {
 async function run(name: string, cacheDir?: string): Promise<void> {
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", new URL(import.meta.url).pathname, name],
+    // no shader cache: no program cache either; warm: both in the private directory
     env: cacheDir === undefined
-      ? { XDG_RUNTIME_DIR: "/tmp", MESA_SHADER_CACHE_DISABLE: "true" }
-      : { XDG_RUNTIME_DIR: "/tmp", MESA_SHADER_CACHE_DIR: cacheDir },
+      ? { XDG_RUNTIME_DIR: "/tmp", MESA_SHADER_CACHE_DISABLE: "true", DENAX_CACHE: "0" }
+      : {
+        XDG_RUNTIME_DIR: "/tmp",
+        MESA_SHADER_CACHE_DIR: cacheDir,
+        DENAX_CACHE_DIR: `${cacheDir}/denax`,
+      },
     stdout: "piped",
     stderr: "piped",
   }).output();

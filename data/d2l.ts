@@ -12,7 +12,7 @@
  *
  * @module
  */
-import * as E from "fp-ts/lib/Either.js";
+import * as E from "./_either_ops.ts";
 import * as np from "../core/numpy.ts";
 import * as random from "../core/random.ts";
 import { Tensor } from "../core/tensor.ts";

@@ -11,7 +11,7 @@
  * @module
  */
 
-import * as E from "fp-ts/lib/Either.js";
+import * as E from "./_either_ops.ts";
 import type { Either } from "./either.ts";
 export type { DataErrorKind } from "./idx.ts";
 export { DataError } from "./idx.ts";

@@ -17,7 +17,7 @@
  * @module
  */
 
-import * as E from "fp-ts/lib/Either.js";
+import * as E from "./_either_ops.ts";
 import type { Either } from "./either.ts";
 
 /** Element type of an IDX file, in denax's dtype names. */

@@ -21,7 +21,7 @@
  * @module
  */
 
-import * as E from "fp-ts/lib/Either.js";
+import * as E from "./_either_ops.ts";
 import { CheckpointError, type CheckpointErrorKind } from "./checkpoint_error.ts";
 import type { Either } from "./either.ts";
 import {

@@ -221,6 +221,142 @@ export function autotuneCachePath(): string | null {
 }
 
 /**
+ * A byte count from the environment ("1073741824", "512M", "2G", "64K"), or undefined when unset.
+ *
+ * @param name The variable.
+ * @returns The bytes.
+ * @throws {RangeError} When the value is not a byte count.
+ */
+export function envBytes(name: string): number | undefined {
+  const v = envVar(name)?.trim();
+  if (!v) return undefined;
+  const m = /^(\d+(?:\.\d+)?)\s*([kmg]?)i?b?$/i.exec(v);
+  if (!m) {
+    throw new RangeError(`Cannot read ${name}=${v}: expected bytes, or a number with K, M or G`);
+  }
+  const scale = { "": 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30 }[m[2].toLowerCase() as "" | "k"];
+  return Math.round(Number(m[1]) * scale);
+}
+
+/**
+ * The directory of the on-disk program cache (`gpu/jit/disk_cache.ts`): `$DENAX_CACHE_DIR`, else
+ * `$XDG_CACHE_HOME/denax/programs`, else `$HOME/.cache/denax/programs`. Null (no cache) when
+ * `DENAX_CACHE=0`, when `DENAX_STRICT=1` and `DENAX_CACHE_DIR` is unset (the test task: a test
+ * run writes nothing into the user's cache), or when no variable can be read.
+ *
+ * @returns The directory, or null.
+ */
+export function programCacheDir(): string | null {
+  if (envVar("DENAX_CACHE") === "0") return null;
+  const dir = envVar("DENAX_CACHE_DIR");
+  if (dir) return dir;
+  if (envVar("DENAX_STRICT") === "1") return null;
+  const base = envVar("XDG_CACHE_HOME") || (envVar("HOME") ? `${envVar("HOME")}/.cache` : "");
+  return base ? `${base}/denax/programs` : null;
+}
+
+/**
+ * The plain files of a directory with their sizes and modification times (ms since the epoch);
+ * empty when it is missing or unreadable.
+ *
+ * @param dir The directory.
+ * @returns The files.
+ */
+export function listFiles(dir: string): { path: string; size: number; mtime: number }[] {
+  const D = globalThis.Deno;
+  const out: { path: string; size: number; mtime: number }[] = [];
+  try {
+    if (!D || !_granted("read", dir)) return out;
+    for (const e of D.readDirSync(dir)) {
+      if (!e.isFile) continue;
+      const path = `${dir}/${e.name}`;
+      try {
+        const st = D.statSync(path);
+        out.push({ path, size: st.size, mtime: st.mtime?.getTime() ?? 0 });
+      } catch { /* removed meanwhile */ }
+    }
+  } catch { /* unreadable: no files */ }
+  return out;
+}
+
+/**
+ * Removes a file, or sets its modification time to now (`touch`); errors are ignored.
+ *
+ * @param path The file.
+ * @param how "remove" or "touch".
+ */
+export function updateFile(path: string, how: "remove" | "touch"): void {
+  const D = globalThis.Deno;
+  try {
+    if (!D || !_granted("write", path)) return;
+    if (how === "remove") D.removeSync(path);
+    else D.utimeSync(path, new Date(), new Date());
+  } catch { /* gone, or not ours */ }
+}
+
+/**
+ * Writes a text file now, like {@link writeTextFileIfAllowed} (through a temporary file renamed
+ * into place), for writes that must be done before the process may exit.
+ *
+ * @param path The file.
+ * @param text The contents.
+ * @returns Whether it was written.
+ */
+export function writeTextFileSyncIfAllowed(path: string, text: string): boolean {
+  const D = globalThis.Deno;
+  if (!D) return false;
+  const tmp = `${path}.${D.pid}.tmp`;
+  try {
+    if (!_granted("write", path)) return false;
+    const dir = path.slice(0, path.lastIndexOf("/"));
+    if (dir) D.mkdirSync(dir, { recursive: true });
+    D.writeTextFileSync(tmp, text);
+    D.renameSync(tmp, path);
+    return true;
+  } catch {
+    updateFile(tmp, "remove");
+    return false;
+  }
+}
+
+/**
+ * The name, size and modification time of each `.ts` file in the `file:` directories given
+ * (recursively, in path order): what the program cache fingerprints, so that a changed code
+ * generator misses (stat calls: reading and hashing the 1 MB of sources took 60 ms). Null when a
+ * directory is not a local one (a published package, immutable per version) or unreadable.
+ *
+ * @param dirs The directories, as URLs ending in "/".
+ * @returns One line per file, or null.
+ */
+export function sourceStamps(dirs: readonly URL[]): string[] | null {
+  const D = globalThis.Deno;
+  if (!D) return null;
+  const out: string[] = [];
+  const walk = (dir: string) => {
+    const names = [...D.readDirSync(dir)].sort((a, b) => (a.name < b.name ? -1 : 1));
+    for (const e of names) {
+      const path = `${dir}/${e.name}`;
+      if (e.isDirectory) walk(path);
+      else if (e.isFile && e.name.endsWith(".ts")) {
+        const st = D.statSync(path);
+        out.push(`${path} ${st.size} ${st.mtime?.getTime()}`);
+      }
+    }
+  };
+  try {
+    for (const u of dirs) {
+      if (u.protocol !== "file:") return null;
+      const dir = decodeURIComponent(u.pathname).replace(/\/$/, "");
+      if (!_granted("read", dir)) return null;
+      walk(dir);
+    }
+    return out;
+  } catch {
+    return null;
+  }
+}
+
+/**
  * Gives `XDG_RUNTIME_DIR` a private directory (a fresh `Deno.makeTempDir`, mode 0700) when it is
  * unset or empty and the process may read and set it, so that requesting an adapter does not
  * make the Mesa/Vulkan loader print `XDG_RUNTIME_DIR is invalid or not set` twice. Called before

@@ -40,7 +40,7 @@
  */
 import { type DeferredTask, Scheduler } from "./defer.ts";
 import { debugLevel, envVar, type GpuContext, requestGpu } from "./device.ts";
-import { primeStaging, readMapped } from "./device.ts";
+import { envBytes, primeStaging, readMapped } from "./device.ts";
 import { GpuError, GpuUnavailableError, numberLines } from "./errors.ts";
 import type { BufRef, Kernel, Plan, TexRef, TextureSpec } from "./kernels/common.ts";
 import { bucketBytes, BufferPool, type PoolStats } from "./pool.ts";
@@ -219,7 +219,7 @@ export class GpuRuntime {
     this.storage = new BufferPool(ctx.device, _STORAGE_USAGE);
     this.#staging = new BufferPool(ctx.device, _STAGING_USAGE, { maxPooledBytes: 1 << 28 });
     primeStaging(this.#staging); // a first small readback then skips Deno's map latency
-    this.memoryBudget = opts.memoryBudget ?? _envBytes("DENAX_MEMORY_BUDGET") ??
+    this.memoryBudget = opts.memoryBudget ?? envBytes("DENAX_MEMORY_BUDGET") ??
       DEFAULT_MEMORY_BUDGET;
     this.#collect = opts.collect ?? envVar("DENAX_GC") !== "0";
     const every = Number(envVar("DENAX_GC_EVERY") ?? NaN);
@@ -899,18 +899,6 @@ async function _compileError(
     wgsl,
     cause,
   });
-}
-
-/** A byte count from the environment ("1073741824", "512M", "2G", "64K"), or undefined. */
-function _envBytes(name: string): number | undefined {
-  const v = envVar(name)?.trim();
-  if (!v) return undefined;
-  const m = /^(\d+(?:\.\d+)?)\s*([kmg]?)i?b?$/i.exec(v);
-  if (!m) {
-    throw new RangeError(`Cannot read ${name}=${v}: expected bytes, or a number with K, M or G`);
-  }
-  const scale = { "": 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30 }[m[2].toLowerCase() as "" | "k"];
-  return Math.round(Number(m[1]) * scale);
 }
 
 let _gc: Promise<(() => void) | null> | null = null;

@@ -18,8 +18,7 @@
  *
  * @module
  */
-import * as E from "fp-ts/lib/Either.js";
-import { pipe } from "fp-ts/lib/function.js";
+import * as E from "../data/_either_ops.ts";
 import * as np from "../core/numpy.ts";
 import { ShapedArray } from "../core/aval.ts";
 import type { DType } from "../core/dtype.ts";
@@ -402,9 +401,9 @@ export function decodeCheckpoint(bytes: Uint8Array): Either<CheckpointError, Che
  * ```
  */
 export async function load(path: string): Promise<Either<CheckpointError, CheckpointTree>> {
-  return pipe(
+  return E.flatMap(
     await readBytes(path),
-    E.flatMap((bytes) => pipe(decodeCheckpoint(bytes), E.mapLeft(inFile(path)))),
+    (bytes) => E.mapLeft(decodeCheckpoint(bytes), inFile(path)),
   );
 }
 
@@ -460,9 +459,9 @@ export async function loadInto<T>(
     }
     return { key: checkpointKey(p), aval: leaf instanceof Tensor ? leaf.aval : leaf };
   });
-  const file = pipe(
+  const file = E.flatMap(
     await readBytes(path),
-    E.flatMap((bytes) => pipe(decodeSafetensors(bytes), E.mapLeft(inFile(path)))),
+    (bytes) => E.mapLeft(decodeSafetensors(bytes), inFile(path)),
   );
   if (E.isLeft(file)) return file;
   const tensors = file.right.tensors;

@@ -608,8 +608,9 @@ async function coldRow(id: string, workload: string, shaderCache: boolean, runs:
   const losses: Record<string, number> = {};
   const coldPath = new URL("./cold.ts", import.meta.url).pathname;
   const env: Record<string, string> = { XDG_RUNTIME_DIR: "/tmp" };
-  if (!shaderCache) env.MESA_SHADER_CACHE_DISABLE = "true";
-  // with the cache, one untimed run per library first fills it
+  // no shader cache: no cache of compiled programs either (denax's on-disk one, DENAX_CACHE=0)
+  if (!shaderCache) Object.assign(env, { MESA_SHADER_CACHE_DISABLE: "true", DENAX_CACHE: "0" });
+  // with the cache, one untimed run per library first fills it (Mesa's, and denax's programs)
   for (let i = shaderCache ? -1 : 0; i < runs; i++) {
     for (const lib of libs) {
       if (errors[lib.label]) continue;

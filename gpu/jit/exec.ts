@@ -26,6 +26,7 @@ import type { WebGpuArray } from "../backend.ts";
 import type { GemmCaps } from "../kernels/gemm.ts";
 import { bucketBytes } from "../pool.ts";
 import type { GpuRuntime } from "../runtime.ts";
+import { Recorder } from "./recorder.ts";
 import type { CoreOp, DispatchOp, Op, Program, ScanOp } from "./program.ts";
 
 /** What the executor needs from the backend. */
@@ -183,13 +184,18 @@ export class ProgramState {
     return this.#textures[k];
   }
 
-  /** The pipeline and bind group cache of a dispatch. */
-  dispatchState(op: DispatchOp): _Dispatch {
+  /**
+   * The pipeline and bind group cache of a dispatch. The first time, the pipeline is made (or
+   * found in the runtime's cache) and `rec` hears of it, to hand the work recorded so far to
+   * the queue while later pipelines are still being created.
+   */
+  dispatchState(op: DispatchOp, rec: Recorder): _Dispatch {
     let d = this.#dispatch.get(op);
     if (!d) {
       const pipe = this.#env.rt.pipeline(op.wgsl, op.label);
       d = { pipe, layout: pipe.getBindGroupLayout(0), groups: new Map() };
       this.#dispatch.set(op, d);
+      rec.madePipeline();
     }
     return d;
   }
@@ -258,52 +264,6 @@ function _inputStagers(p: Program): Set<Op> {
   return new Set([...byTex.values()].filter((ops) => ops.length === 1).map((ops) => ops[0]));
 }
 
-/** Records commands into one encoder, a compute pass kept open across dispatches. */
-class _Recorder {
-  #enc: GPUCommandEncoder | null = null;
-  #pass: GPUComputePassEncoder | null = null;
-  readonly #env: JitEnv;
-  constructor(env: JitEnv) {
-    this.#env = env;
-  }
-  /** Whether commands were recorded and not submitted yet. */
-  get pending(): boolean {
-    return this.#enc !== null;
-  }
-  get encoder(): GPUCommandEncoder {
-    return this.#enc ??= this.#env.rt.ctx.device.createCommandEncoder();
-  }
-  /**
-   * The compute pass for the next dispatch: one shared pass, or with profiling
-   * (`DENAX_PROFILE=1`) a fresh time-stamped pass per dispatch that `done` ends.
-   */
-  pass(label: string): GPUComputePassEncoder {
-    const timed = this.#env.rt.profiler ? this.#env.rt.beginPass(this.outside(), label) : null;
-    if (timed) return timed;
-    return this.#pass ??= this.encoder.beginComputePass();
-  }
-  /** Ends a time-stamped pass (no-op for the shared pass). */
-  done(pass: GPUComputePassEncoder): void {
-    if (pass !== this.#pass) pass.end();
-  }
-  outside(): GPUCommandEncoder {
-    if (this.#pass) {
-      this.#pass.end();
-      this.#pass = null;
-    }
-    return this.encoder;
-  }
-  /** Submits after the runtime's pending eager work (queue order). */
-  submit(): void {
-    if (!this.#enc) return;
-    const enc = this.outside();
-    this.#enc = null;
-    // after the runtime's pending eager work; resolves timestamp queries when profiling
-    this.#env.rt.submitEncoder(enc);
-    jitStats.submits++;
-  }
-}
-
 interface _Step {
   readonly buf: GPUBuffer;
   /** The slot of the step in the uniform buffer. */
@@ -318,13 +278,13 @@ function _dispatch(
   op: DispatchOp,
   table: readonly GPUBuffer[],
   step: _Step | null,
-  rec: _Recorder,
+  rec: Recorder,
 ): void {
   const [x, y, z] = op.grid;
   if (x === 0 || y === 0 || z === 0) return;
   // outside a scan the step uniform is all zeros (f32 literals read its w)
   step ??= st.zeroStep;
-  const d = st.dispatchState(op);
+  const d = st.dispatchState(op, rec);
   const key = op.bindings.map((r) =>
     r.kind === "slot"
       ? _id(table[r.slot])
@@ -370,7 +330,7 @@ function _scan(
   st: ProgramState,
   op: ScanOp,
   table: readonly GPUBuffer[],
-  rec: _Recorder,
+  rec: Recorder,
 ): void {
   const s = st.scanState(op);
   const L = op.length, nc = op.numConsts, ncar = op.numCarry;
@@ -398,7 +358,7 @@ function run(
   ops: readonly Op[],
   table: GPUBuffer[],
   step: _Step | null,
-  rec: _Recorder,
+  rec: Recorder,
   ids?: (slot: number) => number,
 ): void {
   for (const op of ops) {
@@ -498,7 +458,7 @@ export function executable(env: JitEnv, p: Program): Executable {
     const table: GPUBuffer[] = new Array(p.slots.length);
     const owners: (WebGpuArray | undefined)[] = new Array(p.slots.length);
     const ext: (Tensor | undefined)[] = new Array(p.slots.length);
-    const rec = new _Recorder(env);
+    const rec = new Recorder(env.rt, () => jitStats.submits++);
     const byOutput = new Map(p.plan.donations.map((d) => [d.output, d] as const));
     p.slots.forEach((s, slot) => {
       if (s.kind === "in") table[slot] = arrs[s.index].buffer;

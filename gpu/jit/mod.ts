@@ -24,6 +24,7 @@
 import type { Jaxpr } from "../../core/jaxpr.ts";
 import { debugLevel } from "../device.ts";
 import { compileGraph } from "./compile.ts";
+import { loadProgram, programCacheKey, storeProgram } from "./disk_cache.ts";
 import { type Executable, executable, type JitEnv, jitStats } from "./exec.ts";
 import { flatten } from "./graph.ts";
 import { countKernels, printProgram, type Program, type Res } from "./program.ts";
@@ -31,6 +32,7 @@ import { GpuError } from "../errors.ts";
 
 export { type Executable, type JitEnv, jitStats };
 export { countKernels, printProgram, type Program } from "./program.ts";
+export { PROGRAM_CACHE_VERSION, programCacheStats } from "./disk_cache.ts";
 
 /** Options of {@link compileJaxpr}. */
 export interface JitCompileOptions {
@@ -64,20 +66,30 @@ export function lastCompiled(): Executable | null {
  */
 export function compileJaxpr(env: JitEnv, j: Jaxpr, opts: JitCompileOptions = {}): Executable {
   const t0 = performance.now();
-  const g = flatten(j, opts.literals);
-  const p = compileGraph(g, {
-    gemm: env.gemm,
-    maxBindings: env.rt.ctx.limits.maxStorageBuffersPerShaderStage,
-    donated: opts.donated,
+  const ctx = env.rt.ctx;
+  const maxBindings = ctx.limits.maxStorageBuffersPerShaderStage;
+  const key = programCacheKey(j, opts, {
+    description: ctx.description,
+    settings: { limits: ctx.limits, profile: ctx.profile, gemm: env.gemm, maxBindings },
   });
-  _checkBindings(p, env.rt.ctx.limits.maxStorageBufferBindingSize);
+  let p = key === null ? null : loadProgram(key);
+  const cached = p !== null;
+  if (p === null) {
+    p = compileGraph(flatten(j, opts.literals), {
+      gemm: env.gemm,
+      maxBindings,
+      donated: opts.donated,
+    });
+    if (key !== null) storeProgram(key, p);
+  }
+  _checkBindings(p, ctx.limits.maxStorageBufferBindingSize);
   jitStats.compiles++;
   const level = debugLevel();
   if (level >= 1) {
     console.error(
-      `[denax:jit] compile ${j.eqns.length} eqns -> ${countKernels(p)} kernels (${
-        countKernels(p, true)
-      } fused), ${p.plan.donations.length} donated buffers, ${
+      `[denax:jit] ${cached ? "cached" : "compile"} ${j.eqns.length} eqns -> ${
+        countKernels(p)
+      } kernels (${countKernels(p, true)} fused), ${p.plan.donations.length} donated buffers, ${
         (performance.now() - t0).toFixed(1)
       } ms`,
     );

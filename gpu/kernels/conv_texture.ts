@@ -55,6 +55,24 @@ export interface ConvTextureTiles {
   readonly WX: number;
   /** Invocations along rows. */
   readonly WY: number;
+  /**
+   * Whether rows run along the workgroup's x axis (default: when WX < 8). llvmpipe vectorizes
+   * invocations along x only, 8 to a vector on AVX2: a workgroup 4 wide leaves half of every
+   * vector idle, one 1 wide seven eighths.
+   */
+  readonly rowsX?: boolean;
+  /**
+   * Splits of the contraction per workgroup, side by side with the rows along x (sliding
+   * multiply only; default 1): a kernel gradient has fewer row blocks than a vector has lanes.
+   */
+  readonly SL?: number;
+}
+
+/** The workgroup layout: its size, and the local ids that index features and rows. */
+function _lanes(tl: ConvTextureTiles): { size: [number, number, number]; f: string; r: string } {
+  return (tl.rowsX ?? tl.WX < 8)
+    ? { size: [tl.WY, tl.WX, 1], f: "lid.y", r: "lid.x" }
+    : { size: [tl.WX, tl.WY, 1], f: "lid.x", r: "lid.y" };
 }
 
 /** Kernels at most this wide run the sliding-window multiply ({@link _multiplySlide}). */
@@ -73,6 +91,11 @@ const _MAX_DOT_OG = 2;
  * 64 → 64 layer 16.9 → 13.7 ms, 16 over 8 on a 16 × 16 one 43 → 33 ms.
  */
 const _SLIDE_TM = 24;
+/**
+ * Output positions per invocation where one invocation takes all (at most 8) features of a
+ * group: 14 against 7 and 10 on W4's first layer (6 features), 6.5 against 7.3 and 7.2 ms.
+ */
+const _SLIDE_TM_ALL = 14;
 
 /** Bytes of packed textures beyond which the texture convolution declines. */
 const _MAX_PACKED_BYTES = 512 * 2 ** 20;
@@ -243,12 +266,8 @@ export function convTexturePlan(
     const HB = Math.min(Kp, Math.floor(D / 4) * 4), LB = Math.ceil(Kp / HB);
     if (LB <= lim.maxTextureArrayLayers) g = { ...g, stack: true, HB, LB };
   }
-  const tl = opts.tiles ??
-    (dot
-      ? { TM: _slideTiles(g).TM, TN: g.Og, WX: 1, WY: 64 }
-      : slide
-      ? _slideTiles(g)
-      : textureTiles(g.M, g.Og, g.KS * g.Cg4 * 4));
+  let tl: ConvTextureTiles = opts.tiles ??
+    (slide ? _slideTiles(g) : textureTiles(g.M, g.Og, g.KS * g.Cg4 * 4));
   // the work items: row tiles × column tiles × groups, each over the whole contraction
   const rowsM = slide ? g.Nout * g.OH * Math.ceil(g.OW / tl.TM) : Math.ceil(g.M / tl.TM);
   const tilesM = Math.ceil(rowsM / tl.WY), tilesN = Math.ceil(g.Og / (tl.TN * tl.WX));
@@ -261,6 +280,12 @@ export function convTexturePlan(
   splits = Math.min(splits, outer);
   const chunk = Math.ceil(outer / splits);
   splits = Math.ceil(outer / chunk);
+  if (slide && !opts.tiles && splits > 1 && rowsM < 8) {
+    // fewer row blocks than lanes (a kernel gradient): splits side by side in one workgroup,
+    // at least 4 workgroups
+    const SL = Math.min(Math.floor(64 / rowsM), Math.ceil(splits / 4));
+    if (SL > 1) tl = { ...tl, WY: rowsM * SL, SL };
+  }
   const t = storageType(dtype), format = TEXEL_FORMAT[t];
   const texX: TexRef = { kind: "tex", index: 0 }, texW: TexRef = { kind: "tex", index: 1 };
   const S = g.OH * g.OW;
@@ -438,7 +463,7 @@ function _multiply(
   storeFn: string,
 ): Kernel {
   const { TM, TN, WX, WY } = tl;
-  const TN4 = TN / 4, BM = TM * WY, BN = TN * WX;
+  const TN4 = TN / 4, BM = TM * WY, BN = TN * WX, lanes = _lanes(tl);
   const tilesM = Math.ceil(g.M / BM), tilesN = Math.ceil(g.Og / BN);
   const grid = foldGrid(tilesM * tilesN * g.G * splits);
   const S = g.OH * g.OW, GC4 = g.GX * g.Cg4;
@@ -502,7 +527,7 @@ function _multiply(
 @group(0) @binding(1) var TW: texture_2d_array<${t}>;
 @group(0) @binding(2) var<storage, read_write> o: array<${t}>;
 ${splits > 1 ? "" : storeFn}
-@compute @workgroup_size(${WX}, ${WY})
+@compute @workgroup_size(${lanes.size.join(", ")})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
   let q = ${grid.flatGroup};
   let tn = q % ${u(tilesN)};
@@ -513,8 +538,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
   let gs = min(r, ${u(g.G * splits - 1)});
   let gr = gs % ${u(g.G)};
   let sp = gs / ${u(g.G)};
-  let mb = tm * ${u(BM)} + lid.y * ${u(TM)};
-  let nb = tn * ${u(BN)} + lid.x * ${u(TN)};
+  let mb = tm * ${u(BM)} + ${lanes.r} * ${u(TM)};
+  let nb = tn * ${u(BN)} + ${lanes.f} * ${u(TN)};
   ${pre.join("\n  ")}
   let k0 = sp * ${u(chunk)};
   let k1 = min(k0 + ${u(chunk)}, ${u(g.KS)});
@@ -531,7 +556,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
 `;
   return {
     wgsl,
-    workgroupSize: [WX, WY, 1],
+    workgroupSize: lanes.size,
     dispatch: grid.dispatch,
     bindings: [texX, texW, splits > 1 ? tmp(0) : out(0)],
   };
@@ -544,19 +569,31 @@ function _khLoop(g: _Geo): number {
 
 /**
  * Tiles of the sliding-window multiply: TM consecutive output positions of one output row
- * (OW split into near-equal blocks of at most {@link _SLIDE_TM}), TN = 4 output features for
- * groups of up to 16 features, else 8, on at least 4 invocations along features (64 per
- * workgroup). Measured on llvmpipe (GPU time, W4's second layer, 64 × 6 × 28 × 28 → 16
- * features): 4 invocations along features beat 2 by 2–3× and 1 (TN = 16) by 10×, even where
- * some of them only repeat a clamped column (6 features).
+ * (OW split into near-equal blocks of at most {@link _SLIDE_TM}, or {@link _SLIDE_TM_ALL} where
+ * one invocation takes every feature), and TN output features.
+ *
+ * llvmpipe runs a workgroup as vectors of 8 invocations consecutive along x (AVX2), so x must
+ * be at least 8 wide and no invocation may only repeat another's work. A group of up to 8
+ * features is one column tile (TN = Og, any count) with 64 row blocks along x; up to 32
+ * features take tiles of 4 (≤ 16) or 8 features, one per workgroup row, rows along x; wider
+ * groups 8 tiles of 8 along x. Measured on llvmpipe (process CPU time, load 8–9), against 4
+ * invocations along features (half of every vector idle, and with 6 features half of the rest
+ * repeating a clamped column): W4's first layer (6 features) 18.1 → 6.5 ms, its second (16)
+ * 44.6 → 28.6 ms, its second layer's input gradient (6 features) 22 ms against 61 ms for the
+ * GEMM-then-gather form.
  */
 function _slideTiles(g: _Geo): ConvTextureTiles {
-  const TM = Math.ceil(g.OW / Math.ceil(g.OW / _SLIDE_TM));
-  const TN = g.Og <= 16 ? 4 : 8;
-  const WX = Math.ceil(g.Og / TN) <= 4 ? 4 : 8;
+  const block = (most: number) => Math.ceil(g.OW / Math.ceil(g.OW / most));
+  const rowsOf = (TM: number) => g.Nout * g.OH * Math.ceil(g.OW / TM);
+  if (g.Og <= 8) {
+    const TM = block(_SLIDE_TM_ALL);
+    return { TM, TN: g.Og, WX: 1, WY: Math.min(64, rowsOf(TM)) };
+  }
+  const TM = block(_SLIDE_TM);
+  const TN = g.Og <= 16 ? 4 : 8, tiles = Math.ceil(g.Og / TN);
   // no more invocations along rows than there are row blocks (a kernel gradient has few)
-  const rows = g.Nout * g.OH * Math.ceil(g.OW / TM);
-  return { TM, TN, WX, WY: Math.min(64 / WX, rows) };
+  if (tiles <= 4) return { TM, TN, WX: tiles, WY: Math.min(8 * Math.floor(8 / tiles), rowsOf(TM)) };
+  return { TM, TN, WX: 8, WY: Math.min(8, rowsOf(TM)) };
 }
 
 /**
@@ -578,19 +615,22 @@ function _multiplySlide(
   dot: boolean,
 ): Kernel {
   const { TM, TN, WX, WY } = tl;
-  const TN4 = dot ? 0 : TN / 4, BN = TN * WX;
+  const TN4 = dot ? 0 : Math.ceil(TN / 4), BN = TN * WX, lanes = _lanes(tl);
   const OWB = Math.ceil(g.OW / TM);
   const rows = g.Nout * g.OH * OWB;
-  const tilesM = Math.ceil(rows / WY), tilesN = Math.ceil(g.Og / BN);
-  const grid = foldGrid(tilesM * tilesN * g.G * splits);
+  // SL splits side by side: RW rows per workgroup, SB blocks of SL splits
+  const SL = tl.SL ?? 1, RW = WY / SL, SB = Math.ceil(splits / SL);
+  const tilesM = Math.ceil(rows / RW), tilesN = Math.ceil(g.Og / BN);
+  const grid = foldGrid(tilesM * tilesN * g.G * SB);
+  const lr = SL > 1 ? `(${lanes.r} % ${u(RW)})` : lanes.r;
   const GC4 = g.GX * g.Cg4;
   const span = (TM - 1) * g.sw + (g.KW - 1) * g.dw + 1;
   const comp = ["x", "y", "z", "w"];
   const bgc = g.G / g.GX;
   const pre: string[] = [], body: string[] = [], st: string[] = [];
   pre.push(
-    `let rb = min(tm * ${u(WY)} + lid.y, ${u(rows - 1)});`,
-    `let rvalid = tm * ${u(WY)} + lid.y < ${u(rows)};`,
+    `let rb = min(tm * ${u(RW)} + ${lr}, ${u(rows - 1)});`,
+    `let rvalid = tm * ${u(RW)} + ${lr} < ${u(rows)};`,
     `let owb = rb % ${u(OWB)};`,
     `let noh = rb / ${u(OWB)};`,
     `let oh = noh % ${u(g.OH)};`,
@@ -666,18 +706,18 @@ function _multiplySlide(
 @group(0) @binding(1) var TW: texture_2d_array<${t}>;
 @group(0) @binding(2) var<storage, read_write> o: array<${t}>;
 ${splits > 1 ? "" : storeFn}
-@compute @workgroup_size(${WX}, ${WY})
+@compute @workgroup_size(${lanes.size.join(", ")})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
   let q = ${grid.flatGroup};
   let tn = q % ${u(tilesN)};
   var r = q / ${u(tilesN)};
   let tm = r % ${u(tilesM)};
   r = r / ${u(tilesM)};
-  let valid = r < ${u(g.G * splits)};
-  let gs = min(r, ${u(g.G * splits - 1)});
+  let gs = min(r, ${u(g.G * SB - 1)});
   let gr = gs % ${u(g.G)};
-  let sp = gs / ${u(g.G)};
-  let nb = tn * ${u(BN)} + lid.x * ${u(TN)};
+  let sp = ${SL > 1 ? `(gs / ${u(g.G)}) * ${u(SL)} + ${lanes.r} / ${u(RW)}` : `gs / ${u(g.G)}`};
+  let valid = r < ${u(g.G * SB)}${SL > 1 ? ` && sp < ${u(splits)}` : ""};
+  let nb = tn * ${u(BN)} + ${lanes.f} * ${u(TN)};
   ${pre.join("\n  ")}
   let k0 = sp * ${u(chunk)};
   let k1 = min(k0 + ${u(chunk)}, ${u(_khLoop(g))});
@@ -694,7 +734,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
 `;
   return {
     wgsl,
-    workgroupSize: [WX, WY, 1],
+    workgroupSize: lanes.size,
     dispatch: grid.dispatch,
     bindings: [texX, texW, splits > 1 ? tmp(0) : out(0)],
   };

@@ -627,7 +627,7 @@ function _multiplySlide(
   const span = (TM - 1) * g.sw + (g.KW - 1) * g.dw + 1;
   const comp = ["x", "y", "z", "w"];
   const bgc = g.G / g.GX;
-  const pre: string[] = [], body: string[] = [], st: string[] = [];
+  const pre: string[] = [], st: string[] = [];
   pre.push(
     `let rb = min(tm * ${u(RW)} + ${lr}, ${u(rows - 1)});`,
     `let rvalid = tm * ${u(RW)} + ${lr} < ${u(rows)};`,
@@ -649,47 +649,57 @@ function _multiplySlide(
     for (let c = 0; c < TN; c++) pre.push(`var c${i}_${c} = ${t}(0);`);
   }
   const c4 = g.Cg4 === 1 ? "0u" : "c4";
-  for (let j = 0; j < span; j++) {
-    body.push(`let a${j} = textureLoad(TX, vec2u(x0 + ${u(j * GC4)} + ${c4}, yy), la, 0);`);
-  }
-  for (let kw = 0; kw < g.KW && dot; kw++) {
-    for (let c = 0; c < TN; c++) {
-      body.push(
-        `let b${kw}_${c} = textureLoad(TW, vec2u(${u(c * g.Cg4)} + gx + ${c4}, ky + ${
-          u(kw)
-        }), 0, 0);`,
-      );
+  // kkMin: the first of a texel's four contraction lanes that has a weight (stacked rows of
+  // the last quad below it were summed by the quad before)
+  const makeBody = (kkMin: number): string[] => {
+    const body: string[] = [];
+    for (let j = 0; j < span; j++) {
+      body.push(`let a${j} = textureLoad(TX, vec2u(x0 + ${u(j * GC4)} + ${c4}, yy), la, 0);`);
     }
-    for (let i = 0; i < TM; i++) {
-      const a = i * g.sw + kw * g.dw;
-      for (let c = 0; c < TN; c++) body.push(`c${i}_${c} = c${i}_${c} + dot(a${a}, b${kw}_${c});`);
-    }
-  }
-  for (let kw = 0; kw < g.KW && !dot; kw++) {
-    body.push(`let kb${kw} = kr + ${u(kw * g.Cg4 * 4)} + ${c4} * 4u;`);
-    if (g.LB > 1) {
-      body.push(`let lb${kw} = kb${kw} / ${u(g.HB)};`, `let yb${kw} = kb${kw} % ${u(g.HB)};`);
-    }
-    for (let kk = 0; kk < 4; kk++) {
-      for (let j = 0; j < TN4; j++) {
+    for (let kw = 0; kw < g.KW && dot; kw++) {
+      for (let c = 0; c < TN; c++) {
         body.push(
-          `let b${kw}_${kk}_${j} = textureLoad(TW, vec2u(cx${j}, ${
-            g.LB > 1 ? `yb${kw}` : `kb${kw}`
-          } + ${u(kk)}), ${g.LB > 1 ? `lb${kw}` : "0"}, 0);`,
+          `let b${kw}_${c} = textureLoad(TW, vec2u(${u(c * g.Cg4)} + gx + ${c4}, ky + ${
+            u(kw)
+          }), 0, 0);`,
         );
       }
-    }
-    for (let kk = 0; kk < 4; kk++) {
       for (let i = 0; i < TM; i++) {
         const a = i * g.sw + kw * g.dw;
         for (let c = 0; c < TN; c++) {
-          body.push(
-            `c${i}_${c} = c${i}_${c} + a${a}.${comp[kk]} * b${kw}_${kk}_${c >> 2}.${comp[c & 3]};`,
-          );
+          body.push(`c${i}_${c} = c${i}_${c} + dot(a${a}, b${kw}_${c});`);
         }
       }
     }
-  }
+    for (let kw = 0; kw < g.KW && !dot; kw++) {
+      body.push(`let kb${kw} = kr + ${u(kw * g.Cg4 * 4)} + ${c4} * 4u;`);
+      if (g.LB > 1) {
+        body.push(`let lb${kw} = kb${kw} / ${u(g.HB)};`, `let yb${kw} = kb${kw} % ${u(g.HB)};`);
+      }
+      for (let kk = kkMin; kk < 4; kk++) {
+        for (let j = 0; j < TN4; j++) {
+          body.push(
+            `let b${kw}_${kk}_${j} = textureLoad(TW, vec2u(cx${j}, ${
+              g.LB > 1 ? `yb${kw}` : `kb${kw}`
+            } + ${u(kk)}), ${g.LB > 1 ? `lb${kw}` : "0"}, 0);`,
+          );
+        }
+      }
+      for (let kk = kkMin; kk < 4; kk++) {
+        for (let i = 0; i < TM; i++) {
+          const a = i * g.sw + kw * g.dw;
+          for (let c = 0; c < TN; c++) {
+            body.push(
+              `c${i}_${c} = c${i}_${c} + a${a}.${comp[kk]} * b${kw}_${kk}_${c >> 2}.${
+                comp[c & 3]
+              };`,
+            );
+          }
+        }
+      }
+    }
+    return body;
+  };
   st.push(...tileStores(TM, TN, t, splits === 1 && heavyStore(storeFn), (i, n, v) => {
     const m = `mrow + ${i}`;
     const put = splits > 1
@@ -697,11 +707,30 @@ function _multiplySlide(
       : `storeC(gr, ${m}, ${n}, ${v});`;
     return `if (ow0 + ${i} < ${u(g.OW)} && ${n} < ${u(g.Og)}) { ${put} }`;
   }));
+  const body = makeBody(0);
   const inner = g.Cg4 === 1
     ? body.join("\n      ")
     : `for (var c4 = 0u; c4 < ${u(g.Cg4)}; c4 = c4 + 1u) {\n        ${
       body.join("\n        ")
     }\n      }`;
+  // stacked rows without a split: the quads unrolled, so that the last multiplies only the
+  // rows it adds (W4's first layer: 5 kernel rows in 2 quads, 5 of 8 rows' products)
+  const quads = g.stack && splits === 1 ? _khLoop(g) : 0;
+  const loop = quads
+    ? Array.from({ length: quads }, (_, q) => {
+      const r0 = Math.min(4 * q, g.KH - 4);
+      return `{
+    let yy = y0 + ${u(r0 * g.dh)};
+    let kr = ${u(q * g.KW * 4)};
+    ${makeBody(4 * q - r0).join("\n    ")}
+  }`;
+    }).join("\n  ")
+    : `for (var kh = k0; kh < k1; kh = kh + 1u) {
+    let yy = y0 + ${g.stack ? `min(kh * 4u, ${u(g.KH - 4)})` : "kh"} * ${u(g.dh)};
+    let kr = kh * ${u(g.KW * g.Cg4 * 4)};
+    let ky = kh * ${u(g.KW)};
+    ${inner}
+  }`;
   const wgsl = `@group(0) @binding(0) var TX: texture_2d_array<${t}>;
 @group(0) @binding(1) var TW: texture_2d_array<${t}>;
 @group(0) @binding(2) var<storage, read_write> o: array<${t}>;
@@ -721,12 +750,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
   ${pre.join("\n  ")}
   let k0 = sp * ${u(chunk)};
   let k1 = min(k0 + ${u(chunk)}, ${u(_khLoop(g))});
-  for (var kh = k0; kh < k1; kh = kh + 1u) {
-    let yy = y0 + ${g.stack ? `min(kh * 4u, ${u(g.KH - 4)})` : "kh"} * ${u(g.dh)};
-    let kr = kh * ${u(g.KW * g.Cg4 * 4)};
-    let ky = kh * ${u(g.KW)};
-    ${inner}
-  }
+  ${loop}
   if (valid && rvalid) {
     ${st.join("\n    ")}
   }

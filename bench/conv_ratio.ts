@@ -6,7 +6,18 @@
  * VJP) are those of `conv_gemm_bench.ts`; this prints, per direction, the median over rounds of
  * matmul time / convolution time, and both medians in milliseconds.
  *
- * Run: `XDG_RUNTIME_DIR=/tmp deno run -A bench/conv_ratio.ts [--rounds 7] [--only W4]`
+ * Run: `XDG_RUNTIME_DIR=/tmp deno run -A bench/conv_ratio.ts [--rounds 7] [--only W4]
+ * [--dir forward|"input grad"|"kernel grad"]`
+ *
+ * Measured on llvmpipe (2 cores, load 9–10 from other jobs), `--only W4 --rounds 7`, the tree
+ * before keeping llvmpipe's vectors full (b267767) and after, back to back, two rounds each;
+ * the process-CPU-time ratio (the wall ratio swings more under load; conv1's convolutions are
+ * ~5 ms, where the fixed cost of a dispatch and a sync counts):
+ *
+ * | layer    | forward                 | input grad              | kernel grad             |
+ * | -------- | ----------------------- | ----------------------- | ----------------------- |
+ * | W4 conv1 | 0.20, 0.17 → 0.46, 0.35 | 0.22, 0.24 → 0.45, 0.48 | 0.24, 0.24 → 0.33, 0.30 |
+ * | W4 conv2 | 0.40, 0.39 → 0.58, 0.79 | 0.24, 0.22 → 0.66, 0.71 | 0.43, 0.42 → 0.67, 0.73 |
  *
  * @module
  */

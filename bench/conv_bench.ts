@@ -7,7 +7,10 @@
  * Run: `XDG_RUNTIME_DIR=/tmp deno bench -A bench/conv_bench.ts`
  *
  * Measured on llvmpipe (2 cores), back to back with the tree before the texture implicit GEMM
- * (commit 50fa980): forward 75.8 → 38.0 ms, forward + backward 190.0 → 104.9 ms.
+ * (commit 50fa980): forward 75.8 → 38.0 ms, forward + backward 190.0 → 104.9 ms. Keeping
+ * llvmpipe's 8-lane vectors full (rows along the workgroup's x), against b267767, two
+ * back-to-back rounds at load 8.5–8.7 (`DENAX_BACKEND=webgpu`): forward 97.7, 111.3 → 63.7,
+ * 62.2 ms; forward + backward 357.8, 359.7 → 153.8, 143.4 ms.
  *
  * @module
  */

@@ -118,6 +118,38 @@ const CASES: readonly Case[] = [
     w: [6, 3, 3, 3],
     opts: { batchGroupCount: 2, windowStrides: [2, 2], padding: [[1, 1], [1, 1]] },
   },
+  // rows of 8 or more slide; groups of up to 8 features are one column tile of any width, and
+  // a kernel gradient with few row blocks puts splits of its contraction beside them
+  {
+    name: "one input channel to 6, 5×5, padding 2, odd sizes",
+    x: [2, 1, 13, 11],
+    w: [6, 1, 5, 5],
+    opts: { padding: [[2, 2], [2, 2]] },
+  },
+  {
+    name: "3 → 7 channels, stride 2 with rhs dilation 2",
+    x: [2, 3, 21, 23],
+    w: [7, 3, 3, 3],
+    opts: { windowStrides: [2, 2], rhsDilation: [2, 2], padding: [[1, 0], [2, 1]] },
+  },
+  {
+    name: "two feature groups of 5 features, wide rows",
+    x: [1, 4, 9, 17],
+    w: [10, 2, 3, 3],
+    opts: { featureGroupCount: 2, padding: [[1, 1], [0, 2]] },
+  },
+  {
+    name: "twelve output channels (three column tiles), padding 1",
+    x: [2, 5, 10, 12],
+    w: [12, 5, 3, 3],
+    opts: { padding: [[1, 1], [1, 1]] },
+  },
+  {
+    name: "batch 1, 9 → 3 channels, 5×5, lhs dilation 2",
+    x: [1, 9, 6, 7],
+    w: [3, 9, 5, 5],
+    opts: { lhsDilation: [2, 2], padding: [[2, 2], [2, 2]] },
+  },
 ];
 
 function directions(c: Case, xd: Float32Array, wd: Float32Array, cd: Float32Array) {
@@ -195,6 +227,40 @@ Deno.test("a strided convolution's input gradient multiplies no inserted zeros",
   assertEquals(taps, [[1, 1], [1, 2], [2, 1], [2, 2]]);
   // 9 taps per output over 4 phases: 9/4 on average instead of 9 with the zeros
   assertEquals(taps.reduce((s, t) => s + t[0] * t[1], 0), 9);
+});
+
+Deno.test({
+  name: "the texture convolution keeps llvmpipe's 8-lane vectors full on W4's convolutions",
+  ignore: BACKEND !== "webgpu",
+  fn() {
+    // llvmpipe vectorizes invocations along a workgroup's x only: every multiply of W4's six
+    // convolutions (each layer's forward pass, input and kernel gradient) is at least 8 wide
+    const lim = { maxTextureDimension2D: 8192, maxTextureArrayLayers: 256 };
+    const p = (pad: number) => ({
+      windowStrides: [1, 1],
+      padding: [[pad, pad], [pad, pad]] as [number, number][],
+      lhsDilation: [1, 1],
+      rhsDilation: [1, 1],
+      featureGroupCount: 1,
+      batchGroupCount: 1,
+    });
+    const convs: [number[], number[], number][] = [
+      [[64, 1, 28, 28], [6, 1, 5, 5], 2], // conv1
+      [[64, 6, 28, 28], [1, 6, 5, 5], 2], // its input gradient
+      [[1, 64, 28, 28], [6, 64, 28, 28], 2], // its kernel gradient
+      [[64, 6, 28, 28], [16, 6, 5, 5], 0], // conv2
+      [[64, 16, 24, 24], [6, 16, 5, 5], 4], // its input gradient
+      [[6, 64, 28, 28], [16, 64, 24, 24], 0], // its kernel gradient
+    ];
+    for (const [xs, ws, pad] of convs) {
+      const os = convOutShape(xs, ws, p(pad));
+      const plan = convTexturePlan("f32", xs, ws, os, p(pad), lim, plainConvStore)!;
+      const multiply = plan.steps[2];
+      assert(multiply.kind === "dispatch" && multiply.kernel.wgsl.includes("var TX:"));
+      const wg = multiply.kernel.workgroupSize;
+      assert(wg[0] >= 8, `${xs} * ${ws}: workgroup ${wg}`);
+    }
+  },
 });
 
 Deno.test({

@@ -182,7 +182,7 @@ Deno.test({
       conv([2], [[2, 1]], [2], [1], 1, 1),
       1e-4,
     );
-    // few output channels against a padded input: the GEMM-then-gather form on CPU adapters
+    // few output channels against a padded input (one column tile of every feature on CPU adapters)
     add(
       "conv_general_dilated",
       [f([2, 8, 4, 4]), f([2, 8, 3, 3])],

@@ -13,14 +13,14 @@
  * g·(N/G) + n) — the layout JAX's batching and grouped-weight-gradient rules rely on. Output
  * feature o belongs to group ⌊o / Og⌋ either way.
  *
- * Which form runs: on CPU adapters (textures), a convolution with at most 8 output features
- * whose products are smaller than its im2col runs as a GEMM over input channels then a gather
- * (typically the input gradient of a layer with few input channels); every other one of one or
- * two spatial dimensions as the texture implicit GEMM of `conv_texture.ts` (input packed once,
- * nothing of im2col's size); the rest (three spatial dimensions, textures beyond the limits)
- * and every convolution on discrete GPUs as the workgroup-memory GEMM here, whose `loadA`
- * computes the im2col element in place. All three store through `storeC`, so the jit's fused
- * epilogues apply to each. Before any of them, a convolution of an lhs-dilated input (the input
+ * Which form runs: on CPU adapters (textures), a convolution of one or two spatial dimensions
+ * as the texture implicit GEMM of `conv_texture.ts` (input packed once, nothing of im2col's
+ * size); the rest (three spatial dimensions, textures beyond the limits) and every convolution
+ * on discrete GPUs as the workgroup-memory GEMM here, whose `loadA` computes the im2col element
+ * in place. Both store through `storeC`, so the jit's fused epilogues apply to each. (A GEMM
+ * over input channels then a gather of its products, once used for few output features, lost
+ * to the texture implicit GEMM once that kept llvmpipe's vectors full: W4's input gradients
+ * 61 → 22 ms and 13 → 6 ms process CPU time.) Before any of them, a convolution of an lhs-dilated input (the input
  * gradient of a strided convolution) splits into one sub-convolution per phase of the dilation
  * (`conv_phase.ts`), so that no product with an inserted zero is computed.
  *
@@ -28,19 +28,7 @@
  */
 import type { ConvParams } from "../../core/prims/conv.ts";
 import type { DType } from "../../core/dtype.ts";
-import {
-  decode,
-  foldGrid,
-  i,
-  inp,
-  out,
-  type Plan,
-  size,
-  storageType,
-  strides,
-  tmp,
-  u,
-} from "./common.ts";
+import { decode, i, type Plan, size, storageType, strides, u } from "./common.ts";
 import { convByPhases, convPhasePlan } from "./conv_phase.ts";
 import { convTexturePlan } from "./conv_texture.ts";
 import { type GemmCaps, gemmPlan } from "./gemm.ts";
@@ -117,16 +105,6 @@ export function convPlan(
   const G = fg * bg, Og = O / G;
   const K = Cg * KS;
   const t = storageType(dtype);
-  if (caps?.textures && G === 1 && O <= _GATHER_MAX_O) {
-    // few output features (the input gradient of a layer with few input channels): a GEMM
-    // over input channels into N·SI × O·KS products, then a gather; measured faster on
-    // llvmpipe than the texture implicit GEMM, whose columns are then mostly idle (W4's
-    // input gradients: 6 features 139 → 75 ms, 1 feature 22 → 6 ms GPU time)
-    const cells = lhs[0] * size(inSp) * O * KS;
-    if (2 * cells <= Nout * S * K && cells * 4 <= _MAX_GATHER_BYTES) {
-      return _gatherPlan(dtype, lhs, rhs, outShape, p, caps, store);
-    }
-  }
   if (caps?.textures) {
     // the implicit GEMM over textures (conv_texture.ts): no im2col, no products
     const tp = convTexturePlan(dtype, lhs, rhs, outShape, p, caps, store);
@@ -183,94 +161,4 @@ function _inputOffset(inSp: readonly number[], p: ConvParams): string[] {
     }
   }
   return lines;
-}
-
-/** Output features up to which the products-and-gather form runs where it applies. */
-const _GATHER_MAX_O = 8;
-/** Products above this many bytes are not worth the memory: the implicit GEMM runs instead. */
-const _MAX_GATHER_BYTES = 128 * 2 ** 20;
-const _GATHER_WG = 64;
-
-/**
- * The convolution as a GEMM over input channels followed by a gather, for problems where
- * im2col would be large: the input gradient of a convolution (a convolution of the padded,
- * dilated output gradient with few output channels) is the typical case.
- *
- * Step 1 (texture GEMM): `P[n, p, o, kp] = Σ_c lhs[n, c, p] · rhs[o, c, kp]` for every input
- * position p and kernel position kp — M = N · SI, N = O · KS, K = C. Step 2: every output
- * element sums the products whose input position lands on it:
- * `out[n, o, s] = Σ_kp P[n, pos(s, kp), o, kp]` over the positions inside the input (the same
- * index arithmetic as the im2col read). Only without groups; the store is `storeC`, so fused
- * epilogues apply as for the im2col form.
- */
-function _gatherPlan(
-  dtype: DType,
-  lhs: readonly number[],
-  rhs: readonly number[],
-  outShape: readonly number[],
-  p: ConvParams,
-  caps: GemmCaps,
-  store: ConvStore,
-): Plan {
-  const [Nb, C] = lhs, [Nout, O] = outShape;
-  const inSp = lhs.slice(2), kSp = rhs.slice(2), oSp = outShape.slice(2);
-  const SI = size(inSp), KS = size(kSp), S = size(oSp), OKS = O * KS;
-  const t = storageType(dtype);
-  const gemm = gemmPlan({
-    dtype,
-    batch: 1,
-    M: Nb * SI,
-    N: OKS,
-    K: C,
-    loadA: `fn loadA(bi: u32, m: u32, k: u32) -> ${t} {
-  return a[((m / ${u(SI)}) * ${u(C)} + k) * ${u(SI)} + m % ${u(SI)}];
-}`,
-    loadB: `fn loadB(bi: u32, k: u32, n: u32) -> ${t} {
-  return b[((n / ${u(KS)}) * ${u(C)} + k) * ${u(KS)} + n % ${u(KS)}];
-}`,
-    // not `storeC`: the epilogue belongs to the gather's store alone
-    storeC: `fn storeP(bi: u32, m: u32, n: u32, v: ${t}) { o[m * ${u(OKS)} + n] = v; }`,
-    calls: { a: "loadA", b: "loadB", c: "storeP" },
-    refs: [inp(0), inp(1), tmp(0)],
-  }, caps);
-  const total = Nout * O * S;
-  const grid = foldGrid(Math.ceil(total / _GATHER_WG));
-  const wgsl = `@group(0) @binding(0) var<storage, read> prod: array<${t}>;
-@group(0) @binding(1) var<storage, read_write> o: array<${t}>;
-fn storeC(g: u32, m: u32, n: u32, v: ${t}) {
-  let lin = ((m / ${u(S)}) * ${u(O)} + n) * ${u(S)} + m % ${u(S)};
-  ${store.join("\n  ")}
-}
-@compute @workgroup_size(${_GATHER_WG})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let e = ${grid.flatGroup} * ${u(_GATHER_WG)} + lid;
-  if (e >= ${u(total)}) { return; }
-  let sp = e % ${u(S)};
-  let r = e / ${u(S)};
-  let oc = r % ${u(O)};
-  let n = r / ${u(O)};
-  ${decode("sp", oSp, "s")}
-  var acc = ${t}(0);
-  for (var kp = 0u; kp < ${u(KS)}; kp = kp + 1u) {
-    ${decode("kp", kSp, "w")}
-    ${_inputOffset(inSp, p).join("\n    ")}
-    if (ok) { acc = acc + prod[(n * ${u(SI)} + off) * ${u(OKS)} + oc * ${u(KS)} + kp]; }
-  }
-  storeC(0u, n * ${u(S)} + sp, oc, acc);
-}
-`;
-  return {
-    steps: [...gemm.steps, {
-      kind: "dispatch",
-      kernel: {
-        wgsl,
-        workgroupSize: [_GATHER_WG, 1, 1],
-        dispatch: grid.dispatch,
-        bindings: [tmp(0), out(0)],
-      },
-    }],
-    // temporary 0 is the products; a split-K GEMM adds its scratch after it
-    temps: [Nb * SI * OKS * 4, ...gemm.temps.slice(1)],
-    textures: gemm.textures,
-  };
 }

@@ -24,7 +24,8 @@
  * workgroups into partial sums, which a last pass adds up.
  *
  * The output goes through `storeC(g, m, n, v)` with `lin`, the output's linear NCHW index, so
- * the jit's fused epilogues (bias, activation, batch-norm scale) apply as for `conv.ts`.
+ * the jit's fused epilogues (bias, activation, batch-norm scale) apply as for `conv.ts`. The
+ * geometry and the packing kernels live in `conv_texture_pack.ts`.
  *
  * @module
  */
@@ -32,7 +33,6 @@ import type { ConvParams } from "../../core/prims/conv.ts";
 import type { DType } from "../../core/dtype.ts";
 import {
   foldGrid,
-  inp,
   type Kernel,
   out,
   type Plan,
@@ -43,6 +43,14 @@ import {
   u,
 } from "./common.ts";
 import { heavyStore, tileStores } from "./conv_store.ts";
+import {
+  type ConvTexGeometry,
+  convTexGeometry,
+  khLoop,
+  packConvInput,
+  packConvKernel,
+  packConvKernelDot,
+} from "./conv_texture_pack.ts";
 import { type TextureLimits, textureTiles } from "./gemm_texture.ts";
 
 /** Register block and workgroup shape of the texture convolution (as the texture GEMM's). */
@@ -55,6 +63,24 @@ export interface ConvTextureTiles {
   readonly WX: number;
   /** Invocations along rows. */
   readonly WY: number;
+  /**
+   * Whether rows run along the workgroup's x axis (default: when WX < 8). llvmpipe vectorizes
+   * invocations along x only, 8 to a vector on AVX2: a workgroup 4 wide leaves half of every
+   * vector idle, one 1 wide seven eighths.
+   */
+  readonly rowsX?: boolean;
+  /**
+   * Splits of the contraction per workgroup, side by side with the rows along x (sliding
+   * multiply only; default 1): a kernel gradient has fewer row blocks than a vector has lanes.
+   */
+  readonly SL?: number;
+}
+
+/** The workgroup layout: its size, and the local ids that index features and rows. */
+function _lanes(tl: ConvTextureTiles): { size: [number, number, number]; f: string; r: string } {
+  return (tl.rowsX ?? tl.WX < 8)
+    ? { size: [tl.WY, tl.WX, 1], f: "lid.y", r: "lid.x" }
+    : { size: [tl.WX, tl.WY, 1], f: "lid.x", r: "lid.y" };
 }
 
 /** Kernels at most this wide run the sliding-window multiply ({@link _multiplySlide}). */
@@ -73,118 +99,17 @@ const _MAX_DOT_OG = 2;
  * 64 → 64 layer 16.9 → 13.7 ms, 16 over 8 on a 16 × 16 one 43 → 33 ms.
  */
 const _SLIDE_TM = 24;
+/**
+ * Output positions per invocation where one invocation takes all (at most 8) features of a
+ * group: 14 against 7 and 10 on W4's first layer (6 features), 6.5 against 7.3 and 7.2 ms.
+ */
+const _SLIDE_TM_ALL = 14;
 
-/** Bytes of packed textures beyond which the texture convolution declines. */
-const _MAX_PACKED_BYTES = 512 * 2 ** 20;
 /** Inner iterations (kernel positions × channel quads) per invocation and split. */
 const _MAX_ITERS = 4096;
 /** Splits are added until the multiply has at least this many workgroups. */
 const _MIN_GROUPS = 32;
 const _WG = 64;
-
-/** The geometry of one texture convolution, all sizes derived from the shapes and params. */
-interface _Geo {
-  NB: number;
-  Nout: number;
-  O: number;
-  G: number;
-  GX: number;
-  Og: number;
-  Og4: number;
-  Cg: number;
-  Cg4: number;
-  H: number;
-  W: number;
-  OH: number;
-  OW: number;
-  KH: number;
-  /** Stacked kernel rows: texels of X hold 4 rows of one channel (Cg = 1, sliding). */
-  stack?: boolean;
-  KW: number;
-  sh: number;
-  sw: number;
-  dh: number;
-  dw: number;
-  lh: number;
-  lw: number;
-  ph: number;
-  pw: number;
-  Hp: number;
-  Wp: number;
-  NPL: number;
-  LX: number;
-  HB: number;
-  LB: number;
-  M: number;
-  KS: number;
-}
-
-function _geometry(
-  lhs: readonly number[],
-  rhs: readonly number[],
-  outShape: readonly number[],
-  p: ConvParams,
-  lim: TextureLimits,
-): _Geo | null {
-  const nsp = lhs.length - 2;
-  if (nsp < 1 || nsp > 2) return null;
-  // a 1-D convolution is a 2-D one of height 1
-  const two = <T>(a: readonly T[], one: T): T[] => (nsp === 1 ? [one, a[0]] : [a[0], a[1]]);
-  const [H, W] = two(lhs.slice(2), 1), [KH, KW] = two(rhs.slice(2), 1);
-  const [OH, OW] = two(outShape.slice(2), 1);
-  const [sh, sw] = two(p.windowStrides, 1), [dh, dw] = two(p.rhsDilation, 1);
-  const [lh, lw] = two(p.lhsDilation, 1);
-  const [ph, pw] = two(p.padding.map((q) => q[0]), 0);
-  const [NB, C] = lhs, [Nout, O] = outShape;
-  const fg = p.featureGroupCount, G = fg * p.batchGroupCount;
-  const Cg = rhs[1], Og = O / G;
-  if (!NB || !C || !O || !OH || !OW || !Nout) return null;
-  const Cg4 = Math.ceil(Cg / 4), Og4 = Math.ceil(Og / 4);
-  const Hp = (OH - 1) * sh + (KH - 1) * dh + 1, Wp = (OW - 1) * sw + (KW - 1) * dw + 1;
-  const D = lim.maxTextureDimension2D;
-  const GX = fg;
-  const NPL = Math.floor(D / Hp);
-  if (NPL < 1 || Wp * GX * Cg4 > D || G * Og4 > D) return null;
-  const LX = Math.ceil(NB / NPL);
-  const KS = KH * KW, Kp = KS * Cg4 * 4;
-  const HB = Math.min(Kp, Math.floor(D / 4) * 4), LB = Math.ceil(Kp / HB);
-  if (LX > lim.maxTextureArrayLayers || LB > lim.maxTextureArrayLayers) return null;
-  const bytes = 16 * (Wp * GX * Cg4 * Math.min(NB, NPL) * Hp * LX + G * Og4 * HB * LB);
-  if (bytes > _MAX_PACKED_BYTES) return null;
-  return {
-    NB,
-    Nout,
-    O,
-    G,
-    GX,
-    Og,
-    Og4,
-    Cg,
-    Cg4,
-    H,
-    W,
-    OH,
-    OW,
-    KH,
-    KW,
-    sh,
-    sw,
-    dh,
-    dw,
-    lh,
-    lw,
-    ph,
-    pw,
-    Hp,
-    Wp,
-    NPL,
-    LX,
-    HB,
-    LB,
-    M: Nout * OH * OW,
-    KS,
-  };
-}
 
 /**
  * The texture convolution as a plan (pack input, pack kernel, multiply, and a sum of partial
@@ -220,7 +145,7 @@ export function convTexturePlan(
   } = {},
 ): Plan | null {
   if (dtype !== "f32" && dtype !== "i32" && dtype !== "u32") return null;
-  const g0 = _geometry(lhs, rhs, outShape, p, lim);
+  const g0 = convTexGeometry(lhs, rhs, outShape, p, lim);
   if (!g0) return null;
   let g = g0;
   // narrow kernels slide over rows of at least 8 outputs (over 4, VGG's 256 → 512 layer at 4 × 4
@@ -243,17 +168,13 @@ export function convTexturePlan(
     const HB = Math.min(Kp, Math.floor(D / 4) * 4), LB = Math.ceil(Kp / HB);
     if (LB <= lim.maxTextureArrayLayers) g = { ...g, stack: true, HB, LB };
   }
-  const tl = opts.tiles ??
-    (dot
-      ? { TM: _slideTiles(g).TM, TN: g.Og, WX: 1, WY: 64 }
-      : slide
-      ? _slideTiles(g)
-      : textureTiles(g.M, g.Og, g.KS * g.Cg4 * 4));
+  let tl: ConvTextureTiles = opts.tiles ??
+    (slide ? _slideTiles(g) : textureTiles(g.M, g.Og, g.KS * g.Cg4 * 4));
   // the work items: row tiles × column tiles × groups, each over the whole contraction
   const rowsM = slide ? g.Nout * g.OH * Math.ceil(g.OW / tl.TM) : Math.ceil(g.M / tl.TM);
   const tilesM = Math.ceil(rowsM / tl.WY), tilesN = Math.ceil(g.Og / (tl.TN * tl.WX));
   // split the outer loop (kernel rows when sliding, else kernel positions)
-  const outer = slide ? _khLoop(g) : g.KS;
+  const outer = slide ? khLoop(g) : g.KS;
   const iters = outer * g.Cg4;
   const groups = g.G * tilesM * tilesN;
   let splits = Math.ceil(iters / _MAX_ITERS);
@@ -261,6 +182,12 @@ export function convTexturePlan(
   splits = Math.min(splits, outer);
   const chunk = Math.ceil(outer / splits);
   splits = Math.ceil(outer / chunk);
+  if (slide && !opts.tiles && splits > 1 && rowsM < 8) {
+    // fewer row blocks than lanes (a kernel gradient): splits side by side in one workgroup,
+    // at least 4 workgroups
+    const SL = Math.min(Math.floor(64 / rowsM), Math.ceil(splits / 4));
+    if (SL > 1) tl = { ...tl, WY: rowsM * SL, SL };
+  }
   const t = storageType(dtype), format = TEXEL_FORMAT[t];
   const texX: TexRef = { kind: "tex", index: 0 }, texW: TexRef = { kind: "tex", index: 1 };
   const S = g.OH * g.OW;
@@ -269,8 +196,11 @@ export function convTexturePlan(
   ${store.join("\n  ")}
 }`;
   const steps: Plan["steps"][number][] = [
-    { kind: "dispatch", kernel: _packX(g, t, format, texX) },
-    { kind: "dispatch", kernel: dot ? _packWDot(g, t, format, texW) : _packW(g, t, format, texW) },
+    { kind: "dispatch", kernel: packConvInput(g, t, format, texX) },
+    {
+      kind: "dispatch",
+      kernel: dot ? packConvKernelDot(g, t, format, texW) : packConvKernel(g, t, format, texW),
+    },
     {
       kind: "dispatch",
       kernel: slide
@@ -295,140 +225,8 @@ export function convTexturePlan(
   };
 }
 
-/** The input as texture X (see the module doc): one invocation per texel. */
-function _packX(g: _Geo, t: string, format: string, dst: TexRef): Kernel {
-  const total = g.NB * g.Hp * g.Wp * g.GX * g.Cg4;
-  const grid = foldGrid(Math.ceil(total / _WG));
-  const C = g.Cg * g.GX;
-  const axis = (q: string, pad: number, ld: number, n: number) =>
-    ld === 1
-      ? `let ${q} = i32(${q}p) - (${pad}); ok = ok && ${q} >= 0 && ${q} < ${n};`
-      : `let ${q}d = i32(${q}p) - (${pad}); ok = ok && ${q}d >= 0 && ${q}d % ${ld} == 0 && ${q}d / ${ld} < ${n}; let ${q} = ${q}d / ${ld};`;
-  const lane = (l: number) =>
-    g.stack
-      ? `select(${t}(0), a[base0 + u32(max(hs${l}, 0)) * ${u(g.W)}], okw && ok${l})`
-      : `select(${t}(0), a[base + min(c4 * 4u + ${u(l)}, ${u(g.Cg - 1)}) * ${
-        u(g.H * g.W)
-      }], ok && c4 * 4u + ${u(l)} < ${u(g.Cg)})`;
-  // stacked: lane l reads input row hp + l·dilationH (one channel)
-  const stackRows = !g.stack ? "" : [0, 1, 2, 3].map((l) => {
-    const q = `i32(hp) + ${l * g.dh} - (${g.ph})`;
-    return g.lh === 1
-      ? `let hs${l} = ${q}; let ok${l} = hs${l} >= 0 && hs${l} < ${g.H};`
-      : `let hd${l} = ${q}; let ok${l} = hd${l} >= 0 && hd${l} % ${g.lh} == 0 && hd${l} / ${g.lh} < ${g.H}; let hs${l} = hd${l} / ${g.lh};`;
-  }).join("\n  ");
-  const wgsl = `@group(0) @binding(0) var<storage, read> a: array<${t}>;
-@group(0) @binding(1) var T: texture_storage_2d_array<${format}, write>;
-@compute @workgroup_size(${_WG})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let i = ${grid.flatGroup} * ${u(_WG)} + lid;
-  if (i >= ${u(total)}) { return; }
-  let c4 = i % ${u(g.Cg4)};
-  var r = i / ${u(g.Cg4)};
-  let gx = r % ${u(g.GX)};
-  r = r / ${u(g.GX)};
-  let wp = r % ${u(g.Wp)};
-  r = r / ${u(g.Wp)};
-  let hp = r % ${u(g.Hp)};
-  let n = r / ${u(g.Hp)};
-  var ok = true;
-  ${axis("h", g.ph, g.lh, g.H)}
-  ${axis("w", g.pw, g.lw, g.W)}
-  let base = (n * ${u(C)} + gx * ${u(g.Cg)}) * ${u(g.H * g.W)} + u32(max(h, 0)) * ${
-    u(g.W)
-  } + u32(max(w, 0));
-  ${
-    g.stack
-      ? `var okw = true;
-  ${axis("w2", g.pw, g.lw, g.W).replaceAll("ok = ok", "okw = okw").replace("i32(w2p)", "i32(wp)")}
-  let base0 = (n * ${u(C)} + gx) * ${u(g.H * g.W)} + u32(max(w2, 0));
-  ${stackRows}`
-      : ""
-  }
-  let v = vec4<${t}>(${[0, 1, 2, 3].map(lane).join(", ")});
-  textureStore(T, vec2u((wp * ${u(g.GX)} + gx) * ${u(g.Cg4)} + c4, (n % ${u(g.NPL)}) * ${
-    u(g.Hp)
-  } + hp), n / ${u(g.NPL)}, v);
-}
-`;
-  return {
-    wgsl,
-    workgroupSize: [_WG, 1, 1],
-    dispatch: grid.dispatch,
-    bindings: [inp(0), dst],
-  };
-}
-
-/** The kernel as texture W (see the module doc): one invocation per texel. */
-function _packW(g: _Geo, t: string, format: string, dst: TexRef): Kernel {
-  const width = g.G * g.Og4, rows = (g.stack ? _khLoop(g) * g.KW : g.KS) * g.Cg4 * 4;
-  const total = width * rows;
-  const grid = foldGrid(Math.ceil(total / _WG));
-  // stacked: row (kq · KW + kw) · 4 + c holds kernel row min(4·kq, KH − 4) + c of the one
-  // channel, zero where an earlier quad has that row
-  const kh = g.stack ? `min((kp / ${u(g.KW)}) * 4u, ${u(g.KH - 4)}) + c` : "";
-  const at = g.stack
-    ? `(${kh}) * ${u(g.KW)} + kp % ${u(g.KW)}`
-    : `min(c, ${u(g.Cg - 1)}) * ${u(g.KS)} + kp`;
-  const okc = g.stack ? `${kh} >= (kp / ${u(g.KW)}) * 4u` : `c < ${u(g.Cg)}`;
-  const lane = (l: number) =>
-    `select(${t}(0), b[(gr * ${u(g.Og)} + min(o4 * 4u + ${u(l)}, ${u(g.Og - 1)})) * ${
-      u(g.Cg * g.KS)
-    } + ${at}], ${okc} && o4 * 4u + ${u(l)} < ${u(g.Og)})`;
-  const wgsl = `@group(0) @binding(0) var<storage, read> b: array<${t}>;
-@group(0) @binding(1) var T: texture_storage_2d_array<${format}, write>;
-@compute @workgroup_size(${_WG})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let i = ${grid.flatGroup} * ${u(_WG)} + lid;
-  if (i >= ${u(total)}) { return; }
-  let x = i % ${u(width)};
-  let row = i / ${u(width)};
-  let gr = x / ${u(g.Og4)};
-  let o4 = x % ${u(g.Og4)};
-  let kp = row / ${u(g.Cg4 * 4)};
-  let c = row % ${u(g.Cg4 * 4)};
-  let v = vec4<${t}>(${[0, 1, 2, 3].map(lane).join(", ")});
-  textureStore(T, vec2u(x, row % ${u(g.HB)}), row / ${u(g.HB)}, v);
-}
-`;
-  return {
-    wgsl,
-    workgroupSize: [_WG, 1, 1],
-    dispatch: grid.dispatch,
-    bindings: [inp(1), dst],
-  };
-}
-
-/**
- * The kernel packed by channels, for the dot-product multiply: texel
- * `((g · Og + o) · Cg4 + c4, kpos)` holds input channels 4·c4 … 4·c4 + 3 of output feature o
- * of group g at kernel position kpos (zero beyond Cg).
- */
-function _packWDot(g: _Geo, t: string, format: string, dst: TexRef): Kernel {
-  const width = g.G * g.Og * g.Cg4, total = width * g.KS;
-  const grid = foldGrid(Math.ceil(total / _WG));
-  const lane = (l: number) =>
-    `select(${t}(0), b[(og * ${u(g.Cg)} + min(c4 * 4u + ${u(l)}, ${u(g.Cg - 1)})) * ${
-      u(g.KS)
-    } + kp], c4 * 4u + ${u(l)} < ${u(g.Cg)})`;
-  const wgsl = `@group(0) @binding(0) var<storage, read> b: array<${t}>;
-@group(0) @binding(1) var T: texture_storage_2d_array<${format}, write>;
-@compute @workgroup_size(${_WG})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let i = ${grid.flatGroup} * ${u(_WG)} + lid;
-  if (i >= ${u(total)}) { return; }
-  let x = i % ${u(width)};
-  let kp = i / ${u(width)};
-  let og = x / ${u(g.Cg4)};
-  let c4 = x % ${u(g.Cg4)};
-  textureStore(T, vec2u(x, kp), 0u, vec4<${t}>(${[0, 1, 2, 3].map(lane).join(", ")}));
-}
-`;
-  return { wgsl, workgroupSize: [_WG, 1, 1], dispatch: grid.dispatch, bindings: [inp(1), dst] };
-}
-
 function _multiply(
-  g: _Geo,
+  g: ConvTexGeometry,
   tl: ConvTextureTiles,
   splits: number,
   chunk: number,
@@ -438,7 +236,7 @@ function _multiply(
   storeFn: string,
 ): Kernel {
   const { TM, TN, WX, WY } = tl;
-  const TN4 = TN / 4, BM = TM * WY, BN = TN * WX;
+  const TN4 = TN / 4, BM = TM * WY, BN = TN * WX, lanes = _lanes(tl);
   const tilesM = Math.ceil(g.M / BM), tilesN = Math.ceil(g.Og / BN);
   const grid = foldGrid(tilesM * tilesN * g.G * splits);
   const S = g.OH * g.OW, GC4 = g.GX * g.Cg4;
@@ -502,7 +300,7 @@ function _multiply(
 @group(0) @binding(1) var TW: texture_2d_array<${t}>;
 @group(0) @binding(2) var<storage, read_write> o: array<${t}>;
 ${splits > 1 ? "" : storeFn}
-@compute @workgroup_size(${WX}, ${WY})
+@compute @workgroup_size(${lanes.size.join(", ")})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
   let q = ${grid.flatGroup};
   let tn = q % ${u(tilesN)};
@@ -513,8 +311,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
   let gs = min(r, ${u(g.G * splits - 1)});
   let gr = gs % ${u(g.G)};
   let sp = gs / ${u(g.G)};
-  let mb = tm * ${u(BM)} + lid.y * ${u(TM)};
-  let nb = tn * ${u(BN)} + lid.x * ${u(TN)};
+  let mb = tm * ${u(BM)} + ${lanes.r} * ${u(TM)};
+  let nb = tn * ${u(BN)} + ${lanes.f} * ${u(TN)};
   ${pre.join("\n  ")}
   let k0 = sp * ${u(chunk)};
   let k1 = min(k0 + ${u(chunk)}, ${u(g.KS)});
@@ -531,32 +329,39 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
 `;
   return {
     wgsl,
-    workgroupSize: [WX, WY, 1],
+    workgroupSize: lanes.size,
     dispatch: grid.dispatch,
     bindings: [texX, texW, splits > 1 ? tmp(0) : out(0)],
   };
 }
 
-/** Iterations of the sliding multiply's kernel-row loop (quads of rows when stacked). */
-function _khLoop(g: _Geo): number {
-  return g.stack ? Math.ceil(g.KH / 4) : g.KH;
-}
-
 /**
  * Tiles of the sliding-window multiply: TM consecutive output positions of one output row
- * (OW split into near-equal blocks of at most {@link _SLIDE_TM}), TN = 4 output features for
- * groups of up to 16 features, else 8, on at least 4 invocations along features (64 per
- * workgroup). Measured on llvmpipe (GPU time, W4's second layer, 64 × 6 × 28 × 28 → 16
- * features): 4 invocations along features beat 2 by 2–3× and 1 (TN = 16) by 10×, even where
- * some of them only repeat a clamped column (6 features).
+ * (OW split into near-equal blocks of at most {@link _SLIDE_TM}, or {@link _SLIDE_TM_ALL} where
+ * one invocation takes every feature), and TN output features.
+ *
+ * llvmpipe runs a workgroup as vectors of 8 invocations consecutive along x (AVX2), so x must
+ * be at least 8 wide and no invocation may only repeat another's work. A group of up to 8
+ * features is one column tile (TN = Og, any count) with 64 row blocks along x; up to 32
+ * features take tiles of 4 (≤ 16) or 8 features, one per workgroup row, rows along x; wider
+ * groups 8 tiles of 8 along x. Measured on llvmpipe (process CPU time, load 8–9), against 4
+ * invocations along features (half of every vector idle, and with 6 features half of the rest
+ * repeating a clamped column): W4's first layer (6 features) 18.1 → 6.5 ms, its second (16)
+ * 44.6 → 28.6 ms, its second layer's input gradient (6 features) 22 ms against 61 ms for the
+ * GEMM-then-gather form.
  */
-function _slideTiles(g: _Geo): ConvTextureTiles {
-  const TM = Math.ceil(g.OW / Math.ceil(g.OW / _SLIDE_TM));
-  const TN = g.Og <= 16 ? 4 : 8;
-  const WX = Math.ceil(g.Og / TN) <= 4 ? 4 : 8;
+function _slideTiles(g: ConvTexGeometry): ConvTextureTiles {
+  const block = (most: number) => Math.ceil(g.OW / Math.ceil(g.OW / most));
+  const rowsOf = (TM: number) => g.Nout * g.OH * Math.ceil(g.OW / TM);
+  if (g.Og <= 8) {
+    const TM = block(_SLIDE_TM_ALL);
+    return { TM, TN: g.Og, WX: 1, WY: Math.min(64, rowsOf(TM)) };
+  }
+  const TM = block(_SLIDE_TM);
+  const TN = g.Og <= 16 ? 4 : 8, tiles = Math.ceil(g.Og / TN);
   // no more invocations along rows than there are row blocks (a kernel gradient has few)
-  const rows = g.Nout * g.OH * Math.ceil(g.OW / TM);
-  return { TM, TN, WX, WY: Math.min(64 / WX, rows) };
+  if (tiles <= 4) return { TM, TN, WX: tiles, WY: Math.min(8 * Math.floor(8 / tiles), rowsOf(TM)) };
+  return { TM, TN, WX: 8, WY: Math.min(8, rowsOf(TM)) };
 }
 
 /**
@@ -567,7 +372,7 @@ function _slideTiles(g: _Geo): ConvTextureTiles {
  * texels of W. The split runs over kernel rows.
  */
 function _multiplySlide(
-  g: _Geo,
+  g: ConvTexGeometry,
   tl: ConvTextureTiles,
   splits: number,
   chunk: number,
@@ -578,19 +383,22 @@ function _multiplySlide(
   dot: boolean,
 ): Kernel {
   const { TM, TN, WX, WY } = tl;
-  const TN4 = dot ? 0 : TN / 4, BN = TN * WX;
+  const TN4 = dot ? 0 : Math.ceil(TN / 4), BN = TN * WX, lanes = _lanes(tl);
   const OWB = Math.ceil(g.OW / TM);
   const rows = g.Nout * g.OH * OWB;
-  const tilesM = Math.ceil(rows / WY), tilesN = Math.ceil(g.Og / BN);
-  const grid = foldGrid(tilesM * tilesN * g.G * splits);
+  // SL splits side by side: RW rows per workgroup, SB blocks of SL splits
+  const SL = tl.SL ?? 1, RW = WY / SL, SB = Math.ceil(splits / SL);
+  const tilesM = Math.ceil(rows / RW), tilesN = Math.ceil(g.Og / BN);
+  const grid = foldGrid(tilesM * tilesN * g.G * SB);
+  const lr = SL > 1 ? `(${lanes.r} % ${u(RW)})` : lanes.r;
   const GC4 = g.GX * g.Cg4;
   const span = (TM - 1) * g.sw + (g.KW - 1) * g.dw + 1;
   const comp = ["x", "y", "z", "w"];
   const bgc = g.G / g.GX;
-  const pre: string[] = [], body: string[] = [], st: string[] = [];
+  const pre: string[] = [], st: string[] = [];
   pre.push(
-    `let rb = min(tm * ${u(WY)} + lid.y, ${u(rows - 1)});`,
-    `let rvalid = tm * ${u(WY)} + lid.y < ${u(rows)};`,
+    `let rb = min(tm * ${u(RW)} + ${lr}, ${u(rows - 1)});`,
+    `let rvalid = tm * ${u(RW)} + ${lr} < ${u(rows)};`,
     `let owb = rb % ${u(OWB)};`,
     `let noh = rb / ${u(OWB)};`,
     `let oh = noh % ${u(g.OH)};`,
@@ -609,47 +417,57 @@ function _multiplySlide(
     for (let c = 0; c < TN; c++) pre.push(`var c${i}_${c} = ${t}(0);`);
   }
   const c4 = g.Cg4 === 1 ? "0u" : "c4";
-  for (let j = 0; j < span; j++) {
-    body.push(`let a${j} = textureLoad(TX, vec2u(x0 + ${u(j * GC4)} + ${c4}, yy), la, 0);`);
-  }
-  for (let kw = 0; kw < g.KW && dot; kw++) {
-    for (let c = 0; c < TN; c++) {
-      body.push(
-        `let b${kw}_${c} = textureLoad(TW, vec2u(${u(c * g.Cg4)} + gx + ${c4}, ky + ${
-          u(kw)
-        }), 0, 0);`,
-      );
+  // kkMin: the first of a texel's four contraction lanes that has a weight (stacked rows of
+  // the last quad below it were summed by the quad before)
+  const makeBody = (kkMin: number): string[] => {
+    const body: string[] = [];
+    for (let j = 0; j < span; j++) {
+      body.push(`let a${j} = textureLoad(TX, vec2u(x0 + ${u(j * GC4)} + ${c4}, yy), la, 0);`);
     }
-    for (let i = 0; i < TM; i++) {
-      const a = i * g.sw + kw * g.dw;
-      for (let c = 0; c < TN; c++) body.push(`c${i}_${c} = c${i}_${c} + dot(a${a}, b${kw}_${c});`);
-    }
-  }
-  for (let kw = 0; kw < g.KW && !dot; kw++) {
-    body.push(`let kb${kw} = kr + ${u(kw * g.Cg4 * 4)} + ${c4} * 4u;`);
-    if (g.LB > 1) {
-      body.push(`let lb${kw} = kb${kw} / ${u(g.HB)};`, `let yb${kw} = kb${kw} % ${u(g.HB)};`);
-    }
-    for (let kk = 0; kk < 4; kk++) {
-      for (let j = 0; j < TN4; j++) {
+    for (let kw = 0; kw < g.KW && dot; kw++) {
+      for (let c = 0; c < TN; c++) {
         body.push(
-          `let b${kw}_${kk}_${j} = textureLoad(TW, vec2u(cx${j}, ${
-            g.LB > 1 ? `yb${kw}` : `kb${kw}`
-          } + ${u(kk)}), ${g.LB > 1 ? `lb${kw}` : "0"}, 0);`,
+          `let b${kw}_${c} = textureLoad(TW, vec2u(${u(c * g.Cg4)} + gx + ${c4}, ky + ${
+            u(kw)
+          }), 0, 0);`,
         );
       }
-    }
-    for (let kk = 0; kk < 4; kk++) {
       for (let i = 0; i < TM; i++) {
         const a = i * g.sw + kw * g.dw;
         for (let c = 0; c < TN; c++) {
-          body.push(
-            `c${i}_${c} = c${i}_${c} + a${a}.${comp[kk]} * b${kw}_${kk}_${c >> 2}.${comp[c & 3]};`,
-          );
+          body.push(`c${i}_${c} = c${i}_${c} + dot(a${a}, b${kw}_${c});`);
         }
       }
     }
-  }
+    for (let kw = 0; kw < g.KW && !dot; kw++) {
+      body.push(`let kb${kw} = kr + ${u(kw * g.Cg4 * 4)} + ${c4} * 4u;`);
+      if (g.LB > 1) {
+        body.push(`let lb${kw} = kb${kw} / ${u(g.HB)};`, `let yb${kw} = kb${kw} % ${u(g.HB)};`);
+      }
+      for (let kk = kkMin; kk < 4; kk++) {
+        for (let j = 0; j < TN4; j++) {
+          body.push(
+            `let b${kw}_${kk}_${j} = textureLoad(TW, vec2u(cx${j}, ${
+              g.LB > 1 ? `yb${kw}` : `kb${kw}`
+            } + ${u(kk)}), ${g.LB > 1 ? `lb${kw}` : "0"}, 0);`,
+          );
+        }
+      }
+      for (let kk = kkMin; kk < 4; kk++) {
+        for (let i = 0; i < TM; i++) {
+          const a = i * g.sw + kw * g.dw;
+          for (let c = 0; c < TN; c++) {
+            body.push(
+              `c${i}_${c} = c${i}_${c} + a${a}.${comp[kk]} * b${kw}_${kk}_${c >> 2}.${
+                comp[c & 3]
+              };`,
+            );
+          }
+        }
+      }
+    }
+    return body;
+  };
   st.push(...tileStores(TM, TN, t, splits === 1 && heavyStore(storeFn), (i, n, v) => {
     const m = `mrow + ${i}`;
     const put = splits > 1
@@ -657,36 +475,50 @@ function _multiplySlide(
       : `storeC(gr, ${m}, ${n}, ${v});`;
     return `if (ow0 + ${i} < ${u(g.OW)} && ${n} < ${u(g.Og)}) { ${put} }`;
   }));
+  const body = makeBody(0);
   const inner = g.Cg4 === 1
     ? body.join("\n      ")
     : `for (var c4 = 0u; c4 < ${u(g.Cg4)}; c4 = c4 + 1u) {\n        ${
       body.join("\n        ")
     }\n      }`;
+  // stacked rows without a split: the quads unrolled, so that the last multiplies only the
+  // rows it adds (W4's first layer: 5 kernel rows in 2 quads, 5 of 8 rows' products)
+  const quads = g.stack && splits === 1 ? khLoop(g) : 0;
+  const loop = quads
+    ? Array.from({ length: quads }, (_, q) => {
+      const r0 = Math.min(4 * q, g.KH - 4);
+      return `{
+    let yy = y0 + ${u(r0 * g.dh)};
+    let kr = ${u(q * g.KW * 4)};
+    ${makeBody(4 * q - r0).join("\n    ")}
+  }`;
+    }).join("\n  ")
+    : `for (var kh = k0; kh < k1; kh = kh + 1u) {
+    let yy = y0 + ${g.stack ? `min(kh * 4u, ${u(g.KH - 4)})` : "kh"} * ${u(g.dh)};
+    let kr = kh * ${u(g.KW * g.Cg4 * 4)};
+    let ky = kh * ${u(g.KW)};
+    ${inner}
+  }`;
   const wgsl = `@group(0) @binding(0) var TX: texture_2d_array<${t}>;
 @group(0) @binding(1) var TW: texture_2d_array<${t}>;
 @group(0) @binding(2) var<storage, read_write> o: array<${t}>;
 ${splits > 1 ? "" : storeFn}
-@compute @workgroup_size(${WX}, ${WY})
+@compute @workgroup_size(${lanes.size.join(", ")})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
   let q = ${grid.flatGroup};
   let tn = q % ${u(tilesN)};
   var r = q / ${u(tilesN)};
   let tm = r % ${u(tilesM)};
   r = r / ${u(tilesM)};
-  let valid = r < ${u(g.G * splits)};
-  let gs = min(r, ${u(g.G * splits - 1)});
+  let gs = min(r, ${u(g.G * SB - 1)});
   let gr = gs % ${u(g.G)};
-  let sp = gs / ${u(g.G)};
-  let nb = tn * ${u(BN)} + lid.x * ${u(TN)};
+  let sp = ${SL > 1 ? `(gs / ${u(g.G)}) * ${u(SL)} + ${lanes.r} / ${u(RW)}` : `gs / ${u(g.G)}`};
+  let valid = r < ${u(g.G * SB)}${SL > 1 ? ` && sp < ${u(splits)}` : ""};
+  let nb = tn * ${u(BN)} + ${lanes.f} * ${u(TN)};
   ${pre.join("\n  ")}
   let k0 = sp * ${u(chunk)};
-  let k1 = min(k0 + ${u(chunk)}, ${u(_khLoop(g))});
-  for (var kh = k0; kh < k1; kh = kh + 1u) {
-    let yy = y0 + ${g.stack ? `min(kh * 4u, ${u(g.KH - 4)})` : "kh"} * ${u(g.dh)};
-    let kr = kh * ${u(g.KW * g.Cg4 * 4)};
-    let ky = kh * ${u(g.KW)};
-    ${inner}
-  }
+  let k1 = min(k0 + ${u(chunk)}, ${u(khLoop(g))});
+  ${loop}
   if (valid && rvalid) {
     ${st.join("\n    ")}
   }
@@ -694,14 +526,14 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
 `;
   return {
     wgsl,
-    workgroupSize: [WX, WY, 1],
+    workgroupSize: lanes.size,
     dispatch: grid.dispatch,
     bindings: [texX, texW, splits > 1 ? tmp(0) : out(0)],
   };
 }
 
 /** Adds the splits' partial products and stores each sum through `storeC`. */
-function _sum(g: _Geo, splits: number, t: string, storeFn: string): Kernel {
+function _sum(g: ConvTexGeometry, splits: number, t: string, storeFn: string): Kernel {
   const total = g.G * g.M * g.Og;
   const grid = foldGrid(Math.ceil(total / _WG));
   const wgsl = `@group(0) @binding(0) var<storage, read> part: array<${t}>;

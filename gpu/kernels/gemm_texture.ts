@@ -258,6 +258,9 @@ function _multiply(
   dst: BufRef,
 ): Kernel {
   const { TM, TN, WX, WY } = tiles;
+  // llvmpipe vectorizes invocations along x only (8 to a vector): fewer than 8 invocations
+  // along columns put the rows on x instead (see conv_texture.ts's ConvTextureTiles.rowsX)
+  const rowsX = WX < 8 && WY > WX;
   const { M, N } = spec;
   const t = storageType(spec.dtype);
   const BM = TM * WY, BN = TN * WX, TN4 = TN / 4;
@@ -320,7 +323,7 @@ function _multiply(
 @group(0) @binding(1) var TB: texture_2d_array<${t}>;
 @group(0) @binding(2) var<storage, read_write> o: array<${vec ? `vec4<${t}>` : t}>;
 ${vec ? spec.storeC4 : spec.storeC}
-@compute @workgroup_size(${WX}, ${WY})
+@compute @workgroup_size(${rowsX ? `${WY}, ${WX}` : `${WX}, ${WY}`})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
   let g = ${grid.flatGroup};
   let tn = g % ${u(tilesN)};
@@ -328,8 +331,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
   let tm = gr % ${u(tilesM)};
   let valid = gr / ${u(tilesM)} < ${u(spec.batch)};
   let bt = min(gr / ${u(tilesM)}, ${u(spec.batch - 1)});
-  let mb = tm * ${u(BM)} + lid.y * ${u(TM)};
-  let nb = tn * ${u(BN)} + lid.x * ${u(TN)};
+  let mb = tm * ${u(BM)} + lid.${rowsX ? "x" : "y"} * ${u(TM)};
+  let nb = tn * ${u(BN)} + lid.${rowsX ? "y" : "x"} * ${u(TN)};
   ${pre.join("\n  ")}
   for (var k4 = 0u; k4 < ${u(L.Kp / 4)}; k4 = k4 + 1u) {
     ${body.join("\n    ")}
@@ -341,7 +344,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
 `;
   return {
     wgsl,
-    workgroupSize: [WX, WY, 1],
+    workgroupSize: rowsX ? [WY, WX, 1] : [WX, WY, 1],
     dispatch: grid.dispatch,
     bindings: [texA, texB, dst],
   };

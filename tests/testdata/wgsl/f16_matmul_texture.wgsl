@@ -46,12 +46,12 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   if (row < 65u) { v = vec4<f32>(select(f32(0), loadB(bt, row, col + 0u), col + 0u < 17u), select(f32(0), loadB(bt, row, col + 1u), col + 1u < 17u), select(f32(0), loadB(bt, row, col + 2u), col + 2u < 17u), select(f32(0), loadB(bt, row, col + 3u), col + 3u < 17u)); }
   textureStore(T, vec2u(c4, row % 68u), bt * 1u + row / 68u, v);
 }
-// step 2: workgroup 5x8x1, dispatch 2x1x1, bindings tex0 tex1 tmp0
+// step 2: workgroup 8x5x1, dispatch 2x1x1, bindings tex0 tex1 tmp0
 @group(0) @binding(0) var TA: texture_2d_array<f32>;
 @group(0) @binding(1) var TB: texture_2d_array<f32>;
 @group(0) @binding(2) var<storage, read_write> o: array<f32>;
 fn storeC(bi: u32, m: u32, n: u32, v: f32) { o[(bi * 33u + m) * 17u + n] = v; }
-@compute @workgroup_size(5, 8)
+@compute @workgroup_size(8, 5)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
   let g = wid.x;
   let tn = g % 1u;
@@ -59,8 +59,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
   let tm = gr % 2u;
   let valid = gr / 2u < 1u;
   let bt = min(gr / 2u, 0u);
-  let mb = tm * 32u + lid.y * 4u;
-  let nb = tn * 20u + lid.x * 4u;
+  let mb = tm * 32u + lid.x * 4u;
+  let nb = tn * 20u + lid.y * 4u;
   let m0 = min(mb + 0u, 32u);
   let ya0 = m0 % 33u;
   let la0 = bt * 1u + m0 / 33u;

@@ -82,6 +82,12 @@ const _MAX_ITERS = 4096;
 const _MIN_GROUPS = 32;
 const _WG = 64;
 
+/**
+ * The geometry of a texture convolution, for `conv_phase_texture.ts` (which packs its input
+ * with {@link packConvInput}).
+ */
+export type ConvTextureGeo = _Geo;
+
 /** The geometry of one texture convolution, all sizes derived from the shapes and params. */
 interface _Geo {
   NB: number;
@@ -269,7 +275,7 @@ export function convTexturePlan(
   ${store.join("\n  ")}
 }`;
   const steps: Plan["steps"][number][] = [
-    { kind: "dispatch", kernel: _packX(g, t, format, texX) },
+    { kind: "dispatch", kernel: packConvInput(g, t, format, texX) },
     { kind: "dispatch", kernel: dot ? _packWDot(g, t, format, texW) : _packW(g, t, format, texW) },
     {
       kind: "dispatch",
@@ -280,7 +286,7 @@ export function convTexturePlan(
   ];
   const temps: number[] = [];
   if (splits > 1) {
-    steps.push({ kind: "dispatch", kernel: _sum(g, splits, t, storeFn) });
+    steps.push({ kind: "dispatch", kernel: sumConvSplits(g, splits, t, storeFn) });
     temps.push(splits * g.G * g.M * g.Og * 4);
   }
   return {
@@ -295,8 +301,16 @@ export function convTexturePlan(
   };
 }
 
-/** The input as texture X (see the module doc): one invocation per texel. */
-function _packX(g: _Geo, t: string, format: string, dst: TexRef): Kernel {
+/**
+ * The input as texture X (see the module doc): one invocation per texel.
+ *
+ * @param g The geometry (the input's, its padding, Hp × Wp, NPL).
+ * @param t The storage type.
+ * @param format The texel format.
+ * @param dst The texture.
+ * @returns The packing kernel (input 0 → `dst`).
+ */
+export function packConvInput(g: _Geo, t: string, format: string, dst: TexRef): Kernel {
   const total = g.NB * g.Hp * g.Wp * g.GX * g.Cg4;
   const grid = foldGrid(Math.ceil(total / _WG));
   const C = g.Cg * g.GX;
@@ -700,8 +714,17 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
   };
 }
 
-/** Adds the splits' partial products and stores each sum through `storeC`. */
-function _sum(g: _Geo, splits: number, t: string, storeFn: string): Kernel {
+/**
+ * Adds the splits' partial products (temporary 0, `((split · G + g) · M + m) · Og + n`) and
+ * stores each sum through `storeC`.
+ *
+ * @param g The geometry (G, M, Og).
+ * @param splits The number of splits.
+ * @param t The storage type.
+ * @param storeFn The WGSL of `storeC`.
+ * @returns The kernel (temporary 0 → output 0).
+ */
+export function sumConvSplits(g: _Geo, splits: number, t: string, storeFn: string): Kernel {
   const total = g.G * g.M * g.Og;
   const grid = foldGrid(Math.ceil(total / _WG));
   const wgsl = `@group(0) @binding(0) var<storage, read> part: array<${t}>;

@@ -40,8 +40,11 @@ import {
   u,
 } from "./common.ts";
 import { heavyStore, tileStores } from "./conv_store.ts";
-import { type ConvTextureGeo, packConvInput, sumConvSplits } from "./conv_texture.ts";
+import { packConvInput, sumConvSplits } from "./conv_texture.ts";
 import { type TextureLimits, textureTiles } from "./gemm_texture.ts";
+
+/** The geometry of a texture convolution (`conv_texture.ts`'s, which its packing reads). */
+type ConvTextureGeo = Parameters<typeof packConvInput>[0];
 
 /** One phase along one spatial dim of an lhs-dilated convolution (see `conv_phase.ts`). */
 export interface Phase {

@@ -42,6 +42,7 @@ import {
   tmp,
   u,
 } from "./common.ts";
+import { packInputShared, packKernelShared, sharedPacking } from "./conv_pack.ts";
 import { heavyStore, tileStores } from "./conv_store.ts";
 import { type TextureLimits, textureTiles } from "./gemm_texture.ts";
 
@@ -81,12 +82,6 @@ const _MAX_ITERS = 4096;
 /** Splits are added until the multiply has at least this many workgroups. */
 const _MIN_GROUPS = 32;
 const _WG = 64;
-
-/**
- * The geometry of a texture convolution, for `conv_phase_texture.ts` (which packs its input
- * with {@link packConvInput}).
- */
-export type ConvTextureGeo = _Geo;
 
 /** The geometry of one texture convolution, all sizes derived from the shapes and params. */
 interface _Geo {
@@ -311,6 +306,7 @@ export function convTexturePlan(
  * @returns The packing kernel (input 0 → `dst`).
  */
 export function packConvInput(g: _Geo, t: string, format: string, dst: TexRef): Kernel {
+  if (sharedPacking(g, "input")) return packInputShared(g, t, format, dst);
   const total = g.NB * g.Hp * g.Wp * g.GX * g.Cg4;
   const grid = foldGrid(Math.ceil(total / _WG));
   const C = g.Cg * g.GX;
@@ -375,6 +371,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
 
 /** The kernel as texture W (see the module doc): one invocation per texel. */
 function _packW(g: _Geo, t: string, format: string, dst: TexRef): Kernel {
+  if (sharedPacking(g, "kernel")) return packKernelShared(g, t, format, dst);
   const width = g.G * g.Og4, rows = (g.stack ? _khLoop(g) * g.KW : g.KS) * g.Cg4 * 4;
   const total = width * rows;
   const grid = foldGrid(Math.ceil(total / _WG));

@@ -11,7 +11,8 @@
  * packed: Hp = (OH − 1)·strideH + (KH − 1)·dilationH + 1, likewise Wp (so negative padding
  * crops). NPL batch entries share a layer (as many as fit the texture height). The kernel
  * becomes texture W: row `(kpos · Cg4 + c4) · 4 + j` holds input channel `4·c4 + j` at kernel
- * position kpos, as texels of four consecutive output features of the group.
+ * position kpos, as texels of four consecutive output features of the group. Small packings
+ * run the shape-generic kernels of `conv_pack.ts` (one pipeline for every convolution).
  *
  * Multiply. Per group g, rows m = (n, output position), columns = the group's Og output
  * features, contraction (kernel position, channel). Each invocation accumulates TM rows × TN

@@ -31,6 +31,16 @@ export const LAYERS: readonly Layer[] = [
     pad: 1,
     reps: 1,
   },
+  // ResNet-18's first strided layer at Fashion-MNIST size: the input gradient's phases have
+  // rows of 3-4 outputs (one texture multiply for all phases, gpu/kernels/conv_phase_texture.ts)
+  {
+    name: "R18 64→128 3×3 s2 p1 at 7×7",
+    x: [8, 64, 7, 7],
+    w: [128, 64, 3, 3],
+    stride: 2,
+    pad: 1,
+    reps: 4,
+  },
 ];
 
 /** The layer's multiply-adds × 2: N · O · OH · OW · C · KH · KW · 2. */

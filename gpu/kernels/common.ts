@@ -548,7 +548,7 @@ export function hoistLiterals(
   const decl = `@group(0) @binding(${binding}) var<uniform> _P: array<vec4u, ${
     Math.ceil(params.length / 4)
   }>;`;
-  const helpers = divided.used ? `${_UDIV}\n` : "";
+  const helpers = divided.used ? `${UDIV_WGSL}\n` : "";
   return { wgsl: `${decl}\n${helpers}${wgsl.slice(0, at)}${body}`, params };
 }
 
@@ -557,9 +557,11 @@ export function hoistLiterals(
  * instruction (llvmpipe divides by a non-literal one lane at a time, several times slower than
  * the rest of an index computation): Granlund and Montgomery's multiply-high with
  * `m = floor(2^32 (2^l - d) / d) + 1`, `l = ceil(log2 d)`, exact for every u32 `x`
- * ("Division by invariant integers using multiplication", PLDI 1994, §4).
+ * ("Division by invariant integers using multiplication", PLDI 1994, §4). Exported for
+ * kernels written shape-generic by hand (`conv_pack.ts`): `_udiv(x, m, s)` and
+ * `_umod(x, d, m, s)` with `m`, `s` from {@link udivMagic}.
  */
-const _UDIV = `fn _mulhi(a: u32, b: u32) -> u32 {
+export const UDIV_WGSL: string = `fn _mulhi(a: u32, b: u32) -> u32 {
   let a0 = a & 0xffffu; let a1 = a >> 16u; let b0 = b & 0xffffu; let b1 = b >> 16u;
   let p01 = a0 * b1; let p10 = a1 * b0;
   let mid = ((a0 * b0) >> 16u) + (p01 & 0xffffu) + (p10 & 0xffffu);
@@ -586,7 +588,7 @@ export function udivMagic(d: number): { m: number; s: number } {
 const _TIGHT = new Set(["*", "/", "%", "-", "~", "!", ".", "&", "|", "^"]);
 
 /**
- * Rewrites `x / N` and `x % N` (N ≥ 2 a u32 literal) of a `main` body into {@link _UDIV}
+ * Rewrites `x / N` and `x % N` (N ≥ 2 a u32 literal) of a `main` body into {@link UDIV_WGSL}
  * calls reading the divisor's multiplier and shift from slots, where the dividend `x` is an
  * identifier, an indexed or called one, or a parenthesised group, and nothing before it binds
  * tighter; other divisions are left for the plain hoisting (a division by a uniform).
@@ -667,6 +669,18 @@ function _maxWork(): number {
 }
 
 /**
+ * Whether a kernel's work is small enough for a shape-generic form whatever its index
+ * arithmetic (under {@link GENERIC_MAX_WORK}, or `DENAX_GENERIC_MAX_WORK`): its compile time
+ * outweighs its running time (see {@link genericPays}).
+ *
+ * @param work Element visits of one dispatch.
+ * @returns Whether the work is under the limit.
+ */
+export function genericWork(work: number): boolean {
+  return work < (_maxWorkCache ??= _maxWork());
+}
+
+/**
  * Whether making a kernel generic pays: its work is under {@link GENERIC_MAX_WORK}, or its
  * `main` neither divides by a size nor reads staged textures (same-shape elementwise kernels
  * from storage: the uniform costs nothing).
@@ -676,7 +690,7 @@ function _maxWork(): number {
  * @returns Whether to make it generic.
  */
 export function genericPays(wgsl: string, work: number): boolean {
-  if (work < (_maxWorkCache ??= _maxWork())) return true;
+  if (genericWork(work)) return true;
   const at = wgsl.indexOf("\nfn main(");
   const main = wgsl.slice(Math.max(at, 0));
   // texture-staged reads: their addressing folds with literal sizes (W2: 18 against 22 ms)

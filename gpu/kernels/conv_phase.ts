@@ -11,7 +11,9 @@
  * The plan runs, per combination of phases over the dilated dims, a small gather of the phase's
  * kernel taps then `convPlan` of the sub-convolution (any of its forms), whose `storeC` maps the
  * sub-output's linear index to the full output's — so fused epilogues see the output index
- * they expect. A phase without taps stores zeros (through `storeC` as well).
+ * they expect. A phase without taps stores zeros (through `storeC` as well). On CPU adapters,
+ * where every phase's rows are too short for the sliding multiply, all phases run instead as one
+ * texture multiply (`conv_phase_texture.ts`): 3-4 pipelines instead of 4 or 5 per phase.
  *
  * @module
  */
@@ -33,23 +35,8 @@ import {
   tmp,
   u,
 } from "./common.ts";
+import { convPhaseTexturePlan, type Phase } from "./conv_phase_texture.ts";
 import type { GemmCaps } from "./gemm.ts";
-
-/** One phase along one spatial dim. */
-interface _Phase {
-  /** The phase r (outputs a·L + r). */
-  readonly r: number;
-  /** Outputs of the phase. */
-  readonly A: number;
-  /** Kernel taps of the phase: first, step, count. */
-  readonly k0: number;
-  readonly step: number;
-  readonly Kr: number;
-  /** The sub-convolution's params along this dim. */
-  readonly lo: number;
-  readonly hi: number;
-  readonly rd: number;
-}
 
 const _gcd = (a: number, b: number): number => (b === 0 ? a : _gcd(b, a % b));
 
@@ -62,10 +49,10 @@ function _phases(
   D: number,
   lo: number,
   hi: number,
-): _Phase[] {
+): Phase[] {
   if (L === 1) return [{ r: 0, A: OUT, k0: 0, step: 1, Kr: K, lo, hi, rd: D }];
   const step = L / _gcd(D, L);
-  const res: _Phase[] = [];
+  const res: Phase[] = [];
   for (let r = 0; r < L && r < OUT; r++) {
     const A = Math.ceil((OUT - r) / L);
     let k0 = -1;
@@ -147,12 +134,17 @@ export function convPhasePlan(
   const per = inSp.map((n, d) =>
     _phases(n, kSp[d], oSp[d], p.lhsDilation[d], p.rhsDilation[d], ...p.padding[d])
   );
+  if (caps?.textures) {
+    // on CPU adapters, every phase in one texture multiply where the phases' rows are short
+    const tp = convPhaseTexturePlan(dtype, lhs, rhs, outShape, p, per, caps, store);
+    if (tp) return tp;
+  }
   const steps: Step[] = [];
   const temps: number[] = [];
   const textures: TextureSpec[] = [];
   const t = storageType(dtype);
   // every combination of one phase per dim
-  const combos: _Phase[][] = per.reduce<_Phase[][]>(
+  const combos: Phase[][] = per.reduce<Phase[][]>(
     (acc, ph) => acc.flatMap((c) => ph.map((q) => [...c, q])),
     [[]],
   );
@@ -211,7 +203,7 @@ export function convPhasePlan(
 function _remapStore(
   subOut: readonly number[],
   oSp: readonly number[],
-  ph: readonly _Phase[],
+  ph: readonly Phase[],
   L: readonly number[],
   store: readonly string[],
 ): string[] {
@@ -232,7 +224,7 @@ function _taps(
   t: string,
   rhs: readonly number[],
   subK: readonly number[],
-  ph: readonly _Phase[],
+  ph: readonly Phase[],
   kt: number,
 ) {
   const st = strides(rhs);

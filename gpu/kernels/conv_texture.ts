@@ -11,7 +11,8 @@
  * packed: Hp = (OH − 1)·strideH + (KH − 1)·dilationH + 1, likewise Wp (so negative padding
  * crops). NPL batch entries share a layer (as many as fit the texture height). The kernel
  * becomes texture W: row `(kpos · Cg4 + c4) · 4 + j` holds input channel `4·c4 + j` at kernel
- * position kpos, as texels of four consecutive output features of the group.
+ * position kpos, as texels of four consecutive output features of the group. Small packings
+ * run the shape-generic kernels of `conv_pack.ts` (one pipeline for every convolution).
  *
  * Multiply. Per group g, rows m = (n, output position), columns = the group's Og output
  * features, contraction (kernel position, channel). Each invocation accumulates TM rows × TN
@@ -210,7 +211,7 @@ export function convTexturePlan(
   ];
   const temps: number[] = [];
   if (splits > 1) {
-    steps.push({ kind: "dispatch", kernel: _sum(g, splits, t, storeFn) });
+    steps.push({ kind: "dispatch", kernel: sumConvSplits(g, splits, t, storeFn) });
     temps.push(splits * g.G * g.M * g.Og * 4);
   }
   return {
@@ -532,8 +533,22 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
   };
 }
 
-/** Adds the splits' partial products and stores each sum through `storeC`. */
-function _sum(g: ConvTexGeometry, splits: number, t: string, storeFn: string): Kernel {
+/**
+ * Adds the splits' partial products (temporary 0, `((split · G + g) · M + m) · Og + n`) and
+ * stores each sum through `storeC`.
+ *
+ * @param g The geometry (G, M, Og).
+ * @param splits The number of splits.
+ * @param t The storage type.
+ * @param storeFn The WGSL of `storeC`.
+ * @returns The kernel (temporary 0 → output 0).
+ */
+export function sumConvSplits(
+  g: ConvTexGeometry,
+  splits: number,
+  t: string,
+  storeFn: string,
+): Kernel {
   const total = g.G * g.M * g.Og;
   const grid = foldGrid(Math.ceil(total / _WG));
   const wgsl = `@group(0) @binding(0) var<storage, read> part: array<${t}>;

@@ -7,6 +7,7 @@
  */
 import type { ConvParams } from "../../core/prims/conv.ts";
 import { foldGrid, inp, type Kernel, type TexRef, u } from "./common.ts";
+import { packInputShared, packKernelShared, sharedPacking } from "./conv_pack.ts";
 import type { TextureLimits } from "./gemm_texture.ts";
 
 /** Bytes of packed textures beyond which the texture convolution declines. */
@@ -119,6 +120,7 @@ export function convTexGeometry(
 
 /** The input as texture X (see the module doc): one invocation per texel. */
 export function packConvInput(g: ConvTexGeometry, t: string, format: string, dst: TexRef): Kernel {
+  if (sharedPacking(g, "input")) return packInputShared(g, t, format, dst);
   const total = g.NB * g.Hp * g.Wp * g.GX * g.Cg4;
   const grid = foldGrid(Math.ceil(total / _WG));
   const C = g.Cg * g.GX;
@@ -183,6 +185,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
 
 /** The kernel as texture W (see the module doc): one invocation per texel. */
 export function packConvKernel(g: ConvTexGeometry, t: string, format: string, dst: TexRef): Kernel {
+  if (sharedPacking(g, "kernel")) return packKernelShared(g, t, format, dst);
   const width = g.G * g.Og4, rows = (g.stack ? khLoop(g) * g.KW : g.KS) * g.Cg4 * 4;
   const total = width * rows;
   const grid = foldGrid(Math.ceil(total / _WG));

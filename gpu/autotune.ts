@@ -17,7 +17,9 @@
  *   A variant must beat the default by 5% to be chosen.
  * - **Cache**: choices live in memory and, where the process may write there, in a JSON file
  *   (`$XDG_CACHE_HOME/denax/autotune.json`, else `$HOME/.cache/denax/autotune.json`), read
- *   when the backend is created. The file maps keys to `{ variant, ms }` under `entries`.
+ *   when the backend is created. The file maps keys to `{ variant, ms }` under `entries`,
+ *   beside the format `version` and the `source` stamps of the kernel code that timed them
+ *   (`sourceFingerprint`): a file from other kernel code is ignored and rewritten.
  * - **Off**: `DENAX_AUTOTUNE=0`, or `createWebGpuBackend({ autotune: false })`; the test task
  *   runs with it off so that tests time nothing and write nothing.
  *
@@ -26,6 +28,7 @@
 import type { AvalLike } from "../core/backend.ts";
 import { debugLevel, readTextFileOrNull, writeTextFileIfAllowed } from "./device.ts";
 import type { BufRef, Plan, TexRef } from "./kernels/common.ts";
+import { sourceFingerprint } from "./jit/disk_cache.ts";
 import type { GpuRuntime } from "./runtime.ts";
 
 /** Options of the autotuner. */
@@ -53,7 +56,12 @@ export interface TuneCandidate {
 }
 
 const _pow2 = (n: number) => (n <= 1 ? n : 2 ** Math.ceil(Math.log2(n)));
-const _VERSION = 1;
+/** The format version of the autotuning cache file (bumped when its layout changes). */
+export const AUTOTUNE_CACHE_VERSION = 2;
+/** Whether a parsed cache file was written by this kernel code (version and source stamps). */
+// deno-lint-ignore no-explicit-any -- parsed JSON
+const _current = (j: any): boolean =>
+  j?.version === AUTOTUNE_CACHE_VERSION && (j.source ?? "") === sourceFingerprint();
 // STORAGE | COPY_SRC | COPY_DST; texture COPY_DST | TEXTURE_BINDING | STORAGE_BINDING
 const _SCRATCH_USAGE = 0x80 | 0x4 | 0x8;
 const _TEX_USAGE = 0x02 | 0x04 | 0x08;
@@ -193,7 +201,8 @@ export class Autotuner {
     if (!text) return;
     try {
       const j = JSON.parse(text);
-      if (j?.version !== _VERSION || typeof j.entries !== "object") return;
+      // choices timed on other kernel code (another version or edited sources) are stale
+      if (!_current(j) || typeof j.entries !== "object") return;
       for (const [k, v] of Object.entries(j.entries as Record<string, TuneEntry>)) {
         if (typeof v?.variant === "string") this.#entries.set(k, { variant: v.variant, ms: v.ms });
       }
@@ -207,10 +216,15 @@ export class Autotuner {
       let theirs: Record<string, TuneEntry> = {};
       try {
         const j = JSON.parse(readTextFileOrNull(file) ?? "null");
-        if (j?.version === _VERSION) theirs = j.entries;
+        if (_current(j)) theirs = j.entries;
       } catch { /* rewritten below */ }
       const entries = { ...theirs, ...mine };
-      await writeTextFileIfAllowed(file, JSON.stringify({ version: _VERSION, entries }, null, 1));
+      const text = JSON.stringify({
+        version: AUTOTUNE_CACHE_VERSION,
+        source: sourceFingerprint(),
+        entries,
+      });
+      await writeTextFileIfAllowed(file, text);
     });
   }
 }

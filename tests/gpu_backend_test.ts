@@ -7,6 +7,8 @@ import { assert, assertAllClose, assertEquals, assertRejects } from "@std/assert
 import { type Backend, currentBackend, setBackend, useBackend } from "../core/backend.ts";
 import { jit, lax, np, type Tensor, vmap } from "../mod.ts";
 import { createWebGpuBackend, LOWERINGS } from "../gpu/backend.ts";
+import { AUTOTUNE_CACHE_VERSION } from "../gpu/autotune.ts";
+import { sourceFingerprint } from "../gpu/jit/disk_cache.ts";
 import { GEMM_VARIANTS, gemmVariantNames } from "../gpu/kernels/gemm.ts";
 import { gpu, HAS_GPU, numel, randArray, rng as rngOf } from "./gpu_helpers_test.ts";
 
@@ -254,6 +256,27 @@ Deno.test({
     const g2 = await createWebGpuBackend({ autotune: { cacheFile } });
     assertEquals(g2.autotuner!.entries.get(key)?.variant, entry.variant);
     await Deno.remove(cacheFile.slice(0, cacheFile.lastIndexOf("/denax")), { recursive: true });
+  },
+});
+
+Deno.test({
+  name: "autotuning ignores a cache file written by other kernel code (version or sources)",
+  ignore,
+  fn: async () => {
+    const dir = await Deno.makeTempDir();
+    const cacheFile = `${dir}/autotune.json`;
+    const entries = { "some-key": { variant: "stale", ms: { stale: 1 } } };
+    const loaded = async (j: unknown) => {
+      await Deno.writeTextFile(cacheFile, JSON.stringify(j));
+      const g = await createWebGpuBackend({ autotune: { cacheFile } });
+      return g.autotuner!.entries.get("some-key")?.variant;
+    };
+    const source = sourceFingerprint();
+    const version = AUTOTUNE_CACHE_VERSION;
+    assertEquals(await loaded({ version, source, entries }), "stale"); // current: kept
+    assertEquals(await loaded({ version: version - 1, source, entries }), undefined);
+    assertEquals(await loaded({ version, source: source + "x", entries }), undefined);
+    await Deno.remove(dir, { recursive: true });
   },
 });
 

@@ -56,8 +56,14 @@ export interface CacheContext {
 
 let _fingerprint: string | undefined;
 
-/** A hash of the stamps of denax's `core/` and `gpu/` sources (empty when not local files). */
-function _sourceFingerprint(): string {
+/**
+ * A hash of the stamps (sizes and modification times) of denax's `core/` and `gpu/` sources:
+ * what compiled programs and autotuning choices were made with. Empty when the sources are not
+ * local files (a remote import: its version is fixed by its URL).
+ *
+ * @returns The hash, or "".
+ */
+export function sourceFingerprint(): string {
   if (_fingerprint === undefined) {
     const dirs = [new URL("../../core/", import.meta.url), new URL("../", import.meta.url)];
     const stamps = sourceStamps(dirs);
@@ -104,7 +110,7 @@ export function programCacheKey(
   if (text === null) return null;
   return JSON.stringify({
     version: PROGRAM_CACHE_VERSION,
-    sources: _sourceFingerprint(),
+    sources: sourceFingerprint(),
     adapter: ctx.description,
     settings: ctx.settings,
     generic: [genericKernelsEnabled(), envVar("DENAX_GENERIC_MAX_WORK") ?? ""],

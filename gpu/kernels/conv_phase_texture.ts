@@ -40,7 +40,7 @@ import {
   u,
 } from "./common.ts";
 import { heavyStore, tileStores } from "./conv_store.ts";
-import { sumConvSplits } from "./conv_texture.ts";
+import { sumConvSplits, texMultiplyTile } from "./conv_texture.ts";
 import { type ConvTexGeometry, packConvInput } from "./conv_texture_pack.ts";
 import { type TextureLimits, textureTiles } from "./gemm_texture.ts";
 
@@ -298,10 +298,9 @@ function _multiply(
 ): Kernel {
   const { g, combos, Lh, Lw, splits, tilesM, tilesN } = geo;
   const { TM, TN, WX, WY } = geo.tl;
-  const TN4 = TN / 4, BM = TM * WY, BN = TN * WX;
+  const BM = TM * WY, BN = TN * WX;
   const grid = foldGrid(tilesM * tilesN * g.G * splits);
   const GC4 = g.GX * g.Cg4;
-  const comp = ["x", "y", "z", "w"];
   // a constant of the workgroup's phase combination
   const sel = (f: (c: _Combo) => number) => {
     const v = combos.map(f);
@@ -326,7 +325,7 @@ function _multiply(
     `let mb = (tm - tb0) * ${u(BM)} + lid.y * ${u(TM)};`,
     `let nb = tn * ${u(BN)} + lid.x * ${u(TN)};`,
   ];
-  const body: string[] = [], st: string[] = [];
+  const st: string[] = [];
   for (let i = 0; i < TM; i++) {
     pre.push(`let m${i} = min(mb + ${u(i)}, mc - 1u);`);
     pre.push(`let s${i} = m${i} % sc;`);
@@ -335,34 +334,8 @@ function _multiply(
     pre.push(`let y${i} = (n${i} % ${u(g.NPL)}) * ${u(g.Hp)} + s${i} / aw + yo;`);
     pre.push(`let x${i} = (s${i} % aw) * ${u(GC4)} + xo${g.GX > 1 ? ` + gr * ${u(g.Cg4)}` : ""};`);
   }
-  for (let j = 0; j < TN4; j++) {
-    pre.push(`let cx${j} = gr * ${u(g.Og4)} + min(nb / 4u + ${u(j)}, ${u(g.Og4 - 1)});`);
-  }
-  for (let i = 0; i < TM; i++) {
-    for (let c = 0; c < TN; c++) pre.push(`var c${i}_${c} = ${t}(0);`);
-  }
-  const c4 = g.Cg4 === 1 ? "0u" : "c4";
-  for (let i = 0; i < TM; i++) {
-    body.push(`let a${i} = textureLoad(TX, vec2u(x${i} + dx + ${c4}, y${i} + dy), la${i}, 0);`);
-  }
-  body.push(`let kq = kr + ${c4} * 4u;`);
-  if (g.LB > 1) body.push(`let lb = kq / ${u(g.HB)};`, `let yb = kq % ${u(g.HB)};`);
-  for (let kk = 0; kk < 4; kk++) {
-    for (let j = 0; j < TN4; j++) {
-      body.push(
-        `let b${kk}_${j} = textureLoad(TW, vec2u(cx${j}, ${g.LB > 1 ? "yb" : "kq"} + ${u(kk)}), ${
-          g.LB > 1 ? "lb" : "0"
-        }, 0);`,
-      );
-    }
-  }
-  for (let kk = 0; kk < 4; kk++) {
-    for (let i = 0; i < TM; i++) {
-      for (let c = 0; c < TN; c++) {
-        body.push(`c${i}_${c} = c${i}_${c} + a${i}.${comp[kk]} * b${kk}_${c >> 2}.${comp[c & 3]};`);
-      }
-    }
-  }
+  const tile = texMultiplyTile(g, TM, TN, t);
+  pre.push(...tile.decls);
   st.push(...tileStores(TM, TN, t, splits === 1 && heavyStore(storeFn), (i, n, v) => {
     const m = `fullRow(mb + ${i}, sc, aw, rh, rw)`;
     const put = splits > 1
@@ -370,11 +343,7 @@ function _multiply(
       : `storeC(gr, ${m}, ${n}, ${v});`;
     return `if (mb + ${i} < mc && ${n} < ${u(g.Og)}) { ${put} }`;
   }));
-  const inner = g.Cg4 === 1
-    ? body.join("\n      ")
-    : `for (var c4 = 0u; c4 < ${u(g.Cg4)}; c4 = c4 + 1u) {\n        ${
-      body.join("\n        ")
-    }\n      }`;
+  const inner = tile.inner;
   const wgsl = `@group(0) @binding(0) var TX: texture_2d_array<${t}>;
 @group(0) @binding(1) var TW: texture_2d_array<${t}>;
 @group(0) @binding(2) var<storage, read_write> o: array<${t}>;

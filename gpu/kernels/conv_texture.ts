@@ -226,42 +226,32 @@ export function convTexturePlan(
   };
 }
 
-function _multiply(
+/**
+ * The register tile of a texture multiply, shared by `conv_texture.ts` and
+ * `conv_phase_texture.ts`: the declarations (`cx{j}`, the texel columns of W for the tile's
+ * features; the accumulators `c{i}_{c}`) and the inner step over the input channels of one
+ * kernel position. The kernel using it defines `gr`, `nb`, per row `x{i}`, `y{i}`, `la{i}` and,
+ * per kernel position, `dx`, `dy` and `kr` (W's first row of the position).
+ *
+ * @param g The geometry (Og4, Cg4, HB, LB).
+ * @param TM Rows per invocation.
+ * @param TN Features per invocation (a multiple of 4).
+ * @param t The storage type.
+ * @returns The declarations and the inner step.
+ */
+export function texMultiplyTile(
   g: ConvTexGeometry,
-  tl: ConvTextureTiles,
-  splits: number,
-  chunk: number,
+  TM: number,
+  TN: number,
   t: string,
-  texX: TexRef,
-  texW: TexRef,
-  storeFn: string,
-): Kernel {
-  const { TM, TN, WX, WY } = tl;
-  const TN4 = TN / 4, BM = TM * WY, BN = TN * WX, lanes = _lanes(tl);
-  const tilesM = Math.ceil(g.M / BM), tilesN = Math.ceil(g.Og / BN);
-  const grid = foldGrid(tilesM * tilesN * g.G * splits);
-  const S = g.OH * g.OW, GC4 = g.GX * g.Cg4;
-  const comp = ["x", "y", "z", "w"];
-  const bgc = g.G / g.GX;
-  const pre: string[] = [], body: string[] = [], st: string[] = [];
-  for (let i = 0; i < TM; i++) {
-    pre.push(`let m${i} = min(mb + ${u(i)}, ${u(g.M - 1)});`);
-    pre.push(`let s${i} = m${i} % ${u(S)};`);
-    // batch groups read batch block g
-    pre.push(`let n${i} = m${i} / ${u(S)}${bgc > 1 ? ` + gr * ${u(g.Nout)}` : ""};`);
-    pre.push(`let la${i} = n${i} / ${u(g.NPL)};`);
-    pre.push(`let y${i} = (n${i} % ${u(g.NPL)}) * ${u(g.Hp)} + (s${i} / ${u(g.OW)}) * ${u(g.sh)};`);
-    pre.push(
-      `let x${i} = (s${i} % ${u(g.OW)}) * ${u(g.sw * GC4)}${
-        g.GX > 1 ? ` + gr * ${u(g.Cg4)}` : ""
-      };`,
-    );
-  }
+): { decls: string[]; inner: string } {
+  const TN4 = TN / 4, comp = ["x", "y", "z", "w"];
+  const decls: string[] = [], body: string[] = [];
   for (let j = 0; j < TN4; j++) {
-    pre.push(`let cx${j} = gr * ${u(g.Og4)} + min(nb / 4u + ${u(j)}, ${u(g.Og4 - 1)});`);
+    decls.push(`let cx${j} = gr * ${u(g.Og4)} + min(nb / 4u + ${u(j)}, ${u(g.Og4 - 1)});`);
   }
   for (let i = 0; i < TM; i++) {
-    for (let c = 0; c < TN; c++) pre.push(`var c${i}_${c} = ${t}(0);`);
+    for (let c = 0; c < TN; c++) decls.push(`var c${i}_${c} = ${t}(0);`);
   }
   const c4 = g.Cg4 === 1 ? "0u" : "c4";
   for (let i = 0; i < TM; i++) {
@@ -285,6 +275,46 @@ function _multiply(
       }
     }
   }
+  const inner = g.Cg4 === 1
+    ? body.join("\n      ")
+    : `for (var c4 = 0u; c4 < ${u(g.Cg4)}; c4 = c4 + 1u) {\n        ${
+      body.join("\n        ")
+    }\n      }`;
+  return { decls, inner };
+}
+
+function _multiply(
+  g: ConvTexGeometry,
+  tl: ConvTextureTiles,
+  splits: number,
+  chunk: number,
+  t: string,
+  texX: TexRef,
+  texW: TexRef,
+  storeFn: string,
+): Kernel {
+  const { TM, TN, WX, WY } = tl;
+  const BM = TM * WY, BN = TN * WX, lanes = _lanes(tl);
+  const tilesM = Math.ceil(g.M / BM), tilesN = Math.ceil(g.Og / BN);
+  const grid = foldGrid(tilesM * tilesN * g.G * splits);
+  const S = g.OH * g.OW, GC4 = g.GX * g.Cg4;
+  const bgc = g.G / g.GX;
+  const pre: string[] = [], st: string[] = [];
+  for (let i = 0; i < TM; i++) {
+    pre.push(`let m${i} = min(mb + ${u(i)}, ${u(g.M - 1)});`);
+    pre.push(`let s${i} = m${i} % ${u(S)};`);
+    // batch groups read batch block g
+    pre.push(`let n${i} = m${i} / ${u(S)}${bgc > 1 ? ` + gr * ${u(g.Nout)}` : ""};`);
+    pre.push(`let la${i} = n${i} / ${u(g.NPL)};`);
+    pre.push(`let y${i} = (n${i} % ${u(g.NPL)}) * ${u(g.Hp)} + (s${i} / ${u(g.OW)}) * ${u(g.sh)};`);
+    pre.push(
+      `let x${i} = (s${i} % ${u(g.OW)}) * ${u(g.sw * GC4)}${
+        g.GX > 1 ? ` + gr * ${u(g.Cg4)}` : ""
+      };`,
+    );
+  }
+  const tile = texMultiplyTile(g, TM, TN, t);
+  pre.push(...tile.decls);
   st.push(...tileStores(TM, TN, t, splits === 1 && heavyStore(storeFn), (i, n, v) => {
     const m = `mb + ${i}`;
     const put = splits > 1
@@ -292,11 +322,7 @@ function _multiply(
       : `storeC(gr, ${m}, ${n}, ${v});`;
     return `if (${m} < ${u(g.M)} && ${n} < ${u(g.Og)}) { ${put} }`;
   }));
-  const inner = g.Cg4 === 1
-    ? body.join("\n      ")
-    : `for (var c4 = 0u; c4 < ${u(g.Cg4)}; c4 = c4 + 1u) {\n        ${
-      body.join("\n        ")
-    }\n      }`;
+  const inner = tile.inner;
   const wgsl = `@group(0) @binding(0) var TX: texture_2d_array<${t}>;
 @group(0) @binding(1) var TW: texture_2d_array<${t}>;
 @group(0) @binding(2) var<storage, read_write> o: array<${t}>;

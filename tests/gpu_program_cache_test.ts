@@ -67,12 +67,16 @@ function step(w: Tensor, x: Tensor, y: Tensor): [Tensor, Tensor] {
   return [w.sub(grad(loss)(w).mul(0.1)), loss(w)];
 }
 
-function inputs() {
-  return {
+/** The step's inputs, computed before the test counts stores and hits (the samplers' own
+ * programs would otherwise compile whenever their deferred work is flushed). */
+async function inputs() {
+  const t = {
     w: random.normal(random.key(1), [8, 5]),
     x: random.normal(random.key(2), [6, 8]),
     y: random.normal(random.key(3), [6]),
   };
+  await Promise.all([t.w.data(), t.x.data(), t.y.data()]);
+  return t;
 }
 
 Deno.test({
@@ -81,7 +85,7 @@ Deno.test({
   fn: async () => {
     setBackend(await gpu());
     await withCacheDir(async (dir) => {
-      const { w, x, y } = inputs();
+      const { w, x, y } = await inputs();
       const stores = programCacheStats.stores, hits = programCacheStats.hits;
       const [w1, l1] = jit(step)(w, x, y); // a fresh trace: compiled and written
       const fresh = lastCompiled()!.program;
@@ -126,8 +130,8 @@ Deno.test({
   ignore,
   fn: async () => {
     setBackend(await gpu());
-    await withCacheDir((dir) => {
-      const { w, x, y } = inputs();
+    await withCacheDir(async (dir) => {
+      const { w, x, y } = await inputs();
       const j = makeJaxpr(step)(w, x, y).jaxpr as Jaxpr;
       const ctx = { description: "adapter A", settings: { limits: 1 } };
       const key = programCacheKey(j, {}, ctx)!;
@@ -172,7 +176,7 @@ Deno.test({
   fn: async () => {
     setBackend(await gpu());
     await withCacheDir(async (dir) => {
-      const { w, x, y } = inputs();
+      const { w, x, y } = await inputs();
       const [, want] = jit(step)(w, x, y);
       const wantBits = Array.from(await want.data());
       const [file] = jsonFiles(dir);

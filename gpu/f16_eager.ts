@@ -106,7 +106,7 @@ function _lanewise(prim: string, c: F16Ctx): Plan | null {
   }
   if (prim === "convert") {
     const to: DType = res.dtype;
-    return halfLanewisePlan(ins, res, n, ([x]) => convertExpr(ins[0].dtype, to, x));
+    return halfLanewisePlan(ins, res, n, ([x], h) => convertExpr(ins[0].dtype, to, x, h));
   }
   return null;
 }

@@ -338,7 +338,7 @@ export class Scope {
         return this.let(
           p.dtype === "f16"
             ? roundF16Expr(dt(0), same(0), h)
-            : convertExpr(dt(0), v.aval.dtype, same(0)),
+            : convertExpr(dt(0), v.aval.dtype, same(0), h),
         );
       case "bitcast":
         return this.let(`bitcast<${storageType(v.aval.dtype)}>(${same(0)})`);

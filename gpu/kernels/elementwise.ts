@@ -118,7 +118,8 @@ function _unaryF32(op: UnaryPrim, x: string, h: Helpers): string {
       return `${op}(${x})`;
     case "sign":
       h.add(F32_SPECIALS);
-      return `select(sign(${x}), ${x}, _isnan(${x}))`;
+      // WGSL's sign(-0.0) is +0.0; the reference (and XLA) keep the operand's zero and NaN
+      return `select(sign(${x}), ${x}, _isnan(${x}) || ${x} == 0.0)`;
     case "asin":
     case "acos":
     case "atan":
@@ -250,25 +251,50 @@ export function binaryExpr(op: BinaryPrim, dtype: DType, a: string, b: string, h
 }
 
 /**
+ * WGSL helpers converting f32 to i32 / u32 as the reference does (`castScalar` in
+ * core/prims/convert.ts, and XLA): truncation toward zero, saturation at both ends, NaN to 0.
+ * WGSL's own conversion clamps to the largest f32 below 2³¹ (2147483520) and leaves NaN
+ * unspecified, so the top end and NaN are handled here.
+ */
+const F32_TO_INT: string = `${F32_SPECIALS}
+fn _f2i(x: f32) -> i32 {
+  if (_isnan(x)) { return 0i; }
+  if (x >= 2147483648.0) { return 2147483647i; }
+  return i32(x);
+}
+fn _f2u(x: f32) -> u32 {
+  if (_isnan(x)) { return 0u; }
+  if (x >= 4294967296.0) { return 4294967295u; }
+  return u32(x);
+}
+`;
+
+/**
  * The WGSL expression converting `x` from one dtype to another (`convert`): floats truncate
- * toward zero into ints (saturating out of range, as WGSL defines; numpy leaves that
- * undefined), bools become 0 or 1, anything nonzero (NaN included) becomes true, and i32/u32
+ * toward zero into ints, saturating out of range with NaN going to 0 (as the reference and XLA
+ * do), bools become 0 or 1, anything nonzero (NaN included) becomes true, and i32/u32
  * reinterpret their bits (wrapping, as numpy's `astype`).
  *
  * @param from The operand's dtype.
  * @param to The result's dtype.
  * @param x The operand expression.
+ * @param h Collects the helper functions a float-to-int conversion calls.
  * @returns The converted expression, in `to`'s storage type.
  */
-export function convertExpr(from: DType, to: DType, x: string): string {
+export function convertExpr(from: DType, to: DType, x: string, h: Helpers): string {
   if (from === to) return x;
+  // an f16 operand reaches here widened to f32 (f16 kernels compute in f32)
+  const float = from === "f32" || from === "f16";
   if (to === "bool") {
-    return from === "f32"
+    return float
       ? _b2u(`(bitcast<u32>(${x}) & 0x7fffffffu) != 0u`)
       : _b2u(`${x} != ${from === "i32" ? "0i" : "0u"}`);
   }
   if (to === "f32") return `f32(${x})`;
-  if (from === "f32") return `${to}(${x})`;
+  if (float) {
+    h.add(F32_TO_INT);
+    return to === "i32" ? `_f2i(${x})` : `_f2u(${x})`;
+  }
   if (from === "bool") return to === "i32" ? `i32(${x})` : x;
   return `bitcast<${to}>(${x})`; // i32 <-> u32
 }
@@ -432,5 +458,5 @@ export function selectPlan(dtype: DType, n: number, caps?: LaneCaps): Plan {
  * @returns The plan.
  */
 export function convertPlan(from: DType, to: DType, n: number, caps?: LaneCaps): Plan {
-  return lanewisePlan([from], to, n, ([x]) => convertExpr(from, to, x), caps);
+  return lanewisePlan([from], to, n, ([x], h) => convertExpr(from, to, x, h), caps);
 }

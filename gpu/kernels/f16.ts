@@ -55,7 +55,7 @@ export const ROUND_F16_WGSL: string = `fn round_f16(x: f32) -> f32 {
  */
 export function roundF16Expr(from: DType, x: string, h: Helpers): string {
   h.add(ROUND_F16_WGSL);
-  return `round_f16(${convertExpr(from, "f32", x)})`;
+  return `round_f16(${convertExpr(from, "f32", x, h)})`;
 }
 
 /**
@@ -178,7 +178,7 @@ export function narrowF16Plan(from: DType, n: number): Plan {
     [{ dtype: from, half: false }],
     { dtype: "f32", half: true },
     n,
-    ([x]) => convertExpr(from, "f32", x),
+    ([x], h) => convertExpr(from, "f32", x, h),
   );
 }
 

@@ -7,41 +7,63 @@ import type { GpuRuntime } from "../runtime.ts";
 
 /**
  * `chunkMs`: milliseconds of recording (pipeline creation, mostly) after which a call that is
- * creating pipelines submits what it has recorded so far (tests set 0: a submit at every new
- * pipeline).
+ * creating pipelines submits what it has recorded so far, at least (the interval grows while the
+ * queue falls behind; tests set 0: a submit at every new pipeline until a submit has to wait).
  */
 export const recorderSettings: { chunkMs: number } = { chunkMs: 15 };
+
+/** A submit that took this long waited for the queue (an idle queue takes well under 1 ms). */
+const _WAITED_MS = 2;
 
 /**
  * Records commands into one encoder, a compute pass kept open across dispatches.
  *
  * A call that creates pipelines (a program's first) submits its commands in chunks instead:
- * once `recorderSettings.chunkMs` have passed since the last submit, at the next new pipeline. On
+ * once an interval (at least `recorderSettings.chunkMs`) has passed since the last submit, at the
+ * next new pipeline. On
  * llvmpipe the queue thread then compiles (or loads from Mesa's shader cache) and runs the
  * kernels already recorded while this thread translates the WGSL of the next ones, where one
  * command buffer left the queue idle until the last pipeline existed. Submits keep queue order,
  * so the chunks compute what one command buffer would. Later calls find every pipeline made
  * and submit one command buffer.
+ *
+ * On lavapipe a submit returns at once while the queue is idle, but waits for the previous
+ * command buffer to finish otherwise, and Deno has no way to ask whether it has finished without
+ * waiting (`onSubmittedWorkDone` and `mapAsync` wait inside the call). A submit that had to wait
+ * means the chunk before it held more work than the queue could run in one interval, and this
+ * thread sat idle instead of creating pipelines: the interval then grows by the time waited, so
+ * that the next submit finds the queue done; a submit that did not wait halves it again (down to
+ * `chunkMs`). ResNet-18's first step in a second process (160 pipelines, llvmpipe, load 8-9)
+ * spent 1.1-1.8 s of its main thread in such waits with a fixed interval, 0.4-0.9 s with this.
  */
 export class Recorder {
   #enc: GPUCommandEncoder | null = null;
   #pass: GPUComputePassEncoder | null = null;
-  #since = performance.now();
+  #since: number;
+  #interval = recorderSettings.chunkMs;
   readonly #rt: GpuRuntime;
   readonly #onSubmit: () => void;
+  readonly #now: () => number;
   /**
    * A recorder on the runtime's device.
    *
    * @param rt The runtime.
    * @param onSubmit Called after each submit (the jit counts them).
+   * @param now The clock in milliseconds (tests pass their own).
    */
-  constructor(rt: GpuRuntime, onSubmit: () => void) {
+  constructor(rt: GpuRuntime, onSubmit: () => void, now: () => number = () => performance.now()) {
     this.#rt = rt;
     this.#onSubmit = onSubmit;
+    this.#now = now;
+    this.#since = now();
+  }
+  /** Milliseconds of recording after which the next new pipeline submits (see the class doc). */
+  get interval(): number {
+    return this.#interval;
   }
   /** A pipeline was created for the dispatch about to be recorded. */
   madePipeline(): void {
-    if (this.#enc !== null && performance.now() - this.#since >= recorderSettings.chunkMs) {
+    if (this.#enc !== null && this.#now() - this.#since >= this.#interval) {
       this.submit();
     }
   }
@@ -80,8 +102,13 @@ export class Recorder {
     const enc = this.outside();
     this.#enc = null;
     // after the runtime's pending eager work; resolves timestamp queries when profiling
+    const t0 = this.#now();
     this.#rt.submitEncoder(enc);
-    this.#since = performance.now();
+    this.#since = this.#now();
+    const waited = this.#since - t0;
+    this.#interval = waited >= _WAITED_MS
+      ? this.#interval + waited
+      : Math.max(recorderSettings.chunkMs, this.#interval / 2);
     this.#onSubmit();
   }
 }

@@ -4,7 +4,7 @@
  * did not wait. A fake runtime and clock: no device, no timing.
  */
 import { assertEquals } from "@std/assert";
-import { Recorder, recorderSettings } from "../gpu/jit/recorder.ts";
+import { LONG_SOURCE_CHARS, Recorder, recorderSettings } from "../gpu/jit/recorder.ts";
 import type { GpuRuntime } from "../gpu/runtime.ts";
 
 /** A runtime whose submits take `wait()` ms of the fake clock, and the clock. */
@@ -36,8 +36,8 @@ Deno.test("a first call's submit interval grows while submits wait and shrinks a
     const rec = new Recorder(f.rt, () => {}, () => f.clock.t);
     const record = (ms: number) => {
       rec.pass("k"); // a dispatch recorded
-      f.clock.t += ms; // then a pipeline made
-      rec.madePipeline();
+      f.clock.t += ms; // then a new pipeline is due
+      rec.newPipeline(100);
     };
     record(10);
     assertEquals(f.submits(), 0, "10 ms < 15 ms: no submit yet");
@@ -55,10 +55,16 @@ Deno.test("a first call's submit interval grows while submits wait and shrinks a
     assertEquals(f.submits(), 3);
     assertEquals(rec.interval, 15, "never below chunkMs");
     rec.pass("k");
+    f.clock.t += 1;
+    rec.newPipeline(LONG_SOURCE_CHARS);
+    assertEquals(f.submits(), 4, "a long source: submitted before it whatever the interval");
+    rec.pass("k");
     rec.submit();
-    assertEquals(f.submits(), 4, "the call's last submit");
+    assertEquals(f.submits(), 5, "the call's last submit");
     rec.submit();
-    assertEquals(f.submits(), 4, "nothing recorded: nothing submitted");
+    assertEquals(f.submits(), 5, "nothing recorded: nothing submitted");
+    rec.newPipeline(LONG_SOURCE_CHARS);
+    assertEquals(f.submits(), 5, "nothing recorded: nothing submitted");
   } finally {
     recorderSettings.chunkMs = old;
   }
@@ -72,7 +78,7 @@ Deno.test("with chunkMs 0 every new pipeline submits until a submit waits", () =
     const rec = new Recorder(f.rt, () => {}, () => f.clock.t);
     for (let k = 0; k < 3; k++) {
       rec.pass("k");
-      rec.madePipeline();
+      rec.newPipeline(100);
     }
     assertEquals(f.submits(), 3);
     assertEquals(rec.interval, 0);

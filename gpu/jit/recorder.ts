@@ -16,11 +16,18 @@ export const recorderSettings: { chunkMs: number } = { chunkMs: 15 };
 const _WAITED_MS = 2;
 
 /**
+ * WGSL sources this long submit the work recorded before them whatever the interval: Deno's
+ * `createShaderModule` grows faster than linearly with a function's statements (llvmpipe, Deno
+ * 2.9: 4 KB of WGSL ~3 ms, ResNet-18's 140 KB 7 × 7 stem convolutions 200-450 ms each).
+ */
+export const LONG_SOURCE_CHARS = 32_768;
+
+/**
  * Records commands into one encoder, a compute pass kept open across dispatches.
  *
  * A call that creates pipelines (a program's first) submits its commands in chunks instead:
- * once an interval (at least `recorderSettings.chunkMs`) has passed since the last submit, at the
- * next new pipeline. On
+ * once an interval (at least `recorderSettings.chunkMs`) has passed since the last submit, before
+ * the next new pipeline is created, or before a long one ({@link LONG_SOURCE_CHARS}). On
  * llvmpipe the queue thread then compiles (or loads from Mesa's shader cache) and runs the
  * kernels already recorded while this thread translates the WGSL of the next ones, where one
  * command buffer left the queue idle until the last pipeline existed. Submits keep queue order,
@@ -61,11 +68,16 @@ export class Recorder {
   get interval(): number {
     return this.#interval;
   }
-  /** A pipeline was created for the dispatch about to be recorded. */
-  madePipeline(): void {
-    if (this.#enc !== null && this.#now() - this.#since >= this.#interval) {
-      this.submit();
-    }
+  /**
+   * A pipeline is about to be created for the next dispatch: submits what was recorded when the
+   * interval has passed, or when the source is long enough that creating it takes a while
+   * (the queue then runs the work recorded so far meanwhile).
+   *
+   * @param chars The length of the pipeline's WGSL source.
+   */
+  newPipeline(chars: number): void {
+    if (this.#enc === null) return;
+    if (this.#now() - this.#since >= this.#interval || chars >= LONG_SOURCE_CHARS) this.submit();
   }
   /** Whether commands were recorded and not submitted yet. */
   get pending(): boolean {

@@ -18,7 +18,7 @@ const _WAITED_MS = 2;
 /**
  * WGSL sources this long submit the work recorded before them whatever the interval: Deno's
  * `createShaderModule` grows faster than linearly with a function's statements (llvmpipe, Deno
- * 2.9: 4 KB of WGSL ~3 ms, ResNet-18's 140 KB 7 × 7 stem convolutions 200-450 ms each).
+ * 2.9: 4 KB of WGSL ~3 ms, ResNet-18's two 140 KB 7 × 7 stem convolutions 180-340 ms each).
  */
 export const LONG_SOURCE_CHARS = 32_768;
 
@@ -40,8 +40,10 @@ export const LONG_SOURCE_CHARS = 32_768;
  * means the chunk before it held more work than the queue could run in one interval, and this
  * thread sat idle instead of creating pipelines: the interval then grows by the time waited, so
  * that the next submit finds the queue done; a submit that did not wait halves it again (down to
- * `chunkMs`). ResNet-18's first step in a second process (160 pipelines, llvmpipe, load 8-9)
- * spent 1.1-1.8 s of its main thread in such waits with a fixed interval, 0.4-0.9 s with this.
+ * `chunkMs`). ResNet-18's first step in a second process (160 pipelines, llvmpipe, 2 cores at
+ * load 10-11) waited 0.6-1.5 s (mean 1.29 s over six runs) in its submits with a fixed interval,
+ * 0.47-1.16 s (mean 0.83 s) with this; alone on the machine, 0.18-0.34 s either way (the queue's
+ * threads then keep both cores busy while this one waits).
  */
 export class Recorder {
   #enc: GPUCommandEncoder | null = null;

@@ -30,7 +30,7 @@
  *
  * The parameters are initialized under `jit` (`jit((k) => net.init(k))`, as the README advises on
  * webgpu: eager, ResNet-18's initialization is 1560 dispatches, each intermediate a fresh buffer,
- * and takes 2-6 s on llvmpipe against 0.5-1.2 s jitted; `DENAX_COMPILE_INIT=eager` gives the eager
+ * and took 1.5-6 s on llvmpipe against 0.35-1.2 s jitted; `DENAX_COMPILE_INIT=eager` gives the eager
  * form, and `initPipelines` counts the pipelines either creates), and the clock of the first
  * step starts once the device has finished that work: the step's figures cover the step alone
  * (before, they included the tail of the eager initialization still queued). `stepSubmitMs` is

@@ -430,6 +430,16 @@ export class GpuRuntime {
     return pipe;
   }
 
+  /**
+   * Whether the pipeline of a source is in the cache (counted neither as a hit nor as a miss).
+   *
+   * @param wgsl The source.
+   * @returns True when {@link pipeline} would return a cached pipeline.
+   */
+  hasPipeline(wgsl: string): boolean {
+    return this.#pipelines.has(wgsl);
+  }
+
   #cache(wgsl: string, pipe: GPUComputePipeline): void {
     this.#pipelines.set(wgsl, pipe);
     this.#pipelineBytes += wgsl.length;

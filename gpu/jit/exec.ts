@@ -185,17 +185,18 @@ export class ProgramState {
   }
 
   /**
-   * The pipeline and bind group cache of a dispatch. The first time, the pipeline is made (or
-   * found in the runtime's cache) and `rec` hears of it, to hand the work recorded so far to
-   * the queue while later pipelines are still being created.
+   * The pipeline and bind group cache of a dispatch. The first time, the pipeline is found in
+   * the runtime's cache or made, and before it is made `rec` hears of it, to hand the work
+   * recorded so far to the queue while this and later pipelines are being created.
    */
   dispatchState(op: DispatchOp, rec: Recorder): _Dispatch {
     let d = this.#dispatch.get(op);
     if (!d) {
-      const pipe = this.#env.rt.pipeline(op.wgsl, op.label);
+      const rt = this.#env.rt;
+      if (!rt.hasPipeline(op.wgsl)) rec.newPipeline(op.wgsl.length);
+      const pipe = rt.pipeline(op.wgsl, op.label);
       d = { pipe, layout: pipe.getBindGroupLayout(0), groups: new Map() };
       this.#dispatch.set(op, d);
-      rec.madePipeline();
     }
     return d;
   }

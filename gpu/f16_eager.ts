@@ -14,7 +14,7 @@
  */
 import type { AvalLike } from "../core/backend.ts";
 import type { DType, TypedArray } from "../core/dtype.ts";
-import { storageAval, storageParams } from "../core/f16.ts";
+import { F16_EXACT, storageAval, storageParams } from "../core/f16.ts";
 import { BINARY_PRIMS, type BinaryPrim, UNARY_PRIMS, type UnaryPrim } from "../core/prims/names.ts";
 import { paramsOf } from "../core/primitive.ts";
 import { dot_general_p } from "../core/prims/linalg.ts";
@@ -22,7 +22,8 @@ import { copyPlan, type Plan, size } from "./kernels/common.ts";
 import { dotGeneralHalfPlan } from "./kernels/dot.ts";
 import type { GemmCaps } from "./kernels/gemm.ts";
 import { binaryExpr, convertExpr, unaryExpr } from "./kernels/elementwise.ts";
-import { halfLanewisePlan, type LaneSlot, viaF32Plan } from "./kernels/f16.ts";
+import { halfLanewisePlan, type LaneSlot } from "./kernels/f16.ts";
+import { halfStoragePlan } from "./kernels/f16_bind.ts";
 import type { LowerCtx } from "./lowerings.ts";
 
 const _UNARY: ReadonlySet<string> = new Set(UNARY_PRIMS);
@@ -137,7 +138,7 @@ function _dot(prim: string, c: F16Ctx, caps: GemmCaps): Plan | null {
   const p = dotGeneralHalfPlan(l.shape, r.shape, paramsOf(dot_general_p, c.params), caps);
   if (!p) return null;
   const n = (a: AvalLike) => size(a.shape);
-  return viaF32Plan(p, [{ n: n(l), half: false }, { n: n(r), half: false }], [
+  return halfStoragePlan(p, [{ n: n(l), half: false }, { n: n(r), half: false }], [
     { n: n(o), half: true },
   ]);
 }
@@ -164,5 +165,5 @@ export function f16StoragePlan(
   const sc = f32Ctx(prim, c);
   const slots = (as: readonly AvalLike[]) =>
     as.map((a) => ({ n: size(a.shape), half: a.dtype === "f16" }));
-  return viaF32Plan(lowerF32(sc), slots(c.ins), slots(c.outs));
+  return halfStoragePlan(lowerF32(sc), slots(c.ins), slots(c.outs), F16_EXACT.has(prim));
 }

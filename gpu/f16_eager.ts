@@ -5,10 +5,15 @@
  *
  * Elementwise primitives (unary, binary, `select`, `convert`) read and write f16 storage in
  * one kernel ({@link halfLanewisePlan}); `dot_general` on the texture GEMM (CPU adapters) packs
- * its f16 operands straight into its textures. Every other primitive runs its f32 kernels between a
- * widening of its f16 operands and a rounding of its f16 results ({@link viaF32Plan}), so
- * matmul, convolution and reductions read f16, accumulate in f32 and round once, as the
- * reference does (core/f16.ts).
+ * its f16 operands straight into its textures. Every other primitive (convolution on either
+ * GEMM form and its gradients, reductions, `argmax`, movement ops, the workgroup-memory GEMM)
+ * runs its f32 kernels with the f16 bindings rewritten ({@link halfStoragePlan}): operands are
+ * read as `array<f16>` and widened as each element is loaded, results are rounded once as they
+ * are stored into `array<f16>` (without the rounding after a primitive that only moves values,
+ * {@link F16_EXACT}). So matmul, convolution and reductions read f16, accumulate in f32 and
+ * round once, as the reference does (core/f16.ts), and move no f32 copies of f16 arrays. A
+ * binding the rewrite cannot follow (a result read back by its own plan, a buffer copied into
+ * a texture) keeps an f32 temporary with a widening or rounding pass, for it alone.
  *
  * @module
  */

@@ -142,8 +142,9 @@ export function halfBindKernel(
       }>`,
     );
     const body = wgsl.replace(declRe, `$1${vec ? "vec4<f16>" : "f16"}>`);
+    // operands are read only; results are written only (read back: not followed)
     const r = ref.kind === "in"
-      ? _rewriteReads(body, d.name, vec ? "vec4<f32>" : "f32")
+      ? d.access === "read" ? _rewriteReads(body, d.name, vec ? "vec4<f32>" : "f32") : null
       : d.access === "read_write"
       ? _rewriteStores(body, d.name, (v) => {
         if (exact) return `${vec ? "vec4<f16>" : "f16"}(${v})`;

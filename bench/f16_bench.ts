@@ -1,7 +1,8 @@
 /**
  * What f16 costs against f32 on one backend (`DENAX_BACKEND`, default native): an eager
- * 512 × 512 matmul, an eager `exp` over 2^20 elements, and a jitted chain of eight elementwise
- * ops over 2^20 elements, each read back to the host inside the timed region.
+ * 512 × 512 matmul, an eager 3 × 3 convolution and its two gradients, an eager row sum and
+ * transpose of 1024 × 1024, an eager `exp` over 2^20 elements, and a jitted chain of eight
+ * elementwise ops over 2^20 elements, each read back to the host inside the timed region.
  *
  * On webgpu with `shader-f16` the f16 rows use 2-byte f16 storage and the jitted f16 chain is
  * one fused kernel that rounds after every op; the `held` rows are the f32-held storage
@@ -17,7 +18,7 @@
  *
  * @module
  */
-import { init, jit, np, type Tensor } from "../mod.ts";
+import { grad, init, jit, lax, np, type Tensor } from "../mod.ts";
 import { type Backend, currentBackend, setBackend } from "../core/backend.ts";
 import { createWebGpuBackend } from "../gpu/backend.ts";
 import process from "node:process";
@@ -29,6 +30,12 @@ const main = currentBackend();
 const N = 512, E = 2 ** 20;
 const mat = Float32Array.from({ length: N * N }, (_, i) => ((i * 7919) % 1000) / 1000 - 0.5);
 const vec = Float32Array.from({ length: E }, (_, i) => ((i * 104729) % 2000) / 1000 - 1);
+/** A 3 × 3 convolution (4 × 32 × 28 × 28 input, 32 features) and its two gradients. */
+const CX = [4, 32, 28, 28], CW = [32, 32, 3, 3];
+const cx = Float32Array.from({ length: 4 * 32 * 28 * 28 }, (_, i) => ((i * 31) % 17) / 8 - 1);
+const cw = Float32Array.from({ length: 32 * 32 * 9 }, (_, i) => ((i * 13) % 11) / 32 - 0.15);
+const conv = (x: Tensor, w: Tensor) => lax.convGeneralDilated(x, w, { padding: "SAME" });
+const convGrads = grad((x: Tensor, w: Tensor) => np.sum(conv(x, w)), { argnums: [0, 1] });
 const chain = (x: Tensor) => x.mul(1.5).add(0.25).mul(x).sub(0.5).mul(x).add(1).mul(0.75).sub(x);
 
 /** The backends to compare: this one, and on webgpu the held storage with and without fusion. */
@@ -40,11 +47,12 @@ if (name === "webgpu") {
   backends.push([" held, op by op", Object.create(held, { fusesF16: { value: false } })]);
 }
 
-async function timed(b: Backend, f: () => Tensor): Promise<void> {
+async function timed(b: Backend, f: () => Tensor | Tensor[]): Promise<void> {
   setBackend(b);
-  const y = f();
-  await y.data();
-  y[Symbol.dispose]();
+  const r = f();
+  const ys = Array.isArray(r) ? r : [r];
+  for (const y of ys) await y.data();
+  for (const y of ys) y[Symbol.dispose]();
 }
 
 /** One row: its group, its name, and one timed iteration. */
@@ -71,6 +79,32 @@ for (const dtype of ["f32", "f16"] as const) {
         name: `matmul ${N}x${N} ${label}`,
         baseline,
         fn: () => timed(b, () => np.matmul(a, a)),
+      });
+      const x4 = np.array(cx, { shape: CX, dtype }), w4 = np.array(cw, { shape: CW, dtype });
+      const sq = x.reshape([1024, 1024]);
+      cases.push({
+        group: "conv",
+        name: `conv 3x3 4x32x28x28 ${label}`,
+        baseline,
+        fn: () => timed(b, () => conv(x4, w4)),
+      });
+      cases.push({
+        group: "conv grads",
+        name: `conv grads (input, kernel) ${label}`,
+        baseline,
+        fn: () => timed(b, () => convGrads(x4, w4) as Tensor[]),
+      });
+      cases.push({
+        group: "sum",
+        name: `sum rows 1024x1024 ${label}`,
+        baseline,
+        fn: () => timed(b, () => np.sum(sq, { axis: 1 })),
+      });
+      cases.push({
+        group: "transpose",
+        name: `transpose 1024x1024 ${label}`,
+        baseline,
+        fn: () => timed(b, () => sq.T),
       });
       cases.push({
         group: "exp",

@@ -5,16 +5,21 @@
  *
  * Elementwise primitives (unary, binary, `select`, `convert`) read and write f16 storage in
  * one kernel ({@link halfLanewisePlan}); `dot_general` on the texture GEMM (CPU adapters) packs
- * its f16 operands straight into its textures. Every other primitive runs its f32 kernels between a
- * widening of its f16 operands and a rounding of its f16 results ({@link viaF32Plan}), so
- * matmul, convolution and reductions read f16, accumulate in f32 and round once, as the
- * reference does (core/f16.ts).
+ * its f16 operands straight into its textures. Every other primitive (convolution on either
+ * GEMM form and its gradients, reductions, `argmax`, movement ops, the workgroup-memory GEMM)
+ * runs its f32 kernels with the f16 bindings rewritten ({@link halfStoragePlan}): operands are
+ * read as `array<f16>` and widened as each element is loaded, results are rounded once as they
+ * are stored into `array<f16>` (without the rounding after a primitive that only moves values,
+ * {@link F16_EXACT}). So matmul, convolution and reductions read f16, accumulate in f32 and
+ * round once, as the reference does (core/f16.ts), and move no f32 copies of f16 arrays. A
+ * binding the rewrite cannot follow (a result read back by its own plan, a buffer copied into
+ * a texture) keeps an f32 temporary with a widening or rounding pass, for it alone.
  *
  * @module
  */
 import type { AvalLike } from "../core/backend.ts";
 import type { DType, TypedArray } from "../core/dtype.ts";
-import { storageAval, storageParams } from "../core/f16.ts";
+import { F16_EXACT, storageAval, storageParams } from "../core/f16.ts";
 import { BINARY_PRIMS, type BinaryPrim, UNARY_PRIMS, type UnaryPrim } from "../core/prims/names.ts";
 import { paramsOf } from "../core/primitive.ts";
 import { dot_general_p } from "../core/prims/linalg.ts";
@@ -22,7 +27,8 @@ import { copyPlan, type Plan, size } from "./kernels/common.ts";
 import { dotGeneralHalfPlan } from "./kernels/dot.ts";
 import type { GemmCaps } from "./kernels/gemm.ts";
 import { binaryExpr, convertExpr, unaryExpr } from "./kernels/elementwise.ts";
-import { halfLanewisePlan, type LaneSlot, viaF32Plan } from "./kernels/f16.ts";
+import { halfLanewisePlan, type LaneSlot } from "./kernels/f16.ts";
+import { halfStoragePlan } from "./kernels/f16_bind.ts";
 import type { LowerCtx } from "./lowerings.ts";
 
 const _UNARY: ReadonlySet<string> = new Set(UNARY_PRIMS);
@@ -137,7 +143,7 @@ function _dot(prim: string, c: F16Ctx, caps: GemmCaps): Plan | null {
   const p = dotGeneralHalfPlan(l.shape, r.shape, paramsOf(dot_general_p, c.params), caps);
   if (!p) return null;
   const n = (a: AvalLike) => size(a.shape);
-  return viaF32Plan(p, [{ n: n(l), half: false }, { n: n(r), half: false }], [
+  return halfStoragePlan(p, [{ n: n(l), half: false }, { n: n(r), half: false }], [
     { n: n(o), half: true },
   ]);
 }
@@ -164,5 +170,5 @@ export function f16StoragePlan(
   const sc = f32Ctx(prim, c);
   const slots = (as: readonly AvalLike[]) =>
     as.map((a) => ({ n: size(a.shape), half: a.dtype === "f16" }));
-  return viaF32Plan(lowerF32(sc), slots(c.ins), slots(c.outs));
+  return halfStoragePlan(lowerF32(sc), slots(c.ins), slots(c.outs), F16_EXACT.has(prim));
 }

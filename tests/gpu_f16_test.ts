@@ -17,6 +17,7 @@ import {
   type WebGpuBackend,
 } from "../gpu/backend.ts";
 import { countKernels, lastCompiled } from "../gpu/jit/mod.ts";
+import type { ConvOptions } from "../core/lax_conv.ts";
 import { rng } from "./helpers.ts";
 
 const HAS_GPU = await webgpuAvailable();
@@ -201,6 +202,114 @@ for (const storage of ["f16", "f32"] as const) {
   });
 
   Deno.test({
+    name: name("convolution and both its gradients give the reference's bits"),
+    ignore: !HAS_GPU,
+    async fn() {
+      // integer data: the f32 sums are exact in any order, the one rounding to f16 is the whole
+      // difference (sums pass 2048, where half the integers are ties)
+      const r = rng(51);
+      const ints = (n: number, lo: number, hi: number) =>
+        Array.from({ length: n }, () => lo + Math.floor((hi - lo) * r()));
+      const cases: [string, number[], number[], ConvOptions][] = [
+        ["stride 2x1, SAME", [2, 16, 7, 7], [5, 16, 3, 3], {
+          padding: "SAME",
+          windowStrides: [2, 1],
+        }],
+        ["feature groups 2, rhs dilation, uneven padding", [2, 6, 9, 8], [4, 3, 3, 2], {
+          padding: [[1, 0], [0, 2]],
+          rhsDilation: [2, 1],
+          featureGroupCount: 2,
+        }],
+        ["depthwise, stride 2", [1, 4, 8, 8], [4, 1, 3, 3], {
+          padding: "SAME",
+          windowStrides: [2, 2],
+          featureGroupCount: 4,
+        }],
+        ["1-d, stride 3", [3, 5, 20], [6, 5, 4], { padding: "VALID", windowStrides: [3] }],
+        ["3-d", [1, 3, 5, 4, 4], [2, 3, 2, 3, 2], { padding: "SAME" }],
+        ["lhs dilation", [2, 3, 5, 5], [4, 3, 3, 3], {
+          padding: [[2, 2], [1, 2]],
+          lhsDilation: [2, 2],
+        }],
+        ["batch groups 2", [4, 3, 5, 5], [6, 3, 3, 3], { padding: "VALID", batchGroupCount: 2 }],
+      ];
+      for (const [what, xs, ws, opts] of cases) {
+        const conv = (x: Tensor, w: Tensor) => lax.convGeneralDilated(x, w, opts);
+        const os = cpuConvShape(xs, ws, opts);
+        const n = (s: number[]) => s.reduce((p, q) => p * q, 1);
+        await assertSameBits(storage, `conv ${what}`, (x, w, g) => [
+          conv(x, w),
+          // the input gradient and the kernel gradient: convolutions of their own
+          ...grad((p: Tensor, q: Tensor) => np.sum(conv(p, q).mul(g)), { argnums: [0, 1] })(x, w),
+        ], [
+          { data: ints(n(xs), -2, 25), shape: xs },
+          { data: ints(n(ws), -4, 5), shape: ws },
+          { data: ints(n(os), -3, 4), shape: os },
+        ]);
+      }
+    },
+  });
+
+  Deno.test({
+    name: name("reductions read f16 and round once, as the reference"),
+    ignore: !HAS_GPU,
+    async fn() {
+      const r = rng(61);
+      const x = Array.from({ length: 5 * 7 * 33 }, () => Math.floor(r() * 300) - 20);
+      await assertSameBits(storage, "sum, max, min, argmax, argmin over axes", (t) => [
+        np.sum(t, { axis: 2 }),
+        np.sum(t, { axis: [0, 2] }),
+        np.sum(t.mul(16)),
+        np.max(t, { axis: 1 }),
+        np.min(t, { axis: [0, 1] }),
+        np.argmax(t, { axis: 2 }),
+        np.argmin(t, { axis: 0 }),
+        np.mean(t, { axis: 0 }),
+      ], [{ data: x, shape: [5, 7, 33] }]);
+      // max and min of values at the edges: every result is an operand
+      const { a } = boundaryPairs();
+      const edge = a.slice(0, 8 * 40).filter((v) => !Number.isNaN(v) && !Object.is(v, -0));
+      const m = edge.length - (edge.length % 8);
+      await assertSameBits(storage, "max and min at the edges", (t) => [
+        np.max(t, { axis: 1 }),
+        np.min(t, { axis: 0 }),
+        np.argmax(t, { axis: 1 }),
+      ], [{ data: edge.slice(0, m), shape: [8, m / 8] }]);
+      // a long contraction: split along K on discrete GPUs
+      const p = Array.from({ length: 3 * 8192 }, () => Math.floor(r() * 9) - 4);
+      const q = Array.from({ length: 8192 * 5 }, () => Math.floor(r() * 9));
+      await assertSameBits(storage, "matmul, long K", (u, v) => np.matmul(u, v), [
+        { data: p, shape: [3, 8192] },
+        { data: q, shape: [8192, 5] },
+      ]);
+    },
+  });
+
+  Deno.test({
+    name: name("movement ops keep every bit of their f16 operands"),
+    ignore: !HAS_GPU,
+    async fn() {
+      const { a, b } = boundaryPairs();
+      // the edge values (±0, NaN, ±Infinity, subnormals, 65504) among the first 150
+      const v = [...a.slice(128), ...b].slice(0, 6 * 50);
+      const args = [{ data: v, shape: [6, 50] }];
+      await assertSameBits(storage, "transpose, slice, rev, broadcast", (t) => [
+        t.T,
+        lax.slice(t, [1, 3], [6, 47], [2, 3]),
+        lax.rev(t, [1]),
+        np.broadcastTo(t.reshape([6, 1, 50]), [6, 3, 50]),
+        np.moveaxis(t.reshape([2, 3, 50]), 0, 2),
+      ], args);
+      await assertSameBits(storage, "pad, concatenate, take, tile", (t) => [
+        lax.pad(t, np.array(-0.5, { dtype: "f16" }), [1, -2], [0, 3], [1, 0]),
+        np.concatenate([t, t.mul(0.5), lax.slice(t, [2, 0], [6, 50])], 0),
+        np.take(t, np.array([5, 0, 3, 3], { dtype: "i32" }), { axis: 0 }),
+        np.tile(t.reshape([300]).reshape([3, 100]), [2, 1]),
+      ], args);
+    },
+  });
+
+  Deno.test({
     name: name("gradients give the reference's bits"),
     ignore: !HAS_GPU,
     async fn() {
@@ -283,4 +392,10 @@ for (const storage of ["f16", "f32"] as const) {
       assertEquals(bits16(await jit(gl)(x).data()), bits16(await gl(x).data()));
     },
   });
+}
+
+/** The output shape of a convolution (the cpu reference's, from a zero-size-free probe). */
+function cpuConvShape(xs: number[], ws: number[], opts: ConvOptions): number[] {
+  setBackend(cpu);
+  return lax.convGeneralDilated(np.zeros(xs, "f16"), np.zeros(ws, "f16"), opts).shape.slice();
 }

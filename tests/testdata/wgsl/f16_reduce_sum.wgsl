@@ -1,21 +1,9 @@
-temps: [1600,16]
-// step 0: workgroup 64x1x1, dispatch 2x1x1, bindings in0 tmp0
+temps: []
+// step 0: workgroup 64x1x1, dispatch 1x1x1, bindings in0 out0
 enable f16;
-@group(0) @binding(0) var<storage, read> a0: array<vec4<f16>>;
-@group(0) @binding(1) var<storage, read_write> o: array<vec4<f32>>;
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let q = wid.x * 64u + lid;
-  if (q >= 100u) { return; }
-  let b = q * 4u;
-  let v0 = vec4<f32>(a0[q]);
-  o[q] = vec4<f32>(v0[0], v0[1], v0[2], v0[3]);
-}
-// step 1: workgroup 64x1x1, dispatch 1x1x1, bindings tmp0 tmp1
 @group(0) @binding(2) var<uniform> _P: array<vec4u, 1>;
-@group(0) @binding(0) var<storage, read> a: array<f32>;
-@group(0) @binding(1) var<storage, read_write> o: array<f32>;
+@group(0) @binding(0) var<storage, read> a: array<f16>;
+@group(0) @binding(1) var<storage, read_write> o: array<f16>;
 fn _kadd(s: ptr<function, f32>, c: ptr<function, f32>, x: f32, z: u32) {
   let y = x - *c;
   let t = bitcast<f32>(bitcast<u32>(*s + y) ^ z);
@@ -35,15 +23,12 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   let kz = select(0u, 1u, wid.z == 0xffffffffu);
   for (var r = 0u; r < _P[0].w; r = r + 1u) {
     let roff = r;
-    let x = a[base + roff];
+    let x = f32(a[base + roff]);
     _kadd(&acc, &kc, x, kz);
   }
-  o[i] = (acc - kc);
+  o[i] = f16(round_f16((acc - kc)));
 }
-// step 2: workgroup 64x1x1, dispatch 1x1x1, bindings tmp1 out0
-enable f16;
-@group(0) @binding(0) var<storage, read> a0: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read_write> o: array<vec4<f16>>;
+
 fn round_f16(x: f32) -> f32 {
   let b = bitcast<u32>(x);
   let s = b & 0x80000000u;
@@ -58,12 +43,4 @@ fn round_f16(x: f32) -> f32 {
   // normal: drop 13 of the 23 mantissa bits, ties to even (a carry moves into the exponent)
   let r = (a + 0xfffu + ((a >> 13u) & 1u)) & 0xffffe000u;
   return bitcast<f32>(s | r);
-}
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let q = wid.x * 64u + lid;
-  if (q >= 1u) { return; }
-  let b = q * 4u;
-  let v0 = a0[q];
-  o[q] = vec4<f16>(vec4<f32>(round_f16(v0[0]), round_f16(v0[1]), round_f16(v0[2]), round_f16(v0[3])));
 }

@@ -3,11 +3,12 @@
  * backend, computed separably: each input row's extremum per output column first (a row pass
  * over the column taps), then per output the extremum of its rows' results (a pass over the
  * row taps). The taps of a window over the last two dims are the product of a row set and a
- * column set, so this visits the taps in row-major order as the reference
- * (`core/prims/window.ts`, `core/prims/window_select.ts`) does and gives its values and
- * selections: an extremum is exact, ties keep the first tap, a NaN wins (the selection takes a
- * window's first NaN). A 3 × 3 window costs 6 comparisons per output instead of 9, in loops
- * without per-tap table lookups of both dims.
+ * column set, so combining them in this order is the reference's row-major tap order
+ * (`core/prims/window.ts`, `core/prims/window_select.ts`), with its values and selections: an
+ * extremum is exact, ties keep the first tap, a NaN wins (the selection keeps a window's first
+ * NaN). Each pass runs tap by tap over a block of planes, so its inner loops are long even
+ * where the planes are small (GoogLeNet's 2 × 2 and 4 × 4 maps), and a 3 × 3 window costs 6
+ * comparisons per output instead of 9.
  *
  * @module
  */
@@ -17,19 +18,29 @@ import { scratchF32 } from "./kernels.ts";
 export interface PlaneTaps {
   /** Planes (the product of the leading dims). */
   readonly lead: number;
-  /** Input rows and columns. */
+  /** Input rows. */
   readonly H: number;
+  /** Input columns. */
   readonly W: number;
-  /** Output rows and columns. */
+  /** Output rows. */
   readonly OH: number;
+  /** Output columns. */
   readonly OW: number;
   /** Row taps: `th[oy · wh + a]` is output row oy's a-th input row (−1: none). */
   readonly th: Int32Array;
-  /** Column taps: `tw[ox · ww + b]`. */
+  /** Column taps: `tw[ox · ww + b]` is output column ox's b-th input column. */
   readonly tw: Int32Array;
+  /** Row taps per window. */
   readonly wh: number;
+  /** Column taps per window. */
   readonly ww: number;
 }
+
+/** Elements of a block of planes' row-pass results (stays in the L2 cache). */
+const BLOCK_ELEMS = 32768;
+
+const _planesPerBlock = (g: PlaneTaps) =>
+  Math.max(1, Math.floor(BLOCK_ELEMS / Math.max(1, g.H * Math.max(g.W, g.OW))));
 
 /**
  * `reduce_window` max or min over the last two dims, separably (see the module doc).
@@ -47,33 +58,51 @@ export function extremumSeparable(
 ): void {
   const { lead, H, W, OH, OW, th, tw, wh, ww } = g;
   const id = max ? -Infinity : Infinity, s = max ? 1 : -1;
-  const rows = scratchF32("window-max-rows", lead * H * OW, false);
-  // row pass: per input row, per output column, the extremum over the column taps; with s =
-  // ±1, `s·v > s·acc` is the max's or the min's strict improvement, and a NaN always wins
-  for (let r = 0, ib = 0, ob = 0; r < lead * H; r++, ib += W, ob += OW) {
-    for (let ox = 0, tb = 0; ox < OW; ox++, tb += ww) {
-      let acc = id;
+  const LB = _planesPerBlock(g);
+  const rows = scratchF32("window-max-rows", Math.min(lead, LB) * H * OW, false);
+  // with s = ±1, `s·v > s·a` is the max's or the min's strict improvement; a NaN v always
+  // replaces, and a NaN a is never replaced (s·v > NaN is false)
+  for (let l0 = 0; l0 < lead; l0 += LB) {
+    const nl = Math.min(LB, lead - l0), nr = nl * H, xb = l0 * H * W;
+    // row pass: rows[r, ox] over the block's rows r, one column tap at a time
+    for (let ox = 0; ox < OW; ox++) {
+      let first = true;
       for (let b = 0; b < ww; b++) {
-        const c = tw[tb + b];
+        const c = tw[ox * ww + b];
         if (c < 0) continue;
-        const v = x[ib + c];
-        if (s * v > s * acc || v !== v) acc = v;
+        if (first) { for (let r = 0; r < nr; r++) rows[r * OW + ox] = x[xb + r * W + c]; }
+        else {
+          for (let r = 0, i = xb + c, k = ox; r < nr; r++, i += W, k += OW) {
+            const v = x[i];
+            if (s * v > s * rows[k] || v !== v) rows[k] = v;
+          }
+        }
+        first = false;
       }
-      rows[ob + ox] = acc;
+      if (first) { for (let r = 0; r < nr; r++) rows[r * OW + ox] = id; }
     }
-  }
-  // column pass: per output row, the extremum of its input rows' results, column by column
-  for (let l = 0, o = 0; l < lead; l++) {
-    const pb = l * H * OW;
-    for (let oy = 0; oy < OH; oy++, o += OW) {
-      out.fill(id, o, o + OW);
+    // column pass: out[l, oy, :] over the block's planes l, one row tap at a time
+    const ob = l0 * OH * OW;
+    for (let oy = 0; oy < OH; oy++) {
+      let first = true;
       for (let a = 0; a < wh; a++) {
         const r = th[oy * wh + a];
         if (r < 0) continue;
-        const rb = pb + r * OW;
-        for (let ox = 0; ox < OW; ox++) {
-          const v = rows[rb + ox], acc = out[o + ox];
-          if (s * v > s * acc || v !== v) out[o + ox] = v;
+        for (let l = 0; l < nl; l++) {
+          const o = ob + (l * OH + oy) * OW, k = (l * H + r) * OW;
+          if (first) { for (let q = 0; q < OW; q++) out[o + q] = rows[k + q]; }
+          else {
+            for (let q = 0; q < OW; q++) {
+              const v = rows[k + q];
+              if (s * v > s * out[o + q] || v !== v) out[o + q] = v;
+            }
+          }
+        }
+        first = false;
+      }
+      if (first) {
+        for (let l = 0; l < nl; l++) {
+          out.fill(id, ob + (l * OH + oy) * OW, ob + (l * OH + oy + 1) * OW);
         }
       }
     }
@@ -96,55 +125,59 @@ export function selectSeparable(
   sel: Int32Array,
 ): void {
   const { lead, H, W, OH, OW, th, tw, wh, ww } = g;
-  const s = max ? 1 : -1, n = lead * H * OW;
-  const vals = scratchF32("window-select-vals", n, false);
-  const cb = scratchF32("window-select-cols", n, false);
-  const cols = new Int32Array(cb.buffer, cb.byteOffset, n);
-  // row pass: per input row and output column, the selected column (its first NaN, else its
-  // first extremum) and its value
-  for (let r = 0, ib = 0, ob = 0; r < lead * H; r++, ib += W, ob += OW) {
-    for (let ox = 0, tb = 0; ox < OW; ox++, tb += ww) {
-      let at = -1, best = 0;
+  const s = max ? 1 : -1, LB = _planesPerBlock(g), nb = Math.min(lead, LB);
+  const vals = scratchF32("window-select-vals", nb * H * OW, false);
+  const cb = scratchF32("window-select-cols", nb * H * OW, false);
+  const cols = new Int32Array(cb.buffer, cb.byteOffset, nb * H * OW);
+  const best = scratchF32("window-select-best", nb * OH * OW, false);
+  // a tap replaces the selection where it is a strict improvement, or a NaN while the
+  // selection is not one (the first NaN stays); the first tap of a window selects itself
+  for (let l0 = 0; l0 < lead; l0 += LB) {
+    const nl = Math.min(LB, lead - l0), nr = nl * H, xb = l0 * H * W;
+    // row pass: per block row and output column, the selected column and its value
+    for (let ox = 0; ox < OW; ox++) {
+      let first = true;
       for (let b = 0; b < ww; b++) {
-        const c = tw[tb + b];
+        const c = tw[ox * ww + b];
         if (c < 0) continue;
-        const v = x[ib + c];
-        if (v !== v) {
-          at = c;
-          best = v;
-          break;
+        for (let r = 0, i = xb + c, k = ox; r < nr; r++, i += W, k += OW) {
+          const v = x[i], a = vals[k];
+          if (first || s * v > s * a || (v !== v && a === a)) {
+            vals[k] = v;
+            cols[k] = c;
+          }
         }
-        if (at < 0 || s * v > s * best) {
-          best = v;
-          at = c;
-        }
+        first = false;
       }
-      vals[ob + ox] = best;
-      cols[ob + ox] = at;
+      if (first) { for (let r = 0; r < nr; r++) cols[r * OW + ox] = -1; }
     }
-  }
-  // column pass: the rows' selections in row order, the same rule
-  for (let l = 0, o = 0; l < lead; l++) {
-    const pb = l * H * OW, xb = l * H * W;
+    // column pass: the rows' selections in row order, by the same rule
     for (let oy = 0; oy < OH; oy++) {
-      for (let ox = 0; ox < OW; ox++, o++) {
-        let at = -1, best = 0;
-        for (let a = 0; a < wh; a++) {
-          const r = th[oy * wh + a];
-          if (r < 0) continue;
-          const k = pb + r * OW + ox, c = cols[k];
-          if (c < 0) continue;
-          const v = vals[k];
-          if (v !== v) {
-            at = xb + r * W + c;
-            break;
-          }
-          if (at < 0 || s * v > s * best) {
-            best = v;
-            at = xb + r * W + c;
+      let first = true;
+      for (let a = 0; a < wh; a++) {
+        const r = th[oy * wh + a];
+        if (r < 0) continue;
+        for (let l = 0; l < nl; l++) {
+          const o = (l * OH + oy) * OW, k = (l * H + r) * OW, xr = xb + (l * H + r) * W;
+          for (let q = 0; q < OW; q++) {
+            const c = cols[k + q];
+            if (c < 0) {
+              if (first) sel[l0 * OH * OW + o + q] = -1;
+              continue;
+            }
+            const v = vals[k + q], cur = sel[l0 * OH * OW + o + q], bv = best[o + q];
+            if (first || cur < 0 || s * v > s * bv || (v !== v && bv === bv)) {
+              best[o + q] = v;
+              sel[l0 * OH * OW + o + q] = xr + c;
+            }
           }
         }
-        sel[o] = at;
+        first = false;
+      }
+      if (first) {
+        for (let l = 0; l < nl; l++) {
+          sel.fill(-1, (l0 + l) * OH * OW + oy * OW, (l0 + l) * OH * OW + (oy + 1) * OW);
+        }
       }
     }
   }

@@ -38,6 +38,7 @@ import {
 } from "./wasm_kernels.ts";
 import { SCALAR_MATH } from "./wasm_math.ts";
 import { wasmLoop } from "./jit_wasm_loop.ts";
+import { wasmSum } from "./wasm_reduce.ts";
 import { sharedLoop } from "./jit_shared.ts";
 
 /**
@@ -301,7 +302,7 @@ export function generateLoop(f: Fusion, grp: Group): LoopKernel {
   // the chain as operations, for a Wasm kernel: eligible while every value is f32
   const chain: ChainOp[] = [];
   const lits = new Map<string, number>();
-  let wasmOk = grp.kind === "ew";
+  let wasmOk = true;
   const mathToBuffer = grp.kind === "reduce" && exactAll && simdAvailable() &&
     wasmConfig.enabled && grp.root!.inputs[0].aval.size >= REDUCE_MATH_MIN;
   const gen = (v: NVal, a: Access): string => {
@@ -393,8 +394,12 @@ export function generateLoop(f: Fusion, grp: Group): LoopKernel {
   }
   const nd = dims.length;
   const nKept = dims.filter((d) => !d.reduced).length;
-  if (wasmOk) {
+  if (wasmOk && grp.kind === "ew") {
     const k = wasmLoop(chain, lits, loads, stores, dims);
+    if (k) return k;
+  }
+  if (wasmOk && red === "sum") {
+    const k = wasmSum(chain, lits, loads, acc, stores[0], dims, nKept);
     if (k) return k;
   }
   const args: NVal[] = [];

@@ -211,8 +211,16 @@ const _view = (): Float32Array => {
 
 let _ids = 0;
 
-/** Emits one chain operation over four lanes; null when the primitive is not supported. */
-function _emitOp(
+/**
+ * Emits one chain operation over four lanes (also for `wasm_reduce.ts`'s kernels).
+ *
+ * @param v the builder
+ * @param prim the primitive
+ * @param xs its operands
+ * @param types the dtypes where a bool is involved
+ * @returns the result, or null when the primitive is not supported
+ */
+export function emitChainOp(
   v: VecBuilder,
   prim: string,
   xs: readonly Opd[],
@@ -343,7 +351,7 @@ export function compileChain(spec: ChainSpec): WasmChain | null {
     return type === "bool" ? { i: lit ? -1 : 0 } : { f: lit };
   };
   for (const o of spec.ops) {
-    const r = _emitOp(v, o.prim, o.ins.map((x, k) => opd(x, o.types?.ins[k])), o.types);
+    const r = emitChainOp(v, o.prim, o.ins.map((x, k) => opd(x, o.types?.ins[k])), o.types);
     if (r === null) return null;
     names.set(o.name, r);
   }

@@ -32,7 +32,10 @@ export function wasmLoop(
   const coef = (lin: number[]) => lin[ki];
   // f32 values; bool buffers (masks) only where read along the row: each row is widened to a
   // lane mask (all bits set for true, as the chain computes bools) before the kernel runs
-  if (stores.some((x) => x.buf.aval.dtype !== "f32")) return null;
+  // bool results (a ReLU's mask beside its output) only from packed rows, narrowed from lane masks
+  const boolOut = stores.some((x) => x.buf.aval.dtype === "bool");
+  if (stores.some((x) => x.buf.aval.dtype !== "f32" && x.buf.aval.dtype !== "bool")) return null;
+  if (stores.some((x) => x.buf.aval.dtype === "bool" && lits.has(x.value))) return null;
   const mask = (l: { buf: NVal; lin: number[] }) =>
     l.buf.aval.dtype === "bool" && coef(l.lin) === 1;
   if (loads.some((l) => l.buf.aval.dtype !== "f32" && !mask(l))) return null;
@@ -82,6 +85,7 @@ export function wasmLoop(
     const p = packedLoop(chain, lits, loads, stores, n, nRows, table, args, ki);
     if (p) return p;
   }
+  if (boolOut) return null;
   const k = compileChain({
     ops: chain,
     vec: vec.map((l) => l.name),
@@ -160,6 +164,7 @@ function packedLoop(
   const lK = loads.map((l, j) => kind(lT[j], l.lin[ki]));
   const sK = sT.map((t) => kind(t, 1));
   const isMask = loads.map((l) => l.buf.aval.dtype === "bool");
+  const isBool = stores.map((s) => s.buf.aval.dtype === "bool");
   const lArg = loads.map((l) => args.indexOf(l.buf));
   const oArg = stores.map((_, j) => args.length - stores.length + j);
   const { slots, exec } = k.block;
@@ -216,9 +221,18 @@ function packedLoop(
       }
       exec(m, []);
       for (let j = 0; j < stores.length; j++) {
-        const t = sT[j], b = bufs[oArg[j]] as Float32Array, sl = slots[loads.length + j];
-        if (sK[j] === "flat") b.set(sl.subarray(0, m), t[o]);
-        else for (let q = 0; q < r; q++) b.set(sl.subarray(q * n, (q + 1) * n), t[o + q]);
+        const t = sT[j], b = bufs[oArg[j]], sl = slots[loads.length + j];
+        if (isBool[j]) {
+          const si = iSlots[loads.length + j];
+          for (let q = 0; q < r; q++) {
+            for (let i = 0, a = t[o + q], d = q * n; i < n; i++) b[a + i] = si[d + i] & 1;
+          }
+        } else if (sK[j] === "flat") (b as Float32Array).set(sl.subarray(0, m), t[o]);
+        else {
+          for (let q = 0; q < r; q++) {
+            (b as Float32Array).set(sl.subarray(q * n, (q + 1) * n), t[o + q]);
+          }
+        }
       }
     }
   };

@@ -127,3 +127,39 @@ Deno.test("batch norm's training gradient, jitted on native with Wasm channel su
     assertAllClose(Array.from(got[k]), Array.from(want[k]), { rtol: 1e-4, atol: 1e-5 });
   }
 });
+
+Deno.test("native jit packed Wasm rows (per-channel operands in phases, bool masks read and written, transposed stores) equal eager native evaluation bit for bit", async () => {
+  const r = rng(99);
+  const pick = <T>(xs: readonly T[]) => xs[Math.floor(r() * xs.length)];
+  let packed = 0;
+  for (let t = 0; t < 10; t++) {
+    const N = 1 + Math.floor(r() * 4), C = pick([3, 5, 16, 24, 40, 96]);
+    const [H, W] = pick([[8, 8], [16, 16], [8, 10], [10, 10], [4, 16]]);
+    const shape = [N, C, H, W], n = N * C * H * W;
+    const x = host(r, n), g = host(r, n), m = host(r, C), s = host(r, C);
+    const f = (x: Tensor, g: Tensor, m: Tensor, s: Tensor, mask: Tensor) => {
+      const y = x.sub(m.reshape([1, C, 1, 1])).mul(s.reshape([1, C, 1, 1]));
+      const relu = np.maximum(y, 0);
+      const back = np.where(mask, g, np.zeros(shape)).mul(s.reshape([1, C, 1, 1]));
+      return [relu, np.greater(y, 0), back, np.transpose(relu.add(g), [1, 0, 2, 3])];
+    };
+    const mk = () => {
+      const xt = np.array(x, { shape });
+      return [xt, np.array(g, { shape }), np.array(m), np.array(s), np.greater(xt, 0.5)] as const;
+    };
+    const [got, seen] = await on(native, () =>
+      labels(async () => {
+        const outs = jit(f)(...mk());
+        return await Promise.all(outs.map((o) => o.data()));
+      }));
+    const eager = await on(native, async () => {
+      const outs = f(...mk());
+      return await Promise.all(outs.map((o) => o.data()));
+    });
+    for (let k = 0; k < got.length; k++) {
+      assertEquals(Array.from(got[k]), Array.from(eager[k]), `case ${t} ${shape}, output ${k}`);
+    }
+    if (seen.some((l) => l.startsWith("loop/wasm") && l.includes("bool"))) packed++;
+  }
+  assert(packed >= 5, `Wasm loops with masks in ${packed} of 10 cases`);
+});

@@ -13,6 +13,8 @@ import { BLOCK, type ChainOp, compileChain } from "./wasm_kernels.ts";
 
 /** Innermost loop length from which an eligible f32 chain runs as a Wasm kernel. */
 const WASM_MIN_ROW = 64;
+/** Elements from which a loop of shorter rows runs as a Wasm kernel, its rows packed. */
+const WASM_MIN_PACKED = 8192;
 
 /**
  * The loop as a Wasm kernel, when every value is f32 (or a bool mask read along the row) and
@@ -27,7 +29,11 @@ export function wasmLoop(
   dims: readonly { n: number; k: number; reduced: boolean }[],
 ): LoopKernel | null {
   const nd = dims.length;
-  if (nd < 1 || dims[nd - 1].n < WASM_MIN_ROW) return null;
+  if (nd < 1) return null;
+  // short rows (GoogLeNet's 4 × 4 and 2 × 2 maps) only packed several per block, and only in
+  // loops long enough to pay for the copies
+  const short = dims[nd - 1].n < WASM_MIN_ROW;
+  if (short && (nd < 2 || dims.reduce((a, d) => a * d.n, 1) < WASM_MIN_PACKED)) return null;
   const ki = dims[nd - 1].k + 1, ko = nd === 2 ? dims[0].k + 1 : -1;
   const coef = (lin: number[]) => lin[ki];
   // f32 values; bool buffers (masks) only where read along the row: each row is widened to a
@@ -85,7 +91,7 @@ export function wasmLoop(
     const p = packedLoop(chain, lits, loads, stores, n, nRows, table, args, ki);
     if (p) return p;
   }
-  if (boolOut) return null;
+  if (boolOut || short) return null;
   const k = compileChain({
     ops: chain,
     vec: vec.map((l) => l.name),

@@ -147,14 +147,6 @@ function packedLoop(
   args: readonly NVal[],
   ki: number,
 ): LoopKernel | null {
-  const k = compileChain({
-    ops: chain,
-    vec: loads.map((l) => l.name),
-    scalars: [],
-    outs: stores.map((s) => s.value),
-    lits,
-  });
-  if (!k) return null;
   const R = Math.floor(BLOCK / n);
   // how an access walks the rows: "flat" consecutive rows, "same" one row for all, "row" one
   // value per row (its innermost coefficient is 0), "any" otherwise
@@ -169,21 +161,35 @@ function packedLoop(
   const lT = loads.map((l) => table(l.lin)), sT = stores.map((s) => table(s.lin));
   const lK = loads.map((l, j) => kind(lT[j], l.lin[ki]));
   const sK = sT.map((t) => kind(t, 1));
+  // short rows scattered one by one (a transpose of 2 × 2 maps) cost more to copy than the
+  // JavaScript loop's whole work
+  if (n < WASM_MIN_ROW && [...lK, ...sK].includes("any")) return null;
   const isMask = loads.map((l) => l.buf.aval.dtype === "bool");
   const isBool = stores.map((s) => s.buf.aval.dtype === "bool");
   const lArg = loads.map((l) => args.indexOf(l.buf));
   const oArg = stores.map((_, j) => args.length - stores.length + j);
-  const { slots, exec } = k.block;
-  const iSlots = slots.map((sl) => new Int32Array(sl.buffer, sl.byteOffset, sl.length));
   // a value per row read through a table of period P rows (a per-channel operand): the
   // blocks start at G = gcd(P, R) phases of it, each phase's runs laid out once per call and
   // copied per block
   const phased = lK.map((kj, j) => {
     if (kj !== "row") return null;
     const t = lT[j], P = periodOf(t), G = gcd(P, R);
-    if ((P / G) * R * 2 > nRows || P / G > 64) return null;
+    if ((P / G) * R >= nRows || P / G > 64) return null;
     return { P, G, runs: new Float32Array((P / G) * R * n) };
   });
+  // very short rows with a value per row filled row by row: the fills would cost more than
+  // the loop
+  if (n < 16 && lK.some((kj, j) => kj === "row" && !phased[j])) return null;
+  const k = compileChain({
+    ops: chain,
+    vec: loads.map((l) => l.name),
+    scalars: [],
+    outs: stores.map((s) => s.value),
+    lits,
+  });
+  if (!k) return null;
+  const { slots, exec } = k.block;
+  const iSlots = slots.map((sl) => new Int32Array(sl.buffer, sl.byteOffset, sl.length));
   const fn = (...bufs: TypedArray[]): void => {
     for (let j = 0; j < loads.length; j++) {
       const ph = phased[j];

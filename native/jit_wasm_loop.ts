@@ -15,6 +15,8 @@ import { BLOCK, type ChainOp, compileChain } from "./wasm_kernels.ts";
 const WASM_MIN_ROW = 64;
 /** Elements from which a loop of shorter rows runs as a Wasm kernel, its rows packed. */
 const WASM_MIN_PACKED = 8192;
+/** Operations from which a chain over short rows runs as a Wasm kernel. */
+const SHORT_MIN_OPS = 4;
 
 /**
  * The loop as a Wasm kernel, when every value is f32 (or a bool mask read along the row) and
@@ -34,6 +36,9 @@ export function wasmLoop(
   // loops long enough to pay for the copies
   const short = dims[nd - 1].n < WASM_MIN_ROW;
   if (short && (nd < 2 || dims.reduce((a, d) => a * d.n, 1) < WASM_MIN_PACKED)) return null;
+  // (and only for chains long enough to pay for the copies: the JavaScript loop runs a short
+  // chain over short rows faster)
+  if (short && chain.length < SHORT_MIN_OPS) return null;
   const ki = dims[nd - 1].k + 1, ko = nd === 2 ? dims[0].k + 1 : -1;
   const coef = (lin: number[]) => lin[ki];
   // f32 values; bool buffers (masks) only where read along the row: each row is widened to a

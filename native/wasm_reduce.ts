@@ -51,8 +51,7 @@ interface Load {
 
 /**
  * The sum loop as a Wasm kernel, or null where it does not apply: the innermost loop dim is
- * reduced, of a multiple of 4 elements, read contiguously (or not at all: a value per row) by
- * every load; the kept rows of an outer reduced index are consecutive in every contiguous
+ * reduced and read contiguously (or not at all: a value per row) by every load; the kept rows of an outer reduced index are consecutive in every contiguous
  * load; there are a multiple of 4 kept outputs; every value is f32 (or a bool mask read along
  * the row).
  *
@@ -79,7 +78,7 @@ export function wasmSum(
   const L = dims[nd - 1].n, ki = dims[nd - 1].k + 1;
   const kept = dims.slice(0, nKept), outerR = dims.slice(nKept, nd - 1);
   const nK = kept.reduce((a, d) => a * d.n, 1), nR = outerR.reduce((a, d) => a * d.n, 1);
-  if (L % 4 !== 0 || nK % 4 !== 0 || nK * L < MIN_SLICE) return null;
+  if (nK % 4 !== 0 || nK * L < MIN_SLICE) return null;
   const ok = (o: ChainOp) =>
     o.types
       ? chainSupports(o.prim, o.types.ins, o.types.out)
@@ -110,7 +109,7 @@ export function wasmSum(
   // memory: a slot of nK·L f32 per contiguous load, nK f32 per row load, nK f64 accumulators
   const G = nK % 8 === 0 ? 8 : 4, slice = nK * L * 4;
   const ACC = 0, RS = nK * 8, SL = RS + row.length * nK * 4 + 64;
-  const bytes = SL + vec.length * slice;
+  const bytes = SL + vec.length * slice + 16; // (the last row's tail reads past it)
   if (bytes > MAX_BYTES) return null;
   const pages = Math.ceil(bytes / 65536);
   const f = new WasmFunc([], []);
@@ -132,42 +131,50 @@ export function wasmSum(
       return v.put();
     })
   );
-  // for (i = 0; i < L·4; i += 16)
+  /** Loads and the chain at element i of each of the G rows; adds its first `lanes` lanes. */
+  const body = (lanes: number): boolean => {
+    const results: Opd[] = [];
+    for (let u = 0; u < G; u++) {
+      const names = new Map<string, Opd>();
+      row.forEach((l, j) => names.set(l.name, rowVals[j][u]));
+      vec.forEach((l, j) => {
+        f.get(ro).get(i).op(O.i32_add).mem(S.load, SL + j * slice + u * L * 4);
+        names.set(l.name, v.put());
+      });
+      const opd = (s: string, type = "f32"): Opd => {
+        const n = names.get(s);
+        if (n !== undefined) return n;
+        const lit = lits.get(s);
+        if (lit === undefined) throw new Error(`internal: wasm sum has no operand ${s}`);
+        return type === "bool" ? { i: lit ? -1 : 0 } : { f: lit };
+      };
+      for (const o of chain) {
+        const r = emitChainOp(v, o.prim, o.ins.map((x, k) => opd(x, o.types?.ins[k])), o.types);
+        if (r === null) return false;
+        names.set(o.name, r);
+      }
+      results.push(opd(acc));
+    }
+    // each output's terms in order; the G outputs' chains are independent
+    for (let lane = 0; lane < lanes; lane++) {
+      for (let u = 0; u < G; u++) {
+        f.get(accs[u]);
+        v.push(results[u]);
+        f.simd(S.f32x4_extract_lane).op(lane, 0xbb, /* f64.promote_f32 */ 0xa0 /* f64.add */);
+        f.set(accs[u]);
+      }
+    }
+    return true;
+  };
+  // for (i = 0; i < (L − L mod 4)·4; i += 16), then the row's last L mod 4 elements (their
+  // vector reads past the row, into the next one or the slot's padding: lanes left out)
+  const Lv = L - (L % 4);
   f.i32(0).set(i);
   f.op(O.block, 0x40, O.loop, 0x40);
-  f.get(i).i32(L * 4).op(O.i32_ge_u, O.br_if, 1);
-  const results: Opd[] = [];
-  for (let u = 0; u < G; u++) {
-    const names = new Map<string, Opd>();
-    row.forEach((l, j) => names.set(l.name, rowVals[j][u]));
-    vec.forEach((l, j) => {
-      f.get(ro).get(i).op(O.i32_add).mem(S.load, SL + j * slice + u * L * 4);
-      names.set(l.name, v.put());
-    });
-    const opd = (s: string, type = "f32"): Opd => {
-      const n = names.get(s);
-      if (n !== undefined) return n;
-      const lit = lits.get(s);
-      if (lit === undefined) throw new Error(`internal: wasm sum has no operand ${s}`);
-      return type === "bool" ? { i: lit ? -1 : 0 } : { f: lit };
-    };
-    for (const o of chain) {
-      const r = emitChainOp(v, o.prim, o.ins.map((x, k) => opd(x, o.types?.ins[k])), o.types);
-      if (r === null) return null;
-      names.set(o.name, r);
-    }
-    results.push(opd(acc));
-  }
-  // each output's four terms in order; the G outputs' chains are independent
-  for (let lane = 0; lane < 4; lane++) {
-    for (let u = 0; u < G; u++) {
-      f.get(accs[u]);
-      v.push(results[u]);
-      f.simd(S.f32x4_extract_lane).op(lane, 0xbb, /* f64.promote_f32 */ 0xa0 /* f64.add */);
-      f.set(accs[u]);
-    }
-  }
+  f.get(i).i32(Lv * 4).op(O.i32_ge_u, O.br_if, 1);
+  if (!body(4)) return null;
   f.get(i).i32(16).op(O.i32_add).set(i).op(O.br, 0, O.end, O.end);
+  if (L % 4 !== 0 && !body(L % 4)) return null;
   for (let u = 0; u < G; u++) {
     memOp(f.get(g).i32(3).op(O.i32_shl).get(accs[u]), 0x39, /* f64.store */ 3, ACC + u * 8);
   }

@@ -141,7 +141,7 @@ Deno.test("native jit packed Wasm rows (per-channel operands in phases, bool mas
     const n = shape.reduce((a, b) => a * b, 1), C_ = shape[1];
     const x = host(r, n), g = host(r, n), m = host(r, C_), s = host(r, C_);
     const f = (x: Tensor, g: Tensor, m: Tensor, s: Tensor, mask: Tensor) => {
-      const y = x.sub(m.reshape([1, C_, 1, 1])).mul(s.reshape([1, C_, 1, 1]));
+      const y = x.sub(m.reshape([1, C_, 1, 1])).mul(s.reshape([1, C_, 1, 1])).add(g.mul(0.25));
       const relu = np.maximum(y, 0);
       const back = np.where(mask, g, np.zeros(shape)).mul(s.reshape([1, C_, 1, 1]));
       return [relu, np.greater(y, 0), back, np.transpose(relu.add(g), [1, 0, 2, 3])];

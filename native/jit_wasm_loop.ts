@@ -31,7 +31,8 @@ export function wasmLoop(
   dims: readonly { n: number; k: number; reduced: boolean }[],
 ): LoopKernel | null {
   const nd = dims.length;
-  if (nd < 1) return null;
+  // (a copy without arithmetic, a transpose, is the JavaScript loop's plain moves)
+  if (nd < 1 || chain.length === 0) return null;
   // short rows (GoogLeNet's 4 × 4 and 2 × 2 maps) only packed several per block, and only in
   // loops long enough to pay for the copies
   const short = dims[nd - 1].n < WASM_MIN_ROW;

@@ -186,9 +186,11 @@ function packedLoop(
   // very short rows with a value per row filled row by row: the fills would cost more than
   // the loop
   if (n < 16 && lK.some((kj, j) => kj === "row" && !phased[j])) return null;
+  // bool masks are copied as bytes, widened by the kernel
   const k = compileChain({
     ops: chain,
     vec: loads.map((l) => l.name),
+    bytes: loads.filter((_, j) => isMask[j]).map((l) => l.name),
     scalars: [],
     outs: stores.map((s) => s.value),
     lits,
@@ -196,6 +198,7 @@ function packedLoop(
   if (!k) return null;
   const { slots, exec } = k.block;
   const iSlots = slots.map((sl) => new Int32Array(sl.buffer, sl.byteOffset, sl.length));
+  const bSlots = slots.map((sl) => new Uint8Array(sl.buffer, sl.byteOffset, sl.length));
   const fn = (...bufs: TypedArray[]): void => {
     for (let j = 0; j < loads.length; j++) {
       const ph = phased[j];
@@ -207,15 +210,16 @@ function packedLoop(
     }
     for (let j = 0; j < loads.length; j++) {
       if (lK[j] !== "same") continue; // one row for all: copied once per call, then doubled
-      const b = bufs[lArg[j]], si = iSlots[j], a = lT[j][0], m = Math.min(R, nRows) * n;
-      if (isMask[j]) { for (let q = 0; q < n; q++) si[q] = -b[a + q]; }
+      const b = bufs[lArg[j]], a = lT[j][0], m = Math.min(R, nRows) * n;
+      const si = isMask[j] ? bSlots[j] : iSlots[j];
+      if (isMask[j]) bSlots[j].set((b as Uint8Array).subarray(a, a + n));
       else slots[j].set((b as Float32Array).subarray(a, a + n));
       for (let w = n; w < m; w *= 2) si.copyWithin(w, 0, Math.min(w, m - w));
     }
     for (let o = 0; o < nRows; o += R) {
       const r = Math.min(R, nRows - o), m = r * n;
       for (let j = 0; j < loads.length; j++) {
-        const t = lT[j], b = bufs[lArg[j]], sl = slots[j], si = iSlots[j], kj = lK[j];
+        const t = lT[j], b = bufs[lArg[j]], sl = slots[j], sb = bSlots[j], kj = lK[j];
         if (kj === "same") continue;
         const ph = phased[j];
         if (ph) {
@@ -226,10 +230,10 @@ function packedLoop(
         } else if (kj === "flat" && !isMask[j]) {
           sl.set((b as Float32Array).subarray(t[o], t[o] + m));
         } else if (kj === "flat") {
-          for (let q = 0, a = t[o]; q < m; q++) si[q] = -b[a + q];
+          sb.set((b as Uint8Array).subarray(t[o], t[o] + m));
         } else if (isMask[j]) {
           for (let q = 0; q < r; q++) {
-            for (let i = 0, a = t[o + q], d = q * n; i < n; i++) si[d + i] = -b[a + i];
+            sb.set((b as Uint8Array).subarray(t[o + q], t[o + q] + n), q * n);
           }
         } else {
           for (let q = 0; q < r; q++) {

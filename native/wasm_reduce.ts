@@ -21,6 +21,7 @@ import {
   type ChainOp,
   chainSupports,
   emitChainOp,
+  loadMaskBytes,
   simdAvailable,
   wasmConfig,
 } from "./wasm_kernels.ts";
@@ -138,7 +139,11 @@ export function wasmSum(
       const names = new Map<string, Opd>();
       row.forEach((l, j) => names.set(l.name, rowVals[j][u]));
       vec.forEach((l, j) => {
-        f.get(ro).get(i).op(O.i32_add).mem(S.load, SL + j * slice + u * L * 4);
+        if (l.buf.aval.dtype === "bool") {
+          // a mask's bytes (at the start of its slot), widened to lanes
+          f.get(ro).get(i).op(O.i32_add).i32(2).op(0x76 /* i32.shr_u */);
+          loadMaskBytes(f, SL + j * slice + u * L);
+        } else f.get(ro).get(i).op(O.i32_add).mem(S.load, SL + j * slice + u * L * 4);
         names.set(l.name, v.put());
       });
       const opd = (s: string, type = "f32"): Opd => {
@@ -183,7 +188,7 @@ export function wasmSum(
   const mem = new WebAssembly.Memory({ initial: pages });
   const mod = new WebAssembly.Module(buildModule([{ name: "k", f }], { min: pages }));
   const kernel = new WebAssembly.Instance(mod, { m: { mem } }).exports.k as () => void;
-  const H = new Float32Array(mem.buffer), HI = new Int32Array(mem.buffer);
+  const H = new Float32Array(mem.buffer), H8 = new Uint8Array(mem.buffer);
   const HD = new Float64Array(mem.buffer);
   const args: NVal[] = [];
   for (const l of loads) if (!args.includes(l.buf)) args.push(l.buf);
@@ -205,7 +210,7 @@ export function wasmSum(
       for (let j = 0; j < vec.length; j++) {
         const b = bufs[vArg[j]], a = vR[j][r], d = (SL + j * slice) / 4;
         if (!isMask[j]) H.set((b as Float32Array).subarray(a, a + nK * L), d);
-        else for (let q = 0; q < nK * L; q++) HI[d + q] = -b[a + q];
+        else H8.set((b as Uint8Array).subarray(a, a + nK * L), d * 4);
       }
       for (let j = 0; j < row.length; j++) if (!rFixed[j]) fillRow(bufs, j, r);
       kernel();

@@ -4,7 +4,10 @@
  * buffer read is an affine offset (broadcasts, reshapes and transposes become strides, computed
  * once at compile time; adjacent dimensions that every access walks contiguously are merged,
  * so a plain elementwise chain is one flat loop). Reductions keep their reduced dimensions
- * innermost and accumulate in float64, in the reference's order.
+ * innermost and accumulate in float64, in the reference's order; where kept dims lie outside
+ * reduced ones (a batch norm's per-channel sums over N, H and W) several outputs accumulate
+ * side by side, each still in that order: as a Wasm kernel where the chain allows
+ * (`wasm_reduce.ts`), else by unrolling the innermost kept dim of the JavaScript loop.
  *
  * A chain whose values are all f32 and whose loop nest merges to one or two dims, every access
  * walking the innermost one contiguously or not at all (bias rows, per-row scalars), becomes a

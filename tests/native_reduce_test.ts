@@ -111,15 +111,16 @@ Deno.test("native jit channel sums (Wasm and side-by-side JavaScript) equal eage
 Deno.test("batch norm's training gradient, jitted on native with Wasm channel sums, matches the reference", async () => {
   const shape = [6, 8, 8, 8];
   const bn = batchNorm2d({ numFeatures: 8 });
-  const params = bn.init(random.key(0));
+  type P = ReturnType<typeof bn.init>;
   const r = rng(5), x = host(r, 6 * 8 * 64), w = host(r, 6 * 8 * 64);
-  const loss = (p: typeof params, x: Tensor) => {
+  const loss = (p: P, x: Tensor) => {
     const { y } = bn.apply(p, x, { state: bn.initState(), train: true });
     return np.maximum(y, 0).mul(np.array(w, { shape })).sum();
   };
   const g = grad(loss, { argnums: [0, 1] });
+  // the parameters (ones and zeros) made on the backend that runs
   const run = async (fn: typeof g) => {
-    const [gp, gx] = fn(params, np.array(x, { shape })) as [typeof params, Tensor];
+    const [gp, gx] = fn(bn.init(random.key(0)), np.array(x, { shape })) as [P, Tensor];
     return [await gp.weight!.data(), await gp.bias!.data(), await gx.data()];
   };
   const [got, seen] = await on(native, () => labels(() => run(jit(g) as typeof g)));

@@ -10,7 +10,7 @@
  */
 import { type WindowParams, windowTaps } from "../core/prims/window_base.ts";
 import { stridesOf } from "./kernels.ts";
-import { extremumSeparable } from "./window_max.ts";
+import { extremumListed, extremumSeparable } from "./window_max.ts";
 
 /**
  * `pad` of an f32 array: `value` everywhere, then every element of `x` at
@@ -151,7 +151,12 @@ export function reduceWindowF32(
       p.padding[nd - 1][0],
     );
   } else if (p.op === "sum") _sum(x, out, lead, H * W, W, OH, OW, th, tw, wh, ww);
-  else extremumSeparable(x, out, { lead, H, W, OH, OW, th, tw, wh, ww }, p.op === "max");
+  else {
+    // window by window on wide maps; separably (long tap-by-tap loops) on narrow ones
+    const g = { lead, H, W, OH, OW, th, tw, wh, ww };
+    if (OW >= 8) extremumListed(x, out, g, p.op === "max");
+    else extremumSeparable(x, out, g, p.op === "max");
+  }
 }
 
 /** Per output position the one input index its taps reach (−1: none), or null if some reach two. */

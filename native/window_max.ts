@@ -1,14 +1,17 @@
 /**
  * Max and min pooling and their window selection (the max-pool gradient's) for the native
- * backend, computed separably: each input row's extremum per output column first (a row pass
- * over the column taps), then per output the extremum of its rows' results (a pass over the
- * row taps). The taps of a window over the last two dims are the product of a row set and a
- * column set, so combining them in this order is the reference's row-major tap order
- * (`core/prims/window.ts`, `core/prims/window_select.ts`), with its values and selections: an
- * extremum is exact, ties keep the first tap, a NaN wins (the selection keeps a window's first
- * NaN). Each pass runs tap by tap over a block of planes, so its inner loops are long even
- * where the planes are small (GoogLeNet's 2 × 2 and 4 × 4 maps), and a 3 × 3 window costs 6
- * comparisons per output instead of 9.
+ * backend, with the reference's values and selections (`core/prims/window.ts`,
+ * `core/prims/window_select.ts`): an extremum is exact, ties keep the first tap in row-major
+ * order, a NaN wins (the selection keeps a window's first NaN).
+ *
+ * Two ways: window by window through a list of each output position's tap offsets in its plane
+ * (computed once per call: no per-tap tables of both dims, no padding tests), and, for the
+ * pooling of narrow maps, separably: each input row's extremum per output column first (a row
+ * pass over the column taps), then per output the extremum of its rows' results (a pass over
+ * the row taps); the taps of a window over the last two dims are the product of a row set and a
+ * column set, so this is the same row-major order. Each separable pass runs tap by tap over a
+ * block of planes, so its inner loops are long even where the planes are small (GoogLeNet's
+ * 2 × 2 and 4 × 4 maps).
  *
  * @module
  */
@@ -110,75 +113,87 @@ export function extremumSeparable(
 }
 
 /**
+ * Per output position of a plane, its taps' offsets inside the plane in row-major tap order,
+ * taps in padding or holes left out: `offs[start[o] … start[o + 1])`.
+ */
+function _tapLists(g: PlaneTaps): { start: Int32Array; offs: Int32Array } {
+  const { W, OH, OW, th, tw, wh, ww } = g;
+  const start = new Int32Array(OH * OW + 1), offs: number[] = [];
+  for (let oy = 0, o = 0; oy < OH; oy++) {
+    for (let ox = 0; ox < OW; ox++, o++) {
+      for (let a = 0; a < wh; a++) {
+        const r = th[oy * wh + a];
+        if (r < 0) continue;
+        for (let b = 0; b < ww; b++) {
+          const c = tw[ox * ww + b];
+          if (c >= 0) offs.push(r * W + c);
+        }
+      }
+      start[o + 1] = offs.length;
+    }
+  }
+  return { start, offs: Int32Array.from(offs) };
+}
+
+/**
+ * `reduce_window` max or min over the last two dims, window by window through each output's
+ * list of tap offsets (row-major tap order: the reference's values, ties and NaN).
+ *
+ * @param x the operand (`lead × H × W`)
+ * @param out the result (`lead × OH × OW`), written whole
+ * @param g the window's taps
+ * @param max max (else min)
+ */
+export function extremumListed(
+  x: Float32Array,
+  out: Float32Array,
+  g: PlaneTaps,
+  max: boolean,
+): void {
+  const { lead, H, W, OH, OW } = g, P = OH * OW, plane = H * W;
+  const { start, offs } = _tapLists(g);
+  const id = max ? -Infinity : Infinity, s = max ? 1 : -1;
+  for (let l = 0, o = 0, base = 0; l < lead; l++, base += plane) {
+    for (let p = 0; p < P; p++, o++) {
+      let acc = id;
+      for (let k = start[p], e = start[p + 1]; k < e; k++) {
+        const v = x[base + offs[k]];
+        if (s * v > s * acc || v !== v) acc = v;
+      }
+      out[o] = acc;
+    }
+  }
+}
+
+/**
  * Per window (row-major over the output), the flat index of its selected element (the first
- * NaN, else the first extremum in row-major tap order), or −1 where no tap lands in the input.
+ * NaN, else the first extremum in row-major tap order), or −1 where no tap lands in the input:
+ * window by window through each output's list of tap offsets.
  *
  * @param x the operand (`lead × H × W`)
  * @param g the window's taps
  * @param max select the max (else the min)
  * @param sel the result (`lead × OH × OW`), written whole
  */
-export function selectSeparable(
-  x: Float32Array,
-  g: PlaneTaps,
-  max: boolean,
-  sel: Int32Array,
-): void {
-  const { lead, H, W, OH, OW, th, tw, wh, ww } = g;
-  const s = max ? 1 : -1, LB = _planesPerBlock(g), nb = Math.min(lead, LB);
-  const vals = scratchF32("window-select-vals", nb * H * OW, false);
-  const cb = scratchF32("window-select-cols", nb * H * OW, false);
-  const cols = new Int32Array(cb.buffer, cb.byteOffset, nb * H * OW);
-  const best = scratchF32("window-select-best", nb * OH * OW, false);
-  // a tap replaces the selection where it is a strict improvement, or a NaN while the
-  // selection is not one (the first NaN stays); the first tap of a window selects itself
-  for (let l0 = 0; l0 < lead; l0 += LB) {
-    const nl = Math.min(LB, lead - l0), nr = nl * H, xb = l0 * H * W;
-    // row pass: per block row and output column, the selected column and its value
-    for (let ox = 0; ox < OW; ox++) {
-      let first = true;
-      for (let b = 0; b < ww; b++) {
-        const c = tw[ox * ww + b];
-        if (c < 0) continue;
-        for (let r = 0, i = xb + c, k = ox; r < nr; r++, i += W, k += OW) {
-          const v = x[i], a = vals[k];
-          if (first || s * v > s * a || (v !== v && a === a)) {
-            vals[k] = v;
-            cols[k] = c;
-          }
+export function selectListed(x: Float32Array, g: PlaneTaps, max: boolean, sel: Int32Array): void {
+  const { lead, H, W, OH, OW } = g, P = OH * OW, plane = H * W;
+  const { start, offs } = _tapLists(g);
+  const s = max ? 1 : -1;
+  for (let l = 0, o = 0, base = 0; l < lead; l++, base += plane) {
+    for (let p = 0; p < P; p++, o++) {
+      let at = -1, best = 0;
+      for (let k = start[p], e = start[p + 1]; k < e; k++) {
+        const i = base + offs[k], v = x[i];
+        if (v !== v) {
+          at = i;
+          break;
         }
-        first = false;
-      }
-      if (first) { for (let r = 0; r < nr; r++) cols[r * OW + ox] = -1; }
-    }
-    // column pass: the rows' selections in row order, by the same rule
-    for (let oy = 0; oy < OH; oy++) {
-      let first = true;
-      for (let a = 0; a < wh; a++) {
-        const r = th[oy * wh + a];
-        if (r < 0) continue;
-        for (let l = 0; l < nl; l++) {
-          const o = (l * OH + oy) * OW, k = (l * H + r) * OW, xr = xb + (l * H + r) * W;
-          for (let q = 0; q < OW; q++) {
-            const c = cols[k + q];
-            if (c < 0) {
-              if (first) sel[l0 * OH * OW + o + q] = -1;
-              continue;
-            }
-            const v = vals[k + q], cur = sel[l0 * OH * OW + o + q], bv = best[o + q];
-            if (first || cur < 0 || s * v > s * bv || (v !== v && bv === bv)) {
-              best[o + q] = v;
-              sel[l0 * OH * OW + o + q] = xr + c;
-            }
-          }
-        }
-        first = false;
-      }
-      if (first) {
-        for (let l = 0; l < nl; l++) {
-          sel.fill(-1, (l0 + l) * OH * OW + oy * OW, (l0 + l) * OH * OW + (oy + 1) * OW);
+        if (at < 0 || s * v > s * best) {
+          best = v;
+          at = i;
         }
       }
+      sel[o] = at;
     }
   }
 }

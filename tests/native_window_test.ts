@@ -282,7 +282,7 @@ Deno.test("native select_and_gather_add / select_and_scatter_add loops equal the
   }
 });
 
-Deno.test("native separable max/min pooling and selection equal the reference on random windows (small planes, several plane blocks, ties, signed zeros, NaN)", async () => {
+Deno.test("native max/min pooling (tap lists on wide maps, separable on narrow ones) and its selection equal the reference on random windows (small planes, several plane blocks, ties, signed zeros, NaN)", async () => {
   const r = rng(77);
   const pick = <T>(xs: readonly T[]) => xs[Math.floor(r() * xs.length)];
   // GoogLeNet's and DenseNet's pools first, then random ones; [2, 600, 8, 8] spans two blocks

@@ -6,7 +6,9 @@
  * host copies, the loss read-back) is printed as "outside the compiled steps".
  *
  * Run: `deno run -A bench/d2l_profile.ts [--model lenet|resnet|lenet_bn|…] [--limit 2560]
- * [--top 25] [--cpu]`. With `--cpu` the steps are timed by the process's CPU time (all threads:
+ * [--test-limit 500] [--top 25] [--cpu]`. The last line gives the time per 1024 training
+ * images and per 60000-image epoch (of the compiled steps and of the whole epoch; with a small
+ * `--test-limit` the test pass inside the epoch costs next to nothing). With `--cpu` the steps are timed by the process's CPU time (all threads:
  * set `OPENBLAS_NUM_THREADS=1` to count the work once), which load from other processes does
  * not inflate as it does wall time.
  *
@@ -23,6 +25,7 @@ const { values: v } = parseArgs({
   options: {
     model: { type: "string", default: "lenet" },
     limit: { type: "string", default: "2560" },
+    "test-limit": { type: "string", default: "500" },
     top: { type: "string", default: "25" },
     grep: { type: "string" },
     cpu: { type: "boolean", default: false },
@@ -40,7 +43,7 @@ let epochStart = 0, epochMs = 0;
 const r = await trainD2l(spec, {
   epochs: 2,
   limit: Number(v.limit),
-  testLimit: 500,
+  testLimit: Number(v["test-limit"]),
   progress: false,
   out: "/tmp/denax-d2l-profile",
   onEpoch: (p) => {
@@ -86,3 +89,11 @@ for (
     `  ${(ms / steps).toFixed(3)} ms  ×${(n / steps).toFixed(1)}  ${label.slice(0, 150)}`,
   );
 }
+const per1024 = (ms: number) => (ms / 1000) * 1024 / (steps * r.batchSize);
+console.log(
+  `per 1024 training images${v.cpu ? " (CPU)" : ""}: compiled steps ${
+    per1024(inSteps).toFixed(2)
+  } s, epoch ${per1024(epochMs).toFixed(2)} s; a 60000-image epoch: ${
+    (per1024(epochMs) * 60000 / 1024).toFixed(0)
+  } s`,
+);

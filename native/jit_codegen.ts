@@ -4,7 +4,10 @@
  * buffer read is an affine offset (broadcasts, reshapes and transposes become strides, computed
  * once at compile time; adjacent dimensions that every access walks contiguously are merged,
  * so a plain elementwise chain is one flat loop). Reductions keep their reduced dimensions
- * innermost and accumulate in float64, in the reference's order.
+ * innermost and accumulate in float64, in the reference's order; where kept dims lie outside
+ * reduced ones (a batch norm's per-channel sums over N, H and W) several outputs accumulate
+ * side by side, each still in that order: as a Wasm kernel where the chain allows
+ * (`wasm_reduce.ts`), else by unrolling the innermost kept dim of the JavaScript loop.
  *
  * A chain whose values are all f32 and whose loop nest merges to one or two dims, every access
  * walking the innermost one contiguously or not at all (bias rows, per-row scalars), becomes a
@@ -38,6 +41,7 @@ import {
 } from "./wasm_kernels.ts";
 import { SCALAR_MATH } from "./wasm_math.ts";
 import { wasmLoop } from "./jit_wasm_loop.ts";
+import { wasmSum } from "./wasm_reduce.ts";
 import { sharedLoop } from "./jit_shared.ts";
 
 /**
@@ -301,7 +305,7 @@ export function generateLoop(f: Fusion, grp: Group): LoopKernel {
   // the chain as operations, for a Wasm kernel: eligible while every value is f32
   const chain: ChainOp[] = [];
   const lits = new Map<string, number>();
-  let wasmOk = grp.kind === "ew";
+  let wasmOk = true;
   const mathToBuffer = grp.kind === "reduce" && exactAll && simdAvailable() &&
     wasmConfig.enabled && grp.root!.inputs[0].aval.size >= REDUCE_MATH_MIN;
   const gen = (v: NVal, a: Access): string => {
@@ -393,8 +397,12 @@ export function generateLoop(f: Fusion, grp: Group): LoopKernel {
   }
   const nd = dims.length;
   const nKept = dims.filter((d) => !d.reduced).length;
-  if (wasmOk) {
+  if (wasmOk && grp.kind === "ew") {
     const k = wasmLoop(chain, lits, loads, stores, dims);
+    if (k) return k;
+  }
+  if (wasmOk && red === "sum") {
+    const k = wasmSum(chain, lits, loads, acc, stores[0], dims, nKept);
     if (k) return k;
   }
   const args: NVal[] = [];
@@ -417,16 +425,25 @@ export function generateLoop(f: Fusion, grp: Group): LoopKernel {
     return l;
   };
   const code: string[] = [];
-  const accInit = red === "sum"
-    ? "let acc = 0;"
-    : red === "max"
-    ? "let acc = -Infinity, nan = false;"
-    : "let acc = Infinity, nan = false;";
-  const accStep = red === "sum"
-    ? `acc += ${acc};`
-    : `{ const v = ${acc}; if (v ${
-      red === "max" ? ">" : "<"
-    } acc) acc = v; else if (v !== v) nan = true; }`;
+  // A reduction whose kept dims are outside its reduced ones adds each output's terms one
+  // after another (the reference's order), so one accumulator's add latency bounds the loop:
+  // the innermost kept dim is unrolled by U, and U outputs accumulate side by side, each in
+  // its own order (the same sums, bit for bit).
+  let U = 1;
+  const uLvl = nKept - 1;
+  const sfx = (u: number) => (U > 1 ? `_${u}` : "");
+  const accInitU = (u: number) =>
+    red === "sum"
+      ? `let acc${sfx(u)} = 0;`
+      : `let acc${sfx(u)} = ${red === "max" ? "-" : ""}Infinity, nan${sfx(u)} = false;`;
+  const accStepU = (u: number, x: string) =>
+    red === "sum"
+      ? `acc${sfx(u)} += ${x};`
+      : `{ const v = ${x}; if (v ${red === "max" ? ">" : "<"} acc${sfx(u)}) acc${
+        sfx(u)
+      } = v; else if (v !== v) nan${sfx(u)} = true; }`;
+  const accInit = red ? accInitU(0) : "";
+  const accStep = red ? accStepU(0, acc) : "";
   const emitOffsets = (lvl: number, ind: string) => {
     lins.forEach((lin, j) => {
       if (lvl === -1) code.push(`${ind}const ${offName(j, -1)} = ${lin[0]};`);
@@ -442,12 +459,33 @@ export function generateLoop(f: Fusion, grp: Group): LoopKernel {
     });
     // loads whose offset is final at this level
     loads.forEach((l, j) => {
-      if (lastLevel(l.lin) === lvl) {
-        code.push(`${ind}const ${l.name} = b${args.indexOf(l.buf)}[${offName(j, lvl)}];`);
+      if (lastLevel(l.lin) !== lvl) return;
+      const b = `b${args.indexOf(l.buf)}`, c = U > 1 && lvl >= uLvl ? l.lin[dims[uLvl].k + 1] : 0;
+      if (U === 1 || lvl < uLvl) code.push(`${ind}const ${l.name} = ${b}[${offName(j, lvl)}];`);
+      else {
+        for (let u = 0; u < U; u++) {
+          code.push(`${ind}const ${l.name}_${u} = ${b}[${offName(j, lvl)} + ${u * c}];`);
+        }
       }
     });
   };
+  /** The names of an unrolled copy `u`: loads at or inside the unrolled level, statements. */
+  const perCopy = (text: string, u: number) =>
+    text.replace(/\b[rt]\d+\b/g, (id) => {
+      const l = loads.find((x) => x.name === id);
+      return l && lastLevel(l.lin) < uLvl ? id : `${id}_${u}`;
+    });
   const body = (ind: string) => {
+    if (U > 1) {
+      for (let u = 0; u < U; u++) {
+        for (const s of stmts) {
+          const e = perCopy(s.round ? `Math.fround${s.expr}` : s.expr, u);
+          code.push(`${ind}const ${s.name}_${u} = ${e};`);
+        }
+        code.push(ind + accStepU(u, perCopy(acc, u)));
+      }
+      return;
+    }
     for (const s of stmts) {
       code.push(`${ind}const ${s.name} = ${s.round ? `Math.fround${s.expr}` : s.expr};`);
     }
@@ -460,20 +498,27 @@ export function generateLoop(f: Fusion, grp: Group): LoopKernel {
       );
     }
   };
-  const store = `b${nReads}[${offName(loads.length, nKept - 1)}] = ${
-    red === "sum" ? "acc" : "nan ? NaN : acc"
-  };`;
+  const storeU = (u: number) =>
+    `b${nReads}[${offName(loads.length, nKept - 1)}${
+      U > 1 ? ` + ${u * stores[0].lin[dims[uLvl].k + 1]}` : ""
+    }] = ${red === "sum" ? `acc${sfx(u)}` : `nan${sfx(u)} ? NaN : acc${sfx(u)}`};`;
+  const store = red ? storeU(0) : "";
   // Exact rounding on a long innermost loop: the loop runs in chunks, each computed value in
   // its own tight loop over a chunk stored in a small scratch array (a Float32Array rounds for
   // free): the chained Math.fround of one fused loop would double its latency.
   const chunked = exactAll && nd > 0 && dims[nd - 1].n >= 2 * CHUNK && stmts.length >= 3 &&
     (!red || nKept < nd);
   const inner = chunked ? nd - 1 : nd;
+  if (red && !chunked && nKept >= 1 && nKept < nd) {
+    U = [4, 2, 1].find((u) => dims[uLvl].n % u === 0)!;
+  }
+  const copies = (f: (u: number) => string) => Array.from({ length: U }, (_, u) => f(u)).join(" ");
   emitOffsets(-1, "");
   let ind = "";
   for (let q = 0; q < inner; q++) {
-    if (q === nKept && red) code.push(`${ind}${accInit}`);
-    code.push(`${ind}for (let i${q} = 0; i${q} < ${dims[q].n}; i${q}++) {`);
+    if (q === nKept && red) code.push(`${ind}${copies(accInitU)}`);
+    const step = q === uLvl && U > 1 ? `i${q} += ${U}` : `i${q}++`;
+    code.push(`${ind}for (let i${q} = 0; i${q} < ${dims[q].n}; ${step}) {`);
     ind += "  ";
     emitOffsets(q, ind);
   }
@@ -527,7 +572,7 @@ export function generateLoop(f: Fusion, grp: Group): LoopKernel {
   for (let q = inner - 1; q >= 0; q--) {
     ind = ind.slice(2);
     code.push(`${ind}}`);
-    if (q === nKept && red) code.push(`${ind}${store}`);
+    if (q === nKept && red) code.push(`${ind}${copies(storeU)}`);
   }
   const names = args.map((_, i) => `b${i}`);
   const head = scratch.map((_, k) => `const s${k} = S[${k}];`).join("\n");

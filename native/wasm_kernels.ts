@@ -85,6 +85,11 @@ export interface ChainSpec {
   readonly ops: readonly ChainOp[];
   /** Operands read per element (one array each). */
   readonly vec: readonly string[];
+  /**
+   * Those of `vec` that are bool masks stored one byte per element (0 or 1) in their slot,
+   * widened to lane masks by the kernel (the caller copies a bool array's bytes as they are).
+   */
+  readonly bytes?: readonly string[];
   /** Operands that are one value for the whole call. */
   readonly scalars: readonly string[];
   /** The operand stored in each output, in order. */
@@ -211,8 +216,35 @@ const _view = (): Float32Array => {
 
 let _ids = 0;
 
-/** Emits one chain operation over four lanes; null when the primitive is not supported. */
-function _emitOp(
+/**
+ * Emits the load of four bool bytes (0 or 1) at the address on the stack plus `offset`,
+ * widened to four 32-bit lanes of 0 or all ones (a chain's bool).
+ *
+ * @param f the function
+ * @param offset the constant byte offset
+ */
+export function loadMaskBytes(f: WasmFunc, offset: number): void {
+  f.simd(0x5c /* v128.load32_zero */).op(2);
+  do {
+    let b = offset & 0x7f;
+    offset >>>= 7;
+    if (offset) b |= 0x80;
+    f.op(b);
+  } while (offset);
+  f.simd(0x89 /* i16x8.extend_low_i8x16_u */).simd(0xa9 /* i32x4.extend_low_i16x8_u */);
+  f.simd(0xa1 /* i32x4.neg */);
+}
+
+/**
+ * Emits one chain operation over four lanes (also for `wasm_reduce.ts`'s kernels).
+ *
+ * @param v the builder
+ * @param prim the primitive
+ * @param xs its operands
+ * @param types the dtypes where a bool is involved
+ * @returns the result, or null when the primitive is not supported
+ */
+export function emitChainOp(
   v: VecBuilder,
   prim: string,
   xs: readonly Opd[],
@@ -332,7 +364,11 @@ export function compileChain(spec: ChainSpec): WasmChain | null {
   f.op(O.block, 0x40, O.loop, 0x40);
   f.get(i).get(end).op(O.i32_ge_u, O.br_if, 1);
   spec.vec.forEach((name, j) => {
-    f.get(ptr[j]).get(i).op(O.i32_add).mem(S.load, 0);
+    if (spec.bytes?.includes(name)) {
+      // four bytes at element i/4 of the slot, widened to 0 / all-ones lanes
+      f.get(ptr[j]).get(i).i32(2).op(0x76, /* i32.shr_u */ O.i32_add);
+      loadMaskBytes(f, 0);
+    } else f.get(ptr[j]).get(i).op(O.i32_add).mem(S.load, 0);
     names.set(name, v.put());
   });
   const opd = (s: string, type = "f32"): Opd => {
@@ -343,7 +379,7 @@ export function compileChain(spec: ChainSpec): WasmChain | null {
     return type === "bool" ? { i: lit ? -1 : 0 } : { f: lit };
   };
   for (const o of spec.ops) {
-    const r = _emitOp(v, o.prim, o.ins.map((x, k) => opd(x, o.types?.ins[k])), o.types);
+    const r = emitChainOp(v, o.prim, o.ins.map((x, k) => opd(x, o.types?.ins[k])), o.types);
     if (r === null) return null;
     names.set(o.name, r);
   }

@@ -10,6 +10,7 @@
  */
 import { type WindowParams, windowTaps } from "../core/prims/window_base.ts";
 import { stridesOf } from "./kernels.ts";
+import { extremumListed, extremumSeparable } from "./window_max.ts";
 
 /**
  * `pad` of an f32 array: `value` everywhere, then every element of `x` at
@@ -150,7 +151,12 @@ export function reduceWindowF32(
       p.padding[nd - 1][0],
     );
   } else if (p.op === "sum") _sum(x, out, lead, H * W, W, OH, OW, th, tw, wh, ww);
-  else _extremum(x, out, lead, H * W, W, OH, OW, th, tw, wh, ww, p.op === "max");
+  else {
+    // window by window on wide maps; separably (long tap-by-tap loops) on narrow ones
+    const g = { lead, H, W, OH, OW, th, tw, wh, ww };
+    if (OW >= 8) extremumListed(x, out, g, p.op === "max");
+    else extremumSeparable(x, out, g, p.op === "max");
+  }
 }
 
 /** Per output position the one input index its taps reach (−1: none), or null if some reach two. */
@@ -258,45 +264,6 @@ function _sum(
           for (let b = 0; b < ww; b++) {
             const c = tw[xo * ww + b];
             if (c >= 0) acc += x[rb + c];
-          }
-        }
-        out[o++] = acc;
-      }
-    }
-  }
-}
-
-function _extremum(
-  x: Float32Array,
-  out: Float32Array,
-  lead: number,
-  plane: number,
-  W: number,
-  OH: number,
-  OW: number,
-  th: Int32Array,
-  tw: Int32Array,
-  wh: number,
-  ww: number,
-  max: boolean,
-): void {
-  const id = max ? -Infinity : Infinity;
-  let o = 0;
-  for (let l = 0; l < lead; l++) {
-    const ib = l * plane;
-    for (let y = 0; y < OH; y++) {
-      for (let xo = 0; xo < OW; xo++) {
-        let acc = id;
-        for (let a = 0; a < wh; a++) {
-          const r = th[y * wh + a];
-          if (r < 0) continue;
-          const rb = ib + r * W;
-          for (let b = 0; b < ww; b++) {
-            const c = tw[xo * ww + b];
-            if (c < 0) continue;
-            const v = x[rb + c];
-            if (v !== v || acc !== acc) acc = NaN;
-            else if (max ? v > acc : v < acc) acc = v;
           }
         }
         out[o++] = acc;

@@ -10,6 +10,7 @@
  * @module
  */
 import { type WindowParams, windowTaps } from "../core/prims/window_base.ts";
+import { selectListed } from "./window_max.ts";
 
 /**
  * Per window (row-major over `oshape`), the flat index in `x` of its selected element, or −1
@@ -32,37 +33,9 @@ export function windowSelectionF32(
   const taps = windowTaps(shape, p, oshape), th = taps[nd - 2], tw = taps[nd - 1];
   const wh = p.windowDimensions[nd - 2], ww = p.windowDimensions[nd - 1];
   const total = oshape.reduce((a, b) => a * b, 1);
-  const lead = OH * OW === 0 ? 0 : total / (OH * OW), plane = H * W;
-  const max = p.op === "max";
-  const sel = new Int32Array(total).fill(-1);
-  let o = 0;
-  for (let l = 0; l < lead; l++) {
-    const ib = l * plane;
-    for (let y = 0; y < OH; y++) {
-      for (let xo = 0; xo < OW; xo++, o++) {
-        let at = -1, best = 0;
-        scan: for (let a = 0; a < wh; a++) {
-          const r = th[y * wh + a];
-          if (r < 0) continue;
-          const rb = ib + r * W;
-          for (let b = 0; b < ww; b++) {
-            const c = tw[xo * ww + b];
-            if (c < 0) continue;
-            const v = x[rb + c];
-            if (v !== v) {
-              at = rb + c;
-              break scan;
-            }
-            if (at < 0 || (max ? v > best : v < best)) {
-              best = v;
-              at = rb + c;
-            }
-          }
-        }
-        sel[o] = at;
-      }
-    }
-  }
+  const lead = OH * OW === 0 ? 0 : total / (OH * OW);
+  const sel = new Int32Array(total);
+  selectListed(x, { lead, H, W, OH, OW, th, tw, wh, ww }, p.op === "max", sel);
   return sel;
 }
 

@@ -281,3 +281,64 @@ Deno.test("native select_and_gather_add / select_and_scatter_add loops equal the
     assertEquals([...viaNative], [...wantS], `${name}: native backend`);
   }
 });
+
+Deno.test("native max/min pooling (tap lists on wide maps, separable on narrow ones) and its selection equal the reference on random windows (small planes, several plane blocks, ties, signed zeros, NaN)", async () => {
+  const r = rng(77);
+  const pick = <T>(xs: readonly T[]) => xs[Math.floor(r() * xs.length)];
+  // GoogLeNet's and DenseNet's pools first, then random ones; [2, 600, 8, 8] spans two blocks
+  const cases: [number[], number, number, number][] = [
+    [[2, 5, 2, 2], 3, 1, 1],
+    [[3, 4, 4, 4], 3, 2, 1],
+    [[2, 600, 8, 8], 3, 1, 1],
+    [[1, 3, 16, 16], 3, 2, 1],
+  ];
+  for (let i = 0; i < 8; i++) {
+    cases.push([
+      [1 + Math.floor(r() * 3), 1 + Math.floor(r() * 5), pick([1, 2, 3, 5, 7]), pick([1, 2, 4, 6])],
+      pick([1, 2, 3]),
+      pick([1, 2, 3]),
+      pick([0, 1]),
+    ]);
+  }
+  for (const [shape, k, st, pad] of cases) {
+    for (const op of ["max", "min"] as const) {
+      const p: WindowParams = {
+        op,
+        windowDimensions: [1, 1, k, k],
+        windowStrides: [1, 1, st, st],
+        padding: [[0, 0], [0, 0], [pad, pad], [pad, pad]],
+        baseDilation: [1, 1, 1, 1],
+        windowDilation: [1, 1, 1, 1],
+      };
+      const n = shape.reduce((a, b) => a * b, 1);
+      const oshape = windowOutShape(shape, p);
+      if (oshape.some((d) => d <= 0)) continue;
+      const x = data(Math.floor(r() * 1e6), n);
+      for (let j = 0; j < n; j++) {
+        const u = r();
+        if (u < 0.15) x[j] = 0.5; // ties
+        else if (u < 0.25) x[j] = u < 0.2 ? 0 : -0; // signed zeros
+        else if (u < 0.27) x[j] = NaN;
+      }
+      const name = `${op} ${shape} k${k} s${st} p${pad}`;
+      const opts = {
+        windowDimensions: p.windowDimensions,
+        windowStrides: p.windowStrides,
+        padding: p.padding,
+      };
+      const [got, want] = await both(() => lax.reduceWindow(np.array(x, { shape }), op, opts));
+      assertEquals(
+        got.map((v) => Object.is(v, -0) ? "-0" : v),
+        want.map((v) => Object.is(v, -0) ? "-0" : v),
+        name,
+      );
+      const ct = data(Math.floor(r() * 1e6), oshape.reduce((a, b) => a * b, 1));
+      const wantS = await withCpu(() =>
+        selectAndScatterAdd(np.array(ct, { shape: oshape }), np.array(x, { shape }), p).data()
+      );
+      const gotS = new Float32Array(n);
+      selectAndScatterAddF32(ct, x, shape, p, gotS, oshape);
+      assertEquals([...gotS], [...wantS], `${name}: scatter`);
+    }
+  }
+});

@@ -18,7 +18,7 @@ export interface Layer {
   readonly reps: number;
 }
 
-/** W4's two layers and two ResNet-18-like ones (batch 8). */
+/** W4's two layers and ResNet-18-like ones (batch 8). */
 export const LAYERS: readonly Layer[] = [
   { name: "W4 conv1 1→6 5×5 p2", x: [64, 1, 28, 28], w: [6, 1, 5, 5], stride: 1, pad: 2, reps: 8 },
   { name: "W4 conv2 6→16 5×5", x: [64, 6, 28, 28], w: [16, 6, 5, 5], stride: 1, pad: 0, reps: 2 },
@@ -30,6 +30,16 @@ export const LAYERS: readonly Layer[] = [
     stride: 2,
     pad: 1,
     reps: 1,
+  },
+  // ResNet-18's stem at Fashion-MNIST size: one channel, 7 × 7, stride 2 (its sliding multiplies
+  // loop over kernel columns)
+  {
+    name: "R18 stem 1→64 7×7 s2 p3",
+    x: [8, 1, 28, 28],
+    w: [64, 1, 7, 7],
+    stride: 2,
+    pad: 3,
+    reps: 4,
   },
   // ResNet-18's first strided layer at Fashion-MNIST size: the input gradient's phases have
   // rows of 3-4 outputs (one texture multiply for all phases, gpu/kernels/conv_phase_texture.ts)

@@ -41,6 +41,15 @@ export const LAYERS: readonly Layer[] = [
     pad: 3,
     reps: 4,
   },
+  // GoogLeNet's second block at 96 × 96 inputs: 24 positions to a row, 192 features
+  {
+    name: "GLN 64→192 3×3 p1 at 24×24",
+    x: [8, 64, 24, 24],
+    w: [192, 64, 3, 3],
+    stride: 1,
+    pad: 1,
+    reps: 1,
+  },
   // ResNet-18's first strided layer at Fashion-MNIST size: the input gradient's phases have
   // rows of 3-4 outputs (one texture multiply for all phases, gpu/kernels/conv_phase_texture.ts)
   {

@@ -140,6 +140,13 @@ const CASES: readonly Case[] = [
     w: [2, 3, 3, 13],
     opts: { windowStrides: [1, 2] },
   },
+  // rows of 20 outputs × 24 features: at most 128 accumulators, two blocks of 10 per row
+  {
+    name: "24 features over rows of 20",
+    x: [1, 3, 4, 20],
+    w: [24, 3, 3, 3],
+    opts: { padding: [[1, 1], [1, 1]] },
+  },
   {
     name: "3 → 7 channels, stride 2 with rhs dilation 2",
     x: [2, 3, 21, 23],

@@ -101,6 +101,14 @@ const _MAX_DOT_OG = 2;
  */
 const _SLIDE_TM = 24;
 /**
+ * Accumulators per invocation of the sliding multiply (at most): llvmpipe's compile time grows
+ * faster than the tile. GoogLeNet's 24 × 24 layers (96 × 96 inputs) at 24 positions × 8
+ * features compiled in 2.7 s of CPU each (3 × 3, 64 → 192, and 1 × 1, 64 → 64), at 12 × 8 in
+ * 0.8 s; the 3 × 3 one ran 10-15% slower (forward 45-46 → 50-53 ms CPU, kernel gradient the
+ * same), a few ms of a step that takes seconds on llvmpipe.
+ */
+const _MAX_SLIDE_ACC = 128;
+/**
  * Output positions per invocation (at most) of a looped multiply over one stacked channel:
  * ResNet-18's 7 × 7 stem at 28 × 28 (64 features, TN 8) compiles in 150 instead of 340 ms of
  * CPU with 7 positions instead of 14, and runs as fast or faster (process CPU 2.37 and 2.31 ms
@@ -405,6 +413,7 @@ function _slideTiles(g: ConvTexGeometry): ConvTextureTiles {
   let TM = block(_SLIDE_TM);
   // one stacked channel with a looped kernel row: shorter rows (see _STACK_LOOP_TM)
   if (g.stack && g.KW * TM * TN * 4 > _MAX_UNROLLED_FMAS) TM = block(_STACK_LOOP_TM);
+  if (TM * TN > _MAX_SLIDE_ACC) TM = block(Math.floor(_MAX_SLIDE_ACC / TN));
   // no more invocations along rows than there are row blocks (a kernel gradient has few)
   if (tiles <= 4) return { TM, TN, WX: tiles, WY: Math.min(8 * Math.floor(8 / tiles), rowsOf(TM)) };
   return { TM, TN, WX: 8, WY: Math.min(8, rowsOf(TM)) };

@@ -18,7 +18,7 @@ export interface Layer {
   readonly reps: number;
 }
 
-/** W4's two layers and two ResNet-18-like ones (batch 8). */
+/** W4's two layers and ResNet-18-like ones (batch 8). */
 export const LAYERS: readonly Layer[] = [
   { name: "W4 conv1 1→6 5×5 p2", x: [64, 1, 28, 28], w: [6, 1, 5, 5], stride: 1, pad: 2, reps: 8 },
   { name: "W4 conv2 6→16 5×5", x: [64, 6, 28, 28], w: [16, 6, 5, 5], stride: 1, pad: 0, reps: 2 },
@@ -28,6 +28,25 @@ export const LAYERS: readonly Layer[] = [
     x: [8, 64, 28, 28],
     w: [128, 64, 3, 3],
     stride: 2,
+    pad: 1,
+    reps: 1,
+  },
+  // ResNet-18's stem at Fashion-MNIST size: one channel, 7 × 7, stride 2 (its sliding multiplies
+  // loop over kernel columns)
+  {
+    name: "R18 stem 1→64 7×7 s2 p3",
+    x: [8, 1, 28, 28],
+    w: [64, 1, 7, 7],
+    stride: 2,
+    pad: 3,
+    reps: 4,
+  },
+  // GoogLeNet's second block at 96 × 96 inputs: 24 positions to a row, 192 features
+  {
+    name: "GLN 64→192 3×3 p1 at 24×24",
+    x: [8, 64, 24, 24],
+    w: [192, 64, 3, 3],
+    stride: 1,
     pad: 1,
     reps: 1,
   },

@@ -70,6 +70,7 @@ async function costOf(device: GPUDevice, code: string): Promise<{ ms: number; cp
     }
     entries.push({ binding: Number(b), resource });
   }
+  device.pushErrorScope("validation");
   const enc = device.createCommandEncoder();
   const pass = enc.beginComputePass();
   pass.setPipeline(pipe);
@@ -78,8 +79,12 @@ async function costOf(device: GPUDevice, code: string): Promise<{ ms: number; cp
   pass.end();
   device.queue.submit([enc.finish()]);
   await device.queue.onSubmittedWorkDone();
-  const u = process.cpuUsage(u0);
-  return { ms: performance.now() - t0, cpuMs: (u.user + u.system) / 1000 };
+  const u = process.cpuUsage(u0), ms = performance.now() - t0;
+  // a bind group the layout refuses (a local variable named like an unused binding) skips the
+  // dispatch, and with it the compile: a cost of a few ms that is not one
+  const err = await device.popErrorScope();
+  if (err) throw new Error(`pipeline_cost: the dispatch failed: ${err.message}`);
+  return { ms, cpuMs: (u.user + u.system) / 1000 };
 }
 
 if (import.meta.main) {

@@ -126,6 +126,27 @@ const CASES: readonly Case[] = [
     w: [6, 1, 5, 5],
     opts: { padding: [[2, 2], [2, 2]] },
   },
+  // kernel rows of more than 1,024 multiply-adds loop over their columns, stride 2 in steps of
+  // two columns (the last one ragged when the width is odd)
+  {
+    name: "the 7×7 stem, stride 2, one channel to 16",
+    x: [2, 1, 28, 27],
+    w: [16, 1, 7, 7],
+    opts: { windowStrides: [2, 2], padding: [[3, 3], [3, 3]] },
+  },
+  {
+    name: "two features, 3×13 kernel, stride 2 along rows (channel-quad dot products)",
+    x: [1, 3, 6, 40],
+    w: [2, 3, 3, 13],
+    opts: { windowStrides: [1, 2] },
+  },
+  // rows of 20 outputs × 24 features: at most 128 accumulators, two blocks of 10 per row
+  {
+    name: "24 features over rows of 20",
+    x: [1, 3, 4, 20],
+    w: [24, 3, 3, 3],
+    opts: { padding: [[1, 1], [1, 1]] },
+  },
   {
     name: "3 → 7 channels, stride 2 with rhs dilation 2",
     x: [2, 3, 21, 23],

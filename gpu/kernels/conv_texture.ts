@@ -101,6 +101,22 @@ const _MAX_DOT_OG = 2;
  */
 const _SLIDE_TM = 24;
 /**
+ * Accumulators per invocation of the sliding multiply (at most): llvmpipe's compile time grows
+ * faster than the tile. GoogLeNet's 24 × 24 layers (96 × 96 inputs) at 24 positions × 8
+ * features compiled in 2.7 s of CPU each (3 × 3, 64 → 192, and 1 × 1, 64 → 64), at 12 × 8 in
+ * 0.8 s; the 3 × 3 one ran 10-15% slower (forward 45-46 → 50-53 ms CPU, kernel gradient the
+ * same), a few ms of a step that takes seconds on llvmpipe.
+ */
+const _MAX_SLIDE_ACC = 128;
+/**
+ * Output positions per invocation (at most) of a looped multiply over one stacked channel:
+ * ResNet-18's 7 × 7 stem at 28 × 28 (64 features, TN 8) compiles in 150 instead of 340 ms of
+ * CPU with 7 positions instead of 14, and runs as fast or faster (process CPU 2.37 and 2.31 ms
+ * against 3.09 and 2.50 ms, llvmpipe, load 6-7); with 3 × 3 kernels over 64 channels or W4's
+ * second layer shorter rows ran 20-25% slower.
+ */
+const _STACK_LOOP_TM = 8;
+/**
  * Output positions per invocation where one invocation takes all (at most 8) features of a
  * group: 14 against 7 and 10 on W4's first layer (6 features), 6.5 against 7.3 and 7.2 ms.
  */
@@ -108,6 +124,15 @@ const _SLIDE_TM_ALL = 14;
 
 /** Inner iterations (kernel positions × channel quads) per invocation and split. */
 const _MAX_ITERS = 4096;
+/**
+ * Multiply-adds per kernel row (and channel quad) up to which the sliding multiply unrolls its
+ * kernel columns; beyond, it loops over them. llvmpipe compiled the unrolled 7 × 7 stem of
+ * ResNet-18 (3,500 lines) in 0.5-0.7 s of CPU, looped (and 7 positions) in 0.15 s; the loop
+ * also ran faster (process CPU time, llvmpipe, load 5-7, against the unrolled kernel): W4's
+ * first layer 4.1-4.5 → 3.2-3.4 ms, its second 19.1 → 14.5-15.1 ms, the stem's kernel
+ * gradient 3.2-3.7 → 1.7-1.9 ms.
+ */
+const _MAX_UNROLLED_FMAS = 1024;
 /** Splits are added until the multiply has at least this many workgroups. */
 const _MIN_GROUPS = 32;
 const _WG = 64;
@@ -384,8 +409,11 @@ function _slideTiles(g: ConvTexGeometry): ConvTextureTiles {
     const TM = block(_SLIDE_TM_ALL);
     return { TM, TN: g.Og, WX: 1, WY: Math.min(64, rowsOf(TM)) };
   }
-  const TM = block(_SLIDE_TM);
   const TN = g.Og <= 16 ? 4 : 8, tiles = Math.ceil(g.Og / TN);
+  let TM = block(_SLIDE_TM);
+  // one stacked channel with a looped kernel row: shorter rows (see _STACK_LOOP_TM)
+  if (g.stack && g.KW * TM * TN * 4 > _MAX_UNROLLED_FMAS) TM = block(_STACK_LOOP_TM);
+  if (TM * TN > _MAX_SLIDE_ACC) TM = block(Math.floor(_MAX_SLIDE_ACC / TN));
   // no more invocations along rows than there are row blocks (a kernel gradient has few)
   if (tiles <= 4) return { TM, TN, WX: tiles, WY: Math.min(8 * Math.floor(8 / tiles), rowsOf(TM)) };
   return { TM, TN, WX: 8, WY: Math.min(8, rowsOf(TM)) };
@@ -444,55 +472,106 @@ function _multiplySlide(
     for (let c = 0; c < TN; c++) pre.push(`var c${i}_${c} = ${t}(0);`);
   }
   const c4 = g.Cg4 === 1 ? "0u" : "c4";
-  // kkMin: the first of a texel's four contraction lanes that has a weight (stacked rows of
-  // the last quad below it were summed by the quad before)
-  const makeBody = (kkMin: number): string[] => {
+  // one kernel column's multiply-adds: `a(i)` names row i's input texel, `kw` the column (a
+  // WGSL expression); kkMin: the first of a texel's four contraction lanes that has a weight
+  // (stacked rows of the last quad below it were summed by the quad before)
+  const tap = (
+    a: (i: number) => string,
+    kw: number | string,
+    n: number,
+    kkMin: number,
+  ): string[] => {
     const body: string[] = [];
-    for (let j = 0; j < span; j++) {
-      body.push(`let a${j} = textureLoad(TX, vec2u(x0 + ${u(j * GC4)} + ${c4}, yy), la, 0);`);
-    }
-    for (let kw = 0; kw < g.KW && dot; kw++) {
+    const ky = typeof kw === "number" ? u(kw) : kw;
+    const kc = typeof kw === "number" ? u(kw * g.Cg4 * 4) : `(${kw}) * ${u(g.Cg4 * 4)}`;
+    if (dot) {
       for (let c = 0; c < TN; c++) {
         body.push(
-          `let b${kw}_${c} = textureLoad(TW, vec2u(${u(c * g.Cg4)} + gx + ${c4}, ky + ${
-            u(kw)
-          }), 0, 0);`,
+          `let b${n}_${c} = textureLoad(TW, vec2u(${
+            u(c * g.Cg4)
+          } + gx + ${c4}, ky + ${ky}), 0, 0);`,
         );
       }
       for (let i = 0; i < TM; i++) {
-        const a = i * g.sw + kw * g.dw;
         for (let c = 0; c < TN; c++) {
-          body.push(`c${i}_${c} = c${i}_${c} + dot(a${a}, b${kw}_${c});`);
+          body.push(`c${i}_${c} = c${i}_${c} + dot(${a(i)}, b${n}_${c});`);
         }
       }
+      return body;
     }
-    for (let kw = 0; kw < g.KW && !dot; kw++) {
-      body.push(`let kb${kw} = kr + ${u(kw * g.Cg4 * 4)} + ${c4} * 4u;`);
-      if (g.LB > 1) {
-        body.push(`let lb${kw} = kb${kw} / ${u(g.HB)};`, `let yb${kw} = kb${kw} % ${u(g.HB)};`);
+    body.push(`let kb${n} = kr + ${kc} + ${c4} * 4u;`);
+    if (g.LB > 1) {
+      body.push(`let lb${n} = kb${n} / ${u(g.HB)};`, `let yb${n} = kb${n} % ${u(g.HB)};`);
+    }
+    for (let kk = kkMin; kk < 4; kk++) {
+      for (let j = 0; j < TN4; j++) {
+        body.push(
+          `let b${n}_${kk}_${j} = textureLoad(TW, vec2u(cx${j}, ${
+            g.LB > 1 ? `yb${n}` : `kb${n}`
+          } + ${u(kk)}), ${g.LB > 1 ? `lb${n}` : "0"}, 0);`,
+        );
       }
-      for (let kk = kkMin; kk < 4; kk++) {
-        for (let j = 0; j < TN4; j++) {
+    }
+    for (let kk = kkMin; kk < 4; kk++) {
+      for (let i = 0; i < TM; i++) {
+        for (let c = 0; c < TN; c++) {
           body.push(
-            `let b${kw}_${kk}_${j} = textureLoad(TW, vec2u(cx${j}, ${
-              g.LB > 1 ? `yb${kw}` : `kb${kw}`
-            } + ${u(kk)}), ${g.LB > 1 ? `lb${kw}` : "0"}, 0);`,
+            `c${i}_${c} = c${i}_${c} + ${a(i)}.${comp[kk]} * b${n}_${kk}_${c >> 2}.${comp[c & 3]};`,
           );
         }
       }
-      for (let kk = kkMin; kk < 4; kk++) {
-        for (let i = 0; i < TM; i++) {
-          const a = i * g.sw + kw * g.dw;
-          for (let c = 0; c < TN; c++) {
-            body.push(
-              `c${i}_${c} = c${i}_${c} + a${a}.${comp[kk]} * b${kw}_${kk}_${c >> 2}.${
-                comp[c & 3]
-              };`,
-            );
-          }
-        }
+    }
+    return body;
+  };
+  const load = (x: string) => `textureLoad(TX, vec2u(x0 + ${x} + ${c4}, yy), la, 0)`;
+  // the statements of one kernel row (or quad of stacked rows) and channel quad
+  // large kernel rows loop over their columns (llvmpipe compiles the unrolled 7 × 7 stem of
+  // ResNet-18, 3,500 lines, in 0.5-0.7 s)
+  const looped = g.KW * TM * TN * 4 > _MAX_UNROLLED_FMAS;
+  const makeBody = (kkMin: number): string[] => {
+    if (!looped) {
+      // every kernel column unrolled over the span's texels, each loaded once
+      const body = Array.from({ length: span }, (_, j) => `let a${j} = ${load(u(j * GC4))};`);
+      for (let kw = 0; kw < g.KW; kw++) {
+        body.push(...tap((i) => `a${i * g.sw + kw * g.dw}`, kw, kw, kkMin));
+      }
+      return body;
+    }
+    // a loop over the kernel columns: column kw reads row i's texel sw·i + kw·dw. Its
+    // stride-phase (kw mod P) windows are P · TM registers: window 0 serves the column, then
+    // the windows rotate, window 0 moving last and shifting down by SH registers as its top
+    // loads anew (every texel of the span loads once, the last P − 1 columns load a few past it)
+    const gcd = (a: number, b: number): number => b ? gcd(b, a % b) : a;
+    const P = g.sw / gcd(g.sw, g.dw), SH = P * g.dw / g.sw;
+    const body: string[] = [];
+    for (let ph = 0; ph < P; ph++) {
+      for (let i = 0; i < TM; i++) {
+        body.push(`var a${ph}_${i} = ${load(u((i * g.sw + ph * g.dw) * GC4))};`);
       }
     }
+    const rotate: string[] = [];
+    for (let i = 0; i < TM; i++) rotate.push(`let r${i} = a0_${i};`);
+    for (let ph = 0; ph + 1 < P; ph++) {
+      for (let i = 0; i < TM; i++) rotate.push(`a${ph}_${i} = a${ph + 1}_${i};`);
+    }
+    for (let i = 0; i < TM; i++) {
+      rotate.push(
+        i + SH < TM
+          ? `a${P - 1}_${i} = r${i + SH};`
+          : `a${P - 1}_${i} = ${
+            load(`${u(i * g.sw * GC4)} + (kw + ${u(P - 1)}) * ${u(g.dw * GC4)}`)
+          };`,
+      );
+    }
+    body.push(
+      `var kw = 0u;`,
+      `loop {`,
+      ...tap((i) => `a0_${i}`, "kw", 0, kkMin).map((l) => `  ${l}`),
+      `  kw = kw + 1u;`,
+      `  if (kw >= ${u(g.KW)}) { break; }`,
+      ...rotate.map((l) => `  ${l}`),
+      `}`,
+    );
     return body;
   };
   st.push(...tileStores(TM, TN, t, splits === 1 && heavyStore(storeFn), (i, n, v) => {
@@ -510,7 +589,7 @@ function _multiplySlide(
     }\n      }`;
   // stacked rows without a split: the quads unrolled, so that the last multiplies only the
   // rows it adds (W4's first layer: 5 kernel rows in 2 quads, 5 of 8 rows' products)
-  const quads = g.stack && splits === 1 ? khLoop(g) : 0;
+  const quads = g.stack && splits === 1 && !looped ? khLoop(g) : 0;
   const loop = quads
     ? Array.from({ length: quads }, (_, q) => {
       const r0 = Math.min(4 * q, g.KH - 4);

@@ -12,10 +12,13 @@
  *
  * Orientations: A is "k" (a texel holds four consecutive k of one row m: row-major `[M, K]`)
  * or "m" (four consecutive m of one k: `[K, M]`, a transposed operand); B is "n" (`[K, N]`)
- * or "k" (`[N, K]`). An operand that is not dense (a fused prologue, a strided view) is
- * packed into orientation "k" (A) or "n" (B) by one kernel, as in `gemm_texture.ts`. The
- * multiply reads, per four k, TM × 4 values of A and 4 × TN of B in whichever orientation,
- * and accumulates TM × TN results in registers.
+ * or "k" (`[N, K]`). In a small product, a dense operand whose contiguous dim is not a multiple
+ * of 4 (the 10 classes of a classifier head) is copied too and read element by element. Any
+ * other operand (a strided view, a fused prologue) is packed into orientation "k" (A) or "n"
+ * (B) by one kernel, as in `gemm_texture.ts`. K is rounded up to a multiple of 4: packs write
+ * zeros there, and reads from copies are masked. The multiply reads, per four k, TM × 4 values
+ * of A and 4 × TN of B in whichever layout, and accumulates TM × TN results in registers in
+ * the order of `gemm_texture.ts` (the same sums).
  *
  * @module
  */
@@ -37,9 +40,15 @@ import { type TextureLimits, textureTiles } from "./gemm_texture.ts";
 
 /** How an operand lies in its texture. */
 interface _Side {
-  /** The GEMM dim four of which share a texel ("k", or "m" for A, "n" for B). */
+  /**
+   * "texel": copied, four consecutive elements of its contiguous dim `inner` to a texel;
+   * "scalar": copied with a contiguous dim that is not a multiple of 4, each element read on
+   * its own; "pack": written by a pack kernel in orientation `inner` (zero-padded).
+   */
+  readonly mode: "texel" | "scalar" | "pack";
+  /** The GEMM dim along which the operand is contiguous ("k", or "m" for A, "n" for B). */
   readonly inner: "k" | "m" | "n";
-  /** Texels per outer index: ceil(inner length / 4). */
+  /** Texels per outer index (texel and pack modes). */
   readonly inner4: number;
   /** Texels in all. */
   readonly texels: number;
@@ -47,9 +56,14 @@ interface _Side {
   readonly width: number;
   /** Texture rows. */
   readonly height: number;
-  /** Copied from the buffer (else packed by a kernel). */
-  readonly copy: boolean;
 }
+
+/**
+ * GEMMs of at most this many multiply-adds read a dense operand whose contiguous dim is not a
+ * multiple of 4 (the 10 classes of a classifier's head) element by element from a copy rather
+ * than pack it: four texel reads per value instead of one, against a pipeline fewer.
+ */
+const _SCALAR_MAX_WORK = 2 ** 21;
 
 /** The texture row width for `texels` texels, or null: a power of two ≥ 16 dividing them. */
 function _width(texels: number, D: number, exact: boolean): number | null {
@@ -62,40 +76,48 @@ function _width(texels: number, D: number, exact: boolean): number | null {
 }
 
 function _side(
-  inner: "k" | "m" | "n",
-  innerLen: number,
-  outerLen: number,
-  copy: boolean,
+  mode: _Side["mode"],
+  inner: _Side["inner"],
+  inner4: number,
+  texels: number,
   D: number,
 ): _Side | null {
-  const inner4 = Math.ceil(innerLen / 4);
-  const texels = inner4 * outerLen;
-  const width = _width(texels, D, copy);
+  const width = _width(texels, D, mode !== "pack");
   if (width === null) return null;
-  return { inner, inner4, texels, width, height: Math.ceil(texels / width), copy };
+  return { mode, inner, inner4, texels, width, height: Math.ceil(texels / width) };
+}
+
+/** A copy of a dense operand `[outer, len]` contiguous along `inner`, or null. */
+function _copy(
+  inner: _Side["inner"],
+  len: number,
+  outer: number,
+  scalarOk: boolean,
+  D: number,
+): _Side | null {
+  if (len % 4 === 0) return _side("texel", inner, len / 4, (len / 4) * outer, D);
+  const n = len * outer;
+  return scalarOk && n % 4 === 0 ? _side("scalar", inner, 0, n / 4, D) : null;
 }
 
 /** The two operands' layouts: copies where the operand allows one, else packs. */
 function _sides(spec: GemmSpec, D: number): [_Side, _Side] | null {
   const { M, N, K } = spec;
-  const a = spec.aDense && K % 4 === 0
-    ? _side("k", K, M, true, D)
-    : spec.aDenseT && M % 4 === 0
-    ? _side("m", M, K, true, D)
-    : null;
-  const b = spec.bDense && N % 4 === 0
-    ? _side("n", N, K, true, D)
-    : spec.bDenseT && K % 4 === 0
-    ? _side("k", K, N, true, D)
-    : null;
-  const A = a ?? _side("k", K, M, false, D), B = b ?? _side("n", N, K, false, D);
+  const Kp4 = Math.ceil(K / 4);
+  const small = M * N * K <= _SCALAR_MAX_WORK;
+  const a = (spec.aDense ? _copy("k", K, M, small, D) : null) ??
+    (spec.aDenseT ? _copy("m", M, K, small, D) : null);
+  const b = (spec.bDense ? _copy("n", N, K, small, D) : null) ??
+    (spec.bDenseT ? _copy("k", K, N, small, D) : null);
+  const A = a ?? _side("pack", "k", Kp4, Kp4 * M, D);
+  const B = b ?? _side("pack", "n", Math.ceil(N / 4), Math.ceil(N / 4) * Kp4 * 4, D);
   return A && B ? [A, B] : null;
 }
 
 /**
  * Pack kernels the flat GEMM would run for `spec` (0, 1 or 2), or null when it does not take
- * the problem: a batch other than 1, K not a multiple of 4, an f16 or bool operand, split-K
- * accessors, or operands beyond the texture limits.
+ * the problem: a batch other than 1, an f16 or bool operand, split-K accessors, or operands
+ * beyond the texture limits.
  *
  * @param spec The problem.
  * @param lim The device's texture limits.
@@ -103,12 +125,12 @@ function _sides(spec: GemmSpec, D: number): [_Side, _Side] | null {
  */
 export function flatGemmPacks(spec: GemmSpec, lim: TextureLimits): number | null {
   const s = _take(spec, lim);
-  return s && s.filter((x) => !x.copy).length;
+  return s && s.filter((x) => x.mode === "pack").length;
 }
 
 function _take(spec: GemmSpec, lim: TextureLimits): [_Side, _Side] | null {
   const { M, N, K } = spec;
-  if (spec.batch !== 1 || !M || !N || !K || K % 4 !== 0 || spec.calls) return null;
+  if (spec.batch !== 1 || !M || !N || !K || spec.calls) return null;
   if (
     spec.halfOperands || !(spec.dtype === "f32" || spec.dtype === "i32" || spec.dtype === "u32")
   ) {
@@ -134,7 +156,7 @@ export function flatGemmPlan(spec: GemmSpec, lim: TextureLimits): Plan | null {
   const refs = spec.refs ?? [inp(0), inp(1), out(0)];
   const texA: TexRef = { kind: "tex", index: 0 }, texB: TexRef = { kind: "tex", index: 1 };
   const fill = (s: _Side, src: BufRef, dst: TexRef, which: "a" | "b"): Step =>
-    s.copy
+    s.mode !== "pack"
       ? { kind: "toTexture", src, dst, bytesPerRow: s.width * 16 }
       : { kind: "dispatch", kernel: _pack(spec, s, which, format, src, dst) };
   return {
@@ -154,7 +176,10 @@ const _WG = 64;
 const _at = (s: _Side, t: string) =>
   `vec2u((${t}) & ${u(s.width - 1)}, (${t}) >> ${u(Math.log2(s.width))})`;
 
-/** A pack kernel: A as rows m of texels of four k, or B as rows k of texels of four n. */
+/**
+ * A pack kernel: A as rows m of texels of four k, or B as rows k (K rounded up to a multiple
+ * of 4) of texels of four n; zero beyond K, N.
+ */
 function _pack(
   spec: GemmSpec,
   s: _Side,
@@ -166,10 +191,12 @@ function _pack(
   const t = storageType(spec.dtype);
   const grid = foldGrid(Math.ceil(s.texels / _WG));
   const len = which === "a" ? spec.K : spec.N;
-  const load = (d: number) => {
-    const v = `load${which.toUpperCase()}(0u, r, c + ${u(d)})`;
+  const lane = (d: number) => {
+    const v = `load${which.toUpperCase()}(0u, r, min(c + ${u(d)}, ${u(len - 1)}))`;
     return len % 4 === 0 ? v : `select(${t}(0), ${v}, c + ${u(d)} < ${u(len)})`;
   };
+  // B's rows beyond K are zero (A's k beyond K are its lanes beyond len)
+  const rowOk = which === "b" && spec.K % 4 !== 0 ? `r < ${u(spec.K)}` : "true";
   const wgsl = `@group(0) @binding(0) var<storage, read> ${which}: array<${t}>;
 @group(0) @binding(1) var T: texture_storage_2d_array<${format}, write>;
 ${which === "a" ? spec.loadA : spec.loadB}
@@ -179,10 +206,79 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   if (i >= ${u(s.texels)}) { return; }
   let r = i / ${u(s.inner4)};
   let c = (i % ${u(s.inner4)}) * 4u;
-  textureStore(T, ${_at(s, "i")}, 0u, vec4<${t}>(${[0, 1, 2, 3].map(load).join(", ")}));
+  var v = vec4<${t}>(${t}(0));
+  if (${rowOk}) { v = vec4<${t}>(${[0, 1, 2, 3].map(lane).join(", ")}); }
+  textureStore(T, ${_at(s, "i")}, 0u, v);
 }
 `;
   return { wgsl, workgroupSize: [_WG, 1, 1], dispatch: grid.dispatch, bindings: [src, dst] };
+}
+
+/**
+ * WGSL reading one operand of the multiply per four k (`k4`): `pre` statements before the loop,
+ * `body` statements in it, and `val(j, kk)`, its value at free index `base + j` (a row of A,
+ * a column of B; `T` of them, clamped below `F`) and k = 4 k4 + kk.
+ */
+interface _Reads {
+  readonly pre: string[];
+  readonly body: string[];
+  readonly val: (j: number, kk: number) => string;
+}
+
+function _reads(
+  s: _Side,
+  tex: string,
+  name: string,
+  base: string,
+  F: number,
+  T: number,
+  K: number,
+  t: string,
+): _Reads {
+  const comp = ["x", "y", "z", "w"];
+  const pre: string[] = [], body: string[] = [];
+  const ld = (idx: string) => `textureLoad(${tex}, ${_at(s, idx)}, 0, 0)`;
+  const kOk = (kk: number) => `k4 * 4u + ${u(kk)} < ${u(K)}`;
+  const kRow = (kk: number) => `min(k4 * 4u + ${u(kk)}, ${u(K - 1)})`;
+  if (s.mode === "scalar") {
+    // the element of (free index f, k) of a copy contiguous along k ([F, K]) or f ([K, F])
+    for (let j = 0; j < T; j++) pre.push(`let s${name}${j} = min(${base} + ${u(j)}, ${u(F - 1)});`);
+    for (let kk = 0; kk < 4; kk++) {
+      for (let j = 0; j < T; j++) {
+        const e = s.inner === "k"
+          ? `s${name}${j} * ${u(K)} + ${kRow(kk)}`
+          : `${kRow(kk)} * ${u(F)} + s${name}${j}`;
+        const v = `${ld(`e${name}${j}_${kk} >> 2u`)}[e${name}${j}_${kk} & 3u]`;
+        body.push(`let e${name}${j}_${kk} = ${e};`);
+        body.push(`let ${name}${j}_${kk} = ${K % 4 ? `select(${t}(0), ${v}, ${kOk(kk)})` : v};`);
+      }
+    }
+    return { pre, body, val: (j, kk) => `${name}${j}_${kk}` };
+  }
+  if (s.inner === "k") {
+    // texels of four k: one per free index (a pack or a copy zero-pads, or K % 4 == 0)
+    for (let j = 0; j < T; j++) {
+      pre.push(`let r${name}${j} = min(${base} + ${u(j)}, ${u(F - 1)}) * ${u(s.inner4)};`);
+      body.push(`let ${name}${j} = ${ld(`r${name}${j} + k4`)};`);
+    }
+    return { pre, body, val: (j, kk) => `${name}${j}.${comp[kk]}` };
+  }
+  // texels of four free indices, one per k: a copy has K rows (masked beyond), a pack K
+  // rounded up to a multiple of 4 (zero rows)
+  const masked = s.mode === "texel" && K % 4 !== 0;
+  for (let j = 0; j < T / 4; j++) {
+    pre.push(`let c${name}${j} = min(${base} / 4u + ${u(j)}, ${u(s.inner4 - 1)});`);
+  }
+  for (let kk = 0; kk < 4; kk++) {
+    const row = masked ? kRow(kk) : `(k4 * 4u + ${u(kk)})`;
+    for (let j = 0; j < T / 4; j++) {
+      const v = ld(`${row} * ${u(s.inner4)} + c${name}${j}`);
+      body.push(
+        `let ${name}${kk}_${j} = ${masked ? `select(vec4<${t}>(${t}(0)), ${v}, ${kOk(kk)})` : v};`,
+      );
+    }
+  }
+  return { pre, body, val: (j, kk) => `${name}${kk}_${j >> 2}.${comp[j & 3]}` };
 }
 
 function _multiply(
@@ -197,59 +293,20 @@ function _multiply(
   const { TM, TN, WX, WY } = textureTiles(M, N, K);
   const rowsX = WX < 8 && WY > WX;
   const t = storageType(spec.dtype);
-  const BM = TM * WY, BN = TN * WX, TM4 = TM / 4, TN4 = TN / 4;
+  const BM = TM * WY, BN = TN * WX, TN4 = TN / 4;
   const tilesM = Math.ceil(M / BM), tilesN = Math.ceil(N / BN);
   const grid = foldGrid(tilesM * tilesN);
-  const comp = ["x", "y", "z", "w"];
-  const pre: string[] = [], body: string[] = [], store: string[] = [];
-  const ld = (tex: string, s: _Side, idx: string) => `textureLoad(${tex}, ${_at(s, idx)}, 0, 0)`;
-  // A's values at (row i of the block, k4 * 4 + kk) and B's at (k4 * 4 + kk, column c)
-  let aVal: (i: number, kk: number) => string, bVal: (kk: number, c: number) => string;
-  if (A.inner === "k") {
-    for (let i = 0; i < TM; i++) {
-      pre.push(`let ra${i} = min(mb + ${u(i)}, ${u(M - 1)}) * ${u(A.inner4)};`);
-    }
-    for (let i = 0; i < TM; i++) body.push(`let a${i} = ${ld("TA", A, `ra${i} + k4`)};`);
-    aVal = (i, kk) => `a${i}.${comp[kk]}`;
-  } else {
-    for (let i = 0; i < TM4; i++) {
-      pre.push(`let ca${i} = min(mb / 4u + ${u(i)}, ${u(A.inner4 - 1)});`);
-    }
-    for (let kk = 0; kk < 4; kk++) {
-      for (let i = 0; i < TM4; i++) {
-        body.push(
-          `let a${kk}_${i} = ${ld("TA", A, `(k4 * 4u + ${u(kk)}) * ${u(A.inner4)} + ca${i}`)};`,
-        );
-      }
-    }
-    aVal = (i, kk) => `a${kk}_${i >> 2}.${comp[i & 3]}`;
-  }
-  if (B.inner === "n") {
-    for (let j = 0; j < TN4; j++) {
-      pre.push(`let cb${j} = min(nb / 4u + ${u(j)}, ${u(B.inner4 - 1)});`);
-    }
-    for (let kk = 0; kk < 4; kk++) {
-      for (let j = 0; j < TN4; j++) {
-        body.push(
-          `let b${kk}_${j} = ${ld("TB", B, `(k4 * 4u + ${u(kk)}) * ${u(B.inner4)} + cb${j}`)};`,
-        );
-      }
-    }
-    bVal = (kk, c) => `b${kk}_${c >> 2}.${comp[c & 3]}`;
-  } else {
-    for (let c = 0; c < TN; c++) {
-      pre.push(`let rb${c} = min(nb + ${u(c)}, ${u(N - 1)}) * ${u(B.inner4)};`);
-    }
-    for (let c = 0; c < TN; c++) body.push(`let b${c} = ${ld("TB", B, `rb${c} + k4`)};`);
-    bVal = (kk, c) => `b${c}.${comp[kk]}`;
-  }
+  const store: string[] = [];
+  const ra = _reads(A, "TA", "a", "mb", M, TM, K, t);
+  const rb = _reads(B, "TB", "b", "nb", N, TN, K, t);
+  const pre = [...ra.pre, ...rb.pre], body = [...ra.body, ...rb.body];
   for (let i = 0; i < TM; i++) {
     for (let c = 0; c < TN; c++) pre.push(`var c${i}_${c} = ${t}(0);`);
   }
   for (let kk = 0; kk < 4; kk++) {
     for (let i = 0; i < TM; i++) {
       for (let c = 0; c < TN; c++) {
-        body.push(`c${i}_${c} = c${i}_${c} + ${aVal(i, kk)} * ${bVal(kk, c)};`);
+        body.push(`c${i}_${c} = c${i}_${c} + ${ra.val(i, kk)} * ${rb.val(c, kk)};`);
       }
     }
   }
@@ -289,7 +346,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
   let mb = tm * ${u(BM)} + lid.${rowsX ? "x" : "y"} * ${u(TM)};
   let nb = tn * ${u(BN)} + lid.${rowsX ? "y" : "x"} * ${u(TN)};
   ${pre.join("\n  ")}
-  for (var k4 = 0u; k4 < ${u(K / 4)}; k4 = k4 + 1u) {
+  for (var k4 = 0u; k4 < ${u(Math.ceil(K / 4))}; k4 = k4 + 1u) {
     ${body.join("\n    ")}
   }
   if (valid) {

@@ -10,7 +10,7 @@
 import { ShapedArray } from "./aval.ts";
 import { checkJaxpr, ClosedJaxpr, type Eqn, evalJaxpr, Jaxpr, strictChecks, Var } from "./jaxpr.ts";
 import { type Params, paramsOf, type Primitive } from "./primitive.ts";
-import { type Tensor, Tracer } from "./tensor.ts";
+import { knownScalar, type Tensor, Tracer } from "./tensor.ts";
 import { bind, currentInterpreter, type Interpreter, pushInterpreter, scopeOf } from "./trace.ts";
 
 /** A value being traced into a jaxpr. */
@@ -46,6 +46,20 @@ export function definePartialEval<P extends Params>(
 }
 
 const _staged = new Set(["broadcast_in_dim", "iota"]);
+/**
+ * Arithmetic on host-known scalars (the `1` that seeds `grad`, the `n` of a mean) is staged
+ * too: the transposes of `neg` and `div` act on such constants while the backward pass is
+ * traced, and computing them now would compile and run a one-element device kernel each at
+ * trace time. Staged, they become expressions of literals inlined into the kernels that read
+ * them (see `planFusion`).
+ */
+const _stagedScalar = new Set(["neg", "add", "sub", "mul", "div"]);
+/** Whether an equation on outside values only is staged rather than computed now. */
+function _stage(prim: Primitive, args: readonly Tensor[]): boolean {
+  if (args.some((a) => a instanceof Tracer)) return false;
+  if (_staged.has(prim.name)) return true;
+  return _stagedScalar.has(prim.name) && args.every((a) => knownScalar(a) !== undefined);
+}
 
 /** An interpreter that records equations into a jaxpr. */
 export class JaxprBuilder implements Interpreter {
@@ -89,7 +103,7 @@ export class JaxprBuilder implements Interpreter {
       // Broadcasts of concrete values and iotas are staged rather than computed now, so a
       // compiled program reads one scalar instead of a full-size constant buffer (JAX stages
       // them too). Partial evaluation must not stage them: they are known values there.
-      if (!this.partial && _staged.has(prim.name) && args.every((a) => !(a instanceof Tracer))) {
+      if (!this.partial && _stage(prim, args)) {
         return this.record(prim, args, params);
       }
       using _ = pushInterpreter(this.parent);

@@ -22,6 +22,24 @@ export const DTYPES: readonly DType[] = ["bool", "u32", "i32", "f16", "f32"];
  */
 export type TypedArray = Float32Array | Int32Array | Uint32Array | Uint8Array | Float64Array;
 
+/**
+ * Copies host numbers into `buf` through `cast`: with `Number` and an array of `buf`'s own type
+ * (a Float32Array of weights) one `set`, else element by element.
+ *
+ * @param buf The destination, as long as `data`.
+ * @param data The numbers.
+ * @param cast Each number's conversion (`Number`: none).
+ */
+export function copyNumbers(
+  buf: TypedArray,
+  data: ArrayLike<number>,
+  cast: (v: unknown) => number,
+): void {
+  if (cast === Number && data instanceof buf.constructor && data.length === buf.length) {
+    buf.set(data as TypedArray);
+  } else for (let i = 0; i < buf.length; i++) buf[i] = cast(data[i]);
+}
+
 /** Creates a zero-filled typed array for `dtype` of `size` elements. */
 export function allocTyped(dtype: DType, size: number): TypedArray {
   switch (dtype) {

@@ -140,6 +140,9 @@ export function planFusion<K extends string>(
   const leavesOf = (x: FlatVal) => (materialized.has(x) ? new Set([x]) : leafSets.get(x)!);
   const maxLeaves = Math.max(2, policy.maxBindings - 4);
   const st = policy.storageType;
+  // fused values computed from literals only: their readers' compilers fold them, so copies
+  // and several readers cost nothing (the `-1 / n` that seeds a mean's cotangent)
+  const constant = new Set<FlatVal>();
   for (const e of g.eqns) {
     if (kindOf(e) !== null) {
       e.outputs.forEach((v) => materialized.add(v));
@@ -148,6 +151,8 @@ export function planFusion<K extends string>(
     const v = e.outputs[0];
     const c = (_EW.has(e.prim) ? 1 : 0) +
       e.inputs.reduce((s, x) => s + (materialized.has(x) ? 0 : cost.get(x)!), 0);
+    const isConst = e.prim === "literal" ||
+      (e.inputs.length > 0 && e.inputs.every((x) => constant.has(x) && !materialized.has(x)));
     const leaves = new Set<FlatVal>();
     if (track) { for (const x of e.inputs) for (const l of leavesOf(x)) leaves.add(l); }
     const us = users.get(v) ?? [];
@@ -158,14 +163,16 @@ export function planFusion<K extends string>(
       if (k !== "dot" || pc === undefined || c > pc) return true;
       return ![...leaves].some((l) => st(l.aval.dtype) === st(v.aval.dtype));
     });
-    const expands = us.some((u) =>
-      u.prim === "broadcast_in_dim" && u.outputs[0].aval.size > v.aval.size && c > 1
-    );
-    const shared = us.length > 1 && (c > DUP_COST || us.length > MAX_SHARED_READERS) &&
+    const expands = !isConst &&
+      us.some((u) =>
+        u.prim === "broadcast_in_dim" && u.outputs[0].aval.size > v.aval.size && c > 1
+      );
+    const shared = us.length > 1 &&
+      ((c > DUP_COST && !isConst) || us.length > MAX_SHARED_READERS) &&
       !(policy.recomputeLiterals && e.prim === "literal");
     if (isOut.has(v) || needsBuffer || expands || leaves.size > maxLeaves || shared) {
       materialized.add(v);
-    }
+    } else if (isConst) constant.add(v);
     cost.set(v, c);
     if (track) leafSets.set(v, leaves);
   }

@@ -162,3 +162,38 @@ Deno.test("a literal with five readers gets a buffer on the GPU and is recompute
     "ew [literal broadcast_in_dim max]",
   ]);
 });
+
+Deno.test("a value of literals only is inlined into every reader, however it is broadcast", () => {
+  // -s / n (the cotangent a mean's gradient starts from), read by two kernels through
+  // expanding broadcasts: two ops, yet no buffer, since the readers' compilers fold it
+  const j = makeJaxpr((x: Tensor, s: Tensor, n: Tensor) => {
+    const c = s.neg().div(n);
+    return [x.mul(c), np.exp(x).add(c)];
+  })(np.zeros([3]), np.zeros([]), np.zeros([])).jaxpr;
+  const g = flattenJaxpr(j, [undefined, 1, 8]);
+  const f = planFusion(g, GPU);
+  assertEquals(materialized(g, f), ["mul", "add"]);
+  assertEquals(groups(g, f), [
+    "ew [literal literal neg div broadcast_in_dim mul]",
+    "ew [literal literal neg div exp broadcast_in_dim add]",
+  ]);
+  // with s read from a buffer, the same two ops are computed once, into a buffer
+  const g2 = flattenJaxpr(j, [undefined, undefined, 8]);
+  assertEquals(materialized(g2, planFusion(g2, GPU)), ["div", "mul", "add"]);
+});
+
+Deno.test("with texture GEMMs (dotPrologueCost 0) an operand with arithmetic gets a buffer", () => {
+  const g = graphOf(
+    (x: Tensor, w: Tensor, b: Tensor) => np.matmul(np.exp(x).mul(2), w).add(b),
+    [[4, 8], [8, 3], [3]],
+  );
+  const tex = gpuPolicy({ maxBindings: 8, convFusible: () => true, dotPrologueCost: 0 });
+  const f = planFusion(g, tex);
+  assertEquals(groups(g, f), [
+    "ew [exp broadcast_in_dim mul]",
+    "dot dot_general [broadcast_in_dim add]",
+  ]);
+  // a transpose carries no arithmetic: it stays in the GEMM's loads
+  const t = graphOf((x: Tensor, w: Tensor) => np.matmul(x.T, w), [[8, 4], [8, 3]]);
+  assertEquals(groups(t, planFusion(t, tex)), ["dot dot_general [transpose]"]);
+});

@@ -478,3 +478,13 @@ for (const row of ROWS) {
 Deno.test("the table's sample domains are valid for every row", () => {
   for (const row of ROWS) assert(row.inputs.every((d) => d.shape.every((n) => n > 0)), row.prim);
 });
+
+Deno.test("np.array copies a typed array of its own type, and converts any other", async () => {
+  const f = new Float32Array([1.5, -2.25, 3.1, 65520]);
+  assertEquals(Array.from(await np.array(f).data()), Array.from(f));
+  // another element type: converted one by one
+  assertEquals(Array.from(await np.array(new Int32Array([1, -2, 3])).data()), [1, -2, 3]);
+  // f16 rounds each element even from a Float32Array
+  const h = await np.array(f, { dtype: "f16" }).astype("f32").data();
+  assertEquals(Array.from(h), Array.from(f).map((v) => Math.f16round(v)));
+});

@@ -6,7 +6,7 @@
  */
 import { fmtAvals, prod, sameShape, ShapedArray, stridesOf } from "../aval.ts";
 import { currentBackend } from "../backend.ts";
-import { allocTyped, type DType, isFloat } from "../dtype.ts";
+import { allocTyped, copyNumbers, type DType, isFloat } from "../dtype.ts";
 import { storageAval } from "../f16.ts";
 import { definePrimitive, getPrimitive, type Primitive, UndefinedPrimal } from "../primitive.ts";
 import { _recordScalar, Tensor } from "../tensor.ts";
@@ -19,8 +19,7 @@ const isUndef = (a: unknown): boolean => a instanceof UndefinedPrimal;
 export function constant(data: ArrayLike<number>, shape: readonly number[], dtype: DType): Tensor {
   const aval = new ShapedArray(shape, dtype);
   const buf = allocTyped(dtype, aval.size);
-  const cast = dtype === "f16" ? (v: unknown) => Math.f16round(Number(v)) : Number;
-  for (let i = 0; i < buf.length; i++) buf[i] = cast(data[i]);
+  copyNumbers(buf, data, dtype === "f16" ? (v: unknown) => Math.f16round(Number(v)) : Number);
   const b = currentBackend();
   const t = new Tensor(aval, b.upload(buf, storageAval(aval, b)), b);
   if (shape.length === 0) _recordScalar(t, buf[0]);

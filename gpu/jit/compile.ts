@@ -34,6 +34,7 @@ export function compileGraph(g: Graph, o: CompileOptions): Program {
   const f = fuse(g, {
     maxBindings: o.maxBindings,
     convFusible: (e) => convFusible(e, o.gemm),
+    dotPrologueCost: o.gemm?.textures ? 0 : undefined,
   });
   const plan = planBuffers(g, f, { donated: o.donated, steppedOutputs: o.steppedOutputs });
   const c: CodegenCtx = { fusion: f, plan, gemm: o.gemm, temps: [], textures: [] };

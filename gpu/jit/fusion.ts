@@ -50,6 +50,13 @@ export interface FuseOptions {
   readonly maxBindings: number;
   /** Whether a convolution's implicit GEMM can take an epilogue. */
   readonly convFusible: (e: GEqn) => boolean;
+  /**
+   * Arithmetic ops a GEMM operand may carry into its loads (default
+   * {@link DOT_PROLOGUE_COST}). The texture GEMMs take 0: they evaluate an operand's prologue
+   * in a pack kernel of its own, while a materialized operand is computed by its producer's
+   * epilogue and then copied into its texture, one pipeline fewer.
+   */
+  readonly dotPrologueCost?: number;
 }
 
 /**
@@ -92,7 +99,7 @@ export function gpuPolicy(o: FuseOptions): FusionPolicy<GroupKind> {
     rootKind: (e) => rootKind(e, o),
     epilogued: _EPILOGUED,
     maxBindings: o.maxBindings,
-    dotPrologueCost: DOT_PROLOGUE_COST,
+    dotPrologueCost: o.dotPrologueCost ?? DOT_PROLOGUE_COST,
     sameSpace: "size",
     storageType,
     recomputeLiterals: false,

@@ -71,6 +71,8 @@ interface _Operand {
   readonly k: KernelCtx;
   readonly leaf: GVal;
   readonly dense: boolean;
+  /** Laid out as `[batch, cols, rows]` row-major (transposed). */
+  readonly denseT: boolean;
 }
 
 /**
@@ -104,7 +106,8 @@ function _operand(
   const fn = `fn ${name}(${params[0]}: u32, ${params[1]}: u32, ${params[2]}: u32) -> ${t} {
   ${[...s.lines, `return ${val};`].join("\n  ")}
 }`;
-  return { fn, k, leaf, dense: _dense(v, info, dims) };
+  const [b, g1, g2] = dims;
+  return { fn, k, leaf, dense: _dense(v, info, dims), denseT: _dense(v, info, [b, g2, g1]) };
 }
 
 /**
@@ -155,6 +158,8 @@ export function lowerDot(c: CodegenCtx, grp: Group): Op[] {
     refs: [inp(0), inp(1), out(0)],
     aDense: A.dense,
     bDense: Bo.dense,
+    aDenseT: A.denseT,
+    bDenseT: Bo.denseT,
   }, c.gemm);
   const patch = _patcher(
     c,

@@ -122,6 +122,8 @@ function _dotSpec(
   return {
     aDense: dense([[bDims, 0, M * K], [mDims, 0, K], [kDims, 0, 1]]),
     bDense: dense([[bDims, 1, K * N], [kDims, 1, N], [nDims, 0, 1]]),
+    aDenseT: dense([[bDims, 0, M * K], [kDims, 0, M], [mDims, 0, 1]]),
+    bDenseT: dense([[bDims, 1, K * N], [nDims, 0, K], [kDims, 1, 1]]),
     halfOperands: half || undefined,
     dtype,
     batch: B,

@@ -39,6 +39,7 @@ import {
   type TextureLimits,
   textureTiles,
 } from "./gemm_texture.ts";
+import { flatGemmPacks, flatGemmPlan } from "./gemm_flat.ts";
 
 /** What the GEMM lowering may use on the device. */
 export interface GemmCaps extends TextureLimits {
@@ -67,6 +68,12 @@ export function gemmPlan(spec: GemmSpec, caps?: GemmCaps): Plan {
       ? v.tiles(spec.M, spec.N)
       : undefined;
     const p = textureGemmPlan(spec, caps, tiles);
+    // the flat layout where it packs fewer operands (it copies dense ones of any orientation):
+    // on llvmpipe each pack kernel is another pipeline to compile (20-35 ms at a cold start)
+    const flat = p && !v ? flatGemmPacks(spec, caps) : null;
+    if (p && flat !== null && flat < p.steps.filter((s) => s.kind === "dispatch").length - 1) {
+      return flatGemmPlan(spec, caps)!;
+    }
     if (p) return p;
   }
   const split = splitKPlan(spec, caps);
@@ -291,6 +298,10 @@ export interface GemmSpec {
   readonly aDense?: boolean;
   /** B is dense row-major `[batch, K, N]` from offset 0. */
   readonly bDense?: boolean;
+  /** A is dense row-major `[batch, K, M]` (transposed) from offset 0 (`gemm_flat.ts`). */
+  readonly aDenseT?: boolean;
+  /** B is dense row-major `[batch, N, K]` (transposed) from offset 0. */
+  readonly bDenseT?: boolean;
   /**
    * `a` and `b` are f16 storage (`array<f16>`; `loadA`/`loadB` widen to f32, `dtype` is f32):
    * only the texture GEMM (`textureGemmPlan`) takes such a spec.

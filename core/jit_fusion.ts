@@ -60,6 +60,12 @@ export interface FusionPolicy<K extends string> {
   storageType(dtype: DType): string;
   /** Whether a literal read by many readers is recomputed by each rather than stored. */
   readonly recomputeLiterals: boolean;
+  /**
+   * Sibling reductions: groups of this kind whose roots have the same primitive, operand
+   * aval and params, and that read a buffer in common, merge into one kernel computing up to
+   * `max` of them (absent: every reduction is its own kernel).
+   */
+  readonly siblings?: { readonly kind: K; readonly max: number };
 }
 
 /** One kernel (or loop, or opaque equation) of the program. */
@@ -68,6 +74,11 @@ export interface Group<K extends string = string> {
   readonly kind: K | "ew";
   /** The equation it computes (absent for "ew"). */
   readonly root?: JitEqn;
+  /**
+   * Sibling equations it computes with its root, in the same loops (policy `siblings`: same
+   * primitive, operand aval and params as the root).
+   */
+  siblings?: JitEqn[];
   /** The values it writes. */
   outs: FlatVal[];
   /**
@@ -206,6 +217,7 @@ export function planFusion<K extends string>(
     grp.outs.forEach((v) => writer.set(v, grp));
   }
   const f: Fusion<K> = { groups, materialized, producer, writer, policy };
+  if (policy.siblings) _mergeSiblings(f, policy.siblings.kind, policy.siblings.max);
   _mergeEpilogues(f, isOut);
   f.groups = schedule(f, []);
   return f;
@@ -224,9 +236,10 @@ export function groupReads<K extends string>(f: Fusion<K>, grp: Group<K>): Map<F
   const seen = new Set<string>();
   const root = grp.root;
   const indexed = f.policy.epilogued.has(grp.kind);
-  const known = root && indexed ? root.outputs[0] : null;
+  const roots = root ? [root, ...(grp.siblings ?? [])] : [];
+  const known = new Set(indexed ? roots.map((e) => e.outputs[0]) : []);
   const visit = (v: FlatVal, identity: boolean) => {
-    if (v === known) return;
+    if (known.has(v)) return;
     const key = `${v.id}:${identity}`;
     if (seen.has(key)) return;
     seen.add(key);
@@ -242,7 +255,7 @@ export function groupReads<K extends string>(f: Fusion<K>, grp: Group<K>): Map<F
       (e.prim === "broadcast_in_dim" && e.inputs[0].aval.size === v.aval.size);
     for (const x of e.inputs) visit(x, identity && keeps);
   };
-  if (root) root.inputs.forEach((x) => visit(x, false));
+  for (const e of roots) e.inputs.forEach((x) => visit(x, false));
   if (indexed) { for (const o of grp.outs) visit(o, true); }
   return out;
 }
@@ -313,6 +326,49 @@ class _Readers<K extends string> {
 const _sameShape = (a: readonly number[], b: readonly number[]) =>
   a.length === b.length && a.every((d, i) => d === b[i]);
 
+// Merges sibling reductions (policy `siblings`) before epilogues. Two groups merge only when no
+// path of reads leads from one to the other, directly or through other groups (a merged group
+// spans its members' positions, so both directions are checked).
+function _mergeSiblings<K extends string>(f: Fusion<K>, kind: K, max: number): void {
+  const idx = new _Readers(f);
+  const gone = new Set<Group<K>>();
+  const byKey = new Map<string, Group<K>[]>();
+  for (const grp of f.groups) {
+    const e = grp.root;
+    if (grp.kind !== kind || !e || e.inputs.length !== 1 || e.outputs.length !== 1) continue;
+    const key = `${e.prim}|${e.inputs[0].aval}|${JSON.stringify(e.params)}`;
+    let l = byKey.get(key);
+    if (!l) byKey.set(key, l = []);
+    l.push(grp);
+  }
+  for (const l of byKey.values()) {
+    for (const [i, p] of l.entries()) {
+      if (gone.has(p)) continue;
+      for (const q of l.slice(i + 1)) {
+        if ((p.siblings?.length ?? 0) + 1 >= max) break;
+        if (gone.has(q)) continue;
+        const rp = idx.reads.get(p)!, rq = idx.reads.get(q)!;
+        if (![...rq.keys()].some((v) => rp.has(v))) continue;
+        // q may sit between siblings merged into p already: no path either way
+        if (p.outs.some((o) => rq.has(o)) || q.outs.some((o) => rp.has(o))) continue;
+        if (idx.reaches(p, q) || idx.reaches(q, p)) continue;
+        const bindings = new Set([...rp.keys(), ...rq.keys()]);
+        const roots = (p.siblings?.length ?? 0) + 2;
+        if (bindings.size + p.outs.length + q.outs.length + roots > f.policy.maxBindings) continue;
+        // merge q into p
+        p.siblings = [...(p.siblings ?? []), q.root!];
+        for (const v of q.computes) p.computes.add(v);
+        p.outs.push(...q.outs);
+        q.outs.forEach((v) => f.writer.set(v, p));
+        gone.add(q);
+        idx.set(q, null);
+        idx.set(p, groupReads(f, p));
+      }
+    }
+  }
+  f.groups = f.groups.filter((grp) => !gone.has(grp));
+}
+
 // Each group takes every epilogue it can before the next is considered, and passes repeat
 // until none merges: with an index of readers this is near-linear in the groups (restarting
 // from the first group after every merge, with consumers found by scanning all groups, took
@@ -335,7 +391,9 @@ function _mergeEpilogues<K extends string>(f: Fusion<K>, isOut: Set<FlatVal>): v
       const rp = reads.get(p)!;
       const bindings = new Set([...rp.keys(), ...rc.keys()]);
       p.outs.forEach((o) => bindings.delete(o));
-      if (bindings.size + p.outs.length + c.outs.length > maxBindings) continue;
+      // sibling reductions keep a partial-sum buffer each
+      const extra = p.siblings?.length ?? 0;
+      if (bindings.size + p.outs.length + c.outs.length + extra > maxBindings) continue;
       if (idx.reaches(p, c)) continue;
       // merge c into p
       for (const v of c.computes) p.computes.add(v);

@@ -849,3 +849,31 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "sibling sums are one reduction kernel, bit for bit the sums of separate kernels and eager",
+  ignore,
+  fn: async () => {
+    const g = await webgpu();
+    const sums = [
+      (x: Tensor, _y: Tensor) => np.sum(x, { axis: 1 }),
+      (x: Tensor, y: Tensor) => np.sum(x.mul(y), { axis: 1 }),
+      (x: Tensor, _y: Tensor) => np.sum(np.exp(x), { axis: 1 }),
+    ];
+    const both = (x: Tensor, y: Tensor) => sums.map((s) => s(x, y));
+    // one invocation per output, a workgroup per output, and partials folded by a second kernel
+    for (const n of [300, 1031, 70000]) {
+      const ins = [{ shape: [3, n] }, { shape: [3, n] }];
+      const fused = await runOn(g, both, ins, true);
+      const p = lastCompiled()!.program;
+      assert(labels(p).every((l) => l === "reduce_sum"), labels(p).join());
+      assertEquals(countKernels(p), n > 16384 ? 2 : 1);
+      for (const [j, s] of sums.entries()) {
+        assertEquals(fused[j], (await runOn(g, s, ins, true))[0], `sum ${j} over ${n}`);
+        assertEquals(fused[j], (await runOn(g, s, ins, false))[0], `eager sum ${j} over ${n}`);
+      }
+      const want = await runOn(cpu, both, ins, false);
+      want.forEach((w, j) => assertAllClose(fused[j], w, { rtol: 1e-5, atol: 1e-5 }));
+    }
+  },
+});

@@ -24,24 +24,27 @@ function graphOf(f: (...xs: Tensor[]) => Tensor | Tensor[], shapes: number[][]):
 }
 
 /**
- * One line per group, in schedule order: its kind, its root's primitive, and the primitives
- * it evaluates inside (fused operands and epilogues, in graph order).
+ * One line per group, in schedule order: its kind, its root's primitive (and its siblings',
+ * joined by `+`), and the primitives it evaluates inside (fused operands and epilogues, in
+ * graph order).
  */
 function groups(g: JitGraph, f: Fusion): string[] {
   const order = new Map<JitEqn, number>(g.eqns.map((e, i) => [e, i]));
   return f.groups.map((grp) => {
     const inner = new Set<JitEqn>();
+    const roots = grp.root ? [grp.root, ...(grp.siblings ?? [])] : [];
     const visit = (v: FlatVal) => {
       const e = f.producer.get(v);
-      if (!e || e === grp.root || inner.has(e)) return;
+      if (!e || roots.includes(e) || inner.has(e)) return;
       if (f.materialized.has(v) && !grp.computes.has(v)) return;
       inner.add(e);
       e.inputs.forEach(visit);
     };
-    grp.root?.inputs.forEach(visit);
+    roots.forEach((e) => e.inputs.forEach(visit));
     grp.outs.forEach(visit);
     const prims = [...inner].sort((a, b) => order.get(a)! - order.get(b)!).map((e) => e.prim);
-    return [grp.kind, grp.root?.prim, prims.length ? `[${prims.join(" ")}]` : undefined]
+    const root = roots.length ? roots.map((e) => e.prim).join("+") : undefined;
+    return [grp.kind, root, prims.length ? `[${prims.join(" ")}]` : undefined]
       .filter((s) => s !== undefined).join(" ");
   });
 }
@@ -82,16 +85,14 @@ Deno.test("a matmul with a fused operand, bias and ReLU is one GEMM on the GPU a
   ]);
 });
 
-Deno.test("a reduction takes its operand's expression on both jits, and a scaling epilogue only on the GPU", () => {
+Deno.test("a reduction takes its operand's expression on both jits; on the GPU sibling sums share a kernel and take a scaling epilogue", () => {
   const g = graphOf((x: Tensor) => [x.sum({ axis: 1 }).mul(0.5), np.exp(x).sum({ axis: 1 })], [[
     4,
     6,
   ]]);
   const fg = planFusion(g, GPU);
-  assertEquals(groups(g, fg), [
-    "reduce reduce_sum [broadcast_in_dim mul]",
-    "reduce reduce_sum [exp]",
-  ]);
+  // both sums read x over the same axis: one kernel, two accumulators
+  assertEquals(groups(g, fg), ["reduce reduce_sum+reduce_sum [broadcast_in_dim mul exp]"]);
   assertEquals(materialized(g, fg), ["mul", "reduce_sum"]);
   const fn = planFusion(g, NATIVE_POLICY);
   assertEquals(groups(g, fn), [
@@ -100,6 +101,28 @@ Deno.test("a reduction takes its operand's expression on both jits, and a scalin
     "reduce reduce_sum [exp]",
   ]);
   assertEquals(materialized(g, fn), ["reduce_sum", "mul", "reduce_sum"]);
+});
+
+Deno.test("sibling sums merge on the GPU only when they share a buffer, axes and shape, and neither reads the other", () => {
+  // batch norm's backward sums: sum(dy) and sum(dy * xhat) read dy; the mean of squares about
+  // the mean reads the mean, so it waits for it; a sum over the other axis is no sibling
+  const g = graphOf((dy: Tensor, xh: Tensor, z: Tensor) => {
+    const m = dy.sum({ axis: 0 });
+    const m2 = dy.sub(m).square().sum({ axis: 0 });
+    return [m, dy.mul(xh).sum({ axis: 0 }), m2, dy.sum({ axis: 1 }), z.sum({ axis: 0 })];
+  }, [[4, 6], [4, 6], [4, 6]]);
+  const fg = planFusion(g, GPU);
+  assertEquals(groups(g, fg), [
+    "reduce reduce_sum+reduce_sum [mul]",
+    "reduce reduce_sum [broadcast_in_dim sub mul]",
+    "reduce reduce_sum",
+    "reduce reduce_sum",
+  ]);
+  assertEquals(fg.groups[0].outs.length, 2);
+  // a policy without siblings (the native jit's) keeps one loop per sum
+  assertEquals(groups(g, planFusion(g, NATIVE_POLICY)).filter((l) => l.includes("+")), []);
+  const lone = planFusion(g, { ...GPU, siblings: undefined });
+  assertEquals(lone.groups.length, 5);
 });
 
 Deno.test("the GPU's binding limit splits a chain the CPU computes in one loop", () => {

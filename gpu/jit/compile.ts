@@ -8,6 +8,7 @@ import { fuse, type Group } from "./fusion.ts";
 import { convFusible, lowerConv, lowerDot } from "./gemm_fused.ts";
 import type { Graph } from "./graph.ts";
 import { canonicalNames, type CodegenCtx, groupNote, lowerGroup } from "./kernels.ts";
+import { lowerReduce } from "./reduce_group.ts";
 import { planBuffers } from "./plan.ts";
 import type { Op, Program } from "./program.ts";
 
@@ -48,8 +49,10 @@ export function compileGraph(g: Graph, o: CompileOptions): Program {
     const e = grp.root;
     switch (grp.kind) {
       case "ew":
-      case "reduce":
         ops.push(...noted(grp, lowerGroup(c, grp)));
+        break;
+      case "reduce":
+        ops.push(...noted(grp, lowerReduce(c, grp)));
         break;
       case "opaque":
         ops.push(...lowerGroup(c, grp));

@@ -15,6 +15,9 @@
  *   must write the product's storage type.
  * - **Bindings**: a kernel binds at most the device's storage buffers: a fused value that
  *   would read more gets a buffer, and an epilogue that would bind more is not merged.
+ * - **Siblings**: reductions of the same primitive, operand aval and axes that read a buffer
+ *   in common share one kernel (up to {@link MAX_SIBLINGS}), one accumulator each: batch
+ *   norm's `sum(dy)` and `sum(dy * xhat)` read `dy` once.
  * - **Literals** with more than four readers get a buffer like any other value.
  *
  * @module
@@ -32,6 +35,9 @@ import { REDUCE_PRIMS } from "../../core/prims/names.ts";
 
 /** Arithmetic ops a GEMM operand may carry and still be fused into the operand loads. */
 export const DOT_PROLOGUE_COST = 8;
+
+/** Reductions one kernel may compute (each keeps a workgroup array of 256 partial sums). */
+export const MAX_SIBLINGS = 4;
 
 /** How a group computes. */
 export type GroupKind = "ew" | "reduce" | "dot" | "conv" | "opaque" | "scan" | "core";
@@ -103,6 +109,7 @@ export function gpuPolicy(o: FuseOptions): FusionPolicy<GroupKind> {
     sameSpace: "size",
     storageType,
     recomputeLiterals: false,
+    siblings: { kind: "reduce", max: MAX_SIBLINGS },
   };
 }
 

@@ -1,14 +1,11 @@
 /**
- * Code generation for the groups of a fused program: multi-output elementwise kernels,
- * reductions that read their operand through its fused expression (prologue) and apply
- * elementwise consumers to their result (epilogue), and the eager lowering of everything else
- * with its buffers mapped to the program's slots. GEMMs are in `gemm_fused.ts`.
+ * Code generation for the groups of a fused program: multi-output elementwise kernels and the
+ * eager lowering of everything else with its buffers mapped to the program's slots, and the
+ * helpers every generated kernel shares. Reductions are in `reduce_group.ts`, GEMMs in
+ * `gemm_fused.ts`.
  *
  * @module
  */
-import type { DType } from "../../core/dtype.ts";
-import { paramsOf } from "../../core/primitive.ts";
-import { reduce_sum_p } from "../../core/prims/reduce.ts";
 import { type Lowering, LOWERINGS } from "../lowerings.ts";
 import {
   type BufRef,
@@ -25,17 +22,8 @@ import {
   u,
 } from "../kernels/common.ts";
 import type { GemmCaps } from "../kernels/gemm.ts";
-import {
-  accumulate,
-  accumulated,
-  accumulator,
-  combineExpr,
-  type Monoid,
-  monoidOf,
-} from "../kernels/reduce.ts";
-import type { ReducePrim } from "../../core/prims/names.ts";
 import { activeProfile } from "../target.ts";
-import { type Idx, KernelCtx, Scope, type ValueInfo } from "./expr.ts";
+import { KernelCtx, Scope, type ValueInfo } from "./expr.ts";
 import type { Fusion, Group } from "./fusion.ts";
 import type { GVal } from "./graph.ts";
 import type { BufferPlan } from "./plan.ts";
@@ -128,7 +116,8 @@ export function bindOutputs(c: CodegenCtx, grp: Group, k: KernelCtx, names: stri
   });
 }
 
-function _outDecls(c: CodegenCtx, grp: Group, names: readonly string[], vec = false): Decl[] {
+/** The storage bindings of a group's outputs (`vec`: as vec4 arrays). */
+export function outDecls(c: CodegenCtx, grp: Group, names: readonly string[], vec = false): Decl[] {
   return grp.outs.map((v, j) => ({
     name: names[j],
     type: vec ? `vec4<${storageType(v.aval.dtype)}>` : storageType(v.aval.dtype),
@@ -157,11 +146,13 @@ export function groupNote(c: CodegenCtx, grp: Group): string {
     names.push(e.prim);
   };
   grp.root?.inputs.forEach(visit);
+  grp.siblings?.forEach((e) => e.inputs.forEach(visit));
   grp.outs.forEach(visit);
   return names.join(",");
 }
 
-const _label = (grp: Group) =>
+/** A group's label in profiles: its root primitive, or the avals it writes. */
+export const groupLabel = (grp: Group): string =>
   grp.root ? grp.root.prim : `fused(${grp.outs.map((v) => String(v.aval)).join(", ")})`;
 
 function _ew(c: CodegenCtx, grp: Group): Op[] {
@@ -219,19 +210,19 @@ function _ewVec4(c: CodegenCtx, grp: Group): Op[] | null {
   });
   if (k.mixedLeaves) return null;
   c.textures.push(...specs);
-  const d = declare([...leafDecls(c, k), ..._outDecls(c, grp, names, true)], k.usesStep);
+  const d = declare([...leafDecls(c, k), ...outDecls(c, grp, names, true)], k.usesStep);
   const text = [
     d.text,
     ...texDecls.map((t, j) => `@group(0) @binding(${d.res.length + j}) ${t}`),
   ].join("\n");
   const res = [...d.res, ...texRes];
   const lanes = _LANES.map((l, j) => `let ${l} = ${j === 0 ? "q * 4u" : `i0 + ${j}u`};`);
-  const kernel = _seqKernel(
+  const kernel = seqKernel(
     text,
     k,
     grp.size / 4,
     [...lanes, ...coords.lets, ...s.lines, ...stores],
-    _label(grp),
+    groupLabel(grp),
     res,
     "q",
     grp.size,
@@ -248,182 +239,12 @@ function _ewScalar(c: CodegenCtx, grp: Group): DispatchOp {
   const stores = grp.outs.map((v, j) =>
     `${names[j]}[${outIndex(c, k, v, "i")}] = ${s.gen(v, { shape: v.aval.shape, lin: "i" })};`
   );
-  const { text, res } = declare([...leafDecls(c, k), ..._outDecls(c, grp, names)], k.usesStep);
-  return _seqKernel(text, k, grp.size, [...s.lines, ...stores], _label(grp), res, "i", grp.size);
-}
-
-const _WG = 256;
-const _SEQ_MAX = 512;
-const _CHUNK = _WG * 64;
-/** Many outputs reduce one invocation each up to this many elements (llvmpipe loop limit). */
-const _SEQ_LOOP_MAX = 4096;
-
-interface _Reduce {
-  readonly c: CodegenCtx;
-  readonly grp: Group;
-  readonly k: KernelCtx;
-  readonly m: Monoid;
-  readonly dtype: DType;
-  readonly outShape: readonly number[];
-  readonly redShape: readonly number[];
-  readonly axes: readonly number[];
-}
-
-/** Lines of the loop body: `acc = combine(acc, operand at (kept o, reduced r))`. */
-function _prologue(r: _Reduce, outer: Scope, o: string, rv: string): string[] {
-  const x = r.grp.root!.inputs[0];
-  r.k.aliasReadable = false;
-  const kd = outer.dims({ shape: r.outShape, lin: o });
-  const inner = new Scope(r.k);
-  const rd = inner.dims({ shape: r.redShape, lin: rv });
-  let ki = 0, ri = 0;
-  const dims = x.aval.shape.map((_, d) => (r.axes.includes(d) ? rd[ri++] : kd[ki++]));
-  const val = inner.gen(x, { shape: x.aval.shape, dims } as Idx);
-  return [...inner.lines, accumulate(r.m, r.dtype, val, r.k.helpers)];
-}
-
-/** Lines storing every output of the group at output index `o`, the reduction being `res`. */
-function _epilogue(r: _Reduce, o: string, res: string, names: string[]): string[] {
-  r.k.aliasReadable = true;
-  r.k.known.set(r.grp.root!.outputs[0], res);
-  r.k.canonical = o;
-  const s = new Scope(r.k);
-  const stores = r.grp.outs.map((v, j) =>
-    `${names[j]}[${outIndex(r.c, r.k, v, o)}] = ${s.gen(v, { shape: v.aval.shape, lin: o })};`
-  );
-  return [...s.lines, ...stores];
-}
-
-function _reduce(c: CodegenCtx, grp: Group): Op[] {
-  const e = grp.root!;
-  const x = e.inputs[0];
-  // the four reductions share ReduceParams: reduce_sum's description checks them all
-  const axes = paramsOf(reduce_sum_p, e.params).axes;
-  const r: _Reduce = {
-    c,
-    grp,
-    k: new KernelCtx(groupInfo(c, grp)),
-    m: monoidOf(e.prim as ReducePrim),
-    dtype: x.aval.dtype,
-    outShape: e.outputs[0].aval.shape,
-    redShape: x.aval.shape.filter((_, d) => axes.includes(d)),
-    axes,
-  };
-  const R = r.redShape.reduce((a, b) => a * b, 1), outs = grp.size;
-  const names = grp.outs.map((_, j) => `o${j}`);
-  bindOutputs(c, grp, r.k, names);
-  const t = storageType(r.dtype);
-  const acc = accumulator(r.m, r.dtype, r.k.helpers);
-  const res1 = accumulated(r.m, r.dtype);
-  if (R <= _SEQ_MAX || (outs >= 4096 && R <= _SEQ_LOOP_MAX)) {
-    const outer = new Scope(r.k);
-    const loop = _prologue(r, outer, "o", "r");
-    const epi = _epilogue(r, "o", res1, names);
-    const { text, res } = declare(
-      [...leafDecls(c, r.k), ..._outDecls(c, grp, names)],
-      r.k.usesStep,
-    );
-    return [_seqKernel(
-      text,
-      r.k,
-      outs,
-      [
-        ...outer.lines,
-        acc,
-        `for (var r = 0u; r < ${u(R)}; r = r + 1u) {\n    ${loop.join("\n    ")}\n  }`,
-        ...epi,
-      ],
-      _label(grp),
-      res,
-      "o",
-      outs * R,
-    )];
-  }
-  const C = Math.min(Math.ceil(R / _CHUNK), 256);
-  const chunk = Math.ceil(R / C);
-  const grid = foldGrid(outs * C);
-  const outer = new Scope(r.k);
-  const loop = _prologue(r, outer, "o", "r");
-  const tmp = C > 1 ? c.temps.push(outs * C * 4) - 1 : -1;
-  const part: Decl = {
-    name: "part",
-    type: t,
-    access: "read_write",
-    res: { kind: "tmp", index: tmp },
-  };
-  const epi = C === 1 ? _epilogue(r, "o", "res", names) : [];
-  const decls = C === 1
-    ? [...leafDecls(c, r.k), ..._outDecls(c, grp, names)]
-    : [...leafDecls(c, r.k), part];
-  const { text, res } = declare(decls, r.k.usesStep);
-  const comb = (a: string, b: string) => combineExpr(r.m, r.dtype, a, b, r.k.helpers);
-  const finish = C === 1 ? `let res = sv[0];\n    ${epi.join("\n    ")}` : `part[g] = sv[0];`;
-  const wgsl = `${text}
-var<workgroup> sv: array<${t}, ${_WG}>;
-${r.k.helpers}
-@compute @workgroup_size(${_WG})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let g = ${grid.flatGroup};
-  let o = g / ${u(C)};
-  let c = g % ${u(C)};
-  ${acc}
-  if (g < ${u(outs * C)}) {
-    ${outer.lines.join("\n    ")}
-    let end = min((c + 1u) * ${u(chunk)}, ${u(R)});
-    for (var r = c * ${u(chunk)} + lid; r < end; r = r + ${u(_WG)}) {
-      ${loop.join("\n      ")}
-    }
-  }
-  sv[lid] = ${res1};
-  workgroupBarrier();
-  for (var s = ${u(_WG / 2)}; s > 0u; s = s >> 1u) {
-    if (lid < s) { sv[lid] = ${comb("sv[lid]", "sv[lid + s]")}; }
-    workgroupBarrier();
-  }
-  if (lid == 0u && g < ${u(outs * C)}) {
-    ${finish}
-  }
-}
-`;
-  const first = _generic({
-    kind: "dispatch",
-    wgsl,
-    label: _label(grp),
-    grid: grid.dispatch,
-    bindings: res,
-    fused: true,
-  }, x.aval.size);
-  if (C === 1) return [first];
-  // Pass 2 reduces each output's C partials in order, then applies the epilogue.
-  const k2 = new KernelCtx(groupInfo(c, grp));
-  const r2: _Reduce = { ...r, k: k2 };
-  bindOutputs(c, grp, k2, names);
-  const epi2 = _epilogue(r2, "o", res1, names);
-  const partIn: Decl = { ...part, access: "read" };
-  const d2 = declare([partIn, ...leafDecls(c, k2), ..._outDecls(c, grp, names)], k2.usesStep);
-  return [
-    first,
-    _seqKernel(
-      d2.text,
-      k2,
-      outs,
-      [
-        accumulator(r.m, r.dtype, k2.helpers),
-        `for (var q = 0u; q < ${u(C)}; q = q + 1u) { ${
-          accumulate(r.m, r.dtype, `part[o * ${u(C)} + q]`, k2.helpers)
-        } }`,
-        ...epi2,
-      ],
-      _label(grp),
-      d2.res,
-      "o",
-      outs * C,
-    ),
-  ];
+  const { text, res } = declare([...leafDecls(c, k), ...outDecls(c, grp, names)], k.usesStep);
+  return seqKernel(text, k, grp.size, [...s.lines, ...stores], groupLabel(grp), res, "i", grp.size);
 }
 
 /** A kernel of one invocation per index `index` < `outs`, running `body`. */
-function _seqKernel(
+export function seqKernel(
   decls: string,
   k: KernelCtx,
   outs: number,
@@ -444,7 +265,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   ${body.join("\n  ")}
 }
 `;
-  return _generic({
+  return genericOp({
     kind: "dispatch",
     wgsl,
     label,
@@ -459,7 +280,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
  * `_P` uniform bound last (see `genericKernel` in `kernels/common.ts`), so that the groups of
  * layers that differ only in shape share one pipeline.
  */
-function _generic(op: DispatchOp, work: number): DispatchOp {
+export function genericOp(op: DispatchOp, work: number): DispatchOp {
   if (!genericKernelsEnabled() || !genericPays(op.wgsl, work)) return op;
   const { wgsl, params } = hoistLiterals(op.wgsl, op.bindings.length);
   if (!params.length) return op;
@@ -536,7 +357,7 @@ function _opaque(c: CodegenCtx, grp: Group): Op[] {
 }
 
 /**
- * The operations of a group of kind "ew", "reduce" or "opaque" (dot, scan and core are
+ * The operations of a group of kind "ew" or "opaque" (reductions, dot, scan and core are
  * lowered by their own modules).
  *
  * @param c The code generation context.
@@ -547,8 +368,6 @@ export function lowerGroup(c: CodegenCtx, grp: Group): Op[] {
   switch (grp.kind) {
     case "ew":
       return _ew(c, grp);
-    case "reduce":
-      return _reduce(c, grp);
     case "opaque":
       return _opaque(c, grp);
     default:

@@ -114,28 +114,31 @@ export function compensated(m: Monoid, dtype: DType): boolean {
 
 /**
  * WGSL folding `x` into the accumulator `acc` (with compensation for f32 sums: the caller
- * declares the accumulator with {@link accumulator}).
+ * declares the accumulator with {@link accumulator}). A suffix `j` names another accumulator
+ * (`acc<j>`, `kc<j>`) of a kernel computing several reductions.
  */
-export function accumulate(m: Monoid, dtype: DType, x: string, h: Helpers): string {
-  if (!compensated(m, dtype)) return `acc = ${combineExpr(m, dtype, "acc", x, h)};`;
+export function accumulate(m: Monoid, dtype: DType, x: string, h: Helpers, j = ""): string {
+  if (!compensated(m, dtype)) return `acc${j} = ${combineExpr(m, dtype, `acc${j}`, x, h)};`;
   h.add(KAHAN_ADD);
-  return `_kadd(&acc, &kc, ${x}, kz);`;
+  return `_kadd(&acc${j}, &kc${j}, ${x}, kz);`;
 }
 
 /**
  * WGSL declaring the accumulator `acc` at the identity, and for f32 sums its compensation `kc`
  * and the opaque zero `kz` of {@link KAHAN_ADD} (from `wid: vec3u`, the workgroup id, whose z
- * never reaches 2^32 - 1).
+ * never reaches 2^32 - 1). A suffix `j` names another accumulator and leaves `kz` to the one
+ * without a suffix, which the kernel must also declare.
  */
-export function accumulator(m: Monoid, dtype: DType, h: Helpers): string {
-  const init = `var acc = ${identityOf(m, dtype, h)};`;
+export function accumulator(m: Monoid, dtype: DType, h: Helpers, j = ""): string {
+  const init = `var acc${j} = ${identityOf(m, dtype, h)};`;
   if (!compensated(m, dtype)) return init;
-  return `${init}\n  var kc = 0.0;\n  let kz = select(0u, 1u, wid.z == 0xffffffffu);`;
+  const kz = j === "" ? "\n  let kz = select(0u, 1u, wid.z == 0xffffffffu);" : "";
+  return `${init}\n  var kc${j} = 0.0;${kz}`;
 }
 
 /** The accumulated value: `acc`, corrected by its compensation for f32 sums. */
-export function accumulated(m: Monoid, dtype: DType): string {
-  return compensated(m, dtype) ? "(acc - kc)" : "acc";
+export function accumulated(m: Monoid, dtype: DType, j = ""): string {
+  return compensated(m, dtype) ? `(acc${j} - kc${j})` : `acc${j}`;
 }
 
 /** A shape split into kept and reduced dims, adjacent dims of one kind merged. */

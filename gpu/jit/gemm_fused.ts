@@ -136,7 +136,10 @@ export function lowerDot(c: CodegenCtx, grp: Group): Op[] {
   let lin = (bi * ${u(M)} + m) * ${u(N)} + n;
   ${epi.lines.join("\n  ")}
 }`;
-  const epi4 = N % 4 === 0 ? _epilogue(c, grp, h, true) : null;
+  // per-column leaves (a bias) as vec4 loads; elementwise where such a leaf is also read so
+  const epi4 = N % 4 === 0
+    ? _epilogue(c, grp, h, true, true) ?? _epilogue(c, grp, h, true, false)
+    : null;
   const storeC4 = epi4 && `fn storeC4(bi: u32, m: u32, n: u32, v: vec4<${t}>) {
   let lin = (bi * ${u(M)} + m) * ${u(N)} + n;
   let q = lin / 4u;
@@ -196,15 +199,27 @@ const _LANES = ["lin", "l1", "l2", "l3"];
 /**
  * Every result of a GEMM-shaped group at the accumulator's index `lin`, the product being `v`;
  * with `vec`, on four consecutive columns (`storeC4`: `v` is a vec4, outputs are bound as vec4
- * arrays), or null where that cannot be (a stacked output, a leaf read both at the lanes and
- * elsewhere).
+ * arrays; with `aligned`, leaves read along their last dim at the columns, a bias, too), or
+ * null where that cannot be (a stacked output, a leaf read both as vec4s and elsewhere).
  */
-function _epilogue(c: CodegenCtx, grp: Group, h: Helpers, vec: true): _Epilogue | null;
+function _epilogue(
+  c: CodegenCtx,
+  grp: Group,
+  h: Helpers,
+  vec: true,
+  aligned: boolean,
+): _Epilogue | null;
 function _epilogue(c: CodegenCtx, grp: Group, h: Helpers): _Epilogue;
-function _epilogue(c: CodegenCtx, grp: Group, h: Helpers, vec = false): _Epilogue | null {
+function _epilogue(
+  c: CodegenCtx,
+  grp: Group,
+  h: Helpers,
+  vec = false,
+  aligned = false,
+): _Epilogue | null {
   if (vec && grp.outs.some((v) => c.plan.stepped.has(v))) return null;
   const k = new KernelCtx(groupInfo(c, grp), h);
-  if (vec) k.vec = { q: "q", lanes: new Map(_LANES.map((l, j) => [l, j])) };
+  if (vec) k.vec = { q: "q", lanes: new Map(_LANES.map((l, j) => [l, j])), aligned };
   const names = grp.outs.map((_, j) => (j === 0 ? "o" : `w${j}`));
   bindOutputs(c, grp, k, names);
   k.aliasReadable = true;

@@ -101,6 +101,9 @@ export interface VecLanes {
    * Whether a leaf read at lanes of its own last dim (a bias broadcast along the rows of a
    * GEMM's result) is read as vec4s: lane 0's index must be a multiple of 4 (as `q * 4`
    * is), and the leaf is then bound as `array<vec4<T>>` (see {@link KernelCtx.mixedLeaves}).
+   * The lanes' indices of a shape whose last dim is a multiple of 4 then skip the carry: the
+   * source depends on that divisibility, so set it only where sizes are literals that stay
+   * (a GEMM's `storeC4`, not a `main` made shape-generic).
    */
   readonly aligned?: boolean;
 }
@@ -275,7 +278,7 @@ export class Scope {
       }
     }
     if (r > 0) out[0] = idx.shape[0] === 1 ? "0u" : rest;
-    if (lane === 0 && r > 0 && idx.shape[r - 1] % 4 === 0) {
+    if (lane === 0 && this.#k.vec!.aligned && r > 0 && idx.shape[r - 1] % 4 === 0) {
       this.#aligned.set(out[r - 1], { base: out[r - 1], lane: 0 });
     }
     this.#dimsMemo.set(key, out);
@@ -292,7 +295,7 @@ export class Scope {
   #laneDims(idx: Idx, lane: number, out: string[]): void {
     const vec = this.#k.vec!;
     const r = idx.shape.length;
-    if (r > 0 && idx.shape[r - 1] % 4 === 0) {
+    if (vec.aligned && r > 0 && idx.shape[r - 1] % 4 === 0) {
       // lane 0's index is a multiple of 4, so its last-dim index is too: no lane carries
       const lin0 = [...vec.lanes].find(([, j]) => j === 0)![0];
       const d0 = this.dims({ lin: lin0, shape: idx.shape });

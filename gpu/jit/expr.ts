@@ -106,6 +106,16 @@ export interface VecLanes {
    * (a GEMM's `storeC4`, not a `main` made shape-generic).
    */
   readonly aligned?: boolean;
+  /**
+   * With `aligned`, in a GEMM's `storeC4`: shapes whose last dim has `size` (the GEMM's N)
+   * have lane 0's last-dim index `n` (the column), and the vec4 of a leaf read there is
+   * `read(v)`, a value the template loads once per column group (a bias), not once per row.
+   */
+  readonly cols?: {
+    readonly size: number;
+    readonly n: string;
+    readonly read: (v: GVal) => string;
+  };
 }
 
 /**
@@ -269,10 +279,14 @@ export class Scope {
       return out;
     }
     let rest = idx.lin!;
+    const cols = lane === 0 ? this.#k.vec!.cols : undefined;
     for (let d = r - 1; d >= 1; d--) {
       const n = idx.shape[d];
       if (n === 1) out[d] = "0u";
-      else {
+      else if (d === r - 1 && cols?.size === n) {
+        out[d] = cols.n; // lin = row · N + n
+        rest = this.let(`${rest} / ${u(n)}`, "q");
+      } else {
         out[d] = this.let(`${rest} % ${u(n)}`, "d");
         rest = this.let(`${rest} / ${u(n)}`, "q");
       }
@@ -364,6 +378,8 @@ export class Scope {
       if (al !== undefined) {
         // base + lane along the leaf's contiguous last dim: one vec4 load serves the lanes
         const lin0 = this.lin({ shape: sh, dims: idx.dims!.with(last, al.base) });
+        const cols = k.vec!.cols;
+        if (cols !== undefined && lin0 === cols.n) return `${cols.read(v)}[${al.lane}]`;
         const r = k.leafReadAligned(v, lin0, al.lane);
         return `${this.let(r.vec, "w")}[${r.lane}]`;
       }

@@ -136,7 +136,8 @@ export function lowerDot(c: CodegenCtx, grp: Group): Op[] {
   let lin = (bi * ${u(M)} + m) * ${u(N)} + n;
   ${epi.lines.join("\n  ")}
 }`;
-  // per-column leaves (a bias) as vec4 loads; elementwise where such a leaf is also read so
+  // leaves read along their last dim at the columns (a bias) as vec4 loads, or elementwise
+  // where such a leaf is also read otherwise (one binding per leaf)
   const epi4 = N % 4 === 0 ? _epilogue(c, grp, h, true, N) ?? _epilogue(c, grp, h, true, 0) : null;
   // per-column vec4s (a bias) the template loads once per column group: a struct argument
   const cols = epi4?.cols ?? [];

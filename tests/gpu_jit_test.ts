@@ -653,6 +653,27 @@ Deno.test({
     }], { rtol: 1e-4, atol: 1e-5 });
     const src4 = p4.ops.flatMap((op) => (op.kind === "dispatch" ? [op.wgsl] : [])).join("\n");
     assert(src4.includes("fn storeC4("), src4);
+    // the bias, read along its own last dim at the four columns, is one vec4 load per store
+    const b4 = /var<storage, read> (x\d+v): array<vec4<f32>>/.exec(src4);
+    assert(b4 && src4.includes(`${b4[1]}[(`), src4);
+    // … loaded once per column group (`colC4`), not once per row
+    assert(src4.includes("fn colC4(n: u32)") && /storeC4\([^;]*, cs0\)/.test(src4), src4);
+    // a leaf read at the columns and along the rows falls back to elementwise reads; a
+    // transposed leaf's last dim runs along the rows: elementwise too
+    const mixed = await agrees(
+      (x, w, b) => x.matmul(w).add(b).mul(b.reshape([12, 1])),
+      [{ shape: [12, 19] }, { shape: [19, 12] }, { shape: [12] }],
+      { rtol: 1e-4, atol: 1e-5 },
+    );
+    const srcM = mixed.ops.flatMap((op) => (op.kind === "dispatch" ? [op.wgsl] : [])).join("\n");
+    assert(srcM.includes("fn storeC4(") && !/read> x\d+v:/.test(srcM), srcM);
+    const tr = await agrees(
+      (x, w, c) => x.matmul(w).add(c.T),
+      [{ shape: [36, 19] }, { shape: [19, 12] }, { shape: [12, 36] }],
+      { rtol: 1e-4, atol: 1e-5 },
+    );
+    const srcT = tr.ops.flatMap((op) => (op.kind === "dispatch" ? [op.wgsl] : [])).join("\n");
+    assert(srcT.includes("fn storeC4(") && !/read> x\d+v:/.test(srcT), srcT);
     // N = 10: one column at a time
     const p1 = await agrees(mlp, [{ shape: [37, 19] }, { shape: [19, 10] }, { shape: [10] }, {
       shape: [37, 10],

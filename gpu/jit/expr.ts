@@ -97,6 +97,25 @@ export interface VecLanes {
    * stages it so (undefined: read the storage binding).
    */
   readonly texRead?: (v: GVal) => string | undefined;
+  /**
+   * Whether a leaf read at lanes of its own last dim (a bias broadcast along the rows of a
+   * GEMM's result) is read as vec4s: lane 0's index must be a multiple of 4 (as `q * 4`
+   * is), and the leaf is then bound as `array<vec4<T>>` (see {@link KernelCtx.mixedLeaves}).
+   * The lanes' indices of a shape whose last dim is a multiple of 4 then skip the carry: the
+   * source depends on that divisibility, so set it only where sizes are literals that stay
+   * (a GEMM's `storeC4`, not a `main` made shape-generic).
+   */
+  readonly aligned?: boolean;
+  /**
+   * With `aligned`, in a GEMM's `storeC4`: shapes whose last dim has `size` (the GEMM's N)
+   * have lane 0's last-dim index `n` (the column), and the vec4 of a leaf read there is
+   * `read(v)`, a value the template loads once per column group (a bias), not once per row.
+   */
+  readonly cols?: {
+    readonly size: number;
+    readonly n: string;
+    readonly read: (v: GVal) => string;
+  };
 }
 
 /**
@@ -184,13 +203,26 @@ export class KernelCtx {
     if (lane === undefined || v.aval.size % 4 !== 0) return `${this.leafName(v)}[${lin}]`;
     const tex = vec.texRead?.(v);
     if (tex !== undefined) return { vec: tex, lane };
+    return { vec: `${this.#vecName(v)}[${vec.q}]`, lane };
+  }
+
+  /**
+   * Lane `lane` of the vec4 of leaf `v` whose first element is at `lin0` (a multiple of 4):
+   * a read at lanes of the leaf's own last dim (see {@link VecLanes.aligned}).
+   */
+  leafReadAligned(v: GVal, lin0: string, lane: number): { vec: string; lane: number } {
+    if (this.aliases.has(v)) throw new Error("internal: an aligned read of an in-place leaf");
+    return { vec: `${this.#vecName(v)}[(${lin0}) / 4u]`, lane };
+  }
+
+  #vecName(v: GVal): string {
     let n = this.#vecNames.get(v);
     if (n === undefined) {
       n = `x${v.id}v`;
       this.#vecNames.set(v, n);
       this.leaves.push({ val: v, name: n, vec: true });
     }
-    return { vec: `${n}[${vec.q}]`, lane };
+    return n;
   }
 }
 
@@ -201,6 +233,11 @@ export class Scope {
   readonly #k: KernelCtx;
   readonly #memo = new Map<string, string>();
   readonly #dimsMemo = new Map<string, readonly string[]>();
+  /**
+   * Last-dim indices of four-lane kernels known to be `base + lane` with `base` a multiple of
+   * 4 (the lanes of a last dim whose size is a multiple of 4 never carry into the next dim).
+   */
+  readonly #aligned = new Map<string, { readonly base: string; readonly lane: number }>();
 
   /** Makes an empty scope of a kernel. */
   constructor(k: KernelCtx) {
@@ -242,15 +279,22 @@ export class Scope {
       return out;
     }
     let rest = idx.lin!;
+    const cols = lane === 0 ? this.#k.vec!.cols : undefined;
     for (let d = r - 1; d >= 1; d--) {
       const n = idx.shape[d];
       if (n === 1) out[d] = "0u";
-      else {
+      else if (d === r - 1 && cols?.size === n) {
+        out[d] = cols.n; // lin = row · N + n
+        rest = this.let(`${rest} / ${u(n)}`, "q");
+      } else {
         out[d] = this.let(`${rest} % ${u(n)}`, "d");
         rest = this.let(`${rest} / ${u(n)}`, "q");
       }
     }
     if (r > 0) out[0] = idx.shape[0] === 1 ? "0u" : rest;
+    if (lane === 0 && this.#k.vec!.aligned && r > 0 && idx.shape[r - 1] % 4 === 0) {
+      this.#aligned.set(out[r - 1], { base: out[r - 1], lane: 0 });
+    }
     this.#dimsMemo.set(key, out);
     return out;
   }
@@ -264,6 +308,16 @@ export class Scope {
    */
   #laneDims(idx: Idx, lane: number, out: string[]): void {
     const vec = this.#k.vec!;
+    const r = idx.shape.length;
+    if (vec.aligned && r > 0 && idx.shape[r - 1] % 4 === 0) {
+      // lane 0's index is a multiple of 4, so its last-dim index is too: no lane carries
+      const lin0 = [...vec.lanes].find(([, j]) => j === 0)![0];
+      const d0 = this.dims({ lin: lin0, shape: idx.shape });
+      for (let d = 0; d < r - 1; d++) out[d] = d0[d];
+      out[r - 1] = this.let(`${d0[r - 1]} + ${u(lane)}`, "e");
+      this.#aligned.set(out[r - 1], { base: d0[r - 1], lane });
+      return;
+    }
     const prevLin = [...vec.lanes].find(([, j]) => j === lane - 1)![0];
     const prev = this.dims({ lin: prevLin, shape: idx.shape });
     let carry = "1u";
@@ -316,6 +370,19 @@ export class Scope {
   #compute(v: GVal, idx: Idx): string {
     const k = this.#k;
     if (k.info.isLeaf(v)) {
+      const sh = v.aval.shape, last = sh.length - 1;
+      const al = k.vec?.aligned && idx.dims && last >= 0 && sh[last] % 4 === 0 &&
+          !k.aliases.has(v)
+        ? this.#aligned.get(idx.dims[last])
+        : undefined;
+      if (al !== undefined) {
+        // base + lane along the leaf's contiguous last dim: one vec4 load serves the lanes
+        const lin0 = this.lin({ shape: sh, dims: idx.dims!.with(last, al.base) });
+        const cols = k.vec!.cols;
+        if (cols !== undefined && lin0 === cols.n) return `${cols.read(v)}[${al.lane}]`;
+        const r = k.leafReadAligned(v, lin0, al.lane);
+        return `${this.let(r.vec, "w")}[${r.lane}]`;
+      }
       const r = k.leafRead(v, this.lin(idx));
       // one vector load serves the four lanes (the `let` is memoised)
       return typeof r === "string" ? this.let(r, "v") : `${this.let(r.vec, "w")}[${r.lane}]`;

@@ -136,8 +136,21 @@ export function lowerDot(c: CodegenCtx, grp: Group): Op[] {
   let lin = (bi * ${u(M)} + m) * ${u(N)} + n;
   ${epi.lines.join("\n  ")}
 }`;
-  const epi4 = N % 4 === 0 ? _epilogue(c, grp, h, true) : null;
-  const storeC4 = epi4 && `fn storeC4(bi: u32, m: u32, n: u32, v: vec4<${t}>) {
+  // leaves read along their last dim at the columns (a bias) as vec4 loads, or elementwise
+  // where such a leaf is also read otherwise (one binding per leaf)
+  const epi4 = N % 4 === 0 ? _epilogue(c, grp, h, true, N) ?? _epilogue(c, grp, h, true, 0) : null;
+  // per-column vec4s (a bias) the template loads once per column group: a struct argument
+  const cols = epi4?.cols ?? [];
+  const colC4 = cols.length
+    ? `struct ColC4 { ${cols.map((x, j) => `c${j}: ${x.type},`).join(" ")} }
+fn colC4(n: u32) -> ColC4 {
+  return ColC4(${cols.map((x) => x.read).join(", ")});
+}`
+    : undefined;
+  const storeC4 = epi4 &&
+    `${colC4 ? `${colC4}\n` : ""}fn storeC4(bi: u32, m: u32, n: u32, v: vec4<${t}>${
+      colC4 ? ", cs: ColC4" : ""
+    }) {
   let lin = (bi * ${u(M)} + m) * ${u(N)} + n;
   let q = lin / 4u;
   let l1 = lin + 1u;
@@ -155,6 +168,7 @@ export function lowerDot(c: CodegenCtx, grp: Group): Op[] {
     loadB: Bo.fn,
     storeC,
     storeC4: storeC4 ?? undefined,
+    colC4: colC4 !== undefined,
     refs: [inp(0), inp(1), out(0)],
     aDense: A.dense,
     bDense: Bo.dense,
@@ -189,6 +203,8 @@ interface _Epilogue {
   readonly k: KernelCtx;
   /** The results after the first (which the templates bind as `o`). */
   readonly extraOuts: readonly Decl[];
+  /** Per-column vec4 reads (`storeC4` reads them as `cs.c<j>`), of type `type`. */
+  readonly cols?: readonly { readonly read: string; readonly type: string }[];
 }
 
 const _LANES = ["lin", "l1", "l2", "l3"];
@@ -196,15 +212,32 @@ const _LANES = ["lin", "l1", "l2", "l3"];
 /**
  * Every result of a GEMM-shaped group at the accumulator's index `lin`, the product being `v`;
  * with `vec`, on four consecutive columns (`storeC4`: `v` is a vec4, outputs are bound as vec4
- * arrays), or null where that cannot be (a stacked output, a leaf read both at the lanes and
- * elsewhere).
+ * arrays; with `N` (the GEMM's, else 0), leaves read along their last dim at the columns are
+ * read as vec4s too, and those read at the column `n` alone, a bias, are `cols`), or null
+ * where that cannot be (a stacked output, a leaf read both as vec4s and elsewhere).
  */
-function _epilogue(c: CodegenCtx, grp: Group, h: Helpers, vec: true): _Epilogue | null;
+function _epilogue(c: CodegenCtx, grp: Group, h: Helpers, vec: true, N: number): _Epilogue | null;
 function _epilogue(c: CodegenCtx, grp: Group, h: Helpers): _Epilogue;
-function _epilogue(c: CodegenCtx, grp: Group, h: Helpers, vec = false): _Epilogue | null {
+function _epilogue(c: CodegenCtx, grp: Group, h: Helpers, vec = false, N = 0): _Epilogue | null {
   if (vec && grp.outs.some((v) => c.plan.stepped.has(v))) return null;
   const k = new KernelCtx(groupInfo(c, grp), h);
-  if (vec) k.vec = { q: "q", lanes: new Map(_LANES.map((l, j) => [l, j])) };
+  const cols: { val: GVal; read: string; type: string }[] = [];
+  const colRead = (v: GVal) => {
+    let j = cols.findIndex((x) => x.val === v);
+    if (j < 0) {
+      const r = k.leafReadAligned(v, "n", 0);
+      j = cols.push({ val: v, read: r.vec, type: `vec4<${storageType(v.aval.dtype)}>` }) - 1;
+    }
+    return `cs.c${j}`;
+  };
+  if (vec) {
+    k.vec = {
+      q: "q",
+      lanes: new Map(_LANES.map((l, j) => [l, j])),
+      aligned: N > 0,
+      cols: N > 0 ? { size: N, n: "n", read: colRead } : undefined,
+    };
+  }
   const names = grp.outs.map((_, j) => (j === 0 ? "o" : `w${j}`));
   bindOutputs(c, grp, k, names);
   k.aliasReadable = true;
@@ -228,7 +261,7 @@ function _epilogue(c: CodegenCtx, grp: Group, h: Helpers, vec = false): _Epilogu
     access: "read_write",
     res: slotRes(c, v),
   }));
-  return { lines: [...s.lines, ...stores], k, extraOuts };
+  return { lines: [...s.lines, ...stores], k, extraOuts, cols };
 }
 
 /**

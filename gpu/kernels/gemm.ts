@@ -288,6 +288,13 @@ export interface GemmSpec {
    */
   readonly storeC4?: string;
   /**
+   * Whether `storeC4` defines `fn colC4(n: u32) -> ColC4` too (the values of columns n … n + 3
+   * it needs, n a multiple of 4 below N) and takes them as a fifth argument `cs: ColC4`: the
+   * templates call `colC4` once per column group, not `storeC4` once per row (a bias is read
+   * once).
+   */
+  readonly colC4?: boolean;
+  /**
    * The names the templates call instead of `loadA`, `loadB` and `storeC` (functions of the
    * same signatures defined in those strings; used by the split-K plan). Absent: those three.
    */

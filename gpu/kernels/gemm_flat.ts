@@ -36,7 +36,7 @@ import {
   u,
 } from "./common.ts";
 import type { GemmSpec } from "./gemm.ts";
-import { type TextureLimits, textureTiles } from "./gemm_texture.ts";
+import { colArgs, type TextureLimits, textureTiles } from "./gemm_texture.ts";
 
 /** How an operand lies in its texture. */
 interface _Side {
@@ -312,6 +312,7 @@ function _multiply(
   }
   // four columns per store where the spec allows (nb is a multiple of TN, hence of 4)
   const vec = spec.storeC4 !== undefined && N % 4 === 0;
+  const cs = colArgs(vec && !!spec.colC4, TN4, N, store);
   for (let i = 0; i < TM; i++) {
     const m = `mb + ${u(i)}`;
     if (vec) {
@@ -320,7 +321,7 @@ function _multiply(
         store.push(
           `if (${m} < ${u(M)} && nb + ${u(4 * j)} < ${u(N)}) { storeC4(0u, ${m}, nb + ${
             u(4 * j)
-          }, vec4<${t}>(${lanes})); }`,
+          }, vec4<${t}>(${lanes})${cs(j)}); }`,
         );
       }
     } else {

@@ -299,6 +299,7 @@ function _multiply(
   }
   // four columns per store where the spec allows (nb is a multiple of TN, hence of 4)
   const vec = spec.storeC4 !== undefined && N % 4 === 0;
+  const cs = colArgs(vec && !!spec.colC4, TN4, N, store);
   for (let i = 0; i < TM; i++) {
     if (vec) {
       for (let j = 0; j < TN4; j++) {
@@ -306,7 +307,7 @@ function _multiply(
         store.push(
           `if (mb + ${u(i)} < ${u(M)} && nb + ${u(4 * j)} < ${u(N)}) { storeC4(bt, mb + ${
             u(i)
-          }, nb + ${u(4 * j)}, vec4<${t}>(${lanes})); }`,
+          }, nb + ${u(4 * j)}, vec4<${t}>(${lanes})${cs(j)}); }`,
         );
       }
       continue;
@@ -348,6 +349,30 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
     dispatch: grid.dispatch,
     bindings: [texA, texB, dst],
   };
+}
+
+/**
+ * With `on` (a `storeC4` with `colC4`, see `GemmSpec.colC4`), pushes onto `store` the calls
+ * of `colC4` for the invocation's `TN4` column groups (clamped below N: the values serve only
+ * stores in range); returns the extra `storeC4` argument of group `j` ("" without `on`).
+ *
+ * @param on Whether the spec's `storeC4` takes per-column values.
+ * @param TN4 Column groups of four per invocation (from column `nb`).
+ * @param N Columns of C (a multiple of 4).
+ * @param store The store statements.
+ * @returns The argument text of each group.
+ */
+export function colArgs(
+  on: boolean,
+  TN4: number,
+  N: number,
+  store: string[],
+): (j: number) => string {
+  if (!on) return () => "";
+  for (let j = 0; j < TN4; j++) {
+    store.push(`let cs${j} = colC4(min(nb + ${u(4 * j)}, ${u(N - 4)}));`);
+  }
+  return (j) => `, cs${j}`;
 }
 
 /** The dtypes the texture GEMM supports. */

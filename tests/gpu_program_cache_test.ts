@@ -86,14 +86,18 @@ Deno.test({
     setBackend(await gpu());
     await withCacheDir(async (dir) => {
       const { w, x, y } = await inputs();
+      // At least, not exactly: under CI's load two full-suite runs counted 2 and 3 stores here
+      // (other programs compiled in the window, and DENAX_CACHE_DIR is process-wide while other
+      // test files run in parallel). What this test is about is checked below: the program read
+      // back has the compiled one's ops, slots, donations and bits.
       const stores = programCacheStats.stores, hits = programCacheStats.hits;
       const [w1, l1] = jit(step)(w, x, y); // a fresh trace: compiled and written
       const fresh = lastCompiled()!.program;
-      assertEquals(programCacheStats.stores, stores + 1);
-      assertEquals(jsonFiles(dir).length, 1);
+      assert(programCacheStats.stores >= stores + 1);
+      assert(jsonFiles(dir).length >= 1);
       const [w2, l2] = jit(step)(w, x, y); // another trace of the same function: read back
       const cached = lastCompiled()!.program;
-      assertEquals(programCacheStats.hits, hits + 1);
+      assert(programCacheStats.hits >= hits + 1);
       assert(cached !== fresh);
       // the same operations (a scan body's plan keeps only what runs: compared below)
       const opsText = (ops: unknown) =>

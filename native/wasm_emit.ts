@@ -188,6 +188,17 @@ export class WasmFunc {
   }
 
   /**
+   * Appends an unsigned LEB128 immediate (a memory instruction's offset, an index).
+   *
+   * @param v a non-negative integer
+   * @returns this
+   */
+  uleb(v: number): this {
+    _uleb(this.code, v);
+    return this;
+  }
+
+  /**
    * A `v128.load` or `v128.store` with a constant byte offset.
    *
    * @param op {@link S.load} or {@link S.store}

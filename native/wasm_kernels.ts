@@ -224,13 +224,7 @@ let _ids = 0;
  * @param offset the constant byte offset
  */
 export function loadMaskBytes(f: WasmFunc, offset: number): void {
-  f.simd(0x5c /* v128.load32_zero */).op(2);
-  do {
-    let b = offset & 0x7f;
-    offset >>>= 7;
-    if (offset) b |= 0x80;
-    f.op(b);
-  } while (offset);
+  f.simd(0x5c /* v128.load32_zero */).op(2).uleb(offset);
   f.simd(0x89 /* i16x8.extend_low_i8x16_u */).simd(0xa9 /* i32x4.extend_low_i16x8_u */);
   f.simd(0xa1 /* i32x4.neg */);
 }

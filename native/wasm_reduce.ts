@@ -33,14 +33,7 @@ const MAX_BYTES = 64 << 20;
 
 /** A scalar load or store: opcode, alignment (log2) and a LEB128 constant offset. */
 function memOp(f: WasmFunc, op: number, align: number, offset: number): WasmFunc {
-  f.op(op, align);
-  do {
-    let b = offset & 0x7f;
-    offset >>>= 7;
-    if (offset) b |= 0x80;
-    f.op(b);
-  } while (offset);
-  return f;
+  return f.op(op, align).uleb(offset);
 }
 
 /** A load of the loop: its name in the chain, its buffer, its affine offset. */

@@ -18,7 +18,8 @@ const _WAITED_MS = 2;
 /**
  * WGSL sources this long submit the work recorded before them whatever the interval: Deno's
  * `createShaderModule` grows faster than linearly with a function's statements (llvmpipe, Deno
- * 2.9: 4 KB of WGSL ~3 ms, ResNet-18's two 140 KB 7 × 7 stem convolutions 180-340 ms each).
+ * 2.9: 4 KB of WGSL ~3 ms; ResNet-18's 7 × 7 stem convolutions took 180-340 ms each while they
+ * were unrolled into 140 KB, before `conv_texture.ts` looped over their kernel columns).
  */
 export const LONG_SOURCE_CHARS = 32_768;
 

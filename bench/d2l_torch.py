@@ -13,6 +13,10 @@ bench/RESULTS.md ("d2l examples on the native backend"):
           d2l's AlexNet / small VGG-11 / NiN / GoogLeNet as examples/d2l/{alexnet,vgg,nin,googlenet}.ts
           build them at 28x28 (first layers adjusted as each file's comment says), batch 128, SGD
           lr 0.01 / 0.05 / 0.1 / 0.1, Xavier init
+  densenet
+          d2l's DenseNet (section 8.7: growth 32, four blocks of four BN-ReLU-3x3 conv layers,
+          transitions halving the channels) on 28x28 images zero-padded to 32x32, as
+          examples/d2l/densenet.ts, batch 256, SGD lr 0.1, Xavier init
   mlp     the demo (examples/fashion_mnist.ts): 784-256-10 ReLU on standardized pixels, Adam
           lr 1e-3, batch 64, 55000 training images and a 5000-image validation pass per epoch
 
@@ -214,10 +218,37 @@ def googlenet():  # examples/d2l/googlenet.ts: d2l's GoogLeNet unchanged (4x4 ma
     return xavier(net)
 
 
+def densenet():  # examples/d2l/densenet.ts: d2l section 8.7 on 28x28 zero-padded to 32x32
+    def conv_block(cin, cout):
+        return [nn.BatchNorm2d(cin), nn.ReLU(), nn.Conv2d(cin, cout, 3, padding=1)]
+
+    class Dense(nn.Module):
+        def __init__(self, n, cin, k):
+            super().__init__()
+            self.net = nn.ModuleList(nn.Sequential(*conv_block(cin + i * k, k)) for i in range(n))
+
+        def forward(self, x):
+            for blk in self.net:
+                x = torch.cat((x, blk(x)), 1)
+            return x
+
+    layers, c = [nn.ZeroPad2d(2), nn.Conv2d(1, 64, 7, 2, 3), nn.BatchNorm2d(64), nn.ReLU(),
+                 nn.MaxPool2d(3, 2, 1)], 64
+    for i in range(4):
+        layers.append(Dense(4, c, 32))
+        c += 4 * 32
+        if i != 3:
+            layers += [nn.BatchNorm2d(c), nn.ReLU(), nn.Conv2d(c, c // 2, 1), nn.AvgPool2d(2, 2)]
+            c //= 2
+    layers += [nn.BatchNorm2d(c), nn.ReLU(), nn.AdaptiveAvgPool2d((1, 1)), nn.Flatten(),
+               nn.Linear(c, 10)]
+    return xavier(nn.Sequential(*layers))
+
+
 # name: (constructor, SGD learning rate, batch size), as the examples/d2l/*.ts specs
 SPECS = {"lenet": (lenet, 0.9, 256), "bnlenet": (bnlenet, 1.0, 256), "resnet": (resnet18, 0.05, 256),
          "alexnet": (alexnet28, 0.01, 128), "vgg": (vgg28, 0.05, 128), "nin": (nin28, 0.1, 128),
-         "googlenet": (googlenet, 0.1, 128)}
+         "googlenet": (googlenet, 0.1, 128), "densenet": (densenet, 0.1, 256)}
 
 
 def xavier(net):

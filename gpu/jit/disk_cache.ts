@@ -30,6 +30,7 @@ import {
   writeTextFileSyncIfAllowed,
 } from "../device.ts";
 import { genericKernelsEnabled } from "../kernels/common.ts";
+import { kernelSharingEnabled } from "./share.ts";
 import { jaxprKeyText, programFromJson, programToJson } from "./program_io.ts";
 import type { Program } from "./program.ts";
 
@@ -114,6 +115,7 @@ export function programCacheKey(
     adapter: ctx.description,
     settings: ctx.settings,
     generic: [genericKernelsEnabled(), envVar("DENAX_GENERIC_MAX_WORK") ?? ""],
+    shared: kernelSharingEnabled(),
     donated: opts.donated?.map(Number).join("") ?? "",
     literals: opts.literals?.map((
       v,

@@ -27,6 +27,7 @@ import { compileGraph } from "./compile.ts";
 import { loadProgram, programCacheKey, storeProgram } from "./disk_cache.ts";
 import { type Executable, executable, type JitEnv, jitStats } from "./exec.ts";
 import { flatten } from "./graph.ts";
+import { kernelSharingEnabled, shareKernels } from "./share.ts";
 import { countKernels, printProgram, type Program, type Res } from "./program.ts";
 import { GpuError } from "../errors.ts";
 
@@ -80,6 +81,7 @@ export function compileJaxpr(env: JitEnv, j: Jaxpr, opts: JitCompileOptions = {}
       maxBindings,
       donated: opts.donated,
     });
+    if (kernelSharingEnabled()) p = shareKernels(p);
     if (key !== null) storeProgram(key, p);
   }
   _checkBindings(p, ctx.limits.maxStorageBufferBindingSize);

@@ -21,7 +21,7 @@ const T = ${t}u;
 fn main(@builtin(global_invocation_id) g: vec3u) {
   if (g.x >= ${n}u) { return; }
   let k = i32(g.x) + ${m}i;
-  o0[g.x] = x0[(g.x * ${m}u) % 7u] + f32(k) + sv[0] * f32(T);
+  o0[g.x] = x0[(g.x * ${m}u) % 7u] + f32(k) * ${m}.5f + sv[0] * f32(T) * 0.25f;
 }`;
 
 function dispatch(wgsl: string, bindings: Res[] = [{ kind: "slot", slot: 0 }, {
@@ -42,14 +42,22 @@ Deno.test("sources that differ only in suffixed literals share one, with the dif
   assertEquals(new Set(ops.map((o) => o.wgsl)).size, 1, "one source");
   const w = ops[0].wgsl;
   assert(w.startsWith("@group(0) @binding(2) var<uniform> _hl: array<vec4u, 1>;\n"), w);
-  // one column per distinct run of values: the guard's, the i32 addend's, the product's
+  // one column per distinct run of values: the guard's, the i32 addend's, the product's, the
+  // f32 factor's
   assert(w.includes("if (g.x >= _hl[0].x)"), w);
   assert(w.includes("i32(g.x) + bitcast<i32>(_hl[0].y)"), w);
   assert(w.includes("(g.x * _hl[0].z) % 7u"), "an equal literal stays");
+  assert(w.includes("f32(k) * bitcast<f32>(_hl[0].w)") && w.includes("* 0.25f"), "floats too");
   assert(w.includes("const T = 4u;"), "a const declaration stays");
   assert(w.includes("@workgroup_size(64)") && w.includes("array<f32, 64>"));
   const words = ops.map((o) => (o.bindings[2] as { readonly words: readonly number[] }).words);
-  assertEquals(words, [[100, 3, 3, 0], [200, 3, 3, 0], [300, 5, 5, 0], [100, 3, 3, 0]]);
+  const f = (v: number) => new Uint32Array(Float32Array.of(v).buffer)[0];
+  assertEquals(words, [[100, 3, 3, f(3.5)], [200, 3, 3, f(3.5)], [300, 5, 5, f(5.5)], [
+    100,
+    3,
+    3,
+    f(3.5),
+  ]]);
   assertEquals(ops[0].bindings.slice(0, 2), a.bindings, "its own bindings first");
 });
 
@@ -85,10 +93,18 @@ Deno.test({
   name: "a jitted program with repeated layer shapes shares kernels, to the same bits",
   ignore: BACKEND !== "webgpu",
   async fn() {
-    const f = (x: Tensor, k1: Tensor, k2: Tensor, y: Tensor) => {
+    // the convolutions share on the CPU-adapter profile, the row sums on the gpu profile
+    const f = (x: Tensor, k1: Tensor, y: Tensor, k2: Tensor, r: Tensor, s: Tensor) => {
       const a = np.maximum(lax.conv(x, k1, [1, 1], "SAME"), 0);
       const b = np.maximum(lax.conv(y, k2, [1, 1], "SAME"), 0);
-      return [np.sum(a, { axis: [0, 2, 3] }), np.sum(b, { axis: [0, 2, 3] }), a.mean(), b.mean()];
+      return [
+        np.sum(a, { axis: [0, 2, 3] }),
+        np.sum(b, { axis: [0, 2, 3] }),
+        a.mean(),
+        b.mean(),
+        np.sum(np.exp(r), { axis: 1 }).mul(0.5),
+        np.sum(np.exp(s), { axis: 1 }).mul(0.25),
+      ];
     };
     const fill = (shape: number[], s: number) =>
       np.array(
@@ -96,10 +112,12 @@ Deno.test({
       ).reshape(shape);
     const args = () =>
       [
-        fill([2, 3, 9, 9], 0.7),
-        fill([8, 3, 3, 3], 1.3),
-        fill([2, 5, 6, 6], 0.4),
-        fill([8, 5, 3, 3], 0.9),
+        fill([2, 4, 10, 10], 0.7),
+        fill([8, 4, 3, 3], 1.3),
+        fill([2, 4, 9, 9], 0.4),
+        fill([8, 4, 3, 3], 0.9),
+        fill([64, 37], 0.3),
+        fill([48, 53], 0.8),
       ] as const;
     const want = await withCpu(async () => await Promise.all(f(...args()).map((t) => t.data())));
     const run = async (on: boolean) => {

@@ -7,7 +7,7 @@
  * repeats the same kernel with other sizes: ResNet-18's step had 151 sources of which 50 differed
  * from another only in literals, DenseNet's 282 of which 157 did (its dense layers differ in
  * their input channels alone). {@link shareKernels} groups a program's dispatches by their
- * source with the `u`/`i`-suffixed integer literals blanked out; in each group of two or more
+ * source with the `u`/`i`-suffixed integer and `f`-suffixed float literals blanked out; in each group of two or more
  * sources, the literals that differ between them are read from a uniform buffer instead
  * (`_hl`, one word per distinct column of values, bound after the kernel's own bindings) and
  * the ones they agree on stay literals, so the group compiles once. The arithmetic is the
@@ -16,8 +16,9 @@
  *
  * Literals where WGSL needs a constant expression are never hoisted: attributes
  * (`@workgroup_size(…)`, `@binding(…)`), array sizes (`array<f32, 256>`), `const`/`override`
- * declarations and `case` selectors. Unsuffixed (abstract) integers stay as they are, since
- * their type comes from the context.
+ * declarations and `case` selectors. Unsuffixed (abstract) numbers stay as they are, since
+ * their type comes from the context. A float literal's word is its f32 bits (`bitcast<f32>`):
+ * the value the compiler would have used.
  *
  * @module
  */
@@ -47,7 +48,7 @@ export function setKernelSharing(on: boolean | null): void {
 
 /** The uniform's name in shared sources (a source that already uses it is left alone). */
 const NAME = "_hl";
-const LITERAL = /\b(\d+)([ui])\b/g;
+const LITERAL = /\b(\d+(?:\.\d*)?(?:[eE][+-]?\d+)?)([uif])\b/g;
 /** Spans whose literals must stay constant expressions. */
 const FIXED = [/@\w+\([^)]*\)/g, /\b(?:const|override)\b[^;]*;/g, /\bcase\b[^:{]*[:{]/g];
 
@@ -74,6 +75,7 @@ function _literals(src: string): _Lit[] {
   const inFixed = (k: number) => fixed.some(([a, b]) => k >= a && k < b);
   const out: _Lit[] = [];
   for (const m of src.matchAll(LITERAL)) {
+    if (m[2] !== "f" && !/^\d+$/.test(m[1])) continue;
     if (!inFixed(m.index!)) out.push({ at: m.index!, text: m[0], suffix: m[2] });
   }
   return out;
@@ -86,6 +88,17 @@ function _template(src: string, lits: readonly _Lit[]): string {
     from = l.at + l.text.length;
   }
   return out + src.slice(from);
+}
+
+const _f32 = new Float32Array(1);
+const _u32 = new Uint32Array(_f32.buffer);
+
+/** The uniform word of a literal: its u32 value, its i32 bits, or its f32 bits. */
+function _word(l: _Lit): number {
+  const v = Number(l.text.slice(0, -1));
+  if (l.suffix !== "f") return v >>> 0;
+  _f32[0] = v;
+  return _u32[0];
 }
 
 interface _Shared {
@@ -115,7 +128,8 @@ function _share(srcs: readonly string[], lits: ReadonlyMap<string, _Lit[]>): _Sh
     const k = colOf[p];
     if (k === null) return;
     const word = `${NAME}[${k >> 2}].${"xyzw"[k & 3]}`;
-    body += base.slice(from, l.at) + (l.suffix === "i" ? `bitcast<i32>(${word})` : word);
+    const read = l.suffix === "u" ? word : `bitcast<${l.suffix === "i" ? "i32" : "f32"}>(${word})`;
+    body += base.slice(from, l.at) + read;
     from = l.at + l.text.length;
   });
   body += base.slice(from);
@@ -128,7 +142,7 @@ function _share(srcs: readonly string[], lits: ReadonlyMap<string, _Lit[]>): _Sh
     const w = new Array<number>(Math.ceil(columns.size / 4) * 4).fill(0);
     lits.get(s)!.forEach((l, p) => {
       const k = colOf[p];
-      if (k !== null) w[k] = Number(l.text.slice(0, -1)) >>> 0;
+      if (k !== null) w[k] = _word(l);
     });
     words.set(s, w);
   }

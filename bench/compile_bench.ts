@@ -1,7 +1,9 @@
 /**
  * Compile cost of a CNN's first jitted training step on webgpu: a fresh `deno run` process per
- * network builds the model, traces and compiles `makeTrainStep` (SGD) and runs it once, with
- * Mesa's on-disk shader cache disabled (every shader really compiles), and again in a process
+ * network builds the model, traces and compiles `makeTrainStep` (SGD) and runs it once: with
+ * Mesa's on-disk shader cache disabled (every shader compiles, one after another), with an
+ * empty private Mesa cache (the issue's "cold" case: every shader compiles, and a second device
+ * compiles half of a large program's in parallel, `gpu/jit/prewarm.ts`), and again in a process
  * started after one that filled a private Mesa cache ("warm": a second process). The child
  * prints one JSON line: the kernels of the program, the pipelines the step created
  * (`pipelineMisses` of the runtime) and those the eager parameter initialization created
@@ -45,8 +47,9 @@
  * of the full-width networks; the batch may change GEMM tile choices, so set 128 to check).
  *
  * Run: `XDG_RUNTIME_DIR=/tmp deno bench -A bench/compile_bench.ts`, or for one network
- * `XDG_RUNTIME_DIR=/tmp MESA_SHADER_CACHE_DISABLE=true DENAX_BACKEND=webgpu deno run -A
- * bench/compile_bench.ts resnet18`.
+ * `XDG_RUNTIME_DIR=/tmp MESA_SHADER_CACHE_DIR=$(mktemp -d) DENAX_CACHE_DIR=$(mktemp -d)
+ * DENAX_BACKEND=webgpu deno run -A bench/compile_bench.ts resnet18` (empty caches; or
+ * `MESA_SHADER_CACHE_DISABLE=true DENAX_CACHE=0` for no caches).
  *
  * @module
  */
@@ -152,7 +155,7 @@ async function child(name: string): Promise<void> {
 async function run(name: string, cacheDir?: string): Promise<void> {
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", new URL(import.meta.url).pathname, name],
-    // no shader cache: no program cache either; warm: both in the private directory
+    // no cache directory: Mesa's shader cache disabled and no program cache; else both in it
     env: cacheDir === undefined
       ? { XDG_RUNTIME_DIR: "/tmp", MESA_SHADER_CACHE_DISABLE: "true", DENAX_CACHE: "0" }
       : {
@@ -176,12 +179,29 @@ if (import.meta.main && Deno.args.length) {
   const webgpu = !!(await navigator.gpu?.requestAdapter().catch(() => null));
   for (const name of Object.keys(NETS)) {
     Deno.bench({
-      name: `first jitted SGD step of ${name}, webgpu, no shader cache`,
+      name: `first jitted SGD step of ${name}, webgpu, shader cache disabled`,
       group: "compile",
       ignore: !webgpu,
       n: 1,
       warmup: 0,
       fn: () => run(name),
+    });
+    Deno.bench({
+      name: `first jitted SGD step of ${name}, webgpu, empty shader cache`,
+      group: "compile-empty",
+      ignore: !webgpu,
+      n: 1,
+      warmup: 0,
+      async fn(b) {
+        const dir = await Deno.makeTempDir({ prefix: "denax_mesa_" });
+        try {
+          b.start();
+          await run(name, dir);
+          b.end();
+        } finally {
+          await Deno.remove(dir, { recursive: true });
+        }
+      },
     });
     Deno.bench({
       name: `first jitted SGD step of ${name}, webgpu, second process (Mesa cache warm)`,

@@ -26,6 +26,7 @@ import type { WebGpuArray } from "../backend.ts";
 import type { GemmCaps } from "../kernels/gemm.ts";
 import { bucketBytes } from "../pool.ts";
 import type { GpuRuntime } from "../runtime.ts";
+import { prewarm } from "./prewarm.ts";
 import { Recorder } from "./recorder.ts";
 import type { CoreOp, DispatchOp, Op, Program, ScanOp } from "./program.ts";
 
@@ -452,6 +453,7 @@ export function executable(env: JitEnv, p: Program): Executable {
       const arena: _Arena = { rt: env.rt, list: [], bytes: 0 };
       st = new ProgramState(env, p, arena);
       _reclaim.register(exe, arena, exe);
+      prewarm(env.rt, p);
     }
     const state = st; // a release during a held-back segment must not pull it from under it
     const arrs = args.map((a, k) => _arg(env, a, k));

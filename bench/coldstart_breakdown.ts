@@ -17,9 +17,10 @@
  * - `submits`: `queue.submit` (it waits when the queue is still busy with the last one);
  * - `call`: the whole jitted call, and `read`: from its return to the loss on the host.
  *
- * Run: `XDG_RUNTIME_DIR=/tmp deno run -A bench/coldstart_breakdown.ts [--runs N] [--no-cache]`
- * (`--no-cache`: Mesa's shader cache and denax's program cache off, as W5's first row). Time it
- * under `chrt -r 10` on a shared machine.
+ * Run: `XDG_RUNTIME_DIR=/tmp deno run -A bench/coldstart_breakdown.ts [--runs N] [--no-cache]
+ * [--lib jax-js]` (`--no-cache`: Mesa's shader cache and denax's program cache off, as W5's first
+ * row; `--lib jax-js`: the peer's first step, with only its import and WebGPU calls split out).
+ * Time it under `chrt -r 10` on a shared machine.
  *
  * @module
  */
@@ -31,13 +32,19 @@ const { values: args } = parseArgs({
     child: { type: "boolean", default: false },
     runs: { type: "string", default: "5" },
     "no-cache": { type: "boolean", default: false },
+    lib: { type: "string", default: "denax" },
   },
 });
 
 /** Milliseconds and calls per timed WebGPU method. */
 type Timings = Record<string, { ms: number; calls: number; first?: number }>;
 
-/** Wraps `proto[name]` to add its time (to the promise's settling, for async ones) to `acc`. */
+/**
+ * Wraps `proto[name]` to add the time of its calls to `acc`: until the call returns, also for
+ * the promise-returning ones (Deno's WebGPU does their work inside the call, on this thread:
+ * `requestAdapter` ~35 ms to return, then nothing to wait; `createComputePipelineAsync` as long
+ * as `createComputePipeline`), so that overlapping promises are not counted twice.
+ */
 function timeMethod(proto: object, name: string, acc: Timings): void {
   const p = proto as Record<string, (...a: unknown[]) => unknown>;
   const orig = p[name];
@@ -49,7 +56,6 @@ function timeMethod(proto: object, name: string, acc: Timings): void {
       e.calls++;
     };
     const r = orig.apply(this, a);
-    if (r instanceof Promise) return r.finally(add);
     add();
     return r;
   };
@@ -63,13 +69,40 @@ async function child(): Promise<void> {
   const tLoad = performance.now();
   timeMethod(gpuProto, "requestAdapter", acc);
   timeMethod(GPUAdapter.prototype, "requestDevice", acc);
-  for (const m of ["createShaderModule", "createComputePipeline"]) {
+  for (const m of ["createShaderModule", "createComputePipeline", "createComputePipelineAsync"]) {
     timeMethod(GPUDevice.prototype, m, acc);
   }
   timeMethod(GPUQueue.prototype, "submit", acc);
   // a specifier Deno cannot analyse, as cold.ts's: the module graph is built inside the
   // timed import (a literal one would be fetched before the script starts: ~10 ms less)
   const dir = new URL(".", import.meta.url).href;
+  const ms = (k: string) => acc[k]?.ms ?? 0;
+  const gpuCalls = () => ({
+    adapter: ms("requestAdapter"),
+    device: ms("requestDevice"),
+    modules: ms("createShaderModule"),
+    pipelines: ms("createComputePipeline") + ms("createComputePipelineAsync"),
+    pipelineCount: (acc.createComputePipeline?.calls ?? 0) +
+      (acc.createComputePipelineAsync?.calls ?? 0),
+    submits: ms("submit"),
+  });
+  if (args.lib === "jax-js") {
+    // the peer's own first step (cold.ts's): only its WebGPU calls are split out
+    const t1 = performance.now();
+    const jaxjs = await import(`${dir}peers/jaxjs.ts`);
+    const t2 = performance.now();
+    const value = await jaxjs.firstStepLoss("webgpu");
+    const t3 = performance.now();
+    console.log(JSON.stringify({
+      total: t3 - t1,
+      webgpuLoad: tLoad - t0,
+      import: t2 - t1,
+      step: t3 - t2,
+      ...gpuCalls(),
+      loss: value,
+    }));
+    Deno.exit(0); // its wasm workers would keep the process alive
+  }
   const t1 = performance.now();
   const mod: typeof import("../mod.ts") = await import(`${dir}../mod.ts`);
   const peer: typeof import("./peers/denax.ts") = await import(`${dir}peers/denax.ts`);
@@ -82,20 +115,14 @@ async function child(): Promise<void> {
   const t5 = performance.now();
   const value = (await loss.data())[0];
   const t6 = performance.now();
-  const ms = (k: string) => acc[k]?.ms ?? 0;
   console.log(JSON.stringify({
     total: t6 - t1,
     webgpuLoad: tLoad - t0,
     import: t2 - t1,
     init: t3 - t2,
-    adapter: ms("requestAdapter"),
-    device: ms("requestDevice"),
     data: t4 - t3,
     toFirstPipeline: (acc.createShaderModule?.first ?? t5) - t4,
-    modules: ms("createShaderModule"),
-    pipelines: ms("createComputePipeline"),
-    pipelineCount: acc.createComputePipeline?.calls ?? 0,
-    submits: ms("submit"),
+    ...gpuCalls(),
     call: t5 - t4,
     read: t6 - t5,
     loss: value,
@@ -114,7 +141,7 @@ async function parent(): Promise<void> {
   // with the caches, one untimed run fills them first
   for (let i = args["no-cache"] ? 0 : -1; i < runs; i++) {
     const out = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", script, "--child"],
+      args: ["run", "-A", script, "--child", "--lib", args.lib!],
       env,
       stdout: "piped",
       stderr: "piped",
@@ -131,7 +158,9 @@ async function parent(): Promise<void> {
   };
   const load = Deno.readTextFileSync("/proc/loadavg").split(" ").slice(0, 3).join(" ");
   console.log(
-    `W5 breakdown, denax on webgpu, ${args["no-cache"] ? "no shader cache" : "warm caches"}, ` +
+    `W5 breakdown, ${args.lib} on webgpu, ${
+      args["no-cache"] ? "no shader cache" : "warm caches"
+    }, ` +
       `median of ${runs} processes (ms); ${new Date().toISOString()}, load ${load}`,
   );
   for (const k of Object.keys(rows[0])) {

@@ -17,6 +17,7 @@
  */
 import { paramsOf } from "../../core/primitive.ts";
 import { conv_general_dilated_p } from "../../core/prims/conv.ts";
+import { OUT_SWAP01, swapStore } from "./conv_fold.ts";
 import { dot_general_p } from "../../core/prims/linalg.ts";
 import { convPlan } from "../kernels/conv.ts";
 import { Helpers, inp, out, storageType, u } from "../kernels/common.ts";
@@ -333,6 +334,8 @@ export function lowerConv(c: CodegenCtx, grp: Group): Op[] {
   const epi = _epilogue(c, grp, h);
   const patch = _patcher(c, h, [], epi);
   const [x, w] = e.inputs.map((v) => v.aval);
+  // a kernel gradient folded with its transpose (conv_fold.ts): the epilogue at the swapped index
+  const swapped = e.params[OUT_SWAP01] ? e.outputs[0].aval.shape : null;
   return mapPlan(
     c,
     convPlan(
@@ -341,7 +344,7 @@ export function lowerConv(c: CodegenCtx, grp: Group): Op[] {
       w.shape,
       paramsOf(conv_general_dilated_p, e.params),
       c.gemm,
-      epi.lines,
+      swapped ? swapStore(swapped, epi.lines) : epi.lines,
     ),
     e.inputs.map((v) => slotRes(c, v)),
     [slotRes(c, grp.outs[0])],

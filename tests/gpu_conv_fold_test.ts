@@ -101,3 +101,35 @@ Deno.test("a kernel gradient read by several consumers, and a transposed conv re
   const got3 = await jit(one)(...ins2()).data();
   assertAllClose(Array.from(got3), Array.from(want3), { rtol: 1e-4, atol: 1e-5 });
 });
+
+const INPUT_LAYERS: readonly Layer[] = [
+  ...LAYERS,
+  {
+    name: "3×3, stride 2 (phases)",
+    x: [2, 8, 9, 9],
+    w: [12, 8, 3, 3],
+    opts: { windowStrides: [2, 2], padding: [[1, 1], [1, 1]] },
+  },
+  // two input channels: the input gradient has two features (the dot-product multiply)
+  { name: "two input channels", x: [2, 2, 10, 10], w: [6, 2, 3, 3], opts: {} },
+  // one output feature, 5 × 5: the input gradient's input has one channel (stacked rows)
+  { name: "one feature, 5×5", x: [2, 6, 12, 12], w: [1, 6, 5, 5], opts: {} },
+  { name: "rhs dilation 2", x: [2, 4, 9, 9], w: [6, 4, 3, 3], opts: { rhsDilation: [2, 2] } },
+];
+
+Deno.test("a jitted input gradient reads the flipped kernel through a view, matching the cpu backend", async () => {
+  for (const [k, l] of INPUT_LAYERS.entries()) {
+    const wd = data(l.w, 30 + k), xd = data(l.x, 40 + k), zd = data(l.x, 50 + k);
+    const f = (x: Tensor, w: Tensor, z: Tensor) => grad((a: Tensor) => lossOf(l)(w, a))(x).mul(z);
+    const ins = () => [arr(xd, l.x), arr(wd, l.w), arr(zd, l.x)] as const;
+    const want = await withCpu(() => f(...ins()).data());
+    const got = await jit(f)(...ins()).data();
+    assertAllClose(Array.from(got), Array.from(want), { rtol: 1e-4, atol: 1e-5, msg: l.name });
+    if (BACKEND === "webgpu" && !l.opts.featureGroupCount) {
+      // no kernel writes the flipped kernel
+      const label = `fused(f32[${[l.w[1], l.w[0], ...l.w.slice(2)].join(",")}])`;
+      const ops = lastCompiled()!.program.ops;
+      assert(!ops.some((o) => o.kind === "dispatch" && o.label === label), `${l.name}: ${label}`);
+    }
+  }
+});

@@ -10,11 +10,18 @@
  *   epilogue ({@link swapStore}), so an optimizer update reads the gradient at its own index
  *   and becomes the convolution's epilogue (in place on a donated parameter) instead of a
  *   kernel of its own that reads the gradient transposed.
+ * - **Kernel views.** An input gradient convolves the cotangent with `rev(swap01(w))` (the
+ *   kernel's channels swapped, its taps reversed; `transposeLhs`), a 1 × 1 one with
+ *   `swap01(w)`: where that value is read by the convolution alone (one feature group), the
+ *   convolution reads `w` itself with {@link RHS_VIEW} set, and every kernel of its plan that
+ *   reads the rhs reads it through a function mapping the view's index to `w`'s
+ *   ({@link viewRhs}), instead of a kernel of its own that writes the flipped copy.
  *
  * @module
  */
 import type { GEqn, Graph, GVal } from "./graph.ts";
 import { u } from "../kernels/common.ts";
+import type { Res } from "./program.ts";
 
 /**
  * The param that marks a convolution whose result is stored with its first two dimensions
@@ -22,6 +29,13 @@ import { u } from "../kernels/common.ts";
  * sets it).
  */
 export const OUT_SWAP01 = "outSwap01";
+
+/**
+ * The param that marks a convolution reading its kernel through a view of its second operand
+ * `w`: "swap01" (the kernel is `swap01(w)`) or "swap01rev" (`rev(swap01(w))`, every spatial
+ * dimension reversed). Only {@link foldConvGlue} sets it.
+ */
+export const RHS_VIEW = "rhsView";
 
 const _isSwap01 = (perm: readonly number[]) =>
   perm.length >= 2 && perm[0] === 1 && perm[1] === 0 && perm.slice(2).every((d, i) => d === i + 2);
@@ -44,14 +58,46 @@ export function foldConvGlue(g: Graph, fusible: (e: GEqn) => boolean): Graph {
   for (const e of g.eqns) for (const v of e.outputs) writer.set(v, e);
   const folded = new Map<GEqn, GEqn>();
   const gone = new Set<GEqn>();
+  const only = (v: GVal) => readers.get(v) === 1 && !outs.has(v);
+  for (const e of g.eqns) {
+    if (e.prim !== "conv_general_dilated" || !fusible(e) || e.params[RHS_VIEW]) continue;
+    const p = e.params as { featureGroupCount: number; batchGroupCount: number };
+    if (p.featureGroupCount !== 1 || p.batchGroupCount !== 1) continue;
+    let r = e.inputs[1], rev = false;
+    const chain: GEqn[] = [];
+    let we = writer.get(r);
+    const nsp = r.aval.ndim - 2;
+    if (
+      we?.prim === "rev" && only(r) &&
+      (we.params.axes as number[]).length === nsp &&
+      [...Array(nsp).keys()].every((i) => (we!.params.axes as number[]).includes(i + 2))
+    ) {
+      chain.push(we);
+      rev = true;
+      r = we.inputs[0];
+      we = writer.get(r);
+    }
+    if (we?.prim !== "transpose" || !_isSwap01(we.params.perm as number[]) || !only(r)) continue;
+    const w = we.inputs[0];
+    if (w === e.inputs[0] || w.aval.dtype !== e.inputs[1].aval.dtype) continue;
+    chain.push(we);
+    folded.set(e, {
+      ...e,
+      params: { ...e.params, [RHS_VIEW]: rev ? "swap01rev" : "swap01" },
+      inputs: [e.inputs[0], w],
+    });
+    chain.forEach((x) => gone.add(x));
+  }
   for (const t of g.eqns) {
     if (t.prim !== "transpose" || !_isSwap01(t.params.perm as number[])) continue;
     const c = t.inputs[0], e = writer.get(c);
     if (
       !e || e.prim !== "conv_general_dilated" || e.params[OUT_SWAP01] || !fusible(e) ||
-      readers.get(c) !== 1 || outs.has(c) || e.outputs.length !== 1
+      !only(c) || e.outputs.length !== 1
     ) continue;
-    folded.set(t, { ...e, params: { ...e.params, [OUT_SWAP01]: true }, outputs: t.outputs });
+    const base = folded.get(e) ?? e;
+    folded.set(t, { ...base, params: { ...base.params, [OUT_SWAP01]: true }, outputs: t.outputs });
+    folded.delete(e);
     gone.add(e);
   }
   if (!folded.size) return g;
@@ -81,4 +127,90 @@ export function swapStore(swapped: readonly number[], lines: readonly string[]):
     ...lines.map((l) => `  ${l}`),
     "}",
   ];
+}
+
+/**
+ * The kernel a convolution with {@link RHS_VIEW} convolves with: the shape of the view of `w`.
+ *
+ * @param w The shape of the convolution's second operand.
+ * @returns The view's shape (`w`'s first two dimensions swapped).
+ */
+export function rhsViewShape(w: readonly number[]): number[] {
+  return [w[1], w[0], ...w.slice(2)];
+}
+
+/**
+ * Rewrites a kernel of a convolution's plan to read its rhs through a view (see the module
+ * doc): every indexing `b[i]` of the storage binding `rhs` (declared as an array of scalars)
+ * becomes `_rv(i)`, a function reading `w` at the view's index `i`.
+ *
+ * @param wgsl The kernel.
+ * @param bindings Its bindings (after mapping).
+ * @param rhs The rhs binding.
+ * @param view "swap01" or "swap01rev".
+ * @param shape The view's shape `[O, C, ...spatial]`.
+ * @returns The rewritten kernel and its bindings (a shape-generic kernel's uniform words grow
+ *   by the view's sizes), unchanged where it does not bind the rhs.
+ * @throws Error where the binding is not an array of scalars.
+ */
+export function viewRhs(
+  wgsl: string,
+  bindings: Res[],
+  rhs: Res,
+  view: string,
+  shape: readonly number[],
+): { wgsl: string; bindings: Res[] } {
+  const j = bindings.findIndex((b) =>
+    b.kind === "slot" && rhs.kind === "slot" && b.slot === rhs.slot
+  );
+  if (j < 0) return { wgsl, bindings };
+  const decl = new RegExp(
+    `@group\\(0\\) @binding\\(${j}\\) var<storage, read> (\\w+): array<(f32|i32|u32)>;`,
+  )
+    .exec(wgsl);
+  if (!decl) throw new Error(`internal: conv rhs view: binding ${j} is not a scalar array`);
+  const [, name, t] = decl;
+  const [O, C] = shape, S = shape.slice(2).reduce((a, b) => a * b, 1);
+  // a shape-generic kernel (sizes in the uniform `_P`) stays generic: the view's sizes are one
+  // more vec4 of it
+  const pj = bindings.findIndex((b) => b.kind === "params");
+  const P = pj < 0 ? null : /var<uniform> _P: array<vec4u, (\d+)>;/.exec(wgsl);
+  let sz = [u(O), u(C), u(S), u(S - 1)];
+  if (P && pj >= 0) {
+    const n = Number(P[1]), words = (bindings[pj] as { words: readonly number[] }).words;
+    if (words.length > 4 * n) throw new Error("internal: conv rhs view: params beyond _P");
+    sz = ["x", "y", "z", "w"].map((c) => `_P[${n}].${c}`);
+    bindings = bindings.map((b, i) =>
+      i === pj
+        ? {
+          kind: "params",
+          words: [...words, ...Array(4 * n - words.length).fill(0), O, C, S, S - 1],
+        }
+        : b
+    );
+    wgsl = wgsl.replace(P[0], `var<uniform> _P: array<vec4u, ${n + 1}>;`);
+  }
+  const kp = view === "swap01rev" ? `${sz[3]} - i % ${sz[2]}` : `i % ${sz[2]}`;
+  const fn = `fn _rv(i: u32) -> ${t} {
+  let q = i / ${sz[2]};
+  return ${name}[((q % ${sz[1]}) * ${sz[0]} + q / ${sz[1]}) * ${sz[2]} + ${kp}];
+}`;
+  // every indexing but the declaration: `name[…]` (brackets matched) → `_rv(…)`
+  const at = new RegExp(`(?<![.\\w])${name}(?!\\w)`, "g"), end = decl.index + decl[0].length;
+  let out = "", k = 0;
+  for (let m = at.exec(wgsl); m; m = at.exec(wgsl)) {
+    if (m.index > decl.index && m.index < end) continue;
+    let depth = 0, e = m.index + name.length;
+    // not indexed: a local of the same name (a helper's parameter)
+    if (wgsl[e] !== "[") continue;
+    for (; e < wgsl.length; e++) {
+      if (wgsl[e] === "[") depth++;
+      else if (wgsl[e] === "]" && --depth === 0) break;
+    }
+    out += `${wgsl.slice(k, m.index)}_rv(${wgsl.slice(m.index + name.length + 1, e)})`;
+    k = e + 1;
+    at.lastIndex = k;
+  }
+  out += wgsl.slice(k);
+  return { wgsl: `${out}\n${fn}\n`, bindings };
 }

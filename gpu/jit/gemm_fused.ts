@@ -17,7 +17,7 @@
  */
 import { paramsOf } from "../../core/primitive.ts";
 import { conv_general_dilated_p } from "../../core/prims/conv.ts";
-import { OUT_SWAP01, swapStore } from "./conv_fold.ts";
+import { OUT_SWAP01, RHS_VIEW, rhsViewShape, swapStore, viewRhs } from "./conv_fold.ts";
 import { dot_general_p } from "../../core/prims/linalg.ts";
 import { convPlan } from "../kernels/conv.ts";
 import { Helpers, inp, out, storageType, u } from "../kernels/common.ts";
@@ -332,20 +332,33 @@ export function lowerConv(c: CodegenCtx, grp: Group): Op[] {
   const e = grp.root!;
   const h = new Helpers();
   const epi = _epilogue(c, grp, h);
-  const patch = _patcher(c, h, [], epi);
   const [x, w] = e.inputs.map((v) => v.aval);
-  // a kernel gradient folded with its transpose (conv_fold.ts): the epilogue at the swapped index
+  // folded glue (conv_fold.ts): a kernel gradient stores transposed, the epilogue at its index;
+  // an input gradient reads its kernel through a view of the forward kernel
   const swapped = e.params[OUT_SWAP01] ? e.outputs[0].aval.shape : null;
+  const view = e.params[RHS_VIEW] as string | undefined;
+  const kShape = view ? rhsViewShape(w.shape) : w.shape, rhs = slotRes(c, e.inputs[1]);
+  const patch0 = _patcher(c, h, [], epi);
+  const patch = view
+    ? (wgsl: string, b: Res[]) => {
+      const r = viewRhs(wgsl, b, rhs, view, kShape);
+      return patch0(r.wgsl, r.bindings);
+    }
+    : patch0;
+  const plan = convPlan(
+    x.dtype,
+    x.shape,
+    kShape,
+    paramsOf(conv_general_dilated_p, e.params),
+    c.gemm,
+    swapped ? swapStore(swapped, epi.lines) : epi.lines,
+  );
+  if (view && plan.steps.some((s) => s.kind !== "dispatch" && s.src.kind === "in")) {
+    throw new Error("internal: a convolution with a kernel view copies an operand unread");
+  }
   return mapPlan(
     c,
-    convPlan(
-      x.dtype,
-      x.shape,
-      w.shape,
-      paramsOf(conv_general_dilated_p, e.params),
-      c.gemm,
-      swapped ? swapStore(swapped, epi.lines) : epi.lines,
-    ),
+    plan,
     e.inputs.map((v) => slotRes(c, v)),
     [slotRes(c, grp.outs[0])],
     e.prim,

@@ -10,12 +10,13 @@
  *   epilogue ({@link swapStore}), so an optimizer update reads the gradient at its own index
  *   and becomes the convolution's epilogue (in place on a donated parameter) instead of a
  *   kernel of its own that reads the gradient transposed.
- * - **Kernel views.** An input gradient convolves the cotangent with `rev(swap01(w))` (the
- *   kernel's channels swapped, its taps reversed; `transposeLhs`), a 1 × 1 one with
- *   `swap01(w)`: where that value is read by the convolution alone (one feature group), the
- *   convolution reads `w` itself with {@link RHS_VIEW} set, and every kernel of its plan that
- *   reads the rhs reads it through a function mapping the view's index to `w`'s
- *   ({@link viewRhs}), instead of a kernel of its own that writes the flipped copy.
+ * - **Operand views.** An input gradient convolves the cotangent with `rev(swap01(w))` (the
+ *   kernel's channels swapped, its taps reversed; `transposeLhs`), and a kernel gradient
+ *   convolves `swap01(x)` with `swap01(ct)`: where such an operand is read by the convolution
+ *   alone (one feature group), the convolution binds `w` (`x`, `ct`) itself with
+ *   {@link RHS_VIEW} ({@link LHS_VIEW}) set, and every kernel of its plan that reads the
+ *   operand reads it through a function mapping the view's index to the bound value's
+ *   ({@link viewOperand}), instead of a kernel of its own that writes the transposed copy.
  *
  * @module
  */
@@ -36,6 +37,8 @@ export const OUT_SWAP01 = "outSwap01";
  * dimension reversed). Only {@link foldConvGlue} sets it.
  */
 export const RHS_VIEW = "rhsView";
+/** Like {@link RHS_VIEW}, for the first operand: "swap01" (the lhs is `swap01(x)`). */
+export const LHS_VIEW = "lhsView";
 
 const _isSwap01 = (perm: readonly number[]) =>
   perm.length >= 2 && perm[0] === 1 && perm[1] === 0 && perm.slice(2).every((d, i) => d === i + 2);
@@ -51,60 +54,92 @@ const _isSwap01 = (perm: readonly number[]) =>
  * @returns The graph, or a new one with the folded equations.
  */
 export function foldConvGlue(g: Graph, fusible: (e: GEqn) => boolean): Graph {
-  const readers = new Map<GVal, number>();
-  for (const e of g.eqns) for (const v of e.inputs) readers.set(v, (readers.get(v) ?? 0) + 1);
-  const outs = new Set(g.outputs);
-  const writer = new Map<GVal, GEqn>();
-  for (const e of g.eqns) for (const v of e.outputs) writer.set(v, e);
-  const folded = new Map<GEqn, GEqn>();
-  const gone = new Set<GEqn>();
-  const only = (v: GVal) => readers.get(v) === 1 && !outs.has(v);
+  return _foldSwaps(_foldViews(g, fusible), fusible);
+}
+
+/** Who writes and how many equations read each value. */
+function _uses(g: Graph): { writer: Map<GVal, GEqn>; readers: Map<GVal, number> } {
+  const readers = new Map<GVal, number>(), writer = new Map<GVal, GEqn>();
   for (const e of g.eqns) {
-    if (e.prim !== "conv_general_dilated" || !fusible(e) || e.params[RHS_VIEW]) continue;
-    const p = e.params as { featureGroupCount: number; batchGroupCount: number };
-    if (p.featureGroupCount !== 1 || p.batchGroupCount !== 1) continue;
-    let r = e.inputs[1], rev = false;
+    for (const v of e.inputs) readers.set(v, (readers.get(v) ?? 0) + 1);
+    for (const v of e.outputs) writer.set(v, e);
+  }
+  return { writer, readers };
+}
+
+/** The graph with equations replaced (`folded`) and removed (`gone`). */
+function _rewrite(g: Graph, folded: Map<GEqn, GEqn>, gone: Set<GEqn>): Graph {
+  if (!folded.size) return g;
+  const eqns = g.eqns.filter((e) => !gone.has(e)).map((e) => folded.get(e) ?? e);
+  return { inputs: g.inputs, eqns, outputs: g.outputs };
+}
+
+/** Operand views ({@link LHS_VIEW}, {@link RHS_VIEW}; see the module doc). */
+function _foldViews(g: Graph, fusible: (e: GEqn) => boolean): Graph {
+  const { writer } = _uses(g);
+  const folded = new Map<GEqn, GEqn>(), chains = new Set<GEqn>();
+  // the view of operand j of a convolution: its source and the equations it replaces
+  const viewOf = (e: GEqn, j: number) => {
+    let r = e.inputs[j], rev = false;
     const chain: GEqn[] = [];
     let we = writer.get(r);
-    const nsp = r.aval.ndim - 2;
-    if (
-      we?.prim === "rev" && only(r) &&
-      (we.params.axes as number[]).length === nsp &&
-      [...Array(nsp).keys()].every((i) => (we!.params.axes as number[]).includes(i + 2))
-    ) {
-      chain.push(we);
+    const nsp = r.aval.ndim - 2, axes = we?.prim === "rev" ? we.params.axes as number[] : [];
+    if (j === 1 && axes.length === nsp && axes.every((a) => a >= 2)) {
+      chain.push(we!);
       rev = true;
-      r = we.inputs[0];
+      r = we!.inputs[0];
       we = writer.get(r);
     }
-    if (we?.prim !== "transpose" || !_isSwap01(we.params.perm as number[]) || !only(r)) continue;
-    const w = we.inputs[0];
-    if (w === e.inputs[0] || w.aval.dtype !== e.inputs[1].aval.dtype) continue;
+    if (we?.prim !== "transpose" || !_isSwap01(we.params.perm as number[])) return null;
     chain.push(we);
-    folded.set(e, {
-      ...e,
-      params: { ...e.params, [RHS_VIEW]: rev ? "swap01rev" : "swap01" },
-      inputs: [e.inputs[0], w],
-    });
-    chain.forEach((x) => gone.add(x));
+    return { src: we.inputs[0], chain, view: rev ? "swap01rev" : "swap01" };
+  };
+  for (const e of g.eqns) {
+    if (e.prim !== "conv_general_dilated" || !fusible(e)) continue;
+    const p = e.params as { featureGroupCount: number; batchGroupCount: number };
+    if (p.featureGroupCount !== 1 || p.batchGroupCount !== 1) continue;
+    const [l, r] = [viewOf(e, 0), viewOf(e, 1)];
+    if (!l && !r) continue;
+    const ins = [l?.src ?? e.inputs[0], r?.src ?? e.inputs[1]];
+    // one buffer for both operands would be one binding: the views could not tell them apart
+    if (ins[0] === ins[1]) continue;
+    const params = { ...e.params };
+    if (l) params[LHS_VIEW] = l.view;
+    if (r) params[RHS_VIEW] = r.view;
+    folded.set(e, { ...e, params, inputs: ins });
+    for (const x of [...l?.chain ?? [], ...r?.chain ?? []]) chains.add(x);
   }
+  // the views' transposes (and reversals) that nothing reads any more (several convolutions
+  // may read one: a block's two kernel gradients read `swap01(x)`), readers first
+  const read = new Set<GVal>(g.outputs), gone = new Set<GEqn>();
+  for (const e of g.eqns) {
+    if (!chains.has(e)) { for (const v of (folded.get(e) ?? e).inputs) read.add(v); }
+  }
+  for (const e of g.eqns.filter((x) => chains.has(x)).reverse()) {
+    if (e.outputs.some((v) => read.has(v))) e.inputs.forEach((v) => read.add(v));
+    else gone.add(e);
+  }
+  return _rewrite(g, folded, gone);
+}
+
+/** Swapped outputs ({@link OUT_SWAP01}; see the module doc). */
+function _foldSwaps(g: Graph, fusible: (e: GEqn) => boolean): Graph {
+  const { writer, readers } = _uses(g);
+  const outs = new Set(g.outputs);
+  const folded = new Map<GEqn, GEqn>(), gone = new Set<GEqn>();
   for (const t of g.eqns) {
     if (t.prim !== "transpose" || !_isSwap01(t.params.perm as number[])) continue;
     const c = t.inputs[0], e = writer.get(c);
     if (
       !e || e.prim !== "conv_general_dilated" || e.params[OUT_SWAP01] || !fusible(e) ||
-      !only(c) || e.outputs.length !== 1
+      readers.get(c) !== 1 || outs.has(c) || e.outputs.length !== 1
     ) continue;
-    const base = folded.get(e) ?? e;
-    folded.set(t, { ...base, params: { ...base.params, [OUT_SWAP01]: true }, outputs: t.outputs });
-    folded.delete(e);
+    // the folded equation takes the transpose's place: its operands are defined before the
+    // convolution, its readers come after the transpose
+    folded.set(t, { ...e, params: { ...e.params, [OUT_SWAP01]: true }, outputs: t.outputs });
     gone.add(e);
   }
-  if (!folded.size) return g;
-  // the folded equation takes the transpose's place: its operands are defined before the
-  // convolution, its readers come after the transpose
-  const eqns = g.eqns.filter((e) => !gone.has(e)).map((e) => folded.get(e) ?? e);
-  return { inputs: g.inputs, eqns, outputs: g.outputs };
+  return _rewrite(g, folded, gone);
 }
 
 /**
@@ -130,30 +165,31 @@ export function swapStore(swapped: readonly number[], lines: readonly string[]):
 }
 
 /**
- * The kernel a convolution with {@link RHS_VIEW} convolves with: the shape of the view of `w`.
+ * The shape of an operand a convolution reads through a view ({@link LHS_VIEW},
+ * {@link RHS_VIEW}).
  *
- * @param w The shape of the convolution's second operand.
+ * @param w The shape of the value the convolution binds.
  * @returns The view's shape (`w`'s first two dimensions swapped).
  */
-export function rhsViewShape(w: readonly number[]): number[] {
+export function viewShape(w: readonly number[]): number[] {
   return [w[1], w[0], ...w.slice(2)];
 }
 
 /**
- * Rewrites a kernel of a convolution's plan to read its rhs through a view (see the module
- * doc): every indexing `b[i]` of the storage binding `rhs` (declared as an array of scalars)
- * becomes `_rv(i)`, a function reading `w` at the view's index `i`.
+ * Rewrites a kernel of a convolution's plan to read an operand through a view (see the module
+ * doc): every indexing `b[i]` of the operand's storage binding (declared as an array of
+ * scalars) becomes `_vb(i)`, a function reading the bound value at the view's index `i`.
  *
  * @param wgsl The kernel.
  * @param bindings Its bindings (after mapping).
- * @param rhs The rhs binding.
+ * @param rhs The operand's binding.
  * @param view "swap01" or "swap01rev".
  * @param shape The view's shape `[O, C, ...spatial]`.
  * @returns The rewritten kernel and its bindings (a shape-generic kernel's uniform words grow
  *   by the view's sizes), unchanged where it does not bind the rhs.
  * @throws Error where the binding is not an array of scalars.
  */
-export function viewRhs(
+export function viewOperand(
   wgsl: string,
   bindings: Res[],
   rhs: Res,
@@ -168,8 +204,9 @@ export function viewRhs(
     `@group\\(0\\) @binding\\(${j}\\) var<storage, read> (\\w+): array<(f32|i32|u32)>;`,
   )
     .exec(wgsl);
-  if (!decl) throw new Error(`internal: conv rhs view: binding ${j} is not a scalar array`);
+  if (!decl) throw new Error(`internal: conv operand view: binding ${j} is not a scalar array`);
   const [, name, t] = decl;
+  const fname = `_v${name}`;
   const [O, C] = shape, S = shape.slice(2).reduce((a, b) => a * b, 1);
   // a shape-generic kernel (sizes in the uniform `_P`) stays generic: the view's sizes are one
   // more vec4 of it
@@ -178,7 +215,7 @@ export function viewRhs(
   let sz = [u(O), u(C), u(S), u(S - 1)];
   if (P && pj >= 0) {
     const n = Number(P[1]), words = (bindings[pj] as { words: readonly number[] }).words;
-    if (words.length > 4 * n) throw new Error("internal: conv rhs view: params beyond _P");
+    if (words.length > 4 * n) throw new Error("internal: conv operand view: params beyond _P");
     sz = ["x", "y", "z", "w"].map((c) => `_P[${n}].${c}`);
     bindings = bindings.map((b, i) =>
       i === pj
@@ -191,11 +228,11 @@ export function viewRhs(
     wgsl = wgsl.replace(P[0], `var<uniform> _P: array<vec4u, ${n + 1}>;`);
   }
   const kp = view === "swap01rev" ? `${sz[3]} - i % ${sz[2]}` : `i % ${sz[2]}`;
-  const fn = `fn _rv(i: u32) -> ${t} {
+  const fn = `fn ${fname}(i: u32) -> ${t} {
   let q = i / ${sz[2]};
   return ${name}[((q % ${sz[1]}) * ${sz[0]} + q / ${sz[1]}) * ${sz[2]} + ${kp}];
 }`;
-  // every indexing but the declaration: `name[…]` (brackets matched) → `_rv(…)`
+  // every indexing but the declaration: `name[…]` (brackets matched) → `_vname(…)`
   const at = new RegExp(`(?<![.\\w])${name}(?!\\w)`, "g"), end = decl.index + decl[0].length;
   let out = "", k = 0;
   for (let m = at.exec(wgsl); m; m = at.exec(wgsl)) {
@@ -207,7 +244,7 @@ export function viewRhs(
       if (wgsl[e] === "[") depth++;
       else if (wgsl[e] === "]" && --depth === 0) break;
     }
-    out += `${wgsl.slice(k, m.index)}_rv(${wgsl.slice(m.index + name.length + 1, e)})`;
+    out += `${wgsl.slice(k, m.index)}${fname}(${wgsl.slice(m.index + name.length + 1, e)})`;
     k = e + 1;
     at.lastIndex = k;
   }

@@ -17,7 +17,7 @@
  */
 import { paramsOf } from "../../core/primitive.ts";
 import { conv_general_dilated_p } from "../../core/prims/conv.ts";
-import { OUT_SWAP01, RHS_VIEW, rhsViewShape, swapStore, viewRhs } from "./conv_fold.ts";
+import { LHS_VIEW, OUT_SWAP01, RHS_VIEW, swapStore, viewOperand, viewShape } from "./conv_fold.ts";
 import { dot_general_p } from "../../core/prims/linalg.ts";
 import { convPlan } from "../kernels/conv.ts";
 import { Helpers, inp, out, storageType, u } from "../kernels/common.ts";
@@ -334,27 +334,33 @@ export function lowerConv(c: CodegenCtx, grp: Group): Op[] {
   const epi = _epilogue(c, grp, h);
   const [x, w] = e.inputs.map((v) => v.aval);
   // folded glue (conv_fold.ts): a kernel gradient stores transposed, the epilogue at its index;
-  // an input gradient reads its kernel through a view of the forward kernel
+  // gradients read transposed operands through views of the values they bind
   const swapped = e.params[OUT_SWAP01] ? e.outputs[0].aval.shape : null;
-  const view = e.params[RHS_VIEW] as string | undefined;
-  const kShape = view ? rhsViewShape(w.shape) : w.shape, rhs = slotRes(c, e.inputs[1]);
+  const views = [e.params[LHS_VIEW], e.params[RHS_VIEW]] as (string | undefined)[];
+  const [xShape, kShape] = [x, w].map((a, j) => (views[j] ? viewShape(a.shape) : a.shape));
   const patch0 = _patcher(c, h, [], epi);
-  const patch = view
+  const patch = views.some((v) => v)
     ? (wgsl: string, b: Res[]) => {
-      const r = viewRhs(wgsl, b, rhs, view, kShape);
+      let r = { wgsl, bindings: b };
+      views.forEach((v, j) => {
+        const s = [xShape, kShape][j];
+        if (v) r = viewOperand(r.wgsl, r.bindings, slotRes(c, e.inputs[j]), v, s);
+      });
       return patch0(r.wgsl, r.bindings);
     }
     : patch0;
   const plan = convPlan(
     x.dtype,
-    x.shape,
+    xShape,
     kShape,
     paramsOf(conv_general_dilated_p, e.params),
     c.gemm,
     swapped ? swapStore(swapped, epi.lines) : epi.lines,
   );
-  if (view && plan.steps.some((s) => s.kind !== "dispatch" && s.src.kind === "in")) {
-    throw new Error("internal: a convolution with a kernel view copies an operand unread");
+  if (
+    views.some((v) => v) && plan.steps.some((s) => s.kind !== "dispatch" && s.src.kind === "in")
+  ) {
+    throw new Error("internal: a convolution with an operand view copies an operand unread");
   }
   return mapPlan(
     c,

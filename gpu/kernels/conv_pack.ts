@@ -21,7 +21,9 @@ import {
   genericWork,
   inp,
   type Kernel,
+  out,
   type TexRef,
+  tmp,
   u,
   UDIV_WGSL,
   udivMagic,
@@ -240,5 +242,55 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
     total,
     words,
     [inp(1), dst],
+  );
+}
+
+/**
+ * The sum of a split texture multiply's partial products (`conv_texture.ts`'s
+ * `sumConvSplits`) where the output is stored as it is (no fused epilogue): temporary 0 holds
+ * `splits` blocks of `G · M · Og` partial sums, element `(g · M + m) · Og + n` of each, and the
+ * sum goes to output 0 at `((m / S) · O + g · Og + n) · S + m mod S`. Every size is in the
+ * uniform, so the plain sums of all convolutions share one pipeline (per storage type).
+ *
+ * @param s The sizes: groups, rows (batch × S), features per group, all features, positions.
+ * @param splits The number of partial sums per output.
+ * @param t The storage type.
+ * @returns The kernel (temporary 0 → output 0).
+ */
+export function sumSplitsShared(
+  s: {
+    readonly G: number;
+    readonly M: number;
+    readonly Og: number;
+    readonly O: number;
+    readonly S: number;
+  },
+  splits: number,
+  t: string,
+): Kernel {
+  const total = s.G * s.M * s.Og;
+  // slots 1-3: divisors; slot 4: splits, O, Og
+  const words = [..._div(s.Og), ..._div(s.M), ..._div(s.S), splits, s.O, s.Og, 0];
+  return _kernel(
+    (flat) =>
+      `@group(0) @binding(0) var<storage, read> part: array<${t}>;
+@group(0) @binding(1) var<storage, read_write> o: array<${t}>;
+@group(0) @binding(2) var<uniform> _P: array<vec4u, 5>;
+${_DIV}
+@compute @workgroup_size(${_WG})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let i = ${flat} * ${u(_WG)} + lid;
+  if (i >= _P[0].z) { return; }
+  var s = ${t}(0);
+  for (var c = 0u; c < _P[4].x; c = c + 1u) { s = s + part[c * _P[0].z + i]; }
+  let r = _q(i, _P[1].xyz);
+  let m = _r(r, _P[2].xyz);
+  let sp = _q(m, _P[3].xyz);
+  o[(sp * _P[4].y + _q(r, _P[2].xyz) * _P[4].z + _r(i, _P[1].xyz)) * _P[3].x + m - sp * _P[3].x] = s;
+}
+`,
+    total,
+    words,
+    [tmp(0), out(0)],
   );
 }

@@ -34,6 +34,8 @@ import type { ConvParams } from "../../core/prims/conv.ts";
 import type { DType } from "../../core/dtype.ts";
 import {
   foldGrid,
+  genericKernelsEnabled,
+  genericWork,
   type Kernel,
   out,
   type Plan,
@@ -43,6 +45,7 @@ import {
   tmp,
   u,
 } from "./common.ts";
+import { sumSplitsShared } from "./conv_pack.ts";
 import { heavyStore, tileStores } from "./conv_store.ts";
 import {
   type ConvTexGeometry,
@@ -654,7 +657,15 @@ export function sumConvSplits(
   t: string,
   storeFn: string,
 ): Kernel {
-  const total = g.G * g.M * g.Og;
+  const total = g.G * g.M * g.Og, S = g.OH * g.OW;
+  // a plain store: the shape-generic sum (one pipeline for every convolution), if small
+  const plain = `fn storeC(g: u32, m: u32, n: u32, v: ${t}) {
+  let lin = ((m / ${u(S)}) * ${u(g.O)} + g * ${u(g.Og)} + n) * ${u(S)} + m % ${u(S)};
+  o[lin] = v;
+}`;
+  if (storeFn === plain && genericKernelsEnabled() && genericWork(total * splits)) {
+    return sumSplitsShared({ ...g, S }, splits, t);
+  }
   const grid = foldGrid(Math.ceil(total / _WG));
   const wgsl = `@group(0) @binding(0) var<storage, read> part: array<${t}>;
 @group(0) @binding(1) var<storage, read_write> o: array<${t}>;

@@ -302,6 +302,11 @@ function _patcher(
       add([...leafDecls(c, epi4.k), ...epi4.extraOuts]);
       step ||= epi4.k.usesStep;
     }
+    // a kernel without the template's functions (a packing) stays as it is, without the
+    // helpers: the same packing in convolutions with different epilogues is one pipeline
+    const uses = operands.some(([marker]) => wgsl.includes(marker)) ||
+      wgsl.includes("fn storeC(") || (epi4 !== null && wgsl.includes("fn storeC4("));
+    if (!uses) return { wgsl, bindings };
     const d = declare(decls, step, bindings.length);
     return { wgsl: `${d.text}\n${h}\n${wgsl}`, bindings: [...bindings, ...d.res] };
   };

@@ -96,6 +96,9 @@ Deno.test("strided input gradients with short rows take one texture multiply for
     // is small
     assertEquals(plan.steps.length, plan.temps.length ? 4 : 3, c.name);
     if (c.name.startsWith("64")) assertEquals(plan.temps.length, 1);
+    // the one tap of a 1 × 1 kernel in kernel order: the shared packing (conv_pack.ts)
+    const pack = plan.steps[1];
+    if (c.name.startsWith("1×1")) assert(pack.kind === "dispatch" && pack.kernel.params);
     assertEquals(plan.textures?.length, 2, c.name);
   }
   // rows of 10 outputs per phase: the sliding multiply, one sub-convolution per phase

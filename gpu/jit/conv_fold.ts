@@ -7,7 +7,7 @@
  *   `transposeRhs`). Where the convolution's only reader is that transpose, one equation
  *   replaces both: the convolution with {@link OUT_SWAP01} set, whose result is the transposed
  *   value. Its `storeC` maps the convolution's NCHW index to the swapped layout before the
- *   epilogue ({@link swapStore}), so an optimizer update reads the gradient at its own index
+ *   epilogue (`swapStore` of `conv_store.ts`), so an optimizer update reads the gradient at its own index
  *   and becomes the convolution's epilogue (in place on a donated parameter) instead of a
  *   kernel of its own that reads the gradient transposed.
  * - **Operand views.** An input gradient convolves the cotangent with `rev(swap01(w))` (the
@@ -140,28 +140,6 @@ function _foldSwaps(g: Graph, fusible: (e: GEqn) => boolean): Graph {
     gone.add(e);
   }
   return _rewrite(g, folded, gone);
-}
-
-/**
- * The statements of a convolution's `storeC` that store its result swapped: `lin`, the NCHW
- * index of `[N, O, ...spatial]`, becomes that of `[O, N, ...spatial]` for the statements
- * (generated at the swapped result's index).
- *
- * @param swapped The swapped result's shape `[O, N, ...spatial]`.
- * @param lines The statements storing at `lin`.
- * @returns The statements storing at the convolution's `lin`.
- */
-export function swapStore(swapped: readonly number[], lines: readonly string[]): string[] {
-  const [O, N] = swapped;
-  const S = swapped.slice(2).reduce((a, b) => a * b, 1);
-  return [
-    `let swq = lin / ${u(S)};`,
-    `let slin = ((swq % ${u(O)}) * ${u(N)} + swq / ${u(O)}) * ${u(S)} + lin % ${u(S)};`,
-    "{",
-    "  let lin = slin;",
-    ...lines.map((l) => `  ${l}`),
-    "}",
-  ];
 }
 
 /**

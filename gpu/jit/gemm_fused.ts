@@ -17,7 +17,8 @@
  */
 import { paramsOf } from "../../core/primitive.ts";
 import { conv_general_dilated_p } from "../../core/prims/conv.ts";
-import { LHS_VIEW, OUT_SWAP01, RHS_VIEW, swapStore, viewOperand, viewShape } from "./conv_fold.ts";
+import { LHS_VIEW, OUT_SWAP01, RHS_VIEW, viewOperand, viewShape } from "./conv_fold.ts";
+import { swapStore } from "../kernels/conv_store.ts";
 import { dot_general_p } from "../../core/prims/linalg.ts";
 import { convPlan } from "../kernels/conv.ts";
 import { Helpers, inp, out, storageType, u } from "../kernels/common.ts";

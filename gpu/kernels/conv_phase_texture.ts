@@ -213,7 +213,7 @@ export function convPhaseTexturePlan(
   ];
   const temps: number[] = [];
   if (splits > 1) {
-    steps.push({ kind: "dispatch", kernel: sumConvSplits(g, splits, t, storeFn) });
+    steps.push({ kind: "dispatch", kernel: sumConvSplits(g, splits, t, storeFn, store) });
     temps.push(splits * G * Mfull * Og * 4);
   }
   return {

@@ -46,7 +46,7 @@ import {
   u,
 } from "./common.ts";
 import { sumSplitsShared } from "./conv_pack.ts";
-import { heavyStore, tileStores } from "./conv_store.ts";
+import { heavyStore, linOnlyStore, tileStores } from "./conv_store.ts";
 import {
   type ConvTexGeometry,
   convTexGeometry,
@@ -239,7 +239,7 @@ export function convTexturePlan(
   ];
   const temps: number[] = [];
   if (splits > 1) {
-    steps.push({ kind: "dispatch", kernel: sumConvSplits(g, splits, t, storeFn) });
+    steps.push({ kind: "dispatch", kernel: sumConvSplits(g, splits, t, storeFn, store) });
     temps.push(splits * g.G * g.M * g.Og * 4);
   }
   return {
@@ -649,6 +649,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
  * @param splits The number of splits.
  * @param t The storage type.
  * @param storeFn The WGSL of `storeC`.
+ * @param store Its statements (given, an epilogue at `lin` alone sums by the shared kernel).
  * @returns The kernel (temporary 0 → output 0).
  */
 export function sumConvSplits(
@@ -656,15 +657,13 @@ export function sumConvSplits(
   splits: number,
   t: string,
   storeFn: string,
+  store?: readonly string[],
 ): Kernel {
-  const total = g.G * g.M * g.Og, S = g.OH * g.OW;
-  // a plain store: the shape-generic sum (one pipeline for every convolution), if small
-  const plain = `fn storeC(g: u32, m: u32, n: u32, v: ${t}) {
-  let lin = ((m / ${u(S)}) * ${u(g.O)} + g * ${u(g.Og)} + n) * ${u(S)} + m % ${u(S)};
-  o[lin] = v;
-}`;
-  if (storeFn === plain && genericKernelsEnabled() && genericWork(total * splits)) {
-    return sumSplitsShared({ ...g, S }, splits, t);
+  const total = g.G * g.M * g.Og;
+  // an epilogue at `lin` alone: the shape-generic sum (one pipeline per epilogue), if small
+  const e = store && linOnlyStore(store, g.O, g.Nout, g.OH * g.OW);
+  if (e && genericKernelsEnabled() && genericWork(total * splits)) {
+    return sumSplitsShared({ ...g, S: g.OH * g.OW }, splits, t, e);
   }
   const grid = foldGrid(Math.ceil(total / _WG));
   const wgsl = `@group(0) @binding(0) var<storage, read> part: array<${t}>;

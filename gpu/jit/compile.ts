@@ -1,5 +1,6 @@
 /**
- * Graph → program: fusion, buffer planning and code generation, recursively for scan bodies.
+ * Graph → program: the convolution glue folded (`conv_fold.ts`), fusion, buffer planning and
+ * code generation, recursively for scan bodies.
  *
  * @module
  */

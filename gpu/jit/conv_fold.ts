@@ -7,9 +7,9 @@
  *   `transposeRhs`). Where the convolution's only reader is that transpose, one equation
  *   replaces both: the convolution with {@link OUT_SWAP01} set, whose result is the transposed
  *   value. Its `storeC` maps the convolution's NCHW index to the swapped layout before the
- *   epilogue (`swapStore` of `conv_store.ts`), so an optimizer update reads the gradient at its own index
- *   and becomes the convolution's epilogue (in place on a donated parameter) instead of a
- *   kernel of its own that reads the gradient transposed.
+ *   epilogue (`swapStore` of `conv_store.ts`), so an optimizer update reads the gradient at
+ *   its own index and becomes the convolution's epilogue (in place on a donated parameter)
+ *   instead of a kernel of its own that reads the gradient transposed.
  * - **Operand views.** An input gradient convolves the cotangent with `rev(swap01(w))` (the
  *   kernel's channels swapped, its taps reversed; `transposeLhs`), and a kernel gradient
  *   convolves `swap01(x)` with `swap01(ct)`: where such an operand is read by the convolution
@@ -44,9 +44,11 @@ const _isSwap01 = (perm: readonly number[]) =>
   perm.length >= 2 && perm[0] === 1 && perm[1] === 0 && perm.slice(2).every((d, i) => d === i + 2);
 
 /**
- * Folds `transpose(conv(…), [1, 0, 2, …])` into the convolution where the transpose is the
- * convolution's only reader and the convolution's result no output (see the module doc).
- * Scan bodies are rewritten when they are compiled.
+ * Folds the glue of convolution gradients (see the module doc): first operand views (a
+ * transpose, or the flip of a kernel, read through a view by every convolution that reads it
+ * alone with one feature group; the transpose goes once nothing else reads it), then swapped
+ * outputs (`transpose(conv(…), [1, 0, 2, …])` where the transpose is the convolution's only
+ * reader and its result no output). Scan bodies are rewritten when they are compiled.
  *
  * @param g The graph.
  * @param fusible Whether a convolution lowers with a fused epilogue (only those store
@@ -84,7 +86,7 @@ function _foldViews(g: Graph, fusible: (e: GEqn) => boolean): Graph {
     const chain: GEqn[] = [];
     let we = writer.get(r);
     const nsp = r.aval.ndim - 2, axes = we?.prim === "rev" ? we.params.axes as number[] : [];
-    if (j === 1 && axes.length === nsp && axes.every((a) => a >= 2)) {
+    if (j === 1 && we?.prim === "rev" && axes.length === nsp && axes.every((a) => a >= 2)) {
       chain.push(we!);
       rev = true;
       r = we!.inputs[0];
@@ -174,10 +176,12 @@ export function viewOperand(
   view: string,
   shape: readonly number[],
 ): { wgsl: string; bindings: Res[] } {
-  const j = bindings.findIndex((b) =>
-    b.kind === "slot" && rhs.kind === "slot" && b.slot === rhs.slot
-  );
+  const same = (b: Res) => b.kind === "slot" && rhs.kind === "slot" && b.slot === rhs.slot;
+  const j = bindings.findIndex(same);
   if (j < 0) return { wgsl, bindings };
+  if (bindings.findIndex((b, i) => i > j && same(b)) > 0) {
+    throw new Error(`internal: conv operand view: the buffer of binding ${j} is bound twice`);
+  }
   const decl = new RegExp(
     `@group\\(0\\) @binding\\(${j}\\) var<storage, read> (\\w+): array<(f32|i32|u32)>;`,
   )

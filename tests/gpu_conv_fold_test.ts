@@ -7,7 +7,7 @@
 import { BACKEND, withCpu } from "./backend.ts";
 import { assert, assertAllClose } from "@std/assert";
 import { rng } from "./helpers.ts";
-import { grad, jit, np, type Tensor } from "../mod.ts";
+import { grad, jit, lax, np, type Tensor } from "../mod.ts";
 import { convGeneralDilated, type ConvOptions } from "../core/lax_conv.ts";
 import { lastCompiled } from "../gpu/jit/mod.ts";
 
@@ -42,6 +42,14 @@ const LAYERS: readonly Layer[] = [
     opts: { padding: [[1, 1], [1, 1]], featureGroupCount: 2 },
   },
   { name: "1-D, stride 2", x: [3, 5, 12], w: [7, 5, 3], opts: { windowStrides: [2] } },
+  // ResNet-18's last stage: a 1 × 1 cotangent, one kernel position, an unsplit kernel gradient
+  // whose multiply stores the update through the swapped index itself
+  {
+    name: "32 → 64 channels, 3×3 at 1×1",
+    x: [4, 32, 1, 1],
+    w: [64, 32, 3, 3],
+    opts: { padding: [[1, 1], [1, 1]] },
+  },
 ];
 
 const lossOf = (l: Layer) => (w: Tensor, x: Tensor) =>
@@ -162,4 +170,25 @@ Deno.test("two kernel gradients of one input, and a transposed input read elsewh
     const label = `fused(f32[${[xs[1], xs[0], ...xs.slice(2)].join(",")}])`;
     assert(!ops.some((o) => o.kind === "dispatch" && o.label === label), label);
   }
+});
+
+Deno.test("SGD steps of a convolution's kernel in a scan body match the cpu backend", async () => {
+  const l = LAYERS[0];
+  const wd = data(l.w, 70), xsd = data([3, ...l.x], 71);
+  // the body is compiled on its own (scan bodies fold their glue as well)
+  const train = (w: Tensor, xs: Tensor) =>
+    lax.scan(
+      (p: Tensor, x: Tensor) => {
+        const p2 = p.sub(grad(lossOf(l))(p, x).mul(0.05));
+        return [p2, p2.sum()];
+      },
+      w,
+      xs,
+    );
+  const ins = () => [arr(wd, l.w), arr(xsd, [3, ...l.x])] as const;
+  const want = await withCpu(() => Promise.all(train(...ins()).map((t) => t.data())));
+  const got = await Promise.all(jit(train)(...ins()).map((t) => t.data()));
+  got.forEach((g, j) =>
+    assertAllClose(Array.from(g), Array.from(want[j]), { rtol: 1e-4, atol: 1e-4, msg: `${j}` })
+  );
 });

@@ -8,7 +8,8 @@ import { setGenericKernels } from "../gpu/kernels/common.ts";
 import { createWebGpuBackend, webgpuAvailable } from "../gpu/backend.ts";
 
 // The texture convolution's shared packing kernels (gpu/kernels/conv_pack.ts): one pipeline per
-// packing for every small convolution, the same textures as the specialised kernels.
+// packing for every small convolution, the same textures as the specialised kernels; likewise
+// the shared sum of a split multiply's partial products.
 
 const LIMITS = { maxTextureDimension2D: 8192, maxTextureArrayLayers: 256 };
 const params = (o: Partial<ConvParams> = {}): ConvParams => ({
@@ -64,16 +65,25 @@ const CASES: { name: string; x: number[]; w: number[]; p: ConvParams }[] = [
     w: [9, 13, 1, 1],
     p: params({ padding: [[0, 0], [0, 0]] }),
   },
+  // few workgroups over a long contraction: split, summed by the shared kernel
+  { name: "64 channels, 2 × 2 (split)", x: [1, 64, 2, 2], w: [16, 64, 3, 3], p: params() },
+  {
+    name: "a kernel gradient's shape (split)",
+    x: [6, 4, 10, 10],
+    w: [5, 4, 8, 8],
+    p: params({ padding: [[0, 0], [0, 0]] }),
+  },
 ];
 
 Deno.test({
-  name: "the shared packing kernels pack what the specialised ones pack, also spilled into layers",
+  name:
+    "the shared packing and sum kernels compute what the specialised ones do, also spilled into layers",
   ignore: BACKEND !== "webgpu" || !(await webgpuAvailable()),
   async fn() {
     const g = await createWebGpuBackend();
     const fa = (s: readonly number[]) => ({ shape: [...s], dtype: "f32" as const });
     const size = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
-    let spilled = 0;
+    let spilled = 0, shared = 0;
     for (const c of CASES) {
       const r = rng(size(c.x));
       const bufs = [c.x, c.w].map((s) =>
@@ -93,6 +103,12 @@ Deno.test({
             });
             if (!plan) continue; // beyond the small limits
             if (lim !== LIMITS && generic) spilled++;
+            // the partial sums of a split multiply: the shared kernel, when generic
+            const sum = plan.steps.length > 3 ? plan.steps[3] : null;
+            if (sum?.kind === "dispatch" && sum.kernel.wgsl.includes("c < _P[4].x")) {
+              assert(generic, c.name);
+              shared++;
+            }
             const o = g.alloc!(fa(os)) as { buffer: GPUBuffer };
             g.runtime.run(plan, bufs, [o.buffer], "conv_general_dilated");
             got.push(Array.from(await g.read(o, fa(os)) as Float32Array));
@@ -105,5 +121,6 @@ Deno.test({
       }
     }
     assert(spilled >= 2, `${spilled} cases spilled`);
+    assert(shared >= 2, `${shared} split sums shared`);
   },
 });

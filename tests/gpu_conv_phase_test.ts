@@ -6,6 +6,7 @@ import { convGeneralDilated, type ConvOptions } from "../core/lax_conv.ts";
 import type { ConvParams } from "../core/prims/conv.ts";
 import { convOutShape, convPlan } from "../gpu/kernels/conv.ts";
 import { createWebGpuBackend, webgpuAvailable } from "../gpu/backend.ts";
+import { genericKernelsEnabled } from "../gpu/kernels/common.ts";
 
 // Convolutions of an lhs-dilated input (strided input gradients, transposed convolutions) whose
 // phases run as one texture multiply on CPU adapters (gpu/kernels/conv_phase_texture.ts),
@@ -96,6 +97,11 @@ Deno.test("strided input gradients with short rows take one texture multiply for
     // is small
     assertEquals(plan.steps.length, plan.temps.length ? 4 : 3, c.name);
     if (c.name.startsWith("64")) assertEquals(plan.temps.length, 1);
+    // the one tap of a 1 × 1 kernel in kernel order: the shared packing (conv_pack.ts)
+    const pack = plan.steps[1];
+    if (c.name.startsWith("1×1") && genericKernelsEnabled()) {
+      assert(pack.kind === "dispatch" && pack.kernel.params, c.name);
+    }
     assertEquals(plan.textures?.length, 2, c.name);
   }
   // rows of 10 outputs per phase: the sliding multiply, one sub-convolution per phase

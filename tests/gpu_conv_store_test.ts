@@ -4,11 +4,11 @@
  * written-out stores do.
  */
 import { BACKEND, withCpu } from "./backend.ts";
-import { assert, assertAllClose } from "@std/assert";
+import { assert, assertAllClose, assertEquals } from "@std/assert";
 import { jit, np, type Tensor } from "../mod.ts";
 import { convGeneralDilated } from "../core/lax_conv.ts";
 import { lastCompiled } from "../gpu/jit/mod.ts";
-import { heavyStore } from "../gpu/kernels/conv_store.ts";
+import { heavyStore, linOnlyStore, swapStore } from "../gpu/kernels/conv_store.ts";
 import { activeProfile } from "../gpu/target.ts";
 
 function data(n: number, seed: number): Float32Array {
@@ -48,4 +48,14 @@ Deno.test("a jitted conv with a batch-norm-like epilogue stores its tiles by a l
       assert(looped, `the multiply of ${xs} * ${ws} stores by a loop`);
     }
   }
+});
+
+Deno.test("a conv epilogue at lin alone is recognised, also stored swapped", () => {
+  const sgd = ["let v0 = o[lin];", "let t1 = (v0 + v * 0.5);", "o[lin] = t1;"];
+  assertEquals(linOnlyStore(sgd, 12, 5, 9), { body: sgd, swap: false });
+  assertEquals(linOnlyStore(swapStore([12, 5, 3, 3], sgd), 12, 5, 9), { body: sgd, swap: true });
+  // swapped with other sizes, or an index besides lin: not at lin alone
+  assertEquals(linOnlyStore(swapStore([12, 6, 3, 3], sgd), 12, 5, 9), null);
+  assertEquals(linOnlyStore(["let v0 = x0[lin / 9u % 12u];", "o[lin] = v + v0;"], 12, 5, 9), null);
+  assertEquals(linOnlyStore(["o[lin] = v * f32(lin % 3u);"], 12, 5, 9), null);
 });

@@ -1,10 +1,12 @@
 /**
- * Graph → program: fusion, buffer planning and code generation, recursively for scan bodies.
+ * Graph → program: the convolution glue folded (`conv_fold.ts`), fusion, buffer planning and
+ * code generation, recursively for scan bodies.
  *
  * @module
  */
 import type { GemmCaps } from "../kernels/gemm.ts";
 import { fuse, type Group } from "./fusion.ts";
+import { foldConvGlue } from "./conv_fold.ts";
 import { convFusible, lowerConv, lowerDot } from "./gemm_fused.ts";
 import type { Graph } from "./graph.ts";
 import { canonicalNames, type CodegenCtx, groupNote, lowerGroup } from "./kernels.ts";
@@ -31,7 +33,8 @@ export interface CompileOptions {
  * @param o Options.
  * @returns The program.
  */
-export function compileGraph(g: Graph, o: CompileOptions): Program {
+export function compileGraph(g0: Graph, o: CompileOptions): Program {
+  const g = foldConvGlue(g0, (e) => convFusible(e, o.gemm));
   const f = fuse(g, {
     maxBindings: o.maxBindings,
     convFusible: (e) => convFusible(e, o.gemm),

@@ -17,6 +17,8 @@
  */
 import { paramsOf } from "../../core/primitive.ts";
 import { conv_general_dilated_p } from "../../core/prims/conv.ts";
+import { LHS_VIEW, OUT_SWAP01, RHS_VIEW, viewOperand, viewShape } from "./conv_fold.ts";
+import { swapStore } from "../kernels/conv_store.ts";
 import { dot_general_p } from "../../core/prims/linalg.ts";
 import { convPlan } from "../kernels/conv.ts";
 import { Helpers, inp, out, storageType, u } from "../kernels/common.ts";
@@ -301,6 +303,11 @@ function _patcher(
       add([...leafDecls(c, epi4.k), ...epi4.extraOuts]);
       step ||= epi4.k.usesStep;
     }
+    // a kernel without the template's functions (a packing) stays as it is, without the
+    // helpers: the same packing in convolutions with different epilogues is one pipeline
+    const uses = operands.some(([marker]) => wgsl.includes(marker)) ||
+      wgsl.includes("fn storeC(") || (epi4 !== null && wgsl.includes("fn storeC4("));
+    if (!uses) return { wgsl, bindings };
     const d = declare(decls, step, bindings.length);
     return { wgsl: `${d.text}\n${h}\n${wgsl}`, bindings: [...bindings, ...d.res] };
   };
@@ -331,18 +338,39 @@ export function lowerConv(c: CodegenCtx, grp: Group): Op[] {
   const e = grp.root!;
   const h = new Helpers();
   const epi = _epilogue(c, grp, h);
-  const patch = _patcher(c, h, [], epi);
   const [x, w] = e.inputs.map((v) => v.aval);
+  // folded glue (conv_fold.ts): a kernel gradient stores transposed, the epilogue at its index;
+  // gradients read transposed operands through views of the values they bind
+  const swapped = e.params[OUT_SWAP01] ? e.outputs[0].aval.shape : null;
+  const views = [e.params[LHS_VIEW], e.params[RHS_VIEW]] as (string | undefined)[];
+  const [xShape, kShape] = [x, w].map((a, j) => (views[j] ? viewShape(a.shape) : a.shape));
+  const patch0 = _patcher(c, h, [], epi);
+  const patch = views.some((v) => v)
+    ? (wgsl: string, b: Res[]) => {
+      let r = { wgsl, bindings: b };
+      views.forEach((v, j) => {
+        const s = [xShape, kShape][j];
+        if (v) r = viewOperand(r.wgsl, r.bindings, slotRes(c, e.inputs[j]), v, s);
+      });
+      return patch0(r.wgsl, r.bindings);
+    }
+    : patch0;
+  const plan = convPlan(
+    x.dtype,
+    xShape,
+    kShape,
+    paramsOf(conv_general_dilated_p, e.params),
+    c.gemm,
+    swapped ? swapStore(swapped, epi.lines) : epi.lines,
+  );
+  if (
+    views.some((v) => v) && plan.steps.some((s) => s.kind !== "dispatch" && s.src.kind === "in")
+  ) {
+    throw new Error("internal: a convolution with an operand view copies an operand unread");
+  }
   return mapPlan(
     c,
-    convPlan(
-      x.dtype,
-      x.shape,
-      w.shape,
-      paramsOf(conv_general_dilated_p, e.params),
-      c.gemm,
-      epi.lines,
-    ),
+    plan,
     e.inputs.map((v) => slotRes(c, v)),
     [slotRes(c, grp.outs[0])],
     e.prim,

@@ -1,6 +1,6 @@
 /**
  * `jit` on WebGPU: a jaxpr is lowered once into a program of fused WGSL kernels (see
- * `graph.ts`, `fusion.ts`, `plan.ts`, `kernels.ts`, `gemm_fused.ts`) and replayed on every
+ * `graph.ts`, `conv_fold.ts`, `fusion.ts`, `plan.ts`, `kernels.ts`, `gemm_fused.ts`) and replayed on every
  * call (`exec.ts`): one command buffer per call, cached pipelines and bind groups, no
  * readback.
  *

@@ -21,7 +21,9 @@ import {
   genericWork,
   inp,
   type Kernel,
+  out,
   type TexRef,
+  tmp,
   u,
   UDIV_WGSL,
   udivMagic,
@@ -240,5 +242,67 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
     total,
     words,
     [inp(1), dst],
+  );
+}
+
+/**
+ * The sum of a split texture multiply's partial products (`conv_texture.ts`'s
+ * `sumConvSplits`) where the output's epilogue reads and writes at `lin` alone
+ * (`conv_store.ts`'s `linOnlyStore`: a plain store, an optimizer update, a ReLU's mask …):
+ * temporary 0 holds `splits` blocks of `G · M · Og` partial sums, element `(g · M + m) · Og + n`
+ * of each, and the epilogue runs at `lin = ((m / S) · O + g · Og + n) · S + m mod S` (or at
+ * the swapped index `((g · Og + n) · N + m / S) · S + m mod S`). Every size is in the uniform,
+ * so the sums of all convolutions with the same epilogue share one pipeline (GoogLeNet's
+ * kernel gradients with their SGD updates: 16 of them).
+ *
+ * @param s The sizes: groups, rows (N × S), features per group, all features, batch, positions.
+ * @param splits The number of partial sums per output.
+ * @param t The storage type.
+ * @param e The epilogue's statements at `lin` (the value `v`), and whether the index swaps.
+ * @returns The kernel (temporary 0 → output 0).
+ */
+export function sumSplitsShared(
+  s: {
+    readonly G: number;
+    readonly M: number;
+    readonly Og: number;
+    readonly O: number;
+    readonly Nout: number;
+    readonly S: number;
+  },
+  splits: number,
+  t: string,
+  e: { readonly body: readonly string[]; readonly swap: boolean },
+): Kernel {
+  const total = s.G * s.M * s.Og;
+  // slots 1-3: divisors; slot 4: splits, O, Og, N
+  const words = [..._div(s.Og), ..._div(s.M), ..._div(s.S), splits, s.O, s.Og, s.Nout];
+  const lin = e.swap
+    ? "((g * _P[4].z + n) * _P[4].w + sp) * _P[3].x + m - sp * _P[3].x"
+    : "(sp * _P[4].y + g * _P[4].z + n) * _P[3].x + m - sp * _P[3].x";
+  return _kernel(
+    (flat) =>
+      `@group(0) @binding(0) var<storage, read> part: array<${t}>;
+@group(0) @binding(1) var<storage, read_write> o: array<${t}>;
+@group(0) @binding(2) var<uniform> _P: array<vec4u, 5>;
+${_DIV}
+fn storeC(g: u32, m: u32, n: u32, v: ${t}) {
+  let sp = _q(m, _P[3].xyz);
+  let lin = ${lin};
+  ${e.body.join("\n  ")}
+}
+@compute @workgroup_size(${_WG})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let i = ${flat} * ${u(_WG)} + lid;
+  if (i >= _P[0].z) { return; }
+  var s = ${t}(0);
+  for (var c = 0u; c < _P[4].x; c = c + 1u) { s = s + part[c * _P[0].z + i]; }
+  let r = _q(i, _P[1].xyz);
+  storeC(_q(r, _P[2].xyz), _r(r, _P[2].xyz), _r(i, _P[1].xyz), s);
+}
+`,
+    total,
+    words,
+    [tmp(0), out(0)],
   );
 }

@@ -41,7 +41,7 @@ import {
 } from "./common.ts";
 import { heavyStore, tileStores } from "./conv_store.ts";
 import { sumConvSplits, texMultiplyTile } from "./conv_texture.ts";
-import { type ConvTexGeometry, packConvInput } from "./conv_texture_pack.ts";
+import { type ConvTexGeometry, packConvInput, packConvKernel } from "./conv_texture_pack.ts";
 import { type TextureLimits, textureTiles } from "./gemm_texture.ts";
 
 /** The geometry of a texture convolution (`conv_texture_pack.ts`'s, which its packing reads). */
@@ -213,7 +213,7 @@ export function convPhaseTexturePlan(
   ];
   const temps: number[] = [];
   if (splits > 1) {
-    steps.push({ kind: "dispatch", kernel: sumConvSplits(g, splits, t, storeFn) });
+    steps.push({ kind: "dispatch", kernel: sumConvSplits(g, splits, t, storeFn, store) });
     temps.push(splits * G * Mfull * Og * 4);
   }
   return {
@@ -238,9 +238,21 @@ function _packTaps(
   format: string,
   dst: TexRef,
 ): Kernel {
+  const KS = g.KH * g.KW;
+  // taps in kernel order (a 1 × 1 kernel's one tap): the plain packing, which small kernels
+  // share with every convolution (conv_pack.ts)
+  const taps = combos.flatMap((c) =>
+    Array.from(
+      { length: c.KS },
+      (_, j) =>
+        (c.h.k0 + Math.floor(j / c.w.Kr) * c.h.step) * g.KW + c.w.k0 + (j % c.w.Kr) * c.w.step,
+    )
+  );
+  if (taps.length === KS && taps.every((kp, j) => kp === j)) {
+    return packConvKernel(g, t, format, dst);
+  }
   const width = g.G * g.Og4, rows = g.KS * g.Cg4 * 4, total = width * rows;
   const grid = foldGrid(Math.ceil(total / _WG));
-  const KS = g.KH * g.KW;
   // the kernel position of tap kp: phase c's taps k0 + j · step along each dim
   const chain = combos.filter((c) => c.KS > 0).map((c, i) => {
     const l = `kp - ${u(c.tb)}`;

@@ -55,3 +55,51 @@ export function tileStores(
     `}`,
   ];
 }
+
+/**
+ * The statements of a convolution's `storeC` that store its result swapped: `lin`, the NCHW
+ * index of `[N, O, ...spatial]`, becomes that of `[O, N, ...spatial]` for the statements
+ * (generated at the swapped result's index).
+ *
+ * @param swapped The swapped result's shape `[O, N, ...spatial]`.
+ * @param lines The statements storing at `lin`.
+ * @returns The statements storing at the convolution's `lin`.
+ */
+export function swapStore(swapped: readonly number[], lines: readonly string[]): string[] {
+  const [O, N] = swapped;
+  const S = swapped.slice(2).reduce((a, b) => a * b, 1);
+  return [
+    `let swq = lin / ${u(S)};`,
+    `let slin = ((swq % ${u(O)}) * ${u(N)} + swq / ${u(O)}) * ${u(S)} + lin % ${u(S)};`,
+    "{",
+    "  let lin = slin;",
+    ...lines.map((l) => `  ${l}`),
+    "}",
+  ];
+}
+
+/**
+ * The epilogue of a convolution's store statements where it reads and writes at `lin` alone
+ * (`x[lin]`, no other use of the index): the statements, and whether they store swapped
+ * ({@link swapStore}). Such an epilogue is the same text for every shape, so a kernel can
+ * compute `lin` from sizes in a uniform (`conv_pack.ts`'s `sumSplitsShared`).
+ *
+ * @param store The statements of `storeC` (given `lin`, the output's NCHW index).
+ * @param O The output's features.
+ * @param N The output's batch.
+ * @param S The output's positions per feature.
+ * @returns The statements at the (swapped) index and whether swapped, or null.
+ */
+export function linOnlyStore(
+  store: readonly string[],
+  O: number,
+  N: number,
+  S: number,
+): { readonly body: readonly string[]; readonly swap: boolean } | null {
+  const head = swapStore([O, N, S], []).slice(0, 4);
+  const swap = store.length > head.length && head.every((l, j) => store[j] === l) &&
+    store[store.length - 1] === "}";
+  const body = swap ? store.slice(head.length, -1).map((l) => l.slice(2)) : store;
+  const text = body.join("\n").replaceAll("[lin]", "[]");
+  return /\b(lin|g|m|n)\b/.test(text) ? null : { body, swap };
+}

@@ -34,6 +34,8 @@ import type { ConvParams } from "../../core/prims/conv.ts";
 import type { DType } from "../../core/dtype.ts";
 import {
   foldGrid,
+  genericKernelsEnabled,
+  genericWork,
   type Kernel,
   out,
   type Plan,
@@ -43,7 +45,8 @@ import {
   tmp,
   u,
 } from "./common.ts";
-import { heavyStore, tileStores } from "./conv_store.ts";
+import { sumSplitsShared } from "./conv_pack.ts";
+import { heavyStore, linOnlyStore, tileStores } from "./conv_store.ts";
 import {
   type ConvTexGeometry,
   convTexGeometry,
@@ -236,7 +239,7 @@ export function convTexturePlan(
   ];
   const temps: number[] = [];
   if (splits > 1) {
-    steps.push({ kind: "dispatch", kernel: sumConvSplits(g, splits, t, storeFn) });
+    steps.push({ kind: "dispatch", kernel: sumConvSplits(g, splits, t, storeFn, store) });
     temps.push(splits * g.G * g.M * g.Og * 4);
   }
   return {
@@ -646,6 +649,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
  * @param splits The number of splits.
  * @param t The storage type.
  * @param storeFn The WGSL of `storeC`.
+ * @param store Its statements (given, an epilogue at `lin` alone sums by the shared kernel).
  * @returns The kernel (temporary 0 → output 0).
  */
 export function sumConvSplits(
@@ -653,8 +657,14 @@ export function sumConvSplits(
   splits: number,
   t: string,
   storeFn: string,
+  store?: readonly string[],
 ): Kernel {
   const total = g.G * g.M * g.Og;
+  // an epilogue at `lin` alone: the shape-generic sum (one pipeline per epilogue), if small
+  const e = store && linOnlyStore(store, g.O, g.Nout, g.OH * g.OW);
+  if (e && genericKernelsEnabled() && genericWork(total * splits)) {
+    return sumSplitsShared({ ...g, S: g.OH * g.OW }, splits, t, e);
+  }
   const grid = foldGrid(Math.ceil(total / _WG));
   const wgsl = `@group(0) @binding(0) var<storage, read> part: array<${t}>;
 @group(0) @binding(1) var<storage, read_write> o: array<${t}>;

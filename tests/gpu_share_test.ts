@@ -83,6 +83,52 @@ Deno.test("sources over textures of another power-of-two kind are not shared", (
   assertEquals(shared, [true, false, true], "widths 8 and 16 share; 6 does not");
 });
 
+const LOOPED = (setup: number, inner: number, flat: number) =>
+  `@group(0) @binding(0) var<storage, read> x0: array<f32>;
+@group(0) @binding(1) var<storage, read_write> o0: array<f32>;
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) g: vec3u) {
+  let row = g.x / ${setup}u;
+  let col = (g.x + 1u) % ${setup}u;
+  let flat = g.x * 3u / ${flat}u;
+  var acc = 0.0;
+  for (var k = 0u; k < 8u; k = k + 1u) { acc = acc + x0[(row + k) % ${inner}u]; }
+  o0[g.x] = acc + f32(col + flat);
+}`;
+
+Deno.test("a setup division of a looping kernel is hoisted as a multiply-high; others are not", () => {
+  const p = shareKernels(program([dispatch(LOOPED(7, 5, 9)), dispatch(LOOPED(12, 5, 9))]));
+  const [a, b] = p.ops as DispatchOp[];
+  assertEquals(a.wgsl, b.wgsl);
+  assert(a.wgsl.includes("let row = _hl_div(g.x, _hl[0].x, _hl[0].y, _hl[0].z);"), a.wgsl);
+  assert(a.wgsl.includes("let col = _hl_mod((g.x + 1u), _hl[0].x, _hl[0].y, _hl[0].z);"));
+  assert(a.wgsl.includes("g.x * 3u / 9u"), "a dividend after a tighter operator: not hoisted");
+  const words = (o: DispatchOp) => (o.bindings[2] as { readonly words: readonly number[] }).words;
+  assertEquals([words(a)[0], words(b)[0]], [7, 12], "the divisors, then multiplier and shift");
+  // the words give the exact quotient by the helpers' multiply-high form
+  for (const [d, m, sh] of [words(a).slice(0, 3), words(b).slice(0, 3)]) {
+    for (const x of [0, 1, d - 1, d, 12345, 2 ** 32 - 1]) {
+      const t = Number((BigInt(m) * BigInt(x)) >> 32n);
+      assertEquals(Math.floor((t + Math.floor((x - t) / 2)) / 2 ** sh), Math.floor(x / d));
+    }
+  }
+  const inner = shareKernels(program([dispatch(LOOPED(7, 5, 9)), dispatch(LOOPED(7, 6, 9))]));
+  assertEquals(inner.ops.map((o) => (o as DispatchOp).wgsl.includes("_hl")), [false, false]);
+  const flat = shareKernels(program([dispatch(LOOPED(7, 5, 9)), dispatch(LOOPED(7, 5, 10))]));
+  assertEquals(flat.ops.map((o) => (o as DispatchOp).wgsl.includes("_hl")), [false, false]);
+  const one = shareKernels(program([dispatch(LOOPED(1, 5, 9)), dispatch(LOOPED(3, 5, 9))]));
+  assertEquals(words(one.ops[0] as DispatchOp).slice(0, 3), [1, 0, 0], "1 divides by select");
+});
+
+Deno.test("an elementwise kernel's divisions stay literals", () => {
+  const ew = (d: number) =>
+    `@group(0) @binding(0) var<storage, read_write> o0: array<u32>;
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) g: vec3u) { o0[g.x] = g.x % ${d}u; }`;
+  const p = shareKernels(program([dispatch(ew(3)), dispatch(ew(5))]));
+  assertEquals(p.ops.map((o) => (o as DispatchOp).wgsl.includes("_hl")), [false, false]);
+});
+
 Deno.test("a single source or identical ones are left alone", () => {
   const a = dispatch(SRC(100, 3));
   const p = program([a, a]);

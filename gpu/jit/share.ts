@@ -23,6 +23,7 @@
  * @module
  */
 import { envVar } from "../device.ts";
+import { _operandStart, _TIGHT, udivMagic } from "../kernels/common.ts";
 import type { DispatchOp, Op, Program } from "./program.ts";
 
 let _on: boolean | null = null;
@@ -56,6 +57,47 @@ interface _Lit {
   readonly at: number;
   readonly text: string;
   readonly suffix: string;
+  /** For a divisor (`x / N`, `x % N`): the operator, and where the dividend `x` starts. */
+  readonly div?: { readonly op: "/" | "%"; readonly from: number; readonly opAt: number };
+}
+
+/** The spans of loop statements (`for`, `while`, `loop`: header and body). */
+function _loops(src: string): [number, number][] {
+  const out: [number, number][] = [];
+  for (const m of src.matchAll(/\b(?:for|while|loop)\b/g)) {
+    let j = src.indexOf("{", m.index!), depth = 0;
+    if (j < 0) continue;
+    for (; j < src.length; j++) {
+      if (src[j] === "{") depth++;
+      else if (src[j] === "}" && --depth === 0) break;
+    }
+    out.push([m.index!, j]);
+  }
+  return out;
+}
+
+/**
+ * The divisor literal at `at` as a hoistable division, or null: a u32 divisor outside every
+ * loop of a kernel that loops (its setup, run once per invocation: a division by a uniform
+ * costs ~15 instructions where a literal one costs ~4, which an elementwise kernel or a loop
+ * would pay per element), whose dividend is an operand {@link _operandStart} finds with nothing
+ * binding tighter before it.
+ */
+function _division(src: string, at: number, suffix: string, loops: [number, number][]) {
+  const m = /([/%])(=?)\s*$/.exec(src.slice(Math.max(0, at - 8), at));
+  if (!m) return undefined;
+  if (m[2] || suffix !== "u" || !loops.length || loops.some(([a, b]) => at >= a && at < b)) {
+    return null;
+  }
+  const opAt = at - m[0].length;
+  let end = opAt;
+  while (end > 0 && src[end - 1] === " ") end--;
+  const from = _operandStart(src, end);
+  if (from < 0) return null;
+  let b = from - 1;
+  while (b >= 0 && src[b] === " ") b--;
+  if (b >= 0 && _TIGHT.has(src[b])) return null;
+  return { op: m[1] as "/" | "%", from, opAt: end };
 }
 
 /** The hoistable literals of `src`, in order. */
@@ -73,10 +115,14 @@ function _literals(src: string): _Lit[] {
     fixed.push([i, j]);
   }
   const inFixed = (k: number) => fixed.some(([a, b]) => k >= a && k < b);
+  const loops = _loops(src);
   const out: _Lit[] = [];
-  for (const m of src.matchAll(LITERAL)) {
+  for (const m of [...src.matchAll(LITERAL)]) {
     if (m[2] !== "f" && !/^\d+$/.test(m[1])) continue;
-    if (!inFixed(m.index!)) out.push({ at: m.index!, text: m[0], suffix: m[2] });
+    if (inFixed(m.index!)) continue;
+    const div = _division(src, m.index!, m[2], loops);
+    if (div === null) continue;
+    out.push({ at: m.index!, text: m[0], suffix: m[2], div });
   }
   return out;
 }
@@ -84,7 +130,7 @@ function _literals(src: string): _Lit[] {
 function _template(src: string, lits: readonly _Lit[]): string {
   let out = "", from = 0;
   for (const l of lits) {
-    out += src.slice(from, l.at) + "\u0000" + l.suffix;
+    out += src.slice(from, l.at) + "\u0000" + l.suffix + (l.div ? "d" : "");
     from = l.at + l.text.length;
   }
   return out + src.slice(from);
@@ -110,43 +156,83 @@ interface _Shared {
 }
 
 /** One source for the distinct sources `srcs` (same template), or null when none pays. */
+/** The division helpers of shared sources (`_hl_div(x, d, m, s)`: `x / d` by {@link udivMagic}). */
+const DIV_WGSL = `fn _hl_mulhi(a: u32, b: u32) -> u32 {
+  let a0 = a & 0xffffu; let a1 = a >> 16u; let b0 = b & 0xffffu; let b1 = b >> 16u;
+  let p01 = a0 * b1; let p10 = a1 * b0;
+  let mid = ((a0 * b0) >> 16u) + (p01 & 0xffffu) + (p10 & 0xffffu);
+  return a1 * b1 + (p01 >> 16u) + (p10 >> 16u) + (mid >> 16u);
+}
+fn _hl_div(x: u32, d: u32, m: u32, s: u32) -> u32 {
+  let t = _hl_mulhi(m, x);
+  return select((t + ((x - t) >> 1u)) >> s, x, d <= 1u);
+}
+fn _hl_mod(x: u32, d: u32, m: u32, s: u32) -> u32 { return x - _hl_div(x, d, m, s) * d; }
+`;
+
+/** One source for the distinct sources `srcs` (same template), or null when none pays. */
 function _share(srcs: readonly string[], lits: ReadonlyMap<string, _Lit[]>): _Shared | null {
   const first = lits.get(srcs[0])!;
+  // a column: one word (a literal's value) or three (a divisor's d, multiplier and shift)
   const columns = new Map<string, number>();
-  const colOf: (number | null)[] = first.map((_, p) => {
+  let nwords = 0;
+  const colOf: (number | null)[] = first.map((l, p) => {
     const vals = srcs.map((s) => lits.get(s)![p].text);
     if (vals.every((v) => v === vals[0])) return null;
-    const key = vals.join(",");
+    const key = (l.div ? "d" : "") + vals.join(",");
     let k = columns.get(key);
-    if (k === undefined) columns.set(key, k = columns.size);
+    if (k === undefined) {
+      columns.set(key, k = nwords);
+      nwords += l.div ? 3 : 1;
+    }
     return k;
   });
   if (columns.size === 0) return null;
+  // a hoisted divisor's dividend is copied as it is: no hoisted literal may sit in it
+  const hoisted = first.filter((_, p) => colOf[p] !== null);
+  for (const l of hoisted) {
+    if (l.div && hoisted.some((q) => q.at >= l.div!.from && q.at < l.div!.opAt)) return null;
+  }
   const base = srcs[0];
-  let body = "", from = 0;
-  first.forEach((l, p) => {
-    const k = colOf[p];
-    if (k === null) return;
-    const word = `${NAME}[${k >> 2}].${"xyzw"[k & 3]}`;
-    const read = l.suffix === "u" ? word : `bitcast<${l.suffix === "i" ? "i32" : "f32"}>(${word})`;
-    body += base.slice(from, l.at) + read;
+  const word = (k: number) => `${NAME}[${k >> 2}].${"xyzw"[k & 3]}`;
+  let body = "", from = 0, divs = false;
+  for (let p = 0; p < first.length; p++) {
+    const l = first[p], k = colOf[p];
+    if (k === null) continue;
+    if (l.div) {
+      const x = base.slice(l.div.from, l.div.opAt);
+      const fn = l.div.op === "/" ? "_hl_div" : "_hl_mod";
+      body += `${base.slice(from, l.div.from)}${fn}(${x}, ${word(k)}, ${word(k + 1)}, ${
+        word(k + 2)
+      })`;
+      divs = true;
+    } else {
+      const w = word(k);
+      body += base.slice(from, l.at) +
+        (l.suffix === "u" ? w : `bitcast<${l.suffix === "i" ? "i32" : "f32"}>(${w})`);
+    }
     from = l.at + l.text.length;
-  });
+  }
   body += base.slice(from);
   const binding = Math.max(...[...base.matchAll(/@binding\((\d+)\)/g)].map((m) => +m[1])) + 1;
-  const decl = `@group(0) @binding(${binding}) var<uniform> ${NAME}: array<vec4u, ${
-    Math.ceil(columns.size / 4)
-  }>;\n`;
+  const vecs = Math.ceil(nwords / 4);
+  const decl = `@group(0) @binding(${binding}) var<uniform> ${NAME}: array<vec4u, ${vecs}>;\n`;
   const words = new Map<string, number[]>();
   for (const s of srcs) {
-    const w = new Array<number>(Math.ceil(columns.size / 4) * 4).fill(0);
+    const w = new Array<number>(vecs * 4).fill(0);
     lits.get(s)!.forEach((l, p) => {
       const k = colOf[p];
-      if (k !== null) w[k] = _word(l);
+      if (k === null) return;
+      w[k] = _word(l);
+      if (l.div && w[k] >= 2) {
+        const { m, s: shift } = udivMagic(w[k]);
+        w[k + 1] = m;
+        w[k + 2] = shift;
+      }
     });
     words.set(s, w);
   }
-  return { wgsl: decl + body, binding, words };
+  return { wgsl: decl + (divs ? DIV_WGSL : "") + body, binding, words };
 }
 
 const _pot = (n: number) => ((n & (n - 1)) === 0 ? "1" : "0");

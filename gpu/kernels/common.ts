@@ -585,7 +585,7 @@ export function udivMagic(d: number): { m: number; s: number } {
 }
 
 /** Characters before a dividend that bind tighter than (or as tight as) `/` and `%`. */
-const _TIGHT = new Set(["*", "/", "%", "-", "~", "!", ".", "&", "|", "^"]);
+export const _TIGHT: ReadonlySet<string> = new Set(["*", "/", "%", "-", "~", "!", ".", "&", "|", "^"]);
 
 /**
  * Rewrites `x / N` and `x % N` (N ≥ 2 a u32 literal) of a `main` body into {@link UDIV_WGSL}
@@ -620,7 +620,7 @@ function _fastDivisions(
 }
 
 /** Where the operand ending at `end` starts (an identifier, `a[…]`, `f(…)`, `(…)`), or -1. */
-function _operandStart(src: string, end: number): number {
+export function _operandStart(src: string, end: number): number {
   let k = end - 1;
   for (;;) {
     const c = src[k];

@@ -32,7 +32,7 @@ function chains(k: number, flavour: (x: Tensor) => Tensor) {
 }
 
 Deno.test({
-  name: "a second device compiles the later half of a large program's new pipelines",
+  name: "a second device compiles the last part of a large program's new pipelines",
   ignore: BACKEND !== "webgpu" || !HAS_GPU,
   async fn() {
     const backend = await createWebGpuBackend();
@@ -51,7 +51,7 @@ Deno.test({
       const got2 = await jit(f2)(x().reshape([6, 7])).data();
       await prewarmIdle(rt);
       assertEquals(prewarmStats.programs, before.programs + 1, "the second program prewarmed");
-      assert(prewarmStats.pipelines >= before.pipelines + 2, "its later half");
+      assert(prewarmStats.pipelines >= before.pipelines + 2, "its last part");
       assertEquals(prewarmStats.errors, before.errors, "the dummy dispatches were valid");
       const [want1, want2] = withCpu(() => [f1(x().reshape([6, 7])), f2(x().reshape([6, 7]))]);
       assertAllClose(Array.from(got1), Array.from(await want1.data()), { rtol: 1e-4 });

@@ -443,9 +443,15 @@ function _arg(env: JitEnv, a: Tensor, k: number): WebGpuArray {
  *
  * @param env The backend's hooks.
  * @param p The program.
+ * @param opts `prewarm`: whether its first call may compile pipelines on a second device
+ *   (`prewarm.ts`; default true).
  * @returns The executable.
  */
-export function executable(env: JitEnv, p: Program): Executable {
+export function executable(
+  env: JitEnv,
+  p: Program,
+  opts: { readonly prewarm?: boolean } = {},
+): Executable {
   let st: ProgramState | null = null;
   const exe = ((args: Tensor[]): Tensor[] => {
     jitStats.calls++;
@@ -453,7 +459,7 @@ export function executable(env: JitEnv, p: Program): Executable {
       const arena: _Arena = { rt: env.rt, list: [], bytes: 0 };
       st = new ProgramState(env, p, arena);
       _reclaim.register(exe, arena, exe);
-      prewarm(env.rt, p);
+      if (opts.prewarm !== false) prewarm(env.rt, p);
     }
     const state = st; // a release during a held-back segment must not pull it from under it
     const arrs = args.map((a, k) => _arg(env, a, k));

@@ -7,16 +7,17 @@
  * other cores idle. Mesa keeps what it compiles in its on-disk shader cache, shared by every
  * device of the process, and a later compile of the same shader with the same texture state is
  * a cache read (~1 ms instead of 20–150 ms). So at the first call of a program with many new
- * pipelines, {@link prewarm} hands the second half of them, last first, to a second device of
+ * pipelines, {@link prewarm} hands the last 40 % of them, last first, to a second device of
  * the same adapter, which creates each and dispatches it once over dummy resources (buffers of
  * zeros, textures of the same format and power-of-two class as the program's), all in one
  * command buffer: its queue thread compiles them on another core while the program's own
- * device compiles the first half, and the two meet in the middle. Nothing the second device
+ * device compiles the rest, and the two meet near the middle. Nothing the second device
  * computes is read; a failure there only leaves a pipeline to compile the usual way.
  *
  * It runs only where it can help: a software adapter (`ctx.software`), Mesa's shader cache not
- * disabled (`MESA_SHADER_CACHE_DISABLE`), programs with at least {@link MIN_NEW} new pipelines,
- * and not under `DENAX_PREWARM=0`. The second device is requested at the first such program and
+ * disabled (`MESA_SHADER_CACHE_DISABLE`), programs with at least {@link MIN_NEW} new pipelines
+ * that were compiled in this process (one read from denax's program cache was compiled here
+ * before, so Mesa's cache likely holds its shaders), and not under `DENAX_PREWARM=0`. The second device is requested at the first such program and
  * used from the next one on (a device arrives asynchronously, and a jitted call is synchronous):
  * a network's jitted initialization is usually that first program.
  *
@@ -26,6 +27,9 @@ import { debugLevel, envVar } from "../device.ts";
 import type { GpuRuntime } from "../runtime.ts";
 import type { TextureSpec } from "../kernels/common.ts";
 import type { DispatchOp, Program } from "./program.ts";
+
+/** The part of a program's new pipelines the second device compiles. */
+const SHARE = 0.4;
 
 /** New pipelines a program needs before a second device compiles some of them (default). */
 export const MIN_NEW = 24;
@@ -123,7 +127,7 @@ function _texture(w: _Warm, binding: number, t: TextureSpec): GPUTextureView {
 }
 
 /**
- * At the first call of `p`: compiles the later half of its new pipelines on a second device
+ * At the first call of `p`: compiles the last 40 % of its new pipelines on a second device
  * (see the module comment). Returns at once; does nothing where it cannot help.
  *
  * @param rt The runtime whose device runs `p`.
@@ -147,7 +151,10 @@ export function prewarm(rt: GpuRuntime, p: Program): void {
   // lavapipe's submit waits for the queue's previous work: never block the caller on it
   if (w.busy) return;
   const d = w.device;
-  const mine = news.slice(Math.ceil(news.length / 2)).reverse();
+  // a little less than half: the two meet before the middle, so the second device is done by
+  // the time the program's own device has compiled its part, not still compiling beside the
+  // next call
+  const mine = news.slice(Math.ceil(news.length * (1 - SHARE))).reverse();
   d.pushErrorScope("validation");
   const enc = d.createCommandEncoder();
   const pass = enc.beginComputePass();

@@ -4,15 +4,20 @@
  * The kernels of a program are specialised: sizes, strides and tile counts are literals in
  * the WGSL, which LLVM folds. On a software adapter every distinct source is an LLVM compile
  * at its first dispatch (14 ms for a trivial kernel, 20–150 ms for most), and a network
- * repeats the same kernel with other sizes: ResNet-18's step had 151 sources of which 50 differed
- * from another only in literals, DenseNet's 282 of which 157 did (its dense layers differ in
- * their input channels alone). {@link shareKernels} groups a program's dispatches by their
- * source with the `u`/`i`-suffixed integer and `f`-suffixed float literals blanked out; in each group of two or more
- * sources, the literals that differ between them are read from a uniform buffer instead
- * (`_hl`, one word per distinct column of values, bound after the kernel's own bindings) and
- * the ones they agree on stay literals, so the group compiles once. The arithmetic is the
- * same and so are the bits; the index arithmetic on hoisted sizes no longer folds, which costs
- * a little running time in the setup of each invocation.
+ * repeats the same kernel with other sizes: ResNet-18's step had 151 sources of which 50
+ * differed from another only in literals, DenseNet's 282 of which 157 did (its dense layers
+ * differ in their input channels alone). {@link shareKernels} groups a program's dispatches by
+ * their source with the `u`/`i`-suffixed integer and `f`-suffixed float literals blanked out;
+ * in each group of two or more sources, the literals that differ between them are read from a
+ * uniform buffer instead (`_hl`, bound after the kernel's own bindings, one word per distinct
+ * column of values) and the ones they agree on stay literals, so the group compiles once. The
+ * arithmetic is the same and so are the bits.
+ *
+ * Divisions are where this costs running time: llvmpipe divides by a non-literal one lane at a
+ * time (hoisting every divisor made ResNet-18's training step up to 1.7× slower). A differing
+ * divisor is hoisted only in the setup of a kernel that loops (outside every loop: once per
+ * invocation), and then as a multiply-high by a multiplier and shift from the uniform
+ * (`udivMagic`); anywhere else it keeps the sources apart.
  *
  * Literals where WGSL needs a constant expression are never hoisted: attributes
  * (`@workgroup_size(…)`, `@binding(…)`), array sizes (`array<f32, 256>`), `const`/`override`

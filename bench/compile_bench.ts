@@ -58,6 +58,7 @@ import { compileStats, init, jit, np, optim, random, type Tensor } from "../mod.
 import { currentBackend } from "../core/backend.ts";
 import type { WebGpuBackend } from "../gpu/backend.ts";
 import { lastCompiled } from "../gpu/jit/mod.ts";
+import { prewarmStats } from "../gpu/jit/prewarm.ts";
 import { countKernels } from "../gpu/jit/program.ts";
 import { type AnyLayer, isStateful } from "../layers/layer.ts";
 import { crossEntropy } from "../layers/losses.ts";
@@ -145,6 +146,7 @@ async function child(name: string): Promise<void> {
     submitMs: Math.round(rt.stats.submitMs),
     stepSubmitMs: Math.round(stepSubmitMs),
     compileStats,
+    prewarm: { ...prewarmStats },
     initMs: Math.round(t1 - t0),
     firstStepMs: Math.round(t2 - t1),
     firstStepCpuMs: Math.round((c2.user + c2.system) / 1000),

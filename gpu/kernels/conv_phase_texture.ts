@@ -39,7 +39,7 @@ import {
   tmp,
   u,
 } from "./common.ts";
-import { heavyStore, tileStores } from "./conv_store.ts";
+import { tileStores } from "./conv_store.ts";
 import { sumConvSplits, texMultiplyTile } from "./conv_texture.ts";
 import { type ConvTexGeometry, packConvInput } from "./conv_texture_pack.ts";
 import { type TextureLimits, textureTiles } from "./gemm_texture.ts";
@@ -336,7 +336,7 @@ function _multiply(
   }
   const tile = texMultiplyTile(g, TM, TN, t);
   pre.push(...tile.decls);
-  st.push(...tileStores(TM, TN, t, splits === 1 && heavyStore(storeFn), (i, n, v) => {
+  st.push(...tileStores("TX", TM, TN, tile.vec, (i, n, v) => {
     const m = `fullRow(mb + ${i}, sc, aw, rh, rw)`;
     const put = splits > 1
       ? `o[((sp * ${u(g.G)} + gr) * ${u(g.M)} + ${m}) * ${u(g.Og)} + ${n}] = ${v};`

@@ -43,7 +43,7 @@ import {
   tmp,
   u,
 } from "./common.ts";
-import { heavyStore, tileStores } from "./conv_store.ts";
+import { tileStores, vecAccumulators } from "./conv_store.ts";
 import {
   type ConvTexGeometry,
   convTexGeometry,
@@ -254,30 +254,29 @@ export function convTexturePlan(
 /**
  * The register tile of a texture multiply, shared by `conv_texture.ts` and
  * `conv_phase_texture.ts`: the declarations (`cx{j}`, the texel columns of W for the tile's
- * features; the accumulators `c{i}_{c}`) and the inner step over the input channels of one
- * kernel position. The kernel using it defines `gr`, `nb`, per row `x{i}`, `y{i}`, `la{i}` and,
+ * features; the accumulators `c{i}_{j}`, `vec4`s of columns 4j … 4j + 3, see
+ * `vecAccumulators`) and the inner step over the input channels of one kernel position. The kernel using it defines `gr`, `nb`, per row `x{i}`, `y{i}`, `la{i}` and,
  * per kernel position, `dx`, `dy` and `kr` (W's first row of the position).
  *
  * @param g The geometry (Og4, Cg4, HB, LB).
  * @param TM Rows per invocation.
  * @param TN Features per invocation (a multiple of 4).
  * @param t The storage type.
- * @returns The declarations and the inner step.
+ * @returns The declarations, the inner step and the accumulators' `vec4`s (`tileStores`).
  */
 export function texMultiplyTile(
   g: ConvTexGeometry,
   TM: number,
   TN: number,
   t: string,
-): { decls: string[]; inner: string } {
+): { decls: string[]; inner: string; vec: (i: number, j: number) => string } {
   const TN4 = TN / 4, comp = ["x", "y", "z", "w"];
   const decls: string[] = [], body: string[] = [];
   for (let j = 0; j < TN4; j++) {
     decls.push(`let cx${j} = gr * ${u(g.Og4)} + min(nb / 4u + ${u(j)}, ${u(g.Og4 - 1)});`);
   }
-  for (let i = 0; i < TM; i++) {
-    for (let c = 0; c < TN; c++) decls.push(`var c${i}_${c} = ${t}(0);`);
-  }
+  const acc = vecAccumulators(TM, TN, t);
+  decls.push(...acc.decls);
   const c4 = g.Cg4 === 1 ? "0u" : "c4";
   for (let i = 0; i < TM; i++) {
     body.push(`let a${i} = textureLoad(TX, vec2u(x${i} + dx + ${c4}, y${i} + dy), la${i}, 0);`);
@@ -295,8 +294,8 @@ export function texMultiplyTile(
   }
   for (let kk = 0; kk < 4; kk++) {
     for (let i = 0; i < TM; i++) {
-      for (let c = 0; c < TN; c++) {
-        body.push(`c${i}_${c} = c${i}_${c} + a${i}.${comp[kk]} * b${kk}_${c >> 2}.${comp[c & 3]};`);
+      for (let j = 0; j < TN4; j++) {
+        body.push(`c${i}_${j} = c${i}_${j} + a${i}.${comp[kk]} * b${kk}_${j};`);
       }
     }
   }
@@ -305,7 +304,7 @@ export function texMultiplyTile(
     : `for (var c4 = 0u; c4 < ${u(g.Cg4)}; c4 = c4 + 1u) {\n        ${
       body.join("\n        ")
     }\n      }`;
-  return { decls, inner };
+  return { decls, inner, vec: acc.vec };
 }
 
 function _multiply(
@@ -340,7 +339,7 @@ function _multiply(
   }
   const tile = texMultiplyTile(g, TM, TN, t);
   pre.push(...tile.decls);
-  st.push(...tileStores(TM, TN, t, splits === 1 && heavyStore(storeFn), (i, n, v) => {
+  st.push(...tileStores("TX", TM, TN, tile.vec, (i, n, v) => {
     const m = `mb + ${i}`;
     const put = splits > 1
       ? `o[((sp * ${u(g.G)} + gr) * ${u(g.M)} + ${m}) * ${u(g.Og)} + ${n}] = ${v};`
@@ -468,9 +467,18 @@ function _multiplySlide(
   for (let j = 0; j < TN4; j++) {
     pre.push(`let cx${j} = gr * ${u(g.Og4)} + min(nb / 4u + ${u(j)}, ${u(g.Og4 - 1)});`);
   }
-  for (let i = 0; i < TM; i++) {
-    for (let c = 0; c < TN; c++) pre.push(`var c${i}_${c} = ${t}(0);`);
+  // the dot form accumulates one column per scalar (`c{i}_{c}`), the other a quad per vector
+  const acc = vecAccumulators(TM, TN, t);
+  if (!dot) pre.push(...acc.decls);
+  for (let i = 0; dot && i < TM; i++) {
+    for (let c = 0; c < TN; c++) pre.push(`var c${i}_${c} = ${t}();`);
   }
+  const vec = dot
+    ? (i: number, j: number) =>
+      `vec4<${t}>(${
+        [0, 1, 2, 3].map((l) => (4 * j + l < TN ? `c${i}_${4 * j + l}` : `${t}(0)`)).join(", ")
+      })`
+    : acc.vec;
   const c4 = g.Cg4 === 1 ? "0u" : "c4";
   // one kernel column's multiply-adds: `a(i)` names row i's input texel, `kw` the column (a
   // WGSL expression); kkMin: the first of a texel's four contraction lanes that has a weight
@@ -514,9 +522,9 @@ function _multiplySlide(
     }
     for (let kk = kkMin; kk < 4; kk++) {
       for (let i = 0; i < TM; i++) {
-        for (let c = 0; c < TN; c++) {
+        for (let j = 0; j < TN4; j++) {
           body.push(
-            `c${i}_${c} = c${i}_${c} + ${a(i)}.${comp[kk]} * b${n}_${kk}_${c >> 2}.${comp[c & 3]};`,
+            `c${i}_${j} = c${i}_${j} + ${a(i)}.${comp[kk]} * b${n}_${kk}_${j}${acc.swizzle(j)};`,
           );
         }
       }
@@ -574,7 +582,7 @@ function _multiplySlide(
     );
     return body;
   };
-  st.push(...tileStores(TM, TN, t, splits === 1 && heavyStore(storeFn), (i, n, v) => {
+  st.push(...tileStores("TX", TM, TN, vec, (i, n, v) => {
     const m = `mrow + ${i}`;
     const put = splits > 1
       ? `o[((sp * ${u(g.G)} + gr) * ${u(g.M)} + ${m}) * ${u(g.Og)} + ${n}] = ${v};`

@@ -255,8 +255,9 @@ export function convTexturePlan(
  * The register tile of a texture multiply, shared by `conv_texture.ts` and
  * `conv_phase_texture.ts`: the declarations (`cx{j}`, the texel columns of W for the tile's
  * features; the accumulators `c{i}_{j}`, `vec4`s of columns 4j … 4j + 3, see
- * `vecAccumulators`) and the inner step over the input channels of one kernel position. The kernel using it defines `gr`, `nb`, per row `x{i}`, `y{i}`, `la{i}` and,
- * per kernel position, `dx`, `dy` and `kr` (W's first row of the position).
+ * `vecAccumulators`) and the inner step over the input channels of one kernel position. The
+ * kernel using it defines `gr`, `nb`, per row `x{i}`, `y{i}`, `la{i}` and, per kernel position,
+ * `dx`, `dy` and `kr` (W's first row of the position).
  *
  * @param g The geometry (Og4, Cg4, HB, LB).
  * @param TM Rows per invocation.

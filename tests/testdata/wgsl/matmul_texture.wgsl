@@ -106,9 +106,9 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
     c3_0 = c3_0 + a3.w * b3_0;
   }
   if (valid) {
-    let tsr = select(4u, 0u, textureDimensions(TA).x == 0u);
     let tsc = select(4u, 0u, textureDimensions(TA).x == 0u);
-    for (var ti = 0u; ti < tsr; ti = ti + 1u) {
+    let tsr0 = select(4u, 0u, textureDimensions(TA).x == 0u);
+    for (var ti = 0u; ti < tsr0; ti = ti + 1u) {
       let tr0 = select(select(select(c0_0, c1_0, ti == 1u), c2_0, ti == 2u), c3_0, ti == 3u);
       for (var tc = 0u; tc < tsc; tc = tc + 1u) {
         let tv = tr0;

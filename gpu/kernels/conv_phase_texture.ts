@@ -330,8 +330,11 @@ function _multiply(
     pre.push(`let m${i} = min(mb + ${u(i)}, mc - 1u);`);
     pre.push(`let s${i} = m${i} % sc;`);
     pre.push(`let n${i} = m${i} / sc;`);
-    pre.push(`let la${i} = n${i} / ${u(g.NPL)};`);
-    pre.push(`let y${i} = (n${i} % ${u(g.NPL)}) * ${u(g.Hp)} + s${i} / aw + yo;`);
+    // one layer holds every batch entry (LX = 1): n < NPL
+    pre.push(`let la${i} = ${g.LX > 1 ? `n${i} / ${u(g.NPL)}` : "0u"};`);
+    pre.push(
+      `let y${i} = ${g.LX > 1 ? `(n${i} % ${u(g.NPL)})` : `n${i}`} * ${u(g.Hp)} + s${i} / aw + yo;`,
+    );
     pre.push(`let x${i} = (s${i} % aw) * ${u(GC4)} + xo${g.GX > 1 ? ` + gr * ${u(g.Cg4)}` : ""};`);
   }
   const tile = texMultiplyTile(g, TM, TN, t);

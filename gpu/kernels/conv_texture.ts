@@ -330,8 +330,13 @@ function _multiply(
     pre.push(`let s${i} = m${i} % ${u(S)};`);
     // batch groups read batch block g
     pre.push(`let n${i} = m${i} / ${u(S)}${bgc > 1 ? ` + gr * ${u(g.Nout)}` : ""};`);
-    pre.push(`let la${i} = n${i} / ${u(g.NPL)};`);
-    pre.push(`let y${i} = (n${i} % ${u(g.NPL)}) * ${u(g.Hp)} + (s${i} / ${u(g.OW)}) * ${u(g.sh)};`);
+    // one layer holds every batch entry (LX = 1): n < NPL
+    pre.push(`let la${i} = ${g.LX > 1 ? `n${i} / ${u(g.NPL)}` : "0u"};`);
+    pre.push(
+      `let y${i} = ${g.LX > 1 ? `(n${i} % ${u(g.NPL)})` : `n${i}`} * ${u(g.Hp)} + (s${i} / ${
+        u(g.OW)
+      }) * ${u(g.sh)};`,
+    );
     pre.push(
       `let x${i} = (s${i} % ${u(g.OW)}) * ${u(g.sw * GC4)}${
         g.GX > 1 ? ` + gr * ${u(g.Cg4)}` : ""
@@ -459,8 +464,8 @@ function _multiplySlide(
     `let oh = noh % ${u(g.OH)};`,
     `let nn = noh / ${u(g.OH)}${bgc > 1 ? ` + gr * ${u(g.Nout)}` : ""};`,
     `let ow0 = owb * ${u(TM)};`,
-    `let la = nn / ${u(g.NPL)};`,
-    `let y0 = (nn % ${u(g.NPL)}) * ${u(g.Hp)} + oh * ${u(g.sh)};`,
+    `let la = ${g.LX > 1 ? `nn / ${u(g.NPL)}` : "0u"};`,
+    `let y0 = ${g.LX > 1 ? `(nn % ${u(g.NPL)})` : "nn"} * ${u(g.Hp)} + oh * ${u(g.sh)};`,
     `let x0 = ow0 * ${u(g.sw * GC4)}${g.GX > 1 ? ` + gr * ${u(g.Cg4)}` : ""};`,
     `let mrow = noh * ${u(g.OW)} + ow0;`,
     `let gx = gr * ${u(g.Og * g.Cg4)};`,

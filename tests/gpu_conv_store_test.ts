@@ -9,6 +9,7 @@ import { jit, np, type Tensor } from "../mod.ts";
 import { convGeneralDilated } from "../core/lax_conv.ts";
 import { lastCompiled } from "../gpu/jit/mod.ts";
 import { tileStores, vecAccumulators } from "../gpu/kernels/conv_store.ts";
+import { convTexturePlan } from "../gpu/kernels/conv_texture.ts";
 import { activeProfile } from "../gpu/target.ts";
 
 function data(n: number, seed: number): Float32Array {
@@ -86,5 +87,35 @@ Deno.test("a jitted conv with a batch-norm-like epilogue stores its tiles by a l
       const loops = count(multiply.wgsl, "for (var ti = 0u; ti < tsr");
       assert(loops >= 1 && count(multiply.wgsl, "storeC(gr") === loops, `${xs} * ${ws}`);
     }
+  }
+});
+
+Deno.test("a split multiply stores its partial sums four features at a time, right", async () => {
+  // 392 rows × 64 features in 26 workgroups: the kernel positions split in two
+  const xs = [8, 64, 7, 7], ws = [64, 64, 3, 3];
+  const p = {
+    windowStrides: [1, 1],
+    padding: [[1, 1], [1, 1]] as [number, number][],
+    lhsDilation: [1, 1],
+    rhsDilation: [1, 1],
+    featureGroupCount: 1,
+    batchGroupCount: 1,
+  };
+  const lim = { maxTextureDimension2D: 8192, maxTextureArrayLayers: 256 };
+  const plan = convTexturePlan("f32", xs, ws, [8, 64, 7, 7], p, lim, ["o[lin] = v;"])!;
+  const multiply = plan.steps[2].kind === "dispatch" ? plan.steps[2].kernel.wgsl : "";
+  assertEquals(plan.steps.length, 4, "split, with a pass adding the partial sums");
+  assert(multiply.includes("o: array<vec4<f32>>") && count(multiply, "] = tv;") === 1, multiply);
+  // 6 features: not a multiple of 4, one at a time
+  const six = convTexturePlan("f32", xs, [6, 64, 3, 3], [8, 6, 7, 7], p, lim, ["o[lin] = v;"])!;
+  const m6 = six.steps[2].kind === "dispatch" ? six.steps[2].kernel.wgsl : "";
+  assert(six.steps.length === 4 && m6.includes("o: array<f32>"), m6);
+  for (const w of [ws, [6, 64, 3, 3]]) {
+    const xd = data(8 * 64 * 49, 5), wd = data(w.reduce((a, b) => a * b), 6);
+    const f = (x: Tensor, k: Tensor) => convGeneralDilated(x, k, { padding: [[1, 1], [1, 1]] });
+    const args = () => [np.array(xd).reshape(xs), np.array(wd).reshape(w)] as const;
+    const want = await withCpu(() => f(...args()).data());
+    const got = await f(...args()).data();
+    assertAllClose(Array.from(got), Array.from(want), { rtol: 1e-4, atol: 1e-4 });
   }
 });

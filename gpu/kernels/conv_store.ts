@@ -51,47 +51,53 @@ export function tileStores(
     `let ${name} = select(${u(n)}, 0u, textureDimensions(${tex}).x == 0u);`;
   const rows = Array.from({ length: TM }, (_, i) => i);
   const quads = Array.from({ length: TN4 }, (_, j) => j);
+  // rows in segments of at most _SEGMENT, a loop each: picking a row costs a select per row of
+  // its segment
+  const segments: number[][] = [];
+  for (let r0 = 0; r0 < TM; r0 += _SEGMENT) segments.push(rows.slice(r0, r0 + _SEGMENT));
+  const loop = (seg: number[], body: (ti: string) => string[]) => [
+    count(`tsr${seg[0]}`, seg.length),
+    `for (var ti = 0u; ti < tsr${seg[0]}; ti = ti + 1u) {`,
+    ...body(seg[0] ? `(ti + ${u(seg[0])})` : "ti").map((l) => `  ${l}`),
+    `}`,
+  ];
   if (opts.quads) {
-    // quads outer: each row's vector of the quad, then a loop over the rows
+    // quads outer: each row's vector of the quad, then loops over the rows
     const n = TN4 === 1 ? "nb" : "nb + tc * 4u";
     const quad = [
       ...(opts.colPre?.(n) ?? []),
       ...rows.map((i) => `let tq${i} = ${chain(quads.map((j) => vec(i, j)), "tc")};`),
-      `for (var ti = 0u; ti < tsr; ti = ti + 1u) {`,
-      `  let tv = ${chain(rows.map((i) => `tq${i}`), "ti")};`,
-      `  ${put("ti", n, "tv")}`,
-      `}`,
+      ...segments.flatMap((seg) =>
+        loop(seg, (ti) => [
+          `let tv = ${chain(seg.map((i) => `tq${i}`), "ti")};`,
+          put(ti, n, "tv"),
+        ])
+      ),
     ];
-    return TN4 === 1 ? [count("tsr", TM), ...quad] : [
-      count("tsr", TM),
+    return TN4 === 1 ? quad : [
       count("tsc", TN4),
       `for (var tc = 0u; tc < tsc; tc = tc + 1u) {`,
       ...quad.map((l) => `  ${l}`),
       `}`,
     ];
   }
-  // rows in segments of at most _SEGMENT, a loop each: picking a row costs a select per row of
-  // its segment
-  const out = [count("tsc", TN)];
-  for (let r0 = 0; r0 < TM; r0 += _SEGMENT) {
-    const seg = rows.slice(r0, r0 + _SEGMENT), ti = r0 ? `(ti + ${u(r0)})` : "ti";
-    out.push(
-      count(`tsr${r0}`, seg.length),
-      `for (var ti = 0u; ti < tsr${r0}; ti = ti + 1u) {`,
-      ...quads.map((j) => `  let tr${j} = ${chain(seg.map((i) => vec(i, j)), "ti")};`),
-      `  for (var tc = 0u; tc < tsc; tc = tc + 1u) {`,
-      `    let tv = ${chain(quads.map((j) => `tr${j}`), "tc / 4u")};`,
-      `    ${put(ti, "nb + tc", "tv[tc % 4u]")}`,
-      `  }`,
-      `}`,
-    );
-  }
-  return out;
+  return [
+    count("tsc", TN),
+    ...segments.flatMap((seg) =>
+      loop(seg, (ti) => [
+        ...quads.map((j) => `let tr${j} = ${chain(seg.map((i) => vec(i, j)), "ti")};`),
+        `for (var tc = 0u; tc < tsc; tc = tc + 1u) {`,
+        `  let tv = ${chain(quads.map((j) => `tr${j}`), "tc / 4u")};`,
+        `  ${put(ti, "nb + tc", "tv[tc % 4u]")}`,
+        `}`,
+      ])
+    ),
+  ];
 }
 
 /**
- * Rows per loop of {@link tileStores} (stores of single elements): picking a row's vectors costs
- * a select per row of its loop, TM² in all with one loop. W4's second layer (24 rows × 4
+ * Rows per loop of {@link tileStores}: picking a row's vectors costs a select per row of its
+ * loop, TM² in all with one loop. W4's second layer (24 rows × 4
  * features, GPU time on llvmpipe, 60-80 runs alternating in one process) ran 1.7% slower than
  * with the stores written out with one loop of 24, as fast with loops of 8 (compiling in 141
  * instead of 128 ms; 263 ms written out).

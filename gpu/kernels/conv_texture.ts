@@ -345,17 +345,19 @@ function _multiply(
   }
   const tile = texMultiplyTile(g, TM, TN, t);
   pre.push(...tile.decls);
+  const vecParts = _partialQuads(g, splits, TN);
   st.push(...tileStores("TX", TM, TN, tile.vec, (i, n, v) => {
     const m = `mb + ${i}`;
+    const at = `((sp * ${u(g.G)} + gr) * ${u(g.M)} + ${m}) * ${u(g.Og)} + ${n}`;
     const put = splits > 1
-      ? `o[((sp * ${u(g.G)} + gr) * ${u(g.M)} + ${m}) * ${u(g.Og)} + ${n}] = ${v};`
+      ? `o[${vecParts ? `(${at}) / 4u` : at}] = ${v};`
       : `storeC(gr, ${m}, ${n}, ${v});`;
     return `if (${m} < ${u(g.M)} && ${n} < ${u(g.Og)}) { ${put} }`;
-  }));
+  }, { quads: vecParts }));
   const inner = tile.inner;
   const wgsl = `@group(0) @binding(0) var TX: texture_2d_array<${t}>;
 @group(0) @binding(1) var TW: texture_2d_array<${t}>;
-@group(0) @binding(2) var<storage, read_write> o: array<${t}>;
+@group(0) @binding(2) var<storage, read_write> o: array<${vecParts ? `vec4<${t}>` : t}>;
 ${splits > 1 ? "" : storeFn}
 @compute @workgroup_size(${lanes.size.join(", ")})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
@@ -390,6 +392,17 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
     dispatch: grid.dispatch,
     bindings: [texX, texW, splits > 1 ? tmp(0) : out(0)],
   };
+}
+
+/**
+ * Whether a split multiply stores its partial sums four features at a time (`o` as an array of
+ * `vec4`s): the features of a group are a multiple of 4, so every quad `nb + 4·j` of a tile
+ * lies inside the group or past it. Per tile row a quarter of the stores, which llvmpipe
+ * compiles (a store is a loop over the SIMD lanes) and runs for each: ResNet-18's 4 × 4
+ * multiplies 47 → 44 ms of CPU to compile.
+ */
+function _partialQuads(g: ConvTexGeometry, splits: number, TN: number): boolean {
+  return splits > 1 && g.Og % 4 === 0 && TN % 4 === 0;
 }
 
 /**
@@ -588,13 +601,15 @@ function _multiplySlide(
     );
     return body;
   };
+  const vecParts = !dot && _partialQuads(g, splits, TN);
   st.push(...tileStores("TX", TM, TN, vec, (i, n, v) => {
     const m = `mrow + ${i}`;
+    const at = `((sp * ${u(g.G)} + gr) * ${u(g.M)} + ${m}) * ${u(g.Og)} + ${n}`;
     const put = splits > 1
-      ? `o[((sp * ${u(g.G)} + gr) * ${u(g.M)} + ${m}) * ${u(g.Og)} + ${n}] = ${v};`
+      ? `o[${vecParts ? `(${at}) / 4u` : at}] = ${v};`
       : `storeC(gr, ${m}, ${n}, ${v});`;
     return `if (ow0 + ${i} < ${u(g.OW)} && ${n} < ${u(g.Og)}) { ${put} }`;
-  }));
+  }, { quads: vecParts }));
   const body = makeBody(0);
   const inner = g.Cg4 === 1
     ? body.join("\n      ")
@@ -621,7 +636,7 @@ function _multiplySlide(
   }`;
   const wgsl = `@group(0) @binding(0) var TX: texture_2d_array<${t}>;
 @group(0) @binding(1) var TW: texture_2d_array<${t}>;
-@group(0) @binding(2) var<storage, read_write> o: array<${t}>;
+@group(0) @binding(2) var<storage, read_write> o: array<${vecParts ? `vec4<${t}>` : t}>;
 ${splits > 1 ? "" : storeFn}
 @compute @workgroup_size(${lanes.size.join(", ")})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {

@@ -8,7 +8,7 @@ import { assert, assertAllClose, assertEquals } from "@std/assert";
 import { jit, np, type Tensor } from "../mod.ts";
 import { convGeneralDilated } from "../core/lax_conv.ts";
 import { lastCompiled } from "../gpu/jit/mod.ts";
-import { tileStores, vecAccumulators } from "../gpu/kernels/conv_store.ts";
+import { lightStore, tileStores, vecAccumulators } from "../gpu/kernels/conv_store.ts";
 import { convTexturePlan } from "../gpu/kernels/conv_texture.ts";
 import { activeProfile } from "../gpu/target.ts";
 
@@ -46,6 +46,19 @@ Deno.test("tile stores write one store statement and select every accumulator", 
       assert(acc.vec(0, Math.floor(TN / 4)).startsWith(`vec4<f32>(${last}, f32(0)`));
     }
   }
+  // light stores: the columns written out in each loop over the rows (no dynamic lane)
+  const light = tileStores(
+    "TX",
+    12,
+    6,
+    vecAccumulators(12, 6, "f32").vec,
+    (i, n, v) => `put(${i}, ${n}, ${v});`,
+    { light: true },
+  ).join("\n");
+  assertEquals(count(light, "put("), 2 * 6);
+  assert(light.includes("put((ti + 8u), nb + 5u, tr1.y);") && !light.includes("tv["), light);
+  assert(lightStore("fn storeC(g: u32, m: u32, n: u32, v: f32) {\n  o[lin] = max(v, 0.0);\n}"));
+  assert(!lightStore("fn storeC(g: u32, m: u32, n: u32, v: f32) {\n  o[lin] = v + x0[n];\n}"));
   // quads: one loop over the column quads around one over the rows, the quad's statements once
   const acc = vecAccumulators(4, 12, "f32");
   const st = tileStores(

@@ -39,7 +39,7 @@ import {
   tmp,
   u,
 } from "./common.ts";
-import { tileStores } from "./conv_store.ts";
+import { lightStore, tileStores } from "./conv_store.ts";
 import { sumConvSplits, texMultiplyTile } from "./conv_texture.ts";
 import { type ConvTexGeometry, packConvInput } from "./conv_texture_pack.ts";
 import { type TextureLimits, textureTiles } from "./gemm_texture.ts";
@@ -345,7 +345,7 @@ function _multiply(
       ? `o[((sp * ${u(g.G)} + gr) * ${u(g.M)} + ${m}) * ${u(g.Og)} + ${n}] = ${v};`
       : `storeC(gr, ${m}, ${n}, ${v});`;
     return `if (mb + ${i} < mc && ${n} < ${u(g.Og)}) { ${put} }`;
-  }));
+  }, { light: splits > 1 || lightStore(storeFn) }));
   const inner = tile.inner;
   const wgsl = `@group(0) @binding(0) var TX: texture_2d_array<${t}>;
 @group(0) @binding(1) var TW: texture_2d_array<${t}>;

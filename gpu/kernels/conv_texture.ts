@@ -43,7 +43,7 @@ import {
   tmp,
   u,
 } from "./common.ts";
-import { tileStores, vecAccumulators } from "./conv_store.ts";
+import { lightStore, tileStores, vecAccumulators } from "./conv_store.ts";
 import {
   type ConvTexGeometry,
   convTexGeometry,
@@ -353,7 +353,7 @@ function _multiply(
       ? `o[${vecParts ? `(${at}) / 4u` : at}] = ${v};`
       : `storeC(gr, ${m}, ${n}, ${v});`;
     return `if (${m} < ${u(g.M)} && ${n} < ${u(g.Og)}) { ${put} }`;
-  }, { quads: vecParts }));
+  }, { quads: vecParts, light: splits > 1 || lightStore(storeFn) }));
   const inner = tile.inner;
   const wgsl = `@group(0) @binding(0) var TX: texture_2d_array<${t}>;
 @group(0) @binding(1) var TW: texture_2d_array<${t}>;
@@ -609,7 +609,7 @@ function _multiplySlide(
       ? `o[${vecParts ? `(${at}) / 4u` : at}] = ${v};`
       : `storeC(gr, ${m}, ${n}, ${v});`;
     return `if (ow0 + ${i} < ${u(g.OW)} && ${n} < ${u(g.Og)}) { ${put} }`;
-  }, { quads: vecParts }));
+  }, { quads: vecParts, light: splits > 1 || lightStore(storeFn) }));
   const body = makeBody(0);
   const inner = g.Cg4 === 1
     ? body.join("\n      ")

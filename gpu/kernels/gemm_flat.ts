@@ -37,7 +37,7 @@ import {
 } from "./common.ts";
 import type { GemmSpec } from "./gemm.ts";
 import { type TextureLimits, textureTiles } from "./gemm_texture.ts";
-import { tileStores, vecAccumulators } from "./conv_store.ts";
+import { lightStore, tileStores, vecAccumulators } from "./conv_store.ts";
 
 /** How an operand lies in its texture. */
 interface _Side {
@@ -331,7 +331,11 @@ function _multiply(
     return vec
       ? `if (${guard}) { storeC4(0u, mb + ${i}, ${n}, ${v}${spec.colC4 ? ", cs" : ""}); }`
       : `if (${guard}) { storeC(0u, mb + ${i}, ${n}, ${v}); }`;
-  }, { quads: vec, colPre: vec && spec.colC4 ? colPre : undefined }));
+  }, {
+    quads: vec,
+    colPre: vec && spec.colC4 ? colPre : undefined,
+    light: lightStore(spec.storeC),
+  }));
   const wgsl = `@group(0) @binding(0) var TA: texture_2d_array<${t}>;
 @group(0) @binding(1) var TB: texture_2d_array<${t}>;
 @group(0) @binding(2) var<storage, read_write> o: array<${vec ? `vec4<${t}>` : t}>;

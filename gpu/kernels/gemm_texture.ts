@@ -30,7 +30,7 @@ import {
   type TexRef,
   u,
 } from "./common.ts";
-import { tileStores, vecAccumulators } from "./conv_store.ts";
+import { lightStore, tileStores, vecAccumulators } from "./conv_store.ts";
 import type { GemmSpec } from "./gemm.ts";
 
 /** Texture limits of the device. */
@@ -308,7 +308,11 @@ function _multiply(
     return vec
       ? `if (${guard}) { storeC4(bt, mb + ${i}, ${n}, ${v}${spec.colC4 ? ", cs" : ""}); }`
       : `if (${guard}) { ${spec.calls?.c ?? "storeC"}(bt, mb + ${i}, ${n}, ${v}); }`;
-  }, { quads: vec, colPre: vec && spec.colC4 ? colPre : undefined }));
+  }, {
+    quads: vec,
+    colPre: vec && spec.colC4 ? colPre : undefined,
+    light: lightStore(spec.storeC),
+  }));
   const wgsl = `@group(0) @binding(0) var TA: texture_2d_array<${t}>;
 @group(0) @binding(1) var TB: texture_2d_array<${t}>;
 @group(0) @binding(2) var<storage, read_write> o: array<${vec ? `vec4<${t}>` : t}>;

@@ -109,14 +109,13 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
     c3_0 = c3_0 + a3.w * b3_0;
   }
   if (valid) {
-    let tsc = select(4u, 0u, textureDimensions(TA).x == 0u);
     let tsr0 = select(4u, 0u, textureDimensions(TA).x == 0u);
     for (var ti = 0u; ti < tsr0; ti = ti + 1u) {
       let tr0 = select(select(select(c0_0, c1_0, ti == 1u), c2_0, ti == 2u), c3_0, ti == 3u);
-      for (var tc = 0u; tc < tsc; tc = tc + 1u) {
-        let tv = tr0;
-        if (mb + ti < 33u && nb + tc < 17u) { storeC(bt, mb + ti, nb + tc, tv[tc % 4u]); }
-      }
+      if (mb + ti < 33u && nb + 0u < 17u) { storeC(bt, mb + ti, nb + 0u, tr0.x); }
+      if (mb + ti < 33u && nb + 1u < 17u) { storeC(bt, mb + ti, nb + 1u, tr0.y); }
+      if (mb + ti < 33u && nb + 2u < 17u) { storeC(bt, mb + ti, nb + 2u, tr0.z); }
+      if (mb + ti < 33u && nb + 3u < 17u) { storeC(bt, mb + ti, nb + 3u, tr0.w); }
     }
   }
 }

@@ -656,8 +656,12 @@ Deno.test({
     // the bias, read along its own last dim at the four columns, is one vec4 load per store
     const b4 = /var<storage, read> (x\d+v): array<vec4<f32>>/.exec(src4);
     assert(b4 && src4.includes(`${b4[1]}[(`), src4);
-    // … loaded once per column group (`colC4`), not once per row
-    assert(src4.includes("fn colC4(n: u32)") && /storeC4\([^;]*, cs0\)/.test(src4), src4);
+    // … loaded once per column group (`colC4`, before the loop over the rows), not once per row
+    assert(src4.includes("fn colC4(n: u32)") && /storeC4\([^;]*, cs\)/.test(src4), src4);
+    assert(
+      /let cs = colC4\([^;]*\);\n(\s*let (tq|tsr)\d+ = [^;]*;\n)*\s*for \(var ti /.test(src4),
+      src4,
+    );
     // a leaf read at the columns and along the rows falls back to elementwise reads; a
     // transposed leaf's last dim runs along the rows: elementwise too
     const mixed = await agrees(

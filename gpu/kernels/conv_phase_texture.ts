@@ -39,7 +39,7 @@ import {
   tmp,
   u,
 } from "./common.ts";
-import { heavyStore, tileStores } from "./conv_store.ts";
+import { lightStore, tileStores } from "./conv_store.ts";
 import { sumConvSplits, texMultiplyTile } from "./conv_texture.ts";
 import { type ConvTexGeometry, packConvInput, packConvKernel } from "./conv_texture_pack.ts";
 import { type TextureLimits, textureTiles } from "./gemm_texture.ts";
@@ -342,19 +342,22 @@ function _multiply(
     pre.push(`let m${i} = min(mb + ${u(i)}, mc - 1u);`);
     pre.push(`let s${i} = m${i} % sc;`);
     pre.push(`let n${i} = m${i} / sc;`);
-    pre.push(`let la${i} = n${i} / ${u(g.NPL)};`);
-    pre.push(`let y${i} = (n${i} % ${u(g.NPL)}) * ${u(g.Hp)} + s${i} / aw + yo;`);
+    // one layer holds every batch entry (LX = 1): n < NPL
+    pre.push(`let la${i} = ${g.LX > 1 ? `n${i} / ${u(g.NPL)}` : "0u"};`);
+    pre.push(
+      `let y${i} = ${g.LX > 1 ? `(n${i} % ${u(g.NPL)})` : `n${i}`} * ${u(g.Hp)} + s${i} / aw + yo;`,
+    );
     pre.push(`let x${i} = (s${i} % aw) * ${u(GC4)} + xo${g.GX > 1 ? ` + gr * ${u(g.Cg4)}` : ""};`);
   }
   const tile = texMultiplyTile(g, TM, TN, t);
   pre.push(...tile.decls);
-  st.push(...tileStores(TM, TN, t, splits === 1 && heavyStore(storeFn), (i, n, v) => {
+  st.push(...tileStores("TX", TM, TN, tile.vec, (i, n, v) => {
     const m = `fullRow(mb + ${i}, sc, aw, rh, rw)`;
     const put = splits > 1
       ? `o[((sp * ${u(g.G)} + gr) * ${u(g.M)} + ${m}) * ${u(g.Og)} + ${n}] = ${v};`
       : `storeC(gr, ${m}, ${n}, ${v});`;
     return `if (mb + ${i} < mc && ${n} < ${u(g.Og)}) { ${put} }`;
-  }));
+  }, { light: splits > 1 || lightStore(storeFn) }));
   const inner = tile.inner;
   const wgsl = `@group(0) @binding(0) var TX: texture_2d_array<${t}>;
 @group(0) @binding(1) var TW: texture_2d_array<${t}>;

@@ -46,7 +46,7 @@ import {
   u,
 } from "./common.ts";
 import { sumSplitsShared } from "./conv_pack.ts";
-import { heavyStore, linOnlyStore, tileStores } from "./conv_store.ts";
+import { lightStore, linOnlyStore, tileStores, vecAccumulators } from "./conv_store.ts";
 import {
   type ConvTexGeometry,
   convTexGeometry,
@@ -257,30 +257,30 @@ export function convTexturePlan(
 /**
  * The register tile of a texture multiply, shared by `conv_texture.ts` and
  * `conv_phase_texture.ts`: the declarations (`cx{j}`, the texel columns of W for the tile's
- * features; the accumulators `c{i}_{c}`) and the inner step over the input channels of one
- * kernel position. The kernel using it defines `gr`, `nb`, per row `x{i}`, `y{i}`, `la{i}` and,
- * per kernel position, `dx`, `dy` and `kr` (W's first row of the position).
+ * features; the accumulators `c{i}_{j}`, `vec4`s of columns 4j … 4j + 3, see
+ * `vecAccumulators`) and the inner step over the input channels of one kernel position. The
+ * kernel using it defines `gr`, `nb`, per row `x{i}`, `y{i}`, `la{i}` and, per kernel position,
+ * `dx`, `dy` and `kr` (W's first row of the position).
  *
  * @param g The geometry (Og4, Cg4, HB, LB).
  * @param TM Rows per invocation.
  * @param TN Features per invocation (a multiple of 4).
  * @param t The storage type.
- * @returns The declarations and the inner step.
+ * @returns The declarations, the inner step and the accumulators' `vec4`s (`tileStores`).
  */
 export function texMultiplyTile(
   g: ConvTexGeometry,
   TM: number,
   TN: number,
   t: string,
-): { decls: string[]; inner: string } {
+): { decls: string[]; inner: string; vec: (i: number, j: number) => string } {
   const TN4 = TN / 4, comp = ["x", "y", "z", "w"];
   const decls: string[] = [], body: string[] = [];
   for (let j = 0; j < TN4; j++) {
     decls.push(`let cx${j} = gr * ${u(g.Og4)} + min(nb / 4u + ${u(j)}, ${u(g.Og4 - 1)});`);
   }
-  for (let i = 0; i < TM; i++) {
-    for (let c = 0; c < TN; c++) decls.push(`var c${i}_${c} = ${t}(0);`);
-  }
+  const acc = vecAccumulators(TM, TN, t);
+  decls.push(...acc.decls);
   const c4 = g.Cg4 === 1 ? "0u" : "c4";
   for (let i = 0; i < TM; i++) {
     body.push(`let a${i} = textureLoad(TX, vec2u(x${i} + dx + ${c4}, y${i} + dy), la${i}, 0);`);
@@ -298,8 +298,8 @@ export function texMultiplyTile(
   }
   for (let kk = 0; kk < 4; kk++) {
     for (let i = 0; i < TM; i++) {
-      for (let c = 0; c < TN; c++) {
-        body.push(`c${i}_${c} = c${i}_${c} + a${i}.${comp[kk]} * b${kk}_${c >> 2}.${comp[c & 3]};`);
+      for (let j = 0; j < TN4; j++) {
+        body.push(`c${i}_${j} = c${i}_${j} + a${i}.${comp[kk]} * b${kk}_${j};`);
       }
     }
   }
@@ -308,7 +308,7 @@ export function texMultiplyTile(
     : `for (var c4 = 0u; c4 < ${u(g.Cg4)}; c4 = c4 + 1u) {\n        ${
       body.join("\n        ")
     }\n      }`;
-  return { decls, inner };
+  return { decls, inner, vec: acc.vec };
 }
 
 function _multiply(
@@ -333,8 +333,13 @@ function _multiply(
     pre.push(`let s${i} = m${i} % ${u(S)};`);
     // batch groups read batch block g
     pre.push(`let n${i} = m${i} / ${u(S)}${bgc > 1 ? ` + gr * ${u(g.Nout)}` : ""};`);
-    pre.push(`let la${i} = n${i} / ${u(g.NPL)};`);
-    pre.push(`let y${i} = (n${i} % ${u(g.NPL)}) * ${u(g.Hp)} + (s${i} / ${u(g.OW)}) * ${u(g.sh)};`);
+    // one layer holds every batch entry (LX = 1): n < NPL
+    pre.push(`let la${i} = ${g.LX > 1 ? `n${i} / ${u(g.NPL)}` : "0u"};`);
+    pre.push(
+      `let y${i} = ${g.LX > 1 ? `(n${i} % ${u(g.NPL)})` : `n${i}`} * ${u(g.Hp)} + (s${i} / ${
+        u(g.OW)
+      }) * ${u(g.sh)};`,
+    );
     pre.push(
       `let x${i} = (s${i} % ${u(g.OW)}) * ${u(g.sw * GC4)}${
         g.GX > 1 ? ` + gr * ${u(g.Cg4)}` : ""
@@ -343,17 +348,19 @@ function _multiply(
   }
   const tile = texMultiplyTile(g, TM, TN, t);
   pre.push(...tile.decls);
-  st.push(...tileStores(TM, TN, t, splits === 1 && heavyStore(storeFn), (i, n, v) => {
+  const vecParts = _partialQuads(g, splits, TN);
+  st.push(...tileStores("TX", TM, TN, tile.vec, (i, n, v) => {
     const m = `mb + ${i}`;
+    const at = `((sp * ${u(g.G)} + gr) * ${u(g.M)} + ${m}) * ${u(g.Og)} + ${n}`;
     const put = splits > 1
-      ? `o[((sp * ${u(g.G)} + gr) * ${u(g.M)} + ${m}) * ${u(g.Og)} + ${n}] = ${v};`
+      ? `o[${vecParts ? `(${at}) / 4u` : at}] = ${v};`
       : `storeC(gr, ${m}, ${n}, ${v});`;
     return `if (${m} < ${u(g.M)} && ${n} < ${u(g.Og)}) { ${put} }`;
-  }));
+  }, { quads: vecParts, light: splits > 1 || lightStore(storeFn) }));
   const inner = tile.inner;
   const wgsl = `@group(0) @binding(0) var TX: texture_2d_array<${t}>;
 @group(0) @binding(1) var TW: texture_2d_array<${t}>;
-@group(0) @binding(2) var<storage, read_write> o: array<${t}>;
+@group(0) @binding(2) var<storage, read_write> o: array<${vecParts ? `vec4<${t}>` : t}>;
 ${splits > 1 ? "" : storeFn}
 @compute @workgroup_size(${lanes.size.join(", ")})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
@@ -388,6 +395,17 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
     dispatch: grid.dispatch,
     bindings: [texX, texW, splits > 1 ? tmp(0) : out(0)],
   };
+}
+
+/**
+ * Whether a split multiply stores its partial sums four features at a time (`o` as an array of
+ * `vec4`s): the features of a group are a multiple of 4, so every quad `nb + 4·j` of a tile
+ * lies inside the group or past it. Per tile row a quarter of the stores, which llvmpipe
+ * compiles (a store is a loop over the SIMD lanes) and runs for each: ResNet-18's 4 × 4
+ * multiplies 47 → 44 ms of CPU to compile.
+ */
+function _partialQuads(g: ConvTexGeometry, splits: number, TN: number): boolean {
+  return splits > 1 && g.Og % 4 === 0 && TN % 4 === 0;
 }
 
 /**
@@ -462,8 +480,8 @@ function _multiplySlide(
     `let oh = noh % ${u(g.OH)};`,
     `let nn = noh / ${u(g.OH)}${bgc > 1 ? ` + gr * ${u(g.Nout)}` : ""};`,
     `let ow0 = owb * ${u(TM)};`,
-    `let la = nn / ${u(g.NPL)};`,
-    `let y0 = (nn % ${u(g.NPL)}) * ${u(g.Hp)} + oh * ${u(g.sh)};`,
+    `let la = ${g.LX > 1 ? `nn / ${u(g.NPL)}` : "0u"};`,
+    `let y0 = ${g.LX > 1 ? `(nn % ${u(g.NPL)})` : "nn"} * ${u(g.Hp)} + oh * ${u(g.sh)};`,
     `let x0 = ow0 * ${u(g.sw * GC4)}${g.GX > 1 ? ` + gr * ${u(g.Cg4)}` : ""};`,
     `let mrow = noh * ${u(g.OW)} + ow0;`,
     `let gx = gr * ${u(g.Og * g.Cg4)};`,
@@ -471,9 +489,18 @@ function _multiplySlide(
   for (let j = 0; j < TN4; j++) {
     pre.push(`let cx${j} = gr * ${u(g.Og4)} + min(nb / 4u + ${u(j)}, ${u(g.Og4 - 1)});`);
   }
-  for (let i = 0; i < TM; i++) {
-    for (let c = 0; c < TN; c++) pre.push(`var c${i}_${c} = ${t}(0);`);
+  // the dot form accumulates one column per scalar (`c{i}_{c}`), the other a quad per vector
+  const acc = vecAccumulators(TM, TN, t);
+  if (!dot) pre.push(...acc.decls);
+  for (let i = 0; dot && i < TM; i++) {
+    for (let c = 0; c < TN; c++) pre.push(`var c${i}_${c} = ${t}();`);
   }
+  const vec = dot
+    ? (i: number, j: number) =>
+      `vec4<${t}>(${
+        [0, 1, 2, 3].map((l) => (4 * j + l < TN ? `c${i}_${4 * j + l}` : `${t}(0)`)).join(", ")
+      })`
+    : acc.vec;
   const c4 = g.Cg4 === 1 ? "0u" : "c4";
   // one kernel column's multiply-adds: `a(i)` names row i's input texel, `kw` the column (a
   // WGSL expression); kkMin: the first of a texel's four contraction lanes that has a weight
@@ -517,9 +544,9 @@ function _multiplySlide(
     }
     for (let kk = kkMin; kk < 4; kk++) {
       for (let i = 0; i < TM; i++) {
-        for (let c = 0; c < TN; c++) {
+        for (let j = 0; j < TN4; j++) {
           body.push(
-            `c${i}_${c} = c${i}_${c} + ${a(i)}.${comp[kk]} * b${n}_${kk}_${c >> 2}.${comp[c & 3]};`,
+            `c${i}_${j} = c${i}_${j} + ${a(i)}.${comp[kk]} * b${n}_${kk}_${j}${acc.swizzle(j)};`,
           );
         }
       }
@@ -577,13 +604,15 @@ function _multiplySlide(
     );
     return body;
   };
-  st.push(...tileStores(TM, TN, t, splits === 1 && heavyStore(storeFn), (i, n, v) => {
+  const vecParts = !dot && _partialQuads(g, splits, TN);
+  st.push(...tileStores("TX", TM, TN, vec, (i, n, v) => {
     const m = `mrow + ${i}`;
+    const at = `((sp * ${u(g.G)} + gr) * ${u(g.M)} + ${m}) * ${u(g.Og)} + ${n}`;
     const put = splits > 1
-      ? `o[((sp * ${u(g.G)} + gr) * ${u(g.M)} + ${m}) * ${u(g.Og)} + ${n}] = ${v};`
+      ? `o[${vecParts ? `(${at}) / 4u` : at}] = ${v};`
       : `storeC(gr, ${m}, ${n}, ${v});`;
     return `if (ow0 + ${i} < ${u(g.OW)} && ${n} < ${u(g.Og)}) { ${put} }`;
-  }));
+  }, { quads: vecParts, light: splits > 1 || lightStore(storeFn) }));
   const body = makeBody(0);
   const inner = g.Cg4 === 1
     ? body.join("\n      ")
@@ -610,7 +639,7 @@ function _multiplySlide(
   }`;
   const wgsl = `@group(0) @binding(0) var TX: texture_2d_array<${t}>;
 @group(0) @binding(1) var TW: texture_2d_array<${t}>;
-@group(0) @binding(2) var<storage, read_write> o: array<${t}>;
+@group(0) @binding(2) var<storage, read_write> o: array<${vecParts ? `vec4<${t}>` : t}>;
 ${splits > 1 ? "" : storeFn}
 @compute @workgroup_size(${lanes.size.join(", ")})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {

@@ -36,7 +36,8 @@ import {
   u,
 } from "./common.ts";
 import type { GemmSpec } from "./gemm.ts";
-import { colArgs, type TextureLimits, textureTiles } from "./gemm_texture.ts";
+import { type TextureLimits, textureTiles } from "./gemm_texture.ts";
+import { lightStore, tileStores, vecAccumulators } from "./conv_store.ts";
 
 /** How an operand lies in its texture. */
 interface _Side {
@@ -217,12 +218,14 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
 /**
  * WGSL reading one operand of the multiply per four k (`k4`): `pre` statements before the loop,
  * `body` statements in it, and `val(j, kk)`, its value at free index `base + j` (a row of A,
- * a column of B; `T` of them, clamped below `F`) and k = 4 k4 + kk.
+ * a column of B; `T` of them, clamped below `F`) and k = 4 k4 + kk, and `quad(q, kk)`, the
+ * `vec4` of free indices `4q … 4q + 3`.
  */
 interface _Reads {
   readonly pre: string[];
   readonly body: string[];
   readonly val: (j: number, kk: number) => string;
+  readonly quad: (q: number, kk: number) => string;
 }
 
 function _reads(
@@ -237,6 +240,8 @@ function _reads(
 ): _Reads {
   const comp = ["x", "y", "z", "w"];
   const pre: string[] = [], body: string[] = [];
+  const quad = (val: (j: number, kk: number) => string) => (q: number, kk: number) =>
+    `vec4<${t}>(${[0, 1, 2, 3].map((l) => val(4 * q + l, kk)).join(", ")})`;
   const ld = (idx: string) => `textureLoad(${tex}, ${_at(s, idx)}, 0, 0)`;
   const kOk = (kk: number) => `k4 * 4u + ${u(kk)} < ${u(K)}`;
   const kRow = (kk: number) => `min(k4 * 4u + ${u(kk)}, ${u(K - 1)})`;
@@ -253,7 +258,8 @@ function _reads(
         body.push(`let ${name}${j}_${kk} = ${K % 4 ? `select(${t}(0), ${v}, ${kOk(kk)})` : v};`);
       }
     }
-    return { pre, body, val: (j, kk) => `${name}${j}_${kk}` };
+    const val = (j: number, kk: number) => `${name}${j}_${kk}`;
+    return { pre, body, val, quad: quad(val) };
   }
   if (s.inner === "k") {
     // texels of four k: one per free index (a pack or a copy zero-pads, or K % 4 == 0)
@@ -261,7 +267,8 @@ function _reads(
       pre.push(`let r${name}${j} = min(${base} + ${u(j)}, ${u(F - 1)}) * ${u(s.inner4)};`);
       body.push(`let ${name}${j} = ${ld(`r${name}${j} + k4`)};`);
     }
-    return { pre, body, val: (j, kk) => `${name}${j}.${comp[kk]}` };
+    const val = (j: number, kk: number) => `${name}${j}.${comp[kk]}`;
+    return { pre, body, val, quad: quad(val) };
   }
   // texels of four free indices, one per k: a copy has K rows (masked beyond), a pack K
   // rounded up to a multiple of 4 (zero rows)
@@ -278,7 +285,12 @@ function _reads(
       );
     }
   }
-  return { pre, body, val: (j, kk) => `${name}${kk}_${j >> 2}.${comp[j & 3]}` };
+  return {
+    pre,
+    body,
+    val: (j, kk) => `${name}${kk}_${j >> 2}.${comp[j & 3]}`,
+    quad: (q, kk) => `${name}${kk}_${q}`,
+  };
 }
 
 function _multiply(
@@ -300,40 +312,30 @@ function _multiply(
   const ra = _reads(A, "TA", "a", "mb", M, TM, K, t);
   const rb = _reads(B, "TB", "b", "nb", N, TN, K, t);
   const pre = [...ra.pre, ...rb.pre], body = [...ra.body, ...rb.body];
-  for (let i = 0; i < TM; i++) {
-    for (let c = 0; c < TN; c++) pre.push(`var c${i}_${c} = ${t}(0);`);
-  }
+  // accumulators c{i}_{j}: vec4s of four columns (conv_store.ts)
+  const acc = vecAccumulators(TM, TN, t);
+  pre.push(...acc.decls);
   for (let kk = 0; kk < 4; kk++) {
     for (let i = 0; i < TM; i++) {
-      for (let c = 0; c < TN; c++) {
-        body.push(`c${i}_${c} = c${i}_${c} + ${ra.val(i, kk)} * ${rb.val(c, kk)};`);
-      }
-    }
-  }
-  // four columns per store where the spec allows (nb is a multiple of TN, hence of 4)
-  const vec = spec.storeC4 !== undefined && N % 4 === 0;
-  const cs = colArgs(vec && !!spec.colC4, TN4, N, store);
-  for (let i = 0; i < TM; i++) {
-    const m = `mb + ${u(i)}`;
-    if (vec) {
       for (let j = 0; j < TN4; j++) {
-        const lanes = [0, 1, 2, 3].map((l) => `c${i}_${4 * j + l}`).join(", ");
-        store.push(
-          `if (${m} < ${u(M)} && nb + ${u(4 * j)} < ${u(N)}) { storeC4(0u, ${m}, nb + ${
-            u(4 * j)
-          }, vec4<${t}>(${lanes})${cs(j)}); }`,
-        );
-      }
-    } else {
-      for (let c = 0; c < TN; c++) {
-        store.push(
-          `if (${m} < ${u(M)} && nb + ${u(c)} < ${u(N)}) { storeC(0u, ${m}, nb + ${
-            u(c)
-          }, c${i}_${c}); }`,
-        );
+        body.push(`c${i}_${j} = c${i}_${j} + ${ra.val(i, kk)} * ${rb.quad(j, kk)};`);
       }
     }
   }
+  // four columns per store where the spec allows (nb is a multiple of TN, hence of 4); the
+  // stores by a loop, `storeC` written once (conv_store.ts's tileStores)
+  const vec = spec.storeC4 !== undefined && N % 4 === 0;
+  const colPre = (n: string) => [`let cs = colC4(min(${n}, ${u(N - 4)}));`];
+  store.push(...tileStores("TA", TM, TN, acc.vec, (i, n, v) => {
+    const guard = `mb + ${i} < ${u(M)} && ${n} < ${u(N)}`;
+    return vec
+      ? `if (${guard}) { storeC4(0u, mb + ${i}, ${n}, ${v}${spec.colC4 ? ", cs" : ""}); }`
+      : `if (${guard}) { storeC(0u, mb + ${i}, ${n}, ${v}); }`;
+  }, {
+    quads: vec,
+    colPre: vec && spec.colC4 ? colPre : undefined,
+    light: lightStore(spec.storeC),
+  }));
   const wgsl = `@group(0) @binding(0) var TA: texture_2d_array<${t}>;
 @group(0) @binding(1) var TB: texture_2d_array<${t}>;
 @group(0) @binding(2) var<storage, read_write> o: array<${vec ? `vec4<${t}>` : t}>;

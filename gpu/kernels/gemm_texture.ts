@@ -30,6 +30,7 @@ import {
   type TexRef,
   u,
 } from "./common.ts";
+import { lightStore, tileStores, vecAccumulators } from "./conv_store.ts";
 import type { GemmSpec } from "./gemm.ts";
 
 /** Texture limits of the device. */
@@ -274,9 +275,9 @@ function _multiply(
     pre.push(`let la${i} = bt * ${u(L.LA)} + m${i} / ${u(L.HA)};`);
   }
   for (let j = 0; j < TN4; j++) pre.push(`let cx${j} = min(nb / 4u + ${u(j)}, ${u(L.WB - 1)});`);
-  for (let i = 0; i < TM; i++) {
-    for (let c = 0; c < TN; c++) pre.push(`var c${i}_${c} = ${t}(0);`);
-  }
+  // accumulators c{i}_{j}: vec4s of four columns (conv_store.ts)
+  const acc = vecAccumulators(TM, TN, t);
+  pre.push(...acc.decls);
   for (let i = 0; i < TM; i++) {
     body.push(`let a${i} = textureLoad(TA, vec2u(k4, ya${i}), la${i}, 0);`);
   }
@@ -292,34 +293,26 @@ function _multiply(
   }
   for (let kk = 0; kk < 4; kk++) {
     for (let i = 0; i < TM; i++) {
-      for (let c = 0; c < TN; c++) {
-        body.push(`c${i}_${c} = c${i}_${c} + a${i}.${comp[kk]} * b${kk}_${c >> 2}.${comp[c & 3]};`);
-      }
-    }
-  }
-  // four columns per store where the spec allows (nb is a multiple of TN, hence of 4)
-  const vec = spec.storeC4 !== undefined && N % 4 === 0;
-  const cs = colArgs(vec && !!spec.colC4, TN4, N, store);
-  for (let i = 0; i < TM; i++) {
-    if (vec) {
       for (let j = 0; j < TN4; j++) {
-        const lanes = [0, 1, 2, 3].map((l) => `c${i}_${4 * j + l}`).join(", ");
-        store.push(
-          `if (mb + ${u(i)} < ${u(M)} && nb + ${u(4 * j)} < ${u(N)}) { storeC4(bt, mb + ${
-            u(i)
-          }, nb + ${u(4 * j)}, vec4<${t}>(${lanes})${cs(j)}); }`,
-        );
+        body.push(`c${i}_${j} = c${i}_${j} + a${i}.${comp[kk]} * b${kk}_${j};`);
       }
-      continue;
-    }
-    for (let c = 0; c < TN; c++) {
-      store.push(
-        `if (mb + ${u(i)} < ${u(M)} && nb + ${u(c)} < ${u(N)}) { ${
-          spec.calls?.c ?? "storeC"
-        }(bt, mb + ${u(i)}, nb + ${u(c)}, c${i}_${c}); }`,
-      );
     }
   }
+  // four columns per store where the spec allows (nb is a multiple of TN, hence of 4); the
+  // stores by a loop, `storeC` written once (conv_store.ts's tileStores)
+  const vec = spec.storeC4 !== undefined && N % 4 === 0;
+  // per-column values (GemmSpec.colC4), clamped below N: they serve only stores in range
+  const colPre = (n: string) => [`let cs = colC4(min(${n}, ${u(N - 4)}));`];
+  store.push(...tileStores("TA", TM, TN, acc.vec, (i, n, v) => {
+    const guard = `mb + ${i} < ${u(M)} && ${n} < ${u(N)}`;
+    return vec
+      ? `if (${guard}) { storeC4(bt, mb + ${i}, ${n}, ${v}${spec.colC4 ? ", cs" : ""}); }`
+      : `if (${guard}) { ${spec.calls?.c ?? "storeC"}(bt, mb + ${i}, ${n}, ${v}); }`;
+  }, {
+    quads: vec,
+    colPre: vec && spec.colC4 ? colPre : undefined,
+    light: lightStore(spec.storeC),
+  }));
   const wgsl = `@group(0) @binding(0) var TA: texture_2d_array<${t}>;
 @group(0) @binding(1) var TB: texture_2d_array<${t}>;
 @group(0) @binding(2) var<storage, read_write> o: array<${vec ? `vec4<${t}>` : t}>;
@@ -349,30 +342,6 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
     dispatch: grid.dispatch,
     bindings: [texA, texB, dst],
   };
-}
-
-/**
- * With `on` (a `storeC4` with `colC4`, see `GemmSpec.colC4`), pushes onto `store` the calls
- * of `colC4` for the invocation's `TN4` column groups (clamped below N: the values serve only
- * stores in range); returns the extra `storeC4` argument of group `j` ("" without `on`).
- *
- * @param on Whether the spec's `storeC4` takes per-column values.
- * @param TN4 Column groups of four per invocation (from column `nb`).
- * @param N Columns of C (a multiple of 4).
- * @param store The store statements.
- * @returns The argument text of each group.
- */
-export function colArgs(
-  on: boolean,
-  TN4: number,
-  N: number,
-  store: string[],
-): (j: number) => string {
-  if (!on) return () => "";
-  for (let j = 0; j < TN4; j++) {
-    store.push(`let cs${j} = colC4(min(nb + ${u(4 * j)}, ${u(N - 4)}));`);
-  }
-  return (j) => `, cs${j}`;
 }
 
 /** The dtypes the texture GEMM supports. */

@@ -72,22 +72,10 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
   let ya3 = m3 % 33u;
   let la3 = bt * 1u + m3 / 33u;
   let cx0 = min(nb / 4u + 0u, 4u);
-  var c0_0 = f32(0);
-  var c0_1 = f32(0);
-  var c0_2 = f32(0);
-  var c0_3 = f32(0);
-  var c1_0 = f32(0);
-  var c1_1 = f32(0);
-  var c1_2 = f32(0);
-  var c1_3 = f32(0);
-  var c2_0 = f32(0);
-  var c2_1 = f32(0);
-  var c2_2 = f32(0);
-  var c2_3 = f32(0);
-  var c3_0 = f32(0);
-  var c3_1 = f32(0);
-  var c3_2 = f32(0);
-  var c3_3 = f32(0);
+  var c0_0 = vec4<f32>();
+  var c1_0 = vec4<f32>();
+  var c2_0 = vec4<f32>();
+  var c3_0 = vec4<f32>();
   for (var k4 = 0u; k4 < 17u; k4 = k4 + 1u) {
     let a0 = textureLoad(TA, vec2u(k4, ya0), la0, 0);
     let a1 = textureLoad(TA, vec2u(k4, ya1), la1, 0);
@@ -100,87 +88,31 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
     let b1_0 = textureLoad(TB, vec2u(cx0, yb + 1u), lb, 0);
     let b2_0 = textureLoad(TB, vec2u(cx0, yb + 2u), lb, 0);
     let b3_0 = textureLoad(TB, vec2u(cx0, yb + 3u), lb, 0);
-    c0_0 = c0_0 + a0.x * b0_0.x;
-    c0_1 = c0_1 + a0.x * b0_0.y;
-    c0_2 = c0_2 + a0.x * b0_0.z;
-    c0_3 = c0_3 + a0.x * b0_0.w;
-    c1_0 = c1_0 + a1.x * b0_0.x;
-    c1_1 = c1_1 + a1.x * b0_0.y;
-    c1_2 = c1_2 + a1.x * b0_0.z;
-    c1_3 = c1_3 + a1.x * b0_0.w;
-    c2_0 = c2_0 + a2.x * b0_0.x;
-    c2_1 = c2_1 + a2.x * b0_0.y;
-    c2_2 = c2_2 + a2.x * b0_0.z;
-    c2_3 = c2_3 + a2.x * b0_0.w;
-    c3_0 = c3_0 + a3.x * b0_0.x;
-    c3_1 = c3_1 + a3.x * b0_0.y;
-    c3_2 = c3_2 + a3.x * b0_0.z;
-    c3_3 = c3_3 + a3.x * b0_0.w;
-    c0_0 = c0_0 + a0.y * b1_0.x;
-    c0_1 = c0_1 + a0.y * b1_0.y;
-    c0_2 = c0_2 + a0.y * b1_0.z;
-    c0_3 = c0_3 + a0.y * b1_0.w;
-    c1_0 = c1_0 + a1.y * b1_0.x;
-    c1_1 = c1_1 + a1.y * b1_0.y;
-    c1_2 = c1_2 + a1.y * b1_0.z;
-    c1_3 = c1_3 + a1.y * b1_0.w;
-    c2_0 = c2_0 + a2.y * b1_0.x;
-    c2_1 = c2_1 + a2.y * b1_0.y;
-    c2_2 = c2_2 + a2.y * b1_0.z;
-    c2_3 = c2_3 + a2.y * b1_0.w;
-    c3_0 = c3_0 + a3.y * b1_0.x;
-    c3_1 = c3_1 + a3.y * b1_0.y;
-    c3_2 = c3_2 + a3.y * b1_0.z;
-    c3_3 = c3_3 + a3.y * b1_0.w;
-    c0_0 = c0_0 + a0.z * b2_0.x;
-    c0_1 = c0_1 + a0.z * b2_0.y;
-    c0_2 = c0_2 + a0.z * b2_0.z;
-    c0_3 = c0_3 + a0.z * b2_0.w;
-    c1_0 = c1_0 + a1.z * b2_0.x;
-    c1_1 = c1_1 + a1.z * b2_0.y;
-    c1_2 = c1_2 + a1.z * b2_0.z;
-    c1_3 = c1_3 + a1.z * b2_0.w;
-    c2_0 = c2_0 + a2.z * b2_0.x;
-    c2_1 = c2_1 + a2.z * b2_0.y;
-    c2_2 = c2_2 + a2.z * b2_0.z;
-    c2_3 = c2_3 + a2.z * b2_0.w;
-    c3_0 = c3_0 + a3.z * b2_0.x;
-    c3_1 = c3_1 + a3.z * b2_0.y;
-    c3_2 = c3_2 + a3.z * b2_0.z;
-    c3_3 = c3_3 + a3.z * b2_0.w;
-    c0_0 = c0_0 + a0.w * b3_0.x;
-    c0_1 = c0_1 + a0.w * b3_0.y;
-    c0_2 = c0_2 + a0.w * b3_0.z;
-    c0_3 = c0_3 + a0.w * b3_0.w;
-    c1_0 = c1_0 + a1.w * b3_0.x;
-    c1_1 = c1_1 + a1.w * b3_0.y;
-    c1_2 = c1_2 + a1.w * b3_0.z;
-    c1_3 = c1_3 + a1.w * b3_0.w;
-    c2_0 = c2_0 + a2.w * b3_0.x;
-    c2_1 = c2_1 + a2.w * b3_0.y;
-    c2_2 = c2_2 + a2.w * b3_0.z;
-    c2_3 = c2_3 + a2.w * b3_0.w;
-    c3_0 = c3_0 + a3.w * b3_0.x;
-    c3_1 = c3_1 + a3.w * b3_0.y;
-    c3_2 = c3_2 + a3.w * b3_0.z;
-    c3_3 = c3_3 + a3.w * b3_0.w;
+    c0_0 = c0_0 + a0.x * b0_0;
+    c1_0 = c1_0 + a1.x * b0_0;
+    c2_0 = c2_0 + a2.x * b0_0;
+    c3_0 = c3_0 + a3.x * b0_0;
+    c0_0 = c0_0 + a0.y * b1_0;
+    c1_0 = c1_0 + a1.y * b1_0;
+    c2_0 = c2_0 + a2.y * b1_0;
+    c3_0 = c3_0 + a3.y * b1_0;
+    c0_0 = c0_0 + a0.z * b2_0;
+    c1_0 = c1_0 + a1.z * b2_0;
+    c2_0 = c2_0 + a2.z * b2_0;
+    c3_0 = c3_0 + a3.z * b2_0;
+    c0_0 = c0_0 + a0.w * b3_0;
+    c1_0 = c1_0 + a1.w * b3_0;
+    c2_0 = c2_0 + a2.w * b3_0;
+    c3_0 = c3_0 + a3.w * b3_0;
   }
   if (valid) {
-    if (mb + 0u < 33u && nb + 0u < 17u) { storeC(bt, mb + 0u, nb + 0u, c0_0); }
-    if (mb + 0u < 33u && nb + 1u < 17u) { storeC(bt, mb + 0u, nb + 1u, c0_1); }
-    if (mb + 0u < 33u && nb + 2u < 17u) { storeC(bt, mb + 0u, nb + 2u, c0_2); }
-    if (mb + 0u < 33u && nb + 3u < 17u) { storeC(bt, mb + 0u, nb + 3u, c0_3); }
-    if (mb + 1u < 33u && nb + 0u < 17u) { storeC(bt, mb + 1u, nb + 0u, c1_0); }
-    if (mb + 1u < 33u && nb + 1u < 17u) { storeC(bt, mb + 1u, nb + 1u, c1_1); }
-    if (mb + 1u < 33u && nb + 2u < 17u) { storeC(bt, mb + 1u, nb + 2u, c1_2); }
-    if (mb + 1u < 33u && nb + 3u < 17u) { storeC(bt, mb + 1u, nb + 3u, c1_3); }
-    if (mb + 2u < 33u && nb + 0u < 17u) { storeC(bt, mb + 2u, nb + 0u, c2_0); }
-    if (mb + 2u < 33u && nb + 1u < 17u) { storeC(bt, mb + 2u, nb + 1u, c2_1); }
-    if (mb + 2u < 33u && nb + 2u < 17u) { storeC(bt, mb + 2u, nb + 2u, c2_2); }
-    if (mb + 2u < 33u && nb + 3u < 17u) { storeC(bt, mb + 2u, nb + 3u, c2_3); }
-    if (mb + 3u < 33u && nb + 0u < 17u) { storeC(bt, mb + 3u, nb + 0u, c3_0); }
-    if (mb + 3u < 33u && nb + 1u < 17u) { storeC(bt, mb + 3u, nb + 1u, c3_1); }
-    if (mb + 3u < 33u && nb + 2u < 17u) { storeC(bt, mb + 3u, nb + 2u, c3_2); }
-    if (mb + 3u < 33u && nb + 3u < 17u) { storeC(bt, mb + 3u, nb + 3u, c3_3); }
+    let tsr0 = select(4u, 0u, textureDimensions(TA).x == 0u);
+    for (var ti = 0u; ti < tsr0; ti = ti + 1u) {
+      let tr0 = select(select(select(c0_0, c1_0, ti == 1u), c2_0, ti == 2u), c3_0, ti == 3u);
+      if (mb + ti < 33u && nb + 0u < 17u) { storeC(bt, mb + ti, nb + 0u, tr0.x); }
+      if (mb + ti < 33u && nb + 1u < 17u) { storeC(bt, mb + ti, nb + 1u, tr0.y); }
+      if (mb + ti < 33u && nb + 2u < 17u) { storeC(bt, mb + ti, nb + 2u, tr0.z); }
+      if (mb + ti < 33u && nb + 3u < 17u) { storeC(bt, mb + ti, nb + 3u, tr0.w); }
+    }
   }
 }

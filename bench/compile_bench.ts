@@ -2,8 +2,8 @@
  * Compile cost of a CNN's first jitted training step on webgpu: a fresh `deno run` process per
  * network builds the model, traces and compiles `makeTrainStep` (SGD) and runs it once: with
  * Mesa's on-disk shader cache disabled (every shader compiles, one after another), with an
- * empty private Mesa cache (the issue's "cold" case: every shader compiles, and a second device
- * compiles half of a large program's in parallel, `gpu/jit/prewarm.ts`), and again in a process
+ * empty private Mesa cache (the issue's "cold" case: every shader compiles and is written to
+ * the cache), and again in a process
  * started after one that filled a private Mesa cache ("warm": a second process). The child
  * prints one JSON line: the kernels of the program, the pipelines the step created
  * (`pipelineMisses` of the runtime) and those the eager parameter initialization created
@@ -58,7 +58,6 @@ import { compileStats, init, jit, np, optim, random, type Tensor } from "../mod.
 import { currentBackend } from "../core/backend.ts";
 import type { WebGpuBackend } from "../gpu/backend.ts";
 import { lastCompiled } from "../gpu/jit/mod.ts";
-import { prewarmStats } from "../gpu/jit/prewarm.ts";
 import { countKernels } from "../gpu/jit/program.ts";
 import { type AnyLayer, isStateful } from "../layers/layer.ts";
 import { crossEntropy } from "../layers/losses.ts";
@@ -146,7 +145,6 @@ async function child(name: string): Promise<void> {
     submitMs: Math.round(rt.stats.submitMs),
     stepSubmitMs: Math.round(stepSubmitMs),
     compileStats,
-    prewarm: { ...prewarmStats },
     initMs: Math.round(t1 - t0),
     firstStepMs: Math.round(t2 - t1),
     firstStepCpuMs: Math.round((c2.user + c2.system) / 1000),

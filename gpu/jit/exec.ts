@@ -26,7 +26,6 @@ import type { WebGpuArray } from "../backend.ts";
 import type { GemmCaps } from "../kernels/gemm.ts";
 import { bucketBytes } from "../pool.ts";
 import type { GpuRuntime } from "../runtime.ts";
-import { prewarm } from "./prewarm.ts";
 import { Recorder } from "./recorder.ts";
 import type { CoreOp, DispatchOp, Op, Program, ScanOp } from "./program.ts";
 
@@ -443,15 +442,9 @@ function _arg(env: JitEnv, a: Tensor, k: number): WebGpuArray {
  *
  * @param env The backend's hooks.
  * @param p The program.
- * @param opts `prewarm`: whether its first call may compile pipelines on a second device
- *   (`prewarm.ts`; default true).
  * @returns The executable.
  */
-export function executable(
-  env: JitEnv,
-  p: Program,
-  opts: { readonly prewarm?: boolean } = {},
-): Executable {
+export function executable(env: JitEnv, p: Program): Executable {
   let st: ProgramState | null = null;
   const exe = ((args: Tensor[]): Tensor[] => {
     jitStats.calls++;
@@ -459,7 +452,6 @@ export function executable(
       const arena: _Arena = { rt: env.rt, list: [], bytes: 0 };
       st = new ProgramState(env, p, arena);
       _reclaim.register(exe, arena, exe);
-      if (opts.prewarm !== false) prewarm(env.rt, p);
     }
     const state = st; // a release during a held-back segment must not pull it from under it
     const arrs = args.map((a, k) => _arg(env, a, k));

@@ -98,9 +98,7 @@ export function compileJaxpr(env: JitEnv, j: Jaxpr, opts: JitCompileOptions = {}
   }
   if (level >= 2) console.error(printProgram(p));
   if (level >= 3) _printWgsl(p);
-  // a program read from the program cache was compiled here before: Mesa's cache likely has
-  // its shaders, and compiling them on a second device would be work for nothing
-  const exe = executable(env, p, { prewarm: !cached });
+  const exe = executable(env, p);
   _last = exe;
   return exe;
 }

@@ -585,7 +585,18 @@ export function udivMagic(d: number): { m: number; s: number } {
 }
 
 /** Characters before a dividend that bind tighter than (or as tight as) `/` and `%`. */
-export const _TIGHT: ReadonlySet<string> = new Set(["*", "/", "%", "-", "~", "!", ".", "&", "|", "^"]);
+export const _TIGHT: ReadonlySet<string> = new Set([
+  "*",
+  "/",
+  "%",
+  "-",
+  "~",
+  "!",
+  ".",
+  "&",
+  "|",
+  "^",
+]);
 
 /**
  * Rewrites `x / N` and `x % N` (N ≥ 2 a u32 literal) of a `main` body into {@link UDIV_WGSL}

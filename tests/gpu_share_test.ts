@@ -129,6 +129,12 @@ fn main(@builtin(global_invocation_id) g: vec3u) { o0[g.x] = g.x % ${d}u; }`;
   assertEquals(p.ops.map((o) => (o as DispatchOp).wgsl.includes("_hl")), [false, false]);
 });
 
+Deno.test("pooling kernels are never shared", () => {
+  const pool = (w: string) => ({ ...dispatch(w), label: "reduce_window" });
+  const p = shareKernels(program([pool(SRC(100, 3)), pool(SRC(200, 3))]));
+  assertEquals(p.ops.map((o) => (o as DispatchOp).wgsl.includes("_hl")), [false, false]);
+});
+
 Deno.test("a single source or identical ones are left alone", () => {
   const a = dispatch(SRC(100, 3));
   const p = program([a, a]);

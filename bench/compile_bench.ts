@@ -16,10 +16,11 @@
  * translation), and Mesa compiles its machine code at its first dispatch, on its queue thread,
  * one pipeline after another. `bench/pipeline_cost.ts` times each source of a program alone
  * (process CPU time): ~14 ms for a trivial kernel, ~25-40 ms for most elementwise and
- * reduction kernels, 80-250 ms for the texture multiplies of convolutions (most with a fused
- * epilogue; the sliding multiplies loop over the columns of large kernel rows: ResNet-18's 7 × 7
- * stem took 450-700 ms each way unrolled, 3,500 lines, and ~150 ms looped; GoogLeNet's 24 × 24
- * layers 2.7 s at 192 accumulators per invocation, 0.7 s at 96). ResNet-18's 245 sources
+ * reduction kernels, 35-85 ms for the texture multiplies of convolutions since their tiles are
+ * stored in loops (80-250 ms before; the sliding multiplies loop over the columns of large kernel
+ * rows: ResNet-18's 7 × 7 stem took 450-700 ms each way unrolled, ~150 ms looped, ~84 ms with
+ * looped stores; GoogLeNet's 24 × 24 layers 2.7 s at 192 accumulators per invocation, 0.7 s at
+ * 96). Kernels that differ only in literals share one pipeline (`gpu/jit/share.ts`). ResNet-18's 245 sources
  * (init and step, batch 8) took ~10 s CPU, half of it in convolutions. A shape-generic form of a kernel compiles 1.5-2.5×
  * slower than a specialised one (its index arithmetic does not fold; each size occurrence is
  * its own uniform word), so generic kernels pay where several layers share one: kernels are

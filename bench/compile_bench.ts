@@ -187,22 +187,26 @@ if (import.meta.main && Deno.args.length) {
       warmup: 0,
       fn: () => run(name),
     });
+    // in fresh cache directories: the timed process alone (empty caches), or after one that
+    // filled them (a second process, caches warm)
+    const inCaches = (warm: boolean) => async (b: Deno.BenchContext) => {
+      const dir = await Deno.makeTempDir({ prefix: "denax_mesa_" });
+      try {
+        if (warm) await run(name, dir);
+        b.start();
+        await run(name, dir);
+        b.end();
+      } finally {
+        await Deno.remove(dir, { recursive: true });
+      }
+    };
     Deno.bench({
       name: `first jitted SGD step of ${name}, webgpu, empty shader cache`,
       group: "compile-empty",
       ignore: !webgpu,
       n: 1,
       warmup: 0,
-      async fn(b) {
-        const dir = await Deno.makeTempDir({ prefix: "denax_mesa_" });
-        try {
-          b.start();
-          await run(name, dir);
-          b.end();
-        } finally {
-          await Deno.remove(dir, { recursive: true });
-        }
-      },
+      fn: inCaches(false),
     });
     Deno.bench({
       name: `first jitted SGD step of ${name}, webgpu, second process (Mesa cache warm)`,
@@ -210,17 +214,7 @@ if (import.meta.main && Deno.args.length) {
       ignore: !webgpu,
       n: 1,
       warmup: 0,
-      async fn(b) {
-        const dir = await Deno.makeTempDir({ prefix: "denax_mesa_" });
-        try {
-          await run(name, dir); // the first process fills the cache
-          b.start();
-          await run(name, dir);
-          b.end();
-        } finally {
-          await Deno.remove(dir, { recursive: true });
-        }
-      },
+      fn: inCaches(true),
     });
   }
 }

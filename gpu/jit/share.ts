@@ -28,7 +28,7 @@
  * @module
  */
 import { envVar } from "../device.ts";
-import { _operandStart, _TIGHT, udivMagic } from "../kernels/common.ts";
+import { _operandStart, _TIGHT, UDIV_WGSL, udivMagic } from "../kernels/common.ts";
 import type { DispatchOp, Op, Program } from "./program.ts";
 
 let _on: boolean | null = null;
@@ -168,17 +168,13 @@ interface _Shared {
 }
 
 /** One source for the distinct sources `srcs` (same template), or null when none pays. */
-/** The division helpers of shared sources (`_hl_div(x, d, m, s)`: `x / d` by {@link udivMagic}). */
-const DIV_WGSL = `fn _hl_mulhi(a: u32, b: u32) -> u32 {
-  let a0 = a & 0xffffu; let a1 = a >> 16u; let b0 = b & 0xffffu; let b1 = b >> 16u;
-  let p01 = a0 * b1; let p10 = a1 * b0;
-  let mid = ((a0 * b0) >> 16u) + (p01 & 0xffffu) + (p10 & 0xffffu);
-  return a1 * b1 + (p01 >> 16u) + (p10 >> 16u) + (mid >> 16u);
-}
-fn _hl_div(x: u32, d: u32, m: u32, s: u32) -> u32 {
-  let t = _hl_mulhi(m, x);
-  return select((t + ((x - t) >> 1u)) >> s, x, d <= 1u);
-}
+/**
+ * The division helpers of shared sources: `common.ts`'s multiply-high division renamed (a
+ * shared source may hold the originals too), and `_hl_div(x, d, m, s)`, `x / d` with `m`, `s`
+ * from {@link udivMagic}, `x` itself for `d` ≤ 1.
+ */
+const DIV_WGSL = `${UDIV_WGSL.replace(/\b_(mulhi|udiv|umod)\b/g, "_hl_$1")}
+fn _hl_div(x: u32, d: u32, m: u32, s: u32) -> u32 { return select(_hl_udiv(x, m, s), x, d <= 1u); }
 fn _hl_mod(x: u32, d: u32, m: u32, s: u32) -> u32 { return x - _hl_div(x, d, m, s) * d; }
 `;
 

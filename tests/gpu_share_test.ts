@@ -120,13 +120,20 @@ Deno.test("a setup division of a looping kernel is hoisted as a multiply-high; o
   assertEquals(words(one.ops[0] as DispatchOp).slice(0, 3), [1, 0, 0], "1 divides by select");
 });
 
-Deno.test("an elementwise kernel's divisions stay literals", () => {
-  const ew = (d: number) =>
-    `@group(0) @binding(0) var<storage, read_write> o0: array<u32>;
+Deno.test("an elementwise kernel's divisions are hoisted only where its work is small", () => {
+  const ew = (d: number, blocks: number): DispatchOp => ({
+    ...dispatch(`@group(0) @binding(0) var<storage, read_write> o0: array<u32>;
 @compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) g: vec3u) { o0[g.x] = g.x % ${d}u; }`;
-  const p = shareKernels(program([dispatch(ew(3)), dispatch(ew(5))]));
-  assertEquals(p.ops.map((o) => (o as DispatchOp).wgsl.includes("_hl")), [false, false]);
+fn main(@builtin(global_invocation_id) g: vec3u) { o0[g.x] = g.x % ${d}u; }`),
+    grid: [blocks, 1, 1],
+    bindings: [{ kind: "slot", slot: 0 }],
+  });
+  // 4096 workgroups of 64: over genericWork's limit, a division per element stays literal
+  const big = shareKernels(program([ew(3, 4096), ew(5, 4096)]));
+  assertEquals(big.ops.map((o) => (o as DispatchOp).wgsl.includes("_hl")), [false, false]);
+  const small = shareKernels(program([ew(3, 4), ew(5, 4)]));
+  const srcs = small.ops.map((o) => (o as DispatchOp).wgsl);
+  assert(srcs[0] === srcs[1] && srcs[0].includes("o0[g.x] = _hl_mod(g.x, _hl[0].x"), srcs[0]);
 });
 
 Deno.test("pooling kernels are never shared", () => {

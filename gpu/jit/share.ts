@@ -28,7 +28,7 @@
  * @module
  */
 import { envVar } from "../device.ts";
-import { _operandStart, _TIGHT, UDIV_WGSL, udivMagic } from "../kernels/common.ts";
+import { _operandStart, _TIGHT, genericWork, UDIV_WGSL, udivMagic } from "../kernels/common.ts";
 import type { DispatchOp, Op, Program } from "./program.ts";
 
 let _on: boolean | null = null;
@@ -90,17 +90,23 @@ function _loops(src: string): [number, number][] {
 
 /**
  * The divisor literal at `at` as a hoistable division, or null: a u32 divisor outside every
- * loop of a kernel that loops (its setup, run once per invocation: a division by a uniform
+ * loop, of a kernel that loops (its setup, run once per invocation: a division by a uniform
  * costs ~15 instructions where a literal one costs ~4, which an elementwise kernel or a loop
- * would pay per element), whose dividend is an operand {@link _operandStart} finds with nothing
- * binding tighter before it.
+ * would pay per element) or of a `small` one (every dispatch of it under `genericWork`'s limit,
+ * where compiling costs more than running, as for the shape-generic kernels), whose dividend
+ * is an operand {@link _operandStart} finds with nothing binding tighter before it.
  */
-function _division(src: string, at: number, suffix: string, loops: [number, number][]) {
+function _division(
+  src: string,
+  at: number,
+  suffix: string,
+  loops: [number, number][],
+  small: boolean,
+) {
   const m = /([/%])(=?)\s*$/.exec(src.slice(Math.max(0, at - 8), at));
   if (!m) return undefined;
-  if (m[2] || suffix !== "u" || !loops.length || loops.some(([a, b]) => at >= a && at < b)) {
-    return null;
-  }
+  const inLoop = loops.some(([a, b]) => at >= a && at < b);
+  if (m[2] || suffix !== "u" || inLoop || (!loops.length && !small)) return null;
   const opAt = at - m[0].length;
   let end = opAt;
   while (end > 0 && src[end - 1] === " ") end--;
@@ -112,8 +118,8 @@ function _division(src: string, at: number, suffix: string, loops: [number, numb
   return { op: m[1] as "/" | "%", from, opAt: end };
 }
 
-/** The hoistable literals of `src`, in order. */
-function _literals(src: string): _Lit[] {
+/** The hoistable literals of `src`, in order (`small`: see {@link _division}). */
+function _literals(src: string, small: boolean): _Lit[] {
   const fixed: [number, number][] = [];
   for (const re of FIXED) {
     for (const m of src.matchAll(re)) fixed.push([m.index!, m.index! + m[0].length]);
@@ -132,7 +138,7 @@ function _literals(src: string): _Lit[] {
   for (const m of [...src.matchAll(LITERAL)]) {
     if (m[2] !== "f" && !/^\d+$/.test(m[1])) continue;
     if (inFixed(m.index!)) continue;
-    const div = _division(src, m.index!, m[2], loops);
+    const div = _division(src, m.index!, m[2], loops, small);
     if (div === null) continue;
     out.push({ at: m.index!, text: m[0], suffix: m[2], div });
   }
@@ -268,12 +274,20 @@ function _variant(p: Program, op: DispatchOp): string {
  * @returns The program with shared sources (`p` itself when nothing is shared).
  */
 export function shareKernels(p: Program): Program {
+  // whether every dispatch of a source is small (see _division)
+  const small = new Map<string, boolean>();
+  for (const op of p.ops) {
+    if (op.kind !== "dispatch") continue;
+    const wg = /@workgroup_size\(([^)]*)\)/.exec(op.wgsl)?.[1].split(",").map(Number) ?? [NaN];
+    const work = wg.reduce((a, b) => a * b, 1) * op.grid[0] * op.grid[1] * op.grid[2];
+    small.set(op.wgsl, (small.get(op.wgsl) ?? true) && genericWork(work));
+  }
   const lits = new Map<string, _Lit[]>();
   const groups = new Map<string, string[]>();
   for (const op of p.ops) {
     if (op.kind !== "dispatch" || lits.has(op.wgsl) || op.wgsl.includes(NAME)) continue;
     if (UNSHARED.has(op.label)) continue;
-    const ls = _literals(op.wgsl);
+    const ls = _literals(op.wgsl, small.get(op.wgsl)!);
     lits.set(op.wgsl, ls);
     const key = _template(op.wgsl, ls) + _variant(p, op);
     groups.set(key, [...(groups.get(key) ?? []), op.wgsl]);

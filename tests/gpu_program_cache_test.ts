@@ -18,7 +18,7 @@ import {
   storeProgram,
 } from "../gpu/jit/disk_cache.ts";
 import { lastCompiled } from "../gpu/jit/mod.ts";
-import { jaxprKeyText } from "../gpu/jit/program_io.ts";
+import { jaxprKeyText, programToJson } from "../gpu/jit/program_io.ts";
 import { gpu, HAS_GPU } from "./gpu_helpers_test.ts";
 
 const ignore = !HAS_GPU;
@@ -183,7 +183,19 @@ Deno.test({
       const { w, x, y } = await inputs();
       const [, want] = jit(step)(w, x, y);
       const wantBits = Array.from(await want.data());
-      const [file] = jsonFiles(dir);
+      // the step's own file: other test files running in parallel write into the directory too
+      // (DENAX_CACHE_DIR is process-wide), and picking one of theirs made this test flaky
+      const srcs: string[] = [];
+      programToJson(lastCompiled()!.program, srcs);
+      const file = jsonFiles(dir).find((f) => {
+        try {
+          return JSON.stringify(JSON.parse(Deno.readTextFileSync(f)).sources) ===
+            JSON.stringify(srcs);
+        } catch {
+          return false;
+        }
+      })!;
+      assert(file, "the step's program was written");
       const good = Deno.readTextFileSync(file);
       const bad = [
         "",

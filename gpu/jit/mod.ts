@@ -1,8 +1,8 @@
 /**
  * `jit` on WebGPU: a jaxpr is lowered once into a program of fused WGSL kernels (see
- * `graph.ts`, `conv_fold.ts`, `fusion.ts`, `plan.ts`, `kernels.ts`, `gemm_fused.ts`) and replayed on every
- * call (`exec.ts`): one command buffer per call, cached pipelines and bind groups, no
- * readback.
+ * `graph.ts`, `conv_fold.ts`, `fusion.ts`, `plan.ts`, `kernels.ts`, `gemm_fused.ts`,
+ * `share.ts`) and replayed on every call (`exec.ts`): one command buffer per call, cached
+ * pipelines and bind groups, no readback.
  *
  * `DENAX_DEBUG=1` prints a line per compile, `2` also the program, `3` also the WGSL of every
  * fused kernel.

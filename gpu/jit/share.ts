@@ -28,7 +28,7 @@
  * @module
  */
 import { envVar } from "../device.ts";
-import { _operandStart, _TIGHT, genericWork, UDIV_WGSL, udivMagic } from "../kernels/common.ts";
+import { dividendStart, genericWork, UDIV_WGSL, udivMagic } from "../kernels/common.ts";
 import type { DispatchOp, Op, Program } from "./program.ts";
 
 let _on: boolean | null = null;
@@ -89,12 +89,14 @@ function _loops(src: string): [number, number][] {
 }
 
 /**
- * The divisor literal at `at` as a hoistable division, or null: a u32 divisor outside every
+ * The integer divisor literal at `at` as a hoistable division, or null (undefined: not an
+ * integer divisor; a float divisor is a plain literal, divided in hardware either way): a u32
+ * divisor outside every
  * loop, of a kernel that loops (its setup, run once per invocation: a division by a uniform
  * costs ~15 instructions where a literal one costs ~4, which an elementwise kernel or a loop
  * would pay per element) or of a `small` one (every dispatch of it under `genericWork`'s limit,
  * where compiling costs more than running, as for the shape-generic kernels), whose dividend
- * is an operand {@link _operandStart} finds with nothing binding tighter before it.
+ * {@link dividendStart} finds.
  */
 function _division(
   src: string,
@@ -104,18 +106,14 @@ function _division(
   small: boolean,
 ) {
   const m = /([/%])(=?)\s*$/.exec(src.slice(Math.max(0, at - 8), at));
-  if (!m) return undefined;
+  if (!m || suffix === "f") return undefined;
   const inLoop = loops.some(([a, b]) => at >= a && at < b);
   if (m[2] || suffix !== "u" || inLoop || (!loops.length && !small)) return null;
   const opAt = at - m[0].length;
   let end = opAt;
   while (end > 0 && src[end - 1] === " ") end--;
-  const from = _operandStart(src, end);
-  if (from < 0) return null;
-  let b = from - 1;
-  while (b >= 0 && src[b] === " ") b--;
-  if (b >= 0 && _TIGHT.has(src[b])) return null;
-  return { op: m[1] as "/" | "%", from, opAt: end };
+  const from = dividendStart(src, end);
+  return from < 0 ? null : { op: m[1] as "/" | "%", from, opAt: end };
 }
 
 /** The hoistable literals of `src`, in order (`small`: see {@link _division}). */
@@ -173,7 +171,6 @@ interface _Shared {
   readonly words: ReadonlyMap<string, readonly number[]>;
 }
 
-/** One source for the distinct sources `srcs` (same template), or null when none pays. */
 /**
  * The division helpers of shared sources: `common.ts`'s multiply-high division renamed (a
  * shared source may hold the originals too), and `_hl_div(x, d, m, s)`, `x / d` with `m`, `s`
@@ -268,7 +265,7 @@ function _variant(p: Program, op: DispatchOp): string {
 
 /**
  * Rewrites the dispatches of `p` (and of its scan bodies, each on its own) so that kernels
- * differing only in integer literals share one source (see the module comment).
+ * differing only in literals share one source (see the module comment).
  *
  * @param p The program.
  * @returns The program with shared sources (`p` itself when nothing is shared).

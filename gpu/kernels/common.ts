@@ -585,18 +585,7 @@ export function udivMagic(d: number): { m: number; s: number } {
 }
 
 /** Characters before a dividend that bind tighter than (or as tight as) `/` and `%`. */
-export const _TIGHT: ReadonlySet<string> = new Set([
-  "*",
-  "/",
-  "%",
-  "-",
-  "~",
-  "!",
-  ".",
-  "&",
-  "|",
-  "^",
-]);
+const _TIGHT = new Set(["*", "/", "%", "-", "~", "!", ".", "&", "|", "^"]);
 
 /**
  * Rewrites `x / N` and `x % N` (N ≥ 2 a u32 literal) of a `main` body into {@link UDIV_WGSL}
@@ -613,11 +602,8 @@ function _fastDivisions(
   for (let m = re.exec(body); m; m = re.exec(body)) {
     const d = Number(m[2]);
     const end = m.index; // the dividend ends here
-    const start = _operandStart(body, end);
+    const start = dividendStart(body, end);
     if (d <= 1 || start < from) continue;
-    let b = start - 1;
-    while (b >= 0 && body[b] === " ") b--;
-    if (b >= 0 && _TIGHT.has(body[b])) continue;
     const x = body.slice(start, end);
     const { m: mul, s } = udivMagic(d);
     const call = m[1] === "/"
@@ -630,8 +616,24 @@ function _fastDivisions(
   return { body: out + body.slice(from), used };
 }
 
+/**
+ * Where the dividend ending at `end` starts (before a `/` or `%`): an identifier, `a[…]`,
+ * `f(…)` or `(…)` with nothing before it that binds tighter than the division; -1 otherwise.
+ *
+ * @param src The source.
+ * @param end Where the dividend ends.
+ * @returns Its start, or -1.
+ */
+export function dividendStart(src: string, end: number): number {
+  const start = _operandStart(src, end);
+  if (start < 0) return -1;
+  let b = start - 1;
+  while (b >= 0 && src[b] === " ") b--;
+  return b >= 0 && _TIGHT.has(src[b]) ? -1 : start;
+}
+
 /** Where the operand ending at `end` starts (an identifier, `a[…]`, `f(…)`, `(…)`), or -1. */
-export function _operandStart(src: string, end: number): number {
+function _operandStart(src: string, end: number): number {
   let k = end - 1;
   for (;;) {
     const c = src[k];

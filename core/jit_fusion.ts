@@ -66,6 +66,8 @@ export interface FusionPolicy<K extends string> {
    * `max` of them (absent: every reduction is its own kernel).
    */
   readonly siblings?: { readonly kind: K; readonly max: number };
+  /** Fusible equations whose result always gets a buffer (absent: none). */
+  readonly materialize?: (e: JitEqn) => boolean;
 }
 
 /** One kernel (or loop, or opaque equation) of the program. */
@@ -181,7 +183,8 @@ export function planFusion<K extends string>(
     const shared = us.length > 1 &&
       ((c > DUP_COST && !isConst) || us.length > MAX_SHARED_READERS) &&
       !(policy.recomputeLiterals && e.prim === "literal");
-    if (isOut.has(v) || needsBuffer || expands || leaves.size > maxLeaves || shared) {
+    const own = policy.materialize?.(e) ?? false;
+    if (isOut.has(v) || needsBuffer || expands || leaves.size > maxLeaves || shared || own) {
       materialized.add(v);
     } else if (isConst) constant.add(v);
     cost.set(v, c);

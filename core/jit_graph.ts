@@ -23,7 +23,7 @@ import { checkpoint_p, custom_jvp_call_p, custom_vjp_call_p } from "./custom.ts"
 import { jit_call_p } from "./jit_prim.ts";
 import { type Params, paramsOf, type Primitive } from "./primitive.ts";
 import { dot_general_p } from "./prims/linalg.ts";
-import { transpose_p } from "./prims/structural.ts";
+import { concatenate_p, transpose_p } from "./prims/structural.ts";
 
 /** A value of a flat graph, compared by identity. */
 export interface FlatVal {
@@ -156,6 +156,39 @@ export function rewriteTransposedDots<V extends FlatVal, E extends FlatEqn<V>>(
     };
   });
   return { inputs: g.inputs, eqns: eqns.filter((e): e is E => e !== null), outputs: g.outputs };
+}
+
+/**
+ * `concatenate(a₁, …, a_k)` where the graph already concatenates a prefix `a₁, …, a_m`
+ * (m ≥ 2, same axis) earlier becomes `concatenate(that, a_{m+1}, …, a_k)`: a dense block
+ * written as torchvision writes it (each layer concatenates every earlier output) then
+ * concatenates two values per layer, as d2l's does, and its layers' kernels differ only in
+ * sizes. The longest such prefix is used; the values are the same.
+ *
+ * @param g A graph.
+ * @returns The graph with each such concatenation reading its prefix's.
+ */
+export function rewritePrefixConcats<V extends FlatVal, E extends FlatEqn<V>>(
+  g: FlatGraph<V, E>,
+): FlatGraph<V, E> {
+  const seen = new Map<string, V>();
+  let changed = false;
+  const eqns = g.eqns.map((e) => {
+    if (e.prim !== "concatenate") return e;
+    const axis = paramsOf(concatenate_p, e.params).axis;
+    const key = (n: number) => `${axis}|${e.inputs.slice(0, n).map((v) => v.id).join(",")}`;
+    let out = e;
+    for (let m = e.inputs.length - 1; m >= 2; m--) {
+      const prev = seen.get(key(m));
+      if (prev === undefined) continue;
+      out = { ...e, inputs: [prev, ...e.inputs.slice(m)] };
+      changed = true;
+      break;
+    }
+    seen.set(key(e.inputs.length), e.outputs[0]);
+    return out;
+  });
+  return changed ? { inputs: g.inputs, eqns, outputs: g.outputs } : g;
 }
 
 let _nextId = 0;
@@ -319,5 +352,5 @@ export function flattenJaxpr(
     return lit !== undefined && v.aval.ndim === 0 ? f.literal(lit, v.aval.dtype) : v;
   });
   const outs = f.inline(j, args);
-  return rewriteTransposedDots(dce({ inputs, eqns: f.eqns, outputs: outs }));
+  return rewritePrefixConcats(rewriteTransposedDots(dce({ inputs, eqns: f.eqns, outputs: outs })));
 }

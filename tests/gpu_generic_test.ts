@@ -12,6 +12,7 @@ import {
   genericPays,
   hoistLiterals,
   setGenericKernels,
+  setGenericMaxWork,
   udivMagic,
 } from "../gpu/kernels/common.ts";
 import type { WebGpuArray, WebGpuBackend } from "../gpu/backend.ts";
@@ -220,27 +221,33 @@ Deno.test({
   fn: async () => {
     const g = await gpu();
     setBackend(g);
-    // lanes that cross the last dimension (6), or several at once (2 × 2), or size-1 dimensions
-    for (const shape of [[2, 3, 6], [5, 3, 2, 2], [4, 3, 1, 1, 3]]) {
-      const f = (x: Tensor, b: Tensor) =>
-        np.maximum(x.mul(b.reshape([1, 3, ...shape.slice(2).map(() => 1)])).add(1), 0.25);
-      const x = random.normal(random.key(shape.length), shape);
-      const b = np.array([0.5, -2, 3]);
-      const out = await jit(f)(x, b).data();
-      const exe = lastCompiled()!;
-      const carried = exe.program.ops.some((o) =>
-        o.kind === "dispatch" && /array<vec4<f32>>/.test(o.wgsl) &&
-        /select\(0u, 1u, e\d+ ==/.test(o.wgsl)
-      );
-      // the real-GPU profile runs one element per invocation
-      assert(carried === activeProfile().fourLane, `four-lane kernel, carried indices: ${shape}`);
-      const xs = await x.data();
-      const inner = shape.slice(2).reduce((a, c) => a * c, 1);
-      const want = Array.from(
-        xs,
-        (v, k) => Math.max(v * [0.5, -2, 3][Math.floor(k / inner) % 3] + 1, 0.25),
-      );
-      assertAllClose(Array.from(out), want, { rtol: 1e-6, atol: 1e-6 });
+    // every kernel large: four lanes whatever the size
+    setGenericMaxWork(0);
+    try {
+      // lanes that cross the last dimension (6), or several at once (2 × 2), or size-1 dimensions
+      for (const shape of [[2, 3, 6], [5, 3, 2, 2], [4, 3, 1, 1, 3]]) {
+        const f = (x: Tensor, b: Tensor) =>
+          np.maximum(x.mul(b.reshape([1, 3, ...shape.slice(2).map(() => 1)])).add(1), 0.25);
+        const x = random.normal(random.key(shape.length), shape);
+        const b = np.array([0.5, -2, 3]);
+        const out = await jit(f)(x, b).data();
+        const exe = lastCompiled()!;
+        const carried = exe.program.ops.some((o) =>
+          o.kind === "dispatch" && /array<vec4<f32>>/.test(o.wgsl) &&
+          /select\(0u, 1u, e\d+ ==/.test(o.wgsl)
+        );
+        // the real-GPU profile runs one element per invocation
+        assert(carried === activeProfile().fourLane, `four-lane kernel, carried indices: ${shape}`);
+        const xs = await x.data();
+        const inner = shape.slice(2).reduce((a, c) => a * c, 1);
+        const want = Array.from(
+          xs,
+          (v, k) => Math.max(v * [0.5, -2, 3][Math.floor(k / inner) % 3] + 1, 0.25),
+        );
+        assertAllClose(Array.from(out), want, { rtol: 1e-6, atol: 1e-6 });
+      }
+    } finally {
+      setGenericMaxWork(null);
     }
   },
 });

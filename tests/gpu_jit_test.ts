@@ -41,6 +41,7 @@ import {
   setActiveProfile,
 } from "../gpu/target.ts";
 import type { DispatchOp } from "../gpu/jit/program.ts";
+import { setGenericMaxWork } from "../gpu/kernels/common.ts";
 import { rng } from "./helpers.ts";
 
 const HAS_GPU = await webgpuAvailable();
@@ -589,6 +590,8 @@ Deno.test({
   fn: async () => {
     // four-lane kernels are the CPU-adapter profile's (pinned)
     const prev = setActiveProfile(CPU_ADAPTER_PROFILE);
+    // every kernel large: four lanes whatever the size
+    setGenericMaxWork(0);
     try {
       const f = (x: Tensor, y: Tensor, b: Tensor) =>
         np.where(x.greater(y), np.tanh(x.mul(y)), np.exp(y.neg())).add(b);
@@ -612,6 +615,7 @@ Deno.test({
       const t = await agrees((x) => x.add(x.T), [{ shape: [8, 8] }]);
       assert(!fusedWgsl(t).some((s) => s.includes("vec4<")));
     } finally {
+      setGenericMaxWork(null);
       setActiveProfile(prev);
     }
   },
@@ -623,6 +627,8 @@ Deno.test({
   fn: async () => {
     // four-lane kernels are the CPU-adapter profile's (pinned)
     const prev = setActiveProfile(CPU_ADAPTER_PROFILE);
+    // every kernel large: four lanes whatever the size
+    setGenericMaxWork(0);
     try {
       setBackend(await webgpu());
       const step = jit((p: Tensor, g: Tensor) => p.sub(g.mul(0.5)), { donateArgnums: 0 });
@@ -634,6 +640,7 @@ Deno.test({
       const src = fusedWgsl(lastCompiled()!.program).join("\n");
       assert(src.includes("vec4<f32>"), src);
     } finally {
+      setGenericMaxWork(null);
       setActiveProfile(prev);
     }
   },
@@ -730,27 +737,33 @@ Deno.test({
   name: "large leaves of four-lane kernels are read through textures on CPU adapters",
   ignore,
   fn: async () => {
-    const g = await webgpu();
-    const f = (
-      x: Tensor,
-      y: Tensor,
-      n: Tensor,
-    ) => [np.tanh(x.mul(y)).add(y.mean({ axis: 0 })), n.mul(3).sub(1)];
-    const p = await agrees(f, [{ shape: [64, 96] }, { shape: [64, 96] }, {
-      shape: [64, 96],
-      dtype: "i32",
-      lo: -50,
-      hi: 50,
-    }], { rtol: 1e-4, atol: 1e-5 });
-    const staged = p.ops.filter((op) => op.kind === "toTexture").length;
-    if (g.runtime.ctx.profile.textureStaging) {
-      assert(staged >= 2, printProgram(p));
-      const src = p.ops.flatMap((op) => (op.kind === "dispatch" ? [op.wgsl] : [])).join("\n");
-      assert(src.includes("texture_2d_array<i32>") && src.includes("textureLoad("), src);
+    // every kernel large: four lanes whatever the size
+    setGenericMaxWork(0);
+    try {
+      const g = await webgpu();
+      const f = (
+        x: Tensor,
+        y: Tensor,
+        n: Tensor,
+      ) => [np.tanh(x.mul(y)).add(y.mean({ axis: 0 })), n.mul(3).sub(1)];
+      const p = await agrees(f, [{ shape: [64, 96] }, { shape: [64, 96] }, {
+        shape: [64, 96],
+        dtype: "i32",
+        lo: -50,
+        hi: 50,
+      }], { rtol: 1e-4, atol: 1e-5 });
+      const staged = p.ops.filter((op) => op.kind === "toTexture").length;
+      if (g.runtime.ctx.profile.textureStaging) {
+        assert(staged >= 2, printProgram(p));
+        const src = p.ops.flatMap((op) => (op.kind === "dispatch" ? [op.wgsl] : [])).join("\n");
+        assert(src.includes("texture_2d_array<i32>") && src.includes("textureLoad("), src);
+      }
+      // 16 · 1031 texels have no texture shape: storage reads, same results
+      const q = await agrees((x: Tensor) => x.mul(x).add(1), [{ shape: [16 * 1031 * 4] }]);
+      assertEquals(q.ops.filter((op) => op.kind === "toTexture").length, 0);
+    } finally {
+      setGenericMaxWork(null);
     }
-    // 16 · 1031 texels have no texture shape: storage reads, same results
-    const q = await agrees((x: Tensor) => x.mul(x).add(1), [{ shape: [16 * 1031 * 4] }]);
-    assertEquals(q.ops.filter((op) => op.kind === "toTexture").length, 0);
   },
 });
 

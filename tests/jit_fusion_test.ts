@@ -220,3 +220,43 @@ Deno.test("with texture GEMMs (dotPrologueCost 0) an operand with arithmetic get
   const t = graphOf((x: Tensor, w: Tensor) => np.matmul(x.T, w), [[8, 4], [8, 3]]);
   assertEquals(groups(t, planFusion(t, tex)), ["dot dot_general [transpose]"]);
 });
+
+Deno.test("a dense block's concatenations read their prefix's, and the GPU gives each a buffer", () => {
+  // torchvision's dense block: every layer concatenates all earlier outputs
+  const block = (x: Tensor, w: Tensor) => {
+    const fs = [x];
+    for (let j = 0; j < 3; j++) {
+      const c = np.concatenate(fs, 1);
+      fs.push(np.tanh(c.sum({ axis: 1, keepdims: true }).mul(w)));
+    }
+    const out = np.concatenate(fs, 1);
+    return nn.relu(out.sub(out.mean({ axis: 1, keepdims: true })));
+  };
+  const g = graphOf(block, [[2, 3], [2, 1]]);
+  const cats = g.eqns.filter((e) => e.prim === "concatenate");
+  // concat(x, y1), then concat(that, y2), then concat(that, y3): two values each
+  assertEquals(cats.map((e) => e.inputs.length), [2, 2, 2]);
+  assertEquals(cats.slice(1).map((e, j) => e.inputs[0] === cats[j].outputs[0]), [true, true]);
+  assertEquals(cats.map((e) => e.outputs[0].aval.shape[1]), [4, 5, 6]);
+  // the GPU gives every concatenation a buffer (fused, each reader would evaluate all pieces)
+  const gf = planFusion(g, GPU);
+  assert(cats.every((e) => gf.materialized.has(e.outputs[0])), groups(g, gf).join("\n"));
+  // each layer's kernel computes its output and writes the concatenation with the prefix
+  assertEquals(groups(g, gf).filter((s) => s === "ew [reshape mul tanh concatenate]").length, 3);
+});
+
+Deno.test("a concatenation whose prefix is another axis's, or not a prefix, stays as it is", () => {
+  const g = graphOf(
+    (a: Tensor, b: Tensor, c: Tensor) => [
+      np.concatenate([a, b], 0),
+      np.concatenate([a, b, c], 1),
+      np.concatenate([b, a, c], 0),
+    ],
+    [[2, 2], [2, 2], [2, 2]],
+  );
+  assertEquals(g.eqns.filter((e) => e.prim === "concatenate").map((e) => e.inputs.length), [
+    2,
+    3,
+    3,
+  ]);
+});

@@ -21,7 +21,6 @@
 import type { Jaxpr } from "../../core/jaxpr.ts";
 import {
   envBytes,
-  envVar,
   listFiles,
   programCacheDir,
   readTextFileOrNull,
@@ -29,7 +28,7 @@ import {
   updateFile,
   writeTextFileSyncIfAllowed,
 } from "../device.ts";
-import { genericKernelsEnabled } from "../kernels/common.ts";
+import { genericKernelsEnabled, genericMaxWork } from "../kernels/common.ts";
 import { kernelSharingEnabled } from "./share.ts";
 import { jaxprKeyText, programFromJson, programToJson } from "./program_io.ts";
 import type { Program } from "./program.ts";
@@ -114,7 +113,7 @@ export function programCacheKey(
     sources: sourceFingerprint(),
     adapter: ctx.description,
     settings: ctx.settings,
-    generic: [genericKernelsEnabled(), envVar("DENAX_GENERIC_MAX_WORK") ?? ""],
+    generic: [genericKernelsEnabled(), genericMaxWork()],
     shared: kernelSharingEnabled(),
     donated: opts.donated?.map(Number).join("") ?? "",
     literals: opts.literals?.map((

@@ -13,6 +13,7 @@ import {
   foldGrid,
   genericKernelsEnabled,
   genericPays,
+  genericWork,
   hoistLiterals,
   type Plan,
   StagedLoads,
@@ -156,7 +157,9 @@ export const groupLabel = (grp: Group): string =>
   grp.root ? grp.root.prim : `fused(${grp.outs.map((v) => String(v.aval)).join(", ")})`;
 
 function _ew(c: CodegenCtx, grp: Group): Op[] {
-  const vec = activeProfile().fourLane && grp.size % 4 === 0 &&
+  // small kernels take one element per invocation: a quarter of the code to compile, and
+  // their sizes can come from a uniform (`share.ts`); four lanes pay only in running time
+  const vec = !genericWork(grp.size) && activeProfile().fourLane && grp.size % 4 === 0 &&
     grp.outs.every((v) => !c.plan.stepped.has(v));
   return (vec ? _ewVec4(c, grp) : null) ?? [_ewScalar(c, grp)];
 }

@@ -666,9 +666,14 @@ function _operandStart(src: string, end: number): number {
  * arithmetic divides stay specialised: a generic division costs ~15 instructions where a
  * literal one costs ~4, and the literals let the compiler fold and share index computations
  * (llvmpipe ran DenseNet's pooling gradients 10x slower generic). Below it, the ~10-25 ms of
- * compiling another pipeline outweighs the running time (see `bench/compile_bench.ts`).
+ * compiling another pipeline outweighs the running time (see `bench/compile_bench.ts`), and
+ * the jit's elementwise kernels take one element per invocation instead of four. 2^18 rather
+ * than 2^16 (2026-12-07, batch 8, llvmpipe, second steps the median of 5): DenseNet's first
+ * step 7.7 -> 5.6 s (169 -> 131 pipelines), ResNet-18's 4.1 -> 3.3 s, GoogLeNet's 9.2 -> 8.2 s,
+ * their later steps as fast (565/547 vs 578/532 ms, 259/248 vs 251/244, 1010/1018 vs
+ * 1033/987); 2^20 made DenseNet's steps 9 % slower.
  */
-export const GENERIC_MAX_WORK: number = 2 ** 16;
+export const GENERIC_MAX_WORK: number = 2 ** 18;
 
 let _maxWorkCache: number | undefined;
 
@@ -690,7 +695,27 @@ function _maxWork(): number {
  * @returns Whether the work is under the limit.
  */
 export function genericWork(work: number): boolean {
-  return work < (_maxWorkCache ??= _maxWork());
+  return work < genericMaxWork();
+}
+
+/**
+ * The limit {@link genericWork} applies: {@link setGenericMaxWork}'s, else
+ * `DENAX_GENERIC_MAX_WORK`, else {@link GENERIC_MAX_WORK}.
+ *
+ * @returns Element visits.
+ */
+export function genericMaxWork(): number {
+  return _maxWorkCache ??= _maxWork();
+}
+
+/**
+ * Sets {@link genericMaxWork} for this process (tests pin the four-lane or the generic form
+ * with it; denax's program cache keys on it); `null` rereads the environment.
+ *
+ * @param work Element visits, or null.
+ */
+export function setGenericMaxWork(work: number | null): void {
+  _maxWorkCache = work ?? undefined;
 }
 
 /**

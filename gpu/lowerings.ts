@@ -63,7 +63,7 @@ import { choleskyPlan, luPlan, qrPlan, triangularSolvePlan } from "./kernels/lin
 import { eighPlan, svdPlan } from "./kernels/linalg_jacobi.ts";
 import { argReduceKernel, reducePlan } from "./kernels/reduce.ts";
 import { sortPlan } from "./kernels/sort.ts";
-import { reduceWindowKernel, selectGatherKernel, selectScatterKernel } from "./kernels/window.ts";
+import { reduceWindowKernel, selectGatherKernel, selectScatterPlan } from "./kernels/window.ts";
 import {
   BINARY_PRIMS,
   type BinaryPrim,
@@ -243,7 +243,7 @@ const _SPECIFIC: { readonly [P in PrimName]: Lowering } = {
   ),
   select_and_scatter_add: typed(
     select_and_scatter_add_p,
-    (c, p) => single(selectScatterKernel(c.ins[1].dtype, c.ins[1].shape, p)),
+    (c, p) => selectScatterPlan(c.ins[1].dtype, c.ins[1].shape, p),
   ),
   sort: typed(sort_p, (c, p) => {
     if ((p.numKeys ?? 1) !== 1) {

@@ -6,9 +6,10 @@
  *
  * The window selections of max/min pooling's derivatives share that addressing:
  * `select_and_gather_add` (one invocation per window: find the selected element, read the
- * tangent there) and `select_and_scatter_add` in gather form (one invocation per operand
- * element: visit the windows that contain it, re-select in each, and add the cotangents of those
- * that select it) — no scatter, no atomics, no copies of the windows.
+ * tangent there) and `select_and_scatter_add` in two steps (one invocation per window records
+ * the selected element's index; then, in gather form, one invocation per operand element visits
+ * the windows that contain it and adds the cotangents of those that selected it) — no scatter,
+ * no atomics, no copies of the windows.
  *
  * @module
  */
@@ -18,14 +19,17 @@ import {
   decode,
   elementwiseKernel,
   F32_SPECIALS,
+  GPU_ITEM_BYTES,
   Helpers,
   i,
   inp,
   type Kernel,
   out,
+  type Plan,
   size,
   storageType,
   strides,
+  tmp,
   u,
 } from "./common.ts";
 import { accumulate, accumulated, accumulator, type Monoid } from "./reduce.ts";
@@ -212,25 +216,40 @@ export function selectGatherKernel(
 }
 
 /**
- * The `select_and_scatter_add` kernel in gather form: each element of `x` visits the windows
- * that contain it (per dim, the taps j with `(index · baseDilation + padLo − j · windowDilation)`
- * a non-negative multiple of the stride below the output size) and adds the cotangent of those
- * whose selection is itself. No atomics, no scatter; an element in no window gets 0.
+ * The `select_and_scatter_add` plan, in two dispatches with a u32 temporary `sel` of one word
+ * per window:
+ *
+ * 1. per window (`reduce_window`'s output), the linear index in `x` of the element it selects,
+ *    or `_NONE` for a window wholly in padding or holes (`pick`, as `select_and_gather_add`);
+ * 2. gather form: each element of `x` visits the windows that contain it (per dim, the taps j
+ *    with `(index · baseDilation + padLo − j · windowDilation)` a non-negative multiple of the
+ *    stride below the output size), in row-major tap order, and adds the cotangent of those
+ *    whose selection is itself. No atomics, no scatter, no re-selection per visit; an element
+ *    in no window gets 0.
  *
  * @param dtype The dtype of `ct` and `x`.
  * @param shape The shape of `x`.
  * @param p The window params (`op` "max" or "min").
- * @returns The kernel: inputs (ct, x) → output 0, of `x`'s shape.
+ * @returns The plan: inputs (ct, x) → output 0, of `x`'s shape.
  */
-export function selectScatterKernel(
+export function selectScatterPlan(
   dtype: DType,
   shape: readonly number[],
   p: WindowParams,
-): Kernel {
-  const h = new Helpers();
+): Plan {
   const t = storageType(dtype);
-  h.add(_pickFn(dtype, shape, p, h));
   const outShape = windowOutShape(shape, p), ost = strides(outShape);
+  const h = new Helpers();
+  h.add(_pickFn(dtype, shape, p, h));
+  const select = elementwiseKernel({
+    bindings: [
+      { name: "x", type: t, access: "read", ref: inp(1) },
+      { name: "sel", type: "u32", access: "read_write", ref: tmp(0) },
+    ],
+    total: size(outShape),
+    helpers: String(h),
+    body: "sel[i] = pick(i);",
+  });
   const lines = [decode("i", shape, "c"), `var acc = ${t}(0);`];
   let close = 0;
   for (let d = 0; d < shape.length; d++) {
@@ -248,17 +267,20 @@ export function selectScatterKernel(
     close++;
   }
   const ol = shape.map((_, d) => `o${d} * ${u(ost[d])}`).join(" + ") || "0u";
-  lines.push(`let ol = ${ol};`, "if (pick(ol) == i) { acc = acc + ct[ol]; }");
+  lines.push(`let ol = ${ol};`, "if (sel[ol] == i) { acc = acc + ct[ol]; }");
   for (let k = 0; k < close; k++) lines.push("}");
   lines.push("o[i] = acc;");
-  return elementwiseKernel({
+  const scatter = elementwiseKernel({
     bindings: [
       { name: "ct", type: t, access: "read", ref: inp(0) },
-      { name: "x", type: t, access: "read", ref: inp(1) },
+      { name: "sel", type: "u32", access: "read", ref: tmp(0) },
       { name: "o", type: t, access: "read_write", ref: out(0) },
     ],
     total: size(shape),
-    helpers: String(h),
     body: lines.join("\n  "),
   });
+  return {
+    steps: [{ kind: "dispatch", kernel: select }, { kind: "dispatch", kernel: scatter }],
+    temps: [size(outShape) * GPU_ITEM_BYTES],
+  };
 }

@@ -4,7 +4,7 @@ import { rng } from "./helpers.ts";
 import type { ConvParams } from "../core/prims/conv.ts";
 import { convOutShape, plainConvStore } from "../gpu/kernels/conv.ts";
 import { convTexturePlan } from "../gpu/kernels/conv_texture.ts";
-import { setGenericKernels } from "../gpu/kernels/common.ts";
+import { genericKernelsEnabled, setGenericKernels } from "../gpu/kernels/common.ts";
 import { createWebGpuBackend, webgpuAvailable } from "../gpu/backend.ts";
 
 // The texture convolution's shared packing kernels (gpu/kernels/conv_pack.ts): one pipeline per
@@ -27,21 +27,24 @@ const packs = (x: number[], w: number[], p: ConvParams, lim = LIMITS) => {
 };
 
 Deno.test("small convolutions of different shapes share their packing kernels", () => {
-  const a = packs([2, 8, 7, 7], [16, 8, 3, 3], params());
-  const b = packs([4, 12, 5, 6], [8, 3, 1, 2], params({ featureGroupCount: 4 }));
-  const c = packs([1, 5, 4, 4], [6, 5, 2, 2], params({ lhsDilation: [2, 3] }));
-  assertEquals(b, a);
-  assertEquals(c, a);
-  // a large input (64 × 30 × 30 × 16 texels) keeps its specialised packing
-  const big = packs([64, 64, 28, 28], [16, 64, 3, 3], params());
-  assertNotEquals(big[0], a[0]);
-  assertEquals(big[1], a[1]);
-  // and so does every convolution with generic kernels off
-  setGenericKernels(false);
+  // the generic form is what is tested: pinned on whatever DENAX_GENERIC_KERNELS says
+  const was = genericKernelsEnabled();
+  setGenericKernels(true);
   try {
+    const a = packs([2, 8, 7, 7], [16, 8, 3, 3], params());
+    const b = packs([4, 12, 5, 6], [8, 3, 1, 2], params({ featureGroupCount: 4 }));
+    const c = packs([1, 5, 4, 4], [6, 5, 2, 2], params({ lhsDilation: [2, 3] }));
+    assertEquals(b, a);
+    assertEquals(c, a);
+    // a large input (64 × 30 × 30 × 16 texels) keeps its specialised packing
+    const big = packs([64, 64, 28, 28], [16, 64, 3, 3], params());
+    assertNotEquals(big[0], a[0]);
+    assertEquals(big[1], a[1]);
+    // and so does every convolution with generic kernels off
+    setGenericKernels(false);
     assertNotEquals(packs([2, 8, 7, 7], [16, 8, 3, 3], params()), a);
   } finally {
-    setGenericKernels(true);
+    setGenericKernels(was);
   }
 });
 

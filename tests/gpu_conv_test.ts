@@ -326,8 +326,8 @@ Deno.test({
 
 // pooling: forward and gradient against the cpu backend. The gradients run no scatter and build
 // no window copies: max pool's cotangent is `select_and_scatter_add`, which the WebGPU backend
-// computes in gather form (each input element visits its windows), and the transpose of the
-// window sum is an interior-padded window sum.
+// computes in gather form (each window's selection first, then each input element visits its
+// windows), and the transpose of the window sum is an interior-padded window sum.
 const POOLS: readonly {
   readonly name: string;
   readonly f: (x: Tensor) => Tensor;

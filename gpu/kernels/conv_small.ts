@@ -1,0 +1,137 @@
+/**
+ * The small form of the texture convolutions (`conv_texture.ts`, `conv_phase_texture.ts`): a
+ * convolution of fewer than {@link SMALL_CONV_MACS} multiply-adds takes register tiles of at
+ * most 6 × 4 (sliding multiply) or 4 × 4 (plain multiply) outputs per invocation, whose WGSL
+ * llvmpipe compiles in about half the time of the large tiles (12 × 8 accumulators, 20-36
+ * unrolled texture loads), for a running time a little longer: on a software adapter a
+ * convolution that small costs more to compile at a network's first step than it costs to
+ * run in many later ones (as `genericWork` decides for elementwise kernels).
+ *
+ * @module
+ */
+import { envVar } from "../device.ts";
+import type { TextureGemmTiles } from "./gemm_texture.ts";
+
+/**
+ * Convolutions of fewer multiply-adds than this (`G · M · Og · Cg · kernel positions`; the
+ * `DENAX_SMALL_CONV_MACS` environment variable overrides it, 0 turns the small form off) take
+ * the small tiles ({@link smallConvTiles}, {@link SMALL_SLIDE_TM}). Measured on llvmpipe
+ * (2026-12-07, `bench/conv_tile_cost.ts`, process CPU time to compile, GPU time per dispatch
+ * of GoogLeNet's and DenseNet's convolutions at batch 8): the sliding multiply at 6 × 4
+ * instead of 12 × 8 compiled in 46-68 instead of 100-165 ms and ran 0.5-1.2 ms longer
+ * (3-6 ms per dispatch below the limit); above it a convolution runs 10-60 ms, where a fourth
+ * slower is several ms per step.
+ */
+export const SMALL_CONV_MACS: number = 2 ** 25;
+
+let _limit: number | undefined;
+
+/**
+ * The limit {@link smallConv} applies: {@link setSmallConvMacs}'s, else
+ * `DENAX_SMALL_CONV_MACS`, else {@link SMALL_CONV_MACS}.
+ *
+ * @returns Multiply-adds.
+ */
+export function smallConvMacs(): number {
+  if (_limit === undefined) {
+    const n = Number(envVar("DENAX_SMALL_CONV_MACS") ?? NaN);
+    _limit = Number.isFinite(n) && n >= 0 ? n : SMALL_CONV_MACS;
+  }
+  return _limit;
+}
+
+/**
+ * Sets {@link smallConvMacs} for this process (tests pin either form with it; denax's program
+ * cache keys on it); `null` rereads the environment.
+ *
+ * @param macs Multiply-adds, or null.
+ */
+export function setSmallConvMacs(macs: number | null): void {
+  _limit = macs ?? undefined;
+}
+
+/**
+ * Whether a convolution is small enough for the small form.
+ *
+ * @param macs Its multiply-adds.
+ * @returns Whether they are under {@link smallConvMacs}.
+ */
+export function smallConv(macs: number): boolean {
+  return macs < smallConvMacs();
+}
+
+/**
+ * Output positions per invocation (at most) of a small convolution's sliding multiply, with 4
+ * features (6 `vec4` accumulators against 24): see {@link SMALL_CONV_MACS}.
+ */
+export const SMALL_SLIDE_TM = 6;
+
+/**
+ * The plain multiply's tiles for a small convolution: `textureTiles`' (its 4 × 4, or 12 rows
+ * against a narrow N, or 8 × 8) capped at 4 rows and 4 columns (8 for an N of 5-8: one tile of
+ * the group's features), the workgroup as tall as the tiles need and as wide, rounded up to a
+ * power of two (at most 8 × 8: workgroup sizes are literals, and each one a pipeline).
+ *
+ * @param tl The tiles `textureTiles` chose.
+ * @param M Rows.
+ * @param N Columns (features of a group).
+ * @returns The small tiles.
+ */
+export function smallConvTiles(tl: TextureGemmTiles, M: number, N: number): TextureGemmTiles {
+  const TM = Math.min(tl.TM, 4), TN = Math.min(tl.TN, N > 4 && N <= 8 ? 8 : 4);
+  // a power of two along features: fewer workgroup shapes, each a pipeline of its own
+  const WX = Math.min(8, 2 ** Math.ceil(Math.log2(Math.ceil(N / TN))));
+  return {
+    TM,
+    TN,
+    WX,
+    WY: Math.max(1, Math.min(8, Math.ceil(M / TM))),
+  };
+}
+
+/**
+ * A small convolution's texture, its width and height off the powers of two (one texel more
+ * where one is, within the device's limit; the extra column or row is never read): llvmpipe
+ * compiles a kernel once more for each kind of texture bound (a width or height a power of two
+ * or not, one layer or more; see `gpu/jit/share.ts`), so small convolutions that differ in
+ * sizes alone share their pipelines (multiply and packing) only over textures of one kind.
+ * GoogLeNet's step at batch 8 split its texture multiplies' 28 templates into 62 pipelines, of
+ * which ~20 by texture kinds alone.
+ *
+ * @param t The texture as the plan sizes it.
+ * @param lim The device's texture limits.
+ * @returns The texture, with a width and height that are not powers of two where they fit.
+ */
+export function smallConvTexture<T extends { readonly width: number; readonly height: number }>(
+  t: T,
+  lim: { readonly maxTextureDimension2D: number },
+): T {
+  const off = (n: number) => {
+    if ((n & (n - 1)) !== 0) return n;
+    const m = n === 1 ? 3 : n + 1;
+    return m <= lim.maxTextureDimension2D ? m : n;
+  };
+  return { ...t, width: off(t.width), height: off(t.height) };
+}
+
+/**
+ * Channel quads per kernel position from which a small convolution's multiply is made to share
+ * its pipeline with other kernel widths and texture sizes ({@link smallConvShared}). Shared,
+ * the channel loop's trip count comes from a uniform: a loop of 2 (the kernel gradients of a
+ * batch of 8), which Mesa unrolls when it is a literal, ran ~1.9× slower as a loop (ResNet-18's
+ * 64-feature kernel gradients, 7.8 → 14.6 ms per dispatch on llvmpipe).
+ */
+export const SMALL_SHARE_CG4 = 4;
+
+/**
+ * Whether a convolution takes the forms that let small convolutions share one pipeline: its
+ * kernel position's row and column stepped instead of divided out in the loop, and textures
+ * of one kind ({@link smallConvTexture}).
+ *
+ * @param small Whether the convolution is small ({@link smallConv}).
+ * @param Cg4 Its channel quads per group.
+ * @returns Whether it is small with at least {@link SMALL_SHARE_CG4} channel quads.
+ */
+export function smallConvShared(small: boolean, Cg4: number): boolean {
+  return small && Cg4 >= SMALL_SHARE_CG4;
+}

@@ -116,10 +116,13 @@ export function smallConvTexture<T extends { readonly width: number; readonly he
 
 /**
  * Channel quads per kernel position from which a small convolution's multiply is made to share
- * its pipeline with other kernel widths and texture sizes ({@link smallConvShared}). Shared,
- * the channel loop's trip count comes from a uniform: a loop of 2 (the kernel gradients of a
- * batch of 8), which Mesa unrolls when it is a literal, ran ~1.9× slower as a loop (ResNet-18's
- * 64-feature kernel gradients, 7.8 → 14.6 ms per dispatch on llvmpipe).
+ * its pipeline with other kernel widths and texture sizes ({@link smallConvShared}). Below, the
+ * kernel gradients of a batch of 8 (2 quads: the batch is their contraction's channels): shared
+ * with the other layers' (kernel position stepped, textures off the powers of two), ResNet-18's
+ * 64-feature kernel gradients ran ~1.9× slower on llvmpipe (7.8 → 14.6 ms per dispatch, their
+ * channel loop written out or not, so not for its count in a uniform; likely for their
+ * `storeC`, a swapped output with a fused update whose divisions by sizes a shared source makes
+ * by uniform words, once per element).
  */
 export const SMALL_SHARE_CG4 = 4;
 

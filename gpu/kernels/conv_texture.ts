@@ -229,12 +229,11 @@ export function convTexturePlan(
     const SL = Math.min(Math.floor(64 / rowsM), Math.ceil(splits / 4));
     if (SL > 1) tl = { ...tl, WY: rowsM * SL, SL };
   }
-  // a small convolution's sliding multiply loops over its kernel columns (not a stem's or the
-  // dot form's: their tiles stay)
-  const loopAll = small && !g.stack && !dot;
-  // and shares its pipeline across kernel widths and texture sizes where its channel loop is
-  // long enough (conv_small.ts)
+  // a small convolution with 4 or more channel quads shares its pipeline across kernel widths
+  // and texture sizes (conv_small.ts): its plain multiply steps its kernel position, and its
+  // sliding multiply loops over its kernel columns (not a stem's or the dot form's)
   const shared = smallConvShared(small, g.Cg4);
+  const loopAll = shared && !g.stack && !dot;
   const t = storageType(dtype), format = TEXEL_FORMAT[t];
   const texX: TexRef = { kind: "tex", index: 0 }, texW: TexRef = { kind: "tex", index: 1 };
   const S = g.OH * g.OW;

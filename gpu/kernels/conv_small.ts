@@ -7,6 +7,14 @@
  * convolution that small costs more to compile at a network's first step than it costs to
  * run in many later ones (as `genericWork` decides for elementwise kernels).
  *
+ * Small convolutions also share pipelines across layers (`gpu/jit/share.ts` shares kernels
+ * that differ in literals only): with at least {@link SMALL_SHARE_CG4} channel quads, the plain
+ * multiply steps its kernel position's row and column instead of dividing by the kernel width
+ * in its loop (a divisor there is never hoisted), the sliding multiply loops over its kernel
+ * columns instead of unrolling them (the width becomes a loop bound), and their textures are
+ * sized off the powers of two ({@link smallConvTexture}). GoogLeNet's first step at batch 8
+ * created 137 pipelines before, 125 with the small form.
+ *
  * @module
  */
 import { envVar } from "../device.ts";

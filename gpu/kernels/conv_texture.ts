@@ -26,7 +26,8 @@
  *
  * The output goes through `storeC(g, m, n, v)` with `lin`, the output's linear NCHW index, so
  * the jit's fused epilogues (bias, activation, batch-norm scale) apply as for `conv.ts`. The
- * geometry and the packing kernels live in `conv_texture_pack.ts`.
+ * geometry and the packing kernels live in `conv_texture_pack.ts`. Small convolutions take
+ * smaller tiles and forms that share pipelines across layers (`conv_small.ts`).
  *
  * @module
  */

@@ -28,7 +28,10 @@ import type { TextureGemmTiles } from "./gemm_texture.ts";
  * of GoogLeNet's and DenseNet's convolutions at batch 8): the sliding multiply at 6 × 4
  * instead of 12 × 8 compiled in 46-68 instead of 100-165 ms and ran 0.5-1.2 ms longer
  * (3-6 ms per dispatch below the limit); above it a convolution runs 10-60 ms, where a fourth
- * slower is several ms per step.
+ * slower is several ms per step. GoogLeNet's first step (batch 8, empty caches) created 125
+ * pipelines at this limit, 117 at 2^26 (its later steps' convolutions of 37-64 M multiply-adds
+ * then ran ~1.2 ms, 30-40%, slower each), 134 at 2^24; DenseNet's dense layers at 12 × 12 span
+ * 32-64 M, so one of them leaves their shared pipeline at this limit.
  */
 export const SMALL_CONV_MACS: number = 2 ** 25;
 
@@ -127,10 +130,10 @@ export function smallConvTexture<T extends { readonly width: number; readonly he
  * its pipeline with other kernel widths and texture sizes ({@link smallConvShared}). Below, the
  * kernel gradients of a batch of 8 (2 quads: the batch is their contraction's channels): shared
  * with the other layers' (kernel position stepped, textures off the powers of two), ResNet-18's
- * 64-feature kernel gradients ran ~1.9× slower on llvmpipe (7.8 → 14.6 ms per dispatch, their
- * channel loop written out or not, so not for its count in a uniform; likely for their
- * `storeC`, a swapped output with a fused update whose divisions by sizes a shared source makes
- * by uniform words, once per element).
+ * 64-feature kernel gradients ran ~1.9× slower on llvmpipe (7.8 → 14.6 ms per dispatch), with
+ * their channel loop written out as well, and not for their textures off the powers of two
+ * (alone, as fast); unsettled, most likely their loop over 49 kernel positions, a short body
+ * whose bounds a shared source reads from the uniform, which the compiler no longer unrolls.
  */
 export const SMALL_SHARE_CG4 = 4;
 

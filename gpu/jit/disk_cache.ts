@@ -29,6 +29,7 @@ import {
   writeTextFileSyncIfAllowed,
 } from "../device.ts";
 import { genericKernelsEnabled, genericMaxWork } from "../kernels/common.ts";
+import { smallConvMacs } from "../kernels/conv_small.ts";
 import { kernelSharingEnabled } from "./share.ts";
 import { jaxprKeyText, programFromJson, programToJson } from "./program_io.ts";
 import type { Program } from "./program.ts";
@@ -113,7 +114,7 @@ export function programCacheKey(
     sources: sourceFingerprint(),
     adapter: ctx.description,
     settings: ctx.settings,
-    generic: [genericKernelsEnabled(), genericMaxWork()],
+    generic: [genericKernelsEnabled(), genericMaxWork(), smallConvMacs()],
     shared: kernelSharingEnabled(),
     donated: opts.donated?.map(Number).join("") ?? "",
     literals: opts.literals?.map((

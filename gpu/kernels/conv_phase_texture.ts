@@ -39,6 +39,7 @@ import {
   tmp,
   u,
 } from "./common.ts";
+import { smallConv, smallConvShared, smallConvTexture, smallConvTiles } from "./conv_small.ts";
 import { lightStore, tileStores } from "./conv_store.ts";
 import { sumConvSplits, texMultiplyTile } from "./conv_texture.ts";
 import { type ConvTexGeometry, packConvInput, packConvKernel } from "./conv_texture_pack.ts";
@@ -182,7 +183,11 @@ export function convPhaseTexturePlan(
     M: Mfull,
     KS: KSall,
   };
-  const tl = textureTiles(Math.max(...combos0.map((c) => c.M)), Og, KSmax * Cg4 * 4);
+  const tl0 = textureTiles(Math.max(...combos0.map((c) => c.M)), Og, KSmax * Cg4 * 4);
+  // a small convolution (its products without inserted zeros): smaller tiles (conv_small.ts)
+  const macs = combos0.reduce((s, c) => s + c.M * c.KS, 0) * G * Og * Cg;
+  const small = smallConv(macs);
+  const tl = small ? smallConvTiles(tl0, Math.max(...combos0.map((c) => c.M)), Og) : tl0;
   const BM = tl.TM * tl.WY, BN = tl.TN * tl.WX;
   const tilesN = Math.ceil(Og / BN);
   const tilesM = combos0.reduce((s, c) => s + Math.ceil(c.M / BM), 0);
@@ -216,13 +221,17 @@ export function convPhaseTexturePlan(
     steps.push({ kind: "dispatch", kernel: sumConvSplits(g, splits, t, storeFn, store) });
     temps.push(splits * G * Mfull * Og * 4);
   }
+  const textures = [
+    { width: Wp * GC4, height: Math.min(NB, NPL) * Hp, layers: LX, format },
+    { width: G * Og4, height: HB, layers: LB, format },
+  ];
+  // a small convolution's textures: one kind of texture for llvmpipe (conv_small.ts)
   return {
     steps,
     temps,
-    textures: [
-      { width: Wp * GC4, height: Math.min(NB, NPL) * Hp, layers: LX, format },
-      { width: G * Og4, height: HB, layers: LB, format },
-    ],
+    textures: smallConvShared(small, Cg4)
+      ? textures.map((x) => smallConvTexture(x, lim))
+      : textures,
   };
 }
 

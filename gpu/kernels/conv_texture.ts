@@ -26,7 +26,8 @@
  *
  * The output goes through `storeC(g, m, n, v)` with `lin`, the output's linear NCHW index, so
  * the jit's fused epilogues (bias, activation, batch-norm scale) apply as for `conv.ts`. The
- * geometry and the packing kernels live in `conv_texture_pack.ts`.
+ * geometry and the packing kernels live in `conv_texture_pack.ts`. Small convolutions take
+ * smaller tiles and forms that share pipelines across layers (`conv_small.ts`).
  *
  * @module
  */
@@ -46,6 +47,13 @@ import {
   u,
 } from "./common.ts";
 import { sumSplitsShared } from "./conv_pack.ts";
+import {
+  SMALL_SLIDE_TM,
+  smallConv,
+  smallConvShared,
+  smallConvTexture,
+  smallConvTiles,
+} from "./conv_small.ts";
 import { lightStore, linOnlyStore, tileStores, vecAccumulators } from "./conv_store.ts";
 import {
   type ConvTexGeometry,
@@ -197,8 +205,13 @@ export function convTexturePlan(
     const HB = Math.min(Kp, Math.floor(D / 4) * 4), LB = Math.ceil(Kp / HB);
     if (LB <= lim.maxTextureArrayLayers) g = { ...g, stack: true, HB, LB };
   }
-  let tl: ConvTextureTiles = opts.tiles ??
-    (slide ? _slideTiles(g) : textureTiles(g.M, g.Og, g.KS * g.Cg4 * 4));
+  // a small convolution (conv_small.ts): smaller tiles, which llvmpipe compiles faster
+  const small = smallConv(g.G * g.M * g.Og * g.KS * g.Cg);
+  const plainTiles = () => {
+    const tl = textureTiles(g.M, g.Og, g.KS * g.Cg4 * 4);
+    return small ? smallConvTiles(tl, g.M, g.Og) : tl;
+  };
+  let tl: ConvTextureTiles = opts.tiles ?? (slide ? _slideTiles(g, small) : plainTiles());
   // the work items: row tiles × column tiles × groups, each over the whole contraction
   const rowsM = slide ? g.Nout * g.OH * Math.ceil(g.OW / tl.TM) : Math.ceil(g.M / tl.TM);
   const tilesM = Math.ceil(rowsM / tl.WY), tilesN = Math.ceil(g.Og / (tl.TN * tl.WX));
@@ -217,6 +230,11 @@ export function convTexturePlan(
     const SL = Math.min(Math.floor(64 / rowsM), Math.ceil(splits / 4));
     if (SL > 1) tl = { ...tl, WY: rowsM * SL, SL };
   }
+  // a small convolution with 4 or more channel quads shares its pipeline across kernel widths
+  // and texture sizes (conv_small.ts): its plain multiply steps its kernel position, and its
+  // sliding multiply loops over its kernel columns (not a stem's or the dot form's)
+  const shared = smallConvShared(small, g.Cg4);
+  const loopAll = shared && !g.stack && !dot;
   const t = storageType(dtype), format = TEXEL_FORMAT[t];
   const texX: TexRef = { kind: "tex", index: 0 }, texW: TexRef = { kind: "tex", index: 1 };
   const S = g.OH * g.OW;
@@ -233,8 +251,8 @@ export function convTexturePlan(
     {
       kind: "dispatch",
       kernel: slide
-        ? _multiplySlide(g, tl, splits, chunk, t, texX, texW, storeFn, dot)
-        : _multiply(g, tl, splits, chunk, t, texX, texW, storeFn),
+        ? _multiplySlide(g, tl, splits, chunk, t, texX, texW, storeFn, dot, loopAll)
+        : _multiply(g, tl, splits, chunk, t, texX, texW, storeFn, shared),
     },
   ];
   const temps: number[] = [];
@@ -242,15 +260,17 @@ export function convTexturePlan(
     steps.push({ kind: "dispatch", kernel: sumConvSplits(g, splits, t, storeFn, store) });
     temps.push(splits * g.G * g.M * g.Og * 4);
   }
+  const textures = [
+    { width: g.Wp * g.GX * g.Cg4, height: Math.min(g.NB, g.NPL) * g.Hp, layers: g.LX, format },
+    dot
+      ? { width: g.G * g.Og * g.Cg4, height: g.KS, layers: 1, format }
+      : { width: g.G * g.Og4, height: g.HB, layers: g.LB, format },
+  ];
+  // a small convolution's textures: one kind of texture for llvmpipe (conv_small.ts)
   return {
     steps,
     temps,
-    textures: [
-      { width: g.Wp * g.GX * g.Cg4, height: Math.min(g.NB, g.NPL) * g.Hp, layers: g.LX, format },
-      dot
-        ? { width: g.G * g.Og * g.Cg4, height: g.KS, layers: 1, format }
-        : { width: g.G * g.Og4, height: g.HB, layers: g.LB, format },
-    ],
+    textures: shared ? textures.map((x) => smallConvTexture(x, lim)) : textures,
   };
 }
 
@@ -320,6 +340,7 @@ function _multiply(
   texX: TexRef,
   texW: TexRef,
   storeFn: string,
+  shared: boolean,
 ): Kernel {
   const { TM, TN, WX, WY } = tl;
   const BM = TM * WY, BN = TN * WX, lanes = _lanes(tl);
@@ -358,6 +379,20 @@ function _multiply(
     return `if (${m} < ${u(g.M)} && ${n} < ${u(g.Og)}) { ${put} }`;
   }, { quads: vecParts, light: splits > 1 || lightStore(storeFn) }));
   const inner = tile.inner;
+  // a small convolution steps its kernel position's row and column instead of dividing by the
+  // kernel's width in the loop (share.ts hoists no divisor there: kernels of other widths would
+  // not share the pipeline)
+  const loop = shared
+    ? `var kh = k0 / ${u(g.KW)};
+  var kw = k0 % ${u(g.KW)};
+  for (var kp = k0; kp < k1; kp = kp + 1u) {
+    let dy = kh * ${u(g.dh)};
+    let dx = kw * ${u(g.dw * GC4)};
+    kw = kw + 1u;
+    if (kw == ${u(g.KW)}) { kw = 0u; kh = kh + 1u; }`
+    : `for (var kp = k0; kp < k1; kp = kp + 1u) {
+    let dy = (kp / ${u(g.KW)}) * ${u(g.dh)};
+    let dx = (kp % ${u(g.KW)}) * ${u(g.dw * GC4)};`;
   const wgsl = `@group(0) @binding(0) var TX: texture_2d_array<${t}>;
 @group(0) @binding(1) var TW: texture_2d_array<${t}>;
 @group(0) @binding(2) var<storage, read_write> o: array<${vecParts ? `vec4<${t}>` : t}>;
@@ -378,9 +413,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
   ${pre.join("\n  ")}
   let k0 = sp * ${u(chunk)};
   let k1 = min(k0 + ${u(chunk)}, ${u(g.KS)});
-  for (var kp = k0; kp < k1; kp = kp + 1u) {
-    let dy = (kp / ${u(g.KW)}) * ${u(g.dh)};
-    let dx = (kp % ${u(g.KW)}) * ${u(g.dw * GC4)};
+  ${loop}
     let kr = kp * ${u(g.Cg4 * 4)};
     ${inner}
   }
@@ -421,17 +454,21 @@ function _partialQuads(g: ConvTexGeometry, splits: number, TN: number): boolean 
  * invocations along features (half of every vector idle, and with 6 features half of the rest
  * repeating a clamped column): W4's first layer (6 features) 18.1 → 6.5 ms, its second (16)
  * 44.6 → 28.6 ms, its second layer's input gradient (6 features) 22 ms against 61 ms for the
- * GEMM-then-gather form.
+ * GEMM-then-gather form. A small convolution (`small`, see `conv_small.ts`) takes 4 features
+ * and at most {@link SMALL_SLIDE_TM} positions where its group has more than 8 features.
  */
-function _slideTiles(g: ConvTexGeometry): ConvTextureTiles {
+function _slideTiles(g: ConvTexGeometry, small = false): ConvTextureTiles {
   const block = (most: number) => Math.ceil(g.OW / Math.ceil(g.OW / most));
   const rowsOf = (TM: number) => g.Nout * g.OH * Math.ceil(g.OW / TM);
   if (g.Og <= 8) {
     const TM = block(_SLIDE_TM_ALL);
     return { TM, TN: g.Og, WX: 1, WY: Math.min(64, rowsOf(TM)) };
   }
-  const TN = g.Og <= 16 ? 4 : 8, tiles = Math.ceil(g.Og / TN);
-  let TM = block(_SLIDE_TM);
+  // a small convolution (conv_small.ts): 4 features, at most SMALL_SLIDE_TM positions (not
+  // one stacked channel: a stem, whose tiles _STACK_LOOP_TM sets)
+  const sm = small && !g.stack;
+  const TN = sm || g.Og <= 16 ? 4 : 8, tiles = Math.ceil(g.Og / TN);
+  let TM = block(sm ? SMALL_SLIDE_TM : _SLIDE_TM);
   // one stacked channel with a looped kernel row: shorter rows (see _STACK_LOOP_TM)
   if (g.stack && g.KW * TM * TN * 4 > _MAX_UNROLLED_FMAS) TM = block(_STACK_LOOP_TM);
   if (TM * TN > _MAX_SLIDE_ACC) TM = block(Math.floor(_MAX_SLIDE_ACC / TN));
@@ -457,6 +494,7 @@ function _multiplySlide(
   texW: TexRef,
   storeFn: string,
   dot: boolean,
+  loopAll: boolean,
 ): Kernel {
   const { TM, TN, WX, WY } = tl;
   const TN4 = dot ? 0 : Math.ceil(TN / 4), BN = TN * WX, lanes = _lanes(tl);
@@ -557,7 +595,10 @@ function _multiplySlide(
   // the statements of one kernel row (or quad of stacked rows) and channel quad
   // large kernel rows loop over their columns (llvmpipe compiles the unrolled 7 × 7 stem of
   // ResNet-18, 3,500 lines, in 0.5-0.7 s)
-  const looped = g.KW * TM * TN * 4 > _MAX_UNROLLED_FMAS;
+  // and a small convolution's (conv_small.ts) loop whatever their width: as cheap to compile
+  // (1 × 1) or cheaper (GoogLeNet's 5 × 5 at 12 × 12, 64 → 55 ms; a kernel gradient 12 wide,
+  // 90 → 50 ms), and kernels of every width share one pipeline
+  const looped = loopAll || g.KW * TM * TN * 4 > _MAX_UNROLLED_FMAS;
   const makeBody = (kkMin: number): string[] => {
     if (!looped) {
       // every kernel column unrolled over the span's texels, each loaded once

@@ -13,6 +13,8 @@ bench/RESULTS.md ("d2l examples on the native backend"):
           d2l's AlexNet / small VGG-11 / NiN / GoogLeNet as examples/d2l/{alexnet,vgg,nin,googlenet}.ts
           build them at 28x28 (first layers adjusted as each file's comment says), batch 128, SGD
           lr 0.01 / 0.05 / 0.1 / 0.1, Xavier init
+  vgg7    the small VGG-11 with two pools, so that its classifier reads 128 x 7 x 7 features as
+          d2l's does at 224 x 224 (vgg's reads 128: a plateau check)
   densenet
           d2l's DenseNet (section 8.7: growth 32, four blocks of four BN-ReLU-3x3 conv layers,
           transitions halving the channels) on 28x28 images zero-padded to 32x32, as
@@ -178,6 +180,19 @@ def vgg28():  # examples/d2l/vgg.ts: d2l's small VGG-11 (widths / 4), no fifth p
     return xavier(net)
 
 
+def vgg28_7x7():  # vgg28 with two pools: d2l's classifier, Linear(128 * 7 * 7 = 6272, 4096)
+    layers, cin = [], 1
+    for v in [16, "M", 32, "M", 64, 64, 128, 128, 128, 128]:
+        if v == "M":
+            layers.append(nn.MaxPool2d(2, 2))
+        else:
+            layers += [nn.Conv2d(cin, v, 3, padding=1), nn.ReLU()]
+            cin = v
+    net = nn.Sequential(*layers, nn.Flatten(), nn.Linear(6272, 4096), nn.ReLU(), nn.Dropout(0.5),
+                        nn.Linear(4096, 4096), nn.ReLU(), nn.Dropout(0.5), nn.Linear(4096, 10))
+    return xavier(net)
+
+
 def nin28():  # examples/d2l/nin.ts: d2l's NiN, first block 3x3 stride 1 padding 1 for 28x28
     def block(i, o, k, s, p):
         return [nn.Conv2d(i, o, k, s, p), nn.ReLU(), nn.Conv2d(o, o, 1), nn.ReLU(),
@@ -248,6 +263,7 @@ def densenet():  # examples/d2l/densenet.ts: d2l section 8.7 on 28x28 zero-padde
 # name: (constructor, SGD learning rate, batch size), as the examples/d2l/*.ts specs
 SPECS = {"lenet": (lenet, 0.9, 256), "bnlenet": (bnlenet, 1.0, 256), "resnet": (resnet18, 0.05, 256),
          "alexnet": (alexnet28, 0.01, 128), "vgg": (vgg28, 0.05, 128), "nin": (nin28, 0.1, 128),
+         "vgg7": (vgg28_7x7, 0.05, 128),
          "googlenet": (googlenet, 0.1, 128), "densenet": (densenet, 0.1, 256)}
 
 

@@ -167,29 +167,23 @@ def alexnet28():  # examples/d2l/alexnet.ts: d2l's AlexNet, first layer 3x3 stri
     return xavier(net)
 
 
-def vgg28():  # examples/d2l/vgg.ts: d2l's small VGG-11 (widths / 4), no fifth pool at 28x28
+def vgg28(pools=4):  # examples/d2l/vgg.ts: d2l's small VGG-11 (widths / 4), no fifth pool at 28x28
+    # pools=2 ("vgg7"): no third and fourth pool either, so the classifier reads 128 x 7 x 7 = 6272
+    # features as d2l's does at 224 x 224
+    arch = [16, "M", 32, "M", 64, 64, "M", 128, 128, "M", 128, 128]
+    if pools == 2:
+        arch = [v for k, v in enumerate(arch) if not (v == "M" and k > 3)]
     layers, cin = [], 1
-    for v in [16, "M", 32, "M", 64, 64, "M", 128, 128, "M", 128, 128]:
+    for v in arch:
         if v == "M":
             layers.append(nn.MaxPool2d(2, 2))
         else:
             layers += [nn.Conv2d(cin, v, 3, padding=1), nn.ReLU()]
             cin = v
-    net = nn.Sequential(*layers, nn.Flatten(), nn.Linear(128, 4096), nn.ReLU(), nn.Dropout(0.5),
-                        nn.Linear(4096, 4096), nn.ReLU(), nn.Dropout(0.5), nn.Linear(4096, 10))
-    return xavier(net)
-
-
-def vgg28_7x7():  # vgg28 with two pools: d2l's classifier, Linear(128 * 7 * 7 = 6272, 4096)
-    layers, cin = [], 1
-    for v in [16, "M", 32, "M", 64, 64, 128, 128, 128, 128]:
-        if v == "M":
-            layers.append(nn.MaxPool2d(2, 2))
-        else:
-            layers += [nn.Conv2d(cin, v, 3, padding=1), nn.ReLU()]
-            cin = v
-    net = nn.Sequential(*layers, nn.Flatten(), nn.Linear(6272, 4096), nn.ReLU(), nn.Dropout(0.5),
-                        nn.Linear(4096, 4096), nn.ReLU(), nn.Dropout(0.5), nn.Linear(4096, 10))
+    side = 28 >> pools
+    net = nn.Sequential(*layers, nn.Flatten(), nn.Linear(128 * side * side, 4096), nn.ReLU(),
+                        nn.Dropout(0.5), nn.Linear(4096, 4096), nn.ReLU(), nn.Dropout(0.5),
+                        nn.Linear(4096, 10))
     return xavier(net)
 
 
@@ -263,7 +257,7 @@ def densenet():  # examples/d2l/densenet.ts: d2l section 8.7 on 28x28 zero-padde
 # name: (constructor, SGD learning rate, batch size), as the examples/d2l/*.ts specs
 SPECS = {"lenet": (lenet, 0.9, 256), "bnlenet": (bnlenet, 1.0, 256), "resnet": (resnet18, 0.05, 256),
          "alexnet": (alexnet28, 0.01, 128), "vgg": (vgg28, 0.05, 128), "nin": (nin28, 0.1, 128),
-         "vgg7": (vgg28_7x7, 0.05, 128),
+         "vgg7": (lambda: vgg28(pools=2), 0.05, 128),
          "googlenet": (googlenet, 0.1, 128), "densenet": (densenet, 0.1, 256)}
 
 

@@ -429,6 +429,35 @@ Deno.test({
 });
 
 Deno.test({
+  name: "a donated input goes to the output computed from it at its own index, whatever the order",
+  ignore,
+  fn: async () => {
+    const g = await webgpu();
+    // four same-shaped donated inputs and a gradient-like fifth; each output updates one of the
+    // four (as SGD or a running statistic does), in another order than the inputs'
+    const f = (a: Tensor, b: Tensor, c: Tensor, d: Tensor, g: Tensor) => [
+      d.sub(g.mul(0.5)),
+      b.mul(2).add(g),
+      c.add(1),
+      a.sub(g),
+    ];
+    const vals = [1, 2, 3, 4, 5].map((k) => [k, k + 0.5, -k, 7 * k]);
+    const xs = vals.map((v) => np.array(v));
+    const cj = jit(f).lower(xs[0], xs[1], xs[2], xs[3], xs[4]);
+    const nc = cj.consts.length;
+    const donated = [...cj.consts.map(() => false), true, true, true, true, false];
+    const exe = g.compileJaxpr(cj.jaxpr, { donated });
+    // output k updates input (d, b, c, a)[k] in place
+    const want = [3, 1, 2, 0].map((i) => nc + i);
+    const ds = [...exe.program.plan.donations].sort((p, q) => p.output - q.output);
+    assertEquals(ds.map((d) => [d.output, d.input, d.inPlace]), want.map((i, k) => [k, i, true]));
+    const ref = await readAll(g.compileJaxpr(cj.jaxpr)([...cj.consts, ...xs]));
+    const outs = exe([...cj.consts, ...vals.map((v) => np.array(v))]);
+    (await readAll(outs)).forEach((o, k) => assertAllClose(o, ref[k], { rtol: 1e-6 }));
+  },
+});
+
+Deno.test({
   name: "jit with donateArgnums reuses the donated param buffers",
   // needs core/jit_prim.ts to pass the jit_call's `donated` flags to compileJaxpr
   ignore: ignore || !String(jit_call_p.evalImpl).includes("donated"),

@@ -189,8 +189,9 @@ function _direct(grp: Group): boolean {
 }
 
 /**
- * Matches donated inputs with outputs of the same byte size (exact avals first) and orders
- * the groups so that the writer of each output comes after the input's other readers.
+ * Matches donated inputs with outputs of the same byte size (first an input that the output's
+ * writer reads at its own index, for an update in place, then exact avals) and orders the
+ * groups so that the writer of each output comes after the input's other readers.
  */
 function _donate(
   g: Graph,
@@ -248,13 +249,19 @@ function _donate(
     const w = f.writer.get(v);
     if (!w || w.kind === "core" || seen.has(v)) return;
     seen.add(v);
+    // the input the writer reads at its own index first (an update in place: every layer's
+    // `p - lr * g` or running statistic then binds the same way, and its kernels can share one
+    // pipeline), then inputs of the same aval
+    const own = reads.get(w)!;
+    const rank = (x: GVal) =>
+      (own.get(x)?.identity && _direct(w) ? 0 : 2) + (x.aval.equals(v.aval) ? 0 : 1);
     const cands = g.inputs
       .map((x, i) => ({ x, i }))
       .filter(({ x, i }) =>
         donated[i] && !taken.has(i) && !outSet.has(x) && _bytes(x) === _bytes(v) &&
         firstIndex.get(x) === i && !coreRead.has(x)
       )
-      .sort((a, b) => Number(!a.x.aval.equals(v.aval)) - Number(!b.x.aval.equals(v.aval)));
+      .sort((a, b) => rank(a.x) - rank(b.x));
     for (const { x, i } of cands) {
       const readers = (readersOf.get(x) ?? []).filter((grp) => grp !== w);
       // the edges close a cycle exactly when w already leads to one of the readers

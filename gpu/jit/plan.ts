@@ -245,39 +245,41 @@ function _donate(
     }
     return false;
   };
-  g.outputs.forEach((v, k) => {
+  // two passes: the updates in place first (the input the writer reads at its own index: every
+  // layer's `p - lr * g` or running statistic then binds the same way, and its kernels can share
+  // one pipeline), then any same-sized input for the other outputs, exact avals first
+  const match = (v: GVal, k: number, inPlaceOnly: boolean) => {
     const w = f.writer.get(v);
     if (!w || w.kind === "core" || seen.has(v)) return;
-    seen.add(v);
-    // the input the writer reads at its own index first (an update in place: every layer's
-    // `p - lr * g` or running statistic then binds the same way, and its kernels can share one
-    // pipeline), then inputs of the same aval
     const own = reads.get(w)!;
-    const rank = (x: GVal) =>
-      (own.get(x)?.identity && _direct(w) ? 0 : 2) + (x.aval.equals(v.aval) ? 0 : 1);
     const cands = g.inputs
       .map((x, i) => ({ x, i }))
       .filter(({ x, i }) =>
         donated[i] && !taken.has(i) && !outSet.has(x) && _bytes(x) === _bytes(v) &&
-        firstIndex.get(x) === i && !coreRead.has(x)
+        firstIndex.get(x) === i && !coreRead.has(x) &&
+        (!inPlaceOnly || (_direct(w) && !!own.get(x)?.identity))
       )
-      .sort((a, b) => rank(a.x) - rank(b.x));
+      .sort((a, b) => Number(!a.x.aval.equals(v.aval)) - Number(!b.x.aval.equals(v.aval)));
     for (const { x, i } of cands) {
       const readers = (readersOf.get(x) ?? []).filter((grp) => grp !== w);
       // the edges close a cycle exactly when w already leads to one of the readers
       if (readers.some((r) => leadsTo(w, r))) continue;
-      const readAt = reads.get(w)!.get(x);
+      const readAt = own.get(x);
       const inPlace = readAt !== undefined;
       if (inPlace && (!_direct(w) || !readAt.identity)) continue;
       for (const r of readers) {
         after.push([r, w]);
         succ.get(r)!.add(w);
       }
+      seen.add(v);
       taken.add(i);
       donations.push({ input: i, output: k, inPlace });
       break;
     }
-  });
+  };
+  g.outputs.forEach((v, k) => match(v, k, true));
+  g.outputs.forEach((v, k) => match(v, k, false));
+  donations.sort((a, b) => a.output - b.output);
   if (donations.length) order = schedule(f, after, reads);
   return { order, donations };
 }

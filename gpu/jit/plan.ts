@@ -189,9 +189,10 @@ function _direct(grp: Group): boolean {
 }
 
 /**
- * Matches donated inputs with outputs of the same byte size (first an input that the output's
- * writer reads at its own index, for an update in place, then exact avals) and orders the
- * groups so that the writer of each output comes after the input's other readers.
+ * Matches donated inputs with outputs of the same byte size (first every output with an input
+ * its writer reads at its own index, an update in place; then the other outputs, exact avals
+ * first) and orders the groups so that the writer of each output comes after the input's other
+ * readers.
  */
 function _donate(
   g: Graph,

@@ -191,6 +191,11 @@ export function rewritePrefixConcats<V extends FlatVal, E extends FlatEqn<V>>(
   return changed ? { inputs: g.inputs, eqns, outputs: g.outputs } : g;
 }
 
+/** A flattened graph (or scan body) without dead equations, its GEMMs and concatenations rewritten. */
+function _rewrite(g: JitGraph): JitGraph {
+  return rewritePrefixConcats(rewriteTransposedDots(dce(g)));
+}
+
 let _nextId = 0;
 /**
  * A fresh value numbered from a counter global to the process (the WebGPU jit's numbering).
@@ -319,7 +324,7 @@ class _Flattener {
       ])[0]
     );
     const outs = f.inline(j, [...bodyIns.slice(0, nc + ncar), ...slices]);
-    const body = rewriteTransposedDots(dce({ inputs: bodyIns, eqns: f.eqns, outputs: outs }));
+    const body = _rewrite({ inputs: bodyIns, eqns: f.eqns, outputs: outs });
     if (hasCore(body) || L === 0) return this.core(prim, params, ins, outAvals);
     const outputs = outAvals.map(this.fresh);
     this.eqns.push({ prim: "scan", params, inputs: ins, outputs, body });
@@ -331,8 +336,9 @@ class _Flattener {
  * Flattens a jaxpr into a {@link JitGraph}: constvars (if any) become the leading inputs,
  * calls (`jit_call`, `custom_jvp_call`, `custom_vjp_call`, `checkpoint`) are inlined (a call
  * is pure, so inlining changes nothing but the kernel boundaries), 0-d inputs with a known
- * host value are read as literals, dead equations are dropped and transposed GEMMs rewritten
- * ({@link rewriteTransposedDots}); `o` says what else the backend keeps.
+ * host value are read as literals, dead equations are dropped, transposed GEMMs rewritten
+ * ({@link rewriteTransposedDots}) and concatenations read their prefix's
+ * ({@link rewritePrefixConcats}), in scan bodies too; `o` says what else the backend keeps.
  *
  * @param j The jaxpr.
  * @param literals Host values of 0-d inputs to inline as literals (undefined: a buffer).
@@ -352,5 +358,5 @@ export function flattenJaxpr(
     return lit !== undefined && v.aval.ndim === 0 ? f.literal(lit, v.aval.dtype) : v;
   });
   const outs = f.inline(j, args);
-  return rewritePrefixConcats(rewriteTransposedDots(dce({ inputs, eqns: f.eqns, outputs: outs })));
+  return _rewrite({ inputs, eqns: f.eqns, outputs: outs });
 }

@@ -61,6 +61,7 @@ import { currentBackend } from "../core/backend.ts";
 import type { WebGpuBackend } from "../gpu/backend.ts";
 import { lastCompiled } from "../gpu/jit/mod.ts";
 import { countKernels } from "../gpu/jit/program.ts";
+import { precompileStats } from "../gpu/precompile.ts";
 import { type AnyLayer, isStateful } from "../layers/layer.ts";
 import { crossEntropy } from "../layers/losses.ts";
 import { lenet } from "../models/cnn.ts";
@@ -159,6 +160,7 @@ async function child(name: string): Promise<void> {
     submitMs: Math.round(rt.stats.submitMs),
     stepSubmitMs: Math.round(stepSubmitMs),
     compileStats,
+    precompile: precompileStats,
     initMs: Math.round(t1 - t0),
     firstStepMs: Math.round(t2 - t1),
     firstStepCpuMs: Math.round((c2.user + c2.system) / 1000),

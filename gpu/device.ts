@@ -17,8 +17,8 @@ import {
   setActiveProfile,
 } from "./target.ts";
 
-/** The limits requested from the adapter at their maxima. */
-const _LIMITS = [
+/** The limits a device is requested with, each at the adapter's maximum. */
+export const REQUESTED_LIMITS: readonly string[] = [
   "maxStorageBuffersPerShaderStage",
   "maxComputeWorkgroupStorageSize",
   "maxComputeInvocationsPerWorkgroup",
@@ -30,7 +30,7 @@ const _LIMITS = [
   "maxComputeWorkgroupsPerDimension",
   "maxTextureDimension2D",
   "maxTextureArrayLayers",
-] as const;
+];
 
 /** The granted limits that kernels and the runtime plan with. */
 export interface GpuLimits {
@@ -114,7 +114,9 @@ export async function requestGpu(profile?: "cpu" | "gpu"): Promise<GpuContext> {
   if (!adapter) throw new GpuUnavailableError("WebGPU is not available: no adapter was found");
   _adapters.push(adapter);
   const requiredLimits: Record<string, number> = {};
-  for (const k of _LIMITS) requiredLimits[k] = adapter.limits[k];
+  for (const k of REQUESTED_LIMITS) {
+    requiredLimits[k] = adapter.limits[k as keyof GPUSupportedLimits] as number;
+  }
   const wanted: GPUFeatureName[] = ["timestamp-query", "shader-f16"];
   const requiredFeatures = wanted.filter((f) => adapter.features.has(f));
   let device: GPUDevice;

@@ -45,6 +45,7 @@ import { GpuError, GpuUnavailableError, numberLines } from "./errors.ts";
 import type { BufRef, Kernel, Plan, TexRef, TextureSpec } from "./kernels/common.ts";
 import { bucketBytes, BufferPool, type PoolStats } from "./pool.ts";
 import { KernelProfiler } from "./profile.ts";
+import { noteKernel, submitted } from "./precompile.ts";
 
 /** Options of {@link GpuRuntime.create}. */
 export interface RuntimeOptions {
@@ -402,6 +403,7 @@ export class GpuRuntime {
   pipeline(wgsl: string, op: string): GPUComputePipeline {
     const hit = this.#lookup(wgsl, op, "");
     if (hit) return hit;
+    noteKernel(wgsl); // see precompile.ts
     const device = this.ctx.device;
     // A unique label lets later errors caused by this pipeline being invalid be recognised.
     const label = `${op}#${++this.#labels}`;
@@ -723,6 +725,7 @@ export class GpuRuntime {
     const timed = this.profiler?.resolve(enc);
     const t0 = performance.now();
     this.ctx.device.queue.submit([enc.finish()]);
+    submitted();
     this.#submitMs += performance.now() - t0;
     timed?.();
     this.#submits++;

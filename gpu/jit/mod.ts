@@ -30,6 +30,7 @@ import { flatten } from "./graph.ts";
 import { kernelSharingEnabled, shareKernels } from "./share.ts";
 import { countKernels, printProgram, type Program, type Res } from "./program.ts";
 import { GpuError } from "../errors.ts";
+import { precompileEnabled, precompileProgram } from "../precompile.ts";
 
 export { type Executable, type JitEnv, jitStats };
 export { countKernels, printProgram, type Program } from "./program.ts";
@@ -98,6 +99,8 @@ export function compileJaxpr(env: JitEnv, j: Jaxpr, opts: JitCompileOptions = {}
   }
   if (level >= 2) console.error(printProgram(p));
   if (level >= 3) _printWgsl(p);
+  // kernels of a program compiled here are likely new to Mesa's cache too: two threads compile
+  if (!cached && precompileEnabled(ctx)) precompileProgram(ctx, p, (w) => env.rt.hasPipeline(w));
   const exe = executable(env, p);
   _last = exe;
   return exe;

@@ -1,0 +1,237 @@
+/**
+ * Compiling a new program's kernels on two threads. A software adapter (llvmpipe) generates a
+ * kernel's machine code at its first dispatch, inside `queue.submit`, on the thread that
+ * submits: a network's first jitted step spends most of its seconds there, on one core. When a
+ * program brings many kernels no earlier one compiled, they are also sent, last first, to a
+ * worker with a device of its own (`precompile_worker.ts`), which dispatches each once over
+ * stand-in resources. Its compiles land in Mesa's on-disk shader cache, shared by both devices of
+ * the process, so the main thread's first dispatch of a kernel the worker has done loads it
+ * instead of compiling it; the two meet in the middle. A shared word per kernel, set once the
+ * main thread has compiled it, lets the worker skip what the main thread has done. The results are the same bits: the same source is compiled either way.
+ *
+ * Used only where it helps: llvmpipe (lavapipe), Mesa's cache on ({@link mesaCacheOn}), two or
+ * more cores, and a program with at least {@link PRECOMPILE_MIN_KERNELS} kernels
+ * new to this process that was not itself loaded from denax's program cache (then Mesa's cache
+ * has its kernels already). `DENAX_PRECOMPILE=0` turns it off, `1` on wherever a second device
+ * can be had. The worker is ended as soon as it has nothing left to do: it keeps the process
+ * alive only while it compiles.
+ *
+ * @module
+ */
+import type { TextureSpec } from "./kernels/common.ts";
+import { envVar, type GpuContext, REQUESTED_LIMITS } from "./device.ts";
+import type { Program, Res } from "./jit/program.ts";
+import type { PrecompileJob, StandIn } from "./precompile_worker.ts";
+
+/** Programs with fewer new kernels than this compile on the main thread alone. */
+export const PRECOMPILE_MIN_KERNELS = 8;
+
+/** Counters, for tests and `bench/compile_bench.ts`. */
+export const precompileStats = {
+  /** Batches sent to the worker. */
+  batches: 0,
+  /** Kernels sent. */
+  kernels: 0,
+  /** Kernels the worker compiled (the rest the main thread reached first). */
+  compiled: 0,
+  /** Kernels whose dispatch WebGPU refused in the worker (stand-ins that do not fit: a bug). */
+  failed: 0,
+  /** Workers started. */
+  workers: 0,
+};
+
+let _forced: boolean | null = null;
+
+/**
+ * Turns the compile helper on or off regardless of the environment (tests), or back to the
+ * default with `null`.
+ *
+ * @param on On, off, or null for the default.
+ */
+export function setPrecompile(on: boolean | null): void {
+  _forced = on;
+}
+
+/**
+ * Whether programs on this device use the compile helper (see the module doc).
+ *
+ * @param ctx The device.
+ * @returns True when new programs' kernels are also compiled on the worker.
+ */
+export function precompileEnabled(ctx: GpuContext): boolean {
+  if (_forced !== null) return _forced;
+  const v = envVar("DENAX_PRECOMPILE");
+  if (v === "0") return false;
+  if (v === "1") return true;
+  const cores = globalThis.navigator?.hardwareConcurrency ?? 1;
+  return /llvmpipe|lavapipe/i.test(ctx.description) && mesaCacheOn() && cores >= 2;
+}
+
+/**
+ * Whether Mesa's on-disk shader cache is on: not disabled (`MESA_SHADER_CACHE_DISABLE`, or the
+ * older `MESA_GLSL_CACHE_DISABLE`), and with a directory (`MESA_SHADER_CACHE_DIR`,
+ * `XDG_CACHE_HOME` or `HOME`).
+ *
+ * @returns True when it is on.
+ */
+export function mesaCacheOn(): boolean {
+  const set = (name: string) => /^(1|true|yes)$/i.test(envVar(name) ?? "");
+  if (set("MESA_SHADER_CACHE_DISABLE") || set("MESA_GLSL_CACHE_DISABLE")) return false;
+  return Boolean(envVar("MESA_SHADER_CACHE_DIR") || envVar("XDG_CACHE_HOME") || envVar("HOME"));
+}
+
+/** The pending batches' shared words, by source. */
+const _claims = new Map<string, { flags: Int32Array; i: number }>();
+let _worker: Worker | null = null;
+let _busy = 0;
+let _idle: (() => void)[] = [];
+
+/** Kernels created since the last submit, and those of the command buffer submitted last. */
+let _noted: string[] = [];
+let _inFlight: string[] = [];
+
+/**
+ * Notes that the main thread creates a kernel's pipeline (`GpuRuntime.pipeline` calls it).
+ *
+ * @param wgsl The source.
+ */
+export function noteKernel(wgsl: string): void {
+  if (_claims.has(wgsl)) _noted.push(wgsl);
+}
+
+/**
+ * Called after each `queue.submit` of the main device. On lavapipe a submit returns once the
+ * command buffer before it has run, so the kernels first dispatched there are compiled and in
+ * Mesa's cache: the worker skips them. (Marking kernels when their pipelines are created would
+ * be too early: a program's first call records well ahead of its queue, and the worker then
+ * skipped kernels the main thread only compiled seconds later.)
+ */
+export function submitted(): void {
+  for (const wgsl of _inFlight) {
+    const c = _claims.get(wgsl);
+    if (!c) continue;
+    Atomics.store(c.flags, c.i, 1);
+    _claims.delete(wgsl);
+  }
+  _inFlight = _noted;
+  _noted = [];
+}
+
+/**
+ * Resolves when the worker has finished every batch sent (at once when none is pending).
+ *
+ * @returns A promise.
+ */
+export function precompileIdle(): Promise<void> {
+  return _busy === 0 ? Promise.resolve() : new Promise((r) => _idle.push(r));
+}
+
+/**
+ * Sends the kernels of `p` that `has` does not know, last first, to the worker, when there are
+ * at least {@link PRECOMPILE_MIN_KERNELS} of them.
+ *
+ * @param ctx The device (its features are requested for the worker's, as are its adapter's
+ *   maximal limits).
+ * @param p The program.
+ * @param has Whether the main thread has a pipeline for a source already.
+ * @param min The fewest kernels worth a worker.
+ * @returns The number of kernels sent.
+ */
+export function precompileProgram(
+  ctx: GpuContext,
+  p: Program,
+  has: (wgsl: string) => boolean,
+  min: number = PRECOMPILE_MIN_KERNELS,
+): number {
+  const jobs = new Map<string, PrecompileJob>();
+  _collect(p, has, jobs);
+  if (jobs.size < Math.max(min, 1)) return 0;
+  const list = [...jobs.values()].reverse();
+  let worker: Worker;
+  try {
+    worker = _worker ?? _start(ctx);
+  } catch {
+    return 0; // no worker (no --allow-read of the module, say): the main thread compiles all
+  }
+  const flags = new Int32Array(new SharedArrayBuffer(4 * list.length));
+  list.forEach((j, i) => _claims.set(j.wgsl, { flags, i }));
+  _busy++;
+  precompileStats.batches++;
+  precompileStats.kernels += list.length;
+  worker.postMessage({ jobs: list, flags });
+  return list.length;
+}
+
+function _start(ctx: GpuContext): Worker {
+  const w = new Worker(new URL("./precompile_worker.ts", import.meta.url).href, {
+    type: "module",
+  });
+  const features: GPUFeatureName[] = [];
+  if (ctx.timestampQuery) features.push("timestamp-query");
+  if (ctx.shaderF16) features.push("shader-f16");
+  w.postMessage({ limits: REQUESTED_LIMITS, features });
+  w.onmessage = (ev: MessageEvent) => {
+    precompileStats.compiled += ev.data.compiled ?? 0;
+    precompileStats.failed += ev.data.failed ?? 0;
+    if (--_busy > 0) return;
+    // nothing pending: end it, so that it never keeps the process alive
+    _claims.clear();
+    _noted = [];
+    _inFlight = [];
+    w.terminate();
+    _worker = null;
+    const idle = _idle;
+    _idle = [];
+    idle.forEach((r) => r());
+  };
+  w.onerror = (ev: ErrorEvent) => {
+    ev.preventDefault();
+    _busy = 0;
+    _claims.clear();
+    w.terminate();
+    _worker = null;
+    _idle.splice(0).forEach((r) => r());
+  };
+  precompileStats.workers++;
+  _worker = w;
+  return w;
+}
+
+function _collect(p: Program, has: (wgsl: string) => boolean, out: Map<string, PrecompileJob>) {
+  const standIn = (r: Res): StandIn => {
+    if (r.kind === "params") return { kind: "uniform", bytes: 4 * r.words.length };
+    if (r.kind === "step") return { kind: "uniform", bytes: 16 };
+    if (r.kind === "tex") return standInTexture(p.textures[r.index]);
+    let bytes = 256;
+    if (r.kind === "tmp") bytes = p.temps[r.index];
+    else if (r.kind === "slot") {
+      const s = p.slots[r.slot];
+      if (s.kind === "in") bytes = p.inAvals[s.index].size * 4;
+      else if (s.kind !== "ext") bytes = s.bytes;
+    }
+    // the stand-ins are read and written by one workgroup: a MiB is plenty
+    return { kind: "storage", bytes: Math.min(Math.max(bytes, 256), 1 << 20) };
+  };
+  for (const op of p.ops) {
+    if (op.kind === "scan") _collect(op.body, has, out);
+    if (op.kind !== "dispatch" || out.has(op.wgsl) || has(op.wgsl)) continue;
+    out.set(op.wgsl, { wgsl: op.wgsl, bindings: op.bindings.map(standIn) });
+  }
+}
+
+/**
+ * The stand-in of a texture: small, with its format, and sides that are powers of two exactly
+ * where the real one's are (llvmpipe specialises a kernel on that, so the worker's compile
+ * would not be the one the main thread looks for otherwise).
+ *
+ * @param t The real texture.
+ * @returns Its stand-in.
+ */
+export function standInTexture(t: TextureSpec): StandIn {
+  const side = (n: number) => ((n & (n - 1)) === 0 ? 1 : 3);
+  return {
+    kind: "texture",
+    format: t.format,
+    size: [side(t.width), side(t.height), side(t.layers)],
+  };
+}

@@ -15,6 +15,7 @@
  * @module
  */
 import process from "node:process";
+import { dispatchOverStandIns, type StandIn } from "../gpu/standin.ts";
 
 /** The sources of a `DENAX_DEBUG=3` log, with the op each was compiled for. */
 export function sourcesOf(log: string): { op: string; wgsl: string }[] {
@@ -39,51 +40,38 @@ export function sourcesOf(log: string): { op: string; wgsl: string }[] {
   return out;
 }
 
-async function costOf(device: GPUDevice, code: string): Promise<{ ms: number; cpuMs: number }> {
-  const u0 = process.cpuUsage(), t0 = performance.now();
-  const module = device.createShaderModule({ code });
-  const pipe = device.createComputePipeline({
-    layout: "auto",
-    compute: { module, entryPoint: "main" },
-  });
-  const entries: GPUBindGroupEntry[] = [];
+/** Stand-ins for the bindings a source declares (sized from the declarations). */
+function standIns(code: string): (StandIn | null)[] {
+  const out: (StandIn | null)[] = [];
   for (const m of code.matchAll(/@group\(0\) @binding\((\d+)\) var(<[^>]*>)? (\w+): ([^;]*);/g)) {
     const [, b, kind = "", name, ty] = m;
     // "auto" layouts drop the bindings the entry point does not use
     if (code.split(new RegExp(`\\b${name}\\b`)).length <= 2) continue;
-    let resource: GPUBindingResource;
+    let s: StandIn;
     if (kind.startsWith("<uniform")) {
-      const n = Number(/, (\d+)>/.exec(ty)?.[1] ?? 1);
-      resource = { buffer: device.createBuffer({ size: 16 * n, usage: GPUBufferUsage.UNIFORM }) };
-    } else if (kind.startsWith("<storage")) {
-      resource = { buffer: device.createBuffer({ size: 1 << 16, usage: GPUBufferUsage.STORAGE }) };
-    } else {
-      const storage = ty.startsWith("texture_storage");
-      const format = storage || ty.includes("f32")
+      s = { kind: "uniform", bytes: 16 * Number(/, (\d+)>/.exec(ty)?.[1] ?? 1) };
+    } else if (kind.startsWith("<storage")) s = { kind: "storage", bytes: 1 << 16 };
+    else {
+      const format = ty.startsWith("texture_storage") || ty.includes("f32")
         ? "rgba32float"
         : ty.includes("u32")
         ? "rgba32uint"
         : "rgba32sint";
-      const usage = storage ? GPUTextureUsage.STORAGE_BINDING : GPUTextureUsage.TEXTURE_BINDING;
-      resource = device.createTexture({ size: [1, 1, 1], format, usage })
-        .createView({ dimension: "2d-array" });
+      s = { kind: "texture", format, size: [1, 1, 1] };
     }
-    entries.push({ binding: Number(b), resource });
+    out[Number(b)] = s;
   }
-  device.pushErrorScope("validation");
-  const enc = device.createCommandEncoder();
-  const pass = enc.beginComputePass();
-  pass.setPipeline(pipe);
-  pass.setBindGroup(0, device.createBindGroup({ layout: pipe.getBindGroupLayout(0), entries }));
-  pass.dispatchWorkgroups(1);
-  pass.end();
-  device.queue.submit([enc.finish()]);
+  return Array.from(out, (s) => s ?? null);
+}
+
+async function costOf(device: GPUDevice, code: string): Promise<{ ms: number; cpuMs: number }> {
+  const u0 = process.cpuUsage(), t0 = performance.now();
+  const accepted = dispatchOverStandIns(device, { wgsl: code, bindings: standIns(code) });
   await device.queue.onSubmittedWorkDone();
   const u = process.cpuUsage(u0), ms = performance.now() - t0;
   // a bind group the layout refuses (a local variable named like an unused binding) skips the
   // dispatch, and with it the compile: a cost of a few ms that is not one
-  const err = await device.popErrorScope();
-  if (err) throw new Error(`pipeline_cost: the dispatch failed: ${err.message}`);
+  if (!(await accepted)) throw new Error("pipeline_cost: the dispatch failed validation");
   return { ms, cpuMs: (u.user + u.system) / 1000 };
 }
 

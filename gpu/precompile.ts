@@ -21,7 +21,7 @@
 import type { TextureSpec } from "./kernels/common.ts";
 import { envVar, type GpuContext, REQUESTED_LIMITS } from "./device.ts";
 import type { Program, Res } from "./jit/program.ts";
-import type { PrecompileJob, StandIn } from "./precompile_worker.ts";
+import type { PrecompileJob, StandIn } from "./standin.ts";
 
 /** Programs with fewer new kernels than this compile on the main thread alone. */
 export const PRECOMPILE_MIN_KERNELS = 8;

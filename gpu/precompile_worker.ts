@@ -13,31 +13,11 @@
  * the main thread: the main thread compiles every kernel itself and reports its errors. With no
  * batch left, the device is destroyed (the main thread then ends the worker).
  *
- * It imports nothing, so that it starts in a few milliseconds.
+ * It imports one small module (`standin.ts`), so that it starts in a few milliseconds.
  *
  * @module
  */
-
-/** One stand-in resource: a storage or uniform buffer of `bytes`, or a texture. */
-export type StandIn =
-  | { readonly kind: "storage" | "uniform"; readonly bytes: number }
-  | {
-    readonly kind: "texture";
-    readonly format: GPUTextureFormat;
-    /** Width, height and layers: 1 where the real one's is a power of two, else 3. */
-    readonly size: readonly [number, number, number];
-  };
-
-/** A kernel to compile: its source and binding `i`'s stand-in. */
-export interface PrecompileJob {
-  /** The WGSL source (entry point `main`, bind group 0). */
-  readonly wgsl: string;
-  /** Stand-ins of bindings 0, 1, … */
-  readonly bindings: readonly StandIn[];
-}
-
-// GPUBufferUsage STORAGE 0x80 | UNIFORM 0x40; GPUTextureUsage TEXTURE_BINDING 0x04 | STORAGE 0x08
-const _USAGE = { storage: 0x80, uniform: 0x40 } as const;
+import { dispatchOverStandIns, type PrecompileJob } from "./standin.ts";
 
 /** The worker's global scope, as much of it as this uses (the default types describe a window). */
 const _scope = self as unknown as {
@@ -65,37 +45,6 @@ async function _open(): Promise<GPUDevice | null> {
   return device;
 }
 
-/** Dispatches one job's kernel over stand-ins; resolves with whether WebGPU accepted it. */
-function _compile(device: GPUDevice, job: PrecompileJob): Promise<boolean> {
-  const own: (GPUBuffer | GPUTexture)[] = [];
-  device.pushErrorScope("validation");
-  const entries = job.bindings.map((s, binding): GPUBindGroupEntry => {
-    if (s.kind === "texture") {
-      const t = device.createTexture({ size: [...s.size], format: s.format, usage: 0x04 | 0x08 });
-      own.push(t);
-      return { binding, resource: t.createView({ dimension: "2d-array" }) };
-    }
-    const size = Math.ceil(Math.max(s.bytes, 16) / 16) * 16;
-    const b = device.createBuffer({ size, usage: _USAGE[s.kind] });
-    own.push(b);
-    return { binding, resource: { buffer: b } };
-  });
-  const module = device.createShaderModule({ code: job.wgsl });
-  const pipe = device.createComputePipeline({
-    layout: "auto",
-    compute: { module, entryPoint: "main" },
-  });
-  const enc = device.createCommandEncoder();
-  const pass = enc.beginComputePass();
-  pass.setPipeline(pipe);
-  pass.setBindGroup(0, device.createBindGroup({ layout: pipe.getBindGroupLayout(0), entries }));
-  pass.dispatchWorkgroups(1);
-  pass.end();
-  device.queue.submit([enc.finish()]);
-  for (const r of own) r.destroy();
-  return device.popErrorScope().then((e) => e === null, () => false);
-}
-
 /** Runs the queued batches one after the other; with none left, lets the device go. */
 async function _drain(): Promise<void> {
   _running = true;
@@ -107,7 +56,7 @@ async function _drain(): Promise<void> {
       // 1: the main thread has compiled this kernel already; 2: taken here
       if (Atomics.compareExchange(flags, i, 0, 2) !== 0) continue;
       try {
-        checks.push(_compile(device, jobs[i]));
+        checks.push(dispatchOverStandIns(device, jobs[i]));
       } catch {
         checks.push(Promise.resolve(false));
       }

@@ -146,8 +146,9 @@ function _table<K extends string>(names: readonly K[], f: (k: K) => Lowering): R
  * A lowering whose kernels are shape-generic (`genericPlan`): sizes, strides and offsets read
  * from a uniform, so that one pipeline serves every shape of one structure. Used for the
  * elementwise, reduction, movement, gather and random kernels, whose running time does not
- * depend on the sizes being literals; not for the GEMM, convolution and window kernels, whose
- * loops the compiler unrolls over literal tile and window sizes.
+ * depend on the sizes being literals, and for the window kernels, whose `main` only calls the
+ * function that walks a window (only `main`'s literals are hoisted); not for the GEMM and
+ * convolution kernels, whose loops the compiler unrolls over literal tile sizes.
  */
 function _g(f: Lowering): Lowering {
   return (c) => genericPlan(f(c));
@@ -171,6 +172,10 @@ const _GENERIC: readonly string[] = [
   "argmax",
   "argmin",
   "threefry2x32",
+  // their windows live in helper functions, which keep their literals (`kernels/window.ts`)
+  "reduce_window",
+  "select_and_gather_add",
+  "select_and_scatter_add",
 ];
 
 const _SPECIFIC: { readonly [P in PrimName]: Lowering } = {

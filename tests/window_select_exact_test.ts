@@ -6,7 +6,8 @@
  * multiples of 1/4, so every sum is exact in any order and a difference is a wrong selection.
  * Then the WebGPU lowering's shape: a selection pass writing one u32 per window to a temporary,
  * then a gather pass reading it; in a jitted program both passes, unshared, with the temporary
- * allocated as the program's own.
+ * allocated as the program's own. The window kernels merge adjacent trivial dims (pooling's batch
+ * and channels), so that layers differing only there get one source.
  */
 import { BACKEND, withCpu } from "./backend.ts";
 import { assert, assertEquals } from "@std/assert";
@@ -16,6 +17,7 @@ import type { DType } from "../core/dtype.ts";
 import { selectAndScatterAdd } from "../core/prims/window_select.ts";
 import { windowOutShape, type WindowParams } from "../core/prims/window_base.ts";
 import { LOWERINGS } from "../gpu/lowerings.ts";
+import { canonicalWindow } from "../gpu/kernels/window.ts";
 import { lastCompiled } from "../gpu/jit/mod.ts";
 import type { DispatchOp } from "../gpu/jit/program.ts";
 
@@ -162,7 +164,7 @@ Deno.test("the WebGPU lowering selects per window into a u32 temporary, then gat
     assert(sel.wgsl.includes("fn pick(") && sel.wgsl.includes("sel[i] = pick(i);"), sel.wgsl);
     assert(gather.wgsl.includes("var<storage, read> sel: array<u32>;"), gather.wgsl);
     assert(!gather.wgsl.includes("pick(") && !gather.wgsl.includes(" x["), gather.wgsl);
-    assert(gather.wgsl.includes("if (sel[ol] == i) { acc = acc + ct[ol]; }"), gather.wgsl);
+    assert(gather.wgsl.includes("if (sel[ol] == e) { acc = acc + ct[ol]; }"), gather.wgsl);
   }
 });
 
@@ -198,4 +200,50 @@ Deno.test({
       assertEquals(p.temps[w.index], _size(os) * 4);
     }
   },
+});
+
+Deno.test("canonicalWindow merges adjacent trivial dims and keeps the rest", () => {
+  const p = params(4, "max", [3, 3], [2, 2], [[1, 1], [0, 2]]);
+  const c = canonicalWindow([2, 3, 7, 8], p);
+  assertEquals(c.shape, [6, 7, 8]);
+  assertEquals(c.p.windowDimensions, [1, 3, 3]);
+  assertEquals(c.p.windowStrides, [1, 2, 2]);
+  assertEquals(c.p.padding, [[0, 0], [1, 1], [0, 2]]);
+  // a window over every dim: nothing merges
+  const all = params(3, "min", [2, 1, 2], [1, 1, 2], [[0, 1], [0, 0], [1, 0]]);
+  assertEquals(canonicalWindow([3, 4, 5], all).shape, [3, 4, 5]);
+  // trivial dims apart from each other stay apart
+  const mid = params(3, "max", [2, 1, 1], [1, 1, 1], [[0, 0], [0, 0], [0, 0]]);
+  assertEquals(canonicalWindow([4, 5, 6], mid).shape, [4, 30]);
+});
+
+Deno.test("pooling kernels of layers that differ in batch and channels only have one source", () => {
+  const p = params(4, "max", [3, 3], [1, 1], [[1, 1], [1, 1]]);
+  const gemm = { textures: false, maxTextureDimension2D: 8192, maxTextureArrayLayers: 256 };
+  const sources = (shape: number[]) => {
+    const os = windowOutShape(shape, p);
+    const pr = p as unknown as Record<string, unknown>;
+    const f32 = (s: number[]) => ({ shape: s, dtype: "f32" as const });
+    const plans = [
+      LOWERINGS.reduce_window({ ins: [f32(shape)], outs: [f32(os)], params: pr, gemm }),
+      LOWERINGS.select_and_scatter_add({
+        ins: [f32(os), f32(shape)],
+        outs: [f32(shape)],
+        params: pr,
+        gemm,
+      }),
+      LOWERINGS.select_and_gather_add({
+        ins: [f32(shape), f32(shape)],
+        outs: [f32(os)],
+        params: pr,
+        gemm,
+      }),
+    ];
+    return plans.flatMap((pl) => pl.steps.map((s) => (s.kind === "dispatch" ? s.kernel.wgsl : "")));
+  };
+  const [a, b] = [sources([2, 3, 12, 12]), sources([8, 192, 12, 12])];
+  assertEquals(a.length, 4);
+  for (let k = 0; k < a.length; k++) assertEquals(a[k], b[k]);
+  // another spatial size is another source
+  assert(sources([2, 3, 6, 6])[0] !== a[0]);
 });

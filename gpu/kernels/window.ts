@@ -58,6 +58,46 @@ export function windowOutShape(shape: readonly number[], p: WindowParams): numbe
   });
 }
 
+/** Whether dim `d` of a window is trivial: one tap, stride 1, no padding, no dilation. */
+function _trivial(p: WindowParams, d: number): boolean {
+  return p.windowDimensions[d] === 1 && p.windowStrides[d] === 1 && p.padding[d][0] === 0 &&
+    p.padding[d][1] === 0 && p.baseDilation[d] === 1 && p.windowDilation[d] === 1;
+}
+
+/**
+ * The problem with each run of adjacent trivial dims merged into one (their product): the same
+ * linear layouts of operand, windows and output, fewer indices to compute, and no bounds check
+ * on the merged dim (its output index is its input index). Pooling's `[N, C, H, W]` becomes
+ * `[N·C, H, W]`, whose kernels then differ between layers only in the element count, which
+ * the shape-generic form reads from a uniform (see the module doc).
+ */
+export function canonicalWindow(
+  shape: readonly number[],
+  p: WindowParams,
+): { shape: number[]; p: WindowParams } {
+  const keep: number[] = [], sh: number[] = [];
+  for (let d = 0; d < shape.length; d++) {
+    if (_trivial(p, d) && keep.length && _trivial(p, keep[keep.length - 1])) {
+      sh[sh.length - 1] *= shape[d];
+    } else {
+      keep.push(d);
+      sh.push(shape[d]);
+    }
+  }
+  const pick = <T>(xs: readonly T[]) => keep.map((d) => xs[d]);
+  return {
+    shape: sh,
+    p: {
+      ...p,
+      windowDimensions: pick(p.windowDimensions),
+      windowStrides: pick(p.windowStrides),
+      padding: pick(p.padding),
+      baseDilation: pick(p.baseDilation),
+      windowDilation: pick(p.windowDilation),
+    },
+  };
+}
+
 /**
  * The `reduce_window` kernel.
  *
@@ -68,9 +108,10 @@ export function windowOutShape(shape: readonly number[], p: WindowParams): numbe
  */
 export function reduceWindowKernel(
   dtype: DType,
-  shape: readonly number[],
-  p: WindowParams,
+  shape0: readonly number[],
+  p0: WindowParams,
 ): Kernel {
+  const { shape, p } = canonicalWindow(shape0, p0);
   const h = new Helpers();
   const m: Monoid = p.op;
   const t = storageType(dtype);
@@ -79,10 +120,11 @@ export function reduceWindowKernel(
     ..._tapLines(shape, p, w),
     `  if (ok) { let x = a[off]; ${accumulate(m, dtype, "x", h)} }`,
   ];
-  const lines = [decode("i", outShape, "o"), accumulator(m, dtype, h)];
+  // the window in a function of its own: the shape-generic form leaves its literals alone
+  const lines = [decode("ol", outShape, "o"), accumulator(m, dtype, h)];
   lines.push(..._windowLoop("reduce_window", dtype, shape, p, visit));
-  lines.push(`o[i] = ${accumulated(m, dtype)};`);
-  const body = lines.join("\n  ");
+  lines.push(`return ${accumulated(m, dtype)};`);
+  h.add(`fn win(ol: u32, wid: vec3u) -> ${t} {\n  ${lines.join("\n  ")}\n}`);
   return elementwiseKernel({
     bindings: [
       { name: "a", type: t, access: "read", ref: inp(0) },
@@ -90,7 +132,7 @@ export function reduceWindowKernel(
     ],
     total: size(outShape),
     helpers: String(h),
-    body,
+    body: "o[i] = win(i, wid);",
   });
 }
 
@@ -104,6 +146,11 @@ function _tapLines(shape: readonly number[], p: WindowParams, w: string): string
   const ls = [`  ${decode(w, p.windowDimensions, "w")}`, "  var ok = true;", "  var off = 0u;"];
   for (let d = 0; d < shape.length; d++) {
     const bd = p.baseDilation[d];
+    if (_trivial(p, d)) {
+      // the output index is the operand's: always within it
+      ls.push(`  off = off + o${d} * ${u(st[d])};`);
+      continue;
+    }
     ls.push(
       `  let q${d} = i32(o${d} * ${u(p.windowStrides[d])} + w${d} * ${u(p.windowDilation[d])}) - ${
         i(p.padding[d][0])
@@ -197,9 +244,10 @@ function _pickFn(dtype: DType, shape: readonly number[], p: WindowParams, h: Hel
  */
 export function selectGatherKernel(
   dtype: DType,
-  shape: readonly number[],
-  p: WindowParams,
+  shape0: readonly number[],
+  p0: WindowParams,
 ): Kernel {
+  const { shape, p } = canonicalWindow(shape0, p0);
   const h = new Helpers();
   const t = storageType(dtype);
   h.add(_pickFn(dtype, shape, p, h));
@@ -234,9 +282,10 @@ export function selectGatherKernel(
  */
 export function selectScatterPlan(
   dtype: DType,
-  shape: readonly number[],
-  p: WindowParams,
+  shape0: readonly number[],
+  p0: WindowParams,
 ): Plan {
+  const { shape, p } = canonicalWindow(shape0, p0);
   const t = storageType(dtype);
   const outShape = windowOutShape(shape, p), ost = strides(outShape);
   const h = new Helpers();
@@ -250,9 +299,13 @@ export function selectScatterPlan(
     helpers: String(h),
     body: "sel[i] = pick(i);",
   });
-  const lines = [decode("i", shape, "c"), `var acc = ${t}(0);`];
+  const lines = [decode("e", shape, "c"), `var acc = ${t}(0);`];
   let close = 0;
   for (let d = 0; d < shape.length; d++) {
+    if (_trivial(p, d)) {
+      lines.push(`let o${d} = c${d};`); // one window per element along d: its own
+      continue;
+    }
     const W = p.windowDimensions[d], s = p.windowStrides[d];
     const bd = p.baseDilation[d], wd = p.windowDilation[d], lo = p.padding[d][0];
     if (W > 1) {
@@ -267,9 +320,9 @@ export function selectScatterPlan(
     close++;
   }
   const ol = shape.map((_, d) => `o${d} * ${u(ost[d])}`).join(" + ") || "0u";
-  lines.push(`let ol = ${ol};`, "if (sel[ol] == i) { acc = acc + ct[ol]; }");
+  lines.push(`let ol = ${ol};`, "if (sel[ol] == e) { acc = acc + ct[ol]; }");
   for (let k = 0; k < close; k++) lines.push("}");
-  lines.push("o[i] = acc;");
+  lines.push("return acc;");
   const scatter = elementwiseKernel({
     bindings: [
       { name: "ct", type: t, access: "read", ref: inp(0) },
@@ -277,7 +330,8 @@ export function selectScatterPlan(
       { name: "o", type: t, access: "read_write", ref: out(0) },
     ],
     total: size(shape),
-    body: lines.join("\n  "),
+    helpers: `fn gath(e: u32) -> ${t} {\n  ${lines.join("\n  ")}\n}`,
+    body: "o[i] = gath(i);",
   });
   return {
     steps: [{ kind: "dispatch", kernel: select }, { kind: "dispatch", kernel: scatter }],

@@ -15,7 +15,10 @@
  *
  * Where the time goes (llvmpipe): creating a pipeline costs ~1 ms in Deno (WGSL parsing and
  * translation), and Mesa compiles its machine code at its first dispatch, on its queue thread,
- * one pipeline after another. `bench/pipeline_cost.ts` times each source of a program alone
+ * one pipeline after another; where Mesa's cache is on, a worker with a device of its own
+ * compiles the program's kernels from the last one back into that cache meanwhile
+ * (`gpu/precompile.ts`; the `precompile` field counts what it did), so the empty-cache runs use
+ * two cores and the no-cache runs one. `bench/pipeline_cost.ts` times each source of a program alone
  * (process CPU time): ~14 ms for a trivial kernel, ~25-40 ms for most elementwise and
  * reduction kernels, 35-85 ms for the texture multiplies of convolutions since their tiles are
  * stored in loops (80-250 ms before; the sliding multiplies loop over the columns of large kernel
@@ -26,7 +29,8 @@
  * slower than a specialised one (its index arithmetic does not fold; each size occurrence is
  * its own uniform word), so generic kernels pay where several layers share one: kernels are
  * shape-generic (sizes in a uniform, `genericKernel` in `gpu/kernels/common.ts`) except the
- * convolution, GEMM and window kernels and large kernels that divide by sizes — though small
+ * convolution and GEMM kernels and large kernels that divide by sizes (window kernels are, since
+ * their windows are walked in helper functions that keep their literals) — though small
  * packings of the texture convolution share two hand-written generic kernels
  * (`gpu/kernels/conv_pack.ts`), and a strided input gradient with short rows runs all its
  * phases as one multiply (`gpu/kernels/conv_phase_texture.ts`): with both, ResNet-18's step

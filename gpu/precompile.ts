@@ -84,7 +84,7 @@ export function mesaCacheOn(): boolean {
 const _claims = new Map<string, { flags: Int32Array; i: number }>();
 let _worker: Worker | null = null;
 let _busy = 0;
-let _idle: (() => void)[] = [];
+const _idle: (() => void)[] = [];
 
 /** Kernels created since the last submit, and those of the command buffer submitted last. */
 let _noted: string[] = [];
@@ -162,10 +162,21 @@ export function precompileProgram(
   return list.length;
 }
 
+let _url: string | null = null;
+
+/**
+ * Points the compile helper at another worker module (tests: one that fails to load), or back
+ * at `precompile_worker.ts` with `null`.
+ *
+ * @param url The module's URL, or null.
+ */
+export function setPrecompileWorkerUrl(url: string | null): void {
+  _url = url;
+}
+
 function _start(ctx: GpuContext): Worker {
-  const w = new Worker(new URL("./precompile_worker.ts", import.meta.url).href, {
-    type: "module",
-  });
+  const url = _url ?? new URL("./precompile_worker.ts", import.meta.url).href;
+  const w = new Worker(url, { type: "module" });
   const features: GPUFeatureName[] = [];
   if (ctx.timestampQuery) features.push("timestamp-query");
   if (ctx.shaderF16) features.push("shader-f16");
@@ -173,28 +184,26 @@ function _start(ctx: GpuContext): Worker {
   w.onmessage = (ev: MessageEvent) => {
     precompileStats.compiled += ev.data.compiled ?? 0;
     precompileStats.failed += ev.data.failed ?? 0;
-    if (--_busy > 0) return;
-    // nothing pending: end it, so that it never keeps the process alive
-    _claims.clear();
-    _noted = [];
-    _inFlight = [];
-    w.terminate();
-    _worker = null;
-    const idle = _idle;
-    _idle = [];
-    idle.forEach((r) => r());
+    // nothing pending: end it, so that an idle worker never keeps the process alive
+    if (--_busy === 0) _stop(w);
   };
   w.onerror = (ev: ErrorEvent) => {
-    ev.preventDefault();
+    ev.preventDefault(); // a worker that cannot start: the main thread compiles everything
     _busy = 0;
-    _claims.clear();
-    w.terminate();
-    _worker = null;
-    _idle.splice(0).forEach((r) => r());
+    _stop(w);
   };
   precompileStats.workers++;
   _worker = w;
   return w;
+}
+
+function _stop(w: Worker): void {
+  _claims.clear();
+  _noted = [];
+  _inFlight = [];
+  w.terminate();
+  _worker = null;
+  _idle.splice(0).forEach((r) => r());
 }
 
 function _collect(p: Program, has: (wgsl: string) => boolean, out: Map<string, PrecompileJob>) {

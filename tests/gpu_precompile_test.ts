@@ -17,6 +17,7 @@ import {
   precompileProgram,
   precompileStats,
   setPrecompile,
+  setPrecompileWorkerUrl,
   standInTexture,
 } from "../gpu/precompile.ts";
 
@@ -190,6 +191,38 @@ Deno.test({
       await f(np.array(data(37, 5), { shape: [37] })).data();
       assertEquals(precompileStats.batches, before);
     } finally {
+      setPrecompile(null);
+    }
+  },
+});
+
+Deno.test({
+  name: "precompile: a worker that cannot load leaves the main thread to compile everything",
+  ignore: !gpu,
+  async fn() {
+    await precompileIdle();
+    setPrecompile(true);
+    setPrecompileWorkerUrl(
+      'data:application/javascript,throw new Error("this worker does not start")',
+    );
+    try {
+      const before = { ...precompileStats };
+      // a program of its own (a width no other test uses), so that its kernels are new
+      const f = jit((p: Record<string, Tensor>, x: Tensor, y: Tensor) => grad(loss)(p, x, y));
+      const { p, x, y } = inputs();
+      const x2 = np.concatenate([x, x], 2); // 20 × 10 images
+      const got = await Promise.all(Object.values(f(p, x2, y)).map((t) => t.data()));
+      await precompileIdle();
+      assertEquals(precompileStats.workers - before.workers, 1);
+      assertEquals(precompileStats.compiled, before.compiled);
+      const want = await withCpu(() => {
+        const { p, x, y } = inputs();
+        const g = grad(loss)(p, np.concatenate([x, x], 2), y);
+        return Promise.all(Object.values(g).map((t) => t.data()));
+      });
+      got.forEach((g, i) => assertAllClose(g, want[i], { rtol: 1e-4, atol: 1e-5 }));
+    } finally {
+      setPrecompileWorkerUrl(null);
       setPrecompile(null);
     }
   },

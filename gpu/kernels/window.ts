@@ -11,6 +11,13 @@
  * the windows that contain it and adds the cotangents of those that selected it) — no scatter,
  * no atomics, no copies of the windows.
  *
+ * Every kernel first merges adjacent trivial dims (one tap, stride 1, no padding or dilation:
+ * pooling's batch and channels) into one ({@link canonicalWindow}), and walks a window in a
+ * helper function (`win`, `pick`, `gath`) that `main` calls with its linear index. The lowerings
+ * make these kernels shape-generic (`genericKernel` moves the literals of `main` alone into a
+ * uniform): layers that differ only in batch and channels share one pipeline, while the window's
+ * addressing keeps its literals (with all sizes from a uniform, pooling ran 1.7-2.2× slower).
+ *
  * @module
  */
 import type { WindowParams } from "../../core/prims/window.ts";
@@ -70,6 +77,10 @@ function _trivial(p: WindowParams, d: number): boolean {
  * on the merged dim (its output index is its input index). Pooling's `[N, C, H, W]` becomes
  * `[N·C, H, W]`, whose kernels then differ between layers only in the element count, which
  * the shape-generic form reads from a uniform (see the module doc).
+ *
+ * @param shape The operand's shape.
+ * @param p The window parameters.
+ * @returns The merged shape and parameters.
  */
 export function canonicalWindow(
   shape: readonly number[],

@@ -4,8 +4,8 @@
  * that the software adapter compiles it here, in parallel with the main thread, and puts the
  * machine code in Mesa's shader cache, where the main device's first dispatch finds it.
  *
- * Messages in: `{ limits, features }` once (the limits to request at the adapter's maxima, and
- * the features: as the main device was requested), then batches
+ * Messages in: `{ limits, features, ctrl }` once (the limits to request at the adapter's maxima,
+ * and the features: as the main device was requested; `ctrl`, see `_ctrl`), then batches
  * `{ jobs, flags }`: kernels in the order to compile them, and a shared `Int32Array` with one
  * word per job that the main thread sets once it has compiled that kernel itself (the job is
  * then skipped). Messages out: `{ done, compiled, failed }` per batch (`failed`: dispatches WebGPU
@@ -45,14 +45,23 @@ async function _open(): Promise<GPUDevice | null> {
   return device;
 }
 
+/**
+ * Shared with the main thread: word 0 is set when the process is about to exit (no more jobs),
+ * word 1 is 1 from the worker's start (the main thread sets it) until its device is destroyed
+ * with nothing left to do (the main thread's exit waits for 0: a process that exits while
+ * another thread opens or compiles on a Vulkan device may crash).
+ */
+let _ctrl: Int32Array<ArrayBufferLike> = new Int32Array(2);
+
 /** Runs the queued batches one after the other; with none left, lets the device go. */
 async function _drain(): Promise<void> {
   _running = true;
-  while (_queue.length) {
+  while (_queue.length && !Atomics.load(_ctrl, 0)) {
     const { jobs, flags } = _queue.shift()!;
     const device = await (_device ??= _open().catch(() => null));
     const checks: Promise<boolean>[] = [];
     for (let i = 0; i < jobs.length && device; i++) {
+      if (Atomics.load(_ctrl, 0)) break; // exiting
       // 1: the main thread has compiled this kernel already; 2: taken here
       if (Atomics.compareExchange(flags, i, 0, 2) !== 0) continue;
       try {
@@ -63,14 +72,16 @@ async function _drain(): Promise<void> {
     }
     if (device) await device.queue.onSubmittedWorkDone();
     const ok = await Promise.all(checks);
-    if (!_queue.length && device) {
-      device.destroy();
-      _device = null;
-    }
     const compiled = ok.filter((v) => v).length;
     _scope.postMessage({ done: jobs.length, compiled, failed: ok.length - compiled });
   }
+  // nothing left (or exiting): let the device go, then tell the main thread
+  const device = await _device;
+  device?.destroy();
+  _device = null;
   _running = false;
+  Atomics.store(_ctrl, 1, 0);
+  Atomics.notify(_ctrl, 1);
 }
 
 _scope.onmessage = (ev: MessageEvent) => {
@@ -78,6 +89,7 @@ _scope.onmessage = (ev: MessageEvent) => {
   if (m.limits) {
     _limits = m.limits;
     _features = m.features;
+    _ctrl = m.ctrl;
     _device = _open().catch(() => null); // opened while the first batch is on its way
     return;
   }

@@ -156,6 +156,7 @@ export function precompileProgram(
   const flags = new Int32Array(new SharedArrayBuffer(4 * list.length));
   list.forEach((j, i) => _claims.set(j.wgsl, { flags, i }));
   _busy++;
+  Atomics.store(_ctrl, 1, 1); // a batch on its way: an exit now waits for the worker
   precompileStats.batches++;
   precompileStats.kernels += list.length;
   worker.postMessage({ jobs: list, flags });
@@ -181,7 +182,6 @@ function _start(ctx: GpuContext): Worker {
   if (ctx.timestampQuery) features.push("timestamp-query");
   if (ctx.shaderF16) features.push("shader-f16");
   _ctrl = new Int32Array(new SharedArrayBuffer(8));
-  _ctrl[1] = 1; // starting: the worker clears it once its device is gone
   w.postMessage({ limits: REQUESTED_LIMITS, features, ctrl: _ctrl });
   globalThis.addEventListener("unload", _onUnload);
   w.onmessage = (ev: MessageEvent) => {

@@ -47,8 +47,8 @@ async function _open(): Promise<GPUDevice | null> {
 
 /**
  * Shared with the main thread: word 0 is set when the process is about to exit (no more jobs),
- * word 1 is 1 from the worker's start (the main thread sets it) until its device is destroyed
- * with nothing left to do (the main thread's exit waits for 0: a process that exits while
+ * word 1 is 1 while the worker has batches (the main thread sets it when it sends one, the worker
+ * when it starts on them) until its device is destroyed with nothing left to do (the main thread's exit waits for 0: a process that exits while
  * another thread opens or compiles on a Vulkan device may crash).
  */
 let _ctrl: Int32Array<ArrayBufferLike> = new Int32Array(2);
@@ -56,6 +56,7 @@ let _ctrl: Int32Array<ArrayBufferLike> = new Int32Array(2);
 /** Runs the queued batches one after the other; with none left, lets the device go. */
 async function _drain(): Promise<void> {
   _running = true;
+  Atomics.store(_ctrl, 1, 1);
   while (_queue.length && !Atomics.load(_ctrl, 0)) {
     const { jobs, flags } = _queue.shift()!;
     const device = await (_device ??= _open().catch(() => null));

@@ -18,7 +18,7 @@ import {
 } from "./target.ts";
 
 /** The limits a device is requested with, each at the adapter's maximum. */
-export const REQUESTED_LIMITS: readonly string[] = [
+export const REQUESTED_LIMITS: readonly (keyof GPUSupportedLimits)[] = [
   "maxStorageBuffersPerShaderStage",
   "maxComputeWorkgroupStorageSize",
   "maxComputeInvocationsPerWorkgroup",
@@ -114,9 +114,7 @@ export async function requestGpu(profile?: "cpu" | "gpu"): Promise<GpuContext> {
   if (!adapter) throw new GpuUnavailableError("WebGPU is not available: no adapter was found");
   _adapters.push(adapter);
   const requiredLimits: Record<string, number> = {};
-  for (const k of REQUESTED_LIMITS) {
-    requiredLimits[k] = adapter.limits[k as keyof GPUSupportedLimits] as number;
-  }
+  for (const k of REQUESTED_LIMITS) requiredLimits[k] = adapter.limits[k] as number;
   const wanted: GPUFeatureName[] = ["timestamp-query", "shader-f16"];
   const requiredFeatures = wanted.filter((f) => adapter.features.has(f));
   let device: GPUDevice;
@@ -445,9 +443,11 @@ export async function writeTextFileIfAllowed(path: string, text: string): Promis
  * @param device The device.
  */
 export function drainAtExit(device: GPUDevice): void {
+  const ref = new WeakRef(device); // the listener does not keep a dropped device alive
   globalThis.addEventListener?.("unload", () => {
+    const d = ref.deref();
     try {
-      for (let k = 0; k < 2; k++) device.queue.submit([device.createCommandEncoder().finish()]);
+      for (let k = 0; d && k < 2; k++) d.queue.submit([d.createCommandEncoder().finish()]);
     } catch {
       // a destroyed or lost device has nothing running
     }

@@ -1,13 +1,14 @@
 /**
  * Compiling a new program's kernels on two threads. A software adapter (llvmpipe) generates a
- * kernel's machine code at its first dispatch, inside `queue.submit`, on the thread that
- * submits: a network's first jitted step spends most of its seconds there, on one core. When a
+ * kernel's machine code at its first dispatch, one kernel after another on its queue's thread:
+ * a network's first jitted step spends most of its seconds there, on one core. When a
  * program brings many kernels no earlier one compiled, they are also sent, last first, to a
  * worker with a device of its own (`precompile_worker.ts`), which dispatches each once over
  * stand-in resources. Its compiles land in Mesa's on-disk shader cache, shared by both devices of
  * the process, so the main thread's first dispatch of a kernel the worker has done loads it
  * instead of compiling it; the two meet in the middle. A shared word per kernel, set once the
- * main thread has compiled it, lets the worker skip what the main thread has done. The results are the same bits: the same source is compiled either way.
+ * main thread has compiled it, lets the worker skip what the main thread has done. The results
+ * are the same bits: the same source is compiled either way.
  *
  * Used only where it helps: llvmpipe (lavapipe), Mesa's cache on ({@link mesaCacheOn}), two or
  * more cores, and a program with at least {@link PRECOMPILE_MIN_KERNELS} kernels
@@ -107,6 +108,7 @@ export function noteKernel(wgsl: string): void {
  * skipped kernels the main thread only compiled seconds later.)
  */
 export function submitted(): void {
+  if (!_inFlight.length && !_noted.length) return; // every submit but a new program's first
   for (const wgsl of _inFlight) {
     const c = _claims.get(wgsl);
     if (!c) continue;

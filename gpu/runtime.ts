@@ -725,8 +725,8 @@ export class GpuRuntime {
     const timed = this.profiler?.resolve(enc);
     const t0 = performance.now();
     this.ctx.device.queue.submit([enc.finish()]);
-    submitted();
     this.#submitMs += performance.now() - t0;
+    submitted();
     timed?.();
     this.#submits++;
     this.storage.tick();

@@ -13,7 +13,7 @@
  *
  * Every kernel first merges adjacent trivial dims (one tap, stride 1, no padding or dilation:
  * pooling's batch and channels) into one ({@link canonicalWindow}), and walks a window in a
- * helper function (`win`, `pick`, `gath`) that `main` calls with its linear index. The lowerings
+ * helper function (`win`, `pick`, `tang`, `gath`) that `main` calls with its linear index. The lowerings
  * make these kernels shape-generic (`genericKernel` moves the literals of `main` alone into a
  * uniform): layers that differ only in batch and channels share one pipeline, while the window's
  * addressing keeps its literals (with all sizes from a uniform, pooling ran 1.7-2.2× slower).
@@ -262,6 +262,12 @@ export function selectGatherKernel(
   const h = new Helpers();
   const t = storageType(dtype);
   h.add(_pickFn(dtype, shape, p, h));
+  // the sentinel compared in a helper too: `main` keeps no literal but the count
+  h.add(`fn tang(ol: u32) -> ${t} {
+  let s = pick(ol);
+  if (s == ${u(_NONE)}) { return ${t}(0); }
+  return tg[s];
+}`);
   return elementwiseKernel({
     bindings: [
       { name: "tg", type: t, access: "read", ref: inp(0) },
@@ -270,7 +276,7 @@ export function selectGatherKernel(
     ],
     total: size(windowOutShape(shape, p)),
     helpers: String(h),
-    body: `let s = pick(i);\n  if (s == ${u(_NONE)}) { o[i] = ${t}(0); } else { o[i] = tg[s]; }`,
+    body: "o[i] = tang(i);",
   });
 }
 

@@ -86,6 +86,8 @@ const _claims = new Map<string, { flags: Int32Array; i: number }>();
 let _worker: Worker | null = null;
 let _busy = 0;
 const _idle: (() => void)[] = [];
+/** Per batch sent and not yet done, in order: what to call when the worker reports it done. */
+const _batchDone: ((() => void) | undefined)[] = [];
 
 /** Kernels created since the last submit, and those of the command buffer submitted last. */
 let _noted: string[] = [];
@@ -137,6 +139,8 @@ export function precompileIdle(): Promise<void> {
  * @param p The program.
  * @param has Whether the main thread has a pipeline for a source already.
  * @param min The fewest kernels worth a worker.
+ * @param onDone Called once the worker has done this batch (or has stopped without doing it),
+ *   when any was sent.
  * @returns The number of kernels sent.
  */
 export function precompileProgram(
@@ -144,6 +148,7 @@ export function precompileProgram(
   p: Program,
   has: (wgsl: string) => boolean,
   min: number = PRECOMPILE_MIN_KERNELS,
+  onDone?: () => void,
 ): number {
   const jobs = new Map<string, PrecompileJob>();
   _collect(p, has, jobs);
@@ -158,6 +163,7 @@ export function precompileProgram(
   const flags = new Int32Array(new SharedArrayBuffer(4 * list.length));
   list.forEach((j, i) => _claims.set(j.wgsl, { flags, i }));
   _busy++;
+  _batchDone.push(onDone);
   Atomics.store(_ctrl, 1, 1); // a batch on its way: an exit now waits for the worker
   precompileStats.batches++;
   precompileStats.kernels += list.length;
@@ -189,6 +195,7 @@ function _start(ctx: GpuContext): Worker {
   w.onmessage = (ev: MessageEvent) => {
     precompileStats.compiled += ev.data.compiled ?? 0;
     precompileStats.failed += ev.data.failed ?? 0;
+    _batchDone.shift()?.();
     // nothing pending: end it, so that an idle worker never keeps the process alive
     if (--_busy === 0) _stop(w);
   };
@@ -224,6 +231,7 @@ function _stop(w: Worker): void {
   _inFlight = [];
   w.terminate();
   _worker = null;
+  _batchDone.splice(0).forEach((r) => r?.());
   _idle.splice(0).forEach((r) => r());
 }
 
@@ -244,8 +252,15 @@ function _collect(p: Program, has: (wgsl: string) => boolean, out: Map<string, P
   };
   for (const op of p.ops) {
     if (op.kind === "scan") _collect(op.body, has, out);
-    if (op.kind !== "dispatch" || out.has(op.wgsl) || has(op.wgsl)) continue;
-    out.set(op.wgsl, { wgsl: op.wgsl, bindings: op.bindings.map(standIn) });
+    if (op.kind !== "dispatch") continue;
+    // llvmpipe compiles a kernel once per kind of texture bound (sides powers of two or not):
+    // one source bound to both kinds is two jobs, and a source the main thread has is done only
+    // where it binds no texture
+    const bindings = op.bindings.map(standIn);
+    const tex = bindings.filter((b) => b.kind === "texture").map((b) => JSON.stringify(b));
+    const id = tex.length ? `${tex.join()}\n${op.wgsl}` : op.wgsl;
+    if (out.has(id) || (!tex.length && has(op.wgsl))) continue;
+    out.set(id, { wgsl: op.wgsl, bindings });
   }
 }
 

@@ -31,10 +31,12 @@ import { kernelSharingEnabled, shareKernels } from "./share.ts";
 import { countKernels, printProgram, type Program, type Res } from "./program.ts";
 import { GpuError } from "../errors.ts";
 import { precompileEnabled, precompileProgram } from "../precompile.ts";
+import { hasConvolution, tieredExecutable, tieringEnabled, tierOne } from "./tier.ts";
 
 export { type Executable, type JitEnv, jitStats };
 export { countKernels, printProgram, type Program } from "./program.ts";
 export { PROGRAM_CACHE_VERSION, programCacheStats } from "./disk_cache.ts";
+export { setTiered, tierStats } from "./tier.ts";
 
 /** Options of {@link compileJaxpr}. */
 export interface JitCompileOptions {
@@ -76,23 +78,36 @@ export function compileJaxpr(env: JitEnv, j: Jaxpr, opts: JitCompileOptions = {}
   });
   let p = key === null ? null : loadProgram(key);
   const cached = p !== null;
-  if (p === null) {
-    p = compileGraph(flatten(j, opts.literals), {
+  const build = () => {
+    let q = compileGraph(flatten(j, opts.literals), {
       gemm: env.gemm,
       maxBindings,
       donated: opts.donated,
     });
-    if (kernelSharingEnabled()) p = shareKernels(p);
-    if (key !== null) storeProgram(key, p);
+    if (kernelSharingEnabled()) q = shareKernels(q);
+    _checkBindings(q, ctx.limits.maxStorageBufferBindingSize);
+    return q;
+  };
+  // a new program with convolutions on a software adapter starts on tier one (see tier.ts),
+  // which the program cache keeps apart until tier two's kernels are all compiled
+  const tiered = !cached && hasConvolution(j) && tieringEnabled(ctx);
+  const key1 = key === null ? null : `tier one\n${key}`;
+  let tierOneCached = false;
+  if (p === null && tiered && key1 !== null) tierOneCached = (p = loadProgram(key1)) !== null;
+  if (p === null) {
+    p = tiered ? tierOne(build) : build();
+    if (key !== null) storeProgram(tiered ? key1! : key, p);
   }
   _checkBindings(p, ctx.limits.maxStorageBufferBindingSize);
   jitStats.compiles++;
   const level = debugLevel();
   if (level >= 1) {
     console.error(
-      `[denax:jit] ${cached ? "cached" : "compile"} ${j.eqns.length} eqns -> ${
-        countKernels(p)
-      } kernels (${countKernels(p, true)} fused), ${p.plan.donations.length} donated buffers, ${
+      `[denax:jit] ${
+        cached ? "cached" : tiered ? "compile (tier one)" : "compile"
+      } ${j.eqns.length} eqns -> ${countKernels(p)} kernels (${
+        countKernels(p, true)
+      } fused), ${p.plan.donations.length} donated buffers, ${
         (performance.now() - t0).toFixed(1)
       } ms`,
     );
@@ -100,8 +115,24 @@ export function compileJaxpr(env: JitEnv, j: Jaxpr, opts: JitCompileOptions = {}
   if (level >= 2) console.error(printProgram(p));
   if (level >= 3) _printWgsl(p);
   // kernels of a program compiled here are likely new to Mesa's cache too: two threads compile
-  if (!cached && precompileEnabled(ctx)) precompileProgram(ctx, p, (w) => env.rt.hasPipeline(w));
-  const exe = executable(env, p);
+  const has = (w: string) => env.rt.hasPipeline(w);
+  if (!cached && !tierOneCached && precompileEnabled(ctx)) precompileProgram(ctx, p, has);
+  const exe = tiered
+    ? tieredExecutable(env, p, () => {
+      const q = build();
+      if (level >= 3) _printWgsl(q);
+      return q;
+    }, (q, done) => {
+      // stored once its kernels are in Mesa's cache: a later process then starts on it
+      const ready = () => {
+        if (key !== null) storeProgram(key, q);
+        done();
+      };
+      const sent = precompileEnabled(ctx) ? precompileProgram(ctx, q, has, 1, ready) : 0;
+      if (sent === 0) ready();
+      return sent;
+    })
+    : executable(env, p);
   _last = exe;
   return exe;
 }

@@ -62,6 +62,24 @@ export function setSmallConvMacs(macs: number | null): void {
 }
 
 /**
+ * Runs `fn` with {@link smallConvMacs} at `macs`, then puts the limit back as it was (the jit's
+ * first tier compiles every convolution in the small form: `gpu/jit/tier.ts`).
+ *
+ * @param macs Multiply-adds.
+ * @param fn What to run.
+ * @returns What `fn` returns.
+ */
+export function withSmallConvMacs<T>(macs: number, fn: () => T): T {
+  const prev = _limit;
+  _limit = macs;
+  try {
+    return fn();
+  } finally {
+    _limit = prev;
+  }
+}
+
+/**
  * Whether a convolution is small enough for the small form.
  *
  * @param macs Its multiply-adds.

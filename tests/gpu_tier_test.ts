@@ -1,0 +1,173 @@
+// Tiered compiling (gpu/jit/tier.ts): a new program with convolutions starts with every
+// convolution in the small form, switches to the program as it would otherwise be once that
+// one's kernels are compiled, and computes the same bits on both tiers (and what the cpu does).
+import { BACKEND, withCpu } from "./backend.ts";
+import { assert, assertAllClose, assertEquals, assertStrictEquals } from "@std/assert";
+import { rng } from "./helpers.ts";
+import { grad, jit, lax, nn, np, type Tensor } from "../mod.ts";
+import { currentBackend } from "../core/backend.ts";
+import type { WebGpuBackend } from "../gpu/backend.ts";
+import { lastCompiled, type Program } from "../gpu/jit/mod.ts";
+import { setTiered, tieringEnabled, tierStats } from "../gpu/jit/tier.ts";
+import { precompileIdle, precompileStats, setPrecompile } from "../gpu/precompile.ts";
+import { setSmallConvMacs } from "../gpu/kernels/conv_small.ts";
+
+const gpu = BACKEND === "webgpu";
+const ctx = () => (currentBackend() as WebGpuBackend).runtime.ctx;
+
+const data = (n: number, seed: number) => {
+  const r = rng(seed);
+  return Float32Array.from({ length: n }, () => r() * 2 - 1);
+};
+
+/** A small conv net's loss (strided and padded convolutions, pooling, dense, cross-entropy). */
+function loss(p: Record<string, Tensor>, x: Tensor, y: Tensor): Tensor {
+  let h = lax.conv(x, p.k1, [1, 1], "SAME").add(p.b1.reshape([1, -1, 1, 1]));
+  h = lax.maxPool(nn.relu(h), { kernelSize: 2 });
+  h = nn.relu(lax.conv(h, p.k2, [2, 2], [[1, 1], [1, 1]]));
+  const logits = h.mean({ axis: [2, 3] }).matmul(p.w).add(p.b);
+  return y.mul(nn.logSoftmax(logits)).sum({ axis: -1 }).mean().neg();
+}
+
+const SHAPES: Record<string, number[]> = {
+  k1: [8, 3, 3, 3],
+  b1: [8],
+  k2: [12, 8, 3, 3],
+  w: [12, 5],
+  b: [5],
+};
+
+function inputs(width: number) {
+  const p = Object.fromEntries(
+    Object.entries(SHAPES).map(([k, s], i) => [
+      k,
+      np.array(data(s.reduce((a, b) => a * b, 1), 20 + i), { shape: s }).mul(0.5),
+    ]),
+  );
+  const x = np.array(data(4 * 3 * 12 * width, 7), { shape: [4, 3, 12, width] });
+  return { p, x, y: np.eye(4, 5) };
+}
+
+/** One SGD step's loss and new parameters. */
+function sgd(p: Record<string, Tensor>, x: Tensor, y: Tensor): Tensor[] {
+  const g = grad(loss)(p, x, y);
+  return [loss(p, x, y), ...Object.keys(SHAPES).map((k) => p[k].sub(g[k].mul(0.1)))];
+}
+
+const read = (ts: Tensor[]) => Promise.all(ts.map((t) => t.data()));
+
+/** Until the compile helper is idle and a turn has passed (tier two's batch is sent in one). */
+async function settle(): Promise<void> {
+  for (let i = 0; i < 3; i++) {
+    await precompileIdle();
+    await ctx().device.queue.onSubmittedWorkDone();
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/**
+ * Runs a fresh jitted step `calls` times on the same inputs (width `width`: a program no other
+ * test compiles), settling after the second call, and returns each call's outputs and program.
+ */
+async function run(width: number, calls: number) {
+  const step = jit((p: Record<string, Tensor>, x: Tensor, y: Tensor) => sgd(p, x, y));
+  const { p, x, y } = inputs(width);
+  const outs: Float32Array[][] = [];
+  const programs: unknown[] = [];
+  for (let i = 0; i < calls; i++) {
+    outs.push((await read(step(p, x, y))) as Float32Array[]);
+    programs.push(lastCompiled()!.program);
+    if (i === 1) await settle();
+  }
+  return { outs, programs };
+}
+
+Deno.test({
+  name: "tier: DENAX_TIERED and setTiered decide over the compile helper",
+  ignore: !gpu,
+  fn() {
+    const saved = Deno.env.get("DENAX_TIERED");
+    try {
+      Deno.env.set("DENAX_TIERED", "0");
+      assert(!tieringEnabled(ctx()));
+      Deno.env.set("DENAX_TIERED", "1");
+      assert(tieringEnabled(ctx()));
+      setTiered(false);
+      assert(!tieringEnabled(ctx()));
+    } finally {
+      setTiered(null);
+      saved === undefined ? Deno.env.delete("DENAX_TIERED") : Deno.env.set("DENAX_TIERED", saved);
+    }
+  },
+});
+
+for (const worker of [true, false]) {
+  Deno.test({
+    name: `tier: a conv step switches to tier two, same bits on both tiers (${
+      worker ? "with" : "without"
+    } the compile helper)`,
+    ignore: !gpu,
+    async fn() {
+      await precompileIdle();
+      setPrecompile(worker);
+      setSmallConvMacs(1); // tier two: every convolution in the large form
+      const before = { ...tierStats };
+      const sent = precompileStats.kernels;
+      try {
+        setTiered(true);
+        const width = worker ? 13 : 14;
+        const tiered = await run(width, 4);
+        setTiered(false);
+        const plain = await run(width, 1);
+        assertEquals(tierStats.tiered - before.tiered, 1);
+        assertEquals(tierStats.switches - before.switches, 1);
+        assertEquals(tierStats.failed, before.failed);
+        // calls 1 and 2 on tier one, 3 and 4 on tier two: another program, whose kernels the
+        // helper compiled (when it runs)
+        assertStrictEquals(tiered.programs[0], tiered.programs[1]);
+        assert(tiered.programs[1] !== tiered.programs[2], "no switch at the third call");
+        assertStrictEquals(tiered.programs[2], tiered.programs[3]);
+        const sources = (p: unknown) =>
+          new Set((p as Program).ops.flatMap((o) => o.kind === "dispatch" ? [o.wgsl] : []));
+        const one = sources(tiered.programs[0]), two = sources(tiered.programs[2]);
+        // (the real-GPU profile, DENAX_GPU_PROFILE=gpu, has no small form: the same kernels)
+        if (ctx().profile.name === "cpu-adapter") {
+          assert([...two].some((w) => !one.has(w)), "tier two has kernels of its own");
+        }
+        if (worker) assert(precompileStats.kernels > sent);
+        for (let c = 1; c < 4; c++) assertEquals(tiered.outs[c], tiered.outs[0], `call ${c + 1}`);
+        assertEquals(plain.outs[0], tiered.outs[0]);
+        const want = await withCpu(() => {
+          const { p, x, y } = inputs(width);
+          return read(sgd(p, x, y));
+        });
+        tiered.outs[0].forEach((g, i) => assertAllClose(g, want[i], { rtol: 1e-4, atol: 1e-5 }));
+      } finally {
+        setTiered(null);
+        setSmallConvMacs(null);
+        setPrecompile(null);
+        await precompileIdle();
+      }
+    },
+  });
+}
+
+Deno.test({
+  name: "tier: programs without convolutions, or with tiering off, compile tier two at once",
+  ignore: !gpu,
+  async fn() {
+    setTiered(true);
+    try {
+      const before = tierStats.tiered;
+      const f = jit((a: Tensor, b: Tensor) => np.tanh(a.matmul(b)).sum());
+      await f(np.array(data(12, 1), { shape: [3, 4] }), np.array(data(8, 2), { shape: [4, 2] }))
+        .data();
+      assertEquals(tierStats.tiered, before);
+      setTiered(false);
+      await run(15, 1);
+      assertEquals(tierStats.tiered, before);
+    } finally {
+      setTiered(null);
+    }
+  },
+});

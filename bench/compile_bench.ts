@@ -37,6 +37,12 @@
  * creates 160 pipelines instead of 252; `DENAX_GENERIC_KERNELS=0` gives the shape-specialised
  * kernels for comparison.
  *
+ * Where the step's program started on tier one (`gpu/jit/tier.ts`: on llvmpipe with Mesa's cache
+ * on, every convolution in the small form first), `tierTwo` gives the time from the later steps'
+ * end until the compile helper had tier two's kernels (`readyMs`), the step that switched, the
+ * median of as many tier-two steps as later steps (`stepMs`, the figure to compare with an untiered
+ * run's later steps) and the pipelines tier two added; `DENAX_TIERED=0` for the untiered program.
+ *
  * The parameters are initialized under `jit` (`jit((k) => net.init(k))`, as the README advises on
  * webgpu: eager, ResNet-18's initialization is 1560 dispatches, each intermediate a fresh buffer,
  * and took 1.5-6 s on llvmpipe against 0.35-1.2 s jitted; `DENAX_COMPILE_INIT=eager` gives the eager
@@ -144,6 +150,7 @@ async function child(name: string): Promise<void> {
   const t2 = performance.now();
   const c2 = process.cpuUsage(c1);
   const stepSubmitMs = rt.stats.submitMs - submit0;
+  const firstPipelines = rt.stats.pipelineMisses - misses0;
   const exe = lastCompiled();
   // later steps (running only): the median of DENAX_COMPILE_STEPS of them (default 1)
   const later: number[] = [];
@@ -155,7 +162,8 @@ async function child(name: string): Promise<void> {
   later.sort((a, b) => a - b);
   // where the program started on tier one (gpu/jit/tier.ts): the time until it runs on tier
   // two (waiting for the compile helper, then the switching step), and tier two's steps
-  let tierTwo: { readyMs: number; switchStepMs: number; stepMs: number } | null = null;
+  let tierTwo: { readyMs: number; switchStepMs: number; stepMs: number; pipelines: number } | null =
+    null;
   if (tierStats.tiered) {
     const t = performance.now();
     await precompileIdle();
@@ -176,6 +184,7 @@ async function child(name: string): Promise<void> {
       readyMs: Math.round(readyMs),
       switchStepMs: Math.round(switchStepMs),
       stepMs: Math.round(steps[steps.length >> 1]),
+      pipelines: rt.stats.pipelineMisses - misses0 - firstPipelines,
     };
   }
   console.log(JSON.stringify({
@@ -184,7 +193,7 @@ async function child(name: string): Promise<void> {
     init: eagerInit ? "eager" : "jit",
     loss: value,
     kernels: exe ? countKernels(exe.program) : null,
-    pipelines: rt.stats.pipelineMisses - misses0,
+    pipelines: firstPipelines,
     initPipelines: misses0,
     pipelineMs: Math.round(rt.stats.pipelineMs),
     submitMs: Math.round(rt.stats.submitMs),

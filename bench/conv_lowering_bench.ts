@@ -7,7 +7,7 @@
  *
  * Run: `deno run -A bench/conv_lowering_bench.ts [--model resnet|densenet|googlenet]
  * [--rounds 3]` (the shapes are ResNet-18's, DenseNet's and GoogLeNet's at 28×28 input and
- * batch 256).
+ * batch 256, and AlexNet's at batch 128).
  *
  * @module
  */
@@ -68,6 +68,17 @@ const SHAPES: Record<string, Case[]> = {
     [[256, 512, 1, 1], [256, 512, 3, 3], cp({ padding: P(1, 2), lhsDilation: [2, 2] })],
     [[256, 256, 2, 2], [128, 256, 3, 3], cp({ padding: P(1, 2), lhsDilation: [2, 2] })],
     [[256, 128, 4, 4], [64, 128, 3, 3], cp({ padding: P(1), lhsDilation: [2, 2] })],
+  ],
+  // d2l's AlexNet at 28×28 (examples/d2l/alexnet.ts), batch 128: forward, input and kernel
+  // gradients of its 5 × 5 and 3 × 3 layers
+  alexnet: [
+    [[128, 96, 13, 13], [256, 96, 5, 5], cp({ padding: P(2) })],
+    [[128, 256, 13, 13], [96, 256, 5, 5], cp({ padding: P(2) })],
+    [[96, 128, 13, 13], [256, 128, 13, 13], cp({ padding: P(2) })],
+    [[128, 256, 6, 6], [384, 256, 3, 3], cp({ padding: P(1) })],
+    [[128, 384, 6, 6], [384, 384, 3, 3], cp({ padding: P(1) })],
+    [[128, 384, 6, 6], [256, 384, 3, 3], cp({ padding: P(1) })],
+    [[384, 128, 6, 6], [384, 128, 6, 6], cp({ padding: P(1) })],
   ],
 };
 

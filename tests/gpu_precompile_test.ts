@@ -4,7 +4,7 @@
 // worker is ended once idle (the test sanitizers would report it otherwise).
 import { BACKEND, withCpu } from "./backend.ts";
 import { assert, assertAllClose, assertEquals } from "@std/assert";
-import { rng } from "./helpers.ts";
+import { rng, withEnv } from "./helpers.ts";
 import { grad, jit, lax, nn, np, type Tensor } from "../mod.ts";
 import { currentBackend } from "../core/backend.ts";
 import type { WebGpuBackend } from "../gpu/backend.ts";
@@ -92,20 +92,16 @@ Deno.test({
   name: "precompile: DENAX_PRECOMPILE and setPrecompile decide over the adapter",
   ignore: !gpu,
   fn() {
-    const saved = Deno.env.get("DENAX_PRECOMPILE");
-    try {
-      Deno.env.set("DENAX_PRECOMPILE", "0");
-      assert(!precompileEnabled(ctx()));
-      Deno.env.set("DENAX_PRECOMPILE", "1");
+    withEnv("DENAX_PRECOMPILE", "0", () => assert(!precompileEnabled(ctx())));
+    withEnv("DENAX_PRECOMPILE", "1", () => {
       assert(precompileEnabled(ctx()));
       setPrecompile(false);
-      assert(!precompileEnabled(ctx()));
-    } finally {
-      setPrecompile(null);
-      saved === undefined
-        ? Deno.env.delete("DENAX_PRECOMPILE")
-        : Deno.env.set("DENAX_PRECOMPILE", saved);
-    }
+      try {
+        assert(!precompileEnabled(ctx()));
+      } finally {
+        setPrecompile(null);
+      }
+    });
   },
 });
 

@@ -3,7 +3,7 @@
 // one's kernels are compiled, and computes the same bits on both tiers (and what the cpu does).
 import { BACKEND, withCpu } from "./backend.ts";
 import { assert, assertAllClose, assertEquals, assertStrictEquals } from "@std/assert";
-import { rng } from "./helpers.ts";
+import { uniform, withEnv } from "./helpers.ts";
 import { grad, jit, lax, nn, np, type Tensor } from "../mod.ts";
 import { currentBackend } from "../core/backend.ts";
 import type { WebGpuBackend } from "../gpu/backend.ts";
@@ -14,11 +14,6 @@ import { setSmallConvMacs } from "../gpu/kernels/conv_small.ts";
 
 const gpu = BACKEND === "webgpu";
 const ctx = () => (currentBackend() as WebGpuBackend).runtime.ctx;
-
-const data = (n: number, seed: number) => {
-  const r = rng(seed);
-  return Float32Array.from({ length: n }, () => r() * 2 - 1);
-};
 
 /** A small conv net's loss (strided and padded convolutions, pooling, dense, cross-entropy). */
 function loss(p: Record<string, Tensor>, x: Tensor, y: Tensor): Tensor {
@@ -39,12 +34,9 @@ const SHAPES: Record<string, number[]> = {
 
 function inputs(width: number) {
   const p = Object.fromEntries(
-    Object.entries(SHAPES).map(([k, s], i) => [
-      k,
-      np.array(data(s.reduce((a, b) => a * b, 1), 20 + i), { shape: s }).mul(0.5),
-    ]),
+    Object.entries(SHAPES).map(([k, s], i) => [k, uniform(20 + i, s).mul(0.5)]),
   );
-  const x = np.array(data(4 * 3 * 12 * width, 7), { shape: [4, 3, 12, width] });
+  const x = uniform(7, [4, 3, 12, width]);
   return { p, x, y: np.eye(4, 5) };
 }
 
@@ -86,18 +78,16 @@ Deno.test({
   name: "tier: DENAX_TIERED and setTiered decide over the compile helper",
   ignore: !gpu,
   fn() {
-    const saved = Deno.env.get("DENAX_TIERED");
-    try {
-      Deno.env.set("DENAX_TIERED", "0");
-      assert(!tieringEnabled(ctx()));
-      Deno.env.set("DENAX_TIERED", "1");
+    withEnv("DENAX_TIERED", "0", () => assert(!tieringEnabled(ctx())));
+    withEnv("DENAX_TIERED", "1", () => {
       assert(tieringEnabled(ctx()));
       setTiered(false);
-      assert(!tieringEnabled(ctx()));
-    } finally {
-      setTiered(null);
-      saved === undefined ? Deno.env.delete("DENAX_TIERED") : Deno.env.set("DENAX_TIERED", saved);
-    }
+      try {
+        assert(!tieringEnabled(ctx()));
+      } finally {
+        setTiered(null);
+      }
+    });
   },
 });
 
@@ -160,8 +150,7 @@ Deno.test({
     try {
       const before = tierStats.tiered;
       const f = jit((a: Tensor, b: Tensor) => np.tanh(a.matmul(b)).sum());
-      await f(np.array(data(12, 1), { shape: [3, 4] }), np.array(data(8, 2), { shape: [4, 2] }))
-        .data();
+      await f(uniform(1, [3, 4]), uniform(2, [4, 2])).data();
       assertEquals(tierStats.tiered, before);
       setTiered(false);
       await run(15, 1);

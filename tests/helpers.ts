@@ -20,6 +20,22 @@ export function rng(seed: number): () => number {
   };
 }
 
+/**
+ * Runs `fn` with the environment variable `name` set to `value` (deleted for undefined), then
+ * puts it back as it was.
+ */
+export function withEnv<T>(name: string, value: string | undefined, fn: () => T): T {
+  const saved = Deno.env.get(name);
+  const set = (v: string | undefined) =>
+    v === undefined ? Deno.env.delete(name) : Deno.env.set(name, v);
+  set(value);
+  try {
+    return fn();
+  } finally {
+    set(saved);
+  }
+}
+
 /** Uniform values in [lo, hi) of a shape, as a Tensor. */
 export function uniform(
   seed: number,

@@ -4,11 +4,11 @@
 import { BACKEND, withCpu } from "./backend.ts";
 import { assert, assertAllClose, assertEquals, assertStrictEquals } from "@std/assert";
 import { uniform, withEnv } from "./helpers.ts";
-import { grad, jit, lax, nn, np, type Tensor } from "../mod.ts";
+import { checkpoint, grad, jit, lax, makeJaxpr, nn, np, type Tensor } from "../mod.ts";
 import { currentBackend } from "../core/backend.ts";
 import type { WebGpuBackend } from "../gpu/backend.ts";
 import { lastCompiled, type Program } from "../gpu/jit/mod.ts";
-import { setTiered, tieringEnabled, tierStats } from "../gpu/jit/tier.ts";
+import { hasConvolution, setTiered, tieringEnabled, tierStats } from "../gpu/jit/tier.ts";
 import { precompileIdle, precompileStats, setPrecompile } from "../gpu/precompile.ts";
 import { setSmallConvMacs } from "../gpu/kernels/conv_small.ts";
 
@@ -159,4 +159,14 @@ Deno.test({
       setTiered(null);
     }
   },
+});
+
+Deno.test("tier: hasConvolution finds convolutions also inside checkpointed functions", () => {
+  const conv = (x: Tensor, k: Tensor) => lax.conv(x, k, [1, 1], "SAME").sum();
+  const x = uniform(1, [1, 2, 5, 5]), k = uniform(2, [3, 2, 3, 3]);
+  assert(hasConvolution(makeJaxpr(conv)(x, k).jaxpr));
+  const inner = makeJaxpr(grad((a: Tensor) => checkpoint(conv)(a, k)))(x).jaxpr;
+  assert(inner.eqns.every((e) => e.prim.name !== "conv_general_dilated"), "only nested ones");
+  assert(hasConvolution(inner));
+  assert(!hasConvolution(makeJaxpr((a: Tensor) => np.tanh(a).sum())(x).jaxpr));
 });

@@ -21,7 +21,7 @@
  *
  * @module
  */
-import type { Jaxpr } from "../../core/jaxpr.ts";
+import { ClosedJaxpr, Jaxpr } from "../../core/jaxpr.ts";
 import type { Tensor } from "../../core/tensor.ts";
 import { debugLevel, envVar, type GpuContext } from "../device.ts";
 import { withSmallConvMacs } from "../kernels/conv_small.ts";
@@ -69,13 +69,20 @@ export function tieringEnabled(ctx: GpuContext): boolean {
 }
 
 /**
- * Whether a jaxpr has a convolution at its top level (where tier one differs from tier two).
+ * Whether a jaxpr has a convolution (where tier one differs from tier two), also inside the
+ * jaxprs its equations carry (a scan's body, a checkpointed function).
  *
  * @param j The jaxpr.
  * @returns True when it has one.
  */
 export function hasConvolution(j: Jaxpr): boolean {
-  return j.eqns.some((e) => e.prim.name === "conv_general_dilated");
+  return j.eqns.some((e) =>
+    e.prim.name === "conv_general_dilated" ||
+    Object.values(e.params).some((v) => {
+      const inner = v instanceof ClosedJaxpr ? v.jaxpr : v;
+      return inner instanceof Jaxpr && hasConvolution(inner);
+    })
+  );
 }
 
 /**

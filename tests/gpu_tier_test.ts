@@ -8,7 +8,13 @@ import { checkpoint, grad, jit, lax, makeJaxpr, nn, np, type Tensor } from "../m
 import { currentBackend } from "../core/backend.ts";
 import type { WebGpuBackend } from "../gpu/backend.ts";
 import { lastCompiled, type Program } from "../gpu/jit/mod.ts";
-import { hasConvolution, setTiered, tieringEnabled, tierStats } from "../gpu/jit/tier.ts";
+import {
+  hasConvolution,
+  setTiered,
+  TIER_TWO_CALLS,
+  tieringEnabled,
+  tierStats,
+} from "../gpu/jit/tier.ts";
 import { precompileIdle, precompileStats, setPrecompile } from "../gpu/precompile.ts";
 import { setSmallConvMacs } from "../gpu/kernels/conv_small.ts";
 
@@ -141,6 +147,37 @@ for (const worker of [true, false]) {
     },
   });
 }
+
+Deno.test({
+  name: "tier: a loop of calls that never awaits still switches to tier two",
+  ignore: !gpu,
+  async fn() {
+    await precompileIdle();
+    setPrecompile(false); // tier two then compiles on this thread, ready at once
+    setSmallConvMacs(1);
+    setTiered(true);
+    const switches = tierStats.switches;
+    try {
+      const step = jit((p: Record<string, Tensor>, x: Tensor, y: Tensor) => sgd(p, x, y));
+      const { p, x, y } = inputs(16);
+      const outs: Tensor[][] = [];
+      const programs: unknown[] = [];
+      for (let i = 0; i <= TIER_TWO_CALLS; i++) {
+        outs.push(step(p, x, y));
+        programs.push(lastCompiled()!.program);
+      }
+      assertEquals(tierStats.switches - switches, 1);
+      assertStrictEquals(programs[0], programs[TIER_TWO_CALLS - 1]);
+      assert(programs[TIER_TWO_CALLS - 1] !== programs[TIER_TWO_CALLS], "the last call switched");
+      const first = await read(outs[0]), last = await read(outs[TIER_TWO_CALLS]);
+      assertEquals(last, first);
+    } finally {
+      setTiered(null);
+      setSmallConvMacs(null);
+      setPrecompile(null);
+    }
+  },
+});
 
 Deno.test({
   name: "tier: programs without convolutions, or with tiering off, compile tier two at once",

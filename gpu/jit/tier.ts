@@ -29,6 +29,12 @@ import { precompileEnabled } from "../precompile.ts";
 import { type Executable, executable, type JitEnv } from "./exec.ts";
 import type { Program } from "./program.ts";
 
+/**
+ * Calls after which tier two starts without waiting for the event loop (a loop of jitted calls
+ * that never awaits gives the promise that starts it no turn).
+ */
+export const TIER_TWO_CALLS = 10;
+
 /** Counters, for tests and `bench/compile_bench.ts`. */
 export const tierStats = {
   /** Programs started on tier one. */
@@ -116,10 +122,13 @@ export function tieredExecutable(
   let cur = executable(env, first);
   let next: Program | null = null;
   let ready = false;
-  let started = false;
-  let calls = 0;
+  let started = false; // tier two is armed to start
+  let begun = false; // and has started
+  let calls = 0; // calls since the last (re)arming
   let gen = 0; // a release abandons a tier two not yet started
-  const start = () => {
+  const start = (g: number) => {
+    if (g !== gen || begun) return;
+    begun = true;
     try {
       next = second();
     } catch (e) {
@@ -138,15 +147,18 @@ export function tieredExecutable(
       if (debugLevel() >= 1) console.error("[denax:jit] switched to tier two");
     }
     const out = cur(args);
-    // tier two starts once the second call's work is done, and after what else that turn runs:
-    // the first call (compiling) and whatever the caller does with its results come first
-    if (!started && ++calls >= 2) {
+    calls++;
+    if (!started && calls >= 2) {
+      // tier two starts once the second call's work is done, and after what else that turn
+      // runs: the first call (compiling) and whatever the caller does with its results first
       started = true;
       const g = gen;
       env.rt.ctx.device.queue.onSubmittedWorkDone().then(
-        () => setTimeout(() => g === gen && start(), 0),
+        () => setTimeout(() => start(g), 0),
         () => {},
       );
+    } else if (started && !begun && calls >= TIER_TWO_CALLS) {
+      start(gen); // a caller that never yields to the event loop
     }
     return out;
   }) as Executable;
@@ -156,7 +168,8 @@ export function tieredExecutable(
     release: {
       value: () => {
         gen++;
-        if (!next && !ready) started = false; // a later call starts tier two again
+        if (!next && !ready) started = begun = false; // a later call starts tier two again
+        calls = 0;
         cur.release();
       },
     },

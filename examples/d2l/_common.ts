@@ -81,6 +81,8 @@ export interface D2lResult {
   readonly batchSize: number;
   /** Learning rate used. */
   readonly lr: number;
+  /** The PRNG seed (initial weights and batch order; absent in rows written before it was kept). */
+  readonly seed?: number;
   /** The test accuracy after the last epoch. */
   readonly testAcc: number;
   /** The mean training loss of each epoch. */
@@ -194,6 +196,7 @@ export async function trainD2l(
       testLimit,
       batchSize,
       lr,
+      seed: opts.seed ?? 0,
       testAcc,
       losses: [...losses],
       testAccs: [...testAccs],

@@ -38,10 +38,12 @@
  * kernels for comparison.
  *
  * Where the step's program started on tier one (`gpu/jit/tier.ts`: on llvmpipe with Mesa's cache
- * on, every convolution in the small form first), `tierTwo` gives the time from the later steps'
- * end until the compile helper had tier two's kernels (`readyMs`), the step that switched, the
- * median of as many tier-two steps as later steps (`stepMs`, the figure to compare with an untiered
- * run's later steps) and the pipelines tier two added; `DENAX_TIERED=0` for the untiered program.
+ * on, every convolution in the small form first), `tierTwo` gives the steps after the later ones
+ * until the one that ran on tier two (`calls`; tier two starts after `DENAX_TIER_TWO_CALLS` calls,
+ * default 20, and compiles on the compile helper's worker beside the steps) and their time
+ * (`readyMs`), the median of as many tier-two steps as later steps (`stepMs`, the figure to compare
+ * with an untiered run's later steps) and the pipelines tier two added; `DENAX_TIERED=0` for the
+ * untiered program.
  *
  * The parameters are initialized under `jit` (`jit((k) => net.init(k))`, as the README advises on
  * webgpu: eager, ResNet-18's initialization is 1560 dispatches, each intermediate a fresh buffer,
@@ -71,8 +73,8 @@ import { currentBackend } from "../core/backend.ts";
 import type { WebGpuBackend } from "../gpu/backend.ts";
 import { lastCompiled } from "../gpu/jit/mod.ts";
 import { countKernels } from "../gpu/jit/program.ts";
-import { precompileIdle, precompileStats } from "../gpu/precompile.ts";
-import { tierStats } from "../gpu/jit/tier.ts";
+import { precompileStats } from "../gpu/precompile.ts";
+import { tierStats, tierTwoCalls } from "../gpu/jit/tier.ts";
 import { type AnyLayer, isStateful } from "../layers/layer.ts";
 import { crossEntropy } from "../layers/losses.ts";
 import { lenet } from "../models/cnn.ts";
@@ -160,19 +162,22 @@ async function child(name: string): Promise<void> {
     later.push(performance.now() - t);
   }
   later.sort((a, b) => a - b);
-  // where the program started on tier one (gpu/jit/tier.ts): the time until it runs on tier
-  // two (waiting for the compile helper, then the switching step), and tier two's steps
-  let tierTwo: { readyMs: number; switchStepMs: number; stepMs: number; pipelines: number } | null =
-    null;
+  // where the program started on tier one (gpu/jit/tier.ts): steps until it ran on tier two
+  // (each waiting for the last's loss, as a training loop that reads it does; tier two starts
+  // after `tierTwoCalls()` calls, and the compile helper then compiles it beside the steps),
+  // their time, and the median of tier two's steps
+  let tierTwo:
+    | { calls: number; readyMs: number; stepMs: number; pipelines: number }
+    | null = null;
   if (tierStats.tiered) {
-    const t = performance.now();
-    await precompileIdle();
-    await new Promise((r) => setTimeout(r, 0));
-    await precompileIdle(); // tier two's batch is sent one turn after the work is done
+    const t = performance.now(), switches = tierStats.switches;
+    let calls = 0;
+    for (const most = 2 * tierTwoCalls() + 40; tierStats.switches === switches && calls < most;) {
+      calls++;
+      await again();
+      await new Promise((r) => setTimeout(r, 0)); // the turn in which tier two starts
+    }
     const readyMs = performance.now() - t;
-    const ts = performance.now();
-    await again();
-    const switchStepMs = performance.now() - ts;
     const steps: number[] = [];
     for (let i = Math.max(later.length, 1); i > 0; i--) {
       const t = performance.now();
@@ -181,8 +186,8 @@ async function child(name: string): Promise<void> {
     }
     steps.sort((a, b) => a - b);
     tierTwo = {
+      calls,
       readyMs: Math.round(readyMs),
-      switchStepMs: Math.round(switchStepMs),
       stepMs: Math.round(steps[steps.length >> 1]),
       pipelines: rt.stats.pipelineMisses - misses0 - firstPipelines,
     };

@@ -139,8 +139,6 @@ export function precompileIdle(): Promise<void> {
  * @param p The program.
  * @param has Whether the main thread has a pipeline for a source already.
  * @param min The fewest kernels worth a worker.
- * @param onDone Called once the worker has done this batch (or has stopped without doing it),
- *   when any was sent.
  * @returns The number of kernels sent.
  */
 export function precompileProgram(
@@ -148,12 +146,41 @@ export function precompileProgram(
   p: Program,
   has: (wgsl: string) => boolean,
   min: number = PRECOMPILE_MIN_KERNELS,
-  onDone?: () => void,
 ): number {
+  const jobs = precompileJobs(p, has);
+  if (jobs.length < Math.max(min, 1)) return 0;
+  return precompileBatch(ctx, jobs.reverse());
+}
+
+/**
+ * The jobs of `p`'s kernels that `has` does not know (a source bound to textures of other
+ * kinds is a job of its own), in program order.
+ *
+ * @param p The program.
+ * @param has Whether the main thread has a pipeline for a source already.
+ * @returns The jobs.
+ */
+export function precompileJobs(p: Program, has: (wgsl: string) => boolean): PrecompileJob[] {
   const jobs = new Map<string, PrecompileJob>();
   _collect(p, has, jobs);
-  if (jobs.size < Math.max(min, 1)) return 0;
-  const list = [...jobs.values()].reverse();
+  return [...jobs.values()];
+}
+
+/**
+ * Sends jobs to the worker (started if need be), to be compiled in the order given.
+ *
+ * @param ctx The device.
+ * @param list The jobs.
+ * @param onDone Called once the worker has done them (or has stopped without doing them).
+ * @returns The number of jobs sent: 0 when there is no worker to take them (`onDone` is then
+ *   not called).
+ */
+export function precompileBatch(
+  ctx: GpuContext,
+  list: readonly PrecompileJob[],
+  onDone?: () => void,
+): number {
+  if (!list.length) return 0;
   let worker: Worker;
   try {
     worker = _worker ?? _start(ctx);

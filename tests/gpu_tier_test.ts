@@ -11,9 +11,11 @@ import { lastCompiled, type Program } from "../gpu/jit/mod.ts";
 import {
   hasConvolution,
   setTiered,
+  setTierTwoCalls,
   TIER_TWO_CALLS,
   tieringEnabled,
   tierStats,
+  tierTwoCalls,
 } from "../gpu/jit/tier.ts";
 import { precompileIdle, precompileStats, setPrecompile } from "../gpu/precompile.ts";
 import { setSmallConvMacs } from "../gpu/kernels/conv_small.ts";
@@ -64,18 +66,22 @@ async function settle(): Promise<void> {
 }
 
 /**
- * Runs a fresh jitted step `calls` times on the same inputs (width `width`: a program no other
- * test compiles), settling after the second call, and returns each call's outputs and program.
+ * Runs a fresh jitted step on the same inputs (width `width`: a program no other test compiles)
+ * once, or with `untilSwitch` until a call runs another program than the first and once more
+ * (settling after each call from the second; at most 40 calls), and returns each call's outputs
+ * and program.
  */
-async function run(width: number, calls: number) {
+async function run(width: number, untilSwitch: boolean) {
   const step = jit((p: Record<string, Tensor>, x: Tensor, y: Tensor) => sgd(p, x, y));
   const { p, x, y } = inputs(width);
   const outs: Float32Array[][] = [];
   const programs: unknown[] = [];
-  for (let i = 0; i < calls; i++) {
+  for (let i = 0, switched = -1; i < 40; i++) {
     outs.push((await read(step(p, x, y))) as Float32Array[]);
     programs.push(lastCompiled()!.program);
-    if (i === 1) await settle();
+    if (!untilSwitch || (switched >= 0 && i === switched + 1)) break;
+    if (switched < 0 && programs[i] !== programs[0]) switched = i;
+    await settle();
   }
   return { outs, programs };
 }
@@ -107,31 +113,34 @@ for (const worker of [true, false]) {
       await precompileIdle();
       setPrecompile(worker);
       setSmallConvMacs(1); // tier two: every convolution in the large form
+      setTierTwoCalls(2); // tier two starts once the second call's work is done
       const before = { ...tierStats };
       const sent = precompileStats.kernels;
       try {
         setTiered(true);
         const width = worker ? 13 : 14;
-        const tiered = await run(width, 4);
+        const tiered = await run(width, true);
         setTiered(false);
-        const plain = await run(width, 1);
+        const plain = await run(width, false);
         assertEquals(tierStats.tiered - before.tiered, 1);
         assertEquals(tierStats.switches - before.switches, 1);
         assertEquals(tierStats.failed, before.failed);
-        // calls 1 and 2 on tier one, 3 and 4 on tier two: another program, whose kernels the
-        // helper compiled (when it runs)
+        // calls 1 and 2 on tier one, then tier one until the helper has compiled tier two's
+        // kernels (a batch per call), then two calls on tier two
+        const k = tiered.programs.length;
         assertStrictEquals(tiered.programs[0], tiered.programs[1]);
-        assert(tiered.programs[1] !== tiered.programs[2], "no switch at the third call");
-        assertStrictEquals(tiered.programs[2], tiered.programs[3]);
+        assertStrictEquals(tiered.programs[0], tiered.programs[k - 3]);
+        assert(tiered.programs[k - 3] !== tiered.programs[k - 2], "switched");
+        assertStrictEquals(tiered.programs[k - 2], tiered.programs[k - 1]);
         const sources = (p: unknown) =>
           new Set((p as Program).ops.flatMap((o) => o.kind === "dispatch" ? [o.wgsl] : []));
-        const one = sources(tiered.programs[0]), two = sources(tiered.programs[2]);
+        const one = sources(tiered.programs[0]), two = sources(tiered.programs[k - 1]);
         // (the real-GPU profile, DENAX_GPU_PROFILE=gpu, has no small form: the same kernels)
         if (ctx().profile.name === "cpu-adapter") {
           assert([...two].some((w) => !one.has(w)), "tier two has kernels of its own");
         }
         if (worker) assert(precompileStats.kernels > sent);
-        for (let c = 1; c < 4; c++) assertEquals(tiered.outs[c], tiered.outs[0], `call ${c + 1}`);
+        for (let c = 1; c < k; c++) assertEquals(tiered.outs[c], tiered.outs[0], `call ${c + 1}`);
         assertEquals(plain.outs[0], tiered.outs[0]);
         const want = await withCpu(() => {
           const { p, x, y } = inputs(width);
@@ -141,6 +150,7 @@ for (const worker of [true, false]) {
       } finally {
         setTiered(null);
         setSmallConvMacs(null);
+        setTierTwoCalls(null);
         setPrecompile(null);
         await precompileIdle();
       }
@@ -156,27 +166,41 @@ Deno.test({
     setPrecompile(false); // tier two then compiles on this thread, ready at once
     setSmallConvMacs(1);
     setTiered(true);
+    setTierTwoCalls(3); // armed at the third call, started at the sixth without a turn
     const switches = tierStats.switches;
     try {
       const step = jit((p: Record<string, Tensor>, x: Tensor, y: Tensor) => sgd(p, x, y));
       const { p, x, y } = inputs(16);
       const outs: Tensor[][] = [];
       const programs: unknown[] = [];
-      for (let i = 0; i <= TIER_TWO_CALLS; i++) {
+      for (let i = 0; i < 7; i++) {
         outs.push(step(p, x, y));
         programs.push(lastCompiled()!.program);
       }
       assertEquals(tierStats.switches - switches, 1);
-      assertStrictEquals(programs[0], programs[TIER_TWO_CALLS - 1]);
-      assert(programs[TIER_TWO_CALLS - 1] !== programs[TIER_TWO_CALLS], "the last call switched");
-      const first = await read(outs[0]), last = await read(outs[TIER_TWO_CALLS]);
+      assertStrictEquals(programs[0], programs[5]);
+      assert(programs[5] !== programs[6], "the seventh call switched");
+      const first = await read(outs[0]), last = await read(outs[6]);
       assertEquals(last, first);
     } finally {
       setTiered(null);
       setSmallConvMacs(null);
+      setTierTwoCalls(null);
       setPrecompile(null);
     }
   },
+});
+
+Deno.test("tier: DENAX_TIER_TWO_CALLS and setTierTwoCalls set when tier two starts", () => {
+  assertEquals(withEnv("DENAX_TIER_TWO_CALLS", undefined, tierTwoCalls), TIER_TWO_CALLS);
+  assertEquals(withEnv("DENAX_TIER_TWO_CALLS", "5", tierTwoCalls), 5);
+  assertEquals(withEnv("DENAX_TIER_TWO_CALLS", "0", tierTwoCalls), TIER_TWO_CALLS);
+  setTierTwoCalls(1);
+  try {
+    assertEquals(withEnv("DENAX_TIER_TWO_CALLS", "5", tierTwoCalls), 1);
+  } finally {
+    setTierTwoCalls(null);
+  }
 });
 
 Deno.test({
@@ -190,7 +214,7 @@ Deno.test({
       await f(uniform(1, [3, 4]), uniform(2, [4, 2])).data();
       assertEquals(tierStats.tiered, before);
       setTiered(false);
-      await run(15, 1);
+      await run(15, false);
       assertEquals(tierStats.tiered, before);
     } finally {
       setTiered(null);

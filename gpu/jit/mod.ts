@@ -30,13 +30,18 @@ import { flatten } from "./graph.ts";
 import { kernelSharingEnabled, shareKernels } from "./share.ts";
 import { countKernels, printProgram, type Program, type Res } from "./program.ts";
 import { GpuError } from "../errors.ts";
-import { precompileEnabled, precompileProgram } from "../precompile.ts";
+import {
+  precompileBatch,
+  precompileEnabled,
+  precompileJobs,
+  precompileProgram,
+} from "../precompile.ts";
 import { hasConvolution, tieredExecutable, tieringEnabled, tierOne } from "./tier.ts";
 
 export { type Executable, type JitEnv, jitStats };
 export { countKernels, printProgram, type Program } from "./program.ts";
 export { PROGRAM_CACHE_VERSION, programCacheStats } from "./disk_cache.ts";
-export { setTiered, tierStats } from "./tier.ts";
+export { setTiered, setTierTwoCalls, tierStats } from "./tier.ts";
 
 /** Options of {@link compileJaxpr}. */
 export interface JitCompileOptions {
@@ -118,20 +123,20 @@ export function compileJaxpr(env: JitEnv, j: Jaxpr, opts: JitCompileOptions = {}
   const has = (w: string) => env.rt.hasPipeline(w);
   if (!cached && !tierOneCached && precompileEnabled(ctx)) precompileProgram(ctx, p, has);
   const exe = tiered
-    ? tieredExecutable(env, p, () => {
-      const q = build();
-      if (level >= 3) _printWgsl(q);
-      return q;
-    }, (q, done) => {
+    ? tieredExecutable(
+      env,
+      p,
+      () => {
+        const q = build();
+        if (level >= 3) _printWgsl(q);
+        return q;
+      },
+      precompileEnabled(ctx)
+        ? { jobs: (q) => precompileJobs(q, has), send: (b, done) => precompileBatch(ctx, b, done) }
+        : null,
       // stored once its kernels are in Mesa's cache: a later process then starts on it
-      const ready = () => {
-        if (key !== null) storeProgram(key, q);
-        done();
-      };
-      const sent = precompileEnabled(ctx) ? precompileProgram(ctx, q, has, 1, ready) : 0;
-      if (sent === 0) ready();
-      return sent;
-    })
+      (q) => key !== null && storeProgram(key, q),
+    )
     : executable(env, p);
   _last = exe;
   return exe;

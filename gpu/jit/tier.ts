@@ -5,10 +5,10 @@
  * shares one pipeline across layers. So a program with convolutions is first compiled with every
  * convolution in the small form (tier one: fewer and cheaper pipelines, each step a few percent
  * slower), and runs that way while the program as it would otherwise be (tier two: large tiles
- * where they pay) is compiled after the second call's work is done and its new kernels go to the
- * compile helper (`precompile.ts`), which puts them in Mesa's shader cache on its own thread.
- * Once the helper reports them done, the next call switches to tier two, whose pipelines then
- * load from that cache. denax's program cache stores tier one apart, and tier two once its
+ * where they pay) is compiled once the program has run {@link TIER_TWO_CALLS} times and its new
+ * kernels go to the compile helper (`precompile.ts`), a few at a time, which puts them in Mesa's
+ * shader cache on its own thread. Once the helper has done them all, the next call switches to
+ * tier two, whose pipelines then load from that cache. denax's program cache stores tier one apart, and tier two once its
  * kernels are compiled: a later process starts on tier two, or on tier one (whose kernels are in
  * Mesa's cache) when the first ended before tier two was ready.
  *
@@ -29,12 +29,48 @@ import { withSmallConvMacs } from "../kernels/conv_small.ts";
 import { precompileEnabled } from "../precompile.ts";
 import { type Executable, executable, type JitEnv } from "./exec.ts";
 import type { Program } from "./program.ts";
+import type { PrecompileJob } from "../standin.ts";
 
 /**
- * Calls after which tier two starts without waiting for the event loop (a loop of jitted calls
- * that never awaits gives the promise that starts it no turn).
+ * Calls of a tier-one program after which tier two starts (`DENAX_TIER_TWO_CALLS` overrides it):
+ * once that call's work is done and the event loop has had a turn, or at twice as many calls
+ * without a turn (a loop that never awaits). Early, because every tier-one step is a few percent
+ * slower: a 30-step GoogLeNet run (batch 8) took 4.4 s longer than untiered with tier two starting
+ * at the 20th call, where its first step had saved 0.8 s.
  */
-export const TIER_TWO_CALLS = 10;
+export const TIER_TWO_CALLS = 2;
+
+/**
+ * Tier two's new kernels go to the compile helper this many at a time, the next batch at the
+ * first call after the last is done: a process that ends waits for the batch its compile helper
+ * is on (exiting while a second Vulkan device compiles can crash lavapipe), so it waits for a few
+ * kernels, not for all of them (a 3-step GoogLeNet script ended 3.4 s after its last line when
+ * tier two's 28 kernels went as one batch).
+ */
+export const TIER_TWO_BATCH = 6;
+
+let _calls: number | null = null;
+
+/**
+ * The calls after which tier two starts: {@link setTierTwoCalls}'s, else
+ * `DENAX_TIER_TWO_CALLS`, else {@link TIER_TWO_CALLS}.
+ *
+ * @returns Calls (at least 1).
+ */
+export function tierTwoCalls(): number {
+  if (_calls !== null) return _calls;
+  const n = Math.floor(Number(envVar("DENAX_TIER_TWO_CALLS") ?? NaN));
+  return Number.isFinite(n) && n >= 1 ? n : TIER_TWO_CALLS;
+}
+
+/**
+ * Sets {@link tierTwoCalls} for this process (tests), or back to the default with `null`.
+ *
+ * @param calls Calls (at least 1), or null.
+ */
+export function setTierTwoCalls(calls: number | null): void {
+  _calls = calls === null ? null : Math.max(1, Math.floor(calls));
+}
 
 /** Counters, for tests and `bench/compile_bench.ts`. */
 export const tierStats = {
@@ -102,31 +138,56 @@ export function tierOne(build: () => Program): Program {
   return withSmallConvMacs(Infinity, build);
 }
 
+/** The compile helper, as {@link tieredExecutable} uses it. */
+export interface TierHelper {
+  /** The jobs of a program's kernels the main thread has not compiled. */
+  jobs(p: Program): PrecompileJob[];
+  /** Sends jobs to the worker; 0 when there is none (`done` is then not called). */
+  send(jobs: readonly PrecompileJob[], done: () => void): number;
+}
+
 /**
- * An executable that runs tier one, and after its second call's work compiles tier two
- * (`second`), hands it to `precompile` (which calls `done` once its new kernels are compiled,
- * at once when it sent none) and switches to it at the first call after that.
+ * An executable that runs tier one, and after {@link tierTwoCalls} calls compiles tier two
+ * (`second`) and sends its new kernels to the compile helper ({@link TIER_TWO_BATCH} at a time,
+ * one batch per call), then switches to it at the first call after the last batch is done (at
+ * once without a helper: the main thread then compiles them as it dispatches them).
  *
  * @param env The backend's hooks.
  * @param first Tier one's program.
- * @param second Compiles tier two (and stores it in the program cache).
- * @param precompile Sends a program's new kernels to the compile helper.
+ * @param second Compiles tier two.
+ * @param helper The compile helper, or null.
+ * @param onReady Called with tier two when it is ready (the program cache stores it).
  * @returns The executable.
  */
 export function tieredExecutable(
   env: JitEnv,
   first: Program,
   second: () => Program,
-  precompile: (p: Program, done: () => void) => number,
+  helper: TierHelper | null,
+  onReady: (p: Program) => void,
 ): Executable {
   tierStats.tiered++;
   let cur = executable(env, first);
   let next: Program | null = null;
+  let pending: PrecompileJob[] = []; // tier two's jobs not sent yet
+  let inFlight = false; // a batch of them is with the helper
   let ready = false;
   let started = false; // tier two is armed to start
   let begun = false; // and has started
   let calls = 0; // calls since the last (re)arming
   let gen = 0; // a release abandons a tier two not yet started
+  const pump = () => {
+    if (inFlight || !next || ready) return;
+    const batch = pending.splice(0, TIER_TWO_BATCH);
+    if (batch.length && helper) {
+      inFlight = true;
+      if (helper.send(batch, () => inFlight = false) > 0) return;
+      inFlight = false; // no worker after all: the main thread compiles the rest
+    }
+    pending = [];
+    ready = true;
+    onReady(next);
+  };
   const start = (g: number) => {
     if (g !== gen || begun) return;
     begun = true;
@@ -137,9 +198,11 @@ export function tieredExecutable(
       if (debugLevel() >= 1) console.error(`[denax:jit] tier two failed to compile: ${e}`);
       return;
     }
-    precompile(next, () => ready = true);
+    pending = helper ? helper.jobs(next) : [];
+    pump();
   };
   const exe = ((args: Tensor[]): Tensor[] => {
+    if (next && !ready) pump();
     if (ready && next) {
       cur.release();
       cur = executable(env, next);
@@ -149,16 +212,17 @@ export function tieredExecutable(
     }
     const out = cur(args);
     calls++;
-    if (!started && calls >= 2) {
-      // tier two starts once the second call's work is done, and after what else that turn
-      // runs: the first call (compiling) and whatever the caller does with its results first
+    const n = tierTwoCalls();
+    if (!started && calls >= n) {
+      // tier two starts once this call's work is done, and after what else that turn runs (what
+      // the caller does with the results comes first)
       started = true;
       const g = gen;
       env.rt.ctx.device.queue.onSubmittedWorkDone().then(
         () => setTimeout(() => start(g), 0),
         () => {},
       );
-    } else if (started && !begun && calls >= TIER_TWO_CALLS) {
+    } else if (started && !begun && calls >= 2 * n) {
       start(gen); // a caller that never yields to the event loop
     }
     return out;

@@ -188,7 +188,11 @@ export function precompileBatch(
     return 0; // no worker (no --allow-read of the module, say): the main thread compiles all
   }
   const flags = new Int32Array(new SharedArrayBuffer(4 * list.length));
-  list.forEach((j, i) => _claims.set(j.wgsl, { flags, i }));
+  list.forEach((j, i) => {
+    _claims.set(j.wgsl, { flags, i });
+    const tex = j.bindings.filter((b) => b?.kind === "texture").map((b) => JSON.stringify(b));
+    _know(j.wgsl, tex.join());
+  });
   _busy++;
   _batchDone.push(onDone);
   Atomics.store(_ctrl, 1, 1); // a batch on its way: an exit now waits for the worker
@@ -262,7 +266,41 @@ function _stop(w: Worker): void {
   _idle.splice(0).forEach((r) => r());
 }
 
-function _collect(p: Program, has: (wgsl: string) => boolean, out: Map<string, PrecompileJob>) {
+/**
+ * Kernels the main thread dispatches (its programs') or the worker was sent: by source, the
+ * kinds of textures bound (JSON of the stand-ins; "" for none). Bounded: cleared past
+ * {@link _KNOWN_MAX} sources.
+ */
+const _known = new Map<string, Set<string>>();
+const _KNOWN_MAX = 4096;
+
+function _know(wgsl: string, tex: string): void {
+  if (_known.size >= _KNOWN_MAX && !_known.has(wgsl)) _known.clear();
+  let kinds = _known.get(wgsl);
+  if (!kinds) _known.set(wgsl, kinds = new Set());
+  kinds.add(tex);
+}
+
+/**
+ * Notes that the main thread runs `p` (its first call compiles every kernel it has not): later
+ * programs' jobs leave these kernels out.
+ *
+ * @param p The program.
+ */
+export function noteProgram(p: Program): void {
+  _each(p, (wgsl, _b, tex) => _know(wgsl, tex));
+}
+
+/** Forgets the kernels {@link noteProgram} and the batches noted (tests). */
+export function forgetKernels(): void {
+  _known.clear();
+}
+
+/** Calls `fn` for each dispatch of `p` (and its scans' bodies) with its stand-ins. */
+function _each(
+  p: Program,
+  fn: (wgsl: string, bindings: StandIn[], tex: string) => void,
+): void {
   const standIn = (r: Res): StandIn => {
     if (r.kind === "params") return { kind: "uniform", bytes: 4 * r.words.length };
     if (r.kind === "step") return { kind: "uniform", bytes: 16 };
@@ -278,17 +316,23 @@ function _collect(p: Program, has: (wgsl: string) => boolean, out: Map<string, P
     return { kind: "storage", bytes: Math.min(Math.max(bytes, 256), 1 << 20) };
   };
   for (const op of p.ops) {
-    if (op.kind === "scan") _collect(op.body, has, out);
+    if (op.kind === "scan") _each(op.body, fn);
     if (op.kind !== "dispatch") continue;
-    // llvmpipe compiles a kernel once per kind of texture bound (sides powers of two or not):
-    // one source bound to both kinds is two jobs, and a source the main thread has is done only
-    // where it binds no texture
     const bindings = op.bindings.map(standIn);
-    const tex = bindings.filter((b) => b.kind === "texture").map((b) => JSON.stringify(b));
-    const id = tex.length ? `${tex.join()}\n${op.wgsl}` : op.wgsl;
-    if (out.has(id) || (!tex.length && has(op.wgsl))) continue;
-    out.set(id, { wgsl: op.wgsl, bindings });
+    const tex = bindings.filter((b) => b.kind === "texture").map((b) => JSON.stringify(b)).join();
+    fn(op.wgsl, bindings, tex);
   }
+}
+
+function _collect(p: Program, has: (wgsl: string) => boolean, out: Map<string, PrecompileJob>) {
+  // llvmpipe compiles a kernel once per kind of texture bound (sides powers of two or not): one
+  // source bound to both kinds is two jobs, and a source the main thread has a pipeline for is
+  // done only where it binds no texture, or where it was dispatched or sent with these kinds
+  _each(p, (wgsl, bindings, tex) => {
+    const id = tex ? `${tex}\n${wgsl}` : wgsl;
+    if (out.has(id) || _known.get(wgsl)?.has(tex) || (!tex && has(wgsl))) return;
+    out.set(id, { wgsl, bindings });
+  });
 }
 
 /**

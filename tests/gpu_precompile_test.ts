@@ -10,6 +10,7 @@ import { currentBackend } from "../core/backend.ts";
 import type { WebGpuBackend } from "../gpu/backend.ts";
 import { lastCompiled } from "../gpu/jit/mod.ts";
 import {
+  forgetKernels,
   mesaCacheOn,
   PRECOMPILE_MIN_KERNELS,
   precompileEnabled,
@@ -163,6 +164,7 @@ Deno.test({
       await precompileIdle(); // the jit's own batches for these programs
       const before = { ...precompileStats };
       // every kernel, as if none had been compiled: the main thread claims none of them
+      forgetKernels();
       const sent = precompileProgram(ctx(), prog, () => false, 1);
       await precompileIdle();
       assert(sent > 0);

@@ -31,6 +31,7 @@ import { kernelSharingEnabled, shareKernels } from "./share.ts";
 import { countKernels, printProgram, type Program, type Res } from "./program.ts";
 import { GpuError } from "../errors.ts";
 import {
+  noteProgram,
   precompileBatch,
   precompileEnabled,
   precompileJobs,
@@ -122,6 +123,7 @@ export function compileJaxpr(env: JitEnv, j: Jaxpr, opts: JitCompileOptions = {}
   // kernels of a program compiled here are likely new to Mesa's cache too: two threads compile
   const has = (w: string) => env.rt.hasPipeline(w);
   if (!cached && !tierOneCached && precompileEnabled(ctx)) precompileProgram(ctx, p, has);
+  noteProgram(p); // its first call compiles the rest: later programs' jobs leave them out
   const exe = tiered
     ? tieredExecutable(
       env,

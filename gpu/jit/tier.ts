@@ -41,11 +41,11 @@ import type { PrecompileJob } from "../standin.ts";
 export const TIER_TWO_CALLS = 2;
 
 /**
- * Tier two's new kernels go to the compile helper this many at a time, the next batch at the
- * first call after the last is done: a process that ends waits for the batch its compile helper
- * is on (exiting while a second Vulkan device compiles can crash lavapipe), so it waits for a few
- * kernels, not for all of them (a 3-step GoogLeNet script ended 3.4 s after its last line when
- * tier two's 28 kernels went as one batch).
+ * Tier two's new kernels go to the compile helper this many at a time, the next batch when the
+ * last is done if the program was called meanwhile (else at its next call): a process that ends
+ * waits for the batch its compile helper is on (exiting while a second Vulkan device compiles can
+ * crash lavapipe), so it waits for a few kernels, not for all of them (a 3-step GoogLeNet script
+ * ended 3.4 s after its last line when tier two's 28 kernels went as one batch).
  */
 export const TIER_TWO_BATCH = 6;
 
@@ -149,7 +149,7 @@ export interface TierHelper {
 /**
  * An executable that runs tier one, and after {@link tierTwoCalls} calls compiles tier two
  * (`second`) and sends its new kernels to the compile helper ({@link TIER_TWO_BATCH} at a time,
- * one batch per call), then switches to it at the first call after the last batch is done (at
+ * while the program is in use), then switches to it at the first call after the last batch is done (at
  * once without a helper: the main thread then compiles them as it dispatches them).
  *
  * @param env The backend's hooks.
@@ -176,12 +176,19 @@ export function tieredExecutable(
   let begun = false; // and has started
   let calls = 0; // calls since the last (re)arming
   let gen = 0; // a release abandons a tier two not yet started
+  let called = false; // a call since the last batch was sent
+  const done = () => {
+    inFlight = false;
+    // the next batch at once while the program is in use; else at its next call
+    if (called) pump();
+  };
   const pump = () => {
     if (inFlight || !next || ready) return;
+    called = false;
     const batch = pending.splice(0, TIER_TWO_BATCH);
     if (batch.length && helper) {
       inFlight = true;
-      if (helper.send(batch, () => inFlight = false) > 0) return;
+      if (helper.send(batch, done) > 0) return;
       inFlight = false; // no worker after all: the main thread compiles the rest
     }
     pending = [];
@@ -202,6 +209,7 @@ export function tieredExecutable(
     pump();
   };
   const exe = ((args: Tensor[]): Tensor[] => {
+    called = true;
     if (next && !ready) pump();
     if (ready && next) {
       cur.release();

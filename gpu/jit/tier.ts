@@ -1,16 +1,16 @@
 /**
  * Two tiers for a new program on a software adapter. llvmpipe spends most of a network's first
- * jitted step generating machine code, and its convolutions cost the most: a large register
- * tile compiles in two to three times the time of the small form's (`conv_small.ts`), which also
- * shares one pipeline across layers. So a program with convolutions is first compiled with every
+ * jitted step generating machine code, and its convolutions cost the most: a large register tile
+ * compiles in two to three times the time of the small form's (`conv_small.ts`), which also shares
+ * one pipeline across layers. So a program with convolutions is first compiled with every
  * convolution in the small form (tier one: fewer and cheaper pipelines, each step a few percent
  * slower), and runs that way while the program as it would otherwise be (tier two: large tiles
  * where they pay) is compiled once the program has run {@link TIER_TWO_CALLS} times and its new
  * kernels go to the compile helper (`precompile.ts`), a few at a time, which puts them in Mesa's
  * shader cache on its own thread. Once the helper has done them all, the next call switches to
- * tier two, whose pipelines then load from that cache. denax's program cache stores tier one apart, and tier two once its
- * kernels are compiled: a later process starts on tier two, or on tier one (whose kernels are in
- * Mesa's cache) when the first ended before tier two was ready.
+ * tier two, whose pipelines then load from that cache. denax's program cache stores tier one
+ * apart, and tier two once its kernels are compiled: a later process starts on tier two, or on
+ * tier one (whose kernels are in Mesa's cache) when the first ended before tier two was ready.
  *
  * The small form changes which outputs an invocation holds, not the order in which each output's
  * products are summed: the results were the same bits either side of the switch wherever
@@ -149,8 +149,8 @@ export interface TierHelper {
 /**
  * An executable that runs tier one, and after {@link tierTwoCalls} calls compiles tier two
  * (`second`) and sends its new kernels to the compile helper ({@link TIER_TWO_BATCH} at a time,
- * while the program is in use), then switches to it at the first call after the last batch is done (at
- * once without a helper: the main thread then compiles them as it dispatches them).
+ * while the program is in use), then switches to it at the first call after the last batch is
+ * done (at once without a helper: the main thread then compiles them as it dispatches them).
  *
  * @param env The backend's hooks.
  * @param first Tier one's program.

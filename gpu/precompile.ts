@@ -190,8 +190,7 @@ export function precompileBatch(
   const flags = new Int32Array(new SharedArrayBuffer(4 * list.length));
   list.forEach((j, i) => {
     _claims.set(j.wgsl, { flags, i });
-    const tex = j.bindings.filter((b) => b?.kind === "texture").map((b) => JSON.stringify(b));
-    _know(j.wgsl, tex.join());
+    _know(j.wgsl, _textureKinds(j.bindings));
   });
   _busy++;
   _batchDone.push(onDone);
@@ -319,9 +318,13 @@ function _each(
     if (op.kind === "scan") _each(op.body, fn);
     if (op.kind !== "dispatch") continue;
     const bindings = op.bindings.map(standIn);
-    const tex = bindings.filter((b) => b.kind === "texture").map((b) => JSON.stringify(b)).join();
-    fn(op.wgsl, bindings, tex);
+    fn(op.wgsl, bindings, _textureKinds(bindings));
   }
+}
+
+/** The kinds of textures a job binds, as {@link _known} keys them ("" for none). */
+function _textureKinds(bindings: readonly (StandIn | null)[]): string {
+  return bindings.filter((b) => b?.kind === "texture").map((b) => JSON.stringify(b)).join();
 }
 
 function _collect(p: Program, has: (wgsl: string) => boolean, out: Map<string, PrecompileJob>) {

@@ -48,8 +48,9 @@ async function _open(): Promise<GPUDevice | null> {
 /**
  * Shared with the main thread: word 0 is set when the process is about to exit (no more jobs),
  * word 1 is 1 while the worker has batches (the main thread sets it when it sends one, the worker
- * when it starts on them) until its device is destroyed with nothing left to do (the main thread's exit waits for 0: a process that exits while
- * another thread opens or compiles on a Vulkan device may crash).
+ * when it starts on them) until its device is destroyed with nothing left to do (the main
+ * thread's exit waits for 0: a process that exits while another thread opens or compiles on a
+ * Vulkan device may crash).
  */
 let _ctrl: Int32Array<ArrayBufferLike> = new Int32Array(2);
 

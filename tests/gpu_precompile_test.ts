@@ -93,8 +93,8 @@ Deno.test({
   name: "precompile: DENAX_PRECOMPILE and setPrecompile decide over the adapter",
   ignore: !gpu,
   fn() {
-    withEnv("DENAX_PRECOMPILE", "0", () => assert(!precompileEnabled(ctx())));
-    withEnv("DENAX_PRECOMPILE", "1", () => {
+    withEnv({ DENAX_PRECOMPILE: "0" }, () => assert(!precompileEnabled(ctx())));
+    withEnv({ DENAX_PRECOMPILE: "1" }, () => {
       assert(precompileEnabled(ctx()));
       setPrecompile(false);
       try {

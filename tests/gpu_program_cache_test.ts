@@ -20,26 +20,9 @@ import {
 import { lastCompiled } from "../gpu/jit/mod.ts";
 import { jaxprKeyText, programToJson } from "../gpu/jit/program_io.ts";
 import { gpu, HAS_GPU } from "./gpu_helpers_test.ts";
+import { withEnv } from "./helpers.ts";
 
 const ignore = !HAS_GPU;
-
-/** Runs `fn` with the environment variables set (undefined: unset), then restores them. */
-async function withEnv(
-  vars: Record<string, string | undefined>,
-  fn: () => void | Promise<void>,
-) {
-  const old = Object.fromEntries(Object.keys(vars).map((k) => [k, Deno.env.get(k)]));
-  const put = (vs: Record<string, string | undefined>) =>
-    Object.entries(vs).forEach((
-      [k, v],
-    ) => (v === undefined ? Deno.env.delete(k) : Deno.env.set(k, v)));
-  put(vars);
-  try {
-    await fn();
-  } finally {
-    put(old);
-  }
-}
 
 /** Runs `fn` with a fresh cache directory, removed afterwards. */
 async function withCacheDir(

@@ -90,8 +90,8 @@ Deno.test({
   name: "tier: DENAX_TIERED and setTiered decide over the compile helper",
   ignore: !gpu,
   fn() {
-    withEnv("DENAX_TIERED", "0", () => assert(!tieringEnabled(ctx())));
-    withEnv("DENAX_TIERED", "1", () => {
+    withEnv({ DENAX_TIERED: "0" }, () => assert(!tieringEnabled(ctx())));
+    withEnv({ DENAX_TIERED: "1" }, () => {
       assert(tieringEnabled(ctx()));
       setTiered(false);
       try {
@@ -192,12 +192,12 @@ Deno.test({
 });
 
 Deno.test("tier: DENAX_TIER_TWO_CALLS and setTierTwoCalls set when tier two starts", () => {
-  assertEquals(withEnv("DENAX_TIER_TWO_CALLS", undefined, tierTwoCalls), TIER_TWO_CALLS);
-  assertEquals(withEnv("DENAX_TIER_TWO_CALLS", "5", tierTwoCalls), 5);
-  assertEquals(withEnv("DENAX_TIER_TWO_CALLS", "0", tierTwoCalls), TIER_TWO_CALLS);
+  assertEquals(withEnv({ DENAX_TIER_TWO_CALLS: undefined }, tierTwoCalls), TIER_TWO_CALLS);
+  assertEquals(withEnv({ DENAX_TIER_TWO_CALLS: "5" }, tierTwoCalls), 5);
+  assertEquals(withEnv({ DENAX_TIER_TWO_CALLS: "0" }, tierTwoCalls), TIER_TWO_CALLS);
   setTierTwoCalls(1);
   try {
-    assertEquals(withEnv("DENAX_TIER_TWO_CALLS", "5", tierTwoCalls), 1);
+    assertEquals(withEnv({ DENAX_TIER_TWO_CALLS: "5" }, tierTwoCalls), 1);
   } finally {
     setTierTwoCalls(null);
   }

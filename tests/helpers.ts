@@ -21,19 +21,26 @@ export function rng(seed: number): () => number {
 }
 
 /**
- * Runs `fn` with the environment variable `name` set to `value` (deleted for undefined), then
- * puts it back as it was.
+ * Runs `fn` with the environment variables set (undefined: deleted), then puts them back as they
+ * were (once its promise settles, when it returns one).
  */
-export function withEnv<T>(name: string, value: string | undefined, fn: () => T): T {
-  const saved = Deno.env.get(name);
-  const set = (v: string | undefined) =>
-    v === undefined ? Deno.env.delete(name) : Deno.env.set(name, v);
-  set(value);
+export function withEnv<T>(vars: Record<string, string | undefined>, fn: () => T): T {
+  const put = (vs: Record<string, string | undefined>) =>
+    Object.entries(vs).forEach(([k, v]) =>
+      v === undefined ? Deno.env.delete(k) : Deno.env.set(k, v)
+    );
+  const old = Object.fromEntries(Object.keys(vars).map((k) => [k, Deno.env.get(k)]));
+  put(vars);
+  let r: T;
   try {
-    return fn();
-  } finally {
-    set(saved);
+    r = fn();
+  } catch (e) {
+    put(old);
+    throw e;
   }
+  if (r instanceof Promise) return r.finally(() => put(old)) as T;
+  put(old);
+  return r;
 }
 
 /** Uniform values in [lo, hi) of a shape, as a Tensor. */

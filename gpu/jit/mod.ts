@@ -91,12 +91,11 @@ export function compileJaxpr(env: JitEnv, j: Jaxpr, opts: JitCompileOptions = {}
       donated: opts.donated,
     });
     if (kernelSharingEnabled()) q = shareKernels(q);
-    _checkBindings(q, ctx.limits.maxStorageBufferBindingSize);
     return q;
   };
   // a new program with convolutions on a software adapter starts on tier one (see tier.ts),
   // which the program cache keeps apart until tier two's kernels are all compiled
-  const tiered = !cached && hasConvolution(j) && tieringEnabled(ctx);
+  const tiered = !cached && tieringEnabled(ctx) && hasConvolution(j);
   const key1 = key === null ? null : `tier one\n${key}`;
   let tierOneCached = false;
   if (p === null && tiered && key1 !== null) tierOneCached = (p = loadProgram(key1)) !== null;
@@ -130,6 +129,7 @@ export function compileJaxpr(env: JitEnv, j: Jaxpr, opts: JitCompileOptions = {}
       p,
       () => {
         const q = build();
+        _checkBindings(q, ctx.limits.maxStorageBufferBindingSize);
         if (level >= 3) _printWgsl(q);
         return q;
       },

@@ -13,10 +13,11 @@
  *
  * Every kernel first merges adjacent trivial dims (one tap, stride 1, no padding or dilation:
  * pooling's batch and channels) into one ({@link canonicalWindow}), and walks a window in a
- * helper function (`win`, `pick`, `tang`, `gath`) that `main` calls with its linear index. The lowerings
- * make these kernels shape-generic (`genericKernel` moves the literals of `main` alone into a
- * uniform): layers that differ only in batch and channels share one pipeline, while the window's
- * addressing keeps its literals (with all sizes from a uniform, pooling ran 1.7-2.2× slower).
+ * helper function (`win`, `pick`, `tang`, `gath`) that `main` calls with its linear index. The
+ * lowerings make these kernels shape-generic (`genericKernel` moves the literals of `main` alone
+ * into a uniform): layers that differ only in batch and channels share one pipeline, while the
+ * window's addressing keeps its literals (with all sizes from a uniform, pooling ran 1.7-2.2×
+ * slower).
  *
  * @module
  */

@@ -5,9 +5,10 @@
  * The lowerings take turns within each round, so load from other processes falls on all alike;
  * a cell is the fastest of the rounds, in ms.
  *
- * Run: `deno run -A bench/conv_lowering_bench.ts [--model resnet|densenet|googlenet]
- * [--rounds 3]` (the shapes are ResNet-18's, DenseNet's and GoogLeNet's at 28×28 input and
- * batch 256, and AlexNet's at batch 128).
+ * Run: `deno run -A bench/conv_lowering_bench.ts [--model resnet|alexnet|nin]
+ * [--rounds 3] [--json FILE]` (the shapes are ResNet-18's at 28×28 input and batch 256, and
+ * AlexNet's and NiN's at 28×28 and batch 128; `--json` writes every lowering's time and the
+ * pick, which `bench/conv_cost_fit.ts` reads).
  *
  * @module
  */
@@ -31,6 +32,7 @@ const { values: v } = parseArgs({
   options: {
     model: { type: "string", default: "resnet" },
     rounds: { type: "string", default: "3" },
+    json: { type: "string" },
   },
 });
 
@@ -80,9 +82,24 @@ const SHAPES: Record<string, Case[]> = {
     [[128, 384, 6, 6], [256, 384, 3, 3], cp({ padding: P(1) })],
     [[384, 128, 6, 6], [384, 128, 6, 6], cp({ padding: P(1) })],
   ],
+  // d2l's NiN at 28×28 (examples/d2l/nin.ts), batch 128: the layers AlexNet's list lacks
+  nin: [
+    [[128, 1, 28, 28], [96, 1, 3, 3], cp({ padding: P(1) })],
+    [[1, 128, 28, 28], [96, 128, 28, 28], cp({ padding: P(1) })],
+    [[128, 96, 28, 28], [96, 96, 1, 1], cp()],
+    [[96, 128, 28, 28], [96, 128, 28, 28], cp()],
+    [[128, 256, 13, 13], [256, 256, 1, 1], cp()],
+    [[256, 128, 13, 13], [256, 128, 13, 13], cp()],
+    [[128, 384, 6, 6], [384, 384, 1, 1], cp()],
+    [[384, 128, 6, 6], [384, 128, 6, 6], cp()],
+    [[128, 384, 2, 2], [10, 384, 3, 3], cp({ padding: P(1) })],
+    [[128, 10, 2, 2], [384, 10, 3, 3], cp({ padding: P(1) })],
+    [[384, 128, 2, 2], [10, 128, 2, 2], cp({ padding: P(1) })],
+  ],
 };
 
 const blas = loadBlas();
+const dump: unknown[] = [];
 const rounds = Number(v.rounds);
 const prim = getPrimitive("conv_general_dilated");
 for (const [xs, ws0, p0] of SHAPES[v.model!] ?? []) {
@@ -114,4 +131,8 @@ for (const [xs, ws0, p0] of SHAPES[v.model!] ?? []) {
   console.log(
     `${JSON.stringify(xs)}×${JSON.stringify(ws0)}→${JSON.stringify(os)}: ${cells.join(", ")}`,
   );
+  dump.push({ xs, ws, os, p, ms: Object.fromEntries(best), pick });
+}
+if (v.json) {
+  Deno.writeTextFileSync(v.json, JSON.stringify({ blas: blas.description, rows: dump }));
 }

@@ -10,7 +10,8 @@
  * images and per 60000-image epoch (of the compiled steps and of the whole epoch; with a small
  * `--test-limit` the test pass inside the epoch costs next to nothing). With `--cpu` the steps are timed by the process's CPU time (all threads:
  * set `OPENBLAS_NUM_THREADS=1` to count the work once), which load from other processes does
- * not inflate as it does wall time.
+ * not inflate as it does wall time. With `--faults` the figures are minor page faults instead
+ * of milliseconds (first touches of freshly mapped memory).
  *
  * @module
  */
@@ -29,11 +30,15 @@ const { values: v } = parseArgs({
     top: { type: "string", default: "25" },
     grep: { type: "string" },
     cpu: { type: "boolean", default: false },
+    faults: { type: "boolean", default: false },
   },
 });
 const { spec } = await import(`../examples/d2l/${v.model}.ts`) as { spec: D2lSpec };
 await init({ backend: "native" });
-if (v.cpu) {
+if (v.faults) {
+  // "ms" below are then minor page faults (first touches of fresh memory)
+  nativeJitProfile.clock = () => process.resourceUsage().minorPageFault;
+} else if (v.cpu) {
   nativeJitProfile.clock = () => {
     const u = process.cpuUsage();
     return (u.user + u.system) / 1000;

@@ -73,6 +73,7 @@ function allFinite(x: Float32Array): boolean {
  * @param finite whether the lhs holds only finite values (needed by `outputs`), or a function
  *   that says so, called only when `outputs` would be chosen (the scan costs a pass over the lhs)
  * @param blas whether the GEMM is a BLAS (multiply-adds are then far cheaper than gathers)
+ * @param macUnits the cost of a multiply-add in gathered elements (default: {@link convCosts}'s)
  * @returns the lowering to use
  */
 export function chooseConv(
@@ -82,6 +83,7 @@ export function chooseConv(
   p: ConvParamsLike,
   finite: boolean | (() => boolean),
   blas: boolean,
+  macUnits?: number,
 ): ConvMethod {
   const isFinite = () => (typeof finite === "function" ? finite() : finite);
   const g = geometry(lShape, rShape, oShape, p);
@@ -92,7 +94,7 @@ export function chooseConv(
   if (forced === "outputs" && isFinite()) return "outputs";
   if (forced === "scatter" && unitStride) return "scatter";
   if (forced === "classes") return "classes";
-  const cost = convCosts(g, blas);
+  const cost = convCosts(g, blas, macUnits);
   // later in the list wins ties, scatter only when strictly cheaper
   const order: ConvMethod[] = ["outputs", "classes", "taps", "scatter"];
   const pick = (withOutputs: boolean): ConvMethod => {
@@ -113,13 +115,21 @@ export function chooseConv(
  *
  * @param g the geometry
  * @param blas whether the GEMM is a BLAS
+ * @param macUnits the cost of a multiply-add, in gathered elements (default: fitted, below)
  * @returns the estimate per lowering
  */
-export function convCosts(g: Geo, blas: boolean): Record<ConvMethod, number> {
+export function convCosts(
+  g: Geo,
+  blas: boolean,
+  macUnits?: number,
+): Record<ConvMethod, number> {
   const unitStride = g.ws.every((s) => s === 1);
-  // units: one gathered element; measured on the W4 convolutions, a gather costs about three
-  // units and a multiply-add 0.04 with BLAS (~0.6 with the TypeScript GEMM)
-  const mac = blas ? 0.04 : 0.6, gatherCost = 3;
+  // units: one gathered element; a gather costs about three units and a multiply-add 0.0125
+  // with BLAS (~0.6 with the TypeScript GEMM): fitted on AlexNet's, NiN's and ResNet-18's
+  // convolutions (`bench/conv_cost_fit.ts`), where it picks lowerings that take 1575 ms in all
+  // against 1929 with the 0.04 first measured on W4's small ones (OpenBLAS's AVX-512 kernels;
+  // 2220 against 2505 with its AVX2 ones)
+  const mac = macUnits ?? (blas ? 0.0125 : 0.6), gatherCost = 3;
   const base = g.O * g.Cg * g.outN;
   const pad = g.N * g.C * g.Sp;
   // the per-image lowerings multiply the whole kernel by one image's columns: each GEMM packs

@@ -315,3 +315,20 @@ Deno.test("the conv choice scans the lhs for non-finite values only when outputs
   const other = chooseConv(gx, gw, [6, 16, 5, 5], gp, scan(false), true);
   assertEquals([scans, other === "outputs"], [2, false]);
 });
+
+Deno.test("the conv choice's multiply-add cost: AlexNet's 5 × 5 kernel gradient contracts per output", () => {
+  // d2l's AlexNet at 28×28, batch 128 (bench/conv_lowering_bench.ts --model alexnet): the kernel
+  // gradient measured 207–287 ms as `outputs` and 630–723 ms as `classes`, which the cost of a
+  // multiply-add first measured on W4's small convolutions (0.04 units) picked
+  const p = {
+    windowStrides: [1, 1],
+    padding: [[2, 2], [2, 2]] as [number, number][],
+    lhsDilation: [1, 1],
+    rhsDilation: [1, 1],
+    featureGroupCount: 1,
+    batchGroupCount: 1,
+  };
+  const args = [[96, 128, 13, 13], [256, 128, 13, 13], [96, 256, 5, 5], p, true, true] as const;
+  assertEquals(chooseConv(...args), "outputs");
+  assertEquals(chooseConv(...args, 0.04), "classes");
+});

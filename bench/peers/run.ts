@@ -19,7 +19,7 @@
  *                              which peers to run (default these three; "" for none;
  *                              "lib:backend" picks a backend, e.g. "tfjs:cpu")
  *   --torch auto|no            PyTorch CPU anchor via /usr/bin/python3 (default auto: when
- *                              torch imports; OPENBLAS_CORETYPE/L2_SIZE unset for it alone)
+ *                              torch imports; OPENBLAS_CORETYPE/L2_SIZE unset for every library)
  *   --runs N                   fresh processes per library (default 3)
  *   --lib SPEC                 internal: measure one library in this process, write --json
  *   --only W1,W2,W3,W4,W5      which workloads (default all)
@@ -309,6 +309,19 @@ if (childMode) {
   Deno.exit(0); // jax-js's wasm workers would keep the process alive
 }
 
+/**
+ * The environment of every library's process: this one's, without `OPENBLAS_CORETYPE` and
+ * `OPENBLAS_L2_SIZE`, which some machines set and which pin OpenBLAS to slower kernels (on this
+ * project's AVX-512 machines: Haswell's AVX2 ones). PyTorch and denax's native backend both use
+ * OpenBLAS, so both run without them: the same protocol for all.
+ */
+function childEnv(extra: Record<string, string> = {}): Record<string, string> {
+  const env = { ...Deno.env.toObject(), ...extra };
+  delete env.OPENBLAS_CORETYPE;
+  delete env.OPENBLAS_L2_SIZE;
+  return env;
+}
+
 /** Runs `--lib spec` in a fresh process and returns its report. */
 async function runChild(spec: string): Promise<ChildReport> {
   const json = await Deno.makeTempFile({ suffix: ".json" });
@@ -328,7 +341,8 @@ async function runChild(spec: string): Promise<ChildReport> {
         json,
         ...(args.quick ? ["--quick"] : []),
       ],
-      env: { XDG_RUNTIME_DIR: Deno.env.get("XDG_RUNTIME_DIR") ?? "/tmp" },
+      env: childEnv({ XDG_RUNTIME_DIR: Deno.env.get("XDG_RUNTIME_DIR") ?? "/tmp" }),
+      clearEnv: true,
       stdout: "inherit",
       stderr: "inherit",
       signal: AbortSignal.timeout(1_800_000),
@@ -346,9 +360,7 @@ async function runTorch(): Promise<ChildReport> {
   const dir = await Deno.makeTempDir();
   const lib = { label: "PyTorch (cpu)", key: "pytorch", backend: "cpu" };
   try {
-    const env = { ...Deno.env.toObject() };
-    delete env.OPENBLAS_CORETYPE; // they slow OpenBLAS down; unset for this command only
-    delete env.OPENBLAS_L2_SIZE;
+    const env = childEnv();
     const out = await new Deno.Command(TORCH_PYTHON, {
       args: [
         torchScript,
@@ -607,7 +619,7 @@ async function coldRow(id: string, workload: string, shaderCache: boolean, runs:
   const times: Record<string, number[]> = {}, errors: Record<string, string> = {};
   const losses: Record<string, number> = {};
   const coldPath = new URL("./cold.ts", import.meta.url).pathname;
-  const env: Record<string, string> = { XDG_RUNTIME_DIR: "/tmp" };
+  const env = childEnv({ XDG_RUNTIME_DIR: "/tmp" });
   // no shader cache: no cache of compiled programs either (denax's on-disk one, DENAX_CACHE=0)
   if (!shaderCache) Object.assign(env, { MESA_SHADER_CACHE_DISABLE: "true", DENAX_CACHE: "0" });
   // with the cache, one untimed run per library first fills it (Mesa's, and denax's programs)
@@ -620,6 +632,7 @@ async function coldRow(id: string, workload: string, shaderCache: boolean, runs:
         const out = await new Deno.Command(torch ? TORCH_PYTHON : Deno.execPath(), {
           args: torch ? [torchScript, "--cold"] : ["run", "-A", coldPath, lib.key, lib.backend],
           env,
+          clearEnv: true,
           stdout: "piped",
           stderr: "piped",
           signal: AbortSignal.timeout(180_000),

@@ -14,7 +14,8 @@ import { selectListed } from "./window_max.ts";
 
 /**
  * Per window (row-major over `oshape`), the flat index in `x` of its selected element, or −1
- * where every tap lands in padding or holes.
+ * where every tap lands in padding or holes. The array is reused by the next call: read it
+ * before then.
  *
  * @param x the operand that decides the selection
  * @param shape its shape
@@ -34,10 +35,14 @@ export function windowSelectionF32(
   const wh = p.windowDimensions[nd - 2], ww = p.windowDimensions[nd - 1];
   const total = oshape.reduce((a, b) => a * b, 1);
   const lead = OH * OW === 0 ? 0 : total / (OH * OW);
-  const sel = new Int32Array(total);
+  if (_sel.length < total) _sel = new Int32Array(total);
+  const sel = _sel.length === total ? _sel : _sel.subarray(0, total);
   selectListed(x, { lead, H, W, OH, OW, th, tw, wh, ww }, p.op === "max", sel);
   return sel;
 }
+
+/** The selections' array, reused (freshly mapped memory costs a page fault per 4 KiB touched). */
+let _sel = new Int32Array(0);
 
 /**
  * `select_and_gather_add(t, x)`: each window's element of `t` where `x` selects (0 where none).

@@ -282,7 +282,7 @@ Deno.test("native select_and_gather_add / select_and_scatter_add loops equal the
   }
 });
 
-Deno.test("native max/min pooling (tap lists on wide maps, separable on narrow ones) and its selection equal the reference on random windows (small planes, several plane blocks, ties, signed zeros, NaN)", async () => {
+Deno.test("native max/min pooling (tap lists on wide maps, separable on narrow ones) and its selection equal the reference on random windows (small planes, several plane blocks, ties, signed zeros, NaN, infinities)", async () => {
   const r = rng(77);
   const pick = <T>(xs: readonly T[]) => xs[Math.floor(r() * xs.length)];
   // GoogLeNet's and DenseNet's pools first, then random ones; [2, 600, 8, 8] spans two blocks
@@ -319,6 +319,7 @@ Deno.test("native max/min pooling (tap lists on wide maps, separable on narrow o
         if (u < 0.15) x[j] = 0.5; // ties
         else if (u < 0.25) x[j] = u < 0.2 ? 0 : -0; // signed zeros
         else if (u < 0.27) x[j] = NaN;
+        else if (u < 0.29) x[j] = u < 0.28 ? Infinity : -Infinity;
       }
       const name = `${op} ${shape} k${k} s${st} p${pad}`;
       const opts = {

@@ -136,8 +136,14 @@ export function convCosts(
   // (reads) the kernel, which dominates when an image has few positions (bench/
   // conv_lowering_bench.ts: ResNet-18's 2×2 and 1×1 maps, about 0.15 units per element)
   const pack = blas ? 0.15 : 0, kernelReads = pack * g.O * g.Cg * g.K * g.outN;
-  const im2col = gatherCost * g.G * g.Cg * g.K * g.P * g.outN + mac * base * g.K * g.P +
-    kernelReads;
+  // a pointwise convolution (1 × 1, unit strides, no padding or dilation) reads its input as
+  // its patch matrix, gathering nothing (`convIm2col`'s `pointwise`)
+  const pointwise = g.K === 1 &&
+    [0, 1, 2].every((d) =>
+      g.ws[d] === 1 && g.lo[d] === 0 && g.ld[d] === 1 && g.outS[d] === g.inS[d]
+    );
+  const gathered = pointwise ? 0 : gatherCost * g.G * g.Cg * g.K * g.P * g.outN;
+  const im2col = gathered + mac * base * g.K * g.P + kernelReads;
   // the TypeScript GEMM pays a fixed cost per 4 × 4 tile, heavy when C/g is small
   const tapMac = blas ? mac : mac * (1 + 4 / Math.max(1, g.Cg));
   // (and copies a fifth of a unit per patch element, `set` of long runs)

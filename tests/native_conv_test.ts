@@ -332,3 +332,26 @@ Deno.test("the conv choice's multiply-add cost: AlexNet's 5 × 5 kernel gradient
   assertEquals(chooseConv(...args), "outputs");
   assertEquals(chooseConv(...args, 0.04), "classes");
 });
+
+Deno.test("the conv choice counts no gathers for a pointwise convolution's im2col (its input is the patch matrix)", () => {
+  // NiN's 1 × 1 layers at 28 × 28, batch 128 (bench/conv_lowering_bench.ts --model nin):
+  // im2col 13.4 ms, scatter 18.3 ms
+  const p = {
+    windowStrides: [1, 1],
+    padding: [[0, 0], [0, 0]] as [number, number][],
+    lhsDilation: [1, 1],
+    rhsDilation: [1, 1],
+    featureGroupCount: 1,
+    batchGroupCount: 1,
+  };
+  assertEquals(
+    chooseConv([128, 96, 28, 28], [96, 96, 1, 1], [128, 96, 28, 28], p, true, true),
+    "im2col",
+  );
+  // with padding the patch matrix is gathered again
+  const padded = { ...p, padding: [[1, 1], [1, 1]] as [number, number][] };
+  assert(
+    chooseConv([128, 96, 28, 28], [96, 96, 1, 1], [128, 96, 30, 30], padded, true, true) !==
+      "im2col",
+  );
+});

@@ -36,7 +36,7 @@ const { values: v } = parseArgs({
   },
 });
 
-const cp = (o: Partial<ConvParamsLike>): ConvParamsLike => ({
+const cp = (o: Partial<ConvParamsLike> = {}): ConvParamsLike => ({
   windowStrides: [1, 1],
   padding: [[0, 0], [0, 0]],
   lhsDilation: [1, 1],

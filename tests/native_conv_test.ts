@@ -320,14 +320,7 @@ Deno.test("the conv choice's multiply-add cost: AlexNet's 5 × 5 kernel gradient
   // d2l's AlexNet at 28×28, batch 128 (bench/conv_lowering_bench.ts --model alexnet): the kernel
   // gradient measured 207–287 ms as `outputs` and 630–723 ms as `classes`, which the cost of a
   // multiply-add first measured on W4's small convolutions (0.04 units) picked
-  const p = {
-    windowStrides: [1, 1],
-    padding: [[2, 2], [2, 2]] as [number, number][],
-    lhsDilation: [1, 1],
-    rhsDilation: [1, 1],
-    featureGroupCount: 1,
-    batchGroupCount: 1,
-  };
+  const p = cp(2, { padding: pad2(2) });
   const args = [[96, 128, 13, 13], [256, 128, 13, 13], [96, 256, 5, 5], p, true, true] as const;
   assertEquals(chooseConv(...args), "outputs");
   assertEquals(chooseConv(...args, 0.04), "classes");
@@ -336,20 +329,13 @@ Deno.test("the conv choice's multiply-add cost: AlexNet's 5 × 5 kernel gradient
 Deno.test("the conv choice counts no gathers for a pointwise convolution's im2col (its input is the patch matrix)", () => {
   // NiN's 1 × 1 layers at 28 × 28, batch 128 (bench/conv_lowering_bench.ts --model nin):
   // im2col 13.4 ms, scatter 18.3 ms
-  const p = {
-    windowStrides: [1, 1],
-    padding: [[0, 0], [0, 0]] as [number, number][],
-    lhsDilation: [1, 1],
-    rhsDilation: [1, 1],
-    featureGroupCount: 1,
-    batchGroupCount: 1,
-  };
+  const p = cp(2);
   assertEquals(
     chooseConv([128, 96, 28, 28], [96, 96, 1, 1], [128, 96, 28, 28], p, true, true),
     "im2col",
   );
   // with padding the patch matrix is gathered again
-  const padded = { ...p, padding: [[1, 1], [1, 1]] as [number, number][] };
+  const padded = cp(2, { padding: pad2(1) });
   assert(
     chooseConv([128, 96, 28, 28], [96, 96, 1, 1], [128, 96, 30, 30], padded, true, true) !==
       "im2col",

@@ -38,9 +38,11 @@ export function convOutputs(
   const CS = (Cg - 1) * Sp + rowOff[rowOff.length - 1] + (K2 - 1) * rd2 + 1;
   const plain = [0, 1, 2].every((d) => g.lo[d] === 0 && g.hi[d] === 0 && g.ld[d] === 1);
   const xp = plain ? x : padInput(x, g, false, 0);
-  // the kernel placed on the padded grid: [O, C/g, Sp]
-  const wk = scratch("kernel", O * Cg * Sp, true);
-  for (let oc = 0, k = 0; oc < O * Cg; oc++) {
+  // the kernel placed on the padded grid: [O, C/g, Sp] (the kernel itself where it covers the
+  // grid exactly, as a pointwise layer's weight gradient's does: one output position)
+  const covers = [0, 1, 2].every((d) => kS[d] === g.padS[d] && (kS[d] === 1 || rd[d] === 1));
+  const wk = covers ? w : scratch("kernel", O * Cg * Sp, true);
+  for (let oc = 0, k = 0; !covers && oc < O * Cg; oc++) {
     for (let r = 0; r < rowOff.length; r++) {
       const d = oc * Sp + rowOff[r];
       for (let k2 = 0; k2 < K2; k2++) wk[d + k2 * rd2] = w[k++];

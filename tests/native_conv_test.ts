@@ -94,6 +94,12 @@ const W4: [string, number[], number[], ConvParamsLike][] = [
   ["conv1 kernel gradient", [1, 64, 28, 28], [6, 64, 28, 28], cp(2, { padding: pad2(2) })],
 ];
 
+Deno.test("every native conv lowering computes a pointwise layer's kernel gradient (its kernel covers the input grid) as the reference does", () => {
+  // [C, N, H, W] × [O, N, H, W] → [C, O, 1, 1]: `outputs` reads the kernel in place
+  assert(checkAll([6, 4, 7, 7], [5, 4, 7, 7], cp(2), 11, 2e-4));
+  assert(checkAll([3, 2, 1, 9], [4, 2, 1, 9], cp(2), 12, 2e-4));
+});
+
 for (const [name, xs, ws, p] of W4) {
   Deno.test(`every native conv lowering computes W4's ${name} as the reference does`, () => {
     // batch cut to 4 (the lowerings loop over images; the long contractions need f32 slack)

@@ -126,9 +126,9 @@ export function convCosts(
   const unitStride = g.ws.every((s) => s === 1);
   // units: one gathered element; a gather costs about three units and a multiply-add 0.0125
   // with BLAS (~0.6 with the TypeScript GEMM): fitted on AlexNet's, NiN's and ResNet-18's
-  // convolutions (`bench/conv_cost_fit.ts`), where it picks lowerings that take 1575 ms in all
-  // against 1929 with the 0.04 first measured on W4's small ones (OpenBLAS's AVX-512 kernels;
-  // 2220 against 2505 with its AVX2 ones)
+  // convolutions (`bench/conv_cost_fit.ts`), where the model now picks lowerings that take 1567
+  // ms in all against 1929 with the 0.04 first measured on W4's small ones (OpenBLAS's AVX-512
+  // kernels; 2210 against 2505 with its AVX2 ones)
   const mac = macUnits ?? (blas ? 0.0125 : 0.6), gatherCost = 3;
   const base = g.O * g.Cg * g.outN;
   const pad = g.N * g.C * g.Sp;

@@ -181,12 +181,12 @@ function _fullTaps(
   return any ? { first, step: Math.max(step, 0) } : null;
 }
 
-/** Taps per window up to which {@link selectListed} unrolls a window's comparisons. */
+/** Taps per window up to which {@link _selectLoop} unrolls a window's comparisons. */
 const UNROLL_MAX = 64;
 
 type SelectLoop = (
   x: Float32Array,
-  sel: Int32Array | Float32Array,
+  out: Int32Array | Float32Array,
   lead: number,
   plane: number,
   OH: number,
@@ -200,12 +200,13 @@ type SelectLoop = (
 const _selectLoops = new Map<string, SelectLoop>();
 
 /**
- * The selection loop for windows of `wh × ww` taps at steps `dh` (rows) and `dw` (columns) in
+ * The window loop for windows of `wh × ww` taps at steps `dh` (rows) and `dw` (columns) in
  * planes `W` wide: a window whose taps all land in the input reads them at fixed offsets,
  * takes their extremum without branches (`Math.max`/`Math.min`), and selects the first tap in
  * row-major order that equals it (as the strict comparison keeps the first of ties, −0 and +0
  * included); a window with a NaN tap (its extremum NaN) and every window with taps in padding
- * go through its tap list instead, the reference's way.
+ * go through its tap list instead, the reference's way. It writes each window's selected index,
+ * or with `value` its extremum.
  */
 function _selectLoop(
   max: boolean,
@@ -225,9 +226,7 @@ function _selectLoop(
   // the extremum first (Math.max/min: no branches; NaN if any tap is NaN), then the first tap
   // that equals it (−0 and +0 are equal, as the strict comparison would leave the first)
   const vals = ds.map((d, k) => `const v${k} = x[i + ${d}];`).join(" ");
-  const m = ds.length === 1
-    ? "v0"
-    : ds.slice(1).reduce((e, _, k) => `${ext}(${e}, v${k + 1})`, "v0");
+  const m = ds.slice(1).reduce((e, _, k) => `${ext}(${e}, v${k + 1})`, "v0");
   const find = ds.map((d, k) => `v${k} === m ? i + ${d} : `).join("") + "-1";
   // (a value: the extremum, or where it is a zero the first tap equal to it, −0 or +0, as the
   // reference's comparisons leave it; a window with NaNs takes its last one through the list,
@@ -243,7 +242,7 @@ for (let l = 0, o = 0, base = 0; l < lead; l++, base += plane) {
         const i = base + r0 * ${W} + c0;
         ${vals}
         const m = ${m};
-        if (m === m) { sel[o] = ${store}; continue; }
+        if (m === m) { out[o] = ${store}; continue; }
       }
       const p = oy * OW + ox;
       let at = -1, best = ${value ? (max ? "-Infinity" : "Infinity") : "0"};
@@ -252,13 +251,13 @@ for (let l = 0, o = 0, base = 0; l < lead; l++, base += plane) {
         if (v !== v) { at = i; best = v; ${value ? "continue" : "break"}; }
         if (at < 0 || v ${cmp} best) { best = v; at = i; }
       }
-      sel[o] = ${value ? "best" : "at"};
+      out[o] = ${value ? "best" : "at"};
     }
   }
 }`;
   f = new Function(
     "x",
-    "sel",
+    "out",
     "lead",
     "plane",
     "OH",
@@ -288,6 +287,7 @@ export function selectListed(x: Float32Array, g: PlaneTaps, max: boolean, sel: I
   _listed(x, g, max, sel, false);
 }
 
+/** Each window's selected index (or with `value` its extremum) through {@link _selectLoop}. */
 function _listed(
   x: Float32Array,
   g: PlaneTaps,

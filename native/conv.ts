@@ -5,7 +5,8 @@
  *
  * - `im2col` (any parameters): per output image and group, blocks of output rows; the block's
  *   patch matrix `[C/g · taps, positions]` is gathered (never the whole matrix) and multiplied
- *   by the kernel `[O/g, C/g · taps]`.
+ *   by the kernel `[O/g, C/g · taps]`; images with few positions and a long contraction go
+ *   several to a GEMM ({@link im2colImages}).
  * - `taps` (unit strides): per output image and group, the patch rows (channel, tap) are shifted
  *   copies of the zero-padded (and lhs-dilated) input's rows over the "wide" positions (the
  *   padded grid's, from the first valid output to the last); one GEMM
@@ -128,7 +129,9 @@ export function convCosts(
   // with BLAS (~0.6 with the TypeScript GEMM): fitted on AlexNet's, NiN's and ResNet-18's
   // convolutions (`bench/conv_cost_fit.ts`), where the model now picks lowerings that take 1567
   // ms in all against 1929 with the 0.04 first measured on W4's small ones (OpenBLAS's AVX-512
-  // kernels; 2210 against 2505 with its AVX2 ones)
+  // kernels; 2210 against 2505 with its AVX2 ones). With im2col's images per GEMM (2026-12-07
+  // 14:50 UTC, a slower machine): 1269 ms against the fastest lowerings' 1215 (before: 1474
+  // against 1366)
   const mac = macUnits ?? (blas ? 0.0125 : 0.6), gatherCost = 3;
   const base = g.O * g.Cg * g.outN;
   const pad = g.N * g.C * g.Sp;
@@ -142,8 +145,21 @@ export function convCosts(
     [0, 1, 2].every((d) =>
       g.ws[d] === 1 && g.lo[d] === 0 && g.ld[d] === 1 && g.outS[d] === g.inS[d]
     );
-  const gathered = pointwise ? 0 : gatherCost * g.G * g.Cg * g.K * g.P * g.outN;
-  const im2col = gathered + mac * base * g.K * g.P + kernelReads;
+  // (a whole image's rows are gathered at two thirds of the cost; images that share a GEMM
+  // pack the kernel once and copy their results to their places)
+  const imgs = im2colImages(g, pointwise);
+  const whole = g.ld[2] === 1 && (imgs > 1 || g.Cg * g.K * g.P <= BLOCK);
+  // (and each patch row of O2 positions pays loop overhead: about 3 units in a whole image's
+  // gather, 15 in the general one, where kernel gradients whose "positions" are a 1 × 1 map
+  // gather one element per row)
+  const rows = g.G * g.Cg * g.K * g.outN * g.outS[0] * g.outS[1];
+  const gathered = pointwise
+    ? 0
+    : (whole ? 2 : gatherCost) * g.G * g.Cg * g.K * g.P * g.outN + (whole ? 3 : 15) * rows;
+  // (and a GEMM of ~2000 columns runs its multiply-adds in about 0.6 of the time that the
+  // fitted cost, an average over per-image GEMMs of a few hundred, gives them)
+  const im2col = gathered + (imgs > 1 ? 0.6 : 1) * mac * base * g.K * g.P + kernelReads / imgs +
+    (imgs > 1 ? g.O * g.P * g.outN : 0);
   // the TypeScript GEMM pays a fixed cost per 4 × 4 tile, heavy when C/g is small
   const tapMac = blas ? mac : mac * (1 + 4 / Math.max(1, g.Cg));
   // (and copies a fifth of a unit per patch element, `set` of long runs)
@@ -223,6 +239,34 @@ export function convF32(
 
 /** Elements of one gathered patch block (4 MiB of f32). */
 const BLOCK = 1 << 20;
+/** The columns `im2col` aims at per GEMM when an image has fewer positions. */
+const IM2COL_COLS = 2048;
+
+/**
+ * How many images `im2col` multiplies in one GEMM: one, unless an image has few output
+ * positions (under half of {@link IM2COL_COLS}) and its patch matrix is small; then as many as
+ * give {@link IM2COL_COLS} columns, within 16 MiB of patches. A GEMM with 169 columns (NiN's
+ * and AlexNet's 13 × 13 maps) runs at about half the speed of one with 1690, and packs the whole
+ * kernel once per call (`bench/conv_lowering_bench.ts --model alexnet`: the 5 × 5 layer 218 →
+ * 150 ms with the whole-image gather, the 3 × 3 ones at 6 × 6 86 → 44 and 174 → 68 ms).
+ * Pointwise convolutions read the input in place and gain nothing from a copy.
+ *
+ * @param g the geometry
+ * @param pointwise whether the convolution is pointwise (1 × 1, unit strides, no padding)
+ * @returns images per GEMM
+ */
+export function im2colImages(g: Geo, pointwise: boolean): number {
+  const CK = g.Cg * g.K;
+  // (with a short contraction the GEMM gains little and the copies cost: ResNet-18's 3 × 3
+  // layers on 7 × 7 and 4 × 4 maps, C/g · taps 576 and 1152, ran slower; under 16 positions an
+  // image's rows are also written a few elements per cache line, a column block apart: NiN's
+  // 1 × 1 kernel gradients gathered 9.6 M one-element rows that way at ~40 ns each)
+  if (pointwise || CK < 2048 || g.P < 16 || 2 * g.P >= IM2COL_COLS) return 1;
+  return Math.max(
+    1,
+    Math.min(g.outN, Math.ceil(IM2COL_COLS / g.P), Math.floor(4 * BLOCK / (CK * g.P))),
+  );
+}
 
 function convIm2col(sgemm: Sgemm, g: Geo, x: Float32Array, w: Float32Array, out: Float32Array) {
   const { C, O, Cg, Og, K, P, inS, kS, outS } = g;
@@ -245,7 +289,6 @@ function convIm2col(sgemm: Sgemm, g: Geo, x: Float32Array, w: Float32Array, out:
     t1.every((v, i) => v === i) && t2.every((v, i) => v === i);
   // blocks of output rows (the flat (y0, y1) index: rows of O2 positions)
   const R = O0 * O1, rowsPerBlock = Math.max(1, Math.min(R, Math.floor(BLOCK / (CK * O2))));
-  const col = pointwise ? new Float32Array(0) : scratch("col", CK * rowsPerBlock * O2, false);
   // per tap of the innermost dim, the output range [a, b) whose input index
   // y2 · stride + k2 · rd − lo is valid, where the lhs dilation is 1 (else the table)
   const ws2 = g.ws[2], runs = new Int32Array(2 * K2), plain2 = g.ld[2] === 1;
@@ -255,6 +298,116 @@ function convIm2col(sgemm: Sgemm, g: Geo, x: Float32Array, w: Float32Array, out:
     runs[2 * k2] = a;
     runs[2 * k2 + 1] = Math.max(a, Math.min(O2, Math.floor((I2 - 1 - base) / ws2) + 1));
   }
+  // image `img`'s patch rows for output rows [ra, rb), into `col` at `off`, rows `ld` apart
+  const gather = (
+    col: Float32Array,
+    off: number,
+    ld: number,
+    img: number,
+    c0: number,
+    ra: number,
+    rb: number,
+  ) => {
+    let row = 0;
+    for (let c = 0; c < Cg; c++) {
+      const src = (img * C + c0 + c) * inSize;
+      for (let k0 = 0; k0 < K0; k0++) {
+        for (let k1 = 0; k1 < K1; k1++) {
+          for (let k2 = 0; k2 < K2; k2++, row++) {
+            const a2 = runs[2 * k2], b2 = runs[2 * k2 + 1];
+            const base2 = k2 * g.rd[2] - g.lo[2];
+            let q = row * ld + off;
+            for (let r = ra; r < rb; r++, q += O2) {
+              const y0 = (r / O1) | 0, y1 = r - y0 * O1;
+              const i0 = t0[y0 * K0 + k0], i1 = t1[y1 * K1 + k1];
+              if (i0 < 0 || i1 < 0) {
+                col.fill(0, q, q + O2);
+                continue;
+              }
+              const s = src + (i0 * I1 + i1) * I2;
+              if (plain2) {
+                for (let y2 = 0; y2 < a2; y2++) col[q + y2] = 0;
+                for (let y2 = a2, i = s + a2 * ws2 + base2; y2 < b2; y2++, i += ws2) {
+                  col[q + y2] = x[i];
+                }
+                for (let y2 = b2; y2 < O2; y2++) col[q + y2] = 0;
+              } else {
+                for (let y2 = 0; y2 < O2; y2++) {
+                  const i2 = t2[y2 * K2 + k2];
+                  col[q + y2] = i2 >= 0 ? x[s + i2] : 0;
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+  };
+  // as `gather`, all output rows of an image whose innermost dim has no lhs dilation (the rows'
+  // loops without a division, a fill per padded row: 1.5× as fast)
+  const gatherImage = (col: Float32Array, off: number, ld: number, img: number, c0: number) => {
+    let row = 0;
+    for (let c = 0; c < Cg; c++) {
+      const src = (img * C + c0 + c) * inSize;
+      for (let k0 = 0; k0 < K0; k0++) {
+        for (let k1 = 0; k1 < K1; k1++) {
+          for (let k2 = 0; k2 < K2; k2++, row++) {
+            const a2 = runs[2 * k2], b2 = runs[2 * k2 + 1];
+            const base2 = k2 * g.rd[2] - g.lo[2];
+            let q = row * ld + off;
+            for (let y0 = 0; y0 < O0; y0++) {
+              const i0 = t0[y0 * K0 + k0];
+              if (i0 < 0) {
+                col.fill(0, q, q + O1 * O2);
+                q += O1 * O2;
+                continue;
+              }
+              for (let y1 = 0; y1 < O1; y1++, q += O2) {
+                const i1 = t1[y1 * K1 + k1];
+                if (i1 < 0) {
+                  for (let y2 = 0; y2 < O2; y2++) col[q + y2] = 0;
+                  continue;
+                }
+                const s = src + (i0 * I1 + i1) * I2 + base2;
+                let y2 = 0;
+                for (; y2 < a2; y2++) col[q + y2] = 0;
+                if (ws2 === 1) { for (; y2 < b2; y2++) col[q + y2] = x[s + y2]; }
+                else for (; y2 < b2; y2++) col[q + y2] = x[s + y2 * ws2];
+                for (; y2 < O2; y2++) col[q + y2] = 0;
+              }
+            }
+          }
+        }
+      }
+    }
+  };
+  const whole = (col: Float32Array, off: number, ld: number, img: number, c0: number) =>
+    plain2 ? gatherImage(col, off, ld, img, c0) : gather(col, off, ld, img, c0, 0, R);
+  // images with few positions go several to a GEMM (its columns), the result copied to its
+  // place per image afterwards
+  const imgs = im2colImages(g, pointwise);
+  if (imgs > 1) {
+    const col = scratch("col", CK * imgs * P, false),
+      yb = scratch("im2colOut", Og * imgs * P, false);
+    for (let grp = 0; grp < g.G; grp++) {
+      const c0 = chanOf(g, grp), oBase = grp * Og, wv = w.subarray(oBase * CK);
+      for (let n0 = 0; n0 < g.outN; n0 += imgs) {
+        const m = Math.min(imgs, g.outN - n0), ld = m * P;
+        for (let j = 0; j < m; j++) whole(col, j * P, ld, imageOf(g, n0 + j, grp), c0);
+        sgemm(false, false, Og, ld, CK, 1, wv, CK, col, ld, 0, yb, ld);
+        for (let j = 0; j < m; j++) {
+          for (let o = 0; o < Og; o++) {
+            const s = o * ld + j * P, d = ((n0 + j) * O + oBase + o) * P;
+            // (a subarray per short run costs more than the run)
+            if (P >= 64) out.set(yb.subarray(s, s + P), d);
+            else for (let i = 0; i < P; i++) out[d + i] = yb[s + i];
+          }
+        }
+      }
+    }
+    return;
+  }
+  const col = pointwise ? new Float32Array(0) : scratch("col", CK * rowsPerBlock * O2, false);
   for (let n = 0; n < g.outN; n++) {
     for (let grp = 0; grp < g.G; grp++) {
       const img = imageOf(g, n, grp), c0 = chanOf(g, grp), oBase = grp * Og;
@@ -266,39 +419,8 @@ function convIm2col(sgemm: Sgemm, g: Geo, x: Float32Array, w: Float32Array, out:
       }
       for (let ra = 0; ra < R; ra += rowsPerBlock) {
         const rb = Math.min(R, ra + rowsPerBlock), pb = (rb - ra) * O2;
-        let q = 0;
-        for (let c = 0; c < Cg; c++) {
-          const src = (img * C + c0 + c) * inSize;
-          for (let k0 = 0; k0 < K0; k0++) {
-            for (let k1 = 0; k1 < K1; k1++) {
-              for (let k2 = 0; k2 < K2; k2++) {
-                const a2 = runs[2 * k2], b2 = runs[2 * k2 + 1];
-                const base2 = k2 * g.rd[2] - g.lo[2];
-                for (let r = ra; r < rb; r++, q += O2) {
-                  const y0 = (r / O1) | 0, y1 = r - y0 * O1;
-                  const i0 = t0[y0 * K0 + k0], i1 = t1[y1 * K1 + k1];
-                  if (i0 < 0 || i1 < 0) {
-                    col.fill(0, q, q + O2);
-                    continue;
-                  }
-                  const s = src + (i0 * I1 + i1) * I2;
-                  if (plain2) {
-                    for (let y2 = 0; y2 < a2; y2++) col[q + y2] = 0;
-                    for (let y2 = a2, i = s + a2 * ws2 + base2; y2 < b2; y2++, i += ws2) {
-                      col[q + y2] = x[i];
-                    }
-                    for (let y2 = b2; y2 < O2; y2++) col[q + y2] = 0;
-                  } else {
-                    for (let y2 = 0; y2 < O2; y2++) {
-                      const i2 = t2[y2 * K2 + k2];
-                      col[q + y2] = i2 >= 0 ? x[s + i2] : 0;
-                    }
-                  }
-                }
-              }
-            }
-          }
-        }
+        if (rb - ra === R) whole(col, 0, pb, img, c0);
+        else gather(col, 0, pb, img, c0, ra, rb);
         const ov = out.subarray((n * O + oBase) * P + ra * O2);
         sgemm(false, false, Og, pb, CK, 1, wv, CK, col, pb, 0, ov, P);
       }

@@ -14,7 +14,14 @@ import { currentBackend, setBackend } from "../core/backend.ts";
 import { getPrimitive } from "../core/primitive.ts";
 import { ShapedArray } from "../core/aval.ts";
 import { createNativeBackend } from "../native/backend.ts";
-import { chooseConv, convF32, type ConvMethod, type ConvParamsLike } from "../native/conv.ts";
+import {
+  chooseConv,
+  convF32,
+  type ConvMethod,
+  type ConvParamsLike,
+  im2colImages,
+} from "../native/conv.ts";
+import { geometry } from "../native/conv_geo.ts";
 import { sgemmJs } from "../native/gemm_js.ts";
 import { cropTaps } from "../native/conv_crop.ts";
 import { rng } from "./helpers.ts";
@@ -325,12 +332,86 @@ Deno.test("the conv choice scans the lhs for non-finite values only when outputs
 Deno.test("the conv choice's multiply-add cost: AlexNet's 5 × 5 kernel gradient contracts per output", () => {
   // d2l's AlexNet at 28×28, batch 128 (bench/conv_lowering_bench.ts --model alexnet): the kernel
   // gradient measured 207–287 ms as `outputs` and 630–723 ms as `classes`, which the cost of a
-  // multiply-add first measured on W4's small convolutions (0.04 units) picked
+  // multiply-add first measured on W4's small convolutions (0.04 units) picked; im2col with
+  // seven "images" (input channels) per GEMM now beats both (250 ms against outputs' 303–348)
   const p = cp(2, { padding: pad2(2) });
   const args = [[96, 128, 13, 13], [256, 128, 13, 13], [96, 256, 5, 5], p, true, true] as const;
-  assertEquals(chooseConv(...args), "outputs");
-  assertEquals(chooseConv(...args, 0.04), "classes");
+  assertEquals(chooseConv(...args), "im2col");
 });
+
+Deno.test("im2col multiplies several images per GEMM only where an image has few positions and a long contraction", () => {
+  const images = (xs: number[], ws: number[], p: ConvParamsLike) => {
+    const prim = getPrimitive("conv_general_dilated");
+    const [oa] = prim.abstractEval([new ShapedArray(xs, "f32"), new ShapedArray(ws, "f32")], p);
+    return im2colImages(geometry(xs, ws, oa.shape, p), false);
+  };
+  const p2 = cp(2, { padding: pad2(2) }), p1 = cp(2, { padding: pad2(1) });
+  // AlexNet's 5 × 5 layer on 13 × 13 maps: 2400-long contraction, 169 positions → 10 images
+  // (16 MiB of patches; 13 would give 2048 columns)
+  assertEquals(images([128, 96, 13, 13], [256, 96, 5, 5], p2), 10);
+  // its 3 × 3 layers on 6 × 6 maps: 33 images of 36 positions
+  assertEquals(images([128, 384, 6, 6], [384, 384, 3, 3], p1), 33);
+  // ResNet-18's 3 × 3 layers on 7 × 7 and 4 × 4 maps (contractions of 576 and 1152) and large
+  // maps stay per image
+  assertEquals(images([256, 64, 7, 7], [64, 64, 3, 3], p1), 1);
+  assertEquals(images([256, 128, 4, 4], [128, 128, 3, 3], p1), 1);
+  assertEquals(images([128, 96, 32, 32], [96, 96, 5, 5], p2), 1);
+  // and AlexNet's forward layers choose it
+  assertEquals(
+    chooseConv([128, 96, 13, 13], [256, 96, 5, 5], [128, 256, 13, 13], p2, true, true),
+    "im2col",
+  );
+  assertEquals(
+    chooseConv([128, 384, 6, 6], [384, 384, 3, 3], [128, 384, 6, 6], p1, true, true),
+    "im2col",
+  );
+});
+
+// im2col's images-per-GEMM path (contractions ≥ 2048, 16–1023 positions): blocks with a
+// remainder, groups, batch groups, strides, dilations and the general gather (lhs dilation)
+const MULTI: [string, number[], number[], ConvParamsLike][] = [
+  ["7 images in blocks of 4 and 3", [7, 96, 20, 20], [4, 96, 5, 5], cp(2, { padding: pad2(2) })],
+  ["feature groups", [5, 2 * 96, 9, 9], [2 * 3, 96, 5, 5], cp(2, { featureGroupCount: 2 })],
+  [
+    "batch groups",
+    [2 * 3, 64, 8, 8],
+    [2 * 3, 64, 6, 6],
+    cp(2, { batchGroupCount: 2, padding: pad2(1) }),
+  ],
+  [
+    "stride 2, rhs dilation 2",
+    [5, 96, 15, 15],
+    [3, 96, 5, 5],
+    cp(2, { windowStrides: [2, 2], padding: pad2(3), rhsDilation: [2, 2] }),
+  ],
+  [
+    "lhs dilation (general gather)",
+    [5, 256, 5, 5],
+    [3, 256, 3, 3],
+    cp(2, { padding: pad2(2, 1), lhsDilation: [2, 2] }),
+  ],
+  [
+    "asymmetric and negative padding",
+    [4, 100, 11, 7],
+    [5, 100, 5, 5],
+    cp(2, { padding: [[3, -1], [0, 2]] }),
+  ],
+];
+
+for (const [name, xs, ws, p] of MULTI) {
+  Deno.test(`im2col with several images per GEMM matches the reference: ${name}`, () => {
+    const prim = getPrimitive("conv_general_dilated");
+    const [oa] = prim.abstractEval([new ShapedArray(xs, "f32"), new ShapedArray(ws, "f32")], p);
+    assert(im2colImages(geometry(xs, ws, oa.shape, p), false) > 1, "the case takes the path");
+    const x = host(31, xs), w = host(32, ws);
+    const ref = reference(x, xs, w, ws, p)!;
+    for (const sgemm of [native.blas.sgemm, sgemmJs]) {
+      const got = new Float32Array(ref.out.length).fill(NaN);
+      convF32(sgemm, "im2col", x, xs, w, ws, p, got, ref.shape);
+      assertAllClose(got, ref.out, { rtol: 1e-4, atol: 1e-4, msg: name });
+    }
+  });
+}
 
 Deno.test("the conv choice counts no gathers for a pointwise convolution's im2col (its input is the patch matrix)", () => {
   // NiN's 1 × 1 layers at 28 × 28, batch 128 (bench/conv_lowering_bench.ts --model nin):

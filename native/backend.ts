@@ -38,6 +38,7 @@ import { type AvalLike, type Backend, type Buf, registerBackend } from "../core/
 import type { TypedArray } from "../core/dtype.ts";
 import { getPrimitive, type HostArray, type Params, paramsOf } from "../core/primitive.ts";
 import { conv_general_dilated_p } from "../core/prims/conv.ts";
+import { keepFreedMemory } from "./heap.ts";
 import { dot_general_p } from "../core/prims/linalg.ts";
 import { argmax_p, reduce_sum_p } from "../core/prims/reduce.ts";
 import {
@@ -121,6 +122,7 @@ const REDUCE: Readonly<Record<string, ReduceKind>> = {
  */
 export function createNativeBackend(opts: NativeBackendOptions = {}): NativeBackend {
   const blas = loadBlas(opts);
+  keepFreedMemory();
   const sgemm = blas.sgemm;
   const reference = (
     prim: string,

@@ -160,15 +160,35 @@ const CLASSES: [string, number[], number[], ConvParamsLike][] = [
   ["1-d, dilated kernel", [3, 2, 5], [4, 2, 3], cp(1, { padding: [[2, 1]], rhsDilation: [2] })],
 ];
 
+/** Checks one lowering against the reference with both GEMMs. */
+function checkMethod(
+  m: ConvMethod,
+  xs: number[],
+  ws: number[],
+  p: ConvParamsLike,
+  seed: number,
+  tol: number,
+  msg: string,
+) {
+  const x = host(seed, xs), w = host(seed + 1, ws);
+  const ref = reference(x, xs, w, ws, p)!;
+  for (const sgemm of [native.blas.sgemm, sgemmJs]) {
+    const got = new Float32Array(ref.out.length).fill(NaN);
+    convF32(sgemm, m, x, xs, w, ws, p, got, ref.shape);
+    assertAllClose(got, ref.out, { rtol: tol, atol: tol, msg });
+  }
+}
+
+/** The output shape of a convolution. */
+function outShape(xs: number[], ws: number[], p: ConvParamsLike): number[] {
+  const prim = getPrimitive("conv_general_dilated");
+  const [oa] = prim.abstractEval([new ShapedArray(xs, "f32"), new ShapedArray(ws, "f32")], p);
+  return oa.shape as number[];
+}
+
 for (const [name, xs, ws, p] of CLASSES) {
   Deno.test(`the classes conv lowering matches the reference: ${name}`, () => {
-    const x = host(11, xs), w = host(12, ws);
-    const ref = reference(x, xs, w, ws, p)!;
-    for (const sgemm of [native.blas.sgemm, sgemmJs]) {
-      const got = new Float32Array(ref.out.length).fill(NaN);
-      convF32(sgemm, "classes", x, xs, w, ws, p, got, ref.shape);
-      assertAllClose(got, ref.out, { rtol: 1e-5, atol: 1e-5, msg: name });
-    }
+    checkMethod("classes", xs, ws, p, 11, 1e-5, name);
   });
 }
 
@@ -340,11 +360,8 @@ Deno.test("the conv choice's multiply-add cost: AlexNet's 5 × 5 kernel gradient
 });
 
 Deno.test("im2col multiplies several images per GEMM only where an image has few positions and a long contraction", () => {
-  const images = (xs: number[], ws: number[], p: ConvParamsLike) => {
-    const prim = getPrimitive("conv_general_dilated");
-    const [oa] = prim.abstractEval([new ShapedArray(xs, "f32"), new ShapedArray(ws, "f32")], p);
-    return im2colImages(geometry(xs, ws, oa.shape, p), false);
-  };
+  const images = (xs: number[], ws: number[], p: ConvParamsLike) =>
+    im2colImages(geometry(xs, ws, outShape(xs, ws, p), p), false);
   const p2 = cp(2, { padding: pad2(2) }), p1 = cp(2, { padding: pad2(1) });
   // AlexNet's 5 × 5 layer on 13 × 13 maps: 2400-long contraction, 169 positions → 10 images
   // (16 MiB of patches; 13 would give 2048 columns)
@@ -400,16 +417,8 @@ const MULTI: [string, number[], number[], ConvParamsLike][] = [
 
 for (const [name, xs, ws, p] of MULTI) {
   Deno.test(`im2col with several images per GEMM matches the reference: ${name}`, () => {
-    const prim = getPrimitive("conv_general_dilated");
-    const [oa] = prim.abstractEval([new ShapedArray(xs, "f32"), new ShapedArray(ws, "f32")], p);
-    assert(im2colImages(geometry(xs, ws, oa.shape, p), false) > 1, "the case takes the path");
-    const x = host(31, xs), w = host(32, ws);
-    const ref = reference(x, xs, w, ws, p)!;
-    for (const sgemm of [native.blas.sgemm, sgemmJs]) {
-      const got = new Float32Array(ref.out.length).fill(NaN);
-      convF32(sgemm, "im2col", x, xs, w, ws, p, got, ref.shape);
-      assertAllClose(got, ref.out, { rtol: 1e-4, atol: 1e-4, msg: name });
-    }
+    assert(im2colImages(geometry(xs, ws, outShape(xs, ws, p), p), false) > 1, "takes the path");
+    checkMethod("im2col", xs, ws, p, 31, 1e-4, name);
   });
 }
 

@@ -4,10 +4,10 @@
  * to keep the heap's free top instead of returning it to the system.
  *
  * Every tensor the backend returns is a new `Float32Array`, and V8 takes large backing stores
- * from `calloc`: by default glibc maps each block over 32 MiB (and, after its threshold adapts,
- * most over 128 KiB) freshly from the kernel and unmaps it when it is freed, so every result
- * pays a page fault per 4 KiB at its first write. On the virtual machines this project is
- * measured on a fault costs ~10 µs: a jitted `relu(x + b)` of NiN's `[128, 96, 28, 28]`
+ * from `calloc`: by default glibc maps each block over its threshold (128 KiB at first, rising
+ * to at most 32 MiB as mapped blocks are freed) freshly from the kernel and unmaps it when it is
+ * freed, so such a result pays a page fault per 4 KiB at its first write. On the virtual
+ * machines this project is measured on a fault costs 5–10 µs: a jitted `relu(x + b)` of NiN's `[128, 96, 28, 28]`
  * activations took 110 ms per call with fresh pages and 13 ms once freed blocks were reused.
  * With `M_MMAP_MAX = 0` and `M_TRIM_THRESHOLD` at its largest, a freed block returns to the
  * heap and the next result of its size reuses its pages (zeroed by `calloc`'s `memset`, not by

@@ -38,7 +38,6 @@ import { type AvalLike, type Backend, type Buf, registerBackend } from "../core/
 import type { TypedArray } from "../core/dtype.ts";
 import { getPrimitive, type HostArray, type Params, paramsOf } from "../core/primitive.ts";
 import { conv_general_dilated_p } from "../core/prims/conv.ts";
-import { keepFreedMemory } from "./heap.ts";
 import { dot_general_p } from "../core/prims/linalg.ts";
 import { argmax_p, reduce_sum_p } from "../core/prims/reduce.ts";
 import {
@@ -77,6 +76,7 @@ import { compileNative, type NativeJitOptions } from "./jit.ts";
 import type { Jaxpr } from "../core/jaxpr.ts";
 import type { CompiledJaxpr } from "../core/jit_prim.ts";
 import { env } from "../core/env.ts";
+import { keepFreedMemory } from "./heap.ts";
 
 /** Options of {@link createNativeBackend}. */
 export interface NativeBackendOptions {

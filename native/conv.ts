@@ -156,8 +156,10 @@ export function convCosts(
   const gathered = pointwise
     ? 0
     : (whole ? 2 : gatherCost) * g.G * g.Cg * g.K * g.P * g.outN + (whole ? 3 : 15) * rows;
-  // (and a GEMM of ~2000 columns runs its multiply-adds in about 0.6 of the time that the
-  // fitted cost, an average over per-image GEMMs of a few hundred, gives them)
+  // (and its multiply-adds at 0.6 of the fitted cost: fitted, so that the model picks im2col
+  // where it measured fastest, AlexNet's 5 × 5 and 6 × 6 layers; the GEMM alone gains less,
+  // [256, 2400] · [2400, N] at 374 GFLOP/s with N = 1690 against 308 with N = 169, operands in
+  // cache, and the rest is the kernel's and the patches' traffic that per-image GEMMs repeat)
   const im2col = gathered + (imgs > 1 ? 0.6 : 1) * mac * base * g.K * g.P + kernelReads / imgs +
     (imgs > 1 ? g.O * g.P * g.outN : 0);
   // the TypeScript GEMM pays a fixed cost per 4 × 4 tile, heavy when C/g is small
@@ -243,12 +245,14 @@ const BLOCK = 1 << 20;
 const IM2COL_COLS = 2048;
 
 /**
- * How many images `im2col` multiplies in one GEMM: one, unless an image has few output
- * positions (under half of {@link IM2COL_COLS}) and its patch matrix is small; then as many as
- * give {@link IM2COL_COLS} columns, within 16 MiB of patches. A GEMM with 169 columns (NiN's
- * and AlexNet's 13 × 13 maps) runs at about half the speed of one with 1690, and packs the whole
- * kernel once per call (`bench/conv_lowering_bench.ts --model alexnet`: the 5 × 5 layer 218 →
- * 150 ms with the whole-image gather, the 3 × 3 ones at 6 × 6 86 → 44 and 174 → 68 ms).
+ * How many images `im2col` multiplies in one GEMM: one, unless an image has 16–1023 output
+ * positions and the contraction (C/g · taps) is at least 2048; then as many as give
+ * {@link IM2COL_COLS} columns, within 16 MiB of patches. A per-image GEMM on NiN's and
+ * AlexNet's 13 × 13 maps has 169 columns and reads the whole kernel per call (alone, with its
+ * operands in cache, `[256, 2400] · [2400, 169]` ran at 308 GFLOP/s against 374 with 1690
+ * columns); with the whole-image gather, AlexNet's 5 × 5 layer (`[128, 96, 13, 13] ×
+ * [256, 96, 5, 5]`, the lowering alone, run four times) went from 218 to 150 ms and its 3 × 3
+ * layers at 6 × 6 from 86 to 44 and 174 to 68 ms.
  * Pointwise convolutions read the input in place and gain nothing from a copy.
  *
  * @param g the geometry

@@ -7,8 +7,9 @@
  * from `calloc`: by default glibc maps each block over its threshold (128 KiB at first, rising
  * to at most 32 MiB as mapped blocks are freed) freshly from the kernel and unmaps it when it is
  * freed, so such a result pays a page fault per 4 KiB at its first write. On the virtual
- * machines this project is measured on a fault costs 5–10 µs: a jitted `relu(x + b)` of NiN's `[128, 96, 28, 28]`
- * activations took 110 ms per call with fresh pages and 13 ms once freed blocks were reused.
+ * machines this project is measured on a fault costs 5–10 µs: a jitted `relu(x + b)` of NiN's
+ * `[128, 96, 28, 28]` activations took 110 ms per call with fresh pages and 13 ms once freed
+ * blocks were reused.
  * With `M_MMAP_MAX = 0` and `M_TRIM_THRESHOLD` at its largest, a freed block returns to the
  * heap and the next result of its size reuses its pages (zeroed by `calloc`'s `memset`, not by
  * faults). The process keeps its peak heap instead of shrinking after it, as caching
@@ -19,6 +20,8 @@
  *
  * @module
  */
+
+import { env } from "../core/env.ts";
 
 /** `mallopt` parameters (glibc's `malloc.h`). */
 const M_TRIM_THRESHOLD = -1, M_MMAP_MAX = -4;
@@ -43,7 +46,7 @@ export function keepFreedMemory(): boolean {
   const deno = (globalThis as { Deno?: typeof Deno }).Deno;
   try {
     if (!deno?.dlopen || deno.build.os !== "linux" || deno.build.env === "musl") return false;
-    if (deno.env.get("DENAX_NATIVE_HEAP") === "0") return false;
+    if (env("DENAX_NATIVE_HEAP") === "0") return false;
     if (deno.permissions.querySync({ name: "ffi" }).state !== "granted") return false;
     const lib = deno.dlopen("libc.so.6", {
       mallopt: { parameters: ["i32", "i32"], result: "i32" },
@@ -53,7 +56,7 @@ export function keepFreedMemory(): boolean {
     const mmap = lib.symbols.mallopt(M_MMAP_MAX, 0);
     _state = trim === 1 && mmap === 1;
   } catch {
-    // no glibc (or no env permission): malloc stays as it is
+    // no glibc: malloc stays as it is
   }
   return _state;
 }

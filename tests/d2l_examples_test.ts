@@ -9,8 +9,8 @@
  * @module
  */
 import "./backend.ts";
-import { assert, assertAllClose, assertEquals } from "@std/assert";
-import { models, np, random, type Tensor } from "../mod.ts";
+import { assert, assertAllClose, assertEquals, assertRejects } from "@std/assert";
+import { models, np, random, type Tensor, train, tree } from "../mod.ts";
 import { loadMnistLike } from "../data/mod.ts";
 import { d2lInit, trainD2l } from "../examples/d2l/_common.ts";
 import { spec as softmaxSpec } from "../examples/d2l/softmax.ts";
@@ -71,6 +71,51 @@ Deno.test({
       assertEquals(r.losses.length, 1);
       assert(Number.isFinite(r.losses[0]) && r.testAcc >= 0 && r.testAcc <= 1);
       assert((await Deno.stat(`${out}/lenet_bn.svg`)).isFile);
+    } finally {
+      await Deno.remove(out, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "a d2l run resumed from its checkpoint ends as the uninterrupted run, statistics included",
+  ignore: noData,
+  fn: async () => {
+    const out = await Deno.makeTempDir();
+    try {
+      // BN-LeNet: parameters and running statistics in the checkpoint; dropout-free, but the
+      // shuffle of each epoch depends on its number
+      const opts = { limit: 192, testLimit: 256, batchSize: 64, progress: false, out };
+      const whole = await trainD2l(lenetBNSpec, {
+        ...opts,
+        epochs: 3,
+        checkpoint: `${out}/whole.safetensors`,
+      }, "test");
+      const ck = `${out}/part.safetensors`;
+      const first = await trainD2l(lenetBNSpec, { ...opts, epochs: 1, checkpoint: ck }, "test");
+      assertEquals(first.losses, whole.losses.slice(0, 1));
+      const rest = await trainD2l(lenetBNSpec, { ...opts, epochs: 3, checkpoint: ck }, "test");
+      assertEquals(rest.losses, whole.losses);
+      assertEquals(rest.testAccs, whole.testAccs);
+      assertEquals(rest.resumedAfter, [1]);
+      assertEquals(whole.resumedAfter, undefined);
+      const a = await train.load(`${out}/whole.safetensors`);
+      const b = await train.load(ck);
+      if (a._tag === "Left" || b._tag === "Left") throw new Error("checkpoint unreadable");
+      const flat = (t: unknown) => Promise.all(tree.leaves(t).map((x) => (x as Tensor).toArray()));
+      assertEquals(await flat(b.right), await flat(a.right));
+      assert(tree.leaves((a.right as { state: unknown }).state).length > 0, "no statistics saved");
+      // another run's checkpoint is refused, naming what differs
+      await assertRejects(
+        () => trainD2l(lenetBNSpec, { ...opts, lr: 0.5, epochs: 4, checkpoint: ck }, "test"),
+        Error,
+        "its lr is 1, this run's 0.5",
+      );
+      await assertRejects(
+        () => trainD2l(lenetBNSpec, { ...opts, epochs: 3, checkpoint: ck }, "test"),
+        Error,
+        "already holds 3 epochs of 3",
+      );
     } finally {
       await Deno.remove(out, { recursive: true });
     }

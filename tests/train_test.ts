@@ -5,7 +5,7 @@ import { np, random, type Tensor, tree, valueAndGrad } from "../mod.ts";
 import { adam, applyUpdates, sgd } from "../optim/mod.ts";
 import { sequential } from "../layers/combinators.ts";
 import { conv2d } from "../layers/conv.ts";
-import { flatten, linear } from "../layers/linear.ts";
+import { dropout, flatten, linear } from "../layers/linear.ts";
 import { batchNorm1d, batchNorm2d } from "../layers/norm.ts";
 import { crossEntropy } from "../layers/losses.ts";
 import { accuracy } from "../layers/metrics.ts";
@@ -494,6 +494,80 @@ Deno.test("evaluate of a stateful model without its state says so", async () => 
     TypeError,
     "needs its state",
   );
+});
+
+Deno.test("fit resumed with initialEpoch continues exactly as the uninterrupted run", async () => {
+  // dropout (the step keys), Adam (the optimizer state) and shuffling (the epoch keys) all
+  // depend on the epoch number: a resumed run must give them the same epochs
+  const net = sequential([
+    linear({ inFeatures: 2, outFeatures: 16 }),
+    (x: Tensor) => np.maximum(x, 0),
+    dropout({ rate: 0.3 }),
+    linear({ inFeatures: 16, outFeatures: 2 }),
+  ]);
+  const ds = twoMoons(random.key(5), { n: 96, noise: 0.1 });
+  const common = {
+    model: net,
+    loss: crossEntropy,
+    optimizer: adam({ lr: 0.02 }),
+    trainData: ds,
+    batchSize: 16,
+    key: random.key(6),
+    evalTrain: false,
+    progress: false,
+  } as const;
+  const init = () => net.init(random.key(7));
+  const full = await fit({ ...common, params: init(), epochs: 4 });
+  const half = await fit({ ...common, params: init(), epochs: 2 });
+  const lines: string[] = [];
+  const rest = await fit({
+    ...common,
+    params: half.params,
+    optState: half.optState,
+    epochs: 4,
+    initialEpoch: 2,
+    progress: { tty: false, write: (s) => lines.push(s) },
+  });
+  assertEquals(rest.history.epoch, [3, 4]);
+  assertEquals(rest.history.loss, full.history.loss.slice(2));
+  assertEquals(
+    await Promise.all(tree.leaves(rest.params).map((t: any) => t.toArray())),
+    await Promise.all(tree.leaves(full.params).map((t: any) => t.toArray())),
+  );
+  assert(lines[0].startsWith("epoch 3/4 "), lines[0]);
+  // the same parameters resumed as if after epoch 1 get epoch 2's keys, not epoch 3's
+  const again = await fit({ ...common, params: init(), epochs: 2 });
+  const shifted = await fit({
+    ...common,
+    params: again.params,
+    optState: again.optState,
+    epochs: 3,
+    initialEpoch: 1,
+  });
+  assert(shifted.history.loss[1] !== full.history.loss[2], "epoch keys ignored initialEpoch");
+});
+
+Deno.test("fit rejects an initialEpoch outside [0, epochs)", async () => {
+  const net = mlp();
+  const ds = twoMoons(random.key(0), { n: 32 });
+  for (const initialEpoch of [-1, 3, 1.5]) {
+    await assertRejects(
+      () =>
+        fit({
+          model: net,
+          loss: crossEntropy,
+          optimizer: sgd({ lr: 0.1 }),
+          trainData: ds,
+          batchSize: 16,
+          epochs: 3,
+          initialEpoch,
+          key: random.key(1),
+          progress: false,
+        }),
+      RangeError,
+      `fit: initialEpoch must be an integer in [0, epochs) = [0, 3), got ${initialEpoch}`,
+    );
+  }
 });
 
 Deno.test("fit trains from a BatchSource with its own batch size, tracing the step once", async () => {

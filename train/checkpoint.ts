@@ -407,6 +407,35 @@ export async function load(path: string): Promise<Either<CheckpointError, Checkp
   );
 }
 
+/**
+ * The `__metadata__` string map of a checkpoint (what {@link save} was given as `metadata`;
+ * `{}` when it had none), e.g. to resume a run from the epoch it saved.
+ *
+ * @param path the file
+ * @returns the map, or a `CheckpointError` as {@link load}'s
+ *
+ * @example
+ * ```ts
+ * import { np } from "@denax/denax";
+ * import { loadMetadata, save } from "@denax/denax/train";
+ * import { assertEquals } from "@std/assert";
+ * const dir = await Deno.makeTempDir();
+ * await save(`${dir}/m.safetensors`, { w: np.ones([2]) }, { metadata: { epoch: "3" } });
+ * const meta = await loadMetadata(`${dir}/m.safetensors`);
+ * assertEquals(meta._tag === "Right" && meta.right, { epoch: "3" });
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export async function loadMetadata(
+  path: string,
+): Promise<Either<CheckpointError, Readonly<Record<string, string>>>> {
+  return E.flatMap(
+    await readBytes(path),
+    (bytes) =>
+      E.flatMap(E.mapLeft(decodeSafetensors(bytes), inFile(path)), (f) => E.right(f.metadata)),
+  );
+}
+
 /** Options of {@link loadInto}. */
 export interface LoadIntoOptions {
   /** Reject tensors in the file that the template lacks (default true, as PyTorch's `strict`). */

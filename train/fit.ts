@@ -27,7 +27,7 @@ import {
 } from "./step.ts";
 
 /**
- * Per-epoch logs, one array entry per epoch: `epoch` (1-based), `loss` (mean training loss
+ * Per-epoch logs, one array entry per epoch that the call ran: `epoch` (1-based), `loss` (mean training loss
  * over the epoch's steps), `time` (seconds), then `val_<name>` for each metric on the
  * validation data and `train_<name>` for each metric on the training data (when evaluated).
  */
@@ -104,8 +104,15 @@ export interface FitOptions<P, S, B, M = null> {
   readonly trainData: B | BatchSource<B>;
   /** Validation data (Tensors or a source), evaluated with `metrics` after every epoch. */
   readonly valData?: B | BatchSource<B>;
-  /** Number of epochs. */
+  /** Number of epochs: the last epoch's number (with `initialEpoch`, the total, as Keras'). */
   readonly epochs: number;
+  /**
+   * Epochs already done (default 0), Keras' `initial_epoch`: training runs epochs
+   * `initialEpoch + 1 … epochs`, each with the shuffle and step keys it has in a run from the
+   * start, so a run resumed from the parameters (and optimizer and model state) saved after
+   * epoch `initialEpoch` continues as the uninterrupted run would have.
+   */
+  readonly initialEpoch?: number;
   /** Examples per training step (default: a {@link BatchSource}'s own; required otherwise). */
   readonly batchSize?: number;
   /** PRNG key: shuffling (`foldIn(key, 0)`), the per-step loss keys (`foldIn(key, 1)`). */
@@ -239,6 +246,12 @@ interface FitPlan<B> {
 function planFit<P, S, B, M>(opts: FitOptions<P, S, B, M>): FitPlan<B> {
   const { trainData, valData } = opts;
   checkPositive("epochs", opts.epochs);
+  const initialEpoch = opts.initialEpoch ?? 0;
+  if (!Number.isInteger(initialEpoch) || initialEpoch < 0 || initialEpoch >= opts.epochs) {
+    throw new RangeError(
+      `fit: initialEpoch must be an integer in [0, epochs) = [0, ${opts.epochs}), got ${initialEpoch}`,
+    );
+  }
   const source = isBatchSource(trainData) ? trainData : undefined;
   const batchSize = opts.batchSize ?? source?.batchSize;
   if (batchSize === undefined) {
@@ -449,9 +462,10 @@ async function epochLogs<P, S, B, M>(
 }
 
 /** Appends an epoch's logs to the history (a key first logged late is NaN before). */
-function recordEpoch(history: History, epoch: number, logs: Record<string, number>): void {
+function recordEpoch(history: History, logs: Record<string, number>): void {
+  const done = history.epoch.length;
   for (const [k, x] of Object.entries(logs)) {
-    (history[k] ??= new Array(epoch - 1).fill(NaN)).push(x);
+    (history[k] ??= new Array(done).fill(NaN)).push(x);
   }
 }
 
@@ -555,13 +569,13 @@ export async function fit<P, S, B, M = null>(
   const history: History = { epoch: [], loss: [], time: [] };
   const stopper = opts.earlyStopping && new EarlyStopper<P, M>(opts.earlyStopping, epochs, bar);
   const keys: RunKeys = { shuffle: random.foldIn(key, 0), step: random.foldIn(key, 1) };
-  for (let epoch = 1; epoch <= epochs; epoch++) {
+  for (let epoch = (opts.initialEpoch ?? 0) + 1; epoch <= epochs; epoch++) {
     const t0 = performance.now();
     bar?.startEpoch(epoch);
     const ran = await trainEpoch(epoch, trainer, carried, trainData, plan, keys, bar);
     carried = ran.carried;
     const logs = await epochLogs(opts, trainer, carried, ran.meanLoss);
-    recordEpoch(history, epoch, { epoch, ...logs, time: (performance.now() - t0) / 1000 });
+    recordEpoch(history, { epoch, ...logs, time: (performance.now() - t0) / 1000 });
     bar?.endEpoch(logs);
     await opts.onEpochEnd?.(epoch, logs, carried.params, carried.state);
     if (stopper?.update(epoch, logs, carried.params, carried.state)) break;

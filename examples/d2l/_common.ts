@@ -15,7 +15,16 @@ import { parseArgs } from "node:util";
 import { init, nn, optim, random, type Tensor, tree } from "../../mod.ts";
 import { loadMnistLike, type MnistLike, mnistSource } from "../../data/mod.ts";
 import type { AnyLayer } from "../../layers/layer.ts";
-import { evaluate, fit, type History, writeTrainingCurves } from "../../train/mod.ts";
+import { isStateful } from "../../layers/layer.ts";
+import {
+  evaluate,
+  fit,
+  type History,
+  loadInto,
+  loadMetadata,
+  save,
+  writeTrainingCurves,
+} from "../../train/mod.ts";
 
 /** One of d2l's Fashion-MNIST experiments. */
 export interface D2lSpec {
@@ -61,6 +70,14 @@ export interface D2lRunOptions {
   readonly progress?: boolean;
   /** Called after every epoch with the row so far (the command line writes `--json` here). */
   readonly onEpoch?: (partial: D2lResult) => void | Promise<void>;
+  /**
+   * A safetensors file to save the parameters (and batch-norm statistics) in after every
+   * epoch, with the run so far in its metadata; when it exists at the start, the run resumes
+   * after its last epoch, exactly as if it had not stopped (the epochs' shuffles and dropout
+   * keys depend on the epoch's number; d2l's plain SGD has no optimizer state to keep). It
+   * must come from the same experiment: family, seed, images, batch size and learning rate.
+   */
+  readonly checkpoint?: string;
 }
 
 /** What {@link trainD2l} returns: one row of the results table. */
@@ -102,6 +119,37 @@ export interface D2lResult {
   readonly d2lAccuracy: number;
   /** The SVG written. */
   readonly svg: string;
+  /** The epochs after which the run stopped and was resumed from its checkpoint (if any). */
+  readonly resumedAfter?: readonly number[];
+}
+
+/** What a d2l checkpoint's metadata keeps of the run (key `d2l`, as JSON). */
+interface D2lProgress {
+  readonly family: string;
+  readonly seed: number;
+  readonly limit: number;
+  readonly testLimit: number;
+  readonly batchSize: number;
+  readonly lr: number;
+  readonly losses: readonly number[];
+  readonly testAccs: readonly number[];
+  readonly times: readonly number[];
+  readonly resumedAfter: readonly number[];
+}
+
+/** The run saved in `path`, or undefined when there is no such file. */
+async function readProgress(path: string): Promise<D2lProgress | undefined> {
+  try {
+    await Deno.stat(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return undefined;
+    throw e;
+  }
+  const meta = await loadMetadata(path);
+  if (meta._tag === "Left") throw meta.left;
+  const json = meta.right.d2l;
+  if (json === undefined) throw new Error(`${path} is not a d2l checkpoint (no "d2l" metadata)`);
+  return JSON.parse(json) as D2lProgress;
 }
 
 let cached: Promise<MnistLike> | undefined;
@@ -170,9 +218,36 @@ export async function trainD2l(
     shuffle: false,
   });
   const model = spec.makeModel();
-  const params = d2lInit(model.init(random.foldIn(key, 1)), spec.init, random.foldIn(key, 2));
+  let params = d2lInit(model.init(random.foldIn(key, 1)), spec.init, random.foldIn(key, 2));
+  let state = isStateful(model) ? model.initState() : null;
   const nParams = nn.paramCount(params);
   const testAccs: number[] = [], losses: number[] = [], times: number[] = [];
+  const resumedAfter: number[] = [];
+  const run = { family: spec.family, seed: opts.seed ?? 0, limit, testLimit, batchSize, lr };
+  const saved = opts.checkpoint ? await readProgress(opts.checkpoint) : undefined;
+  if (saved) {
+    for (const [k, v] of Object.entries(run)) {
+      const was = saved[k as keyof typeof run];
+      if (was !== v) {
+        throw new Error(
+          `${opts.checkpoint} holds another run of ${saved.family}: its ${k} is ${was}, this ` +
+            `run's ${v}`,
+        );
+      }
+    }
+    const back = await loadInto(opts.checkpoint!, state === null ? { params } : { params, state });
+    if (back._tag === "Left") throw back.left;
+    ({ params } = back.right);
+    if (state !== null) state = (back.right as { state: typeof state }).state;
+    losses.push(...saved.losses);
+    testAccs.push(...saved.testAccs);
+    times.push(...saved.times);
+    resumedAfter.push(...saved.resumedAfter, saved.losses.length);
+  }
+  const done = losses.length;
+  if (done >= epochs) {
+    throw new Error(`${opts.checkpoint} already holds ${done} epochs of ${epochs}`);
+  }
   const svg = `${opts.out ?? "out/d2l"}/${spec.family}.svg`;
   /** The row for the epochs done so far; writes the curves. */
   const report = async (): Promise<D2lResult> => {
@@ -205,32 +280,41 @@ export async function trainD2l(
       date: new Date().toISOString().slice(0, 10),
       d2lAccuracy: spec.d2lAccuracy,
       svg,
+      ...(resumedAfter.length ? { resumedAfter: [...resumedAfter] } : {}),
     };
   };
   let t0 = performance.now();
   await fit({
     model,
     params,
+    ...(state === null ? {} : { state }),
     loss: nn.losses.crossEntropy,
     optimizer: optim.sgd({ lr }),
     trainData,
     epochs,
+    initialEpoch: done,
     batchSize,
     key: random.foldIn(key, 3),
     evalTrain: false,
     logEvery: 10,
     progress: opts.progress ?? true,
     // the test evaluation is not counted in the epoch's time
-    onEpochEnd: async (epoch, logs, p, state) => {
+    onEpochEnd: async (epoch, logs, p, st) => {
       times.push((performance.now() - t0) / 1000);
       losses.push(logs.loss);
-      const { accuracy } = await evaluate(model, p, state, test);
+      const { accuracy } = await evaluate(model, p, st, test);
       testAccs.push(accuracy);
       if (opts.progress ?? true) {
         console.error(
           `${spec.title} epoch ${epoch}/${epochs}: loss ${logs.loss.toFixed(4)}, ` +
             `test acc ${accuracy.toFixed(4)}`,
         );
+      }
+      if (opts.checkpoint) {
+        const progress: D2lProgress = { ...run, losses, testAccs, times, resumedAfter };
+        await save(opts.checkpoint, st === null ? { params: p } : { params: p, state: st }, {
+          metadata: { d2l: JSON.stringify(progress) },
+        });
       }
       if (opts.onEpoch) await opts.onEpoch(await report());
       t0 = performance.now();
@@ -249,6 +333,7 @@ const usage = (spec: D2lSpec): string =>
   --backend NAME    cpu, native or webgpu (default: DENAX_BACKEND, else init()'s choice)
   --out DIR         where the SVG goes (default out/d2l)
   --json FILE       also write the result as JSON (run_all.ts reads it)
+  --checkpoint FILE save the weights there after every epoch; resume from it if it exists
   --seed N          PRNG seed (default 0)
   --quiet           no progress bar`;
 
@@ -282,6 +367,7 @@ export function parseD2lArgs(
       backend: { type: "string" },
       out: { type: "string" },
       json: { type: "string" },
+      checkpoint: { type: "string" },
       seed: { type: "string" },
       quiet: { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
@@ -299,6 +385,7 @@ export function parseD2lArgs(
     out: v.out,
     backend: v.backend,
     json: v.json,
+    checkpoint: v.checkpoint,
     progress: !v.quiet,
     help: v.help,
   };

@@ -23,12 +23,15 @@ import type { Backend } from "./backend.ts";
 import { checkF16Support, F16_EXACT, jaxprHasF16, storageAval, storageParams } from "./f16.ts";
 import { type Eqn, Jaxpr, Var } from "./jaxpr.ts";
 import { getPrimitive } from "./primitive.ts";
+import type { ShapedArray } from "./aval.ts";
 import { Tensor } from "./tensor.ts";
 
 /** A compiled program: tensors in, tensors out (with an executable's optional extras). */
 export type F16Compiled = ((args: Tensor[]) => Tensor[]) & {
   readonly deviceBytes?: number;
   release?(): void;
+  /** It takes its f16 inputs and gives its f16 results as f16 tensors itself. */
+  readonly f16Io?: boolean;
 };
 
 /**
@@ -80,9 +83,35 @@ export function f16StorageJaxpr(j: Jaxpr): Jaxpr | null {
 }
 
 /**
+ * Which inputs (constants first) and results of a compiled program the caller holds as f16
+ * (the f16 values of the original jaxpr), passed to `compileJaxpr` as its `f16` option.
+ */
+export interface F16Io {
+  /** Per input: an f16 value. */
+  readonly ins: readonly boolean[];
+  /** Per result: an f16 value. */
+  readonly outs: readonly boolean[];
+}
+
+/**
+ * The f16 inputs and results of `j`, as `compileJaxpr`'s `f16` option for its storage form.
+ *
+ * @param j The original jaxpr (constvars first among the inputs).
+ * @returns The flags.
+ */
+export function f16Io(j: Jaxpr): F16Io {
+  return {
+    ins: [...j.constvars, ...j.invars].map((v) => v.aval.dtype === "f16"),
+    outs: j.outvars.map((v) => v.aval.dtype === "f16"),
+  };
+}
+
+/**
  * Wraps `exe`, compiled from `f16StorageJaxpr(j)`, to take and give `j`'s tensors: f16 inputs
  * become f32 storage tensors and f32 storage results f16 tensors (on a backend storing f16,
- * with a widening or rounding kernel each; otherwise sharing the buffers).
+ * with a widening or rounding kernel each; otherwise sharing the buffers). An executable that
+ * takes and gives the f16 tensors itself (`f16Io`, compiled with the `f16` option) is returned
+ * as it is.
  *
  * @param backend The backend `exe` runs on.
  * @param j The original jaxpr (constvars first among the inputs).
@@ -90,37 +119,58 @@ export function f16StorageJaxpr(j: Jaxpr): Jaxpr | null {
  * @returns The wrapped executable.
  */
 export function f16Executable(backend: Backend, j: Jaxpr, exe: F16Compiled): F16Compiled {
-  const inAvals = [...j.constvars, ...j.invars].map((v) => v.aval);
+  if (exe.f16Io) return exe;
+  const io = f16Io(j);
   const outAvals = j.outvars.map((v) => v.aval);
-  const widen = (t: Tensor): Tensor => {
+  const run = (args: Tensor[]): Tensor[] => withF16Boundary(backend, args, io.ins, outAvals, exe);
+  return Object.defineProperties(run, {
+    deviceBytes: { get: () => exe.deviceBytes },
+    release: { value: exe.release && (() => exe.release!()) },
+  }) as F16Compiled;
+}
+
+/**
+ * Runs `run` with the inputs that `widen` selects widened from f16 to f32 storage tensors, and
+ * rounds each result whose wanted aval (`outAvals`) is f16 but whose own is not back to an f16
+ * tensor; the widened copies and the f32 results are released after.
+ *
+ * @param backend The backend the tensors live on.
+ * @param args The inputs.
+ * @param widen Per input: widen it (an f16 tensor).
+ * @param outAvals The avals the results are to have.
+ * @param run The computation over the widened inputs.
+ * @returns The results, with `outAvals`.
+ */
+export function withF16Boundary(
+  backend: Backend,
+  args: Tensor[],
+  widen: readonly boolean[],
+  outAvals: readonly ShapedArray[],
+  run: (ins: Tensor[]) => Tensor[],
+): Tensor[] {
+  const up = (t: Tensor): Tensor => {
     const aval = storageAval(t.aval);
     if (!backend.storesF16) return new Tensor(aval, t._buf, t._backend);
     const [b] = backend.execute("convert", [t._buf], [t.aval], { dtype: "f32" }, [aval]);
     return new Tensor(aval, b, backend);
   };
-  const run = (args: Tensor[]): Tensor[] => {
-    const ins = args.map((t, i) => (inAvals[i].dtype === "f16" ? widen(t) : t));
-    const outs = exe(ins);
-    const halves = new Map<Tensor, unknown>();
-    const res = outs.map((t, i) => {
-      if (outAvals[i].dtype !== "f16") return t;
-      let b = halves.get(t);
-      if (b === undefined) halves.set(t, b = _narrow(t, backend));
-      return new Tensor(outAvals[i], b, backend);
-    });
-    ins.forEach((t, i) => {
-      if (t === args[i]) return;
-      // a donated f16 input is consumed with its storage copy
-      if (t._consumed !== undefined) args[i]._consumed ??= t._consumed;
-      else if (backend.storesF16) t[Symbol.dispose]();
-    });
-    if (backend.storesF16) { for (const t of halves.keys()) t[Symbol.dispose](); }
-    return res;
-  };
-  return Object.defineProperties(run, {
-    deviceBytes: { get: () => exe.deviceBytes },
-    release: { value: exe.release && (() => exe.release!()) },
-  }) as F16Compiled;
+  const ins = args.map((t, i) => (widen[i] ? up(t) : t));
+  const outs = run(ins);
+  const halves = new Map<Tensor, unknown>();
+  const res = outs.map((t, i) => {
+    if (outAvals[i].dtype !== "f16" || t.aval.dtype === "f16") return t;
+    let b = halves.get(t);
+    if (b === undefined) halves.set(t, b = _narrow(t, backend));
+    return new Tensor(outAvals[i], b, backend);
+  });
+  ins.forEach((t, i) => {
+    if (t === args[i]) return;
+    // a donated f16 input is consumed with its storage copy
+    if (t._consumed !== undefined) args[i]._consumed ??= t._consumed;
+    else if (backend.storesF16) t[Symbol.dispose]();
+  });
+  if (backend.storesF16) { for (const t of halves.keys()) t[Symbol.dispose](); }
+  return res;
 }
 
 /** The buffer of an f16 result from its f32 storage tensor `t` (f16 storage: a new buffer). */

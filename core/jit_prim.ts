@@ -22,7 +22,7 @@ import type { Tensor } from "./tensor.ts";
 import { bind, pushInterpreter } from "./trace.ts";
 import { env } from "./env.ts";
 import { jaxprHasF16 } from "./f16.ts";
-import { f16Executable, f16StorageJaxpr } from "./f16_jit.ts";
+import { f16Executable, type F16Io, f16Io, f16StorageJaxpr } from "./f16_jit.ts";
 
 /**
  * Counters of jit compilation (tests read them): `traces` of jitted functions, `compiles` of
@@ -66,13 +66,20 @@ export type CompiledJaxpr = ((args: Tensor[]) => Tensor[]) & {
   readonly deviceBytes?: number;
   /** Frees what the executable keeps between calls (it stays callable). */
   release?(): void;
+  /** Compiled with the `f16` option: it takes and gives the f16 tensors itself. */
+  readonly f16Io?: boolean;
 };
 
 /** A backend that can compile whole jaxprs (the webgpu backend does). */
 export interface JaxprCompiler {
   compileJaxpr(
     j: Jaxpr,
-    opts?: { donated?: readonly boolean[]; literals?: readonly (number | undefined)[] },
+    opts?: {
+      donated?: readonly boolean[];
+      literals?: readonly (number | undefined)[];
+      /** The f16 inputs and results of the original program (`core/f16_jit.ts`). */
+      f16?: F16Io;
+    },
   ): CompiledJaxpr;
 }
 const _compiled = new WeakMap<Jaxpr, Map<unknown, Map<string, CompiledJaxpr>>>();
@@ -135,7 +142,8 @@ function _compile(
   if (!jaxprHasF16(j)) return backend.compileJaxpr(j, { donated, literals });
   const s = backend.fusesF16 ? f16StorageJaxpr(j) : null;
   if (!s) return byEqn;
-  return f16Executable(backend as Backend, j, backend.compileJaxpr(s, { donated, literals }));
+  const exe = backend.compileJaxpr(s, { donated, literals, f16: f16Io(j) });
+  return f16Executable(backend as Backend, j, exe);
 }
 
 function runCompiled(

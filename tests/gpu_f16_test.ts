@@ -327,10 +327,16 @@ for (const storage of ["f16", "f32"] as const) {
       );
       const closs = (x: Tensor, k: Tensor) =>
         np.sum(np.maximum(lax.convGeneralDilated(x, k, { padding: "SAME" }), 0));
-      await assertSameBits(storage, "grad conv", (x, k) => grad(closs, { argnums: [0, 1] })(x, k), [
+      const convArgs = [
         { data: ints(2 * 3 * 6 * 6), shape: [2, 3, 6, 6] },
         { data: ints(4 * 3 * 3 * 3), shape: [4, 3, 3, 3] },
-      ]);
+      ];
+      const gconv = grad(closs, { argnums: [0, 1] });
+      await assertSameBits(storage, "grad conv", (x, k) => gconv(x, k), convArgs);
+      // jitted (its f16 inputs and results bound directly where its kernels allow), twice
+      const jconv = jit(gconv);
+      await assertSameBits(storage, "grad conv, jit", (x, k) => jconv(x, k), convArgs);
+      await assertSameBits(storage, "grad conv, jit again", (x, k) => jconv(x, k), convArgs);
     },
   });
 
@@ -390,6 +396,59 @@ for (const storage of ["f16", "f32"] as const) {
       // jit of grad
       const gl = grad((t: Tensor) => np.sum(np.sin(t).mul(t)));
       assertEquals(bits16(await jit(gl)(x).data()), bits16(await gl(x).data()));
+    },
+  });
+
+  Deno.test({
+    name: name("jit binds f16 inputs and results directly, without boundary kernels"),
+    ignore: !HAS_GPU || storage !== "f16",
+    async fn() {
+      const g = await gpu(storage);
+      if (!g) return;
+      const r = rng(43);
+      const data = Array.from({ length: 4099 }, () => h((r() - 0.5) * 6));
+      const x = np.array(data, { dtype: "f16" });
+      const f = (t: Tensor) => t.mul(1.7).add(0.3).mul(t);
+      const jf = jit(f);
+      await jf(x).data(); // compiled
+      const { inAvals, outAvals, slots } = lastCompiled()!.program;
+      assertEquals([inAvals[0].dtype, outAvals[0].dtype], ["f16", "f16"], "bound directly");
+      assert(slots.some((s) => s.kind === "out" && s.bytes === Math.ceil(4099 / 2) * 4));
+      const before = g.runtime.stats.dispatches;
+      const y = jf(x);
+      assertEquals(g.runtime.stats.dispatches - before, 0, "no widening or rounding kernel");
+      assertEquals(y.dtype, "f16");
+      assertEquals((y._buf as WebGpuArray).bytes, Math.ceil(4099 / 2) * 4);
+      assertEquals(bits16(await y.data()), bits16(await f(x).data()), "jit equals eager");
+      // an SGD update that donates its f16 parameter: the result takes over the buffer
+      const upd = jit((w: Tensor, d: Tensor) => w.sub(d.mul(0.1)), { donateArgnums: 0 });
+      const w0 = np.array(data.slice(0, 1024), { dtype: "f16" });
+      const d = np.array(data.slice(1024, 2048), { dtype: "f16" });
+      const want = bits16(await w0.sub(d.mul(0.1)).data());
+      const w1 = upd(w0, d);
+      assertEquals(bits16(await w1.data()), want);
+      const q = lastCompiled()!.program;
+      assertEquals([q.inAvals[1].dtype, q.outAvals[0].dtype], ["f16", "f16"], "updated in place");
+      // matmul, a reduction and a result used twice keep eager's bits whichever inputs bind
+      const p = (a: Tensor, b: Tensor) => {
+        const m = np.tanh(np.matmul(a, b));
+        return [m, np.sum(m.mul(a.sum()), { axis: 1 }), m];
+      };
+      const a = np.array(data.slice(0, 5 * 8), { shape: [5, 8], dtype: "f16" });
+      const b = np.array(data.slice(100, 124), { shape: [8, 3], dtype: "f16" });
+      const got = jit(p)(a, b), ref = p(a, b);
+      for (let k = 0; k < 3; k++) {
+        assertEquals(got[k].dtype, "f16");
+        assertEquals(bits16(await got[k].data()), bits16(await ref[k].data()), `result ${k}`);
+      }
+      // f16 and f32 inputs and results mixed
+      const mixed = (t: Tensor, s: Tensor) => [t.astype("f32").mul(s), t.mul(2)];
+      const s32 = np.array(data.slice(0, 4099).map((v) => v * 0.5));
+      const [m32, m16] = jit(mixed)(x, s32);
+      const [r32, r16] = mixed(x, s32);
+      assertEquals([m32.dtype, m16.dtype], ["f32", "f16"]);
+      assertEquals(Array.from(await m32.data()), Array.from(await r32.data()));
+      assertEquals(bits16(await m16.data()), bits16(await r16.data()));
     },
   });
 }

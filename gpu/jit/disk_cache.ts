@@ -103,7 +103,11 @@ export function hashText(s: string): string {
  */
 export function programCacheKey(
   j: Jaxpr,
-  opts: { readonly donated?: readonly boolean[]; readonly literals?: readonly unknown[] },
+  opts: {
+    readonly donated?: readonly boolean[];
+    readonly literals?: readonly unknown[];
+    readonly f16?: { readonly ins: readonly boolean[]; readonly outs: readonly boolean[] };
+  },
   ctx: CacheContext,
 ): string | null {
   if (programCacheDir() === null) return null;
@@ -117,6 +121,7 @@ export function programCacheKey(
     generic: [genericKernelsEnabled(), genericMaxWork(), smallConvMacs()],
     shared: kernelSharingEnabled(),
     donated: opts.donated?.map(Number).join("") ?? "",
+    f16: opts.f16 ? [opts.f16.ins.map(Number).join(""), opts.f16.outs.map(Number).join("")] : "",
     literals: opts.literals?.map((
       v,
     ) => (v === undefined ? "" : Object.is(v, -0) ? "-0" : String(v))),

@@ -20,6 +20,8 @@
  * @module
  */
 import type { Backend, Buf } from "../../core/backend.ts";
+import { ShapedArray } from "../../core/aval.ts";
+import { withF16Boundary } from "../../core/f16_jit.ts";
 import { Tensor } from "../../core/tensor.ts";
 import { bind } from "../../core/trace.ts";
 import type { WebGpuArray } from "../backend.ts";
@@ -28,6 +30,7 @@ import { bucketBytes } from "../pool.ts";
 import type { GpuRuntime } from "../runtime.ts";
 import { Recorder } from "./recorder.ts";
 import type { CoreOp, DispatchOp, Op, Program, ScanOp } from "./program.ts";
+import type { HalfIo } from "./half_io.ts";
 
 /** What the executor needs from the backend. */
 export interface JitEnv {
@@ -414,6 +417,8 @@ export interface Executable {
   (args: Tensor[]): Tensor[];
   /** The compiled program. */
   readonly program: Program;
+  /** Compiled with f16 inputs and results: it takes and gives them as f16 tensors. */
+  readonly f16Io: boolean;
   /** Bytes of the buffers and textures the program keeps between calls (0 before a call). */
   readonly deviceBytes: number;
   /**
@@ -442,11 +447,19 @@ function _arg(env: JitEnv, a: Tensor, k: number): WebGpuArray {
  *
  * @param env The backend's hooks.
  * @param p The program.
+ * @param io The f16 inputs and results the caller holds as f16 tensors (constants first).
  * @returns The executable.
  */
-export function executable(env: JitEnv, p: Program): Executable {
+export function executable(env: JitEnv, p: Program, io?: HalfIo): Executable {
   let st: ProgramState | null = null;
-  const exe = ((args: Tensor[]): Tensor[] => {
+  // with `io`, f16 inputs come and f16 results go as f16 tensors: the ones the program does
+  // not bind directly (an f32 storage aval in it, see half_io.ts) are widened and rounded here
+  const widen = io?.ins.map((h, i) => h && p.inAvals[i].dtype !== "f16");
+  const want = io && p.outAvals.map((a, k) => (io.outs[k] ? new ShapedArray(a.shape, "f16") : a));
+  const exe =
+    ((args: Tensor[]): Tensor[] =>
+      widen ? withF16Boundary(env.backend, args, widen, want!, call) : call(args)) as Executable;
+  const call = (args: Tensor[]): Tensor[] => {
     jitStats.calls++;
     if (!st) {
       const arena: _Arena = { rt: env.rt, list: [], bytes: 0 };
@@ -514,8 +527,9 @@ export function executable(env: JitEnv, p: Program): Executable {
     }
     flushSeg();
     return p.plan.outSlots.map((_, k) => tensorOf(p.outValSlots[k], p.outAvals[k]));
-  }) as Executable;
+  };
   Object.defineProperty(exe, "program", { value: p });
+  Object.defineProperty(exe, "f16Io", { value: io !== undefined });
   Object.defineProperty(exe, "deviceBytes", { get: () => st?.arena.bytes ?? 0 });
   Object.defineProperty(exe, "release", {
     value: () => {

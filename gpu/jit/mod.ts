@@ -27,6 +27,7 @@ import { compileGraph } from "./compile.ts";
 import { loadProgram, programCacheKey, storeProgram } from "./disk_cache.ts";
 import { type Executable, executable, type JitEnv, jitStats } from "./exec.ts";
 import { flatten } from "./graph.ts";
+import { type HalfIo, halfIoProgram } from "./half_io.ts";
 import { kernelSharingEnabled, shareKernels } from "./share.ts";
 import { countKernels, printProgram, type Program, type Res } from "./program.ts";
 import { GpuError } from "../errors.ts";
@@ -53,6 +54,12 @@ export interface JitCompileOptions {
    * inlined into the kernels as literals instead of read from buffers.
    */
   readonly literals?: readonly (number | undefined)[];
+  /**
+   * The f16 inputs and results of the program this one is the f32 storage form of
+   * (`core/f16_jit.ts`): with f16 storage, the executable takes and gives them as 2-byte f16
+   * tensors, bound directly where its kernels allow (`half_io.ts`), else widened and rounded.
+   */
+  readonly f16?: HalfIo;
 }
 
 let _last: Executable | null = null;
@@ -78,7 +85,8 @@ export function compileJaxpr(env: JitEnv, j: Jaxpr, opts: JitCompileOptions = {}
   const t0 = performance.now();
   const ctx = env.rt.ctx;
   const maxBindings = ctx.limits.maxStorageBuffersPerShaderStage;
-  const key = programCacheKey(j, opts, {
+  const io = env.backend.storesF16 && opts.f16 ? opts.f16 : undefined;
+  const key = programCacheKey(j, { ...opts, f16: io }, {
     description: ctx.description,
     settings: { limits: ctx.limits, profile: ctx.profile, gemm: env.gemm, maxBindings },
   });
@@ -91,7 +99,7 @@ export function compileJaxpr(env: JitEnv, j: Jaxpr, opts: JitCompileOptions = {}
       donated: opts.donated,
     });
     if (kernelSharingEnabled()) q = shareKernels(q);
-    return q;
+    return io ? halfIoProgram(q, io) : q;
   };
   // a new program with convolutions on a software adapter starts on tier one (see tier.ts),
   // which the program cache keeps apart until tier two's kernels are all compiled
@@ -138,8 +146,9 @@ export function compileJaxpr(env: JitEnv, j: Jaxpr, opts: JitCompileOptions = {}
         : null,
       // stored once its kernels are in Mesa's cache: a later process then starts on it
       (q) => key !== null && storeProgram(key, q),
+      io,
     )
-    : executable(env, p);
+    : executable(env, p, io);
   _last = exe;
   return exe;
 }

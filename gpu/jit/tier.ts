@@ -29,6 +29,7 @@ import { withSmallConvMacs } from "../kernels/conv_small.ts";
 import { precompileEnabled } from "../precompile.ts";
 import { type Executable, executable, type JitEnv } from "./exec.ts";
 import type { Program } from "./program.ts";
+import type { HalfIo } from "./half_io.ts";
 import type { PrecompileJob } from "../standin.ts";
 
 /**
@@ -157,6 +158,7 @@ export interface TierHelper {
  * @param second Compiles tier two.
  * @param helper The compile helper, or null.
  * @param onReady Called with tier two when it is ready (the program cache stores it).
+ * @param io The f16 inputs and results the caller holds as f16 tensors (see `executable`).
  * @returns The executable.
  */
 export function tieredExecutable(
@@ -165,9 +167,10 @@ export function tieredExecutable(
   second: () => Program,
   helper: TierHelper | null,
   onReady: (p: Program) => void,
+  io?: HalfIo,
 ): Executable {
   tierStats.tiered++;
-  let cur = executable(env, first);
+  let cur = executable(env, first, io);
   let next: Program | null = null;
   let pending: PrecompileJob[] = []; // tier two's jobs not sent yet
   let inFlight = false; // a batch of them is with the helper
@@ -213,7 +216,7 @@ export function tieredExecutable(
     if (next && !ready) pump();
     if (ready && next) {
       cur.release();
-      cur = executable(env, next);
+      cur = executable(env, next, io);
       next = null;
       tierStats.switches++;
       if (debugLevel() >= 1) console.error("[denax:jit] switched to tier two");
@@ -237,6 +240,7 @@ export function tieredExecutable(
   }) as Executable;
   Object.defineProperties(exe, {
     program: { get: () => cur.program },
+    f16Io: { value: io !== undefined },
     deviceBytes: { get: () => cur.deviceBytes },
     release: {
       value: () => {

@@ -12,7 +12,8 @@
  * On a backend that holds f16 as f32 the rewritten program runs on the arrays' own buffers; on
  * one that {@link Backend.storesF16 stores f16} (2 bytes an element) its f16 inputs are widened
  * to f32 and its f16 results rounded back to f16 storage, one elementwise kernel each, at the
- * program's boundary.
+ * program's boundary — unless the backend's executable takes and gives them as f16 itself
+ * (`f16Io`; webgpu's keeps the f16 values of the program in 2 bytes, `gpu/jit/half_io.ts`).
  *
  * Programs with higher-order primitives (`scan`, `cond`, a nested `jit_call`, ...) over f16
  * values keep running primitive by primitive.

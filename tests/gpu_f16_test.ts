@@ -400,7 +400,7 @@ for (const storage of ["f16", "f32"] as const) {
   });
 
   Deno.test({
-    name: name("jit binds f16 inputs and results directly, without boundary kernels"),
+    name: name("jit keeps f16 values in 2 bytes: inputs, results and intermediates"),
     ignore: !HAS_GPU || storage !== "f16",
     async fn() {
       const g = await gpu(storage);
@@ -441,6 +441,35 @@ for (const storage of ["f16", "f32"] as const) {
         assertEquals(got[k].dtype, "f16");
         assertEquals(bits16(await got[k].data()), bits16(await ref[k].data()), `result ${k}`);
       }
+      // a two-layer convolution's kernel gradients: 2-byte intermediates, eager's bits
+      const layer = (t: Tensor, k: Tensor) =>
+        np.maximum(lax.convGeneralDilated(t, k, { padding: "SAME" }), 0);
+      const closs = (t: Tensor, k1: Tensor, k2: Tensor) => np.sum(np.tanh(layer(layer(t, k1), k2)));
+      const cstep = grad(closs, { argnums: [1, 2] });
+      const scratch = (dt: "f16" | "f32") => {
+        const t = np.array(data.slice(0, 2 * 8 * 256), { shape: [2, 8, 16, 16], dtype: dt });
+        const k1 = np.array(data.slice(0, 16 * 72).map((v) => v / 16), {
+          shape: [16, 8, 3, 3],
+          dtype: dt,
+        });
+        const k2 = np.array(data.slice(9, 9 + 16 * 144).map((v) => v / 32), {
+          shape: [16, 16, 3, 3],
+          dtype: dt,
+        });
+        const out = jit(cstep)(t, k1, k2);
+        const q = lastCompiled()!.program;
+        const bytes = q.slots.reduce((n, s) => n + (s.kind === "scratch" ? s.bytes : 0), 0);
+        return { out, bytes, q, ref: cstep(t, k1, k2) };
+      };
+      const c16 = scratch("f16"), c32 = scratch("f32");
+      for (let k = 0; k < 2; k++) {
+        assertEquals(bits16(await c16.out[k].data()), bits16(await c16.ref[k].data()));
+      }
+      assert(c16.q.outAvals.every((a) => a.dtype === "f16"), "results written as f16");
+      assert(
+        c16.bytes <= 0.85 * c32.bytes,
+        `f16 intermediates ${c16.bytes} bytes against f32's ${c32.bytes}`,
+      );
       // f16 and f32 inputs and results mixed
       const mixed = (t: Tensor, s: Tensor) => [t.astype("f32").mul(s), t.mul(2)];
       const s32 = np.array(data.slice(0, 4099).map((v) => v * 0.5));

@@ -8,7 +8,10 @@ import type { GemmCaps } from "../kernels/gemm.ts";
 import { fuse, type Group } from "./fusion.ts";
 import { foldConvGlue } from "./conv_fold.ts";
 import { convFusible, lowerConv, lowerDot } from "./gemm_fused.ts";
-import type { Graph } from "./graph.ts";
+import type { Graph, GVal } from "./graph.ts";
+import { type HalfIo, halfValues } from "./half_io.ts";
+import { ShapedArray } from "../../core/aval.ts";
+import { groupReads } from "../../core/jit_fusion.ts";
 import { canonicalNames, type CodegenCtx, groupNote, lowerGroup } from "./kernels.ts";
 import { lowerReduce } from "./reduce_group.ts";
 import { planBuffers } from "./plan.ts";
@@ -24,6 +27,8 @@ export interface CompileOptions {
   readonly donated?: readonly boolean[];
   /** Elements per step of stacked outputs (scan bodies; 0 for carries). */
   readonly steppedOutputs?: readonly number[];
+  /** The f16 inputs and results, with f16 storage: f16 values are then 2 bytes (`half_io.ts`). */
+  readonly f16?: HalfIo;
 }
 
 /**
@@ -43,13 +48,16 @@ export function compileGraph(g0: Graph, o: CompileOptions): Program {
   const plan = planBuffers(g, f, { donated: o.donated, steppedOutputs: o.steppedOutputs });
   const c: CodegenCtx = { fusion: f, plan, gemm: o.gemm, temps: [], textures: [] };
   const slot = (v: (typeof g.inputs)[number]) => plan.slotOf.get(v)!;
-  const ops: Op[] = [];
+  let ops: Op[] = [];
   const noted = (grp: Group, xs: Op[]) => {
     const note = groupNote(c, grp);
     return xs.map((op) => (op.kind === "dispatch" && op.fused ? { ...op, note } : op));
   };
+  // the value each slot an operation touches holds then (for the f16 pass)
+  const vals = new Map<Op, Map<number, GVal>>();
   for (const grp of plan.order) {
     const e = grp.root;
+    const first = ops.length;
     switch (grp.kind) {
       case "ew":
         ops.push(...noted(grp, lowerGroup(c, grp)));
@@ -100,6 +108,23 @@ export function compileGraph(g0: Graph, o: CompileOptions): Program {
       default:
         throw new Error(`internal: unknown group kind ${grp.kind satisfies never}`);
     }
+    if (o.f16) {
+      const m = new Map<number, GVal>();
+      const touched = grp.kind === "scan" || grp.kind === "core"
+        ? [...e!.inputs, ...e!.outputs]
+        : [...groupReads(f, grp).keys(), ...grp.outs];
+      for (const v of touched) if (plan.slotOf.has(v)) m.set(plan.slotOf.get(v)!, v);
+      for (const op of ops.slice(first)) vals.set(op, m);
+    }
+  }
+  let inAvals = g.inputs.map((v) => v.aval), outAvals = g.outputs.map((v) => v.aval);
+  let slots = plan.slots;
+  if (o.f16) {
+    const h = halfValues(g, plan, ops, vals, o.f16);
+    const half = (a: ShapedArray) => new ShapedArray(a.shape, "f16");
+    ({ ops, slots } = h);
+    inAvals = inAvals.map((a, i) => (h.ins[i] ? half(a) : a));
+    outAvals = outAvals.map((a, k) => (h.outs[k] ? half(a) : a));
   }
   if (o.steppedOutputs) {
     for (const cp of plan.copies) {
@@ -116,12 +141,12 @@ export function compileGraph(g0: Graph, o: CompileOptions): Program {
   return {
     // leaf names by order, not value id: layers of one structure share their kernels
     ops: ops.map((op) => (op.kind === "dispatch" ? { ...op, wgsl: canonicalNames(op.wgsl) } : op)),
-    slots: plan.slots,
+    slots,
     plan,
     outValSlots: g.outputs.map(slot),
     temps: c.temps,
     textures: c.textures,
-    inAvals: g.inputs.map((v) => v.aval),
-    outAvals: g.outputs.map((v) => v.aval),
+    inAvals,
+    outAvals,
   };
 }

@@ -1,26 +1,30 @@
 /**
- * f16 storage at a compiled program's boundary. A jitted f16 program is compiled as its f32
- * storage form (core/f16_jit.ts: every f16 value an f32 one holding an f16 value); on a device
- * that stores f16 arrays in 2 bytes, its f16 inputs would each need a widening kernel before the
- * program and its f16 results a rounding kernel after it. This pass binds them directly where
- * the program's kernels allow: a kernel reading an f16 input declares it `array<f16>` and widens
- * each element as it loads it, the kernel writing an f16 result stores `f16(v)` (exact: `v` is an
- * f16 value already) into a 2-byte buffer, and a later kernel reading that result widens it too —
- * the binding rewrite of eager f16 storage (`kernels/f16_bind.ts`, `halfBindKernel`).
+ * f16 storage inside a compiled program. A jitted f16 program is compiled as its f32 storage
+ * form (core/f16_jit.ts: every f16 value an f32 one holding an f16 value, a `convert` to f16
+ * after each primitive as the rounding); on a device that stores f16 arrays in 2 bytes, this pass
+ * keeps the program's f16 values in 2 bytes too: its f16 inputs, its f16 results, and the
+ * intermediates between its kernels that hold f16 values — the results of those roundings, and
+ * of primitives that only move or select such values ({@link F16_EXACT}). A kernel reading such
+ * a value declares its binding `array<f16>` and widens each element as it loads it; the kernel
+ * writing it stores `f16(v)`, exact since `v` is an f16 value already (the binding rewrite of
+ * eager f16 storage, `kernels/f16_bind.ts`'s `halfBindKernel`). The arithmetic stays f32, so the
+ * results keep their bits; the values' buffers and the bytes the kernels move halve.
  *
- * An input or result stays f32 storage, with its widening or rounding kernel run by the
- * executable (`exec.ts`), where the rewrite cannot follow it: a copy, texture upload, scan or
- * core equation that touches its slot, a kernel that reads a result back in place or writes an
- * input, or a donation whose other end is not direct (the output would take over a buffer of
- * the other size).
+ * A value stays 4 bytes where the rewrite cannot follow it: a copy, texture upload, scan or core
+ * equation touches it, a kernel reads it back in place or declares it otherwise, or it is a
+ * donation whose other end is not 2 bytes (the output takes over the input's buffer). Such f16
+ * inputs and results are widened and rounded by the executable at the call's boundary
+ * (`exec.ts`).
  *
  * @module
  */
-import { ShapedArray } from "../../core/aval.ts";
+import { F16_EXACT } from "../../core/f16.ts";
+import { bucketBytes } from "../pool.ts";
 import type { BufRef, Kernel } from "../kernels/common.ts";
 import { halfBindKernel } from "../kernels/f16_bind.ts";
-import type { SlotSpec } from "./plan.ts";
-import type { DispatchOp, Op, Program, Res } from "./program.ts";
+import type { Graph, GVal } from "./graph.ts";
+import type { BufferPlan, SlotSpec } from "./plan.ts";
+import type { DispatchOp, Op } from "./program.ts";
 
 /** Which inputs (constants first) and results of a program the caller holds as f16. */
 export interface HalfIo {
@@ -30,71 +34,121 @@ export interface HalfIo {
   readonly outs: readonly boolean[];
 }
 
+/** What {@link halfValues} returns: the program's parts it changed. */
+export interface HalfProgram {
+  /** The operations, with the kernels that bind 2-byte values rewritten. */
+  readonly ops: Op[];
+  /** The slots, 2-byte outputs and scratch buffers of 2-byte values only at half the bytes. */
+  readonly slots: SlotSpec[];
+  /** Per input: bound as 2-byte f16 storage (an f16 aval in the program). */
+  readonly ins: boolean[];
+  /** Per result: written as 2-byte f16 storage (an f16 aval in the program). */
+  readonly outs: boolean[];
+}
+
 /**
- * `p` with the f16 inputs and results that `io` names bound as 2-byte f16 storage where its
- * kernels allow (see the module doc). Those get f16 avals in the program's `inAvals` and
- * `outAvals` (and half the bytes in their slots); the others keep their f32 storage avals, for
- * the executable to widen or round at the call's boundary.
+ * The program's f16 values in 2-byte storage where its kernels allow (see the module doc).
  *
- * @param p The program (over f32 storage).
+ * @param g The graph compiled (after the convolution folding).
+ * @param plan Its buffer plan.
+ * @param ops Its operations.
+ * @param vals For every operation, the value each slot it touches holds then.
  * @param io The inputs and results the caller holds as f16.
- * @returns The program with its direct bindings.
+ * @returns The rewritten operations and slots, and which inputs and results are 2 bytes.
  */
-export function halfIoProgram(p: Program, io: HalfIo): Program {
-  if (!io.ins.some((h) => h) && !io.outs.some((h) => h)) return p;
-  const inSlot = new Map<number, number>(); // input index → its slot
-  p.slots.forEach((s, k) => s.kind === "in" && inSlot.set(s.index, k));
-  const direct = new Set<number>();
-  io.ins.forEach((h, i) => h && inSlot.has(i) && direct.add(inSlot.get(i)!));
-  io.outs.forEach((h, o) => {
-    const k = p.outValSlots[o];
-    if (h && p.slots[k].kind === "out") direct.add(k);
-  });
-  // an f16 result sharing a slot with a result the caller wants as f32 (not an f16 value)
-  io.outs.forEach((h, o) => !h && direct.delete(p.outValSlots[o]));
-  for (const op of p.ops) {
-    for (const k of _otherUses(op)) direct.delete(k);
+export function halfValues(
+  g: Graph,
+  plan: BufferPlan,
+  ops: readonly Op[],
+  vals: ReadonlyMap<Op, ReadonlyMap<number, GVal>>,
+  io: HalfIo,
+): HalfProgram {
+  const direct = f16Valued(g, io);
+  const kinds = plan.slots.map((s) => s.kind);
+  const valuesOf = new Map<number, GVal[]>(); // slot → the values it holds over the program
+  for (const [v, k] of plan.slotOf) {
+    let l = valuesOf.get(k);
+    if (!l) valuesOf.set(k, l = []);
+    l.push(v);
   }
-  const kernels = new Map<DispatchOp, string>();
+  const dropSlot = (k: number) => valuesOf.get(k)?.forEach((v) => direct.delete(v));
+  g.outputs.forEach((v, k) => !io.outs[k] && direct.delete(v));
+  plan.slots.forEach((s, k) => (s.kind === "fresh" || s.kind === "ext") && dropSlot(k));
+  for (const op of ops) {
+    const m = vals.get(op);
+    if (op.kind !== "dispatch") {
+      for (const k of _slotsOf(op)) {
+        if (m?.has(k)) direct.delete(m.get(k)!);
+        else dropSlot(k);
+      }
+      continue;
+    }
+    // a slot bound without a known value: none of its values can be 2 bytes
+    for (const r of op.bindings) if (r.kind === "slot" && !m?.has(r.slot)) dropSlot(r.slot);
+  }
+  const rewritten = new Map<DispatchOp, string>();
   for (let changed = true; changed;) {
-    changed = _dropDonations(p, inSlot, direct);
-    kernels.clear();
-    for (const op of p.ops) {
+    changed = _dropDonations(g, plan, direct);
+    rewritten.clear();
+    for (const op of ops) {
       if (changed) break;
-      if (op.kind !== "dispatch" || !op.bindings.some((r) => _isDirect(r, direct))) continue;
-      const r = _rewrite(op, p.slots, direct);
-      if (typeof r === "number") direct.delete(r), changed = true;
-      else kernels.set(op, r);
+      if (op.kind !== "dispatch") continue;
+      const m = vals.get(op)!;
+      const half = (slot: number) => direct.has(m.get(slot)!);
+      if (!op.bindings.some((r) => r.kind === "slot" && half(r.slot))) continue;
+      const r = _rewrite(op, kinds, half);
+      if (typeof r === "number") direct.delete(m.get(r)!), changed = true;
+      else rewritten.set(op, r);
     }
   }
-  if (direct.size === 0) return p;
-  const ops: Op[] = p.ops.map((op) =>
-    op.kind === "dispatch" && kernels.has(op) ? { ...op, wgsl: kernels.get(op)! } : op
-  );
-  const slots: SlotSpec[] = p.slots.map((s, k) =>
-    s.kind === "out" && direct.has(k) ? { ...s, bytes: Math.ceil(s.bytes / 8) * 4 } : s
-  );
-  const half = (a: ShapedArray) => new ShapedArray(a.shape, "f16");
+  const halfBytes = (v: GVal) => Math.ceil(v.aval.size / 2) * 4;
+  const slots = plan.slots.map((s, k): SlotSpec => {
+    const vs = valuesOf.get(k) ?? [];
+    if (!vs.length || !vs.every((v) => direct.has(v))) return s;
+    if (s.kind === "out") return { ...s, bytes: halfBytes(vs[0]) };
+    if (s.kind === "scratch") return { ...s, bytes: bucketBytes(Math.max(...vs.map(halfBytes))) };
+    return s;
+  });
   return {
-    ...p,
-    ops,
+    ops: ops.map((op) =>
+      op.kind === "dispatch" && rewritten.has(op) ? { ...op, wgsl: rewritten.get(op)! } : op
+    ),
     slots,
-    inAvals: p.inAvals.map((a, i) => {
-      const k = inSlot.get(i);
-      return io.ins[i] && (k === undefined || direct.has(k)) ? half(a) : a;
-    }),
-    outAvals: p.outAvals.map((a, o) => {
-      const k = p.outValSlots[o], s = p.slots[k];
-      return io.outs[o] && direct.has(k) && (s.kind === "out" || s.kind === "in") ? half(a) : a;
-    }),
+    ins: g.inputs.map((v, i) => io.ins[i] && direct.has(v)),
+    outs: g.outputs.map((v, k) => io.outs[k] && direct.has(v)),
   };
 }
 
-const _isDirect = (r: Res, direct: ReadonlySet<number>) => r.kind === "slot" && direct.has(r.slot);
+/**
+ * The values of `g` that hold f16 values: its f16 inputs, the results of `convert` to f16 (the
+ * roundings of the storage form, and the program's own casts), literals that are f16 values, and
+ * the results of the primitives of {@link F16_EXACT} whose floating-point operands all hold f16
+ * values.
+ *
+ * @param g The graph.
+ * @param io Which inputs are f16.
+ * @returns The values.
+ */
+export function f16Valued(g: Graph, io: HalfIo): Set<GVal> {
+  const s = new Set<GVal>();
+  g.inputs.forEach((v, i) => io.ins[i] && v.aval.dtype === "f32" && s.add(v));
+  for (const e of g.eqns) {
+    const rounds = (e.prim === "convert" && e.params.dtype === "f16") ||
+      (e.prim === "literal" && _isF16Value(e.params.value as number));
+    const exact = F16_EXACT.has(e.prim) &&
+      e.inputs.every((x) => x.aval.dtype !== "f32" || s.has(x));
+    if (!rounds && !exact) continue;
+    for (const v of e.outputs) if (v.aval.dtype === "f32") s.add(v);
+  }
+  return s;
+}
+
+/** Whether `x` is an f16 value (NaN included). */
+const _isF16Value = (x: number) => Number.isNaN(x) || Math.f16round(x) === x;
 
 /** The slots an operation other than a dispatch moves, reads or writes. */
-function _otherUses(op: Op): number[] {
-  const slot = (r: Res) => (r.kind === "slot" ? [r.slot] : []);
+function _slotsOf(op: Op): number[] {
+  const slot = (r: { kind: string; slot?: number }) => (r.kind === "slot" ? [r.slot!] : []);
   switch (op.kind) {
     case "dispatch":
       return [];
@@ -109,21 +163,15 @@ function _otherUses(op: Op): number[] {
 }
 
 /**
- * Drops the donations whose two ends are not both direct (the output adopts the input's buffer:
- * both must be f16 storage or neither). Returns whether it dropped any.
+ * Drops the donations whose two ends are not both 2 bytes (the output takes over the input's
+ * buffer: both must be f16 storage or neither). Returns whether it dropped any.
  */
-function _dropDonations(
-  p: Program,
-  inSlot: ReadonlyMap<number, number>,
-  direct: Set<number>,
-): boolean {
+function _dropDonations(g: Graph, plan: BufferPlan, direct: Set<GVal>): boolean {
   let dropped = false;
-  for (const d of p.plan.donations) {
-    const a = inSlot.get(d.input), b = p.plan.outSlots[d.output];
-    const da = a !== undefined && direct.has(a), db = direct.has(b);
-    if (da === db) continue;
-    if (a !== undefined) direct.delete(a);
-    direct.delete(b);
+  for (const d of plan.donations) {
+    const a = g.inputs[d.input], b = g.outputs[d.output];
+    if (direct.has(a) === direct.has(b)) continue;
+    direct.delete(a), direct.delete(b);
     dropped = true;
   }
   return dropped;
@@ -144,20 +192,19 @@ function _access(wgsl: string, b: number): string | undefined {
  */
 function _rewrite(
   op: DispatchOp,
-  slots: readonly SlotSpec[],
-  direct: Set<number>,
+  kinds: readonly SlotSpec["kind"][],
+  half: (slot: number) => boolean,
 ): string | number {
   const refs: BufRef[] = [];
   let wgsl = op.wgsl, inPlace = false;
   for (let b = 0; b < op.bindings.length; b++) {
     const r = op.bindings[b];
-    if (!_isDirect(r, direct)) {
+    if (r.kind !== "slot" || !half(r.slot)) {
       refs.push({ kind: "tmp", index: -1 });
       continue;
     }
-    const slot = (r as { slot: number }).slot;
     const access = _access(op.wgsl, b);
-    if (access === undefined || (access === "read_write" && slots[slot].kind === "in")) return slot;
+    if (access === undefined || (access === "read_write" && kinds[r.slot] === "in")) return r.slot;
     const w = access === "read_write" && op.fused ? _inPlace(wgsl, b) : null;
     if (w !== null) {
       wgsl = w, inPlace = true;
@@ -165,10 +212,10 @@ function _rewrite(
       continue;
     }
     // read: widened as loaded; read_write: whole stores of f16 values only
-    refs.push({ kind: access === "read" ? "in" : "out", index: slot });
+    refs.push({ kind: access === "read" ? "in" : "out", index: r.slot });
   }
   const k: Kernel = { wgsl, workgroupSize: [1, 1, 1], dispatch: op.grid, bindings: refs };
-  const r = halfBindKernel(k, (ref) => ref.index >= 0 && direct.has(ref.index), true);
+  const r = halfBindKernel(k, (ref) => ref.index >= 0 && half(ref.index), true);
   if (typeof r === "string") return Number(r.replace(/^\D+/, ""));
   return inPlace && !/^\s*enable f16;/m.test(r.wgsl) ? `enable f16;\n${r.wgsl}` : r.wgsl;
 }

@@ -27,7 +27,7 @@ import { compileGraph } from "./compile.ts";
 import { loadProgram, programCacheKey, storeProgram } from "./disk_cache.ts";
 import { type Executable, executable, type JitEnv, jitStats } from "./exec.ts";
 import { flatten } from "./graph.ts";
-import { type HalfIo, halfIoProgram } from "./half_io.ts";
+import type { HalfIo } from "./half_io.ts";
 import { kernelSharingEnabled, shareKernels } from "./share.ts";
 import { countKernels, printProgram, type Program, type Res } from "./program.ts";
 import { GpuError } from "../errors.ts";
@@ -97,9 +97,10 @@ export function compileJaxpr(env: JitEnv, j: Jaxpr, opts: JitCompileOptions = {}
       gemm: env.gemm,
       maxBindings,
       donated: opts.donated,
+      f16: io,
     });
     if (kernelSharingEnabled()) q = shareKernels(q);
-    return io ? halfIoProgram(q, io) : q;
+    return q;
   };
   // a new program with convolutions on a software adapter starts on tier one (see tier.ts),
   // which the program cache keeps apart until tier two's kernels are all compiled

@@ -44,6 +44,7 @@ export function compileGraph(g0: Graph, o: CompileOptions): Program {
     maxBindings: o.maxBindings,
     convFusible: (e) => convFusible(e, o.gemm),
     dotPrologueCost: o.gemm?.textures ? 0 : undefined,
+    storeRoundings: o.f16 !== undefined,
   });
   const plan = planBuffers(g, f, { donated: o.donated, steppedOutputs: o.steppedOutputs });
   const c: CodegenCtx = { fusion: f, plan, gemm: o.gemm, temps: [], textures: [] };

@@ -68,6 +68,12 @@ export interface FuseOptions {
    * epilogue and then copied into its texture, one pipeline fewer.
    */
   readonly dotPrologueCost?: number;
+  /**
+   * Store an f16 program's roundings (`convert` to f16) of a kernel's result that several
+   * equations read, rather than the unrounded result (with 2-byte f16 values, `half_io.ts`:
+   * a convolution's output kept for its gradient then takes half the bytes).
+   */
+  readonly storeRoundings?: boolean;
 }
 
 /**
@@ -103,9 +109,11 @@ export function epilogued(k: GroupKind): boolean {
  * The WebGPU jit's fusion policy for a device (see the module doc).
  *
  * @param o Device facts.
+ * @param g The graph (for {@link FuseOptions.storeRoundings}).
  * @returns The policy.
  */
-export function gpuPolicy(o: FuseOptions): FusionPolicy<GroupKind> {
+export function gpuPolicy(o: FuseOptions, g?: Graph): FusionPolicy<GroupKind> {
+  const rounded = o.storeRoundings && g ? _storedRoundings(g, o) : new Set<GEqn>();
   return {
     rootKind: (e) => rootKind(e, o),
     epilogued: _EPILOGUED,
@@ -115,8 +123,27 @@ export function gpuPolicy(o: FuseOptions): FusionPolicy<GroupKind> {
     storageType,
     recomputeLiterals: false,
     siblings: { kind: "reduce", max: MAX_SIBLINGS },
-    materialize: (e) => e.prim === "concatenate",
+    materialize: (e) => e.prim === "concatenate" || rounded.has(e),
   };
+}
+
+/**
+ * The roundings to f16 of a group's result (an equation that is not fused) that more than one
+ * equation reads: stored, they are the buffer the readers share (the result itself is then
+ * only read by the rounding, inside its own kernel).
+ */
+function _storedRoundings(g: Graph, o: FuseOptions): Set<GEqn> {
+  const readers = new Map<GEqn["outputs"][number], number>();
+  for (const e of g.eqns) {
+    for (const x of new Set(e.inputs)) readers.set(x, (readers.get(x) ?? 0) + 1);
+  }
+  const roots = new Set(g.eqns.filter((e) => rootKind(e, o) !== null).flatMap((e) => e.outputs));
+  return new Set(
+    g.eqns.filter((e) =>
+      e.prim === "convert" && e.params.dtype === "f16" && roots.has(e.inputs[0]) &&
+      (readers.get(e.outputs[0]) ?? 0) > 1
+    ),
+  );
 }
 
 /**
@@ -128,5 +155,5 @@ export function gpuPolicy(o: FuseOptions): FusionPolicy<GroupKind> {
  * @returns The fusion (groups in dependency order).
  */
 export function fuse(g: Graph, o: FuseOptions): Fusion {
-  return planFusion(g, gpuPolicy(o));
+  return planFusion(g, gpuPolicy(o, g));
 }

@@ -12,7 +12,7 @@ import "./backend.ts";
 import { assert, assertAllClose, assertEquals, assertRejects } from "@std/assert";
 import { models, np, random, type Tensor, train, tree } from "../mod.ts";
 import { loadMnistLike } from "../data/mod.ts";
-import { d2lInit, trainD2l } from "../examples/d2l/_common.ts";
+import { d2lInit, parseD2lArgs, trainD2l } from "../examples/d2l/_common.ts";
 import { spec as softmaxSpec } from "../examples/d2l/softmax.ts";
 import { spec as lenetBNSpec } from "../examples/d2l/lenet_bn.ts";
 import { trainAutoencoder } from "../examples/d2l/autoencoder.ts";
@@ -120,6 +120,36 @@ Deno.test({
       await Deno.remove(out, { recursive: true });
     }
   },
+});
+
+Deno.test("the d2l command line parses its options, --checkpoint included", () => {
+  const a = parseD2lArgs([
+    "--epochs",
+    "3",
+    "--limit",
+    "512",
+    "--seed",
+    "0",
+    "--lr",
+    "0.05",
+    "--checkpoint",
+    "runs/nin.safetensors",
+    "--json",
+    "nin.json",
+    "--quiet",
+  ]);
+  assertEquals(
+    [a.epochs, a.limit, a.seed, a.lr, a.checkpoint, a.json, a.progress, a.help],
+    [3, 512, 0, 0.05, "runs/nin.safetensors", "nin.json", false, false],
+  );
+  assertEquals(parseD2lArgs([]).checkpoint, undefined);
+  let err: unknown;
+  try {
+    parseD2lArgs(["--epochs", "0"]);
+  } catch (e) {
+    err = e;
+  }
+  assert(err instanceof RangeError && err.message === "--epochs must be a positive integer, got 0");
 });
 
 Deno.test("d2lInit re-draws conv and linear weights only, with d2l's scales", async () => {

@@ -10,9 +10,13 @@
  * convolutional networks on part of the data for fewer epochs); the table says how far each
  * got. `--epochs N`, `--limit N` and `--test-limit N` override every experiment.
  *
+ * With `--checkpoints DIR` each experiment saves its weights to `DIR/<family>.safetensors`
+ * after every epoch and, run again, resumes after the last epoch saved (see `--checkpoint` in
+ * `_common.ts`): a run longer than the machine's session continues where it stopped.
+ *
  * Run: `deno task d2l`, or
- * `deno run -A examples/d2l/run_all.ts [--reduced] [--only lenet,mlp] [--table-only]`
- * (`--table-only` rebuilds the table from the JSON files of earlier runs).
+ * `deno run -A examples/d2l/run_all.ts [--reduced] [--only lenet,mlp] [--checkpoints DIR]
+ * [--table-only]` (`--table-only` rebuilds the table from the JSON files of earlier runs).
  *
  * @module
  */
@@ -95,6 +99,8 @@ if (import.meta.main) {
       limit: { type: "string" },
       "test-limit": { type: "string" },
       out: { type: "string", default: "out/d2l" },
+      checkpoints: { type: "string" },
+      backend: { type: "string" },
       "table-only": { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
     },
@@ -107,6 +113,8 @@ if (import.meta.main) {
   --limit N         training images for every experiment
   --test-limit N    test images for every experiment
   --out DIR         output folder (default out/d2l)
+  --checkpoints DIR save each experiment's weights there after every epoch; resume from them
+  --backend NAME    cpu, native or webgpu for every experiment
   --table-only      only rebuild the table from DIR/json/*.json`);
     Deno.exit(0);
   }
@@ -118,6 +126,7 @@ if (import.meta.main) {
   }
   const out = v.out;
   await Deno.mkdir(`${out}/json`, { recursive: true });
+  if (v.checkpoints) await Deno.mkdir(v.checkpoints, { recursive: true });
   const here = new URL(".", import.meta.url).pathname;
   let failed = 0;
   if (!v["table-only"]) {
@@ -126,6 +135,8 @@ if (import.meta.main) {
       const plan = v.reduced ? reducedPlan[family] : {};
       const args = ["run", "-A", `${here}${family}.ts`, "--json", `${out}/json/${family}.json`];
       args.push("--out", out);
+      if (v.checkpoints) args.push("--checkpoint", `${v.checkpoints}/${family}.safetensors`);
+      if (v.backend) args.push("--backend", v.backend);
       const epochs = v.epochs ?? plan.epochs, limit = v.limit ?? plan.limit;
       const testLimit = v["test-limit"] ?? plan.testLimit;
       if (epochs !== undefined) args.push("--epochs", String(epochs));

@@ -400,6 +400,74 @@ for (const storage of ["f16", "f32"] as const) {
   });
 
   Deno.test({
+    name: name("random f16 programs give eager's bits jitted, donated or not"),
+    ignore: !HAS_GPU,
+    async fn() {
+      if (!(await gpu(storage))) return;
+      const r = rng(47);
+      const pick = <T>(xs: readonly T[]) => xs[Math.floor(r() * xs.length)];
+      type Op = (a: Tensor, b: Tensor) => Tensor;
+      const ops: Op[] = [
+        (a) => np.tanh(a),
+        (a) => a.mul(1.3).add(0.2),
+        (a) => np.maximum(a, 0),
+        (a) => a.T,
+        (a) => np.sum(a, { axis: 1, keepdims: true }).add(a),
+        (a) => np.max(a, { axis: 0, keepdims: true }).sub(a),
+        (a) => np.matmul(a, a.T).mul(0.05),
+        (a) => np.sum(np.concatenate([a, a.mul(2)], 0).reshape([2, ...a.shape]), { axis: 0 }),
+        (a) => np.where(np.greater(a, 0), a, a.mul(0.5)),
+        (a) => np.flip(a, 1),
+        (a, b) => a.add(b),
+        (a, b) => np.maximum(a, b),
+        (a, b) => np.matmul(a, b.T).mul(0.1),
+      ];
+      // two GEMMs that differ in a literal share one pipeline (its literals from a uniform
+      // declared at the top, which must come after the kernel's `enable f16;`)
+      const two = (x: Tensor, y: Tensor) => [
+        np.matmul(x, y).mul(0.05).add(x),
+        np.matmul(y, x).mul(0.1).add(y),
+      ];
+      const sq = (k: number) =>
+        np.array(Array.from({ length: 64 }, (_, i) => h(((i * (7 + k)) % 13) / 4 - 1.5)), {
+          shape: [8, 8],
+          dtype: "f16",
+        });
+      const want2 = two(sq(0), sq(1)), got2 = jit(two)(sq(0), sq(1));
+      for (let k = 0; k < 2; k++) {
+        assertEquals(bits16(await got2[k].data()), bits16(await want2[k].data()));
+      }
+      for (let trial = 0; trial < 12; trial++) {
+        const n = pick([4, 8, 33]);
+        const plan = Array.from({ length: 2 + Math.floor(r() * 4) }, () => ({
+          op: pick(ops),
+          i: Math.floor(r() * 8),
+          j: Math.floor(r() * 8),
+        }));
+        const donate = trial % 3 === 2;
+        const f = (x: Tensor, y: Tensor) => {
+          const vals = [x, y];
+          for (const p of plan) vals.push(p.op(vals[p.i % vals.length], vals[p.j % vals.length]));
+          const last = vals.at(-1)!;
+          return donate ? [last, x.sub(last.mul(0.1))] : [last, vals.at(-2)!];
+        };
+        const xd = Array.from({ length: n * n }, () => h((r() - 0.5) * 4));
+        const yd = Array.from({ length: n * n }, () => h((r() - 0.5) * 4));
+        const args = () => [
+          np.array(xd, { shape: [n, n], dtype: "f16" }),
+          np.array(yd, { shape: [n, n], dtype: "f16" }),
+        ];
+        const [x0, y0] = args();
+        const want = await Promise.all(f(x0, y0).map(async (t) => bits16(await t.data())));
+        const [x1, y1] = args();
+        const jf = jit(f, donate ? { donateArgnums: 0 } : {});
+        const got = await Promise.all(jf(x1, y1).map(async (t) => bits16(await t.data())));
+        assertEquals(got, want, `trial ${trial}: n ${n}, ${plan.length} ops`);
+      }
+    },
+  });
+
+  Deno.test({
     name: name("jit keeps f16 values in 2 bytes: inputs, results and intermediates"),
     ignore: !HAS_GPU || storage !== "f16",
     async fn() {

@@ -7,6 +7,7 @@ import { assert, assertAllClose, assertEquals } from "@std/assert";
 import { jit, np, random, type Tensor } from "../mod.ts";
 import { setBackend } from "../core/backend.ts";
 import {
+  directivesFirst,
   GENERIC_MAX_WORK,
   genericKernelsEnabled,
   genericPays,
@@ -23,6 +24,28 @@ import { lastCompiled } from "../gpu/jit/mod.ts";
 import { gpu, HAS_GPU, rng } from "./gpu_helpers_test.ts";
 
 const ignore = !HAS_GPU;
+
+Deno.test("a uniform declared at the top of an f16 kernel goes after its enable directive", () => {
+  const src = [
+    "enable f16;",
+    "@group(0) @binding(0) var<storage, read_write> o: array<f16>;",
+    "@compute @workgroup_size(64)",
+    "fn main(@builtin(global_invocation_id) g: vec3u) {",
+    "  if (g.x < 100u) { o[g.x] = f16(7.0); }",
+    "}",
+  ].join("\n");
+  const { wgsl, params } = hoistLiterals(src, 1);
+  assertEquals(params, [100]);
+  assert(wgsl.startsWith("enable f16;\n@group(0) @binding(1) var<uniform> _P"), wgsl);
+  assertEquals(wgsl.match(/enable f16;/g)?.length, 1);
+  // already first, or none: unchanged
+  assertEquals(directivesFirst(src), src);
+  assertEquals(directivesFirst("fn f() {}\n"), "fn f() {}\n");
+  assertEquals(
+    directivesFirst("@group(0) @binding(2) var<uniform> u: vec4u;\nenable f16;\nfn f() {}\n"),
+    "enable f16;\n@group(0) @binding(2) var<uniform> u: vec4u;\nfn f() {}\n",
+  );
+});
 
 Deno.test("hoistLiterals moves main's size literals into the uniform and keeps the rest", () => {
   const src = [

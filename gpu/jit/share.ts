@@ -28,7 +28,13 @@
  * @module
  */
 import { envVar } from "../device.ts";
-import { dividendStart, genericWork, UDIV_WGSL, udivMagic } from "../kernels/common.ts";
+import {
+  directivesFirst,
+  dividendStart,
+  genericWork,
+  UDIV_WGSL,
+  udivMagic,
+} from "../kernels/common.ts";
 import type { DispatchOp, Op, Program } from "./program.ts";
 
 let _on: boolean | null = null;
@@ -243,7 +249,7 @@ function _share(srcs: readonly string[], lits: ReadonlyMap<string, _Lit[]>): _Sh
     });
     words.set(s, w);
   }
-  return { wgsl: decl + (divs ? DIV_WGSL : "") + body, binding, words };
+  return { wgsl: directivesFirst(decl + (divs ? DIV_WGSL : "") + body), binding, words };
 }
 
 const _pot = (n: number) => ((n & (n - 1)) === 0 ? "1" : "0");

@@ -517,6 +517,24 @@ export function setGenericKernels(on: boolean): void {
 }
 
 /**
+ * `wgsl` with its `enable` directives moved before everything else (WGSL allows no directive
+ * after a declaration; a pass that adds a declaration at the top of a kernel that another made
+ * `enable f16;` would otherwise put it after one).
+ *
+ * @param wgsl The source.
+ * @returns The source with its directives first (unchanged where they already are).
+ */
+export function directivesFirst(wgsl: string): string {
+  const dirs: string[] = [];
+  const rest = wgsl.replace(/^[ \t]*enable [^;\n]*;[ \t]*\n?/gm, (m) => {
+    dirs.push(m.trim());
+    return "";
+  });
+  if (!dirs.length || wgsl.startsWith(dirs.join("\n"))) return wgsl;
+  return `${[...new Set(dirs)].join("\n")}\n${rest}`;
+}
+
+/**
  * Moves the u32 literals of the `main` function of a WGSL source (sizes, strides, offsets, the
  * element count, folded grid widths; all but `0u` and `1u`) into a uniform
  * `_P: array<vec4u, n>` at `binding`, each occurrence its own word, so that sources that differ
@@ -549,7 +567,7 @@ export function hoistLiterals(
     Math.ceil(params.length / 4)
   }>;`;
   const helpers = divided.used ? `${UDIV_WGSL}\n` : "";
-  return { wgsl: `${decl}\n${helpers}${wgsl.slice(0, at)}${body}`, params };
+  return { wgsl: directivesFirst(`${decl}\n${helpers}${wgsl.slice(0, at)}${body}`), params };
 }
 
 /**

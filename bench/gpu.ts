@@ -8,7 +8,8 @@
  * - prints the adapter and the device profile (`gpu/target.ts`) and fails when the adapter is a
  *   software one (llvmpipe, lavapipe, SwiftShader, WARP) unless `--allow-software`;
  * - runs matmul 4096² f32 (GFLOP/s, and the fraction of the GPU's fp32 peak: `--peak-tflops`, or
- *   a table of known adapters), one ResNet-18 training step (SGD, batch 128, 3 × 224², 1000
+ *   a table of known adapters) and f16 (f16 operands and product, f32 accumulation; PyTorch's
+ *   and JAX's use the tensor cores), one ResNet-18 training step (SGD, batch 128, 3 × 224², 1000
  *   classes; batch norm in training mode) and one Transformer encoder layer forward (batch 8,
  *   sequence 512, d = 1024, 16 heads, feed-forward 4096; post-norm, no dropout);
  * - runs `bench/gpu_peers.py` in its own process (`python3`, or `$PYTHON`) for PyTorch CUDA and
@@ -91,6 +92,12 @@ const rows: Row[] = [];
   const gf = 2 * N ** 3 / (ms * 1e6);
   const frac = peak ? `, ${(100 * gf / (peak * 1e3)).toFixed(1)}% of ${peak} TFLOP/s` : "";
   rows.push({ bench: "matmul f32", size: `${N}²`, ms, rate: `${gf.toFixed(0)} GFLOP/s${frac}` });
+  // f16 operands and product (2-byte storage where the device has shader-f16), f32 accumulation
+  const a16 = a.astype("f16"), b16 = b.astype("f16");
+  const mm16 = jit((x: Tensor, y: Tensor) => x.matmul(y).astype("f32").sum());
+  const ms16 = await time(() => mm16(a16, b16).item(), quick ? 3 : 10);
+  const gf16 = 2 * N ** 3 / (ms16 * 1e6);
+  rows.push({ bench: "matmul f16", size: `${N}²`, ms: ms16, rate: `${gf16.toFixed(0)} GFLOP/s` });
 }
 
 // ResNet-18 training step (SGD, momentum 0.9)

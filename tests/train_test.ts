@@ -518,12 +518,22 @@ Deno.test("fit resumed with initialEpoch continues exactly as the uninterrupted 
   } as const;
   const init = () => net.init(random.key(7));
   const full = await fit({ ...common, params: init(), epochs: 4 });
-  const half = await fit({ ...common, params: init(), epochs: 2 });
+  // what a checkpoint after epoch 2 holds, as onEpochEnd hands it over (copied: donated next)
+  let saved: { params: unknown; optState: unknown } | undefined;
+  const copy = (t: unknown) => tree.map((x: any) => x.add(0), t);
+  await fit({
+    ...common,
+    params: init(),
+    epochs: 4,
+    onEpochEnd: (epoch, _logs, params, _state, optState) => {
+      if (epoch === 2) saved = { params: copy(params), optState: copy(optState) };
+    },
+  });
   const lines: string[] = [];
   const rest = await fit({
     ...common,
-    params: half.params,
-    optState: half.optState,
+    params: saved!.params as any,
+    optState: saved!.optState as any,
     epochs: 4,
     initialEpoch: 2,
     progress: { tty: false, write: (s) => lines.push(s) },

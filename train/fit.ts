@@ -140,15 +140,16 @@ export interface FitOptions<P, S, B, M = null> {
   /** Show the progress bar (default true), or its options (`write`, `tty`). */
   readonly progress?: boolean | Pick<ProgressOptions, "write" | "tty" | "width">;
   /**
-   * Called (and awaited) after every epoch with its logs, the current parameters and the
-   * model state (null when stateless), which the next step donates: save or copy them here
-   * rather than keeping them.
+   * Called (and awaited) after every epoch with its logs, the current parameters, the model
+   * state (null when stateless) and the optimizer state, which the next step donates: save or
+   * copy them here rather than keeping them (all three to resume later with `initialEpoch`).
    */
   readonly onEpochEnd?: (
     epoch: number,
     logs: Readonly<Record<string, number>>,
     params: P,
     state: M,
+    optState: S,
   ) => void | Promise<void>;
   /**
    * A step made by {@link makeTrainStep} to reuse (default: made from `loss`, `optimizer`);
@@ -577,7 +578,7 @@ export async function fit<P, S, B, M = null>(
     const logs = await epochLogs(opts, trainer, carried, ran.meanLoss);
     recordEpoch(history, { epoch, ...logs, time: (performance.now() - t0) / 1000 });
     bar?.endEpoch(logs);
-    await opts.onEpochEnd?.(epoch, logs, carried.params, carried.state);
+    await opts.onEpochEnd?.(epoch, logs, carried.params, carried.state, carried.optState);
     if (stopper?.update(epoch, logs, carried.params, carried.state)) break;
   }
   const restored = stopper?.bestParams !== undefined;

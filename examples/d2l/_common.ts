@@ -71,11 +71,11 @@ export interface D2lRunOptions {
   /** Called after every epoch with the row so far (the command line writes `--json` here). */
   readonly onEpoch?: (partial: D2lResult) => void | Promise<void>;
   /**
-   * A safetensors file to save the parameters (and batch-norm statistics) in after every
-   * epoch, with the run so far in its metadata; when it exists at the start, the run resumes
-   * after its last epoch, exactly as if it had not stopped (the epochs' shuffles and dropout
-   * keys depend on the epoch's number; d2l's plain SGD has no optimizer state to keep). It
-   * must come from the same experiment: family, seed, images, batch size and learning rate.
+   * A safetensors file to save the parameters (and batch-norm statistics, and the optimizer's
+   * state where it has one) in after every epoch, with the run so far in its metadata; when it
+   * exists at the start, the run resumes after its last epoch as if it had not stopped (the
+   * epochs' shuffles and dropout keys depend on the epoch's number). It must come from the same
+   * experiment: family, seed, images, batch size and learning rate.
    */
   readonly checkpoint?: string;
 }
@@ -224,6 +224,15 @@ export async function trainD2l(
   const testAccs: number[] = [], losses: number[] = [], times: number[] = [];
   const resumedAfter: number[] = [];
   const run = { family: spec.family, seed: opts.seed ?? 0, limit, testLimit, batchSize, lr };
+  const optimizer = optim.sgd({ lr });
+  let optState = optimizer.init(params);
+  // what a checkpoint holds: the parameters, the batch-norm statistics, the optimizer's state
+  // (none for d2l's plain SGD)
+  const held = <A, B, C>(p: A, st: B | null, os: C) => ({
+    params: p,
+    ...(st === null ? {} : { state: st }),
+    ...(tree.leaves(os).length ? { opt: os } : {}),
+  });
   const saved = opts.checkpoint ? await readProgress(opts.checkpoint) : undefined;
   if (saved) {
     for (const [k, v] of Object.entries(run)) {
@@ -235,10 +244,16 @@ export async function trainD2l(
         );
       }
     }
-    const back = await loadInto(opts.checkpoint!, state === null ? { params } : { params, state });
+    const back = await loadInto(opts.checkpoint!, held(params, state, optState));
     if (back._tag === "Left") throw back.left;
-    ({ params } = back.right);
-    if (state !== null) state = (back.right as { state: typeof state }).state;
+    const got = back.right as {
+      params: typeof params;
+      state?: typeof state;
+      opt?: typeof optState;
+    };
+    params = got.params;
+    state = got.state ?? state;
+    optState = got.opt ?? optState;
     losses.push(...saved.losses);
     testAccs.push(...saved.testAccs);
     times.push(...saved.times);
@@ -288,8 +303,9 @@ export async function trainD2l(
     model,
     params,
     ...(state === null ? {} : { state }),
+    optState,
     loss: nn.losses.crossEntropy,
-    optimizer: optim.sgd({ lr }),
+    optimizer,
     trainData,
     epochs,
     initialEpoch: done,
@@ -299,7 +315,7 @@ export async function trainD2l(
     logEvery: 10,
     progress: opts.progress ?? true,
     // the test evaluation is not counted in the epoch's time
-    onEpochEnd: async (epoch, logs, p, st) => {
+    onEpochEnd: async (epoch, logs, p, st, os) => {
       times.push((performance.now() - t0) / 1000);
       losses.push(logs.loss);
       const { accuracy } = await evaluate(model, p, st, test);
@@ -312,7 +328,7 @@ export async function trainD2l(
       }
       if (opts.checkpoint) {
         const progress: D2lProgress = { ...run, losses, testAccs, times, resumedAfter };
-        await save(opts.checkpoint, st === null ? { params: p } : { params: p, state: st }, {
+        await save(opts.checkpoint, held(p, st, os), {
           metadata: { d2l: JSON.stringify(progress) },
         });
       }

@@ -18,8 +18,9 @@
  * - `call`: the whole jitted call, and `read`: from its return to the loss on the host.
  *
  * Run: `XDG_RUNTIME_DIR=/tmp deno run -A bench/coldstart_breakdown.ts [--runs N] [--no-cache]
- * [--lib jax-js]` (`--no-cache`: Mesa's shader cache and denax's program cache off, as W5's first
- * row; `--lib jax-js`: the peer's first step, with only its import and WebGPU calls split out).
+ * [--lib jax-js|denax-bundle]` (`--no-cache`: Mesa's shader cache and denax's program cache off,
+ * as W5's first row; `--lib jax-js`: the peer's first step, with only its import and WebGPU calls
+ * split out; `--lib denax-bundle`: denax imported from `dist/mod.js`, `deno task bundle`).
  * Time it under `chrt -r 10` on a shared machine.
  *
  * @module
@@ -104,14 +105,16 @@ async function child(): Promise<void> {
     Deno.exit(0); // its wasm workers would keep the process alive
   }
   const t1 = performance.now();
-  const mod: typeof import("../mod.ts") = await import(`${dir}../mod.ts`);
-  const peer: typeof import("./peers/denax.ts") = await import(`${dir}peers/denax.ts`);
+  const entry = args.lib === "denax-bundle" ? `${dir}../dist/mod.js` : `${dir}../mod.ts`;
+  const mod: typeof import("../mod.ts") = await import(entry);
+  const peer: typeof import("./peers/denax_mlp.ts") = await import(`${dir}peers/denax_mlp.ts`);
   const t2 = performance.now();
   await mod.init({ backend: "webgpu" });
   const t3 = performance.now();
-  const { params, x, y } = peer.mlpInputs();
+  const mlp = peer.mlpFns(mod);
+  const { params, x, y } = mlp.inputs();
   const t4 = performance.now();
-  const [, loss] = mod.jit(peer.mlpStep, { donateArgnums: [0] })(params, x, y);
+  const [, loss] = mod.jit(mlp.step, { donateArgnums: [0] })(params, x, y);
   const t5 = performance.now();
   const value = (await loss.data())[0];
   const t6 = performance.now();

@@ -96,3 +96,18 @@ export function checksEnabled(): boolean {
 export function setChecks(on: boolean): void {
   _checks = on;
 }
+
+/**
+ * The URL of one of denax's own modules (a worker's script), seen from the module at `base`
+ * (its `import.meta.url`): `source`, relative to `base`, when denax runs from its TypeScript
+ * sources (local or remote); `bundled`, relative to the bundle's folder, when `base` is a chunk
+ * of the bundle that `tools/bundle.ts` writes (all its chunks lie in that one folder).
+ *
+ * @param base The calling module's `import.meta.url`.
+ * @param source The module's path from the calling source file, e.g. `"./pool_worker.ts"`.
+ * @param bundled The module's path in the bundle, e.g. `"./native/pool_worker.js"`.
+ * @returns The module's URL.
+ */
+export function ownModuleUrl(base: string, source: string, bundled: string): URL {
+  return new URL(/\.ts$/.test(new URL(base).pathname) ? source : bundled, base);
+}

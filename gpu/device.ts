@@ -321,15 +321,17 @@ export function writeTextFileSyncIfAllowed(path: string, text: string): boolean 
 }
 
 /**
- * The name, size and modification time of each `.ts` file in the `file:` directories given
+ * The name, size and modification time of each file with extension `ext` (`.ts` unless given)
+ * in the `file:` directories given
  * (recursively, in path order): what the program cache fingerprints, so that a changed code
  * generator misses (stat calls: reading and hashing the 1 MB of sources took 60 ms). Null when a
  * directory is not a local one (a published package, immutable per version) or unreadable.
  *
  * @param dirs The directories, as URLs ending in "/".
+ * @param ext The files' extension.
  * @returns One line per file, or null.
  */
-export function sourceStamps(dirs: readonly URL[]): string[] | null {
+export function sourceStamps(dirs: readonly URL[], ext = ".ts"): string[] | null {
   const D = globalThis.Deno;
   if (!D) return null;
   const out: string[] = [];
@@ -338,7 +340,7 @@ export function sourceStamps(dirs: readonly URL[]): string[] | null {
     for (const e of names) {
       const path = `${dir}/${e.name}`;
       if (e.isDirectory) walk(path);
-      else if (e.isFile && e.name.endsWith(".ts")) {
+      else if (e.isFile && e.name.endsWith(ext)) {
         const st = D.statSync(path);
         out.push(`${path} ${st.size} ${st.mtime?.getTime()}`);
       }

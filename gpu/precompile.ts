@@ -21,6 +21,7 @@
  */
 import type { TextureSpec } from "./kernels/common.ts";
 import { envVar, type GpuContext, REQUESTED_LIMITS } from "./device.ts";
+import { ownModuleUrl } from "../core/env.ts";
 import type { Program, Res } from "./jit/program.ts";
 import type { PrecompileJob, StandIn } from "./standin.ts";
 
@@ -214,7 +215,8 @@ export function setPrecompileWorkerUrl(url: string | null): void {
 }
 
 function _start(ctx: GpuContext): Worker {
-  const url = _url ?? new URL("./precompile_worker.ts", import.meta.url).href;
+  const url = _url ??
+    ownModuleUrl(import.meta.url, "./precompile_worker.ts", "./gpu/precompile_worker.js").href;
   const w = new Worker(url, { type: "module" });
   const features: GPUFeatureName[] = [];
   if (ctx.timestampQuery) features.push("timestamp-query");

@@ -20,7 +20,7 @@
  * @module
  */
 import { Worker } from "node:worker_threads";
-import { env } from "../core/env.ts";
+import { env, ownModuleUrl } from "../core/env.ts";
 
 /**
  * Words of the control block at the start of the shared memory.
@@ -109,7 +109,9 @@ function _start(mem: WebAssembly.Memory): Pool | null {
   const workers: Worker[] = [];
   try {
     for (let i = 0; i < n; i++) {
-      const w = new Worker(new URL("./pool_worker.ts", import.meta.url));
+      const w = new Worker(
+        ownModuleUrl(import.meta.url, "./pool_worker.ts", "./native/pool_worker.js"),
+      );
       w.unref();
       w.on("error", () => close());
       w.postMessage({ kind: "memory", mem });

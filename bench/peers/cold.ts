@@ -3,7 +3,8 @@
  * from importing a library to the first MLP training step's loss on the host, printed as one
  * JSON line `{ lib, backend, ms, importMs, loss }`.
  *
- * Usage: `deno run -A bench/peers/cold.ts denax|jax-js|tfjs [backend]`
+ * Usage: `deno run -A bench/peers/cold.ts denax|denax-bundle|jax-js|tfjs [backend]`
+ * (`denax-bundle`: denax from `dist/mod.js`, built by `deno task bundle`, or `DENAX_BUNDLE`)
  *
  * The library is imported dynamically after the clock starts (static imports would run before
  * it). The parent sets `MESA_SHADER_CACHE_DISABLE=true`, so shaders really compile.
@@ -15,6 +16,7 @@ const lib = Deno.args[0] ?? "denax";
 const backend = Deno.args[1] ?? "webgpu";
 const modules: Record<string, string> = {
   "denax": "./denax.ts",
+  "denax-bundle": "./denax_bundle.ts",
   "jax-js": "./jaxjs.ts",
   "tfjs": "./tfjs.ts",
 };

@@ -7,7 +7,9 @@
  *
  * @module
  */
-import { backendInfo, init, jit, lax, nn, np, type Tensor, tree, valueAndGrad } from "../../mod.ts";
+import * as denax from "../../mod.ts";
+import { backendInfo, init, jit, lax, np, type Tensor, valueAndGrad } from "../../mod.ts";
+import { firstStepLossWith, mlpFns, type MlpParams } from "./denax_mlp.ts";
 import {
   CONV,
   convData,
@@ -18,9 +20,7 @@ import {
   type LibRunner,
   matmulData,
   matmulPickRows,
-  MLP_LR,
   MLP_PARAM_NAMES,
-  mlpData,
   type MlpResult,
   type Prepared,
   SAMPLING,
@@ -43,30 +43,14 @@ export function elementwiseFn(x: Tensor): Tensor {
   return np.tanh(x.mul(2).add(1)).mul(np.sigmoid(x)).sub(np.exp(x.neg().mul(x)));
 }
 
-type Params = Record<(typeof MLP_PARAM_NAMES)[number], Tensor>;
-
+type Params = MlpParams;
+const { loss: mlpLossFn, step: mlpStepFn, inputs: mlpInputsFn } = mlpFns(denax);
 /** Softmax cross-entropy of the MLP 784-256-256-10 with ReLU. */
-export function mlpLoss(p: Params, x: Tensor, y: Tensor): Tensor {
-  const h1 = nn.relu(x.matmul(p.w1).add(p.b1));
-  const h2 = nn.relu(h1.matmul(p.w2).add(p.b2));
-  const logits = h2.matmul(p.w3).add(p.b3);
-  return y.mul(nn.logSoftmax(logits)).sum({ axis: -1 }).mean().neg();
-}
-
+export const mlpLoss: (p: Params, x: Tensor, y: Tensor) => Tensor = mlpLossFn;
 /** One SGD step, `(params, x, y) → [params', loss]`, to be jitted with params donated. */
-export function mlpStep(p: Params, x: Tensor, y: Tensor): [Params, Tensor] {
-  const [loss, g] = valueAndGrad(mlpLoss)(p, x, y);
-  return [tree.map((w: Tensor, gw: Tensor) => w.sub(gw.mul(MLP_LR)), p, g), loss];
-}
-
+export const mlpStep: (p: Params, x: Tensor, y: Tensor) => [Params, Tensor] = mlpStepFn;
 /** The MLP parameters and batch on the device. */
-export function mlpInputs(): { params: Params; x: Tensor; y: Tensor } {
-  const d = mlpData();
-  const params = Object.fromEntries(
-    MLP_PARAM_NAMES.map((k) => [k, put(d.params[k])]),
-  ) as Params;
-  return { params, x: put(d.x), y: put(d.y) };
-}
+export const mlpInputs: () => { params: Params; x: Tensor; y: Tensor } = mlpInputsFn;
 
 /** W4's loss: Σ conv(conv(x, k1, pad 2), k2, valid) ⊙ c. */
 export function convLoss(x: Tensor, k1: Tensor, k2: Tensor, c: Tensor): Tensor {
@@ -76,11 +60,8 @@ export function convLoss(x: Tensor, k1: Tensor, k2: Tensor, c: Tensor): Tensor {
 }
 
 /** W5: initialises `backend`, runs the first jitted MLP step, and reads its loss back. */
-export async function firstStepLoss(backend = "webgpu"): Promise<number> {
-  await init({ backend });
-  const { params, x, y } = mlpInputs();
-  const [, loss] = jit(mlpStep, { donateArgnums: [0] })(params, x, y);
-  return (await loss.data())[0];
+export function firstStepLoss(backend = "webgpu"): Promise<number> {
+  return firstStepLossWith(denax, backend);
 }
 
 /** Creates the denax runner on `backend` ("webgpu" or "cpu"). */

@@ -27,6 +27,9 @@
  *   --tfjs-backend webgpu|cpu  tfjs's backend (default webgpu; cpu also on webgpu failure)
  *   --cold-runs N              fresh processes per library for W5 (default 5; at most 3
  *                              without the shader cache, where one run takes up to ~20 s)
+ *   --denax-entry source|bundle
+ *                              what W5's denax imports: the sources (mod.ts, default) or the
+ *                              bundle (dist/mod.js, built first by tools/bundle.ts)
  *   --quick                    3 timed iterations per case instead of ≥ 5
  *   --json FILE                also write every sample and check as JSON
  * ```
@@ -52,6 +55,7 @@ import {
   TOLERANCE,
 } from "./workloads.ts";
 import { convReference, elementwiseReference, matmulReference, mlpReference } from "./reference.ts";
+import { bundle } from "../../tools/bundle.ts";
 
 const { values: args } = parseArgs({
   args: Deno.args,
@@ -65,6 +69,7 @@ const { values: args } = parseArgs({
     "jaxjs-device": { type: "string", default: "webgpu" },
     "tfjs-backend": { type: "string", default: "webgpu" },
     "cold-runs": { type: "string", default: "5" },
+    "denax-entry": { type: "string", default: "source" },
     quick: { type: "boolean", default: false },
     json: { type: "string" },
   },
@@ -613,6 +618,11 @@ async function measureInProcess(): Promise<void> {
   }
 }
 
+/** The library `cold.ts` imports for `key`: denax's sources or its bundle (`--denax-entry`). */
+function coldKey(key: string): string {
+  return key === "denax" && args["denax-entry"] === "bundle" ? "denax-bundle" : key;
+}
+
 async function coldRow(id: string, workload: string, shaderCache: boolean, runs: number) {
   const ref = mlpReference().loss;
   const row: Row = { id, workload, unit: "ms", target: 2, cells: {} };
@@ -630,7 +640,9 @@ async function coldRow(id: string, workload: string, shaderCache: boolean, runs:
       try {
         const torch = lib.key === "pytorch"; // the CPU anchor: its own interpreter and script
         const out = await new Deno.Command(torch ? TORCH_PYTHON : Deno.execPath(), {
-          args: torch ? [torchScript, "--cold"] : ["run", "-A", coldPath, lib.key, lib.backend],
+          args: torch
+            ? [torchScript, "--cold"]
+            : ["run", "-A", coldPath, coldKey(lib.key), lib.backend],
           env,
           clearEnv: true,
           stdout: "piped",
@@ -672,6 +684,12 @@ await measureInChildren();
 
 if (only.has("W5")) {
   const runs = Math.max(1, Number(args["cold-runs"]));
+  if (!["source", "bundle"].includes(args["denax-entry"]!)) {
+    throw new Error(`--denax-entry: "source" or "bundle", not "${args["denax-entry"]}"`);
+  }
+  if (args["denax-entry"] === "bundle") {
+    log(`W5: denax from its bundle, ${await bundle()}`);
+  }
   await coldRow(
     "W5",
     "W5 cold start to first MLP loss, no shader cache",
@@ -755,6 +773,13 @@ for (const row of rows) {
 const notes = libs.filter((l) => l.note || l.error).map((l) =>
   `- ${l.label}: ${l.note ?? l.error}`
 );
+if (only.has("W5")) {
+  notes.push(
+    `- W5: denax imported from ${
+      args["denax-entry"] === "bundle" ? "its bundle (dist/mod.js)" : "its sources (mod.ts)"
+    }.`,
+  );
+}
 if (notes.length) lines.push("", ...notes);
 lines.push("", `Total run time ${((performance.now() - started) / 1000).toFixed(0)} s.`);
 console.log(lines.join("\n"));

@@ -58,17 +58,21 @@ export interface CacheContext {
 let _fingerprint: string | undefined;
 
 /**
- * A hash of the stamps (sizes and modification times) of denax's `core/` and `gpu/` sources:
- * what compiled programs and autotuning choices were made with. Empty when the sources are not
- * local files (a remote import: its version is fixed by its URL).
+ * What compiled programs and autotuning choices were made with: a hash of the stamps (sizes and
+ * modification times) of denax's `core/` and `gpu/` sources, or of the bundle's files when denax
+ * runs from its bundle (`tools/bundle.ts`), or of this module's URL when the files cannot be
+ * read (a remote import, whose URL carries its version).
  *
- * @returns The hash, or "".
+ * @returns The hash.
  */
 export function sourceFingerprint(): string {
   if (_fingerprint === undefined) {
-    const dirs = [new URL("../../core/", import.meta.url), new URL("../", import.meta.url)];
-    const stamps = sourceStamps(dirs);
-    _fingerprint = stamps ? hashText(stamps.join("\n")) : "";
+    const here = import.meta.url;
+    const bundled = !/\.ts$/.test(new URL(here).pathname);
+    const stamps = bundled
+      ? sourceStamps([new URL("./", here)], ".js")
+      : sourceStamps([new URL("../../core/", here), new URL("../", here)]);
+    _fingerprint = hashText(stamps ? stamps.join("\n") : here);
   }
   return _fingerprint;
 }

@@ -21,7 +21,7 @@
 import { F16_EXACT } from "../../core/f16.ts";
 import { bucketBytes } from "../pool.ts";
 import type { BufRef, Kernel } from "../kernels/common.ts";
-import { halfBindKernel } from "../kernels/f16_bind.ts";
+import { f32StorageDecls, halfBindKernel } from "../kernels/f16_bind.ts";
 import type { Graph, GVal } from "./graph.ts";
 import type { BufferPlan, SlotSpec } from "./plan.ts";
 import type { DispatchOp, Op } from "./program.ts";
@@ -177,14 +177,6 @@ function _dropDonations(g: Graph, plan: BufferPlan, direct: Set<GVal>): boolean 
   return dropped;
 }
 
-/** A binding's declared access, `read` or `read_write` (undefined: not an f32 storage array). */
-function _access(wgsl: string, b: number): string | undefined {
-  const m = new RegExp(
-    `@binding\\(${b}\\)\\s*var<storage,\\s*(read|read_write)>\\s*\\w+\\s*:\\s*array<(?:f32|vec4<f32>)>`,
-  ).exec(wgsl);
-  return m?.[1];
-}
-
 /**
  * The dispatch's WGSL with its direct bindings rewritten, or a slot it cannot bind directly: an
  * input slot it writes, a slot it does not declare as an f32 array, a result it reads back
@@ -197,13 +189,14 @@ function _rewrite(
 ): string | number {
   const refs: BufRef[] = [];
   let wgsl = op.wgsl, inPlace = false;
+  const decls = f32StorageDecls(op.wgsl);
   for (let b = 0; b < op.bindings.length; b++) {
     const r = op.bindings[b];
     if (r.kind !== "slot" || !half(r.slot)) {
       refs.push({ kind: "tmp", index: -1 });
       continue;
     }
-    const access = _access(op.wgsl, b);
+    const access = decls.get(b)?.access;
     if (access === undefined || (access === "read_write" && kinds[r.slot] === "in")) return r.slot;
     const w = access === "read_write" && op.fused ? _inPlace(wgsl, b) : null;
     if (w !== null) {

@@ -111,6 +111,28 @@ function _dropCopied(steps: readonly Step[], direct: Set<string>): boolean {
 const _DECL =
   /@group\(0\)\s*@binding\((\d+)\)\s*var<storage,\s*(read|read_write)>\s*(\w+)\s*:\s*array<(f32|vec4<f32>)>;/g;
 
+/** An f32 storage binding's declaration: its access (`read` or `read_write`), name and type. */
+export interface F32StorageDecl {
+  readonly access: string;
+  readonly name: string;
+  /** `f32` or `vec4<f32>`. */
+  readonly type: string;
+}
+
+/**
+ * The f32 storage arrays that a kernel declares, by binding number.
+ *
+ * @param wgsl The kernel's source.
+ * @returns Binding number → declaration.
+ */
+export function f32StorageDecls(wgsl: string): Map<number, F32StorageDecl> {
+  const decls = new Map<number, F32StorageDecl>();
+  for (const m of wgsl.matchAll(_DECL)) {
+    decls.set(Number(m[1]), { access: m[2], name: m[3], type: m[4] });
+  }
+  return decls;
+}
+
 /**
  * `k` with each binding that `half` selects rewritten to f16 storage (see the module doc), or
  * the key (`in0`, `out1`, ...) of the first selected binding it cannot rewrite.
@@ -125,10 +147,7 @@ export function halfBindKernel(
   half: (r: BufRef) => boolean,
   exact: boolean,
 ): Kernel | string {
-  const decls = new Map<number, { access: string; name: string; type: string }>();
-  for (const m of k.wgsl.matchAll(_DECL)) {
-    decls.set(Number(m[1]), { access: m[2], name: m[3], type: m[4] });
-  }
+  const decls = f32StorageDecls(k.wgsl);
   let wgsl = k.wgsl, touched = false, rounds = false, rounds4 = false;
   for (let b = 0; b < k.bindings.length; b++) {
     const ref = k.bindings[b];

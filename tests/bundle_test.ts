@@ -7,7 +7,7 @@ import * as denax from "../mod.ts";
 import { BACKEND, withCpu } from "./backend.ts";
 import { bundle } from "../tools/bundle.ts";
 import { ownModuleUrl } from "../core/env.ts";
-import { sourceFingerprint } from "../gpu/jit/disk_cache.ts";
+import { fingerprintAt, sourceFingerprint } from "../gpu/jit/disk_cache.ts";
 import { bigElementwise, convStep } from "./bundle/workloads.ts";
 
 Deno.test("ownModuleUrl: the source path from a .ts module, the bundle path from a chunk", () => {
@@ -26,6 +26,31 @@ Deno.test("ownModuleUrl: the source path from a .ts module, the bundle path from
     ownModuleUrl(chunk, "./pool_worker.ts", "./native/pool_worker.js").href,
     "file:///x/dist/native/pool_worker.js",
   );
+});
+
+Deno.test("the program cache's fingerprint: sources, a bundle's files, a server's URL", async () => {
+  const sources = new URL("../gpu/jit/disk_cache.ts", import.meta.url).href;
+  assertEquals(fingerprintAt(sources), sourceFingerprint());
+  // a published version: its URL, which names the version
+  const at = (v: string) => fingerprintAt(`https://jsr.io/@denax/denax/${v}/gpu/jit/disk_cache.ts`);
+  assertEquals(at("0.1.0"), at("0.1.0"));
+  assertNotEquals(at("0.1.0"), at("0.2.0"));
+  // a bundle: its own .js files; a rebuilt one (another size) is another fingerprint
+  const dir = await Deno.makeTempDir({ prefix: "denax_fp_" });
+  try {
+    await Deno.writeTextFile(`${dir}/mod.js`, "export const a = 1;");
+    await Deno.writeTextFile(`${dir}/notes.txt`, "not code");
+    const chunk = new URL(`file://${dir}/chunk-A.js`).href;
+    const before = fingerprintAt(chunk);
+    assertEquals(fingerprintAt(chunk), before);
+    await Deno.writeTextFile(`${dir}/notes.txt`, "not code, longer");
+    assertEquals(fingerprintAt(chunk), before, "only the .js files count");
+    await Deno.writeTextFile(`${dir}/mod.js`, "export const a = 12;");
+    assertNotEquals(fingerprintAt(chunk), before);
+    assertNotEquals(before, sourceFingerprint());
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 Deno.test({

@@ -66,15 +66,23 @@ let _fingerprint: string | undefined;
  * @returns The hash.
  */
 export function sourceFingerprint(): string {
-  if (_fingerprint === undefined) {
-    const here = import.meta.url;
-    const bundled = !/\.ts$/.test(new URL(here).pathname);
-    const stamps = bundled
-      ? sourceStamps([new URL("./", here)], ".js")
-      : sourceStamps([new URL("../../core/", here), new URL("../", here)]);
-    _fingerprint = hashText(stamps ? stamps.join("\n") : here);
-  }
-  return _fingerprint;
+  return _fingerprint ??= fingerprintAt(import.meta.url);
+}
+
+/**
+ * {@link sourceFingerprint} for this module at `here`: from the sources (`here` ends in `.ts`,
+ * in `gpu/jit/`), the stamps of `core/` and `gpu/`; from the bundle (a chunk in the bundle's
+ * folder), the stamps of the bundle's `.js` files; the URL itself where they cannot be read.
+ *
+ * @param here The module's URL.
+ * @returns The hash.
+ */
+export function fingerprintAt(here: string): string {
+  const bundled = !/\.ts$/.test(new URL(here).pathname);
+  const stamps = bundled
+    ? sourceStamps([new URL("./", here)], ".js")
+    : sourceStamps([new URL("../../core/", here), new URL("../", here)]);
+  return hashText(stamps ? stamps.join("\n") : here);
 }
 
 /**

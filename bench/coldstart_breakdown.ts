@@ -106,7 +106,9 @@ async function child(): Promise<void> {
   }
   const t1 = performance.now();
   const entry = args.lib === "denax-bundle" ? `${dir}../dist/mod.js` : `${dir}../mod.ts`;
-  const mod: typeof import("../mod.ts") = await import(entry);
+  const mod: typeof import("../mod.ts") = await import(entry).catch((e) => {
+    throw new Error(`${entry} did not load (for the bundle: deno task bundle): ${e}`);
+  });
   const peer: typeof import("./peers/denax_mlp.ts") = await import(`${dir}peers/denax_mlp.ts`);
   const t2 = performance.now();
   await mod.init({ backend: "webgpu" });

@@ -109,5 +109,16 @@ export function setChecks(on: boolean): void {
  * @returns The module's URL.
  */
 export function ownModuleUrl(base: string, source: string, bundled: string): URL {
-  return new URL(/\.ts$/.test(new URL(base).pathname) ? source : bundled, base);
+  return new URL(inBundle(base) ? bundled : source, base);
+}
+
+/**
+ * Whether the module at `url` (an `import.meta.url`) is a chunk of denax's bundle
+ * (`tools/bundle.ts`) rather than one of its TypeScript sources, local or remote.
+ *
+ * @param url The module's URL.
+ * @returns True for a bundle's chunk.
+ */
+export function inBundle(url: string): boolean {
+  return !/\.ts$/.test(new URL(url).pathname);
 }

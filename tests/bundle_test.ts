@@ -1,7 +1,8 @@
 // The bundle (tools/bundle.ts): built into a temporary folder and imported by a process of its
 // own, it computes what the sources compute on cpu, native and webgpu, finds its two worker
 // modules (the native pool's and the compile helper's) beside itself, keys the program cache by
-// its own files, and carries the sources' types. Also `ownModuleUrl`, which picks the path.
+// its own files, and names the sources' types. Also `ownModuleUrl`, which picks the path, and
+// the program cache's fingerprint.
 import { assert, assertAllClose, assertEquals, assertNotEquals } from "@std/assert";
 import * as denax from "../mod.ts";
 import { BACKEND, withCpu } from "./backend.ts";
@@ -100,7 +101,7 @@ Deno.test({
         const p = got.precompile;
         assert(p.workers >= 1 && p.sent > 0, JSON.stringify(p));
         assertEquals(p.failed, 0);
-        assertEquals(p.compiled >= p.sent, true, JSON.stringify(p));
+        assert(p.compiled >= p.sent, JSON.stringify(p));
         assert(got.programCache.stores > 0, JSON.stringify(got.programCache));
       }
     } finally {

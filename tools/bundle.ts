@@ -5,8 +5,9 @@
  * that `deno bundle --declaration` writes do not type-check with Deno 2.9.6).
  *
  * Why: Deno loads a program's TypeScript modules one by one, each looked up in its transpile
- * cache; the ~185 modules that `mod.ts` imports take ~50 ms to import on these machines, the
- * bundle ~13 ms (`bench/import_bench.ts`). A process that starts often (a CLI, a serverless
+ * cache; the ~185 modules that `mod.ts` imports take ~55 ms to import on these machines, the
+ * bundle ~15 ms (`bench/coldstart_bench.ts`, group `import`, and `bench/coldstart_breakdown.ts
+ * --lib denax-bundle`). A process that starts often (a CLI, a serverless
  * function, W5's cold start) imports the bundle instead: `import { np } from "./dist/mod.js"`.
  * The bundle is made by `deno bundle` (esbuild) with code splitting, so that the native backend
  * (and Node's `worker_threads` that its pool loads) stays a chunk loaded by `init` only when it

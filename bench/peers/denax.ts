@@ -9,7 +9,7 @@
  */
 import * as denax from "../../mod.ts";
 import { backendInfo, init, jit, lax, np, type Tensor, valueAndGrad } from "../../mod.ts";
-import { firstStepLossWith, mlpFns, type MlpParams } from "./denax_mlp.ts";
+import { firstStepLossWith, mlpFns } from "./denax_mlp.ts";
 import {
   CONV,
   convData,
@@ -43,14 +43,8 @@ export function elementwiseFn(x: Tensor): Tensor {
   return np.tanh(x.mul(2).add(1)).mul(np.sigmoid(x)).sub(np.exp(x.neg().mul(x)));
 }
 
-type Params = MlpParams;
-const { loss: mlpLossFn, step: mlpStepFn, inputs: mlpInputsFn } = mlpFns(denax);
-/** Softmax cross-entropy of the MLP 784-256-256-10 with ReLU. */
-export const mlpLoss: (p: Params, x: Tensor, y: Tensor) => Tensor = mlpLossFn;
-/** One SGD step, `(params, x, y) → [params', loss]`, to be jitted with params donated. */
-export const mlpStep: (p: Params, x: Tensor, y: Tensor) => [Params, Tensor] = mlpStepFn;
-/** The MLP parameters and batch on the device. */
-export const mlpInputs: () => { params: Params; x: Tensor; y: Tensor } = mlpInputsFn;
+/** W3's MLP SGD step and its inputs on the device, over the sources (see `denax_mlp.ts`). */
+export const { step: mlpStep, inputs: mlpInputs } = mlpFns(denax);
 
 /** W4's loss: Σ conv(conv(x, k1, pad 2), k2, valid) ⊙ c. */
 export function convLoss(x: Tensor, k1: Tensor, k2: Tensor, c: Tensor): Tensor {

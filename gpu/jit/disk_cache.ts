@@ -19,6 +19,7 @@
  * @module
  */
 import type { Jaxpr } from "../../core/jaxpr.ts";
+import { inBundle } from "../../core/env.ts";
 import {
   envBytes,
   listFiles,
@@ -78,8 +79,7 @@ export function sourceFingerprint(): string {
  * @returns The hash.
  */
 export function fingerprintAt(here: string): string {
-  const bundled = !/\.ts$/.test(new URL(here).pathname);
-  const stamps = bundled
+  const stamps = inBundle(here)
     ? sourceStamps([new URL("./", here)], ".js")
     : sourceStamps([new URL("../../core/", here), new URL("../", here)]);
   return hashText(stamps ? stamps.join("\n") : here);

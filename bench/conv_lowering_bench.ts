@@ -23,6 +23,7 @@ import {
   type ConvParamsLike,
 } from "../native/conv.ts";
 import { cropTaps } from "../native/conv_crop.ts";
+import { chlastApplies } from "../native/conv_chlast.ts";
 import { geometry } from "../native/conv_geo.ts";
 import { getPrimitive } from "../core/primitive.ts";
 import { ShapedArray } from "../core/aval.ts";
@@ -33,8 +34,10 @@ const { values: v } = parseArgs({
     model: { type: "string", default: "resnet" },
     rounds: { type: "string", default: "3" },
     json: { type: "string" },
+    methods: { type: "string" },
   },
 });
+const only = v.methods?.split(",");
 
 const cp = (o: Partial<ConvParamsLike> = {}): ConvParamsLike => ({
   windowStrides: [1, 1],
@@ -110,9 +113,13 @@ for (const [xs, ws0, p0] of SHAPES[v.model!] ?? []) {
   const c = cropTaps(xs, w0, ws0, os, p0);
   const [w, ws, p] = c ? [c.r, c.rShape, c.p] : [w0, ws0, p0];
   const unit = p.windowStrides.every((s) => s === 1);
-  const methods: ConvMethod[] = unit
-    ? ["im2col", "taps", "outputs", "scatter", "classes"]
-    : ["im2col", "outputs", "classes"];
+  const methods: ConvMethod[] = (unit
+    ? ["im2col", "taps", "outputs", "scatter", "classes", "chlast"] as ConvMethod[]
+    : ["im2col", "outputs", "classes", "chlast"] as ConvMethod[])
+    .filter((m) =>
+      m !== "chlast" || chlastApplies(geometry(xs, ws, os, p))
+    )
+    .filter((m) => !only || only.includes(m));
   const pick = chooseConv(xs, ws, os, p, true, blas.path !== null);
   const best = new Map<ConvMethod, number>();
   const out = new Float32Array(os.reduce((a, b) => a * b));

@@ -42,6 +42,7 @@ import { scratchF32 as scratch } from "./kernels.ts";
 import { convScatter } from "./conv_scatter.ts";
 import { convOutputs } from "./conv_outputs.ts";
 import { classStats, convClasses } from "./conv_classes.ts";
+import { chlastApplies, chlastRows, convChlast } from "./conv_chlast.ts";
 import {
   chanOf,
   type ConvParamsLike,
@@ -56,7 +57,7 @@ import {
 export type { ConvParamsLike } from "./conv_geo.ts";
 
 /** The lowerings of {@link convF32}. */
-export type ConvMethod = "im2col" | "taps" | "outputs" | "scatter" | "classes";
+export type ConvMethod = "im2col" | "taps" | "outputs" | "scatter" | "classes" | "chlast";
 
 function allFinite(x: Float32Array): boolean {
   for (let i = 0; i < x.length; i++) if (x[i] - x[i] !== 0) return false;
@@ -95,9 +96,10 @@ export function chooseConv(
   if (forced === "outputs" && isFinite()) return "outputs";
   if (forced === "scatter" && unitStride) return "scatter";
   if (forced === "classes") return "classes";
+  if (forced === "chlast" && chlastApplies(g)) return "chlast";
   const cost = convCosts(g, blas, macUnits);
   // later in the list wins ties, scatter only when strictly cheaper
-  const order: ConvMethod[] = ["outputs", "classes", "taps", "scatter"];
+  const order: ConvMethod[] = ["outputs", "classes", "taps", "chlast", "scatter"];
   const pick = (withOutputs: boolean): ConvMethod => {
     let best: ConvMethod = "im2col";
     for (const m of order) {
@@ -178,7 +180,18 @@ export function convCosts(
   const blocks = Math.max(1, Math.ceil(g.Cg * pairs * g.outN / classes / (1 << 20)));
   const classCost = (4 + mac * g.Og) * g.G * g.Cg * pairs * g.outN + g.O * g.outN * g.P +
     blocks * (g.G * classes * 330 + pack * g.O * g.Cg * kernelTaps);
-  return { im2col, taps, outputs, scatter, classes: classCost };
+  // chlast: the input and kernel reordered once, patch rows gathered in runs of a kernel row's
+  // taps times C (about 0.3 units an element, and ~10 a run), the GEMM's results copied to
+  // their places where images share a GEMM
+  let chlast = Infinity;
+  if (chlastApplies(g)) {
+    const [, imgs] = chlastRows(g);
+    const runs = g.outN * g.P * g.kS[0] * g.kS[1] * (g.rd[2] === 1 ? 1 : g.kS[2]);
+    chlast = g.N * g.C * (g.inS[0] * g.inS[1] * g.inS[2]) + g.O * g.C * g.K +
+      0.3 * g.C * g.K * g.P * g.outN + 10 * runs + mac * base * g.K * g.P +
+      (imgs > 1 ? g.O * g.P * g.outN : 0);
+  }
+  return { im2col, taps, outputs, scatter, classes: classCost, chlast };
 }
 
 /** The `scatter` lowering's estimate, in {@link chooseConv}'s units. */
@@ -236,6 +249,7 @@ export function convF32(
   } else if (method === "outputs") convOutputs(sgemm, g, l, r, out);
   else if (method === "scatter") convScatter(sgemm, g, l, r, out);
   else if (method === "classes") convClasses(sgemm, g, l, r, out);
+  else if (method === "chlast") convChlast(sgemm, g, l, r, out);
   else convIm2col(sgemm, g, l, r, out);
 }
 

@@ -65,12 +65,20 @@ function reference(
   return { out: out as Float32Array, shape: [...oa.shape] };
 }
 
-/** The lowerings that apply to `p` (`taps` and `scatter` need unit strides). */
+/**
+ * The lowerings that apply to `p` (`taps` and `scatter` need unit strides, `chlast` one group
+ * and no lhs dilation).
+ */
 function methodsFor(p: ConvParamsLike): ConvMethod[] {
   const unit = p.windowStrides.every((s) => s === 1);
-  return unit
-    ? ["im2col", "outputs", "taps", "scatter", "classes"]
-    : ["im2col", "outputs", "classes"];
+  const chlast = p.featureGroupCount === 1 && p.batchGroupCount === 1 &&
+    p.lhsDilation.every((d) => d === 1);
+  return [
+    ...(unit
+      ? ["im2col", "outputs", "taps", "scatter", "classes"] as const
+      : ["im2col", "outputs", "classes"] as const),
+    ...(chlast ? ["chlast"] as const : []),
+  ];
 }
 
 function checkAll(xs: number[], ws: number[], p: ConvParamsLike, seed: number, tol: number) {
@@ -192,7 +200,37 @@ for (const [name, xs, ws, p] of CLASSES) {
   });
 }
 
-Deno.test("ResNet-18's small maps choose classes, its 7×7 maps scatter", () => {
+// the chlast lowering's paths: position blocks of one image, images sharing a GEMM, runs of a
+// kernel row's taps (set) or of one tap (kernel dilation), strides with negative padding, 3-d
+const CHLAST: [string, number[], number[], ConvParamsLike][] = [
+  ["one image in position blocks", [1, 256, 48, 48], [4, 256, 3, 3], cp(2, { padding: pad2(1) })],
+  ["images sharing a GEMM", [5, 40, 9, 9], [6, 40, 5, 5], cp(2, { padding: pad2(2) })],
+  [
+    "kernel dilation, 48 channels",
+    [3, 48, 9, 9],
+    [5, 48, 3, 3],
+    cp(2, { rhsDilation: [2, 2], padding: [[2, 1], [0, 3]] }),
+  ],
+  [
+    "stride 2, negative padding",
+    [3, 40, 11, 11],
+    [4, 40, 3, 3],
+    cp(2, { windowStrides: [2, 2], padding: [[-1, 2], [1, -1]] }),
+  ],
+  ["a kernel gradient's shape", [6, 36, 9, 9], [5, 36, 7, 7], cp(2, { padding: pad2(1) })],
+  ["3-d", [2, 33, 4, 5, 6], [3, 33, 2, 3, 3], cp(3, { padding: [[1, 0], [1, 1], [0, 2]] })],
+];
+
+for (const [name, xs, ws, p] of CHLAST) {
+  Deno.test(`the chlast conv lowering matches the reference: ${name}`, () => {
+    checkMethod("chlast", xs, ws, p, 21, 1e-4, name);
+  });
+}
+
+Deno.test("ResNet-18's 2×2 maps and lhs-dilated gradients choose classes, its 4×4 and 7×7 maps chlast", () => {
+  // bench/conv_lowering_bench.ts --model resnet --rounds 5 (2026-12-07 23:50 UTC): 2×2 classes
+  // 16.6 ms (chlast 12.8), the strided 4×4 layer chlast 8.6 (classes 13.6), the 4×4 kernel
+  // gradient chlast 12.9 (classes 32.1), the 7×7 layer chlast 19.9 (scatter 17.1, taps 21.4)
   const choose = (xs: number[], ws: number[], p: ConvParamsLike) => {
     const prim = getPrimitive("conv_general_dilated");
     const [oa] = prim.abstractEval([new ShapedArray(xs, "f32"), new ShapedArray(ws, "f32")], p);
@@ -200,11 +238,11 @@ Deno.test("ResNet-18's small maps choose classes, its 7×7 maps scatter", () => 
   };
   const p1 = cp(2, { padding: pad2(1) }), s2 = cp(2, { windowStrides: [2, 2], padding: pad2(1) });
   assertEquals(choose([256, 256, 2, 2], [256, 256, 3, 3], p1), "classes");
-  assertEquals(choose([256, 128, 4, 4], [256, 128, 3, 3], s2), "classes");
-  assertEquals(choose([128, 256, 4, 4], [128, 256, 4, 4], p1), "classes");
+  assertEquals(choose([256, 128, 4, 4], [256, 128, 3, 3], s2), "chlast");
+  assertEquals(choose([128, 256, 4, 4], [128, 256, 4, 4], p1), "chlast");
   const grad1 = cp(2, { padding: pad2(1, 2), lhsDilation: [2, 2] });
   assertEquals(choose([256, 512, 1, 1], [256, 512, 3, 3], grad1), "classes");
-  assertEquals(choose([256, 64, 7, 7], [64, 64, 3, 3], p1), "scatter");
+  assertEquals(choose([256, 64, 7, 7], [64, 64, 3, 3], p1), "chlast");
 });
 
 Deno.test("every native conv lowering matches the reference on random parameters", () => {
@@ -353,10 +391,12 @@ Deno.test("the conv choice's multiply-add cost: AlexNet's 5 × 5 kernel gradient
   // d2l's AlexNet at 28×28, batch 128 (bench/conv_lowering_bench.ts --model alexnet): the kernel
   // gradient measured 207–287 ms as `outputs` and 630–723 ms as `classes`, which the cost of a
   // multiply-add first measured on W4's small convolutions (0.04 units) picked; im2col with
-  // seven "images" (input channels) per GEMM now beats both (250 ms against outputs' 303–348)
+  // seven "images" (input channels) per GEMM beat both (250 ms against outputs' 303–348), and
+  // chlast's runs of 13 · 128 channels-last elements beat im2col's runs of 5 (2026-12-07 23:50
+  // UTC: 239 ms against im2col's 478, outputs' 514)
   const p = cp(2, { padding: pad2(2) });
   const args = [[96, 128, 13, 13], [256, 128, 13, 13], [96, 256, 5, 5], p, true, true] as const;
-  assertEquals(chooseConv(...args), "im2col");
+  assertEquals(chooseConv(...args), "chlast");
 });
 
 Deno.test("im2col multiplies several images per GEMM only where an image has few positions and a long contraction", () => {
@@ -373,15 +413,26 @@ Deno.test("im2col multiplies several images per GEMM only where an image has few
   assertEquals(images([256, 64, 7, 7], [64, 64, 3, 3], p1), 1);
   assertEquals(images([256, 128, 4, 4], [128, 128, 3, 3], p1), 1);
   assertEquals(images([128, 96, 32, 32], [96, 96, 5, 5], p2), 1);
-  // and AlexNet's forward layers choose it
+  // AlexNet's forward layers choose chlast where the channels-last gather applies (207 and 88
+  // ms against im2col's 299 and 131 on 2026-12-07), never with feature groups
   assertEquals(
     chooseConv([128, 96, 13, 13], [256, 96, 5, 5], [128, 256, 13, 13], p2, true, true),
-    "im2col",
+    "chlast",
   );
   assertEquals(
     chooseConv([128, 384, 6, 6], [384, 384, 3, 3], [128, 384, 6, 6], p1, true, true),
-    "im2col",
+    "chlast",
   );
+  const g2 = cp(2, { padding: pad2(2), featureGroupCount: 2 });
+  const grouped = chooseConv(
+    [128, 192, 13, 13],
+    [256, 96, 5, 5],
+    [128, 256, 13, 13],
+    g2,
+    true,
+    true,
+  );
+  assert(grouped !== "chlast", grouped);
 });
 
 // im2col's images-per-GEMM path (contractions ≥ 2048, 16–1023 positions): blocks with a

@@ -101,47 +101,80 @@ export function convChlast(
     ka[y2] = Math.min(K2, Math.max(0, -base));
     kb[y2] = Math.max(ka[y2], Math.min(K2, I2 - base));
   }
-  // the patch row of image n at output position p (y0, y1, y2), written from q
-  const gatherRow = (col: Float32Array, q: number, n: number, p: number) => {
+  // the GEMM's [O, m · P] result for images n0 … n0 + m - 1 (columns `cols` apart), to their
+  // places in out
+  const toImages = (yb: Float32Array, n0: number, m: number, cols: number) => {
+    for (let j = 0; j < m; j++) {
+      for (let o = 0; o < O; o++) {
+        const s = o * cols + j * P, d = ((n0 + j) * O + o) * P;
+        if (P >= 64) out.set(yb.subarray(s, s + P), d);
+        else for (let i = 0; i < P; i++) out[d + i] = yb[s + i];
+      }
+    }
+  };
+  // kernel rows [r0, r1) (r = k0 · K1 + k1) of the patch row of image n at output position p
+  // (y0, y1, y2), written from q
+  const rowW = K2 * C;
+  const gatherRow = (
+    col: Float32Array,
+    q: number,
+    n: number,
+    p: number,
+    r0: number,
+    r1: number,
+  ) => {
     const y2 = p % O2, y01 = (p - y2) / O2, y1 = y01 % O1, y0 = (y01 - y1) / O1;
-    const img = n * S;
-    for (let k0 = 0; k0 < K0; k0++) {
-      const i0 = y0 * ws[0] + k0 * rd[0] - lo[0];
-      if (i0 < 0 || i0 >= I0) {
-        col.fill(0, q, q + K1 * K2 * C);
-        q += K1 * K2 * C;
+    const img = n * S, i2base = y2 * ws[2] - lo[2];
+    for (let r = r0; r < r1; r++, q += rowW) {
+      const k0 = (r / K1) | 0, k1 = r - k0 * K1;
+      const i0 = y0 * ws[0] + k0 * rd[0] - lo[0], i1 = y1 * ws[1] + k1 * rd[1] - lo[1];
+      if (i0 < 0 || i0 >= I0 || i1 < 0 || i1 >= I1) {
+        col.fill(0, q, q + rowW);
         continue;
       }
-      for (let k1 = 0; k1 < K1; k1++, q += K2 * C) {
-        const i1 = y1 * ws[1] + k1 * rd[1] - lo[1];
-        if (i1 < 0 || i1 >= I1) {
-          col.fill(0, q, q + K2 * C);
-          continue;
+      const rowBase = img + (i0 * I1 + i1) * I2;
+      if (run2) {
+        const a = ka[y2], b = kb[y2];
+        if (a > 0) col.fill(0, q, q + a * C);
+        if (b > a) {
+          const s = (rowBase + i2base + a) * C, len = (b - a) * C, d = q + a * C;
+          if (len >= 32) col.set(xh.subarray(s, s + len), d);
+          else for (let i = 0; i < len; i++) col[d + i] = xh[s + i];
         }
-        const rowBase = img + (i0 * I1 + i1) * I2, i2base = y2 * ws[2] - lo[2];
-        if (run2) {
-          const a = ka[y2], b = kb[y2];
-          if (a > 0) col.fill(0, q, q + a * C);
-          if (b > a) {
-            const s = (rowBase + i2base + a) * C, len = (b - a) * C, d = q + a * C;
-            if (len >= 32) col.set(xh.subarray(s, s + len), d);
-            else for (let i = 0; i < len; i++) col[d + i] = xh[s + i];
-          }
-          if (b < K2) col.fill(0, q + b * C, q + K2 * C);
-        } else {
-          for (let k2 = 0; k2 < K2; k2++) {
-            const i2 = i2base + k2 * rd[2], d = q + k2 * C;
-            if (i2 < 0 || i2 >= I2) col.fill(0, d, d + C);
-            else {
-              const s = (rowBase + i2) * C;
-              if (C >= 32) col.set(xh.subarray(s, s + C), d);
-              else for (let i = 0; i < C; i++) col[d + i] = xh[s + i];
-            }
+        if (b < K2) col.fill(0, q + b * C, q + rowW);
+      } else {
+        for (let k2 = 0; k2 < K2; k2++) {
+          const i2 = i2base + k2 * rd[2], d = q + k2 * C;
+          if (i2 < 0 || i2 >= I2) col.fill(0, d, d + C);
+          else {
+            const s = (rowBase + i2) * C;
+            if (C >= 32) col.set(xh.subarray(s, s + C), d);
+            else for (let i = 0; i < C; i++) col[d + i] = xh[s + i];
           }
         }
       }
     }
   };
+  const R = K0 * K1, total = g.outN * P;
+  // A GEMM packs its operands: where the kernel matrix is large and positions few (kernel
+  // gradients: AlexNet's 5 × 5 one multiplies a [256, 21632] "kernel" by 2400 positions), every
+  // block of positions would pack the whole kernel again; there the contraction is split by
+  // kernel rows instead, all positions at once, accumulating
+  const blocks = Math.ceil(total / chlastRows(g)[0]);
+  if (total * rowW <= CL_BLOCK && blocks * KC > 2 * R * total) {
+    const per = Math.max(1, Math.floor(CL_BLOCK / (total * rowW)));
+    const col = scratch("chlastCol", total * per * rowW, false);
+    const yb = scratch("chlastOut", O * total, false);
+    for (let r0 = 0; r0 < R; r0 += per) {
+      const r1 = Math.min(R, r0 + per), W = (r1 - r0) * rowW;
+      for (let n = 0, i = 0; n < g.outN; n++) {
+        for (let p = 0; p < P; p++, i++) gatherRow(col, i * W, n, p, r0, r1);
+      }
+      sgemm(false, true, O, total, W, 1, wt.subarray(r0 * rowW), KC, col, W, r0 ? 1 : 0, yb, total);
+    }
+    toImages(yb, 0, g.outN, total);
+    return;
+  }
   const [rows, imgs] = chlastRows(g);
   const col = scratch("chlastCol", rows * KC, false);
   if (imgs === 1) {
@@ -149,7 +182,7 @@ export function convChlast(
     for (let n = 0; n < g.outN; n++) {
       for (let p0 = 0; p0 < P; p0 += rows) {
         const m = Math.min(rows, P - p0);
-        for (let i = 0; i < m; i++) gatherRow(col, i * KC, n, p0 + i);
+        for (let i = 0; i < m; i++) gatherRow(col, i * KC, n, p0 + i, 0, R);
         sgemm(false, true, O, m, KC, 1, wt, KC, col, KC, 0, out.subarray(n * O * P + p0), P);
       }
     }
@@ -159,15 +192,9 @@ export function convChlast(
   for (let n0 = 0; n0 < g.outN; n0 += imgs) {
     const m = Math.min(imgs, g.outN - n0), cols = m * P;
     for (let j = 0; j < m; j++) {
-      for (let p = 0; p < P; p++) gatherRow(col, (j * P + p) * KC, n0 + j, p);
+      for (let p = 0; p < P; p++) gatherRow(col, (j * P + p) * KC, n0 + j, p, 0, R);
     }
     sgemm(false, true, O, cols, KC, 1, wt, KC, col, KC, 0, yb, cols);
-    for (let j = 0; j < m; j++) {
-      for (let o = 0; o < O; o++) {
-        const s = o * cols + j * P, d = ((n0 + j) * O + o) * P;
-        if (P >= 64) out.set(yb.subarray(s, s + P), d);
-        else for (let i = 0; i < P; i++) out[d + i] = yb[s + i];
-      }
-    }
+    toImages(yb, n0, m, cols);
   }
 }

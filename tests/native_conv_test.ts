@@ -218,6 +218,8 @@ const CHLAST: [string, number[], number[], ConvParamsLike][] = [
     cp(2, { windowStrides: [2, 2], padding: [[-1, 2], [1, -1]] }),
   ],
   ["a kernel gradient's shape", [6, 36, 9, 9], [5, 36, 7, 7], cp(2, { padding: pad2(1) })],
+  // the contraction split by kernel rows (5, 5 and 3 of 13 per GEMM), accumulated
+  ["a large kernel gradient", [20, 128, 13, 13], [8, 128, 13, 13], cp(2, { padding: pad2(2) })],
   ["3-d", [2, 33, 4, 5, 6], [3, 33, 2, 3, 3], cp(3, { padding: [[1, 0], [1, 1], [0, 2]] })],
 ];
 

@@ -27,10 +27,14 @@
  *   `[O/g, C/g · taps] · [C/g · taps, images · positions]`. The lowering of small feature maps
  *   (ResNet-18's 4×4, 2×2 and 1×1 at 28×28 input), where a per-image GEMM has a handful of
  *   columns and costs the reading of the whole kernel.
+ * - `chlast` (one group, no lhs dilation; `native/conv_chlast.ts`): im2col over a channels-last
+ *   copy of the input, each patch row gathered in runs of a kernel row's taps times the
+ *   channels (`im2col`'s runs are one output row long); kernel gradients split the contraction
+ *   by kernel rows. The lowering of AlexNet's and most of ResNet-18's layers and gradients.
  *
  * The choice is by an estimate of each one's cost (gather traffic, multiply-adds and the
  * kernel's reads per GEMM, measured by `bench/conv_lowering_bench.ts`);
- * `DENAX_NATIVE_CONV=im2col|taps|outputs|scatter|classes` forces one where it applies. Padding
+ * `DENAX_NATIVE_CONV=im2col|taps|outputs|scatter|classes|chlast` forces one where it applies. Padding
  * and dilation holes contribute `0 · w` (NaN where a weight is ±∞, as XLA's and PyTorch's
  * convolutions) except in `classes`, which skips them as the reference backend does.
  * Accumulation is the GEMM's (f32 for BLAS).

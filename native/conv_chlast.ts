@@ -11,7 +11,10 @@
  * elements). The kernel is reordered once to `[O, taps · C]`, and each GEMM
  * `[O, taps · C] · [taps · C, positions]` reads the patches transposed (as `[positions,
  * taps · C]`), writing straight into the output when its positions are one image's, and
- * through a copy per image and output channel when several images share a GEMM.
+ * through a copy per image and output channel when several images share a GEMM. Where the
+ * kernel matrix is large and the positions few (kernel gradients), each GEMM takes all positions
+ * and some kernel rows of the contraction instead, accumulating, so that the kernel is packed
+ * once rather than once per block of positions.
  *
  * Applies to convolutions without groups and without input (lhs) dilation; strides, kernel
  * dilation and any padding are handled (a kernel dilation above 1 copies tap by tap, runs of C).

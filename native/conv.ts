@@ -184,9 +184,11 @@ export function convCosts(
   const blocks = Math.max(1, Math.ceil(g.Cg * pairs * g.outN / classes / (1 << 20)));
   const classCost = (4 + mac * g.Og) * g.G * g.Cg * pairs * g.outN + g.O * g.outN * g.P +
     blocks * (g.G * classes * 330 + pack * g.O * g.Cg * kernelTaps);
-  // chlast: the input and kernel reordered once, patch rows gathered in runs of a kernel row's
-  // taps times C (about 0.3 units an element, and ~10 a run), the GEMM's results copied to
-  // their places where images share a GEMM
+  // chlast: the input and kernel reordered once (a unit an element), patch rows gathered in runs
+  // of a kernel row's taps times C (0.3 units an element and 10 a run: set by hand, not fitted;
+  // with them the model picks the fastest lowering on every AlexNet shape and chlast wherever it
+  // was the fastest on ResNet-18's and NiN's but the 2 × 2 maps, bench/conv_lowering_bench.ts on
+  // 2026-12-07), the GEMM's results copied to their places where images share a GEMM
   let chlast = Infinity;
   if (chlastApplies(g)) {
     const [, imgs] = chlastRows(g);
